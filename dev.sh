@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Tillmesh developer entry point: `./dev.sh demo` sets everything up and starts a demo
+# counter; `./dev.sh test` sets everything up and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=.venv
+
+setup() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        python3 -m venv "$VENV"
+    fi
+    # Re-install only when pyproject.toml changed since the last install.
+    if [ ! -f "$VENV/.installed" ] || [ pyproject.toml -nt "$VENV/.installed" ]; then
+        "$VENV/bin/pip" install --quiet --upgrade pip
+        "$VENV/bin/pip" install --quiet -e '.[test]'
+        touch "$VENV/.installed"
+    fi
+}
+
+case "${1:-}" in
+    demo)
+        setup
+        shift
+        exec "$VENV/bin/tillmesh" demo "$@"
+        ;;
+    test)
+        setup
+        shift
+        "$VENV/bin/ruff" check node replication ui tests
+        "$VENV/bin/mypy"
+        exec "$VENV/bin/pytest" "$@"
+        ;;
+    bench)
+        setup
+        shift
+        exec "$VENV/bin/python" -m tests.bench "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh demo | test | bench" >&2
+        exit 2
+        ;;
+esac

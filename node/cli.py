@@ -1,0 +1,171 @@
+"""The ``tillmesh`` command: init, run, demo, status, users, rebuild, api.
+
+Commands that change a running node go through its local API (``tillmesh api``); IT
+commands that need no node (init, status, users, rebuild) open the store directly.
+Every failure prints one clear line and exits non-zero; no traceback for known errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from node import config as config_mod
+from node.api import to_wire_value
+from node.client import Client
+from node.config import Config
+from node.errors import ConfigError, NodeUnavailable, StoreError, TillmeshError, ValidationError
+
+DEMO_DIR = Path("var/demo")
+TOKEN_FILE = ".session"  # in the data dir, mode 0600: the token of `tillmesh api login`
+API_TIMEOUT_S = 10.0  # a scripted call waits this long for the node
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir or os.environ.get("TILLMESH_HOME") or config_mod.DEFAULT_DATA_DIR)
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(to_wire_value(value), indent=2, ensure_ascii=False))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from node.setup import initialise
+
+    data_dir = _data_dir(args)
+    config = Config(data_dir=data_dir, node_id=args.node, pos_profile=args.profile,
+                    timezone=args.timezone)
+    initialise(config_mod.validate(config), admin=args.admin, admin_name=args.admin_name,
+               pin=args.pin, demo=args.demo)
+    print(f"initialised counter {args.node} in {data_dir}; admin user {args.admin!r}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from node.daemon import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run(config_mod.load(_data_dir(args)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from node.daemon import run
+    from node.setup import initialise
+
+    data_dir = Path(args.data_dir or DEMO_DIR)
+    if not (data_dir / config_mod.CONFIG_NAME).exists():
+        config = Config(data_dir=data_dir, node_id="C01", pos_profile="Demo POS")
+        initialise(config, admin="admin", admin_name="Demo Admin", pin="1234", demo=True)
+        print(f"demo counter created in {data_dir}")
+    print("demo users: admin PIN 1234, supervisor PIN 2222, cashier PIN 1111")
+    print(f"try: tillmesh api --data-dir {data_dir} login --json "
+          "'{\"user\": \"cashier\", \"pin\": \"1111\"}'")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run(config_mod.load(data_dir))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from node.setup import store_status
+
+    _print(store_status(config_mod.load(_data_dir(args))))
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from node.setup import list_users
+
+    for user in list_users(config_mod.load(_data_dir(args))):
+        state = "disabled" if user["disabled"] else "active"
+        print(f"{user['user']:<20} {user['role']:<11} {state:<9} {user['full_name']}")
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from node.setup import rebuild
+
+    count, seconds = rebuild(config_mod.load(_data_dir(args)))
+    print(f"rebuilt every projection from {count} events in {seconds:.2f} s")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(_data_dir(args))
+    token_path = cfg.data_dir / TOKEN_FILE
+    try:
+        params = json.loads(args.json) if args.json else {}
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"--json is not valid JSON: {exc.msg} at column {exc.colno}") from exc
+    if not isinstance(params, dict):
+        raise ValidationError("--json must be a JSON object of parameters")
+    with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
+        if args.method == "login":
+            result = client.login(**params)
+            fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(result["token"])
+        else:
+            if token_path.exists():
+                client.token = token_path.read_text().strip()
+            result = client.call(args.method, **params)
+            if args.method == "logout":
+                token_path.unlink(missing_ok=True)
+    _print(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tillmesh", description="Tillmesh counter node")
+    parser.add_argument("--data-dir", help="data directory (default $TILLMESH_HOME or "
+                        f"{config_mod.DEFAULT_DATA_DIR})")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create this counter's store, key and first admin")
+    p.add_argument("--node", default="C01", help="counter code, prefixes invoice numbers")
+    p.add_argument("--profile", default="Demo POS", help="ERPNext POS Profile")
+    p.add_argument("--timezone", default="Europe/Berlin")
+    p.add_argument("--admin", default="admin")
+    p.add_argument("--admin-name", default="Administrator")
+    p.add_argument("--pin", required=True, help="the first admin's PIN (4-12 digits)")
+    p.add_argument("--demo", action="store_true", help="load the demo catalog and users")
+    p.set_defaults(fn=cmd_init)
+
+    sub.add_parser("run", help="run the node daemon").set_defaults(fn=cmd_run)
+    sub.add_parser("demo", help="create (once) and run a demo counter").set_defaults(fn=cmd_demo)
+    sub.add_parser("status", help="what the store holds").set_defaults(fn=cmd_status)
+    sub.add_parser("users", help="list users and roles").set_defaults(fn=cmd_users)
+    sub.add_parser("rebuild", help="rebuild every projection from the event log (node stopped)"
+                   ).set_defaults(fn=cmd_rebuild)
+
+    p = sub.add_parser("api", help="call a local API method and print JSON")
+    p.add_argument("method", help="e.g. login, cart_new, sale_submit; `methods` lists all")
+    p.add_argument("--json", default="", help="parameters as a JSON object")
+    p.set_defaults(fn=cmd_api)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.fn(args)
+        return code
+    except NodeUnavailable as exc:
+        print(f"tillmesh: {exc.message} (is `tillmesh run` running?)", file=sys.stderr)
+    except (ConfigError, StoreError) as exc:
+        print(f"tillmesh: {exc.message}", file=sys.stderr)
+    except TillmeshError as exc:
+        print(f"tillmesh: {exc.code}: {exc.message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Node configuration: one TOML file, every field with a safe default.
+
+The file lives in the data directory (``tillmesh.toml``); ``tillmesh init`` writes it.
+Paths in it are relative to the data directory unless absolute.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from node.errors import ConfigError
+
+CONFIG_NAME = "tillmesh.toml"
+DEFAULT_DATA_DIR = Path(os.environ.get("TILLMESH_HOME", "/var/lib/tillmesh"))
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    node_id: str = "C01"  # the counter code; prefixes its invoice numbers
+    pos_profile: str = "Demo POS"
+    timezone: str = "Europe/Berlin"  # the store's local time, for posting dates
+    db_file: str = "tillmesh.db"
+    key_file: str = "secrets/db.key"
+    api_socket: str = "api.sock"
+    lockout_failures: int = 5  # failed logins before a user is locked out
+    lockout_minutes: int = 5
+    idle_lock_minutes: int = 10  # a session idle this long needs the PIN again
+    session_hours: int = 14  # a session older than this ends (longer than any shift)
+    allow_negative_stock: bool = True  # sell offline into negative stock, flagged
+    max_line_qty: str = "10000"  # a line above this is a typo, not a sale
+    max_line_amount: str = "1000000"  # currency units; above this is refused as absurd
+    permissions: dict[str, Any] = field(default_factory=dict)  # overrides of the matrix
+    embedded_barcodes: list[dict[str, Any]] = field(default_factory=list)  # see barcode.py
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / self.db_file
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / self.key_file
+
+    @property
+    def api_endpoint(self) -> str:
+        return "ipc://" + str(self.data_dir / self.api_socket)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def lockout(self) -> timedelta:
+        return timedelta(minutes=self.lockout_minutes)
+
+    def to_toml(self) -> str:
+        lines = ["# Tillmesh counter configuration (see README)"]
+        for key in ("node_id", "pos_profile", "timezone", "db_file", "key_file", "api_socket"):
+            lines.append(f'{key} = "{getattr(self, key)}"')
+        for key in ("lockout_failures", "lockout_minutes", "idle_lock_minutes", "session_hours"):
+            lines.append(f"{key} = {getattr(self, key)}")
+        lines.append(f"allow_negative_stock = {str(self.allow_negative_stock).lower()}")
+        lines.append(f'max_line_qty = "{self.max_line_qty}"')
+        lines.append(f'max_line_amount = "{self.max_line_amount}"')
+        return "\n".join(lines) + "\n"
+
+
+def load(data_dir: Path) -> Config:
+    path = data_dir / CONFIG_NAME
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no {CONFIG_NAME} in {data_dir}: run `tillmesh init` first") from exc
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    known = set(Config.__dataclass_fields__) - {"data_dir"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    try:
+        config = Config(data_dir=data_dir, **raw)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return validate(config)
+
+
+def validate(config: Config) -> Config:
+    if not config.node_id.isalnum() or not 1 <= len(config.node_id) <= 8:
+        raise ConfigError(f"node_id {config.node_id!r} must be 1-8 letters or digits")
+    try:
+        ZoneInfo(config.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown timezone {config.timezone!r}") from exc
+    if config.lockout_failures < 1 or config.lockout_minutes < 0:
+        raise ConfigError("lockout_failures must be >= 1 and lockout_minutes >= 0")
+    return config

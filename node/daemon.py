@@ -1,0 +1,47 @@
+"""``tillmesh run``: open the store, build the node, serve the local API until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from node.api import ApiServer, Request
+from node.config import Config
+from node.eventlog import EventLog
+from node.service import Node
+from node.store import open_engine, read_key_file
+
+log = logging.getLogger("tillmesh.node")
+
+
+def open_node(config: Config) -> Node:
+    engine = open_engine(config.db_path, read_key_file(config.key_path))
+    return Node(config, EventLog(engine, config.node_id))
+
+
+async def serve(config: Config) -> None:
+    node = open_node(config)
+
+    async def handle(request: Request) -> Any:
+        return node.call(request.method, dict(request.params), request.token)
+
+    server = ApiServer(config.api_endpoint, handle)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("counter %s ready: %d events held", node.node_id, sum(node.log.vector().values()))
+    print(f"tillmesh node {node.node_id} serving {config.api_endpoint}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+        node.log.engine.dispose()
+        log.info("counter %s stopped", node.node_id)
+
+
+def run(config: Config) -> None:
+    asyncio.run(serve(config))

@@ -1,0 +1,146 @@
+"""The one exception tree of Tillmesh.
+
+Every error a caller of the node (CLI, local API client, UI) can see is a
+``TillmeshError``. Library errors (SQLAlchemy, sqlcipher, zmq, msgpack, argon2)
+are translated where they are caught, ``raise ... from exc``, and never leak.
+
+    TillmeshError                 base; ``code`` is a stable machine-readable name
+    ├── ConfigError               config file missing, unreadable or inconsistent
+    ├── StoreError                the local database cannot be opened or written
+    │   └── WrongKeyError         the database key is wrong or the file is not a database
+    ├── ValidationError           bad input from a cashier or a caller (clear message)
+    │   ├── BarcodeError          unknown barcode or bad check digit
+    │   ├── NotFoundError         no such item, customer, invoice, cart, shift, user
+    │   ├── TotalsError           the cart cannot be priced as ERPNext would (ERPNext 417)
+    │   ├── PaymentError          paid less than due, unknown mode of payment
+    │   ├── ReturnError           return beyond what was sold, wrong invoice
+    │   └── ShiftError            no open shift, shift already open or closed
+    ├── AuthError                 login and authorisation
+    │   ├── LoginFailed           wrong user or PIN
+    │   ├── LockedOut             too many failed tries; ``until`` says when it lifts
+    │   ├── SessionExpired        token unknown, expired or idle-locked
+    │   └── PermissionDenied      role lacks the permission and no valid supervisor PIN
+    ├── InternalError             a bug in the node; the request failed, the node runs on
+    └── ApiError                  local API transport and protocol
+        ├── MalformedRequest      undecodable or ill-typed request
+        ├── UnknownMethod         the method does not exist
+        └── NodeUnavailable       the node did not answer in time
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TillmeshError(Exception):
+    """Base of every error Tillmesh raises to its callers."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_wire(self) -> dict[str, Any]:
+        """The error as the local API sends it."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ConfigError(TillmeshError):
+    code = "config"
+
+
+class StoreError(TillmeshError):
+    code = "store"
+
+
+class WrongKeyError(StoreError):
+    code = "wrong_key"
+
+
+class ValidationError(TillmeshError):
+    code = "invalid"
+
+
+class BarcodeError(ValidationError):
+    code = "barcode"
+
+
+class NotFoundError(ValidationError):
+    code = "not_found"
+
+
+class TotalsError(ValidationError):
+    code = "totals"
+
+
+class PaymentError(ValidationError):
+    code = "payment"
+
+
+class ReturnError(ValidationError):
+    code = "return"
+
+
+class ShiftError(ValidationError):
+    code = "shift"
+
+
+class AuthError(TillmeshError):
+    code = "auth"
+
+
+class LoginFailed(AuthError):
+    code = "login_failed"
+
+
+class LockedOut(AuthError):
+    code = "locked_out"
+
+
+class SessionExpired(AuthError):
+    code = "session_expired"
+
+
+class PermissionDenied(AuthError):
+    code = "permission_denied"
+
+
+class InternalError(TillmeshError):
+    code = "internal"
+
+
+class ApiError(TillmeshError):
+    code = "api"
+
+
+class MalformedRequest(ApiError):
+    code = "malformed_request"
+
+
+class UnknownMethod(ApiError):
+    code = "unknown_method"
+
+
+class NodeUnavailable(ApiError):
+    code = "node_unavailable"
+
+
+_BY_CODE: dict[str, type[TillmeshError]] = {}
+
+
+def _index(cls: type[TillmeshError]) -> None:
+    _BY_CODE[cls.code] = cls
+    for sub in cls.__subclasses__():
+        _index(sub)
+
+
+_index(TillmeshError)
+
+
+def from_wire(payload: dict[str, Any]) -> TillmeshError:
+    """Rebuild an error sent by the node (the client side of ``to_wire``)."""
+    cls = _BY_CODE.get(str(payload.get("code")), TillmeshError)
+    details = payload.get("details") or {}
+    return cls(str(payload.get("message", "unknown error")), **details)

@@ -1,0 +1,223 @@
+"""The event log: append local events, receive peers' events, rebuild projections.
+
+Every write is one SQLite transaction holding the event and the projection rows it
+changes; the commit (WAL, synchronous=FULL) is the moment a sale becomes durable.
+
+    with log.transaction() as tx:
+        event = tx.append("sale.submitted", body)
+    # committed and fsynced here
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from node import projections
+from node.errors import StoreError
+from node.events import GENESIS, Event
+from node.store._engine import WRITE_OPTION
+from node.store.base import Base, EventRow
+from replication.hlc import HybridClock
+from replication.vector import VersionVector
+
+REBUILD_BATCH = 5000  # events read per query during rebuild (bounded memory)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _row(ev: Event) -> dict[str, Any]:
+    return {
+        "origin": ev.origin,
+        "seq": ev.seq,
+        "hlc": ev.hlc,
+        "wall_us": ev.wall_us,
+        "kind": ev.kind,
+        "body": ev.body,
+        "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    }
+
+
+def _event(row: EventRow) -> Event:
+    return Event(
+        row.origin, row.seq, row.hlc, row.wall_us, row.kind, row.body, row.prev_hash, row.hash
+    )
+
+
+@dataclass
+class _Head:
+    seq: int
+    hash: bytes
+
+
+class EventLog:
+    """One node's log. Single writer: the node process (or the CLI while it is stopped)."""
+
+    def __init__(self, engine: Engine, origin: str, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.origin = origin
+        self.clock = clock
+        from node import schema  # noqa: F401  (every table and handler, before create_all)
+
+        try:
+            Base.metadata.create_all(engine)
+            with Session(engine) as s:
+                last = s.scalar(select(func.max(EventRow.hlc))) or 0
+            self._heads = self._load_heads()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the event log: {exc}") from exc
+        self.hlc = HybridClock(last)
+
+    def _load_heads(self) -> dict[str, _Head]:
+        with Session(self.engine) as s:
+            rows = s.execute(
+                select(EventRow.origin, func.max(EventRow.seq)).group_by(EventRow.origin)
+            ).all()
+            heads = {}
+            for origin, seq in rows:
+                digest = s.scalar(
+                    select(EventRow.hash).where(EventRow.origin == origin, EventRow.seq == seq)
+                )
+                heads[origin] = _Head(seq, digest or GENESIS)
+            return heads
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction; commits (durably) on normal exit, rolls back on error."""
+        heads_before = {o: _Head(h.seq, h.hash) for o, h in self._heads.items()}
+        hlc_before = self.hlc.last
+        session = Session(self.engine, expire_on_commit=False)
+        session.connection(execution_options={WRITE_OPTION: True})
+        try:
+            yield Transaction(self, session)
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            self._heads, self.hlc.last = heads_before, hlc_before
+            raise StoreError(f"could not record: {exc}") from exc
+        except BaseException:
+            session.rollback()
+            self._heads, self.hlc.last = heads_before, hlc_before
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        session = Session(self.engine)
+        try:
+            yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not read: {exc}") from exc
+        finally:
+            session.close()
+
+    def vector(self) -> VersionVector:
+        return {o: h.seq for o, h in self._heads.items()}
+
+    def events(self, session: Session | None = None) -> Iterator[Event]:
+        """Every event in HLC order, which respects each origin's seq order.
+
+        Pass the session of an open transaction to read inside it (the node has one
+        connection, so a second session would collide with it).
+        """
+        last = (-1, "", 0)
+        while True:
+            with self._maybe(session) as s:
+                hlc, origin, seq = last
+                q = (
+                    select(EventRow)
+                    .where(
+                        (EventRow.hlc > hlc)
+                        | ((EventRow.hlc == hlc) & (EventRow.origin > origin))
+                        | ((EventRow.hlc == hlc) & (EventRow.origin == origin) & (EventRow.seq > seq))
+                    )
+                    .order_by(EventRow.hlc, EventRow.origin, EventRow.seq)
+                    .limit(REBUILD_BATCH)
+                )
+                batch = [_event(r) for r in s.scalars(q)]
+            if not batch:
+                return
+            yield from batch
+            tail = batch[-1]
+            last = (tail.hlc, tail.origin, tail.seq)
+
+    @contextmanager
+    def _maybe(self, session: Session | None) -> Iterator[Session]:
+        if session is not None:
+            yield session
+        else:
+            with self.reading() as s:
+                yield s
+
+    def range(self, origin: str, first: int, last: int) -> list[Event]:
+        """One origin's events ``first..last`` inclusive (what a peer asks for)."""
+        with self.reading() as s:
+            q = (
+                select(EventRow)
+                .where(EventRow.origin == origin, EventRow.seq.between(first, last))
+                .order_by(EventRow.seq)
+            )
+            return [_event(r) for r in s.scalars(q)]
+
+    def rebuild(self) -> int:
+        """Empty every projection and replay the whole log; returns the events replayed."""
+        with self.transaction() as tx:
+            projections.reset(tx.session)
+            count = 0
+            for event in self.events(tx.session):
+                projections.apply(tx.session, event)
+                count += 1
+                if count % REBUILD_BATCH == 0:
+                    tx.session.flush()
+            return count
+
+
+class Transaction:
+    def __init__(self, log: EventLog, session: Session) -> None:
+        self.log = log
+        self.session = session
+
+    def append(self, kind: str, body: dict[str, Any]) -> Event:
+        """Record a new event of this node and apply it to the projections."""
+        log = self.log
+        wall = log.clock()
+        stamp = log.hlc.now(int(wall.timestamp() * 1000))
+        head = log._heads.get(log.origin) or _Head(0, GENESIS)
+        event = Event.make(log.origin, head.seq + 1, stamp, wall, kind, body, head.hash)
+        self._insert(event)
+        return event
+
+    def receive(self, event: Event) -> bool:
+        """Insert a peer's event if it extends that origin's prefix; False if already held.
+
+        Raises StoreError for a gap or a broken hash chain: the caller asks again.
+        """
+        log = self.log
+        head = log._heads.get(event.origin) or _Head(0, GENESIS)
+        if event.seq <= head.seq:
+            return False
+        if event.seq != head.seq + 1:
+            raise StoreError(f"gap in {event.origin}: have {head.seq}, got {event.seq}")
+        if not event.verify(head.hash):
+            raise StoreError(f"event {event.id} does not chain to {event.origin}:{head.seq}")
+        log.hlc.observe(event.hlc, int(log.clock().timestamp() * 1000))
+        self._insert(event)
+        return True
+
+    def _insert(self, event: Event) -> None:
+        self.session.execute(EventRow.__table__.insert(), [_row(event)])
+        self.log._heads[event.origin] = _Head(event.seq, event.hash)
+        projections.apply(self.session, event)

@@ -1,0 +1,104 @@
+"""ERPNext master data (Item, Item Price, Customer, POS Profile …) as replicated documents.
+
+A ``master.upserted`` event carries one ERPNext document; ``master.deleted`` removes one.
+The winner per (doctype, name) is the write with the highest ``(modified, hlc, origin)``:
+ERPNext's own ``modified`` first, so a stale pull never overwrites a newer one. Deletions
+stay as tombstones so that a late upsert older than the deletion cannot resurrect it.
+
+Domain modules that need an index of a doctype (the catalog's search and barcode tables)
+register with ``@indexer(doctype)`` and are told the new winning document, or None.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgpack
+from sqlalchemy import BigInteger, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from node.events import Event, pack_body, unpack_body
+from node.projections import projector
+from node.store.base import PROJECTION, Base
+
+Indexer = Callable[[Session, str, dict[str, Any] | None], None]
+_INDEXERS: dict[str, list[Indexer]] = defaultdict(list)
+
+UPSERTED = "master.upserted"
+DELETED = "master.deleted"
+
+
+class MasterDoc(Base):
+    __tablename__ = "master_docs"
+    __table_args__ = {"info": PROJECTION}
+    doctype: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(140), primary_key=True)
+    modified: Mapped[str] = mapped_column(String(32))  # ERPNext's site-local modified
+    hlc: Mapped[int] = mapped_column(BigInteger)
+    origin: Mapped[str] = mapped_column(String(32))
+    deleted: Mapped[bool] = mapped_column(default=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def indexer(doctype: str) -> Callable[[Indexer], Indexer]:
+    def register(fn: Indexer) -> Indexer:
+        _INDEXERS[doctype].append(fn)
+        return fn
+
+    return register
+
+
+def upserted_body(doctype: str, doc: dict[str, Any], modified: str | None = None) -> dict[str, Any]:
+    """The body of a ``master.upserted`` event for an ERPNext document."""
+    stamp = modified or str(doc.get("modified") or datetime.min.isoformat())
+    return {"doctype": doctype, "name": str(doc["name"]), "modified": stamp, "doc": doc}
+
+
+@projector(UPSERTED, DELETED, "customer.created")
+def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
+    doctype, name, modified = body["doctype"], body["name"], str(body.get("modified", ""))
+    is_delete = event.kind == DELETED
+    row = session.get(MasterDoc, (doctype, name))
+    if row is not None and (row.modified, row.hlc, row.origin) >= (
+        modified,
+        event.hlc,
+        event.origin,
+    ):
+        return  # an equal or newer write already won
+    doc = None if is_delete else body["doc"]
+    data = pack_body(doc) if doc is not None else b""
+    if row is None:
+        session.add(
+            MasterDoc(
+                doctype=doctype,
+                name=name,
+                modified=modified,
+                hlc=event.hlc,
+                origin=event.origin,
+                deleted=is_delete,
+                data=data,
+            )
+        )
+        session.flush()
+    else:
+        row.modified, row.hlc, row.origin = modified, event.hlc, event.origin
+        row.deleted, row.data = is_delete, data
+    for fn in _INDEXERS.get(doctype, []):
+        fn(session, name, doc)
+
+
+def get_doc(session: Session, doctype: str, name: str) -> dict[str, Any] | None:
+    row = session.get(MasterDoc, (doctype, name))
+    if row is None or row.deleted:
+        return None
+    return unpack_body(row.data)
+
+
+def all_docs(session: Session, doctype: str) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(MasterDoc.data).where(MasterDoc.doctype == doctype, MasterDoc.deleted.is_(False))
+    )
+    return [msgpack.unpackb(raw, raw=False) for raw in rows]

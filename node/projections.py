@@ -1,0 +1,67 @@
+"""Projections: tables that are pure functions of the event set.
+
+Each domain module registers a handler per event kind with ``@projector(kind)``. The
+event log calls ``apply`` in the same transaction as the event's insert, and ``rebuild``
+empties every projection table and replays the whole log.
+
+Handlers must give the same tables whatever the order of events across origins (each
+origin's own events always arrive in seq order): they accumulate, upsert or use
+last-writer-wins, and never assume another origin's event came first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Table, delete
+from sqlalchemy.orm import Session
+
+from node.events import Event
+from node.store.base import Base
+
+Handler = Callable[[Session, Event, dict[str, Any]], None]
+
+_HANDLERS: dict[str, list[Handler]] = defaultdict(list)
+
+
+def projector(*kinds: str) -> Callable[[Handler], Handler]:
+    """Register ``fn`` for events of these kinds (``audit.*`` matches any audit kind)."""
+
+    def register(fn: Handler) -> Handler:
+        for kind in kinds:
+            _HANDLERS[kind].append(fn)
+        return fn
+
+    return register
+
+
+def _handlers_for(kind: str) -> list[Handler]:
+    family = kind.split(".", 1)[0] + ".*"
+    return _HANDLERS.get(kind, []) + _HANDLERS.get(family, [])
+
+
+def apply(session: Session, event: Event) -> None:
+    handlers = _handlers_for(event.kind)
+    if handlers:
+        body = event.data()
+        for handler in handlers:
+            handler(session, event, body)
+
+
+def projection_tables() -> list[Table]:
+    return [t for t in Base.metadata.sorted_tables if t.info.get("projection")]
+
+
+def reset(session: Session) -> None:
+    for table in reversed(projection_tables()):
+        session.execute(delete(table))
+
+
+def replay(session: Session, events: Iterable[Event]) -> int:
+    count = 0
+    for event in events:
+        apply(session, event)
+        count += 1
+    return count

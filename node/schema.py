@@ -1,0 +1,10 @@
+"""Imports every module that declares tables or projection handlers.
+
+Importing this module is what makes ``Base.metadata`` complete and every event kind
+handled; the event log imports it before creating tables or replaying.
+"""
+
+from __future__ import annotations
+
+from node import catalog, masterdata  # noqa: F401  (tables and handlers register on import)
+from node import audit, carts, ledger, profile, users  # noqa: F401,E402

@@ -1,0 +1,211 @@
+"""The node's application service: every local API method, with its checks.
+
+``Node.call(method, params, token)`` is the one entry point (the API server and tests use
+it). Methods are plain Python functions registered by the desks (``selling``, ``shifts``,
+``people``, ``info``) with ``node.expose``; the parameters a caller sends are bound to the
+function's keyword arguments, so an unknown or missing parameter is a clear
+MalformedRequest, never a TypeError. Role checks happen here, in the node.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from node import users
+from node.barcode import EmbeddedRules, rules_from_config
+from node.config import Config
+from node.credentials import (
+    LockoutPolicy,
+    SessionBook,
+    check_not_locked,
+    dummy_verify,
+    register_failure,
+    register_success,
+    verify_secret,
+)
+from node.errors import (
+    LoginFailed,
+    MalformedRequest,
+    PermissionDenied,
+    SessionExpired,
+    UnknownMethod,
+)
+from node.eventlog import Clock, EventLog, Transaction, utc_now
+from node.profile import ContextCache, PosContext
+from node.roles import Action, Authorization, PermissionMatrix, Role, authorize
+from node.store.base import Meta
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the user behind the session token."""
+
+    user: str
+    role: Role
+    token: str
+
+
+Method = Callable[..., Any]
+
+
+class Node:
+    def __init__(self, config: Config, log: EventLog, clock: Clock = utc_now) -> None:
+        self.config = config
+        self.log = log
+        self.clock = clock
+        self.matrix = PermissionMatrix.from_dict(config.permissions)
+        self.sessions = SessionBook(
+            idle_timeout=timedelta(minutes=config.idle_lock_minutes),
+            max_age=timedelta(hours=config.session_hours),
+        )
+        self.lockout = LockoutPolicy(config.lockout_failures, config.lockout)
+        self.context_cache = ContextCache(config.pos_profile)
+        self.barcode_rules: EmbeddedRules = rules_from_config(config.embedded_barcodes)
+        self._methods: dict[str, tuple[Method, str]] = {}
+        from node import info, people, selling, shifts  # the desks register their methods
+
+        for desk in (people, selling, shifts, info):
+            desk.register(self)
+
+    @property
+    def node_id(self) -> str:
+        return self.config.node_id
+
+    # --- registration and dispatch ------------------------------------------------------
+
+    def expose(self, name: str, fn: Method, *, auth: str = "session") -> None:
+        """Serve ``fn`` as API method ``name``.
+
+        ``auth``: "session" passes the live Caller first, "token" passes the raw token
+        (for unlocking a locked session), "none" passes nothing (login).
+        """
+        self._methods[name] = (fn, auth)
+
+    def methods(self) -> dict[str, str]:
+        """Method names with the first line of their docstring (for ``tillmesh api``)."""
+        return {
+            name: (inspect.getdoc(fn) or "").split("\n", 1)[0]
+            for name, (fn, _) in sorted(self._methods.items())
+        }
+
+    def call(self, method: str, params: dict[str, Any] | None = None,
+             token: str | None = None) -> Any:
+        entry = self._methods.get(method)
+        if entry is None:
+            raise UnknownMethod(f"Unknown method {method!r}; `tillmesh api --list` lists them")
+        fn, auth = entry
+        args: tuple[Any, ...] = ()
+        if auth == "session":
+            args = (self.caller(token),)
+        elif auth == "token":
+            args = (token,)
+        params = params or {}
+        try:
+            inspect.signature(fn).bind(*args, **params)
+        except TypeError as exc:
+            raise MalformedRequest(f"{method}: {exc}") from exc
+        return fn(*args, **params)
+
+    def caller(self, token: str | None) -> Caller:
+        if not token:
+            raise SessionExpired("Not logged in", reason="unknown")
+        session = self.sessions.touch(token, self.clock())
+        return Caller(session.user_id, session.role, token)
+
+    # --- shared helpers for the desks ---------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Transaction]:
+        with self.log.transaction() as tx:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.log.reading() as s:
+            yield s
+
+    def context(self, session: Session) -> PosContext:
+        return self.context_cache.get(session)
+
+    def next_number(self, session: Session, key: str) -> int:
+        """A local counter (invoice, shift) incremented inside the caller's transaction."""
+        row = session.get(Meta, key)
+        value = int(row.value) + 1 if row else 1
+        if row is None:
+            session.add(Meta(key=key, value=str(value)))
+        else:
+            row.value = str(value)
+        return value
+
+    def check_secret(self, session: Session, user_id: str, secret: str) -> users.User:
+        """Verify a user's PIN or password with lockout; raises LoginFailed / LockedOut.
+
+        The failure count is saved even though the caller's transaction then fails: it is
+        written in its own transaction.
+        """
+        now = self.clock()
+        user = users.find_user(session, user_id)
+        if user is None or user.disabled:
+            dummy_verify(str(secret))  # same cost, so timing does not reveal who exists
+            raise LoginFailed("Wrong user or PIN")
+        state = users.login_state(session, user_id)
+        check_not_locked(state, now.astimezone(self.config.tz))
+        if not isinstance(secret, str) or not verify_secret(user.secret_hash, secret):
+            new = register_failure(self.lockout, state, now.astimezone(self.config.tz))
+            with self.write() as tx:
+                users.save_login_state(tx.session, user_id, new)
+                tx.append("audit.login_failed", {"user": user_id, "failures": new.failures})
+            check_not_locked(new, now.astimezone(self.config.tz))
+            raise LoginFailed("Wrong user or PIN", failures=new.failures)
+        if state.failures:
+            with self.write() as tx:
+                users.save_login_state(tx.session, user_id, register_success(state))
+        return user
+
+    def authorize(
+        self,
+        session: Session,
+        caller: Caller,
+        action: Action,
+        *,
+        approver: dict[str, Any] | None = None,
+        discount_percent: Any = None,
+    ) -> Authorization:
+        """Allow ``action`` for the caller, or for a supervisor who gave their PIN for it."""
+        approver_id = approver_role = None
+        if approver is not None:
+            if not isinstance(approver, dict) or set(approver) != {"user", "pin"}:
+                raise MalformedRequest('approver must be {"user": ..., "pin": ...}')
+            if approver["user"] == caller.user:
+                raise PermissionDenied("You cannot approve your own action")
+            try:
+                return authorize(self.matrix, caller.role, action, actor_id=caller.user,
+                                 discount_percent=discount_percent)
+            except PermissionDenied:
+                pass  # the actor's role is not enough: check the approver's PIN
+            found = self.check_secret(session, str(approver["user"]), approver["pin"])
+            approver_id, approver_role = found.user, found.role
+        return authorize(
+            self.matrix,
+            caller.role,
+            action,
+            actor_id=caller.user,
+            discount_percent=discount_percent,
+            approver_id=approver_id,
+            approver_role=approver_role,
+        )
+
+    def audit(self, tx: Transaction, what: str, auth: Authorization, **detail: Any) -> None:
+        """Write ``audit.<what>`` for a sensitive action (in the action's transaction)."""
+        body = {**auth.to_audit(), **detail}
+        body.setdefault("user", auth.actor_id)
+        body["approver"] = auth.approver_id
+        tx.append(f"audit.{what}", body)
+

@@ -1,0 +1,97 @@
+"""IT tasks on the store itself: create a counter, read its status, rebuild projections."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from node.client import Client
+from node.config import CONFIG_NAME, Config
+from node.credentials import SecretKind, new_credential
+from node.errors import ConfigError, NodeUnavailable, StoreError
+from node.eventlog import EventLog
+from node.masterdata import upserted_body
+from node.roles import Role
+from node.store import create_key_file, open_engine, read_key_file
+from node.users import USER_UPSERTED, list_users as _list_users
+
+PING_TIMEOUT_S = 0.5  # enough for a live node on the same machine to answer
+DEMO_USERS = (("admin", "Demo Admin", "admin", "1234"),
+              ("supervisor", "Demo Supervisor", "supervisor", "2222"),
+              ("cashier", "Demo Cashier", "cashier", "1111"))
+
+
+def _open(config: Config) -> EventLog:
+    return EventLog(open_engine(config.db_path, read_key_file(config.key_path)), config.node_id)
+
+
+def _user_event(user: str, name: str, role: Role, pin: str) -> dict[str, Any]:
+    cred = new_credential(SecretKind.PIN, pin)
+    return {"user": user, "full_name": name, "role": role.value, "secret_kind": cred.kind.value,
+            "secret_hash": cred.secret_hash, "disabled": False}
+
+
+def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: bool) -> None:
+    """Create the data dir (0700), key (0600), config, database and the first admin."""
+    if (config.data_dir / CONFIG_NAME).exists():
+        raise ConfigError(f"{config.data_dir} already holds a counter; not touching it")
+    first = _user_event(admin, admin_name, Role.ADMIN, pin)  # validate the PIN before writing
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config.data_dir.chmod(0o700)
+    key = create_key_file(config.key_path)
+    log = EventLog(open_engine(config.db_path, key), config.node_id)
+    with log.transaction() as tx:
+        tx.append(USER_UPSERTED, first)
+        tx.append("audit.user_changed", {"user": admin, "target": admin, "change": "created",
+                                         "role": Role.ADMIN.value, "approver": None})
+        if demo:
+            from node.demo_data import demo_master_docs
+
+            for user, name, role, user_pin in DEMO_USERS:
+                if user != admin:
+                    tx.append(USER_UPSERTED, _user_event(user, name, Role(role), user_pin))
+            for doctype, doc in demo_master_docs():
+                tx.append("master.upserted", upserted_body(doctype, doc))
+    log.engine.dispose()
+    (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
+
+
+def node_running(config: Config) -> bool:
+    with Client(config.api_endpoint, timeout=PING_TIMEOUT_S) as client:
+        try:
+            client.call("methods")
+        except NodeUnavailable:
+            return False
+    return True
+
+
+def store_status(config: Config) -> dict[str, Any]:
+    log = _open(config)
+    try:
+        vector = dict(log.vector())
+        return {"node": config.node_id, "data_dir": str(config.data_dir),
+                "database": str(config.db_path), "events": sum(vector.values()),
+                "vector": vector, "node_running": node_running(config)}
+    finally:
+        log.engine.dispose()
+
+
+def list_users(config: Config) -> list[dict[str, Any]]:
+    log = _open(config)
+    try:
+        with log.reading() as s:
+            return [u.public() for u in _list_users(s)]
+    finally:
+        log.engine.dispose()
+
+
+def rebuild(config: Config) -> tuple[int, float]:
+    if node_running(config):
+        raise StoreError("the node is running: stop it (systemctl stop tillmesh) and rebuild")
+    log = _open(config)
+    try:
+        start = time.perf_counter()
+        count = log.rebuild()
+        return count, time.perf_counter() - start
+    finally:
+        log.engine.dispose()

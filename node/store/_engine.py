@@ -1,0 +1,94 @@
+"""The encrypted SQLite engine: SQLCipher through SQLAlchemy, WAL, synchronous=FULL.
+
+The database key is 32 random bytes kept hex-encoded in a file created with mode 0600.
+A wrong key and a file that is not a database look the same to SQLCipher ("file is not
+a database"); both surface as WrongKeyError with the path, never as a library error.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+
+from node.errors import StoreError, WrongKeyError
+
+KEY_BYTES = 32  # AES-256 raw key, no passphrase derivation needed (the file is the secret)
+WRITE_OPTION = "tillmesh_write"  # execution option marking a write transaction
+BUSY_TIMEOUT_MS = 5000  # a CLI reading while the node writes waits this long, then fails
+
+
+def create_key_file(path: Path) -> bytes:
+    """Create a new random key file readable only by its owner; refuse to overwrite."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(KEY_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise StoreError(f"key file {path} already exists; not overwriting it") from exc
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex() + "\n")
+    return key
+
+
+def read_key_file(path: Path) -> bytes:
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise StoreError(f"cannot read database key file {path}: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise StoreError(f"key file {path} is readable by others; run: chmod 600 {path}")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError as exc:
+        raise WrongKeyError(f"key file {path} does not hold a hex key") from exc
+    if len(key) != KEY_BYTES:
+        raise WrongKeyError(f"key file {path} holds {len(key)} bytes, expected {KEY_BYTES}")
+    return key
+
+
+def _connect(path: Path, key: bytes) -> Any:
+    conn = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # Reading the schema is the first access that needs the key: it fails right here
+        # on a wrong key or a corrupted header.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlcipher3.DatabaseError as exc:
+        conn.close()
+        raise WrongKeyError(
+            f"cannot open {path}: wrong database key or not a Tillmesh database ({exc})"
+        ) from exc
+    return conn
+
+
+def open_engine(path: Path, key: bytes) -> Engine:
+    """One shared connection: the node is the only writer, so no pool is needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _connect(path, key).close()  # fail fast, before SQLAlchemy wraps errors
+    engine = create_engine(
+        "sqlite://",
+        module=sqlcipher3.dbapi2,  # so SQLAlchemy maps sqlcipher's exceptions
+        creator=lambda: _connect(path, key),
+        poolclass=StaticPool,
+    )
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # A write transaction takes the write lock up front (IMMEDIATE), so it never fails
+        # half-way when a second process (the CLI) also writes; reads stay deferred.
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

@@ -1,0 +1,124 @@
+"""A small store for node tests: a few items with known prices, taxes and users."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from node.config import Config
+from node.credentials import SecretKind, new_credential
+from node.eventlog import EventLog
+from node.masterdata import upserted_body
+from node.service import Node
+from node.store import create_key_file, open_engine
+
+MODIFIED = "2026-11-01 09:00:00.000000"
+PROFILE = "Test POS"
+
+USERS = {"admin": ("admin", "1234"), "sup": ("supervisor", "2222"),
+         "ann": ("cashier", "1111"), "bob": ("cashier", "3333")}
+
+
+def item(code: str, name: str, uom: str = "Nos", barcode: str | None = None,
+         tax: str | None = None, uoms: tuple[tuple[str, int], ...] = ()) -> dict[str, Any]:
+    return {"name": code, "item_code": code, "item_name": name, "item_group": "Products",
+            "stock_uom": uom, "disabled": 0, "is_stock_item": 1,
+            "barcodes": [{"barcode": barcode, "barcode_type": "EAN"}] if barcode else [],
+            "uoms": [{"uom": uom, "conversion_factor": 1}]
+            + [{"uom": u, "conversion_factor": f} for u, f in uoms],
+            "taxes": [{"item_tax_template": tax}] if tax else []}
+
+
+def price(code: str, rate: str, uom: str = "Nos") -> dict[str, Any]:
+    return {"name": f"P-{code}-{uom}", "item_code": code, "uom": uom,
+            "price_list": "Standard Selling", "price_list_rate": rate}
+
+
+MASTER: list[tuple[str, dict[str, Any]]] = [
+    ("UOM", {"name": "Nos", "must_be_whole_number": 1}),
+    ("UOM", {"name": "Box", "must_be_whole_number": 1}),
+    ("UOM", {"name": "Kg", "must_be_whole_number": 0}),
+    ("Item", item("WINE", "Red Wine 0.75l", barcode="4000000000044", uoms=(("Box", 6),))),
+    ("Item", item("BOOK", "Paperback Book", barcode="4000000000082", tax="VAT 7%")),
+    ("Item", item("APPLE", "Apples", uom="Kg", tax="VAT 7%")),
+    ("Item", {**item("GONE", "Discontinued"), "disabled": 1}),
+    ("Item Price", price("WINE", "19.99")),
+    ("Item Price", price("BOOK", "12.95")),
+    ("Item Price", price("APPLE", "2.49", "Kg")),
+    ("Item Price", price("GONE", "1.00")),
+    ("Item Tax Template", {"name": "VAT 7%", "taxes": [{"tax_type": "VAT 19%", "tax_rate": 7}]}),
+    ("Sales Taxes and Charges Template", {"name": "DE VAT incl", "taxes": [
+        {"idx": 1, "charge_type": "On Net Total", "account_head": "VAT 19%",
+         "description": "VAT", "rate": 19, "included_in_print_rate": 1}]}),
+    ("Mode of Payment", {"name": "Cash", "type": "Cash",
+                         "accounts": [{"company": "Test Co", "default_account": "Cash - T"}]}),
+    ("Mode of Payment", {"name": "Card", "type": "Bank",
+                         "accounts": [{"company": "Test Co", "default_account": "Bank - T"}]}),
+    ("POS Profile", {"name": PROFILE, "company": "Test Co", "warehouse": "Stores - T",
+                     "selling_price_list": "Standard Selling", "currency": "EUR",
+                     "taxes_and_charges": "DE VAT incl", "customer": "Walk-in Customer",
+                     "apply_discount_on": "Grand Total", "allow_partial_payment": 0,
+                     "payments": [{"mode_of_payment": "Cash", "default": 1},
+                                  {"mode_of_payment": "Card", "default": 0}]}),
+    ("Customer", {"name": "Walk-in Customer", "customer_name": "Walk-in Customer",
+                  "disabled": 0}),
+]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(microseconds=1)
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+def seed(log: EventLog) -> None:
+    with log.transaction() as tx:
+        for user, (role, pin) in USERS.items():
+            cred = new_credential(SecretKind.PIN, pin)
+            tx.append("user.upserted", {"user": user, "full_name": user.title(), "role": role,
+                                        "secret_kind": cred.kind.value,
+                                        "secret_hash": cred.secret_hash, "disabled": False})
+        for doctype, doc in MASTER:
+            tx.append("master.upserted", upserted_body(doctype, doc, MODIFIED))
+
+
+def make_node(tmp: Path, node_id: str = "C01", clock: FakeClock | None = None,
+              seeded: bool = True) -> Node:
+    config = Config(data_dir=tmp, node_id=node_id, pos_profile=PROFILE)
+    engine = open_engine(config.db_path, create_key_file(config.key_path))
+    clock = clock or FakeClock()
+    log = EventLog(engine, node_id, clock=clock)
+    if seeded:
+        seed(log)
+    return Node(config, log, clock=clock)
+
+
+class Till:
+    """A logged-in cashier at a node: ``till("cart_add", cart_id=..., ...)``."""
+
+    def __init__(self, node: Node, user: str) -> None:
+        self.node = node
+        self.user = user
+        self.token = node.call("login", {"user": user, "pin": USERS[user][1]})["token"]
+
+    def __call__(self, method: str, **params: Any) -> Any:
+        return self.node.call(method, params, self.token)
+
+    def sell(self, *codes: str, pay: str | None = None, mode: str = "Cash") -> dict[str, Any]:
+        cart = self("cart_new")["cart_id"]
+        for code in codes:
+            self("cart_scan", cart_id=cart, code=code)
+        due = self("cart_get", cart_id=cart)["due"]
+        return self("sale_submit", cart_id=cart,
+                    payments=[{"mode_of_payment": mode, "amount": pay or due}])
+
+
+def approver(user: str) -> dict[str, str]:
+    return {"user": user, "pin": USERS[user][1]}
