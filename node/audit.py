@@ -51,6 +51,7 @@ def _audit(session: Session, event: Event, body: dict[str, Any]) -> None:
 def recent(session: Session, limit: int = 100) -> list[dict[str, Any]]:
     rows = session.scalars(select(AuditRow).order_by(AuditRow.hlc.desc()).limit(limit))
     return [
-        {"event": f"{r.origin}:{r.seq}", "kind": r.kind, "at": r.at, **unpack_body(r.detail)}
+        {**unpack_body(r.detail), "event": f"{r.origin}:{r.seq}", "kind": r.kind, "at": r.at,
+         "user": r.user, "approver": r.approver}
         for r in rows
     ]

@@ -23,6 +23,7 @@ from node.barcode import EmbeddedRules, rules_from_config
 from node.config import Config
 from node.credentials import (
     LockoutPolicy,
+    LockoutState,
     SessionBook,
     check_not_locked,
     dummy_verify,
@@ -69,6 +70,7 @@ class Node:
         self.context_cache = ContextCache(config.pos_profile)
         self.barcode_rules: EmbeddedRules = rules_from_config(config.embedded_barcodes)
         self._methods: dict[str, tuple[Method, str]] = {}
+        self._login_updates: list[tuple[str, LockoutState, bool]] = []
         from node import info, people, selling, shifts  # the desks register their methods
 
         for desk in (people, selling, shifts, info):
@@ -111,7 +113,10 @@ class Node:
             inspect.signature(fn).bind(*args, **params)
         except TypeError as exc:
             raise MalformedRequest(f"{method}: {exc}") from exc
-        return fn(*args, **params)
+        try:
+            return fn(*args, **params)
+        finally:
+            self._record_logins()
 
     def caller(self, token: str | None) -> Caller:
         if not token:
@@ -147,27 +152,35 @@ class Node:
     def check_secret(self, session: Session, user_id: str, secret: str) -> users.User:
         """Verify a user's PIN or password with lockout; raises LoginFailed / LockedOut.
 
-        The failure count is saved even though the caller's transaction then fails: it is
-        written in its own transaction.
+        The new failure count is recorded after the calling method's transaction ends
+        (see ``call``), so a refused approver PIN still counts even though the action it
+        was meant to approve rolls back.
         """
-        now = self.clock()
+        now = self.clock().astimezone(self.config.tz)
         user = users.find_user(session, user_id)
         if user is None or user.disabled:
             dummy_verify(str(secret))  # same cost, so timing does not reveal who exists
             raise LoginFailed("Wrong user or PIN")
         state = users.login_state(session, user_id)
-        check_not_locked(state, now.astimezone(self.config.tz))
+        check_not_locked(state, now)
         if not isinstance(secret, str) or not verify_secret(user.secret_hash, secret):
-            new = register_failure(self.lockout, state, now.astimezone(self.config.tz))
-            with self.write() as tx:
-                users.save_login_state(tx.session, user_id, new)
-                tx.append("audit.login_failed", {"user": user_id, "failures": new.failures})
-            check_not_locked(new, now.astimezone(self.config.tz))
+            new = register_failure(self.lockout, state, now)
+            self._login_updates.append((user_id, new, True))
+            check_not_locked(new, now)
             raise LoginFailed("Wrong user or PIN", failures=new.failures)
         if state.failures:
-            with self.write() as tx:
-                users.save_login_state(tx.session, user_id, register_success(state))
+            self._login_updates.append((user_id, register_success(state), False))
         return user
+
+    def _record_logins(self) -> None:
+        updates, self._login_updates = self._login_updates, []
+        if updates:
+            with self.write() as tx:
+                for user_id, state, failed in updates:
+                    users.save_login_state(tx.session, user_id, state)
+                    if failed:
+                        tx.append("audit.login_failed",
+                                  {"user": user_id, "failures": state.failures})
 
     def authorize(
         self,
