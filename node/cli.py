@@ -24,6 +24,7 @@ from node.errors import ConfigError, NodeUnavailable, StoreError, TillmeshError,
 
 DEMO_DIR = Path("var/demo")
 TOKEN_FILE = ".session"  # in the data dir, mode 0600: the token of `tillmesh api login`
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 API_TIMEOUT_S = 10.0  # a scripted call waits this long for the node
 
 
@@ -50,7 +51,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from node.daemon import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     run(config_mod.load(_data_dir(args)))
     return 0
 
@@ -67,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("demo users: admin PIN 1234, supervisor PIN 2222, cashier PIN 1111")
     print(f"try: tillmesh api --data-dir {data_dir} login --json "
           "'{\"user\": \"cashier\", \"pin\": \"1111\"}'")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     run(config_mod.load(data_dir))
     return 0
 

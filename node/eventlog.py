@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -142,7 +142,11 @@ class EventLog:
                     .where(
                         (EventRow.hlc > hlc)
                         | ((EventRow.hlc == hlc) & (EventRow.origin > origin))
-                        | ((EventRow.hlc == hlc) & (EventRow.origin == origin) & (EventRow.seq > seq))
+                        | (
+                            (EventRow.hlc == hlc)
+                            & (EventRow.origin == origin)
+                            & (EventRow.seq > seq)
+                        )
                     )
                     .order_by(EventRow.hlc, EventRow.origin, EventRow.seq)
                     .limit(REBUILD_BATCH)
@@ -218,6 +222,6 @@ class Transaction:
         return True
 
     def _insert(self, event: Event) -> None:
-        self.session.execute(EventRow.__table__.insert(), [_row(event)])
+        self.session.execute(insert(EventRow), [_row(event)])
         self.log._heads[event.origin] = _Head(event.seq, event.hash)
         projections.apply(self.session, event)

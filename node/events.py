@@ -35,7 +35,8 @@ def _default(obj: object) -> object:
 
 def pack_body(body: dict[str, Any]) -> bytes:
     """Canonical msgpack of a body (Decimals as strings, datetimes as ISO)."""
-    return msgpack.packb(body, default=_default, use_bin_type=True)  # type: ignore[no-any-return]
+    packed: bytes = msgpack.packb(body, default=_default, use_bin_type=True)
+    return packed
 
 
 def unpack_body(raw: bytes) -> dict[str, Any]:

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 def register(node: Node) -> None:
     def status(caller: Caller) -> dict[str, Any]:
         """Node id, events held per origin, open shift, database file."""
-        from node.selling import open_shift
         from node.errors import ShiftError
+        from node.selling import open_shift
 
         with node.read() as s:
             count = s.scalar(select(func.count()).select_from(EventRow)) or 0

@@ -169,7 +169,9 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
         "payments": [[p["mode_of_payment"], p["amount"]] for p in body["payments"]],
         "change_amount": t["change_amount"],
         "cash_mode": body["cash_mode"],
-        "taxes": [[x["account_head"], x["tax_amount_after_discount_amount"]] for x in body["taxes"]],
+        "taxes": [
+            [x["account_head"], x["tax_amount_after_discount_amount"]] for x in body["taxes"]
+        ],
     }
     session.add(
         SaleRow(

@@ -6,5 +6,4 @@ handled; the event log imports it before creating tables or replaying.
 
 from __future__ import annotations
 
-from node import catalog, masterdata  # noqa: F401  (tables and handlers register on import)
-from node import audit, carts, ledger, profile, users  # noqa: F401,E402
+from node import audit, carts, catalog, ledger, masterdata, profile, users  # noqa: F401  (tables and handlers register on import)  # noqa: F401,E402

@@ -158,7 +158,8 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
     def search_items(caller: Caller, text: str, limit: int = 20) -> list[dict[str, Any]]:
         """Items by code, name or barcode, as the cashier types."""
         with node.read() as s:
-            return [plain(asdict(h)) for h in catalog.search(s, str(text), max(1, min(int(limit), 200)))]
+            hits = catalog.search(s, str(text), max(1, min(int(limit), 200)))
+            return [plain(asdict(h)) for h in hits]
 
     def item(caller: Caller, item_code: str) -> dict[str, Any]:
         """One item with its UOMs, list prices and stock moved by sales."""
@@ -475,8 +476,10 @@ def _return_cart(node: Node, s: Session, original: dict[str, Any],
     if wanted is None:
         wanted = [{"row": name, "qty": item["qty"]} for name, item in by_row.items()
                   if Decimal(item["qty"]) > ledger.returned_qty(s, name)]
-        wanted = [{"row": w["row"], "qty": str(Decimal(w["qty"]) - ledger.returned_qty(s, w["row"]))}
-                  for w in wanted]
+        wanted = [
+            {"row": w["row"], "qty": str(Decimal(w["qty"]) - ledger.returned_qty(s, w["row"]))}
+            for w in wanted
+        ]
         if not wanted:
             raise ReturnError(f"Everything on {original['invoice']} has been returned already")
     if not isinstance(wanted, list) or not wanted:
@@ -485,7 +488,8 @@ def _return_cart(node: Node, s: Session, original: dict[str, Any],
     returned_amount = ZERO
     for w in wanted:
         if not isinstance(w, dict) or w.get("row") not in by_row:
-            raise ReturnError(f"{original['invoice']} has no row {w.get('row') if isinstance(w, dict) else w!r}")
+            row = w.get("row") if isinstance(w, dict) else w
+            raise ReturnError(f"{original['invoice']} has no row {row!r}")
         name = w["row"]
         if name in seen:
             raise ValidationError(f"Row {name} is listed twice")
@@ -509,5 +513,6 @@ def _return_cart(node: Node, s: Session, original: dict[str, Any],
     discount = Decimal(original["discount_amount_input"])
     if discount and not cart.additional_discount_percentage:
         total = Decimal(original["totals"]["total"])
-        cart = replace(cart, discount_amount=flt(discount * returned_amount / total) if total else ZERO)
+        share = flt(discount * returned_amount / total) if total else ZERO
+        cart = replace(cart, discount_amount=share)
     return cart, rows

@@ -13,7 +13,8 @@ from node.eventlog import EventLog
 from node.masterdata import upserted_body
 from node.roles import Role
 from node.store import create_key_file, open_engine, read_key_file
-from node.users import USER_UPSERTED, list_users as _list_users
+from node.users import USER_UPSERTED
+from node.users import list_users as _list_users
 
 PING_TIMEOUT_S = 0.5  # enough for a live node on the same machine to answer
 DEMO_USERS = (("admin", "Demo Admin", "admin", "1234"),
