@@ -28,7 +28,7 @@ case "${1:-}" in
         shift
         "$VENV/bin/ruff" check node replication ui tests
         "$VENV/bin/mypy"
-        exec "$VENV/bin/pytest" "$@"
+        exec "$VENV/bin/pytest" -q "$@"
         ;;
     bench)
         setup

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import BigInteger, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from node.events import Event, pack_body, unpack_body
+from node.events import Event, unpack_body
 from node.projections import projector
 from node.store.base import PROJECTION, Base
-from node.store.types import UtcDateTime
+from node.store.raw import raw
+from node.store.types import UtcDateTime, utc_text
 
 
 class AuditRow(Base):
@@ -34,17 +35,11 @@ class AuditRow(Base):
 
 @projector("audit.*")
 def _audit(session: Session, event: Event, body: dict[str, Any]) -> None:
-    session.add(
-        AuditRow(
-            origin=event.origin,
-            seq=event.seq,
-            hlc=event.hlc,
-            kind=event.kind,
-            at=event.wall,
-            user=body.get("user"),
-            approver=body.get("approver"),
-            detail=pack_body(body),
-        )
+    raw(session).run(
+        "INSERT INTO audit (origin, seq, hlc, kind, at, user, approver, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (event.origin, event.seq, event.hlc, event.kind, utc_text(event.wall),
+         body.get("user"), body.get("approver"), event.body),
     )
 
 

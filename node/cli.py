@@ -20,7 +20,14 @@ from node import config as config_mod
 from node.api import to_wire_value
 from node.client import Client
 from node.config import Config
-from node.errors import ConfigError, NodeUnavailable, StoreError, TillmeshError, ValidationError
+from node.errors import (
+    ApiError,
+    ConfigError,
+    NodeUnavailable,
+    StoreError,
+    TillmeshError,
+    ValidationError,
+)
 
 DEMO_DIR = Path("var/demo")
 TOKEN_FILE = ".session"  # in the data dir, mode 0600: the token of `tillmesh api login`
@@ -33,7 +40,9 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _print(value: Any) -> None:
-    print(json.dumps(to_wire_value(value), indent=2, ensure_ascii=False))
+    # default=: only what JSON cannot carry goes through to_wire_value (None, lists and
+    # plain values as they are, e.g. `shift_current` answering null)
+    print(json.dumps(value, default=to_wire_value, indent=2, ensure_ascii=False))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -108,10 +117,16 @@ def cmd_api(args: argparse.Namespace) -> int:
         raise ValidationError("--json must be a JSON object of parameters")
     with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
         if args.method == "login":
-            result = client.login(**params)
+            # call(), not login(**params): the node checks the params and answers a
+            # missing or unknown one with a clear MalformedRequest, never a TypeError here
+            result = client.call("login", **params)
+            token = result.get("token") if isinstance(result, dict) else None
+            if not isinstance(token, str):
+                raise ApiError("the node's login reply carries no session token")
             fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # also when an older file had looser permissions
             with os.fdopen(fd, "w") as fh:
-                fh.write(result["token"])
+                fh.write(token)
         else:
             if token_path.exists():
                 client.token = token_path.read_text().strip()

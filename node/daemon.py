@@ -9,6 +9,7 @@ from typing import Any
 
 from node.api import ApiServer, Request
 from node.config import Config
+from node.errors import NodeUnavailable
 from node.eventlog import EventLog
 from node.service import Node
 from node.store import open_engine, read_key_file
@@ -22,13 +23,22 @@ def open_node(config: Config) -> Node:
 
 
 async def serve(config: Config) -> None:
-    node = open_node(config)
+    node: Node | None = None
 
     async def handle(request: Request) -> Any:
+        if node is None:  # not reachable: the loop first runs after the store is open
+            raise NodeUnavailable("the node is still opening its store; try again")
         return node.call(request.method, dict(request.params), request.token)
 
+    # Take the endpoint's one-node lock before touching the store, so a second
+    # `tillmesh run` (or one started during `tillmesh rebuild`) refuses without opening it.
     server = ApiServer(config.api_endpoint, handle)
     await server.start()
+    try:
+        node = open_node(config)
+    except BaseException:
+        await server.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

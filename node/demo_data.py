@@ -249,16 +249,22 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
+# Names like "Korlin Erdbeerjoghurt Bio 500g": 400 brands x 1,008 products x 16 variants x
+# 12 sizes, so that a word matches about as many of 100,000 items as in a real catalogue
+# (a brand ~250, a product ~100, "Bio" or "1l" thousands).
+_SYLLABLES = _words("al ber cor dan el fal gor hel is kar lin mar nor ol pen ros sel tan ul ven")
+_FLAVOURS = _words("""Erdbeer Himbeer Kirsch Apfel Birnen Zitronen Orangen Vanille Schoko Nuss
+                      Honig Kräuter Knoblauch Paprika Tomaten Gurken Kartoffel Weizen Roggen
+                      Dinkel Hafer Reis Mais Kokos Mandel Karamell Pfeffer Senf""")
+_BASES = _words("""joghurt quark milch saft tee kekse riegel brot brötchen nudeln suppe soße chips
+                   creme pudding eis müsli aufstrich öl essig kuchen torte bonbons limonade
+                   sirup pulver flocken mehl butter käse salat pesto dip gebäck waffeln
+                   schnitten""")
 _BULK_WORDS = (
-    _words("""Bergmann Alpenhof Sonnental Nordsee Hofgut Grünland Landliebe Kaiser Müller
-              Rheintal Waldquelle Elbtal Heidegold Schwarzwald Friesen Mosel Harzer Spreewald"""),
-    _words("""Vollmilch Joghurt Butter Käse Quark Sahne Apfelsaft Orangensaft Mineralwasser
-              Kaffee Tee Schokolade Kekse Nudeln Reis Mehl Zucker Salz Pfeffer Ketchup Senf
-              Olivenöl Essig Brot Müsli Haferflocken Honig Marmelade Salami Schinken Lachs
-              Thunfisch Tomaten Gurken Bohnen Erbsen Linsen Chips Erdnüsse Bier Wein Limonade
-              Shampoo Duschgel Zahnpasta Seife Waschmittel Spülmittel Kerzen Servietten"""),
-    _words("""Classic Bio Light Extra Natur Vanille Erdbeere Zitrone Mild Würzig Fein Vollkorn
-              Laktosefrei Family Mini Premium"""),
+    [(a + b).capitalize() for a in _SYLLABLES for b in _SYLLABLES],
+    [f + b for f in _FLAVOURS for b in _BASES],
+    _words("Classic Bio Light Extra Natur Mild Würzig Fein Vollkorn Laktosefrei Family Mini "
+           "Premium Zart Knusprig Cremig"),
     _words("100g 150g 200g 250g 500g 1kg 0,33l 0,5l 1l 1,5l 6er 10er"),
 )
 
@@ -272,7 +278,7 @@ def bulk_barcode(i: int) -> str:
 
 
 def bulk_items(n: int, seed: int = 0) -> Iterator[tuple[str, Doc]]:
-    """n synthetic Items ("Bergmann Vollmilch Bio 1l"), each followed by its Item Price."""
+    """n synthetic Items ("Korlin Erdbeerjoghurt Bio 500g"), each followed by its Item Price."""
     rng = random.Random(seed)
     brands, products, variants, sizes = _BULK_WORDS
     for i in range(n):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -25,9 +25,14 @@ from node.errors import StoreError
 from node.events import GENESIS, Event
 from node.store._engine import WRITE_OPTION
 from node.store.base import Base, EventRow
+from node.store.raw import raw
 from replication.hlc import HybridClock
 from replication.vector import VersionVector
 
+_INSERT_EVENT = ("INSERT INTO events (origin, seq, hlc, wall_us, kind, body, prev_hash, hash)"
+                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_COLUMNS = (EventRow.origin, EventRow.seq, EventRow.hlc, EventRow.wall_us, EventRow.kind,
+            EventRow.body, EventRow.prev_hash, EventRow.hash)
 REBUILD_BATCH = 5000  # events read per query during rebuild (bounded memory)
 
 Clock = Callable[[], datetime]
@@ -35,19 +40,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _row(ev: Event) -> dict[str, Any]:
-    return {
-        "origin": ev.origin,
-        "seq": ev.seq,
-        "hlc": ev.hlc,
-        "wall_us": ev.wall_us,
-        "kind": ev.kind,
-        "body": ev.body,
-        "prev_hash": ev.prev_hash,
-        "hash": ev.hash,
-    }
 
 
 def _event(row: EventRow) -> Event:
@@ -151,7 +143,7 @@ class EventLog:
                     .order_by(EventRow.hlc, EventRow.origin, EventRow.seq)
                     .limit(REBUILD_BATCH)
                 )
-                batch = [_event(r) for r in s.scalars(q)]
+                batch = [Event(*r) for r in s.execute(q.with_only_columns(*_COLUMNS))]
             if not batch:
                 return
             yield from batch
@@ -222,6 +214,12 @@ class Transaction:
         return True
 
     def _insert(self, event: Event) -> None:
-        self.session.execute(insert(EventRow), [_row(event)])
+        self.session.flush()  # ORM changes made earlier in this transaction go first
+        raw(self.session).run(_INSERT_EVENT, (event.origin, event.seq, event.hlc, event.wall_us,
+                                              event.kind, event.body, event.prev_hash,
+                                              event.hash))
         self.log._heads[event.origin] = _Head(event.seq, event.hash)
         projections.apply(self.session, event)
+        # Handlers write raw SQL: objects the ORM loaded earlier in this transaction
+        # must be re-read.
+        self.session.expire_all()

@@ -17,15 +17,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, LargeBinary, String, select, update
+from sqlalchemy import BigInteger, Index, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from node.events import Event, pack_body, unpack_body
-from node.money import ZERO
+from node.money import FLOAT_PRECISION, flt
 from node.projections import projector
 from node.shift import CashMove, Direction, Payment, SaleSummary, ShiftStatus
 from node.store.base import PROJECTION, Base
-from node.store.types import UtcDateTime
+from node.store.raw import Raw, raw
+from node.store.types import UtcDateTime, utc_text
+
+_EMPTY = pack_body({})
+# Counters are integers of 1e-9 units, so SQLite adds them exactly in one upsert; ERPNext
+# keeps quantities to at most 9 decimals, and 2**63 nano-units is 9.2 billion units.
+NANO = Decimal(10) ** 9
 
 
 class ShiftRow(Base):
@@ -82,7 +88,7 @@ class ReturnedRow(Base):
 
     __tablename__ = "returned_qty"
     row: Mapped[str] = mapped_column(String(48), primary_key=True)
-    qty: Mapped[Decimal]
+    qty_nano: Mapped[int] = mapped_column(BigInteger)  # see NANO
     __table_args__ = {"info": PROJECTION}
 
 
@@ -108,60 +114,57 @@ class StockDeltaRow(Base):
     item_code: Mapped[str] = mapped_column(String(140), primary_key=True)
     warehouse: Mapped[str] = mapped_column(String(140), primary_key=True)
     origin: Mapped[str] = mapped_column(String(32), primary_key=True)
-    qty: Mapped[Decimal]
+    qty_nano: Mapped[int] = mapped_column(BigInteger)  # see NANO
     __table_args__ = {"info": PROJECTION}
 
 
-def _shift_row(session: Session, shift: str) -> ShiftRow:
-    row = session.get(ShiftRow, shift)
-    if row is None:
-        row = ShiftRow(shift=shift, opening=pack_body({}), status=ShiftStatus.OPEN.value)
-        session.add(row)
-    return row
+_ENSURE_SHIFT = "INSERT OR IGNORE INTO shifts (shift, opening, status) VALUES (?, ?, ?)"
 
 
 @projector("shift.opened")
 def _opened(session: Session, event: Event, body: dict[str, Any]) -> None:
-    row = _shift_row(session, body["shift"])
-    row.counter, row.pos_profile = event.origin, body["pos_profile"]
-    row.cashier, row.opened_at = body["cashier"], datetime.fromisoformat(body["opened_at"])
-    row.opening = pack_body(body["opening"])
-    session.flush()
+    sql = raw(session)
+    sql.run(_ENSURE_SHIFT, (body["shift"], _EMPTY, ShiftStatus.OPEN.value))
+    sql.run(
+        "UPDATE shifts SET counter = ?, pos_profile = ?, cashier = ?, opened_at = ?, opening = ?"
+        " WHERE shift = ?",
+        (event.origin, body["pos_profile"], body["cashier"],
+         utc_text(datetime.fromisoformat(body["opened_at"])), pack_body(body["opening"]),
+         body["shift"]),
+    )
 
 
 @projector("shift.closed")
 def _closed(session: Session, event: Event, body: dict[str, Any]) -> None:
-    shift = body["shift"]
-    row = _shift_row(session, shift)
-    row.status = ShiftStatus.CLOSED.value
-    row.closed_by, row.closed_at = body["closed_by"], datetime.fromisoformat(body["closed_at"])
-    row.covers, row.closing = pack_body(body["covers"]), pack_body(body)
-    session.flush()
-    covers: dict[str, int] = body["covers"]
-    for origin, seq in session.execute(
-        select(SaleRow.origin, SaleRow.seq).where(SaleRow.shift == shift)
-    ).all():
+    shift, covers = body["shift"], body["covers"]
+    sql = raw(session)
+    sql.run(_ENSURE_SHIFT, (shift, _EMPTY, ShiftStatus.OPEN.value))
+    sql.run(
+        "UPDATE shifts SET status = ?, closed_by = ?, closed_at = ?, covers = ?, closing = ?"
+        " WHERE shift = ?",
+        (ShiftStatus.CLOSED.value, body["closed_by"],
+         utc_text(datetime.fromisoformat(body["closed_at"])), pack_body(covers), event.body,
+         shift),
+    )
+    for origin, seq in sql.run("SELECT origin, seq FROM sales WHERE shift = ?", (shift,)):
         if seq > covers.get(origin, 0):
-            session.execute(
-                update(SaleRow)
-                .where(SaleRow.origin == origin, SaleRow.seq == seq)
-                .values(late=True)
-            )
+            sql.run("UPDATE sales SET late = 1 WHERE origin = ? AND seq = ?", (origin, seq))
 
 
-def _is_late(session: Session, shift: str, origin: str, seq: int) -> bool:
-    covers = session.scalar(select(ShiftRow.covers).where(ShiftRow.shift == shift))
-    return covers is not None and seq > unpack_body(covers).get(origin, 0)
+def _is_late(sql: Raw, shift: str, origin: str, seq: int) -> bool:
+    row = sql.one("SELECT covers FROM shifts WHERE shift = ?", (shift,))
+    return row is not None and row[0] is not None and seq > unpack_body(row[0]).get(origin, 0)
 
 
 @projector("sale.submitted", "sale.returned")
 def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
     is_return = event.kind == "sale.returned"
     t = body["totals"]
+    grand = t["rounded_total"] if Decimal(t["rounded_total"]) else t["grand_total"]
     summary = {
         "invoice": body["invoice"],
         "is_return": is_return,
-        "grand_total": t["rounded_total"] if Decimal(t["rounded_total"]) else t["grand_total"],
+        "grand_total": grand,
         "net_total": t["net_total"],
         "total_taxes": t["total_taxes_and_charges"],
         "discount": t["discount_amount"],
@@ -173,75 +176,49 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
             [x["account_head"], x["tax_amount_after_discount_amount"]] for x in body["taxes"]
         ],
     }
-    session.add(
-        SaleRow(
-            invoice=body["invoice"],
-            origin=event.origin,
-            seq=event.seq,
-            hlc=event.hlc,
-            shift=body["shift"],
-            is_return=is_return,
-            return_against=body.get("return_against"),
-            posted_at=datetime.fromisoformat(body["posted_at"]),
-            customer=body["customer"],
-            cashier=body["cashier"],
-            grand_total=Decimal(summary["grand_total"]),
-            late=_is_late(session, body["shift"], event.origin, event.seq),
-            summary=pack_body(summary),
-        )
+    sql = raw(session)
+    sql.run(
+        "INSERT INTO sales (invoice, origin, seq, hlc, shift, is_return, return_against,"
+        " posted_at, customer, cashier, grand_total, late, summary)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (body["invoice"], event.origin, event.seq, event.hlc, body["shift"], int(is_return),
+         body.get("return_against"), utc_text(datetime.fromisoformat(body["posted_at"])),
+         body["customer"], body["cashier"], str(grand),
+         int(_is_late(sql, body["shift"], event.origin, event.seq)), pack_body(summary)),
+    )
+    sql.many(
+        "INSERT INTO sale_items (row, invoice, item_code, qty, stock_qty, uom)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(i["name"], body["invoice"], i["item_code"], i["qty"], i["stock_qty"], i["uom"])
+         for i in body["items"]],
     )
     warehouse = body["warehouse"]
-    for item in body["items"]:
-        stock_qty = Decimal(item["stock_qty"])
-        session.add(
-            SaleItemRow(
-                row=item["name"],
-                invoice=body["invoice"],
-                item_code=item["item_code"],
-                qty=Decimal(item["qty"]),
-                stock_qty=stock_qty,
-                uom=item["uom"],
-            )
-        )
-        _add_stock(session, item["item_code"], warehouse, event.origin, -stock_qty)
-        if is_return:
-            _add_returned(session, item["pos_invoice_item"], -Decimal(item["qty"]))
-    session.flush()
+    sql.many(_STOCK, [(i["item_code"], warehouse, event.origin, -_nano(Decimal(i["stock_qty"])))
+                      for i in body["items"]])
+    if is_return:
+        sql.many(_RETURNED, [(i["pos_invoice_item"], -_nano(Decimal(i["qty"])))
+                             for i in body["items"]])
 
 
 @projector("cash.moved")
 def _cash(session: Session, event: Event, body: dict[str, Any]) -> None:
-    session.add(
-        CashMoveRow(
-            event=event.id,
-            shift=body["shift"],
-            origin=event.origin,
-            seq=event.seq,
-            direction=body["direction"],
-            mode_of_payment=body["mode_of_payment"],
-            amount=Decimal(body["amount"]),
-            reason=body["reason"],
-            user=body["user"],
-            at=event.wall,
-        )
+    raw(session).run(
+        "INSERT INTO cash_moves (event, shift, origin, seq, direction, mode_of_payment, amount,"
+        " reason, user, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (event.id, body["shift"], event.origin, event.seq, body["direction"],
+         body["mode_of_payment"], str(Decimal(body["amount"])), body["reason"], body["user"],
+         utc_text(event.wall)),
     )
-    session.flush()
 
 
-def _add_stock(session: Session, item: str, warehouse: str, origin: str, qty: Decimal) -> None:
-    row = session.get(StockDeltaRow, (item, warehouse, origin))
-    if row is None:
-        session.add(StockDeltaRow(item_code=item, warehouse=warehouse, origin=origin, qty=qty))
-    else:
-        row.qty += qty
+_STOCK = ("INSERT INTO stock_deltas (item_code, warehouse, origin, qty_nano) VALUES (?, ?, ?, ?)"
+          " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
+_RETURNED = ("INSERT INTO returned_qty (row, qty_nano) VALUES (?, ?)"
+             " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
 
 
-def _add_returned(session: Session, row_name: str, qty: Decimal) -> None:
-    row = session.get(ReturnedRow, row_name)
-    if row is None:
-        session.add(ReturnedRow(row=row_name, qty=qty))
-    else:
-        row.qty += qty
+def _nano(qty: Decimal) -> int:
+    return int((qty * NANO).to_integral_value())
 
 
 # --- reads -------------------------------------------------------------------------
@@ -283,13 +260,14 @@ def opening_of(row: ShiftRow) -> dict[str, Decimal]:
 
 
 def returned_qty(session: Session, row: str) -> Decimal:
-    return session.scalar(select(ReturnedRow.qty).where(ReturnedRow.row == row)) or ZERO
+    nano = session.scalar(select(ReturnedRow.qty_nano).where(ReturnedRow.row == row)) or 0
+    return flt(Decimal(nano) / NANO, FLOAT_PRECISION)  # sold quantities have 3 decimals
 
 
 def stock_delta(session: Session, item_code: str, warehouse: str) -> Decimal:
-    rows = session.scalars(
-        select(StockDeltaRow.qty).where(
+    nano = session.scalar(
+        select(func.sum(StockDeltaRow.qty_nano)).where(
             StockDeltaRow.item_code == item_code, StockDeltaRow.warehouse == warehouse
         )
     )
-    return sum(rows, ZERO)
+    return Decimal(nano or 0) / NANO

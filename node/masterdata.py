@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from node.events import Event, pack_body, unpack_body
 from node.projections import projector
 from node.store.base import PROJECTION, Base
+from node.store.raw import raw
 
 Indexer = Callable[[Session, str, dict[str, Any] | None], None]
 _INDEXERS: dict[str, list[Indexer]] = defaultdict(list)
@@ -61,40 +62,27 @@ def upserted_body(doctype: str, doc: dict[str, Any], modified: str | None = None
 def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
     doctype, name, modified = body["doctype"], body["name"], str(body.get("modified", ""))
     is_delete = event.kind == DELETED
-    row = session.get(MasterDoc, (doctype, name))
-    if row is not None and (row.modified, row.hlc, row.origin) >= (
-        modified,
-        event.hlc,
-        event.origin,
-    ):
+    sql = raw(session)
+    row = sql.one("SELECT modified, hlc, origin FROM master_docs WHERE doctype = ? AND name = ?",
+                  (doctype, name))
+    if row is not None and tuple(row) >= (modified, event.hlc, event.origin):
         return  # an equal or newer write already won
     doc = None if is_delete else body["doc"]
-    data = pack_body(doc) if doc is not None else b""
-    if row is None:
-        session.add(
-            MasterDoc(
-                doctype=doctype,
-                name=name,
-                modified=modified,
-                hlc=event.hlc,
-                origin=event.origin,
-                deleted=is_delete,
-                data=data,
-            )
-        )
-        session.flush()
-    else:
-        row.modified, row.hlc, row.origin = modified, event.hlc, event.origin
-        row.deleted, row.data = is_delete, data
+    sql.run(
+        "INSERT OR REPLACE INTO master_docs (doctype, name, modified, hlc, origin, deleted, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (doctype, name, modified, event.hlc, event.origin, int(is_delete),
+         pack_body(doc) if doc is not None else b""),
+    )
     for fn in _INDEXERS.get(doctype, []):
         fn(session, name, doc)
 
 
 def get_doc(session: Session, doctype: str, name: str) -> dict[str, Any] | None:
-    row = session.get(MasterDoc, (doctype, name))
-    if row is None or row.deleted:
-        return None
-    return unpack_body(row.data)
+    row = raw(session).one(
+        "SELECT data FROM master_docs WHERE doctype = ? AND name = ? AND deleted = 0",
+        (doctype, name))
+    return None if row is None else unpack_body(row[0])
 
 
 def all_docs(session: Session, doctype: str) -> list[dict[str, Any]]:

@@ -432,7 +432,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
             event = tx.append("sale.returned", body)
             node.audit(tx, "return", auth, invoice=number, return_against=row.invoice,
                        amount=str(due))
-        return {"invoice": number, "event": event.id, "return_against": row.invoice,
+        return {"invoice": number, "event": event.id, "return_against": original["invoice"],
                 "refund": str(due), "totals": body["totals"], "payments": body["payments"]}
 
     def drawer_open(caller: Caller, approver: dict[str, Any] | None = None,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from node.api import ipc_path
 from node.client import Client
 from node.config import CONFIG_NAME, Config
 from node.credentials import SecretKind, new_credential
@@ -39,6 +44,7 @@ def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: b
     first = _user_event(admin, admin_name, Role.ADMIN, pin)  # validate the PIN before writing
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     config.data_dir.chmod(0o700)
+    config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = create_key_file(config.key_path)
     log = EventLog(open_engine(config.db_path, key), config.node_id)
     with log.transaction() as tx:
@@ -58,6 +64,9 @@ def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: b
 
 
 def node_running(config: Config) -> bool:
+    path = ipc_path(config.api_endpoint)
+    if path is not None and not os.path.exists(path):
+        return False  # a live node has its socket; skip the ping timeout
     with Client(config.api_endpoint, timeout=PING_TIMEOUT_S) as client:
         try:
             client.call("methods")
@@ -86,13 +95,39 @@ def list_users(config: Config) -> list[dict[str, Any]]:
         log.engine.dispose()
 
 
-def rebuild(config: Config) -> tuple[int, float]:
-    if node_running(config):
-        raise StoreError("the node is running: stop it (systemctl stop tillmesh) and rebuild")
-    log = _open(config)
+@contextmanager
+def _node_stopped(config: Config) -> Iterator[None]:
+    """Hold the node's endpoint lock (see node.api): no node runs or starts meanwhile.
+
+    A ping cannot prove a node is down (a busy node answers late), the kernel's flock can.
+    """
+    running = StoreError("the node is running: stop it (systemctl stop tillmesh) and rebuild")
+    path = ipc_path(config.api_endpoint)
+    if path is None:  # no lock file to take for a TCP endpoint: ask instead
+        if node_running(config):
+            raise running
+        yield
+        return
     try:
-        start = time.perf_counter()
-        count = log.rebuild()
-        return count, time.perf_counter() - start
+        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot open the node lock {path}.lock: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise running from exc
+        yield
     finally:
-        log.engine.dispose()
+        os.close(fd)  # releases the lock
+
+
+def rebuild(config: Config) -> tuple[int, float]:
+    with _node_stopped(config):
+        log = _open(config)
+        try:
+            start = time.perf_counter()
+            count = log.rebuild()
+            return count, time.perf_counter() - start
+        finally:
+            log.engine.dispose()

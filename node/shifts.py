@@ -123,8 +123,8 @@ def register(node: Node) -> None:
                                              "user": caller.user})
             node.audit(tx, "cash_moved", auth, shift=shift.shift, direction=way.value,
                        amount=str(value), reason=text)
-        return {"event": event.id, "shift": shift.shift, "direction": way.value,
-                "amount": str(value)}
+            return {"event": event.id, "shift": shift.shift, "direction": way.value,
+                    "amount": str(value)}
 
     def shift_report(caller: Caller, shift_id: str | None = None) -> dict[str, Any]:
         """The X report of a shift (this counter's open shift by default)."""

@@ -21,6 +21,7 @@ from node.events import Event
 from node.projections import projector
 from node.roles import Role
 from node.store.base import PROJECTION, Base
+from node.store.raw import raw
 from node.store.types import UtcDateTime
 
 USER_UPSERTED = "user.upserted"
@@ -81,24 +82,16 @@ def _upserted(session: Session, event: Event, body: dict[str, Any]) -> None:
         check_hash(body["secret_hash"])  # a hostile peer's hash must not reach login
     except ValidationError:
         return
-    row = session.get(UserRow, body["user"])
-    if row is not None and (row.hlc, row.origin) >= (event.hlc, event.origin):
+    sql = raw(session)
+    row = sql.one("SELECT hlc, origin FROM users WHERE user = ?", (body["user"],))
+    if row is not None and tuple(row) >= (event.hlc, event.origin):
         return
-    values = {
-        "full_name": body["full_name"],
-        "role": body["role"],
-        "secret_kind": body["secret_kind"],
-        "secret_hash": body["secret_hash"],
-        "disabled": bool(body.get("disabled", False)),
-        "hlc": event.hlc,
-        "origin": event.origin,
-    }
-    if row is None:
-        session.add(UserRow(user=body["user"], **values))
-        session.flush()
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
+    sql.run(
+        "INSERT OR REPLACE INTO users (user, full_name, role, secret_kind, secret_hash,"
+        " disabled, hlc, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (body["user"], body["full_name"], body["role"], body["secret_kind"],
+         body["secret_hash"], int(bool(body.get("disabled", False))), event.hlc, event.origin),
+    )
 
 
 def _user(row: UserRow) -> User:

@@ -35,7 +35,7 @@ class EventRow(Base):
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
 
-    __table_args__ = (Index("ix_events_hlc", "hlc"), Index("ix_events_kind", "kind"))
+    __table_args__ = (Index("ix_events_hlc", "hlc"),)
 
 
 class Meta(Base):

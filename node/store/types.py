@@ -10,6 +10,13 @@ from sqlalchemy import Dialect, String
 from sqlalchemy.types import TypeDecorator
 
 
+def utc_text(value: datetime) -> str:
+    """The stored form of an aware datetime (also written by raw-SQL projections)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 class DecimalText(TypeDecorator[Decimal]):
     """A Decimal kept as its exact string: SQLite's NUMERIC would turn it into a float."""
 
@@ -30,11 +37,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        return str(value.astimezone(UTC).isoformat(timespec="microseconds"))
+        return None if value is None else utc_text(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)
