@@ -112,9 +112,9 @@ class EmbeddedRule:
 
     @property
     def decimals(self) -> int:
-        return DEFAULT_DECIMALS[self.value_kind] if self.value_decimals is None else (
-            self.value_decimals
-        )
+        if self.value_decimals is None:  # never after __post_init__; for the type checker
+            return DEFAULT_DECIMALS[self.value_kind]
+        return self.value_decimals
 
 
 EmbeddedRules = Sequence[EmbeddedRule]
@@ -177,8 +177,14 @@ def build_embedded(rule: EmbeddedRule, item_ref: str | int, value: Decimal | str
     return body + str(gtin_check_digit(body))
 
 
-def rules_from_config(entries: Iterable[Mapping[str, Any]]) -> tuple[EmbeddedRule, ...]:
-    """Rules from config entries like ``{"prefix": "28", "value_kind": "price"}``."""
+def rules_from_config(entries: Iterable[Mapping[str, Any]] | None) -> tuple[EmbeddedRule, ...]:
+    """Rules from config entries like ``{"prefix": "28", "value_kind": "price"}``.
+
+    No entries means ``DEFAULT_RULES``. Leaving them on does no harm in a store without
+    scales: prefixes 20–29 are for in-store use and never on a manufacturer's product.
+    """
+    if not entries:
+        return DEFAULT_RULES
     rules = []
     for entry in entries:
         unknown = set(entry) - {"prefix", "item_digits", "value_kind", "value_decimals"}

@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgpack
-from sqlalchemy import LargeBinary, String, delete, select
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from node.cart import Cart, CartStatus, from_data, to_data
 from node.errors import NotFoundError
 from node.store.base import Base
-from node.store.types import UtcDateTime
+from node.store.raw import raw
+from node.store.types import UtcDateTime, utc_text
 
 
 class CartRow(Base):
@@ -28,30 +29,26 @@ class CartRow(Base):
 
 
 def load(session: Session, cart_id: object) -> Cart:
-    row = session.get(CartRow, str(cart_id))
+    row = raw(session).one("SELECT data FROM carts WHERE cart_id = ?", (str(cart_id),))
     if row is None:
         raise NotFoundError(f"No cart {cart_id!r} (sold, voided or never opened)")
-    return from_data(msgpack.unpackb(row.data, raw=False))
+    return from_data(msgpack.unpackb(row[0], raw=False))
 
 
 def save(session: Session, cart: Cart, now: datetime) -> None:
-    data = msgpack.packb(to_data(cart), use_bin_type=True)
-    row = session.get(CartRow, cart.cart_id)
-    if row is None:
-        session.add(CartRow(cart_id=cart.cart_id, cashier=cart.cashier,
-                            status=cart.status.value, updated_at=now, data=data))
-    else:
-        row.cashier, row.status, row.updated_at, row.data = (
-            cart.cashier, cart.status.value, now, data)
+    raw(session).run(
+        "INSERT OR REPLACE INTO carts (cart_id, cashier, status, updated_at, data)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (cart.cart_id, cart.cashier, cart.status.value, utc_text(now),
+         msgpack.packb(to_data(cart), use_bin_type=True)),
+    )
 
 
 def drop(session: Session, cart_id: str) -> None:
-    session.execute(delete(CartRow).where(CartRow.cart_id == cart_id))
+    raw(session).run("DELETE FROM carts WHERE cart_id = ?", (cart_id,))
 
 
 def held(session: Session) -> list[Cart]:
-    rows = session.scalars(
-        select(CartRow.data).where(CartRow.status == CartStatus.HELD.value)
-        .order_by(CartRow.updated_at)
-    )
-    return [from_data(msgpack.unpackb(raw, raw=False)) for raw in rows]
+    rows = raw(session).run(
+        "SELECT data FROM carts WHERE status = ? ORDER BY updated_at", (CartStatus.HELD.value,))
+    return [from_data(msgpack.unpackb(r[0], raw=False)) for r in rows]

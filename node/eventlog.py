@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, literal, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from node import projections
 from node.errors import StoreError
 from node.events import GENESIS, Event
-from node.store._engine import WRITE_OPTION
+from node.store._engine import DURABLE_OPTION, WRITE_OPTION
 from node.store.base import Base, EventRow
 from node.store.raw import raw
 from replication.hlc import HybridClock
@@ -86,14 +86,18 @@ class EventLog:
             return heads
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """A write transaction; commits (durably) on normal exit, rolls back on error."""
+    def transaction(self, durable: bool = True) -> Iterator[Transaction]:
+        """A write transaction; commits on normal exit, rolls back on error.
+
+        ``durable=False`` is for local scratch state only (carts): its commit is not
+        fsynced. Appending an event in such a transaction is refused.
+        """
         heads_before = {o: _Head(h.seq, h.hash) for o, h in self._heads.items()}
         hlc_before = self.hlc.last
         session = Session(self.engine, expire_on_commit=False)
-        session.connection(execution_options={WRITE_OPTION: True})
+        session.connection(execution_options={WRITE_OPTION: True, DURABLE_OPTION: durable})
         try:
-            yield Transaction(self, session)
+            yield Transaction(self, session, durable)
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
@@ -130,20 +134,13 @@ class EventLog:
             with self._maybe(session) as s:
                 hlc, origin, seq = last
                 q = (
-                    select(EventRow)
-                    .where(
-                        (EventRow.hlc > hlc)
-                        | ((EventRow.hlc == hlc) & (EventRow.origin > origin))
-                        | (
-                            (EventRow.hlc == hlc)
-                            & (EventRow.origin == origin)
-                            & (EventRow.seq > seq)
-                        )
-                    )
+                    select(*_COLUMNS)
+                    .where(tuple_(EventRow.hlc, EventRow.origin, EventRow.seq)
+                           > tuple_(literal(hlc), literal(origin), literal(seq)))
                     .order_by(EventRow.hlc, EventRow.origin, EventRow.seq)
                     .limit(REBUILD_BATCH)
                 )
-                batch = [Event(*r) for r in s.execute(q.with_only_columns(*_COLUMNS))]
+                batch = [Event(*r) for r in s.execute(q)]
             if not batch:
                 return
             yield from batch
@@ -182,9 +179,10 @@ class EventLog:
 
 
 class Transaction:
-    def __init__(self, log: EventLog, session: Session) -> None:
+    def __init__(self, log: EventLog, session: Session, durable: bool = True) -> None:
         self.log = log
         self.session = session
+        self.durable = durable
 
     def append(self, kind: str, body: dict[str, Any]) -> Event:
         """Record a new event of this node and apply it to the projections."""
@@ -214,6 +212,8 @@ class Transaction:
         return True
 
     def _insert(self, event: Event) -> None:
+        if not self.durable:
+            raise StoreError("an event can only be recorded in a durable transaction")
         self.session.flush()  # ORM changes made earlier in this transaction go first
         raw(self.session).run(_INSERT_EVENT, (event.origin, event.seq, event.hlc, event.wall_us,
                                               event.kind, event.body, event.prev_hash,

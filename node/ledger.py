@@ -72,17 +72,6 @@ class SaleRow(Base):
     )
 
 
-class SaleItemRow(Base):
-    __tablename__ = "sale_items"
-    row: Mapped[str] = mapped_column(String(48), primary_key=True)  # e.g. C01-2026-000042-1
-    invoice: Mapped[str] = mapped_column(String(40), index=True)
-    item_code: Mapped[str] = mapped_column(String(140))
-    qty: Mapped[Decimal]
-    stock_qty: Mapped[Decimal]
-    uom: Mapped[str] = mapped_column(String(40))
-    __table_args__ = {"info": PROJECTION}
-
-
 class ReturnedRow(Base):
     """Quantity returned so far against one original invoice row (accumulates)."""
 
@@ -185,12 +174,6 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
          body.get("return_against"), utc_text(datetime.fromisoformat(body["posted_at"])),
          body["customer"], body["cashier"], str(grand),
          int(_is_late(sql, body["shift"], event.origin, event.seq)), pack_body(summary)),
-    )
-    sql.many(
-        "INSERT INTO sale_items (row, invoice, item_code, qty, stock_qty, uom)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(i["name"], body["invoice"], i["item_code"], i["qty"], i["stock_qty"], i["uom"])
-         for i in body["items"]],
     )
     warehouse = body["warehouse"]
     sql.many(_STOCK, [(i["item_code"], warehouse, event.origin, -_nano(Decimal(i["stock_qty"])))

@@ -9,7 +9,7 @@ nothing has to be looked up again when the counter is back online.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -26,11 +26,17 @@ MAX_PAYMENT_ROWS = 10  # split payments beyond this are a mistake, not a sale
 
 
 def plain(value: Any) -> Any:
-    """Decimals to strings, enums to values, recursively (event bodies are plain data)."""
+    """Decimals to strings, enums to values, dataclasses to maps, recursively.
+
+    Event bodies and API answers are plain data; unlike ``dataclasses.asdict`` this
+    copies nothing it does not convert (it runs several times per scan).
+    """
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, Enum):
         return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -107,7 +113,7 @@ def check_payments(tenders: Sequence[Tender], ctx: PosContext, due: Decimal) -> 
 def _items(cart: Cart, totals: InvoiceTotals, invoice: str, ctx: PosContext) -> list[dict]:
     items = []
     for idx, (line, t) in enumerate(zip(cart.lines, totals.lines, strict=True), start=1):
-        row = plain(asdict(t))
+        row = plain(t)
         row.update(
             name=f"{invoice}-{idx}",
             idx=idx,
@@ -124,7 +130,7 @@ def _items(cart: Cart, totals: InvoiceTotals, invoice: str, ctx: PosContext) -> 
 
 
 def _totals(totals: InvoiceTotals) -> dict[str, Any]:
-    data = plain(asdict(totals))
+    data = plain(totals)
     data.pop("lines", None)
     data.pop("taxes", None)
     return data
@@ -158,7 +164,7 @@ def sale_body(
         "additional_discount_percentage": str(cart.additional_discount_percentage),
         "discount_amount_input": str(cart.discount_amount),
         "items": _items(cart, totals, invoice, ctx),
-        "taxes": [plain(asdict(t)) for t in totals.taxes],
+        "taxes": [plain(t) for t in totals.taxes],
         "totals": _totals(totals),
         "payments": [
             {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -111,11 +111,11 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
         return {**base, "lines": [], "taxes": [], "totals": _EMPTY_TOTALS, "due": "0.00"}
     totals = price(cart, ctx)
     lines = [
-        {**plain(asdict(t)), "line": i, "item_code": ln.item_code, "item_name": ln.item_name,
+        {**plain(t), "line": i, "item_code": ln.item_code, "item_name": ln.item_name,
          "uom": ln.uom, "barcode": ln.barcode}
         for i, (ln, t) in enumerate(zip(cart.lines, totals.lines, strict=True))
     ]
-    head = plain(asdict(totals))
+    head = plain(totals)
     head.pop("lines")
     taxes = head.pop("taxes")
     return {**base, "lines": lines, "taxes": taxes, "totals": head,
@@ -136,7 +136,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
     def edit(caller: Caller, cart_id: str, change: Any, *, audit: tuple[str, Any] | None = None,
              ) -> dict[str, Any]:
         """Load, change, re-price (refusing what ERPNext would refuse), save."""
-        with node.write() as tx:
+        with node.write(durable=audit is not None) as tx:
             s = tx.session
             cart = carts.load(s, cart_id)
             if cart.status is not CartStatus.OPEN:
@@ -153,13 +153,13 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
     def scan(caller: Caller, code: str) -> dict[str, Any]:
         """What a barcode is: item, UOM, weight or label price."""
         with node.read() as s:
-            return plain(asdict(catalog.scan(s, str(code), node.barcode_rules)))
+            return plain(catalog.scan(s, str(code), node.barcode_rules))
 
     def search_items(caller: Caller, text: str, limit: int = 20) -> list[dict[str, Any]]:
         """Items by code, name or barcode, as the cashier types."""
         with node.read() as s:
             hits = catalog.search(s, str(text), max(1, min(int(limit), 200)))
-            return [plain(asdict(h)) for h in hits]
+            return [plain(h) for h in hits]
 
     def item(caller: Caller, item_code: str) -> dict[str, Any]:
         """One item with its UOMs, list prices and stock moved by sales."""
@@ -173,12 +173,12 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
                 except NotFoundError:
                     continue
             moved = ledger.stock_delta(s, info.item_code, ctx.warehouse)
-            return {**plain(asdict(info)), "prices": prices, "stock_moved": str(moved)}
+            return {**plain(info), "prices": prices, "stock_moved": str(moved)}
 
     def search_customers(caller: Caller, text: str, limit: int = 20) -> list[dict[str, Any]]:
         """Customers by name or phone."""
         with node.read() as s:
-            return [plain(asdict(c)) for c in catalog.search_customers(s, str(text), int(limit))]
+            return [plain(c) for c in catalog.search_customers(s, str(text), int(limit))]
 
     def create_customer(caller: Caller, customer_name: str, mobile_no: str | None = None,
                         email_id: str | None = None) -> dict[str, Any]:
@@ -201,7 +201,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
 
     def cart_new(caller: Caller, customer: str | None = None) -> dict[str, Any]:
         """Start an empty cart for the walk-in customer (or the one given)."""
-        with node.write() as tx:
+        with node.write(durable=False) as tx:
             ctx = node.context(tx.session)
             cart = Cart(cart_id=secrets.token_hex(8), cashier=caller.user,
                         customer=ctx.customer)
@@ -329,7 +329,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
 
     def cart_hold(caller: Caller, cart_id: str, note: str = "") -> dict[str, Any]:
         """Park the cart (customer fetches something); resume it later on this counter."""
-        with node.write() as tx:
+        with node.write(durable=False) as tx:
             cart = carts.load(tx.session, cart_id).hold(str(note)[:140])
             carts.save(tx.session, cart, node.clock())
             return _view(cart, node.context(tx.session))
@@ -342,7 +342,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
 
     def cart_resume(caller: Caller, cart_id: str) -> dict[str, Any]:
         """Take a held cart back to the till."""
-        with node.write() as tx:
+        with node.write(durable=False) as tx:
             cart = carts.load(tx.session, cart_id).resume()
             carts.save(tx.session, replace(cart, cashier=caller.user), node.clock())
             return _view(cart, node.context(tx.session))

@@ -41,7 +41,7 @@ from node.errors import (
 from node.eventlog import Clock, EventLog, Transaction, utc_now
 from node.profile import ContextCache, PosContext
 from node.roles import Action, Authorization, PermissionMatrix, Role, authorize
-from node.store.base import Meta
+from node.store.raw import raw
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,8 @@ class Node:
     # --- shared helpers for the desks ---------------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[Transaction]:
-        with self.log.transaction() as tx:
+    def write(self, durable: bool = True) -> Iterator[Transaction]:
+        with self.log.transaction(durable) as tx:
             yield tx
 
     @contextmanager
@@ -141,13 +141,10 @@ class Node:
 
     def next_number(self, session: Session, key: str) -> int:
         """A local counter (invoice, shift) incremented inside the caller's transaction."""
-        row = session.get(Meta, key)
-        value = int(row.value) + 1 if row else 1
-        if row is None:
-            session.add(Meta(key=key, value=str(value)))
-        else:
-            row.value = str(value)
-        return value
+        row = raw(session).one(
+            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT DO UPDATE"
+            " SET value = CAST(value AS INTEGER) + 1 RETURNING value", (key,))
+        return int(row[0])
 
     def check_secret(self, session: Session, user_id: str, secret: str) -> users.User:
         """Verify a user's PIN or password with lockout; raises LoginFailed / LockedOut.

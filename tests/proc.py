@@ -38,7 +38,7 @@ from node.demo_data import demo_master_docs
 from node.errors import NodeUnavailable
 
 TILLMESH = Path(sys.executable).parent / "tillmesh"
-START_DEADLINE_S = 15.0  # seconds for `tillmesh run` to answer (imports, open, argon2-free)
+START_DEADLINE_S = 15.0  # seconds for `tillmesh run` to answer; ~1 s is usual (imports, open)
 PING_TIMEOUT_S = 0.25  # seconds per readiness ping; a live local node answers in ms
 STOP_TIMEOUT_S = 10.0  # seconds between SIGTERM and SIGKILL
 COMMAND_TIMEOUT_S = 60.0  # seconds for one CLI command (init hashes three PINs)

@@ -21,6 +21,7 @@ from node.errors import StoreError, WrongKeyError
 
 KEY_BYTES = 32  # AES-256 raw key, no passphrase derivation needed (the file is the secret)
 WRITE_OPTION = "tillmesh_write"  # execution option marking a write transaction
+DURABLE_OPTION = "tillmesh_durable"  # False: a write that need not be fsynced at commit
 BUSY_TIMEOUT_MS = 5000  # a CLI reading while the node writes waits this long, then fails
 CACHE_KIB = 65536  # 64 MiB of page cache: a 100,000-item catalog stays in memory
 
@@ -92,7 +93,16 @@ def open_engine(path: Path, key: bytes) -> Engine:
     def _begin(conn: Any) -> None:
         # A write transaction takes the write lock up front (IMMEDIATE), so it never fails
         # half-way when a second process (the CLI) also writes; reads stay deferred.
-        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        options = conn.get_execution_options()
+        write = options.get(WRITE_OPTION, False)
+        if write:
+            # FULL fsyncs the WAL at commit (events); NORMAL does not (scratch state such
+            # as a cart being scanned), and a later FULL commit makes it durable too.
+            sync = "FULL" if options.get(DURABLE_OPTION, True) else "NORMAL"
+            info = conn.connection.info
+            if info.get("synchronous") != sync:
+                conn.exec_driver_sql(f"PRAGMA synchronous = {sync}")
+                info["synchronous"] = sync
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine

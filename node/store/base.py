@@ -35,7 +35,8 @@ class EventRow(Base):
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
 
-    __table_args__ = (Index("ix_events_hlc", "hlc"),)
+    # (hlc, origin, seq) is the replay order; the index makes each page of it a seek.
+    __table_args__ = (Index("ix_events_order", "hlc", "origin", "seq"),)
 
 
 class Meta(Base):
