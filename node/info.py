@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from node.events import GENESIS
+from node import ledger
+from node.errors import ShiftError
 from node.store.base import EventRow
 
 if TYPE_CHECKING:
@@ -16,19 +17,16 @@ if TYPE_CHECKING:
 def register(node: Node) -> None:
     def status(caller: Caller) -> dict[str, Any]:
         """Node id, events held per origin, open shift, database file."""
-        from node.errors import ShiftError
-        from node.selling import open_shift
 
         with node.read() as s:
             count = s.scalar(select(func.count()).select_from(EventRow)) or 0
             try:
-                shift: str | None = open_shift(s, node.node_id).shift
+                shift: str | None = ledger.open_shift(s, node.node_id)
             except ShiftError:
                 shift = None
         return {"node": node.node_id, "pos_profile": node.config.pos_profile,
                 "events": count, "vector": dict(node.log.vector()), "open_shift": shift,
-                "database": str(node.config.db_path), "sessions": len(node.sessions),
-                "genesis": GENESIS.hex()[:8]}
+                "database": str(node.config.db_path), "sessions": len(node.sessions)}
 
     def methods() -> dict[str, str]:
         """Every API method with a one-line description."""

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from node.errors import ShiftError
 from node.events import Event, pack_body, unpack_body
 from node.money import FLOAT_PRECISION, flt
 from node.projections import projector
@@ -205,6 +206,16 @@ def _nano(qty: Decimal) -> int:
 
 
 # --- reads -------------------------------------------------------------------------
+
+
+def open_shift(session: Session, counter: str) -> str:
+    """The id of the counter's open shift; ShiftError when none is open."""
+    row = raw(session).one(
+        "SELECT shift FROM shifts WHERE counter = ? AND status = ? LIMIT 1",
+        (counter, ShiftStatus.OPEN.value))
+    if row is None:
+        raise ShiftError("No open shift on this counter: open a shift first")
+    return str(row[0])
 
 
 def summary_of(raw: bytes) -> SaleSummary:

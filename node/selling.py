@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from node import carts, catalog, ledger
 from node.cart import Cart, CartStatus, Line
-from node.errors import NotFoundError, ReturnError, ShiftError, ValidationError
+from node.errors import NotFoundError, ReturnError, ValidationError
 from node.events import unpack_body
 from node.money import FLOAT_PRECISION, ZERO, flt, to_decimal
 from node.profile import PosContext, item_tax_rates
@@ -49,16 +49,6 @@ def _money(node: Node, value: object, field: str) -> Decimal:
     if flt(amount) != amount:
         raise ValidationError(f"{field} {amount} has more than 2 decimals")
     return amount
-
-
-def open_shift(session: Session, counter: str) -> ledger.ShiftRow:
-    row = session.scalars(
-        select(ledger.ShiftRow).where(ledger.ShiftRow.counter == counter,
-                                      ledger.ShiftRow.status == "open")
-    ).first()
-    if row is None:
-        raise ShiftError("No open shift on this counter: open a shift first")
-    return row
 
 
 def _invoice_number(node: Node, session: Session, when: datetime) -> str:
@@ -369,13 +359,13 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
             if cart.status is not CartStatus.OPEN:
                 raise ValidationError("This cart is held: resume it first")
             ctx = node.context(s)
-            shift = open_shift(s, node.node_id)
+            shift = ledger.open_shift(s, node.node_id)
             paid = check_payments(tenders, ctx, due_of(price(cart, ctx)))
             totals = price(cart, ctx, paid)
             now = node.clock().astimezone(node.config.tz)
             invoice = _invoice_number(node, s, now)
             body = sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
-                             invoice=invoice, shift=shift.shift, cashier=caller.user,
+                             invoice=invoice, shift=shift, cashier=caller.user,
                              posted_at=now)
             event = tx.append("sale.submitted", body)
             carts.drop(s, cart.cart_id)
@@ -412,7 +402,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
             if row.is_return:
                 raise ReturnError(f"{invoice} is itself a return")
             ctx = node.context(s)
-            shift = open_shift(s, node.node_id)
+            shift = ledger.open_shift(s, node.node_id)
             cart, rows = _return_cart(node, s, original, lines, caller.user)
             due = due_of(price(cart, ctx))
             tenders = (_tenders(payments) if payments is not None
@@ -425,7 +415,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
             now = node.clock().astimezone(node.config.tz)
             number = _invoice_number(node, s, now)
             body = as_return(sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
-                                       invoice=number, shift=shift.shift, cashier=caller.user,
+                                       invoice=number, shift=shift, cashier=caller.user,
                                        posted_at=now), row.invoice)
             for item, original_row in zip(body["items"], rows, strict=True):
                 item["pos_invoice_item"] = original_row

@@ -12,7 +12,6 @@ from node.errors import NotFoundError, ShiftError, ValidationError
 from node.money import flt, to_decimal
 from node.roles import Action
 from node.sale import plain
-from node.selling import open_shift
 from node.shift import Direction, ShiftReport, ShiftStatus, close, report
 
 if TYPE_CHECKING:
@@ -68,11 +67,11 @@ def register(node: Node) -> None:
             s = tx.session
             float_ = _amounts(node, s, opening, "opening")
             try:
-                current = open_shift(s, node.node_id)
+                current: str | None = ledger.open_shift(s, node.node_id)
             except ShiftError:
                 current = None
             if current is not None:
-                raise ShiftError(f"Shift {current.shift} is already open on this counter")
+                raise ShiftError(f"Shift {current} is already open on this counter")
             node.authorize(s, caller, Action.SHIFT_OPEN)
             n = node.next_number(s, "shift_seq")
             shift = f"{node.node_id}-SH-{n:06d}"
@@ -86,7 +85,7 @@ def register(node: Node) -> None:
         """This counter's open shift, or nothing."""
         with node.read() as s:
             try:
-                return _shift_view(open_shift(s, node.node_id))
+                return _shift_view(_shift(s, ledger.open_shift(s, node.node_id)))
             except ShiftError:
                 return None
 
@@ -114,22 +113,22 @@ def register(node: Node) -> None:
             value = _amounts(node, s, {mode_of_payment: amount}, "amount")[mode_of_payment]
             if value <= 0:
                 raise ValidationError("amount must be more than 0")
-            shift = open_shift(s, node.node_id)
+            shift = ledger.open_shift(s, node.node_id)
             action = Action.CASH_IN if way is Direction.IN else Action.CASH_OUT
             auth = node.authorize(s, caller, action, approver=approver)
-            event = tx.append("cash.moved", {"shift": shift.shift, "direction": way.value,
+            event = tx.append("cash.moved", {"shift": shift, "direction": way.value,
                                              "mode_of_payment": mode_of_payment,
                                              "amount": str(value), "reason": text,
                                              "user": caller.user})
-            node.audit(tx, "cash_moved", auth, shift=shift.shift, direction=way.value,
+            node.audit(tx, "cash_moved", auth, shift=shift, direction=way.value,
                        amount=str(value), reason=text)
-            return {"event": event.id, "shift": shift.shift, "direction": way.value,
+            return {"event": event.id, "shift": shift, "direction": way.value,
                     "amount": str(value)}
 
     def shift_report(caller: Caller, shift_id: str | None = None) -> dict[str, Any]:
         """The X report of a shift (this counter's open shift by default)."""
         with node.read() as s:
-            row = _shift(s, shift_id) if shift_id else open_shift(s, node.node_id)
+            row = _shift(s, shift_id or ledger.open_shift(s, node.node_id))
             rep = _report(s, row)
             if row.closing is not None:
                 from node.events import unpack_body
