@@ -239,8 +239,8 @@ class _Base(Generic[R]):
     def sale_submit(self, cart_id: str, payments: Sequence[Mapping[str, Any]]) -> R:
         return self._send("sale_submit", cart_id=cart_id, payments=list(payments))
 
-    def invoice_get(self, name: str) -> R:
-        return self._send("invoice_get", name=name)
+    def invoice_get(self, invoice: str) -> R:
+        return self._send("invoice_get", invoice=invoice)
 
     def invoice_list(self, limit: int = 50) -> R:
         return self._send("invoice_list", limit=limit)

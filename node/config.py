@@ -33,7 +33,6 @@ class Config:
     lockout_minutes: int = 5
     idle_lock_minutes: int = 10  # a session idle this long needs the PIN again
     session_hours: int = 14  # a session older than this ends (longer than any shift)
-    allow_negative_stock: bool = True  # sell offline into negative stock, flagged
     max_line_qty: str = "10000"  # a line above this is a typo, not a sale
     max_line_amount: str = "1000000"  # currency units; above this is refused as absurd
     permissions: dict[str, Any] = field(default_factory=dict)  # overrides of the matrix
@@ -65,10 +64,13 @@ class Config:
             lines.append(f'{key} = "{getattr(self, key)}"')
         for key in ("lockout_failures", "lockout_minutes", "idle_lock_minutes", "session_hours"):
             lines.append(f"{key} = {getattr(self, key)}")
-        lines.append(f"allow_negative_stock = {str(self.allow_negative_stock).lower()}")
         lines.append(f'max_line_qty = "{self.max_line_qty}"')
         lines.append(f'max_line_amount = "{self.max_line_amount}"')
         return "\n".join(lines) + "\n"
+
+
+_TYPE_NAMES = {str: "string in quotes", int: "whole number", bool: "true or false",
+               dict: "table", list: "list"}
 
 
 def load(data_dir: Path) -> Config:
@@ -83,6 +85,12 @@ def load(data_dir: Path) -> Config:
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    defaults = Config(data_dir=data_dir)
+    for key, value in raw.items():
+        want = type(getattr(defaults, key))
+        if not isinstance(value, want) or isinstance(value, bool) != (want is bool):
+            raise ConfigError(f"{path}: {key} must be a {_TYPE_NAMES.get(want, want.__name__)},"
+                              f" not {value!r}")
     try:
         config = Config(data_dir=data_dir, **raw)
     except TypeError as exc:

@@ -101,7 +101,7 @@ class Node:
              token: str | None = None) -> Any:
         entry = self._methods.get(method)
         if entry is None:
-            raise UnknownMethod(f"Unknown method {method!r}; `tillmesh api --list` lists them")
+            raise UnknownMethod(f"Unknown method {method!r}; `tillmesh api methods` lists them")
         fn, auth = entry
         args: tuple[Any, ...] = ()
         if auth == "session":

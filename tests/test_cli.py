@@ -311,8 +311,6 @@ def test_a_broken_config_is_one_clear_line(nodes: Nodes, text: str | None, needl
         one_clear_line(tillmesh(data_dir, *args, timeout=30), needle)
 
 
-@pytest.mark.xfail(reason="node/config.py load() does not check value types: a string "
-                          "where a number belongs ends in a TypeError traceback", strict=False)
 @pytest.mark.parametrize("line", ['lockout_failures = "5"', "node_id = 7"])
 def test_a_config_value_of_the_wrong_type_is_one_clear_line(nodes: Nodes, line: str) -> None:
     data_dir = nodes.tmp()

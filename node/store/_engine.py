@@ -7,6 +7,7 @@ a database"); both surface as WrongKeyError with the path, never as a library er
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -56,8 +57,15 @@ def read_key_file(path: Path) -> bytes:
     return key
 
 
+def _quiet(conn: Any) -> None:
+    # SQLCipher logs a wrong key to stderr on its own; we say it once, clearly.
+    with contextlib.suppress(sqlcipher3.DatabaseError):
+        conn.execute("PRAGMA cipher_log_level = NONE")
+
+
 def _connect(path: Path, key: bytes) -> Any:
     conn = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None)
+    _quiet(conn)
     try:
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
