@@ -90,8 +90,8 @@ def seed(log: EventLog) -> None:
 
 
 def make_node(tmp: Path, node_id: str = "C01", clock: FakeClock | None = None,
-              seeded: bool = True) -> Node:
-    config = Config(data_dir=tmp, node_id=node_id, pos_profile=PROFILE)
+              seeded: bool = True, profile: str = PROFILE) -> Node:
+    config = Config(data_dir=tmp, node_id=node_id, pos_profile=profile)
     engine = open_engine(config.db_path, create_key_file(config.key_path))
     clock = clock or FakeClock()
     log = EventLog(engine, node_id, clock=clock)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from node.demo_data import demo_master_docs
 from node.errors import (
     BarcodeError,
     MalformedRequest,
@@ -17,7 +18,8 @@ from node.errors import (
     UnknownMethod,
     ValidationError,
 )
-from tests.nodekit import Till, approver, make_node
+from node.masterdata import upserted_body
+from tests.nodekit import MASTER, PROFILE, Till, approver, make_node
 
 D = Decimal
 
@@ -220,3 +222,46 @@ def test_malformed_calls_are_clear(ann):
         ann("cart_add")
     with pytest.raises(ValidationError, match="payments"):
         ann("sale_submit", cart_id="x", payments="lots")
+
+
+def test_partial_payment_only_where_the_pos_profile_allows_it(node, ann):
+    cart = ann("cart_new")["cart_id"]
+    ann("cart_add", cart_id=cart, item_code="WINE")
+    with pytest.raises(PaymentError):
+        ann("sale_submit", cart_id=cart, payments=[{"mode_of_payment": "Cash", "amount": "5"}])
+    profile = next(doc for doctype, doc in MASTER if doctype == "POS Profile")
+    with node.log.transaction() as tx:
+        tx.append("master.upserted", upserted_body(
+            "POS Profile", {**profile, "allow_partial_payment": 1}, "2026-11-02 09:00:00.0"))
+    assert node.context_cache.profile == PROFILE
+    sale = ann("sale_submit", cart_id=cart,
+               payments=[{"mode_of_payment": "Cash", "amount": "5"}])
+    assert sale["totals"]["paid_amount"] == "5.00"
+
+
+def test_drawer_open_without_sale_needs_a_supervisor_and_is_audited(node, ann):
+    with pytest.raises(PermissionDenied):
+        ann("drawer_open", reason="change for a customer")
+    assert ann("drawer_open", reason="change", approver=approver("sup")) == {"opened": True}
+    audit = [a for a in Till(node, "sup")("audit_list") if a["kind"] == "audit.drawer_opened"]
+    assert (audit[0]["user"], audit[0]["approver"]) == ("ann", "sup")
+
+
+def test_scale_labels_from_the_demo_catalog(tmp_path):
+    """Weighed and price labels as a German scale prints them (node/demo_data.py)."""
+    node = make_node(tmp_path, profile="Demo POS")
+    with node.log.transaction() as tx:
+        for doctype, doc in demo_master_docs():
+            tx.append("master.upserted", upserted_body(doctype, doc))
+    till = Till(node, "ann")
+    till("shift_open", opening={"Cash": "0"})
+    cart = till("cart_new")["cart_id"]
+    view = till("cart_scan", cart_id=cart, code="2100101012501")  # 1.250 kg apples
+    assert (view["lines"][0]["qty"], view["lines"][0]["uom"]) == ("1.250", "Kg")
+    assert view["lines"][0]["amount"] == "3.11"  # 1.25 x 2.49, half to even
+    view = till("cart_scan", cart_id=cart, code="2100101012501")  # a second pack: new line
+    assert len(view["lines"]) == 2
+    view = till("cart_scan", cart_id=cart, code="2800201004993")  # price label 4.99
+    assert view["lines"][2]["amount"] == "4.99"
+    view = till("cart_scan", cart_id=cart, code="4250200001222")  # a Box of 12 water
+    assert view["lines"][3]["uom"] == "Box"
