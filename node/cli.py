@@ -75,7 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         initialise(config, admin="admin", admin_name="Demo Admin", pin="1234", demo=True)
         print(f"demo counter created in {data_dir}")
     print("demo users: admin PIN 1234, supervisor PIN 2222, cashier PIN 1111")
-    print(f"try: tillmesh api --data-dir {data_dir} login --json "
+    print(f"try: tillmesh --data-dir {data_dir} api login --json "
           "'{\"user\": \"cashier\", \"pin\": \"1111\"}'")
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     run(config_mod.load(data_dir))
@@ -180,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tillmesh: {exc.code}: {exc.message}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `tillmesh api … | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 1
 
 
