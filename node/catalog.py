@@ -18,7 +18,8 @@ plain DELETE; no other hook is needed. It is contentless (``contentless_delete=1
 names live in ``catalog_items``; the index maps words to the item's ``id``, a hash of the
 item code (``_search_id``), so ids, and which candidates a broad search ranks, are the
 same on every counter. Codes and barcodes are searched by prefix on their B-tree indexes:
-exact prefixes, and half the FTS work per item.
+exact prefixes, and half the FTS work per item. Search rows are queued on the session and
+written sorted by id before every commit (``flush_search``, see ``FTS_BATCH``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Index, String, Table, event, select
+from sqlalchemy import Column, Index, String, Table, event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.schema import CreateTable
@@ -46,9 +47,10 @@ from node.store.raw import Raw, raw
 
 log = logging.getLogger(__name__)
 
-# FTS5 writes its in-memory index out whenever another statement opens a savepoint, so
-# search rows written one by one between the event and item inserts cost about twice as
-# much: they are queued in the session and written in batches, and before every commit.
+# FTS5 writes its in-memory index out to disk whenever a row comes with a lower rowid than
+# the one before (ids are hashes: half the time) or another statement opens a savepoint.
+# Written one by one, search rows cost 3x more: they are queued in the session and written
+# sorted by id, in batches and before every commit.
 FTS_BATCH = 5000
 SEARCH_WINDOW = 50  # candidates ranked per query: bounds the work of "b" over 100k items
 MAX_SEARCH_WORDS = 6  # words of a query used; more only cost time
@@ -322,7 +324,7 @@ def flush_search(session: Session) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    pass
+    flush_search(session)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -493,9 +495,9 @@ def search(session: Session, text: str, limit: int = 20) -> list[ItemHit]:
     """Sellable items by code, barcode or the beginnings of the words of their name.
 
     Exact code or barcode hits come first, then code or barcode prefixes (by code), then
-    names: those starting with the first word typed, then by name. A query
-    matching more than ``SEARCH_WINDOW`` names ranks a fixed sample of them (the lowest
-    ids): it stays fast, and the cashier types on to narrow it down.
+    names: those starting with the first word typed, then by name. A query matching more
+    than ``SEARCH_WINDOW`` names ranks a fixed sample of them (the lowest ids): it stays
+    fast, and the cashier types on to narrow it down.
     """
     query = _clean(text)
     if not query or limit <= 0:
@@ -532,19 +534,18 @@ def search(session: Session, text: str, limit: int = 20) -> list[ItemHit]:
     return [hit for _, hit in sorted(hits.values(), key=lambda h: h[0])[:limit]]
 
 
+_CUSTOMER = ("SELECT name, customer_name, customer_group, territory, mobile_no, email_id,"
+             " disabled FROM catalog_customers WHERE")
+
+
 def get_customer(session: Session, name: str) -> CustomerInfo:
     """An enabled customer; NotFoundError if unknown or disabled (ERPNext refuses those)."""
-    row = session.get(CatalogCustomer, name)
+    row = raw(session).one(f"{_CUSTOMER} name = ?", (name,))
     if row is None:
         raise NotFoundError(f"Customer {name} not found", customer=name)
-    if row.disabled:
+    if row[6]:
         raise NotFoundError(f"Customer {name} is disabled", customer=name)
-    return _customer(row)
-
-
-def _customer(row: CatalogCustomer) -> CustomerInfo:
-    return CustomerInfo(row.name, row.customer_name, row.customer_group, row.territory,
-                        row.mobile_no, row.email_id)
+    return CustomerInfo(*row[:6])
 
 
 def search_customers(session: Session, text: str, limit: int = 20) -> list[CustomerInfo]:
@@ -556,13 +557,16 @@ def search_customers(session: Session, text: str, limit: int = 20) -> list[Custo
     words = _clean(text).casefold().split()[:MAX_SEARCH_WORDS]
     if not words or limit <= 0:
         return []
-    query = select(CatalogCustomer).where(CatalogCustomer.disabled.is_(False))
+    likes = []
     for word in words:
         word = (word.lstrip("0") or "0") if word.isdigit() else word
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(CatalogCustomer.search_text.like(f"%{escaped}%", escape="\\"))
-    rows = list(session.scalars(query.limit(SEARCH_WINDOW)))
+        likes.append(f"%{escaped}%")
+    rows = raw(session).run(
+        f"{_CUSTOMER} NOT disabled" + " AND search_text LIKE ? ESCAPE '\\'" * len(likes)
+        + " LIMIT ?", (*likes, SEARCH_WINDOW))
     whole = " ".join(words)
-    rows.sort(key=lambda r: (whole not in (r.customer_name.casefold(), r.name.casefold()),
-                             r.customer_name.casefold(), r.name))
-    return [_customer(r) for r in rows[:limit]]
+    found = sorted((CustomerInfo(*r[:6]) for r in rows), key=lambda c: (
+        whole not in (c.customer_name.casefold(), c.name.casefold()), c.customer_name.casefold(),
+        c.name))
+    return found[:limit]

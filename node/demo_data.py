@@ -110,13 +110,16 @@ _WEIGHED: list[tuple[str, str, list[tuple[str, str]]]] = [
         ("Feta", "11.90"), ("Parmesan", "29.90"),
     ]),
 ]
-_CUSTOMERS = [
-    ("Anna Schmidt", "Individual", "+49 151 23456701"), ("Jonas Weber", "Individual",
-    "+49 160 9876502"), ("Mia Fischer", "Individual", "+49 171 5550103"),
-    ("Lukas Becker", "Individual", "+49 152 4443304"), ("Lea Hoffmann", "Individual",
-    "+49 176 1112205"), ("Café Lindenblüte", "Commercial", "+49 30 6655406"),
-    ("Kita Sonnenschein", "Commercial", "+49 30 1234507"), ("Paul Schäfer", "Individual",
-    "+49 157 7788908"), ("Sophie Wagner", "Individual", "+49 162 3344509"),
+_CUSTOMERS = [  # (name, customer group, mobile)
+    ("Anna Schmidt", "Individual", "+49 151 23456701"),
+    ("Jonas Weber", "Individual", "+49 160 9876502"),
+    ("Mia Fischer", "Individual", "+49 171 5550103"),
+    ("Lukas Becker", "Individual", "+49 152 4443304"),
+    ("Lea Hoffmann", "Individual", "+49 176 1112205"),
+    ("Café Lindenblüte", "Commercial", "+49 30 6655406"),
+    ("Kita Sonnenschein", "Commercial", "+49 30 1234507"),
+    ("Paul Schäfer", "Individual", "+49 157 7788908"),
+    ("Sophie Wagner", "Individual", "+49 162 3344509"),
     ("Hotel Am Park GmbH", "Commercial", "+49 30 9988710"),
 ]
 
