@@ -7,21 +7,11 @@ from decimal import Decimal
 import pytest
 
 from node.errors import PermissionDenied, ReturnError, ShiftError, ValidationError
-from tests.nodekit import Till, approver, make_node
+from tests.nodekit import Till, approver
 
 D = Decimal
 
 
-@pytest.fixture
-def node(tmp_path):
-    return make_node(tmp_path)
-
-
-@pytest.fixture
-def ann(node):
-    till = Till(node, "ann")
-    till("shift_open", opening={"Cash": "100.00", "Card": "0"})
-    return till
 
 
 def _sale(ann, *lines, discount=None):

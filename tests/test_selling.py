@@ -24,16 +24,6 @@ from tests.nodekit import MASTER, PROFILE, Till, approver, make_node
 D = Decimal
 
 
-@pytest.fixture
-def node(tmp_path):
-    return make_node(tmp_path)
-
-
-@pytest.fixture
-def ann(node):
-    till = Till(node, "ann")
-    till("shift_open", opening={"Cash": "100.00"})
-    return till
 
 
 def test_a_sale_is_priced_as_erpnext_books_it_and_recorded(ann):
