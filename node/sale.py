@@ -20,7 +20,7 @@ from node.errors import PaymentError, ReturnError, ValidationError
 from node.money import ZERO, flt
 from node.profile import PosContext
 from node.totals import Cart as TotalsCart
-from node.totals import CartLine, InvoiceTotals, amount_due, compute_totals
+from node.totals import CartLine, InvoiceTotals, compute_totals
 
 MAX_PAYMENT_ROWS = 10  # split payments beyond this are a mistake, not a sale
 
@@ -153,6 +153,9 @@ def sale_body(
         "shift": shift,
         "cashier": cashier,
         "posted_at": posted_at.isoformat(),
+        # ERPNext's posting fields, in the store's local time (set_posting_time: 1)
+        "posting_date": posted_at.date().isoformat(),
+        "posting_time": posted_at.time().isoformat(timespec="microseconds"),
         "pos_profile": ctx.profile,
         "company": ctx.company,
         "currency": ctx.currency,
@@ -177,10 +180,6 @@ def sale_body(
         ],
         "cash_mode": ctx.cash_mode,
     }
-
-
-def due_of(totals: InvoiceTotals) -> Decimal:
-    return amount_due(totals)
 
 
 # --- returns ---------------------------------------------------------------------------

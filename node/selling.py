@@ -18,8 +18,9 @@ from node.events import unpack_body
 from node.money import FLOAT_PRECISION, ZERO, flt, to_decimal
 from node.profile import PosContext, item_tax_rates
 from node.roles import Action
-from node.sale import Tender, as_return, check_payments, due_of, plain, price, returnable, sale_body
+from node.sale import Tender, as_return, check_payments, plain, price, returnable, sale_body
 from node.store.base import EventRow
+from node.totals import amount_due
 
 if TYPE_CHECKING:
     from node.service import Caller, Node
@@ -109,7 +110,7 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
     head.pop("lines")
     taxes = head.pop("taxes")
     return {**base, "lines": lines, "taxes": taxes, "totals": head,
-            "due": str(due_of(totals))}
+            "due": str(amount_due(totals))}
 
 
 def _sale_event(session: Session, invoice: str) -> tuple[ledger.SaleRow, dict[str, Any]]:
@@ -360,7 +361,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
                 raise ValidationError("This cart is held: resume it first")
             ctx = node.context(s)
             shift = ledger.open_shift(s, node.node_id)
-            paid = check_payments(tenders, ctx, due_of(price(cart, ctx)))
+            paid = check_payments(tenders, ctx, amount_due(price(cart, ctx)))
             totals = price(cart, ctx, paid)
             now = node.clock().astimezone(node.config.tz)
             invoice = _invoice_number(node, s, now)
@@ -404,7 +405,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
             ctx = node.context(s)
             shift = ledger.open_shift(s, node.node_id)
             cart, rows = _return_cart(node, s, original, lines, caller.user)
-            due = due_of(price(cart, ctx))
+            due = amount_due(price(cart, ctx))
             tenders = (_tenders(payments) if payments is not None
                        else [Tender(_refund_mode(original, ctx), due)])
             if sum((t.amount for t in tenders), ZERO) != due:

@@ -12,8 +12,11 @@ VersionVector = Mapping[str, int]
 
 
 def merge(a: VersionVector, b: VersionVector) -> dict[str, int]:
-    """The least vector that covers both (what a node has after seeing both)."""
-    out = dict(a)
+    """The least vector that covers both (what a node has after seeing both).
+
+    An origin at 0 is the same as an absent one and is left out.
+    """
+    out = {origin: seq for origin, seq in a.items() if seq > 0}
     for origin, seq in b.items():
         if seq > out.get(origin, 0):
             out[origin] = seq
