@@ -126,8 +126,7 @@ def register(node: Node) -> None:
                        if v is not None]
             node.audit(tx, "user_changed", auth, target=old.user, change=",".join(changed))
         node.sessions.close_user(old.user)  # new role or PIN: log in again
-        return {**users.User(old.user, body["full_name"], new_role, kind, digest,
-                             body["disabled"]).public()}
+        return {k: v for k, v in body.items() if k != "secret_hash"}
 
     def user_reset_pin(caller: Caller, user: str, pin: str | None = None,
                        password: str | None = None,
