@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from node import projections
 from node.errors import StoreError
-from node.events import GENESIS, Event
+from node.events import GENESIS, Event, make_event
 from node.store._engine import DURABLE_OPTION, WRITE_OPTION
 from node.store.base import Base, EventRow
 from node.store.raw import raw
@@ -190,7 +190,7 @@ class Transaction:
         wall = log.clock()
         stamp = log.hlc.now(int(wall.timestamp() * 1000))
         head = log._heads.get(log.origin) or _Head(0, GENESIS)
-        event = Event.make(log.origin, head.seq + 1, stamp, wall, kind, body, head.hash)
+        event = make_event(log.origin, head.seq + 1, stamp, wall, kind, body, head.hash)
         self._insert(event)
         return event
 

@@ -1,26 +1,23 @@
-"""Events: the immutable facts a counter records, and their per-origin hash chain. Pure.
+"""Event bodies: the node's facts as msgpack. Pure.
 
-An event is ``(origin, seq)``: ``origin`` is the node id, ``seq`` counts 1, 2, 3 … with
-no gaps. Its ``hash`` covers every field and the hash of the origin's previous event, so
-a changed or dropped event breaks the chain (tamper evidence per counter).
-
-Bodies are plain msgpack-able data. Money travels as strings (``"12.50"``) so that no
-float ever touches an amount, and times as ISO-8601 strings with their offset.
+The envelope (origin, seq, HLC stamp, hash chain) is ``replication.event.Event``; this
+module packs and unpacks the body a counter puts inside it. Bodies are plain data: money
+travels as strings (``"12.50"``) so that no float ever touches an amount, and times as
+ISO-8601 strings with their offset.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import msgpack
 
 from node.errors import StoreError
+from replication.event import GENESIS, Event
 
-GENESIS = b"\x00" * 32  # the "previous hash" of an origin's first event
+__all__ = ["GENESIS", "Event", "data", "make_event", "pack_body", "unpack_body"]
 
 
 def _default(obj: object) -> object:
@@ -49,54 +46,12 @@ def unpack_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def chain_hash(
-    prev_hash: bytes, origin: str, seq: int, hlc: int, wall_us: int, kind: str, body: bytes
-) -> bytes:
-    header = msgpack.packb([origin, seq, hlc, wall_us, kind], use_bin_type=True)
-    return hashlib.sha256(prev_hash + header + body).digest()
+def make_event(origin: str, seq: int, hlc: int, wall: datetime, kind: str,
+               body: dict[str, Any], prev_hash: bytes) -> Event:
+    """A new event of this node with a msgpack body."""
+    return Event.make(origin, seq, hlc, wall, kind, pack_body(body), prev_hash)
 
 
-@dataclass(frozen=True)
-class Event:
-    origin: str
-    seq: int
-    hlc: int
-    wall_us: int  # wall time of the origin when recorded, microseconds since the epoch UTC
-    kind: str
-    body: bytes  # msgpack, see pack_body
-    prev_hash: bytes
-    hash: bytes = field(default=b"")
-
-    @classmethod
-    def make(
-        cls,
-        origin: str,
-        seq: int,
-        hlc: int,
-        wall: datetime,
-        kind: str,
-        body: dict[str, Any],
-        prev_hash: bytes,
-    ) -> Event:
-        wall_us = int(wall.astimezone(UTC).timestamp() * 1_000_000)
-        raw = pack_body(body)
-        digest = chain_hash(prev_hash, origin, seq, hlc, wall_us, kind, raw)
-        return cls(origin, seq, hlc, wall_us, kind, raw, prev_hash, digest)
-
-    @property
-    def id(self) -> str:
-        """Stable id of the event, e.g. ``C01:42``."""
-        return f"{self.origin}:{self.seq}"
-
-    @property
-    def wall(self) -> datetime:
-        return datetime.fromtimestamp(self.wall_us / 1_000_000, UTC)
-
-    def data(self) -> dict[str, Any]:
-        return unpack_body(self.body)
-
-    def verify(self, prev_hash: bytes) -> bool:
-        """True when the event is intact and follows ``prev_hash`` in its origin's chain."""
-        return self.prev_hash == prev_hash and self.hash == chain_hash(
-            prev_hash, self.origin, self.seq, self.hlc, self.wall_us, self.kind, self.body
-        )
+def data(event: Event) -> dict[str, Any]:
+    """The decoded body of an event."""
+    return unpack_body(event.body)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Table, delete
 from sqlalchemy.orm import Session
 
-from node.events import Event
+from node.events import Event, unpack_body
 from node.store.base import Base
 
 Handler = Callable[[Session, Event, dict[str, Any]], None]
@@ -45,7 +45,7 @@ def _handlers_for(kind: str) -> list[Handler]:
 def apply(session: Session, event: Event) -> None:
     handlers = _handlers_for(event.kind)
     if handlers:
-        body = event.data()
+        body = unpack_body(event.body)
         for handler in handlers:
             handler(session, event, body)
 

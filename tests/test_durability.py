@@ -27,7 +27,7 @@ import pytest
 from node.config import load
 from node.errors import ApiError, NodeUnavailable, TillmeshError
 from node.eventlog import EventLog
-from node.events import GENESIS, Event
+from node.events import GENESIS, Event, data
 from node.store import open_engine, read_key_file
 from tests.proc import NodeProcess, Nodes, demo_barcodes, ok, sell_one, tillmesh
 
@@ -109,7 +109,7 @@ def test_acknowledged_sale_survives_kill_9(nodes: Nodes) -> None:
     events = verified_events(data_dir)
     sales = [e for e in events if e.kind == "sale.submitted"]
     assert [e.id for e in sales] == [sale["event"]]
-    assert sales[0].data()["invoice"] == sale["invoice"]
+    assert data(sales[0])["invoice"] == sale["invoice"]
 
 
 class Seller(threading.Thread):
@@ -178,7 +178,7 @@ def test_kill_9_while_selling_loses_no_acknowledged_sale(nodes: Nodes) -> None:
             assert (found["event"], found["totals"]) == (sale["event"], sale["totals"])
     assert node.stop() == 0
 
-    logged = [e.data()["invoice"] for e in verified_events(data_dir)
+    logged = [data(e)["invoice"] for e in verified_events(data_dir)
               if e.kind == "sale.submitted"]  # one origin: HLC order is seq order
     assert len(set(logged)) == len(logged), "the log holds an invoice number twice"
     logged_numbers = [invoice_number(i) for i in logged]

@@ -8,6 +8,7 @@ import pytest
 
 from node.errors import StoreError, WrongKeyError
 from node.eventlog import EventLog
+from node.events import data
 from node.store import create_key_file, open_engine, read_key_file
 
 
@@ -38,7 +39,7 @@ def test_a_failed_transaction_records_nothing_and_does_not_burn_a_seq(store):
     with log.transaction() as tx:
         ev = tx.append("x.test", {"n": 2})
     assert ev.seq == 1
-    assert [e.data() for e in log.events()] == [{"n": 2}]
+    assert [data(e) for e in log.events()] == [{"n": 2}]
 
 
 def test_receive_is_idempotent_and_refuses_gaps_and_tampering(store, tmp_path):
