@@ -6,6 +6,7 @@ Paths in it are relative to the data directory unless absolute.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -37,6 +38,17 @@ class Config:
     max_line_amount: str = "1000000"  # currency units; above this is refused as absurd
     permissions: dict[str, Any] = field(default_factory=dict)  # overrides of the matrix
     embedded_barcodes: list[dict[str, Any]] = field(default_factory=list)  # see barcode.py
+    # --- the store's cluster of counters (replication) ---
+    cluster: str = ""  # cluster id, set by `tillmesh init` or `tillmesh join`
+    node_key_file: str = "secrets/node.key"  # this counter's CurveZMQ keypair (0600)
+    listen: str = "tcp://0.0.0.0:7610"  # where peers reach this counter (ROUTER)
+    advertise: str = ""  # host peers should dial (mDNS A record); empty = this host's IP
+    join_listen: str = "tcp://0.0.0.0:7611"  # where a new counter presents its invite code
+    peers: list[str] = field(default_factory=list)  # static "host:port", for no multicast
+    mdns: bool = True  # announce and find counters with mDNS on the LAN
+    mdns_interfaces: list[str] = field(default_factory=list)  # empty: every interface
+    mdns_port: int = 5353  # the mDNS port (tests use another one)
+    max_skew_ms: int = 2000  # warn in `tillmesh status` when a peer's clock is further off
 
     @property
     def db_path(self) -> Path:
@@ -58,15 +70,34 @@ class Config:
     def lockout(self) -> timedelta:
         return timedelta(minutes=self.lockout_minutes)
 
+    @property
+    def node_key_path(self) -> Path:
+        return self.data_dir / self.node_key_file
+
     def to_toml(self) -> str:
-        lines = ["# Tillmesh counter configuration (see README)"]
-        for key in ("node_id", "pos_profile", "timezone", "db_file", "key_file", "api_socket"):
-            lines.append(f'{key} = "{getattr(self, key)}"')
-        for key in ("lockout_failures", "lockout_minutes", "idle_lock_minutes", "session_hours"):
-            lines.append(f"{key} = {getattr(self, key)}")
-        lines.append(f'max_line_qty = "{self.max_line_qty}"')
-        lines.append(f'max_line_amount = "{self.max_line_amount}"')
+        """The settings as TOML (tables such as ``permissions`` only when set)."""
+        lines = ["# Tillmesh counter configuration (see deploy/tillmesh.toml.example)"]
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name == "data_dir" or (isinstance(value, dict | list) and not value
+                                      and name in ("permissions", "embedded_barcodes")):
+                continue
+            lines.append(f"{name} = {_toml(value)}")
         return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    raise ConfigError(f"cannot write {value!r} to TOML")
 
 
 _TYPE_NAMES = {str: "string in quotes", int: "whole number", bool: "true or false",

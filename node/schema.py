@@ -6,4 +6,13 @@ handled; the event log imports it before creating tables or replaying.
 
 from __future__ import annotations
 
-from node import audit, carts, catalog, ledger, masterdata, profile, users  # noqa: F401  (tables and handlers register on import)  # noqa: F401,E402
+from node import (  # noqa: F401  (tables and handlers register on import)
+    audit,
+    carts,
+    catalog,
+    cluster,
+    ledger,
+    masterdata,
+    profile,
+    users,
+)

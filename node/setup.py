@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from node.api import ipc_path
 from node.client import Client
+from node.cluster import ENROLLED, create_keypair_file
 from node.config import CONFIG_NAME, Config
 from node.credentials import SecretKind, new_credential
 from node.errors import ConfigError, NodeUnavailable, StoreError
@@ -21,6 +24,7 @@ from node.store import create_key_file, open_engine, read_key_file
 from node.users import USER_UPSERTED
 from node.users import list_users as _list_users
 
+CLUSTER_ID_BYTES = 6  # 12 hex characters: unique among a retailer's stores
 PING_TIMEOUT_S = 0.5  # enough for a live node on the same machine to answer
 DEMO_USERS = (("admin", "Demo Admin", "admin", "1234"),
               ("supervisor", "Demo Supervisor", "supervisor", "2222"),
@@ -38,16 +42,23 @@ def _user_event(user: str, name: str, role: Role, pin: str) -> dict[str, Any]:
 
 
 def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: bool) -> None:
-    """Create the data dir (0700), key (0600), config, database and the first admin."""
+    """Create a new cluster on this first counter: data dir (0700), database key and node
+    keypair (0600), config, the counter's enrolment and the first admin."""
     if (config.data_dir / CONFIG_NAME).exists():
         raise ConfigError(f"{config.data_dir} already holds a counter; not touching it")
+    if not config.cluster:
+        config = replace(config, cluster=secrets.token_hex(CLUSTER_ID_BYTES))
     first = _user_event(admin, admin_name, Role.ADMIN, pin)  # validate the PIN before writing
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     config.data_dir.chmod(0o700)
     config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = create_key_file(config.key_path)
+    keypair = create_keypair_file(config.node_key_path)
     log = EventLog(open_engine(config.db_path, key), config.node_id)
     with log.transaction() as tx:
+        # The first counter creates the cluster and enrols itself.
+        tx.append(ENROLLED, {"node": config.node_id, "public_key": keypair.public.decode(),
+                             "cluster": config.cluster})
         tx.append(USER_UPSERTED, first)
         tx.append("audit.user_changed", {"user": admin, "target": admin, "change": "created",
                                          "role": Role.ADMIN.value, "approver": None})

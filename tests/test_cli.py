@@ -108,6 +108,8 @@ def test_init_creates_a_private_data_dir_key_and_config(nodes: Nodes) -> None:
     assert mode(config.key_path) == 0o600
     assert mode(config.key_path.parent) == 0o700
     assert len(bytes.fromhex(config.key_path.read_text().strip())) == 32
+    assert mode(config.node_key_path) == 0o600
+    assert len(config.cluster) == 12  # a new cluster, created by this first counter
     before = digests(data_dir), config.key_path.read_bytes()
 
     again = tillmesh(data_dir, "init", "--node", "C07", "--pin", "4321", "--demo")
@@ -116,8 +118,8 @@ def test_init_creates_a_private_data_dir_key_and_config(nodes: Nodes) -> None:
 
     state = status(data_dir)
     assert state["node_running"] is False
-    assert state["vector"] == {"C07": 2}  # the admin and its audit event
-    assert state["events"] == 2
+    assert state["vector"] == {"C07": 3}  # its enrolment, the admin and its audit event
+    assert state["events"] == 3
     assert ok(tillmesh(data_dir, "users")).split() == ["admin", "admin", "active",
                                                        "Administrator"]
 

@@ -1,0 +1,112 @@
+"""The counters of this store: their CurveZMQ keys, enrolment and revocation.
+
+``node.enrolled`` carries a counter's public key; ``node.revoked`` removes it for good
+(a revoked counter that comes back must join again under a new id). Revocation wins
+whatever the order the two events arrive in, so every node agrees on the member set;
+the replication transport accepts exactly these keys (Ironhouse).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from node.errors import StoreError
+from node.events import Event
+from node.projections import projector
+from node.store.base import PROJECTION, Base
+from node.store.raw import raw
+
+ENROLLED = "node.enrolled"
+REVOKED = "node.revoked"
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+    __table_args__ = {"info": PROJECTION}
+    node: Mapped[str] = mapped_column(String(8), primary_key=True)
+    public_key: Mapped[str | None] = mapped_column(String(40))  # z85, None until enrolled
+    enrolled_by: Mapped[str | None] = mapped_column(String(8))
+    hlc: Mapped[int] = mapped_column(BigInteger, default=0)
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
+@projector(ENROLLED)
+def _enrolled(session: Session, event: Event, body: dict[str, Any]) -> None:
+    sql = raw(session)
+    sql.run("INSERT OR IGNORE INTO members (node, hlc, revoked) VALUES (?, 0, 0)",
+            (body["node"],))
+    # Two enrolments of one id (should not happen): the later stamp wins everywhere.
+    sql.run("UPDATE members SET public_key = ?, enrolled_by = ?, hlc = ? WHERE node = ?"
+            " AND hlc < ?", (body["public_key"], event.origin, event.hlc, body["node"],
+                             event.hlc))
+
+
+@projector(REVOKED)
+def _revoked(session: Session, event: Event, body: dict[str, Any]) -> None:
+    sql = raw(session)
+    sql.run("INSERT OR IGNORE INTO members (node, hlc, revoked) VALUES (?, 0, 1)",
+            (body["node"],))
+    sql.run("UPDATE members SET revoked = 1 WHERE node = ?", (body["node"],))
+
+
+@dataclass(frozen=True)
+class Member:
+    node: str
+    public_key: str
+    revoked: bool
+
+
+def members(session: Session, *, include_revoked: bool = False) -> list[Member]:
+    rows = raw(session).run(
+        "SELECT node, public_key, revoked FROM members WHERE public_key IS NOT NULL"
+        " ORDER BY node")
+    return [Member(n, k, bool(r)) for n, k, r in rows if include_revoked or not r]
+
+
+def is_member(session: Session, node: str) -> bool:
+    return any(m.node == node for m in members(session))
+
+
+def was_enrolled(session: Session, node: str) -> bool:
+    """True for a current or a revoked member: its id can never be used again."""
+    return raw(session).one("SELECT 1 FROM members WHERE node = ?", (node,)) is not None
+
+
+# --- this counter's keypair ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Keypair:
+    public: bytes  # z85, 40 characters
+    secret: bytes
+
+
+def create_keypair_file(path: Path) -> Keypair:
+    public, secret = zmq.curve_keypair()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise StoreError(f"node key {path} already exists; not overwriting it") from exc
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"public": public.decode(), "secret": secret.decode()}, fh)
+    return Keypair(public, secret)
+
+
+def read_keypair_file(path: Path) -> Keypair:
+    try:
+        data = json.loads(path.read_text())
+        pair = Keypair(data["public"].encode(), data["secret"].encode())
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise StoreError(f"cannot read this counter's key {path}: {exc}") from exc
+    if len(pair.public) != 40 or len(pair.secret) != 40:
+        raise StoreError(f"{path} does not hold a CurveZMQ keypair")
+    return pair
