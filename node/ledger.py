@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, LargeBinary, String, func, select
+from sqlalchemy import BigInteger, Index, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from node.errors import ShiftError
@@ -98,12 +98,17 @@ class CashMoveRow(Base):
 
 
 class StockDeltaRow(Base):
-    """One PN-counter slot: what ``origin``'s sales and returns moved for an item."""
+    """One PN-counter slot: what ``origin``'s sales and returns of one shift moved.
+
+    Slots are per shift too, because ERPNext's stock base includes a shift's sales only
+    once its closing has consolidated them (see node/stock.py).
+    """
 
     __tablename__ = "stock_deltas"
     item_code: Mapped[str] = mapped_column(String(140), primary_key=True)
     warehouse: Mapped[str] = mapped_column(String(140), primary_key=True)
     origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    shift: Mapped[str] = mapped_column(String(40), primary_key=True)
     qty_nano: Mapped[int] = mapped_column(BigInteger)  # see NANO
     __table_args__ = {"info": PROJECTION}
 
@@ -177,10 +182,10 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
          int(_is_late(sql, body["shift"], event.origin, event.seq)), pack_body(summary)),
     )
     warehouse = body["warehouse"]
-    sql.many(_STOCK, [(i["item_code"], warehouse, event.origin, -_nano(Decimal(i["stock_qty"])))
-                      for i in body["items"]])
+    sql.many(_STOCK, [(i["item_code"], warehouse, event.origin, body["shift"],
+                       -nano(Decimal(i["stock_qty"]))) for i in body["items"]])
     if is_return:
-        sql.many(_RETURNED, [(i["pos_invoice_item"], -_nano(Decimal(i["qty"])))
+        sql.many(_RETURNED, [(i["pos_invoice_item"], -nano(Decimal(i["qty"])))
                              for i in body["items"]])
 
 
@@ -195,13 +200,14 @@ def _cash(session: Session, event: Event, body: dict[str, Any]) -> None:
     )
 
 
-_STOCK = ("INSERT INTO stock_deltas (item_code, warehouse, origin, qty_nano) VALUES (?, ?, ?, ?)"
+_STOCK = ("INSERT INTO stock_deltas (item_code, warehouse, origin, shift, qty_nano)"
+          " VALUES (?, ?, ?, ?, ?)"
           " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
 _RETURNED = ("INSERT INTO returned_qty (row, qty_nano) VALUES (?, ?)"
              " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
 
 
-def _nano(qty: Decimal) -> int:
+def nano(qty: Decimal) -> int:
     return int((qty * NANO).to_integral_value())
 
 
@@ -256,12 +262,3 @@ def opening_of(row: ShiftRow) -> dict[str, Decimal]:
 def returned_qty(session: Session, row: str) -> Decimal:
     nano = session.scalar(select(ReturnedRow.qty_nano).where(ReturnedRow.row == row)) or 0
     return flt(Decimal(nano) / NANO, FLOAT_PRECISION)  # sold quantities have 3 decimals
-
-
-def stock_delta(session: Session, item_code: str, warehouse: str) -> Decimal:
-    nano = session.scalar(
-        select(func.sum(StockDeltaRow.qty_nano)).where(
-            StockDeltaRow.item_code == item_code, StockDeltaRow.warehouse == warehouse
-        )
-    )
-    return Decimal(nano or 0) / NANO

@@ -14,5 +14,6 @@ from node import (  # noqa: F401  (tables and handlers register on import)
     ledger,
     masterdata,
     profile,
+    stock,
     users,
 )

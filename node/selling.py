@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from node import carts, catalog, ledger
+from node import carts, catalog, ledger, stock
 from node.cart import Cart, CartStatus, Line
 from node.errors import NotFoundError, ReturnError, ValidationError
 from node.events import unpack_body
@@ -163,8 +163,9 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
                     prices[uom] = str(catalog.price_for(s, info.item_code, uom, ctx.price_list))
                 except NotFoundError:
                     continue
-            moved = ledger.stock_delta(s, info.item_code, ctx.warehouse)
-            return {**plain(info), "prices": prices, "stock_moved": str(moved)}
+            stock_now = stock.on_hand(s, info.item_code, ctx.warehouse)
+            return {**plain(info), "prices": prices, "stock": plain(stock_now),
+                    "negative_stock": stock_now.negative}
 
     def search_customers(caller: Caller, text: str, limit: int = 20) -> list[dict[str, Any]]:
         """Customers by name or phone."""
@@ -370,8 +371,12 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
                              posted_at=now)
             event = tx.append("sale.submitted", body)
             carts.drop(s, cart.cart_id)
+            # Allowed offline, but the cashier and the supervisor must see it.
+            short = [plain(level) for code in sorted({ln.item_code for ln in cart.lines})
+                     if (level := stock.on_hand(s, code, ctx.warehouse)).negative]
         return {"invoice": invoice, "event": event.id, "totals": body["totals"],
-                "payments": body["payments"], "change": body["totals"]["change_amount"]}
+                "payments": body["payments"], "change": body["totals"]["change_amount"],
+                "negative_stock": short}
 
     def invoice_get(caller: Caller, invoice: str) -> dict[str, Any]:
         """A sale or return as recorded, with what has been returned of each row."""

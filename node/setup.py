@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from node.api import ipc_path
@@ -20,10 +22,12 @@ from node.errors import ConfigError, NodeUnavailable, StoreError
 from node.eventlog import EventLog
 from node.masterdata import upserted_body
 from node.roles import Role
+from node.stock import BASE, base_body
 from node.store import create_key_file, open_engine, read_key_file
 from node.users import USER_UPSERTED
 from node.users import list_users as _list_users
 
+DEMO_STOCK = 40  # units (or kg) of every demo item in the demo warehouse
 CLUSTER_ID_BYTES = 6  # 12 hex characters: unique among a retailer's stores
 PING_TIMEOUT_S = 0.5  # enough for a live node on the same machine to answer
 DEMO_USERS = (("admin", "Demo Admin", "admin", "1234"),
@@ -63,13 +67,18 @@ def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: b
         tx.append("audit.user_changed", {"user": admin, "target": admin, "change": "created",
                                          "role": Role.ADMIN.value, "approver": None})
         if demo:
-            from node.demo_data import demo_master_docs
+            from node.demo_data import WAREHOUSE, demo_master_docs
 
             for user, name, role, user_pin in DEMO_USERS:
                 if user != admin:
                     tx.append(USER_UPSERTED, _user_event(user, name, Role(role), user_pin))
-            for doctype, doc in demo_master_docs():
+            docs = demo_master_docs()
+            for doctype, doc in docs:
                 tx.append("master.upserted", upserted_body(doctype, doc))
+            # A stock reading as ERPNext's Bin would give it, so the demo shows stock.
+            tx.append(BASE, base_body(WAREHOUSE, {
+                doc["name"]: Decimal(DEMO_STOCK) for doctype, doc in docs if doctype == "Item"
+            }, [], datetime.now(UTC).isoformat()))
     log.engine.dispose()
     (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
 

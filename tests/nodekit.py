@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from node.config import Config
 from node.credentials import SecretKind, new_credential
 from node.eventlog import EventLog
 from node.masterdata import upserted_body
+from node.projections import projection_tables
 from node.service import Node
 from node.store import create_key_file, open_engine
 
@@ -122,3 +125,21 @@ class Till:
 
 def approver(user: str) -> dict[str, str]:
     return {"user": user, "pin": USERS[user][1]}
+
+
+def sync(src: EventLog, dst: EventLog) -> None:
+    """Copy every event ``dst`` lacks from ``src`` (what replication will do)."""
+    have = dst.vector()
+    with dst.transaction() as tx:
+        for origin, seq in src.vector().items():
+            for event in src.range(origin, have.get(origin, 0) + 1, seq):
+                tx.receive(event)
+
+
+def dump(log: EventLog) -> dict[str, list[tuple]]:
+    with log.reading() as s:
+        out = {}
+        for table in projection_tables():
+            keys = list(table.primary_key.columns) or list(table.columns)
+            out[table.name] = [tuple(r) for r in s.execute(select(table).order_by(*keys))]
+        return out

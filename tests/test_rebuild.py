@@ -9,32 +9,12 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from node.eventlog import EventLog
 from node.events import Event
 from node.masterdata import upserted_body
-from node.projections import projection_tables
 from node.store import create_key_file, open_engine
-from tests.nodekit import FakeClock, Till, approver, make_node
-
-
-def sync(src: EventLog, dst: EventLog) -> None:
-    """Copy every event ``dst`` lacks from ``src`` (what replication will do)."""
-    have = dst.vector()
-    with dst.transaction() as tx:
-        for origin, seq in src.vector().items():
-            for event in src.range(origin, have.get(origin, 0) + 1, seq):
-                tx.receive(event)
-
-
-def dump(log: EventLog) -> dict[str, list[tuple]]:
-    with log.reading() as s:
-        out = {}
-        for table in projection_tables():
-            keys = list(table.primary_key.columns) or list(table.columns)
-            out[table.name] = [tuple(r) for r in s.execute(select(table).order_by(*keys))]
-        return out
+from tests.nodekit import FakeClock, Till, approver, dump, make_node, sync
 
 
 def _scenario(tmp: Path) -> tuple[list[Event], dict[str, list[tuple]]]:

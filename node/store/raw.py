@@ -8,7 +8,7 @@ commit together. DB-API errors become StoreError.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,13 +22,13 @@ class Raw:
         self._error: type[Exception] = conn.dialect.loaded_dbapi.Error
         self._cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
-    def run(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         try:
             return list(self._cur.execute(sql, params).fetchall())
         except self._error as exc:
             raise StoreError(f"store: {exc}") from exc
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         """The first row, or None."""
         try:
             return self._cur.execute(sql, params).fetchone()
