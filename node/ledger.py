@@ -73,6 +73,15 @@ class SaleRow(Base):
     )
 
 
+class LateReconciledRow(Base):
+    """A late sale a supervisor has reconciled (named by a ``shift.late_reconciled``)."""
+
+    __tablename__ = "late_reconciled"
+    __table_args__ = {"info": PROJECTION}
+    invoice: Mapped[str] = mapped_column(String(40), primary_key=True)
+    reconciliation: Mapped[str] = mapped_column(String(48))  # the event id
+
+
 class ReturnedRow(Base):
     """Quantity returned so far against one original invoice row (accumulates)."""
 
@@ -149,6 +158,12 @@ def _closed(session: Session, event: Event, body: dict[str, Any]) -> None:
 def _is_late(sql: Raw, shift: str, origin: str, seq: int) -> bool:
     row = sql.one("SELECT covers FROM shifts WHERE shift = ?", (shift,))
     return row is not None and row[0] is not None and seq > unpack_body(row[0]).get(origin, 0)
+
+
+@projector("shift.late_reconciled")
+def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> None:
+    raw(session).many("INSERT OR IGNORE INTO late_reconciled (invoice, reconciliation)"
+                      " VALUES (?, ?)", [(inv, event.id) for inv in body["invoices"]])
 
 
 @projector("sale.submitted", "sale.returned")
@@ -242,10 +257,19 @@ def summary_of(raw: bytes) -> SaleSummary:
 
 
 def shift_sales(session: Session, shift: str, *, late: bool | None = None) -> list[SaleSummary]:
+    """A shift's sales in stamp order; ``late=True``: only those its closing missed."""
     q = select(SaleRow.summary).where(SaleRow.shift == shift).order_by(SaleRow.hlc)
     if late is not None:
         q = q.where(SaleRow.late.is_(late))
     return [summary_of(raw) for raw in session.scalars(q)]
+
+
+def unreconciled_late(session: Session, shift: str) -> list[SaleSummary]:
+    """Late sales of a closed shift that no supervisor has reconciled yet."""
+    done = {r[0] for r in raw(session).run(
+        "SELECT l.invoice FROM late_reconciled l JOIN sales s ON s.invoice = l.invoice"
+        " WHERE s.shift = ?", (shift,))}
+    return [s for s in shift_sales(session, shift, late=True) if s.invoice not in done]
 
 
 def shift_moves(session: Session, shift: str) -> list[CashMove]:

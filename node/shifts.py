@@ -47,11 +47,14 @@ def _report(session: Session, row: ledger.ShiftRow) -> ShiftReport:
                   ledger.shift_moves(session, row.shift))
 
 
-def _shift_view(row: ledger.ShiftRow) -> dict[str, Any]:
-    return {"shift": row.shift, "counter": row.counter, "cashier": row.cashier,
+def _shift_view(row: ledger.ShiftRow, session: Session | None = None) -> dict[str, Any]:
+    view = {"shift": row.shift, "counter": row.counter, "cashier": row.cashier,
             "pos_profile": row.pos_profile, "opened_at": row.opened_at, "status": row.status,
             "closed_by": row.closed_by, "closed_at": row.closed_at,
             "opening": plain(ledger.opening_of(row))}
+    if session is not None and row.status == ShiftStatus.CLOSED.value:
+        view["late_unreconciled"] = len(ledger.unreconciled_late(session, row.shift))
+    return view
 
 
 def _report_view(rep: ShiftReport) -> dict[str, Any]:
@@ -95,7 +98,7 @@ def register(node: Node) -> None:
             q = select(ledger.ShiftRow).where(ledger.ShiftRow.opened_at.is_not(None))
             if status is not None:
                 q = q.where(ledger.ShiftRow.status == ShiftStatus(status).value)
-            return [_shift_view(r) for r in s.scalars(q.order_by(ledger.ShiftRow.opened_at))]
+            return [_shift_view(r, s) for r in s.scalars(q.order_by(ledger.ShiftRow.opened_at))]
 
     def cash_move(caller: Caller, direction: str, amount: Any, reason: str,
                   mode_of_payment: str = "Cash",
@@ -161,5 +164,29 @@ def register(node: Node) -> None:
             return {**_shift_view(row), "covers": covers, "invoices": invoices,
                     "report": _report_view(z)}
 
-    for fn in (shift_open, shift_current, shift_list, cash_move, shift_report, shift_close):
+    def shift_reconcile(caller: Caller, shift_id: str, counted: dict[str, Any],
+                        approver: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Reconcile the late sales of a closed shift (a counter that was cut off)."""
+        with node.write() as tx:
+            s = tx.session
+            row = _shift(s, str(shift_id))
+            if row.status != ShiftStatus.CLOSED.value:
+                raise ShiftError(f"Shift {row.shift} is open: close it, late sales come after")
+            late = ledger.unreconciled_late(s, row.shift)
+            if not late:
+                raise ShiftError(f"Shift {row.shift} has no late sales to reconcile")
+            counts = _amounts(node, s, counted, "counted")
+            auth = node.authorize(s, caller, Action.SHIFT_CLOSE_OTHER, approver=approver)
+            z = close(report({}, late, []), counts)
+            invoices = [sale.invoice for sale in late]
+            tx.append("shift.late_reconciled", {
+                "shift": row.shift, "by": caller.user, "at": node.clock().isoformat(),
+                "invoices": invoices, "counted": plain(counts),
+                "expected": plain(z.expected), "difference": plain(z.difference)})
+            node.audit(tx, "late_reconciled", auth, shift=row.shift, invoices=invoices,
+                       difference=plain(z.difference))
+            return {"shift": row.shift, "invoices": invoices, "report": _report_view(z)}
+
+    for fn in (shift_open, shift_current, shift_list, cash_move, shift_report, shift_close,
+               shift_reconcile):
         node.expose(fn.__name__, fn)
