@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 from node.api import ApiServer, Request
+from node.cluster import read_keypair_file
 from node.config import Config
 from node.errors import NodeUnavailable
 from node.eventlog import EventLog
@@ -19,7 +20,8 @@ log = logging.getLogger("tillmesh.node")
 
 def open_node(config: Config) -> Node:
     engine = open_engine(config.db_path, read_key_file(config.key_path))
-    return Node(config, EventLog(engine, config.node_id))
+    return Node(config, EventLog(engine, config.node_id),
+                keypair=read_keypair_file(config.node_key_path))
 
 
 async def serve(config: Config) -> None:

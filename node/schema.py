@@ -11,6 +11,7 @@ from node import (  # noqa: F401  (tables and handlers register on import)
     carts,
     catalog,
     cluster,
+    invite,
     ledger,
     masterdata,
     profile,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from node import users
 from node.barcode import EmbeddedRules, rules_from_config
+from node.cluster import Keypair
 from node.config import Config
 from node.credentials import (
     LockoutPolicy,
@@ -57,7 +58,8 @@ Method = Callable[..., Any]
 
 
 class Node:
-    def __init__(self, config: Config, log: EventLog, clock: Clock = utc_now) -> None:
+    def __init__(self, config: Config, log: EventLog, clock: Clock = utc_now,
+                 keypair: Keypair | None = None) -> None:
         self.config = config
         self.log = log
         self.clock = clock
@@ -71,9 +73,12 @@ class Node:
         self.barcode_rules: EmbeddedRules = rules_from_config(config.embedded_barcodes)
         self._methods: dict[str, tuple[Method, str]] = {}
         self._login_updates: list[tuple[str, LockoutState, bool]] = []
-        from node import info, people, selling, shifts  # the desks register their methods
+        self.keypair = keypair
+        # Set by the daemon when replication runs: () -> list of peer views.
+        self.peer_view: Callable[[], list[dict[str, Any]]] = list
+        from node import counters, info, people, selling, shifts  # desks register methods
 
-        for desk in (people, selling, shifts, info):
+        for desk in (people, selling, shifts, info, counters):
             desk.register(self)
 
     @property

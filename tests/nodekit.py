@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from node.cluster import create_keypair_file
 from node.config import Config
 from node.credentials import SecretKind, new_credential
 from node.eventlog import EventLog
@@ -92,15 +93,23 @@ def seed(log: EventLog) -> None:
             tx.append("master.upserted", upserted_body(doctype, doc, MODIFIED))
 
 
+CLUSTER = "c0ffee000001"
+
+
 def make_node(tmp: Path, node_id: str = "C01", clock: FakeClock | None = None,
-              seeded: bool = True, profile: str = PROFILE) -> Node:
-    config = Config(data_dir=tmp, node_id=node_id, pos_profile=profile)
+              seeded: bool = True, profile: str = PROFILE, **settings: Any) -> Node:
+    config = Config(data_dir=tmp, node_id=node_id, pos_profile=profile, cluster=CLUSTER,
+                    **settings)
     engine = open_engine(config.db_path, create_key_file(config.key_path))
+    keypair = create_keypair_file(config.node_key_path)
     clock = clock or FakeClock()
     log = EventLog(engine, node_id, clock=clock)
+    with log.transaction() as tx:
+        tx.append("node.enrolled", {"node": node_id, "public_key": keypair.public.decode(),
+                                    "cluster": CLUSTER})
     if seeded:
         seed(log)
-    return Node(config, log, clock=clock)
+    return Node(config, log, clock=clock, keypair=keypair)
 
 
 class Till:

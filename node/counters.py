@@ -1,0 +1,94 @@
+"""API methods for the store's counters: invite, enrol, revoke, peers."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from node import cluster, invite
+from node.errors import AuthError, ConfigError, ValidationError
+from node.roles import Action
+
+if TYPE_CHECKING:
+    from node.service import Caller, Node
+
+_NODE_ID = re.compile(r"[A-Za-z0-9]{1,8}")
+
+
+def advertised(endpoint: str, host: str) -> str:
+    """``tcp://0.0.0.0:7611`` as peers should dial it (the advertised host)."""
+    scheme, _, rest = endpoint.partition("://")
+    bind_host, _, port = rest.rpartition(":")
+    if bind_host in ("0.0.0.0", "*", ""):
+        if not host:
+            raise ConfigError("set `advertise` in tillmesh.toml: the address peers dial")
+        bind_host = host
+    return f"{scheme}://{bind_host}:{port}"
+
+
+def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+    """A new counter presents an invite secret, its id and key (from the join listener)."""
+    try:
+        secret, new_id = bytes(request["secret"]), str(request["node"])
+        key, their_cluster = str(request["public_key"]), str(request["cluster"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError("malformed join request") from exc
+    if their_cluster != node.config.cluster:
+        raise AuthError("This invite is for another store's cluster")
+    if not _NODE_ID.fullmatch(new_id) or len(key) != 40:
+        raise ValidationError("A node id is 1-8 letters or digits; a key is 40 z85 characters")
+    with node.write() as tx:
+        if cluster.was_enrolled(tx.session, new_id):
+            raise ValidationError(f"Counter id {new_id} is taken in this store: pick another")
+        invite.redeem(tx.session, secret, new_id, node.clock())
+        tx.append(cluster.ENROLLED, {"node": new_id, "public_key": key,
+                                     "cluster": node.config.cluster})
+        tx.append("audit.node_enrolled", {"user": None, "node": new_id, "by": node.node_id})
+        members = [{"node": m.node, "public_key": m.public_key}
+                   for m in cluster.members(tx.session)]
+    return {"cluster": node.config.cluster, "members": members,
+            "endpoint": advertised(node.config.listen, node.config.advertise),
+            "issuer": node.node_id}
+
+
+def register(node: Node) -> None:
+    def invite_create(caller: Caller, minutes: int = invite.DEFAULT_MINUTES,
+                      approver: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A one-time code that lets a new counter join this store (admins)."""
+        if node.keypair is None or not node.config.cluster:
+            raise ConfigError("This counter has no cluster key: was it made by `tillmesh init`?")
+        with node.write() as tx:
+            auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
+            code = invite.issue(
+                tx.session, cluster=node.config.cluster, issuer=node.node_id,
+                join_endpoint=advertised(node.config.join_listen, node.config.advertise),
+                issuer_key=node.keypair.public.decode(), created_by=caller.user,
+                now=node.clock(), minutes=int(minutes))
+            node.audit(tx, "invite_created", auth, expires_at=code.expires_at.isoformat())
+        return {"code": code.encode(), "expires_at": code.expires_at}
+
+    def node_revoke(caller: Caller, node_id: str,
+                    approver: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Remove a counter from the store for good: peers refuse its key (admins)."""
+        with node.write() as tx:
+            auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
+            if node_id == node.node_id:
+                raise ValidationError("A counter cannot revoke itself: do it from another one")
+            if not cluster.is_member(tx.session, str(node_id)):
+                raise ValidationError(f"{node_id} is not a counter of this store")
+            tx.append(cluster.REVOKED, {"node": str(node_id), "by": node.node_id})
+            node.audit(tx, "node_revoked", auth, node=str(node_id))
+        return {"revoked": str(node_id)}
+
+    def members(caller: Caller) -> list[dict[str, Any]]:
+        """The counters enrolled in this store, revoked ones included."""
+        with node.read() as s:
+            return [{"node": m.node, "key": m.public_key[:8] + "…", "revoked": m.revoked}
+                    for m in cluster.members(s, include_revoked=True)]
+
+    def peers(caller: Caller) -> list[dict[str, Any]]:
+        """Live view of the other counters: reachable, lag, clock skew."""
+        return node.peer_view()
+
+    for fn in (invite_create, node_revoke, members, peers):
+        node.expose(fn.__name__, fn)

@@ -1,0 +1,51 @@
+"""Every timing, size and limit of replication, with its unit and the reason for it.
+
+Times are milliseconds of the wall clock the node passes in (``now_ms``); sizes are bytes
+or counts. The wire bounds are part of the protocol: a peer that exceeds one is refused
+message by message, so changing one that shrinks is a protocol version change.
+"""
+
+from __future__ import annotations
+
+# --- protocol versions ------------------------------------------------------------------
+
+PROTOCOL_VERSION = 1  # the wire format this code speaks
+FIRST_PROTOCOL_VERSION = 1  # no peer can speak an older one: version 0 never existed
+VERSION_WINDOW = 1  # talk to peers this many versions older or newer (staged rollouts)
+MAX_VERSION_NUMBER = 2**16 - 1  # a version field above this is garbage, not a future release
+
+# --- wire bounds (so a malicious or broken LAN peer cannot make us allocate without end) ---
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # bytes per frame; 1000 typical events are ~1-2 MiB
+MAX_BATCH_EVENTS = 1000  # events per Events message and per Pull span: one SQLite
+#                          transaction of this size applies in well under a second
+MAX_EVENT_BODY_BYTES = 1024 * 1024  # bytes of one event body; a shift.closed listing a
+#                          thousand invoices is ~50 KiB, so 1 MiB leaves room and still
+#                          lets ANSWER_BUDGET_BYTES hold at least one event
+EVENT_OVERHEAD_BYTES = 256  # upper bound of an event's msgpack size besides its body
+#                          (ids, three int64s, the kind, two hashes and the headers)
+ENVELOPE_BYTES = 64 * 1024  # headroom for the message header and the batch array header
+ANSWER_BUDGET_BYTES = MAX_MESSAGE_BYTES - ENVELOPE_BYTES  # events of one answer, in bytes
+MAX_ORIGINS = 1024  # entries of a version vector: every counter a store ever enrolled;
+#                     a real store has tens, this only stops a hostile 10^6-entry map
+MAX_KIND_CHARS = 64  # characters of an event kind such as "forward.resolved"
+MAX_CLUSTER_CHARS = 64  # characters of a cluster id
+MAX_REASON_CHARS = 512  # characters of a Bye reason (a log line, not a document)
+MAX_STR_BYTES = 4 * MAX_REASON_CHARS  # longest UTF-8 string any message holds
+MAX_INT64 = 2**63 - 1  # seq, hlc, wall times: SQLite INTEGER is a signed 64-bit value
+
+# --- timings (milliseconds) ---------------------------------------------------------------
+
+HEARTBEAT_MS = 1_000  # a Vector to every peer at least this often: it is also how a peer
+#                       learns that it is behind when a push was lost
+HELLO_RETRY_MS = 1_000  # resend Hello to a peer that has not answered it (lost frames)
+PULL_TIMEOUT_MS = 5_000  # an unanswered Pull is given up and asked again, from another
+#                          peer if one has the range; a 1000-event answer takes ~100 ms
+SUSPECT_MS = 10_000  # after a Pull to a peer timed out, ask others first for this long
+PEER_TIMEOUT_MS = 5_000  # a peer silent this long (five heartbeats) is shown as not live
+#                          and no longer asked for ranges until it is heard again
+
+# --- flow control -------------------------------------------------------------------------
+
+MAX_INFLIGHT_PULLS = 4  # outstanding Pulls per peer: keeps a catching-up node from
+#                         flooding one peer while still fetching several origins at once

@@ -1,0 +1,346 @@
+"""The replication wire protocol: messages and their msgpack codec. Pure: no sockets.
+
+Every frame is one msgpack array ``[version, tag, field, ...]``:
+
+    Hello   [v, 1, cluster, node, {origin: seq}, wall_ms, reply]  on connect
+    Vector  [v, 2, node, {origin: seq}, wall_ms]                   heartbeat, after news
+    Pull    [v, 3, node, origin, first, last]                      ask for a seq range
+    Events  [v, 4, node, [[origin, seq, hlc, wall_us, kind, body, prev_hash, hash], ...]]
+    Bye     [v, 5, node, reason]                                   refusal or shutdown
+
+Evolution rules: a frame from a *newer* version may append fields to any of these arrays
+and an older decoder ignores them; fields are never removed or retyped within the
+accepted window (``VERSION_WINDOW``). Hello and Bye keep this layout in every version,
+so a node can always read who a peer is and why it was refused. Any other message from
+a version outside the window is a ProtocolError.
+
+``decode`` validates everything a peer could get wrong (sizes, types, id syntax, int
+ranges, hash lengths, Pull spans) and raises ProtocolError, never anything else;
+``encode`` applies the same rules, so ``decode(encode(m)) == m`` for every message it
+accepts. Hash chains are not checked here: that needs the receiver's log (see sync.py).
+"""
+
+from __future__ import annotations
+
+import re
+import reprlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from replication.const import (
+    FIRST_PROTOCOL_VERSION,
+    MAX_BATCH_EVENTS,
+    MAX_CLUSTER_CHARS,
+    MAX_EVENT_BODY_BYTES,
+    MAX_INT64,
+    MAX_KIND_CHARS,
+    MAX_MESSAGE_BYTES,
+    MAX_ORIGINS,
+    MAX_REASON_CHARS,
+    MAX_STR_BYTES,
+    MAX_VERSION_NUMBER,
+    PROTOCOL_VERSION,
+    VERSION_WINDOW,
+)
+from replication.event import HASH_BYTES, Event
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Bye",
+    "Events",
+    "Hello",
+    "Message",
+    "ProtocolError",
+    "Pull",
+    "StreamDecoder",
+    "Vector",
+    "check_event",
+    "compatible",
+    "decode",
+    "encode",
+    "version_refusal",
+]
+
+NODE_ID = re.compile(r"[A-Za-z0-9]{1,8}")  # counter codes such as C01 (ASCII only)
+KIND = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_KIND_CHARS}}}")  # e.g. "sale.submitted"
+
+_HELLO, _VECTOR, _PULL, _EVENTS, _BYE = 1, 2, 3, 4, 5
+_EVENT_FIELDS = 8
+
+
+class ProtocolError(Exception):
+    """A frame or message breaks the wire protocol; the message names the rule.
+
+    Raised by ``decode``/``encode``/``StreamDecoder.feed`` only. The transport drops the
+    frame with a log line (or the connection, for a stream); it never crashes a node.
+    """
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    """Sent on connect (``reply=False``) and in answer to a peer's Hello (``reply=True``).
+
+    ``proto`` is the sender's protocol version; a reply is never answered, so two nodes
+    exchange at most one Hello each per handshake even when frames are duplicated.
+    """
+
+    proto: int
+    cluster: str
+    node: str
+    vector: Mapping[str, int]
+    wall_ms: int  # the sender's wall clock, ms since the epoch: the receiver measures skew
+    reply: bool = False
+
+
+@dataclass(frozen=True)
+class Vector:
+    """What the sender holds: periodic heartbeat, and after it applied new events."""
+
+    node: str
+    vector: Mapping[str, int]
+    wall_ms: int
+
+
+@dataclass(frozen=True)
+class Pull:
+    """Ask for ``origin``'s events ``first..last`` inclusive (at most MAX_BATCH_EVENTS)."""
+
+    node: str
+    origin: str
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class Events:
+    """Events answering a Pull (a prefix of the range), or a push of fresh local events."""
+
+    node: str
+    events: tuple[Event, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Bye:
+    """The sender stops talking to the receiver (refused handshake or shutdown)."""
+
+    node: str
+    reason: str
+
+
+Message = Hello | Vector | Pull | Events | Bye
+
+
+# --- versions ---------------------------------------------------------------------------
+
+
+def version_refusal(theirs: object, ours: int = PROTOCOL_VERSION) -> str | None:
+    """Why a peer speaking ``theirs`` is refused, or None when it is accepted."""
+    if type(theirs) is not int:
+        return f"protocol version must be an integer, not {type(theirs).__name__}"
+    low, high = max(FIRST_PROTOCOL_VERSION, ours - VERSION_WINDOW), ours + VERSION_WINDOW
+    if low <= theirs <= high:
+        return None
+    way = "upgrade this node" if theirs > high else "upgrade the peer"
+    return (f"peer speaks replication protocol {theirs}; this node speaks {ours} and"
+            f" accepts {low}..{high} ({way})")
+
+
+def compatible(theirs: object, ours: int = PROTOCOL_VERSION) -> bool:
+    """True when a node speaking ``ours`` talks to a peer speaking ``theirs`` (±1)."""
+    return version_refusal(theirs, ours) is None
+
+
+# --- validation (shared by encode and decode) ---------------------------------------------
+
+
+_SHOW = reprlib.Repr()  # a short, bounded picture of a bad value for the error message
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist, _SHOW.maxdict = 2, 40, 40, 4, 4
+
+
+def _fail(what: str, rule: str, value: object) -> ProtocolError:
+    return ProtocolError(f"{what} {rule}, got {_SHOW.repr(value)}")
+
+
+def _int(value: object, what: str, low: int = 0, high: int = MAX_INT64) -> int:
+    if type(value) is not int:  # not bool, not float
+        raise _fail(what, "must be an integer", value)
+    if not low <= value <= high:
+        raise _fail(what, f"must be within {low}..{high}", value)
+    return value
+
+
+def _node_id(value: object, what: str) -> str:
+    if not isinstance(value, str) or not NODE_ID.fullmatch(value):
+        raise _fail(what, "must be 1-8 ASCII letters or digits", value)
+    return value
+
+
+def _text(value: object, what: str, max_chars: int) -> str:
+    if not isinstance(value, str) or len(value) > max_chars:
+        raise _fail(what, f"must be a string of at most {max_chars} characters", value)
+    return value
+
+
+def _bytes(value: object, what: str, max_len: int, exact: bool = False) -> bytes:
+    if not isinstance(value, bytes):
+        raise _fail(what, "must be binary", value)
+    if len(value) > max_len or (exact and len(value) != max_len):
+        rule = f"must be {max_len} bytes" if exact else f"must be at most {max_len} bytes"
+        raise ProtocolError(f"{what} {rule}, got {len(value)}")
+    return value
+
+
+def _vector(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise _fail("vector", "must be a map of origin to seq", value)
+    if len(value) > MAX_ORIGINS:
+        raise ProtocolError(f"vector has {len(value)} origins, more than {MAX_ORIGINS}")
+    return {_node_id(o, "vector origin"): _int(s, f"vector seq of {o}") for o, s in
+            value.items()}
+
+
+def _fields(value: object, what: str, count: int, newer: bool) -> list[Any]:
+    if not isinstance(value, list):
+        raise _fail(what, "must be an array", value)
+    if len(value) < count or (len(value) > count and not newer):
+        raise ProtocolError(f"{what} must have {count} fields, got {len(value)}")
+    return value[:count]
+
+
+def _event(value: object, newer: bool) -> Event:
+    origin, seq, hlc, wall_us, kind, body, prev, digest = _fields(
+        value, "event", _EVENT_FIELDS, newer)
+    origin = _node_id(origin, "event origin")
+    if not isinstance(kind, str) or not KIND.fullmatch(kind):
+        raise _fail("event kind", f"must be 1-{MAX_KIND_CHARS} of [A-Za-z0-9_.:-]", kind)
+    return Event(origin, _int(seq, "event seq", 1), _int(hlc, "event hlc"),
+                 _int(wall_us, "event wall_us"), kind,
+                 _bytes(body, "event body", MAX_EVENT_BODY_BYTES),
+                 _bytes(prev, "event prev_hash", HASH_BYTES, exact=True),
+                 _bytes(digest, "event hash", HASH_BYTES, exact=True))
+
+
+def check_event(event: Event) -> None:
+    """Raise ProtocolError when ``event`` cannot travel (e.g. a body over the bound)."""
+    _event(_event_wire(event), newer=False)
+
+
+def _parse(frame: object) -> Message:
+    if not isinstance(frame, list) or len(frame) < 2:
+        raise _fail("message", "must be an array [version, type, ...]", frame)
+    version = _int(frame[0], "protocol version", 0, MAX_VERSION_NUMBER)
+    tag = frame[1] if type(frame[1]) is int else None  # not True, not 1.0
+    newer = version > PROTOCOL_VERSION
+    if tag == _HELLO:  # layout frozen across versions
+        cluster, node, vector, wall_ms, reply = _fields(frame[2:], "Hello", 5, newer)
+        if type(reply) is not bool:
+            raise _fail("Hello reply", "must be a boolean", reply)
+        return Hello(version, _text(cluster, "cluster", MAX_CLUSTER_CHARS),
+                     _node_id(node, "node"), _vector(vector), _int(wall_ms, "wall_ms"), reply)
+    if tag == _BYE:  # layout frozen across versions
+        node, reason = _fields(frame[2:], "Bye", 2, newer)
+        return Bye(_node_id(node, "node"), _text(reason, "Bye reason", MAX_REASON_CHARS))
+    refusal = version_refusal(version)
+    if refusal is not None:
+        raise ProtocolError(refusal)
+    if tag == _VECTOR:
+        node, vector, wall_ms = _fields(frame[2:], "Vector", 3, newer)
+        return Vector(_node_id(node, "node"), _vector(vector), _int(wall_ms, "wall_ms"))
+    if tag == _PULL:
+        node, origin, first, last = _fields(frame[2:], "Pull", 4, newer)
+        first, last = _int(first, "Pull first", 1), _int(last, "Pull last", 1)
+        if last < first or last - first >= MAX_BATCH_EVENTS:
+            raise ProtocolError(f"Pull {first}..{last} must be 1..{MAX_BATCH_EVENTS} events")
+        return Pull(_node_id(node, "node"), _node_id(origin, "Pull origin"), first, last)
+    if tag == _EVENTS:
+        node, events = _fields(frame[2:], "Events", 2, newer)
+        if not isinstance(events, list) or len(events) > MAX_BATCH_EVENTS:
+            raise _fail("Events", f"must hold an array of at most {MAX_BATCH_EVENTS}", events)
+        return Events(_node_id(node, "node"), tuple(_event(e, newer) for e in events))
+    raise _fail("message type", "is unknown", frame[1])
+
+
+# --- encode / decode ----------------------------------------------------------------------
+
+
+def _event_wire(e: Event) -> list[Any]:
+    return [e.origin, e.seq, e.hlc, e.wall_us, e.kind, e.body, e.prev_hash, e.hash]
+
+
+def _wire(msg: Message) -> list[Any]:
+    v = PROTOCOL_VERSION
+    if isinstance(msg, Hello):
+        return [msg.proto, _HELLO, msg.cluster, msg.node, dict(msg.vector), msg.wall_ms,
+                msg.reply]
+    if isinstance(msg, Vector):
+        return [v, _VECTOR, msg.node, dict(msg.vector), msg.wall_ms]
+    if isinstance(msg, Pull):
+        return [v, _PULL, msg.node, msg.origin, msg.first, msg.last]
+    if isinstance(msg, Events):
+        return [v, _EVENTS, msg.node, [_event_wire(e) for e in msg.events]]
+    if isinstance(msg, Bye):
+        return [v, _BYE, msg.node, msg.reason]
+    raise ProtocolError(f"not a replication message: {type(msg).__name__}")
+
+
+def encode(msg: Message) -> bytes:
+    """The frame for ``msg``; ProtocolError when a field breaks a rule ``decode`` checks."""
+    frame = _wire(msg)
+    _parse(frame)
+    data: bytes = msgpack.packb(frame, use_bin_type=True)
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    return data
+
+
+def _reject_ext(code: int, data: bytes) -> object:
+    raise ValueError(f"msgpack extension type {code} is not allowed")
+
+
+_LIMITS: dict[str, Any] = dict(
+    raw=False, use_list=True, strict_map_key=True, ext_hook=_reject_ext,
+    max_str_len=MAX_STR_BYTES, max_bin_len=MAX_EVENT_BODY_BYTES,
+    max_array_len=MAX_BATCH_EVENTS, max_map_len=MAX_ORIGINS, max_ext_len=0)
+
+
+def decode(data: bytes) -> Message:
+    """The message in one frame; ProtocolError for anything malformed, never another error."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise _fail("frame", "must be bytes", data)
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"frame of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        frame = msgpack.unpackb(data, **_LIMITS)
+    except Exception as exc:  # msgpack raises ValueError, TypeError, its own errors...
+        raise ProtocolError(f"frame is not valid msgpack: {exc}") from exc
+    return _parse(frame)
+
+
+class StreamDecoder:
+    """Frames concatenated on a byte stream: ``feed(bytes) -> [Message, ...]``.
+
+    ZeroMQ delivers whole frames (use ``decode``); this is for stream transports and
+    for tests that feed bytes one at a time. After a ProtocolError the stream is out of
+    sync: drop the connection.
+    """
+
+    def __init__(self) -> None:
+        self._unpacker = msgpack.Unpacker(max_buffer_size=MAX_MESSAGE_BYTES, **_LIMITS)
+
+    def feed(self, data: bytes) -> list[Message]:
+        out: list[Message] = []
+        try:
+            self._unpacker.feed(data)
+            for frame in self._unpacker:
+                out.append(_parse(frame))
+        except ProtocolError:
+            raise
+        except Exception as exc:
+            raise ProtocolError(f"stream is not valid msgpack: {exc}") from exc
+        return out

@@ -1,0 +1,476 @@
+"""Anti-entropy between peers, sans-IO: version vectors in, bounded range pulls out.
+
+``Replicator`` is one node's engine. It owns no socket, no task and no clock: the
+transport calls ``connected``/``received``/``tick``/``local_event`` with the wall time
+in ms and sends each returned ``(peer_id, message)``. What it does:
+
+- Handshake: each side sends ``Hello(reply=False)`` on connect and answers a peer's
+  ``Hello(reply=False)`` with ``Hello(reply=True)``; a peer is READY once its Hello was
+  accepted (version within ±1, same cluster, node id as authenticated). Until then it
+  is resent every HELLO_RETRY_MS, so lost or duplicated frames neither stall nor loop.
+  A bad Hello gets a ``Bye`` with the reason and the peer is CLOSED until it says Hello
+  again. Nothing but Hello and Bye is accepted from a peer that is not READY.
+- Knowledge: a peer's vector comes from its Hello and Vectors (which replace it: a
+  Vector is the truth at that moment) and rises with every event it sends us (a node
+  holds a contiguous prefix, so an event ``(o, n)`` proves it holds ``o:1..n``).
+- Pulls: for each origin some READY, live peer has beyond us, one Pull at a time
+  (never the same range from two peers), at most ``batch`` events, at most
+  ``max_inflight`` outstanding per peer; peers whose last Pull timed out or was answered
+  with unusable events are asked last. A Pull is done when its answer arrives, when we
+  already hold its range, when the peer's Vector shows it lacks the range, or after
+  PULL_TIMEOUT_MS. Ranges are asked again from the new ``have + 1``.
+- Answers: a Pull gets the prefix of the range we hold, within ANSWER_BUDGET_BYTES,
+  and our Vector when we hold less than asked (so the asker stops asking us).
+- Relay: after applying anything, a Vector to every READY peer; peers that lack the
+  events pull them, so A and C converge through B alone. Pushes of local events are a
+  latency optimisation; heartbeats (HEARTBEAT_MS) make everything else eventual.
+
+Stores: ``EventStore`` is the interface; ``MemoryStore`` the in-memory twin;
+``EventLogStore`` adapts the node's SQLite EventLog (typed against ``ReplicatedLog``,
+so replication never imports node).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from replication.const import (
+    ANSWER_BUDGET_BYTES,
+    EVENT_OVERHEAD_BYTES,
+    HEARTBEAT_MS,
+    HELLO_RETRY_MS,
+    MAX_BATCH_EVENTS,
+    MAX_INFLIGHT_PULLS,
+    PEER_TIMEOUT_MS,
+    PULL_TIMEOUT_MS,
+    SUSPECT_MS,
+)
+from replication.event import GENESIS, Event, chain_hash
+from replication.protocol import (
+    PROTOCOL_VERSION,
+    Bye,
+    Events,
+    Hello,
+    Message,
+    ProtocolError,
+    Pull,
+    Vector,
+    check_event,
+    version_refusal,
+)
+from replication.vector import VersionVector, missing
+
+log = logging.getLogger(__name__)
+
+Outgoing = tuple[str, Message]  # (peer id, message) for the transport to send
+
+
+# --- stores -------------------------------------------------------------------------------
+
+
+class EventStore(Protocol):
+    """What replication needs from a node's log."""
+
+    def vector(self) -> VersionVector: ...
+
+    def range(self, origin: str, first: int, last: int) -> list[Event]: ...
+
+    def receive(self, events: Sequence[Event]) -> int:
+        """Apply the events that extend each origin's prefix (one transaction), skip
+        those already held, stop an origin at a gap or bad hash; return how many were
+        new. Never raises because of what a peer sent."""
+        ...
+
+
+def extending(events: Iterable[Event], head: Callable[[str], tuple[int, bytes]]
+              ) -> list[Event]:
+    """The events that extend their origin's chain, in order; ``head(origin)`` gives the
+    held ``(seq, hash)``. Duplicates are skipped; an origin stops at a gap, and an event
+    whose hash does not chain is passed over (another copy of that seq may chain)."""
+    by_origin: dict[str, list[Event]] = {}
+    for event in events:
+        by_origin.setdefault(event.origin, []).append(event)
+    out = []
+    for origin, batch in by_origin.items():
+        seq, digest = head(origin)
+        for event in sorted(batch, key=lambda e: e.seq):
+            if event.seq <= seq:
+                continue
+            if event.seq != seq + 1:
+                break
+            if event.verify(digest):
+                out.append(event)
+                seq, digest = event.seq, event.hash
+    return out
+
+
+class MemoryStore:
+    """In-memory twin of the node's log for fast tests: origin -> events 1..n."""
+
+    def __init__(self) -> None:
+        self.logs: dict[str, list[Event]] = {}
+
+    def append(self, origin: str, kind: str = "test.event", body: bytes = b"") -> Event:
+        """Record the next event of ``origin`` (a node's own event, in tests)."""
+        chain = self.logs.setdefault(origin, [])
+        prev = chain[-1].hash if chain else GENESIS
+        seq = len(chain) + 1
+        event = Event(origin, seq, seq, seq, kind, body, prev,
+                      chain_hash(prev, origin, seq, seq, seq, kind, body))
+        chain.append(event)
+        return event
+
+    def vector(self) -> VersionVector:
+        return {origin: len(chain) for origin, chain in self.logs.items() if chain}
+
+    def range(self, origin: str, first: int, last: int) -> list[Event]:
+        return list(self.logs.get(origin, [])[max(first, 1) - 1:max(last, 0)])
+
+    def _head(self, origin: str) -> tuple[int, bytes]:
+        chain = self.logs.get(origin)
+        return (len(chain), chain[-1].hash) if chain else (0, GENESIS)
+
+    def receive(self, events: Sequence[Event]) -> int:
+        new = extending(events, self._head)
+        for event in new:
+            self.logs.setdefault(event.origin, []).append(event)
+        return len(new)
+
+
+class LogTransaction(Protocol):
+    def receive(self, event: Event) -> bool: ...
+
+
+class ReplicatedLog(Protocol):
+    """The part of ``node.eventlog.EventLog`` the adapter uses."""
+
+    def vector(self) -> VersionVector: ...
+
+    def range(self, origin: str, first: int, last: int) -> list[Event]: ...
+
+    def transaction(self) -> AbstractContextManager[LogTransaction]: ...
+
+
+class EventLogStore:
+    """``EventStore`` over the node's EventLog: projections apply in the same transaction.
+
+    The chain is checked before writing, so one bad event cannot roll back the good ones
+    of the batch. If the batch transaction still fails (an event whose body a projection
+    cannot apply, a full disk), events are retried one transaction each and an origin
+    stops at its first failure; the error is logged, never raised.
+    """
+
+    def __init__(self, log: ReplicatedLog) -> None:
+        self.log = log
+
+    def vector(self) -> VersionVector:
+        return self.log.vector()
+
+    def range(self, origin: str, first: int, last: int) -> list[Event]:
+        return self.log.range(origin, first, last)
+
+    def _head(self, origin: str) -> tuple[int, bytes]:
+        seq = self.log.vector().get(origin, 0)
+        held = self.log.range(origin, seq, seq) if seq else []
+        return (seq, held[0].hash) if held else (0, GENESIS)
+
+    def receive(self, events: Sequence[Event]) -> int:
+        new = extending(events, self._head)
+        if not new:
+            return 0
+        try:
+            with self.log.transaction() as tx:
+                return sum(tx.receive(event) for event in new)
+        except Exception as exc:  # the boundary for peers' data: never crash the node
+            log.warning("applying %d events failed (%s); retrying one by one", len(new), exc)
+        applied, stopped = 0, set()
+        for event in new:
+            if event.origin in stopped:
+                continue
+            try:
+                with self.log.transaction() as tx:
+                    applied += tx.receive(event)
+            except Exception as exc:
+                stopped.add(event.origin)
+                log.error("event %s cannot be applied, origin held back: %s", event.id, exc)
+        return applied
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+
+class PeerState(enum.Enum):
+    GREETING = "greeting"  # our Hello is sent, the peer's not yet accepted
+    READY = "ready"  # handshake done: vectors, pulls and events flow
+    CLOSED = "closed"  # refused, or it said Bye: silent until it says Hello again
+
+
+@dataclass
+class _Peer:
+    id: str
+    state: PeerState = PeerState.GREETING
+    vector: dict[str, int] = field(default_factory=dict)
+    skew_ms: int | None = None
+    last_heard_ms: int | None = None
+    live: bool = False
+    hello_at_ms: int | None = None
+    vector_at_ms: int | None = None
+    suspect_until_ms: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Pull:
+    peer: str
+    origin: str
+    first: int
+    last: int
+    deadline_ms: int
+
+
+@dataclass(frozen=True)
+class PeerView:
+    """What the node shows about a peer (``tillmesh peers``)."""
+
+    peer: str
+    state: PeerState
+    live: bool
+    last_heard_ms: int | None
+    vector: Mapping[str, int]
+    skew_ms: int | None  # the peer's wall clock minus ours, as last measured (+ latency)
+    behind: int  # events the peer has that we lack
+    ahead: int  # events we have that the peer lacks
+    pulls: int  # our outstanding Pulls to it
+    reason: str  # why it is CLOSED
+
+
+def _count(ranges: Mapping[str, tuple[int, int]]) -> int:
+    return sum(last - first + 1 for first, last in ranges.values())
+
+
+class Replicator:
+    """One node's anti-entropy engine. Not thread-safe: call it from one task."""
+
+    def __init__(self, store: EventStore, node_id: str, cluster: str, *,
+                 batch: int = MAX_BATCH_EVENTS, max_inflight: int = MAX_INFLIGHT_PULLS
+                 ) -> None:
+        if not 1 <= batch <= MAX_BATCH_EVENTS or max_inflight < 1:
+            raise ValueError(f"batch must be 1..{MAX_BATCH_EVENTS}, max_inflight >= 1")
+        self.store = store
+        self.node_id = node_id
+        self.cluster = cluster
+        self.batch = batch
+        self.max_inflight = max_inflight
+        self._peers: dict[str, _Peer] = {}
+        self._pulls: dict[str, _Pull] = {}  # origin -> its one outstanding Pull
+
+    # --- transport events -----------------------------------------------------------------
+
+    def connected(self, peer_id: str, now_ms: int) -> list[Outgoing]:
+        """A link to ``peer_id`` is up (new or re-established): greet it."""
+        if peer_id == self.node_id:
+            return []
+        self._forget_pulls(peer_id)
+        peer = self._peers[peer_id] = _Peer(peer_id)
+        return [self._hello(peer, now_ms, reply=False)]
+
+    def disconnected(self, peer_id: str) -> None:
+        """The link is gone: forget the peer; its ranges are asked from others."""
+        self._forget_pulls(peer_id)
+        self._peers.pop(peer_id, None)
+
+    def received(self, peer_id: str, msg: Message, now_ms: int) -> list[Outgoing]:
+        """A decoded message from the authenticated ``peer_id``."""
+        if peer_id == self.node_id:
+            return []
+        out: list[Outgoing] = []
+        peer = self._peers.get(peer_id)
+        if peer is None and isinstance(msg, Bye):
+            return out
+        if peer is None:  # the transport saw it before telling us: greet it first
+            out += self.connected(peer_id, now_ms)
+            peer = self._peers[peer_id]
+        peer.last_heard_ms, peer.live = now_ms, True
+        if isinstance(msg, Hello):
+            return out + self._on_hello(peer, msg, now_ms)
+        if msg.node != peer_id:
+            log.warning("dropped a %s from %s claiming to be %s", type(msg).__name__,
+                        peer_id, msg.node)
+            return out
+        if isinstance(msg, Bye):
+            self._close(peer, f"peer said: {msg.reason}")
+            return out
+        if peer.state is not PeerState.READY:
+            return out
+        if isinstance(msg, Vector):
+            return out + self._on_vector(peer, msg, now_ms)
+        if isinstance(msg, Pull):
+            return out + self._on_pull(peer, msg, now_ms)
+        return out + self._on_events(peer, msg, now_ms)
+
+    def local_event(self, event: Event, now_ms: int) -> list[Outgoing]:
+        """The node recorded ``event``: push it to live peers (only to save latency)."""
+        try:
+            check_event(event)
+        except ProtocolError as exc:
+            log.error("local event %s cannot be replicated: %s", event.id, exc)
+            return []
+        return [(p.id, Events(self.node_id, (event,))) for p in self._ready() if p.live]
+
+    def tick(self, now_ms: int) -> list[Outgoing]:
+        """Call about every HEARTBEAT_MS / 4: heartbeats, Hello retries, timeouts, pulls."""
+        out: list[Outgoing] = []
+        for peer in self._peers.values():
+            peer.live = (peer.last_heard_ms is not None
+                         and now_ms - peer.last_heard_ms < PEER_TIMEOUT_MS)
+            if peer.state is PeerState.GREETING and (
+                    peer.hello_at_ms is None or now_ms - peer.hello_at_ms >= HELLO_RETRY_MS):
+                out.append(self._hello(peer, now_ms, reply=False))
+            elif peer.state is PeerState.READY and (
+                    peer.vector_at_ms is None or now_ms - peer.vector_at_ms >= HEARTBEAT_MS):
+                out.append(self._vector(peer, now_ms))
+        for origin, pull in list(self._pulls.items()):
+            if now_ms >= pull.deadline_ms:
+                del self._pulls[origin]
+                log.info("Pull %s:%d..%d from %s timed out", origin, pull.first, pull.last,
+                         pull.peer)
+                if pull.peer in self._peers:
+                    self._peers[pull.peer].suspect_until_ms = now_ms + SUSPECT_MS
+        return out + self._plan(now_ms)
+
+    def shutdown(self, reason: str = "node stopping") -> list[Outgoing]:
+        """Say Bye to every peer (a clean stop); the engine forgets them."""
+        out: list[Outgoing] = [(p, Bye(self.node_id, reason)) for p in sorted(self._peers)]
+        self._peers.clear()
+        self._pulls.clear()
+        return out
+
+    def peers(self) -> list[PeerView]:
+        have = self.store.vector()
+        return [PeerView(p.id, p.state, p.live, p.last_heard_ms, dict(p.vector), p.skew_ms,
+                         _count(missing(have, p.vector)), _count(missing(p.vector, have)),
+                         sum(1 for q in self._pulls.values() if q.peer == p.id), p.reason)
+                for p in sorted(self._peers.values(), key=lambda p: p.id)]
+
+    def pulls(self) -> list[tuple[str, str, int, int]]:
+        """Outstanding Pulls as ``(peer, origin, first, last)`` (for status and tests)."""
+        return [(p.peer, p.origin, p.first, p.last) for _, p in sorted(self._pulls.items())]
+
+    # --- handlers ---------------------------------------------------------------------
+
+    def _on_hello(self, peer: _Peer, msg: Hello, now_ms: int) -> list[Outgoing]:
+        reason = version_refusal(msg.proto)
+        if reason is None and msg.cluster != self.cluster:
+            reason = f"peer is in cluster {msg.cluster!r}, this node in {self.cluster!r}"
+        if reason is None and msg.node != peer.id:
+            reason = f"peer authenticated as {peer.id} says it is {msg.node}"
+        if reason is not None:
+            log.warning("refused %s: %s", peer.id, reason)
+            self._close(peer, reason)
+            return [(peer.id, Bye(self.node_id, reason))]
+        peer.state, peer.reason = PeerState.READY, ""
+        peer.vector, peer.skew_ms = dict(msg.vector), msg.wall_ms - now_ms
+        out = [] if msg.reply else [self._hello(peer, now_ms, reply=True)]
+        return out + self._plan(now_ms)
+
+    def _on_vector(self, peer: _Peer, msg: Vector, now_ms: int) -> list[Outgoing]:
+        peer.vector, peer.skew_ms = dict(msg.vector), msg.wall_ms - now_ms
+        for origin, pull in list(self._pulls.items()):
+            if pull.peer == peer.id and peer.vector.get(origin, 0) < pull.first:
+                del self._pulls[origin]  # it lacks the range: ask someone else
+        return self._plan(now_ms)
+
+    def _on_pull(self, peer: _Peer, msg: Pull, now_ms: int) -> list[Outgoing]:
+        have = self.store.vector().get(msg.origin, 0)
+        last = min(msg.last, have, msg.first + self.batch - 1)
+        answer: list[Event] = []
+        size = 0
+        for event in self.store.range(msg.origin, msg.first, last) if last >= msg.first else []:
+            size += EVENT_OVERHEAD_BYTES + len(event.body)
+            if answer and size > ANSWER_BUDGET_BYTES:
+                break
+            try:
+                check_event(event)
+            except ProtocolError as exc:
+                log.error("event %s cannot be sent: %s", event.id, exc)
+                break
+            answer.append(event)
+        out: list[Outgoing] = [(peer.id, Events(self.node_id, tuple(answer)))] if answer else []
+        if have < msg.last:
+            out.append(self._vector(peer, now_ms))
+        return out
+
+    def _on_events(self, peer: _Peer, msg: Events, now_ms: int) -> list[Outgoing]:
+        for event in msg.events:
+            if event.seq > peer.vector.get(event.origin, 0):
+                peer.vector[event.origin] = event.seq
+        applied = self.store.receive(msg.events)
+        have = self.store.vector()
+        for origin, pull in list(self._pulls.items()):
+            answered = pull.peer == peer.id and any(
+                e.origin == origin and pull.first <= e.seq <= pull.last for e in msg.events)
+            if answered or have.get(origin, 0) >= pull.last:
+                del self._pulls[origin]
+            if answered and have.get(origin, 0) < pull.first:  # served unusable events
+                log.warning("%s answered %s:%d.. with events that do not chain", peer.id,
+                            origin, pull.first)
+                peer.suspect_until_ms = now_ms + SUSPECT_MS
+                peer.vector[origin] = have.get(origin, 0)  # until its next Vector
+        out = [self._vector(p, now_ms) for p in self._ready()] if applied else []
+        return out + self._plan(now_ms)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _ready(self) -> list[_Peer]:
+        return [p for p in self._peers.values() if p.state is PeerState.READY]
+
+    def _hello(self, peer: _Peer, now_ms: int, *, reply: bool) -> Outgoing:
+        peer.hello_at_ms = now_ms
+        return (peer.id, Hello(PROTOCOL_VERSION, self.cluster, self.node_id,
+                               dict(self.store.vector()), now_ms, reply))
+
+    def _vector(self, peer: _Peer, now_ms: int) -> Outgoing:
+        peer.vector_at_ms = now_ms
+        return (peer.id, Vector(self.node_id, dict(self.store.vector()), now_ms))
+
+    def _close(self, peer: _Peer, reason: str) -> None:
+        peer.state, peer.reason = PeerState.CLOSED, reason
+        self._forget_pulls(peer.id)
+
+    def _forget_pulls(self, peer_id: str) -> None:
+        for origin, pull in list(self._pulls.items()):
+            if pull.peer == peer_id:
+                del self._pulls[origin]
+
+    def _plan(self, now_ms: int) -> list[Outgoing]:
+        """Pull, per origin without an outstanding Pull, the next range a peer has."""
+        have = self.store.vector()
+        for origin, pull in list(self._pulls.items()):
+            if have.get(origin, 0) >= pull.last:
+                del self._pulls[origin]
+        sources = [p for p in self._ready() if p.live]
+        inflight = {p.id: 0 for p in sources}
+        for pull in self._pulls.values():
+            if pull.peer in inflight:
+                inflight[pull.peer] += 1
+        wanted = sorted({o for p in sources for o, n in p.vector.items()
+                         if n > have.get(o, 0) and o not in self._pulls})
+        out: list[Outgoing] = []
+        for origin in wanted:
+            first = have.get(origin, 0) + 1
+            able = [p for p in sources if p.vector.get(origin, 0) >= first
+                    and inflight[p.id] < self.max_inflight]
+            if not able:
+                continue
+            peer = min(able, key=lambda p: (p.suspect_until_ms > now_ms, inflight[p.id],
+                                            -p.vector[origin], p.id))
+            last = min(first + self.batch - 1, peer.vector[origin])
+            self._pulls[origin] = _Pull(peer.id, origin, first, last, now_ms + PULL_TIMEOUT_MS)
+            inflight[peer.id] += 1
+            out.append((peer.id, Pull(self.node_id, origin, first, last)))
+        return out
