@@ -34,6 +34,7 @@ class MemberRow(Base):
     node: Mapped[str] = mapped_column(String(8), primary_key=True)
     public_key: Mapped[str | None] = mapped_column(String(40))  # z85, None until enrolled
     enrolled_by: Mapped[str | None] = mapped_column(String(8))
+    endpoint: Mapped[str | None] = mapped_column(String(200))  # where it listened, a hint
     hlc: Mapped[int] = mapped_column(BigInteger, default=0)
     revoked: Mapped[bool] = mapped_column(default=False)
 
@@ -44,9 +45,10 @@ def _enrolled(session: Session, event: Event, body: dict[str, Any]) -> None:
     sql.run("INSERT OR IGNORE INTO members (node, hlc, revoked) VALUES (?, 0, 0)",
             (body["node"],))
     # Two enrolments of one id (should not happen): the later stamp wins everywhere.
-    sql.run("UPDATE members SET public_key = ?, enrolled_by = ?, hlc = ? WHERE node = ?"
-            " AND hlc < ?", (body["public_key"], event.origin, event.hlc, body["node"],
-                             event.hlc))
+    sql.run("UPDATE members SET public_key = ?, enrolled_by = ?, endpoint = ?, hlc = ?"
+            " WHERE node = ? AND hlc < ?", (body["public_key"], event.origin,
+                                            body.get("endpoint"), event.hlc, body["node"],
+                                            event.hlc))
 
 
 @projector(REVOKED)
@@ -62,13 +64,14 @@ class Member:
     node: str
     public_key: str
     revoked: bool
+    endpoint: str | None = None
 
 
 def members(session: Session, *, include_revoked: bool = False) -> list[Member]:
     rows = raw(session).run(
-        "SELECT node, public_key, revoked FROM members WHERE public_key IS NOT NULL"
+        "SELECT node, public_key, revoked, endpoint FROM members WHERE public_key IS NOT NULL"
         " ORDER BY node")
-    return [Member(n, k, bool(r)) for n, k, r in rows if include_revoked or not r]
+    return [Member(n, k, bool(r), e) for n, k, r, e in rows if include_revoked or not r]
 
 
 def is_member(session: Session, node: str) -> bool:

@@ -31,6 +31,7 @@ def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     try:
         secret, new_id = bytes(request["secret"]), str(request["node"])
         key, their_cluster = str(request["public_key"]), str(request["cluster"])
+        endpoint = str(request.get("endpoint") or "")[:200] or None
     except (KeyError, TypeError, ValueError) as exc:
         raise ValidationError("malformed join request") from exc
     if their_cluster != node.config.cluster:
@@ -42,9 +43,9 @@ def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
             raise ValidationError(f"Counter id {new_id} is taken in this store: pick another")
         invite.redeem(tx.session, secret, new_id, node.clock())
         tx.append(cluster.ENROLLED, {"node": new_id, "public_key": key,
-                                     "cluster": node.config.cluster})
+                                     "cluster": node.config.cluster, "endpoint": endpoint})
         tx.append("audit.node_enrolled", {"user": None, "node": new_id, "by": node.node_id})
-        members = [{"node": m.node, "public_key": m.public_key}
+        members = [{"node": m.node, "public_key": m.public_key, "endpoint": m.endpoint}
                    for m in cluster.members(tx.session)]
     return {"cluster": node.config.cluster, "members": members,
             "endpoint": advertised(node.config.listen, node.config.advertise),

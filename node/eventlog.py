@@ -71,6 +71,9 @@ class EventLog:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read the event log: {exc}") from exc
         self.hlc = HybridClock(last)
+        # Called after each commit that recorded events (own or received), with them:
+        # replication pushes them to peers. Never called for a rolled-back transaction.
+        self.listeners: list[Callable[[list[Event]], None]] = []
 
     def _load_heads(self) -> dict[str, _Head]:
         with Session(self.engine) as s:
@@ -96,8 +99,9 @@ class EventLog:
         hlc_before = self.hlc.last
         session = Session(self.engine, expire_on_commit=False)
         session.connection(execution_options={WRITE_OPTION: True, DURABLE_OPTION: durable})
+        tx = Transaction(self, session, durable)
         try:
-            yield Transaction(self, session, durable)
+            yield tx
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
@@ -109,6 +113,9 @@ class EventLog:
             raise
         finally:
             session.close()
+        if tx.recorded:
+            for listener in self.listeners:
+                listener(tx.recorded)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -183,6 +190,7 @@ class Transaction:
         self.log = log
         self.session = session
         self.durable = durable
+        self.recorded: list[Event] = []
 
     def append(self, kind: str, body: dict[str, Any]) -> Event:
         """Record a new event of this node and apply it to the projections."""
@@ -220,6 +228,7 @@ class Transaction:
                                               event.hash))
         self.log._heads[event.origin] = _Head(event.seq, event.hash)
         projections.apply(self.session, event)
+        self.recorded.append(event)
         # Handlers write raw SQL: objects the ORM loaded earlier in this transaction
         # must be re-read.
         self.session.expire_all()

@@ -76,7 +76,7 @@ class JoinListener:
         self._ctx.destroy(linger=0)
 
 
-def request_join(code: InviteCode, node_id: str, keypair: Keypair,
+def request_join(code: InviteCode, node_id: str, keypair: Keypair, endpoint: str | None = None,
                  timeout: float = JOIN_TIMEOUT_S) -> dict[str, Any]:
     """Present the invite to the inviting counter; its answer, or a clear error."""
     ctx = zmq.Context()
@@ -89,7 +89,7 @@ def request_join(code: InviteCode, node_id: str, keypair: Keypair,
         sock.connect(code.join_endpoint)
         sock.send_multipart([b"", msgpack.packb({
             "secret": code.secret, "node": node_id, "public_key": keypair.public.decode(),
-            "cluster": code.cluster})])
+            "cluster": code.cluster, "endpoint": endpoint})])
         if not sock.poll(int(timeout * 1000)):
             raise NodeUnavailable(f"counter {code.issuer} at {code.join_endpoint} did not "
                                   f"answer within {timeout:.0f} s: is it running and reachable?")

@@ -17,6 +17,7 @@ from node.api import ipc_path
 from node.client import Client
 from node.cluster import ENROLLED, create_keypair_file
 from node.config import CONFIG_NAME, Config
+from node.counters import advertised
 from node.credentials import SecretKind, new_credential
 from node.errors import ConfigError, NodeUnavailable, StoreError
 from node.eventlog import EventLog
@@ -45,6 +46,13 @@ def _user_event(user: str, name: str, role: Role, pin: str) -> dict[str, Any]:
             "secret_hash": cred.secret_hash, "disabled": False}
 
 
+def _endpoint(config: Config) -> str | None:
+    try:
+        return advertised(config.listen, config.advertise)
+    except ConfigError:
+        return None  # peers learn it from mDNS
+
+
 def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: bool) -> None:
     """Create a new cluster on this first counter: data dir (0700), database key and node
     keypair (0600), config, the counter's enrolment and the first admin."""
@@ -62,7 +70,7 @@ def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: b
     with log.transaction() as tx:
         # The first counter creates the cluster and enrols itself.
         tx.append(ENROLLED, {"node": config.node_id, "public_key": keypair.public.decode(),
-                             "cluster": config.cluster})
+                             "cluster": config.cluster, "endpoint": _endpoint(config)})
         tx.append(USER_UPSERTED, first)
         tx.append("audit.user_changed", {"user": admin, "target": admin, "change": "created",
                                          "role": Role.ADMIN.value, "approver": None})
