@@ -50,11 +50,36 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     data_dir = _data_dir(args)
     config = Config(data_dir=data_dir, node_id=args.node, pos_profile=args.profile,
-                    timezone=args.timezone)
+                    timezone=args.timezone, **_network(args))
     initialise(config_mod.validate(config), admin=args.admin, admin_name=args.admin_name,
                pin=args.pin, demo=args.demo)
     print(f"initialised counter {args.node} in {data_dir}; admin user {args.admin!r}")
     return 0
+
+
+def _network(args: argparse.Namespace) -> dict[str, Any]:
+    """The replication settings given on the command line (init and join)."""
+    out: dict[str, Any] = {}
+    for name in ("listen", "join_listen", "advertise", "mdns_port"):
+        if getattr(args, name) is not None:
+            out[name] = getattr(args, name)
+    if args.no_mdns:
+        out["mdns"] = False
+    if args.mdns_interface:
+        out["mdns_interfaces"] = args.mdns_interface
+    if args.peer:
+        out["peers"] = args.peer
+    return out
+
+
+def _network_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", help="replication endpoint, e.g. tcp://0.0.0.0:7610")
+    p.add_argument("--join-listen", help="where new counters present invite codes")
+    p.add_argument("--advertise", help="the host other counters dial")
+    p.add_argument("--no-mdns", action="store_true", help="find counters only by --peer")
+    p.add_argument("--mdns-interface", action="append", help="announce only on this address")
+    p.add_argument("--mdns-port", type=int, help="mDNS port (5353)")
+    p.add_argument("--peer", action="append", help="a counter to dial: NODE@host:port")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -71,7 +96,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir or DEMO_DIR)
     if not (data_dir / config_mod.CONFIG_NAME).exists():
-        config = Config(data_dir=data_dir, node_id="C01", pos_profile="Demo POS")
+        # One demo counter on this machine: replication listens on loopback only.
+        config = Config(data_dir=data_dir, node_id="C01", pos_profile="Demo POS",
+                        listen="tcp://127.0.0.1:7610", join_listen="tcp://127.0.0.1:7611",
+                        advertise="127.0.0.1", mdns=False)
         initialise(config, admin="admin", admin_name="Demo Admin", pin="1234", demo=True)
         print(f"demo counter created in {data_dir}")
     print("demo users: admin PIN 1234, supervisor PIN 2222, cashier PIN 1111")
@@ -151,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-name", default="Administrator")
     p.add_argument("--pin", required=True, help="the first admin's PIN (4-12 digits)")
     p.add_argument("--demo", action="store_true", help="load the demo catalog and users")
+    _network_options(p)
     p.set_defaults(fn=cmd_init)
 
     sub.add_parser("run", help="run the node daemon").set_defaults(fn=cmd_run)

@@ -41,6 +41,21 @@ async def serve(config: Config) -> None:
     except BaseException:
         await server.close()
         raise
+    replication = None
+    join = None
+    if config.cluster and node.keypair is not None:
+        from node.counters import enrol
+        from node.join import JoinListener
+        from node.replicate import Replication
+
+        replication = Replication(node)
+        join = JoinListener(config.join_listen, node.keypair, lambda req: enrol(node, req))
+        try:
+            await replication.start()
+            await join.start()
+        except BaseException:
+            await server.close()
+            raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -50,6 +65,10 @@ async def serve(config: Config) -> None:
     try:
         await stop.wait()
     finally:
+        if join is not None:
+            await join.close()
+        if replication is not None:
+            await replication.close()
         await server.close()
         node.log.engine.dispose()
         log.info("counter %s stopped", node.node_id)

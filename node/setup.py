@@ -47,10 +47,12 @@ def _user_event(user: str, name: str, role: Role, pin: str) -> dict[str, Any]:
 
 
 def _endpoint(config: Config) -> str | None:
+    if config.listen.endswith(":0"):
+        return None  # a port the kernel picks at start: peers learn it from mDNS
     try:
         return advertised(config.listen, config.advertise)
     except ConfigError:
-        return None  # peers learn it from mDNS
+        return None  # no address to announce yet: peers learn it from mDNS
 
 
 def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: bool) -> None:

@@ -38,6 +38,9 @@ from node.demo_data import demo_master_docs
 from node.errors import NodeUnavailable
 
 TILLMESH = Path(sys.executable).parent / "tillmesh"
+# Replication of a test node: loopback only, ports the kernel picks, no mDNS at all.
+LOOPBACK = ("--listen", "tcp://127.0.0.1:0", "--join-listen", "tcp://127.0.0.1:0",
+            "--advertise", "127.0.0.1", "--no-mdns")
 START_DEADLINE_S = 15.0  # seconds for `tillmesh run` to answer; ~1 s is usual (imports, open)
 PING_TIMEOUT_S = 0.25  # seconds per readiness ping; a live local node answers in ms
 STOP_TIMEOUT_S = 10.0  # seconds between SIGTERM and SIGKILL
@@ -167,7 +170,8 @@ class Nodes:
              data_dir: Path | None = None) -> Path:
         """``tillmesh init`` into a new data dir (default: the demo counter); returns it."""
         data_dir = data_dir or self.tmp() / "d"
-        args = ["init", "--node", node, "--pin", pin, *(["--demo"] if demo else []), *extra]
+        args = ["init", "--node", node, "--pin", pin, *(["--demo"] if demo else []),
+                *LOOPBACK, *extra]
         result = tillmesh(data_dir, *args)
         if result.returncode != 0:
             raise NodeFailed(f"tillmesh init failed ({result.returncode}): {result.stderr}")

@@ -1,0 +1,185 @@
+"""Replication inside the node daemon: the anti-entropy engine wired to the ZeroMQ
+transport, mDNS discovery and the event log. All of it runs on the daemon's loop.
+
+Who is dialled: every enrolled, unrevoked counter whose address is known, from mDNS
+(the freshest), the static ``peers`` setting (``NODE@host:port``) or the address it
+enrolled with. Who is heard: only keys of those counters (the transport's Ironhouse
+check). Membership is re-read whenever a ``node.*`` event is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from replication.discovery import Discovery, PeerFound, PeerLost
+from replication.transport import Transport, fingerprint
+
+from node import cluster
+from node.service import Node
+from replication.event import Event
+from replication.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode
+from replication.sync import EventLogStore, Outgoing, Replicator
+
+log = logging.getLogger("tillmesh.replication")
+
+TICK_S = 0.05  # how often the engine's timers run (heartbeats, pull timeouts)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def static_peers(entries: Sequence[str]) -> dict[str, str]:
+    """``["C02@10.0.0.7:7610"]`` -> ``{"C02": "tcp://10.0.0.7:7610"}``; bad entries logged."""
+    out = {}
+    for entry in entries:
+        node_id, sep, address = entry.partition("@")
+        if not sep or ":" not in address:
+            log.warning("ignoring static peer %r: write it as NODE@host:port", entry)
+            continue
+        out[node_id] = "tcp://" + address
+    return out
+
+
+class Replication:
+    def __init__(self, node: Node) -> None:
+        if node.keypair is None:
+            raise ValueError("replication needs the counter's keypair")
+        self.node = node
+        self.config = node.config
+        self.engine = Replicator(EventLogStore(node.log), node.node_id, node.config.cluster)
+        self.transport = Transport(node.node_id, node.keypair.public, node.keypair.secret,
+                                   node.config.listen, self._on_message)
+        self.discovery: Discovery | None = None
+        self._found: dict[str, str] = {}  # node -> endpoint seen on mDNS
+        self._members: dict[str, cluster.Member] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._refresh_members = True
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.transport.start()
+        self.node.log.listeners.append(self._recorded)
+        self.node.peer_view = self.peer_view
+        self._sync_members()
+        if self.config.mdns:
+            port = int(self.transport.endpoint.rsplit(":", 1)[1])
+            addresses = [self.config.advertise] if self.config.advertise else None
+            self.discovery = Discovery(
+                self.config.cluster, self.node.node_id, PROTOCOL_VERSION,
+                fingerprint(self.node.keypair.public),  # type: ignore[union-attr]
+                port, addresses=addresses, interfaces=self.config.mdns_interfaces or None,
+                mdns_port=self.config.mdns_port, on_change=self._on_discovery)
+            await self.discovery.start()
+        self._task = asyncio.get_running_loop().create_task(self._ticker())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._send(self.engine.shutdown())
+        if self.discovery is not None:
+            await self.discovery.close()
+        await self.transport.close()
+        with contextlib.suppress(ValueError):
+            self.node.log.listeners.remove(self._recorded)
+
+    # --- the engine's inputs --------------------------------------------------------------
+
+    async def _on_message(self, peer: str, data: bytes) -> None:
+        try:
+            msg = decode(data)
+        except ProtocolError as exc:
+            log.warning("dropped a message from %s: %s", peer, exc)
+            return
+        await self._send(self.engine.received(peer, msg, _now_ms()))
+        if self._refresh_members:
+            self._sync_members()
+
+    def _recorded(self, events: list[Event]) -> None:
+        """After each commit: push our own new events; re-read members on node.* events."""
+        if any(e.kind.startswith("node.") for e in events):
+            self._refresh_members = True
+        own = [e for e in events if e.origin == self.node.node_id]
+        out: list[Outgoing] = []
+        now = _now_ms()
+        for event in own:
+            out += self.engine.local_event(event, now)
+        if out or self._refresh_members:
+            asyncio.get_running_loop().create_task(self._after_commit(out))
+
+    async def _after_commit(self, out: list[Outgoing]) -> None:
+        await self._send(out)
+        if self._refresh_members:
+            self._sync_members()
+
+    def _on_discovery(self, change: PeerFound | PeerLost) -> None:
+        if isinstance(change, PeerFound):
+            member = self._members.get(change.node)
+            if member is None or fingerprint(member.public_key.encode()) != change.key_fingerprint:
+                return  # mDNS is a hint: an unknown node or another key is not dialled
+            self._found[change.node] = change.endpoint
+            self._dial(member)
+        else:
+            self._found.pop(change.node, None)
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self._send(self.engine.tick(_now_ms()))
+            except Exception:  # the node must keep selling whatever a peer did
+                log.exception("replication tick failed")
+
+    # --- membership and dialling ----------------------------------------------------------
+
+    def _sync_members(self) -> None:
+        self._refresh_members = False
+        with self.node.log.reading() as s:
+            current = {m.node: m for m in cluster.members(s)}
+        self.transport.set_members({n: m.public_key.encode() for n, m in current.items()})
+        for gone in set(self._members) - set(current):
+            self.transport.disconnect(gone)
+            self.engine.disconnected(gone)
+        self._members = current
+        for member in current.values():
+            if member.node != self.node.node_id:
+                self._dial(member)
+
+    def _dial(self, member: cluster.Member) -> None:
+        static = static_peers(self.config.peers)
+        endpoint = (self._found.get(member.node) or static.get(member.node)
+                    or member.endpoint)
+        if endpoint is None:
+            return
+        if self.transport.connect(member.node, endpoint, member.public_key.encode()):
+            asyncio.get_running_loop().create_task(
+                self._send(self.engine.connected(member.node, _now_ms())))
+
+    async def _send(self, out: list[Outgoing]) -> None:
+        for peer, msg in out:
+            await self.transport.send(peer, encode(msg))
+
+    # --- views ------------------------------------------------------------------------------
+
+    def peer_view(self) -> list[dict[str, Any]]:
+        now = _now_ms()
+        views = []
+        for p in self.engine.peers():
+            skew = p.skew_ms
+            views.append({
+                "node": p.peer, "state": p.state.value, "live": p.live,
+                "heard_ms_ago": None if p.last_heard_ms is None else now - p.last_heard_ms,
+                "behind": p.behind, "ahead": p.ahead, "skew_ms": skew,
+                "skew_warning": skew is not None and abs(skew) > self.config.max_skew_ms,
+                "endpoint": self._found.get(p.peer) or (
+                    self._members[p.peer].endpoint if p.peer in self._members else None),
+            })
+        return views
