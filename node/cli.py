@@ -8,6 +8,7 @@ Every failure prints one clear line and exits non-zero; no traceback for known e
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -82,6 +83,28 @@ def _network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--peer", action="append", help="a counter to dial: NODE@host:port")
 
 
+def cmd_join(args: argparse.Namespace) -> int:
+    from node.setup import join
+
+    data_dir = _data_dir(args)
+    config = Config(data_dir=data_dir, node_id=args.node, pos_profile=args.profile,
+                    timezone=args.timezone, **_network(args))
+    shown = [-1.0]
+
+    def progress(have: int, want: int) -> None:
+        share = have / want if want else 0.0
+        if share - shown[0] >= 0.01 or have == want:
+            shown[0] = share
+            bar = "#" * int(share * 30)
+            print(f"\rpulling the store's state [{bar:<30}] {have:,} / {want:,} events",
+                  end="", flush=True)
+
+    count = join(config, args.code, progress=progress)
+    print(f"\ncounter {args.node} joined the store with {count:,} events; "
+          f"start it with `tillmesh --data-dir {data_dir} run`")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from node.daemon import run
 
@@ -134,6 +157,44 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_user(args: argparse.Namespace, method: str, **params: Any) -> Any:
+    """Call ``method`` as ``--user`` (PIN from --pin or asked), else the saved session."""
+    cfg = config_mod.load(_data_dir(args))
+    with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
+        if args.user:
+            client.login(args.user, args.pin or getpass.getpass(f"PIN for {args.user}: "))
+        elif (cfg.data_dir / TOKEN_FILE).exists():
+            client.token = (cfg.data_dir / TOKEN_FILE).read_text().strip()
+        return client.call(method, **params)
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    result = _as_user(args, "invite_create", minutes=args.minutes)
+    print(f"one-time invite code, valid until {result['expires_at']}:\n\n{result['code']}\n")
+    print("on the new counter: tillmesh join CODE --node C0n")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    _print(_as_user(args, "node_revoke", node_id=args.node_id))
+    return 0
+
+
+def cmd_peers(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(_data_dir(args))
+    with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
+        peers = client.call("peers")
+    if not peers:
+        print("no other counter known yet")
+    for peer in peers:
+        state = "live" if peer["live"] else "not heard"
+        skew = "?" if peer["skew_ms"] is None else f"{peer['skew_ms']:+d} ms"
+        warn = "  CLOCK SKEW" if peer["skew_warning"] else ""
+        print(f"{peer['node']:<8} {state:<10} behind {peer['behind']:>7,}  "
+              f"ahead {peer['ahead']:>7,}  skew {skew}{warn}  {peer['endpoint'] or ''}")
+    return 0
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     cfg = config_mod.load(_data_dir(args))
     token_path = cfg.data_dir / TOKEN_FILE
@@ -165,6 +226,11 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _login_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--user", help="log in as this user (else the `api login` session)")
+    p.add_argument("--pin", help="the user's PIN (asked for when not given)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tillmesh", description="Tillmesh counter node")
     parser.add_argument("--data-dir", help="data directory (default $TILLMESH_HOME or "
@@ -181,6 +247,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="load the demo catalog and users")
     _network_options(p)
     p.set_defaults(fn=cmd_init)
+
+    p = sub.add_parser("join", help="enrol this new counter with an invite code")
+    p.add_argument("code", help="the code `tillmesh invite` printed on a running counter")
+    p.add_argument("--node", required=True, help="this counter's code, unique in the store")
+    p.add_argument("--profile", default="Demo POS", help="ERPNext POS Profile")
+    p.add_argument("--timezone", default="Europe/Berlin")
+    _network_options(p)
+    p.set_defaults(fn=cmd_join)
+
+    p = sub.add_parser("invite", help="print a one-time code for a new counter (admin)")
+    p.add_argument("--minutes", type=int, default=15, help="how long the code is valid")
+    _login_options(p)
+    p.set_defaults(fn=cmd_invite)
+
+    p = sub.add_parser("revoke", help="remove a counter from the store for good (admin)")
+    p.add_argument("node_id")
+    _login_options(p)
+    p.set_defaults(fn=cmd_revoke)
+
+    sub.add_parser("peers", help="the other counters: live, lag, clock skew"
+                   ).set_defaults(fn=cmd_peers)
 
     sub.add_parser("run", help="run the node daemon").set_defaults(fn=cmd_run)
     sub.add_parser("demo", help="create (once) and run a demo counter").set_defaults(fn=cmd_demo)

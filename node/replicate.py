@@ -60,6 +60,7 @@ class Replication:
         self._members: dict[str, cluster.Member] = {}
         self._task: asyncio.Task[None] | None = None
         self._refresh_members = True
+        self._seeded: dict[str, cluster.Member] = {}
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -143,7 +144,8 @@ class Replication:
     def _sync_members(self) -> None:
         self._refresh_members = False
         with self.node.log.reading() as s:
-            current = {m.node: m for m in cluster.members(s)}
+            # The inviting counter's list only until our own log holds the members.
+            current = {m.node: m for m in cluster.members(s)} or dict(self._seeded)
         self.transport.set_members({n: m.public_key.encode() for n, m in current.items()})
         for gone in set(self._members) - set(current):
             self.transport.disconnect(gone)
@@ -166,6 +168,20 @@ class Replication:
     async def _send(self, out: list[Outgoing]) -> None:
         for peer, msg in out:
             await self.transport.send(peer, encode(msg))
+
+    # --- joining ----------------------------------------------------------------------------
+
+    def seed_members(self, members: list[dict[str, Any]]) -> None:
+        """Members as the inviting counter named them, before our log holds them."""
+        self._seeded = {m["node"]: cluster.Member(m["node"], m["public_key"], False,
+                                                  m.get("endpoint"))
+                        for m in members}
+
+    def progress(self, peer: str) -> tuple[int, int]:
+        """Events we hold and events ``peer`` holds (0 until it has said Hello)."""
+        have = sum(self.node.log.vector().values())
+        theirs = next((p.vector for p in self.engine.peers() if p.peer == peer), {})
+        return have, sum(theirs.values())
 
     # --- views ------------------------------------------------------------------------------
 

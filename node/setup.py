@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from node import config as config_mod
 from node.api import ipc_path
 from node.client import Client
-from node.cluster import ENROLLED, create_keypair_file
+from node.cluster import ENROLLED, Keypair, create_keypair_file
 from node.config import CONFIG_NAME, Config
 from node.counters import advertised
 from node.credentials import SecretKind, new_credential
-from node.errors import ConfigError, NodeUnavailable, StoreError
+from node.errors import ConfigError, NodeUnavailable, StoreError, ValidationError
 from node.eventlog import EventLog
 from node.masterdata import upserted_body
 from node.roles import Role
@@ -29,6 +31,7 @@ from node.users import USER_UPSERTED
 from node.users import list_users as _list_users
 
 DEMO_STOCK = 40  # units (or kg) of every demo item in the demo warehouse
+BOOTSTRAP_TIMEOUT_S = 300.0  # a 100,000-item store arrives in well under a minute
 CLUSTER_ID_BYTES = 6  # 12 hex characters: unique among a retailer's stores
 PING_TIMEOUT_S = 0.5  # enough for a live node on the same machine to answer
 DEMO_USERS = (("admin", "Demo Admin", "admin", "1234"),
@@ -109,9 +112,19 @@ def store_status(config: Config) -> dict[str, Any]:
     log = _open(config)
     try:
         vector = dict(log.vector())
-        return {"node": config.node_id, "data_dir": str(config.data_dir),
-                "database": str(config.db_path), "events": sum(vector.values()),
-                "vector": vector, "node_running": node_running(config)}
+        running = node_running(config)
+        status: dict[str, Any] = {
+            "node": config.node_id, "cluster": config.cluster,
+            "data_dir": str(config.data_dir), "database": str(config.db_path),
+            "events": sum(vector.values()), "vector": vector, "node_running": running}
+        if running:
+            with Client(config.api_endpoint, timeout=PING_TIMEOUT_S * 4) as client:
+                peers = client.call("peers")
+            status["peers"] = peers
+            status["warnings"] = [
+                f"clock of {p['node']} is {p['skew_ms']:+d} ms off (limit "
+                f"{config.max_skew_ms} ms): check NTP" for p in peers if p["skew_warning"]]
+        return status
     finally:
         log.engine.dispose()
 
@@ -161,3 +174,63 @@ def rebuild(config: Config) -> tuple[int, float]:
             return count, time.perf_counter() - start
         finally:
             log.engine.dispose()
+
+
+def join(config: Config, code_text: str, *, progress: Callable[[int, int], None],
+         timeout_s: float = BOOTSTRAP_TIMEOUT_S) -> int:
+    """Enrol this new counter with an invite code, then pull the store's whole state.
+
+    Returns the number of events pulled. The pull is ordinary replication, so a join
+    that stops half-way simply continues when ``tillmesh run`` starts.
+    """
+    from node.invite import decode
+    from node.join import request_join
+
+    code = decode(code_text)
+    if code.expires_at < datetime.now(UTC):
+        raise ValidationError("This invite code has expired: make a new one with "
+                              "`tillmesh invite` on a running counter")
+    if (config.data_dir / CONFIG_NAME).exists():
+        raise ConfigError(f"{config.data_dir} already holds a counter; not touching it")
+    config = replace(config, cluster=code.cluster)
+    config_mod.validate(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config.data_dir.chmod(0o700)
+    config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keypair = create_keypair_file(config.node_key_path)
+    answer = request_join(code, config.node_id, keypair, endpoint=_endpoint(config))
+    # Dial the inviting counter directly until mDNS (or its enrolment record) says more.
+    issuer = answer["endpoint"].removeprefix("tcp://")
+    config = replace(config, peers=[*config.peers, f"{answer['issuer']}@{issuer}"])
+    key = create_key_file(config.key_path)
+    log = EventLog(open_engine(config.db_path, key), config.node_id)
+    (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
+    try:
+        return asyncio.run(_bootstrap(config, log, keypair, answer, progress, timeout_s))
+    finally:
+        log.engine.dispose()
+
+
+async def _bootstrap(config: Config, log: EventLog, keypair: Keypair, answer: dict[str, Any],
+                     progress: Callable[[int, int], None], timeout_s: float) -> int:
+    from node.replicate import Replication
+    from node.service import Node
+
+    node = Node(config, log, keypair=keypair)
+    replication = Replication(node)
+    # Until our own enrolment arrives, trust the members the inviting counter named.
+    replication.seed_members(answer["members"])
+    await replication.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            have, want = replication.progress(answer["issuer"])
+            progress(have, want)
+            if want and have >= want:
+                return have
+            if time.monotonic() > deadline:
+                raise NodeUnavailable(f"the store's state did not arrive within {timeout_s:.0f}"
+                                      f" s ({have} of {want} events): `tillmesh run` goes on")
+            await asyncio.sleep(0.1)
+    finally:
+        await replication.close()
