@@ -93,7 +93,7 @@ def cmd_join(args: argparse.Namespace) -> int:
 
     def progress(have: int, want: int) -> None:
         share = have / want if want else 0.0
-        if share - shown[0] >= 0.01 or have == want:
+        if want and (share - shown[0] >= 0.01 or have == want):
             shown[0] = share
             bar = "#" * int(share * 30)
             print(f"\rpulling the store's state [{bar:<30}] {have:,} / {want:,} events",

@@ -16,14 +16,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from replication.discovery import Discovery, PeerFound, PeerLost
-from replication.transport import Transport, fingerprint
-
 from node import cluster
 from node.service import Node
 from replication.event import Event
 from replication.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode
 from replication.sync import EventLogStore, Outgoing, Replicator
+from replication.transport import Transport, fingerprint
 
 log = logging.getLogger("tillmesh.replication")
 
@@ -55,7 +53,7 @@ class Replication:
         self.engine = Replicator(EventLogStore(node.log), node.node_id, node.config.cluster)
         self.transport = Transport(node.node_id, node.keypair.public, node.keypair.secret,
                                    node.config.listen, self._on_message)
-        self.discovery: Discovery | None = None
+        self.discovery: Any = None  # replication.discovery.Discovery when mDNS is on
         self._found: dict[str, str] = {}  # node -> endpoint seen on mDNS
         self._members: dict[str, cluster.Member] = {}
         self._task: asyncio.Task[None] | None = None
@@ -70,6 +68,8 @@ class Replication:
         self.node.peer_view = self.peer_view
         self._sync_members()
         if self.config.mdns:
+            from replication.discovery import Discovery
+
             port = int(self.transport.endpoint.rsplit(":", 1)[1])
             addresses = [self.config.advertise] if self.config.advertise else None
             self.discovery = Discovery(
@@ -121,8 +121,9 @@ class Replication:
         if self._refresh_members:
             self._sync_members()
 
-    def _on_discovery(self, change: PeerFound | PeerLost) -> None:
-        if isinstance(change, PeerFound):
+    def _on_discovery(self, change: Any) -> None:
+        """mDNS found (an endpoint) or lost a counter."""
+        if getattr(change, "endpoint", None):
             member = self._members.get(change.node)
             if member is None or fingerprint(member.public_key.encode()) != change.key_fingerprint:
                 return  # mDNS is a hint: an unknown node or another key is not dialled

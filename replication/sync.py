@@ -412,8 +412,8 @@ class Replicator:
         applied = self.store.receive(msg.events)
         have = self.store.vector()
         for origin, pull in list(self._pulls.items()):
-            answered = pull.peer == peer.id and any(
-                e.origin == origin and pull.first <= e.seq <= pull.last for e in msg.events)
+            answered = pull.peer == peer.id and any(  # an answer starts at first
+                e.origin == origin and e.seq == pull.first for e in msg.events)
             if answered or have.get(origin, 0) >= pull.last:
                 del self._pulls[origin]
             if answered and have.get(origin, 0) < pull.first:  # served unusable events

