@@ -92,6 +92,18 @@ def register(node: Node) -> None:
         the API socket is readable by the service user only)."""
         return node.peer_view()
 
-    for fn in (invite_create, node_revoke, members):
+    def replication_pause(caller: Caller, paused: bool = True,
+                          approver: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Cut this counter off the other counters (maintenance), or reconnect it; it
+        keeps selling and catches up on reconnect (admins)."""
+        with node.write() as tx:
+            auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
+            if node.cut_off is None:
+                raise ConfigError("Replication is not running on this counter")
+            node.cut_off(bool(paused))
+            node.audit(tx, "replication_paused", auth, paused=bool(paused))
+        return {"paused": bool(paused)}
+
+    for fn in (invite_create, node_revoke, members, replication_pause):
         node.expose(fn.__name__, fn)
     node.expose("peers", peers, auth="none")

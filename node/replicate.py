@@ -58,6 +58,7 @@ class Replication:
         self._members: dict[str, cluster.Member] = {}
         self._task: asyncio.Task[None] | None = None
         self._refresh_members = True
+        self.paused = False  # cut off: nothing in, nothing out (the counter sells on)
         self._seeded: dict[str, cluster.Member] = {}
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -66,6 +67,7 @@ class Replication:
         await self.transport.start()
         self.node.log.listeners.append(self._recorded)
         self.node.peer_view = self.peer_view
+        self.node.cut_off = self.pause
         self._sync_members()
         if self.config.mdns:
             from replication.discovery import Discovery
@@ -94,7 +96,14 @@ class Replication:
 
     # --- the engine's inputs --------------------------------------------------------------
 
+    def pause(self, paused: bool) -> None:
+        self.paused = paused
+        log.warning("replication %s", "paused: this counter is cut off" if paused
+                    else "resumed")
+
     async def _on_message(self, peer: str, data: bytes) -> None:
+        if self.paused:
+            return
         try:
             msg = decode(data)
         except ProtocolError as exc:
@@ -167,6 +176,8 @@ class Replication:
                 self._send(self.engine.connected(member.node, _now_ms())))
 
     async def _send(self, out: list[Outgoing]) -> None:
+        if self.paused:
+            return
         for peer, msg in out:
             await self.transport.send(peer, encode(msg))
 

@@ -76,6 +76,8 @@ class Node:
         self.keypair = keypair
         # Set by the daemon when replication runs: () -> list of peer views.
         self.peer_view: Callable[[], list[dict[str, Any]]] = list
+        # Set by the daemon: cut this counter off replication (True) or reconnect it.
+        self.cut_off: Callable[[bool], None] | None = None
         from node import counters, info, people, selling, shifts  # desks register methods
 
         for desk in (people, selling, shifts, info, counters):

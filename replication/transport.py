@@ -1,194 +1,526 @@
-"""ZeroMQ "Harmony" transport with CurveZMQ Ironhouse, on asyncio.
+"""ZeroMQ transport between counters: "Harmony" sockets with CurveZMQ Ironhouse (asyncio).
 
-One ROUTER per node takes input; one DEALER per peer carries output. Every socket is
-CURVE: the ROUTER is a server with this node's keypair, each DEALER a client that knows
-its peer's public key. A ZAP handler in this transport's own ZeroMQ context admits a
-client only if its key belongs to a current member (enrolled, unrevoked node of this
-cluster) and stamps each connection with that member's node id ("User-Id"): a message is
-attributed to the key that authenticated it, never to anything it says about itself.
+Shape ("Harmony", ZeroMQ guide ch. 8): a node binds one ROUTER for input and opens one
+DEALER per peer for output; an answer to a peer goes out through our DEALER to its ROUTER,
+never back through our ROUTER. A message is one opaque frame of at most
+MAX_MESSAGE_BYTES; this module never looks inside it.
 
-ZAP runs once per connection. When a member is revoked, ``set_members`` closes our
-DEALER to it and from then on every message still arriving over its old, already
-authenticated connection is dropped (and logged) here; a reconnect is refused by ZAP.
+Security (Ironhouse):
+
+* Every socket is CURVE. The ROUTER is a CURVE server with this node's keypair. A DEALER
+  is a CURVE client with this node's keypair and the peer's public key as server key, so
+  it completes a handshake only with the holder of that key's secret.
+* Each Transport has its own zmq context and so its own ZAP handler on
+  ``inproc://zeromq.zap.01`` (a small REP loop; :func:`zap_reply` is its pure core). It
+  accepts a CURVE client only if its public key is in the current member set
+  (:meth:`Transport.set_members`). ``ZAP_ENFORCE_DOMAIN`` is on, so without a running
+  handler libzmq refuses every client instead of accepting any key.
+* Attribution: the handler answers ``User-Id`` = the client's z85 public key, and libzmq
+  attaches it as metadata to every frame that arrives over that connection. The reader
+  maps that key through the *current* member set to a node id. Nothing the message says,
+  nor the ZeroMQ routing id (which a peer may choose), is trusted.
+* Revocation: ZAP runs once per connection, at its handshake, and libzmq cannot cut one
+  peer off a ROUTER, so a connection made before a revoke survives it. ``set_members``
+  therefore closes our DEALER to a removed member, makes ZAP refuse its new handshakes,
+  and makes the reader drop (and log) every message that still arrives with its key.
+  That last, app-level check is what cuts a revoked counter off.
+* DEALERs set no routing id: the ROUTER picks a random one, so no peer can squat on or
+  take over (ROUTER_HANDOVER) another peer's routing slot. Handover is left off.
+
+Flow: sending never waits. DEALERs have ``IMMEDIATE`` (nothing is queued for a peer whose
+handshake has not completed) and a bounded SNDHWM; :meth:`Transport.send` returns False
+when the peer is unknown, not connected or its queue is full. A dropped message is fine:
+anti-entropy retries. Input: the reader awaits ``on_message`` for each message in turn,
+so a slow handler slows reading, RCVHWM fills and TCP pushes back on the senders; the
+handler should hand work off quickly.
+
+Keys are z85 text (40 bytes) as ``zmq.curve_keypair()`` returns them. Key *files* belong
+to the node (``node/cluster.py``); this module keeps pure helpers only. Every method of
+:class:`Transport` runs on the event loop that called :meth:`Transport.start`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import enum
 import hashlib
+import inspect
+import itertools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import struct
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
 import zmq.asyncio
-from zmq.auth.asyncio import AsyncioAuthenticator
+from zmq.utils import z85
+from zmq.utils.monitor import parse_monitor_message
 
-from replication.const import MAX_MESSAGE_BYTES
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "MessageHandler",
+    "Transport",
+    "TransportError",
+    "TransportState",
+    "fingerprint",
+    "new_keypair",
+    "zap_reply",
+]
 
 log = logging.getLogger(__name__)
 
-ZAP_DOMAIN = "tillmesh"  # our sockets' ZAP domain, so a stray socket is never admitted
-SEND_HWM = 10_000  # messages queued per peer before sends are dropped (anti-entropy retries)
-RECV_HWM = 100_000  # messages queued on input before ZeroMQ pushes back on senders
-HEARTBEAT_IVL_MS = 1000  # ZMTP ping interval: finds a dead TCP peer without traffic
-HEARTBEAT_TIMEOUT_MS = 3000  # no pong for this long: the connection is dropped
-RECONNECT_IVL_MS = 100  # first reconnect attempt after a peer went away
-RECONNECT_IVL_MAX_MS = 2000  # back-off cap, so a restarted peer is back within 2 s
+MAX_MESSAGE_BYTES = 16 << 20  # bytes; the replication protocol's largest message. libzmq
+#   drops a connection that sends more (MAXMSGSIZE), so a peer cannot balloon our memory
+SEND_HWM = 1000  # messages queued per peer before send() says False; with anti-entropy
+#   batches of a few KiB that is a few MiB, and a peer that far behind catches up by pull
+RECV_HWM = 1000  # messages buffered per inbound connection before TCP pushes back
+HEARTBEAT_IVL_MS = 2_000  # ms; ZMTP PING interval, finds a peer whose TCP went half-open
+HEARTBEAT_TIMEOUT_MS = 6_000  # ms; no traffic for this long (3 pings) drops the connection
+HEARTBEAT_TTL_MS = 6_000  # ms; asks the remote side to drop us after this much silence
+HANDSHAKE_IVL_MS = 5_000  # ms; a CURVE handshake not done by then is dropped (slowloris)
+RECONNECT_IVL_MS = 250  # ms; first retry after a lost connection: a restarted till is
+#   back within a second
+RECONNECT_IVL_MAX_MS = 5_000  # ms; backoff ceiling for a peer that stays away
+ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by ZeroMQ RFC 27 (ZAP)
+ZAP_DOMAIN = b"tillmesh"  # our ROUTER's ZAP domain; requests for another one are refused
+ZAP_VERSION = b"1.0"  # RFC 27
+KEY_Z85_BYTES = 40  # a CurveZMQ key as z85 text (32 raw bytes)
+FINGERPRINT_HEX = 16  # hex digits of sha256(raw public key): 64 bits, for mDNS TXT and logs
+DROP_LOG_EVERY = 1000  # messages; after the first, every n-th drop per key is logged
+MAX_REFUSALS_LOGGED = 256  # (address, key) pairs whose ZAP refusal was logged at warning;
+#   a client hammering us cannot flood the log
+_MONITOR_EVENTS = (
+    zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_DISCONNECTED
+)
+_KEY_ERRORS = (ValueError, KeyError, struct.error)
 
-OnMessage = Callable[[str, bytes], Awaitable[None] | None]
+MessageHandler = Callable[[str, bytes], Awaitable[None] | None]
 
 
 class TransportError(Exception):
-    """A socket could not be set up (bad endpoint, address in use)."""
+    """A transport operation failed: a bad key or endpoint, a bind that failed, a call
+    outside the lifecycle, an oversized message. zmq errors never leave this module."""
 
 
-def fingerprint(public_key: bytes) -> str:
-    """A short, stable name of a public key (shown in mDNS TXT and `tillmesh peers`)."""
-    return hashlib.sha256(public_key).hexdigest()[:16]
+class TransportState(enum.Enum):
+    UNSTARTED = "unstarted"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+# ----------------------------------------------------------------------- pure helpers
 
 
 def new_keypair() -> tuple[bytes, bytes]:
-    """A fresh CurveZMQ keypair, z85-encoded (public, secret)."""
-    public, secret = zmq.curve_keypair()
+    """A fresh CurveZMQ keypair ``(public, secret)``, both z85 (40 bytes)."""
+    try:
+        public, secret = zmq.curve_keypair()
+    except zmq.ZMQError as exc:
+        raise TransportError(f"this libzmq cannot make CurveZMQ keys: {exc}") from exc
     return public, secret
 
 
-class _Members(AsyncioAuthenticator):
-    """ZAP: admit member keys only, and name each connection after its member."""
+def _z85_key(key: bytes | str, what: str) -> bytes:
+    """``key`` as canonical z85 bytes; raises TransportError if it is not a CurveZMQ key."""
+    text = key.encode("ascii", "replace") if isinstance(key, str) else bytes(key)
+    if len(text) != KEY_Z85_BYTES:
+        raise TransportError(f"{what} must be {KEY_Z85_BYTES} z85 characters, not {len(text)}")
+    try:
+        canonical = z85.encode(z85.decode(text)) == text
+    except _KEY_ERRORS:
+        canonical = False
+    if not canonical:
+        raise TransportError(f"{what} is not a z85-encoded key")
+    return text
 
-    def __init__(self, context: zmq.asyncio.Context) -> None:
-        super().__init__(context)
-        self.by_key: dict[bytes, str] = {}
 
-    def callback(self, domain: str, key: bytes) -> bool:
-        return key in self.by_key
+def fingerprint(public_key: bytes | str) -> str:
+    """Short id of a public key: the first 16 hex digits of sha256 of its 32 raw bytes."""
+    raw = z85.decode(_z85_key(public_key, "the public key"))
+    return hashlib.sha256(raw).hexdigest()[:FINGERPRINT_HEX]
 
-    def curve_user_id(self, client_public_key: bytes) -> str:
-        return self.by_key[zmq.utils.z85.encode(client_public_key)]
+
+def zap_reply(request: Sequence[bytes], node_by_key: Mapping[bytes, str]) -> tuple[
+    list[bytes], str | None, str
+]:
+    """The ZAP (RFC 27) reply to one request: ``(frames, node or None, reason)``. Pure.
+
+    Accepted: version 1.0, our domain, mechanism CURVE with one 32-byte key that belongs
+    to a member. The reply's User-Id is the key in z85; the reader maps it to a node id.
+    """
+    request_id = request[1] if len(request) > 1 else b""
+
+    def refuse(reason: str) -> tuple[list[bytes], None, str]:
+        return [ZAP_VERSION, request_id, b"400", reason.encode(), b"", b""], None, reason
+
+    if len(request) < 6 or request[0] != ZAP_VERSION:
+        return refuse("malformed ZAP request")
+    domain, mechanism, credentials = request[2], request[5], request[6:]
+    if domain != ZAP_DOMAIN:
+        return refuse("wrong ZAP domain")
+    if mechanism != b"CURVE" or len(credentials) != 1 or len(credentials[0]) != 32:
+        return refuse("not a CURVE client")
+    key = z85.encode(credentials[0])
+    node = node_by_key.get(key)
+    if node is None:
+        return refuse("not a member")
+    return [ZAP_VERSION, request_id, b"200", b"OK", key, b""], node, "OK"
+
+
+# ------------------------------------------------------------------------ the transport
+
+
+@dataclass(eq=False)
+class _Peer:
+    node_id: str
+    endpoint: str
+    server_key: bytes
+    socket: zmq.asyncio.Socket
+    monitor: zmq.asyncio.Socket
+    connected: bool = False
+    failing: bool = False  # a failed handshake was logged; quiet until one succeeds
 
 
 class Transport:
-    def __init__(self, node_id: str, public_key: bytes, secret_key: bytes, bind: str,
-                 on_message: OnMessage) -> None:
+    """One node's ROUTER plus a DEALER per peer (see the module docstring)."""
+
+    def __init__(
+        self,
+        node_id: str,
+        public_key: bytes,
+        secret_key: bytes,
+        bind: str,
+        on_message: MessageHandler,
+    ) -> None:
         self.node_id = node_id
-        self._public, self._secret = public_key, secret_key
+        self._public = _z85_key(public_key, "this node's public key")
+        self._secret = _z85_key(secret_key, "this node's secret key")
         self._bind = bind
         self._on_message = on_message
-        self._ctx = zmq.asyncio.Context()  # ZAP applies to this context's sockets only
-        self._auth = _Members(self._ctx)
+        self._ctx: zmq.asyncio.Context | None = None
         self._router: zmq.asyncio.Socket | None = None
-        self._dealers: dict[str, tuple[str, bytes, zmq.asyncio.Socket]] = {}
+        self._zap: zmq.asyncio.Socket | None = None
+        self._endpoint: str | None = None
         self._members: dict[str, bytes] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.endpoint = ""
+        self._node_by_key: dict[bytes, str] = {}
+        self._peers: dict[str, _Peer] = {}
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._drops: Counter[bytes] = Counter()
+        self._refusals_logged: set[tuple[bytes, bytes]] = set()
+        self._monitor_ids = itertools.count(1)
+        self.state = TransportState.UNSTARTED
+
+    # --- lifecycle
 
     async def start(self) -> None:
-        self._auth.start()
-        self._auth.configure_curve_callback(ZAP_DOMAIN, credentials_provider=self._auth)
-        router = self._ctx.socket(zmq.ROUTER)
-        router.curve_server = True
-        router.curve_publickey, router.curve_secretkey = self._public, self._secret
-        router.zap_domain = ZAP_DOMAIN.encode()
-        _common(router)
-        router.setsockopt(zmq.RCVHWM, RECV_HWM)
+        """Start the ZAP handler, then bind the ROUTER (never the other way round)."""
+        if self.state is not TransportState.UNSTARTED:
+            raise TransportError(f"the transport is {self.state.value}")
+        self._ctx = zmq.asyncio.Context()
         try:
-            router.bind(self._bind)
+            self._zap = self._ctx.socket(zmq.REP)
+            self._zap.setsockopt(zmq.LINGER, 0)
+            self._zap.bind(ZAP_ENDPOINT)
+            self._router = self._ctx.socket(zmq.ROUTER)
+            self._tune(self._router)
+            self._router.setsockopt(zmq.CURVE_SERVER, 1)
+            self._router.setsockopt(zmq.CURVE_PUBLICKEY, self._public)
+            self._router.setsockopt(zmq.CURVE_SECRETKEY, self._secret)
+            self._router.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN)
+            self._router.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
+            self._router.bind(self._bind)
+            last = self._router.getsockopt(zmq.LAST_ENDPOINT)
+            self._endpoint = last.decode() if isinstance(last, bytes) else str(last)
         except zmq.ZMQError as exc:
-            router.close(linger=0)
-            self._auth.stop()
-            raise TransportError(f"cannot listen for counters on {self._bind}: {exc}") from exc
-        self._router = router
-        self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._task = asyncio.get_running_loop().create_task(self._read())
+            self._release()
+            self.state = TransportState.CLOSED
+            raise TransportError(f"cannot listen for peers at {self._bind}: {exc}") from exc
+        self.state = TransportState.RUNNING
+        self._spawn(self._serve_zap(), "zap")
+        self._spawn(self._read(), "reader")
+        log.info("replication transport of %s listening on %s (key %s)",
+                 self.node_id, self._endpoint, fingerprint(self._public))
+
+    async def close(self) -> None:
+        """Close every socket and end every task; idempotent. Unsent messages are dropped."""
+        if self.state is TransportState.CLOSED:
+            return
+        self.state = TransportState.CLOSED
+        for peer_id in list(self._peers):
+            self._drop_peer(peer_id)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._release()
+        log.info("replication transport of %s closed", self.node_id)
+
+    async def __aenter__(self) -> Transport:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint actually bound, e.g. ``tcp://127.0.0.1:43117`` for port 0."""
+        if self._endpoint is None:
+            raise TransportError("the transport is not listening")
+        return self._endpoint
+
+    @property
+    def port(self) -> int:
+        """The TCP port actually bound (what discovery announces)."""
+        return int(self.endpoint.rsplit(":", 1)[1])
+
+    # --- membership and peers
+
+    def set_members(self, members: Mapping[str, bytes | str]) -> None:
+        """Replace the member set ``{node_id: public key (z85)}`` (enrolment, revocation).
+
+        A bad key, or a key listed for two nodes, admits nobody and is logged. Our DEALER
+        to a node that left (or whose key changed) is closed; its messages are dropped.
+        """
+        keys: dict[str, bytes] = {}
+        for node, key in members.items():
+            try:
+                keys[node] = _z85_key(key, f"the key of member {node}")
+            except TransportError as exc:
+                log.error("ignoring member %s: %s", node, exc)
+        shared = {k for k, n in Counter(keys.values()).items() if n > 1}
+        for node in [n for n, k in keys.items() if k in shared]:
+            log.error("member %s shares its key with another node; accepting neither", node)
+            del keys[node]
+        for node in self._members.keys() - keys.keys():
+            log.info("%s is no longer a member: its messages will be dropped", node)
+        self._members = keys
+        self._node_by_key = {key: node for node, key in keys.items()}
+        for key in [k for k in self._drops if k in self._node_by_key]:
+            del self._drops[key]
+        for peer_id, peer in list(self._peers.items()):
+            if keys.get(peer_id) != peer.server_key:
+                log.info("closing our connection to %s: no longer a member", peer_id)
+                self._drop_peer(peer_id)
+
+    def connect(self, peer_id: str, endpoint: str, peer_public_key: bytes | str) -> bool:
+        """Dial a member (idempotent; a new endpoint replaces the old connection).
+
+        Returns False, with a log line, for ourselves, a non-member, or a key that is not
+        the member's enrolled key (a stale or spoofed discovery hint).
+        """
+        self._require_running()
+        key = _z85_key(peer_public_key, f"the public key of {peer_id}")
+        if peer_id == self.node_id:
+            return False
+        if self._members.get(peer_id) != key:
+            why = "not a member" if peer_id not in self._members else "not its enrolled key"
+            log.warning("not dialing %s at %s: %s", peer_id, endpoint, why)
+            return False
+        current = self._peers.get(peer_id)
+        if current is not None:
+            if current.endpoint == endpoint:
+                return True
+            log.info("%s moved from %s to %s; reconnecting", peer_id, current.endpoint, endpoint)
+            self._drop_peer(peer_id)
+        self._peers[peer_id] = peer = self._dial(peer_id, endpoint, key)
+        self._watchers[peer_id] = self._spawn(self._watch(peer), f"watch-{peer_id}")
+        return True
+
+    def disconnect(self, peer_id: str) -> None:
+        """Close our DEALER to ``peer_id`` (idempotent); its inbound connection stays."""
+        self._drop_peer(peer_id)
+
+    def connected(self) -> set[str]:
+        """Peers whose DEALER has a live, authenticated connection right now."""
+        return {peer_id for peer_id, peer in self._peers.items() if peer.connected}
+
+    async def send(self, peer_id: str, data: bytes) -> bool:
+        """Queue ``data`` for ``peer_id`` without waiting. False if the peer is unknown,
+        not connected or its queue is full: the message was dropped."""
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise TransportError(f"a {len(data)}-byte message exceeds {MAX_MESSAGE_BYTES}")
+        peer = self._peers.get(peer_id)
+        if peer is None or self.state is not TransportState.RUNNING:
+            return False
+        try:
+            await peer.socket.send(data, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            return False  # no completed handshake yet, or SNDHWM reached
+        except zmq.ZMQError as exc:
+            log.warning("sending to %s failed: %s", peer_id, exc)
+            return False
+        return True
+
+    # --- internals
+
+    def _require_running(self) -> None:
+        if self.state is not TransportState.RUNNING:
+            raise TransportError(f"the transport is {self.state.value}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=f"tillmesh-transport-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("transport task %s stopped", task.get_name(), exc_info=task.exception())
+
+    @staticmethod
+    def _tune(sock: zmq.asyncio.Socket) -> None:
+        for option, value in (
+            (zmq.LINGER, 0),
+            (zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES),
+            (zmq.SNDHWM, SEND_HWM),
+            (zmq.RCVHWM, RECV_HWM),
+            (zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS),
+            (zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS),
+            (zmq.HEARTBEAT_TTL, HEARTBEAT_TTL_MS),
+            (zmq.HANDSHAKE_IVL, HANDSHAKE_IVL_MS),
+            (zmq.RECONNECT_IVL, RECONNECT_IVL_MS),
+            (zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS),
+        ):
+            sock.setsockopt(option, value)
+
+    def _dial(self, peer_id: str, endpoint: str, key: bytes) -> _Peer:
+        assert self._ctx is not None
+        sock = self._ctx.socket(zmq.DEALER)
+        monitor: zmq.asyncio.Socket | None = None
+        try:
+            self._tune(sock)
+            sock.setsockopt(zmq.IMMEDIATE, 1)
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, self._public)
+            sock.setsockopt(zmq.CURVE_SECRETKEY, self._secret)
+            sock.setsockopt(zmq.CURVE_SERVERKEY, key)
+            address = f"inproc://tillmesh-monitor-{next(self._monitor_ids)}"
+            monitor = sock.get_monitor_socket(_MONITOR_EVENTS, address)
+            sock.connect(endpoint)
+        except zmq.ZMQError as exc:
+            if monitor is not None:
+                monitor.close(linger=0)
+            sock.close(linger=0)
+            raise TransportError(f"cannot dial {peer_id} at {endpoint}: {exc}") from exc
+        return _Peer(peer_id, endpoint, key, sock, monitor)
+
+    def _drop_peer(self, peer_id: str) -> None:
+        peer = self._peers.pop(peer_id, None)
+        watcher = self._watchers.pop(peer_id, None)
+        if watcher is not None:
+            watcher.cancel()
+        if peer is None:
+            return
+        try:
+            peer.socket.disable_monitor()
+        except zmq.ZMQError:
+            pass  # the socket is going away anyway
+        peer.monitor.close(linger=0)
+        peer.socket.close(linger=0)
+
+    def _release(self) -> None:
+        for sock in (self._router, self._zap):
+            if sock is not None:
+                sock.close(linger=0)
+        self._router = self._zap = None
+        if self._ctx is not None:
+            self._ctx.destroy(linger=0)
+            self._ctx = None
+
+    async def _watch(self, peer: _Peer) -> None:
+        """Follow one DEALER's connection state through its socket monitor."""
+        while True:
+            try:
+                event = parse_monitor_message(await peer.monitor.recv_multipart())["event"]
+            except zmq.ZMQError:
+                return
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                peer.connected, peer.failing = True, False
+                log.info("connected to %s at %s", peer.node_id, peer.endpoint)
+            elif event == zmq.EVENT_DISCONNECTED:
+                if peer.connected:
+                    log.info("lost the connection to %s at %s", peer.node_id, peer.endpoint)
+                peer.connected = False
+            elif not peer.failing:
+                peer.failing = True
+                why = ("it refused our key (is this counter enrolled there?)"
+                       if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                       else "wrong server key, or not a Tillmesh node")
+                log.warning("handshake with %s at %s failed: %s", peer.node_id, peer.endpoint,
+                            why)
+
+    async def _serve_zap(self) -> None:
+        assert self._zap is not None
+        zap = self._zap
+        while True:
+            try:
+                request = await zap.recv_multipart()
+                reply, node, reason = zap_reply(request, self._node_by_key)
+                await zap.send_multipart(reply)
+            except zmq.ZMQError as exc:
+                raise TransportError(f"the ZAP handler failed: {exc}") from exc
+            if node is None:
+                self._log_refusal(request, reason)
+
+    def _log_refusal(self, request: list[bytes], reason: str) -> None:
+        address = request[3] if len(request) > 3 else b"?"
+        key = request[6] if len(request) > 6 else b""
+        seen = (address, key)
+        first = seen not in self._refusals_logged
+        if first and len(self._refusals_logged) < MAX_REFUSALS_LOGGED:
+            self._refusals_logged.add(seen)
+        who = hashlib.sha256(key).hexdigest()[:FINGERPRINT_HEX] if len(key) == 32 else "-"
+        log.log(logging.WARNING if first else logging.DEBUG,
+                "refused a peer connection from %s (key %s): %s",
+                address.decode(errors="replace")[:64], who, reason)
 
     async def _read(self) -> None:
         assert self._router is not None
+        router = self._router
         while True:
-            frames = await self._router.recv_multipart(copy=False)
-            payload = frames[-1]
             try:
-                peer = payload.get("User-Id")
-            except zmq.ZMQError:
-                continue  # no ZAP identity: cannot happen with CURVE + ZAP, never trusted
-            if peer not in self._members:
-                log.warning("dropped a message from %s: not a member (revoked?)", peer)
-                continue
-            try:
-                result = self._on_message(peer, payload.bytes)
-                if result is not None:
-                    await result
-            except Exception:  # one bad message must not stop the input
-                log.exception("handling a message from %s failed", peer)
+                frames = await router.recv_multipart(copy=False)
+            except zmq.ZMQError as exc:
+                raise TransportError(f"receiving on {self._endpoint} failed: {exc}") from exc
+            node = self._sender_of(frames)
+            if node is not None:
+                await self._deliver(node, frames[-1].bytes)
 
-    def set_members(self, members: Mapping[str, bytes]) -> None:
-        """The nodes whose keys are admitted; DEALERs to nodes no longer listed close."""
-        self._members = dict(members)
-        self._auth.by_key = {key: node for node, key in members.items()}
-        for node in list(self._dealers):
-            if node not in self._members:
-                self.disconnect(node)
-
-    def connect(self, peer: str, endpoint: str, public_key: bytes) -> bool:
-        """Dial ``peer``; False when already dialled there with that key."""
-        current = self._dealers.get(peer)
-        if current is not None and current[:2] == (endpoint, public_key):
-            return False
-        self.disconnect(peer)
-        sock = self._ctx.socket(zmq.DEALER)
-        sock.curve_serverkey = public_key
-        sock.curve_publickey, sock.curve_secretkey = self._public, self._secret
-        _common(sock)
-        sock.setsockopt(zmq.SNDHWM, SEND_HWM)
+    def _sender_of(self, frames: list[zmq.Frame]) -> str | None:
+        """The member that sent ``frames``, from the key ZAP authenticated; else None."""
+        if len(frames) != 2:  # routing id + one payload frame
+            log.warning("dropped a %d-part peer message (one part expected)", len(frames) - 1)
+            return None
         try:
-            sock.connect(endpoint)
-        except zmq.ZMQError as exc:
-            sock.close(linger=0)
-            log.warning("cannot dial %s at %s: %s", peer, endpoint, exc)
-            return False
-        self._dealers[peer] = (endpoint, public_key, sock)
-        return True
+            user_id = frames[1].get("User-Id")
+        except zmq.ZMQError:
+            log.warning("dropped a peer message without an authenticated key")
+            return None
+        key = str(user_id).encode("ascii", "replace")
+        node = self._node_by_key.get(key)
+        if node is None:
+            self._drops[key] += 1
+            count = self._drops[key]
+            if count == 1 or count % DROP_LOG_EVERY == 0:
+                who = fingerprint(key) if len(key) == KEY_Z85_BYTES else "-"
+                log.warning("dropped %d message(s) from key %s: not a member (revoked?)",
+                            count, who)
+            return None
+        return node
 
-    def disconnect(self, peer: str) -> None:
-        entry = self._dealers.pop(peer, None)
-        if entry is not None:
-            entry[2].close(linger=0)
-
-    def connected(self) -> set[str]:
-        return set(self._dealers)
-
-    async def send(self, peer: str, data: bytes) -> bool:
-        """Queue ``data`` for ``peer``; False when not dialled or its queue is full."""
-        entry = self._dealers.get(peer)
-        if entry is None:
-            return False
+    async def _deliver(self, node: str, data: bytes) -> None:
         try:
-            await entry[2].send(data, flags=zmq.NOBLOCK)
-        except zmq.Again:
-            return False
-        except zmq.ZMQError as exc:
-            log.warning("send to %s failed: %s", peer, exc)
-            return False
-        return True
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for peer in list(self._dealers):
-            self.disconnect(peer)
-        if self._router is not None:
-            self._router.close(linger=0)
-        self._auth.stop()
-        self._ctx.destroy(linger=0)
-
-
-def _common(sock: Any) -> None:
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
-    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
-    sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
-    sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+            result = self._on_message(node, data)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a handler bug must not stop the transport
+            log.exception("the message handler failed on %d bytes from %s", len(data), node)

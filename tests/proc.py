@@ -24,6 +24,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,20 @@ PING_TIMEOUT_S = 0.25  # seconds per readiness ping; a live local node answers i
 STOP_TIMEOUT_S = 10.0  # seconds between SIGTERM and SIGKILL
 COMMAND_TIMEOUT_S = 60.0  # seconds for one CLI command (init hashes three PINs)
 CLIENT_TIMEOUT_S = 5.0  # seconds a test client waits for an answer
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def network(*extra: str) -> tuple[str, ...]:
+    """Loopback replication settings with fixed ports (peers must know where to dial)."""
+    return ("--listen", f"tcp://127.0.0.1:{free_port()}",
+            "--join-listen", f"tcp://127.0.0.1:{free_port()}", "--advertise", "127.0.0.1",
+            "--no-mdns", *extra)
 
 
 class NodeFailed(AssertionError):

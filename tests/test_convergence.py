@@ -294,8 +294,9 @@ class Replication(RuleBasedStateMachine):
         links = ({frozenset((a, b)) for a in ids for b in ids if a < b} if mesh
                  else {frozenset(p) for p in zip(ids, ids[1:], strict=False)})
         self.c = Cluster(ids, links)
-        for r in self.c.replicas.values():
+        for r in self.c.replicas.values():  # every run has something to replicate
             self.c.open_shift(r)
+            self.c.sell(r, ["4000000000044"])
         return multiple(*ids)
 
     @property
@@ -305,6 +306,10 @@ class Replication(RuleBasedStateMachine):
 
     def r(self, node_id: str) -> Replica:
         return self.cluster.replicas[node_id]
+
+    @rule(r=replicas, codes=st.lists(st.sampled_from(sorted(CODES)), min_size=1, max_size=3))
+    def sell(self, r: str, codes: list[str]) -> None:
+        self.cluster.sell(self.r(r), codes)
 
     @rule(r=replicas, acts=st.lists(st.sampled_from(ACTS), min_size=1, max_size=4),
           codes=st.lists(st.sampled_from(sorted(CODES)), min_size=1, max_size=3),
