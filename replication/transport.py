@@ -27,12 +27,13 @@ Security (Ironhouse):
 * DEALERs set no routing id: the ROUTER picks a random one, so no peer can squat on or
   take over (ROUTER_HANDOVER) another peer's routing slot. Handover is left off.
 
-Flow: sending never waits. DEALERs have ``IMMEDIATE`` (nothing is queued for a peer whose
-handshake has not completed) and a bounded SNDHWM; :meth:`Transport.send` returns False
-when the peer is unknown, not connected or its queue is full. A dropped message is fine:
-anti-entropy retries. Input: the reader awaits ``on_message`` for each message in turn,
-so a slow handler slows reading, RCVHWM fills and TCP pushes back on the senders; the
-handler should hand work off quickly.
+Flow: sending never waits. A DEALER queues up to SNDHWM messages, also while its
+handshake is still under way (so the engine's Hello, sent right after ``connect``, goes out
+the moment the peer accepts us); :meth:`Transport.send` returns False when the peer was
+never dialled or its queue is full. A dropped message is fine: anti-entropy retries.
+:meth:`Transport.connected` tells which DEALERs have a live, authenticated connection.
+Input: the reader awaits ``on_message`` for each message in turn, so a slow handler slows
+reading, RCVHWM fills and TCP pushes back on the senders; hand work off quickly.
 
 Keys are z85 text (40 bytes) as ``zmq.curve_keypair()`` returns them. Key *files* belong
 to the node (``node/cluster.py``); this module keeps pure helpers only. Every method of
@@ -42,6 +43,7 @@ to the node (``node/cluster.py``); this module keeps pure helpers only. Every me
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import hashlib
 import inspect
@@ -58,8 +60,9 @@ import zmq.asyncio
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
+from replication.const import MAX_MESSAGE_BYTES
+
 __all__ = [
-    "MAX_MESSAGE_BYTES",
     "MessageHandler",
     "Transport",
     "TransportError",
@@ -71,8 +74,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 16 << 20  # bytes; the replication protocol's largest message. libzmq
-#   drops a connection that sends more (MAXMSGSIZE), so a peer cannot balloon our memory
+# MAX_MESSAGE_BYTES (replication.const) is also our MAXMSGSIZE: libzmq drops a connection
+# that sends a bigger frame, so a member cannot make us buffer more than that per message.
 SEND_HWM = 1000  # messages queued per peer before send() says False; with anti-entropy
 #   batches of a few KiB that is a few MiB, and a peer that far behind catches up by pull
 RECV_HWM = 1000  # messages buffered per inbound connection before TCP pushes back
@@ -87,7 +90,7 @@ ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by ZeroMQ RFC 27 (ZAP)
 ZAP_DOMAIN = b"tillmesh"  # our ROUTER's ZAP domain; requests for another one are refused
 ZAP_VERSION = b"1.0"  # RFC 27
 KEY_Z85_BYTES = 40  # a CurveZMQ key as z85 text (32 raw bytes)
-FINGERPRINT_HEX = 16  # hex digits of sha256(raw public key): 64 bits, for mDNS TXT and logs
+FINGERPRINT_HEX = 16  # hex digits of sha256(z85 public key): 64 bits, for mDNS TXT and logs
 DROP_LOG_EVERY = 1000  # messages; after the first, every n-th drop per key is logged
 MAX_REFUSALS_LOGGED = 256  # (address, key) pairs whose ZAP refusal was logged at warning;
 #   a client hammering us cannot flood the log
@@ -141,9 +144,13 @@ def _z85_key(key: bytes | str, what: str) -> bytes:
 
 
 def fingerprint(public_key: bytes | str) -> str:
-    """Short id of a public key: the first 16 hex digits of sha256 of its 32 raw bytes."""
-    raw = z85.decode(_z85_key(public_key, "the public key"))
-    return hashlib.sha256(raw).hexdigest()[:FINGERPRINT_HEX]
+    """Short, stable name of a public key (mDNS TXT ``key``, logs, ``tillmesh peers``):
+    the first 16 hex digits of sha256 of its 40-byte z85 text."""
+    return _short_hash(_z85_key(public_key, "the public key"))
+
+
+def _short_hash(z85_key: bytes) -> str:
+    return hashlib.sha256(z85_key).hexdigest()[:FINGERPRINT_HEX]
 
 
 def zap_reply(request: Sequence[bytes], node_by_key: Mapping[bytes, str]) -> tuple[
@@ -310,10 +317,11 @@ class Transport:
                 self._drop_peer(peer_id)
 
     def connect(self, peer_id: str, endpoint: str, peer_public_key: bytes | str) -> bool:
-        """Dial a member (idempotent; a new endpoint replaces the old connection).
+        """Dial a member; True when this call (re)dialled it, so the caller greets it.
 
-        Returns False, with a log line, for ourselves, a non-member, or a key that is not
-        the member's enrolled key (a stale or spoofed discovery hint).
+        Idempotent: the same endpoint again is a no-op (False); a new endpoint replaces the
+        old connection (True). Also False, with a log line, for ourselves, a non-member, or
+        a key other than the member's enrolled one (a stale or spoofed discovery hint).
         """
         self._require_running()
         key = _z85_key(peer_public_key, f"the public key of {peer_id}")
@@ -326,7 +334,7 @@ class Transport:
         current = self._peers.get(peer_id)
         if current is not None:
             if current.endpoint == endpoint:
-                return True
+                return False
             log.info("%s moved from %s to %s; reconnecting", peer_id, current.endpoint, endpoint)
             self._drop_peer(peer_id)
         self._peers[peer_id] = peer = self._dial(peer_id, endpoint, key)
@@ -342,8 +350,8 @@ class Transport:
         return {peer_id for peer_id, peer in self._peers.items() if peer.connected}
 
     async def send(self, peer_id: str, data: bytes) -> bool:
-        """Queue ``data`` for ``peer_id`` without waiting. False if the peer is unknown,
-        not connected or its queue is full: the message was dropped."""
+        """Queue ``data`` for ``peer_id`` without waiting. False if the peer was never
+        dialled (or was disconnected) or its queue is full: the message was dropped."""
         if len(data) > MAX_MESSAGE_BYTES:
             raise TransportError(f"a {len(data)}-byte message exceeds {MAX_MESSAGE_BYTES}")
         peer = self._peers.get(peer_id)
@@ -352,7 +360,7 @@ class Transport:
         try:
             await peer.socket.send(data, flags=zmq.NOBLOCK)
         except zmq.Again:
-            return False  # no completed handshake yet, or SNDHWM reached
+            return False  # SNDHWM reached
         except zmq.ZMQError as exc:
             log.warning("sending to %s failed: %s", peer_id, exc)
             return False
@@ -397,7 +405,6 @@ class Transport:
         monitor: zmq.asyncio.Socket | None = None
         try:
             self._tune(sock)
-            sock.setsockopt(zmq.IMMEDIATE, 1)
             sock.setsockopt(zmq.CURVE_PUBLICKEY, self._public)
             sock.setsockopt(zmq.CURVE_SECRETKEY, self._secret)
             sock.setsockopt(zmq.CURVE_SERVERKEY, key)
@@ -418,10 +425,8 @@ class Transport:
             watcher.cancel()
         if peer is None:
             return
-        try:
+        with contextlib.suppress(zmq.ZMQError):  # the socket is going away anyway
             peer.socket.disable_monitor()
-        except zmq.ZMQError:
-            pass  # the socket is going away anyway
         peer.monitor.close(linger=0)
         peer.socket.close(linger=0)
 
@@ -476,7 +481,7 @@ class Transport:
         first = seen not in self._refusals_logged
         if first and len(self._refusals_logged) < MAX_REFUSALS_LOGGED:
             self._refusals_logged.add(seen)
-        who = hashlib.sha256(key).hexdigest()[:FINGERPRINT_HEX] if len(key) == 32 else "-"
+        who = _short_hash(z85.encode(key)) if len(key) == 32 else "-"
         log.log(logging.WARNING if first else logging.DEBUG,
                 "refused a peer connection from %s (key %s): %s",
                 address.decode(errors="replace")[:64], who, reason)
@@ -509,7 +514,7 @@ class Transport:
             self._drops[key] += 1
             count = self._drops[key]
             if count == 1 or count % DROP_LOG_EVERY == 0:
-                who = fingerprint(key) if len(key) == KEY_Z85_BYTES else "-"
+                who = _short_hash(key)
                 log.warning("dropped %d message(s) from key %s: not a member (revoked?)",
                             count, who)
             return None

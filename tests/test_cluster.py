@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from node.client import Client
 from node.demo_data import demo_master_docs
 from tests.proc import NodeProcess, Nodes, network, tillmesh
 
