@@ -14,12 +14,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from node import cluster
 from node.service import Node
+from replication.const import MAX_BATCH_EVENTS
 from replication.event import Event
-from replication.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode
+from replication.protocol import PROTOCOL_VERSION, Events, Message, ProtocolError, decode, encode
 from replication.sync import EventLogStore, Outgoing, Replicator
 from replication.transport import Transport, fingerprint
 
@@ -44,6 +46,20 @@ def static_peers(entries: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def coalesce(inbox: list[tuple[str, Message]]) -> list[tuple[str, Message]]:
+    """Runs of ``Events`` from one peer become one message (within the batch bound)."""
+    out: list[tuple[str, Message]] = []
+    for peer, msg in inbox:
+        if out and isinstance(msg, Events):
+            last_peer, last = out[-1]
+            if (last_peer == peer and isinstance(last, Events)
+                    and len(last.events) + len(msg.events) <= MAX_BATCH_EVENTS):
+                out[-1] = (peer, replace(last, events=last.events + msg.events))
+                continue
+        out.append((peer, msg))
+    return out
+
+
 class Replication:
     def __init__(self, node: Node) -> None:
         if node.keypair is None:
@@ -59,6 +75,7 @@ class Replication:
         self._task: asyncio.Task[None] | None = None
         self._refresh_members = True
         self.paused = False  # cut off: nothing in, nothing out (the counter sells on)
+        self._inbox: list[tuple[str, Message]] = []
         self._seeded: dict[str, cluster.Member] = {}
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -109,7 +126,22 @@ class Replication:
         except ProtocolError as exc:
             log.warning("dropped a message from %s: %s", peer, exc)
             return
-        await self._send(self.engine.received(peer, msg, _now_ms()))
+        self._inbox.append((peer, msg))
+        if len(self._inbox) == 1:  # the first since the last drain: schedule one
+            asyncio.get_running_loop().call_soon(self._schedule_drain)
+
+    def _schedule_drain(self) -> None:
+        asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Handle what arrived since the last drain; pushed events from one peer are
+        merged, so a burst is one transaction (one fsync) instead of one per event."""
+        inbox, self._inbox = self._inbox, []
+        out: list[Outgoing] = []
+        now = _now_ms()
+        for peer, msg in coalesce(inbox):
+            out += self.engine.received(peer, msg, now)
+        await self._send(out)
         if self._refresh_members:
             self._sync_members()
 

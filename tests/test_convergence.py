@@ -222,9 +222,11 @@ class Cluster:
             self.model.sales[done["invoice"]] = (origin, int(seq), True)
             self.model.returned[self.model.first_item[invoice]] += 1
 
-    def close_shift(self, r: Replica, pick: int) -> None:
+    def close_shift(self, r: Replica, pick: int, counter: str | None = None) -> None:
+        """The supervisor at ``r`` closes one of the open shifts ``r`` knows of."""
         shifts = [s["shift"] for s in self.call(r, "sup", "shift_list", status="open") or []
-                  if s["shift"] not in self.model.closes or self.allow_double_close]
+                  if (s["shift"] not in self.model.closes or self.allow_double_close)
+                  and counter in (None, s["counter"])]
         if shifts:
             shift = shifts[pick % len(shifts)]
             done = self.call(r, "sup", "shift_close", shift_id=shift, counted={"Cash": "0"})
@@ -412,11 +414,14 @@ def test_a_line_of_counters_selling_through_partitions_and_crashes_converges():
                 c.deliver(len(c.flight) - 1)  # newest first
         c.crash(b, peers_notice=False)
         c.return_first_row(b, 0)  # b holds a's sale: a return at another counter
-        c.close_shift(b, 0)
-        c.sell(a, ["4000000000044"])  # a late sale if the close has not reached a
+        c.close_shift(b, 0, counter="C01")  # the supervisor closes a's shift at b
+        c.sell(a, ["4000000000044"])  # a has not heard: a late sale
         c.quiesce()
-        check_converged(c)
-        assert len(c.model.sales) == 4 and c.model.closes
+        check_converged(c)  # includes: late exactly when the close does not cover it
+        assert len(c.model.sales) == 4 and list(c.model.closes) == ["C01-SH-000001"]
+        with z.log.reading() as s:
+            assert [r.late for r in s.scalars(select(SaleRow).where(
+                SaleRow.origin == "C01").order_by(SaleRow.seq))] == [False, True]
     finally:
         c.close()
 

@@ -178,11 +178,19 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--sales", type=int, default=1000)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--only", choices=("counter", "replication"),
+                        help="run one half of the table")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the replication load")
     args = parser.parse_args()
     rows: list[tuple[str, str, str, str]] = []
-    bench_catalog(args.items, rows)
-    bench_api(rows, args.sales)
-    bench_rebuild(rows, args.events)
+    if args.only != "replication":
+        bench_catalog(args.items, rows)
+        bench_api(rows, args.sales)
+        bench_rebuild(rows, args.events)
+    if args.only != "counter":
+        from tests.bench.replication import run_all
+
+        run_all(rows, _stats, quick=args.quick)
     print(f"\nTillmesh counter benchmarks - {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

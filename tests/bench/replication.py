@@ -1,0 +1,194 @@
+"""Replication benchmarks on real `tillmesh run` processes on 127.0.0.1.
+
+- latency: a sale's `sale_submit` answer on one counter until the other counters hold
+  its event (watchers poll each counter's vector), 3 and 5 counters;
+- throughput: every counter sells as fast as it can; sales per second until every sale
+  is durable on every counter;
+- bootstrap: `tillmesh join` of a new counter into a store of 100,000 items and
+  200,000 events;
+- partition: two halves sell apart, then reconnect; time until they agree.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from node.client import Client
+from node.config import load
+from node.demo_data import bulk_items, demo_master_docs
+from node.eventlog import EventLog
+from node.masterdata import upserted_body
+from node.store import open_engine, read_key_file
+from tests.proc import NodeProcess, Nodes, network, tillmesh
+
+Row = tuple[str, str, str, str]
+CODES = [doc["barcodes"][0]["barcode"] for doctype, doc in demo_master_docs()
+         if doctype == "Item" and doc.get("barcodes") and not doc.get("disabled")
+         and doc["stock_uom"] == "Nos"][:20]
+
+
+def _admin(proc: NodeProcess) -> Client:
+    client = proc.client(timeout=30)
+    client.login("admin", "1234")
+    return client
+
+
+def _cluster(nodes: Nodes, count: int) -> list[NodeProcess]:
+    first = nodes.start(nodes.init(*network(), node="C01"))
+    procs = [first]
+    with _admin(first) as c:
+        for i in range(2, count + 1):
+            code = c.call("invite_create")["code"]
+            data_dir = nodes.tmp() / "d"
+            result = tillmesh(data_dir, "join", code, "--node", f"C0{i}", *network())
+            assert result.returncode == 0, result.stderr
+            procs.append(nodes.start(data_dir))
+    return procs
+
+
+def _seller(proc: NodeProcess) -> Client:
+    client = proc.client(timeout=30)
+    client.login("cashier", "1111")
+    if client.call("shift_current") is None:
+        client.call("shift_open", opening={"Cash": "0"})
+    return client
+
+
+def _sale(client: Client, i: int) -> dict[str, object]:
+    cart = client.call("cart_new")["cart_id"]
+    client.call("cart_add", cart_id=cart, item_code="BEV-0002", qty="1")
+    return client.call("sale_submit", cart_id=cart,
+                       payments=[{"mode_of_payment": "Cash", "amount": "5"}])
+
+
+def _wait(clients: list[Client], origin: str, seq: int, timeout_s: float = 30) -> float:
+    deadline = time.monotonic() + timeout_s
+    pending = list(clients)
+    while pending:
+        pending = [c for c in pending if c.call("status")["vector"].get(origin, 0) < seq]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{origin}:{seq} not everywhere after {timeout_s} s")
+    return time.perf_counter()
+
+
+def latency(rows: list[Row], counters: int, sales: int,
+            stats: Callable[[list[float]], tuple[float, float]]) -> None:
+    with Nodes() as nodes:
+        procs = _cluster(nodes, counters)
+        seller = _seller(procs[0])
+        watchers = [_admin(p) for p in procs[1:]]
+        samples = []
+        for i in range(sales):
+            sale = _sale(seller, i)
+            committed = time.perf_counter()
+            origin, seq = str(sale["event"]).split(":")
+            samples.append(_wait(watchers, origin, int(seq)) - committed)
+        med, p99 = stats(samples)
+        rows.append((f"replication latency, {counters} counters (visible on all)",
+                     f"{sales} sales", f"median {med:.2f} ms", f"p99 {p99:.2f} ms"))
+
+
+def throughput(rows: list[Row], counters: int, seconds: float) -> None:
+    with Nodes() as nodes:
+        procs = _cluster(nodes, counters)
+        sellers = [_seller(p) for p in procs]
+        counts = [0] * counters
+        stop = time.monotonic() + seconds
+
+        def run(k: int) -> None:
+            while time.monotonic() < stop:
+                _sale(sellers[k], counts[k])
+                counts[k] += 1
+
+        start = time.perf_counter()
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(counters)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        admins = [_admin(p) for p in procs]
+        target = admins[0].call("status")["vector"]
+        for c in admins[1:]:
+            for origin, seq in c.call("status")["vector"].items():
+                target[origin] = max(target.get(origin, 0), seq)
+        for origin, seq in target.items():
+            _wait(admins, origin, seq, timeout_s=120)
+        elapsed = time.perf_counter() - start
+        total = sum(counts)
+        rows.append((f"throughput, {counters} counters selling at once", f"{total} sales",
+                     f"{total / elapsed:.0f} sales/s durable on all",
+                     f"{elapsed:.1f} s"))
+
+
+def bootstrap(rows: list[Row], items: int) -> None:
+    with Nodes() as nodes:
+        data_dir = nodes.init(*network(), node="C01")
+        cfg = load(data_dir)
+        log = EventLog(open_engine(cfg.db_path, read_key_file(cfg.key_path)), "C01")
+        batch: list[tuple[str, dict[str, object]]] = []
+        for doc in bulk_items(items):
+            batch.append(doc)
+            if len(batch) == 5000:
+                with log.transaction() as tx:
+                    for doctype, d in batch:
+                        tx.append("master.upserted", upserted_body(doctype, d))
+                batch.clear()
+        with log.transaction() as tx:
+            for doctype, d in batch:
+                tx.append("master.upserted", upserted_body(doctype, d))
+        total = sum(log.vector().values())
+        log.engine.dispose()
+        first = nodes.start(data_dir)
+        with _admin(first) as c:
+            code = c.call("invite_create")["code"]
+        start = time.perf_counter()
+        result = tillmesh(nodes.tmp() / "d", "join", code, "--node", "C02", *network(),
+                          timeout=600)
+        elapsed = time.perf_counter() - start
+        assert result.returncode == 0, result.stderr
+        rows.append((f"bootstrap: join a store of {items:,} items", f"{total:,} events",
+                     f"{elapsed:.1f} s", f"{total / elapsed:,.0f} events/s"))
+
+
+def partition(rows: list[Row], sales_per_side: int) -> None:
+    with Nodes() as nodes:
+        procs = _cluster(nodes, 2)
+        admins = [_admin(p) for p in procs]
+        for a in admins:
+            a.call("replication_pause", paused=True)
+        sellers = [_seller(p) for p in procs]
+
+        def run(k: int) -> None:
+            for i in range(sales_per_side):
+                _sale(sellers[k], i)
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        vectors = [a.call("status")["vector"] for a in admins]
+        start = time.perf_counter()
+        for a in admins:
+            a.call("replication_pause", paused=False)
+        for origin in ("C01", "C02"):
+            seq = max(v.get(origin, 0) for v in vectors)
+            _wait(admins, origin, seq, timeout_s=300)
+        elapsed = time.perf_counter() - start
+        rows.append((f"partition heal, {sales_per_side:,} sales on each side",
+                     f"{2 * sales_per_side:,} sales", f"{elapsed:.2f} s to converge", ""))
+
+
+def run_all(rows: list[Row], stats: Callable[[list[float]], tuple[float, float]], *,
+            quick: bool = False) -> None:
+    scale = 10 if quick else 1
+    latency(rows, 3, 300 // scale, stats)
+    latency(rows, 5, 200 // scale, stats)
+    throughput(rows, 3, 10.0 / scale)
+    bootstrap(rows, 100_000 // scale)
+    partition(rows, 10_000 // scale)
+
+
+
