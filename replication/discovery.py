@@ -37,7 +37,6 @@ changed; two different ports in one process are refused as well.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import inspect
 import ipaddress
@@ -333,13 +332,13 @@ class Discovery:
         interfaces = self._interfaces or InterfaceChoice.All
         addresses = self._addresses or _local_addresses(self._interfaces)
         try:
-            self._zc = AsyncZeroconf(interfaces=interfaces)  # type: ignore[arg-type]
+            self._zc = AsyncZeroconf(interfaces=interfaces)
             self._browser = AsyncServiceBrowser(self._zc.zeroconf, SERVICE_TYPE,
                                                 handlers=[self._on_service],
                                                 port=self._mdns_port)
             info = AsyncServiceInfo(SERVICE_TYPE, self.name, port=self._port,
-                                    properties=self._txt, server=f"{self.name[:-len(SERVICE_TYPE)]}local.",
-                                    parsed_addresses=addresses)
+                                    properties=self._txt, parsed_addresses=addresses,
+                                    server=f"{self.cluster}-{self.node}.local.")
             announced = await self._zc.async_register_service(info)
             await asyncio.wait_for(announced, REGISTER_TIMEOUT_S)
         except NonUniqueNameException as exc:
@@ -425,14 +424,11 @@ class Discovery:
                 del self._resolving[key]
         if peer is None:
             log.debug("mDNS: %r did not answer", name[:100])
-        elif peer.cluster == self.cluster and peer.node != self.node:
-            if self._found.get(key) != peer:
-                self._found[key] = peer
-                log.info("mDNS: found %s at %s (key %s)", peer.node, peer.endpoint,
-                         peer.key_fingerprint)
-                self._changes.put_nowait(peer)
-        elif peer.cluster == self.cluster:
-            log.warning("mDNS: another service claims to be this counter (%s)", peer.endpoint)
+        elif peer.cluster == self.cluster and self._found.get(key) != peer:
+            self._found[key] = peer  # (our own name never gets here: _on_service skips it)
+            log.info("mDNS: found %s at %s (key %s)", peer.node, peer.endpoint,
+                     peer.key_fingerprint)
+            self._changes.put_nowait(peer)
 
     async def _deliver(self) -> None:
         while True:
@@ -444,6 +440,3 @@ class Discovery:
             except Exception:  # a handler bug must not stop discovery
                 log.exception("the discovery handler failed on %r", change)
 
-
-with contextlib.suppress(AttributeError):  # keep the docstring honest about the version
-    _ZEROCONF_TESTED = zeroconf.__version__ == "0.154.0"
