@@ -36,6 +36,8 @@ def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError("malformed join request") from exc
     if their_cluster != node.config.cluster:
         raise AuthError("This invite is for another store's cluster")
+    if node.replication_endpoint is None and node.config.listen.endswith(":0"):
+        raise ConfigError("The inviting counter is still starting replication: try again")
     if not _NODE_ID.fullmatch(new_id) or len(key) != 40:
         raise ValidationError("A node id is 1-8 letters or digits; a key is 40 z85 characters")
     with node.write() as tx:
@@ -48,7 +50,8 @@ def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
         members = [{"node": m.node, "public_key": m.public_key, "endpoint": m.endpoint}
                    for m in cluster.members(tx.session)]
     return {"cluster": node.config.cluster, "members": members,
-            "endpoint": advertised(node.config.listen, node.config.advertise),
+            "endpoint": node.replication_endpoint
+            or advertised(node.config.listen, node.config.advertise),
             "issuer": node.node_id}
 
 
@@ -58,11 +61,14 @@ def register(node: Node) -> None:
         """A one-time code that lets a new counter join this store (admins)."""
         if node.keypair is None or not node.config.cluster:
             raise ConfigError("This counter has no cluster key: was it made by `tillmesh init`?")
+        if node.join_endpoint is None and node.config.join_listen.endswith(":0"):
+            raise ConfigError("This counter is still starting its join listener: try again")
         with node.write() as tx:
             auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
             code = invite.issue(
                 tx.session, cluster=node.config.cluster, issuer=node.node_id,
-                join_endpoint=advertised(node.config.join_listen, node.config.advertise),
+                join_endpoint=node.join_endpoint
+                or advertised(node.config.join_listen, node.config.advertise),
                 issuer_key=node.keypair.public.decode(), created_by=caller.user,
                 now=node.clock(), minutes=int(minutes))
             node.audit(tx, "invite_created", auth, expires_at=code.expires_at.isoformat())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from node.api import ApiServer, Request
 from node.cluster import read_keypair_file
 from node.config import Config
-from node.errors import NodeUnavailable
+from node.errors import ConfigError, NodeUnavailable
 from node.eventlog import EventLog
 from node.service import Node
 from node.store import open_engine, read_key_file
@@ -44,15 +45,17 @@ async def serve(config: Config) -> None:
     replication = None
     join = None
     if config.cluster and node.keypair is not None:
-        from node.counters import enrol
+        from node.counters import advertised, enrol
         from node.join import JoinListener
         from node.replicate import Replication
 
         replication = Replication(node)
         join = JoinListener(config.join_listen, node.keypair, lambda req: enrol(node, req))
         try:
-            await replication.start()
             await join.start()
+            with contextlib.suppress(ConfigError):
+                node.join_endpoint = advertised(join.endpoint, config.advertise)
+            await replication.start()  # mDNS probing takes a second or two
         except BaseException:
             await server.close()
             raise

@@ -18,6 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 from node import cluster
+from node.counters import advertised
+from node.errors import ConfigError
 from node.service import Node
 from replication.const import MAX_BATCH_EVENTS
 from replication.event import Event
@@ -82,6 +84,10 @@ class Replication:
 
     async def start(self) -> None:
         await self.transport.start()
+        port = int(self.transport.endpoint.rsplit(":", 1)[1])
+        with contextlib.suppress(ConfigError):
+            self.node.replication_endpoint = advertised(
+                self.config.listen.rsplit(":", 1)[0] + f":{port}", self.config.advertise)
         self.node.log.listeners.append(self._recorded)
         self.node.peer_view = self.peer_view
         self.node.cut_off = self.pause
@@ -89,7 +95,6 @@ class Replication:
         if self.config.mdns:
             from replication.discovery import Discovery
 
-            port = int(self.transport.endpoint.rsplit(":", 1)[1])
             addresses = [self.config.advertise] if self.config.advertise else None
             self.discovery = Discovery(
                 self.config.cluster, self.node.node_id, PROTOCOL_VERSION,
@@ -220,6 +225,7 @@ class Replication:
         self._seeded = {m["node"]: cluster.Member(m["node"], m["public_key"], False,
                                                   m.get("endpoint"))
                         for m in members}
+        self._sync_members()
 
     def progress(self, peer: str) -> tuple[int, int]:
         """Events we hold and events ``peer`` holds (0 until it has said Hello)."""

@@ -76,6 +76,9 @@ class Node:
         self.keypair = keypair
         # Set by the daemon when replication runs: () -> list of peer views.
         self.peer_view: Callable[[], list[dict[str, Any]]] = list
+        # Set by the daemon: where peers reach this counter (the bound port, advertised).
+        self.replication_endpoint: str | None = None
+        self.join_endpoint: str | None = None  # likewise for the join listener
         # Set by the daemon: cut this counter off replication (True) or reconnect it.
         self.cut_off: Callable[[bool], None] | None = None
         from node import counters, info, people, selling, shifts  # desks register methods

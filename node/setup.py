@@ -23,6 +23,7 @@ from node.counters import advertised
 from node.credentials import SecretKind, new_credential
 from node.errors import ConfigError, NodeUnavailable, StoreError, ValidationError
 from node.eventlog import EventLog
+from node.invite import InviteCode
 from node.masterdata import upserted_body
 from node.roles import Role
 from node.stock import BASE, base_body
@@ -184,7 +185,6 @@ def join(config: Config, code_text: str, *, progress: Callable[[int, int], None]
     that stops half-way simply continues when ``tillmesh run`` starts.
     """
     from node.invite import decode
-    from node.join import request_join
 
     code = decode(code_text)
     if code.expires_at < datetime.now(UTC):
@@ -198,31 +198,35 @@ def join(config: Config, code_text: str, *, progress: Callable[[int, int], None]
     config.data_dir.chmod(0o700)
     config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     keypair = create_keypair_file(config.node_key_path)
-    answer = request_join(code, config.node_id, keypair, endpoint=_endpoint(config))
-    # Dial the inviting counter directly until mDNS (or its enrolment record) says more.
-    issuer = answer["endpoint"].removeprefix("tcp://")
-    config = replace(config, peers=[*config.peers, f"{answer['issuer']}@{issuer}"])
-    key = create_key_file(config.key_path)
-    log = EventLog(open_engine(config.db_path, key), config.node_id)
-    (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
+    log = EventLog(open_engine(config.db_path, create_key_file(config.key_path)),
+                   config.node_id)
     try:
-        return asyncio.run(_bootstrap(config, log, keypair, answer, progress, timeout_s))
+        return asyncio.run(_bootstrap(config, code, log, keypair, progress, timeout_s))
     finally:
         log.engine.dispose()
 
 
-async def _bootstrap(config: Config, log: EventLog, keypair: Keypair, answer: dict[str, Any],
+async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: Keypair,
                      progress: Callable[[int, int], None], timeout_s: float) -> int:
+    from node.join import request_join
     from node.replicate import Replication
     from node.service import Node
 
     node = Node(config, log, keypair=keypair)
     replication = Replication(node)
-    # Until our own enrolment arrives, trust the members the inviting counter named.
-    replication.seed_members(answer["members"])
+    # Listen first, so the enrolment names the address peers can really dial us at.
     await replication.start()
-    deadline = time.monotonic() + timeout_s
     try:
+        answer = await asyncio.to_thread(request_join, code, config.node_id, keypair,
+                                         node.replication_endpoint)
+        # Dial the inviting counter directly until mDNS or enrolment records say more.
+        issuer = answer["endpoint"].removeprefix("tcp://")
+        config = replace(config, peers=[*config.peers, f"{answer['issuer']}@{issuer}"])
+        (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
+        node.config = replication.config = config
+        # Until our own log holds the members, trust the list the inviting counter sent.
+        replication.seed_members(answer["members"])
+        deadline = time.monotonic() + timeout_s
         while True:
             have, want = replication.progress(answer["issuer"])
             progress(have, want)

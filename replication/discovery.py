@@ -79,6 +79,7 @@ MDNS_PORT = 5353  # RFC 6762
 RESOLVE_TIMEOUT_MS = 3_000  # ms (zeroconf's unit); a live responder answers in well under 1 s
 REGISTER_TIMEOUT_S = 10.0  # s; probing and announcing take ~1.5 s on a quiet LAN
 CLOSE_TIMEOUT_S = 5.0  # s; goodbye packets and socket teardown; past it we log and go on
+MAX_LABEL_CHARS = 63  # RFC 1035: "<cluster>-<node>" is one DNS label
 MAX_TRACKED = 256  # service names followed at once: a store has tens of counters, this
 #   stops a hostile LAN host from making us resolve and remember millions
 _ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")  # cluster and node ids; no "-", the separator
@@ -176,8 +177,11 @@ def parse_static_peer(entry: str, cluster: str) -> PeerFound:
     """``"host:port"`` or ``"NODE@host:port"`` (IPv6 in brackets); raises DiscoveryError."""
     node, sep, address = entry.strip().rpartition("@")
     host, _, port_text = address.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    valid_host = _usable(host) is not None or (":" not in host and _HOST_RE.fullmatch(host))
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    ip = _usable(host)
+    valid_host = (ip.version == 6) == bracketed if ip else (
+        not bracketed and _HOST_RE.fullmatch(host) is not None)
     if not (valid_host and port_text.isdigit() and 1 <= int(port_text) <= 65535) or (
         sep and not _ID_RE.fullmatch(node)
     ):
@@ -283,6 +287,8 @@ class Discovery:
                                         ("mdns_port", mdns_port, 1, 65535)):
             if not low <= number <= high:
                 raise DiscoveryError(f"{what} {number} is out of range")
+        if len(f"{cluster}-{node}") > MAX_LABEL_CHARS:
+            raise DiscoveryError(f"{cluster}-{node} is longer than a DNS label")
         self.cluster, self.node, self.name = cluster, node, instance_name(cluster, node)
         self._txt = {"cluster": cluster, "node": node, "proto": str(proto),
                      "key": key_fingerprint}
@@ -350,10 +356,14 @@ class Discovery:
                  ", ".join(addresses), self._port)
 
     async def close(self) -> None:
-        """Withdraw our record (goodbye packets) and stop; idempotent."""
+        """Withdraw our record (goodbye packets) and stop; idempotent. Changes not yet
+        delivered are dropped."""
         if self.state is DiscoveryState.CLOSED:
             return
         self.state = DiscoveryState.CLOSED
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
             if self._browser is not None:
                 await self._browser.async_cancel()
@@ -366,9 +376,6 @@ class Discovery:
             if self._patched:
                 self._patched = False
                 _PORT_PATCH.release(self._mdns_port)
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def __aenter__(self) -> Discovery:
         await self.start()
@@ -416,7 +423,7 @@ class Discovery:
             peer = None
             if answered:
                 peer = parse_record(name, info.properties, info.parsed_addresses(), info.port)
-        except (MalformedRecord, zeroconf.Error, ValueError) as exc:
+        except Exception as exc:  # MalformedRecord, or anything a hostile record provokes
             log.warning("mDNS: ignored the record %r: %s", name[:100], exc)
             return
         finally:

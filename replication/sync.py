@@ -39,17 +39,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from replication.const import (
-    ANSWER_BUDGET_BYTES,
-    EVENT_OVERHEAD_BYTES,
-    HEARTBEAT_MS,
-    HELLO_RETRY_MS,
-    MAX_BATCH_EVENTS,
-    MAX_INFLIGHT_PULLS,
-    PEER_TIMEOUT_MS,
-    PULL_TIMEOUT_MS,
-    SUSPECT_MS,
-)
+from replication import const
 from replication.event import GENESIS, Event, chain_hash
 from replication.protocol import (
     PROTOCOL_VERSION,
@@ -77,9 +67,7 @@ class EventStore(Protocol):
     """What replication needs from a node's log."""
 
     def vector(self) -> VersionVector: ...
-
     def range(self, origin: str, first: int, last: int) -> list[Event]: ...
-
     def receive(self, events: Sequence[Event]) -> int:
         """Apply the events that extend each origin's prefix (one transaction), skip
         those already held, stop an origin at a gap or bad hash; return how many were
@@ -150,9 +138,7 @@ class ReplicatedLog(Protocol):
     """The part of ``node.eventlog.EventLog`` the adapter uses."""
 
     def vector(self) -> VersionVector: ...
-
     def range(self, origin: str, first: int, last: int) -> list[Event]: ...
-
     def transaction(self) -> AbstractContextManager[LogTransaction]: ...
 
 
@@ -167,6 +153,7 @@ class EventLogStore:
 
     def __init__(self, log: ReplicatedLog) -> None:
         self.log = log
+        self._heads: dict[str, tuple[int, bytes]] = {}  # committed heads we have seen
 
     def vector(self) -> VersionVector:
         return self.log.vector()
@@ -176,28 +163,36 @@ class EventLogStore:
 
     def _head(self, origin: str) -> tuple[int, bytes]:
         seq = self.log.vector().get(origin, 0)
+        cached = self._heads.get(origin)
+        if cached is not None and cached[0] == seq:
+            return cached
         held = self.log.range(origin, seq, seq) if seq else []
         return (seq, held[0].hash) if held else (0, GENESIS)
+
+    def _apply(self, events: Sequence[Event]) -> int:
+        with self.log.transaction() as tx:
+            applied = sum(tx.receive(event) for event in events)
+        for event in events:  # committed: remember the heads (a rollback never gets here)
+            self._heads[event.origin] = (event.seq, event.hash)
+        return applied
 
     def receive(self, events: Sequence[Event]) -> int:
         new = extending(events, self._head)
         if not new:
             return 0
         try:
-            with self.log.transaction() as tx:
-                return sum(tx.receive(event) for event in new)
+            return self._apply(new)
         except Exception as exc:  # the boundary for peers' data: never crash the node
             log.warning("applying %d events failed (%s); retrying one by one", len(new), exc)
         applied, stopped = 0, set()
         for event in new:
-            if event.origin in stopped:
-                continue
-            try:
-                with self.log.transaction() as tx:
-                    applied += tx.receive(event)
-            except Exception as exc:
-                stopped.add(event.origin)
-                log.error("event %s cannot be applied, origin held back: %s", event.id, exc)
+            if event.origin not in stopped:
+                try:
+                    applied += self._apply([event])
+                except Exception as exc:
+                    stopped.add(event.origin)
+                    log.error("event %s cannot be applied, origin held back: %s", event.id,
+                              exc)
         return applied
 
 
@@ -249,6 +244,19 @@ class PeerView:
     reason: str  # why it is CLOSED
 
 
+def _sendable(event: Event) -> bool:
+    try:
+        check_event(event)
+    except ProtocolError as exc:  # the node made an event the protocol cannot carry
+        log.error("event %s cannot be replicated: %s", event.id, exc)
+        return False
+    return True
+
+
+def _due(since_ms: int | None, now_ms: int, period_ms: int) -> bool:
+    return since_ms is None or now_ms - since_ms >= period_ms
+
+
 def _count(ranges: Mapping[str, tuple[int, int]]) -> int:
     return sum(last - first + 1 for first, last in ranges.values())
 
@@ -257,10 +265,10 @@ class Replicator:
     """One node's anti-entropy engine. Not thread-safe: call it from one task."""
 
     def __init__(self, store: EventStore, node_id: str, cluster: str, *,
-                 batch: int = MAX_BATCH_EVENTS, max_inflight: int = MAX_INFLIGHT_PULLS
-                 ) -> None:
-        if not 1 <= batch <= MAX_BATCH_EVENTS or max_inflight < 1:
-            raise ValueError(f"batch must be 1..{MAX_BATCH_EVENTS}, max_inflight >= 1")
+                 batch: int = const.MAX_BATCH_EVENTS,
+                 max_inflight: int = const.MAX_INFLIGHT_PULLS) -> None:
+        if not 1 <= batch <= const.MAX_BATCH_EVENTS or max_inflight < 1:
+            raise ValueError(f"batch must be 1..{const.MAX_BATCH_EVENTS}, max_inflight >= 1")
         self.store = store
         self.node_id = node_id
         self.cluster = cluster
@@ -315,10 +323,7 @@ class Replicator:
 
     def local_event(self, event: Event, now_ms: int) -> list[Outgoing]:
         """The node recorded ``event``: push it to live peers (only to save latency)."""
-        try:
-            check_event(event)
-        except ProtocolError as exc:
-            log.error("local event %s cannot be replicated: %s", event.id, exc)
+        if not _sendable(event):
             return []
         return [(p.id, Events(self.node_id, (event,))) for p in self._ready() if p.live]
 
@@ -327,12 +332,12 @@ class Replicator:
         out: list[Outgoing] = []
         for peer in self._peers.values():
             peer.live = (peer.last_heard_ms is not None
-                         and now_ms - peer.last_heard_ms < PEER_TIMEOUT_MS)
-            if peer.state is PeerState.GREETING and (
-                    peer.hello_at_ms is None or now_ms - peer.hello_at_ms >= HELLO_RETRY_MS):
+                         and now_ms - peer.last_heard_ms < const.PEER_TIMEOUT_MS)
+            if peer.state is PeerState.GREETING and _due(peer.hello_at_ms, now_ms,
+                                                         const.HELLO_RETRY_MS):
                 out.append(self._hello(peer, now_ms, reply=False))
-            elif peer.state is PeerState.READY and (
-                    peer.vector_at_ms is None or now_ms - peer.vector_at_ms >= HEARTBEAT_MS):
+            elif peer.state is PeerState.READY and _due(peer.vector_at_ms, now_ms,
+                                                        const.HEARTBEAT_MS):
                 out.append(self._vector(peer, now_ms))
         for origin, pull in list(self._pulls.items()):
             if now_ms >= pull.deadline_ms:
@@ -340,7 +345,7 @@ class Replicator:
                 log.info("Pull %s:%d..%d from %s timed out", origin, pull.first, pull.last,
                          pull.peer)
                 if pull.peer in self._peers:
-                    self._peers[pull.peer].suspect_until_ms = now_ms + SUSPECT_MS
+                    self._peers[pull.peer].suspect_until_ms = now_ms + const.SUSPECT_MS
         return out + self._plan(now_ms)
 
     def shutdown(self, reason: str = "node stopping") -> list[Outgoing]:
@@ -375,7 +380,10 @@ class Replicator:
             return [(peer.id, Bye(self.node_id, reason))]
         peer.state, peer.reason = PeerState.READY, ""
         peer.vector, peer.skew_ms = dict(msg.vector), msg.wall_ms - now_ms
-        out = [] if msg.reply else [self._hello(peer, now_ms, reply=True)]
+        out: list[Outgoing] = []
+        if not msg.reply:  # a new session on its side: what we asked before is lost
+            self._forget_pulls(peer.id)
+            out.append(self._hello(peer, now_ms, reply=True))
         return out + self._plan(now_ms)
 
     def _on_vector(self, peer: _Peer, msg: Vector, now_ms: int) -> list[Outgoing]:
@@ -391,13 +399,8 @@ class Replicator:
         answer: list[Event] = []
         size = 0
         for event in self.store.range(msg.origin, msg.first, last) if last >= msg.first else []:
-            size += EVENT_OVERHEAD_BYTES + len(event.body)
-            if answer and size > ANSWER_BUDGET_BYTES:
-                break
-            try:
-                check_event(event)
-            except ProtocolError as exc:
-                log.error("event %s cannot be sent: %s", event.id, exc)
+            size += const.EVENT_OVERHEAD_BYTES + len(event.body)
+            if (answer and size > const.ANSWER_BUDGET_BYTES) or not _sendable(event):
                 break
             answer.append(event)
         out: list[Outgoing] = [(peer.id, Events(self.node_id, tuple(answer)))] if answer else []
@@ -419,7 +422,7 @@ class Replicator:
             if answered and have.get(origin, 0) < pull.first:  # served unusable events
                 log.warning("%s answered %s:%d.. with events that do not chain", peer.id,
                             origin, pull.first)
-                peer.suspect_until_ms = now_ms + SUSPECT_MS
+                peer.suspect_until_ms = now_ms + const.SUSPECT_MS
                 peer.vector[origin] = have.get(origin, 0)  # until its next Vector
         out = [self._vector(p, now_ms) for p in self._ready()] if applied else []
         return out + self._plan(now_ms)
@@ -470,7 +473,8 @@ class Replicator:
             peer = min(able, key=lambda p: (p.suspect_until_ms > now_ms, inflight[p.id],
                                             -p.vector[origin], p.id))
             last = min(first + self.batch - 1, peer.vector[origin])
-            self._pulls[origin] = _Pull(peer.id, origin, first, last, now_ms + PULL_TIMEOUT_MS)
+            deadline = now_ms + const.PULL_TIMEOUT_MS
+            self._pulls[origin] = _Pull(peer.id, origin, first, last, deadline)
             inflight[peer.id] += 1
             out.append((peer.id, Pull(self.node_id, origin, first, last)))
         return out

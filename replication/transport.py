@@ -1,9 +1,8 @@
 """ZeroMQ transport between counters: "Harmony" sockets with CurveZMQ Ironhouse (asyncio).
 
-Shape ("Harmony", ZeroMQ guide ch. 8): a node binds one ROUTER for input and opens one
-DEALER per peer for output; an answer to a peer goes out through our DEALER to its ROUTER,
-never back through our ROUTER. A message is one opaque frame of at most
-MAX_MESSAGE_BYTES; this module never looks inside it.
+Shape ("Harmony", ZeroMQ guide ch. 8): one ROUTER per node for input, one DEALER per peer
+for output (answers go out through our DEALER, never back through our ROUTER). A message
+is one opaque frame of at most MAX_MESSAGE_BYTES; this module never looks inside it.
 
 Security (Ironhouse):
 
@@ -24,8 +23,8 @@ Security (Ironhouse):
   therefore closes our DEALER to a removed member, makes ZAP refuse its new handshakes,
   and makes the reader drop (and log) every message that still arrives with its key.
   That last, app-level check is what cuts a revoked counter off.
-* DEALERs set no routing id: the ROUTER picks a random one, so no peer can squat on or
-  take over (ROUTER_HANDOVER) another peer's routing slot. Handover is left off.
+* DEALERs set no routing id (the ROUTER picks a random one) and ROUTER_HANDOVER is off,
+  so no peer can squat on or take over another peer's routing slot.
 
 Flow: sending never waits. A DEALER queues up to SNDHWM messages, also while its
 handshake is still under way (so the engine's Hello, sent right after ``connect``, goes out
@@ -35,9 +34,8 @@ never dialled or its queue is full. A dropped message is fine: anti-entropy retr
 Input: the reader awaits ``on_message`` for each message in turn, so a slow handler slows
 reading, RCVHWM fills and TCP pushes back on the senders; hand work off quickly.
 
-Keys are z85 text (40 bytes) as ``zmq.curve_keypair()`` returns them. Key *files* belong
-to the node (``node/cluster.py``); this module keeps pure helpers only. Every method of
-:class:`Transport` runs on the event loop that called :meth:`Transport.start`.
+Keys are z85 text (40 bytes); key *files* belong to the node (``node/cluster.py``), this
+module has pure helpers only. :class:`Transport` runs on the loop that started it.
 """
 
 from __future__ import annotations
@@ -78,7 +76,9 @@ log = logging.getLogger(__name__)
 # that sends a bigger frame, so a member cannot make us buffer more than that per message.
 SEND_HWM = 1000  # messages queued per peer before send() says False; with anti-entropy
 #   batches of a few KiB that is a few MiB, and a peer that far behind catches up by pull
-RECV_HWM = 1000  # messages buffered per inbound connection before TCP pushes back
+RECV_HWM = 100  # messages buffered per inbound connection before TCP pushes back: the
+#   reader drains at once unless the handler is slow, and 100 x MAX_MESSAGE_BYTES bounds
+#   what one misbehaving member can make us hold
 HEARTBEAT_IVL_MS = 2_000  # ms; ZMTP PING interval, finds a peer whose TCP went half-open
 HEARTBEAT_TIMEOUT_MS = 6_000  # ms; no traffic for this long (3 pings) drops the connection
 HEARTBEAT_TTL_MS = 6_000  # ms; asks the remote side to drop us after this much silence
@@ -92,8 +92,8 @@ ZAP_VERSION = b"1.0"  # RFC 27
 KEY_Z85_BYTES = 40  # a CurveZMQ key as z85 text (32 raw bytes)
 FINGERPRINT_HEX = 16  # hex digits of sha256(z85 public key): 64 bits, for mDNS TXT and logs
 DROP_LOG_EVERY = 1000  # messages; after the first, every n-th drop per key is logged
-MAX_REFUSALS_LOGGED = 256  # (address, key) pairs whose ZAP refusal was logged at warning;
-#   a client hammering us cannot flood the log
+MAX_REFUSALS_LOGGED = 256  # (address, key) pairs logged at warning when refused; the
+#   rest at debug, so a client hammering us cannot flood the log
 _MONITOR_EVENTS = (
     zmq.EVENT_HANDSHAKE_SUCCEEDED
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
@@ -475,16 +475,14 @@ class Transport:
                 self._log_refusal(request, reason)
 
     def _log_refusal(self, request: list[bytes], reason: str) -> None:
-        address = request[3] if len(request) > 3 else b"?"
+        address = request[3] if len(request) > 3 else b""
         key = request[6] if len(request) > 6 else b""
-        seen = (address, key)
-        first = seen not in self._refusals_logged
+        first = (address, key) not in self._refusals_logged
         if first and len(self._refusals_logged) < MAX_REFUSALS_LOGGED:
-            self._refusals_logged.add(seen)
+            self._refusals_logged.add((address, key))
         who = _short_hash(z85.encode(key)) if len(key) == 32 else "-"
-        log.log(logging.WARNING if first else logging.DEBUG,
-                "refused a peer connection from %s (key %s): %s",
-                address.decode(errors="replace")[:64], who, reason)
+        log.log(logging.WARNING if first else logging.DEBUG, "refused a peer connection "
+                "from %s (key %s): %s", address.decode(errors="replace")[:64], who, reason)
 
     async def _read(self) -> None:
         assert self._router is not None

@@ -56,6 +56,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 for an isolated mDNS (never the real 5353)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def network(*extra: str) -> tuple[str, ...]:
     """Loopback replication settings with fixed ports (peers must know where to dial)."""
     return ("--listen", f"tcp://127.0.0.1:{free_port()}",

@@ -12,7 +12,7 @@ import pytest
 
 from node.client import Client
 from node.demo_data import demo_master_docs
-from tests.proc import NodeProcess, Nodes, network, tillmesh
+from tests.proc import NodeProcess, Nodes, free_udp_port, network, tillmesh
 
 CONVERGE_S = 20.0  # generous for a loaded 2-core CI machine; it takes well under 1 s
 CODES = [doc["barcodes"][0]["barcode"] for doctype, doc in demo_master_docs()
@@ -171,3 +171,33 @@ def _listen(proc: NodeProcess) -> str:
     return load(proc.data_dir).listen.removeprefix("tcp://")
 
 
+
+
+def test_counters_find_each_other_through_mdns_alone():
+    """Ports the kernel picks, no static peers between the joiners: only mDNS (on
+    127.0.0.1, an isolated port) can tell C02 and C03 where the other one listens."""
+    mdns = ("--listen", "tcp://127.0.0.1:0", "--join-listen", "tcp://127.0.0.1:0",
+            "--advertise", "127.0.0.1", "--mdns-interface", "127.0.0.1",
+            "--mdns-port", str(free_udp_port()))
+    with Nodes() as nodes:
+        first_dir = nodes.tmp() / "d"
+        created = tillmesh(first_dir, "init", "--node", "C01", "--pin", "1234", "--demo", *mdns)
+        assert created.returncode == 0, created.stderr
+        first = nodes.start(first_dir)
+        procs = [first]
+        for name in ("C02", "C03"):
+            data_dir = nodes.tmp() / "d"
+            result = tillmesh(data_dir, "join", invite(first), "--node", name, *mdns)
+            assert result.returncode == 0, result.stderr
+            procs.append(nodes.start(data_dir))
+        deadline = time.monotonic() + CONVERGE_S
+        while True:
+            with procs[1].client() as c:
+                live = {p["node"] for p in c.call("peers") if p["live"]}
+            if "C03" in live:
+                break
+            assert time.monotonic() < deadline, f"C02 never found C03 over mDNS: {live}"
+            time.sleep(0.2)
+        sold = sell(procs[2], 2)
+        converge(procs)
+        assert set(sold) <= invoices(procs[1])

@@ -255,17 +255,41 @@ plain = st.recursive(
     | st.text(max_size=10) | st.binary(max_size=40) | node_ids,
     lambda inner: st.lists(inner, max_size=9)
     | st.dictionaries(st.text(max_size=8) | node_ids, inner, max_size=4),
-    max_leaves=30,
+    max_leaves=20,
 )
 
 
-@settings(max_examples=500)
+@settings(max_examples=200)
 @given(st.integers(-1, 4), st.integers(0, 6), st.lists(plain, max_size=8))
 def test_arbitrary_msgpack_structures_only_ever_raise_protocol_error(version, tag, fields):
     _decodes_or_refuses(msgpack.packb([version, tag, *fields], use_bin_type=True))
 
 
+def _paths(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [path]
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            out += _paths(item, (*path, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, (*path, key))
+    return out
+
+
 @settings(max_examples=300)
+@given(messages, st.data())
+def test_a_valid_frame_with_any_one_part_replaced_only_ever_raises_protocol_error(msg, data):
+    tree = msgpack.unpackb(encode(msg), raw=False)
+    path = data.draw(st.sampled_from(_paths(tree)[1:]))
+    *parents, last = path
+    node = tree
+    for key in parents:
+        node = node[key]
+    node[last] = data.draw(plain)
+    _decodes_or_refuses(msgpack.packb(tree, use_bin_type=True))
+
+
+@settings(max_examples=200)
 @given(plain)
 def test_arbitrary_msgpack_values_only_ever_raise_protocol_error(value):
     _decodes_or_refuses(msgpack.packb(value, use_bin_type=True))

@@ -387,3 +387,13 @@ def test_an_event_its_projection_cannot_apply_holds_back_only_its_origin(log):
     store = EventLogStore(log)
     assert store.receive([poison, after, fine]) == 1
     assert store.vector() == {"C03": 1}
+
+
+def test_a_peer_that_starts_a_new_session_is_asked_again_at_once():
+    a = Replicator(MemoryStore(), "A", "shop")
+    ready(a, Replicator(MemoryStore(), "B", "shop"))
+    a.received("B", Vector("B", {"X": 3}, T0), T0)
+    assert a.pulls() == [("B", "X", 1, 3)]
+    out = a.received("B", Hello(PROTOCOL_VERSION, "shop", "B", {"X": 3}, T0), T0 + 10)
+    assert [m for _, m in out][1:] == [Pull("A", "X", 1, 3)]  # after the Hello reply
+    assert isinstance(out[0][1], Hello) and out[0][1].reply

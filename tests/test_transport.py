@@ -75,8 +75,10 @@ async def mesh(*peers: Peer) -> None:
         for q in peers:
             if q is not p:
                 assert p.t.connect(q.id, q.t.endpoint, q.public)
-    for p in peers:
-        await until(lambda p=p: p.t.connected() == {q.id for q in peers} - {p.id})
+    def meshed() -> bool:
+        return all(p.t.connected() == {q.id for q in peers} - {p.id} for p in peers)
+
+    await until(meshed)
 
 
 async def close(*peers: Peer) -> None:
