@@ -25,7 +25,7 @@ from replication.const import MAX_BATCH_EVENTS
 from replication.event import Event
 from replication.protocol import PROTOCOL_VERSION, Events, Message, ProtocolError, decode, encode
 from replication.sync import EventLogStore, Outgoing, Replicator
-from replication.transport import Transport, fingerprint
+from replication.transport import Transport, TransportError, fingerprint
 
 log = logging.getLogger("tillmesh.replication")
 
@@ -83,7 +83,10 @@ class Replication:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.transport.start()
+        try:
+            await self.transport.start()
+        except TransportError as exc:
+            raise ConfigError(f"cannot start replication: {exc}") from exc
         port = int(self.transport.endpoint.rsplit(":", 1)[1])
         with contextlib.suppress(ConfigError):
             self.node.replication_endpoint = advertised(
@@ -93,8 +96,13 @@ class Replication:
         self.node.cut_off = self.pause
         self._sync_members()
         if self.config.mdns:
-            from replication.discovery import Discovery
+            await self._start_mdns(port)
+        self._task = asyncio.get_running_loop().create_task(self._ticker())
 
+    async def _start_mdns(self, port: int) -> None:
+        from replication.discovery import Discovery, DiscoveryError
+
+        try:
             addresses = [self.config.advertise] if self.config.advertise else None
             self.discovery = Discovery(
                 self.config.cluster, self.node.node_id, PROTOCOL_VERSION,
@@ -102,7 +110,10 @@ class Replication:
                 port, addresses=addresses, interfaces=self.config.mdns_interfaces or None,
                 mdns_port=self.config.mdns_port, on_change=self._on_discovery)
             await self.discovery.start()
-        self._task = asyncio.get_running_loop().create_task(self._ticker())
+        except DiscoveryError as exc:
+            # Selling never depends on mDNS: static peers and enrolment addresses remain.
+            log.error("mDNS is off: %s", exc)
+            self.discovery = None
 
     async def close(self) -> None:
         if self._task is not None:

@@ -28,6 +28,8 @@ ENVELOPE_BYTES = 64 * 1024  # headroom for the message header and the batch arra
 ANSWER_BUDGET_BYTES = MAX_MESSAGE_BYTES - ENVELOPE_BYTES  # events of one answer, in bytes
 MAX_ORIGINS = 1024  # entries of a version vector: every counter a store ever enrolled;
 #                     a real store has tens, this only stops a hostile 10^6-entry map
+MAX_CONTAINERS = MAX_BATCH_EVENTS + 16  # arrays and maps in one frame (a full Events has
+#                     1002): nested empty arrays cost 64 bytes of memory per byte of frame
 MAX_KIND_CHARS = 64  # characters of an event kind such as "forward.resolved"
 MAX_CLUSTER_CHARS = 64  # characters of a cluster id
 MAX_REASON_CHARS = 512  # characters of a Bye reason (a log line, not a document)
@@ -41,6 +43,8 @@ HEARTBEAT_MS = 1_000  # a Vector to every peer at least this often: it is also h
 HELLO_RETRY_MS = 1_000  # resend Hello to a peer that has not answered it (lost frames)
 PULL_TIMEOUT_MS = 5_000  # an unanswered Pull is given up and asked again, from another
 #                          peer if one has the range; a 1000-event answer takes ~100 ms
+REGREET_MS = 30_000  # a refused peer (or one that said Bye) is greeted again this often:
+#                     it may have been upgraded or reconfigured without reconnecting
 SUSPECT_MS = 10_000  # after a Pull to a peer timed out, ask others first for this long
 PEER_TIMEOUT_MS = 5_000  # a peer silent this long (five heartbeats) is shown as not live
 #                          and no longer asked for ranges until it is heard again

@@ -34,6 +34,7 @@ from replication.const import (
     FIRST_PROTOCOL_VERSION,
     MAX_BATCH_EVENTS,
     MAX_CLUSTER_CHARS,
+    MAX_CONTAINERS,
     MAX_EVENT_BODY_BYTES,
     MAX_INT64,
     MAX_KIND_CHARS,
@@ -303,10 +304,24 @@ def _reject_ext(code: int, data: bytes) -> object:
     raise ValueError(f"msgpack extension type {code} is not allowed")
 
 
-_LIMITS: dict[str, Any] = dict(
-    raw=False, use_list=True, strict_map_key=True, ext_hook=_reject_ext,
-    max_str_len=MAX_STR_BYTES, max_bin_len=MAX_EVENT_BODY_BYTES,
-    max_array_len=MAX_BATCH_EVENTS, max_map_len=MAX_ORIGINS, max_ext_len=0)
+class _Budget:
+    """Counts the arrays and maps msgpack builds and stops it past MAX_CONTAINERS, so a
+    frame of nested empty arrays cannot make us allocate 64 times its size."""
+
+    def __init__(self) -> None:
+        self.left = MAX_CONTAINERS
+
+    def spend(self, container: Any) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise ValueError(f"more than {MAX_CONTAINERS} arrays and maps")
+        return container
+
+    def limits(self) -> dict[str, Any]:
+        return dict(raw=False, use_list=True, strict_map_key=True, ext_hook=_reject_ext,
+                    list_hook=self.spend, object_hook=self.spend,
+                    max_str_len=MAX_STR_BYTES, max_bin_len=MAX_EVENT_BODY_BYTES,
+                    max_array_len=MAX_BATCH_EVENTS, max_map_len=MAX_ORIGINS, max_ext_len=0)
 
 
 def decode(data: bytes) -> Message:
@@ -316,7 +331,7 @@ def decode(data: bytes) -> Message:
     if len(data) > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"frame of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:
-        frame = msgpack.unpackb(data, **_LIMITS)
+        frame = msgpack.unpackb(data, **_Budget().limits())
     except Exception as exc:  # msgpack raises ValueError, TypeError, its own errors...
         raise ProtocolError(f"frame is not valid msgpack: {exc}") from exc
     return _parse(frame)
@@ -331,13 +346,16 @@ class StreamDecoder:
     """
 
     def __init__(self) -> None:
-        self._unpacker = msgpack.Unpacker(max_buffer_size=MAX_MESSAGE_BYTES, **_LIMITS)
+        self._budget = _Budget()
+        self._unpacker = msgpack.Unpacker(max_buffer_size=MAX_MESSAGE_BYTES,
+                                          **self._budget.limits())
 
     def feed(self, data: bytes) -> list[Message]:
         out: list[Message] = []
         try:
             self._unpacker.feed(data)
             for frame in self._unpacker:
+                self._budget.left = MAX_CONTAINERS  # the next frame's budget
                 out.append(_parse(frame))
         except ProtocolError:
             raise

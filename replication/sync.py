@@ -8,8 +8,9 @@ in ms and sends each returned ``(peer_id, message)``. What it does:
   ``Hello(reply=False)`` with ``Hello(reply=True)``; a peer is READY once its Hello was
   accepted (version within ±1, same cluster, node id as authenticated). Until then it
   is resent every HELLO_RETRY_MS, so lost or duplicated frames neither stall nor loop.
-  A bad Hello gets a ``Bye`` with the reason and the peer is CLOSED until it says Hello
-  again. Nothing but Hello and Bye is accepted from a peer that is not READY.
+  A bad Hello gets a ``Bye`` with the reason and the peer is CLOSED until a Hello is
+  accepted (it is greeted again every REGREET_MS, in case it was upgraded or fixed).
+  Nothing but Hello and Bye is accepted from a peer that is not READY.
 - Knowledge: a peer's vector comes from its Hello and Vectors (which replace it: a
   Vector is the truth at that moment) and rises with every event it sends us (a node
   holds a contiguous prefix, so an event ``(o, n)`` proves it holds ``o:1..n``).
@@ -311,7 +312,7 @@ class Replicator:
                         peer_id, msg.node)
             return out
         if isinstance(msg, Bye):
-            self._close(peer, f"peer said: {msg.reason}")
+            self._close(peer, f"peer said: {msg.reason}", now_ms)
             return out
         if peer.state is not PeerState.READY:
             return out
@@ -339,6 +340,9 @@ class Replicator:
             elif peer.state is PeerState.READY and _due(peer.vector_at_ms, now_ms,
                                                         const.HEARTBEAT_MS):
                 out.append(self._vector(peer, now_ms))
+            elif peer.state is PeerState.CLOSED and _due(peer.hello_at_ms, now_ms,
+                                                         const.REGREET_MS):
+                out.append(self._hello(peer, now_ms, reply=False))
         for origin, pull in list(self._pulls.items()):
             if now_ms >= pull.deadline_ms:
                 del self._pulls[origin]
@@ -376,7 +380,7 @@ class Replicator:
             reason = f"peer authenticated as {peer.id} says it is {msg.node}"
         if reason is not None:
             log.warning("refused %s: %s", peer.id, reason)
-            self._close(peer, reason)
+            self._close(peer, reason, now_ms)
             return [(peer.id, Bye(self.node_id, reason))]
         peer.state, peer.reason = PeerState.READY, ""
         peer.vector, peer.skew_ms = dict(msg.vector), msg.wall_ms - now_ms
@@ -441,8 +445,8 @@ class Replicator:
         peer.vector_at_ms = now_ms
         return (peer.id, Vector(self.node_id, dict(self.store.vector()), now_ms))
 
-    def _close(self, peer: _Peer, reason: str) -> None:
-        peer.state, peer.reason = PeerState.CLOSED, reason
+    def _close(self, peer: _Peer, reason: str, now_ms: int) -> None:
+        peer.state, peer.reason, peer.hello_at_ms = PeerState.CLOSED, reason, now_ms
         self._forget_pulls(peer.id)
 
     def _forget_pulls(self, peer_id: str) -> None:

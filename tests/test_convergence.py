@@ -40,7 +40,7 @@ from node.ledger import NANO, SaleRow, ShiftRow, StockDeltaRow
 from node.masterdata import upserted_body
 from node.service import Node
 from node.store import open_engine, read_key_file
-from replication.const import HEARTBEAT_MS, PULL_TIMEOUT_MS
+from replication.const import HEARTBEAT_MS, PULL_TIMEOUT_MS, REGREET_MS
 from replication.protocol import ProtocolError, decode, encode
 from replication.sync import EventLogStore, Replicator
 from tests.nodekit import MASTER, MODIFIED, PROFILE, USERS, FakeClock, Till, approver, make_node
@@ -195,9 +195,10 @@ class Cluster:
                     self.send(other, self.replicas[other].repl.connected(r.id, self.now))
 
     def quiesce(self, max_rounds: int = 40) -> None:
-        """Heal, deliver everything, tick until every replica holds the same events."""
+        """Heal, deliver everything, tick until every replica holds the same events
+        (a link refused by a corrupted Hello needs one REGREET_MS to be greeted again)."""
         self.cut.clear()
-        for _ in range(max_rounds):
+        for _ in range(max_rounds + REGREET_MS // HEARTBEAT_MS):
             steps = 0
             while self.flight:
                 self.deliver(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -340,3 +342,26 @@ def test_a_stream_refuses_garbage_and_oversized_input():
             stream.feed(b"x" * 2**20)
             fed += 2**20
     assert fed <= MAX_MESSAGE_BYTES
+
+
+def test_a_frame_of_nested_empty_arrays_is_refused_without_building_it():
+    inner = b"\xdc\x03\xe8" + b"\x90" * 1000  # an array of 1000 empty arrays
+    bomb = b"\x94\x01\x04\xa3C01\xdc\x03\xe8" + inner * 1000  # 1 MB: a million lists
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProtocolError, match="more than .* arrays and maps"):
+            decode(bomb)
+        with pytest.raises(ProtocolError, match="more than .* arrays and maps"):
+            StreamDecoder().feed(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 2**20  # building it would take ~64 MiB
+
+
+def test_the_container_budget_is_per_frame_on_a_stream():
+    full = Events("C01", tuple(event(i) for i in range(1, MAX_BATCH_EVENTS + 1)))
+    data = encode(full)
+    stream = StreamDecoder()
+    assert stream.feed(data + data[:1000]) == [full]
+    assert stream.feed(data[1000:]) == [full]

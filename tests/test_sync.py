@@ -15,6 +15,7 @@ from replication.const import (
     PEER_TIMEOUT_MS,
     PROTOCOL_VERSION,
     PULL_TIMEOUT_MS,
+    REGREET_MS,
 )
 from replication.event import GENESIS, Event, chain_hash
 from replication.protocol import Bye, Events, Hello, Message, Pull, Vector, decode, encode
@@ -277,7 +278,9 @@ def test_a_bad_hello_is_refused_with_a_clear_bye(hello: Hello, reason: str):
     (view,) = a.peers()
     assert view.state is PeerState.CLOSED and reason in view.reason
     assert a.received("B", Vector("B", {"X": 1}, T0), T0) == []
-    assert a.tick(T0 + 10 * HEARTBEAT_MS) == []  # a closed peer is left alone
+    assert a.tick(T0 + 10 * HEARTBEAT_MS) == []  # a closed peer is left alone...
+    (out,) = a.tick(T0 + REGREET_MS)  # ...but greeted again now and then (fixed?)
+    assert isinstance(out[1], Hello) and not out[1].reply
     out = a.received("B", Hello(PROTOCOL_VERSION, "shop", "B", {}, T0), T0)
     assert a.peers()[0].state is PeerState.READY and isinstance(out[0][1], Hello)
 
