@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from node import carts, catalog, ledger, stock
 from node.cart import Cart, CartStatus, Line
 from node.errors import NotFoundError, ReturnError, ValidationError
+from node.eventlog import Transaction
 from node.events import unpack_body
 from node.money import FLOAT_PRECISION, ZERO, flt, to_decimal
 from node.profile import PosContext, item_tax_rates
@@ -210,15 +211,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
     def cart_scan(caller: Caller, cart_id: str, code: str) -> dict[str, Any]:
         """Add what a barcode names (1 unit, the weighed qty, or the label price)."""
 
-        def change(s: Session, ctx: PosContext, cart: Cart) -> Cart:
-            hit = catalog.scan(s, str(code), node.barcode_rules)
-            line = _make_line(s, ctx, hit.item_code, hit.qty or Decimal(1), hit.uom,
-                              hit.barcode, weighed=hit.qty is not None)
-            if hit.amount is not None:
-                line = _price_embedded(line, hit.amount)
-            return cart.add(line)
-
-        return edit(caller, cart_id, change)
+        return edit(caller, cart_id, lambda s, ctx, cart: cart.add(_scanned(s, ctx, str(code))))
 
     def cart_add(caller: Caller, cart_id: str, item_code: str, qty: Any = "1",
                  uom: str | None = None) -> dict[str, Any]:
@@ -349,34 +342,69 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
             node.audit(tx, "void", auth, cart_id=cart.cart_id, lines=len(cart.lines))
         return {"voided": cart.cart_id}
 
+    def submit(tx: Transaction, cart: Cart, tenders: list[Tender], caller: Caller,
+               ) -> dict[str, Any]:
+        """Price, check the payments, number and record a sale in ``tx``."""
+        s = tx.session
+        if not cart.lines:
+            raise ValidationError("The cart is empty")
+        if cart.status is not CartStatus.OPEN:
+            raise ValidationError("This cart is held: resume it first")
+        ctx = node.context(s)
+        shift = ledger.open_shift(s, node.node_id)
+        paid = check_payments(tenders, ctx, amount_due(price(cart, ctx)))
+        totals = price(cart, ctx, paid)
+        now = node.clock().astimezone(node.config.tz)
+        invoice = _invoice_number(node, s, now)
+        body = sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
+                         invoice=invoice, shift=shift, cashier=caller.user,
+                         posted_at=now)
+        event = tx.append("sale.submitted", body)
+        # Allowed offline, but the cashier and the supervisor must see it.
+        short = [plain(level) for code in sorted({ln.item_code for ln in cart.lines})
+                 if (level := stock.on_hand(s, code, ctx.warehouse)).negative]
+        return {"invoice": invoice, "event": event.id, "totals": body["totals"],
+                "payments": body["payments"], "change": body["totals"]["change_amount"],
+                "negative_stock": short}
+
     def sale_submit(caller: Caller, cart_id: str, payments: list[dict[str, Any]],
                     ) -> dict[str, Any]:
         """Take payment and record the sale durably; returns the invoice and the change."""
         tenders = _tenders(payments)
         with node.write() as tx:
+            cart = carts.load(tx.session, cart_id)
+            answer = submit(tx, cart, tenders, caller)
+            carts.drop(tx.session, cart.cart_id)
+        return answer
+
+    def sale_create(caller: Caller, items: list[dict[str, Any]], payments: list[dict[str, Any]],
+                    customer: str | None = None) -> dict[str, Any]:
+        """A whole sale in one call (self-checkout, scripts): items by ``code`` (barcode)
+        or ``item_code`` with ``qty`` and ``uom``; priced and checked as a cart would be."""
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+            raise ValidationError('items must be a list of {"code"} or {"item_code", "qty"}')
+        tenders = _tenders(payments)
+        with node.write() as tx:
             s = tx.session
-            cart = carts.load(s, cart_id)
-            if not cart.lines:
-                raise ValidationError("The cart is empty")
-            if cart.status is not CartStatus.OPEN:
-                raise ValidationError("This cart is held: resume it first")
             ctx = node.context(s)
-            shift = ledger.open_shift(s, node.node_id)
-            paid = check_payments(tenders, ctx, amount_due(price(cart, ctx)))
-            totals = price(cart, ctx, paid)
-            now = node.clock().astimezone(node.config.tz)
-            invoice = _invoice_number(node, s, now)
-            body = sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
-                             invoice=invoice, shift=shift, cashier=caller.user,
-                             posted_at=now)
-            event = tx.append("sale.submitted", body)
-            carts.drop(s, cart.cart_id)
-            # Allowed offline, but the cashier and the supervisor must see it.
-            short = [plain(level) for code in sorted({ln.item_code for ln in cart.lines})
-                     if (level := stock.on_hand(s, code, ctx.warehouse)).negative]
-        return {"invoice": invoice, "event": event.id, "totals": body["totals"],
-                "payments": body["payments"], "change": body["totals"]["change_amount"],
-                "negative_stock": short}
+            cart = Cart(cart_id="direct", cashier=caller.user, customer=ctx.customer)
+            if customer:
+                cart = cart.with_customer(catalog.get_customer(s, str(customer)).name)
+            for item in items:
+                cart = cart.add(_line_from(s, ctx, item))
+            return submit(tx, cart, tenders, caller)
+
+    def _line_from(s: Session, ctx: PosContext, item: dict[str, Any]) -> Line:
+        if "code" in item:
+            return _scanned(s, ctx, str(item["code"]))
+        return _make_line(s, ctx, str(item.get("item_code")), _qty(node, item.get("qty", "1")),
+                          item.get("uom"))
+
+    def _scanned(s: Session, ctx: PosContext, code: str) -> Line:
+        hit = catalog.scan(s, code, node.barcode_rules)
+        line = _make_line(s, ctx, hit.item_code, hit.qty or Decimal(1), hit.uom, hit.barcode,
+                          weighed=hit.qty is not None)
+        return _price_embedded(line, hit.amount) if hit.amount is not None else line
 
     def invoice_get(caller: Caller, invoice: str) -> dict[str, Any]:
         """A sale or return as recorded, with what has been returned of each row."""
@@ -442,7 +470,8 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
     for fn in (scan, search_items, item, search_customers, create_customer, cart_new, cart_get,
                cart_scan, cart_add, cart_set_qty, cart_set_uom, cart_line_discount,
                cart_set_rate, cart_discount, cart_remove, cart_set_customer, cart_hold,
-               cart_held, cart_resume, cart_void, sale_submit, invoice_get, invoice_list,
+               cart_held, cart_resume, cart_void, sale_submit, sale_create, invoice_get,
+               invoice_list,
                return_create, drawer_open):
         node.expose(fn.__name__, fn)
 

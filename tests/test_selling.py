@@ -255,3 +255,17 @@ def test_scale_labels_from_the_demo_catalog(tmp_path):
     assert view["lines"][2]["amount"] == "4.99"
     view = till("cart_scan", cart_id=cart, code="4250200001222")  # a Box of 12 water
     assert view["lines"][3]["uom"] == "Box"
+
+
+def test_a_whole_sale_in_one_call_is_priced_like_a_cart(ann):
+    sale = ann("sale_create", items=[{"code": "4000000000044"}, {"code": "4000000000044"},
+                                     {"item_code": "BOOK", "qty": "1"}],
+               payments=[{"mode_of_payment": "Cash", "amount": "60.00"}])
+    assert (sale["totals"]["grand_total"], sale["change"]) == ("52.93", "7.07")
+    got = ann("invoice_get", invoice=sale["invoice"])
+    assert [i["qty"] for i in got["items"]] == ["2.000", "1.000"]
+    with pytest.raises(BarcodeError):
+        ann("sale_create", items=[{"code": "4000000000045"}],
+            payments=[{"mode_of_payment": "Cash", "amount": "20"}])
+    with pytest.raises(ValidationError, match="items"):
+        ann("sale_create", items=[], payments=[{"mode_of_payment": "Cash", "amount": "1"}])

@@ -57,10 +57,9 @@ def _seller(proc: NodeProcess) -> Client:
 
 
 def _sale(client: Client, i: int) -> dict[str, object]:
-    cart = client.call("cart_new")["cart_id"]
-    client.call("cart_add", cart_id=cart, item_code="BEV-0002", qty="1")
-    return client.call("sale_submit", cart_id=cart,
-                       payments=[{"mode_of_payment": "Cash", "amount": "5"}])
+    """One sale in one call (`sale_create`), as a self-checkout or a script sells."""
+    return client.call("sale_create", items=[{"code": CODES[i % len(CODES)]}],
+                       payments=[{"mode_of_payment": "Cash", "amount": "50"}])
 
 
 def _wait(clients: list[Client], origin: str, seq: int, timeout_s: float = 30) -> float:
