@@ -18,11 +18,16 @@ from node.store import open_engine, read_key_file
 
 log = logging.getLogger("tillmesh.node")
 
+# Requests handled at once. A call runs to completion before the next one starts (the
+# store has one writer); the workers only overlap in waiting for the shared fsync.
+API_WORKERS = 8
+
 
 def open_node(config: Config) -> Node:
     engine = open_engine(config.db_path, read_key_file(config.key_path))
-    return Node(config, EventLog(engine, config.node_id),
-                keypair=read_keypair_file(config.node_key_path))
+    log = EventLog(engine, config.node_id)
+    log.enable_group_commit(config.db_path)
+    return Node(config, log, keypair=read_keypair_file(config.node_key_path))
 
 
 async def serve(config: Config) -> None:
@@ -31,11 +36,16 @@ async def serve(config: Config) -> None:
     async def handle(request: Request) -> Any:
         if node is None:  # not reachable: the loop first runs after the store is open
             raise NodeUnavailable("the node is still opening its store; try again")
-        return node.call(request.method, dict(request.params), request.token)
+        try:
+            return node.call(request.method, dict(request.params), request.token)
+        finally:
+            # Answer only once what the call recorded is on disk (one fsync is shared by
+            # every request waiting at that moment: group commit).
+            await node.log.flush()
 
     # Take the endpoint's one-node lock before touching the store, so a second
     # `tillmesh run` (or one started during `tillmesh rebuild`) refuses without opening it.
-    server = ApiServer(config.api_endpoint, handle)
+    server = ApiServer(config.api_endpoint, handle, workers=API_WORKERS)
     await server.start()
     try:
         node = open_node(config)
@@ -50,7 +60,13 @@ async def serve(config: Config) -> None:
         from node.replicate import Replication
 
         replication = Replication(node)
-        join = JoinListener(config.join_listen, node.keypair, lambda req: enrol(node, req))
+        async def enrol_durably(request: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return enrol(node, request)
+            finally:
+                await node.log.flush()
+
+        join = JoinListener(config.join_listen, node.keypair, enrol_durably)
         try:
             await join.start()
             with contextlib.suppress(ConfigError):

@@ -10,10 +10,13 @@ changes; the commit (WAL, synchronous=FULL) is the moment a sale becomes durable
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, literal, select, tuple_
@@ -71,9 +74,18 @@ class EventLog:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read the event log: {exc}") from exc
         self.hlc = HybridClock(last)
-        # Called after each commit that recorded events (own or received), with them:
-        # replication pushes them to peers. Never called for a rolled-back transaction.
+        # Called once events are durable (own or received), with them: replication pushes
+        # them to peers. Never called for a rolled-back transaction.
         self.listeners: list[Callable[[list[Event]], None]] = []
+        # Group commit (the daemon turns it on): commits skip their own fsync and
+        # ``flush`` makes everything committed so far durable with one fsync of the WAL,
+        # shared by every request that waits for it. Off: each commit fsyncs (FULL).
+        self.group_commit = False
+        self.wal_path = Path()
+        self._unsynced: list[Event] = []
+        self._committed = 0  # durable-needing commits so far
+        self._synced = 0  # of those, how many are known durable
+        self._syncing: asyncio.Task[None] | None = None
 
     def _load_heads(self) -> dict[str, _Head]:
         with Session(self.engine) as s:
@@ -98,7 +110,8 @@ class EventLog:
         heads_before = {o: _Head(h.seq, h.hash) for o, h in self._heads.items()}
         hlc_before = self.hlc.last
         session = Session(self.engine, expire_on_commit=False)
-        session.connection(execution_options={WRITE_OPTION: True, DURABLE_OPTION: durable})
+        fsync_now = durable and not self.group_commit
+        session.connection(execution_options={WRITE_OPTION: True, DURABLE_OPTION: fsync_now})
         tx = Transaction(self, session, durable)
         try:
             yield tx
@@ -113,9 +126,43 @@ class EventLog:
             raise
         finally:
             session.close()
-        if tx.recorded:
-            for listener in self.listeners:
-                listener(tx.recorded)
+        if not tx.recorded:
+            return
+        if self.group_commit:
+            self._unsynced += tx.recorded  # durable (and announced) at the next flush
+            self._committed += 1
+            return
+        self._announce(tx.recorded)
+
+    def enable_group_commit(self, db_path: Path) -> None:
+        """From now on, durability comes from ``flush`` (the daemon awaits it before it
+        answers a request that recorded events)."""
+        self.wal_path = Path(f"{db_path}-wal")
+        self.group_commit = True
+
+    def _announce(self, events: list[Event]) -> None:
+        for listener in self.listeners:
+            listener(events)
+
+    async def flush(self) -> None:
+        """Wait until every commit made so far is durable (group commit; on the loop)."""
+        target = self._committed
+        while self._synced < target:
+            if self._syncing is None:
+                self._syncing = asyncio.get_running_loop().create_task(self._sync())
+            await asyncio.shield(self._syncing)
+
+    async def _sync(self) -> None:
+        target, events, self._unsynced = self._committed, self._unsynced, []
+        try:
+            await asyncio.to_thread(_fsync, self.wal_path)
+            self._synced = target
+        except OSError as exc:  # committed, but not known durable: say so, never hide it
+            raise StoreError(f"could not make the record durable (fsync failed: {exc})"
+                             ) from exc
+        finally:
+            self._syncing = None
+        self._announce(events)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -183,6 +230,18 @@ class EventLog:
                 if count % REBUILD_BATCH == 0:
                     tx.session.flush()
             return count
+
+
+def _fsync(path: Path) -> None:
+    """fsync the WAL: what synchronous=FULL does at each commit, once for many."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return  # no WAL: everything is in the database file, which SQLite synced
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Transaction:

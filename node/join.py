@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from typing import Any
 
@@ -60,7 +61,10 @@ class JoinListener:
                 request = msgpack.unpackb(frames[-1], raw=False)
                 if not isinstance(request, dict):
                     raise ValidationError("malformed join request")
-                reply = {"ok": True, **self._handle(request)}
+                answer = self._handle(request)
+                if inspect.isawaitable(answer):
+                    answer = await answer
+                reply = {"ok": True, **answer}
             except TillmeshError as exc:
                 log.warning("join refused: %s", exc.message)
                 reply = {"ok": False, "error": exc.message}

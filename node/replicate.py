@@ -30,6 +30,7 @@ from replication.transport import Transport, TransportError, fingerprint
 log = logging.getLogger("tillmesh.replication")
 
 TICK_S = 0.05  # how often the engine's timers run (heartbeats, pull timeouts)
+REDIAL_S = 5.0  # how often members we are not connected to are dialled afresh
 
 
 def _now_ms() -> int:
@@ -157,6 +158,7 @@ class Replication:
         now = _now_ms()
         for peer, msg in coalesce(inbox):
             out += self.engine.received(peer, msg, now)
+        await self.node.log.flush()  # announce received events only once they are durable
         await self._send(out)
         if self._refresh_members:
             self._sync_members()
@@ -190,12 +192,25 @@ class Replication:
             self._found.pop(change.node, None)
 
     async def _ticker(self) -> None:
+        last_redial = time.monotonic()
         while True:
             await asyncio.sleep(TICK_S)
             try:
                 await self._send(self.engine.tick(_now_ms()))
+                if time.monotonic() - last_redial > REDIAL_S:
+                    last_redial = time.monotonic()
+                    self._redial()
             except Exception:  # the node must keep selling whatever a peer did
                 log.exception("replication tick failed")
+
+    def _redial(self) -> None:
+        """Dial again the members whose handshake has not succeeded: one that refused our
+        key because it had not yet heard of our enrolment accepts it now."""
+        up = self.transport.connected()
+        for member in self._members.values():
+            if member.node != self.node.node_id and member.node not in up:
+                self.transport.disconnect(member.node)
+                self._dial(member)
 
     # --- membership and dialling ----------------------------------------------------------
 

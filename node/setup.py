@@ -214,8 +214,10 @@ async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: K
 
     node = Node(config, log, keypair=keypair)
     replication = Replication(node)
-    # Listen first, so the enrolment names the address peers can really dial us at.
+    # Listen first, so the enrolment names the address peers can really dial us at, and
+    # admit the inviting counter's key (from the code): it dials us as soon as we enrol.
     await replication.start()
+    replication.seed_members([{"node": code.issuer, "public_key": code.issuer_key}])
     try:
         answer = await asyncio.to_thread(request_join, code, config.node_id, keypair,
                                          node.replication_endpoint)

@@ -10,6 +10,7 @@ that the machine and the explicit step tests share.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from collections import Counter
@@ -63,7 +64,9 @@ _CHEAP = PasswordHasher(time_cost=1, memory_cost=256, parallelism=1, type=Type.I
 def template(node_id: str) -> Path:
     """A seeded node directory, made once per session and copied for every replica."""
     if node_id not in _TEMPLATES:
-        path = Path(tempfile.mkdtemp(prefix="tmconv", dir="/tmp")) / node_id
+        root = Path(tempfile.mkdtemp(prefix="tmconv", dir="/tmp"))
+        atexit.register(shutil.rmtree, root, True)
+        path = root / node_id
         log = make_node(path, node_id, FakeClock(), seeded=False).log
         with log.transaction() as tx:  # what nodekit.seed records, with cheap hashes
             for user, (role, pin) in USERS.items():
@@ -123,6 +126,7 @@ class Model:
     sold: Counter[str] = field(default_factory=Counter)  # item -> units sold
     returned: Counter[str] = field(default_factory=Counter)
     first_item: dict[str, str] = field(default_factory=dict)  # invoice -> item of row 1
+    opened: dict[str, str] = field(default_factory=dict)  # shift -> counter
     closes: dict[str, list[dict[str, int]]] = field(default_factory=dict)  # shift -> covers
 
 
@@ -199,16 +203,24 @@ class Cluster:
         (a link refused by a corrupted Hello needs one REGREET_MS to be greeted again)."""
         self.cut.clear()
         for _ in range(max_rounds + REGREET_MS // HEARTBEAT_MS):
-            steps = 0
-            while self.flight:
-                self.deliver(0)
-                steps += 1
-                assert steps < 50_000, "message storm"
+            self._drain()
             vectors = {tuple(sorted(r.log.vector().items())) for r in self.replicas.values()}
             if len(vectors) == 1 and not any(r.repl.pulls() for r in self.replicas.values()):
-                return
+                break
             self.tick(HEARTBEAT_MS)
-        raise AssertionError(f"no convergence: {[r.log.vector() for r in self.replicas.values()]}")
+        else:
+            held = [r.log.vector() for r in self.replicas.values()]
+            raise AssertionError(f"no convergence: {held}")
+        self.tick(HEARTBEAT_MS)  # then quiet: heartbeats (and re-greetings) only, no answers
+        assert {type(decode(f)).__name__ for _, _, f in self.flight} <= {"Vector", "Hello"}
+        self._drain()
+
+    def _drain(self) -> None:
+        steps = 0
+        while self.flight:
+            self.deliver(0)
+            steps += 1
+            assert steps < 50_000, "message storm"
 
     def close(self) -> None:
         for r in self.replicas.values():
@@ -218,7 +230,9 @@ class Cluster:
     # --- the cashiers' actions, recorded in the model when acknowledged ----------------------
 
     def open_shift(self, r: Replica) -> None:
-        self.call(r, "ann", "shift_open", opening={"Cash": "100"})
+        opened = self.call(r, "ann", "shift_open", opening={"Cash": "100"})
+        if opened is not None:
+            self.model.opened[opened["shift"]] = r.id
 
     def sell(self, r: Replica, codes: list[str]) -> None:
         sale = self.act(r, lambda: r.till("ann").sell(*codes))
@@ -296,9 +310,10 @@ def check_converged(c: Cluster) -> None:
             stock[row.item_code] += row.qty_nano
         for item in set(m.sold) | set(stock):
             assert Decimal(stock[item]) == -(m.sold[item] - m.returned[item]) * NANO, item
+        shifts = {row.shift: row for row in s.scalars(select(ShiftRow))}
+        assert {k: row.counter for k, row in shifts.items()} == m.opened
+        assert {k for k, row in shifts.items() if row.status == "closed"} == set(m.closes)
         for shift, covers in m.closes.items():
-            row = s.get(ShiftRow, shift)
-            assert row is not None and row.status == "closed"
             if len(covers) == 1:  # late = not covered by the shift's one closing
                 for sale in s.scalars(select(SaleRow).where(SaleRow.shift == shift)):
                     assert sale.late == (sale.seq > covers[0].get(sale.origin, 0)), sale.invoice
