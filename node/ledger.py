@@ -48,6 +48,10 @@ class ShiftRow(Base):
     closed_by: Mapped[str | None] = mapped_column(String(140))
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     covers: Mapped[bytes | None] = mapped_column(LargeBinary)  # {origin: seq}
+    # The closing that counts when two supervisors closed it at once (partitioned): the
+    # earliest by (hlc, origin), the same on every counter.
+    closed_hlc: Mapped[int | None] = mapped_column(BigInteger)
+    closed_origin: Mapped[str | None] = mapped_column(String(32))
     closing: Mapped[bytes | None] = mapped_column(LargeBinary)  # the shift.closed body
 
 
@@ -143,16 +147,19 @@ def _closed(session: Session, event: Event, body: dict[str, Any]) -> None:
     shift, covers = body["shift"], body["covers"]
     sql = raw(session)
     sql.run(_ENSURE_SHIFT, (shift, _EMPTY, ShiftStatus.OPEN.value))
+    current = sql.one("SELECT closed_hlc, closed_origin FROM shifts WHERE shift = ?", (shift,))
+    if current[0] is not None and (current[0], current[1]) <= (event.hlc, event.origin):
+        return  # an earlier closing of this shift stands
     sql.run(
-        "UPDATE shifts SET status = ?, closed_by = ?, closed_at = ?, covers = ?, closing = ?"
-        " WHERE shift = ?",
+        "UPDATE shifts SET status = ?, closed_by = ?, closed_at = ?, covers = ?, closing = ?,"
+        " closed_hlc = ?, closed_origin = ? WHERE shift = ?",
         (ShiftStatus.CLOSED.value, body["closed_by"],
          utc_text(datetime.fromisoformat(body["closed_at"])), pack_body(covers), event.body,
-         shift),
+         event.hlc, event.origin, shift),
     )
     for origin, seq in sql.run("SELECT origin, seq FROM sales WHERE shift = ?", (shift,)):
-        if seq > covers.get(origin, 0):
-            sql.run("UPDATE sales SET late = 1 WHERE origin = ? AND seq = ?", (origin, seq))
+        sql.run("UPDATE sales SET late = ? WHERE origin = ? AND seq = ?",
+                (int(seq > covers.get(origin, 0)), origin, seq))
 
 
 def _is_late(sql: Raw, shift: str, origin: str, seq: int) -> bool:

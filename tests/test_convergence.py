@@ -20,7 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from argon2 import PasswordHasher, Type
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -142,7 +141,7 @@ class Cluster:
         self.checked: dict[tuple[str, str], int] = {}  # (replica, origin) -> seq verified
         self.now = T0
         self.model = Model()
-        # Two closes of one shift made concurrently diverge (see the xfail test below).
+        # Two closes of one shift made concurrently (a partition): the earliest stands.
         self.allow_double_close = False
         for link in sorted(links, key=sorted):
             a, b = sorted(link)
@@ -496,9 +495,6 @@ def test_catching_up_a_crashed_counter_resumes_from_what_it_holds():
         c.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "node/ledger.py _closed: of two concurrent shift.closed events for one shift the "
-    "last applied wins, so replicas that applied them in different orders diverge"))
 def test_two_counters_closing_the_same_shift_concurrently_converge():
     c = _cluster(2)
     try:

@@ -17,7 +17,7 @@ from tests.nodekit import Till, make_node
 
 @pytest.fixture
 def issuer(tmp_path):
-    return make_node(tmp_path / "a", "C01", join_listen="tcp://127.0.0.1:0",
+    return make_node(tmp_path / "a", "C01", join_listen="tcp://127.0.0.1:7611",
                      listen="tcp://127.0.0.1:7610")
 
 
