@@ -130,7 +130,8 @@ def load(data_dir: Path) -> Config:
 
 
 def validate(config: Config) -> Config:
-    if not config.node_id.isalnum() or not 1 <= len(config.node_id) <= 8:
+    if not (config.node_id.isascii() and config.node_id.isalnum()
+            and 1 <= len(config.node_id) <= 8):
         raise ConfigError(f"node_id {config.node_id!r} must be 1-8 letters or digits")
     try:
         ZoneInfo(config.timezone)

@@ -24,18 +24,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from node import projections
-from node.errors import StoreError
+from node.errors import StoreError, ValidationError
 from node.events import GENESIS, Event, make_event
 from node.store._engine import DURABLE_OPTION, WRITE_OPTION
 from node.store.base import Base, EventRow
 from node.store.raw import raw
+from replication import hlc
 from replication.hlc import HybridClock
+from replication.protocol import ProtocolError, check_event
 from replication.vector import VersionVector
 
 _INSERT_EVENT = ("INSERT INTO events (origin, seq, hlc, wall_us, kind, body, prev_hash, hash)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 _COLUMNS = (EventRow.origin, EventRow.seq, EventRow.hlc, EventRow.wall_us, EventRow.kind,
             EventRow.body, EventRow.prev_hash, EventRow.hash)
+MAX_DRIFT_MS = 60_000  # a peer's stamp further ahead than this is not followed (bad clock)
 REBUILD_BATCH = 5000  # events read per query during rebuild (bounded memory)
 
 Clock = Callable[[], datetime]
@@ -258,6 +261,10 @@ class Transaction:
         stamp = log.hlc.now(int(wall.timestamp() * 1000))
         head = log._heads.get(log.origin) or _Head(0, GENESIS)
         event = make_event(log.origin, head.seq + 1, stamp, wall, kind, body, head.hash)
+        try:
+            check_event(event)  # an event peers would refuse would stall this origin
+        except ProtocolError as exc:
+            raise ValidationError(f"cannot record {kind}: {exc}") from exc
         self._insert(event)
         return event
 
@@ -274,7 +281,9 @@ class Transaction:
             raise StoreError(f"gap in {event.origin}: have {head.seq}, got {event.seq}")
         if not event.verify(head.hash):
             raise StoreError(f"event {event.id} does not chain to {event.origin}:{head.seq}")
-        log.hlc.observe(event.hlc, int(log.clock().timestamp() * 1000))
+        now_ms = int(log.clock().timestamp() * 1000)
+        # A peer whose clock runs far ahead must not drag our clock along for good.
+        log.hlc.observe(min(event.hlc, hlc.pack(now_ms + MAX_DRIFT_MS, 0)), now_ms)
         self._insert(event)
         return True
 

@@ -157,7 +157,10 @@ class Replication:
         out: list[Outgoing] = []
         now = _now_ms()
         for peer, msg in coalesce(inbox):
-            out += self.engine.received(peer, msg, now)
+            try:
+                out += self.engine.received(peer, msg, now)
+            except Exception:  # one message must not cost the rest of the inbox
+                log.exception("handling %s from %s failed", type(msg).__name__, peer)
         await self.node.log.flush()  # announce received events only once they are durable
         await self._send(out)
         if self._refresh_members:
