@@ -48,12 +48,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _event(row: EventRow) -> Event:
-    return Event(
-        row.origin, row.seq, row.hlc, row.wall_us, row.kind, row.body, row.prev_hash, row.hash
-    )
-
-
 @dataclass
 class _Head:
     seq: int
@@ -216,11 +210,11 @@ class EventLog:
         """One origin's events ``first..last`` inclusive (what a peer asks for)."""
         with self.reading() as s:
             q = (
-                select(EventRow)
+                select(*_COLUMNS)
                 .where(EventRow.origin == origin, EventRow.seq.between(first, last))
                 .order_by(EventRow.seq)
             )
-            return [_event(r) for r in s.scalars(q)]
+            return [Event(*r) for r in s.execute(q)]  # plain rows: no ORM objects
 
     def rebuild(self) -> int:
         """Empty every projection and replay the whole log; returns the events replayed."""
