@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from node.events import Event, unpack_body
@@ -55,8 +55,15 @@ def projection_tables() -> list[Table]:
 
 
 def reset(session: Session) -> None:
-    for table in reversed(projection_tables()):
-        session.execute(delete(table))
+    """Drop and re-create every projection table, empty.
+
+    Re-creating (not just emptying) is what lets a new release change a projection's
+    columns: `tillmesh rebuild` after the upgrade brings every table to the new shape.
+    """
+    tables = projection_tables()
+    connection = session.connection()
+    Base.metadata.drop_all(connection, tables=tables)
+    Base.metadata.create_all(connection, tables=tables)
 
 
 def replay(session: Session, events: Iterable[Event]) -> int:

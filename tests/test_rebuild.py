@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from node.eventlog import EventLog
 from node.events import Event
@@ -97,4 +98,19 @@ def test_any_cross_origin_order_gives_the_same_projections(rng: random.Random):
             tx.receive(queues[origin].pop(0))
             if not queues[origin]:
                 del queues[origin]
+    assert dump(log) == expected
+
+
+def test_rebuild_brings_a_projection_table_of_an_older_release_to_the_new_shape():
+    events, expected = scenario()
+    log = _fresh()
+    with log.transaction() as tx:
+        for event in events:
+            tx.receive(event)
+        # An older release's table: no per-shift slot, rows in the old shape.
+        tx.session.execute(text("DROP TABLE stock_deltas"))
+        tx.session.execute(text("CREATE TABLE stock_deltas (item_code TEXT, warehouse TEXT,"
+                                " origin TEXT, qty TEXT, PRIMARY KEY (item_code, warehouse,"
+                                " origin))"))
+    log.rebuild()
     assert dump(log) == expected
