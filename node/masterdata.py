@@ -16,8 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import msgpack
-from sqlalchemy import BigInteger, LargeBinary, String, select
+from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from node.events import Event, pack_body, unpack_body
@@ -83,10 +82,3 @@ def get_doc(session: Session, doctype: str, name: str) -> dict[str, Any] | None:
         "SELECT data FROM master_docs WHERE doctype = ? AND name = ? AND deleted = 0",
         (doctype, name))
     return None if row is None else unpack_body(row[0])
-
-
-def all_docs(session: Session, doctype: str) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(MasterDoc.data).where(MasterDoc.doctype == doctype, MasterDoc.deleted.is_(False))
-    )
-    return [msgpack.unpackb(raw, raw=False) for raw in rows]

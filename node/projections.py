@@ -12,7 +12,7 @@ last-writer-wins, and never assume another origin's event came first.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table
@@ -64,11 +64,3 @@ def reset(session: Session) -> None:
     connection = session.connection()
     Base.metadata.drop_all(connection, tables=tables)
     Base.metadata.create_all(connection, tables=tables)
-
-
-def replay(session: Session, events: Iterable[Event]) -> int:
-    count = 0
-    for event in events:
-        apply(session, event)
-        count += 1
-    return count

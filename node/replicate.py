@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from node import cluster
+from node.config import Config
 from node.counters import advertised
 from node.errors import ConfigError
 from node.service import Node
@@ -37,15 +38,22 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def static_peers(entries: Sequence[str]) -> dict[str, str]:
-    """``["C02@10.0.0.7:7610"]`` -> ``{"C02": "tcp://10.0.0.7:7610"}``; bad entries logged."""
+def static_peers(entries: Sequence[str], cluster: str) -> dict[str, str]:
+    """``["C02@10.0.0.7:7610"]`` -> ``{"C02": "tcp://10.0.0.7:7610"}``. Only entries that
+    name their counter can be dialled (CurveZMQ needs its key); the rest are logged."""
+    from replication.discovery import DiscoveryError, parse_static_peer
+
     out = {}
     for entry in entries:
-        node_id, sep, address = entry.partition("@")
-        if not sep or ":" not in address:
+        try:
+            found = parse_static_peer(entry, cluster)
+        except DiscoveryError as exc:
+            log.warning("ignoring %s", exc)
+            continue
+        if found.node.startswith("static:"):
             log.warning("ignoring static peer %r: write it as NODE@host:port", entry)
             continue
-        out[node_id] = "tcp://" + address
+        out[found.node] = found.endpoint
     return out
 
 
@@ -68,7 +76,7 @@ class Replication:
         if node.keypair is None:
             raise ValueError("replication needs the counter's keypair")
         self.node = node
-        self.config = node.config
+        self.set_config(node.config)
         self.engine = Replicator(EventLogStore(node.log), node.node_id, node.config.cluster)
         self.transport = Transport(node.node_id, node.keypair.public, node.keypair.secret,
                                    node.config.listen, self._on_message)
@@ -80,6 +88,11 @@ class Replication:
         self.paused = False  # cut off: nothing in, nothing out (the counter sells on)
         self._inbox: list[tuple[str, Message]] = []
         self._seeded: dict[str, cluster.Member] = {}
+
+    def set_config(self, config: Config) -> None:
+        """Use ``config`` (a join adds the inviting counter as a static peer)."""
+        self.config = self.node.config = config
+        self._static = static_peers(config.peers, config.cluster)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -232,8 +245,7 @@ class Replication:
                 self._dial(member)
 
     def _dial(self, member: cluster.Member) -> None:
-        static = static_peers(self.config.peers)
-        endpoint = (self._found.get(member.node) or static.get(member.node)
+        endpoint = (self._found.get(member.node) or self._static.get(member.node)
                     or member.endpoint)
         if endpoint is None:
             return

@@ -225,7 +225,7 @@ async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: K
         issuer = answer["endpoint"].removeprefix("tcp://")
         config = replace(config, peers=[*config.peers, f"{answer['issuer']}@{issuer}"])
         (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
-        node.config = replication.config = config
+        replication.set_config(config)
         # Until our own log holds the members, trust the list the inviting counter sent.
         replication.seed_members(answer["members"])
         deadline = time.monotonic() + timeout_s
