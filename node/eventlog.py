@@ -259,7 +259,7 @@ class Transaction:
             check_event(event)  # an event peers would refuse would stall this origin
         except ProtocolError as exc:
             raise ValidationError(f"cannot record {kind}: {exc}") from exc
-        self._insert(event)
+        self._insert([event])
         return event
 
     def receive(self, event: Event) -> bool:
@@ -267,30 +267,46 @@ class Transaction:
 
         Raises StoreError for a gap or a broken hash chain: the caller asks again.
         """
-        log = self.log
-        head = log._heads.get(event.origin) or _Head(0, GENESIS)
-        if event.seq <= head.seq:
-            return False
-        if event.seq != head.seq + 1:
-            raise StoreError(f"gap in {event.origin}: have {head.seq}, got {event.seq}")
-        if not event.verify(head.hash):
-            raise StoreError(f"event {event.id} does not chain to {event.origin}:{head.seq}")
-        now_ms = int(log.clock().timestamp() * 1000)
-        # A peer whose clock runs far ahead must not drag our clock along for good.
-        log.hlc.observe(min(event.hlc, hlc.pack(now_ms + MAX_DRIFT_MS, 0)), now_ms)
-        self._insert(event)
-        return True
+        return self.receive_many([event]) == 1
 
-    def _insert(self, event: Event) -> None:
+    def receive_many(self, events: list[Event]) -> int:
+        """Insert peers' events in order, those already held skipped; how many were new.
+
+        All rows go in with one statement, then the projections: several times faster
+        than event by event when a new counter pulls the whole store.
+        """
+        log = self.log
+        now_ms = int(log.clock().timestamp() * 1000)
+        new: list[Event] = []
+        for event in events:
+            head = log._heads.get(event.origin) or _Head(0, GENESIS)
+            if event.seq <= head.seq:
+                continue
+            if event.seq != head.seq + 1:
+                raise StoreError(f"gap in {event.origin}: have {head.seq}, got {event.seq}")
+            if not event.verify(head.hash):
+                raise StoreError(f"event {event.id} does not chain to {event.origin}:"
+                                 f"{head.seq}")
+            # A peer whose clock runs far ahead must not drag our clock along for good.
+            log.hlc.observe(min(event.hlc, hlc.pack(now_ms + MAX_DRIFT_MS, 0)), now_ms)
+            log._heads[event.origin] = _Head(event.seq, event.hash)
+            new.append(event)
+        self._insert(new)
+        return len(new)
+
+    def _insert(self, events: list[Event]) -> None:
         if not self.durable:
             raise StoreError("an event can only be recorded in a durable transaction")
+        if not events:
+            return
         self.session.flush()  # ORM changes made earlier in this transaction go first
-        raw(self.session).run(_INSERT_EVENT, (event.origin, event.seq, event.hlc, event.wall_us,
-                                              event.kind, event.body, event.prev_hash,
-                                              event.hash))
-        self.log._heads[event.origin] = _Head(event.seq, event.hash)
-        projections.apply(self.session, event)
-        self.recorded.append(event)
+        raw(self.session).many(_INSERT_EVENT, [
+            (e.origin, e.seq, e.hlc, e.wall_us, e.kind, e.body, e.prev_hash, e.hash)
+            for e in events])
+        for event in events:
+            self.log._heads[event.origin] = _Head(event.seq, event.hash)
+            projections.apply(self.session, event)
+        self.recorded += events
         # Handlers write raw SQL: objects the ORM loaded earlier in this transaction
         # must be re-read.
         self.session.expire_all()

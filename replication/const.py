@@ -51,5 +51,7 @@ PEER_TIMEOUT_MS = 5_000  # a peer silent this long (five heartbeats) is shown as
 
 # --- flow control -------------------------------------------------------------------------
 
-MAX_INFLIGHT_PULLS = 4  # outstanding Pulls per peer: keeps a catching-up node from
-#                         flooding one peer while still fetching several origins at once
+MAX_INFLIGHT_PULLS = 4  # origins pulled from one peer at once: keeps a catching-up node
+#                         from flooding one peer while still fetching several origins
+MAX_PULLS_PER_ORIGIN = 4  # consecutive batches of one origin asked at once: a new counter
+#                           pulling 200,000 events is not paced by 200 round trips

@@ -37,7 +37,7 @@ import enum
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from replication import const
@@ -132,7 +132,7 @@ class MemoryStore:
 
 
 class LogTransaction(Protocol):
-    def receive(self, event: Event) -> bool: ...
+    def receive_many(self, events: list[Event]) -> int: ...
 
 
 class ReplicatedLog(Protocol):
@@ -172,7 +172,7 @@ class EventLogStore:
 
     def _apply(self, events: Sequence[Event]) -> int:
         with self.log.transaction() as tx:
-            applied = sum(tx.receive(event) for event in events)
+            applied = tx.receive_many(list(events))
         for event in events:  # committed: remember the heads (a rollback never gets here)
             self._heads[event.origin] = (event.seq, event.hash)
         return applied
@@ -227,6 +227,7 @@ class _Pull:
     first: int
     last: int
     deadline_ms: int
+    overtook: bool = False  # answered before an earlier range of its origin: ask again later
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ class PeerView:
     skew_ms: int | None  # the peer's wall clock minus ours, as last measured (+ latency)
     behind: int  # events the peer has that we lack
     ahead: int  # events we have that the peer lacks
-    pulls: int  # our outstanding Pulls to it
+    pulls: int  # origins we are pulling from it
     reason: str  # why it is CLOSED
 
 
@@ -262,21 +263,37 @@ def _count(ranges: Mapping[str, tuple[int, int]]) -> int:
     return sum(last - first + 1 for first, last in ranges.values())
 
 
+def _next_gap(have: int, pending: Sequence[_Pull]) -> tuple[int, int]:
+    """The first seq neither held nor asked for, and the last seq a new Pull may reach
+    (just before the next outstanding range, so ranges never overlap)."""
+    first = have + 1
+    for pull in sorted(pending, key=lambda q: q.first):
+        if pull.first > first:
+            return first, pull.first - 1
+        first = max(first, pull.last + 1)
+    return first, const.MAX_INT64
+
+
 class Replicator:
     """One node's anti-entropy engine. Not thread-safe: call it from one task."""
 
     def __init__(self, store: EventStore, node_id: str, cluster: str, *,
                  batch: int = const.MAX_BATCH_EVENTS,
-                 max_inflight: int = const.MAX_INFLIGHT_PULLS) -> None:
-        if not 1 <= batch <= const.MAX_BATCH_EVENTS or max_inflight < 1:
-            raise ValueError(f"batch must be 1..{const.MAX_BATCH_EVENTS}, max_inflight >= 1")
+                 max_inflight: int = const.MAX_INFLIGHT_PULLS,
+                 pipeline: int = const.MAX_PULLS_PER_ORIGIN) -> None:
+        if not 1 <= batch <= const.MAX_BATCH_EVENTS or max_inflight < 1 or pipeline < 1:
+            raise ValueError(f"batch must be 1..{const.MAX_BATCH_EVENTS}, max_inflight and"
+                             " pipeline >= 1")
         self.store = store
         self.node_id = node_id
         self.cluster = cluster
         self.batch = batch
         self.max_inflight = max_inflight
+        self.pipeline = pipeline
         self._peers: dict[str, _Peer] = {}
-        self._pulls: dict[str, _Pull] = {}  # origin -> its one outstanding Pull
+        # (origin, first) -> an outstanding Pull. One origin's Pulls are consecutive ranges
+        # asked of one peer, whose answers arrive in order on its one connection.
+        self._pulls: dict[tuple[str, int], _Pull] = {}
 
     # --- transport events -----------------------------------------------------------------
 
@@ -343,11 +360,11 @@ class Replicator:
             elif peer.state is PeerState.CLOSED and _due(peer.hello_at_ms, now_ms,
                                                          const.REGREET_MS):
                 out.append(self._hello(peer, now_ms, reply=False))
-        for origin, pull in list(self._pulls.items()):
+        for key, pull in list(self._pulls.items()):
             if now_ms >= pull.deadline_ms:
-                del self._pulls[origin]
-                log.info("Pull %s:%d..%d from %s timed out", origin, pull.first, pull.last,
-                         pull.peer)
+                del self._pulls[key]
+                log.info("Pull %s:%d..%d from %s timed out", pull.origin, pull.first,
+                         pull.last, pull.peer)
                 if pull.peer in self._peers:
                     self._peers[pull.peer].suspect_until_ms = now_ms + const.SUSPECT_MS
         return out + self._plan(now_ms)
@@ -363,7 +380,8 @@ class Replicator:
         have = self.store.vector()
         return [PeerView(p.id, p.state, p.live, p.last_heard_ms, dict(p.vector), p.skew_ms,
                          _count(missing(have, p.vector)), _count(missing(p.vector, have)),
-                         sum(1 for q in self._pulls.values() if q.peer == p.id), p.reason)
+                         len({q.origin for q in self._pulls.values() if q.peer == p.id}),
+                         p.reason)
                 for p in sorted(self._peers.values(), key=lambda p: p.id)]
 
     def pulls(self) -> list[tuple[str, str, int, int]]:
@@ -392,9 +410,9 @@ class Replicator:
 
     def _on_vector(self, peer: _Peer, msg: Vector, now_ms: int) -> list[Outgoing]:
         peer.vector, peer.skew_ms = dict(msg.vector), msg.wall_ms - now_ms
-        for origin, pull in list(self._pulls.items()):
-            if pull.peer == peer.id and peer.vector.get(origin, 0) < pull.first:
-                del self._pulls[origin]  # it lacks the range: ask someone else
+        for key, pull in list(self._pulls.items()):
+            if pull.peer == peer.id and peer.vector.get(pull.origin, 0) < pull.first:
+                del self._pulls[key]  # it lacks the range: ask someone else
         return self._plan(now_ms)
 
     def _on_pull(self, peer: _Peer, msg: Pull, now_ms: int) -> list[Outgoing]:
@@ -416,18 +434,27 @@ class Replicator:
         for event in msg.events:
             if event.seq > peer.vector.get(event.origin, 0):
                 peer.vector[event.origin] = event.seq
+        before = dict(self.store.vector())
         applied = self.store.receive(msg.events)
         have = self.store.vector()
-        for origin, pull in list(self._pulls.items()):
-            answered = pull.peer == peer.id and any(  # an answer starts at first
-                e.origin == origin and e.seq == pull.first for e in msg.events)
-            if answered or have.get(origin, 0) >= pull.last:
-                del self._pulls[origin]
-            if answered and have.get(origin, 0) < pull.first:  # served unusable events
-                log.warning("%s answered %s:%d.. with events that do not chain", peer.id,
-                            origin, pull.first)
-                peer.suspect_until_ms = now_ms + const.SUSPECT_MS
-                peer.vector[origin] = have.get(origin, 0)  # until its next Vector
+        starts = {(e.origin, e.seq) for e in msg.events}
+        for key, pull in list(self._pulls.items()):
+            origin = pull.origin
+            answered = pull.peer == peer.id and key in starts  # an answer starts at first
+            grew = have.get(origin, 0) > before.get(origin, 0)
+            if have.get(origin, 0) >= pull.last or (pull.overtook and grew):
+                del self._pulls[key]
+            elif answered and before.get(origin, 0) + 1 < pull.first:
+                # It overtook the answer of an earlier range, which is lost or late: asking
+                # again now would only be overtaken again, so wait for that one first.
+                self._pulls[key] = replace(pull, overtook=True)
+            elif answered:  # in part (the byte budget), or not at all
+                del self._pulls[key]
+                if have.get(origin, 0) < pull.first:  # served events that do not chain
+                    log.warning("%s answered %s:%d.. with events that do not chain",
+                                peer.id, origin, pull.first)
+                    peer.suspect_until_ms = now_ms + const.SUSPECT_MS
+                    peer.vector[origin] = have.get(origin, 0)  # until its next Vector
         out = [self._vector(p, now_ms) for p in self._ready()] if applied else []
         return out + self._plan(now_ms)
 
@@ -450,35 +477,47 @@ class Replicator:
         self._forget_pulls(peer.id)
 
     def _forget_pulls(self, peer_id: str) -> None:
-        for origin, pull in list(self._pulls.items()):
+        for key, pull in list(self._pulls.items()):
             if pull.peer == peer_id:
-                del self._pulls[origin]
+                del self._pulls[key]
 
     def _plan(self, now_ms: int) -> list[Outgoing]:
-        """Pull, per origin without an outstanding Pull, the next range a peer has."""
+        """Pull the next ranges peers have: per origin up to ``pipeline`` consecutive
+        batches, all from one peer, so a node far behind is not paced by round trips."""
         have = self.store.vector()
-        for origin, pull in list(self._pulls.items()):
-            if have.get(origin, 0) >= pull.last:
-                del self._pulls[origin]
+        for key, pull in list(self._pulls.items()):
+            if have.get(pull.origin, 0) >= pull.last:
+                del self._pulls[key]
         sources = [p for p in self._ready() if p.live]
-        inflight = {p.id: 0 for p in sources}
+        asked: dict[str, list[_Pull]] = {}
         for pull in self._pulls.values():
-            if pull.peer in inflight:
-                inflight[pull.peer] += 1
+            asked.setdefault(pull.origin, []).append(pull)
+        serving = {p.id: 0 for p in sources}  # origins each peer is answering for us
+        for pulls in asked.values():
+            if pulls[0].peer in serving:
+                serving[pulls[0].peer] += 1
         wanted = sorted({o for p in sources for o, n in p.vector.items()
-                         if n > have.get(o, 0) and o not in self._pulls})
+                         if n > have.get(o, 0) and len(asked.get(o, ())) < self.pipeline})
         out: list[Outgoing] = []
         for origin in wanted:
-            first = have.get(origin, 0) + 1
-            able = [p for p in sources if p.vector.get(origin, 0) >= first
-                    and inflight[p.id] < self.max_inflight]
+            pending = asked.get(origin, [])
+            first, upto = _next_gap(have.get(origin, 0), pending)
+            if pending:
+                able = [p for p in sources if p.id == pending[0].peer]
+            else:
+                able = [p for p in sources if serving[p.id] < self.max_inflight]
+            able = [p for p in able if p.vector.get(origin, 0) >= first]
             if not able:
                 continue
-            peer = min(able, key=lambda p: (p.suspect_until_ms > now_ms, inflight[p.id],
+            peer = min(able, key=lambda p: (p.suspect_until_ms > now_ms, serving[p.id],
                                             -p.vector[origin], p.id))
-            last = min(first + self.batch - 1, peer.vector[origin])
-            deadline = now_ms + const.PULL_TIMEOUT_MS
-            self._pulls[origin] = _Pull(peer.id, origin, first, last, deadline)
-            inflight[peer.id] += 1
-            out.append((peer.id, Pull(self.node_id, origin, first, last)))
+            serving[peer.id] += not pending
+            for _ in range(self.pipeline - len(pending)):
+                if first > min(peer.vector[origin], upto):
+                    break
+                last = min(first + self.batch - 1, peer.vector[origin], upto)
+                deadline = now_ms + const.PULL_TIMEOUT_MS
+                self._pulls[(origin, first)] = _Pull(peer.id, origin, first, last, deadline)
+                out.append((peer.id, Pull(self.node_id, origin, first, last)))
+                first = last + 1
         return out

@@ -45,6 +45,7 @@ from replication.const import HEARTBEAT_MS, PULL_TIMEOUT_MS, REGREET_MS
 from replication.protocol import ProtocolError, decode, encode
 from replication.sync import EventLogStore, Replicator
 from tests.nodekit import MASTER, MODIFIED, PROFILE, USERS, FakeClock, Till, approver, make_node
+from tests.replication_invariants import check_pulls as check_pull_ranges
 from tests.test_rebuild import dump
 
 CLUSTER = "shop"
@@ -287,10 +288,7 @@ def check_prefixes(c: Cluster) -> None:
 
 def check_pulls(c: Cluster) -> None:
     for r in c.replicas.values():
-        pulls = r.repl.pulls()
-        assert len({o for _, o, _, _ in pulls}) == len(pulls)  # one range per origin
-        assert all(last - first < BATCH for _, _, first, last in pulls)
-        assert max(Counter(p for p, *_ in pulls).values(), default=0) <= 2
+        check_pull_ranges(r.repl.pulls(), batch=BATCH, per_peer=2)
 
 
 def check_converged(c: Cluster) -> None:
