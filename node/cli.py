@@ -91,13 +91,16 @@ def cmd_join(args: argparse.Namespace) -> int:
                     timezone=args.timezone, **_network(args))
     shown = [-1.0]
 
-    def progress(have: int, want: int) -> None:
+    def progress(what: str, have: int, want: int) -> None:
         share = have / want if want else 0.0
-        if want and (share - shown[0] >= 0.01 or have == want):
+        if want and (share - shown[0] >= 0.01 or have == want or share < shown[0]):
             shown[0] = share
             bar = "#" * int(share * 30)
-            print(f"\rpulling the store's state [{bar:<30}] {have:,} / {want:,} events",
-                  end="", flush=True)
+            amount = (f"{have / 2**20:,.1f} / {want / 2**20:,.1f} MiB snapshot"
+                      if what == "snapshot" else f"{have:,} / {want:,} events")
+            print(f"\rpulling the store's state [{bar:<30}] {amount}", end="", flush=True)
+            if have == want and what == "snapshot":
+                print()
 
     count = join(config, args.code, progress=progress)
     print(f"\ncounter {args.node} joined the store with {count:,} events; "
@@ -226,6 +229,19 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    # Imported here: only the app needs Qt, the node and the other commands never load it.
+    if args.screenshots:
+        from ui.screenshots import save_all
+
+        for path in save_all(Path(args.screenshots)):
+            print(path)
+        return 0
+    from ui.app import run
+
+    return run(_data_dir(args), windowed=args.windowed)
+
+
 def _login_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", help="log in as this user (else the `api login` session)")
     p.add_argument("--pin", help="the user's PIN (asked for when not given)")
@@ -275,6 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("users", help="list users and roles").set_defaults(fn=cmd_users)
     sub.add_parser("rebuild", help="rebuild every projection from the event log (node stopped)"
                    ).set_defaults(fn=cmd_rebuild)
+
+    p = sub.add_parser("ui", help="the cashier and supervisor app (PySide6)")
+    p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    p.add_argument("--screenshots", metavar="OUTDIR",
+                   help="save PNGs of the main screens (against a demo node it starts) and exit")
+    p.set_defaults(fn=cmd_ui)
+
+    from node.erpnext import add_commands as add_erpnext_commands
+
+    add_erpnext_commands(sub, _data_dir)
 
     p = sub.add_parser("api", help="call a local API method and print JSON")
     p.add_argument("method", help="e.g. login, cart_new, sale_submit; `methods` lists all")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
-from node import cluster, invite
+from node import cluster, invite, snapshot
 from node.errors import AuthError, ConfigError, ValidationError
 from node.roles import Action
+from node.store import read_key_file
 
 if TYPE_CHECKING:
     from node.service import Caller, Node
@@ -49,10 +52,53 @@ def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
         tx.append("audit.node_enrolled", {"user": None, "node": new_id, "by": node.node_id})
         members = [{"node": m.node, "public_key": m.public_key, "endpoint": m.endpoint}
                    for m in cluster.members(tx.session)]
+    name, ticket = snapshot.new_ticket(new_id, node.config.data_dir / "snapshots")
+    node.snapshot_tickets[name] = ticket
     return {"cluster": node.config.cluster, "members": members,
             "endpoint": node.replication_endpoint
             or advertised(node.config.listen, node.config.advertise),
-            "issuer": node.node_id}
+            "issuer": node.node_id, "snapshot": {"ticket": name, "key": ticket.key}}
+
+
+async def snapshot_chunk(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+    """A part of the snapshot a counter enrolled a moment ago asks for (join listener).
+
+    The first request exports it (seconds, in a thread); the export is made durable
+    before any of it leaves, so a new counter never holds an event we could still lose.
+    """
+    now = time.monotonic()
+    for name, old in list(node.snapshot_tickets.items()):
+        if old.expires < now:
+            old.path.unlink(missing_ok=True)
+            del node.snapshot_tickets[name]
+    ticket = node.snapshot_tickets.get(str(request.get("ticket")))
+    if ticket is None:
+        raise AuthError("unknown or expired snapshot ticket: join again with a new invite")
+    offset = request.get("offset")
+    if not isinstance(offset, int) or offset < 0:
+        raise ValidationError("malformed snapshot request")
+    async with ticket.lock:
+        if ticket.size < 0:
+            key = read_key_file(node.config.key_path)
+            await asyncio.to_thread(snapshot.export, node.config.db_path, key, ticket)
+            await node.log.flush()
+    with open(ticket.path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(snapshot.CHUNK_BYTES)
+    if offset + len(data) >= ticket.size:  # the last part: the file has served its purpose
+        ticket.path.unlink(missing_ok=True)
+        node.snapshot_tickets.pop(str(request["ticket"]), None)
+    return {"data": data, "size": ticket.size}
+
+
+async def join_request(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+    """What the join listener serves: an enrolment, or a part of its snapshot."""
+    try:
+        if request.get("op") == "snapshot":
+            return await snapshot_chunk(node, request)
+        return enrol(node, request)
+    finally:
+        await node.log.flush()
 
 
 def register(node: Node) -> None:

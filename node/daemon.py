@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import shutil
 import signal
 from typing import Any
 
@@ -55,18 +57,14 @@ async def serve(config: Config) -> None:
     replication = None
     join = None
     if config.cluster and node.keypair is not None:
-        from node.counters import advertised, enrol
+        from node.counters import advertised, join_request
         from node.join import JoinListener
         from node.replicate import Replication
 
         replication = Replication(node)
-        async def enrol_durably(request: dict[str, Any]) -> dict[str, Any]:
-            try:
-                return enrol(node, request)
-            finally:
-                await node.log.flush()
-
-        join = JoinListener(config.join_listen, node.keypair, enrol_durably)
+        shutil.rmtree(config.data_dir / "snapshots", ignore_errors=True)  # a stop's leftovers
+        join = JoinListener(config.join_listen, node.keypair,
+                            functools.partial(join_request, node))
         try:
             await join.start()
             with contextlib.suppress(ConfigError):

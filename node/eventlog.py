@@ -84,6 +84,13 @@ class EventLog:
         self._synced = 0  # of those, how many are known durable
         self._syncing: asyncio.Task[None] | None = None
 
+    def reload(self) -> None:
+        """Re-read heads and clock after another connection wrote events (a snapshot)."""
+        with Session(self.engine) as s:
+            last = s.scalar(select(func.max(EventRow.hlc))) or 0
+        self._heads = self._load_heads()
+        self.hlc.last = max(self.hlc.last, last)
+
     def _load_heads(self) -> dict[str, _Head]:
         with Session(self.engine) as s:
             rows = s.execute(

@@ -12,6 +12,9 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -80,27 +83,65 @@ class JoinListener:
         self._ctx.destroy(linger=0)
 
 
+SNAPSHOT_FIRST_TIMEOUT_S = 300.0  # the first answer waits for the export of a big store
+
+
+def _dealer(ctx: zmq.Context[Any], code: InviteCode, keypair: Keypair) -> zmq.Socket[Any]:
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.curve_serverkey = code.issuer_key.encode()
+    sock.curve_publickey = keypair.public
+    sock.curve_secretkey = keypair.secret
+    sock.connect(code.join_endpoint)
+    return sock
+
+
+def _ask(sock: zmq.Socket[Any], code: InviteCode, request: dict[str, Any],
+         timeout: float) -> dict[str, Any]:
+    sock.send_multipart([b"", msgpack.packb(request)])
+    if not sock.poll(int(timeout * 1000)):
+        raise NodeUnavailable(f"counter {code.issuer} at {code.join_endpoint} did not "
+                              f"answer within {timeout:.0f} s: is it running and reachable?")
+    reply = msgpack.unpackb(sock.recv_multipart()[-1], raw=False)
+    if not isinstance(reply, dict) or not reply.get("ok"):
+        error = reply.get("error") if isinstance(reply, dict) else "malformed answer"
+        raise ValidationError(f"counter {code.issuer} refused: {error}")
+    return reply
+
+
 def request_join(code: InviteCode, node_id: str, keypair: Keypair, endpoint: str | None = None,
                  timeout: float = JOIN_TIMEOUT_S) -> dict[str, Any]:
     """Present the invite to the inviting counter; its answer, or a clear error."""
-    ctx = zmq.Context()
+    ctx: zmq.Context[Any] = zmq.Context()
     try:
-        sock = ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.curve_serverkey = code.issuer_key.encode()
-        sock.curve_publickey = keypair.public
-        sock.curve_secretkey = keypair.secret
-        sock.connect(code.join_endpoint)
-        sock.send_multipart([b"", msgpack.packb({
+        return _ask(_dealer(ctx, code, keypair), code, {
             "secret": code.secret, "node": node_id, "public_key": keypair.public.decode(),
-            "cluster": code.cluster, "endpoint": endpoint})])
-        if not sock.poll(int(timeout * 1000)):
-            raise NodeUnavailable(f"counter {code.issuer} at {code.join_endpoint} did not "
-                                  f"answer within {timeout:.0f} s: is it running and reachable?")
-        reply = msgpack.unpackb(sock.recv_multipart()[-1], raw=False)
+            "cluster": code.cluster, "endpoint": endpoint}, timeout)
     finally:
         ctx.destroy(linger=0)
-    if not isinstance(reply, dict) or not reply.get("ok"):
-        error = reply.get("error") if isinstance(reply, dict) else "malformed answer"
-        raise ValidationError(f"counter {code.issuer} refused to enrol {node_id}: {error}")
-    return reply
+
+
+def fetch_snapshot(code: InviteCode, keypair: Keypair, ticket: str, dest: Path,
+                   progress: Callable[[int, int], None], timeout: float = JOIN_TIMEOUT_S,
+                   ) -> int:
+    """Download the snapshot the enrolment answer named into ``dest`` (0600); its size."""
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        sock = _dealer(ctx, code, keypair)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            offset, size = 0, None
+            while size is None or offset < size:
+                reply = _ask(sock, code, {"op": "snapshot", "ticket": ticket, "offset": offset},
+                             SNAPSHOT_FIRST_TIMEOUT_S if size is None else timeout)
+                data, size = bytes(reply["data"]), int(reply["size"])
+                if not data and offset < size:
+                    raise ValidationError("the snapshot ended early")
+                out.write(data)
+                offset += len(data)
+                progress(offset, size)
+            out.flush()
+            os.fsync(out.fileno())
+        return offset
+    finally:
+        ctx.destroy(linger=0)

@@ -42,6 +42,7 @@ from node.errors import (
 from node.eventlog import Clock, EventLog, Transaction, utc_now
 from node.profile import ContextCache, PosContext
 from node.roles import Action, Authorization, PermissionMatrix, Role, authorize
+from node.snapshot import Ticket
 from node.store.raw import raw
 
 
@@ -79,11 +80,14 @@ class Node:
         # Set by the daemon: where peers reach this counter (the bound port, advertised).
         self.replication_endpoint: str | None = None
         self.join_endpoint: str | None = None  # likewise for the join listener
+        # Snapshots promised to counters that just enrolled (node.snapshot), by ticket.
+        self.snapshot_tickets: dict[str, Ticket] = {}
         # Set by the daemon: cut this counter off replication (True) or reconnect it.
         self.cut_off: Callable[[bool], None] | None = None
-        from node import counters, info, people, selling, shifts  # desks register methods
+        from node import counters, info, people, printing, selling, shifts  # desks register
+        from node.erpnext import desk as erpnext
 
-        for desk in (people, selling, shifts, info, counters):
+        for desk in (people, selling, shifts, info, counters, printing, erpnext):
             desk.register(self)
 
     @property

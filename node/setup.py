@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import secrets
 import time
@@ -21,7 +22,13 @@ from node.cluster import ENROLLED, Keypair, create_keypair_file
 from node.config import CONFIG_NAME, Config
 from node.counters import advertised
 from node.credentials import SecretKind, new_credential
-from node.errors import ConfigError, NodeUnavailable, StoreError, ValidationError
+from node.errors import (
+    ConfigError,
+    NodeUnavailable,
+    StoreError,
+    TillmeshError,
+    ValidationError,
+)
 from node.eventlog import EventLog
 from node.invite import InviteCode
 from node.masterdata import upserted_body
@@ -30,6 +37,8 @@ from node.stock import BASE, base_body
 from node.store import create_key_file, open_engine, read_key_file
 from node.users import USER_UPSERTED
 from node.users import list_users as _list_users
+
+logger = logging.getLogger("tillmesh.setup")
 
 DEMO_STOCK = 40  # units (or kg) of every demo item in the demo warehouse
 BOOTSTRAP_TIMEOUT_S = 300.0  # a 100,000-item store arrives in well under a minute
@@ -177,7 +186,31 @@ def rebuild(config: Config) -> tuple[int, float]:
             log.engine.dispose()
 
 
-def join(config: Config, code_text: str, *, progress: Callable[[int, int], None],
+Progress = Callable[[str, int, int], None]  # (what: "snapshot" bytes or "events", have, want)
+
+
+def _install_snapshot(config: Config, code: InviteCode, keypair: Keypair, log: EventLog,
+                      ticket: dict[str, Any], progress: Progress) -> None:
+    """Fetch and install the inviting counter's snapshot; on any trouble, say why and let
+    replication pull the events instead (slower, same result)."""
+    from node import snapshot
+    from node.join import fetch_snapshot
+
+    path = config.data_dir / "snapshot.db"
+    try:
+        fetch_snapshot(code, keypair, str(ticket["ticket"]), path,
+                       lambda have, want: progress("snapshot", have, want))
+        snapshot.install(config.db_path, read_key_file(config.key_path), path,
+                         bytes(ticket["key"]))
+        log.reload()
+    except (TillmeshError, KeyError, TypeError, OSError) as exc:
+        message = exc.message if isinstance(exc, TillmeshError) else repr(exc)
+        logger.warning("no snapshot (%s): pulling the events instead", message)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def join(config: Config, code_text: str, *, progress: Progress,
          timeout_s: float = BOOTSTRAP_TIMEOUT_S) -> int:
     """Enrol this new counter with an invite code, then pull the store's whole state.
 
@@ -207,7 +240,7 @@ def join(config: Config, code_text: str, *, progress: Callable[[int, int], None]
 
 
 async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: Keypair,
-                     progress: Callable[[int, int], None], timeout_s: float) -> int:
+                     progress: Progress, timeout_s: float) -> int:
     from node.join import request_join
     from node.replicate import Replication
     from node.service import Node
@@ -216,11 +249,17 @@ async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: K
     replication = Replication(node)
     # Listen first, so the enrolment names the address peers can really dial us at, and
     # admit the inviting counter's key (from the code): it dials us as soon as we enrol.
+    # Quiet until the snapshot is in: it needs a store without events.
+    replication.paused = True
     await replication.start()
     replication.seed_members([{"node": code.issuer, "public_key": code.issuer_key}])
     try:
         answer = await asyncio.to_thread(request_join, code, config.node_id, keypair,
                                          node.replication_endpoint)
+        if isinstance(answer.get("snapshot"), dict):
+            await asyncio.to_thread(_install_snapshot, config, code, keypair, log,
+                                    answer["snapshot"], progress)
+        replication.paused = False
         # Dial the inviting counter directly until mDNS or enrolment records say more.
         issuer = answer["endpoint"].removeprefix("tcp://")
         config = replace(config, peers=[*config.peers, f"{answer['issuer']}@{issuer}"])
@@ -231,7 +270,7 @@ async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: K
         deadline = time.monotonic() + timeout_s
         while True:
             have, want = replication.progress(answer["issuer"])
-            progress(have, want)
+            progress("events", have, want)
             if want and have >= want:
                 return have
             if time.monotonic() > deadline:

@@ -30,6 +30,8 @@ def join(nodes: Nodes, code: str, node: str) -> Path:
     result = tillmesh(data_dir, "join", code, "--node", node, *network())
     assert result.returncode == 0, result.stderr
     assert "joined the store" in result.stdout
+    assert "MiB snapshot" in result.stdout  # the state came as one snapshot file
+    assert "no snapshot" not in result.stderr
     return data_dir
 
 
