@@ -83,6 +83,7 @@ class EventLog:
         self._committed = 0  # durable-needing commits so far
         self._synced = 0  # of those, how many are known durable
         self._syncing: asyncio.Task[None] | None = None
+        self._batch: Transaction | None = None  # the open ``batch()``, if any
 
     def reload(self) -> None:
         """Re-read heads and clock after another connection wrote events (a snapshot)."""
@@ -111,6 +112,10 @@ class EventLog:
         ``durable=False`` is for local scratch state only (carts): its commit is not
         fsynced. Appending an event in such a transaction is refused.
         """
+        if self._batch is not None:
+            with self._savepoint(self._batch) as tx:
+                yield tx
+            return
         heads_before = {o: _Head(h.seq, h.hash) for o, h in self._heads.items()}
         hlc_before = self.hlc.last
         session = Session(self.engine, expire_on_commit=False)
@@ -137,6 +142,38 @@ class EventLog:
             self._committed += 1
             return
         self._announce(tx.recorded)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every write until the block ends (what replication received
+        in one go): each ``transaction()`` inside is a savepoint, so a failing one costs
+        only itself. A commit costs ~0.3 ms of page encryption, events ~0.1 ms each."""
+        if self._batch is not None:
+            yield
+            return
+        with self.transaction() as tx:
+            self._batch = tx
+            try:
+                yield
+            finally:
+                self._batch = None
+
+    @contextmanager
+    def _savepoint(self, outer: Transaction) -> Iterator[Transaction]:
+        heads_before = {o: _Head(h.seq, h.hash) for o, h in self._heads.items()}
+        hlc_before, recorded = self.hlc.last, len(outer.recorded)
+        nested = outer.session.begin_nested()
+        outer.session.connection()  # SAVEPOINT now: handlers write through raw cursors
+        try:
+            yield outer
+            nested.commit()
+        except BaseException as exc:
+            nested.rollback()
+            self._heads, self.hlc.last = heads_before, hlc_before
+            del outer.recorded[recorded:]
+            if isinstance(exc, SQLAlchemyError):
+                raise StoreError(f"could not record: {exc}") from exc
+            raise
 
     def enable_group_commit(self, db_path: Path) -> None:
         """From now on, durability comes from ``flush`` (the daemon awaits it before it
@@ -170,6 +207,9 @@ class EventLog:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
+        if self._batch is not None:  # one connection: read inside the open batch
+            yield self._batch.session
+            return
         session = Session(self.engine)
         try:
             yield session

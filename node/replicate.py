@@ -20,7 +20,7 @@ from typing import Any
 from node import cluster
 from node.config import Config
 from node.counters import advertised
-from node.errors import ConfigError
+from node.errors import ConfigError, StoreError
 from node.service import Node
 from replication.const import MAX_BATCH_EVENTS
 from replication.event import Event
@@ -169,11 +169,15 @@ class Replication:
         inbox, self._inbox = self._inbox, []
         out: list[Outgoing] = []
         now = _now_ms()
-        for peer, msg in coalesce(inbox):
-            try:
-                out += self.engine.received(peer, msg, now)
-            except Exception:  # one message must not cost the rest of the inbox
-                log.exception("handling %s from %s failed", type(msg).__name__, peer)
+        try:
+            with self.node.log.batch():  # one commit for everything received from all peers
+                for peer, msg in coalesce(inbox):
+                    try:
+                        out += self.engine.received(peer, msg, now)
+                    except Exception:  # one message must not cost the rest of the inbox
+                        log.exception("handling %s from %s failed", type(msg).__name__, peer)
+        except StoreError as exc:  # nothing recorded: peers' vectors bring it back
+            log.error("recording what peers sent failed: %s", exc.message)
         await self.node.log.flush()  # announce received events only once they are durable
         await self._send(out)
         if self._refresh_members:
@@ -186,8 +190,7 @@ class Replication:
         own = [e for e in events if e.origin == self.node.node_id]
         out: list[Outgoing] = []
         now = _now_ms()
-        for event in own:
-            out += self.engine.local_event(event, now)
+        out += self.engine.local_events(own, now)
         if out or self._refresh_members:
             asyncio.get_running_loop().create_task(self._after_commit(out))
 

@@ -40,6 +40,8 @@ MAX_INT64 = 2**63 - 1  # seq, hlc, wall times: SQLite INTEGER is a signed 64-bit
 
 HEARTBEAT_MS = 1_000  # a Vector to every peer at least this often: it is also how a peer
 #                       learns that it is behind when a push was lost
+RELAY_VECTOR_MS = 50  # at most one Vector per peer this often after receiving events:
+#                       lets a peer pull through us (relay) without a Vector per push
 HELLO_RETRY_MS = 1_000  # resend Hello to a peer that has not answered it (lost frames)
 PULL_TIMEOUT_MS = 5_000  # an unanswered Pull is given up and asked again, from another
 #                          peer if one has the range; a 1000-event answer takes ~100 ms

@@ -1,7 +1,7 @@
 """Anti-entropy between peers, sans-IO: version vectors in, bounded range pulls out.
 
 ``Replicator`` is one node's engine. It owns no socket, no task and no clock: the
-transport calls ``connected``/``received``/``tick``/``local_event`` with the wall time
+transport calls ``connected``/``received``/``tick``/``local_events`` with the wall time
 in ms and sends each returned ``(peer_id, message)``. What it does:
 
 - Handshake: each side sends ``Hello(reply=False)`` on connect and answers a peer's
@@ -216,6 +216,7 @@ class _Peer:
     live: bool = False
     hello_at_ms: int | None = None
     vector_at_ms: int | None = None
+    vector_due: bool = False  # we received events since our last Vector to it
     suspect_until_ms: int = 0
     reason: str = ""
 
@@ -339,11 +340,23 @@ class Replicator:
             return out + self._on_pull(peer, msg, now_ms)
         return out + self._on_events(peer, msg, now_ms)
 
-    def local_event(self, event: Event, now_ms: int) -> list[Outgoing]:
-        """The node recorded ``event``: push it to live peers (only to save latency)."""
-        if not _sendable(event):
-            return []
-        return [(p.id, Events(self.node_id, (event,))) for p in self._ready() if p.live]
+    def local_events(self, events: Sequence[Event], now_ms: int) -> list[Outgoing]:
+        """The node recorded ``events`` (one group commit): push them to live peers, in as
+        few messages as the wire bounds allow (only to save latency)."""
+        batches: list[tuple[Event, ...]] = []
+        batch: list[Event] = []
+        size = 0
+        for event in filter(_sendable, events):
+            size += const.EVENT_OVERHEAD_BYTES + len(event.body)
+            if batch and (len(batch) == const.MAX_BATCH_EVENTS
+                          or size > const.ANSWER_BUDGET_BYTES):
+                batches.append(tuple(batch))
+                batch, size = [], const.EVENT_OVERHEAD_BYTES + len(event.body)
+            batch.append(event)
+        if batch:
+            batches.append(tuple(batch))
+        return [(p.id, Events(self.node_id, b)) for b in batches
+                for p in self._ready() if p.live]
 
     def tick(self, now_ms: int) -> list[Outgoing]:
         """Call about every HEARTBEAT_MS / 4: heartbeats, Hello retries, timeouts, pulls."""
@@ -354,8 +367,10 @@ class Replicator:
             if peer.state is PeerState.GREETING and _due(peer.hello_at_ms, now_ms,
                                                          const.HELLO_RETRY_MS):
                 out.append(self._hello(peer, now_ms, reply=False))
-            elif peer.state is PeerState.READY and _due(peer.vector_at_ms, now_ms,
-                                                        const.HEARTBEAT_MS):
+            elif peer.state is PeerState.READY and (
+                    _due(peer.vector_at_ms, now_ms, const.HEARTBEAT_MS)
+                    or (peer.vector_due and _due(peer.vector_at_ms, now_ms,
+                                                 const.RELAY_VECTOR_MS))):
                 out.append(self._vector(peer, now_ms))
             elif peer.state is PeerState.CLOSED and _due(peer.hello_at_ms, now_ms,
                                                          const.REGREET_MS):
@@ -455,7 +470,13 @@ class Replicator:
                                 peer.id, origin, pull.first)
                     peer.suspect_until_ms = now_ms + const.SUSPECT_MS
                     peer.vector[origin] = have.get(origin, 0)  # until its next Vector
-        out = [self._vector(p, now_ms) for p in self._ready()] if applied else []
+        out: list[Outgoing] = []
+        if applied:  # tell peers, so they can pull through us (relay), at a bounded rate
+            for p in self._ready():
+                if _due(p.vector_at_ms, now_ms, const.RELAY_VECTOR_MS):
+                    out.append(self._vector(p, now_ms))
+                else:
+                    p.vector_due = True
         return out + self._plan(now_ms)
 
     # --- helpers ------------------------------------------------------------------------
@@ -469,7 +490,7 @@ class Replicator:
                                dict(self.store.vector()), now_ms, reply))
 
     def _vector(self, peer: _Peer, now_ms: int) -> Outgoing:
-        peer.vector_at_ms = now_ms
+        peer.vector_at_ms, peer.vector_due = now_ms, False
         return (peer.id, Vector(self.node_id, dict(self.store.vector()), now_ms))
 
     def _close(self, peer: _Peer, reason: str, now_ms: int) -> None:

@@ -174,8 +174,7 @@ class Cluster:
     def flush(self, r: Replica) -> None:
         """Push the node's new local events (what the daemon does after each write)."""
         head = r.log.vector().get(r.id, 0)
-        for event in r.log.range(r.id, r.pushed + 1, head):
-            self.send(r.id, r.repl.local_event(event, self.now))
+        self.send(r.id, r.repl.local_events(r.log.range(r.id, r.pushed + 1, head), self.now))
         r.pushed = head
 
     def call(self, r: Replica, user: str, method: str, **params: Any) -> Any:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import func, select
 
 from node.errors import StoreError, WrongKeyError
 from node.eventlog import EventLog
 from node.events import data
-from node.store import create_key_file, open_engine, read_key_file
+from node.store import EventRow, create_key_file, open_engine, read_key_file
 
 
 @pytest.fixture
@@ -94,3 +95,28 @@ def test_key_file_is_private_and_never_overwritten(tmp_path):
     (tmp_path / "k").chmod(0o644)
     with pytest.raises(StoreError, match="readable by others"):
         read_key_file(tmp_path / "k")
+
+
+def test_a_batch_commits_once_and_a_failing_part_costs_only_itself(store, tmp_path):
+    _, engine = store
+    other = EventLog(open_engine(tmp_path / "db2", create_key_file(tmp_path / "key2")), "C02")
+    with other.transaction() as tx:
+        evs = [tx.append("x.test", {"n": i}) for i in range(3)]
+    log = EventLog(engine, "C01")
+    announced: list[str] = []
+    log.listeners.append(lambda events: announced.extend(e.id for e in events))
+    with log.batch():
+        with log.transaction() as tx:
+            tx.receive(evs[0])
+        with pytest.raises(StoreError), log.transaction() as tx:
+            tx.receive(evs[1])
+            tx.receive(replace(evs[2], body=b"\x80"))  # tampered: this part rolls back
+        assert log.vector() == {"C02": 1}
+        with log.reading() as s:  # reads share the batch's one connection
+            assert s.scalar(select(func.count()).select_from(EventRow)) == 1
+        assert announced == []  # nothing is announced before the batch commits
+        with log.transaction() as tx:
+            tx.append("x.test", {"n": "own"})
+    assert log.vector() == {"C02": 1, "C01": 1}
+    assert announced == [evs[0].id, "C01:1"]
+    assert [e.id for e in log.events()] == [evs[0].id, "C01:1"]

@@ -11,11 +11,13 @@ import pytest
 from replication.const import (
     ANSWER_BUDGET_BYTES,
     HEARTBEAT_MS,
+    MAX_BATCH_EVENTS,
     MAX_EVENT_BODY_BYTES,
     PEER_TIMEOUT_MS,
     PROTOCOL_VERSION,
     PULL_TIMEOUT_MS,
     REGREET_MS,
+    RELAY_VECTOR_MS,
 )
 from replication.event import GENESIS, Event, chain_hash
 from replication.protocol import Bye, Events, Hello, Message, Pull, Vector, decode, encode
@@ -65,7 +67,7 @@ class Net:
     def add(self, origin: str, n: int = 1, body: bytes = b"") -> list[Event]:
         evs = [self.stores[origin].append(origin, body=body) for _ in range(n)]
         for e in evs:
-            self.send(origin, self.nodes[origin].local_event(e, self.now))
+            self.send(origin, self.nodes[origin].local_events([e], self.now))
         return evs
 
     def settle(self, rounds: int = 20) -> None:
@@ -115,6 +117,9 @@ def test_a_line_converges_through_the_middle_node():
     assert net.stores["A"].vector() == {"A": 3, "C": 2}
     assert not [s for s in net.sent if {s[0], s[1]} == {"A", "C"}]
     net.add("A", 1)  # a later event travels A -> B (push) -> C (Vector, then Pull)
+    net.run()
+    assert net.stores["C"].vector()["A"] == 3  # B just told C: its next Vector is due
+    net.tick(RELAY_VECTOR_MS)
     net.run()
     assert net.stores["C"].vector()["A"] == 4
 
@@ -333,7 +338,7 @@ def test_bye_and_disconnect_forget_the_peer_and_its_pulls():
     assert a.pulls()
     a.received("B", Bye("B", "stopping"), T0)
     assert a.pulls() == [] and a.peers()[0].state is PeerState.CLOSED
-    assert a.local_event(MemoryStore().append("A"), T0) == []
+    assert a.local_events([MemoryStore().append("A")], T0) == []
     a.disconnected("B")
     assert a.peers() == []
     assert a.shutdown() == []
@@ -345,9 +350,19 @@ def test_local_events_are_pushed_to_live_ready_peers_only():
     ready(a, Replicator(MemoryStore(), "B", "shop"))
     a.connected("C", T0)
     event = store.append("A")
-    assert a.local_event(event, T0) == [("B", Events("A", (event,)))]
+    assert a.local_events([event], T0) == [("B", Events("A", (event,)))]
     big = store.append("A", body=b"x" * (MAX_EVENT_BODY_BYTES + 1))
-    assert a.local_event(big, T0) == []  # cannot travel: logged, never sent
+    assert a.local_events([big], T0) == []  # cannot travel: logged, never sent
+
+
+def test_one_commit_of_many_events_is_pushed_in_bounded_messages():
+    store = MemoryStore()
+    a = Replicator(store, "A", "shop")
+    ready(a, Replicator(MemoryStore(), "B", "shop"))
+    events = [store.append("A") for _ in range(MAX_BATCH_EVENTS + 5)]
+    out = a.local_events(events, T0)
+    assert [len(m.events) for _, m in out] == [MAX_BATCH_EVENTS, 5]
+    assert [e for _, m in out for e in m.events] == events
 
 
 # --- the adapter over the real event log ------------------------------------------------------
