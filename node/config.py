@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,38 @@ from node.errors import ConfigError
 
 CONFIG_NAME = "tillmesh.toml"
 DEFAULT_DATA_DIR = Path(os.environ.get("TILLMESH_HOME", "/var/lib/tillmesh"))
+PRINTER_KINDS = ("none", "file", "network", "usb", "serial", "dummy")
+RECEIPT_WIDTHS = (32, 42, 48)  # characters per line: 58 mm paper, 80 mm font A, 80 mm font B
+DRAWER_PINS = (2, 5)  # the two kick pins of a printer's RJ-12 drawer port
+MAX_PRINTER_TIMEOUT_S = 60  # seconds; longer only hides a dead printer from the cashier
+_ANSWERING_KINDS = ("network", "usb", "serial")  # links a printer can answer a status on
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    """The receipt printer and its cash drawer: the ``[printer]`` table (see node/printing)."""
+
+    kind: str = "none"  # none, file, network, usb, serial; dummy keeps the bytes (tests)
+    host: str = ""  # network: the printer's address
+    port: int = 9100  # network: raw TCP printing (JetDirect)
+    usb_vendor: int = 0  # usb: idVendor (TOML takes 0x04b8)
+    usb_product: int = 0  # usb: idProduct
+    serial_device: str = "/dev/ttyS0"  # serial
+    baudrate: int = 9600  # serial
+    file: str = "/dev/usb/lp0"  # file: a device (or plain) file, written once per job
+    profile: str = "TM-T88V"  # python-escpos printer profile: code pages, cutter, QR
+    width: int = 42  # characters per line (RECEIPT_WIDTHS)
+    header: list[str] = field(default_factory=list)  # store name, address, VAT id; centred
+    footer: list[str] = field(default_factory=list)  # centred under the receipt
+    logo: str = ""  # an image printed above the header
+    qr: bool = True  # a QR code of the invoice number
+    qr_native: bool = True  # the printer draws the QR (GS ( k); false sends an image
+    drawer_pin: int = 2  # DRAWER_PINS
+    timeout_seconds: int = 5  # per connect or write; a job gets a few of these at most
+    auto_print: bool = True  # a receipt for every sale and return, a Z report at close
+    paper_check: bool = False  # ask the paper sensor (DLE EOT 4) before each job
+
+
 
 
 @dataclass(frozen=True)
@@ -49,6 +81,7 @@ class Config:
     mdns_interfaces: list[str] = field(default_factory=list)  # empty: every interface
     mdns_port: int = 5353  # the mDNS port (tests use another one)
     max_skew_ms: int = 2000  # warn in `tillmesh status` when a peer's clock is further off
+    printer: PrinterConfig = field(default_factory=PrinterConfig)  # a [printer] table
 
     @property
     def db_path(self) -> Path:
@@ -79,10 +112,14 @@ class Config:
         lines = ["# Tillmesh counter configuration (see deploy/tillmesh.toml.example)"]
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if name == "data_dir" or (isinstance(value, dict | list) and not value
-                                      and name in ("permissions", "embedded_barcodes")):
+            if name in ("data_dir", "printer") or (
+                    isinstance(value, dict | list) and not value
+                    and name in ("permissions", "embedded_barcodes")):
                 continue
             lines.append(f"{name} = {_toml(value)}")
+        if self.printer != PrinterConfig():  # a table: after every top-level key
+            lines += ["", "[printer]"] + [f"{name} = {_toml(getattr(self.printer, name))}"
+                                          for name in self.printer.__dataclass_fields__]
         return "\n".join(lines) + "\n"
 
 
@@ -112,21 +149,34 @@ def load(data_dir: Path) -> Config:
         raise ConfigError(f"no {CONFIG_NAME} in {data_dir}: run `tillmesh init` first") from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
-    known = set(Config.__dataclass_fields__) - {"data_dir"}
-    unknown = set(raw) - known
+    return validate(_build(path, Config, raw, "", data_dir=data_dir))
+
+
+def _build(path: Path, cls: Any, raw: dict[str, Any], prefix: str, **fixed: Any) -> Any:
+    """``cls(**fixed, **raw)`` with every key known and of its default's type; a nested
+    settings dataclass (``printer``) is read from its TOML table the same way."""
+    defaults = cls(**fixed)
+    unknown = set(raw) - (set(cls.__dataclass_fields__) - set(fixed))
     if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
-    defaults = Config(data_dir=data_dir)
+        names = ", ".join(sorted(prefix + key for key in unknown))
+        raise ConfigError(f"{path}: unknown setting(s) {names}")
+    values = {}
     for key, value in raw.items():
-        want = type(getattr(defaults, key))
+        default = getattr(defaults, key)
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {prefix}{key} must be a table ([{key}])")
+            values[key] = _build(path, type(default), value, f"{prefix}{key}.")
+            continue
+        want = type(default)
         if not isinstance(value, want) or isinstance(value, bool) != (want is bool):
-            raise ConfigError(f"{path}: {key} must be a {_TYPE_NAMES.get(want, want.__name__)},"
-                              f" not {value!r}")
+            raise ConfigError(f"{path}: {prefix}{key} must be a "
+                              f"{_TYPE_NAMES.get(want, want.__name__)}, not {value!r}")
+        values[key] = value
     try:
-        config = Config(data_dir=data_dir, **raw)
+        return cls(**fixed, **values)
     except TypeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    return validate(config)
 
 
 def validate(config: Config) -> Config:
@@ -139,4 +189,25 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"unknown timezone {config.timezone!r}") from exc
     if config.lockout_failures < 1 or config.lockout_minutes < 0:
         raise ConfigError("lockout_failures must be >= 1 and lockout_minutes >= 0")
+    _validate_printer(config.printer)
     return config
+
+
+def _validate_printer(p: PrinterConfig) -> None:
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(f"printer.{message}")
+
+    need(p.kind in PRINTER_KINDS, f"kind {p.kind!r} must be one of {', '.join(PRINTER_KINDS)}")
+    need(p.width in RECEIPT_WIDTHS, f"width {p.width} must be one of {RECEIPT_WIDTHS}")
+    need(p.drawer_pin in DRAWER_PINS, f"drawer_pin {p.drawer_pin} must be 2 or 5")
+    need(1 <= p.timeout_seconds <= MAX_PRINTER_TIMEOUT_S,
+         f"timeout_seconds must be 1-{MAX_PRINTER_TIMEOUT_S}")
+    need(1 <= p.port <= 65535, f"port {p.port} must be 1-65535")
+    need(all(isinstance(line, str) for line in p.header + p.footer),
+         "header and footer must be lists of strings")
+    need(p.kind != "network" or bool(p.host), 'host is needed for kind = "network"')
+    need(p.kind != "usb" or (p.usb_vendor > 0 and p.usb_product > 0),
+         'usb_vendor and usb_product are needed for kind = "usb"')
+    need(not p.paper_check or p.kind in _ANSWERING_KINDS,
+         f"paper_check needs a printer that answers: kind {' or '.join(_ANSWERING_KINDS)}")

@@ -15,6 +15,7 @@ from node.cluster import read_keypair_file
 from node.config import Config
 from node.errors import ConfigError, NodeUnavailable
 from node.eventlog import EventLog
+from node.printing import service_of
 from node.service import Node
 from node.store import open_engine, read_key_file
 
@@ -87,6 +88,7 @@ async def serve(config: Config) -> None:
         if replication is not None:
             await replication.close()
         await server.close()
+        service_of(node).close()  # receipts still queued stay in the spool for next time
         node.log.engine.dispose()
         log.info("counter %s stopped", node.node_id)
 

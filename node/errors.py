@@ -21,10 +21,21 @@ are translated where they are caught, ``raise ... from exc``, and never leak.
     │   ├── SessionExpired        token unknown, expired or idle-locked
     │   └── PermissionDenied      role lacks the permission and no valid supervisor PIN
     ├── InternalError             a bug in the node; the request failed, the node runs on
-    └── ApiError                  local API transport and protocol
-        ├── MalformedRequest      undecodable or ill-typed request
-        ├── UnknownMethod         the method does not exist
-        └── NodeUnavailable       the node did not answer in time
+    ├── PrinterError              the receipt printer or cash drawer cannot be reached or
+    │                             refused a job (off, unplugged, out of paper, time-out)
+    ├── ApiError                  local API transport and protocol
+    │   ├── MalformedRequest      undecodable or ill-typed request
+    │   ├── UnknownMethod         the method does not exist
+    │   └── NodeUnavailable       the node did not answer in time
+    └── ErpNextError              a request to ERPNext failed (``status``, ``exc_type``)
+        ├── ErpNextUnreachable    network error or timeout on every attempt (node.erpnext)
+        ├── ErpNextAuthError      401/403: API key or secret wrong, or a permission missing
+        ├── ErpNextValidation     417 (or another 4xx): ERPNext refused the document; its
+        │                         message and ``exc_type`` are carried as ERPNext gave them
+        ├── ErpNextDuplicate      409: a document of that name exists (for Tillmesh's
+        │                         client-chosen names: already delivered)
+        ├── ErpNextNotFound       404: no such document, doctype or method
+        └── ErpNextServerError    5xx or 429 on every attempt, or an unreadable answer
 """
 
 from __future__ import annotations
@@ -111,6 +122,10 @@ class InternalError(TillmeshError):
     code = "internal"
 
 
+class PrinterError(TillmeshError):
+    code = "printer"
+
+
 class ApiError(TillmeshError):
     code = "api"
 
@@ -125,6 +140,46 @@ class UnknownMethod(ApiError):
 
 class NodeUnavailable(ApiError):
     code = "node_unavailable"
+
+
+class ErpNextError(TillmeshError):
+    code = "erpnext"
+
+    @property
+    def status(self) -> int | None:
+        """The HTTP status ERPNext answered (None when it never answered)."""
+        value = self.details.get("status")
+        return value if isinstance(value, int) else None
+
+    @property
+    def exc_type(self) -> str | None:
+        """Frappe's exception class name (``ValidationError``, ``MandatoryError`` …)."""
+        value = self.details.get("exc_type")
+        return value if isinstance(value, str) else None
+
+
+class ErpNextUnreachable(ErpNextError):
+    code = "erpnext_unreachable"
+
+
+class ErpNextAuthError(ErpNextError):
+    code = "erpnext_auth"
+
+
+class ErpNextValidation(ErpNextError):
+    code = "erpnext_validation"
+
+
+class ErpNextDuplicate(ErpNextError):
+    code = "erpnext_duplicate"
+
+
+class ErpNextNotFound(ErpNextError):
+    code = "erpnext_not_found"
+
+
+class ErpNextServerError(ErpNextError):
+    code = "erpnext_server"
 
 
 _BY_CODE: dict[str, type[TillmeshError]] = {}

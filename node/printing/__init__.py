@@ -1,0 +1,70 @@
+"""Receipts, reports and the cash drawer: the node owns the printer.
+
+    _layout   pure: a recorded sale, return or shift report -> a Receipt (lines that fit)
+    _escpos   the python-escpos adapter: Receipt -> ESC/POS bytes -> the printer
+    _queue    the print queue: off the request path, retried with backoff, spooled to disk
+    desk      the API methods and the event-log hook that prints sales by themselves
+
+The ``[printer]`` table of tillmesh.toml (node.config.PrinterConfig), with its defaults::
+
+    [printer]
+    kind = "none"            # none, network, usb, serial, file; dummy keeps bytes (tests)
+    host = ""                # network
+    port = 9100
+    usb_vendor = 0           # usb, e.g. 0x04b8
+    usb_product = 0
+    serial_device = "/dev/ttyS0"
+    baudrate = 9600
+    file = "/dev/usb/lp0"    # file: a device file, written once per job
+    profile = "TM-T88V"      # python-escpos printer profile
+    width = 42               # characters per line: 32, 42 or 48
+    header = []              # store name, address, VAT id (centred, bold)
+    footer = []
+    logo = ""                # image above the header
+    qr = true                # QR code of the invoice number ...
+    qr_native = true         # ... drawn by the printer (false: sent as an image)
+    drawer_pin = 2           # 2 or 5
+    timeout_seconds = 5      # per connect or write
+    auto_print = true        # receipt for every sale and return, Z report at close
+    paper_check = false      # ask the paper sensor first (network, usb, serial)
+
+USB printing needs pyusb and serial printing pyserial (python-escpos extras); without
+them a job fails with a PrinterError that says so, and waits in the queue.
+"""
+
+from __future__ import annotations
+
+from node.printing._layout import (
+    Align,
+    Logo,
+    Qr,
+    Receipt,
+    ReceiptStyle,
+    Text,
+    sale_receipt,
+    self_test_receipt,
+    shift_receipt,
+)
+from node.printing._queue import Backoff, Job, JobKind, PrintQueue, QueueState, QueueStatus
+from node.printing.desk import PrintService, register, service_of
+
+__all__ = [
+    "Align",
+    "Backoff",
+    "Job",
+    "JobKind",
+    "Logo",
+    "PrintQueue",
+    "PrintService",
+    "Qr",
+    "QueueState",
+    "QueueStatus",
+    "Receipt",
+    "ReceiptStyle",
+    "Text",
+    "register",
+    "sale_receipt",
+    "self_test_receipt",
+    "service_of",
+    "shift_receipt",
+]

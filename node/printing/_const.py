@@ -1,0 +1,42 @@
+"""Timings, sizes and limits of printing, each with its unit and the reason for it."""
+
+from __future__ import annotations
+
+# --- layout -----------------------------------------------------------------------------
+
+MIN_WIDTH = 24  # characters; the narrowest line a label and an amount still share
+AMOUNT_GAP = 1  # spaces at least between a label and its right-aligned amount
+BIG_FACTOR = 2  # double-size text takes two columns per character
+INDENT = "  "  # under an item's name: its quantity, price and discount lines
+RULE = "-"  # the separator character, drawn across the whole width
+
+# --- the queue --------------------------------------------------------------------------
+
+SPOOL_DIR = "print-spool"  # under the data directory: pending receipts survive a restart
+RETRY_FIRST_S = 1.0  # seconds to the first retry: a printer just switched on needs ~1 s
+RETRY_MAX_S = 60.0  # seconds; longest wait between tries, so a fixed printer prints soon
+RETRY_FACTOR = 2.0  # backoff growth per failed try
+IDLE_WAIT_S = 30.0  # seconds an idle worker sleeps before it looks again (no busy loop)
+# A job may take one connect, one status query and one write, each bounded by the
+# configured timeout; past this many timeouts the driver is stuck, not slow.
+ATTEMPT_TIMEOUTS = 3
+# Seconds a drawer kick may wait for the printer: later, the customer has gone and a
+# drawer springing open unattended is a loss, so the kick is dropped (and reported).
+KICK_MAX_AGE_S = 15.0
+# Seconds after which a sale of this counter is not printed or kicked automatically:
+# such an event is this counter's own history coming back from peers (after a restore),
+# not a customer at the till.
+AUTO_PRINT_MAX_AGE_S = 300.0
+# Pending jobs kept at most; past it the oldest receipt is dropped (the sale itself is in
+# the event log and `receipt_print` prints it again), so a printer that stays off all
+# week cannot fill the disk.
+MAX_PENDING_JOBS = 500
+PAPER_KEPT = 50  # jobs a "dummy" printer keeps in memory (tests, demo)
+DROPS_KEPT = 20  # jobs given up on that the status lists, so the UI can say which
+CLOSE_TIMEOUT_S = 5.0  # seconds to let a job in flight finish at shutdown
+
+# --- ESC/POS ----------------------------------------------------------------------------
+
+QR_DOT_SIZE = 6  # dots per QR module: ~25 mm for an invoice number, easy for a phone
+LOGO_MAX_PX = (384, 240)  # width, height in dots when the profile does not say: 58 mm
+MS_PER_S = 1000  # pyusb takes its timeout in milliseconds

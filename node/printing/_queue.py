@@ -1,0 +1,335 @@
+"""The print queue: receipts and drawer kicks, off the request path, never lost.
+
+``submit_receipt`` and ``submit_kick`` return at once: they put the job in memory, write a
+receipt to the spool (one small JSON file per job in the data directory: local, never
+replicated) and wake the worker. One worker thread prints, one job at a time: drawer
+kicks first (a customer is waiting for change), then receipts, oldest first. Each try
+runs in a helper thread that the worker waits for at most ``attempt_timeout_s``, so even
+a device file stuck in its driver cannot hang the queue. A failed try leaves the job
+where it was and the next one comes after a growing pause (1 s, 2 s, 4 s … 60 s); new
+work or ``retry_now`` (the cashier's "printer is back" button) tries again at once.
+
+What may be lost, and why that is safe: the sale itself is in the event log before a job
+exists. A kick that could not reach the printer within ``KICK_MAX_AGE_S`` is dropped (a
+drawer springing open minutes later is worse than one opened with the key). A job in
+flight when the node stops prints again after the restart (paper at least once). A spool
+file half written by a power cut is set aside as ``.bad``; the receipt is reprinted with
+``receipt_print``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from node.errors import PrinterError
+from node.printing._const import (
+    CLOSE_TIMEOUT_S,
+    DROPS_KEPT,
+    IDLE_WAIT_S,
+    KICK_MAX_AGE_S,
+    MAX_PENDING_JOBS,
+    RETRY_FACTOR,
+    RETRY_FIRST_S,
+    RETRY_MAX_S,
+)
+from node.printing._layout import Receipt, from_plain, to_plain
+
+log = logging.getLogger("tillmesh.printing")
+
+Clock = Callable[[], datetime]
+
+
+class Device(Protocol):
+    """What the queue needs of a printer (EscposDevice, or a test's twin)."""
+
+    def describe(self) -> str: ...
+
+    def print(self, receipt: Receipt) -> None:
+        """Print one receipt; PrinterError when the printer cannot take it."""
+
+    def kick(self) -> None:
+        """Open the cash drawer; PrinterError when the printer cannot take it."""
+
+
+class JobKind(StrEnum):
+    KICK = "kick"
+    RECEIPT = "receipt"
+
+
+class QueueState(StrEnum):
+    OFF = "off"  # no printer configured (reported by the desk; a queue is never off)
+    IDLE = "idle"  # nothing to print
+    PRINTING = "printing"  # a job is at the printer
+    WAITING = "waiting"  # the last try failed; the next comes after a pause
+    CLOSED = "closed"  # stopped; the spool keeps what was pending
+
+
+@dataclass
+class Job:
+    id: str  # sorts in submission order: the spool file's name
+    kind: JobKind
+    title: str
+    created_at: datetime
+    receipt: Receipt | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind.value, "title": self.title,
+                "created_at": self.created_at, "attempts": self.attempts,
+                "last_error": self.last_error}
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """What the UI shows in its printer banner; the defaults describe "no printer"."""
+
+    state: QueueState = QueueState.OFF
+    online: bool | None = None  # None: no try since the start
+    jobs: tuple[dict[str, Any], ...] = ()  # pending, in the order they will print
+    last_error: str | None = None  # cleared by the next job that prints
+    last_error_at: datetime | None = None
+    last_printed_at: datetime | None = None
+    retry_in_s: float | None = None  # seconds to the next try while jobs wait
+    dropped: tuple[dict[str, Any], ...] = ()  # jobs given up on, newest last, with why
+
+    @property
+    def pending(self) -> int:
+        return len(self.jobs)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first_s: float = RETRY_FIRST_S
+    max_s: float = RETRY_MAX_S
+    factor: float = RETRY_FACTOR
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` failed tries in a row (failures >= 1)."""
+        return min(self.max_s, self.first_s * self.factor ** (failures - 1))
+
+
+class PrintQueue:
+    def __init__(self, device: Device, spool: Path, *, clock: Clock,
+                 attempt_timeout_s: float, backoff: Backoff | None = None) -> None:
+        self.device = device
+        self.spool = spool
+        self.clock = clock
+        self.attempt_timeout_s = attempt_timeout_s
+        self.backoff = backoff or Backoff()
+        self._cond = threading.Condition()
+        self._state = QueueState.IDLE
+        self._ids = itertools.count(1)
+        self._failures = 0  # failed tries in a row
+        self._next_try = 0.0  # time.monotonic() of the next try
+        self._online: bool | None = None  # None: not tried since the start
+        self._last_error: tuple[str, datetime] | None = None
+        self._last_printed_at: datetime | None = None
+        self._dropped: deque[dict[str, Any]] = deque(maxlen=DROPS_KEPT)
+        self._hung: threading.Thread | None = None  # a try that never came back
+        self._jobs: list[Job] = self._load_spool()
+        self._worker = threading.Thread(target=self._run, name="tillmesh-printer",
+                                        daemon=True)  # the spool outlives a hard stop
+
+    def start(self) -> None:
+        self._worker.start()
+
+    # --- submitting, from any thread --------------------------------------------------
+
+    def submit_receipt(self, receipt: Receipt) -> Job:
+        job = Job(self._new_id(), JobKind.RECEIPT, receipt.title, self.clock(), receipt)
+        with self._cond:
+            self._spool_write(job)
+            self._jobs.append(job)
+            receipts = [j for j in self._jobs if j.kind is JobKind.RECEIPT]
+            for old in receipts[:max(0, len(receipts) - MAX_PENDING_JOBS)]:
+                self._drop(old, f"{old.title} was dropped: more than {MAX_PENDING_JOBS} "
+                                "receipts were waiting (reprint it with receipt_print)")
+            self._wake()
+        return job
+
+    def submit_kick(self, title: str) -> Job:
+        job = Job(self._new_id(), JobKind.KICK, title, self.clock())
+        with self._cond:
+            kicks = sum(1 for j in self._jobs if j.kind is JobKind.KICK)
+            self._jobs.insert(kicks, job)  # before every receipt: the customer waits
+            self._wake()
+        return job
+
+    def retry_now(self) -> None:
+        """Try the next job now (someone says the printer is back)."""
+        with self._cond:
+            self._wake()
+
+    def status(self) -> QueueStatus:
+        with self._cond:
+            error, error_at = self._last_error or (None, None)
+            retry = max(0.0, self._next_try - time.monotonic()) if self._jobs else None
+            return QueueStatus(self._state, self._online, tuple(j.view() for j in self._jobs),
+                               error, error_at, self._last_printed_at,
+                               None if retry is None else round(retry, 1), tuple(self._dropped))
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """True once nothing is pending (within ``timeout_s``): for shutdown and tests."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._jobs, timeout=timeout_s)
+
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop the worker (a job in flight may finish); the spool keeps the rest."""
+        with self._cond:
+            self._state = QueueState.CLOSED
+            self._cond.notify_all()
+        if self._worker.is_alive():
+            self._worker.join(timeout_s)
+
+    def _wake(self) -> None:
+        self._next_try = 0.0  # new work is tried at once; failures still grow the pause
+        self._cond.notify_all()
+
+    def _new_id(self) -> str:
+        micros = int(self.clock().timestamp() * 1_000_000)
+        return f"{micros:017d}-{next(self._ids):06d}"
+
+    # --- the worker ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while (job := self._next_job()) is not None:
+            error = self._attempt(job)
+            self._finish(job, error)
+
+    def _next_job(self) -> Job | None:
+        with self._cond:
+            while self._state is not QueueState.CLOSED:
+                self._drop_stale_kicks()
+                wait = IDLE_WAIT_S
+                if self._jobs:
+                    wait = self._next_try - time.monotonic()
+                    if self._hung is not None and self._hung.is_alive():
+                        wait = max(wait, self.backoff.first_s)
+                    elif wait <= 0:
+                        self._state = QueueState.PRINTING
+                        return self._jobs[0]
+                self._cond.wait(timeout=min(wait, IDLE_WAIT_S))
+            return None
+
+    def _attempt(self, job: Job) -> BaseException | None:
+        outcome: list[BaseException | None] = []
+
+        def run() -> None:
+            try:
+                if job.receipt is None:
+                    self.device.kick()
+                else:
+                    self.device.print(job.receipt)
+            except Exception as exc:  # noqa: BLE001  (handed to the worker, which decides)
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        helper = threading.Thread(target=run, name=f"tillmesh-print-{job.id}", daemon=True)
+        helper.start()
+        helper.join(self.attempt_timeout_s)
+        if helper.is_alive():
+            self._hung = helper  # no new try while it hangs: it holds the device
+            return PrinterError(f"The printer ({self.device.describe()}) did not take "
+                                f"{job.title} within {self.attempt_timeout_s:g} s")
+        return outcome[0]
+
+    def _finish(self, job: Job, error: BaseException | None) -> None:
+        now = self.clock()
+        with self._cond:
+            job.attempts += 1
+            if error is None:
+                self._remove(job)
+                self._online, self._failures, self._last_error = True, 0, None
+                self._last_printed_at = now
+            elif isinstance(error, PrinterError):
+                job.last_error = error.message
+                self._online, self._failures = False, self._failures + 1
+                self._last_error = (error.message, now)
+                self._next_try = time.monotonic() + self.backoff.delay(self._failures)
+                log.warning("printing %s failed (try %d): %s", job.title, job.attempts,
+                            error.message)
+            else:  # a bug drawing this very job: retrying cannot help, the rest must go on
+                log.error("cannot print %s", job.title, exc_info=error)
+                self._drop(job, f"{job.title} could not be printed (internal error: "
+                                f"{error!r}); reprint it with receipt_print")
+            if self._state is not QueueState.CLOSED:
+                self._state = QueueState.WAITING if self._failures else QueueState.IDLE
+            self._cond.notify_all()
+
+    def _drop_stale_kicks(self) -> None:
+        now = self.clock()
+        for job in [j for j in self._jobs if j.kind is JobKind.KICK]:
+            if (now - job.created_at).total_seconds() > KICK_MAX_AGE_S:
+                self._drop(job, f"The drawer kick for {job.title} was dropped: the printer "
+                                f"did not answer within {KICK_MAX_AGE_S:g} s")
+
+    def _drop(self, job: Job, why: str) -> None:
+        self._remove(job)
+        self._dropped.append({"title": job.title, "kind": job.kind.value, "why": why,
+                              "at": self.clock()})
+        log.warning("%s", why)
+
+    def _remove(self, job: Job) -> None:
+        if job in self._jobs:  # the job at the printer may have been dropped meanwhile
+            self._jobs.remove(job)
+        if job.kind is JobKind.RECEIPT:
+            self._path(job).unlink(missing_ok=True)
+
+    # --- the spool ----------------------------------------------------------------------
+
+    def _path(self, job: Job) -> Path:
+        return self.spool / f"{job.id}.json"
+
+    def _spool_write(self, job: Job) -> None:
+        assert job.receipt is not None
+        data = {"id": job.id, "title": job.title, "created_at": job.created_at.isoformat(),
+                "receipt": to_plain(job.receipt)}
+        path = self._path(job)
+        tmp = path.with_suffix(".tmp")
+        try:
+            self.spool.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(data))
+            # Renamed whole, so a crash leaves the old state or the new, never half a job.
+            # Not fsynced: a power cut may cost a pending printout, never a sale.
+            os.replace(tmp, path)
+        except OSError as exc:  # printing goes on from memory; say so
+            self._last_error = (f"Cannot keep {job.title} in the spool ({exc}); it is "
+                                "pending in memory only", self.clock())
+            log.warning("%s", self._last_error[0])
+
+    def _load_spool(self) -> list[Job]:
+        jobs = []
+        for path in sorted(self.spool.glob("*.json")):
+            try:
+                data = json.loads(path.read_text())
+                jobs.append(Job(str(data["id"]), JobKind.RECEIPT, str(data["title"]),
+                                datetime.fromisoformat(data["created_at"]),
+                                from_plain(data["receipt"])))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("spooled job %s is unreadable, set aside: %s", path.name, exc)
+                _quietly(path.replace, path.with_suffix(".bad"))
+        for leftover in self.spool.glob("*.tmp"):
+            _quietly(leftover.unlink)  # a write cut short: its job never existed
+        return jobs
+
+
+def _quietly(action: Callable[..., object], *args: object) -> None:
+    """Tidy the spool if possible; a read-only disk must not stop the node from selling."""
+    try:
+        action(*args)
+    except OSError as exc:
+        log.warning("cannot tidy the print spool: %s", exc)
