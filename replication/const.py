@@ -9,7 +9,8 @@ from __future__ import annotations
 
 # --- protocol versions ------------------------------------------------------------------
 
-PROTOCOL_VERSION = 1  # the wire format this code speaks
+PROTOCOL_VERSION = 2  # the wire format this code speaks (2: Vector says whether the
+#                       sender reaches ERPNext, for the forwarder's election)
 FIRST_PROTOCOL_VERSION = 1  # no peer can speak an older one: version 0 never existed
 VERSION_WINDOW = 1  # talk to peers this many versions older or newer (staged rollouts)
 MAX_VERSION_NUMBER = 2**16 - 1  # a version field above this is garbage, not a future release

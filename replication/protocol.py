@@ -101,11 +101,15 @@ class Hello:
 
 @dataclass(frozen=True)
 class Vector:
-    """What the sender holds: periodic heartbeat, and after it applied new events."""
+    """What the sender holds: periodic heartbeat, and after it applied new events.
+
+    ``erpnext`` (protocol 2): the sender reaches ERPNext, so it may be the forwarder.
+    """
 
     node: str
     vector: Mapping[str, int]
     wall_ms: int
+    erpnext: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,8 +255,12 @@ def _parse(frame: object) -> Message:
     if refusal is not None:
         raise ProtocolError(refusal)
     if tag == _VECTOR:
-        node, vector, wall_ms = _fields(frame[2:], "Vector", 3, newer)
-        return Vector(_node_id(node, "node"), _vector(vector), _int(wall_ms, "wall_ms"))
+        fields = _fields(frame[2:], "Vector", 4 if version >= 2 else 3, newer)
+        erpnext = fields[3] if version >= 2 else False  # protocol 1 had no such field
+        if type(erpnext) is not bool:
+            raise _fail("Vector erpnext", "must be a boolean", erpnext)
+        return Vector(_node_id(fields[0], "node"), _vector(fields[1]),
+                      _int(fields[2], "wall_ms"), erpnext)
     if tag == _PULL:
         node, origin, first, last = _fields(frame[2:], "Pull", 4, newer)
         first, last = _int(first, "Pull first", 1), _int(last, "Pull last", 1)
@@ -280,7 +288,7 @@ def _wire(msg: Message) -> list[Any]:
         return [msg.proto, _HELLO, msg.cluster, msg.node, dict(msg.vector), msg.wall_ms,
                 msg.reply]
     if isinstance(msg, Vector):
-        return [v, _VECTOR, msg.node, dict(msg.vector), msg.wall_ms]
+        return [v, _VECTOR, msg.node, dict(msg.vector), msg.wall_ms, msg.erpnext]
     if isinstance(msg, Pull):
         return [v, _PULL, msg.node, msg.origin, msg.first, msg.last]
     if isinstance(msg, Events):

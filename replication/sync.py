@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from replication import const
+from replication.election import elect
 from replication.event import GENESIS, Event, chain_hash
 from replication.protocol import (
     PROTOCOL_VERSION,
@@ -217,6 +218,7 @@ class _Peer:
     hello_at_ms: int | None = None
     vector_at_ms: int | None = None
     vector_due: bool = False  # we received events since our last Vector to it
+    erpnext: bool = False  # as its last Vector said
     suspect_until_ms: int = 0
     reason: str = ""
 
@@ -245,6 +247,7 @@ class PeerView:
     ahead: int  # events we have that the peer lacks
     pulls: int  # origins we are pulling from it
     reason: str  # why it is CLOSED
+    erpnext: bool  # its last Vector said it reaches ERPNext (a forwarder candidate)
 
 
 def _sendable(event: Event) -> bool:
@@ -291,6 +294,8 @@ class Replicator:
         self.batch = batch
         self.max_inflight = max_inflight
         self.pipeline = pipeline
+        self.erpnext = False  # we reach ERPNext: said in every Vector (set_erpnext)
+        self._forwarder: str | None = None
         self._peers: dict[str, _Peer] = {}
         # (origin, first) -> an outstanding Pull. One origin's Pulls are consecutive ranges
         # asked of one peer, whose answers arrive in order on its one connection.
@@ -358,6 +363,20 @@ class Replicator:
         return [(p.id, Events(self.node_id, b)) for b in batches
                 for p in self._ready() if p.live]
 
+    def set_erpnext(self, reachable: bool) -> None:
+        """Whether this node reaches ERPNext now; peers hear it with the next tick."""
+        if reachable != self.erpnext:
+            self.erpnext = reachable
+            for peer in self._peers.values():
+                peer.vector_due = True
+
+    def forwarder(self) -> str | None:
+        """Who forwards to ERPNext as this node sees it (see ``replication.election``)."""
+        self._forwarder = elect(self.node_id, self.erpnext,
+                                ((p.id, p.live and p.erpnext) for p in self._ready()),
+                                self._forwarder)
+        return self._forwarder
+
     def tick(self, now_ms: int) -> list[Outgoing]:
         """Call about every HEARTBEAT_MS / 4: heartbeats, Hello retries, timeouts, pulls."""
         out: list[Outgoing] = []
@@ -396,7 +415,7 @@ class Replicator:
         return [PeerView(p.id, p.state, p.live, p.last_heard_ms, dict(p.vector), p.skew_ms,
                          _count(missing(have, p.vector)), _count(missing(p.vector, have)),
                          len({q.origin for q in self._pulls.values() if q.peer == p.id}),
-                         p.reason)
+                         p.reason, p.erpnext)
                 for p in sorted(self._peers.values(), key=lambda p: p.id)]
 
     def pulls(self) -> list[tuple[str, str, int, int]]:
@@ -425,6 +444,7 @@ class Replicator:
 
     def _on_vector(self, peer: _Peer, msg: Vector, now_ms: int) -> list[Outgoing]:
         peer.vector, peer.skew_ms = dict(msg.vector), msg.wall_ms - now_ms
+        peer.erpnext = msg.erpnext
         for key, pull in list(self._pulls.items()):
             if pull.peer == peer.id and peer.vector.get(pull.origin, 0) < pull.first:
                 del self._pulls[key]  # it lacks the range: ask someone else
@@ -491,7 +511,7 @@ class Replicator:
 
     def _vector(self, peer: _Peer, now_ms: int) -> Outgoing:
         peer.vector_at_ms, peer.vector_due = now_ms, False
-        return (peer.id, Vector(self.node_id, dict(self.store.vector()), now_ms))
+        return (peer.id, Vector(self.node_id, dict(self.store.vector()), now_ms, self.erpnext))
 
     def _close(self, peer: _Peer, reason: str, now_ms: int) -> None:
         peer.state, peer.reason, peer.hello_at_ms = PeerState.CLOSED, reason, now_ms
