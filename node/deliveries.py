@@ -1,0 +1,134 @@
+"""What has reached ERPNext, what failed and why: the projection of ``forward.*`` events.
+
+Whichever counter forwards records its results as events, so a new forwarder resumes
+where the last one stopped and every counter shows the same exceptions queue.
+
+- ``forward.acked``    ERPNext holds the document (200, or 409 / found: delivered before)
+- ``forward.failed``   ERPNext refused it (417 …) with its message; it waits for a person
+- ``forward.retried``  a supervisor asks for another try (after fixing ERPNext)
+- ``forward.resolved`` a supervisor settled it outside Tillmesh: no more tries
+
+The state of a document is a pure function of those events in any order: acked wins;
+then resolved; then failed if its latest failure is newer than its latest retry.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from node.events import Event
+from node.projections import projector
+from node.store.base import PROJECTION, Base
+from node.store.raw import raw
+
+ACKED, FAILED, RETRIED, RESOLVED = ("forward.acked", "forward.failed", "forward.retried",
+                                    "forward.resolved")
+
+
+class Delivery(enum.Enum):
+    PENDING = "pending"  # not yet delivered (or retried after a failure)
+    ACKED = "acked"
+    FAILED = "failed"
+    RESOLVED = "resolved"
+
+
+class DeliveryRow(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = {"info": PROJECTION}
+    doctype: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(140), primary_key=True)
+    acked: Mapped[bool] = mapped_column(Boolean, default=False)
+    erpnext_name: Mapped[str | None] = mapped_column(String(140))
+    acked_at: Mapped[str | None] = mapped_column(String(40))  # ISO-8601 UTC, by the acker
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_hlc: Mapped[int] = mapped_column(BigInteger, default=0)  # latest failure
+    retried_hlc: Mapped[int] = mapped_column(BigInteger, default=0)  # latest retry
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the latest failure
+    exc_type: Mapped[str | None] = mapped_column(String(140))
+    message: Mapped[str | None] = mapped_column(Text)  # ERPNext's own words
+    stage: Mapped[str | None] = mapped_column(String(32))  # "insert", "consolidation" …
+    note: Mapped[str | None] = mapped_column(Text)  # the supervisor's, on resolve
+
+
+_ENSURE = "INSERT OR IGNORE INTO deliveries (doctype, name, acked, resolved, failed_hlc," \
+          " retried_hlc, failures) VALUES (?, ?, 0, 0, 0, 0, 0)"
+
+
+@projector(ACKED, FAILED, RETRIED, RESOLVED)
+def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
+    sql = raw(session)
+    key = (str(body["doctype"]), str(body["name"]))
+    sql.run(_ENSURE, key)
+    if event.kind == ACKED:
+        sql.run("UPDATE deliveries SET acked = 1, erpnext_name = coalesce(erpnext_name, ?),"
+                " acked_at = coalesce(acked_at, ?) WHERE doctype = ? AND name = ?",
+                (body.get("erpnext_name"), body.get("at"), *key))
+    elif event.kind == FAILED:
+        sql.run("UPDATE deliveries SET failures = failures + 1 WHERE doctype = ? AND name = ?",
+                key)
+        sql.run("UPDATE deliveries SET failed_hlc = ?, status = ?, exc_type = ?, message = ?,"
+                " stage = ? WHERE doctype = ? AND name = ? AND failed_hlc < ?",
+                (event.hlc, body.get("status"), body.get("exc_type"), body.get("message"),
+                 body.get("stage"), *key, event.hlc))
+    elif event.kind == RETRIED:
+        sql.run("UPDATE deliveries SET retried_hlc = max(retried_hlc, ?)"
+                " WHERE doctype = ? AND name = ?", (event.hlc, *key))
+    else:
+        sql.run("UPDATE deliveries SET resolved = 1, note = ? WHERE doctype = ? AND name = ?",
+                (body.get("note"), *key))
+
+
+@dataclass(frozen=True)
+class State:
+    doctype: str
+    name: str
+    delivery: Delivery
+    erpnext_name: str | None
+    failures: int
+    status: int | None
+    exc_type: str | None
+    message: str | None
+    stage: str | None
+
+
+def _state(row: tuple[Any, ...]) -> State:
+    doctype, name, acked, erp, resolved, failed_hlc, retried_hlc, failures, status, exc, \
+        message, stage = row
+    if acked:
+        delivery = Delivery.ACKED
+    elif resolved:
+        delivery = Delivery.RESOLVED
+    elif failed_hlc > retried_hlc:
+        delivery = Delivery.FAILED
+    else:
+        delivery = Delivery.PENDING
+    return State(doctype, name, delivery, erp, failures, status, exc, message, stage)
+
+
+_COLUMNS = ("doctype, name, acked, erpnext_name, resolved, failed_hlc, retried_hlc, failures,"
+            " status, exc_type, message, stage")
+
+
+def states(session: Session) -> dict[tuple[str, str], State]:
+    """Every document a forwarder has reported on, by (doctype, name)."""
+    return {(s.doctype, s.name): s for s in map(
+        _state, raw(session).run(f"SELECT {_COLUMNS} FROM deliveries"))}
+
+
+def exceptions(session: Session) -> list[State]:
+    """Documents ERPNext refused that wait for a supervisor, oldest failure first."""
+    rows = raw(session).run(f"SELECT {_COLUMNS} FROM deliveries WHERE acked = 0 AND"
+                            " resolved = 0 AND failed_hlc > retried_hlc ORDER BY failed_hlc")
+    return [_state(r) for r in rows]
+
+
+def get(session: Session, doctype: str, name: str) -> State | None:
+    row = raw(session).one(f"SELECT {_COLUMNS} FROM deliveries WHERE doctype = ? AND name = ?",
+                           (doctype, name))
+    return None if row is None else _state(tuple(row))
