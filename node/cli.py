@@ -178,6 +178,23 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exceptions(args: argparse.Namespace) -> int:
+    if args.retry:
+        _print(_as_user(args, "exception_retry", id=args.retry))
+    elif args.resolve:
+        if not args.note:
+            raise ValidationError("--resolve needs --note: how it was settled")
+        _print(_as_user(args, "exception_resolve", id=args.resolve, note=args.note))
+    else:
+        waiting = _as_user(args, "exceptions_list")
+        if not waiting:
+            print("no exceptions: ERPNext accepted everything sent so far")
+        for item in waiting:
+            print(f"{item['id']}  ({item['stage']}, {item['failures']} tries, "
+                  f"HTTP {item['status']} {item['exc_type']})\n    {item['message']}")
+    return 0
+
+
 def cmd_revoke(args: argparse.Namespace) -> int:
     _print(_as_user(args, "node_revoke", node_id=args.node_id))
     return 0
@@ -276,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=int, default=15, help="how long the code is valid")
     _login_options(p)
     p.set_defaults(fn=cmd_invite)
+
+    p = sub.add_parser("exceptions", help="what ERPNext refused; retry or resolve (supervisor)")
+    p.add_argument("--retry", metavar="ID", help="send DOCTYPE/NAME again (after a fix)")
+    p.add_argument("--resolve", metavar="ID", help="settle DOCTYPE/NAME outside Tillmesh")
+    p.add_argument("--note", help="how it was settled (with --resolve)")
+    _login_options(p)
+    p.set_defaults(fn=cmd_exceptions)
 
     p = sub.add_parser("revoke", help="remove a counter from the store for good (admin)")
     p.add_argument("node_id")

@@ -74,6 +74,7 @@ async def serve(config: Config) -> None:
         except BaseException:
             await server.close()
             raise
+    forwarding = _start_forwarder(node, replication)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -83,6 +84,12 @@ async def serve(config: Config) -> None:
     try:
         await stop.wait()
     finally:
+        if forwarding is not None:
+            forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarding
+        if node.forwarder is not None:
+            node.forwarder.close()
         if join is not None:
             await join.close()
         if replication is not None:
@@ -91,6 +98,26 @@ async def serve(config: Config) -> None:
         service_of(node).close()  # receipts still queued stay in the spool for next time
         node.log.engine.dispose()
         log.info("counter %s stopped", node.node_id)
+
+
+def _start_forwarder(node: Node, replication: Any) -> asyncio.Task[None] | None:
+    """The forwarder, when `tillmesh erpnext setup` was run on this counter; it sends
+    only while this counter is the elected one (alone, it always is)."""
+    from node.erpnext import load_settings
+
+    try:
+        settings = load_settings(node.config)
+    except ConfigError:
+        return None  # no ERPNext link here: another counter forwards
+    from node.erpnext._forwarder import Forwarder
+
+    node.forwarder = forwarder = Forwarder(node, settings)
+    if replication is None:
+        return asyncio.get_running_loop().create_task(
+            forwarder.run(lambda: True, lambda ok: None))
+    engine = replication.engine
+    return asyncio.get_running_loop().create_task(
+        forwarder.run(lambda: engine.forwarder() == node.node_id, engine.set_erpnext))
 
 
 def run(config: Config) -> None:

@@ -63,6 +63,7 @@ class Action(StrEnum):
     USER_MANAGE = "user_manage"
     SETTINGS = "settings"
     REPRINT = "reprint"
+    EXCEPTIONS = "exceptions"  # retry or settle what ERPNext refused
 
 
 # What a cashier reads in a refusal: "<label> is not allowed for a cashier: ...".
@@ -81,6 +82,7 @@ _LABELS: dict[Action, str] = {
     Action.USER_MANAGE: "Managing users",
     Action.SETTINGS: "Changing settings",
     Action.REPRINT: "Reprinting a receipt",
+    Action.EXCEPTIONS: "Retrying or resolving an ERPNext exception",
 }
 
 _CASHIER_ACTIONS = frozenset(
@@ -100,6 +102,7 @@ _SUPERVISOR_ACTIONS = _CASHIER_ACTIONS | {
     Action.DRAWER_OPEN,
     Action.PRICE_OVERRIDE,
     Action.SHIFT_CLOSE_OTHER,
+    Action.EXCEPTIONS,
 }
 _ADMIN_ACTIONS = frozenset(Action)
 _ROLE_KEYS = frozenset({"actions", "max_discount_percent"})

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,9 @@ from node.profile import ContextCache, PosContext
 from node.roles import Action, Authorization, PermissionMatrix, Role, authorize
 from node.snapshot import Ticket
 from node.store.raw import raw
+
+if TYPE_CHECKING:
+    from node.erpnext._forwarder import Forwarder
 
 
 @dataclass(frozen=True)
@@ -80,14 +83,17 @@ class Node:
         # Set by the daemon: where peers reach this counter (the bound port, advertised).
         self.replication_endpoint: str | None = None
         self.join_endpoint: str | None = None  # likewise for the join listener
+        # Set by the daemon when this counter has an ERPNext link (node.erpnext).
+        self.forwarder: Forwarder | None = None
         # Snapshots promised to counters that just enrolled (node.snapshot), by ticket.
         self.snapshot_tickets: dict[str, Ticket] = {}
         # Set by the daemon: cut this counter off replication (True) or reconnect it.
         self.cut_off: Callable[[bool], None] | None = None
         from node import counters, info, people, printing, selling, shifts  # desks register
         from node.erpnext import desk as erpnext
+        from node.erpnext import exceptions
 
-        for desk in (people, selling, shifts, info, counters, printing, erpnext):
+        for desk in (people, selling, shifts, info, counters, printing, erpnext, exceptions):
             desk.register(self)
 
     @property

@@ -137,6 +137,7 @@ def test_supervisor_can_close_another_users_shift_and_cashier_cannot():
                 "drawer_open",
                 "price_override",
                 "shift_close_other",
+                "exceptions",
             },
         ),
         (Role.ADMIN, {action.value for action in Action}),

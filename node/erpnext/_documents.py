@@ -1,0 +1,255 @@
+"""Tillmesh's records as the ERPNext documents the forwarder posts. Pure: no I/O.
+
+``customer.created`` -> Customer, ``shift.opened`` -> POS Opening Entry (submitted),
+``sale.submitted`` / ``sale.returned`` -> POS Invoice (submitted), ``shift.closed`` -> POS
+Closing Entry (a draft: ERPNext refuses a chosen name with ``docstatus: 1`` in one POST, so
+the forwarder PUTs ``{"docstatus": 1}`` after it; ``erpnext/NOTES.md``).
+
+Every document carries the name the counter gave it (invoice number, shift id), so a
+repeat is a 409 and delivery is exactly once. Sale bodies are already shaped as POS
+Invoices by ``node.sale``: the mapping keeps the counter's rates, discounts, taxes, totals
+and child row names (a return's rows link the sold rows through ``pos_invoice_item``) and
+drops what ERPNext does not know. Money and quantities are Decimals (the client sends them
+as exact JSON numbers). Shift times are UTC with an offset in the records; ERPNext's
+dates and times are site-local, so they are converted to the store's time zone.
+
+Opening and closing entries belong to the forwarder's ERPNext user (ERPNext lets a user
+close only invoices it owns); the cashier and the event behind each document travel in
+the custom fields ``tillmesh erpnext setup`` creates, and only on the doctypes it creates
+them on (ERPNext would silently drop them elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from node.erpnext._setup import CUSTOM_FIELDS
+from node.errors import ValidationError
+from node.money import ZERO
+
+Doc = dict[str, Any]
+
+CUSTOM_ORIGIN = "tillmesh_origin_event"
+CUSTOM_CASHIER = "tillmesh_cashier"
+_CUSTOM = frozenset((doctype, fieldname) for doctype, fieldname, _, _ in CUSTOM_FIELDS)
+
+_CUSTOMER = ("customer_name", "customer_type", "customer_group", "territory", "mobile_no",
+             "email_id")  # mobile and e-mail make ERPNext create the customer's Contact
+_ITEM_TEXT = ("name", "item_code", "item_name", "uom", "stock_uom", "warehouse",
+              "item_tax_template", "barcode", "margin_type", "pos_invoice_item")
+_ITEM_NUMBERS = ("qty", "stock_qty", "conversion_factor", "price_list_rate",
+                 "discount_percentage", "discount_amount", "margin_rate_or_amount",
+                 "rate_with_margin", "rate", "amount", "net_rate", "net_amount",
+                 "distributed_discount_amount")
+_TAX_TEXT = ("charge_type", "account_head", "description", "row_id")
+_TAX_NUMBERS = ("rate", "tax_amount", "tax_amount_after_discount_amount", "total")
+_TOTALS = ("total_qty", "total", "net_total", "total_taxes_and_charges",
+           "additional_discount_percentage", "discount_amount", "grand_total",
+           "rounding_adjustment", "rounded_total", "paid_amount", "change_amount")
+
+
+@dataclass(frozen=True)
+class Site:
+    company: str  # from the POS Profile
+    pos_profile: str
+    user: str  # the forwarder's ERPNext user: owner of opening and closing entries
+    timezone: str = "Europe/Berlin"  # the store's, for ERPNext's site-local dates and times
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One invoice of a shift as a POS Closing Entry lists it."""
+
+    invoice: str
+    posting_date: str
+    posting_time: str
+    grand_total: Decimal
+    net_total: Decimal
+    total_qty: Decimal
+    customer: str
+    is_return: bool
+    return_against: str | None
+
+
+def transaction(body: Mapping[str, Any]) -> Transaction:
+    """From a ``sale.submitted`` or ``sale.returned`` body."""
+    totals = body["totals"]
+    return Transaction(
+        invoice=str(body["invoice"]), posting_date=str(body["posting_date"]),
+        posting_time=str(body["posting_time"]), grand_total=Decimal(totals["grand_total"]),
+        net_total=Decimal(totals["net_total"]), total_qty=Decimal(totals["total_qty"]),
+        customer=str(body["customer"]), is_return=bool(body.get("is_return")),
+        return_against=body.get("return_against") or None)
+
+
+def customer(body: Mapping[str, Any], *, origin_event: str) -> Doc:
+    """From a ``customer.created`` body, under the name the counter gave it."""
+    doc = body["doc"]
+    return {"name": str(body["name"]), **_present(doc, _CUSTOMER),
+            **_custom("Customer", {CUSTOM_ORIGIN: origin_event})}
+
+
+def opening_entry(opened: Mapping[str, Any], *, counter: str, site: Site, origin_event: str,
+                  name: str | None = None, modes: Iterable[str] = ()) -> Doc:
+    """A submitted POS Opening Entry from a ``shift.opened`` body.
+
+    ``modes`` are listed with 0 when the float names none of them: ERPNext requires at
+    least one row, and an opening of late sales (or a float given as ``{}``) has none.
+    ``counter`` (the node that opened the shift) has no ERPNext field: names carry it.
+    """
+    start = _local(opened["opened_at"], site)
+    amounts = _amounts(opened["opening"])
+    for mode in modes:
+        amounts.setdefault(mode, ZERO)
+    return {
+        "name": name or str(opened["shift"]), "docstatus": 1, "company": site.company,
+        "pos_profile": _profile(opened["pos_profile"], site), "user": site.user,
+        "period_start_date": _datetime_text(start), "posting_date": start.date().isoformat(),
+        "set_posting_date": 1,  # a shift forwarded days later keeps its own date
+        "balance_details": [{"mode_of_payment": m, "opening_amount": a}
+                            for m, a in amounts.items()],
+        **_custom("POS Opening Entry", {CUSTOM_ORIGIN: origin_event,
+                                        CUSTOM_CASHIER: opened.get("cashier")}),
+    }
+
+
+def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str) -> Doc:
+    """A submitted POS Invoice from a ``sale.submitted`` or ``sale.returned`` body."""
+    totals = body["totals"]
+    doc: Doc = {
+        "name": str(body["invoice"]), "docstatus": 1, "is_pos": 1, "update_stock": 1,
+        # the offline time of the sale, not the moment it reaches ERPNext
+        "set_posting_time": 1, "posting_date": body["posting_date"],
+        "posting_time": body["posting_time"], "company": site.company,
+        "pos_profile": _profile(body["pos_profile"], site), "customer": body["customer"],
+        "currency": body["currency"], "selling_price_list": body["selling_price_list"],
+        "set_warehouse": body["warehouse"], "apply_discount_on": body["apply_discount_on"],
+        # the counter priced the sale; a pricing rule must not change what was charged
+        "ignore_pricing_rule": 1,
+        **_present(body, ("taxes_and_charges",)),
+        **_numbers(totals, _TOTALS),
+        # without paid_amount ERPNext fails (500); without base_paid_amount it stores 0
+        "base_paid_amount": Decimal(totals["paid_amount"]),
+        "items": [_item(row) for row in body["items"]],
+        "taxes": [_tax(row) for row in body["taxes"]],
+        "payments": [{"mode_of_payment": p["mode_of_payment"], "amount": Decimal(p["amount"]),
+                      "base_amount": Decimal(p["amount"]), **_present(p, ("account",))}
+                     for p in body["payments"]],
+        **_custom("POS Invoice", {CUSTOM_ORIGIN: origin_event,
+                                  CUSTOM_CASHIER: body.get("cashier")}),
+    }
+    if body.get("is_return"):
+        doc.update(is_return=1, return_against=str(body["return_against"]))
+    return doc
+
+
+def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
+                  transactions: Sequence[Transaction], *, site: Site, origin_event: str,
+                  opening_name: str | None = None, name: str | None = None) -> Doc:
+    """A DRAFT POS Closing Entry from a shift's ``shift.opened`` and ``shift.closed``
+    bodies (``shift``, ``closed_at``, ``counted``, ``expected`` are read from the latter)
+    and the invoices it consolidates; the forwarder submits it with a PUT.
+
+    ``pos_transactions`` are sorted by posting time: the consolidated Sales Invoice is
+    booked at the last one's time, and stock is checked then (unsorted, a backdated
+    invoice made a real closing fail). The closing is posted at ``closed_at``, or at the
+    last invoice if a counter's clock put one later, so no invoice is after its closing.
+    """
+    if opened["shift"] != closed["shift"]:
+        raise ValidationError(f"closing of {closed['shift']} given the opening of "
+                              f"{opened['shift']}")
+    rows = sorted(transactions, key=lambda t: (_posted(t), t.invoice))
+    end = _local(closed["closed_at"], site)
+    if rows:
+        end = max(end, _posted(rows[-1]))
+    opening, expected, counted = (_amounts(opened["opening"]), _amounts(closed["expected"]),
+                                  _amounts(closed["counted"]))
+    return {
+        "name": name or str(opened["shift"]), "docstatus": 0,
+        "pos_opening_entry": opening_name or str(opened["shift"]), "company": site.company,
+        "pos_profile": _profile(opened["pos_profile"], site), "user": site.user,
+        "period_start_date": _datetime_text(_local(opened["opened_at"], site)),
+        "period_end_date": _datetime_text(end), "posting_date": end.date().isoformat(),
+        "posting_time": end.time().isoformat(timespec="microseconds"),
+        "grand_total": sum((t.grand_total for t in rows), ZERO),
+        "net_total": sum((t.net_total for t in rows), ZERO),
+        "total_quantity": sum((t.total_qty for t in rows), ZERO),
+        "pos_transactions": [
+            {"pos_invoice": t.invoice, "posting_date": t.posting_date,
+             "grand_total": t.grand_total, "customer": t.customer,
+             "is_return": int(t.is_return), "return_against": t.return_against}
+            for t in rows],
+        "payment_reconciliation": [
+            {"mode_of_payment": m, "opening_amount": opening.get(m, ZERO),
+             "expected_amount": expected.get(m, ZERO), "closing_amount": counted.get(m, ZERO)}
+            for m in sorted(opening.keys() | expected.keys() | counted.keys())],
+        **_custom("POS Closing Entry", {CUSTOM_ORIGIN: origin_event,
+                                        CUSTOM_CASHIER: opened.get("cashier")}),
+    }
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _custom(doctype: str, values: Mapping[str, Any]) -> Doc:
+    return {f: v for f, v in values.items() if (doctype, f) in _CUSTOM and v is not None}
+
+
+def _profile(recorded: str, site: Site) -> str:
+    # A record of another profile would be booked to this one's warehouse and accounts.
+    if recorded != site.pos_profile:
+        raise ValidationError(f"recorded under POS Profile {recorded!r}, but this forwarder "
+                              f"delivers to {site.pos_profile!r}")
+    return recorded
+
+
+def _present(row: Mapping[str, Any], keys: Iterable[str]) -> Doc:
+    return {k: row[k] for k in keys if row.get(k) not in (None, "")}
+
+
+def _numbers(row: Mapping[str, Any], keys: Iterable[str]) -> Doc:
+    return {k: Decimal(row[k]) for k in keys if row.get(k) not in (None, "")}
+
+
+def _amounts(by_mode: Mapping[str, Any]) -> dict[str, Decimal]:
+    return {str(mode): Decimal(amount) for mode, amount in by_mode.items()}
+
+
+def _item(row: Mapping[str, Any]) -> Doc:
+    rates = {account: float(rate) for account, rate in (row.get("item_tax_rate") or {}).items()}
+    # ERPNext keeps item_tax_rate as JSON text, {"account": rate}
+    return {**_present(row, _ITEM_TEXT), **_numbers(row, _ITEM_NUMBERS),
+            "item_tax_rate": json.dumps(rates)}
+
+
+def _tax(row: Mapping[str, Any]) -> Doc:
+    detail = {code: [float(v) for v in pair]
+              for code, pair in (row.get("item_wise_tax_detail") or {}).items()}
+    # JSON text as ERPNext writes it: {"item_code": [rate, unrounded amount]}
+    return {**_present(row, _TAX_TEXT), **_numbers(row, _TAX_NUMBERS),
+            "included_in_print_rate": int(bool(row.get("included_in_print_rate"))),
+            "item_wise_tax_detail": json.dumps(detail)}
+
+
+def _local(stamp: str, site: Site) -> datetime:
+    """An ISO-8601 instant as a naive datetime in the store's time zone."""
+    when = datetime.fromisoformat(stamp)
+    if when.tzinfo is None:  # local to which clock? never guess
+        raise ValidationError(f"time {stamp!r} carries no UTC offset")
+    return when.astimezone(ZoneInfo(site.timezone)).replace(tzinfo=None)
+
+
+def _posted(t: Transaction) -> datetime:
+    # "9:00:00" as MariaDB answers it, or "09:00:00.000041" as a sale body has it
+    clock = t.posting_time if "." in t.posting_time else f"{t.posting_time}.0"
+    return datetime.strptime(f"{t.posting_date} {clock}", "%Y-%m-%d %H:%M:%S.%f")
+
+
+def _datetime_text(when: datetime) -> str:
+    return when.isoformat(sep=" ", timespec="microseconds")

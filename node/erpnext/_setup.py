@@ -1,0 +1,217 @@
+"""``tillmesh erpnext setup``: check that ERPNext is ready for this counter, and prepare it.
+
+Each check is one ``Check`` (ok, or missing with what to do about it). Every request is
+harmless: documents are read, lists are asked for one row, create permission is asked
+with ``frappe.client.has_permission`` (doctype level, no document). The only writes are
+the custom fields Tillmesh needs on POS Invoice, POS Opening Entry and POS Closing Entry;
+a field already there counts as done, so setup can be run again at any time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from node.erpnext._client import Doc, ErpNextClient
+from node.erpnext._mapping import SPECS
+from node.errors import (
+    ErpNextAuthError,
+    ErpNextDuplicate,
+    ErpNextError,
+    ErpNextNotFound,
+    ErpNextUnreachable,
+    ErpNextValidation,
+)
+
+# (doctype, fieldname, label, after which field): the forwarder fills them.
+CUSTOM_FIELDS: tuple[tuple[str, str, str, str], ...] = tuple(
+    (dt, fieldname, label, after)
+    for dt, first in (("POS Invoice", "pos_profile"), ("POS Opening Entry", "user"),
+                      ("POS Closing Entry", "user"))
+    for fieldname, label, after in (
+        ("tillmesh_origin_event", "Tillmesh Origin Event", first),
+        ("tillmesh_cashier", "Tillmesh Cashier", "tillmesh_origin_event"))
+)
+# What the forwarder reads and creates, and what the pull reads.
+WRITTEN = ("POS Invoice", "POS Opening Entry", "POS Closing Entry", "Customer")
+READ = ("POS Profile", *(s.doctype for s in SPECS), "Bin", "Deleted Document")
+_ROLE_HINT = "give the API user a role that may (Role Permission Manager)"
+
+
+@dataclass(frozen=True)
+class Check:
+    what: str
+    ok: bool
+    detail: str  # ok: what was found; missing: what is wrong and how to fix it
+
+    def line(self) -> str:
+        return f"{'ok' if self.ok else 'MISSING':<8} {self.what}: {self.detail}"
+
+
+def _found(client: ErpNextClient, doctype: str, name: object) -> Doc | None:
+    return client.get_doc(doctype, str(name), missing_ok=True) if name else None
+
+
+def _connection(client: ErpNextClient) -> Check:
+    what = f"ERPNext at {client.url}"
+    try:
+        user = client.call_method("frappe.auth.get_logged_user")
+    except ErpNextAuthError as exc:
+        return Check(what, False, f"key or secret refused ({exc.message}): generate them at"
+                     " User > Settings > API Access, then pass --key and --secret")
+    except ErpNextError as exc:
+        return Check(what, False, f"{exc.message}: check --url, the network and --verify")
+    return Check(what, True, f"reachable, API user {user}")
+
+
+def _profile_checks(client: ErpNextClient, name: str) -> Iterator[Check]:
+    what = f"POS Profile {name}"
+    try:
+        profile = client.get_doc("POS Profile", name, missing_ok=True)
+    except ErpNextAuthError as exc:
+        yield Check(what, False, f"{exc.message}: {_ROLE_HINT} read POS Profile")
+        return
+    if profile is None:
+        yield Check(what, False, "not found: create it in ERPNext (Retail > POS Profile)"
+                    " or pass --pos-profile NAME")
+        return
+    if profile.get("disabled"):
+        yield Check(what, False, "disabled: enable it in ERPNext")
+        return
+    yield Check(what, True, "exists and is enabled")
+    company = profile.get("company")
+    yield _linked(client, "company", "Company", company)
+    yield _linked(client, "warehouse", "Warehouse", profile.get("warehouse"))
+    yield _price_list(client, profile.get("selling_price_list"))
+    yield from _modes(client, profile, company)
+    yield _customer(client, profile.get("customer"))
+
+
+def _linked(client: ErpNextClient, what: str, doctype: str, name: object) -> Check:
+    if _found(client, doctype, name) is None:
+        return Check(what, False, f"{doctype} {name!r} not found: set the profile's {what}")
+    return Check(what, True, str(name))
+
+
+def _price_list(client: ErpNextClient, name: object) -> Check:
+    doc = _found(client, "Price List", name)
+    if doc is None:
+        return Check("selling price list", False, f"{name!r} not found: set the profile's"
+                     " Selling Price List")
+    if not doc.get("enabled", 1) or not doc.get("selling"):
+        return Check("selling price list", False, f"{name} is disabled or not for selling")
+    return Check("selling price list", True, f"{name} ({doc.get('currency') or '?'})")
+
+
+def _modes(client: ErpNextClient, profile: Doc, company: object) -> Iterator[Check]:
+    rows = profile.get("payments") or []
+    if not rows:
+        yield Check("modes of payment", False, "the profile has none: add Cash at least")
+    for row in rows:
+        mode = row.get("mode_of_payment") if isinstance(row, dict) else None
+        what = f"mode of payment {mode}"
+        doc = _found(client, "Mode of Payment", mode)
+        if doc is None:
+            yield Check(what, False, "not found in ERPNext")
+            continue
+        account = next((a.get("default_account") for a in doc.get("accounts") or []
+                        if isinstance(a, dict) and a.get("company") == company), None)
+        if not doc.get("enabled", 1):
+            yield Check(what, False, "disabled: enable it")
+        elif not account:
+            yield Check(what, False, f"no default account for {company}: add one under"
+                        f" Mode of Payment {mode} > Accounts")
+        else:
+            yield Check(what, True, f"account {account}")
+
+
+def _customer(client: ErpNextClient, name: object) -> Check:
+    if not name:
+        return Check("default customer", False, "the profile names none: set Customer"
+                     " (e.g. Walk-in Customer) in the POS Profile")
+    doc = _found(client, "Customer", name)
+    if doc is None or doc.get("disabled"):
+        return Check("default customer", False, f"{name} not found or disabled")
+    return Check("default customer", True, str(name))
+
+
+def _permissions(client: ErpNextClient) -> Iterator[Check]:
+    for doctype in WRITTEN:
+        read, create = _may_read(client, doctype), _may_create(client, doctype)
+        missing = [p for p, ok in (("read", read), ("create", create)) if ok is False]
+        detail = f"may not {' or '.join(missing)}: {_ROLE_HINT}" if missing else \
+            "read and create" if create else "read (create could not be checked here)"
+        yield Check(f"permission on {doctype}", not missing, detail)
+    unread = [d for d in READ if not _may_read(client, d)]
+    yield Check("reading master data", not unread,
+                f"may not read {', '.join(unread)}: {_ROLE_HINT}" if unread
+                else f"{len(READ)} doctypes readable")
+
+
+def _may_read(client: ErpNextClient, doctype: str) -> bool:
+    try:
+        client.get_list(doctype, page_length=1)
+    except ErpNextAuthError:
+        return False
+    return True
+
+
+def _may_create(client: ErpNextClient, doctype: str) -> bool | None:
+    """Doctype-level create permission; None when the site does not say (Frappe answers
+    ``has_permission`` with a 200 either way, so a refusal is of the method itself)."""
+    try:
+        answer = client.call_method("frappe.client.has_permission",
+                                    {"doctype": doctype, "docname": "", "perm_type": "create"})
+    except (ErpNextAuthError, ErpNextNotFound):
+        return None
+    return bool(isinstance(answer, dict) and answer.get("has_permission"))
+
+
+def _custom_fields(client: ErpNextClient) -> Iterator[Check]:
+    for dt, fieldname, label, after in CUSTOM_FIELDS:
+        what = f"custom field {dt}.{fieldname}"
+        try:
+            if client.get_list("Custom Field", filters=[["dt", "=", dt],
+                                                        ["fieldname", "=", fieldname]]):
+                yield Check(what, True, "already there")
+                continue
+            client.insert("Custom Field", {"dt": dt, "fieldname": fieldname, "label": label,
+                                           "fieldtype": "Data", "insert_after": after,
+                                           "no_copy": 1})
+        except ErpNextDuplicate:
+            yield Check(what, True, "already there")
+        except (ErpNextAuthError, ErpNextValidation, ErpNextNotFound) as exc:
+            yield Check(what, False, f"{exc.message}: run setup once with a System Manager's"
+                        f" key, or add a Data field {fieldname!r} to {dt} (Customize Form)")
+        else:
+            yield Check(what, True, "created")
+
+
+def check_all(client: ErpNextClient, pos_profile: str,
+              report: Callable[[Check], None]) -> list[Check]:
+    """Run every check, reporting each as it completes; stops after the first if ERPNext
+    cannot be reached or refuses the key (nothing else could be checked)."""
+    checks: list[Check] = []
+
+    def add(check: Check) -> None:
+        checks.append(check)
+        report(check)
+
+    add(_connection(client))
+    if checks[0].ok:
+        for step in (_profile_checks(client, pos_profile), _permissions(client),
+                     _custom_fields(client)):
+            for check in step:
+                add(check)
+    return checks
+
+
+def setup(client: ErpNextClient, pos_profile: str, report: Callable[[Check], None]) -> bool:
+    """Every check, each reported as it completes; True when nothing is missing."""
+    try:
+        checks = check_all(client, pos_profile, report)
+    except ErpNextError as exc:  # ERPNext went away or failed in the middle
+        kind = "unreachable" if isinstance(exc, ErpNextUnreachable) else "failed"
+        report(Check("ERPNext", False, f"{kind} during setup: {exc.message}"))
+        return False
+    return all(c.ok for c in checks)

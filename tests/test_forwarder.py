@@ -1,0 +1,235 @@
+"""The forwarder against the ERPNext simulator: every document once, in ERPNext's order,
+through time-outs after commit, kills before the ack, two forwarders, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from node import deliveries
+from node.deliveries import Delivery
+from node.demo_data import POS_PROFILE, WAREHOUSE, demo_master_docs
+from node.erpnext import ErpNextClient, ErpNextSettings, setup
+from node.erpnext._forwarder import Forwarder
+from node.erpnext.simulator import Simulator
+from node.errors import PermissionDenied
+from node.masterdata import upserted_body
+from node.outbox import CLOSING, INVOICE, OPENING
+from tests.nodekit import Till, approver, make_node, sync
+
+MILK, SOAP = "DAI-0001", "HOU-0001"
+
+
+def demo_node(tmp, node_id: str = "C01", seeded_from=None):
+    node = make_node(tmp, node_id, profile=POS_PROFILE)
+    if seeded_from is None:
+        with node.log.transaction() as tx:
+            for doctype, doc in demo_master_docs():
+                tx.append("master.upserted", upserted_body(doctype, doc))
+    else:
+        sync(seeded_from.log, node.log)
+    return node
+
+
+def sell_day(node, sales: int = 3) -> tuple[str, list[str]]:
+    """A shift with ``sales`` sales (one returned in part), closed; (shift, invoices)."""
+    ann = Till(node, "ann")
+    shift = ann("shift_open", opening={"Cash": "100.00"})["shift"]
+    invoices = []
+    for i in range(sales):
+        node.clock.advance(minutes=1)
+        cart = ann("cart_new")["cart_id"]
+        ann("cart_add", cart_id=cart, item_code=MILK if i % 2 else SOAP, qty="1")
+        due = ann("cart_get", cart_id=cart)["due"]
+        invoices.append(ann("sale_submit", cart_id=cart, payments=[
+            {"mode_of_payment": "Cash", "amount": due}])["invoice"])
+    node.clock.advance(minutes=1)
+    invoices.append(ann("return_create", invoice=invoices[0], approver=approver("sup"),
+                        lines=[{"row": f"{invoices[0]}-1", "qty": "1"}])["invoice"])
+    node.clock.advance(minutes=1)
+    ann("shift_close", shift_id=shift, counted={"Cash": "100.00"})
+    return shift, invoices
+
+
+@pytest.fixture
+def erpnext():
+    with Simulator(seed="demo") as sim:
+        with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
+            setup(client, POS_PROFILE, lambda check: None)
+        yield sim
+
+
+def forwarder(node, sim, **client_options) -> Forwarder:
+    settings = ErpNextSettings(sim.url, sim.api_key, sim.api_secret, POS_PROFILE)
+    return Forwarder(node, settings, client=lambda: settings.client(**client_options))
+
+
+def drain(fwd: Forwarder, sim: Simulator, rounds: int = 20) -> None:
+    """Cycles until nothing is due (running ERPNext's queued jobs in between)."""
+    async def go() -> None:
+        for _ in range(rounds):
+            sent = await fwd.cycle()
+            sim.run_jobs()
+            fwd._recheck.clear()  # no waiting between looks at a queued closing in tests
+            if not sent and not fwd._recheck:
+                with fwd.node.read() as s:
+                    if not _open_closings(s):
+                        return
+    asyncio.run(go())
+
+
+def _open_closings(session) -> list[str]:
+    states = deliveries.states(session)
+    from node import outbox
+
+    return [p.due.name for p in outbox.pending(session) if p.due.doctype == CLOSING
+            and (CLOSING, p.due.name) not in states]
+
+
+def names(sim: Simulator, doctype: str) -> list[str]:
+    return sorted(d["name"] for d in sim.docs(doctype))
+
+
+def state(node, doctype: str, name: str):
+    with node.read() as s:
+        return deliveries.get(s, doctype, name)
+
+
+def test_a_day_reaches_erpnext_once_in_order_and_consolidates(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node)
+    fwd = forwarder(node, erpnext)
+    drain(fwd, erpnext)
+    assert names(erpnext, OPENING) == [shift]
+    assert names(erpnext, INVOICE) == sorted(invoices)
+    closing = erpnext.get(CLOSING, shift)
+    assert closing["status"] == "Submitted" and erpnext.get(OPENING, shift)["status"] == "Closed"
+    assert {erpnext.get(INVOICE, i)["status"] for i in invoices} == {"Consolidated"}
+    assert erpnext.get(INVOICE, invoices[-1])["return_against"] == invoices[0]
+    for doctype, name in [(OPENING, shift), (CLOSING, shift), *((INVOICE, i) for i in invoices)]:
+        assert state(node, doctype, name).delivery is Delivery.ACKED
+    posted = len(erpnext.requests)
+    drain(fwd, erpnext)
+    assert [r for r in erpnext.requests[posted:] if r.method != "GET"] == []  # nothing again
+
+
+def test_a_time_out_after_erpnexts_commit_still_delivers_once(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=2)
+    erpnext.faults.only_paths = "POS Invoice"
+    erpnext.faults.timeout_after_commit_next(2, hang_s=1.0)
+    fwd = forwarder(node, erpnext, read_timeout_s=0.3)
+    drain(fwd, erpnext)
+    assert names(erpnext, INVOICE) == sorted(invoices)  # each once: the repeats got 409
+    assert erpnext.get(CLOSING, shift)["status"] == "Submitted"
+    assert any(r.status == 409 for r in erpnext.requests)
+
+
+def test_a_forwarder_killed_before_its_ack_is_followed_without_a_duplicate(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=2)
+    first = forwarder(node, erpnext)
+    drain(first, erpnext, rounds=1)  # the opening entry is acked
+    # The forwarder posts the first invoice, then dies before recording its ack.
+    with node.read() as s:
+        from node import outbox
+
+        due = outbox.next_due(outbox.pending(s), deliveries.states(s), outbox.owed(s), 1)[0]
+        doc = first._document(s, due, set())
+        doc.update(company=node.context(s).company, modes=["Cash"], retrying=False)
+    first._send(due, doc)
+    assert state(node, due.doctype, due.name) is None  # no ack recorded
+    drain(forwarder(node, erpnext), erpnext)  # the next forwarder (another counter, later)
+    assert names(erpnext, INVOICE) == sorted(invoices)
+    assert state(node, due.doctype, due.name).delivery is Delivery.ACKED
+
+
+def test_two_forwarders_at_once_still_give_one_document_each(tmp_path, erpnext):
+    c1 = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(c1)
+    c2 = demo_node(tmp_path / "c2", "C02", seeded_from=c1)  # a split store: both elected
+
+    async def both() -> None:
+        for _ in range(15):
+            await asyncio.gather(forwarder(c1, erpnext).cycle(), forwarder(c2, erpnext).cycle())
+            erpnext.run_jobs()
+    asyncio.run(both())
+    assert names(erpnext, INVOICE) == sorted(invoices)
+    assert names(erpnext, OPENING) == [shift] and names(erpnext, CLOSING) == [shift]
+    sync(c2.log, c1.log)
+    assert state(c1, CLOSING, shift).delivery is Delivery.ACKED
+
+
+def test_a_refused_sale_waits_in_the_exceptions_queue_and_the_rest_goes_on(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    erpnext.set_bin(SOAP, WAREHOUSE, 0)  # ERPNext has no soap: the first sale is refused
+    shift, invoices = sell_day(node, sales=3)
+    fwd = forwarder(node, erpnext)
+    drain(fwd, erpnext)
+    refused = state(node, INVOICE, invoices[0])
+    assert refused.delivery is Delivery.FAILED and refused.status == 417
+    assert SOAP in refused.message and "warehouse" in refused.message  # ERPNext's words
+    assert state(node, INVOICE, invoices[1]).delivery is Delivery.ACKED  # milk went on
+    assert erpnext.get(CLOSING, shift) is None  # the closing waits for the refused sale
+    listed = Till(node, "sup")("exceptions_list")  # both soap sales, ERPNext's words
+    assert [e["id"] for e in listed] == [f"{INVOICE}/{invoices[0]}", f"{INVOICE}/{invoices[2]}"]
+    assert all(SOAP in e["message"] for e in listed)
+
+
+def test_a_supervisor_retries_a_refused_document_once_it_is_fixed(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=2)
+    erpnext.faults.only_paths = "POST /api/resource/POS Invoice"
+    erpnext.faults.fail_next(1, status=417)  # the first sale is refused once
+    fwd = forwarder(node, erpnext)
+    drain(fwd, erpnext)
+    assert state(node, INVOICE, invoices[0]).delivery is Delivery.FAILED
+    assert erpnext.get(CLOSING, shift) is None
+    sup, ann = Till(node, "sup"), Till(node, "ann")
+    with pytest.raises(PermissionDenied):
+        ann("exception_retry", id=f"{INVOICE}/{invoices[0]}")
+    sup("exception_retry", id=f"{INVOICE}/{invoices[0]}")
+    drain(fwd, erpnext)
+    assert names(erpnext, INVOICE) == sorted(invoices)
+    assert erpnext.get(CLOSING, shift)["status"] == "Submitted"
+    assert sup("exceptions_list") == []
+    assert [a["kind"] for a in sup("audit_list") if "exception" in a["kind"]] == [
+        "audit.exception_retried"]
+
+
+def test_a_big_closing_is_acked_only_once_erpnext_consolidated_it(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=11)
+    fwd = forwarder(node, erpnext)
+
+    async def until_queued() -> None:
+        for _ in range(10):
+            await fwd.cycle()
+    asyncio.run(until_queued())
+    assert erpnext.get(CLOSING, shift)["status"] == "Queued"
+    assert state(node, CLOSING, shift) is None  # not acked while ERPNext works on it
+    erpnext.run_jobs()
+    drain(fwd, erpnext)
+    assert state(node, CLOSING, shift).delivery is Delivery.ACKED
+    assert {erpnext.get(INVOICE, i)["status"] for i in invoices} == {"Consolidated"}
+
+
+def test_erpnext_down_records_nothing_and_says_so(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    sell_day(node, sales=1)
+    erpnext.faults.down = True
+    fwd = forwarder(node, erpnext, max_attempts=1)
+    said: list[bool] = []
+
+    async def one_turn() -> None:
+        task = asyncio.create_task(fwd.run(lambda: True, said.append))
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if said:
+                break
+        task.cancel()
+    asyncio.run(one_turn())
+    assert said == [False]
+    with node.read() as s:
+        assert deliveries.states(s) == {}
