@@ -1,0 +1,11 @@
+"""The PySide6 cashier and supervisor app, a client of the node's local API only.
+
+    models/     Qt-free view-models (cart, payment, drawer count, session, status)
+    bridge      the one place that calls the node: worker threads, results as signals
+    context     what screens share: calls, the session, the one error sink
+    screens/    the widgets: login, sell, payment, returns, shifts, store status, admin
+    shell       the main window: banners, navigation, F-keys, idle lock
+    app         ``tillmesh ui``; screenshots: ``python -m ui.screenshots OUTDIR``
+
+Importing this package loads no Qt (``ui.models`` is used without it).
+"""

@@ -1,0 +1,145 @@
+"""Benchmark: a barcode scan in the app, from the scanner's Enter to the new line painted in
+the cart, with 100,000 items in the catalog of a real ``tillmesh run`` node; and search as
+you type, from the text changing to the results listed (the debounce included).
+
+``run(quick)`` returns rows (what, figure, target); ``quick`` times fewer scans (the
+catalog is 100,000 items either way). The app runs offscreen in this process, as the
+cashier's app would: the scan field's Enter, the bridge's worker thread, the node over
+IPC (``cart_scan``: look-up and re-pricing of the cart), the answer back on the Qt thread,
+the cart model reset, then a synchronous repaint of the table. Carts are voided every
+``LINES_PER_CART`` scans, so carts stay the size of a real basket.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ui.constants import SEARCH_DEBOUNCE_MS
+
+if TYPE_CHECKING:
+    from ui.screens.sell import SellScreen
+
+FULL_ITEMS = 100_000
+FULL_SCANS = 500
+QUICK_SCANS = 100
+LINES_PER_CART = 20  # a big basket; re-pricing grows with the lines
+TARGET_P99_MS = 50.0  # issue 5: Enter to the line on screen
+SEARCHES = 50
+SEED = 5
+
+
+def _load_catalog(data_dir: Path, items: int) -> None:
+    """``items`` synthetic items (node.demo_data.bulk_items) as master-data events, written
+    into the stopped node's store, as an ERPNext pull would leave them."""
+    from node.config import load
+    from node.demo_data import bulk_items
+    from node.eventlog import EventLog
+    from node.store import open_engine, read_key_file
+    from tests.bench.__main__ import _load
+
+    config = load(data_dir)
+    log = EventLog(open_engine(config.db_path, read_key_file(config.key_path)), config.node_id)
+    try:
+        _load(log, bulk_items(items))
+    finally:
+        log.engine.dispose()
+
+
+def _stats(samples: list[float]) -> tuple[float, float]:
+    """(median, p99) in ms."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def _search_words(rng: random.Random) -> list[str]:
+    """Four-letter starts of words of real item names: what a cashier types."""
+    from node.demo_data import bulk_items
+
+    names = [doc["item_name"] for doctype, doc in bulk_items(2000) if doctype == "Item"]
+    return [rng.choice(rng.choice(names).split())[:4] for _ in range(SEARCHES)]
+
+
+def run(quick: bool) -> list[tuple[str, str, str]]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from node.demo_data import bulk_barcode
+    from ui.app import application, open_window
+    from ui.demo import DemoNode, wait_until
+
+    scans = QUICK_SCANS if quick else FULL_SCANS
+    rng = random.Random(SEED)
+    codes = [bulk_barcode(rng.randrange(FULL_ITEMS)) for _ in range(scans)]
+    samples: list[float] = []
+    started = time.perf_counter()
+    with DemoNode(prepare=lambda d: _load_catalog(d, FULL_ITEMS)) as node:
+        loaded = time.perf_counter() - started
+        application()
+        window = open_window(node.endpoint)
+        ctx, sell = window.ctx, window.sell
+        ctx.login("cashier", "1111", lambda exc: False)
+        wait_until(lambda: ctx.user is not None and sell.cart_id is not None, 60)
+        reset_at: list[float] = []
+        sell.model.modelReset.connect(lambda: reset_at.append(time.perf_counter()))
+        for code in codes:
+            lines = len(sell.model.view.lines)
+            if lines >= LINES_PER_CART:
+                ctx.call("cart_void", {"cart_id": sell.cart_id}, lambda _: sell.new_sale())
+                wait_until(lambda: sell.model.view.empty and not ctx.bridge.busy, 30)
+                lines = 0
+            sell.scan_field.setText(code)
+            reset_at.clear()
+            enter = time.perf_counter()
+            QTest.keyClick(sell.scan_field, Qt.Key.Key_Return)
+            wait_until(lambda n=lines: len(sell.model.view.lines) == n + 1, 30)
+            answered = reset_at[-1]
+            painting = time.perf_counter()
+            sell.table.viewport().repaint()  # the new line on screen, now
+            samples.append(answered - enter + time.perf_counter() - painting)
+        searched = _time_searches(sell, _search_words(rng))
+        window.close()
+    median, p99 = _stats(samples)
+    search_median, search_p99 = _stats(searched)
+    return [
+        (f"app: scan Enter -> line painted in the cart, {FULL_ITEMS:,} items "
+         f"({scans} scans, carts of up to {LINES_PER_CART} lines)",
+         f"median {median:.1f} ms, p99 {p99:.1f} ms", f"p99 < {TARGET_P99_MS:.0f} ms"),
+        (f"app: search as you type -> results listed, {FULL_ITEMS:,} items "
+         f"({len(searched)} searches, incl. the {SEARCH_DEBOUNCE_MS} ms debounce)",
+         f"median {search_median:.1f} ms, p99 {search_p99:.1f} ms",
+         f"p99 < {SEARCH_DEBOUNCE_MS} + {TARGET_P99_MS:.0f} ms"),
+        ("  (setting up: demo node + catalog load)", f"{loaded:.1f} s", ""),
+    ]
+
+
+def _time_searches(sell: SellScreen, words: list[str]) -> list[float]:
+    """From setting the search text (as typing does) to the first result listed."""
+    from ui.demo import wait_until
+
+    listed: list[float] = []
+    sell.results.model().rowsInserted.connect(lambda *_: listed.append(time.perf_counter()))
+    samples = []
+    for word in words:
+        sell.close_search()
+        sell.open_search()
+        listed.clear()
+        typed = time.perf_counter()
+        sell.search_field.setText(word)
+        wait_until(lambda: bool(listed), 30)
+        samples.append(listed[0] - typed)
+    sell.close_search()
+    return samples
+
+
+if __name__ == "__main__":
+    import sys
+
+    for row in run("--quick" in sys.argv):
+        print("  ".join(row))

@@ -1,0 +1,340 @@
+"""The Qt-free view-models: cart, payment split and change, drawer count, returns, session
+and status texts. No Qt, no node: plain data in, plain data out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ui.constants import EUR_DENOMINATIONS
+from ui.models import (
+    COLUMNS,
+    CartView,
+    DenominationCount,
+    Mode,
+    Outcome,
+    Payment,
+    Phase,
+    SessionState,
+    User,
+    compare,
+    invoice_from_scan,
+    modes_from,
+    quick_cash,
+    return_lines,
+    selection_after,
+)
+from ui.models.count import opening_param
+from ui.models.money import editable, parse_amount, parse_qty, qty
+from ui.models.returns import Invoice
+from ui.models.session import RESTARTED, lockout_message, outcome, relogin_message
+from ui.models.shift import report_rows
+from ui.models.status import (
+    NOT_AVAILABLE,
+    erpnext_note,
+    erpnext_rows,
+    exception_rows,
+    peer_rows,
+    printer_problem,
+)
+
+CASH, CARD = Mode("Cash", True), Mode("Card", False)
+MODES = (CASH, CARD)
+CART = {  # the shape of a real cart_scan answer (trimmed)
+    "cart_id": "c1", "status": "open", "customer": "Walk-in Customer", "note": "",
+    "lines": [
+        {"line": 0, "item_code": "DAI-0001", "item_name": "Alpenhof Whole Milk 1l",
+         "qty": "1.000", "uom": "Nos", "price_list_rate": "1.09", "rate": "1.09",
+         "discount_percentage": "0.00", "amount": "1.09"},
+        {"line": 1, "item_code": "FRU-0101", "item_name": "Apples Elstar", "qty": "1.250",
+         "uom": "Kg", "price_list_rate": "2.49", "rate": "2.24",
+         "discount_percentage": "10.00", "amount": "2.80"},
+    ],
+    "taxes": [{"description": "VAT 19%", "tax_amount": "0.50",
+               "tax_amount_after_discount_amount": "0.50"}],
+    "totals": {"total_qty": "2.250", "total": "3.89", "net_total": "3.39",
+               "total_taxes_and_charges": "0.50", "discount_amount": "0.00",
+               "grand_total": "3.89", "rounding_adjustment": "0.01", "rounded_total": "3.90"},
+    "due": "3.90",
+}
+
+money_st = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("100000"), places=2)
+
+
+# --- cart -----------------------------------------------------------------------------------
+
+def test_cart_view_keeps_the_nodes_numbers():
+    view = CartView.from_api(CART)
+    assert view.due == Decimal("3.90") and view.grand_total == Decimal("3.89")
+    assert [ln.index for ln in view.lines] == [0, 1]
+    assert view.lines[1].qty == Decimal("1.250") and view.lines[1].discounted
+    assert ("Rounding", "0.01") in view.summary()
+    assert ("incl. VAT 19%", "0.50") in view.summary()
+
+
+def test_cart_columns_show_qty_without_trailing_zeros_and_blank_zero_discount():
+    view = CartView.from_api(CART)
+    cells = [[c.text(ln) for c in COLUMNS] for ln in view.lines]
+    assert cells[0] == ["Alpenhof Whole Milk 1l", "1", "Nos", "1.09", "", "1.09"]
+    assert cells[1] == ["Apples Elstar", "1.25", "Kg", "2.24", "10", "2.80"]
+
+
+def test_empty_cart_answer():
+    view = CartView.from_api({"cart_id": "x", "lines": [], "totals": {}, "due": "0.00"})
+    assert view.empty and view.due == 0 and view.summary() == [("Subtotal", "0.00")]
+
+
+@pytest.mark.parametrize(("old", "new", "selected", "expected"), [
+    (0, 1, None, 0),  # first scan: the new line
+    (2, 3, 0, 2),  # another scan: the new line, whatever was selected
+    (3, 3, 1, 1),  # qty changed: the same row
+    (3, 2, 2, 1),  # the last line removed: the new last
+    (1, 0, 0, None),  # empty
+])
+def test_selection_after_a_change(old, new, selected, expected):
+    line = CartView.from_api(CART).lines[0]
+    assert selection_after([line] * old, [line] * new, selected) == expected
+
+
+# --- payment --------------------------------------------------------------------------------
+
+def test_quick_cash_offers_exact_and_the_next_notes():
+    assert quick_cash(Decimal("10.57")) == tuple(map(Decimal, ("10.57", "15", "20", "50", "100")))
+    assert quick_cash(Decimal("20.00")) == tuple(map(Decimal, ("20.00", "50", "100")))
+    assert quick_cash(Decimal("0")) == ()
+
+
+@given(money_st)
+def test_quick_cash_is_sorted_unique_and_covers_the_due(due):
+    offers = quick_cash(due)
+    assert offers[0] == due
+    assert list(offers) == sorted(set(offers))
+    assert all(o >= due for o in offers)
+
+
+def test_split_payment_with_change_in_cash():
+    pay = Payment(Decimal("15.56"), MODES).set("Card", Decimal("5.00")).set("Cash",
+                                                                           Decimal("20"))
+    assert pay.paid == Decimal("25.00") and pay.change == Decimal("9.44") and pay.ready
+    assert pay.payments() == [{"mode_of_payment": "Cash", "amount": "20"},
+                              {"mode_of_payment": "Card", "amount": "5.00"}]
+
+
+def test_payment_problems_mirror_the_nodes_rules():
+    due = Decimal("10.00")
+    assert Payment(due, MODES).problem == "Enter what the customer pays"
+    assert "still to pay" in (Payment(due, MODES).set("Cash", Decimal(5)).problem or "")
+    assert "only be given in cash" in (Payment(due, MODES).set("Card", Decimal(12)).problem or "")
+    assert not Payment(due, MODES).set("Cash", Decimal("10.001")).ready
+    with pytest.raises(ValueError):
+        Payment(due, MODES).set("Voucher", Decimal(1))
+
+
+def test_rest_to_pays_what_is_left():
+    pay = Payment(Decimal("15.56"), MODES).set("Cash", Decimal("10")).rest_to("Card")
+    assert pay.amount("Card") == Decimal("5.56") and pay.change == 0 and pay.ready
+
+
+@given(due=money_st, cash=money_st, card=money_st)
+def test_change_is_paid_minus_due(due, cash, card):
+    card = min(card, due)  # more card than due is refused, never change
+    pay = Payment(due, MODES).set("Cash", cash).set("Card", card)
+    assert pay.paid == cash + card
+    if pay.ready:
+        assert pay.change == pay.paid - due >= 0
+        assert pay.change <= cash  # change only ever comes out of the cash paid
+        assert pay.remaining == 0
+    else:
+        assert pay.change == 0 and pay.remaining == due - pay.paid > 0
+    assert sum(Decimal(p["amount"]) for p in pay.payments()) == pay.paid
+
+
+def test_modes_come_from_the_node_when_it_reports_them():
+    reported = {"modes_of_payment": [{"mode_of_payment": "Card", "type": "Bank"},
+                                     {"mode_of_payment": "Bargeld", "type": "Cash"}]}
+    assert modes_from(reported) == (Mode("Card", False), Mode("Bargeld", True))
+    assert modes_from({"modes_of_payment": ["Cash", "Voucher"]}) == (CASH, Mode("Voucher", False))
+
+
+def test_modes_fall_back_to_the_shift_opening_and_the_demo_profile():
+    assert modes_from({}, ["Voucher"]) == (CASH, Mode("Voucher", False), CARD)
+    assert modes_from(None) == MODES
+
+
+# --- counting the drawer --------------------------------------------------------------------
+
+def test_denomination_total():
+    count = (DenominationCount().with_count(Decimal("50"), 2).with_count(Decimal("0.20"), 3)
+             .with_count(Decimal("0.01"), 7))
+    assert count.total == Decimal("100.67")
+    with pytest.raises(ValueError):
+        count.with_count(Decimal("3"), 1)
+    with pytest.raises(ValueError):
+        count.with_count(Decimal("5"), -1)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=500), min_size=len(EUR_DENOMINATIONS),
+                max_size=len(EUR_DENOMINATIONS)))
+def test_denomination_total_is_the_sum_of_pieces_times_value(pieces):
+    count = DenominationCount()
+    for value, n in zip(EUR_DENOMINATIONS, pieces, strict=True):
+        count = count.with_count(value, n)
+    assert count.total == sum((v * n for v, n in zip(EUR_DENOMINATIONS, pieces, strict=True)),
+                              Decimal(0))
+    assert count.total == count.total.quantize(Decimal("0.01"))  # always whole cents
+
+
+@given(st.dictionaries(st.sampled_from(["Cash", "Card", "Voucher"]), money_st),
+       st.dictionaries(st.sampled_from(["Cash", "Card", "Voucher"]), money_st))
+def test_compare_counts_a_missing_mode_as_zero(expected, counted):
+    rows = compare(expected, counted)
+    assert [r.mode for r in rows] == sorted(set(expected) | set(counted))
+    for r in rows:
+        assert r.difference == counted.get(r.mode, 0) - expected.get(r.mode, 0)
+
+
+def test_opening_param_always_names_the_cash_mode():
+    assert opening_param({"Cash": Decimal(0), "Card": Decimal(0)}, "Cash") == {"Cash": "0"}
+    assert opening_param({"Cash": Decimal("100.00"), "Card": Decimal("5")}, "Cash") == {
+        "Cash": "100.00", "Card": "5"}
+
+
+# --- typed amounts --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("12,50", "12.50"), ("12.5", "12.50"), ("€ 3", "3.00"), (" 7 ", "7.00"),
+    ("", None), ("abc", None), ("1.234", None), ("-1", None), ("NaN", None),
+])
+def test_parse_amount(text, value):
+    assert parse_amount(text) == (None if value is None else Decimal(value))
+
+
+def test_parse_qty_and_formats():
+    assert parse_qty("1,25") == Decimal("1.25") and parse_qty("0") is None
+    assert parse_qty("1.0001") is None
+    assert qty(Decimal("1.000")) == "1" and qty(Decimal("0.504")) == "0.504"
+    assert editable(Decimal("1234.5")) == "1234.50" == str(parse_amount("1234.50"))
+
+
+@given(money_st)
+def test_an_editable_amount_reads_back_the_same(amount):
+    assert parse_amount(editable(amount)) == amount
+
+
+# --- returns --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("scanned", "invoice"), [
+    ("C01-2026-000042", "C01-2026-000042"),
+    ("c03-2026-000007", "C03-2026-000007"),
+    ("https://shop.example/r/C01-2026-000042?x=1", "C01-2026-000042"),
+    ("TM:C12-2027-123456", "C12-2027-123456"),
+    ("4250100000011", None),
+    ("C01-2026-0000421", None),
+])
+def test_invoice_from_a_scanned_receipt(scanned, invoice):
+    assert invoice_from_scan(scanned) == invoice
+
+
+DOC = {"invoice": "C01-2026-000001", "customer": "Anna", "totals": {"grand_total": "5.00"},
+       "items": [{"name": "C01-2026-000001-1", "item_name": "Milk", "qty": "2.000",
+                  "returned_qty": "1", "rate": "1.00", "uom": "Nos"},
+                 {"name": "C01-2026-000001-2", "item_name": "Water", "qty": "3.000",
+                  "returned_qty": "0", "rate": "1.00", "uom": "Nos"}]}
+
+
+def test_return_lines_checks_what_is_left():
+    invoice = Invoice.from_api(DOC)
+    assert [ln.returnable for ln in invoice.lines] == [Decimal(1), Decimal(3)]
+    assert return_lines(invoice, {"C01-2026-000001-2": Decimal(2),
+                                  "C01-2026-000001-1": Decimal(0)}) == [
+        {"row": "C01-2026-000001-2", "qty": "2"}]
+    with pytest.raises(ValueError, match="only 1 left"):
+        return_lines(invoice, {"C01-2026-000001-1": Decimal(2)})
+    with pytest.raises(ValueError, match="at least one line"):
+        return_lines(invoice, {})
+
+
+# --- session --------------------------------------------------------------------------------
+
+def test_session_errors_lock_or_return_to_login():
+    assert outcome("session_expired", {"reason": "idle"}) is Outcome.LOCK
+    assert outcome("session_expired", {"reason": "locked"}) is Outcome.LOCK
+    assert outcome("session_expired", {"reason": "unknown"}) is Outcome.RELOGIN
+    assert outcome("permission_denied", {}) is Outcome.NONE
+    assert relogin_message({"reason": "unknown"}, "Not logged in") == RESTARTED
+
+
+def test_session_state_machine():
+    user = User.from_api({"user": "ann", "full_name": "Ann", "role": "cashier",
+                          "actions": ["sell"], "max_discount_percent": "10"})
+    state = SessionState().logged_in(user)
+    assert state.phase is Phase.ACTIVE and user.can("sell") and not user.supervises
+    locked = state.locked("idle")
+    assert locked.phase is Phase.LOCKED and locked.user == user
+    assert locked.unlocked().phase is Phase.ACTIVE
+    assert locked.lost("restarted") == SessionState(Phase.LOGGED_OUT, None, "restarted")
+    assert SessionState().locked("x").phase is Phase.LOGGED_OUT  # nobody to unlock for
+
+
+def test_lockout_message_shows_until_and_minutes_left():
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    text = lockout_message({"until": (now + timedelta(minutes=4, seconds=30)).isoformat()},
+                           now, "ann")
+    assert "ann is locked until 12:04:30" in text and "about 5 min" in text
+    assert "locked" in lockout_message({}, now, "ann")
+
+
+# --- status ---------------------------------------------------------------------------------
+
+def test_peer_rows():
+    rows = peer_rows([{"node": "C02", "live": True, "state": "synced", "behind": 0,
+                       "ahead": 0, "heard_ms_ago": 1200, "skew_ms": -3, "skew_warning": False},
+                      {"node": "C03", "live": False, "behind": 12, "ahead": 1,
+                       "heard_ms_ago": None, "skew_ms": 4000, "skew_warning": True}])
+    assert rows[0].lag == "in sync" and rows[0].heard == "1.2 s ago" and rows[0].skew == "-3 ms"
+    assert rows[1].lag == "12 behind, 1 ahead" and "clock skew" in rows[1].skew
+
+
+def test_erpnext_rows_read_the_forwarder_view_and_the_settings():
+    rows = dict(erpnext_rows({"configured": True, "reachable": False, "forwarder": "C01",
+                              "last_delivery": None, "pending": 3, "failed": 1}))
+    assert rows["ERPNext reachable"] == "no" and rows["Pending deliveries"] == "3"
+    assert erpnext_note({"reachable": False}).startswith("Deliveries need attention")
+    assert erpnext_note({"settings": {"error": "not set up"}}) == "not set up"
+    assert dict(erpnext_rows({"settings": {"url": "https://erp"}}))["ERPNext configured"] == "yes"
+
+
+def test_printer_banner_only_when_receipts_do_not_print():
+    assert printer_problem({"kind": "none", "state": "off"}) is None  # no printer: a choice
+    assert printer_problem({"kind": "network", "state": "idle", "online": True}) is None
+    text = printer_problem({"kind": "network", "state": "waiting", "online": False,
+                            "last_error": "connection refused", "pending": 2, "retry_in_s": 4})
+    assert text == "Printer: connection refused; 2 jobs waiting, next try in 4 s"
+    assert NOT_AVAILABLE == "not available on this node"
+
+
+def test_exception_rows_and_deliveries_pending():
+    rows = exception_rows([{"id": "POS Invoice/C01-2026-000001", "doctype": "POS Invoice",
+                            "name": "C01-2026-000001", "state": "failed", "failures": 2,
+                            "status": 417, "exc_type": "NegativeStockError",
+                            "message": "Not enough stock", "stage": "invoice"}])
+    assert rows[0].id == "POS Invoice/C01-2026-000001"
+    assert rows[0].document == "POS Invoice C01-2026-000001"
+    assert rows[0].message == "Not enough stock (417 NegativeStockError)"
+    assert (rows[0].tries, rows[0].state) == ("2", "failed · invoice")
+    merged = dict(erpnext_rows({"settings": {"url": "https://erp"}}, None,
+                               {"pending": {"POS Invoice": 3, "Customer": 1}, "failed": 1}))
+    assert merged["Pending deliveries"] == "4" and merged["Failed deliveries"] == "1"
+    assert dict(erpnext_rows({"pending": 0}, None, {"pending": {"X": 9}}))[
+        "Pending deliveries"] == "0"  # erpnext_status's own figure wins
+
+
+def test_report_rows_sign_the_difference():
+    rows = dict(report_rows({"sales_count": 2, "gross_sales": "10.00",
+                             "difference": {"Cash": "1.50", "Card": "-2.00"}}))
+    assert rows["Sales"] == "2" and rows["Gross sales"] == "10.00"
+    assert rows["Difference · Cash"] == "+1.50" and rows["Difference · Card"] == "-2.00"

@@ -1,0 +1,69 @@
+"""``tillmesh ui``: the cashier and supervisor app, a client of the node's local API only.
+
+    tillmesh ui [--data-dir D] [--windowed] [--screenshots OUTDIR]
+
+Full-screen by default (a till), in a window with ``--windowed``. The node may be down
+when the app starts: the app shows the banner and connects when the node answers.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication
+
+from node import config as config_mod
+from ui.bridge import Bridge
+from ui.constants import BASE_FONT_PX, WINDOW_SIZE
+from ui.shell import MainWindow
+from ui.style import FONT_FAMILY, STYLE_SHEET
+
+OFFSCREEN_NOISE = "does not support propagateSizeHints"
+
+
+def application(argv: Sequence[str] = ()) -> QApplication:
+    """The QApplication (made once), with the app's font and style sheet."""
+    existing = QApplication.instance()
+    app = (existing if isinstance(existing, QApplication)
+           else QApplication(list(argv) or ["tillmesh"]))
+    if app.platformName() == "offscreen":
+        qInstallMessageHandler(_quiet_offscreen)
+    font = QFont(FONT_FAMILY)
+    font.setPixelSize(BASE_FONT_PX)
+    app.setFont(font)
+    app.setStyleSheet(STYLE_SHEET)
+    return app
+
+
+def _quiet_offscreen(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
+    """The offscreen platform (screenshots, tests) warns about every window it sizes; that
+    one line is noise there, everything else still reaches stderr."""
+    if OFFSCREEN_NOISE not in message:
+        print(message, file=sys.stderr)
+
+
+def open_window(endpoint: str, windowed: bool = True) -> MainWindow:
+    """A main window talking to the node at ``endpoint``, shown and connecting."""
+    bridge = Bridge(endpoint)
+    window = MainWindow(bridge)
+    window.resize(*WINDOW_SIZE)
+    if windowed:
+        window.show()
+    else:
+        window.showFullScreen()
+    bridge.start()
+    return window
+
+
+def run(data_dir: Path, windowed: bool = False) -> int:
+    """Run the app until its window closes; returns the exit code."""
+    endpoint = config_mod.load(data_dir).api_endpoint
+    app = application(sys.argv)
+    window = open_window(endpoint, windowed)
+    code = app.exec()  # closing the window stops the bridge's threads (MainWindow.closeEvent)
+    del window
+    return code

@@ -1,0 +1,72 @@
+"""Every timing, size, limit and colour of the app in one place, each with its unit and reason."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# --- talking to the node -------------------------------------------------------------------
+CALL_TIMEOUT_S = 5.0  # seconds for an ordinary call; the node answers in ms, 5 s means down
+SEARCH_TIMEOUT_S = 2.0  # seconds for a search; a stale answer is useless to a typing cashier
+PING_TIMEOUT_S = 1.5  # seconds for a health ping (`methods`, no login needed)
+PING_INTERVAL_MS = 1000  # ms between health pings: the banner appears within ~2 intervals
+PING_FAILURES_OFFLINE = 2  # failed pings in a row before the banner; one may be a busy node
+LANE_JOIN_S = 0.2  # seconds to wait for a worker thread on exit; it is a daemon anyway
+
+# --- interaction ---------------------------------------------------------------------------
+SEARCH_DEBOUNCE_MS = 150  # ms after the last keystroke before searching (typing is ~5 keys/s)
+SEARCH_LIMIT = 30  # hits shown as the cashier types; more is scrolling nobody does
+MIN_SEARCH_CHARS = 2  # one letter matches a tenth of 100,000 items: not a useful search
+IDLE_LOCK_S = 600  # seconds without input before the app locks itself; the node's default
+#   idle_lock_minutes (10), so the lock screen shows up without waiting for the next call
+RECHECK_MS = 1000  # ms between asks whether an unanswered sale was recorded
+MESSAGE_MS = 8000  # ms a message line stays; long enough to read twice, then out of the way
+STATUS_REFRESH_MS = 3000  # ms between refreshes of the store status screen while shown
+INVOICE_LIST_LIMIT = 30  # recent invoices offered on the returns screen
+PRINT_METHOD = "receipt_print"  # reprint a receipt (node.printing); optional on older nodes
+REPORT_PRINT_METHOD = "report_print"  # print a shift's X or Z report (node.printing)
+PRINTER_CHECK_MS = 2500  # ms after a sale (and while jobs wait) before asking the printer's
+#   state: the node prints off the sale's path, a failed try shows up within its timeout
+
+# --- money ---------------------------------------------------------------------------------
+CURRENCY_SYMBOL = "€"  # the demo store's currency; amounts come from the node as strings
+QUICK_CASH_NOTES = tuple(Decimal(n) for n in (5, 10, 20, 50, 100))  # offered above the due
+EUR_NOTES = tuple(Decimal(n) for n in ("500", "200", "100", "50", "20", "10", "5"))
+EUR_COINS = tuple(Decimal(n) for n in ("2", "1", "0.50", "0.20", "0.10", "0.05", "0.02", "0.01"))
+EUR_DENOMINATIONS = EUR_NOTES + EUR_COINS  # what a cashier counts a drawer in, largest first
+CASH_MODE = "Cash"  # the mode of payment that gives change, when the node names no type
+FALLBACK_MODES = ("Cash", "Card")  # the demo profile's modes, used only when the node does
+#   not report the profile's modes itself (see ui.models.payment.modes_from)
+
+# --- layout (touch screens: a finger needs ~9 mm, 48 px at 96-140 dpi) ---------------------
+TOUCH_PX = 48  # minimum height of every button
+KEYPAD_PX = 60  # PIN pad and keypad keys: used all day, bigger than the minimum
+BIG_BUTTON_PX = 64  # Pay, Complete sale, Next customer: the buttons pressed most
+TABLE_ROW_PX = 44  # a table row a finger can pick
+TOTAL_FONT_PX = 44  # the grand total and the change: read from a metre away
+BASE_FONT_PX = 17
+WINDOW_SIZE = (1280, 800)  # the --windowed size and the screenshots: a common 15" till
+BANNER_OFFLINE = "#b00020"  # red: nothing can be sold until the node is back
+BANNER_WARN = "#a15c00"  # amber: a problem that does not stop selling (printer)
+BANNER_INFO = "#0b5394"  # blue: what just happened
+BANNER_OK = "#1b7a34"  # green: done (sale recorded, shift closed)
+ACCENT = "#0b5394"
+SURFACE = "#ffffff"
+BACKGROUND = "#eef1f5"
+TEXT = "#111111"
+MUTED = "#555b66"
+
+# --- F-keys: (key name, action, label shown on screen) -------------------------------------
+FKEYS = (
+    ("F1", "help", "Help"),
+    ("F2", "search", "Search"),
+    ("F3", "qty", "Qty"),
+    ("F4", "discount", "Discount"),
+    ("F5", "customer", "Customer"),
+    ("F6", "hold", "Hold"),
+    ("F7", "resume", "Resume"),
+    ("F8", "returns", "Return"),
+    ("F9", "cash", "Cash in/out"),
+    ("F10", "pay", "Pay"),
+    ("F11", "lock", "Lock"),
+    ("F12", "shift", "Shift"),
+)

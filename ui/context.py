@@ -1,0 +1,236 @@
+"""What every screen shares: calls to the node, the session, the one error sink, messages.
+
+Screens never talk to the node themselves: they ask :meth:`Context.call`, which goes through
+the :class:`~ui.bridge.Bridge` (off the Qt thread) and calls back on the Qt thread.
+
+* ``approvable=True``: when the node answers PermissionDenied and names roles that could
+  approve, ``approval_needed`` asks for a supervisor's user and PIN, and the very same call
+  is sent again with ``approver: {"user", "pin"}`` (a wrong PIN asks again).
+* Errors a caller does not handle reach :meth:`Context.sink`, the app's one error sink:
+  SessionExpired locks the screen or returns to login (:mod:`ui.models.session`),
+  NodeUnavailable is left to the connection banner, UnknownMethod reads "not available
+  on this node", everything else becomes a red message line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from node.errors import (
+    LockedOut,
+    LoginFailed,
+    NodeUnavailable,
+    PermissionDenied,
+    TillmeshError,
+    UnknownMethod,
+)
+from ui.bridge import Bridge, Lane, OnError, OnOk
+from ui.constants import PRINTER_CHECK_MS
+from ui.models.payment import Mode, modes_from
+from ui.models.session import Outcome, Phase, SessionState, User, outcome, relogin_message
+from ui.models.status import NOT_AVAILABLE, printer_problem
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A call the node refused for the role; re-sent with an approver's PIN."""
+
+    method: str
+    params: dict[str, Any]
+    reason: str
+    on_ok: OnOk | None
+    on_error: OnError | None
+    roles: tuple[str, ...] = field(default=())
+
+
+class Context(QObject):
+    session_changed = Signal(object)  # SessionState
+    message = Signal(str, str)  # text, level: "error" | "warn" | "info" | "ok"
+    navigate = Signal(str)  # a screen name (ui.shell.SCREENS)
+    action = Signal(str)  # an F-key action asked for by a button (ui.constants.FKEYS)
+    approval_needed = Signal(object)  # Approval
+    shift_changed = Signal(object)  # this counter's open shift (a map) or None
+    printer_changed = Signal(object)  # a banner text, or None when the printer is fine
+
+    def __init__(self, bridge: Bridge) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.state = SessionState()
+        self.node_status: dict[str, Any] = {}
+        self.shift: dict[str, Any] | None = None
+        self.known_users: list[dict[str, Any]] = []  # for the login screen's user buttons
+        self.negative_stock: dict[str, dict[str, Any]] = {}  # item -> level, from sale answers
+        self.current_dialog: QObject | None = None  # the open dialog (tests drive it)
+        self._printer_timer = QTimer(self)
+        self._printer_timer.setSingleShot(True)
+        self._printer_timer.setInterval(PRINTER_CHECK_MS)
+        self._printer_timer.timeout.connect(self._check_printer)
+        bridge.error.connect(self.sink)
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def call(self, method: str, params: Mapping[str, Any] | None = None,
+             on_ok: OnOk | None = None, *, approvable: bool = False,
+             on_error: OnError | None = None, lane: Lane = Lane.MAIN) -> int:
+        handler = on_error
+        if approvable:
+            handler = self._approval_handler(method, dict(params or {}), on_ok, on_error)
+        return self.bridge.call(method, params, on_ok=on_ok, on_error=handler, lane=lane)
+
+    def _approval_handler(self, method: str, params: dict[str, Any], on_ok: OnOk | None,
+                          on_error: OnError | None) -> OnError:
+        def handle(exc: TillmeshError) -> bool:
+            roles = tuple(exc.details.get("approver_roles") or ())
+            if isinstance(exc, PermissionDenied) and roles:
+                self.approval_needed.emit(Approval(method, params, exc.message, on_ok,
+                                                   on_error, roles))
+                return True
+            return on_error(exc) if on_error is not None else False
+        return handle
+
+    def approve(self, request: Approval, user: str, pin: str) -> None:
+        """Send the refused call again with the approver's PIN for this one action."""
+        def again(exc: TillmeshError) -> bool:
+            if isinstance(exc, PermissionDenied | LoginFailed | LockedOut):
+                self.approval_needed.emit(Approval(request.method, request.params,
+                                                   exc.message, request.on_ok,
+                                                   request.on_error, request.roles))
+                return True
+            return request.on_error(exc) if request.on_error is not None else False
+
+        params = {**request.params, "approver": {"user": user, "pin": pin}}
+        self.bridge.call(request.method, params, on_ok=request.on_ok, on_error=again)
+
+    def optional(self, method: str, params: Mapping[str, Any] | None,
+                 on_ok: Callable[[Any], None], on_missing: Callable[[str], None],
+                 lane: Lane = Lane.MAIN) -> None:
+        """Call a method that older nodes lack: ``on_missing(NOT_AVAILABLE)`` if so."""
+        def missing(exc: TillmeshError) -> bool:
+            if isinstance(exc, UnknownMethod):
+                on_missing(NOT_AVAILABLE)
+                return True
+            return False
+        self.bridge.call(method, params, on_ok=on_ok, on_error=missing, lane=lane)
+
+    # --- the one error sink -----------------------------------------------------------------
+
+    def sink(self, exc: TillmeshError) -> None:
+        if isinstance(exc, NodeUnavailable):
+            return  # the connection banner already says so, once
+        kind = outcome(exc.code, exc.details)
+        if kind is Outcome.LOCK:
+            self._set_state(self.state.locked(exc.message))
+        elif kind is Outcome.RELOGIN:
+            self.bridge.token = None
+            self._set_state(self.state.lost(relogin_message(exc.details, exc.message)))
+        elif isinstance(exc, UnknownMethod):
+            self.notify(f"That is {NOT_AVAILABLE}", "warn")
+        else:
+            self.notify(exc.message, "error")
+
+    def notify(self, text: str, level: str = "info") -> None:
+        self.message.emit(text, level)
+
+    # --- the session ------------------------------------------------------------------------
+
+    def _set_state(self, state: SessionState) -> None:
+        self.state = state
+        self.session_changed.emit(state)
+
+    @property
+    def user(self) -> User | None:
+        return self.state.user
+
+    def login(self, user: str, pin: str, on_error: OnError) -> None:
+        def known(who: Any) -> None:
+            self._set_state(self.state.logged_in(User.from_api(who)))
+            self.refresh_node()
+
+        def logged_in(result: Any) -> None:
+            self.bridge.token = str(result["token"])
+            self.call("whoami", None, known)
+            self.call("user_list", None, self._users, on_error=lambda _: True)
+
+        self.bridge.call("login", {"user": user, "pin": pin}, on_ok=logged_in,
+                         on_error=on_error)
+
+    def _users(self, users: Any) -> None:
+        self.known_users = [u for u in users if not u.get("disabled")]
+
+    def unlock(self, pin: str, on_error: OnError) -> None:
+        self.call("unlock", {"pin": pin}, lambda _: self._set_state(self.state.unlocked()),
+                  on_error=on_error)
+
+    def lock(self) -> None:
+        if self.state.user is not None:
+            self.call("lock", None, on_error=lambda _: True)  # locked here whatever it says
+            self._set_state(self.state.locked("Locked: enter your PIN to go on"))
+
+    def logout(self) -> None:
+        if self.bridge.token is not None:
+            self.call("logout", None, on_error=lambda _: True)
+        self.bridge.token = None
+        self._set_state(self.state.logged_out())
+
+    def verify_session(self) -> None:
+        """After the node came back: is our session still there? (The sink says if not.)"""
+        if self.bridge.token is not None:
+            self.call("whoami", None)
+
+    # --- node facts every screen needs ------------------------------------------------------
+
+    def refresh_node(self) -> None:
+        """The node's status (counter, modes) and this counter's open shift."""
+        def got(status: Any) -> None:
+            self.node_status = dict(status)
+        self.call("status", None, got)
+        self.call("shift_current", None, self.set_shift)
+        self._check_printer()
+
+    def set_shift(self, shift: Any) -> None:
+        self.shift = dict(shift) if shift else None
+        self.shift_changed.emit(self.shift)
+
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        opening = (self.shift or {}).get("opening") or {}
+        return modes_from(self.node_status, opening)
+
+    @property
+    def counter(self) -> str:
+        return str(self.node_status.get("node") or "")
+
+    def printer_state(self, status: Any) -> None:
+        """Show (or clear) the printer banner; keep watching while jobs wait."""
+        problem = printer_problem(status)
+        self.printer_changed.emit(problem)
+        waiting = isinstance(status, Mapping) and int(status.get("pending") or 0) > 0
+        if (problem or waiting) and self.state.phase is Phase.ACTIVE:
+            self._printer_timer.start()
+
+    def watch_printer(self) -> None:
+        """Ask how printing went, soon after something that prints (a sale, a return, a
+        drawer kick, a Z report). The node prints by itself, off the sale's path, so the
+        answer to the sale cannot say; only activity starts these checks, so an idle till
+        still idle-locks on the node."""
+        if self.state.phase is Phase.ACTIVE:
+            self._printer_timer.start()
+
+    def _check_printer(self) -> None:
+        if self.state.phase is not Phase.ACTIVE:
+            return  # locked or logged out: the next session asks again
+        self.optional("printer_status", None, self.printer_state, lambda _: None,
+                      lane=Lane.POLL)
+
+    def sale_recorded(self, sale: Mapping[str, Any]) -> None:
+        """Remember the sale's negative-stock flags; check the printer soon."""
+        for level in sale.get("negative_stock") or ():
+            code = str(level.get("item_code") or level.get("item") or "?")
+            self.negative_stock[code] = {**level, "invoice": sale.get("invoice"),
+                                         "seen_at": datetime.now().astimezone().isoformat()}
+        self.watch_printer()

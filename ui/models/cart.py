@@ -1,0 +1,142 @@
+"""The cart as the cashier sees it, built from the node's ``cart_*`` answers. Qt-free.
+
+Totals, taxes and the amount due are the node's (ERPNext's ``calculate_taxes_and_totals``
+reproduced to the cent); this module only reads them, never recomputes them. The Qt table
+model (:mod:`ui.screens.cart_table`) is a thin adapter over :class:`CartView` and
+:data:`COLUMNS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ui.models.money import dec, money, qty
+
+
+@dataclass(frozen=True)
+class CartLine:
+    index: int  # the node's line number, what cart_set_qty & co. take
+    item_code: str
+    item_name: str
+    qty: Decimal
+    uom: str
+    price_list_rate: Decimal
+    rate: Decimal
+    discount_percentage: Decimal
+    amount: Decimal
+
+    @classmethod
+    def from_api(cls, row: Mapping[str, Any]) -> CartLine:
+        return cls(
+            index=int(row.get("line", 0)),
+            item_code=str(row.get("item_code", "")),
+            item_name=str(row.get("item_name") or row.get("item_code", "")),
+            qty=dec(row.get("qty")),
+            uom=str(row.get("uom", "")),
+            price_list_rate=dec(row.get("price_list_rate")),
+            rate=dec(row.get("rate")),
+            discount_percentage=dec(row.get("discount_percentage")),
+            amount=dec(row.get("amount")),
+        )
+
+    @property
+    def discounted(self) -> bool:
+        return self.rate < self.price_list_rate or self.discount_percentage > 0
+
+
+@dataclass(frozen=True)
+class TaxLine:
+    description: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class CartView:
+    cart_id: str
+    status: str
+    customer: str
+    note: str
+    lines: tuple[CartLine, ...]
+    taxes: tuple[TaxLine, ...]
+    total: Decimal
+    discount: Decimal
+    taxes_total: Decimal
+    grand_total: Decimal
+    rounding: Decimal
+    due: Decimal
+    total_qty: Decimal
+
+    @classmethod
+    def from_api(cls, cart: Mapping[str, Any]) -> CartView:
+        totals = cart.get("totals") or {}
+        return cls(
+            cart_id=str(cart.get("cart_id", "")),
+            status=str(cart.get("status", "open")),
+            customer=str(cart.get("customer") or ""),
+            note=str(cart.get("note") or ""),
+            lines=tuple(CartLine.from_api(r) for r in cart.get("lines") or ()),
+            taxes=tuple(
+                TaxLine(str(t.get("description") or t.get("account_head", "")),
+                        dec(t.get("tax_amount_after_discount_amount", t.get("tax_amount"))))
+                for t in cart.get("taxes") or ()
+            ),
+            total=dec(totals.get("total")),
+            discount=dec(totals.get("discount_amount")),
+            taxes_total=dec(totals.get("total_taxes_and_charges")),
+            grand_total=dec(totals.get("grand_total")),
+            rounding=dec(totals.get("rounding_adjustment")),
+            due=dec(cart.get("due")),
+            total_qty=dec(totals.get("total_qty")),
+        )
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines
+
+    def summary(self) -> list[tuple[str, str]]:
+        """(label, amount) rows under the cart, in receipt order; zero rows left out."""
+        rows = [("Subtotal", money(self.total))]
+        if self.discount:
+            rows.append(("Discount", f"−{money(self.discount)}"))
+        rows += [(f"incl. {t.description}", money(t.amount)) for t in self.taxes]
+        if self.rounding:
+            rows.append(("Rounding", money(self.rounding)))
+        return rows
+
+
+EMPTY_CART = CartView.from_api({})
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    numeric: bool  # right-aligned
+    text: Callable[[CartLine], str]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("Item", False, lambda ln: ln.item_name),
+    Column("Qty", True, lambda ln: qty(ln.qty)),
+    Column("UOM", False, lambda ln: ln.uom),
+    Column("Price", True, lambda ln: money(ln.rate)),
+    Column("Disc %", True,
+           lambda ln: qty(ln.discount_percentage) if ln.discount_percentage else ""),
+    Column("Amount", True, lambda ln: money(ln.amount)),
+)
+
+
+def selection_after(old: Sequence[CartLine], new: Sequence[CartLine],
+                    selected: int | None) -> int | None:
+    """The row to select after the cart changed: a new line, else the same row if it
+    still exists, else the last row (a removed last line), else nothing."""
+    if not new:
+        return None
+    if len(new) > len(old):
+        return len(new) - 1
+    if selected is None:
+        return len(new) - 1
+    return min(selected, len(new) - 1)
+

@@ -1,0 +1,138 @@
+"""Split payment over the profile's modes of payment, quick cash and change. Qt-free.
+
+The due amount is the node's (``cart_get``'s ``due``: the rounded grand total); the
+change the cashier sees before pressing Pay is ``paid - due`` here, and the node's own
+``change`` from ``sale_submit`` is shown once the sale is recorded. The rules mirror the
+node's ``check_payments`` so the Pay button is only enabled for what the node accepts:
+every amount positive with at most 2 decimals, enough paid, change only out of cash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from ui.constants import CASH_MODE, FALLBACK_MODES, QUICK_CASH_NOTES
+from ui.models.money import CENT, ZERO, dec, money
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    is_cash: bool
+
+
+def modes_from(status: Mapping[str, Any] | None, opening: Iterable[str] = ()) -> tuple[Mode, ...]:
+    """The profile's modes of payment, first = default.
+
+    ``status["modes_of_payment"]`` (names or ``{"mode_of_payment"|"name", "type"}`` maps)
+    when the node reports them; older nodes do not, so then the modes the open shift was
+    opened with, and the demo profile's modes (:data:`FALLBACK_MODES`) after them.
+    A mode is cash when the node says its type is Cash, or when it is named Cash.
+    """
+    reported = (status or {}).get("modes_of_payment")
+    if isinstance(reported, list) and reported:
+        out = []
+        for entry in reported:
+            if isinstance(entry, Mapping):
+                name = str(entry.get("mode_of_payment") or entry.get("name") or "")
+                kind = entry.get("type")
+                is_cash = kind == "Cash" if kind is not None else name == CASH_MODE
+            else:
+                name, is_cash = str(entry), str(entry) == CASH_MODE
+            if name:
+                out.append(Mode(name, is_cash))
+        if out:
+            return tuple(out)
+    names = list(dict.fromkeys([*opening, *FALLBACK_MODES]))
+    names.sort(key=lambda n: n != CASH_MODE)  # cash first: the default at a till
+    return tuple(Mode(n, n == CASH_MODE) for n in names)
+
+
+def quick_cash(due: Decimal) -> tuple[Decimal, ...]:
+    """Exact, then each note value's smallest multiple above ``due`` (5/10/20/50/100),
+    without repeats: 10.57 -> 10.57, 15, 20, 50, 100."""
+    if due <= 0:
+        return ()
+    offers = [due]
+    for note in QUICK_CASH_NOTES:
+        amount = (due / note).to_integral_value(rounding=ROUND_CEILING) * note
+        if amount > due and amount not in offers:
+            offers.append(amount)
+    return tuple(offers)
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What the customer hands over, per mode, against the amount due."""
+
+    due: Decimal
+    modes: tuple[Mode, ...]
+    tendered: tuple[tuple[str, Decimal], ...] = ()
+
+    def amount(self, mode: str) -> Decimal:
+        return dict(self.tendered).get(mode, ZERO)
+
+    def set(self, mode: str, amount: Decimal) -> Payment:
+        """This mode pays ``amount`` (0 removes it); the order of modes is kept."""
+        if mode not in {m.name for m in self.modes}:
+            raise ValueError(f"{mode!r} is not a mode of payment here")
+        amounts = dict(self.tendered)
+        amounts[mode] = amount
+        ordered = tuple((m.name, amounts[m.name]) for m in self.modes
+                        if amounts.get(m.name, ZERO) != ZERO)
+        return replace(self, tendered=ordered)
+
+    def rest_to(self, mode: str) -> Payment:
+        """``mode`` pays whatever is still due after the other modes (card pays the rest)."""
+        others = self.paid - self.amount(mode)
+        return self.set(mode, max(self.due - others, ZERO))
+
+    def _is_cash(self, mode: str) -> bool:
+        return any(m.is_cash for m in self.modes if m.name == mode)
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((a for _, a in self.tendered), ZERO)
+
+    @property
+    def non_cash(self) -> Decimal:
+        return sum((a for m, a in self.tendered if not self._is_cash(m)), ZERO)
+
+    @property
+    def remaining(self) -> Decimal:
+        """Still to pay (0 once enough is tendered)."""
+        return max(self.due - self.paid, ZERO)
+
+    @property
+    def change(self) -> Decimal:
+        """Cash to give back: paid - due once enough is tendered, else 0."""
+        return max(self.paid - self.due, ZERO)
+
+    @property
+    def problem(self) -> str | None:
+        """Why the node would refuse these payments, or None when Pay can go ahead."""
+        for mode, amount in self.tendered:
+            if amount < 0 or amount != amount.quantize(CENT):
+                return f"{mode}: {amount} is not an amount of money"
+        if not self.tendered:
+            return "Enter what the customer pays"
+        if self.paid < self.due:
+            return f"{money(self.remaining)} still to pay"
+        if self.non_cash > self.due:
+            return "Change can only be given in cash: lower the card amount"
+        return None
+
+    @property
+    def ready(self) -> bool:
+        return self.problem is None
+
+    def payments(self) -> list[dict[str, str]]:
+        """The ``payments`` parameter of ``sale_submit``: positive amounts only."""
+        return [{"mode_of_payment": m, "amount": str(a)} for m, a in self.tendered if a > 0]
+
+
+def new_payment(due: object, modes: tuple[Mode, ...]) -> Payment:
+    return Payment(dec(due), modes)

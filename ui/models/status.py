@@ -1,0 +1,179 @@
+"""The store status screen's content, from ``peers``, ``erpnext_status``, ``exceptions_list``
+and ``printer_status``. Qt-free.
+
+The ERPNext, exceptions and printer methods are newer than some nodes: a method the node
+does not have (``UnknownMethod``) reads :data:`NOT_AVAILABLE`, never an error. Their
+answers are read leniently (a missing field shows as "—"), so a node that adds fields does
+not break the screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+NOT_AVAILABLE = "not available on this node"
+DASH = "—"
+
+
+def _text(value: object) -> str:
+    if value is None or value == "":
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or DASH
+    return str(value)
+
+
+def when(value: object, now: datetime | None = None) -> str:
+    """An ISO time as HH:MM:SS (today) or YYYY-MM-DD HH:MM; anything else as it is."""
+    if not isinstance(value, str):
+        return _text(value)
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if stamp.tzinfo is not None and now is not None:
+        stamp = stamp.astimezone(now.tzinfo)
+        if stamp.date() == now.date():
+            return f"{stamp:%H:%M:%S}"
+    return f"{stamp:%Y-%m-%d %H:%M}"
+
+
+@dataclass(frozen=True)
+class PeerRow:
+    node: str
+    live: bool
+    state: str
+    lag: str
+    heard: str
+    skew: str
+
+
+def peer_rows(peers: Sequence[Mapping[str, Any]]) -> list[PeerRow]:
+    rows = []
+    for p in peers:
+        behind, ahead = int(p.get("behind") or 0), int(p.get("ahead") or 0)
+        lag = "in sync" if not (behind or ahead) else f"{behind:,} behind, {ahead:,} ahead"
+        heard = p.get("heard_ms_ago")
+        skew = p.get("skew_ms")
+        rows.append(PeerRow(
+            node=str(p.get("node", "?")),
+            live=bool(p.get("live")),
+            state=_text(p.get("state")),
+            lag=lag,
+            heard=DASH if heard is None else f"{int(heard) / 1000:.1f} s ago",
+            skew=(DASH if skew is None else f"{int(skew):+d} ms"
+                  + (" (clock skew!)" if p.get("skew_warning") else "")),
+        ))
+    return rows
+
+
+def _section(status: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = status.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def erpnext_rows(status: Mapping[str, Any], now: datetime | None = None,
+                 deliveries: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
+    """(label, value) rows of ``erpnext_status``: the forwarder's view, and the link's
+    settings and last master-data pull where the node reports them. Pending and failed
+    deliveries come from ``deliveries_pending`` when ``erpnext_status`` lacks them."""
+    if deliveries:
+        counts = deliveries.get("pending")
+        status = {"pending": sum(counts.values()) if isinstance(counts, Mapping) else counts,
+                  "failed": deliveries.get("failed"), **status}
+    forwarder = status.get("forwarder")
+    if isinstance(forwarder, Mapping):
+        forwarder = forwarder.get("node") or forwarder.get("name")
+    settings = _section(status, "settings")
+    pull = _section(status, "pull")
+    configured = status.get("configured")
+    if configured is None and settings:
+        configured = bool(settings.get("url"))
+    rows = [
+        ("ERPNext configured", _text(configured)),
+        ("ERPNext reachable", _text(status.get("reachable"))),
+        ("Forwarder", _text(forwarder)),
+        ("Last successful delivery", when(status.get("last_delivery"), now)),
+        ("Pending deliveries", _text(status.get("pending"))),
+        ("Failed deliveries", _text(status.get("failed"))),
+    ]
+    if settings.get("url"):
+        rows.append(("ERPNext", _text(settings["url"])))
+    if pull:
+        rows.append(("Last master-data pull", f"{_text(pull.get('state'))} "
+                     f"{when(pull.get('finished_at'), now) if pull.get('finished_at') else ''}"
+                     .strip()))
+    return rows
+
+
+def erpnext_note(status: Mapping[str, Any]) -> str:
+    """One line above the rows: why the link is not set up, or that deliveries need help."""
+    error = _section(status, "settings").get("error")
+    if error:
+        return str(error)
+    if status.get("reachable") is False or status.get("failed"):
+        return "Deliveries need attention: see the exceptions queue"
+    return ""
+
+
+@dataclass(frozen=True)
+class ExceptionRow:
+    id: str  # what exception_retry / exception_resolve take ("DOCTYPE/NAME")
+    document: str
+    message: str
+    tries: str
+    state: str
+
+
+def exception_rows(items: Sequence[Mapping[str, Any]]) -> list[ExceptionRow]:
+    """``exceptions_list``: ERPNext's own words, with its HTTP status and error type."""
+    rows = []
+    for e in items:
+        kind = " ".join(str(e[k]) for k in ("status", "exc_type") if e.get(k))
+        message = _text(e.get("message"))
+        rows.append(ExceptionRow(
+            id=str(e.get("id", "")),
+            document=" ".join(str(e[k]) for k in ("doctype", "name") if e.get(k)) or DASH,
+            message=f"{message} ({kind})" if kind else message,
+            tries=_text(e.get("failures")),
+            state=" · ".join(str(e[k]) for k in ("state", "stage") if e.get(k)) or DASH,
+        ))
+    return rows
+
+
+def printer_problem(status: Mapping[str, Any] | None) -> str | None:
+    """A short banner text when receipts are not printing, else None.
+
+    From ``printer_status`` (node.printing: ``kind``, ``state``, ``online``,
+    ``last_error``, ``pending``, ``retry_in_s``). No printer configured (kind "none") is
+    a choice, not a problem. A printer that is off never blocks a sale: its jobs wait in
+    the node's queue and this banner says so.
+    """
+    if not isinstance(status, Mapping) or status.get("kind") == "none":
+        return None
+    state = str(status.get("state", "")).lower()
+    failing = (state in ("waiting", "error", "offline", "closed") or status.get("online") is False
+               or status.get("ok") is False)
+    if not failing:
+        return None
+    detail = status.get("last_error") or status.get("message") or "not answering"
+    pending = int(status.get("pending") or 0)
+    waiting = f"; {pending} job{'s' if pending != 1 else ''} waiting" if pending else ""
+    retry = status.get("retry_in_s")
+    again = f", next try in {float(retry):.0f} s" if isinstance(retry, int | float) else ""
+    return f"Printer: {detail}{waiting}{again}"
+
+
+def printer_rows(status: Mapping[str, Any], now: datetime | None = None,
+                 ) -> list[tuple[str, str]]:
+    """The fields of ``printer_status`` a supervisor acts on (node.printing's QueueStatus)."""
+    known = (("printer", "Printer"), ("state", "State"), ("online", "Online"),
+             ("pending", "Jobs waiting"), ("last_printed_at", "Last printed"),
+             ("last_error", "Last error"))
+    return [(title, when(status.get(key), now) if key.endswith("_at") else _text(status.get(key)))
+            for key, title in known if key in status]

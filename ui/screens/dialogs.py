@@ -1,0 +1,180 @@
+"""Touch-friendly dialogs: an amount/quantity/text entry, a list to pick from, the
+supervisor's approval, and the F-key help.
+
+Dialogs open with ``QDialog.open()`` (never ``exec()``: a nested event loop would let the
+cashier's next scan run inside it) and report through signals. :func:`show` records the
+open dialog in ``Context.current_dialog`` so tests can drive it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QDialog, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from ui.constants import FKEYS
+from ui.context import Approval, Context
+from ui.models.money import parse_amount, parse_qty
+from ui.screens.widgets import Keypad, PinPad, button, label, row
+
+
+def show(ctx: Context, dialog: QDialog) -> None:
+    """Open ``dialog`` window-modal without blocking, and remember it until it closes."""
+    ctx.current_dialog = dialog
+
+    def closed(_: int) -> None:
+        if ctx.current_dialog is dialog:
+            ctx.current_dialog = None
+        owner = dialog.parentWidget()
+        if owner is not None:  # back to the till window, so its F-keys work at once
+            owner.window().activateWindow()
+        dialog.deleteLater()
+
+    dialog.finished.connect(closed)
+    dialog.open()
+
+
+class Dialog(QDialog):
+    """Title, a body and OK / Cancel; subclasses fill ``body`` and override :meth:`done_ok`."""
+
+    def __init__(self, parent: QWidget | None, title: str, ok_text: str = "OK") -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(440)
+        self.body = QVBoxLayout(self)
+        self.body.addWidget(label(title, "title"))
+        self.error = label("", "subtitle", wrap=True)
+        self.ok = button(ok_text, self.done_ok, kind="primary")
+        self._cancel = button("Cancel", self.reject)
+
+    def finish_layout(self) -> None:
+        self.body.addWidget(self.error)
+        self.body.addWidget(row(self._cancel, self.ok))
+
+    def done_ok(self) -> None:
+        self.accept()
+
+
+class EntryDialog(Dialog):
+    """One value typed or keyed in: ``kind`` is "amount" (money), "qty" or "text"."""
+
+    chosen = Signal(object)  # Decimal for amount and qty, str for text
+
+    def __init__(self, parent: QWidget | None, title: str, prompt: str, kind: str = "amount",
+                 initial: str = "") -> None:
+        super().__init__(parent, title)
+        self.kind = kind
+        self.field = QLineEdit(initial)
+        self.field.selectAll()
+        self.field.returnPressed.connect(self.done_ok)
+        self.body.addWidget(label(prompt, "muted", wrap=True))
+        self.body.addWidget(self.field)
+        if kind != "text":
+            keypad = Keypad(self.field)
+            keypad.enter.connect(self.done_ok)
+            self.body.addWidget(keypad)
+        self.finish_layout()
+
+    def done_ok(self) -> None:
+        text = self.field.text()
+        value: Decimal | str | None
+        if self.kind == "amount":
+            value = parse_amount(text)
+        elif self.kind == "qty":
+            value = parse_qty(text)
+        else:
+            value = text.strip()
+        if value is None:
+            self.error.setText(f"{text!r} is not a valid {self.kind}")
+            return
+        self.chosen.emit(value)
+        self.accept()
+
+
+class ChoiceDialog(Dialog):
+    """Pick one of ``choices`` ((text, value) pairs) with a touch or Enter."""
+
+    chosen = Signal(object)
+
+    def __init__(self, parent: QWidget | None, title: str,
+                 choices: Sequence[tuple[str, Any]], empty: str = "Nothing to choose") -> None:
+        super().__init__(parent, title, ok_text="Choose")
+        self.values = [value for _, value in choices]
+        self.list = QListWidget()
+        for text, _ in choices:
+            self.list.addItem(QListWidgetItem(text))
+        if choices:
+            self.list.setCurrentRow(0)
+        else:
+            self.error.setText(empty)
+            self.ok.setEnabled(False)
+        self.list.itemActivated.connect(lambda _: self.done_ok())
+        self.body.addWidget(self.list)
+        self.finish_layout()
+
+    def done_ok(self) -> None:
+        index = self.list.currentRow()
+        if 0 <= index < len(self.values):
+            self.chosen.emit(self.values[index])
+            self.accept()
+
+
+class ApproverDialog(Dialog):
+    """A supervisor approves one refused action with their user and PIN."""
+
+    approved = Signal(str, str)  # user, pin
+
+    def __init__(self, parent: QWidget | None, request: Approval, suggested: str) -> None:
+        super().__init__(parent, "Supervisor approval")
+        roles = " or ".join(request.roles) or "supervisor"
+        self.body.addWidget(label(request.reason, "subtitle", wrap=True))
+        self.body.addWidget(label(f"A {roles} enters their user and PIN for this action "
+                                  "only; it is written to the audit trail.", "muted", wrap=True))
+        self.user = QLineEdit(suggested)
+        self.user.setPlaceholderText("Supervisor user")
+        self.pin = PinPad()
+        self.pin.submitted.connect(self._approve)
+        self.body.addWidget(self.user)
+        self.body.addWidget(self.pin)
+        self.ok.hide()  # the PIN pad's Enter approves
+        self.finish_layout()
+        (self.pin.field if suggested else self.user).setFocus()
+
+    def _approve(self, pin: str) -> None:
+        user = self.user.text().strip()
+        if not user:
+            self.error.setText("Enter the supervisor's user name")
+            return
+        self.approved.emit(user, pin)
+        self.accept()
+
+
+class HelpDialog(Dialog):
+    def __init__(self, parent: QWidget | None) -> None:
+        super().__init__(parent, "Keys")
+        for key, _, text in FKEYS:
+            self.body.addWidget(label(f"{key:>4}   {text}"))
+        self.body.addWidget(label("Del   remove the selected line", ""))
+        self.body.addWidget(label("Esc   back / close", ""))
+        self.body.addWidget(label("Scanning a barcode always adds it to the cart.", "muted"))
+        self._cancel.hide()
+        self.finish_layout()
+
+
+def approver_suggestion(ctx: Context) -> str:
+    """The first supervisor this till knows, to save typing; empty if none is known."""
+    for user in ctx.known_users:
+        if user.get("role") == "supervisor":
+            return str(user.get("user"))
+    return ""
+
+
+def ask_approval(ctx: Context, parent: QWidget, request: Approval) -> None:
+    """Connected to ``Context.approval_needed``: show the dialog, re-send on approval."""
+    dialog = ApproverDialog(parent, request, approver_suggestion(ctx))
+    dialog.approved.connect(lambda user, pin: ctx.approve(request, user, pin))
+    dialog.rejected.connect(lambda: ctx.notify(f"Not done: {request.reason}", "warn"))
+    show(ctx, dialog)

@@ -1,0 +1,392 @@
+"""The sell screen: scan field (always focused), item search as you type, the cart, totals.
+
+Barcode scanners type like a keyboard and end with Enter, so the scan field keeps the
+focus: buttons and the table never take it, and it gets it back whenever nothing else on
+this screen should have it. Every change goes to the node (``cart_*``) and the node's
+answer (lines, taxes, totals, due: ERPNext's numbers) replaces what is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QListWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from node.errors import NotFoundError, TillmeshError
+from ui.bridge import Lane
+from ui.constants import BIG_BUTTON_PX, MIN_SEARCH_CHARS, SEARCH_DEBOUNCE_MS, SEARCH_LIMIT
+from ui.context import Context
+from ui.models.cart import CartLine, CartView, selection_after
+from ui.models.money import ZERO, dec, money, qty, with_symbol
+from ui.screens import dialogs
+from ui.screens.cart_table import CartTableModel
+from ui.screens.sell_dialogs import CustomerDialog, DiscountDialog
+from ui.screens.widgets import STRETCH, Pairs, button, card, label, row
+
+BARCODE_LENGTHS = range(8, 15)  # EAN-8 .. GTIN-14: digits of this length typed into the
+#   search field are a scan, not a search
+
+
+class SellScreen(QWidget):
+    pay = Signal(object)  # CartView: the payment screen takes over
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.setObjectName("screen")
+        self.ctx = ctx
+        self.cart_id: str | None = None
+        self._waiting: list[str] = []  # scanned before the first cart existed
+        self._creating = False  # a cart_new is on its way
+        self._search_seq = 0
+        self.model = CartTableModel()
+
+        self.scan_field = QLineEdit()
+        self.scan_field.setObjectName("scan")
+        self.scan_field.setPlaceholderText("Scan a barcode (or type it and press Enter)")
+        self.scan_field.returnPressed.connect(self._scan_entered)
+        self.scan_field.installEventFilter(self)
+        self.search_field = QLineEdit()
+        self.search_field.setPlaceholderText("F2  Search items by name or code")
+        self.search_field.returnPressed.connect(self._search_entered)
+        self.results = QListWidget()
+        self.results.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.results.itemClicked.connect(lambda _: self._add_result())
+        self.results.hide()
+        self.result_codes: list[str] = []
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self._search)
+        self.search_field.textChanged.connect(lambda _: self._debounce.start())
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(46)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+        line_buttons = row(button("Qty  F3", self.change_qty), button("UOM", self.change_uom),
+                           button("Discount  F4", self.discount),
+                           button("Remove  Del", self.remove_line, kind="danger"))
+        left = QVBoxLayout()
+        left.addWidget(self.scan_field)
+        left.addWidget(self.search_field)
+        left.addWidget(self.results)
+        left.addWidget(self.table, 1)
+        left.addWidget(line_buttons)
+
+        self.shift_note = label("", "subtitle", wrap=True)
+        self.customer = label("", "subtitle", wrap=True)
+        self.summary = Pairs()
+        self.total = label(with_symbol(ZERO), "big")
+        self.total.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.pay_button = button("Pay  F10", self.start_payment, kind="primary")
+        self.pay_button.setMinimumHeight(BIG_BUTTON_PX)
+        right = card(self.shift_note, self.customer, button("Customer  F5", self.pick_customer),
+                     STRETCH, self.summary, label("Total", "bigLabel"), self.total,
+                     self.pay_button,
+                     row(button("Hold  F6", self.hold), button("Resume  F7", self.resume)),
+                     button("Void sale", self.void, kind="danger"))
+        right.setMinimumWidth(380)
+
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 3)
+        layout.addWidget(right, 2)
+        ctx.shift_changed.connect(lambda _: self._show_shift())
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._focus_changed)
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def activate(self) -> None:
+        self._show_shift()
+        if self.cart_id is None:
+            self._new_cart()
+        else:
+            self.ctx.call("cart_get", {"cart_id": self.cart_id}, self.apply,
+                          on_error=self._cart_gone)
+        self.focus_scan()
+
+    def _cart_gone(self, exc: TillmeshError) -> bool:
+        if isinstance(exc, NotFoundError):  # sold meanwhile (an answer that was lost)
+            self.cart_id = None
+            self._new_cart()
+            return True
+        return False
+
+    def new_sale(self) -> None:
+        """After a sale, a hold or a void: an empty cart."""
+        self.cart_id = None
+        self.model.set_view(CartView.from_api({}))
+        self._new_cart()
+
+    def _new_cart(self) -> None:
+        if not self._creating:  # one cart_new at a time, or empty carts pile up
+            self._creating = True
+            self.ctx.call("cart_new", None, self.apply, on_error=self._not_created)
+
+    def _not_created(self, _: TillmeshError) -> bool:
+        self._creating = False
+        self._waiting.clear()  # not added later behind the cashier's back; they scan again
+        return False  # the sink (or the banner) says why
+
+    def focus_scan(self) -> None:
+        if self.isVisible() and not self.search_field.hasFocus():
+            self.scan_field.setFocus()
+
+    def _focus_changed(self, _: QWidget | None, new: QWidget | None) -> None:
+        """Focus that leaves to nowhere (or off this screen) comes back to the scan field."""
+        if (self.isVisible() and (new is None or not self.isAncestorOf(new))
+                and QApplication.activeModalWidget() is None):
+            self.focus_scan()
+
+    def _show_shift(self) -> None:
+        shift = self.ctx.shift
+        self.shift_note.setText("" if shift else "No open shift on this counter: F12 to open "
+                                "one before taking payment")
+
+    def apply(self, result: Any) -> None:
+        """Show the node's answer for this cart (every cart_* method returns the cart)."""
+        view = CartView.from_api(result)
+        self._creating = False
+        old, selected = self.model.view.lines, self.selected_row()
+        self.cart_id = view.cart_id
+        self.model.set_view(view)
+        target = selection_after(old, view.lines, selected)
+        if target is not None:
+            self.table.selectRow(target)
+            self.table.scrollTo(self.model.index(target, 0))
+        self.customer.setText(f"Customer: {view.customer}")
+        self.summary.set_rows(view.summary())
+        self.total.setText(with_symbol(view.due))
+        waiting, self._waiting = self._waiting, []
+        for code in waiting:
+            self.scan(code)
+
+    def selected_row(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
+
+    def selected_line(self, required: bool = True) -> CartLine | None:
+        """The line selected in the table; tells the cashier when ``required`` and none is."""
+        selected = self.selected_row()
+        line = None if selected is None else self.model.line(selected)
+        if line is None and required:
+            self.ctx.notify("Select a line first", "warn")
+        return line
+
+    def _edit(self, method: str, params: dict[str, Any], approvable: bool = False) -> None:
+        self.ctx.call(method, {"cart_id": self.cart_id, **params}, self.apply,
+                      approvable=approvable)
+        self.focus_scan()
+
+    # --- scanning and searching -------------------------------------------------------------
+
+    def _scan_entered(self) -> None:
+        code = self.scan_field.text().strip()
+        self.scan_field.clear()
+        if code:
+            self.scan(code)
+
+    def scan(self, code: str) -> None:
+        if self.cart_id is None:
+            self._waiting.append(code)  # the cart is on its way; scan into it then
+            self._new_cart()
+            return
+        self._edit("cart_scan", {"code": code})
+
+    def _search(self) -> None:
+        text = self.search_field.text().strip()
+        self._search_seq += 1
+        if len(text) < MIN_SEARCH_CHARS:
+            self._show_results(self._search_seq, [])
+            return
+        seq = self._search_seq
+        self.ctx.call("search_items", {"text": text, "limit": SEARCH_LIMIT},
+                      lambda hits: self._show_results(seq, hits), lane=Lane.SEARCH)
+
+    def _show_results(self, seq: int, hits: Any) -> None:
+        if seq != self._search_seq:
+            return  # an older query answered late: the newest one wins
+        self.results.clear()
+        self.result_codes = [str(h["item_code"]) for h in hits]
+        for h in hits:
+            self.results.addItem(f"{h['item_name']}    {h['item_code']}    "
+                                 f"{h.get('barcode') or ''}")
+        self.results.setVisible(bool(hits))
+        if hits:
+            self.results.setCurrentRow(0)
+
+    def _search_entered(self) -> None:
+        text = self.search_field.text().strip()
+        if text.isdigit() and len(text) in BARCODE_LENGTHS:
+            self.close_search()
+            self.scan(text)  # a scanner fired while the search field had the focus
+        elif self.result_codes:
+            self._add_result()
+
+    def _add_result(self) -> None:
+        index = self.results.currentRow()
+        if 0 <= index < len(self.result_codes):
+            code = self.result_codes[index]
+            self.close_search()
+            self._edit("cart_add", {"item_code": code, "qty": "1"})
+
+    def close_search(self) -> None:
+        self.search_field.clear()
+        self._debounce.stop()
+        self._search_seq += 1
+        self.results.hide()
+        self.search_field.clearFocus()
+        self.scan_field.setFocus()
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        """Up / Down walk the search results (the line edit passes them on)."""
+        if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up) and self.results.isVisible():
+            step = 1 if event.key() == Qt.Key.Key_Down else -1
+            self.results.setCurrentRow(max(0, self.results.currentRow() + step))
+        else:
+            super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        """Del in the empty scan field removes the selected line (with text, it edits)."""
+        if (watched is self.scan_field and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Delete
+                and not self.scan_field.text()):
+            self.remove_line()
+            return True
+        return False
+
+    # --- actions (buttons and F-keys) -------------------------------------------------------
+
+    def handle(self, action: str) -> bool:
+        """An F-key action meant for this screen; False if it is not one of ours."""
+        handlers = {"search": self.open_search, "qty": self.change_qty,
+                    "discount": self.discount, "customer": self.pick_customer,
+                    "hold": self.hold, "resume": self.resume, "pay": self.start_payment}
+        if action not in handlers:
+            return False
+        handlers[action]()
+        return True
+
+    def open_search(self) -> None:
+        self.search_field.setFocus()
+        self.search_field.selectAll()
+
+    def change_qty(self) -> None:
+        line = self.selected_line()
+        if line is None:
+            return
+        dialog = dialogs.EntryDialog(self, "Quantity", f"New quantity of {line.item_name}",
+                                     kind="qty", initial=qty(line.qty))
+        dialog.chosen.connect(
+            lambda q: self._edit("cart_set_qty", {"line": line.index, "qty": str(q)}))
+        dialogs.show(self.ctx, dialog)
+
+    def change_uom(self) -> None:
+        line = self.selected_line()
+        if line is None:
+            return
+
+        def offer(item: Any) -> None:
+            prices = item.get("prices") or {}
+            choices = [(f"{uom}   {money(dec(price))}", uom) for uom, price in prices.items()]
+            dialog = dialogs.ChoiceDialog(self, f"Sell {line.item_name} as", choices)
+            dialog.chosen.connect(
+                lambda uom: self._edit("cart_set_uom", {"line": line.index, "uom": uom}))
+            dialogs.show(self.ctx, dialog)
+
+        self.ctx.call("item", {"item_code": line.item_code}, offer)
+
+    def discount(self) -> None:
+        line = self.selected_line(required=False)
+        dialog = DiscountDialog(self, line.item_name if line else None)
+
+        def chosen(whole: bool, percent: bool, value: Any) -> None:
+            amount = {"percent" if percent else "amount": str(value)}
+            if whole:
+                self._edit("cart_discount", amount, approvable=True)
+            elif line is not None:
+                self._edit("cart_line_discount", {"line": line.index, **amount},
+                           approvable=True)
+
+        dialog.chosen.connect(chosen)
+        dialogs.show(self.ctx, dialog)
+
+    def remove_line(self) -> None:
+        line = self.selected_line()
+        if line is not None:
+            self._edit("cart_remove", {"line": line.index}, approvable=True)
+
+    def pick_customer(self) -> None:
+        dialog = CustomerDialog(self, self.ctx)
+        dialog.chosen.connect(lambda name: self._edit("cart_set_customer", {"customer": name}))
+        dialogs.show(self.ctx, dialog)
+
+    def hold(self) -> None:
+        if self.model.view.empty:
+            self.ctx.notify("The cart is empty: nothing to hold", "warn")
+            return
+        dialog = dialogs.EntryDialog(self, "Hold this sale", "A note to find it again "
+                                     "(optional)", kind="text")
+
+        def held(_: Any) -> None:
+            self.ctx.notify("Sale held: F7 resumes it", "info")
+            self.new_sale()
+
+        def hold(note: Any) -> None:
+            self.ctx.call("cart_hold", {"cart_id": self.cart_id, "note": str(note)}, held)
+
+        dialog.chosen.connect(hold)
+        dialogs.show(self.ctx, dialog)
+
+    def resume(self) -> None:
+        if not self.model.view.empty:
+            self.ctx.notify("Finish or hold this sale (F6) before resuming another", "warn")
+            return
+
+        def offer(carts: Any) -> None:
+            choices = [(f"{c.get('note') or 'no note'}   ·   {c.get('customer')}   ·   "
+                        f"{len(c.get('lines') or [])} lines   ·   {with_symbol(dec(c.get('due')))}",
+                        c["cart_id"]) for c in carts]
+            dialog = dialogs.ChoiceDialog(self, "Resume a held sale", choices,
+                                          empty="No held sales on this counter")
+            dialog.chosen.connect(lambda cart_id: self.ctx.call(
+                "cart_resume", {"cart_id": cart_id}, self.apply))
+            dialogs.show(self.ctx, dialog)
+
+        self.ctx.call("cart_held", None, offer)
+
+    def void(self) -> None:
+        if self.cart_id is None or self.model.view.empty:
+            return
+        self.ctx.call("cart_void", {"cart_id": self.cart_id}, lambda _: self.new_sale(),
+                      approvable=True)
+
+    def start_payment(self) -> None:
+        if self.model.view.empty:
+            self.ctx.notify("Scan something first: the cart is empty", "warn")
+        elif self.ctx.shift is None:
+            self.ctx.notify("Open a shift first (F12): sales need an open shift", "warn")
+        else:
+            self.pay.emit(self.model.view)
+

@@ -1,0 +1,177 @@
+"""Store status: the other counters (live, lag), ERPNext and the forwarder, pending and
+failed deliveries, the exceptions queue (retry and resolve: supervisors), the printer and
+negative-stock flags. Refreshed every few seconds while shown, on the POLL lane."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from ui.bridge import Lane
+from ui.constants import STATUS_REFRESH_MS
+from ui.context import Context
+from ui.models.money import dec, qty
+from ui.models.status import (
+    erpnext_note,
+    erpnext_rows,
+    exception_rows,
+    peer_rows,
+    printer_rows,
+)
+from ui.screens import dialogs
+from ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, row, table
+
+PEER_HEADERS = ("Counter", "Live", "State", "Lag", "Heard", "Clock")
+EXCEPTION_HEADERS = ("Document", "ERPNext says", "Tries", "State")
+STOCK_HEADERS = ("Item", "On hand", "Invoice")
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+class StatusScreen(QWidget):
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.setObjectName("screen")
+        self.ctx = ctx
+        self.exception_ids: list[str] = []
+        self._erpnext_status: dict[str, Any] = {}
+        self._deliveries: dict[str, Any] = {}
+        self._outstanding = 0  # answers still due from the last refresh
+        self.peers = table(PEER_HEADERS)
+        self.peers_note = label("", "muted")
+        self.erpnext = Pairs()
+        self.erpnext_note = label("", "subtitle", wrap=True)
+        self.exceptions = table(EXCEPTION_HEADERS)
+        self.exceptions_note = label("", "muted", wrap=True)
+        self.retry_button = button("Retry", self.retry)
+        self.resolve_button = button("Resolve…", self.resolve)
+        self.printer = Pairs()
+        self.printer_note = label("", "muted")
+        self.stock = table(STOCK_HEADERS)
+
+        grid = QGridLayout(self)
+        grid.addWidget(card(label("Counters", "subtitle"), self.peers_note, self.peers), 0, 0)
+        grid.addWidget(card(label("ERPNext", "subtitle"), self.erpnext_note, self.erpnext,
+                            STRETCH), 0, 1)
+        grid.addWidget(card(label("Exceptions queue", "subtitle"), self.exceptions_note,
+                            self.exceptions, row(self.retry_button, self.resolve_button)),
+                       1, 0)
+        grid.addWidget(card(label("Printer", "subtitle"), self.printer_note, self.printer,
+                            label("Negative stock (sold below zero, flagged)", "subtitle"),
+                            self.stock), 1, 1)
+        for column in range(2):
+            grid.setColumnStretch(column, 1)
+        self.timer = QTimer(self)
+        self.timer.setInterval(STATUS_REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+
+    def activate(self) -> None:
+        supervises = self.ctx.user is not None and self.ctx.user.supervises
+        self.retry_button.setVisible(supervises)
+        self.resolve_button.setVisible(supervises)
+        self.refresh()
+        self.timer.start()
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        self.timer.stop()  # polling keeps a session alive; only while someone looks
+        super().hideEvent(event)
+
+    def refresh(self) -> None:
+        if self._outstanding:
+            return
+        calls = (("peers", self._peers, None), ("erpnext_status", self._erpnext, self.erpnext_note),
+                 ("deliveries_pending", self._pending, None),
+                 ("exceptions_list", self._exceptions, self.exceptions_note),
+                 ("printer_status", self._printer, self.printer_note))
+        self._outstanding = len(calls)
+        for method, on_ok, note in calls:
+            self.ctx.bridge.call(method, None, on_ok=self._answered(on_ok),
+                                 on_error=self._failed(note), lane=Lane.POLL)
+        self._stock()
+
+    def _answered(self, show: Any) -> Any:
+        def done(result: Any) -> None:
+            self._outstanding -= 1
+            show(result)
+        return done
+
+    def _failed(self, note: Any) -> Any:
+        def failed(exc: Any) -> bool:
+            self._outstanding -= 1
+            if exc.code == "unknown_method":
+                if note is not None:
+                    note.setText("Not available on this node")
+                return True
+            return False  # the sink shows it (or the banner, when the node is down)
+        return failed
+
+    def _peers(self, peers: Any) -> None:
+        rows = peer_rows(peers)
+        self.peers_note.setText("" if rows else "No other counter known yet")
+        fill(self.peers, [(r.node, "live" if r.live else "NOT HEARD", r.state, r.lag, r.heard,
+                           r.skew) for r in rows])
+
+    def _erpnext(self, status: Any) -> None:
+        self._erpnext_status = dict(status)
+        self.erpnext_note.setText(erpnext_note(status))
+        self._erpnext_rows()
+
+    def _pending(self, deliveries: Any) -> None:
+        self._deliveries = dict(deliveries)
+        self._erpnext_rows()
+
+    def _erpnext_rows(self) -> None:
+        self.erpnext.set_rows(erpnext_rows(self._erpnext_status, _now(), self._deliveries))
+
+    def _exceptions(self, items: Any) -> None:
+        rows = exception_rows(items)
+        self.exception_ids = [r.id for r in rows]
+        self.exceptions_note.setText("" if rows else "Nothing waiting: ERPNext took everything "
+                                     "sent so far")
+        fill(self.exceptions, [(r.document, r.message, r.tries, r.state) for r in rows])
+
+    def _printer(self, status: Any) -> None:
+        self.printer_note.setText("")
+        self.printer.set_rows(printer_rows(status))
+        self.ctx.printer_state(status)
+
+    def _stock(self) -> None:
+        flags = self.ctx.negative_stock
+        fill(self.stock, [(code, qty(dec(level.get("on_hand"))), str(level.get("invoice") or ""))
+                          for code, level in sorted(flags.items())], numeric=(1,))
+
+    def _chosen_exception(self) -> str | None:
+        rows = self.exceptions.selectionModel().selectedRows()
+        if not rows:
+            self.ctx.notify("Select an exception first", "warn")
+            return None
+        return self.exception_ids[rows[0].row()]
+
+    def _done(self, text: str) -> Callable[[Any], None]:
+        def done(_: Any) -> None:
+            self.ctx.notify(text, "ok")
+            self.refresh()
+        return done
+
+    def retry(self) -> None:
+        chosen = self._chosen_exception()
+        if chosen is not None:
+            self.ctx.call("exception_retry", {"id": chosen},
+                          self._done("Queued for another delivery"), approvable=True)
+
+    def resolve(self) -> None:
+        chosen = self._chosen_exception()
+        if chosen is None:
+            return
+        dialog = dialogs.EntryDialog(self, "Resolve", "What was done about it (kept in the "
+                                     "audit trail)", kind="text")
+        dialog.chosen.connect(lambda note: self.ctx.call(
+            "exception_resolve", {"id": chosen, "note": str(note)},
+            self._done("Resolved"), approvable=True))
+        dialogs.show(self.ctx, dialog)

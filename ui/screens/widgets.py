@@ -1,0 +1,225 @@
+"""Small widgets every screen uses: buttons, keypad, PIN pad, banners, key/value grids.
+
+No I/O here: widgets emit signals and the screens decide what to call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.constants import TABLE_ROW_PX
+
+
+def button(text: str, on_click: Callable[[], None] | None = None, kind: str = "",
+           name: str = "") -> QPushButton:
+    """A touch-sized button; ``kind`` picks the style (primary, danger, nav)."""
+    btn = QPushButton(text)
+    btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # touching a button never steals the scan focus
+    if kind:
+        btn.setProperty("kind", kind)
+    if name:
+        btn.setObjectName(name)
+    if on_click is not None:
+        btn.clicked.connect(lambda _=False: on_click())
+    return btn
+
+
+def label(text: str = "", name: str = "", wrap: bool = False) -> QLabel:
+    widget = QLabel(text)
+    if name:
+        widget.setObjectName(name)
+    widget.setWordWrap(wrap)
+    return widget
+
+
+STRETCH = None  # in card(...): the empty space goes here
+
+
+def card(*children: QWidget | None) -> QFrame:
+    """A white panel holding ``children`` top to bottom (``STRETCH`` takes the free space)."""
+    frame = QFrame()
+    frame.setObjectName("card")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(14, 12, 14, 12)
+    for child in children:
+        if child is None:
+            layout.addStretch(1)
+        else:
+            layout.addWidget(child)
+    return frame
+
+
+def clear_layout(layout: QLayout, keep: Iterable[QWidget] = ()) -> None:
+    """Empty ``layout``, deleting its widgets except those in ``keep``."""
+    kept = list(keep)
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget() if item is not None else None
+        if widget is not None and widget not in kept:
+            widget.deleteLater()
+
+
+def row(*children: QWidget, stretch_last: bool = False) -> QWidget:
+    widget = QWidget()
+    layout = QHBoxLayout(widget)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for child in children:
+        layout.addWidget(child)
+    if stretch_last:
+        layout.addStretch(1)
+    return widget
+
+
+class Banner(QLabel):
+    """A full-width coloured message line; hidden when there is nothing to say."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("banner")
+        self.setWordWrap(True)
+        self.hide()
+
+    def show_message(self, text: str, level: str) -> None:
+        self.setText(text)
+        self.setProperty("level", level)
+        self.style().unpolish(self)  # re-read the [level=...] rule of the style sheet
+        self.style().polish(self)
+        self.show()
+
+    def clear_message(self) -> None:
+        self.setText("")
+        self.hide()
+
+
+class Keypad(QWidget):
+    """Digits for touch screens; types into ``target`` and emits ``enter``."""
+
+    enter = Signal()
+
+    def __init__(self, target: QLineEdit, decimal: bool = True) -> None:
+        super().__init__()
+        self.target = target
+        grid = QGridLayout(self)
+        grid.setSpacing(6)
+        keys = ["7", "8", "9", "4", "5", "6", "1", "2", "3",
+                "." if decimal else "C", "0", "⌫"]
+        for i, key in enumerate(keys):
+            btn = button(key, partial(self.press, key), name="key")
+            btn.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+            grid.addWidget(btn, i // 3, i % 3)
+        ok = button("Enter", self.enter.emit, kind="primary", name="key")
+        grid.addWidget(ok, 4, 0, 1, 3)
+
+    def press(self, key: str) -> None:
+        text = self.target.text()
+        if key == "⌫":
+            self.target.setText(text[:-1])
+        elif key == "C":
+            self.target.clear()
+        else:
+            self.target.setText(text + key)
+
+
+class PinPad(QWidget):
+    """A masked PIN field with its keypad; ``submitted(pin)`` on Enter (keys or keyboard)."""
+
+    submitted = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.field = QLineEdit()
+        self.field.setEchoMode(QLineEdit.EchoMode.Password)
+        self.field.setPlaceholderText("PIN")
+        self.field.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.field.returnPressed.connect(self._submit)
+        self.keypad = Keypad(self.field, decimal=False)
+        self.keypad.enter.connect(self._submit)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.field)
+        layout.addWidget(self.keypad)
+
+    def _submit(self) -> None:
+        pin = self.field.text()
+        self.field.clear()
+        if pin:
+            self.submitted.emit(pin)
+
+
+class Pairs(QWidget):
+    """A two-column grid of (label, value) rows, replaced as a whole by :meth:`set_rows`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setVerticalSpacing(1)  # report lines read as one block, like a receipt
+        self._grid.setColumnStretch(0, 1)
+
+    def set_rows(self, rows: Sequence[tuple[str, str]]) -> None:
+        clear_layout(self._grid)
+        for i, (name, value) in enumerate(rows):
+            self._grid.addWidget(label(name, "muted"), i, 0)
+            shown = label(value, wrap=True)
+            shown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self._grid.addWidget(shown, i, 1)
+
+    def text(self) -> str:
+        """Everything shown, for tests and screen readers."""
+        parts = []
+        for i in range(self._grid.count()):
+            item = self._grid.itemAt(i)
+            widget = item.widget() if item is not None else None
+            if isinstance(widget, QLabel):
+                parts.append(widget.text())
+        return " ".join(parts)
+
+
+def table(headers: Sequence[str], row_px: int = TABLE_ROW_PX) -> QTableWidget:
+    """A read-only, row-selecting table with touch-height rows."""
+    widget = QTableWidget(0, len(headers))
+    widget.setHorizontalHeaderLabels(list(headers))
+    widget.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    widget.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    widget.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+    widget.setAlternatingRowColors(True)
+    widget.verticalHeader().setVisible(False)
+    widget.verticalHeader().setDefaultSectionSize(row_px)
+    widget.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    return widget
+
+
+def fill(widget: QTableWidget, rows: Sequence[Sequence[str]],
+         numeric: Sequence[int] = ()) -> None:
+    """Replace a table's rows; columns in ``numeric`` are right-aligned."""
+    widget.setRowCount(len(rows))
+    for r, values in enumerate(rows):
+        for c, value in enumerate(values):
+            item = QTableWidgetItem(value)
+            if c in numeric:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            widget.setItem(r, c, item)
+    header = widget.horizontalHeader()
+    if rows:  # columns as wide as what they hold, the last takes the rest
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(rows[0]) - 1, QHeaderView.ResizeMode.Stretch)
+    else:  # empty: the headers share the width, none is cut
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
