@@ -15,6 +15,13 @@ setup() {
         "$VENV/bin/pip" install --quiet -e '.[test]'
         touch "$VENV/.installed"
     fi
+    # Qt (the cashier app and its offscreen tests) needs a few system libraries that a
+    # minimal Debian lacks; install them only when Qt cannot load.
+    if ! QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -c "import PySide6.QtGui" 2>/dev/null; then
+        SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3
+    fi
 }
 
 case "${1:-}" in

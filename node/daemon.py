@@ -111,11 +111,13 @@ def _start_forwarder(node: Node, replication: Any) -> asyncio.Task[None] | None:
         return None  # no ERPNext link here: another counter forwards
     from node.erpnext._forwarder import Forwarder
 
-    node.forwarder = forwarder = Forwarder(node, settings)
+    node.forwarder = forwarder = Forwarder(
+        node, settings, pull=lambda: node.call("erpnext_pull", {}, None))
     if replication is None:
         return asyncio.get_running_loop().create_task(
             forwarder.run(lambda: True, lambda ok: None))
     engine = replication.engine
+    node.elected_forwarder = engine.forwarder
     return asyncio.get_running_loop().create_task(
         forwarder.run(lambda: engine.forwarder() == node.node_id, engine.set_erpnext))
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
 from node import ledger
-from node.errors import ShiftError
-from node.store.base import EventRow
+from node.errors import ShiftError, TillmeshError
 
 if TYPE_CHECKING:
     from node.service import Caller, Node
@@ -16,17 +13,23 @@ if TYPE_CHECKING:
 
 def register(node: Node) -> None:
     def status(caller: Caller) -> dict[str, Any]:
-        """Node id, events held per origin, open shift, database file."""
-
+        """Node id, events held per origin, open shift, the profile's modes of payment."""
         with node.read() as s:
-            count = s.scalar(select(func.count()).select_from(EventRow)) or 0
             try:
                 shift: str | None = ledger.open_shift(s, node.node_id)
             except ShiftError:
                 shift = None
+            try:
+                modes = [{"name": m.name, "type": m.type, "is_cash": m.is_cash}
+                         for m in node.context(s).modes.values()]
+            except TillmeshError:  # no POS Profile pulled yet: the node still answers
+                modes = []
+        vector = dict(node.log.vector())
+        # Each origin's events are 1..n, so the vector counts them without a table scan.
         return {"node": node.node_id, "pos_profile": node.config.pos_profile,
-                "events": count, "vector": dict(node.log.vector()), "open_shift": shift,
-                "database": str(node.config.db_path), "sessions": len(node.sessions)}
+                "events": sum(vector.values()), "vector": vector, "open_shift": shift,
+                "modes_of_payment": modes, "database": str(node.config.db_path),
+                "sessions": len(node.sessions)}
 
     def methods() -> dict[str, str]:
         """Every API method with a one-line description."""

@@ -85,6 +85,9 @@ class Node:
         self.join_endpoint: str | None = None  # likewise for the join listener
         # Set by the daemon when this counter has an ERPNext link (node.erpnext).
         self.forwarder: Forwarder | None = None
+        # Set by the daemon when replication runs: () -> the counter that forwards.
+        self.elected_forwarder: Callable[[], str | None] = lambda: (
+            self.node_id if self.forwarder is not None else None)
         # Snapshots promised to counters that just enrolled (node.snapshot), by ticket.
         self.snapshot_tickets: dict[str, Ticket] = {}
         # Set by the daemon: cut this counter off replication (True) or reconnect it.

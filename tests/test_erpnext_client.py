@@ -361,3 +361,13 @@ def test_bad_urls_and_missing_credentials_are_config_errors():
     with pytest.raises(ConfigError):
         ErpNextClient("https://erp.example.com", "k", "")
     assert ErpNextClient("https://erp.example.com/", "k", "s").url == "https://erp.example.com"
+
+
+def test_the_package_exports_its_public_api_sorted():
+    import node.erpnext as package
+
+    assert package.__all__ == sorted(package.__all__)
+    assert {"ErpNextClient", "ErpNextSettings", "pull", "setup", "Direct",
+            "ErpNextError", "CUSTOM_FIELDS"} <= set(package.__all__)
+    for name in package.__all__:
+        assert getattr(package, name) is not None

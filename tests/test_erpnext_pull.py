@@ -23,8 +23,15 @@ from node.erpnext import _mapping as mapping
 from node.erpnext import _paging as paging
 from node.erpnext._settings import ErpNextSettings, save
 from node.erpnext.desk import OnLoop
-from node.errors import ErpNextError, ErpNextUnreachable, NotFoundError, StoreError
+from node.errors import (
+    ConfigError,
+    ErpNextError,
+    ErpNextUnreachable,
+    NotFoundError,
+    StoreError,
+)
 from node.events import data
+from node.masterdata import get_doc
 from node.stock import on_hand
 from tests.nodekit import make_node, sync
 
@@ -226,6 +233,39 @@ class DownAt(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
+def test_a_changed_item_keeps_its_child_rows(site, counter):
+    sim, _ = site
+    run_pull(site, counter)
+    with counter.read() as s:
+        first = get_doc(s, "Item", "BEV-0002")
+    sim.put_doc("Item", {**sim.get("Item", "BEV-0002"), "item_name": "Sparkling Water 1l"})
+    run_pull(site, counter)
+    with counter.read() as s:
+        again = get_doc(s, "Item", "BEV-0002")
+        assert catalog.scan(s, WATER_BOX, RULES).uom == "Box"
+    assert again["item_name"] == "Sparkling Water 1l"
+    for table in ("barcodes", "uoms", "taxes"):
+        assert again[table] == first[table]
+    assert [r["barcode"] for r in again["barcodes"]] == ["4250100001223", WATER_BOX]
+
+
+def test_a_parent_listed_before_its_children_were_saved_is_read_again_whole(site, counter):
+    sim, _ = site
+
+    def older(payload):  # as if DAI-0001 was listed just before a save of its rows
+        for row in payload["data"]:
+            if row.get("name") == "DAI-0001" and "item_name" in row:
+                row["modified"] = "2020-01-01 00:00:00.000000"
+        return payload
+
+    run_pull(site, counter, {"transport": Tamper("/api/resource/Item", older)})
+    assert any(r.path == "/api/resource/Item/DAI-0001" for r in sim.requests)
+    with counter.read() as s:
+        doc = get_doc(s, "Item", "DAI-0001")
+        assert doc["modified"] == sim.get("Item", "DAI-0001")["modified"]
+        assert catalog.scan(s, MILK, RULES).item_code == "DAI-0001"
+
+
 def test_a_malformed_row_is_logged_and_the_rest_is_pulled(site, counter, caplog):
     def spoil(payload):
         rows = payload["data"]
@@ -283,6 +323,22 @@ def test_the_daemon_path_pulls_in_a_thread_and_writes_on_the_loop(site, counter)
         assert catalog.scan(s, MILK, RULES).item_code == "DAI-0001"
 
 
+def test_without_an_event_loop_the_api_pull_runs_to_its_end(site, counter):
+    sim, url = site
+    save(counter.config, ErpNextSettings(url, sim.api_key, sim.api_secret, PROFILE))
+    view = counter.call("erpnext_pull")
+    assert view["state"] == "done" and view["report"]["emitted"] > 500
+    assert counter.call("erpnext_status")["pull"] == view
+
+
+def test_the_api_says_when_erpnext_is_not_set_up(counter):
+    with pytest.raises(ConfigError, match="not set up"):
+        counter.call("erpnext_pull")
+    status = counter.call("erpnext_status")
+    assert "not set up" in status["settings"]["error"]
+    assert status["pull"] == {"state": "idle"} and status["scopes"] == []
+
+
 def test_store_steps_need_a_live_loop(counter):
     import asyncio
 
@@ -324,12 +380,22 @@ def test_only_documents_newer_than_those_held_are_emitted():
 def test_deletions_only_for_documents_held_and_not_newer():
     row = {"deleted_doctype": "Item Price", "deleted_name": "P1",
            "creation": "2026-11-26 10:00:00.5"}
+    when = "2026-11-26 10:00:00.500000"
     held = {"P1": ("2026-11-26 09:00:00.000000", False)}
-    assert mapping.deletion(row, held) == {"doctype": "Item Price", "name": "P1",
-                                           "modified": "2026-11-26 10:00:00.500000"}
-    assert mapping.deletion(row, {}) is None
-    assert mapping.deletion(row, {"P1": ("2026-11-26 09:00:00.000000", True)}) is None
-    assert mapping.deletion(row, {"P1": ("2026-11-26 11:00:00.000000", False)}) is None
+    assert mapping.deletion(row, held) == (when, {"doctype": "Item Price", "name": "P1",
+                                                  "modified": when})
+    assert mapping.deletion(row, {}) == (when, None)
+    assert mapping.deletion(row, {"P1": ("2026-11-26 09:00:00.000000", True)}) == (when, None)
+    assert mapping.deletion(row, {"P1": ("2026-11-26 11:00:00.000000", False)}) == (when, None)
+
+
+def test_parent_names_are_batched_to_keep_the_url_short():
+    names = [f"ITEM-{i:06d}" for i in range(1000)]
+    batches = paging.name_batches(names, 4000)
+    assert [n for b in batches for n in b] == names
+    assert all(len(json.dumps(b)) < 4000 for b in batches) and len(batches) == 5
+    assert paging.name_batches(["x" * 5000, "a"], 4000) == [["x" * 5000], ["a"]]
+    assert paging.name_batches([], 4000) == []
 
 
 def test_stock_changes_skip_unchanged_items_and_report_bad_rows():

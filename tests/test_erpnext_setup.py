@@ -124,6 +124,32 @@ def test_missing_permissions_are_named(site):
     assert "MISSING  custom field POS Invoice.tillmesh_origin_event: Not permitted" in text
 
 
+class Permits(httpx.BaseTransport):
+    """The real transport, with Frappe's ``has_permission`` answering as ``create`` says."""
+
+    def __init__(self, create: dict[str, bool]) -> None:
+        self.inner, self.create = httpx.HTTPTransport(), create
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/method/frappe.client.has_permission":
+            doctype = request.url.params["doctype"]
+            assert request.url.params["perm_type"] == "create"
+            return httpx.Response(200, json={"message": {
+                "has_permission": self.create.get(doctype, True)}})
+        return self.inner.handle_request(request)
+
+
+def test_create_permission_is_asked_without_creating_anything(site):
+    sim, _ = site
+    invoices = len(sim.docs("POS Invoice"))
+    ok, out = lines(site, transport=Permits({"POS Invoice": False}))
+    assert not ok
+    text = "\n".join(out)
+    assert "MISSING  permission on POS Invoice: may not create" in text
+    assert "ok       permission on Customer: read and create" in text
+    assert len(sim.docs("POS Invoice")) == invoices
+
+
 def test_checks_are_reported_as_they_complete(site):
     seen = []
     with client(site) as c:
@@ -197,6 +223,15 @@ def test_setup_exits_1_when_something_is_missing(site, data_dir, capsys):
     assert "MISSING  POS Profile Other POS: not found" in out
 
 
+def test_a_bad_ca_file_is_refused_before_anything_is_saved(data_dir, tmp_path, capsys):
+    code = main(["--data-dir", str(data_dir), "erpnext", "setup", "--url",
+                 "https://erp.example.com", "--key", "k", "--secret", "s", "--verify",
+                 str(tmp_path / "missing.pem")])
+    assert code == 1
+    assert "cannot load the CA certificate(s)" in capsys.readouterr().err
+    assert not settings_path(Config(data_dir=data_dir)).exists()
+
+
 def test_status_without_setup_and_with_erpnext_down(site, data_dir, capsys):
     sim, url = site
     assert main(["--data-dir", str(data_dir), "erpnext", "status"]) == 1
@@ -207,3 +242,24 @@ def test_status_without_setup_and_with_erpnext_down(site, data_dir, capsys):
     assert main(["--data-dir", str(data_dir), "erpnext", "status"]) == 1
     out = capsys.readouterr().out
     assert "reachable    NO" in out and "no pull yet" in out
+
+
+@pytest.mark.slow
+def test_with_the_node_running_the_pull_goes_through_its_local_api(site):
+    from tests.proc import Nodes, ok, tillmesh
+
+    sim, url = site
+    with Nodes() as nodes:
+        data = nodes.init(demo=False)
+        ok(tillmesh(data, "erpnext", "setup", "--url", url, "--key", sim.api_key,
+                    "--secret", sim.api_secret))
+        node = nodes.start(data)
+        assert "events recorded" in ok(tillmesh(data, "erpnext", "pull"))
+        with node.client() as c:
+            status = c.call("erpnext_status")
+            assert status["pull"]["state"] == "done"
+            assert any(s["scope"] == "Item" and s["emitted"] > 250 for s in status["scopes"])
+            c.login("admin", "1234")
+            assert c.call("search_items", text="4250100000011")[0]["item_code"] == "DAI-0001"
+        assert "pull         done" in ok(tillmesh(data, "erpnext", "status"))
+        assert "0 events recorded" in ok(tillmesh(data, "erpnext", "pull"))

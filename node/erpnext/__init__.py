@@ -39,8 +39,6 @@ from node.errors import (
 
 __all__ = [
     "CUSTOM_FIELDS",
-    "PULLED_DOCTYPES",
-    "SPECS",
     "Check",
     "ClientState",
     "Consolidated",
@@ -54,7 +52,9 @@ __all__ = [
     "ErpNextSettings",
     "ErpNextUnreachable",
     "ErpNextValidation",
+    "PULLED_DOCTYPES",
     "PullReport",
+    "SPECS",
     "ScopeState",
     "StoreAccess",
     "Verify",

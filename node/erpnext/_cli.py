@@ -37,15 +37,16 @@ STATUS_TIMEOUT_S = 5.0  # `status` asks ERPNext once, briefly: it only says reac
 def cmd_setup(data_dir: DataDir, args: argparse.Namespace) -> int:
     config = config_mod.load(data_dir(args))
     secret = args.secret or os.environ.get(SECRET_ENV) or getpass.getpass("API secret: ")
-    verify: _settings.Verify = False if args.insecure else (args.verify or True)
+    verify: _settings.Verify = False if args.insecure else \
+        str(Path(args.verify).resolve()) if args.verify else True
     profile = args.pos_profile or config.pos_profile
     settings = _settings.ErpNextSettings(check_url(args.url), args.key, secret, profile, verify)
-    path = _settings.save(config, settings)
-    print(f"saved {path} (mode 0600)")
-    if profile != config.pos_profile:
-        print(f"note: this counter sells with POS Profile {config.pos_profile!r}"
-              f" (tillmesh.toml); set pos_profile = {profile!r} there as well")
-    with settings.client() as client:
+    with settings.client() as client:  # a bad URL or CA file fails here, before saving
+        path = _settings.save(config, settings)
+        print(f"saved {path} (mode 0600)")
+        if profile != config.pos_profile:
+            print(f"note: this counter sells with POS Profile {config.pos_profile!r}"
+                  f" (tillmesh.toml); set pos_profile = {profile!r} there as well")
         ready = setup(client, profile, lambda check: print(check.line(), flush=True))
     print("ERPNext is ready for Tillmesh" if ready else
           "fix what is MISSING above, then run `tillmesh erpnext setup` again")

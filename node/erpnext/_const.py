@@ -25,7 +25,7 @@ PAGE_LENGTH = 5000
 CHILD_PAGE_LENGTH = 10_000
 # Child rows are read per batch of parents with a `parent in (...)` filter while the
 # delta is small; a bigger delta (a first pull) scans the child table in pages instead.
-CHILD_IN_BATCH = 200  # parent names per `in` filter: keeps the URL under ~8 kB
+CHILD_IN_URL_CHARS = 4000  # of parent names per `in` filter: proxies refuse URLs over 8 kB
 CHILD_SCAN_THRESHOLD = 2000  # changed parents above which the whole child table is paged
 # Each pull starts this long before the stored watermark. `modified` is set when a save
 # starts, not when it commits, so a long transaction can commit a doc older than one we

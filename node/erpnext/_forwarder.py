@@ -55,6 +55,7 @@ BATCH = 50  # documents per cycle: the plan is read again after each batch
 IDLE_S = 1.0  # seconds between cycles with nothing to send (or while not elected)
 BACKOFF_S = (2.0, 5.0, 15.0, 30.0, 60.0)  # after ERPNext was unreachable, by attempt
 CLOSING_RECHECK_S = 2.0  # a Queued consolidation is looked at again this often
+PULL_EVERY_S = 300.0  # master data and stock are pulled this often by the forwarder
 SUBMITTED, QUEUED, FAILED = "Submitted", "Queued", "Failed"
 
 
@@ -74,9 +75,12 @@ class Outcome:
 
 class Forwarder:
     def __init__(self, node: Node, settings: ErpNextSettings,
-                 client: Callable[[], ErpNextClient] | None = None) -> None:
+                 client: Callable[[], ErpNextClient] | None = None,
+                 pull: Callable[[], object] | None = None) -> None:
         self.node = node
         self.settings = settings
+        self._pull = pull  # starts a master-data pull (in the background)
+        self._pulled_at = -PULL_EVERY_S  # monotonic time of the last pull started here
         self._new_client = client or settings.client
         self._client: ErpNextClient | None = None
         self._user: str | None = None
@@ -95,6 +99,7 @@ class Forwarder:
         while True:
             try:
                 if elected():
+                    self._maybe_pull()
                     sent = await self.cycle()
                 else:
                     sent = 0
@@ -113,6 +118,15 @@ class Forwarder:
             except Exception:  # a bug must not stop forwarding for good
                 log.exception("forwarder cycle failed")
                 await asyncio.sleep(IDLE_S)
+
+    def _maybe_pull(self) -> None:
+        """The forwarder also keeps every counter's master data and stock fresh."""
+        if self._pull is not None and time.monotonic() - self._pulled_at >= PULL_EVERY_S:
+            self._pulled_at = time.monotonic()
+            try:
+                self._pull()
+            except TillmeshError as exc:
+                log.warning("master-data pull did not start: %s", exc.message)
 
     def _reached(self, ok: bool, said: Callable[[bool], None]) -> None:
         if ok:
@@ -267,6 +281,18 @@ class Forwarder:
     def _probe(self) -> None:
         self._erp_user()
         self._user = None  # look again next time: the probe is the check
+
+
+def consolidated_shifts(client: ErpNextClient, pos_profile: str) -> list[str]:
+    """Shifts whose POS Closing Entry ERPNext has consolidated: their sales are in Bin.
+
+    The pull reads this before and after Bin (``node.stock``), so the base it records
+    names exactly the shifts it already includes. A late sales' entry pair (``-L-``)
+    is not a shift of its own: its sales stay counted under their shift.
+    """
+    rows = client.get_list(CLOSING, fields=["name"], page_length=0, filters=[
+        ["status", "=", SUBMITTED], ["pos_profile", "=", pos_profile]])
+    return sorted(str(r["name"]) for r in rows if "-L-" not in str(r["name"]))
 
 
 def _body(session: Any, origin: str, seq: int) -> dict[str, Any]:

@@ -179,16 +179,16 @@ def upserts(doctype: str, docs: Iterable[Doc]) -> list[dict[str, Any]]:
             for doc in sorted(docs, key=lambda d: (d["modified"], d["name"]))]
 
 
-def deletion(row: Mapping[str, Any], held: Mapping[str, Held]) -> dict[str, Any] | None:
-    """A ``master.deleted`` body for a Deleted Document row, if the store holds that
-    document undeleted and not newer than the deletion (it may have been re-created)."""
+def deletion(row: Mapping[str, Any], held: Mapping[str, Held]) -> tuple[str, dict[str, Any] | None]:
+    """When a Deleted Document row was deleted, and the ``master.deleted`` body for it if
+    the store holds that document undeleted and not newer (it may have been re-created)."""
     doctype = _name(row.get("deleted_doctype"), "Deleted Document's doctype")
     name = _name(row.get("deleted_name"), f"Deleted {doctype}")
     when = normalise_modified(row.get("creation"))
     current = held.get(name)
     if current is None or current[1] or current[0] > when:
-        return None
-    return {"doctype": doctype, "name": name, "modified": when}
+        return when, None
+    return when, {"doctype": doctype, "name": name, "modified": when}
 
 
 def _qty(row: Mapping[str, Any]) -> tuple[str, Decimal]:

@@ -53,7 +53,15 @@ from node.erpnext._mapping import (
     stock_changes,
     upserts,
 )
-from node.erpnext._paging import Cursor, advance, last_key, query, resume_key, start
+from node.erpnext._paging import (
+    Cursor,
+    advance,
+    last_key,
+    name_batches,
+    query,
+    resume_key,
+    start,
+)
 from node.errors import (
     ErpNextError,
     ErpNextServerError,
@@ -171,7 +179,7 @@ class Puller:
         profile = single("POS Profile", self.client.get_doc("POS Profile",
                                                             self.profile_name) or {})
         warehouse = str(profile.get("warehouse") or "")
-        self.known: state.Snapshot = writer.submit(
+        self.known = writer.submit(
             self.store, _snapshot(PULLED_DOCTYPES, warehouse)).result()
         self._scope("POS Profile", partial(self._singles, "POS Profile", [profile]))
         currency = profile.get("currency")
@@ -304,16 +312,16 @@ class Puller:
             errors += self._children(spec, changed)
         self._emit(scope, watermark, seen, errors, self._upserts(spec.doctype,
                                                                  changed.values()))
+
     def _children(self, spec: Spec, changed: dict[str, Doc]) -> int:
         """Fill the child tables of ``changed``; re-read stale parents whole.
 
         Returns the number of parents dropped as malformed."""
-        names = sorted(changed)
-        if len(names) > const.CHILD_SCAN_THRESHOLD:
+        if len(changed) > const.CHILD_SCAN_THRESHOLD:
             batches: list[list[Any]] = [[]]  # the whole child table, in pages
         else:
-            batches = [[["parent", "in", names[i:i + const.CHILD_IN_BATCH]]]
-                       for i in range(0, len(names), const.CHILD_IN_BATCH)]
+            batches = [[["parent", "in", names]] for names in
+                       name_batches(sorted(changed), const.CHILD_IN_URL_CHARS)]
         stale: set[str] = set()
         for child in spec.children:
             fields = (*CHILD_BOOKKEEPING, *child.fields)
@@ -348,15 +356,15 @@ class Puller:
             doctype = row.get("deleted_doctype")
             held = self.known.held.get(doctype, {}) if isinstance(doctype, str) else {}
             try:
-                body = deletion(row, held)
+                when, body = deletion(row, held)
             except ErpNextError as exc:
                 errors += 1
                 self._error(f"Deleted Document {row.get('name')}: {exc.message}")
                 continue
+            watermark = max(watermark or "", when)
             if body is not None:
-                held[body["name"]] = (body["modified"], True)
+                held[body["name"]] = (when, True)
                 events.append((DELETED, body))
-                watermark = max(watermark or "", body["modified"])
         self._emit(scope, watermark, len(rows), errors, events)
 
     # --- stock ----------------------------------------------------------------------------

@@ -47,12 +47,8 @@ class ScopeState:
 
 def ensure_table(session: Session) -> None:
     """Create the table if this store predates it (it is not in the core schema)."""
-    PullStateRow.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
-
-
-def watermark(session: Session, scope: str) -> str | None:
-    row = raw(session).one("SELECT watermark FROM erpnext_pull_state WHERE scope = ?", (scope,))
-    return None if row is None else row[0]
+    Base.metadata.tables[PullStateRow.__tablename__].create(session.connection(),
+                                                            checkfirst=True)
 
 
 def record(session: Session, state: ScopeState) -> None:

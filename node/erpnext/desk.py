@@ -22,8 +22,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from node import deliveries, outbox
 from node.erpnext import _settings, _state
 from node.erpnext._const import STORE_STEP_TIMEOUT_S
+from node.erpnext._forwarder import consolidated_shifts
 from node.erpnext._pull import Direct, PullReport, StoreAccess, pull
 from node.errors import StoreError, TillmeshError
 from node.eventlog import EventLog
@@ -107,8 +109,9 @@ class PullJob:
         outcome: dict[str, Any]
         try:
             with settings.client() as client:
-                report: PullReport = pull(client, store, settings.pos_profile,
-                                          progress=self._progress)
+                report: PullReport = pull(
+                    client, store, settings.pos_profile, progress=self._progress,
+                    consolidated=lambda: consolidated_shifts(client, settings.pos_profile))
             outcome = {"state": PullState.DONE.value, "report": report.as_dict()}
         except TillmeshError as exc:
             log.error("ERPNext pull failed: %s", exc.message)
@@ -141,7 +144,16 @@ def register(node: Node) -> None:
             settings = {"error": exc.message}
         with node.read() as session:
             scopes = [vars(s) for s in _state.states(session)]
-        return {"settings": settings, "pull": job.view(), "scopes": scopes}
+            failed = len(deliveries.exceptions(session))
+            pending = len(outbox.pending(session)) - failed
+        forwarder = node.forwarder
+        return {"settings": settings, "pull": job.view(), "scopes": scopes,
+                "configured": forwarder is not None,
+                "reachable": None if forwarder is None else forwarder.reachable,
+                "forwarder": node.elected_forwarder(),
+                "last_delivery": None if forwarder is None else forwarder.last_delivery,
+                "last_error": None if forwarder is None else forwarder.last_error,
+                "pending": pending, "failed": failed}
 
     node.expose("erpnext_pull", erpnext_pull, auth="none")
     node.expose("erpnext_status", erpnext_status, auth="none")
