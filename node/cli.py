@@ -111,9 +111,14 @@ def cmd_join(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from node.daemon import run
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    _logging()
     run(config_mod.load(_data_dir(args)))
     return 0
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request: too much
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -131,9 +136,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("demo users: admin PIN 1234, supervisor PIN 2222, cashier PIN 1111")
     print(f"try: tillmesh --data-dir {data_dir} api login --json "
           "'{\"user\": \"cashier\", \"pin\": \"1111\"}'")
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    run(config_mod.load(data_dir))
+    _logging()
+    config = config_mod.load(data_dir)
+    simulator = None if args.no_erpnext else _demo_erpnext(config, args.erpnext_port)
+    try:
+        run(config)
+    finally:
+        if simulator is not None:
+            simulator.stop()
     return 0
+
+
+def _demo_erpnext(config: Config, port: int) -> Any:
+    """The ERPNext simulator on 127.0.0.1, set up as this counter's ERPNext: the demo's
+    shifts and sales are forwarded to it. It keeps its data in memory only."""
+    from node.erpnext import ErpNextClient, ErpNextSettings, save_settings, setup
+    from node.erpnext.simulator import Simulator
+
+    simulator = Simulator(seed="demo")
+    url = simulator.start(port=port)
+    with ErpNextClient(url, simulator.api_key, simulator.api_secret) as client:
+        setup(client, config.pos_profile, lambda check: None)
+    save_settings(config, ErpNextSettings(url, simulator.api_key, simulator.api_secret,
+                                          config.pos_profile))
+    print(f"ERPNext simulator at {url} (key {simulator.api_key}, secret "
+          f"{simulator.api_secret}); it starts empty on every demo run")
+    return simulator
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -310,7 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(fn=cmd_peers)
 
     sub.add_parser("run", help="run the node daemon").set_defaults(fn=cmd_run)
-    sub.add_parser("demo", help="create (once) and run a demo counter").set_defaults(fn=cmd_demo)
+    p = sub.add_parser("demo", help="create (once) and run a demo counter, with a simulated "
+                       "ERPNext on 127.0.0.1")
+    p.add_argument("--no-erpnext", action="store_true", help="no ERPNext simulator")
+    p.add_argument("--erpnext-port", type=int, default=8765, help="the simulator's port")
+    p.set_defaults(fn=cmd_demo)
     sub.add_parser("status", help="what the store holds").set_defaults(fn=cmd_status)
     sub.add_parser("users", help="list users and roles").set_defaults(fn=cmd_users)
     sub.add_parser("rebuild", help="rebuild every projection from the event log (node stopped)"
