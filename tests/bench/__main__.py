@@ -31,6 +31,7 @@ from node.store import create_key_file, open_engine
 from tests.proc import Nodes
 
 BATCH = 5000  # events per transaction while loading
+PARTS = ("counter", "replication", "erpnext", "ui")
 
 
 def _tmp() -> Path:
@@ -178,19 +179,31 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--sales", type=int, default=1000)
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--only", choices=("counter", "replication"),
-                        help="run one half of the table")
-    parser.add_argument("--quick", action="store_true", help="a tenth of the replication load")
+    parser.add_argument("--only", choices=PARTS, action="append",
+                        help="run only these parts of the table (repeatable)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tenth of the replication, ERPNext and UI load")
     args = parser.parse_args()
+    parts = args.only or PARTS
     rows: list[tuple[str, str, str, str]] = []
-    if args.only != "replication":
+    if "counter" in parts:
         bench_catalog(args.items, rows)
         bench_api(rows, args.sales)
         bench_rebuild(rows, args.events)
-    if args.only != "counter":
+    if "replication" in parts:
         from tests.bench.replication import run_all
 
         run_all(rows, _stats, quick=args.quick)
+    if "erpnext" in parts:
+        from tests.bench import erpnext_forward, erpnext_pull
+
+        rows += [(what, "", figure, target) for what, figure, target in
+                 erpnext_pull.run(args.quick) + erpnext_forward.run(args.quick)]
+    if "ui" in parts:
+        from tests.bench import ui_scan
+
+        rows += [(what, "", figure, target) for what, figure, target in
+                 ui_scan.run(args.quick)]
     print(f"\nTillmesh counter benchmarks - {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from tests.proc import free_port
-from tests.ui.driver import CASHIER, ensure_shift
+from tests.ui.driver import CASHIER, SUPERVISOR, client, ensure_shift
 from ui.models.money import with_symbol
 
 MILK = "4250100000011"
@@ -80,3 +80,24 @@ def test_a_printer_that_is_off_never_blocks_the_sale(open_app, nodes):
     app.key(Qt.Key.Key_F10)  # the next customer is served all the same
     app.wait(lambda: app.screen == "sell" and app.window.sell.cart_id not in (None, paid_cart))
     app.scan(MILK)
+
+
+def test_a_no_sale_drawer_open_needs_a_supervisor_and_kicks_the_drawer(open_app, nodes):
+    data_dir = nodes.init()
+    with_printer(data_dir, kind="file", file=RECEIPT_FILE)
+    node = nodes.start(data_dir)
+    ensure_shift(node)
+    app = open_app(node.endpoint)
+    app.login(*CASHIER)
+    app.key(Qt.Key.Key_F12)
+    app.wait(lambda: app.screen == "shifts")
+    no_sale = next(b for b in app.window.findChildren(QPushButton)
+                   if b.text() == "Open the drawer (no sale)")
+    app.qtbot.mouseClick(no_sale, Qt.MouseButton.LeftButton)
+    app.approve(*SUPERVISOR)  # a cashier may not: the supervisor's PIN, for this once
+    kick = b"\x1bp"  # ESC p: the drawer pulse
+    receipt = data_dir / RECEIPT_FILE
+    app.wait(lambda: receipt.exists() and kick in receipt.read_bytes())
+    with client(node) as api:
+        opened = [a for a in api.call("audit_list") if a["kind"] == "audit.drawer_opened"]
+    assert opened and opened[0]["approver"] == SUPERVISOR[0]

@@ -31,6 +31,9 @@ def _now() -> datetime:
     return datetime.now().astimezone()
 
 
+NO_SALE_REASON = "no sale (opened from the app)"  # what the audit trail shows
+
+
 class ShiftScreen(QWidget):
     def __init__(self, ctx: Context) -> None:
         super().__init__()
@@ -46,6 +49,7 @@ class ShiftScreen(QWidget):
         self.list.itemClicked.connect(lambda _: self.select(self.shifts[self.list.currentRow()]))
         left = card(label("Shifts", "title"), self.here, self.open_here,
                     button("Cash in / out  F9", lambda: ctx.action.emit("cash")),
+                    button("Open the drawer (no sale)", self.open_drawer),
                     label("Open shifts", "subtitle"), self.list)
 
         self.opening = CountForm()
@@ -122,6 +126,12 @@ class ShiftScreen(QWidget):
         self.selected = None
         self.opening.set_modes(self.ctx.modes)
         self.pages.setCurrentIndex(0)
+
+    def open_drawer(self) -> None:
+        """A supervisor's no-sale open (audited by the node); a cashier is asked for one."""
+        self.ctx.call("drawer_open", {"reason": NO_SALE_REASON},
+                      lambda _: self.ctx.notify("Drawer opened (no sale, audited)"),
+                      approvable=True)
 
     def open_shift(self) -> None:
         values = self.opening.amounts()
