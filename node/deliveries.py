@@ -47,6 +47,7 @@ class DeliveryRow(Base):
     acked_at: Mapped[str | None] = mapped_column(String(40))  # ISO-8601 UTC, by the acker
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
     failed_hlc: Mapped[int] = mapped_column(BigInteger, default=0)  # latest failure
+    failed_origin: Mapped[str] = mapped_column(String(32), default="")  # breaks hlc ties
     retried_hlc: Mapped[int] = mapped_column(BigInteger, default=0)  # latest retry
     failures: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the latest failure
@@ -54,10 +55,13 @@ class DeliveryRow(Base):
     message: Mapped[str | None] = mapped_column(Text)  # ERPNext's own words
     stage: Mapped[str | None] = mapped_column(String(32))  # "insert", "consolidation" …
     note: Mapped[str | None] = mapped_column(Text)  # the supervisor's, on resolve
+    note_hlc: Mapped[int] = mapped_column(BigInteger, default=0)  # latest resolve wins
+    note_origin: Mapped[str] = mapped_column(String(32), default="")
 
 
-_ENSURE = "INSERT OR IGNORE INTO deliveries (doctype, name, acked, resolved, failed_hlc," \
-          " retried_hlc, failures) VALUES (?, ?, 0, 0, 0, 0, 0)"
+_ENSURE = ("INSERT OR IGNORE INTO deliveries (doctype, name, acked, resolved, failed_hlc,"
+           " failed_origin, retried_hlc, failures, note_hlc, note_origin)"
+           " VALUES (?, ?, 0, 0, 0, '', 0, 0, 0, '')")
 
 
 @projector(ACKED, FAILED, RETRIED, RESOLVED)
@@ -72,16 +76,20 @@ def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
     elif event.kind == FAILED:
         sql.run("UPDATE deliveries SET failures = failures + 1 WHERE doctype = ? AND name = ?",
                 key)
-        sql.run("UPDATE deliveries SET failed_hlc = ?, status = ?, exc_type = ?, message = ?,"
-                " stage = ? WHERE doctype = ? AND name = ? AND failed_hlc < ?",
-                (event.hlc, body.get("status"), body.get("exc_type"), body.get("message"),
-                 body.get("stage"), *key, event.hlc))
+        # The latest failure by (hlc, origin) tells the reason: the same on every counter.
+        sql.run("UPDATE deliveries SET failed_hlc = ?, failed_origin = ?, status = ?,"
+                " exc_type = ?, message = ?, stage = ? WHERE doctype = ? AND name = ?"
+                " AND (failed_hlc, failed_origin) < (?, ?)",
+                (event.hlc, event.origin, body.get("status"), body.get("exc_type"),
+                 body.get("message"), body.get("stage"), *key, event.hlc, event.origin))
     elif event.kind == RETRIED:
         sql.run("UPDATE deliveries SET retried_hlc = max(retried_hlc, ?)"
                 " WHERE doctype = ? AND name = ?", (event.hlc, *key))
     else:
-        sql.run("UPDATE deliveries SET resolved = 1, note = ? WHERE doctype = ? AND name = ?",
-                (body.get("note"), *key))
+        sql.run("UPDATE deliveries SET resolved = 1 WHERE doctype = ? AND name = ?", key)
+        sql.run("UPDATE deliveries SET note = ?, note_hlc = ?, note_origin = ?"
+                " WHERE doctype = ? AND name = ? AND (note_hlc, note_origin) < (?, ?)",
+                (body.get("note"), event.hlc, event.origin, *key, event.hlc, event.origin))
 
 
 @dataclass(frozen=True)
