@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from node.client import Client
@@ -245,7 +246,7 @@ class Bridge(QObject):
         on_ok, on_error, lane = callbacks
         if done.ok:
             self._set_link(Link.ONLINE)
-            if on_ok is not None:
+            if on_ok is not None and _alive(on_ok):
                 on_ok(done.value)
             return
         error = done.error or InternalError("no answer and no error")
@@ -254,6 +255,13 @@ class Bridge(QObject):
                 self._set_link(Link.OFFLINE)
         elif not isinstance(error, NodeUnavailable):
             self._set_link(Link.ONLINE)  # the node answered, with an error
-        if on_error is not None and on_error(error):
+        if on_error is not None and (not _alive(on_error) or on_error(error)):
             return
         self.error.emit(error)
+
+
+def _alive(callback: Callable[..., Any]) -> bool:
+    """False for a method of a widget Qt has deleted meanwhile (a dialog closed while
+    its search was out): its answer has nowhere to go."""
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or shiboken6.isValid(owner)

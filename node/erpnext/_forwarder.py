@@ -152,36 +152,43 @@ class Forwarder:
         # Resolved by a supervisor without reaching ERPNext: a closing cannot list them.
         settled_elsewhere = {name for (doctype, name), st in states.items()
                              if doctype == INVOICE and st.delivery is Delivery.RESOLVED}
-        count = 0
-        for item in due:
-            with self.node.read() as s:  # the store is read on the loop, never in a thread
-                doc = self._document(s, item, settled_elsewhere)
-                context = self.node.context(s)
-                doc["company"], doc["modes"] = context.company, list(context.modes)
-                state = states.get((item.doctype, item.name))
-                doc["retrying"] = state is not None and state.failures > 0
-            try:
-                outcome = await asyncio.to_thread(self._send, item, doc)
-            except Refused as refused:
-                self._record(deliveries.FAILED, item, status=refused.error.status,
-                             exc_type=refused.error.exc_type, message=refused.error.message,
-                             stage=refused.stage)
-                count += 1
-                continue
-            if outcome.waiting:
-                self._recheck[(item.doctype, item.name)] = time.monotonic() + CLOSING_RECHECK_S
-                continue
-            self._recheck.pop((item.doctype, item.name), None)
-            self._record(deliveries.ACKED, item, erpnext_name=outcome.acked)
-            count += 1
-        return count
+        results: list[tuple[str, Due, dict[str, Any]]] = []
+        try:
+            for item in due:
+                with self.node.read() as s:  # the store is read on the loop, never in a thread
+                    doc = self._document(s, item, settled_elsewhere)
+                    context = self.node.context(s)
+                    doc["company"], doc["modes"] = context.company, list(context.modes)
+                    state = states.get((item.doctype, item.name))
+                    doc["retrying"] = state is not None and state.failures > 0
+                try:
+                    outcome = await asyncio.to_thread(self._send, item, doc)
+                except Refused as refused:
+                    results.append((deliveries.FAILED, item, {
+                        "status": refused.error.status, "exc_type": refused.error.exc_type,
+                        "message": refused.error.message, "stage": refused.stage}))
+                    continue
+                key = (item.doctype, item.name)
+                if outcome.waiting:
+                    self._recheck[key] = time.monotonic() + CLOSING_RECHECK_S
+                    continue
+                self._recheck.pop(key, None)
+                results.append((deliveries.ACKED, item, {"erpnext_name": outcome.acked}))
+        finally:  # also when ERPNext went away mid-cycle: what it took is recorded
+            self._record(results)
+        return len(results)
 
-    def _record(self, kind: str, item: Due, **fields: Any) -> None:
+    def _record(self, results: list[tuple[str, Due, dict[str, Any]]]) -> None:
+        """One transaction for a cycle's results: a forwarder killed before it commits
+        only makes the next one post again and get 409, never a second document."""
+        if not results:
+            return
         at = datetime.now(UTC).isoformat()
         with self.node.write() as tx:
-            tx.append(kind, {"doctype": item.doctype, "name": item.name,
-                             "by": self.node.node_id, "at": at, **fields})
-        if kind == deliveries.ACKED:
+            for kind, item, fields in results:
+                tx.append(kind, {"doctype": item.doctype, "name": item.name,
+                                 "by": self.node.node_id, "at": at, **fields})
+        if any(kind == deliveries.ACKED for kind, _, _ in results):
             self.last_delivery = at
 
     # --- documents -------------------------------------------------------------------
