@@ -233,3 +233,40 @@ def test_erpnext_down_records_nothing_and_says_so(tmp_path, erpnext):
     assert said == [False]
     with node.read() as s:
         assert deliveries.states(s) == {}
+
+
+def test_a_failed_consolidation_is_an_exception_and_a_retry_reruns_it(tmp_path):
+    from datetime import datetime
+
+    from node.erpnext.simulator import ManualClock
+
+    site = ManualClock(datetime(2026, 11, 26, 7, 0))  # site-local, before the day's sales
+    with Simulator(seed="demo", job_delay=None, clock=site) as sim:
+        with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
+            setup(client, POS_PROFILE, lambda check: None)
+        node = demo_node(tmp_path / "c1")
+        shift, invoices = sell_day(node, sales=11)  # 10+ invoices: consolidated in the background
+        fwd = forwarder(node, sim)
+
+        async def cycles(n: int) -> None:
+            for _ in range(n):
+                await fwd.cycle()
+                fwd._recheck.clear()
+        asyncio.run(cycles(5))
+        assert sim.get(CLOSING, shift)["status"] == "Queued"
+        sim.set_bin(SOAP, WAREHOUSE, 0)  # someone booked the soap out, back in the morning
+        sim.run_jobs()
+        asyncio.run(cycles(2))
+        failed = state(node, CLOSING, shift)
+        assert (failed.delivery, failed.stage) == (Delivery.FAILED, "consolidation")
+        assert SOAP in failed.message and "<" not in failed.message  # ERPNext's words, as text
+        asyncio.run(cycles(2))
+        assert [r for r in sim.requests if "run_method" in r.path] == []  # waits for a person
+        sim.set_bin(SOAP, WAREHOUSE, 500)  # the stock is put right (as of the morning)
+        Till(node, "sup")("exception_retry", id=f"{CLOSING}/{shift}")
+        asyncio.run(cycles(1))
+        assert sim.get(CLOSING, shift)["status"] == "Queued"  # ERPNext runs it again
+        sim.run_jobs()
+        asyncio.run(cycles(2))
+        assert state(node, CLOSING, shift).delivery is Delivery.ACKED
+        assert {sim.get(INVOICE, i)["status"] for i in invoices} == {"Consolidated"}

@@ -106,7 +106,8 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _plain_text(text: str) -> str:
+def plain_text(text: str) -> str:
+    """ERPNext's HTML message as one line of text (tags dropped, entities decoded)."""
     return " ".join(html.unescape(_TAG.sub("", text)).split())
 
 
@@ -123,7 +124,7 @@ def _server_messages(raw: object) -> list[str]:
                 item = json.loads(item)
         message = item.get("message") if isinstance(item, dict) else item
         if message:
-            out.append(_plain_text(str(message)))
+            out.append(plain_text(str(message)))
     return [m for m in out if m]
 
 
@@ -137,7 +138,7 @@ def frappe_message(payload: object) -> str | None:
         return "; ".join(messages)
     for key in ("_error_message", "exception"):
         if isinstance(payload.get(key), str) and payload[key].strip():
-            return _MODULE_PATH.sub("", _plain_text(payload[key]))
+            return _MODULE_PATH.sub("", plain_text(payload[key]))
     exc_type = payload.get("exc_type")
     return str(exc_type) if exc_type else None
 
@@ -151,7 +152,7 @@ def error_from_answer(status: int, content: bytes, *, method: str, path: str,
         payload = None
     message = frappe_message(payload)
     if message is None:
-        text = _plain_text(content.decode("utf-8", "replace"))[:const.ERROR_TEXT_CHARS]
+        text = plain_text(content.decode("utf-8", "replace"))[:const.ERROR_TEXT_CHARS]
         message = f"HTTP {status} from ERPNext" + (f": {text}" if text else "")
     cls = _BY_STATUS.get(status)
     if cls is None:
@@ -291,6 +292,12 @@ class ErpNextClient:
         """Set fields of an existing document (``{"docstatus": 1}`` submits a draft)."""
         return _doc(self._call("PUT", _resource(doctype, name), body=dict(fields),
                                key="data"), doctype)
+
+    def run_doc_method(self, doctype: str, name: str, method: str) -> Any:
+        """A document's own whitelisted method (``run_method=retry`` on a POS Closing
+        Entry whose consolidation failed): ``POST /api/resource/<doctype>/<name>``."""
+        return self._call("POST", _resource(doctype, name), params={"run_method": method},
+                          key="message")
 
     def call_method(self, path: str, params: Mapping[str, Any] | None = None,
                     body: Mapping[str, Any] | None = None, http_method: str = "GET") -> Any:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from node import deliveries, outbox
 from node.deliveries import Delivery
 from node.erpnext import _documents as documents
-from node.erpnext._client import ErpNextClient
+from node.erpnext._client import ErpNextClient, plain_text
 from node.erpnext._settings import ErpNextSettings
 from node.errors import (
     ErpNextAuthError,
@@ -85,6 +85,7 @@ class Forwarder:
         self._client: ErpNextClient | None = None
         self._user: str | None = None
         self._recheck: dict[tuple[str, str], float] = {}  # closing -> monotonic time
+        self._retried: set[str] = set()  # closings re-queued, their outcome not yet seen
         self.reachable: bool | None = None  # None until the first call
         self.last_delivery: str | None = None  # ISO time of the last ack by this counter
         self.last_error: str | None = None
@@ -256,9 +257,9 @@ class Forwarder:
         try:
             if int(current.get("docstatus") or 0) == 0:
                 current = client.update(CLOSING, name, {"docstatus": 1})
-            elif current.get("status") == FAILED and retrying:  # a supervisor's retry
-                client.call_method(f"/api/resource/{CLOSING}/{name}", {"run_method": "retry"},
-                                   http_method="POST")
+            elif current.get("status") == FAILED and retrying and name not in self._retried:
+                client.run_doc_method(CLOSING, name, "retry")  # once per supervisor retry
+                self._retried.add(name)
                 current = client.get_doc(CLOSING, name) or {}
         except (ErpNextUnreachable, ErpNextServerError, ErpNextAuthError):
             raise
@@ -266,9 +267,12 @@ class Forwarder:
             raise Refused(exc, "submit") from exc
         status = current.get("status")
         if status == SUBMITTED:
+            self._retried.discard(name)
             return Outcome(acked=name)
         if status == FAILED:
-            error = ErpNextError(str(current.get("error_message") or "consolidation failed"),
+            self._retried.discard(name)  # failed again: back to the supervisor
+            error = ErpNextError(plain_text(str(current.get("error_message")
+                                                or "consolidation failed")),
                                  status=None, exc_type="ConsolidationFailed")
             raise Refused(error, "consolidation")
         return Outcome(waiting=True)  # Queued: the background job runs
