@@ -8,9 +8,10 @@ the shift count, the store status and the admin screen.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +35,7 @@ def save_all(outdir: Path) -> list[Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
     application()
-    with DemoNode() as node:
+    with _erpnext() as link, DemoNode(prepare=link) as node:
         window = open_window(node.endpoint, windowed=True)
         ctx = window.ctx
 
@@ -96,6 +97,7 @@ def save_all(outdir: Path) -> list[Path]:
 
         ctx.logout()
         login("admin", "1234")
+        settle(lambda: _refused(node.endpoint))  # the forwarder met ERPNext's refusal
         window.show_screen("status")
         shot("store-status")
 
@@ -105,6 +107,35 @@ def save_all(outdir: Path) -> list[Path]:
         shot("admin")
         window.close()
     return saved
+
+
+@contextlib.contextmanager
+def _erpnext() -> Iterator[Callable[[Path], None]]:
+    """The ERPNext simulator as the demo counter's ERPNext, out of the first item's stock,
+    so the store-status screen shows a delivery ERPNext refused, with its message."""
+    from node.config import load
+    from node.demo_data import WAREHOUSE, demo_master_docs
+    from node.erpnext import ErpNextClient, ErpNextSettings, save_settings, setup
+    from node.erpnext.simulator import Simulator
+
+    with Simulator(seed="demo") as sim:
+        item = next(doc["name"] for doctype, doc in demo_master_docs() if doctype == "Item"
+                    and any(b.get("barcode") == SALE[0] for b in doc.get("barcodes", [])))
+        sim.set_bin(item, WAREHOUSE, 0)
+        with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
+            setup(client, "Demo POS", lambda check: None)
+
+        def link(data_dir: Path) -> None:
+            save_settings(load(data_dir), ErpNextSettings(sim.url, sim.api_key,
+                                                          sim.api_secret, "Demo POS"))
+        yield link
+
+
+def _refused(endpoint: str) -> bool:
+    from node.client import Client
+
+    with Client(endpoint, timeout=2) as client:
+        return bool(client.call("erpnext_status").get("failed"))
 
 
 def _returns(window: MainWindow, settle: Callable[[Callable[[], bool]], None],
