@@ -258,7 +258,9 @@ def test_with_the_node_running_the_pull_goes_through_its_local_api(site):
         with node.client() as c:
             status = c.call("erpnext_status")
             assert status["pull"]["state"] == "done"
-            assert any(s["scope"] == "Item" and s["emitted"] > 250 for s in status["scopes"])
+            # The elected forwarder (this counter alone) pulls on its own at start too, so
+            # the items may have come with its pull or with ours.
+            assert any(s["scope"] == "Item" for s in status["scopes"])
             c.login("admin", "1234")
             assert c.call("search_items", text="4250100000011")[0]["item_code"] == "DAI-0001"
         assert "pull         done" in ok(tillmesh(data, "erpnext", "status"))
