@@ -116,23 +116,14 @@ class EventLog:
             with self._savepoint(self._batch) as tx:
                 yield tx
             return
-        heads_before = {o: _Head(h.seq, h.hash) for o, h in self._heads.items()}
-        hlc_before = self.hlc.last
         session = Session(self.engine, expire_on_commit=False)
         fsync_now = durable and not self.group_commit
         session.connection(execution_options={WRITE_OPTION: True, DURABLE_OPTION: fsync_now})
         tx = Transaction(self, session, durable)
         try:
-            yield tx
-            session.commit()
-        except SQLAlchemyError as exc:
-            session.rollback()
-            self._heads, self.hlc.last = heads_before, hlc_before
-            raise StoreError(f"could not record: {exc}") from exc
-        except BaseException:
-            session.rollback()
-            self._heads, self.hlc.last = heads_before, hlc_before
-            raise
+            with self._undone_on_error(session.rollback):
+                yield tx
+                session.commit()
         finally:
             session.close()
         if not tx.recorded:
@@ -160,17 +151,28 @@ class EventLog:
 
     @contextmanager
     def _savepoint(self, outer: Transaction) -> Iterator[Transaction]:
-        heads_before = {o: _Head(h.seq, h.hash) for o, h in self._heads.items()}
-        hlc_before, recorded = self.hlc.last, len(outer.recorded)
+        recorded = len(outer.recorded)
         nested = outer.session.begin_nested()
         outer.session.connection()  # SAVEPOINT now: handlers write through raw cursors
-        try:
+
+        def rollback() -> None:
+            nested.rollback()
+            del outer.recorded[recorded:]
+
+        with self._undone_on_error(rollback):
             yield outer
             nested.commit()
+
+    @contextmanager
+    def _undone_on_error(self, rollback: Callable[[], None]) -> Iterator[None]:
+        """On any error: roll the store back and forget the heads and clock it moved."""
+        heads = {o: _Head(h.seq, h.hash) for o, h in self._heads.items()}
+        hlc_before = self.hlc.last
+        try:
+            yield
         except BaseException as exc:
-            nested.rollback()
-            self._heads, self.hlc.last = heads_before, hlc_before
-            del outer.recorded[recorded:]
+            rollback()
+            self._heads, self.hlc.last = heads, hlc_before
             if isinstance(exc, SQLAlchemyError):
                 raise StoreError(f"could not record: {exc}") from exc
             raise

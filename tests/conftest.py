@@ -20,3 +20,14 @@ def ann(node: Node) -> Till:
     till = Till(node, "ann")
     till("shift_open", opening={"Cash": "100.00", "Card": "0"})
     return till
+
+
+@pytest.fixture
+def site():
+    """The ERPNext simulator with the demo store, on 127.0.0.1: ``(simulator, url)``."""
+    from node.erpnext.simulator import Simulator
+
+    with Simulator(seed="demo") as sim:
+        url = sim.start()
+        assert url.startswith("http://127.0.0.1:")
+        yield sim, url

@@ -43,16 +43,6 @@ RULES = rules_from_config([])
 
 
 @pytest.fixture
-def site():
-    from node.erpnext.simulator import Simulator
-
-    with Simulator(seed="demo") as sim:
-        url = sim.start()
-        assert url.startswith("http://127.0.0.1:")
-        yield sim, url
-
-
-@pytest.fixture
 def counter(tmp_path):
     return make_node(tmp_path / "c01", seeded=False, profile=PROFILE)
 

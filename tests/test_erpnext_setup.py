@@ -24,16 +24,6 @@ PROFILE = "Demo POS"
 
 
 @pytest.fixture
-def site():
-    from node.erpnext.simulator import Simulator
-
-    with Simulator(seed="demo") as sim:
-        url = sim.start()
-        assert url.startswith("http://127.0.0.1:")
-        yield sim, url
-
-
-@pytest.fixture
 def data_dir(tmp_path):
     config = Config(data_dir=tmp_path / "c01", node_id="C01", pos_profile=PROFILE,
                     listen="tcp://127.0.0.1:0", join_listen="tcp://127.0.0.1:0", mdns=False)

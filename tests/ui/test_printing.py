@@ -25,6 +25,17 @@ def with_printer(data_dir: Path, **settings: object) -> None:
         toml.write("\n[printer]\n" + "\n".join(lines) + "\n")
 
 
+def cashier_at_a_file_printer(open_app, nodes):
+    """A counter printing to a file, its shift open, the app logged in as the cashier."""
+    data_dir = nodes.init()
+    with_printer(data_dir, kind="file", file=RECEIPT_FILE)
+    node = nodes.start(data_dir)
+    ensure_shift(node)
+    app = open_app(node.endpoint)
+    app.login(*CASHIER)
+    return app, node, data_dir
+
+
 def sell_by_card(app) -> dict:
     """One milk, paid by card (no drawer kick: the receipt is the only job)."""
     sell, payment = app.window.sell, app.window.payment
@@ -39,12 +50,7 @@ def sell_by_card(app) -> dict:
 
 
 def test_a_sale_leads_to_a_receipt_job_and_a_reprint_to_a_copy(open_app, nodes):
-    data_dir = nodes.init()
-    with_printer(data_dir, kind="file", file=RECEIPT_FILE)
-    node = nodes.start(data_dir)
-    ensure_shift(node)
-    app = open_app(node.endpoint)
-    app.login(*CASHIER)
+    app, node, data_dir = cashier_at_a_file_printer(open_app, nodes)
     sale = sell_by_card(app)
     receipt = data_dir / RECEIPT_FILE  # the file printer writes each job over the last
     app.wait(lambda: receipt.exists() and sale["invoice"].encode() in receipt.read_bytes())
@@ -83,12 +89,7 @@ def test_a_printer_that_is_off_never_blocks_the_sale(open_app, nodes):
 
 
 def test_a_no_sale_drawer_open_needs_a_supervisor_and_kicks_the_drawer(open_app, nodes):
-    data_dir = nodes.init()
-    with_printer(data_dir, kind="file", file=RECEIPT_FILE)
-    node = nodes.start(data_dir)
-    ensure_shift(node)
-    app = open_app(node.endpoint)
-    app.login(*CASHIER)
+    app, node, data_dir = cashier_at_a_file_printer(open_app, nodes)
     app.key(Qt.Key.Key_F12)
     app.wait(lambda: app.screen == "shifts")
     no_sale = next(b for b in app.window.findChildren(QPushButton)
