@@ -128,16 +128,10 @@ class EventLog:
             session.close()
         if not tx.recorded:
             return
-        if self.group_commit and any(e.origin == self.origin for e in tx.recorded):
+        if self.group_commit:
             self._unsynced += tx.recorded  # durable (and announced) at the next flush
             self._committed += 1
             return
-        # Only peers' events: they need no fsync before they are passed on. Lost in a
-        # crash, they are pulled again from the peers that sent them, and their origin
-        # made them durable before it sent them, so no origin's history can fork. The
-        # next flush (any request's, or the replication's own soon after) covers them.
-        if self.group_commit:
-            self._committed += 1
         self._announce(tx.recorded)
 
     @contextmanager

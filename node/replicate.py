@@ -31,7 +31,6 @@ from replication.transport import Transport, TransportError, fingerprint
 log = logging.getLogger("tillmesh.replication")
 
 TICK_S = 0.05  # how often the engine's timers run (heartbeats, pull timeouts)
-RECEIVED_SYNC_S = 0.05  # received events are fsynced within this (or by a request's flush)
 REDIAL_S = 5.0  # how often members we are not connected to are dialled afresh
 
 
@@ -89,7 +88,6 @@ class Replication:
         self.paused = False  # cut off: nothing in, nothing out (the counter sells on)
         self._inbox: list[tuple[str, Message]] = []
         self._seeded: dict[str, cluster.Member] = {}
-        self._sync_timer: asyncio.TimerHandle | None = None
 
     def set_config(self, config: Config) -> None:
         """Use ``config`` (a join adds the inviting counter as a static peer)."""
@@ -136,9 +134,6 @@ class Replication:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._sync_timer is not None:
-            self._sync_timer.cancel()
-        await self.node.log.flush()  # what was received is on disk before the node stops
         await self._send(self.engine.shutdown())
         if self.discovery is not None:
             await self.discovery.close()
@@ -169,8 +164,8 @@ class Replication:
         asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
-        """Handle what arrived since the last drain: everything from every peer is one
-        transaction (see ``EventLog.batch``)."""
+        """Handle what arrived since the last drain; pushed events from one peer are
+        merged, so a burst is one transaction (one fsync) instead of one per event."""
         inbox, self._inbox = self._inbox, []
         out: list[Outgoing] = []
         now = _now_ms()
@@ -183,16 +178,10 @@ class Replication:
                         log.exception("handling %s from %s failed", type(msg).__name__, peer)
         except StoreError as exc:  # nothing recorded: peers' vectors bring it back
             log.error("recording what peers sent failed: %s", exc.message)
-        await self._send(out)  # peers' events need no fsync first (see EventLog.transaction)
-        if self._sync_timer is None:  # but are made durable soon, with one shared fsync
-            self._sync_timer = asyncio.get_running_loop().call_later(
-                RECEIVED_SYNC_S, self._sync_received)
+        await self.node.log.flush()  # announce received events only once they are durable
+        await self._send(out)
         if self._refresh_members:
             self._sync_members()
-
-    def _sync_received(self) -> None:
-        self._sync_timer = None
-        asyncio.get_running_loop().create_task(self.node.log.flush())
 
     def _recorded(self, events: list[Event]) -> None:
         """After each commit: push our own new events; re-read members on node.* events."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import pytest
@@ -121,23 +120,3 @@ def test_a_batch_commits_once_and_a_failing_part_costs_only_itself(store, tmp_pa
     assert log.vector() == {"C02": 1, "C01": 1}
     assert announced == [evs[0].id, "C01:1"]
     assert [e.id for e in log.events()] == [evs[0].id, "C01:1"]
-
-
-def test_peers_events_pass_on_at_once_own_events_only_once_durable(store, tmp_path):
-    path, engine = store
-    other = EventLog(open_engine(tmp_path / "db2", create_key_file(tmp_path / "key2")), "C02")
-    with other.transaction() as tx:
-        theirs = tx.append("x.test", {"n": 1})
-    log = EventLog(engine, "C01")
-    log.enable_group_commit(path / "db")
-    announced: list[str] = []
-    log.listeners.append(lambda events: announced.extend(e.id for e in events))
-    with log.transaction() as tx:
-        tx.receive(theirs)
-    assert announced == [theirs.id]  # relayed at once: its origin made it durable
-    assert log._synced < log._committed  # but this counter still owes it an fsync
-    with log.transaction() as tx:
-        tx.append("x.test", {"n": "own"})
-    assert announced == [theirs.id]  # an own event waits for the fsync (a fork otherwise)
-    asyncio.run(log.flush())
-    assert announced == [theirs.id, "C01:1"] and log._synced == log._committed
