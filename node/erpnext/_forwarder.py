@@ -177,6 +177,7 @@ class Forwarder:
                 results.append((deliveries.ACKED, item, {"erpnext_name": outcome.acked}))
         finally:  # also when ERPNext went away mid-cycle: what it took is recorded
             self._record(results)
+            await self.node.log.flush()  # durable, and announced to peers, before going on
         return len(results)
 
     def _record(self, results: list[tuple[str, Due, dict[str, Any]]]) -> None:
