@@ -11,6 +11,7 @@ changes; the commit (WAL, synchronous=FULL) is the moment a sale becomes durable
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,12 +28,14 @@ from node import projections
 from node.errors import StoreError, ValidationError
 from node.events import GENESIS, Event, make_event
 from node.store._engine import DURABLE_OPTION, WRITE_OPTION
-from node.store.base import Base, EventRow
+from node.store.base import Base, EventRow, Meta
 from node.store.raw import raw
 from replication import hlc
 from replication.hlc import HybridClock
 from replication.protocol import ProtocolError, check_event
 from replication.vector import VersionVector
+
+logger = logging.getLogger("tillmesh.eventlog")
 
 _INSERT_EVENT = ("INSERT INTO events (origin, seq, hlc, wall_us, kind, body, prev_hash, hash)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -40,6 +43,7 @@ _COLUMNS = (EventRow.origin, EventRow.seq, EventRow.hlc, EventRow.wall_us, Event
             EventRow.body, EventRow.prev_hash, EventRow.hash)
 MAX_DRIFT_MS = 60_000  # a peer's stamp further ahead than this is not followed (bad clock)
 REBUILD_BATCH = 5000  # events read per query during rebuild (bounded memory)
+PROJECTIONS_KEY = "projection_shape"  # meta: the shape of the tables the events built
 
 Clock = Callable[[], datetime]
 
@@ -84,6 +88,22 @@ class EventLog:
         self._synced = 0  # of those, how many are known durable
         self._syncing: asyncio.Task[None] | None = None
         self._batch: Transaction | None = None  # the open ``batch()``, if any
+        self._rebuild_if_reshaped()
+
+    def _rebuild_if_reshaped(self) -> None:
+        """A release that adds or changes a projection table rebuilds it at the first
+        start (a new table would otherwise miss every earlier event: the outbox, say)."""
+        shape = projections.shape()
+        with Session(self.engine) as s:
+            held = s.get(Meta, PROJECTIONS_KEY)
+            if held is not None and held.value == shape:
+                return
+        if self._heads:
+            logger.warning("projection tables changed since this store was last opened: "
+                        "rebuilding them from %d events", sum(self.vector().values()))
+            self.rebuild()
+        with self.transaction() as tx:
+            tx.session.merge(Meta(key=PROJECTIONS_KEY, value=shape))
 
     def reload(self) -> None:
         """Re-read heads and clock after another connection wrote events (a snapshot)."""

@@ -11,6 +11,7 @@ last-writer-wins, and never assume another origin's event came first.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -64,3 +65,10 @@ def reset(session: Session) -> None:
     connection = session.connection()
     Base.metadata.drop_all(connection, tables=tables)
     Base.metadata.create_all(connection, tables=tables)
+
+
+def shape() -> str:
+    """A fingerprint of every projection table's name and columns (this release's)."""
+    parts = sorted(f"{t.name}({','.join(f'{c.name}:{c.type}' for c in t.columns)})"
+                   for t in projection_tables())
+    return hashlib.sha256(";".join(parts).encode()).hexdigest()

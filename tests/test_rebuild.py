@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from node.eventlog import EventLog
+from node.eventlog import PROJECTIONS_KEY, EventLog
 from node.events import Event
 from node.masterdata import upserted_body
-from node.store import create_key_file, open_engine
+from node.projections import shape
+from node.store import Meta, create_key_file, open_engine
 from tests.nodekit import FakeClock, Till, approver, dump, make_node, sync
 
 
@@ -114,3 +115,19 @@ def test_rebuild_brings_a_projection_table_of_an_older_release_to_the_new_shape(
                                 " origin))"))
     log.rebuild()
     assert dump(log) == expected
+
+
+def test_a_store_opened_by_a_release_with_other_projection_tables_rebuilds_them():
+    events, expected = scenario()
+    log = _fresh()
+    with log.transaction() as tx:
+        for event in events:
+            tx.receive(event)
+        # As an older release left it: the outbox table (new in this one) empty, and the
+        # shape it recorded is another one.
+        tx.session.execute(text("DELETE FROM outbox"))
+        tx.session.merge(Meta(key=PROJECTIONS_KEY, value="an older release's tables"))
+    reopened = EventLog(log.engine, "C09")
+    assert dump(reopened) == expected  # the outbox owes ERPNext the old events again
+    with reopened.reading() as s:
+        assert s.get(Meta, PROJECTIONS_KEY).value == shape()
