@@ -38,7 +38,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from node.client import Client
-from node.errors import InternalError, NodeUnavailable, TillmeshError
+from node.errors import InternalError, NodeUnavailable, SessionExpired, TillmeshError
 from ui.constants import (
     CALL_TIMEOUT_S,
     LANE_JOIN_S,
@@ -173,7 +173,8 @@ class Bridge(QObject):
         self.token: str | None = None
         self.link = Link.UNKNOWN
         self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[OnOk | None, OnError | None, Lane]] = {}
+        # job id -> its callbacks, its lane and the session token it was sent with
+        self._pending: dict[int, tuple[OnOk | None, OnError | None, Lane, str | None]] = {}
         self._offline = threading.Event()
         self._relay = _Relay()
         self._relay.done.connect(self._on_done)
@@ -203,14 +204,14 @@ class Bridge(QObject):
         job = Job(next(self._ids), method,
                   {k: v for k, v in (params or {}).items() if v is not None},
                   self.token, timeout or _TIMEOUTS[lane])
-        self._pending[job.id] = (on_ok, on_error, lane)
+        self._pending[job.id] = (on_ok, on_error, lane, job.token)
         self._workers[lane].submit(job)
         return job.id
 
     @property
     def busy(self) -> bool:
         """Whether an answer to a call is still outstanding (health pings aside)."""
-        return any(lane is not Lane.PING for _, _, lane in self._pending.values())
+        return any(lane is not Lane.PING for _, _, lane, _ in self._pending.values())
 
     def ping(self) -> None:
         if self._ping_out:
@@ -243,7 +244,9 @@ class Bridge(QObject):
         callbacks = self._pending.pop(done.job_id, None)
         if done.superseded or callbacks is None:
             return
-        on_ok, on_error, lane = callbacks
+        on_ok, on_error, lane, token = callbacks
+        if isinstance(done.error, SessionExpired) and token != self.token:
+            return  # about a session already replaced (a login since): not this one's news
         if done.ok:
             self._set_link(Link.ONLINE)
             if on_ok is not None and _alive(on_ok):
