@@ -4,6 +4,7 @@ through time-outs after commit, kills before the ack, two forwarders, refusals."
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -270,3 +271,43 @@ def test_a_failed_consolidation_is_an_exception_and_a_retry_reruns_it(tmp_path):
         asyncio.run(cycles(2))
         assert state(node, CLOSING, shift).delivery is Delivery.ACKED
         assert {sim.get(INVOICE, i)["status"] for i in invoices} == {"Consolidated"}
+
+
+@pytest.mark.slow
+def test_tillmesh_exceptions_lists_erpnexts_refusal_and_a_supervisor_retries_it(site):
+    """The CLI on a running counter whose forwarder met a refusal (real processes)."""
+    from tests.proc import Nodes, ok, tillmesh
+
+    sim, url = site
+    with ErpNextClient(url, sim.api_key, sim.api_secret) as client:
+        setup(client, POS_PROFILE, lambda check: None)
+    sim.faults.only_paths = "POST /api/resource/POS Invoice"
+    sim.faults.fail_next(1, status=417)  # ERPNext refuses the first sale once
+    with Nodes() as nodes:
+        data = nodes.init()
+        ok(tillmesh(data, "erpnext", "setup", "--url", url, "--key", sim.api_key,
+                    "--secret", sim.api_secret))
+        node = nodes.start(data)
+        with node.client() as api:
+            api.login("cashier", "1111")
+            api.call("shift_open", opening={"Cash": "10"})
+            sale = api.call("sale_create", items=[{"code": "4250100000011"}],
+                            payments=[{"mode_of_payment": "Cash", "amount": "5"}])
+        listed = ""
+        for _ in range(100):  # the forwarder sends within a second or two
+            listed = ok(tillmesh(data, "exceptions", "--user", "supervisor", "--pin", "2222"))
+            if sale["invoice"] in listed:
+                break
+        assert f"{INVOICE}/{sale['invoice']}" in listed and "417" in listed
+        refused = tillmesh(data, "exceptions", "--retry", f"{INVOICE}/{sale['invoice']}",
+                           "--user", "cashier", "--pin", "1111")
+        assert refused.returncode == 1 and "not allowed" in refused.stderr.lower()
+        ok(tillmesh(data, "exceptions", "--retry", f"{INVOICE}/{sale['invoice']}",
+                    "--user", "supervisor", "--pin", "2222"))
+        for _ in range(100):
+            if sim.get(INVOICE, sale["invoice"]) is not None:
+                break
+            time.sleep(0.1)
+        assert sim.get(INVOICE, sale["invoice"])["docstatus"] == 1
+        assert "no exceptions" in ok(tillmesh(data, "exceptions", "--user", "supervisor",
+                                             "--pin", "2222"))
