@@ -33,6 +33,8 @@ STOCK_HEADERS = ("Item", "On hand", "Invoice")
 def _now() -> datetime:
     return datetime.now().astimezone()
 
+MESSAGE_COLUMN = 1  # of the exceptions table: ERPNext's words
+
 
 class StatusScreen(QWidget):
     def __init__(self, ctx: Context) -> None:
@@ -48,6 +50,7 @@ class StatusScreen(QWidget):
         self.erpnext = Pairs()
         self.erpnext_note = label("", "subtitle", wrap=True)
         self.exceptions = table(EXCEPTION_HEADERS)
+        self.exceptions.setWordWrap(True)  # ERPNext's message is what a supervisor acts on
         self.exceptions_note = label("", "muted", wrap=True)
         self.retry_button = button("Retry", self.retry)
         self.resolve_button = button("Resolve…", self.resolve)
@@ -134,7 +137,9 @@ class StatusScreen(QWidget):
         self.exception_ids = [r.id for r in rows]
         self.exceptions_note.setText("" if rows else "Nothing waiting: ERPNext took everything "
                                      "sent so far")
-        fill(self.exceptions, [(r.document, r.message, r.tries, r.state) for r in rows])
+        fill(self.exceptions, [(r.document, r.message, r.tries, r.state) for r in rows],
+             stretch=MESSAGE_COLUMN)
+        self.exceptions.resizeRowsToContents()
 
     def _printer(self, status: Any) -> None:
         self.printer_note.setText("")

@@ -208,8 +208,9 @@ def table(headers: Sequence[str], row_px: int = TABLE_ROW_PX) -> QTableWidget:
 
 
 def fill(widget: QTableWidget, rows: Sequence[Sequence[str]],
-         numeric: Sequence[int] = ()) -> None:
-    """Replace a table's rows; columns in ``numeric`` are right-aligned."""
+         numeric: Sequence[int] = (), stretch: int = -1) -> None:
+    """Replace a table's rows; columns in ``numeric`` are right-aligned; column
+    ``stretch`` (the last by default) takes the width the others leave."""
     widget.setRowCount(len(rows))
     for r, values in enumerate(rows):
         for c, value in enumerate(values):
@@ -220,6 +221,6 @@ def fill(widget: QTableWidget, rows: Sequence[Sequence[str]],
     header = widget.horizontalHeader()
     if rows:  # columns as wide as what they hold, the last takes the rest
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(rows[0]) - 1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(stretch % len(rows[0]), QHeaderView.ResizeMode.Stretch)
     else:  # empty: the headers share the width, none is cut
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
