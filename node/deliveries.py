@@ -15,10 +15,11 @@ then resolved; then failed if its latest failure is newer than its latest retry.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from node.events import Event
@@ -39,7 +40,9 @@ class Delivery(enum.Enum):
 
 class DeliveryRow(Base):
     __tablename__ = "deliveries"
-    __table_args__ = {"info": PROJECTION}
+    # The exceptions queue reads the unsettled few among every document ever delivered.
+    __table_args__ = (Index("ix_deliveries_unsettled", "acked", "resolved"),
+                      {"info": PROJECTION})
     doctype: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(140), primary_key=True)
     acked: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -87,6 +90,8 @@ def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
                 " WHERE doctype = ? AND name = ?", (event.hlc, *key))
     else:
         sql.run("UPDATE deliveries SET resolved = 1 WHERE doctype = ? AND name = ?", key)
+    if event.kind in (ACKED, RESOLVED):  # settled for good: the outbox stops offering it
+        sql.run("UPDATE outbox SET settled = 1 WHERE doctype = ? AND name = ?", key)
         sql.run("UPDATE deliveries SET note = ?, note_hlc = ?, note_origin = ?"
                 " WHERE doctype = ? AND name = ? AND (note_hlc, note_origin) < (?, ?)",
                 (body.get("note"), event.hlc, event.origin, *key, event.hlc, event.origin))
@@ -123,10 +128,21 @@ _COLUMNS = ("doctype, name, acked, erpnext_name, resolved, failed_hlc, retried_h
             " status, exc_type, message, stage")
 
 
-def states(session: Session) -> dict[tuple[str, str], State]:
-    """Every document a forwarder has reported on, by (doctype, name)."""
-    return {(s.doctype, s.name): s for s in map(
-        _state, raw(session).run(f"SELECT {_COLUMNS} FROM deliveries"))}
+def states(session: Session, keys: Iterable[tuple[str, str]] | None = None,
+           ) -> dict[tuple[str, str], State]:
+    """What forwarders reported, by (doctype, name): on ``keys`` only, or on every
+    document ever reported (a table that grows with every sale: not for hot paths)."""
+    if keys is None:
+        return {(s.doctype, s.name): s for s in map(
+            _state, raw(session).run(f"SELECT {_COLUMNS} FROM deliveries"))}
+    found = (get(session, doctype, name) for doctype, name in keys)
+    return {(s.doctype, s.name): s for s in found if s is not None}
+
+
+def is_settled(session: Session, doctype: str, name: str) -> bool:
+    """Acked or resolved: nothing more to send."""
+    state = get(session, doctype, name)
+    return state is not None and state.delivery in (Delivery.ACKED, Delivery.RESOLVED)
 
 
 def exceptions(session: Session) -> list[State]:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgpack
-from sqlalchemy import BigInteger, LargeBinary, String
+from sqlalchemy import BigInteger, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from node import deliveries
 from node.deliveries import Delivery, State
 from node.events import Event
 from node.projections import projector
@@ -38,18 +39,21 @@ Key = tuple[str, str]  # (doctype, name)
 
 class OutboxRow(Base):
     __tablename__ = "outbox"
-    __table_args__ = {"info": PROJECTION}
     doctype: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(140), primary_key=True)
-    hlc: Mapped[int] = mapped_column(BigInteger, index=True)  # delivery order
+    hlc: Mapped[int] = mapped_column(BigInteger)  # delivery order
     origin: Mapped[str] = mapped_column(String(32))  # the event carrying the document
     seq: Mapped[int] = mapped_column(BigInteger)
     shift: Mapped[str | None] = mapped_column(String(60))
     after: Mapped[bytes] = mapped_column(LargeBinary)  # [[doctype, name], ...] first
+    # Acked or resolved (node.deliveries keeps it up to date): the forwarder reads only
+    # the rows still owed, not every document the store ever delivered.
+    settled: Mapped[bool] = mapped_column(default=False)
+    __table_args__ = (Index("ix_outbox_owed", "settled", "hlc"), {"info": PROJECTION})
 
 
-_UPSERT = ("INSERT INTO outbox (doctype, name, hlc, origin, seq, shift, after)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doctype, name) DO UPDATE SET"
+_UPSERT = ("INSERT INTO outbox (doctype, name, hlc, origin, seq, shift, after, settled)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doctype, name) DO UPDATE SET"
            " hlc = excluded.hlc, origin = excluded.origin, seq = excluded.seq,"
            " shift = excluded.shift, after = excluded.after"
            " WHERE (excluded.hlc, excluded.origin) < (outbox.hlc, outbox.origin)")
@@ -58,9 +62,10 @@ _UPSERT = ("INSERT INTO outbox (doctype, name, hlc, origin, seq, shift, after)"
 def _put(session: Session, event: Event, doctype: str, name: str, shift: str | None,
          after: Iterable[Key]) -> None:
     # Two events for one document (two supervisors closed a shift while split): the
-    # earliest by (hlc, origin) is the one delivered, as the ledger keeps it.
+    # earliest by (hlc, origin) is the one delivered, as the ledger keeps it. A report
+    # that arrived before the document's own event already settled it.
     raw(session).run(_UPSERT, (doctype, name, event.hlc, event.origin, event.seq, shift,
-                               _pack(after)))
+                               _pack(after), deliveries.is_settled(session, doctype, name)))
 
 
 @projector("customer.created")
@@ -81,10 +86,19 @@ def _unpack(data: bytes) -> list[list[str]]:
     return [[str(a), str(b)] for a, b in msgpack.unpackb(data)]
 
 
+_LATE = "-L-"  # between a shift's id and its reconciliation's in an entry pair's name
+
+
 def reconciliation_name(shift: str, event_id: str) -> str:
     """The ERPNext name of the opening and closing entries that carry a shift's late
     sales: one pair per ``shift.late_reconciled`` event, the same on every counter."""
-    return f"{shift}-L-{event_id.replace(':', '-')}"
+    return f"{shift}{_LATE}{event_id.replace(':', '-')}"
+
+
+def shift_of(entry: str) -> str:
+    """The shift an opening or closing entry belongs to (itself, or the one whose late
+    sales a reconciliation pair carries)."""
+    return entry.split(_LATE, 1)[0]
 
 
 @projector("sale.submitted", "sale.returned")
@@ -150,10 +164,8 @@ def pending(session: Session) -> list[Pending]:
     # A late sale waits for its reconciliation (its shift's closing does not list it).
     rows = raw(session).run(
         "SELECT o.doctype, o.name, o.origin, o.seq, o.shift, o.after FROM outbox o"
-        " LEFT JOIN deliveries d ON d.doctype = o.doctype AND d.name = o.name"
         " LEFT JOIN sales s ON o.doctype = 'POS Invoice' AND s.invoice = o.name"
-        " WHERE (d.acked IS NULL OR (d.acked = 0 AND d.resolved = 0))"
-        " AND NOT (coalesce(s.late, 0) AND NOT EXISTS"
+        " WHERE NOT o.settled AND NOT (coalesce(s.late, 0) AND NOT EXISTS"
         " (SELECT 1 FROM late_reconciled r WHERE r.invoice = o.name))"
         " ORDER BY o.hlc, o.origin")
     return [Pending(Due(d, n, o, s, sh), tuple((str(a), str(b)) for a, b in _unpack(af)))
@@ -185,3 +197,20 @@ def next_due(pending: list[Pending], states: Mapping[Key, State], owed: set[Key]
 
 def owed(session: Session) -> set[Key]:
     return {(d, n) for d, n in raw(session).run("SELECT doctype, name FROM outbox")}
+
+
+def due(session: Session, limit: int) -> tuple[list[Due], dict[Key, State]]:
+    """``next_due`` over what is still owed, reading the delivery state of those rows
+    and of what they need only; and those states (the forwarder's input)."""
+    items = pending(session)
+    keys = {(p.due.doctype, p.due.name) for p in items} | {k for p in items for k in p.after}
+    states = deliveries.states(session, keys)
+    customers = {k for k in keys if k[0] == CUSTOMER and source(session, *k) is not None}
+    return next_due(items, states, customers, limit), states
+
+
+def source(session: Session, doctype: str, name: str) -> tuple[str, int] | None:
+    """The event (origin, seq) that carries a document the store owes ERPNext."""
+    row = raw(session).one("SELECT origin, seq FROM outbox WHERE doctype = ? AND name = ?",
+                           (doctype, name))
+    return None if row is None else (str(row[0]), int(row[1]))

@@ -114,7 +114,7 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
             "due": str(amount_due(totals))}
 
 
-def _sale_event(session: Session, invoice: str) -> tuple[ledger.SaleRow, dict[str, Any]]:
+def sale_event(session: Session, invoice: str) -> tuple[ledger.SaleRow, dict[str, Any]]:
     row = session.get(ledger.SaleRow, invoice)
     if row is None:
         raise NotFoundError(f"No invoice {invoice!r} on this counter")
@@ -409,7 +409,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
     def invoice_get(caller: Caller, invoice: str) -> dict[str, Any]:
         """A sale or return as recorded, with what has been returned of each row."""
         with node.read() as s:
-            row, body = _sale_event(s, str(invoice))
+            row, body = sale_event(s, str(invoice))
             for item in body["items"]:
                 item["returned_qty"] = str(ledger.returned_qty(s, item["name"]))
             return {**body, "is_return": row.is_return, "late": row.late,
@@ -432,7 +432,7 @@ def register(node: Node) -> None:  # noqa: C901  (one closure per API method)
         with node.write() as tx:
             s = tx.session
             auth = node.authorize(s, caller, Action.RETURN, approver=approver)
-            row, original = _sale_event(s, str(invoice))
+            row, original = sale_event(s, str(invoice))
             if row.is_return:
                 raise ReturnError(f"{invoice} is itself a return")
             ctx = node.context(s)

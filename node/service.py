@@ -47,6 +47,7 @@ from node.store.raw import raw
 
 if TYPE_CHECKING:
     from node.erpnext._forwarder import Forwarder
+    from node.printing import PrintService
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Node:
         self.join_endpoint: str | None = None  # likewise for the join listener
         # Set by the daemon when this counter has an ERPNext link (node.erpnext).
         self.forwarder: Forwarder | None = None
+        self.printing: PrintService | None = None  # set by node.printing's desk
         # Set by the daemon when replication runs: () -> the counter that forwards.
         self.elected_forwarder: Callable[[], str | None] = lambda: (
             self.node_id if self.forwarder is not None else None)

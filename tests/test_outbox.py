@@ -159,3 +159,19 @@ def test_a_documents_state_does_not_depend_on_the_order_reports_arrive(tmp_path_
     if expected is not None:
         assert state.delivery is expected
     assert state.failures == kinds.count(deliveries.FAILED)
+
+
+def test_what_is_owed_is_the_same_whether_the_ack_or_the_sale_arrives_first(tmp_path):
+    c1, *_ = _day(tmp_path)
+    c2 = make_node(tmp_path / "c2", "C02")
+    sync(c1.log, c2.log)
+    _ack(c2, *_due(c2))  # C02 forwards what was due and acks it
+    c3 = make_node(tmp_path / "c3", "C03")
+    with c3.log.transaction() as tx:  # C02's acks reach C03 before C01's sales do
+        for event in c2.log.events():
+            if event.origin == "C02":
+                tx.receive(event)
+    sync(c1.log, c3.log)
+    with c2.read() as s2, c3.read() as s3:
+        assert outbox.pending(s3) == outbox.pending(s2)
+    assert _due(c3) == _due(c2)

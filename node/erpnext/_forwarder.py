@@ -56,6 +56,8 @@ IDLE_S = 1.0  # seconds between cycles with nothing to send (or while not electe
 BACKOFF_S = (2.0, 5.0, 15.0, 30.0, 60.0)  # after ERPNext was unreachable, by attempt
 CLOSING_RECHECK_S = 2.0  # a Queued consolidation is looked at again this often
 PULL_EVERY_S = 300.0  # master data and stock are pulled this often by the forwarder
+PROBE_EVERY_S = 15.0  # a standby counter checks it still reaches ERPNext this often: every
+#                       counter calling every second would be a load of its own
 SUBMITTED, QUEUED, FAILED = "Submitted", "Queued", "Failed"
 
 
@@ -81,6 +83,7 @@ class Forwarder:
         self.settings = settings
         self._pull = pull  # starts a master-data pull (in the background)
         self._pulled_at = -PULL_EVERY_S  # monotonic time of the last pull started here
+        self._probed_at = -PROBE_EVERY_S  # and of the last check that ERPNext answers
         self._new_client = client or settings.client
         self._client: ErpNextClient | None = None
         self._user: str | None = None
@@ -102,11 +105,14 @@ class Forwarder:
                 if elected():
                     self._maybe_pull()
                     sent = await self.cycle()
-                else:
-                    sent = 0
-                    await asyncio.to_thread(self._probe)
-                self._reached(True, said_reachable)
-                await asyncio.sleep(0 if sent else IDLE_S)
+                    self._reached(True, said_reachable)
+                    await asyncio.sleep(0 if sent else IDLE_S)
+                else:  # a standby: a cheap call now and then is enough to stand in
+                    if time.monotonic() - self._probed_at >= PROBE_EVERY_S:
+                        self._probed_at = time.monotonic()
+                        await asyncio.to_thread(self._probe)
+                        self._reached(True, said_reachable)
+                    await asyncio.sleep(IDLE_S)  # looks at the election every second
             except (ErpNextUnreachable, ErpNextServerError, ErpNextAuthError) as exc:
                 self.last_error = exc.message
                 self._reached(False, said_reachable)
@@ -146,8 +152,8 @@ class Forwarder:
     async def cycle(self) -> int:
         """Deliver what is due now; how many documents were acked or refused."""
         with self.node.read() as s:
-            states = deliveries.states(s)
-            due = outbox.next_due(outbox.pending(s), states, outbox.owed(s), BATCH)
+            due, states = outbox.due(s, BATCH)
+            context = self.node.context(s)
         now = time.monotonic()
         due = [d for d in due if self._recheck.get((d.doctype, d.name), 0) <= now]
         # Resolved by a supervisor without reaching ERPNext: a closing cannot list them.
@@ -158,7 +164,6 @@ class Forwarder:
             for item in due:
                 with self.node.read() as s:  # the store is read on the loop, never in a thread
                     doc = self._document(s, item, settled_elsewhere)
-                    context = self.node.context(s)
                     doc["company"], doc["modes"] = context.company, list(context.modes)
                     state = states.get((item.doctype, item.name))
                     doc["retrying"] = state is not None and state.failures > 0
@@ -304,7 +309,8 @@ def consolidated_shifts(client: ErpNextClient, pos_profile: str) -> list[str]:
     """
     rows = client.get_list(CLOSING, fields=["name"], page_length=0, filters=[
         ["status", "=", SUBMITTED], ["pos_profile", "=", pos_profile]])
-    return sorted(str(r["name"]) for r in rows if "-L-" not in str(r["name"]))
+    return sorted(name for name in (str(r["name"]) for r in rows)
+                  if outbox.shift_of(name) == name)
 
 
 def _body(session: Any, origin: str, seq: int) -> dict[str, Any]:
@@ -320,9 +326,8 @@ def _shift_events(session: Any, shift: str, item: Due, skip: set[str]) -> dict[s
     """The bodies an opening or closing entry is made of: the shift's opening, its
     closing (or reconciliation) and the invoices it lists."""
     sql = raw(session)
-    base = shift.split("-L-", 1)[0]  # a reconciliation carries its shift's late sales
-    opened = sql.one("SELECT origin, seq FROM outbox WHERE doctype = ? AND name = ?",
-                     (OPENING, base))
+    base = outbox.shift_of(shift)  # a reconciliation carries its shift's late sales
+    opened = outbox.source(session, OPENING, base)
     counter = sql.one("SELECT counter FROM shifts WHERE shift = ?", (base,))
     out: dict[str, Any] = {"counter": counter[0] if counter else "",
                            "opened": _body(session, *opened) if opened else {}}
@@ -337,8 +342,7 @@ def _shift_events(session: Any, shift: str, item: Due, skip: set[str]) -> dict[s
         for invoice in closed.get("invoices", []):
             if str(invoice) in skip:
                 continue
-            row = sql.one("SELECT origin, seq FROM outbox WHERE doctype = ? AND name = ?",
-                          (INVOICE, str(invoice)))
-            if row is not None:
-                out["invoices"].append(_body(session, *row))
+            carrier = outbox.source(session, INVOICE, str(invoice))
+            if carrier is not None:
+                out["invoices"].append(_body(session, *carrier))
     return out

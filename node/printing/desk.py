@@ -44,14 +44,13 @@ from node.printing._queue import PrintQueue, QueueStatus
 from node.profile import Mode
 from node.roles import Action
 from node.sale import plain
-from node.selling import _sale_event  # the one reading of a recorded invoice
+from node.selling import sale_event  # the one reading of a recorded invoice
 
 if TYPE_CHECKING:
     from node.service import Caller, Node
 
 log = logging.getLogger("tillmesh.printing")
 
-_ATTRIBUTE = "_printing"  # where the node keeps its PrintService (see service_of)
 
 
 class PrintService:
@@ -168,15 +167,14 @@ _AUTOMATIC = {
 
 def service_of(node: Node) -> PrintService:
     """The node's print service (tests, and the daemon to close it at shutdown)."""
-    service = getattr(node, _ATTRIBUTE, None)
-    if not isinstance(service, PrintService):
+    if node.printing is None:
         raise LookupError(f"node {node.node_id} has no print service")
-    return service
+    return node.printing
 
 
 def register(node: Node) -> None:
     service = PrintService(node)
-    setattr(node, _ATTRIBUTE, service)  # Node has no slot of its own for it (yet)
+    node.printing = service
     service.start()
 
     def receipt_print(caller: Caller, invoice: str) -> dict[str, Any]:
@@ -186,7 +184,7 @@ def register(node: Node) -> None:
         with node.write() as tx:
             s = tx.session
             auth = node.authorize(s, caller, Action.REPRINT)
-            row, body = _sale_event(s, str(invoice))
+            row, body = sale_event(s, str(invoice))
             # The original comes from the counter that sold: by itself (auto_print), else
             # at the first request there. Any other print is a copy, so a second
             # "original" can never back a second refund.
