@@ -164,8 +164,8 @@ class Replication:
         asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
-        """Handle what arrived since the last drain; pushed events from one peer are
-        merged, so a burst is one transaction (one fsync) instead of one per event."""
+        """Handle what arrived since the last drain: one transaction (one fsync) for all of
+        it, from every peer (``EventLog.batch``)."""
         inbox, self._inbox = self._inbox, []
         out: list[Outgoing] = []
         now = _now_ms()
@@ -188,9 +188,7 @@ class Replication:
         if any(e.kind.startswith("node.") for e in events):
             self._refresh_members = True
         own = [e for e in events if e.origin == self.node.node_id]
-        out: list[Outgoing] = []
-        now = _now_ms()
-        out += self.engine.local_events(own, now)
+        out = self.engine.local_events(own, _now_ms())
         if out or self._refresh_members:
             asyncio.get_running_loop().create_task(self._after_commit(out))
 
