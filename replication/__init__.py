@@ -4,11 +4,11 @@ anti-entropy, the ZeroMQ transport and mDNS discovery.
 Knows nothing about sales: it moves opaque events and merges state.
 """
 
-from replication.event import Event
-from replication.hlc import HybridClock
-from replication.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode
-from replication.sync import EventLogStore, PeerView, Replicator
-from replication.vector import VersionVector, dominates, merge, missing
+from tillmesh.replication.event import Event
+from tillmesh.replication.hlc import HybridClock
+from tillmesh.replication.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode
+from tillmesh.replication.sync import EventLogStore, PeerView, Replicator
+from tillmesh.replication.vector import VersionVector, dominates, merge, missing
 
 __all__ = [
     "PROTOCOL_VERSION",

@@ -55,7 +55,7 @@ import zeroconf._utils.net as zc_net
 from zeroconf import InterfaceChoice, NonUniqueNameException, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from replication.const import MAX_VERSION_NUMBER
+from tillmesh.replication.const import MAX_VERSION_NUMBER
 
 __all__ = [
     "MDNS_PORT",

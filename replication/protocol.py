@@ -30,7 +30,7 @@ from typing import Any
 
 import msgpack
 
-from replication.const import (
+from tillmesh.replication.const import (
     FIRST_PROTOCOL_VERSION,
     MAX_BATCH_EVENTS,
     MAX_CLUSTER_CHARS,
@@ -46,7 +46,7 @@ from replication.const import (
     PROTOCOL_VERSION,
     VERSION_WINDOW,
 )
-from replication.event import HASH_BYTES, Event
+from tillmesh.replication.event import HASH_BYTES, Event
 
 __all__ = [
     "PROTOCOL_VERSION",

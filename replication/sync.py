@@ -40,10 +40,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from replication import const
-from replication.election import elect
-from replication.event import GENESIS, Event, chain_hash
-from replication.protocol import (
+from tillmesh.replication import const
+from tillmesh.replication.election import elect
+from tillmesh.replication.event import GENESIS, Event, chain_hash
+from tillmesh.replication.protocol import (
     PROTOCOL_VERSION,
     Bye,
     Events,
@@ -55,7 +55,7 @@ from replication.protocol import (
     check_event,
     version_refusal,
 )
-from replication.vector import VersionVector, missing
+from tillmesh.replication.vector import VersionVector, missing
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class LogTransaction(Protocol):
 
 
 class ReplicatedLog(Protocol):
-    """The part of ``node.eventlog.EventLog`` the adapter uses."""
+    """The part of ``tillmesh.node.store.event_log.EventLog`` the adapter uses."""
 
     def vector(self) -> VersionVector: ...
     def range(self, origin: str, first: int, last: int) -> list[Event]: ...

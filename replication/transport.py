@@ -34,7 +34,7 @@ never dialled or its queue is full. A dropped message is fine: anti-entropy retr
 Input: the reader awaits ``on_message`` for each message in turn, so a slow handler slows
 reading, RCVHWM fills and TCP pushes back on the senders; hand work off quickly.
 
-Keys are z85 text (40 bytes); key *files* belong to the node (``node/cluster.py``), this
+Keys are z85 text (40 bytes); key *files* belong to the node (``node/membership/keys.py``), this
 module has pure helpers only. :class:`Transport` runs on the loop that started it.
 """
 
@@ -58,7 +58,7 @@ import zmq.asyncio
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
-from replication.const import MAX_MESSAGE_BYTES
+from tillmesh.replication.const import MAX_MESSAGE_BYTES
 
 __all__ = [
     "MessageHandler",

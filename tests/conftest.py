@@ -1,11 +1,15 @@
-"""Fixtures shared by the in-process node tests (see tests/nodekit.py)."""
+"""Fixtures shared by every level: in-process counters (tests/nodekit.py) and real
+``tillmesh`` processes (tests/proc.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from node.service import Node
 from tests.nodekit import Till, make_node
+from tests.proc import Nodes
+from tillmesh.node.api import Node
 
 
 @pytest.fixture
@@ -23,11 +27,7 @@ def ann(node: Node) -> Till:
 
 
 @pytest.fixture
-def site():
-    """The ERPNext simulator with the demo store, on 127.0.0.1: ``(simulator, url)``."""
-    from node.erpnext.simulator import Simulator
-
-    with Simulator(seed="demo") as sim:
-        url = sim.start()
-        assert url.startswith("http://127.0.0.1:")
-        yield sim, url
+def nodes() -> Iterator[Nodes]:
+    """Real ``tillmesh`` processes a test starts (init, run, join); all stopped after."""
+    with Nodes() as started:
+        yield started

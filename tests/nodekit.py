@@ -8,14 +8,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from node.cluster import create_keypair_file
-from node.config import Config
-from node.credentials import SecretKind, new_credential
-from node.eventlog import EventLog
-from node.masterdata import upserted_body
-from node.projections import projection_tables
-from node.service import Node
-from node.store import create_key_file, open_engine
+from tillmesh.node.api import Node
+from tillmesh.node.api.dispatch import new_node
+from tillmesh.node.domain.credentials import SecretKind, new_credential
+from tillmesh.node.membership.keys import create_keypair_file
+from tillmesh.node.ops.config import Config
+from tillmesh.node.projections._registry import projection_tables
+from tillmesh.node.projections.master_data import upserted_body
+from tillmesh.node.store import create_key_file, open_engine
+from tillmesh.node.store.event_log import EventLog
 
 MODIFIED = "2026-11-01 09:00:00.000000"
 PROFILE = "Test POS"
@@ -109,7 +110,7 @@ def make_node(tmp: Path, node_id: str = "C01", clock: FakeClock | None = None,
                                     "cluster": CLUSTER})
     if seeded:
         seed(log)
-    return Node(config, log, clock=clock, keypair=keypair)
+    return new_node(config, log, clock=clock, keypair=keypair)
 
 
 class Till:

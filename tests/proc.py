@@ -33,10 +33,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from node.client import Client
-from node.config import load
-from node.demo_data import demo_master_docs
-from node.errors import NodeUnavailable
+from tillmesh.lab.demo_data import demo_master_docs
+from tillmesh.node.api.client import Client
+from tillmesh.node.errors import NodeUnavailable
+from tillmesh.node.ops.config import load
 
 TILLMESH = Path(sys.executable).parent / "tillmesh"
 # Replication of a test node: loopback only, ports the kernel picks, no mDNS at all.

@@ -5,7 +5,9 @@
     context     what screens share: calls, the session, the one error sink
     screens/    the widgets: login, sell, payment, returns, shifts, store status, admin
     shell       the main window: banners, navigation, F-keys, idle lock
-    app         ``tillmesh ui``; screenshots: ``python -m ui.screenshots OUTDIR``
+    app         ``tillmesh ui``
 
-Importing this package loads no Qt (``ui.models`` is used without it).
+May import, of the node, only ``tillmesh.node.api.client`` and ``tillmesh.node.errors``
+(a test checks it); screenshots and demo tooling live in ``tillmesh.lab``. Importing this
+package loads no Qt (``tillmesh.ui.models`` is used without it).
 """

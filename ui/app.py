@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
-from node import config as config_mod
-from ui.bridge import Bridge
-from ui.constants import BASE_FONT_PX, WINDOW_SIZE
-from ui.shell import MainWindow
-from ui.style import FONT_FAMILY, STYLE_SHEET
+from tillmesh.ui.bridge import Bridge
+from tillmesh.ui.constants import BASE_FONT_PX, WINDOW_SIZE
+from tillmesh.ui.shell import MainWindow
+from tillmesh.ui.style import FONT_FAMILY, STYLE_SHEET
 
 OFFSCREEN_NOISE = "does not support propagateSizeHints"
 
@@ -59,9 +57,9 @@ def open_window(endpoint: str, windowed: bool = True) -> MainWindow:
     return window
 
 
-def run(data_dir: Path, windowed: bool = False) -> int:
-    """Run the app until its window closes; returns the exit code."""
-    endpoint = config_mod.load(data_dir).api_endpoint
+def run(endpoint: str, windowed: bool = False) -> int:
+    """Run the app against the node's API at ``endpoint`` until its window closes;
+    returns the exit code."""
     app = application(sys.argv)
     window = open_window(endpoint, windowed)
     code = app.exec()  # closing the window stops the bridge's threads (MainWindow.closeEvent)

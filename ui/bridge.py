@@ -1,5 +1,5 @@
-"""The one place that calls the node: worker threads run ``node.client`` calls, results come
-back to the Qt thread through a signal. No call ever blocks the Qt event loop.
+"""The one place that calls the node: worker threads run ``tillmesh.node.api.client``
+calls, results come back to the Qt thread through a signal. No call ever blocks the Qt event loop.
 
     Bridge.call(method, params, on_ok=..., on_error=..., lane=Lane.MAIN)
         -> a job on that lane's worker thread (its own blocking Client, one per thread,
@@ -20,7 +20,7 @@ Lanes, each a thread, so one kind of call never waits behind another:
   fail at once with NodeUnavailable instead of each waiting its timeout behind the other.
   The first answer after that marks it ONLINE again (``link_changed``).
 
-A call that timed out is not retried (``node.client``: the node may have done it).
+A call that timed out is not retried (``tillmesh.node.api.client``: the node may have done it).
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from node.client import Client
-from node.errors import InternalError, NodeUnavailable, SessionExpired, TillmeshError
-from ui.constants import (
+from tillmesh.node.api.client import Client
+from tillmesh.node.errors import InternalError, NodeUnavailable, SessionExpired, TillmeshError
+from tillmesh.ui.constants import (
     CALL_TIMEOUT_S,
     LANE_JOIN_S,
     PING_FAILURES_OFFLINE,
@@ -47,7 +47,7 @@ from ui.constants import (
     PING_TIMEOUT_S,
     SEARCH_TIMEOUT_S,
 )
-from ui.models.session import Link
+from tillmesh.ui.models.session import Link
 
 log = logging.getLogger(__name__)
 

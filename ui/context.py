@@ -21,7 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from node.errors import (
+from tillmesh.node.errors import (
     LockedOut,
     LoginFailed,
     NodeUnavailable,
@@ -29,11 +29,18 @@ from node.errors import (
     TillmeshError,
     UnknownMethod,
 )
-from ui.bridge import Bridge, Lane, OnError, OnOk
-from ui.constants import PRINTER_CHECK_MS
-from ui.models.payment import Mode, modes_from
-from ui.models.session import Outcome, Phase, SessionState, User, outcome, relogin_message
-from ui.models.status import NOT_AVAILABLE, printer_problem
+from tillmesh.ui.bridge import Bridge, Lane, OnError, OnOk
+from tillmesh.ui.constants import PRINTER_CHECK_MS
+from tillmesh.ui.models.payment import Mode, modes_from
+from tillmesh.ui.models.session import (
+    Outcome,
+    Phase,
+    SessionState,
+    User,
+    outcome,
+    relogin_message,
+)
+from tillmesh.ui.models.status import NOT_AVAILABLE, printer_problem
 
 
 @dataclass(frozen=True)

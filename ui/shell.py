@@ -23,20 +23,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.bridge import Bridge
-from ui.constants import FKEYS, IDLE_LOCK_S, MESSAGE_MS
-from ui.context import Context
-from ui.models.session import Link, Phase, SessionState
-from ui.screens import dialogs
-from ui.screens.admin import AdminScreen
-from ui.screens.login import LockScreen, LoginScreen
-from ui.screens.payment import PaymentScreen
-from ui.screens.returns import ReturnsScreen
-from ui.screens.sell import SellScreen
-from ui.screens.sell_dialogs import CashDialog
-from ui.screens.shifts import ShiftScreen
-from ui.screens.status import StatusScreen
-from ui.screens.widgets import Banner, button, label
+from tillmesh.ui.bridge import Bridge
+from tillmesh.ui.constants import FKEYS, IDLE_LOCK_S, MESSAGE_MS
+from tillmesh.ui.context import Context
+from tillmesh.ui.models.session import Link, Phase, SessionState
+from tillmesh.ui.screens import dialogs
+from tillmesh.ui.screens.admin import AdminScreen
+from tillmesh.ui.screens.login import LockScreen, LoginScreen
+from tillmesh.ui.screens.payment import PaymentScreen
+from tillmesh.ui.screens.returns import ReturnsScreen
+from tillmesh.ui.screens.sell import SellScreen
+from tillmesh.ui.screens.sell_dialogs import CashDialog
+from tillmesh.ui.screens.shifts import ShiftScreen
+from tillmesh.ui.screens.status import StatusScreen
+from tillmesh.ui.screens.widgets import Banner, button, label
 
 OFFLINE_TEXT = ("The node is not answering: reconnecting… Nothing can be sold or changed "
                 "until it is back.")

@@ -6,7 +6,7 @@ Widgets choose a role with ``setObjectName`` or the ``kind`` property (``primary
 
 from __future__ import annotations
 
-from ui.constants import (
+from tillmesh.ui.constants import (
     ACCENT,
     BACKGROUND,
     BANNER_INFO,

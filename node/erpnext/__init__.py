@@ -1,20 +1,25 @@
-"""The link to ERPNext 15: HTTP client, setup checks, master-data pull, forwarder, simulator.
+"""The link to ERPNext 15: HTTP client, setup checks, master-data pull, forwarder.
 
-    _client    ErpNextClient: REST calls with retries, typed errors, Decimal numbers
+    _rest      ErpNextClient: REST calls with retries, typed errors, Decimal numbers
     _settings  ErpNextSettings: URL, key, secret, POS Profile in secrets/erpnext.toml
     _setup     setup(): one Check per requirement, the custom fields Tillmesh needs
     _paging    keyset paging by (modified, name) and the pull's watermark (pure)
     _mapping   what is pulled and how rows become events (pure)
     _pull      pull(): ERPNext's master data and Bin into master.* / stock.base events
+    _pull_job  the running counter's pull: one at a time, in a worker thread, with progress
     _state     the puller's local watermarks; what the store already holds
-    desk       the local API methods erpnext_pull and erpnext_status
-    _cli       `tillmesh erpnext setup | status | pull`
+    _documents what the forwarder sends: events -> ERPNext documents (pure)
+    _forwarder the forwarder: the outbox to ERPNext, exactly once, in order
+    _commands  `tillmesh erpnext setup | status | pull`
+
+The API methods (``erpnext_pull``, ``erpnext_status``, the exceptions queue) are in
+``tillmesh.node.api.erpnext``; the simulator is ``tillmesh.lab.erpnext_simulator``.
+May import ``tillmesh.node.domain``, ``store``, ``projections`` and ``ops.config``.
 """
 
-from node.erpnext._cli import add_commands
-from node.erpnext._client import ClientState, ErpNextClient, Verify
-from node.erpnext._mapping import PULLED_DOCTYPES, SPECS
-from node.erpnext._pull import (
+from tillmesh.node.erpnext._commands import add_commands
+from tillmesh.node.erpnext._mapping import PULLED_DOCTYPES, SPECS
+from tillmesh.node.erpnext._pull import (
     Consolidated,
     Direct,
     PullReport,
@@ -22,12 +27,13 @@ from node.erpnext._pull import (
     no_consolidated_shifts,
     pull,
 )
-from node.erpnext._settings import ErpNextSettings, settings_path
-from node.erpnext._settings import load as load_settings
-from node.erpnext._settings import save as save_settings
-from node.erpnext._setup import CUSTOM_FIELDS, Check, check_all, setup
-from node.erpnext._state import ScopeState
-from node.errors import (
+from tillmesh.node.erpnext._rest import ClientState, ErpNextClient, Verify
+from tillmesh.node.erpnext._settings import ErpNextSettings, settings_path
+from tillmesh.node.erpnext._settings import load as load_settings
+from tillmesh.node.erpnext._settings import save as save_settings
+from tillmesh.node.erpnext._setup import CUSTOM_FIELDS, Check, check_all, setup
+from tillmesh.node.erpnext._state import ScopeState
+from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
     ErpNextError,
@@ -39,6 +45,8 @@ from node.errors import (
 
 __all__ = [
     "CUSTOM_FIELDS",
+    "PULLED_DOCTYPES",
+    "SPECS",
     "Check",
     "ClientState",
     "Consolidated",
@@ -52,9 +60,7 @@ __all__ = [
     "ErpNextSettings",
     "ErpNextUnreachable",
     "ErpNextValidation",
-    "PULLED_DOCTYPES",
     "PullReport",
-    "SPECS",
     "ScopeState",
     "StoreAccess",
     "Verify",

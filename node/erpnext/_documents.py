@@ -29,9 +29,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from node.erpnext._setup import CUSTOM_FIELDS
-from node.errors import ValidationError
-from node.money import ZERO
+from tillmesh.node.domain.money import ZERO
+from tillmesh.node.erpnext._setup import CUSTOM_FIELDS
+from tillmesh.node.errors import ValidationError
 
 Doc = dict[str, Any]
 

@@ -29,12 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from node import deliveries, outbox
-from node.deliveries import Delivery
-from node.erpnext import _documents as documents
-from node.erpnext._client import ErpNextClient, plain_text
-from node.erpnext._settings import ErpNextSettings
-from node.errors import (
+from tillmesh.node.erpnext import _documents as documents
+from tillmesh.node.erpnext._rest import ErpNextClient, plain_text
+from tillmesh.node.erpnext._settings import ErpNextSettings
+from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
     ErpNextError,
@@ -42,12 +40,14 @@ from node.errors import (
     ErpNextUnreachable,
     TillmeshError,
 )
-from node.events import unpack_body
-from node.outbox import CLOSING, CUSTOMER, INVOICE, OPENING, Due
-from node.store.raw import raw
+from tillmesh.node.projections import deliveries, outbox
+from tillmesh.node.projections.deliveries import Delivery
+from tillmesh.node.projections.outbox import CLOSING, CUSTOMER, INVOICE, OPENING, Due
+from tillmesh.node.store.event_codec import unpack_body
+from tillmesh.node.store.raw import raw
 
 if TYPE_CHECKING:
-    from node.service import Node
+    from tillmesh.node.api._node import Node
 
 log = logging.getLogger("tillmesh.forwarder")
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from node.erpnext._const import BIN_ITEMS_PER_EVENT, MAX_NAME_CHARS
-from node.erpnext._paging import normalise_modified
-from node.errors import ErpNextError
-from node.ledger import nano
-from node.masterdata import upserted_body
-from node.stock import base_body
+from tillmesh.node.erpnext._const import BIN_ITEMS_PER_EVENT, MAX_NAME_CHARS
+from tillmesh.node.erpnext._paging import normalise_modified
+from tillmesh.node.errors import ErpNextError
+from tillmesh.node.projections.ledger import nano
+from tillmesh.node.projections.master_data import upserted_body
+from tillmesh.node.projections.stock import base_body
 
 Doc = dict[str, Any]
 Held = tuple[str, bool]  # (modified, deleted) of the winning document in the store

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from node.errors import ErpNextError
+from tillmesh.node.errors import ErpNextError
 
 MODIFIED_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # Frappe's datetime(6) text, site-local time
 

@@ -17,7 +17,7 @@ unreachable or failing (``ErpNextUnreachable``, ``ErpNextServerError``) ends the
 once what was already read is written: the next pull resumes from the watermarks.
 
 Store access goes through ``StoreAccess``, always from the pull's one writer thread:
-``Direct`` runs each step there (the CLI, with the node stopped); the daemon's desk hands
+``Direct`` runs each step there (the CLI, with the node stopped); the daemon's pull job hands
 each step on to its event loop, which owns the store.
 """
 
@@ -32,10 +32,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from node.erpnext import _const as const
-from node.erpnext import _state as state
-from node.erpnext._client import ErpNextClient
-from node.erpnext._mapping import (
+from tillmesh.node.erpnext import _const as const
+from tillmesh.node.erpnext import _state as state
+from tillmesh.node.erpnext._mapping import (
     BIN_FIELDS,
     CHILD_BOOKKEEPING,
     DELETED_FIELDS,
@@ -53,7 +52,7 @@ from node.erpnext._mapping import (
     stock_changes,
     upserts,
 )
-from node.erpnext._paging import (
+from tillmesh.node.erpnext._paging import (
     Cursor,
     advance,
     last_key,
@@ -62,15 +61,16 @@ from node.erpnext._paging import (
     resume_key,
     start,
 )
-from node.errors import (
+from tillmesh.node.erpnext._rest import ErpNextClient
+from tillmesh.node.errors import (
     ErpNextError,
     ErpNextServerError,
     ErpNextUnreachable,
     ValidationError,
 )
-from node.eventlog import EventLog
-from node.masterdata import DELETED, UPSERTED
-from node.stock import BASE
+from tillmesh.node.projections.master_data import DELETED, UPSERTED
+from tillmesh.node.projections.stock import BASE
+from tillmesh.node.store.event_log import EventLog
 
 log = logging.getLogger(__name__)
 

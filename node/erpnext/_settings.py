@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.config import Config
-from node.erpnext._client import ErpNextClient, Verify, check_url
-from node.erpnext._const import SETTINGS_FILE
-from node.errors import ConfigError
+from tillmesh.node.erpnext._const import SETTINGS_FILE
+from tillmesh.node.erpnext._rest import ErpNextClient, Verify, check_url
+from tillmesh.node.errors import ConfigError
+from tillmesh.node.ops.config import Config
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from node.erpnext._client import Doc, ErpNextClient
-from node.erpnext._mapping import SPECS
-from node.errors import (
+from tillmesh.node.erpnext._mapping import SPECS
+from tillmesh.node.erpnext._rest import Doc, ErpNextClient
+from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
     ErpNextError,

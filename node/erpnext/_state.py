@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from node.erpnext._mapping import Held, HeldStock
-from node.store.base import Base
-from node.store.raw import raw
+from tillmesh.node.erpnext._mapping import Held, HeldStock
+from tillmesh.node.store.base import Base
+from tillmesh.node.store.raw import raw
 
 
 class PullStateRow(Base):

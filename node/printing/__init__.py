@@ -3,7 +3,8 @@
     _layout   pure: a recorded sale, return or shift report -> a Receipt (lines that fit)
     _escpos   the python-escpos adapter: Receipt -> ESC/POS bytes -> the printer
     _queue    the print queue: off the request path, retried with backoff, spooled to disk
-    desk      the API methods and the event-log hook that prints sales by themselves
+    _service  PrintService: the queue, the receipt style, and the event-log hook that
+              prints sales by themselves (the API methods are tillmesh.node.api.printing)
 
 The ``[printer]`` table of tillmesh.toml (node.config.PrinterConfig), with its defaults::
 
@@ -34,7 +35,7 @@ them a job fails with a PrinterError that says so, and waits in the queue.
 
 from __future__ import annotations
 
-from node.printing._layout import (
+from tillmesh.node.printing._layout import (
     Align,
     Logo,
     Qr,
@@ -45,8 +46,15 @@ from node.printing._layout import (
     self_test_receipt,
     shift_receipt,
 )
-from node.printing._queue import Backoff, Job, JobKind, PrintQueue, QueueState, QueueStatus
-from node.printing.desk import PrintService, register, service_of
+from tillmesh.node.printing._queue import (
+    Backoff,
+    Job,
+    JobKind,
+    PrintQueue,
+    QueueState,
+    QueueStatus,
+)
+from tillmesh.node.printing._service import PrintService
 
 __all__ = [
     "Align",
@@ -62,9 +70,7 @@ __all__ = [
     "Receipt",
     "ReceiptStyle",
     "Text",
-    "register",
     "sale_receipt",
     "self_test_receipt",
-    "service_of",
     "shift_receipt",
 ]

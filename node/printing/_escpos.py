@@ -25,10 +25,10 @@ from escpos.exceptions import Error as EscposError
 from escpos.printer import Dummy, File, Network, Serial, Usb
 from PIL import Image, UnidentifiedImageError
 
-from node.config import PrinterConfig
-from node.errors import PrinterError
-from node.printing._const import LOGO_MAX_PX, MS_PER_S, PAPER_KEPT, QR_DOT_SIZE
-from node.printing._layout import Logo, Qr, Receipt, Text
+from tillmesh.node.errors import PrinterError
+from tillmesh.node.ops.config import PrinterConfig
+from tillmesh.node.printing._const import LOGO_MAX_PX, MS_PER_S, PAPER_KEPT, QR_DOT_SIZE
+from tillmesh.node.printing._layout import Logo, Qr, Receipt, Text
 
 log = logging.getLogger("tillmesh.printing")
 

@@ -28,8 +28,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from node.money import flt
-from node.printing._const import AMOUNT_GAP, BIG_FACTOR, INDENT, MIN_WIDTH, RULE
+from tillmesh.node.domain.money import flt
+from tillmesh.node.printing._const import AMOUNT_GAP, BIG_FACTOR, INDENT, MIN_WIDTH, RULE
 
 ZERO = Decimal(0)
 WHEN = "%Y-%m-%d %H:%M"  # how a date and time is printed (store time)

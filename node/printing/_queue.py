@@ -33,8 +33,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from node.errors import PrinterError
-from node.printing._const import (
+from tillmesh.node.errors import PrinterError
+from tillmesh.node.printing._const import (
     CLOSE_TIMEOUT_S,
     DROPS_KEPT,
     IDLE_WAIT_S,
@@ -44,7 +44,7 @@ from node.printing._const import (
     RETRY_FIRST_S,
     RETRY_MAX_S,
 )
-from node.printing._layout import Receipt, from_plain, to_plain
+from tillmesh.node.printing._layout import Receipt, from_plain, to_plain
 
 log = logging.getLogger("tillmesh.printing")
 
@@ -69,7 +69,7 @@ class JobKind(StrEnum):
 
 
 class QueueState(StrEnum):
-    OFF = "off"  # no printer configured (reported by the desk; a queue is never off)
+    OFF = "off"  # no printer configured (reported by the print service; a queue is never off)
     IDLE = "idle"  # nothing to print
     PRINTING = "printing"  # a job is at the printer
     WAITING = "waiting"  # the last try failed; the next comes after a pause

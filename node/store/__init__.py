@@ -1,8 +1,23 @@
-"""The encrypted local store: engine, key file, declarative base, column types."""
+"""The encrypted local store: one SQLCipher database per counter.
 
-from node.store._engine import create_key_file, open_engine, read_key_file
-from node.store.base import PROJECTION, Base, EventRow, Meta
-from node.store.types import DecimalText, UtcDateTime
+    _engine      the engine and the database key file
+    base         the declarative base, the ``events`` and ``meta`` tables
+    types        column types (Decimal as text, UTC datetimes)
+    raw          a thin raw-SQL helper for hot paths
+    event_log    ``EventLog``: appends, transactions, group commit, replay, listeners
+    event_codec  event bodies as msgpack (money as strings)
+    snapshot     a whole store in one encrypted file, for a joining counter
+    cart_store   carts in progress and held carts (local, never replicated)
+    schema       imports every module that declares tables (before create_all)
+
+May import ``tillmesh.node.domain``, ``tillmesh.node.errors`` and
+``tillmesh.replication`` (the event envelope, clocks, vectors); ``event_log`` applies
+``tillmesh.node.projections`` in the same transaction as each event.
+"""
+
+from tillmesh.node.store._engine import create_key_file, open_engine, read_key_file
+from tillmesh.node.store.base import PROJECTION, Base, EventRow, Meta
+from tillmesh.node.store.types import DecimalText, UtcDateTime
 
 __all__ = [
     "PROJECTION",

@@ -18,7 +18,7 @@ import sqlcipher3
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
-from node.errors import StoreError, WrongKeyError
+from tillmesh.node.errors import StoreError, WrongKeyError
 
 KEY_BYTES = 32  # AES-256 raw key, no passphrase derivation needed (the file is the secret)
 WRITE_OPTION = "tillmesh_write"  # execution option marking a write transaction

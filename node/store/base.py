@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from node.store.types import DecimalText
+from tillmesh.node.store.types import DecimalText
 
 PROJECTION: dict[str, Any] = {"projection": True}
 

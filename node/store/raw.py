@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from node.errors import StoreError
+from tillmesh.node.errors import StoreError
 
 
 class Raw:

@@ -22,13 +22,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from node import catalog
-from node.barcode import rules_from_config
-from node.demo_data import bulk_items, demo_master_docs
-from node.eventlog import EventLog
-from node.masterdata import upserted_body
-from node.store import create_key_file, open_engine
 from tests.proc import Nodes
+from tillmesh.lab.demo_data import bulk_items, demo_master_docs
+from tillmesh.node.domain.barcode import rules_from_config
+from tillmesh.node.projections import catalog
+from tillmesh.node.projections.master_data import upserted_body
+from tillmesh.node.store import create_key_file, open_engine
+from tillmesh.node.store.event_log import EventLog
 
 BATCH = 5000  # events per transaction while loading
 PARTS = ("counter", "replication", "erpnext", "ui")

@@ -26,15 +26,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from node.demo_data import POS_PROFILE, PRICE_LIST, WAREHOUSE, demo_master_docs
-from node.erpnext import ErpNextClient, setup
-from node.erpnext._forwarder import CLOSING_RECHECK_S, IDLE_S, Forwarder
-from node.erpnext.simulator import ManualClock, Simulator
-from node.outbox import CLOSING, INVOICE, OPENING
-from node.service import Node
-from node.store.raw import raw
+from tests.node.erpnext.test_forwarder import demo_node, forwarder
 from tests.nodekit import Till, approver, sync
-from tests.test_forwarder import demo_node, forwarder
+from tillmesh.lab.demo_data import POS_PROFILE, PRICE_LIST, WAREHOUSE, demo_master_docs
+from tillmesh.lab.erpnext_simulator import ManualClock, Simulator
+from tillmesh.node.api import Node
+from tillmesh.node.erpnext import ErpNextClient, setup
+from tillmesh.node.erpnext._forwarder import CLOSING_RECHECK_S, IDLE_S, Forwarder
+from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
+from tillmesh.node.store.raw import raw
 
 DAY = datetime(2026, 11, 26)  # the nodes' FakeClock day (it starts at 09:00 UTC)
 OPEN_S = 12 * 3600  # seconds a counter sells in that day

@@ -12,12 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from node import catalog
-from node.barcode import rules_from_config
-from node.demo_data import bulk_barcode, bulk_item_code
-from node.erpnext import Direct, ErpNextClient, pull
-from node.eventlog import EventLog
-from node.store import create_key_file, open_engine
+from tillmesh.lab.demo_data import bulk_barcode, bulk_item_code
+from tillmesh.node.domain.barcode import rules_from_config
+from tillmesh.node.erpnext import Direct, ErpNextClient, pull
+from tillmesh.node.projections import catalog
+from tillmesh.node.store import create_key_file, open_engine
+from tillmesh.node.store.event_log import EventLog
 
 FULL_ITEMS = 100_000
 QUICK_ITEMS = 10_000
@@ -25,7 +25,7 @@ TARGET_S = 60.0  # the whole pull of 100,000 items (issue 4)
 
 
 def run(quick: bool) -> list[tuple[str, str, str]]:
-    from node.erpnext.simulator import Simulator
+    from tillmesh.lab.erpnext_simulator import Simulator
 
     items = QUICK_ITEMS if quick else FULL_ITEMS
     tmp = Path(tempfile.mkdtemp(prefix="tmpull", dir="/tmp"))

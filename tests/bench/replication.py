@@ -16,13 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from node.client import Client
-from node.config import load
-from node.demo_data import bulk_items, demo_master_docs
-from node.eventlog import EventLog
-from node.masterdata import upserted_body
-from node.store import open_engine, read_key_file
 from tests.proc import NodeProcess, Nodes, network, tillmesh
+from tillmesh.lab.demo_data import bulk_items, demo_master_docs
+from tillmesh.node.api.client import Client
+from tillmesh.node.ops.config import load
+from tillmesh.node.projections.master_data import upserted_body
+from tillmesh.node.store import open_engine, read_key_file
+from tillmesh.node.store.event_log import EventLog
 
 Row = tuple[str, str, str, str]
 CODES = [doc["barcodes"][0]["barcode"] for doctype, doc in demo_master_docs()

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ui.constants import SEARCH_DEBOUNCE_MS
+from tillmesh.ui.constants import SEARCH_DEBOUNCE_MS
 
 if TYPE_CHECKING:
-    from ui.screens.sell import SellScreen
+    from tillmesh.ui.screens.sell import SellScreen
 
 FULL_ITEMS = 100_000
 FULL_SCANS = 500
@@ -36,11 +36,11 @@ SEED = 5
 def _load_catalog(data_dir: Path, items: int) -> None:
     """``items`` synthetic items (node.demo_data.bulk_items) as master-data events, written
     into the stopped node's store, as an ERPNext pull would leave them."""
-    from node.config import load
-    from node.demo_data import bulk_items
-    from node.eventlog import EventLog
-    from node.store import open_engine, read_key_file
     from tests.bench.__main__ import _load
+    from tillmesh.lab.demo_data import bulk_items
+    from tillmesh.node.ops.config import load
+    from tillmesh.node.store import open_engine, read_key_file
+    from tillmesh.node.store.event_log import EventLog
 
     config = load(data_dir)
     log = EventLog(open_engine(config.db_path, read_key_file(config.key_path)), config.node_id)
@@ -59,7 +59,7 @@ def _stats(samples: list[float]) -> tuple[float, float]:
 
 def _search_words(rng: random.Random) -> list[str]:
     """Four-letter starts of words of real item names: what a cashier types."""
-    from node.demo_data import bulk_items
+    from tillmesh.lab.demo_data import bulk_items
 
     names = [doc["item_name"] for doctype, doc in bulk_items(2000) if doctype == "Item"]
     return [rng.choice(rng.choice(names).split())[:4] for _ in range(SEARCHES)]
@@ -70,9 +70,9 @@ def run(quick: bool) -> list[tuple[str, str, str]]:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    from node.demo_data import bulk_barcode
-    from ui.app import application, open_window
-    from ui.demo import DemoNode, wait_until
+    from tillmesh.lab.demo_data import bulk_barcode
+    from tillmesh.lab.demo_node import DemoNode, wait_until
+    from tillmesh.ui.app import application, open_window
 
     scans = QUICK_SCANS if quick else FULL_SCANS
     rng = random.Random(SEED)
@@ -121,7 +121,7 @@ def run(quick: bool) -> list[tuple[str, str, str]]:
 
 def _time_searches(sell: SellScreen, words: list[str]) -> list[float]:
     """From setting the search text (as typing does) to the first result listed."""
-    from ui.demo import wait_until
+    from tillmesh.lab.demo_node import wait_until
 
     listed: list[float] = []
     sell.results.model().rowsInserted.connect(lambda *_: listed.append(time.perf_counter()))

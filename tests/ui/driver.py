@@ -9,12 +9,12 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog
 
-from node.client import Client
 from tests.proc import NodeProcess
-from ui.app import application, open_window
-from ui.models.session import Phase
-from ui.screens.dialogs import ApproverDialog
-from ui.shell import MainWindow
+from tillmesh.node.api.client import Client
+from tillmesh.ui.app import application, open_window
+from tillmesh.ui.models.session import Phase
+from tillmesh.ui.screens.dialogs import ApproverDialog
+from tillmesh.ui.shell import MainWindow
 
 WAIT_MS = 20_000  # ms for one step through the node; answers take ms, a loaded box more
 CASHIER = ("cashier", "1111")

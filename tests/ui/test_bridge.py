@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QListWidget
 
-from ui.bridge import _alive
+from tillmesh.ui.bridge import _alive
 
 
 class Results(QListWidget):

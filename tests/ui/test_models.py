@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ui.constants import EUR_DENOMINATIONS
-from ui.models import (
+from tillmesh.ui.constants import EUR_DENOMINATIONS
+from tillmesh.ui.models import (
     COLUMNS,
     CartView,
     DenominationCount,
@@ -28,12 +28,12 @@ from ui.models import (
     return_lines,
     selection_after,
 )
-from ui.models.count import opening_param
-from ui.models.money import editable, parse_amount, parse_qty, qty
-from ui.models.returns import Invoice
-from ui.models.session import RESTARTED, lockout_message, outcome, relogin_message
-from ui.models.shift import report_rows
-from ui.models.status import (
+from tillmesh.ui.models.count import opening_param
+from tillmesh.ui.models.money import editable, parse_amount, parse_qty, qty
+from tillmesh.ui.models.returns import Invoice
+from tillmesh.ui.models.session import RESTARTED, lockout_message, outcome, relogin_message
+from tillmesh.ui.models.shift import report_rows
+from tillmesh.ui.models.status import (
     NOT_AVAILABLE,
     erpnext_note,
     erpnext_rows,

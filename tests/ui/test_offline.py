@@ -10,10 +10,10 @@ import time
 
 from PySide6.QtCore import Qt, QTimer
 
-from node.config import load
 from tests.ui.driver import CASHIER, client, ensure_shift
-from ui.models.session import RESTARTED, Link
-from ui.shell import OFFLINE_TEXT
+from tillmesh.node.ops.config import load
+from tillmesh.ui.models.session import RESTARTED, Link
+from tillmesh.ui.shell import OFFLINE_TEXT
 
 MILK, WATER_BOX = "4250100000011", "4250200001222"
 TICK_MS = 50  # a UI timer that must keep firing while the node is down

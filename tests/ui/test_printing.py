@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QPushButton
 
 from tests.proc import free_port
 from tests.ui.driver import CASHIER, SUPERVISOR, client, ensure_shift
-from ui.models.money import with_symbol
+from tillmesh.ui.models.money import with_symbol
 
 MILK = "4250100000011"
 RECEIPT_FILE = "receipts.bin"

@@ -19,10 +19,10 @@ from tests.ui.driver import (
     close_open_shifts,
     ensure_shift,
 )
-from ui.constants import TOUCH_PX
-from ui.models.money import dec, with_symbol
-from ui.screens.dialogs import ChoiceDialog, EntryDialog
-from ui.screens.sell_dialogs import CashDialog, CustomerDialog, DiscountDialog
+from tillmesh.ui.constants import TOUCH_PX
+from tillmesh.ui.models.money import dec, with_symbol
+from tillmesh.ui.screens.dialogs import ChoiceDialog, EntryDialog
+from tillmesh.ui.screens.sell_dialogs import CashDialog, CustomerDialog, DiscountDialog
 
 MILK, APPLES_1250G, WATER_BOX = "4250100000011", "2100101012501", "4250200001222"
 

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from tests.proc import network, ok, tillmesh
 from tests.ui.driver import ADMIN, CASHIER, SUPERVISOR, client
-from ui.models.status import NOT_AVAILABLE
+from tillmesh.ui.models.status import NOT_AVAILABLE
 
 REPLICATION_MS = 30_000  # ms for C02's shift to reach C01 on a loaded machine
 

@@ -4,11 +4,11 @@ The widgets in :mod:`ui.screens` are thin adapters over these; nothing here impo
 does I/O or talks to the node.
 """
 
-from ui.models.cart import COLUMNS, EMPTY_CART, CartLine, CartView, selection_after
-from ui.models.count import CountRow, DenominationCount, compare
-from ui.models.payment import Mode, Payment, modes_from, new_payment, quick_cash
-from ui.models.returns import Invoice, ReturnLine, invoice_from_scan, return_lines
-from ui.models.session import Link, Outcome, Phase, SessionState, User
+from tillmesh.ui.models.cart import COLUMNS, EMPTY_CART, CartLine, CartView, selection_after
+from tillmesh.ui.models.count import CountRow, DenominationCount, compare
+from tillmesh.ui.models.payment import Mode, Payment, modes_from, new_payment, quick_cash
+from tillmesh.ui.models.returns import Invoice, ReturnLine, invoice_from_scan, return_lines
+from tillmesh.ui.models.session import Link, Outcome, Phase, SessionState, User
 
 __all__ = [
     "COLUMNS",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ui.models.money import dec, money, qty
+from tillmesh.ui.models.money import dec, money, qty
 
 
 @dataclass(frozen=True)

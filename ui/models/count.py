@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ui.constants import EUR_DENOMINATIONS
-from ui.models.money import ZERO, dec
+from tillmesh.ui.constants import EUR_DENOMINATIONS
+from tillmesh.ui.models.money import ZERO, dec
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from ui.constants import CASH_MODE, FALLBACK_MODES, QUICK_CASH_NOTES
-from ui.models.money import CENT, ZERO, dec, money
+from tillmesh.ui.constants import CASH_MODE, FALLBACK_MODES, QUICK_CASH_NOTES
+from tillmesh.ui.models.money import CENT, ZERO, dec, money
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ui.models.money import ZERO, dec, qty
+from tillmesh.ui.models.money import ZERO, dec, qty
 
-# COUNTER-YEAR-NNNNNN, as node.selling numbers invoices (a counter id is 1-8 alphanumerics)
+# COUNTER-YEAR-NNNNNN, as the node numbers invoices (a counter id is 1-8 alphanumerics)
 INVOICE_RE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z0-9]{1,8}-\d{4}-\d{6})(?![0-9])")
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ui.models.money import dec
+from tillmesh.ui.models.money import dec
 
 
 class Phase(enum.Enum):

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ui.models.money import dec, money, qty
-from ui.models.status import when
+from tillmesh.ui.models.money import dec, money, qty
+from tillmesh.ui.models.status import when
 
 _FIGURES = (
     ("sales_count", "Sales", None),

@@ -8,10 +8,10 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
-from ui.context import Context
-from ui.models.status import printer_rows, when
-from ui.screens import dialogs
-from ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, row, table
+from tillmesh.ui.context import Context
+from tillmesh.ui.models.status import printer_rows, when
+from tillmesh.ui.screens import dialogs
+from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, row, table
 
 ROLES = ("cashier", "supervisor", "admin")  # node.roles.Role, lowest first
 USER_HEADERS = ("User", "Name", "Role", "State")

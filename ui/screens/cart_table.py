@@ -7,8 +7,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
-from ui.constants import BANNER_OK
-from ui.models.cart import COLUMNS, EMPTY_CART, CartLine, CartView
+from tillmesh.ui.constants import BANNER_OK
+from tillmesh.ui.models.cart import COLUMNS, EMPTY_CART, CartLine, CartView
 
 _Index = QModelIndex | QPersistentModelIndex
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter

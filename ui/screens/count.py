@@ -9,10 +9,10 @@ from functools import partial
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLineEdit, QSpinBox, QWidget
 
-from ui.models.count import DenominationCount
-from ui.models.money import ZERO, editable, money, parse_amount
-from ui.models.payment import Mode
-from ui.screens.widgets import button, clear_layout, label
+from tillmesh.ui.models.count import DenominationCount
+from tillmesh.ui.models.money import ZERO, editable, money, parse_amount
+from tillmesh.ui.models.payment import Mode
+from tillmesh.ui.screens.widgets import button, clear_layout, label
 
 MAX_PIECES = 9999  # of one denomination in one drawer; more is a typo
 GRID_ROWS = 5  # denominations per column: three columns fit a till screen's height

@@ -15,10 +15,10 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from ui.constants import FKEYS
-from ui.context import Approval, Context
-from ui.models.money import parse_amount, parse_qty
-from ui.screens.widgets import Keypad, PinPad, button, label, row
+from tillmesh.ui.constants import FKEYS
+from tillmesh.ui.context import Approval, Context
+from tillmesh.ui.models.money import parse_amount, parse_qty
+from tillmesh.ui.screens.widgets import Keypad, PinPad, button, label, row
 
 
 def show(ctx: Context, dialog: QDialog) -> None:

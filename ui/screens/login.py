@@ -13,10 +13,10 @@ from functools import partial
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
-from node.errors import LockedOut, LoginFailed, PermissionDenied, TillmeshError
-from ui.context import Context
-from ui.models.session import lockout_message
-from ui.screens.widgets import STRETCH, PinPad, button, card, clear_layout, label
+from tillmesh.node.errors import LockedOut, LoginFailed, PermissionDenied, TillmeshError
+from tillmesh.ui.context import Context
+from tillmesh.ui.models.session import lockout_message
+from tillmesh.ui.screens.widgets import STRETCH, PinPad, button, card, clear_layout, label
 
 USER_BUTTON_COLUMNS = 3  # user buttons per row on the login screen
 

@@ -15,13 +15,13 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QStackedWidget, QWidget
 
-from node.errors import NodeUnavailable, NotFoundError, TillmeshError
-from ui.constants import BIG_BUTTON_PX, PRINT_METHOD, RECHECK_MS
-from ui.context import Context
-from ui.models.cart import EMPTY_CART, CartView
-from ui.models.money import dec, editable, parse_amount, with_symbol
-from ui.models.payment import Payment, new_payment, quick_cash
-from ui.screens.widgets import STRETCH, Keypad, button, card, clear_layout, label, row
+from tillmesh.node.errors import NodeUnavailable, NotFoundError, TillmeshError
+from tillmesh.ui.constants import BIG_BUTTON_PX, PRINT_METHOD, RECHECK_MS
+from tillmesh.ui.context import Context
+from tillmesh.ui.models.cart import EMPTY_CART, CartView
+from tillmesh.ui.models.money import dec, editable, parse_amount, with_symbol
+from tillmesh.ui.models.payment import Payment, new_payment, quick_cash
+from tillmesh.ui.screens.widgets import STRETCH, Keypad, button, card, clear_layout, label, row
 
 
 class PaymentScreen(QWidget):

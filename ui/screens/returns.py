@@ -8,12 +8,12 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QWidget
 
-from ui.constants import INVOICE_LIST_LIMIT, TOUCH_PX
-from ui.context import Context
-from ui.models.money import dec, money, parse_qty, qty, with_symbol
-from ui.models.returns import Invoice, invoice_from_scan, return_lines
-from ui.screens.payment import print_receipt
-from ui.screens.widgets import button, card, fill, label, row, table
+from tillmesh.ui.constants import INVOICE_LIST_LIMIT, TOUCH_PX
+from tillmesh.ui.context import Context
+from tillmesh.ui.models.money import dec, money, parse_qty, qty, with_symbol
+from tillmesh.ui.models.returns import Invoice, invoice_from_scan, return_lines
+from tillmesh.ui.screens.payment import print_receipt
+from tillmesh.ui.screens.widgets import button, card, fill, label, row, table
 
 LINE_HEADERS = ("Item", "Sold", "Returned", "Left", "Price", "Return qty")
 RECENT_HEADERS = ("Invoice", "Time", "Customer", "Total")

@@ -24,16 +24,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from node.errors import NotFoundError, TillmeshError
-from ui.bridge import Lane
-from ui.constants import BIG_BUTTON_PX, MIN_SEARCH_CHARS, SEARCH_DEBOUNCE_MS, SEARCH_LIMIT
-from ui.context import Context
-from ui.models.cart import CartLine, CartView, selection_after
-from ui.models.money import ZERO, dec, money, qty, with_symbol
-from ui.screens import dialogs
-from ui.screens.cart_table import CartTableModel
-from ui.screens.sell_dialogs import CustomerDialog, DiscountDialog
-from ui.screens.widgets import STRETCH, Pairs, button, card, label, row
+from tillmesh.node.errors import NotFoundError, TillmeshError
+from tillmesh.ui.bridge import Lane
+from tillmesh.ui.constants import (
+    BIG_BUTTON_PX,
+    MIN_SEARCH_CHARS,
+    SEARCH_DEBOUNCE_MS,
+    SEARCH_LIMIT,
+)
+from tillmesh.ui.context import Context
+from tillmesh.ui.models.cart import CartLine, CartView, selection_after
+from tillmesh.ui.models.money import ZERO, dec, money, qty, with_symbol
+from tillmesh.ui.screens import dialogs
+from tillmesh.ui.screens.cart_table import CartTableModel
+from tillmesh.ui.screens.sell_dialogs import CustomerDialog, DiscountDialog
+from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, label, row
 
 BARCODE_LENGTHS = range(8, 15)  # EAN-8 .. GTIN-14: digits of this length typed into the
 #   search field are a scan, not a search

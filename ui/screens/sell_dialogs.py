@@ -8,12 +8,12 @@ from typing import Any
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QButtonGroup, QLineEdit, QListWidget, QWidget
 
-from ui.bridge import Lane
-from ui.constants import SEARCH_DEBOUNCE_MS
-from ui.context import Context
-from ui.models.money import parse_amount
-from ui.screens.dialogs import Dialog
-from ui.screens.widgets import Keypad, button, label, row
+from tillmesh.ui.bridge import Lane
+from tillmesh.ui.constants import SEARCH_DEBOUNCE_MS
+from tillmesh.ui.context import Context
+from tillmesh.ui.models.money import parse_amount
+from tillmesh.ui.screens.dialogs import Dialog
+from tillmesh.ui.screens.widgets import Keypad, button, label, row
 
 
 def _toggle(*texts: str) -> tuple[QWidget, QButtonGroup]:

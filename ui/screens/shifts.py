@@ -14,14 +14,14 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QListWidget, QStackedWidget, QWidget
 
-from ui.bridge import Lane
-from ui.constants import REPORT_PRINT_METHOD, STATUS_REFRESH_MS
-from ui.context import Context
-from ui.models.count import amounts, compare, opening_param
-from ui.models.money import money
-from ui.models.shift import report_rows, shift_label
-from ui.screens.count import CountForm
-from ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, table
+from tillmesh.ui.bridge import Lane
+from tillmesh.ui.constants import REPORT_PRINT_METHOD, STATUS_REFRESH_MS
+from tillmesh.ui.context import Context
+from tillmesh.ui.models.count import amounts, compare, opening_param
+from tillmesh.ui.models.money import money
+from tillmesh.ui.models.shift import report_rows, shift_label
+from tillmesh.ui.screens.count import CountForm
+from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, table
 
 COMPARE_HEADERS = ("Mode", "Expected", "Counted", "Difference")
 COMPACT_ROW_PX = 32  # the comparison is read, not touched: rows need not be finger-sized

@@ -11,19 +11,19 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from ui.bridge import Lane
-from ui.constants import STATUS_REFRESH_MS
-from ui.context import Context
-from ui.models.money import dec, qty
-from ui.models.status import (
+from tillmesh.ui.bridge import Lane
+from tillmesh.ui.constants import STATUS_REFRESH_MS
+from tillmesh.ui.context import Context
+from tillmesh.ui.models.money import dec, qty
+from tillmesh.ui.models.status import (
     erpnext_note,
     erpnext_rows,
     exception_rows,
     peer_rows,
     printer_rows,
 )
-from ui.screens import dialogs
-from ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, row, table
+from tillmesh.ui.screens import dialogs
+from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, row, table
 
 PEER_HEADERS = ("Counter", "Live", "State", "Lag", "Heard", "Clock")
 EXCEPTION_HEADERS = ("Document", "ERPNext says", "Tries", "State")

@@ -1,0 +1,31 @@
+"""A faithful ERPNext 15 simulator for tests and the demo (issue 4, point 8).
+
+It answers what Tillmesh asks of ERPNext as the recorded real ERPNext 15.71 did
+(``shared/erpnext/recorded``): Frappe's REST list and document API, naming series and
+client-chosen names, mandatory and link checks, POS Opening/Closing Entry, POS Invoice
+with its stock, payment and return rules, consolidation in and out of the request, and
+Frappe's error shapes. It serves on 127.0.0.1 only, with fault injection for the
+forwarder's exactly-once tests::
+
+    with Simulator(seed="demo") as sim:
+        client = httpx.Client(base_url=sim.url,
+                              headers={"Authorization": f"token {sim.api_key}:{sim.api_secret}"})
+
+Run one in the foreground with ``python -m tillmesh.lab.erpnext_simulator --port 8000``.
+"""
+
+from tillmesh.lab.erpnext_simulator._clock import Clock, ManualClock, SiteClock
+from tillmesh.lab.erpnext_simulator._faults import Faults
+from tillmesh.lab.erpnext_simulator._seeds import SEEDS
+from tillmesh.lab.erpnext_simulator._simulator import LoggedRequest, Simulator, State
+
+__all__ = [
+    "SEEDS",
+    "Clock",
+    "Faults",
+    "LoggedRequest",
+    "ManualClock",
+    "Simulator",
+    "SiteClock",
+    "State",
+]

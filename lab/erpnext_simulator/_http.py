@@ -1,0 +1,131 @@
+"""The HTTP/1.1 shell around :class:`_api.Api`: keep-alive, one thread per connection.
+
+The server tracks its open connections so that :meth:`Server.close` can end them (idle
+keep-alive threads otherwise sit in ``readline``), and every wait here is bounded: idle
+connections time out after ``CONNECTION_IDLE_S``, a withheld answer ends when the server
+stops, ``close`` joins each thread for at most ``STOP_JOIN_S``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from tillmesh.lab.erpnext_simulator._api import Api, Reply, Request
+from tillmesh.lab.erpnext_simulator._const import (
+    CONNECTION_IDLE_S,
+    HOST,
+    MAX_BODY_BYTES,
+    STOP_JOIN_S,
+)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # close() joins the tracked threads itself, with a timeout
+
+    def __init__(self, api: Api, log: Any, port: int = 0) -> None:
+        self.api = api
+        self.log = log  # callable(method, path, status) recording each request
+        self.stopping = threading.Event()
+        self._open: dict[socket.socket, threading.Thread] = {}
+        self._open_lock = threading.Lock()
+        super().__init__((HOST, port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(target=self.process_request_thread,
+                                  args=(request, client_address), daemon=True,
+                                  name="erpnext-sim-conn")
+        with self._open_lock:
+            self._open[request] = thread
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def close(self) -> None:
+        """Stop serving, end every connection, wait (bounded) for their threads."""
+        self.stopping.set()
+        self.shutdown()
+        self.server_close()
+        with self._open_lock:
+            open_now = list(self._open.items())
+        for sock, _ in open_now:
+            with contextlib.suppress(OSError):  # already closed by its client
+                sock.shutdown(socket.SHUT_RDWR)
+        for _, thread in open_now:
+            thread.join(STOP_JOIN_S)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = CONNECTION_IDLE_S
+    wbufsize = -1  # buffered: headers and body leave in one write, flushed per request
+    server: Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Small answers on a keep-alive connection would otherwise wait for the client's
+        # delayed ACK (Nagle): ~40 ms a request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the simulator keeps its own request log."""
+
+    def _serve(self) -> None:
+        raw_path, _, query = self.path.partition("?")
+        path = unquote(raw_path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send(Reply(status=413, body={"exc_type": "RequestEntityTooLarge"}), path)
+            return
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply = self.server.api.handle(Request(self.command, path, query, headers, body))
+        if reply.drop:
+            self._drop(path)
+            return
+        if reply.delay_s and self.server.stopping.wait(reply.delay_s):
+            self._drop(path)
+            return
+        if reply.hang_s is not None:
+            self.server.stopping.wait(reply.hang_s)
+            self._drop(path)
+            return
+        self._send(reply, path)
+
+    def _send(self, reply: Reply, path: str) -> None:
+        payload = json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        self.server.log(self.command, path, reply.status)
+
+    def _drop(self, path: str) -> None:
+        self.close_connection = True
+        self.server.log(self.command, path, 0)
+        with contextlib.suppress(OSError):  # the client went first
+            self.connection.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,323 @@
+"""POS Invoice: what ERPNext fills in, checks, and books when a sale or return arrives.
+
+Simplified on purpose (Tillmesh reproduces ERPNext's ``calculate_taxes_and_totals`` itself
+and sends ERPNext's exact totals): a line's ``amount`` is ``rate x qty``; taxes come from
+the rows sent, else from ``taxes_and_charges``, each ``On Net Total`` at its rate
+(inclusive taxes are taken out of the line totals); there is no pricing rule, margin,
+rounding adjustment or item tax template. Any total or line amount the client sends is
+kept as sent. What is faithful: which fields the server fills, the price it finds
+(Item Price valid on the posting date *as sent*, so a backdated sale before the price's
+``valid_from`` is booked at 0), the order of checks and their exact messages, the
+stock check against Bin minus unconsolidated POS sales (per row, without a lock), and
+returns limited per original row through ``pos_invoice_item``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tillmesh.lab.erpnext_simulator._const import QTY_EPSILON
+from tillmesh.lab.erpnext_simulator._controller import Controller
+from tillmesh.lab.erpnext_simulator._documents import expand
+from tillmesh.lab.erpnext_simulator._errors import (
+    DoesNotExistError,
+    PartialPaymentValidationError,
+    ServerTypeError,
+    StockOverReturnError,
+    ValidationError,
+)
+from tillmesh.lab.erpnext_simulator._meta import cint, flt
+from tillmesh.lab.erpnext_simulator._money import below, money
+from tillmesh.lab.erpnext_simulator._stock import bin_qty
+from tillmesh.lab.erpnext_simulator._store import Doc
+from tillmesh.lab.erpnext_simulator._txn import Txn
+
+_TOTALS = ("total_qty", "total", "net_total", "total_taxes_and_charges", "grand_total",
+           "rounded_total", "rounding_adjustment", "discount_amount")
+
+
+def pos_reserved_qty(txn: Txn, item_code: str, warehouse: str) -> float:
+    """Stock sold (less returned) by submitted POS Invoices not yet consolidated."""
+    return sum(flt(row.get("stock_qty")) for inv in txn.all("POS Invoice")
+               if inv.get("docstatus") == 1 and not inv.get("consolidated_invoice")
+               for row in inv.get("items") or []
+               if row.get("item_code") == item_code and row.get("warehouse") == warehouse)
+
+
+def stock_availability(txn: Txn, item_code: str, warehouse: str) -> list[Any]:
+    """ERPNext's ``get_stock_availability``: [Bin - unconsolidated POS qty, is_stock_item]."""
+    item = txn.get("Item", item_code) or {}
+    if not cint(item.get("is_stock_item", 1)):
+        return [0, False]
+    return [bin_qty(txn, item_code, warehouse) - pos_reserved_qty(txn, item_code, warehouse),
+            True]
+
+
+def item_price(txn: Txn, item_code: str, price_list: str | None, uom: str | None,
+               on: str) -> float | None:
+    """The Item Price valid ``on`` a date, for the UOM, else None."""
+    for price in txn.find("Item Price", "item_code", item_code):
+        if price.get("price_list") != price_list or (uom and price.get("uom") != uom):
+            continue
+        if (price.get("valid_from") or "") <= on and (not price.get("valid_upto")
+                                                      or on <= price["valid_upto"]):
+            return flt(price.get("price_list_rate"))
+    return None
+
+
+class PosInvoice(Controller):
+    def before_links(self, txn: Txn, doc: Doc) -> None:
+        # ERPNext loads each Item before Frappe validates links: an unknown one is a 404.
+        for row in doc.get("items") or []:
+            code = row.get("item_code")
+            if code and not txn.exists("Item", code):
+                raise DoesNotExistError.document("Item", code)
+
+    def fill(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
+        profile = txn.get("POS Profile", doc.get("pos_profile")) or {}
+        doc.setdefault("company", profile.get("company"))
+        company = txn.get("Company", doc.get("company")) or {}
+        doc.setdefault("customer", profile.get("customer"))
+        customer = txn.get("Customer", doc.get("customer")) or {}
+        for key in ("customer_name", "customer_group", "territory"):
+            doc.setdefault(key, customer.get(key))
+        doc.setdefault("title", doc.get("customer_name"))
+        doc.setdefault("currency", profile.get("currency") or company.get("default_currency"))
+        doc.setdefault("price_list_currency", doc["currency"])
+        doc.setdefault("selling_price_list", profile.get("selling_price_list"))
+        doc.setdefault("conversion_rate", 1.0)
+        doc.setdefault("plc_conversion_rate", 1.0)
+        for key in ("taxes_and_charges", "write_off_account", "write_off_cost_center",
+                    "apply_discount_on"):  # ERPNext's set_pos_fields
+            if profile.get(key):
+                doc.setdefault(key, profile[key])
+        doc.setdefault("set_warehouse", profile.get("warehouse"))
+        doc.setdefault("update_stock", cint(profile.get("update_stock", 1)))
+        doc.setdefault("debit_to", company.get("default_receivable_account"))
+        doc.setdefault("account_for_change_amount", company.get("default_cash_account"))
+        # Prices and the due date follow the posting date as sent; without
+        # set_posting_time the booking itself happens now.
+        price_date = doc.get("posting_date") or txn.today
+        doc.setdefault("due_date", price_date)
+        if not cint(doc.get("set_posting_time")):
+            doc["posting_date"], doc["posting_time"] = txn.today, txn.time
+        for row in doc.get("items") or []:
+            self._fill_row(txn, doc, row, profile, company, price_date)
+        self._fill_taxes(txn, doc)
+        self._fill_totals(doc)
+        for payment in doc.get("payments") or []:
+            mode = txn.get("Mode of Payment", payment.get("mode_of_payment")) or {}
+            payment.setdefault("type", mode.get("type"))
+        doc["status"] = "Draft"
+
+    @staticmethod
+    def _fill_row(txn: Txn, doc: Doc, row: Doc, profile: Doc, company: Doc,
+                  price_date: str) -> None:
+        if not row.get("item_code"):
+            return  # the mandatory check names it
+        item = txn.get("Item", row["item_code"]) or {}
+        for key in ("item_name", "description", "item_group", "stock_uom"):
+            row.setdefault(key, item.get(key))
+        row.setdefault("uom", item.get("stock_uom"))
+        factors = {u.get("uom"): flt(u.get("conversion_factor")) for u in item.get("uoms") or []}
+        row.setdefault("conversion_factor", factors.get(row["uom"]) or 1.0)
+        row["stock_qty"] = flt(row.get("qty")) * flt(row["conversion_factor"])
+        row.setdefault("warehouse", doc.get("set_warehouse"))
+        row.setdefault("income_account", company.get("default_income_account"))
+        row.setdefault("expense_account", company.get("default_expense_account"))
+        row.setdefault("cost_center", profile.get("cost_center") or company.get("cost_center"))
+        if "price_list_rate" not in row:
+            price = item_price(txn, row["item_code"], doc.get("selling_price_list"),
+                               row["uom"], price_date)
+            if price is None:  # no price of its own: the stock-UOM price, scaled
+                price = flt(item_price(txn, row["item_code"], doc.get("selling_price_list"),
+                                       item.get("stock_uom"), price_date)) \
+                    * flt(row["conversion_factor"])
+            row["price_list_rate"] = money(price)
+        plr = flt(row["price_list_rate"])
+        if "rate" not in row:
+            discount = flt(row.get("discount_amount")) or plr * flt(
+                row.get("discount_percentage")) / 100
+            row["rate"] = money(plr - discount)
+        rate = flt(row["rate"])
+        if plr and rate != plr:
+            row.setdefault("discount_amount", money(plr - rate))
+            row.setdefault("discount_percentage", round((plr - rate) / plr * 100, 3))
+        row.setdefault("amount", money(rate * flt(row.get("qty"))))
+        row.setdefault("net_rate", rate)
+        row.setdefault("net_amount", row["amount"])
+        for key in ("price_list_rate", "rate", "amount", "net_rate", "net_amount"):
+            row.setdefault(f"base_{key}", row[key])
+        row.setdefault("item_tax_rate", "{}")
+        row["actual_qty"] = bin_qty(txn, row["item_code"], row.get("warehouse") or "")
+
+    @staticmethod
+    def _fill_taxes(txn: Txn, doc: Doc) -> None:
+        if not doc.get("taxes") and doc.get("taxes_and_charges"):
+            template = txn.get("Sales Taxes and Charges Template", doc["taxes_and_charges"])
+            doc["taxes"] = [{k: v for k, v in row.items() if k not in ("name", "idx")}
+                            for row in (template or {}).get("taxes") or []]
+        lines = sum(flt(r.get("amount")) for r in doc.get("items") or [])
+        inclusive = sum(flt(t.get("rate")) for t in doc.get("taxes") or []
+                        if cint(t.get("included_in_print_rate")))
+        net = lines * 100 / (100 + inclusive) if inclusive else lines
+        running = net
+        for tax in doc.get("taxes") or []:
+            tax.setdefault("charge_type", "On Net Total")
+            tax.setdefault("tax_amount", money(net * flt(tax.get("rate")) / 100))
+            running += flt(tax["tax_amount"])
+            tax.setdefault("total", money(running))
+            tax.setdefault("tax_amount_after_discount_amount", tax["tax_amount"])
+            tax.setdefault("base_tax_amount", tax["tax_amount"])
+            tax.setdefault("base_total", tax["total"])
+
+    @staticmethod
+    def _fill_totals(doc: Doc) -> None:
+        items, taxes = doc.get("items") or [], doc.get("taxes") or []
+        lines = sum(flt(r.get("amount")) for r in items)
+        tax_total = money(sum(flt(t.get("tax_amount")) for t in taxes))
+        inclusive = any(cint(t.get("included_in_print_rate")) for t in taxes)
+        net = money(lines - tax_total) if inclusive else money(lines)
+        grand = money(lines) if inclusive else money(net + tax_total)
+        computed = {"total_qty": sum(flt(r.get("qty")) for r in items), "total": net,
+                    "net_total": net, "total_taxes_and_charges": tax_total,
+                    "grand_total": grand, "rounded_total": grand, "rounding_adjustment": 0.0,
+                    "discount_amount": 0.0}
+        for key in _TOTALS:
+            doc.setdefault(key, computed[key])
+            doc.setdefault(f"base_{key}", doc[key])
+        invoice_total = flt(doc.get("rounded_total")) or flt(doc["grand_total"])
+        if doc.get("paid_amount") is not None and not cint(doc.get("is_return")):
+            change = money(max(flt(doc["paid_amount"]) - invoice_total, 0.0))
+            doc.setdefault("change_amount", change)
+            doc.setdefault("base_change_amount", change)
+        doc.setdefault("outstanding_amount", 0.0)
+
+    def validate(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
+        if not cint(doc.get("is_pos")):
+            raise ValidationError("POS Invoice should have the field <strong>Include Payment"
+                                  "</strong> checked.", erpnext=True)
+        profile_name = doc.get("pos_profile")
+        if not any(e.get("pos_profile") == profile_name and e.get("status") == "Open"
+                   and e.get("docstatus") == 1 for e in txn.all("POS Opening Entry")):
+            raise ValidationError(
+                f"No open POS Opening Entry found for POS Profile <strong>{profile_name}"
+                "</strong>.", title="POS Opening Entry Missing", erpnext=True)
+        if doc.get("paid_amount") is None:  # ERPNext compares None < float
+            raise ServerTypeError("'<' not supported between instances of 'NoneType' and "
+                                  "'float'")
+        if cint(doc.get("is_return")):
+            self._validate_return(txn, doc)
+        elif doc.get("docstatus") == 1 or cint((txn.get("POS Profile", profile_name) or {})
+                                              .get("validate_stock_on_save")):
+            self._validate_stock(txn, doc)
+        if doc.get("docstatus") == 1:
+            self._validate_payment(txn, doc)
+
+    @staticmethod
+    def _validate_return(txn: Txn, doc: Doc) -> None:
+        against = txn.get("POS Invoice", doc.get("return_against")) or {}
+        original = {r.get("name"): r for r in against.get("items") or []}
+        for idx, row in enumerate(doc.get("items") or [], 1):
+            code, ref = row.get("item_code"), row.get("pos_invoice_item")
+            if not ref or ref not in original:
+                txn.notes.append({"message": f"Row # {idx}: Returned Item {code} does not "
+                                  f"exist in POS Invoice {doc.get('return_against')}",
+                                  "title": "Message"})
+                continue
+            sold = abs(flt(original[ref].get("stock_qty")))
+            returned = sum(abs(flt(r.get("stock_qty"))) for ret in txn.all("POS Invoice")
+                           if ret.get("docstatus") == 1 and cint(ret.get("is_return"))
+                           and ret.get("return_against") == against.get("name")
+                           for r in ret.get("items") or [] if r.get("pos_invoice_item") == ref)
+            left = sold - returned
+            if abs(flt(row.get("stock_qty"))) > left + QTY_EPSILON:
+                message = (f"Row # {idx}: Cannot return more than {left} for Item {code}"
+                           if left > 0 else f"Item {code} has already been returned")
+                raise StockOverReturnError(message)
+        for idx, row in enumerate(doc.get("items") or [], 1):
+            if flt(row.get("qty")) > 0:
+                raise ValidationError(
+                    f"Row #{idx}: You cannot add postive quantities in a return invoice. "
+                    f"Please remove item <strong>{row.get('item_code')}</strong> to complete "
+                    "the return.", title="Invalid Item", erpnext=True)
+
+    @staticmethod
+    def _validate_stock(txn: Txn, doc: Doc) -> None:
+        settings = txn.get("Stock Settings", "Stock Settings") or {}
+        for idx, row in enumerate(doc.get("items") or [], 1):
+            item = txn.get("Item", row.get("item_code")) or {}
+            if cint(settings.get("allow_negative_stock")) or cint(
+                    item.get("allow_negative_stock")):
+                return
+            available, is_stock = stock_availability(txn, row["item_code"],
+                                                     row.get("warehouse") or "")
+            code = f"<strong>{row['item_code']}</strong>"
+            warehouse = f"<strong>{row.get('warehouse')}</strong>"
+            if is_stock and available <= QTY_EPSILON:
+                raise ValidationError(f"Row #{idx}: Item Code: {code} is not available under "
+                                      f"warehouse {warehouse}.", title="Item Unavailable",
+                                      erpnext=True)
+            if is_stock and available + QTY_EPSILON < flt(row.get("stock_qty")):
+                raise ValidationError(
+                    f"Row #{idx}: Stock quantity not enough for Item Code: {code} under "
+                    f"warehouse {warehouse}. Available quantity {float(available)}.",
+                    title="Item Unavailable", erpnext=True)
+
+    @staticmethod
+    def _validate_payment(txn: Txn, doc: Doc) -> None:
+        if not doc.get("payments"):
+            raise ValidationError("At least one mode of payment is required for POS invoice.",
+                                  erpnext=True)
+        if cint(doc.get("is_return")):
+            return
+        profile = txn.get("POS Profile", doc.get("pos_profile")) or {}
+        total = flt(doc.get("rounded_total")) or flt(doc.get("grand_total"))
+        paid = flt(doc.get("paid_amount")) + flt(doc.get("write_off_amount"))
+        if below(paid, total) and not cint(profile.get("allow_partial_payment")):
+            raise PartialPaymentValidationError("Partial Payment in POS Invoice is not allowed.")
+
+    def on_submit(self, txn: Txn, doc: Doc, *, chosen_name: bool) -> None:
+        # Recorded: the original keeps status Paid when a return is submitted against it.
+        doc["status"] = "Return" if cint(doc.get("is_return")) else "Paid"
+
+
+def make_sales_return(txn: Txn, source_name: str) -> Doc:
+    """ERPNext's mapper: an unsaved return of every row not yet returned, linked by row."""
+    source = txn.require("POS Invoice", source_name)
+    meta = txn.meta("POS Invoice")
+    doc = copy.deepcopy(source)
+    for key in ("name", "amended_from", "creation", "modified", "consolidated_invoice"):
+        doc.pop(key, None)
+    doc.update(is_return=1, return_against=source_name, docstatus=0, status="Draft",
+               posting_date=txn.today, posting_time=txn.time, set_posting_time=0,
+               consolidated_invoice="", ignore_pricing_rule=1, set_warehouse="",
+               select_print_heading="Credit Note", change_amount=0.0, base_change_amount=0.0)
+    for row in doc.get("items") or []:
+        row["pos_invoice_item"] = row.pop("name", None)
+    for key in ("qty", "stock_qty", "amount", "net_amount", "base_amount", "base_net_amount"):
+        for row in doc.get("items") or []:
+            row[key] = _negative(row.get(key))
+    for row in doc.get("payments") or []:
+        row.pop("name", None)
+        row["amount"] = row["base_amount"] = _negative(row.get("amount"))
+    for key in ("total_qty", "total", "net_total", "total_taxes_and_charges", "grand_total",
+                "rounded_total", "paid_amount"):
+        for name in (key, f"base_{key}"):
+            if name in doc:
+                doc[name] = _negative(doc[name])
+    out = expand(doc, meta, txn.registry, nulls=False)
+    for key in ("name", "creation", "modified", "modified_by"):
+        out.pop(key, None)
+    for table in meta.tables:
+        for row in out.get(table) or []:
+            for key in ("name", "parent", "creation", "modified", "modified_by"):
+                row.pop(key, None)
+            row.update({"__islocal": 1, "__unsaved": 1})
+    out.update({"__islocal": 1, "__onload": {"load_after_mapping": True}, "__unsaved": 1})
+    return out
+
+
+def _negative(value: Any) -> float:
+    return -abs(flt(value)) + 0.0  # + 0.0: no "-0.0" in the answer

@@ -1,0 +1,27 @@
+"""The counter's local API: codec, server, typed clients, and the methods by area.
+
+    _server      the msgpack wire codec and the ZeroMQ ROUTER server
+    client       ``Client`` / ``AsyncClient``: typed calls for the app and the CLI
+    _methods     ``@api_method``: a method's name, who may call it, its docstring
+    _service     ``Node``: what every method is given, and ``Node.call``
+    _inputs      checks of quantities, amounts and payments a till sends
+    auth         login, sessions, users, the audit trail
+    checkout     catalog look-ups, carts, payment (``sale_submit``)
+    returns      invoices of any counter, returns and refunds
+    shifts       open, cash in/out, X report, close, reconcile, the drawer
+    cluster      invites, enrolment, revocation, peers
+    info         status and the method list
+    printing     reprints, reports, printer status
+    erpnext      the ERPNext pull and status, the exceptions queue
+    dispatch     the table of every area's methods; the only module that imports them all
+
+An area module imports ``_methods``, ``_service`` (for types), ``_inputs`` and the layers
+below (domain, store, projections, erpnext, printing), never another area. This package
+re-exports only what needs no area: the clients, ``Node``, ``Caller`` and the decorator.
+"""
+
+from tillmesh.node.api._methods import Auth, MethodSpec, api_method
+from tillmesh.node.api._node import Caller, Node
+from tillmesh.node.api.client import AsyncClient, Client
+
+__all__ = ["AsyncClient", "Auth", "Caller", "Client", "MethodSpec", "Node", "api_method"]

@@ -1,0 +1,61 @@
+"""Checks of what a till sends (quantities, amounts, payments) and invoice numbers.
+
+Shared by the checkout and returns methods; each refusal says which field and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from tillmesh.node.domain.money import FLOAT_PRECISION, flt, to_decimal
+from tillmesh.node.domain.sale import Tender
+from tillmesh.node.errors import ValidationError
+
+if TYPE_CHECKING:
+    from tillmesh.node.api import Node
+
+
+def quantity(node: Node, value: object, field: str = "qty") -> Decimal:
+    qty = to_decimal(value, field)
+    if qty <= 0:
+        raise ValidationError(f"{field} must be more than 0 (got {qty}); use a return to "
+                              "give money back")
+    if qty > Decimal(node.config.max_line_qty):
+        raise ValidationError(f"{field} {qty} is above the limit of {node.config.max_line_qty}")
+    if flt(qty, FLOAT_PRECISION) != qty:
+        raise ValidationError(f"{field} {qty} has more than {FLOAT_PRECISION} decimals")
+    return qty
+
+
+def money(node: Node, value: object, field: str) -> Decimal:
+    amount = to_decimal(value, field)
+    if amount < 0:
+        raise ValidationError(f"{field} cannot be negative (got {amount})")
+    if amount > Decimal(node.config.max_line_amount):
+        raise ValidationError(f"{field} {amount} is above the limit of "
+                              f"{node.config.max_line_amount}")
+    if flt(amount) != amount:
+        raise ValidationError(f"{field} {amount} has more than 2 decimals")
+    return amount
+
+
+def invoice_number(node: Node, session: Session, when: datetime) -> str:
+    """Per counter, never colliding across counters: ``C01-2026-000042``."""
+    n = node.next_number(session, "invoice_seq")
+    return f"{node.node_id}-{when.year}-{n:06d}"
+
+
+def tenders(payments: object) -> list[Tender]:
+    if not isinstance(payments, list) or not all(isinstance(p, dict) for p in payments):
+        raise ValidationError('payments must be a list of {"mode_of_payment", "amount"}')
+    out = []
+    for p in payments:
+        if set(p) - {"mode_of_payment", "amount"} or "amount" not in p:
+            raise ValidationError('each payment is {"mode_of_payment": ..., "amount": ...}')
+        out.append(Tender(str(p.get("mode_of_payment", "Cash")),
+                          to_decimal(p["amount"], "payment amount")))
+    return out

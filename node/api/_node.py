@@ -1,0 +1,242 @@
+"""The counter's service that every API method is given, and ``Node.call``.
+
+``Node.call(method, params, token)`` is the one entry point (the API server and tests use
+it). Methods are plain Python functions registered by the desks (``selling``, ``shifts``,
+``people``, ``info``) with ``node.expose``; the parameters a caller sends are bound to the
+function's keyword arguments, so an unknown or missing parameter is a clear
+MalformedRequest, never a TypeError. Role checks happen here, in the node.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from tillmesh.node.api._methods import Auth, MethodSpec
+from tillmesh.node.domain.barcode import EmbeddedRules, rules_from_config
+from tillmesh.node.domain.credentials import (
+    LockoutPolicy,
+    LockoutState,
+    SessionBook,
+    check_not_locked,
+    dummy_verify,
+    register_failure,
+    register_success,
+    verify_secret,
+)
+from tillmesh.node.domain.pos_context import PosContext
+from tillmesh.node.domain.roles import Action, Authorization, PermissionMatrix, Role, authorize
+from tillmesh.node.erpnext._pull_job import PullJob
+from tillmesh.node.errors import (
+    LoginFailed,
+    MalformedRequest,
+    PermissionDenied,
+    SessionExpired,
+    UnknownMethod,
+)
+from tillmesh.node.membership.keys import Keypair
+from tillmesh.node.ops.config import Config
+from tillmesh.node.printing import PrintService
+from tillmesh.node.projections import users
+from tillmesh.node.projections.pos_profile import ContextCache
+from tillmesh.node.store.event_log import Clock, EventLog, Transaction, utc_now
+from tillmesh.node.store.raw import raw
+from tillmesh.node.store.snapshot import Ticket
+
+if TYPE_CHECKING:
+    from tillmesh.node.erpnext._forwarder import Forwarder
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the user behind the session token."""
+
+    user: str
+    role: Role
+    token: str
+
+
+class Node:
+    """One counter's service: what every API method shares (store, clock, sessions,
+    permissions, printer, ERPNext link) and ``call``, the one way a method is run.
+
+    ``methods`` is the table of ``@api_method`` functions this node serves
+    (``tillmesh.node.api.dispatch.METHODS`` on a real counter).
+    """
+
+    def __init__(self, config: Config, log: EventLog, methods: Mapping[str, MethodSpec],
+                 clock: Clock = utc_now, keypair: Keypair | None = None) -> None:
+        self.config = config
+        self.log = log
+        self.clock = clock
+        self.matrix = PermissionMatrix.from_dict(config.permissions)
+        self.sessions = SessionBook(
+            idle_timeout=timedelta(minutes=config.idle_lock_minutes),
+            max_age=timedelta(hours=config.session_hours),
+        )
+        self.lockout = LockoutPolicy(config.lockout_failures, config.lockout)
+        self.context_cache = ContextCache(config.pos_profile)
+        self.barcode_rules: EmbeddedRules = rules_from_config(config.embedded_barcodes)
+        self._methods = methods
+        self._login_updates: list[tuple[str, LockoutState, bool]] = []
+        self.keypair = keypair
+        # Set by the daemon when replication runs: () -> list of peer views.
+        self.peer_view: Callable[[], list[dict[str, Any]]] = list
+        # Set by the daemon: where peers reach this counter (the bound port, advertised).
+        self.replication_endpoint: str | None = None
+        self.join_endpoint: str | None = None  # likewise for the join listener
+        # Set by the daemon when this counter has an ERPNext link (node.erpnext).
+        self.forwarder: Forwarder | None = None
+        # Set by the daemon when replication runs: () -> the counter that forwards.
+        self.elected_forwarder: Callable[[], str | None] = lambda: (
+            self.node_id if self.forwarder is not None else None)
+        # Snapshots promised to counters that just enrolled (node.snapshot), by ticket.
+        self.snapshot_tickets: dict[str, Ticket] = {}
+        # Set by the daemon: cut this counter off replication (True) or reconnect it.
+        self.cut_off: Callable[[bool], None] | None = None
+        # The printer's queue and the hook that prints recorded sales by themselves.
+        self.print_service = PrintService(self)
+        self.print_service.start()
+        self.pull_job = PullJob(config, log)  # the ERPNext pull in the background
+
+    @property
+    def node_id(self) -> str:
+        return self.config.node_id
+
+    # --- dispatch ----------------------------------------------------------------------
+
+    def methods(self) -> dict[str, str]:
+        """Method names with the first line of their docstring (for ``tillmesh api``)."""
+        return {name: self._methods[name].summary for name in sorted(self._methods)}
+
+    def call(self, method: str, params: dict[str, Any] | None = None,
+             token: str | None = None) -> Any:
+        spec = self._methods.get(method)
+        if spec is None:
+            raise UnknownMethod(f"Unknown method {method!r}; `tillmesh api methods` lists them")
+        args: tuple[Any, ...] = (self,)
+        if spec.auth is Auth.SESSION:
+            caller = self.caller(token)
+            if caller.role not in spec.roles:
+                allowed = " and ".join(r.value + "s" for r in Role if r in spec.roles)
+                raise PermissionDenied(f"{method} is for {allowed}")
+            args = (self, caller)
+        elif spec.auth is Auth.TOKEN:
+            args = (self, token)
+        params = params or {}
+        try:
+            inspect.signature(spec.fn).bind(*args, **params)
+        except TypeError as exc:
+            raise MalformedRequest(f"{method}: {exc}") from exc
+        try:
+            return spec.fn(*args, **params)
+        finally:
+            self._record_logins()
+
+    def caller(self, token: str | None) -> Caller:
+        if not token:
+            raise SessionExpired("Not logged in", reason="unknown")
+        session = self.sessions.touch(token, self.clock())
+        return Caller(session.user_id, session.role, token)
+
+    # --- shared helpers for the desks ---------------------------------------------------
+
+    @contextmanager
+    def write(self, durable: bool = True) -> Iterator[Transaction]:
+        with self.log.transaction(durable) as tx:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.log.reading() as s:
+            yield s
+
+    def context(self, session: Session) -> PosContext:
+        return self.context_cache.get(session)
+
+    def next_number(self, session: Session, key: str) -> int:
+        """A local counter (invoice, shift) incremented inside the caller's transaction."""
+        row = raw(session).one(
+            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT DO UPDATE"
+            " SET value = CAST(value AS INTEGER) + 1 RETURNING value", (key,))
+        return int(row[0])
+
+    def check_secret(self, session: Session, user_id: str, secret: str) -> users.User:
+        """Verify a user's PIN or password with lockout; raises LoginFailed / LockedOut.
+
+        The new failure count is recorded after the calling method's transaction ends
+        (see ``call``), so a refused approver PIN still counts even though the action it
+        was meant to approve rolls back.
+        """
+        now = self.clock().astimezone(self.config.tz)
+        user = users.find_user(session, user_id)
+        if user is None or user.disabled:
+            dummy_verify(str(secret))  # same cost, so timing does not reveal who exists
+            raise LoginFailed("Wrong user or PIN")
+        state = users.login_state(session, user_id)
+        check_not_locked(state, now)
+        if not isinstance(secret, str) or not verify_secret(user.secret_hash, secret):
+            new = register_failure(self.lockout, state, now)
+            self._login_updates.append((user_id, new, True))
+            check_not_locked(new, now)
+            raise LoginFailed("Wrong user or PIN", failures=new.failures)
+        if state.failures:
+            self._login_updates.append((user_id, register_success(state), False))
+        return user
+
+    def _record_logins(self) -> None:
+        updates, self._login_updates = self._login_updates, []
+        if updates:
+            with self.write() as tx:
+                for user_id, state, failed in updates:
+                    users.save_login_state(tx.session, user_id, state)
+                    if failed:
+                        tx.append("audit.login_failed",
+                                  {"user": user_id, "failures": state.failures})
+
+    def authorize(
+        self,
+        session: Session,
+        caller: Caller,
+        action: Action,
+        *,
+        approver: dict[str, Any] | None = None,
+        discount_percent: Any = None,
+    ) -> Authorization:
+        """Allow ``action`` for the caller, or for a supervisor who gave their PIN for it."""
+        approver_id = approver_role = None
+        if approver is not None:
+            if not isinstance(approver, dict) or set(approver) != {"user", "pin"}:
+                raise MalformedRequest('approver must be {"user": ..., "pin": ...}')
+            if approver["user"] == caller.user:
+                raise PermissionDenied("You cannot approve your own action")
+            try:
+                return authorize(self.matrix, caller.role, action, actor_id=caller.user,
+                                 discount_percent=discount_percent)
+            except PermissionDenied:
+                pass  # the actor's role is not enough: check the approver's PIN
+            found = self.check_secret(session, str(approver["user"]), approver["pin"])
+            approver_id, approver_role = found.user, found.role
+        return authorize(
+            self.matrix,
+            caller.role,
+            action,
+            actor_id=caller.user,
+            discount_percent=discount_percent,
+            approver_id=approver_id,
+            approver_role=approver_role,
+        )
+
+    def audit(self, tx: Transaction, what: str, auth: Authorization, **detail: Any) -> None:
+        """Write ``audit.<what>`` for a sensitive action (in the action's transaction)."""
+        body = {**auth.to_audit(), **detail}
+        body.setdefault("user", auth.actor_id)
+        body["approver"] = auth.approver_id
+        tx.append(f"audit.{what}", body)
+

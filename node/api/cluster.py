@@ -1,0 +1,162 @@
+"""API methods for the store's counters: invite, enrol, revoke, peers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from tillmesh.node.domain.roles import Action
+from tillmesh.node.errors import AuthError, ConfigError, ValidationError
+from tillmesh.node.membership import invite
+from tillmesh.node.projections import counters
+from tillmesh.node.store import read_key_file, snapshot
+
+if TYPE_CHECKING:
+    from tillmesh.node.api._service import Caller, Node
+
+_NODE_ID = re.compile(r"[A-Za-z0-9]{1,8}")
+
+
+def advertised(endpoint: str, host: str) -> str:
+    """``tcp://0.0.0.0:7611`` as peers should dial it (the advertised host)."""
+    scheme, _, rest = endpoint.partition("://")
+    bind_host, _, port = rest.rpartition(":")
+    if bind_host in ("0.0.0.0", "*", ""):
+        if not host:
+            raise ConfigError("set `advertise` in tillmesh.toml: the address peers dial")
+        bind_host = host
+    return f"{scheme}://{bind_host}:{port}"
+
+
+def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+    """A new counter presents an invite secret, its id and key (from the join listener)."""
+    try:
+        secret, new_id = bytes(request["secret"]), str(request["node"])
+        key, their_cluster = str(request["public_key"]), str(request["cluster"])
+        endpoint = str(request.get("endpoint") or "")[:200] or None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError("malformed join request") from exc
+    if their_cluster != node.config.cluster:
+        raise AuthError("This invite is for another store's cluster")
+    if node.replication_endpoint is None and node.config.listen.endswith(":0"):
+        raise ConfigError("The inviting counter is still starting replication: try again")
+    if not _NODE_ID.fullmatch(new_id) or len(key) != 40:
+        raise ValidationError("A node id is 1-8 letters or digits; a key is 40 z85 characters")
+    with node.write() as tx:
+        if counters.was_enrolled(tx.session, new_id):
+            raise ValidationError(f"Counter id {new_id} is taken in this store: pick another")
+        invite.redeem(tx.session, secret, new_id, node.clock())
+        tx.append(counters.ENROLLED, {"node": new_id, "public_key": key,
+                                     "cluster": node.config.cluster, "endpoint": endpoint})
+        tx.append("audit.node_enrolled", {"user": None, "node": new_id, "by": node.node_id})
+        members = [{"node": m.node, "public_key": m.public_key, "endpoint": m.endpoint}
+                   for m in counters.members(tx.session)]
+    name, ticket = snapshot.new_ticket(new_id, node.config.data_dir / "snapshots")
+    node.snapshot_tickets[name] = ticket
+    return {"cluster": node.config.cluster, "members": members,
+            "endpoint": node.replication_endpoint
+            or advertised(node.config.listen, node.config.advertise),
+            "issuer": node.node_id, "snapshot": {"ticket": name, "key": ticket.key}}
+
+
+async def snapshot_chunk(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+    """A part of the snapshot a counter enrolled a moment ago asks for (join listener).
+
+    The first request exports it (seconds, in a thread); the export is made durable
+    before any of it leaves, so a new counter never holds an event we could still lose.
+    """
+    now = time.monotonic()
+    for name, old in list(node.snapshot_tickets.items()):
+        if old.expires < now:
+            old.path.unlink(missing_ok=True)
+            del node.snapshot_tickets[name]
+    ticket = node.snapshot_tickets.get(str(request.get("ticket")))
+    if ticket is None:
+        raise AuthError("unknown or expired snapshot ticket: join again with a new invite")
+    offset = request.get("offset")
+    if not isinstance(offset, int) or offset < 0:
+        raise ValidationError("malformed snapshot request")
+    async with ticket.lock:
+        if ticket.size < 0:
+            key = read_key_file(node.config.key_path)
+            await asyncio.to_thread(snapshot.export, node.config.db_path, key, ticket)
+            await node.log.flush()
+    with open(ticket.path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(snapshot.CHUNK_BYTES)
+    if offset + len(data) >= ticket.size:  # the last part: the file has served its purpose
+        ticket.path.unlink(missing_ok=True)
+        node.snapshot_tickets.pop(str(request["ticket"]), None)
+    return {"data": data, "size": ticket.size}
+
+
+async def join_request(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+    """What the join listener serves: an enrolment, or a part of its snapshot."""
+    try:
+        if request.get("op") == "snapshot":
+            return await snapshot_chunk(node, request)
+        return enrol(node, request)
+    finally:
+        await node.log.flush()
+
+
+def register(node: Node) -> None:
+    def invite_create(caller: Caller, minutes: int = invite.DEFAULT_MINUTES,
+                      approver: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A one-time code that lets a new counter join this store (admins)."""
+        if node.keypair is None or not node.config.cluster:
+            raise ConfigError("This counter has no cluster key: was it made by `tillmesh init`?")
+        if node.join_endpoint is None and node.config.join_listen.endswith(":0"):
+            raise ConfigError("This counter is still starting its join listener: try again")
+        with node.write() as tx:
+            auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
+            code = invite.issue(
+                tx.session, cluster=node.config.cluster, issuer=node.node_id,
+                join_endpoint=node.join_endpoint
+                or advertised(node.config.join_listen, node.config.advertise),
+                issuer_key=node.keypair.public.decode(), created_by=caller.user,
+                now=node.clock(), minutes=int(minutes))
+            node.audit(tx, "invite_created", auth, expires_at=code.expires_at.isoformat())
+        return {"code": code.encode(), "expires_at": code.expires_at}
+
+    def node_revoke(caller: Caller, node_id: str,
+                    approver: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Remove a counter from the store for good: peers refuse its key (admins)."""
+        with node.write() as tx:
+            auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
+            if node_id == node.node_id:
+                raise ValidationError("A counter cannot revoke itself: do it from another one")
+            if not counters.is_member(tx.session, str(node_id)):
+                raise ValidationError(f"{node_id} is not a counter of this store")
+            tx.append(counters.REVOKED, {"node": str(node_id), "by": node.node_id})
+            node.audit(tx, "node_revoked", auth, node=str(node_id))
+        return {"revoked": str(node_id)}
+
+    def members(caller: Caller) -> list[dict[str, Any]]:
+        """The counters enrolled in this store, revoked ones included."""
+        with node.read() as s:
+            return [{"node": m.node, "key": m.public_key[:8] + "…", "revoked": m.revoked}
+                    for m in counters.members(s, include_revoked=True)]
+
+    def peers() -> list[dict[str, Any]]:
+        """Live view of the other counters: reachable, lag, clock skew (for IT, no login;
+        the API socket is readable by the service user only)."""
+        return node.peer_view()
+
+    def replication_pause(caller: Caller, paused: bool = True,
+                          approver: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Cut this counter off the other counters (maintenance), or reconnect it; it
+        keeps selling and catches up on reconnect (admins)."""
+        with node.write() as tx:
+            auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
+            if node.cut_off is None:
+                raise ConfigError("Replication is not running on this counter")
+            node.cut_off(bool(paused))
+            node.audit(tx, "replication_paused", auth, paused=bool(paused))
+        return {"paused": bool(paused)}
+
+    for fn in (invite_create, node_revoke, members, replication_pause):
+        node.expose(fn.__name__, fn)
+    node.expose("peers", peers, auth="none")

@@ -1,0 +1,15 @@
+"""The counter's rules as pure functions and values: no database, no network, no clock.
+
+    money          Decimal helpers with ERPNext's rounding (``flt``)
+    barcode        EAN/UPC check digits and weight/price labels
+    totals/        ERPNext 15's POS totals and taxes, to the cent
+    pos_context    what a counter sells under: profile, taxes, modes of payment
+    cart           a cart being rung up, and what may be done to it
+    sale           a cart priced and paid: the body of a ``sale.submitted`` event
+    shift_totals   what the drawer should hold; the X and Z report
+    roles          roles, actions and the permission matrix
+    credentials    PIN/password hashing, lockout after failed logins, the session book
+
+May import only the standard library, ``argon2`` (credentials) and
+``tillmesh.node.errors``. Everything here is tested without a store.
+"""

@@ -1,0 +1,367 @@
+"""PIN and password hashing, lockout after failed logins, and the node's session book.
+
+Hashing is the only part that costs CPU; the rest is pure and takes ``now`` as an
+argument, so tests drive it with a fake clock. Every datetime must be timezone-aware.
+
+Login, as the node does it: look the user up (or :func:`dummy_verify` for an unknown
+name, so both cost the same), :func:`check_not_locked`, :func:`verify_secret`, then
+:func:`register_success` or :func:`register_failure` and store the new state; on
+success :meth:`SessionBook.open`. An idle-locked session is resumed with
+:meth:`SessionBook.unlock` once the same user's PIN has been verified.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import cache
+
+from argon2 import PasswordHasher, Type, extract_parameters
+from argon2.exceptions import Argon2Error, InvalidHashError, VerifyMismatchError
+
+from tillmesh.node.domain.roles import Role
+from tillmesh.node.errors import (
+    AuthError,
+    LockedOut,
+    PermissionDenied,
+    SessionExpired,
+    ValidationError,
+)
+
+# argon2id at the OWASP minimum (19 MiB, 2 passes, 1 lane): verify takes a median of
+# ~19 ms on the 2-core dev machine, so a login stays instant on a till while a stolen
+# hash still costs an attacker 19 MiB of memory per guess.
+ARGON2_TIME_COST = 2  # passes over memory; OWASP minimum for 19 MiB
+ARGON2_MEMORY_COST = 19456  # KiB (19 MiB); OWASP minimum for argon2id
+ARGON2_PARALLELISM = 1  # lanes; one core, the till keeps serving while someone logs in
+ARGON2_HASH_LEN = 32  # bytes; 256-bit tag
+ARGON2_SALT_LEN = 16  # bytes; 128-bit random salt, RFC 9106 recommendation
+# Hashes replicate from peers: refuse parameters that would let one peer make every
+# login on every node slow or exhaust memory (~64 MiB / ~1 s at most per verify).
+MAX_HASH_CHARS = 256  # characters of an encoded hash; ours are ~100
+MAX_MEMORY_COST = 65536  # KiB (64 MiB); the RFC 9106 low-memory profile
+MAX_TIME_COST = 10  # passes
+MAX_PARALLELISM = 8  # lanes
+
+PIN_MIN_DIGITS = 4  # a 4-digit PIN plus lockout is the usual till standard
+PIN_MAX_DIGITS = 12  # longer is a password, not something typed on a PIN pad
+PASSWORD_MIN_CHARS = 8  # NIST SP 800-63B minimum for a memorised secret
+PASSWORD_MAX_CHARS = 128  # bounds the request size; long enough for passphrases
+
+DEFAULT_MAX_FAILURES = 5  # failed logins in a row before the account is locked
+DEFAULT_LOCKOUT = timedelta(minutes=5)  # long enough to stop guessing a 4-digit PIN
+DEFAULT_IDLE_TIMEOUT = timedelta(minutes=5)  # an unattended till locks itself
+DEFAULT_MAX_AGE = timedelta(hours=12)  # one long shift; then a fresh login
+TOKEN_BYTES = 32  # random bytes in a session token (43 url-safe characters)
+
+_PIN = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit also accepts "٣" and "²"
+
+_HASHER = PasswordHasher(
+    time_cost=ARGON2_TIME_COST,
+    memory_cost=ARGON2_MEMORY_COST,
+    parallelism=ARGON2_PARALLELISM,
+    hash_len=ARGON2_HASH_LEN,
+    salt_len=ARGON2_SALT_LEN,
+    type=Type.ID,
+)
+
+
+class SecretKind(StrEnum):
+    """A user logs in with exactly one of these."""
+
+    PIN = "pin"
+    PASSWORD = "password"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What is stored and replicated for a user's login: never the secret itself."""
+
+    kind: SecretKind
+    secret_hash: str
+
+
+def validate_pin(pin: str) -> str:
+    """Return ``pin`` if it is 4 to 12 digits, else raise ValidationError."""
+    if not isinstance(pin, str) or not _PIN.fullmatch(pin):
+        raise ValidationError("A PIN may contain digits only")
+    if not PIN_MIN_DIGITS <= len(pin) <= PIN_MAX_DIGITS:
+        raise ValidationError(f"A PIN has {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits")
+    return pin
+
+
+def validate_password(password: str) -> str:
+    """Return ``password`` if it is 8 to 128 characters, else raise ValidationError."""
+    if not isinstance(password, str):
+        raise ValidationError("A password must be text")
+    if not PASSWORD_MIN_CHARS <= len(password) <= PASSWORD_MAX_CHARS:
+        raise ValidationError(
+            f"A password has {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"
+        )
+    return password
+
+
+def new_credential(kind: SecretKind, secret: str) -> Credential:
+    """Validate ``secret`` as a PIN or a password and hash it."""
+    kind = SecretKind(kind)
+    (validate_pin if kind is SecretKind.PIN else validate_password)(secret)
+    return Credential(kind, hash_secret(secret))
+
+
+def hash_secret(secret: str) -> str:
+    """The argon2id hash of ``secret`` (NFC-normalised), with a fresh random salt."""
+    try:
+        return _HASHER.hash(_normalise(secret))
+    except Argon2Error as exc:
+        raise AuthError("The secret could not be hashed") from exc
+
+
+def check_hash(secret_hash: str) -> str:
+    """Return ``secret_hash`` if it is an argon2id hash with bounded cost parameters.
+
+    Call it on every hash that arrives from a peer; :func:`verify_secret` calls it too.
+    """
+    if not isinstance(secret_hash, str) or len(secret_hash) > MAX_HASH_CHARS:
+        raise ValidationError("The stored secret is not an argon2id hash")
+    try:
+        params = extract_parameters(secret_hash)
+    except (InvalidHashError, ValueError) as exc:
+        raise ValidationError("The stored secret is not an argon2id hash") from exc
+    if params.type is not Type.ID or not (
+        params.memory_cost <= MAX_MEMORY_COST
+        and params.time_cost <= MAX_TIME_COST
+        and params.parallelism <= MAX_PARALLELISM
+    ):
+        raise ValidationError("The stored secret hash has unsupported parameters")
+    return secret_hash
+
+
+def verify_secret(secret_hash: str, secret: str) -> bool:
+    """True if ``secret`` matches; False if not. A malformed hash is a ValidationError."""
+    check_hash(secret_hash)
+    if not isinstance(secret, str):
+        return False
+    try:
+        return _HASHER.verify(secret_hash, _normalise(secret))
+    except VerifyMismatchError:
+        return False
+    except InvalidHashError as exc:
+        raise ValidationError("The stored secret is not an argon2id hash") from exc
+    except Argon2Error:
+        return False  # VerificationError: the library could not confirm a match
+
+
+def needs_rehash(secret_hash: str) -> bool:
+    """True if the hash was made with other parameters than today's; rehash on login."""
+    check_hash(secret_hash)
+    try:
+        return _HASHER.check_needs_rehash(secret_hash)
+    except (Argon2Error, ValueError) as exc:
+        raise ValidationError("The stored secret is not an argon2id hash") from exc
+
+
+def dummy_verify(secret: str) -> bool:
+    """Spend the time of a real verify and return False: use it for an unknown user."""
+    verify_secret(_dummy_hash(), secret)
+    return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_secret(secrets.token_urlsafe(16))
+
+
+def _normalise(secret: str) -> str:
+    # The same password typed on two keyboards (é vs e + ´) must give the same hash.
+    return unicodedata.normalize("NFC", secret)
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds % 60:
+        return f"{seconds} seconds"
+    return "1 minute" if seconds == 60 else f"{seconds // 60} minutes"
+
+
+def _aware(now: datetime) -> datetime:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("datetime must be timezone-aware")
+    return now
+
+
+# --- lockout -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    max_failures: int = DEFAULT_MAX_FAILURES
+    lockout: timedelta = DEFAULT_LOCKOUT
+
+    def __post_init__(self) -> None:
+        if self.max_failures < 1:
+            raise ValueError("max_failures must be at least 1")
+        if self.lockout <= timedelta(0):
+            raise ValueError("lockout must be positive")
+
+
+@dataclass(frozen=True)
+class LockoutState:
+    """Failed logins in a row and, once locked, when the lock lifts. Store it per user."""
+
+    failures: int = 0
+    locked_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.failures < 0:
+            raise ValueError("failures cannot be negative")
+        if self.locked_until is not None:
+            _aware(self.locked_until)
+
+
+def is_locked(state: LockoutState, now: datetime) -> bool:
+    _aware(now)
+    return state.locked_until is not None and now < state.locked_until
+
+
+def check_not_locked(state: LockoutState, now: datetime) -> None:
+    """Raise LockedOut, with ``until`` in ISO format, while the lock holds.
+
+    The message shows the time of day in the zone of ``locked_until``, that is of the
+    ``now`` given to :func:`register_failure`: pass local time to show local time.
+    """
+    until = state.locked_until
+    if is_locked(state, now) and until is not None:
+        raise LockedOut(
+            f"Too many failed logins: locked until {until:%H:%M:%S}", until=until.isoformat()
+        )
+
+
+def register_failure(policy: LockoutPolicy, state: LockoutState, now: datetime) -> LockoutState:
+    """Count one failed login; lock when it is the ``max_failures``-th in a row.
+
+    A failure while locked changes nothing (the lock is not extended); after the lock
+    has lifted, counting starts again from zero.
+    """
+    if is_locked(state, now):
+        return state
+    failures = 1 if state.locked_until is not None else state.failures + 1
+    if failures >= policy.max_failures:
+        return LockoutState(failures, now + policy.lockout)
+    return LockoutState(failures)
+
+
+def register_success(state: LockoutState) -> LockoutState:
+    """A successful login forgets earlier failures (check the lock before verifying)."""
+    return LockoutState()
+
+
+# --- sessions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    user_id: str
+    role: Role
+    opened_at: datetime
+    last_seen: datetime
+    locked: bool = False
+
+
+class SessionBook:
+    """The node's logged-in sessions, in memory. Not thread-safe: use it from one loop."""
+
+    def __init__(
+        self, idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT, max_age: timedelta = DEFAULT_MAX_AGE
+    ) -> None:
+        if idle_timeout <= timedelta(0) or max_age <= timedelta(0):
+            raise ValueError("idle_timeout and max_age must be positive")
+        self.idle_timeout = idle_timeout
+        self.max_age = max_age
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def open(self, user_id: str, role: Role, now: datetime) -> Session:
+        """A new session for a user who has just logged in; old expired ones are purged."""
+        self.purge(now)
+        session = Session(secrets.token_urlsafe(TOKEN_BYTES), user_id, Role(role), now, now)
+        self._sessions[session.token] = session
+        return session
+
+    def get(self, token: str, now: datetime) -> Session:
+        """The live, unlocked session; SessionExpired otherwise (``details["reason"]`` is
+        ``unknown``, ``max_age``, ``locked`` or ``idle``). Idling locks the session."""
+        session = self._alive(token, now)
+        if session.locked:
+            raise SessionExpired("Locked: enter your PIN", reason="locked", user_id=session.user_id)
+        if now - session.last_seen > self.idle_timeout:
+            self._sessions[token] = replace(session, locked=True)
+            raise SessionExpired(
+                f"Locked after {_duration(self.idle_timeout)} idle: enter your PIN",
+                reason="idle",
+                user_id=session.user_id,
+            )
+        return session
+
+    def touch(self, token: str, now: datetime) -> Session:
+        """Record activity on a live session (as :meth:`get`, then ``last_seen = now``)."""
+        session = self.get(token, now)
+        session = replace(session, last_seen=max(session.last_seen, now))
+        self._sessions[token] = session
+        return session
+
+    def lock(self, token: str) -> Session:
+        """Lock the session now (the cashier stepped away); only its user can unlock it."""
+        session = self._sessions.get(token)
+        if session is None:
+            raise SessionExpired("Session expired: log in again", reason="unknown")
+        session = replace(session, locked=True)
+        self._sessions[token] = session
+        return session
+
+    def unlock(self, token: str, user_id: str, now: datetime) -> Session:
+        """Resume a locked or idle session; the caller has verified ``user_id``'s PIN."""
+        session = self._alive(token, now)
+        if session.user_id != user_id:
+            raise PermissionDenied(
+                "Only the user who is logged in can unlock: the other user must log in",
+                reason="other_user",
+            )
+        session = replace(session, locked=False, last_seen=max(session.last_seen, now))
+        self._sessions[token] = session
+        return session
+
+    def close(self, token: str) -> bool:
+        """Log out; False if there was no such session."""
+        return self._sessions.pop(token, None) is not None
+
+    def close_user(self, user_id: str) -> int:
+        """Close every session of a user (disabled, role changed, PIN reset); how many."""
+        tokens = [t for t, s in self._sessions.items() if s.user_id == user_id]
+        for token in tokens:
+            del self._sessions[token]
+        return len(tokens)
+
+    def purge(self, now: datetime) -> int:
+        """Drop sessions older than ``max_age``; how many."""
+        _aware(now)
+        tokens = [t for t, s in self._sessions.items() if now - s.opened_at > self.max_age]
+        for token in tokens:
+            del self._sessions[token]
+        return len(tokens)
+
+    def _alive(self, token: str, now: datetime) -> Session:
+        _aware(now)
+        session = self._sessions.get(token)
+        if session is None:
+            raise SessionExpired("Session expired: log in again", reason="unknown")
+        if now - session.opened_at > self.max_age:
+            del self._sessions[token]
+            raise SessionExpired("Session expired: log in again", reason="max_age")
+        return session

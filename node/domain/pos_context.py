@@ -1,0 +1,69 @@
+"""What a counter sells under: its POS Profile's company, prices, taxes and modes of payment.
+
+Plain values, read from replicated master data by ``projections.pos_profile``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tillmesh.node.domain.money import to_decimal
+from tillmesh.node.domain.totals import ChargeType, TaxRow, TotalsSettings
+from tillmesh.node.errors import PaymentError
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    type: str  # Cash, Bank, General, Phone
+    account: str | None
+
+    @property
+    def is_cash(self) -> bool:
+        return self.type == "Cash"
+
+
+@dataclass(frozen=True)
+class PosContext:
+    profile: str
+    company: str
+    warehouse: str
+    price_list: str
+    currency: str
+    customer: str
+    taxes_and_charges: str | None
+    taxes: tuple[TaxRow, ...]
+    modes: dict[str, Mode]  # in the profile's order; the first is the default
+    allow_partial_payment: bool
+    apply_discount_on: str
+    settings: TotalsSettings
+
+    def mode(self, name: str) -> Mode:
+        if name not in self.modes:
+            allowed = ", ".join(self.modes)
+            raise PaymentError(f"Mode of payment {name!r} is not in this POS profile ({allowed})")
+        return self.modes[name]
+
+    @property
+    def cash_mode(self) -> str:
+        """The mode change is given in: the first Cash mode, else the default mode."""
+        for mode in self.modes.values():
+            if mode.is_cash:
+                return mode.name
+        return next(iter(self.modes))
+
+
+def tax_rows(rows: list[dict[str, Any]]) -> tuple[TaxRow, ...]:
+    return tuple(
+        TaxRow(
+            charge_type=ChargeType(r["charge_type"]),
+            account_head=r["account_head"],
+            description=r.get("description") or r["account_head"],
+            rate=to_decimal(r.get("rate") or 0, "rate"),
+            row_id=int(r["row_id"]) if r.get("row_id") else None,
+            included_in_print_rate=bool(r.get("included_in_print_rate")),
+            tax_amount=to_decimal(r.get("tax_amount") or 0, "tax_amount"),
+        )
+        for r in sorted(rows, key=lambda r: int(r.get("idx") or 0))
+    )

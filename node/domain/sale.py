@@ -1,0 +1,231 @@
+"""From a cart to a ``sale.submitted`` body, and from a sale to a ``sale.returned`` body.
+
+Pure: prices the cart with ``node.totals`` exactly as ERPNext will, checks the payments,
+and lays out everything the forwarder will need for a POS Invoice (items with their
+client-chosen row names, taxes, totals, payments with accounts, posting time) so that
+nothing has to be looked up again when the counter is back online.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from tillmesh.node.domain.cart import Cart
+from tillmesh.node.domain.money import ZERO, flt
+from tillmesh.node.domain.pos_context import PosContext
+from tillmesh.node.domain.totals import Cart as TotalsCart
+from tillmesh.node.domain.totals import CartLine, InvoiceTotals, compute_totals
+from tillmesh.node.errors import PaymentError, ReturnError, ValidationError
+
+MAX_PAYMENT_ROWS = 10  # split payments beyond this are a mistake, not a sale
+
+
+def plain(value: Any) -> Any:
+    """Decimals to strings, enums to values, dataclasses to maps, recursively.
+
+    Event bodies and API answers are plain data; unlike ``dataclasses.asdict`` this
+    copies nothing it does not convert (it runs several times per scan).
+    """
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def price(cart: Cart, ctx: PosContext, paid: Decimal | None = None) -> InvoiceTotals:
+    lines = [
+        CartLine(
+            item_code=ln.item_code,
+            qty=ln.qty,
+            price_list_rate=ln.price_list_rate,
+            uom=ln.uom,
+            stock_uom=ln.stock_uom,
+            conversion_factor=ln.conversion_factor,
+            rate=ln.rate,
+            discount_percentage=ln.discount_percentage,
+            discount_amount=ln.discount_amount,
+            item_tax_template=ln.item_tax_template,
+            item_tax_rates=dict(ln.item_tax_rates),
+            whole_number_uom=ln.whole_number,
+        )
+        for ln in cart.lines
+    ]
+    return compute_totals(
+        TotalsCart(
+            lines=lines,
+            taxes=ctx.taxes,
+            additional_discount_percentage=cart.additional_discount_percentage,
+            discount_amount=cart.discount_amount,
+            apply_discount_on=ctx.apply_discount_on,
+            paid_amount=paid,
+        ),
+        ctx.settings,
+    )
+
+
+@dataclass(frozen=True)
+class Tender:
+    mode_of_payment: str
+    amount: Decimal
+
+
+def check_payments(tenders: Sequence[Tender], ctx: PosContext, due: Decimal) -> Decimal:
+    """Validate what the customer handed over; returns the total paid.
+
+    Change can only come out of cash: a card paying more than is due is a typo.
+    """
+    if not tenders:
+        raise PaymentError("No payment given")
+    if len(tenders) > MAX_PAYMENT_ROWS:
+        raise PaymentError(f"At most {MAX_PAYMENT_ROWS} payments per sale")
+    paid = ZERO
+    non_cash = ZERO
+    for t in tenders:
+        mode = ctx.mode(t.mode_of_payment)
+        if t.amount <= 0:
+            raise PaymentError(f"Payment of {t.amount} by {mode.name} must be positive")
+        if flt(t.amount) != t.amount:
+            raise PaymentError(f"Payment {t.amount} has more than 2 decimals")
+        paid += t.amount
+        if not mode.is_cash:
+            non_cash += t.amount
+    if paid < due and not ctx.allow_partial_payment:
+        raise PaymentError(f"Paid {paid} is less than the {due} due", due=str(due),
+                           paid=str(paid))
+    if non_cash > due:
+        raise PaymentError(f"Non-cash payments ({non_cash}) exceed the {due} due: "
+                           "change can only be given in cash")
+    return paid
+
+
+def _items(cart: Cart, totals: InvoiceTotals, invoice: str, ctx: PosContext) -> list[dict]:
+    items = []
+    for idx, (line, t) in enumerate(zip(cart.lines, totals.lines, strict=True), start=1):
+        row = plain(t)
+        row.update(
+            name=f"{invoice}-{idx}",
+            idx=idx,
+            item_code=line.item_code,
+            item_name=line.item_name,
+            uom=line.uom,
+            stock_uom=line.stock_uom,
+            item_tax_template=line.item_tax_template,
+            barcode=line.barcode,
+            warehouse=ctx.warehouse,
+        )
+        items.append(row)
+    return items
+
+
+def _totals(totals: InvoiceTotals) -> dict[str, Any]:
+    data = plain(totals)
+    data.pop("lines", None)
+    data.pop("taxes", None)
+    return data
+
+
+def sale_body(
+    *,
+    cart: Cart,
+    totals: InvoiceTotals,
+    tenders: Sequence[Tender],
+    ctx: PosContext,
+    invoice: str,
+    shift: str,
+    cashier: str,
+    posted_at: datetime,
+) -> dict[str, Any]:
+    """The ``sale.submitted`` body: a POS Invoice as ERPNext will receive it."""
+    return {
+        "invoice": invoice,
+        "shift": shift,
+        "cashier": cashier,
+        "posted_at": posted_at.isoformat(),
+        # ERPNext's posting fields, in the store's local time (set_posting_time: 1)
+        "posting_date": posted_at.date().isoformat(),
+        "posting_time": posted_at.time().isoformat(timespec="microseconds"),
+        "pos_profile": ctx.profile,
+        "company": ctx.company,
+        "currency": ctx.currency,
+        "customer": cart.customer,
+        "warehouse": ctx.warehouse,
+        "selling_price_list": ctx.price_list,
+        "taxes_and_charges": ctx.taxes_and_charges,
+        "apply_discount_on": ctx.apply_discount_on,
+        "additional_discount_percentage": str(cart.additional_discount_percentage),
+        "discount_amount_input": str(cart.discount_amount),
+        "items": _items(cart, totals, invoice, ctx),
+        "taxes": [plain(t) for t in totals.taxes],
+        "totals": _totals(totals),
+        "payments": [
+            {
+                "mode_of_payment": t.mode_of_payment,
+                "amount": str(t.amount),
+                "type": ctx.mode(t.mode_of_payment).type,
+                "account": ctx.mode(t.mode_of_payment).account,
+            }
+            for t in tenders
+        ],
+        "cash_mode": ctx.cash_mode,
+    }
+
+
+# --- returns ---------------------------------------------------------------------------
+
+
+def returnable(sold: Decimal, returned: Decimal, wanted: Decimal, row: str) -> None:
+    """A row can give back at most what was sold minus what earlier returns took."""
+    if wanted <= 0:
+        raise ValidationError(f"Return quantity for {row} must be positive")
+    left = sold - returned
+    if wanted > left:
+        raise ReturnError(f"Cannot return {wanted} of row {row}: sold {sold}, "
+                          f"already returned {returned}, {left} left")
+
+
+_NEG_LINE = ("qty", "stock_qty", "amount", "net_amount", "distributed_discount_amount")
+_NEG_TAX = ("tax_amount", "tax_amount_after_discount_amount", "total")
+_NEG_HEAD = ("total_qty", "total", "net_total", "total_taxes_and_charges", "discount_amount",
+             "grand_total", "rounding_adjustment", "rounded_total", "paid_amount",
+             "change_amount", "outstanding_amount", "write_off_amount")
+
+
+def _neg(data: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    out = dict(data)
+    for name in names:
+        if out.get(name) not in (None, ""):
+            value = -Decimal(out[name])
+            out[name] = str(value if value else abs(value))  # no "-0.00"
+    return out
+
+
+def as_return(body: dict[str, Any], return_against: str) -> dict[str, Any]:
+    """Turn a priced positive body into ERPNext's negative return invoice."""
+    out = dict(body)
+    out["is_return"] = 1
+    out["return_against"] = return_against
+    out["items"] = [_neg(i, _NEG_LINE) for i in body["items"]]
+    taxes = []
+    for t in body["taxes"]:
+        row = _neg(t, _NEG_TAX)
+        detail = row.get("item_wise_tax_detail") or {}
+        row["item_wise_tax_detail"] = {
+            k: [v[0], str(-Decimal(v[1]))] if isinstance(v, list) else v for k, v in detail.items()
+        }
+        taxes.append(row)
+    out["taxes"] = taxes
+    out["totals"] = _neg(body["totals"], _NEG_HEAD)
+    out["payments"] = [_neg(p, ("amount",)) for p in body["payments"]]
+    return out

@@ -1,0 +1,142 @@
+"""The data of ERPNext's POS totals: the cart going in and the totals coming out.
+
+Frozen dataclasses, all money ``Decimal``; see ``node.totals`` for how they are computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from tillmesh.node.domain.money import CURRENCY_PRECISION, FLOAT_PRECISION
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+# POS Invoice Item.discount_percentage is a Percent field with precision "2".
+DISCOUNT_PERCENTAGE_PRECISION = 2
+GRAND_TOTAL = "Grand Total"
+NET_TOTAL = "Net Total"
+NEGATIVE_GRAND_TOTAL = "Incorrect value:Grand Total (Company Currency) must be >= 0.0"
+
+
+class ChargeType(StrEnum):
+    ON_NET_TOTAL = "On Net Total"
+    ACTUAL = "Actual"
+    ON_PREVIOUS_ROW_AMOUNT = "On Previous Row Amount"
+    ON_PREVIOUS_ROW_TOTAL = "On Previous Row Total"
+
+
+@dataclass(frozen=True)
+class TaxRow:
+    """A row of Sales Taxes and Charges, in invoice order (idx = position + 1)."""
+
+    charge_type: ChargeType
+    account_head: str
+    description: str
+    rate: Decimal
+    row_id: int | None = None
+    included_in_print_rate: bool = False
+    tax_amount: Decimal = ZERO  # the fixed amount of an Actual charge
+
+
+@dataclass(frozen=True)
+class CartLine:
+    item_code: str
+    qty: Decimal
+    price_list_rate: Decimal  # for this line's UOM, already resolved by the caller
+    uom: str = "Nos"
+    stock_uom: str = "Nos"
+    conversion_factor: Decimal = Decimal(1)
+    rate: Decimal | None = None  # counter price override; None (or 0) = from the list price
+    discount_percentage: Decimal = ZERO
+    discount_amount: Decimal = ZERO
+    item_tax_template: str | None = None
+    item_tax_rates: Mapping[str, Decimal] = field(default_factory=dict)  # account -> rate
+    whole_number_uom: bool = False
+
+
+@dataclass(frozen=True)
+class Cart:
+    lines: Sequence[CartLine]
+    taxes: Sequence[TaxRow] = ()
+    additional_discount_percentage: Decimal = ZERO
+    discount_amount: Decimal = ZERO
+    apply_discount_on: str = GRAND_TOTAL
+    paid_amount: Decimal | None = None  # None = paid exactly the amount due
+
+
+@dataclass(frozen=True)
+class TotalsSettings:
+    currency_precision: int = CURRENCY_PRECISION
+    float_precision: int = FLOAT_PRECISION
+    disable_rounded_total: bool = False
+    smallest_currency_fraction: Decimal = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class LineTotals:
+    """An invoice item row as ERPNext stores it."""
+
+    item_code: str
+    qty: Decimal
+    stock_qty: Decimal
+    uom: str
+    stock_uom: str
+    conversion_factor: Decimal
+    price_list_rate: Decimal
+    discount_percentage: Decimal
+    discount_amount: Decimal
+    margin_type: str  # "" or "Amount"
+    margin_rate_or_amount: Decimal
+    rate_with_margin: Decimal
+    rate: Decimal
+    amount: Decimal
+    net_rate: Decimal
+    net_amount: Decimal
+    distributed_discount_amount: Decimal
+    item_tax_template: str | None
+    item_tax_rate: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class TaxTotals:
+    """A tax row as ERPNext stores it (base_* equal these: conversion rate is 1)."""
+
+    charge_type: ChargeType
+    account_head: str
+    description: str
+    rate: Decimal
+    row_id: int | None
+    included_in_print_rate: bool
+    tax_amount: Decimal
+    tax_amount_after_discount_amount: Decimal
+    total: Decimal
+    # item_code -> (rate applied, tax amount unrounded); repeated items are merged.
+    item_wise_tax_detail: dict[str, tuple[Decimal, Decimal]]
+
+
+@dataclass(frozen=True)
+class InvoiceTotals:
+    lines: tuple[LineTotals, ...]
+    taxes: tuple[TaxTotals, ...]
+    total_qty: Decimal
+    total: Decimal
+    net_total: Decimal
+    total_taxes_and_charges: Decimal
+    discount_amount: Decimal
+    additional_discount_percentage: Decimal
+    apply_discount_on: str
+    grand_total: Decimal
+    rounding_adjustment: Decimal
+    rounded_total: Decimal  # 0 when rounding is disabled
+    paid_amount: Decimal
+    change_amount: Decimal
+    # A POS Invoice never computes it (it must be paid in full to submit): always 0.
+    outstanding_amount: Decimal
+
+
+def amount_due(totals: InvoiceTotals) -> Decimal:
+    """What the customer pays: ``rounded_total or grand_total``, as ERPNext decides it."""
+    return totals.rounded_total or totals.grand_total

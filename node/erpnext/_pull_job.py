@@ -1,0 +1,123 @@
+"""An ERPNext pull on a running counter: one at a time, in a worker thread, with progress.
+
+On the running node a pull must not hold the event loop (replication and the tills run
+on it) for the ~minute 100,000 items take: it runs in a worker thread, whose HTTP
+requests wait there, and each store step (what is held, a transaction of events) is
+handed to the loop, which owns the store, and made durable (group commit) before the
+thread goes on. Called without a running loop (tests, tools), the pull runs to its end
+in the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import enum
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from tillmesh.node.erpnext import _settings
+from tillmesh.node.erpnext._const import STORE_STEP_TIMEOUT_S
+from tillmesh.node.erpnext._forwarder import consolidated_shifts
+from tillmesh.node.erpnext._pull import Direct, PullReport, StoreAccess, pull
+from tillmesh.node.errors import StoreError, TillmeshError
+from tillmesh.node.ops.config import Config
+from tillmesh.node.store.event_log import EventLog
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class PullState(enum.Enum):
+    IDLE = "idle"  # none since the node started
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OnLoop:
+    """Store access from a worker thread: each step runs on the node's event loop."""
+
+    def __init__(self, event_log: EventLog, loop: asyncio.AbstractEventLoop) -> None:
+        self.log, self.loop = event_log, loop
+
+    def __call__(self, work: Callable[[EventLog], T]) -> T:
+        async def step() -> T:
+            try:
+                return work(self.log)
+            finally:
+                await self.log.flush()  # durable, and announced to peers, before going on
+
+        coroutine = step()
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        except RuntimeError as exc:  # the loop is closed: the node is stopping
+            coroutine.close()
+            raise StoreError("the node is stopping; the pull stops too") from exc
+        try:
+            return future.result(timeout=STORE_STEP_TIMEOUT_S)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise StoreError(f"the node did not take the pull's data within"
+                             f" {STORE_STEP_TIMEOUT_S:.0f} s") from exc
+
+
+class PullJob:
+    """The node's one pull at a time, and what the last one did."""
+
+    def __init__(self, config: Config, event_log: EventLog) -> None:
+        self.config, self.log = config, event_log
+        self.state = PullState.IDLE
+        self._lock = threading.Lock()
+        self._view: dict[str, Any] = {"state": PullState.IDLE.value}
+
+    def start(self) -> dict[str, Any]:
+        with self._lock:
+            if self.state is PullState.RUNNING:
+                return dict(self._view)
+            settings = _settings.load(self.config)  # ConfigError when not set up
+            self.state = PullState.RUNNING
+            self._view = {"state": self.state.value, "pos_profile": settings.pos_profile,
+                          "started_at": _now(), "progress": None}
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread: pull right here
+            self._run(settings, Direct(self.log))
+            return self.view()
+        threading.Thread(target=self._run, args=(settings, OnLoop(self.log, loop)),
+                         name="erpnext-pull", daemon=True).start()
+        return self.view()
+
+    def view(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._view)
+
+    def _progress(self, scope: str, read: int, emitted: int) -> None:
+        with self._lock:
+            self._view["progress"] = {"scope": scope, "read": read, "emitted": emitted}
+
+    def _run(self, settings: _settings.ErpNextSettings, store: StoreAccess) -> None:
+        outcome: dict[str, Any]
+        try:
+            with settings.client() as client:
+                report: PullReport = pull(
+                    client, store, settings.pos_profile, progress=self._progress,
+                    consolidated=lambda: consolidated_shifts(client, settings.pos_profile))
+            outcome = {"state": PullState.DONE.value, "report": report.as_dict()}
+        except TillmeshError as exc:
+            log.error("ERPNext pull failed: %s", exc.message)
+            outcome = {"state": PullState.FAILED.value, "error": exc.to_wire()}
+        except Exception as exc:  # a bug: report it, keep the node running
+            log.exception("ERPNext pull crashed")
+            outcome = {"state": PullState.FAILED.value,
+                       "error": {"code": "internal", "message": f"pull crashed: {exc!r}"}}
+        with self._lock:
+            self.state = PullState(outcome["state"])
+            self._view.update(outcome, finished_at=_now())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -1,0 +1,381 @@
+"""A blocking HTTP client for ERPNext 15's REST API, with retries and typed errors.
+
+Requests run as the API user of ``Authorization: token <key>:<secret>``, over TLS that is
+verified by default (``verify=PATH`` trusts a private CA, ``verify=False`` is for a lab
+only). Every wait is bounded (``_const``): finite timeouts and at most ``MAX_ATTEMPTS``
+tries of one request.
+
+Retries: a network error, a timeout, a 5xx or a 429 is tried again after an exponential
+backoff with full jitter (a uniform wait between 0 and ``min(cap, base * 2**n)``, so many
+counters coming back at once do not knock in step), or after exactly the server's
+``Retry-After`` (seconds or an HTTP date) when it sends one. Every method is retried, a
+POST whose answer timed out included: it may have been committed, and trying again is
+safe because Tillmesh always POSTs documents under client-chosen names (an invoice
+number), so a repeat is answered 409 DuplicateEntryError, which the forwarder counts as
+delivered; PUTs set absolute values and GETs change nothing. A caller that POSTs without
+a name of its own must not rely on this.
+
+Errors: every failure is an ``ErpNextError`` (``node.errors``) carrying ERPNext's own
+message. Frappe puts it in ``_server_messages``, a JSON string holding a list of JSON
+strings (decoded twice here, HTML tags stripped), else in ``exception`` or ``exc_type``.
+httpx's exceptions are translated at this boundary (``raise … from exc``) and never
+reach a caller. JSON numbers with a fraction are read as ``Decimal`` (money is never a
+float in Tillmesh) and Decimals are sent as exact JSON numbers.
+
+The transport is injectable (``httpx.MockTransport`` in tests), as are ``sleep``, the
+jitter source and the clock, so retry timing is tested without waiting. The client is
+synchronous: the daemon runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import html
+import json
+import logging
+import os
+import random
+import re
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from tillmesh.node.erpnext import _const as const
+from tillmesh.node.errors import (
+    ConfigError,
+    ErpNextAuthError,
+    ErpNextDuplicate,
+    ErpNextError,
+    ErpNextNotFound,
+    ErpNextServerError,
+    ErpNextUnreachable,
+    ErpNextValidation,
+    ValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+Verify = bool | str  # True (system CAs), False (no verification), or a CA file/dir path
+
+_BY_STATUS: dict[int, type[ErpNextError]] = {
+    401: ErpNextAuthError, 403: ErpNextAuthError, 404: ErpNextNotFound,
+    409: ErpNextDuplicate, 417: ErpNextValidation, 429: ErpNextServerError,
+}
+_TAG = re.compile(r"<[^>]*>")
+_CERT_FAILED = "CERTIFICATE_VERIFY_FAILED"  # in ssl's message: retrying cannot help
+_MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )")  # "frappe.exceptions."
+
+
+class ClientState(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+# --- pure helpers ----------------------------------------------------------------------
+
+
+def backoff_s(attempt: int, jitter: float) -> float:
+    """The wait before try ``attempt + 1``: full jitter, ``jitter`` uniform in [0, 1)."""
+    return jitter * min(const.BACKOFF_CAP_S, const.BACKOFF_BASE_S * 2 ** (attempt - 1))
+
+
+def retry_after_s(value: str | None, now: datetime) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT by definition
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def plain_text(text: str) -> str:
+    """ERPNext's HTML message as one line of text (tags dropped, entities decoded)."""
+    return " ".join(html.unescape(_TAG.sub("", text)).split())
+
+
+def _server_messages(raw: object) -> list[str]:
+    """Frappe's ``_server_messages``: a JSON list of JSON objects, each a JSON string."""
+    try:
+        items = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return [str(raw)]
+    out = []
+    for item in items if isinstance(items, list) else [items]:
+        if isinstance(item, str):
+            with contextlib.suppress(ValueError):
+                item = json.loads(item)
+        message = item.get("message") if isinstance(item, dict) else item
+        if message:
+            out.append(plain_text(str(message)))
+    return [m for m in out if m]
+
+
+def frappe_message(payload: object) -> str | None:
+    """ERPNext's own words for a failure, from a Frappe error answer (None if absent)."""
+    if not isinstance(payload, dict):
+        return None
+    messages = _server_messages(payload["_server_messages"]) \
+        if payload.get("_server_messages") else []
+    if messages:
+        return "; ".join(messages)
+    for key in ("_error_message", "exception"):
+        if isinstance(payload.get(key), str) and payload[key].strip():
+            return _MODULE_PATH.sub("", plain_text(payload[key]))
+    exc_type = payload.get("exc_type")
+    return str(exc_type) if exc_type else None
+
+
+def error_from_answer(status: int, content: bytes, *, method: str, path: str,
+                      retry_after: float | None = None) -> ErpNextError:
+    """The typed error for a non-2xx answer (pure: tested on the recorded answers)."""
+    try:
+        payload: object = json.loads(content)
+    except ValueError:
+        payload = None
+    message = frappe_message(payload)
+    if message is None:
+        text = plain_text(content.decode("utf-8", "replace"))[:const.ERROR_TEXT_CHARS]
+        message = f"HTTP {status} from ERPNext" + (f": {text}" if text else "")
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        cls = ErpNextServerError if status >= 500 else \
+            ErpNextValidation if 400 <= status < 500 else ErpNextError
+    details: dict[str, Any] = {"status": status, "method": method, "path": path}
+    if isinstance(payload, dict) and isinstance(payload.get("exc_type"), str):
+        details["exc_type"] = payload["exc_type"]
+    if retry_after is not None:
+        details["retry_after"] = retry_after
+    return cls(message, **details)
+
+
+def _json_number(value: object) -> object:
+    """``json.dumps`` default: a Decimal as an exact JSON number (or a string if none is)."""
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value() and abs(value) < 2**53:
+            return int(value)
+        as_float = float(value)
+        return as_float if Decimal(repr(as_float)) == value else str(value)
+    raise TypeError(f"{type(value).__name__} cannot be sent to ERPNext")
+
+
+def encode(body: object) -> bytes:
+    try:
+        return json.dumps(body, default=_json_number, ensure_ascii=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"cannot send this to ERPNext: {exc}") from exc
+
+
+def tls_verify(verify: Verify) -> bool | ssl.SSLContext:
+    """What httpx verifies against: True (its CA bundle), False, or a private CA."""
+    if isinstance(verify, bool):
+        return verify
+    try:
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the CA certificate(s) {verify}: {exc}") from exc
+
+
+def check_url(url: str) -> str:
+    """The ERPNext base URL without a trailing slash; ConfigError if it is not one."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"ERPNext URL {url!r} must look like https://erp.example.com")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"ERPNext URL {url!r} must not carry a query or fragment")
+    return url.strip().rstrip("/")
+
+
+# --- the client ------------------------------------------------------------------------
+
+
+class ErpNextClient:
+    """One ERPNext site as one API user. Use as a context manager, or ``close()`` it."""
+
+    def __init__(self, url: str, api_key: str, api_secret: str, *, verify: Verify = True,
+                 transport: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 jitter: Callable[[], float] = random.random,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_attempts: int = const.MAX_ATTEMPTS,
+                 read_timeout_s: float = const.READ_TIMEOUT_S) -> None:
+        self.url = check_url(url)
+        if not api_key or not api_secret:
+            raise ConfigError("an ERPNext API key and secret are both needed")
+        if verify is False:
+            log.warning("TLS certificates of %s are not verified (--insecure)", self.url)
+        self._sleep, self._jitter, self._now = sleep, jitter, now
+        self.max_attempts = max(1, max_attempts)
+        self.state = ClientState.OPEN
+        self._http = httpx.Client(
+            base_url=self.url, transport=transport, verify=tls_verify(verify),
+            timeout=httpx.Timeout(connect=const.CONNECT_TIMEOUT_S, read=read_timeout_s,
+                                  write=const.WRITE_TIMEOUT_S, pool=const.POOL_TIMEOUT_S),
+            headers={"Authorization": f"token {api_key}:{api_secret}",
+                     "Accept": "application/json", "User-Agent": const.USER_AGENT},
+            follow_redirects=False)  # a redirect would drop the token or hide a wrong URL
+
+    def __repr__(self) -> str:  # never the secret
+        return f"ErpNextClient({self.url!r}, {self.state.value})"
+
+    def __enter__(self) -> ErpNextClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.state is ClientState.OPEN:
+            self.state = ClientState.CLOSED
+            self._http.close()
+
+    # --- the REST API --------------------------------------------------------------------
+
+    def get_list(self, doctype: str, fields: Sequence[str] = ("name",),
+                 filters: Sequence[Sequence[Any]] = (), order_by: str | None = None,
+                 start: int = 0, page_length: int = const.PAGE_LENGTH,
+                 parent: str | None = None) -> list[Doc]:
+        """One page of ``doctype`` rows (no child tables). ``parent`` names the parent
+        doctype when ``doctype`` is a child table (rows then carry ``parent``)."""
+        params: dict[str, Any] = {"fields": json.dumps(list(fields)),
+                                  "limit_start": start, "limit_page_length": page_length}
+        if filters:
+            params["filters"] = json.dumps([list(f) for f in filters])
+        if order_by:
+            params["order_by"] = order_by
+        if parent:
+            params["parent"] = parent
+        rows = self._call("GET", _resource(doctype), params=params, key="data")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ErpNextServerError(f"ERPNext's list of {doctype} is not a list of rows",
+                                     path=_resource(doctype))
+        return rows
+
+    def get_doc(self, doctype: str, name: str, *, missing_ok: bool = False) -> Doc | None:
+        """The whole document with its child tables; None if ``missing_ok`` and it is not
+        there (otherwise ErpNextNotFound)."""
+        try:
+            doc = self._call("GET", _resource(doctype, name), key="data")
+        except ErpNextNotFound:
+            if missing_ok:
+                return None
+            raise
+        return _doc(doc, doctype)
+
+    def exists(self, doctype: str, name: str) -> bool:
+        return bool(self.get_list(doctype, filters=[["name", "=", name]], page_length=1))
+
+    def insert(self, doctype: str, doc: Mapping[str, Any]) -> Doc:
+        """Create a document (``docstatus: 1`` in it submits it too); 409 if it exists."""
+        return _doc(self._call("POST", _resource(doctype), body=dict(doc), key="data"), doctype)
+
+    def update(self, doctype: str, name: str, fields: Mapping[str, Any]) -> Doc:
+        """Set fields of an existing document (``{"docstatus": 1}`` submits a draft)."""
+        return _doc(self._call("PUT", _resource(doctype, name), body=dict(fields),
+                               key="data"), doctype)
+
+    def run_doc_method(self, doctype: str, name: str, method: str) -> Any:
+        """A document's own whitelisted method (``run_method=retry`` on a POS Closing
+        Entry whose consolidation failed): ``POST /api/resource/<doctype>/<name>``."""
+        return self._call("POST", _resource(doctype, name), params={"run_method": method},
+                          key="message")
+
+    def call_method(self, path: str, params: Mapping[str, Any] | None = None,
+                    body: Mapping[str, Any] | None = None, http_method: str = "GET") -> Any:
+        """A whitelisted method (``frappe.auth.get_logged_user``): its ``message``."""
+        return self._call(http_method.upper(), f"/api/method/{quote(path, safe='.')}",
+                          params=dict(params or {}), body=None if body is None else dict(body),
+                          key="message")
+
+    # --- one request, retried --------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+              body: object = None, key: str) -> Any:
+        if self.state is ClientState.CLOSED:
+            raise ErpNextError("this ERPNext client is closed", path=path)
+        content = None if body is None else encode(body)
+        headers = {} if content is None else {"Content-Type": "application/json"}
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                response = self._http.request(method, path, params=params, content=content,
+                                              headers=headers)
+            except httpx.TransportError as exc:
+                failure: ErpNextError = _unreachable(self.url, method, path, exc)
+                if _CERT_FAILED in str(exc) or attempt == self.max_attempts:
+                    raise failure from exc
+                wait = backoff_s(attempt, self._jitter())
+            except httpx.HTTPError as exc:  # a broken answer (bad gzip, …): not retried
+                raise ErpNextServerError(f"unreadable answer from ERPNext: {exc}",
+                                         method=method, path=path) from exc
+            else:
+                if response.is_success:
+                    return _payload(response.content, key, method, path)
+                asked = retry_after_s(response.headers.get("Retry-After"), self._now())
+                failure = error_from_answer(response.status_code, response.content,
+                                            method=method, path=path, retry_after=asked)
+                retryable = response.status_code >= 500 or response.status_code == 429
+                if response.is_redirect:
+                    failure = ErpNextError(
+                        f"ERPNext redirects {path} to {response.headers.get('Location')}:"
+                        " use that URL", status=response.status_code, path=path)
+                if not retryable or attempt == self.max_attempts or \
+                        (asked or 0.0) > const.MAX_RETRY_AFTER_S:
+                    raise failure
+                wait = asked if asked is not None else backoff_s(attempt, self._jitter())
+            log.warning("ERPNext %s %s: %s; try %d of %d in %.1f s", method, path,
+                        failure.message, attempt + 1, self.max_attempts, wait)
+            self._sleep(wait)
+        raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+
+
+def _resource(doctype: str, name: str | None = None) -> str:
+    path = f"/api/resource/{quote(doctype, safe='')}"
+    return path if name is None else f"{path}/{quote(name, safe='')}"
+
+
+def _unreachable(url: str, method: str, path: str, exc: httpx.TransportError) -> ErpNextError:
+    what = type(exc).__name__
+    hint = ""
+    if _CERT_FAILED in str(exc):
+        hint = " (a private CA? run `tillmesh erpnext setup … --verify CA.pem`)"
+    detail = str(exc) or what
+    return ErpNextUnreachable(f"ERPNext at {url} unreachable: {what}: {detail}{hint}",
+                              method=method, path=path)
+
+
+def _payload(content: bytes, key: str, method: str, path: str) -> Any:
+    try:
+        payload = json.loads(content, parse_float=Decimal)
+    except ValueError as exc:
+        raise ErpNextServerError(f"ERPNext answered {path} with something other than JSON"
+                                 " (a proxy's page? check the URL)", method=method,
+                                 path=path) from exc
+    if not isinstance(payload, dict) or (key not in payload and key == "data"):
+        raise ErpNextServerError(f"ERPNext's answer to {path} has no {key!r}",
+                                 method=method, path=path)
+    return payload.get(key)
+
+
+def _doc(value: object, doctype: str) -> Doc:
+    if not isinstance(value, dict):
+        raise ErpNextServerError(f"ERPNext answered a {doctype} that is not a document")
+    return value

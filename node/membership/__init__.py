@@ -1,0 +1,10 @@
+"""How a counter joins the store, proves who it is, and keeps in step with the others.
+
+    keys       this counter's CurveZMQ keypair on disk
+    invite     one-time join codes (issued by an admin, used once store-wide)
+    join       the join handshake: enrol with the inviting counter, take its snapshot
+    replicate  the daemon's wiring of ``tillmesh.replication`` to the event log
+
+May import ``tillmesh.replication``, ``tillmesh.node.store``, ``projections`` and
+``domain``; ``replicate`` also reads the ``Node`` the daemon runs (``api``).
+"""

@@ -1,0 +1,301 @@
+"""Replication inside the node daemon: the anti-entropy engine wired to the ZeroMQ
+transport, mDNS discovery and the event log. All of it runs on the daemon's loop.
+
+Who is dialled: every enrolled, unrevoked counter whose address is known, from mDNS
+(the freshest), the static ``peers`` setting (``NODE@host:port``) or the address it
+enrolled with. Who is heard: only keys of those counters (the transport's Ironhouse
+check). Membership is re-read whenever a ``node.*`` event is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from tillmesh.node.api._node import Node
+from tillmesh.node.api.cluster import advertised
+from tillmesh.node.errors import ConfigError, StoreError
+from tillmesh.node.ops.config import Config
+from tillmesh.node.projections import counters
+from tillmesh.replication.const import MAX_BATCH_EVENTS
+from tillmesh.replication.event import Event
+from tillmesh.replication.protocol import (
+    PROTOCOL_VERSION,
+    Events,
+    Message,
+    ProtocolError,
+    decode,
+    encode,
+)
+from tillmesh.replication.sync import EventLogStore, Outgoing, Replicator
+from tillmesh.replication.transport import Transport, TransportError, fingerprint
+
+log = logging.getLogger("tillmesh.replication")
+
+TICK_S = 0.05  # how often the engine's timers run (heartbeats, pull timeouts)
+REDIAL_S = 5.0  # how often members we are not connected to are dialled afresh
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def static_peers(entries: Sequence[str], cluster: str) -> dict[str, str]:
+    """``["C02@10.0.0.7:7610"]`` -> ``{"C02": "tcp://10.0.0.7:7610"}``. Only entries that
+    name their counter can be dialled (CurveZMQ needs its key); the rest are logged."""
+    from tillmesh.replication.discovery import DiscoveryError, parse_static_peer
+
+    out = {}
+    for entry in entries:
+        try:
+            found = parse_static_peer(entry, cluster)
+        except DiscoveryError as exc:
+            log.warning("ignoring %s", exc)
+            continue
+        if found.node.startswith("static:"):
+            log.warning("ignoring static peer %r: write it as NODE@host:port", entry)
+            continue
+        out[found.node] = found.endpoint
+    return out
+
+
+def coalesce(inbox: list[tuple[str, Message]]) -> list[tuple[str, Message]]:
+    """Runs of ``Events`` from one peer become one message (within the batch bound)."""
+    out: list[tuple[str, Message]] = []
+    for peer, msg in inbox:
+        if out and isinstance(msg, Events):
+            last_peer, last = out[-1]
+            if (last_peer == peer and isinstance(last, Events)
+                    and len(last.events) + len(msg.events) <= MAX_BATCH_EVENTS):
+                out[-1] = (peer, replace(last, events=last.events + msg.events))
+                continue
+        out.append((peer, msg))
+    return out
+
+
+class Replication:
+    def __init__(self, node: Node) -> None:
+        if node.keypair is None:
+            raise ValueError("replication needs the counter's keypair")
+        self.node = node
+        self.set_config(node.config)
+        self.engine = Replicator(EventLogStore(node.log), node.node_id, node.config.cluster)
+        self.transport = Transport(node.node_id, node.keypair.public, node.keypair.secret,
+                                   node.config.listen, self._on_message)
+        self.discovery: Any = None  # replication.discovery.Discovery when mDNS is on
+        self._found: dict[str, str] = {}  # node -> endpoint seen on mDNS
+        self._members: dict[str, counters.Member] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._refresh_members = True
+        self.paused = False  # cut off: nothing in, nothing out (the counter sells on)
+        self._inbox: list[tuple[str, Message]] = []
+        self._seeded: dict[str, counters.Member] = {}
+
+    def set_config(self, config: Config) -> None:
+        """Use ``config`` (a join adds the inviting counter as a static peer)."""
+        self.config = self.node.config = config
+        self._static = static_peers(config.peers, config.cluster)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self.transport.start()
+        except TransportError as exc:
+            raise ConfigError(f"cannot start replication: {exc}") from exc
+        port = int(self.transport.endpoint.rsplit(":", 1)[1])
+        with contextlib.suppress(ConfigError):
+            self.node.replication_endpoint = advertised(
+                self.config.listen.rsplit(":", 1)[0] + f":{port}", self.config.advertise)
+        self.node.log.listeners.append(self._recorded)
+        self.node.peer_view = self.peer_view
+        self.node.cut_off = self.pause
+        self._sync_members()
+        if self.config.mdns:
+            await self._start_mdns(port)
+        self._task = asyncio.get_running_loop().create_task(self._ticker())
+
+    async def _start_mdns(self, port: int) -> None:
+        from tillmesh.replication.discovery import Discovery, DiscoveryError
+
+        try:
+            addresses = [self.config.advertise] if self.config.advertise else None
+            self.discovery = Discovery(
+                self.config.cluster, self.node.node_id, PROTOCOL_VERSION,
+                fingerprint(self.node.keypair.public),  # type: ignore[union-attr]
+                port, addresses=addresses, interfaces=self.config.mdns_interfaces or None,
+                mdns_port=self.config.mdns_port, on_change=self._on_discovery)
+            await self.discovery.start()
+        except DiscoveryError as exc:
+            # Selling never depends on mDNS: static peers and enrolment addresses remain.
+            log.error("mDNS is off: %s", exc)
+            self.discovery = None
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._send(self.engine.shutdown())
+        if self.discovery is not None:
+            await self.discovery.close()
+        await self.transport.close()
+        with contextlib.suppress(ValueError):
+            self.node.log.listeners.remove(self._recorded)
+
+    # --- the engine's inputs --------------------------------------------------------------
+
+    def pause(self, paused: bool) -> None:
+        self.paused = paused
+        log.warning("replication %s", "paused: this counter is cut off" if paused
+                    else "resumed")
+
+    async def _on_message(self, peer: str, data: bytes) -> None:
+        if self.paused:
+            return
+        try:
+            msg = decode(data)
+        except ProtocolError as exc:
+            log.warning("dropped a message from %s: %s", peer, exc)
+            return
+        self._inbox.append((peer, msg))
+        if len(self._inbox) == 1:  # the first since the last drain: schedule one
+            asyncio.get_running_loop().call_soon(self._schedule_drain)
+
+    def _schedule_drain(self) -> None:
+        asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Handle what arrived since the last drain: one transaction (one fsync) for all of
+        it, from every peer (``EventLog.batch``)."""
+        inbox, self._inbox = self._inbox, []
+        out: list[Outgoing] = []
+        now = _now_ms()
+        try:
+            with self.node.log.batch():  # one commit for everything received from all peers
+                for peer, msg in coalesce(inbox):
+                    try:
+                        out += self.engine.received(peer, msg, now)
+                    except Exception:  # one message must not cost the rest of the inbox
+                        log.exception("handling %s from %s failed", type(msg).__name__, peer)
+        except StoreError as exc:  # nothing recorded: peers' vectors bring it back
+            log.error("recording what peers sent failed: %s", exc.message)
+        await self.node.log.flush()  # announce received events only once they are durable
+        await self._send(out)
+        if self._refresh_members:
+            self._sync_members()
+
+    def _recorded(self, events: list[Event]) -> None:
+        """After each commit: push our own new events; re-read members on node.* events."""
+        if any(e.kind.startswith("node.") for e in events):
+            self._refresh_members = True
+        own = [e for e in events if e.origin == self.node.node_id]
+        out = self.engine.local_events(own, _now_ms())
+        if out or self._refresh_members:
+            asyncio.get_running_loop().create_task(self._after_commit(out))
+
+    async def _after_commit(self, out: list[Outgoing]) -> None:
+        await self._send(out)
+        if self._refresh_members:
+            self._sync_members()
+
+    def _on_discovery(self, change: Any) -> None:
+        """mDNS found (an endpoint) or lost a counter."""
+        if getattr(change, "endpoint", None):
+            member = self._members.get(change.node)
+            if member is None or fingerprint(member.public_key.encode()) != change.key_fingerprint:
+                return  # mDNS is a hint: an unknown node or another key is not dialled
+            self._found[change.node] = change.endpoint
+            self._dial(member)
+        else:
+            self._found.pop(change.node, None)
+
+    async def _ticker(self) -> None:
+        last_redial = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self._send(self.engine.tick(_now_ms()))
+                if time.monotonic() - last_redial > REDIAL_S:
+                    last_redial = time.monotonic()
+                    self._redial()
+            except Exception:  # the node must keep selling whatever a peer did
+                log.exception("replication tick failed")
+
+    def _redial(self) -> None:
+        """Dial again the members whose handshake has not succeeded: one that refused our
+        key because it had not yet heard of our enrolment accepts it now."""
+        up = self.transport.connected()
+        for member in self._members.values():
+            if member.node != self.node.node_id and member.node not in up:
+                self.transport.disconnect(member.node)
+                self._dial(member)
+
+    # --- membership and dialling ----------------------------------------------------------
+
+    def _sync_members(self) -> None:
+        self._refresh_members = False
+        with self.node.log.reading() as s:
+            # The inviting counter's list only until our own log holds the members.
+            current = {m.node: m for m in counters.members(s)} or dict(self._seeded)
+        self.transport.set_members({n: m.public_key.encode() for n, m in current.items()})
+        for gone in set(self._members) - set(current):
+            self.transport.disconnect(gone)
+            self.engine.disconnected(gone)
+        self._members = current
+        for member in current.values():
+            if member.node != self.node.node_id:
+                self._dial(member)
+
+    def _dial(self, member: counters.Member) -> None:
+        endpoint = (self._found.get(member.node) or self._static.get(member.node)
+                    or member.endpoint)
+        if endpoint is None:
+            return
+        if self.transport.connect(member.node, endpoint, member.public_key.encode()):
+            asyncio.get_running_loop().create_task(
+                self._send(self.engine.connected(member.node, _now_ms())))
+
+    async def _send(self, out: list[Outgoing]) -> None:
+        if self.paused:
+            return
+        for peer, msg in out:
+            await self.transport.send(peer, encode(msg))
+
+    # --- joining ----------------------------------------------------------------------------
+
+    def seed_members(self, members: list[dict[str, Any]]) -> None:
+        """Members as the inviting counter named them, before our log holds them."""
+        self._seeded = {m["node"]: counters.Member(m["node"], m["public_key"], False,
+                                                  m.get("endpoint"))
+                        for m in members}
+        self._sync_members()
+
+    def progress(self, peer: str) -> tuple[int, int]:
+        """Events we hold and events ``peer`` holds (0 until it has said Hello)."""
+        have = sum(self.node.log.vector().values())
+        theirs = next((p.vector for p in self.engine.peers() if p.peer == peer), {})
+        return have, sum(theirs.values())
+
+    # --- views ------------------------------------------------------------------------------
+
+    def peer_view(self) -> list[dict[str, Any]]:
+        now = _now_ms()
+        views = []
+        for p in self.engine.peers():
+            skew = p.skew_ms
+            views.append({
+                "node": p.peer, "state": p.state.value, "live": p.live,
+                "heard_ms_ago": None if p.last_heard_ms is None else now - p.last_heard_ms,
+                "behind": p.behind, "ahead": p.ahead, "skew_ms": skew,
+                "skew_warning": skew is not None and abs(skew) > self.config.max_skew_ms,
+                "erpnext": p.erpnext,
+                "endpoint": self._found.get(p.peer) or (
+                    self._members[p.peer].endpoint if p.peer in self._members else None),
+            })
+        return views

@@ -1,0 +1,12 @@
+"""What IT runs: the ``tillmesh`` command, the daemon, making and joining a store, config.
+
+    cli           ``tillmesh init | run | demo | status | users | rebuild | invite | join
+                  | peers | revoke | ui | erpnext | exceptions | api``
+    daemon        ``tillmesh run``: store, API server, replication, forwarder, printer
+    provisioning  init (a new store), join (a new counter), rebuild
+    config        ``tillmesh.toml``: every setting with its default
+
+The top layer: may import everything in ``tillmesh.node``. ``tillmesh.lab`` (demo data,
+the ERPNext simulator) and ``tillmesh.ui`` are imported only inside the commands that
+need them (``demo``, ``init --demo``, ``ui``).
+"""

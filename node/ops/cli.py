@@ -1,0 +1,388 @@
+"""The ``tillmesh`` command: init, run, demo, status, users, rebuild, api.
+
+Commands that change a running node go through its local API (``tillmesh api``); IT
+commands that need no node (init, status, users, rebuild) open the store directly.
+Every failure prints one clear line and exits non-zero; no traceback for known errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tillmesh.node.api._server import to_wire_value
+from tillmesh.node.api.client import Client
+from tillmesh.node.errors import (
+    ApiError,
+    ConfigError,
+    NodeUnavailable,
+    StoreError,
+    TillmeshError,
+    ValidationError,
+)
+from tillmesh.node.ops import config as config_mod
+from tillmesh.node.ops.config import Config
+
+DEMO_DIR = Path("var/demo")
+TOKEN_FILE = ".session"  # in the data dir, mode 0600: the token of `tillmesh api login`
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+API_TIMEOUT_S = 10.0  # a scripted call waits this long for the node
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir or os.environ.get("TILLMESH_HOME") or config_mod.DEFAULT_DATA_DIR)
+
+
+def _print(value: Any) -> None:
+    # default=: only what JSON cannot carry goes through to_wire_value (None, lists and
+    # plain values as they are, e.g. `shift_current` answering null)
+    print(json.dumps(value, default=to_wire_value, indent=2, ensure_ascii=False))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from tillmesh.node.ops.provisioning import initialise
+
+    data_dir = _data_dir(args)
+    config = Config(data_dir=data_dir, node_id=args.node, pos_profile=args.profile,
+                    timezone=args.timezone, **_network(args))
+    initialise(config_mod.validate(config), admin=args.admin, admin_name=args.admin_name,
+               pin=args.pin, demo=args.demo)
+    print(f"initialised counter {args.node} in {data_dir}; admin user {args.admin!r}")
+    return 0
+
+
+def _network(args: argparse.Namespace) -> dict[str, Any]:
+    """The replication settings given on the command line (init and join)."""
+    out: dict[str, Any] = {}
+    for name in ("listen", "join_listen", "advertise", "mdns_port"):
+        if getattr(args, name) is not None:
+            out[name] = getattr(args, name)
+    if args.no_mdns:
+        out["mdns"] = False
+    if args.mdns_interface:
+        out["mdns_interfaces"] = args.mdns_interface
+    if args.peer:
+        out["peers"] = args.peer
+    return out
+
+
+def _network_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", help="replication endpoint, e.g. tcp://0.0.0.0:7610")
+    p.add_argument("--join-listen", help="where new counters present invite codes")
+    p.add_argument("--advertise", help="the host other counters dial")
+    p.add_argument("--no-mdns", action="store_true", help="find counters only by --peer")
+    p.add_argument("--mdns-interface", action="append", help="announce only on this address")
+    p.add_argument("--mdns-port", type=int, help="mDNS port (5353)")
+    p.add_argument("--peer", action="append", help="a counter to dial: NODE@host:port")
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    from tillmesh.node.ops.provisioning import join
+
+    data_dir = _data_dir(args)
+    config = Config(data_dir=data_dir, node_id=args.node, pos_profile=args.profile,
+                    timezone=args.timezone, **_network(args))
+    shown = [-1.0]
+
+    def progress(what: str, have: int, want: int) -> None:
+        share = have / want if want else 0.0
+        if want and (share - shown[0] >= 0.01 or have == want or share < shown[0]):
+            shown[0] = share
+            bar = "#" * int(share * 30)
+            amount = (f"{have / 2**20:,.1f} / {want / 2**20:,.1f} MiB snapshot"
+                      if what == "snapshot" else f"{have:,} / {want:,} events")
+            print(f"\rpulling the store's state [{bar:<30}] {amount}", end="", flush=True)
+            if have == want and what == "snapshot":
+                print()
+
+    count = join(config, args.code, progress=progress)
+    print(f"\ncounter {args.node} joined the store with {count:,} events; "
+          f"start it with `tillmesh --data-dir {data_dir} run`")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tillmesh.node.ops.daemon import run
+
+    _logging()
+    run(config_mod.load(_data_dir(args)))
+    return 0
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request: too much
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tillmesh.node.ops.daemon import run
+    from tillmesh.node.ops.provisioning import initialise
+
+    data_dir = Path(args.data_dir or DEMO_DIR)
+    if not (data_dir / config_mod.CONFIG_NAME).exists():
+        # One demo counter on this machine: replication listens on loopback only.
+        config = Config(data_dir=data_dir, node_id="C01", pos_profile="Demo POS",
+                        listen="tcp://127.0.0.1:7610", join_listen="tcp://127.0.0.1:7611",
+                        advertise="127.0.0.1", mdns=False)
+        initialise(config, admin="admin", admin_name="Demo Admin", pin="1234", demo=True)
+        print(f"demo counter created in {data_dir}")
+    print("demo users: admin PIN 1234, supervisor PIN 2222, cashier PIN 1111")
+    print(f"try: tillmesh --data-dir {data_dir} api login --json "
+          "'{\"user\": \"cashier\", \"pin\": \"1111\"}'")
+    _logging()
+    config = config_mod.load(data_dir)
+    simulator = None if args.no_erpnext else _demo_erpnext(config, args.erpnext_port)
+    try:
+        run(config)
+    finally:
+        if simulator is not None:
+            simulator.stop()
+    return 0
+
+
+def _demo_erpnext(config: Config, port: int) -> Any:
+    """The ERPNext simulator on 127.0.0.1, set up as this counter's ERPNext: the demo's
+    shifts and sales are forwarded to it. It keeps its data in memory only."""
+    from tillmesh.lab.erpnext_simulator import Simulator
+    from tillmesh.node.erpnext import ErpNextClient, ErpNextSettings, save_settings, setup
+
+    simulator = Simulator(seed="demo")
+    url = simulator.start(port=port)
+    with ErpNextClient(url, simulator.api_key, simulator.api_secret) as client:
+        setup(client, config.pos_profile, lambda check: None)
+    save_settings(config, ErpNextSettings(url, simulator.api_key, simulator.api_secret,
+                                          config.pos_profile))
+    print(f"ERPNext simulator at {url} (key {simulator.api_key}, secret "
+          f"{simulator.api_secret}); it starts empty on every demo run")
+    return simulator
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tillmesh.node.ops.provisioning import store_status
+
+    _print(store_status(config_mod.load(_data_dir(args))))
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from tillmesh.node.ops.provisioning import list_users
+
+    for user in list_users(config_mod.load(_data_dir(args))):
+        state = "disabled" if user["disabled"] else "active"
+        print(f"{user['user']:<20} {user['role']:<11} {state:<9} {user['full_name']}")
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from tillmesh.node.ops.provisioning import rebuild
+
+    count, seconds = rebuild(config_mod.load(_data_dir(args)))
+    print(f"rebuilt every projection from {count} events in {seconds:.2f} s")
+    return 0
+
+
+def _as_user(args: argparse.Namespace, method: str, **params: Any) -> Any:
+    """Call ``method`` as ``--user`` (PIN from --pin or asked), else the saved session."""
+    cfg = config_mod.load(_data_dir(args))
+    with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
+        if args.user:
+            client.login(args.user, args.pin or getpass.getpass(f"PIN for {args.user}: "))
+        elif (cfg.data_dir / TOKEN_FILE).exists():
+            client.token = (cfg.data_dir / TOKEN_FILE).read_text().strip()
+        return client.call(method, **params)
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    result = _as_user(args, "invite_create", minutes=args.minutes)
+    print(f"one-time invite code, valid until {result['expires_at']}:\n\n{result['code']}\n")
+    print("on the new counter: tillmesh join CODE --node C0n")
+    return 0
+
+
+def cmd_exceptions(args: argparse.Namespace) -> int:
+    if args.retry:
+        _print(_as_user(args, "exception_retry", id=args.retry))
+    elif args.resolve:
+        if not args.note:
+            raise ValidationError("--resolve needs --note: how it was settled")
+        _print(_as_user(args, "exception_resolve", id=args.resolve, note=args.note))
+    else:
+        waiting = _as_user(args, "exceptions_list")
+        if not waiting:
+            print("no exceptions: ERPNext accepted everything sent so far")
+        for item in waiting:
+            print(f"{item['id']}  ({item['stage']}, {item['failures']} tries, "
+                  f"HTTP {item['status']} {item['exc_type']})\n    {item['message']}")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    _print(_as_user(args, "node_revoke", node_id=args.node_id))
+    return 0
+
+
+def cmd_peers(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(_data_dir(args))
+    with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
+        peers = client.call("peers")
+    if not peers:
+        print("no other counter known yet")
+    for peer in peers:
+        state = "live" if peer["live"] else "not heard"
+        skew = "?" if peer["skew_ms"] is None else f"{peer['skew_ms']:+d} ms"
+        warn = "  CLOCK SKEW" if peer["skew_warning"] else ""
+        print(f"{peer['node']:<8} {state:<10} behind {peer['behind']:>7,}  "
+              f"ahead {peer['ahead']:>7,}  skew {skew}{warn}  {peer['endpoint'] or ''}")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(_data_dir(args))
+    token_path = cfg.data_dir / TOKEN_FILE
+    try:
+        params = json.loads(args.json) if args.json else {}
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"--json is not valid JSON: {exc.msg} at column {exc.colno}") from exc
+    if not isinstance(params, dict):
+        raise ValidationError("--json must be a JSON object of parameters")
+    with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
+        if args.method == "login":
+            # call(), not login(**params): the node checks the params and answers a
+            # missing or unknown one with a clear MalformedRequest, never a TypeError here
+            result = client.call("login", **params)
+            token = result.get("token") if isinstance(result, dict) else None
+            if not isinstance(token, str):
+                raise ApiError("the node's login reply carries no session token")
+            fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # also when an older file had looser permissions
+            with os.fdopen(fd, "w") as fh:
+                fh.write(token)
+        else:
+            if token_path.exists():
+                client.token = token_path.read_text().strip()
+            result = client.call(args.method, **params)
+            if args.method == "logout":
+                token_path.unlink(missing_ok=True)
+    _print(result)
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    # Imported here: only the app needs Qt, the node and the other commands never load it.
+    if args.screenshots:
+        from tillmesh.lab.screenshots import save_all
+
+        for path in save_all(Path(args.screenshots)):
+            print(path)
+        return 0
+    from tillmesh.ui.app import run
+
+    return run(config_mod.load(_data_dir(args)).api_endpoint, windowed=args.windowed)
+
+
+def _login_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--user", help="log in as this user (else the `api login` session)")
+    p.add_argument("--pin", help="the user's PIN (asked for when not given)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tillmesh", description="Tillmesh counter node")
+    parser.add_argument("--data-dir", help="data directory (default $TILLMESH_HOME or "
+                        f"{config_mod.DEFAULT_DATA_DIR})")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create this counter's store, key and first admin")
+    p.add_argument("--node", default="C01", help="counter code, prefixes invoice numbers")
+    p.add_argument("--profile", default="Demo POS", help="ERPNext POS Profile")
+    p.add_argument("--timezone", default="Europe/Berlin")
+    p.add_argument("--admin", default="admin")
+    p.add_argument("--admin-name", default="Administrator")
+    p.add_argument("--pin", required=True, help="the first admin's PIN (4-12 digits)")
+    p.add_argument("--demo", action="store_true", help="load the demo catalog and users")
+    _network_options(p)
+    p.set_defaults(fn=cmd_init)
+
+    p = sub.add_parser("join", help="enrol this new counter with an invite code")
+    p.add_argument("code", help="the code `tillmesh invite` printed on a running counter")
+    p.add_argument("--node", required=True, help="this counter's code, unique in the store")
+    p.add_argument("--profile", default="Demo POS", help="ERPNext POS Profile")
+    p.add_argument("--timezone", default="Europe/Berlin")
+    _network_options(p)
+    p.set_defaults(fn=cmd_join)
+
+    p = sub.add_parser("invite", help="print a one-time code for a new counter (admin)")
+    p.add_argument("--minutes", type=int, default=15, help="how long the code is valid")
+    _login_options(p)
+    p.set_defaults(fn=cmd_invite)
+
+    p = sub.add_parser("exceptions", help="what ERPNext refused; retry or resolve (supervisor)")
+    p.add_argument("--retry", metavar="ID", help="send DOCTYPE/NAME again (after a fix)")
+    p.add_argument("--resolve", metavar="ID", help="settle DOCTYPE/NAME outside Tillmesh")
+    p.add_argument("--note", help="how it was settled (with --resolve)")
+    _login_options(p)
+    p.set_defaults(fn=cmd_exceptions)
+
+    p = sub.add_parser("revoke", help="remove a counter from the store for good (admin)")
+    p.add_argument("node_id")
+    _login_options(p)
+    p.set_defaults(fn=cmd_revoke)
+
+    sub.add_parser("peers", help="the other counters: live, lag, clock skew"
+                   ).set_defaults(fn=cmd_peers)
+
+    sub.add_parser("run", help="run the node daemon").set_defaults(fn=cmd_run)
+    p = sub.add_parser("demo", help="create (once) and run a demo counter, with a simulated "
+                       "ERPNext on 127.0.0.1")
+    p.add_argument("--no-erpnext", action="store_true", help="no ERPNext simulator")
+    p.add_argument("--erpnext-port", type=int, default=8765, help="the simulator's port")
+    p.set_defaults(fn=cmd_demo)
+    sub.add_parser("status", help="what the store holds").set_defaults(fn=cmd_status)
+    sub.add_parser("users", help="list users and roles").set_defaults(fn=cmd_users)
+    sub.add_parser("rebuild", help="rebuild every projection from the event log (node stopped)"
+                   ).set_defaults(fn=cmd_rebuild)
+
+    p = sub.add_parser("ui", help="the cashier and supervisor app (PySide6)")
+    p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    p.add_argument("--screenshots", metavar="OUTDIR",
+                   help="save PNGs of the main screens (against a demo node it starts) and exit")
+    p.set_defaults(fn=cmd_ui)
+
+    from tillmesh.node.erpnext import add_commands as add_erpnext_commands
+
+    add_erpnext_commands(sub, _data_dir)
+
+    p = sub.add_parser("api", help="call a local API method and print JSON")
+    p.add_argument("method", help="e.g. login, cart_new, sale_submit; `methods` lists all")
+    p.add_argument("--json", default="", help="parameters as a JSON object")
+    p.set_defaults(fn=cmd_api)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.fn(args)
+        return code
+    except NodeUnavailable as exc:
+        print(f"tillmesh: {exc.message} (is `tillmesh run` running?)", file=sys.stderr)
+    except (ConfigError, StoreError) as exc:
+        print(f"tillmesh: {exc.message}", file=sys.stderr)
+    except TillmeshError as exc:
+        print(f"tillmesh: {exc.code}: {exc.message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `tillmesh api … | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""``tillmesh run``: open the store, build the node, serve the local API until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import shutil
+import signal
+from typing import Any
+
+from tillmesh.node.api import Node
+from tillmesh.node.api._server import ApiServer, Request
+from tillmesh.node.api.dispatch import new_node
+from tillmesh.node.errors import ConfigError, NodeUnavailable
+from tillmesh.node.membership.keys import read_keypair_file
+from tillmesh.node.ops.config import Config
+from tillmesh.node.store import open_engine, read_key_file
+from tillmesh.node.store.event_log import EventLog
+
+log = logging.getLogger("tillmesh.node")
+
+# Requests handled at once. A call runs to completion before the next one starts (the
+# store has one writer); the workers only overlap in waiting for the shared fsync.
+API_WORKERS = 8
+
+
+def open_node(config: Config) -> Node:
+    engine = open_engine(config.db_path, read_key_file(config.key_path))
+    log = EventLog(engine, config.node_id)
+    log.enable_group_commit(config.db_path)
+    return new_node(config, log, keypair=read_keypair_file(config.node_key_path))
+
+
+async def serve(config: Config) -> None:
+    node: Node | None = None
+
+    async def handle(request: Request) -> Any:
+        if node is None:  # not reachable: the loop first runs after the store is open
+            raise NodeUnavailable("the node is still opening its store; try again")
+        try:
+            return node.call(request.method, dict(request.params), request.token)
+        finally:
+            # Answer only once what the call recorded is on disk (one fsync is shared by
+            # every request waiting at that moment: group commit).
+            await node.log.flush()
+
+    # Take the endpoint's one-node lock before touching the store, so a second
+    # `tillmesh run` (or one started during `tillmesh rebuild`) refuses without opening it.
+    server = ApiServer(config.api_endpoint, handle, workers=API_WORKERS)
+    await server.start()
+    try:
+        node = open_node(config)
+    except BaseException:
+        await server.close()
+        raise
+    replication = None
+    join = None
+    if config.cluster and node.keypair is not None:
+        from tillmesh.node.api.cluster import advertised, join_request
+        from tillmesh.node.membership.join import JoinListener
+        from tillmesh.node.membership.replicate import Replication
+
+        replication = Replication(node)
+        shutil.rmtree(config.data_dir / "snapshots", ignore_errors=True)  # a stop's leftovers
+        join = JoinListener(config.join_listen, node.keypair,
+                            functools.partial(join_request, node))
+        try:
+            await join.start()
+            with contextlib.suppress(ConfigError):
+                node.join_endpoint = advertised(join.endpoint, config.advertise)
+            await replication.start()  # mDNS probing takes a second or two
+        except BaseException:
+            await server.close()
+            raise
+    forwarding = _start_forwarder(node, replication)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("counter %s ready: %d events held", node.node_id, sum(node.log.vector().values()))
+    print(f"tillmesh node {node.node_id} serving {config.api_endpoint}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        if forwarding is not None:
+            forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarding
+        if node.forwarder is not None:
+            node.forwarder.close()
+        if join is not None:
+            await join.close()
+        if replication is not None:
+            await replication.close()
+        await server.close()
+        node.print_service.close()  # receipts still queued stay in the spool for next time
+        node.log.engine.dispose()
+        log.info("counter %s stopped", node.node_id)
+
+
+def _start_forwarder(node: Node, replication: Any) -> asyncio.Task[None] | None:
+    """The forwarder, when `tillmesh erpnext setup` was run on this counter; it sends
+    only while this counter is the elected one (alone, it always is)."""
+    from tillmesh.node.erpnext import load_settings
+
+    try:
+        settings = load_settings(node.config)
+    except ConfigError:
+        return None  # no ERPNext link here: another counter forwards
+    from tillmesh.node.erpnext._forwarder import Forwarder
+
+    node.forwarder = forwarder = Forwarder(
+        node, settings, pull=lambda: node.call("erpnext_pull", {}, None))
+    if replication is None:
+        return asyncio.get_running_loop().create_task(
+            forwarder.run(lambda: True, lambda ok: None))
+    engine = replication.engine
+    node.elected_forwarder = engine.forwarder
+    return asyncio.get_running_loop().create_task(
+        forwarder.run(lambda: engine.forwarder() == node.node_id, engine.set_erpnext))
+
+
+def run(config: Config) -> None:
+    asyncio.run(serve(config))

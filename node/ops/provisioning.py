@@ -1,0 +1,283 @@
+"""IT tasks on the store itself: create a counter, read its status, rebuild projections."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tillmesh.node.api._server import ipc_path
+from tillmesh.node.api.client import Client
+from tillmesh.node.api.cluster import advertised
+from tillmesh.node.domain.credentials import SecretKind, new_credential
+from tillmesh.node.domain.roles import Role
+from tillmesh.node.errors import (
+    ConfigError,
+    NodeUnavailable,
+    StoreError,
+    TillmeshError,
+    ValidationError,
+)
+from tillmesh.node.membership.invite import InviteCode
+from tillmesh.node.membership.keys import Keypair, create_keypair_file
+from tillmesh.node.ops import config as config_mod
+from tillmesh.node.ops.config import CONFIG_NAME, Config
+from tillmesh.node.projections.counters import ENROLLED
+from tillmesh.node.projections.master_data import upserted_body
+from tillmesh.node.projections.stock import BASE, base_body
+from tillmesh.node.projections.users import USER_UPSERTED
+from tillmesh.node.projections.users import list_users as _list_users
+from tillmesh.node.store import create_key_file, open_engine, read_key_file
+from tillmesh.node.store.event_log import EventLog
+
+logger = logging.getLogger("tillmesh.setup")
+
+DEMO_STOCK = 40  # units (or kg) of every demo item in the demo warehouse
+BOOTSTRAP_TIMEOUT_S = 300.0  # a 100,000-item store arrives in well under a minute
+CLUSTER_ID_BYTES = 6  # 12 hex characters: unique among a retailer's stores
+PING_TIMEOUT_S = 0.5  # enough for a live node on the same machine to answer
+DEMO_USERS = (("admin", "Demo Admin", "admin", "1234"),
+              ("supervisor", "Demo Supervisor", "supervisor", "2222"),
+              ("cashier", "Demo Cashier", "cashier", "1111"))
+
+
+def _open(config: Config) -> EventLog:
+    return EventLog(open_engine(config.db_path, read_key_file(config.key_path)), config.node_id)
+
+
+def _user_event(user: str, name: str, role: Role, pin: str) -> dict[str, Any]:
+    cred = new_credential(SecretKind.PIN, pin)
+    return {"user": user, "full_name": name, "role": role.value, "secret_kind": cred.kind.value,
+            "secret_hash": cred.secret_hash, "disabled": False}
+
+
+def _endpoint(config: Config) -> str | None:
+    if config.listen.endswith(":0"):
+        return None  # a port the kernel picks at start: peers learn it from mDNS
+    try:
+        return advertised(config.listen, config.advertise)
+    except ConfigError:
+        return None  # no address to announce yet: peers learn it from mDNS
+
+
+def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: bool) -> None:
+    """Create a new cluster on this first counter: data dir (0700), database key and node
+    keypair (0600), config, the counter's enrolment and the first admin."""
+    if (config.data_dir / CONFIG_NAME).exists():
+        raise ConfigError(f"{config.data_dir} already holds a counter; not touching it")
+    if not config.cluster:
+        config = replace(config, cluster=secrets.token_hex(CLUSTER_ID_BYTES))
+    first = _user_event(admin, admin_name, Role.ADMIN, pin)  # validate the PIN before writing
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config.data_dir.chmod(0o700)
+    config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = create_key_file(config.key_path)
+    keypair = create_keypair_file(config.node_key_path)
+    log = EventLog(open_engine(config.db_path, key), config.node_id)
+    with log.transaction() as tx:
+        # The first counter creates the cluster and enrols itself.
+        tx.append(ENROLLED, {"node": config.node_id, "public_key": keypair.public.decode(),
+                             "cluster": config.cluster, "endpoint": _endpoint(config)})
+        tx.append(USER_UPSERTED, first)
+        tx.append("audit.user_changed", {"user": admin, "target": admin, "change": "created",
+                                         "role": Role.ADMIN.value, "approver": None})
+        if demo:
+            from tillmesh.lab.demo_data import WAREHOUSE, demo_master_docs
+
+            for user, name, role, user_pin in DEMO_USERS:
+                if user != admin:
+                    tx.append(USER_UPSERTED, _user_event(user, name, Role(role), user_pin))
+            docs = demo_master_docs()
+            for doctype, doc in docs:
+                tx.append("master.upserted", upserted_body(doctype, doc))
+            # A stock reading as ERPNext's Bin would give it, so the demo shows stock.
+            tx.append(BASE, base_body(WAREHOUSE, {
+                doc["name"]: Decimal(DEMO_STOCK) for doctype, doc in docs if doctype == "Item"
+            }, [], datetime.now(UTC).isoformat()))
+    log.engine.dispose()
+    (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
+
+
+def node_running(config: Config) -> bool:
+    path = ipc_path(config.api_endpoint)
+    if path is not None and not os.path.exists(path):
+        return False  # a live node has its socket; skip the ping timeout
+    with Client(config.api_endpoint, timeout=PING_TIMEOUT_S) as client:
+        try:
+            client.call("methods")
+        except NodeUnavailable:
+            return False
+    return True
+
+
+def store_status(config: Config) -> dict[str, Any]:
+    log = _open(config)
+    try:
+        vector = dict(log.vector())
+        running = node_running(config)
+        status: dict[str, Any] = {
+            "node": config.node_id, "cluster": config.cluster,
+            "data_dir": str(config.data_dir), "database": str(config.db_path),
+            "events": sum(vector.values()), "vector": vector, "node_running": running}
+        if running:
+            with Client(config.api_endpoint, timeout=PING_TIMEOUT_S * 4) as client:
+                peers = client.call("peers")
+            status["peers"] = peers
+            status["warnings"] = [
+                f"clock of {p['node']} is {p['skew_ms']:+d} ms off (limit "
+                f"{config.max_skew_ms} ms): check NTP" for p in peers if p["skew_warning"]]
+        return status
+    finally:
+        log.engine.dispose()
+
+
+def list_users(config: Config) -> list[dict[str, Any]]:
+    log = _open(config)
+    try:
+        with log.reading() as s:
+            return [u.public() for u in _list_users(s)]
+    finally:
+        log.engine.dispose()
+
+
+@contextmanager
+def _node_stopped(config: Config) -> Iterator[None]:
+    """Hold the node's endpoint lock (``tillmesh.node.api._server``): no node runs or
+    starts meanwhile.
+
+    A ping cannot prove a node is down (a busy node answers late), the kernel's flock can.
+    """
+    running = StoreError("the node is running: stop it (systemctl stop tillmesh) and rebuild")
+    path = ipc_path(config.api_endpoint)
+    if path is None:  # no lock file to take for a TCP endpoint: ask instead
+        if node_running(config):
+            raise running
+        yield
+        return
+    try:
+        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot open the node lock {path}.lock: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise running from exc
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def rebuild(config: Config) -> tuple[int, float]:
+    with _node_stopped(config):
+        log = _open(config)
+        try:
+            start = time.perf_counter()
+            count = log.rebuild()
+            return count, time.perf_counter() - start
+        finally:
+            log.engine.dispose()
+
+
+Progress = Callable[[str, int, int], None]  # (what: "snapshot" bytes or "events", have, want)
+
+
+def _install_snapshot(config: Config, code: InviteCode, keypair: Keypair, log: EventLog,
+                      ticket: dict[str, Any], progress: Progress) -> None:
+    """Fetch and install the inviting counter's snapshot; on any trouble, say why and let
+    replication pull the events instead (slower, same result)."""
+    from tillmesh.node.membership.join import fetch_snapshot
+    from tillmesh.node.store import snapshot
+
+    path = config.data_dir / "snapshot.db"
+    try:
+        fetch_snapshot(code, keypair, str(ticket["ticket"]), path,
+                       lambda have, want: progress("snapshot", have, want))
+        snapshot.install(config.db_path, read_key_file(config.key_path), path,
+                         bytes(ticket["key"]))
+        log.reload()
+    except (TillmeshError, KeyError, TypeError, OSError) as exc:
+        message = exc.message if isinstance(exc, TillmeshError) else repr(exc)
+        logger.warning("no snapshot (%s): pulling the events instead", message)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def join(config: Config, code_text: str, *, progress: Progress,
+         timeout_s: float = BOOTSTRAP_TIMEOUT_S) -> int:
+    """Enrol this new counter with an invite code, then pull the store's whole state.
+
+    Returns the number of events pulled. The pull is ordinary replication, so a join
+    that stops half-way simply continues when ``tillmesh run`` starts.
+    """
+    from tillmesh.node.membership.invite import decode
+
+    code = decode(code_text)
+    if code.expires_at < datetime.now(UTC):
+        raise ValidationError("This invite code has expired: make a new one with "
+                              "`tillmesh invite` on a running counter")
+    if (config.data_dir / CONFIG_NAME).exists():
+        raise ConfigError(f"{config.data_dir} already holds a counter; not touching it")
+    config = replace(config, cluster=code.cluster)
+    config_mod.validate(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config.data_dir.chmod(0o700)
+    config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keypair = create_keypair_file(config.node_key_path)
+    log = EventLog(open_engine(config.db_path, create_key_file(config.key_path)),
+                   config.node_id)
+    try:
+        return asyncio.run(_bootstrap(config, code, log, keypair, progress, timeout_s))
+    finally:
+        log.engine.dispose()
+
+
+async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: Keypair,
+                     progress: Progress, timeout_s: float) -> int:
+    from tillmesh.node.api.dispatch import new_node
+    from tillmesh.node.membership.join import request_join
+    from tillmesh.node.membership.replicate import Replication
+
+    node = new_node(config, log, keypair=keypair)
+    replication = Replication(node)
+    # Listen first, so the enrolment names the address peers can really dial us at, and
+    # admit the inviting counter's key (from the code): it dials us as soon as we enrol.
+    # Quiet until the snapshot is in: it needs a store without events.
+    replication.paused = True
+    await replication.start()
+    replication.seed_members([{"node": code.issuer, "public_key": code.issuer_key}])
+    try:
+        answer = await asyncio.to_thread(request_join, code, config.node_id, keypair,
+                                         node.replication_endpoint)
+        if isinstance(answer.get("snapshot"), dict):
+            await asyncio.to_thread(_install_snapshot, config, code, keypair, log,
+                                    answer["snapshot"], progress)
+        replication.paused = False
+        # Dial the inviting counter directly until mDNS or enrolment records say more.
+        issuer = answer["endpoint"].removeprefix("tcp://")
+        config = replace(config, peers=[*config.peers, f"{answer['issuer']}@{issuer}"])
+        (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
+        replication.set_config(config)
+        # Until our own log holds the members, trust the list the inviting counter sent.
+        replication.seed_members(answer["members"])
+        deadline = time.monotonic() + timeout_s
+        while True:
+            have, want = replication.progress(answer["issuer"])
+            progress("events", have, want)
+            if want and have >= want:
+                return have
+            if time.monotonic() > deadline:
+                raise NodeUnavailable(f"the store's state did not arrive within {timeout_s:.0f}"
+                                      f" s ({have} of {want} events): `tillmesh run` goes on")
+            await asyncio.sleep(0.1)
+    finally:
+        await replication.close()

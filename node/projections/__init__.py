@@ -1,0 +1,28 @@
+"""Tables that are pure functions of the replicated events, one module per subject.
+
+    _registry    ``@projector(kind)``, ``apply``, ``reset``, the table shape
+    ledger       shifts, sales and returns, cash movements
+    catalog      items, barcodes, prices, the search index
+    master_data  ERPNext's documents as replicated, last writer by ``modified``
+    pos_profile  the POS Profile and its modes of payment, taxes and settings
+    users        users and their PIN hashes (login counters stay local)
+    counters     the store's counters: enrolled and revoked keys
+    stock        on-hand per item: ERPNext's Bin plus what was sold since
+    outbox       what the store owes ERPNext, in delivery order
+    deliveries   what reached ERPNext or was refused (the exceptions queue)
+    audit        the audit trail of sensitive actions
+
+Every handler gives the same tables whatever order events of different origins arrive in.
+May import ``tillmesh.node.domain``, ``tillmesh.node.store`` (tables, codec) and
+``tillmesh.replication`` (the event type); never ``api`` or anything above it.
+"""
+
+from tillmesh.node.projections._registry import (
+    apply,
+    projection_tables,
+    projector,
+    reset,
+    shape,
+)
+
+__all__ = ["apply", "projection_tables", "projector", "reset", "shape"]

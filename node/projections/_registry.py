@@ -1,0 +1,74 @@
+"""Projections: tables that are pure functions of the event set.
+
+Each domain module registers a handler per event kind with ``@projector(kind)``. The
+event log calls ``apply`` in the same transaction as the event's insert, and ``rebuild``
+empties every projection table and replays the whole log.
+
+Handlers must give the same tables whatever the order of events across origins (each
+origin's own events always arrive in seq order): they accumulate, upsert or use
+last-writer-wins, and never assume another origin's event came first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+from tillmesh.node.store.base import Base
+from tillmesh.node.store.event_codec import Event, unpack_body
+
+Handler = Callable[[Session, Event, dict[str, Any]], None]
+
+_HANDLERS: dict[str, list[Handler]] = defaultdict(list)
+
+
+def projector(*kinds: str) -> Callable[[Handler], Handler]:
+    """Register ``fn`` for events of these kinds (``audit.*`` matches any audit kind)."""
+
+    def register(fn: Handler) -> Handler:
+        for kind in kinds:
+            _HANDLERS[kind].append(fn)
+        return fn
+
+    return register
+
+
+def _handlers_for(kind: str) -> list[Handler]:
+    family = kind.split(".", 1)[0] + ".*"
+    return _HANDLERS.get(kind, []) + _HANDLERS.get(family, [])
+
+
+def apply(session: Session, event: Event) -> None:
+    handlers = _handlers_for(event.kind)
+    if handlers:
+        body = unpack_body(event.body)
+        for handler in handlers:
+            handler(session, event, body)
+
+
+def projection_tables() -> list[Table]:
+    return [t for t in Base.metadata.sorted_tables if t.info.get("projection")]
+
+
+def reset(session: Session) -> None:
+    """Drop and re-create every projection table, empty.
+
+    Re-creating (not just emptying) is what lets a new release change a projection's
+    columns: `tillmesh rebuild` after the upgrade brings every table to the new shape.
+    """
+    tables = projection_tables()
+    connection = session.connection()
+    Base.metadata.drop_all(connection, tables=tables)
+    Base.metadata.create_all(connection, tables=tables)
+
+
+def shape() -> str:
+    """A fingerprint of every projection table's name and columns (this release's)."""
+    parts = sorted(f"{t.name}({','.join(f'{c.name}:{c.type}' for c in t.columns)})"
+                   for t in projection_tables())
+    return hashlib.sha256(";".join(parts).encode()).hexdigest()

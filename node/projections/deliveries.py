@@ -1,0 +1,158 @@
+"""What has reached ERPNext, what failed and why: the projection of ``forward.*`` events.
+
+Whichever counter forwards records its results as events, so a new forwarder resumes
+where the last one stopped and every counter shows the same exceptions queue.
+
+- ``forward.acked``    ERPNext holds the document (200, or 409 / found: delivered before)
+- ``forward.failed``   ERPNext refused it (417 …) with its message; it waits for a person
+- ``forward.retried``  a supervisor asks for another try (after fixing ERPNext)
+- ``forward.resolved`` a supervisor settled it outside Tillmesh: no more tries
+
+The state of a document is a pure function of those events in any order: acked wins;
+then resolved; then failed if its latest failure is newer than its latest retry.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tillmesh.node.projections import projector
+from tillmesh.node.store.base import PROJECTION, Base
+from tillmesh.node.store.event_codec import Event
+from tillmesh.node.store.raw import raw
+
+ACKED, FAILED, RETRIED, RESOLVED = ("forward.acked", "forward.failed", "forward.retried",
+                                    "forward.resolved")
+
+
+class Delivery(enum.Enum):
+    PENDING = "pending"  # not yet delivered (or retried after a failure)
+    ACKED = "acked"
+    FAILED = "failed"
+    RESOLVED = "resolved"
+
+
+class DeliveryRow(Base):
+    __tablename__ = "deliveries"
+    # The exceptions queue reads the unsettled few among every document ever delivered.
+    __table_args__ = (Index("ix_deliveries_unsettled", "acked", "resolved"),
+                      {"info": PROJECTION})
+    doctype: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(140), primary_key=True)
+    acked: Mapped[bool] = mapped_column(Boolean, default=False)
+    erpnext_name: Mapped[str | None] = mapped_column(String(140))
+    acked_at: Mapped[str | None] = mapped_column(String(40))  # ISO-8601 UTC, by the acker
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_hlc: Mapped[int] = mapped_column(BigInteger, default=0)  # latest failure
+    failed_origin: Mapped[str] = mapped_column(String(32), default="")  # breaks hlc ties
+    retried_hlc: Mapped[int] = mapped_column(BigInteger, default=0)  # latest retry
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the latest failure
+    exc_type: Mapped[str | None] = mapped_column(String(140))
+    message: Mapped[str | None] = mapped_column(Text)  # ERPNext's own words
+    stage: Mapped[str | None] = mapped_column(String(32))  # "insert", "consolidation" …
+    note: Mapped[str | None] = mapped_column(Text)  # the supervisor's, on resolve
+    note_hlc: Mapped[int] = mapped_column(BigInteger, default=0)  # latest resolve wins
+    note_origin: Mapped[str] = mapped_column(String(32), default="")
+
+
+_ENSURE = ("INSERT OR IGNORE INTO deliveries (doctype, name, acked, resolved, failed_hlc,"
+           " failed_origin, retried_hlc, failures, note_hlc, note_origin)"
+           " VALUES (?, ?, 0, 0, 0, '', 0, 0, 0, '')")
+
+
+@projector(ACKED, FAILED, RETRIED, RESOLVED)
+def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
+    sql = raw(session)
+    key = (str(body["doctype"]), str(body["name"]))
+    sql.run(_ENSURE, key)
+    if event.kind == ACKED:
+        sql.run("UPDATE deliveries SET acked = 1, erpnext_name = coalesce(erpnext_name, ?),"
+                " acked_at = coalesce(acked_at, ?) WHERE doctype = ? AND name = ?",
+                (body.get("erpnext_name"), body.get("at"), *key))
+    elif event.kind == FAILED:
+        sql.run("UPDATE deliveries SET failures = failures + 1 WHERE doctype = ? AND name = ?",
+                key)
+        # The latest failure by (hlc, origin) tells the reason: the same on every counter.
+        sql.run("UPDATE deliveries SET failed_hlc = ?, failed_origin = ?, status = ?,"
+                " exc_type = ?, message = ?, stage = ? WHERE doctype = ? AND name = ?"
+                " AND (failed_hlc, failed_origin) < (?, ?)",
+                (event.hlc, event.origin, body.get("status"), body.get("exc_type"),
+                 body.get("message"), body.get("stage"), *key, event.hlc, event.origin))
+    elif event.kind == RETRIED:
+        sql.run("UPDATE deliveries SET retried_hlc = max(retried_hlc, ?)"
+                " WHERE doctype = ? AND name = ?", (event.hlc, *key))
+    else:
+        sql.run("UPDATE deliveries SET resolved = 1 WHERE doctype = ? AND name = ?", key)
+    if event.kind in (ACKED, RESOLVED):  # settled for good: the outbox stops offering it
+        sql.run("UPDATE outbox SET settled = 1 WHERE doctype = ? AND name = ?", key)
+        sql.run("UPDATE deliveries SET note = ?, note_hlc = ?, note_origin = ?"
+                " WHERE doctype = ? AND name = ? AND (note_hlc, note_origin) < (?, ?)",
+                (body.get("note"), event.hlc, event.origin, *key, event.hlc, event.origin))
+
+
+@dataclass(frozen=True)
+class State:
+    doctype: str
+    name: str
+    delivery: Delivery
+    erpnext_name: str | None
+    failures: int
+    status: int | None
+    exc_type: str | None
+    message: str | None
+    stage: str | None
+
+
+def _state(row: tuple[Any, ...]) -> State:
+    doctype, name, acked, erp, resolved, failed_hlc, retried_hlc, failures, status, exc, \
+        message, stage = row
+    if acked:
+        delivery = Delivery.ACKED
+    elif resolved:
+        delivery = Delivery.RESOLVED
+    elif failed_hlc > retried_hlc:
+        delivery = Delivery.FAILED
+    else:
+        delivery = Delivery.PENDING
+    return State(doctype, name, delivery, erp, failures, status, exc, message, stage)
+
+
+_COLUMNS = ("doctype, name, acked, erpnext_name, resolved, failed_hlc, retried_hlc, failures,"
+            " status, exc_type, message, stage")
+
+
+def states(session: Session, keys: Iterable[tuple[str, str]] | None = None,
+           ) -> dict[tuple[str, str], State]:
+    """What forwarders reported, by (doctype, name): on ``keys`` only, or on every
+    document ever reported (a table that grows with every sale: not for hot paths)."""
+    if keys is None:
+        return {(s.doctype, s.name): s for s in map(
+            _state, raw(session).run(f"SELECT {_COLUMNS} FROM deliveries"))}
+    found = (get(session, doctype, name) for doctype, name in keys)
+    return {(s.doctype, s.name): s for s in found if s is not None}
+
+
+def is_settled(session: Session, doctype: str, name: str) -> bool:
+    """Acked or resolved: nothing more to send."""
+    state = get(session, doctype, name)
+    return state is not None and state.delivery in (Delivery.ACKED, Delivery.RESOLVED)
+
+
+def exceptions(session: Session) -> list[State]:
+    """Documents ERPNext refused that wait for a supervisor, oldest failure first."""
+    rows = raw(session).run(f"SELECT {_COLUMNS} FROM deliveries WHERE acked = 0 AND"
+                            " resolved = 0 AND failed_hlc > retried_hlc ORDER BY failed_hlc")
+    return [_state(r) for r in rows]
+
+
+def get(session: Session, doctype: str, name: str) -> State | None:
+    row = raw(session).one(f"SELECT {_COLUMNS} FROM deliveries WHERE doctype = ? AND name = ?",
+                           (doctype, name))
+    return None if row is None else _state(tuple(row))

@@ -1,0 +1,312 @@
+"""The sales ledger projection: shifts, sales, returns, cash movements, stock deltas.
+
+Built only from events (``shift.opened``, ``shift.closed``, ``sale.submitted``,
+``sale.returned``, ``cash.moved``), in any order across origins:
+
+- a shift row is upserted by its opening and by its closing, whichever comes first;
+- a sale belongs to its shift; it is *late* when its shift's closing does not cover it
+  (the closing's ``covers`` vector has a lower seq for the sale's origin);
+- returned quantities accumulate per original invoice row, so a return may arrive
+  before the sale it returns;
+- stock is a PN-counter: one delta per (item, warehouse, origin), summed on read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tillmesh.node.domain.money import FLOAT_PRECISION, flt
+from tillmesh.node.domain.shift_totals import (
+    CashMove,
+    Direction,
+    Payment,
+    SaleSummary,
+    ShiftStatus,
+)
+from tillmesh.node.errors import NotFoundError, ShiftError
+from tillmesh.node.projections import projector
+from tillmesh.node.store.base import PROJECTION, Base, EventRow
+from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
+from tillmesh.node.store.raw import Raw, raw
+from tillmesh.node.store.types import UtcDateTime, utc_text
+
+_EMPTY = pack_body({})
+# Counters are integers of 1e-9 units, so SQLite adds them exactly in one upsert; ERPNext
+# keeps quantities to at most 9 decimals, and 2**63 nano-units is 9.2 billion units.
+NANO = Decimal(10) ** 9
+
+
+class ShiftRow(Base):
+    __tablename__ = "shifts"
+    __table_args__ = {"info": PROJECTION}
+    shift: Mapped[str] = mapped_column(String(40), primary_key=True)
+    counter: Mapped[str | None] = mapped_column(String(32))
+    pos_profile: Mapped[str | None] = mapped_column(String(140))
+    cashier: Mapped[str | None] = mapped_column(String(140))
+    opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    opening: Mapped[bytes] = mapped_column(LargeBinary, default=b"\x80")  # {mode: amount}
+    status: Mapped[str] = mapped_column(String(16), default=ShiftStatus.OPEN.value)
+    closed_by: Mapped[str | None] = mapped_column(String(140))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    covers: Mapped[bytes | None] = mapped_column(LargeBinary)  # {origin: seq}
+    # The closing that counts when two supervisors closed it at once (partitioned): the
+    # earliest by (hlc, origin), the same on every counter.
+    closed_hlc: Mapped[int | None] = mapped_column(BigInteger)
+    closed_origin: Mapped[str | None] = mapped_column(String(32))
+    closing: Mapped[bytes | None] = mapped_column(LargeBinary)  # the shift.closed body
+
+
+class SaleRow(Base):
+    __tablename__ = "sales"
+    invoice: Mapped[str] = mapped_column(String(40), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hlc: Mapped[int] = mapped_column(BigInteger)
+    shift: Mapped[str] = mapped_column(String(40))
+    is_return: Mapped[bool]
+    return_against: Mapped[str | None] = mapped_column(String(40))
+    posted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    customer: Mapped[str] = mapped_column(String(140))
+    cashier: Mapped[str] = mapped_column(String(140))
+    grand_total: Mapped[Decimal]
+    late: Mapped[bool] = mapped_column(default=False)
+    summary: Mapped[bytes] = mapped_column(LargeBinary)  # SaleSummary fields, msgpack
+    __table_args__ = (
+        Index("ix_sales_shift", "shift"),
+        Index("ix_sales_hlc", "hlc"),
+        {"info": PROJECTION},
+    )
+
+
+class LateReconciledRow(Base):
+    """A late sale a supervisor has reconciled (named by a ``shift.late_reconciled``)."""
+
+    __tablename__ = "late_reconciled"
+    __table_args__ = {"info": PROJECTION}
+    invoice: Mapped[str] = mapped_column(String(40), primary_key=True)
+    reconciliation: Mapped[str] = mapped_column(String(48))  # the event id
+
+
+class ReturnedRow(Base):
+    """Quantity returned so far against one original invoice row (accumulates)."""
+
+    __tablename__ = "returned_qty"
+    row: Mapped[str] = mapped_column(String(48), primary_key=True)
+    qty_nano: Mapped[int] = mapped_column(BigInteger)  # see NANO
+    __table_args__ = {"info": PROJECTION}
+
+
+class CashMoveRow(Base):
+    __tablename__ = "cash_moves"
+    event: Mapped[str] = mapped_column(String(48), primary_key=True)
+    shift: Mapped[str] = mapped_column(String(40), index=True)
+    origin: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    direction: Mapped[str] = mapped_column(String(8))
+    mode_of_payment: Mapped[str] = mapped_column(String(140))
+    amount: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(String(280))
+    user: Mapped[str] = mapped_column(String(140))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = {"info": PROJECTION}
+
+
+class StockDeltaRow(Base):
+    """One PN-counter slot: what ``origin``'s sales and returns of one shift moved.
+
+    Slots are per shift too, because ERPNext's stock base includes a shift's sales only
+    once its closing has consolidated them (see projections/stock.py).
+    """
+
+    __tablename__ = "stock_deltas"
+    item_code: Mapped[str] = mapped_column(String(140), primary_key=True)
+    warehouse: Mapped[str] = mapped_column(String(140), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    shift: Mapped[str] = mapped_column(String(40), primary_key=True)
+    qty_nano: Mapped[int] = mapped_column(BigInteger)  # see NANO
+    __table_args__ = {"info": PROJECTION}
+
+
+_ENSURE_SHIFT = "INSERT OR IGNORE INTO shifts (shift, opening, status) VALUES (?, ?, ?)"
+
+
+@projector("shift.opened")
+def _opened(session: Session, event: Event, body: dict[str, Any]) -> None:
+    sql = raw(session)
+    sql.run(_ENSURE_SHIFT, (body["shift"], _EMPTY, ShiftStatus.OPEN.value))
+    sql.run(
+        "UPDATE shifts SET counter = ?, pos_profile = ?, cashier = ?, opened_at = ?, opening = ?"
+        " WHERE shift = ?",
+        (event.origin, body["pos_profile"], body["cashier"],
+         utc_text(datetime.fromisoformat(body["opened_at"])), pack_body(body["opening"]),
+         body["shift"]),
+    )
+
+
+@projector("shift.closed")
+def _closed(session: Session, event: Event, body: dict[str, Any]) -> None:
+    shift, covers = body["shift"], body["covers"]
+    sql = raw(session)
+    sql.run(_ENSURE_SHIFT, (shift, _EMPTY, ShiftStatus.OPEN.value))
+    current = sql.one("SELECT closed_hlc, closed_origin FROM shifts WHERE shift = ?", (shift,))
+    if current[0] is not None and (current[0], current[1]) <= (event.hlc, event.origin):
+        return  # an earlier closing of this shift stands
+    sql.run(
+        "UPDATE shifts SET status = ?, closed_by = ?, closed_at = ?, covers = ?, closing = ?,"
+        " closed_hlc = ?, closed_origin = ? WHERE shift = ?",
+        (ShiftStatus.CLOSED.value, body["closed_by"],
+         utc_text(datetime.fromisoformat(body["closed_at"])), pack_body(covers), event.body,
+         event.hlc, event.origin, shift),
+    )
+    for origin, seq in sql.run("SELECT origin, seq FROM sales WHERE shift = ?", (shift,)):
+        sql.run("UPDATE sales SET late = ? WHERE origin = ? AND seq = ?",
+                (int(seq > covers.get(origin, 0)), origin, seq))
+
+
+def _is_late(sql: Raw, shift: str, origin: str, seq: int) -> bool:
+    row = sql.one("SELECT covers FROM shifts WHERE shift = ?", (shift,))
+    return row is not None and row[0] is not None and seq > unpack_body(row[0]).get(origin, 0)
+
+
+@projector("shift.late_reconciled")
+def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> None:
+    raw(session).many("INSERT OR IGNORE INTO late_reconciled (invoice, reconciliation)"
+                      " VALUES (?, ?)", [(inv, event.id) for inv in body["invoices"]])
+
+
+@projector("sale.submitted", "sale.returned")
+def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
+    is_return = event.kind == "sale.returned"
+    t = body["totals"]
+    grand = t["rounded_total"] if Decimal(t["rounded_total"]) else t["grand_total"]
+    summary = {
+        "invoice": body["invoice"],
+        "is_return": is_return,
+        "grand_total": grand,
+        "net_total": t["net_total"],
+        "total_taxes": t["total_taxes_and_charges"],
+        "discount": t["discount_amount"],
+        "qty": t["total_qty"],
+        "payments": [[p["mode_of_payment"], p["amount"]] for p in body["payments"]],
+        "change_amount": t["change_amount"],
+        "cash_mode": body["cash_mode"],
+        "taxes": [
+            [x["account_head"], x["tax_amount_after_discount_amount"]] for x in body["taxes"]
+        ],
+    }
+    sql = raw(session)
+    sql.run(
+        "INSERT INTO sales (invoice, origin, seq, hlc, shift, is_return, return_against,"
+        " posted_at, customer, cashier, grand_total, late, summary)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (body["invoice"], event.origin, event.seq, event.hlc, body["shift"], int(is_return),
+         body.get("return_against"), utc_text(datetime.fromisoformat(body["posted_at"])),
+         body["customer"], body["cashier"], str(grand),
+         int(_is_late(sql, body["shift"], event.origin, event.seq)), pack_body(summary)),
+    )
+    warehouse = body["warehouse"]
+    sql.many(_STOCK, [(i["item_code"], warehouse, event.origin, body["shift"],
+                       -nano(Decimal(i["stock_qty"]))) for i in body["items"]])
+    if is_return:
+        sql.many(_RETURNED, [(i["pos_invoice_item"], -nano(Decimal(i["qty"])))
+                             for i in body["items"]])
+
+
+@projector("cash.moved")
+def _cash(session: Session, event: Event, body: dict[str, Any]) -> None:
+    raw(session).run(
+        "INSERT INTO cash_moves (event, shift, origin, seq, direction, mode_of_payment, amount,"
+        " reason, user, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (event.id, body["shift"], event.origin, event.seq, body["direction"],
+         body["mode_of_payment"], str(Decimal(body["amount"])), body["reason"], body["user"],
+         utc_text(event.wall)),
+    )
+
+
+_STOCK = ("INSERT INTO stock_deltas (item_code, warehouse, origin, shift, qty_nano)"
+          " VALUES (?, ?, ?, ?, ?)"
+          " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
+_RETURNED = ("INSERT INTO returned_qty (row, qty_nano) VALUES (?, ?)"
+             " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
+
+
+def nano(qty: Decimal) -> int:
+    return int((qty * NANO).to_integral_value())
+
+
+# --- reads -------------------------------------------------------------------------
+
+
+def open_shift(session: Session, counter: str) -> str:
+    """The id of the counter's open shift; ShiftError when none is open."""
+    row = raw(session).one(
+        "SELECT shift FROM shifts WHERE counter = ? AND status = ? LIMIT 1",
+        (counter, ShiftStatus.OPEN.value))
+    if row is None:
+        raise ShiftError("No open shift on this counter: open a shift first")
+    return str(row[0])
+
+
+def summary_of(raw: bytes) -> SaleSummary:
+    d = unpack_body(raw)
+    return SaleSummary(
+        invoice=d["invoice"],
+        is_return=d["is_return"],
+        grand_total=Decimal(d["grand_total"]),
+        net_total=Decimal(d["net_total"]),
+        total_taxes=Decimal(d["total_taxes"]),
+        discount=Decimal(d["discount"]),
+        qty=Decimal(d["qty"]),
+        payments=tuple(Payment(m, Decimal(a)) for m, a in d["payments"]),
+        change_amount=Decimal(d["change_amount"]),
+        cash_mode=d["cash_mode"],
+        taxes=tuple((a, Decimal(v)) for a, v in d["taxes"]),
+    )
+
+
+def shift_sales(session: Session, shift: str, *, late: bool | None = None) -> list[SaleSummary]:
+    """A shift's sales in stamp order; ``late=True``: only those its closing missed."""
+    q = select(SaleRow.summary).where(SaleRow.shift == shift).order_by(SaleRow.hlc)
+    if late is not None:
+        q = q.where(SaleRow.late.is_(late))
+    return [summary_of(raw) for raw in session.scalars(q)]
+
+
+def unreconciled_late(session: Session, shift: str) -> list[SaleSummary]:
+    """Late sales of a closed shift that no supervisor has reconciled yet."""
+    done = {r[0] for r in raw(session).run(
+        "SELECT l.invoice FROM late_reconciled l JOIN sales s ON s.invoice = l.invoice"
+        " WHERE s.shift = ?", (shift,))}
+    return [s for s in shift_sales(session, shift, late=True) if s.invoice not in done]
+
+
+def shift_moves(session: Session, shift: str) -> list[CashMove]:
+    rows = session.scalars(select(CashMoveRow).where(CashMoveRow.shift == shift))
+    return [
+        CashMove(Direction(r.direction), r.mode_of_payment, r.amount, r.reason) for r in rows
+    ]
+
+
+def opening_of(row: ShiftRow) -> dict[str, Decimal]:
+    return {m: Decimal(a) for m, a in unpack_body(row.opening).items()}
+
+
+def returned_qty(session: Session, row: str) -> Decimal:
+    nano = session.scalar(select(ReturnedRow.qty_nano).where(ReturnedRow.row == row)) or 0
+    return flt(Decimal(nano) / NANO, FLOAT_PRECISION)  # sold quantities have 3 decimals
+
+
+def recorded_sale(session: Session, invoice: str) -> tuple[SaleRow, dict[str, Any]]:
+    """A recorded sale or return: its ledger row and the body of the event behind it."""
+    row = session.get(SaleRow, invoice)
+    if row is None:
+        raise NotFoundError(f"No invoice {invoice!r} on this counter")
+    raw = session.scalar(select(EventRow.body).where(EventRow.origin == row.origin,
+                                                      EventRow.seq == row.seq))
+    assert raw is not None  # a projection row always has its event
+    return row, unpack_body(raw)

@@ -1,0 +1,215 @@
+"""What the store owes ERPNext: one row per document to create, from the events behind it.
+
+``customer.created`` -> Customer, ``shift.opened`` -> POS Opening Entry, ``sale.submitted``
+and ``sale.returned`` -> POS Invoice, ``shift.closed`` -> POS Closing Entry. Each row names
+the event that carries the document and the documents ERPNext must hold first (its
+shift's opening entry, the invoice a return is against, every invoice a closing lists).
+Delivery order is the HLC order of the events: a return was recorded after its sale, a
+closing after the sales it names, so causal order is also the order ERPNext needs.
+
+A sale that reaches the closer after the close (late) is not in that closing: it waits
+in the outbox (its shift's closing never lists it) until a supervisor reconciles it, and
+is then delivered with a closing of its own (``shift.late_reconciled``).
+
+What has been delivered is ``node.deliveries``; the pure choice of what to send next is
+``next_due``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+from sqlalchemy import BigInteger, Index, LargeBinary, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tillmesh.node.projections import deliveries, projector
+from tillmesh.node.projections.deliveries import Delivery, State
+from tillmesh.node.store.base import PROJECTION, Base
+from tillmesh.node.store.event_codec import Event
+from tillmesh.node.store.raw import raw
+
+CUSTOMER, OPENING, INVOICE, CLOSING = ("Customer", "POS Opening Entry", "POS Invoice",
+                                       "POS Closing Entry")
+Key = tuple[str, str]  # (doctype, name)
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    doctype: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(140), primary_key=True)
+    hlc: Mapped[int] = mapped_column(BigInteger)  # delivery order
+    origin: Mapped[str] = mapped_column(String(32))  # the event carrying the document
+    seq: Mapped[int] = mapped_column(BigInteger)
+    shift: Mapped[str | None] = mapped_column(String(60))
+    after: Mapped[bytes] = mapped_column(LargeBinary)  # [[doctype, name], ...] first
+    # Acked or resolved (node.deliveries keeps it up to date): the forwarder reads only
+    # the rows still owed, not every document the store ever delivered.
+    settled: Mapped[bool] = mapped_column(default=False)
+    __table_args__ = (Index("ix_outbox_owed", "settled", "hlc"), {"info": PROJECTION})
+
+
+_UPSERT = ("INSERT INTO outbox (doctype, name, hlc, origin, seq, shift, after, settled)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doctype, name) DO UPDATE SET"
+           " hlc = excluded.hlc, origin = excluded.origin, seq = excluded.seq,"
+           " shift = excluded.shift, after = excluded.after"
+           " WHERE (excluded.hlc, excluded.origin) < (outbox.hlc, outbox.origin)")
+
+
+def _put(session: Session, event: Event, doctype: str, name: str, shift: str | None,
+         after: Iterable[Key]) -> None:
+    # Two events for one document (two supervisors closed a shift while split): the
+    # earliest by (hlc, origin) is the one delivered, as the ledger keeps it. A report
+    # that arrived before the document's own event already settled it.
+    raw(session).run(_UPSERT, (doctype, name, event.hlc, event.origin, event.seq, shift,
+                               _pack(after), deliveries.is_settled(session, doctype, name)))
+
+
+@projector("customer.created")
+def _customer(session: Session, event: Event, body: dict[str, Any]) -> None:
+    _put(session, event, CUSTOMER, str(body["name"]), None, ())
+
+
+@projector("shift.opened")
+def _opened(session: Session, event: Event, body: dict[str, Any]) -> None:
+    _put(session, event, OPENING, str(body["shift"]), str(body["shift"]), ())
+
+
+def _pack(keys: Iterable[Key] | Iterable[list[str]]) -> bytes:
+    return msgpack.packb([list(k) for k in keys])
+
+
+def _unpack(data: bytes) -> list[list[str]]:
+    return [[str(a), str(b)] for a, b in msgpack.unpackb(data)]
+
+
+_LATE = "-L-"  # between a shift's id and its reconciliation's in an entry pair's name
+
+
+def reconciliation_name(shift: str, event_id: str) -> str:
+    """The ERPNext name of the opening and closing entries that carry a shift's late
+    sales: one pair per ``shift.late_reconciled`` event, the same on every counter."""
+    return f"{shift}{_LATE}{event_id.replace(':', '-')}"
+
+
+def shift_of(entry: str) -> str:
+    """The shift an opening or closing entry belongs to (itself, or the one whose late
+    sales a reconciliation pair carries)."""
+    return entry.split(_LATE, 1)[0]
+
+
+@projector("sale.submitted", "sale.returned")
+def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
+    invoice = str(body["invoice"])
+    shift = str(body["shift"])
+    reconciled = raw(session).one(
+        "SELECT reconciliation FROM late_reconciled WHERE invoice = ?", (invoice,))
+    if reconciled is not None:  # a late sale whose reconciliation arrived first
+        shift = reconciliation_name(shift, reconciled[0])
+    after: list[Key] = [(OPENING, shift), (CUSTOMER, str(body["customer"]))]
+    if body.get("return_against"):
+        after.append((INVOICE, str(body["return_against"])))
+    _put(session, event, INVOICE, invoice, shift, after)
+
+
+@projector("shift.closed")
+def _closed(session: Session, event: Event, body: dict[str, Any]) -> None:
+    shift = str(body["shift"])
+    after = [(OPENING, shift), *((INVOICE, str(i)) for i in body["invoices"])]
+    _put(session, event, CLOSING, shift, shift, after)
+
+
+@projector("shift.late_reconciled")
+def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> None:
+    """Late sales get an opening and a closing entry of their own (their shift's closing
+    is already in ERPNext): the invoices move under that opening."""
+    name = reconciliation_name(str(body["shift"]), event.id)
+    invoices = [str(i) for i in body["invoices"]]
+    _put(session, event, OPENING, name, name, ())
+    _put(session, event, CLOSING, name, name, [(OPENING, name),
+                                               *((INVOICE, i) for i in invoices)])
+    sql = raw(session)
+    for invoice in invoices:
+        row = sql.one("SELECT after FROM outbox WHERE doctype = ? AND name = ?",
+                      (INVOICE, invoice))
+        if row is None:
+            continue  # the sale has not arrived here yet: its projector will see this
+        after = [[OPENING, name] if a == OPENING else [a, b] for a, b in _unpack(row[0])]
+        sql.run("UPDATE outbox SET shift = ?, after = ? WHERE doctype = ? AND name = ?",
+                (name, _pack(after), INVOICE, invoice))
+
+
+@dataclass(frozen=True)
+class Due:
+    """A document to deliver now: its key, the event that carries it, its shift."""
+
+    doctype: str
+    name: str
+    origin: str
+    seq: int
+    shift: str | None
+
+
+@dataclass(frozen=True)
+class Pending:
+    due: Due
+    after: tuple[Key, ...]
+
+
+def pending(session: Session) -> list[Pending]:
+    """Outbox rows not yet delivered or settled (failed ones included), in HLC order."""
+    # A late sale waits for its reconciliation (its shift's closing does not list it).
+    rows = raw(session).run(
+        "SELECT o.doctype, o.name, o.origin, o.seq, o.shift, o.after FROM outbox o"
+        " LEFT JOIN sales s ON o.doctype = 'POS Invoice' AND s.invoice = o.name"
+        " WHERE NOT o.settled AND NOT (coalesce(s.late, 0) AND NOT EXISTS"
+        " (SELECT 1 FROM late_reconciled r WHERE r.invoice = o.name))"
+        " ORDER BY o.hlc, o.origin")
+    return [Pending(Due(d, n, o, s, sh), tuple((str(a), str(b)) for a, b in _unpack(af)))
+            for d, n, o, s, sh, af in rows]
+
+
+def next_due(pending: list[Pending], states: Mapping[Key, State], owed: set[Key],
+             limit: int) -> list[Due]:
+    """The next documents to send, pure: not failed, and everything they need is in
+    ERPNext. ``owed`` is every key in the outbox: a customer that is not ours to create
+    (it came from ERPNext) is no prerequisite; an opening entry always is."""
+    def settled(key: Key) -> bool:
+        state = states.get(key)
+        if state is not None and state.delivery in (Delivery.ACKED, Delivery.RESOLVED):
+            return True
+        return key[0] == CUSTOMER and key not in owed
+
+    out: list[Due] = []
+    for item in pending:
+        state = states.get((item.due.doctype, item.due.name))
+        if state is not None and state.delivery is not Delivery.PENDING:
+            continue  # failed: waits for a supervisor; later documents go on
+        if all(settled(k) for k in item.after):
+            out.append(item.due)
+            if len(out) == limit:
+                break
+    return out
+
+
+def owed(session: Session) -> set[Key]:
+    return {(d, n) for d, n in raw(session).run("SELECT doctype, name FROM outbox")}
+
+
+def due(session: Session, limit: int) -> tuple[list[Due], dict[Key, State]]:
+    """``next_due`` over what is still owed, reading the delivery state of those rows
+    and of what they need only; and those states (the forwarder's input)."""
+    items = pending(session)
+    keys = {(p.due.doctype, p.due.name) for p in items} | {k for p in items for k in p.after}
+    states = deliveries.states(session, keys)
+    customers = {k for k in keys if k[0] == CUSTOMER and source(session, *k) is not None}
+    return next_due(items, states, customers, limit), states
+
+
+def source(session: Session, doctype: str, name: str) -> tuple[str, int] | None:
+    """The event (origin, seq) that carries a document the store owes ERPNext."""
+    row = raw(session).one("SELECT origin, seq FROM outbox WHERE doctype = ? AND name = ?",
+                           (doctype, name))
+    return None if row is None else (str(row[0]), int(row[1]))

@@ -1,0 +1,103 @@
+"""The selling context of this counter, read from replicated ERPNext master data.
+
+POS Profile (company, warehouse, price list, tax template, modes of payment, partial
+payment), Mode of Payment (type and account for the company), Sales Taxes and Charges
+Template rows and Item Tax Template rates. Cached until one of those doctypes changes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tillmesh.node.domain.money import to_decimal
+from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
+from tillmesh.node.domain.totals import TaxRow, TotalsSettings
+from tillmesh.node.errors import ConfigError
+from tillmesh.node.projections.master_data import get_doc, indexer
+
+_generation = 0  # bumped whenever a doctype the context depends on changes
+
+_WATCHED = ("POS Profile", "Mode of Payment", "Sales Taxes and Charges Template",
+            "Item Tax Template", "Global Defaults", "Currency")
+
+
+def _bump(session: Session, name: str, doc: dict[str, Any] | None) -> None:
+    global _generation
+    _generation += 1
+
+
+for _doctype in _WATCHED:
+    indexer(_doctype)(_bump)
+
+
+def item_tax_rates(session: Session, template: str | None) -> dict[str, Decimal]:
+    if not template:
+        return {}
+    doc = get_doc(session, "Item Tax Template", template)
+    if doc is None or doc.get("disabled"):
+        return {}
+    return {t["tax_type"]: to_decimal(t.get("tax_rate") or 0) for t in doc.get("taxes", [])}
+
+
+def load_context(session: Session, profile: str) -> PosContext:
+    doc = get_doc(session, "POS Profile", profile)
+    if doc is None:
+        raise ConfigError(f"POS Profile {profile!r} is not in the local master data")
+    company = doc["company"]
+    modes: dict[str, Mode] = {}
+    for row in sorted(doc.get("payments", []), key=lambda r: -int(r.get("default") or 0)):
+        mop = get_doc(session, "Mode of Payment", row["mode_of_payment"]) or {}
+        account = next(
+            (a.get("default_account") for a in mop.get("accounts", [])
+             if a.get("company") == company),
+            None,
+        )
+        modes[row["mode_of_payment"]] = Mode(row["mode_of_payment"], mop.get("type", "General"),
+                                             account)
+    if not modes:
+        raise ConfigError(f"POS Profile {profile!r} has no modes of payment")
+    template = doc.get("taxes_and_charges")
+    taxes: tuple[TaxRow, ...] = ()
+    if template:
+        tdoc = get_doc(session, "Sales Taxes and Charges Template", template)
+        taxes = tax_rows(tdoc.get("taxes", [])) if tdoc else ()
+    return PosContext(
+        profile=profile,
+        company=company,
+        warehouse=doc["warehouse"],
+        price_list=doc["selling_price_list"],
+        currency=doc.get("currency") or "EUR",
+        customer=doc.get("customer") or "Walk-in Customer",
+        taxes_and_charges=template,
+        taxes=taxes,
+        modes=modes,
+        allow_partial_payment=bool(doc.get("allow_partial_payment")),
+        apply_discount_on=doc.get("apply_discount_on") or "Grand Total",
+        settings=_settings(session, doc.get("currency") or "EUR"),
+    )
+
+
+def _settings(session: Session, currency: str) -> TotalsSettings:
+    # POS Invoice has no disable_rounded_total of its own: Global Defaults decides
+    # (erpnext/NOTES.md); cash rounding comes from the currency's smallest fraction.
+    defaults = get_doc(session, "Global Defaults", "Global Defaults") or {}
+    cur = get_doc(session, "Currency", currency) or {}
+    fraction = cur.get("smallest_currency_fraction_value") or "0.01"
+    return TotalsSettings(
+        disable_rounded_total=bool(defaults.get("disable_rounded_total")),
+        smallest_currency_fraction=to_decimal(fraction, "smallest_currency_fraction_value"),
+    )
+
+
+class ContextCache:
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+        self._cached: tuple[int, PosContext] | None = None
+
+    def get(self, session: Session) -> PosContext:
+        if self._cached is None or self._cached[0] != _generation:
+            self._cached = (_generation, load_context(session, self.profile))
+        return self._cached[1]

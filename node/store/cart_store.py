@@ -1,0 +1,54 @@
+"""Carts in progress and held carts: local working state of this counter.
+
+Not events and not a projection: a cart becomes a fact only when it is sold. Kept in the
+encrypted database so that a held cart, or a half-scanned one, survives a restart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgpack
+from sqlalchemy import LargeBinary, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tillmesh.node.domain.cart import Cart, CartStatus, from_data, to_data
+from tillmesh.node.errors import NotFoundError
+from tillmesh.node.store.base import Base
+from tillmesh.node.store.raw import raw
+from tillmesh.node.store.types import UtcDateTime, utc_text
+
+
+class CartRow(Base):
+    __tablename__ = "carts"
+    cart_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cashier: Mapped[str] = mapped_column(String(140))
+    status: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def load(session: Session, cart_id: object) -> Cart:
+    row = raw(session).one("SELECT data FROM carts WHERE cart_id = ?", (str(cart_id),))
+    if row is None:
+        raise NotFoundError(f"No cart {cart_id!r} (sold, voided or never opened)")
+    return from_data(msgpack.unpackb(row[0], raw=False))
+
+
+def save(session: Session, cart: Cart, now: datetime) -> None:
+    raw(session).run(
+        "INSERT OR REPLACE INTO carts (cart_id, cashier, status, updated_at, data)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (cart.cart_id, cart.cashier, cart.status.value, utc_text(now),
+         msgpack.packb(to_data(cart), use_bin_type=True)),
+    )
+
+
+def drop(session: Session, cart_id: str) -> None:
+    raw(session).run("DELETE FROM carts WHERE cart_id = ?", (cart_id,))
+
+
+def held(session: Session) -> list[Cart]:
+    rows = raw(session).run(
+        "SELECT data FROM carts WHERE status = ? ORDER BY updated_at", (CartStatus.HELD.value,))
+    return [from_data(msgpack.unpackb(r[0], raw=False)) for r in rows]

@@ -1,0 +1,57 @@
+"""Event bodies: the node's facts as msgpack. Pure.
+
+The envelope (origin, seq, HLC stamp, hash chain) is ``replication.event.Event``; this
+module packs and unpacks the body a counter puts inside it. Bodies are plain data: money
+travels as strings (``"12.50"``) so that no float ever touches an amount, and times as
+ISO-8601 strings with their offset.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgpack
+
+from tillmesh.node.errors import StoreError
+from tillmesh.replication.event import GENESIS, Event
+
+__all__ = ["GENESIS", "Event", "data", "make_event", "pack_body", "unpack_body"]
+
+
+def _default(obj: object) -> object:
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, datetime):
+        if obj.tzinfo is None:
+            raise TypeError("naive datetime in an event body")
+        return obj.isoformat()
+    raise TypeError(f"cannot encode {type(obj).__name__} in an event body")
+
+
+def pack_body(body: dict[str, Any]) -> bytes:
+    """Canonical msgpack of a body (Decimals as strings, datetimes as ISO)."""
+    packed: bytes = msgpack.packb(body, default=_default, use_bin_type=True)
+    return packed
+
+
+def unpack_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise StoreError(f"corrupt event body: {exc}") from exc
+    if not isinstance(body, dict):
+        raise StoreError("corrupt event body: not a map")
+    return body
+
+
+def make_event(origin: str, seq: int, hlc: int, wall: datetime, kind: str,
+               body: dict[str, Any], prev_hash: bytes) -> Event:
+    """A new event of this node with a msgpack body."""
+    return Event.make(origin, seq, hlc, wall, kind, pack_body(body), prev_hash)
+
+
+def data(event: Event) -> dict[str, Any]:
+    """The decoded body of an event."""
+    return unpack_body(event.body)

@@ -1,0 +1,108 @@
+"""Offline login, lockout, idle lock, users and roles (in process)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.nodekit import FakeClock, Till, make_node
+from tillmesh.node.errors import (
+    LockedOut,
+    LoginFailed,
+    PermissionDenied,
+    SessionExpired,
+    ValidationError,
+)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def node(tmp_path, clock):
+    return make_node(tmp_path, clock=clock)
+
+
+def test_wrong_pin_locks_out_after_five_tries_then_lifts(node, clock):
+    for _ in range(4):
+        with pytest.raises(LoginFailed, match="Wrong user or PIN"):
+            node.call("login", {"user": "ann", "pin": "9999"})
+    with pytest.raises(LockedOut) as locked:
+        node.call("login", {"user": "ann", "pin": "9999"})
+    assert "until" in locked.value.details
+    with pytest.raises(LockedOut):  # even the right PIN, while locked
+        node.call("login", {"user": "ann", "pin": "1111"})
+    clock.advance(minutes=6)
+    assert node.call("login", {"user": "ann", "pin": "1111"})["role"] == "cashier"
+    failed = [a for a in Till(node, "sup")("audit_list") if a["kind"] == "audit.login_failed"]
+    assert len(failed) == 5
+
+
+def test_unknown_user_looks_like_a_wrong_pin(node):
+    with pytest.raises(LoginFailed, match="Wrong user or PIN"):
+        node.call("login", {"user": "mallory", "pin": "1111"})
+
+
+def test_idle_lock_needs_the_same_users_pin(node, clock):
+    ann = Till(node, "ann")
+    clock.advance(minutes=11)
+    with pytest.raises(SessionExpired, match="idle"):
+        ann("whoami")
+    with pytest.raises(LoginFailed):
+        node.call("unlock", {"pin": "3333"}, ann.token)  # bob's PIN does not unlock ann
+    assert node.call("unlock", {"pin": "1111"}, ann.token) == {"locked": False, "user": "ann"}
+    assert ann("whoami")["user"] == "ann"
+
+
+def test_no_token_or_a_made_up_token_is_refused(node):
+    with pytest.raises(SessionExpired):
+        node.call("whoami", {}, None)
+    with pytest.raises(SessionExpired):
+        node.call("whoami", {}, "forged-token")
+
+
+def test_admin_manages_users_and_a_new_cashier_logs_in(node):
+    admin = Till(node, "admin")
+    admin("user_create", user="carl", full_name="Carl", role="cashier", pin="5678")
+    assert node.call("login", {"user": "carl", "pin": "5678"})["role"] == "cashier"
+    with pytest.raises(ValidationError, match="already exists"):
+        admin("user_create", user="carl", full_name="Carl", role="cashier", pin="5678")
+    with pytest.raises(ValidationError, match="role"):
+        admin("user_create", user="dora", full_name="Dora", role="boss", pin="5678")
+    with pytest.raises(ValidationError):
+        admin("user_create", user="dora", full_name="Dora", role="cashier", pin="12")
+    assert [u["user"] for u in admin("user_list")] == ["admin", "ann", "bob", "carl", "sup"]
+    assert all("secret_hash" not in u for u in admin("user_list"))
+
+
+def test_cashiers_cannot_manage_users(node):
+    ann = Till(node, "ann")
+    with pytest.raises(PermissionDenied):
+        ann("user_create", user="eve", full_name="Eve", role="admin", pin="5678")
+    with pytest.raises(PermissionDenied):
+        ann("audit_list")
+
+
+def test_pin_reset_and_disable_end_sessions(node):
+    admin = Till(node, "admin")
+    ann = Till(node, "ann")
+    admin("user_reset_pin", user="ann", pin="4321")
+    with pytest.raises(SessionExpired):
+        ann("whoami")
+    with pytest.raises(LoginFailed):
+        node.call("login", {"user": "ann", "pin": "1111"})
+    assert node.call("login", {"user": "ann", "pin": "4321"})["user"] == "ann"
+    admin("user_update", user="ann", disabled=True)
+    with pytest.raises(LoginFailed):
+        node.call("login", {"user": "ann", "pin": "4321"})
+    with pytest.raises(PermissionDenied, match="your own role"):
+        admin("user_update", user="admin", role="cashier")
+    changes = [a for a in admin("audit_list") if a["kind"] == "audit.user_changed"]
+    assert {c["target"] for c in changes} == {"ann"}
+
+
+def test_whoami_shows_the_role_limits(node):
+    me = Till(node, "ann")("whoami")
+    assert me["max_discount_percent"] == "10"
+    assert "return" not in me["actions"] and "sell" in me["actions"]

@@ -1,0 +1,305 @@
+"""The forwarder against the ERPNext simulator: every document once, in ERPNext's order,
+through time-outs after commit, kills before the ack, two forwarders, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.nodekit import Till, approver, make_node, sync
+from tillmesh.lab.demo_data import POS_PROFILE, WAREHOUSE, demo_master_docs
+from tillmesh.lab.erpnext_simulator import Simulator
+from tillmesh.node.erpnext import ErpNextClient, ErpNextSettings, setup
+from tillmesh.node.erpnext._forwarder import Forwarder
+from tillmesh.node.errors import PermissionDenied
+from tillmesh.node.projections import deliveries
+from tillmesh.node.projections.deliveries import Delivery
+from tillmesh.node.projections.master_data import upserted_body
+from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
+
+MILK, SOAP = "DAI-0001", "HOU-0001"
+
+
+def demo_node(tmp, node_id: str = "C01", seeded_from=None):
+    node = make_node(tmp, node_id, profile=POS_PROFILE)
+    if seeded_from is None:
+        with node.log.transaction() as tx:
+            for doctype, doc in demo_master_docs():
+                tx.append("master.upserted", upserted_body(doctype, doc))
+    else:
+        sync(seeded_from.log, node.log)
+    return node
+
+
+def sell_day(node, sales: int = 3) -> tuple[str, list[str]]:
+    """A shift with ``sales`` sales (one returned in part), closed; (shift, invoices)."""
+    ann = Till(node, "ann")
+    shift = ann("shift_open", opening={"Cash": "100.00"})["shift"]
+    invoices = []
+    for i in range(sales):
+        node.clock.advance(minutes=1)
+        cart = ann("cart_new")["cart_id"]
+        ann("cart_add", cart_id=cart, item_code=MILK if i % 2 else SOAP, qty="1")
+        due = ann("cart_get", cart_id=cart)["due"]
+        invoices.append(ann("sale_submit", cart_id=cart, payments=[
+            {"mode_of_payment": "Cash", "amount": due}])["invoice"])
+    node.clock.advance(minutes=1)
+    invoices.append(ann("return_create", invoice=invoices[0], approver=approver("sup"),
+                        lines=[{"row": f"{invoices[0]}-1", "qty": "1"}])["invoice"])
+    node.clock.advance(minutes=1)
+    ann("shift_close", shift_id=shift, counted={"Cash": "100.00"})
+    return shift, invoices
+
+
+def forwarder(node, sim, **client_options) -> Forwarder:
+    settings = ErpNextSettings(sim.url, sim.api_key, sim.api_secret, POS_PROFILE)
+    return Forwarder(node, settings, client=lambda: settings.client(**client_options))
+
+
+def drain(fwd: Forwarder, sim: Simulator, rounds: int = 20) -> None:
+    """Cycles until nothing is due (running ERPNext's queued jobs in between)."""
+    async def go() -> None:
+        for _ in range(rounds):
+            sent = await fwd.cycle()
+            sim.run_jobs()
+            fwd._recheck.clear()  # no waiting between looks at a queued closing in tests
+            if not sent and not fwd._recheck:
+                with fwd.node.read() as s:
+                    if not _open_closings(s):
+                        return
+    asyncio.run(go())
+
+
+def _open_closings(session) -> list[str]:
+    states = deliveries.states(session)
+    from tillmesh.node.projections import outbox
+
+    return [p.due.name for p in outbox.pending(session) if p.due.doctype == CLOSING
+            and (CLOSING, p.due.name) not in states]
+
+
+def names(sim: Simulator, doctype: str) -> list[str]:
+    return sorted(d["name"] for d in sim.docs(doctype))
+
+
+def state(node, doctype: str, name: str):
+    with node.read() as s:
+        return deliveries.get(s, doctype, name)
+
+
+def test_a_day_reaches_erpnext_once_in_order_and_consolidates(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node)
+    fwd = forwarder(node, erpnext)
+    drain(fwd, erpnext)
+    assert names(erpnext, OPENING) == [shift]
+    assert names(erpnext, INVOICE) == sorted(invoices)
+    closing = erpnext.get(CLOSING, shift)
+    assert closing["status"] == "Submitted" and erpnext.get(OPENING, shift)["status"] == "Closed"
+    assert {erpnext.get(INVOICE, i)["status"] for i in invoices} == {"Consolidated"}
+    assert erpnext.get(INVOICE, invoices[-1])["return_against"] == invoices[0]
+    for doctype, name in [(OPENING, shift), (CLOSING, shift), *((INVOICE, i) for i in invoices)]:
+        assert state(node, doctype, name).delivery is Delivery.ACKED
+    posted = len(erpnext.requests)
+    drain(fwd, erpnext)
+    assert [r for r in erpnext.requests[posted:] if r.method != "GET"] == []  # nothing again
+
+
+def test_a_time_out_after_erpnexts_commit_still_delivers_once(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=2)
+    erpnext.faults.only_paths = "POS Invoice"
+    erpnext.faults.timeout_after_commit_next(2, hang_s=1.0)
+    fwd = forwarder(node, erpnext, read_timeout_s=0.3)
+    drain(fwd, erpnext)
+    assert names(erpnext, INVOICE) == sorted(invoices)  # each once: the repeats got 409
+    assert erpnext.get(CLOSING, shift)["status"] == "Submitted"
+    assert any(r.status == 409 for r in erpnext.requests)
+
+
+def test_a_forwarder_killed_before_its_ack_is_followed_without_a_duplicate(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=2)
+    first = forwarder(node, erpnext)
+    drain(first, erpnext, rounds=1)  # the opening entry is acked
+    # The forwarder posts the first invoice, then dies before recording its ack.
+    with node.read() as s:
+        from tillmesh.node.projections import outbox
+
+        due = outbox.next_due(outbox.pending(s), deliveries.states(s), outbox.owed(s), 1)[0]
+        doc = first._document(s, due, set())
+        doc.update(company=node.context(s).company, modes=["Cash"], retrying=False)
+    first._send(due, doc)
+    assert state(node, due.doctype, due.name) is None  # no ack recorded
+    drain(forwarder(node, erpnext), erpnext)  # the next forwarder (another counter, later)
+    assert names(erpnext, INVOICE) == sorted(invoices)
+    assert state(node, due.doctype, due.name).delivery is Delivery.ACKED
+
+
+def test_two_forwarders_at_once_still_give_one_document_each(tmp_path, erpnext):
+    c1 = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(c1)
+    c2 = demo_node(tmp_path / "c2", "C02", seeded_from=c1)  # a split store: both elected
+
+    async def both() -> None:
+        for _ in range(15):
+            await asyncio.gather(forwarder(c1, erpnext).cycle(), forwarder(c2, erpnext).cycle())
+            erpnext.run_jobs()
+    asyncio.run(both())
+    assert names(erpnext, INVOICE) == sorted(invoices)
+    assert names(erpnext, OPENING) == [shift] and names(erpnext, CLOSING) == [shift]
+    sync(c2.log, c1.log)
+    assert state(c1, CLOSING, shift).delivery is Delivery.ACKED
+
+
+def test_a_refused_sale_waits_in_the_exceptions_queue_and_the_rest_goes_on(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    erpnext.set_bin(SOAP, WAREHOUSE, 0)  # ERPNext has no soap: the first sale is refused
+    shift, invoices = sell_day(node, sales=3)
+    fwd = forwarder(node, erpnext)
+    drain(fwd, erpnext)
+    refused = state(node, INVOICE, invoices[0])
+    assert refused.delivery is Delivery.FAILED and refused.status == 417
+    assert SOAP in refused.message and "warehouse" in refused.message  # ERPNext's words
+    assert state(node, INVOICE, invoices[1]).delivery is Delivery.ACKED  # milk went on
+    assert erpnext.get(CLOSING, shift) is None  # the closing waits for the refused sale
+    listed = Till(node, "sup")("exceptions_list")  # both soap sales, ERPNext's words
+    assert [e["id"] for e in listed] == [f"{INVOICE}/{invoices[0]}", f"{INVOICE}/{invoices[2]}"]
+    assert all(SOAP in e["message"] for e in listed)
+
+
+def test_a_supervisor_retries_a_refused_document_once_it_is_fixed(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=2)
+    erpnext.faults.only_paths = "POST /api/resource/POS Invoice"
+    erpnext.faults.fail_next(1, status=417)  # the first sale is refused once
+    fwd = forwarder(node, erpnext)
+    drain(fwd, erpnext)
+    assert state(node, INVOICE, invoices[0]).delivery is Delivery.FAILED
+    assert erpnext.get(CLOSING, shift) is None
+    sup, ann = Till(node, "sup"), Till(node, "ann")
+    with pytest.raises(PermissionDenied):
+        ann("exception_retry", id=f"{INVOICE}/{invoices[0]}")
+    sup("exception_retry", id=f"{INVOICE}/{invoices[0]}")
+    drain(fwd, erpnext)
+    assert names(erpnext, INVOICE) == sorted(invoices)
+    assert erpnext.get(CLOSING, shift)["status"] == "Submitted"
+    assert sup("exceptions_list") == []
+    assert [a["kind"] for a in sup("audit_list") if "exception" in a["kind"]] == [
+        "audit.exception_retried"]
+
+
+def test_a_big_closing_is_acked_only_once_erpnext_consolidated_it(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=11)
+    fwd = forwarder(node, erpnext)
+
+    async def until_queued() -> None:
+        for _ in range(10):
+            await fwd.cycle()
+    asyncio.run(until_queued())
+    assert erpnext.get(CLOSING, shift)["status"] == "Queued"
+    assert state(node, CLOSING, shift) is None  # not acked while ERPNext works on it
+    erpnext.run_jobs()
+    drain(fwd, erpnext)
+    assert state(node, CLOSING, shift).delivery is Delivery.ACKED
+    assert {erpnext.get(INVOICE, i)["status"] for i in invoices} == {"Consolidated"}
+
+
+def test_erpnext_down_records_nothing_and_says_so(tmp_path, erpnext):
+    node = demo_node(tmp_path / "c1")
+    sell_day(node, sales=1)
+    erpnext.faults.down = True
+    fwd = forwarder(node, erpnext, max_attempts=1)
+    said: list[bool] = []
+
+    async def one_turn() -> None:
+        task = asyncio.create_task(fwd.run(lambda: True, said.append))
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if said:
+                break
+        task.cancel()
+    asyncio.run(one_turn())
+    assert said == [False]
+    with node.read() as s:
+        assert deliveries.states(s) == {}
+
+
+def test_a_failed_consolidation_is_an_exception_and_a_retry_reruns_it(tmp_path):
+    from datetime import datetime
+
+    from tillmesh.lab.erpnext_simulator import ManualClock
+
+    site = ManualClock(datetime(2026, 11, 26, 7, 0))  # site-local, before the day's sales
+    with Simulator(seed="demo", job_delay=None, clock=site) as sim:
+        with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
+            setup(client, POS_PROFILE, lambda check: None)
+        node = demo_node(tmp_path / "c1")
+        shift, invoices = sell_day(node, sales=11)  # 10+ invoices: consolidated in the background
+        fwd = forwarder(node, sim)
+
+        async def cycles(n: int) -> None:
+            for _ in range(n):
+                await fwd.cycle()
+                fwd._recheck.clear()
+        asyncio.run(cycles(5))
+        assert sim.get(CLOSING, shift)["status"] == "Queued"
+        sim.set_bin(SOAP, WAREHOUSE, 0)  # someone booked the soap out, back in the morning
+        sim.run_jobs()
+        asyncio.run(cycles(2))
+        failed = state(node, CLOSING, shift)
+        assert (failed.delivery, failed.stage) == (Delivery.FAILED, "consolidation")
+        assert SOAP in failed.message and "<" not in failed.message  # ERPNext's words, as text
+        asyncio.run(cycles(2))
+        assert [r for r in sim.requests if "run_method" in r.path] == []  # waits for a person
+        sim.set_bin(SOAP, WAREHOUSE, 500)  # the stock is put right (as of the morning)
+        Till(node, "sup")("exception_retry", id=f"{CLOSING}/{shift}")
+        asyncio.run(cycles(1))
+        assert sim.get(CLOSING, shift)["status"] == "Queued"  # ERPNext runs it again
+        sim.run_jobs()
+        asyncio.run(cycles(2))
+        assert state(node, CLOSING, shift).delivery is Delivery.ACKED
+        assert {sim.get(INVOICE, i)["status"] for i in invoices} == {"Consolidated"}
+
+
+@pytest.mark.slow
+def test_tillmesh_exceptions_lists_erpnexts_refusal_and_a_supervisor_retries_it(site):
+    """The CLI on a running counter whose forwarder met a refusal (real processes)."""
+    from tests.proc import Nodes, ok, tillmesh
+
+    sim, url = site
+    with ErpNextClient(url, sim.api_key, sim.api_secret) as client:
+        setup(client, POS_PROFILE, lambda check: None)
+    sim.faults.only_paths = "POST /api/resource/POS Invoice"
+    sim.faults.fail_next(1, status=417)  # ERPNext refuses the first sale once
+    with Nodes() as nodes:
+        data = nodes.init()
+        ok(tillmesh(data, "erpnext", "setup", "--url", url, "--key", sim.api_key,
+                    "--secret", sim.api_secret))
+        node = nodes.start(data)
+        with node.client() as api:
+            api.login("cashier", "1111")
+            api.call("shift_open", opening={"Cash": "10"})
+            sale = api.call("sale_create", items=[{"code": "4250100000011"}],
+                            payments=[{"mode_of_payment": "Cash", "amount": "5"}])
+        listed = ""
+        for _ in range(100):  # the forwarder sends within a second or two
+            listed = ok(tillmesh(data, "exceptions", "--user", "supervisor", "--pin", "2222"))
+            if sale["invoice"] in listed:
+                break
+        assert f"{INVOICE}/{sale['invoice']}" in listed and "417" in listed
+        refused = tillmesh(data, "exceptions", "--retry", f"{INVOICE}/{sale['invoice']}",
+                           "--user", "cashier", "--pin", "1111")
+        assert refused.returncode == 1 and "not allowed" in refused.stderr.lower()
+        ok(tillmesh(data, "exceptions", "--retry", f"{INVOICE}/{sale['invoice']}",
+                    "--user", "supervisor", "--pin", "2222"))
+        for _ in range(100):
+            if sim.get(INVOICE, sale["invoice"]) is not None:
+                break
+            time.sleep(0.1)
+        assert sim.get(INVOICE, sale["invoice"])["docstatus"] == 1
+        assert "no exceptions" in ok(tillmesh(data, "exceptions", "--user", "supervisor",
+                                             "--pin", "2222"))

@@ -1,0 +1,122 @@
+"""The event log: durable appends, per-origin hash chains, idempotent receive."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+
+from tillmesh.node.errors import StoreError, WrongKeyError
+from tillmesh.node.store import EventRow, create_key_file, open_engine, read_key_file
+from tillmesh.node.store.event_codec import data
+from tillmesh.node.store.event_log import EventLog
+
+
+@pytest.fixture
+def store(tmp_path):
+    key = create_key_file(tmp_path / "key")
+    return tmp_path, open_engine(tmp_path / "db", key)
+
+
+def test_appends_number_each_origin_without_gaps_and_chain(store):
+    _, engine = store
+    log = EventLog(engine, "C01")
+    with log.transaction() as tx:
+        a = tx.append("x.test", {"n": 1})
+        b = tx.append("x.test", {"n": 2})
+    assert (a.seq, b.seq) == (1, 2)
+    assert b.prev_hash == a.hash and b.verify(a.hash)
+    assert b.hlc > a.hlc
+    assert log.vector() == {"C01": 2}
+
+
+def test_a_failed_transaction_records_nothing_and_does_not_burn_a_seq(store):
+    _, engine = store
+    log = EventLog(engine, "C01")
+    with pytest.raises(RuntimeError), log.transaction() as tx:
+        tx.append("x.test", {"n": 1})
+        raise RuntimeError("cashier's card declined")
+    with log.transaction() as tx:
+        ev = tx.append("x.test", {"n": 2})
+    assert ev.seq == 1
+    assert [data(e) for e in log.events()] == [{"n": 2}]
+
+
+def test_receive_is_idempotent_and_refuses_gaps_and_tampering(store, tmp_path):
+    _, engine = store
+    other = EventLog(open_engine(tmp_path / "db2", create_key_file(tmp_path / "key2")), "C02")
+    with other.transaction() as tx:
+        evs = [tx.append("x.test", {"n": i}) for i in range(3)]
+    log = EventLog(engine, "C01")
+    with log.transaction() as tx:
+        assert tx.receive(evs[0]) is True
+        assert tx.receive(evs[0]) is False  # duplicate delivery
+    with pytest.raises(StoreError, match="gap"), log.transaction() as tx:
+        tx.receive(evs[2])
+    forged = replace(evs[1], body=evs[1].body.replace(b"\x01", b"\x07"))
+    with pytest.raises(StoreError, match="chain"), log.transaction() as tx:
+        tx.receive(forged)
+    assert log.vector() == {"C02": 1}
+    with log.transaction() as tx:
+        assert tx.receive(evs[1]) and tx.receive(evs[2])
+    assert log.vector() == {"C02": 3}
+
+
+def test_reopening_continues_the_chain(store):
+    tmp, engine = store
+    log = EventLog(engine, "C01")
+    with log.transaction() as tx:
+        first = tx.append("x.test", {})
+    engine.dispose()
+    log2 = EventLog(open_engine(tmp / "db", read_key_file(tmp / "key")), "C01")
+    with log2.transaction() as tx:
+        second = tx.append("x.test", {})
+    assert second.seq == 2 and second.prev_hash == first.hash and second.hlc > first.hlc
+
+
+def test_wrong_key_and_garbage_file_are_clear_errors(store, tmp_path):
+    tmp, engine = store
+    EventLog(engine, "C01")
+    engine.dispose()
+    with pytest.raises(WrongKeyError, match="wrong database key"):
+        open_engine(tmp / "db", b"\x01" * 32)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(WrongKeyError):
+        open_engine(junk, read_key_file(tmp / "key"))
+
+
+def test_key_file_is_private_and_never_overwritten(tmp_path):
+    create_key_file(tmp_path / "k")
+    assert (tmp_path / "k").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(StoreError, match="already exists"):
+        create_key_file(tmp_path / "k")
+    (tmp_path / "k").chmod(0o644)
+    with pytest.raises(StoreError, match="readable by others"):
+        read_key_file(tmp_path / "k")
+
+
+def test_a_batch_commits_once_and_a_failing_part_costs_only_itself(store, tmp_path):
+    _, engine = store
+    other = EventLog(open_engine(tmp_path / "db2", create_key_file(tmp_path / "key2")), "C02")
+    with other.transaction() as tx:
+        evs = [tx.append("x.test", {"n": i}) for i in range(3)]
+    log = EventLog(engine, "C01")
+    announced: list[str] = []
+    log.listeners.append(lambda events: announced.extend(e.id for e in events))
+    with log.batch():
+        with log.transaction() as tx:
+            tx.receive(evs[0])
+        with pytest.raises(StoreError), log.transaction() as tx:
+            tx.receive(evs[1])
+            tx.receive(replace(evs[2], body=b"\x80"))  # tampered: this part rolls back
+        assert log.vector() == {"C02": 1}
+        with log.reading() as s:  # reads share the batch's one connection
+            assert s.scalar(select(func.count()).select_from(EventRow)) == 1
+        assert announced == []  # nothing is announced before the batch commits
+        with log.transaction() as tx:
+            tx.append("x.test", {"n": "own"})
+    assert log.vector() == {"C02": 1, "C01": 1}
+    assert announced == [evs[0].id, "C01:1"]
+    assert [e.id for e in log.events()] == [evs[0].id, "C01:1"]
