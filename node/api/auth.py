@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tillmesh.node.api._methods import Auth, api_method
 from tillmesh.node.domain.credentials import SecretKind, new_credential
 from tillmesh.node.domain.roles import Action, Role
 from tillmesh.node.errors import PermissionDenied, SessionExpired, ValidationError
 from tillmesh.node.projections import audit, users
 
 if TYPE_CHECKING:
-    from tillmesh.node.api._service import Caller, Node
+    from tillmesh.node.api import Caller, Node
 
 
 def _credential(pin: str | None, password: str | None) -> tuple[str, str]:
@@ -36,113 +37,123 @@ def user_body(user: str, full_name: str, role: Role, kind: str, secret_hash: str
             "secret_hash": secret_hash, "disabled": disabled}
 
 
-def register(node: Node) -> None:
-    def login(user: str, pin: str) -> dict[str, Any]:
-        """Log in with a PIN or password; returns the session token for later calls."""
-        user_id = users.validate_user_id(user)
-        with node.read() as s:
-            found = node.check_secret(s, user_id, pin)
-        session = node.sessions.open(found.user, found.role, node.clock())
-        with node.write() as tx:
-            tx.append("audit.login", {"user": found.user, "role": found.role.value})
-        return {"token": session.token, **found.public()}
+@api_method(auth=Auth.NONE)
+def login(node: Node, user: str, pin: str) -> dict[str, Any]:
+    """Log in with a PIN or password; returns the session token for later calls."""
+    user_id = users.validate_user_id(user)
+    with node.read() as s:
+        found = node.check_secret(s, user_id, pin)
+    session = node.sessions.open(found.user, found.role, node.clock())
+    with node.write() as tx:
+        tx.append("audit.login", {"user": found.user, "role": found.role.value})
+    return {"token": session.token, **found.public()}
 
-    def logout(caller: Caller) -> dict[str, Any]:
-        """End this session."""
-        node.sessions.close(caller.token)
-        return {"ok": True}
 
-    def lock(caller: Caller) -> dict[str, Any]:
-        """Lock the screen: only this user's PIN unlocks it."""
-        node.sessions.lock(caller.token)
-        return {"locked": True}
+@api_method()
+def logout(node: Node, caller: Caller) -> dict[str, Any]:
+    """End this session."""
+    node.sessions.close(caller.token)
+    return {"ok": True}
 
-    def unlock(token: str | None, pin: str) -> dict[str, Any]:
-        """Unlock an idle-locked session with its user's PIN."""
-        if not token:
-            raise SessionExpired("Not logged in", reason="unknown")
-        try:
-            session = node.sessions.get(token, node.clock())
-            return {"locked": False, "user": session.user_id}
-        except SessionExpired as exc:
-            user_id = exc.details.get("user_id")
-            if not user_id:
-                raise
-        with node.read() as s:
-            node.check_secret(s, user_id, pin)
-        node.sessions.unlock(token, user_id, node.clock())
-        return {"locked": False, "user": user_id}
 
-    def whoami(caller: Caller) -> dict[str, Any]:
-        """The logged-in user and what their role may do."""
-        with node.read() as s:
-            user = users.get_user(s, caller.user)
-        perms = node.matrix[caller.role]
-        return {**user.public(), "actions": sorted(a.value for a in perms.actions),
-                "max_discount_percent": str(perms.max_discount_percent)}
+@api_method()
+def lock(node: Node, caller: Caller) -> dict[str, Any]:
+    """Lock the screen: only this user's PIN unlocks it."""
+    node.sessions.lock(caller.token)
+    return {"locked": True}
 
-    def user_list(caller: Caller) -> list[dict[str, Any]]:
-        """All users (never their PIN hashes)."""
-        with node.read() as s:
-            return [u.public() for u in users.list_users(s)]
 
-    def user_create(caller: Caller, user: str, full_name: str, role: str,
-                    pin: str | None = None, password: str | None = None,
-                    approver: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Create a user with a PIN or a password (user management)."""
-        user_id = users.validate_user_id(user)
-        new_role = _role(role)
-        kind, digest = _credential(pin, password)
-        with node.write() as tx:
-            auth = node.authorize(tx.session, caller, Action.USER_MANAGE, approver=approver)
-            if users.find_user(tx.session, user_id) is not None:
-                raise ValidationError(f"User {user_id!r} already exists")
-            tx.append(users.USER_UPSERTED,
-                      user_body(user_id, str(full_name), new_role, kind, digest))
-            node.audit(tx, "user_changed", auth, target=user_id, change="created",
-                       role=new_role.value)
-        return {"user": user_id, "role": new_role.value}
+@api_method(auth=Auth.TOKEN)
+def unlock(node: Node, token: str | None, pin: str) -> dict[str, Any]:
+    """Unlock an idle-locked session with its user's PIN."""
+    if not token:
+        raise SessionExpired("Not logged in", reason="unknown")
+    try:
+        session = node.sessions.get(token, node.clock())
+        return {"locked": False, "user": session.user_id}
+    except SessionExpired as exc:
+        user_id = exc.details.get("user_id")
+        if not user_id:
+            raise
+    with node.read() as s:
+        node.check_secret(s, user_id, pin)
+    node.sessions.unlock(token, user_id, node.clock())
+    return {"locked": False, "user": user_id}
 
-    def user_update(caller: Caller, user: str, full_name: str | None = None,
-                    role: str | None = None, disabled: bool | None = None,
-                    pin: str | None = None, password: str | None = None,
-                    approver: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Change a user's name, role, disabled flag or PIN (user management)."""
-        with node.write() as tx:
-            auth = node.authorize(tx.session, caller, Action.USER_MANAGE, approver=approver)
-            old = users.get_user(tx.session, users.validate_user_id(user))
-            kind, digest = old.secret_kind, old.secret_hash
-            if pin is not None or password is not None:
-                kind, digest = _credential(pin, password)
-            new_role = old.role if role is None else _role(role)
-            if old.user == caller.user and (new_role != old.role or disabled):
-                raise PermissionDenied("You cannot change your own role or disable yourself")
-            body = user_body(old.user, old.full_name if full_name is None else str(full_name),
-                             new_role, kind, digest,
-                             old.disabled if disabled is None else bool(disabled))
-            tx.append(users.USER_UPSERTED, body)
-            changed = [k for k, v in (("full_name", full_name), ("role", role),
-                                      ("disabled", disabled), ("secret", pin or password))
-                       if v is not None]
-            node.audit(tx, "user_changed", auth, target=old.user, change=",".join(changed))
-        node.sessions.close_user(old.user)  # new role or PIN: log in again
-        return {k: v for k, v in body.items() if k != "secret_hash"}
 
-    def user_reset_pin(caller: Caller, user: str, pin: str | None = None,
-                       password: str | None = None,
-                       approver: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Set a new PIN or password for a user (user management)."""
-        return user_update(caller, user, pin=pin, password=password, approver=approver)
+@api_method()
+def whoami(node: Node, caller: Caller) -> dict[str, Any]:
+    """The logged-in user and what their role may do."""
+    with node.read() as s:
+        user = users.get_user(s, caller.user)
+    perms = node.matrix[caller.role]
+    return {**user.public(), "actions": sorted(a.value for a in perms.actions),
+            "max_discount_percent": str(perms.max_discount_percent)}
 
-    def audit_list(caller: Caller, limit: int = 100) -> list[dict[str, Any]]:
-        """The latest audit events, newest first (supervisors and admins)."""
-        if caller.role is Role.CASHIER:
-            raise PermissionDenied("The audit trail is for supervisors and admins")
-        with node.read() as s:
-            return audit.recent(s, max(1, min(int(limit), 1000)))
 
-    node.expose("login", login, auth="none")
-    node.expose("unlock", unlock, auth="token")
-    for fn in (logout, lock, whoami, user_list, user_create, user_update, user_reset_pin,
-               audit_list):
-        node.expose(fn.__name__, fn)
+@api_method()
+def user_list(node: Node, caller: Caller) -> list[dict[str, Any]]:
+    """All users (never their PIN hashes)."""
+    with node.read() as s:
+        return [u.public() for u in users.list_users(s)]
+
+
+@api_method(action=Action.USER_MANAGE)
+def user_create(node: Node, caller: Caller, user: str, full_name: str, role: str,
+                pin: str | None = None, password: str | None = None,
+                approver: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Create a user with a PIN or a password (user management)."""
+    user_id = users.validate_user_id(user)
+    new_role = _role(role)
+    kind, digest = _credential(pin, password)
+    with node.write() as tx:
+        auth = node.authorize(tx.session, caller, Action.USER_MANAGE, approver=approver)
+        if users.find_user(tx.session, user_id) is not None:
+            raise ValidationError(f"User {user_id!r} already exists")
+        tx.append(users.USER_UPSERTED,
+                  user_body(user_id, str(full_name), new_role, kind, digest))
+        node.audit(tx, "user_changed", auth, target=user_id, change="created",
+                   role=new_role.value)
+    return {"user": user_id, "role": new_role.value}
+
+
+@api_method(action=Action.USER_MANAGE)
+def user_update(node: Node, caller: Caller, user: str, full_name: str | None = None,
+                role: str | None = None, disabled: bool | None = None,
+                pin: str | None = None, password: str | None = None,
+                approver: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Change a user's name, role, disabled flag or PIN (user management)."""
+    with node.write() as tx:
+        auth = node.authorize(tx.session, caller, Action.USER_MANAGE, approver=approver)
+        old = users.get_user(tx.session, users.validate_user_id(user))
+        kind, digest = old.secret_kind, old.secret_hash
+        if pin is not None or password is not None:
+            kind, digest = _credential(pin, password)
+        new_role = old.role if role is None else _role(role)
+        if old.user == caller.user and (new_role != old.role or disabled):
+            raise PermissionDenied("You cannot change your own role or disable yourself")
+        body = user_body(old.user, old.full_name if full_name is None else str(full_name),
+                         new_role, kind, digest,
+                         old.disabled if disabled is None else bool(disabled))
+        tx.append(users.USER_UPSERTED, body)
+        changed = [k for k, v in (("full_name", full_name), ("role", role),
+                                  ("disabled", disabled), ("secret", pin or password))
+                   if v is not None]
+        node.audit(tx, "user_changed", auth, target=old.user, change=",".join(changed))
+    node.sessions.close_user(old.user)  # new role or PIN: log in again
+    return {k: v for k, v in body.items() if k != "secret_hash"}
+
+
+@api_method(action=Action.USER_MANAGE)
+def user_reset_pin(node: Node, caller: Caller, user: str, pin: str | None = None,
+                   password: str | None = None,
+                   approver: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set a new PIN or password for a user (user management)."""
+    return user_update(node, caller, user, pin=pin, password=password, approver=approver)
+
+
+@api_method(roles=(Role.SUPERVISOR, Role.ADMIN))
+def audit_list(node: Node, caller: Caller, limit: int = 100) -> list[dict[str, Any]]:
+    """The latest audit events, newest first (supervisors and admins)."""
+    with node.read() as s:
+        return audit.recent(s, max(1, min(int(limit), 1000)))

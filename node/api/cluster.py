@@ -7,6 +7,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from tillmesh.node.api._methods import Auth, api_method
 from tillmesh.node.domain.roles import Action
 from tillmesh.node.errors import AuthError, ConfigError, ValidationError
 from tillmesh.node.membership import invite
@@ -14,7 +15,7 @@ from tillmesh.node.projections import counters
 from tillmesh.node.store import read_key_file, snapshot
 
 if TYPE_CHECKING:
-    from tillmesh.node.api._service import Caller, Node
+    from tillmesh.node.api import Caller, Node
 
 _NODE_ID = re.compile(r"[A-Za-z0-9]{1,8}")
 
@@ -102,61 +103,65 @@ async def join_request(node: Node, request: dict[str, Any]) -> dict[str, Any]:
         await node.log.flush()
 
 
-def register(node: Node) -> None:
-    def invite_create(caller: Caller, minutes: int = invite.DEFAULT_MINUTES,
+@api_method(action=Action.SETTINGS)
+def invite_create(node: Node, caller: Caller, minutes: int = invite.DEFAULT_MINUTES,
+                  approver: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A one-time code that lets a new counter join this store (admins)."""
+    if node.keypair is None or not node.config.cluster:
+        raise ConfigError("This counter has no cluster key: was it made by `tillmesh init`?")
+    if node.join_endpoint is None and node.config.join_listen.endswith(":0"):
+        raise ConfigError("This counter is still starting its join listener: try again")
+    with node.write() as tx:
+        auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
+        code = invite.issue(
+            tx.session, cluster=node.config.cluster, issuer=node.node_id,
+            join_endpoint=node.join_endpoint
+            or advertised(node.config.join_listen, node.config.advertise),
+            issuer_key=node.keypair.public.decode(), created_by=caller.user,
+            now=node.clock(), minutes=int(minutes))
+        node.audit(tx, "invite_created", auth, expires_at=code.expires_at.isoformat())
+    return {"code": code.encode(), "expires_at": code.expires_at}
+
+
+@api_method(action=Action.SETTINGS)
+def node_revoke(node: Node, caller: Caller, node_id: str,
+                approver: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Remove a counter from the store for good: peers refuse its key (admins)."""
+    with node.write() as tx:
+        auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
+        if node_id == node.node_id:
+            raise ValidationError("A counter cannot revoke itself: do it from another one")
+        if not counters.is_member(tx.session, str(node_id)):
+            raise ValidationError(f"{node_id} is not a counter of this store")
+        tx.append(counters.REVOKED, {"node": str(node_id), "by": node.node_id})
+        node.audit(tx, "node_revoked", auth, node=str(node_id))
+    return {"revoked": str(node_id)}
+
+
+@api_method()
+def members(node: Node, caller: Caller) -> list[dict[str, Any]]:
+    """The counters enrolled in this store, revoked ones included."""
+    with node.read() as s:
+        return [{"node": m.node, "key": m.public_key[:8] + "…", "revoked": m.revoked}
+                for m in counters.members(s, include_revoked=True)]
+
+
+@api_method(auth=Auth.NONE)
+def peers(node: Node) -> list[dict[str, Any]]:
+    """Live view of the other counters: reachable, lag, clock skew (for IT, no login;
+    the API socket is readable by the service user only)."""
+    return node.peer_view()
+
+
+@api_method(action=Action.SETTINGS)
+def replication_pause(node: Node, caller: Caller, paused: bool = True,
                       approver: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A one-time code that lets a new counter join this store (admins)."""
-        if node.keypair is None or not node.config.cluster:
-            raise ConfigError("This counter has no cluster key: was it made by `tillmesh init`?")
-        if node.join_endpoint is None and node.config.join_listen.endswith(":0"):
-            raise ConfigError("This counter is still starting its join listener: try again")
-        with node.write() as tx:
-            auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
-            code = invite.issue(
-                tx.session, cluster=node.config.cluster, issuer=node.node_id,
-                join_endpoint=node.join_endpoint
-                or advertised(node.config.join_listen, node.config.advertise),
-                issuer_key=node.keypair.public.decode(), created_by=caller.user,
-                now=node.clock(), minutes=int(minutes))
-            node.audit(tx, "invite_created", auth, expires_at=code.expires_at.isoformat())
-        return {"code": code.encode(), "expires_at": code.expires_at}
-
-    def node_revoke(caller: Caller, node_id: str,
-                    approver: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Remove a counter from the store for good: peers refuse its key (admins)."""
-        with node.write() as tx:
-            auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
-            if node_id == node.node_id:
-                raise ValidationError("A counter cannot revoke itself: do it from another one")
-            if not counters.is_member(tx.session, str(node_id)):
-                raise ValidationError(f"{node_id} is not a counter of this store")
-            tx.append(counters.REVOKED, {"node": str(node_id), "by": node.node_id})
-            node.audit(tx, "node_revoked", auth, node=str(node_id))
-        return {"revoked": str(node_id)}
-
-    def members(caller: Caller) -> list[dict[str, Any]]:
-        """The counters enrolled in this store, revoked ones included."""
-        with node.read() as s:
-            return [{"node": m.node, "key": m.public_key[:8] + "…", "revoked": m.revoked}
-                    for m in counters.members(s, include_revoked=True)]
-
-    def peers() -> list[dict[str, Any]]:
-        """Live view of the other counters: reachable, lag, clock skew (for IT, no login;
-        the API socket is readable by the service user only)."""
-        return node.peer_view()
-
-    def replication_pause(caller: Caller, paused: bool = True,
-                          approver: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Cut this counter off the other counters (maintenance), or reconnect it; it
-        keeps selling and catches up on reconnect (admins)."""
-        with node.write() as tx:
-            auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
-            if node.cut_off is None:
-                raise ConfigError("Replication is not running on this counter")
-            node.cut_off(bool(paused))
-            node.audit(tx, "replication_paused", auth, paused=bool(paused))
-        return {"paused": bool(paused)}
-
-    for fn in (invite_create, node_revoke, members, replication_pause):
-        node.expose(fn.__name__, fn)
-    node.expose("peers", peers, auth="none")
+    """Cut this counter off the other counters (maintenance), or reconnect it; it
+    keeps selling and catches up on reconnect (admins)."""
+    with node.write() as tx:
+        auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
+        if node.cut_off is None:
+            raise ConfigError("Replication is not running on this counter")
+        node.cut_off(bool(paused))
+        node.audit(tx, "replication_paused", auth, paused=bool(paused))
+    return {"paused": bool(paused)}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tillmesh.node.api._methods import api_method
 from tillmesh.node.domain.money import flt, to_decimal
 from tillmesh.node.domain.roles import Action
 from tillmesh.node.domain.sale import plain
@@ -21,7 +22,7 @@ from tillmesh.node.errors import NotFoundError, ShiftError, ValidationError
 from tillmesh.node.projections import ledger
 
 if TYPE_CHECKING:
-    from tillmesh.node.api._service import Caller, Node
+    from tillmesh.node.api import Caller, Node
 
 MAX_REASON = 140  # characters of a cash movement reason (a receipt line, not an essay)
 
@@ -69,130 +70,148 @@ def _report_view(rep: ShiftReport) -> dict[str, Any]:
     return data
 
 
-def register(node: Node) -> None:
-    def shift_open(caller: Caller, opening: dict[str, Any]) -> dict[str, Any]:
-        """Open this counter's shift with the float counted into the drawer per mode."""
-        with node.write() as tx:
-            s = tx.session
-            float_ = _amounts(node, s, opening, "opening")
-            try:
-                current: str | None = ledger.open_shift(s, node.node_id)
-            except ShiftError:
-                current = None
-            if current is not None:
-                raise ShiftError(f"Shift {current} is already open on this counter")
-            node.authorize(s, caller, Action.SHIFT_OPEN)
-            n = node.next_number(s, "shift_seq")
-            shift = f"{node.node_id}-SH-{n:06d}"
-            now = node.clock()
-            tx.append("shift.opened", {"shift": shift, "pos_profile": node.config.pos_profile,
-                                       "cashier": caller.user, "opened_at": now.isoformat(),
-                                       "opening": plain(float_)})
-            return _shift_view(_shift(s, shift))
-
-    def shift_current(caller: Caller) -> dict[str, Any] | None:
-        """This counter's open shift, or nothing."""
-        with node.read() as s:
-            try:
-                return _shift_view(_shift(s, ledger.open_shift(s, node.node_id)))
-            except ShiftError:
-                return None
-
-    def shift_list(caller: Caller, status: str | None = None) -> list[dict[str, Any]]:
-        """Shifts of every counter held here (status "open" or "closed" to filter)."""
-        with node.read() as s:
-            q = select(ledger.ShiftRow).where(ledger.ShiftRow.opened_at.is_not(None))
-            if status is not None:
-                q = q.where(ledger.ShiftRow.status == ShiftStatus(status).value)
-            return [_shift_view(r, s) for r in s.scalars(q.order_by(ledger.ShiftRow.opened_at))]
-
-    def cash_move(caller: Caller, direction: str, amount: Any, reason: str,
-                  mode_of_payment: str = "Cash",
-                  approver: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Put cash into the drawer or take it out, with a reason (cash out is audited)."""
+@api_method(action=Action.SHIFT_OPEN)
+def shift_open(node: Node, caller: Caller, opening: dict[str, Any]) -> dict[str, Any]:
+    """Open this counter's shift with the float counted into the drawer per mode."""
+    with node.write() as tx:
+        s = tx.session
+        float_ = _amounts(node, s, opening, "opening")
         try:
-            way = Direction(direction)
-        except ValueError as exc:
-            raise ValidationError('direction must be "in" or "out"') from exc
-        text = str(reason).strip()
-        if not text or len(text) > MAX_REASON:
-            raise ValidationError(f"A reason of 1-{MAX_REASON} characters is required")
-        with node.write() as tx:
-            s = tx.session
-            value = _amounts(node, s, {mode_of_payment: amount}, "amount")[mode_of_payment]
-            if value <= 0:
-                raise ValidationError("amount must be more than 0")
-            shift = ledger.open_shift(s, node.node_id)
-            action = Action.CASH_IN if way is Direction.IN else Action.CASH_OUT
-            auth = node.authorize(s, caller, action, approver=approver)
-            event = tx.append("cash.moved", {"shift": shift, "direction": way.value,
-                                             "mode_of_payment": mode_of_payment,
-                                             "amount": str(value), "reason": text,
-                                             "user": caller.user})
-            node.audit(tx, "cash_moved", auth, shift=shift, direction=way.value,
-                       amount=str(value), reason=text)
-            return {"event": event.id, "shift": shift, "direction": way.value,
-                    "amount": str(value)}
+            current: str | None = ledger.open_shift(s, node.node_id)
+        except ShiftError:
+            current = None
+        if current is not None:
+            raise ShiftError(f"Shift {current} is already open on this counter")
+        node.authorize(s, caller, Action.SHIFT_OPEN)
+        n = node.next_number(s, "shift_seq")
+        shift = f"{node.node_id}-SH-{n:06d}"
+        now = node.clock()
+        tx.append("shift.opened", {"shift": shift, "pos_profile": node.config.pos_profile,
+                                   "cashier": caller.user, "opened_at": now.isoformat(),
+                                   "opening": plain(float_)})
+        return _shift_view(_shift(s, shift))
 
-    def shift_report(caller: Caller, shift_id: str | None = None) -> dict[str, Any]:
-        """The X report of a shift (this counter's open shift by default)."""
-        with node.read() as s:
-            row = _shift(s, shift_id or ledger.open_shift(s, node.node_id))
-            rep = _report(s, row)
-            if row.closing is not None:
-                from tillmesh.node.store.event_codec import unpack_body
 
-                return {**_shift_view(row), "report": unpack_body(row.closing)["report"]}
-            return {**_shift_view(row), "report": _report_view(rep)}
+@api_method()
+def shift_current(node: Node, caller: Caller) -> dict[str, Any] | None:
+    """This counter's open shift, or nothing."""
+    with node.read() as s:
+        try:
+            return _shift_view(_shift(s, ledger.open_shift(s, node.node_id)))
+        except ShiftError:
+            return None
 
-    def shift_close(caller: Caller, shift_id: str, counted: dict[str, Any],
+
+@api_method()
+def shift_list(node: Node, caller: Caller, status: str | None = None) -> list[dict[str, Any]]:
+    """Shifts of every counter held here (status "open" or "closed" to filter)."""
+    with node.read() as s:
+        q = select(ledger.ShiftRow).where(ledger.ShiftRow.opened_at.is_not(None))
+        if status is not None:
+            q = q.where(ledger.ShiftRow.status == ShiftStatus(status).value)
+        return [_shift_view(r, s) for r in s.scalars(q.order_by(ledger.ShiftRow.opened_at))]
+
+
+@api_method(action=(Action.CASH_IN, Action.CASH_OUT))
+def cash_move(node: Node, caller: Caller, direction: str, amount: Any, reason: str,
+              mode_of_payment: str = "Cash",
+              approver: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Put cash into the drawer or take it out, with a reason (cash out is audited)."""
+    try:
+        way = Direction(direction)
+    except ValueError as exc:
+        raise ValidationError('direction must be "in" or "out"') from exc
+    text = str(reason).strip()
+    if not text or len(text) > MAX_REASON:
+        raise ValidationError(f"A reason of 1-{MAX_REASON} characters is required")
+    with node.write() as tx:
+        s = tx.session
+        value = _amounts(node, s, {mode_of_payment: amount}, "amount")[mode_of_payment]
+        if value <= 0:
+            raise ValidationError("amount must be more than 0")
+        shift = ledger.open_shift(s, node.node_id)
+        action = Action.CASH_IN if way is Direction.IN else Action.CASH_OUT
+        auth = node.authorize(s, caller, action, approver=approver)
+        event = tx.append("cash.moved", {"shift": shift, "direction": way.value,
+                                         "mode_of_payment": mode_of_payment,
+                                         "amount": str(value), "reason": text,
+                                         "user": caller.user})
+        node.audit(tx, "cash_moved", auth, shift=shift, direction=way.value,
+                   amount=str(value), reason=text)
+        return {"event": event.id, "shift": shift, "direction": way.value,
+                "amount": str(value)}
+
+
+@api_method()
+def shift_report(node: Node, caller: Caller, shift_id: str | None = None) -> dict[str, Any]:
+    """The X report of a shift (this counter's open shift by default)."""
+    with node.read() as s:
+        row = _shift(s, shift_id or ledger.open_shift(s, node.node_id))
+        rep = _report(s, row)
+        if row.closing is not None:
+            from tillmesh.node.store.event_codec import unpack_body
+
+            return {**_shift_view(row), "report": unpack_body(row.closing)["report"]}
+        return {**_shift_view(row), "report": _report_view(rep)}
+
+
+@api_method(action=(Action.SHIFT_CLOSE, Action.SHIFT_CLOSE_OTHER))
+def shift_close(node: Node, caller: Caller, shift_id: str, counted: dict[str, Any],
+                approver: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Close a shift with the counted amounts; returns the Z report."""
+    with node.write() as tx:
+        s = tx.session
+        row = _shift(s, str(shift_id))
+        if row.status == ShiftStatus.CLOSED.value:
+            raise ShiftError(f"Shift {row.shift} is already closed (by {row.closed_by})")
+        counts = _amounts(node, s, counted, "counted")
+        action = Action.SHIFT_CLOSE if row.cashier == caller.user else Action.SHIFT_CLOSE_OTHER
+        auth = node.authorize(s, caller, action, approver=approver)
+        z = close(_report(s, row), counts)
+        covers = dict(node.log.vector())
+        invoices = [sale.invoice for sale in ledger.shift_sales(s, row.shift)]
+        now = node.clock()
+        tx.append("shift.closed", {
+            "shift": row.shift, "closed_by": caller.user, "closed_at": now.isoformat(),
+            "covers": covers, "invoices": invoices, "counted": plain(counts),
+            "expected": plain(z.expected), "difference": plain(z.difference),
+            "report": _report_view(z)})
+        node.audit(tx, "shift_closed", auth, shift=row.shift, cashier=row.cashier,
+                   difference=plain(z.difference))
+        return {**_shift_view(row), "covers": covers, "invoices": invoices,
+                "report": _report_view(z)}
+
+
+@api_method(action=Action.SHIFT_CLOSE_OTHER)
+def shift_reconcile(node: Node, caller: Caller, shift_id: str, counted: dict[str, Any],
                     approver: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Close a shift with the counted amounts; returns the Z report."""
-        with node.write() as tx:
-            s = tx.session
-            row = _shift(s, str(shift_id))
-            if row.status == ShiftStatus.CLOSED.value:
-                raise ShiftError(f"Shift {row.shift} is already closed (by {row.closed_by})")
-            counts = _amounts(node, s, counted, "counted")
-            action = Action.SHIFT_CLOSE if row.cashier == caller.user else Action.SHIFT_CLOSE_OTHER
-            auth = node.authorize(s, caller, action, approver=approver)
-            z = close(_report(s, row), counts)
-            covers = dict(node.log.vector())
-            invoices = [sale.invoice for sale in ledger.shift_sales(s, row.shift)]
-            now = node.clock()
-            tx.append("shift.closed", {
-                "shift": row.shift, "closed_by": caller.user, "closed_at": now.isoformat(),
-                "covers": covers, "invoices": invoices, "counted": plain(counts),
-                "expected": plain(z.expected), "difference": plain(z.difference),
-                "report": _report_view(z)})
-            node.audit(tx, "shift_closed", auth, shift=row.shift, cashier=row.cashier,
-                       difference=plain(z.difference))
-            return {**_shift_view(row), "covers": covers, "invoices": invoices,
-                    "report": _report_view(z)}
+    """Reconcile the late sales of a closed shift (a counter that was cut off)."""
+    with node.write() as tx:
+        s = tx.session
+        row = _shift(s, str(shift_id))
+        if row.status != ShiftStatus.CLOSED.value:
+            raise ShiftError(f"Shift {row.shift} is open: close it, late sales come after")
+        late = ledger.unreconciled_late(s, row.shift)
+        if not late:
+            raise ShiftError(f"Shift {row.shift} has no late sales to reconcile")
+        counts = _amounts(node, s, counted, "counted")
+        auth = node.authorize(s, caller, Action.SHIFT_CLOSE_OTHER, approver=approver)
+        z = close(report({}, late, []), counts)
+        invoices = [sale.invoice for sale in late]
+        tx.append("shift.late_reconciled", {
+            "shift": row.shift, "by": caller.user, "at": node.clock().isoformat(),
+            "invoices": invoices, "counted": plain(counts),
+            "expected": plain(z.expected), "difference": plain(z.difference)})
+        node.audit(tx, "late_reconciled", auth, shift=row.shift, invoices=invoices,
+                   difference=plain(z.difference))
+        return {"shift": row.shift, "invoices": invoices, "report": _report_view(z)}
 
-    def shift_reconcile(caller: Caller, shift_id: str, counted: dict[str, Any],
-                        approver: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Reconcile the late sales of a closed shift (a counter that was cut off)."""
-        with node.write() as tx:
-            s = tx.session
-            row = _shift(s, str(shift_id))
-            if row.status != ShiftStatus.CLOSED.value:
-                raise ShiftError(f"Shift {row.shift} is open: close it, late sales come after")
-            late = ledger.unreconciled_late(s, row.shift)
-            if not late:
-                raise ShiftError(f"Shift {row.shift} has no late sales to reconcile")
-            counts = _amounts(node, s, counted, "counted")
-            auth = node.authorize(s, caller, Action.SHIFT_CLOSE_OTHER, approver=approver)
-            z = close(report({}, late, []), counts)
-            invoices = [sale.invoice for sale in late]
-            tx.append("shift.late_reconciled", {
-                "shift": row.shift, "by": caller.user, "at": node.clock().isoformat(),
-                "invoices": invoices, "counted": plain(counts),
-                "expected": plain(z.expected), "difference": plain(z.difference)})
-            node.audit(tx, "late_reconciled", auth, shift=row.shift, invoices=invoices,
-                       difference=plain(z.difference))
-            return {"shift": row.shift, "invoices": invoices, "report": _report_view(z)}
 
-    for fn in (shift_open, shift_current, shift_list, cash_move, shift_report, shift_close,
-               shift_reconcile):
-        node.expose(fn.__name__, fn)
+@api_method(action=Action.DRAWER_OPEN)
+def drawer_open(node: Node, caller: Caller, approver: dict[str, Any] | None = None,
+                reason: str = "") -> dict[str, Any]:
+    """Open the cash drawer without a sale (audited)."""
+    with node.write() as tx:
+        auth = node.authorize(tx.session, caller, Action.DRAWER_OPEN, approver=approver)
+        node.audit(tx, "drawer_opened", auth, reason=str(reason)[:140])
+    return {"opened": True}
