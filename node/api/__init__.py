@@ -1,6 +1,8 @@
 """The counter's local API: codec, server, typed clients, and the methods by area.
 
-    _server      the msgpack wire codec and the ZeroMQ ROUTER server
+    _wire        the msgpack wire codec (pure)
+    _server      the ZeroMQ ROUTER server: socket lock, queue, workers
+    const        limits and timings, with units and reasons
     client       ``Client`` / ``AsyncClient``: typed calls for the app and the CLI
     _methods     ``@api_method``: a method's name, who may call it, its docstring
     _service     ``Node``: what every method is given, and ``Node.call``

@@ -41,7 +41,7 @@ import zmq
 import zmq.asyncio
 
 from tillmesh.node import errors
-from tillmesh.node.api._server import Reply, Request, decode_reply, encode_request
+from tillmesh.node.api._wire import Reply, Request, decode_reply, encode_request
 from tillmesh.node.errors import ApiError, NodeUnavailable, TillmeshError
 
 __all__ = ["DEFAULT_TIMEOUT_S", "Approver", "AsyncClient", "Client", "ClientState", "Number"]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tillmesh.node.api._server import to_wire_value
+from tillmesh.node.api._wire import to_wire_value
 from tillmesh.node.api.client import Client
 from tillmesh.node.errors import (
     ApiError,

@@ -11,7 +11,8 @@ import signal
 from typing import Any
 
 from tillmesh.node.api import Node
-from tillmesh.node.api._server import ApiServer, Request
+from tillmesh.node.api._server import ApiServer
+from tillmesh.node.api._wire import Request
 from tillmesh.node.api.dispatch import new_node
 from tillmesh.node.errors import ConfigError, NodeUnavailable
 from tillmesh.node.membership.keys import read_keypair_file

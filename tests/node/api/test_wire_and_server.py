@@ -27,21 +27,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tillmesh.node import errors
-from tillmesh.node.api._server import (
-    MAX_REQUEST_BYTES,
-    ApiServer,
+from tillmesh.node.api._server import ApiServer, ServerState, ipc_path
+from tillmesh.node.api._wire import (
     Reply,
     Request,
-    ServerState,
     decode_reply,
     decode_request,
     encode_reply,
     encode_request,
-    ipc_path,
     salvage_id,
     to_wire_value,
 )
 from tillmesh.node.api.client import AsyncClient, Client
+from tillmesh.node.api.const import MAX_REQUEST_BYTES
 from tillmesh.node.domain.roles import Role
 from tillmesh.node.errors import (
     ApiError,
@@ -841,21 +839,18 @@ def test_round_trip_latency_of_a_noop_call(client, capsys):
 
 def test_exported_names():
     import tillmesh.node.api._server
+    import tillmesh.node.api._wire
     import tillmesh.node.api.client
 
     assert set(tillmesh.node.api._server.__all__) == {
-        "MAX_REQUEST_BYTES",
-        "PROTOCOL_VERSION",
-        "ApiServer",
-        "Handler",
+        "ApiServer", "Handler", "ServerState", "ipc_path"}
+    assert set(tillmesh.node.api._wire.__all__) == {
         "Reply",
         "Request",
-        "ServerState",
         "decode_reply",
         "decode_request",
         "encode_reply",
         "encode_request",
-        "ipc_path",
         "salvage_id",
         "to_wire_value",
     }
