@@ -33,7 +33,7 @@ case "${1:-}" in
     test)
         setup
         shift
-        "$VENV/bin/ruff" check node replication ui lab tests
+        "$VENV/bin/ruff" check node replication ui lab tests tools
         "$VENV/bin/mypy"
         exec "$VENV/bin/pytest" -q "$@"
         ;;
