@@ -9,8 +9,9 @@ from __future__ import annotations
 
 # --- protocol versions ------------------------------------------------------------------
 
-PROTOCOL_VERSION = 2  # the wire format this code speaks (2: Vector says whether the
-#                       sender reaches ERPNext, for the forwarder's election)
+PROTOCOL_VERSION = 3  # the wire format this code speaks (2: Vector says whether the
+#                       sender reaches ERPNext, for the forwarder's election; 3: and
+#                       whether it forwards now, so two forwarders see each other)
 FIRST_PROTOCOL_VERSION = 1  # no peer can speak an older one: version 0 never existed
 VERSION_WINDOW = 1  # talk to peers this many versions older or newer (staged rollouts)
 MAX_VERSION_NUMBER = 2**16 - 1  # a version field above this is garbage, not a future release
@@ -49,6 +50,9 @@ PULL_TIMEOUT_MS = 5_000  # an unanswered Pull is given up and asked again, from 
 REGREET_MS = 30_000  # a refused peer (or one that said Bye) is greeted again this often:
 #                     it may have been upgraded or reconfigured without reconnecting
 SUSPECT_MS = 10_000  # after a Pull to a peer timed out, ask others first for this long
+ELECTION_SETTLE_MS = 3_000  # a counter that just started hears the store's Vectors this
+#   long (three heartbeats) before it may take the forwarder's role: a restarted counter
+#   must not take it from one that forwards already
 PEER_TIMEOUT_MS = 5_000  # a peer silent this long (five heartbeats) is shown as not live
 #                          and no longer asked for ranges until it is heard again
 

@@ -104,12 +104,14 @@ class Vector:
     """What the sender holds: periodic heartbeat, and after it applied new events.
 
     ``erpnext`` (protocol 2): the sender reaches ERPNext, so it may be the forwarder.
+    ``forwarding`` (protocol 3): the sender forwards now (``replication.election``).
     """
 
     node: str
     vector: Mapping[str, int]
     wall_ms: int
     erpnext: bool = False
+    forwarding: bool = False
 
 
 @dataclass(frozen=True)
@@ -255,12 +257,15 @@ def _parse(frame: object) -> Message:
     if refusal is not None:
         raise ProtocolError(refusal)
     if tag == _VECTOR:
-        fields = _fields(frame[2:], "Vector", 4 if version >= 2 else 3, newer)
-        erpnext = fields[3] if version >= 2 else False  # protocol 1 had no such field
-        if type(erpnext) is not bool:
-            raise _fail("Vector erpnext", "must be a boolean", erpnext)
+        fields = _fields(frame[2:], "Vector", min(version, 3) + 2, newer)
+        # Protocol 1 had neither flag, protocol 2 only ``erpnext``.
+        erpnext = fields[3] if version >= 2 else False
+        forwarding = fields[4] if version >= 3 else False
+        for name, flag in (("erpnext", erpnext), ("forwarding", forwarding)):
+            if type(flag) is not bool:
+                raise _fail(f"Vector {name}", "must be a boolean", flag)
         return Vector(_node_id(fields[0], "node"), _vector(fields[1]),
-                      _int(fields[2], "wall_ms"), erpnext)
+                      _int(fields[2], "wall_ms"), erpnext, forwarding)
     if tag == _PULL:
         node, origin, first, last = _fields(frame[2:], "Pull", 4, newer)
         first, last = _int(first, "Pull first", 1), _int(last, "Pull last", 1)
@@ -288,7 +293,8 @@ def _wire(msg: Message) -> list[Any]:
         return [msg.proto, _HELLO, msg.cluster, msg.node, dict(msg.vector), msg.wall_ms,
                 msg.reply]
     if isinstance(msg, Vector):
-        return [v, _VECTOR, msg.node, dict(msg.vector), msg.wall_ms, msg.erpnext]
+        return [v, _VECTOR, msg.node, dict(msg.vector), msg.wall_ms, msg.erpnext,
+                msg.forwarding]
     if isinstance(msg, Pull):
         return [v, _PULL, msg.node, msg.origin, msg.first, msg.last]
     if isinstance(msg, Events):

@@ -219,6 +219,7 @@ class _Peer:
     vector_at_ms: int | None = None
     vector_due: bool = False  # we received events since our last Vector to it
     erpnext: bool = False  # as its last Vector said
+    forwarding: bool = False  # likewise: it forwards to ERPNext now
     suspect_until_ms: int = 0
     reason: str = ""
 
@@ -248,6 +249,7 @@ class PeerView:
     pulls: int  # origins we are pulling from it
     reason: str  # why it is CLOSED
     erpnext: bool  # its last Vector said it reaches ERPNext (a forwarder candidate)
+    forwarding: bool  # and that it forwards now
 
 
 def _sendable(event: Event) -> bool:
@@ -296,6 +298,8 @@ class Replicator:
         self.pipeline = pipeline
         self.erpnext = False  # we reach ERPNext: said in every Vector (set_erpnext)
         self._forwarder: str | None = None
+        self._started_ms: int | None = None  # first link or tick: the election settles after
+        self._settled = False
         self._peers: dict[str, _Peer] = {}
         # (origin, first) -> an outstanding Pull. One origin's Pulls are consecutive ranges
         # asked of one peer, whose answers arrive in order on its one connection.
@@ -307,6 +311,7 @@ class Replicator:
         """A link to ``peer_id`` is up (new or re-established): greet it."""
         if peer_id == self.node_id:
             return []
+        self._start(now_ms)
         self._forget_pulls(peer_id)
         peer = self._peers[peer_id] = _Peer(peer_id)
         return [self._hello(peer, now_ms, reply=False)]
@@ -372,14 +377,20 @@ class Replicator:
 
     def forwarder(self) -> str | None:
         """Who forwards to ERPNext as this node sees it (see ``replication.election``)."""
-        self._forwarder = elect(self.node_id, self.erpnext,
-                                ((p.id, p.live and p.erpnext) for p in self._ready()),
-                                self._forwarder)
+        was_me = self._forwarder == self.node_id
+        self._forwarder = elect(
+            self.node_id, self.erpnext,
+            ((p.id, p.live and p.erpnext, p.forwarding) for p in self._ready()),
+            self._forwarder, settled=self._settled)
+        if was_me != (self._forwarder == self.node_id):
+            for peer in self._peers.values():  # peers hear it with the next tick
+                peer.vector_due = True
         return self._forwarder
 
     def tick(self, now_ms: int) -> list[Outgoing]:
         """Call about every HEARTBEAT_MS / 4: heartbeats, Hello retries, timeouts, pulls."""
         out: list[Outgoing] = []
+        self._settled = now_ms - self._start(now_ms) >= const.ELECTION_SETTLE_MS
         for peer in self._peers.values():
             peer.live = (peer.last_heard_ms is not None
                          and now_ms - peer.last_heard_ms < const.PEER_TIMEOUT_MS)
@@ -415,7 +426,7 @@ class Replicator:
         return [PeerView(p.id, p.state, p.live, p.last_heard_ms, dict(p.vector), p.skew_ms,
                          _count(missing(have, p.vector)), _count(missing(p.vector, have)),
                          len({q.origin for q in self._pulls.values() if q.peer == p.id}),
-                         p.reason, p.erpnext)
+                         p.reason, p.erpnext, p.forwarding)
                 for p in sorted(self._peers.values(), key=lambda p: p.id)]
 
     def pulls(self) -> list[tuple[str, str, int, int]]:
@@ -444,7 +455,7 @@ class Replicator:
 
     def _on_vector(self, peer: _Peer, msg: Vector, now_ms: int) -> list[Outgoing]:
         peer.vector, peer.skew_ms = dict(msg.vector), msg.wall_ms - now_ms
-        peer.erpnext = msg.erpnext
+        peer.erpnext, peer.forwarding = msg.erpnext, msg.forwarding
         for key, pull in list(self._pulls.items()):
             if pull.peer == peer.id and peer.vector.get(pull.origin, 0) < pull.first:
                 del self._pulls[key]  # it lacks the range: ask someone else
@@ -504,6 +515,12 @@ class Replicator:
     def _ready(self) -> list[_Peer]:
         return [p for p in self._peers.values() if p.state is PeerState.READY]
 
+    def _start(self, now_ms: int) -> int:
+        """When this node started to hear the store (its first link or tick)."""
+        if self._started_ms is None:
+            self._started_ms = now_ms
+        return self._started_ms
+
     def _hello(self, peer: _Peer, now_ms: int, *, reply: bool) -> Outgoing:
         peer.hello_at_ms = now_ms
         return (peer.id, Hello(PROTOCOL_VERSION, self.cluster, self.node_id,
@@ -511,7 +528,8 @@ class Replicator:
 
     def _vector(self, peer: _Peer, now_ms: int) -> Outgoing:
         peer.vector_at_ms, peer.vector_due = now_ms, False
-        return (peer.id, Vector(self.node_id, dict(self.store.vector()), now_ms, self.erpnext))
+        return (peer.id, Vector(self.node_id, dict(self.store.vector()), now_ms, self.erpnext,
+                                self._forwarder == self.node_id))
 
     def _close(self, peer: _Peer, reason: str, now_ms: int) -> None:
         peer.state, peer.reason, peer.hello_at_ms = PeerState.CLOSED, reason, now_ms

@@ -294,7 +294,7 @@ class Replication:
                 "heard_ms_ago": None if p.last_heard_ms is None else now - p.last_heard_ms,
                 "behind": p.behind, "ahead": p.ahead, "skew_ms": skew,
                 "skew_warning": skew is not None and abs(skew) > self.config.max_skew_ms,
-                "erpnext": p.erpnext,
+                "erpnext": p.erpnext, "forwarding": p.forwarding,
                 "endpoint": self._found.get(p.peer) or (
                     self._members[p.peer].endpoint if p.peer in self._members else None),
             })

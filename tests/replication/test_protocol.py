@@ -127,12 +127,12 @@ def test_other_messages_from_an_incompatible_version_are_refused_with_the_reason
 
 
 def test_a_newer_peer_may_append_fields_an_older_node_ignores():
-    assert decode(frame(V + 1, 2, "C01", {"C01": 1}, 1, True, "new")) == Vector(
+    assert decode(frame(V + 1, 2, "C01", {"C01": 1}, 1, True, False, "new")) == Vector(
         "C01", {"C01": 1}, 1, erpnext=True)
     got = decode(frame(V + 1, 4, "C01", [wire_event() + ["new"]]))
     assert isinstance(got, Events) and got.events[0].seq == 1
-    with pytest.raises(ProtocolError, match="must have 4 fields"):
-        decode(frame(V, 2, "C01", {"C01": 1}, 1, True, "new"))  # same version: exact arity
+    with pytest.raises(ProtocolError, match="must have 5 fields"):
+        decode(frame(V, 2, "C01", {"C01": 1}, 1, True, False, "new"))  # same version: exact
     with pytest.raises(ProtocolError, match="must have 8 fields"):
         decode(frame(V, 4, "C01", [wire_event() + ["new"]]))
 
@@ -150,22 +150,22 @@ BAD = [
     ("type as bool", frame(V, True, "s", "C01", {}, 1, False), "message type is unknown"),
     ("type as str", frame(V, "hello"), "message type is unknown"),
     ("too few fields", frame(V, 3, "C01", "C01", 1), "must have 4 fields"),
-    ("node with dash", frame(V, 2, "C-01", {}, 1, True), "node must be 1-8 ASCII"),
-    ("node too long", frame(V, 2, "C01234567", {}, 1, True), "node must be 1-8"),
-    ("node empty", frame(V, 2, "", {}, 1, True), "node must be 1-8"),
-    ("node non-ascii digit", frame(V, 2, "C\u0663", {}, 1, True), "node must be 1-8 ASCII"),
-    ("node newline", frame(V, 2, "C01\n", {}, 1, True), "node must be"),
-    ("node as bytes", frame(V, 2, b"C01", {}, 1, True), "node must be"),
-    ("vector not a map", frame(V, 2, "C01", [["C01", 1]], 1, True), "vector must be a map"),
-    ("vector bad origin", frame(V, 2, "C01", {"C 1": 1}, 1, True), "vector origin"),
-    ("vector seq negative", frame(V, 2, "C01", {"C01": -1}, 1, True), "vector seq of C01"),
-    ("vector seq too big", frame(V, 2, "C01", {"C01": 2**63}, 1, True), "vector seq of C01"),
-    ("vector seq float", frame(V, 2, "C01", {"C01": 1.0}, 1, True), "must be an integer"),
+    ("node with dash", frame(V, 2, "C-01", {}, 1, True, False), "node must be 1-8 ASCII"),
+    ("node too long", frame(V, 2, "C01234567", {}, 1, True, False), "node must be 1-8"),
+    ("node empty", frame(V, 2, "", {}, 1, True, False), "node must be 1-8"),
+    ("node non-ascii digit", frame(V, 2, "C\u0663", {}, 1, True, False), "node must be 1-8 ASCII"),
+    ("node newline", frame(V, 2, "C01\n", {}, 1, True, False), "node must be"),
+    ("node as bytes", frame(V, 2, b"C01", {}, 1, True, False), "node must be"),
+    ("vector not a map", frame(V, 2, "C01", [["C01", 1]], 1, True, False), "vector must be a map"),
+    ("vector bad origin", frame(V, 2, "C01", {"C 1": 1}, 1, True, False), "vector origin"),
+    ("vector seq negative", frame(V, 2, "C01", {"C01": -1}, 1, True, False), "vector seq of C01"),
+    ("vector seq too big", frame(V, 2, "C01", {"C01": 2**63}, 1, True, False), "vector seq of C01"),
+    ("vector seq float", frame(V, 2, "C01", {"C01": 1.0}, 1, True, False), "must be an integer"),
     ("vector int key", msgpack.packb([V, 2, "C01", {1: 1}, 1]), "not valid msgpack"),
     ("vector too many", frame(V, 2, "C01", {f"N{i}": 1 for i in range(MAX_ORIGINS + 1)}, 1, True),
      "not valid msgpack"),  # msgpack's max_map_len stops it before it is built
-    ("wall negative", frame(V, 2, "C01", {}, -5, True), "wall_ms must be within"),
-    ("wall float", frame(V, 2, "C01", {}, 1.5, True), "wall_ms must be an integer"),
+    ("wall negative", frame(V, 2, "C01", {}, -5, True, False), "wall_ms must be within"),
+    ("wall float", frame(V, 2, "C01", {}, 1.5, True, False), "wall_ms must be an integer"),
     ("hello cluster long", frame(V, 1, "x" * 65, "C01", {}, 1, False), "cluster"),
     ("hello cluster int", frame(V, 1, 7, "C01", {}, 1, False), "cluster"),
     ("hello reply int", frame(V, 1, "s", "C01", {}, 1, 1), "reply must be a boolean"),
@@ -368,9 +368,16 @@ def test_the_container_budget_is_per_frame_on_a_stream():
     assert stream.feed(data[1000:]) == [full]
 
 
-def test_a_protocol_1_vector_has_no_erpnext_flag_and_a_protocol_2_vector_carries_it():
-    assert decode(frame(1, 2, "C01", {"C01": 1}, 5)) == Vector("C01", {"C01": 1}, 5, False)
-    for flag in (True, False):
-        assert decode(encode(Vector("C01", {}, 5, flag))).erpnext is flag
+def test_a_vector_carries_the_flags_of_its_protocol_version():
+    with pytest.raises(ProtocolError, match="accepts 2..4"):  # two releases back: refused
+        decode(frame(1, 2, "C01", {"C01": 1}, 5))
+    assert decode(frame(2, 2, "C01", {"C01": 1}, 5, True)) == Vector(
+        "C01", {"C01": 1}, 5, erpnext=True, forwarding=False)  # protocol 2: no forwarding
+    for erpnext in (True, False):
+        for forwarding in (True, False):
+            got = decode(encode(Vector("C01", {}, 5, erpnext, forwarding)))
+            assert (got.erpnext, got.forwarding) == (erpnext, forwarding)
     with pytest.raises(ProtocolError, match="erpnext must be a boolean"):
         decode(frame(2, 2, "C01", {}, 5, 1))
+    with pytest.raises(ProtocolError, match="forwarding must be a boolean"):
+        decode(frame(3, 2, "C01", {}, 5, True, 1))
