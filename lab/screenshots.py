@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tillmesh.ui.constants import WINDOW_SIZE
+from tillmesh.ui.const import WINDOW_SIZE
 
 if TYPE_CHECKING:  # Qt is imported only once the platform is chosen (save_all)
     from tillmesh.ui.shell import MainWindow

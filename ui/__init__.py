@@ -1,5 +1,6 @@
 """The PySide6 cashier and supervisor app, a client of the node's local API only.
 
+    const       timings, sizes, limits and colours, with units and reasons (no Qt)
     models/     Qt-free view-models (cart, payment, drawer count, session, status)
     bridge      the one place that calls the node: worker threads, results as signals
     context     what screens share: calls, the session, the one error sink

@@ -16,7 +16,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
 from tillmesh.ui.bridge import Bridge
-from tillmesh.ui.constants import BASE_FONT_PX, WINDOW_SIZE
+from tillmesh.ui.const import BASE_FONT_PX, WINDOW_SIZE
 from tillmesh.ui.shell import MainWindow
 from tillmesh.ui.style import FONT_FAMILY, STYLE_SHEET
 

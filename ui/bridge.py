@@ -39,7 +39,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from tillmesh.node.api.client import Client
 from tillmesh.node.errors import InternalError, NodeUnavailable, SessionExpired, TillmeshError
-from tillmesh.ui.constants import (
+from tillmesh.ui.const import (
     CALL_TIMEOUT_S,
     LANE_JOIN_S,
     PING_FAILURES_OFFLINE,

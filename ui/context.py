@@ -30,7 +30,7 @@ from tillmesh.node.errors import (
     UnknownMethod,
 )
 from tillmesh.ui.bridge import Bridge, Lane, OnError, OnOk
-from tillmesh.ui.constants import PRINTER_CHECK_MS
+from tillmesh.ui.const import PRINTER_CHECK_MS
 from tillmesh.ui.models.payment import Mode, modes_from
 from tillmesh.ui.models.session import (
     Outcome,
@@ -59,7 +59,7 @@ class Context(QObject):
     session_changed = Signal(object)  # SessionState
     message = Signal(str, str)  # text, level: "error" | "warn" | "info" | "ok"
     navigate = Signal(str)  # a screen name (ui.shell.SCREENS)
-    action = Signal(str)  # an F-key action asked for by a button (ui.constants.FKEYS)
+    action = Signal(str)  # an F-key action asked for by a button (ui.const.FKEYS)
     approval_needed = Signal(object)  # Approval
     shift_changed = Signal(object)  # this counter's open shift (a map) or None
     printer_changed = Signal(object)  # a banner text, or None when the printer is fine

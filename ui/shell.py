@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from tillmesh.ui.bridge import Bridge
-from tillmesh.ui.constants import FKEYS, IDLE_LOCK_S, MESSAGE_MS
+from tillmesh.ui.const import FKEYS, IDLE_LOCK_S, MESSAGE_MS
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.session import Link, Phase, SessionState
 from tillmesh.ui.screens import dialogs

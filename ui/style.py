@@ -1,4 +1,4 @@
-"""The app's look: one high-contrast, touch-friendly style sheet built from ui.constants.
+"""The app's look: one high-contrast, touch-friendly style sheet built from ui.const.
 
 Widgets choose a role with ``setObjectName`` or the ``kind`` property (``primary``,
 ``danger``, ``quiet``) instead of styling themselves, so the look lives here only.
@@ -6,7 +6,7 @@ Widgets choose a role with ``setObjectName`` or the ``kind`` property (``primary
 
 from __future__ import annotations
 
-from tillmesh.ui.constants import (
+from tillmesh.ui.const import (
     ACCENT,
     BACKGROUND,
     BANNER_INFO,

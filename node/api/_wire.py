@@ -38,6 +38,7 @@ from tillmesh.node.api.const import (
     MAX_TOKEN_CHARS,
     METHOD_RE,
     PROTOCOL_VERSION,
+    UNKNOWN_FIELDS_CHARS,
 )
 from tillmesh.node.errors import ApiError, MalformedRequest, TillmeshError
 
@@ -201,7 +202,8 @@ def decode_request(frame: bytes) -> Request:
         raise MalformedRequest(f"the request must be a map, not {type(payload).__name__}")
     unknown = sorted(map(repr, payload.keys() - _REQUEST_KEYS))
     if unknown:
-        raise MalformedRequest(f"unknown request fields: {', '.join(unknown)[:200]}")
+        shown = ", ".join(unknown)[:UNKNOWN_FIELDS_CHARS]
+        raise MalformedRequest(f"unknown request fields: {shown}")
     version = payload.get("v")
     if not _is_version(version):
         raise MalformedRequest(

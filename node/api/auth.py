@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
+from tillmesh.node.api.const import MAX_LIST_ROWS
 from tillmesh.node.domain.credentials import SecretKind, new_credential
 from tillmesh.node.domain.roles import Action, Role
 from tillmesh.node.errors import PermissionDenied, SessionExpired, ValidationError
 from tillmesh.node.projections import audit, users
+from tillmesh.node.projections.const import DEFAULT_AUDIT_ROWS
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
@@ -153,7 +155,7 @@ def user_reset_pin(node: Node, caller: Caller, user: str, pin: str | None = None
 
 
 @api_method(roles=(Role.SUPERVISOR, Role.ADMIN))
-def audit_list(node: Node, caller: Caller, limit: int = 100) -> list[dict[str, Any]]:
+def audit_list(node: Node, caller: Caller, limit: int = DEFAULT_AUDIT_ROWS) -> list[dict[str, Any]]:
     """The latest audit events, newest first (supervisors and admins)."""
     with node.read() as s:
-        return audit.recent(s, max(1, min(int(limit), 1000)))
+        return audit.recent(s, max(1, min(int(limit), MAX_LIST_ROWS)))

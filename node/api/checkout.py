@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node.api import _inputs as inputs
 from tillmesh.node.api._methods import api_method
+from tillmesh.node.api.const import CART_ID_BYTES, MAX_HOLD_NOTE, MAX_SEARCH_HITS
 from tillmesh.node.domain.cart import Cart, CartStatus, Line
+from tillmesh.node.domain.const import MAX_NAME_CHARS
 from tillmesh.node.domain.money import FLOAT_PRECISION, ZERO, flt, to_decimal
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.roles import Action
@@ -25,6 +27,7 @@ from tillmesh.node.domain.sale import (
 from tillmesh.node.domain.totals import amount_due
 from tillmesh.node.errors import NotFoundError, ValidationError
 from tillmesh.node.projections import catalog, ledger, stock
+from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
 from tillmesh.node.projections.pos_profile import item_tax_rates
 from tillmesh.node.store import cart_store
 from tillmesh.node.store.event_log import Transaction
@@ -49,6 +52,7 @@ def _make_line(session: Session, ctx: PosContext, item_code: str, qty: Decimal,
         conversion_factor=factor,
         price_list_rate=catalog.price_for(session, info.item_code, uom, ctx.price_list),
         whole_number=whole,
+        stock_whole_number=info.uom(info.stock_uom)[1],
         item_tax_template=info.item_tax_template,
         item_tax_rates=item_tax_rates(session, info.item_tax_template),
         barcode=barcode,
@@ -90,9 +94,8 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
             "due": str(amount_due(totals))}
 
 
-def edit(node: Node, caller: Caller, cart_id: str, change: Any, *, audit: tuple[str,
-         Any] | None = None,
-         ) -> dict[str, Any]:
+def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
+         audit: tuple[str, Any] | None = None) -> dict[str, Any]:
     """Load, change, re-price (refusing what ERPNext would refuse), save."""
     with node.write(durable=audit is not None) as tx:
         s = tx.session
@@ -117,10 +120,11 @@ def scan(node: Node, caller: Caller, code: str) -> dict[str, Any]:
 
 
 @api_method()
-def search_items(node: Node, caller: Caller, text: str, limit: int = 20) -> list[dict[str, Any]]:
+def search_items(node: Node, caller: Caller, text: str,
+                 limit: int = DEFAULT_SEARCH_HITS) -> list[dict[str, Any]]:
     """Items by code, name or barcode, as the cashier types."""
     with node.read() as s:
-        hits = catalog.search(s, str(text), max(1, min(int(limit), 200)))
+        hits = catalog.search(s, str(text), max(1, min(int(limit), MAX_SEARCH_HITS)))
         return [plain(h) for h in hits]
 
 
@@ -142,8 +146,8 @@ def item(node: Node, caller: Caller, item_code: str) -> dict[str, Any]:
 
 
 @api_method()
-def search_customers(node: Node, caller: Caller, text: str, limit: int = 20) -> list[dict[str,
-                     Any]]:
+def search_customers(node: Node, caller: Caller, text: str,
+                     limit: int = DEFAULT_SEARCH_HITS) -> list[dict[str, Any]]:
     """Customers by name or phone."""
     with node.read() as s:
         return [plain(c) for c in catalog.search_customers(s, str(text), int(limit))]
@@ -154,8 +158,8 @@ def create_customer(node: Node, caller: Caller, customer_name: str, mobile_no: s
                     email_id: str | None = None) -> dict[str, Any]:
     """Create a customer offline; it reaches ERPNext with the next delivery."""
     name = str(customer_name).strip()
-    if not name or len(name) > 140:
-        raise ValidationError("customer_name must be 1-140 characters")
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise ValidationError(f"customer_name must be 1-{MAX_NAME_CHARS} characters")
     with node.write() as tx:
         ctx = node.context(tx.session)
         n = node.next_number(tx.session, "customer_seq")
@@ -175,7 +179,7 @@ def cart_new(node: Node, caller: Caller, customer: str | None = None) -> dict[st
     """Start an empty cart for the walk-in customer (or the one given)."""
     with node.write(durable=False) as tx:
         ctx = node.context(tx.session)
-        cart = Cart(cart_id=secrets.token_hex(8), cashier=caller.user,
+        cart = Cart(cart_id=secrets.token_hex(CART_ID_BYTES), cashier=caller.user,
                     customer=ctx.customer)
         if customer:
             cart = cart.with_customer(catalog.get_customer(tx.session, str(customer)).name)
@@ -317,7 +321,7 @@ def cart_set_customer(node: Node, caller: Caller, cart_id: str, customer: str) -
 def cart_hold(node: Node, caller: Caller, cart_id: str, note: str = "") -> dict[str, Any]:
     """Park the cart (customer fetches something); resume it later on this counter."""
     with node.write(durable=False) as tx:
-        cart = cart_store.load(tx.session, cart_id).hold(str(note)[:140])
+        cart = cart_store.load(tx.session, cart_id).hold(str(note)[:MAX_HOLD_NOTE])
         cart_store.save(tx.session, cart, node.clock())
         return _view(cart, node.context(tx.session))
 
@@ -390,9 +394,8 @@ def sale_submit(node: Node, caller: Caller, cart_id: str, payments: list[dict[st
 
 
 @api_method()
-def sale_create(node: Node, caller: Caller, items: list[dict[str, Any]], payments: list[dict[str,
-                Any]],
-                customer: str | None = None) -> dict[str, Any]:
+def sale_create(node: Node, caller: Caller, items: list[dict[str, Any]],
+                payments: list[dict[str, Any]], customer: str | None = None) -> dict[str, Any]:
     """A whole sale in one call (self-checkout, scripts): items by ``code`` (barcode)
     or ``item_code`` with ``qty`` and ``uom``; priced and checked as a cart would be."""
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):

@@ -42,13 +42,14 @@ import zmq.asyncio
 
 from tillmesh.node import errors
 from tillmesh.node.api._wire import Reply, Request, decode_reply, encode_request
+from tillmesh.node.api.const import DEFAULT_INVOICE_ROWS, DEFAULT_TIMEOUT_S
 from tillmesh.node.errors import ApiError, NodeUnavailable, TillmeshError
+from tillmesh.node.projections.const import DEFAULT_AUDIT_ROWS, DEFAULT_SEARCH_HITS
 
 __all__ = ["DEFAULT_TIMEOUT_S", "Approver", "AsyncClient", "Client", "ClientState", "Number"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 5.0  # seconds; the node answers in ms, 5 s means it is down or hung
 _DELIMITER = b""  # REQ-style empty frame before the payload, so a REQ peer also works
 
 R = TypeVar("R")
@@ -149,7 +150,7 @@ class _Base(Generic[R]):
     def scan(self, code: str) -> R:
         return self._send("scan", code=code)
 
-    def search_items(self, text: str, limit: int = 20) -> R:
+    def search_items(self, text: str, limit: int = DEFAULT_SEARCH_HITS) -> R:
         return self._send("search_items", text=text, limit=limit)
 
     def item(self, item_code: str) -> R:
@@ -242,7 +243,7 @@ class _Base(Generic[R]):
     def invoice_get(self, invoice: str) -> R:
         return self._send("invoice_get", invoice=invoice)
 
-    def invoice_list(self, limit: int = 50) -> R:
+    def invoice_list(self, limit: int = DEFAULT_INVOICE_ROWS) -> R:
         return self._send("invoice_list", limit=limit)
 
     def return_create(
@@ -329,7 +330,7 @@ class _Base(Generic[R]):
     def user_reset_pin(self, user: str, pin: str | None = None, password: str | None = None) -> R:
         return self._send("user_reset_pin", user=user, pin=pin, password=password)
 
-    def audit_list(self, limit: int = 100) -> R:
+    def audit_list(self, limit: int = DEFAULT_AUDIT_ROWS) -> R:
         return self._send("audit_list", limit=limit)
 
     def drawer_open(self, approver: Approver | None = None) -> R:

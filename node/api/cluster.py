@@ -8,11 +8,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
+from tillmesh.node.api.const import MAX_ENDPOINT_CHARS
 from tillmesh.node.domain.roles import Action
 from tillmesh.node.errors import AuthError, ConfigError, ValidationError
 from tillmesh.node.membership import invite
+from tillmesh.node.membership.const import INVITE_DEFAULT_MINUTES
 from tillmesh.node.projections import counters
 from tillmesh.node.store import read_key_file, snapshot
+from tillmesh.node.store.const import CHUNK_BYTES
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
@@ -36,7 +39,7 @@ def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     try:
         secret, new_id = bytes(request["secret"]), str(request["node"])
         key, their_cluster = str(request["public_key"]), str(request["cluster"])
-        endpoint = str(request.get("endpoint") or "")[:200] or None
+        endpoint = str(request.get("endpoint") or "")[:MAX_ENDPOINT_CHARS] or None
     except (KeyError, TypeError, ValueError) as exc:
         raise ValidationError("malformed join request") from exc
     if their_cluster != node.config.cluster:
@@ -86,7 +89,7 @@ async def snapshot_chunk(node: Node, request: dict[str, Any]) -> dict[str, Any]:
             await node.log.flush()
     with open(ticket.path, "rb") as fh:
         fh.seek(offset)
-        data = fh.read(snapshot.CHUNK_BYTES)
+        data = fh.read(CHUNK_BYTES)
     if offset + len(data) >= ticket.size:  # the last part: the file has served its purpose
         ticket.path.unlink(missing_ok=True)
         node.snapshot_tickets.pop(str(request["ticket"]), None)
@@ -104,7 +107,7 @@ async def join_request(node: Node, request: dict[str, Any]) -> dict[str, Any]:
 
 
 @api_method(action=Action.SETTINGS)
-def invite_create(node: Node, caller: Caller, minutes: int = invite.DEFAULT_MINUTES,
+def invite_create(node: Node, caller: Caller, minutes: int = INVITE_DEFAULT_MINUTES,
                   approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """A one-time code that lets a new counter join this store (admins)."""
     if node.keypair is None or not node.config.cluster:

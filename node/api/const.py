@@ -17,4 +17,21 @@ MAX_PARAMS_DEPTH = 32  # nesting levels; real params are <= 4 deep, and the chec
 MAX_QUEUED_REQUESTS = 1000  # requests; a till has a handful of clients, a full queue means
 #   the node is stuck, and answering "busy" at once beats growing memory
 SLOW_HANDLER_S = 1.0  # seconds; a handler slower than this is logged (it delays the queue)
+DEFAULT_TIMEOUT_S = 5.0  # seconds a client waits for an answer; the node answers in ms, so
+#   5 s means it is down or hung
+UNKNOWN_FIELDS_CHARS = 200  # characters of unknown request fields quoted in an error:
+#   enough to spot a typo, bounded for a request that sends thousands
+
+# --- what the methods accept and answer (search and audit defaults: projections.const) ---
+DEFAULT_INVOICE_ROWS = 50  # invoices of `invoice_list` when the caller names no limit
+MAX_SEARCH_HITS = 200  # items one search may ask for; more is paging nobody reads
+MAX_LIST_ROWS = 1000  # rows one `invoice_list` or `audit_list` may ask for (bounds a reply)
+MAX_REASON = 140  # characters of a cash movement or drawer-open reason (a receipt line,
+#   not an essay)
+MAX_HOLD_NOTE = 140  # characters of a held cart's note: a label on the list of held carts
+MAX_NOTE = 500  # characters of a resolution note of the exceptions queue
+MAX_ENDPOINT_CHARS = 200  # characters of the endpoint a joining counter reports (a hint)
+CART_ID_BYTES = 8  # random bytes of a cart id (16 hex characters): unique among a
+#   counter's open carts
+
 METHOD_RE = re.compile(r"[a-z_][a-z0-9_.]{0,63}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
+from tillmesh.node.api.const import MAX_NOTE
 from tillmesh.node.domain.roles import Action
 from tillmesh.node.erpnext import _settings, _state
 from tillmesh.node.errors import NotFoundError, TillmeshError, ValidationError
@@ -54,9 +55,6 @@ def erpnext_status(node: Node) -> dict[str, Any]:
             "pending": pending, "failed": failed}
 
 
-MAX_NOTE = 500  # characters of a resolution note
-
-
 def _view(state: deliveries.State) -> dict[str, Any]:
     return {"id": f"{state.doctype}/{state.name}", "doctype": state.doctype,
             "name": state.name, "state": state.delivery.value, "failures": state.failures,
@@ -78,9 +76,8 @@ def exceptions_list(node: Node, caller: Caller) -> list[dict[str, Any]]:
         return [_view(state) for state in deliveries.exceptions(s)]
 
 
-def _settle(node: Node, caller: Caller, exception_id: str, kind: str, approver: dict[str,
-            Any] | None,
-            **detail: Any) -> dict[str, Any]:
+def _settle(node: Node, caller: Caller, exception_id: str, kind: str,
+            approver: dict[str, Any] | None, **detail: Any) -> dict[str, Any]:
     doctype, name = _key(exception_id)
     with node.write() as tx:
         auth = node.authorize(tx.session, caller, Action.EXCEPTIONS, approver=approver)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node.api import _inputs as inputs
 from tillmesh.node.api._methods import api_method
+from tillmesh.node.api.const import DEFAULT_INVOICE_ROWS, MAX_LIST_ROWS
 from tillmesh.node.domain.cart import Cart, Line
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
@@ -43,11 +44,12 @@ def invoice_get(node: Node, caller: Caller, invoice: str) -> dict[str, Any]:
 
 
 @api_method()
-def invoice_list(node: Node, caller: Caller, limit: int = 50) -> list[dict[str, Any]]:
+def invoice_list(node: Node, caller: Caller,
+                 limit: int = DEFAULT_INVOICE_ROWS) -> list[dict[str, Any]]:
     """The latest sales and returns of every counter held here, newest first."""
     with node.read() as s:
         rows = s.scalars(select(ledger.SaleRow).order_by(ledger.SaleRow.hlc.desc())
-                         .limit(max(1, min(int(limit), 1000))))
+                         .limit(max(1, min(int(limit), MAX_LIST_ROWS))))
         return [{"invoice": r.invoice, "is_return": r.is_return, "posted_at": r.posted_at,
                  "customer": r.customer, "cashier": r.cashier,
                  "grand_total": str(r.grand_total), "shift": r.shift, "late": r.late}
@@ -55,8 +57,8 @@ def invoice_list(node: Node, caller: Caller, limit: int = 50) -> list[dict[str, 
 
 
 @api_method(action=Action.RETURN)
-def return_create(node: Node, caller: Caller, invoice: str, lines: list[dict[str,
-                  Any]] | None = None,
+def return_create(node: Node, caller: Caller, invoice: str,
+                  lines: list[dict[str, Any]] | None = None,
                   payments: list[dict[str, Any]] | None = None,
                   approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return some or all rows of an earlier sale of any counter, and refund."""

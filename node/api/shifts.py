@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tillmesh.node.api._methods import api_method
+from tillmesh.node.api.const import MAX_REASON
 from tillmesh.node.domain.money import flt, to_decimal
 from tillmesh.node.domain.roles import Action
 from tillmesh.node.domain.sale import plain
@@ -23,9 +24,6 @@ from tillmesh.node.projections import ledger
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
-
-MAX_REASON = 140  # characters of a cash movement reason (a receipt line, not an essay)
-
 
 def _amounts(node: Node, session: Session, value: object, what: str) -> dict[str, Any]:
     """``{mode_of_payment: amount}`` with modes of this POS profile, amounts >= 0."""
@@ -213,5 +211,5 @@ def drawer_open(node: Node, caller: Caller, approver: dict[str, Any] | None = No
     """Open the cash drawer without a sale (audited)."""
     with node.write() as tx:
         auth = node.authorize(tx.session, caller, Action.DRAWER_OPEN, approver=approver)
-        node.audit(tx, "drawer_opened", auth, reason=str(reason)[:140])
+        node.audit(tx, "drawer_opened", auth, reason=str(reason)[:MAX_REASON])
     return {"opened": True}

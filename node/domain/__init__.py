@@ -1,5 +1,6 @@
 """The counter's rules as pure functions and values: no database, no network, no clock.
 
+    const          limits and login defaults, with units and reasons
     money          Decimal helpers with ERPNext's rounding (``flt``)
     barcode        EAN/UPC check digits and weight/price labels
     totals/        ERPNext 15's POS totals and taxes, to the cent

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from tillmesh.node.domain.const import EMBEDDED_ITEM_DIGITS
 from tillmesh.node.errors import BarcodeError, ConfigError
 
 GTIN_LENGTHS = (8, 12, 13)  # EAN-8, UPC-A, EAN-13: the codes whose check digit is checked
@@ -87,7 +88,7 @@ class EmbeddedRule:
     """
 
     prefix: str
-    item_digits: int = 5
+    item_digits: int = EMBEDDED_ITEM_DIGITS
     value_kind: ValueKind = "weight"
     value_decimals: int | None = None
 
@@ -124,8 +125,8 @@ EmbeddedRules = Sequence[EmbeddedRule]
 # 20 is left out on purpose: stores use it for fixed in-store article numbers, which are
 # registered as ordinary Item Barcodes. A different scale layout is a config change.
 DEFAULT_RULES: tuple[EmbeddedRule, ...] = tuple(
-    [EmbeddedRule(str(p), 5, "weight") for p in range(21, 26)]
-    + [EmbeddedRule(str(p), 5, "price") for p in range(26, 30)]
+    [EmbeddedRule(str(p), EMBEDDED_ITEM_DIGITS, "weight") for p in range(21, 26)]
+    + [EmbeddedRule(str(p), EMBEDDED_ITEM_DIGITS, "price") for p in range(26, 30)]
 )
 
 
@@ -194,7 +195,7 @@ def rules_from_config(entries: Iterable[Mapping[str, Any]] | None) -> tuple[Embe
             rules.append(
                 EmbeddedRule(
                     str(entry["prefix"]),
-                    int(entry.get("item_digits", 5)),
+                    int(entry.get("item_digits", EMBEDDED_ITEM_DIGITS)),
                     entry.get("value_kind", "weight"),
                     None if entry.get("value_decimals") is None else int(entry["value_decimals"]),
                 )

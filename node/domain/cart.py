@@ -32,6 +32,7 @@ class Line:
     conversion_factor: Decimal
     price_list_rate: Decimal  # list price for this UOM at the time it was scanned
     whole_number: bool = False  # the UOM must be whole numbers (Nos, Box)
+    stock_whole_number: bool = False  # so must the stock UOM (ERPNext checks stock_qty too)
     item_tax_template: str | None = None
     item_tax_rates: Mapping[str, Decimal] = field(default_factory=dict)
     rate: Decimal | None = None  # price override, or a price-embedded barcode

@@ -23,6 +23,26 @@ from functools import cache
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import Argon2Error, InvalidHashError, VerifyMismatchError
 
+from tillmesh.node.domain.const import (
+    ARGON2_HASH_LEN,
+    ARGON2_MEMORY_COST,
+    ARGON2_PARALLELISM,
+    ARGON2_SALT_LEN,
+    ARGON2_TIME_COST,
+    IDLE_LOCK_MINUTES,
+    LOCKOUT_FAILURES,
+    LOCKOUT_MINUTES,
+    MAX_HASH_CHARS,
+    MAX_MEMORY_COST,
+    MAX_PARALLELISM,
+    MAX_TIME_COST,
+    PASSWORD_MAX_CHARS,
+    PASSWORD_MIN_CHARS,
+    PIN_MAX_DIGITS,
+    PIN_MIN_DIGITS,
+    SESSION_HOURS,
+    TOKEN_BYTES,
+)
 from tillmesh.node.domain.roles import Role
 from tillmesh.node.errors import (
     AuthError,
@@ -31,32 +51,6 @@ from tillmesh.node.errors import (
     SessionExpired,
     ValidationError,
 )
-
-# argon2id at the OWASP minimum (19 MiB, 2 passes, 1 lane): verify takes a median of
-# ~19 ms on the 2-core dev machine, so a login stays instant on a till while a stolen
-# hash still costs an attacker 19 MiB of memory per guess.
-ARGON2_TIME_COST = 2  # passes over memory; OWASP minimum for 19 MiB
-ARGON2_MEMORY_COST = 19456  # KiB (19 MiB); OWASP minimum for argon2id
-ARGON2_PARALLELISM = 1  # lanes; one core, the till keeps serving while someone logs in
-ARGON2_HASH_LEN = 32  # bytes; 256-bit tag
-ARGON2_SALT_LEN = 16  # bytes; 128-bit random salt, RFC 9106 recommendation
-# Hashes replicate from peers: refuse parameters that would let one peer make every
-# login on every node slow or exhaust memory (~64 MiB / ~1 s at most per verify).
-MAX_HASH_CHARS = 256  # characters of an encoded hash; ours are ~100
-MAX_MEMORY_COST = 65536  # KiB (64 MiB); the RFC 9106 low-memory profile
-MAX_TIME_COST = 10  # passes
-MAX_PARALLELISM = 8  # lanes
-
-PIN_MIN_DIGITS = 4  # a 4-digit PIN plus lockout is the usual till standard
-PIN_MAX_DIGITS = 12  # longer is a password, not something typed on a PIN pad
-PASSWORD_MIN_CHARS = 8  # NIST SP 800-63B minimum for a memorised secret
-PASSWORD_MAX_CHARS = 128  # bounds the request size; long enough for passphrases
-
-DEFAULT_MAX_FAILURES = 5  # failed logins in a row before the account is locked
-DEFAULT_LOCKOUT = timedelta(minutes=5)  # long enough to stop guessing a 4-digit PIN
-DEFAULT_IDLE_TIMEOUT = timedelta(minutes=5)  # an unattended till locks itself
-DEFAULT_MAX_AGE = timedelta(hours=12)  # one long shift; then a fresh login
-TOKEN_BYTES = 32  # random bytes in a session token (43 url-safe characters)
 
 _PIN = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit also accepts "٣" and "²"
 
@@ -198,8 +192,8 @@ def _aware(now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    max_failures: int = DEFAULT_MAX_FAILURES
-    lockout: timedelta = DEFAULT_LOCKOUT
+    max_failures: int = LOCKOUT_FAILURES
+    lockout: timedelta = timedelta(minutes=LOCKOUT_MINUTES)
 
     def __post_init__(self) -> None:
         if self.max_failures < 1:
@@ -276,7 +270,9 @@ class SessionBook:
     """The node's logged-in sessions, in memory. Not thread-safe: use it from one loop."""
 
     def __init__(
-        self, idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT, max_age: timedelta = DEFAULT_MAX_AGE
+        self,
+        idle_timeout: timedelta = timedelta(minutes=IDLE_LOCK_MINUTES),
+        max_age: timedelta = timedelta(hours=SESSION_HOURS),
     ) -> None:
         if idle_timeout <= timedelta(0) or max_age <= timedelta(0):
             raise ValueError("idle_timeout and max_age must be positive")

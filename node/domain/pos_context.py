@@ -10,7 +10,7 @@ from typing import Any
 
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.totals import ChargeType, TaxRow, TotalsSettings
-from tillmesh.node.errors import PaymentError
+from tillmesh.node.errors import ConfigError, PaymentError
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,18 @@ class PosContext:
         return next(iter(self.modes))
 
 
-def tax_rows(rows: list[dict[str, Any]]) -> tuple[TaxRow, ...]:
+def tax_rows(template: str, rows: list[dict[str, Any]]) -> tuple[TaxRow, ...]:
+    """The rows of a Sales Taxes and Charges Template, in order.
+
+    A charge type the totals cannot price is refused here, when the profile is read
+    (ConfigError naming the template), not as an internal error at every scan.
+    """
+    for r in rows:
+        if r.get("charge_type") not in {t.value for t in ChargeType}:
+            raise ConfigError(
+                f"Sales Taxes and Charges Template {template!r} row {r.get('idx')}: charge "
+                f"type {r.get('charge_type')!r} cannot be priced by this counter"
+            )
     return tuple(
         TaxRow(
             charge_type=ChargeType(r["charge_type"]),

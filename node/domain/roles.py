@@ -20,14 +20,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from tillmesh.node.domain.const import (
+    ADMIN_MAX_DISCOUNT,
+    CASHIER_MAX_DISCOUNT,
+    MAX_PERCENT,
+    SUPERVISOR_MAX_DISCOUNT,
+)
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.errors import PermissionDenied, ValidationError
 
 ZERO_PERCENT = Decimal(0)
-MAX_PERCENT = Decimal(100)  # a discount is a share of the price; above 100 % is a payout
-CASHIER_MAX_DISCOUNT = Decimal(10)  # percent; usual shop policy for a till without approval
-SUPERVISOR_MAX_DISCOUNT = Decimal(50)  # percent; above that is clearance, an admin decision
-ADMIN_MAX_DISCOUNT = MAX_PERCENT  # percent; the admin can give anything away
 
 
 class Role(StrEnum):

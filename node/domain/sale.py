@@ -16,13 +16,12 @@ from enum import Enum
 from typing import Any
 
 from tillmesh.node.domain.cart import Cart
+from tillmesh.node.domain.const import MAX_PAYMENT_ROWS
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.totals import Cart as TotalsCart
 from tillmesh.node.domain.totals import CartLine, InvoiceTotals, compute_totals
 from tillmesh.node.errors import PaymentError, ReturnError, ValidationError
-
-MAX_PAYMENT_ROWS = 10  # split payments beyond this are a mistake, not a sale
 
 
 def plain(value: Any) -> Any:
@@ -59,6 +58,7 @@ def price(cart: Cart, ctx: PosContext, paid: Decimal | None = None) -> InvoiceTo
             item_tax_template=ln.item_tax_template,
             item_tax_rates=dict(ln.item_tax_rates),
             whole_number_uom=ln.whole_number,
+            whole_number_stock_uom=ln.stock_whole_number,
         )
         for ln in cart.lines
     ]
@@ -69,7 +69,8 @@ def price(cart: Cart, ctx: PosContext, paid: Decimal | None = None) -> InvoiceTo
             additional_discount_percentage=cart.additional_discount_percentage,
             discount_amount=cart.discount_amount,
             apply_discount_on=ctx.apply_discount_on,
-            paid_amount=paid,
+            payments=None if paid is None else (paid,),
+            allow_partial_payment=ctx.allow_partial_payment,
         ),
         ctx.settings,
     )

@@ -1,5 +1,6 @@
 """The link to ERPNext 15: HTTP client, setup checks, master-data pull, forwarder.
 
+    const      timeouts, retries, page sizes and the forwarder's pace, with units
     _rest      ErpNextClient: REST calls with retries, typed errors, Decimal numbers
     _settings  ErpNextSettings: URL, key, secret, POS Profile in secrets/erpnext.toml
     _setup     setup(): one Check per requirement, the custom fields Tillmesh needs
@@ -14,7 +15,8 @@
 
 The API methods (``erpnext_pull``, ``erpnext_status``, the exceptions queue) are in
 ``tillmesh.node.api.erpnext``; the simulator is ``tillmesh.lab.erpnext_simulator``.
-May import ``tillmesh.node.domain``, ``store``, ``projections`` and ``ops.config``.
+May import ``tillmesh.node.domain``, ``store``, ``projections``, ``ops.config`` and
+``ops.const``.
 """
 
 from tillmesh.node.erpnext._commands import add_commands

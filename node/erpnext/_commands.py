@@ -20,18 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from tillmesh.node.erpnext import _settings, _state
-from tillmesh.node.erpnext._const import PROGRESS_EVERY_S
 from tillmesh.node.erpnext._pull import Direct, pull
 from tillmesh.node.erpnext._rest import check_url
 from tillmesh.node.erpnext._setup import setup
+from tillmesh.node.erpnext.const import PROGRESS_EVERY_S, STATUS_TIMEOUT_S
 from tillmesh.node.errors import ErpNextError, from_wire
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import Config
+from tillmesh.node.ops.const import API_TIMEOUT_S
 
 DataDir = Callable[[argparse.Namespace], Path]
 SECRET_ENV = "TILLMESH_ERPNEXT_SECRET"  # keeps the secret out of shell history and `ps`
-API_TIMEOUT_S = 10.0  # one local API call (the pull itself runs in the background)
-STATUS_TIMEOUT_S = 5.0  # `status` asks ERPNext once, briefly: it only says reachable or not
 
 
 def cmd_setup(data_dir: DataDir, args: argparse.Namespace) -> int:

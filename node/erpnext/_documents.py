@@ -185,9 +185,11 @@ def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
              "grand_total": t.grand_total, "customer": t.customer,
              "is_return": int(t.is_return), "return_against": t.return_against}
             for t in rows],
+        # ERPNext's form computes the difference in the browser; over REST it is ours.
         "payment_reconciliation": [
             {"mode_of_payment": m, "opening_amount": opening.get(m, ZERO),
-             "expected_amount": expected.get(m, ZERO), "closing_amount": counted.get(m, ZERO)}
+             "expected_amount": expected.get(m, ZERO), "closing_amount": counted.get(m, ZERO),
+             "difference": counted.get(m, ZERO) - expected.get(m, ZERO)}
             for m in sorted(opening.keys() | expected.keys() | counted.keys())],
         **_custom("POS Closing Entry", {CUSTOM_ORIGIN: origin_event,
                                         CUSTOM_CASHIER: opened.get("cashier")}),

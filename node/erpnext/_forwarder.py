@@ -32,6 +32,14 @@ from typing import TYPE_CHECKING, Any
 from tillmesh.node.erpnext import _documents as documents
 from tillmesh.node.erpnext._rest import ErpNextClient, plain_text
 from tillmesh.node.erpnext._settings import ErpNextSettings
+from tillmesh.node.erpnext.const import (
+    CLOSING_RECHECK_S,
+    FORWARD_BACKOFF_S,
+    FORWARD_BATCH,
+    FORWARD_IDLE_S,
+    PROBE_EVERY_S,
+    PULL_EVERY_S,
+)
 from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
@@ -51,13 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tillmesh.forwarder")
 
-BATCH = 50  # documents per cycle: the plan is read again after each batch
-IDLE_S = 1.0  # seconds between cycles with nothing to send (or while not elected)
-BACKOFF_S = (2.0, 5.0, 15.0, 30.0, 60.0)  # after ERPNext was unreachable, by attempt
-CLOSING_RECHECK_S = 2.0  # a Queued consolidation is looked at again this often
-PULL_EVERY_S = 300.0  # master data and stock are pulled this often by the forwarder
-PROBE_EVERY_S = 15.0  # a standby counter checks it still reaches ERPNext this often: every
-#                       counter calling every second would be a load of its own
 SUBMITTED, QUEUED, FAILED = "Submitted", "Queued", "Failed"
 
 
@@ -106,17 +107,17 @@ class Forwarder:
                     self._maybe_pull()
                     sent = await self.cycle()
                     self._reached(True, said_reachable)
-                    await asyncio.sleep(0 if sent else IDLE_S)
+                    await asyncio.sleep(0 if sent else FORWARD_IDLE_S)
                 else:  # a standby: a cheap call now and then is enough to stand in
                     if time.monotonic() - self._probed_at >= PROBE_EVERY_S:
                         self._probed_at = time.monotonic()
                         await asyncio.to_thread(self._probe)
                         self._reached(True, said_reachable)
-                    await asyncio.sleep(IDLE_S)  # looks at the election every second
+                    await asyncio.sleep(FORWARD_IDLE_S)  # looks at the election every second
             except (ErpNextUnreachable, ErpNextServerError, ErpNextAuthError) as exc:
                 self.last_error = exc.message
                 self._reached(False, said_reachable)
-                delay = BACKOFF_S[min(self._failures, len(BACKOFF_S) - 1)]
+                delay = FORWARD_BACKOFF_S[min(self._failures, len(FORWARD_BACKOFF_S) - 1)]
                 self._failures += 1
                 log.warning("ERPNext unreachable (%s): next try in %.0f s", exc.message, delay)
                 await asyncio.sleep(delay)
@@ -124,7 +125,7 @@ class Forwarder:
                 raise
             except Exception:  # a bug must not stop forwarding for good
                 log.exception("forwarder cycle failed")
-                await asyncio.sleep(IDLE_S)
+                await asyncio.sleep(FORWARD_IDLE_S)
 
     def _maybe_pull(self) -> None:
         """The forwarder also keeps every counter's master data and stock fresh."""
@@ -152,7 +153,7 @@ class Forwarder:
     async def cycle(self) -> int:
         """Deliver what is due now; how many documents were acked or refused."""
         with self.node.read() as s:
-            due, states = outbox.due(s, BATCH)
+            due, states = outbox.due(s, FORWARD_BATCH)
             context = self.node.context(s)
         now = time.monotonic()
         due = [d for d in due if self._recheck.get((d.doctype, d.name), 0) <= now]

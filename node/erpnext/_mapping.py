@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tillmesh.node.erpnext._const import BIN_ITEMS_PER_EVENT, MAX_NAME_CHARS
+from tillmesh.node.domain.const import MAX_NAME_CHARS
 from tillmesh.node.erpnext._paging import normalise_modified
+from tillmesh.node.erpnext.const import BIN_ITEMS_PER_EVENT
 from tillmesh.node.errors import ErpNextError
 from tillmesh.node.projections.ledger import nano
 from tillmesh.node.projections.master_data import upserted_body

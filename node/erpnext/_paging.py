@@ -18,18 +18,16 @@ or per batch of parents rather than by ``modified``, are paged by name alone (``
 n``, the primary key's order): their ``modified`` has no index to page on.
 
 The watermark of a doctype is the highest ``modified`` a pull has seen. The next pull
-starts ``OVERLAP_MINUTES`` before it (see ``_const``) with the ties query at the start
+starts ``OVERLAP_MINUTES`` before it (see ``const``) with the ties query at the start
 key, so it reads everything from there on, equal keys included.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from tillmesh.node.errors import ErpNextError
 
@@ -133,18 +131,3 @@ def resume_key(watermark: str | None, overlap_minutes: int) -> str | None:
         return None
     earlier = datetime.fromisoformat(watermark) - timedelta(minutes=overlap_minutes)
     return earlier.strftime(MODIFIED_FORMAT)
-
-
-def name_batches(names: Sequence[str], max_chars: int) -> list[list[str]]:
-    """``names`` cut into batches whose JSON, URL-encoded, stays near ``max_chars``
-    (an ``in`` filter travels in the query string). A batch holds at least one name."""
-    batches: list[list[str]] = []
-    size = max_chars
-    for name in names:
-        cost = len(quote(json.dumps(name))) + 3  # the name, its quotes and ", "
-        if size + cost > max_chars:
-            batches.append([])
-            size = 0
-        batches[-1].append(name)
-        size += cost
-    return batches

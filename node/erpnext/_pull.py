@@ -32,8 +32,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from tillmesh.node.erpnext import _const as const
 from tillmesh.node.erpnext import _state as state
+from tillmesh.node.erpnext import const
 from tillmesh.node.erpnext._mapping import (
     BIN_FIELDS,
     CHILD_BOOKKEEPING,
@@ -56,7 +56,6 @@ from tillmesh.node.erpnext._paging import (
     Cursor,
     advance,
     last_key,
-    name_batches,
     query,
     resume_key,
     start,
@@ -77,7 +76,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Progress = Callable[[str, int, int], None]  # (scope, rows read, events recorded)
 Consolidated = Callable[[], Collection[str]]  # shifts whose closing ERPNext consolidated
-MAX_REPORTED_ERRORS = 20  # messages kept in a report; the counts are complete
 
 
 class StoreAccess(Protocol):
@@ -111,7 +109,7 @@ class PullReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"seconds": round(self.seconds, 3), "emitted": self.emitted,
-                "errors": self.errors[:MAX_REPORTED_ERRORS], "error_count": len(self.errors),
+                "errors": self.errors[:const.MAX_REPORTED_ERRORS], "error_count": len(self.errors),
                 "scopes": [vars(s) for s in self.scopes]}
 
 
@@ -250,6 +248,27 @@ class Puller:
         with event_log.transaction() as tx:
             state.record(tx.session, tally.state())
 
+    def _parent_batches(self, doctype: str, fields: Sequence[str], filters: list[list[Any]],
+                        names: list[str], parent: str) -> list[list[str]]:
+        """``names`` cut so that each ``parent in (…)`` list request, with the paging filter
+        it gains, keeps its request line under what ERPNext's web server accepts."""
+        budget = const.MAX_REQUEST_LINE_BYTES - const.PAGING_FILTER_RESERVE_BYTES
+
+        def fits(batch: list[str]) -> bool:
+            return self.client.list_request_line(
+                doctype, fields, [*filters, ["parent", "in", batch]], "name",
+                const.CHILD_PAGE_LENGTH, parent) <= budget
+
+        batches: list[list[str]] = []
+        for name in names:
+            if batches and fits([*batches[-1], name]):
+                batches[-1].append(name)
+            elif fits([name]):
+                batches.append([name])
+            else:  # not with ERPNext names (<= 140 characters): the budget holds ~10 of them
+                raise ErpNextError(f"{parent} {name!r} is too long a name to list by")
+        return batches
+
     def _scan(self, doctype: str, fields: Sequence[str], filters: list[list[Any]],
               key: str, cursor: Cursor, parent: str | None = None) -> Iterator[list[Doc]]:
         """Every row from ``cursor`` on, page by page (see ``_paging``)."""
@@ -317,15 +336,15 @@ class Puller:
         """Fill the child tables of ``changed``; re-read stale parents whole.
 
         Returns the number of parents dropped as malformed."""
-        if len(changed) > const.CHILD_SCAN_THRESHOLD:
-            batches: list[list[Any]] = [[]]  # the whole child table, in pages
-        else:
-            batches = [[["parent", "in", names]] for names in
-                       name_batches(sorted(changed), const.CHILD_IN_URL_CHARS)]
         stale: set[str] = set()
         for child in spec.children:
             fields = (*CHILD_BOOKKEEPING, *child.fields)
             kind = [["parenttype", "=", spec.doctype], ["parentfield", "=", child.field]]
+            if len(changed) > const.CHILD_SCAN_THRESHOLD:
+                batches: list[list[Any]] = [[]]  # the whole child table, in pages
+            else:
+                batches = [[["parent", "in", names]] for names in self._parent_batches(
+                    child.doctype, fields, kind, sorted(changed), spec.doctype)]
             for batch in batches:
                 for rows in self._scan(child.doctype, fields, [*kind, *batch], "name",
                                        start(None), parent=spec.doctype):

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tillmesh.node.erpnext import _settings
-from tillmesh.node.erpnext._const import STORE_STEP_TIMEOUT_S
 from tillmesh.node.erpnext._forwarder import consolidated_shifts
 from tillmesh.node.erpnext._pull import Direct, PullReport, StoreAccess, pull
+from tillmesh.node.erpnext.const import STORE_STEP_TIMEOUT_S
 from tillmesh.node.errors import StoreError, TillmeshError
 from tillmesh.node.ops.config import Config
 from tillmesh.node.store.event_log import EventLog

@@ -2,7 +2,7 @@
 
 Requests run as the API user of ``Authorization: token <key>:<secret>``, over TLS that is
 verified by default (``verify=PATH`` trusts a private CA, ``verify=False`` is for a lab
-only). Every wait is bounded (``_const``): finite timeouts and at most ``MAX_ATTEMPTS``
+only). Every wait is bounded (``const``): finite timeouts and at most ``MAX_ATTEMPTS``
 tries of one request.
 
 Retries: a network error, a timeout, a 5xx or a 429 is tried again after an exponential
@@ -48,7 +48,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from tillmesh.node.erpnext import _const as const
+from tillmesh.node.erpnext import const
 from tillmesh.node.errors import (
     ConfigError,
     ErpNextAuthError,
@@ -256,19 +256,29 @@ class ErpNextClient:
                  parent: str | None = None) -> list[Doc]:
         """One page of ``doctype`` rows (no child tables). ``parent`` names the parent
         doctype when ``doctype`` is a child table (rows then carry ``parent``)."""
-        params: dict[str, Any] = {"fields": json.dumps(list(fields)),
-                                  "limit_start": start, "limit_page_length": page_length}
-        if filters:
-            params["filters"] = json.dumps([list(f) for f in filters])
-        if order_by:
-            params["order_by"] = order_by
-        if parent:
-            params["parent"] = parent
+        params = _list_params(fields, filters, order_by, start, page_length, parent)
+        length = self._request_line("GET", _resource(doctype), params)
+        if length > const.MAX_REQUEST_LINE_BYTES:  # ERPNext's gunicorn would answer 400
+            raise ErpNextError(f"a list request of {doctype} would be {length} bytes long,"
+                               f" over the {const.MAX_REQUEST_LINE_BYTES} ERPNext accepts",
+                               path=_resource(doctype))
         rows = self._call("GET", _resource(doctype), params=params, key="data")
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ErpNextServerError(f"ERPNext's list of {doctype} is not a list of rows",
                                      path=_resource(doctype))
         return rows
+
+    def list_request_line(self, doctype: str, fields: Sequence[str] = ("name",),
+                          filters: Sequence[Sequence[Any]] = (), order_by: str | None = None,
+                          page_length: int = const.PAGE_LENGTH,
+                          parent: str | None = None) -> int:
+        """The length in bytes of the request line ``get_list`` would send (at start 0)."""
+        return self._request_line("GET", _resource(doctype), _list_params(
+            fields, filters, order_by, 0, page_length, parent))
+
+    def _request_line(self, method: str, path: str, params: Mapping[str, Any]) -> int:
+        target = self._http.build_request(method, path, params=params).url.raw_path
+        return len(method) + 1 + len(target) + len(" HTTP/1.1")
 
     def get_doc(self, doctype: str, name: str, *, missing_ok: bool = False) -> Doc | None:
         """The whole document with its child tables; None if ``missing_ok`` and it is not
@@ -345,6 +355,20 @@ class ErpNextClient:
                         failure.message, attempt + 1, self.max_attempts, wait)
             self._sleep(wait)
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+
+
+def _list_params(fields: Sequence[str], filters: Sequence[Sequence[Any]],
+                 order_by: str | None, start: int, page_length: int,
+                 parent: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"fields": json.dumps(list(fields)),
+                              "limit_start": start, "limit_page_length": page_length}
+    if filters:
+        params["filters"] = json.dumps([list(f) for f in filters])
+    if order_by:
+        params["order_by"] = order_by
+    if parent:
+        params["parent"] = parent
+    return params
 
 
 def _resource(doctype: str, name: str | None = None) -> str:

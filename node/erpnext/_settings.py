@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tillmesh.node.erpnext._const import SETTINGS_FILE
 from tillmesh.node.erpnext._rest import ErpNextClient, Verify, check_url
+from tillmesh.node.erpnext.const import SETTINGS_FILE
 from tillmesh.node.errors import ConfigError
 from tillmesh.node.ops.config import Config
 

@@ -1,5 +1,6 @@
 """How a counter joins the store, proves who it is, and keeps in step with the others.
 
+    const      timeouts and limits of invites, the join and the replication loop
     keys       this counter's CurveZMQ keypair on disk
     invite     one-time join codes (issued by an admin, used once store-wide)
     join       the join handshake: enrol with the inviting counter, take its snapshot

@@ -27,14 +27,12 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.errors import AuthError, ValidationError
+from tillmesh.node.membership.const import INVITE_MAX_MINUTES, INVITE_SECRET_BYTES
 from tillmesh.node.store.base import Base
 from tillmesh.node.store.raw import raw
 from tillmesh.node.store.types import UtcDateTime, utc_text
 
 PREFIX = "TM1-"  # version of the code format
-SECRET_BYTES = 16  # 128-bit one-time secret
-DEFAULT_MINUTES = 15
-MAX_MINUTES = 24 * 60  # a code lying around for days is a leaked code
 
 
 class InviteRow(Base):
@@ -83,9 +81,9 @@ def decode(code: str) -> InviteCode:
 
 def issue(session: Session, *, cluster: str, issuer: str, join_endpoint: str,
           issuer_key: str, created_by: str, now: datetime, minutes: int) -> InviteCode:
-    if not 1 <= minutes <= MAX_MINUTES:
-        raise ValidationError(f"An invite lasts 1 to {MAX_MINUTES} minutes")
-    secret = secrets.token_bytes(SECRET_BYTES)
+    if not 1 <= minutes <= INVITE_MAX_MINUTES:
+        raise ValidationError(f"An invite lasts 1 to {INVITE_MAX_MINUTES} minutes")
+    secret = secrets.token_bytes(INVITE_SECRET_BYTES)
     code = InviteCode(cluster, issuer, join_endpoint, issuer_key, secret,
                       now + timedelta(minutes=minutes))
     raw(session).run("INSERT INTO invites (digest, expires_at, created_by) VALUES (?, ?, ?)",

@@ -22,13 +22,15 @@ import zmq
 import zmq.asyncio
 
 from tillmesh.node.errors import ApiError, NodeUnavailable, TillmeshError, ValidationError
+from tillmesh.node.membership.const import (
+    JOIN_TIMEOUT_S,
+    MAX_JOIN_REQUEST_BYTES,
+    SNAPSHOT_FIRST_TIMEOUT_S,
+)
 from tillmesh.node.membership.invite import InviteCode
 from tillmesh.node.membership.keys import Keypair
 
 log = logging.getLogger("tillmesh.join")
-
-MAX_REQUEST_BYTES = 4096  # a join request is a few hundred bytes
-JOIN_TIMEOUT_S = 10.0  # the inviting counter answers in milliseconds when reachable
 
 
 class JoinListener:
@@ -39,7 +41,7 @@ class JoinListener:
         self._ctx = zmq.asyncio.Context()
         self._sock = self._ctx.socket(zmq.ROUTER)
         self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_JOIN_REQUEST_BYTES)
         self._sock.curve_server = True
         self._sock.curve_publickey = keypair.public
         self._sock.curve_secretkey = keypair.secret
@@ -81,9 +83,6 @@ class JoinListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._ctx.destroy(linger=0)
-
-
-SNAPSHOT_FIRST_TIMEOUT_S = 300.0  # the first answer waits for the export of a big store
 
 
 def _dealer(ctx: zmq.Context[Any], code: InviteCode, keypair: Keypair) -> zmq.Socket[Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from tillmesh.node.api._node import Node
 from tillmesh.node.api.cluster import advertised
 from tillmesh.node.errors import ConfigError, StoreError
+from tillmesh.node.membership.const import REDIAL_S, TICK_S
 from tillmesh.node.ops.config import Config
 from tillmesh.node.projections import counters
 from tillmesh.replication.const import MAX_BATCH_EVENTS
@@ -36,9 +37,6 @@ from tillmesh.replication.sync import EventLogStore, Outgoing, Replicator
 from tillmesh.replication.transport import Transport, TransportError, fingerprint
 
 log = logging.getLogger("tillmesh.replication")
-
-TICK_S = 0.05  # how often the engine's timers run (heartbeats, pull timeouts)
-REDIAL_S = 5.0  # how often members we are not connected to are dialled afresh
 
 
 def _now_ms() -> int:

@@ -5,6 +5,7 @@
     daemon        ``tillmesh run``: store, API server, replication, forwarder, printer
     provisioning  init (a new store), join (a new counter), rebuild
     config        ``tillmesh.toml``: every setting with its default
+    const         timeouts, ports and limits of the command and the daemon, with units
 
 The top layer: may import everything in ``tillmesh.node``. ``tillmesh.lab`` (demo data,
 the ERPNext simulator) and ``tillmesh.ui`` are imported only inside the commands that

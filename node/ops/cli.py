@@ -27,13 +27,21 @@ from tillmesh.node.errors import (
     TillmeshError,
     ValidationError,
 )
+from tillmesh.node.membership.const import INVITE_DEFAULT_MINUTES
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import Config
+from tillmesh.node.ops.const import (
+    API_TIMEOUT_S,
+    JOIN_PORT,
+    PROGRESS_BAR_CHARS,
+    PROGRESS_STEP,
+    REPLICATION_PORT,
+    SIMULATOR_PORT,
+)
 
 DEMO_DIR = Path("var/demo")
 TOKEN_FILE = ".session"  # in the data dir, mode 0600: the token of `tillmesh api login`
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-API_TIMEOUT_S = 10.0  # a scripted call waits this long for the node
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -74,7 +82,7 @@ def _network(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _network_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--listen", help="replication endpoint, e.g. tcp://0.0.0.0:7610")
+    p.add_argument("--listen", help=f"replication endpoint, e.g. tcp://0.0.0.0:{REPLICATION_PORT}")
     p.add_argument("--join-listen", help="where new counters present invite codes")
     p.add_argument("--advertise", help="the host other counters dial")
     p.add_argument("--no-mdns", action="store_true", help="find counters only by --peer")
@@ -93,12 +101,13 @@ def cmd_join(args: argparse.Namespace) -> int:
 
     def progress(what: str, have: int, want: int) -> None:
         share = have / want if want else 0.0
-        if want and (share - shown[0] >= 0.01 or have == want or share < shown[0]):
+        if want and (share - shown[0] >= PROGRESS_STEP or have == want or share < shown[0]):
             shown[0] = share
-            bar = "#" * int(share * 30)
+            bar = "#" * int(share * PROGRESS_BAR_CHARS)
             amount = (f"{have / 2**20:,.1f} / {want / 2**20:,.1f} MiB snapshot"
                       if what == "snapshot" else f"{have:,} / {want:,} events")
-            print(f"\rpulling the store's state [{bar:<30}] {amount}", end="", flush=True)
+            print(f"\rpulling the store's state [{bar:<{PROGRESS_BAR_CHARS}}] {amount}", end="",
+                  flush=True)
             if have == want and what == "snapshot":
                 print()
 
@@ -129,7 +138,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not (data_dir / config_mod.CONFIG_NAME).exists():
         # One demo counter on this machine: replication listens on loopback only.
         config = Config(data_dir=data_dir, node_id="C01", pos_profile="Demo POS",
-                        listen="tcp://127.0.0.1:7610", join_listen="tcp://127.0.0.1:7611",
+                        listen=f"tcp://127.0.0.1:{REPLICATION_PORT}",
+                        join_listen=f"tcp://127.0.0.1:{JOIN_PORT}",
                         advertise="127.0.0.1", mdns=False)
         initialise(config, admin="admin", admin_name="Demo Admin", pin="1234", demo=True)
         print(f"demo counter created in {data_dir}")
@@ -318,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_join)
 
     p = sub.add_parser("invite", help="print a one-time code for a new counter (admin)")
-    p.add_argument("--minutes", type=int, default=15, help="how long the code is valid")
+    p.add_argument("--minutes", type=int, default=INVITE_DEFAULT_MINUTES,
+                   help="how long the code is valid")
     _login_options(p)
     p.set_defaults(fn=cmd_invite)
 
@@ -341,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="create (once) and run a demo counter, with a simulated "
                        "ERPNext on 127.0.0.1")
     p.add_argument("--no-erpnext", action="store_true", help="no ERPNext simulator")
-    p.add_argument("--erpnext-port", type=int, default=8765, help="the simulator's port")
+    p.add_argument("--erpnext-port", type=int, default=SIMULATOR_PORT,
+                   help="the simulator's port")
     p.set_defaults(fn=cmd_demo)
     sub.add_parser("status", help="what the store holds").set_defaults(fn=cmd_status)
     sub.add_parser("users", help="list users and roles").set_defaults(fn=cmd_users)

@@ -15,14 +15,24 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tillmesh.node.domain.const import (
+    IDLE_LOCK_MINUTES,
+    LOCKOUT_FAILURES,
+    LOCKOUT_MINUTES,
+    SESSION_HOURS,
+)
 from tillmesh.node.errors import ConfigError
+from tillmesh.node.ops.const import (
+    JOIN_PORT,
+    MAX_PRINTER_TIMEOUT_S,
+    RECEIPT_WIDTHS,
+    REPLICATION_PORT,
+)
 
 CONFIG_NAME = "tillmesh.toml"
 DEFAULT_DATA_DIR = Path(os.environ.get("TILLMESH_HOME", "/var/lib/tillmesh"))
 PRINTER_KINDS = ("none", "file", "network", "usb", "serial", "dummy")
-RECEIPT_WIDTHS = (32, 42, 48)  # characters per line: 58 mm paper, 80 mm font A, 80 mm font B
 DRAWER_PINS = (2, 5)  # the two kick pins of a printer's RJ-12 drawer port
-MAX_PRINTER_TIMEOUT_S = 60  # seconds; longer only hides a dead printer from the cashier
 _ANSWERING_KINDS = ("network", "usb", "serial")  # links a printer can answer a status on
 
 
@@ -62,10 +72,10 @@ class Config:
     db_file: str = "tillmesh.db"
     key_file: str = "secrets/db.key"
     api_socket: str = "api.sock"
-    lockout_failures: int = 5  # failed logins before a user is locked out
-    lockout_minutes: int = 5
-    idle_lock_minutes: int = 10  # a session idle this long needs the PIN again
-    session_hours: int = 14  # a session older than this ends (longer than any shift)
+    lockout_failures: int = LOCKOUT_FAILURES  # failed logins before a user is locked out
+    lockout_minutes: int = LOCKOUT_MINUTES
+    idle_lock_minutes: int = IDLE_LOCK_MINUTES  # a session idle this long needs the PIN again
+    session_hours: int = SESSION_HOURS  # a session older than this ends (longer than any shift)
     max_line_qty: str = "10000"  # a line above this is a typo, not a sale
     max_line_amount: str = "1000000"  # currency units; above this is refused as absurd
     permissions: dict[str, Any] = field(default_factory=dict)  # overrides of the matrix
@@ -73,9 +83,9 @@ class Config:
     # --- the store's cluster of counters (replication) ---
     cluster: str = ""  # cluster id, set by `tillmesh init` or `tillmesh join`
     node_key_file: str = "secrets/node.key"  # this counter's CurveZMQ keypair (0600)
-    listen: str = "tcp://0.0.0.0:7610"  # where peers reach this counter (ROUTER)
+    listen: str = f"tcp://0.0.0.0:{REPLICATION_PORT}"  # where peers reach this counter (ROUTER)
     advertise: str = ""  # host peers should dial (mDNS A record); empty = this host's IP
-    join_listen: str = "tcp://0.0.0.0:7611"  # where a new counter presents its invite code
+    join_listen: str = f"tcp://0.0.0.0:{JOIN_PORT}"  # where a new counter presents its invite code
     peers: list[str] = field(default_factory=list)  # static "host:port", for no multicast
     mdns: bool = True  # announce and find counters with mDNS on the LAN
     mdns_interfaces: list[str] = field(default_factory=list)  # empty: every interface

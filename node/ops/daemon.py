@@ -17,14 +17,11 @@ from tillmesh.node.api.dispatch import new_node
 from tillmesh.node.errors import ConfigError, NodeUnavailable
 from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.ops.config import Config
+from tillmesh.node.ops.const import API_WORKERS
 from tillmesh.node.store import open_engine, read_key_file
 from tillmesh.node.store.event_log import EventLog
 
 log = logging.getLogger("tillmesh.node")
-
-# Requests handled at once. A call runs to completion before the next one starts (the
-# store has one writer); the workers only overlap in waiting for the shared fsync.
-API_WORKERS = 8
 
 
 def open_node(config: Config) -> Node:

@@ -31,6 +31,14 @@ from tillmesh.node.membership.invite import InviteCode
 from tillmesh.node.membership.keys import Keypair, create_keypair_file
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import CONFIG_NAME, Config
+from tillmesh.node.ops.const import (
+    BOOTSTRAP_POLL_S,
+    BOOTSTRAP_TIMEOUT_S,
+    CLUSTER_ID_BYTES,
+    DEMO_STOCK,
+    PEERS_TIMEOUT_S,
+    PING_TIMEOUT_S,
+)
 from tillmesh.node.projections.counters import ENROLLED
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.projections.stock import BASE, base_body
@@ -41,10 +49,6 @@ from tillmesh.node.store.event_log import EventLog
 
 logger = logging.getLogger("tillmesh.setup")
 
-DEMO_STOCK = 40  # units (or kg) of every demo item in the demo warehouse
-BOOTSTRAP_TIMEOUT_S = 300.0  # a 100,000-item store arrives in well under a minute
-CLUSTER_ID_BYTES = 6  # 12 hex characters: unique among a retailer's stores
-PING_TIMEOUT_S = 0.5  # enough for a live node on the same machine to answer
 DEMO_USERS = (("admin", "Demo Admin", "admin", "1234"),
               ("supervisor", "Demo Supervisor", "supervisor", "2222"),
               ("cashier", "Demo Cashier", "cashier", "1111"))
@@ -129,7 +133,7 @@ def store_status(config: Config) -> dict[str, Any]:
             "data_dir": str(config.data_dir), "database": str(config.db_path),
             "events": sum(vector.values()), "vector": vector, "node_running": running}
         if running:
-            with Client(config.api_endpoint, timeout=PING_TIMEOUT_S * 4) as client:
+            with Client(config.api_endpoint, timeout=PEERS_TIMEOUT_S) as client:
                 peers = client.call("peers")
             status["peers"] = peers
             status["warnings"] = [
@@ -278,6 +282,6 @@ async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: K
             if time.monotonic() > deadline:
                 raise NodeUnavailable(f"the store's state did not arrive within {timeout_s:.0f}"
                                       f" s ({have} of {want} events): `tillmesh run` goes on")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(BOOTSTRAP_POLL_S)
     finally:
         await replication.close()

@@ -1,5 +1,6 @@
 """Receipts, reports and the cash drawer: the node owns the printer.
 
+    const     widths, retry timings, queue bounds, with units and reasons
     _layout   pure: a recorded sale, return or shift report -> a Receipt (lines that fit)
     _escpos   the python-escpos adapter: Receipt -> ESC/POS bytes -> the printer
     _queue    the print queue: off the request path, retried with backoff, spooled to disk

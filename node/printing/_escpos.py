@@ -27,8 +27,8 @@ from PIL import Image, UnidentifiedImageError
 
 from tillmesh.node.errors import PrinterError
 from tillmesh.node.ops.config import PrinterConfig
-from tillmesh.node.printing._const import LOGO_MAX_PX, MS_PER_S, PAPER_KEPT, QR_DOT_SIZE
 from tillmesh.node.printing._layout import Logo, Qr, Receipt, Text
+from tillmesh.node.printing.const import LOGO_MAX_PX, MS_PER_S, PAPER_KEPT, QR_DOT_SIZE
 
 log = logging.getLogger("tillmesh.printing")
 

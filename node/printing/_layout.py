@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from tillmesh.node.domain.money import flt
-from tillmesh.node.printing._const import AMOUNT_GAP, BIG_FACTOR, INDENT, MIN_WIDTH, RULE
+from tillmesh.node.printing.const import AMOUNT_GAP, BIG_FACTOR, INDENT, MIN_WIDTH, RULE
 
 ZERO = Decimal(0)
 WHEN = "%Y-%m-%d %H:%M"  # how a date and time is printed (store time)

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tillmesh.node.errors import PrinterError
-from tillmesh.node.printing._const import (
+from tillmesh.node.printing._layout import Receipt, from_plain, to_plain
+from tillmesh.node.printing.const import (
     CLOSE_TIMEOUT_S,
     DROPS_KEPT,
     IDLE_WAIT_S,
@@ -44,7 +45,6 @@ from tillmesh.node.printing._const import (
     RETRY_FIRST_S,
     RETRY_MAX_S,
 )
-from tillmesh.node.printing._layout import Receipt, from_plain, to_plain
 
 log = logging.getLogger("tillmesh.printing")
 

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 from tillmesh.node.domain.pos_context import Mode
 from tillmesh.node.domain.sale import plain
 from tillmesh.node.errors import PrinterError
-from tillmesh.node.printing._const import ATTEMPT_TIMEOUTS, AUTO_PRINT_MAX_AGE_S, SPOOL_DIR
 from tillmesh.node.printing._layout import Receipt, ReceiptStyle, sale_receipt, shift_receipt
 from tillmesh.node.printing._queue import PrintQueue, QueueStatus
+from tillmesh.node.printing.const import ATTEMPT_TIMEOUTS, AUTO_PRINT_MAX_AGE_S, SPOOL_DIR
 from tillmesh.node.projections import ledger
 from tillmesh.node.store.event_codec import Event, unpack_body
 

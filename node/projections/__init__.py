@@ -1,6 +1,7 @@
 """Tables that are pure functions of the replicated events, one module per subject.
 
     _registry    ``@projector(kind)``, ``apply``, ``reset``, the table shape
+    const        search and batch sizes, list limits, with units and reasons
     ledger       shifts, sales and returns, cash movements
     catalog      items, barcodes, prices, the search index
     master_data  ERPNext's documents as replicated, last writer by ``modified``

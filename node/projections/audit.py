@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.projections import projector
+from tillmesh.node.projections.const import DEFAULT_AUDIT_ROWS
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event, unpack_body
 from tillmesh.node.store.raw import raw
@@ -43,7 +44,7 @@ def _audit(session: Session, event: Event, body: dict[str, Any]) -> None:
     )
 
 
-def recent(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+def recent(session: Session, limit: int = DEFAULT_AUDIT_ROWS) -> list[dict[str, Any]]:
     rows = session.scalars(select(AuditRow).order_by(AuditRow.hlc.desc()).limit(limit))
     return [
         {**unpack_body(r.detail), "event": f"{r.origin}:{r.seq}", "kind": r.kind, "at": r.at,

@@ -47,21 +47,20 @@ from tillmesh.node.domain.barcode import (
 )
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.errors import BarcodeError, NotFoundError, ValidationError
+from tillmesh.node.projections.const import (
+    DEFAULT_SEARCH_HITS,
+    FTS_BATCH,
+    MAX_SEARCH_CHARS,
+    MAX_SEARCH_WORDS,
+    MIN_BARCODE_PREFIX,
+    SEARCH_WINDOW,
+)
 from tillmesh.node.projections.master_data import indexer
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.raw import Raw, raw
 
 log = logging.getLogger(__name__)
 
-# FTS5 writes its in-memory index out to disk whenever a row comes with a lower rowid than
-# the one before (ids are hashes: half the time) or another statement opens a savepoint.
-# Written one by one, search rows cost 3x more: they are queued in the session and written
-# sorted by id, in batches and before every commit.
-FTS_BATCH = 5000
-SEARCH_WINDOW = 50  # candidates ranked per query: bounds the work of "b" over 100k items
-MAX_SEARCH_WORDS = 6  # words of a query used; more only cost time
-MAX_SEARCH_CHARS = 100  # longer input is not something a cashier typed
-MIN_BARCODE_PREFIX = 4  # digits typed before barcodes are searched by prefix
 # Prefix indexes for 1-6 letters: without one, FTS5 merges the lists of every word that
 # starts with what was typed (over 100k items, "b" took 25 ms and "erdb" 1-5 ms; with
 # them 0.1 ms), for ~3 µs more per item indexed. remove_diacritics: "kase" finds "Käse".
@@ -497,7 +496,7 @@ def fts_query(text: str) -> str | None:
 _HIT = "i.item_code, i.item_name, i.item_group, i.stock_uom, i.barcode"
 
 
-def search(session: Session, text: str, limit: int = 20) -> list[ItemHit]:
+def search(session: Session, text: str, limit: int = DEFAULT_SEARCH_HITS) -> list[ItemHit]:
     """Sellable items by code, barcode or the beginnings of the words of their name.
 
     Exact code or barcode hits come first, then code or barcode prefixes (by code), then
@@ -554,7 +553,8 @@ def get_customer(session: Session, name: str) -> CustomerInfo:
     return CustomerInfo(*row[:6])
 
 
-def search_customers(session: Session, text: str, limit: int = 20) -> list[CustomerInfo]:
+def search_customers(session: Session, text: str,
+                     limit: int = DEFAULT_SEARCH_HITS) -> list[CustomerInfo]:
     """Enabled customers whose name, email or phone contain every word typed.
 
     A word of digits matches the phone without its leading zeros, so "0151 2345" finds

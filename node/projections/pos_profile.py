@@ -63,7 +63,7 @@ def load_context(session: Session, profile: str) -> PosContext:
     taxes: tuple[TaxRow, ...] = ()
     if template:
         tdoc = get_doc(session, "Sales Taxes and Charges Template", template)
-        taxes = tax_rows(tdoc.get("taxes", [])) if tdoc else ()
+        taxes = tax_rows(template, tdoc.get("taxes", [])) if tdoc else ()
     return PosContext(
         profile=profile,
         company=company,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from tillmesh.node.domain.const import MAX_NAME_CHARS
 from tillmesh.node.domain.credentials import LockoutState, check_hash
 from tillmesh.node.domain.roles import Role
 from tillmesh.node.errors import NotFoundError, ValidationError
@@ -25,13 +26,12 @@ from tillmesh.node.store.raw import raw
 from tillmesh.node.store.types import UtcDateTime
 
 USER_UPSERTED = "user.upserted"
-MAX_USER_ID = 140  # ERPNext's name length
 
 
 class UserRow(Base):
     __tablename__ = "users"
     __table_args__ = {"info": PROJECTION}
-    user: Mapped[str] = mapped_column(String(MAX_USER_ID), primary_key=True)
+    user: Mapped[str] = mapped_column(String(MAX_NAME_CHARS), primary_key=True)
     full_name: Mapped[str] = mapped_column(String(140))
     role: Mapped[str] = mapped_column(String(16))
     secret_kind: Mapped[str] = mapped_column(String(16))
@@ -45,7 +45,7 @@ class LoginStateRow(Base):
     """Failed logins on this counter (local state, not replicated, not a projection)."""
 
     __tablename__ = "login_state"
-    user: Mapped[str] = mapped_column(String(MAX_USER_ID), primary_key=True)
+    user: Mapped[str] = mapped_column(String(MAX_NAME_CHARS), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
@@ -71,8 +71,8 @@ class User:
 
 
 def validate_user_id(user: object) -> str:
-    if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_ID:
-        raise ValidationError(f"user must be a name of 1-{MAX_USER_ID} characters")
+    if not isinstance(user, str) or not user.strip() or len(user) > MAX_NAME_CHARS:
+        raise ValidationError(f"user must be a name of 1-{MAX_NAME_CHARS} characters")
     return user.strip()
 
 

@@ -1,6 +1,7 @@
 """The encrypted local store: one SQLCipher database per counter.
 
     _engine      the engine and the database key file
+    const        sizes, timeouts and batches, with units and reasons
     base         the declarative base, the ``events`` and ``meta`` tables
     types        column types (Decimal as text, UTC datetimes)
     raw          a thin raw-SQL helper for hot paths

@@ -19,12 +19,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 from tillmesh.node.errors import StoreError, WrongKeyError
+from tillmesh.node.store.const import BUSY_TIMEOUT_MS, CACHE_KIB, KEY_BYTES
 
-KEY_BYTES = 32  # AES-256 raw key, no passphrase derivation needed (the file is the secret)
 WRITE_OPTION = "tillmesh_write"  # execution option marking a write transaction
 DURABLE_OPTION = "tillmesh_durable"  # False: a write that need not be fsynced at commit
-BUSY_TIMEOUT_MS = 5000  # a CLI reading while the node writes waits this long, then fails
-CACHE_KIB = 65536  # 64 MiB of page cache: a 100,000-item catalog stays in memory
 
 
 def create_key_file(path: Path) -> bytes:

@@ -28,6 +28,7 @@ from tillmesh.node import projections
 from tillmesh.node.errors import StoreError, ValidationError
 from tillmesh.node.store._engine import DURABLE_OPTION, WRITE_OPTION
 from tillmesh.node.store.base import Base, EventRow, Meta
+from tillmesh.node.store.const import MAX_DRIFT_MS, REBUILD_BATCH
 from tillmesh.node.store.event_codec import GENESIS, Event, make_event
 from tillmesh.node.store.raw import raw
 from tillmesh.replication import hlc
@@ -41,8 +42,6 @@ _INSERT_EVENT = ("INSERT INTO events (origin, seq, hlc, wall_us, kind, body, pre
                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 _COLUMNS = (EventRow.origin, EventRow.seq, EventRow.hlc, EventRow.wall_us, EventRow.kind,
             EventRow.body, EventRow.prev_hash, EventRow.hash)
-MAX_DRIFT_MS = 60_000  # a peer's stamp further ahead than this is not followed (bad clock)
-REBUILD_BATCH = 5000  # events read per query during rebuild (bounded memory)
 PROJECTIONS_KEY = "projection_shape"  # meta: the shape of the tables the events built
 
 Clock = Callable[[], datetime]

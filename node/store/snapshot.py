@@ -31,14 +31,12 @@ from sqlalchemy import Table
 from tillmesh.node.errors import StoreError, ValidationError
 from tillmesh.node.projections import projection_tables
 from tillmesh.node.store import EventRow
-from tillmesh.node.store._engine import KEY_BYTES, _connect
+from tillmesh.node.store._engine import _connect
+from tillmesh.node.store.const import KEY_BYTES, TICKET_BYTES, TICKET_S
 from tillmesh.node.store.event_codec import GENESIS, Event
 
 log = logging.getLogger("tillmesh.snapshot")
 
-CHUNK_BYTES = 4 * 1024 * 1024  # bytes per answer: a 300 MB store is 75 round trips
-TICKET_S = 600  # a snapshot is served this long after the enrolment that asked for it
-TICKET_BYTES = 16  # random bytes of a ticket: unguessable, like the invite secret
 _ALIAS = "snapshot"
 
 

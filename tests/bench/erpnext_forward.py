@@ -1,7 +1,7 @@
 """Benchmark: the forwarder delivering sales to the ERPNext simulator on 127.0.0.1.
 
 1. Throughput: one counter with 1,000 sales (quick: 200) in shifts of ~100, closed; then
-   ``Forwarder.cycle()`` runs as ``Forwarder.run`` does (a pause of ``IDLE_S`` when nothing
+   ``Forwarder.cycle()`` runs as ``Forwarder.run`` does (a pause of ``FORWARD_IDLE_S`` when nothing
    was sent) until every document is acked and every closing Submitted (a Queued closing
    is looked at again every ``CLOSING_RECHECK_S``: that wait is in the total).
 2. Catch-up after a day offline: 3 counters sell 5,000 sales (quick: 500) in 10 shifts
@@ -32,7 +32,8 @@ from tillmesh.lab.demo_data import POS_PROFILE, PRICE_LIST, WAREHOUSE, demo_mast
 from tillmesh.lab.erpnext_simulator import ManualClock, Simulator
 from tillmesh.node.api import Node
 from tillmesh.node.erpnext import ErpNextClient, setup
-from tillmesh.node.erpnext._forwarder import CLOSING_RECHECK_S, IDLE_S, Forwarder
+from tillmesh.node.erpnext._forwarder import Forwarder
+from tillmesh.node.erpnext.const import CLOSING_RECHECK_S, FORWARD_IDLE_S
 from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
 from tillmesh.node.store.raw import raw
 
@@ -110,7 +111,7 @@ def _deliver(fwd: Forwarder, node: Node) -> tuple[float, float, int]:
             cycles += 1
             if not sent and not _left(node):  # idle: done, or a consolidation runs
                 return time.perf_counter() - started, cycles
-            await asyncio.sleep(0 if sent else IDLE_S)
+            await asyncio.sleep(0 if sent else FORWARD_IDLE_S)
     began = datetime.now(UTC)
     total_s, cycles = asyncio.run(go())
     with node.read() as s:  # the forwarder records when it acked each document

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tillmesh.ui.constants import SEARCH_DEBOUNCE_MS
+from tillmesh.ui.const import SEARCH_DEBOUNCE_MS
 
 if TYPE_CHECKING:
     from tillmesh.ui.screens.sell import SellScreen

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tillmesh.ui.constants import EUR_DENOMINATIONS
+from tillmesh.ui.const import EUR_DENOMINATIONS
 from tillmesh.ui.models import (
     COLUMNS,
     CartView,

@@ -19,7 +19,7 @@ from tests.ui.driver import (
     close_open_shifts,
     ensure_shift,
 )
-from tillmesh.ui.constants import TOUCH_PX
+from tillmesh.ui.const import TOUCH_PX
 from tillmesh.ui.models.money import dec, with_symbol
 from tillmesh.ui.screens.dialogs import ChoiceDialog, EntryDialog
 from tillmesh.ui.screens.sell_dialogs import CashDialog, CustomerDialog, DiscountDialog

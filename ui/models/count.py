@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tillmesh.ui.constants import EUR_DENOMINATIONS
+from tillmesh.ui.const import EUR_DENOMINATIONS
 from tillmesh.ui.models.money import ZERO, dec
 
 

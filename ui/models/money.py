@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from tillmesh.ui.constants import CURRENCY_SYMBOL
+from tillmesh.ui.const import CURRENCY_SYMBOL
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")

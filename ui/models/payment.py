@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from tillmesh.ui.constants import CASH_MODE, FALLBACK_MODES, QUICK_CASH_NOTES
+from tillmesh.ui.const import CASH_MODE, FALLBACK_MODES, QUICK_CASH_NOTES
 from tillmesh.ui.models.money import CENT, ZERO, dec, money
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
-from tillmesh.ui.constants import BANNER_OK
+from tillmesh.ui.const import BANNER_OK
 from tillmesh.ui.models.cart import COLUMNS, EMPTY_CART, CartLine, CartView
 
 _Index = QModelIndex | QPersistentModelIndex

@@ -9,13 +9,11 @@ from functools import partial
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QLineEdit, QSpinBox, QWidget
 
+from tillmesh.ui.const import COUNT_GRID_ROWS, MAX_PIECES
 from tillmesh.ui.models.count import DenominationCount
 from tillmesh.ui.models.money import ZERO, editable, money, parse_amount
 from tillmesh.ui.models.payment import Mode
 from tillmesh.ui.screens.widgets import button, clear_layout, label
-
-MAX_PIECES = 9999  # of one denomination in one drawer; more is a typo
-GRID_ROWS = 5  # denominations per column: three columns fit a till screen's height
 
 
 class DenominationGrid(QWidget):
@@ -34,11 +32,11 @@ class DenominationGrid(QWidget):
             spin.setRange(0, MAX_PIECES)
             spin.valueChanged.connect(partial(self._set, value))
             self.spins[value] = spin
-            column = (i // GRID_ROWS) * 2
-            grid.addWidget(label(f"€ {money(value)}"), i % GRID_ROWS, column)
-            grid.addWidget(spin, i % GRID_ROWS, column + 1)
+            column = (i // COUNT_GRID_ROWS) * 2
+            grid.addWidget(label(f"€ {money(value)}"), i % COUNT_GRID_ROWS, column)
+            grid.addWidget(spin, i % COUNT_GRID_ROWS, column + 1)
         self.total = label("", "subtitle")
-        grid.addWidget(self.total, GRID_ROWS, 0, 1, -1)
+        grid.addWidget(self.total, COUNT_GRID_ROWS, 0, 1, -1)
         self._show_total()
 
     def _set(self, value: Decimal, pieces: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from tillmesh.ui.constants import FKEYS
+from tillmesh.ui.const import FKEYS
 from tillmesh.ui.context import Approval, Context
 from tillmesh.ui.models.money import parse_amount, parse_qty
 from tillmesh.ui.screens.widgets import Keypad, PinPad, button, label, row

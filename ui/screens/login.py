@@ -14,11 +14,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from tillmesh.node.errors import LockedOut, LoginFailed, PermissionDenied, TillmeshError
+from tillmesh.ui.const import USER_BUTTON_COLUMNS
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.session import lockout_message
 from tillmesh.ui.screens.widgets import STRETCH, PinPad, button, card, clear_layout, label
-
-USER_BUTTON_COLUMNS = 3  # user buttons per row on the login screen
 
 
 def _login_error(exc: TillmeshError, user: str) -> str | None:

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QStackedWidget, QWidget
 
 from tillmesh.node.errors import NodeUnavailable, NotFoundError, TillmeshError
-from tillmesh.ui.constants import BIG_BUTTON_PX, PRINT_METHOD, RECHECK_MS
+from tillmesh.ui.const import BIG_BUTTON_PX, PRINT_METHOD, RECHECK_MS
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.cart import EMPTY_CART, CartView
 from tillmesh.ui.models.money import dec, editable, parse_amount, with_symbol

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QWidget
 
-from tillmesh.ui.constants import INVOICE_LIST_LIMIT, TOUCH_PX
+from tillmesh.ui.const import INVOICE_LIST_LIMIT, TOUCH_PX
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.money import dec, money, parse_qty, qty, with_symbol
 from tillmesh.ui.models.returns import Invoice, invoice_from_scan, return_lines

@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
 
 from tillmesh.node.errors import NotFoundError, TillmeshError
 from tillmesh.ui.bridge import Lane
-from tillmesh.ui.constants import (
+from tillmesh.ui.const import (
+    BARCODE_LENGTHS,
     BIG_BUTTON_PX,
+    CART_ROW_PX,
     MIN_SEARCH_CHARS,
     SEARCH_DEBOUNCE_MS,
     SEARCH_LIMIT,
@@ -39,9 +41,6 @@ from tillmesh.ui.screens import dialogs
 from tillmesh.ui.screens.cart_table import CartTableModel
 from tillmesh.ui.screens.sell_dialogs import CustomerDialog, DiscountDialog
 from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, label, row
-
-BARCODE_LENGTHS = range(8, 15)  # EAN-8 .. GTIN-14: digits of this length typed into the
-#   search field are a scan, not a search
 
 
 class SellScreen(QWidget):
@@ -83,7 +82,7 @@ class SellScreen(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(46)
+        self.table.verticalHeader().setDefaultSectionSize(CART_ROW_PX)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QButtonGroup, QLineEdit, QListWidget, QWidget
 
 from tillmesh.ui.bridge import Lane
-from tillmesh.ui.constants import SEARCH_DEBOUNCE_MS
+from tillmesh.ui.const import SEARCH_DEBOUNCE_MS
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.money import parse_amount
 from tillmesh.ui.screens.dialogs import Dialog

@@ -15,7 +15,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QListWidget, QStackedWidget, QWidget
 
 from tillmesh.ui.bridge import Lane
-from tillmesh.ui.constants import REPORT_PRINT_METHOD, STATUS_REFRESH_MS
+from tillmesh.ui.const import COMPACT_ROW_PX, REPORT_PRINT_METHOD, STATUS_REFRESH_MS
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.count import amounts, compare, opening_param
 from tillmesh.ui.models.money import money
@@ -24,7 +24,6 @@ from tillmesh.ui.screens.count import CountForm
 from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, table
 
 COMPARE_HEADERS = ("Mode", "Expected", "Counted", "Difference")
-COMPACT_ROW_PX = 32  # the comparison is read, not touched: rows need not be finger-sized
 
 
 def _now() -> datetime:

@@ -12,7 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from tillmesh.ui.bridge import Lane
-from tillmesh.ui.constants import STATUS_REFRESH_MS
+from tillmesh.ui.const import STATUS_REFRESH_MS
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.money import dec, qty
 from tillmesh.ui.models.status import (

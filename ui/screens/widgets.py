@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tillmesh.ui.constants import TABLE_ROW_PX
+from tillmesh.ui.const import TABLE_ROW_PX
 
 
 def button(text: str, on_click: Callable[[], None] | None = None, kind: str = "",

@@ -1,7 +1,8 @@
 """ERPNext 15's POS totals, to the cent: ``compute_totals(cart, settings)``, pure.
 
 The data going in and out is in ``_model``; the port of ``calculate_taxes_and_totals``
-is in ``_calc`` (its docstring says which ERPNext function each part mirrors).
+is in ``_calc`` (its docstring says which ERPNext function each part mirrors); what
+ERPNext refuses, with its messages, is in ``_checks``.
 """
 
 from tillmesh.node.domain.totals._calc import compute_totals
@@ -11,6 +12,8 @@ from tillmesh.node.domain.totals._model import (
     ChargeType,
     InvoiceTotals,
     LineTotals,
+    OriginalRow,
+    ReturnAgainst,
     TaxRow,
     TaxTotals,
     TotalsSettings,
@@ -23,6 +26,8 @@ __all__ = [
     "ChargeType",
     "InvoiceTotals",
     "LineTotals",
+    "OriginalRow",
+    "ReturnAgainst",
     "TaxRow",
     "TaxTotals",
     "TotalsSettings",

@@ -2,8 +2,9 @@
 
 A port of ``erpnext/controllers/taxes_and_totals.py`` (``calculate_taxes_and_totals``,
 version-15 branch as run by ERPNext 15.71) for the one case Tillmesh needs: a POS Invoice
-in the company currency (conversion rate 1), no pricing rules, no shipping rule, not a
-return. ``compute_totals`` is pure: same cart and settings, same result, no I/O.
+(a sale, or a return with negative quantities) in the company currency (conversion rate
+1), no pricing rules, no shipping rule. What ERPNext refuses, before and after pricing,
+is in ``_checks``. ``compute_totals`` is pure: same cart and settings, same result, no I/O.
 
 What mirrors what (ERPNext method -> here):
 
@@ -12,17 +13,18 @@ What mirrors what (ERPNext method -> here):
   Amount with a negative ``discount_amount``, ``amount = rate x qty``.
 - ``initialize_taxes`` (+ ``validate_taxes_and_charges`` / ``validate_inclusive_tax``).
 - ``determine_exclusive_rate`` / ``get_current_tax_fraction``: net amount of lines whose
-  price includes tax.
+  price includes tax (an included "On Item Quantity" row is a fixed amount per unit).
 - ``calculate_net_total``.
 - ``calculate_taxes`` with ``get_current_tax_amount``, ``set_item_wise_tax``,
   ``round_off_totals`` and ``set_cumulative_total``; Actual charges spread by net amount
   with the remainder on the last line.
 - ``adjust_grand_total_for_inclusive_tax``: the few-cent ``grand_total_diff`` that goes
-  into ``grand_total`` only.
+  into ``grand_total`` only; with an included tax it replaces the difference a Grand Total
+  discount left, and is reset to 0 when it exceeds five cents.
 - ``calculate_totals`` + ``set_rounded_total`` (``round_based_on_smallest_currency_fraction``).
 - ``set_discount_amount`` / ``apply_discount_amount`` / ``get_total_for_discount_amount``:
   discount on Grand Total or Net Total spread over line net amounts, then a second pass.
-- POS Invoice ``validate_change_amount`` and the ``base_grand_total >= 0`` check.
+- POS Invoice ``validate_change_amount``.
 
 Rounding policy: every place ERPNext calls ``flt(x, precision)`` is ``_round`` here, which
 is Frappe's "Banker's Rounding" (``frappe.utils.data._bankers_rounding``): the value is
@@ -40,11 +42,17 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from tillmesh.node.domain.money import flt
+from tillmesh.node.domain.totals._checks import (
+    check_quantities,
+    check_settings,
+    number,
+    validate_invoice,
+    validate_taxes,
+)
 from tillmesh.node.domain.totals._model import (
     DISCOUNT_PERCENTAGE_PRECISION,
     GRAND_TOTAL,
     HUNDRED,
-    NEGATIVE_GRAND_TOTAL,
     NET_TOTAL,
     ZERO,
     Cart,
@@ -62,16 +70,24 @@ _DEFAULT_SETTINGS = TotalsSettings()
 
 
 def compute_totals(cart: Cart, settings: TotalsSettings = _DEFAULT_SETTINGS) -> InvoiceTotals:
-    """Price ``cart`` as ERPNext 15 prices a POS Invoice; raise TotalsError where it refuses."""
-    _check_settings(settings)
+    """Price ``cart`` as ERPNext 15 prices a POS Invoice.
+
+    Raises where ERPNext refuses the invoice, with its message: TotalsError (prices, taxes,
+    quantities), ReturnError (a return against its original), PaymentError (payments).
+    """
+    check_settings(settings)
     if not cart.lines:
         raise TotalsError("the cart has no lines")
+    if cart.return_against is not None and not cart.is_return:
+        raise TotalsError("return_against is set on a cart that is not a return")
     with localcontext() as ctx:
         # Enough digits that exact Decimal arithmetic never rounds before ERPNext does.
         ctx.prec = 50
         calc = _Calc(cart, settings)
         calc.calculate()
-        return calc.result()
+        totals = calc.result()
+    validate_invoice(cart, totals, settings)
+    return totals
 
 
 # --------------------------------------------------------------------------- helpers
@@ -81,28 +97,6 @@ def _round(value: Decimal, precision: int) -> Decimal:
     """``frappe.utils.flt(value, precision)`` under Banker's Rounding (see module doc)."""
     scrubbed = value.quantize(Decimal(1).scaleb(-(precision + 12)), rounding=ROUND_HALF_EVEN)
     return flt(scrubbed, precision)
-
-
-def _number(value: object, what: str, *, allow_negative: bool = False) -> Decimal:
-    """A finite Decimal input (int accepted); floats are refused, money is never float."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise TotalsError(f"{what} must be a Decimal, not {type(value).__name__} {value!r}")
-    number = Decimal(value)
-    if not number.is_finite():
-        raise TotalsError(f"{what} must be finite, not {value!r}")
-    if number < 0 and not allow_negative:
-        raise TotalsError(f"{what} must not be negative: {value}")
-    return number
-
-
-def _check_settings(settings: TotalsSettings) -> None:
-    for name in ("currency_precision", "float_precision"):
-        precision = getattr(settings, name)
-        if isinstance(precision, bool) or not isinstance(precision, int):
-            raise TotalsError(f"settings.{name} must be an int")
-        if not 0 <= precision <= 9:
-            raise TotalsError(f"settings.{name} must be between 0 and 9, not {precision}")
-    _number(settings.smallest_currency_fraction, "settings.smallest_currency_fraction")
 
 
 # --------------------------------------------------------------------------- working rows
@@ -156,9 +150,11 @@ class _Calc:
         self.settings = settings
         self.money = settings.currency_precision
         self.floats = settings.float_precision
+        self.is_return = cart.is_return
         self.items = [self._item(i, line) for i, line in enumerate(cart.lines, start=1)]
+        check_quantities([(item.item_code, item.qty) for item in self.items], self.is_return)
         self.taxes = [self._tax(i, row) for i, row in enumerate(cart.taxes, start=1)]
-        self._validate_taxes()
+        validate_taxes(self.taxes)
 
         if cart.apply_discount_on not in (GRAND_TOTAL, NET_TOTAL):
             raise TotalsError(
@@ -167,14 +163,21 @@ class _Calc:
             )
         self.apply_discount_on = cart.apply_discount_on
         self.additional_discount_percentage = _round(
-            _number(cart.additional_discount_percentage, "additional_discount_percentage"),
+            number(cart.additional_discount_percentage, "additional_discount_percentage"),
             self.floats,
         )
-        self.discount_amount = _round(_number(cart.discount_amount, "discount_amount"), self.money)
-        self.paid_amount = (
+        # A return's discount is negative, like its quantities.
+        self.discount_amount = _round(
+            number(cart.discount_amount, "discount_amount", allow_negative=self.is_return),
+            self.money,
+        )
+        self.payments = (
             None
-            if cart.paid_amount is None
-            else _round(_number(cart.paid_amount, "paid_amount"), self.money)
+            if cart.payments is None
+            else [
+                _round(number(amount, f"payment {i}", allow_negative=True), self.money)
+                for i, amount in enumerate(cart.payments, start=1)
+            ]
         )
 
         self.discount_amount_applied = False
@@ -190,28 +193,21 @@ class _Calc:
         where = f"line {idx} ({line.item_code})"
         if not line.item_code:
             raise TotalsError(f"line {idx} has no item_code")
-        # round_floats_in(item): every numeric field to its own precision first.
-        qty = _round(_number(line.qty, f"{where} qty"), self.floats)
-        if not qty:
-            raise TotalsError(f"{where}: qty must be more than 0")
-        factor = _round(_number(line.conversion_factor, f"{where} conversion_factor"), self.floats)
+        # round_floats_in(item): every numeric field to its own precision first. A return's
+        # quantities are negative (a positive one is refused with ERPNext's message later).
+        qty = _round(number(line.qty, f"{where} qty", allow_negative=self.is_return), self.floats)
+        factor = _round(number(line.conversion_factor, f"{where} conversion_factor"), self.floats)
         if not factor:
             raise TotalsError(f"Row {idx}: Conversion Factor is mandatory")
         percentage = _round(
-            _number(line.discount_percentage, f"{where} discount_percentage"),
+            number(line.discount_percentage, f"{where} discount_percentage"),
             DISCOUNT_PERCENTAGE_PRECISION,
         )
         if percentage > HUNDRED:
             raise TotalsError(f"{where}: discount_percentage must not exceed 100: {percentage}")
-        if line.whole_number_uom and qty != int(qty):
-            # erpnext.utilities.transaction_base.validate_uom_is_integer (UOMMustBeIntegerError)
-            raise TotalsError(
-                f"Row {idx}: Quantity ({qty.normalize()}) cannot be a fraction. To allow this, "
-                f"disable 'Must be Whole Number' in UOM {line.uom}."
-            )
-        rate = ZERO if line.rate is None else _number(line.rate, f"{where} rate")
+        rate = ZERO if line.rate is None else number(line.rate, f"{where} rate")
         tax_map = {
-            str(account): _number(value, f"{where} item tax rate for {account}")
+            str(account): number(value, f"{where} item tax rate for {account}")
             for account, value in line.item_tax_rates.items()
         }
         return _Item(
@@ -222,12 +218,12 @@ class _Calc:
             stock_uom=line.stock_uom,
             conversion_factor=factor,
             price_list_rate=_round(
-                _number(line.price_list_rate, f"{where} price_list_rate"), self.money
+                number(line.price_list_rate, f"{where} price_list_rate"), self.money
             ),
             rate=_round(rate, self.money),
             discount_percentage=percentage,
             discount_amount=_round(
-                _number(line.discount_amount, f"{where} discount_amount"), self.money
+                number(line.discount_amount, f"{where} discount_amount"), self.money
             ),
             item_tax_template=line.item_tax_template,
             tax_map=tax_map,
@@ -238,8 +234,8 @@ class _Calc:
             charge_type = ChargeType(row.charge_type)
         except ValueError as exc:
             raise TotalsError(f"tax row {idx}: unknown charge type {row.charge_type!r}") from exc
-        rate = _number(row.rate, f"tax row {idx} rate", allow_negative=True)
-        amount = _number(row.tax_amount, f"tax row {idx} tax_amount", allow_negative=True)
+        rate = number(row.rate, f"tax row {idx} rate", allow_negative=True)
+        amount = number(row.tax_amount, f"tax row {idx} tax_amount", allow_negative=True)
         return _Tax(
             idx=idx,
             charge_type=charge_type,
@@ -251,49 +247,6 @@ class _Calc:
             included=bool(row.included_in_print_rate),
             tax_amount=_round(amount, self.money),
         )
-
-    def _validate_taxes(self) -> None:
-        """``validate_taxes_and_charges`` and ``validate_inclusive_tax``, same messages."""
-        previous_row = (ChargeType.ON_PREVIOUS_ROW_AMOUNT, ChargeType.ON_PREVIOUS_ROW_TOTAL)
-        for tax in self.taxes:
-            if tax.charge_type not in previous_row and tax.row_id:
-                raise TotalsError(
-                    "Can refer row only if the charge type is 'On Previous Row Amount' or "
-                    "'Previous Row Total'"
-                )
-            if tax.charge_type in previous_row:
-                if tax.idx == 1:
-                    raise TotalsError(
-                        "Cannot select charge type as 'On Previous Row Amount' or "
-                        "'On Previous Row Total' for first row"
-                    )
-                if not tax.row_id or tax.row_id < 1:
-                    raise TotalsError(
-                        f"Please specify a valid Row ID for row {tax.idx} in table Taxes"
-                    )
-                if tax.row_id >= tax.idx:
-                    raise TotalsError(
-                        "Cannot refer row number greater than or equal to current row number "
-                        "for this Charge type"
-                    )
-            if not tax.included:
-                continue
-            if tax.charge_type is ChargeType.ACTUAL:
-                raise TotalsError(
-                    f"Charge of type 'Actual' in row {tax.idx} cannot be included in Item Rate "
-                    "or Paid Amount"
-                )
-            if tax.charge_type is ChargeType.ON_PREVIOUS_ROW_AMOUNT:
-                rows = [tax.row_id or 0]
-            elif tax.charge_type is ChargeType.ON_PREVIOUS_ROW_TOTAL:
-                rows = list(range(1, tax.idx))
-            else:
-                rows = []
-            if any(not self.taxes[r - 1].included for r in rows):
-                raise TotalsError(
-                    f"To include tax in row {tax.idx} in Item rate, taxes in rows "
-                    f"{', '.join(map(str, rows))} must also be included"
-                )
 
     # ----------------------------------------------------------------- driver
 
@@ -359,30 +312,37 @@ class _Calc:
         if not any(tax.included for tax in self.taxes):
             return
         for item in self.items:
-            cumulated_tax_fraction = ZERO
+            cumulated_tax_fraction = total_inclusive_tax_amount = ZERO
             for i, tax in enumerate(self.taxes):
-                tax.tax_fraction_for_current_item = self._current_tax_fraction(tax, item)
+                fraction, amount_per_qty = self._current_tax_fraction(tax, item)
+                tax.tax_fraction_for_current_item = fraction
                 previous = 1 if i == 0 else self.taxes[i - 1].grand_total_fraction_for_current_item
-                tax.grand_total_fraction_for_current_item = (
-                    previous + tax.tax_fraction_for_current_item
-                )
-                cumulated_tax_fraction += tax.tax_fraction_for_current_item
-            if not self.discount_amount_applied and item.qty and cumulated_tax_fraction:
-                item.net_amount = _round(item.amount / (1 + cumulated_tax_fraction), self.money)
+                tax.grand_total_fraction_for_current_item = previous + fraction
+                cumulated_tax_fraction += fraction
+                total_inclusive_tax_amount += amount_per_qty * item.qty
+            if (
+                not self.discount_amount_applied
+                and item.qty
+                and (cumulated_tax_fraction or total_inclusive_tax_amount)
+            ):
+                amount = item.amount - total_inclusive_tax_amount
+                item.net_amount = _round(amount / (1 + cumulated_tax_fraction), self.money)
                 item.net_rate = _round(item.net_amount / item.qty, self.money)
 
-    def _current_tax_fraction(self, tax: _Tax, item: _Item) -> Decimal:
+    def _current_tax_fraction(self, tax: _Tax, item: _Item) -> tuple[Decimal, Decimal]:
+        """get_current_tax_fraction: (fraction of the net amount, fixed amount per qty)."""
         if not tax.included:
-            return ZERO
-        rate = self._tax_rate(tax, item) / HUNDRED
+            return ZERO, ZERO
+        rate = self._tax_rate(tax, item)
+        if tax.charge_type is ChargeType.ON_ITEM_QUANTITY:
+            return ZERO, rate
         if tax.charge_type is ChargeType.ON_NET_TOTAL:
-            return rate
+            return rate / HUNDRED, ZERO
         base = self.taxes[(tax.row_id or 0) - 1]
         if tax.charge_type is ChargeType.ON_PREVIOUS_ROW_AMOUNT:
-            return rate * base.tax_fraction_for_current_item
-        if tax.charge_type is ChargeType.ON_PREVIOUS_ROW_TOTAL:
-            return rate * base.grand_total_fraction_for_current_item
-        return ZERO
+            return rate / HUNDRED * base.tax_fraction_for_current_item, ZERO
+        # On Previous Row Total (an included Actual row is refused by validate_taxes).
+        return rate / HUNDRED * base.grand_total_fraction_for_current_item, ZERO
 
     def calculate_net_total(self) -> None:
         self.total_qty = sum((item.qty for item in self.items), ZERO)
@@ -461,6 +421,8 @@ class _Calc:
         elif tax.charge_type is ChargeType.ON_PREVIOUS_ROW_AMOUNT:
             base = self.taxes[(tax.row_id or 0) - 1]
             current = rate / HUNDRED * base.tax_amount_for_current_item
+        elif tax.charge_type is ChargeType.ON_ITEM_QUANTITY:
+            current = rate * item.qty
         else:
             base = self.taxes[(tax.row_id or 0) - 1]
             current = rate / HUNDRED * base.grand_total_for_current_item
@@ -483,8 +445,9 @@ class _Calc:
             # total is before the discount, last_tax.total after it.
             diff -= self.discount_amount
         diff = _round(diff, self.money)
-        if diff and abs(diff) <= 5 / Decimal(10) ** self.money:
-            self.grand_total_diff = diff
+        # ERPNext sets grand_total_diff either way: a difference beyond five cents (or none)
+        # also drops what a Grand Total discount left in calculate_taxes.
+        self.grand_total_diff = diff if abs(diff) <= 5 / Decimal(10) ** self.money else ZERO
 
     # ----------------------------------------------------------------- totals
 
@@ -558,14 +521,14 @@ class _Calc:
         self._calculate()
 
     def _total_for_discount_amount(self) -> Decimal:
-        if self.apply_discount_on == NET_TOTAL:
+        if self.apply_discount_on == NET_TOTAL or not self.taxes:
             return self.net_total
-        # Fixed charges do not shrink with the discount: take them, and rows computed on
-        # them, out of the base.
+        # Fixed charges (Actual, and per-unit On Item Quantity) do not shrink with the
+        # discount: take them, and rows computed on them, out of the base.
         total_actual_tax = ZERO
         actual: dict[int, tuple[Decimal, Decimal]] = {}  # idx -> (amount, cumulative)
         for tax in self.taxes:
-            if tax.charge_type is ChargeType.ACTUAL:
+            if tax.charge_type in (ChargeType.ACTUAL, ChargeType.ON_ITEM_QUANTITY):
                 amount = tax.tax_amount
             elif tax.row_id in actual:
                 base_amount, cumulative = actual[tax.row_id]
@@ -579,19 +542,14 @@ class _Calc:
                 continue
             total_actual_tax += amount
             actual[tax.idx] = (amount, total_actual_tax)
-        grand_total = self.grand_total_for_distributing_discount or self.grand_total
-        return grand_total - total_actual_tax
+        # Always set here: with taxes, the first pass of a Grand Total discount sets it.
+        return self.grand_total_for_distributing_discount - total_actual_tax
 
     # ----------------------------------------------------------------- result
 
     def result(self) -> InvoiceTotals:
-        # POS Invoice validation: base_grand_total >= 0 (it is the net total when there is no
-        # tax amount at all).
-        base_grand_total = self.grand_total if self.total_taxes_and_charges else self.net_total
-        if base_grand_total < 0:
-            raise TotalsError(NEGATIVE_GRAND_TOTAL)
         due = self.rounded_total or self.grand_total
-        paid = due if self.paid_amount is None else self.paid_amount
+        paid = due if self.payments is None else sum(self.payments, ZERO)
         # POS Invoice.validate_change_amount: change only when more than the due was paid.
         change = _round(paid - due, self.money) if paid > due else ZERO
         m = self._money

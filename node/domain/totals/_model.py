@@ -1,6 +1,7 @@
 """The data of ERPNext's POS totals: the cart going in and the totals coming out.
 
-Frozen dataclasses, all money ``Decimal``; see ``node.totals`` for how they are computed.
+Frozen dataclasses, all money ``Decimal``; see ``node.domain.totals`` for how they are
+computed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class ChargeType(StrEnum):
     ACTUAL = "Actual"
     ON_PREVIOUS_ROW_AMOUNT = "On Previous Row Amount"
     ON_PREVIOUS_ROW_TOTAL = "On Previous Row Total"
+    ON_ITEM_QUANTITY = "On Item Quantity"  # rate is an amount per unit of qty
 
 
 @dataclass(frozen=True)
@@ -54,17 +56,46 @@ class CartLine:
     discount_amount: Decimal = ZERO
     item_tax_template: str | None = None
     item_tax_rates: Mapping[str, Decimal] = field(default_factory=dict)  # account -> rate
-    whole_number_uom: bool = False
+    whole_number_uom: bool = False  # uom must be a whole number (UOM.must_be_whole_number)
+    whole_number_stock_uom: bool = False  # the same for stock_uom, checked on stock_qty
+    return_row: str | None = None  # a return's line: the original row (pos_invoice_item)
+
+
+@dataclass(frozen=True)
+class OriginalRow:
+    """A row of the submitted invoice a return gives back, as ERPNext checks returns."""
+
+    item_code: str
+    stock_qty: Decimal
+    returned_stock_qty: Decimal = ZERO  # given back already by submitted returns
+
+
+@dataclass(frozen=True)
+class ReturnAgainst:
+    """The submitted invoice a return is against (``return_against``) and its rows by name."""
+
+    name: str
+    rows: Mapping[str, OriginalRow]
 
 
 @dataclass(frozen=True)
 class Cart:
+    """A POS Invoice to price: a sale, or with ``is_return`` a return (negative qty)."""
+
     lines: Sequence[CartLine]
     taxes: Sequence[TaxRow] = ()
     additional_discount_percentage: Decimal = ZERO
-    discount_amount: Decimal = ZERO
+    discount_amount: Decimal = ZERO  # a return's is negative, as ERPNext's return mapper sets it
     apply_discount_on: str = GRAND_TOTAL
-    paid_amount: Decimal | None = None  # None = paid exactly the amount due
+    # The amount of each payment row (negative on a return); None = one row paying exactly
+    # the amount due.
+    payments: Sequence[Decimal] | None = None
+    is_return: bool = False
+    return_against: ReturnAgainst | None = None
+    # ERPNext checks full payment only when the invoice is submitted, never on a draft,
+    # and not at all when the POS Profile allows partial payment.
+    draft: bool = False
+    allow_partial_payment: bool = False
 
 
 @dataclass(frozen=True)

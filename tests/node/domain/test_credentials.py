@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tillmesh.node.domain.const import ARGON2_MEMORY_COST
 from tillmesh.node.domain.credentials import (
-    ARGON2_MEMORY_COST,
     Credential,
     LockoutPolicy,
     LockoutState,

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from tests.paths import RECORDED as RECORDINGS
-from tillmesh.node.erpnext import _const as const
 from tillmesh.node.erpnext import _rest as client_mod
+from tillmesh.node.erpnext import const
 from tillmesh.node.erpnext._rest import (
     ErpNextClient,
     backoff_s,

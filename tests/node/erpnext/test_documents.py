@@ -168,9 +168,9 @@ def test_a_closing_entry_is_a_sorted_draft_reconciling_the_count(shift):
     cash, card = closed["expected"]["Cash"], closed["expected"]["Card"]
     assert doc["payment_reconciliation"] == [
         {"mode_of_payment": "Card", "opening_amount": D(0), "expected_amount": D(card),
-         "closing_amount": D("5.00")},
+         "closing_amount": D("5.00"), "difference": D("5.00") - D(card)},
         {"mode_of_payment": "Cash", "opening_amount": D("100.00"), "expected_amount": D(cash),
-         "closing_amount": D("110.00")}]
+         "closing_amount": D("110.00"), "difference": D("110.00") - D(cash)}]
     local = datetime.fromisoformat(closed["closed_at"]) + timedelta(hours=1)  # CET
     assert (doc["posting_date"], doc["posting_time"]) == (
         local.date().isoformat(), local.time().isoformat(timespec="microseconds"))

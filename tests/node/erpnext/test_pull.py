@@ -17,8 +17,7 @@ from sqlalchemy import select
 
 from tests.nodekit import make_node, sync
 from tillmesh.node.domain.barcode import rules_from_config
-from tillmesh.node.erpnext import Direct, ErpNextClient, pull
-from tillmesh.node.erpnext import _const as const
+from tillmesh.node.erpnext import Direct, ErpNextClient, const, pull
 from tillmesh.node.erpnext import _mapping as mapping
 from tillmesh.node.erpnext import _paging as paging
 from tillmesh.node.erpnext._pull_job import OnLoop
@@ -379,13 +378,34 @@ def test_deletions_only_for_documents_held_and_not_newer():
     assert mapping.deletion(row, {"P1": ("2026-11-26 11:00:00.000000", False)}) == (when, None)
 
 
-def test_parent_names_are_batched_to_keep_the_url_short():
-    names = [f"ITEM-{i:06d}" for i in range(1000)]
-    batches = paging.name_batches(names, 4000)
-    assert [n for b in batches for n in b] == names
-    assert all(len(json.dumps(b)) < 4000 for b in batches) and len(batches) == 5
-    assert paging.name_batches(["x" * 5000, "a"], 4000) == [["x" * 5000], ["a"]]
-    assert paging.name_batches([], 4000) == []
+class Lines(httpx.HTTPTransport):
+    """The real transport, noting the length of every request line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lengths: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.lengths.append(len(request.method) + 1 + len(request.url.raw_path) + 9)
+        return super().handle_request(request)
+
+
+def test_every_request_line_of_a_pull_stays_under_what_erpnext_accepts(site, counter):
+    lines = Lines()  # ~300 changed items: their child rows are asked for in batches
+    report = run_pull(site, counter, {"transport": lines})
+    assert report.errors == []
+    assert max(lines.lengths) <= 4000 < 4094  # a stock gunicorn answers 400 above 4,094
+    budget = const.MAX_REQUEST_LINE_BYTES - const.PAGING_FILTER_RESERVE_BYTES
+    assert sum(length > budget - 50 for length in lines.lengths) >= 2  # batches were full
+
+
+def test_a_list_request_too_long_for_erpnext_is_never_sent(site):
+    sim, url = site
+    lines = Lines()
+    with ErpNextClient(url, sim.api_key, sim.api_secret, transport=lines) as client, \
+            pytest.raises(ErpNextError, match="over the 4000 ERPNext accepts"):
+        client.get_list("Item", filters=[["name", "in", ["x" * 100] * 60]])
+    assert lines.lengths == []
 
 
 def test_stock_changes_skip_unchanged_items_and_report_bad_rows():

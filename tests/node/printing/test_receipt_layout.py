@@ -23,8 +23,8 @@ from tillmesh.node.printing import (
     self_test_receipt,
     shift_receipt,
 )
-from tillmesh.node.printing._const import RULE
 from tillmesh.node.printing._layout import from_plain, money, to_plain
+from tillmesh.node.printing.const import RULE
 
 BERLIN = ZoneInfo("Europe/Berlin")
 AMOUNT = re.compile(r"(?:^| )(-?\d+\.\d{2})$")

@@ -25,7 +25,12 @@ PAGE_LENGTH = 5000
 CHILD_PAGE_LENGTH = 10_000
 # Child rows are read per batch of parents with a `parent in (...)` filter while the
 # delta is small; a bigger delta (a first pull) scans the child table in pages instead.
-CHILD_IN_URL_CHARS = 4000  # of parent names per `in` filter: proxies refuse URLs over 8 kB
+# A stock gunicorn (ERPNext's web server) refuses a request line over 4,094 bytes with a
+# bare 400, before Frappe sees it; every GET stays under this, with a margin.
+MAX_REQUEST_LINE_BYTES = 4000
+# Room kept for the keyset filter each page adds to a list request: a name of up to 140
+# characters, URL-encoded (up to 9 bytes each as UTF-8), with its operator.
+PAGING_FILTER_RESERVE_BYTES = 1300
 CHILD_SCAN_THRESHOLD = 2000  # changed parents above which the whole child table is paged
 # Each pull starts this long before the stored watermark. `modified` is set when a save
 # starts, not when it commits, so a long transaction can commit a doc older than one we
@@ -37,11 +42,24 @@ BIN_ITEMS_PER_EVENT = 5000  # items per stock.base body: ~150 kB, far below the 
 # Bin is read between two readings of the consolidated shifts; if they differ a POS
 # Closing Entry consolidated meanwhile, and the read is repeated up to this many times.
 BIN_READ_ATTEMPTS = 3
-MAX_NAME_CHARS = 140  # Frappe's varchar(140) for `name`: longer is not an ERPNext name
 PROGRESS_EVERY_S = 0.5  # seconds between progress lines of `tillmesh erpnext pull`
 # A store step of a pull in the daemon (a transaction of EVENTS_PER_TRANSACTION events)
 # waits behind the requests already queued on the loop; far longer means a hung node.
 STORE_STEP_TIMEOUT_S = 120.0
+
+# --- the forwarder ---------------------------------------------------------------------
+FORWARD_BATCH = 50  # documents per cycle: the plan is read again after each batch
+FORWARD_IDLE_S = 1.0  # seconds between cycles with nothing to send (or while not elected)
+FORWARD_BACKOFF_S = (2.0, 5.0, 15.0, 30.0, 60.0)  # seconds to wait after ERPNext was
+#                     unreachable, by attempt (the last one repeats)
+CLOSING_RECHECK_S = 2.0  # seconds; a Queued consolidation is looked at again this often
+PULL_EVERY_S = 300.0  # seconds; master data and stock are pulled this often by the forwarder
+PROBE_EVERY_S = 15.0  # seconds; a standby counter checks it still reaches ERPNext this often:
+#                       every counter calling every second would be a load of its own
+
+# --- commands --------------------------------------------------------------------------
+STATUS_TIMEOUT_S = 5.0  # seconds; `status` asks ERPNext once, briefly: reachable or not
+MAX_REPORTED_ERRORS = 20  # messages kept in a pull's report; the counts are complete
 
 # --- setup -----------------------------------------------------------------------------
 SETTINGS_FILE = "erpnext.toml"  # in the node's secrets directory, mode 0600

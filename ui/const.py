@@ -16,8 +16,11 @@ LANE_JOIN_S = 0.2  # seconds to wait for a worker thread on exit; it is a daemon
 SEARCH_DEBOUNCE_MS = 150  # ms after the last keystroke before searching (typing is ~5 keys/s)
 SEARCH_LIMIT = 30  # hits shown as the cashier types; more is scrolling nobody does
 MIN_SEARCH_CHARS = 2  # one letter matches a tenth of 100,000 items: not a useful search
+BARCODE_LENGTHS = range(8, 15)  # EAN-8 .. GTIN-14: digits of this length typed into the
+#   search field are a scan, not a search
 IDLE_LOCK_S = 600  # seconds without input before the app locks itself; the node's default
 #   idle_lock_minutes (10), so the lock screen shows up without waiting for the next call
+#   (the app may not import the node's const: tests/ui/test_const.py checks they agree)
 RECHECK_MS = 1000  # ms between asks whether an unanswered sale was recorded
 MESSAGE_MS = 8000  # ms a message line stays; long enough to read twice, then out of the way
 STATUS_REFRESH_MS = 3000  # ms between refreshes of the store status screen while shown
@@ -26,6 +29,8 @@ PRINT_METHOD = "receipt_print"  # reprint a receipt (node.printing); optional on
 REPORT_PRINT_METHOD = "report_print"  # print a shift's X or Z report (node.printing)
 PRINTER_CHECK_MS = 2500  # ms after a sale (and while jobs wait) before asking the printer's
 #   state: the node prints off the sale's path, a failed try shows up within its timeout
+
+MAX_PIECES = 9999  # of one denomination in one drawer count; more is a typo
 
 # --- money ---------------------------------------------------------------------------------
 CURRENCY_SYMBOL = "€"  # the demo store's currency; amounts come from the node as strings
@@ -42,6 +47,10 @@ TOUCH_PX = 48  # minimum height of every button
 KEYPAD_PX = 60  # PIN pad and keypad keys: used all day, bigger than the minimum
 BIG_BUTTON_PX = 64  # Pay, Complete sale, Next customer: the buttons pressed most
 TABLE_ROW_PX = 44  # a table row a finger can pick
+CART_ROW_PX = 46  # a cart line, picked by finger all day to change or remove it
+COMPACT_ROW_PX = 32  # the shift comparison is read, not touched: rows need not be finger-sized
+COUNT_GRID_ROWS = 5  # denominations per column: three columns fit a till screen's height
+USER_BUTTON_COLUMNS = 3  # user buttons per row on the login screen
 TOTAL_FONT_PX = 44  # the grand total and the change: read from a metre away
 BASE_FONT_PX = 17
 WINDOW_SIZE = (1280, 800)  # the --windowed size and the screenshots: a common 15" till

@@ -1,0 +1,21 @@
+"""Every timing, size and limit of the local store, with its unit and the reason for it."""
+
+from __future__ import annotations
+
+# --- the database -------------------------------------------------------------------------
+
+KEY_BYTES = 32  # bytes; AES-256 raw key, no passphrase derivation needed (the file is
+#                 the secret)
+BUSY_TIMEOUT_MS = 5000  # ms; a CLI reading while the node writes waits this long, then fails
+CACHE_KIB = 65536  # KiB (64 MiB) of page cache: a 100,000-item catalog stays in memory
+
+# --- the event log ------------------------------------------------------------------------
+
+MAX_DRIFT_MS = 60_000  # ms; a peer's stamp further ahead than this is not followed (bad clock)
+REBUILD_BATCH = 5000  # events read per query during rebuild (bounded memory)
+
+# --- snapshots for a joining counter ------------------------------------------------------
+
+CHUNK_BYTES = 4 * 1024 * 1024  # bytes per answer: a 300 MB store is 75 round trips
+TICKET_S = 600  # seconds a snapshot is served after the enrolment that asked for it
+TICKET_BYTES = 16  # random bytes of a ticket: unguessable, like the invite secret

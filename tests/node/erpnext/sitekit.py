@@ -1,0 +1,204 @@
+"""A real or simulated ERPNext site for the end-to-end tests (contract, store day).
+
+``open_site("simulator")`` starts the simulator; ``open_site("erpnext")`` uses the real
+site named by TILLMESH_ERPNEXT_URL, _KEY, _SECRET and _POS_PROFILE (and _TIMEZONE when it
+is not Europe/Berlin), or skips. Documents are read back with ErpNextClient, never from
+the simulator's insides, so the same assertions hold for both.
+"""
+
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import string
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.nodekit import USERS, FakeClock, Till, make_node
+from tillmesh.lab.erpnext_simulator import Simulator
+from tillmesh.node.api import Node
+from tillmesh.node.domain.credentials import SecretKind, new_credential
+from tillmesh.node.domain.pos_context import PosContext
+from tillmesh.node.erpnext import (
+    Check,
+    Direct,
+    ErpNextClient,
+    ErpNextSettings,
+    PullReport,
+    pull,
+    setup,
+)
+from tillmesh.node.erpnext._forwarder import Forwarder, consolidated_shifts
+from tillmesh.node.errors import NotFoundError
+from tillmesh.node.projections import catalog, deliveries, stock
+from tillmesh.node.projections.master_data import get_doc
+
+D = Decimal
+ENV = "TILLMESH_ERPNEXT_"
+CLOSE_TIMEOUT_S = 120.0  # a real site consolidates 10+ invoices in a background job
+AVAILABILITY = "erpnext.accounts.doctype.pos_invoice.pos_invoice.get_stock_availability"
+
+
+@dataclass
+class Site:
+    url: str
+    key: str
+    secret: str
+    pos_profile: str
+    timezone: str  # the site's: the counter dates what it sends in it
+    client: ErpNextClient  # reads documents back, as the API user
+    checks: list[Check]  # what setup reported when the module began
+
+    def get(self, doctype: str, name: str) -> dict[str, Any]:
+        return self.client.get_doc(doctype, name, missing_ok=True) or {}
+
+    def count(self, doctype: str, name: str) -> int:
+        return len(self.client.get_list(doctype, filters=[["name", "=", name]], page_length=0))
+
+    def forwarder(self, node: Node, transport: httpx.BaseTransport | None = None) -> Forwarder:
+        settings = ErpNextSettings(self.url, self.key, self.secret, self.pos_profile)
+        return Forwarder(node, settings, client=lambda: settings.client(transport=transport))
+
+
+@contextlib.contextmanager
+def open_site(kind: str) -> Iterator[Site]:
+    """The simulator (``kind`` "simulator") or the real ERPNext the environment names."""
+    names = ("URL", "KEY", "SECRET", "POS_PROFILE")
+    url, key, secret, profile = (os.environ.get(ENV + name, "") for name in names)
+    sim = Simulator(seed="demo") if kind == "simulator" else None
+    if sim is not None:
+        url, key, secret, profile = sim.start(), sim.api_key, sim.api_secret, "Demo POS"
+    elif not (url and key and secret and profile):
+        pytest.skip(f"no real ERPNext: set {', '.join(ENV + n for n in names)}")
+    timezone = (sim is None and os.environ.get(ENV + "TIMEZONE")) or "Europe/Berlin"
+    try:
+        with ErpNextClient(url, key, secret) as client:
+            checks: list[Check] = []
+            setup(client, profile, checks.append)
+            yield Site(url, key, secret, profile, timezone, client, checks)
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+class WallClock(FakeClock):
+    """Real time (ERPNext checks dates against its own clock), never the same twice."""
+
+    def __call__(self) -> datetime:
+        self.now = max(datetime.now(UTC), self.now + timedelta(microseconds=1))
+        return self.now
+
+
+def blank_counter(site: Site, tmp: Path) -> Node:
+    """A fresh counter with an id of its own and the test users; nothing pulled yet."""
+    node_id = "T" + "".join(secrets.choice(string.ascii_uppercase) for _ in range(5))
+    node = make_node(tmp / node_id, node_id, clock=WallClock(), seeded=False,
+                     profile=site.pos_profile, timezone=site.timezone)
+    with node.log.transaction() as tx:
+        for user, (role, pin) in USERS.items():
+            cred = new_credential(SecretKind.PIN, pin)
+            tx.append("user.upserted", {"user": user, "full_name": user.title(), "role": role,
+                                        "secret_kind": cred.kind.value,
+                                        "secret_hash": cred.secret_hash, "disabled": False})
+    return node
+
+
+def pull_into(site: Site, node: Node) -> PullReport:
+    return pull(site.client, Direct(node.log), site.pos_profile,
+                consolidated=lambda: consolidated_shifts(site.client, site.pos_profile))
+
+
+def pulled_counter(site: Site, tmp: Path) -> Node:
+    node = blank_counter(site, tmp)
+    assert pull_into(site, node).errors == []
+    return node
+
+
+def context(node: Node) -> PosContext:
+    with node.read() as s:
+        return node.context(s)
+
+
+def sellable(node: Node, n: int, more_than: int = 2) -> list[str]:
+    """The first ``n`` plain items with a price and more than ``more_than`` in stock."""
+    found: list[str] = []
+    with node.read() as s:
+        ctx = node.context(s)
+        for item in s.scalars(select(catalog.CatalogItem).order_by("item_code")):
+            doc = get_doc(s, "Item", item.item_code) or {}
+            if (item.disabled or not item.is_stock_item
+                    or any(doc.get(f) for f in ("has_batch_no", "has_serial_no", "has_variants"))
+                    or stock.on_hand(s, item.item_code, ctx.warehouse).on_hand <= more_than):
+                continue
+            with contextlib.suppress(NotFoundError):
+                if catalog.price_for(s, item.item_code, item.stock_uom, ctx.price_list) > 0:
+                    found.append(item.item_code)
+            if len(found) == n:
+                return found
+    pytest.skip(f"ERPNext has fewer than {n} priced items with more than {more_than} in stock")
+
+
+def sell(till: Till, *lines: tuple[str, int]) -> dict[str, Any]:
+    cart = till("cart_new")["cart_id"]
+    for code, qty in lines:
+        till("cart_add", cart_id=cart, item_code=code, qty=str(qty))
+    due = till("cart_get", cart_id=cart)["due"]
+    return till("sale_submit", cart_id=cart, payments=[
+        {"mode_of_payment": context(till.node).cash_mode, "amount": due}])
+
+
+def close(till: Till, shift: str) -> None:
+    expected = till("shift_report", shift_id=shift)["report"]["expected"]
+    till("shift_close", shift_id=shift, counted=expected)
+
+
+class Writes(httpx.HTTPTransport):
+    """The real transport, noting every request but the GETs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET":
+            self.sent.append(f"{request.method} {request.url.path}")
+        return super().handle_request(request)
+
+
+def drain(fwd: Forwarder) -> int:
+    """Cycles until nothing is due and no consolidation runs; how many were sent."""
+    async def go() -> int:
+        deadline, total = time.monotonic() + CLOSE_TIMEOUT_S, 0
+        while True:
+            sent = await fwd.cycle()
+            waiting, total = bool(fwd._recheck), total + sent  # waiting: a Queued closing
+            fwd._recheck.clear()
+            if not sent and not waiting:
+                return total
+            assert time.monotonic() < deadline, "ERPNext did not consolidate in time"
+            await asyncio.sleep(2.0 if waiting else 0)
+    try:
+        return asyncio.run(go())
+    finally:
+        fwd.close()
+
+
+def delivery(node: Node, doctype: str, name: str) -> deliveries.State:
+    with node.read() as s:
+        state = deliveries.get(s, doctype, name)
+    assert state is not None, f"no delivery of {doctype} {name} recorded"
+    return state
+
+
