@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import pkgutil
 import shutil
 import subprocess
@@ -53,6 +54,30 @@ def test_the_wheel_installs_one_top_level_name(tmp_path: Path) -> None:
     assert "tillmesh/lab/erpnext_simulator/_pos.py" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "tillmesh = tillmesh.node.ops.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+
+    # Installed from the wheel (not this checkout), the demo's parts still come along.
+    target, data = tmp_path / "site-packages", tmp_path / "demo"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+
+    def tillmesh_cli(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "tillmesh.node.ops.cli", "--data-dir", str(data), *args],
+            check=True, capture_output=True, text=True, timeout=120, env=env,
+            cwd=tmp_path).stdout
+
+    where = subprocess.run([sys.executable, "-c", "import tillmesh; print(tillmesh.__file__)"],
+                           check=True, capture_output=True, text=True, env=env,
+                           cwd=tmp_path).stdout
+    assert where.startswith(str(target))
+    tillmesh_cli("init", "--demo", "--pin", "1234", "--listen", "tcp://127.0.0.1:0",
+                 "--join-listen", "tcp://127.0.0.1:0", "--no-mdns")
+    assert "Demo Cashier" in tillmesh_cli("users")  # the demo data was loaded
+    simulator = subprocess.run([sys.executable, "-m", "tillmesh.lab.erpnext_simulator",
+                                "--help"], check=True, capture_output=True, text=True,
+                               env=env, cwd=tmp_path).stdout
+    assert "--port" in simulator
 
 
 def test_no_module_imports_the_old_top_level_names() -> None:
