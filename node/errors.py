@@ -14,6 +14,10 @@ are translated where they are caught, ``raise ... from exc``, and never leak.
     │   ├── TotalsError           the cart cannot be priced as ERPNext would (ERPNext 417)
     │   ├── PaymentError          paid less than due, unknown mode of payment
     │   ├── ReturnError           return beyond what was sold, wrong invoice
+    │   │   └── ReturnUnconfirmed the counter that made the sale cannot be asked (cut off,
+    │   │                         silent, an older release): refunding risks a double
+    │   │                         refund; ``owner`` and ``reason`` say why, and the same
+    │   │                         call with ``unconfirmed`` and a supervisor goes ahead
     │   └── ShiftError            no open shift, shift already open or closed
     ├── AuthError                 login and authorisation
     │   ├── LoginFailed           wrong user or PIN
@@ -34,6 +38,8 @@ are translated where they are caught, ``raise ... from exc``, and never leak.
         │                         message and ``exc_type`` are carried as ERPNext gave them
         ├── ErpNextDuplicate      409: a document of that name exists (for Tillmesh's
         │                         client-chosen names: already delivered)
+        ├── ErpNextNameNotKept    ERPNext stored a document under a name of its own, not
+        │                         the one sent (``erpnext_name`` says which); never an ack
         ├── ErpNextNotFound       404: no such document, doctype or method
         └── ErpNextServerError    5xx or 429 on every attempt, or an unreadable answer
 """
@@ -52,6 +58,11 @@ class TillmeshError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+    def _text(self, key: str) -> str | None:
+        """A detail that is text, or None (details cross the local API as given)."""
+        value = self.details.get(key)
+        return value if isinstance(value, str) else None
 
     def to_wire(self) -> dict[str, Any]:
         """The error as the local API sends it."""
@@ -92,6 +103,16 @@ class PaymentError(ValidationError):
 
 class ReturnError(ValidationError):
     code = "return"
+
+
+class ReturnUnconfirmed(ReturnError):
+    code = "return_unconfirmed"
+
+    @property
+    def owner(self) -> str | None:
+        """The counter that made the sale and could not be asked."""
+        value = self.details.get("owner")
+        return value if isinstance(value, str) else None
 
 
 class ShiftError(ValidationError):
@@ -154,8 +175,7 @@ class ErpNextError(TillmeshError):
     @property
     def exc_type(self) -> str | None:
         """Frappe's exception class name (``ValidationError``, ``MandatoryError`` …)."""
-        value = self.details.get("exc_type")
-        return value if isinstance(value, str) else None
+        return self._text("exc_type")
 
 
 class ErpNextUnreachable(ErpNextError):
@@ -172,6 +192,15 @@ class ErpNextValidation(ErpNextError):
 
 class ErpNextDuplicate(ErpNextError):
     code = "erpnext_duplicate"
+
+
+class ErpNextNameNotKept(ErpNextError):
+    code = "erpnext_name_not_kept"
+
+    @property
+    def erpnext_name(self) -> str | None:
+        """The name ERPNext gave the document instead of the one sent."""
+        return self._text("erpnext_name")
 
 
 class ErpNextNotFound(ErpNextError):

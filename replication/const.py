@@ -11,7 +11,10 @@ from __future__ import annotations
 
 PROTOCOL_VERSION = 3  # the wire format this code speaks (2: Vector says whether the
 #                       sender reaches ERPNext, for the forwarder's election; 3: and
-#                       whether it forwards now, so two forwarders see each other)
+#                       whether it forwards now, so two forwarders see each other; and
+#                       ReturnAsk / ReturnAnswer, so a sale is refunded at most once)
+ASK_PROTOCOL_VERSION = 3  # the first version that answers a ReturnAsk: an older peer drops
+#                       the frame unread, so it is never asked (it counts as unreachable)
 FIRST_PROTOCOL_VERSION = 1  # no peer can speak an older one: version 0 never existed
 VERSION_WINDOW = 1  # talk to peers this many versions older or newer (staged rollouts)
 MAX_VERSION_NUMBER = 2**16 - 1  # a version field above this is garbage, not a future release
@@ -36,6 +39,10 @@ MAX_KIND_CHARS = 64  # characters of an event kind such as "forward.resolved"
 MAX_CLUSTER_CHARS = 64  # characters of a cluster id
 MAX_REASON_CHARS = 512  # characters of a Bye reason (a log line, not a document)
 MAX_STR_BYTES = 4 * MAX_REASON_CHARS  # longest UTF-8 string any message holds
+MAX_NAME_CHARS = 140  # characters of an invoice or row name in a ReturnAsk: ERPNext's own
+#                       limit for a document name
+MAX_ASK_ID_CHARS = 64  # characters of a ReturnAsk's id (the asker's id and a random part)
+MAX_ASK_ROWS = 500  # rows of one ReturnAsk: a cart of a few hundred lines, returned whole
 MAX_INT64 = 2**63 - 1  # seq, hlc, wall times: SQLite INTEGER is a signed 64-bit value
 
 # --- timings (milliseconds) ---------------------------------------------------------------
@@ -53,6 +60,9 @@ SUSPECT_MS = 10_000  # after a Pull to a peer timed out, ask others first for th
 ELECTION_SETTLE_MS = 3_000  # a counter that just started hears the store's Vectors this
 #   long (three heartbeats) before it may take the forwarder's role: a restarted counter
 #   must not take it from one that forwards already
+ASK_TIMEOUT_MS = 2_000  # a ReturnAsk without an answer is given up after this long: the
+#   owner answers in one round trip and one group commit (a few ms on a LAN), and 2 s is
+#   what a customer at the till can wait before the cashier is told it did not answer
 PEER_TIMEOUT_MS = 5_000  # a peer silent this long (five heartbeats) is shown as not live
 #                          and no longer asked for ranges until it is heard again
 

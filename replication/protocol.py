@@ -7,12 +7,15 @@ Every frame is one msgpack array ``[version, tag, field, ...]``:
     Pull    [v, 3, node, origin, first, last]                      ask for a seq range
     Events  [v, 4, node, [[origin, seq, hlc, wall_us, kind, body, prev_hash, hash], ...]]
     Bye     [v, 5, node, reason]                                   refusal or shutdown
+    ReturnAsk    [v, 6, node, ask_id, invoice, {row: qty}, holds]  (3) may I refund these?
+    ReturnAnswer [v, 7, node, ask_id, granted, reason]             (3) the sale's counter says
 
 Evolution rules: a frame from a *newer* version may append fields to any of these arrays
 and an older decoder ignores them; fields are never removed or retyped within the
 accepted window (``VERSION_WINDOW``). Hello and Bye keep this layout in every version,
 so a node can always read who a peer is and why it was refused. Any other message from
-a version outside the window is a ProtocolError.
+a version outside the window is a ProtocolError, and so is a message from a version
+that did not have it yet (a ReturnAsk stamped 2).
 
 ``decode`` validates everything a peer could get wrong (sizes, types, id syntax, int
 ranges, hash lengths, Pull spans) and raises ProtocolError, never anything else;
@@ -26,12 +29,16 @@ import re
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import msgpack
 
 from tillmesh.replication.const import (
+    ASK_PROTOCOL_VERSION,
     FIRST_PROTOCOL_VERSION,
+    MAX_ASK_ID_CHARS,
+    MAX_ASK_ROWS,
     MAX_BATCH_EVENTS,
     MAX_CLUSTER_CHARS,
     MAX_CONTAINERS,
@@ -39,6 +46,7 @@ from tillmesh.replication.const import (
     MAX_INT64,
     MAX_KIND_CHARS,
     MAX_MESSAGE_BYTES,
+    MAX_NAME_CHARS,
     MAX_ORIGINS,
     MAX_REASON_CHARS,
     MAX_STR_BYTES,
@@ -56,6 +64,8 @@ __all__ = [
     "Message",
     "ProtocolError",
     "Pull",
+    "ReturnAnswer",
+    "ReturnAsk",
     "StreamDecoder",
     "Vector",
     "check_event",
@@ -67,8 +77,11 @@ __all__ = [
 
 NODE_ID = re.compile(r"[A-Za-z0-9]{1,8}")  # counter codes such as C01 (ASCII only)
 KIND = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_KIND_CHARS}}}")  # e.g. "sale.submitted"
+ASK_ID = re.compile(rf"[A-Za-z0-9_\-]{{1,{MAX_ASK_ID_CHARS}}}")  # e.g. "C02-5f1c9a0e2b7d4c11"
+# A quantity as ERPNext keeps it: at most 9 decimals; 15 integer digits is far beyond a till.
+QTY = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")
 
-_HELLO, _VECTOR, _PULL, _EVENTS, _BYE = 1, 2, 3, 4, 5
+_HELLO, _VECTOR, _PULL, _EVENTS, _BYE, _ASK, _ANSWER = 1, 2, 3, 4, 5, 6, 7
 _EVENT_FIELDS = 8
 
 
@@ -140,7 +153,34 @@ class Bye:
     reason: str
 
 
-Message = Hello | Vector | Pull | Events | Bye
+@dataclass(frozen=True)
+class ReturnAsk:
+    """(protocol 3) May the sender refund ``rows`` (row name -> quantity, each > 0) of
+    ``invoice``? Sent to the counter that made the sale, which decides (the node's
+    business: replication only carries it).
+
+    ``holds`` is how many of its own events the sender had recorded when it asked: a
+    receiver that holds them all knows every return the sender made before asking.
+    """
+
+    node: str
+    ask_id: str
+    invoice: str
+    rows: Mapping[str, Decimal]
+    holds: int
+
+
+@dataclass(frozen=True)
+class ReturnAnswer:
+    """(protocol 3) The answer to the ReturnAsk ``ask_id``; ``reason`` says why not."""
+
+    node: str
+    ask_id: str
+    granted: bool
+    reason: str = ""
+
+
+Message = Hello | Vector | Pull | Events | Bye | ReturnAsk | ReturnAnswer
 
 
 # --- versions ---------------------------------------------------------------------------
@@ -233,6 +273,32 @@ def _event(value: object, newer: bool) -> Event:
                  _bytes(digest, "event hash", HASH_BYTES, exact=True))
 
 
+def _name(value: object, what: str) -> str:
+    if not _text(value, what, MAX_NAME_CHARS):
+        raise _fail(what, "must not be empty", value)
+    return str(value)
+
+
+def _rows(value: object) -> dict[str, Decimal]:
+    if not isinstance(value, dict) or not value:
+        raise _fail("ReturnAsk rows", "must be a non-empty map of row to quantity", value)
+    if len(value) > MAX_ASK_ROWS:
+        raise ProtocolError(f"ReturnAsk has {len(value)} rows, more than {MAX_ASK_ROWS}")
+    rows = {}
+    for row, qty in value.items():
+        if not isinstance(qty, str) or not QTY.fullmatch(qty) or not Decimal(qty):
+            raise _fail(f"ReturnAsk qty of {_SHOW.repr(row)}",
+                        "must be a positive decimal string with at most 9 decimals", qty)
+        rows[_name(row, "ReturnAsk row")] = Decimal(qty)
+    return rows
+
+
+def _asks_from(version: int, tag: int) -> None:
+    if version < ASK_PROTOCOL_VERSION:
+        name = "ReturnAsk" if tag == _ASK else "ReturnAnswer"
+        raise ProtocolError(f"{name} is not part of protocol {version}")
+
+
 def check_event(event: Event) -> None:
     """Raise ProtocolError when ``event`` cannot travel (e.g. a body over the bound)."""
     _event(_event_wire(event), newer=False)
@@ -277,7 +343,25 @@ def _parse(frame: object) -> Message:
         if not isinstance(events, list) or len(events) > MAX_BATCH_EVENTS:
             raise _fail("Events", f"must hold an array of at most {MAX_BATCH_EVENTS}", events)
         return Events(_node_id(node, "node"), tuple(_event(e, newer) for e in events))
+    if tag == _ASK:
+        _asks_from(version, tag)
+        node, ask_id, invoice, rows, holds = _fields(frame[2:], "ReturnAsk", 5, newer)
+        return ReturnAsk(_node_id(node, "node"), _ask_id(ask_id), _name(invoice, "invoice"),
+                         _rows(rows), _int(holds, "ReturnAsk holds"))
+    if tag == _ANSWER:
+        _asks_from(version, tag)
+        node, ask_id, granted, reason = _fields(frame[2:], "ReturnAnswer", 4, newer)
+        if type(granted) is not bool:
+            raise _fail("ReturnAnswer granted", "must be a boolean", granted)
+        return ReturnAnswer(_node_id(node, "node"), _ask_id(ask_id), granted,
+                            _text(reason, "ReturnAnswer reason", MAX_REASON_CHARS))
     raise _fail("message type", "is unknown", frame[1])
+
+
+def _ask_id(value: object) -> str:
+    if not isinstance(value, str) or not ASK_ID.fullmatch(value):
+        raise _fail("ask_id", f"must be 1-{MAX_ASK_ID_CHARS} of [A-Za-z0-9_-]", value)
+    return value
 
 
 # --- encode / decode ----------------------------------------------------------------------
@@ -301,7 +385,19 @@ def _wire(msg: Message) -> list[Any]:
         return [v, _EVENTS, msg.node, [_event_wire(e) for e in msg.events]]
     if isinstance(msg, Bye):
         return [v, _BYE, msg.node, msg.reason]
+    if isinstance(msg, ReturnAsk):
+        rows = ({row: _qty_text(qty) for row, qty in msg.rows.items()}
+                if isinstance(msg.rows, Mapping) else msg.rows)
+        return [v, _ASK, msg.node, msg.ask_id, msg.invoice, rows, msg.holds]
+    if isinstance(msg, ReturnAnswer):
+        return [v, _ANSWER, msg.node, msg.ask_id, msg.granted, msg.reason]
     raise ProtocolError(f"not a replication message: {type(msg).__name__}")
+
+
+def _qty_text(qty: object) -> object:
+    """A Decimal as plain digits ("2.500", never "2.5E+0"); anything else is left for
+    the rules to refuse."""
+    return format(qty, "f") if isinstance(qty, Decimal) and qty.is_finite() else qty
 
 
 def encode(msg: Message) -> bytes:

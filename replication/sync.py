@@ -25,24 +25,26 @@ in ms and sends each returned ``(peer_id, message)``. What it does:
 - Relay: after applying anything, a Vector to every READY peer; peers that lack the
   events pull them, so A and C converge through B alone. Pushes of local events are a
   latency optimisation; heartbeats (HEARTBEAT_MS) make everything else eventual.
+- Asks (protocol 3): ``ask`` sends a ReturnAsk to one READY, live peer that speaks
+  ASK_PROTOCOL_VERSION (``cannot_ask`` says why another cannot be asked); its outcome
+  reaches the node's ``ReturnDesk.settled`` exactly once: the peer's ReturnAnswer, or
+  None when none came within ASK_TIMEOUT_MS or the link or the peer's session ended.
+  A peer's ReturnAsk goes to ``ReturnDesk.decide``, whose answer is sent back.
 
-Stores: ``EventStore`` is the interface; ``MemoryStore`` the in-memory twin;
-``EventLogStore`` adapts the node's SQLite EventLog (typed against ``ReplicatedLog``,
-so replication never imports node).
+The log it reads and extends is an ``EventStore`` (``replication.stores``).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 from tillmesh.replication import const
+from tillmesh.replication.asks import Asks, NoDesk, ReturnDesk
 from tillmesh.replication.election import elect
-from tillmesh.replication.event import GENESIS, Event, chain_hash
+from tillmesh.replication.event import Event
 from tillmesh.replication.protocol import (
     PROTOCOL_VERSION,
     Bye,
@@ -51,151 +53,18 @@ from tillmesh.replication.protocol import (
     Message,
     ProtocolError,
     Pull,
+    ReturnAnswer,
+    ReturnAsk,
     Vector,
     check_event,
     version_refusal,
 )
-from tillmesh.replication.vector import VersionVector, missing
+from tillmesh.replication.stores import EventStore
+from tillmesh.replication.vector import missing
 
 log = logging.getLogger(__name__)
 
 Outgoing = tuple[str, Message]  # (peer id, message) for the transport to send
-
-
-# --- stores -------------------------------------------------------------------------------
-
-
-class EventStore(Protocol):
-    """What replication needs from a node's log."""
-
-    def vector(self) -> VersionVector: ...
-    def range(self, origin: str, first: int, last: int) -> list[Event]: ...
-    def receive(self, events: Sequence[Event]) -> int:
-        """Apply the events that extend each origin's prefix (one transaction), skip
-        those already held, stop an origin at a gap or bad hash; return how many were
-        new. Never raises because of what a peer sent."""
-        ...
-
-
-def extending(events: Iterable[Event], head: Callable[[str], tuple[int, bytes]]
-              ) -> list[Event]:
-    """The events that extend their origin's chain, in order; ``head(origin)`` gives the
-    held ``(seq, hash)``. Duplicates are skipped; an origin stops at a gap, and an event
-    whose hash does not chain is passed over (another copy of that seq may chain)."""
-    by_origin: dict[str, list[Event]] = {}
-    for event in events:
-        by_origin.setdefault(event.origin, []).append(event)
-    out = []
-    for origin, batch in by_origin.items():
-        seq, digest = head(origin)
-        for event in sorted(batch, key=lambda e: e.seq):
-            if event.seq <= seq:
-                continue
-            if event.seq != seq + 1:
-                break
-            if event.verify(digest):
-                out.append(event)
-                seq, digest = event.seq, event.hash
-    return out
-
-
-class MemoryStore:
-    """In-memory twin of the node's log for fast tests: origin -> events 1..n."""
-
-    def __init__(self) -> None:
-        self.logs: dict[str, list[Event]] = {}
-
-    def append(self, origin: str, kind: str = "test.event", body: bytes = b"") -> Event:
-        """Record the next event of ``origin`` (a node's own event, in tests)."""
-        chain = self.logs.setdefault(origin, [])
-        prev = chain[-1].hash if chain else GENESIS
-        seq = len(chain) + 1
-        event = Event(origin, seq, seq, seq, kind, body, prev,
-                      chain_hash(prev, origin, seq, seq, seq, kind, body))
-        chain.append(event)
-        return event
-
-    def vector(self) -> VersionVector:
-        return {origin: len(chain) for origin, chain in self.logs.items() if chain}
-
-    def range(self, origin: str, first: int, last: int) -> list[Event]:
-        return list(self.logs.get(origin, [])[max(first, 1) - 1:max(last, 0)])
-
-    def _head(self, origin: str) -> tuple[int, bytes]:
-        chain = self.logs.get(origin)
-        return (len(chain), chain[-1].hash) if chain else (0, GENESIS)
-
-    def receive(self, events: Sequence[Event]) -> int:
-        new = extending(events, self._head)
-        for event in new:
-            self.logs.setdefault(event.origin, []).append(event)
-        return len(new)
-
-
-class LogTransaction(Protocol):
-    def receive_many(self, events: list[Event]) -> int: ...
-
-
-class ReplicatedLog(Protocol):
-    """The part of ``tillmesh.node.store.event_log.EventLog`` the adapter uses."""
-
-    def vector(self) -> VersionVector: ...
-    def range(self, origin: str, first: int, last: int) -> list[Event]: ...
-    def transaction(self) -> AbstractContextManager[LogTransaction]: ...
-
-
-class EventLogStore:
-    """``EventStore`` over the node's EventLog: projections apply in the same transaction.
-
-    The chain is checked before writing, so one bad event cannot roll back the good ones
-    of the batch. If the batch transaction still fails (an event whose body a projection
-    cannot apply, a full disk), events are retried one transaction each and an origin
-    stops at its first failure; the error is logged, never raised.
-    """
-
-    def __init__(self, log: ReplicatedLog) -> None:
-        self.log = log
-        self._heads: dict[str, tuple[int, bytes]] = {}  # committed heads we have seen
-
-    def vector(self) -> VersionVector:
-        return self.log.vector()
-
-    def range(self, origin: str, first: int, last: int) -> list[Event]:
-        return self.log.range(origin, first, last)
-
-    def _head(self, origin: str) -> tuple[int, bytes]:
-        seq = self.log.vector().get(origin, 0)
-        cached = self._heads.get(origin)
-        if cached is not None and cached[0] == seq:
-            return cached
-        held = self.log.range(origin, seq, seq) if seq else []
-        return (seq, held[0].hash) if held else (0, GENESIS)
-
-    def _apply(self, events: Sequence[Event]) -> int:
-        with self.log.transaction() as tx:
-            applied = tx.receive_many(list(events))
-        for event in events:  # committed: remember the heads (a rollback never gets here)
-            self._heads[event.origin] = (event.seq, event.hash)
-        return applied
-
-    def receive(self, events: Sequence[Event]) -> int:
-        new = extending(events, self._head)
-        if not new:
-            return 0
-        try:
-            return self._apply(new)
-        except Exception as exc:  # the boundary for peers' data: never crash the node
-            log.warning("applying %d events failed (%s); retrying one by one", len(new), exc)
-        applied, stopped = 0, set()
-        for event in new:
-            if event.origin not in stopped:
-                try:
-                    applied += self._apply([event])
-                except Exception as exc:
-                    stopped.add(event.origin)
-                    log.error("event %s cannot be applied, origin held back: %s", event.id,
-                              exc)
-        return applied
 
 
 # --- the engine ---------------------------------------------------------------------------
@@ -211,6 +80,7 @@ class PeerState(enum.Enum):
 class _Peer:
     id: str
     state: PeerState = PeerState.GREETING
+    proto: int = 0  # the protocol its accepted Hello spoke
     vector: dict[str, int] = field(default_factory=dict)
     skew_ms: int | None = None
     last_heard_ms: int | None = None
@@ -286,7 +156,8 @@ class Replicator:
     def __init__(self, store: EventStore, node_id: str, cluster: str, *,
                  batch: int = const.MAX_BATCH_EVENTS,
                  max_inflight: int = const.MAX_INFLIGHT_PULLS,
-                 pipeline: int = const.MAX_PULLS_PER_ORIGIN) -> None:
+                 pipeline: int = const.MAX_PULLS_PER_ORIGIN,
+                 desk: ReturnDesk | None = None) -> None:
         if not 1 <= batch <= const.MAX_BATCH_EVENTS or max_inflight < 1 or pipeline < 1:
             raise ValueError(f"batch must be 1..{const.MAX_BATCH_EVENTS}, max_inflight and"
                              " pipeline >= 1")
@@ -304,6 +175,8 @@ class Replicator:
         # (origin, first) -> an outstanding Pull. One origin's Pulls are consecutive ranges
         # asked of one peer, whose answers arrive in order on its one connection.
         self._pulls: dict[tuple[str, int], _Pull] = {}
+        self.desk: ReturnDesk = desk or NoDesk()
+        self._asks = Asks(self.desk)  # our ReturnAsks awaiting their answers
 
     # --- transport events -----------------------------------------------------------------
 
@@ -313,12 +186,14 @@ class Replicator:
             return []
         self._start(now_ms)
         self._forget_pulls(peer_id)
+        self._asks.lost(peer_id)  # asked on the link that is gone
         peer = self._peers[peer_id] = _Peer(peer_id)
         return [self._hello(peer, now_ms, reply=False)]
 
     def disconnected(self, peer_id: str) -> None:
         """The link is gone: forget the peer; its ranges are asked from others."""
         self._forget_pulls(peer_id)
+        self._asks.lost(peer_id)
         self._peers.pop(peer_id, None)
 
     def received(self, peer_id: str, msg: Message, now_ms: int) -> list[Outgoing]:
@@ -348,6 +223,12 @@ class Replicator:
             return out + self._on_vector(peer, msg, now_ms)
         if isinstance(msg, Pull):
             return out + self._on_pull(peer, msg, now_ms)
+        if isinstance(msg, ReturnAsk):
+            answer = self.desk.decide(peer_id, msg)
+            return out + ([(peer_id, answer)] if answer is not None else [])
+        if isinstance(msg, ReturnAnswer):
+            self._asks.answered(peer_id, msg)
+            return out
         return out + self._on_events(peer, msg, now_ms)
 
     def local_events(self, events: Sequence[Event], now_ms: int) -> list[Outgoing]:
@@ -387,6 +268,29 @@ class Replicator:
                 peer.vector_due = True
         return self._forwarder
 
+    def cannot_ask(self, peer_id: str) -> str | None:
+        """Why ``peer_id`` cannot be sent a ReturnAsk now, in words; None when it can."""
+        peer = self._peers.get(peer_id)
+        if peer is None or peer.state is PeerState.GREETING:
+            return f"{peer_id} is not connected"
+        if peer.state is PeerState.CLOSED:
+            return f"{peer_id} refused the link ({peer.reason})"
+        if not peer.live:
+            return f"{peer_id} has not been heard for {const.PEER_TIMEOUT_MS // 1000} s"
+        if peer.proto < const.ASK_PROTOCOL_VERSION:
+            return (f"{peer_id} runs an older release (replication protocol {peer.proto}),"
+                    " which cannot agree returns")
+        return None
+
+    def ask(self, peer_id: str, ask: ReturnAsk, now_ms: int) -> list[Outgoing]:
+        """Send ``ask`` to ``peer_id``; its outcome comes through ``desk.settled`` (at once,
+        None, when ``cannot_ask`` gives a reason)."""
+        if self.cannot_ask(peer_id) is not None:
+            self.desk.settled(ask.ask_id, None)
+            return []
+        self._asks.sent(ask, peer_id, now_ms)
+        return [(peer_id, ask)]
+
     def tick(self, now_ms: int) -> list[Outgoing]:
         """Call about every HEARTBEAT_MS / 4: heartbeats, Hello retries, timeouts, pulls."""
         out: list[Outgoing] = []
@@ -412,11 +316,14 @@ class Replicator:
                          pull.last, pull.peer)
                 if pull.peer in self._peers:
                     self._peers[pull.peer].suspect_until_ms = now_ms + const.SUSPECT_MS
+        self._asks.expire(now_ms)
         return out + self._plan(now_ms)
 
     def shutdown(self, reason: str = "node stopping") -> list[Outgoing]:
         """Say Bye to every peer (a clean stop); the engine forgets them."""
         out: list[Outgoing] = [(p, Bye(self.node_id, reason)) for p in sorted(self._peers)]
+        for peer_id in sorted(self._peers):
+            self._asks.lost(peer_id)
         self._peers.clear()
         self._pulls.clear()
         return out
@@ -445,11 +352,12 @@ class Replicator:
             log.warning("refused %s: %s", peer.id, reason)
             self._close(peer, reason, now_ms)
             return [(peer.id, Bye(self.node_id, reason))]
-        peer.state, peer.reason = PeerState.READY, ""
+        peer.state, peer.reason, peer.proto = PeerState.READY, "", msg.proto
         peer.vector, peer.skew_ms = dict(msg.vector), msg.wall_ms - now_ms
         out: list[Outgoing] = []
         if not msg.reply:  # a new session on its side: what we asked before is lost
             self._forget_pulls(peer.id)
+            self._asks.lost(peer.id)
             out.append(self._hello(peer, now_ms, reply=True))
         return out + self._plan(now_ms)
 
@@ -534,6 +442,7 @@ class Replicator:
     def _close(self, peer: _Peer, reason: str, now_ms: int) -> None:
         peer.state, peer.reason, peer.hello_at_ms = PeerState.CLOSED, reason, now_ms
         self._forget_pulls(peer.id)
+        self._asks.lost(peer.id)
 
     def _forget_pulls(self, peer_id: str) -> None:
         for key, pull in list(self._pulls.items()):

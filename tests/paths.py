@@ -12,3 +12,4 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED_ERPNEXT = REPO.parent / "shared" / "erpnext"
 RECORDED = SHARED_ERPNEXT / "recorded"
+LAB_RECORDED = REPO / "tests" / "lab" / "recorded"  # what this repository recorded itself

@@ -164,3 +164,12 @@ def test_a_counter_at_run_time_never_loads_the_lab() -> None:
     loaded = _imports_in_fresh_interpreter("tillmesh.node.ops.daemon")
     assert {m for m in loaded if m.startswith("tillmesh.lab")} == set()
     assert "tillmesh.node.api.dispatch" in loaded  # the daemon serves every area
+
+
+def test_the_readme_lists_every_method_as_the_records_say() -> None:
+    from tillmesh.node.api.dispatch import README_END, README_START, methods_table
+
+    text = (ROOT / "README.md").read_text()
+    start = text.index("\n", text.index(README_START)) + 1
+    assert text[start:text.index(README_END, start)] == methods_table(), (
+        "run `python -m tillmesh.node.api.dispatch README.md`")

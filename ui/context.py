@@ -5,7 +5,9 @@ the :class:`~ui.bridge.Bridge` (off the Qt thread) and calls back on the Qt thre
 
 * ``approvable=True``: when the node answers PermissionDenied and names roles that could
   approve, ``approval_needed`` asks for a supervisor's user and PIN, and the very same call
-  is sent again with ``approver: {"user", "pin"}`` (a wrong PIN asks again).
+  is sent again with ``approver: {"user", "pin"}`` (a wrong PIN asks again). A screen
+  asks the same way for a risk the node named (``Approval.risk``: a return its sale's
+  counter could not confirm), with ``accept_risk``.
 * Errors a caller does not handle reach :meth:`Context.sink`, the app's one error sink:
   SessionExpired locks the screen or returns to login (:mod:`ui.models.session`),
   NodeUnavailable is left to the connection banner, UnknownMethod reads "not available
@@ -15,7 +17,7 @@ the :class:`~ui.bridge.Bridge` (off the Qt thread) and calls back on the Qt thre
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +55,7 @@ class Approval:
     on_ok: OnOk | None
     on_error: OnError | None
     roles: tuple[str, ...] = field(default=())
+    risk: bool = False  # ``reason`` is a risk the approver accepts, not a missing permission
 
 
 class Context(QObject):
@@ -61,6 +64,7 @@ class Context(QObject):
     navigate = Signal(str)  # a screen name (ui.shell.SCREENS)
     action = Signal(str)  # an F-key action asked for by a button (ui.const.FKEYS)
     approval_needed = Signal(object)  # Approval
+    risk_confirmation = Signal(object)  # Approval (risk=True) the user may accept themselves
     shift_changed = Signal(object)  # this counter's open shift (a map) or None
     printer_changed = Signal(object)  # a banner text, or None when the printer is fine
 
@@ -100,13 +104,22 @@ class Context(QObject):
             return on_error(exc) if on_error is not None else False
         return handle
 
+    def accept_risk(self, method: str, params: Mapping[str, Any], risk: str,
+                    permission: str, on_ok: OnOk | None, on_error: OnError | None) -> None:
+        """The node named a risk that ``permission`` may accept (``params`` already say it
+        is accepted): a user who holds it confirms, anyone else gets a supervisor's PIN."""
+        request = Approval(method, dict(params), risk, on_ok, on_error, ("supervisor",),
+                           risk=True)
+        if self.user is not None and self.user.can(permission):
+            self.risk_confirmation.emit(request)
+        else:
+            self.approval_needed.emit(request)
+
     def approve(self, request: Approval, user: str, pin: str) -> None:
         """Send the refused call again with the approver's PIN for this one action."""
         def again(exc: TillmeshError) -> bool:
             if isinstance(exc, PermissionDenied | LoginFailed | LockedOut):
-                self.approval_needed.emit(Approval(request.method, request.params,
-                                                   exc.message, request.on_ok,
-                                                   request.on_error, request.roles))
+                self.approval_needed.emit(replace(request, reason=exc.message))
                 return True
             return request.on_error(exc) if request.on_error is not None else False
 

@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         ctx.navigate.connect(self.show_screen)
         ctx.action.connect(self.run_action)
         ctx.approval_needed.connect(lambda request: dialogs.ask_approval(ctx, self, request))
+        ctx.risk_confirmation.connect(lambda request: dialogs.confirm_risk(ctx, self, request))
         ctx.shift_changed.connect(lambda _: self._header_text())
         ctx.printer_changed.connect(self._printer)
         self.sell.pay.connect(self._pay)

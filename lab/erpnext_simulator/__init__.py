@@ -1,17 +1,21 @@
 """A faithful ERPNext 15 simulator for tests and the demo (issue 4, point 8).
 
 It answers what Tillmesh asks of ERPNext as the recorded real ERPNext 15.71 did
-(``shared/erpnext/recorded``): Frappe's REST list and document API, naming series and
-client-chosen names, mandatory and link checks, POS Opening/Closing Entry, POS Invoice
-with its stock, payment and return rules, consolidation in and out of the request, and
-Frappe's error shapes. It serves on 127.0.0.1 only, with fault injection for the
-forwarder's exactly-once tests::
+(``shared/erpnext/recorded``, ``tests/lab/recorded``): Frappe's REST list and document API
+(v1 and v2), naming series and client-chosen names, mandatory and link checks, POS
+Opening/Closing Entry, POS Invoice with its totals recomputed as ERPNext computes them and
+its stock, payment and return rules, consolidation in and out of the request with the
+refusals ERPNext makes there, Frappe's error shapes, and gunicorn's limit on request
+lines. Switches make it a release whose ``/api/resource`` drops client-chosen names, or
+one without API v2. It serves on 127.0.0.1 only, with fault injection for the forwarder's
+exactly-once tests::
 
     with Simulator(seed="demo") as sim:
         client = httpx.Client(base_url=sim.url,
                               headers={"Authorization": f"token {sim.api_key}:{sim.api_secret}"})
 
-Run one in the foreground with ``python -m tillmesh.lab.erpnext_simulator --port 8000``.
+Run one in the foreground with ``python -m tillmesh.lab.erpnext_simulator --port 8000``
+(``--drop-resource-names``, ``--no-api-v2``).
 """
 
 from tillmesh.lab.erpnext_simulator._clock import Clock, ManualClock, SiteClock

@@ -1,8 +1,21 @@
 """Frappe's REST surface: a request in, a reply out, no sockets (``_http`` does those).
 
-Routes: ``/api/resource/<doctype>[/<name>]`` (v1), ``/api/v2/document/<doctype>[/<name>]``
-and ``/api/method/<dotted.path>``. Token auth as Frappe: ``Authorization: token
-<key>:<secret>`` (or Basic of the same); a wrong one is 401, none 403.
+Routes, as Frappe 15.72 has them (``frappe/api/v1.py``, ``v2.py``):
+
+- v1: ``/api/resource/<doctype>`` (GET list, POST insert), ``/api/resource/<doctype>/<name>``
+  (GET, PUT, DELETE, POST ``?run_method=``) and ``/api/method/<dotted.path>``; answers
+  ``{"data"}`` or ``{"message"}``, errors with ``exc_type`` and ``_server_messages``.
+- v2: ``/api/v2/document/<doctype>`` (GET list, POST insert),
+  ``/api/v2/document/<doctype>/<name>`` (GET, PUT or PATCH, DELETE),
+  ``/api/v2/document/<doctype>/<name>/method/<method>`` and ``/api/v2/method/<dotted.path>``;
+  answers ``{"data"}``, printed messages as ``messages``, errors as ``{"errors": [...]}``.
+
+Two switches say which release is simulated: ``keep_resource_names`` (the lab's Frappe
+15.72.4 keeps a client's ``name`` on a v1 insert; upstream Frappe 15 after
+frappe/frappe#32327 was reverted, and Frappe 16, draw their own, so a repeat books a second
+document) and ``api_v2`` (off: no v2 routes, a 404 as for any unknown path). A v2 insert
+always keeps the client's names. Token auth as Frappe: ``Authorization: token
+<key>:<secret>`` (or Basic of the same); a wrong one is 401, none reads as the Guest user.
 """
 
 from __future__ import annotations
@@ -18,22 +31,27 @@ from urllib.parse import parse_qs
 
 from tillmesh.lab.erpnext_simulator._errors import (
     AuthenticationError,
-    DoesNotExistError,
     FrappeError,
+    GuestNotPermitted,
     JSONDecodeError,
+    NoRoute,
     NotPermitted,
     TooManyRequests,
     UnhandledError,
     error_body,
+    error_body_v2,
     server_messages,
 )
 from tillmesh.lab.erpnext_simulator._faults import Faults
 from tillmesh.lab.erpnext_simulator._site import Site
 from tillmesh.lab.erpnext_simulator._txn import Txn
 
-_RESOURCE = "/api/resource/"
-_DOCUMENT = "/api/v2/document/"
 _METHOD = "/api/method/"
+_RESOURCE = "/api/resource/"
+_V2 = "/api/v2/"
+_V2_METHOD = "method/"
+_V2_DOCUMENT = "document/"
+_DOC_METHOD = "/method/"  # v2: /document/<doctype>/<name>/method/<method>
 
 
 @dataclass(frozen=True)
@@ -55,82 +73,131 @@ class Reply:
     drop: bool = False  # close the connection without a reply
 
 
+@dataclass(frozen=True)
+class Route:
+    """What a path asks for: a whitelisted method, or a doctype's list or document (and a
+    method of that document, as v2 spells it)."""
+
+    v2: bool
+    method: str = ""
+    doctype: str = ""
+    name: str = ""
+
+
+def parse_route(path: str, *, api_v2: bool) -> Route | None:
+    if path.startswith(_METHOD):
+        return Route(v2=False, method=path[len(_METHOD):].strip("/"))
+    if path.startswith(_RESOURCE):
+        doctype, _, name = path[len(_RESOURCE):].strip("/").partition("/")
+        return Route(v2=False, doctype=doctype, name=name)
+    if not api_v2 or not path.startswith(_V2):
+        return None
+    rest = path[len(_V2):].strip("/")
+    if rest.startswith(_V2_METHOD):
+        return Route(v2=True, method=rest[len(_V2_METHOD):])
+    if not rest.startswith(_V2_DOCUMENT):
+        return Route(v2=True)  # under /api/v2 but no route: a v2-shaped 404
+    doctype, _, name = rest[len(_V2_DOCUMENT):].partition("/")
+    name, _, method = name.partition(_DOC_METHOD)
+    return Route(v2=True, doctype=doctype, name=name, method=method)
+
+
 class Api:
     def __init__(self, site: Site, lock: threading.RLock, faults: Faults, *, api_key: str,
-                 api_secret: str, on_jobs: Callable[[list[str]], None]) -> None:
+                 api_secret: str, on_jobs: Callable[[list[str]], None],
+                 keep_resource_names: bool = True, api_v2: bool = True) -> None:
         self._site = site
         self._lock = lock
         self._faults = faults
         self._token = f"{api_key}:{api_secret}"
         self._on_jobs = on_jobs
+        self._keep_resource_names = keep_resource_names
+        self._api_v2 = api_v2
 
     def handle(self, request: Request) -> Reply:
+        route = parse_route(request.path, api_v2=self._api_v2)
+        v2 = route is not None and route.v2
         decision = self._faults.decide(request.method, request.path)
         if decision.drop:
             return Reply(drop=True)
         if decision.refuse is not None:
-            reply = _error(decision.refuse)
+            reply = _error(decision.refuse, v2=v2)
         else:
-            reply = self._authorized(request)
+            reply = self._authorized(request, route)
         reply.delay_s, reply.hang_s = decision.delay_s, decision.hang_s
         return reply
 
-    def _authorized(self, request: Request) -> Reply:
+    def _authorized(self, request: Request, route: Route | None) -> Reply:
+        v2 = route is not None and route.v2
         token = _token(request.headers.get("authorization", ""))
+        if token is not None and token != self._token:
+            return _error(AuthenticationError(), v2=v2)
+        if route is None or not (route.method or route.doctype):
+            return _error(NoRoute(), v2=v2)
         if token is None:
-            return _error(NotPermitted("Not permitted: login or send an API token"))
-        if token != self._token:
-            return _error(AuthenticationError("Invalid API key or secret"))
+            guest = GuestNotPermitted(route.doctype) if route.doctype else NotPermitted(
+                "Not permitted: login or send an API token")
+            return _error(guest, v2=v2)
         txn: Txn | None = None
         try:
             with self._lock:
                 txn = self._site.begin()
-                body = self._route(txn, request)
+                key, result = self._route(txn, request, route)
                 txn.commit()
             if txn.jobs:
                 self._on_jobs(txn.jobs)
-            if txn.notes:
-                body = {**(body or {}), "_server_messages": server_messages(txn.notes)}
             status = 202 if request.method == "DELETE" else 200
-            return Reply(status=status, body=body)
+            return Reply(status=status, body=_envelope(route, key, result, txn.notes))
         except FrappeError as err:
-            if txn is not None and txn.notes:
+            if txn is not None:
+                with self._lock:
+                    self._site.rolled_back(txn)
                 err.notes = [n["message"] for n in txn.notes] + err.notes
-            return _error(err)
+            return _error(err, v2=v2)
         except Exception as exc:  # a simulator bug: answer it, keep serving, commit nothing
-            return _error(UnhandledError(exc))
+            return _error(UnhandledError(exc), v2=v2)
 
-    def _route(self, txn: Txn, request: Request) -> dict[str, Any]:
+    def _route(self, txn: Txn, request: Request, route: Route) -> tuple[str, Any]:
+        """The answer's key (v1 methods answer ``message``, the rest ``data``) and value."""
         params = {k: v[-1] for k, v in parse_qs(request.query, keep_blank_values=True).items()}
-        path, method = request.path, request.method
-        if path.startswith(_METHOD):
+        method, site, doctype, name = request.method, self._site, route.doctype, route.name
+        if not doctype:
             args = {**params, **_body(request)} if method != "GET" else params
-            return {"message": self._site.call(txn, path[len(_METHOD):].strip("/"), args)}
-        if path.startswith(_RESOURCE):
-            rest, v2 = path[len(_RESOURCE):], False
-        elif path.startswith(_DOCUMENT):
-            rest, v2 = path[len(_DOCUMENT):], True
-        else:
-            raise DoesNotExistError(f"Page {path} not found")
-        doctype, _, name = rest.strip("/").partition("/")
-        site = self._site
-        if not name:
-            if method == "GET":
-                return {"data": site.list_rows(doctype, params, v2=v2)}
-            if method == "POST":
-                return {"data": site.answer(doctype, site.insert(txn, doctype, _body(request)))}
-        elif method == "GET":
-            return {"data": site.answer(doctype, txn.require(doctype, name))}
-        elif method == "PUT":
-            doc = site.update(txn, doctype, name, _body(request))
-            return {"data": site.answer(doctype, doc)}
-        elif method == "DELETE":
+            return "message", site.call(txn, route.method, args)
+        if route.method or (method == "POST" and name and params.get("run_method")):
+            if method not in ("GET", "POST"):
+                raise NotPermitted(f"Not permitted: {method} {request.path}")
+            return "message", site.run_method(txn, doctype, name,
+                                              route.method or params["run_method"])
+        if not name and method == "GET":
+            return "data", site.list_rows(doctype, params, v2=route.v2)
+        if not name and method == "POST":
+            keep = route.v2 or self._keep_resource_names
+            return "data", site.answer(doctype, site.insert(txn, doctype, _body(request),
+                                                            keep_names=keep))
+        if name and method == "GET":
+            return "data", site.answer(doctype, txn.require(doctype, name))
+        if name and (method == "PUT" or method == "PATCH" and route.v2):
+            return "data", site.answer(doctype, site.update(txn, doctype, name, _body(request)))
+        if name and method == "DELETE":
             site.delete(txn, doctype, name)
-            return {"data": "ok"}
-        elif method == "POST" and params.get("run_method"):
-            result = site.run_method(txn, doctype, name, params["run_method"])
-            return {} if result is None else {"message": result}
-        raise NotPermitted(f"Not permitted: {method} {path}")
+            return "data", "ok"
+        raise NotPermitted(f"Not permitted: {method} {request.path}")
+
+
+def _envelope(route: Route, key: str, result: Any,
+              notes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Frappe's answer around ``result`` (left out when None; v2 calls every key ``data``)
+    and what was printed: v1 ``_server_messages`` (JSON text), v2 ``messages``."""
+    body: dict[str, Any] = {}
+    if result is not None:
+        body["data" if route.v2 else key] = result
+    if notes:
+        if route.v2:
+            body["messages"] = notes
+        else:
+            body["_server_messages"] = server_messages(notes)
+    return body
 
 
 def _token(header: str) -> str | None:
@@ -164,8 +231,9 @@ def _body(request: Request) -> dict[str, Any]:
     return form
 
 
-def _error(err: FrappeError) -> Reply:
+def _error(err: FrappeError, *, v2: bool) -> Reply:
     headers = {}
     if isinstance(err, TooManyRequests):
         headers["Retry-After"] = str(err.retry_after_s)
-    return Reply(status=err.status, body=error_body(err), headers=headers)
+    return Reply(status=err.status, body=error_body_v2(err) if v2 else error_body(err),
+                 headers=headers)

@@ -16,12 +16,18 @@ RETRY_AFTER_S = 1  # seconds announced in Retry-After by rate_limit_next by defa
 CONNECTION_IDLE_S = 30.0  # seconds a keep-alive connection may idle before its thread ends
 STOP_JOIN_S = 5.0  # seconds stop() waits for each server or job thread to end
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a request body larger than this is refused (413)
+# bytes of "METHOD path?query HTTP/1.1": gunicorn's default limit_request_line, which a
+# stock ERPNext runs with (a longer line is refused with 400 before Frappe sees it)
+MAX_REQUEST_LINE = 4094
+# bytes gunicorn reads at once: a longer request line is reported as this long
+GUNICORN_READ_BYTES = 8192
 
 HASH_NAME_LENGTH = 10  # characters of a Frappe hash name ("ud0tdkl7bh")
 SERIES_DIGITS = 5  # digits of a naming-series counter ("ACC-PSINV-2026-00001")
 EXC_ID_HEX = 56  # characters of the __frappe_exc_id Frappe puts in fatal messages
 
 MONEY = Decimal("0.01")  # EUR precision of every amount the simulator computes
+QTY = Decimal("0.001")  # precision of quantities (System Settings' float precision, 3)
 QTY_EPSILON = 1e-9  # float slack when comparing quantities read from JSON
 
 OPENING_STOCK_QTY = 100.0  # units of every demo item in the demo warehouse

@@ -1,9 +1,10 @@
 """The hooks a doctype's rules plug into, called by the site in Frappe's order.
 
 Insert: ``before_links`` (what ERPNext checks before link validation), link check,
-``fill`` (ERPNext's ``set_missing_values``: server-filled fields), ``validate``, mandatory
-check, duplicate check, ``on_submit`` when ``docstatus`` is 1. Save (PUT) the same from link
-check on. ``on_cancel`` and ``on_trash`` on cancel and delete. The base does nothing.
+``fill`` (ERPNext's ``set_missing_values``: server-filled fields), ``validate``,
+``before_save`` when it stays a draft (a submit runs ``before_submit`` instead), mandatory
+check, duplicate check, ``on_submit`` when ``docstatus`` is 1. Save (PUT) the same from
+link check on. ``on_cancel`` and ``on_trash`` on cancel and delete. The base does nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class Controller:
 
     def validate(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
         """Rules a document must pass to be saved."""
+
+    def before_save(self, txn: Txn, doc: Doc) -> None:
+        """Changes made to a draft after validation (not when it is being submitted)."""
 
     def on_submit(self, txn: Txn, doc: Doc, *, chosen_name: bool) -> None:
         """Effects of submitting (``chosen_name``: the client named it in this insert)."""

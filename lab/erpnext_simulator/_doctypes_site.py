@@ -54,6 +54,11 @@ SITE_DOCTYPES: dict[str, tuple[str, str]] = {
     "Deleted Document": ("naming=hash sort=modified order=desc", """
         deleted_name|X deleted_doctype|X restored|C new_name|X data|X
     """),
+    "Global Defaults": ("naming=single sort=modified order=desc single", """
+        default_company|L|Company|Default~Company country|X
+        default_currency|L|Currency|Default~Currency hide_currency_symbol|X
+        disable_rounded_total|C disable_in_words|C
+    """),
     "Item Default": ("naming=hash sort=modified order=desc table", """
         company|L|Company|Company default_warehouse|L|Warehouse|Default~Warehouse
         default_price_list|L|Price~List|Default~Price~List

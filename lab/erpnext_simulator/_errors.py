@@ -8,23 +8,30 @@
     │   ├── UpdateAfterSubmitError  417, a submitted document was edited
     │   ├── LinkExistsError         417, a document to delete is still linked from another
     │   ├── PartialPaymentValidationError  417, a POS Invoice paid less than its total
+    │   ├── InvalidQtyError         417, a sale's row of quantity 0
+    │   ├── UOMMustBeIntegerError   417, a fraction of a whole-number UOM
     │   ├── StockOverReturnError    417, a return gives back more than was sold
     │   ├── NegativeStockError      417, stock would go below zero when it is booked
     │   └── ItemPriceDuplicateItem  417, a second Item Price for the same item and list
     ├── DuplicateEntryError         409, a document with that name exists
     ├── DoesNotExistError           404, no such document or doctype
+    │   └── NoRoute                 404, a path no API route matches (/api/v2 when off)
     ├── AuthenticationError         401, a token that matches no user
-    ├── NotPermitted                403, no token, or a child table listed without parent
+    ├── NotPermitted                403, a child table listed without parent, a method
+    │   │                               not whitelisted
+    │   └── GuestNotPermitted       403, no token
     ├── TooManyRequests             429, an injected rate limit
     ├── ServerError                 500, an injected fault (status chosen by the test)
     ├── JSONDecodeError             500, malformed JSON in a query parameter
     ├── ServerTypeError             500, ERPNext's TypeError on a POS Invoice without paid_amount
     └── UnhandledError              500, a bug in the simulator, answered as Frappe answers one
 
-Bodies have three shapes, as recorded: most carry ``exception``, ``exc_type``, ``exc`` (a
-JSON list holding a traceback) and ``_server_messages`` (a JSON list of JSON objects);
+Bodies of ``/api/resource`` and ``/api/method`` have three shapes, as recorded: most carry
+``exception``, ``exc_type``, ``exc`` (a JSON list holding a traceback) and
+``_server_messages`` (a JSON list of JSON objects; left out when nothing was printed);
 ``DoesNotExistError`` carries only ``exc_type`` and ``_server_messages``; the 500s of Python
-errors carry no ``_server_messages``.
+errors carry no ``_server_messages``. API v2 answers ``{"errors": [...], "messages": [...]}``
+instead (:func:`error_body_v2`).
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ class FrappeError(Exception):
     messages_only = False  # 404: no exception/exc keys
     without_messages = False  # Python errors: no _server_messages
     raise_message = True  # False: Frappe raised without printing the error itself
+    bare = False  # raised as a class, no text: `exception` names the class only
+    error_message: str | None = None  # Frappe's `_error_message` (v1), when it sets one
     traceback: str | None = None  # a real one, else a short stand-in goes into `exc`
 
     def __init__(self, message: str | list[str], *, title: str | None = None,
@@ -72,9 +81,9 @@ class FrappeError(Exception):
 
     @property
     def exception(self) -> str:
-        text = self._exception if self._exception is not None else self.lines[0]
+        text = self._exception if self._exception is not None else str(self.message)
         prefix = f"{self.module}.{self.exc_type}" if self.module else self.exc_type
-        return f"{prefix}: {text}"
+        return prefix if self.bare else f"{prefix}: {text}"
 
     def fatal_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {"message": self.message, "title": self.title,
@@ -116,6 +125,23 @@ class PartialPaymentValidationError(ValidationError):
     exc_type = "PartialPaymentValidationError"
     module = "erpnext.accounts.doctype.pos_invoice.pos_invoice"
     erpnext = True
+
+
+class InvalidQtyError(ValidationError):
+    exc_type = "InvalidQtyError"
+    module = "erpnext.controllers.accounts_controller"
+    erpnext = True
+
+
+class UOMMustBeIntegerError(ValidationError):
+    exc_type = "UOMMustBeIntegerError"
+    module = "erpnext.utilities.transaction_base"
+    erpnext = True
+
+
+class UniqueValidationError(ValidationError):
+    exc_type = "UniqueValidationError"
+    module = "frappe.exceptions"
 
 
 class StockOverReturnError(ValidationError):
@@ -162,16 +188,46 @@ class DoesNotExistError(FrappeError):
         return cls(f"{doctype} {name} not found")
 
 
+class NoRoute(DoesNotExistError):
+    """Recorded: a path no API route matches is raised bare, nothing printed."""
+
+    raise_message = False
+    bare = True
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
 class AuthenticationError(FrappeError):
+    """Recorded: a wrong token is raised bare, nothing printed."""
+
     status = 401
     exc_type = "AuthenticationError"
-    title = "Not Permitted"
+    raise_message = False
+    bare = True
+
+    def __init__(self) -> None:
+        super().__init__("")
 
 
 class NotPermitted(FrappeError):
     status = 403
     exc_type = "PermissionError"
     title = "Not Permitted"
+
+
+class GuestNotPermitted(NotPermitted):
+    """Recorded: a request without a token reads as the Guest user's, refused bare after
+    printing why."""
+
+    raise_message = False
+    bare = True
+
+    def __init__(self, doctype: str) -> None:
+        super().__init__("", notes=[f"User <strong>Guest</strong> does not have doctype access "
+                                    f"via role permission for document <strong>{doctype}"
+                                    "</strong>"])
+        self.error_message = f"No permission for {doctype}"
 
 
 class TooManyRequests(FrappeError):
@@ -227,12 +283,46 @@ def error_body(err: FrappeError) -> dict[str, Any]:
     if err.erpnext and not err.messages_only:
         body["_exc_source"] = ERPNEXT_SOURCE
     if not err.messages_only:
-        body["exc"] = json.dumps([err.traceback or f"{_TRACEBACK_HEAD}{err.exception}\n"])
-    if not err.without_messages:
-        notes = [{"message": note, "title": "Message"} for note in err.notes]
-        fatal = [err.fatal_message()] if err.raise_message else []
-        body["_server_messages"] = server_messages([*notes, *fatal])
+        body["exc"] = json.dumps([_traceback(err)])
+    messages = printed(err)
+    if messages:  # Frappe leaves the key out when nothing was printed
+        body["_server_messages"] = server_messages(messages)
+    if err.error_message:
+        body["_error_message"] = err.error_message
     return body
+
+
+def error_body_v2(err: FrappeError) -> dict[str, Any]:
+    """The JSON body Frappe's API v2 answers ``err`` with (``report_error``): the error's
+    type and traceback (none for a 404), merged with the first message printed under the
+    error's id (a message printed without an id when the error has none), the rest as
+    ``messages``."""
+    error: dict[str, Any] = {"type": err.exc_type}
+    if err.status != 404:
+        error["exception"] = _traceback(err)
+    messages = printed(err)
+    exc_id = messages[-1].get("__frappe_exc_id") if err.raise_message else None
+    linked = next((m for m in messages if m.get("__frappe_exc_id") == exc_id), None)
+    if linked is not None:
+        messages.remove(linked)
+        error.update({k: v for k, v in linked.items()
+                      if k not in ("raise_exception", "__frappe_exc_id")})
+    body: dict[str, Any] = {"errors": [error]}
+    if messages:
+        body["messages"] = messages
+    return body
+
+
+def printed(err: FrappeError) -> list[dict[str, Any]]:
+    """Frappe's ``message_log`` when ``err`` was raised: its notes, then its own message."""
+    if err.without_messages:
+        return []
+    notes = [{"message": note, "title": "Message"} for note in err.notes]
+    return [*notes, err.fatal_message()] if err.raise_message else notes
+
+
+def _traceback(err: FrappeError) -> str:
+    return err.traceback or f"{_TRACEBACK_HEAD}{err.exception}\n"
 
 
 def server_messages(messages: list[dict[str, Any]]) -> str:

@@ -1,5 +1,8 @@
 """The HTTP/1.1 shell around :class:`_api.Api`: keep-alive, one thread per connection.
 
+As a stock ERPNext's gunicorn does, a request line over ``MAX_REQUEST_LINE`` bytes is
+refused before anything else with gunicorn's own 400 page, and the connection closed.
+
 The server tracks its open connections so that :meth:`Server.close` can end them (idle
 keep-alive threads otherwise sit in ``readline``), and every wait here is bounded: idle
 connections time out after ``CONNECTION_IDLE_S``, a withheld answer ends when the server
@@ -9,9 +12,11 @@ stops, ``close`` joins each thread for at most ``STOP_JOIN_S``.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import socket
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
@@ -19,8 +24,10 @@ from urllib.parse import unquote
 from tillmesh.lab.erpnext_simulator._api import Api, Reply, Request
 from tillmesh.lab.erpnext_simulator._const import (
     CONNECTION_IDLE_S,
+    GUNICORN_READ_BYTES,
     HOST,
     MAX_BODY_BYTES,
+    MAX_REQUEST_LINE,
     STOP_JOIN_S,
 )
 
@@ -64,6 +71,13 @@ class Server(ThreadingHTTPServer):
             thread.join(STOP_JOIN_S)
 
 
+def request_line_length(raw: bytes) -> int:
+    """The length gunicorn reports for a request line read as ``raw``: the line without
+    its CRLF when that arrived in gunicorn's first read, else the bytes of that read."""
+    line = raw[:-2] if raw.endswith(b"\r\n") else raw
+    return len(line) if len(line) + 2 <= GUNICORN_READ_BYTES else GUNICORN_READ_BYTES
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = CONNECTION_IDLE_S
@@ -76,7 +90,48 @@ class _Handler(BaseHTTPRequestHandler):
         # delayed ACK (Nagle): ~40 ms a request.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def handle_one_request(self) -> None:
+        """``BaseHTTPRequestHandler``'s, with gunicorn's limit on the request line first."""
+        try:
+            self.raw_requestline = self.rfile.readline(GUNICORN_READ_BYTES + 1)
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            length = request_line_length(self.raw_requestline)
+            if length > MAX_REQUEST_LINE:
+                self._refuse_line(length)
+                return
+            if not self.parse_request():
+                return  # it answered already
+            handler = getattr(self, f"do_{self.command}", None)
+            if handler is None:
+                self.send_error(HTTPStatus.NOT_IMPLEMENTED,
+                                f"Unsupported method ({self.command!r})")
+                return
+            handler()
+            self.wfile.flush()
+        except TimeoutError:  # a read or write timed out: drop the connection
+            self.close_connection = True
+
+    def _refuse_line(self, length: int) -> None:
+        """gunicorn's answer (``util.write_error``), byte for byte, then it hangs up."""
+        reason = "Bad Request"
+        page = (f"<html>\n  <head>\n    <title>{reason}</title>\n  </head>\n  <body>\n"
+                f"    <h1><p>{reason}</p></h1>\n    "
+                f"{html.escape(f'Request Line is too large ({length} > {MAX_REQUEST_LINE})')}"
+                "\n  </body>\n</html>\n")
+        self.wfile.write(f"HTTP/1.1 400 {reason}\r\nConnection: close\r\nContent-Type: "
+                         f"text/html\r\nContent-Length: {len(page)}\r\n\r\n{page}"
+                         .encode("latin-1"))
+        self.wfile.flush()
+        self.close_connection = True
+        method, _, rest = self.raw_requestline.decode("latin-1").partition(" ")
+        self.server.log(method, unquote(rest.partition("?")[0]), HTTPStatus.BAD_REQUEST.value)
+
     def do_GET(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
         self._serve()
 
     def do_POST(self) -> None:

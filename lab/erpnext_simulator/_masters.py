@@ -83,7 +83,8 @@ class CustomField(Controller):
         field = Field(name=doc["fieldname"], label=str(doc.get("label") or doc["fieldname"]),
                       kind=FIELDTYPE_KINDS.get(str(doc.get("fieldtype")), OTHER),
                       options=str(doc.get("options") or ""),
-                      default=str(doc.get("default") or ""), reqd=bool(doc.get("reqd")))
+                      default=str(doc.get("default") or ""), reqd=bool(doc.get("reqd")),
+                      unique=bool(doc.get("unique")))
         registry = txn.registry
         txn.after_commit.append(lambda: registry.add_field(meta.name, field))
 

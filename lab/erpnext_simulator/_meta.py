@@ -34,6 +34,7 @@ class Field:
     label: str = ""
     default: str = ""
     reqd: bool = False
+    unique: bool = False  # a Custom Field's "unique": the database refuses a second value
 
     def coerce(self, value: Any) -> Any:
         """A value as Frappe stores it: Check and Int as int, Float kinds as float (their

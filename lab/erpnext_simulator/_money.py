@@ -1,6 +1,7 @@
-"""Amounts: ERPNext answers floats, the simulator computes in Decimal.
+"""Amounts and quantities: ERPNext answers floats, the simulator computes in Decimal.
 
-The recorded site rounds with "Banker's Rounding" (half to even) at 2 decimals.
+The recorded site rounds with "Banker's Rounding" (half to even), money at 2 decimals and
+quantities at 3.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from tillmesh.lab.erpnext_simulator._const import MONEY
+from tillmesh.lab.erpnext_simulator._const import MONEY, QTY
 
 
 def dec(value: Any) -> Decimal:
@@ -23,6 +24,22 @@ def money(value: Any) -> float:
     return float(dec(value).quantize(MONEY, rounding=ROUND_HALF_EVEN)) + 0.0
 
 
-def below(a: Any, b: Any) -> bool:
-    """Whether amount ``a`` is less than ``b`` once both are rounded to the cent."""
-    return dec(a).quantize(MONEY) < dec(b).quantize(MONEY)
+
+
+def quantity(value: Any) -> float:
+    """Rounded to the float precision of quantities, half to even, as ERPNext stores it."""
+    return float(dec(value).quantize(QTY, rounding=ROUND_HALF_EVEN)) + 0.0
+
+
+def round_to_fraction(value: float, fraction: Decimal) -> float:
+    """Frappe's ``round_based_on_smallest_currency_fraction`` (cash rounding), to the cent;
+    its remainder is Python's float ``%``, which takes the divisor's sign."""
+    if not fraction:
+        return money(round(value))
+    remainder = dec(value) % fraction
+    if remainder < 0:
+        remainder += fraction
+    remainder = remainder.quantize(MONEY, rounding=ROUND_HALF_EVEN)
+    if remainder > fraction / 2:
+        return money(dec(value) + fraction - remainder)
+    return money(dec(value) - remainder)

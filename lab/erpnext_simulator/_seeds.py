@@ -71,6 +71,9 @@ def _company_docs(company: str, abbr: str, accounts: list[tuple[str, str]],
 
 def _common(modified: str) -> list[tuple[str, Doc]]:
     return [
+        ("Global Defaults", {"name": "Global Defaults", "default_currency": "EUR",
+                             "country": "Germany", "disable_rounded_total": 0,
+                             "modified": modified}),
         ("Currency", {"name": "EUR", "currency_name": "EUR", "enabled": 1, "fraction": "Cent",
                       "fraction_units": 100, "smallest_currency_fraction_value": 0.01,
                       "symbol": "€", "modified": modified}),

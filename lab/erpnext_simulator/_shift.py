@@ -1,40 +1,26 @@
-"""Shifts: POS Opening Entry, POS Closing Entry and the consolidation that closing runs.
+"""Shifts: POS Opening Entry and POS Closing Entry, and ``get_pos_invoices``.
 
-A closing of fewer than ten invoices consolidates inside the request (a failure refuses
-the request); from ten on it answers ``Queued`` and a background job consolidates,
-ending ``Submitted`` or ``Failed`` with ERPNext's HTML error message, kept (while the
-status goes back to ``Queued``) when ``run_method=retry`` queues it again.
+Submitting a closing consolidates its invoices (``_merging``): fewer than ten inside the
+request, from ten on in a background job; ``run_method=retry`` runs it again, keeping the
+last ``error_message`` while the status is ``Queued``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from tillmesh.lab.erpnext_simulator._clock import parse_datetime, posting_moment
-from tillmesh.lab.erpnext_simulator._consolidation import (
-    SALES_INVOICE_SERIES,
-    batches,
-    merge_log,
-    merged_invoice,
-)
-from tillmesh.lab.erpnext_simulator._const import BACKGROUND_CONSOLIDATION_FROM
 from tillmesh.lab.erpnext_simulator._controller import Controller
-from tillmesh.lab.erpnext_simulator._documents import expand, row_missing
-from tillmesh.lab.erpnext_simulator._errors import (
-    FrappeError,
-    MandatoryError,
-    NotPermitted,
-    ValidationError,
+from tillmesh.lab.erpnext_simulator._documents import expand
+from tillmesh.lab.erpnext_simulator._errors import NotPermitted, ValidationError
+from tillmesh.lab.erpnext_simulator._merging import (
+    consolidate_or_queue,
+    set_opening,
+    unconsolidate,
 )
 from tillmesh.lab.erpnext_simulator._meta import cint, flt
-from tillmesh.lab.erpnext_simulator._naming import series_prefix
-from tillmesh.lab.erpnext_simulator._stock import Move, post, unpost
 from tillmesh.lab.erpnext_simulator._store import Doc
 from tillmesh.lab.erpnext_simulator._txn import Txn
-
-BACKGROUND_NOTE = {"message": "POS Invoices will be consolidated in a background process",
-                   "title": "Message", "alert": 1}
 
 
 class PosOpeningEntry(Controller):
@@ -94,19 +80,13 @@ class PosClosingEntry(Controller):
             raise ValidationError(problems, title="Invalid POS Invoices", erpnext=True)
 
     def on_submit(self, txn: Txn, doc: Doc, *, chosen_name: bool) -> None:
-        if chosen_name:
-            # Recorded: a chosen name with docstatus 1 in one POST loses the invoice rows'
-            # parent; as a draft first, then PUT docstatus 1, it works.
-            message = row_missing("POS Invoice Reference", 1, "parent")
-            raise MandatoryError(message, notes=[message],
-                                 exception=f"[POS Closing Entry, {doc['name']}]: parent")
-        consolidate_or_queue(txn, doc)
+        consolidate_or_queue(txn, doc, chosen_name=chosen_name)
 
     def on_cancel(self, txn: Txn, doc: Doc) -> None:
         if doc.get("status") == "Submitted":
-            _unconsolidate(txn, doc["name"])
+            unconsolidate(txn, doc["name"])
         doc["error_message"] = ""
-        _set_opening(txn, doc, closed=False)
+        set_opening(txn, doc, closed=False)
 
     def run_method(self, txn: Txn, doc: Doc, method: str) -> Any:
         if method != "retry":
@@ -115,122 +95,6 @@ class PosClosingEntry(Controller):
             raise ValidationError("Only a submitted POS Closing Entry can be retried")
         consolidate_or_queue(txn, txn.edit("POS Closing Entry", doc["name"]))
         return None
-
-
-def consolidate_or_queue(txn: Txn, closing: Doc) -> None:
-    if len(closing.get("pos_transactions") or []) >= BACKGROUND_CONSOLIDATION_FROM:
-        closing["status"] = "Queued"
-        txn.touch("POS Closing Entry", closing)
-        txn.jobs.append(closing["name"])
-        txn.notes.append(dict(BACKGROUND_NOTE))
-    else:
-        consolidate(txn, closing)
-
-
-def consolidate(txn: Txn, closing: Doc) -> None:
-    """Merge the closing's invoices, book their stock, close the shift (or raise)."""
-    rows = closing.get("pos_transactions") or []
-    invoices = {r["pos_invoice"]: txn.require("POS Invoice", r["pos_invoice"]) for r in rows}
-    for invoice in invoices.values():
-        if invoice.get("consolidated_invoice"):
-            raise ValidationError(f"POS Invoice {invoice['name']} is already consolidated")
-    prefix = series_prefix(SALES_INVOICE_SERIES, txn.moment)
-    for batch in batches(rows, invoices):
-        sales_name = credit_name = None
-        if batch.sales:
-            last = batch.sales[-1]
-            sales = merged_invoice(batch.sales, is_return=False,
-                                   posting_date=last["posting_date"],
-                                   posting_time=last["posting_time"])
-            sales_name = _book(txn, sales, txn.next_in_series(prefix), outgoing=True)
-        if batch.returns:
-            credit = merged_invoice(batch.returns, is_return=True,
-                                    posting_date=closing["posting_date"],
-                                    posting_time=closing["posting_time"])
-            credit["return_against"] = sales_name
-            credit_name = _book(txn, credit, txn.next_in_series(prefix), outgoing=False)
-            if sales_name:
-                _credit_note_notes(txn, credit, sales_name)
-                sales_doc = txn.edit("Sales Invoice", sales_name)
-                sales_doc["status"] = "Credit Note Issued"
-        txn.create("POS Invoice Merge Log", merge_log(batch, closing, sales_name, credit_name))
-        for invoice in batch.sales + batch.returns:
-            edited = txn.edit("POS Invoice", invoice["name"])
-            edited["status"] = "Consolidated"
-            edited["consolidated_invoice"] = credit_name if cint(
-                invoice.get("is_return")) else sales_name
-            txn.touch("POS Invoice", edited)
-    closing["status"], closing["error_message"] = "Submitted", ""
-    txn.touch("POS Closing Entry", closing)
-    _set_opening(txn, closing, closed=True)
-
-
-def _book(txn: Txn, invoice: Doc, name: str, *, outgoing: bool) -> str:
-    doc = txn.create("Sales Invoice", invoice, name=name)
-    moves = []
-    for row in doc.get("items") or []:
-        item = txn.get("Item", row.get("item_code")) or {}
-        if cint(item.get("is_stock_item", 1)) and row.get("warehouse"):
-            qty = abs(flt(row.get("stock_qty")))
-            moves.append(Move(row["item_code"], row["warehouse"], -qty if outgoing else qty,
-                              row.get("name")))
-    post(txn, "Sales Invoice", name, moves,
-         posting_moment(doc["posting_date"], doc["posting_time"]), doc.get("company"))
-    return name
-
-
-def _credit_note_notes(txn: Txn, credit: Doc, sales_name: str) -> None:
-    # Recorded: ERPNext validates the credit note twice (save, submit) and, its rows
-    # carrying no reference to the Sales Invoice rows, prints this for each row each time.
-    for _ in range(2):
-        for idx, row in enumerate(credit.get("items") or [], 1):
-            txn.notes.append({"message": f"Row # {idx}: Returned Item {row.get('item_code')}"
-                              f" does not exist in Sales Invoice {sales_name}",
-                              "title": "Message"})
-
-
-def _unconsolidate(txn: Txn, closing_name: str) -> None:
-    for log in txn.find("POS Invoice Merge Log", "pos_closing_entry", closing_name):
-        for name in (log.get("consolidated_invoice"), log.get("consolidated_credit_note")):
-            if name and txn.exists("Sales Invoice", name):
-                invoice = txn.edit("Sales Invoice", name)
-                invoice["docstatus"], invoice["status"] = 2, "Cancelled"
-                txn.touch("Sales Invoice", invoice)
-                unpost(txn, "Sales Invoice", name)
-        txn.edit("POS Invoice Merge Log", log["name"])["docstatus"] = 2
-        for row in log.get("pos_invoices") or []:
-            invoice = txn.edit("POS Invoice", row["pos_invoice"])
-            invoice["consolidated_invoice"] = None
-            invoice["status"] = "Return" if cint(invoice.get("is_return")) else "Paid"
-            txn.touch("POS Invoice", invoice)
-
-
-def _set_opening(txn: Txn, closing: Doc, *, closed: bool) -> None:
-    name = closing.get("pos_opening_entry")
-    if not name or not txn.exists("POS Opening Entry", name):
-        return
-    opening = txn.edit("POS Opening Entry", name)
-    opening["status"] = "Closed" if closed else "Open"
-    opening["pos_closing_entry"] = closing["name"] if closed else None
-    txn.touch("POS Opening Entry", opening)
-
-
-def run_consolidation_job(begin: Callable[[], Txn], name: str) -> None:
-    """The background job: consolidate, or record why not (status Failed)."""
-    txn = begin()
-    closing = txn.get("POS Closing Entry", name)
-    if closing is None or closing.get("docstatus") != 1 or closing.get("status") != "Queued":
-        return  # cancelled or already done meanwhile
-    try:
-        consolidate(txn, txn.edit("POS Closing Entry", name))
-    except FrappeError as err:
-        failed = begin()
-        doc = failed.edit("POS Closing Entry", name)
-        doc["status"], doc["error_message"] = "Failed", str(err.lines[0])
-        failed.touch("POS Closing Entry", doc)
-        failed.commit()
-        return
-    txn.commit()
 
 
 def get_pos_invoices(txn: Txn, args: dict[str, Any]) -> list[Doc]:

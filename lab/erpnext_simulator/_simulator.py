@@ -44,16 +44,26 @@ class Simulator:
     ``seed``: "demo", "recorded" or "empty". ``job_delay``: seconds before a queued
     consolidation runs by itself (None: only :meth:`run_jobs` runs it). ``clock``: where
     site-local time comes from (a :class:`ManualClock` for replays).
+
+    Where Frappe releases differ for Tillmesh: ``drop_resource_names`` makes a
+    ``/api/resource`` insert ignore the client's ``name`` and child row names, as upstream
+    Frappe 15 (after frappe/frappe#32327 was reverted) and Frappe 16 do, so a repeated POST
+    books a second document; the default keeps them and answers a repeat with 409, as the
+    recorded lab does. ``api_v2=False`` takes ``/api/v2`` away (404 there), as on a Frappe
+    without it.
     """
 
     def __init__(self, seed: str = "demo", *, job_delay: float | None = JOB_DELAY_S,
                  clock: Clock | None = None, api_key: str | None = None,
-                 api_secret: str | None = None, rng_seed: int | None = None) -> None:
+                 api_secret: str | None = None, rng_seed: int | None = None,
+                 drop_resource_names: bool = False, api_v2: bool = True) -> None:
         plan = build(seed)
         self.api_key = api_key or secrets.token_hex(8)
         self.api_secret = api_secret or secrets.token_hex(8)
         self.user = plan.user
         self.faults = Faults()
+        self.drop_resource_names = drop_resource_names
+        self.api_v2 = api_v2
         self.state = State.CREATED
         self._lock = threading.RLock()
         self._site = Site(clock=clock or SiteClock(), user=plan.user,
@@ -76,7 +86,8 @@ class Simulator:
             if self.state is State.STOPPED:
                 raise RuntimeError("a stopped simulator cannot be restarted")
             api = Api(self._site, self._lock, self.faults, api_key=self.api_key,
-                      api_secret=self.api_secret, on_jobs=self._jobs.enqueue)
+                      api_secret=self.api_secret, on_jobs=self._jobs.enqueue,
+                      keep_resource_names=not self.drop_resource_names, api_v2=self.api_v2)
             self._server = Server(api, self._record, port)
             self._thread = threading.Thread(target=self._server.serve_forever,
                                             kwargs={"poll_interval": 0.05}, daemon=True,
@@ -159,6 +170,12 @@ class Simulator:
             txn = self._site.begin()
             reconcile(txn, item_code, warehouse, float(qty), txn.moment)
             txn.commit()
+
+    def set_series(self, prefix: str, current: int) -> None:
+        """Set a naming series' counter, as Document Naming Settings' "Update Series
+        Counter" does: the next name drawn from ``prefix`` ends in ``current + 1``."""
+        with self._lock:
+            self._site.store.set_series(prefix, current)
 
     def run_jobs(self) -> int:
         """Run every queued background job now; returns how many ran."""

@@ -25,13 +25,16 @@ from tillmesh.lab.erpnext_simulator._documents import (
 )
 from tillmesh.lab.erpnext_simulator._errors import (
     DuplicateEntryError,
+    FrappeError,
     LinkExistsError,
     NotPermitted,
+    UniqueValidationError,
     UpdateAfterSubmitError,
     ValidationError,
 )
 from tillmesh.lab.erpnext_simulator._lists import Lister
 from tillmesh.lab.erpnext_simulator._masters import TREES, CustomField, Item, ItemPrice
+from tillmesh.lab.erpnext_simulator._merging import run_consolidation_job
 from tillmesh.lab.erpnext_simulator._meta import TIME, DocMeta, Registry, cint
 from tillmesh.lab.erpnext_simulator._pos import (
     PosInvoice,
@@ -42,7 +45,6 @@ from tillmesh.lab.erpnext_simulator._shift import (
     PosClosingEntry,
     PosOpeningEntry,
     get_pos_invoices,
-    run_consolidation_job,
 )
 from tillmesh.lab.erpnext_simulator._stock import StockEntry
 from tillmesh.lab.erpnext_simulator._store import Doc, Store
@@ -81,21 +83,35 @@ class Site:
         return CONTROLLERS.get(doctype, BASE)
 
     # -- documents -----------------------------------------------------------------------
-    def insert(self, txn: Txn, doctype: str, body: Mapping[str, Any]) -> Doc:
+    def insert(self, txn: Txn, doctype: str, body: Mapping[str, Any], *,
+               keep_names: bool = True) -> Doc:
+        """``keep_names=False``: as a Frappe whose ``set_new_name`` ignores the client's
+        ``name`` (all but "Prompt" doctypes draw their own) and renames the child rows."""
         meta = txn.meta(doctype)
         ctrl = self.controller(doctype)
         chosen = str(body.get("__newname") or body.get("name") or "").strip()
         doc = normalize(body, meta, self.registry)
         doc.pop("name", None)
+        if not keep_names and meta.naming != "Prompt":
+            chosen = ""
+            for table in meta.tables:
+                for row in doc.get(table) or []:
+                    row.pop("name", None)
         ctrl.before_links(txn, doc)
         check_links(doc, meta, self.registry, txn.exists)
         _dynamic_defaults(txn, meta, doc)
         doc["name"] = chosen or txn.new_name(meta, doc)
         ctrl.fill(txn, doc, None)
         ctrl.validate(txn, doc, None)
+        if not doc.get("docstatus"):
+            ctrl.before_save(txn, doc)
         check_mandatory(doc, meta, self.registry)
         if txn.exists(doctype, doc["name"]):
             raise DuplicateEntryError(doctype, doc["name"])
+        for field in meta.fields.values():  # after the name, as Frappe's database does
+            if field.unique and doc.get(field.name) and txn.find(doctype, field.name,
+                                                                 doc[field.name]):
+                raise UniqueValidationError(f"{field.label or field.name} must be unique")
         self._save(txn, meta, ctrl, doc, None, chosen_name=bool(chosen))
         return doc
 
@@ -121,6 +137,8 @@ class Site:
         check_links(doc, meta, self.registry, txn.exists)
         ctrl.fill(txn, doc, old)
         ctrl.validate(txn, doc, old)
+        if not doc.get("docstatus"):
+            ctrl.before_save(txn, doc)
         check_mandatory(doc, meta, self.registry)
         self._save(txn, meta, ctrl, doc, old, chosen_name=False)
         return doc
@@ -205,7 +223,22 @@ class Site:
         return expand(doc, self.registry.require(doctype), self.registry, nulls=nulls)
 
     def run_job(self, name: str) -> None:
-        run_consolidation_job(self.begin, name)
+        txn = self.begin()
+        try:
+            run_consolidation_job(txn, name)
+        except FrappeError:
+            self.rolled_back(txn)
+            return
+        txn.commit()
+
+    def rolled_back(self, txn: Txn) -> None:
+        """``txn`` failed and is dropped; commit what ERPNext writes after its rollback."""
+        if not txn.after_rollback:
+            return
+        after = self.begin()
+        for write in txn.after_rollback:
+            write(after)
+        after.commit()
 
     # -- lists ---------------------------------------------------------------------------
     def list_rows(self, doctype: str, params: Mapping[str, str], *,

@@ -43,6 +43,9 @@ class Txn:
         self.notes: list[dict[str, Any]] = []  # Frappe's msgprints, for _server_messages
         self.jobs: list[str] = []  # POS Closing Entries to consolidate in the background
         self.after_commit: list[Callable[[], None]] = []  # effects outside the store
+        # Writes ERPNext commits after rolling a failed request back (a closing marked
+        # Failed): each runs in a fresh transaction, see Site.rolled_back.
+        self.after_rollback: list[Callable[[Txn], None]] = []
         self._writes: dict[tuple[str, str], Doc | None] = {}
         self._series: dict[str, int] = {}
 

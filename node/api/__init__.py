@@ -7,6 +7,7 @@
     _methods     ``@api_method``: a method's name, who may call it, its docstring
     _service     ``Node``: what every method is given, and ``Node.call``
     _inputs      checks of quantities, amounts and payments a till sends
+    _agreement   a return of another counter's sale agreed with that counter first
     auth         login, sessions, users, the audit trail
     checkout     catalog look-ups, carts, payment (``sale_submit``)
     returns      invoices of any counter, returns and refunds
@@ -17,9 +18,10 @@
     erpnext      the ERPNext pull and status, the exceptions queue
     dispatch     the table of every area's methods; the only module that imports them all
 
-An area module imports ``_methods``, ``_service`` (for types), ``_inputs`` and the layers
-below (domain, store, projections, erpnext, printing), never another area. This package
-re-exports only what needs no area: the clients, ``Node``, ``Caller`` and the decorator.
+An area module imports ``_methods``, ``_service`` (for types), ``_inputs``, ``_agreement``
+and the layers below (domain, store, projections, erpnext, printing), never another area.
+This package re-exports only what needs no area: the clients, ``Node``, ``Caller`` and the
+decorator.
 """
 
 from tillmesh.node.api._methods import Auth, MethodSpec, api_method

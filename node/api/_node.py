@@ -5,12 +5,17 @@ it). Methods are plain Python functions registered by the desks (``selling``, ``
 ``people``, ``info``) with ``node.expose``; the parameters a caller sends are bound to the
 function's keyword arguments, so an unknown or missing parameter is a clear
 MalformedRequest, never a TypeError. Role checks happen here, in the node.
+
+A method that waits for another counter (``return_create`` asks the sale's counter) is
+an ``async def``: ``call`` returns its coroutine, which the daemon awaits on its loop, so
+the wait never blocks other requests. Everything before the coroutine (the method's
+existence, the session, the role, the parameters) is checked when ``call`` is made.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from tillmesh.node.api._agreement import NoLink, OwnerLink
 from tillmesh.node.api._methods import Auth, MethodSpec
 from tillmesh.node.domain.barcode import EmbeddedRules, rules_from_config
 from tillmesh.node.domain.credentials import (
@@ -51,6 +57,7 @@ from tillmesh.node.store.snapshot import Ticket
 
 if TYPE_CHECKING:
     from tillmesh.node.erpnext._forwarder import Forwarder
+    from tillmesh.node.erpnext._link import ForwarderLink
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,10 @@ class Node:
         # Set by the daemon: where peers reach this counter (the bound port, advertised).
         self.replication_endpoint: str | None = None
         self.join_endpoint: str | None = None  # likewise for the join listener
-        # Set by the daemon when this counter has an ERPNext link (node.erpnext).
+        # Set by the daemon when this counter has an ERPNext link (node.erpnext), and
+        # the link that starts, replaces or stops it as `erpnext setup` changes settings.
         self.forwarder: Forwarder | None = None
+        self.erpnext_link: ForwarderLink | None = None
         # Set by the daemon when replication runs: () -> the counter that forwards.
         self.elected_forwarder: Callable[[], str | None] = lambda: (
             self.node_id if self.forwarder is not None else None)
@@ -100,6 +109,10 @@ class Node:
         self.snapshot_tickets: dict[str, Ticket] = {}
         # Set by the daemon: cut this counter off replication (True) or reconnect it.
         self.cut_off: Callable[[bool], None] | None = None
+        # Set by the daemon when replication runs: asks the counter that made a sale
+        # before another counter refunds it (api._agreement); invoices being asked about.
+        self.owners: OwnerLink = NoLink()
+        self.asking: set[str] = set()
         # The printer's queue and the hook that prints recorded sales by themselves.
         self.print_service = PrintService(self)
         self.print_service.start()
@@ -134,8 +147,16 @@ class Node:
             inspect.signature(spec.fn).bind(*args, **params)
         except TypeError as exc:
             raise MalformedRequest(f"{method}: {exc}") from exc
+        if inspect.iscoroutinefunction(spec.fn):
+            return self._awaited(spec.fn(*args, **params))
         try:
             return spec.fn(*args, **params)
+        finally:
+            self._record_logins()
+
+    async def _awaited(self, call: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            return await call
         finally:
             self._record_logins()
 

@@ -252,6 +252,7 @@ class _Base(Generic[R]):
         lines: Sequence[Mapping[str, Any]] | None = None,
         payments: Sequence[Mapping[str, Any]] | None = None,
         approver: Approver | None = None,
+        unconfirmed: bool = False,
     ) -> R:
         return self._send(
             "return_create",
@@ -259,7 +260,11 @@ class _Base(Generic[R]):
             lines=None if lines is None else list(lines),
             payments=None if payments is None else list(payments),
             approver=approver,
+            unconfirmed=unconfirmed or None,  # sent only when the risk is accepted
         )
+
+    def returns_flagged(self) -> R:
+        return self._send("returns_flagged")
 
     def shift_open(self, opening: Mapping[str, Number]) -> R:
         return self._send("shift_open", opening=opening)

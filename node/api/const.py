@@ -35,3 +35,13 @@ CART_ID_BYTES = 8  # random bytes of a cart id (16 hex characters): unique among
 #   counter's open carts
 
 METHOD_RE = re.compile(r"[a-z_][a-z0-9_.]{0,63}")
+
+# --- returns agreed with the sale's counter (returns.py, _agreement.py) -------------------
+ASK_ID_BYTES = 8  # random bytes of a ReturnAsk's id (16 hex characters after the counter's
+#   id): unique among the asks of every counter of a store
+PROMISE_MINUTES = 5  # minutes a sale's counter keeps rows promised to a return on another
+#   counter when no return names the promise: that counter records its return at once
+#   (milliseconds), so this only frees rows whose return never came (the asking counter
+#   stopped, or its answer was lost and it was not asked again); a return that reaches
+#   the sale's counter later than this (cut off right after the promise) may meet a
+#   second refund, which is then flagged as an over-return

@@ -1,9 +1,11 @@
 """API methods of the ERPNext link: the pull, the link's status and the exceptions queue.
 
 ``erpnext_pull`` answers at once and the pull runs in the background
-(``tillmesh.node.erpnext``); ``erpnext_status`` shows its progress. Both need no login,
-like ``peers``: the API socket is readable by the service user only, and a pull only
-refreshes data from the configured ERPNext.
+(``tillmesh.node.erpnext``); ``erpnext_status`` shows its progress; ``erpnext_reload``
+makes the running forwarder take the settings `tillmesh erpnext setup` saved. They need
+no login, like ``peers``: the API socket is readable by the service user only, a pull
+only refreshes data from the configured ERPNext, and a reload reads the settings that
+user's file holds.
 
 The exceptions queue is what ERPNext refused, in its own words, for a supervisor. Every
 counter shows the same queue (failures are replicated events). A supervisor fixes the
@@ -20,7 +22,7 @@ from tillmesh.node.api._methods import Auth, api_method
 from tillmesh.node.api.const import MAX_NOTE
 from tillmesh.node.domain.roles import Action
 from tillmesh.node.erpnext import _settings, _state
-from tillmesh.node.errors import NotFoundError, TillmeshError, ValidationError
+from tillmesh.node.errors import NodeUnavailable, NotFoundError, TillmeshError, ValidationError
 from tillmesh.node.projections import deliveries, outbox
 from tillmesh.node.projections.deliveries import Delivery
 
@@ -35,6 +37,16 @@ def erpnext_pull(node: Node) -> dict[str, Any]:
 
 
 @api_method(auth=Auth.NONE)
+def erpnext_reload(node: Node) -> dict[str, Any]:
+    """Take the ERPNext settings `tillmesh erpnext setup` saved: start, restart or stop
+    this counter's forwarder to match (no restart of the node needed)."""
+    if node.erpnext_link is None:
+        raise NodeUnavailable("this node runs no ERPNext link: it was not started by"
+                              " `tillmesh run`")
+    return node.erpnext_link.reload()
+
+
+@api_method(auth=Auth.NONE)
 def erpnext_status(node: Node) -> dict[str, Any]:
     """The ERPNext link: settings (no secret), the current or last pull, per-doctype state."""
     try:
@@ -44,7 +56,7 @@ def erpnext_status(node: Node) -> dict[str, Any]:
     with node.read() as session:
         scopes = [vars(s) for s in _state.states(session)]
         failed = len(deliveries.exceptions(session))
-        pending = len(outbox.pending(session)) - failed
+        owed, late = outbox.owed_counts(session)
     forwarder = node.forwarder
     return {"settings": settings, "pull": node.pull_job.view(), "scopes": scopes,
             "configured": forwarder is not None,
@@ -52,7 +64,7 @@ def erpnext_status(node: Node) -> dict[str, Any]:
             "forwarder": node.elected_forwarder(),
             "last_delivery": None if forwarder is None else forwarder.last_delivery,
             "last_error": None if forwarder is None else forwarder.last_error,
-            "pending": pending, "failed": failed}
+            "pending": sum(owed.values()) - failed, "late": late, "failed": failed}
 
 
 def _view(state: deliveries.State) -> dict[str, Any]:
@@ -109,10 +121,10 @@ def exception_resolve(node: Node, caller: Caller, id: str, note: str,  # noqa: A
 
 @api_method()
 def deliveries_pending(node: Node, caller: Caller) -> dict[str, Any]:
-    """How many documents wait for ERPNext, by doctype (failed ones apart)."""
+    """How many documents are owed to ERPNext, by doctype: everything not yet delivered
+    or resolved, refused ones (``failed``) and late sales that wait for a supervisor's
+    reconciliation (``late``) included, so nothing owed ever reads as all delivered."""
     with node.read() as s:
-        counts: dict[str, int] = {}
-        for item in outbox.pending(s):
-            counts[item.due.doctype] = counts.get(item.due.doctype, 0) + 1
+        counts, late = outbox.owed_counts(s)
         failed = len(deliveries.exceptions(s))
-    return {"pending": counts, "failed": failed}
+    return {"pending": counts, "late": late, "failed": failed}

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
 from tillmesh.node.errors import ShiftError, TillmeshError
-from tillmesh.node.projections import ledger
+from tillmesh.node.projections import ledger, refunds
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 
 @api_method()
 def status(node: Node, caller: Caller) -> dict[str, Any]:
-    """Node id, events held per origin, open shift, the profile's modes of payment."""
+    """Node id, events held per origin, open shift, modes of payment, returns to review.
+
+    ``returns_flagged`` counts the returns a supervisor should look at (listed by the
+    method of that name): over-returns and returns the sale's counter did not confirm.
+    """
     with node.read() as s:
         try:
             shift: str | None = ledger.open_shift(s, node.node_id)
@@ -25,12 +29,15 @@ def status(node: Node, caller: Caller) -> dict[str, Any]:
                      for m in node.context(s).modes.values()]
         except TillmeshError:  # no POS Profile pulled yet: the node still answers
             modes = []
+        # Supervisors review them (returns_flagged); counted here so every screen can say so.
+        flagged = {"over_returns": len({o.invoice for o in refunds.over_returns(s)}),
+                   "unconfirmed": len(refunds.unconfirmed_returns(s))}
     vector = dict(node.log.vector())
     # Each origin's events are 1..n, so the vector counts them without a table scan.
     return {"node": node.node_id, "pos_profile": node.config.pos_profile,
             "events": sum(vector.values()), "vector": vector, "open_shift": shift,
             "modes_of_payment": modes, "database": str(node.config.db_path),
-            "sessions": len(node.sessions)}
+            "sessions": len(node.sessions), "returns_flagged": flagged}
 
 
 @api_method(auth=Auth.NONE)

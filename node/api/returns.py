@@ -1,22 +1,27 @@
-"""API methods for returns: find any counter's sale, give back some or all of it, refund."""
+"""API methods for returns: find any counter's sale, give back some or all of it, refund.
+
+A return of another counter's sale is agreed with that counter first (``_agreement``).
+"""
 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tillmesh.node.api import _agreement as agreement
 from tillmesh.node.api import _inputs as inputs
 from tillmesh.node.api._methods import api_method
 from tillmesh.node.api.const import DEFAULT_INVOICE_ROWS, MAX_LIST_ROWS
 from tillmesh.node.domain.cart import Cart, Line
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
-from tillmesh.node.domain.roles import Action
+from tillmesh.node.domain.roles import Action, Authorization, Role
 from tillmesh.node.domain.sale import (
     Tender,
     as_return,
@@ -26,7 +31,7 @@ from tillmesh.node.domain.sale import (
 )
 from tillmesh.node.domain.totals import amount_due
 from tillmesh.node.errors import ReturnError, ValidationError
-from tillmesh.node.projections import ledger
+from tillmesh.node.projections import ledger, refunds
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
@@ -39,8 +44,18 @@ def invoice_get(node: Node, caller: Caller, invoice: str) -> dict[str, Any]:
         row, body = ledger.recorded_sale(s, str(invoice))
         for item in body["items"]:
             item["returned_qty"] = str(ledger.returned_qty(s, item["name"]))
+        # A return's own over-return rows; for a sale, those of its returns.
+        over = [_over(o) for o in refunds.over_returns(s)
+                if row.invoice in (o.invoice, o.against)]
         return {**body, "is_return": row.is_return, "late": row.late,
-                "origin": row.origin, "event": f"{row.origin}:{row.seq}"}
+                "origin": row.origin, "event": f"{row.origin}:{row.seq}",
+                "unconfirmed": body.get("unconfirmed"), "over_returns": over}
+
+
+def _over(o: refunds.OverReturn) -> dict[str, Any]:
+    return {"invoice": o.invoice, "return_against": o.against, "row": o.row,
+            "sold": str(o.sold), "returned": str(o.returned), "qty": str(o.qty),
+            "counter": o.origin, "reason": o.reason}
 
 
 @api_method()
@@ -57,40 +72,118 @@ def invoice_list(node: Node, caller: Caller,
 
 
 @api_method(action=Action.RETURN)
-def return_create(node: Node, caller: Caller, invoice: str,
-                  lines: list[dict[str, Any]] | None = None,
-                  payments: list[dict[str, Any]] | None = None,
-                  approver: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Return some or all rows of an earlier sale of any counter, and refund."""
+async def return_create(node: Node, caller: Caller, invoice: str,
+                        lines: list[dict[str, Any]] | None = None,
+                        payments: list[dict[str, Any]] | None = None,
+                        approver: dict[str, Any] | None = None,
+                        unconfirmed: bool = False) -> dict[str, Any]:
+    """Return some or all rows of an earlier sale of any counter, and refund.
+
+    Another counter's sale is agreed with that counter first, so it is refunded once.
+    When that counter cannot confirm, ReturnUnconfirmed says why; the same call with
+    ``unconfirmed: true`` and a supervisor (``return_unconfirmed``) records it flagged.
+    """
+    invoice = str(invoice)
+    with node.read() as s:
+        owner = ledger.recorded_sale(s, invoice)[0].origin
+        if owner == node.node_id:  # its own sale: the write transaction decides
+            auth = node.authorize(s, caller, Action.RETURN, approver=approver)
+        else:
+            draft = _draft(node, s, invoice, lines, payments, caller.user)
+    if owner == node.node_id:
+        return _record(node, caller, invoice, lines, payments, auth, {}, None)
+    why = node.owners.unreachable(owner)
+    if why is not None and not unconfirmed:  # before the PIN: one prompt approves both
+        raise agreement.unconfirmed_error(owner, invoice, why)
+    with node.read() as s:  # before asking: a refused caller must not cost a promise
+        auth = node.authorize(s, caller, Action.RETURN, approver=approver)
+    with agreement.one_ask(node, invoice):
+        said, risk = await agreement.agree(node, caller, owner, invoice, draft.quantities,
+                                           unconfirmed=unconfirmed, approver=approver)
+        # Exactly the rows agreed, checked again against this counter's view.
+        return _record(node, caller, invoice, draft.lines, payments, auth, said, risk)
+
+
+@api_method(roles=(Role.SUPERVISOR, Role.ADMIN))
+def returns_flagged(node: Node, caller: Caller) -> dict[str, Any]:
+    """Returns to review: more given back than sold, or not confirmed by the sale's counter."""
+    with node.read() as s:
+        return {"over_returns": [_over(o) for o in refunds.over_returns(s)],
+                "unconfirmed": [{"invoice": u.invoice, "return_against": u.against,
+                                 "counter": u.origin, "reason": u.reason}
+                                for u in refunds.unconfirmed_returns(s)]}
+
+
+def _record(node: Node, caller: Caller, invoice: str, lines: list[dict[str, Any]] | None,
+            payments: list[dict[str, Any]] | None, auth: Authorization,
+            said: dict[str, Any], risk: Authorization | None) -> dict[str, Any]:
+    """Check the return again in the write transaction and record it with its audit."""
     with node.write() as tx:
         s = tx.session
-        auth = node.authorize(s, caller, Action.RETURN, approver=approver)
-        row, original = ledger.recorded_sale(s, str(invoice))
-        if row.is_return:
-            raise ReturnError(f"{invoice} is itself a return")
-        ctx = node.context(s)
-        shift = ledger.open_shift(s, node.node_id)
-        cart, rows = _return_cart(node, s, original, lines, caller.user)
-        due = amount_due(price(cart, ctx))
-        tenders = (inputs.tenders(payments) if payments is not None
-                   else [Tender(_refund_mode(original, ctx), due)])
-        if sum((t.amount for t in tenders), ZERO) != due:
-            raise ValidationError(f"Refund payments must add up to {due}")
-        for t in tenders:
-            ctx.mode(t.mode_of_payment)
-        totals = price(cart, ctx, due)
+        d = _draft(node, s, invoice, lines, payments, caller.user)
+        totals = price(d.cart, d.ctx, d.due)
         now = node.clock().astimezone(node.config.tz)
         number = inputs.invoice_number(node, s, now)
-        body = as_return(sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
-                                   invoice=number, shift=shift, cashier=caller.user,
-                                   posted_at=now), row.invoice)
-        for item, original_row in zip(body["items"], rows, strict=True):
+        body = as_return(sale_body(cart=d.cart, totals=totals, tenders=d.tenders, ctx=d.ctx,
+                                   invoice=number, shift=d.shift, cashier=caller.user,
+                                   posted_at=now), invoice)
+        for item, original_row in zip(body["items"], d.rows, strict=True):
             item["pos_invoice_item"] = original_row
+        body.update(said)
         event = tx.append("sale.returned", body)
-        node.audit(tx, "return", auth, invoice=number, return_against=row.invoice,
-                   amount=str(due))
-    return {"invoice": number, "event": event.id, "return_against": original["invoice"],
-            "refund": str(due), "totals": body["totals"], "payments": body["payments"]}
+        node.audit(tx, "return", auth, invoice=number, return_against=invoice,
+                   amount=str(d.due))
+        if risk is not None:
+            node.audit(tx, "return_unconfirmed", risk, invoice=number, return_against=invoice,
+                       owner=d.owner, reason=said["unconfirmed"])
+    return {"invoice": number, "event": event.id, "return_against": invoice,
+            "refund": str(d.due), "totals": body["totals"], "payments": body["payments"],
+            "unconfirmed": said.get("unconfirmed")}
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A return as it would be recorded now: checked, priced, its refund split."""
+
+    owner: str  # the counter that made the sale
+    cart: Cart
+    rows: list[str]  # the sold row of each cart line
+    ctx: PosContext
+    shift: str
+    due: Decimal
+    tenders: list[Tender]
+
+    @property
+    def quantities(self) -> dict[str, Decimal]:
+        return {row: line.qty for row, line in zip(self.rows, self.cart.lines, strict=True)}
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return [{"row": row, "qty": str(qty)} for row, qty in self.quantities.items()]
+
+
+def _draft(node: Node, s: Session, invoice: str, lines: list[dict[str, Any]] | None,
+           payments: list[dict[str, Any]] | None, cashier: str) -> _Draft:
+    row, original = ledger.recorded_sale(s, invoice)
+    if row.is_return:
+        raise ReturnError(f"{invoice} is itself a return")
+    ctx = node.context(s)
+    shift = ledger.open_shift(s, node.node_id)
+    now = node.clock()
+
+    def promised(name: str) -> Decimal:
+        """Only the sale's counter counts its promises to other counters' returns."""
+        return refunds.reserved(s, name, now) if row.origin == node.node_id else ZERO
+
+    cart, rows = _return_cart(node, s, original, lines, cashier, promised)
+    due = amount_due(price(cart, ctx))
+    tenders = (inputs.tenders(payments) if payments is not None
+               else [Tender(_refund_mode(original, ctx), due)])
+    if sum((t.amount for t in tenders), ZERO) != due:
+        raise ValidationError(f"Refund payments must add up to {due}")
+    for t in tenders:
+        ctx.mode(t.mode_of_payment)
+    return _Draft(row.origin, cart, rows, ctx, shift, due, tenders)
 
 
 def _refund_mode(original: dict[str, Any], ctx: PosContext) -> str:
@@ -100,16 +193,14 @@ def _refund_mode(original: dict[str, Any], ctx: PosContext) -> str:
 
 
 def _return_cart(node: Node, s: Session, original: dict[str, Any],
-                 wanted: list[dict[str, Any]] | None, cashier: str) -> tuple[Cart, list[str]]:
+                 wanted: list[dict[str, Any]] | None, cashier: str,
+                 promised: Callable[[str], Decimal]) -> tuple[Cart, list[str]]:
     """A cart of the rows to give back, priced as they were sold."""
     by_row = {item["name"]: item for item in original["items"]}
     if wanted is None:
-        wanted = [{"row": name, "qty": item["qty"]} for name, item in by_row.items()
-                  if Decimal(item["qty"]) > ledger.returned_qty(s, name)]
-        wanted = [
-            {"row": w["row"], "qty": str(Decimal(w["qty"]) - ledger.returned_qty(s, w["row"]))}
-            for w in wanted
-        ]
+        left = {name: Decimal(item["qty"]) - ledger.returned_qty(s, name) - promised(name)
+                for name, item in by_row.items()}
+        wanted = [{"row": name, "qty": str(qty)} for name, qty in left.items() if qty > 0]
         if not wanted:
             raise ReturnError(f"Everything on {original['invoice']} has been returned already")
     if not isinstance(wanted, list) or not wanted:
@@ -126,7 +217,8 @@ def _return_cart(node: Node, s: Session, original: dict[str, Any],
         seen.add(name)
         item = by_row[name]
         qty = inputs.quantity(node, w.get("qty"), f"qty of {name}")
-        returnable(Decimal(item["qty"]), ledger.returned_qty(s, name), qty, name)
+        returnable(Decimal(item["qty"]), ledger.returned_qty(s, name), qty, name,
+                   promised(name))
         rate = Decimal(item["rate"])
         returned_amount += qty * rate
         lines.append(Line(

@@ -8,7 +8,8 @@ help, verifies that PIN itself, then calls :func:`authorize` and writes the retu
 Default matrix (admin ⊇ supervisor ⊇ cashier; a config may deviate, nothing enforces it):
 
     cashier     sell, discount up to 10 %, void, cash_in, shift_open, shift_close, reprint
-    supervisor  + return, cash_out, drawer_open, price_override, shift_close_other; 50 %
+    supervisor  + return, return_unconfirmed, cash_out, drawer_open, price_override,
+                  shift_close_other; 50 %
     admin       every action, including user_manage and settings; 100 %
 """
 
@@ -55,6 +56,8 @@ class Action(StrEnum):
     DISCOUNT = "discount"  # needs a percentage
     PRICE_OVERRIDE = "price_override"
     RETURN = "return"
+    RETURN_UNCONFIRMED = "return_unconfirmed"  # refund when the sale's counter cannot be
+    #                                            asked: it may have refunded it already
     VOID = "void"  # delete a line or the cart after a scan
     CASH_IN = "cash_in"
     CASH_OUT = "cash_out"
@@ -74,6 +77,7 @@ _LABELS: dict[Action, str] = {
     Action.DISCOUNT: "A discount",
     Action.PRICE_OVERRIDE: "Changing a price",
     Action.RETURN: "A return",
+    Action.RETURN_UNCONFIRMED: "A return the sale's counter has not confirmed",
     Action.VOID: "Removing a scanned line",
     Action.CASH_IN: "Cash in",
     Action.CASH_OUT: "Cash out",
@@ -100,6 +104,7 @@ _CASHIER_ACTIONS = frozenset(
 )
 _SUPERVISOR_ACTIONS = _CASHIER_ACTIONS | {
     Action.RETURN,
+    Action.RETURN_UNCONFIRMED,
     Action.CASH_OUT,
     Action.DRAWER_OPEN,
     Action.PRICE_OVERRIDE,

@@ -186,14 +186,18 @@ def sale_body(
 # --- returns ---------------------------------------------------------------------------
 
 
-def returnable(sold: Decimal, returned: Decimal, wanted: Decimal, row: str) -> None:
-    """A row can give back at most what was sold minus what earlier returns took."""
+def returnable(sold: Decimal, returned: Decimal, wanted: Decimal, row: str,
+               reserved: Decimal = ZERO) -> None:
+    """A row can give back at most what was sold minus what earlier returns took and
+    what the sale's counter promised to returns being made on other counters."""
     if wanted <= 0:
         raise ValidationError(f"Return quantity for {row} must be positive")
-    left = sold - returned
+    left = sold - returned - reserved
     if wanted > left:
+        promised = (f", {reserved} promised to a return in progress on another counter"
+                    if reserved else "")
         raise ReturnError(f"Cannot return {wanted} of row {row}: sold {sold}, "
-                          f"already returned {returned}, {left} left")
+                          f"already returned {returned}{promised}, {left} left")
 
 
 _NEG_LINE = ("qty", "stock_qty", "amount", "net_amount", "distributed_discount_amount")

@@ -1,16 +1,21 @@
-"""The link to ERPNext 15: HTTP client, setup checks, master-data pull, forwarder.
+"""The link to ERPNext (Frappe 15 and 16): HTTP client, setup checks, master-data pull,
+forwarder.
 
     const      timeouts, retries, page sizes and the forwarder's pace, with units
-    _rest      ErpNextClient: REST calls with retries, typed errors, Decimal numbers
+    _rest      ErpNextClient: REST calls with retries, typed errors, Decimal numbers;
+               documents created through API v2 where the site has it, names checked
     _settings  ErpNextSettings: URL, key, secret, POS Profile in secrets/erpnext.toml
     _setup     setup(): one Check per requirement, the custom fields Tillmesh needs
+               (the origin event unique, so ERPNext refuses a second copy)
     _paging    keyset paging by (modified, name) and the pull's watermark (pure)
     _mapping   what is pulled and how rows become events (pure)
     _pull      pull(): ERPNext's master data and Bin into master.* / stock.base events
     _pull_job  the running counter's pull: one at a time, in a worker thread, with progress
     _state     the puller's local watermarks; what the store already holds
     _documents what the forwarder sends: events -> ERPNext documents (pure)
+    _delivery  what the forwarder does in ERPNext with one document: once, under its name
     _forwarder the forwarder: the outbox to ERPNext, exactly once, in order
+    _link      the running counter's forwarder, restarted when `setup` saves new settings
     _commands  `tillmesh erpnext setup | status | pull`
 
 The API methods (``erpnext_pull``, ``erpnext_status``, the exceptions queue) are in
@@ -33,12 +38,13 @@ from tillmesh.node.erpnext._rest import ClientState, ErpNextClient, Verify
 from tillmesh.node.erpnext._settings import ErpNextSettings, settings_path
 from tillmesh.node.erpnext._settings import load as load_settings
 from tillmesh.node.erpnext._settings import save as save_settings
-from tillmesh.node.erpnext._setup import CUSTOM_FIELDS, Check, check_all, setup
+from tillmesh.node.erpnext._setup import CUSTOM_FIELDS, Check, CustomField, check_all, setup
 from tillmesh.node.erpnext._state import ScopeState
 from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
     ErpNextError,
+    ErpNextNameNotKept,
     ErpNextNotFound,
     ErpNextServerError,
     ErpNextUnreachable,
@@ -52,11 +58,13 @@ __all__ = [
     "Check",
     "ClientState",
     "Consolidated",
+    "CustomField",
     "Direct",
     "ErpNextAuthError",
     "ErpNextClient",
     "ErpNextDuplicate",
     "ErpNextError",
+    "ErpNextNameNotKept",
     "ErpNextNotFound",
     "ErpNextServerError",
     "ErpNextSettings",

@@ -1,10 +1,11 @@
 """``tillmesh erpnext setup | status | pull``: the ERPNext link for IT.
 
 ``setup`` saves the credentials and prints one line per check (exit 1 if anything is
-missing). ``pull`` goes through the running node's local API (the node owns the store)
-and polls its progress, or, with the node stopped, holds the node's lock and pulls into
-the store itself; exit 1 if a row or doctype could not be pulled. ``status`` shows the
-settings, whether ERPNext answers now, and the last pull of every doctype.
+missing); a running node takes the new settings at once (``erpnext_reload``). ``pull``
+goes through the running node's local API (the node owns the store) and polls its
+progress, or, with the node stopped, holds the node's lock and pulls into the store
+itself; exit 1 if a row or doctype could not be pulled. ``status`` shows the settings,
+whether ERPNext answers now, and the last pull of every doctype.
 """
 
 from __future__ import annotations
@@ -49,7 +50,21 @@ def cmd_setup(data_dir: DataDir, args: argparse.Namespace) -> int:
         ready = setup(client, profile, lambda check: print(check.line(), flush=True))
     print("ERPNext is ready for Tillmesh" if ready else
           "fix what is MISSING above, then run `tillmesh erpnext setup` again")
+    _reload_running(config)
     return 0 if ready else 1
+
+
+def _reload_running(config: Config) -> None:
+    """A running counter takes the saved settings now, not at its next start."""
+    from tillmesh.node.ops.provisioning import node_running
+
+    if not node_running(config):
+        return
+    answer = _call(config, "erpnext_reload")
+    if not answer["forwarding"]:
+        print(f"the running counter does not forward: {answer['reason']}")
+    elif answer["changed"]:
+        print("the running counter forwards with these settings now")
 
 
 def cmd_status(data_dir: DataDir, args: argparse.Namespace) -> int:

@@ -25,19 +25,17 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tillmesh.node.domain.money import ZERO
-from tillmesh.node.erpnext._setup import CUSTOM_FIELDS
+from tillmesh.node.erpnext._setup import CASHIER_FIELD, CUSTOM_FIELDS, ORIGIN_FIELD
 from tillmesh.node.errors import ValidationError
 
 Doc = dict[str, Any]
 
-CUSTOM_ORIGIN = "tillmesh_origin_event"
-CUSTOM_CASHIER = "tillmesh_cashier"
-_CUSTOM = frozenset((doctype, fieldname) for doctype, fieldname, _, _ in CUSTOM_FIELDS)
+_CUSTOM = frozenset((field.doctype, field.fieldname) for field in CUSTOM_FIELDS)
 
 _CUSTOMER = ("customer_name", "customer_type", "customer_group", "territory", "mobile_no",
              "email_id")  # mobile and e-mail make ERPNext create the customer's Contact
@@ -92,7 +90,7 @@ def customer(body: Mapping[str, Any], *, origin_event: str) -> Doc:
     """From a ``customer.created`` body, under the name the counter gave it."""
     doc = body["doc"]
     return {"name": str(body["name"]), **_present(doc, _CUSTOMER),
-            **_custom("Customer", {CUSTOM_ORIGIN: origin_event})}
+            **_custom("Customer", {ORIGIN_FIELD: origin_event})}
 
 
 def opening_entry(opened: Mapping[str, Any], *, counter: str, site: Site, origin_event: str,
@@ -114,13 +112,19 @@ def opening_entry(opened: Mapping[str, Any], *, counter: str, site: Site, origin
         "set_posting_date": 1,  # a shift forwarded days later keeps its own date
         "balance_details": [{"mode_of_payment": m, "opening_amount": a}
                             for m, a in amounts.items()],
-        **_custom("POS Opening Entry", {CUSTOM_ORIGIN: origin_event,
-                                        CUSTOM_CASHIER: opened.get("cashier")}),
+        **_custom("POS Opening Entry", {ORIGIN_FIELD: origin_event,
+                                        CASHIER_FIELD: opened.get("cashier")}),
     }
 
 
-def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str) -> Doc:
-    """A submitted POS Invoice from a ``sale.submitted`` or ``sale.returned`` body."""
+def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
+                original: Mapping[str, Any] | None = None) -> Doc:
+    """A submitted POS Invoice from a ``sale.submitted`` or ``sale.returned`` body; a
+    return needs its ``original`` (the ``sale.submitted`` body it returns against)."""
+    if body.get("is_return"):
+        if original is None:
+            raise ValidationError(f"return {body['invoice']} is formed with its original sale")
+        return restated_return(body, original, site=site, origin_event=origin_event)
     totals = body["totals"]
     doc: Doc = {
         "name": str(body["invoice"]), "docstatus": 1, "is_pos": 1, "update_stock": 1,
@@ -141,17 +145,84 @@ def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str) -> Do
         "payments": [{"mode_of_payment": p["mode_of_payment"], "amount": Decimal(p["amount"]),
                       "base_amount": Decimal(p["amount"]), **_present(p, ("account",))}
                      for p in body["payments"]],
-        **_custom("POS Invoice", {CUSTOM_ORIGIN: origin_event,
-                                  CUSTOM_CASHIER: body.get("cashier")}),
+        **_custom("POS Invoice", {ORIGIN_FIELD: origin_event,
+                                  CASHIER_FIELD: body.get("cashier")}),
     }
-    if body.get("is_return"):
-        doc.update(is_return=1, return_against=str(body["return_against"]))
     return doc
+
+
+def restated_return(body: Mapping[str, Any], original: Mapping[str, Any], *, site: Site,
+                    origin_event: str) -> Doc:
+    """A return as ERPNext consolidates it (NOTES.md "Consolidation", rules C and D).
+
+    ERPNext's merge books each sold row at its ``net_rate`` and refuses a returned row
+    whose rate is higher, and rebuilds the credit note from net amounts and taxes, so a
+    return sent as the counter priced it (gross rates, inclusive tax and the invoice
+    discount split again over the returned units) can fail by a cent. Restated: every row
+    at the original row's net rate, no inclusive tax and no discount, one Actual tax row
+    per account carrying the rest of the refund. The customer's refund stays exact; the
+    split between revenue and tax may move by a cent against the counter's own figures.
+    """
+    sold = {row["name"]: row for row in original["items"]}
+    items: list[Doc] = []
+    net = ZERO
+    for row in body["items"]:
+        origin = sold.get(row.get("pos_invoice_item"))
+        if origin is None:
+            raise ValidationError(f"return {body['invoice']}: row {row.get('name')} names"
+                                  f" no row of {original['invoice']}")
+        rate, qty = Decimal(origin["net_rate"]), Decimal(row["qty"])
+        net += _cents(rate * qty)
+        items.append({**_present(row, ("name", "item_code", "item_name", "uom", "stock_uom",
+                                       "warehouse", "item_tax_template", "pos_invoice_item")),
+                      "qty": qty, "stock_qty": Decimal(row["stock_qty"]),
+                      "conversion_factor": Decimal(row["conversion_factor"]),
+                      "price_list_rate": Decimal(row["price_list_rate"]), "rate": rate})
+    refund = sum((Decimal(p["amount"]) for p in body["payments"]), ZERO)
+    return {
+        "name": str(body["invoice"]), "docstatus": 1, "is_pos": 1, "update_stock": 1,
+        "is_return": 1, "return_against": str(body["return_against"]),
+        "set_posting_time": 1, "posting_date": body["posting_date"],
+        "posting_time": body["posting_time"], "company": site.company,
+        "pos_profile": _profile(body["pos_profile"], site), "customer": body["customer"],
+        "currency": body["currency"], "selling_price_list": body["selling_price_list"],
+        "set_warehouse": body["warehouse"], "apply_discount_on": body["apply_discount_on"],
+        "ignore_pricing_rule": 1, "taxes_and_charges": "",
+        "items": items,
+        "taxes": _actual_tax_rows(body["taxes"], refund - net),
+        "paid_amount": refund, "base_paid_amount": refund,
+        "payments": [{"mode_of_payment": p["mode_of_payment"], "amount": Decimal(p["amount"]),
+                      "base_amount": Decimal(p["amount"]), **_present(p, ("account",))}
+                     for p in body["payments"]],
+        **_custom("POS Invoice", {ORIGIN_FIELD: origin_event,
+                                  CASHIER_FIELD: body.get("cashier")}),
+    }
+
+
+def _actual_tax_rows(taxes: Sequence[Mapping[str, Any]], total: Decimal) -> list[Doc]:
+    """One Actual row per tax account, in the counter's proportions, summing to ``total``
+    (the cent that rounding moves goes to the largest row)."""
+    by_account: dict[str, Decimal] = {}
+    for row in taxes:
+        amount = Decimal(row.get("tax_amount_after_discount_amount") or row["tax_amount"])
+        by_account[row["account_head"]] = by_account.get(row["account_head"], ZERO) + amount
+    if not by_account or not total:
+        return []
+    largest = max(by_account, key=lambda account: abs(by_account[account]))
+    by_account[largest] += total - sum(by_account.values(), ZERO)
+    return [{"charge_type": "Actual", "account_head": account,
+             "description": f"{account} (return)", "tax_amount": amount}
+            for account, amount in by_account.items() if amount]
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
 
 
 def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
                   transactions: Sequence[Transaction], *, site: Site, origin_event: str,
-                  opening_name: str | None = None, name: str | None = None) -> Doc:
+                  opening_name: str | None = None, name: str | None = None,
+                  left_out: Iterable[Mapping[str, Any]] = ()) -> Doc:
     """A DRAFT POS Closing Entry from a shift's ``shift.opened`` and ``shift.closed``
     bodies (``shift``, ``closed_at``, ``counted``, ``expected`` are read from the latter)
     and the invoices it consolidates; the forwarder submits it with a PUT.
@@ -160,6 +231,12 @@ def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
     booked at the last one's time, and stock is checked then (unsorted, a backdated
     invoice made a real closing fail). The closing is posted at ``closed_at``, or at the
     last invoice if a counter's clock put one later, so no invoice is after its closing.
+
+    The closing sums exactly the invoices it lists. ``left_out`` are the bodies of sales
+    the shift recorded that ERPNext will not hold (a supervisor settled them outside
+    Tillmesh): what they took is taken out of both the expected and the counted amounts,
+    since it is accounted for wherever they were settled, so the counted difference
+    stays the cashier's own.
     """
     if opened["shift"] != closed["shift"]:
         raise ValidationError(f"closing of {closed['shift']} given the opening of "
@@ -168,8 +245,11 @@ def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
     end = _local(closed["closed_at"], site)
     if rows:
         end = max(end, _posted(rows[-1]))
-    opening, expected, counted = (_amounts(opened["opening"]), _amounts(closed["expected"]),
-                                  _amounts(closed["counted"]))
+    elsewhere = takings(left_out)
+    opening = _amounts(opened["opening"])
+    expected, counted = (
+        {m: a - elsewhere.get(m, ZERO) for m, a in _amounts(closed[key]).items()}
+        for key in ("expected", "counted"))
     return {
         "name": name or str(opened["shift"]), "docstatus": 0,
         "pos_opening_entry": opening_name or str(opened["shift"]), "company": site.company,
@@ -191,9 +271,23 @@ def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
              "expected_amount": expected.get(m, ZERO), "closing_amount": counted.get(m, ZERO),
              "difference": counted.get(m, ZERO) - expected.get(m, ZERO)}
             for m in sorted(opening.keys() | expected.keys() | counted.keys())],
-        **_custom("POS Closing Entry", {CUSTOM_ORIGIN: origin_event,
-                                        CUSTOM_CASHIER: opened.get("cashier")}),
+        **_custom("POS Closing Entry", {ORIGIN_FIELD: origin_event,
+                                        CASHIER_FIELD: opened.get("cashier")}),
     }
+
+
+def takings(bodies: Iterable[Mapping[str, Any]]) -> dict[str, Decimal]:
+    """What sales and returns moved in each mode of payment: payments (a refund is
+    negative), less the change given in the cash mode, as the shift's expected counts."""
+    out: dict[str, Decimal] = {}
+    for body in bodies:
+        for payment in body["payments"]:
+            mode = str(payment["mode_of_payment"])
+            out[mode] = out.get(mode, ZERO) + Decimal(payment["amount"])
+        change = Decimal(body["totals"].get("change_amount") or ZERO)
+        if change:
+            out[body["cash_mode"]] = out.get(body["cash_mode"], ZERO) - change
+    return out
 
 
 # --- helpers ---------------------------------------------------------------------------

@@ -2,21 +2,18 @@
 
 Every counter runs one; only the elected one (``replication.election``: the lowest live
 counter that reaches ERPNext, sticky) sends. Each cycle takes the next documents whose
-prerequisites ERPNext already holds (``node.outbox.next_due``), posts each under the name
-the counter gave it and records the result as an event:
+prerequisites ERPNext already holds (``node.outbox.next_due``), forms each from the events
+behind it (``_documents``, pure), sends it (``_delivery``) and records the result as an
+event:
 
-- 200, or 409 / the name already there: ``forward.acked`` (a repeat after a time-out, a
-  forwarder killed between ERPNext's commit and its ack, two forwarders at once: ERPNext
-  answers 409 to every copy but the first, so it holds each document once);
-- 417 and other refusals: ``forward.failed`` with ERPNext's message; documents that do
-  not depend on it go on; a supervisor retries or resolves it (``exceptions_*``);
-- network errors, 5xx, 429 (after the client's own retries): nothing is recorded, the
-  counter says it does not reach ERPNext (another one takes over) and tries again later.
-
-A POS Closing Entry is inserted as a draft and submitted with a PUT (NOTES.md); with 10+
-invoices ERPNext consolidates it in the background (Queued), so it is acked only once
-its status is Submitted, looked at again on later cycles; Failed becomes an exception
-whose retry asks ERPNext to ``run_method=retry``.
+- delivered (200, 409, or found in ERPNext under its name): ``forward.acked``;
+- refused by ERPNext, stored under a name of ERPNext's own, naming something a supervisor
+  settled elsewhere, impossible to form from its records, or failed on a bug here:
+  ``forward.failed`` with the reason (ERPNext's words where it gave them). Only what
+  depends on it waits; a supervisor retries or resolves it (``exceptions_*``);
+- network errors, 5xx, 429 (after the client's own retries), 401/403: nothing is
+  recorded, the counter says it does not reach ERPNext (another one takes over) and
+  tries again later.
 """
 
 from __future__ import annotations
@@ -24,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tillmesh.node.erpnext import _delivery as delivery
 from tillmesh.node.erpnext import _documents as documents
-from tillmesh.node.erpnext._rest import ErpNextClient, plain_text
+from tillmesh.node.erpnext._delivery import SUBMITTED, TRANSIENT, Outcome, Refused
+from tillmesh.node.erpnext._rest import Doc, ErpNextClient
 from tillmesh.node.erpnext._settings import ErpNextSettings
 from tillmesh.node.erpnext.const import (
     CLOSING_RECHECK_S,
@@ -40,17 +38,11 @@ from tillmesh.node.erpnext.const import (
     PROBE_EVERY_S,
     PULL_EVERY_S,
 )
-from tillmesh.node.errors import (
-    ErpNextAuthError,
-    ErpNextDuplicate,
-    ErpNextError,
-    ErpNextServerError,
-    ErpNextUnreachable,
-    TillmeshError,
-)
-from tillmesh.node.projections import deliveries, outbox
-from tillmesh.node.projections.deliveries import Delivery
-from tillmesh.node.projections.outbox import CLOSING, CUSTOMER, INVOICE, OPENING, Due
+from tillmesh.node.errors import ErpNextError, TillmeshError, ValidationError
+from tillmesh.node.projections import deliveries, outbox, refunds
+from tillmesh.node.projections.deliveries import Delivery, State
+from tillmesh.node.projections.ledger import shift_of
+from tillmesh.node.projections.outbox import CLOSING, CUSTOMER, INVOICE, OPENING, Due, Key
 from tillmesh.node.store.event_codec import unpack_body
 from tillmesh.node.store.raw import raw
 
@@ -58,22 +50,6 @@ if TYPE_CHECKING:
     from tillmesh.node.api._node import Node
 
 log = logging.getLogger("tillmesh.forwarder")
-
-SUBMITTED, QUEUED, FAILED = "Submitted", "Queued", "Failed"
-
-
-class Refused(Exception):
-    """ERPNext refused a document for a reason a person must look at."""
-
-    def __init__(self, error: ErpNextError, stage: str) -> None:
-        super().__init__(error.message)
-        self.error, self.stage = error, stage
-
-
-@dataclass(frozen=True)
-class Outcome:
-    acked: str | None = None  # ERPNext's name
-    waiting: bool = False  # a consolidation still running: look again later
 
 
 class Forwarder:
@@ -114,7 +90,7 @@ class Forwarder:
                         await asyncio.to_thread(self._probe)
                         self._reached(True, said_reachable)
                     await asyncio.sleep(FORWARD_IDLE_S)  # looks at the election every second
-            except (ErpNextUnreachable, ErpNextServerError, ErpNextAuthError) as exc:
+            except TRANSIENT as exc:
                 self.last_error = exc.message
                 self._reached(False, said_reachable)
                 delay = FORWARD_BACKOFF_S[min(self._failures, len(FORWARD_BACKOFF_S) - 1)]
@@ -157,38 +133,57 @@ class Forwarder:
             context = self.node.context(s)
         now = time.monotonic()
         due = [d for d in due if self._recheck.get((d.doctype, d.name), 0) <= now]
-        # Resolved by a supervisor without reaching ERPNext: a closing cannot list them.
-        settled_elsewhere = {name for (doctype, name), st in states.items()
-                             if doctype == INVOICE and st.delivery is Delivery.RESOLVED}
         results: list[tuple[str, Due, dict[str, Any]]] = []
         try:
             for item in due:
-                with self.node.read() as s:  # the store is read on the loop, never in a thread
-                    doc = self._document(s, item, settled_elsewhere)
-                    doc["company"], doc["modes"] = context.company, list(context.modes)
-                    state = states.get((item.doctype, item.name))
-                    doc["retrying"] = state is not None and state.failures > 0
-                try:
-                    outcome = await asyncio.to_thread(self._send, item, doc)
-                except Refused as refused:
-                    results.append((deliveries.FAILED, item, {
-                        "status": refused.error.status, "exc_type": refused.error.exc_type,
-                        "message": refused.error.message, "stage": refused.stage}))
-                    continue
-                key = (item.doctype, item.name)
-                if outcome.waiting:
-                    self._recheck[key] = time.monotonic() + CLOSING_RECHECK_S
-                    continue
-                self._recheck.pop(key, None)
-                results.append((deliveries.ACKED, item, {"erpnext_name": outcome.acked}))
+                result = await self._deliver(item, states, context.company, list(context.modes))
+                if result is not None:
+                    kind, fields = result
+                    results.append((kind, item, fields))
         finally:  # also when ERPNext went away mid-cycle: what it took is recorded
             self._record(results)
             await self.node.log.flush()  # durable, and announced to peers, before going on
         return len(results)
 
+    async def _deliver(self, item: Due, states: Mapping[Key, State], company: str,
+                       modes: list[str]) -> tuple[str, dict[str, Any]] | None:
+        """One document: the kind and body of the event to record for it, or None while
+        ERPNext consolidates it. Whatever goes wrong with it but ERPNext being away is
+        its own ``forward.failed``: the rest of the cycle goes on."""
+        key = (item.doctype, item.name)
+        state = states.get(key)
+        try:
+            try:
+                with self.node.read() as s:  # the store is read on the loop, not in a thread
+                    source = _source(s, item, states)
+            except Exception as exc:
+                raise _unformable(item, exc) from exc
+            outcome = await asyncio.to_thread(
+                self._send, item, source, company, modes,
+                retrying=state is not None and state.failures > 0,
+                resolved=_settled_elsewhere(item, states))
+        except Refused as refused:
+            return deliveries.FAILED, refused.report()
+        except TRANSIENT:
+            raise
+        except ErpNextError as exc:  # an answer the steps did not expect: ERPNext's words
+            return deliveries.FAILED, Refused.of(exc, "send").report()
+        except Exception as exc:  # a bug here must hold back this document only
+            log.exception("forwarding %s %s failed", item.doctype, item.name)
+            return deliveries.FAILED, Refused(
+                f"Tillmesh failed on it ({type(exc).__name__}: {exc}); see the counter's"
+                " log, and retry once fixed", stage="internal",
+                exc_type=type(exc).__name__).report()
+        if outcome.waiting:
+            self._recheck[key] = time.monotonic() + CLOSING_RECHECK_S
+            return None
+        self._recheck.pop(key, None)
+        return deliveries.ACKED, {"erpnext_name": outcome.acked}
+
     def _record(self, results: list[tuple[str, Due, dict[str, Any]]]) -> None:
         """One transaction for a cycle's results: a forwarder killed before it commits
-        only makes the next one post again and get 409, never a second document."""
+        only makes the next one find in ERPNext what this one sent (409, or a look-up by
+        name and origin event), never book a second copy."""
         if not results:
             return
         at = datetime.now(UTC).isoformat()
@@ -201,88 +196,20 @@ class Forwarder:
 
     # --- documents -------------------------------------------------------------------
 
-    def _site(self, company: str) -> documents.Site:
-        return documents.Site(company=company, pos_profile=self.settings.pos_profile,
-                              user=self._erp_user(), timezone=self.node.config.timezone)
-
-    def _document(self, session: Any, item: Due, skip: set[str]) -> dict[str, Any]:
-        """What to post for ``item``, read from the events behind it (pure mapping)."""
-        body = _body(session, item.origin, item.seq)
-        origin_event = f"{item.origin}:{item.seq}"
-        if item.doctype == CUSTOMER:
-            return {"kind": CUSTOMER, "doc": documents.customer(body, origin_event=origin_event)}
-        if item.doctype == INVOICE:
-            return {"kind": INVOICE, "body": body, "origin_event": origin_event}
-        shift = _shift_events(session, item.shift or item.name, item, skip)
-        return {"kind": item.doctype, "shift": shift, "origin_event": origin_event,
-                "name": item.name}
-
-    def _send(self, item: Due, document: dict[str, Any]) -> Outcome:
-        """In a thread: post ``document``; ErpNextError for the network or a refusal."""
+    def _send(self, item: Due, source: dict[str, Any], company: str, modes: list[str], *,
+              retrying: bool, resolved: list[Key]) -> Outcome:
+        """In a thread: form ``item`` from its records, check what it names, send it."""
         client = self._erp()
-        site = self._site(document["company"])
-        kind = document["kind"]
-        if kind == CUSTOMER:
-            return self._insert(client, CUSTOMER, document["doc"])
-        if kind == INVOICE:
-            doc = documents.pos_invoice(document["body"], site=site,
-                                        origin_event=document["origin_event"])
-            return self._insert(client, INVOICE, doc)
-        shift = document["shift"]
-        if kind == OPENING:
-            doc = documents.opening_entry(shift["opened"], counter=shift["counter"], site=site,
-                                          origin_event=document["origin_event"],
-                                          name=item.name, modes=document["modes"])
-            return self._insert(client, OPENING, doc)
-        doc = documents.closing_entry(shift["opened"], shift["closed"],
-                                      [documents.transaction(b) for b in shift["invoices"]],
-                                      site=site, origin_event=document["origin_event"],
-                                      opening_name=item.name, name=item.name)
-        return self._close(client, doc, retrying=document["retrying"])
-
-    def _insert(self, client: ErpNextClient, doctype: str, doc: dict[str, Any]) -> Outcome:
+        site = documents.Site(company=company, pos_profile=self.settings.pos_profile,
+                              user=self._erp_user(), timezone=self.node.config.timezone)
         try:
-            answer = client.insert(doctype, doc)
-        except ErpNextDuplicate:  # delivered before (a retry, another forwarder)
-            return Outcome(acked=str(doc["name"]))
-        except (ErpNextUnreachable, ErpNextServerError, ErpNextAuthError):
-            raise
-        except ErpNextError as exc:
-            # ERPNext validates before it looks at the name: a repeat can be refused (no
-            # open opening entry any more, "cannot return more") although it is there.
-            if client.exists(doctype, str(doc["name"])):
-                return Outcome(acked=str(doc["name"]))
-            raise Refused(exc, "insert") from exc
-        return Outcome(acked=str(answer.get("name") or doc["name"]))
-
-    def _close(self, client: ErpNextClient, doc: dict[str, Any], *, retrying: bool) -> Outcome:
-        name = str(doc["name"])
-        current = client.get_doc(CLOSING, name, missing_ok=True)
-        if current is None:
-            self._insert(client, CLOSING, doc)  # a draft (409: inserted a moment ago)
-            current = client.get_doc(CLOSING, name) or {}
-        try:
-            if int(current.get("docstatus") or 0) == 0:
-                current = client.update(CLOSING, name, {"docstatus": 1})
-            elif current.get("status") == FAILED and retrying and name not in self._retried:
-                client.run_doc_method(CLOSING, name, "retry")  # once per supervisor retry
-                self._retried.add(name)
-                current = client.get_doc(CLOSING, name) or {}
-        except (ErpNextUnreachable, ErpNextServerError, ErpNextAuthError):
-            raise
-        except ErpNextError as exc:
-            raise Refused(exc, "submit") from exc
-        status = current.get("status")
-        if status == SUBMITTED:
-            self._retried.discard(name)
-            return Outcome(acked=name)
-        if status == FAILED:
-            self._retried.discard(name)  # failed again: back to the supervisor
-            error = ErpNextError(plain_text(str(current.get("error_message")
-                                                or "consolidation failed")),
-                                 status=None, exc_type="ConsolidationFailed")
-            raise Refused(error, "consolidation")
-        return Outcome(waiting=True)  # Queued: the background job runs
+            doc = _form(item, source, site, modes)
+        except Exception as exc:
+            raise _unformable(item, exc) from exc
+        delivery.check_settled_elsewhere(client, item.doctype, resolved)
+        if item.doctype == CLOSING:
+            return delivery.close(client, doc, retrying=retrying, retried=self._retried)
+        return delivery.insert(client, item.doctype, doc, look_first=retrying)
 
     # --- ERPNext session -------------------------------------------------------------
 
@@ -302,16 +229,67 @@ class Forwarder:
 
 
 def consolidated_shifts(client: ErpNextClient, pos_profile: str) -> list[str]:
-    """Shifts whose POS Closing Entry ERPNext has consolidated: their sales are in Bin.
+    """Shifts, and late sales' entry pairs, whose POS Closing Entry ERPNext has
+    consolidated: their sales are in Bin.
 
     The pull reads this before and after Bin (``node.stock``), so the base it records
-    names exactly the shifts it already includes. A late sales' entry pair (``-L-``)
-    is not a shift of its own: its sales stay counted under their shift.
+    names exactly the entries it already includes; the stock slots carry the same names
+    (``ledger``: a late sale counts under its entry pair, not its shift).
     """
     rows = client.get_list(CLOSING, fields=["name"], page_length=0, filters=[
         ["status", "=", SUBMITTED], ["pos_profile", "=", pos_profile]])
-    return sorted(name for name in (str(r["name"]) for r in rows)
-                  if outbox.shift_of(name) == name)
+    return sorted(str(r["name"]) for r in rows)
+
+
+def _unformable(item: Due, exc: Exception) -> Refused:
+    """Records ``item`` cannot be formed from (missing, or not as the mapping reads
+    them): a person must look, and only what depends on it waits."""
+    message = exc.message if isinstance(exc, TillmeshError) else f"{exc!r}"
+    return Refused(f"cannot form the {item.doctype} from its records: {message}",
+                   stage="form", exc_type=type(exc).__name__)
+
+
+def _settled_elsewhere(item: Due, states: Mapping[Key, State]) -> list[Key]:
+    """What ``item`` names that a supervisor resolved without it reaching ERPNext (a
+    closing leaves its resolved sales out instead of naming them)."""
+    return [key for key in item.after
+            if (state := states.get(key)) is not None and state.delivery is Delivery.RESOLVED
+            and not (item.doctype == CLOSING and key[0] == INVOICE)]
+
+
+def _source(session: Any, item: Due, states: Mapping[Key, State]) -> dict[str, Any]:
+    """The records ``item`` is formed from, read from the store (forming is pure)."""
+    body = _body(session, item.origin, item.seq)
+    if item.doctype == CUSTOMER:
+        return {"body": body}
+    if item.doctype == INVOICE:  # a return is restated from the sale it returns
+        sold = outbox.source(session, INVOICE, str(body.get("return_against") or ""))
+        over = refunds.over_returns(session, [item.name]) if body.get("is_return") else []
+        return {"body": body, "original": _body(session, *sold) if sold else None,
+                "over_returned": "; ".join(o.reason for o in over)}
+    resolved = {name for (doctype, name), state in states.items()
+                if doctype == INVOICE and state.delivery is Delivery.RESOLVED}
+    return _shift_records(session, item, body, resolved)
+
+
+def _form(item: Due, source: dict[str, Any], site: documents.Site, modes: list[str]) -> Doc:
+    """The document to send for ``item`` (pure: ``_documents`` does the mapping)."""
+    origin_event = f"{item.origin}:{item.seq}"
+    if item.doctype == CUSTOMER:
+        return documents.customer(source["body"], origin_event=origin_event)
+    if item.doctype == INVOICE:
+        if source["over_returned"]:  # two counters refunded it: ERPNext would refuse one
+            raise ValidationError(f"{item.name} returns more than was sold (another counter"
+                                  f" refunded it while cut off): {source['over_returned']}")
+        return documents.pos_invoice(source["body"], site=site, origin_event=origin_event,
+                                     original=source["original"])
+    if item.doctype == OPENING:
+        return documents.opening_entry(source["opened"], counter=source["counter"], site=site,
+                                       origin_event=origin_event, name=item.name, modes=modes)
+    return documents.closing_entry(
+        source["opened"], source["closed"], [documents.transaction(b) for b in source["listed"]],
+        site=site, origin_event=origin_event, opening_name=item.name, name=item.name,
+        left_out=source["left_out"])
 
 
 def _body(session: Any, origin: str, seq: int) -> dict[str, Any]:
@@ -323,27 +301,27 @@ def _body(session: Any, origin: str, seq: int) -> dict[str, Any]:
     return body
 
 
-def _shift_events(session: Any, shift: str, item: Due, skip: set[str]) -> dict[str, Any]:
-    """The bodies an opening or closing entry is made of: the shift's opening, its
-    closing (or reconciliation) and the invoices it lists."""
-    sql = raw(session)
-    base = outbox.shift_of(shift)  # a reconciliation carries its shift's late sales
+def _shift_records(session: Any, item: Due, body: dict[str, Any],
+                   resolved: set[str]) -> dict[str, Any]:
+    """What an opening or closing entry is made of: the shift's opening, and for a
+    closing its ``shift.closed`` (or ``shift.late_reconciled``: ``body``), the sales it
+    lists and those it leaves out (``resolved``: settled outside Tillmesh).
+
+    A reconciliation's pair of entries carries the shift's late sales under a name of its
+    own (``ledger.reconciliation_name``), so both of its records take that name."""
+    entry, base = item.name, shift_of(item.name)
     opened = outbox.source(session, OPENING, base)
-    counter = sql.one("SELECT counter FROM shifts WHERE shift = ?", (base,))
+    counter = raw(session).one("SELECT counter FROM shifts WHERE shift = ?", (base,))
     out: dict[str, Any] = {"counter": counter[0] if counter else "",
                            "opened": _body(session, *opened) if opened else {}}
-    if shift != base:  # a reconciliation: an entry pair of its own, with no float
-        out["opened"] = {**out["opened"], "shift": shift, "opening": {}}
-    if item.doctype == CLOSING:
-        closed = _body(session, item.origin, item.seq)
-        if shift != base:
-            closed = {**closed, "closed_at": closed.get("at"), "closed_by": closed.get("by")}
-        out["closed"] = closed
-        out["invoices"] = []
-        for invoice in closed.get("invoices", []):
-            if str(invoice) in skip:
-                continue
-            carrier = outbox.source(session, INVOICE, str(invoice))
-            if carrier is not None:
-                out["invoices"].append(_body(session, *carrier))
-    return out
+    if entry != base:  # no float: the drawer was counted at the shift's own closing
+        out["opened"] = {**out["opened"], "shift": entry, "opening": {}}
+    if item.doctype != CLOSING:
+        return out
+    if entry != base:
+        body = {**body, "shift": entry, "closed_at": body.get("at"), "closed_by": body.get("by")}
+    sales = [(invoice, outbox.source(session, INVOICE, invoice))
+             for invoice in map(str, body.get("invoices", []))]
+    return {**out, "closed": body,
+            "listed": [_body(session, *c) for i, c in sales if c and i not in resolved],
+            "left_out": [_body(session, *c) for i, c in sales if c and i in resolved]}

@@ -1,26 +1,37 @@
-"""A blocking HTTP client for ERPNext 15's REST API, with retries and typed errors.
+"""A blocking HTTP client for ERPNext's REST API (Frappe 15 and 16), with retries and
+typed errors.
 
 Requests run as the API user of ``Authorization: token <key>:<secret>``, over TLS that is
 verified by default (``verify=PATH`` trusts a private CA, ``verify=False`` is for a lab
 only). Every wait is bounded (``const``): finite timeouts and at most ``MAX_ATTEMPTS``
 tries of one request.
 
+Documents are created through Frappe's API v2 (``POST /api/v2/document/<doctype>``) where
+the site has it, asked once per client: it keeps the ``name`` a client chose, where
+``/api/resource`` drops it on most Frappe 15 releases and on 16 (``erpnext/NOTES.md``).
+Either way ``insert`` checks that ERPNext kept the name that was sent, and raises
+ErpNextNameNotKept when it did not: an ack under the wrong name would leave every return
+and closing that names the document pointing at nothing.
+
 Retries: a network error, a timeout, a 5xx or a 429 is tried again after an exponential
 backoff with full jitter (a uniform wait between 0 and ``min(cap, base * 2**n)``, so many
 counters coming back at once do not knock in step), or after exactly the server's
 ``Retry-After`` (seconds or an HTTP date) when it sends one. Every method is retried, a
 POST whose answer timed out included: it may have been committed, and trying again is
-safe because Tillmesh always POSTs documents under client-chosen names (an invoice
-number), so a repeat is answered 409 DuplicateEntryError, which the forwarder counts as
-delivered; PUTs set absolute values and GETs change nothing. A caller that POSTs without
-a name of its own must not rely on this.
+safe because Tillmesh POSTs documents under client-chosen names and with an origin event
+id in a unique custom field (``tillmesh erpnext setup``): a repeat is answered 409
+DuplicateEntryError (the name) or 417 UniqueValidationError (the origin event), never
+booked twice. PUTs set absolute values and GETs change nothing. A caller that POSTs
+without a name and a unique field of its own must not rely on this.
 
 Errors: every failure is an ``ErpNextError`` (``node.errors``) carrying ERPNext's own
-message. Frappe puts it in ``_server_messages``, a JSON string holding a list of JSON
-strings (decoded twice here, HTML tags stripped), else in ``exception`` or ``exc_type``.
-httpx's exceptions are translated at this boundary (``raise … from exc``) and never
-reach a caller. JSON numbers with a fraction are read as ``Decimal`` (money is never a
-float in Tillmesh) and Decimals are sent as exact JSON numbers.
+message. v1 puts it in ``_server_messages``, a JSON string holding a list of JSON strings
+(decoded twice here, HTML tags stripped), else in ``exception`` or ``exc_type``; v2 in
+``{"errors": [{"type", "message", "exception"}], "messages": [...]}``; both become the
+same exception with ``exc_type`` set. httpx's exceptions are translated at this boundary
+(``raise … from exc``) and never reach a caller. JSON numbers with a fraction are read as
+``Decimal`` (money is never a float in Tillmesh) and Decimals are sent as exact JSON
+numbers.
 
 The transport is injectable (``httpx.MockTransport`` in tests), as are ``sleep``, the
 jitter source and the clock, so retry timing is tested without waiting. The client is
@@ -54,6 +65,7 @@ from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
     ErpNextError,
+    ErpNextNameNotKept,
     ErpNextNotFound,
     ErpNextServerError,
     ErpNextUnreachable,
@@ -73,6 +85,9 @@ _BY_STATUS: dict[int, type[ErpNextError]] = {
 _TAG = re.compile(r"<[^>]*>")
 _CERT_FAILED = "CERTIFICATE_VERIFY_FAILED"  # in ssl's message: retrying cannot help
 _MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )")  # "frappe.exceptions."
+# Asked once per client to learn whether the site has API v2 (Frappe 15 and later): a
+# method every API user may call, answering 200 there and 404 on a site without v2.
+_V2_PROBE = "/api/v2/method/frappe.auth.get_logged_user"
 
 
 class ClientState(enum.Enum):
@@ -128,10 +143,39 @@ def _server_messages(raw: object) -> list[str]:
     return [m for m in out if m]
 
 
+def _v2_errors(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    errors = payload.get("errors")
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _last_line(traceback: object) -> str:
+    """``frappe.exceptions.X: text`` from a traceback, as ``X: text`` ('' if none)."""
+    lines = str(traceback or "").strip().splitlines()
+    return _MODULE_PATH.sub("", plain_text(lines[-1])) if lines else ""
+
+
+def _v2_message(payload: dict[str, Any]) -> str | None:
+    """API v2's words: each error's message (the one Frappe printed with it), then what
+    else it printed (``messages``); else the exception's last line, else its type."""
+    errors = _v2_errors(payload)
+    printed = [e.get("message") for e in errors]
+    printed += [m.get("message") for m in payload.get("messages") or [] if isinstance(m, dict)]
+    texts = [text for text in (plain_text(str(m)) for m in printed if m) if text]
+    if texts:
+        return "; ".join(texts)
+    for error in errors:
+        text = _last_line(error.get("exception")) or str(error.get("type") or "")
+        if text:
+            return text
+    return None
+
+
 def frappe_message(payload: object) -> str | None:
     """ERPNext's own words for a failure, from a Frappe error answer (None if absent)."""
     if not isinstance(payload, dict):
         return None
+    if _v2_errors(payload):
+        return _v2_message(payload)
     messages = _server_messages(payload["_server_messages"]) \
         if payload.get("_server_messages") else []
     if messages:
@@ -141,6 +185,15 @@ def frappe_message(payload: object) -> str | None:
             return _MODULE_PATH.sub("", plain_text(payload[key]))
     exc_type = payload.get("exc_type")
     return str(exc_type) if exc_type else None
+
+
+def frappe_exc_type(payload: object) -> str | None:
+    """Frappe's exception class: v1's ``exc_type``, v2's first error's ``type``."""
+    if not isinstance(payload, dict):
+        return None
+    found = payload.get("exc_type") or next(
+        (e.get("type") for e in _v2_errors(payload) if e.get("type")), None)
+    return found if isinstance(found, str) else None
 
 
 def error_from_answer(status: int, content: bytes, *, method: str, path: str,
@@ -159,8 +212,9 @@ def error_from_answer(status: int, content: bytes, *, method: str, path: str,
         cls = ErpNextServerError if status >= 500 else \
             ErpNextValidation if 400 <= status < 500 else ErpNextError
     details: dict[str, Any] = {"status": status, "method": method, "path": path}
-    if isinstance(payload, dict) and isinstance(payload.get("exc_type"), str):
-        details["exc_type"] = payload["exc_type"]
+    exc_type = frappe_exc_type(payload)
+    if exc_type is not None:
+        details["exc_type"] = exc_type
     if retry_after is not None:
         details["retry_after"] = retry_after
     return cls(message, **details)
@@ -226,6 +280,7 @@ class ErpNextClient:
         self._sleep, self._jitter, self._now = sleep, jitter, now
         self.max_attempts = max(1, max_attempts)
         self.state = ClientState.OPEN
+        self._v2: bool | None = None  # whether the site has API v2: asked on first need
         self._http = httpx.Client(
             base_url=self.url, transport=transport, verify=tls_verify(verify),
             timeout=httpx.Timeout(connect=const.CONNECT_TIMEOUT_S, read=read_timeout_s,
@@ -294,9 +349,28 @@ class ErpNextClient:
     def exists(self, doctype: str, name: str) -> bool:
         return bool(self.get_list(doctype, filters=[["name", "=", name]], page_length=1))
 
+    def api_v2(self) -> bool:
+        """Whether the site has Frappe's API v2, asked once per client (a 404 says no)."""
+        if self._v2 is None:
+            try:
+                self._call("GET", _V2_PROBE, key="data")
+            except ErpNextNotFound:
+                self._v2 = False
+            else:
+                self._v2 = True
+        return self._v2
+
     def insert(self, doctype: str, doc: Mapping[str, Any]) -> Doc:
-        """Create a document (``docstatus: 1`` in it submits it too); 409 if it exists."""
-        return _doc(self._call("POST", _resource(doctype), body=dict(doc), key="data"), doctype)
+        """Create a document (``docstatus: 1`` in it submits it too) under the ``name`` it
+        carries, through API v2 where the site has it; ErpNextDuplicate (409) if that
+        name exists, ErpNextNameNotKept if ERPNext stored it under a name of its own."""
+        path = _document(doctype) if self.api_v2() else _resource(doctype)
+        answer = _doc(self._call("POST", path, body=dict(doc), key="data"), doctype)
+        sent = doc.get("name")
+        if sent and answer.get("name") != sent:
+            raise name_not_kept(doctype, str(sent), str(answer.get("name")),
+                                api_v2=bool(self._v2), path=path)
+        return answer
 
     def update(self, doctype: str, name: str, fields: Mapping[str, Any]) -> Doc:
         """Set fields of an existing document (``{"docstatus": 1}`` submits a draft)."""
@@ -374,6 +448,24 @@ def _list_params(fields: Sequence[str], filters: Sequence[Sequence[Any]],
 def _resource(doctype: str, name: str | None = None) -> str:
     path = f"/api/resource/{quote(doctype, safe='')}"
     return path if name is None else f"{path}/{quote(name, safe='')}"
+
+
+def _document(doctype: str) -> str:
+    return f"/api/v2/document/{quote(doctype, safe='')}"
+
+
+def name_not_kept(doctype: str, sent: str, held: str, *, api_v2: bool | None,
+                  **details: Any) -> ErpNextNameNotKept:
+    """ERPNext holds the document ``sent`` under the name ``held``: what to tell a person.
+    It is there once (its origin event is unique), but every return and closing that
+    names it would point at nothing, so it is never counted as delivered."""
+    why = "even through API v2" if api_v2 else "on /api/resource, and it has no API v2"
+    return ErpNextNameNotKept(
+        f"ERPNext booked {doctype} {sent} as {held}: this Frappe does not keep the name"
+        f" a client sends ({why}), and Tillmesh's returns and closings name {sent}. Upgrade"
+        f" to a Frappe whose API v2 keeps names, cancel and delete {held}, then retry; or"
+        " settle it by hand and resolve this",
+        erpnext_name=held, **details)
 
 
 def _unreachable(url: str, method: str, path: str, exc: httpx.TransportError) -> ErpNextError:

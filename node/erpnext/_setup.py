@@ -3,14 +3,20 @@
 Each check is one ``Check`` (ok, or missing with what to do about it). Every request is
 harmless: documents are read, lists are asked for one row, create permission is asked
 with ``frappe.client.has_permission`` (doctype level, no document). The only writes are
-the custom fields Tillmesh needs on POS Invoice, POS Opening Entry and POS Closing Entry;
-a field already there counts as done, so setup can be run again at any time.
+the custom fields Tillmesh needs on the doctypes it creates; a field already there counts
+as done, so setup can be run again at any time.
+
+The origin event field is ``unique``: the database itself refuses a second document from
+one event (417 UniqueValidationError), whatever the site does with the names Tillmesh
+sends (``erpnext/NOTES.md``). A field made by an older setup is made unique here; Frappe
+then adds the index with an ALTER TABLE, and refuses while two documents share a value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tillmesh.node.erpnext._mapping import SPECS
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
@@ -23,14 +29,26 @@ from tillmesh.node.errors import (
     ErpNextValidation,
 )
 
-# (doctype, fieldname, label, after which field): the forwarder fills them.
-CUSTOM_FIELDS: tuple[tuple[str, str, str, str], ...] = tuple(
-    (dt, fieldname, label, after)
-    for dt, first in (("POS Invoice", "pos_profile"), ("POS Opening Entry", "user"),
-                      ("POS Closing Entry", "user"))
-    for fieldname, label, after in (
-        ("tillmesh_origin_event", "Tillmesh Origin Event", first),
-        ("tillmesh_cashier", "Tillmesh Cashier", "tillmesh_origin_event"))
+ORIGIN_FIELD = "tillmesh_origin_event"  # the event a document comes from: unique
+CASHIER_FIELD = "tillmesh_cashier"  # who sold or ran the shift (ERPNext's user is ours)
+
+
+class CustomField(NamedTuple):
+    doctype: str
+    fieldname: str
+    label: str
+    after: str  # the field it follows on the form
+    unique: bool
+
+
+# What the forwarder fills: the origin event on every doctype it creates, the cashier on
+# the shift's documents and sales.
+CUSTOM_FIELDS: tuple[CustomField, ...] = tuple(
+    field for dt, first in (("POS Invoice", "pos_profile"), ("POS Opening Entry", "user"),
+                            ("POS Closing Entry", "user"), ("Customer", "customer_name"))
+    for field in (CustomField(dt, ORIGIN_FIELD, "Tillmesh Origin Event", first, True),
+                  CustomField(dt, CASHIER_FIELD, "Tillmesh Cashier", ORIGIN_FIELD, False))
+    if dt != "Customer" or field.fieldname == ORIGIN_FIELD
 )
 # What the forwarder reads and creates, and what the pull reads.
 WRITTEN = ("POS Invoice", "POS Opening Entry", "POS Closing Entry", "Customer")
@@ -167,24 +185,47 @@ def _may_create(client: ErpNextClient, doctype: str) -> bool | None:
     return bool(isinstance(answer, dict) and answer.get("has_permission"))
 
 
+def _api(client: ErpNextClient) -> Check:
+    if client.api_v2():
+        return Check("API v2", True, "present: documents are created under Tillmesh's names")
+    return Check("API v2", True, "absent: documents go through /api/resource; one stored"
+                 " under a name of ERPNext's own is held back as an exception")
+
+
 def _custom_fields(client: ErpNextClient) -> Iterator[Check]:
-    for dt, fieldname, label, after in CUSTOM_FIELDS:
-        what = f"custom field {dt}.{fieldname}"
+    for field in CUSTOM_FIELDS:
+        what = f"custom field {field.doctype}.{field.fieldname}"
+        kind = "a unique Data field" if field.unique else "a Data field"
         try:
-            if client.get_list("Custom Field", filters=[["dt", "=", dt],
-                                                        ["fieldname", "=", fieldname]]):
+            found = client.get_list("Custom Field", fields=["name", "unique"], filters=[
+                ["dt", "=", field.doctype], ["fieldname", "=", field.fieldname]])
+            if found and field.unique and not found[0].get("unique"):
+                yield _make_unique(client, what, str(found[0]["name"]))
+                continue
+            if found:
                 yield Check(what, True, "already there")
                 continue
-            client.insert("Custom Field", {"dt": dt, "fieldname": fieldname, "label": label,
-                                           "fieldtype": "Data", "insert_after": after,
-                                           "no_copy": 1})
+            client.insert("Custom Field", {
+                "dt": field.doctype, "fieldname": field.fieldname, "label": field.label,
+                "fieldtype": "Data", "insert_after": field.after, "no_copy": 1,
+                "unique": int(field.unique)})
         except ErpNextDuplicate:
             yield Check(what, True, "already there")
         except (ErpNextAuthError, ErpNextValidation, ErpNextNotFound) as exc:
             yield Check(what, False, f"{exc.message}: run setup once with a System Manager's"
-                        f" key, or add a Data field {fieldname!r} to {dt} (Customize Form)")
+                        f" key, or add {kind} {field.fieldname!r} to {field.doctype}"
+                        " (Customize Form)")
         else:
-            yield Check(what, True, "created")
+            yield Check(what, True, f"created{', unique' if field.unique else ''}")
+
+
+def _make_unique(client: ErpNextClient, what: str, name: str) -> Check:
+    try:
+        client.update("Custom Field", name, {"unique": 1})
+    except ErpNextValidation as exc:  # two documents share a value: a person must look
+        return Check(what, False, f"{exc.message}: two documents share an origin event"
+                     " (one is a second copy): cancel and delete it, then run setup again")
+    return Check(what, True, "made unique")
 
 
 def check_all(client: ErpNextClient, pos_profile: str,
@@ -199,6 +240,7 @@ def check_all(client: ErpNextClient, pos_profile: str,
 
     add(_connection(client))
     if checks[0].ok:
+        add(_api(client))
         for step in (_profile_checks(client, pos_profile), _permissions(client),
                      _custom_fields(client)):
             for check in step:

@@ -20,3 +20,7 @@ SNAPSHOT_FIRST_TIMEOUT_S = 300.0  # seconds; the first answer waits for the expo
 
 TICK_S = 0.05  # seconds; how often the engine's timers run (heartbeats, pull timeouts)
 REDIAL_S = 5.0  # seconds; how often members we are not connected to are dialled afresh
+ASK_WAIT_MARGIN_S = 1.0  # seconds a return waits for the sale's counter beyond the
+#   replication engine's ASK_TIMEOUT_MS, after which the engine settles every ask itself:
+#   this bound only keeps a wait whose settling was lost (a stopped replication loop)
+#   from holding an API worker for good

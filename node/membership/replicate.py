@@ -5,6 +5,11 @@ Who is dialled: every enrolled, unrevoked counter whose address is known, from m
 (the freshest), the static ``peers`` setting (``NODE@host:port``) or the address it
 enrolled with. Who is heard: only keys of those counters (the transport's Ironhouse
 check). Membership is re-read whenever a ``node.*`` event is recorded.
+
+Returns of other counters' sales: this is the node's ``OwnerLink`` (a ReturnAsk to the
+sale's counter, awaited on the loop) and the engine's ``ReturnDesk`` (a peer's ask is
+decided by ``api._agreement.decide`` inside the drain's transaction, so the answer goes
+out only once the promise it grants is durable).
 """
 
 from __future__ import annotations
@@ -17,23 +22,27 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from tillmesh.node.api._agreement import decide
 from tillmesh.node.api._node import Node
 from tillmesh.node.api.cluster import advertised
 from tillmesh.node.errors import ConfigError, StoreError
-from tillmesh.node.membership.const import REDIAL_S, TICK_S
+from tillmesh.node.membership.const import ASK_WAIT_MARGIN_S, REDIAL_S, TICK_S
 from tillmesh.node.ops.config import Config
 from tillmesh.node.projections import counters
-from tillmesh.replication.const import MAX_BATCH_EVENTS
+from tillmesh.replication.const import ASK_TIMEOUT_MS, MAX_BATCH_EVENTS
 from tillmesh.replication.event import Event
 from tillmesh.replication.protocol import (
     PROTOCOL_VERSION,
     Events,
     Message,
     ProtocolError,
+    ReturnAnswer,
+    ReturnAsk,
     decode,
     encode,
 )
-from tillmesh.replication.sync import EventLogStore, Outgoing, Replicator
+from tillmesh.replication.stores import EventLogStore
+from tillmesh.replication.sync import Outgoing, Replicator
 from tillmesh.replication.transport import Transport, TransportError, fingerprint
 
 log = logging.getLogger("tillmesh.replication")
@@ -82,7 +91,8 @@ class Replication:
             raise ValueError("replication needs the counter's keypair")
         self.node = node
         self.set_config(node.config)
-        self.engine = Replicator(EventLogStore(node.log), node.node_id, node.config.cluster)
+        self.engine = Replicator(EventLogStore(node.log), node.node_id, node.config.cluster,
+                                 desk=self)
         self.transport = Transport(node.node_id, node.keypair.public, node.keypair.secret,
                                    node.config.listen, self._on_message)
         self.discovery: Any = None  # replication.discovery.Discovery when mDNS is on
@@ -93,6 +103,7 @@ class Replication:
         self.paused = False  # cut off: nothing in, nothing out (the counter sells on)
         self._inbox: list[tuple[str, Message]] = []
         self._seeded: dict[str, counters.Member] = {}
+        self._answers: dict[str, asyncio.Future[ReturnAnswer | None]] = {}  # by ask id
 
     def set_config(self, config: Config) -> None:
         """Use ``config`` (a join adds the inviting counter as a static peer)."""
@@ -113,6 +124,7 @@ class Replication:
         self.node.log.listeners.append(self._recorded)
         self.node.peer_view = self.peer_view
         self.node.cut_off = self.pause
+        self.node.owners = self
         self._sync_members()
         if self.config.mdns:
             await self._start_mdns(port)
@@ -233,6 +245,36 @@ class Replication:
             if member.node != self.node.node_id and member.node not in up:
                 self.transport.disconnect(member.node)
                 self._dial(member)
+
+    # --- returns agreed with the sale's counter --------------------------------------------
+
+    def unreachable(self, owner: str) -> str | None:
+        """Why ``owner`` cannot be asked now (``OwnerLink``)."""
+        if self.paused:
+            return "this counter is cut off from the others (replication paused)"
+        return self.engine.cannot_ask(owner)
+
+    async def ask(self, owner: str, ask: ReturnAsk) -> ReturnAnswer | None:
+        """``owner``'s answer to ``ask``, or None when none came in time (``OwnerLink``)."""
+        answer = self._answers[ask.ask_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self._send(self.engine.ask(owner, ask, _now_ms()))
+            return await asyncio.wait_for(answer, ASK_TIMEOUT_MS / 1000 + ASK_WAIT_MARGIN_S)
+        except TimeoutError:
+            log.error("ask %s to %s was never settled", ask.ask_id, owner)
+            return None
+        finally:
+            del self._answers[ask.ask_id]
+
+    def decide(self, peer: str, ask: ReturnAsk) -> ReturnAnswer | None:
+        """A peer's ask about a sale of ours (``ReturnDesk``; in the drain's batch)."""
+        return decide(self.node, peer, ask)
+
+    def settled(self, ask_id: str, answer: ReturnAnswer | None) -> None:
+        """The outcome of our ask (``ReturnDesk``); one that nobody waits for is dropped."""
+        waiting = self._answers.get(ask_id)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(answer)
 
     # --- membership and dialling ----------------------------------------------------------
 

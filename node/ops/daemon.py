@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 import shutil
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api import Node
 from tillmesh.node.api._server import ApiServer
@@ -20,6 +21,9 @@ from tillmesh.node.ops.config import Config
 from tillmesh.node.ops.const import API_WORKERS
 from tillmesh.node.store import open_engine, read_key_file
 from tillmesh.node.store.event_log import EventLog
+
+if TYPE_CHECKING:
+    from tillmesh.node.erpnext._link import ForwarderLink
 
 log = logging.getLogger("tillmesh.node")
 
@@ -38,7 +42,10 @@ async def serve(config: Config) -> None:
         if node is None:  # not reachable: the loop first runs after the store is open
             raise NodeUnavailable("the node is still opening its store; try again")
         try:
-            return node.call(request.method, dict(request.params), request.token)
+            result = node.call(request.method, dict(request.params), request.token)
+            if inspect.isawaitable(result):  # a method that waits for another counter
+                result = await result
+            return result
         finally:
             # Answer only once what the call recorded is on disk (one fsync is shared by
             # every request waiting at that moment: group commit).
@@ -72,7 +79,8 @@ async def serve(config: Config) -> None:
         except BaseException:
             await server.close()
             raise
-    forwarding = _start_forwarder(node, replication)
+    link = _erpnext_link(node, replication)
+    link.reload()  # forwards when `tillmesh erpnext setup` was run; `setup` reloads it later
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -82,12 +90,7 @@ async def serve(config: Config) -> None:
     try:
         await stop.wait()
     finally:
-        if forwarding is not None:
-            forwarding.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await forwarding
-        if node.forwarder is not None:
-            node.forwarder.close()
+        await link.close()
         if join is not None:
             await join.close()
         if replication is not None:
@@ -98,26 +101,20 @@ async def serve(config: Config) -> None:
         log.info("counter %s stopped", node.node_id)
 
 
-def _start_forwarder(node: Node, replication: Any) -> asyncio.Task[None] | None:
-    """The forwarder, when `tillmesh erpnext setup` was run on this counter; it sends
-    only while this counter is the elected one (alone, it always is)."""
-    from tillmesh.node.erpnext import load_settings
+def _erpnext_link(node: Node, replication: Any) -> ForwarderLink:
+    """The counter's forwarder, started and restarted as its ERPNext settings come and
+    go; it sends only while this counter is the elected one (alone, it always is)."""
+    from tillmesh.node.erpnext._link import ForwarderLink
 
-    try:
-        settings = load_settings(node.config)
-    except ConfigError:
-        return None  # no ERPNext link here: another counter forwards
-    from tillmesh.node.erpnext._forwarder import Forwarder
-
-    node.forwarder = forwarder = Forwarder(
-        node, settings, pull=lambda: node.call("erpnext_pull", {}, None))
     if replication is None:
-        return asyncio.get_running_loop().create_task(
-            forwarder.run(lambda: True, lambda ok: None))
-    engine = replication.engine
-    node.elected_forwarder = engine.forwarder
-    return asyncio.get_running_loop().create_task(
-        forwarder.run(lambda: engine.forwarder() == node.node_id, engine.set_erpnext))
+        link = ForwarderLink(node, lambda: True, lambda ok: None)
+    else:
+        engine = replication.engine
+        node.elected_forwarder = engine.forwarder
+        link = ForwarderLink(node, lambda: engine.forwarder() == node.node_id,
+                             engine.set_erpnext)
+    node.erpnext_link = link
+    return link
 
 
 def run(config: Config) -> None:

@@ -3,6 +3,7 @@
     _registry    ``@projector(kind)``, ``apply``, ``reset``, the table shape
     const        search and batch sizes, list limits, with units and reasons
     ledger       shifts, sales and returns, cash movements
+    refunds      promises made to returns on other counters, over-returns flagged
     catalog      items, barcodes, prices, the search index
     master_data  ERPNext's documents as replicated, last writer by ``modified``
     pos_profile  the POS Profile and its modes of payment, taxes and settings

@@ -5,10 +5,17 @@ Built only from events (``shift.opened``, ``shift.closed``, ``sale.submitted``,
 
 - a shift row is upserted by its opening and by its closing, whichever comes first;
 - a sale belongs to its shift; it is *late* when its shift's closing does not cover it
-  (the closing's ``covers`` vector has a lower seq for the sale's origin);
+  (the closing's ``covers`` vector has a lower seq for the sale's origin); a supervisor's
+  ``shift.late_reconciled`` gives late sales an ERPNext entry pair of their own
+  (``reconciliation_name``);
 - returned quantities accumulate per original invoice row, so a return may arrive
   before the sale it returns;
-- stock is a PN-counter: one delta per (item, warehouse, origin), summed on read.
+- stock is a PN-counter: one delta per (item, warehouse, origin, slot), summed on read.
+  The slot is the ERPNext entry whose consolidation moves Bin for the sale: its shift, its
+  late sales' entry pair once reconciled, or ``<shift>-L`` while it waits for that
+  (never consolidated). A sale found late, or reconciled, moves to its new slot, so the
+  slots are a function of the events whatever order they came in; empty slots are
+  dropped.
 """
 
 from __future__ import annotations
@@ -117,10 +124,11 @@ class CashMoveRow(Base):
 
 
 class StockDeltaRow(Base):
-    """One PN-counter slot: what ``origin``'s sales and returns of one shift moved.
+    """One PN-counter slot: what ``origin``'s sales and returns carried by one ERPNext
+    entry moved (``shift`` names the entry: see the module docstring).
 
-    Slots are per shift too, because ERPNext's stock base includes a shift's sales only
-    once its closing has consolidated them (see projections/stock.py).
+    Slots are per entry too, because ERPNext's stock base includes sales only once the
+    closing that lists them has consolidated them (see projections/stock.py).
     """
 
     __tablename__ = "stock_deltas"
@@ -133,6 +141,20 @@ class StockDeltaRow(Base):
 
 
 _ENSURE_SHIFT = "INSERT OR IGNORE INTO shifts (shift, opening, status) VALUES (?, ?, ?)"
+_LATE = "-L-"  # between a shift's id and its reconciliation's in an entry pair's name
+_AWAITING = "-L"  # after a shift's id: the stock slot of late sales not yet reconciled
+
+
+def reconciliation_name(shift: str, event_id: str) -> str:
+    """The ERPNext name of the opening and closing entries that carry a shift's late
+    sales: one pair per ``shift.late_reconciled`` event, the same on every counter."""
+    return f"{shift}{_LATE}{event_id.replace(':', '-')}"
+
+
+def shift_of(entry: str) -> str:
+    """The shift an opening or closing entry belongs to (itself, or the one whose late
+    sales a reconciliation pair carries)."""
+    return entry.split(_LATE, 1)[0]
 
 
 @projector("shift.opened")
@@ -163,9 +185,14 @@ def _closed(session: Session, event: Event, body: dict[str, Any]) -> None:
          utc_text(datetime.fromisoformat(body["closed_at"])), pack_body(covers), event.body,
          event.hlc, event.origin, shift),
     )
-    for origin, seq in sql.run("SELECT origin, seq FROM sales WHERE shift = ?", (shift,)):
-        sql.run("UPDATE sales SET late = ? WHERE origin = ? AND seq = ?",
-                (int(seq > covers.get(origin, 0)), origin, seq))
+    for invoice, origin, seq, late in sql.run(
+            "SELECT invoice, origin, seq, late FROM sales WHERE shift = ?", (shift,)):
+        now_late = seq > covers.get(origin, 0)
+        if now_late != bool(late):
+            sql.run("UPDATE sales SET late = ? WHERE origin = ? AND seq = ?",
+                    (int(now_late), origin, seq))
+            _move(sql, origin, seq, _slot(sql, shift, invoice, bool(late)),
+                  _slot(sql, shift, invoice, now_late))
 
 
 def _is_late(sql: Raw, shift: str, origin: str, seq: int) -> bool:
@@ -175,8 +202,17 @@ def _is_late(sql: Raw, shift: str, origin: str, seq: int) -> bool:
 
 @projector("shift.late_reconciled")
 def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> None:
-    raw(session).many("INSERT OR IGNORE INTO late_reconciled (invoice, reconciliation)"
-                      " VALUES (?, ?)", [(inv, event.id) for inv in body["invoices"]])
+    sql = raw(session)
+    for invoice in body["invoices"]:
+        if sql.one("SELECT 1 FROM late_reconciled WHERE invoice = ?", (invoice,)):
+            continue  # the first reconciliation of a sale stands
+        sale = sql.one("SELECT shift, late, origin, seq FROM sales WHERE invoice = ?",
+                       (invoice,))
+        before = None if sale is None else _slot(sql, sale[0], invoice, bool(sale[1]))
+        sql.run("INSERT INTO late_reconciled (invoice, reconciliation) VALUES (?, ?)",
+                (invoice, event.id))
+        if sale is not None:  # else its own projector counts it where it now belongs
+            _move(sql, sale[2], sale[3], before, _slot(sql, sale[0], invoice, bool(sale[1])))
 
 
 @projector("sale.submitted", "sale.returned")
@@ -200,18 +236,16 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
         ],
     }
     sql = raw(session)
+    late = _is_late(sql, body["shift"], event.origin, event.seq)
     sql.run(
         "INSERT INTO sales (invoice, origin, seq, hlc, shift, is_return, return_against,"
         " posted_at, customer, cashier, grand_total, late, summary)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (body["invoice"], event.origin, event.seq, event.hlc, body["shift"], int(is_return),
          body.get("return_against"), utc_text(datetime.fromisoformat(body["posted_at"])),
-         body["customer"], body["cashier"], str(grand),
-         int(_is_late(sql, body["shift"], event.origin, event.seq)), pack_body(summary)),
+         body["customer"], body["cashier"], str(grand), int(late), pack_body(summary)),
     )
-    warehouse = body["warehouse"]
-    sql.many(_STOCK, [(i["item_code"], warehouse, event.origin, body["shift"],
-                       -nano(Decimal(i["stock_qty"]))) for i in body["items"]])
+    _count_stock(sql, body, event.origin, _slot(sql, body["shift"], body["invoice"], late))
     if is_return:
         sql.many(_RETURNED, [(i["pos_invoice_item"], -nano(Decimal(i["qty"])))
                              for i in body["items"]])
@@ -237,6 +271,34 @@ _RETURNED = ("INSERT INTO returned_qty (row, qty_nano) VALUES (?, ?)"
 
 def nano(qty: Decimal) -> int:
     return int((qty * NANO).to_integral_value())
+
+
+def _slot(sql: Raw, shift: str, invoice: str, late: bool) -> str:
+    """The stock slot of a sale: the ERPNext entry whose consolidation moves Bin for it."""
+    reconciled = sql.one("SELECT reconciliation FROM late_reconciled WHERE invoice = ?",
+                         (invoice,))
+    if reconciled is not None:
+        return reconciliation_name(shift, reconciled[0])
+    return f"{shift}{_AWAITING}" if late else shift
+
+
+def _count_stock(sql: Raw, body: dict[str, Any], origin: str, slot: str,
+                 sign: int = 1) -> None:
+    """Count what a sale or return moved in ``slot`` (``sign`` -1 takes it out again)."""
+    sql.many(_STOCK, [(i["item_code"], body["warehouse"], origin, slot,
+                       -sign * nano(Decimal(i["stock_qty"]))) for i in body["items"]])
+    sql.run("DELETE FROM stock_deltas WHERE warehouse = ? AND origin = ? AND shift = ?"
+            " AND qty_nano = 0", (body["warehouse"], origin, slot))
+
+
+def _move(sql: Raw, origin: str, seq: int, old: str | None, new: str) -> None:
+    """A sale's stock from slot ``old`` to ``new`` (found late, or reconciled)."""
+    if old is None or old == new:
+        return
+    row = sql.one("SELECT body FROM events WHERE origin = ? AND seq = ?", (origin, seq))
+    body = unpack_body(row[0])
+    _count_stock(sql, body, origin, old, sign=-1)
+    _count_stock(sql, body, origin, new)
 
 
 # --- reads -------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.projections import deliveries, projector
 from tillmesh.node.projections.deliveries import Delivery, State
+from tillmesh.node.projections.ledger import reconciliation_name
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import raw
@@ -85,21 +86,6 @@ def _unpack(data: bytes) -> list[list[str]]:
     return [[str(a), str(b)] for a, b in msgpack.unpackb(data)]
 
 
-_LATE = "-L-"  # between a shift's id and its reconciliation's in an entry pair's name
-
-
-def reconciliation_name(shift: str, event_id: str) -> str:
-    """The ERPNext name of the opening and closing entries that carry a shift's late
-    sales: one pair per ``shift.late_reconciled`` event, the same on every counter."""
-    return f"{shift}{_LATE}{event_id.replace(':', '-')}"
-
-
-def shift_of(entry: str) -> str:
-    """The shift an opening or closing entry belongs to (itself, or the one whose late
-    sales a reconciliation pair carries)."""
-    return entry.split(_LATE, 1)[0]
-
-
 @projector("sale.submitted", "sale.returned")
 def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
     invoice = str(body["invoice"])
@@ -143,35 +129,44 @@ def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> No
 
 @dataclass(frozen=True)
 class Due:
-    """A document to deliver now: its key, the event that carries it, its shift."""
+    """A document the store owes ERPNext: its key, the event that carries it, its shift,
+    and the documents ERPNext must hold first."""
 
     doctype: str
     name: str
     origin: str
     seq: int
     shift: str | None
+    after: tuple[Key, ...] = ()
 
 
-@dataclass(frozen=True)
-class Pending:
-    due: Due
-    after: tuple[Key, ...]
+# A late sale waits for its reconciliation (its shift's closing does not list it).
+_AWAITING_RECONCILIATION = (
+    "coalesce(s.late, 0) AND NOT EXISTS"
+    " (SELECT 1 FROM late_reconciled r WHERE r.invoice = o.name)")
+_OWED = ("FROM outbox o LEFT JOIN sales s ON o.doctype = 'POS Invoice' AND s.invoice = o.name"
+         " WHERE NOT o.settled")
 
 
-def pending(session: Session) -> list[Pending]:
-    """Outbox rows not yet delivered or settled (failed ones included), in HLC order."""
-    # A late sale waits for its reconciliation (its shift's closing does not list it).
+def pending(session: Session) -> list[Due]:
+    """Outbox rows not yet delivered or settled (failed ones included), in HLC order,
+    but for late sales that wait for a supervisor's reconciliation."""
     rows = raw(session).run(
-        "SELECT o.doctype, o.name, o.origin, o.seq, o.shift, o.after FROM outbox o"
-        " LEFT JOIN sales s ON o.doctype = 'POS Invoice' AND s.invoice = o.name"
-        " WHERE NOT o.settled AND NOT (coalesce(s.late, 0) AND NOT EXISTS"
-        " (SELECT 1 FROM late_reconciled r WHERE r.invoice = o.name))"
-        " ORDER BY o.hlc, o.origin")
-    return [Pending(Due(d, n, o, s, sh), tuple((str(a), str(b)) for a, b in _unpack(af)))
+        f"SELECT o.doctype, o.name, o.origin, o.seq, o.shift, o.after {_OWED}"
+        f" AND NOT ({_AWAITING_RECONCILIATION}) ORDER BY o.hlc, o.origin")
+    return [Due(d, n, o, s, sh, tuple((str(a), str(b)) for a, b in _unpack(af)))
             for d, n, o, s, sh, af in rows]
 
 
-def next_due(pending: list[Pending], states: Mapping[Key, State], owed: set[Key],
+def owed_counts(session: Session) -> tuple[dict[str, int], int]:
+    """Everything still owed to ERPNext by doctype, late sales awaiting reconciliation
+    included (owed all the same, though not sendable yet); and how many of those."""
+    rows = raw(session).run(f"SELECT o.doctype, count(*), sum({_AWAITING_RECONCILIATION})"
+                            f" {_OWED} GROUP BY o.doctype")
+    return {str(d): int(n) for d, n, _ in rows}, sum(int(late or 0) for _, _, late in rows)
+
+
+def next_due(pending: list[Due], states: Mapping[Key, State], owed: set[Key],
              limit: int) -> list[Due]:
     """The next documents to send, pure: not failed, and everything they need is in
     ERPNext. ``owed`` is every key in the outbox: a customer that is not ours to create
@@ -184,11 +179,11 @@ def next_due(pending: list[Pending], states: Mapping[Key, State], owed: set[Key]
 
     out: list[Due] = []
     for item in pending:
-        state = states.get((item.due.doctype, item.due.name))
+        state = states.get((item.doctype, item.name))
         if state is not None and state.delivery is not Delivery.PENDING:
             continue  # failed: waits for a supervisor; later documents go on
         if all(settled(k) for k in item.after):
-            out.append(item.due)
+            out.append(item)
             if len(out) == limit:
                 break
     return out
@@ -202,7 +197,7 @@ def due(session: Session, limit: int) -> tuple[list[Due], dict[Key, State]]:
     """``next_due`` over what is still owed, reading the delivery state of those rows
     and of what they need only; and those states (the forwarder's input)."""
     items = pending(session)
-    keys = {(p.due.doctype, p.due.name) for p in items} | {k for p in items for k in p.after}
+    keys = {(p.doctype, p.name) for p in items} | {k for p in items for k in p.after}
     states = deliveries.states(session, keys)
     customers = {k for k in keys if k[0] == CUSTOMER and source(session, *k) is not None}
     return next_due(items, states, customers, limit), states

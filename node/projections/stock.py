@@ -1,13 +1,15 @@
 """Stock on hand as every counter sees it: ERPNext's base plus what the base lacks.
 
 The deltas are a PN-counter (``ledger.stock_deltas``): one slot per (item, warehouse,
-origin, shift), moved only by that origin's sales and returns, so merging is summing.
-ERPNext's ``Bin`` moves only when a POS Closing Entry consolidates a shift, so a
-``stock.base`` reading carries, as its watermark, the shifts whose closing had
-consolidated when it was read: their deltas are already in the base, every other
-shift's deltas are added. The newest reading (by HLC) per (item, warehouse) wins.
+origin, entry), moved only by that origin's sales and returns, so merging is summing.
+The entry is the ERPNext closing that will list the sales: their shift's, or for late
+sales their own entry pair's (``ledger``). ERPNext's ``Bin`` moves only when a POS
+Closing Entry consolidates, so a ``stock.base`` reading carries, as its watermark, the
+entries whose closing had consolidated when it was read: their deltas are already in the
+base, every other entry's deltas are added. The newest reading (by HLC) per (item,
+warehouse) wins.
 
-    on hand = base qty + sum(deltas of shifts not in the base's watermark)
+    on hand = base qty + sum(deltas of entries not in the base's watermark)
 
 Selling into negative stock is allowed offline; the sale's answer and ``negative()``
 flag it for the supervisor.

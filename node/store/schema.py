@@ -16,6 +16,7 @@ from tillmesh.node.projections import (  # noqa: F401  (tables and handlers regi
     master_data,
     outbox,
     pos_profile,
+    refunds,
     stock,
     users,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from decimal import Decimal
 
 import msgpack
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tillmesh.replication.const import (
+    MAX_ASK_ROWS,
     MAX_BATCH_EVENTS,
     MAX_EVENT_BODY_BYTES,
     MAX_INT64,
@@ -25,6 +27,8 @@ from tillmesh.replication.protocol import (
     Message,
     ProtocolError,
     Pull,
+    ReturnAnswer,
+    ReturnAsk,
     StreamDecoder,
     Vector,
     compatible,
@@ -45,6 +49,11 @@ hashes = st.binary(min_size=32, max_size=32)
 kinds = st.from_regex(r"[a-z][a-z0-9_]{0,10}(\.[a-z_:-]{1,12}){0,2}", fullmatch=True)
 events = st.builds(Event, node_ids, seqs, int64, int64, kinds, st.binary(max_size=64),
                    hashes, hashes)
+names = st.text(min_size=1, max_size=140)
+ask_ids = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
+# Positive quantities with at most 15 integer digits and 9 decimals, as ERPNext keeps them.
+quantities = st.builds(lambda n, places: Decimal(n).scaleb(-places),
+                       st.integers(1, 10**15 - 1), st.integers(0, 9))
 messages: st.SearchStrategy[Message] = st.one_of(
     st.builds(Hello, st.integers(0, 2**16 - 1), st.text(max_size=64), node_ids, vectors,
               int64, st.booleans()),
@@ -54,6 +63,9 @@ messages: st.SearchStrategy[Message] = st.one_of(
         st.integers(first, min(first + MAX_BATCH_EVENTS - 1, MAX_INT64)))),
     st.builds(Events, node_ids, st.lists(events, max_size=5).map(tuple)),
     st.builds(Bye, node_ids, st.text(max_size=512)),
+    st.builds(ReturnAsk, node_ids, ask_ids, names,
+              st.dictionaries(names, quantities, min_size=1, max_size=5), int64),
+    st.builds(ReturnAnswer, node_ids, ask_ids, st.booleans(), st.text(max_size=512)),
 )
 
 
@@ -86,7 +98,12 @@ def test_one_of_each_round_trips_with_real_events():
                 Vector("C02", {"C01": 2**63 - 1}, 5),
                 Pull("C03", "C01", 1, MAX_BATCH_EVENTS),
                 Events("C01", (event(), event(2))), Events("C01"),
-                Bye("C01", "node stopping")):
+                Bye("C01", "node stopping"),
+                ReturnAsk("C02", "C02-5f1c9a0e2b7d4c11", "C01-2026-000042",
+                          {"C01-2026-000042-1": Decimal("1.000"),
+                           "C01-2026-000042-2": Decimal("0.125")}, 57),
+                ReturnAnswer("C01", "C02-5f1c9a0e2b7d4c11", True),
+                ReturnAnswer("C01", "C02-5f1c9a0e2b7d4c11", False, "returned already")):
         assert decode(encode(msg)) == msg
         assert decode(bytearray(encode(msg))) == msg
 
@@ -189,6 +206,30 @@ BAD = [
     ("event long prev", frame(V, 4, "C01", [wire_event(prev=b"\x00" * 33)]),
      "event prev_hash must be 32 bytes"),
     ("event hash str", frame(V, 4, "C01", [wire_event(hash="0" * 32)]), "must be binary"),
+    ("ask rows empty", frame(V, 6, "C02", "a1", "C01-1", {}, 0), "non-empty map"),
+    ("ask rows a list", frame(V, 6, "C02", "a1", "C01-1", [["r", "1"]], 0), "non-empty map"),
+    ("ask qty number", frame(V, 6, "C02", "a1", "C01-1", {"r": 1}, 0), "positive decimal"),
+    ("ask qty zero", frame(V, 6, "C02", "a1", "C01-1", {"r": "0.000"}, 0), "positive"),
+    ("ask qty negative", frame(V, 6, "C02", "a1", "C01-1", {"r": "-1"}, 0), "positive"),
+    ("ask qty exponent", frame(V, 6, "C02", "a1", "C01-1", {"r": "1E+2"}, 0), "decimal"),
+    ("ask qty nan", frame(V, 6, "C02", "a1", "C01-1", {"r": "NaN"}, 0), "decimal"),
+    ("ask qty 10 places", frame(V, 6, "C02", "a1", "C01-1", {"r": "0.0000000001"}, 0),
+     "at most 9 decimals"),
+    ("ask qty 16 digits", frame(V, 6, "C02", "a1", "C01-1", {"r": "1" * 16}, 0), "decimal"),
+    ("ask row empty", frame(V, 6, "C02", "a1", "C01-1", {"": "1"}, 0), "row must not be"),
+    ("ask row long", frame(V, 6, "C02", "a1", "C01-1", {"r" * 141: "1"}, 0), "ReturnAsk row"),
+    ("ask invoice empty", frame(V, 6, "C02", "a1", "", {"r": "1"}, 0), "invoice must not"),
+    ("ask invoice int", frame(V, 6, "C02", "a1", 7, {"r": "1"}, 0), "invoice must be"),
+    ("ask id space", frame(V, 6, "C02", "a 1", "C01-1", {"r": "1"}, 0), "ask_id must be"),
+    ("ask id long", frame(V, 6, "C02", "a" * 65, "C01-1", {"r": "1"}, 0), "ask_id must be"),
+    ("ask holds negative", frame(V, 6, "C02", "a1", "C01-1", {"r": "1"}, -1), "holds"),
+    ("ask too few fields", frame(V, 6, "C02", "a1", "C01-1", {"r": "1"}), "must have 5"),
+    ("ask from protocol 2", frame(2, 6, "C02", "a1", "C01-1", {"r": "1"}, 0),
+     "ReturnAsk is not part of protocol 2"),
+    ("answer granted int", frame(V, 7, "C01", "a1", 1, ""), "granted must be a boolean"),
+    ("answer reason long", frame(V, 7, "C01", "a1", False, "r" * 513), "reason"),
+    ("answer from protocol 2", frame(2, 7, "C01", "a1", True, ""),
+     "ReturnAnswer is not part of protocol 2"),
     ("bye reason int", frame(V, 5, "C01", 3), "Bye reason"),
     ("bye reason long", frame(V, 5, "C01", "r" * 513), "Bye reason"),
     ("trailing bytes", frame(V, 5, "C01", "r") + b"\x00", "not valid msgpack"),
@@ -204,6 +245,24 @@ BAD = [
 def test_each_rule_is_a_protocol_error_naming_it(data: bytes, match: str):
     with pytest.raises(ProtocolError, match=match):
         decode(data)
+
+
+def test_an_ask_names_at_most_so_many_rows():
+    rows = {f"C01-2026-000042-{i}": "1" for i in range(MAX_ASK_ROWS + 1)}
+    with pytest.raises(ProtocolError, match=f"more than {MAX_ASK_ROWS}"):
+        decode(frame(V, 6, "C02", "a1", "C01-2026-000042", rows, 0))
+    with pytest.raises(ProtocolError, match="positive decimal"):
+        encode(ReturnAsk("C02", "a1", "C01-1", {"r": Decimal("NaN")}, 0))
+    with pytest.raises(ProtocolError, match="positive"):
+        encode(ReturnAsk("C02", "a1", "C01-1", {"r": Decimal("-2")}, 0))
+
+
+def test_a_newer_peer_may_append_fields_to_an_ask_and_its_answer():
+    ask = decode(frame(V + 1, 6, "C02", "a1", "C01-1", {"r": "2.5"}, 3, "new"))
+    assert ask == ReturnAsk("C02", "a1", "C01-1", {"r": Decimal("2.5")}, 3)
+    assert decode(frame(V + 1, 7, "C01", "a1", True, "", "new")) == ReturnAnswer(
+        "C01", "a1", True)
+    assert encode(ask) == frame(V, 6, "C02", "a1", "C01-1", {"r": "2.5"}, 3)  # plain digits
 
 
 def test_events_batches_and_bodies_are_bounded():
@@ -263,7 +322,7 @@ plain = st.recursive(
 
 
 @settings(max_examples=200)
-@given(st.integers(-1, 4), st.integers(0, 6), st.lists(plain, max_size=8))
+@given(st.integers(-1, 4), st.integers(0, 8), st.lists(plain, max_size=8))
 def test_arbitrary_msgpack_structures_only_ever_raise_protocol_error(version, tag, fields):
     _decodes_or_refuses(msgpack.packb([version, tag, *fields], use_bin_type=True))
 

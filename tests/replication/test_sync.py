@@ -4,11 +4,13 @@ decoded, time is a number the test moves."""
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
 
 from tests.replication.invariants import check_pulls
+from tillmesh.replication.asks import ReturnDesk
 from tillmesh.replication.const import (
     ANSWER_BUDGET_BYTES,
     HEARTBEAT_MS,
@@ -31,7 +33,8 @@ from tillmesh.replication.protocol import (
     decode,
     encode,
 )
-from tillmesh.replication.sync import EventLogStore, MemoryStore, PeerState, Replicator
+from tillmesh.replication.stores import EventLogStore, MemoryStore
+from tillmesh.replication.sync import PeerState, Replicator
 
 T0 = 1_700_000_000_000
 
@@ -39,10 +42,12 @@ T0 = 1_700_000_000_000
 class Net:
     """Replicators joined by links; frames queue in FIFO order (reordering on request)."""
 
-    def __init__(self, *ids: str, batch: int = 1000, max_inflight: int = 4) -> None:
+    def __init__(self, *ids: str, batch: int = 1000, max_inflight: int = 4,
+                 desks: Mapping[str, ReturnDesk] | None = None) -> None:
         self.stores = {i: MemoryStore() for i in ids}
         self.nodes = {i: Replicator(self.stores[i], i, "shop", batch=batch,
-                                    max_inflight=max_inflight) for i in ids}
+                                    max_inflight=max_inflight, desk=(desks or {}).get(i))
+                      for i in ids}
         self.queue: list[tuple[str, str, bytes]] = []
         self.sent: list[tuple[str, str, Message]] = []
         self.now = T0

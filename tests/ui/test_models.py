@@ -30,7 +30,7 @@ from tillmesh.ui.models import (
 )
 from tillmesh.ui.models.count import opening_param
 from tillmesh.ui.models.money import editable, parse_amount, parse_qty, qty
-from tillmesh.ui.models.returns import Invoice
+from tillmesh.ui.models.returns import Invoice, reviews
 from tillmesh.ui.models.session import RESTARTED, lockout_message, outcome, relogin_message
 from tillmesh.ui.models.shift import report_rows
 from tillmesh.ui.models.status import (
@@ -258,6 +258,21 @@ def test_return_lines_checks_what_is_left():
         return_lines(invoice, {})
 
 
+def test_a_return_to_review_says_why_in_words():
+    flagged = {"over_returns": [{"invoice": "C02-2026-000003", "return_against": "C01-2026-"
+                                 "000001", "counter": "C02", "reason": "over-return: ..."}],
+               "unconfirmed": [{"invoice": "C03-2026-000001", "return_against": "C01-2026-"
+                                "000001", "counter": "C03", "reason": "C01 could not confirm"}]}
+    assert [(r.invoice, r.why) for r in reviews(flagged)] == [
+        ("C02-2026-000003", "over-return: ..."), ("C03-2026-000001", "C01 could not confirm")]
+    assert reviews({}) == []
+    doc = {**DOC, "is_return": True, "unconfirmed": "C01 could not confirm: it is cut off",
+           "over_returns": [flagged["over_returns"][0]]}
+    assert Invoice.from_api(doc).flags == ("not confirmed by the sale's counter",
+                                           "over-return: more given back than sold")
+    assert Invoice.from_api(DOC).flags == ()
+
+
 # --- session --------------------------------------------------------------------------------
 
 def test_session_errors_lock_or_return_to_login():
@@ -329,6 +344,9 @@ def test_exception_rows_and_deliveries_pending():
     merged = dict(erpnext_rows({"settings": {"url": "https://erp"}}, None,
                                {"pending": {"POS Invoice": 3, "Customer": 1}, "failed": 1}))
     assert merged["Pending deliveries"] == "4" and merged["Failed deliveries"] == "1"
+    assert "Late sales to reconcile" not in merged
+    late = dict(erpnext_rows({}, None, {"pending": {"POS Invoice": 2}, "late": 2, "failed": 0}))
+    assert (late["Pending deliveries"], late["Late sales to reconcile"]) == ("2", "2")
     assert dict(erpnext_rows({"pending": 0}, None, {"pending": {"X": 9}}))[
         "Pending deliveries"] == "0"  # erpnext_status's own figure wins
 

@@ -3,7 +3,7 @@
 A receipt's QR code or barcode carries the invoice number (``C03-2026-000042``), possibly
 inside a longer text (a URL, a prefix); :func:`invoice_from_scan` finds it. What can still
 be returned of a row is what was sold minus what earlier returns took (``invoice_get``'s
-``returned_qty``); the node checks it again.
+``returned_qty``); the node checks it again, with the counter that made the sale.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 from tillmesh.ui.models.money import ZERO, dec, qty
 
+# The node's permission that accepts refunding what the sale's counter could not confirm.
+RISK_PERMISSION = "return_unconfirmed"
 # COUNTER-YEAR-NNNNNN, as the node numbers invoices (a counter id is 1-8 alphanumerics)
 INVOICE_RE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z0-9]{1,8}-\d{4}-\d{6})(?![0-9])")
 
@@ -48,6 +50,8 @@ class Invoice:
     grand_total: Decimal
     is_return: bool
     lines: tuple[ReturnLine, ...]
+    flags: tuple[str, ...] = ()  # why a supervisor should look at this return
+
 
     @classmethod
     def from_api(cls, doc: Mapping[str, Any]) -> Invoice:
@@ -69,11 +73,22 @@ class Invoice:
                 )
                 for item in doc.get("items") or ()
             ),
+            flags=review_flags(doc),
         )
 
     @property
     def fully_returned(self) -> bool:
         return all(line.returnable <= 0 for line in self.lines)
+
+
+def review_flags(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """What ``invoice_get`` says a supervisor should review about a return, in words."""
+    flags = []
+    if doc.get("unconfirmed"):
+        flags.append("not confirmed by the sale's counter")
+    if doc.get("over_returns"):
+        flags.append("over-return: more given back than sold")
+    return tuple(flags)
 
 
 def return_lines(invoice: Invoice, chosen: Mapping[str, Decimal]) -> list[dict[str, str]]:
@@ -96,3 +111,24 @@ def return_lines(invoice: Invoice, chosen: Mapping[str, Decimal]) -> list[dict[s
     if not out:
         raise ValueError("Choose what comes back: a quantity on at least one line")
     return out
+
+
+@dataclass(frozen=True)
+class Review:
+    """A return a supervisor should look at (``returns_flagged``), in words."""
+
+    invoice: str
+    against: str
+    counter: str
+    why: str
+
+
+def reviews(flagged: Mapping[str, Any]) -> list[Review]:
+    """Over-returns first (money paid out twice), then returns not confirmed."""
+    over = [Review(str(o.get("invoice")), str(o.get("return_against")),
+                   str(o.get("counter")), str(o.get("reason")))
+            for o in flagged.get("over_returns") or ()]
+    unconfirmed = [Review(str(u.get("invoice")), str(u.get("return_against")),
+                          str(u.get("counter")), str(u.get("reason")))
+                   for u in flagged.get("unconfirmed") or ()]
+    return over + unconfirmed

@@ -85,7 +85,8 @@ def erpnext_rows(status: Mapping[str, Any], now: datetime | None = None,
     if deliveries:
         counts = deliveries.get("pending")
         status = {"pending": sum(counts.values()) if isinstance(counts, Mapping) else counts,
-                  "failed": deliveries.get("failed"), **status}
+                  "failed": deliveries.get("failed"), "late": deliveries.get("late"),
+                  **status}
     forwarder = status.get("forwarder")
     if isinstance(forwarder, Mapping):
         forwarder = forwarder.get("node") or forwarder.get("name")
@@ -102,6 +103,8 @@ def erpnext_rows(status: Mapping[str, Any], now: datetime | None = None,
         ("Pending deliveries", _text(status.get("pending"))),
         ("Failed deliveries", _text(status.get("failed"))),
     ]
+    if status.get("late"):  # owed and counted as pending, but waiting for a supervisor
+        rows.append(("Late sales to reconcile", _text(status["late"])))
     if settings.get("url"):
         rows.append(("ERPNext", _text(settings["url"])))
     if pull:

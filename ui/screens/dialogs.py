@@ -1,5 +1,5 @@
 """Touch-friendly dialogs: an amount/quantity/text entry, a list to pick from, the
-supervisor's approval, and the F-key help.
+supervisor's approval (of an action, or of a risk the node named), and the F-key help.
 
 Dialogs open with ``QDialog.open()`` (never ``exec()``: a nested event loop would let the
 cashier's next scan run inside it) and report through signals. :func:`show` records the
@@ -128,11 +128,14 @@ class ApproverDialog(Dialog):
     approved = Signal(str, str)  # user, pin
 
     def __init__(self, parent: QWidget | None, request: Approval, suggested: str) -> None:
-        super().__init__(parent, "Supervisor approval")
+        super().__init__(parent, "Supervisor: accept the risk?" if request.risk
+                         else "Supervisor approval")
         roles = " or ".join(request.roles) or "supervisor"
         self.body.addWidget(label(request.reason, "subtitle", wrap=True))
         self.body.addWidget(label(f"A {roles} enters their user and PIN for this action "
                                   "only; it is written to the audit trail.", "muted", wrap=True))
+        if request.risk:
+            self.body.addWidget(label(RISK_NOTE, "muted", wrap=True))
         self.user = QLineEdit(suggested)
         self.user.setPlaceholderText("Supervisor user")
         self.pin = PinPad()
@@ -150,6 +153,20 @@ class ApproverDialog(Dialog):
             return
         self.approved.emit(user, pin)
         self.accept()
+
+
+RISK_NOTE = ("Going ahead accepts this risk: the action is recorded flagged, and "
+             "supervisors on every counter see it.")
+
+
+class RiskDialog(Dialog):
+    """A user who may accept a risk the node named confirms it for one action."""
+
+    def __init__(self, parent: QWidget | None, request: Approval) -> None:
+        super().__init__(parent, "Accept the risk?", ok_text="Go ahead anyway")
+        self.body.addWidget(label(request.reason, "subtitle", wrap=True))
+        self.body.addWidget(label(RISK_NOTE, "muted", wrap=True))
+        self.finish_layout()
 
 
 class HelpDialog(Dialog):
@@ -170,6 +187,15 @@ def approver_suggestion(ctx: Context) -> str:
         if user.get("role") == "supervisor":
             return str(user.get("user"))
     return ""
+
+
+def confirm_risk(ctx: Context, parent: QWidget, request: Approval) -> None:
+    """Connected to ``Context.risk_confirmation``: on yes, send the call that accepts it."""
+    dialog = RiskDialog(parent, request)
+    dialog.accepted.connect(lambda: ctx.call(request.method, request.params, request.on_ok,
+                                             approvable=True, on_error=request.on_error))
+    dialog.rejected.connect(lambda: ctx.notify(f"Not done: {request.reason}", "warn"))
+    show(ctx, dialog)
 
 
 def ask_approval(ctx: Context, parent: QWidget, request: Approval) -> None:

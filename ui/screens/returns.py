@@ -1,5 +1,9 @@
 """Returns and reprints: find any counter's invoice by number or by scanning its receipt,
-return some or all of its lines (``return_create``), or print its receipt again."""
+return some or all of its lines (``return_create``), or print its receipt again.
+
+When the counter that made the sale cannot confirm the return (ReturnUnconfirmed), the
+node's words say the risk, and a supervisor accepts it with their PIN (or confirms it,
+when they are the one at the till): the same return is sent with ``unconfirmed``."""
 
 from __future__ import annotations
 
@@ -8,10 +12,16 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QWidget
 
+from tillmesh.node.errors import ReturnUnconfirmed, TillmeshError
 from tillmesh.ui.const import INVOICE_LIST_LIMIT, TOUCH_PX
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.money import dec, money, parse_qty, qty, with_symbol
-from tillmesh.ui.models.returns import Invoice, invoice_from_scan, return_lines
+from tillmesh.ui.models.returns import (
+    RISK_PERMISSION,
+    Invoice,
+    invoice_from_scan,
+    return_lines,
+)
 from tillmesh.ui.screens.payment import print_receipt
 from tillmesh.ui.screens.widgets import button, card, fill, label, row, table
 
@@ -76,8 +86,9 @@ class ReturnsScreen(QWidget):
         invoice = Invoice.from_api(doc)
         self.invoice = invoice
         kind = "Return" if invoice.is_return else "Sale"
+        flags = "".join(f" · {flag}" for flag in invoice.flags)
         self.heading.setText(f"{kind} {invoice.number} · {invoice.customer} · "
-                             f"{with_symbol(invoice.grand_total)}")
+                             f"{with_symbol(invoice.grand_total)}{flags}")
         fill(self.lines, [(ln.item_name, qty(ln.sold), qty(ln.returned), qty(ln.returnable),
                            money(ln.rate), "") for ln in invoice.lines], numeric=(1, 2, 3, 4))
         self.qty_fields = {}
@@ -114,9 +125,17 @@ class ReturnsScreen(QWidget):
         except ValueError as exc:
             self.ctx.notify(str(exc), "warn")
             return
-        number = self.invoice.number
-        self.ctx.call("return_create", {"invoice": number, "lines": lines}, self._returned,
-                      approvable=True)
+        params = {"invoice": self.invoice.number, "lines": lines}
+        self.ctx.call("return_create", params, self._returned, approvable=True,
+                      on_error=lambda exc: self._unconfirmed(params, exc))
+
+    def _unconfirmed(self, params: dict[str, Any], exc: TillmeshError) -> bool:
+        """The sale's counter could not confirm: say the risk, let a supervisor accept it."""
+        if not isinstance(exc, ReturnUnconfirmed):
+            return False  # the app's error sink shows it
+        self.ctx.accept_risk("return_create", {**params, "unconfirmed": True}, exc.message,
+                             RISK_PERMISSION, self._returned, None)
+        return True
 
     def _returned(self, answer: Any) -> None:
         refund = dec(answer.get("refund"))

@@ -1,6 +1,8 @@
 """Store status: the other counters (live, lag), ERPNext and the forwarder, pending and
-failed deliveries, the exceptions queue (retry and resolve: supervisors), the printer and
-negative-stock flags. Refreshed every few seconds while shown, on the POLL lane."""
+failed deliveries, the exceptions queue (retry and resolve: supervisors), the printer,
+negative-stock flags and, for supervisors, the returns to review (over-returns, returns
+the sale's counter did not confirm). Refreshed every few seconds while shown, on the
+POLL lane."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from tillmesh.ui.bridge import Lane
 from tillmesh.ui.const import STATUS_REFRESH_MS
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.money import dec, qty
+from tillmesh.ui.models.returns import reviews
 from tillmesh.ui.models.status import (
     erpnext_note,
     erpnext_rows,
@@ -28,12 +31,14 @@ from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, fill, labe
 PEER_HEADERS = ("Counter", "Live", "State", "Lag", "Heard", "Clock")
 EXCEPTION_HEADERS = ("Document", "ERPNext says", "Tries", "State")
 STOCK_HEADERS = ("Item", "On hand", "Invoice")
+REVIEW_HEADERS = ("Return", "Of sale", "Counter", "Why")
 
 
 def _now() -> datetime:
     return datetime.now().astimezone()
 
 MESSAGE_COLUMN = 1  # of the exceptions table: ERPNext's words
+REVIEW_WHY = 3  # of the returns to review: the reason, in words
 
 
 class StatusScreen(QWidget):
@@ -57,6 +62,11 @@ class StatusScreen(QWidget):
         self.printer = Pairs()
         self.printer_note = label("", "muted")
         self.stock = table(STOCK_HEADERS)
+        self.reviews = table(REVIEW_HEADERS)
+        self.reviews.setWordWrap(True)
+        self.reviews_note = label("", "muted", wrap=True)
+        self.reviews_card = card(label("Returns to review", "subtitle"), self.reviews_note,
+                                 self.reviews)
 
         grid = QGridLayout(self)
         grid.addWidget(card(label("Counters", "subtitle"), self.peers_note, self.peers), 0, 0)
@@ -68,6 +78,7 @@ class StatusScreen(QWidget):
         grid.addWidget(card(label("Printer", "subtitle"), self.printer_note, self.printer,
                             label("Negative stock (sold below zero, flagged)", "subtitle"),
                             self.stock), 1, 1)
+        grid.addWidget(self.reviews_card, 2, 0, 1, 2)
         for column in range(2):
             grid.setColumnStretch(column, 1)
         self.timer = QTimer(self)
@@ -78,6 +89,7 @@ class StatusScreen(QWidget):
         supervises = self.ctx.user is not None and self.ctx.user.supervises
         self.retry_button.setVisible(supervises)
         self.resolve_button.setVisible(supervises)
+        self.reviews_card.setVisible(supervises)
         self.refresh()
         self.timer.start()
 
@@ -88,10 +100,13 @@ class StatusScreen(QWidget):
     def refresh(self) -> None:
         if self._outstanding:
             return
-        calls = (("peers", self._peers, None), ("erpnext_status", self._erpnext, self.erpnext_note),
-                 ("deliveries_pending", self._pending, None),
-                 ("exceptions_list", self._exceptions, self.exceptions_note),
-                 ("printer_status", self._printer, self.printer_note))
+        calls: list[tuple[str, Callable[[Any], None], QLabel | None]] = [
+            ("peers", self._peers, None), ("erpnext_status", self._erpnext, self.erpnext_note),
+            ("deliveries_pending", self._pending, None),
+            ("exceptions_list", self._exceptions, self.exceptions_note),
+            ("printer_status", self._printer, self.printer_note)]
+        if self.ctx.user is not None and self.ctx.user.supervises:
+            calls.append(("returns_flagged", self._reviews, self.reviews_note))
         self._outstanding = len(calls)
         for method, on_ok, note in calls:
             self.ctx.bridge.call(method, None, on_ok=self._answered(on_ok),
@@ -140,6 +155,14 @@ class StatusScreen(QWidget):
         fill(self.exceptions, [(r.document, r.message, r.tries, r.state) for r in rows],
              stretch=MESSAGE_COLUMN)
         self.exceptions.resizeRowsToContents()
+
+    def _reviews(self, flagged: Any) -> None:
+        rows = reviews(flagged)
+        self.reviews_note.setText("" if rows else "No over-returns, and every return was"
+                                  " confirmed by its sale's counter")
+        fill(self.reviews, [(r.invoice, r.against, r.counter, r.why) for r in rows],
+             stretch=REVIEW_WHY)
+        self.reviews.resizeRowsToContents()
 
     def _printer(self, status: Any) -> None:
         self.printer_note.setText("")

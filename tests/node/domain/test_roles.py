@@ -133,6 +133,7 @@ def test_supervisor_can_close_another_users_shift_and_cashier_cannot():
                 "shift_close",
                 "reprint",
                 "return",
+                "return_unconfirmed",
                 "cash_out",
                 "drawer_open",
                 "price_override",

@@ -60,6 +60,7 @@ class Site:
     timezone: str  # the site's: the counter dates what it sends in it
     client: ErpNextClient  # reads documents back, as the API user
     checks: list[Check]  # what setup reported when the module began
+    simulator: Simulator | None = None  # None for a real ERPNext
 
     def get(self, doctype: str, name: str) -> dict[str, Any]:
         return self.client.get_doc(doctype, name, missing_ok=True) or {}
@@ -87,7 +88,7 @@ def open_site(kind: str) -> Iterator[Site]:
         with ErpNextClient(url, key, secret) as client:
             checks: list[Check] = []
             setup(client, profile, checks.append)
-            yield Site(url, key, secret, profile, timezone, client, checks)
+            yield Site(url, key, secret, profile, timezone, client, checks, sim)
     finally:
         if sim is not None:
             sim.stop()

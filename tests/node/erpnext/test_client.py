@@ -30,6 +30,7 @@ from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
     ErpNextError,
+    ErpNextNameNotKept,
     ErpNextNotFound,
     ErpNextServerError,
     ErpNextUnreachable,
@@ -114,14 +115,52 @@ def test_names_are_quoted_into_the_path():
     assert fake.requests[0].url.raw_path == b"/api/resource/Item/A%2FB%201%3F"
 
 
+def v2_here() -> httpx.Response:  # the answer to the API v2 probe on a site that has it
+    return ok({"data": "tillmesh@example.com"})
+
+
+def v2_absent() -> httpx.Response:  # Frappe's answer to an /api path it does not know
+    return ok({"exc_type": "DoesNotExistError"}, 404)
+
+
 def test_insert_sends_decimals_as_exact_json_numbers():
-    fake = Fake(ok({"data": {"name": "X"}}))
+    fake = Fake(v2_here(), ok({"data": {"name": "X"}}))
     fake.client().insert("POS Invoice", {"name": "X", "paid_amount": Decimal("12.50"),
                                          "qty": Decimal("3"), "odd": Decimal("0.1")})
-    body = json.loads(fake.requests[0].content)
+    body = json.loads(fake.requests[1].content)
     assert body == {"name": "X", "paid_amount": 12.5, "qty": 3, "odd": 0.1}
-    assert fake.requests[0].method == "POST"
-    assert fake.requests[0].headers["Content-Type"] == "application/json"
+    assert fake.requests[1].method == "POST"
+    assert fake.requests[1].headers["Content-Type"] == "application/json"
+
+
+def test_documents_are_created_through_api_v2_which_is_asked_about_once():
+    fake = Fake(v2_here(), ok({"data": {"name": "A"}}), ok({"data": {"name": "B"}}))
+    with fake.client() as c:
+        assert c.insert("POS Invoice", {"name": "A"})["name"] == "A"
+        assert c.insert("POS Invoice", {"name": "B"})["name"] == "B"
+    assert [(r.method, r.url.raw_path) for r in fake.requests] == [
+        ("GET", b"/api/v2/method/frappe.auth.get_logged_user"),
+        ("POST", b"/api/v2/document/POS%20Invoice"), ("POST", b"/api/v2/document/POS%20Invoice")]
+
+
+def test_without_api_v2_documents_go_through_api_resource():
+    fake = Fake(v2_absent(), ok({"data": {"name": "A"}}))
+    with fake.client() as c:
+        assert c.insert("Customer", {"name": "A"}) == {"name": "A"}
+        assert not c.api_v2()
+    assert [r.url.path for r in fake.requests] == [
+        "/api/v2/method/frappe.auth.get_logged_user", "/api/resource/Customer"]
+
+
+def test_a_name_erpnext_did_not_keep_is_an_error_not_a_document():
+    fake = Fake(v2_absent(), ok({"data": {"name": "ACC-PSINV-2026-00001"}}))
+    with pytest.raises(ErpNextNameNotKept) as err:
+        fake.client().insert("POS Invoice", {"name": "C01-2026-000042"})
+    assert err.value.erpnext_name == "ACC-PSINV-2026-00001"
+    assert "booked POS Invoice C01-2026-000042 as ACC-PSINV-2026-00001" in err.value.message
+    assert "no API v2" in err.value.message
+    unnamed = Fake(v2_absent(), ok({"data": {"name": "Customer-x"}}))  # no name sent: none to keep
+    assert unnamed.client().insert("Custom Field", {"dt": "Customer"})["name"] == "Customer-x"
 
 
 def test_update_and_call_method():
@@ -186,10 +225,10 @@ def test_network_errors_are_retried_then_unreachable():
 
 def test_a_timed_out_post_is_retried_and_a_409_says_it_was_delivered():
     dup = answer(by_label("exact duplicate POST"))
-    fake = Fake(httpx.ReadTimeout("read timed out"), dup)
+    fake = Fake(v2_here(), httpx.ReadTimeout("read timed out"), dup)
     with pytest.raises(ErpNextDuplicate) as err:
         fake.client().insert("POS Invoice", {"name": "TILL1-000042"})
-    assert [r.method for r in fake.requests] == ["POST", "POST"]
+    assert [r.method for r in fake.requests] == ["GET", "POST", "POST"]
     assert err.value.status == 409 and err.value.exc_type == "DuplicateEntryError"
 
 
@@ -261,6 +300,41 @@ def test_every_recorded_error_answer_decodes_to_a_typed_error_with_erpnexts_mess
             assert type(err) is cls and err.message == message, record["label"]
         if record["status"] == 409:
             assert type(err) is ErpNextDuplicate
+
+
+def test_every_recorded_api_v2_error_decodes_like_v1():
+    """``{"errors": [{"type", "message", "exception"}], "messages"}``, as ERPNext 16.12
+    answered: the type is ``exc_type``, the message ERPNext printed with it is the
+    message (else the exception's last line), and the status picks the class."""
+    expected = {
+        "A v2 error: no such document": (ErpNextNotFound, "POS Invoice NOPE-404 not found"),
+        "B same POST again (v2, same client name)": (
+            ErpNextDuplicate, "POS Invoice TILL1-000002 already exists"),
+        "S SI over-return 5 (1 left) with sales_invoice_item": (
+            ErpNextValidation, "Row # 1: Cannot return more than 1.0 for Item LAB-COFFEE"),
+    }
+    v16 = RECORDINGS / "erpnext-16.12-requests.jsonl"
+    errors = [r for r in map(json.loads, v16.read_text().splitlines())
+              if "/api/v2/" in r["path"] and r["status"] >= 400]
+    assert {r["label"] for r in errors} >= set(expected)
+    for record in errors:
+        err = error_from_answer(record["status"], json.dumps(record["resp"]).encode(),
+                                method=record["method"], path=record["path"])
+        assert err.exc_type == record["resp"]["errors"][0]["type"]
+        assert err.message and "<" not in err.message and "Traceback" not in err.message
+        if record["label"] in expected:
+            cls, message = expected[record["label"]]
+            assert (type(err), err.message) == (cls, message), record["label"]
+
+
+def test_api_v2_messages_without_a_printed_one():
+    traceback = "Traceback …\nfrappe.exceptions.UniqueValidationError: ('POS Invoice', 'X')"
+    assert frappe_message({"errors": [{"type": "UniqueValidationError",
+                                       "exception": traceback}]}) == \
+        "UniqueValidationError: ('POS Invoice', 'X')"
+    assert frappe_message({"errors": [{"type": "TypeError"}]}) == "TypeError"
+    assert frappe_message({"errors": [{"type": "ValidationError", "message": "<b>One</b>"}],
+                           "messages": [{"message": "Two"}]}) == "One; Two"
 
 
 def test_server_messages_are_decoded_twice_and_joined():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -30,10 +31,11 @@ from tests.node.erpnext.sitekit import (
     sell,
     sellable,
 )
-from tests.nodekit import Till, approver
+from tests.nodekit import Till, approver, sync
 from tillmesh.node.api import Node
 from tillmesh.node.erpnext import Check, ErpNextDuplicate, setup
 from tillmesh.node.erpnext import _documents as documents
+from tillmesh.node.erpnext._setup import ORIGIN_FIELD
 from tillmesh.node.errors import ErpNextValidation
 from tillmesh.node.projections import catalog, stock
 from tillmesh.node.projections.deliveries import Delivery
@@ -143,11 +145,7 @@ def test_a_duplicate_delivery_is_refused_and_stored_once(site: Site, counter: No
     invoice = sell(ann, (code, 1))["invoice"]
     drain(site.forwarder(counter))
     assert site.count(INVOICE, invoice) == 1
-    origin, body = next((e.id, b) for e in counter.log.events() if e.kind == "sale.submitted"
-                        and (b := unpack_body(e.body))["invoice"] == invoice)
-    doc = documents.pos_invoice(body, origin_event=origin, site=documents.Site(
-        company=ctx.company, pos_profile=site.pos_profile, timezone=site.timezone,
-        user=str(site.client.call_method("frappe.auth.get_logged_user"))))
+    doc = posted_invoice(site, counter, invoice)
     with pytest.raises(ErpNextDuplicate):  # the shift is open: ERPNext answers 409
         site.client.insert(INVOICE, doc)
     assert site.count(INVOICE, invoice) == 1
@@ -163,3 +161,74 @@ def test_a_duplicate_delivery_is_refused_and_stored_once(site: Site, counter: No
     writes = Writes()
     assert drain(site.forwarder(counter, writes)) == 0
     assert writes.sent == []  # the forwarder run again sends nothing
+
+
+def posted_invoice(site: Site, counter: Node, invoice: str) -> dict[str, Any]:
+    """The POS Invoice the forwarder posted for a sale, formed again from its event."""
+    origin, body = next((e.id, b) for e in counter.log.events() if e.kind == "sale.submitted"
+                        and (b := unpack_body(e.body))["invoice"] == invoice)
+    return documents.pos_invoice(body, origin_event=origin, site=documents.Site(
+        company=context(counter).company, pos_profile=site.pos_profile,
+        timezone=site.timezone, user=str(site.client.call_method(
+            "frappe.auth.get_logged_user"))))
+
+
+def test_a_second_copy_of_one_event_is_refused_whatever_name_it_gets(
+        site: Site, counter: Node) -> None:
+    """A repeated POST on a Frappe that drops client names books the document under a new
+    series name: here the same sale is sent again under another name, and without one.
+    The unique origin event field makes the database refuse it (417
+    UniqueValidationError on ERPNext 15.71, through API v2 and /api/resource alike)."""
+    (code,) = sellable(counter, 1)
+    ann, ctx = Till(counter, "ann"), context(counter)
+    shift = ann("shift_open", opening={ctx.cash_mode: "0"})["shift"]
+    invoice = sell(ann, (code, 1))["invoice"]
+    drain(site.forwarder(counter))
+    doc = posted_invoice(site, counter, invoice)
+    unnamed_rows = [{k: v for k, v in row.items() if k != "name"} for row in doc["items"]]
+    again = {**doc, "items": unnamed_rows}
+    for repeat in ({**again, "name": f"{invoice}-AGAIN"}, {k: v for k, v in again.items()
+                                                           if k != "name"}):
+        with pytest.raises(ErpNextValidation) as refused:
+            site.client.insert(INVOICE, repeat)
+        assert (refused.value.status, refused.value.exc_type) == (417, "UniqueValidationError")
+        assert "Tillmesh Origin Event must be unique" in refused.value.message
+    held = site.client.get_list(INVOICE, filters=[[ORIGIN_FIELD, "=", doc[ORIGIN_FIELD]]],
+                                page_length=0)
+    assert held == [{"name": invoice}]  # the first copy, and no other
+    close(ann, shift)
+    drain(site.forwarder(counter))
+    assert site.get(CLOSING, shift).get("status") == "Submitted"
+
+
+def test_late_sales_reach_erpnext_with_an_entry_pair_of_their_own(site: Site,
+                                                                   tmp_path: Path) -> None:
+    """C01 is cut off while a supervisor on C02 closes its shift; the sale it makes
+    meanwhile is late, waits for a reconciliation, then reaches ERPNext between an
+    opening and a closing of its own, consolidated."""
+    c01 = pulled_counter(site, tmp_path)
+    c02 = blank_counter(site, tmp_path)
+    sync(c01.log, c02.log)
+    (code,) = sellable(c01, 1)
+    ann, sup, cash = Till(c01, "ann"), Till(c02, "sup"), context(c01).cash_mode
+    shift = ann("shift_open", opening={cash: "0"})["shift"]
+    on_time = sell(ann, (code, 1))["invoice"]
+    sync(c01.log, c02.log)
+    close(sup, shift)
+    late = sell(ann, (code, 1))  # C01 has not heard of the closing
+    sync(c01.log, c02.log)
+    drain(site.forwarder(c02))
+    assert site.get(CLOSING, shift).get("status") == "Submitted"
+    assert site.get(INVOICE, on_time).get("status") == "Consolidated"
+    assert site.count(INVOICE, late["invoice"]) == 0  # owed, waiting for a supervisor
+
+    sup("shift_reconcile", shift_id=shift, counted={cash: late["totals"]["paid_amount"]})
+    drain(site.forwarder(c02))
+    event = next(e.id for e in c02.log.events() if e.kind == "shift.late_reconciled")
+    pair = f"{shift}-L-{event.replace(':', '-')}"
+    assert site.get(OPENING, pair).get("status") == "Closed"
+    closing = site.get(CLOSING, pair)
+    assert closing.get("status") == "Submitted"
+    assert [r["pos_invoice"] for r in closing["pos_transactions"]] == [late["invoice"]]
+    assert site.get(INVOICE, late["invoice"]).get("status") == "Consolidated"
+    assert delivery(c02, CLOSING, pair).delivery is Delivery.ACKED

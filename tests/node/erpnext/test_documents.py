@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 from tests.nodekit import Till, approver, make_node
 from tillmesh.lab.demo_data import COMPANY, POS_PROFILE, demo_master_docs
 from tillmesh.node.erpnext._documents import (
-    CUSTOM_CASHIER,
-    CUSTOM_ORIGIN,
     Site,
     Transaction,
+    _actual_tax_rows,
     closing_entry,
     customer,
     opening_entry,
@@ -25,7 +24,7 @@ from tillmesh.node.erpnext._documents import (
     transaction,
 )
 from tillmesh.node.erpnext._rest import ErpNextClient, encode
-from tillmesh.node.erpnext._setup import CUSTOM_FIELDS
+from tillmesh.node.erpnext._setup import CASHIER_FIELD, CUSTOM_FIELDS, ORIGIN_FIELD
 from tillmesh.node.errors import ErpNextDuplicate, ErpNextValidation, ValidationError
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store.event_codec import unpack_body
@@ -114,18 +113,43 @@ def test_a_sale_is_a_submitted_pos_invoice_as_the_counter_priced_it(shift):
     assert doc["change_amount"] == D("10.00") - doc["rounded_total"]
     assert doc["payments"] == [{"mode_of_payment": "Cash", "amount": D("10.00"),
                                 "base_amount": D("10.00"), "account": "Cash - DS"}]
-    assert (doc[CUSTOM_ORIGIN], doc[CUSTOM_CASHIER]) == ("C01:9", "ann")
+    assert (doc[ORIGIN_FIELD], doc[CASHIER_FIELD]) == ("C01:9", "ann")
     assert "is_return" not in doc and "cash_mode" not in doc and "totals" not in doc
     json.loads(encode(doc))  # every value is something the client can send
 
 
-def test_a_return_is_negative_and_links_the_rows_it_gives_back(shift):
-    doc = pos_invoice(shift.body("sale.returned", shift.ret), site=SITE, origin_event="x")
+def test_a_return_is_restated_at_the_sold_rows_net_rates_and_refunds_exactly(shift):
+    sale, body = shift.body("sale.submitted", shift.sale), shift.body("sale.returned", shift.ret)
+    doc = pos_invoice(body, site=SITE, origin_event="x", original=sale)
     assert (doc["name"], doc["is_return"], doc["return_against"]) == (shift.ret, 1, shift.sale)
-    assert [(i["name"], i["pos_invoice_item"], i["qty"]) for i in doc["items"]] == [
-        (f"{shift.ret}-1", f"{shift.sale}-1", D(-1))]
-    assert doc["grand_total"] < 0 and doc["paid_amount"] == doc["base_paid_amount"] < 0
-    assert [p["amount"] for p in doc["payments"]] == [doc["paid_amount"]]
+    sold = {row["name"]: row for row in sale["items"]}
+    assert [(i["name"], i["pos_invoice_item"], i["qty"], i["rate"]) for i in doc["items"]] == [
+        (f"{shift.ret}-1", f"{shift.sale}-1", D(-1), D(sold[f"{shift.sale}-1"]["net_rate"]))]
+    # No inclusive tax, no discount: ERPNext's merge cannot re-split anything by a cent.
+    assert doc["taxes_and_charges"] == "" and "discount_amount" not in doc
+    assert {t["charge_type"] for t in doc["taxes"]} == {"Actual"}
+    refund = D(body["totals"]["rounded_total"] or body["totals"]["grand_total"])
+    rows = sum(D(str(round(i["rate"] * i["qty"], 2))) for i in doc["items"])
+    assert rows + sum(t["tax_amount"] for t in doc["taxes"]) == refund < 0
+    assert doc["paid_amount"] == doc["base_paid_amount"] == refund
+    assert [p["amount"] for p in doc["payments"]] == [refund]
+
+
+def test_a_return_without_its_original_is_not_formed(shift):
+    with pytest.raises(ValidationError, match="with its original sale"):
+        pos_invoice(shift.body("sale.returned", shift.ret), site=SITE, origin_event="x")
+
+
+@given(st.lists(st.tuples(st.sampled_from(["VAT 7%", "VAT 19%", "Deposit"]),
+                          st.decimals("-50", "50", places=2)), min_size=1, max_size=6),
+       st.decimals("-200", "200", places=2))
+def test_the_tax_rows_of_a_restated_return_carry_exactly_the_rest_of_the_refund(rows, total):
+    taxes = [{"account_head": a, "tax_amount": str(x), "tax_amount_after_discount_amount":
+              str(x)} for a, x in rows]
+    restated = _actual_tax_rows(taxes, total)
+    assert sum((t["tax_amount"] for t in restated), D(0)) == total
+    assert len({t["account_head"] for t in restated}) == len(restated)
+    assert all(t["charge_type"] == "Actual" and t["tax_amount"] for t in restated)
 
 
 def test_an_opening_entry_is_dated_in_store_time():
@@ -139,7 +163,7 @@ def test_an_opening_entry_is_dated_in_store_time():
         "period_start_date": "2026-11-27 00:30:00.000027", "posting_date": "2026-11-27",
         "set_posting_date": 1,
         "balance_details": [{"mode_of_payment": "Cash", "opening_amount": D("100.00")}],
-        CUSTOM_ORIGIN: "C01:3", CUSTOM_CASHIER: "ann"}
+        ORIGIN_FIELD: "C01:3", CASHIER_FIELD: "ann"}
     summer = {**opened, "opened_at": "2026-07-01T22:00:00+00:00", "opening": {}}
     late = opening_entry(summer, counter="C01", site=SITE, origin_event="C02:4",
                          name="C01-SH-000007-L-C02-4", modes=["Cash", "Card"])
@@ -200,8 +224,8 @@ def test_a_customer_keeps_the_counters_name(shift):
     doc = customer(body, origin_event="C01:2")
     assert doc == {"name": shift.customer, "customer_name": "Erika Muster",
                    "customer_type": "Individual", "customer_group": "Individual",
-                   "territory": "All Territories", "mobile_no": "+49 151 0000000"}
-    # setup creates no custom fields on Customer: ERPNext would drop them silently
+                   "territory": "All Territories", "mobile_no": "+49 151 0000000",
+                   ORIGIN_FIELD: "C01:2"}  # unique: ERPNext refuses a second copy
 
 
 def test_records_of_another_pos_profile_are_refused(shift):
@@ -211,9 +235,10 @@ def test_records_of_another_pos_profile_are_refused(shift):
 
 
 def test_the_custom_fields_are_the_ones_setup_creates():
+    made = {(f.doctype, f.fieldname) for f in CUSTOM_FIELDS}
     for doctype in ("POS Invoice", "POS Opening Entry", "POS Closing Entry"):
-        assert {(doctype, CUSTOM_ORIGIN), (doctype, CUSTOM_CASHIER)} <= {
-            (dt, f) for dt, f, _, _ in CUSTOM_FIELDS}
+        assert {(doctype, ORIGIN_FIELD), (doctype, CASHIER_FIELD)} <= made
+    assert ("Customer", ORIGIN_FIELD) in made and ("Customer", CASHIER_FIELD) not in made
 
 
 _money = st.decimals(min_value=-1000, max_value=1000, places=2)
@@ -269,11 +294,13 @@ def test_a_shift_reaches_erpnext_in_order_and_consolidates(shift, linked):
                             origin_event=shift.origin("shift.opened", shift.shift))
     assert client.insert("POS Opening Entry", opening)["status"] == "Open"
     for origin, body in shift.sales():  # a return after the sale it returns
-        stored = client.insert("POS Invoice", pos_invoice(body, site=SITE, origin_event=origin))
+        original = shift.body("sale.submitted", shift.sale) if body.get("is_return") else None
+        stored = client.insert("POS Invoice", pos_invoice(body, site=SITE, origin_event=origin,
+                                                          original=original))
         assert stored["name"] == body["invoice"]
         assert [i["name"] for i in stored["items"]] == [i["name"] for i in body["items"]]
         assert D(str(stored["grand_total"])) == D(body["totals"]["grand_total"])
-        assert (stored[CUSTOM_ORIGIN], stored[CUSTOM_CASHIER]) == (origin, "ann")
+        assert (stored[ORIGIN_FIELD], stored[CASHIER_FIELD]) == (origin, "ann")
     ret = sim.get("POS Invoice", shift.ret)
     assert ret["items"][0]["pos_invoice_item"] == f"{shift.sale}-1"
     assert sim.get("POS Invoice", shift.card_sale)["customer"] == shift.customer
@@ -291,9 +318,11 @@ def test_a_shift_reaches_erpnext_in_order_and_consolidates(shift, linked):
     assert sim.get("POS Opening Entry", shift.shift)["status"] == "Closed"
     assert {sim.get("POS Invoice", n)["status"] for n in (
         shift.sale, shift.card_sale, shift.ret)} == {"Consolidated"}
-    writes = [r for r in sim.requests if r.method in ("POST", "PUT")
-              and r.path.startswith("/api/resource/") and "Custom Field" not in r.path]
-    assert [r.status for r in writes] == [200] * 5 + [409] + [200, 200]
+    writes = [(r.method, r.path.split("/")[2], r.status) for r in sim.requests
+              if r.method in ("POST", "PUT") and "Custom Field" not in r.path]
+    # created through API v2 (it keeps the names), submitted through /api/resource
+    assert writes == [("POST", "v2", 200)] * 5 + [("POST", "v2", 409), ("POST", "v2", 200),
+                                                    ("PUT", "resource", 200)]
     # After the closing a repeat fails validation before the name is checked: a 417
     # does not prove the invoice missing, the forwarder looks the name up.
     with pytest.raises(ErpNextValidation, match="No open POS Opening Entry"):

@@ -9,6 +9,7 @@ import stat
 import httpx
 import pytest
 
+from tillmesh.lab.erpnext_simulator import Simulator
 from tillmesh.node.domain.barcode import rules_from_config
 from tillmesh.node.erpnext import (
     CUSTOM_FIELDS,
@@ -71,12 +72,38 @@ def test_a_ready_erpnext_passes_every_check_and_gets_the_custom_fields(site):
     assert all(line.startswith("ok ") for line in out)
     assert any("POS Profile Demo POS: exists and is enabled" in line for line in out)
     assert any("mode of payment Cash: account Cash - DS" in line for line in out)
-    fields = {(d["dt"], d["fieldname"]) for d in sim.docs("Custom Field")}
-    assert {(dt, f) for dt, f, _, _ in CUSTOM_FIELDS} <= fields
-    assert sum("created" in line for line in out) == len(CUSTOM_FIELDS)
+    assert "ok       API v2: present: documents are created under Tillmesh's names" in out
+    made = {(d["dt"], d["fieldname"]): d for d in sim.docs("Custom Field")}
+    assert {(f.doctype, f.fieldname) for f in CUSTOM_FIELDS} <= set(made)
+    for field in CUSTOM_FIELDS:  # the origin event unique on every doctype Tillmesh creates
+        assert made[field.doctype, field.fieldname]["unique"] == int(field.unique)
+        assert field.unique == (field.fieldname == "tillmesh_origin_event")
+    assert {f.doctype for f in CUSTOM_FIELDS if f.unique} == {
+        "POS Invoice", "POS Opening Entry", "POS Closing Entry", "Customer"}
+    assert sum(line.startswith("ok       custom field") and "created" in line
+               for line in out) == len(CUSTOM_FIELDS)
     ok, again = lines(site)  # idempotent
     assert ok and sum("already there" in line for line in again) == len(CUSTOM_FIELDS)
-    assert len(sim.docs("Custom Field")) == len(fields)
+    assert len(sim.docs("Custom Field")) == len(made)
+
+
+def test_an_origin_field_made_by_an_older_setup_is_made_unique(site):
+    sim, _ = site
+    lines(site)
+    for doc in sim.docs("Custom Field"):
+        sim.put_doc("Custom Field", {**doc, "unique": 0})  # as setup made it before
+    ok, out = lines(site)
+    assert ok, "\n".join(out)
+    upgraded = [line for line in out if line.endswith("made unique")]
+    assert len(upgraded) == sum(f.unique for f in CUSTOM_FIELDS)
+    assert all(d["unique"] == int(d["fieldname"] == "tillmesh_origin_event")
+               for d in sim.docs("Custom Field"))
+
+
+def test_a_site_without_api_v2_is_said_so(tmp_path):
+    with Simulator(seed="demo", api_v2=False) as sim:
+        ok, out = lines((sim, sim.url))
+    assert ok and any(line.startswith("ok       API v2: absent") for line in out)
 
 
 def test_a_refused_key_is_one_clear_line(site):

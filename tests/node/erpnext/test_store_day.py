@@ -29,7 +29,7 @@ from tests.node.erpnext.sitekit import (
     pull_into,
     sellable,
 )
-from tests.nodekit import Till, approver, sync
+from tests.nodekit import Till, approver, link, sync
 from tillmesh.node.api import Node
 from tillmesh.node.projections import deliveries
 from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
@@ -92,6 +92,7 @@ def test_a_stores_day_lands_in_erpnext_whole_and_right(site: Site, tmp_path: Pat
     assert pull_into(site, c01).errors == []
     c02, c03 = blank_counter(site, tmp_path), blank_counter(site, tmp_path)
     mesh(c01, c02, c03)
+    link(c01, c02, c03)  # a return of C01's sale on C02 is agreed with C01
     counters = (c01, c02, c03)
     codes = sellable(c01, 12, more_than=50)
     boxes = box_uoms(c01, codes)

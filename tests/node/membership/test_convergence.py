@@ -6,6 +6,10 @@ what the cashiers were told (acknowledged sales, returns, closes). After "heal a
 quiesce" every replica holds the same events and the same projection tables, and the
 sales, stock and shift state equal the model. Invariants live in ``check_*`` functions
 that the machine and the explicit step tests share.
+
+A return of another counter's sale asks that counter directly while their link is up,
+and goes ahead unconfirmed (a supervisor accepting the risk) while it is cut: only then
+may a sale be over-returned.
 """
 
 from __future__ import annotations
@@ -34,11 +38,23 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from tests.node.store.test_rebuild import dump
-from tests.nodekit import MASTER, MODIFIED, PROFILE, USERS, FakeClock, Till, approver, make_node
+from tests.nodekit import (
+    MASTER,
+    MODIFIED,
+    PROFILE,
+    USERS,
+    DirectLink,
+    FakeClock,
+    Till,
+    approver,
+    make_node,
+    sync,
+)
 from tests.replication.invariants import check_pulls as check_pull_ranges
 from tillmesh.node.api.dispatch import new_node
 from tillmesh.node.errors import TillmeshError
 from tillmesh.node.ops.config import Config
+from tillmesh.node.projections import refunds
 from tillmesh.node.projections.ledger import NANO, SaleRow, ShiftRow, StockDeltaRow
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import open_engine, read_key_file
@@ -46,7 +62,8 @@ from tillmesh.node.store.event_codec import unpack_body
 from tillmesh.node.store.event_log import EventLog
 from tillmesh.replication.const import HEARTBEAT_MS, PULL_TIMEOUT_MS, REGREET_MS
 from tillmesh.replication.protocol import ProtocolError, decode, encode
-from tillmesh.replication.sync import EventLogStore, Replicator
+from tillmesh.replication.stores import EventLogStore
+from tillmesh.replication.sync import Replicator
 
 CLUSTER = "shop"
 BATCH = 6  # small, so catching up always takes several bounded pulls
@@ -141,6 +158,7 @@ class Cluster:
         self.replicas = {i: Replica(i, self.root) for i in ids}
         self.links = links
         self.cut: set[frozenset[str]] = set()
+        self.wire()
         self.flight: list[tuple[str, str, bytes]] = []
         self.checked: dict[tuple[str, str], int] = {}  # (replica, origin) -> seq verified
         self.now = T0
@@ -149,6 +167,14 @@ class Cluster:
             a, b = sorted(link)
             self.send(a, self.replicas[a].repl.connected(b, self.now))
             self.send(b, self.replicas[b].repl.connected(a, self.now))
+
+    def wire(self) -> None:
+        """Each counter asks a sale's counter directly while their link is up (the
+        nodes are new after a crash, so this runs again then)."""
+        for r in self.replicas.values():
+            others = {i: x.node for i, x in self.replicas.items() if i != r.id}
+            r.node.owners = DirectLink(r.node, others, lambda owner, me=r.id: (
+                frozenset((me, owner)) in self.links - self.cut))
 
     def send(self, src: str, out: list[tuple[str, Any]]) -> None:
         for dst, msg in out:
@@ -191,6 +217,7 @@ class Cluster:
 
     def crash(self, r: Replica, peers_notice: bool) -> None:
         r.crash()
+        self.wire()
         for link in self.links:
             if r.id in link:
                 (other,) = link - {r.id}
@@ -242,15 +269,18 @@ class Cluster:
             self.model.sold.update(CODES[c] for c in codes)
             self.model.first_item[sale["invoice"]] = CODES[codes[0]]
 
-    def return_first_row(self, r: Replica, pick: int) -> None:
+    def return_first_row(self, r: Replica, pick: int, origin: str | None = None) -> None:
+        """Give back one unit of the first row of a sale ``r`` holds (of ``origin``)."""
         have = r.log.vector()
         held = [inv for inv, (o, seq, is_return) in sorted(self.model.sales.items())
-                if not is_return and have.get(o, 0) >= seq]
+                if not is_return and have.get(o, 0) >= seq and origin in (None, o)]
         if not held:
             return
         invoice = held[pick % len(held)]
         done = self.call(r, "ann", "return_create", invoice=invoice, approver=approver("sup"),
-                         lines=[{"row": f"{invoice}-1", "qty": "1"}])
+                         lines=[{"row": f"{invoice}-1", "qty": "1"}], unconfirmed=True)
+        for other in self.replicas.values():  # the sale's counter may have made a promise
+            self.flush(other)
         if done is not None:
             origin, seq = done["event"].split(":")
             self.model.sales[done["invoice"]] = (origin, int(seq), True)
@@ -309,6 +339,10 @@ def check_converged(c: Cluster) -> None:
             stock[row.item_code] += row.qty_nano
         for item in set(m.sold) | set(stock):
             assert Decimal(stock[item]) == -(m.sold[item] - m.returned[item]) * NANO, item
+        # Agreed returns alone never refund twice: a sale is over-returned only where a
+        # return went ahead without its counter (cut off).
+        unconfirmed = {u.against for u in refunds.unconfirmed_returns(s)}
+        assert {o.against for o in refunds.over_returns(s)} <= unconfirmed
         shifts = {row.shift: row for row in s.scalars(select(ShiftRow))}
         assert {k: row.counter for k, row in shifts.items()} == m.opened
         assert {k for k, row in shifts.items() if row.status == "closed"} == set(m.closes)
@@ -369,6 +403,14 @@ class Replication(RuleBasedStateMachine):
                 c.close_shift(replica, pick)
             else:
                 c.open_shift(replica)
+
+    @rule(owner=replicas, at=replicas, pick=st.integers(0, 20))
+    def give_back_elsewhere(self, owner: str, at: str, pick: int) -> None:
+        """A customer brings a sale of ``owner`` back to counter ``at``, which has heard
+        of it by some path (its events are copied over, whatever the cuts)."""
+        if owner != at:
+            sync(self.r(owner).log, self.r(at).log)
+            self.cluster.return_first_row(self.r(at), pick, origin=owner)
 
     @rule(data=st.data(), count=st.integers(1, 30))
     def deliver(self, data: st.DataObject, count: int) -> None:

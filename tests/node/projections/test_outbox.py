@@ -100,15 +100,19 @@ def test_a_late_sale_waits_for_its_reconciliation_and_gets_an_entry_pair_of_its_
     sync(c1.log, c2.log)
     _ack(c2, (OPENING, shift), (INVOICE, on_time), (CLOSING, shift))
     assert _due(c2) == []  # the late sale is not in the closing: it waits
+    with c2.read() as s:  # but it is owed, and counted so
+        assert outbox.owed_counts(s) == ({INVOICE: 1}, 1)
     sup("shift_reconcile", shift_id=shift, counted={"Cash": "12.95"})
     with c2.read() as s:
-        recon = next(d.due.name for d in outbox.pending(s) if d.due.doctype == OPENING)
+        recon = next(d.name for d in outbox.pending(s) if d.doctype == OPENING)
     assert recon.startswith(f"{shift}-L-C02-")
     assert _due(c2) == [(OPENING, recon)]
     _ack(c2, (OPENING, recon))
     assert _due(c2) == [(INVOICE, late)]
     _ack(c2, (INVOICE, late))
     assert _due(c2) == [(CLOSING, recon)]
+    with c2.read() as s:
+        assert outbox.owed_counts(s) == ({CLOSING: 1}, 0)
     # The same outbox on a counter that got the reconciliation before the late sale.
     c3 = make_node(tmp_path / "c3", "C03")
     events = list(c2.log.events())

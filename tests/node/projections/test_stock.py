@@ -78,3 +78,35 @@ def test_on_hand_is_the_same_on_every_counter_whatever_the_order(tmp_path_factor
     expected = qty - sum(n for _, n in sales)
     assert read(nodes["C01"]).on_hand == read(nodes["C02"]).on_hand == expected
     assert dump(nodes["C01"].log) == dump(nodes["C02"].log)
+
+
+def test_late_sales_count_under_their_own_entry_pair_in_any_order(tmp_path):
+    """A late sale is not in its shift's closing: a base that includes the shift lacks it
+    until its own entry pair (reconciliation) consolidates, and the same on a counter
+    that heard the events in another order."""
+    c1, c2 = make_node(tmp_path / "c1", "C01"), make_node(tmp_path / "c2", "C02")
+    ann, sup = Till(c1, "ann"), Till(c2, "sup")
+    shift = ann("shift_open", opening={"Cash": "0"})["shift"]
+    ann.sell("4000000000044")
+    sync(c1.log, c2.log)
+    sup("shift_close", shift_id=shift, counted={"Cash": "0"})
+    ann.sell("4000000000044", "4000000000044")  # C01 was cut off: two late WINEs
+    sync(c1.log, c2.log)
+    base(c2, "9", consolidated=[shift])  # ERPNext's Bin after the shift's closing
+    assert read(c2).on_hand == 7
+    sup("shift_reconcile", shift_id=shift, counted={"Cash": "0"})
+    assert read(c2).on_hand == 7
+    entry = next(e for e in c2.log.events() if e.kind == "shift.late_reconciled").id
+    pair = f"{shift}-L-{entry.replace(':', '-')}"
+    base(c2, "7", consolidated=[shift, pair])  # the pair consolidated too
+    assert read(c2).on_hand == 7
+    # Another counter hears the reconciliation and the base before the late sales.
+    c3 = make_node(tmp_path / "c3", "C03")
+    last = max(e.seq for e in c1.log.events() if e.kind == "sale.submitted")
+    with c3.log.transaction() as tx:
+        for event in c2.log.events():
+            if not (event.origin == "C01" and event.seq == last):
+                tx.receive(event)
+    sync(c2.log, c3.log)
+    assert read(c3).on_hand == 7
+    assert dump(c3.log)["stock_deltas"] == dump(c2.log)["stock_deltas"]

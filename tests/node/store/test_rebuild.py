@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from tests.nodekit import FakeClock, Till, approver, dump, make_node, sync
+from tests.nodekit import FakeClock, Till, approver, dump, link, make_node, sync
 from tillmesh.node.projections._registry import shape
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import Meta, create_key_file, open_engine
@@ -23,6 +23,7 @@ def _scenario(tmp: Path) -> tuple[list[Event], dict[str, list[tuple]]]:
     """Two counters selling, returning and closing across each other, with LWW conflicts."""
     n1 = make_node(tmp / "c1", "C01", FakeClock())
     n2 = make_node(tmp / "c2", "C02", FakeClock())
+    link(n1, n2)  # C02's return of C01's sale is agreed with C01 (return.reserved)
     ann, bob = Till(n1, "ann"), Till(n2, "bob")
     ann("shift_open", opening={"Cash": "100"})
     bob("shift_open", opening={"Cash": "50"})

@@ -1,0 +1,156 @@
+"""What the forwarder does in ERPNext with one document, in a worker thread (blocking I/O).
+
+- ``insert``: create it once, under its name. 200, or 409 (the name is there: a repeat
+  after a time-out, a forwarder killed before its ack, two forwarders at once) is
+  delivered. Any other refusal is looked into before it counts: ERPNext validates before
+  it looks at the name or the unique origin event, so a repeat can be refused ("no open
+  POS Opening Entry" after the closing, "cannot return more", UniqueValidationError)
+  although ERPNext holds the document. Found under its name: delivered. Found by its
+  origin event under a name of ERPNext's own (a Frappe that drops client names): held
+  back with that reason, never acked, since every return and closing names it. A
+  document retried after a refusal is looked up first, so no retry books another copy.
+- ``close``: a POS Closing Entry is inserted as a draft and submitted with a PUT
+  (``erpnext/NOTES.md``); with 10+ invoices ERPNext consolidates in the background
+  (Queued), so it is delivered only once Submitted; Failed is refused, and a supervisor's
+  retry asks ERPNext to ``run_method=retry`` it.
+- ``check_settled_elsewhere``: a document that names something a supervisor resolved
+  outside Tillmesh (the sale a return is against, a shift's opening) is sent only when
+  ERPNext holds that under the name the document gives; otherwise it is held back with
+  the reason, instead of being sent to be refused (LinkValidationError).
+
+Each returns an ``Outcome`` or raises ``Refused`` (a person must look: recorded as
+``forward.failed``); ErpNextUnreachable, ErpNextServerError and ErpNextAuthError pass
+through (the forwarder backs off and records nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tillmesh.node.erpnext._rest import Doc, ErpNextClient, name_not_kept, plain_text
+from tillmesh.node.erpnext._setup import ORIGIN_FIELD
+from tillmesh.node.errors import (
+    ErpNextAuthError,
+    ErpNextDuplicate,
+    ErpNextError,
+    ErpNextNameNotKept,
+    ErpNextServerError,
+    ErpNextUnreachable,
+)
+from tillmesh.node.projections.outbox import CLOSING, INVOICE, Key
+
+SUBMITTED, QUEUED, FAILED = "Submitted", "Queued", "Failed"
+# Not about the document: ERPNext is away or refuses us as a whole. Nothing is recorded.
+TRANSIENT = (ErpNextUnreachable, ErpNextServerError, ErpNextAuthError)
+
+
+class Refused(Exception):
+    """A document waits for a person: ERPNext refused it, or it cannot be sent as it is.
+    ``stage`` says where: form, prerequisite, insert, name, submit, consolidation, send,
+    internal."""
+
+    def __init__(self, message: str, *, stage: str, status: int | None = None,
+                 exc_type: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.stage, self.status, self.exc_type = message, stage, status, exc_type
+
+    @classmethod
+    def of(cls, error: ErpNextError, stage: str) -> Refused:
+        return cls(error.message, stage=stage, status=error.status, exc_type=error.exc_type)
+
+    def report(self) -> dict[str, Any]:
+        """The body of its ``forward.failed`` event (without the document's key)."""
+        return {"status": self.status, "exc_type": self.exc_type, "message": self.message,
+                "stage": self.stage}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    acked: str | None = None  # ERPNext's name
+    waiting: bool = False  # a consolidation still running: look again later
+
+
+def insert(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -> Outcome:
+    """Create ``doc`` once; ``look_first`` when it was refused before (it may be there)."""
+    if look_first and (found := _held(client, doctype, doc)) is not None:
+        return found
+    try:
+        answer = client.insert(doctype, doc)
+    except ErpNextDuplicate:
+        return Outcome(acked=str(doc["name"]))
+    except TRANSIENT:
+        raise
+    except ErpNextNameNotKept as exc:
+        raise Refused.of(exc, "name") from exc
+    except ErpNextError as exc:
+        if (found := _held(client, doctype, doc)) is not None:
+            return found
+        raise Refused.of(exc, "insert") from exc
+    return Outcome(acked=str(answer["name"]))
+
+
+def _held(client: ErpNextClient, doctype: str, doc: Doc) -> Outcome | None:
+    """ERPNext's copy of ``doc``: under its name, delivered; by its origin event under
+    another name, refused (never acked); None when ERPNext holds no copy."""
+    name = str(doc["name"])
+    if client.exists(doctype, name):
+        return Outcome(acked=name)
+    origin = doc.get(ORIGIN_FIELD)
+    rows = client.get_list(doctype, filters=[[ORIGIN_FIELD, "=", origin]],
+                           page_length=1) if origin else []
+    if rows:
+        error = name_not_kept(doctype, name, str(rows[0]["name"]), api_v2=client.api_v2())
+        raise Refused.of(error, "name")
+    return None
+
+
+def close(client: ErpNextClient, doc: Doc, *, retrying: bool, retried: set[str]) -> Outcome:
+    """Insert the draft closing if ERPNext has none, submit it, follow its consolidation.
+    ``retried`` (the forwarder's) names closings asked to re-run whose outcome is not yet
+    seen: a supervisor's retry re-runs a Failed consolidation once."""
+    name = str(doc["name"])
+    current = client.get_doc(CLOSING, name, missing_ok=True)
+    if current is None:
+        insert(client, CLOSING, doc, look_first=retrying)  # 409: inserted a moment ago
+        current = client.get_doc(CLOSING, name) or {}
+    try:
+        if int(current.get("docstatus") or 0) == 0:
+            current = client.update(CLOSING, name, {"docstatus": 1})
+        elif current.get("status") == FAILED and retrying and name not in retried:
+            client.run_doc_method(CLOSING, name, "retry")
+            retried.add(name)
+            current = client.get_doc(CLOSING, name) or {}
+    except TRANSIENT:
+        raise
+    except ErpNextError as exc:
+        raise Refused.of(exc, "submit") from exc
+    status = current.get("status")
+    if status == SUBMITTED:
+        retried.discard(name)
+        return Outcome(acked=name)
+    if status == FAILED:
+        retried.discard(name)  # failed again: back to the supervisor
+        raise Refused(plain_text(str(current.get("error_message") or "consolidation failed")),
+                      stage="consolidation", exc_type="ConsolidationFailed")
+    return Outcome(waiting=True)  # Queued: the background job runs
+
+
+def check_settled_elsewhere(client: ErpNextClient, doctype: str,
+                            resolved: Iterable[Key]) -> None:
+    """Refused unless ERPNext holds, under its name, each of ``resolved``: what a
+    ``doctype`` document names that a supervisor resolved outside Tillmesh."""
+    for other_type, other in resolved:
+        if client.exists(other_type, other):
+            continue  # entered in ERPNext by hand under its own name: go on
+        if doctype == INVOICE and other_type == INVOICE:
+            what = (f"the sale it returns, {other}, was settled outside Tillmesh and ERPNext"
+                    f" holds no POS Invoice {other}, so this return cannot be booked against"
+                    " it: refund it the way that sale was settled and resolve this, or retry"
+                    f" once {other} is in ERPNext under that name")
+        else:
+            what = (f"{other_type} {other}, which it needs, was settled outside Tillmesh and"
+                    f" ERPNext holds no {other_type} {other}: create it in ERPNext under that"
+                    " name and retry, or settle this one as well and resolve it")
+        raise Refused(what, stage="prerequisite", exc_type="SettledOutsideTillmesh")

@@ -1,0 +1,151 @@
+"""The log replication reads and extends: ``EventStore`` is the interface,
+``MemoryStore`` its in-memory twin for fast tests, ``EventLogStore`` the adapter of the
+node's SQLite EventLog (typed against ``ReplicatedLog``, so replication never imports
+node). ``extending`` is the one rule of what a store accepts: events that continue
+their origin's hash chain.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from tillmesh.replication.event import GENESIS, Event, chain_hash
+from tillmesh.replication.vector import VersionVector
+
+log = logging.getLogger(__name__)
+
+
+class EventStore(Protocol):
+    """What replication needs from a node's log."""
+
+    def vector(self) -> VersionVector: ...
+    def range(self, origin: str, first: int, last: int) -> list[Event]: ...
+    def receive(self, events: Sequence[Event]) -> int:
+        """Apply the events that extend each origin's prefix (one transaction), skip
+        those already held, stop an origin at a gap or bad hash; return how many were
+        new. Never raises because of what a peer sent."""
+        ...
+
+
+def extending(events: Iterable[Event], head: Callable[[str], tuple[int, bytes]]
+              ) -> list[Event]:
+    """The events that extend their origin's chain, in order; ``head(origin)`` gives the
+    held ``(seq, hash)``. Duplicates are skipped; an origin stops at a gap, and an event
+    whose hash does not chain is passed over (another copy of that seq may chain)."""
+    by_origin: dict[str, list[Event]] = {}
+    for event in events:
+        by_origin.setdefault(event.origin, []).append(event)
+    out = []
+    for origin, batch in by_origin.items():
+        seq, digest = head(origin)
+        for event in sorted(batch, key=lambda e: e.seq):
+            if event.seq <= seq:
+                continue
+            if event.seq != seq + 1:
+                break
+            if event.verify(digest):
+                out.append(event)
+                seq, digest = event.seq, event.hash
+    return out
+
+
+class MemoryStore:
+    """In-memory twin of the node's log for fast tests: origin -> events 1..n."""
+
+    def __init__(self) -> None:
+        self.logs: dict[str, list[Event]] = {}
+
+    def append(self, origin: str, kind: str = "test.event", body: bytes = b"") -> Event:
+        """Record the next event of ``origin`` (a node's own event, in tests)."""
+        chain = self.logs.setdefault(origin, [])
+        prev = chain[-1].hash if chain else GENESIS
+        seq = len(chain) + 1
+        event = Event(origin, seq, seq, seq, kind, body, prev,
+                      chain_hash(prev, origin, seq, seq, seq, kind, body))
+        chain.append(event)
+        return event
+
+    def vector(self) -> VersionVector:
+        return {origin: len(chain) for origin, chain in self.logs.items() if chain}
+
+    def range(self, origin: str, first: int, last: int) -> list[Event]:
+        return list(self.logs.get(origin, [])[max(first, 1) - 1:max(last, 0)])
+
+    def _head(self, origin: str) -> tuple[int, bytes]:
+        chain = self.logs.get(origin)
+        return (len(chain), chain[-1].hash) if chain else (0, GENESIS)
+
+    def receive(self, events: Sequence[Event]) -> int:
+        new = extending(events, self._head)
+        for event in new:
+            self.logs.setdefault(event.origin, []).append(event)
+        return len(new)
+
+
+class LogTransaction(Protocol):
+    def receive_many(self, events: list[Event]) -> int: ...
+
+
+class ReplicatedLog(Protocol):
+    """The part of ``tillmesh.node.store.event_log.EventLog`` the adapter uses."""
+
+    def vector(self) -> VersionVector: ...
+    def range(self, origin: str, first: int, last: int) -> list[Event]: ...
+    def transaction(self) -> AbstractContextManager[LogTransaction]: ...
+
+
+class EventLogStore:
+    """``EventStore`` over the node's EventLog: projections apply in the same transaction.
+
+    The chain is checked before writing, so one bad event cannot roll back the good ones
+    of the batch. If the batch transaction still fails (an event whose body a projection
+    cannot apply, a full disk), events are retried one transaction each and an origin
+    stops at its first failure; the error is logged, never raised.
+    """
+
+    def __init__(self, log: ReplicatedLog) -> None:
+        self.log = log
+        self._heads: dict[str, tuple[int, bytes]] = {}  # committed heads we have seen
+
+    def vector(self) -> VersionVector:
+        return self.log.vector()
+
+    def range(self, origin: str, first: int, last: int) -> list[Event]:
+        return self.log.range(origin, first, last)
+
+    def _head(self, origin: str) -> tuple[int, bytes]:
+        seq = self.log.vector().get(origin, 0)
+        cached = self._heads.get(origin)
+        if cached is not None and cached[0] == seq:
+            return cached
+        held = self.log.range(origin, seq, seq) if seq else []
+        return (seq, held[0].hash) if held else (0, GENESIS)
+
+    def _apply(self, events: Sequence[Event]) -> int:
+        with self.log.transaction() as tx:
+            applied = tx.receive_many(list(events))
+        for event in events:  # committed: remember the heads (a rollback never gets here)
+            self._heads[event.origin] = (event.seq, event.hash)
+        return applied
+
+    def receive(self, events: Sequence[Event]) -> int:
+        new = extending(events, self._head)
+        if not new:
+            return 0
+        try:
+            return self._apply(new)
+        except Exception as exc:  # the boundary for peers' data: never crash the node
+            log.warning("applying %d events failed (%s); retrying one by one", len(new), exc)
+        applied, stopped = 0, set()
+        for event in new:
+            if event.origin not in stopped:
+                try:
+                    applied += self._apply([event])
+                except Exception as exc:
+                    stopped.add(event.origin)
+                    log.error("event %s cannot be applied, origin held back: %s", event.id,
+                              exc)
+        return applied

@@ -1,0 +1,57 @@
+"""Real counters of one store for tests: invite and join ``tillmesh run`` processes on
+127.0.0.1, an admin client per process, and waiting until every counter holds the same
+events (see tests/proc.py for the processes themselves)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.proc import NodeProcess, Nodes, network, tillmesh
+from tillmesh.node.api.client import Client
+
+CONVERGE_S = 20.0  # generous for a loaded 2-core CI machine; it takes well under 1 s
+
+
+def invite(proc: NodeProcess) -> str:
+    with admin(proc) as c:
+        return str(c.call("invite_create")["code"])
+
+
+def join(nodes: Nodes, code: str, node: str) -> Path:
+    data_dir = nodes.tmp() / "d"
+    result = tillmesh(data_dir, "join", code, "--node", node, *network())
+    assert result.returncode == 0, result.stderr
+    assert "joined the store" in result.stdout
+    assert "MiB snapshot" in result.stdout  # the state came as one snapshot file
+    assert "no snapshot" not in result.stderr
+    return data_dir
+
+
+_ADMIN_TOKENS: dict[int, str] = {}
+
+
+def admin(proc: NodeProcess) -> Client:
+    """An admin client of ``proc``, logged in once per process (a login is an event, so
+    logging in on every poll would keep the vectors moving)."""
+    client = proc.client()
+    if proc.pid not in _ADMIN_TOKENS:
+        _ADMIN_TOKENS[proc.pid] = client.login("admin", "1234")["token"]
+    client.token = _ADMIN_TOKENS[proc.pid]
+    return client
+
+
+def vector(proc: NodeProcess) -> dict[str, int]:
+    with admin(proc) as c:
+        return dict(c.call("status")["vector"])
+
+
+def converge(procs: list[NodeProcess], deadline_s: float = CONVERGE_S) -> dict[str, int]:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        vectors = [vector(p) for p in procs]
+        if all(v == vectors[0] for v in vectors):
+            return vectors[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no convergence in {deadline_s} s: {vectors}")
+        time.sleep(0.1)
