@@ -63,8 +63,11 @@ def invoice_list(node: Node, caller: Caller,
                  limit: int = DEFAULT_INVOICE_ROWS) -> list[dict[str, Any]]:
     """The latest sales and returns of every counter held here, newest first."""
     with node.read() as s:
-        rows = s.scalars(select(ledger.SaleRow).order_by(ledger.SaleRow.hlc.desc())
-                         .limit(max(1, min(int(limit), MAX_LIST_ROWS))))
+        # Two counters can stamp the same HLC: (origin, invoice) breaks the tie the same
+        # way on every counter.
+        rows = s.scalars(select(ledger.SaleRow).order_by(
+            ledger.SaleRow.hlc.desc(), ledger.SaleRow.origin.desc(),
+            ledger.SaleRow.invoice.desc()).limit(max(1, min(int(limit), MAX_LIST_ROWS))))
         return [{"invoice": r.invoice, "is_return": r.is_return, "posted_at": r.posted_at,
                  "customer": r.customer, "cashier": r.cashier,
                  "grand_total": str(r.grand_total), "shift": r.shift, "late": r.late}

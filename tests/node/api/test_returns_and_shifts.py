@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
-from tests.nodekit import Till, approver
+from tests.nodekit import FakeClock, Till, approver, make_node, sync
 from tillmesh.node.errors import PermissionDenied, ReturnError, ShiftError, ValidationError
+from tillmesh.node.projections import ledger
 
 D = Decimal
 
@@ -125,3 +127,26 @@ def test_bad_shift_input(node):
         ann("cash_move", direction="in", amount="5", reason=" ")
     with pytest.raises(ValidationError, match="direction"):
         ann("cash_move", direction="sideways", amount="5", reason="x")
+
+
+class Frozen(FakeClock):
+    """A clock that never moves: two counters stamp their events alike."""
+
+    def __call__(self):
+        return self.now
+
+
+def test_equal_stamps_list_in_the_same_order_on_every_counter(tmp_path):
+    c01 = make_node(tmp_path / "c1", "C01", clock=Frozen())
+    c02 = make_node(tmp_path / "c2", "C02", clock=Frozen())
+    for node in (c01, c02):
+        till = Till(node, "ann")
+        till("shift_open", opening={"Cash": "0"})
+        till.sell("4000000000044")
+    sync(c01.log, c02.log)
+    sync(c02.log, c01.log)
+    with c01.read() as s:
+        stamps = {r.hlc for r in s.scalars(select(ledger.SaleRow))}
+    assert len(stamps) == 1  # the tie this test is about
+    lists = [[row["invoice"] for row in Till(node, "ann")("invoice_list")] for node in (c01, c02)]
+    assert lists[0] == lists[1] == ["C02-2026-000001", "C01-2026-000001"]
