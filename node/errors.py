@@ -111,8 +111,7 @@ class ReturnUnconfirmed(ReturnError):
     @property
     def owner(self) -> str | None:
         """The counter that made the sale and could not be asked."""
-        value = self.details.get("owner")
-        return value if isinstance(value, str) else None
+        return self._text("owner")
 
 
 class ShiftError(ValidationError):

@@ -16,6 +16,7 @@ from these records.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -44,6 +45,11 @@ class MethodSpec:
     roles: frozenset[Role]
     actions: tuple[Action, ...]
     doc: str
+
+    @functools.cached_property
+    def signature(self) -> inspect.Signature:
+        """Read once: every call binds the request's parameters to it."""
+        return inspect.signature(self.fn)
 
     @property
     def summary(self) -> str:

@@ -144,7 +144,7 @@ class Node:
             args = (self, token)
         params = params or {}
         try:
-            inspect.signature(spec.fn).bind(*args, **params)
+            spec.signature.bind(*args, **params)
         except TypeError as exc:
             raise MalformedRequest(f"{method}: {exc}") from exc
         if inspect.iscoroutinefunction(spec.fn):
