@@ -222,7 +222,8 @@ def _cents(amount: Decimal) -> Decimal:
 def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
                   transactions: Sequence[Transaction], *, site: Site, origin_event: str,
                   opening_name: str | None = None, name: str | None = None,
-                  left_out: Iterable[Mapping[str, Any]] = ()) -> Doc:
+                  left_out: Iterable[Mapping[str, Any]] = (),
+                  carried: Iterable[Mapping[str, Any]] = ()) -> Doc:
     """A DRAFT POS Closing Entry from a shift's ``shift.opened`` and ``shift.closed``
     bodies (``shift``, ``closed_at``, ``counted``, ``expected`` are read from the latter)
     and the invoices it consolidates; the forwarder submits it with a PUT.
@@ -236,20 +237,26 @@ def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
     the shift recorded that ERPNext will not hold (a supervisor settled them outside
     Tillmesh): what they took is taken out of both the expected and the counted amounts,
     since it is accounted for wherever they were settled, so the counted difference
-    stays the cashier's own.
+    stays the cashier's own. ``carried`` are the bodies of other shifts' sales this
+    closing consolidates along with their returns here (ERPNext rule B): they are listed,
+    and what they took is added to both amounts, for the same reason. A sale another
+    closing carries is in ``left_out`` of its own.
     """
     if opened["shift"] != closed["shift"]:
         raise ValidationError(f"closing of {closed['shift']} given the opening of "
                               f"{opened['shift']}")
-    rows = sorted(transactions, key=lambda t: (_posted(t), t.invoice))
+    carried = list(carried)
+    rows = sorted([*transactions, *map(transaction, carried)],
+                  key=lambda t: (_posted(t), t.invoice))
     end = _local(closed["closed_at"], site)
     if rows:
         end = max(end, _posted(rows[-1]))
-    elsewhere = takings(left_out)
+    elsewhere, brought = takings(left_out), takings(carried)
     opening = _amounts(opened["opening"])
     expected, counted = (
-        {m: a - elsewhere.get(m, ZERO) for m, a in _amounts(closed[key]).items()}
-        for key in ("expected", "counted"))
+        {m: amounts.get(m, ZERO) - elsewhere.get(m, ZERO) + brought.get(m, ZERO)
+         for m in amounts.keys() | brought.keys()}
+        for amounts in (_amounts(closed["expected"]), _amounts(closed["counted"])))
     return {
         "name": name or str(opened["shift"]), "docstatus": 0,
         "pos_opening_entry": opening_name or str(opened["shift"]), "company": site.company,

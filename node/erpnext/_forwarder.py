@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.erpnext import _delivery as delivery
 from tillmesh.node.erpnext import _documents as documents
 from tillmesh.node.erpnext._delivery import SUBMITTED, TRANSIENT, Outcome, Refused
@@ -34,7 +35,9 @@ from tillmesh.node.erpnext.const import (
     CLOSING_RECHECK_S,
     FORWARD_BACKOFF_S,
     FORWARD_BATCH,
+    FORWARD_CYCLE_S,
     FORWARD_IDLE_S,
+    FORWARD_IN_FLIGHT,
     PROBE_EVERY_S,
     PULL_EVERY_S,
 )
@@ -81,7 +84,7 @@ class Forwarder:
             try:
                 if elected():
                     self._maybe_pull()
-                    sent = await self.cycle()
+                    sent = await self.cycle(elected)
                     self._reached(True, said_reachable)
                     await asyncio.sleep(0 if sent else FORWARD_IDLE_S)
                 else:  # a standby: a cheap call now and then is enough to stand in
@@ -126,23 +129,71 @@ class Forwarder:
 
     # --- one cycle -------------------------------------------------------------------
 
-    async def cycle(self) -> int:
-        """Deliver what is due now; how many documents were acked or refused."""
+    async def cycle(self, go_on: Callable[[], bool] = lambda: False) -> int:
+        """Deliver what is due now; how many documents were acked or refused.
+
+        What is due at once needs nothing that is not already in ERPNext (``next_due``),
+        so up to FORWARD_IN_FLIGHT of them are sent at the same time, and ERPNext's order
+        (an opening before its invoices, a sale before its return, the invoices before
+        their closing) holds because a document is planned only once what it needs is
+        acked. While ``go_on()`` (still elected) and for at most FORWARD_CYCLE_S, the
+        cycle records what finished and plans again as the last requests run, so ERPNext
+        keeps FORWARD_IN_FLIGHT requests to work on. Once ERPNext is found away, nothing
+        more is started."""
+        began, counted = time.monotonic(), 0
+        results: list[tuple[str, Due, dict[str, Any]]] = []
+        running: dict[asyncio.Task[tuple[str, dict[str, Any]] | None], Due] = {}
+        seen: set[Key] = set()  # planned in this cycle: never twice
+        away: BaseException | None = None
+        try:
+            queue, states, context = self._plan(seen)
+            while queue or running:
+                while queue and len(running) < FORWARD_IN_FLIGHT and away is None:
+                    item = queue.pop(0)
+                    running[asyncio.create_task(self._deliver(
+                        item, states, context.company, list(context.modes)))] = item
+                if not running:
+                    break
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    item = running.pop(task)
+                    try:
+                        result = task.result()
+                    except TRANSIENT as exc:
+                        away = away or exc
+                        continue
+                    if result is not None:
+                        results.append((result[0], item, result[1]))
+                if (not queue and away is None and go_on()
+                        and time.monotonic() - began < FORWARD_CYCLE_S):
+                    counted += await self._commit(results)
+                    results = []
+                    queue, states, context = self._plan(seen)
+        finally:  # also when ERPNext went away mid-cycle: what it took is recorded
+            for task in running:  # only a cancelled cycle leaves requests running
+                task.cancel()
+            counted += await self._commit(results)
+        if away is not None:
+            raise away
+        return counted
+
+    def _plan(self, seen: set[Key]) -> tuple[list[Due], Mapping[Key, State], PosContext]:
+        """What is due and not yet planned in this cycle (nor a consolidation that is
+        looked at again later); adds it to ``seen``."""
         with self.node.read() as s:
-            due, states = outbox.due(s, FORWARD_BATCH)
+            due, states = outbox.due(s, FORWARD_BATCH + len(seen))
             context = self.node.context(s)
         now = time.monotonic()
-        due = [d for d in due if self._recheck.get((d.doctype, d.name), 0) <= now]
-        results: list[tuple[str, Due, dict[str, Any]]] = []
-        try:
-            for item in due:
-                result = await self._deliver(item, states, context.company, list(context.modes))
-                if result is not None:
-                    kind, fields = result
-                    results.append((kind, item, fields))
-        finally:  # also when ERPNext went away mid-cycle: what it took is recorded
-            self._record(results)
-            await self.node.log.flush()  # durable, and announced to peers, before going on
+        due = [d for d in due if (d.doctype, d.name) not in seen
+               and self._recheck.get((d.doctype, d.name), 0) <= now][:FORWARD_BATCH]
+        seen.update((d.doctype, d.name) for d in due)
+        if due:
+            self._erp()  # one session for the requests' threads (made here, not in a race)
+        return due, states, context
+
+    async def _commit(self, results: list[tuple[str, Due, dict[str, Any]]]) -> int:
+        self._record(results)
+        await self.node.log.flush()  # durable, and announced to peers, before going on
         return len(results)
 
     async def _deliver(self, item: Due, states: Mapping[Key, State], company: str,
@@ -178,7 +229,9 @@ class Forwarder:
             self._recheck[key] = time.monotonic() + CLOSING_RECHECK_S
             return None
         self._recheck.pop(key, None)
-        return deliveries.ACKED, {"erpnext_name": outcome.acked}
+        carried = {"carried": [b["invoice"] for b in source["carried"]]} \
+            if source.get("carried") else {}
+        return deliveries.ACKED, {"erpnext_name": outcome.acked, **carried}
 
     def _record(self, results: list[tuple[str, Due, dict[str, Any]]]) -> None:
         """One transaction for a cycle's results: a forwarder killed before it commits
@@ -251,10 +304,11 @@ def _unformable(item: Due, exc: Exception) -> Refused:
 
 def _settled_elsewhere(item: Due, states: Mapping[Key, State]) -> list[Key]:
     """What ``item`` names that a supervisor resolved without it reaching ERPNext (a
-    closing leaves its resolved sales out instead of naming them)."""
+    closing leaves its resolved sales out instead of naming them, and only waits for
+    the closings it is ordered after)."""
     return [key for key in item.after
             if (state := states.get(key)) is not None and state.delivery is Delivery.RESOLVED
-            and not (item.doctype == CLOSING and key[0] == INVOICE)]
+            and not (item.doctype == CLOSING and key[0] in (INVOICE, CLOSING))]
 
 
 def _source(session: Any, item: Due, states: Mapping[Key, State]) -> dict[str, Any]:
@@ -289,7 +343,7 @@ def _form(item: Due, source: dict[str, Any], site: documents.Site, modes: list[s
     return documents.closing_entry(
         source["opened"], source["closed"], [documents.transaction(b) for b in source["listed"]],
         site=site, origin_event=origin_event, opening_name=item.name, name=item.name,
-        left_out=source["left_out"])
+        left_out=source["left_out"], carried=source["carried"])
 
 
 def _body(session: Any, origin: str, seq: int) -> dict[str, Any]:
@@ -322,6 +376,27 @@ def _shift_records(session: Any, item: Due, body: dict[str, Any],
         body = {**body, "shift": entry, "closed_at": body.get("at"), "closed_by": body.get("by")}
     sales = [(invoice, outbox.source(session, INVOICE, invoice))
              for invoice in map(str, body.get("invoices", []))]
+    elsewhere = resolved | {i for i, by in deliveries.carried(session, [i for i, _ in sales])
+                            .items() if by != entry}
     return {**out, "closed": body,
-            "listed": [_body(session, *c) for i, c in sales if c and i not in resolved],
-            "left_out": [_body(session, *c) for i, c in sales if c and i in resolved]}
+            "listed": [_body(session, *c) for i, c in sales if c and i not in elsewhere],
+            "left_out": [_body(session, *c) for i, c in sales if c and i in elsewhere],
+            "carried": [_body(session, *c) for sale in _to_carry(session, entry)
+                        if (c := outbox.source(session, INVOICE, sale))]}
+
+
+def _to_carry(session: Any, closing: str) -> list[str]:
+    """Sales of other shifts that ``closing`` consolidates along with their returns in
+    it: those whose own closing is not in ERPNext yet and that no other closing carried
+    (``outbox.consolidation_order`` lets this closing go first)."""
+    sales = sorted({sale for returned_in, sale, sold_in in outbox.crossings(session, closing)
+                    if returned_in == closing
+                    and not _settled(deliveries.get(session, CLOSING, sold_in))
+                    and not _settled(deliveries.get(session, INVOICE, sale), Delivery.RESOLVED)})
+    taken = deliveries.carried(session, sales)
+    return [sale for sale in sales if sale not in taken]
+
+
+def _settled(state: State | None, *how: Delivery) -> bool:
+    """Delivered or settled by a supervisor (or only ``how``)."""
+    return state is not None and state.delivery in (how or (Delivery.ACKED, Delivery.RESOLVED))

@@ -20,6 +20,8 @@ SNAPSHOT_FIRST_TIMEOUT_S = 300.0  # seconds; the first answer waits for the expo
 
 TICK_S = 0.05  # seconds; how often the engine's timers run (heartbeats, pull timeouts)
 REDIAL_S = 5.0  # seconds; how often members we are not connected to are dialled afresh
+REDIAL_HEARD_S = 1.0  # seconds; a member that talks to us while our link to it is down is
+#   dialled afresh at once, but not again within this (a handshake on a LAN takes ms)
 ASK_WAIT_MARGIN_S = 1.0  # seconds a return waits for the sale's counter beyond the
 #   replication engine's ASK_TIMEOUT_MS, after which the engine settles every ask itself:
 #   this bound only keeps a wait whose settling was lost (a stopped replication loop)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +27,12 @@ from tillmesh.node.api._agreement import decide
 from tillmesh.node.api._node import Node
 from tillmesh.node.api.cluster import advertised
 from tillmesh.node.errors import ConfigError, StoreError
-from tillmesh.node.membership.const import ASK_WAIT_MARGIN_S, REDIAL_S, TICK_S
+from tillmesh.node.membership.const import (
+    ASK_WAIT_MARGIN_S,
+    REDIAL_HEARD_S,
+    REDIAL_S,
+    TICK_S,
+)
 from tillmesh.node.ops.config import Config
 from tillmesh.node.projections import counters
 from tillmesh.replication.const import ASK_TIMEOUT_MS, MAX_BATCH_EVENTS
@@ -98,6 +104,7 @@ class Replication:
         self.discovery: Any = None  # replication.discovery.Discovery when mDNS is on
         self._found: dict[str, str] = {}  # node -> endpoint seen on mDNS
         self._members: dict[str, counters.Member] = {}
+        self._dialled_at: dict[str, float] = {}  # node -> monotonic time of our last dial
         self._task: asyncio.Task[None] | None = None
         self._refresh_members = True
         self.paused = False  # cut off: nothing in, nothing out (the counter sells on)
@@ -199,6 +206,7 @@ class Replication:
         await self._send(out)
         if self._refresh_members:
             self._sync_members()
+        self._redial({peer for peer, _ in inbox}, after_s=REDIAL_HEARD_S)
 
     def _recorded(self, events: list[Event]) -> None:
         """After each commit: push our own new events; re-read members on node.* events."""
@@ -233,18 +241,25 @@ class Replication:
                 await self._send(self.engine.tick(_now_ms()))
                 if time.monotonic() - last_redial > REDIAL_S:
                     last_redial = time.monotonic()
-                    self._redial()
+                    self._redial(self._members, after_s=0.0)
             except Exception:  # the node must keep selling whatever a peer did
                 log.exception("replication tick failed")
 
-    def _redial(self) -> None:
-        """Dial again the members whose handshake has not succeeded: one that refused our
-        key because it had not yet heard of our enrolment accepts it now."""
+    def _redial(self, nodes: Iterable[str], after_s: float) -> None:
+        """Dial afresh those of ``nodes`` whose handshake has not succeeded and that we last
+        dialled more than ``after_s`` ago: one that refused our key because it had not yet
+        heard of our enrolment accepts it now, and one that just talked to us is up, so
+        our connection's reconnect backoff (up to seconds) need not run out first: until
+        both directions are up, neither side can answer the other's Hello."""
         up = self.transport.connected()
-        for member in self._members.values():
-            if member.node != self.node.node_id and member.node not in up:
-                self.transport.disconnect(member.node)
-                self._dial(member)
+        now = time.monotonic()
+        for node in nodes:
+            member = self._members.get(node)
+            if (member is None or node == self.node.node_id or node in up
+                    or now - self._dialled_at.get(node, -math.inf) < after_s):
+                continue
+            self.transport.disconnect(node)
+            self._dial(member)
 
     # --- returns agreed with the sale's counter --------------------------------------------
 
@@ -298,6 +313,7 @@ class Replication:
         if endpoint is None:
             return
         if self.transport.connect(member.node, endpoint, member.public_key.encode()):
+            self._dialled_at[member.node] = time.monotonic()
             asyncio.get_running_loop().create_task(
                 self._send(self.engine.connected(member.node, _now_ms())))
 

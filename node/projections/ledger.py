@@ -86,6 +86,7 @@ class SaleRow(Base):
     __table_args__ = (
         Index("ix_sales_shift", "shift"),
         Index("ix_sales_hlc", "hlc"),
+        Index("ix_sales_return_against", "return_against"),  # the outbox's crossings
         {"info": PROJECTION},
     )
 

@@ -18,7 +18,7 @@ What has been delivered is ``node.deliveries``; the pure choice of what to send 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgpack
@@ -189,6 +189,45 @@ def next_due(pending: list[Due], states: Mapping[Key, State], owed: set[Key],
     return out
 
 
+def consolidation_order(pending: list[Due], crossings: Iterable[tuple[str, str, str]]
+                        ) -> list[Due]:
+    """``pending`` with each closing also waiting for the earlier pending closings that
+    consolidate the same sale; pure.
+
+    ERPNext consolidates a return only with or after the sale it returns (rule B,
+    ``../shared/erpnext/NOTES.md``). A sale returned in another shift ties together its
+    own shift's closing and the closings of the shifts that return it (``crossings``:
+    the return's closing, the sale, the sale's closing). Of those, the earliest in HLC
+    order goes first; if the sale's own closing is not delivered by then, that closing
+    carries the sale with its return, and the sale's own closing, waiting behind it,
+    leaves it out (``deliveries.carried``). Waiting only for earlier closings keeps the
+    order free of cycles, also when two counters return each other's sales.
+    """
+    position = {d.name: i for i, d in enumerate(pending) if d.doctype == CLOSING}
+    tied: dict[str, set[str]] = {}
+    for returned_in, sale, sold_in in crossings:
+        tied.setdefault(sale, set()).update((returned_in, sold_in))
+    earlier: dict[str, set[str]] = {}
+    for closings in tied.values():
+        ordered = sorted((position[c], c) for c in closings if c in position)
+        for i, (_, later) in enumerate(ordered):
+            earlier.setdefault(later, set()).update(c for _, c in ordered[:i])
+    return [replace(d, after=d.after + tuple((CLOSING, c) for c in sorted(earlier[d.name])))
+            if d.doctype == CLOSING and earlier.get(d.name) else d for d in pending]
+
+
+def crossings(session: Session, closing: str | None = None) -> list[tuple[str, str, str]]:
+    """(the return's closing, the sale, the sale's closing) for every return booked in
+    another shift than the sale it returns; those of one ``closing`` when named."""
+    where = "" if closing is None else " AND (ro.shift = :c OR so.shift = :c)"
+    return [(str(a), str(b), str(c)) for a, b, c in raw(session).run(
+        "SELECT ro.shift, s.return_against, so.shift FROM sales s"
+        f" JOIN outbox ro ON ro.doctype = '{INVOICE}' AND ro.name = s.invoice"
+        f" JOIN outbox so ON so.doctype = '{INVOICE}' AND so.name = s.return_against"
+        f" WHERE s.return_against IS NOT NULL AND ro.shift != so.shift{where}",
+        {"c": closing})]
+
+
 def owed(session: Session) -> set[Key]:
     return {(d, n) for d, n in raw(session).run("SELECT doctype, name FROM outbox")}
 
@@ -196,7 +235,7 @@ def owed(session: Session) -> set[Key]:
 def due(session: Session, limit: int) -> tuple[list[Due], dict[Key, State]]:
     """``next_due`` over what is still owed, reading the delivery state of those rows
     and of what they need only; and those states (the forwarder's input)."""
-    items = pending(session)
+    items = consolidation_order(pending(session), crossings(session))
     keys = {(p.doctype, p.name) for p in items} | {k for p in items for k in p.after}
     states = deliveries.states(session, keys)
     customers = {k for k in keys if k[0] == CUSTOMER and source(session, *k) is not None}

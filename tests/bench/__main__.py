@@ -195,10 +195,11 @@ def main() -> None:
 
         run_all(rows, _stats, quick=args.quick)
     if "erpnext" in parts:
-        from tests.bench import erpnext_forward, erpnext_pull
+        from tests.bench import erpnext_forward, erpnext_in_flight, erpnext_pull
 
         rows += [(what, "", figure, target) for what, figure, target in
-                 erpnext_pull.run(args.quick) + erpnext_forward.run(args.quick)]
+                 erpnext_pull.run(args.quick) + erpnext_forward.run(args.quick)
+                 + erpnext_in_flight.run(args.quick)]
     if "ui" in parts:
         from tests.bench import ui_scan
 
