@@ -268,6 +268,11 @@ class Replicator:
                 peer.vector_due = True
         return self._forwarder
 
+    def state_of(self, peer_id: str) -> PeerState | None:
+        """Where the session with ``peer_id`` stands; None before any."""
+        peer = self._peers.get(peer_id)
+        return None if peer is None else peer.state
+
     def cannot_ask(self, peer_id: str) -> str | None:
         """Why ``peer_id`` cannot be sent a ReturnAsk now, in words; None when it can."""
         peer = self._peers.get(peer_id)

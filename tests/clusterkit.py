@@ -28,17 +28,25 @@ def join(nodes: Nodes, code: str, node: str) -> Path:
     return data_dir
 
 
-_ADMIN_TOKENS: dict[int, str] = {}
+_TOKENS: dict[tuple[int, str], str] = {}
+
+
+def logged_in(proc: NodeProcess, user: str, pin: str) -> Client:
+    """A client of ``proc`` as ``user``, logged in once per process (a login is an event,
+    so logging in on every poll would keep the vectors moving)."""
+    client = proc.client()
+    if (proc.pid, user) not in _TOKENS:
+        _TOKENS[proc.pid, user] = client.login(user, pin)["token"]
+    client.token = _TOKENS[proc.pid, user]
+    return client
 
 
 def admin(proc: NodeProcess) -> Client:
-    """An admin client of ``proc``, logged in once per process (a login is an event, so
-    logging in on every poll would keep the vectors moving)."""
-    client = proc.client()
-    if proc.pid not in _ADMIN_TOKENS:
-        _ADMIN_TOKENS[proc.pid] = client.login("admin", "1234")["token"]
-    client.token = _ADMIN_TOKENS[proc.pid]
-    return client
+    return logged_in(proc, "admin", "1234")
+
+
+def cashier(proc: NodeProcess) -> Client:
+    return logged_in(proc, "cashier", "1111")
 
 
 def vector(proc: NodeProcess) -> dict[str, int]:

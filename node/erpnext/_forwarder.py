@@ -42,7 +42,7 @@ from tillmesh.node.erpnext.const import (
     PULL_EVERY_S,
 )
 from tillmesh.node.errors import ErpNextError, TillmeshError, ValidationError
-from tillmesh.node.projections import deliveries, outbox, refunds
+from tillmesh.node.projections import deliveries, ledger, outbox, refunds
 from tillmesh.node.projections.deliveries import Delivery, State
 from tillmesh.node.projections.ledger import shift_of
 from tillmesh.node.projections.outbox import CLOSING, CUSTOMER, INVOICE, OPENING, Due, Key
@@ -164,11 +164,11 @@ class Forwarder:
                         continue
                     if result is not None:
                         results.append((result[0], item, result[1]))
-                if (not queue and away is None and go_on()
-                        and time.monotonic() - began < FORWARD_CYCLE_S):
-                    counted += await self._commit(results)
+                if not queue and away is None and time.monotonic() - began < FORWARD_CYCLE_S:
+                    counted += await self._commit(results)  # what go_on and the plan read
                     results = []
-                    queue, states, context = self._plan(seen)
+                    if go_on():
+                        queue, states, context = self._plan(seen)
         finally:  # also when ERPNext went away mid-cycle: what it took is recorded
             for task in running:  # only a cancelled cycle leaves requests running
                 task.cancel()
@@ -376,7 +376,7 @@ def _shift_records(session: Any, item: Due, body: dict[str, Any],
         body = {**body, "shift": entry, "closed_at": body.get("at"), "closed_by": body.get("by")}
     sales = [(invoice, outbox.source(session, INVOICE, invoice))
              for invoice in map(str, body.get("invoices", []))]
-    elsewhere = resolved | {i for i, by in deliveries.carried(session, [i for i, _ in sales])
+    elsewhere = resolved | {i for i, by in ledger.carried(session, [i for i, _ in sales])
                             .items() if by != entry}
     return {**out, "closed": body,
             "listed": [_body(session, *c) for i, c in sales if c and i not in elsewhere],
@@ -387,13 +387,12 @@ def _shift_records(session: Any, item: Due, body: dict[str, Any],
 
 def _to_carry(session: Any, closing: str) -> list[str]:
     """Sales of other shifts that ``closing`` consolidates along with their returns in
-    it: those whose own closing is not in ERPNext yet and that no other closing carried
-    (``outbox.consolidation_order`` lets this closing go first)."""
-    sales = sorted({sale for returned_in, sale, sold_in in outbox.crossings(session, closing)
-                    if returned_in == closing
-                    and not _settled(deliveries.get(session, CLOSING, sold_in))
-                    and not _settled(deliveries.get(session, INVOICE, sale), Delivery.RESOLVED)})
-    taken = deliveries.carried(session, sales)
+    it (``outbox.consolidation_order``), but for those whose own closing or another
+    carrying one is in ERPNext by now, or that a supervisor settled outside Tillmesh."""
+    plan = outbox.consolidation_order(outbox.pending(session), outbox.crossings(session))
+    sales = sorted(sale for sale in plan.carries.get(closing, ())
+                   if not _settled(deliveries.get(session, INVOICE, sale), Delivery.RESOLVED))
+    taken = ledger.carried(session, sales)
     return [sale for sale in sales if sale not in taken]
 
 

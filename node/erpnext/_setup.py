@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tillmesh.node.erpnext._mapping import SPECS
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
@@ -197,8 +197,7 @@ def _custom_fields(client: ErpNextClient) -> Iterator[Check]:
         what = f"custom field {field.doctype}.{field.fieldname}"
         kind = "a unique Data field" if field.unique else "a Data field"
         try:
-            found = client.get_list("Custom Field", fields=["name", "unique"], filters=[
-                ["dt", "=", field.doctype], ["fieldname", "=", field.fieldname]])
+            found = _custom_field(client, field)
             if found and field.unique and not found[0].get("unique"):
                 yield _make_unique(client, what, str(found[0]["name"]))
                 continue
@@ -211,12 +210,23 @@ def _custom_fields(client: ErpNextClient) -> Iterator[Check]:
                 "unique": int(field.unique)})
         except ErpNextDuplicate:
             yield Check(what, True, "already there")
-        except (ErpNextAuthError, ErpNextValidation, ErpNextNotFound) as exc:
+        except ErpNextValidation as exc:
+            # Another counter's setup created it a moment ago ("already exists"): look again
+            yield (Check(what, True, "already there") if _custom_field(client, field) else
+                   Check(what, False, f"{exc.message}: run setup once with a System"
+                         f" Manager's key, or add {kind} {field.fieldname!r} to"
+                         f" {field.doctype} (Customize Form)"))
+        except (ErpNextAuthError, ErpNextNotFound) as exc:
             yield Check(what, False, f"{exc.message}: run setup once with a System Manager's"
                         f" key, or add {kind} {field.fieldname!r} to {field.doctype}"
                         " (Customize Form)")
         else:
             yield Check(what, True, f"created{', unique' if field.unique else ''}")
+
+
+def _custom_field(client: ErpNextClient, field: CustomField) -> list[dict[str, Any]]:
+    return client.get_list("Custom Field", fields=["name", "unique"], filters=[
+        ["dt", "=", field.doctype], ["fieldname", "=", field.fieldname]])
 
 
 def _make_unique(client: ErpNextClient, what: str, name: str) -> Check:

@@ -48,7 +48,7 @@ from tillmesh.replication.protocol import (
     encode,
 )
 from tillmesh.replication.stores import EventLogStore
-from tillmesh.replication.sync import Outgoing, Replicator
+from tillmesh.replication.sync import Outgoing, PeerState, Replicator
 from tillmesh.replication.transport import Transport, TransportError, fingerprint
 
 log = logging.getLogger("tillmesh.replication")
@@ -264,14 +264,29 @@ class Replication:
     # --- returns agreed with the sale's counter --------------------------------------------
 
     def unreachable(self, owner: str) -> str | None:
-        """Why ``owner`` cannot be asked now (``OwnerLink``)."""
+        """Why ``owner`` cannot be asked now (``OwnerLink``). A link that is up while the
+        two counters greet each other (a restart, a redial) is no reason: ``ask`` waits
+        for the greeting."""
         if self.paused:
             return "this counter is cut off from the others (replication paused)"
-        return self.engine.cannot_ask(owner)
+        why = self.engine.cannot_ask(owner)
+        if why is not None and self._greeting(owner):
+            return None
+        return why
+
+    def _greeting(self, owner: str) -> bool:
+        return (owner in self.transport.connected()
+                and self.engine.state_of(owner) in (None, PeerState.GREETING))
 
     async def ask(self, owner: str, ask: ReturnAsk) -> ReturnAnswer | None:
         """``owner``'s answer to ``ask``, or None when none came in time (``OwnerLink``)."""
-        answer = self._answers[ask.ask_id] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        greeted_by = loop.time() + ASK_TIMEOUT_MS / 1000
+        while self._greeting(owner):  # Hellos cross in milliseconds on a LAN
+            if loop.time() >= greeted_by:
+                return None
+            await asyncio.sleep(TICK_S)
+        answer = self._answers[ask.ask_id] = loop.create_future()
         try:
             await self._send(self.engine.ask(owner, ask, _now_ms()))
             return await asyncio.wait_for(answer, ASK_TIMEOUT_MS / 1000 + ASK_WAIT_MARGIN_S)

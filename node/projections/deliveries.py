@@ -67,17 +67,6 @@ _ENSURE = ("INSERT OR IGNORE INTO deliveries (doctype, name, acked, resolved, fa
            " VALUES (?, ?, 0, 0, 0, '', 0, 0, 0, '')")
 
 
-class CarriedRow(Base):
-    """A sale that another shift's closing consolidated along with its return there
-    (ERPNext rule B, ``node.outbox.consolidation_order``): its own shift's closing
-    leaves it out. Named by that closing's ``forward.acked``."""
-
-    __tablename__ = "carried"
-    __table_args__ = {"info": PROJECTION}
-    invoice: Mapped[str] = mapped_column(String(40), primary_key=True)
-    closing: Mapped[str] = mapped_column(String(140))
-
-
 @projector(ACKED, FAILED, RETRIED, RESOLVED)
 def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
     sql = raw(session)
@@ -87,9 +76,6 @@ def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
         sql.run("UPDATE deliveries SET acked = 1, erpnext_name = coalesce(erpnext_name, ?),"
                 " acked_at = coalesce(acked_at, ?) WHERE doctype = ? AND name = ?",
                 (body.get("erpnext_name"), body.get("at"), *key))
-        # ERPNext consolidates a sale once: no two acked closings carry the same one.
-        sql.many("INSERT OR IGNORE INTO carried (invoice, closing) VALUES (?, ?)",
-                 [(str(invoice), key[1]) for invoice in body.get("carried") or ()])
     elif event.kind == FAILED:
         sql.run("UPDATE deliveries SET failures = failures + 1 WHERE doctype = ? AND name = ?",
                 key)
@@ -170,11 +156,3 @@ def get(session: Session, doctype: str, name: str) -> State | None:
     row = raw(session).one(f"SELECT {_COLUMNS} FROM deliveries WHERE doctype = ? AND name = ?",
                            (doctype, name))
     return None if row is None else _state(tuple(row))
-
-
-def carried(session: Session, invoices: Iterable[str]) -> dict[str, str]:
-    """Which of ``invoices`` an acked closing carried: invoice -> that closing (the table
-    holds only sales returned in another shift, a few a day)."""
-    wanted = set(invoices)
-    return {str(invoice): str(closing) for invoice, closing
-            in raw(session).run("SELECT invoice, closing FROM carried") if invoice in wanted}

@@ -13,13 +13,16 @@ Built only from events (``shift.opened``, ``shift.closed``, ``sale.submitted``,
 - stock is a PN-counter: one delta per (item, warehouse, origin, slot), summed on read.
   The slot is the ERPNext entry whose consolidation moves Bin for the sale: its shift, its
   late sales' entry pair once reconciled, or ``<shift>-L`` while it waits for that
-  (never consolidated). A sale found late, or reconciled, moves to its new slot, so the
+  (never consolidated), or another shift's closing that carried it along with its return
+  there (``forward.acked``, ERPNext rule B). A sale found late, reconciled or carried
+  moves to its new slot, so the
   slots are a function of the events whatever order they came in; empty slots are
   dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -37,6 +40,7 @@ from tillmesh.node.domain.shift_totals import (
 )
 from tillmesh.node.errors import NotFoundError, ShiftError
 from tillmesh.node.projections import projector
+from tillmesh.node.projections.deliveries import ACKED
 from tillmesh.node.store.base import PROJECTION, Base, EventRow
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.raw import Raw, raw
@@ -89,6 +93,17 @@ class SaleRow(Base):
         Index("ix_sales_return_against", "return_against"),  # the outbox's crossings
         {"info": PROJECTION},
     )
+
+
+class CarriedRow(Base):
+    """A sale that another shift's closing consolidated along with its return there
+    (ERPNext rule B, ``outbox.consolidation_order``), named by that closing's
+    ``forward.acked``: its own shift's closing leaves it out."""
+
+    __tablename__ = "carried"
+    __table_args__ = {"info": PROJECTION}
+    invoice: Mapped[str] = mapped_column(String(40), primary_key=True)
+    closing: Mapped[str] = mapped_column(String(140))
 
 
 class LateReconciledRow(Base):
@@ -205,15 +220,32 @@ def _is_late(sql: Raw, shift: str, origin: str, seq: int) -> bool:
 def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> None:
     sql = raw(session)
     for invoice in body["invoices"]:
-        if sql.one("SELECT 1 FROM late_reconciled WHERE invoice = ?", (invoice,)):
-            continue  # the first reconciliation of a sale stands
-        sale = sql.one("SELECT shift, late, origin, seq FROM sales WHERE invoice = ?",
-                       (invoice,))
-        before = None if sale is None else _slot(sql, sale[0], invoice, bool(sale[1]))
-        sql.run("INSERT INTO late_reconciled (invoice, reconciliation) VALUES (?, ?)",
-                (invoice, event.id))
-        if sale is not None:  # else its own projector counts it where it now belongs
-            _move(sql, sale[2], sale[3], before, _slot(sql, sale[0], invoice, bool(sale[1])))
+        if not sql.one("SELECT 1 FROM late_reconciled WHERE invoice = ?", (invoice,)):
+            _reslot(sql, invoice, "INSERT INTO late_reconciled (invoice, reconciliation)"
+                    " VALUES (?, ?)", event.id)  # the first reconciliation of a sale stands
+
+
+@projector(ACKED)
+def _carried(session: Session, event: Event, body: dict[str, Any]) -> None:
+    """A closing that consolidated other shifts' sales along with their returns in it
+    (ERPNext rule B): ERPNext's Bin moves for them with that closing, so their stock
+    counts under it from now on."""
+    sql = raw(session)
+    for invoice in body.get("carried") or ():  # ERPNext consolidates a sale only once
+        if not sql.one("SELECT 1 FROM carried WHERE invoice = ?", (invoice,)):
+            _reslot(sql, str(invoice), "INSERT INTO carried (invoice, closing) VALUES (?, ?)",
+                    str(body["name"]))
+
+
+def _reslot(sql: Raw, invoice: str, record: str, value: str) -> None:
+    """Record where ``invoice`` is consolidated now (``record`` with (invoice, value)),
+    and move its stock there if the sale is held (else its own projector counts it
+    where it now belongs)."""
+    sale = sql.one("SELECT shift, late, origin, seq FROM sales WHERE invoice = ?", (invoice,))
+    before = None if sale is None else _slot(sql, sale[0], invoice, bool(sale[1]))
+    sql.run(record, (invoice, value))
+    if sale is not None:
+        _move(sql, sale[2], sale[3], before, _slot(sql, sale[0], invoice, bool(sale[1])))
 
 
 @projector("sale.submitted", "sale.returned")
@@ -276,6 +308,9 @@ def nano(qty: Decimal) -> int:
 
 def _slot(sql: Raw, shift: str, invoice: str, late: bool) -> str:
     """The stock slot of a sale: the ERPNext entry whose consolidation moves Bin for it."""
+    carried = sql.one("SELECT closing FROM carried WHERE invoice = ?", (invoice,))
+    if carried is not None:
+        return str(carried[0])
     reconciled = sql.one("SELECT reconciliation FROM late_reconciled WHERE invoice = ?",
                          (invoice,))
     if reconciled is not None:
@@ -373,3 +408,11 @@ def recorded_sale(session: Session, invoice: str) -> tuple[SaleRow, dict[str, An
                                                       EventRow.seq == row.seq))
     assert raw is not None  # a projection row always has its event
     return row, unpack_body(raw)
+
+
+def carried(session: Session, invoices: Iterable[str]) -> dict[str, str]:
+    """Which of ``invoices`` an acked closing carried: invoice -> that closing (the table
+    holds only sales returned in another shift, a few a day)."""
+    wanted = set(invoices)
+    return {str(invoice): str(closing) for invoice, closing
+            in raw(session).run("SELECT invoice, closing FROM carried") if invoice in wanted}

@@ -189,43 +189,77 @@ def next_due(pending: list[Due], states: Mapping[Key, State], owed: set[Key],
     return out
 
 
+@dataclass(frozen=True)
+class Consolidation:
+    """The order of closings as ERPNext's rule B needs it (``consolidation_order``)."""
+
+    pending: list[Due]  # with each closing's waits for other closings added
+    carries: dict[str, set[str]]  # closing -> other shifts' sales it consolidates too
+
+
 def consolidation_order(pending: list[Due], crossings: Iterable[tuple[str, str, str]]
-                        ) -> list[Due]:
-    """``pending`` with each closing also waiting for the earlier pending closings that
-    consolidate the same sale; pure.
+                        ) -> Consolidation:
+    """Which closings wait for which, and which carry other shifts' sales; pure.
 
     ERPNext consolidates a return only with or after the sale it returns (rule B,
-    ``../shared/erpnext/NOTES.md``). A sale returned in another shift ties together its
-    own shift's closing and the closings of the shifts that return it (``crossings``:
-    the return's closing, the sale, the sale's closing). Of those, the earliest in HLC
-    order goes first; if the sale's own closing is not delivered by then, that closing
-    carries the sale with its return, and the sale's own closing, waiting behind it,
-    leaves it out (``deliveries.carried``). Waiting only for earlier closings keeps the
-    order free of cycles, also when two counters return each other's sales.
+    ``../shared/erpnext/NOTES.md``). ``crossings`` are (the return's closing, the sale,
+    the sale's closing) for returns booked in another shift than their sale's. A closing
+    waits for the closing of every sale it returns, whether that shift has closed yet or
+    not. Closings that would wait for each other (two counters returned each other's
+    sales) are all closed, since each waits for the others: the earliest in HLC order
+    goes first and carries the sales of the later ones that it returns (a sale returned
+    in two of them goes with the first); each later one waits for every earlier one, so
+    it leaves out what they carried
+    (``ledger.carried``). A counter that does not yet hold all of such closings waits,
+    so a sale is never listed by two closings.
     """
     position = {d.name: i for i, d in enumerate(pending) if d.doctype == CLOSING}
-    tied: dict[str, set[str]] = {}
+    waits: dict[str, set[str]] = {}
+    returned: dict[tuple[str, str], set[str]] = {}  # (closing, sale's closing) -> sales
     for returned_in, sale, sold_in in crossings:
-        tied.setdefault(sale, set()).update((returned_in, sold_in))
-    earlier: dict[str, set[str]] = {}
-    for closings in tied.values():
-        ordered = sorted((position[c], c) for c in closings if c in position)
-        for i, (_, later) in enumerate(ordered):
-            earlier.setdefault(later, set()).update(c for _, c in ordered[:i])
-    return [replace(d, after=d.after + tuple((CLOSING, c) for c in sorted(earlier[d.name])))
-            if d.doctype == CLOSING and earlier.get(d.name) else d for d in pending]
+        if returned_in in position:
+            waits.setdefault(returned_in, set()).add(sold_in)
+            returned.setdefault((returned_in, sold_in), set()).add(sale)
+    carries: dict[str, set[str]] = {}
+    for cycle in _cycles(waits, set(position)):
+        ordered, taken = sorted(cycle, key=position.__getitem__), set[str]()
+        for i, closing in enumerate(ordered):
+            for later in ordered[i + 1:]:
+                if later in waits.get(closing, ()):
+                    waits[closing].discard(later)
+                    sales = returned[(closing, later)] - taken  # an earlier one has the rest
+                    carries.setdefault(closing, set()).update(sales)
+                    taken |= sales
+            waits.setdefault(closing, set()).update(ordered[:i])
+    return Consolidation(
+        [replace(d, after=d.after + tuple((CLOSING, c) for c in sorted(waits[d.name])))
+         if d.doctype == CLOSING and waits.get(d.name) else d for d in pending], carries)
 
 
-def crossings(session: Session, closing: str | None = None) -> list[tuple[str, str, str]]:
+def _cycles(waits: Mapping[str, set[str]], nodes: set[str]) -> list[set[str]]:
+    """The groups of ``nodes`` that wait for each other, directly or not (the strongly
+    connected components of more than one; a day has a handful of open closings)."""
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in waits.get(todo.pop(), ()):
+                if nxt in nodes and nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+    reached = {n: reach(n) for n in nodes}
+    groups = {frozenset({n} | {m for m in reached[n] if n in reached[m]}) for n in nodes}
+    return [set(g) for g in groups if len(g) > 1]
+
+
+def crossings(session: Session) -> list[tuple[str, str, str]]:
     """(the return's closing, the sale, the sale's closing) for every return booked in
-    another shift than the sale it returns; those of one ``closing`` when named."""
-    where = "" if closing is None else " AND (ro.shift = :c OR so.shift = :c)"
+    another shift than the sale it returns."""
     return [(str(a), str(b), str(c)) for a, b, c in raw(session).run(
         "SELECT ro.shift, s.return_against, so.shift FROM sales s"
         f" JOIN outbox ro ON ro.doctype = '{INVOICE}' AND ro.name = s.invoice"
         f" JOIN outbox so ON so.doctype = '{INVOICE}' AND so.name = s.return_against"
-        f" WHERE s.return_against IS NOT NULL AND ro.shift != so.shift{where}",
-        {"c": closing})]
+        " WHERE s.return_against IS NOT NULL AND ro.shift != so.shift")]
 
 
 def owed(session: Session) -> set[Key]:
@@ -235,7 +269,7 @@ def owed(session: Session) -> set[Key]:
 def due(session: Session, limit: int) -> tuple[list[Due], dict[Key, State]]:
     """``next_due`` over what is still owed, reading the delivery state of those rows
     and of what they need only; and those states (the forwarder's input)."""
-    items = consolidation_order(pending(session), crossings(session))
+    items = consolidation_order(pending(session), crossings(session)).pending
     keys = {(p.doctype, p.name) for p in items} | {k for p in items for k in p.after}
     states = deliveries.states(session, keys)
     customers = {k for k in keys if k[0] == CUSTOMER and source(session, *k) is not None}

@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.clusterkit import admin, converge, invite, join
+from tests.clusterkit import admin, cashier, converge, invite, join
 from tests.proc import NodeProcess, Nodes, network, sell_one
 from tillmesh.lab.demo_data import demo_master_docs
-from tillmesh.node.api.client import Client
 from tillmesh.node.errors import ReturnError, ReturnUnconfirmed, TillmeshError
 from tillmesh.replication.const import ASK_TIMEOUT_MS, PEER_TIMEOUT_MS
 
@@ -44,16 +43,6 @@ def counters() -> Iterator[list[NodeProcess]]:
         yield procs
 
 
-_CASHIER_TOKENS: dict[int, str] = {}
-
-
-def cashier(proc: NodeProcess) -> Client:
-    """The cashier at ``proc``, logged in once (a login is an event)."""
-    client = proc.client()
-    if proc.pid not in _CASHIER_TOKENS:
-        _CASHIER_TOKENS[proc.pid] = client.login("cashier", "1111")["token"]
-    client.token = _CASHIER_TOKENS[proc.pid]
-    return client
 
 
 def give_back(proc: NodeProcess, invoice: str, **params: Any) -> dict[str, Any]:
