@@ -70,6 +70,7 @@ class Refused(Exception):
 class Outcome:
     acked: str | None = None  # ERPNext's name
     waiting: bool = False  # a consolidation still running: look again later
+    origin_event: str | None = None  # for a closing: the event ERPNext's copy was made from
 
 
 def insert(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -> Outcome:
@@ -129,7 +130,10 @@ def close(client: ErpNextClient, doc: Doc, *, retrying: bool, retried: set[str])
     status = current.get("status")
     if status == SUBMITTED:
         retried.discard(name)
-        return Outcome(acked=name)
+        # A supervisor's second closing of the shift may have come in since the draft was
+        # posted: ERPNext's copy says which one it holds.
+        return Outcome(acked=name, origin_event=str(current.get(ORIGIN_FIELD)
+                                                    or doc.get(ORIGIN_FIELD) or "") or None)
     if status == FAILED:
         retried.discard(name)  # failed again: back to the supervisor
         raise Refused(plain_text(str(current.get("error_message") or "consolidation failed")),

@@ -231,7 +231,8 @@ class Forwarder:
         self._recheck.pop(key, None)
         carried = {"carried": [b["invoice"] for b in source["carried"]]} \
             if source.get("carried") else {}
-        return deliveries.ACKED, {"erpnext_name": outcome.acked, **carried}
+        event = {"event": outcome.origin_event} if outcome.origin_event else {}
+        return deliveries.ACKED, {"erpnext_name": outcome.acked, **carried, **event}
 
     def _record(self, results: list[tuple[str, Due, dict[str, Any]]]) -> None:
         """One transaction for a cycle's results: a forwarder killed before it commits

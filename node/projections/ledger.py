@@ -106,6 +106,16 @@ class CarriedRow(Base):
     closing: Mapped[str] = mapped_column(String(140))
 
 
+class DeliveredClosingRow(Base):
+    """The ``shift.closed`` event that the POS Closing Entry ERPNext holds was made from
+    (named by its ``forward.acked``): of two closings of one shift, that one stands."""
+
+    __tablename__ = "delivered_closings"
+    __table_args__ = {"info": PROJECTION}
+    closing: Mapped[str] = mapped_column(String(140), primary_key=True)
+    event: Mapped[str] = mapped_column(String(48))
+
+
 class LateReconciledRow(Base):
     """A late sale a supervisor has reconciled (named by a ``shift.late_reconciled``)."""
 
@@ -188,18 +198,30 @@ def _opened(session: Session, event: Event, body: dict[str, Any]) -> None:
 
 @projector("shift.closed")
 def _closed(session: Session, event: Event, body: dict[str, Any]) -> None:
-    shift, covers = body["shift"], body["covers"]
     sql = raw(session)
+    delivered = sql.one("SELECT event FROM delivered_closings WHERE closing = ?",
+                        (body["shift"],))
+    if delivered is not None and delivered[0] != event.id:
+        return  # ERPNext holds another closing of this shift: that one stands
+    _close(sql, (event.hlc, event.origin), event.body, body, delivered is not None)
+
+
+def _close(sql: Raw, stamp: tuple[int, str], packed: bytes, body: dict[str, Any],
+           delivered: bool) -> None:
+    """The ``shift.closed`` ``body`` (``packed``, stamped (hlc, origin)) becomes the
+    shift's closing if it is the earliest of two made while cut apart, or the one that
+    ERPNext holds (``delivered``); the sales it does not cover are late."""
+    shift, covers = body["shift"], body["covers"]
     sql.run(_ENSURE_SHIFT, (shift, _EMPTY, ShiftStatus.OPEN.value))
     current = sql.one("SELECT closed_hlc, closed_origin FROM shifts WHERE shift = ?", (shift,))
-    if current[0] is not None and (current[0], current[1]) <= (event.hlc, event.origin):
+    if not delivered and current[0] is not None and (current[0], current[1]) <= stamp:
         return  # an earlier closing of this shift stands
     sql.run(
         "UPDATE shifts SET status = ?, closed_by = ?, closed_at = ?, covers = ?, closing = ?,"
         " closed_hlc = ?, closed_origin = ? WHERE shift = ?",
         (ShiftStatus.CLOSED.value, body["closed_by"],
-         utc_text(datetime.fromisoformat(body["closed_at"])), pack_body(covers), event.body,
-         event.hlc, event.origin, shift),
+         utc_text(datetime.fromisoformat(body["closed_at"])), pack_body(covers), packed,
+         *stamp, shift),
     )
     for invoice, origin, seq, late in sql.run(
             "SELECT invoice, origin, seq, late FROM sales WHERE shift = ?", (shift,)):
@@ -229,8 +251,19 @@ def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> No
 def _carried(session: Session, event: Event, body: dict[str, Any]) -> None:
     """A closing that consolidated other shifts' sales along with their returns in it
     (ERPNext rule B): ERPNext's Bin moves for them with that closing, so their stock
-    counts under it from now on."""
+    counts under it from now on. And the closing ERPNext holds is the shift's closing,
+    even if an earlier one (by HLC) from a supervisor cut off at the time comes in after
+    it was delivered: which sales are late follows what ERPNext consolidated."""
     sql = raw(session)
+    if body.get("event") and body["doctype"] == "POS Closing Entry" and not sql.one(
+            "SELECT 1 FROM delivered_closings WHERE closing = ?", (body["name"],)):
+        sql.run("INSERT INTO delivered_closings (closing, event) VALUES (?, ?)",
+                (body["name"], body["event"]))
+        origin, _, seq = str(body["event"]).rpartition(":")
+        row = sql.one("SELECT hlc, body FROM events WHERE origin = ? AND seq = ?",
+                      (origin, int(seq)))
+        if row is not None and (closed := unpack_body(row[1])).get("covers") is not None:
+            _close(sql, (int(row[0]), origin), row[1], closed, True)  # it came first
     for invoice in body.get("carried") or ():  # ERPNext consolidates a sale only once
         if not sql.one("SELECT 1 FROM carried WHERE invoice = ?", (invoice,)):
             _reslot(sql, str(invoice), "INSERT INTO carried (invoice, closing) VALUES (?, ?)",
