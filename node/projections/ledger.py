@@ -344,11 +344,13 @@ def _slot(sql: Raw, shift: str, invoice: str, late: bool) -> str:
     carried = sql.one("SELECT closing FROM carried WHERE invoice = ?", (invoice,))
     if carried is not None:
         return str(carried[0])
+    if not late:  # also a sale reconciled as late before the closing ERPNext holds came
+        return shift
     reconciled = sql.one("SELECT reconciliation FROM late_reconciled WHERE invoice = ?",
                          (invoice,))
     if reconciled is not None:
         return reconciliation_name(shift, reconciled[0])
-    return f"{shift}{_AWAITING}" if late else shift
+    return f"{shift}{_AWAITING}"
 
 
 def _count_stock(sql: Raw, body: dict[str, Any], origin: str, slot: str,
@@ -449,3 +451,9 @@ def carried(session: Session, invoices: Iterable[str]) -> dict[str, str]:
     wanted = set(invoices)
     return {str(invoice): str(closing) for invoice, closing
             in raw(session).run("SELECT invoice, closing FROM carried") if invoice in wanted}
+
+
+def is_late(session: Session, invoice: str) -> bool:
+    """Whether the shift's closing (the one ERPNext holds, once delivered) leaves it out."""
+    row = raw(session).one("SELECT late FROM sales WHERE invoice = ?", (invoice,))
+    return row is not None and bool(row[0])
