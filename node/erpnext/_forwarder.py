@@ -379,8 +379,11 @@ def _shift_records(session: Any, item: Due, body: dict[str, Any],
              for invoice in map(str, body.get("invoices", []))]
     elsewhere = resolved | {i for i, by in ledger.carried(session, [i for i, _ in sales])
                             .items() if by != entry}
-    if entry != base:  # a sale reconciled as late that the closing ERPNext holds covers
-        elsewhere |= {i for i, _ in sales if not ledger.is_late(session, i)}
+    if entry != base:  # a sale the shift's closing in ERPNext covers after all, or that
+        #                another supervisor reconciled first, is consolidated elsewhere
+        this = f"{item.origin}:{item.seq}"
+        elsewhere |= {i for i, _ in sales if not ledger.is_late(session, i)
+                      or ledger.reconciled_by(session, i) != this}
     return {**out, "closed": body,
             "listed": [_body(session, *c) for i, c in sales if c and i not in elsewhere],
             "left_out": [_body(session, *c) for i, c in sales if c and i in elsewhere],

@@ -123,6 +123,8 @@ class LateReconciledRow(Base):
     __table_args__ = {"info": PROJECTION}
     invoice: Mapped[str] = mapped_column(String(40), primary_key=True)
     reconciliation: Mapped[str] = mapped_column(String(48))  # the event id
+    hlc: Mapped[int] = mapped_column(BigInteger)  # of that event: two supervisors who
+    origin: Mapped[str] = mapped_column(String(32))  # reconciled it apart: earliest stands
 
 
 class ReturnedRow(Base):
@@ -242,9 +244,11 @@ def _is_late(sql: Raw, shift: str, origin: str, seq: int) -> bool:
 def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> None:
     sql = raw(session)
     for invoice in body["invoices"]:
-        if not sql.one("SELECT 1 FROM late_reconciled WHERE invoice = ?", (invoice,)):
-            _reslot(sql, invoice, "INSERT INTO late_reconciled (invoice, reconciliation)"
-                    " VALUES (?, ?)", event.id)  # the first reconciliation of a sale stands
+        now = sql.one("SELECT hlc, origin FROM late_reconciled WHERE invoice = ?", (invoice,))
+        if now is None or (event.hlc, event.origin) < (now[0], now[1]):
+            _reslot(sql, invoice, "INSERT OR REPLACE INTO late_reconciled (invoice,"
+                    " reconciliation, hlc, origin) VALUES (?, ?, ?, ?)",
+                    event.id, event.hlc, event.origin)
 
 
 @projector(ACKED)
@@ -270,13 +274,13 @@ def _carried(session: Session, event: Event, body: dict[str, Any]) -> None:
                     str(body["name"]))
 
 
-def _reslot(sql: Raw, invoice: str, record: str, value: str) -> None:
-    """Record where ``invoice`` is consolidated now (``record`` with (invoice, value)),
+def _reslot(sql: Raw, invoice: str, record: str, *values: Any) -> None:
+    """Record where ``invoice`` is consolidated now (``record`` with (invoice, *values)),
     and move its stock there if the sale is held (else its own projector counts it
     where it now belongs)."""
     sale = sql.one("SELECT shift, late, origin, seq FROM sales WHERE invoice = ?", (invoice,))
     before = None if sale is None else _slot(sql, sale[0], invoice, bool(sale[1]))
-    sql.run(record, (invoice, value))
+    sql.run(record, (invoice, *values))
     if sale is not None:
         _move(sql, sale[2], sale[3], before, _slot(sql, sale[0], invoice, bool(sale[1])))
 
@@ -457,3 +461,11 @@ def is_late(session: Session, invoice: str) -> bool:
     """Whether the shift's closing (the one ERPNext holds, once delivered) leaves it out."""
     row = raw(session).one("SELECT late FROM sales WHERE invoice = ?", (invoice,))
     return row is not None and bool(row[0])
+
+
+def reconciled_by(session: Session, invoice: str) -> str | None:
+    """The ``shift.late_reconciled`` event that reconciles a late sale (the earliest,
+    when two supervisors reconciled it apart); None if none does."""
+    row = raw(session).one("SELECT reconciliation FROM late_reconciled WHERE invoice = ?",
+                           (invoice,))
+    return None if row is None else str(row[0])

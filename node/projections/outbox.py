@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.projections import deliveries, projector
 from tillmesh.node.projections.deliveries import Delivery, State
-from tillmesh.node.projections.ledger import reconciliation_name
+from tillmesh.node.projections.ledger import reconciled_by, reconciliation_name
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import raw
@@ -118,6 +118,8 @@ def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> No
                                                *((INVOICE, i) for i in invoices)])
     sql = raw(session)
     for invoice in invoices:
+        if reconciled_by(session, invoice) != event.id:
+            continue  # another supervisor reconciled it first (``ledger``): it goes there
         row = sql.one("SELECT after FROM outbox WHERE doctype = ? AND name = ?",
                       (INVOICE, invoice))
         if row is None:
