@@ -319,6 +319,25 @@ def test_a_shift_closed_twice_while_cut_apart_follows_the_closing_erpnext_holds(
         machine.teardown()  # reconciled, delivered, consolidated, Bin right
 
 
+def test_a_late_sale_reconciled_by_two_supervisors_cut_apart_is_booked_once():
+    """Kept from the machine: C01 sells after C02 closed its shift (late), both counters
+    hear of it, and while cut apart a supervisor on each reconciles it. The earliest
+    reconciliation takes the sale on every counter; the other pair's closing leaves it
+    out, and ERPNext consolidates it once."""
+    machine = ForwardingUnderFaults()
+    try:
+        machine.sell(0, MILK, 1)
+        machine.close_from_the_other_counter(0)
+        machine.sell(0, MILK, 2)  # late: C01 has not heard of the closing
+        machine._mesh()
+        machine.cut_apart()
+        machine.reconcile_late_sales(0)
+        machine.reconcile_late_sales(1)
+        machine.heal()
+    finally:
+        machine.teardown()  # delivered, every closing consolidated, Bin right
+
+
 ForwardingUnderFaults.TestCase.settings = settings(
     max_examples=15, stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
