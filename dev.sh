@@ -15,12 +15,24 @@ setup() {
         "$VENV/bin/pip" install --quiet -e '.[test]'
         touch "$VENV/.installed"
     fi
-    # Qt (the cashier app and its offscreen tests) needs a few system libraries that a
-    # minimal Debian lacks; install them only when Qt cannot load.
-    if ! QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -c "import PySide6.QtGui" 2>/dev/null; then
+    # Qt needs a few system libraries a minimal Debian lacks: offscreen (the app's model
+    # tests) and xcb (a real X display; Qt asks for the xcb-* ones by name). The app's
+    # tests also run it in a real X server: Xvfb, openbox as the window manager, xdotool
+    # to type and touch, xprop to see the window manager is up.
+    local wanted=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3
+                  libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
+                  libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcb-randr0
+                  xvfb openbox xdotool x11-utils)
+    local missing=()
+    for pkg in "${wanted[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
         SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
         $SUDO apt-get update -qq
-        $SUDO apt-get install -y -qq libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}"
     fi
 }
 

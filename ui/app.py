@@ -16,7 +16,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
 from tillmesh.ui.bridge import Bridge
-from tillmesh.ui.const import BASE_FONT_PX, WINDOW_SIZE
+from tillmesh.ui.const import BASE_FONT_PX, WINDOW_FRAME_PX, WINDOW_SIZE
 from tillmesh.ui.shell import MainWindow
 from tillmesh.ui.style import FONT_FAMILY, STYLE_SHEET
 
@@ -48,11 +48,20 @@ def open_window(endpoint: str, windowed: bool = True) -> MainWindow:
     """A main window talking to the node at ``endpoint``, shown and connecting."""
     bridge = Bridge(endpoint)
     window = MainWindow(bridge)
-    window.resize(*WINDOW_SIZE)
-    if windowed:
+    room = window.screen().availableGeometry()
+    width, height = WINDOW_SIZE
+    if windowed and width + WINDOW_FRAME_PX <= room.width() and \
+            height + WINDOW_FRAME_PX <= room.height():
+        window.resize(width, height)
         window.show()
     else:
-        window.showFullScreen()
+        # A window manager sizes a full-screen or maximised window; with none, nothing
+        # would, so the window takes the screen's size itself first.
+        window.setGeometry(room if windowed else window.screen().geometry())
+        if windowed:
+            window.showMaximized()
+        else:
+            window.showFullScreen()
     bridge.start()
     return window
 

@@ -35,6 +35,7 @@ MAX_PIECES = 9999  # of one denomination in one drawer count; more is a typo
 # --- money ---------------------------------------------------------------------------------
 CURRENCY_SYMBOL = "€"  # the demo store's currency; amounts come from the node as strings
 QUICK_CASH_NOTES = tuple(Decimal(n) for n in (5, 10, 20, 50, 100))  # offered above the due
+QUICK_CASH_COLUMNS = 3  # quick-cash buttons per row
 EUR_NOTES = tuple(Decimal(n) for n in ("500", "200", "100", "50", "20", "10", "5"))
 EUR_COINS = tuple(Decimal(n) for n in ("2", "1", "0.50", "0.20", "0.10", "0.05", "0.02", "0.01"))
 EUR_DENOMINATIONS = EUR_NOTES + EUR_COINS  # what a cashier counts a drawer in, largest first
@@ -49,11 +50,20 @@ BIG_BUTTON_PX = 64  # Pay, Complete sale, Next customer: the buttons pressed mos
 TABLE_ROW_PX = 44  # a table row a finger can pick
 CART_ROW_PX = 46  # a cart line, picked by finger all day to change or remove it
 COMPACT_ROW_PX = 32  # the shift comparison is read, not touched: rows need not be finger-sized
+DIALOG_PX = 620  # width of a prompt: a node's reason (a sentence or three) in a few lines
+APPROVAL_PX = 900  # a supervisor's approval: the reason beside the PIN pad
+DIALOG_MARGIN_PX = 40  # a prompt never touches the screen's edges
+STATUS_TWO_COLUMNS_PX = 1400  # the store status in two columns of cards from this width;
+#   narrower, one column (its tables need the width: six columns of peers, ERPNext's words)
 COUNT_GRID_ROWS = 5  # denominations per column: three columns fit a till screen's height
 USER_BUTTON_COLUMNS = 3  # user buttons per row on the login screen
+NOTICE_PX = 52  # the strip of banners: two lines of a message, always reserved (nothing
+#   moves when a message comes or goes)
 TOTAL_FONT_PX = 44  # the grand total and the change: read from a metre away
 BASE_FONT_PX = 17
 WINDOW_SIZE = (1280, 800)  # the --windowed size and the screenshots: a common 15" till
+WINDOW_FRAME_PX = 64  # room for a window manager's title bar and borders: a screen with
+#   less room than WINDOW_SIZE and this gets the window maximised instead
 BANNER_OFFLINE = "#b00020"  # red: nothing can be sold until the node is back
 BANNER_WARN = "#a15c00"  # amber: a problem that does not stop selling (printer)
 BANNER_INFO = "#0b5394"  # blue: what just happened

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -36,7 +36,7 @@ from tillmesh.ui.screens.sell import SellScreen
 from tillmesh.ui.screens.sell_dialogs import CashDialog
 from tillmesh.ui.screens.shifts import ShiftScreen
 from tillmesh.ui.screens.status import StatusScreen
-from tillmesh.ui.screens.widgets import Banner, button, label
+from tillmesh.ui.screens.widgets import Banner, button, label, notice_bar
 
 OFFLINE_TEXT = ("The node is not answering: reconnecting… Nothing can be sold or changed "
                 "until it is back.")
@@ -74,13 +74,15 @@ class MainWindow(QMainWindow):
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(self.message.clear_message)
         self.header = self._header()
-        legend = label("   ".join(f"{key} {text}" for key, _, text in FKEYS), "fkeys")
+        # wraps onto a second line on a narrow till rather than widening the window
+        self.legend = legend = label("   ".join(f"{key} {text}" for key, _, text in FKEYS),
+                                     "fkeys", wrap=True)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        for widget in (self.header, self.link_banner, self.printer_banner, self.message):
-            layout.addWidget(widget)
+        layout.addWidget(self.header)
+        layout.addWidget(notice_bar(self.link_banner, self.printer_banner, self.message))
         layout.addWidget(self.stack, 1)
         layout.addWidget(legend)
         self.setCentralWidget(central)
@@ -249,6 +251,11 @@ class MainWindow(QMainWindow):
     def _idle(self) -> None:
         if self.ctx.state.phase is Phase.ACTIVE:
             self.ctx.lock()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        # the main window's layout does not ask a wrapped label for its height: say it here
+        self.legend.setFixedHeight(self.legend.heightForWidth(event.size().width()))
+        super().resizeEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if event.type() in _INPUT_EVENTS and self.ctx.state.phase is Phase.ACTIVE:

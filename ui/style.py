@@ -36,7 +36,8 @@ QLabel#bigLabel {{ font-size: 20px; color: {MUTED}; }}
 QLabel#change {{ font-size: {TOTAL_FONT_PX + 12}px; font-weight: bold; color: {BANNER_OK}; }}
 QLabel#header {{ color: white; font-size: 18px; }}
 QWidget#headerBar {{ background: #1d2733; }}
-QLabel#banner {{ color: white; font-size: 19px; font-weight: bold; padding: 10px 16px; }}
+QWidget#noticeBar {{ background: #d9dee5; }}
+QLabel#banner {{ color: white; font-size: 17px; font-weight: bold; padding: 2px 16px; }}
 QLabel#banner[level="error"] {{ background: {BANNER_OFFLINE}; }}
 QLabel#banner[level="warn"] {{ background: {BANNER_WARN}; }}
 QLabel#banner[level="info"] {{ background: {BANNER_INFO}; }}
@@ -53,7 +54,9 @@ QPushButton[kind="primary"]:disabled {{ background: #8fb0d3; }}
 QPushButton[kind="danger"] {{ background: {BANNER_OFFLINE}; color: white; }}
 QPushButton[kind="nav"] {{ background: #2e3b4b; color: white; border: none; }}
 QPushButton[kind="nav"]:checked {{ background: {ACCENT}; }}
-QPushButton#key {{ min-height: {KEYPAD_PX}px; min-width: {KEYPAD_PX}px; font-size: 26px; }}
+QPushButton#key {{
+    min-height: {KEYPAD_PX}px; min-width: {KEYPAD_PX}px; padding: 0; font-size: 26px;
+}}
 QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox {{
     min-height: {TOUCH_PX - 8}px; padding: 2px 8px; background: white;
     border: 2px solid #aab2bd; border-radius: 6px;

@@ -8,11 +8,16 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from collections.abc import Callable, Iterator  # noqa: E402  (after the platform is set)
+from contextlib import contextmanager  # noqa: E402
+from typing import TypeVar  # noqa: E402
 
 import pytest  # noqa: E402
 
 from tests.proc import NodeProcess, Nodes  # noqa: E402
 from tests.ui.driver import App  # noqa: E402
+from tests.ui.returns_scene import counters  # noqa: E402, F401  (a fixture of C01 and C02)
+
+A = TypeVar("A", bound=App)
 
 
 @pytest.fixture(scope="module")
@@ -27,19 +32,28 @@ def node(nodes: Nodes) -> NodeProcess:
     return nodes.start(nodes.init())
 
 
-@pytest.fixture
-def open_app(qtbot, qapp) -> Iterator[Callable[[str], App]]:
-    """Open main windows on endpoints; every one is closed (and its threads stopped)."""
-    apps: list[App] = []
+@contextmanager
+def windows(make: Callable[[str], A]) -> Iterator[Callable[[str], A]]:
+    """Open main windows on endpoints with ``make``; every one is closed (and its threads
+    stopped) after."""
+    apps: list[A] = []
 
-    def open_(endpoint: str) -> App:
-        app = App.open(qtbot, endpoint)
+    def open_(endpoint: str) -> A:
+        app = make(endpoint)
         apps.append(app)
         return app
 
-    yield open_
-    for app in apps:
-        app.close()
+    try:
+        yield open_
+    finally:
+        for app in apps:
+            app.close()
+
+
+@pytest.fixture
+def open_app(qtbot, qapp) -> Iterator[Callable[[str], App]]:
+    with windows(lambda endpoint: App.open(qtbot, endpoint)) as open_:
+        yield open_
 
 
 @pytest.fixture

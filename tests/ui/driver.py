@@ -55,11 +55,24 @@ class App:
         self.qtbot.keyClicks(widget, text)
         self.qtbot.keyClick(widget, Qt.Key.Key_Return)
 
+    def touch(self, widget: Any) -> None:
+        """A finger on ``widget`` (a click in the middle)."""
+        self.qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+    def type_into(self, field: Any, text: str) -> None:
+        """Focus a field and type into it (Enter not included)."""
+        field.setFocus()
+        self.qtbot.keyClicks(field, text)
+
     def login(self, user: str, pin: str) -> None:
         login = self.window.login
         self.wait(lambda: self.screen == "login")
         login.user_field.setText(user)
         self.type_enter(login.pin.field, pin)
+        self.login_done(user)
+
+    def login_done(self, user: str) -> None:
+        """Wait until ``user`` is in and every first call was answered."""
         self.wait(lambda: self.ctx.state.phase is Phase.ACTIVE and self.ctx.user is not None
                   and self.ctx.user.user == user)
         self.idle()

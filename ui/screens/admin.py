@@ -11,7 +11,17 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QW
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.status import printer_rows, when
 from tillmesh.ui.screens import dialogs
-from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, row, table
+from tillmesh.ui.screens.widgets import (
+    STRETCH,
+    Pairs,
+    button,
+    card,
+    fill,
+    label,
+    row,
+    scrolling,
+    table,
+)
 
 ROLES = ("cashier", "supervisor", "admin")  # node.roles.Role, lowest first
 USER_HEADERS = ("User", "Name", "Role", "State")
@@ -59,7 +69,7 @@ class AdminScreen(QWidget):
                             wrap=True),
                       button("Create invite code", self.create_invite, kind="primary"),
                       self.invite, self.invite_note)
-        layout = QHBoxLayout(self)
+        layout = QHBoxLayout(scrolling(self))
         for column, parts in ((3, (users, invite)), (2, (rights, devices))):
             stack = QVBoxLayout()
             for part in parts:

@@ -13,9 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDialog, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from tillmesh.ui.const import FKEYS
+from tillmesh.ui.const import APPROVAL_PX, DIALOG_MARGIN_PX, DIALOG_PX, FKEYS
 from tillmesh.ui.context import Approval, Context
 from tillmesh.ui.models.money import parse_amount, parse_qty
 from tillmesh.ui.screens.widgets import Keypad, PinPad, button, label, row
@@ -34,7 +42,19 @@ def show(ctx: Context, dialog: QDialog) -> None:
         dialog.deleteLater()
 
     dialog.finished.connect(closed)
+    _fit_text(dialog)
     dialog.open()
+
+
+def _fit_text(dialog: QDialog) -> None:
+    """Tall enough for its wrapped text at its width: Qt sizes a window by its size hint,
+    which leaves a long reason cut off at the bottom."""
+    dialog.adjustSize()
+    layout = dialog.layout()
+    if layout is not None and layout.hasHeightForWidth():
+        height = layout.totalHeightForWidth(dialog.width())
+        dialog.setMinimumHeight(height)
+        dialog.resize(dialog.width(), max(height, dialog.height()))
 
 
 class Dialog(QDialog):
@@ -43,7 +63,8 @@ class Dialog(QDialog):
     def __init__(self, parent: QWidget | None, title: str, ok_text: str = "OK") -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
-        self.setMinimumWidth(440)
+        self.room = self.screen().availableGeometry().width() - DIALOG_MARGIN_PX
+        self.setMinimumWidth(min(DIALOG_PX, self.room))  # a reason in a few lines, not ten
         self.body = QVBoxLayout(self)
         self.body.addWidget(label(title, "title"))
         self.error = label("", "subtitle", wrap=True)
@@ -131,17 +152,23 @@ class ApproverDialog(Dialog):
         super().__init__(parent, "Supervisor: accept the risk?" if request.risk
                          else "Supervisor approval")
         roles = " or ".join(request.roles) or "supervisor"
-        self.body.addWidget(label(request.reason, "subtitle", wrap=True))
-        self.body.addWidget(label(f"A {roles} enters their user and PIN for this action "
-                                  "only; it is written to the audit trail.", "muted", wrap=True))
+        words = QVBoxLayout()  # beside the PIN pad: together they fit a 768-pixel screen
+        words.addWidget(label(request.reason, "subtitle", wrap=True))
+        words.addWidget(label(f"A {roles} enters their user and PIN for this action "
+                              "only; it is written to the audit trail.", "muted", wrap=True))
         if request.risk:
-            self.body.addWidget(label(RISK_NOTE, "muted", wrap=True))
+            words.addWidget(label(RISK_NOTE, "muted", wrap=True))
         self.user = QLineEdit(suggested)
         self.user.setPlaceholderText("Supervisor user")
+        words.addWidget(self.user)
+        words.addStretch(1)
         self.pin = PinPad()
         self.pin.submitted.connect(self._approve)
-        self.body.addWidget(self.user)
-        self.body.addWidget(self.pin)
+        side_by_side = QHBoxLayout()
+        side_by_side.addLayout(words, 3)
+        side_by_side.addWidget(self.pin, 2)
+        self.body.addLayout(side_by_side)
+        self.setMinimumWidth(min(APPROVAL_PX, self.room))
         self.ok.hide()  # the PIN pad's Enter approves
         self.finish_layout()
         (self.pin.field if suggested else self.user).setFocus()

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QStackedWidget, QWidget
 
 from tillmesh.node.errors import NodeUnavailable, NotFoundError, TillmeshError
-from tillmesh.ui.const import BIG_BUTTON_PX, PRINT_METHOD, RECHECK_MS
+from tillmesh.ui.const import BIG_BUTTON_PX, PRINT_METHOD, QUICK_CASH_COLUMNS, RECHECK_MS
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.cart import EMPTY_CART, CartView
 from tillmesh.ui.models.money import dec, editable, parse_amount, with_symbol
@@ -43,8 +43,8 @@ class PaymentScreen(QWidget):
         self.modes_box = QWidget()
         self.modes_grid = QGridLayout(self.modes_box)
         self.quick_box = QWidget()
-        self.quick_row = QHBoxLayout(self.quick_box)
-        self.quick_row.setContentsMargins(0, 0, 0, 0)
+        self.quick_grid = QGridLayout(self.quick_box)  # rows of a few: fits a 1024-px till
+        self.quick_grid.setContentsMargins(0, 0, 0, 0)
         self.keypad_target = QLineEdit()  # replaced by the focused mode's field
         self.keypad = Keypad(self.keypad_target)
         self.keypad.enter.connect(self.submit)
@@ -61,8 +61,7 @@ class PaymentScreen(QWidget):
                               label("Quick cash", "subtitle"), self.quick_box, STRETCH,
                               self.paid, self.remaining, self.problem), 3)
         layout.addWidget(card(self.keypad, label("Change", "bigLabel"), self.change,
-                              self.pay_button, button("Back to the cart  Esc", self.back.emit)),
-                         2)
+                              row(button("Back  Esc", self.back.emit), self.pay_button)), 2)
 
         self.done_change = label("", "change")
         self.done_change.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -115,13 +114,14 @@ class PaymentScreen(QWidget):
     def _build_quick(self, base: Decimal) -> None:
         """Cash offers for what is left after the non-cash payments (``base``)."""
         self._quick_base = base
-        clear_layout(self.quick_row)
+        clear_layout(self.quick_grid)
         cash = next((m.name for m in self.payment.modes if m.is_cash), None)
         if cash is None:
             return
-        for amount in quick_cash(base):
+        for i, amount in enumerate(quick_cash(base)):
             text = "Exact" if amount == base else with_symbol(amount)
-            self.quick_row.addWidget(button(text, partial(self.quick, cash, amount)))
+            self.quick_grid.addWidget(button(text, partial(self.quick, cash, amount)),
+                                      i // QUICK_CASH_COLUMNS, i % QUICK_CASH_COLUMNS)
 
     def _point_keypad(self, field: QLineEdit) -> None:
         """The keypad types into the mode field touched last."""

@@ -69,16 +69,16 @@ class ShiftScreen(QWidget):
         close_layout = QHBoxLayout(close_page)
         close_layout.setContentsMargins(0, 0, 0, 0)
         close_layout.addWidget(card(self.heading, self.report_title, self.report,
-                                    self.comparison), 2)
+                                    self.comparison), 3)
         close_layout.addWidget(card(label("Count the drawer", "subtitle"), self.counting,
-                                    STRETCH, self.close_button, self.print_button), 3)
+                                    STRETCH, self.close_button, self.print_button), 2)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(open_page)
         self.pages.addWidget(close_page)
         layout = QHBoxLayout(self)
         layout.addWidget(left, 1)
-        layout.addWidget(self.pages, 3)
+        layout.addWidget(self.pages, 4)
         self.timer = QTimer(self)
         self.timer.setInterval(STATUS_REFRESH_MS)
         self.timer.timeout.connect(self._refresh_list)

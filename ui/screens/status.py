@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from tillmesh.ui.bridge import Lane
-from tillmesh.ui.const import STATUS_REFRESH_MS
+from tillmesh.ui.const import STATUS_REFRESH_MS, STATUS_TWO_COLUMNS_PX
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.money import dec, qty
 from tillmesh.ui.models.returns import reviews
@@ -26,7 +26,18 @@ from tillmesh.ui.models.status import (
     printer_rows,
 )
 from tillmesh.ui.screens import dialogs
-from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, row, table
+from tillmesh.ui.screens.widgets import (
+    STRETCH,
+    Columns,
+    Pairs,
+    button,
+    card,
+    fill,
+    label,
+    row,
+    scrolling,
+    table,
+)
 
 PEER_HEADERS = ("Counter", "Live", "State", "Lag", "Heard", "Clock")
 EXCEPTION_HEADERS = ("Document", "ERPNext says", "Tries", "State")
@@ -68,19 +79,19 @@ class StatusScreen(QWidget):
         self.reviews_card = card(label("Returns to review", "subtitle"), self.reviews_note,
                                  self.reviews)
 
-        grid = QGridLayout(self)
-        grid.addWidget(card(label("Counters", "subtitle"), self.peers_note, self.peers), 0, 0)
-        grid.addWidget(card(label("ERPNext", "subtitle"), self.erpnext_note, self.erpnext,
-                            STRETCH), 0, 1)
-        grid.addWidget(card(label("Exceptions queue", "subtitle"), self.exceptions_note,
-                            self.exceptions, row(self.retry_button, self.resolve_button)),
-                       1, 0)
-        grid.addWidget(card(label("Printer", "subtitle"), self.printer_note, self.printer,
-                            label("Negative stock (sold below zero, flagged)", "subtitle"),
-                            self.stock), 1, 1)
-        grid.addWidget(self.reviews_card, 2, 0, 1, 2)
-        for column in range(2):
-            grid.setColumnStretch(column, 1)
+        cards = Columns([
+            (card(label("Counters", "subtitle"), self.peers_note, self.peers), False),
+            (card(label("ERPNext", "subtitle"), self.erpnext_note, self.erpnext, STRETCH),
+             False),
+            (card(label("Exceptions queue", "subtitle"), self.exceptions_note, self.exceptions,
+                  row(self.retry_button, self.resolve_button)), False),
+            (card(label("Printer", "subtitle"), self.printer_note, self.printer,
+                  label("Negative stock (sold below zero, flagged)", "subtitle"), self.stock),
+             False),
+            (self.reviews_card, True)], STATUS_TWO_COLUMNS_PX)
+        page = QVBoxLayout(scrolling(self))
+        page.addWidget(cards)
+        page.addStretch(1)
         self.timer = QTimer(self)
         self.timer.setInterval(STATUS_REFRESH_MS)
         self.timer.timeout.connect(self.refresh)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -18,6 +19,8 @@ from PySide6.QtWidgets import (
     QLayout,
     QLineEdit,
     QPushButton,
+    QScrollArea,
+    QScroller,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
@@ -25,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tillmesh.ui.const import TABLE_ROW_PX
+from tillmesh.ui.const import NOTICE_PX, TABLE_ROW_PX
 
 
 def button(text: str, on_click: Callable[[], None] | None = None, kind: str = "",
@@ -107,6 +110,76 @@ class Banner(QLabel):
     def clear_message(self) -> None:
         self.setText("")
         self.hide()
+
+
+def scrolling(owner: QWidget) -> QWidget:
+    """A page for ``owner`` (a screen) that scrolls up and down when its content is taller
+    than a small till's screen (status and back-office screens, never selling ones);
+    lay the content out on the page returned."""
+    page = QWidget()
+    page.setObjectName("screen")
+    area = QScrollArea()
+    area.setObjectName("screen")
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(page)
+    QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.TouchGesture)
+    outer = QVBoxLayout(owner)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(area)
+    return page
+
+
+class Columns(QWidget):
+    """Cards in two columns on a wide screen and one under another on a narrow one, so no
+    table is squeezed until it hides columns. ``(card, wide)``: a wide card spans both."""
+
+    def __init__(self, cards: Sequence[tuple[QWidget, bool]], two_from_px: int) -> None:
+        super().__init__()
+        self._cards = list(cards)
+        self._two_from_px = two_from_px
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._columns = 0
+        self._flow(2)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        self._flow(2 if event.size().width() >= self._two_from_px else 1)
+        super().resizeEvent(event)
+
+    def _flow(self, columns: int) -> None:
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for widget, _ in self._cards:
+            self._grid.removeWidget(widget)
+        at, column = 0, 0
+        for widget, wide in self._cards:
+            if wide or columns == 1:
+                at += column  # a half-filled row is done
+                self._grid.addWidget(widget, at, 0, 1, columns)
+                at, column = at + 1, 0
+            else:
+                self._grid.addWidget(widget, at, column)
+                at, column = (at + 1, 0) if column + 1 == columns else (at, column + 1)
+        for c in range(2):
+            self._grid.setColumnStretch(c, 1 if c < columns else 0)
+
+
+def notice_bar(*banners: Banner) -> QWidget:
+    """The banners side by side in a strip of fixed height that is always there: a message
+    coming or going never moves what is under the cashier's finger."""
+    bar = QWidget()
+    bar.setObjectName("noticeBar")
+    bar.setFixedHeight(NOTICE_PX)
+    strip = QHBoxLayout(bar)
+    strip.setContentsMargins(0, 0, 0, 0)
+    strip.setSpacing(0)
+    for banner in banners:
+        banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        strip.addWidget(banner)
+    return bar
 
 
 class Keypad(QWidget):
@@ -203,8 +276,16 @@ def table(headers: Sequence[str], row_px: int = TABLE_ROW_PX) -> QTableWidget:
     widget.setAlternatingRowColors(True)
     widget.verticalHeader().setVisible(False)
     widget.verticalHeader().setDefaultSectionSize(row_px)
-    widget.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    _size_columns(widget, -1)
     return widget
+
+
+def _size_columns(widget: QTableWidget, stretch: int) -> None:
+    """Columns as wide as their heading and what they hold (never elided); column
+    ``stretch`` takes the width the others leave."""
+    header = widget.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch % widget.columnCount(), QHeaderView.ResizeMode.Stretch)
 
 
 def fill(widget: QTableWidget, rows: Sequence[Sequence[str]],
@@ -218,9 +299,4 @@ def fill(widget: QTableWidget, rows: Sequence[Sequence[str]],
             if c in numeric:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             widget.setItem(r, c, item)
-    header = widget.horizontalHeader()
-    if rows:  # columns as wide as what they hold, the last takes the rest
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(stretch % len(rows[0]), QHeaderView.ResizeMode.Stretch)
-    else:  # empty: the headers share the width, none is cut
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    _size_columns(widget, stretch)

@@ -1,0 +1,41 @@
+"""The app at a real till: for each till set-up (screen size, window manager or none,
+full screen or a window), a fresh Xvfb, and the tests of ``tests/ui/desk`` run in a
+process of their own whose Qt draws on it through xcb, typed at with real key events.
+
+A process per set-up because Qt picks its platform once per process (this one is
+offscreen) and an Xvfb's screen size is fixed when it starts."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.paths import REPO
+from tests.ui.desk.conftest import SCREEN_ENV
+from tests.xserver import Screen, XServer, missing_programs
+
+DESK_TIMEOUT_S = 600  # for one set-up's whole run; it takes well under a minute
+SCREENS = (
+    Screen(1024, 768, wm=False, full_screen=True),  # a 15" till, no window manager
+    Screen(1920, 1080, wm=True, full_screen=True),  # a wide till under a window manager
+    Screen(1366, 768, wm=True, full_screen=False),  # a laptop, the app in a window
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda s: s.name)
+def test_the_app_at_a_real_till(screen: Screen, tmp_path) -> None:
+    assert not missing_programs(), (f"{', '.join(missing_programs())} missing: ./dev.sh "
+                                    "installs xvfb, openbox, xdotool and x11-utils")
+    with XServer(screen, tmp_path) as x:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider",
+             "tests/ui/desk"],
+            env={**x.env, SCREEN_ENV: screen.name}, cwd=REPO, capture_output=True,
+            text=True, timeout=DESK_TIMEOUT_S, check=False)
+    said = result.stdout[-8000:] + result.stderr[-2000:]
+    assert result.returncode == 0, said
+    assert re.search(r"\d+ passed", result.stdout) and "skipped" not in result.stdout, said
