@@ -2,7 +2,8 @@
 
 An event is ``(origin, seq)``: ``origin`` is the node id, ``seq`` counts 1, 2, 3 … with
 no gaps. Its ``hash`` covers every field and the hash of the origin's previous event, so
-a changed or dropped event breaks the chain (tamper evidence per node). The body is
+a changed or dropped event breaks the chain (tamper evidence per node), and ``sig``, the
+origin's signature of that hash, says which counter wrote it (``signing``). The body is
 opaque bytes here: replication moves events, the node gives them meaning.
 """
 
@@ -35,6 +36,7 @@ class Event:
     body: bytes  # opaque to replication (the node packs msgpack)
     prev_hash: bytes
     hash: bytes = b""
+    sig: bytes = b""  # the origin's Ed25519 signature of ``hash`` (replication.signing)
 
     @classmethod
     def make(

@@ -5,7 +5,8 @@ Every frame is one msgpack array ``[version, tag, field, ...]``:
     Hello   [v, 1, cluster, node, {origin: seq}, wall_ms, reply]  on connect
     Vector  [v, 2, node, {origin: seq}, wall_ms]                   heartbeat, after news
     Pull    [v, 3, node, origin, first, last]                      ask for a seq range
-    Events  [v, 4, node, [[origin, seq, hlc, wall_us, kind, body, prev_hash, hash], ...]]
+    Events  [v, 4, node, [[origin, seq, hlc, wall_us, kind, body, prev_hash, hash, sig],
+                          ...]]                                  (sig from version 4)
     Bye     [v, 5, node, reason]                                   refusal or shutdown
     ReturnAsk    [v, 6, node, ask_id, invoice, {row: qty}, holds]  (3) may I refund these?
     ReturnAnswer [v, 7, node, ask_id, granted, reason]             (3) the sale's counter says
@@ -52,6 +53,8 @@ from tillmesh.replication.const import (
     MAX_STR_BYTES,
     MAX_VERSION_NUMBER,
     PROTOCOL_VERSION,
+    SIGNATURE_BYTES,
+    SIGNED_PROTOCOL_VERSION,
     VERSION_WINDOW,
 )
 from tillmesh.replication.event import HASH_BYTES, Event
@@ -82,7 +85,7 @@ ASK_ID = re.compile(rf"[A-Za-z0-9_\-]{{1,{MAX_ASK_ID_CHARS}}}")  # e.g. "C02-5f1
 QTY = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")
 
 _HELLO, _VECTOR, _PULL, _EVENTS, _BYE, _ASK, _ANSWER = 1, 2, 3, 4, 5, 6, 7
-_EVENT_FIELDS = 8
+_EVENT_FIELDS = 8  # of an event before protocol 4; then its signature as well
 
 
 class ProtocolError(Exception):
@@ -260,9 +263,14 @@ def _fields(value: object, what: str, count: int, newer: bool) -> list[Any]:
     return value[:count]
 
 
-def _event(value: object, newer: bool) -> Event:
-    origin, seq, hlc, wall_us, kind, body, prev, digest = _fields(
-        value, "event", _EVENT_FIELDS, newer)
+def _event(value: object, version: int, newer: bool) -> Event:
+    signed = version >= SIGNED_PROTOCOL_VERSION
+    fields = _fields(value, "event", _EVENT_FIELDS + signed, newer)
+    origin, seq, hlc, wall_us, kind, body, prev, digest = fields[:_EVENT_FIELDS]
+    sig = _bytes(fields[_EVENT_FIELDS], "event signature", SIGNATURE_BYTES) if signed else b""
+    if sig and len(sig) != SIGNATURE_BYTES:
+        raise ProtocolError(f"event signature must be empty or {SIGNATURE_BYTES} bytes, "
+                            f"got {len(sig)}")
     origin = _node_id(origin, "event origin")
     if not isinstance(kind, str) or not KIND.fullmatch(kind):
         raise _fail("event kind", f"must be 1-{MAX_KIND_CHARS} of [A-Za-z0-9_.:-]", kind)
@@ -270,7 +278,7 @@ def _event(value: object, newer: bool) -> Event:
                  _int(wall_us, "event wall_us"), kind,
                  _bytes(body, "event body", MAX_EVENT_BODY_BYTES),
                  _bytes(prev, "event prev_hash", HASH_BYTES, exact=True),
-                 _bytes(digest, "event hash", HASH_BYTES, exact=True))
+                 _bytes(digest, "event hash", HASH_BYTES, exact=True), sig)
 
 
 def _name(value: object, what: str) -> str:
@@ -301,7 +309,7 @@ def _asks_from(version: int, tag: int) -> None:
 
 def check_event(event: Event) -> None:
     """Raise ProtocolError when ``event`` cannot travel (e.g. a body over the bound)."""
-    _event(_event_wire(event), newer=False)
+    _event(_event_wire(event), PROTOCOL_VERSION, newer=False)
 
 
 def _parse(frame: object) -> Message:
@@ -342,7 +350,8 @@ def _parse(frame: object) -> Message:
         node, events = _fields(frame[2:], "Events", 2, newer)
         if not isinstance(events, list) or len(events) > MAX_BATCH_EVENTS:
             raise _fail("Events", f"must hold an array of at most {MAX_BATCH_EVENTS}", events)
-        return Events(_node_id(node, "node"), tuple(_event(e, newer) for e in events))
+        return Events(_node_id(node, "node"), tuple(_event(e, version, newer)
+                                                          for e in events))
     if tag == _ASK:
         _asks_from(version, tag)
         node, ask_id, invoice, rows, holds = _fields(frame[2:], "ReturnAsk", 5, newer)
@@ -368,7 +377,7 @@ def _ask_id(value: object) -> str:
 
 
 def _event_wire(e: Event) -> list[Any]:
-    return [e.origin, e.seq, e.hlc, e.wall_us, e.kind, e.body, e.prev_hash, e.hash]
+    return [e.origin, e.seq, e.hlc, e.wall_us, e.kind, e.body, e.prev_hash, e.hash, e.sig]
 
 
 def _wire(msg: Message) -> list[Any]:

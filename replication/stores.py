@@ -97,8 +97,16 @@ class ReplicatedLog(Protocol):
     def transaction(self) -> AbstractContextManager[LogTransaction]: ...
 
 
+Gate = Callable[[Sequence[Event]], tuple[list[Event], list[tuple[Event, str]]]]
+"""Which of these chained events may be stored and relayed, and why each other one may
+not (``node.membership.trust``: signatures, membership, clocks)."""
+
+
 class EventLogStore:
     """``EventStore`` over the node's EventLog: projections apply in the same transaction.
+
+    A ``gate`` judges the events first: those it refuses are neither stored nor relayed,
+    the origin stops there, and the refusal is logged once and kept in ``refusals``.
 
     The chain is checked before writing, so one bad event cannot roll back the good ones
     of the batch. If the batch transaction still fails (an event whose body a projection
@@ -106,8 +114,10 @@ class EventLogStore:
     stops at its first failure; the error is logged, never raised.
     """
 
-    def __init__(self, log: ReplicatedLog) -> None:
+    def __init__(self, log: ReplicatedLog, gate: Gate | None = None) -> None:
         self.log = log
+        self.gate = gate
+        self.refusals: dict[str, tuple[str, str]] = {}  # origin -> (event id, why), latest
         self._heads: dict[str, tuple[int, bytes]] = {}  # committed heads we have seen
 
     def vector(self) -> VersionVector:
@@ -133,6 +143,12 @@ class EventLogStore:
 
     def receive(self, events: Sequence[Event]) -> int:
         new = extending(events, self._head)
+        if new and self.gate is not None:
+            new, refused = self.gate(new)
+            for event, why in refused:
+                if self.refusals.get(event.origin) != (event.id, why):
+                    log.warning("refused event %s: %s", event.id, why)
+                self.refusals[event.origin] = (event.id, why)
         if not new:
             return 0
         try:

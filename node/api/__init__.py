@@ -13,6 +13,7 @@
     returns      invoices of any counter, returns and refunds
     shifts       open, cash in/out, X report, close, reconcile, the drawer
     cluster      invites, enrolment, revocation, peers
+    security     what this counter refused from peers, and membership changes refused
     info         status and the method list
     printing     reprints, reports, printer status
     erpnext      the ERPNext pull and status, the exceptions queue

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from tillmesh.node.domain.const import MAX_CART_LINES, MAX_PAYMENT_ROWS
 from tillmesh.node.domain.money import FLOAT_PRECISION, flt, to_decimal
 from tillmesh.node.domain.sale import Tender
-from tillmesh.node.errors import ValidationError
+from tillmesh.node.errors import PaymentError, ValidationError
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Node
@@ -49,7 +50,19 @@ def invoice_number(node: Node, session: Session, when: datetime) -> str:
     return f"{node.node_id}-{when.year}-{n:06d}"
 
 
+def lines(value: object, field: str, shape: str) -> list[dict[str, Any]]:
+    """The lines a request names, counted before any of them is looked at."""
+    if isinstance(value, list) and len(value) > MAX_CART_LINES:
+        raise ValidationError(f"{field}: {len(value)} lines, above the limit of "
+                              f"{MAX_CART_LINES} lines per sale: split it into several sales")
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        raise ValidationError(f"{field} must be a list of {shape}")
+    return value
+
+
 def tenders(payments: object) -> list[Tender]:
+    if isinstance(payments, list) and len(payments) > MAX_PAYMENT_ROWS:
+        raise PaymentError(f"At most {MAX_PAYMENT_ROWS} payments per sale")
     if not isinstance(payments, list) or not all(isinstance(p, dict) for p in payments):
         raise ValidationError('payments must be a list of {"mode_of_payment", "amount"}')
     out = []

@@ -1,7 +1,7 @@
 """What an API method is: ``@api_method`` records its name, who may call it and its docstring.
 
 A method is a plain module-level function of one area module (``checkout``, ``shifts``…),
-or an ``async def`` when it waits for another counter (see ``Node.call``).
+or an ``async def`` when it waits for another counter or prices a cart (see ``Node.call``).
 Its first parameter is the counter's :class:`~tillmesh.node.api._node.Node`, the
 second, by ``auth``, the live :class:`Caller` (``session``), the raw session token
 (``token``, to unlock an idle-locked session) or nothing (``none``: login, and the IT views

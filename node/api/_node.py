@@ -6,25 +6,29 @@ it). Methods are plain Python functions registered by the desks (``selling``, ``
 function's keyword arguments, so an unknown or missing parameter is a clear
 MalformedRequest, never a TypeError. Role checks happen here, in the node.
 
-A method that waits for another counter (``return_create`` asks the sale's counter) is
-an ``async def``: ``call`` returns its coroutine, which the daemon awaits on its loop, so
-the wait never blocks other requests. Everything before the coroutine (the method's
-existence, the session, the role, the parameters) is checked when ``call`` is made.
+A method that waits for another counter (``return_create`` asks the sale's counter) or
+prices a cart (``off_loop``) is an ``async def``: ``call`` returns its coroutine, which
+the daemon awaits on its loop, so the wait never blocks other requests. Everything before
+the coroutine (the method's existence, the session, the role, the parameters) is checked
+when ``call`` is made.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Coroutine, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from tillmesh.node.api._agreement import NoLink, OwnerLink
 from tillmesh.node.api._methods import Auth, MethodSpec
+from tillmesh.node.api.const import LOOP_SLICE_LINES
 from tillmesh.node.domain.barcode import EmbeddedRules, rules_from_config
 from tillmesh.node.domain.credentials import (
     LockoutPolicy,
@@ -58,6 +62,8 @@ from tillmesh.node.store.snapshot import Ticket
 if TYPE_CHECKING:
     from tillmesh.node.erpnext._forwarder import Forwarder
     from tillmesh.node.erpnext._link import ForwarderLink
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,9 @@ class Node:
         self.keypair = keypair
         # Set by the daemon when replication runs: () -> list of peer views.
         self.peer_view: Callable[[], list[dict[str, Any]]] = list
+        # Set by the daemon when replication runs: () -> events refused from peers, the
+        # latest per counter: {origin: (event id, why)}.
+        self.refused_events: Callable[[], dict[str, tuple[str, str]]] = dict
         # Set by the daemon: where peers reach this counter (the bound port, advertised).
         self.replication_endpoint: str | None = None
         self.join_endpoint: str | None = None  # likewise for the join listener
@@ -117,6 +126,9 @@ class Node:
         self.print_service = PrintService(self)
         self.print_service.start()
         self.pull_job = PullJob(config, log)  # the ERPNext pull in the background
+        # Prices big carts off the event loop. One thread: pricing holds the GIL, so a
+        # second one would only take turns with the first.
+        self._pricing = ThreadPoolExecutor(1, thread_name_prefix="tillmesh-pricing")
 
     @property
     def node_id(self) -> str:
@@ -180,6 +192,14 @@ class Node:
 
     def context(self, session: Session) -> PosContext:
         return self.context_cache.get(session)
+
+    async def off_loop(self, work: Callable[[], T], lines: int) -> T:
+        """``work()``, pure (pricing ``lines`` cart lines: no store, no node state), run in
+        the pricing thread when it is big enough to hold up replication and the other
+        requests, else here at once. On the loop only."""
+        if lines <= LOOP_SLICE_LINES:
+            return work()
+        return await asyncio.get_running_loop().run_in_executor(self._pricing, work)
 
     def next_number(self, session: Session, key: str) -> int:
         """A local counter (invoice, shift) incremented inside the caller's transaction."""

@@ -113,7 +113,8 @@ def user_create(node: Node, caller: Caller, user: str, full_name: str, role: str
         if users.find_user(tx.session, user_id) is not None:
             raise ValidationError(f"User {user_id!r} already exists")
         tx.append(users.USER_UPSERTED,
-                  user_body(user_id, str(full_name), new_role, kind, digest))
+                  {**user_body(user_id, str(full_name), new_role, kind, digest),
+                   "by": auth.approver_id or auth.actor_id})
         node.audit(tx, "user_changed", auth, target=user_id, change="created",
                    role=new_role.value)
     return {"user": user_id, "role": new_role.value}
@@ -137,7 +138,7 @@ def user_update(node: Node, caller: Caller, user: str, full_name: str | None = N
         body = user_body(old.user, old.full_name if full_name is None else str(full_name),
                          new_role, kind, digest,
                          old.disabled if disabled is None else bool(disabled))
-        tx.append(users.USER_UPSERTED, body)
+        tx.append(users.USER_UPSERTED, {**body, "by": auth.approver_id or auth.actor_id})
         changed = [k for k, v in (("full_name", full_name), ("role", role),
                                   ("disabled", disabled), ("secret", pin or password))
                    if v is not None]

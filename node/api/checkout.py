@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import replace
 from decimal import Decimal
@@ -11,7 +12,12 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node.api import _inputs as inputs
 from tillmesh.node.api._methods import api_method
-from tillmesh.node.api.const import CART_ID_BYTES, MAX_HOLD_NOTE, MAX_SEARCH_HITS
+from tillmesh.node.api.const import (
+    CART_ID_BYTES,
+    LOOP_SLICE_LINES,
+    MAX_HOLD_NOTE,
+    MAX_SEARCH_HITS,
+)
 from tillmesh.node.domain.cart import Cart, CartStatus, Line
 from tillmesh.node.domain.const import MAX_NAME_CHARS
 from tillmesh.node.domain.money import FLOAT_PRECISION, ZERO, flt, to_decimal
@@ -24,13 +30,12 @@ from tillmesh.node.domain.sale import (
     price,
     sale_body,
 )
-from tillmesh.node.domain.totals import amount_due
+from tillmesh.node.domain.totals import InvoiceTotals, amount_due
 from tillmesh.node.errors import NotFoundError, ValidationError
 from tillmesh.node.projections import catalog, ledger, stock
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
 from tillmesh.node.projections.pos_profile import item_tax_rates
 from tillmesh.node.store import cart_store
-from tillmesh.node.store.event_log import Transaction
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
@@ -94,18 +99,34 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
             "due": str(amount_due(totals))}
 
 
-def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
-         audit: tuple[str, Any] | None = None) -> dict[str, Any]:
-    """Load, change, re-price (refusing what ERPNext would refuse), save."""
-    with node.write(durable=audit is not None) as tx:
-        s = tx.session
+async def _shown(node: Node, cart: Cart, ctx: PosContext) -> dict[str, Any]:
+    """The cart's view, priced off the loop when it is big."""
+    return await node.off_loop(lambda: _view(cart, ctx), len(cart.lines))
+
+
+def _still(session: Session, cart: Cart) -> None:
+    """Refuse to write over a cart that another request changed, sold or voided while
+    this one was pricing it (off the loop: other requests run meanwhile)."""
+    if cart_store.load(session, cart.cart_id) != cart:
+        raise ValidationError("The cart was changed by another request meanwhile: look at "
+                              "it again and retry")
+
+
+async def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
+               audit: tuple[str, Any] | None = None, held_too: bool = False,
+               ) -> dict[str, Any]:
+    """Load, change, re-price (refusing what ERPNext would refuse), save. Only an open
+    cart changes, unless ``held_too`` (holding and resuming)."""
+    with node.read() as s:
         cart = cart_store.load(s, cart_id)
-        if cart.status is not CartStatus.OPEN:
+        if cart.status is not CartStatus.OPEN and not held_too:
             raise ValidationError("This cart is held: resume it first")
         ctx = node.context(s)
         new = change(s, ctx, cart)
-        view = _view(new, ctx)
-        cart_store.save(s, new, node.clock())
+    view = await _shown(node, new, ctx)
+    with node.write(durable=audit is not None) as tx:
+        _still(tx.session, cart)
+        cart_store.save(tx.session, new, node.clock())
         if audit is not None:
             what, auth = audit
             node.audit(tx, what, auth, cart_id=cart.cart_id)
@@ -188,38 +209,41 @@ def cart_new(node: Node, caller: Caller, customer: str | None = None) -> dict[st
 
 
 @api_method()
-def cart_get(node: Node, caller: Caller, cart_id: str) -> dict[str, Any]:
+async def cart_get(node: Node, caller: Caller, cart_id: str) -> dict[str, Any]:
     """A cart with its lines, taxes and totals as ERPNext will book them."""
     with node.read() as s:
-        return _view(cart_store.load(s, cart_id), node.context(s))
+        cart, ctx = cart_store.load(s, cart_id), node.context(s)
+    return await _shown(node, cart, ctx)
 
 
 @api_method()
-def cart_scan(node: Node, caller: Caller, cart_id: str, code: str) -> dict[str, Any]:
+async def cart_scan(node: Node, caller: Caller, cart_id: str, code: str) -> dict[str, Any]:
     """Add what a barcode names (1 unit, the weighed qty, or the label price)."""
 
-    return edit(node, caller, cart_id,
-                lambda s, ctx, cart: cart.add(_scanned(node, s, ctx, str(code))))
+    return await edit(node, caller, cart_id,
+                      lambda s, ctx, cart: cart.add(_scanned(node, s, ctx, str(code))))
 
 
 @api_method()
-def cart_add(node: Node, caller: Caller, cart_id: str, item_code: str, qty: Any = "1",
-             uom: str | None = None) -> dict[str, Any]:
+async def cart_add(node: Node, caller: Caller, cart_id: str, item_code: str, qty: Any = "1",
+                   uom: str | None = None) -> dict[str, Any]:
     """Add an item by code (from search), with qty and UOM."""
     amount = inputs.quantity(node, qty)
-    return edit(node, caller, cart_id, lambda s, ctx, cart: cart.add(
+    return await edit(node, caller, cart_id, lambda s, ctx, cart: cart.add(
         _make_line(s, ctx, str(item_code), amount, uom)))
 
 
 @api_method()
-def cart_set_qty(node: Node, caller: Caller, cart_id: str, line: int, qty: Any) -> dict[str, Any]:
+async def cart_set_qty(node: Node, caller: Caller, cart_id: str, line: int, qty: Any,
+                       ) -> dict[str, Any]:
     """Change a line's quantity."""
     amount = inputs.quantity(node, qty)
-    return edit(node, caller, cart_id, lambda s, ctx, cart: cart.set_qty(line, amount))
+    return await edit(node, caller, cart_id, lambda s, ctx, cart: cart.set_qty(line, amount))
 
 
 @api_method()
-def cart_set_uom(node: Node, caller: Caller, cart_id: str, line: int, uom: str) -> dict[str, Any]:
+async def cart_set_uom(node: Node, caller: Caller, cart_id: str, line: int, uom: str,
+                       ) -> dict[str, Any]:
     """Sell a line in another UOM (Box instead of Nos): price and factor follow."""
 
     def change(s: Session, ctx: PosContext, cart: Cart) -> Cart:
@@ -228,13 +252,13 @@ def cart_set_uom(node: Node, caller: Caller, cart_id: str, line: int, uom: str) 
         return cart.set_uom(line, fresh.uom, fresh.conversion_factor,
                             fresh.price_list_rate, fresh.whole_number)
 
-    return edit(node, caller, cart_id, change)
+    return await edit(node, caller, cart_id, change)
 
 
 @api_method(action=Action.DISCOUNT)
-def cart_line_discount(node: Node, caller: Caller, cart_id: str, line: int, percent: Any = None,
-                       amount: Any = None, approver: dict[str, Any] | None = None,
-                       ) -> dict[str, Any]:
+async def cart_line_discount(node: Node, caller: Caller, cart_id: str, line: int,
+                             percent: Any = None, amount: Any = None,
+                             approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Discount one line by a percentage or an amount per unit (role limit applies).
 
     ERPNext ignores a line discount amount sent without a rate, so an amount becomes
@@ -264,83 +288,87 @@ def cart_line_discount(node: Node, caller: Caller, cart_id: str, line: int, perc
             return cart.line_discount(line, pct, ZERO)
         return cart.line_discount(line, ZERO, amt).set_rate(line, list_price - amt)
 
-    return edit(node, caller, cart_id, change,
-                audit=("discount", auth) if auth.override else None)
+    return await edit(node, caller, cart_id, change,
+                      audit=("discount", auth) if auth.override else None)
 
 
 @api_method(action=Action.PRICE_OVERRIDE)
-def cart_set_rate(node: Node, caller: Caller, cart_id: str, line: int, rate: Any,
-                  approver: dict[str, Any] | None = None) -> dict[str, Any]:
+async def cart_set_rate(node: Node, caller: Caller, cart_id: str, line: int, rate: Any,
+                        approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Sell a line at another price (price override)."""
     new_rate = inputs.money(node, rate, "rate")
     with node.read() as s:
         auth = node.authorize(s, caller, Action.PRICE_OVERRIDE, approver=approver)
-    return edit(node, caller, cart_id, lambda s, ctx, c: c.set_rate(line, new_rate),
-                audit=("price_override", auth))
+    return await edit(node, caller, cart_id, lambda s, ctx, c: c.set_rate(line, new_rate),
+                      audit=("price_override", auth))
+
+
+def _grand_total(cart: Cart, ctx: PosContext) -> Decimal:
+    return price(cart, ctx).grand_total if cart.lines else ZERO
 
 
 @api_method(action=Action.DISCOUNT)
-def cart_discount(node: Node, caller: Caller, cart_id: str, percent: Any = None, amount: Any = None,
-                  approver: dict[str, Any] | None = None) -> dict[str, Any]:
+async def cart_discount(node: Node, caller: Caller, cart_id: str, percent: Any = None,
+                        amount: Any = None, approver: dict[str, Any] | None = None,
+                        ) -> dict[str, Any]:
     """Discount the whole invoice by a percentage or an amount (role limit applies)."""
     if percent is not None and amount is not None:
         raise ValidationError("Give either percent or amount")
     pct = to_decimal(percent if percent is not None else 0, "percent")
     amt = inputs.money(node, amount, "amount") if amount is not None else ZERO
     with node.read() as s:
-        cart = cart_store.load(s, cart_id)
-        base = Decimal(_view(replace(cart, discount_amount=ZERO,
-                                     additional_discount_percentage=ZERO),
-                             node.context(s))["totals"]["grand_total"])
-        effective = pct if amount is None else (amt / base * HUNDRED if base else HUNDRED)
-        if not ZERO <= effective <= HUNDRED:
-            raise ValidationError(f"Discount {effective}% must be between 0 and 100")
+        cart, ctx = cart_store.load(s, cart_id), node.context(s)
+    undiscounted = replace(cart, discount_amount=ZERO, additional_discount_percentage=ZERO)
+    base = await node.off_loop(lambda: _grand_total(undiscounted, ctx), len(cart.lines))
+    effective = pct if amount is None else (amt / base * HUNDRED if base else HUNDRED)
+    if not ZERO <= effective <= HUNDRED:
+        raise ValidationError(f"Discount {effective}% must be between 0 and 100")
+    with node.read() as s:
         auth = node.authorize(s, caller, Action.DISCOUNT, approver=approver,
                               discount_percent=flt(effective, FLOAT_PRECISION))
-    return edit(node, caller, cart_id, lambda s, ctx, c: c.invoice_discount(pct, amt),
-                audit=("discount", auth) if auth.override else None)
+    return await edit(node, caller, cart_id, lambda s, ctx, c: c.invoice_discount(pct, amt),
+                      audit=("discount", auth) if auth.override else None)
 
 
 @api_method(action=Action.VOID)
-def cart_remove(node: Node, caller: Caller, cart_id: str, line: int,
-                approver: dict[str, Any] | None = None) -> dict[str, Any]:
+async def cart_remove(node: Node, caller: Caller, cart_id: str, line: int,
+                      approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Remove a scanned line (a void, audited)."""
     with node.read() as s:
         auth = node.authorize(s, caller, Action.VOID, approver=approver)
-    return edit(node, caller, cart_id, lambda s, ctx, c: c.remove(line), audit=("void", auth))
+    return await edit(node, caller, cart_id, lambda s, ctx, c: c.remove(line),
+                      audit=("void", auth))
 
 
 @api_method()
-def cart_set_customer(node: Node, caller: Caller, cart_id: str, customer: str) -> dict[str, Any]:
+async def cart_set_customer(node: Node, caller: Caller, cart_id: str, customer: str,
+                            ) -> dict[str, Any]:
     """Sell to a known customer."""
-    return edit(node, caller, cart_id, lambda s, ctx, c: c.with_customer(
+    return await edit(node, caller, cart_id, lambda s, ctx, c: c.with_customer(
         catalog.get_customer(s, str(customer)).name))
 
 
 @api_method()
-def cart_hold(node: Node, caller: Caller, cart_id: str, note: str = "") -> dict[str, Any]:
+async def cart_hold(node: Node, caller: Caller, cart_id: str, note: str = "") -> dict[str, Any]:
     """Park the cart (customer fetches something); resume it later on this counter."""
-    with node.write(durable=False) as tx:
-        cart = cart_store.load(tx.session, cart_id).hold(str(note)[:MAX_HOLD_NOTE])
-        cart_store.save(tx.session, cart, node.clock())
-        return _view(cart, node.context(tx.session))
+    return await edit(node, caller, cart_id, lambda s, ctx, c: c.hold(str(note)[:MAX_HOLD_NOTE]),
+                      held_too=True)
 
 
 @api_method()
-def cart_held(node: Node, caller: Caller) -> list[dict[str, Any]]:
+async def cart_held(node: Node, caller: Caller) -> list[dict[str, Any]]:
     """Held carts, oldest first."""
     with node.read() as s:
-        ctx = node.context(s)
-        return [_view(c, ctx) for c in cart_store.held(s)]
+        ctx, carts = node.context(s), cart_store.held(s)
+    return await node.off_loop(lambda: [_view(c, ctx) for c in carts],
+                               sum(len(c.lines) for c in carts))
 
 
 @api_method()
-def cart_resume(node: Node, caller: Caller, cart_id: str) -> dict[str, Any]:
+async def cart_resume(node: Node, caller: Caller, cart_id: str) -> dict[str, Any]:
     """Take a held cart back to the till."""
-    with node.write(durable=False) as tx:
-        cart = cart_store.load(tx.session, cart_id).resume()
-        cart_store.save(tx.session, replace(cart, cashier=caller.user), node.clock())
-        return _view(cart, node.context(tx.session))
+    return await edit(node, caller, cart_id,
+                      lambda s, ctx, c: replace(c.resume(), cashier=caller.user), held_too=True)
 
 
 @api_method(action=Action.VOID)
@@ -355,61 +383,81 @@ def cart_void(node: Node, caller: Caller, cart_id: str,
     return {"voided": cart.cart_id}
 
 
-def submit(node: Node, tx: Transaction, cart: Cart, tenders: list[Tender], caller: Caller,
-           ) -> dict[str, Any]:
-    """Price, check the payments, number and record a sale in ``tx``."""
-    s = tx.session
+def _priced(cart: Cart, ctx: PosContext, tenders: list[Tender]) -> InvoiceTotals:
+    """The cart priced with what the customer handed over, once that is checked. Pure."""
+    paid = check_payments(tenders, ctx, amount_due(price(cart, ctx)))
+    return price(cart, ctx, paid)
+
+
+async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], *,
+                 kept: bool) -> dict[str, Any]:
+    """Price and check a sale (off the loop when big), then number and record it; a
+    ``kept`` cart (one of the store's) goes, unless another request changed it meanwhile."""
     if not cart.lines:
         raise ValidationError("The cart is empty")
     if cart.status is not CartStatus.OPEN:
         raise ValidationError("This cart is held: resume it first")
-    ctx = node.context(s)
-    shift = ledger.open_shift(s, node.node_id)
-    paid = check_payments(tenders, ctx, amount_due(price(cart, ctx)))
-    totals = price(cart, ctx, paid)
-    now = node.clock().astimezone(node.config.tz)
-    invoice = inputs.invoice_number(node, s, now)
-    body = sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
-                     invoice=invoice, shift=shift, cashier=caller.user,
-                     posted_at=now)
-    event = tx.append("sale.submitted", body)
-    # Allowed offline, but the cashier and the supervisor must see it.
-    short = [plain(level) for code in sorted({ln.item_code for ln in cart.lines})
-             if (level := stock.on_hand(s, code, ctx.warehouse)).negative]
+    with node.read() as s:
+        ctx = node.context(s)
+    totals = await node.off_loop(lambda: _priced(cart, ctx, tenders), len(cart.lines))
+    with node.write() as tx:
+        s = tx.session
+        if kept:
+            _still(s, cart)
+            cart_store.drop(s, cart.cart_id)
+        shift = ledger.open_shift(s, node.node_id)
+        now = node.clock().astimezone(node.config.tz)
+        invoice = inputs.invoice_number(node, s, now)
+        body = sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
+                         invoice=invoice, shift=shift, cashier=caller.user,
+                         posted_at=now)
+        event = tx.append("sale.submitted", body)
+        # Allowed offline, but the cashier and the supervisor must see it.
+        short = [plain(level) for code in sorted({ln.item_code for ln in cart.lines})
+                 if (level := stock.on_hand(s, code, ctx.warehouse)).negative]
     return {"invoice": invoice, "event": event.id, "totals": body["totals"],
             "payments": body["payments"], "change": body["totals"]["change_amount"],
             "negative_stock": short}
 
 
 @api_method()
-def sale_submit(node: Node, caller: Caller, cart_id: str, payments: list[dict[str, Any]],
-                ) -> dict[str, Any]:
+async def sale_submit(node: Node, caller: Caller, cart_id: str, payments: list[dict[str, Any]],
+                      ) -> dict[str, Any]:
     """Take payment and record the sale durably; returns the invoice and the change."""
     tenders = inputs.tenders(payments)
-    with node.write() as tx:
-        cart = cart_store.load(tx.session, cart_id)
-        answer = submit(node, tx, cart, tenders, caller)
-        cart_store.drop(tx.session, cart.cart_id)
-    return answer
+    with node.read() as s:
+        cart = cart_store.load(s, cart_id)
+    return await submit(node, caller, cart, tenders, kept=True)
 
 
 @api_method()
-def sale_create(node: Node, caller: Caller, items: list[dict[str, Any]],
-                payments: list[dict[str, Any]], customer: str | None = None) -> dict[str, Any]:
+async def sale_create(node: Node, caller: Caller, items: list[dict[str, Any]],
+                      payments: list[dict[str, Any]], customer: str | None = None,
+                      ) -> dict[str, Any]:
     """A whole sale in one call (self-checkout, scripts): items by ``code`` (barcode)
     or ``item_code`` with ``qty`` and ``uom``; priced and checked as a cart would be."""
-    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
-        raise ValidationError('items must be a list of {"code"} or {"item_code", "qty"}')
+    wanted = inputs.lines(items, "items", '{"code"} or {"item_code", "qty"}')
     tenders = inputs.tenders(payments)
-    with node.write() as tx:
-        s = tx.session
+    return await submit(node, caller, await _direct_cart(node, caller, wanted, customer),
+                        tenders, kept=False)
+
+
+async def _direct_cart(node: Node, caller: Caller, items: list[dict[str, Any]],
+                       customer: str | None) -> Cart:
+    """The cart of ``sale_create``: its items are looked up in the store, on the loop, a
+    slice at a time with the loop free in between (replication, the other tills)."""
+    with node.read() as s:
         ctx = node.context(s)
         cart = Cart(cart_id="direct", cashier=caller.user, customer=ctx.customer)
         if customer:
             cart = cart.with_customer(catalog.get_customer(s, str(customer)).name)
-        for item in items:
-            cart = cart.add(_line_from(node, s, ctx, item))
-        return submit(node, tx, cart, tenders, caller)
+    for start in range(0, len(items), LOOP_SLICE_LINES):
+        if start:
+            await asyncio.sleep(0)
+        with node.read() as s:
+            for item in items[start:start + LOOP_SLICE_LINES]:
+                cart = cart.add(_line_from(node, s, ctx, item))
+    return cart
 
 
 def _line_from(node: Node, s: Session, ctx: PosContext, item: dict[str, Any]) -> Line:

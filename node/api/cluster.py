@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
-from tillmesh.node.api.const import MAX_ENDPOINT_CHARS
 from tillmesh.node.domain.roles import Action
 from tillmesh.node.errors import AuthError, ConfigError, ValidationError
 from tillmesh.node.membership import invite
 from tillmesh.node.membership.const import INVITE_DEFAULT_MINUTES
+from tillmesh.node.membership.join import Enrolment, HolderRefused, JoinRequest, SnapshotAsk
 from tillmesh.node.projections import counters
 from tillmesh.node.store import read_key_file, snapshot
 from tillmesh.node.store.const import CHUNK_BYTES
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
-
-_NODE_ID = re.compile(r"[A-Za-z0-9]{1,8}")
 
 
 def advertised(endpoint: str, host: str) -> str:
@@ -34,26 +31,27 @@ def advertised(endpoint: str, host: str) -> str:
     return f"{scheme}://{bind_host}:{port}"
 
 
-def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
-    """A new counter presents an invite secret, its id and key (from the join listener)."""
-    try:
-        secret, new_id = bytes(request["secret"]), str(request["node"])
-        key, their_cluster = str(request["public_key"]), str(request["cluster"])
-        endpoint = str(request.get("endpoint") or "")[:MAX_ENDPOINT_CHARS] or None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValidationError("malformed join request") from exc
-    if their_cluster != node.config.cluster:
-        raise AuthError("This invite is for another store's cluster")
-    if node.replication_endpoint is None and node.config.listen.endswith(":0"):
-        raise ConfigError("The inviting counter is still starting replication: try again")
-    if not _NODE_ID.fullmatch(new_id) or len(key) != 40:
-        raise ValidationError("A node id is 1-8 letters or digits; a key is 40 z85 characters")
+def enrol(node: Node, request: Enrolment) -> dict[str, Any]:
+    """A new counter presents an invite secret, its id and key (from the join listener).
+
+    The secret is checked before anything else: a caller without it hears only the
+    listener's generic refusal, one with it why (``HolderRefused``: its id is taken).
+    """
+    new_id = request.node
     with node.write() as tx:
+        inviter = invite.check(tx.session, request.secret, node.clock())
+        if request.cluster != node.config.cluster:
+            raise HolderRefused("This invite is for another store's cluster")
+        if node.replication_endpoint is None and node.config.listen.endswith(":0"):
+            raise HolderRefused("The inviting counter is still starting replication: try "
+                                "again")
         if counters.was_enrolled(tx.session, new_id):
-            raise ValidationError(f"Counter id {new_id} is taken in this store: pick another")
-        invite.redeem(tx.session, secret, new_id, node.clock())
-        tx.append(counters.ENROLLED, {"node": new_id, "public_key": key,
-                                     "cluster": node.config.cluster, "endpoint": endpoint})
+            raise HolderRefused(f"Counter id {new_id} is taken in this store: pick another")
+        invite.use(tx.session, request.secret, new_id)
+        tx.append(counters.ENROLLED, {"node": new_id, "public_key": request.public_key,
+                                     "signing_key": request.signing_key, "by": inviter,
+                                     "cluster": node.config.cluster,
+                                     "endpoint": request.endpoint})
         tx.append("audit.node_enrolled", {"user": None, "node": new_id, "by": node.node_id})
         members = [{"node": m.node, "public_key": m.public_key, "endpoint": m.endpoint}
                    for m in counters.members(tx.session)]
@@ -65,7 +63,7 @@ def enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
             "issuer": node.node_id, "snapshot": {"ticket": name, "key": ticket.key}}
 
 
-async def snapshot_chunk(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+async def snapshot_chunk(node: Node, request: SnapshotAsk) -> dict[str, Any]:
     """A part of the snapshot a counter enrolled a moment ago asks for (join listener).
 
     The first request exports it (seconds, in a thread); the export is made durable
@@ -76,30 +74,27 @@ async def snapshot_chunk(node: Node, request: dict[str, Any]) -> dict[str, Any]:
         if old.expires < now:
             old.path.unlink(missing_ok=True)
             del node.snapshot_tickets[name]
-    ticket = node.snapshot_tickets.get(str(request.get("ticket")))
+    ticket = node.snapshot_tickets.get(request.ticket)
     if ticket is None:
         raise AuthError("unknown or expired snapshot ticket: join again with a new invite")
-    offset = request.get("offset")
-    if not isinstance(offset, int) or offset < 0:
-        raise ValidationError("malformed snapshot request")
     async with ticket.lock:
         if ticket.size < 0:
             key = read_key_file(node.config.key_path)
             await asyncio.to_thread(snapshot.export, node.config.db_path, key, ticket)
             await node.log.flush()
     with open(ticket.path, "rb") as fh:
-        fh.seek(offset)
+        fh.seek(request.offset)
         data = fh.read(CHUNK_BYTES)
-    if offset + len(data) >= ticket.size:  # the last part: the file has served its purpose
+    if request.offset + len(data) >= ticket.size:  # the last part: it has served its purpose
         ticket.path.unlink(missing_ok=True)
-        node.snapshot_tickets.pop(str(request["ticket"]), None)
+        node.snapshot_tickets.pop(request.ticket, None)
     return {"data": data, "size": ticket.size}
 
 
-async def join_request(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+async def join_request(node: Node, request: JoinRequest) -> dict[str, Any]:
     """What the join listener serves: an enrolment, or a part of its snapshot."""
     try:
-        if request.get("op") == "snapshot":
+        if isinstance(request, SnapshotAsk):
             return await snapshot_chunk(node, request)
         return enrol(node, request)
     finally:
@@ -136,7 +131,11 @@ def node_revoke(node: Node, caller: Caller, node_id: str,
             raise ValidationError("A counter cannot revoke itself: do it from another one")
         if not counters.is_member(tx.session, str(node_id)):
             raise ValidationError(f"{node_id} is not a counter of this store")
-        tx.append(counters.REVOKED, {"node": str(node_id), "by": node.node_id})
+        # Its events up to the last one this counter holds stand; anything later it
+        # makes (or a thief makes with its key) is refused on every replica.
+        tx.append(counters.REVOKED, {"node": str(node_id), "counter": node.node_id,
+                                     "by": auth.approver_id or auth.actor_id,
+                                     "last_seq": node.log.vector().get(str(node_id), 0)})
         node.audit(tx, "node_revoked", auth, node=str(node_id))
     return {"revoked": str(node_id)}
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 
 PROTOCOL_VERSION = 1  # bumped on any incompatible change of the maps below
-MAX_REQUEST_BYTES = 1 << 20  # bytes; the largest honest request (a cart of a few hundred
-#   lines with payments) is a few KiB, so 1 MiB is generous yet bounds decode work
+MAX_REQUEST_BYTES = 64 << 10  # bytes; the largest honest request (a sale or return of
+#   MAX_CART_LINES lines) is ~20-30 KiB, and decoding is ~1 us a msgpack value, in C that
+#   holds the GIL: 64 KiB bound it to ~25 ms, where 1 MiB of empty arrays took 0.7 s
 MAX_RECEIVE_BYTES = 16 << 20  # bytes; libzmq drops the connection above this, so a
 #   runaway client cannot make the node buffer unbounded memory; between the two limits
 #   the client gets a clear MalformedRequest instead
+INLINE_DECODE_BYTES = 8 << 10  # bytes; a request up to this size is decoded on the event
+#   loop (~1 us a msgpack value: a few ms at most, and every request of the app is
+#   smaller), a bigger one in a thread (a sale of hundreds of lines is tens of KiB)
 MAX_REPLY_BYTES = 16 << 20  # bytes; a result larger than this is a node bug (unpaged list)
 MAX_REQUEST_ID = (1 << 63) - 1  # ids fit a signed 64-bit int in every msgpack library
 MAX_TOKEN_CHARS = 512  # characters; session tokens are ~43 (32 random bytes, base64)
@@ -30,9 +34,12 @@ MAX_REASON = 140  # characters of a cash movement or drawer-open reason (a recei
 #   not an essay)
 MAX_HOLD_NOTE = 140  # characters of a held cart's note: a label on the list of held carts
 MAX_NOTE = 500  # characters of a resolution note of the exceptions queue
-MAX_ENDPOINT_CHARS = 200  # characters of the endpoint a joining counter reports (a hint)
 CART_ID_BYTES = 8  # random bytes of a cart id (16 hex characters): unique among a
 #   counter's open carts
+LOOP_SLICE_LINES = 25  # cart lines one stretch of the event loop may look up or price:
+#   ~0.2 ms a line on a busy 2-core till, so ~5 ms, which replication and the other tills
+#   do not notice; a bigger cart is looked up in slices with the loop free in between and
+#   priced in the pricing thread (the store itself is written on the loop only)
 
 METHOD_RE = re.compile(r"[a-z_][a-z0-9_.]{0,63}")
 

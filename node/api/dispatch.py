@@ -10,14 +10,24 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tillmesh.node.api import auth, checkout, cluster, erpnext, info, printing, returns, shifts
+from tillmesh.node.api import (
+    auth,
+    checkout,
+    cluster,
+    erpnext,
+    info,
+    printing,
+    returns,
+    security,
+    shifts,
+)
 from tillmesh.node.api._methods import MethodSpec, collect
 from tillmesh.node.api._node import Node
 from tillmesh.node.membership.keys import Keypair
 from tillmesh.node.ops.config import Config
 from tillmesh.node.store.event_log import Clock, EventLog, utc_now
 
-AREAS = (auth, checkout, returns, shifts, cluster, info, printing, erpnext)
+AREAS = (auth, checkout, returns, shifts, cluster, security, info, printing, erpnext)
 METHODS: Mapping[str, MethodSpec] = collect(AREAS)
 README_START = "<!-- methods: generated"  # the README block that methods_table() fills
 README_END = "<!-- methods:end -->"

@@ -87,6 +87,8 @@ async def return_create(node: Node, caller: Caller, invoice: str,
     ``unconfirmed: true`` and a supervisor (``return_unconfirmed``) records it flagged.
     """
     invoice = str(invoice)
+    if lines is not None:
+        lines = inputs.lines(lines, "lines", '{"row": ..., "qty": ...}')
     with node.read() as s:
         owner = ledger.recorded_sale(s, invoice)[0].origin
         if owner == node.node_id:  # its own sale: the write transaction decides
@@ -206,15 +208,12 @@ def _return_cart(node: Node, s: Session, original: dict[str, Any],
         wanted = [{"row": name, "qty": str(qty)} for name, qty in left.items() if qty > 0]
         if not wanted:
             raise ReturnError(f"Everything on {original['invoice']} has been returned already")
-    if not isinstance(wanted, list) or not wanted:
-        raise ValidationError('lines must be a list of {"row": ..., "qty": ...}')
     lines, rows, seen = [], [], set()
     returned_amount = ZERO
     for w in wanted:
-        if not isinstance(w, dict) or w.get("row") not in by_row:
-            row = w.get("row") if isinstance(w, dict) else w
-            raise ReturnError(f"{original['invoice']} has no row {row!r}")
-        name = w["row"]
+        name = w.get("row")
+        if not isinstance(name, str) or name not in by_row:
+            raise ReturnError(f"{original['invoice']} has no row {name!r}")
         if name in seen:
             raise ValidationError(f"Row {name} is listed twice")
         seen.add(name)

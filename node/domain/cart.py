@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from tillmesh.node.domain.const import MAX_CART_LINES
 from tillmesh.node.domain.money import ZERO
 from tillmesh.node.errors import NotFoundError, ValidationError
 
@@ -80,6 +81,9 @@ class Cart:
         for i, existing in enumerate(self.lines):
             if existing.mergeable(line):
                 return self._with_line(i, replace(existing, qty=existing.qty + line.qty))
+        if len(self.lines) >= MAX_CART_LINES:
+            raise ValidationError(f"A cart holds at most {MAX_CART_LINES} lines: take payment "
+                                  "for these and start another cart")
         return replace(self, lines=(*self.lines, line))
 
     def set_qty(self, index: int, qty: Decimal) -> Cart:

@@ -52,5 +52,9 @@ CASHIER_MAX_DISCOUNT = Decimal(10)  # percent; usual shop policy for a till with
 SUPERVISOR_MAX_DISCOUNT = Decimal(50)  # percent; above that is clearance, an admin decision
 ADMIN_MAX_DISCOUNT = MAX_PERCENT  # percent; the admin can give anything away
 MAX_PAYMENT_ROWS = 10  # payments of one sale; split payments beyond this are a mistake
+MAX_CART_LINES = 500  # lines of one cart, sale or return: a big weekly shop is well under
+#   100 lines and a cash-and-carry trolley a few hundred (a repeat scan of an item adds to
+#   its line), while every change of a cart reprices all of its lines (~0.1 ms a line):
+#   this bounds what one request costs the counter
 EMBEDDED_ITEM_DIGITS = 5  # digits of the item ref (PLU) in a weighed or priced label, when
 #                           a rule names none: the usual layout of German shop scales

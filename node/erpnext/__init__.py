@@ -1,10 +1,15 @@
 """The link to ERPNext (Frappe 15 and 16): HTTP client, setup checks, master-data pull,
 forwarder.
 
-    const      timeouts, retries, page sizes and the forwarder's pace, with units
+    const      timeouts, retries, page sizes, caps, deadlines and the forwarder's pace
+    _text      printable(): ERPNext's words without control characters, escapes or
+               bidi overrides, before they reach a log, a screen or the exceptions list
+    _limits    Limits: the byte cap of an answer and the deadlines of a request and a
+               pull, held to on every socket operation (a trickle fails at the deadline)
     _rest      ErpNextClient: REST calls with retries, typed errors, Decimal numbers;
                documents created through API v2 where the site has it, names checked
-    _settings  ErpNextSettings: URL, key, secret, POS Profile in secrets/erpnext.toml
+    _settings  ErpNextSettings: URL, key, secret, POS Profile in secrets/erpnext.toml;
+               plain http only with --insecure
     _setup     setup(): one Check per requirement, the custom fields Tillmesh needs
                (the origin event unique, so ERPNext refuses a second copy)
     _paging    keyset paging by (modified, name) and the pull's watermark (pure)
@@ -25,6 +30,7 @@ May import ``tillmesh.node.domain``, ``store``, ``projections``, ``ops.config`` 
 """
 
 from tillmesh.node.erpnext._commands import add_commands
+from tillmesh.node.erpnext._limits import Limits
 from tillmesh.node.erpnext._mapping import PULLED_DOCTYPES, SPECS
 from tillmesh.node.erpnext._pull import (
     Consolidated,
@@ -40,6 +46,7 @@ from tillmesh.node.erpnext._settings import load as load_settings
 from tillmesh.node.erpnext._settings import save as save_settings
 from tillmesh.node.erpnext._setup import CUSTOM_FIELDS, Check, CustomField, check_all, setup
 from tillmesh.node.erpnext._state import ScopeState
+from tillmesh.node.erpnext._text import printable
 from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
@@ -70,6 +77,7 @@ __all__ = [
     "ErpNextSettings",
     "ErpNextUnreachable",
     "ErpNextValidation",
+    "Limits",
     "PullReport",
     "ScopeState",
     "StoreAccess",
@@ -78,6 +86,7 @@ __all__ = [
     "check_all",
     "load_settings",
     "no_consolidated_shifts",
+    "printable",
     "pull",
     "save_settings",
     "settings_path",

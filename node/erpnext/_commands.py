@@ -1,16 +1,19 @@
 """``tillmesh erpnext setup | status | pull``: the ERPNext link for IT.
 
 ``setup`` saves the credentials and prints one line per check (exit 1 if anything is
-missing); a running node takes the new settings at once (``erpnext_reload``). ``pull``
+missing; a plain http:// URL only with ``--insecure``); it keeps the ``[limits]`` saved
+before. A running node takes the new settings at once (``erpnext_reload``). ``pull``
 goes through the running node's local API (the node owns the store) and polls its
 progress, or, with the node stopped, holds the node's lock and pulls into the store
 itself; exit 1 if a row or doctype could not be pulled. ``status`` shows the settings,
-whether ERPNext answers now, and the last pull of every doctype.
+how the link is protected, whether ERPNext answers now (within STATUS_TIMEOUT_S, whatever
+it sends), and the last pull of every doctype.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import os
 import sys
@@ -21,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from tillmesh.node.erpnext import _settings, _state
+from tillmesh.node.erpnext._limits import Limits
 from tillmesh.node.erpnext._pull import Direct, pull
 from tillmesh.node.erpnext._rest import check_url
 from tillmesh.node.erpnext._setup import setup
+from tillmesh.node.erpnext._text import printable
 from tillmesh.node.erpnext.const import PROGRESS_EVERY_S, STATUS_TIMEOUT_S
-from tillmesh.node.errors import ErpNextError, from_wire
+from tillmesh.node.errors import ConfigError, ErpNextError, from_wire
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import Config
 from tillmesh.node.ops.const import API_TIMEOUT_S
@@ -40,7 +45,8 @@ def cmd_setup(data_dir: DataDir, args: argparse.Namespace) -> int:
     verify: _settings.Verify = False if args.insecure else \
         str(Path(args.verify).resolve()) if args.verify else True
     profile = args.pos_profile or config.pos_profile
-    settings = _settings.ErpNextSettings(check_url(args.url), args.key, secret, profile, verify)
+    settings = _settings.ErpNextSettings(check_url(args.url), args.key, secret, profile, verify,
+                                         _saved_limits(config))
     with settings.client() as client:  # a bad URL or CA file fails here, before saving
         path = _settings.save(config, settings)
         print(f"saved {path} (mode 0600)")
@@ -52,6 +58,14 @@ def cmd_setup(data_dir: DataDir, args: argparse.Namespace) -> int:
           "fix what is MISSING above, then run `tillmesh erpnext setup` again")
     _reload_running(config)
     return 0 if ready else 1
+
+
+def _saved_limits(config: Config) -> Limits:
+    """The limits saved before (widened for a slow site): running setup again keeps them."""
+    try:
+        return _settings.load(config).limits
+    except ConfigError:  # none saved yet, or unusable: const's
+        return Limits()
 
 
 def _reload_running(config: Config) -> None:
@@ -72,11 +86,13 @@ def cmd_status(data_dir: DataDir, args: argparse.Namespace) -> int:
 
     config = config_mod.load(data_dir(args))
     settings = _settings.load(config)
-    print(f"url          {settings.url}\npos profile  {settings.pos_profile}")
+    print(f"url          {settings.url}\npos profile  {settings.pos_profile}\n"
+          f"security     {settings.security()}")
+    brief = dataclasses.replace(settings.limits, request_deadline_s=STATUS_TIMEOUT_S)
     try:
-        with settings.client(max_attempts=1, read_timeout_s=STATUS_TIMEOUT_S) as client:
+        with settings.client(max_attempts=1, limits=brief) as client:
             user = client.call_method("frappe.auth.get_logged_user")
-        print(f"reachable    yes, as {user}")
+        print(f"reachable    yes, as {printable(str(user))}")
         reachable = True
     except ErpNextError as exc:
         print(f"reachable    NO: {exc.message}")
@@ -183,7 +199,9 @@ def add_commands(sub: Any, data_dir: DataDir) -> None:
     p.add_argument("--pos-profile", help="POS Profile to pull (default: the counter's)")
     tls = p.add_mutually_exclusive_group()
     tls.add_argument("--verify", metavar="PATH", help="CA certificate file or directory")
-    tls.add_argument("--insecure", action="store_true", help="do not verify TLS (labs only)")
+    tls.add_argument("--insecure", action="store_true", help="labs only: do not verify TLS,"
+                     " and accept a plain http:// URL (the key and secret then cross the"
+                     " network in clear)")
     p.set_defaults(fn=partial(cmd_setup, data_dir))
 
     commands.add_parser("status", help="settings, reachability, the last pull per doctype"

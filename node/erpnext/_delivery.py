@@ -29,8 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tillmesh.node.erpnext._rest import Doc, ErpNextClient, name_not_kept, plain_text
+from tillmesh.node.erpnext._rest import Doc, ErpNextClient, name_not_kept
 from tillmesh.node.erpnext._setup import ORIGIN_FIELD
+from tillmesh.node.erpnext._text import plain_text, printable
 from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
@@ -53,8 +54,11 @@ class Refused(Exception):
 
     def __init__(self, message: str, *, stage: str, status: int | None = None,
                  exc_type: str | None = None) -> None:
+        # What the exceptions list shows: it quotes ERPNext and the records it sent.
+        message = printable(message)
         super().__init__(message)
-        self.message, self.stage, self.status, self.exc_type = message, stage, status, exc_type
+        self.message, self.stage, self.status = message, stage, status
+        self.exc_type = None if exc_type is None else printable(exc_type)
 
     @classmethod
     def of(cls, error: ErpNextError, stage: str) -> Refused:

@@ -24,6 +24,7 @@ from typing import Any
 
 from tillmesh.node.domain.const import MAX_NAME_CHARS
 from tillmesh.node.erpnext._paging import normalise_modified
+from tillmesh.node.erpnext._text import printable
 from tillmesh.node.erpnext.const import BIN_ITEMS_PER_EVENT
 from tillmesh.node.errors import ErpNextError
 from tillmesh.node.projections.ledger import nano
@@ -165,8 +166,8 @@ def single(doctype: str, full: Mapping[str, Any]) -> Doc:
     name = _name(full.get("name"), doctype)
     try:
         return {**full, "name": name, "modified": normalise_modified(full.get("modified"))}
-    except ErpNextError as exc:
-        raise ErpNextError(f"{doctype} {name}: {exc.message}") from exc
+    except ErpNextError as exc:  # it may end the pull: its message goes out as it is
+        raise ErpNextError(f"{doctype} {printable(name)}: {exc.message}") from exc
 
 
 def is_newer(modified: str, held: Held | None) -> bool:

@@ -13,8 +13,9 @@ others, so counters without internet get the data from their peers.
 
 Failures: a malformed row is logged and skipped; a doctype ERPNext refuses (403 on
 Deleted Document for a restricted API user) is logged and the others go on; ERPNext
-unreachable or failing (``ErpNextUnreachable``, ``ErpNextServerError``) ends the pull
-once what was already read is written: the next pull resumes from the watermarks.
+unreachable or failing (``ErpNextUnreachable``, ``ErpNextServerError``: an answer over
+the client's cap, a request or the whole pull past its deadline, ``_limits``) ends the
+pull once what was already read is written: the next pull resumes from the watermarks.
 
 Store access goes through ``StoreAccess``, always from the pull's one writer thread:
 ``Direct`` runs each step there (the CLI, with the node stopped); the daemon's pull job hands
@@ -61,6 +62,7 @@ from tillmesh.node.erpnext._paging import (
     start,
 )
 from tillmesh.node.erpnext._rest import ErpNextClient
+from tillmesh.node.erpnext._text import printable
 from tillmesh.node.errors import (
     ErpNextError,
     ErpNextServerError,
@@ -202,6 +204,7 @@ class Puller:
             self._error(f"{scope}: not pulled: {exc.message}")
 
     def _error(self, message: str) -> None:
+        message = printable(message)  # it quotes ERPNext's rows and words
         log.error("ERPNext pull: %s", message)
         self.report.errors.append(message)
 
@@ -415,5 +418,8 @@ class Puller:
 def pull(client: ErpNextClient, store: StoreAccess, profile: str, *,
          consolidated: Consolidated = no_consolidated_shifts,
          progress: Progress | None = None) -> PullReport:
-    """Pull the master data and stock of POS Profile ``profile`` into the store."""
-    return Puller(client, store, profile, consolidated=consolidated, progress=progress).run()
+    """Pull the master data and stock of POS Profile ``profile`` into the store, within
+    the client's ``pull_deadline_s``."""
+    with client.within(client.limits.pull_deadline_s, "the pull"):
+        return Puller(client, store, profile, consolidated=consolidated,
+                      progress=progress).run()

@@ -3,8 +3,11 @@ typed errors.
 
 Requests run as the API user of ``Authorization: token <key>:<secret>``, over TLS that is
 verified by default (``verify=PATH`` trusts a private CA, ``verify=False`` is for a lab
-only). Every wait is bounded (``const``): finite timeouts and at most ``MAX_ATTEMPTS``
-tries of one request.
+only). Every wait is bounded (``const``, ``_limits``): finite timeouts, at most
+``MAX_ATTEMPTS`` tries of one request, and a deadline for each call (every try, wait and
+byte of the answer) that every socket operation is held to, so a server that trickles
+its answer fails at the deadline; ``within`` sets an earlier one for all the calls of a
+block (a pull). Answers are read as they stream, never beyond ``max_answer_bytes``.
 
 Documents are created through Frappe's API v2 (``POST /api/v2/document/<doctype>``) where
 the site has it, asked once per client: it keeps the ``name`` a client chose, where
@@ -25,16 +28,18 @@ booked twice. PUTs set absolute values and GETs change nothing. A caller that PO
 without a name and a unique field of its own must not rely on this.
 
 Errors: every failure is an ``ErpNextError`` (``node.errors``) carrying ERPNext's own
-message. v1 puts it in ``_server_messages``, a JSON string holding a list of JSON strings
-(decoded twice here, HTML tags stripped), else in ``exception`` or ``exc_type``; v2 in
-``{"errors": [{"type", "message", "exception"}], "messages": [...]}``; both become the
-same exception with ``exc_type`` set. httpx's exceptions are translated at this boundary
-(``raise … from exc``) and never reach a caller. JSON numbers with a fraction are read as
-``Decimal`` (money is never a float in Tillmesh) and Decimals are sent as exact JSON
-numbers.
+message, made printable (``_text``: no control characters, escapes or bidi overrides
+reach a log, a screen or the exceptions list). v1 puts it in ``_server_messages``, a
+JSON string holding a list of JSON strings (decoded twice here, HTML tags stripped),
+else in ``exception`` or ``exc_type``; v2 in ``{"errors": [{"type", "message",
+"exception"}], "messages": [...]}``; both become the same exception with ``exc_type``
+set. httpx's exceptions are translated at this boundary (``raise … from exc``) and never
+reach a caller. JSON numbers with a fraction are read as ``Decimal`` (money is never a
+float in Tillmesh) and Decimals are sent as exact JSON numbers.
 
 The transport is injectable (``httpx.MockTransport`` in tests), as are ``sleep``, the
-jitter source and the clock, so retry timing is tested without waiting. The client is
+jitter source and the clocks (the wall's for Retry-After, a monotonic one for
+deadlines), so retry timing is tested without waiting. The client is
 synchronous: the daemon runs it in a worker thread.
 """
 
@@ -42,15 +47,15 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import html
 import json
 import logging
 import os
 import random
 import re
 import ssl
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -60,6 +65,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from tillmesh.node.erpnext import const
+from tillmesh.node.erpnext._limits import Deadline, Limits, bounded_transport, read_answer
+from tillmesh.node.erpnext._text import plain_text, printable
 from tillmesh.node.errors import (
     ConfigError,
     ErpNextAuthError,
@@ -82,12 +89,14 @@ _BY_STATUS: dict[int, type[ErpNextError]] = {
     401: ErpNextAuthError, 403: ErpNextAuthError, 404: ErpNextNotFound,
     409: ErpNextDuplicate, 417: ErpNextValidation, 429: ErpNextServerError,
 }
-_TAG = re.compile(r"<[^>]*>")
 _CERT_FAILED = "CERTIFICATE_VERIFY_FAILED"  # in ssl's message: retrying cannot help
 _MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )")  # "frappe.exceptions."
 # Asked once per client to learn whether the site has API v2 (Frappe 15 and later): a
 # method every API user may call, answering 200 there and 404 on a site without v2.
 _V2_PROBE = "/api/v2/method/frappe.auth.get_logged_user"
+
+
+DEFAULT_LIMITS = Limits()  # const's
 
 
 class ClientState(enum.Enum):
@@ -119,11 +128,6 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:  # an HTTP date is GMT by definition
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def plain_text(text: str) -> str:
-    """ERPNext's HTML message as one line of text (tags dropped, entities decoded)."""
-    return " ".join(html.unescape(_TAG.sub("", text)).split())
 
 
 def _server_messages(raw: object) -> list[str]:
@@ -207,6 +211,7 @@ def error_from_answer(status: int, content: bytes, *, method: str, path: str,
     if message is None:
         text = plain_text(content.decode("utf-8", "replace"))[:const.ERROR_TEXT_CHARS]
         message = f"HTTP {status} from ERPNext" + (f": {text}" if text else "")
+    message = printable(message)  # also what Frappe gave outside its HTML messages
     cls = _BY_STATUS.get(status)
     if cls is None:
         cls = ErpNextServerError if status >= 500 else \
@@ -214,7 +219,7 @@ def error_from_answer(status: int, content: bytes, *, method: str, path: str,
     details: dict[str, Any] = {"status": status, "method": method, "path": path}
     exc_type = frappe_exc_type(payload)
     if exc_type is not None:
-        details["exc_type"] = exc_type
+        details["exc_type"] = printable(exc_type)
     if retry_after is not None:
         details["retry_after"] = retry_after
     return cls(message, **details)
@@ -270,19 +275,26 @@ class ErpNextClient:
                  sleep: Callable[[float], None] = time.sleep,
                  jitter: Callable[[], float] = random.random,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 monotonic: Callable[[], float] = time.monotonic,
                  max_attempts: int = const.MAX_ATTEMPTS,
-                 read_timeout_s: float = const.READ_TIMEOUT_S) -> None:
+                 read_timeout_s: float = const.READ_TIMEOUT_S,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         self.url = check_url(url)
         if not api_key or not api_secret:
             raise ConfigError("an ERPNext API key and secret are both needed")
         if verify is False:
             log.warning("TLS certificates of %s are not verified (--insecure)", self.url)
-        self._sleep, self._jitter, self._now = sleep, jitter, now
+        self._sleep, self._jitter, self._now, self._monotonic = sleep, jitter, now, monotonic
         self.max_attempts = max(1, max_attempts)
+        self.limits = limits
         self.state = ClientState.OPEN
         self._v2: bool | None = None  # whether the site has API v2: asked on first need
+        # Per thread (the forwarder sends from several): the deadline of the call under
+        # way, which the transport holds each socket operation to, and that of `within`.
+        self._deadlines = threading.local()
         self._http = httpx.Client(
-            base_url=self.url, transport=transport, verify=tls_verify(verify),
+            base_url=self.url,
+            transport=transport or bounded_transport(tls_verify(verify), self._time_left),
             timeout=httpx.Timeout(connect=const.CONNECT_TIMEOUT_S, read=read_timeout_s,
                                   write=const.WRITE_TIMEOUT_S, pool=const.POOL_TIMEOUT_S),
             headers={"Authorization": f"token {api_key}:{api_secret}",
@@ -302,6 +314,23 @@ class ErpNextClient:
         if self.state is ClientState.OPEN:
             self.state = ClientState.CLOSED
             self._http.close()
+
+    @contextlib.contextmanager
+    def within(self, seconds: float, whose: str) -> Iterator[None]:
+        """Every call this thread makes in the block is over ``seconds`` from now at the
+        latest (the deadline of ``whose``, e.g. "the pull"), else ErpNextUnreachable."""
+        outer: Deadline | None = getattr(self._deadlines, "outer", None)
+        self._deadlines.outer = Deadline.after(seconds, whose, self._monotonic()).earliest(
+            outer)
+        try:
+            yield
+        finally:
+            self._deadlines.outer = outer
+
+    def _time_left(self) -> float | None:
+        """Seconds before this thread's call must be over (None outside a call)."""
+        deadline: Deadline | None = getattr(self._deadlines, "call", None)
+        return None if deadline is None else deadline.left(self._monotonic())
 
     # --- the REST API --------------------------------------------------------------------
 
@@ -398,37 +427,58 @@ class ErpNextClient:
             raise ErpNextError("this ERPNext client is closed", path=path)
         content = None if body is None else encode(body)
         headers = {} if content is None else {"Content-Type": "application/json"}
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                response = self._http.request(method, path, params=params, content=content,
-                                              headers=headers)
-            except httpx.TransportError as exc:
-                failure: ErpNextError = _unreachable(self.url, method, path, exc)
-                if _CERT_FAILED in str(exc) or attempt == self.max_attempts:
-                    raise failure from exc
-                wait = backoff_s(attempt, self._jitter())
-            except httpx.HTTPError as exc:  # a broken answer (bad gzip, …): not retried
-                raise ErpNextServerError(f"unreadable answer from ERPNext: {exc}",
-                                         method=method, path=path) from exc
-            else:
-                if response.is_success:
-                    return _payload(response.content, key, method, path)
-                asked = retry_after_s(response.headers.get("Retry-After"), self._now())
-                failure = error_from_answer(response.status_code, response.content,
-                                            method=method, path=path, retry_after=asked)
-                retryable = response.status_code >= 500 or response.status_code == 429
-                if response.is_redirect:
-                    failure = ErpNextError(
-                        f"ERPNext redirects {path} to {response.headers.get('Location')}:"
-                        " use that URL", status=response.status_code, path=path)
-                if not retryable or attempt == self.max_attempts or \
-                        (asked or 0.0) > const.MAX_RETRY_AFTER_S:
+        deadline = Deadline.after(self.limits.request_deadline_s, "one request",
+                                  self._monotonic()).earliest(
+            getattr(self._deadlines, "outer", None))
+        self._deadlines.call = deadline
+        try:
+            for attempt in range(1, self.max_attempts + 1):
+                if deadline.left(self._monotonic()) <= 0:  # e.g. a pull's, before this call
+                    raise deadline.missed(method, path)
+                try:
+                    response, answer = self._exchange(method, path, params, content, headers)
+                except httpx.TransportError as exc:
+                    if deadline.left(self._monotonic()) <= 0:
+                        raise deadline.missed(method, path) from exc
+                    failure: ErpNextError = _unreachable(self.url, method, path, exc)
+                    if _CERT_FAILED in str(exc) or attempt == self.max_attempts:
+                        raise failure from exc
+                    wait = backoff_s(attempt, self._jitter())
+                except httpx.HTTPError as exc:  # a broken answer (bad gzip, …): not retried
+                    raise ErpNextServerError(f"unreadable answer from ERPNext: {exc}",
+                                             method=method, path=path) from exc
+                else:
+                    if response.is_success:
+                        return _payload(answer, key, method, path)
+                    asked = retry_after_s(response.headers.get("Retry-After"), self._now())
+                    failure = error_from_answer(response.status_code, answer, method=method,
+                                                path=path, retry_after=asked)
+                    retryable = response.status_code >= 500 or response.status_code == 429
+                    if response.is_redirect:
+                        where = printable(response.headers.get("Location", ""))
+                        failure = ErpNextError(f"ERPNext redirects {path} to {where}: use that"
+                                               " URL", status=response.status_code, path=path)
+                    if not retryable or attempt == self.max_attempts or \
+                            (asked or 0.0) > const.MAX_RETRY_AFTER_S:
+                        raise failure
+                    wait = asked if asked is not None else backoff_s(attempt, self._jitter())
+                if wait >= deadline.left(self._monotonic()):  # the try after it would be cut
                     raise failure
-                wait = asked if asked is not None else backoff_s(attempt, self._jitter())
-            log.warning("ERPNext %s %s: %s; try %d of %d in %.1f s", method, path,
-                        failure.message, attempt + 1, self.max_attempts, wait)
-            self._sleep(wait)
+                log.warning("ERPNext %s %s: %s; try %d of %d in %.1f s", method, path,
+                            failure.message, attempt + 1, self.max_attempts, wait)
+                self._sleep(wait)
+        finally:
+            self._deadlines.call = None
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+
+    def _exchange(self, method: str, path: str, params: Mapping[str, Any] | None,
+                  content: bytes | None, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
+        """One request; the answer's head and its body, read up to ``max_answer_bytes``
+        (leaving the rest unread closes the connection)."""
+        with self._http.stream(method, path, params=params, content=content,
+                               headers=headers) as response:
+            return response, read_answer(response, self.limits.max_answer_bytes, method,
+                                         path)
 
 
 def _list_params(fields: Sequence[str], filters: Sequence[Sequence[Any]],
@@ -460,6 +510,7 @@ def name_not_kept(doctype: str, sent: str, held: str, *, api_v2: bool | None,
     It is there once (its origin event is unique), but every return and closing that
     names it would point at nothing, so it is never counted as delivered."""
     why = "even through API v2" if api_v2 else "on /api/resource, and it has no API v2"
+    held = printable(held)  # ERPNext's choice
     return ErpNextNameNotKept(
         f"ERPNext booked {doctype} {sent} as {held}: this Frappe does not keep the name"
         f" a client sends ({why}), and Tillmesh's returns and closings name {sent}. Upgrade"
@@ -473,7 +524,7 @@ def _unreachable(url: str, method: str, path: str, exc: httpx.TransportError) ->
     hint = ""
     if _CERT_FAILED in str(exc):
         hint = " (a private CA? run `tillmesh erpnext setup … --verify CA.pem`)"
-    detail = str(exc) or what
+    detail = printable(str(exc)) or what
     return ErpNextUnreachable(f"ERPNext at {url} unreachable: {what}: {detail}{hint}",
                               method=method, path=path)
 

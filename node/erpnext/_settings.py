@@ -3,6 +3,12 @@
 The file holds the API key and secret, so it is written with mode 0600 (atomically:
 a crash never leaves half a file) and refused when group or others may read it, as the
 database key is. ``tillmesh erpnext setup`` writes it; the pull and the forwarder read it.
+
+A plain ``http://`` URL is refused, saved or loaded, unless the settings say
+``--insecure`` (``verify = false``: a lab, where TLS is not checked either): the key and
+secret would cross the network in clear. Loopback is no exception, so there is one rule.
+A ``[limits]`` table, written only when it differs from ``const``'s, widens the caps and
+deadlines of ``_limits.Limits`` for a slow site (or narrows them in tests).
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ import json
 import os
 import stat
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from tillmesh.node.erpnext._limits import Limits
 from tillmesh.node.erpnext._rest import ErpNextClient, Verify, check_url
 from tillmesh.node.erpnext.const import SETTINGS_FILE
 from tillmesh.node.errors import ConfigError
@@ -28,16 +36,39 @@ class ErpNextSettings:
     api_secret: str
     pos_profile: str
     verify: Verify = True  # True, False (--insecure) or the path of a private CA
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        if urlsplit(self.url).scheme == "http" and not self.insecure:
+            raise ConfigError(
+                f"ERPNext URL {self.url} is plain http: the API key and secret would cross"
+                " the network in clear. Use https://, or `tillmesh erpnext setup … --insecure`"
+                " for a lab")
+
+    @property
+    def insecure(self) -> bool:
+        """--insecure: TLS certificates are not checked, plain http is accepted."""
+        return self.verify is False
+
+    def security(self) -> str:
+        """How the link to ERPNext is protected, in words (``erpnext status``)."""
+        if not self.insecure:
+            ca = f"against {self.verify}" if isinstance(self.verify, str) else "(system CAs)"
+            return f"TLS, certificates verified {ca}"
+        if urlsplit(self.url).scheme == "http":
+            return "INSECURE (--insecure): plain http, the API key and secret in clear"
+        return "INSECURE (--insecure): TLS certificates not verified"
 
     def client(self, **options: Any) -> ErpNextClient:
         """A client for this site (``options`` as ErpNextClient takes them)."""
+        options.setdefault("limits", self.limits)
         return ErpNextClient(self.url, self.api_key, self.api_secret, verify=self.verify,
                              **options)
 
     def public(self) -> dict[str, Any]:
         """What may be shown: everything but the secret."""
         return {"url": self.url, "api_key": self.api_key, "pos_profile": self.pos_profile,
-                "verify": self.verify}
+                "verify": self.verify, "insecure": self.insecure}
 
     def to_toml(self) -> str:
         verify = self.verify if isinstance(self.verify, str) else str(self.verify).lower()
@@ -46,6 +77,11 @@ class ErpNextSettings:
                  f"api_secret = {_quoted(self.api_secret)}",
                  f"pos_profile = {_quoted(self.pos_profile)}",
                  f"verify = {_quoted(verify) if isinstance(self.verify, str) else verify}"]
+        # Only what differs from const: a later release's defaults then apply to the rest.
+        changed = [f"{f.name} = {getattr(self.limits, f.name)!r}" for f in fields(Limits)
+                   if getattr(self.limits, f.name) != getattr(Limits(), f.name)]
+        if changed:
+            lines += ["", "[limits]", *changed]
         return "\n".join(lines) + "\n"
 
 
@@ -87,11 +123,18 @@ def load(config: Config) -> ErpNextSettings:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"{path} is readable by others; run: chmod 600 {path}")
-    fields = ("url", "api_key", "api_secret", "pos_profile")
-    missing = [f for f in fields if not isinstance(data.get(f), str) or not data[f]]
-    verify = data.get("verify", True)
-    if missing or not isinstance(verify, bool | str):
-        raise ConfigError(f"{path}: {', '.join(missing) or 'verify'} missing or malformed;"
+    needed = ("url", "api_key", "api_secret", "pos_profile")
+    missing = [f for f in needed if not isinstance(data.get(f), str) or not data[f]]
+    verify, limits = data.get("verify", True), data.get("limits", {})
+    if not isinstance(verify, bool | str):
+        missing.append("verify")
+    if not isinstance(limits, dict) or not limits.keys() <= {f.name for f in fields(Limits)}:
+        missing.append("limits")
+    if missing:
+        raise ConfigError(f"{path}: {', '.join(missing)} missing or malformed;"
                           " run `tillmesh erpnext setup` again")
-    return ErpNextSettings(check_url(data["url"]), data["api_key"], data["api_secret"],
-                           data["pos_profile"], verify)
+    try:
+        return ErpNextSettings(check_url(data["url"]), data["api_key"], data["api_secret"],
+                               data["pos_profile"], verify, Limits(**limits))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}") from exc

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from tillmesh.node.erpnext._mapping import SPECS
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
+from tillmesh.node.erpnext._text import printable
 from tillmesh.node.errors import (
     ErpNextAuthError,
     ErpNextDuplicate,
@@ -62,8 +63,8 @@ class Check:
     ok: bool
     detail: str  # ok: what was found; missing: what is wrong and how to fix it
 
-    def line(self) -> str:
-        return f"{'ok' if self.ok else 'MISSING':<8} {self.what}: {self.detail}"
+    def line(self) -> str:  # for a terminal; the details quote ERPNext's names
+        return printable(f"{'ok' if self.ok else 'MISSING':<8} {self.what}: {self.detail}")
 
 
 def _found(client: ErpNextClient, doctype: str, name: object) -> Doc | None:

@@ -18,6 +18,24 @@ MAX_RETRY_AFTER_S = 60.0
 ERROR_TEXT_CHARS = 300  # of a non-Frappe error page (a proxy's HTML) kept in a message
 USER_AGENT = "tillmesh-erpnext/1"
 
+# --- what one ERPNext may cost the counter (a hostile or broken one included) ----------
+# Bytes of one answer, read as it streams and never further: the largest real answer is
+# a list page of PAGE_LENGTH items (~1.5 MB of JSON; ~4 MB were every name 140
+# characters), so 16 MiB is four times the worst page, while an answer of 300 MB once
+# took a counter to 1.67 GB. Counted after gzip is undone; a broken answer costs at most
+# this, its parsed rows a few times more.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+# Seconds one call of the client may take, every try, wait and byte of the answer
+# included: a page of 5,000 items answers in seconds and a POS Closing Entry
+# consolidated in the request in ~1.3 s, while READ_TIMEOUT_S alone bounds only the
+# silence between two reads (a byte every 20 s once kept a pull running for minutes).
+REQUEST_DEADLINE_S = 120.0
+# Seconds one master-data pull may take: a first pull of 100,000 items with prices and
+# barcodes (about 60 list pages) took ~47 s (README, Benchmarks); fifteen minutes leaves
+# a slow site and link many times that, and a pull still running then is stuck. It ends
+# as failed, and the next one resumes from the doctypes already written.
+PULL_DEADLINE_S = 900.0
+
 # --- master-data pull ------------------------------------------------------------------
 # Rows per list request: 20 requests for 100,000 items, ~1.5 MB of JSON each, answered by
 # ERPNext well within READ_TIMEOUT_S. Child rows are a few short fields (~100 bytes).

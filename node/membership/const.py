@@ -12,7 +12,19 @@ INVITE_MAX_MINUTES = 24 * 60  # minutes; a code lying around for days is a leake
 
 # --- the join handshake -------------------------------------------------------------------
 
-MAX_JOIN_REQUEST_BYTES = 4096  # bytes; a join request is a few hundred bytes
+MAX_JOIN_REQUEST_BYTES = 4096  # bytes; a join request is a few hundred bytes: a bigger
+#   one is refused (and logged) unread
+MAX_JOIN_RECEIVE_BYTES = 64 * 1024  # bytes; libzmq cuts the connection of a sender above
+#   this, so the listener never buffers a huge frame (nor sees it: nothing to log)
+MAX_CLUSTER_CHARS = 64  # characters of a cluster id; `init` makes 12 (hex)
+MAX_ENDPOINT_CHARS = 200  # characters of the endpoint a joining counter reports (a hint)
+JOIN_HANDSHAKE_S = 5.0  # seconds a connection to the join port may take for its CurveZMQ
+#   handshake before libzmq drops it: a LAN handshake takes ms, a half-open connection
+#   would otherwise hold a file descriptor of the node for 30 s (libzmq's default)
+JOIN_REQUEST_SPACING_S = 0.02  # seconds at least between two join requests handled: an
+#   honest join sends one enrolment and a few snapshot parts, while a flood costs the
+#   node's event loop at most ~1 % (a request takes ~0.2 ms) and a guesser gets at most
+#   50 answers a second (a 128-bit secret valid for minutes: hopeless either way)
 JOIN_TIMEOUT_S = 10.0  # seconds; the inviting counter answers in milliseconds when reachable
 SNAPSHOT_FIRST_TIMEOUT_S = 300.0  # seconds; the first answer waits for the export of a big store
 

@@ -10,7 +10,10 @@ member: peers accept its key and it pulls the whole store's state.
 
 Only the inviting counter can redeem its code (the invite table is local), so a code
 cannot be used twice even while counters are partitioned. A code that was used, has
-expired, belongs to another cluster or was tampered with gets nothing.
+expired, belongs to another cluster or was tampered with gets nothing, and its holder
+hears only the join listener's generic refusal (the inviting counter's log says which).
+Guessing is hopeless: 128 random bits, valid for minutes, answered 50 times a second
+at most (``membership.const``).
 """
 
 from __future__ import annotations
@@ -91,19 +94,24 @@ def issue(session: Session, *, cluster: str, issuer: str, join_endpoint: str,
     return code
 
 
-def redeem(session: Session, secret: bytes, node: str, now: datetime) -> None:
-    """Mark the invite used by ``node``; AuthError if unknown, used or expired."""
-    digest = _digest(secret)
+def check(session: Session, secret: bytes, now: datetime) -> str:
+    """The admin who made the invite, if ``secret`` is an invite of this counter, unused
+    and unexpired; AuthError otherwise."""
     # Looked up by the SHA-256 of a 128-bit secret: timing reveals nothing useful.
-    match = raw(session).one("SELECT digest, expires_at, used_by FROM invites WHERE digest = ?",
-                             (digest,))
+    match = raw(session).one("SELECT expires_at, used_by, created_by FROM invites WHERE"
+                             " digest = ?", (_digest(secret),))
     if match is None:
         raise AuthError("Unknown invite code")
-    if match[2] is not None:
+    if match[1] is not None:
         raise AuthError("This invite code has been used already")
-    if datetime.fromisoformat(match[1]) < now:
+    if datetime.fromisoformat(match[0]) < now:
         raise AuthError("This invite code has expired: make a new one")
-    raw(session).run("UPDATE invites SET used_by = ? WHERE digest = ?", (node, digest))
+    return str(match[2])
+
+
+def use(session: Session, secret: bytes, node: str) -> None:
+    """Mark the invite (``check``-ed in the same transaction) used by ``node``."""
+    raw(session).run("UPDATE invites SET used_by = ? WHERE digest = ?", (node, _digest(secret)))
 
 
 def _digest(secret: bytes) -> str:

@@ -33,6 +33,7 @@ from tillmesh.node.membership.const import (
     REDIAL_S,
     TICK_S,
 )
+from tillmesh.node.membership.trust import Gate
 from tillmesh.node.ops.config import Config
 from tillmesh.node.projections import counters
 from tillmesh.replication.const import ASK_TIMEOUT_MS, MAX_BATCH_EVENTS
@@ -97,8 +98,9 @@ class Replication:
             raise ValueError("replication needs the counter's keypair")
         self.node = node
         self.set_config(node.config)
-        self.engine = Replicator(EventLogStore(node.log), node.node_id, node.config.cluster,
-                                 desk=self)
+        self.store = EventLogStore(node.log, Gate(node.log, node.config.max_clock_ahead_s,
+                                                  node.clock))
+        self.engine = Replicator(self.store, node.node_id, node.config.cluster, desk=self)
         self.transport = Transport(node.node_id, node.keypair.public, node.keypair.secret,
                                    node.config.listen, self._on_message)
         self.discovery: Any = None  # replication.discovery.Discovery when mDNS is on
@@ -130,6 +132,7 @@ class Replication:
                 self.config.listen.rsplit(":", 1)[0] + f":{port}", self.config.advertise)
         self.node.log.listeners.append(self._recorded)
         self.node.peer_view = self.peer_view
+        self.node.refused_events = lambda: dict(self.store.refusals)
         self.node.cut_off = self.pause
         self.node.owners = self
         self._sync_members()

@@ -168,7 +168,7 @@ def _demo_erpnext(config: Config, port: int) -> Any:
     with ErpNextClient(url, simulator.api_key, simulator.api_secret) as client:
         setup(client, config.pos_profile, lambda check: None)
     save_settings(config, ErpNextSettings(url, simulator.api_key, simulator.api_secret,
-                                          config.pos_profile))
+                                          config.pos_profile, verify=False))  # plain http
     print(f"ERPNext simulator at {url} (key {simulator.api_key}, secret "
           f"{simulator.api_secret}); it starts empty on every demo run")
     return simulator

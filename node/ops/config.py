@@ -24,6 +24,8 @@ from tillmesh.node.domain.const import (
 from tillmesh.node.errors import ConfigError
 from tillmesh.node.ops.const import (
     JOIN_PORT,
+    MAX_CLOCK_AHEAD_LIMIT_S,
+    MAX_CLOCK_AHEAD_S,
     MAX_PRINTER_TIMEOUT_S,
     RECEIPT_WIDTHS,
     REPLICATION_PORT,
@@ -91,6 +93,8 @@ class Config:
     mdns_interfaces: list[str] = field(default_factory=list)  # empty: every interface
     mdns_port: int = 5353  # the mDNS port (tests use another one)
     max_skew_ms: int = 2000  # warn in `tillmesh status` when a peer's clock is further off
+    max_clock_ahead_s: int = MAX_CLOCK_AHEAD_S  # a peer's event stamped further ahead of
+    #   this counter's clock is refused until the clocks agree (a bad clock, or poison)
     printer: PrinterConfig = field(default_factory=PrinterConfig)  # a [printer] table
 
     @property
@@ -199,6 +203,8 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"unknown timezone {config.timezone!r}") from exc
     if config.lockout_failures < 1 or config.lockout_minutes < 0:
         raise ConfigError("lockout_failures must be >= 1 and lockout_minutes >= 0")
+    if not 1 <= config.max_clock_ahead_s <= MAX_CLOCK_AHEAD_LIMIT_S:
+        raise ConfigError(f"max_clock_ahead_s must be 1-{MAX_CLOCK_AHEAD_LIMIT_S}")
     _validate_printer(config.printer)
     return config
 

@@ -16,6 +16,9 @@ JOIN_PORT = 7611  # TCP port a new counter presents its invite code on (``join_l
 
 RECEIPT_WIDTHS = (32, 42, 48)  # characters per line: 58 mm paper, 80 mm font A, 80 mm font B
 MAX_PRINTER_TIMEOUT_S = 60  # seconds; longer only hides a dead printer from the cashier
+MAX_CLOCK_AHEAD_S = 60  # seconds a peer's event may be stamped ahead of this counter's clock:
+#   NTP keeps tills within a second; a minute forgives a till that lost its time source
+MAX_CLOCK_AHEAD_LIMIT_S = 3600  # the most a store may allow: beyond an hour a stamp is wrong
 
 # --- commands -----------------------------------------------------------------------------
 

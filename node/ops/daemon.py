@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import inspect
 import logging
 import shutil
@@ -17,6 +18,7 @@ from tillmesh.node.api._wire import Request
 from tillmesh.node.api.dispatch import new_node
 from tillmesh.node.errors import ConfigError, NodeUnavailable
 from tillmesh.node.membership.keys import read_keypair_file
+from tillmesh.node.membership.trust import announce_key
 from tillmesh.node.ops.config import Config
 from tillmesh.node.ops.const import API_WORKERS
 from tillmesh.node.store import open_engine, read_key_file
@@ -30,9 +32,13 @@ log = logging.getLogger("tillmesh.node")
 
 def open_node(config: Config) -> Node:
     engine = open_engine(config.db_path, read_key_file(config.key_path))
-    log = EventLog(engine, config.node_id)
-    log.enable_group_commit(config.db_path)
-    return new_node(config, log, keypair=read_keypair_file(config.node_key_path))
+    keypair = read_keypair_file(config.node_key_path)
+    events = EventLog(engine, config.node_id, signer=keypair.signer)
+    if announce_key(events, keypair.signer.public):
+        log.warning("this counter was made before events were signed: it announced its "
+                    "signing key; its earlier events are trusted on their hash chain")
+    events.enable_group_commit(config.db_path)
+    return new_node(config, events, keypair=keypair)
 
 
 async def serve(config: Config) -> None:
@@ -85,6 +91,10 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # What start-up made lives as long as the process: kept out of every full garbage
+    # collection, one takes ~2-14 ms of the loop instead of 50-75 ms (measured while a
+    # cashier scanned a 500-line cart, which sets one off every few scans).
+    gc.freeze()
     log.info("counter %s ready: %d events held", node.node_id, sum(node.log.vector().values()))
     print(f"tillmesh node {node.node_id} serving {config.api_endpoint}", flush=True)
     try:

@@ -28,7 +28,7 @@ from tillmesh.node.errors import (
     ValidationError,
 )
 from tillmesh.node.membership.invite import InviteCode
-from tillmesh.node.membership.keys import Keypair, create_keypair_file
+from tillmesh.node.membership.keys import Keypair, create_keypair_file, read_keypair_file
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import CONFIG_NAME, Config
 from tillmesh.node.ops.const import (
@@ -55,7 +55,9 @@ DEMO_USERS = (("admin", "Demo Admin", "admin", "1234"),
 
 
 def _open(config: Config) -> EventLog:
-    return EventLog(open_engine(config.db_path, read_key_file(config.key_path)), config.node_id)
+    """The log of a stopped counter, for a command that records events (signed)."""
+    return EventLog(open_engine(config.db_path, read_key_file(config.key_path)), config.node_id,
+                    signer=read_keypair_file(config.node_key_path).signer)
 
 
 def _user_event(user: str, name: str, role: Role, pin: str) -> dict[str, Any]:
@@ -86,10 +88,11 @@ def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: b
     config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = create_key_file(config.key_path)
     keypair = create_keypair_file(config.node_key_path)
-    log = EventLog(open_engine(config.db_path, key), config.node_id)
+    log = EventLog(open_engine(config.db_path, key), config.node_id, signer=keypair.signer)
     with log.transaction() as tx:
-        # The first counter creates the cluster and enrols itself.
+        # The first counter creates the cluster and enrols itself: the root of trust.
         tx.append(ENROLLED, {"node": config.node_id, "public_key": keypair.public.decode(),
+                             "signing_key": keypair.signer.public, "by": admin,
                              "cluster": config.cluster, "endpoint": _endpoint(config)})
         tx.append(USER_UPSERTED, first)
         tx.append("audit.user_changed", {"user": admin, "target": admin, "change": "created",
@@ -99,7 +102,8 @@ def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: b
 
             for user, name, role, user_pin in DEMO_USERS:
                 if user != admin:
-                    tx.append(USER_UPSERTED, _user_event(user, name, Role(role), user_pin))
+                    tx.append(USER_UPSERTED, {**_user_event(user, name, Role(role), user_pin),
+                                              "by": admin})
             docs = demo_master_docs()
             for doctype, doc in docs:
                 tx.append("master.upserted", upserted_body(doctype, doc))
@@ -238,7 +242,7 @@ def join(config: Config, code_text: str, *, progress: Progress,
     config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     keypair = create_keypair_file(config.node_key_path)
     log = EventLog(open_engine(config.db_path, create_key_file(config.key_path)),
-                   config.node_id)
+                   config.node_id, signer=keypair.signer)
     try:
         return asyncio.run(_bootstrap(config, code, log, keypair, progress, timeout_s))
     finally:

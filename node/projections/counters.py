@@ -1,26 +1,24 @@
-"""The counters of this store: their CurveZMQ keys, enrolment and revocation.
+"""The counters of this store: their CurveZMQ and signing keys, enrolment and revocation.
 
-``node.enrolled`` carries a counter's public key; ``node.revoked`` removes it for good
-(a revoked counter that comes back must join again under a new id). Revocation wins
-whatever the order the two events arrive in, so every node agrees on the member set;
-the replication transport accepts exactly these keys (Ironhouse).
+``node.enrolled`` carries a counter's public keys; ``node.revoked`` removes it for good
+(a revoked counter that comes back must join again under a new id) and names its last
+event the store accepts. Revocation wins whatever the order the two events arrive in, so
+every node agrees on the member set (the table is written by ``membership``); the
+replication transport accepts exactly these keys (Ironhouse).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from tillmesh.node.projections import projector
+from tillmesh.node.domain.authority import ENROLLED as ENROLLED
+from tillmesh.node.domain.authority import REVOKED as REVOKED
+from tillmesh.node.domain.authority import SIGNING_KEY as SIGNING_KEY
 from tillmesh.node.store.base import PROJECTION, Base
-from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import raw
-
-ENROLLED = "node.enrolled"
-REVOKED = "node.revoked"
 
 
 class MemberRow(Base):
@@ -32,26 +30,8 @@ class MemberRow(Base):
     endpoint: Mapped[str | None] = mapped_column(String(200))  # where it listened, a hint
     hlc: Mapped[int] = mapped_column(BigInteger, default=0)
     revoked: Mapped[bool] = mapped_column(default=False)
-
-
-@projector(ENROLLED)
-def _enrolled(session: Session, event: Event, body: dict[str, Any]) -> None:
-    sql = raw(session)
-    sql.run("INSERT OR IGNORE INTO members (node, hlc, revoked) VALUES (?, 0, 0)",
-            (body["node"],))
-    # Two enrolments of one id (should not happen): the later stamp wins everywhere.
-    sql.run("UPDATE members SET public_key = ?, enrolled_by = ?, endpoint = ?, hlc = ?"
-            " WHERE node = ? AND hlc < ?", (body["public_key"], event.origin,
-                                            body.get("endpoint"), event.hlc, body["node"],
-                                            event.hlc))
-
-
-@projector(REVOKED)
-def _revoked(session: Session, event: Event, body: dict[str, Any]) -> None:
-    sql = raw(session)
-    sql.run("INSERT OR IGNORE INTO members (node, hlc, revoked) VALUES (?, 0, 1)",
-            (body["node"],))
-    sql.run("UPDATE members SET revoked = 1 WHERE node = ?", (body["node"],))
+    signing_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # Ed25519, 32 bytes
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)  # when revoked: its last event
 
 
 @dataclass(frozen=True)
@@ -79,3 +59,18 @@ def was_enrolled(session: Session, node: str) -> bool:
 
 
 # --- this counter's keypair ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What the replication gate needs of a counter to judge its events."""
+
+    signing_key: bytes | None  # None: made before signatures (its events are trusted by chain)
+    revoked: bool
+    last_seq: int | None  # a revoked counter's last event the store accepts
+
+
+def trust(session: Session) -> dict[str, Trust]:
+    """Every counter this store ever enrolled, revoked ones included."""
+    return {node: Trust(key, bool(revoked), last) for node, key, revoked, last in raw(session).run(
+        "SELECT node, signing_key, revoked, last_seq FROM members WHERE public_key IS NOT NULL")}

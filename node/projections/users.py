@@ -1,7 +1,8 @@
 """Users and their login state.
 
-Users replicate as ``user.upserted`` events (last writer wins on the HLC stamp), so a
-cashier enrolled on one counter logs in on any counter offline. The PIN travels only as
+Users replicate as ``user.upserted`` events (last writer wins on the HLC stamp, among the
+changes every replica accepts: ``membership``), so a cashier enrolled on one counter logs
+in on any counter offline. The PIN travels only as
 its argon2id hash. Failed-login counters are local to this counter (a table outside the
 projections): they protect this keypad and are never replicated.
 """
@@ -15,17 +16,13 @@ from typing import Any
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from tillmesh.node.domain.authority import USER_UPSERTED as USER_UPSERTED
 from tillmesh.node.domain.const import MAX_NAME_CHARS
-from tillmesh.node.domain.credentials import LockoutState, check_hash
+from tillmesh.node.domain.credentials import LockoutState
 from tillmesh.node.domain.roles import Role
 from tillmesh.node.errors import NotFoundError, ValidationError
-from tillmesh.node.projections import projector
 from tillmesh.node.store.base import PROJECTION, Base
-from tillmesh.node.store.event_codec import Event
-from tillmesh.node.store.raw import raw
 from tillmesh.node.store.types import UtcDateTime
-
-USER_UPSERTED = "user.upserted"
 
 
 class UserRow(Base):
@@ -74,24 +71,6 @@ def validate_user_id(user: object) -> str:
     if not isinstance(user, str) or not user.strip() or len(user) > MAX_NAME_CHARS:
         raise ValidationError(f"user must be a name of 1-{MAX_NAME_CHARS} characters")
     return user.strip()
-
-
-@projector(USER_UPSERTED)
-def _upserted(session: Session, event: Event, body: dict[str, Any]) -> None:
-    try:
-        check_hash(body["secret_hash"])  # a hostile peer's hash must not reach login
-    except ValidationError:
-        return
-    sql = raw(session)
-    row = sql.one("SELECT hlc, origin FROM users WHERE user = ?", (body["user"],))
-    if row is not None and tuple(row) >= (event.hlc, event.origin):
-        return
-    sql.run(
-        "INSERT OR REPLACE INTO users (user, full_name, role, secret_kind, secret_hash,"
-        " disabled, hlc, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (body["user"], body["full_name"], body["role"], body["secret_kind"],
-         body["secret_hash"], int(bool(body.get("disabled", False))), event.hlc, event.origin),
-    )
 
 
 def _user(row: UserRow) -> User:

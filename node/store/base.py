@@ -34,6 +34,7 @@ class EventRow(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
+    sig: Mapped[bytes | None] = mapped_column(LargeBinary)  # origin's Ed25519 signature
 
     # (hlc, origin, seq) is the replay order; the index makes each page of it a seek.
     __table_args__ = (Index("ix_events_order", "hlc", "origin", "seq"),)

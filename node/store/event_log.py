@@ -34,14 +34,16 @@ from tillmesh.node.store.raw import raw
 from tillmesh.replication import hlc
 from tillmesh.replication.hlc import HybridClock
 from tillmesh.replication.protocol import ProtocolError, check_event
+from tillmesh.replication.signing import Signer
 from tillmesh.replication.vector import VersionVector
 
 logger = logging.getLogger("tillmesh.eventlog")
 
-_INSERT_EVENT = ("INSERT INTO events (origin, seq, hlc, wall_us, kind, body, prev_hash, hash)"
-                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_EVENT = ("INSERT INTO events (origin, seq, hlc, wall_us, kind, body, prev_hash, hash,"
+                 " sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _COLUMNS = (EventRow.origin, EventRow.seq, EventRow.hlc, EventRow.wall_us, EventRow.kind,
-            EventRow.body, EventRow.prev_hash, EventRow.hash)
+            EventRow.body, EventRow.prev_hash, EventRow.hash,
+            func.coalesce(EventRow.sig, b""))
 PROJECTIONS_KEY = "projection_shape"  # meta: the shape of the tables the events built
 
 Clock = Callable[[], datetime]
@@ -60,16 +62,18 @@ class _Head:
 class EventLog:
     """One node's log. Single writer: the node process (or the CLI while it is stopped)."""
 
-    def __init__(self, engine: Engine, origin: str, clock: Clock = utc_now) -> None:
+    def __init__(self, engine: Engine, origin: str, clock: Clock = utc_now,
+                 signer: Signer | None = None) -> None:
         self.engine = engine
         self.origin = origin
         self.clock = clock
+        self.signer = signer  # signs this counter's own events (None: unsigned, tests only)
         from tillmesh.node.store import schema  # noqa: F401  (every table and handler, before create_all)
 
         try:
             Base.metadata.create_all(engine)
-            with Session(engine) as s:
-                last = s.scalar(select(func.max(EventRow.hlc))) or 0
+            _add_signature_column(engine)
+            last = self._latest_stamp()
             self._heads = self._load_heads()
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read the event log: {exc}") from exc
@@ -106,10 +110,17 @@ class EventLog:
 
     def reload(self) -> None:
         """Re-read heads and clock after another connection wrote events (a snapshot)."""
-        with Session(self.engine) as s:
-            last = s.scalar(select(func.max(EventRow.hlc))) or 0
+        last = self._latest_stamp()
         self._heads = self._load_heads()
         self.hlc.last = max(self.hlc.last, last)
+
+    def _latest_stamp(self) -> int:
+        """The clock starts from the latest stamp held, but never from one further ahead of
+        the wall clock than a peer may be: one poisoned stamp (``2**63-1``) in the log
+        would otherwise carry every later event past what peers accept."""
+        bound = hlc.pack(int(self.clock().timestamp() * 1000) + MAX_DRIFT_MS, 0)
+        with Session(self.engine) as s:
+            return s.scalar(select(func.max(EventRow.hlc)).where(EventRow.hlc <= bound)) or 0
 
     def _load_heads(self) -> dict[str, _Head]:
         with Session(self.engine) as s:
@@ -297,6 +308,14 @@ class EventLog:
             return count
 
 
+def _add_signature_column(engine: Engine) -> None:
+    """A store made before events were signed gets the column; its old events keep none."""
+    with engine.begin() as conn:
+        columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(events)")}
+        if "sig" not in columns:
+            conn.exec_driver_sql("ALTER TABLE events ADD COLUMN sig BLOB")
+
+
 def _fsync(path: Path) -> None:
     """fsync the WAL: what synchronous=FULL does at each commit, once for many."""
     try:
@@ -323,6 +342,8 @@ class Transaction:
         stamp = log.hlc.now(int(wall.timestamp() * 1000))
         head = log._heads.get(log.origin) or _Head(0, GENESIS)
         event = make_event(log.origin, head.seq + 1, stamp, wall, kind, body, head.hash)
+        if log.signer is not None:
+            event = log.signer.sign(event)
         try:
             check_event(event)  # an event peers would refuse would stall this origin
         except ProtocolError as exc:
@@ -369,8 +390,8 @@ class Transaction:
             return
         self.session.flush()  # ORM changes made earlier in this transaction go first
         raw(self.session).many(_INSERT_EVENT, [
-            (e.origin, e.seq, e.hlc, e.wall_us, e.kind, e.body, e.prev_hash, e.hash)
-            for e in events])
+            (e.origin, e.seq, e.hlc, e.wall_us, e.kind, e.body, e.prev_hash, e.hash,
+             e.sig or None) for e in events])
         for event in events:
             self.log._heads[event.origin] = _Head(event.seq, event.hash)
             projections.apply(self.session, event)

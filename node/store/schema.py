@@ -14,6 +14,7 @@ from tillmesh.node.projections import (  # noqa: F401  (tables and handlers regi
     deliveries,
     ledger,
     master_data,
+    membership,
     outbox,
     pos_profile,
     refunds,

@@ -75,7 +75,8 @@ def event(seq: int = 1, origin: str = "C01", body: bytes = b"\x80") -> Event:
 
 
 def wire_event(**changes: object) -> list[object]:
-    fields = dict(origin="C01", seq=1, hlc=7, wall_us=8, kind="x.y", body=b"", prev=H, hash=H)
+    fields = dict(origin="C01", seq=1, hlc=7, wall_us=8, kind="x.y", body=b"", prev=H, hash=H,
+                  sig=b"")
     fields.update(changes)
     return list(fields.values())
 
@@ -150,8 +151,17 @@ def test_a_newer_peer_may_append_fields_an_older_node_ignores():
     assert isinstance(got, Events) and got.events[0].seq == 1
     with pytest.raises(ProtocolError, match="must have 5 fields"):
         decode(frame(V, 2, "C01", {"C01": 1}, 1, True, False, "new"))  # same version: exact
-    with pytest.raises(ProtocolError, match="must have 8 fields"):
+    with pytest.raises(ProtocolError, match="must have 9 fields"):
         decode(frame(V, 4, "C01", [wire_event() + ["new"]]))
+
+
+def test_events_carry_their_signature_from_protocol_4():
+    signed = decode(frame(V, 4, "C01", [wire_event(sig=b"s" * 64)]))
+    assert isinstance(signed, Events) and signed.events[0].sig == b"s" * 64
+    older = decode(frame(3, 4, "C01", [wire_event()[:8]]))  # a protocol-3 peer: none
+    assert isinstance(older, Events) and older.events[0].sig == b""
+    with pytest.raises(ProtocolError, match="event signature must be empty or 64 bytes"):
+        decode(frame(V, 4, "C01", [wire_event(sig=b"s" * 63)]))
 
 
 # --- every validation rule ------------------------------------------------------------------
@@ -225,11 +235,11 @@ BAD = [
     ("ask holds negative", frame(V, 6, "C02", "a1", "C01-1", {"r": "1"}, -1), "holds"),
     ("ask too few fields", frame(V, 6, "C02", "a1", "C01-1", {"r": "1"}), "must have 5"),
     ("ask from protocol 2", frame(2, 6, "C02", "a1", "C01-1", {"r": "1"}, 0),
-     "ReturnAsk is not part of protocol 2"),
+     "speaks replication protocol 2"),
     ("answer granted int", frame(V, 7, "C01", "a1", 1, ""), "granted must be a boolean"),
     ("answer reason long", frame(V, 7, "C01", "a1", False, "r" * 513), "reason"),
     ("answer from protocol 2", frame(2, 7, "C01", "a1", True, ""),
-     "ReturnAnswer is not part of protocol 2"),
+     "speaks replication protocol 2"),
     ("bye reason int", frame(V, 5, "C01", 3), "Bye reason"),
     ("bye reason long", frame(V, 5, "C01", "r" * 513), "Bye reason"),
     ("trailing bytes", frame(V, 5, "C01", "r") + b"\x00", "not valid msgpack"),
@@ -428,15 +438,15 @@ def test_the_container_budget_is_per_frame_on_a_stream():
 
 
 def test_a_vector_carries_the_flags_of_its_protocol_version():
-    with pytest.raises(ProtocolError, match="accepts 2..4"):  # two releases back: refused
-        decode(frame(1, 2, "C01", {"C01": 1}, 5))
-    assert decode(frame(2, 2, "C01", {"C01": 1}, 5, True)) == Vector(
-        "C01", {"C01": 1}, 5, erpnext=True, forwarding=False)  # protocol 2: no forwarding
+    with pytest.raises(ProtocolError, match="accepts 3..5"):  # two releases back: refused
+        decode(frame(2, 2, "C01", {"C01": 1}, 5, True))
+    assert decode(frame(3, 2, "C01", {"C01": 1}, 5, True, False)) == Vector(
+        "C01", {"C01": 1}, 5, erpnext=True, forwarding=False)
     for erpnext in (True, False):
         for forwarding in (True, False):
             got = decode(encode(Vector("C01", {}, 5, erpnext, forwarding)))
             assert (got.erpnext, got.forwarding) == (erpnext, forwarding)
     with pytest.raises(ProtocolError, match="erpnext must be a boolean"):
-        decode(frame(2, 2, "C01", {}, 5, 1))
+        decode(frame(3, 2, "C01", {}, 5, 1, False))
     with pytest.raises(ProtocolError, match="forwarding must be a boolean"):
         decode(frame(3, 2, "C01", {}, 5, True, 1))

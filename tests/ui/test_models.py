@@ -40,6 +40,7 @@ from tillmesh.ui.models.status import (
     exception_rows,
     peer_rows,
     printer_problem,
+    security_rows,
 )
 
 CASH, CARD = Mode("Cash", True), Mode("Card", False)
@@ -356,3 +357,16 @@ def test_report_rows_sign_the_difference():
                              "difference": {"Cash": "1.50", "Card": "-2.00"}}))
     assert rows["Sales"] == "2" and rows["Gross sales"] == "10.00"
     assert rows["Difference · Cash"] == "+1.50" and rows["Difference · Card"] == "-2.00"
+
+
+def test_what_was_refused_reads_event_what_and_why():
+    rows = security_rows({
+        "refused_events": [{"origin": "C03", "event": "C03:14",
+                            "why": "not signed by counter C03: a forgery, or a corrupted copy"}],
+        "refused_changes": [{"event": "C02:9", "kind": "user.upserted",
+                             "why": "user.upserted by 'bob', who was not an enabled admin then"}]})
+    assert rows == [("C03:14", "from C03", "not signed by counter C03: a forgery, or a "
+                     "corrupted copy"),
+                    ("C02:9", "user.upserted", "user.upserted by 'bob', who was not an "
+                     "enabled admin then")]
+    assert security_rows({}) == []

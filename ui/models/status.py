@@ -180,3 +180,13 @@ def printer_rows(status: Mapping[str, Any], now: datetime | None = None,
              ("last_error", "Last error"))
     return [(title, when(status.get(key), now) if key.endswith("_at") else _text(status.get(key)))
             for key, title in known if key in status]
+
+
+def security_rows(status: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(event, what, why) of ``security_status``: events refused from peers, then
+    membership changes no counter applies."""
+    events = [(str(r.get("event")), f"from {r.get('origin')}", str(r.get("why")))
+              for r in status.get("refused_events") or ()]
+    changes = [(str(r.get("event")), str(r.get("kind")), str(r.get("why")))
+               for r in status.get("refused_changes") or ()]
+    return events + changes

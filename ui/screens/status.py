@@ -24,6 +24,7 @@ from tillmesh.ui.models.status import (
     exception_rows,
     peer_rows,
     printer_rows,
+    security_rows,
 )
 from tillmesh.ui.screens import dialogs
 from tillmesh.ui.screens.widgets import (
@@ -43,6 +44,7 @@ PEER_HEADERS = ("Counter", "Live", "State", "Lag", "Heard", "Clock")
 EXCEPTION_HEADERS = ("Document", "ERPNext says", "Tries", "State")
 STOCK_HEADERS = ("Item", "On hand", "Invoice")
 REVIEW_HEADERS = ("Return", "Of sale", "Counter", "Why")
+SECURITY_HEADERS = ("Event", "What", "Why refused")
 
 
 def _now() -> datetime:
@@ -50,6 +52,7 @@ def _now() -> datetime:
 
 MESSAGE_COLUMN = 1  # of the exceptions table: ERPNext's words
 REVIEW_WHY = 3  # of the returns to review: the reason, in words
+SECURITY_WHY = 2  # of what was refused: the reason, in words
 
 
 class StatusScreen(QWidget):
@@ -78,6 +81,11 @@ class StatusScreen(QWidget):
         self.reviews_note = label("", "muted", wrap=True)
         self.reviews_card = card(label("Returns to review", "subtitle"), self.reviews_note,
                                  self.reviews)
+        self.security = table(SECURITY_HEADERS)
+        self.security.setWordWrap(True)
+        self.security_note = label("", "muted", wrap=True)
+        self.security_card = card(label("Refused from other counters", "subtitle"),
+                                  self.security_note, self.security)
 
         cards = Columns([
             (card(label("Counters", "subtitle"), self.peers_note, self.peers), False),
@@ -88,7 +96,7 @@ class StatusScreen(QWidget):
             (card(label("Printer", "subtitle"), self.printer_note, self.printer,
                   label("Negative stock (sold below zero, flagged)", "subtitle"), self.stock),
              False),
-            (self.reviews_card, True)], STATUS_TWO_COLUMNS_PX)
+            (self.reviews_card, True), (self.security_card, True)], STATUS_TWO_COLUMNS_PX)
         page = QVBoxLayout(scrolling(self))
         page.addWidget(cards)
         page.addStretch(1)
@@ -101,6 +109,7 @@ class StatusScreen(QWidget):
         self.retry_button.setVisible(supervises)
         self.resolve_button.setVisible(supervises)
         self.reviews_card.setVisible(supervises)
+        self.security_card.setVisible(self._admin())
         self.refresh()
         self.timer.start()
 
@@ -118,6 +127,8 @@ class StatusScreen(QWidget):
             ("printer_status", self._printer, self.printer_note)]
         if self.ctx.user is not None and self.ctx.user.supervises:
             calls.append(("returns_flagged", self._reviews, self.reviews_note))
+        if self._admin():
+            calls.append(("security_status", self._security, self.security_note))
         self._outstanding = len(calls)
         for method, on_ok, note in calls:
             self.ctx.bridge.call(method, None, on_ok=self._answered(on_ok),
@@ -174,6 +185,16 @@ class StatusScreen(QWidget):
         fill(self.reviews, [(r.invoice, r.against, r.counter, r.why) for r in rows],
              stretch=REVIEW_WHY)
         self.reviews.resizeRowsToContents()
+
+    def _admin(self) -> bool:
+        return self.ctx.user is not None and self.ctx.user.role == "admin"
+
+    def _security(self, status: Any) -> None:
+        rows = security_rows(status)
+        self.security_note.setText("" if rows else "Nothing refused: every event came signed "
+                                   "by an enrolled counter, every change from an admin")
+        fill(self.security, rows, stretch=SECURITY_WHY)
+        self.security.resizeRowsToContents()
 
     def _printer(self, status: Any) -> None:
         self.printer_note.setText("")

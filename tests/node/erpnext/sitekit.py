@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -69,7 +70,10 @@ class Site:
         return len(self.client.get_list(doctype, filters=[["name", "=", name]], page_length=0))
 
     def forwarder(self, node: Node, transport: httpx.BaseTransport | None = None) -> Forwarder:
-        settings = ErpNextSettings(self.url, self.key, self.secret, self.pos_profile)
+        # The simulator (or a lab site the environment names) over plain http is set up
+        # --insecure, as its operator would have to.
+        settings = ErpNextSettings(self.url, self.key, self.secret, self.pos_profile,
+                                   verify=urlsplit(self.url).scheme != "http")
         return Forwarder(node, settings, client=lambda: settings.client(transport=transport))
 
 

@@ -17,6 +17,7 @@ import pytest
 from tests.paths import RECORDED as RECORDINGS
 from tillmesh.node.erpnext import _rest as client_mod
 from tillmesh.node.erpnext import const
+from tillmesh.node.erpnext._limits import Limits
 from tillmesh.node.erpnext._rest import (
     ErpNextClient,
     backoff_s,
@@ -68,9 +69,10 @@ class Fake:
 
     def client(self, **kw) -> ErpNextClient:
         kw.setdefault("jitter", lambda: 1.0)
+        kw.setdefault("sleep", self.sleeps.append)
         return ErpNextClient("https://erp.example.com", "key", "secret",
-                             transport=httpx.MockTransport(self.handler),
-                             sleep=self.sleeps.append, now=lambda: NOW, **kw)
+                             transport=httpx.MockTransport(self.handler), now=lambda: NOW,
+                             **kw)
 
 
 def ok(payload: object, status: int = 200, **headers: str) -> httpx.Response:
@@ -271,6 +273,85 @@ def test_retry_after_parsing():
     assert retry_after_s(None, NOW) is None
 
 
+# --- what an answer may cost: bytes and time --------------------------------------------
+
+
+class Clock:
+    """A monotonic clock the fake sleeps move, so deadlines are tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_an_answer_is_read_only_up_to_the_cap_and_the_error_names_it():
+    cap, chunk, given = 1000, b"x" * 300, []
+
+    def endless():  # a server that would never stop sending
+        while True:
+            given.append(len(chunk))
+            yield chunk
+
+    fake = Fake(httpx.Response(200, content=endless()))
+    with pytest.raises(ErpNextServerError, match="larger than 1,000 bytes") as err:
+        fake.client(limits=Limits(max_answer_bytes=cap)).get_list("Item")
+    assert sum(given) == 1200  # the chunk that crossed the cap was the last one taken
+    assert len(fake.requests) == 1  # never asked again: it would send the same
+    assert err.value.details["max_answer_bytes"] == cap
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading():
+    given = []
+
+    def body():
+        given.append(1)
+        yield b"{}"
+
+    fake = Fake(httpx.Response(200, content=body(), headers={"Content-Length": "1001"}))
+    with pytest.raises(ErpNextServerError, match="larger than 1,000 bytes"):
+        fake.client(limits=Limits(max_answer_bytes=1000)).get_list("Item")
+    assert given == []
+
+
+def test_a_retry_that_would_end_after_the_deadline_is_not_waited_for():
+    clock = Clock()
+    fake = Fake(httpx.Response(503), ok({"data": []}))
+    client = fake.client(monotonic=clock, sleep=clock.sleep,
+                         limits=Limits(request_deadline_s=0.4))
+    with pytest.raises(ErpNextServerError) as err:
+        client.get_list("Item")  # its first retry waits 0.5 s
+    assert err.value.status == 503 and len(fake.requests) == 1 and clock.now == 0.0
+
+
+def test_within_a_pulls_deadline_later_calls_fail_without_being_sent():
+    clock = Clock()
+    fake = Fake(ok({"data": []}))
+    client = fake.client(monotonic=clock)
+    with client.within(10, "the pull"):
+        client.get_list("Item")
+        clock.now = 10.0
+        with pytest.raises(ErpNextUnreachable,
+                           match=r"deadline of the pull \(10 s\) passed before ERPNext"
+                                 r" answered GET /api/resource/Item"):
+            client.get_list("Item")
+    assert len(fake.requests) == 1
+    client.get_list("Item")  # after the block, a call has its own deadline again
+    assert len(fake.requests) == 2
+
+
+def test_limits_must_be_positive_numbers():
+    for bad in ({"max_answer_bytes": 0}, {"max_answer_bytes": 1.5},
+                {"request_deadline_s": -1}, {"pull_deadline_s": True},
+                {"pull_deadline_s": "60"}):
+        with pytest.raises(ConfigError, match="must be a positive"):
+            Limits(**bad)
+
+
 # --- errors ---------------------------------------------------------------------------
 
 
@@ -400,13 +481,16 @@ def test_a_closed_client_refuses():
 
 def test_tls_is_verified_by_default(monkeypatch):
     seen = {}
-    real = httpx.Client
+    client, transport = httpx.Client, httpx.HTTPTransport
 
-    def spy(**kw):
-        seen.update(kw)
-        return real(**kw)
+    def spy(real):
+        def made(**kw):
+            seen.update(kw)
+            return real(**kw)
+        return made
 
-    monkeypatch.setattr(client_mod.httpx, "Client", spy)
+    monkeypatch.setattr(client_mod.httpx, "Client", spy(client))
+    monkeypatch.setattr(client_mod.httpx, "HTTPTransport", spy(transport))
     ErpNextClient("https://erp.example.com", "k", "s").close()
     assert seen["verify"] is True
     assert seen["follow_redirects"] is False

@@ -59,7 +59,8 @@ def sell_day(node, sales: int = 3) -> tuple[str, list[str]]:
 
 
 def forwarder(node, sim, **client_options) -> Forwarder:
-    settings = ErpNextSettings(sim.url, sim.api_key, sim.api_secret, POS_PROFILE)
+    settings = ErpNextSettings(sim.url, sim.api_key, sim.api_secret, POS_PROFILE,
+                               verify=False)  # the simulator: plain http on 127.0.0.1
     return Forwarder(node, settings, client=lambda: settings.client(**client_options))
 
 
@@ -322,7 +323,7 @@ def test_tillmesh_exceptions_lists_erpnexts_refusal_and_a_supervisor_retries_it(
     with Nodes() as nodes:
         data = nodes.init()
         ok(tillmesh(data, "erpnext", "setup", "--url", url, "--key", sim.api_key,
-                    "--secret", sim.api_secret))
+                    "--secret", sim.api_secret, "--insecure"))
         node = nodes.start(data)
         with node.client() as api:
             api.login("cashier", "1111")
@@ -404,7 +405,7 @@ def test_erpnext_setup_takes_effect_on_a_running_counter(site):
 
     sim, url = site
     setup_args = ("erpnext", "setup", "--url", url, "--key", sim.api_key,
-                  "--secret", sim.api_secret)
+                  "--secret", sim.api_secret, "--insecure")
     with Nodes() as nodes:
         data = nodes.init()
         node = nodes.start(data)

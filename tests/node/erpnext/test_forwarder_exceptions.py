@@ -59,7 +59,8 @@ def test_a_record_it_cannot_form_and_a_failure_of_its_own_hold_back_only_their_d
     assert names(erpnext, INVOICE) == sorted([first, back])  # the rest went on
     assert erpnext.get(CLOSING, shift) is None  # it lists both: it waits
     sup = Till(node, "sup")
-    assert [e["id"] for e in sup("exceptions_list")] == [
+    # Both failed in one cycle, from requests in flight at once: in either order.
+    assert sorted(e["id"] for e in sup("exceptions_list")) == [
         f"{INVOICE}/{unformable}", f"{INVOICE}/{failing}"]
 
     monkeypatch.undo()  # fixed (a new release), a supervisor retries both

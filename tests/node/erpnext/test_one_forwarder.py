@@ -120,7 +120,8 @@ class Store:
     def setup(self, proc: NodeProcess) -> str:
         """``tillmesh erpnext setup`` for ``proc``, pointing at the simulator."""
         return ok(tillmesh(proc.data_dir, "erpnext", "setup", "--url", self.site.url,
-                           "--key", self.site.key, "--secret", self.site.secret))
+                           "--key", self.site.key, "--secret", self.site.secret,
+                           "--insecure"))  # the simulator: plain http on 127.0.0.1
 
     def restart(self, name: str) -> NodeProcess:
         self.procs[name] = self.nodes.start(self.procs[name].data_dir)

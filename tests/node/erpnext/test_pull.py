@@ -291,7 +291,7 @@ def test_the_daemon_path_pulls_in_a_thread_and_writes_on_the_loop(site, counter)
     import asyncio
 
     sim, url = site
-    save(counter.config, ErpNextSettings(url, sim.api_key, sim.api_secret, PROFILE))
+    save(counter.config, ErpNextSettings(url, sim.api_key, sim.api_secret, PROFILE, False))
 
     async def main():
         started = counter.call("erpnext_pull")
@@ -314,7 +314,7 @@ def test_the_daemon_path_pulls_in_a_thread_and_writes_on_the_loop(site, counter)
 
 def test_without_an_event_loop_the_api_pull_runs_to_its_end(site, counter):
     sim, url = site
-    save(counter.config, ErpNextSettings(url, sim.api_key, sim.api_secret, PROFILE))
+    save(counter.config, ErpNextSettings(url, sim.api_key, sim.api_secret, PROFILE, False))
     view = counter.call("erpnext_pull")
     assert view["state"] == "done" and view["report"]["emitted"] > 500
     assert counter.call("erpnext_status")["pull"] == view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -15,6 +16,7 @@ from tillmesh.node.erpnext import (
     CUSTOM_FIELDS,
     ErpNextClient,
     ErpNextSettings,
+    Limits,
     check_all,
     setup,
 )
@@ -230,6 +232,29 @@ def test_settings_are_saved_0600_and_refused_when_others_may_read(tmp_path):
     assert "secret" not in ErpNextSettings("https://e.x", "k", "s", "P").public().values()
 
 
+def test_plain_http_needs_insecure_and_limits_are_saved_only_when_changed(tmp_path):
+    with pytest.raises(ConfigError, match="plain http: the API key and secret would cross"):
+        ErpNextSettings("http://127.0.0.1:8000", "k", "s", PROFILE)
+    with pytest.raises(ConfigError, match="plain http"):
+        ErpNextSettings("http://erp.example.com", "k", "s", PROFILE, "/etc/ssl/ca.pem")
+    lab = ErpNextSettings("http://127.0.0.1:8000", "k", "s", PROFILE, False)
+    assert lab.public()["insecure"] is True and "plain http" in lab.security()
+    config = Config(data_dir=tmp_path)
+    path = save(config, lab)
+    assert "[limits]" not in path.read_text()  # const's apply, also after an upgrade
+    slow = ErpNextSettings("https://erp.example.com", "k", "s", PROFILE,
+                           limits=Limits(pull_deadline_s=3600))
+    save(config, slow)
+    assert "[limits]\npull_deadline_s = 3600\n" in path.read_text()
+    assert load(config) == slow
+    with load(config).client() as client:
+        assert client.limits.pull_deadline_s == 3600
+    assert slow.security() == "TLS, certificates verified (system CAs)"
+    path.write_text(path.read_text().replace("pull_deadline_s", "pull_deadline"))
+    with pytest.raises(ConfigError, match="limits missing or malformed"):
+        load(config)
+
+
 # --- the command line ---------------------------------------------------------------------
 
 
@@ -237,11 +262,18 @@ def test_the_commands_set_up_pull_and_report(site, data_dir, capsys):
     sim, url = site
     base = ["--data-dir", str(data_dir), "erpnext"]
     code = main([*base, "setup", "--url", url, "--key", sim.api_key, "--secret",
-                 sim.api_secret])
+                 sim.api_secret, "--insecure"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "ERPNext is ready for Tillmesh" in out
-    assert stat.S_IMODE(settings_path(Config(data_dir=data_dir)).stat().st_mode) == 0o600
+    config = Config(data_dir=data_dir)
+    assert stat.S_IMODE(settings_path(config).stat().st_mode) == 0o600
+    widened = Limits(request_deadline_s=300)  # for a slow site: setup run again keeps it
+    save(config, dataclasses.replace(load(config), limits=widened))
+    assert main([*base, "setup", "--url", url, "--key", sim.api_key, "--secret",
+                 sim.api_secret, "--insecure"]) == 0
+    assert load(config).limits == widened
+    capsys.readouterr()
     assert main([*base, "pull"]) == 0
     captured = capsys.readouterr()
     assert "events recorded" in captured.out and "pulling" in captured.err
@@ -262,7 +294,8 @@ def test_the_commands_set_up_pull_and_report(site, data_dir, capsys):
 def test_setup_exits_1_when_something_is_missing(site, data_dir, capsys):
     sim, url = site
     code = main(["--data-dir", str(data_dir), "erpnext", "setup", "--url", url, "--key",
-                 sim.api_key, "--secret", sim.api_secret, "--pos-profile", "Other POS"])
+                 sim.api_key, "--secret", sim.api_secret, "--pos-profile", "Other POS",
+                 "--insecure"])
     out = capsys.readouterr().out
     assert code == 1
     assert "note: this counter sells with POS Profile 'Demo POS'" in out
@@ -283,7 +316,7 @@ def test_status_without_setup_and_with_erpnext_down(site, data_dir, capsys):
     assert main(["--data-dir", str(data_dir), "erpnext", "status"]) == 1
     assert "ERPNext is not set up" in capsys.readouterr().err
     config = Config(data_dir=data_dir)
-    save(config, ErpNextSettings(url, sim.api_key, sim.api_secret, PROFILE))
+    save(config, ErpNextSettings(url, sim.api_key, sim.api_secret, PROFILE, False))
     sim.faults.down = True
     assert main(["--data-dir", str(data_dir), "erpnext", "status"]) == 1
     out = capsys.readouterr().out
@@ -298,7 +331,7 @@ def test_with_the_node_running_the_pull_goes_through_its_local_api(site):
     with Nodes() as nodes:
         data = nodes.init(demo=False)
         ok(tillmesh(data, "erpnext", "setup", "--url", url, "--key", sim.api_key,
-                    "--secret", sim.api_secret))
+                    "--secret", sim.api_secret, "--insecure"))
         node = nodes.start(data)
         assert "events recorded" in ok(tillmesh(data, "erpnext", "pull"))
         with node.client() as c:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -11,7 +12,7 @@ from tests.nodekit import Till, make_node
 from tillmesh.node.api.cluster import enrol
 from tillmesh.node.errors import PermissionDenied, ValidationError
 from tillmesh.node.membership import invite
-from tillmesh.node.membership.join import JoinListener, request_join
+from tillmesh.node.membership.join import REFUSED, Enrolment, JoinListener, request_join
 from tillmesh.node.membership.keys import create_keypair_file
 from tillmesh.node.projections import counters
 
@@ -45,13 +46,12 @@ def test_only_admins_invite(issuer):
 def test_enrol_once_with_a_fresh_code(issuer, tmp_path):
     code = _code(issuer)
     pair = create_keypair_file(tmp_path / "k")
-    request = {"secret": code.secret, "node": "C04", "public_key": pair.public.decode(),
-               "cluster": code.cluster}
+    request = Enrolment(code.secret, "C04", pair.public.decode(), code.cluster, pair.signer.public)
     answer = enrol(issuer, request)
     assert {m["node"] for m in answer["members"]} == {"C01", "C04"}
     assert answer["endpoint"] == "tcp://127.0.0.1:7610"
     with pytest.raises(Exception, match="used already"):  # a stolen code, after use
-        enrol(issuer, {**request, "node": "C05"})
+        enrol(issuer, replace(request, node="C05"))
     with issuer.log.reading() as s:
         assert counters.is_member(s, "C04")
 
@@ -59,12 +59,11 @@ def test_enrol_once_with_a_fresh_code(issuer, tmp_path):
 def test_expired_wrong_cluster_and_taken_ids_get_nothing(issuer, tmp_path):
     pair = create_keypair_file(tmp_path / "k")
     code = _code(issuer, minutes=1)
-    base = {"secret": code.secret, "node": "C04", "public_key": pair.public.decode(),
-            "cluster": code.cluster}
+    base = Enrolment(code.secret, "C04", pair.public.decode(), code.cluster, pair.signer.public)
     with pytest.raises(Exception, match="another store"):
-        enrol(issuer, {**base, "cluster": "feedfeedfeed"})
+        enrol(issuer, replace(base, cluster="feedfeedfeed"))
     with pytest.raises(ValidationError, match="taken"):
-        enrol(issuer, {**base, "node": "C01"})
+        enrol(issuer, replace(base, node="C01"))
     issuer.clock.advance(minutes=2)  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="expired"):
         enrol(issuer, base)
@@ -86,8 +85,9 @@ def test_join_over_curvezmq(issuer, tmp_path):
         pair = create_keypair_file(tmp_path / "k")
         answer = request_join(code, "C04", pair, timeout=5)
         assert answer["issuer"] == "C01" and answer["cluster"] == issuer.config.cluster
-        with pytest.raises(ValidationError, match="used already"):
+        with pytest.raises(ValidationError) as refused:  # used already: said in the log only
             request_join(code, "C05", create_keypair_file(tmp_path / "k2"), timeout=5)
+        assert refused.value.message == f"counter C01 refused: {REFUSED}"
     finally:
         asyncio.run_coroutine_threadsafe(listener.close(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)
@@ -97,8 +97,8 @@ def test_join_over_curvezmq(issuer, tmp_path):
 def test_revoke_removes_a_member(issuer, tmp_path):
     pair = create_keypair_file(tmp_path / "k")
     code = _code(issuer)
-    enrol(issuer, {"secret": code.secret, "node": "C04", "public_key": pair.public.decode(),
-                   "cluster": code.cluster})
+    enrol(issuer, Enrolment(code.secret, "C04", pair.public.decode(), code.cluster,
+                            pair.signer.public))
     admin = Till(issuer, "admin")
     admin("node_revoke", node_id="C04")
     assert [m["revoked"] for m in admin("members") if m["node"] == "C04"] == [True]

@@ -1,0 +1,25 @@
+"""What this counter refused to believe: peers' events it would not store (a forged or
+unsigned event, a counter nobody enrolled, a revoked one, a stamp far in the future) and
+changes to users and counters no replica applies (made by someone who was not an admin
+then). Admins read it; nothing here changes anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tillmesh.node.api._methods import api_method
+from tillmesh.node.api._node import Caller, Node
+from tillmesh.node.domain.roles import Role
+from tillmesh.node.projections import membership
+
+
+@api_method(roles=(Role.ADMIN,))
+def security_status(node: Node, caller: Caller) -> dict[str, Any]:
+    """Events refused from peers (the latest per counter) and refused membership changes."""
+    with node.read() as s:
+        changes = membership.refused(s)
+    return {
+        "refused_events": [{"origin": origin, "event": event, "why": why}
+                           for origin, (event, why) in sorted(node.refused_events().items())],
+        "refused_changes": [{"event": f"{r.origin}:{r.seq}", "kind": r.kind, "why": r.reason}
+                            for r in changes]}

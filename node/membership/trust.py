@@ -1,0 +1,107 @@
+"""Which events of peers this counter stores and relays: the replication gate.
+
+Every event must come from a counter this store enrolled, carry that counter's signature
+(its Ed25519 key, enrolled with it) and not be stamped further ahead of this counter's
+clock than the store allows. So one enrolled till cannot write as another counter, as
+this counter itself or as a counter nobody enrolled, and a bad clock cannot drag every
+counter's clock into the future. A revoked counter's events stand up to the one its
+revocation names; later ones are refused. Counters made before events were signed are
+trusted on their hash chain until they announce a key (``node.signing_key``).
+
+A refused event is neither stored nor relayed, and its origin stops there for this batch;
+``replication.stores.EventLogStore`` logs it and keeps it for the status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from tillmesh.node.domain.authority import ENROLLED, REVOKED, SIGNING_KEY
+from tillmesh.node.errors import StoreError
+from tillmesh.node.projections import counters
+from tillmesh.node.store.event_codec import Event, data
+from tillmesh.node.store.event_log import EventLog
+from tillmesh.replication import hlc
+from tillmesh.replication.signing import signed_by
+
+
+class Gate:
+    def __init__(self, log: EventLog, ahead_s: float, clock: Callable[[], datetime]) -> None:
+        self.log = log
+        self.ahead_ms = int(ahead_s * 1000)
+        self.clock = clock
+
+    def __call__(self, events: Sequence[Event]) -> tuple[list[Event], list[tuple[Event, str]]]:
+        with self.log.reading() as session:
+            known = counters.trust(session)
+        now_ms = int(self.clock().timestamp() * 1000)
+        accepted: list[Event] = []
+        refused: list[tuple[Event, str]] = []
+        stopped: set[str] = set()
+        for event in events:
+            if event.origin in stopped:
+                continue
+            why = self.judge(event, known, now_ms)
+            if why is not None:
+                stopped.add(event.origin)
+                refused.append((event, why))
+                continue
+            accepted.append(event)
+            _learn(event, known)
+        return accepted, refused
+
+    def judge(self, event: Event, known: dict[str, counters.Trust], now_ms: int) -> str | None:
+        """Why ``event`` may not be stored, or None."""
+        ahead_ms = hlc.physical_ms(event.hlc) - now_ms
+        if ahead_ms > self.ahead_ms:
+            return (f"stamped {ahead_ms / 1000:.0f} s ahead of this counter's clock (at most "
+                    f"{self.ahead_ms / 1000:.0f} s): refused until the clocks agree")
+        member = known.get(event.origin)
+        if member is None:
+            return f"{event.origin} is not a counter of this store"
+        if member.revoked and (member.last_seq is None or event.seq > member.last_seq):
+            return (f"{event.origin} was revoked after its event "
+                    f"{event.origin}:{member.last_seq or 0}")
+        if member.signing_key is None:
+            return None  # made before signatures: its chain is what vouches for it
+        if not signed_by(event, member.signing_key):
+            who = ("this counter" if event.origin == self.log.origin
+                   else f"counter {event.origin}")
+            return f"not signed by {who}: a forgery, or a corrupted copy"
+        return None
+
+
+def _learn(event: Event, known: dict[str, counters.Trust]) -> None:
+    """Membership changes earlier in the same batch count for the events after them (the
+    fold of ``domain.authority`` settles them for good once they are applied)."""
+    if event.kind not in (ENROLLED, REVOKED, SIGNING_KEY):
+        return
+    try:
+        body = data(event)
+        node = str(body["node"])
+        held = known.get(node) or counters.Trust(None, False, None)
+        if event.kind == ENROLLED:
+            key = body.get("signing_key")
+            known[node] = counters.Trust(bytes(key) if key else None, held.revoked,
+                                         held.last_seq)
+        elif event.kind == REVOKED and not held.revoked:
+            last = body.get("last_seq")
+            known[node] = counters.Trust(held.signing_key, True,
+                                         None if last is None else int(last))
+        elif held.signing_key is None and node == event.origin:
+            known[node] = counters.Trust(bytes(body["key"]), held.revoked, held.last_seq)
+    except (StoreError, KeyError, TypeError, ValueError):
+        return  # a malformed change: the fold refuses it, it teaches the gate nothing
+
+
+def announce_key(log: EventLog, public: bytes) -> bool:
+    """A counter made before events were signed announces its signing key once, in its
+    own chain, at its first start on this release; True if it did."""
+    with log.reading() as session:
+        me = counters.trust(session).get(log.origin)
+    if me is None or me.signing_key is not None:
+        return False
+    with log.transaction() as tx:
+        tx.append(SIGNING_KEY, {"node": log.origin, "key": public})
+    return True

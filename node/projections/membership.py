@@ -1,0 +1,79 @@
+"""Users and counters as every replica judges them: the changes to them (``user.*`` and
+``node.*`` events) are kept as they arrive, and the ``users`` and ``members`` tables are
+the fold of ``domain.authority`` over all of them in HLC order, recomputed when one
+arrives. Changes the fold refuses are listed in ``refused_changes`` for admins: kept in
+the log (their counter's chain goes on), never applied.
+
+Such changes are rare (tens a day), so folding them all again is cheap and keeps the
+tables a pure function of the event set, whatever the order of arrival.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, LargeBinary, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tillmesh.node.domain.authority import KINDS, Change, Refused, fold
+from tillmesh.node.projections import projector
+from tillmesh.node.store.base import PROJECTION, Base
+from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
+from tillmesh.node.store.raw import raw
+
+
+class ChangeRow(Base):
+    __tablename__ = "membership_changes"
+    __table_args__ = {"info": PROJECTION}
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hlc: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    signed: Mapped[bool]
+
+
+class RefusedRow(Base):
+    __tablename__ = "refused_changes"
+    __table_args__ = {"info": PROJECTION}
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    hlc: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(300))
+
+
+@projector(*KINDS)
+def _changed(session: Session, event: Event, body: dict[str, Any]) -> None:
+    raw(session).run("INSERT OR IGNORE INTO membership_changes (origin, seq, hlc, kind, body,"
+                     " signed) VALUES (?, ?, ?, ?, ?, ?)",
+                     (event.origin, event.seq, event.hlc, event.kind, pack_body(body),
+                      int(bool(event.sig))))
+    _refold(session)
+
+
+def _refold(session: Session) -> None:
+    sql = raw(session)
+    store = fold(Change(hlc, origin, seq, kind, unpack_body(body), bool(signed))
+                 for origin, seq, hlc, kind, body, signed in sql.run(
+                     "SELECT origin, seq, hlc, kind, body, signed FROM membership_changes"))
+    sql.run("DELETE FROM users")
+    sql.many("INSERT INTO users (user, full_name, role, secret_kind, secret_hash, disabled,"
+             " hlc, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             [(u.user, u.full_name, u.role, u.secret_kind, u.secret_hash, int(u.disabled),
+               u.hlc, u.origin) for u in store.users.values()])
+    sql.run("DELETE FROM members")
+    sql.many("INSERT INTO members (node, public_key, signing_key, enrolled_by, endpoint, hlc,"
+             " revoked, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             [(m.node, m.public_key, m.signing_key, m.enrolled_by, m.endpoint, m.hlc,
+               int(m.revoked), m.last_seq) for m in store.members.values()])
+    sql.run("DELETE FROM refused_changes")
+    sql.many("INSERT INTO refused_changes (origin, seq, kind, hlc, reason) VALUES"
+             " (?, ?, ?, ?, ?)", [(r.origin, r.seq, r.kind, r.hlc, r.reason[:300])
+                                  for r in store.refused])
+
+
+def refused(session: Session) -> list[Refused]:
+    """Changes no replica applies, oldest first (for admins)."""
+    return [Refused(*row) for row in raw(session).run(
+        "SELECT origin, seq, kind, hlc, reason FROM refused_changes ORDER BY hlc")]
