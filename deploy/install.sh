@@ -13,8 +13,9 @@
 #      tillmesh.toml yet (an existing counter, its key and its data are never touched),
 #   5. prints the next steps. It never starts, stops or restarts the service.
 #
-# The first admin's PIN for init comes from $TILLMESH_ADMIN_PIN or a prompt (--demo: the
-# demo users, admin PIN 1234). Sourcing this file (tests do) defines functions only.
+# The first admin's PIN for init (6-12 digits) comes from $TILLMESH_ADMIN_PIN or tillmesh's
+# own prompt (--demo: the demo users, admin PIN 1234); it reaches tillmesh on standard
+# input, never as an argument. Sourcing this file (tests do) defines functions only.
 
 TILLMESH_USER="tillmesh"
 PREFIX="/opt/tillmesh"
@@ -90,18 +91,19 @@ init_counter() {
         echo "$DATA_DIR already holds a counter; left as it is"
         return
     fi
-    local args=(init --node "$node" --profile "$profile")
+    local init=(runuser -u "$TILLMESH_USER" -- "$PREFIX/.venv/bin/tillmesh" --data-dir "$DATA_DIR"
+                init --node "$node" --profile "$profile")
     if [[ "$demo" == 1 ]]; then
-        args+=(--demo --pin "${pin:-1234}")
-    else
-        if [[ -z "$pin" ]]; then
-            [[ -t 0 ]] || die "no TILLMESH_ADMIN_PIN and no terminal to ask for the admin PIN"
-            read -r -s -p "PIN (4-12 digits) for the first admin of $node: " pin
-            echo
-        fi
-        args+=(--pin "$pin")
+        init+=(--demo)
+        pin="${pin:-1234}"
     fi
-    runuser -u "$TILLMESH_USER" -- "$PREFIX/.venv/bin/tillmesh" --data-dir "$DATA_DIR" "${args[@]}"
+    if [[ -n "$pin" ]]; then
+        # printf is a bash builtin: the PIN is in no process's arguments (ps shows those)
+        printf '%s\n' "$pin" | "${init[@]}"
+    else
+        [[ -t 0 ]] || die "no TILLMESH_ADMIN_PIN and no terminal to ask for the admin PIN"
+        "${init[@]}"  # tillmesh asks for the PIN, twice, without echoing it
+    fi
 }
 
 next_steps() {

@@ -49,7 +49,7 @@ class DemoNode:
     def __enter__(self) -> DemoNode:
         try:
             subprocess.run(_tillmesh("--data-dir", str(self.data_dir), "init", "--demo",
-                                     "--pin", ADMIN_PIN, *LOOPBACK),
+                                     *LOOPBACK), input=f"{ADMIN_PIN}\n".encode(),
                            check=True, capture_output=True, timeout=INIT_TIMEOUT_S)
             if self._prepare is not None:
                 self._prepare(self.data_dir)

@@ -84,7 +84,7 @@ def save_all(outdir: Path) -> list[Path]:
         window.payment.submit()
         settle(lambda: window.payment.sale is not None)
         invoice = str(window.payment.sale["invoice"]) if window.payment.sale else ""
-        window.payment.finished.emit()
+        window.payment.next_customer.emit("")
         _returns(window, settle, invoice)
         shot("returns")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 from tillmesh.replication.event import GENESIS, Event, chain_hash
@@ -50,6 +51,33 @@ def extending(events: Iterable[Event], head: Callable[[str], tuple[int, bytes]]
                 out.append(event)
                 seq, digest = event.seq, event.hash
     return out
+
+
+@dataclass(frozen=True)
+class Fork:
+    """Two different events hold one place in ``origin``'s chain: ours and another
+    counter's. Only a second holder of that counter's signing key makes one."""
+
+    origin: str
+    seq: int  # where this counter's chain and the other one differ (at or before)
+    ours: bytes  # the hash of our event there
+    theirs: bytes  # the hash the other chain has there
+    event: Event  # the other chain's event that showed it
+
+
+def forks(events: Iterable[Event], head: Callable[[str], tuple[int, bytes]]) -> list[Fork]:
+    """The origins whose events here contradict the chain held: an event at the head's
+    place with another hash, or the next one naming another previous hash."""
+    found: dict[str, Fork] = {}
+    for event in events:
+        if event.origin in found:
+            continue
+        seq, digest = head(event.origin)
+        if seq and event.seq == seq and event.hash != digest:
+            found[event.origin] = Fork(event.origin, seq, digest, event.hash, event)
+        elif seq and event.seq == seq + 1 and event.prev_hash != digest:
+            found[event.origin] = Fork(event.origin, seq, digest, event.prev_hash, event)
+    return list(found.values())
 
 
 class MemoryStore:
@@ -118,6 +146,7 @@ class EventLogStore:
         self.log = log
         self.gate = gate
         self.refusals: dict[str, tuple[str, str]] = {}  # origin -> (event id, why), latest
+        self.forks: dict[str, Fork] = {}  # origin -> the first fork seen in its chain
         self._heads: dict[str, tuple[int, bytes]] = {}  # committed heads we have seen
 
     def vector(self) -> VersionVector:
@@ -134,6 +163,28 @@ class EventLogStore:
         held = self.log.range(origin, seq, seq) if seq else []
         return (seq, held[0].hash) if held else (0, GENESIS)
 
+    def _refused(self, refused: Iterable[tuple[Event, str]]) -> None:
+        for event, why in refused:
+            if self.refusals.get(event.origin) != (event.id, why):
+                log.warning("refused event %s: %s", event.id, why)
+            self.refusals[event.origin] = (event.id, why)
+
+    def _note_forks(self, events: Sequence[Event]) -> None:
+        """A contradicting event that its origin signed is a fork (its key is in two
+        places), said loudly once; one the gate refuses is a forgery, refused as such."""
+        for fork in forks(events, self._head):
+            if fork.origin in self.forks:
+                continue
+            refused = self.gate([fork.event])[1] if self.gate is not None else []
+            if refused:
+                self._refused(refused)
+                continue
+            self.forks[fork.origin] = fork
+            log.error("FORK in %s's chain at %d: ours is %s, another counter holds %s "
+                      "(event %s): two machines hold %s's key; revoke it from a counter "
+                      "whose copy you trust", fork.origin, fork.seq, fork.ours.hex()[:12],
+                      fork.theirs.hex()[:12], fork.event.id, fork.origin)
+
     def _apply(self, events: Sequence[Event]) -> int:
         with self.log.transaction() as tx:
             applied = tx.receive_many(list(events))
@@ -142,13 +193,11 @@ class EventLogStore:
         return applied
 
     def receive(self, events: Sequence[Event]) -> int:
+        self._note_forks(events)
         new = extending(events, self._head)
         if new and self.gate is not None:
             new, refused = self.gate(new)
-            for event, why in refused:
-                if self.refusals.get(event.origin) != (event.id, why):
-                    log.warning("refused event %s: %s", event.id, why)
-                self.refusals[event.origin] = (event.id, why)
+            self._refused(refused)
         if not new:
             return 0
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from tillmesh.node.api import Node
 from tillmesh.node.api._agreement import decide
 from tillmesh.node.api.dispatch import new_node
-from tillmesh.node.domain.credentials import SecretKind, new_credential
+from tillmesh.node.domain.credentials import Credential, SecretKind, new_credential
 from tillmesh.node.membership.keys import create_keypair_file
 from tillmesh.node.ops.config import Config
 from tillmesh.node.projections._registry import projection_tables
@@ -87,10 +88,17 @@ class FakeClock:
         self.now += timedelta(**kw)
 
 
+@cache
+def _credential(pin: str) -> Credential:
+    # One hash per PIN for every node a test makes: each node seeds the same users, and a
+    # user whose hash changes (a new PIN, as far as a node can tell) loses their sessions.
+    return new_credential(SecretKind.PIN, pin)
+
+
 def seed(log: EventLog) -> None:
     with log.transaction() as tx:
         for user, (role, pin) in USERS.items():
-            cred = new_credential(SecretKind.PIN, pin)
+            cred = _credential(pin)
             tx.append("user.upserted", {"user": user, "full_name": user.title(), "role": role,
                                         "secret_kind": cred.kind.value,
                                         "secret_hash": cred.secret_hash, "disabled": False})

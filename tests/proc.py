@@ -2,6 +2,7 @@
 
     with Nodes() as nodes:                      # or the ``nodes`` fixtures of the tests
         data_dir = nodes.init()                 # a demo counter C01, admin PIN 1234
+                                                # (demo=False: a real one, ADMIN_PIN)
         node = nodes.start(data_dir)            # returns once the local API answers
         with node.client() as client: ...
         node.kill()                             # SIGKILL, like a power cut
@@ -46,6 +47,8 @@ START_DEADLINE_S = 15.0  # seconds for `tillmesh run` to answer; ~1 s is usual (
 PING_TIMEOUT_S = 0.25  # seconds per readiness ping; a live local node answers in ms
 STOP_TIMEOUT_S = 10.0  # seconds between SIGTERM and SIGKILL
 COMMAND_TIMEOUT_S = 60.0  # seconds for one CLI command (init hashes three PINs)
+DEMO_ADMIN_PIN = "1234"  # the demo store's admin (README)
+ADMIN_PIN = "246810"  # the first admin of a real (non-demo) test store: 6 digits, as asked
 CLIENT_TIMEOUT_S = 5.0  # seconds a test client waits for an answer
 
 
@@ -79,11 +82,12 @@ def short_tmp() -> Path:
     return Path(tempfile.mkdtemp(prefix="tm", dir="/tmp"))
 
 
-def tillmesh(data_dir: Path, *args: str, timeout: float = COMMAND_TIMEOUT_S,
+def tillmesh(data_dir: Path, *args: str, timeout: float = COMMAND_TIMEOUT_S, stdin: str = "",
              ) -> subprocess.CompletedProcess[str]:
-    """Run ``tillmesh --data-dir DATA_DIR ARGS…`` to completion; output captured as text."""
+    """Run ``tillmesh --data-dir DATA_DIR ARGS…`` to completion; output captured as text.
+    ``stdin`` is its standard input (a PIN goes there, never into ``args``)."""
     return subprocess.run(
-        [str(TILLMESH), "--data-dir", str(data_dir), *args],
+        [str(TILLMESH), "--data-dir", str(data_dir), *args], input=stdin,
         capture_output=True, text=True, timeout=timeout, check=False,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -188,13 +192,14 @@ class Nodes:
         self.dirs.append(path)
         return path
 
-    def init(self, *extra: str, node: str = "C01", pin: str = "1234", demo: bool = True,
+    def init(self, *extra: str, node: str = "C01", pin: str | None = None, demo: bool = True,
              data_dir: Path | None = None) -> Path:
-        """``tillmesh init`` into a new data dir (default: the demo counter); returns it."""
+        """``tillmesh init`` into a new data dir (default: the demo counter), the admin's
+        PIN on standard input; returns the data dir."""
         data_dir = data_dir or self.tmp() / "d"
-        args = ["init", "--node", node, "--pin", pin, *(["--demo"] if demo else []),
-                *LOOPBACK, *extra]
-        result = tillmesh(data_dir, *args)
+        args = ["init", "--node", node, *(["--demo"] if demo else []), *LOOPBACK, *extra]
+        pin = pin or (DEMO_ADMIN_PIN if demo else ADMIN_PIN)
+        result = tillmesh(data_dir, *args, stdin=f"{pin}\n")
         if result.returncode != 0:
             raise NodeFailed(f"tillmesh init failed ({result.returncode}): {result.stderr}")
         return data_dir

@@ -61,18 +61,18 @@ def test_the_wheel_installs_one_top_level_name(tmp_path: Path) -> None:
                     str(target), str(wheel)], check=True, capture_output=True, timeout=300)
     env = {**os.environ, "PYTHONPATH": str(target)}
 
-    def tillmesh_cli(*args: str) -> str:
+    def tillmesh_cli(*args: str, stdin: str = "") -> str:
         return subprocess.run(
             [sys.executable, "-m", "tillmesh.node.ops.cli", "--data-dir", str(data), *args],
-            check=True, capture_output=True, text=True, timeout=120, env=env,
+            input=stdin, check=True, capture_output=True, text=True, timeout=120, env=env,
             cwd=tmp_path).stdout
 
     where = subprocess.run([sys.executable, "-c", "import tillmesh; print(tillmesh.__file__)"],
                            check=True, capture_output=True, text=True, env=env,
                            cwd=tmp_path).stdout
     assert where.startswith(str(target))
-    tillmesh_cli("init", "--demo", "--pin", "1234", "--listen", "tcp://127.0.0.1:0",
-                 "--join-listen", "tcp://127.0.0.1:0", "--no-mdns")
+    tillmesh_cli("init", "--demo", "--listen", "tcp://127.0.0.1:0",
+                 "--join-listen", "tcp://127.0.0.1:0", "--no-mdns", stdin="1234\n")
     assert "Demo Cashier" in tillmesh_cli("users")  # the demo data was loaded
     simulator = subprocess.run([sys.executable, "-m", "tillmesh.lab.erpnext_simulator",
                                 "--help"], check=True, capture_output=True, text=True,

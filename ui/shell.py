@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         ctx.shift_changed.connect(lambda _: self._header_text())
         ctx.printer_changed.connect(self._printer)
         self.sell.pay.connect(self._pay)
-        self.payment.finished.connect(self._sale_done)
+        self.payment.next_customer.connect(self._sale_done)
         self.payment.back.connect(lambda: self.show_screen("sell"))
         self._session(ctx.state)
 
@@ -244,9 +244,11 @@ class MainWindow(QMainWindow):
         self.payment.start(view)
         self.show_screen("payment")
 
-    def _sale_done(self) -> None:
+    def _sale_done(self, first_scan: str) -> None:
         self.sell.new_sale()
         self.show_screen("sell")
+        if first_scan:  # scanned on the change screen: the next customer's first item
+            self.sell.scan(first_scan)
 
     def _idle(self) -> None:
         if self.ctx.state.phase is Phase.ACTIVE:

@@ -36,8 +36,8 @@ from tillmesh.node.domain.credentials import (
     SessionBook,
     check_not_locked,
     dummy_verify,
+    lockout_of,
     register_failure,
-    register_success,
     verify_secret,
 )
 from tillmesh.node.domain.pos_context import PosContext
@@ -53,7 +53,7 @@ from tillmesh.node.errors import (
 from tillmesh.node.membership.keys import Keypair
 from tillmesh.node.ops.config import Config
 from tillmesh.node.printing import PrintService
-from tillmesh.node.projections import users
+from tillmesh.node.projections import logins, users
 from tillmesh.node.projections.pos_profile import ContextCache
 from tillmesh.node.store.event_log import Clock, EventLog, Transaction, utc_now
 from tillmesh.node.store.raw import raw
@@ -68,7 +68,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the user behind the session token."""
+    """Who is calling: the user behind the session token, with the role the users table
+    gives them at this call."""
 
     user: str
     role: Role
@@ -93,17 +94,20 @@ class Node:
             idle_timeout=timedelta(minutes=config.idle_lock_minutes),
             max_age=timedelta(hours=config.session_hours),
         )
-        self.lockout = LockoutPolicy(config.lockout_failures, config.lockout)
+        self.lockout = LockoutPolicy(config.lockout_failures, config.lockout,
+                                     timedelta(minutes=config.lockout_max_minutes))
         self.context_cache = ContextCache(config.pos_profile)
         self.barcode_rules: EmbeddedRules = rules_from_config(config.embedded_barcodes)
         self._methods = methods
-        self._login_updates: list[tuple[str, LockoutState, bool]] = []
+        self._login_events: list[tuple[str, dict[str, Any]]] = []
         self.keypair = keypair
         # Set by the daemon when replication runs: () -> list of peer views.
         self.peer_view: Callable[[], list[dict[str, Any]]] = list
         # Set by the daemon when replication runs: () -> events refused from peers, the
         # latest per counter: {origin: (event id, why)}.
         self.refused_events: Callable[[], dict[str, tuple[str, str]]] = dict
+        # ... and () -> counters whose chain it saw in two versions (forks).
+        self.forks: Callable[[], list[dict[str, Any]]] = list
         # Set by the daemon: where peers reach this counter (the bound port, advertised).
         self.replication_endpoint: str | None = None
         self.join_endpoint: str | None = None  # likewise for the join listener
@@ -176,7 +180,16 @@ class Node:
         if not token:
             raise SessionExpired("Not logged in", reason="unknown")
         session = self.sessions.touch(token, self.clock())
-        return Caller(session.user_id, session.role, token)
+        return Caller(session.user_id, self.recheck(token, session.user_id), token)
+
+    def recheck(self, token: str, user_id: str) -> Role:
+        """The session's user's role now; the session ends (SessionExpired, saying why) if
+        the user was disabled, given another role or a new PIN since logging in. Read at
+        every call: such a change made on another counter reaches this one only as a
+        replicated ``user.upserted`` applied to the users table."""
+        with self.read() as s:
+            current = users.grant_of(s, user_id)
+        return self.sessions.recheck(token, current).role
 
     # --- shared helpers for the desks ---------------------------------------------------
 
@@ -209,37 +222,36 @@ class Node:
         return int(row[0])
 
     def check_secret(self, session: Session, user_id: str, secret: str) -> users.User:
-        """Verify a user's PIN or password with lockout; raises LoginFailed / LockedOut.
+        """Verify a user's PIN or password with the store-wide lockout; raises LoginFailed
+        / LockedOut.
 
-        The new failure count is recorded after the calling method's transaction ends
-        (see ``call``), so a refused approver PIN still counts even though the action it
-        was meant to approve rolls back.
+        The failure (or, after failures, the clearing) is recorded as an event after the
+        calling method's transaction ends (see ``call``), so a refused approver PIN still
+        counts even though the action it was meant to approve rolls back.
         """
         now = self.clock().astimezone(self.config.tz)
         user = users.find_user(session, user_id)
         if user is None or user.disabled:
             dummy_verify(str(secret))  # same cost, so timing does not reveal who exists
             raise LoginFailed("Wrong user or PIN")
-        state = users.login_state(session, user_id)
+        state = lockout_of(self.lockout, logins.failures(session, user_id, self.config.tz))
         check_not_locked(state, now)
         if not isinstance(secret, str) or not verify_secret(user.secret_hash, secret):
             new = register_failure(self.lockout, state, now)
-            self._login_updates.append((user_id, new, True))
+            self._login_events.append((logins.FAILED, {"user": user_id,
+                                                       "failures": new.failures}))
             check_not_locked(new, now)
             raise LoginFailed("Wrong user or PIN", failures=new.failures)
-        if state.failures:
-            self._login_updates.append((user_id, register_success(state), False))
+        if state != LockoutState():
+            self._login_events.append((logins.CLEARED, {"user": user_id}))
         return user
 
     def _record_logins(self) -> None:
-        updates, self._login_updates = self._login_updates, []
-        if updates:
+        pending, self._login_events = self._login_events, []
+        if pending:
             with self.write() as tx:
-                for user_id, state, failed in updates:
-                    users.save_login_state(tx.session, user_id, state)
-                    if failed:
-                        tx.append("audit.login_failed",
-                                  {"user": user_id, "failures": state.failures})
+                for kind, body in pending:
+                    tx.append(kind, body)
 
     def authorize(
         self,

@@ -6,23 +6,24 @@ from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
 from tillmesh.node.api.const import MAX_LIST_ROWS
-from tillmesh.node.domain.credentials import SecretKind, new_credential
+from tillmesh.node.domain.credentials import SecretKind, check_role_change, new_credential
 from tillmesh.node.domain.roles import Action, Role
 from tillmesh.node.errors import PermissionDenied, SessionExpired, ValidationError
-from tillmesh.node.projections import audit, users
+from tillmesh.node.projections import audit, logins, users
 from tillmesh.node.projections.const import DEFAULT_AUDIT_ROWS
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
 
 
-def _credential(pin: str | None, password: str | None) -> tuple[str, str]:
+def _credential(node: Node, role: Role, pin: str | None,
+                password: str | None) -> tuple[str, str]:
+    """A new PIN (long enough for ``role`` under this store's ``min_pin_digits_supervisor``)
+    or password, hashed."""
     if (pin is None) == (password is None):
         raise ValidationError("Give either a pin or a password")
-    if pin is not None:
-        cred = new_credential(SecretKind.PIN, str(pin))
-    else:
-        cred = new_credential(SecretKind.PASSWORD, str(password))
+    kind, secret = (SecretKind.PIN, pin) if pin is not None else (SecretKind.PASSWORD, password)
+    cred = new_credential(kind, str(secret), role, node.config.min_pin_digits_supervisor)
     return cred.kind.value, cred.secret_hash
 
 
@@ -45,7 +46,7 @@ def login(node: Node, user: str, pin: str) -> dict[str, Any]:
     user_id = users.validate_user_id(user)
     with node.read() as s:
         found = node.check_secret(s, user_id, pin)
-    session = node.sessions.open(found.user, found.role, node.clock())
+    session = node.sessions.open(found.user, found.grant, node.clock())
     with node.write() as tx:
         tx.append("audit.login", {"user": found.user, "role": found.role.value})
     return {"token": session.token, **found.public()}
@@ -72,11 +73,13 @@ def unlock(node: Node, token: str | None, pin: str) -> dict[str, Any]:
         raise SessionExpired("Not logged in", reason="unknown")
     try:
         session = node.sessions.get(token, node.clock())
+        node.recheck(token, session.user_id)
         return {"locked": False, "user": session.user_id}
     except SessionExpired as exc:
         user_id = exc.details.get("user_id")
         if not user_id:
             raise
+    node.recheck(token, user_id)  # changed meanwhile: say so, before a PIN that may be old
     with node.read() as s:
         node.check_secret(s, user_id, pin)
     node.sessions.unlock(token, user_id, node.clock())
@@ -107,7 +110,7 @@ def user_create(node: Node, caller: Caller, user: str, full_name: str, role: str
     """Create a user with a PIN or a password (user management)."""
     user_id = users.validate_user_id(user)
     new_role = _role(role)
-    kind, digest = _credential(pin, password)
+    kind, digest = _credential(node, new_role, pin, password)
     with node.write() as tx:
         auth = node.authorize(tx.session, caller, Action.USER_MANAGE, approver=approver)
         if users.find_user(tx.session, user_id) is not None:
@@ -130,20 +133,27 @@ def user_update(node: Node, caller: Caller, user: str, full_name: str | None = N
         auth = node.authorize(tx.session, caller, Action.USER_MANAGE, approver=approver)
         old = users.get_user(tx.session, users.validate_user_id(user))
         kind, digest = old.secret_kind, old.secret_hash
-        if pin is not None or password is not None:
-            kind, digest = _credential(pin, password)
         new_role = old.role if role is None else _role(role)
+        new_secret = pin is not None or password is not None
+        if new_secret:
+            kind, digest = _credential(node, new_role, pin, password)
+        else:
+            check_role_change(SecretKind(kind), old.role, new_role,
+                              node.config.min_pin_digits_supervisor)
         if old.user == caller.user and (new_role != old.role or disabled):
             raise PermissionDenied("You cannot change your own role or disable yourself")
         body = user_body(old.user, old.full_name if full_name is None else str(full_name),
                          new_role, kind, digest,
                          old.disabled if disabled is None else bool(disabled))
         tx.append(users.USER_UPSERTED, {**body, "by": auth.approver_id or auth.actor_id})
+        if new_secret:  # failed guesses at the old PIN say nothing about the new one
+            tx.append(logins.CLEARED, {"user": old.user})
         changed = [k for k, v in (("full_name", full_name), ("role", role),
                                   ("disabled", disabled), ("secret", pin or password))
                    if v is not None]
         node.audit(tx, "user_changed", auth, target=old.user, change=",".join(changed))
-    node.sessions.close_user(old.user)  # new role or PIN: log in again
+    # The user's sessions, here and on every counter, end at their next call if the role,
+    # the PIN or the disabled flag changed (Node.recheck).
     return {k: v for k, v in body.items() if k != "secret_hash"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,12 @@ from tillmesh.node.api.const import (
     MAX_HOLD_NOTE,
     MAX_SEARCH_HITS,
 )
+from tillmesh.node.domain import discount
 from tillmesh.node.domain.cart import Cart, CartStatus, Line
 from tillmesh.node.domain.const import MAX_NAME_CHARS
 from tillmesh.node.domain.money import FLOAT_PRECISION, ZERO, flt, to_decimal
 from tillmesh.node.domain.pos_context import PosContext
-from tillmesh.node.domain.roles import Action
+from tillmesh.node.domain.roles import Action, Authorization
 from tillmesh.node.domain.sale import (
     Tender,
     check_payments,
@@ -36,6 +38,7 @@ from tillmesh.node.projections import catalog, ledger, stock
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
 from tillmesh.node.projections.pos_profile import item_tax_rates
 from tillmesh.node.store import cart_store
+from tillmesh.node.store.event_log import Transaction
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
@@ -113,24 +116,61 @@ def _still(session: Session, cart: Cart) -> None:
 
 
 async def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
-               audit: tuple[str, Any] | None = None, held_too: bool = False,
+               approver: dict[str, Any] | None = None, stated: Decimal = ZERO,
+               audit: tuple[str, Authorization] | None = None, held_too: bool = False,
                ) -> dict[str, Any]:
-    """Load, change, re-price (refusing what ERPNext would refuse), save. Only an open
-    cart changes, unless ``held_too`` (holding and resuming)."""
+    """Load, change, re-price (refusing what ERPNext would refuse), allow the discount
+    the change leaves for the caller (``discount.settle``: ``stated`` is the percentage a
+    discount change names), save. Only an open cart changes, unless ``held_too``
+    (holding and resuming)."""
     with node.read() as s:
         cart = cart_store.load(s, cart_id)
         if cart.status is not CartStatus.OPEN and not held_too:
             raise ValidationError("This cart is held: resume it first")
         ctx = node.context(s)
         new = change(s, ctx, cart)
-    view = await _shown(node, new, ctx)
-    with node.write(durable=audit is not None) as tx:
+    view, given = await node.off_loop(lambda: (_view(new, ctx), _judged(cart, new, ctx, stated)),
+                                      len(new.lines))
+    approved: tuple[Authorization, discount.Discount] | None = None
+    if given is not None:
+        with node.read() as s:
+            new, granted = discount.settle(new, given, _grant(node, s, caller, approver),
+                                           stated, common=node.matrix.common_discount_percent)
+        if granted is not None and granted.override:
+            approved = granted, given
+    with node.write(durable=audit is not None or approved is not None) as tx:
         _still(tx.session, cart)
         cart_store.save(tx.session, new, node.clock())
         if audit is not None:
             what, auth = audit
             node.audit(tx, what, auth, cart_id=cart.cart_id)
+        if approved is not None:
+            _audit_discount(node, tx, *approved, new)
     return view
+
+
+def _judged(old: Cart, new: Cart, ctx: PosContext, stated: Decimal) -> discount.Discount | None:
+    """The effective discount a change leaves, or None for a change of the customer, the
+    note or the status, which leaves it as it was. Pure."""
+    if stated or discount.digest(new) != discount.digest(old):
+        return discount.effective(new, ctx)
+    return None
+
+
+def _grant(node: Node, s: Session, caller: Caller, approver: dict[str, Any] | None,
+           ) -> Callable[[Decimal], Authorization]:
+    """How ``discount.settle`` authorises a discount: the caller's role, or the PIN of
+    the ``approver`` sent with the call."""
+    return lambda percent: node.authorize(s, caller, Action.DISCOUNT, approver=approver,
+                                          discount_percent=percent)
+
+
+def _audit_discount(node: Node, tx: Transaction, auth: Authorization,
+                    given: discount.Discount, cart: Cart, **detail: Any) -> None:
+    """An approved discount, with what it was approved on."""
+    node.audit(tx, "discount", auth, cart_id=cart.cart_id,
+               effective_percent=str(given.percent), list_total=str(flt(given.listed)),
+               off=str(given.off), digest=discount.digest(cart), **detail)
 
 
 @api_method()
@@ -217,33 +257,40 @@ async def cart_get(node: Node, caller: Caller, cart_id: str) -> dict[str, Any]:
 
 
 @api_method()
-async def cart_scan(node: Node, caller: Caller, cart_id: str, code: str) -> dict[str, Any]:
-    """Add what a barcode names (1 unit, the weighed qty, or the label price)."""
+async def cart_scan(node: Node, caller: Caller, cart_id: str, code: str,
+                    approver: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Add what a barcode names (1 unit, the weighed qty, or the label price).
 
+    Like every change of a cart's lines, refused (or approved with ``approver``) when it
+    takes the cart's effective discount above the caller's limit (``domain.discount``).
+    """
     return await edit(node, caller, cart_id,
-                      lambda s, ctx, cart: cart.add(_scanned(node, s, ctx, str(code))))
+                      lambda s, ctx, cart: cart.add(_scanned(node, s, ctx, str(code))),
+                      approver=approver)
 
 
 @api_method()
 async def cart_add(node: Node, caller: Caller, cart_id: str, item_code: str, qty: Any = "1",
-                   uom: str | None = None) -> dict[str, Any]:
+                   uom: str | None = None, approver: dict[str, Any] | None = None,
+                   ) -> dict[str, Any]:
     """Add an item by code (from search), with qty and UOM."""
     amount = inputs.quantity(node, qty)
     return await edit(node, caller, cart_id, lambda s, ctx, cart: cart.add(
-        _make_line(s, ctx, str(item_code), amount, uom)))
+        _make_line(s, ctx, str(item_code), amount, uom)), approver=approver)
 
 
 @api_method()
 async def cart_set_qty(node: Node, caller: Caller, cart_id: str, line: int, qty: Any,
-                       ) -> dict[str, Any]:
+                       approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Change a line's quantity."""
     amount = inputs.quantity(node, qty)
-    return await edit(node, caller, cart_id, lambda s, ctx, cart: cart.set_qty(line, amount))
+    return await edit(node, caller, cart_id, lambda s, ctx, cart: cart.set_qty(line, amount),
+                      approver=approver)
 
 
 @api_method()
 async def cart_set_uom(node: Node, caller: Caller, cart_id: str, line: int, uom: str,
-                       ) -> dict[str, Any]:
+                       approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Sell a line in another UOM (Box instead of Nos): price and factor follow."""
 
     def change(s: Session, ctx: PosContext, cart: Cart) -> Cart:
@@ -252,7 +299,7 @@ async def cart_set_uom(node: Node, caller: Caller, cart_id: str, line: int, uom:
         return cart.set_uom(line, fresh.uom, fresh.conversion_factor,
                             fresh.price_list_rate, fresh.whole_number)
 
-    return await edit(node, caller, cart_id, change)
+    return await edit(node, caller, cart_id, change, approver=approver)
 
 
 @api_method(action=Action.DISCOUNT)
@@ -280,16 +327,14 @@ async def cart_line_discount(node: Node, caller: Caller, cart_id: str, line: int
             pct = amt / list_price * HUNDRED
         if not ZERO <= pct <= HUNDRED:
             raise ValidationError(f"Discount {pct}% must be between 0 and 100")
-        auth = node.authorize(s, caller, Action.DISCOUNT, approver=approver,
-                              discount_percent=flt(pct, FLOAT_PRECISION))
 
     def change(s: Session, ctx: PosContext, cart: Cart) -> Cart:
         if percent is not None:
             return cart.line_discount(line, pct, ZERO)
         return cart.line_discount(line, ZERO, amt).set_rate(line, list_price - amt)
 
-    return await edit(node, caller, cart_id, change,
-                      audit=("discount", auth) if auth.override else None)
+    return await edit(node, caller, cart_id, change, approver=approver,
+                      stated=flt(pct, FLOAT_PRECISION))
 
 
 @api_method(action=Action.PRICE_OVERRIDE)
@@ -300,11 +345,7 @@ async def cart_set_rate(node: Node, caller: Caller, cart_id: str, line: int, rat
     with node.read() as s:
         auth = node.authorize(s, caller, Action.PRICE_OVERRIDE, approver=approver)
     return await edit(node, caller, cart_id, lambda s, ctx, c: c.set_rate(line, new_rate),
-                      audit=("price_override", auth))
-
-
-def _grand_total(cart: Cart, ctx: PosContext) -> Decimal:
-    return price(cart, ctx).grand_total if cart.lines else ZERO
+                      approver=approver, audit=("price_override", auth))
 
 
 @api_method(action=Action.DISCOUNT)
@@ -318,16 +359,12 @@ async def cart_discount(node: Node, caller: Caller, cart_id: str, percent: Any =
     amt = inputs.money(node, amount, "amount") if amount is not None else ZERO
     with node.read() as s:
         cart, ctx = cart_store.load(s, cart_id), node.context(s)
-    undiscounted = replace(cart, discount_amount=ZERO, additional_discount_percentage=ZERO)
-    base = await node.off_loop(lambda: _grand_total(undiscounted, ctx), len(cart.lines))
-    effective = pct if amount is None else (amt / base * HUNDRED if base else HUNDRED)
-    if not ZERO <= effective <= HUNDRED:
-        raise ValidationError(f"Discount {effective}% must be between 0 and 100")
-    with node.read() as s:
-        auth = node.authorize(s, caller, Action.DISCOUNT, approver=approver,
-                              discount_percent=flt(effective, FLOAT_PRECISION))
+    base = await node.off_loop(lambda: discount.invoice_base(cart, ctx), len(cart.lines))
+    stated = pct if amount is None else (amt / base * HUNDRED if base else HUNDRED)
+    if not ZERO <= stated <= HUNDRED:
+        raise ValidationError(f"Discount {stated}% must be between 0 and 100")
     return await edit(node, caller, cart_id, lambda s, ctx, c: c.invoice_discount(pct, amt),
-                      audit=("discount", auth) if auth.override else None)
+                      approver=approver, stated=flt(stated, FLOAT_PRECISION))
 
 
 @api_method(action=Action.VOID)
@@ -337,7 +374,7 @@ async def cart_remove(node: Node, caller: Caller, cart_id: str, line: int,
     with node.read() as s:
         auth = node.authorize(s, caller, Action.VOID, approver=approver)
     return await edit(node, caller, cart_id, lambda s, ctx, c: c.remove(line),
-                      audit=("void", auth))
+                      approver=approver, audit=("void", auth))
 
 
 @api_method()
@@ -390,16 +427,23 @@ def _priced(cart: Cart, ctx: PosContext, tenders: list[Tender]) -> InvoiceTotals
 
 
 async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], *,
-                 kept: bool) -> dict[str, Any]:
+                 kept: bool, approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Price and check a sale (off the loop when big), then number and record it; a
-    ``kept`` cart (one of the store's) goes, unless another request changed it meanwhile."""
+    ``kept`` cart (one of the store's) goes, unless another request changed it meanwhile.
+
+    Its effective discount is allowed once more for the one who takes the payment: within
+    their limit, covered by the cart's approval, or approved now by ``approver``."""
     if not cart.lines:
         raise ValidationError("The cart is empty")
     if cart.status is not CartStatus.OPEN:
         raise ValidationError("This cart is held: resume it first")
     with node.read() as s:
         ctx = node.context(s)
-    totals = await node.off_loop(lambda: _priced(cart, ctx, tenders), len(cart.lines))
+    totals, given = await node.off_loop(
+        lambda: (_priced(cart, ctx, tenders), discount.effective(cart, ctx)), len(cart.lines))
+    with node.read() as s:
+        _, granted = discount.settle(cart, given, _grant(node, s, caller, approver),
+                                     common=node.matrix.common_discount_percent)
     with node.write() as tx:
         s = tx.session
         if kept:
@@ -412,6 +456,8 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
                          invoice=invoice, shift=shift, cashier=caller.user,
                          posted_at=now)
         event = tx.append("sale.submitted", body)
+        if granted is not None and granted.override:
+            _audit_discount(node, tx, granted, given, cart, invoice=invoice)
         # Allowed offline, but the cashier and the supervisor must see it.
         short = [plain(level) for code in sorted({ln.item_code for ln in cart.lines})
                  if (level := stock.on_hand(s, code, ctx.warehouse)).negative]
@@ -422,12 +468,12 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
 
 @api_method()
 async def sale_submit(node: Node, caller: Caller, cart_id: str, payments: list[dict[str, Any]],
-                      ) -> dict[str, Any]:
+                      approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Take payment and record the sale durably; returns the invoice and the change."""
     tenders = inputs.tenders(payments)
     with node.read() as s:
         cart = cart_store.load(s, cart_id)
-    return await submit(node, caller, cart, tenders, kept=True)
+    return await submit(node, caller, cart, tenders, kept=True, approver=approver)
 
 
 @api_method()

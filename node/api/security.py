@@ -1,7 +1,9 @@
 """What this counter refused to believe: peers' events it would not store (a forged or
-unsigned event, a counter nobody enrolled, a revoked one, a stamp far in the future) and
-changes to users and counters no replica applies (made by someone who was not an admin
-then). Admins read it; nothing here changes anything."""
+unsigned event, a counter nobody enrolled, a revoked one, a stamp far in the future),
+forks (a counter's chain seen in two versions: its key is in two places; an admin
+resolves one by revoking that counter from a counter whose copy they trust) and changes
+to users and counters no replica applies (made by someone who was not an admin then).
+Admins read it; nothing here changes anything."""
 
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ from tillmesh.node.projections import membership
 
 @api_method(roles=(Role.ADMIN,))
 def security_status(node: Node, caller: Caller) -> dict[str, Any]:
-    """Events refused from peers (the latest per counter) and refused membership changes."""
+    """Events refused from peers (the latest per counter), forks, and refused membership
+    changes."""
     with node.read() as s:
         changes = membership.refused(s)
     return {
         "refused_events": [{"origin": origin, "event": event, "why": why}
                            for origin, (event, why) in sorted(node.refused_events().items())],
+        "forks": node.forks(),
         "refused_changes": [{"event": f"{r.origin}:{r.seq}", "kind": r.kind, "why": r.reason}
                             for r in changes]}

@@ -7,6 +7,7 @@
     pos_context    what a counter sells under: profile, taxes, modes of payment
     cart           a cart being rung up, and what may be done to it
     sale           a cart priced and paid: the body of a ``sale.submitted`` event
+    discount       a cart's effective discount against the role limit, and its approval
     shift_totals   what the drawer should hold; the X and Z report
     roles          roles, actions and the permission matrix
     credentials    PIN/password hashing, lockout after failed logins, the session book

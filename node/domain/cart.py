@@ -56,6 +56,17 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """Who allowed the cart's discount and how far (``node.domain.discount``): it covers
+    the cart while its effective discount and the money off stay within these."""
+
+    approver: str  # the supervisor whose PIN approved it, or the user whose role allowed it
+    percent: Decimal  # the effective discount allowed, percent of the list total
+    off: Decimal  # the money off the list total allowed
+    digest: str  # of the lines, quantities, prices and discounts it was given on
+
+
+@dataclass(frozen=True)
 class Cart:
     cart_id: str
     cashier: str
@@ -65,6 +76,7 @@ class Cart:
     discount_amount: Decimal = ZERO
     status: CartStatus = CartStatus.OPEN
     note: str = ""
+    approval: Approval | None = None
 
     def line(self, index: int) -> Line:
         if not isinstance(index, int) or not 0 <= index < len(self.lines):
@@ -155,6 +167,9 @@ def to_data(cart: Cart) -> dict[str, Any]:
         "discount_amount": str(cart.discount_amount),
         "status": cart.status.value,
         "note": cart.note,
+        "approval": None if cart.approval is None else {
+            "approver": cart.approval.approver, "percent": str(cart.approval.percent),
+            "off": str(cart.approval.off), "digest": cart.approval.digest},
     }
 
 
@@ -168,4 +183,11 @@ def from_data(d: dict[str, Any]) -> Cart:
         discount_amount=Decimal(d["discount_amount"]),
         status=CartStatus(d["status"]),
         note=d["note"],
+        approval=_approval_from_data(d.get("approval")),  # none in carts of older releases
     )
+
+
+def _approval_from_data(d: dict[str, Any] | None) -> Approval | None:
+    if d is None:
+        return None
+    return Approval(d["approver"], Decimal(d["percent"]), Decimal(d["off"]), d["digest"])

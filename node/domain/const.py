@@ -1,6 +1,7 @@
 """Every limit and default of the counter's rules, with its unit and the reason for it.
 
-The login defaults (``LOCKOUT_*``, ``IDLE_LOCK_MINUTES``, ``SESSION_HOURS``) are defined
+The login defaults (``LOCKOUT_*``, ``IDLE_LOCK_MINUTES``, ``SESSION_HOURS``,
+``PIN_MIN_DIGITS_SUPERVISOR``) are defined
 here once: ``tillmesh.toml`` (``node.ops.config``) takes its defaults from them, and so do
 :class:`~tillmesh.node.domain.credentials.LockoutPolicy` and ``SessionBook``.
 """
@@ -27,6 +28,8 @@ MAX_TIME_COST = 10  # passes
 MAX_PARALLELISM = 8  # lanes
 
 PIN_MIN_DIGITS = 4  # digits; a 4-digit PIN plus lockout is the usual till standard
+PIN_MIN_DIGITS_SUPERVISOR = 6  # digits; a supervisor's or admin's PIN approves and
+#   administers: a million guesses, not ten thousand, against the store-wide lockout
 PIN_MAX_DIGITS = 12  # digits; longer is a password, not something typed on a PIN pad
 PASSWORD_MIN_CHARS = 8  # characters; NIST SP 800-63B minimum for a memorised secret
 PASSWORD_MAX_CHARS = 128  # characters; bounds the request size, long enough for passphrases
@@ -35,6 +38,11 @@ PASSWORD_MAX_CHARS = 128  # characters; bounds the request size, long enough for
 
 LOCKOUT_FAILURES = 5  # failed logins in a row before the account is locked
 LOCKOUT_MINUTES = 5  # minutes; long enough to stop guessing a 4-digit PIN
+LOCKOUT_MAX_MINUTES = 240  # minutes; each lock in a row doubles, up to this: half a
+#   shift for someone who forgot their PIN, and a bound on how long any burst of
+#   failures (also one a stolen till makes up) keeps a user out
+LOCKOUT_FORGET_HOURS = 24  # hours without a failed login after which the count and
+#   the doubling start again (a slip of the finger is not held against you next week)
 IDLE_LOCK_MINUTES = 10  # minutes; a session idle this long needs the PIN again (an
 #                         unattended till locks itself); the app's IDLE_LOCK_S matches it
 SESSION_HOURS = 14  # hours; a session older than this ends (longer than any shift)

@@ -4,9 +4,13 @@ Hashing is the only part that costs CPU; the rest is pure and takes ``now`` as a
 argument, so tests drive it with a fake clock. Every datetime must be timezone-aware.
 
 Login, as the node does it: look the user up (or :func:`dummy_verify` for an unknown
-name, so both cost the same), :func:`check_not_locked`, :func:`verify_secret`, then
-:func:`register_success` or :func:`register_failure` and store the new state; on
-success :meth:`SessionBook.open`. An idle-locked session is resumed with
+name, so both cost the same), fold the store's failed logins of that user into a
+:class:`LockoutState` (:func:`lockout_of`), :func:`check_not_locked`,
+:func:`verify_secret`, then record the failure (or, after failures, that they are
+cleared) for every counter; on success :meth:`SessionBook.open` with the user's
+:class:`Grant`. Every later call rechecks that grant (:meth:`SessionBook.recheck`)
+against the users table, so a user disabled, given another role or a new PIN on any
+counter loses their sessions everywhere. An idle-locked session is resumed with
 :meth:`SessionBook.unlock` once the same user's PIN has been verified.
 """
 
@@ -15,7 +19,8 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -31,6 +36,8 @@ from tillmesh.node.domain.const import (
     ARGON2_TIME_COST,
     IDLE_LOCK_MINUTES,
     LOCKOUT_FAILURES,
+    LOCKOUT_FORGET_HOURS,
+    LOCKOUT_MAX_MINUTES,
     LOCKOUT_MINUTES,
     MAX_HASH_CHARS,
     MAX_MEMORY_COST,
@@ -40,6 +47,7 @@ from tillmesh.node.domain.const import (
     PASSWORD_MIN_CHARS,
     PIN_MAX_DIGITS,
     PIN_MIN_DIGITS,
+    PIN_MIN_DIGITS_SUPERVISOR,
     SESSION_HOURS,
     TOKEN_BYTES,
 )
@@ -79,13 +87,37 @@ class Credential:
     secret_hash: str
 
 
-def validate_pin(pin: str) -> str:
-    """Return ``pin`` if it is 4 to 12 digits, else raise ValidationError."""
+def pin_digits(role: Role, supervisor_min: int = PIN_MIN_DIGITS_SUPERVISOR) -> int:
+    """The fewest digits a PIN of ``role`` has: a cashier's 4, a supervisor's or an
+    admin's ``supervisor_min`` (their PIN approves and administers, so it guards more)."""
+    return PIN_MIN_DIGITS if Role(role) is Role.CASHIER else max(PIN_MIN_DIGITS, supervisor_min)
+
+
+def _whose(role: Role) -> str:
+    return {Role.CASHIER: "A", Role.SUPERVISOR: "A supervisor's", Role.ADMIN: "An admin's"}[role]
+
+
+def validate_pin(pin: str, role: Role = Role.CASHIER,
+                 supervisor_min: int = PIN_MIN_DIGITS_SUPERVISOR) -> str:
+    """Return ``pin`` if it has :func:`pin_digits` to 12 digits for ``role``, else raise
+    ValidationError."""
     if not isinstance(pin, str) or not _PIN.fullmatch(pin):
         raise ValidationError("A PIN may contain digits only")
-    if not PIN_MIN_DIGITS <= len(pin) <= PIN_MAX_DIGITS:
-        raise ValidationError(f"A PIN has {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits")
+    digits = pin_digits(role, supervisor_min)
+    if not digits <= len(pin) <= PIN_MAX_DIGITS:
+        raise ValidationError(f"{_whose(Role(role))} PIN has {digits} to {PIN_MAX_DIGITS} digits")
     return pin
+
+
+def check_role_change(kind: SecretKind, old: Role, new: Role,
+                      supervisor_min: int = PIN_MIN_DIGITS_SUPERVISOR) -> None:
+    """Refuse to keep a PIN into a role that needs longer PINs: only its hash is kept, so
+    nobody knows how long it is. The same call must set a new PIN."""
+    if SecretKind(kind) is SecretKind.PIN and (
+            pin_digits(new, supervisor_min) > pin_digits(old, supervisor_min)):
+        raise ValidationError(f"{_whose(Role(new))} PIN has at least "
+                              f"{pin_digits(new, supervisor_min)} digits: give a new PIN "
+                              "together with the new role")
 
 
 def validate_password(password: str) -> str:
@@ -99,10 +131,14 @@ def validate_password(password: str) -> str:
     return password
 
 
-def new_credential(kind: SecretKind, secret: str) -> Credential:
-    """Validate ``secret`` as a PIN or a password and hash it."""
+def new_credential(kind: SecretKind, secret: str, role: Role = Role.CASHIER,
+                   supervisor_min: int = PIN_MIN_DIGITS_SUPERVISOR) -> Credential:
+    """Validate ``secret`` as a PIN (long enough for ``role``) or a password and hash it."""
     kind = SecretKind(kind)
-    (validate_pin if kind is SecretKind.PIN else validate_password)(secret)
+    if kind is SecretKind.PIN:
+        validate_pin(secret, role, supervisor_min)
+    else:
+        validate_password(secret)
     return Credential(kind, hash_secret(secret))
 
 
@@ -190,30 +226,47 @@ def _aware(now: datetime) -> datetime:
 # --- lockout -------------------------------------------------------------------------
 
 
+_MAX_DOUBLINGS = 32  # 2**32 times any lockout is beyond every cap: keeps timedelta finite
+
+
 @dataclass(frozen=True)
 class LockoutPolicy:
+    """``max_failures`` in a row lock a user for ``lockout``; each further lock in a row
+    lasts twice the one before, up to ``max_lockout``; ``forget_after`` without a failure,
+    counting starts afresh."""
+
     max_failures: int = LOCKOUT_FAILURES
     lockout: timedelta = timedelta(minutes=LOCKOUT_MINUTES)
+    max_lockout: timedelta = timedelta(minutes=LOCKOUT_MAX_MINUTES)
+    forget_after: timedelta = timedelta(hours=LOCKOUT_FORGET_HOURS)
 
     def __post_init__(self) -> None:
         if self.max_failures < 1:
             raise ValueError("max_failures must be at least 1")
-        if self.lockout <= timedelta(0):
-            raise ValueError("lockout must be positive")
+        if not timedelta(0) < self.lockout <= self.max_lockout < self.forget_after:
+            raise ValueError("need 0 < lockout <= max_lockout < forget_after")
+
+    def lock_for(self, lockouts: int) -> timedelta:
+        """How long the ``lockouts``-th lock in a row lasts (1: ``lockout``)."""
+        return min(self.lockout * 2 ** min(lockouts - 1, _MAX_DOUBLINGS), self.max_lockout)
 
 
 @dataclass(frozen=True)
 class LockoutState:
-    """Failed logins in a row and, once locked, when the lock lifts. Store it per user."""
+    """Failed logins in a row, locks in a row (``lockouts``, for the doubling), when the
+    current lock lifts and when the last failure was."""
 
     failures: int = 0
     locked_until: datetime | None = None
+    lockouts: int = 0
+    last_failure: datetime | None = None
 
     def __post_init__(self) -> None:
-        if self.failures < 0:
-            raise ValueError("failures cannot be negative")
-        if self.locked_until is not None:
-            _aware(self.locked_until)
+        if self.failures < 0 or self.lockouts < 0:
+            raise ValueError("failures and lockouts cannot be negative")
+        for moment in (self.locked_until, self.last_failure):
+            if moment is not None:
+                _aware(moment)
 
 
 def is_locked(state: LockoutState, now: datetime) -> bool:
@@ -235,32 +288,52 @@ def check_not_locked(state: LockoutState, now: datetime) -> None:
 
 
 def register_failure(policy: LockoutPolicy, state: LockoutState, now: datetime) -> LockoutState:
-    """Count one failed login; lock when it is the ``max_failures``-th in a row.
+    """Count one failed login; lock when it is the ``max_failures``-th in a row, for
+    ``policy.lock_for`` the number of locks in a row.
 
     A failure while locked changes nothing (the lock is not extended); after the lock
-    has lifted, counting starts again from zero.
+    has lifted, counting starts again from zero but the next lock is twice as long;
+    after ``forget_after`` without a failure, everything is forgotten.
     """
     if is_locked(state, now):
         return state
+    if state.last_failure is not None and now - state.last_failure >= policy.forget_after:
+        state = LockoutState()
     failures = 1 if state.locked_until is not None else state.failures + 1
     if failures >= policy.max_failures:
-        return LockoutState(failures, now + policy.lockout)
-    return LockoutState(failures)
+        lockouts = state.lockouts + 1
+        return LockoutState(failures, now + policy.lock_for(lockouts), lockouts, now)
+    return LockoutState(failures, None, state.lockouts, now)
 
 
-def register_success(state: LockoutState) -> LockoutState:
-    """A successful login forgets earlier failures (check the lock before verifying)."""
-    return LockoutState()
+def lockout_of(policy: LockoutPolicy, failures: Iterable[datetime]) -> LockoutState:
+    """The state after these failed logins, oldest first (those since the user's last
+    successful login, from every counter of the store). A pure fold: every counter that
+    holds the same failures comes to the same lock."""
+    state = LockoutState()
+    for at in failures:
+        state = register_failure(policy, state, at)
+    return state
 
 
 # --- sessions ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class Grant:
+    """What a session holds its powers by: its user's role and credential at login. A
+    session lives only while its user's current grant is the same (never trusted for
+    authorisation: the role is read again at every call)."""
+
+    role: Role
+    secret_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Session:
     token: str
     user_id: str
-    role: Role
+    grant: Grant
     opened_at: datetime
     last_seen: datetime
     locked: bool = False
@@ -283,12 +356,34 @@ class SessionBook:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def open(self, user_id: str, role: Role, now: datetime) -> Session:
+    def open(self, user_id: str, grant: Grant, now: datetime) -> Session:
         """A new session for a user who has just logged in; old expired ones are purged."""
         self.purge(now)
-        session = Session(secrets.token_urlsafe(TOKEN_BYTES), user_id, Role(role), now, now)
+        session = Session(secrets.token_urlsafe(TOKEN_BYTES), user_id, grant, now, now)
         self._sessions[session.token] = session
         return session
+
+    def recheck(self, token: str, current: Grant | None) -> Grant:
+        """``current`` (the session's user's grant now; None: disabled or unknown) while it
+        is the one the session was opened with. Otherwise the session ends here, locked
+        or not, with a SessionExpired whose ``reason`` (``disabled``, ``role_changed``,
+        ``pin_changed``) and message say why."""
+        session = self._sessions.get(token)
+        if session is None:
+            raise SessionExpired("Session expired: log in again", reason="unknown")
+        if current is None:
+            ended = SessionExpired("Your user was disabled: this session has ended",
+                                   reason="disabled")
+        elif current.role is not session.grant.role:
+            ended = SessionExpired(f"Your role was changed to {current.role.value}: "
+                                   "log in again", reason="role_changed")
+        elif current.secret_hash != session.grant.secret_hash:
+            ended = SessionExpired("Your PIN was changed: log in again with the new one",
+                                   reason="pin_changed")
+        else:
+            return current
+        del self._sessions[token]
+        raise ended
 
     def get(self, token: str, now: datetime) -> Session:
         """The live, unlocked session; SessionExpired otherwise (``details["reason"]`` is
@@ -336,13 +431,6 @@ class SessionBook:
     def close(self, token: str) -> bool:
         """Log out; False if there was no such session."""
         return self._sessions.pop(token, None) is not None
-
-    def close_user(self, user_id: str) -> int:
-        """Close every session of a user (disabled, role changed, PIN reset); how many."""
-        tokens = [t for t, s in self._sessions.items() if s.user_id == user_id]
-        for token in tokens:
-            del self._sessions[token]
-        return len(tokens)
 
     def purge(self, now: datetime) -> int:
         """Drop sessions older than ``max_age``; how many."""

@@ -150,6 +150,12 @@ class PermissionMatrix:
             return self.cashier
         return self.supervisor if role is Role.SUPERVISOR else self.admin
 
+    @property
+    def common_discount_percent(self) -> Decimal:
+        """The discount every role may give on its own (0 if one may give none)."""
+        return min(self[role].max_discount_percent if Action.DISCOUNT in self[role].actions
+                   else ZERO_PERCENT for role in Role)
+
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> PermissionMatrix:
         """Build from ``{role: {"actions": [...], "max_discount_percent": "10"}}``.

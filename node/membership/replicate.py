@@ -133,6 +133,7 @@ class Replication:
         self.node.log.listeners.append(self._recorded)
         self.node.peer_view = self.peer_view
         self.node.refused_events = lambda: dict(self.store.refusals)
+        self.node.forks = self.forks
         self.node.cut_off = self.pause
         self.node.owners = self
         self._sync_members()
@@ -371,5 +372,18 @@ class Replication:
                 "erpnext": p.erpnext, "forwarding": p.forwarding,
                 "endpoint": self._found.get(p.peer) or (
                     self._members[p.peer].endpoint if p.peer in self._members else None),
+                "fork": self._fork(p.peer),
             })
         return views
+
+    def forks(self) -> list[dict[str, Any]]:
+        """Counters whose chain this counter saw in two versions (``security_status``)."""
+        return [view for origin in sorted(self.store.forks)
+                if (view := self._fork(origin)) is not None]
+
+    def _fork(self, origin: str) -> dict[str, Any] | None:
+        fork = self.store.forks.get(origin)
+        if fork is None:
+            return None
+        return {"origin": origin, "seq": fork.seq, "ours": fork.ours.hex(),
+                "theirs": fork.theirs.hex(), "event": fork.event.id}

@@ -1,6 +1,7 @@
 """Which events of peers this counter stores and relays: the replication gate.
 
-Every event must come from a counter this store enrolled, carry that counter's signature
+Every event must come from a counter this store enrolled, other than this one (only it
+writes its own events), carry that counter's signature
 (its Ed25519 key, enrolled with it) and not be stamped further ahead of this counter's
 clock than the store allows. So one enrolled till cannot write as another counter, as
 this counter itself or as a counter nobody enrolled, and a bad clock cannot drag every
@@ -19,7 +20,7 @@ from datetime import datetime
 
 from tillmesh.node.domain.authority import ENROLLED, REVOKED, SIGNING_KEY
 from tillmesh.node.errors import StoreError
-from tillmesh.node.projections import counters
+from tillmesh.node.projections import counters, membership
 from tillmesh.node.store.event_codec import Event, data
 from tillmesh.node.store.event_log import EventLog
 from tillmesh.replication import hlc
@@ -57,6 +58,9 @@ class Gate:
         if ahead_ms > self.ahead_ms:
             return (f"stamped {ahead_ms / 1000:.0f} s ahead of this counter's clock (at most "
                     f"{self.ahead_ms / 1000:.0f} s): refused until the clocks agree")
+        if event.origin == self.log.origin:  # its own events come only from itself
+            return ("an event under this counter's own name, which only it writes: a "
+                    "forgery, or another machine holds this counter's key")
         member = known.get(event.origin)
         if member is None:
             return f"{event.origin} is not a counter of this store"
@@ -66,9 +70,7 @@ class Gate:
         if member.signing_key is None:
             return None  # made before signatures: its chain is what vouches for it
         if not signed_by(event, member.signing_key):
-            who = ("this counter" if event.origin == self.log.origin
-                   else f"counter {event.origin}")
-            return f"not signed by {who}: a forgery, or a corrupted copy"
+            return f"not signed by counter {event.origin}: a forgery, or a corrupted copy"
         return None
 
 
@@ -105,3 +107,23 @@ def announce_key(log: EventLog, public: bytes) -> bool:
     with log.transaction() as tx:
         tx.append(SIGNING_KEY, {"node": log.origin, "key": public})
     return True
+
+
+def check_snapshot(log: EventLog) -> None:
+    """After a snapshot is installed: users and counters are folded again from its events
+    (nothing planted in its tables survives), and each origin's head must be signed by
+    that origin's enrolled key (its hash chain, checked on install, vouches for the rest).
+    StoreError names the first origin that fails."""
+    with log.transaction() as tx:
+        membership.rebuild(tx.session)
+    with log.reading() as session:
+        known = counters.trust(session)
+    for origin, seq in sorted(log.vector().items()):
+        member = known.get(origin)
+        if member is None:
+            raise StoreError(f"the snapshot holds events of {origin}, which is not a "
+                             "counter of this store")
+        (head,) = log.range(origin, seq, seq)
+        if member.signing_key is not None and not signed_by(head, member.signing_key):
+            raise StoreError(f"the snapshot's last event of {origin} ({head.id}) is not "
+                             f"signed by {origin}")

@@ -3,6 +3,8 @@
 Commands that change a running node go through its local API (``tillmesh api``); IT
 commands that need no node (init, status, users, rebuild) open the store directly.
 Every failure prints one clear line and exits non-zero; no traceback for known errors.
+A PIN is never an argument (every user of the machine sees those in ``ps``): it is
+typed at a prompt, or read from standard input when that is not a terminal.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from tillmesh.node.ops.const import (
 
 DEMO_DIR = Path("var/demo")
 TOKEN_FILE = ".session"  # in the data dir, mode 0600: the token of `tillmesh api login`
+PIN_ARGUMENT = ("--pin is refused: a PIN on the command line is visible to every user of "
+                "this machine (ps). Type it at the prompt, or give it on standard input "
+                "(e.g. `tillmesh … < pin-file`)")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -55,15 +60,32 @@ def _print(value: Any) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from tillmesh.node.ops.provisioning import initialise
+    from tillmesh.node.ops.provisioning import ensure_new, initialise
 
     data_dir = _data_dir(args)
-    config = Config(data_dir=data_dir, node_id=args.node, pos_profile=args.profile,
-                    timezone=args.timezone, **_network(args))
-    initialise(config_mod.validate(config), admin=args.admin, admin_name=args.admin_name,
-               pin=args.pin, demo=args.demo)
+    config = config_mod.validate(Config(data_dir=data_dir, node_id=args.node,
+                                        pos_profile=args.profile, timezone=args.timezone,
+                                        **_network(args)))
+    ensure_new(config)
+    initialise(config, admin=args.admin, admin_name=args.admin_name,
+               pin=_read_pin(f"PIN for the first admin {args.admin!r}: ", confirm=True),
+               demo=args.demo)
     print(f"initialised counter {args.node} in {data_dir}; admin user {args.admin!r}")
     return 0
+
+
+def _read_pin(prompt: str, confirm: bool = False) -> str:
+    """A PIN typed at the terminal (not echoed; twice with ``confirm``), else the first
+    line of standard input (scripts, tests)."""
+    if sys.stdin.isatty():
+        pin = getpass.getpass(prompt)
+        if confirm and getpass.getpass("The same PIN again: ") != pin:
+            raise ValidationError("The two PINs differ: nothing was changed")
+    else:
+        pin = sys.stdin.readline().rstrip("\r\n")
+    if not pin:
+        raise ValidationError("No PIN given: type it at the prompt or give it on standard input")
+    return pin
 
 
 def _network(args: argparse.Namespace) -> dict[str, Any]:
@@ -199,11 +221,12 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def _as_user(args: argparse.Namespace, method: str, **params: Any) -> Any:
-    """Call ``method`` as ``--user`` (PIN from --pin or asked), else the saved session."""
+    """Call ``method`` as ``--user`` (PIN asked, or on standard input), else the saved
+    session."""
     cfg = config_mod.load(_data_dir(args))
     with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
         if args.user:
-            client.login(args.user, args.pin or getpass.getpass(f"PIN for {args.user}: "))
+            client.login(args.user, _read_pin(f"PIN for {args.user}: "))
         elif (cfg.data_dir / TOKEN_FILE).exists():
             client.token = (cfg.data_dir / TOKEN_FILE).read_text().strip()
         return client.call(method, **params)
@@ -298,8 +321,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _login_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--user", help="log in as this user (else the `api login` session)")
-    p.add_argument("--pin", help="the user's PIN (asked for when not given)")
+    p.add_argument("--user", help="log in as this user, PIN asked or on standard input "
+                   "(else the `api login` session)")
+    _refuse_pin(p)
+
+
+def _refuse_pin(p: argparse.ArgumentParser) -> None:
+    # Accepted by the parser only to be refused with how to give the PIN instead (main).
+    p.add_argument("--pin", dest="pin_argument", help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,13 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{config_mod.DEFAULT_DATA_DIR})")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("init", help="create this counter's store, key and first admin")
+    p = sub.add_parser("init", help="create this counter's store, key and first admin "
+                       "(whose PIN is asked, or read from standard input)")
     p.add_argument("--node", default="C01", help="counter code, prefixes invoice numbers")
     p.add_argument("--profile", default="Demo POS", help="ERPNext POS Profile")
     p.add_argument("--timezone", default="Europe/Berlin")
     p.add_argument("--admin", default="admin")
     p.add_argument("--admin-name", default="Administrator")
-    p.add_argument("--pin", required=True, help="the first admin's PIN (4-12 digits)")
+    _refuse_pin(p)  # the first admin's PIN is asked for, or read from standard input
     p.add_argument("--demo", action="store_true", help="load the demo catalog and users")
     _network_options(p)
     p.set_defaults(fn=cmd_init)
@@ -380,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "pin_argument", None) is not None:
+            raise ValidationError(PIN_ARGUMENT)
         code: int = args.fn(args)
         return code
     except NodeUnavailable as exc:

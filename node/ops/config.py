@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, is_dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tillmesh.node.domain.const import (
     IDLE_LOCK_MINUTES,
     LOCKOUT_FAILURES,
+    LOCKOUT_FORGET_HOURS,
+    LOCKOUT_MAX_MINUTES,
     LOCKOUT_MINUTES,
+    PIN_MAX_DIGITS,
+    PIN_MIN_DIGITS,
+    PIN_MIN_DIGITS_SUPERVISOR,
     SESSION_HOURS,
 )
 from tillmesh.node.errors import ConfigError
@@ -75,7 +81,9 @@ class Config:
     key_file: str = "secrets/db.key"
     api_socket: str = "api.sock"
     lockout_failures: int = LOCKOUT_FAILURES  # failed logins before a user is locked out
-    lockout_minutes: int = LOCKOUT_MINUTES
+    lockout_minutes: int = LOCKOUT_MINUTES  # the first lock; each next one in a row doubles
+    lockout_max_minutes: int = LOCKOUT_MAX_MINUTES  # ... up to this
+    min_pin_digits_supervisor: int = PIN_MIN_DIGITS_SUPERVISOR  # supervisors' and admins'
     idle_lock_minutes: int = IDLE_LOCK_MINUTES  # a session idle this long needs the PIN again
     session_hours: int = SESSION_HOURS  # a session older than this ends (longer than any shift)
     max_line_qty: str = "10000"  # a line above this is a typo, not a sale
@@ -121,8 +129,9 @@ class Config:
     def node_key_path(self) -> Path:
         return self.data_dir / self.node_key_file
 
-    def to_toml(self) -> str:
-        """The settings as TOML (tables such as ``permissions`` only when set)."""
+    def to_toml(self, notes: Mapping[str, str] | None = None) -> str:
+        """The settings as TOML (tables such as ``permissions`` only when set), each
+        ``notes[name]`` as a comment above its setting."""
         lines = ["# Tillmesh counter configuration (see deploy/tillmesh.toml.example)"]
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
@@ -130,6 +139,8 @@ class Config:
                     isinstance(value, dict | list) and not value
                     and name in ("permissions", "embedded_barcodes")):
                 continue
+            if notes and name in notes:
+                lines.append(f"# {notes[name]}")
             lines.append(f"{name} = {_toml(value)}")
         if self.printer != PrinterConfig():  # a table: after every top-level key
             lines += ["", "[printer]"] + [f"{name} = {_toml(getattr(self.printer, name))}"
@@ -201,8 +212,13 @@ def validate(config: Config) -> Config:
         ZoneInfo(config.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"unknown timezone {config.timezone!r}") from exc
-    if config.lockout_failures < 1 or config.lockout_minutes < 0:
-        raise ConfigError("lockout_failures must be >= 1 and lockout_minutes >= 0")
+    if config.lockout_failures < 1 or not (
+            1 <= config.lockout_minutes <= config.lockout_max_minutes
+            < LOCKOUT_FORGET_HOURS * 60):
+        raise ConfigError("lockout_failures must be >= 1 and 1 <= lockout_minutes <= "
+                          f"lockout_max_minutes < {LOCKOUT_FORGET_HOURS * 60}")
+    if not PIN_MIN_DIGITS <= config.min_pin_digits_supervisor <= PIN_MAX_DIGITS:
+        raise ConfigError(f"min_pin_digits_supervisor must be {PIN_MIN_DIGITS}-{PIN_MAX_DIGITS}")
     if not 1 <= config.max_clock_ahead_s <= MAX_CLOCK_AHEAD_LIMIT_S:
         raise ConfigError(f"max_clock_ahead_s must be 1-{MAX_CLOCK_AHEAD_LIMIT_S}")
     _validate_printer(config.printer)

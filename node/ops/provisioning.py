@@ -18,6 +18,7 @@ from typing import Any
 from tillmesh.node.api._server import ipc_path
 from tillmesh.node.api.client import Client
 from tillmesh.node.api.cluster import advertised
+from tillmesh.node.domain.const import PIN_MIN_DIGITS, PIN_MIN_DIGITS_SUPERVISOR
 from tillmesh.node.domain.credentials import SecretKind, new_credential
 from tillmesh.node.domain.roles import Role
 from tillmesh.node.errors import (
@@ -29,6 +30,7 @@ from tillmesh.node.errors import (
 )
 from tillmesh.node.membership.invite import InviteCode
 from tillmesh.node.membership.keys import Keypair, create_keypair_file, read_keypair_file
+from tillmesh.node.membership.trust import check_snapshot
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import CONFIG_NAME, Config
 from tillmesh.node.ops.const import (
@@ -52,6 +54,10 @@ logger = logging.getLogger("tillmesh.setup")
 DEMO_USERS = (("admin", "Demo Admin", "admin", "1234"),
               ("supervisor", "Demo Supervisor", "supervisor", "2222"),
               ("cashier", "Demo Cashier", "cashier", "1111"))
+# Written above the setting in a demo store's tillmesh.toml.
+DEMO_PIN_NOTE = (f"A demo store only: its published PINs (admin 1234, supervisor 2222) have "
+                 f"{PIN_MIN_DIGITS} digits; a real store (`tillmesh init` without --demo) "
+                 f"asks {PIN_MIN_DIGITS_SUPERVISOR} of supervisors and admins.")
 
 
 def _open(config: Config) -> EventLog:
@@ -60,8 +66,8 @@ def _open(config: Config) -> EventLog:
                     signer=read_keypair_file(config.node_key_path).signer)
 
 
-def _user_event(user: str, name: str, role: Role, pin: str) -> dict[str, Any]:
-    cred = new_credential(SecretKind.PIN, pin)
+def _user_event(config: Config, user: str, name: str, role: Role, pin: str) -> dict[str, Any]:
+    cred = new_credential(SecretKind.PIN, pin, role, config.min_pin_digits_supervisor)
     return {"user": user, "full_name": name, "role": role.value, "secret_kind": cred.kind.value,
             "secret_hash": cred.secret_hash, "disabled": False}
 
@@ -75,14 +81,21 @@ def _endpoint(config: Config) -> str | None:
         return None  # no address to announce yet: peers learn it from mDNS
 
 
+def ensure_new(config: Config) -> None:
+    """Refuse a data dir that already holds a counter (before anyone types a PIN for it)."""
+    if (config.data_dir / CONFIG_NAME).exists():
+        raise ConfigError(f"{config.data_dir} already holds a counter; not touching it")
+
+
 def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: bool) -> None:
     """Create a new cluster on this first counter: data dir (0700), database key and node
     keypair (0600), config, the counter's enrolment and the first admin."""
-    if (config.data_dir / CONFIG_NAME).exists():
-        raise ConfigError(f"{config.data_dir} already holds a counter; not touching it")
+    ensure_new(config)
     if not config.cluster:
         config = replace(config, cluster=secrets.token_hex(CLUSTER_ID_BYTES))
-    first = _user_event(admin, admin_name, Role.ADMIN, pin)  # validate the PIN before writing
+    if demo:
+        config = replace(config, min_pin_digits_supervisor=PIN_MIN_DIGITS)
+    first = _user_event(config, admin, admin_name, Role.ADMIN, pin)  # check it before writing
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     config.data_dir.chmod(0o700)
     config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -102,8 +115,8 @@ def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: b
 
             for user, name, role, user_pin in DEMO_USERS:
                 if user != admin:
-                    tx.append(USER_UPSERTED, {**_user_event(user, name, Role(role), user_pin),
-                                              "by": admin})
+                    tx.append(USER_UPSERTED, {
+                        **_user_event(config, user, name, Role(role), user_pin), "by": admin})
             docs = demo_master_docs()
             for doctype, doc in docs:
                 tx.append("master.upserted", upserted_body(doctype, doc))
@@ -112,7 +125,8 @@ def initialise(config: Config, *, admin: str, admin_name: str, pin: str, demo: b
                 doc["name"]: Decimal(DEMO_STOCK) for doctype, doc in docs if doctype == "Item"
             }, [], datetime.now(UTC).isoformat()))
     log.engine.dispose()
-    (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
+    notes = {"min_pin_digits_supervisor": DEMO_PIN_NOTE} if demo else None
+    (config.data_dir / CONFIG_NAME).write_text(config.to_toml(notes))
 
 
 def node_running(config: Config) -> bool:
@@ -207,17 +221,25 @@ def _install_snapshot(config: Config, code: InviteCode, keypair: Keypair, log: E
     from tillmesh.node.store import snapshot
 
     path = config.data_dir / "snapshot.db"
+    installed = False
     try:
         fetch_snapshot(code, keypair, str(ticket["ticket"]), path,
                        lambda have, want: progress("snapshot", have, want))
         snapshot.install(config.db_path, read_key_file(config.key_path), path,
                          bytes(ticket["key"]))
         log.reload()
+        installed = True
     except (TillmeshError, KeyError, TypeError, OSError) as exc:
         message = exc.message if isinstance(exc, TillmeshError) else repr(exc)
         logger.warning("no snapshot (%s): pulling the events instead", message)
     finally:
         path.unlink(missing_ok=True)
+    if installed:
+        try:
+            check_snapshot(log)
+        except StoreError as exc:  # installed already: this store cannot be used
+            raise StoreError(f"{exc.message}: this counter's store cannot be trusted; delete "
+                             f"{config.data_dir} and join through another counter") from exc
 
 
 def join(config: Config, code_text: str, *, progress: Progress,

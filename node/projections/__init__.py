@@ -7,7 +7,8 @@
     catalog      items, barcodes, prices, the search index
     master_data  ERPNext's documents as replicated, last writer by ``modified``
     pos_profile  the POS Profile and its modes of payment, taxes and settings
-    users        users and their PIN hashes (login counters stay local)
+    users        users and their PIN hashes
+    logins       failed logins across the store, for one lockout on every counter
     counters     the store's counters: enrolled and revoked keys
     stock        on-hand per item: ERPNext's Bin plus what was sold since
     outbox       what the store owes ERPNext, in delivery order

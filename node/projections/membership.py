@@ -77,3 +77,17 @@ def refused(session: Session) -> list[Refused]:
     """Changes no replica applies, oldest first (for admins)."""
     return [Refused(*row) for row in raw(session).run(
         "SELECT origin, seq, kind, hlc, reason FROM refused_changes ORDER BY hlc")]
+
+
+def rebuild(session: Session) -> None:
+    """Take the changes again from the event log itself and fold them: a snapshot's
+    tables are not trusted, its chained and signed events are."""
+    sql = raw(session)
+    sql.run("DELETE FROM membership_changes")
+    marks = ", ".join("?" * len(KINDS))
+    sql.many("INSERT INTO membership_changes (origin, seq, hlc, kind, body, signed) VALUES"
+             " (?, ?, ?, ?, ?, ?)",
+             [(origin, seq, hlc, kind, body, int(bool(sig))) for origin, seq, hlc, kind, body,
+              sig in sql.run(f"SELECT origin, seq, hlc, kind, body, sig FROM events WHERE kind"
+                             f" IN ({marks})", KINDS)])
+    _refold(session)

@@ -1,16 +1,14 @@
-"""Users and their login state.
+"""Users: who may log in, with which role.
 
 Users replicate as ``user.upserted`` events (last writer wins on the HLC stamp, among the
 changes every replica accepts: ``membership``), so a cashier enrolled on one counter logs
-in on any counter offline. The PIN travels only as
-its argon2id hash. Failed-login counters are local to this counter (a table outside the
-projections): they protect this keypad and are never replicated.
+in on any counter offline. The PIN travels only as its argon2id hash. Failed logins
+replicate too (``logins``): a lockout holds on every counter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, String, select
@@ -18,11 +16,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.domain.authority import USER_UPSERTED as USER_UPSERTED
 from tillmesh.node.domain.const import MAX_NAME_CHARS
-from tillmesh.node.domain.credentials import LockoutState
+from tillmesh.node.domain.credentials import Grant
 from tillmesh.node.domain.roles import Role
 from tillmesh.node.errors import NotFoundError, ValidationError
 from tillmesh.node.store.base import PROJECTION, Base
-from tillmesh.node.store.types import UtcDateTime
+from tillmesh.node.store.raw import raw
 
 
 class UserRow(Base):
@@ -38,15 +36,6 @@ class UserRow(Base):
     origin: Mapped[str] = mapped_column(String(32))
 
 
-class LoginStateRow(Base):
-    """Failed logins on this counter (local state, not replicated, not a projection)."""
-
-    __tablename__ = "login_state"
-    user: Mapped[str] = mapped_column(String(MAX_NAME_CHARS), primary_key=True)
-    failures: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
 @dataclass(frozen=True)
 class User:
     user: str
@@ -55,6 +44,11 @@ class User:
     secret_kind: str
     secret_hash: str
     disabled: bool
+
+    @property
+    def grant(self) -> Grant:
+        """What this user's sessions hold their powers by (see ``SessionBook.recheck``)."""
+        return Grant(self.role, self.secret_hash)
 
     def public(self) -> dict[str, Any]:
         """What the API shows about a user: never the hash."""
@@ -94,17 +88,9 @@ def list_users(session: Session) -> list[User]:
     return [_user(r) for r in session.scalars(select(UserRow).order_by(UserRow.user))]
 
 
-def login_state(session: Session, user: str) -> LockoutState:
-    row = session.get(LoginStateRow, user)
-    if row is None:
-        return LockoutState()
-    return LockoutState(row.failures, row.locked_until)
-
-
-def save_login_state(session: Session, user: str, state: LockoutState) -> None:
-    row = session.get(LoginStateRow, user)
-    if row is None:
-        session.add(LoginStateRow(user=user, failures=state.failures,
-                                  locked_until=state.locked_until))
-    else:
-        row.failures, row.locked_until = state.failures, state.locked_until
+def grant_of(session: Session, user: str) -> Grant | None:
+    """``user``'s grant as the users table holds it now; None if disabled or unknown.
+    Read at every call, so raw SQL (~70 us, the ORM's ``get`` ~360 us)."""
+    row = raw(session).one("SELECT role, secret_hash FROM users WHERE user = ? AND NOT disabled",
+                           (user,))
+    return None if row is None else Grant(Role(row[0]), row[1])

@@ -13,6 +13,7 @@ from tillmesh.node.projections import (  # noqa: F401  (tables and handlers regi
     counters,
     deliveries,
     ledger,
+    logins,
     master_data,
     membership,
     outbox,

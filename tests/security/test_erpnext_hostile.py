@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from tests.node.erpnext.test_forwarder import demo_node, drain, sell_day, state
 from tests.nodekit import Till, make_node
-from tests.proc import NodeProcess
+from tests.proc import ADMIN_PIN, NodeProcess
 from tillmesh.lab.erpnext_simulator import Simulator
 from tillmesh.node.erpnext import (
     ErpNextClient,
@@ -247,7 +247,7 @@ def test_a_pull_of_slow_answers_ends_at_the_pulls_deadline_and_the_next_one_runs
 def data_dir(tmp_path: Path) -> Path:
     config = Config(data_dir=tmp_path / "c01", node_id="C01", pos_profile=PROFILE,
                     listen="tcp://127.0.0.1:0", join_listen="tcp://127.0.0.1:0", mdns=False)
-    initialise(config, admin="admin", admin_name="Admin", pin="1234", demo=False)
+    initialise(config, admin="admin", admin_name="Admin", pin=ADMIN_PIN, demo=False)
     return config.data_dir
 
 

@@ -19,6 +19,9 @@ from tests.security.rogue import Rogue
 from tillmesh.node.api.client import Client
 from tillmesh.node.domain.credentials import hash_secret
 from tillmesh.node.errors import LoginFailed
+from tillmesh.node.ops.config import load
+from tillmesh.node.store import open_engine, read_key_file
+from tillmesh.node.store.event_log import EventLog
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +100,8 @@ def roles(node: NodeProcess) -> dict[str, str]:
 
 @pytest.mark.parametrize(("origin", "why"), [
     ("C03", "not signed by counter C03: a forgery, or a corrupted copy"),  # another counter
-    ("C01", "not signed by this counter: a forgery, or a corrupted copy"),  # the victim
+    ("C01", "an event under this counter's own name, which only it writes: a forgery, or "
+            "another machine holds this counter's key"),  # the victim's own
     ("ZZ9", "ZZ9 is not a counter of this store"),  # nobody enrolled it
 ])
 def test_an_event_under_a_name_not_the_tills_own_is_refused(store, origin, why):
@@ -161,3 +165,21 @@ def invoices(node: NodeProcess) -> set[str]:
     client: Client
     with admin(node) as client:
         return {str(i["invoice"]) for i in client.call("invoice_list", limit=200)}
+
+
+def test_a_store_holding_a_poisoned_stamp_from_an_earlier_release_sells_on(store):
+    """Before this release the stamp was taken in; after the upgrade the counter's clock
+    ignores it, so its new events are not refused by every peer."""
+    rogue, victim = store.rogue, store.victim
+    victim.stop()
+    rogue.learn(victim.data_dir)
+    poison = rogue.forge("C02", "audit.drawer_opened", {"user": "cashier"},
+                         stamp_ms=int(time.time() * 1000) + FUTURE_MS)
+    config = load(victim.data_dir)
+    log = EventLog(open_engine(config.db_path, read_key_file(config.key_path)), "C01")
+    with log.transaction() as tx:  # as an earlier release did: no gate
+        assert tx.receive(poison)
+    log.engine.dispose()
+    store.victim = victim = store.nodes.start(victim.data_dir)
+    invoice = sells(victim)
+    until(lambda: invoice in invoices(store.other))

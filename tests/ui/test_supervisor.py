@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from tests.proc import network, ok, tillmesh
 from tests.ui.driver import ADMIN, CASHIER, SUPERVISOR, client
 from tillmesh.ui.models.status import NOT_AVAILABLE
+from tillmesh.ui.screens import dialogs
 
 REPLICATION_MS = 30_000  # ms for C02's shift to reach C01 on a loaded machine
 
@@ -73,3 +74,28 @@ def test_admin_creates_a_user_and_an_invite(app, node):
     app.wait(lambda: admin.invite.text().startswith("TM1-"))
     app.window.ctx.logout()
     app.login("eva", "5678")  # the new user can log in at once
+
+
+def test_promoting_a_cashier_asks_for_a_new_pin_and_demoting_does_not(app, node):
+    """A higher role may need a longer PIN (6 digits outside the demo), and only the old
+    PIN's hash is known: the promotion comes with a new PIN, the user logs in with it."""
+    with client(node) as api:
+        api.call("user_create", user="finn", full_name="Finn", role="cashier", pin="4455")
+    app.login(*ADMIN)
+    admin = app.window.admin
+    app.window.show_screen("admin")
+    app.wait(lambda: any(u["user"] == "finn" for u in admin.users))
+    admin.table.selectRow(next(i for i, u in enumerate(admin.users) if u["user"] == "finn"))
+    admin.role.setCurrentText("supervisor")
+    admin.set_role()
+    dialog = app.dialog(dialogs.EntryDialog)
+    app.type_enter(dialog.field, "445566")
+    app.wait(lambda: any(u["user"] == "finn" and u["role"] == "supervisor"
+                         for u in admin.users))
+    admin.table.selectRow(next(i for i, u in enumerate(admin.users) if u["user"] == "finn"))
+    admin.role.setCurrentText("cashier")
+    admin.set_role()  # down: no prompt
+    app.wait(lambda: any(u["user"] == "finn" and u["role"] == "cashier" for u in admin.users))
+    assert app.ctx.current_dialog is None
+    app.window.ctx.logout()
+    app.login("finn", "445566")

@@ -3,7 +3,8 @@
 The node keeps sessions in memory and enforces lockout and idle lock; the app only
 follows: a ``SessionExpired`` with reason ``idle``/``locked`` shows the lock screen (the
 same user's PIN unlocks it), any other reason (``unknown`` after a node restart,
-``max_age``) returns to login and says why.
+``max_age``, or ``disabled``, ``role_changed``, ``pin_changed`` when an admin changed the
+user on any counter) returns to login and says why.
 """
 
 from __future__ import annotations

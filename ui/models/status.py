@@ -183,10 +183,14 @@ def printer_rows(status: Mapping[str, Any], now: datetime | None = None,
 
 
 def security_rows(status: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(event, what, why) of ``security_status``: events refused from peers, then
-    membership changes no counter applies."""
+    """(event, what, why) of ``security_status``: forks first, then events refused from
+    peers, then membership changes no counter applies."""
     events = [(str(r.get("event")), f"from {r.get('origin')}", str(r.get("why")))
               for r in status.get("refused_events") or ()]
+    forks = [(f"{f.get('origin')}:{f.get('seq')}", "fork",
+              f"{f.get('origin')}'s chain exists in two versions ({f.get('event')} is not "
+              f"ours): its key is in two places; revoke {f.get('origin')}")
+             for f in status.get("forks") or ()]
     changes = [(str(r.get("event")), str(r.get("kind")), str(r.get("why")))
                for r in status.get("refused_changes") or ()]
-    return events + changes
+    return forks + events + changes

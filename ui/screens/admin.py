@@ -25,6 +25,8 @@ from tillmesh.ui.screens.widgets import (
 
 ROLES = ("cashier", "supervisor", "admin")  # node.roles.Role, lowest first
 USER_HEADERS = ("User", "Name", "Role", "State")
+PIN_RULE = ("PIN: 4-12 digits for a cashier; supervisors and admins need more (6 by "
+            "default, the store's setting)")
 SETTINGS_NOTE = ("Printer and drawer settings are read-only here: edit tillmesh.toml on this "
                  "counter and restart the node.")
 
@@ -43,7 +45,7 @@ class AdminScreen(QWidget):
         self.new_role = QComboBox()
         self.new_role.addItems(ROLES)
         self.new_pin = QLineEdit()
-        self.new_pin.setPlaceholderText("PIN (4-12 digits)")
+        self.new_pin.setPlaceholderText(PIN_RULE)
         self.new_pin.setEchoMode(QLineEdit.EchoMode.Password)
         self.role = QComboBox()
         self.role.addItems(ROLES)
@@ -129,10 +131,21 @@ class AdminScreen(QWidget):
 
     def set_role(self) -> None:
         chosen = self._selected()
-        if chosen is not None:
-            role = self.role.currentText()
-            self.ctx.call("user_update", {"user": chosen["user"], "role": role},
-                          self._changed(f"{chosen['user']} is now {role}"), approvable=True)
+        if chosen is None:
+            return
+        user, role = str(chosen["user"]), self.role.currentText()
+        done = self._changed(f"{user} is now {role}")
+        if ROLES.index(role) <= ROLES.index(str(chosen.get("role"))):
+            self.ctx.call("user_update", {"user": user, "role": role}, done, approvable=True)
+            return
+        # A higher role may need a longer PIN, and only the old PIN's hash is known here.
+        dialog = dialogs.EntryDialog(self, f"{user} as {role}: a new PIN",
+                                     f"{PIN_RULE}; {user} logs in again with it", kind="text")
+        dialog.field.setEchoMode(QLineEdit.EchoMode.Password)
+        dialog.chosen.connect(lambda pin: self.ctx.call(
+            "user_update", {"user": user, "role": role, "pin": str(pin)}, done,
+            approvable=True))
+        dialogs.show(self.ctx, dialog)
 
     def toggle_disabled(self) -> None:
         chosen = self._selected()
@@ -148,7 +161,7 @@ class AdminScreen(QWidget):
         if chosen is None:
             return
         dialog = dialogs.EntryDialog(self, f"New PIN for {chosen['user']}",
-                                     "4-12 digits; the user logs in again with it", kind="text")
+                                     f"{PIN_RULE}; the user logs in again with it", kind="text")
         dialog.field.setEchoMode(QLineEdit.EchoMode.Password)
         dialog.chosen.connect(lambda pin: self.ctx.call(
             "user_reset_pin", {"user": chosen["user"], "pin": str(pin)},

@@ -25,7 +25,7 @@ from tillmesh.ui.screens.widgets import STRETCH, Keypad, button, card, clear_lay
 
 
 class PaymentScreen(QWidget):
-    finished = Signal()  # the sale is done (or abandoned): back to a new cart
+    next_customer = Signal(str)  # the sale is done: a new cart, with this first scan if any
     back = Signal()  # back to the cart, nothing paid
 
     def __init__(self, ctx: Context) -> None:
@@ -67,12 +67,18 @@ class PaymentScreen(QWidget):
         self.done_change.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.done_text = label("", "title", wrap=True)
         self.done_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.next_button = button("Next customer  Enter", self.finished.emit, kind="primary")
+        self.next_button = button("Next customer  Enter", self._next_customer, kind="primary")
         self.next_button.setMinimumHeight(BIG_BUTTON_PX)
+        # Holds the keyboard while the change shows: Enter starts the next customer, and a
+        # scan starts it with that item (a scan is never lost between customers).
+        self.next_scan = QLineEdit()
+        self.next_scan.setObjectName("scan")
+        self.next_scan.setPlaceholderText("Scan the next customer's first item, or press Enter")
+        self.next_scan.returnPressed.connect(self._next_customer)
         done = QWidget()
         done_layout = QHBoxLayout(done)
         done_layout.addWidget(card(STRETCH, label("Change", "bigLabel"), self.done_change,
-                                   self.done_text, STRETCH,
+                                   self.done_text, STRETCH, self.next_scan,
                                    row(button("Reprint receipt", self.reprint),
                                        self.next_button)))
         self.pages = QStackedWidget()
@@ -92,7 +98,9 @@ class PaymentScreen(QWidget):
         self._refresh()
 
     def activate(self) -> None:
-        if self.sale is None and self.fields:
+        if self.sale is not None:
+            self.next_scan.setFocus()
+        elif self.fields:
             next(iter(self.fields.values())).setFocus()
 
     def _build_modes(self) -> None:
@@ -170,7 +178,7 @@ class PaymentScreen(QWidget):
             if self.sale is None:
                 self.submit()
             else:
-                self.finished.emit()
+                self._next_customer()
             return True
         return False
 
@@ -221,7 +229,13 @@ class PaymentScreen(QWidget):
                 else "Sale recorded (its answer was lost: Returns lists its number)")
         self.done_text.setText(text)
         self.pages.setCurrentIndex(1)
+        self.next_scan.setFocus()
         self.ctx.notify(text, "ok")
+
+    def _next_customer(self) -> None:
+        code = self.next_scan.text().strip()
+        self.next_scan.clear()
+        self.next_customer.emit(code)
 
     def reprint(self) -> None:
         invoice = (self.sale or {}).get("invoice")

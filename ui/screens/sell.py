@@ -198,9 +198,11 @@ class SellScreen(QWidget):
             self.ctx.notify("Select a line first", "warn")
         return line
 
-    def _edit(self, method: str, params: dict[str, Any], approvable: bool = False) -> None:
+    def _edit(self, method: str, params: dict[str, Any]) -> None:
+        # Any change of the lines may take the cart's effective discount above the
+        # cashier's limit: the node then asks for a supervisor's PIN.
         self.ctx.call(method, {"cart_id": self.cart_id, **params}, self.apply,
-                      approvable=approvable)
+                      approvable=True)
         self.focus_scan()
 
     # --- scanning and searching -------------------------------------------------------------
@@ -328,10 +330,9 @@ class SellScreen(QWidget):
         def chosen(whole: bool, percent: bool, value: Any) -> None:
             amount = {"percent" if percent else "amount": str(value)}
             if whole:
-                self._edit("cart_discount", amount, approvable=True)
+                self._edit("cart_discount", amount)
             elif line is not None:
-                self._edit("cart_line_discount", {"line": line.index, **amount},
-                           approvable=True)
+                self._edit("cart_line_discount", {"line": line.index, **amount})
 
         dialog.chosen.connect(chosen)
         dialogs.show(self.ctx, dialog)
@@ -339,7 +340,7 @@ class SellScreen(QWidget):
     def remove_line(self) -> None:
         line = self.selected_line()
         if line is not None:
-            self._edit("cart_remove", {"line": line.index}, approvable=True)
+            self._edit("cart_remove", {"line": line.index})
 
     def pick_customer(self) -> None:
         dialog = CustomerDialog(self, self.ctx)

@@ -7,6 +7,7 @@ ERPNext refuses, with its messages, is in ``_checks``.
 
 from tillmesh.node.domain.totals._calc import compute_totals
 from tillmesh.node.domain.totals._model import (
+    NET_TOTAL,
     Cart,
     CartLine,
     ChargeType,
@@ -21,6 +22,7 @@ from tillmesh.node.domain.totals._model import (
 )
 
 __all__ = [
+    "NET_TOTAL",
     "Cart",
     "CartLine",
     "ChargeType",

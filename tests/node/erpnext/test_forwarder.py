@@ -332,22 +332,22 @@ def test_tillmesh_exceptions_lists_erpnexts_refusal_and_a_supervisor_retries_it(
                             payments=[{"mode_of_payment": "Cash", "amount": "5"}])
         listed = ""
         for _ in range(100):  # the forwarder sends within a second or two
-            listed = ok(tillmesh(data, "exceptions", "--user", "supervisor", "--pin", "2222"))
+            listed = ok(tillmesh(data, "exceptions", "--user", "supervisor", stdin="2222\n"))
             if sale["invoice"] in listed:
                 break
         assert f"{INVOICE}/{sale['invoice']}" in listed and "417" in listed
         refused = tillmesh(data, "exceptions", "--retry", f"{INVOICE}/{sale['invoice']}",
-                           "--user", "cashier", "--pin", "1111")
+                           "--user", "cashier", stdin="1111\n")
         assert refused.returncode == 1 and "not allowed" in refused.stderr.lower()
         ok(tillmesh(data, "exceptions", "--retry", f"{INVOICE}/{sale['invoice']}",
-                    "--user", "supervisor", "--pin", "2222"))
+                    "--user", "supervisor", stdin="2222\n"))
         for _ in range(100):
             if sim.get(INVOICE, sale["invoice"]) is not None:
                 break
             time.sleep(0.1)
         assert sim.get(INVOICE, sale["invoice"])["docstatus"] == 1
         assert "no exceptions" in ok(tillmesh(data, "exceptions", "--user", "supervisor",
-                                             "--pin", "2222"))
+                                             stdin="2222\n"))
 
 
 def sell_one(node, item: str = MILK, till: str = "ann") -> str:

@@ -10,6 +10,7 @@ import stat
 import httpx
 import pytest
 
+from tests.proc import ADMIN_PIN
 from tillmesh.lab.erpnext_simulator import Simulator
 from tillmesh.node.domain.barcode import rules_from_config
 from tillmesh.node.erpnext import (
@@ -36,7 +37,7 @@ PROFILE = "Demo POS"
 def data_dir(tmp_path):
     config = Config(data_dir=tmp_path / "c01", node_id="C01", pos_profile=PROFILE,
                     listen="tcp://127.0.0.1:0", join_listen="tcp://127.0.0.1:0", mdns=False)
-    initialise(config, admin="admin", admin_name="Admin", pin="1234", demo=False)
+    initialise(config, admin="admin", admin_name="Admin", pin=ADMIN_PIN, demo=False)
     return config.data_dir
 
 
@@ -340,7 +341,7 @@ def test_with_the_node_running_the_pull_goes_through_its_local_api(site):
             # The elected forwarder (this counter alone) pulls on its own at start too, so
             # the items may have come with its pull or with ours.
             assert any(s["scope"] == "Item" for s in status["scopes"])
-            c.login("admin", "1234")
+            c.login("admin", ADMIN_PIN)
             assert c.call("search_items", text="4250100000011")[0]["item_code"] == "DAI-0001"
         assert "pull         done" in ok(tillmesh(data, "erpnext", "status"))
         assert "0 events recorded" in ok(tillmesh(data, "erpnext", "pull"))

@@ -163,7 +163,7 @@ def test_counters_find_each_other_through_mdns_alone():
             "--mdns-port", str(free_udp_port()))
     with Nodes() as nodes:
         first_dir = nodes.tmp() / "d"
-        created = tillmesh(first_dir, "init", "--node", "C01", "--pin", "1234", "--demo", *mdns)
+        created = tillmesh(first_dir, "init", "--node", "C01", "--demo", *mdns, stdin="1234\n")
         assert created.returncode == 0, created.stderr
         first = nodes.start(first_dir)
         procs = [first]

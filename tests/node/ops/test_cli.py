@@ -95,7 +95,7 @@ def running(module_nodes: Nodes, pristine: Path) -> NodeProcess:
 
 def test_init_creates_a_private_data_dir_key_and_config(nodes: Nodes) -> None:
     data_dir = nodes.tmp() / "c07"
-    out = ok(tillmesh(data_dir, "init", "--node", "C07", "--pin", "4321"))
+    out = ok(tillmesh(data_dir, "init", "--node", "C07", stdin="432187\n"))
     assert "C07" in out and str(data_dir) in out
     config = load(data_dir)
     assert (config.node_id, config.pos_profile) == ("C07", "Demo POS")
@@ -107,7 +107,7 @@ def test_init_creates_a_private_data_dir_key_and_config(nodes: Nodes) -> None:
     assert len(config.cluster) == 12  # a new cluster, created by this first counter
     before = digests(data_dir), config.key_path.read_bytes()
 
-    again = tillmesh(data_dir, "init", "--node", "C07", "--pin", "4321", "--demo")
+    again = tillmesh(data_dir, "init", "--node", "C07", "--demo", stdin="4321\n")
     one_clear_line(again, "already holds a counter", str(data_dir))
     assert (digests(data_dir), config.key_path.read_bytes()) == before
 
@@ -119,15 +119,18 @@ def test_init_creates_a_private_data_dir_key_and_config(nodes: Nodes) -> None:
                                                        "Administrator"]
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--pin", "12"], "PIN has 4 to 12 digits"),
-    (["--pin", "1234", "--node", "C-1"], "node_id 'C-1'"),
-    (["--pin", "1234", "--timezone", "Mars/Olympus"], "unknown timezone"),
+@pytest.mark.parametrize(("args", "pin", "needle"), [
+    ([], "12", "An admin's PIN has 6 to 12 digits"),
+    ([], "1234", "An admin's PIN has 6 to 12 digits"),  # a real store: 4 is for cashiers
+    (["--demo"], "12", "An admin's PIN has 4 to 12 digits"),
+    ([], "", "No PIN given"),
+    (["--node", "C-1"], "123456", "node_id 'C-1'"),
+    (["--timezone", "Mars/Olympus"], "123456", "unknown timezone"),
 ])
-def test_init_refuses_bad_input_before_writing_anything(nodes: Nodes, args: list[str],
+def test_init_refuses_bad_input_before_writing_anything(nodes: Nodes, args: list[str], pin: str,
                                                          needle: str) -> None:
     data_dir = nodes.tmp() / "d"
-    one_clear_line(tillmesh(data_dir, "init", *args), needle)
+    one_clear_line(tillmesh(data_dir, "init", *args, stdin=f"{pin}\n"), needle)
     assert not data_dir.exists()
 
 
