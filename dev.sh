@@ -15,14 +15,13 @@ setup() {
         "$VENV/bin/pip" install --quiet -e '.[test]'
         touch "$VENV/.installed"
     fi
-    # Qt needs a few system libraries a minimal Debian lacks: offscreen (the app's model
-    # tests) and xcb (a real X display; Qt asks for the xcb-* ones by name). The app's
-    # tests also run it in a real X server: Xvfb, openbox as the window manager, xdotool
-    # to type and touch, xprop to see the window manager is up.
-    local wanted=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3
-                  libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
-                  libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcb-randr0
-                  xvfb openbox xdotool x11-utils)
+    # Qt needs a few system libraries a minimal Debian lacks, the same ones an installed
+    # counter gets (deploy/app-packages.txt). The app's tests also run it in a real X
+    # server: Xvfb, openbox as the window manager, xdotool to type and touch, xprop to see
+    # the window manager is up.
+    local wanted
+    mapfile -t wanted < <(grep -v '^#' deploy/app-packages.txt)
+    wanted+=(xvfb openbox xdotool x11-utils)
     local missing=()
     for pkg in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

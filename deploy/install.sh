@@ -8,10 +8,12 @@
 #   1. creates the system user `tillmesh` (no login, no home) if it is missing,
 #   2. creates /opt/tillmesh/.venv (root-owned, so the service cannot change its own code)
 #      and installs this source tree into it (offline from --wheelhouse DIR if given),
-#   3. installs deploy/tillmesh.service as /etc/systemd/system/tillmesh.service,
-#   4. runs `tillmesh init` as the service user only when /var/lib/tillmesh holds no
+#   3. installs the Debian packages the app needs to draw (deploy/app-packages.txt) and
+#      runs `tillmesh ui --check`,
+#   4. installs deploy/tillmesh.service as /etc/systemd/system/tillmesh.service,
+#   5. runs `tillmesh init` as the service user only when /var/lib/tillmesh holds no
 #      tillmesh.toml yet (an existing counter, its key and its data are never touched),
-#   5. prints the next steps. It never starts, stops or restarts the service.
+#   6. prints the next steps. It never starts, stops or restarts the service.
 #
 # The first admin's PIN for init (6-12 digits) comes from $TILLMESH_ADMIN_PIN or tillmesh's
 # own prompt (--demo: the demo users, admin PIN 1234); it reaches tillmesh on standard
@@ -29,7 +31,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 source_dir() {
@@ -74,6 +76,25 @@ install_code() {
         "$src/deploy/tillmesh.toml.example" "$src/deploy/tillmesh.service" "$PREFIX/deploy/"
     echo "installed tillmesh $("$PREFIX/.venv/bin/python" -c \
         'import importlib.metadata as m; print(m.version("tillmesh"))') into $PREFIX/.venv"
+}
+
+install_app_libraries() {
+    # What Qt needs to draw the app on this counter's screen (xcb or wayland), then the
+    # app's own check, so a missing library shows now and not at the first start.
+    local src="$1" missing=() pkg
+    while read -r pkg; do
+        [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$pkg")
+    done < "$src/deploy/app-packages.txt"
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        command -v apt-get >/dev/null || die "the app needs: ${missing[*]} (no apt-get here)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}"
+        echo "installed ${missing[*]}"
+    fi
+    "$PREFIX/.venv/bin/tillmesh" ui --check || die "the app cannot draw on this counter"
 }
 
 install_unit() {
@@ -141,6 +162,7 @@ main() {
     [[ -f "$src/pyproject.toml" ]] || die "$src is not a Tillmesh source tree"
     ensure_user
     install_code "$src" "$wheelhouse"
+    install_app_libraries "$src"
     install_unit "$src"
     init_counter "$node" "$profile" "$demo"
     next_steps

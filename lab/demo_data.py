@@ -2,8 +2,11 @@
 
 ``demo_master_docs()`` is what ``tillmesh init --demo`` loads: "Demo Store GmbH" (abbr.
 DS), warehouse "Stores - DS", price list "Standard Selling" in EUR, POS Profile "Demo POS"
-(cash and card), VAT 19% included in prices with food and books at 7% through the Item
-Tax Template "VAT 7% - DS", about 300 items in 11 item groups, UOMs Nos, Kg and Box, and a
+(cash and card), VAT included in prices: 19% on the account "VAT 19% - DS", and food and
+books at 7% on an account of their own, "Output VAT 7% - DS", through the Item Tax
+Template "VAT 7% - DS" (the Sales Taxes and Charges Template has a row per account, the
+7% row at rate 0 for items without the template, as ERPNext's German setups do), so each
+rate's VAT is booked apart, about 300 items in 11 item groups, UOMs Nos, Kg and Box, and a
 few customers. Every item has an EAN-13 (valid check digit, prefix 4250…); every other
 drink also has a case barcode (UOM Box of 6 or 12), half of those with a Box price of
 their own, the others priced at 6 or 12 bottles. Item BEV-0001 is disabled (discontinued).
@@ -47,6 +50,7 @@ POS_PROFILE = "Demo POS"
 WALK_IN = "Walk-in Customer"
 VAT_7 = f"VAT 7% - {ABBR}"
 VAT_ACCOUNT = f"VAT 19% - {ABBR}"
+VAT_7_ACCOUNT = f"Output VAT 7% - {ABBR}"  # not "VAT 7% - DS": that is the template's name
 SALES_TAXES = f"Germany VAT 19% incl - {ABBR}"
 MODIFIED = "2026-11-01 09:00:00.000000"  # ERPNext's site-local `modified` of every doc
 SEED = 20261101  # Item Price names are random in ERPNext; seeded here
@@ -207,12 +211,16 @@ def _setup() -> list[tuple[str, Doc]]:
                            "smallest_currency_fraction_value": "0.01", "symbol": "€"})),
         ("Item Tax Template", _doc({
             "name": VAT_7, "title": "VAT 7%", "company": COMPANY, "disabled": 0,
-            "taxes": _rows([{"tax_type": VAT_ACCOUNT, "tax_rate": 7}])})),
+            "taxes": _rows([{"tax_type": VAT_ACCOUNT, "tax_rate": 0},
+                            {"tax_type": VAT_7_ACCOUNT, "tax_rate": 7}])})),
         ("Sales Taxes and Charges Template", _doc({
             "name": SALES_TAXES, "title": "Germany VAT 19% incl", "company": COMPANY,
             "is_default": 1, "disabled": 0,
             "taxes": _rows([{"charge_type": "On Net Total", "account_head": VAT_ACCOUNT,
                              "description": "VAT 19%", "rate": 19, "included_in_print_rate": 1,
+                             "cost_center": f"Main - {ABBR}"},
+                            {"charge_type": "On Net Total", "account_head": VAT_7_ACCOUNT,
+                             "description": "VAT 7%", "rate": 0, "included_in_print_rate": 1,
                              "cost_center": f"Main - {ABBR}"}])})),
         *(("Mode of Payment", _doc({
             "name": mode, "mode_of_payment": mode, "type": kind, "enabled": 1,

@@ -1,9 +1,12 @@
 """PNGs of the main screens, for the README: ``python -m tillmesh.lab.screenshots OUTDIR``
 (or ``tillmesh ui --screenshots OUTDIR``).
 
-Runs offscreen against a real demo node it starts itself, and drives the real widgets
-the way a cashier would: login, a sale with four lines (one weighed), payment, a return,
-the shift count, the store status and the admin screen.
+Runs against a real demo node it starts itself, and drives the real widgets the way a
+cashier would: login, a sale with four lines (one weighed), payment, a return, the shift
+count, the store status and the admin screen. Offscreen unless a display is chosen
+(``QT_QPA_PLATFORM=xcb`` with ``DISPLAY``): there the app is full screen, as at a till,
+and the pictures are that screen's size (``tools/screenshots`` takes them in Xvfb at
+1024x768 and 1920x1080).
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ def save_all(outdir: Path) -> list[Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
     application()
+    offscreen = os.environ["QT_QPA_PLATFORM"] == "offscreen"
     with _erpnext() as link, DemoNode(prepare=link) as node:
-        window = open_window(node.endpoint, windowed=True)
+        window = open_window(node.endpoint, windowed=offscreen)
         ctx = window.ctx
 
         def settle(predicate: Callable[[], bool] = lambda: True) -> None:
@@ -46,8 +50,9 @@ def save_all(outdir: Path) -> list[Path]:
             settle()
             window.message.clear_message()  # a passing message is not part of the screen
             pump(LAYOUT_MS)
-            window.resize(*WINDOW_SIZE)  # as small as the screen allows, down to a 15" till
-            pump(LAYOUT_MS)
+            if offscreen:  # as small as the screen allows, down to a 15" till
+                window.resize(*WINDOW_SIZE)
+                pump(LAYOUT_MS)
             path = outdir / f"{name}.png"
             window.grab().save(str(path))
             saved.append(path)
@@ -90,10 +95,17 @@ def save_all(outdir: Path) -> list[Path]:
 
         window.show_screen("shifts")
         settle(lambda: window.shifts.selected is not None and bool(window.shifts.expected))
-        window.shifts.counting.grid.show()
         for value, pieces in (("50", 3), ("20", 2), ("10", 1), ("2", 2), ("0.50", 1)):
             window.shifts.counting.grid.set_pieces(Decimal(value), pieces)
+        window.shifts.counting.set_amount("Card", Decimal("0"))
         shot("shift-close")
+        notes = window.shifts.counting.notes
+        notes.open()
+        pump(LAYOUT_MS)
+        path = outdir / "count-notes.png"
+        notes.grab().save(str(path))
+        saved.append(path)
+        notes.accept()
 
         ctx.logout()
         login("admin", "1234")

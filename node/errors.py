@@ -18,7 +18,12 @@ are translated where they are caught, ``raise ... from exc``, and never leak.
     │   │                         silent, an older release): refunding risks a double
     │   │                         refund; ``owner`` and ``reason`` say why, and the same
     │   │                         call with ``unconfirmed`` and a supervisor goes ahead
+    │   ├── CashOutBeyondDrawer   cash out of more than the drawer should hold
+    │   │                         (``expected``, ``amount``, ``mode_of_payment``); the same
+    │   │                         call with ``beyond_drawer`` and a supervisor goes ahead
     │   └── ShiftError            no open shift, shift already open or closed
+    │       └── UncountedModes    a closing leaves modes of payment uncounted (``modes``):
+    │                             blank is not 0, nothing is recorded
     ├── AuthError                 login and authorisation
     │   ├── LoginFailed           wrong user or PIN
     │   ├── LockedOut             too many failed tries; ``until`` says when it lifts
@@ -114,8 +119,32 @@ class ReturnUnconfirmed(ReturnError):
         return self._text("owner")
 
 
+class CashOutBeyondDrawer(ValidationError):
+    code = "cash_out_beyond_drawer"
+
+    @property
+    def expected(self) -> str | None:
+        """What the drawer should hold in the mode paid out (a decimal string)."""
+        return self._text("expected")
+
+    @property
+    def amount(self) -> str | None:
+        """The amount asked to be paid out (a decimal string)."""
+        return self._text("amount")
+
+
 class ShiftError(ValidationError):
     code = "shift"
+
+
+class UncountedModes(ShiftError):
+    code = "uncounted_modes"
+
+    @property
+    def modes(self) -> list[str]:
+        """The modes of payment the closing left without a count."""
+        value = self.details.get("modes")
+        return [str(m) for m in value] if isinstance(value, list) else []
 
 
 class AuthError(TillmeshError):

@@ -192,6 +192,7 @@ class _Peer:
     monitor: zmq.asyncio.Socket
     connected: bool = False
     failing: bool = False  # a failed handshake was logged; quiet until one succeeds
+    refused: bool = False  # its last handshake failed on our key (ZAP): not a member there
 
 
 class Transport:
@@ -349,6 +350,11 @@ class Transport:
         """Peers whose DEALER has a live, authenticated connection right now."""
         return {peer_id for peer_id, peer in self._peers.items() if peer.connected}
 
+    def refusing(self) -> set[str]:
+        """Peers that answer but refused our key at their last handshake: they do not
+        count this node as a member (it was revoked, or they have not heard of it yet)."""
+        return {peer_id for peer_id, peer in self._peers.items() if peer.refused}
+
     async def send(self, peer_id: str, data: bytes) -> bool:
         """Queue ``data`` for ``peer_id`` without waiting. False if the peer was never
         dialled (or was disconnected) or its queue is full: the message was dropped."""
@@ -447,19 +453,20 @@ class Transport:
             except zmq.ZMQError:
                 return
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                peer.connected, peer.failing = True, False
+                peer.connected, peer.failing, peer.refused = True, False, False
                 log.info("connected to %s at %s", peer.node_id, peer.endpoint)
             elif event == zmq.EVENT_DISCONNECTED:
                 if peer.connected:
                     log.info("lost the connection to %s at %s", peer.node_id, peer.endpoint)
                 peer.connected = False
-            elif not peer.failing:
-                peer.failing = True
-                why = ("it refused our key (is this counter enrolled there?)"
-                       if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH
-                       else "wrong server key, or not a Tillmesh node")
-                log.warning("handshake with %s at %s failed: %s", peer.node_id, peer.endpoint,
-                            why)
+            else:
+                peer.refused = event == zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                if not peer.failing:
+                    peer.failing = True
+                    why = ("it refused our key (is this counter enrolled there?)"
+                           if peer.refused else "wrong server key, or not a Tillmesh node")
+                    log.warning("handshake with %s at %s failed: %s", peer.node_id,
+                                peer.endpoint, why)
 
     async def _serve_zap(self) -> None:
         assert self._zap is not None

@@ -20,7 +20,8 @@ def invite(proc: NodeProcess) -> str:
 
 def join(nodes: Nodes, code: str, node: str) -> Path:
     data_dir = nodes.tmp() / "d"
-    result = tillmesh(data_dir, "join", code, "--node", node, *network())
+    # the code on standard input, as IT types it at the prompt (not in `ps`)
+    result = tillmesh(data_dir, "join", "--node", node, *network(), stdin=code + "\n")
     assert result.returncode == 0, result.stderr
     assert "joined the store" in result.stdout
     assert "MiB snapshot" in result.stdout  # the state came as one snapshot file

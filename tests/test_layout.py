@@ -128,7 +128,8 @@ def _imports_in_fresh_interpreter(module: str) -> set[str]:
     return set(out.split())
 
 
-AREAS = ("auth", "checkout", "returns", "shifts", "cluster", "info", "printing", "erpnext")
+AREAS = ("auth", "checkout", "display", "returns", "shifts", "cluster", "info", "printing",
+         "erpnext")
 
 
 @pytest.mark.parametrize("area", AREAS)
@@ -142,7 +143,8 @@ def test_every_area_method_is_served_and_documented() -> None:
     from tillmesh.node.api.dispatch import METHODS, methods_table
 
     assert {"login", "sale_submit", "return_create", "shift_close", "erpnext_status",
-            "exception_retry", "receipt_print", "invite_create", "status"} <= set(METHODS)
+            "exception_retry", "receipt_print", "invite_create", "status", "customer_display",
+            "cart_tender_draft"} <= set(METHODS)
     table = methods_table()
     for name, spec in METHODS.items():
         assert spec.summary and f"| `{name}` |" in table

@@ -24,6 +24,8 @@ IDLE_LOCK_S = 600  # seconds without input before the app locks itself; the node
 RECHECK_MS = 1000  # ms between asks whether an unanswered sale was recorded
 MESSAGE_MS = 8000  # ms a message line stays; long enough to read twice, then out of the way
 STATUS_REFRESH_MS = 3000  # ms between refreshes of the store status screen while shown
+COUNTER_STATE_MS = 2000  # ms between asks where this counter stands (revoked, paused, cut
+#   off): the banner follows within ~2 s, and an answer costs the node one small query
 INVOICE_LIST_LIMIT = 30  # recent invoices offered on the returns screen
 PRINT_METHOD = "receipt_print"  # reprint a receipt (node.printing); optional on older nodes
 REPORT_PRINT_METHOD = "report_print"  # print a shift's X or Z report (node.printing)
@@ -50,6 +52,7 @@ BIG_BUTTON_PX = 64  # Pay, Complete sale, Next customer: the buttons pressed mos
 TABLE_ROW_PX = 44  # a table row a finger can pick
 CART_ROW_PX = 46  # a cart line, picked by finger all day to change or remove it
 COMPACT_ROW_PX = 32  # the shift comparison is read, not touched: rows need not be finger-sized
+SCROLL_GAP_PX = 8  # between a scrolling report's right-aligned amounts and its scroll bar
 DIALOG_PX = 620  # width of a prompt: a node's reason (a sentence or three) in a few lines
 APPROVAL_PX = 900  # a supervisor's approval: the reason beside the PIN pad
 DIALOG_MARGIN_PX = 40  # a prompt never touches the screen's edges
@@ -57,6 +60,8 @@ STATUS_TWO_COLUMNS_PX = 1400  # the store status in two columns of cards from th
 #   narrower, one column (its tables need the width: six columns of peers, ERPNext's words)
 COUNT_GRID_ROWS = 5  # denominations per column: three columns fit a till screen's height
 USER_BUTTON_COLUMNS = 3  # user buttons per row on the login screen
+USER_BUTTONS_MAX = 12  # user buttons on the login screen: four rows fit beside the PIN pad
+#   on a 768-px till; anyone else types their name
 NOTICE_PX = 52  # the strip of banners: two lines of a message, always reserved (nothing
 #   moves when a message comes or goes)
 TOTAL_FONT_PX = 44  # the grand total and the change: read from a metre away
@@ -89,3 +94,36 @@ FKEYS = (
     ("F11", "lock", "Lock"),
     ("F12", "shift", "Shift"),
 )
+
+# --- the customer display (tillmesh ui --customer-display) ---------------------------------
+DISPLAY_METHOD = "customer_display"  # the node's read-only, no-login answer for displays
+DISPLAY_POLL_MS = 120  # ms from one answer to the next poll: a change shows within ~0.15 s
+#   (poll + answer + paint), well inside the 0.3 s a customer notices; an unchanged poll
+#   costs the node ~0.3 ms (nothing priced), ~0.3 % of its loop
+DISPLAY_RETRY_MS = 1000  # ms between polls while the node does not answer (the health
+#   ping brings the link back; polling faster would only fail faster)
+DISPLAY_PAID_IDLE_S = 120.0  # s the sale's change stays with nothing new at the till: long
+#   enough to count the change and pack, short enough that the next customer, served
+#   later, is welcomed rather than shown the last one's money
+TENDER_DRAFT_METHOD = "cart_tender_draft"  # the node keeps what the cashier types as the
+#   customer's tender, so the display shows paid and change before the sale is recorded
+TENDER_DRAFT_DEBOUNCE_MS = 150  # ms after the last change of the tender before the app
+#   tells the node: typing "50.00" sends one draft, and the display still follows within
+#   ~0.3 s (debounce + one display poll)
+DISPLAY_TITLE = "Tillmesh customer display"  # its window's title (a WM's list, xdotool)
+DISPLAY_WINDOW_SIZE = (800, 600)  # --windowed: a common 10-12" customer display panel
+# Sizes follow the window's height, so a 7" 800x480 pole display and a 22" 1920x1080 screen
+# both fill: text must be read from 1.5 m, where a comfortable glyph is ~9 mm tall
+# (20 arc minutes), ~36 px on a 15" 1024x768 panel.
+DISPLAY_LINE_SHARE = 18  # window height / a cart line's font px (768 -> 42 px)
+DISPLAY_TOTAL_SHARE = 8  # window height / the total's font px (768 -> 96 px)
+DISPLAY_CHANGE_SHARE = 6  # window height / the change's font px: the figure that matters
+DISPLAY_MIN_FONT_PX = 24  # never smaller, whatever the window (a tiny --windowed one)
+DISPLAY_ROW_FACTOR = 1.5  # a cart line's height / its font px: readable gaps between lines
+DISPLAY_MARGIN_SHARE = 40  # window height / the margin around everything
+DISPLAY_BACKGROUND = "#1d2733"  # the till's header colour: dark, so the text carries far
+DISPLAY_TEXT = "#ffffff"
+DISPLAY_MUTED = "#b8c2cf"  # labels ("Total", "Paid"): lighter than the figures they name
+DISPLAY_CHANGE = "#8fe3a0"  # green, as on the till's change screen; 10:1 on the background
+WELCOME_TEXT = "Welcome"
+THANKS_TEXT = "Thank you!"

@@ -8,6 +8,11 @@ the :class:`~ui.bridge.Bridge` (off the Qt thread) and calls back on the Qt thre
   is sent again with ``approver: {"user", "pin"}`` (a wrong PIN asks again). A screen
   asks the same way for a risk the node named (``Approval.risk``: a return its sale's
   counter could not confirm), with ``accept_risk``.
+* Where this counter stands (``counter_state``: revoked, paused, cut off) is asked every
+  COUNTER_STATE_MS beside the health ping (PING lane), without the session (a poll must
+  not keep an idle till awake), and reaches the banner through ``counter_changed``; the
+  answer also names the store's time zone, which :meth:`Context.now` uses for every time
+  the app shows.
 * Errors a caller does not handle reach :meth:`Context.sink`, the app's one error sink:
   SessionExpired locks the screen or returns to login (:mod:`ui.models.session`),
   NodeUnavailable is left to the connection banner, UnknownMethod reads "not available
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -32,9 +37,11 @@ from tillmesh.node.errors import (
     UnknownMethod,
 )
 from tillmesh.ui.bridge import Bridge, Lane, OnError, OnOk
-from tillmesh.ui.const import PRINTER_CHECK_MS
+from tillmesh.ui.const import COUNTER_STATE_MS, PRINTER_CHECK_MS
+from tillmesh.ui.models.clock import local_zone, store_zone
 from tillmesh.ui.models.payment import Mode, modes_from
 from tillmesh.ui.models.session import (
+    Link,
     Outcome,
     Phase,
     SessionState,
@@ -67,6 +74,9 @@ class Context(QObject):
     risk_confirmation = Signal(object)  # Approval (risk=True) the user may accept themselves
     shift_changed = Signal(object)  # this counter's open shift (a map) or None
     printer_changed = Signal(object)  # a banner text, or None when the printer is fine
+    counter_changed = Signal(object)  # counter_state: where this counter stands (a map)
+    users_changed = Signal(object)  # the users offered on the login screen (a list)
+    message_withdrawn = Signal(str)  # a message that no longer holds (clear it if shown)
 
     def __init__(self, bridge: Bridge) -> None:
         super().__init__()
@@ -75,6 +85,13 @@ class Context(QObject):
         self.node_status: dict[str, Any] = {}
         self.shift: dict[str, Any] | None = None
         self.known_users: list[dict[str, Any]] = []  # for the login screen's user buttons
+        self.counter_state: dict[str, Any] = {}  # the node's counter_state answer
+        self.store_tz: tzinfo = local_zone()  # until the node names the store's zone
+        self._state_out = False  # a counter_state poll is on its way
+        self._state_timer = QTimer(self)
+        self._state_timer.setInterval(COUNTER_STATE_MS)
+        self._state_timer.timeout.connect(self.refresh_counter)
+        self._state_timer.start()
         self.negative_stock: dict[str, dict[str, Any]] = {}  # item -> level, from sale answers
         self.current_dialog: QObject | None = None  # the open dialog (tests drive it)
         self._printer_timer = QTimer(self)
@@ -156,6 +173,11 @@ class Context(QObject):
     def notify(self, text: str, level: str = "info") -> None:
         self.message.emit(text, level)
 
+    def withdraw(self, text: str) -> None:
+        """``text`` no longer holds (a good scan after a refused one): its message line
+        goes, if it still shows; any other message stays."""
+        self.message_withdrawn.emit(text)
+
     # --- the session ------------------------------------------------------------------------
 
     def _set_state(self, state: SessionState) -> None:
@@ -174,13 +196,18 @@ class Context(QObject):
         def logged_in(result: Any) -> None:
             self.bridge.token = str(result["token"])
             self.call("whoami", None, known)
-            self.call("user_list", None, self._users, on_error=lambda _: True)
+            self.refresh_users()
 
         self.bridge.call("login", {"user": user, "pin": pin}, on_ok=logged_in,
                          on_error=on_error)
 
+    def refresh_users(self) -> None:
+        """Ask for the users the login screen offers (no login needed)."""
+        self.optional("login_users", None, self._users, lambda _: None, lane=Lane.POLL)
+
     def _users(self, users: Any) -> None:
-        self.known_users = [u for u in users if not u.get("disabled")]
+        self.known_users = [dict(u) for u in users if not u.get("disabled")]
+        self.users_changed.emit(self.known_users)
 
     def unlock(self, pin: str, on_error: OnError) -> None:
         self.call("unlock", {"pin": pin}, lambda _: self._set_state(self.state.unlocked()),
@@ -204,10 +231,45 @@ class Context(QObject):
 
     # --- node facts every screen needs ------------------------------------------------------
 
+    def now(self) -> datetime:
+        """Now in the store's time zone: what every time shown is converted to."""
+        return datetime.now(self.store_tz)
+
+    def refresh_counter(self) -> None:
+        """Ask where this counter stands (one poll at a time; not while the node is
+        down: the connection banner says that)."""
+        if self._state_out or self.bridge.link is Link.OFFLINE:
+            return
+        self._state_out = True
+
+        def done(_: Any) -> bool:
+            self._state_out = False
+            return True  # an older node, or down: nothing to show, nothing to say
+
+        def got(state: Any) -> None:
+            self._state_out = False
+            self.set_counter_state(state)
+
+        # With the health ping: as cheap and login-free, it must neither keep a test's
+        # or a screen's "busy" up nor, slow once, mark the node down on its own.
+        self.bridge.call("counter_state", None, on_ok=got, on_error=done, lane=Lane.PING)
+
+    def close(self) -> None:
+        """The window closes: no more polls, then the bridge's threads stop."""
+        self._state_timer.stop()
+        self._printer_timer.stop()
+        self.bridge.close()
+
+    def set_counter_state(self, state: Any) -> None:
+        self.counter_state = dict(state)
+        self.store_tz = store_zone(self.counter_state.get("timezone"), self.store_tz)
+        self.counter_changed.emit(self.counter_state)
+
     def refresh_node(self) -> None:
         """The node's status (counter, modes) and this counter's open shift."""
         def got(status: Any) -> None:
             self.node_status = dict(status)
+            self.store_tz = store_zone(self.node_status.get("timezone"), self.store_tz)
         self.call("status", None, got)
         self.call("shift_current", None, self.set_shift)
         self._check_printer()
@@ -252,5 +314,5 @@ class Context(QObject):
         for level in sale.get("negative_stock") or ():
             code = str(level.get("item_code") or level.get("item") or "?")
             self.negative_stock[code] = {**level, "invoice": sale.get("invoice"),
-                                         "seen_at": datetime.now().astimezone().isoformat()}
+                                         "seen_at": self.now().isoformat()}
         self.watch_printer()

@@ -1,8 +1,9 @@
 """The main window: header with navigation, banners, the screens, the F-key bar.
 
 It wires the pieces and owns what is app-wide: which screen shows for the session's phase
-(login, lock, selling), the connection banner (node unreachable / back), the printer
-banner, messages from the one error sink, F-key shortcuts and the idle lock.
+(login, lock, selling), the banners (this counter revoked, paused or cut off, for as long
+as it is; node unreachable / back; the printer), messages from the one error sink, F-key
+shortcuts and the idle lock.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from tillmesh.ui.bridge import Bridge
 from tillmesh.ui.const import FKEYS, IDLE_LOCK_S, MESSAGE_MS
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.session import Link, Phase, SessionState
+from tillmesh.ui.models.status import counter_banner
 from tillmesh.ui.screens import dialogs
 from tillmesh.ui.screens.admin import AdminScreen
 from tillmesh.ui.screens.login import LockScreen, LoginScreen
 from tillmesh.ui.screens.payment import PaymentScreen
 from tillmesh.ui.screens.returns import ReturnsScreen
 from tillmesh.ui.screens.sell import SellScreen
-from tillmesh.ui.screens.sell_dialogs import CashDialog
+from tillmesh.ui.screens.sell_dialogs import CashDialog, send_cash_move
 from tillmesh.ui.screens.shifts import ShiftScreen
 from tillmesh.ui.screens.status import StatusScreen
 from tillmesh.ui.screens.widgets import Banner, button, label, notice_bar
@@ -67,6 +69,7 @@ class MainWindow(QMainWindow):
         for screen in self.screens.values():
             self.stack.addWidget(screen)
 
+        self.counter_banner = Banner()  # revoked, paused, cut off: stays while it lasts
         self.link_banner = Banner()
         self.printer_banner = Banner()
         self.message = Banner()
@@ -82,7 +85,8 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.header)
-        layout.addWidget(notice_bar(self.link_banner, self.printer_banner, self.message))
+        layout.addWidget(notice_bar(self.counter_banner, self.link_banner, self.printer_banner,
+                                    self.message))
         layout.addWidget(self.stack, 1)
         layout.addWidget(legend)
         self.setCentralWidget(central)
@@ -101,6 +105,8 @@ class MainWindow(QMainWindow):
         bridge.link_changed.connect(self._link)
         ctx.session_changed.connect(self._session)
         ctx.message.connect(self.show_message)
+        ctx.message_withdrawn.connect(self._withdraw)
+        ctx.counter_changed.connect(self._counter)
         ctx.navigate.connect(self.show_screen)
         ctx.action.connect(self.run_action)
         ctx.approval_needed.connect(lambda request: dialogs.ask_approval(ctx, self, request))
@@ -182,12 +188,26 @@ class MainWindow(QMainWindow):
         self.message.show_message(text, level)
         self._message_timer.start(MESSAGE_MS)
 
+    def _withdraw(self, text: str) -> None:
+        if self.message.isVisible() and self.message.text() == text:
+            self._message_timer.stop()
+            self.message.clear_message()
+
+    def _counter(self, state: Any) -> None:
+        shown = counter_banner(state)
+        if shown is None:
+            self.counter_banner.clear_message()
+        elif (self.counter_banner.text(), self.counter_banner.property("level")) != shown:
+            self.counter_banner.show_message(*shown)
+
     def _link(self, link: Link) -> None:
         if link is Link.OFFLINE:
             self.link_banner.show_message(OFFLINE_TEXT, "error")
         else:
             self.link_banner.clear_message()
             if link is Link.ONLINE:
+                self.ctx.refresh_counter()  # where this counter stands, and the users
+                self.ctx.refresh_users()    # the login screen offers, at once
                 self.ctx.verify_session()  # after a node restart the session is gone
                 if self.ctx.state.phase is Phase.ACTIVE:
                     self.ctx.refresh_node()
@@ -231,9 +251,8 @@ class MainWindow(QMainWindow):
 
     def cash_move(self) -> None:
         dialog = CashDialog(self)
-        dialog.chosen.connect(lambda way, amount, reason: self.ctx.call(
-            "cash_move", {"direction": way, "amount": str(amount), "reason": reason},
-            self._cash_moved, approvable=True))
+        dialog.chosen.connect(lambda way, amount, reason: send_cash_move(
+            self.ctx, self, way, amount, reason, self._cash_moved))
         dialogs.show(self.ctx, dialog)
 
     def _cash_moved(self, answer: Any) -> None:
@@ -268,5 +287,5 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
-        self.ctx.bridge.close()
+        self.ctx.close()
         super().closeEvent(event)

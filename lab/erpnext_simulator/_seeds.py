@@ -100,6 +100,7 @@ def _demo() -> Seed:
     accounts = [("Cash", "Cash"), ("Bank", "Bank"), ("Debtors", "Receivable"),
                 ("Sales", "Income Account"), ("Cost of Goods Sold", "Cost of Goods Sold"),
                 ("Write Off", ""), ("Round Off", "Round Off"), ("VAT 19%", "Tax"),
+                (demo_data.VAT_7_ACCOUNT.removesuffix(f" - {abbr}"), "Tax"),  # 7 % apart
                 ("Stock Adjustment", "Stock Adjustment"), ("Stock In Hand", "Stock")]
     docs = [
         ("User", _user(DEMO_USER, "POS")),

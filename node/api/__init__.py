@@ -10,6 +10,7 @@
     _agreement   a return of another counter's sale agreed with that counter first
     auth         login, sessions, users, the audit trail
     checkout     catalog look-ups, carts, payment (``sale_submit``)
+    display      the customer display's answer, and the tender typed for it (in memory)
     returns      invoices of any counter, returns and refunds
     shifts       open, cash in/out, X report, close, reconcile, the drawer
     cluster      invites, enrolment, revocation, peers

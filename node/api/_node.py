@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node.api._agreement import NoLink, OwnerLink
 from tillmesh.node.api._methods import Auth, MethodSpec
-from tillmesh.node.api.const import LOOP_SLICE_LINES
+from tillmesh.node.api.const import LOOP_SLICE_LINES, MAX_TENDER_DRAFTS
 from tillmesh.node.domain.barcode import EmbeddedRules, rules_from_config
 from tillmesh.node.domain.credentials import (
     LockoutPolicy,
@@ -42,6 +42,7 @@ from tillmesh.node.domain.credentials import (
 )
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.roles import Action, Authorization, PermissionMatrix, Role, authorize
+from tillmesh.node.domain.sale import Tender
 from tillmesh.node.erpnext._pull_job import PullJob
 from tillmesh.node.errors import (
     LoginFailed,
@@ -50,7 +51,9 @@ from tillmesh.node.errors import (
     SessionExpired,
     UnknownMethod,
 )
+from tillmesh.node.membership import standing
 from tillmesh.node.membership.keys import Keypair
+from tillmesh.node.membership.standing import Link
 from tillmesh.node.ops.config import Config
 from tillmesh.node.printing import PrintService
 from tillmesh.node.projections import logins, users
@@ -74,6 +77,34 @@ class Caller:
     user: str
     role: Role
     token: str
+
+
+class TenderDrafts:
+    """What the cashier has typed as the customer's tender, by cart, before the sale: in
+    memory only (nothing happened yet, so no event), for the customer display. One draft a
+    cart, at most ``limit`` carts (the oldest forgotten first); checkout drops a cart's
+    draft when it is sold, voided, held or changed."""
+
+    def __init__(self, limit: int = MAX_TENDER_DRAFTS) -> None:
+        self._limit = limit
+        self._drafts: dict[str, tuple[Tender, ...]] = {}
+
+    def put(self, cart_id: str, tenders: Sequence[Tender]) -> None:
+        """The cart's draft is now ``tenders`` (none: no draft)."""
+        self._drafts.pop(cart_id, None)  # re-inserted last: the newest
+        if tenders:
+            self._drafts[cart_id] = tuple(tenders)
+        while len(self._drafts) > self._limit:
+            del self._drafts[next(iter(self._drafts))]
+
+    def get(self, cart_id: str) -> tuple[Tender, ...]:
+        return self._drafts.get(cart_id, ())
+
+    def drop(self, cart_id: str) -> None:
+        self._drafts.pop(cart_id, None)
+
+    def __len__(self) -> int:
+        return len(self._drafts)
 
 
 class Node:
@@ -122,10 +153,13 @@ class Node:
         self.snapshot_tickets: dict[str, Ticket] = {}
         # Set by the daemon: cut this counter off replication (True) or reconnect it.
         self.cut_off: Callable[[bool], None] | None = None
+        # ... and () -> what replication knows of the other counters (membership.standing).
+        self.link: Callable[[], Link | None] = lambda: None
         # Set by the daemon when replication runs: asks the counter that made a sale
         # before another counter refunds it (api._agreement); invoices being asked about.
         self.owners: OwnerLink = NoLink()
         self.asking: set[str] = set()
+        self.tender_drafts = TenderDrafts()  # the tender being typed, for the display
         # The printer's queue and the hook that prints recorded sales by themselves.
         self.print_service = PrintService(self)
         self.print_service.start()
@@ -181,6 +215,12 @@ class Node:
             raise SessionExpired("Not logged in", reason="unknown")
         session = self.sessions.touch(token, self.clock())
         return Caller(session.user_id, self.recheck(token, session.user_id), token)
+
+    def check_selling(self, session: Session) -> None:
+        """Refuse selling and moving money on a revoked counter, or one every other counter
+        refuses (``membership.standing.check_selling``)."""
+        standing.check_selling(session, self.node_id, self.link(), self.clock(),
+                               timedelta(seconds=self.config.refused_stop_s))
 
     def recheck(self, token: str, user_id: str) -> Role:
         """The session's user's role now; the session ends (SessionExpired, saying why) if

@@ -103,6 +103,17 @@ def user_list(node: Node, caller: Caller) -> list[dict[str, Any]]:
         return [u.public() for u in users.list_users(s)]
 
 
+@api_method(auth=Auth.NONE)
+def login_users(node: Node) -> list[dict[str, str]]:
+    """The enabled users, as buttons for the login screen (names and roles only).
+
+    No login needed: nobody is logged in there yet. Only what the screen shows; the API
+    socket is the till's and the node's alone."""
+    with node.read() as s:
+        return [{"user": u.user, "full_name": u.full_name, "role": u.role.value}
+                for u in users.list_users(s) if not u.disabled]
+
+
 @api_method(action=Action.USER_MANAGE)
 def user_create(node: Node, caller: Caller, user: str, full_name: str, role: str,
                 pin: str | None = None, password: str | None = None,

@@ -32,7 +32,7 @@ from tillmesh.node.domain.sale import (
     price,
     sale_body,
 )
-from tillmesh.node.domain.totals import InvoiceTotals, amount_due
+from tillmesh.node.domain.totals import InvoiceTotals, amount_due, vat_per_rate
 from tillmesh.node.errors import NotFoundError, ValidationError
 from tillmesh.node.projections import catalog, ledger, stock
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
@@ -88,7 +88,8 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
     base = {"cart_id": cart.cart_id, "status": cart.status.value, "customer": cart.customer,
             "cashier": cart.cashier, "note": cart.note}
     if not cart.lines:
-        return {**base, "lines": [], "taxes": [], "totals": _EMPTY_TOTALS, "due": "0.00"}
+        return {**base, "lines": [], "taxes": [], "vat": [], "totals": _EMPTY_TOTALS,
+                "due": "0.00"}
     totals = price(cart, ctx)
     lines = [
         {**plain(t), "line": i, "item_code": ln.item_code, "item_name": ln.item_name,
@@ -98,8 +99,8 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
     head = plain(totals)
     head.pop("lines")
     taxes = head.pop("taxes")
-    return {**base, "lines": lines, "taxes": taxes, "totals": head,
-            "due": str(amount_due(totals))}
+    return {**base, "lines": lines, "taxes": taxes, "vat": plain(vat_per_rate(totals)),
+            "totals": head, "due": str(amount_due(totals))}
 
 
 async def _shown(node: Node, cart: Cart, ctx: PosContext) -> dict[str, Any]:
@@ -146,6 +147,7 @@ async def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
             node.audit(tx, what, auth, cart_id=cart.cart_id)
         if approved is not None:
             _audit_discount(node, tx, *approved, new)
+    node.tender_drafts.drop(cart.cart_id)  # typed for what the cart was (the display's)
     return view
 
 
@@ -239,6 +241,7 @@ def create_customer(node: Node, caller: Caller, customer_name: str, mobile_no: s
 def cart_new(node: Node, caller: Caller, customer: str | None = None) -> dict[str, Any]:
     """Start an empty cart for the walk-in customer (or the one given)."""
     with node.write(durable=False) as tx:
+        node.check_selling(tx.session)  # a revoked counter sells no more
         ctx = node.context(tx.session)
         cart = Cart(cart_id=secrets.token_hex(CART_ID_BYTES), cashier=caller.user,
                     customer=ctx.customer)
@@ -261,9 +264,12 @@ async def cart_scan(node: Node, caller: Caller, cart_id: str, code: str,
                     approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Add what a barcode names (1 unit, the weighed qty, or the label price).
 
-    Like every change of a cart's lines, refused (or approved with ``approver``) when it
-    takes the cart's effective discount above the caller's limit (``domain.discount``).
+    Not on a revoked counter. Like every change of a cart's lines, refused (or approved
+    with ``approver``) when it takes the cart's effective discount above the caller's
+    limit (``domain.discount``).
     """
+    with node.read() as s:
+        node.check_selling(s)
     return await edit(node, caller, cart_id,
                       lambda s, ctx, cart: cart.add(_scanned(node, s, ctx, str(code))),
                       approver=approver)
@@ -273,8 +279,10 @@ async def cart_scan(node: Node, caller: Caller, cart_id: str, code: str,
 async def cart_add(node: Node, caller: Caller, cart_id: str, item_code: str, qty: Any = "1",
                    uom: str | None = None, approver: dict[str, Any] | None = None,
                    ) -> dict[str, Any]:
-    """Add an item by code (from search), with qty and UOM."""
+    """Add an item by code (from search), with qty and UOM; not on a revoked counter."""
     amount = inputs.quantity(node, qty)
+    with node.read() as s:
+        node.check_selling(s)
     return await edit(node, caller, cart_id, lambda s, ctx, cart: cart.add(
         _make_line(s, ctx, str(item_code), amount, uom)), approver=approver)
 
@@ -417,6 +425,7 @@ def cart_void(node: Node, caller: Caller, cart_id: str,
         cart = cart_store.load(tx.session, cart_id)
         cart_store.drop(tx.session, cart.cart_id)
         node.audit(tx, "void", auth, cart_id=cart.cart_id, lines=len(cart.lines))
+    node.tender_drafts.drop(cart.cart_id)
     return {"voided": cart.cart_id}
 
 
@@ -437,15 +446,26 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
         raise ValidationError("The cart is empty")
     if cart.status is not CartStatus.OPEN:
         raise ValidationError("This cart is held: resume it first")
-    with node.read() as s:
-        ctx = node.context(s)
-    totals, given = await node.off_loop(
-        lambda: (_priced(cart, ctx, tenders), discount.effective(cart, ctx)), len(cart.lines))
-    with node.read() as s:
-        _, granted = discount.settle(cart, given, _grant(node, s, caller, approver),
-                                     common=node.matrix.common_discount_percent)
+    def settled(s: Session) -> Authorization | None:
+        return discount.settle(cart, given, _grant(node, s, caller, approver),
+                               common=node.matrix.common_discount_percent)[1]
+
+    if len(cart.lines) <= LOOP_SLICE_LINES:  # priced here at once: one read for all of it
+        with node.read() as s:
+            ctx = node.context(s)
+            totals, given = _priced(cart, ctx, tenders), discount.effective(cart, ctx)
+            granted = settled(s)
+    else:
+        with node.read() as s:
+            ctx = node.context(s)
+        totals, given = await node.off_loop(
+            lambda: (_priced(cart, ctx, tenders), discount.effective(cart, ctx)),
+            len(cart.lines))
+        with node.read() as s:
+            granted = settled(s)
     with node.write() as tx:
         s = tx.session
+        node.check_selling(s)
         if kept:
             _still(s, cart)
             cart_store.drop(s, cart.cart_id)
@@ -461,6 +481,7 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
         # Allowed offline, but the cashier and the supervisor must see it.
         short = [plain(level) for code in sorted({ln.item_code for ln in cart.lines})
                  if (level := stock.on_hand(s, code, ctx.warehouse)).negative]
+    node.tender_drafts.drop(cart.cart_id)  # paid now: the display shows the sale
     return {"invoice": invoice, "event": event.id, "totals": body["totals"],
             "payments": body["payments"], "change": body["totals"]["change_amount"],
             "negative_stock": short}
@@ -497,9 +518,10 @@ async def _direct_cart(node: Node, caller: Caller, items: list[dict[str, Any]],
         cart = Cart(cart_id="direct", cashier=caller.user, customer=ctx.customer)
         if customer:
             cart = cart.with_customer(catalog.get_customer(s, str(customer)).name)
-    for start in range(0, len(items), LOOP_SLICE_LINES):
-        if start:
-            await asyncio.sleep(0)
+        for item in items[:LOOP_SLICE_LINES]:
+            cart = cart.add(_line_from(node, s, ctx, item))
+    for start in range(LOOP_SLICE_LINES, len(items), LOOP_SLICE_LINES):
+        await asyncio.sleep(0)
         with node.read() as s:
             for item in items[start:start + LOOP_SLICE_LINES]:
                 cart = cart.add(_line_from(node, s, ctx, item))

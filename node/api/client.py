@@ -240,6 +240,12 @@ class _Base(Generic[R]):
     def sale_submit(self, cart_id: str, payments: Sequence[Mapping[str, Any]]) -> R:
         return self._send("sale_submit", cart_id=cart_id, payments=list(payments))
 
+    def cart_tender_draft(self, cart_id: str, payments: Sequence[Mapping[str, Any]]) -> R:
+        return self._send("cart_tender_draft", cart_id=cart_id, payments=list(payments))
+
+    def customer_display(self, since: str | None = None) -> R:
+        return self._send("customer_display", since=since)
+
     def invoice_get(self, invoice: str) -> R:
         return self._send("invoice_get", invoice=invoice)
 
@@ -282,6 +288,7 @@ class _Base(Generic[R]):
         reason: str,
         mode_of_payment: str = "Cash",
         approver: Approver | None = None,
+        beyond_drawer: bool = False,
     ) -> R:
         return self._send(
             "cash_move",
@@ -290,6 +297,7 @@ class _Base(Generic[R]):
             reason=reason,
             mode_of_payment=mode_of_payment,
             approver=approver,
+            beyond_drawer=beyond_drawer or None,  # sent only when it is asked for
         )
 
     def shift_report(self, shift_id: str | None = None) -> R:

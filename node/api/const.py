@@ -52,3 +52,16 @@ PROMISE_MINUTES = 5  # minutes a sale's counter keeps rows promised to a return 
 #   stopped, or its answer was lost and it was not asked again); a return that reaches
 #   the sale's counter later than this (cut off right after the promise) may meet a
 #   second refund, which is then flagged as an over-return
+
+# --- the customer display (display.py) -----------------------------------------------------
+DISPLAY_LINES = 12  # the cart's last lines one answer carries: a customer display fits
+#   ~9 lines large enough to read from 1.5 m, and a 500-line cart's answer stays small
+DISPLAY_SALE_LOOKBACK = 64  # own events looked through for a sale just recorded: between
+#   two polls of a display (~0.15 s) a counter records a sale and a few audit events; a
+#   display that was away longer shows no stale sale
+DISPLAY_VERSION_CHARS = 64  # characters of `since`; a version is "<seq>-<16 hex>-<16 hex>"
+TENDER_DIGEST_BYTES = 8  # bytes of a tender draft's digest in a display's version: tells a
+#   poller the draft changed (as CART_DIGEST_BYTES does for the cart)
+MAX_TENDER_DRAFTS = 8  # carts whose typed tender the node keeps in memory (one a cart, for
+#   the display): a counter takes one payment at a time; a draft whose cart went another way
+#   (an app that stopped mid-payment) is forgotten, oldest first, beyond this

@@ -14,6 +14,7 @@ from tillmesh.node.api import (
     auth,
     checkout,
     cluster,
+    display,
     erpnext,
     info,
     printing,
@@ -27,7 +28,7 @@ from tillmesh.node.membership.keys import Keypair
 from tillmesh.node.ops.config import Config
 from tillmesh.node.store.event_log import Clock, EventLog, utc_now
 
-AREAS = (auth, checkout, returns, shifts, cluster, security, info, printing, erpnext)
+AREAS = (auth, checkout, display, returns, shifts, cluster, security, info, printing, erpnext)
 METHODS: Mapping[str, MethodSpec] = collect(AREAS)
 README_START = "<!-- methods: generated"  # the README block that methods_table() fills
 README_END = "<!-- methods:end -->"

@@ -1,12 +1,16 @@
-"""API methods describing the node itself: status and the method list."""
+"""API methods describing the node itself: status, where the counter stands, the method
+list."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
 from tillmesh.node.errors import ShiftError, TillmeshError
+from tillmesh.node.membership.standing import Standing, judge
 from tillmesh.node.projections import ledger, refunds
+from tillmesh.node.projections.membership import revocation_of
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
@@ -15,6 +19,9 @@ if TYPE_CHECKING:
 @api_method()
 def status(node: Node, caller: Caller) -> dict[str, Any]:
     """Node id, events held per origin, open shift, modes of payment, returns to review.
+
+    Also where the counter stands (``standing``, as ``counter_state`` says it) and the
+    store's time zone.
 
     ``returns_flagged`` counts the returns a supervisor should look at (listed by the
     method of that name): over-returns and returns the sale's counter did not confirm.
@@ -37,7 +44,26 @@ def status(node: Node, caller: Caller) -> dict[str, Any]:
     return {"node": node.node_id, "pos_profile": node.config.pos_profile,
             "events": sum(vector.values()), "vector": vector, "open_shift": shift,
             "modes_of_payment": modes, "database": str(node.config.db_path),
-            "sessions": len(node.sessions), "returns_flagged": flagged}
+            "sessions": len(node.sessions), "returns_flagged": flagged,
+            "timezone": node.config.timezone, "standing": standing(node).to_wire()}
+
+
+def standing(node: Node) -> Standing:
+    """Where this counter stands now (``membership.standing``)."""
+    with node.read() as s:
+        revocation = revocation_of(s, node.node_id)
+    return judge(revocation, node.link(), node.clock(),
+                 stop_after=timedelta(seconds=node.config.refused_stop_s))
+
+
+@api_method(auth=Auth.NONE)
+def counter_state(node: Node) -> dict[str, Any]:
+    """Where this counter stands: active, revoked, refused, paused or cut off, and why.
+
+    With the store's time zone. No login: the app asks on every screen, also before
+    anyone logged in, and a poll must not keep a session awake."""
+    return {"node": node.node_id, "timezone": node.config.timezone,
+            **standing(node).to_wire()}
 
 
 @api_method(auth=Auth.NONE)

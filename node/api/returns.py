@@ -90,6 +90,7 @@ async def return_create(node: Node, caller: Caller, invoice: str,
     if lines is not None:
         lines = inputs.lines(lines, "lines", '{"row": ..., "qty": ...}')
     with node.read() as s:
+        node.check_selling(s)  # before a PIN or an ask (and again when recording)
         owner = ledger.recorded_sale(s, invoice)[0].origin
         if owner == node.node_id:  # its own sale: the write transaction decides
             auth = node.authorize(s, caller, Action.RETURN, approver=approver)
@@ -125,6 +126,7 @@ def _record(node: Node, caller: Caller, invoice: str, lines: list[dict[str, Any]
     """Check the return again in the write transaction and record it with its audit."""
     with node.write() as tx:
         s = tx.session
+        node.check_selling(s)
         d = _draft(node, s, invoice, lines, payments, caller.user)
         totals = price(d.cart, d.ctx, d.due)
         now = node.clock().astimezone(node.config.tz)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node.api._methods import api_method
 from tillmesh.node.api.const import MAX_REASON
-from tillmesh.node.domain.money import flt, to_decimal
+from tillmesh.node.domain.money import ZERO, flt, to_decimal
 from tillmesh.node.domain.roles import Action
 from tillmesh.node.domain.sale import plain
 from tillmesh.node.domain.shift_totals import (
@@ -19,11 +20,19 @@ from tillmesh.node.domain.shift_totals import (
     close,
     report,
 )
-from tillmesh.node.errors import NotFoundError, ShiftError, ValidationError
+from tillmesh.node.errors import (
+    CashOutBeyondDrawer,
+    NotFoundError,
+    PermissionDenied,
+    ShiftError,
+    UncountedModes,
+    ValidationError,
+)
 from tillmesh.node.projections import ledger
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
+    from tillmesh.node.store.event_log import Transaction
 
 def _amounts(node: Node, session: Session, value: object, what: str) -> dict[str, Any]:
     """``{mode_of_payment: amount}`` with modes of this POS profile, amounts >= 0."""
@@ -73,6 +82,7 @@ def shift_open(node: Node, caller: Caller, opening: dict[str, Any]) -> dict[str,
     """Open this counter's shift with the float counted into the drawer per mode."""
     with node.write() as tx:
         s = tx.session
+        node.check_selling(s)
         float_ = _amounts(node, s, opening, "opening")
         try:
             current: str | None = ledger.open_shift(s, node.node_id)
@@ -112,9 +122,13 @@ def shift_list(node: Node, caller: Caller, status: str | None = None) -> list[di
 
 @api_method(action=(Action.CASH_IN, Action.CASH_OUT))
 def cash_move(node: Node, caller: Caller, direction: str, amount: Any, reason: str,
-              mode_of_payment: str = "Cash",
-              approver: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Put cash into the drawer or take it out, with a reason (cash out is audited)."""
+              mode_of_payment: str = "Cash", approver: dict[str, Any] | None = None,
+              beyond_drawer: bool = False) -> dict[str, Any]:
+    """Put cash into the drawer or take it out, with a reason (cash out is audited).
+
+    Taking out more than the drawer should hold in that mode is refused with
+    CashOutBeyondDrawer (a typo, or money that is not there); the same call with
+    ``beyond_drawer: true`` and a supervisor (``cash_out_beyond_drawer``) goes ahead."""
     try:
         way = Direction(direction)
     except ValueError as exc:
@@ -124,12 +138,22 @@ def cash_move(node: Node, caller: Caller, direction: str, amount: Any, reason: s
         raise ValidationError(f"A reason of 1-{MAX_REASON} characters is required")
     with node.write() as tx:
         s = tx.session
+        node.check_selling(s)
         value = _amounts(node, s, {mode_of_payment: amount}, "amount")[mode_of_payment]
         if value <= 0:
             raise ValidationError("amount must be more than 0")
         shift = ledger.open_shift(s, node.node_id)
+        holds = ZERO
+        if way is Direction.OUT:
+            holds = _report(s, _shift(s, shift)).expected.get(mode_of_payment, ZERO)
+        beyond = way is Direction.OUT and value > holds
+        if beyond and beyond_drawer is not True:  # before the PIN: one prompt approves both
+            raise _beyond_error(mode_of_payment, holds, flt(value))
         action = Action.CASH_IN if way is Direction.IN else Action.CASH_OUT
         auth = node.authorize(s, caller, action, approver=approver)
+        if beyond:
+            _authorize_beyond(node, tx, caller, approver, shift=shift, mode=mode_of_payment,
+                              holds=holds, value=flt(value))
         event = tx.append("cash.moved", {"shift": shift, "direction": way.value,
                                          "mode_of_payment": mode_of_payment,
                                          "amount": str(value), "reason": text,
@@ -138,6 +162,39 @@ def cash_move(node: Node, caller: Caller, direction: str, amount: Any, reason: s
                    amount=str(value), reason=text)
         return {"event": event.id, "shift": shift, "direction": way.value,
                 "amount": str(value)}
+
+
+def _beyond_words(mode: str, holds: Decimal, value: Decimal) -> str:
+    return (f"The drawer should hold {holds} {mode}; paying out {value} is more than that"
+            " and needs a supervisor")
+
+
+def _beyond_error(mode: str, holds: Decimal, value: Decimal) -> CashOutBeyondDrawer:
+    return CashOutBeyondDrawer(_beyond_words(mode, holds, value), expected=str(holds),
+                               amount=str(value), mode_of_payment=mode)
+
+
+def _authorize_beyond(node: Node, tx: Transaction, caller: Caller,
+                      approver: dict[str, Any] | None, *, shift: str, mode: str,
+                      holds: Decimal, value: Decimal) -> None:
+    """A supervisor's yes to paying out beyond the drawer, audited on its own."""
+    try:
+        risk = node.authorize(tx.session, caller, Action.CASH_OUT_BEYOND_DRAWER,
+                              approver=approver)
+    except PermissionDenied as exc:  # say what is asked, not only whose PIN
+        raise PermissionDenied(f"{_beyond_words(mode, holds, value)}. {exc.message}",
+                               **exc.details) from exc
+    node.audit(tx, "cash_out_beyond_drawer", risk, shift=shift, mode_of_payment=mode,
+               expected=str(holds), amount=str(value))
+
+
+def _uncounted(node: Node, session: Session, counts: dict[str, Any]) -> None:
+    """Every mode of the profile is counted, 0 included: a blank is no count."""
+    missing = [m for m in node.context(session).modes if m not in counts]
+    if missing:
+        raise UncountedModes(
+            f"Count every mode of payment before closing: {', '.join(missing)} not counted"
+            " (enter 0 for a mode with nothing in it); nothing was recorded", modes=missing)
 
 
 @api_method()
@@ -156,13 +213,17 @@ def shift_report(node: Node, caller: Caller, shift_id: str | None = None) -> dic
 @api_method(action=(Action.SHIFT_CLOSE, Action.SHIFT_CLOSE_OTHER))
 def shift_close(node: Node, caller: Caller, shift_id: str, counted: dict[str, Any],
                 approver: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Close a shift with the counted amounts; returns the Z report."""
+    """Close a shift with the counted amounts; returns the Z report.
+
+    Every mode of payment of the profile must be counted (0 is a count, a missing mode is
+    not): UncountedModes names the ones left out, and nothing is recorded."""
     with node.write() as tx:
         s = tx.session
         row = _shift(s, str(shift_id))
         if row.status == ShiftStatus.CLOSED.value:
             raise ShiftError(f"Shift {row.shift} is already closed (by {row.closed_by})")
         counts = _amounts(node, s, counted, "counted")
+        _uncounted(node, s, counts)
         action = Action.SHIFT_CLOSE if row.cashier == caller.user else Action.SHIFT_CLOSE_OTHER
         auth = node.authorize(s, caller, action, approver=approver)
         z = close(_report(s, row), counts)
@@ -210,6 +271,7 @@ def drawer_open(node: Node, caller: Caller, approver: dict[str, Any] | None = No
                 reason: str = "") -> dict[str, Any]:
     """Open the cash drawer without a sale (audited)."""
     with node.write() as tx:
+        node.check_selling(tx.session)
         auth = node.authorize(tx.session, caller, Action.DRAWER_OPEN, approver=approver)
         node.audit(tx, "drawer_opened", auth, reason=str(reason)[:MAX_REASON])
     return {"opened": True}

@@ -8,8 +8,8 @@ help, verifies that PIN itself, then calls :func:`authorize` and writes the retu
 Default matrix (admin ⊇ supervisor ⊇ cashier; a config may deviate, nothing enforces it):
 
     cashier     sell, discount up to 10 %, void, cash_in, shift_open, shift_close, reprint
-    supervisor  + return, return_unconfirmed, cash_out, drawer_open, price_override,
-                  shift_close_other; 50 %
+    supervisor  + return, return_unconfirmed, cash_out, cash_out_beyond_drawer,
+                  drawer_open, price_override, shift_close_other; 50 %
     admin       every action, including user_manage and settings; 100 %
 """
 
@@ -61,6 +61,8 @@ class Action(StrEnum):
     VOID = "void"  # delete a line or the cart after a scan
     CASH_IN = "cash_in"
     CASH_OUT = "cash_out"
+    CASH_OUT_BEYOND_DRAWER = "cash_out_beyond_drawer"  # more than the drawer should hold:
+    #                                                    a typo or money that is not there
     DRAWER_OPEN = "drawer_open"  # open the drawer without a sale
     SHIFT_OPEN = "shift_open"
     SHIFT_CLOSE = "shift_close"  # one's own shift
@@ -81,6 +83,7 @@ _LABELS: dict[Action, str] = {
     Action.VOID: "Removing a scanned line",
     Action.CASH_IN: "Cash in",
     Action.CASH_OUT: "Cash out",
+    Action.CASH_OUT_BEYOND_DRAWER: "Paying out more than the drawer should hold",
     Action.DRAWER_OPEN: "Opening the drawer without a sale",
     Action.SHIFT_OPEN: "Opening a shift",
     Action.SHIFT_CLOSE: "Closing the shift",
@@ -106,6 +109,7 @@ _SUPERVISOR_ACTIONS = _CASHIER_ACTIONS | {
     Action.RETURN,
     Action.RETURN_UNCONFIRMED,
     Action.CASH_OUT,
+    Action.CASH_OUT_BEYOND_DRAWER,
     Action.DRAWER_OPEN,
     Action.PRICE_OVERRIDE,
     Action.SHIFT_CLOSE_OTHER,

@@ -38,3 +38,9 @@ ASK_WAIT_MARGIN_S = 1.0  # seconds a return waits for the sale's counter beyond 
 #   replication engine's ASK_TIMEOUT_MS, after which the engine settles every ask itself:
 #   this bound only keeps a wait whose settling was lost (a stopped replication loop)
 #   from holding an API worker for good
+
+# --- where this counter stands (``standing``) -----------------------------------------------
+
+CUT_OFF_S = 30.0  # seconds without hearing any other counter, while some are known, before
+#   this one says it is cut off: a peer's restart or a LAN hiccup (a few seconds) must not
+#   flash a banner at the cashier, half a minute is an outage worth telling

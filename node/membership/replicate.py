@@ -6,6 +6,10 @@ Who is dialled: every enrolled, unrevoked counter whose address is known, from m
 enrolled with. Who is heard: only keys of those counters (the transport's Ironhouse
 check). Membership is re-read whenever a ``node.*`` event is recorded.
 
+What it knows of the others (``link``: who is live, who refuses our key, when one was
+last heard, whether an admin paused replication) is what ``membership.standing`` judges
+this counter's standing from; ``peers`` never shows as live a counter that refuses us.
+
 Returns of other counters' sales: this is the node's ``OwnerLink`` (a ReturnAsk to the
 sale's counter, awaited on the loop) and the engine's ``ReturnDesk`` (a peer's ask is
 decided by ``api._agreement.decide`` inside the drain's transaction, so the answer goes
@@ -21,6 +25,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from tillmesh.node.api._agreement import decide
@@ -33,6 +38,7 @@ from tillmesh.node.membership.const import (
     REDIAL_S,
     TICK_S,
 )
+from tillmesh.node.membership.standing import Link
 from tillmesh.node.membership.trust import Gate
 from tillmesh.node.ops.config import Config
 from tillmesh.node.projections import counters
@@ -110,6 +116,10 @@ class Replication:
         self._task: asyncio.Task[None] | None = None
         self._refresh_members = True
         self.paused = False  # cut off: nothing in, nothing out (the counter sells on)
+        self._paused_at: datetime | None = None
+        self._heard_ms = _now_ms()  # when another counter was last heard (or we started)
+        self._revoked = False  # this counter's own log says it was revoked
+        self._refused_ms: int | None = None  # since when every other counter refuses us
         self._inbox: list[tuple[str, Message]] = []
         self._seeded: dict[str, counters.Member] = {}
         self._answers: dict[str, asyncio.Future[ReturnAnswer | None]] = {}  # by ask id
@@ -135,6 +145,7 @@ class Replication:
         self.node.refused_events = lambda: dict(self.store.refusals)
         self.node.forks = self.forks
         self.node.cut_off = self.pause
+        self.node.link = self.link
         self.node.owners = self
         self._sync_members()
         if self.config.mdns:
@@ -172,6 +183,9 @@ class Replication:
     # --- the engine's inputs --------------------------------------------------------------
 
     def pause(self, paused: bool) -> None:
+        if paused != self.paused:
+            self._paused_at = datetime.now(UTC) if paused else None
+            self._heard_ms = _now_ms()  # silence while paused says nothing of the others
         self.paused = paused
         log.warning("replication %s", "paused: this counter is cut off" if paused
                     else "resumed")
@@ -179,6 +193,7 @@ class Replication:
     async def _on_message(self, peer: str, data: bytes) -> None:
         if self.paused:
             return
+        self._heard_ms = _now_ms()  # the transport hands on members' messages only
         try:
             msg = decode(data)
         except ProtocolError as exc:
@@ -242,6 +257,7 @@ class Replication:
         while True:
             await asyncio.sleep(TICK_S)
             try:
+                self._note_refusals()
                 await self._send(self.engine.tick(_now_ms()))
                 if time.monotonic() - last_redial > REDIAL_S:
                     last_redial = time.monotonic()
@@ -317,6 +333,8 @@ class Replication:
         with self.node.log.reading() as s:
             # The inviting counter's list only until our own log holds the members.
             current = {m.node: m for m in counters.members(s)} or dict(self._seeded)
+            me = counters.trust(s).get(self.node.node_id)
+        self._revoked = me is not None and me.revoked
         self.transport.set_members({n: m.public_key.encode() for n, m in current.items()})
         for gone in set(self._members) - set(current):
             self.transport.disconnect(gone)
@@ -359,13 +377,45 @@ class Replication:
 
     # --- views ------------------------------------------------------------------------------
 
+    def link(self) -> Link:
+        """What this counter knows of the others now (``membership.standing``)."""
+        self._note_refusals()
+        known = self._others()
+        live = tuple(p.peer for p in self.engine.peers() if p.live)
+        refused = self._refused_ms
+        return Link(known, () if self._revoked else live, self._refusing(),
+                    datetime.fromtimestamp(self._heard_ms / 1000, UTC), self._paused_at,
+                    None if refused is None else datetime.fromtimestamp(refused / 1000, UTC))
+
+    def _others(self) -> tuple[str, ...]:
+        return tuple(sorted(n for n in self._members if n != self.node.node_id))
+
+    def _note_refusals(self) -> None:
+        """Since when every other counter's handshake refuses our key (each tick): an
+        answer from each of them, never a silence; one that lets us in again ends it."""
+        others = self._others()
+        if self._revoked or not others or not set(others) <= self.transport.refusing():
+            self._refused_ms = None
+        elif self._refused_ms is None:
+            self._refused_ms = _now_ms()
+
+    def _refusing(self) -> tuple[str, ...]:
+        """Counters that refuse this one: all of them once it knows it was revoked (their
+        links to it close as they hear it), else those whose handshake refused our key."""
+        if self._revoked:
+            return self._others()
+        return tuple(sorted(self.transport.refusing()))
+
     def peer_view(self) -> list[dict[str, Any]]:
         now = _now_ms()
         views = []
+        refusing = set(self._refusing())
         for p in self.engine.peers():
             skew = p.skew_ms
+            refused = p.peer in refusing  # what it says no longer reaches the store
             views.append({
-                "node": p.peer, "state": p.state.value, "live": p.live,
+                "node": p.peer, "state": "refused" if refused else p.state.value,
+                "live": p.live and not refused, "refused": refused,
                 "heard_ms_ago": None if p.last_heard_ms is None else now - p.last_heard_ms,
                 "behind": p.behind, "ahead": p.ahead, "skew_ms": skew,
                 "skew_warning": skew is not None and abs(skew) > self.config.max_skew_ms,

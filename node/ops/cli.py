@@ -74,17 +74,18 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_pin(prompt: str, confirm: bool = False) -> str:
-    """A PIN typed at the terminal (not echoed; twice with ``confirm``), else the first
-    line of standard input (scripts, tests)."""
+def _read_pin(prompt: str, confirm: bool = False, what: str = "PIN") -> str:
+    """A PIN (or another secret) typed at the terminal (not echoed; twice with
+    ``confirm``), else the first line of standard input (scripts, tests)."""
     if sys.stdin.isatty():
         pin = getpass.getpass(prompt)
-        if confirm and getpass.getpass("The same PIN again: ") != pin:
-            raise ValidationError("The two PINs differ: nothing was changed")
+        if confirm and getpass.getpass(f"The same {what} again: ") != pin:
+            raise ValidationError(f"The two {what}s differ: nothing was changed")
     else:
         pin = sys.stdin.readline().rstrip("\r\n")
     if not pin:
-        raise ValidationError("No PIN given: type it at the prompt or give it on standard input")
+        raise ValidationError(f"No {what} given: type it at the prompt or give it on "
+                              "standard input")
     return pin
 
 
@@ -133,7 +134,8 @@ def cmd_join(args: argparse.Namespace) -> int:
             if have == want and what == "snapshot":
                 print()
 
-    count = join(config, args.code, progress=progress)
+    code = args.code or _read_pin("Invite code: ", what="invite code").strip()
+    count = join(config, code, progress=progress)
     print(f"\ncounter {args.node} joined the store with {count:,} events; "
           f"start it with `tillmesh --data-dir {data_dir} run`")
     return 0
@@ -268,7 +270,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if not peers:
         print("no other counter known yet")
     for peer in peers:
-        state = "live" if peer["live"] else "not heard"
+        state = ("refuses us" if peer.get("refused")  # it does not take this counter's key
+                 else "live" if peer["live"] else "not heard")
         skew = "?" if peer["skew_ms"] is None else f"{peer['skew_ms']:+d} ms"
         warn = "  CLOCK SKEW" if peer["skew_warning"] else ""
         print(f"{peer['node']:<8} {state:<10} behind {peer['behind']:>7,}  "
@@ -287,6 +290,8 @@ def cmd_api(args: argparse.Namespace) -> int:
         raise ValidationError("--json must be a JSON object of parameters")
     with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
         if args.method == "login":
+            if "pin" not in params and "password" not in params:  # asked: never in `ps`
+                params["pin"] = _read_pin(f"PIN for {params.get('user', '?')!r}: ")
             # call(), not login(**params): the node checks the params and answers a
             # missing or unknown one with a clear MalformedRequest, never a TypeError here
             result = client.call("login", **params)
@@ -309,15 +314,34 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     # Imported here: only the app needs Qt, the node and the other commands never load it.
+    if args.check:
+        from tillmesh.ui.display_check import check
+
+        result = check()
+        print(result.report(), file=sys.stdout if result.ok else sys.stderr)
+        return 0 if result.ok else 1
     if args.screenshots:
         from tillmesh.lab.screenshots import save_all
 
         for path in save_all(Path(args.screenshots)):
             print(path)
         return 0
+    if args.screen is not None and not args.customer_display:
+        raise ValidationError("--screen places the customer display: add --customer-display")
+    endpoint = config_mod.load(_data_dir(args)).api_endpoint
+    if args.customer_display:
+        from tillmesh.ui.app import run_customer_display
+
+        return run_customer_display(endpoint, args.screen, windowed=args.windowed)
     from tillmesh.ui.app import run
 
-    return run(config_mod.load(_data_dir(args)).api_endpoint, windowed=args.windowed)
+    return run(endpoint, windowed=args.windowed)
+
+
+def _screen_number(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a screen number (0, 1, ...)")
+    return int(text)
 
 
 def _login_options(p: argparse.ArgumentParser) -> None:
@@ -350,7 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_init)
 
     p = sub.add_parser("join", help="enrol this new counter with an invite code")
-    p.add_argument("code", help="the code `tillmesh invite` printed on a running counter")
+    p.add_argument("code", nargs="?",
+                   help="the code `tillmesh invite` printed on a running counter; leave it "
+                   "out to be asked for it (or give it on standard input): a code on the "
+                   "command line shows in `ps` to every user of this machine")
     p.add_argument("--node", required=True, help="this counter's code, unique in the store")
     p.add_argument("--profile", default="Demo POS", help="ERPNext POS Profile")
     p.add_argument("--timezone", default="Europe/Berlin")
@@ -392,8 +419,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ui", help="the cashier and supervisor app (PySide6)")
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    p.add_argument("--check", action="store_true",
+                   help="say whether the app can draw on this display (xcb or wayland) and "
+                   "which Debian packages it lacks; exit 1 if it cannot")
     p.add_argument("--screenshots", metavar="OUTDIR",
                    help="save PNGs of the main screens (against a demo node it starts) and exit")
+    p.add_argument("--customer-display", action="store_true",
+                   help="only the display the customer faces (lines, total, change), "
+                   "following this counter's node; run it beside the cashier's app")
+    p.add_argument("--screen", type=_screen_number, metavar="N",
+                   help="the customer display's screen, 0 first (default the primary)")
     p.set_defaults(fn=cmd_ui)
 
     from tillmesh.node.erpnext import add_commands as add_erpnext_commands

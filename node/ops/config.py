@@ -34,6 +34,8 @@ from tillmesh.node.ops.const import (
     MAX_CLOCK_AHEAD_S,
     MAX_PRINTER_TIMEOUT_S,
     RECEIPT_WIDTHS,
+    REFUSED_STOP_LIMIT_S,
+    REFUSED_STOP_S,
     REPLICATION_PORT,
 )
 
@@ -103,6 +105,8 @@ class Config:
     max_skew_ms: int = 2000  # warn in `tillmesh status` when a peer's clock is further off
     max_clock_ahead_s: int = MAX_CLOCK_AHEAD_S  # a peer's event stamped further ahead of
     #   this counter's clock is refused until the clocks agree (a bad clock, or poison)
+    refused_stop_s: int = REFUSED_STOP_S  # every other counter refusing this one's key for
+    #   this long: it stops selling (its sales could never reach the store)
     printer: PrinterConfig = field(default_factory=PrinterConfig)  # a [printer] table
 
     @property
@@ -221,6 +225,8 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"min_pin_digits_supervisor must be {PIN_MIN_DIGITS}-{PIN_MAX_DIGITS}")
     if not 1 <= config.max_clock_ahead_s <= MAX_CLOCK_AHEAD_LIMIT_S:
         raise ConfigError(f"max_clock_ahead_s must be 1-{MAX_CLOCK_AHEAD_LIMIT_S}")
+    if not 1 <= config.refused_stop_s <= REFUSED_STOP_LIMIT_S:
+        raise ConfigError(f"refused_stop_s must be 1-{REFUSED_STOP_LIMIT_S}")
     _validate_printer(config.printer)
     return config
 

@@ -18,6 +18,10 @@ RECEIPT_WIDTHS = (32, 42, 48)  # characters per line: 58 mm paper, 80 mm font A,
 MAX_PRINTER_TIMEOUT_S = 60  # seconds; longer only hides a dead printer from the cashier
 MAX_CLOCK_AHEAD_S = 60  # seconds a peer's event may be stamped ahead of this counter's clock:
 #   NTP keeps tills within a second; a minute forgives a till that lost its time source
+REFUSED_STOP_S = 60  # seconds every other counter must go on refusing this one's key before
+#   it stops selling: by then it was revoked (or never let in), and what it sells could
+#   never reach the store; a peer that has not yet heard of a new counter lets it in sooner
+REFUSED_STOP_LIMIT_S = 3600  # the longest a store may let a refused counter sell on
 MAX_CLOCK_AHEAD_LIMIT_S = 3600  # the most a store may allow: beyond an hour a stamp is wrong
 
 # --- commands -----------------------------------------------------------------------------

@@ -153,6 +153,7 @@ def store_status(config: Config) -> dict[str, Any]:
         if running:
             with Client(config.api_endpoint, timeout=PEERS_TIMEOUT_S) as client:
                 peers = client.call("peers")
+                status["counter"] = client.call("counter_state")  # revoked, cut off: why
             status["peers"] = peers
             status["warnings"] = [
                 f"clock of {p['node']} is {p['skew_ms']:+d} ms off (limit "

@@ -6,13 +6,20 @@ most ``width // 2``; the ESC/POS adapter only styles and sends what is here.
 
 A sale receipt, top to bottom: logo, store header, REFUND / COPY marks, invoice number,
 date and time (store time), cashier, counter; each item (its name wrapped, then
-qty x price = amount, then its discount); subtotal, invoice discount, every tax row
-(inclusive ones marked "incl."), grand total, the rounding adjustment and rounded total
-if any, the total due in big letters; the payments per mode of payment; the change; a QR
-code of the invoice number; the footer. Every amount is the recorded one (the invoice
-body as ERPNext receives it), formatted with two decimals, never recomputed; only an
-item's list-price line and discount line are derived, and those two add up to the
-item's recorded amount.
+qty x price = amount, then its discount); subtotal, invoice discount, every tax row not
+included in the prices (they add up to the total), grand total, the rounding adjustment
+and rounded total if any, the total due in big letters, then the VAT per rate (rate, net,
+tax, gross: ``node.domain.totals.vat_per_rate_of``, whose gross adds up to the total due);
+the payments per mode of payment; the change; a QR code of the invoice number; the
+footer. Every amount is the recorded one (the invoice body as ERPNext receives it),
+formatted with two decimals, never recomputed; only an item's list-price line and
+discount line are derived, and those two add up to the item's recorded amount.
+Discounts print as negative amounts, on receipts and shift reports alike.
+
+A shift report: sales, returns (negative), the total, the VAT per rate, net and VAT, line
+and invoice discounts and their sum (negative, as taken off), items sold; the float,
+payments per mode, change given, cash in and cash out (positive: amounts paid out or in);
+expected (and, at close, counted and the difference) per mode.
 
 Text that came from outside (item names, store header) is reduced to printable
 characters: a control byte in an item name must not reach the printer as a command.
@@ -29,7 +36,16 @@ from enum import StrEnum
 from typing import Any
 
 from tillmesh.node.domain.money import flt
-from tillmesh.node.printing.const import AMOUNT_GAP, BIG_FACTOR, INDENT, MIN_WIDTH, RULE
+from tillmesh.node.domain.shift_totals import line_discount
+from tillmesh.node.domain.totals import RateTotals, vat_per_rate_of
+from tillmesh.node.printing.const import (
+    AMOUNT_GAP,
+    BIG_FACTOR,
+    INDENT,
+    MIN_WIDTH,
+    RULE,
+    VAT_HEADINGS,
+)
 
 ZERO = Decimal(0)
 WHEN = "%Y-%m-%d %H:%M"  # how a date and time is printed (store time)
@@ -217,11 +233,12 @@ def _item(b: _Blocks, item: Mapping[str, Any]) -> None:
     if listed_rate <= rate:  # no discount (or a margin): the recorded line as it is
         b.pair(f"{number(qty)} {uom} x {money(rate)}", money(amount), indent=INDENT)
         return
-    listed = flt(qty * listed_rate)
-    b.pair(f"{number(qty)} {uom} x {money(listed_rate)}", money(listed), indent=INDENT)
+    discount = line_discount(qty, listed_rate, rate, amount)
+    b.pair(f"{number(qty)} {uom} x {money(listed_rate)}", money(amount + discount),
+           indent=INDENT)
     percent = Decimal(item.get("discount_percentage") or 0)
     label = f"Discount {number(percent)}%" if percent else "Discount"
-    b.pair(label, money(amount - listed), indent=INDENT)  # the two lines add up to amount
+    b.pair(label, money(-discount), indent=INDENT)  # the two lines add up to amount
 
 
 def _totals(b: _Blocks, body: Mapping[str, Any]) -> None:
@@ -232,7 +249,8 @@ def _totals(b: _Blocks, body: Mapping[str, Any]) -> None:
         percent = Decimal(totals.get("additional_discount_percentage") or 0)
         b.pair(f"Discount {number(percent)}%" if percent else "Discount", money(-discount))
     for tax in body.get("taxes", []):
-        b.pair(_tax_label(tax), money(tax["tax_amount_after_discount_amount"]))
+        if not tax.get("included_in_print_rate"):  # added to the total: part of the sum
+            b.pair(_tax_label(tax), money(tax["tax_amount_after_discount_amount"]))
     currency = clean(body.get("currency") or "")
     grand = Decimal(totals["grand_total"])
     adjustment = Decimal(totals.get("rounding_adjustment") or 0)
@@ -242,14 +260,41 @@ def _totals(b: _Blocks, body: Mapping[str, Any]) -> None:
         b.big_pair(f"TOTAL {currency}".strip(), money(totals["rounded_total"]))
     else:
         b.big_pair(f"TOTAL {currency}".strip(), money(grand))
+    if body.get("taxes"):
+        _vat(b, vat_per_rate_of(body))
 
 
 def _tax_label(tax: Mapping[str, Any]) -> str:
+    """A row's description, with its rate unless its items were taxed at other rates."""
     label = clean(tax.get("description") or tax["account_head"])
     rate = Decimal(tax.get("rate") or 0)
-    if rate and "%" not in label:
+    detail = tax.get("item_wise_tax_detail") or {}
+    others = isinstance(detail, Mapping) and any(
+        isinstance(v, list | tuple) and v and Decimal(str(v[0])) != rate
+        for v in detail.values())
+    if rate and "%" not in label and not others:
         label = f"{label} {number(rate)}%"
-    return f"{label} incl." if tax.get("included_in_print_rate") else label
+    return label
+
+
+def _vat(b: _Blocks, rates: Iterable[RateTotals]) -> None:
+    """The VAT per rate as a table (rate, net, tax, gross), or a block per rate where
+    the amounts are too wide for the paper."""
+    rows = [(f"{number(r.rate)}%", money(r.net), money(r.tax), money(r.gross)) for r in rates]
+    if not rows:
+        return
+    first = max(len(VAT_HEADINGS[0]), *(len(row[0]) for row in rows))
+    column = (b.width - first) // (len(VAT_HEADINGS) - 1)
+    first = b.width - column * (len(VAT_HEADINGS) - 1)  # the slack: the table fills the width
+    widest = max(len(cell) for row in (VAT_HEADINGS, *rows) for cell in row[1:])
+    if widest + AMOUNT_GAP <= column:
+        for row in (VAT_HEADINGS, *rows):
+            b.blocks.append(Text(row[0].ljust(first) + "".join(c.rjust(column) for c in row[1:])))
+        return
+    for rate, *amounts in rows:
+        b.text(f"{VAT_HEADINGS[0]} {rate}")
+        for heading, amount in zip(VAT_HEADINGS[1:], amounts, strict=True):
+            b.pair(heading, amount, indent=INDENT)
 
 
 # --- shift reports ------------------------------------------------------------------------
@@ -277,17 +322,21 @@ def shift_receipt(view: Mapping[str, Any], style: ReceiptStyle, *,
     b.pair(f"Sales ({report['sales_count']})", money(report["gross_sales"]))
     b.pair(f"Returns ({report['returns_count']})", money(report["returns_total"]))
     b.pair("Total", money(report["grand_total"]), bold=True)
-    b.pair("Net total", money(report["net_total"]))
-    for account, amount in report.get("taxes", {}).items():
-        b.pair(account, money(amount), indent=INDENT)
-    b.pair("Discounts", money(report["discounts"]))
+    _vat(b, [RateTotals(*(Decimal(r[k]) for k in ("rate", "net", "tax", "gross")))
+             for r in report.get("vat") or ()])
+    b.pair("Net (excl. VAT)", money(report.get("net_sales", report["net_total"])))
+    b.pair("VAT", money(report["total_taxes"]))
+    if "line_discounts" in report:  # a Z report stored by an earlier release has neither
+        b.pair("Line discounts", money(-Decimal(report["line_discounts"])))
+        b.pair("Invoice discounts", money(-Decimal(report["invoice_discounts"])))
+    b.pair("Discounts", money(-Decimal(report["discounts"])))
     b.pair("Items sold", number(report["total_qty"]))
     b.rule()
     _per_mode(b, "Opening float", report["opening"])
     _per_mode(b, "Payments", report["payments"])
-    b.pair("Change given", money(-Decimal(report["change_given"])))
+    b.pair("Change given", money(report["change_given"]))
     b.pair("Cash in", money(report["cash_in"]))
-    b.pair("Cash out", money(-Decimal(report["cash_out"])))
+    b.pair("Cash out", money(report["cash_out"]))
     b.rule()
     expected = report["expected"]
     counted = report.get("counted") or {}

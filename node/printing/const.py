@@ -9,6 +9,9 @@ AMOUNT_GAP = 1  # spaces at least between a label and its right-aligned amount
 BIG_FACTOR = 2  # double-size text takes two columns per character
 INDENT = "  "  # under an item's name: its quantity, price and discount lines
 RULE = "-"  # the separator character, drawn across the whole width
+# The VAT per rate under the total: the rate's column, then three amount columns that
+# share the rest of the width equally.
+VAT_HEADINGS = ("VAT", "Net", "Tax", "Gross")
 
 # --- the queue --------------------------------------------------------------------------
 

@@ -37,7 +37,9 @@ from tillmesh.node.domain.shift_totals import (
     Payment,
     SaleSummary,
     ShiftStatus,
+    line_discount,
 )
+from tillmesh.node.domain.totals import RateTotals, vat_per_rate_of
 from tillmesh.node.errors import NotFoundError, ShiftError
 from tillmesh.node.projections import projector
 from tillmesh.node.projections.deliveries import ACKED
@@ -304,6 +306,11 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
         "taxes": [
             [x["account_head"], x["tax_amount_after_discount_amount"]] for x in body["taxes"]
         ],
+        "line_discount": str(sum((line_discount(
+            Decimal(i["qty"]), Decimal(i.get("price_list_rate") or 0), Decimal(i["rate"]),
+            Decimal(i["amount"])) for i in body["items"]), Decimal(0))),
+        "vat": [[str(r.rate), str(r.net), str(r.tax), str(r.gross)]
+                for r in vat_per_rate_of(body)],
     }
     sql = raw(session)
     late = _is_late(sql, body["shift"], event.origin, event.seq)
@@ -403,6 +410,9 @@ def summary_of(raw: bytes) -> SaleSummary:
         change_amount=Decimal(d["change_amount"]),
         cash_mode=d["cash_mode"],
         taxes=tuple((a, Decimal(v)) for a, v in d["taxes"]),
+        # Summaries stored by an earlier release have neither (a rebuild adds them).
+        line_discount=Decimal(d.get("line_discount", 0)),
+        vat=tuple(RateTotals(*(Decimal(v) for v in r)) for r in d.get("vat", ())),
     )
 
 

@@ -5,21 +5,25 @@ arrives. Changes the fold refuses are listed in ``refused_changes`` for admins: 
 the log (their counter's chain goes on), never applied.
 
 Such changes are rare (tens a day), so folding them all again is cheap and keeps the
-tables a pure function of the event set, whatever the order of arrival.
+tables a pure function of the event set, whatever the order of arrival. ``revocation_of``
+says who revoked a counter and when (the revocation the fold applied).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from tillmesh.node.domain.authority import KINDS, Change, Refused, fold
+from tillmesh.node.domain.authority import KINDS, REVOKED, Change, Refused, fold
 from tillmesh.node.projections import projector
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.raw import raw
+from tillmesh.replication.hlc import physical_ms
 
 
 class ChangeRow(Base):
@@ -91,3 +95,35 @@ def rebuild(session: Session) -> None:
               sig in sql.run(f"SELECT origin, seq, hlc, kind, body, sig FROM events WHERE kind"
                              f" IN ({marks})", KINDS)])
     _refold(session)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """The revocation of a counter that every replica applies."""
+
+    node: str
+    by: str | None  # the admin who revoked it (or approved it)
+    counter: str  # the counter it was recorded on
+    at: datetime  # when, from its stamp (UTC)
+    last_seq: int | None  # the revoked counter's last event the store takes
+
+
+def revocation_of(session: Session, node: str) -> Revocation | None:
+    """Who revoked ``node`` and when, or None while it is a member: the first revocation
+    of it (in HLC order) that the fold did not refuse."""
+    sql = raw(session)
+    if not sql.one("SELECT 1 FROM members WHERE node = ? AND revoked", (node,)):
+        return None
+    refused_ids = set(sql.run("SELECT origin, seq FROM refused_changes WHERE kind = ?",
+                              (REVOKED,)))
+    for origin, seq, hlc, body in sql.run(
+            "SELECT origin, seq, hlc, body FROM membership_changes WHERE kind = ?"
+            " ORDER BY hlc, origin, seq", (REVOKED,)):
+        change = unpack_body(body)
+        if change.get("node") != node or (origin, seq) in refused_ids:
+            continue
+        last = change.get("last_seq")
+        return Revocation(node, None if change.get("by") is None else str(change["by"]),
+                          origin, datetime.fromtimestamp(physical_ms(hlc) / 1000, UTC),
+                          None if last is None else int(last))
+    return None

@@ -6,6 +6,8 @@ encrypted database so that a held cart, or a half-scanned one, survives a restar
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 
 import msgpack
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from tillmesh.node.domain.cart import Cart, CartStatus, from_data, to_data
 from tillmesh.node.errors import NotFoundError
 from tillmesh.node.store.base import Base
+from tillmesh.node.store.const import CART_DIGEST_BYTES
 from tillmesh.node.store.raw import raw
 from tillmesh.node.store.types import UtcDateTime, utc_text
 
@@ -46,6 +49,27 @@ def save(session: Session, cart: Cart, now: datetime) -> None:
 
 def drop(session: Session, cart_id: str) -> None:
     raw(session).run("DELETE FROM carts WHERE cart_id = ?", (cart_id,))
+
+
+@dataclass(frozen=True)
+class Newest:
+    """The cart saved last, told without decoding it (``cart_store.newest``)."""
+
+    cart_id: str
+    status: CartStatus
+    saved_at: datetime
+    digest: str  # of what it holds: a poller decodes the cart only when this changes
+
+
+def newest(session: Session) -> Newest | None:
+    """The cart saved last, open or held: the one at the till, unless it was just held."""
+    row = raw(session).one(
+        "SELECT cart_id, status, updated_at, data FROM carts"
+        " ORDER BY updated_at DESC, rowid DESC LIMIT 1")
+    if row is None:
+        return None
+    return Newest(str(row[0]), CartStatus(row[1]), datetime.fromisoformat(row[2]),
+                  hashlib.blake2b(row[3], digest_size=CART_DIGEST_BYTES).hexdigest())
 
 
 def held(session: Session) -> list[Cart]:

@@ -19,3 +19,8 @@ REBUILD_BATCH = 5000  # events read per query during rebuild (bounded memory)
 CHUNK_BYTES = 4 * 1024 * 1024  # bytes per answer: a 300 MB store is 75 round trips
 TICKET_S = 600  # seconds a snapshot is served after the enrolment that asked for it
 TICKET_BYTES = 16  # random bytes of a ticket: unguessable, like the invite secret
+
+# --- carts --------------------------------------------------------------------------------
+
+CART_DIGEST_BYTES = 8  # bytes of a cart's content digest (cart_store.newest_open): tells a
+#   cart's versions apart for a poller, not a seal against anyone

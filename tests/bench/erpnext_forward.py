@@ -72,7 +72,7 @@ def _sell_shift(node: Node, till: Till, sales: int, gap_s: float, items: list[st
     till("return_create", invoice=first, approver=approver("sup"),
          lines=[{"row": f"{first}-1", "qty": "1"}])
     node.clock.advance(minutes=2)
-    till("shift_close", shift_id=shift, counted={"Cash": str(cash)})
+    till("shift_close", shift_id=shift, counted={"Cash": str(cash), "Card": "0"})
     node.clock.advance(minutes=5)  # the next cashier takes over
 
 

@@ -376,7 +376,10 @@ def test_invoice_prices_totals_and_kept_rates(sim: Simulator, api: httpx.Client)
     assert doc["grand_total"] == 2.77 and "taxes_and_charges" not in doc
     assert doc["owner"] == sim.user and doc["payments"][0]["type"] == "Cash"
     taxed = sell(api, [(MILK, 2), (WATER, 1)], 2.77, taxes_and_charges=demo_data.SALES_TAXES)
-    assert [t["account_head"] for t in taxed["taxes"]] == [demo_data.VAT_ACCOUNT]
+    assert [t["account_head"] for t in taxed["taxes"]] == [demo_data.VAT_ACCOUNT,
+                                                           demo_data.VAT_7_ACCOUNT]
+    # milk's 7 % posts to the 7 % account, water's 19 % to the 19 % one
+    assert [t["tax_amount"] for t in taxed["taxes"]] == [0.1, 0.14]
     assert [i.get("item_tax_template") for i in taxed["items"]] == [demo_data.VAT_7, None]
     assert (taxed["grand_total"], taxed["net_total"]) == (2.77, 2.54)  # milk at 7 %
     own = sell(api, [(MILK, 1)], 1.0, items=[{"item_code": MILK, "qty": 1, "rate": 0.99}])

@@ -86,7 +86,7 @@ def test_a_change_on_another_counter_ends_the_session_and_says_why(store: Store,
         if case == "demoted":  # logged in again: a cashier, who closes no one's shift
             assert sup.login(name, PIN)["role"] == "cashier"
             with pytest.raises(PermissionDenied):
-                sup.shift_close(store.c1_shift, {"Cash": "100"})
+                sup.shift_close(store.c1_shift, {"Cash": "100", "Card": "0"})
             with pytest.raises(PermissionDenied):
                 sup.cash_move("out", "50", "to the safe")
         elif case == "disabled":

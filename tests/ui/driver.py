@@ -119,4 +119,4 @@ def ensure_shift(node: NodeProcess, opening: str = "100.00") -> str:
 def close_open_shifts(node: NodeProcess) -> None:
     with client(node, SUPERVISOR) as api:
         for shift in api.shift_list("open"):
-            api.shift_close(shift["shift"], {"Cash": "0"})
+            api.shift_close(shift["shift"], {"Cash": "0", "Card": "0"})

@@ -83,7 +83,7 @@ def late_sale(owner: NodeProcess, here: NodeProcess) -> str:
     let_in(owner, here)
     with client(here, SUPERVISOR) as api:
         (shift,) = [s["shift"] for s in api.shift_list("open") if s["counter"] == "C01"]
-        api.shift_close(shift, {"Cash": "0"})
+        api.shift_close(shift, {"Cash": "0", "Card": "0"})
     with client(owner, CASHIER) as api:
         invoice = str(sell_one(api, demo_barcodes(1)[0])["invoice"])
     let_in(owner, here)

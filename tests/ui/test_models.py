@@ -55,10 +55,11 @@ CART = {  # the shape of a real cart_scan answer (trimmed)
          "uom": "Kg", "price_list_rate": "2.49", "rate": "2.24",
          "discount_percentage": "10.00", "amount": "2.80"},
     ],
-    "taxes": [{"description": "VAT 19%", "tax_amount": "0.50",
-               "tax_amount_after_discount_amount": "0.50"}],
-    "totals": {"total_qty": "2.250", "total": "3.89", "net_total": "3.39",
-               "total_taxes_and_charges": "0.50", "discount_amount": "0.00",
+    "taxes": [{"description": "VAT 19%", "tax_amount": "0.25", "included_in_print_rate": True,
+               "tax_amount_after_discount_amount": "0.25"}],  # milk and apples at 7 %
+    "vat": [{"rate": "7", "net": "3.65", "tax": "0.25", "gross": "3.90"}],
+    "totals": {"total_qty": "2.250", "total": "3.89", "net_total": "3.64",
+               "total_taxes_and_charges": "0.25", "discount_amount": "0.00",
                "grand_total": "3.89", "rounding_adjustment": "0.01", "rounded_total": "3.90"},
     "due": "3.90",
 }
@@ -74,7 +75,7 @@ def test_cart_view_keeps_the_nodes_numbers():
     assert [ln.index for ln in view.lines] == [0, 1]
     assert view.lines[1].qty == Decimal("1.250") and view.lines[1].discounted
     assert ("Rounding", "0.01") in view.summary()
-    assert ("incl. VAT 19%", "0.50") in view.summary()
+    assert ("incl. VAT 7% (net 3.65)", "0.25") in view.summary()  # per rate, not per row
 
 
 def test_cart_columns_show_qty_without_trailing_zeros_and_blank_zero_discount():
@@ -355,7 +356,7 @@ def test_exception_rows_and_deliveries_pending():
 def test_report_rows_sign_the_difference():
     rows = dict(report_rows({"sales_count": 2, "gross_sales": "10.00",
                              "difference": {"Cash": "1.50", "Card": "-2.00"}}))
-    assert rows["Sales"] == "2" and rows["Gross sales"] == "10.00"
+    assert rows["Sales (2)"] == "10.00"  # as the printed report says it
     assert rows["Difference · Cash"] == "+1.50" and rows["Difference · Card"] == "-2.00"
 
 

@@ -93,7 +93,7 @@ def test_a_no_sale_drawer_open_needs_a_supervisor_and_kicks_the_drawer(open_app,
     app.key(Qt.Key.Key_F12)
     app.wait(lambda: app.screen == "shifts")
     no_sale = next(b for b in app.window.findChildren(QPushButton)
-                   if b.text() == "Open the drawer (no sale)")
+                   if b.text() == "Open drawer (no sale)")
     app.qtbot.mouseClick(no_sale, Qt.MouseButton.LeftButton)
     app.approve(*SUPERVISOR)  # a cashier may not: the supervisor's PIN, for this once
     kick = b"\x1bp"  # ESC p: the drawer pulse

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,17 +24,34 @@ SCREENS = (
     Screen(1920, 1080, wm=True, full_screen=True),  # a wide till under a window manager
     Screen(1366, 768, wm=True, full_screen=False),  # a laptop, the app in a window
 )
+# Every other till size with and without a window manager, full screen and windowed: the
+# fit of every screen only (the whole desk runs at the three set-ups above).
+FIT_ONLY = tuple(
+    Screen(w, h, wm=wm, full_screen=full)
+    for w, h in ((1024, 768), (1280, 800), (1366, 768), (1920, 1080))
+    for wm in (False, True) for full in (True, False)
+    if Screen(w, h, wm=wm, full_screen=full) not in SCREENS)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("screen", SCREENS, ids=lambda s: s.name)
 def test_the_app_at_a_real_till(screen: Screen, tmp_path) -> None:
+    _desk(screen, tmp_path, "tests/ui/desk")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("screen", FIT_ONLY, ids=lambda s: s.name)
+def test_every_screen_fits_at_every_till_size(screen: Screen, tmp_path) -> None:
+    _desk(screen, tmp_path, "tests/ui/desk/test_screens_fit.py")
+
+
+def _desk(screen: Screen, tmp_path: Path, tests: str) -> None:
     assert not missing_programs(), (f"{', '.join(missing_programs())} missing: ./dev.sh "
                                     "installs xvfb, openbox, xdotool and x11-utils")
     with XServer(screen, tmp_path) as x:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider",
-             "tests/ui/desk"],
+             tests],
             env={**x.env, SCREEN_ENV: screen.name}, cwd=REPO, capture_output=True,
             text=True, timeout=DESK_TIMEOUT_S, check=False)
     said = result.stdout[-8000:] + result.stderr[-2000:]

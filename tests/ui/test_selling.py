@@ -21,7 +21,7 @@ from tests.ui.driver import (
 )
 from tillmesh.ui.const import TOUCH_PX
 from tillmesh.ui.models.money import dec, with_symbol
-from tillmesh.ui.screens.dialogs import ChoiceDialog, EntryDialog
+from tillmesh.ui.screens.dialogs import ChoiceDialog, ConfirmDialog, EntryDialog
 from tillmesh.ui.screens.sell_dialogs import CashDialog, CustomerDialog, DiscountDialog
 
 MILK, APPLES_1250G, WATER_BOX = "4250100000011", "2100101012501", "4250200001222"
@@ -260,7 +260,11 @@ def test_a_supervisor_closes_the_cashiers_shift(app, node):
     cash_row = next(r for r in range(shifts.comparison.rowCount())
                     if shifts.comparison.item(r, 0).text() == "Cash")
     assert shifts.comparison.item(cash_row, 3).text() == "+2.50"
+    shifts.counting.set_amount("Card", dec(shifts.expected.get("Card")))  # every mode counted
     app.qtbot.mouseClick(shifts.close_button, Qt.MouseButton.LeftButton)
+    confirm = app.dialog(ConfirmDialog)  # the differences, before the Z report is made
+    assert confirm.consequence.text().startswith("Cash: +2.50 over\n")
+    app.qtbot.mouseClick(confirm.ok, Qt.MouseButton.LeftButton)
     app.wait(lambda: shifts.report_title.text() == "Z report")
     assert "Difference · Cash +2.50" in shifts.report.text()
     with client(node, SUPERVISOR) as api:

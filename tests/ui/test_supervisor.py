@@ -35,7 +35,11 @@ def test_a_supervisor_sees_and_closes_another_counters_shift(open_app, nodes):
     shifts.select(next(s for s in shifts.shifts if s["shift"] == shift))
     app.wait(lambda: "Cash" in shifts.expected and "Cash" in shifts.counting.fields)
     app.qtbot.keyClicks(shifts.counting.fields["Cash"], "50")
+    app.qtbot.keyClicks(shifts.counting.fields["Card"], "0")  # every mode, 0 typed
     app.qtbot.mouseClick(shifts.close_button, Qt.MouseButton.LeftButton)
+    confirm = app.dialog(dialogs.ConfirmDialog)
+    assert confirm.consequence.text().startswith("Every mode matches")
+    app.qtbot.mouseClick(confirm.ok, Qt.MouseButton.LeftButton)
     app.wait(lambda: shifts.report_title.text() == "Z report")
     app.wait(lambda: all(s["shift"] != shift for s in shifts.shifts))
     with client(first, SUPERVISOR) as api:

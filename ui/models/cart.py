@@ -1,9 +1,10 @@
 """The cart as the cashier sees it, built from the node's ``cart_*`` answers. Qt-free.
 
 Totals, taxes and the amount due are the node's (ERPNext's ``calculate_taxes_and_totals``
-reproduced to the cent); this module only reads them, never recomputes them. The Qt table
-model (:mod:`ui.screens.cart_table`) is a thin adapter over :class:`CartView` and
-:data:`COLUMNS`.
+reproduced to the cent), and so is the VAT per rate (``vat``: rate, net, tax and gross of
+each rate its items are taxed at, whose gross adds up to the amount due); this module only
+reads them, never recomputes them. The Qt table model (:mod:`ui.screens.cart_table`) is a
+thin adapter over :class:`CartView` and :data:`COLUMNS`.
 """
 
 from __future__ import annotations
@@ -48,9 +49,29 @@ class CartLine:
 
 
 @dataclass(frozen=True)
-class TaxLine:
-    description: str
-    amount: Decimal
+class VatLine:
+    """One VAT rate of a cart or a shift report, as the node sends it."""
+
+    rate: Decimal  # percent
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+
+    @classmethod
+    def from_api(cls, row: Mapping[str, Any]) -> VatLine:
+        return cls(dec(row.get("rate")), dec(row.get("net")), dec(row.get("tax")),
+                   dec(row.get("gross")))
+
+    @property
+    def title(self) -> str:
+        return f"VAT {qty(self.rate)}%"
+
+
+def vat_lines(rows: object) -> tuple[VatLine, ...]:
+    """The node's ``vat`` list (nothing for anything else)."""
+    if not isinstance(rows, list | tuple):
+        return ()
+    return tuple(VatLine.from_api(r) for r in rows if isinstance(r, Mapping))
 
 
 @dataclass(frozen=True)
@@ -60,7 +81,8 @@ class CartView:
     customer: str
     note: str
     lines: tuple[CartLine, ...]
-    taxes: tuple[TaxLine, ...]
+    vat: tuple[VatLine, ...]
+    included: bool  # every tax row is in the prices ("incl. VAT")
     total: Decimal
     discount: Decimal
     taxes_total: Decimal
@@ -78,11 +100,8 @@ class CartView:
             customer=str(cart.get("customer") or ""),
             note=str(cart.get("note") or ""),
             lines=tuple(CartLine.from_api(r) for r in cart.get("lines") or ()),
-            taxes=tuple(
-                TaxLine(str(t.get("description") or t.get("account_head", "")),
-                        dec(t.get("tax_amount_after_discount_amount", t.get("tax_amount"))))
-                for t in cart.get("taxes") or ()
-            ),
+            vat=vat_lines(cart.get("vat")),
+            included=all(t.get("included_in_print_rate") for t in cart.get("taxes") or ()),
             total=dec(totals.get("total")),
             discount=dec(totals.get("discount_amount")),
             taxes_total=dec(totals.get("total_taxes_and_charges")),
@@ -101,7 +120,8 @@ class CartView:
         rows = [("Subtotal", money(self.total))]
         if self.discount:
             rows.append(("Discount", f"−{money(self.discount)}"))
-        rows += [(f"incl. {t.description}", money(t.amount)) for t in self.taxes]
+        incl = "incl. " if self.included else ""
+        rows += [(f"{incl}{v.title} (net {money(v.net)})", money(v.tax)) for v in self.vat]
         if self.rounding:
             rows.append(("Rounding", money(self.rounding)))
         return rows

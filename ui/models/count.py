@@ -1,19 +1,21 @@
 """Counting a drawer: notes and coins by denomination, and counted against expected. Qt-free.
 
 The difference shown before closing is ``counted - expected`` per mode, as the node's
-``shift.close`` computes it (a mode expected but not counted counts as 0: a shortage to
-explain, never silently equal). The Z report the node returns is the record.
+``shift.close`` computes it. A mode left blank is not counted, which is not 0: the shift
+closes only once every mode has an amount (0 when the cashier typed 0), as the node also
+demands, and the cashier confirms the differences first. The Z report the node returns is
+the record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from tillmesh.ui.const import EUR_DENOMINATIONS
-from tillmesh.ui.models.money import ZERO, dec
+from tillmesh.ui.models.money import ZERO, dec, money, parse_amount, with_symbol
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,87 @@ def compare(expected: Mapping[str, Decimal], counted: Mapping[str, Decimal]) -> 
     """One row per mode expected or counted, sorted by mode (as the Z report lists them)."""
     modes = sorted(set(expected) | set(counted))
     return [CountRow(m, expected.get(m, ZERO), counted.get(m, ZERO)) for m in modes]
+
+
+NOT_COUNTED = "not counted"  # what the comparison shows for a blank mode (never "0.00")
+NOT_MONEY = "not an amount"
+MINUS = "\N{MINUS SIGN}"  # a shortage reads "−173.74": a hyphen is easy to miss
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What the cashier typed per mode to close a shift: ``counted`` the amounts, and in
+    the form's order ``uncounted`` the modes left blank and ``invalid`` the ones whose
+    text is not money."""
+
+    counted: Mapping[str, Decimal]
+    uncounted: tuple[str, ...] = ()
+    invalid: tuple[str, ...] = ()
+
+    def refusal(self) -> str | None:
+        """Why the shift cannot close yet, naming the modes; None once all are counted."""
+        said = []
+        if self.uncounted:
+            said.append(f"Count every mode before closing: {', '.join(self.uncounted)} not "
+                        "counted. Type 0 for a mode with nothing in it")
+        if self.invalid:
+            said.append(f"Not an amount of money: {', '.join(self.invalid)}")
+        return ". ".join(said) or None
+
+    def param(self) -> dict[str, str]:
+        """The node's ``counted`` map: every mode, a 0 the cashier typed included."""
+        return {mode: str(amount) for mode, amount in self.counted.items()}
+
+
+def tally(texts: Mapping[str, str]) -> Tally:
+    """The closing count from the fields' texts (``{mode: text}``, in the form's order)."""
+    counted: dict[str, Decimal] = {}
+    uncounted: list[str] = []
+    invalid: list[str] = []
+    for mode, text in texts.items():
+        value = parse_amount(text) if text.strip() else None
+        if value is not None:
+            counted[mode] = value
+        else:
+            (invalid if text.strip() else uncounted).append(mode)
+    return Tally(counted, tuple(uncounted), tuple(invalid))
+
+
+def signed(difference: Decimal) -> str:
+    """``+2.50``, ``−173.74`` or ``0.00``."""
+    if difference < 0:
+        return f"{MINUS}{money(-difference)}"
+    return ("+" if difference > 0 else "") + money(difference)
+
+
+def comparison(expected: Mapping[str, Decimal],
+               count: Tally) -> list[tuple[str, str, str, str]]:
+    """The rows shown while counting: mode, expected, counted and difference; a mode not
+    (or not yet validly) counted says so where its difference would be (the widest
+    column: a narrow till has room there) and shows no amount."""
+    rows = []
+    waiting = {**dict.fromkeys(count.uncounted, NOT_COUNTED),
+               **dict.fromkeys(count.invalid, NOT_MONEY)}
+    for row in compare(expected, {**count.counted, **dict.fromkeys(waiting, ZERO)}):
+        if row.mode in waiting:
+            rows.append((row.mode, money(row.expected), "", waiting[row.mode]))
+        else:
+            rows.append((row.mode, money(row.expected), money(row.counted),
+                         signed(row.difference)))
+    return rows
+
+
+def differences(rows: Iterable[CountRow]) -> list[str]:
+    """``["Card: −173.74 short", "Cash: +2.50 over"]``: every mode that does not match."""
+    return [f"{r.mode}: {signed(r.difference)} {'short' if r.difference < 0 else 'over'}"
+            for r in rows if r.difference]
+
+
+def beyond_drawer(expected: Decimal, amount: Decimal) -> str:
+    """What paying out more than the drawer should hold means, before a supervisor says
+    yes: "The drawer should hold € 250.00; paying out € 10,000.00 needs a supervisor"."""
+    return (f"The drawer should hold {with_symbol(expected)}; paying out "
+            f"{with_symbol(amount)} needs a supervisor")
 
 
 def amounts(raw: Mapping[str, Any] | None) -> dict[str, Decimal]:

@@ -111,12 +111,15 @@ class Payment:
         """Cash to give back: paid - due once enough is tendered, else 0."""
         return max(self.paid - self.due, ZERO)
 
+    def _not_money(self) -> tuple[str, Decimal] | None:
+        """The first (mode, amount) that is no amount of money: negative, or below a cent."""
+        return next(((m, a) for m, a in self.tendered if a < 0 or a != a.quantize(CENT)), None)
+
     @property
     def problem(self) -> str | None:
         """Why the node would refuse these payments, or None when Pay can go ahead."""
-        for mode, amount in self.tendered:
-            if amount < 0 or amount != amount.quantize(CENT):
-                return f"{mode}: {amount} is not an amount of money"
+        if (bad := self._not_money()) is not None:
+            return f"{bad[0]}: {bad[1]} is not an amount of money"
         if not self.tendered:
             return "Enter what the customer pays"
         if self.paid < self.due:
@@ -132,6 +135,12 @@ class Payment:
     def payments(self) -> list[dict[str, str]]:
         """The ``payments`` parameter of ``sale_submit``: positive amounts only."""
         return [{"mode_of_payment": m, "amount": str(a)} for m, a in self.tendered if a > 0]
+
+    def draft(self) -> list[dict[str, str]] | None:
+        """What the customer display is told while this is typed (``cart_tender_draft``):
+        the payments so far, even short of the due ([] for none); None while an amount is
+        no amount of money (the node would refuse it: what it was told before stays)."""
+        return None if self._not_money() is not None else self.payments()
 
 
 def new_payment(due: object, modes: tuple[Mode, ...]) -> Payment:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from tillmesh.ui.models.clock import parse, time_of_day
 from tillmesh.ui.models.money import dec
 
 
@@ -87,18 +88,16 @@ def relogin_message(details: Mapping[str, Any], message: str) -> str:
 
 
 def lockout_message(details: Mapping[str, Any], now: datetime, user: str) -> str:
-    """``LockedOut``'s ``until`` as the cashier reads it: the time and the minutes left."""
-    raw = details.get("until")
-    try:
-        until = datetime.fromisoformat(str(raw))
-    except ValueError:
+    """``LockedOut``'s ``until`` as the cashier reads it: the time of day in the zone of
+    ``now`` (the store's: ``Context.now``), and the minutes left. One time, one zone."""
+    until = parse(details.get("until"))
+    if until is None:
         return f"Too many wrong PINs: {user or 'this user'} is locked for a while"
-    if until.tzinfo is None:  # the node sends offsets; a naive time cannot be compared
-        return f"Too many wrong PINs: locked until {until:%H:%M:%S}"
+    if until.tzinfo is None or now.tzinfo is None:  # the node sends offsets
+        return f"Too many wrong PINs: locked until {time_of_day(until, UTC)}"
     left = max(0, int((until - now).total_seconds() + 59) // 60)
-    local = until.astimezone(now.tzinfo)
     return (f"Too many wrong PINs: {user or 'this user'} is locked until "
-            f"{local:%H:%M:%S} (about {left} min)")
+            f"{time_of_day(until, now.tzinfo)} (about {left} min)")
 
 
 @dataclass(frozen=True)

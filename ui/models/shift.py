@@ -1,26 +1,36 @@
 """X and Z reports as rows to show, from ``shift_report`` / ``shift_close``. Qt-free.
 
-Every figure is the node's; this only chooses the order and the labels.
+Every figure is the node's; this only chooses the order, the labels and the signs, in
+the order and with the labels and signs of the printed report (``node.printing``):
+"Sales (3)" and "Returns (1)" with their totals, returns negative (negative sales),
+discounts negative (taken off the list prices), change given and cash out positive
+(amounts paid out); the VAT per rate as on the sell screen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from tillmesh.ui.models.cart import vat_lines
 from tillmesh.ui.models.money import dec, money, qty
 from tillmesh.ui.models.status import when
 
-_FIGURES = (
-    ("sales_count", "Sales", None),
-    ("returns_count", "Returns", None),
-    ("gross_sales", "Gross sales", money),
-    ("returns_total", "Returned", money),
-    ("grand_total", "Total", money),
-    ("net_total", "Net total", money),
-    ("total_taxes", "Taxes", money),
-    ("discounts", "Discounts", money),
+
+def _taken_off(value: Decimal) -> str:
+    """A discount granted, as taken off the sales: negative (never "-0.00")."""
+    return money(-value if value else value)
+
+
+_Figure = tuple[str, str, Callable[[Decimal], str]]  # key, label, format
+_FIGURES: tuple[_Figure, ...] = (  # under the VAT per rate
+    ("net_sales", "Net (excl. VAT)", money),
+    ("total_taxes", "VAT", money),
+    ("line_discounts", "Line discounts", _taken_off),
+    ("invoice_discounts", "Invoice discounts", _taken_off),
+    ("discounts", "Discounts", _taken_off),
     ("total_qty", "Items sold", qty),
     ("change_given", "Change given", money),
     ("cash_in", "Cash in", money),
@@ -29,11 +39,16 @@ _FIGURES = (
 
 
 def report_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
-    rows = []
-    for key, title, fmt in _FIGURES:
-        if key in report:
-            value = report[key]
-            rows.append((title, fmt(dec(value)) if fmt else str(value)))
+    if "net_sales" not in report and "net_total" in report:  # stored by an earlier release
+        report = {**report, "net_sales": report["net_total"]}
+    rows = [(f"{title} ({report.get(count, 0)})", money(dec(report[key])))
+             for count, key, title in (("sales_count", "gross_sales", "Sales"),
+                                       ("returns_count", "returns_total", "Returns"))
+             if key in report]
+    rows += _figures(report, (("grand_total", "Total", money),))
+    rows += [(f"{v.title} (net {money(v.net)})", money(v.tax))
+             for v in vat_lines(report.get("vat"))]
+    rows += _figures(report, _FIGURES)
     for section, title in (("opening", "Opening float"), ("payments", "Taken"),
                            ("expected", "Expected in drawer"), ("counted", "Counted"),
                            ("difference", "Difference")):
@@ -43,6 +58,10 @@ def report_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
                 shown = "+" + shown
             rows.append((f"{title} · {mode}", shown))
     return rows
+
+
+def _figures(report: Mapping[str, Any], figures: tuple[_Figure, ...]) -> list[tuple[str, str]]:
+    return [(title, fmt(dec(report[key]))) for key, title, fmt in figures if key in report]
 
 
 def shift_label(shift: Mapping[str, Any], now: datetime) -> str:

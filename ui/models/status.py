@@ -1,5 +1,6 @@
-"""The store status screen's content, from ``peers``, ``erpnext_status``, ``exceptions_list``
-and ``printer_status``. Qt-free.
+"""The store status screen's content, from ``counter_state``, ``peers``,
+``erpnext_status``, ``exceptions_list`` and ``printer_status``, and the banner of where
+this counter stands. Qt-free.
 
 The ERPNext, exceptions and printer methods are newer than some nodes: a method the node
 does not have (``UnknownMethod``) reads :data:`NOT_AVAILABLE`, never an error. Their
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tillmesh.ui.models.clock import DASH as DASH  # the screens take these two from here
+from tillmesh.ui.models.clock import when as when
+
 NOT_AVAILABLE = "not available on this node"
-DASH = "—"
 
 
 def _text(value: object) -> str:
@@ -28,20 +31,52 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def when(value: object, now: datetime | None = None) -> str:
-    """An ISO time as HH:MM:SS (today) or YYYY-MM-DD HH:MM; anything else as it is."""
-    if not isinstance(value, str):
-        return _text(value)
-    try:
-        stamp = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if stamp.tzinfo is not None and now is not None:
-        stamp = stamp.astimezone(now.tzinfo)
-        if stamp.date() == now.date():
-            return f"{stamp:%H:%M:%S}"
-    return f"{stamp:%Y-%m-%d %H:%M}"
+# --- this counter ---------------------------------------------------------------------------
 
+_STATES = {"active": "active", "revoked": "REVOKED", "paused": "replication paused",
+           "cut_off": "CUT OFF", "refused": "REFUSED by the store"}
+
+
+def counter_banner(state: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The banner while this counter is revoked, refused, paused or cut off (``counter_state``):
+    (text, level), or None when it is active. Short, as it shares the strip; the Store
+    screen says why. Refused by every other counter is an error, like revoked: what it
+    sells cannot reach the store."""
+    kind = state.get("state")
+    if kind == "revoked":
+        by = state.get("revoked_by") or "an admin"
+        return f"Revoked by {by}: this counter cannot sell — see Store", "error"
+    if kind == "refused":
+        return ("Every other counter refuses this one: it cannot sell — see Store",
+                "error")
+    if kind == "paused":
+        return "Replication paused: sales stay on this counter — see Store", "warn"
+    if kind == "cut_off" and state.get("refused_by"):
+        return (f"Refused by {_text(state['refused_by'])}: sales stay on this counter — "
+                "see Store", "error")
+    if kind == "cut_off":
+        return "Cut off from the other counters: selling goes on — see Store", "warn"
+    return None
+
+
+def counter_rows(state: Mapping[str, Any], now: datetime | None = None,
+                 ) -> list[tuple[str, str]]:
+    """(label, value) rows of ``counter_state`` for the Store screen: the state, why,
+    since when (in the store's zone), who revoked it."""
+    rows = [("Counter", _text(state.get("node"))),
+            ("State", _STATES.get(str(state.get("state")), _text(state.get("state")))),
+            ("Sells", _text(state.get("selling")))]
+    if state.get("since"):
+        rows.append(("Since", when(state.get("since"), now)))
+    if state.get("revoked_by") or state.get("revoked_on"):
+        rows.append(("Revoked by", f"{_text(state.get('revoked_by'))} on "
+                     f"{_text(state.get('revoked_on'))}"))
+    if state.get("refused_by"):
+        rows.append(("Refused by", _text(state.get("refused_by"))))
+    return rows
+
+
+# --- the other counters --------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class PeerRow:
@@ -51,6 +86,12 @@ class PeerRow:
     lag: str
     heard: str
     skew: str
+    refused: bool = False  # it refuses this counter's key: nothing reaches it
+
+    @property
+    def reach(self) -> str:
+        """The Live column: a counter that refuses this one is never shown as live."""
+        return "REFUSES US" if self.refused else "live" if self.live else "NOT HEARD"
 
 
 def peer_rows(peers: Sequence[Mapping[str, Any]]) -> list[PeerRow]:
@@ -62,12 +103,13 @@ def peer_rows(peers: Sequence[Mapping[str, Any]]) -> list[PeerRow]:
         skew = p.get("skew_ms")
         rows.append(PeerRow(
             node=str(p.get("node", "?")),
-            live=bool(p.get("live")),
+            live=bool(p.get("live")) and not p.get("refused"),
             state=_text(p.get("state")),
             lag=lag,
             heard=DASH if heard is None else f"{int(heard) / 1000:.1f} s ago",
             skew=(DASH if skew is None else f"{int(skew):+d} ms"
                   + (" (clock skew!)" if p.get("skew_warning") else "")),
+            refused=bool(p.get("refused")),
         ))
     return rows
 

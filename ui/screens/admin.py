@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
@@ -99,7 +98,7 @@ class AdminScreen(QWidget):
 
     def _printer(self, status: Any) -> None:
         self.printer_note.setText("")
-        self.printer.set_rows(printer_rows(status))
+        self.printer.set_rows(printer_rows(status, self.ctx.now()))
 
     def _no_printer(self, text: str) -> None:
         self.printer_note.setText(f"Printer status is {text}")
@@ -171,7 +170,7 @@ class AdminScreen(QWidget):
     def create_invite(self) -> None:
         def shown(answer: Any) -> None:
             self.invite.setText(str(answer["code"]))
-            until = when(answer.get("expires_at"), datetime.now().astimezone())
+            until = when(answer.get("expires_at"), self.ctx.now())
             self.invite_note.setText(f"Valid once, until {until}: on the new counter run "
                                      "tillmesh join CODE --node C0n")
         self.ctx.call("invite_create", None, shown, approvable=True)

@@ -1,5 +1,7 @@
 """Counting money into or out of a drawer: an amount per mode of payment, and for cash
-optionally a count by EUR notes and coins (the grid fills the cash amount)."""
+optionally a count by EUR notes and coins (the grid fills the cash amount). The grid opens
+over the screen, not in it: inline, its 15 counters squeezed the shift's report beside it
+until no amount showed on a 1024x768 till."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from decimal import Decimal
 from functools import partial
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QDialog, QGridLayout, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
 from tillmesh.ui.const import COUNT_GRID_ROWS, MAX_PIECES
 from tillmesh.ui.models.count import DenominationCount
@@ -51,47 +53,74 @@ class DenominationGrid(QWidget):
         self.spins[value].setValue(pieces)
 
 
+class DenominationDialog(QDialog):
+    """The notes-and-coins grid over the screen; its counts stay for the next opening, and
+    every change goes straight into the cash field."""
+
+    def __init__(self, parent: QWidget, grid: DenominationGrid) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Count notes and coins")
+        layout = QVBoxLayout(self)
+        layout.addWidget(label("Count notes and coins", "title"))
+        layout.addWidget(grid)
+        done = button("Done", self.accept, kind="primary")
+        done.setDefault(True)
+        layout.addWidget(done)
+
+
 class CountForm(QWidget):
-    """An amount per mode; cash can be counted by denomination. ``changed`` on any edit."""
+    """An amount per mode; cash can be counted by denomination. ``changed`` on any edit.
+    ``blank`` is what an empty field reads: "0.00" for a float, "not counted" at closing
+    (where blank is not 0)."""
 
     changed = Signal()
+    submitted = Signal()  # Enter in a field: done counting
 
-    def __init__(self) -> None:
+    def __init__(self, blank: str = "0.00") -> None:
         super().__init__()
+        self.blank = blank
         self.fields: dict[str, QLineEdit] = {}
         self.cash_mode: str | None = None
         self.grid = DenominationGrid()
         self.grid.changed.connect(self._from_grid)
-        self.grid.hide()
+        self.notes = DenominationDialog(self, self.grid)
         self._layout = QGridLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self._toggle = button("Count notes and coins", self._toggle_grid)
+        self.notes_button = button("Count notes and coins", self._count_notes)
 
     def set_modes(self, modes: tuple[Mode, ...]) -> None:
         """One field per mode (kept when the modes are the same, so nothing typed is lost)."""
         if [m.name for m in modes] == list(self.fields):
             return
-        clear_layout(self._layout, keep=(self._toggle, self.grid))
+        clear_layout(self._layout, keep=(self.notes_button,))
         self.fields = {}
         self.cash_mode = next((m.name for m in modes if m.is_cash), None)
         for i, mode in enumerate(modes):
             field = QLineEdit()
-            field.setPlaceholderText("0.00")
+            field.setPlaceholderText(self.blank)
             field.textChanged.connect(lambda _: self.changed.emit())
+            field.returnPressed.connect(self.submitted.emit)
             self.fields[mode.name] = field
             self._layout.addWidget(label(mode.name, "subtitle"), i, 0)
             self._layout.addWidget(field, i, 1)
         n = len(modes)
         if self.cash_mode is not None:
-            self._layout.addWidget(self._toggle, n, 0, 1, 2)
-            self._layout.addWidget(self.grid, n + 1, 0, 1, 2)
+            self._layout.addWidget(self.notes_button, n, 0, 1, 2)
 
-    def _toggle_grid(self) -> None:
-        self.grid.setVisible(not self.grid.isVisible())
+    def _count_notes(self) -> None:
+        self.notes.open()  # window-modal: the count goes on where it was when it closes
 
     def _from_grid(self, total: Decimal) -> None:
         if self.cash_mode is not None:
             self.fields[self.cash_mode].setText(editable(total))
+
+    def focus_first(self) -> None:
+        """The keyboard on the first mode's field (when the form shows and none of its
+        fields has the keyboard already: a late answer never moves a typing cashier)."""
+        first = next(iter(self.fields.values()), None)
+        if (first is not None and self.isVisible()
+                and not any(f.hasFocus() for f in self.fields.values())):
+            first.setFocus()
 
     def set_amount(self, mode: str, amount: Decimal) -> None:
         self.fields[mode].setText(editable(amount))
@@ -101,6 +130,10 @@ class CountForm(QWidget):
             field.clear()
         for spin in self.grid.spins.values():
             spin.setValue(0)
+
+    def texts(self) -> dict[str, str]:
+        """What each mode's field says, blank included, in the modes' order."""
+        return {mode: field.text() for mode, field in self.fields.items()}
 
     def amounts(self) -> dict[str, Decimal] | None:
         """Per mode (empty fields are 0), or None when a field is not an amount."""

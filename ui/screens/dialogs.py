@@ -1,5 +1,6 @@
 """Touch-friendly dialogs: an amount/quantity/text entry, a list to pick from, the
-supervisor's approval (of an action, or of a risk the node named), and the F-key help.
+supervisor's approval (of an action, or of a risk the node named), the question before an
+irreversible action, and the F-key help.
 
 Dialogs open with ``QDialog.open()`` (never ``exec()``: a nested event loop would let the
 cashier's next scan run inside it) and report through signals. :func:`show` records the
@@ -12,7 +13,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -196,12 +198,52 @@ class RiskDialog(Dialog):
         self.finish_layout()
 
 
+class ConfirmDialog(Dialog):
+    """An irreversible action asked first, naming what it does. Keeping things as they
+    are is the default: Enter and Escape keep; going ahead takes a touch, or Tab to the
+    button and Enter. A scan that lands here answers nothing: it is refused in words in
+    the question (the line under it is kept free for that, so nothing moves)."""
+
+    def __init__(self, parent: QWidget | None, title: str, consequence: str, ok_text: str,
+                 keep_text: str = "Cancel") -> None:
+        super().__init__(parent, title, ok_text)
+        self.consequence = label(consequence, "subtitle", wrap=True)
+        self.body.addWidget(self.consequence)
+        self.keep = self._cancel
+        self.keep.setText(keep_text)
+        self.ok.setProperty("kind", "danger")
+        for choice in (self.keep, self.ok):  # a till without a touch screen tabs to them
+            choice.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            choice.setAutoDefault(True)
+        self.keep.setDefault(True)
+        self.finish_layout()
+        self.error.setMinimumHeight(self.error.fontMetrics().lineSpacing() * 2)
+        self.keep.setFocus()
+        self._typed = ""  # characters typed since the last Enter: a scanner's code
+        for choice in (self.keep, self.ok):
+            choice.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self._typed:
+            self.error.setText(f"Scan {self._typed} not added: answer the question first, "
+                               "then scan it again.")
+            self._typed = ""
+            return True  # a scan's Enter is not an answer
+        if event.text().isprintable() and event.text().strip():
+            self._typed += event.text()
+            return True
+        return False
+
+
 class HelpDialog(Dialog):
     def __init__(self, parent: QWidget | None) -> None:
         super().__init__(parent, "Keys")
         for key, _, text in FKEYS:
             self.body.addWidget(label(f"{key:>4}   {text}"))
         self.body.addWidget(label("Del   remove the selected line", ""))
+        self.body.addWidget(label("Ctrl+Del   void the whole sale (asks first)", ""))
         self.body.addWidget(label("Esc   back / close", ""))
         self.body.addWidget(label("Scanning a barcode always adds it to the cart.", "muted"))
         self._cancel.hide()

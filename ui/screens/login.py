@@ -1,29 +1,30 @@
-"""Login (user name + PIN pad, with buttons for the users this till has seen) and the
+"""Login (user name + PIN pad, with a button for each user who may log in here) and the
 idle-lock screen (only the same user's PIN, through ``unlock``).
 
-``user_list`` needs a session, so before anyone logged in there is no list to show: the
-user types a name; once someone has logged in, the users the node listed become buttons.
+The buttons come from ``login_users``, which needs no session, so they are there before
+anyone ever logged in on this till (``user_list`` needs one: the buttons used to appear
+only after a first login). The first USER_BUTTONS_MAX are offered; others type their name.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from tillmesh.node.errors import LockedOut, LoginFailed, PermissionDenied, TillmeshError
-from tillmesh.ui.const import USER_BUTTON_COLUMNS
+from tillmesh.ui.const import USER_BUTTON_COLUMNS, USER_BUTTONS_MAX
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.session import lockout_message
 from tillmesh.ui.screens.widgets import STRETCH, PinPad, button, card, clear_layout, label
 
 
-def _login_error(exc: TillmeshError, user: str) -> str | None:
+def _login_error(ctx: Context, exc: TillmeshError, user: str) -> str | None:
     """The text for a refused login or unlock, or None if it is not a login problem."""
     if isinstance(exc, LockedOut):
-        return lockout_message(exc.details, datetime.now().astimezone(), user)
+        return lockout_message(exc.details, ctx.now(), user)
     if isinstance(exc, LoginFailed):
         return "Wrong user or PIN: try again"
     if isinstance(exc, PermissionDenied):
@@ -45,6 +46,7 @@ class LoginScreen(QWidget):
         self.users_box = QWidget()
         self.users_grid = QGridLayout(self.users_box)
         self.users_grid.setContentsMargins(0, 0, 0, 0)
+        self._offered: list[Any] = []  # the users the buttons show
 
         left = card(label("Tillmesh", "title"), label("Log in to this till", "muted"),
                     label("User", "subtitle"), self.user_field, self.users_box, self.message,
@@ -55,15 +57,21 @@ class LoginScreen(QWidget):
         layout.setSpacing(24)
         layout.addWidget(left, 3)
         layout.addWidget(right, 2)
+        ctx.users_changed.connect(self._fill_users)
 
     def activate(self) -> None:
         self.message.setText(self.ctx.state.reason)
-        self._fill_users()
+        self._fill_users(self.ctx.known_users)
+        self.ctx.refresh_users()  # someone may have been added or disabled meanwhile
         (self.pin.field if self.user_field.text() else self.user_field).setFocus()
 
-    def _fill_users(self) -> None:
+    def _fill_users(self, users: Any) -> None:
+        offered = list(users)[:USER_BUTTONS_MAX]
+        if offered == self._offered:
+            return  # the same buttons: a finger on one is not pulled out from under it
+        self._offered = offered
         clear_layout(self.users_grid)
-        for i, user in enumerate(self.ctx.known_users):
+        for i, user in enumerate(offered):
             name = str(user.get("user"))
             btn = button(f"{user.get('full_name') or name}\n{user.get('role', '')}",
                          partial(self.pick, name))
@@ -82,7 +90,7 @@ class LoginScreen(QWidget):
         self.message.setText("Logging in…")
 
         def refused(exc: TillmeshError) -> bool:
-            text = _login_error(exc, user)
+            text = _login_error(self.ctx, exc, user)
             self.message.setText(text or exc.message)
             return True
 
@@ -114,7 +122,7 @@ class LockScreen(QWidget):
         user = self.ctx.user.user if self.ctx.user else ""
 
         def refused(exc: TillmeshError) -> bool:
-            text = _login_error(exc, user)
+            text = _login_error(self.ctx, exc, user)
             if text is None:
                 return False  # e.g. the session is gone: the sink returns to login
             self.message.setText(text)

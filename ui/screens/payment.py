@@ -1,9 +1,12 @@
 """The payment screen: split over the profile's modes, quick cash, change shown large.
 
 The amounts typed here feed the Qt-free :class:`~ui.models.payment.Payment`; Pay is only
-enabled when the node would accept them. Once ``sale_submit`` answers, the sale is on disk
-(the node answers after its fsync) and the node's change is shown; a printer that is off
-never blocks this, it only shows the printer banner.
+enabled when the node would accept them. What is typed also goes to the node as a draft
+(``cart_tender_draft``, ~150 ms after the last change, in the background, its errors
+dropped) so the customer display shows paid and change before the sale is recorded.
+Once ``sale_submit`` answers, the sale is on disk (the node answers after its fsync) and
+the node's change is shown; a printer that is off never blocks this, it only shows the
+printer banner.
 """
 
 from __future__ import annotations
@@ -13,10 +16,19 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QStackedWidget, QWidget
 
 from tillmesh.node.errors import NodeUnavailable, NotFoundError, TillmeshError
-from tillmesh.ui.const import BIG_BUTTON_PX, PRINT_METHOD, QUICK_CASH_COLUMNS, RECHECK_MS
+from tillmesh.ui.bridge import Lane
+from tillmesh.ui.const import (
+    BIG_BUTTON_PX,
+    PRINT_METHOD,
+    QUICK_CASH_COLUMNS,
+    RECHECK_MS,
+    TENDER_DRAFT_DEBOUNCE_MS,
+    TENDER_DRAFT_METHOD,
+)
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.cart import EMPTY_CART, CartView
 from tillmesh.ui.models.money import dec, editable, parse_amount, with_symbol
@@ -38,6 +50,11 @@ class PaymentScreen(QWidget):
         self.sale: dict[str, Any] | None = None
         self._syncing = False  # fields being set from the model: not an edit
         self._quick_base: Decimal | None = None
+        self._draft_sent: list[dict[str, str]] = []  # the tender the node shows the customer
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setSingleShot(True)
+        self._draft_timer.setInterval(TENDER_DRAFT_DEBOUNCE_MS)
+        self._draft_timer.timeout.connect(self._send_draft)
 
         self.due = label("", "big")
         self.modes_box = QWidget()
@@ -91,6 +108,7 @@ class PaymentScreen(QWidget):
         """A new payment of ``view``'s due amount over the profile's modes."""
         self.view, self.sale = view, None
         self.payment = new_payment(view.due, self.ctx.modes)
+        self._draft_sent = []  # a new cart, or changed: the node dropped its draft
         self.pages.setCurrentIndex(0)
         self.due.setText(with_symbol(view.due))
         self._quick_base = None
@@ -172,6 +190,7 @@ class PaymentScreen(QWidget):
         self.change.setText(with_symbol(self.payment.change))
         self.problem.setText(self.payment.problem or "")
         self.pay_button.setEnabled(self.payment.ready)
+        self._draft_timer.start()  # debounced: typing "50.00" sends one draft
 
     def handle(self, action: str) -> bool:
         if action == "pay":
@@ -186,9 +205,30 @@ class PaymentScreen(QWidget):
         if self.sale is not None or not self.payment.ready:
             return
         self.pay_button.setEnabled(False)  # one submit: sale_submit must not run twice
+        self._draft_timer.stop()  # the sale itself shows next
         self.ctx.call("sale_submit", {"cart_id": self.view.cart_id,
                                       "payments": self.payment.payments()},
                       self._recorded, on_error=self._refused)
+
+    def _send_draft(self, draft: list[dict[str, str]] | None = None) -> None:
+        """Tell the node what the customer hands over (for the customer display), if it
+        changed: fire and forget, on the poll lane, never holding up the cashier's calls;
+        a refusal or a node that is away only leaves the display as it was."""
+        draft = self.payment.draft() if draft is None else draft
+        if self.sale is not None or draft is None or draft == self._draft_sent:
+            return
+        self._draft_sent = draft
+        self.ctx.call(TENDER_DRAFT_METHOD, {"cart_id": self.view.cart_id, "payments": draft},
+                      on_error=lambda _: True, lane=Lane.POLL)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        self._draft_timer.start()  # back from the lock screen: the display shows it again
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 (Qt's name)
+        self._draft_timer.stop()  # back to the cart, locked: nothing is being paid now
+        self._send_draft([])
+        super().hideEvent(event)
 
     def _refused(self, exc: TillmeshError) -> bool:
         if isinstance(exc, NodeUnavailable):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QWidget
 from tillmesh.node.errors import ReturnUnconfirmed, TillmeshError
 from tillmesh.ui.const import INVOICE_LIST_LIMIT, TOUCH_PX
 from tillmesh.ui.context import Context
+from tillmesh.ui.models.clock import when
 from tillmesh.ui.models.money import dec, money, parse_qty, qty, with_symbol
 from tillmesh.ui.models.returns import (
     RISK_PERMISSION,
@@ -45,6 +46,7 @@ class ReturnsScreen(QWidget):
         self.recent.cellClicked.connect(lambda r, _: self.load(self.recent_numbers[r]))
         self.heading = label("No invoice chosen", "title", wrap=True)
         self.lines = table(LINE_HEADERS, row_px=TOUCH_PX + 8)  # rows hold a qty field
+        self.lines.setTabKeyNavigation(False)
         self.result = label("", "change")
         self.return_button = button("Return chosen lines", self.submit, kind="primary")
         left = card(label("Find a sale", "subtitle"),
@@ -66,7 +68,7 @@ class ReturnsScreen(QWidget):
     def _show_recent(self, rows: Any) -> None:
         sales = [r for r in rows if not r.get("is_return")]
         self.recent_numbers = [str(r["invoice"]) for r in sales]
-        fill(self.recent, [(str(r["invoice"]), str(r.get("posted_at", ""))[11:19],
+        fill(self.recent, [(str(r["invoice"]), when(r.get("posted_at"), self.ctx.now()),
                             str(r.get("customer") or ""), money(dec(r.get("grand_total"))))
                            for r in sales], numeric=(3,))
 
@@ -96,9 +98,14 @@ class ReturnsScreen(QWidget):
             field = QLineEdit()
             field.setPlaceholderText("0")
             field.setEnabled(line.returnable > 0 and not invoice.is_return)
+            field.returnPressed.connect(self.submit)  # Enter returns, as the button does
             self.lines.setCellWidget(r, len(LINE_HEADERS) - 1, field)
             self.qty_fields[line.row] = field
         self.return_button.setEnabled(not invoice.is_return and not invoice.fully_returned)
+        # the quantities are typed next (Tab goes from line to line, not cell to cell)
+        first = next((f for f in self.qty_fields.values() if f.isEnabled()), None)
+        if first is not None and self.isVisible():
+            first.setFocus()
 
     def choose_all(self) -> None:
         if self.invoice is None:

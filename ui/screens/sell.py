@@ -53,6 +53,7 @@ class SellScreen(QWidget):
         self.cart_id: str | None = None
         self._waiting: list[str] = []  # scanned before the first cart existed
         self._creating = False  # a cart_new is on its way
+        self._scan_error: str | None = None  # the message of the last refused scan
         self._search_seq = 0
         self.model = CartTableModel()
 
@@ -108,7 +109,7 @@ class SellScreen(QWidget):
                      STRETCH, self.summary, label("Total", "bigLabel"), self.total,
                      self.pay_button,
                      row(button("Hold  F6", self.hold), button("Resume  F7", self.resume)),
-                     button("Void sale", self.void, kind="danger"))
+                     button("Void sale  Ctrl+Del", self.void, kind="danger"))
         right.setMinimumWidth(380)
 
         layout = QHBoxLayout(self)
@@ -148,8 +149,10 @@ class SellScreen(QWidget):
             self._creating = True
             self.ctx.call("cart_new", None, self.apply, on_error=self._not_created)
 
-    def _not_created(self, _: TillmeshError) -> bool:
+    def _not_created(self, exc: TillmeshError) -> bool:
         self._creating = False
+        if self._waiting:  # a scan was refused with it (a revoked counter starts no cart)
+            self._scan_error = exc.message
         self._waiting.clear()  # not added later behind the cashier's back; they scan again
         return False  # the sink (or the banner) says why
 
@@ -218,7 +221,21 @@ class SellScreen(QWidget):
             self._waiting.append(code)  # the cart is on its way; scan into it then
             self._new_cart()
             return
-        self._edit("cart_scan", {"code": code})
+        # Like _edit (a scan may need a supervisor's PIN), and a good scan takes the
+        # message of a refused one away: it no longer holds, and the cashier reads on.
+        self.ctx.call("cart_scan", {"cart_id": self.cart_id, "code": code}, self._scanned,
+                      approvable=True, on_error=self._scan_refused)
+        self.focus_scan()
+
+    def _scan_refused(self, exc: TillmeshError) -> bool:
+        self._scan_error = exc.message
+        return False  # the sink shows it
+
+    def _scanned(self, result: Any) -> None:
+        self.apply(result)
+        if self._scan_error is not None:
+            self.ctx.withdraw(self._scan_error)
+            self._scan_error = None
 
     def _search(self) -> None:
         text = self.search_field.text().strip()
@@ -274,12 +291,17 @@ class SellScreen(QWidget):
             super().keyPressEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        """Del in the empty scan field removes the selected line (with text, it edits)."""
+        """Del in the empty scan field removes the selected line (with text, it edits);
+        Ctrl+Del voids the sale (asked first). The scan field has the keyboard, and a
+        line edit keeps Ctrl+Del from shortcuts, so the keys are taken here."""
         if (watched is self.scan_field and event.type() == QEvent.Type.KeyPress
-                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Delete
-                and not self.scan_field.text()):
-            self.remove_line()
-            return True
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Delete):
+            if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                self.void()
+                return True
+            if not self.scan_field.text():
+                self.remove_line()
+                return True
         return False
 
     # --- actions (buttons and F-keys) -------------------------------------------------------
@@ -382,10 +404,24 @@ class SellScreen(QWidget):
         self.ctx.call("cart_held", None, offer)
 
     def void(self) -> None:
-        if self.cart_id is None or self.model.view.empty:
+        """Void the whole sale, asked first with what goes; an empty cart loses nothing."""
+        view, cart_id = self.model.view, self.cart_id
+        if cart_id is None or view.empty:
+            self.ctx.notify("The cart is empty: nothing to void", "info")
             return
-        self.ctx.call("cart_void", {"cart_id": self.cart_id}, lambda _: self.new_sale(),
-                      approvable=True)
+        n = len(view.lines)
+        dialog = dialogs.ConfirmDialog(
+            self, "Void this sale?",
+            f"{n} line{'' if n == 1 else 's'}, {with_symbol(view.due)} will be removed",
+            ok_text="Void sale", keep_text="Keep the sale")
+
+        def go() -> None:
+            if self.cart_id == cart_id:  # the cart that was asked about, nothing else
+                self.ctx.call("cart_void", {"cart_id": cart_id}, lambda _: self.new_sale(),
+                              approvable=True)
+
+        dialog.accepted.connect(go)
+        dialogs.show(self.ctx, dialog)
 
     def start_payment(self) -> None:
         if self.model.view.empty:

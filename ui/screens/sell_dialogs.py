@@ -1,18 +1,21 @@
-"""Dialogs of the sell screen: discount, customer (search and quick create), cash in/out."""
+"""Dialogs of the sell screen: discount, customer (search and quick create), cash in/out
+(paying out more than the drawer should hold is asked first, and needs a supervisor)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QButtonGroup, QLineEdit, QListWidget, QWidget
 
-from tillmesh.ui.bridge import Lane
+from tillmesh.node.errors import CashOutBeyondDrawer, TillmeshError
+from tillmesh.ui.bridge import Lane, OnOk
 from tillmesh.ui.const import SEARCH_DEBOUNCE_MS
-from tillmesh.ui.context import Context
-from tillmesh.ui.models.money import parse_amount
-from tillmesh.ui.screens.dialogs import Dialog
+from tillmesh.ui.context import Approval, Context
+from tillmesh.ui.models.count import beyond_drawer
+from tillmesh.ui.models.money import dec, parse_amount
+from tillmesh.ui.screens.dialogs import ConfirmDialog, Dialog, show
 from tillmesh.ui.screens.widgets import Keypad, button, label, row
 
 
@@ -22,6 +25,7 @@ def _toggle(*texts: str) -> tuple[QWidget, QButtonGroup]:
     buttons = []
     for i, text in enumerate(texts):
         btn = button(text, kind="nav")
+        btn.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a keyboard: Tab to it, Space picks
         btn.setCheckable(True)
         btn.setChecked(i == 0)
         group.addButton(btn, i)
@@ -130,6 +134,36 @@ class CustomerDialog(Dialog):
         if 0 <= index < len(self.names):
             self.chosen.emit(self.names[index])
             self.accept()
+
+
+BEYOND_DRAWER = "cash_out_beyond_drawer"  # the permission that may say yes (node.roles)
+
+
+def send_cash_move(ctx: Context, parent: QWidget, way: str, amount: Decimal, reason: str,
+                   on_ok: OnOk) -> None:
+    """Cash in or out through the node. Paying out more than the drawer should hold is
+    refused by the node until it is asked, saying what it means: a user who may allow it
+    confirms, anyone else gets a supervisor's PIN (the node checks both, and audits it)."""
+    params = {"direction": way, "amount": str(amount), "reason": reason}
+
+    def beyond(exc: TillmeshError) -> bool:
+        if not isinstance(exc, CashOutBeyondDrawer):
+            return False
+        question = beyond_drawer(dec(exc.expected), dec(exc.amount, amount))
+        again = {**params, "beyond_drawer": True}
+        if ctx.user is None or not ctx.user.can(BEYOND_DRAWER):
+            ctx.approval_needed.emit(Approval("cash_move", again, question, on_ok, None,
+                                              ("supervisor",)))
+            return True
+        dialog = ConfirmDialog(parent, "Pay out more than the drawer holds?",
+                               f"{question}: you may allow it, and the audit trail keeps it.",
+                               ok_text="Pay out anyway", keep_text="Cancel")
+        dialog.accepted.connect(lambda: ctx.call("cash_move", again, on_ok, approvable=True))
+        dialog.rejected.connect(lambda: ctx.notify(f"Not paid out: {question}", "warn"))
+        show(ctx, dialog)
+        return True
+
+    ctx.call("cash_move", params, on_ok, approvable=True, on_error=beyond)
 
 
 class CashDialog(Dialog):

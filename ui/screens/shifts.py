@@ -8,29 +8,71 @@ supervisor PIN (``approvable``).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QStackedWidget, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QListView,
+    QListWidget,
+    QScrollArea,
+    QScroller,
+    QStackedWidget,
+    QTableWidget,
+    QWidget,
+)
 
 from tillmesh.ui.bridge import Lane
-from tillmesh.ui.const import COMPACT_ROW_PX, REPORT_PRINT_METHOD, STATUS_REFRESH_MS
+from tillmesh.ui.const import (
+    COMPACT_ROW_PX,
+    REPORT_PRINT_METHOD,
+    SCROLL_GAP_PX,
+    STATUS_REFRESH_MS,
+)
 from tillmesh.ui.context import Context
-from tillmesh.ui.models.count import amounts, compare, opening_param
-from tillmesh.ui.models.money import money
+from tillmesh.ui.models.count import (
+    NOT_COUNTED,
+    Tally,
+    amounts,
+    compare,
+    comparison,
+    differences,
+    opening_param,
+    tally,
+)
 from tillmesh.ui.models.shift import report_rows, shift_label
+from tillmesh.ui.screens import dialogs
 from tillmesh.ui.screens.count import CountForm
 from tillmesh.ui.screens.widgets import STRETCH, Pairs, button, card, fill, label, table
 
 COMPARE_HEADERS = ("Mode", "Expected", "Counted", "Difference")
 
 
-def _now() -> datetime:
-    return datetime.now().astimezone()
-
-
 NO_SALE_REASON = "no sale (opened from the app)"  # what the audit trail shows
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    """``widget`` in an area that scrolls up and down (by finger too) when it is taller
+    than the room: an X report with several VAT rates and modes on a 768-pixel screen."""
+    area = QScrollArea()
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    widget.setAutoFillBackground(False)  # on the card's white, as the rest of the card
+    widget.setContentsMargins(0, 0, SCROLL_GAP_PX, 0)  # amounts clear of the scroll bar
+    area.viewport().setAutoFillBackground(False)
+    QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.TouchGesture)
+    return area
+
+
+def _fit_rows(table: QTableWidget) -> None:
+    """The table as tall as its heading and rows, no taller: the report above it gets
+    the rest of the height."""
+    rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + rows
+                         + 2 * table.frameWidth())
 
 
 class ShiftScreen(QWidget):
@@ -45,13 +87,17 @@ class ShiftScreen(QWidget):
         self.here = label("", "subtitle", wrap=True)
         self.open_here = button("Open a shift on this counter", self.show_open, kind="primary")
         self.list = QListWidget()
+        self.list.setWordWrap(True)  # a shift's line wraps in a narrow column, never cut
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemClicked.connect(lambda _: self.select(self.shifts[self.list.currentRow()]))
         left = card(label("Shifts", "title"), self.here, self.open_here,
                     button("Cash in / out  F9", lambda: ctx.action.emit("cash")),
-                    button("Open the drawer (no sale)", self.open_drawer),
+                    button("Open drawer (no sale)", self.open_drawer),
                     label("Open shifts", "subtitle"), self.list)
 
         self.opening = CountForm()
+        self.opening.submitted.connect(self.open_shift)  # Enter in a field: open it
         open_page = card(label("Open the shift", "title"),
                          label("Count the float you put into the drawer", "muted"),
                          self.opening, button("Open shift", self.open_shift, kind="primary"),
@@ -59,8 +105,11 @@ class ShiftScreen(QWidget):
 
         self.heading = label("", "subtitle", wrap=True)
         self.report = Pairs()
-        self.counting = CountForm()
+        self.report_area = _scrolled(self.report)  # a long report scrolls, never cut
+        self.counting = CountForm(blank=NOT_COUNTED)  # blank is not 0 at closing
         self.counting.changed.connect(self._compare)
+        self.counting.submitted.connect(self.close_shift)
+        self.count_note = label("", "subtitle", wrap=True)  # the modes still to count
         self.comparison = table(COMPARE_HEADERS, row_px=COMPACT_ROW_PX)
         self.close_button = button("Close shift", self.close_shift, kind="primary")
         self.print_button = button("Print report", self.print_report)
@@ -68,10 +117,12 @@ class ShiftScreen(QWidget):
         close_page = QWidget()
         close_layout = QHBoxLayout(close_page)
         close_layout.setContentsMargins(0, 0, 0, 0)
-        close_layout.addWidget(card(self.heading, self.report_title, self.report,
+        # the report and the comparison need the width; the count is a field per mode
+        close_layout.addWidget(card(self.heading, self.report_title, self.report_area,
                                     self.comparison), 3)
         close_layout.addWidget(card(label("Count the drawer", "subtitle"), self.counting,
-                                    STRETCH, self.close_button, self.print_button), 2)
+                                    self.count_note, STRETCH, self.close_button,
+                                    self.print_button), 1)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(open_page)
@@ -82,6 +133,7 @@ class ShiftScreen(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(STATUS_REFRESH_MS)
         self.timer.timeout.connect(self._refresh_list)
+        ctx.shift_changed.connect(self._show_here)  # also after a close: never a stale "Open"
 
     def activate(self) -> None:
         self.refresh()
@@ -92,9 +144,19 @@ class ShiftScreen(QWidget):
         super().hideEvent(event)
 
     def _refresh_list(self) -> None:
-        """Other counters' shifts open and close while a supervisor looks: keep up."""
+        """Other counters' shifts open and close while a supervisor looks, and the shift
+        shown takes sales and cash moves (F9 here) while it is counted: keep up."""
         if self.ctx.user is not None and self.ctx.user.supervises:
             self.ctx.call("shift_list", {"status": "open"}, self._listed, lane=Lane.POLL)
+        if self.selected is not None and self.close_button.isEnabled():
+            self.ctx.call("shift_report", {"shift_id": self.selected["shift"]}, self._live,
+                          lane=Lane.POLL)
+
+    def _live(self, answer: Any) -> None:
+        """A polled X report, shown if it is still of the shift shown and not closed."""
+        if (self.selected is not None and answer.get("shift") == self.selected["shift"]
+                and self.close_button.isEnabled()):
+            self._report(answer)
 
     def refresh(self) -> None:
         self.ctx.call("shift_current", None, self._current)
@@ -102,29 +164,37 @@ class ShiftScreen(QWidget):
     def _current(self, shift: Any) -> None:
         self.ctx.set_shift(shift)
         user = self.ctx.user
-        counter = self.ctx.counter or "this counter"
-        self.here.setText(f"Open on {counter}: {shift['shift']}" if shift
-                          else f"No shift is open on {counter}")
-        self.open_here.setVisible(not shift)
         if user is not None and user.supervises:
             self.ctx.call("shift_list", {"status": "open"}, self._listed)
         else:
             self._listed([shift] if shift else [])
-        if shift and self.selected is None:
+        if self.selected is not None and self.close_button.isEnabled():
+            # back on the screen: what the shift expects now, the count typed so far kept
+            self.ctx.call("shift_report", {"shift_id": self.selected["shift"]},
+                          self._to_count)
+        elif shift:  # nothing chosen yet, or a Z report already read: this counter's
             self.select(shift)
-        elif not shift and self.selected is None:
+        else:
             self.show_open()
+
+    def _show_here(self, shift: Any) -> None:
+        """This counter's shift, as ``Context.set_shift`` last had it."""
+        counter = self.ctx.counter or "this counter"
+        self.here.setText(f"Open on {counter}: {shift['shift']}" if shift
+                          else f"No shift is open on {counter}")
+        self.open_here.setVisible(not shift)
 
     def _listed(self, shifts: Any) -> None:
         self.shifts = [dict(s) for s in shifts]
         self.list.clear()
         for shift in self.shifts:
-            self.list.addItem(shift_label(shift, _now()))
+            self.list.addItem(shift_label(shift, self.ctx.now()))
 
     def show_open(self) -> None:
         self.selected = None
         self.opening.set_modes(self.ctx.modes)
         self.pages.setCurrentIndex(0)
+        self.opening.focus_first()  # a till without a touch screen types the float here
 
     def open_drawer(self) -> None:
         """A supervisor's no-sale open (audited by the node); a cashier is asked for one."""
@@ -151,11 +221,15 @@ class ShiftScreen(QWidget):
     def select(self, shift: dict[str, Any]) -> None:
         self.selected = shift
         self.pages.setCurrentIndex(1)
-        self.heading.setText(shift_label(shift, _now()))
+        self.heading.setText(shift_label(shift, self.ctx.now()))
         self.report_title.setText("X report")
         self.close_button.setEnabled(True)
         self.counting.clear()
-        self.ctx.call("shift_report", {"shift_id": shift["shift"]}, self._report)
+        self.ctx.call("shift_report", {"shift_id": shift["shift"]}, self._to_count)
+
+    def _to_count(self, answer: Any) -> None:
+        self._report(answer)
+        self.counting.focus_first()  # the count is typed next, mode after mode (Tab)
 
     def _report(self, answer: Any) -> None:
         report = answer.get("report") or {}
@@ -163,24 +237,41 @@ class ShiftScreen(QWidget):
         self.counting.set_modes(self.ctx.modes)
         self.report.set_rows(report_rows(report))
         self._compare()
+        _fit_rows(self.comparison)
 
     def _compare(self) -> None:
-        counted = self.counting.amounts() or {}
-        rows = compare(amounts(self.expected), counted)
-        fill(self.comparison, [(r.mode, money(r.expected), money(r.counted),
-                                ("+" if r.difference > 0 else "") + money(r.difference))
-                               for r in rows], numeric=(1, 2, 3))
+        count = tally(self.counting.texts())
+        fill(self.comparison, comparison(amounts(self.expected), count), numeric=(1, 2, 3))
+        self.count_note.setText(count.refusal() or "")
 
     def close_shift(self) -> None:
-        if self.selected is None:
+        """Every mode counted (a blank is not 0), then the differences confirmed, then the
+        node makes the Z report: there is no way back from it."""
+        if self.selected is None or not self.close_button.isEnabled():
             return
-        counted = self.counting.amounts()
-        if counted is None:
-            self.ctx.notify("The counted amounts must be amounts of money", "warn")
+        count = tally(self.counting.texts())
+        refusal = count.refusal()
+        if refusal is not None:
+            self.ctx.notify(refusal, "warn")
+            self.counting.fields[(count.uncounted + count.invalid)[0]].setFocus()
             return
-        cash = next((m.name for m in self.ctx.modes if m.is_cash), "Cash")
-        self.ctx.call("shift_close", {"shift_id": self.selected["shift"],
-                                      "counted": opening_param(counted, cash)},
+        shift = str(self.selected["shift"])
+
+        def ask(answer: Any) -> None:
+            self._report(answer)  # what is expected now (a counter may still be selling)
+            found = differences(compare(amounts(self.expected), count.counted))
+            said = "\n".join(found) if found else "Every mode matches what the shift expected."
+            dialog = dialogs.ConfirmDialog(
+                self, f"Close shift {shift}?",
+                f"{said}\nThe Z report is final: the count cannot be changed after it.",
+                ok_text="Close shift  (Z report)", keep_text="Count again")
+            dialog.accepted.connect(lambda: self._send_close(shift, count))
+            dialogs.show(self.ctx, dialog)
+
+        self.ctx.call("shift_report", {"shift_id": shift}, ask)
+
+    def _send_close(self, shift: str, count: Tally) -> None:
+        self.ctx.call("shift_close", {"shift_id": shift, "counted": count.param()},
                       self._closed, approvable=True)
 
     def _closed(self, answer: Any) -> None:
@@ -199,7 +290,6 @@ class ShiftScreen(QWidget):
             self.ctx.call("shift_list", {"status": "open"}, self._listed)
         else:
             self._listed([shift] if shift else [])
-        self.open_here.setVisible(not shift)
 
     def print_report(self) -> None:
         if self.selected is None:

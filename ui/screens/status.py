@@ -1,13 +1,13 @@
-"""Store status: the other counters (live, lag), ERPNext and the forwarder, pending and
+"""Store status: this counter (active, revoked, paused or cut off, and why), the other
+counters (live, refusing this one, lag), ERPNext and the forwarder, pending and
 failed deliveries, the exceptions queue (retry and resolve: supervisors), the printer,
 negative-stock flags and, for supervisors, the returns to review (over-returns, returns
 the sale's counter did not confirm). Refreshed every few seconds while shown, on the
-POLL lane."""
+POLL lane. Times are the store's (``Context.now``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -19,6 +19,7 @@ from tillmesh.ui.context import Context
 from tillmesh.ui.models.money import dec, qty
 from tillmesh.ui.models.returns import reviews
 from tillmesh.ui.models.status import (
+    counter_rows,
     erpnext_note,
     erpnext_rows,
     exception_rows,
@@ -47,9 +48,6 @@ REVIEW_HEADERS = ("Return", "Of sale", "Counter", "Why")
 SECURITY_HEADERS = ("Event", "What", "Why refused")
 
 
-def _now() -> datetime:
-    return datetime.now().astimezone()
-
 MESSAGE_COLUMN = 1  # of the exceptions table: ERPNext's words
 REVIEW_WHY = 3  # of the returns to review: the reason, in words
 SECURITY_WHY = 2  # of what was refused: the reason, in words
@@ -64,6 +62,9 @@ class StatusScreen(QWidget):
         self._erpnext_status: dict[str, Any] = {}
         self._deliveries: dict[str, Any] = {}
         self._outstanding = 0  # answers still due from the last refresh
+        self.counter = Pairs()
+        self._counter_rows: list[tuple[str, str]] = []
+        self.counter_note = label("", "subtitle", wrap=True)  # why, in the node's words
         self.peers = table(PEER_HEADERS)
         self.peers_note = label("", "muted")
         self.erpnext = Pairs()
@@ -88,6 +89,7 @@ class StatusScreen(QWidget):
                                   self.security_note, self.security)
 
         cards = Columns([
+            (card(label("This counter", "subtitle"), self.counter_note, self.counter), False),
             (card(label("Counters", "subtitle"), self.peers_note, self.peers), False),
             (card(label("ERPNext", "subtitle"), self.erpnext_note, self.erpnext, STRETCH),
              False),
@@ -103,6 +105,7 @@ class StatusScreen(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(STATUS_REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
+        ctx.counter_changed.connect(self._counter)
 
     def activate(self) -> None:
         supervises = self.ctx.user is not None and self.ctx.user.supervises
@@ -110,6 +113,7 @@ class StatusScreen(QWidget):
         self.resolve_button.setVisible(supervises)
         self.reviews_card.setVisible(supervises)
         self.security_card.setVisible(self._admin())
+        self._counter(self.ctx.counter_state)
         self.refresh()
         self.timer.start()
 
@@ -125,6 +129,7 @@ class StatusScreen(QWidget):
             ("deliveries_pending", self._pending, None),
             ("exceptions_list", self._exceptions, self.exceptions_note),
             ("printer_status", self._printer, self.printer_note)]
+        self.ctx.refresh_counter()  # reaches _counter through counter_changed
         if self.ctx.user is not None and self.ctx.user.supervises:
             calls.append(("returns_flagged", self._reviews, self.reviews_note))
         if self._admin():
@@ -151,11 +156,17 @@ class StatusScreen(QWidget):
             return False  # the sink shows it (or the banner, when the node is down)
         return failed
 
+    def _counter(self, state: Any) -> None:
+        self.counter_note.setText(str(state.get("reason") or ""))
+        rows = counter_rows(state, self.ctx.now()) if state else []
+        if rows != self._counter_rows:  # asked every few seconds: redraw only a change
+            self._counter_rows = rows
+            self.counter.set_rows(rows)
+
     def _peers(self, peers: Any) -> None:
         rows = peer_rows(peers)
         self.peers_note.setText("" if rows else "No other counter known yet")
-        fill(self.peers, [(r.node, "live" if r.live else "NOT HEARD", r.state, r.lag, r.heard,
-                           r.skew) for r in rows])
+        fill(self.peers, [(r.node, r.reach, r.state, r.lag, r.heard, r.skew) for r in rows])
 
     def _erpnext(self, status: Any) -> None:
         self._erpnext_status = dict(status)
@@ -167,7 +178,8 @@ class StatusScreen(QWidget):
         self._erpnext_rows()
 
     def _erpnext_rows(self) -> None:
-        self.erpnext.set_rows(erpnext_rows(self._erpnext_status, _now(), self._deliveries))
+        self.erpnext.set_rows(erpnext_rows(self._erpnext_status, self.ctx.now(),
+                                           self._deliveries))
 
     def _exceptions(self, items: Any) -> None:
         rows = exception_rows(items)
@@ -198,7 +210,7 @@ class StatusScreen(QWidget):
 
     def _printer(self, status: Any) -> None:
         self.printer_note.setText("")
-        self.printer.set_rows(printer_rows(status))
+        self.printer.set_rows(printer_rows(status, self.ctx.now()))
         self.ctx.printer_state(status)
 
     def _stock(self) -> None:

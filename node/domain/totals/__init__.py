@@ -2,7 +2,8 @@
 
 The data going in and out is in ``_model``; the port of ``calculate_taxes_and_totals``
 is in ``_calc`` (its docstring says which ERPNext function each part mirrors); what
-ERPNext refuses, with its messages, is in ``_checks``.
+ERPNext refuses, with its messages, is in ``_checks``; the totals regrouped per VAT rate
+(net, tax, gross of each rate, for receipts and shift reports) are in ``_rates``.
 """
 
 from tillmesh.node.domain.totals._calc import compute_totals
@@ -20,6 +21,12 @@ from tillmesh.node.domain.totals._model import (
     TotalsSettings,
     amount_due,
 )
+from tillmesh.node.domain.totals._rates import (
+    RateTotals,
+    add_rates,
+    vat_per_rate,
+    vat_per_rate_of,
+)
 
 __all__ = [
     "NET_TOTAL",
@@ -29,10 +36,14 @@ __all__ = [
     "InvoiceTotals",
     "LineTotals",
     "OriginalRow",
+    "RateTotals",
     "ReturnAgainst",
     "TaxRow",
     "TaxTotals",
     "TotalsSettings",
+    "add_rates",
     "amount_due",
     "compute_totals",
+    "vat_per_rate",
+    "vat_per_rate_of",
 ]

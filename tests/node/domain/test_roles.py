@@ -135,6 +135,7 @@ def test_supervisor_can_close_another_users_shift_and_cashier_cannot():
                 "return",
                 "return_unconfirmed",
                 "cash_out",
+                "cash_out_beyond_drawer",
                 "drawer_open",
                 "price_override",
                 "shift_close_other",

@@ -165,8 +165,10 @@ def sell(till: Till, *lines: tuple[str, int]) -> dict[str, Any]:
 
 
 def close(till: Till, shift: str) -> None:
+    """Count every mode of the profile (a closing must), each as expected."""
     expected = till("shift_report", shift_id=shift)["report"]["expected"]
-    till("shift_close", shift_id=shift, counted=expected)
+    till("shift_close", shift_id=shift, counted={**dict.fromkeys(context(till.node).modes, "0"),
+                                                 **expected})
 
 
 class Writes(httpx.HTTPTransport):

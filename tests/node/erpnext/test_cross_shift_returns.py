@@ -61,7 +61,7 @@ def give_back(till: Till, sale: str) -> str:
 
 def close(till: Till, shift: str, short: str = "0.00") -> None:
     till.node.clock.advance(minutes=1)
-    expected = till("shift_report", shift_id=shift)["report"]["expected"]
+    expected = {"Card": "0", **till("shift_report", shift_id=shift)["report"]["expected"]}
     till("shift_close", shift_id=shift,
          counted={m: str(D(a) - D(short if m == "Cash" else "0")) for m, a in expected.items()})
 

@@ -54,7 +54,7 @@ def sell_day(node, sales: int = 3) -> tuple[str, list[str]]:
     invoices.append(ann("return_create", invoice=invoices[0], approver=approver("sup"),
                         lines=[{"row": f"{invoices[0]}-1", "qty": "1"}])["invoice"])
     node.clock.advance(minutes=1)
-    ann("shift_close", shift_id=shift, counted={"Cash": "100.00"})
+    ann("shift_close", shift_id=shift, counted={"Cash": "100.00", "Card": "0"})
     return shift, invoices
 
 
@@ -369,7 +369,7 @@ def test_late_sales_reach_erpnext_with_their_own_opening_and_closing(tmp_path, e
     on_time = sell_one(c1)
     sync(c1.log, c2.log)
     c2.clock.advance(minutes=5)
-    Till(c2, "sup")("shift_close", shift_id=shift, counted={"Cash": "100.00"})
+    Till(c2, "sup")("shift_close", shift_id=shift, counted={"Cash": "100.00", "Card": "0"})
     late = [sell_one(c1), sell_one(c1, SOAP)]  # C01 does not know yet
     sync(c1.log, c2.log)
     fwd = forwarder(c2, erpnext)

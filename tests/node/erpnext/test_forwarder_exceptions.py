@@ -102,7 +102,9 @@ def test_a_resolved_sale_leaves_its_closing_and_its_return_is_held_not_sent(tmp_
     # accounted for where they were settled: out of expected and counted alike, so the
     # cashier's own difference stays as counted on the counter.
     z = sup("shift_report", shift_id=shift)["report"]
-    [cash] = closing["payment_reconciliation"]
+    rows = {r["mode_of_payment"]: r for r in closing["payment_reconciliation"]}
+    assert D(str(rows["Card"]["closing_amount"])) == 0  # counted as 0 at the close
+    cash = rows["Cash"]
     away = D(z["expected"]["Cash"]) - D("100.00") - milk_paid
     assert D(str(cash["expected_amount"])) == D("100.00") + milk_paid
     assert D(str(cash["closing_amount"])) == D(z["counted"]["Cash"]) - away

@@ -129,15 +129,16 @@ def test_a_stores_day_lands_in_erpnext_whole_and_right(site: Site, tmp_path: Pat
     # Closings: C01 counts 0.50 short; a supervisor on C02 closes C03's shift.
     for node in (c01, c02):
         till = tills[node.node_id]
-        counted = dict(till("shift_report", shift_id=shifts[node.node_id])["report"][
-            "expected"])
+        counted = {**dict.fromkeys(ctx.modes, "0"), **till(
+            "shift_report", shift_id=shifts[node.node_id])["report"]["expected"]}
         if node is c01:
             counted[ctx.cash_mode] = str(D(counted[ctx.cash_mode]) - D("0.50"))
         till("shift_close", shift_id=shifts[node.node_id], counted=counted)
     mesh(*counters)
     sup = Till(c02, "sup")
     expected = sup("shift_report", shift_id=shifts[c03.node_id])["report"]["expected"]
-    sup("shift_close", shift_id=shifts[c03.node_id], counted=expected)
+    sup("shift_close", shift_id=shifts[c03.node_id],
+        counted={**dict.fromkeys(ctx.modes, "0"), **expected})
     mesh(*counters)
 
     # ERPNext is back: one forwarder (C01) delivers the day.

@@ -292,7 +292,8 @@ class Cluster:
                   if counter in (None, s["counter"])]
         if shifts:
             shift, before = shifts[pick % len(shifts)], r.log.vector()[r.id]
-            done = self.call(r, "sup", "shift_close", shift_id=shift, counted={"Cash": "0"})
+            done = self.call(r, "sup", "shift_close", shift_id=shift,
+                             counted={"Cash": "0", "Card": "0"})
             if done is not None:  # closed here, perhaps again (another counter, cut off)
                 (event,) = [e for e in r.log.range(r.id, before + 1, r.log.vector()[r.id])
                             if e.kind == "shift.closed"]

@@ -157,7 +157,9 @@ def test_status_is_json_with_events_and_whether_the_node_runs(running: NodeProce
 def test_selling_from_the_shell(running: NodeProcess) -> None:
     data_dir = running.data_dir
     token_file = data_dir / ".session"
-    login = api_ok(data_dir, "login", CASHIER)
+    # the PIN on standard input, as the prompt takes it: never on the command line
+    login = json.loads(ok(tillmesh(data_dir, "api", "login", "--json", '{"user": "cashier"}',
+                                   stdin=CASHIER["pin"] + "\n")))
     assert (login["user"], login["role"]) == ("cashier", "cashier")
     assert token_file.read_text() == login["token"] and mode(token_file) == 0o600
     assert api_ok(data_dir, "whoami")["user"] == "cashier"
@@ -203,12 +205,14 @@ def _bogus_session(data_dir: Path) -> None:
     ("Bad Name", None, None, ("malformed_request",)),
     ("login", {"user": "nobody", "pin": "1111"}, None, ("login_failed", "Wrong user or PIN")),
     ("login", {"user": "supervisor", "pin": "0000"}, None, ("login_failed", "Wrong user or PIN")),
-    ("login", {"user": "cashier"}, None, ("malformed_request", "pin")),
+    ("login", {"pin": "1111"}, None, ("malformed_request", "user")),
+    ("login", {"user": "cashier"}, None, ("No PIN given", "standard input")),  # asked for
     ("login", {"user": "cashier", "pin": "1111", "x": 1}, None, ("malformed_request", "'x'")),
     ("cart_new", None, _no_session, ("session_expired", "Not logged in")),
     ("cart_new", None, _bogus_session, ("session_expired", "log in again")),
 ], ids=["bad-json", "json-not-object", "unknown-method", "bad-method-name", "unknown-user",
-        "wrong-pin", "missing-param", "unknown-param", "no-session", "expired-session"])
+        "wrong-pin", "missing-param", "pin-not-given", "unknown-param", "no-session",
+        "expired-session"])
 def test_api_errors_are_one_clear_line(running: NodeProcess, method: str,
                                        params: dict[str, Any] | str | None,
                                        prepare: Any, needles: tuple[str, ...]) -> None:

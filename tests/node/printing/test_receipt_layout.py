@@ -35,26 +35,33 @@ def style(width: int = 42, **kw: Any) -> ReceiptStyle:
 
 
 def item(name: str, qty: str, rate: str, amount: str, list_rate: str | None = None,
-         percent: str = "0.00", uom: str = "Nos") -> dict[str, Any]:
+         percent: str = "0.00", uom: str = "Nos", net: str | None = None,
+         distributed: str = "0.00") -> dict[str, Any]:
     return {"item_code": name.upper()[:8], "item_name": name, "qty": qty, "uom": uom,
             "rate": rate, "price_list_rate": list_rate or rate, "amount": amount,
-            "discount_percentage": percent}
+            "discount_percentage": percent, "net_amount": net or amount,
+            "distributed_discount_amount": distributed}
 
 
-def tax(description: str, rate: str, amount: str, included: bool = True) -> dict[str, Any]:
+def tax(description: str, rate: str, amount: str, included: bool = True,
+        detail: dict[str, list[str]] | None = None) -> dict[str, Any]:
     return {"charge_type": "On Net Total", "account_head": "VAT - T", "description": description,
             "rate": rate, "included_in_print_rate": included,
-            "tax_amount_after_discount_amount": amount}
+            "tax_amount_after_discount_amount": amount, "item_wise_tax_detail": detail or {}}
 
 
 def sale(**over: Any) -> dict[str, Any]:
-    """A cash sale as recorded: wine with 10 % off, apples by weight, 5 % off the total."""
+    """A cash sale as recorded (priced by node.domain.totals): wine with 10 % off, apples by
+    weight at 7 % through an item tax template on the one 19 % VAT row, 5 % off the total."""
     body: dict[str, Any] = {
         "invoice": "C01-2026-000001", "cashier": "ann", "currency": "EUR",
         "posted_at": "2026-11-26T10:00:00.000040+01:00",
-        "items": [item("Red Wine 0.75l", "2.000", "17.99", "35.98", "19.99", "10.00"),
-                  item("Apples", "0.754", "2.49", "1.88", uom="Kg")],
-        "taxes": [tax("VAT", "19.000", "5.45")],
+        "items": [item("Red Wine 0.75l", "2.000", "17.99", "35.98", "19.99", "10.00",
+                       net="28.73", distributed="1.51"),
+                  item("Apples", "0.754", "2.49", "1.88", uom="Kg", net="1.67",
+                       distributed="0.09")],
+        "taxes": [tax("VAT", "19.000", "5.58", detail={"RED WINE": ["19.000", "5.45870"],
+                                                       "APPLES": ["7.000", "0.11690"]})],
         "totals": {"total": "37.86", "discount_amount": "1.89",
                    "additional_discount_percentage": "5.000", "grand_total": "35.97",
                    "rounding_adjustment": "0.00", "rounded_total": "35.97",
@@ -89,8 +96,10 @@ def test_a_sale_receipt_says_everything_in_order():
         RULE * 32,
         "Subtotal                   37.86",
         "Discount 5%                -1.89",
-        "VAT 19% incl.               5.45",
         "TOTAL EUR  35.97",
+        "VAT        Net      Tax    Gross",  # inclusive VAT per rate, not per account row
+        "19%      28.72     5.46    34.18",
+        "7%        1.67     0.12     1.79",
         RULE * 32,
         "Cash                       50.00",
         "Change                     14.03",
@@ -106,8 +115,8 @@ def test_a_sale_receipt_says_everything_in_order():
 
 def test_a_return_prints_as_a_refund_of_the_original():
     body = sale(invoice="C01-2026-000002", is_return=1, return_against="C01-2026-000001",
-                items=[item("Apples", "-0.754", "2.49", "-1.88", uom="Kg")],
-                taxes=[tax("VAT", "19.000", "-0.30")],
+                items=[item("Apples", "-0.754", "2.49", "-1.88", uom="Kg", net="-1.76")],
+                taxes=[tax("VAT", "19.000", "-0.12", detail={"APPLES": ["7.000", "-0.1232"]})],
                 totals={"total": "-1.88", "grand_total": "-1.88", "change_amount": "0.00"},
                 payments=[{"mode_of_payment": "Cash", "amount": "-1.88", "type": "Cash"}])
     text = lines(sale_receipt(body, style(), counter="C01"))
@@ -115,6 +124,7 @@ def test_a_return_prints_as_a_refund_of_the_original():
     assert "Refund of C01-2026-000001" in text
     assert "  -0.754 Kg x 2.49" + " " * 19 + "-1.88" in text
     assert any(t.startswith("TOTAL EUR") and t.endswith("-1.88") for t in text)
+    assert "7%         -1.76        -0.12        -1.88" in text  # a negative sale, per rate
     assert not any(t.startswith("Change") for t in text)
 
 
@@ -152,10 +162,13 @@ def report(counted: dict[str, str] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"opening": {"Cash": "100.00"}, "expected": expected,
             "sales_count": 3, "returns_count": 1, "gross_sales": "60.00",
             "returns_total": "-10.00", "grand_total": "50.00", "net_total": "42.02",
-            "total_taxes": "7.98", "discounts": "0.00", "total_qty": "4.000",
+            "total_taxes": "7.04", "discounts": "2.28", "total_qty": "4.000",
             "payments": {"Card": "20.00", "Cash": "45.00"}, "change_given": "5.00",
-            "cash_in": "0.00", "cash_out": "10.00", "taxes": {"VAT 19%": "7.98"},
-            "counted": None, "difference": None}
+            "cash_in": "0.00", "cash_out": "10.00", "taxes": {"VAT 19%": "7.04"},
+            "counted": None, "difference": None, "line_discounts": "1.59",
+            "invoice_discounts": "0.69", "net_sales": "42.96",
+            "vat": [{"rate": "19", "net": "33.61", "tax": "6.39", "gross": "40.00"},
+                    {"rate": "7", "net": "9.35", "tax": "0.65", "gross": "10.00"}]}
     if counted is not None:
         data["counted"] = counted
         data["difference"] = {m: str(Decimal(counted.get(m, "0")) - Decimal(v))
@@ -175,9 +188,14 @@ def test_the_z_report_shows_expected_counted_and_difference_per_mode():
     cash = text.index("Cash", next(i for i, t in enumerate(text) if t.startswith("Cash out")))
     assert [t.split()[-1] for t in text[cash + 1:cash + 4]] == ["130.00", "129.50", "-0.50"]
     for label, amount in (("Sales (3)", "60.00"), ("Returns (1)", "-10.00"),
-                          ("Total", "50.00"), ("Change given", "-5.00"),
-                          ("Cash out", "-10.00"), ("Items sold", "4")):
+                          ("Total", "50.00"), ("Net (excl. VAT)", "42.96"), ("VAT", "7.04"),
+                          ("Line discounts", "-1.59"), ("Invoice discounts", "-0.69"),
+                          ("Discounts", "-2.28"), ("Change given", "5.00"),
+                          ("Cash in", "0.00"), ("Cash out", "10.00"), ("Items sold", "4")):
         assert any(t.startswith(label + " ") and t.endswith(" " + amount) for t in text), label
+    table = text.index("VAT          Net          Tax        Gross")
+    assert text[table + 1:table + 3] == ["19%        33.61         6.39        40.00",
+                                         "7%          9.35         0.65        10.00"]
 
 
 def test_the_x_report_has_no_counted_amounts():

@@ -145,7 +145,7 @@ def test_the_demo_pos_profile_loads_as_a_selling_context(demo):
                                                            "Walk-in Customer")
     assert ctx.modes["Cash"].account == "Cash - DS" and ctx.cash_mode == "Cash"
     assert [(t.account_head, t.rate, t.included_in_print_rate) for t in ctx.taxes] == [
-        ("VAT 19% - DS", Decimal(19), True)]
+        ("VAT 19% - DS", Decimal(19), True), ("Output VAT 7% - DS", Decimal(0), True)]
 
 
 def test_get_item_tells_uoms_factors_whole_numbers_and_tax_template(demo):

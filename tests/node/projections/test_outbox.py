@@ -46,7 +46,7 @@ def _day(tmp_path):
     second = ann.sell("4000000000082")["invoice"]
     back = ann("return_create", invoice=first, approver=approver("sup"),
                lines=[{"row": f"{first}-1", "qty": "1"}])["invoice"]
-    ann("shift_close", shift_id=shift, counted={"Cash": "100"})
+    ann("shift_close", shift_id=shift, counted={"Cash": "100", "Card": "0"})
     return node, shift, first, second, back, erika
 
 
@@ -95,7 +95,7 @@ def test_a_late_sale_waits_for_its_reconciliation_and_gets_an_entry_pair_of_its_
     shift = ann("shift_open", opening={"Cash": "100"})["shift"]
     on_time = ann.sell("4000000000044")["invoice"]
     sync(c1.log, c2.log)
-    sup("shift_close", shift_id=shift, counted={"Cash": "119.99"})
+    sup("shift_close", shift_id=shift, counted={"Cash": "119.99", "Card": "0"})
     late = ann.sell("4000000000082")["invoice"]  # C01 was cut off
     sync(c1.log, c2.log)
     _ack(c2, (OPENING, shift), (INVOICE, on_time), (CLOSING, shift))

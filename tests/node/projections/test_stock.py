@@ -41,7 +41,7 @@ def test_a_base_that_already_includes_a_shift_does_not_count_it_twice(node, ann)
     assert read(node).on_hand == 9
     base(node, "9", consolidated=[shift])  # ERPNext consolidated that shift: Bin moved
     assert read(node).on_hand == 9
-    ann("shift_close", shift_id=shift, counted={"Cash": "119.99"})
+    ann("shift_close", shift_id=shift, counted={"Cash": "119.99", "Card": "0"})
     ann("shift_open", opening={"Cash": "0"})
     ann.sell("4000000000044")
     assert read(node).on_hand == 8
@@ -89,7 +89,7 @@ def test_late_sales_count_under_their_own_entry_pair_in_any_order(tmp_path):
     shift = ann("shift_open", opening={"Cash": "0"})["shift"]
     ann.sell("4000000000044")
     sync(c1.log, c2.log)
-    sup("shift_close", shift_id=shift, counted={"Cash": "0"})
+    sup("shift_close", shift_id=shift, counted={"Cash": "0", "Card": "0"})
     ann.sell("4000000000044", "4000000000044")  # C01 was cut off: two late WINEs
     sync(c1.log, c2.log)
     base(c2, "9", consolidated=[shift])  # ERPNext's Bin after the shift's closing

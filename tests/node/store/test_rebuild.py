@@ -36,7 +36,7 @@ def _scenario(tmp: Path) -> tuple[list[Event], dict[str, list[tuple]]]:
     bob("return_create", invoice=first["invoice"], approver=approver("sup"),
         lines=[{"row": f"{first['invoice']}-1", "qty": "1"}])
     sup = Till(n2, "sup")
-    sup("shift_close", shift_id=ann("shift_current")["shift"], counted={"Cash": "140"})
+    sup("shift_close", shift_id=ann("shift_current")["shift"], counted={"Cash": "140", "Card": "0"})
     late = ann.sell("4000000000082")  # C01 has not heard of the close yet: a late sale
     with n1.log.transaction() as tx:  # newer by ERPNext's modified, older by HLC
         tx.append("master.upserted", upserted_body(

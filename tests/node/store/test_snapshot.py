@@ -34,7 +34,7 @@ def inviter(tmp_path_factory: pytest.TempPathFactory):
     ann("return_create", invoice=sale["invoice"], approver=approver("sup"),
         lines=[{"row": f"{sale['invoice']}-1", "qty": "1"}])
     Till(n1, "sup")("shift_close", shift_id=bob("shift_current")["shift"],
-                    counted={"Cash": "60"})
+                    counted={"Cash": "60", "Card": "0"})
     name, ticket = snapshot.new_ticket("C09", tmp / "snapshots")
     size = snapshot.export(n1.config.db_path, read_key_file(n1.config.key_path), ticket)
     assert size == ticket.path.stat().st_size > 0

@@ -4,10 +4,11 @@ cell elided ("16.7…"), no table that hides columns behind a scroll bar."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
+    QApplication,
     QLabel,
     QTableWidget,
     QWidget,
@@ -117,6 +118,14 @@ def misfits(top: QWidget) -> list[str]:
     return found
 
 
+LAYOUT_PASSES = 5  # a wrapped label's new height can ask its parents to lay out again
+
+
 def assert_fits(top: QWidget) -> None:
+    """``top`` as the cashier sees it: what has arrived is laid out first (a label given
+    text by an answer is resized only when Qt handles the layout requests it posted)."""
+    for _ in range(LAYOUT_PASSES):
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        QApplication.processEvents()
     found = misfits(top)
     assert not found, f"{len(found)} misfits in {describe(top)}:\n" + "\n".join(found)

@@ -32,3 +32,11 @@ def test_every_screen_fits_with_nothing_cut(desk: Desk, node: NodeProcess) -> No
         desk.wait(lambda name=name: desk.screen == name)
         desk.idle()
         assert_fits(desk.window)
+    counting = desk.window.shifts.counting  # the shift open here, to be counted
+    desk.touch(desk.window.nav_buttons["shifts"])
+    desk.wait(lambda: counting.isVisible())
+    desk.touch(counting.notes_button)
+    desk.wait(lambda: counting.notes.isVisible())
+    assert_fits(counting.notes)  # the notes-and-coins grid, over the screen
+    desk.press("Return")  # Done
+    desk.wait(lambda: not counting.notes.isVisible())
