@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.sell.pay.connect(self._pay)
         self.payment.next_customer.connect(self._sale_done)
         self.payment.back.connect(lambda: self.show_screen("sell"))
+        self.payment.scanned.connect(self._scanned_while_paying)
         self._session(ctx.state)
 
     # --- layout pieces ----------------------------------------------------------------------
@@ -268,6 +269,12 @@ class MainWindow(QMainWindow):
         self.show_screen("sell")
         if first_scan:  # scanned on the change screen: the next customer's first item
             self.sell.scan(first_scan)
+
+    def _scanned_while_paying(self, code: str) -> None:
+        self.show_screen("sell")
+        self.sell.scan(code)
+        self.ctx.notify(f"Scanned {code} while paying: added to this sale, pay again (F10)",
+                        "warn")
 
     def _idle(self) -> None:
         if self.ctx.state.phase is Phase.ACTIVE:

@@ -60,7 +60,9 @@ def lines(value: object, field: str, shape: str) -> list[dict[str, Any]]:
     return value
 
 
-def tenders(payments: object) -> list[Tender]:
+def tenders(node: Node, payments: object) -> list[Tender]:
+    """What the customer hands over, each amount a finite number within the counter's
+    limit (a barcode scanned into an amount field is refused, not paid out as change)."""
     if isinstance(payments, list) and len(payments) > MAX_PAYMENT_ROWS:
         raise PaymentError(f"At most {MAX_PAYMENT_ROWS} payments per sale")
     if not isinstance(payments, list) or not all(isinstance(p, dict) for p in payments):
@@ -69,6 +71,10 @@ def tenders(payments: object) -> list[Tender]:
     for p in payments:
         if set(p) - {"mode_of_payment", "amount"} or "amount" not in p:
             raise ValidationError('each payment is {"mode_of_payment": ..., "amount": ...}')
-        out.append(Tender(str(p.get("mode_of_payment", "Cash")),
-                          to_decimal(p["amount"], "payment amount")))
+        amount = to_decimal(p["amount"], "payment amount")
+        if amount > Decimal(node.config.max_line_amount):
+            raise PaymentError(f"A payment of {amount} is above the limit of "
+                               f"{node.config.max_line_amount}: a typo, or a scan in an "
+                               "amount field?")
+        out.append(Tender(str(p.get("mode_of_payment", "Cash")), amount))
     return out

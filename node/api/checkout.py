@@ -491,7 +491,7 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
 async def sale_submit(node: Node, caller: Caller, cart_id: str, payments: list[dict[str, Any]],
                       approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Take payment and record the sale durably; returns the invoice and the change."""
-    tenders = inputs.tenders(payments)
+    tenders = inputs.tenders(node, payments)
     with node.read() as s:
         cart = cart_store.load(s, cart_id)
     return await submit(node, caller, cart, tenders, kept=True, approver=approver)
@@ -504,7 +504,7 @@ async def sale_create(node: Node, caller: Caller, items: list[dict[str, Any]],
     """A whole sale in one call (self-checkout, scripts): items by ``code`` (barcode)
     or ``item_code`` with ``qty`` and ``uom``; priced and checked as a cart would be."""
     wanted = inputs.lines(items, "items", '{"code"} or {"item_code", "qty"}')
-    tenders = inputs.tenders(payments)
+    tenders = inputs.tenders(node, payments)
     return await submit(node, caller, await _direct_cart(node, caller, wanted, customer),
                         tenders, kept=False)
 

@@ -49,7 +49,7 @@ def cart_tender_draft(node: Node, caller: Caller, cart_id: str,
     or ``payments`` is empty; never recorded (``sale_submit`` takes the payments). Only
     an open cart has one; each amount is checked as a payment's (mode, 2 decimals).
     """
-    tenders = inputs.tenders(payments)
+    tenders = inputs.tenders(node, payments)
     with node.read() as s:
         cart, ctx = cart_store.load(s, cart_id), node.context(s)
     if cart.status is not CartStatus.OPEN:

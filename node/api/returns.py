@@ -184,7 +184,7 @@ def _draft(node: Node, s: Session, invoice: str, lines: list[dict[str, Any]] | N
 
     cart, rows = _return_cart(node, s, original, lines, cashier, promised)
     due = amount_due(price(cart, ctx))
-    tenders = (inputs.tenders(payments) if payments is not None
+    tenders = (inputs.tenders(node, payments) if payments is not None
                else [Tender(_refund_mode(original, ctx), due)])
     if sum((t.amount for t in tenders), ZERO) != due:
         raise ValidationError(f"Refund payments must add up to {due}")

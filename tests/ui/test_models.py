@@ -28,6 +28,7 @@ from tillmesh.ui.models import (
     return_lines,
     selection_after,
 )
+from tillmesh.ui.models.cart import looks_scanned
 from tillmesh.ui.models.count import opening_param
 from tillmesh.ui.models.money import editable, parse_amount, parse_qty, qty
 from tillmesh.ui.models.returns import Invoice, reviews
@@ -371,3 +372,15 @@ def test_what_was_refused_reads_event_what_and_why():
                     ("C02:9", "user.upserted", "user.upserted by 'bob', who was not an "
                      "enabled admin then")]
     assert security_rows({}) == []
+
+
+@given(st.decimals(min_value=0, max_value=10_000_000 - 1, places=2))
+def test_an_amount_a_cashier_types_is_never_taken_for_a_scan(amount):
+    for text in (str(amount), str(amount.to_integral_value())):
+        assert not looks_scanned(text)
+
+
+@pytest.mark.parametrize("text", ["40000004", "4250100000011", " 4250100000011 ",
+                                  "00012345678905"])
+def test_digits_of_a_barcodes_length_are_a_scan(text):
+    assert looks_scanned(text)

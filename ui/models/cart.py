@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tillmesh.ui.const import BARCODE_LENGTHS
 from tillmesh.ui.models.money import dec, money, qty
+
+
+def looks_scanned(text: str) -> bool:
+    """Digits of a barcode's length (EAN-8 .. GTIN-14): a scanner fired into a field meant
+    for something else (a search, an amount: nobody hands over ten million)."""
+    text = text.strip()
+    return text.isdigit() and len(text) in BARCODE_LENGTHS
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from tillmesh.ui.const import (
     TENDER_DRAFT_METHOD,
 )
 from tillmesh.ui.context import Context
-from tillmesh.ui.models.cart import EMPTY_CART, CartView
+from tillmesh.ui.models.cart import EMPTY_CART, CartView, looks_scanned
 from tillmesh.ui.models.money import dec, editable, parse_amount, with_symbol
 from tillmesh.ui.models.payment import Payment, new_payment, quick_cash
 from tillmesh.ui.screens.widgets import STRETCH, Keypad, button, card, clear_layout, label, row
@@ -38,6 +38,7 @@ from tillmesh.ui.screens.widgets import STRETCH, Keypad, button, card, clear_lay
 
 class PaymentScreen(QWidget):
     next_customer = Signal(str)  # the sale is done: a new cart, with this first scan if any
+    scanned = Signal(str)  # a barcode scanned while paying: back to this cart, with it
     back = Signal()  # back to the cart, nothing paid
 
     def __init__(self, ctx: Context) -> None:
@@ -128,7 +129,7 @@ class PaymentScreen(QWidget):
             field = QLineEdit()
             field.setPlaceholderText("0.00")
             field.textChanged.connect(partial(self.set_amount, mode.name))
-            field.returnPressed.connect(self.submit)
+            field.returnPressed.connect(partial(self._entered, field))
             self.fields[mode.name] = field
             self.modes_grid.addWidget(label(mode.name, "subtitle"), i, 0)
             self.modes_grid.addWidget(field, i, 1)
@@ -200,6 +201,16 @@ class PaymentScreen(QWidget):
                 self._next_customer()
             return True
         return False
+
+    def _entered(self, field: QLineEdit) -> None:
+        """Enter in an amount: pay, unless a scanner typed a barcode there (an item the
+        cashier forgot): that goes into the sale, never into the drawer as change."""
+        code = field.text().strip()
+        if looks_scanned(code):
+            field.clear()
+            self.scanned.emit(code)
+            return
+        self.submit()
 
     def submit(self) -> None:
         if self.sale is not None or not self.payment.ready:

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 from tillmesh.node.errors import NotFoundError, TillmeshError
 from tillmesh.ui.bridge import Lane
 from tillmesh.ui.const import (
-    BARCODE_LENGTHS,
     BIG_BUTTON_PX,
     CART_ROW_PX,
     MIN_SEARCH_CHARS,
@@ -35,7 +34,7 @@ from tillmesh.ui.const import (
     SEARCH_LIMIT,
 )
 from tillmesh.ui.context import Context
-from tillmesh.ui.models.cart import CartLine, CartView, selection_after
+from tillmesh.ui.models.cart import CartLine, CartView, looks_scanned, selection_after
 from tillmesh.ui.models.money import ZERO, dec, money, qty, with_symbol
 from tillmesh.ui.screens import dialogs
 from tillmesh.ui.screens.cart_table import CartTableModel
@@ -261,7 +260,7 @@ class SellScreen(QWidget):
 
     def _search_entered(self) -> None:
         text = self.search_field.text().strip()
-        if text.isdigit() and len(text) in BARCODE_LENGTHS:
+        if looks_scanned(text):
             self.close_search()
             self.scan(text)  # a scanner fired while the search field had the focus
         elif self.result_codes:

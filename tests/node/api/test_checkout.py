@@ -73,6 +73,19 @@ def test_paying_short_is_refused_and_the_cart_survives(ann):
     assert ann("cart_get", cart_id=cart)["due"] == "19.99"
 
 
+@pytest.mark.parametrize("amount", ["4250100000011", "1e999999", 1e300])
+def test_a_barcode_or_an_absurd_number_is_never_taken_as_payment(ann, amount):
+    """A scan into an amount field would pay 4,250,100,000,011.00 and give it back as
+    change; beyond the counter's limit a payment is refused and the cart stays."""
+    cart = ann("cart_new")["cart_id"]
+    ann("cart_add", cart_id=cart, item_code="WINE")
+    with pytest.raises(PaymentError, match="above the limit of 1000000"):
+        ann("sale_submit", cart_id=cart, payments=[{"mode_of_payment": "Cash",
+                                                    "amount": amount}])
+    assert ann("cart_get", cart_id=cart)["due"] == "19.99"
+    assert ann("invoice_list") == []
+
+
 def test_weighed_item_and_uom_change(ann):
     cart = ann("cart_new")["cart_id"]
     view = ann("cart_add", cart_id=cart, item_code="APPLE", qty="0.735")

@@ -42,3 +42,21 @@ def test_enter_on_the_change_screen_does_what_the_button_says(desk: Desk, node: 
     sell = desk.window.sell
     desk.wait(lambda: desk.screen == "sell" and sell.cart_id is not None
               and not sell.model.view.lines and sell.scan_field.hasFocus())
+
+
+def test_a_scan_while_paying_goes_into_the_sale_not_into_the_drawer(desk: Desk,
+                                                                   node: NodeProcess):
+    """A forgotten item scanned on the payment screen lands in the Cash field, whose
+    Enter would have paid 4,250,100,000,011.00 and given it back as change."""
+    ensure_shift(node)
+    desk.login(*CASHIER)
+    first, forgotten = demo_barcodes(2)
+    desk.scan(first)
+    cart = desk.window.sell.cart_id
+    desk.key(Qt.Key.Key_F10)
+    desk.wait(lambda: desk.screen == "payment")
+    desk.scanner(forgotten)  # into the Cash field, which has the keyboard
+    sell = desk.window.sell
+    desk.wait(lambda: desk.screen == "sell" and len(sell.model.view.lines) == 2)
+    assert sell.cart_id == cart and desk.window.payment.sale is None  # nothing was paid
+    assert f"Scanned {forgotten} while paying" in desk.window.message.text()
