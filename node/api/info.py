@@ -13,6 +13,8 @@ from tillmesh.node.projections import ledger, refunds
 from tillmesh.node.projections.membership import revocation_of
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from tillmesh.node.api import Caller, Node
 
 
@@ -39,20 +41,19 @@ def status(node: Node, caller: Caller) -> dict[str, Any]:
         # Supervisors review them (returns_flagged); counted here so every screen can say so.
         flagged = {"over_returns": len({o.invoice for o in refunds.over_returns(s)}),
                    "unconfirmed": len(refunds.unconfirmed_returns(s))}
+        stands = standing(node, s)
     vector = dict(node.log.vector())
     # Each origin's events are 1..n, so the vector counts them without a table scan.
     return {"node": node.node_id, "pos_profile": node.config.pos_profile,
             "events": sum(vector.values()), "vector": vector, "open_shift": shift,
             "modes_of_payment": modes, "database": str(node.config.db_path),
             "sessions": len(node.sessions), "returns_flagged": flagged,
-            "timezone": node.config.timezone, "standing": standing(node).to_wire()}
+            "timezone": node.config.timezone, "standing": stands.to_wire()}
 
 
-def standing(node: Node) -> Standing:
-    """Where this counter stands now (``membership.standing``)."""
-    with node.read() as s:
-        revocation = revocation_of(s, node.node_id)
-    return judge(revocation, node.link(), node.clock(),
+def standing(node: Node, session: Session) -> Standing:
+    """Where this counter stands now (``membership.standing``), read in ``session``."""
+    return judge(revocation_of(session, node.node_id), node.link(), node.clock(),
                  stop_after=timedelta(seconds=node.config.refused_stop_s))
 
 
@@ -62,8 +63,9 @@ def counter_state(node: Node) -> dict[str, Any]:
 
     With the store's time zone. No login: the app asks on every screen, also before
     anyone logged in, and a poll must not keep a session awake."""
-    return {"node": node.node_id, "timezone": node.config.timezone,
-            **standing(node).to_wire()}
+    with node.read() as s:
+        stands = standing(node, s)
+    return {"node": node.node_id, "timezone": node.config.timezone, **stands.to_wire()}
 
 
 @api_method(auth=Auth.NONE)

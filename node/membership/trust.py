@@ -11,6 +11,12 @@ trusted on their hash chain until they announce a key (``node.signing_key``).
 
 A refused event is neither stored nor relayed, and its origin stops there for this batch;
 ``replication.stores.EventLogStore`` logs it and keeps it for the status.
+
+The gate gets each origin's events as a run that extends the chain this counter holds
+(``replication.stores.extending`` checked every hash and link). So one signature vouches
+for the whole run: the last event's, over a hash that commits to every one before it.
+Only when that one fails is each event's checked, to find the first forgery. (Checking
+every signature cost ~75 µs an event: 1.6 s of a 20,000-event heal.)
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ class Gate:
         with self.log.reading() as session:
             known = counters.trust(session)
         now_ms = int(self.clock().timestamp() * 1000)
-        accepted: list[Event] = []
+        accepted: list[tuple[Event, bytes | None]] = []  # with the key it must be signed by
         refused: list[tuple[Event, str]] = []
         stopped: set[str] = set()
         for event in events:
@@ -48,12 +54,12 @@ class Gate:
                 stopped.add(event.origin)
                 refused.append((event, why))
                 continue
-            accepted.append(event)
+            accepted.append((event, known[event.origin].signing_key))
             _learn(event, known)
-        return accepted, refused
+        return signed_runs(accepted, refused)
 
     def judge(self, event: Event, known: dict[str, counters.Trust], now_ms: int) -> str | None:
-        """Why ``event`` may not be stored, or None."""
+        """Why ``event`` may not be stored, its signature aside (``signed_runs``), or None."""
         ahead_ms = hlc.physical_ms(event.hlc) - now_ms
         if ahead_ms > self.ahead_ms:
             return (f"stamped {ahead_ms / 1000:.0f} s ahead of this counter's clock (at most "
@@ -67,11 +73,34 @@ class Gate:
         if member.revoked and (member.last_seq is None or event.seq > member.last_seq):
             return (f"{event.origin} was revoked after its event "
                     f"{event.origin}:{member.last_seq or 0}")
-        if member.signing_key is None:
-            return None  # made before signatures: its chain is what vouches for it
-        if not signed_by(event, member.signing_key):
-            return f"not signed by counter {event.origin}: a forgery, or a corrupted copy"
         return None
+
+
+FORGED = "not signed by counter {}: a forgery, or a corrupted copy"
+
+
+def signed_runs(accepted: list[tuple[Event, bytes | None]], refused: list[tuple[Event, str]],
+            ) -> tuple[list[Event], list[tuple[Event, str]]]:
+    """``accepted`` less what is not signed by its counter: per origin the last event that
+    must be signed is checked (its chain vouches for the rest of the run); if it fails,
+    each one, and the origin stops at the first that fails. (A counter made before
+    signatures has no key: its chain alone vouches for it.)"""
+    last: dict[str, tuple[Event, bytes]] = {}
+    for event, key in accepted:
+        if key is not None:
+            last[event.origin] = (event, key)
+    failed = {origin for origin, (event, key) in last.items() if not signed_by(event, key)}
+    kept: list[Event] = []
+    stopped: set[str] = set()
+    for event, key in accepted:
+        if event.origin in stopped:
+            continue
+        if event.origin in failed and key is not None and not signed_by(event, key):
+            stopped.add(event.origin)
+            refused.append((event, FORGED.format(event.origin)))
+            continue
+        kept.append(event)
+    return kept, refused
 
 
 def _learn(event: Event, known: dict[str, counters.Trust]) -> None:
