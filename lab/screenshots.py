@@ -33,7 +33,7 @@ def save_all(outdir: Path) -> list[Path]:
     """Start a demo node, drive the app through its screens, save one PNG each."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt loads a platform
     from tillmesh.lab.demo_node import DemoNode, pump, wait_until
-    from tillmesh.ui.app import application, open_window
+    from tillmesh.ui.app import application, open_customer_display, open_window
 
     outdir.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
@@ -85,6 +85,13 @@ def save_all(outdir: Path) -> list[Path]:
         cash = next(m.name for m in ctx.modes if m.is_cash)
         window.payment.quick(cash, Decimal(50))
         shot("payment")
+        display = open_customer_display(node.endpoint, windowed=True)  # the customer's side
+        settle(lambda: display.shown.tendered is not None)  # paid and change, while paying
+        pump(LAYOUT_MS)
+        path = outdir / "customer-display.png"
+        display.grab().save(str(path))
+        saved.append(path)
+        display.close()
 
         window.payment.submit()
         settle(lambda: window.payment.sale is not None)

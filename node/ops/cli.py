@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -236,8 +237,11 @@ def _as_user(args: argparse.Namespace, method: str, **params: Any) -> Any:
 
 def cmd_invite(args: argparse.Namespace) -> int:
     result = _as_user(args, "invite_create", minutes=args.minutes)
-    print(f"one-time invite code, valid until {result['expires_at']}:\n\n{result['code']}\n")
-    print("on the new counter: tillmesh join CODE --node C0n")
+    cfg = config_mod.load(_data_dir(args))
+    until = datetime.fromisoformat(str(result["expires_at"])).astimezone(cfg.tz)
+    print(f"one-time invite code, valid until {until:%Y-%m-%d %H:%M} ({cfg.timezone}):"
+          f"\n\n{result['code']}\n")
+    print("on the new counter: tillmesh join --node C0n   (it asks for the code)")
     return 0
 
 

@@ -167,6 +167,7 @@ def test_init_and_invite_take_the_pin_on_standard_input(nodes: Nodes):
     node = nodes.start(nodes.init(*network(), demo=False))
     code = ok(tillmesh(node.data_dir, "invite", "--user", "admin", stdin=f"{ADMIN_PIN}\n"))
     assert "TM1-" in code
+    assert "(Europe/Berlin)" in code  # when it expires, in the store's time (issue 12)
     one_clear_line(tillmesh(node.data_dir, "invite", "--user", "admin", stdin="135799\n"),
                    "Wrong user or PIN")
     one_clear_line(tillmesh(node.data_dir, "invite", "--user", "admin"), "No PIN given")
