@@ -20,9 +20,12 @@ Security (Ironhouse):
   nor the ZeroMQ routing id (which a peer may choose), is trusted.
 * Revocation: ZAP runs once per connection, at its handshake, and libzmq cannot cut one
   peer off a ROUTER, so a connection made before a revoke survives it. ``set_members``
-  therefore closes our DEALER to a removed member, makes ZAP refuse its new handshakes,
-  and makes the reader drop (and log) every message that still arrives with its key.
-  That last, app-level check is what cuts a revoked counter off.
+  therefore closes our DEALER to a removed member (after up to PARTING_LINGER_MS for what
+  is queued to it: the revocation we just pushed, so it learns why), makes ZAP refuse its
+  new handshakes, makes the reader drop (and log) every message that still arrives with
+  its key, and re-opens the ROUTER: every peer reconnects and handshakes again, so the
+  removed one is refused at once and knows it (``refusing``) instead of talking for ever
+  on an old connection that nobody answers.
 * DEALERs set no routing id (the ROUTER picks a random one) and ROUTER_HANDOVER is off,
   so no peer can squat on or take over another peer's routing slot.
 
@@ -86,6 +89,9 @@ HANDSHAKE_IVL_MS = 5_000  # ms; a CURVE handshake not done by then is dropped (s
 RECONNECT_IVL_MS = 250  # ms; first retry after a lost connection: a restarted till is
 #   back within a second
 RECONNECT_IVL_MAX_MS = 5_000  # ms; backoff ceiling for a peer that stays away
+PARTING_LINGER_MS = 2_000  # ms; what is queued to a member that leaves still goes out
+REBIND_TRIES = 40  # the old listener goes away in libzmq's own thread: retry the bind
+REBIND_WAIT_S = 0.05  # between tries (2 s in all)
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by ZeroMQ RFC 27 (ZAP)
 ZAP_DOMAIN = b"tillmesh"  # our ROUTER's ZAP domain; requests for another one are refused
 ZAP_VERSION = b"1.0"  # RFC 27
@@ -220,6 +226,8 @@ class Transport:
         self._peers: dict[str, _Peer] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self._reopening = asyncio.Lock()  # one re-bind at a time
         self._drops: Counter[bytes] = Counter()
         self._refusals_logged: set[tuple[bytes, bytes]] = set()
         self._monitor_ids = itertools.count(1)
@@ -236,14 +244,7 @@ class Transport:
             self._zap = self._ctx.socket(zmq.REP)
             self._zap.setsockopt(zmq.LINGER, 0)
             self._zap.bind(ZAP_ENDPOINT)
-            self._router = self._ctx.socket(zmq.ROUTER)
-            self._tune(self._router)
-            self._router.setsockopt(zmq.CURVE_SERVER, 1)
-            self._router.setsockopt(zmq.CURVE_PUBLICKEY, self._public)
-            self._router.setsockopt(zmq.CURVE_SECRETKEY, self._secret)
-            self._router.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN)
-            self._router.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
-            self._router.bind(self._bind)
+            self._router = self._listen(self._bind)
             last = self._router.getsockopt(zmq.LAST_ENDPOINT)
             self._endpoint = last.decode() if isinstance(last, bytes) else str(last)
         except zmq.ZMQError as exc:
@@ -252,7 +253,7 @@ class Transport:
             raise TransportError(f"cannot listen for peers at {self._bind}: {exc}") from exc
         self.state = TransportState.RUNNING
         self._spawn(self._serve_zap(), "zap")
-        self._spawn(self._read(), "reader")
+        self._reader = self._spawn(self._read(self._router), "reader")
         log.info("replication transport of %s listening on %s (key %s)",
                  self.node_id, self._endpoint, fingerprint(self._public))
 
@@ -308,6 +309,7 @@ class Transport:
             del keys[node]
         for node in self._members.keys() - keys.keys():
             log.info("%s is no longer a member: its messages will be dropped", node)
+        left = set(self._members.values()) - set(keys.values())
         self._members = keys
         self._node_by_key = {key: node for node, key in keys.items()}
         for key in [k for k in self._drops if k in self._node_by_key]:
@@ -315,7 +317,9 @@ class Transport:
         for peer_id, peer in list(self._peers.items()):
             if keys.get(peer_id) != peer.server_key:
                 log.info("closing our connection to %s: no longer a member", peer_id)
-                self._drop_peer(peer_id)
+                self._drop_peer(peer_id, linger_ms=PARTING_LINGER_MS)
+        if left and self.state is TransportState.RUNNING:
+            self._spawn(self._reopen(), "reopen")
 
     def connect(self, peer_id: str, endpoint: str, peer_public_key: bytes | str) -> bool:
         """Dial a member; True when this call (re)dialled it, so the caller greets it.
@@ -424,7 +428,7 @@ class Transport:
             raise TransportError(f"cannot dial {peer_id} at {endpoint}: {exc}") from exc
         return _Peer(peer_id, endpoint, key, sock, monitor)
 
-    def _drop_peer(self, peer_id: str) -> None:
+    def _drop_peer(self, peer_id: str, linger_ms: int = 0) -> None:
         peer = self._peers.pop(peer_id, None)
         watcher = self._watchers.pop(peer_id, None)
         if watcher is not None:
@@ -434,7 +438,7 @@ class Transport:
         with contextlib.suppress(zmq.ZMQError):  # the socket is going away anyway
             peer.socket.disable_monitor()
         peer.monitor.close(linger=0)
-        peer.socket.close(linger=0)
+        peer.socket.close(linger=linger_ms)
 
     def _release(self) -> None:
         for sock in (self._router, self._zap):
@@ -491,9 +495,49 @@ class Transport:
         log.log(logging.WARNING if first else logging.DEBUG, "refused a peer connection "
                 "from %s (key %s): %s", address.decode(errors="replace")[:64], who, reason)
 
-    async def _read(self) -> None:
-        assert self._router is not None
-        router = self._router
+    def _listen(self, endpoint: str) -> zmq.asyncio.Socket:
+        """Our ROUTER, a CURVE server whose clients ZAP checks, bound to ``endpoint``."""
+        assert self._ctx is not None
+        router = self._ctx.socket(zmq.ROUTER)
+        try:
+            self._tune(router)
+            router.setsockopt(zmq.CURVE_SERVER, 1)
+            router.setsockopt(zmq.CURVE_PUBLICKEY, self._public)
+            router.setsockopt(zmq.CURVE_SECRETKEY, self._secret)
+            router.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN)
+            router.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
+            router.bind(endpoint)
+        except zmq.ZMQError:
+            router.close(linger=0)
+            raise
+        return router
+
+    async def _reopen(self) -> None:
+        """Drop every inbound connection by re-binding the ROUTER on the same endpoint: a
+        member that left is refused when it reconnects (libzmq cannot drop one peer)."""
+        async with self._reopening:
+            if self._reader is not None:
+                self._reader.cancel()
+                await asyncio.gather(self._reader, return_exceptions=True)
+            if self._router is not None:
+                self._router.close(linger=0)
+                self._router = None
+            failure: zmq.ZMQError | None = None
+            for _ in range(REBIND_TRIES):
+                if self.state is not TransportState.RUNNING:
+                    return
+                try:
+                    self._router = self._listen(self.endpoint)
+                except zmq.ZMQError as exc:
+                    failure = exc
+                    await asyncio.sleep(REBIND_WAIT_S)
+                    continue
+                self._reader = self._spawn(self._read(self._router), "reader")
+                log.info("re-opened %s: every peer handshakes again", self.endpoint)
+                return
+            raise TransportError(f"cannot listen for peers at {self.endpoint} again: {failure}")
+
+    async def _read(self, router: zmq.asyncio.Socket) -> None:
         while True:
             try:
                 frames = await router.recv_multipart(copy=False)

@@ -55,6 +55,26 @@ def vector(proc: NodeProcess) -> dict[str, int]:
         return dict(c.call("status")["vector"])
 
 
+def linked(procs: list[NodeProcess], deadline_s: float = CONVERGE_S) -> None:
+    """Until every one of ``procs`` has a live link to every other: at work together, so
+    what one records is pushed to the others at once."""
+    deadline = time.monotonic() + deadline_s
+    names = []
+    for p in procs:
+        with p.client() as c:
+            names.append(str(c.call("counter_state")["node"]))
+    while True:
+        seen = []
+        for p in procs:
+            with p.client() as c:
+                seen.append({peer["node"] for peer in c.call("peers") if peer["live"]})
+        if all(live >= set(names) - {name} for name, live in zip(names, seen, strict=True)):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not linked in {deadline_s} s: {seen}")
+        time.sleep(0.1)
+
+
 def converge(procs: list[NodeProcess], deadline_s: float = CONVERGE_S) -> dict[str, int]:
     deadline = time.monotonic() + deadline_s
     while True:

@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from tests.clusterkit import invite, join
+from tests.clusterkit import invite, join, linked
 from tests.proc import NodeProcess, Nodes, demo_barcodes, network
 from tests.ui.driver import ADMIN, CASHIER, SUPERVISOR, App, client, ensure_shift
 from tillmesh.node.errors import LockedOut
@@ -32,9 +32,10 @@ STORE_ZONE = "Europe/Berlin"  # `tillmesh init`'s default, the demo store's
 
 
 def store_of_two(nodes: Nodes) -> tuple[NodeProcess, NodeProcess]:
-    """C01 and C02 of one store, linked, with a shift open on C02."""
+    """C01 and C02 of one store, at work together, with a shift open on C02."""
     c1 = nodes.start(nodes.init(*network(), node="C01"))
     c2 = nodes.start(join(nodes, invite(c1), "C02"))
+    linked([c1, c2])
     ensure_shift(c2)
     return c1, c2
 
