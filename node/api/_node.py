@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -155,6 +155,8 @@ class Node:
         self.cut_off: Callable[[bool], None] | None = None
         # ... and () -> what replication knows of the other counters (membership.standing).
         self.link: Callable[[], Link | None] = lambda: None
+        # ... and () -> since when every other counter refuses our key (what a sale asks).
+        self.refused_since: Callable[[], datetime | None] = lambda: None
         # Set by the daemon when replication runs: asks the counter that made a sale
         # before another counter refunds it (api._agreement); invoices being asked about.
         self.owners: OwnerLink = NoLink()
@@ -219,7 +221,7 @@ class Node:
     def check_selling(self, session: Session) -> None:
         """Refuse selling and moving money on a revoked counter, or one every other counter
         refuses (``membership.standing.check_selling``)."""
-        standing.check_selling(session, self.node_id, self.link(), self.clock(),
+        standing.check_selling(session, self.node_id, self.refused_since(), self.clock(),
                                timedelta(seconds=self.config.refused_stop_s))
 
     def recheck(self, token: str, user_id: str) -> Role:

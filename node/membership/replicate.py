@@ -146,6 +146,7 @@ class Replication:
         self.node.forks = self.forks
         self.node.cut_off = self.pause
         self.node.link = self.link
+        self.node.refused_since = self.refused_since
         self.node.owners = self
         self._sync_members()
         if self.config.mdns:
@@ -379,13 +380,18 @@ class Replication:
 
     def link(self) -> Link:
         """What this counter knows of the others now (``membership.standing``)."""
-        self._note_refusals()
-        known = self._others()
+        refused_since = self.refused_since()
         live = tuple(p.peer for p in self.engine.peers() if p.live)
-        refused = self._refused_ms
-        return Link(known, () if self._revoked else live, self._refusing(),
+        return Link(self._others(), () if self._revoked else live, self._refusing(),
                     datetime.fromtimestamp(self._heard_ms / 1000, UTC), self._paused_at,
-                    None if refused is None else datetime.fromtimestamp(refused / 1000, UTC))
+                    refused_since)
+
+    def refused_since(self) -> datetime | None:
+        """Since when every other counter refuses our key (None: not all of them); what
+        every sale asks, so it builds no view of the peers."""
+        self._note_refusals()
+        refused = self._refused_ms
+        return None if refused is None else datetime.fromtimestamp(refused / 1000, UTC)
 
     def _others(self) -> tuple[str, ...]:
         return tuple(sorted(n for n in self._members if n != self.node.node_id))

@@ -123,8 +123,8 @@ def refused_reason(refusing: tuple[str, ...]) -> str:
             "never reach the store; IT: `tillmesh peers` on another counter.")
 
 
-def check_selling(session: Session, node: str, link: Link | None, now: datetime,
-                  stop_after: timedelta) -> None:
+def check_selling(session: Session, node: str, refused_since: datetime | None,
+                  now: datetime, stop_after: timedelta) -> None:
     """Refuse a new cart, sale, refund or drawer movement on a revoked or refused counter
     (PermissionDenied, saying why; short: it shows in the message line, the reason on
     the Store screen)."""
@@ -133,8 +133,7 @@ def check_selling(session: Session, node: str, link: Link | None, now: datetime,
         raise PermissionDenied(f"This counter was revoked by {revocation.by or 'an admin'} "
                                f"(on {revocation.counter}): it cannot sell any more",
                                counter_state=State.REVOKED.value)
-    if link is not None and link.refused_since is not None \
-            and now - link.refused_since >= stop_after:
+    if refused_since is not None and now - refused_since >= stop_after:
         raise PermissionDenied("Every other counter refuses this counter's key (revoked "
                                "while away?): it cannot sell any more",
                                counter_state=State.REFUSED.value)
