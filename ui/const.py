@@ -18,6 +18,10 @@ SEARCH_LIMIT = 30  # hits shown as the cashier types; more is scrolling nobody d
 MIN_SEARCH_CHARS = 2  # one letter matches a tenth of 100,000 items: not a useful search
 BARCODE_LENGTHS = range(8, 15)  # EAN-8 .. GTIN-14: digits of this length typed into the
 #   search field are a scan, not a search
+PIN_MAX_DIGITS = 12  # digits; the node's longest PIN: more digits in the PIN field are a scan
+SCAN_KEY_S = 0.025  # seconds a digit, on average from the first to Enter, under which 8+
+#   digits in the PIN field are a scan: scanners type 100-300 characters/s, the fastest
+#   hands on a keypad about 15 (a test's "person" types at 30 ms a key)
 IDLE_LOCK_S = 600  # seconds without input before the app locks itself; the node's default
 #   idle_lock_minutes (10), so the lock screen shows up without waiting for the next call
 #   (the app may not import the node's const: tests/ui/test_const.py checks they agree)

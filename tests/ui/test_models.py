@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tillmesh.ui.const import EUR_DENOMINATIONS
+from tillmesh.ui.const import EUR_DENOMINATIONS, PIN_MAX_DIGITS, SCAN_KEY_S
 from tillmesh.ui.models import (
     COLUMNS,
     CartView,
@@ -32,7 +32,13 @@ from tillmesh.ui.models.cart import looks_scanned
 from tillmesh.ui.models.count import opening_param
 from tillmesh.ui.models.money import editable, parse_amount, parse_qty, qty
 from tillmesh.ui.models.returns import Invoice, reviews
-from tillmesh.ui.models.session import RESTARTED, lockout_message, outcome, relogin_message
+from tillmesh.ui.models.session import (
+    RESTARTED,
+    lockout_message,
+    outcome,
+    relogin_message,
+    scanned_into_pin,
+)
 from tillmesh.ui.models.shift import report_rows
 from tillmesh.ui.models.status import (
     NOT_AVAILABLE,
@@ -384,3 +390,23 @@ def test_an_amount_a_cashier_types_is_never_taken_for_a_scan(amount):
                                   "00012345678905"])
 def test_digits_of_a_barcodes_length_are_a_scan(text):
     assert looks_scanned(text)
+
+
+HUMAN_KEY_S = 0.06  # seconds a key: faster than the fastest hand on a PIN pad
+pins = st.text("0123456789", min_size=4, max_size=PIN_MAX_DIGITS)
+
+
+@given(pin=pins, slower=st.floats(min_value=1.0, max_value=100.0))
+def test_a_pin_typed_by_a_hand_or_tapped_is_never_taken_for_a_scan(pin, slower):
+    """Every PIN the node accepts is sent as a PIN, however it was entered."""
+    assert not scanned_into_pin(pin, HUMAN_KEY_S * slower * len(pin))
+    assert not scanned_into_pin(pin, None)  # tapped on the keypad
+
+
+@given(code=st.text("0123456789", min_size=8, max_size=14),
+       speed=st.floats(min_value=0.0, max_value=0.99))
+def test_a_barcode_fired_into_the_pin_field_is_a_scan_and_costs_no_login(code, speed):
+    """At scanner speed any barcode is a scan; longer than a PIN, it is one at any speed."""
+    assert scanned_into_pin(code, SCAN_KEY_S * speed * len(code))
+    assert scanned_into_pin(code, 60.0) == (len(code) > PIN_MAX_DIGITS)
+    assert not scanned_into_pin(code[:3], 0.0)  # too short for a barcode: a (wrong) PIN

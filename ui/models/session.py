@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from tillmesh.ui.const import PIN_MAX_DIGITS, SCAN_KEY_S
+from tillmesh.ui.models.cart import looks_scanned
 from tillmesh.ui.models.clock import parse, time_of_day
 from tillmesh.ui.models.money import dec
 
@@ -124,3 +126,19 @@ class SessionState:
 
     def logged_out(self) -> SessionState:
         return SessionState(Phase.LOGGED_OUT, None, "")
+
+
+def scanned_into_pin(text: str, typed_in_s: float | None) -> bool:
+    """A barcode fired into the PIN field rather than a PIN (so it costs no failed login):
+    a barcode's digits, and longer than any PIN or typed faster than a hand can
+    (``typed_in_s``: first digit to Enter; None when tapped on the keypad)."""
+    digits = text.strip()
+    if not looks_scanned(digits):
+        return False
+    return len(digits) > PIN_MAX_DIGITS or (
+        typed_in_s is not None and typed_in_s < SCAN_KEY_S * len(digits))
+
+
+def scanned_into_pin_message(first: str) -> str:
+    """What the PIN's screen says to a scan (``first``: what to do before scanning again)."""
+    return f"That was a barcode, not a PIN: {first}, then scan the item again"

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from tillmesh.ui.const import APPROVAL_PX, DIALOG_MARGIN_PX, DIALOG_PX, FKEYS
 from tillmesh.ui.context import Approval, Context
 from tillmesh.ui.models.money import parse_amount, parse_qty
+from tillmesh.ui.models.session import scanned_into_pin_message
 from tillmesh.ui.screens.widgets import Keypad, PinPad, button, label, row
 
 
@@ -166,6 +167,7 @@ class ApproverDialog(Dialog):
         words.addStretch(1)
         self.pin = PinPad()
         self.pin.submitted.connect(self._approve)
+        self.pin.scanned.connect(lambda _: self.error.setText(SCANNED_AT_APPROVAL))
         side_by_side = QHBoxLayout()
         side_by_side.addLayout(words, 3)
         side_by_side.addWidget(self.pin, 2)
@@ -184,6 +186,7 @@ class ApproverDialog(Dialog):
         self.accept()
 
 
+SCANNED_AT_APPROVAL = scanned_into_pin_message("the supervisor approves first")
 RISK_NOTE = ("Going ahead accepts this risk: the action is recorded flagged, and "
              "supervisors on every counter see it.")
 

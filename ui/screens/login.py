@@ -17,8 +17,12 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLineEdit, QVBoxLayout, 
 from tillmesh.node.errors import LockedOut, LoginFailed, PermissionDenied, TillmeshError
 from tillmesh.ui.const import USER_BUTTON_COLUMNS, USER_BUTTONS_MAX
 from tillmesh.ui.context import Context
-from tillmesh.ui.models.session import lockout_message
+from tillmesh.ui.models.session import lockout_message, scanned_into_pin_message
 from tillmesh.ui.screens.widgets import STRETCH, PinPad, button, card, clear_layout, label
+
+# A scan into the PIN field is not a wrong PIN: it is refused here, and costs no attempt.
+SCANNED_AT_LOGIN = scanned_into_pin_message("log in first")
+SCANNED_AT_LOCK = scanned_into_pin_message("unlock first")
 
 
 def _login_error(ctx: Context, exc: TillmeshError, user: str) -> str | None:
@@ -43,6 +47,7 @@ class LoginScreen(QWidget):
         self.user_field.setPlaceholderText("User name")
         self.user_field.returnPressed.connect(self.pin.field.setFocus)
         self.message = label("", "subtitle", wrap=True)
+        self.pin.scanned.connect(lambda _: self.message.setText(SCANNED_AT_LOGIN))
         self.users_box = QWidget()
         self.users_grid = QGridLayout(self.users_box)
         self.users_grid.setContentsMargins(0, 0, 0, 0)
@@ -106,6 +111,7 @@ class LockScreen(QWidget):
         self.message = label("", "subtitle", wrap=True)
         self.pin = PinPad()
         self.pin.submitted.connect(self._unlock)
+        self.pin.scanned.connect(lambda _: self.message.setText(SCANNED_AT_LOCK))
         other = button("Log in as someone else", ctx.logout)
         box = card(self.who, self.message, self.pin, other)
         box.setMaximumWidth(460)

@@ -5,6 +5,7 @@ No I/O here: widgets emit signals and the screens decide what to call.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from tillmesh.ui.const import NOTICE_PX, TABLE_ROW_PX
+from tillmesh.ui.models.session import scanned_into_pin
 
 
 def button(text: str, on_click: Callable[[], None] | None = None, kind: str = "",
@@ -212,9 +214,11 @@ class Keypad(QWidget):
 
 
 class PinPad(QWidget):
-    """A masked PIN field with its keypad; ``submitted(pin)`` on Enter (keys or keyboard)."""
+    """A masked PIN field with its keypad; ``submitted(pin)`` on Enter (keys or keyboard),
+    or ``scanned(code)`` when a barcode was fired into it (``scanned_into_pin``)."""
 
     submitted = Signal(str)
+    scanned = Signal(str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -223,6 +227,8 @@ class PinPad(QWidget):
         self.field.setPlaceholderText("PIN")
         self.field.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.field.returnPressed.connect(self._submit)
+        self.field.textEdited.connect(self._edited)  # keys only: the keypad sets the text
+        self._first_key_at: float | None = None
         self.keypad = Keypad(self.field, decimal=False)
         self.keypad.enter.connect(self._submit)
         layout = QVBoxLayout(self)
@@ -230,11 +236,20 @@ class PinPad(QWidget):
         layout.addWidget(self.field)
         layout.addWidget(self.keypad)
 
+    def _edited(self, text: str) -> None:
+        if not text:
+            self._first_key_at = None
+        elif self._first_key_at is None:
+            self._first_key_at = time.monotonic()
+
     def _submit(self) -> None:
         pin = self.field.text()
+        typed_in = None if self._first_key_at is None else time.monotonic() - self._first_key_at
         self.field.clear()
-        if pin:
-            self.submitted.emit(pin)
+        self._first_key_at = None
+        if not pin:
+            return
+        (self.scanned if scanned_into_pin(pin, typed_in) else self.submitted).emit(pin)
 
 
 class Pairs(QWidget):
