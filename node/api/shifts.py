@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -188,9 +189,9 @@ def _authorize_beyond(node: Node, tx: Transaction, caller: Caller,
                expected=str(holds), amount=str(value))
 
 
-def _uncounted(node: Node, session: Session, counts: dict[str, Any]) -> None:
-    """Every mode of the profile is counted, 0 included: a blank is no count."""
-    missing = [m for m in node.context(session).modes if m not in counts]
+def _uncounted(modes: Iterable[str], counts: dict[str, Any]) -> None:
+    """Every one of ``modes`` is counted, 0 included: a blank is no count."""
+    missing = [m for m in modes if m not in counts]
     if missing:
         raise UncountedModes(
             f"Count every mode of payment before closing: {', '.join(missing)} not counted"
@@ -223,7 +224,7 @@ def shift_close(node: Node, caller: Caller, shift_id: str, counted: dict[str, An
         if row.status == ShiftStatus.CLOSED.value:
             raise ShiftError(f"Shift {row.shift} is already closed (by {row.closed_by})")
         counts = _amounts(node, s, counted, "counted")
-        _uncounted(node, s, counts)
+        _uncounted(node.context(s).modes, counts)
         action = Action.SHIFT_CLOSE if row.cashier == caller.user else Action.SHIFT_CLOSE_OTHER
         auth = node.authorize(s, caller, action, approver=approver)
         z = close(_report(s, row), counts)
@@ -244,7 +245,8 @@ def shift_close(node: Node, caller: Caller, shift_id: str, counted: dict[str, An
 @api_method(action=Action.SHIFT_CLOSE_OTHER)
 def shift_reconcile(node: Node, caller: Caller, shift_id: str, counted: dict[str, Any],
                     approver: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Reconcile the late sales of a closed shift (a counter that was cut off)."""
+    """Reconcile the late sales of a closed shift (a counter that was cut off): every
+    mode they were paid in is counted (UncountedModes otherwise, nothing recorded)."""
     with node.write() as tx:
         s = tx.session
         row = _shift(s, str(shift_id))
@@ -254,8 +256,10 @@ def shift_reconcile(node: Node, caller: Caller, shift_id: str, counted: dict[str
         if not late:
             raise ShiftError(f"Shift {row.shift} has no late sales to reconcile")
         counts = _amounts(node, s, counted, "counted")
+        late_report = report({}, late, [])
+        _uncounted(late_report.expected, counts)  # the modes the late sales were paid in
         auth = node.authorize(s, caller, Action.SHIFT_CLOSE_OTHER, approver=approver)
-        z = close(report({}, late, []), counts)
+        z = close(late_report, counts)
         invoices = [sale.invoice for sale in late]
         tx.append("shift.late_reconciled", {
             "shift": row.shift, "by": caller.user, "at": node.clock().isoformat(),
