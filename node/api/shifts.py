@@ -35,14 +35,18 @@ if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
     from tillmesh.node.store.event_log import Transaction
 
-def _amounts(node: Node, session: Session, value: object, what: str) -> dict[str, Any]:
-    """``{mode_of_payment: amount}`` with modes of this POS profile, amounts >= 0."""
+def _amounts(node: Node, session: Session, value: object, what: str,
+             expected: Iterable[str] = ()) -> dict[str, Any]:
+    """``{mode_of_payment: amount}`` with modes of this POS profile (or ``expected`` in
+    the drawer: one the profile lost since, or another counter's), amounts >= 0."""
     if not isinstance(value, dict):
         raise ValidationError(f"{what} must be a map of mode of payment to amount")
     ctx = node.context(session)
+    expected = set(expected)
     out = {}
     for mode, raw in value.items():
-        ctx.mode(str(mode))
+        if str(mode) not in expected:
+            ctx.mode(str(mode))
         amount = to_decimal(raw, f"{what} for {mode}")
         if amount < 0 or flt(amount) != amount:
             raise ValidationError(f"{what} for {mode} must be >= 0 with at most 2 decimals")
@@ -191,7 +195,7 @@ def _authorize_beyond(node: Node, tx: Transaction, caller: Caller,
 
 def _uncounted(modes: Iterable[str], counts: dict[str, Any]) -> None:
     """Every one of ``modes`` is counted, 0 included: a blank is no count."""
-    missing = [m for m in modes if m not in counts]
+    missing = [m for m in dict.fromkeys(modes) if m not in counts]
     if missing:
         raise UncountedModes(
             f"Count every mode of payment before closing: {', '.join(missing)} not counted"
@@ -216,18 +220,20 @@ def shift_close(node: Node, caller: Caller, shift_id: str, counted: dict[str, An
                 approver: dict[str, Any] | None = None) -> dict[str, Any]:
     """Close a shift with the counted amounts; returns the Z report.
 
-    Every mode of payment of the profile must be counted (0 is a count, a missing mode is
-    not): UncountedModes names the ones left out, and nothing is recorded."""
+    Every mode of payment of the profile, and every mode the drawer expects, must be
+    counted (0 is a count, a missing mode is not): UncountedModes names the ones left out,
+    and nothing is recorded."""
     with node.write() as tx:
         s = tx.session
         row = _shift(s, str(shift_id))
         if row.status == ShiftStatus.CLOSED.value:
             raise ShiftError(f"Shift {row.shift} is already closed (by {row.closed_by})")
-        counts = _amounts(node, s, counted, "counted")
-        _uncounted(node.context(s).modes, counts)
+        base = _report(s, row)
+        counts = _amounts(node, s, counted, "counted", base.expected)
+        _uncounted([*node.context(s).modes, *base.expected], counts)
         action = Action.SHIFT_CLOSE if row.cashier == caller.user else Action.SHIFT_CLOSE_OTHER
         auth = node.authorize(s, caller, action, approver=approver)
-        z = close(_report(s, row), counts)
+        z = close(base, counts)
         covers = dict(node.log.vector())
         invoices = [sale.invoice for sale in ledger.shift_sales(s, row.shift)]
         now = node.clock()
@@ -255,8 +261,8 @@ def shift_reconcile(node: Node, caller: Caller, shift_id: str, counted: dict[str
         late = ledger.unreconciled_late(s, row.shift)
         if not late:
             raise ShiftError(f"Shift {row.shift} has no late sales to reconcile")
-        counts = _amounts(node, s, counted, "counted")
         late_report = report({}, late, [])
+        counts = _amounts(node, s, counted, "counted", late_report.expected)
         _uncounted(late_report.expected, counts)  # the modes the late sales were paid in
         auth = node.authorize(s, caller, Action.SHIFT_CLOSE_OTHER, approver=approver)
         z = close(late_report, counts)

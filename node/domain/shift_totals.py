@@ -162,8 +162,8 @@ def report(
 def close(base: ShiftReport, counted: Mapping[str, Decimal]) -> ShiftReport:
     """The Z report: ``base`` with the counted amounts and counted - expected per mode.
 
-    A mode that was expected but not counted counts as zero: a missing count is a
-    shortage to explain, never silently equal.
+    The node refuses a closing that leaves an expected mode uncounted
+    (``UncountedModes``), so ``counted`` names them all; one missing here would read 0.
     """
     modes = sorted(set(base.expected) | set(counted))
     full = {m: flt(counted.get(m, ZERO)) for m in modes}

@@ -29,6 +29,8 @@ from tillmesh.ui.models.count import (
     tally,
 )
 from tillmesh.ui.models.money import dec, editable, with_symbol
+from tillmesh.ui.models.payment import Mode
+from tillmesh.ui.screens.count import CountForm
 from tillmesh.ui.screens.dialogs import ApproverDialog, ConfirmDialog
 from tillmesh.ui.screens.sell_dialogs import CashDialog
 
@@ -234,3 +236,16 @@ def test_a_zero_cash_out_is_refused_before_anything_is_sent(app, node):
     dialog = cash_out(app, "0")
     assert dialog.error.text() == "Enter an amount above 0"
     assert app.ctx.current_dialog is dialog and dialog.isVisible()
+
+
+def test_a_count_cleared_after_counting_notes_leaves_cash_uncounted(qapp):
+    """A shift counted with notes and coins, then the next one chosen: its cash field is
+    blank (not counted), never 0.00, which would close it as short by the whole float."""
+    form = CountForm(blank=NOT_COUNTED)
+    form.set_modes((Mode("Cash", is_cash=True), Mode("Card", is_cash=False)))
+    spins = list(form.grid.spins.values())
+    spins[0].setValue(5)
+    assert form.texts()["Cash"] not in ("", "0.00")  # the notes filled the cash field
+    form.clear()
+    assert form.texts() == {"Cash": "", "Card": ""}
+    assert all(spin.value() == 0 for spin in spins)

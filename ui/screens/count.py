@@ -126,10 +126,16 @@ class CountForm(QWidget):
         self.fields[mode].setText(editable(amount))
 
     def clear(self) -> None:
+        """Every field blank again: the grid is reset first, without telling the cash
+        field (a reset grid is no count of 0.00)."""
+        was_blocked = self.grid.blockSignals(True)
+        try:
+            for spin in self.grid.spins.values():
+                spin.setValue(0)
+        finally:
+            self.grid.blockSignals(was_blocked)
         for field in self.fields.values():
             field.clear()
-        for spin in self.grid.spins.values():
-            spin.setValue(0)
 
     def texts(self) -> dict[str, str]:
         """What each mode's field says, blank included, in the modes' order."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.nodekit import Till, make_node, sync
+from tests.nodekit import MASTER, Till, make_node, sync
 from tillmesh.node.errors import PermissionDenied, ShiftError, UncountedModes
+from tillmesh.node.projections.master_data import upserted_body
 
 
 def test_late_sales_of_a_cut_off_counter_are_kept_and_reconciled(tmp_path):
@@ -54,3 +55,24 @@ def test_late_sales_are_reconciled_only_with_every_mode_they_were_paid_in_counte
     done = sup("shift_reconcile", shift_id=shift,
                counted={"Cash": "19.99", "Card": by_card["totals"]["paid_amount"]})
     assert done["report"]["difference"] == {"Card": "0.00", "Cash": "0.00"}
+
+
+def test_a_mode_the_profile_dropped_during_the_shift_is_still_counted_at_closing(tmp_path):
+    """ERPNext took Card out of the POS profile after a card sale: the drawer still holds
+    that card money, so the closing must count it (not read it as a 0 shortage)."""
+    c1 = make_node(tmp_path / "c1", "C01")
+    ann = Till(c1, "ann")
+    ann("shift_open", opening={"Cash": "100"})
+    by_card = ann.sell("4000000000082", mode="Card")
+    profile = next(doc for doctype, doc in MASTER if doctype == "POS Profile")
+    with c1.log.transaction() as tx:
+        tx.append("master.upserted", upserted_body(
+            "POS Profile", {**profile, "payments": [{"mode_of_payment": "Cash", "default": 1}]},
+            "2026-11-02 09:00:00.0"))
+    shift = ann("shift_current")["shift"]
+    with pytest.raises(UncountedModes) as refused:
+        ann("shift_close", shift_id=shift, counted={"Cash": "100"})
+    assert refused.value.modes == ["Card"]
+    card = by_card["totals"]["paid_amount"]
+    z = ann("shift_close", shift_id=shift, counted={"Cash": "100", "Card": card})
+    assert z["report"]["difference"] == {"Card": "0.00", "Cash": "0.00"}
