@@ -124,6 +124,11 @@ def _problem(change: Change, users: Mapping[str, UserState],
             Role(str(body["role"]))
     except (KeyError, ValueError, ValidationError) as exc:
         return f"malformed {change.kind}: {exc}"
+    enrolled = members.get(str(body.get("node")))
+    if change.kind == ENROLLED and enrolled is not None and enrolled.public_key is not None:
+        # A counter's keys are for good: a second enrolment would hand its name, and the
+        # power to write its events, to another key. A new machine joins under a new id.
+        return f"{enrolled.node} is enrolled already (by {enrolled.enrolled_by})"
     if not change.signed:
         return None
     if change.kind == ENROLLED and body.get("node") == change.origin and not members:

@@ -113,6 +113,8 @@ def _learn(event: Event, known: dict[str, counters.Trust]) -> None:
         node = str(body["node"])
         held = known.get(node) or counters.Trust(None, False, None)
         if event.kind == ENROLLED:
+            if node in known:
+                return  # enrolled already: the fold refuses it, its key stays
             key = body.get("signing_key")
             known[node] = counters.Trust(bytes(key) if key else None, held.revoked,
                                          held.last_seq)

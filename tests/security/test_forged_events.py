@@ -19,9 +19,11 @@ from tests.security.rogue import Rogue
 from tillmesh.node.api.client import Client
 from tillmesh.node.domain.credentials import hash_secret
 from tillmesh.node.errors import LoginFailed
+from tillmesh.node.membership.trust import FORGED
 from tillmesh.node.ops.config import load
 from tillmesh.node.store import open_engine, read_key_file
 from tillmesh.node.store.event_log import EventLog
+from tillmesh.replication.signing import Signer
 
 pytestmark = pytest.mark.slow
 
@@ -142,6 +144,30 @@ def test_the_stolen_till_cannot_change_users_or_counters_in_a_non_admins_name(st
         members = {m["node"] for m in c.call("members")}
     assert "C03" in members and "ZZ8" not in members
     honest = sells(store.other)  # C03 was not revoked: its sales still arrive
+    until(lambda: honest in invoices(victim))
+
+
+def test_the_stolen_till_cannot_enrol_another_counter_again_with_its_own_key(store):
+    """In an admin's name, C02 enrols C03 again with a key the thief holds, then sends an
+    event as C03 signed with it, in the same batch: C03's key stays, both are refused."""
+    rogue, victim = store.rogue, store.victim
+    rogue.learn(victim.data_dir)
+    thief = Signer(b"\x66" * 32)
+    again = rogue.forge("C02", "node.enrolled", {"node": "C03", "public_key": "k" * 40,
+                                                 "signing_key": thief.public, "by": "admin"})
+    as_c03 = rogue.forge("C03", "user.upserted", user_body("trudy", "admin", "admin"),
+                         signer=thief)
+
+    def both_refused() -> bool:
+        events = {r["event"]: r["why"] for r in security(victim)["refused_events"]}
+        changes = {r["event"]: r["why"] for r in security(victim)["refused_changes"]}
+        return (events.get(as_c03.id) == FORGED.format("C03")
+                and changes.get(again.id) == "C03 is enrolled already (by C01)")
+
+    with rogue.link(victim.data_dir) as link:
+        rogue.until(link, (again, as_c03), both_refused, SEEN_S)
+    assert not can_log_in(victim, "trudy", "4321")
+    honest = sells(store.other)  # C03's own key still vouches for its sales
     until(lambda: honest in invoices(victim))
 
 

@@ -144,3 +144,16 @@ def test_only_enabled_admins_of_the_moment_change_users(changes: list[Change]) -
         assert by is None or admins_then.get(by), f"{change} applied by a non-admin"
         admins_then[change.body["user"]] = (change.body["role"] == "admin"
                                              and not change.body["disabled"])
+
+
+def test_a_counter_is_enrolled_once_and_its_keys_stay():
+    """Enrolling C02 again, even in an admin's name, would hand its name (and the power to
+    write its events) to another key: refused, the first keys stay."""
+    again = Change(4, "C01", 4, ENROLLED, {"node": "C02", "public_key": "m" * 40,
+                                           "signing_key": b"m" * 32, "by": "ann"}, True)
+    store = fold([*founding(), again])
+    assert store.members["C02"].signing_key == b"C02" * 8
+    assert store.members["C02"].public_key == "k" * 40
+    (refused,) = store.refused
+    assert (refused.origin, refused.seq, refused.reason) == (
+        "C01", 4, "C02 is enrolled already (by C01)")
