@@ -82,26 +82,42 @@ class Caller:
 class TenderDrafts:
     """What the cashier has typed as the customer's tender, by cart, before the sale: in
     memory only (nothing happened yet, so no event), for the customer display. One draft a
-    cart, at most ``limit`` carts (the oldest forgotten first); checkout drops a cart's
-    draft when it is sold, voided, held or changed."""
+    cart, kept with the session that typed it, at most ``limit`` carts (the oldest
+    forgotten first); checkout drops a cart's draft when it is sold, voided, held or
+    changed, and a session's drafts go when it locks, logs out or ends."""
 
     def __init__(self, limit: int = MAX_TENDER_DRAFTS) -> None:
         self._limit = limit
-        self._drafts: dict[str, tuple[Tender, ...]] = {}
+        self._drafts: dict[str, tuple[str, tuple[Tender, ...]]] = {}  # cart: (token, tender)
 
-    def put(self, cart_id: str, tenders: Sequence[Tender]) -> None:
-        """The cart's draft is now ``tenders`` (none: no draft)."""
+    def put(self, cart_id: str, tenders: Sequence[Tender], token: str) -> None:
+        """The cart's draft is now ``tenders`` (none: no draft), typed in session ``token``."""
         self._drafts.pop(cart_id, None)  # re-inserted last: the newest
         if tenders:
-            self._drafts[cart_id] = tuple(tenders)
+            self._drafts[cart_id] = (token, tuple(tenders))
         while len(self._drafts) > self._limit:
             del self._drafts[next(iter(self._drafts))]
 
     def get(self, cart_id: str) -> tuple[Tender, ...]:
-        return self._drafts.get(cart_id, ())
+        return self._drafts.get(cart_id, ("", ()))[1]
+
+    def live(self, cart_id: str, active: Callable[[str], bool]) -> tuple[Tender, ...]:
+        """The cart's draft while ``active(token)`` says the session that typed it is live
+        and unlocked; else none, and that session's drafts are dropped (it idled or ran
+        out of time with nobody calling in to say so)."""
+        token, tenders = self._drafts.get(cart_id, ("", ()))
+        if tenders and not active(token):
+            self.drop_session(token)
+            return ()
+        return tenders
 
     def drop(self, cart_id: str) -> None:
         self._drafts.pop(cart_id, None)
+
+    def drop_session(self, token: str) -> None:
+        """Forget what session ``token`` typed: it locked or logged out, so nobody is
+        taking a payment there now."""
+        self._drafts = {c: d for c, d in self._drafts.items() if d[0] != token}
 
     def __len__(self) -> int:
         return len(self._drafts)

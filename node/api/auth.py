@@ -56,6 +56,7 @@ def login(node: Node, user: str, pin: str) -> dict[str, Any]:
 def logout(node: Node, caller: Caller) -> dict[str, Any]:
     """End this session."""
     node.sessions.close(caller.token)
+    node.tender_drafts.drop_session(caller.token)  # nobody pays at this till now
     return {"ok": True}
 
 
@@ -63,6 +64,7 @@ def logout(node: Node, caller: Caller) -> dict[str, Any]:
 def lock(node: Node, caller: Caller) -> dict[str, Any]:
     """Lock the screen: only this user's PIN unlocks it."""
     node.sessions.lock(caller.token)
+    node.tender_drafts.drop_session(caller.token)  # the customer display shows no tender
     return {"locked": True}
 
 

@@ -27,9 +27,9 @@ from tillmesh.node.api.const import (
 from tillmesh.node.domain.cart import Cart, CartStatus
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
-from tillmesh.node.domain.sale import Tender, price
+from tillmesh.node.domain.sale import Tender, check_payments, price
 from tillmesh.node.domain.totals import amount_due
-from tillmesh.node.errors import ValidationError
+from tillmesh.node.errors import PaymentError, ValidationError
 from tillmesh.node.store import cart_store
 from tillmesh.node.store.event_codec import unpack_body
 from tillmesh.node.store.raw import raw
@@ -46,8 +46,9 @@ def cart_tender_draft(node: Node, caller: Caller, cart_id: str,
     """What the customer hands over, as the cashier types it: the display's paid and change.
 
     Kept in memory only, one per cart, until the cart is sold, voided, held or changed,
-    or ``payments`` is empty; never recorded (``sale_submit`` takes the payments). Only
-    an open cart has one; each amount is checked as a payment's (mode, 2 decimals).
+    ``payments`` is empty, or this session locks, logs out or ends; never recorded
+    (``sale_submit`` takes the payments). Only an open cart has one; each amount is
+    checked as a payment's (mode, 2 decimals).
     """
     tenders = inputs.tenders(node, payments)
     with node.read() as s:
@@ -57,7 +58,7 @@ def cart_tender_draft(node: Node, caller: Caller, cart_id: str,
     for tender in tenders:
         ctx.mode(tender.mode_of_payment)
         inputs.money(node, tender.amount, f"{tender.mode_of_payment} amount")
-    node.tender_drafts.put(cart.cart_id, tenders)
+    node.tender_drafts.put(cart.cart_id, tenders, caller.token)
     return {"paid": str(_sum(tenders))}
 
 
@@ -67,8 +68,9 @@ async def customer_display(node: Node, since: str | None = None) -> dict[str, An
 
     No login (a display is no user), so it answers only what a customer at the till sees
     anyway: the cart's last lines (name, qty, amount), its total and, while the cashier
-    types what the customer hands over (``cart_tender_draft``), the paid amount and the
-    change, priced as the sale will book them; and a sale's total, payments and change;
+    types what the customer hands over (``cart_tender_draft``) in a session that is still
+    live and unlocked, the paid amount and, if the sale would take that tender, the change,
+    priced as the sale will book them; and a sale's total, payments and change;
     never who sells, to whom, an id or anything to act on. Made to be polled: ``since`` is
     the last answer's ``version``; if nothing changed the answer is ``{"version",
     "unchanged": true}`` with nothing priced, and ``sale`` is only ever a sale this
@@ -85,7 +87,8 @@ async def customer_display(node: Node, since: str | None = None) -> dict[str, An
     ctx: PosContext | None = None
     with node.read() as s:
         newest = cart_store.newest(s)
-        draft = node.tender_drafts.get(newest.cart_id) if newest is not None else ()
+        active = partial(node.sessions.active, now=node.clock())
+        draft = node.tender_drafts.live(newest.cart_id, active) if newest is not None else ()
         version = f"{head}-{newest.digest if newest else ''}-{_digest(draft)}"
         if since == version:
             return {"version": version, "unchanged": True}
@@ -123,19 +126,26 @@ def _digest(draft: Sequence[Tender]) -> str:
 
 def _shown(cart: Cart, ctx: PosContext, draft: Sequence[Tender]) -> dict[str, Any]:
     """What a display shows of ``cart``: its last lines, the amount due and, with a draft,
-    what is paid and the change. Once the draft covers the due it is priced as
-    ``sale_submit`` will price the sale (ERPNext's paid and change amounts); short of it,
-    which ERPNext refuses to price, there is no change yet. Pure."""
+    what is paid and the change. A draft the sale would take (``check_payments``, the
+    sale's own rule) is priced as ``sale_submit`` will price the sale (ERPNext's paid and
+    change amounts); one it would refuse (short of the due, change out of a card) has no
+    change: the customer is never shown change the till will not give. Pure."""
     totals = price(cart, ctx)
-    paid = _sum(draft) if draft else None
-    if paid is not None and paid >= amount_due(totals):
-        totals = price(cart, ctx, paid)
+    change: Decimal | None = None
+    if draft:
+        try:
+            paid = check_payments(draft, ctx, amount_due(totals))
+        except PaymentError:
+            pass  # not a sale yet: what is paid shows, no change
+        else:
+            totals = price(cart, ctx, paid)
+            change = totals.change_amount
     last = zip(cart.lines[-DISPLAY_LINES:], totals.lines[-DISPLAY_LINES:], strict=True)
     return {"lines": [{"name": ln.item_name, "qty": str(t.qty), "uom": ln.uom,
                        "amount": str(t.amount)} for ln, t in last],
             "line_count": len(cart.lines), "total": str(amount_due(totals)),
-            "paid": None if paid is None else str(flt(paid)),
-            "change": None if paid is None else str(totals.change_amount)}  # 0 unpriced
+            "paid": str(flt(_sum(draft))) if draft else None,
+            "change": None if change is None else str(change)}
 
 
 def _paid(body: dict[str, Any]) -> dict[str, Any]:

@@ -391,7 +391,7 @@ class SessionBook:
         session = self._alive(token, now)
         if session.locked:
             raise SessionExpired("Locked: enter your PIN", reason="locked", user_id=session.user_id)
-        if now - session.last_seen > self.idle_timeout:
+        if self._idle(session, now):
             self._sessions[token] = replace(session, locked=True)
             raise SessionExpired(
                 f"Locked after {_duration(self.idle_timeout)} idle: enter your PIN",
@@ -399,6 +399,15 @@ class SessionBook:
                 user_id=session.user_id,
             )
         return session
+
+    def active(self, token: str, now: datetime) -> bool:
+        """Whether :meth:`get` would answer ``token``'s session at ``now`` (live, unlocked,
+        not idle), without locking or ending it: for what only looks (the customer
+        display), so the session's own next call still learns why it ended."""
+        _aware(now)
+        session = self._sessions.get(token)
+        return (session is not None and not session.locked
+                and not self._too_old(session, now) and not self._idle(session, now))
 
     def touch(self, token: str, now: datetime) -> Session:
         """Record activity on a live session (as :meth:`get`, then ``last_seen = now``)."""
@@ -435,7 +444,7 @@ class SessionBook:
     def purge(self, now: datetime) -> int:
         """Drop sessions older than ``max_age``; how many."""
         _aware(now)
-        tokens = [t for t, s in self._sessions.items() if now - s.opened_at > self.max_age]
+        tokens = [t for t, s in self._sessions.items() if self._too_old(s, now)]
         for token in tokens:
             del self._sessions[token]
         return len(tokens)
@@ -445,7 +454,13 @@ class SessionBook:
         session = self._sessions.get(token)
         if session is None:
             raise SessionExpired("Session expired: log in again", reason="unknown")
-        if now - session.opened_at > self.max_age:
+        if self._too_old(session, now):
             del self._sessions[token]
             raise SessionExpired("Session expired: log in again", reason="max_age")
         return session
+
+    def _too_old(self, session: Session, now: datetime) -> bool:
+        return now - session.opened_at > self.max_age
+
+    def _idle(self, session: Session, now: datetime) -> bool:
+        return now - session.last_seen > self.idle_timeout

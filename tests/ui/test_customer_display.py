@@ -219,16 +219,31 @@ def test_the_change_shows_exactly_until_the_till_is_idle_long_enough(steps):
                           st.decimals(min_value=-5, max_value=500, places=3)), max_size=6))
 def test_the_tender_the_display_is_told_is_what_the_payment_screen_counts(typed):
     """The draft adds up to what the screen shows as paid, or is not sent at all while an
-    amount is no amount of money (negative, below a cent)."""
-    payment = Payment(Decimal("39.98"), (Mode("Cash", True), Mode("Card", False)))
+    amount is no amount of money (negative, below a cent); while the card pays more than is
+    due (the screen says so, the sale is refused) the display is told nothing is paid."""
+    due = Decimal("39.98")
+    payment = Payment(due, (Mode("Cash", True), Mode("Card", False)))
     for mode, amount in typed:
         payment = payment.set(mode, amount)
     draft = payment.draft()
     bad = any(a < 0 or a != a.quantize(Decimal("0.01")) for _, a in payment.tendered)
     assert (draft is None) == bad
-    if draft is not None:
+    if draft is None:
+        return
+    if payment.amount("Card") > due:
+        assert draft == [] and payment.problem is not None
+    else:
         assert draft == payment.payments()
         assert sum((Decimal(p["amount"]) for p in draft), Decimal(0)) == payment.paid
+
+
+def test_a_card_paying_more_than_is_due_is_not_sent_to_the_display():
+    payment = Payment(Decimal("19.99"), (Mode("Cash", True), Mode("Card", False)))
+    assert payment.set("Cash", Decimal(50)).draft() == [
+        {"mode_of_payment": "Cash", "amount": "50"}]
+    card = payment.set("Cash", Decimal(50)).set("Card", Decimal(200))
+    assert card.problem == "Change can only be given in cash: lower the card amount"
+    assert card.draft() == []  # not the 50 cash sent before, with its change
 
 
 def test_a_cart_emptied_without_a_sale_says_welcome():
@@ -410,6 +425,27 @@ def test_every_face_fits_a_customer_display(display, qtbot, size):
         assert [m for m in misfits(display) if not m.startswith("window ")] == []
         if shown.face is Face.CART:
             assert len(display.lines.visible()[1]) >= MIN_LINES_SHOWN
+
+
+def test_polls_go_on_after_an_answer_the_window_failed_to_show(display, qtbot,
+                                                              node: NodeProcess, monkeypatch):
+    ensure_shift(node)
+    show, shown = display.show_state, []
+
+    def show_once_broken(state: Shown) -> None:
+        shown.append(state)
+        if len(shown) == 1:
+            raise RuntimeError("a bug showing this answer")
+        show(state)
+
+    monkeypatch.setattr(display, "show_state", show_once_broken)
+    with qtbot.capture_exceptions() as raised:
+        qtbot.waitUntil(lambda: len(shown) >= 3, timeout=WAIT_MS)  # polled on after it
+        with client(node, CASHIER) as api:
+            api.cart_scan(api.cart_new()["cart_id"], demo_barcodes(1)[0])
+        qtbot.waitUntil(lambda: display.shown.face is Face.CART, timeout=WAIT_MS)
+    assert [str(exc) for _, exc, _ in raised] == ["a bug showing this answer"]
+    assert display.pages.currentWidget() is display.faces[Face.CART]
 
 
 def test_the_window_never_takes_the_keyboard_or_a_touch(display):

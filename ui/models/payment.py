@@ -111,6 +111,11 @@ class Payment:
         """Cash to give back: paid - due once enough is tendered, else 0."""
         return max(self.paid - self.due, ZERO)
 
+    @property
+    def _card_change(self) -> bool:
+        """Change would come out of a non-cash mode: the node refuses that."""
+        return self.non_cash > self.due
+
     def _not_money(self) -> tuple[str, Decimal] | None:
         """The first (mode, amount) that is no amount of money: negative, or below a cent."""
         return next(((m, a) for m, a in self.tendered if a < 0 or a != a.quantize(CENT)), None)
@@ -124,7 +129,7 @@ class Payment:
             return "Enter what the customer pays"
         if self.paid < self.due:
             return f"{money(self.remaining)} still to pay"
-        if self.non_cash > self.due:
+        if self._card_change:
             return "Change can only be given in cash: lower the card amount"
         return None
 
@@ -139,8 +144,12 @@ class Payment:
     def draft(self) -> list[dict[str, str]] | None:
         """What the customer display is told while this is typed (``cart_tender_draft``):
         the payments so far, even short of the due ([] for none); None while an amount is
-        no amount of money (the node would refuse it: what it was told before stays)."""
-        return None if self._not_money() is not None else self.payments()
+        no amount of money (the node would refuse it: what it was told before stays); []
+        while change would come out of a card: no sale takes that, so the display shows
+        no tender rather than keep an earlier one's change."""
+        if self._not_money() is not None:
+            return None
+        return [] if self._card_change else self.payments()
 
 
 def new_payment(due: object, modes: tuple[Mode, ...]) -> Payment:

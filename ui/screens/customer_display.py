@@ -234,15 +234,20 @@ class CustomerDisplay(QWidget):
 
     def _answered(self, answer: Any) -> None:
         self._out = False
-        self.show_state(self.shown.follow(answer, self.clock()))
-        self._timer.start(DISPLAY_POLL_MS)
+        try:
+            self.show_state(self.shown.follow(answer, self.clock()))
+        finally:  # a bug showing one answer must not stop the display for good
+            self._timer.start(DISPLAY_POLL_MS)
 
     def _failed(self, exc: TillmeshError) -> bool:
         """Nothing of it reaches the customer: what is shown stays, polls go on."""
         self._out = False
-        aged = self.shown.aged(self.clock())
-        if aged is not self.shown:  # the change gives way to the welcome, even offline
-            self.show_state(aged)
+        try:
+            aged = self.shown.aged(self.clock())
+            if aged is not self.shown:  # the change gives way to the welcome, even offline
+                self.show_state(aged)
+        finally:
+            self._timer.start(DISPLAY_RETRY_MS)
         if isinstance(exc, UnknownMethod):
             if not self._missing_said:
                 log.warning("customer display poll: the node has no %s (an older "
@@ -251,7 +256,6 @@ class CustomerDisplay(QWidget):
         elif not isinstance(exc, NodeUnavailable):
             log.warning("customer display poll: %s answered %s: %s", DISPLAY_METHOD,
                         exc.code, exc.message)
-        self._timer.start(DISPLAY_RETRY_MS)
         return True
 
     def show_state(self, shown: Shown) -> None:

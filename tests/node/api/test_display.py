@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.nodekit import Till, approver, make_node, run_now
+from tests.nodekit import FakeClock, Till, approver, make_node, run_now
 from tillmesh.node.api import Node
 from tillmesh.node.api.const import MAX_TENDER_DRAFTS
 from tillmesh.node.errors import NotFoundError, PaymentError, SessionExpired, ValidationError
@@ -107,6 +107,50 @@ def test_a_draft_is_never_recorded_and_goes_with_a_void_a_hold_and_a_change(node
         assert _display(node)["paid"] is None
 
 
+def test_a_tender_the_sale_would_refuse_shows_what_is_paid_and_no_change(node, ann):
+    cart = _cart(ann, WINE)  # 19.99
+    card = [{"mode_of_payment": "Card", "amount": "200"}]
+    ann("cart_tender_draft", cart_id=cart, payments=card)
+    shown = _display(node)
+    assert (shown["paid"], shown["change"]) == ("200.00", None)  # not 180.01 from a card
+    with pytest.raises(PaymentError, match="change can only be given in cash"):
+        ann("sale_submit", cart_id=cart, payments=card)
+    ann("cart_tender_draft", cart_id=cart, payments=_cash("10"))  # short of the due
+    shown = _display(node)
+    assert (shown["paid"], shown["change"]) == ("10.00", None)
+
+
+@pytest.mark.parametrize("leave", ["lock", "logout"])
+def test_a_till_that_locks_or_logs_out_takes_its_tender_off_the_display(node, ann, leave):
+    cart = _cart(ann, WINE)
+    ann("cart_tender_draft", cart_id=cart, payments=_cash("50"))
+    typed = _display(node)
+    assert (typed["paid"], typed["change"]) == ("50.00", "30.01")
+    bob = Till(node, "bob")
+    bob(leave)  # another session's: ann's tender stays
+    assert _display(node)["paid"] == "50.00"
+    ann(leave)
+    assert len(node.tender_drafts) == 0  # gone at once, not kept for a session nobody pays in
+    gone = _display(node, typed["version"])
+    assert (gone["paid"], gone["change"]) == (None, None) and gone["total"] == "19.99"
+
+
+def test_a_till_left_idle_shows_no_tender_though_it_never_called_again(tmp_path):
+    clock = FakeClock()
+    node = make_node(tmp_path, clock=clock)
+    ann = Till(node, "ann")
+    ann("shift_open", opening={"Cash": "100.00"})
+    cart = _cart(ann, WINE)
+    ann("cart_tender_draft", cart_id=cart, payments=_cash("50"))
+    typed = _display(node)
+    clock.advance(minutes=node.config.idle_lock_minutes + 1)  # the app stopped, say
+    idle = _display(node, typed["version"])
+    assert (idle["paid"], idle["change"]) == (None, None) and len(node.tender_drafts) == 0
+    with pytest.raises(SessionExpired) as locked:  # the till still learns why, as before
+        ann("cart_get", cart_id=cart)
+    assert locked.value.details["reason"] == "idle"
+
+
 def test_drafts_are_one_per_cart_and_only_the_newest_few_carts_keep_one(node, ann):
     carts = [_cart(ann, BOOK) for _ in range(MAX_TENDER_DRAFTS + 3)]
     for amount in ("10", "20", "30"):
@@ -144,22 +188,27 @@ cents = st.decimals(min_value=0, max_value=Decimal("200"), places=2)
        card=cents)
 def test_paid_and_change_shown_while_typing_are_the_apps_and_what_the_sale_books(
         till: Till, codes: list[str], cash: Decimal, card: Decimal):
-    """Whatever is typed, the display shows the paid amount and the change the cashier's
-    payment screen shows, and a sale taken with it books that change, to the cent."""
+    """Whatever is typed (sent as it is, even what the app would not send), the display
+    shows the paid amount the cashier's payment screen shows, and change exactly when the
+    screen would let the sale go: that sale books it to the cent, and one without change
+    shown is refused."""
     cart = _cart(till, *codes)
     due = Decimal(till("cart_get", cart_id=cart)["due"])
     screen = Payment(due, MODES).set("Cash", cash).set("Card", card)
-    draft = screen.draft()
-    assert draft is not None
-    till("cart_tender_draft", cart_id=cart, payments=draft)
+    tender = screen.payments()
+    till("cart_tender_draft", cart_id=cart, payments=tender)
     shown = _display(till.node)
     assert Decimal(shown["total"]) == due
-    if not draft:  # nothing typed yet: nothing paid shows
+    if not tender:  # nothing typed yet: nothing paid shows
         assert shown["paid"] is None and shown["change"] is None
         return
-    assert (Decimal(shown["paid"]), Decimal(shown["change"])) == (screen.paid, screen.change)
+    assert Decimal(shown["paid"]) == screen.paid
     if screen.ready:
-        sale = till("sale_submit", cart_id=cart, payments=screen.payments())
+        assert Decimal(shown["change"]) == screen.change
+        sale = till("sale_submit", cart_id=cart, payments=tender)
         assert Decimal(sale["change"]) == Decimal(shown["change"])
     else:
+        assert shown["change"] is None
+        with pytest.raises(PaymentError):
+            till("sale_submit", cart_id=cart, payments=tender)
         till("cart_void", cart_id=cart, approver=approver("sup"))

@@ -388,6 +388,28 @@ def test_max_age_ends_even_an_active_session(book):
     assert len(book) == 0
 
 
+@pytest.mark.parametrize(("locked", "later", "active"), [
+    (False, 4 * MIN, True),
+    (False, 5 * MIN + timedelta(seconds=1), False),  # idle
+    (True, MIN, False),
+    (False, timedelta(hours=12, seconds=1), False),  # past max_age
+])
+def test_active_says_what_get_would_without_locking_or_ending_the_session(
+        book, locked, later, active):
+    session = book.open("anna", ANNA, T0)
+    if locked:
+        book.lock(session.token)
+    assert book.active(session.token, T0 + later) is active
+    assert not book.active("nope", T0)
+    if active:
+        assert book.get(session.token, T0 + later) == session
+    else:  # the session's own next call still says why, as if nobody had looked
+        with pytest.raises(SessionExpired) as err:
+            book.get(session.token, T0 + later)
+        assert err.value.details["reason"] == (
+            "locked" if locked else "idle" if later < timedelta(hours=1) else "max_age")
+
+
 def test_close(book):
     b = book.open("bert", BERT, T0)
     assert book.close(b.token) and not book.close(b.token)
