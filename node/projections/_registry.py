@@ -68,7 +68,19 @@ def reset(session: Session) -> None:
 
 
 def shape() -> str:
-    """A fingerprint of every projection table's name and columns (this release's)."""
-    parts = sorted(f"{t.name}({','.join(f'{c.name}:{c.type}' for c in t.columns)})"
+    """A fingerprint of every projection table's name, columns and format (this release's).
+
+    A store whose tables were built to another fingerprint is rebuilt from its events when
+    this release opens it. Columns alone miss a change in what the rows hold (a key added to
+    a packed column): such a table says so with ``info={**PROJECTION, "format": n}``, ``n``
+    bumped by the release that changes it. A table never bumped adds nothing, so its part
+    is what releases before formats wrote.
+    """
+    parts = sorted(f"{t.name}{_format(t)}({','.join(f'{c.name}:{c.type}' for c in t.columns)})"
                    for t in projection_tables())
     return hashlib.sha256(";".join(parts).encode()).hexdigest()
+
+
+def _format(table: Table) -> str:
+    version = table.info.get("format")
+    return "" if version is None else f"@{version}"

@@ -93,7 +93,10 @@ class SaleRow(Base):
         Index("ix_sales_shift", "shift"),
         Index("ix_sales_hlc", "hlc"),
         Index("ix_sales_return_against", "return_against"),  # the outbox's crossings
-        {"info": PROJECTION},
+        # Bump "format" when ``_sale`` writes a summary an earlier release's lacks or reads
+        # otherwise (the columns stay): a store it built is rebuilt at the first start.
+        # 2: vat and line_discount.
+        {"info": {**PROJECTION, "format": 2}},
     )
 
 
@@ -410,9 +413,10 @@ def summary_of(raw: bytes) -> SaleSummary:
         change_amount=Decimal(d["change_amount"]),
         cash_mode=d["cash_mode"],
         taxes=tuple((a, Decimal(v)) for a, v in d["taxes"]),
-        # Summaries stored by an earlier release have neither (a rebuild adds them).
-        line_discount=Decimal(d.get("line_discount", 0)),
-        vat=tuple(RateTotals(*(Decimal(v) for v in r)) for r in d.get("vat", ())),
+        # Every summary has both: a store an earlier release built without them is
+        # rebuilt when this one opens it (SaleRow's format).
+        line_discount=Decimal(d["line_discount"]),
+        vat=tuple(RateTotals(*(Decimal(v) for v in r)) for r in d["vat"]),
     )
 
 

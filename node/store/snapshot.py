@@ -7,7 +7,8 @@ the file is one consistent state); the new counter checks every
 origin's hash chain, copies the events and the projection tables in one transaction, and
 anti-entropy brings whatever happened since. Projections are pure functions of the event
 set, so copied tables equal what replaying the copied events would build; a counter whose
-tables have another shape (another release) refuses the file and pulls events instead.
+tables have another shape or format (``projections.shape``: another release) refuses the
+file and pulls events instead.
 
 Local tables (carts, invites, login counters, meta) never leave the inviting counter.
 """
@@ -29,7 +30,7 @@ import sqlcipher3
 from sqlalchemy import Table
 
 from tillmesh.node.errors import StoreError, ValidationError
-from tillmesh.node.projections import projection_tables
+from tillmesh.node.projections import projection_tables, shape
 from tillmesh.node.store import EventRow
 from tillmesh.node.store._engine import _connect
 from tillmesh.node.store.const import KEY_BYTES, TICKET_BYTES, TICKET_S
@@ -38,6 +39,7 @@ from tillmesh.node.store.event_codec import GENESIS, Event
 log = logging.getLogger("tillmesh.snapshot")
 
 _ALIAS = "snapshot"
+_SHAPE = "projection_shape"  # in the file: the exporter's ``projections.shape()``
 
 
 @dataclass
@@ -101,6 +103,9 @@ def export(db_path: Path, key: bytes, ticket: Ticket) -> int:
                 cols = _columns(conn, "main", table.name)
                 conn.execute(f"INSERT INTO {_ALIAS}.{table.name} ({cols}) "
                              f"SELECT {cols} FROM main.{table.name}")
+            # Equal columns may hold rows of another format: the installer compares this.
+            conn.execute(f"CREATE TABLE {_ALIAS}.{_SHAPE} (shape TEXT NOT NULL)")
+            conn.execute(f"INSERT INTO {_ALIAS}.{_SHAPE} VALUES (?)", (shape(),))
         finally:
             conn.execute("COMMIT")
     ticket.path.chmod(0o600)
@@ -122,7 +127,8 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
     """Copy a snapshot's events and projections into this (empty) store; events copied.
 
     Refused (ValidationError, nothing written) when this store already holds events, when
-    a table has another shape, or when an origin's events do not chain.
+    a table has another shape or the tables another format (or the file does not say
+    theirs: an older exporter), or when an origin's events do not chain.
     """
     with _attached(db_path, key, snapshot, snapshot_key) as conn:
         if conn.execute("SELECT 1 FROM main.events LIMIT 1").fetchone():
@@ -131,6 +137,9 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
             if _columns(conn, "main", table.name) != _columns(conn, _ALIAS, table.name):
                 raise ValidationError(f"the snapshot's {table.name} has another shape "
                                       "(another release): pulling events instead")
+        if _shape_of(conn) != shape():
+            raise ValidationError("the snapshot's tables have another format (another "
+                                  "release): pulling events instead")
         count = _check_chains(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -144,6 +153,15 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
             conn.execute("ROLLBACK")
             raise
     return count
+
+
+def _shape_of(conn: Any) -> str | None:
+    """The exporter's projection fingerprint; None from a release that wrote none."""
+    if not conn.execute(f"SELECT 1 FROM {_ALIAS}.sqlite_master WHERE name = ?",
+                        (_SHAPE,)).fetchone():
+        return None
+    row = conn.execute(f"SELECT shape FROM {_ALIAS}.{_SHAPE}").fetchone()
+    return None if row is None else str(row[0])
 
 
 def _check_chains(conn: Any) -> int:

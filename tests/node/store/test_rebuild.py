@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import random
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from tests.nodekit import FakeClock, Till, approver, dump, link, make_node, sync
+from tillmesh.node.api.dispatch import new_node
 from tillmesh.node.projections._registry import shape
+from tillmesh.node.projections.ledger import SaleRow
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import Meta, create_key_file, open_engine
-from tillmesh.node.store.event_codec import Event
+from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.event_log import PROJECTIONS_KEY, EventLog
 
 
@@ -53,8 +57,6 @@ def _scenario(tmp: Path) -> tuple[list[Event], dict[str, list[tuple]]]:
     sync(n2.log, n1.log)
     assert dump(n1.log) == dump(n2.log)  # both counters converged incrementally
     with n2.log.reading() as s:
-        from tillmesh.node.projections.ledger import SaleRow
-
         assert s.get(SaleRow, late["invoice"]).late is True
     return list(n1.log.events()), dump(n1.log)
 
@@ -131,4 +133,42 @@ def test_a_store_opened_by_a_release_with_other_projection_tables_rebuilds_them(
     reopened = EventLog(log.engine, "C09")
     assert dump(reopened) == expected  # the outbox owes ERPNext the old events again
     with reopened.reading() as s:
+        assert s.get(Meta, PROJECTIONS_KEY).value == shape()
+
+
+def test_sales_an_older_release_summed_up_otherwise_are_rebuilt_and_the_shift_adds_up(
+        tmp_path: Path):
+    """The release before VAT per rate stored each sale's summary without ``vat`` and
+    ``line_discount``, in the same columns. A shift that spans the upgrade: its X report's
+    rates add up to its total, and the earlier sale's line discount is in it."""
+    node = make_node(tmp_path)
+    ann = Till(node, "ann")
+    ann("shift_open", opening={"Cash": "100.00", "Card": "0"})
+    cart = ann("cart_new")["cart_id"]
+    ann("cart_add", cart_id=cart, item_code="WINE", qty="1")  # 19.99 at 19 %
+    ann("cart_add", cart_id=cart, item_code="BOOK", qty="1")  # 12.95 at 7 %
+    ann("cart_line_discount", cart_id=cart, line=1, amount="1.59", approver=approver("sup"))
+    view = ann("cart_get", cart_id=cart)
+    before = ann("sale_submit", cart_id=cart,
+                 payments=[{"mode_of_payment": "Cash", "amount": view["due"]}])
+    # The previous release's fingerprint: these columns, no format on the sales table.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delitem(SaleRow.__table__.info, "format", raising=False)
+        previous = shape()
+    with node.log.transaction() as tx:  # as the previous release left the store
+        row = tx.session.get(SaleRow, before["invoice"])
+        row.summary = pack_body({k: v for k, v in unpack_body(row.summary).items()
+                                 if k not in ("vat", "line_discount")})
+        tx.session.merge(Meta(key=PROJECTIONS_KEY, value=previous))
+    upgraded = new_node(node.config, EventLog(node.log.engine, "C01", clock=node.clock),
+                        clock=node.clock, keypair=node.keypair)
+    ann = Till(upgraded, "ann")
+    ann.sell("4000000000044")  # the same shift goes on: WINE again
+    x = ann("shift_report")["report"]
+    assert x["grand_total"] == str(Decimal(view["due"]) + Decimal("19.99"))
+    assert sum(Decimal(r["gross"]) for r in x["vat"]) == Decimal(x["grand_total"])
+    assert sum(Decimal(r["tax"]) for r in x["vat"]) == Decimal(x["total_taxes"])
+    assert [r["rate"] for r in x["vat"]] == ["19", "7"]
+    assert x["line_discounts"] == "1.59"
+    with upgraded.log.reading() as s:
         assert s.get(Meta, PROJECTIONS_KEY).value == shape()

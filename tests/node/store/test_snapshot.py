@@ -95,6 +95,20 @@ def test_a_table_of_another_release_is_refused(inviter, tmp_path: Path):
         snapshot.install(db, key, bad, ticket.key)
 
 
+@pytest.mark.parametrize("sql", [
+    "UPDATE projection_shape SET shape = 'an older release''s formats'",
+    "DROP TABLE IF EXISTS projection_shape",  # an exporter that said nothing: older
+])
+def test_tables_of_another_format_are_refused(inviter, tmp_path: Path, sql: str):
+    """Same columns, but rows another release wrote otherwise (sale summaries without VAT
+    per rate, say): the new counter pulls the events and builds its own."""
+    _, ticket = inviter
+    bad = _tampered(ticket, tmp_path, sql)
+    _, db, key = _store(tmp_path / "new", "C09")
+    with pytest.raises(ValidationError, match="another format"):
+        snapshot.install(db, key, bad, ticket.key)
+
+
 def test_a_wrong_key_is_refused(inviter, tmp_path: Path):
     _, ticket = inviter
     _, db, key = _store(tmp_path / "new", "C09")
