@@ -58,9 +58,16 @@ def missing_libraries(ldd_output: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+# Libraries whose package the naming policy does not give (an API version in the name).
+_PACKAGE_OF = {f"lib{name}-2.0.so.0": "libglib2.0-0"
+               for name in ("glib", "gthread", "gobject", "gio", "gmodule")}
+
+
 def debian_package(soname: str) -> str:
     """The Debian package that ships ``soname``, by Debian's library naming policy:
     libxcb-cursor.so.0 → libxcb-cursor0, libxkbcommon-x11.so.0 → libxkbcommon-x11-0."""
+    if soname in _PACKAGE_OF:
+        return _PACKAGE_OF[soname]
     match = _SONAME.match(soname)
     if match is None:
         return soname
@@ -96,13 +103,20 @@ def check(platform: str | None = None, environ: dict[str, str] | None = None) ->
     plugin = plugin_path(platform)
     if not plugin.exists():
         return DisplayCheck(platform, (), False, f"PySide6 has no plugin {plugin}")
-    ldd = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True,
-                         timeout=LDD_TIMEOUT_S, check=False)
+    try:
+        ldd = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True,
+                             timeout=LDD_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:  # no ldd (not glibc), or it hung
+        return DisplayCheck(platform, (), False, f"cannot run ldd on {plugin.name}: {exc}")
     missing = missing_libraries(ldd.stdout)
     if missing or not has_display(platform, env):
         return DisplayCheck(platform, missing, None, "")
-    child = subprocess.run([sys.executable, "-c", _START], capture_output=True, text=True,
-                           timeout=START_TIMEOUT_S, check=False,
-                           env={**env, "QT_QPA_PLATFORM": platform})
+    try:
+        child = subprocess.run([sys.executable, "-c", _START], capture_output=True,
+                               text=True, timeout=START_TIMEOUT_S, check=False,
+                               env={**env, "QT_QPA_PLATFORM": platform})
+    except subprocess.TimeoutExpired:
+        return DisplayCheck(platform, (), False, f"Qt did not start on the display within "
+                                                 f"{START_TIMEOUT_S:.0f} s")
     said = (child.stderr.strip().splitlines() or ["(nothing)"])
     return DisplayCheck(platform, (), child.returncode == 0, said[-1])

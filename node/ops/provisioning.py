@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -26,6 +27,7 @@ from tillmesh.node.errors import (
     NodeUnavailable,
     StoreError,
     TillmeshError,
+    UnknownMethod,
     ValidationError,
 )
 from tillmesh.node.membership.invite import InviteCode
@@ -153,7 +155,8 @@ def store_status(config: Config) -> dict[str, Any]:
         if running:
             with Client(config.api_endpoint, timeout=PEERS_TIMEOUT_S) as client:
                 peers = client.call("peers")
-                status["counter"] = client.call("counter_state")  # revoked, cut off: why
+                with contextlib.suppress(UnknownMethod):  # a node of an earlier release
+                    status["counter"] = client.call("counter_state")  # revoked, cut off: why
             status["peers"] = peers
             status["warnings"] = [
                 f"clock of {p['node']} is {p['skew_ms']:+d} ms off (limit "

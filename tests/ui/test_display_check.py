@@ -38,6 +38,8 @@ def test_every_missing_library_is_named_once_in_order() -> None:
     ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
     ("libEGL.so.1", "libegl1"),
     ("libdbus-1.so.3", "libdbus-1-3"),
+    ("libglib-2.0.so.0", "libglib2.0-0"),  # seen on a fresh minimal Debian 12 (try-install)
+    ("libgthread-2.0.so.0", "libglib2.0-0"),
     ("libwayland-cursor.so.0", "libwayland-cursor0"),
 ])
 def test_a_missing_library_is_named_as_the_debian_package_that_ships_it(
@@ -75,3 +77,10 @@ def test_the_app_starts_on_a_real_x_server(tmp_path) -> None:
                               capture_output=True, timeout=60, check=False)
     assert said.returncode == 0, said.stderr
     assert "can run here on xcb" in said.stdout
+
+
+def test_a_machine_without_ldd_gets_an_answer_not_a_traceback(monkeypatch) -> None:
+    """`ui --check` on a system without glibc's ldd (or one that hangs) says so."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    found = check("xcb", {"DISPLAY": ":99"})
+    assert not found.ok and found.problem.startswith("cannot run ldd on libqxcb")
