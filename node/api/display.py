@@ -28,7 +28,7 @@ from tillmesh.node.domain.cart import Cart, CartStatus
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.sale import Tender, check_payments, price
-from tillmesh.node.domain.totals import amount_due
+from tillmesh.node.domain.totals import amount_due, recorded_due
 from tillmesh.node.errors import PaymentError, ValidationError
 from tillmesh.node.store import cart_store
 from tillmesh.node.store.event_codec import unpack_body
@@ -151,7 +151,7 @@ def _shown(cart: Cart, ctx: PosContext, draft: Sequence[Tender]) -> dict[str, An
 def _paid(body: dict[str, Any]) -> dict[str, Any]:
     """A ``sale.submitted`` body as the customer paid it. Pure."""
     t = body["totals"]
-    return {"total": t["rounded_total"] if Decimal(t["rounded_total"]) else t["grand_total"],
+    return {"total": recorded_due(t),
             "paid": t["paid_amount"], "change": t["change_amount"],
             "payments": [{"mode": p["mode_of_payment"], "amount": p["amount"]}
                          for p in body["payments"]]}

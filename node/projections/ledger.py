@@ -39,7 +39,7 @@ from tillmesh.node.domain.shift_totals import (
     ShiftStatus,
     line_discount,
 )
-from tillmesh.node.domain.totals import RateTotals, vat_per_rate_of
+from tillmesh.node.domain.totals import RateTotals, recorded_due, vat_per_rate_of
 from tillmesh.node.errors import NotFoundError, ShiftError
 from tillmesh.node.projections import projector
 from tillmesh.node.projections.deliveries import ACKED
@@ -294,7 +294,7 @@ def _reslot(sql: Raw, invoice: str, record: str, *values: Any) -> None:
 def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
     is_return = event.kind == "sale.returned"
     t = body["totals"]
-    grand = t["rounded_total"] if Decimal(t["rounded_total"]) else t["grand_total"]
+    grand = recorded_due(t)
     summary = {
         "invoice": body["invoice"],
         "is_return": is_return,

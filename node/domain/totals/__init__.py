@@ -20,6 +20,7 @@ from tillmesh.node.domain.totals._model import (
     TaxTotals,
     TotalsSettings,
     amount_due,
+    recorded_due,
 )
 from tillmesh.node.domain.totals._rates import (
     RateTotals,
@@ -44,6 +45,7 @@ __all__ = [
     "add_rates",
     "amount_due",
     "compute_totals",
+    "recorded_due",
     "vat_per_rate",
     "vat_per_rate_of",
 ]

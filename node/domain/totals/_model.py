@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from tillmesh.node.domain.money import CURRENCY_PRECISION, FLOAT_PRECISION
 
@@ -171,3 +172,10 @@ class InvoiceTotals:
 def amount_due(totals: InvoiceTotals) -> Decimal:
     """What the customer pays: ``rounded_total or grand_total``, as ERPNext decides it."""
     return totals.rounded_total or totals.grand_total
+
+
+def recorded_due(totals: Mapping[str, Any]) -> str:
+    """:func:`amount_due` of a recorded sale, from its ``totals`` as the event holds them
+    (money as text): ``rounded_total`` unless 0 (rounding off), else ``grand_total``."""
+    rounded = str(totals.get("rounded_total") or "0")
+    return rounded if Decimal(rounded) else str(totals.get("grand_total") or "0")

@@ -35,7 +35,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tillmesh.node.domain.money import flt
-from tillmesh.node.domain.totals._model import ZERO, ChargeType, InvoiceTotals, amount_due
+from tillmesh.node.domain.totals._model import (
+    ZERO,
+    ChargeType,
+    InvoiceTotals,
+    amount_due,
+    recorded_due,
+)
 
 
 @dataclass(frozen=True)
@@ -83,11 +89,7 @@ def vat_per_rate_of(body: Mapping[str, Any]) -> tuple[RateTotals, ...]:
                  bool(t.get("included_in_print_rate")),
                  _dec(t.get("tax_amount_after_discount_amount")), _detail(t))
             for t in body.get("taxes") or ()]
-    totals = body.get("totals") or {}
-    rounded = _dec(totals.get("rounded_total"))
-    due = rounded if rounded and _dec(totals.get("rounding_adjustment")) else _dec(
-        totals.get("grand_total"))
-    return _per_rate(lines, rows, due)
+    return _per_rate(lines, rows, _dec(recorded_due(body.get("totals") or {})))
 
 
 def add_rates(groups: Iterable[Iterable[RateTotals]]) -> tuple[RateTotals, ...]:
