@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QWidget
 
 from tillmesh.node.errors import ReturnUnconfirmed, TillmeshError
@@ -43,7 +45,11 @@ class ReturnsScreen(QWidget):
         self.find_field.setPlaceholderText("Scan the receipt or type the invoice number")
         self.find_field.returnPressed.connect(self.find_invoice)
         self.recent = table(RECENT_HEADERS)
-        self.recent.cellClicked.connect(lambda r, _: self.load(self.recent_numbers[r]))
+        self.recent.cellClicked.connect(self._picked)
+        self.recent.cellActivated.connect(self._picked)  # Enter on the keyboard
+        # Down from the number field goes to the latest sales (Up and Enter pick there).
+        QShortcut(QKeySequence(Qt.Key.Key_Down), self.find_field, self._to_recent,
+                  context=Qt.ShortcutContext.WidgetShortcut)
         self.heading = label("No invoice chosen", "title", wrap=True)
         self.lines = table(LINE_HEADERS, row_px=TOUCH_PX + 8)  # rows hold a qty field
         self.lines.setTabKeyNavigation(False)
@@ -71,6 +77,14 @@ class ReturnsScreen(QWidget):
         fill(self.recent, [(str(r["invoice"]), when(r.get("posted_at"), self.ctx.now()),
                             str(r.get("customer") or ""), money(dec(r.get("grand_total"))))
                            for r in sales], numeric=(3,))
+
+    def _picked(self, row: int, _: int) -> None:
+        self.load(self.recent_numbers[row])
+
+    def _to_recent(self) -> None:
+        if self.recent.rowCount():
+            self.recent.setFocus()
+            self.recent.setCurrentCell(0, 0)
 
     def find_invoice(self) -> None:
         number = invoice_from_scan(self.find_field.text())

@@ -90,7 +90,8 @@ class ShiftScreen(QWidget):
         self.list.setWordWrap(True)  # a shift's line wraps in a narrow column, never cut
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.itemClicked.connect(lambda _: self.select(self.shifts[self.list.currentRow()]))
+        self.list.itemClicked.connect(self._chosen)
+        self.list.itemActivated.connect(self._chosen)  # Enter on the keyboard
         left = card(label("Shifts", "title"), self.here, self.open_here,
                     button("Cash in / out  F9", lambda: ctx.action.emit("cash")),
                     button("Open drawer (no sale)", self.open_drawer),
@@ -217,6 +218,9 @@ class ShiftScreen(QWidget):
             self.refresh()
 
         self.ctx.call("shift_open", {"opening": opening_param(values, cash)}, opened)
+
+    def _chosen(self, _: Any) -> None:
+        self.select(self.shifts[self.list.currentRow()])
 
     def select(self, shift: dict[str, Any]) -> None:
         self.selected = shift
