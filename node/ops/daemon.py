@@ -21,6 +21,7 @@ from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.membership.trust import announce_key
 from tillmesh.node.ops.config import Config
 from tillmesh.node.ops.const import API_WORKERS
+from tillmesh.node.printing import spool_key
 from tillmesh.node.store import open_engine, read_key_file
 from tillmesh.node.store.event_log import EventLog
 
@@ -31,14 +32,17 @@ log = logging.getLogger("tillmesh.node")
 
 
 def open_node(config: Config) -> Node:
-    engine = open_engine(config.db_path, read_key_file(config.key_path))
+    db_key = read_key_file(config.key_path)
+    engine = open_engine(config.db_path, db_key)
     keypair = read_keypair_file(config.node_key_path)
     events = EventLog(engine, config.node_id, signer=keypair.signer)
     if announce_key(events, keypair.signer.public):
         log.warning("this counter was made before events were signed: it announced its "
                     "signing key; its earlier events are trusted on their hash chain")
     events.enable_group_commit(config.db_path)
-    return new_node(config, events, keypair=keypair)
+    node = new_node(config, events, keypair=keypair)
+    node.print_service.open_spool(spool_key(db_key))  # receipts on disk are sealed with it
+    return node
 
 
 async def serve(config: Config) -> None:

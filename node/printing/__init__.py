@@ -4,6 +4,8 @@
     _layout   pure: a recorded sale, return or shift report -> a Receipt (lines that fit)
     _escpos   the python-escpos adapter: Receipt -> ESC/POS bytes -> the printer
     _queue    the print queue: off the request path, retried with backoff, spooled to disk
+    _spool    the spool on disk: one file per pending receipt, sealed with a key derived
+              from the database key (spool_key), 0600 in a 0700 directory
     _service  PrintService: the queue, the receipt style, and the event-log hook that
               prints sales by themselves (the API methods are tillmesh.node.api.printing)
 
@@ -56,6 +58,7 @@ from tillmesh.node.printing._queue import (
     QueueStatus,
 )
 from tillmesh.node.printing._service import PrintService
+from tillmesh.node.printing._spool import Spool, spool_key
 
 __all__ = [
     "Align",
@@ -70,8 +73,10 @@ __all__ = [
     "QueueStatus",
     "Receipt",
     "ReceiptStyle",
+    "Spool",
     "Text",
     "sale_receipt",
     "self_test_receipt",
     "shift_receipt",
+    "spool_key",
 ]

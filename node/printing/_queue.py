@@ -1,9 +1,9 @@
 """The print queue: receipts and drawer kicks, off the request path, never lost.
 
 ``submit_receipt`` and ``submit_kick`` return at once: they put the job in memory, write a
-receipt to the spool (one small JSON file per job in the data directory: local, never
-replicated) and wake the worker. One worker thread prints, one job at a time: drawer
-kicks first (a customer is waiting for change), then receipts, oldest first. Each try
+receipt to the spool (``_spool``: one small sealed file per job in the data directory,
+local, never replicated) and wake the worker. One worker thread prints, one job at a time:
+drawer kicks first (a customer is waiting for change), then receipts, oldest first. Each try
 runs in a helper thread that the worker waits for at most ``attempt_timeout_s``, so even
 a device file stuck in its driver cannot hang the queue. A failed try leaves the job
 where it was and the next one comes after a growing pause (1 s, 2 s, 4 s … 60 s); new
@@ -20,9 +20,7 @@ file half written by a power cut is set aside as ``.bad``; the receipt is reprin
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -30,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Protocol
 
 from tillmesh.node.errors import PrinterError
 from tillmesh.node.printing._layout import Receipt, from_plain, to_plain
+from tillmesh.node.printing._spool import Spool
 from tillmesh.node.printing.const import (
     CLOSE_TIMEOUT_S,
     DROPS_KEPT,
@@ -122,7 +120,7 @@ class Backoff:
 
 
 class PrintQueue:
-    def __init__(self, device: Device, spool: Path, *, clock: Clock,
+    def __init__(self, device: Device, spool: Spool, *, clock: Clock,
                  attempt_timeout_s: float, backoff: Backoff | None = None) -> None:
         self.device = device
         self.spool = spool
@@ -139,7 +137,7 @@ class PrintQueue:
         self._last_printed_at: datetime | None = None
         self._dropped: deque[dict[str, Any]] = deque(maxlen=DROPS_KEPT)
         self._hung: threading.Thread | None = None  # a try that never came back
-        self._jobs: list[Job] = self._load_spool()
+        self._jobs: list[Job] = spool.load(_spooled_job)
         self._worker = threading.Thread(target=self._run, name="tillmesh-printer",
                                         daemon=True)  # the spool outlives a hard stop
 
@@ -287,49 +285,22 @@ class PrintQueue:
         if job in self._jobs:  # the job at the printer may have been dropped meanwhile
             self._jobs.remove(job)
         if job.kind is JobKind.RECEIPT:
-            self._path(job).unlink(missing_ok=True)
+            self.spool.remove(job.id)
 
     # --- the spool ----------------------------------------------------------------------
 
-    def _path(self, job: Job) -> Path:
-        return self.spool / f"{job.id}.json"
-
     def _spool_write(self, job: Job) -> None:
         assert job.receipt is not None
-        data = {"id": job.id, "title": job.title, "created_at": job.created_at.isoformat(),
-                "receipt": to_plain(job.receipt)}
-        path = self._path(job)
-        tmp = path.with_suffix(".tmp")
         try:
-            self.spool.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(data))
-            # Renamed whole, so a crash leaves the old state or the new, never half a job.
-            # Not fsynced: a power cut may cost a pending printout, never a sale.
-            os.replace(tmp, path)
+            self.spool.write({"id": job.id, "title": job.title,
+                              "created_at": job.created_at.isoformat(),
+                              "receipt": to_plain(job.receipt)})
         except OSError as exc:  # printing goes on from memory; say so
             self._last_error = (f"Cannot keep {job.title} in the spool ({exc}); it is "
                                 "pending in memory only", self.clock())
             log.warning("%s", self._last_error[0])
 
-    def _load_spool(self) -> list[Job]:
-        jobs = []
-        for path in sorted(self.spool.glob("*.json")):
-            try:
-                data = json.loads(path.read_text())
-                jobs.append(Job(str(data["id"]), JobKind.RECEIPT, str(data["title"]),
-                                datetime.fromisoformat(data["created_at"]),
-                                from_plain(data["receipt"])))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.warning("spooled job %s is unreadable, set aside: %s", path.name, exc)
-                _quietly(path.replace, path.with_suffix(".bad"))
-        for leftover in self.spool.glob("*.tmp"):
-            _quietly(leftover.unlink)  # a write cut short: its job never existed
-        return jobs
 
-
-def _quietly(action: Callable[..., object], *args: object) -> None:
-    """Tidy the spool if possible; a read-only disk must not stop the node from selling."""
-    try:
-        action(*args)
-    except OSError as exc:
-        log.warning("cannot tidy the print spool: %s", exc)
+def _spooled_job(data: dict[str, Any]) -> Job:
+    return Job(str(data["id"]), JobKind.RECEIPT, str(data["title"]),
+               datetime.fromisoformat(data["created_at"]), from_plain(data["receipt"]))

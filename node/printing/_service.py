@@ -30,7 +30,8 @@ from tillmesh.node.domain.pos_context import Mode
 from tillmesh.node.domain.sale import plain
 from tillmesh.node.errors import PrinterError
 from tillmesh.node.printing._layout import Receipt, ReceiptStyle, sale_receipt, shift_receipt
-from tillmesh.node.printing._queue import PrintQueue, QueueStatus
+from tillmesh.node.printing._queue import Device, PrintQueue, QueueStatus
+from tillmesh.node.printing._spool import Spool
 from tillmesh.node.printing.const import ATTEMPT_TIMEOUTS, AUTO_PRINT_MAX_AGE_S, SPOOL_DIR
 from tillmesh.node.projections import ledger
 from tillmesh.node.store.event_codec import Event, unpack_body
@@ -50,30 +51,43 @@ class PrintService:
         self.style = ReceiptStyle(width=settings.width, tz=node.config.tz,
                                   header=tuple(settings.header), footer=tuple(settings.footer),
                                   logo=bool(settings.logo), qr=settings.qr)
-        self.queue: PrintQueue | None = None
+        self.queue: PrintQueue | None = None  # once the spool is open (open_spool)
+        self.device: Device | None = None
         self.where = "none"
         if settings.kind != "none":
             # Imported here: python-escpos, PIL and qrcode take ~0.2 s to load, which a
             # counter without a printer (and every CLI command) need not pay.
             from tillmesh.node.printing._escpos import EscposDevice
 
-            device = EscposDevice(settings, node.config.data_dir)
-            self.where = device.describe()
-            self.queue = PrintQueue(device, node.config.data_dir / SPOOL_DIR, clock=node.clock,
-                                    attempt_timeout_s=settings.timeout_seconds * ATTEMPT_TIMEOUTS)
+            self.device = EscposDevice(settings, node.config.data_dir)
+            self.where = self.device.describe()
 
     def start(self) -> None:
-        if self.queue is not None:
+        """Print recorded events by themselves, once the spool is open."""
+        if self.device is not None:
             self.node.log.listeners.append(self.on_recorded)
-            self.queue.start()
+
+    def open_spool(self, key: bytes) -> None:
+        """Start the queue on its spool, sealed with ``key`` (``spool_key`` of the database
+        key): whoever opened the store hands it over, so no key file is read here.
+        Without it (a node built for ``join`` or by a tool) nothing prints."""
+        if self.device is None or self.queue is not None:
+            return
+        spool = Spool(self.node.config.data_dir / SPOOL_DIR, key)
+        self.queue = PrintQueue(self.device, spool, clock=self.node.clock,
+                                attempt_timeout_s=self.settings.timeout_seconds
+                                * ATTEMPT_TIMEOUTS)
+        self.queue.start()
 
     def close(self) -> None:
         if self.queue is not None:
             self.queue.close()
 
     def require(self) -> PrintQueue:
-        if self.queue is None:
+        if self.device is None:
             raise PrinterError("No printer is configured on this counter ([printer] kind)")
+        if self.queue is None:  # not reachable in the daemon: it opens the spool at once
+            raise PrinterError("The print queue is not open yet; try again")
         return self.queue
 
     def status(self) -> dict[str, Any]:

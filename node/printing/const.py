@@ -16,6 +16,14 @@ VAT_HEADINGS = ("VAT", "Net", "Tax", "Gross")
 # --- the queue --------------------------------------------------------------------------
 
 SPOOL_DIR = "print-spool"  # under the data directory: pending receipts survive a restart
+# A receipt names the customer, the items and the amounts: the spool is sealed with a
+# key of its own, derived from the database key for this one use (never that key itself).
+SPOOL_KEY_CONTEXT = b"tillmesh print spool v1"
+SPOOL_MAGIC = b"TMSPOOL1"  # starts a sealed spool file; anything else is not one
+SEALED = ".job"  # a sealed pending receipt
+LEGACY = ".json"  # a plain one, spooled by a release before the seal: read once
+SPOOL_DIR_MODE = 0o700  # set explicitly: a umask must not open the spool to others
+SPOOL_FILE_MODE = 0o600
 RETRY_FIRST_S = 1.0  # seconds to the first retry: a printer just switched on needs ~1 s
 RETRY_MAX_S = 60.0  # seconds; longest wait between tries, so a fixed printer prints soon
 RETRY_FACTOR = 2.0  # backoff growth per failed try

@@ -26,9 +26,12 @@ from tillmesh.node.printing import (
     QueueState,
     Receipt,
     ReceiptStyle,
+    Spool,
     sale_receipt,
+    spool_key,
 )
 from tillmesh.node.printing._escpos import EscposDevice, Renderer
+from tillmesh.node.store import read_key_file
 
 GS_V = b"\x1dV"  # cut
 ESC_P = b"\x1bp"  # drawer kick
@@ -96,19 +99,11 @@ def tcp_printer() -> Iterator[TcpPrinter]:
     printer.close()
 
 
-@pytest.fixture
-def printing_nodes() -> Iterator[list[Node]]:
-    """Nodes built by a test; their print workers are stopped afterwards."""
-    made: list[Node] = []
-    yield made
-    for node in made:
-        node.print_service.close()
-
-
 def counter(printing_nodes: list[Node], tmp: Path, node_id: str = "C01",
             clock: FakeClock | None = None, **printer: Any) -> Node:
     settings = PrinterConfig(**{"kind": "dummy", **printer})
     node = make_node(tmp / node_id, node_id, clock=clock, printer=settings)
+    node.print_service.open_spool(spool_key(read_key_file(node.config.key_path)))  # as the daemon
     printing_nodes.append(node)
     return node
 
@@ -276,10 +271,13 @@ def receipt(title: str) -> Receipt:
     return Receipt(title, 32, ())
 
 
+KEY = bytes(range(32))
+
+
 def queue(device: FlakyDevice, spool: Path, clock: FakeClock | None = None,
           timeout_s: float = WAIT_S) -> PrintQueue:
-    q = PrintQueue(device, spool, clock=clock or FakeClock(), attempt_timeout_s=timeout_s,
-                   backoff=Backoff(first_s=0.05, max_s=0.2))
+    q = PrintQueue(device, Spool(spool, KEY), clock=clock or FakeClock(),
+                   attempt_timeout_s=timeout_s, backoff=Backoff(first_s=0.05, max_s=0.2))
     q.start()
     return q
 
@@ -292,8 +290,10 @@ def test_pending_receipts_survive_a_restart_and_print_in_order(tmp_path):
         first.submit_receipt(receipt(title))
     wait_for(lambda: first.status().jobs[0]["attempts"] >= 2, "retries with backoff")
     first.close()
-    assert len(list(spool.glob("*.json"))) == 3
-    (spool / "00000000000000000-000000.json").write_text("{half a job")  # a power cut
+    [oldest, *_] = files = sorted(spool.iterdir())
+    assert len(files) == 3
+    cut = oldest.read_bytes()[:-20]  # a power cut: the end of a file never reached the disk
+    (spool / f"00000000000000000-000000{oldest.suffix}").write_bytes(cut)
 
     on = FlakyDevice()
     second = queue(on, spool)
