@@ -136,6 +136,9 @@ Next steps:
   sudo -u $TILLMESH_USER $PREFIX/.venv/bin/tillmesh --data-dir $DATA_DIR status
 Back up $DATA_DIR (it holds the database key in secrets/) before every update;
 see $PREFIX/deploy/UPGRADING.md.
+The database key and the counter's keys lie in plain text in $DATA_DIR/secrets: seal
+them to this machine (systemd-creds, TPM2 where present), then restart the service:
+  sudo $PREFIX/.venv/bin/tillmesh --data-dir $DATA_DIR seal --systemd
 EOF
 }
 

@@ -2,7 +2,9 @@
 
 The file holds the API key and secret, so it is written with mode 0600 (atomically:
 a crash never leaves half a file) and refused when group or others may read it, as the
-database key is. ``tillmesh erpnext setup`` writes it; the pull and the forwarder read it.
+database key is; ``tillmesh seal`` may seal it to the machine or a passphrase
+(``tillmesh.node.store.sealing``), and a setup after that writes it plain again.
+``tillmesh erpnext setup`` writes it; the pull and the forwarder read it.
 
 A plain ``http://`` URL is refused, saved or loaded, unless the settings say
 ``--insecure`` (``verify = false``: a lab, where TLS is not checked either): the key and
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,8 +26,9 @@ from urllib.parse import urlsplit
 from tillmesh.node.erpnext._limits import Limits
 from tillmesh.node.erpnext._rest import ErpNextClient, Verify, check_url
 from tillmesh.node.erpnext.const import SETTINGS_FILE
-from tillmesh.node.errors import ConfigError
+from tillmesh.node.errors import ConfigError, StoreError
 from tillmesh.node.ops.config import Config
+from tillmesh.node.store import sealing
 
 
 @dataclass(frozen=True)
@@ -113,16 +115,15 @@ def save(config: Config, settings: ErpNextSettings) -> Path:
 def load(config: Config) -> ErpNextSettings:
     """The saved settings; ConfigError if missing, unsafe or malformed."""
     path = settings_path(config)
-    try:
-        mode = path.stat().st_mode
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
+    if sealing.held(path) is None:
         raise ConfigError("ERPNext is not set up on this counter: run `tillmesh erpnext setup"
-                          " --url URL --key KEY --secret SECRET`") from exc
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                          " --url URL --key KEY --secret SECRET`")
+    try:
+        data = tomllib.loads(sealing.read_secret(path, "ERPNext settings").decode())
+    except StoreError as exc:  # unreadable, readable by others, or sealed and not opened
+        raise ConfigError(exc.message) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{path} is readable by others; run: chmod 600 {path}")
     needed = ("url", "api_key", "api_secret", "pos_profile")
     missing = [f for f in needed if not isinstance(data.get(f), str) or not data[f]]
     verify, limits = data.get("verify", True), data.get("limits", {})

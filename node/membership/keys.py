@@ -1,5 +1,6 @@
 """This counter's keys: its CurveZMQ keypair (who it is on the wire) and its Ed25519
-signing key (who wrote its events), made once by ``init`` or ``join``, kept 0600 on disk.
+signing key (who wrote its events), made once by ``init`` or ``join``, kept 0600 on disk
+(``tillmesh seal`` may seal the file to the machine or a passphrase).
 A key file from before events were signed gets its signing key at the first start."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import zmq
 
 from tillmesh.node.errors import StoreError
+from tillmesh.node.store.sealing import PLAIN, held, read_secret
 from tillmesh.replication.signing import SEED_BYTES, Signer
 
 
@@ -44,16 +46,20 @@ def create_keypair_file(path: Path) -> Keypair:
 
 
 def read_keypair_file(path: Path) -> Keypair:
+    """This counter's keys from ``path``, plain or sealed (``tillmesh.node.store.sealing``)."""
+    text = read_secret(path, "this counter's key")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text)
         signing = data.get("signing")
         pair = Keypair(data["public"].encode(), data["secret"].encode(),
                        bytes.fromhex(signing) if signing else b"")
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
+    except (ValueError, KeyError, AttributeError) as exc:
         raise StoreError(f"cannot read this counter's key {path}: {exc}") from exc
     if len(pair.public) != 40 or len(pair.secret) != 40:
         raise StoreError(f"{path} does not hold a CurveZMQ keypair")
     if not pair.signing:
+        if held(path) != PLAIN:  # `tillmesh seal` completes a key before sealing it
+            raise StoreError(f"the sealed key of {path} has no signing key")
         pair = replace(pair, signing=Signer.generate().seed)
         _rewrite(path, pair._json())
     if len(pair.signing) != SEED_BYTES:

@@ -1,10 +1,12 @@
-"""The ``tillmesh`` command: init, run, demo, status, users, rebuild, api.
+"""The ``tillmesh`` command: init, run, demo, status, users, rebuild, seal, api.
 
 Commands that change a running node go through its local API (``tillmesh api``); IT
 commands that need no node (init, status, users, rebuild) open the store directly.
 Every failure prints one clear line and exits non-zero; no traceback for known errors.
 A PIN is never an argument (every user of the machine sees those in ``ps``): it is
 typed at a prompt, or read from standard input when that is not a terminal.
+Whatever the caller's umask, every file the command writes is 0600 and every directory
+0700 (``main``).
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def cmd_join(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from tillmesh.node.ops.daemon import run
 
-    _logging()
+    _logging()  # also where the node says a key it reads lies in plain text (sealing)
     run(config_mod.load(_data_dir(args)))
     return 0
 
@@ -203,6 +205,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     from tillmesh.node.ops.provisioning import store_status
 
     _print(store_status(config_mod.load(_data_dir(args))))
+    return 0
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    from tillmesh.node.ops import provisioning
+    from tillmesh.node.store import sealing
+
+    config = config_mod.load(_data_dir(args))
+    if args.systemd:
+        lines = provisioning.seal_systemd(config,
+                                          args.unit_dropin or provisioning.DROPIN_DIR)
+    elif args.passphrase:
+        if os.environ.get(sealing.PASSPHRASE_FILE_ENV) or not sys.stdin.isatty():
+            phrase = sealing.passphrase()  # the file, or a clear line saying how to give it
+        else:
+            phrase = _read_pin("New passphrase for this counter's secrets: ", confirm=True,
+                               what="passphrase")
+        lines = provisioning.seal_passphrase(config, phrase)
+    else:
+        lines = [f"{name:<14} {how}" for name, how in provisioning.secrets_held(config).items()]
+        lines += provisioning.secret_warnings(config)
+    print("\n".join(lines))
     return 0
 
 
@@ -418,6 +442,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_demo)
     sub.add_parser("status", help="what the store holds").set_defaults(fn=cmd_status)
     sub.add_parser("users", help="list users and roles").set_defaults(fn=cmd_users)
+    p = sub.add_parser("seal", help="keep this counter's secrets (database key, node keys, "
+                       "ERPNext secret) sealed instead of in plain text; without an option, "
+                       "say how each is held")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--systemd", action="store_true",
+                     help="seal them to this machine with systemd-creds (TPM2 where present, "
+                     "else the host key) for the service to open at every start (root)")
+    how.add_argument("--passphrase", action="store_true",
+                     help="seal them with a passphrase, asked twice (or the first line of "
+                     "$TILLMESH_PASSPHRASE_FILE); the node then needs it at every start")
+    how.add_argument("--status", action="store_true", help="say how each is held (default)")
+    p.add_argument("--unit-dropin", type=Path, metavar="DIR",
+                   help="where --systemd writes the unit's credentials.conf (default "
+                   "/etc/systemd/system/tillmesh.service.d)")
+    p.set_defaults(fn=cmd_seal)
     sub.add_parser("rebuild", help="rebuild every projection from the event log (node stopped)"
                    ).set_defaults(fn=cmd_rebuild)
 
@@ -447,6 +486,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before anything is written: the store, keys, config, spool and logs are nobody
+    # else's business, even when IT's shell has umask 022 (the unit sets UMask= too).
+    umask = os.umask(0o077)
+    try:
+        return _command(argv)
+    finally:
+        os.umask(umask)  # a caller in the same process (a test) keeps its own
+
+
+def _command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "pin_argument", None) is not None:

@@ -1,6 +1,8 @@
 """The encrypted local store: one SQLCipher database per counter.
 
     _engine      the engine and the database key file
+    sealing      the counter's secrets at rest: plain, or sealed to the machine (systemd)
+                 or to a passphrase, and reading them however they are held
     const        sizes, timeouts and batches, with units and reasons
     base         the declarative base, the ``events`` and ``meta`` tables
     types        column types (Decimal as text, UTC datetimes)

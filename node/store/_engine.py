@@ -1,6 +1,7 @@
 """The encrypted SQLite engine: SQLCipher through SQLAlchemy, WAL, synchronous=FULL.
 
-The database key is 32 random bytes kept hex-encoded in a file created with mode 0600.
+The database key is 32 random bytes kept hex-encoded in a file created with mode 0600,
+which ``tillmesh seal`` may seal to the machine or a passphrase (``sealing``).
 A wrong key and a file that is not a database look the same to SQLCipher ("file is not
 a database"); both surface as WrongKeyError with the path, never as a library error.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.pool import StaticPool
 
 from tillmesh.node.errors import StoreError, WrongKeyError
 from tillmesh.node.store.const import BUSY_TIMEOUT_MS, CACHE_KIB, KEY_BYTES
+from tillmesh.node.store.sealing import read_secret
 
 WRITE_OPTION = "tillmesh_write"  # execution option marking a write transaction
 DURABLE_OPTION = "tillmesh_durable"  # False: a write that need not be fsynced at commit
@@ -39,15 +40,9 @@ def create_key_file(path: Path) -> bytes:
 
 
 def read_key_file(path: Path) -> bytes:
+    """The database key of ``path``, plain or sealed (``sealing``)."""
     try:
-        mode = path.stat().st_mode
-        text = path.read_text().strip()
-    except OSError as exc:
-        raise StoreError(f"cannot read database key file {path}: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise StoreError(f"key file {path} is readable by others; run: chmod 600 {path}")
-    try:
-        key = bytes.fromhex(text)
+        key = bytes.fromhex(read_secret(path, "database key file").decode(errors="replace"))
     except ValueError as exc:
         raise WrongKeyError(f"key file {path} does not hold a hex key") from exc
     if len(key) != KEY_BYTES:
