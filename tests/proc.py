@@ -276,6 +276,17 @@ def demo_barcodes(count: int) -> list[str]:
     return codes[:count]
 
 
+def starts_and_sells(nodes: Nodes, data_dir: Path) -> NodeProcess:
+    """Start the counter in ``data_dir``, open a shift, sell one item, stop it."""
+    node = nodes.start(data_dir)
+    with node.client() as client:
+        client.login("cashier", "1111")
+        client.shift_open({"Cash": "100.00"})
+        assert sell_one(client, demo_barcodes(1)[0])["invoice"].startswith("C01-")
+    node.stop()
+    return node
+
+
 def sell_one(client: Client, barcode: str) -> dict[str, Any]:
     """One cash sale of one scanned item, paid exactly; returns ``sale_submit``'s answer."""
     cart = client.cart_new()["cart_id"]

@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.proc import Nodes, demo_barcodes, ok, one_clear_line, sell_one, tillmesh
+from tests.proc import (
+    Nodes,
+    ok,
+    one_clear_line,
+    starts_and_sells,
+    tillmesh,
+)
 from tillmesh.node.erpnext import ErpNextSettings, load_settings, save_settings
 from tillmesh.node.ops.config import load
 
@@ -83,12 +89,7 @@ def test_sealed_to_the_machine_the_disk_holds_no_key_and_the_counter_still_sells
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(opened))
     state = json.loads(ok(tillmesh(data_dir, "status")))
     assert state["secrets"] == dict.fromkeys(NAMES, "opened by systemd for the service")
-    node = nodes.start(data_dir)
-    with node.client() as client:
-        client.login("cashier", "1111")
-        client.shift_open({"Cash": "100.00"})
-        assert sell_one(client, demo_barcodes(1)[0])["invoice"].startswith("C01-")
-    node.stop()
+    node = starts_and_sells(nodes, data_dir)
     assert "plain text" not in node.stderr()
 
 

@@ -18,7 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.pwhash import argon2id
 
-from tests.proc import Nodes, demo_barcodes, ok, one_clear_line, sell_one, tillmesh
+from tests.proc import (
+    Nodes,
+    demo_barcodes,
+    ok,
+    one_clear_line,
+    sell_one,
+    starts_and_sells,
+    tillmesh,
+)
 from tillmesh.node.erpnext import ErpNextSettings, load_settings, save_settings
 from tillmesh.node.errors import StoreError
 from tillmesh.node.ops.config import load
@@ -116,12 +124,7 @@ def test_sealed_with_a_passphrase_the_counter_opens_only_with_it(
                    "TILLMESH_PASSPHRASE_FILE")
 
     monkeypatch.setenv(sealing.PASSPHRASE_FILE_ENV, str(phrase))
-    node = nodes.start(data_dir)
-    with node.client() as client:
-        client.login("cashier", "1111")
-        client.shift_open({"Cash": "100.00"})
-        assert sell_one(client, demo_barcodes(1)[0])["invoice"].startswith("C01-")
-    node.stop()
+    node = starts_and_sells(nodes, data_dir)
     assert "plain text" not in node.stderr()
 
     # ERPNext set up again after sealing: its new settings are the ones read (a plain
