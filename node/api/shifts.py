@@ -251,8 +251,10 @@ def shift_close(node: Node, caller: Caller, shift_id: str, counted: dict[str, An
 @api_method(action=Action.SHIFT_CLOSE_OTHER)
 def shift_reconcile(node: Node, caller: Caller, shift_id: str, counted: dict[str, Any],
                     approver: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Reconcile the late sales of a closed shift (a counter that was cut off): every
-    mode they were paid in is counted (UncountedModes otherwise, nothing recorded)."""
+    """Reconcile the late sales of a closed shift (a counter that was cut off).
+
+    Every mode they were paid in must be counted (UncountedModes otherwise, and nothing
+    is recorded)."""
     with node.write() as tx:
         s = tx.session
         row = _shift(s, str(shift_id))

@@ -22,7 +22,7 @@ from tillmesh.node.membership.trust import announce_key
 from tillmesh.node.ops.config import Config
 from tillmesh.node.ops.const import API_WORKERS
 from tillmesh.node.printing import spool_key
-from tillmesh.node.store import open_engine, read_key_file
+from tillmesh.node.store import open_engine, read_key_file, snapshot_check
 from tillmesh.node.store.event_log import EventLog
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ async def serve(config: Config) -> None:
             raise
     link = _erpnext_link(node, replication)
     link.reload()  # forwards when `tillmesh erpnext setup` was run; `setup` reloads it later
+    snapshot_check.start(node)  # the tables a snapshot brought, checked in the background
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -50,7 +50,13 @@ from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.projections.stock import BASE, base_body
 from tillmesh.node.projections.users import USER_UPSERTED
 from tillmesh.node.projections.users import list_users as _list_users
-from tillmesh.node.store import create_key_file, open_engine, read_key_file, sealing
+from tillmesh.node.store import (
+    create_key_file,
+    open_engine,
+    read_key_file,
+    sealing,
+    snapshot_check,
+)
 from tillmesh.node.store.event_log import EventLog
 
 logger = logging.getLogger("tillmesh.setup")
@@ -163,8 +169,15 @@ def store_status(config: Config) -> dict[str, Any]:
             status["warnings"] = [
                 f"clock of {p['node']} is {p['skew_ms']:+d} ms off (limit "
                 f"{config.max_skew_ms} ms): check NTP" for p in peers if p["skew_warning"]]
+        with log.reading() as s:
+            status["snapshot"] = snapshot = snapshot_check.outcome(s)  # a joiner's tables
         status["secrets"] = secrets_held(config)
         status["warnings"] = [*secret_warnings(config), *status.get("warnings", [])]
+        if snapshot is not None and snapshot.get("state") == "tampered":
+            status["warnings"].append(
+                "SECURITY: the snapshot this counter joined with held tables its events do "
+                f"not build ({', '.join(snapshot.get('tables') or [])}); they were rebuilt "
+                "from the events: ask who ran the counter that invited it")
         return status
     finally:
         log.engine.dispose()

@@ -3,6 +3,8 @@
     _engine      the engine and the database key file
     sealing      the counter's secrets at rest: plain, or sealed to the machine (systemd)
                  or to a passphrase, and reading them however they are held
+    snapshot_check  the tables a snapshot brought, checked against its events in the
+                 background (a tampered one is reported and rebuilt)
     const        sizes, timeouts and batches, with units and reasons
     base         the declarative base, the ``events`` and ``meta`` tables
     types        column types (Decimal as text, UTC datetimes)

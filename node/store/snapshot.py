@@ -6,9 +6,10 @@ projection tables into a file encrypted with a one-time key (one read transactio
 the file is one consistent state); the new counter checks every
 origin's hash chain, copies the events and the projection tables in one transaction, and
 anti-entropy brings whatever happened since. Projections are pure functions of the event
-set, so copied tables equal what replaying the copied events would build; a counter whose
-tables have another shape or format (``projections.shape``: another release) refuses the
-file and pulls events instead.
+set, so copied tables should equal what replaying the copied events builds: the install
+records their digests and the running node verifies them in the background
+(``snapshot_check``). A counter whose tables have another shape or format
+(``projections.shape``: another release) refuses the file and pulls events instead.
 
 Local tables (carts, invites, login counters, meta) never leave the inviting counter.
 """
@@ -31,7 +32,7 @@ from sqlalchemy import Table
 
 from tillmesh.node.errors import StoreError, ValidationError
 from tillmesh.node.projections import projection_tables, shape
-from tillmesh.node.store import EventRow
+from tillmesh.node.store import EventRow, snapshot_check
 from tillmesh.node.store._engine import _connect
 from tillmesh.node.store.const import KEY_BYTES, TICKET_BYTES, TICKET_S
 from tillmesh.node.store.event_codec import GENESIS, Event
@@ -126,6 +127,7 @@ def _columns(conn: Any, schema: str, table: str) -> str:
 def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> int:
     """Copy a snapshot's events and projections into this (empty) store; events copied.
 
+    The copied tables' digests are kept for the check against the events (``snapshot_check``).
     Refused (ValidationError, nothing written) when this store already holds events, when
     a table has another shape or the tables another format (or the file does not say
     theirs: an older exporter), or when an origin's events do not chain.
@@ -148,6 +150,7 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
                 conn.execute(f"DELETE FROM main.{table.name}")
                 conn.execute(f"INSERT INTO main.{table.name} ({cols}) "
                              f"SELECT {cols} FROM {_ALIAS}.{table.name}")
+            snapshot_check.record(conn)  # the running node checks the tables against events
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
