@@ -58,6 +58,8 @@ def enrol(node: Node, request: Enrolment) -> dict[str, Any]:
     name, ticket = snapshot.new_ticket(new_id, node.config.data_dir / "snapshots")
     node.snapshot_tickets[name] = ticket
     return {"cluster": node.config.cluster, "members": members,
+            # the store's settings a new counter takes unless IT gave its own
+            "pos_profile": node.config.pos_profile, "timezone": node.config.timezone,
             "endpoint": node.replication_endpoint
             or advertised(node.config.listen, node.config.advertise),
             "issuer": node.node_id, "snapshot": {"ticket": name, "key": ticket.key}}

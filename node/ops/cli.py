@@ -121,8 +121,9 @@ def cmd_join(args: argparse.Namespace) -> int:
     from tillmesh.node.ops.provisioning import join
 
     data_dir = _data_dir(args)
-    config = Config(data_dir=data_dir, node_id=args.node, pos_profile=args.profile,
-                    timezone=args.timezone, **_network(args))
+    given = {k: v for k, v in (("pos_profile", args.profile), ("timezone", args.timezone))
+             if v is not None}  # the rest comes from the inviting counter
+    config = Config(data_dir=data_dir, node_id=args.node, **given, **_network(args))
     shown = [-1.0]
 
     def progress(what: str, have: int, want: int) -> None:
@@ -138,7 +139,7 @@ def cmd_join(args: argparse.Namespace) -> int:
                 print()
 
     code = args.code or _read_pin("Invite code: ", what="invite code").strip()
-    count = join(config, code, progress=progress)
+    count = join(config, code, progress=progress, given=set(given))
     print(f"\ncounter {args.node} joined the store with {count:,} events; "
           f"start it with `tillmesh --data-dir {data_dir} run`")
     return 0
@@ -407,8 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "out to be asked for it (or give it on standard input): a code on the "
                    "command line shows in `ps` to every user of this machine")
     p.add_argument("--node", required=True, help="this counter's code, unique in the store")
-    p.add_argument("--profile", default="Demo POS", help="ERPNext POS Profile")
-    p.add_argument("--timezone", default="Europe/Berlin")
+    p.add_argument("--profile", help="ERPNext POS Profile (default: the inviting counter's)")
+    p.add_argument("--timezone", help="the store's time zone (default: the inviting "
+                   "counter's)")
     _network_options(p)
     p.set_defaults(fn=cmd_join)
 

@@ -9,8 +9,9 @@ import fcntl
 import logging
 import os
 import secrets
+import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -419,11 +420,14 @@ def _install_snapshot(config: Config, code: InviteCode, keypair: Keypair, log: E
 
 
 def join(config: Config, code_text: str, *, progress: Progress,
-         timeout_s: float = BOOTSTRAP_TIMEOUT_S) -> int:
+         timeout_s: float = BOOTSTRAP_TIMEOUT_S, given: Collection[str] = ()) -> int:
     """Enrol this new counter with an invite code, then pull the store's whole state.
 
-    Returns the number of events pulled. The pull is ordinary replication, so a join
-    that stops half-way simply continues when ``tillmesh run`` starts.
+    Returns the number of events pulled. The POS Profile and time zone are the inviting
+    counter's unless named in ``given`` (set by IT). Once enrolled, the counter's
+    settings are written at once: a pull that stops half-way simply continues when
+    ``tillmesh run`` starts. A join that fails before that removes what it made, so it
+    can be tried again.
     """
     from tillmesh.node.membership.invite import decode
 
@@ -435,20 +439,49 @@ def join(config: Config, code_text: str, *, progress: Progress,
         raise ConfigError(f"{config.data_dir} already holds a counter; not touching it")
     config = replace(config, cluster=code.cluster)
     config_mod.validate(config)
+    made = _made_by_join(config.data_dir)
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    config.data_dir.chmod(0o700)
-    config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    keypair = create_keypair_file(config.node_key_path)
-    log = EventLog(open_engine(config.db_path, create_key_file(config.key_path)),
-                   config.node_id, signer=keypair.signer)
     try:
-        return asyncio.run(_bootstrap(config, code, log, keypair, progress, timeout_s))
-    finally:
-        log.engine.dispose()
+        config.data_dir.chmod(0o700)
+        config.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        keypair = create_keypair_file(config.node_key_path)
+        log = EventLog(open_engine(config.db_path, create_key_file(config.key_path)),
+                       config.node_id, signer=keypair.signer)
+        try:
+            return asyncio.run(_bootstrap(config, code, log, keypair, progress, timeout_s,
+                                          set(given)))
+        finally:
+            log.engine.dispose()
+    except BaseException:
+        if not (config.data_dir / CONFIG_NAME).exists():  # not enrolled: leave nothing
+            _remove(config.data_dir, made)
+        raise
+
+
+def _made_by_join(data_dir: Path) -> bool | None:
+    """Whether a join about to start makes ``data_dir`` (True), finds it empty (False),
+    or finds something in it (None: it removes nothing of it if it fails)."""
+    if not data_dir.exists():
+        return True
+    return False if not any(data_dir.iterdir()) else None
+
+
+def _remove(data_dir: Path, made: bool | None) -> None:
+    """Undo a failed join: the folder it made, or what it put in the empty one it got."""
+    if made is None:
+        return
+    if made:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        return
+    for child in data_dir.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: Keypair,
-                     progress: Progress, timeout_s: float) -> int:
+                     progress: Progress, timeout_s: float, given: set[str]) -> int:
     from tillmesh.node.api.dispatch import new_node
     from tillmesh.node.membership.join import request_join
     from tillmesh.node.membership.replicate import Replication
@@ -464,14 +497,21 @@ async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: K
     try:
         answer = await asyncio.to_thread(request_join, code, config.node_id, keypair,
                                          node.replication_endpoint)
+        # Enrolled: its settings are written now (the store's, where IT named none), so
+        # whatever stops the rest, `tillmesh run` goes on from here.
+        issuer = answer["endpoint"].removeprefix("tcp://")
+        config = replace(config, peers=[*config.peers, f"{answer['issuer']}@{issuer}"])
+        if "pos_profile" not in given and isinstance(answer.get("pos_profile"), str):
+            config = replace(config, pos_profile=answer["pos_profile"])
+        if "timezone" not in given and isinstance(answer.get("timezone"), str):
+            with contextlib.suppress(ConfigError):  # a zone this machine lacks: ours stays
+                config = config_mod.validate(replace(config, timezone=answer["timezone"]))
+        (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
         if isinstance(answer.get("snapshot"), dict):
             await asyncio.to_thread(_install_snapshot, config, code, keypair, log,
                                     answer["snapshot"], progress)
         replication.paused = False
         # Dial the inviting counter directly until mDNS or enrolment records say more.
-        issuer = answer["endpoint"].removeprefix("tcp://")
-        config = replace(config, peers=[*config.peers, f"{answer['issuer']}@{issuer}"])
-        (config.data_dir / CONFIG_NAME).write_text(config.to_toml())
         replication.set_config(config)
         # Until our own log holds the members, trust the list the inviting counter sent.
         replication.seed_members(answer["members"])
