@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tillmesh.node.api._wire import to_wire_value
 from tillmesh.node.api.client import Client
@@ -384,10 +384,18 @@ def _refuse_pin(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pin", dest="pin_argument", help=argparse.SUPPRESS)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line on stderr (exit 2), as every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tillmesh", description="Tillmesh counter node")
-    parser.add_argument("--data-dir", help="data directory (default $TILLMESH_HOME or "
-                        f"{config_mod.DEFAULT_DATA_DIR})")
+    parser = _Parser(prog="tillmesh", description="Tillmesh counter node")
+    data_dir_help = ("data directory (default $TILLMESH_HOME or "
+                     f"{config_mod.DEFAULT_DATA_DIR}); before or after the command")
+    parser.add_argument("--data-dir", help=data_dir_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("init", help="create this counter's store, key and first admin "
@@ -484,6 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("method", help="e.g. login, cart_new, sale_submit; `methods` lists all")
     p.add_argument("--json", default="", help="parameters as a JSON object")
     p.set_defaults(fn=cmd_api)
+    for command in sub.choices.values():  # `tillmesh status --data-dir X` works too
+        command.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
     return parser
 
 
@@ -510,6 +520,9 @@ def _command(argv: Sequence[str] | None) -> int:
         print(f"tillmesh: {exc.message}", file=sys.stderr)
     except TillmeshError as exc:
         print(f"tillmesh: {exc.code}: {exc.message}", file=sys.stderr)
+    except OSError as exc:  # an unwritable data dir, a full disk: one line, no traceback
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"tillmesh: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `tillmesh api … | head`: the reader left, nothing to report

@@ -26,6 +26,7 @@ import pytest
 
 from tests.paths import REPO
 from tests.proc import (
+    TILLMESH,
     NodeProcess,
     Nodes,
     demo_barcodes,
@@ -321,6 +322,26 @@ def test_a_config_value_of_the_wrong_type_is_one_clear_line(nodes: Nodes, line: 
     (data_dir / CONFIG_NAME).write_text(line + "\n")
     one_clear_line(tillmesh(data_dir, "status"), CONFIG_NAME)
 
+
+
+def test_a_data_dir_that_cannot_be_made_is_one_clear_line(nodes: Nodes) -> None:
+    """A data dir under a file (or unwritable): no 23-line traceback, one line naming it."""
+    blocked = nodes.tmp() / "a-file"
+    blocked.write_text("")
+    result = tillmesh(blocked / "counter", "init", "--demo", stdin="123456\n")
+    one_clear_line(result, f"cannot use {blocked / 'counter'}")
+
+
+def test_data_dir_goes_before_or_after_the_command_and_usage_errors_are_one_line(
+        running: NodeProcess) -> None:
+    after = subprocess.run([str(TILLMESH), "status", "--data-dir", str(running.data_dir)],
+                           capture_output=True, text=True, timeout=30, check=False)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["node_running"] is True
+    typo = subprocess.run([str(TILLMESH), "stauts"], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert typo.returncode == 2
+    assert typo.stderr.count("\n") == 1 and "invalid choice: 'stauts'" in typo.stderr
 
 # --- deploy/ ----------------------------------------------------------------------------
 
