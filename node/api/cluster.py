@@ -15,6 +15,7 @@ from tillmesh.node.membership.join import Enrolment, HolderRefused, JoinRequest,
 from tillmesh.node.projections import counters
 from tillmesh.node.store import read_key_file, snapshot
 from tillmesh.node.store.const import CHUNK_BYTES
+from tillmesh.replication.transport import fingerprint
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
@@ -146,7 +147,7 @@ def node_revoke(node: Node, caller: Caller, node_id: str,
 def members(node: Node, caller: Caller) -> list[dict[str, Any]]:
     """The counters enrolled in this store, revoked ones included."""
     with node.read() as s:
-        return [{"node": m.node, "key": m.public_key[:8] + "…", "revoked": m.revoked}
+        return [{"node": m.node, "key": fingerprint(m.public_key), "revoked": m.revoked}
                 for m in counters.members(s, include_revoked=True)]
 
 

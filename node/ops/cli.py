@@ -303,8 +303,10 @@ def cmd_peers(args: argparse.Namespace) -> int:
                  else "live" if peer["live"] else "not heard")
         skew = "?" if peer["skew_ms"] is None else f"{peer['skew_ms']:+d} ms"
         warn = "  CLOCK SKEW" if peer["skew_warning"] else ""
-        print(f"{peer['node']:<8} {state:<10} behind {peer['behind']:>7,}  "
-              f"ahead {peer['ahead']:>7,}  skew {skew}{warn}  {peer['endpoint'] or ''}")
+        # events it has that we lack, and ours it lacks (as it last said: a stopped
+        # counter's figure is from when it was last heard)
+        print(f"{peer['node']:<8} {state:<10} we lack {peer['behind']:>7,}  "
+              f"it lacks {peer['ahead']:>7,}  skew {skew}{warn}  {peer['endpoint'] or ''}")
     return 0
 
 

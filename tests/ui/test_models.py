@@ -320,7 +320,7 @@ def test_peer_rows():
                       {"node": "C03", "live": False, "behind": 12, "ahead": 1,
                        "heard_ms_ago": None, "skew_ms": 4000, "skew_warning": True}])
     assert rows[0].lag == "in sync" and rows[0].heard == "1.2 s ago" and rows[0].skew == "-3 ms"
-    assert rows[1].lag == "12 behind, 1 ahead" and "clock skew" in rows[1].skew
+    assert rows[1].lag == "we lack 12; it lacks 1" and "clock skew" in rows[1].skew
 
 
 def test_erpnext_rows_read_the_forwarder_view_and_the_settings():

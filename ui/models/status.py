@@ -98,7 +98,9 @@ def peer_rows(peers: Sequence[Mapping[str, Any]]) -> list[PeerRow]:
     rows = []
     for p in peers:
         behind, ahead = int(p.get("behind") or 0), int(p.get("ahead") or 0)
-        lag = "in sync" if not (behind or ahead) else f"{behind:,} behind, {ahead:,} ahead"
+        # Said from where each side stands: "12 behind" read as the peer being behind.
+        lag = "; ".join([*([f"we lack {behind:,}"] if behind else []),
+                         *([f"it lacks {ahead:,}"] if ahead else [])]) or "in sync"
         heard = p.get("heard_ms_ago")
         skew = p.get("skew_ms")
         rows.append(PeerRow(

@@ -15,6 +15,7 @@ from tillmesh.node.membership import invite
 from tillmesh.node.membership.join import REFUSED, Enrolment, JoinListener, request_join
 from tillmesh.node.membership.keys import create_keypair_file
 from tillmesh.node.projections import counters
+from tillmesh.replication.transport import fingerprint
 
 
 @pytest.fixture
@@ -102,5 +103,7 @@ def test_revoke_removes_a_member(issuer, tmp_path):
     admin = Till(issuer, "admin")
     admin("node_revoke", node_id="C04")
     assert [m["revoked"] for m in admin("members") if m["node"] == "C04"] == [True]
+    # keys as IT compares them with mDNS and the logs: the fingerprint, in hex
+    assert {m["node"]: m["key"] for m in admin("members")}["C04"] == fingerprint(pair.public)
     with pytest.raises(ValidationError):
         admin("node_revoke", node_id="C01")
