@@ -7,7 +7,8 @@ are translated where they are caught, ``raise ... from exc``, and never leak.
     TillmeshError                 base; ``code`` is a stable machine-readable name
     ├── ConfigError               config file missing, unreadable or inconsistent
     ├── StoreError                the local database cannot be opened or written
-    │   └── WrongKeyError         the database key is wrong or the file is not a database
+    │   ├── WrongKeyError         the database key is wrong or the file is not a database
+    │   └── DiskFull              the counter's disk is full: nothing was recorded
     ├── ValidationError           bad input from a cashier or a caller (clear message)
     │   ├── BarcodeError          unknown barcode or bad check digit
     │   ├── NotFoundError         no such item, customer, invoice, cart, shift, user
@@ -84,6 +85,10 @@ class StoreError(TillmeshError):
 
 class WrongKeyError(StoreError):
     code = "wrong_key"
+
+
+class DiskFull(StoreError):
+    code = "disk_full"
 
 
 class ValidationError(TillmeshError):

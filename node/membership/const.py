@@ -31,6 +31,8 @@ SNAPSHOT_FIRST_TIMEOUT_S = 300.0  # seconds; the first answer waits for the expo
 # --- the replication loop -----------------------------------------------------------------
 
 TICK_S = 0.05  # seconds; how often the engine's timers run (heartbeats, pull timeouts)
+STORE_FAILURE_LOG_S = 60.0  # seconds between log lines of a store that fails every drain
+#   (a full disk): once a minute, with how often, not one line per drain
 REDIAL_S = 5.0  # seconds; how often members we are not connected to are dialled afresh
 REDIAL_HEARD_S = 1.0  # seconds; a member that talks to us while our link to it is down is
 #   dialled afresh at once, but not again within this (a handshake on a LAN takes ms)

@@ -36,6 +36,7 @@ from tillmesh.node.membership.const import (
     ASK_WAIT_MARGIN_S,
     REDIAL_HEARD_S,
     REDIAL_S,
+    STORE_FAILURE_LOG_S,
     TICK_S,
 )
 from tillmesh.node.membership.standing import Link
@@ -84,6 +85,24 @@ def static_peers(entries: Sequence[str], cluster: str) -> dict[str, str]:
     return out
 
 
+class Throttled:
+    """A problem that repeats (a full disk fails every drain, many a second) is said once
+    per ``every_s``, with how often it came since it was last said. Pure: time is given."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self._said_at = -math.inf
+        self._since = 0
+
+    def due(self, now: float) -> int | None:
+        """Count one more; the count to say if it is time to say it, else None."""
+        self._since += 1
+        if now - self._said_at < self.every_s:
+            return None
+        times, self._since, self._said_at = self._since, 0, now
+        return times
+
+
 def coalesce(inbox: list[tuple[str, Message]]) -> list[tuple[str, Message]]:
     """Runs of ``Events`` from one peer become one message (within the batch bound)."""
     out: list[tuple[str, Message]] = []
@@ -123,6 +142,7 @@ class Replication:
         self._inbox: list[tuple[str, Message]] = []
         self._seeded: dict[str, counters.Member] = {}
         self._answers: dict[str, asyncio.Future[ReturnAnswer | None]] = {}  # by ask id
+        self._store_failures = Throttled(STORE_FAILURE_LOG_S)  # a full disk, once a minute
 
     def set_config(self, config: Config) -> None:
         """Use ``config`` (a join adds the inviting counter as a static peer)."""
@@ -221,7 +241,9 @@ class Replication:
                     except Exception:  # one message must not cost the rest of the inbox
                         log.exception("handling %s from %s failed", type(msg).__name__, peer)
         except StoreError as exc:  # nothing recorded: peers' vectors bring it back
-            log.error("recording what peers sent failed: %s", exc.message)
+            if (times := self._store_failures.due(time.monotonic())) is not None:
+                log.error("recording what peers sent failed (%d time(s) since last said): "
+                          "%s", times, exc.message)
         await self.node.log.flush()  # announce received events only once they are durable
         await self._send(out)
         if self._refresh_members:

@@ -24,3 +24,4 @@ TICKET_BYTES = 16  # random bytes of a ticket: unguessable, like the invite secr
 
 CART_DIGEST_BYTES = 8  # bytes of a cart's content digest (cart_store.newest_open): tells a
 #   cart's versions apart for a poller, not a seal against anyone
+SQLITE_FULL = 13  # SQLite's result code for "database or disk is full" (sqlite3.h)

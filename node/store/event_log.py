@@ -25,10 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tillmesh.node import projections
-from tillmesh.node.errors import StoreError, ValidationError
+from tillmesh.node.errors import DiskFull, StoreError, ValidationError
 from tillmesh.node.store._engine import DURABLE_OPTION, WRITE_OPTION
 from tillmesh.node.store.base import Base, EventRow, Meta
-from tillmesh.node.store.const import MAX_DRIFT_MS, REBUILD_BATCH
+from tillmesh.node.store.const import MAX_DRIFT_MS, REBUILD_BATCH, SQLITE_FULL
 from tillmesh.node.store.event_codec import GENESIS, Event, make_event
 from tillmesh.node.store.raw import raw
 from tillmesh.replication import hlc
@@ -57,6 +57,19 @@ def utc_now() -> datetime:
 class _Head:
     seq: int
     hash: bytes
+
+
+DISK_FULL = ("The counter's disk is full: free space or call IT. Nothing was recorded; "
+             "selling goes on by itself once there is room")
+
+
+def not_recorded(exc: SQLAlchemyError) -> StoreError:
+    """What a failed write tells a cashier: the disk full in one sentence; else the
+    database's own words, without SQLAlchemy's wrapping and web link."""
+    cause = getattr(exc, "orig", None) or exc
+    said = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    full = "disk is full" in said or getattr(cause, "sqlite_errorcode", None) == SQLITE_FULL
+    return DiskFull(DISK_FULL) if full else StoreError(f"could not record: {said}")
 
 
 class EventLog:
@@ -204,7 +217,7 @@ class EventLog:
             rollback()
             self._heads, self.hlc.last = heads, hlc_before
             if isinstance(exc, SQLAlchemyError):
-                raise StoreError(f"could not record: {exc}") from exc
+                raise not_recorded(exc) from exc
             raise
 
     def enable_group_commit(self, db_path: Path) -> None:
