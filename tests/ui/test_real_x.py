@@ -23,8 +23,12 @@ DESK_TIMEOUT_S = 600  # for one set-up's whole run; it takes one to two minutes
 SCREENS = (
     Screen(1024, 768, wm=False, full_screen=True),  # a 15" till, no window manager
     Screen(1920, 1080, wm=True, full_screen=True),  # a wide till under a window manager
-    Screen(1366, 768, wm=True, full_screen=False),  # a laptop, the app in a window
 )
+# A laptop, the app in a window: the fit, and the taps a window frame moves; every desk
+# test there too with TILLMESH_ALL_SCREENS=1 (the whole desk is ~100 s a set-up).
+WINDOWED = Screen(1366, 768, wm=True, full_screen=False)
+WINDOW_TESTS = ("tests/ui/desk/test_screens_fit.py", "tests/ui/desk/test_banner_tap.py",
+                "tests/ui/desk/test_change_screen.py", "tests/ui/desk/test_scan_into_pin.py")
 # The fit of every screen (only) at other till set-ups: the tightest of each size. With
 # TILLMESH_ALL_SCREENS=1, every size with and without a window manager, full screen and
 # windowed (13 more X servers, about three minutes: too long for every run).
@@ -36,11 +40,12 @@ FIT_ONLY = (
     Screen(1920, 1080, wm=False, full_screen=False),
 )
 if os.environ.get("TILLMESH_ALL_SCREENS") == "1":
+    WINDOW_TESTS = ("tests/ui/desk",)
     FIT_ONLY = tuple(
         Screen(w, h, wm=wm, full_screen=full)
         for w, h in ((1024, 768), (1280, 800), (1366, 768), (1920, 1080))
         for wm in (False, True) for full in (True, False)
-        if Screen(w, h, wm=wm, full_screen=full) not in SCREENS)
+        if Screen(w, h, wm=wm, full_screen=full) not in (*SCREENS, WINDOWED))
 
 
 @pytest.mark.slow
@@ -50,18 +55,23 @@ def test_the_app_at_a_real_till(screen: Screen, tmp_path) -> None:
 
 
 @pytest.mark.slow
+def test_the_app_in_a_window(tmp_path) -> None:
+    _desk(WINDOWED, tmp_path, *WINDOW_TESTS)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("screen", FIT_ONLY, ids=lambda s: s.name)
 def test_every_screen_fits_at_every_till_size(screen: Screen, tmp_path) -> None:
     _desk(screen, tmp_path, "tests/ui/desk/test_screens_fit.py")
 
 
-def _desk(screen: Screen, tmp_path: Path, tests: str) -> None:
+def _desk(screen: Screen, tmp_path: Path, *tests: str) -> None:
     assert not missing_programs(), (f"{', '.join(missing_programs())} missing: ./dev.sh "
                                     "installs xvfb, openbox, xdotool and x11-utils")
     with XServer(screen, tmp_path) as x:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider",
-             tests],
+             *tests],
             env={**x.env, SCREEN_ENV: screen.name}, cwd=REPO, capture_output=True,
             text=True, timeout=DESK_TIMEOUT_S, check=False)
     said = result.stdout[-8000:] + result.stderr[-2000:]
