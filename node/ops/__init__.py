@@ -1,9 +1,10 @@
 """What IT runs: the ``tillmesh`` command, the daemon, making and joining a store, config.
 
     cli           ``tillmesh init | run | demo | status | users | rebuild | invite | join
-                  | peers | revoke | ui | erpnext | exceptions | api``
+                  | peers | revoke | seal | ui | erpnext | exceptions | api``
     daemon        ``tillmesh run``: store, API server, replication, forwarder, printer
-    provisioning  init (a new store), join (a new counter), rebuild
+    provisioning  init (a new store), join (a new counter), status, rebuild
+    seal          ``tillmesh seal``: the secrets sealed to the machine or a passphrase
     config        ``tillmesh.toml``: every setting with its default
     const         timeouts, ports and limits of the command and the daemon, with units
 

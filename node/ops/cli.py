@@ -210,23 +210,22 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
-    from tillmesh.node.ops import provisioning
+    from tillmesh.node.ops import seal
     from tillmesh.node.store import sealing
 
     config = config_mod.load(_data_dir(args))
     if args.systemd:
-        lines = provisioning.seal_systemd(config,
-                                          args.unit_dropin or provisioning.DROPIN_DIR)
+        lines = seal.seal_systemd(config, args.unit_dropin or seal.DROPIN_DIR)
     elif args.passphrase:
         if os.environ.get(sealing.PASSPHRASE_FILE_ENV) or not sys.stdin.isatty():
             phrase = sealing.passphrase()  # the file, or a clear line saying how to give it
         else:
             phrase = _read_pin("New passphrase for this counter's secrets: ", confirm=True,
                                what="passphrase")
-        lines = provisioning.seal_passphrase(config, phrase)
+        lines = seal.seal_passphrase(config, phrase)
     else:
-        lines = [f"{name:<14} {how}" for name, how in provisioning.secrets_held(config).items()]
-        lines += provisioning.secret_warnings(config)
+        lines = [f"{name:<14} {how}" for name, how in seal.secrets_held(config).items()]
+        lines += seal.secret_warnings(config)
     print("\n".join(lines))
     return 0
 
