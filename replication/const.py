@@ -9,12 +9,15 @@ from __future__ import annotations
 
 # --- protocol versions ------------------------------------------------------------------
 
-PROTOCOL_VERSION = 4  # the wire format this code speaks (2: Vector says whether the
+PROTOCOL_VERSION = 5  # the wire format this code speaks (2: Vector says whether the
 #                       sender reaches ERPNext, for the forwarder's election; 3: and
 #                       whether it forwards now, so two forwarders see each other; and
 #                       ReturnAsk / ReturnAnswer, so a sale is refunded at most once;
-#                       4: every event carries its origin's signature)
+#                       4: every event carries its origin's signature; 5: Hello says the
+#                       sender's release and store schema, so every counter shows what
+#                       each of the others runs)
 SIGNED_PROTOCOL_VERSION = 4  # the first version whose events carry a signature
+RELEASE_PROTOCOL_VERSION = 5  # the first version whose Hello says release and schema
 ASK_PROTOCOL_VERSION = 3  # the first version that answers a ReturnAsk: an older peer drops
 #                       the frame unread, so it is never asked (it counts as unreachable)
 FIRST_PROTOCOL_VERSION = 1  # no peer can speak an older one: version 0 never existed
@@ -45,6 +48,7 @@ MAX_NAME_CHARS = 140  # characters of an invoice or row name in a ReturnAsk: ERP
 #                       limit for a document name
 MAX_ASK_ID_CHARS = 64  # characters of a ReturnAsk's id (the asker's id and a random part)
 MAX_ASK_ROWS = 500  # rows of one ReturnAsk: a cart of a few hundred lines, returned whole
+MAX_RELEASE_CHARS = 64  # characters of a release such as 0.2.0 or 1.4.0rc1+deb12 in a Hello
 SIGNATURE_BYTES = 64  # an Ed25519 signature (empty: an event recorded before signatures)
 MAX_INT64 = 2**63 - 1  # seq, hlc, wall times: SQLite INTEGER is a signed 64-bit value
 

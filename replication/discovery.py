@@ -8,7 +8,10 @@ Record (DNS-SD): type ``_tillmesh._tcp.local.``, instance ``<cluster>-<node>``, 
 the transport's bound port, A/AAAA = the addresses given (default: the chosen interfaces,
 else every non-loopback IPv4 address of this host), TXT ``cluster``, ``node``, ``proto``
 (protocol version, decimal) and ``key`` (``replication.transport.fingerprint`` of the
-public key).
+public key); and, from releases that take short invite codes, ``pk`` (the whole public
+key, z85, whose fingerprint ``key`` must be) and ``join`` (the port of the join
+listener on the same host). A counter joining with a short code finds the counter that
+invited it among these records with :func:`find` (any cluster: it has none yet).
 
 ``on_change`` gets, one at a time and in order, on the loop: :class:`PeerFound` when a
 valid record of our cluster appears or changes (endpoint, proto or key) and
@@ -37,6 +40,7 @@ changed; two different ports in one process are refused as well.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import inspect
 import ipaddress
@@ -56,8 +60,10 @@ from zeroconf import InterfaceChoice, NonUniqueNameException, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from tillmesh.replication.const import MAX_VERSION_NUMBER
+from tillmesh.replication.transport import fingerprint
 
 __all__ = [
+    "FIND_TRACKED",
     "MDNS_PORT",
     "SERVICE_TYPE",
     "Change",
@@ -67,6 +73,7 @@ __all__ = [
     "MalformedRecord",
     "PeerFound",
     "PeerLost",
+    "find",
     "instance_name",
     "parse_record",
     "parse_static_peer",
@@ -84,6 +91,8 @@ MAX_TRACKED = 256  # service names followed at once: a store has tens of counter
 #   stops a hostile LAN host from making us resolve and remember millions
 _ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")  # cluster and node ids; no "-", the separator
 _KEY_RE = re.compile(r"[0-9a-f]{16}")  # transport.fingerprint
+_PK_RE = re.compile(r"[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}")  # z85 of 32 bytes
+FIND_TRACKED = 1024  # records `find` resolves at most: a store's LAN has tens
 _PROTO_RE = re.compile(r"[0-9]{1,5}")
 _HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _TXT_FIELDS = ("cluster", "node", "proto", "key")
@@ -113,6 +122,8 @@ class PeerFound:
     key_fingerprint: str | None  # None for a static peer
     endpoint: str  # "tcp://host:port"
     static: bool = False
+    public_key: str | None = None  # TXT ``pk`` (z85), checked against ``key_fingerprint``
+    join_endpoint: str | None = None  # "tcp://host:join-port" from TXT ``join``
 
 
 @dataclass(frozen=True)
@@ -169,8 +180,29 @@ def parse_record(name: str, properties: Mapping[bytes, bytes | None],
     usable = [ip for ip in map(_usable, addresses) if ip is not None]
     if not usable:
         raise MalformedRecord("no usable address")
-    best = min(usable, key=lambda ip: ip.version)  # IPv4 first: it works on every LAN
-    return PeerFound(node, cluster, int(proto), key, _endpoint(str(best), port))
+    best = str(min(usable, key=lambda ip: ip.version))  # IPv4 first: it works on every LAN
+    public_key, join_port = _inviter_fields(properties, key)
+    return PeerFound(node, cluster, int(proto), key, _endpoint(best, port),
+                     public_key=public_key,
+                     join_endpoint=None if join_port is None else _endpoint(best, join_port))
+
+
+def _inviter_fields(properties: Mapping[bytes, bytes | None], key: str,
+                    ) -> tuple[str | None, int | None]:
+    """TXT ``pk`` and ``join``, each optional (earlier releases send neither)."""
+    pk, join = properties.get(b"pk"), properties.get(b"join")
+    public_key = join_port = None
+    if pk is not None:
+        text = pk.decode("ascii", errors="replace")
+        if not _PK_RE.fullmatch(text) or fingerprint(text) != key:
+            raise MalformedRecord("TXT pk is malformed or does not match its key")
+        public_key = text
+    if join is not None:
+        if not (_PROTO_RE.fullmatch(join.decode("ascii", errors="replace"))
+                and 1 <= int(join) <= 65535):
+            raise MalformedRecord(f"TXT join {join[:10]!r} is not a port")
+        join_port = int(join)
+    return public_key, join_port
 
 
 def parse_static_peer(entry: str, cluster: str) -> PeerFound:
@@ -277,11 +309,18 @@ class Discovery:
         static_peers: Sequence[str] = (),
         mdns: bool = True,
         mdns_port: int = MDNS_PORT,
+        public_key: str | None = None,
+        join_port: int | None = None,
     ) -> None:
         for what, value, pattern in (("cluster", cluster, _ID_RE), ("node", node, _ID_RE),
                                      ("key fingerprint", key_fingerprint, _KEY_RE)):
             if not pattern.fullmatch(value):
                 raise DiscoveryError(f"{what} {value!r} cannot be announced")
+        if public_key is not None and (not _PK_RE.fullmatch(public_key)
+                                       or fingerprint(public_key) != key_fingerprint):
+            raise DiscoveryError("the public key does not match its fingerprint")
+        if join_port is not None and not 1 <= join_port <= 65535:
+            raise DiscoveryError(f"join port {join_port} is out of range")
         for what, number, low, high in (("proto", proto, 0, MAX_VERSION_NUMBER),
                                         ("port", port, 1, 65535),
                                         ("mdns_port", mdns_port, 1, 65535)):
@@ -292,6 +331,10 @@ class Discovery:
         self.cluster, self.node, self.name = cluster, node, instance_name(cluster, node)
         self._txt = {"cluster": cluster, "node": node, "proto": str(proto),
                      "key": key_fingerprint}
+        if public_key is not None:
+            self._txt["pk"] = public_key
+        if join_port is not None:
+            self._txt["join"] = str(join_port)
         self._port = port
         self._on_change = on_change
         self._addresses = list(addresses) if addresses else None
@@ -447,3 +490,61 @@ class Discovery:
             except Exception:  # a handler bug must not stop discovery
                 log.exception("the discovery handler failed on %r", change)
 
+
+
+async def find(match: Callable[[PeerFound], bool], timeout_s: float, *,
+               interfaces: Sequence[str] | None = None, mdns_port: int = MDNS_PORT,
+               ) -> PeerFound | None:
+    """The first valid record, of any cluster, that ``match`` accepts, heard within
+    ``timeout_s``; None if none came. Announces nothing (a joining counter's search for
+    the counter that invited it); malformed records are skipped with a log line."""
+    loop = asyncio.get_running_loop()
+    found: asyncio.Future[PeerFound] = loop.create_future()
+    seen: set[str] = set()
+    tasks: set[asyncio.Task[None]] = set()
+    zc: AsyncZeroconf | None = None
+
+    async def resolve(name: str) -> None:
+        assert zc is not None
+        info = AsyncServiceInfo(SERVICE_TYPE, name)
+        try:
+            if not await info.async_request(zc.zeroconf, RESOLVE_TIMEOUT_MS, port=mdns_port):
+                return
+            peer = parse_record(name, info.properties, info.parsed_addresses(), info.port)
+        except Exception as exc:  # MalformedRecord, or anything a hostile record provokes
+            log.warning("mDNS: ignored the record %r: %s", name[:100], exc)
+            return
+        if match(peer) and not found.done():
+            found.set_result(peer)
+
+    def on_service(zeroconf: zeroconf.Zeroconf, service_type: str, name: str,
+                   state_change: ServiceStateChange) -> None:
+        if (state_change is ServiceStateChange.Removed or name.lower() in seen
+                or len(seen) >= FIND_TRACKED):
+            return
+        seen.add(name.lower())
+        task = loop.create_task(resolve(name), name="tillmesh-discovery-find")
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    _PORT_PATCH.acquire(mdns_port)
+    try:
+        zc = AsyncZeroconf(interfaces=list(interfaces) if interfaces else InterfaceChoice.All)
+        browser = AsyncServiceBrowser(zc.zeroconf, SERVICE_TYPE, handlers=[on_service],
+                                      port=mdns_port)
+        try:
+            return await asyncio.wait_for(asyncio.shield(found), timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            for task in list(tasks):
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await browser.async_cancel()
+    except (OSError, zeroconf.Error) as exc:
+        raise DiscoveryError(f"mDNS cannot start: {exc or type(exc).__name__}") from exc
+    finally:
+        if zc is not None:
+            with contextlib.suppress(OSError, zeroconf.Error, TimeoutError):
+                await asyncio.wait_for(zc.async_close(), CLOSE_TIMEOUT_S)
+        _PORT_PATCH.release(mdns_port)

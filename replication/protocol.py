@@ -2,7 +2,8 @@
 
 Every frame is one msgpack array ``[version, tag, field, ...]``:
 
-    Hello   [v, 1, cluster, node, {origin: seq}, wall_ms, reply]  on connect
+    Hello   [v, 1, cluster, node, {origin: seq}, wall_ms, reply,   on connect
+             release, schema]                                  (release, schema from 5)
     Vector  [v, 2, node, {origin: seq}, wall_ms]                   heartbeat, after news
     Pull    [v, 3, node, origin, first, last]                      ask for a seq range
     Events  [v, 4, node, [[origin, seq, hlc, wall_us, kind, body, prev_hash, hash, sig],
@@ -14,9 +15,11 @@ Every frame is one msgpack array ``[version, tag, field, ...]``:
 Evolution rules: a frame from a *newer* version may append fields to any of these arrays
 and an older decoder ignores them; fields are never removed or retyped within the
 accepted window (``VERSION_WINDOW``). Hello and Bye keep this layout in every version,
-so a node can always read who a peer is and why it was refused. Any other message from
-a version outside the window is a ProtocolError, and so is a message from a version
-that did not have it yet (a ReturnAsk stamped 2).
+so a node can always read who a peer is and why it was refused; a Hello from within the
+window and from version 5 on also says the sender's release (``0.2.0``) and store schema,
+which a protocol-4 node takes as a newer peer's appended fields and ignores. Any other
+message from a version outside the window is a ProtocolError, and so is a message from a
+version that did not have it yet (a ReturnAsk stamped 2).
 
 ``decode`` validates everything a peer could get wrong (sizes, types, id syntax, int
 ranges, hash lengths, Pull spans) and raises ProtocolError, never anything else;
@@ -50,9 +53,11 @@ from tillmesh.replication.const import (
     MAX_NAME_CHARS,
     MAX_ORIGINS,
     MAX_REASON_CHARS,
+    MAX_RELEASE_CHARS,
     MAX_STR_BYTES,
     MAX_VERSION_NUMBER,
     PROTOCOL_VERSION,
+    RELEASE_PROTOCOL_VERSION,
     SIGNATURE_BYTES,
     SIGNED_PROTOCOL_VERSION,
     VERSION_WINDOW,
@@ -105,6 +110,9 @@ class Hello:
 
     ``proto`` is the sender's protocol version; a reply is never answered, so two nodes
     exchange at most one Hello each per handshake even when frames are duplicated.
+    ``release`` and ``schema`` (protocol 5): the sender's release and the version of the
+    store schema it writes, for ``tillmesh peers`` and the Store screen ("" and 0: an
+    older peer did not say).
     """
 
     proto: int
@@ -113,6 +121,8 @@ class Hello:
     vector: Mapping[str, int]
     wall_ms: int  # the sender's wall clock, ms since the epoch: the receiver measures skew
     reply: bool = False
+    release: str = ""
+    schema: int = 0
 
 
 @dataclass(frozen=True)
@@ -204,6 +214,13 @@ def version_refusal(theirs: object, ours: int = PROTOCOL_VERSION) -> str | None:
 def compatible(theirs: object, ours: int = PROTOCOL_VERSION) -> bool:
     """True when a node speaking ``ours`` talks to a peer speaking ``theirs`` (±1)."""
     return version_refusal(theirs, ours) is None
+
+
+def _says_release(version: object) -> bool:
+    """A Hello of ``version`` carries release and schema: from 5, within the window (one
+    from beyond it is read only to say why it is refused)."""
+    return (isinstance(version, int) and version >= RELEASE_PROTOCOL_VERSION
+            and compatible(version))
 
 
 # --- validation (shared by encode and decode) ---------------------------------------------
@@ -318,12 +335,17 @@ def _parse(frame: object) -> Message:
     version = _int(frame[0], "protocol version", 0, MAX_VERSION_NUMBER)
     tag = frame[1] if type(frame[1]) is int else None  # not True, not 1.0
     newer = version > PROTOCOL_VERSION
-    if tag == _HELLO:  # layout frozen across versions
-        cluster, node, vector, wall_ms, reply = _fields(frame[2:], "Hello", 5, newer)
+    if tag == _HELLO:  # layout frozen across versions; release and schema appended in 5
+        says = _says_release(version)
+        fields = _fields(frame[2:], "Hello", 7 if says else 5, newer)
+        cluster, node, vector, wall_ms, reply = fields[:5]
+        release, schema = fields[5:] if says else ("", 0)
         if type(reply) is not bool:
             raise _fail("Hello reply", "must be a boolean", reply)
         return Hello(version, _text(cluster, "cluster", MAX_CLUSTER_CHARS),
-                     _node_id(node, "node"), _vector(vector), _int(wall_ms, "wall_ms"), reply)
+                     _node_id(node, "node"), _vector(vector), _int(wall_ms, "wall_ms"), reply,
+                     _text(release, "Hello release", MAX_RELEASE_CHARS),
+                     _int(schema, "Hello schema", 0, MAX_VERSION_NUMBER))
     if tag == _BYE:  # layout frozen across versions
         node, reason = _fields(frame[2:], "Bye", 2, newer)
         return Bye(_node_id(node, "node"), _text(reason, "Bye reason", MAX_REASON_CHARS))
@@ -383,8 +405,11 @@ def _event_wire(e: Event) -> list[Any]:
 def _wire(msg: Message) -> list[Any]:
     v = PROTOCOL_VERSION
     if isinstance(msg, Hello):
+        said = [msg.release, msg.schema] if _says_release(msg.proto) else []
+        if not said and (msg.release or msg.schema):  # it would arrive without them
+            raise ProtocolError(f"a protocol {msg.proto} Hello cannot say release or schema")
         return [msg.proto, _HELLO, msg.cluster, msg.node, dict(msg.vector), msg.wall_ms,
-                msg.reply]
+                msg.reply, *said]
     if isinstance(msg, Vector):
         return [v, _VECTOR, msg.node, dict(msg.vector), msg.wall_ms, msg.erpnext,
                 msg.forwarding]

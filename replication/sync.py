@@ -6,7 +6,8 @@ in ms and sends each returned ``(peer_id, message)``. What it does:
 
 - Handshake: each side sends ``Hello(reply=False)`` on connect and answers a peer's
   ``Hello(reply=False)`` with ``Hello(reply=True)``; a peer is READY once its Hello was
-  accepted (version within ±1, same cluster, node id as authenticated). Until then it
+  accepted (version within ±1, same cluster, node id as authenticated); from protocol 5
+  it also says the peer's release and store schema (``peers``). Until then it
   is resent every HELLO_RETRY_MS, so lost or duplicated frames neither stall nor loop.
   A bad Hello gets a ``Bye`` with the reason and the peer is CLOSED until a Hello is
   accepted (it is greeted again every REGREET_MS, in case it was upgraded or fixed).
@@ -81,6 +82,8 @@ class _Peer:
     id: str
     state: PeerState = PeerState.GREETING
     proto: int = 0  # the protocol its accepted Hello spoke
+    release: str = ""  # ... and the release and store schema it said ("", 0: an older one)
+    schema: int = 0
     vector: dict[str, int] = field(default_factory=dict)
     skew_ms: int | None = None
     last_heard_ms: int | None = None
@@ -120,6 +123,9 @@ class PeerView:
     reason: str  # why it is CLOSED
     erpnext: bool  # its last Vector said it reaches ERPNext (a forwarder candidate)
     forwarding: bool  # and that it forwards now
+    proto: int = 0  # the protocol its Hello spoke (0: no Hello accepted yet)
+    release: str = ""  # the release it said ("": it did not say, protocol 4 or older)
+    schema: int = 0  # the store schema it said (0: likewise)
 
 
 def _sendable(event: Event) -> bool:
@@ -157,7 +163,7 @@ class Replicator:
                  batch: int = const.MAX_BATCH_EVENTS,
                  max_inflight: int = const.MAX_INFLIGHT_PULLS,
                  pipeline: int = const.MAX_PULLS_PER_ORIGIN,
-                 desk: ReturnDesk | None = None) -> None:
+                 desk: ReturnDesk | None = None, release: str = "", schema: int = 0) -> None:
         if not 1 <= batch <= const.MAX_BATCH_EVENTS or max_inflight < 1 or pipeline < 1:
             raise ValueError(f"batch must be 1..{const.MAX_BATCH_EVENTS}, max_inflight and"
                              " pipeline >= 1")
@@ -167,6 +173,7 @@ class Replicator:
         self.batch = batch
         self.max_inflight = max_inflight
         self.pipeline = pipeline
+        self.release, self.schema = release, schema  # said in every Hello
         self.erpnext = False  # we reach ERPNext: said in every Vector (set_erpnext)
         self._forwarder: str | None = None
         self._started_ms: int | None = None  # first link or tick: the election settles after
@@ -338,7 +345,7 @@ class Replicator:
         return [PeerView(p.id, p.state, p.live, p.last_heard_ms, dict(p.vector), p.skew_ms,
                          _count(missing(have, p.vector)), _count(missing(p.vector, have)),
                          len({q.origin for q in self._pulls.values() if q.peer == p.id}),
-                         p.reason, p.erpnext, p.forwarding)
+                         p.reason, p.erpnext, p.forwarding, p.proto, p.release, p.schema)
                 for p in sorted(self._peers.values(), key=lambda p: p.id)]
 
     def pulls(self) -> list[tuple[str, str, int, int]]:
@@ -358,6 +365,7 @@ class Replicator:
             self._close(peer, reason, now_ms)
             return [(peer.id, Bye(self.node_id, reason))]
         peer.state, peer.reason, peer.proto = PeerState.READY, "", msg.proto
+        peer.release, peer.schema = msg.release, msg.schema
         peer.vector, peer.skew_ms = dict(msg.vector), msg.wall_ms - now_ms
         out: list[Outgoing] = []
         if not msg.reply:  # a new session on its side: what we asked before is lost
@@ -437,7 +445,8 @@ class Replicator:
     def _hello(self, peer: _Peer, now_ms: int, *, reply: bool) -> Outgoing:
         peer.hello_at_ms = now_ms
         return (peer.id, Hello(PROTOCOL_VERSION, self.cluster, self.node_id,
-                               dict(self.store.vector()), now_ms, reply))
+                               dict(self.store.vector()), now_ms, reply, self.release,
+                               self.schema))
 
     def _vector(self, peer: _Peer, now_ms: int) -> Outgoing:
         peer.vector_at_ms, peer.vector_due = now_ms, False

@@ -235,10 +235,10 @@ class Node:
         return Caller(session.user_id, self.recheck(token, session.user_id), token)
 
     def check_selling(self, session: Session) -> None:
-        """Refuse selling and moving money on a revoked counter, or one every other counter
-        refuses (``membership.standing.check_selling``)."""
+        """Refuse selling and moving money on a revoked counter, one every other counter
+        refuses, or one restored that has not caught up (``membership.standing``)."""
         standing.check_selling(session, self.node_id, self.refused_since(), self.clock(),
-                               timedelta(seconds=self.config.refused_stop_s))
+                               timedelta(seconds=self.config.refused_stop_s), self.log.held)
 
     def recheck(self, token: str, user_id: str) -> Role:
         """The session's user's role now; the session ends (SessionExpired, saying why) if

@@ -21,9 +21,10 @@ Server behaviour (:class:`ApiServer`):
   two nodes starting together, and a live but hung node is never mistaken for a dead one.
   The lock file itself is left in place on close (unlinking lock files races).
 * The socket file is ``chmod 0600`` right after bind. Connect permission is checked at
-  connect time, so the directory holding the socket should itself be private to the
-  service user (``deploy/`` makes ``/var/lib/tillmesh`` 0700); that closes the short
-  window between bind and chmod.
+  connect time, so the directory holding the socket should itself be private: the data
+  dir (0700), or on an installed counter ``/run/tillmesh`` (2750, group ``tillmesh-app``),
+  where the daemon then opens the socket to that group (0660) for the till's app;
+  that closes the short window between bind and chmod.
 * ``TillmeshError`` from the handler -> its ``to_wire()``; any other exception -> code
   ``"internal"`` with a short message, traceback in the node log; the node keeps serving.
 """

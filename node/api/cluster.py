@@ -1,24 +1,33 @@
-"""API methods for the store's counters: invite, enrol, revoke, peers."""
+"""API methods for the store's counters: invite, enrol, revoke, peers, and the releases
+the store allows (``domain.releases``)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
-from tillmesh.node.domain.roles import Action
+from tillmesh.node.domain.authority import RELEASES
+from tillmesh.node.domain.releases import allows, check_releases
+from tillmesh.node.domain.roles import Action, Role
 from tillmesh.node.errors import AuthError, ConfigError, ValidationError
-from tillmesh.node.membership import invite
-from tillmesh.node.membership.const import INVITE_DEFAULT_MINUTES
+from tillmesh.node.membership import invite, release
+from tillmesh.node.membership.const import INVITE_DEFAULT_MINUTES, SHORT_MISSES_ALLOWED
 from tillmesh.node.membership.join import Enrolment, HolderRefused, JoinRequest, SnapshotAsk
 from tillmesh.node.projections import counters
+from tillmesh.node.projections.membership import allowed_releases
 from tillmesh.node.store import read_key_file, snapshot
 from tillmesh.node.store.const import CHUNK_BYTES
 from tillmesh.replication.transport import fingerprint
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
+
+log = logging.getLogger("tillmesh.join")
 
 
 def advertised(endpoint: str, host: str) -> str:
@@ -37,9 +46,10 @@ def enrol(node: Node, request: Enrolment) -> dict[str, Any]:
 
     The secret is checked before anything else: a caller without it hears only the
     listener's generic refusal, one with it why (``HolderRefused``: its id is taken).
+    A short code this counter does not know counts against its open short codes.
     """
     new_id = request.node
-    with node.write() as tx:
+    with _short_misses_counted(node), node.write() as tx:
         inviter = invite.check(tx.session, request.secret, node.clock())
         if request.cluster != node.config.cluster:
             raise HolderRefused("This invite is for another store's cluster")
@@ -64,6 +74,21 @@ def enrol(node: Node, request: Enrolment) -> dict[str, Any]:
             "endpoint": node.replication_endpoint
             or advertised(node.config.listen, node.config.advertise),
             "issuer": node.node_id, "snapshot": {"ticket": name, "key": ticket.key}}
+
+
+@contextmanager
+def _short_misses_counted(node: Node) -> Iterator[None]:
+    """A short code this counter does not know (a guess) is counted, in a transaction of
+    its own: the enrolment's is rolled back."""
+    try:
+        yield
+    except invite.UnknownShortCode:
+        with node.write() as tx:
+            if invite.missed(tx.session):
+                log.warning("short invite codes closed after %d wrong ones: use the full "
+                            "code, or make a new invite", SHORT_MISSES_ALLOWED,
+                            extra={"code": "invite.short_closed"})
+        raise
 
 
 async def snapshot_chunk(node: Node, request: SnapshotAsk) -> dict[str, Any]:
@@ -114,14 +139,16 @@ def invite_create(node: Node, caller: Caller, minutes: int = INVITE_DEFAULT_MINU
         raise ConfigError("This counter is still starting its join listener: try again")
     with node.write() as tx:
         auth = node.authorize(tx.session, caller, Action.SETTINGS, approver=approver)
-        code = invite.issue(
+        code, short = invite.issue(
             tx.session, cluster=node.config.cluster, issuer=node.node_id,
             join_endpoint=node.join_endpoint
             or advertised(node.config.join_listen, node.config.advertise),
             issuer_key=node.keypair.public.decode(), created_by=caller.user,
             now=node.clock(), minutes=int(minutes))
         node.audit(tx, "invite_created", auth, expires_at=code.expires_at.isoformat())
-    return {"code": code.encode(), "expires_at": code.expires_at}
+    # The short code is found on mDNS: a counter that does not announce itself has none.
+    return {"code": code.encode(), "short": short if node.config.mdns else None,
+            "expires_at": code.expires_at}
 
 
 @api_method(action=Action.SETTINGS)
@@ -153,8 +180,9 @@ def members(node: Node, caller: Caller) -> list[dict[str, Any]]:
 
 @api_method(auth=Auth.NONE)
 def peers(node: Node) -> list[dict[str, Any]]:
-    """Live view of the other counters: reachable, lag, clock skew (for IT, no login;
-    the API socket is readable by the service user only)."""
+    """Live view of the other counters: reachable, lag, clock skew and release (for IT,
+    no login). Release, replication protocol and store schema are as each said them on
+    connecting (None: not said, by a release before protocol 5, or not connected yet)."""
     return node.peer_view()
 
 
@@ -170,3 +198,41 @@ def replication_pause(node: Node, caller: Caller, paused: bool = True,
         node.cut_off(bool(paused))
         node.audit(tx, "replication_paused", auth, paused=bool(paused))
     return {"paused": bool(paused)}
+
+
+@api_method(auth=Auth.NONE)
+def releases(node: Node) -> dict[str, Any]:
+    """The releases the store allows, and what each connected counter runs (no login).
+
+    ``allowed`` ([]: any release) and who set it; this counter's release, protocol and
+    schema; each counter connected now as it said them, with whether it may sell (None:
+    it did not say its release)."""
+    return _releases(node)
+
+
+def _releases(node: Node) -> dict[str, Any]:
+    with node.read() as s:
+        hold = allowed_releases(s)
+    me = {"node": node.node_id, **release.identity()}
+    others = [{key: p.get(key) for key in ("node", "release", "protocol", "schema")}
+              for p in node.peer_view()]
+    return {**me, "allowed": list(hold.releases) if hold else [],
+            "set_by": hold.by if hold else None, "set_on": hold.counter if hold else None,
+            "counters": [{**c, "allowed": allows(hold, c["release"]) if c["release"] else None}
+                         for c in (me, *others)]}
+
+
+@api_method(roles=(Role.ADMIN,))
+def releases_allow(node: Node, caller: Caller, releases: list[str]) -> dict[str, Any]:
+    """Hold the store at these releases; [] lets any release sell (admins).
+
+    A counter running another release stops selling until IT installs an allowed one, and
+    replicates on. Every counter judges the change as it judges a change to users: made
+    by an admin of the moment, the latest one stands."""
+    wanted = check_releases(releases)
+    with node.write() as tx:
+        auth = node.authorize(tx.session, caller, Action.SETTINGS)
+        tx.append(RELEASES, {"releases": list(wanted), "by": caller.user,
+                             "counter": node.node_id})
+        node.audit(tx, "releases_allowed", auth, releases=list(wanted))
+    return _releases(node)

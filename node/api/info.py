@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
 from tillmesh.node.errors import ShiftError, TillmeshError
+from tillmesh.node.membership import release
 from tillmesh.node.membership.standing import Standing, judge
 from tillmesh.node.projections import ledger, refunds
 from tillmesh.node.projections.membership import revocation_of
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 def status(node: Node, caller: Caller) -> dict[str, Any]:
     """Node id, events held per origin, open shift, modes of payment, returns to review.
 
-    Also where the counter stands (``standing``, as ``counter_state`` says it) and the
-    store's time zone.
+    Also where the counter stands (``standing``, as ``counter_state`` says it), the
+    store's time zone, and this counter's release, protocol and schema.
 
     ``returns_flagged`` counts the returns a supervisor should look at (listed by the
     method of that name): over-returns and returns the sale's counter did not confirm.
@@ -42,30 +43,36 @@ def status(node: Node, caller: Caller) -> dict[str, Any]:
         flagged = {"over_returns": len({o.invoice for o in refunds.over_returns(s)}),
                    "unconfirmed": len(refunds.unconfirmed_returns(s))}
         stands = standing(node, s)
+        allowed = release.allowed(s)
     vector = dict(node.log.vector())
     # Each origin's events are 1..n, so the vector counts them without a table scan.
     return {"node": node.node_id, "pos_profile": node.config.pos_profile,
             "events": sum(vector.values()), "vector": vector, "open_shift": shift,
             "modes_of_payment": modes, "database": str(node.config.db_path),
             "sessions": len(node.sessions), "returns_flagged": flagged,
-            "timezone": node.config.timezone, "standing": stands.to_wire()}
+            "timezone": node.config.timezone, "standing": stands.to_wire(),
+            **release.identity(), "allowed_releases": allowed}
 
 
 def standing(node: Node, session: Session) -> Standing:
     """Where this counter stands now (``membership.standing``), read in ``session``."""
     return judge(revocation_of(session, node.node_id), node.link(), node.clock(),
-                 stop_after=timedelta(seconds=node.config.refused_stop_s))
+                 stop_after=timedelta(seconds=node.config.refused_stop_s),
+                 held=node.log.held, unallowed=release.unallowed(session))
 
 
 @api_method(auth=Auth.NONE)
 def counter_state(node: Node) -> dict[str, Any]:
     """Where this counter stands: active, revoked, refused, paused or cut off, and why.
 
-    With the store's time zone. No login: the app asks on every screen, also before
-    anyone logged in, and a poll must not keep a session awake."""
+    With the store's time zone, and this counter's release, protocol and schema and the
+    releases the store allows ([]: any). No login: the app asks on every screen, also
+    before anyone logged in, and a poll must not keep a session awake."""
     with node.read() as s:
         stands = standing(node, s)
-    return {"node": node.node_id, "timezone": node.config.timezone, **stands.to_wire()}
+        allowed = release.allowed(s)
+    return {"node": node.node_id, "timezone": node.config.timezone, **stands.to_wire(),
+            **release.identity(), "allowed_releases": allowed}
 
 
 @api_method(auth=Auth.NONE)

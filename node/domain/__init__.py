@@ -11,6 +11,7 @@
     shift_totals   what the drawer should hold; the X and Z report
     roles          roles, actions and the permission matrix
     credentials    PIN/password hashing, lockout after failed logins, the session book
+    releases       the releases of Tillmesh the store lets sell (an admin's hold)
 
 May import only the standard library, ``argon2`` (credentials) and
 ``tillmesh.node.errors``. Everything here is tested without a store.

@@ -8,6 +8,9 @@ enrolled, unrevoked member and the user it names (``by``) was an enabled admin; 
 it is refused: kept in the log, never applied, listed for admins. Two changes start a
 store: the first counter enrolling itself, and the first admin it creates.
 
+The store's allowed releases (``releases.allowed``, ``domain.releases``) are judged the
+same way, as they stop counters from selling: the latest one applied stands.
+
 Unsigned changes were recorded before events were signed; they are trusted, as they
 were then, on the strength of their hash chain.
 """
@@ -19,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tillmesh.node.domain.credentials import check_hash
+from tillmesh.node.domain.releases import Hold, check_releases
 from tillmesh.node.domain.roles import Role
 from tillmesh.node.errors import ValidationError
 
@@ -26,7 +30,8 @@ USER_UPSERTED = "user.upserted"
 ENROLLED = "node.enrolled"
 REVOKED = "node.revoked"
 SIGNING_KEY = "node.signing_key"  # a counter made before signatures announces its key
-KINDS = (USER_UPSERTED, ENROLLED, REVOKED, SIGNING_KEY)
+RELEASES = "releases.allowed"  # the releases that may sell in the store (domain.releases)
+KINDS = (USER_UPSERTED, ENROLLED, REVOKED, SIGNING_KEY, RELEASES)
 MANAGER = Role.ADMIN  # user management and the store's counters: admins, on every replica
 
 
@@ -80,6 +85,7 @@ class Store:
     users: dict[str, UserState]
     members: dict[str, MemberState]
     refused: tuple[Refused, ...]
+    releases: Hold | None = None  # the allowed releases; None: never set (any release)
 
 
 def fold(changes: Iterable[Change]) -> Store:
@@ -103,6 +109,7 @@ def _fold(ordered: list[Change], cut: Mapping[str, int | None]) -> Store:
     users: dict[str, UserState] = {}
     members: dict[str, MemberState] = {}
     refused: list[Refused] = []
+    releases: Hold | None = None
     for change in ordered:
         reason = _problem(change, users, members)
         if reason is None and change.signed and change.origin in cut and (
@@ -110,9 +117,13 @@ def _fold(ordered: list[Change], cut: Mapping[str, int | None]) -> Store:
             reason = f"{change.origin} was revoked"
         if reason is not None:
             refused.append(Refused(change.origin, change.seq, change.kind, change.hlc, reason))
+        elif change.kind == RELEASES:
+            by = change.body.get("by")
+            releases = Hold(check_releases(change.body["releases"]),
+                            None if by is None else str(by), change.origin, change.hlc)
         else:
             _apply(change, users, members)
-    return Store(users, members, tuple(refused))
+    return Store(users, members, tuple(refused), releases)
 
 
 def _problem(change: Change, users: Mapping[str, UserState],
@@ -122,6 +133,8 @@ def _problem(change: Change, users: Mapping[str, UserState],
         if change.kind == USER_UPSERTED:
             check_hash(str(body["secret_hash"]))  # a hostile hash must not reach login
             Role(str(body["role"]))
+        if change.kind == RELEASES:
+            check_releases(body["releases"])
     except (KeyError, ValueError, ValidationError) as exc:
         return f"malformed {change.kind}: {exc}"
     enrolled = members.get(str(body.get("node")))

@@ -9,6 +9,13 @@ INVITE_SECRET_BYTES = 16  # bytes; a 128-bit one-time secret
 INVITE_DEFAULT_MINUTES = 15  # minutes a code is valid when the admin names no time: long
 #                              enough to walk to the new counter and type it
 INVITE_MAX_MINUTES = 24 * 60  # minutes; a code lying around for days is a leaked code
+SHORT_TOKEN_BYTES = 5  # bytes; the secret half of a short code (40 bits): guessed only
+#   online, at the inviting counter, SHORT_MISSES_ALLOWED times at most
+SHORT_TAG_BYTES = 5  # bytes; the half that names the inviting counter's key (40 bits)
+SHORT_MISSES_ALLOWED = 10  # wrong short codes a counter takes before its open short codes
+#   stop working (the full code still works): a guesser's odds stay below 1 in 10^11
+FIND_INVITER_S = 10.0  # seconds a joining counter listens on mDNS for the counter its
+#   short code names; a live counter answers a query within a second or two
 
 # --- the join handshake -------------------------------------------------------------------
 
@@ -32,7 +39,8 @@ SNAPSHOT_FIRST_TIMEOUT_S = 300.0  # seconds; the first answer waits for the expo
 
 TICK_S = 0.05  # seconds; how often the engine's timers run (heartbeats, pull timeouts)
 STORE_FAILURE_LOG_S = 60.0  # seconds between log lines of a store that fails every drain
-#   (a full disk): once a minute, with how often, not one line per drain
+#   (a full disk), or of a replication tick that fails every tick: once a minute, with
+#   how often, not one line per drain or tick
 REDIAL_S = 5.0  # seconds; how often members we are not connected to are dialled afresh
 REDIAL_HEARD_S = 1.0  # seconds; a member that talks to us while our link to it is down is
 #   dialled afresh at once, but not again within this (a handshake on a LAN takes ms)

@@ -14,6 +14,11 @@ so a caller without the invite's secret learns nothing (not even which counter i
 exist). Only a caller that proved it holds a valid invite hears why
 (:class:`HolderRefused`: its counter id is taken, say). Requests are handled one at a
 time, ``JOIN_REQUEST_SPACING_S`` apart at least.
+
+A short invite code (``invite``) is turned into the full code it stands for on the new
+counter, before anything is sent: :func:`find_inviter` takes the inviting counter's key,
+join endpoint and cluster from its mDNS record, the one whose key the code names; the
+code's token then goes where the full code's secret would.
 """
 
 from __future__ import annotations
@@ -27,15 +32,25 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import zmq
 import zmq.asyncio
 
-from tillmesh.node.errors import ApiError, NodeUnavailable, TillmeshError, ValidationError
+from tillmesh.node.errors import (
+    ApiError,
+    ConfigError,
+    NodeUnavailable,
+    NotFoundError,
+    TillmeshError,
+    ValidationError,
+)
 from tillmesh.node.membership.const import (
+    FIND_INVITER_S,
+    INVITE_MAX_MINUTES,
     INVITE_SECRET_BYTES,
     JOIN_HANDSHAKE_S,
     JOIN_REQUEST_SPACING_S,
@@ -44,12 +59,16 @@ from tillmesh.node.membership.const import (
     MAX_ENDPOINT_CHARS,
     MAX_JOIN_RECEIVE_BYTES,
     MAX_JOIN_REQUEST_BYTES,
+    SHORT_TOKEN_BYTES,
     SNAPSHOT_FIRST_TIMEOUT_S,
 )
-from tillmesh.node.membership.invite import InviteCode
+from tillmesh.node.membership.invite import InviteCode, ShortCode
 from tillmesh.node.membership.keys import Keypair
 from tillmesh.node.store.const import TICKET_BYTES
 from tillmesh.replication.signing import PUBLIC_BYTES
+
+if TYPE_CHECKING:
+    from tillmesh.replication.discovery import PeerFound
 
 log = logging.getLogger("tillmesh.join")
 
@@ -71,7 +90,8 @@ class HolderRefused(ValidationError):
 
 @dataclass(frozen=True)
 class Enrolment:
-    """A new counter presents the invite's secret, the id it wants and its key."""
+    """A new counter presents the invite's secret (or its short code's token), the id it
+    wants and its key."""
 
     secret: bytes = field(repr=False)
     node: str
@@ -109,7 +129,9 @@ def parse_request(payload: bytes) -> JoinRequest:
                            _int(data, "offset", 0, _MAX_OFFSET))
     _keys(data, {"secret", "node", "public_key", "cluster", "signing_key"},
           frozenset({"endpoint"}))
-    return Enrolment(_bytes(data, "secret", INVITE_SECRET_BYTES),
+    secret_size = (SHORT_TOKEN_BYTES if isinstance(data["secret"], bytes)
+                   and len(data["secret"]) == SHORT_TOKEN_BYTES else INVITE_SECRET_BYTES)
+    return Enrolment(_bytes(data, "secret", secret_size),
                      _text(data, "node", _NODE_ID), _text(data, "public_key", _Z85_KEY),
                      _text(data, "cluster", _CLUSTER), _bytes(data, "signing_key", PUBLIC_BYTES),
                      None if data.get("endpoint") is None
@@ -298,3 +320,41 @@ def fetch_snapshot(code: InviteCode, keypair: Keypair, ticket: str, dest: Path,
         return offset
     finally:
         ctx.destroy(linger=0)
+
+
+async def find_inviter(short: ShortCode, *, interfaces: list[str] | None = None,
+                       mdns_port: int, timeout_s: float) -> InviteCode:
+    """The invite a short code stands for: the counter on this network whose announced
+    key the code names (``invite``), its join endpoint and cluster. Its expiry is known
+    only to that counter, which checks it; here it is the longest an invite lasts."""
+    from tillmesh.replication.discovery import DiscoveryError, find
+
+    def named(peer: PeerFound) -> bool:
+        return (peer.public_key is not None and peer.join_endpoint is not None
+                and short.names(peer.public_key))
+
+    try:
+        peer = await find(named, timeout_s, interfaces=interfaces, mdns_port=mdns_port)
+    except DiscoveryError as exc:
+        raise ConfigError(f"cannot look for the inviting counter on mDNS: {exc}: use the "
+                          "full invite code") from exc
+    if peer is None:
+        raise NotFoundError(
+            f"no counter on this network answered to this short code within {timeout_s:.0f} "
+            "s: check the code (a typo matches no counter), that the inviting counter runs "
+            "on this network, or use the full invite code (the QR code)")
+    assert peer.public_key is not None and peer.join_endpoint is not None  # named()
+    return InviteCode(peer.cluster, peer.node, peer.join_endpoint, peer.public_key,
+                      short.token, datetime.now(UTC) + timedelta(minutes=INVITE_MAX_MINUTES))
+
+
+def full_code(short: ShortCode, *, mdns: bool, interfaces: list[str] | None, mdns_port: int,
+              say: Callable[[str], None], timeout_s: float = FIND_INVITER_S) -> str:
+    """The full invite code a short code stands for (``find_inviter``), for ``join``;
+    ``say`` tells the person waiting that the search is on."""
+    if not mdns:
+        raise ValidationError("a short invite code is found on mDNS, which is off here "
+                              "(--no-mdns): use the full invite code")
+    say("looking for the inviting counter on this network …")
+    return asyncio.run(find_inviter(short, interfaces=interfaces, mdns_port=mdns_port,
+                                    timeout_s=timeout_s)).encode()

@@ -39,10 +39,14 @@ from tillmesh.node.membership.const import (
     STORE_FAILURE_LOG_S,
     TICK_S,
 )
+from tillmesh.node.membership.release import RELEASE
 from tillmesh.node.membership.standing import Link
 from tillmesh.node.membership.trust import Gate
 from tillmesh.node.ops.config import Config
+from tillmesh.node.ops.logs import Throttled
 from tillmesh.node.projections import counters
+from tillmesh.node.store import backup_restored as restored
+from tillmesh.node.store.schema import SCHEMA_VERSION
 from tillmesh.replication.const import ASK_TIMEOUT_MS, MAX_BATCH_EVENTS
 from tillmesh.replication.event import Event
 from tillmesh.replication.protocol import (
@@ -85,24 +89,6 @@ def static_peers(entries: Sequence[str], cluster: str) -> dict[str, str]:
     return out
 
 
-class Throttled:
-    """A problem that repeats (a full disk fails every drain, many a second) is said once
-    per ``every_s``, with how often it came since it was last said. Pure: time is given."""
-
-    def __init__(self, every_s: float) -> None:
-        self.every_s = every_s
-        self._said_at = -math.inf
-        self._since = 0
-
-    def due(self, now: float) -> int | None:
-        """Count one more; the count to say if it is time to say it, else None."""
-        self._since += 1
-        if now - self._said_at < self.every_s:
-            return None
-        times, self._since, self._said_at = self._since, 0, now
-        return times
-
-
 def coalesce(inbox: list[tuple[str, Message]]) -> list[tuple[str, Message]]:
     """Runs of ``Events`` from one peer become one message (within the batch bound)."""
     out: list[tuple[str, Message]] = []
@@ -125,7 +111,8 @@ class Replication:
         self.set_config(node.config)
         self.store = EventLogStore(node.log, Gate(node.log, node.config.max_clock_ahead_s,
                                                   node.clock))
-        self.engine = Replicator(self.store, node.node_id, node.config.cluster, desk=self)
+        self.engine = Replicator(self.store, node.node_id, node.config.cluster, desk=self,
+                                 release=RELEASE, schema=SCHEMA_VERSION)
         self.transport = Transport(node.node_id, node.keypair.public, node.keypair.secret,
                                    node.config.listen, self._on_message)
         self.discovery: Any = None  # replication.discovery.Discovery when mDNS is on
@@ -143,6 +130,7 @@ class Replication:
         self._seeded: dict[str, counters.Member] = {}
         self._answers: dict[str, asyncio.Future[ReturnAnswer | None]] = {}  # by ask id
         self._store_failures = Throttled(STORE_FAILURE_LOG_S)  # a full disk, once a minute
+        self._tick_failures = Throttled(STORE_FAILURE_LOG_S)
 
     def set_config(self, config: Config) -> None:
         """Use ``config`` (a join adds the inviting counter as a static peer)."""
@@ -178,11 +166,16 @@ class Replication:
 
         try:
             addresses = [self.config.advertise] if self.config.advertise else None
+            public = self.node.keypair.public  # type: ignore[union-attr]
+            # its whole key and join port too: a counter joining with a short invite
+            # code finds this one by them (``membership.invite``)
+            join_port = int((self.node.join_endpoint or self.config.join_listen
+                             ).rsplit(":", 1)[1]) or None
             self.discovery = Discovery(
-                self.config.cluster, self.node.node_id, PROTOCOL_VERSION,
-                fingerprint(self.node.keypair.public),  # type: ignore[union-attr]
+                self.config.cluster, self.node.node_id, PROTOCOL_VERSION, fingerprint(public),
                 port, addresses=addresses, interfaces=self.config.mdns_interfaces or None,
-                mdns_port=self.config.mdns_port, on_change=self._on_discovery)
+                mdns_port=self.config.mdns_port, on_change=self._on_discovery,
+                public_key=public.decode(), join_port=join_port)
             await self.discovery.start()
         except DiscoveryError as exc:
             # Selling never depends on mDNS: static peers and enrolment addresses remain.
@@ -241,9 +234,9 @@ class Replication:
                     except Exception:  # one message must not cost the rest of the inbox
                         log.exception("handling %s from %s failed", type(msg).__name__, peer)
         except StoreError as exc:  # nothing recorded: peers' vectors bring it back
-            if (times := self._store_failures.due(time.monotonic())) is not None:
-                log.error("recording what peers sent failed (%d time(s) since last said): "
-                          "%s", times, exc.message)
+            self._store_failures.say(log, logging.ERROR, "replication.store_failed",
+                                     time.monotonic(), "recording what peers sent failed: %s",
+                                     exc.message)
         await self.node.log.flush()  # announce received events only once they are durable
         await self._send(out)
         if self._refresh_members:
@@ -281,12 +274,16 @@ class Replication:
             await asyncio.sleep(TICK_S)
             try:
                 self._note_refusals()
+                self._catch_up()
                 await self._send(self.engine.tick(_now_ms()))
                 if time.monotonic() - last_redial > REDIAL_S:
                     last_redial = time.monotonic()
                     self._redial(self._members, after_s=0.0)
             except Exception:  # the node must keep selling whatever a peer did
-                log.exception("replication tick failed")
+                # a failure that repeats repeats every tick: once a minute, with its count
+                self._tick_failures.say(log, logging.ERROR, "replication.tick_failed",
+                                        time.monotonic(), "replication tick failed",
+                                        exc_info=True)
 
     def _redial(self, nodes: Iterable[str], after_s: float) -> None:
         """Dial afresh those of ``nodes`` whose handshake has not succeeded and that we last
@@ -294,6 +291,8 @@ class Replication:
         heard of our enrolment accepts it now, and one that just talked to us is up, so
         our connection's reconnect backoff (up to seconds) need not run out first: until
         both directions are up, neither side can answer the other's Hello."""
+        if self.paused:  # nobody is dialled (``_dial``); the links we have are kept
+            return
         up = self.transport.connected()
         now = time.monotonic()
         for node in nodes:
@@ -368,9 +367,12 @@ class Replication:
                 self._dial(member)
 
     def _dial(self, member: counters.Member) -> None:
+        """Connect to ``member``, unless paused: what we would send is dropped anyway, and
+        a joining counter (paused until its snapshot is in) would be refused by members
+        that have not yet heard of its enrolment ("it refused our key")."""
         endpoint = (self._found.get(member.node) or self._static.get(member.node)
                     or member.endpoint)
-        if endpoint is None:
+        if endpoint is None or self.paused:
             return
         if self.transport.connect(member.node, endpoint, member.public_key.encode()):
             self._dialled_at[member.node] = time.monotonic()
@@ -427,6 +429,19 @@ class Replication:
         elif self._refused_ms is None:
             self._refused_ms = _now_ms()
 
+    def _catch_up(self) -> None:
+        """A counter restored from a backup records again once the peers it is linked to
+        hold no more of its own events than it has got back (``store.backup_restored``)."""
+        if self.node.log.held is None:
+            return
+        mine = self.node.node_id
+        linked = [p.vector.get(mine, 0) for p in self.engine.peers()
+                  if p.state is PeerState.READY and p.live]
+        if restored.caught_up(self.node.log.vector().get(mine, 0), linked):
+            got = restored.release(self.node.log)
+            log.warning("restored from a backup: %d event(s) of this counter recorded after "
+                        "the backup came back from peers; it records again", got)
+
     def _refusing(self) -> tuple[str, ...]:
         """Counters that refuse this one: all of them once it knows it was revoked (their
         links to it close as they hear it), else those whose handshake refused our key."""
@@ -451,6 +466,9 @@ class Replication:
                 "endpoint": self._found.get(p.peer) or (
                     self._members[p.peer].endpoint if p.peer in self._members else None),
                 "fork": self._fork(p.peer),
+                # as its Hello said them (None: not connected, or a release that does not)
+                "release": p.release or None, "protocol": p.proto or None,
+                "schema": p.schema or None,
             })
         return views
 

@@ -12,6 +12,11 @@
               was revoked while it was away, or never let in; what it sells could never
               reach the store, so it stops selling as a revoked counter does (a refusal
               is an answer from the holder of the peer's key, never a silence)
+    catching_up  restored from a backup: it records nothing until another counter has
+              given back what it recorded after the backup (``store.backup_restored``)
+    release_not_allowed  the store's allowed releases (an admin's ``tillmesh releases
+              allow``, ``domain.releases``) leave out the release it runs: it does not go
+              live, so it sells nothing, and still replicates to hear when that changes
 
 ERPNext being unreachable is not part of it: that is the forwarder's business and
 ``erpnext_status`` says so. A counter learns it was revoked when the revocation reaches
@@ -31,10 +36,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tillmesh.node.domain.releases import allows, short_refusal
 from tillmesh.node.errors import PermissionDenied
 from tillmesh.node.membership.const import CUT_OFF_S
+from tillmesh.node.membership.release import RELEASE
 from tillmesh.node.ops.const import REFUSED_STOP_S
-from tillmesh.node.projections.membership import Revocation, revocation_of
+from tillmesh.node.projections.membership import Revocation, allowed_releases, revocation_of
 
 
 class State(enum.Enum):
@@ -43,6 +50,8 @@ class State(enum.Enum):
     PAUSED = "paused"
     CUT_OFF = "cut_off"
     REFUSED = "refused"
+    CATCHING_UP = "catching_up"
+    NOT_ALLOWED = "release_not_allowed"
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,8 @@ class Standing:
 
     @property
     def selling(self) -> bool:
-        return self.state not in (State.REVOKED, State.REFUSED)
+        return self.state not in (State.REVOKED, State.REFUSED, State.CATCHING_UP,
+                                  State.NOT_ALLOWED)
 
     def to_wire(self) -> dict[str, Any]:
         revoked = self.revocation
@@ -86,12 +96,20 @@ def revoked_reason(revocation: Revocation) -> str:
 
 def judge(revocation: Revocation | None, link: Link | None, now: datetime,
           cut_off_after: timedelta = timedelta(seconds=CUT_OFF_S),
-          stop_after: timedelta = timedelta(seconds=REFUSED_STOP_S)) -> Standing:
-    """Where a counter stands, from its revocation (if any) and its replication's view
-    (None: replication does not run here, as in a test or a tool)."""
+          stop_after: timedelta = timedelta(seconds=REFUSED_STOP_S),
+          held: str | None = None,
+          unallowed: tuple[str, datetime] | None = None) -> Standing:
+    """Where a counter stands, from its revocation (if any), its replication's view
+    (None: replication does not run here, as in a test or a tool) and why its log records
+    nothing of its own (``held``: restored from a backup, not caught up yet); when the
+    store's allowed releases leave out its own, why and since when (``unallowed``)."""
     if revocation is not None:
         return Standing(State.REVOKED, revoked_reason(revocation), revocation.at, revocation,
                         link.refusing if link else ())
+    if held is not None:
+        return Standing(State.CATCHING_UP, held, None)
+    if unallowed is not None:
+        return Standing(State.NOT_ALLOWED, *unallowed, refused_by=link.refusing if link else ())
     if link is None:
         return Standing(State.ACTIVE, "", None)
     refusing = tuple(n for n in link.known if n in link.refusing)
@@ -124,10 +142,10 @@ def refused_reason(refusing: tuple[str, ...]) -> str:
 
 
 def check_selling(session: Session, node: str, refused_since: datetime | None,
-                  now: datetime, stop_after: timedelta) -> None:
-    """Refuse a new cart, sale, refund or drawer movement on a revoked or refused counter
-    (PermissionDenied, saying why; short: it shows in the message line, the reason on
-    the Store screen)."""
+                  now: datetime, stop_after: timedelta, held: str | None = None) -> None:
+    """Refuse a new cart, sale, refund or drawer movement on a revoked, refused or
+    catching-up counter, or one whose release the store does not allow (PermissionDenied,
+    saying why; short: it shows in the message line, the reason on the Store screen)."""
     revocation = revocation_of(session, node)
     if revocation is not None:
         raise PermissionDenied(f"This counter was revoked by {revocation.by or 'an admin'} "
@@ -137,6 +155,14 @@ def check_selling(session: Session, node: str, refused_since: datetime | None,
         raise PermissionDenied("Every other counter refuses this counter's key (revoked "
                                "while away?): it cannot sell any more",
                                counter_state=State.REFUSED.value)
+    if held is not None:
+        raise PermissionDenied("This counter was restored from a backup and waits for another "
+                               "counter to give back its later sales: it cannot sell yet",
+                               counter_state=State.CATCHING_UP.value)
+    hold = allowed_releases(session)
+    if hold is not None and not allows(hold, RELEASE):
+        raise PermissionDenied(short_refusal(hold, RELEASE),
+                               counter_state=State.NOT_ALLOWED.value)
 
 
 def _refusal(refusing: tuple[str, ...]) -> str:

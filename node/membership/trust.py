@@ -1,7 +1,8 @@
 """Which events of peers this counter stores and relays: the replication gate.
 
 Every event must come from a counter this store enrolled, other than this one (only it
-writes its own events), carry that counter's signature
+writes its own events; a counter restored from a backup takes them back from peers until
+it has caught up: ``store.backup_restored``), carry that counter's signature
 (its Ed25519 key, enrolled with it) and not be stamped further ahead of this counter's
 clock than the store allows. So one enrolled till cannot write as another counter, as
 this counter itself or as a counter nobody enrolled, and a bad clock cannot drag every
@@ -64,7 +65,9 @@ class Gate:
         if ahead_ms > self.ahead_ms:
             return (f"stamped {ahead_ms / 1000:.0f} s ahead of this counter's clock (at most "
                     f"{self.ahead_ms / 1000:.0f} s): refused until the clocks agree")
-        if event.origin == self.log.origin:  # its own events come only from itself
+        # Its own events come only from itself, but for a restored counter getting back
+        # what it recorded after its backup (``store.backup_restored``).
+        if event.origin == self.log.origin and self.log.held is None:
             return ("an event under this counter's own name, which only it writes: a "
                     "forgery, or another machine holds this counter's key")
         member = known.get(event.origin)

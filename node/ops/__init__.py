@@ -5,6 +5,9 @@
     daemon        ``tillmesh run``: store, API server, replication, forwarder, printer
     provisioning  init (a new store), join (a new counter), status, rebuild
     seal          ``tillmesh seal``: the secrets sealed to the machine or a passphrase
+    doctor        ``tillmesh doctor``: every check a line, with its fix (pure verdicts)
+    logs          log lines plain or for journald, a repeating problem said with its count
+    backup        ``tillmesh backup | restore``: a counter back on a new machine
     config        ``tillmesh.toml``: every setting with its default
     const         timeouts, ports and limits of the command and the daemon, with units
 

@@ -49,7 +49,6 @@ TOKEN_FILE = ".session"  # in the data dir, mode 0600: the token of `tillmesh ap
 PIN_ARGUMENT = ("--pin is refused: a PIN on the command line is visible to every user of "
                 "this machine (ps). Type it at the prompt, or give it on standard input "
                 "(e.g. `tillmesh … < pin-file`)")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -118,6 +117,7 @@ def _network_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_join(args: argparse.Namespace) -> int:
+    from tillmesh.node.membership.invite import parse_short
     from tillmesh.node.ops.provisioning import join
 
     data_dir = _data_dir(args)
@@ -139,6 +139,12 @@ def cmd_join(args: argparse.Namespace) -> int:
                 print()
 
     code = args.code or _read_pin("Invite code: ", what="invite code").strip()
+    short = parse_short(code)
+    if short is not None:  # found on mDNS: the full code it stands for
+        from tillmesh.node.membership.join import full_code
+
+        code = full_code(short, mdns=config.mdns, interfaces=config.mdns_interfaces or None,
+                         mdns_port=config.mdns_port, say=lambda text: print(text, flush=True))
     count = join(config, code, progress=progress, given=set(given))
     print(f"\ncounter {args.node} joined the store with {count:,} events; "
           f"start it with `tillmesh --data-dir {data_dir} run`")
@@ -154,7 +160,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    from tillmesh.node.ops import logs
+
+    logs.setup()  # plain lines, or the journal's (priority prefix) under systemd
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request: too much
 
 
@@ -263,9 +271,13 @@ def cmd_invite(args: argparse.Namespace) -> int:
     result = _as_user(args, "invite_create", minutes=args.minutes)
     cfg = config_mod.load(_data_dir(args))
     until = datetime.fromisoformat(str(result["expires_at"])).astimezone(cfg.tz)
-    print(f"one-time invite code, valid until {until:%Y-%m-%d %H:%M} ({cfg.timezone}):"
+    print(f"one-time invite, valid until {until:%Y-%m-%d %H:%M} ({cfg.timezone})\n")
+    if result.get("short"):  # none: mDNS is off there, or a node of an earlier release
+        print("short code (type it on the new counter: it finds this one on the network by "
+              f"mDNS):\n\n    {result['short']}\n")
+    print("full code (also without multicast; the app's Admin screen shows it as a QR code):"
           f"\n\n{result['code']}\n")
-    print("on the new counter: tillmesh join --node C0n   (it asks for the code)")
+    print("on the new counter: tillmesh join --node C0n   (it asks for either code)")
     return 0
 
 
@@ -295,6 +307,14 @@ def cmd_peers(args: argparse.Namespace) -> int:
     cfg = config_mod.load(_data_dir(args))
     with Client(cfg.api_endpoint, timeout=API_TIMEOUT_S) as client:
         peers = client.call("peers")
+        me = client.call("counter_state")
+
+    def release(row: dict[str, Any]) -> str:
+        # as the counter said it (? : a release before protocol 5, or not connected yet)
+        said = [f"protocol {row['protocol']}"] if row.get("protocol") else []
+        said += [f"schema {row['schema']}"] if row.get("schema") else []
+        return f"release {row.get('release') or '?'}" + (f" ({', '.join(said)})" if said else "")
+
     if not peers:
         print("no other counter known yet")
     for peer in peers:
@@ -305,7 +325,13 @@ def cmd_peers(args: argparse.Namespace) -> int:
         # events it has that we lack, and ours it lacks (as it last said: a stopped
         # counter's figure is from when it was last heard)
         print(f"{peer['node']:<8} {state:<10} we lack {peer['behind']:>7,}  "
-              f"it lacks {peer['ahead']:>7,}  skew {skew}{warn}  {peer['endpoint'] or ''}")
+              f"it lacks {peer['ahead']:>7,}  skew {skew}{warn}  {release(peer)}  "
+              f"{peer['endpoint'] or ''}".rstrip())
+    allowed = me.get("allowed_releases")
+    store = ("" if allowed is None else "; the store allows "
+             + (" or ".join(allowed) if allowed else "any release"))
+    held = ": IT DOES NOT SELL" if me.get("state") == "release_not_allowed" else ""
+    print(f"{me['node']:<8} this counter, {release(me)}{store}{held}")
     return 0
 
 
@@ -330,6 +356,9 @@ def cmd_api(args: argparse.Namespace) -> int:
                 raise ApiError("the node's login reply carries no session token")
             fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.fchmod(fd, 0o600)  # also when an older file had looser permissions
+            from tillmesh.node.store.ownership import own
+
+            own(fd, cfg.data_dir)  # run as root: still the service user's to read
             with os.fdopen(fd, "w") as fh:
                 fh.write(token)
         else:
@@ -358,7 +387,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         return 0
     if args.screen is not None and not args.customer_display:
         raise ValidationError("--screen places the customer display: add --customer-display")
-    endpoint = config_mod.load(_data_dir(args)).api_endpoint
+    # --socket: the till user's app reads nothing of the data dir (the service user's)
+    endpoint = (f"ipc://{Path(args.socket).absolute()}" if args.socket
+                else config_mod.load(_data_dir(args)).api_endpoint)
     if args.customer_display:
         from tillmesh.ui.app import run_customer_display
 
@@ -483,11 +514,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "following this counter's node; run it beside the cashier's app")
     p.add_argument("--screen", type=_screen_number, metavar="N",
                    help="the customer display's screen, 0 first (default the primary)")
+    p.add_argument("--socket", metavar="PATH",
+                   help="the node's local API socket, e.g. /run/tillmesh/api.sock: the app "
+                   "then reads nothing from the data dir (a till user in the socket's group)")
     p.set_defaults(fn=cmd_ui)
 
     from tillmesh.node.erpnext import add_commands as add_erpnext_commands
 
     add_erpnext_commands(sub, _data_dir)
+    from tillmesh.node.ops.upgrade import add_commands as add_upgrade_commands
+
+    add_upgrade_commands(sub, _data_dir)
+    from tillmesh.node.ops.doctor import add_commands as add_doctor_commands
+
+    add_doctor_commands(sub, _data_dir)
+    from tillmesh.node.ops.backup import add_commands as add_backup_commands
+
+    add_backup_commands(sub, _data_dir)
 
     p = sub.add_parser("api", help="call a local API method and print JSON")
     p.add_argument("method", help="e.g. login, cart_new, sale_submit; `methods` lists all")

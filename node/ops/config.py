@@ -82,6 +82,7 @@ class Config:
     db_file: str = "tillmesh.db"
     key_file: str = "secrets/db.key"
     api_socket: str = "api.sock"
+    api_group: str = ""  # a group that may reach the socket (0660); empty: the user's (0600)
     lockout_failures: int = LOCKOUT_FAILURES  # failed logins before a user is locked out
     lockout_minutes: int = LOCKOUT_MINUTES  # the first lock; each next one in a row doubles
     lockout_max_minutes: int = LOCKOUT_MAX_MINUTES  # ... up to this
@@ -227,8 +228,16 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"max_clock_ahead_s must be 1-{MAX_CLOCK_AHEAD_LIMIT_S}")
     if not 1 <= config.refused_stop_s <= REFUSED_STOP_LIMIT_S:
         raise ConfigError(f"refused_stop_s must be 1-{REFUSED_STOP_LIMIT_S}")
+    if config.api_group and _inside(config.data_dir / config.api_socket, config.data_dir):
+        raise ConfigError("api_group shares the local API socket with a group: api_socket "
+                          "must then lie outside the data directory, which stays private "
+                          "(e.g. /run/tillmesh/api.sock)")
     _validate_printer(config.printer)
     return config
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(directory))
 
 
 def _validate_printer(p: PrinterConfig) -> None:

@@ -6,14 +6,16 @@ import asyncio
 import contextlib
 import functools
 import gc
+import grp
 import inspect
 import logging
+import os
 import shutil
 import signal
 from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api import Node
-from tillmesh.node.api._server import ApiServer
+from tillmesh.node.api._server import ApiServer, ipc_path
 from tillmesh.node.api._wire import Request
 from tillmesh.node.api.dispatch import new_node
 from tillmesh.node.errors import ConfigError, NodeUnavailable
@@ -66,6 +68,7 @@ async def serve(config: Config) -> None:
     server = ApiServer(config.api_endpoint, handle, workers=API_WORKERS)
     await server.start()
     try:
+        _share_api_socket(config)
         node = open_node(config)
     except BaseException:
         await server.close()
@@ -114,6 +117,28 @@ async def serve(config: Config) -> None:
         node.print_service.close()  # receipts still queued stay in the spool for next time
         node.log.engine.dispose()
         log.info("counter %s stopped", node.node_id)
+
+
+def _share_api_socket(config: Config) -> None:
+    """Give the local API socket to ``api_group`` (0660), so that the till's app user, a
+    member, reaches the node without any right on the data dir. Group first, mode second:
+    the socket is never open to another group."""
+    path = ipc_path(config.api_endpoint)
+    if not config.api_group or path is None:
+        return  # 0600, the service user's alone (ApiServer)
+    try:
+        gid = grp.getgrnam(config.api_group).gr_gid
+    except KeyError as exc:
+        raise ConfigError(f"api_group {config.api_group!r} is no group on this machine") from exc
+    try:
+        if os.stat(path).st_gid != gid:  # else the directory's setgid bit gave it already
+            os.chown(path, -1, gid)
+        os.chmod(path, 0o660)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot give the local API socket {path} to group {config.api_group}: "
+            f"{exc.strerror}; its directory should belong to that group with the setgid bit "
+            "(deploy/tillmesh.tmpfiles makes /run/tillmesh so)") from exc
 
 
 def _erpnext_link(node: Node, replication: Any) -> ForwarderLink:

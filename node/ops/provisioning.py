@@ -24,6 +24,7 @@ from tillmesh.node.api.client import Client
 from tillmesh.node.api.cluster import advertised
 from tillmesh.node.domain.const import PIN_MIN_DIGITS, PIN_MIN_DIGITS_SUPERVISOR
 from tillmesh.node.domain.credentials import SecretKind, new_credential
+from tillmesh.node.domain.releases import allows, short_refusal
 from tillmesh.node.domain.roles import Role
 from tillmesh.node.errors import (
     ConfigError,
@@ -33,6 +34,7 @@ from tillmesh.node.errors import (
     UnknownMethod,
     ValidationError,
 )
+from tillmesh.node.membership import release
 from tillmesh.node.membership.invite import InviteCode
 from tillmesh.node.membership.keys import Keypair, create_keypair_file, read_keypair_file
 from tillmesh.node.membership.trust import check_snapshot
@@ -49,11 +51,13 @@ from tillmesh.node.ops.const import (
 from tillmesh.node.ops.seal import secret_warnings, secrets_held
 from tillmesh.node.projections.counters import ENROLLED
 from tillmesh.node.projections.master_data import upserted_body
+from tillmesh.node.projections.membership import allowed_releases
 from tillmesh.node.projections.stock import BASE, base_body
 from tillmesh.node.projections.users import USER_UPSERTED
 from tillmesh.node.projections.users import list_users as _list_users
 from tillmesh.node.store import create_key_file, open_engine, read_key_file, snapshot_check
 from tillmesh.node.store.event_log import EventLog
+from tillmesh.node.store.ownership import own
 
 logger = logging.getLogger("tillmesh.setup")
 
@@ -165,10 +169,19 @@ def store_status(config: Config) -> dict[str, Any]:
             status["warnings"] = [
                 f"clock of {p['node']} is {p['skew_ms']:+d} ms off (limit "
                 f"{config.max_skew_ms} ms): check NTP" for p in peers if p["skew_warning"]]
+        # The running node's release, protocol and schema (None: a release that does not
+        # say them), else this code's: what `tillmesh run` would start.
+        said = status.get("counter") if running else release.identity()
+        status.update({key: (said or {}).get(key) for key in ("release", "protocol", "schema")})
         with log.reading() as s:
             status["snapshot"] = snapshot = snapshot_check.outcome(s)  # a joiner's tables
+            hold = allowed_releases(s)
+        status["allowed_releases"] = list(hold.releases) if hold else []  # []: any
         status["secrets"] = secrets_held(config)
         status["warnings"] = [*secret_warnings(config), *status.get("warnings", [])]
+        mine = status["release"]
+        if hold is not None and mine and not allows(hold, mine):
+            status["warnings"].append(f"{short_refusal(hold, mine)} (`tillmesh releases`)")
         if snapshot is not None and snapshot.get("state") == "tampered":
             status["warnings"].append(
                 "SECURITY: the snapshot this counter joined with held tables its events do "
@@ -207,6 +220,7 @@ def _node_stopped(config: Config) -> Iterator[None]:
     except OSError as exc:
         raise StoreError(f"cannot open the node lock {path}.lock: {exc.strerror}") from exc
     try:
+        own(fd, config.data_dir)  # made by root (rebuild): the node must still take it
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -337,6 +351,9 @@ async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: K
     try:
         answer = await asyncio.to_thread(request_join, code, config.node_id, keypair,
                                          node.replication_endpoint)
+        # Every member may dial us from now on (each as it hears of our enrolment): let
+        # them in at once, not only once the snapshot is in (paused, we dial nobody).
+        replication.seed_members(answer["members"])
         # Enrolled: its settings are written now (the store's, where IT named none), so
         # whatever stops the rest, `tillmesh run` goes on from here.
         issuer = answer["endpoint"].removeprefix("tcp://")

@@ -13,6 +13,7 @@ from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import Config
 from tillmesh.node.store import read_key_file, sealing
+from tillmesh.node.store.ownership import own
 
 HOW_HELD = {sealing.PLAIN: "plain text", sealing.SERVICE: "opened by systemd for the service",
             sealing.SYSTEMD: "sealed to this machine (systemd-creds)",
@@ -63,9 +64,7 @@ def _write_beside(config: Config, path: Path, data: bytes) -> Path:
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         os.fchmod(fd, 0o600)  # also when an older partial file had looser permissions
-        if os.geteuid() == 0:  # root seals; the service user reads a .sealed file
-            owner = config.data_dir.stat()
-            os.fchown(fd, owner.st_uid, owner.st_gid)
+        own(fd, config.data_dir)  # root seals; the service user reads a .sealed file
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

@@ -1,8 +1,9 @@
 """Users and counters as every replica judges them: the changes to them (``user.*`` and
-``node.*`` events) are kept as they arrive, and the ``users`` and ``members`` tables are
-the fold of ``domain.authority`` over all of them in HLC order, recomputed when one
-arrives. Changes the fold refuses are listed in ``refused_changes`` for admins: kept in
-the log (their counter's chain goes on), never applied.
+``node.*`` events, and the store's allowed releases, ``releases.allowed``) are kept as
+they arrive, and the ``users``, ``members`` and ``allowed_releases`` tables are the fold of
+``domain.authority`` over all of them in HLC order, recomputed when one arrives. Changes
+the fold refuses are listed in ``refused_changes`` for admins: kept in the log (their
+counter's chain goes on), never applied.
 
 Such changes are rare (tens a day), so folding them all again is cheap and keeps the
 tables a pure function of the event set, whatever the order of arrival. ``revocation_of``
@@ -19,6 +20,7 @@ from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.domain.authority import KINDS, REVOKED, Change, Refused, fold
+from tillmesh.node.domain.releases import Hold
 from tillmesh.node.projections import projector
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
@@ -47,6 +49,18 @@ class RefusedRow(Base):
     reason: Mapped[str] = mapped_column(String(300))
 
 
+class AllowedReleaseRow(Base):
+    """One row per allowed release of the hold that stands (none: any release)."""
+
+    __tablename__ = "allowed_releases"
+    __table_args__ = {"info": PROJECTION}
+    release: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int]  # as the admin listed them
+    by: Mapped[str | None] = mapped_column(String(140))
+    origin: Mapped[str] = mapped_column(String(32))  # the counter it was recorded on
+    hlc: Mapped[int] = mapped_column(BigInteger)
+
+
 @projector(*KINDS)
 def _changed(session: Session, event: Event, body: dict[str, Any]) -> None:
     raw(session).run("INSERT OR IGNORE INTO membership_changes (origin, seq, hlc, kind, body,"
@@ -71,10 +85,26 @@ def _refold(session: Session) -> None:
              " revoked, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
              [(m.node, m.public_key, m.signing_key, m.enrolled_by, m.endpoint, m.hlc,
                int(m.revoked), m.last_seq) for m in store.members.values()])
+    sql.run("DELETE FROM allowed_releases")
+    hold = store.releases
+    if hold is not None:
+        sql.many("INSERT INTO allowed_releases (release, position, by, origin, hlc) VALUES"
+                 " (?, ?, ?, ?, ?)", [(r, i, hold.by, hold.counter, hold.hlc)
+                                      for i, r in enumerate(hold.releases)])
     sql.run("DELETE FROM refused_changes")
     sql.many("INSERT INTO refused_changes (origin, seq, kind, hlc, reason) VALUES"
              " (?, ?, ?, ?, ?)", [(r.origin, r.seq, r.kind, r.hlc, r.reason[:300])
                                   for r in store.refused])
+
+
+def allowed_releases(session: Session) -> Hold | None:
+    """The releases the store lets sell (``domain.releases``); None: any release."""
+    rows = raw(session).run("SELECT release, by, origin, hlc FROM allowed_releases"
+                            " ORDER BY position")
+    if not rows:
+        return None
+    _, by, origin, hlc = rows[0]
+    return Hold(tuple(r[0] for r in rows), by, origin, hlc)
 
 
 def refused(session: Session) -> list[Refused]:

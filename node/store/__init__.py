@@ -3,6 +3,7 @@
     _engine      the engine and the database key file
     sealing      the counter's secrets at rest: plain, or sealed to the machine (systemd)
                  or to a passphrase, and reading them however they are held
+    ownership    a file a root-run command creates belongs to the data dir's owner
     snapshot_check  the tables a snapshot brought, checked against its events in the
                  background (a tampered one is reported and rebuilt)
     const        sizes, timeouts and batches, with units and reasons
@@ -12,6 +13,9 @@
     event_log    ``EventLog``: appends, transactions, group commit, replay, listeners
     event_codec  event bodies as msgpack (money as strings)
     snapshot     a whole store in one encrypted file, for a joining counter
+    backup_file  a consistent online copy of the live store, and the encrypted backup
+                 file carrying it with the counter's settings and secrets
+    backup_restored  a restored counter records nothing until it has its later events back
     cart_store   carts in progress and held carts (local, never replicated)
     schema       imports every module that declares tables (before create_all)
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node import projections
 from tillmesh.node.errors import DiskFull, StoreError, ValidationError
+from tillmesh.node.store import backup_restored
 from tillmesh.node.store._engine import DURABLE_OPTION, WRITE_OPTION
 from tillmesh.node.store.base import Base, EventRow, Meta
 from tillmesh.node.store.const import MAX_DRIFT_MS, REBUILD_BATCH, SQLITE_FULL
@@ -88,6 +89,10 @@ class EventLog:
             _add_signature_column(engine)
             last = self._latest_stamp()
             self._heads = self._load_heads()
+            with Session(engine) as s:
+                # Why it records no event of its own now (None: it may): restored from a
+                # backup and not caught up yet (``backup_restored``).
+                self.held: str | None = backup_restored.reason(s)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read the event log: {exc}") from exc
         self.hlc = HybridClock(last)
@@ -351,6 +356,8 @@ class Transaction:
     def append(self, kind: str, body: dict[str, Any]) -> Event:
         """Record a new event of this node and apply it to the projections."""
         log = self.log
+        if log.held is not None:
+            raise StoreError(log.held)
         wall = log.clock()
         stamp = log.hlc.now(int(wall.timestamp() * 1000))
         head = log._heads.get(log.origin) or _Head(0, GENESIS)

@@ -1,4 +1,5 @@
-"""Imports every module that declares tables or projection handlers.
+"""Imports every module that declares tables or projection handlers, and numbers the
+store's schema.
 
 Importing this module is what makes ``Base.metadata`` complete and every event kind
 handled; the event log imports it before creating tables or replaying.
@@ -23,3 +24,11 @@ from tillmesh.node.projections import (  # noqa: F401  (tables and handlers regi
     users,
 )
 from tillmesh.node.store import cart_store  # noqa: F401
+
+# The layout of the store's own tables (events, meta and the local ones: carts, invites,
+# login counters), as this release writes it, shown beside the release and the protocol
+# (``tillmesh peers``, ``status``). Counted from 1, the layout of the first release that
+# says it; a release that changes one of these tables so that the release before cannot
+# read it any more bumps it. Projection tables are not part of it: every release rebuilds
+# them from the events when their shape differs (``projections.shape``).
+SCHEMA_VERSION = 1

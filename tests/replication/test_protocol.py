@@ -158,7 +158,7 @@ def test_a_newer_peer_may_append_fields_an_older_node_ignores():
 def test_events_carry_their_signature_from_protocol_4():
     signed = decode(frame(V, 4, "C01", [wire_event(sig=b"s" * 64)]))
     assert isinstance(signed, Events) and signed.events[0].sig == b"s" * 64
-    older = decode(frame(3, 4, "C01", [wire_event()[:8]]))  # a protocol-3 peer: none
+    older = decode(frame(V, 4, "C01", [wire_event()]))  # recorded before signatures: none
     assert isinstance(older, Events) and older.events[0].sig == b""
     with pytest.raises(ProtocolError, match="event signature must be empty or 64 bytes"):
         decode(frame(V, 4, "C01", [wire_event(sig=b"s" * 63)]))
@@ -193,9 +193,10 @@ BAD = [
      "not valid msgpack"),  # msgpack's max_map_len stops it before it is built
     ("wall negative", frame(V, 2, "C01", {}, -5, True, False), "wall_ms must be within"),
     ("wall float", frame(V, 2, "C01", {}, 1.5, True, False), "wall_ms must be an integer"),
-    ("hello cluster long", frame(V, 1, "x" * 65, "C01", {}, 1, False), "cluster"),
-    ("hello cluster int", frame(V, 1, 7, "C01", {}, 1, False), "cluster"),
-    ("hello reply int", frame(V, 1, "s", "C01", {}, 1, 1), "reply must be a boolean"),
+    ("hello cluster long", frame(V, 1, "x" * 65, "C01", {}, 1, False, "0.1.0", 1), "cluster"),
+    ("hello cluster int", frame(V, 1, 7, "C01", {}, 1, False, "0.1.0", 1), "cluster"),
+    ("hello reply int", frame(V, 1, "s", "C01", {}, 1, 1, "0.1.0", 1),
+     "reply must be a boolean"),
     ("pull last < first", frame(V, 3, "C01", "C02", 5, 4), "Pull 5..4 must be"),
     ("pull span too big", frame(V, 3, "C01", "C02", 1, MAX_BATCH_EVENTS + 1), "must be 1.."),
     ("pull first zero", frame(V, 3, "C01", "C02", 0, 3), "Pull first must be within 1"),
@@ -438,15 +439,15 @@ def test_the_container_budget_is_per_frame_on_a_stream():
 
 
 def test_a_vector_carries_the_flags_of_its_protocol_version():
-    with pytest.raises(ProtocolError, match="accepts 3..5"):  # two releases back: refused
-        decode(frame(2, 2, "C01", {"C01": 1}, 5, True))
-    assert decode(frame(3, 2, "C01", {"C01": 1}, 5, True, False)) == Vector(
+    with pytest.raises(ProtocolError, match=f"accepts {V - 1}..{V + 1}"):  # two back: refused
+        decode(frame(V - 2, 2, "C01", {"C01": 1}, 5, True))
+    assert decode(frame(V - 1, 2, "C01", {"C01": 1}, 5, True, False)) == Vector(
         "C01", {"C01": 1}, 5, erpnext=True, forwarding=False)
     for erpnext in (True, False):
         for forwarding in (True, False):
             got = decode(encode(Vector("C01", {}, 5, erpnext, forwarding)))
             assert (got.erpnext, got.forwarding) == (erpnext, forwarding)
     with pytest.raises(ProtocolError, match="erpnext must be a boolean"):
-        decode(frame(3, 2, "C01", {}, 5, 1, False))
+        decode(frame(V - 1, 2, "C01", {}, 5, 1, False))
     with pytest.raises(ProtocolError, match="forwarding must be a boolean"):
-        decode(frame(3, 2, "C01", {}, 5, True, 1))
+        decode(frame(V - 1, 2, "C01", {}, 5, True, 1))

@@ -34,14 +34,16 @@ def _text(value: object) -> str:
 # --- this counter ---------------------------------------------------------------------------
 
 _STATES = {"active": "active", "revoked": "REVOKED", "paused": "replication paused",
-           "cut_off": "CUT OFF", "refused": "REFUSED by the store"}
+           "cut_off": "CUT OFF", "refused": "REFUSED by the store",
+           "catching_up": "RESTORED, catching up",
+           "release_not_allowed": "NOT LIVE: release not allowed"}
 
 
 def counter_banner(state: Mapping[str, Any]) -> tuple[str, str] | None:
-    """The banner while this counter is revoked, refused, paused or cut off (``counter_state``):
-    (text, level), or None when it is active. Short, as it shares the strip; the Store
-    screen says why. Refused by every other counter is an error, like revoked: what it
-    sells cannot reach the store."""
+    """The banner while this counter is revoked, refused, catching up after a restore,
+    paused or cut off (``counter_state``): (text, level), or None when it is active.
+    Short, as it shares the strip; the Store screen says why. Refused by every other
+    counter is an error, like revoked: what it sells cannot reach the store."""
     kind = state.get("state")
     if kind == "revoked":
         by = state.get("revoked_by") or "an admin"
@@ -49,6 +51,12 @@ def counter_banner(state: Mapping[str, Any]) -> tuple[str, str] | None:
     if kind == "refused":
         return ("Every other counter refuses this one: it cannot sell — see Store",
                 "error")
+    if kind == "catching_up":
+        return ("Restored from a backup: no selling until another counter gives back its "
+                "later sales — see Store", "error")
+    if kind == "release_not_allowed":
+        return (f"Release {_text(state.get('release'))} is not allowed in this store: this "
+                "counter cannot sell — see Store", "error")
     if kind == "paused":
         return "Replication paused: sales stay on this counter — see Store", "warn"
     if kind == "cut_off" and state.get("refused_by"):
@@ -62,7 +70,8 @@ def counter_banner(state: Mapping[str, Any]) -> tuple[str, str] | None:
 def counter_rows(state: Mapping[str, Any], now: datetime | None = None,
                  ) -> list[tuple[str, str]]:
     """(label, value) rows of ``counter_state`` for the Store screen: the state, why,
-    since when (in the store's zone), who revoked it."""
+    since when (in the store's zone), who revoked it, its release and the releases the
+    store allows (a node of an earlier release says neither: no rows)."""
     rows = [("Counter", _text(state.get("node"))),
             ("State", _STATES.get(str(state.get("state")), _text(state.get("state")))),
             ("Sells", _text(state.get("selling")))]
@@ -73,7 +82,21 @@ def counter_rows(state: Mapping[str, Any], now: datetime | None = None,
                      f"{_text(state.get('revoked_on'))}"))
     if state.get("refused_by"):
         rows.append(("Refused by", _text(state.get("refused_by"))))
+    if "release" in state:
+        rows.append(("Release", release_text(state)))
+    if "allowed_releases" in state:
+        rows.append(("Store allows", _text(state["allowed_releases"]) if
+                     state["allowed_releases"] else "any release"))
     return rows
+
+
+def release_text(said: Mapping[str, Any]) -> str:
+    """A counter's release, protocol and store schema in a few characters ("0.2.0 ·
+    protocol 5 · schema 1"); "—" for what it did not say (a release before protocol 5)."""
+    parts = [_text(said.get("release"))]
+    parts += [f"protocol {said['protocol']}"] if said.get("protocol") else []
+    parts += [f"schema {said['schema']}"] if said.get("schema") else []
+    return " · ".join(parts)
 
 
 # --- the other counters --------------------------------------------------------------------
@@ -87,6 +110,7 @@ class PeerRow:
     heard: str
     skew: str
     refused: bool = False  # it refuses this counter's key: nothing reaches it
+    release: str = DASH  # release, protocol and schema as it said them (release_text)
 
     @property
     def reach(self) -> str:
@@ -112,6 +136,7 @@ def peer_rows(peers: Sequence[Mapping[str, Any]]) -> list[PeerRow]:
             skew=(DASH if skew is None else f"{int(skew):+d} ms"
                   + (" (clock skew!)" if p.get("skew_warning") else "")),
             refused=bool(p.get("refused")),
+            release=release_text(p),
         ))
     return rows
 

@@ -1,14 +1,18 @@
 """Admin: users and roles, what the logged-in role may do, printer and drawer settings
-(read-only here), and invite codes for new counters."""
+(read-only here), and invites for new counters (a short code to type, the full code as a
+QR code)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from tillmesh.ui.context import Context
-from tillmesh.ui.models.status import printer_rows, when
+from tillmesh.ui.models.invite import invite_view, qr_modules
+from tillmesh.ui.models.status import printer_rows
 from tillmesh.ui.screens import dialogs
 from tillmesh.ui.screens.widgets import (
     STRETCH,
@@ -28,6 +32,7 @@ PIN_RULE = ("PIN: 4-12 digits for a cashier; supervisors and admins need more (6
             "default, the store's setting)")
 SETTINGS_NOTE = ("Printer and drawer settings are read-only here: edit tillmesh.toml on this "
                  "counter and restart the node.")
+QR_MODULE_PX = 4  # screen pixels per QR module: a ~300 px code a scanner reads off a screen
 
 
 class AdminScreen(QWidget):
@@ -51,8 +56,9 @@ class AdminScreen(QWidget):
         self.permissions = Pairs()
         self.printer = Pairs()
         self.printer_note = label("", "muted", wrap=True)
-        self.invite = QLineEdit()
-        self.invite.setReadOnly(True)
+        self.invite = label("", "big")  # the short code, for a person to type
+        self.invite.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.invite_qr = label()  # the full code, for a scanner
         self.invite_note = label("", "muted", wrap=True)
 
         users = card(label("Users", "subtitle"), self.table,
@@ -69,7 +75,7 @@ class AdminScreen(QWidget):
                       label("A one-time code for `tillmesh join` on the new counter", "muted",
                             wrap=True),
                       button("Create invite code", self.create_invite, kind="primary"),
-                      self.invite, self.invite_note)
+                      self.invite, self.invite_qr, self.invite_note)
         layout = QHBoxLayout(scrolling(self))
         for column, parts in ((3, (users, invite)), (2, (rights, devices))):
             stack = QVBoxLayout()
@@ -169,8 +175,23 @@ class AdminScreen(QWidget):
 
     def create_invite(self) -> None:
         def shown(answer: Any) -> None:
-            self.invite.setText(str(answer["code"]))
-            until = when(answer.get("expires_at"), self.ctx.now())
-            self.invite_note.setText(f"Valid once, until {until}: on the new counter run "
-                                     "tillmesh join CODE --node C0n")
+            view = invite_view(answer, self.ctx.now())
+            self.invite.setText(view.short)
+            self.invite_qr.setPixmap(qr_pixmap(qr_modules(view.full), QR_MODULE_PX))
+            self.invite_note.setText(view.note)
         self.ctx.call("invite_create", None, shown, approvable=True)
+
+
+def qr_pixmap(modules: list[list[bool]], module_px: int) -> QPixmap:
+    """A QR code's modules drawn black on white, ``module_px`` pixels each (unsmoothed:
+    a scanner needs sharp edges)."""
+    size = len(modules)
+    image = QImage(size, size, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    black = QColor("black").rgb()
+    for y, line in enumerate(modules):
+        for x, dark in enumerate(line):
+            if dark:
+                image.setPixel(x, y, black)
+    return QPixmap.fromImage(image.scaled(size * module_px, size * module_px,
+                                          mode=Qt.TransformationMode.FastTransformation))

@@ -1,9 +1,10 @@
-"""Store status: this counter (active, revoked, paused or cut off, and why), the other
-counters (live, refusing this one, lag), ERPNext and the forwarder, pending and
-failed deliveries, the exceptions queue (retry and resolve: supervisors), the printer,
-negative-stock flags and, for supervisors, the returns to review (over-returns, returns
-the sale's counter did not confirm). Refreshed every few seconds while shown, on the
-POLL lane. Times are the store's (``Context.now``)."""
+"""Store status: this counter (active, revoked, paused or cut off, and why; its release
+and the releases the store allows), the other counters (live, refusing this one, lag,
+release), ERPNext and the forwarder, pending and failed deliveries, the exceptions queue
+(retry and resolve: supervisors), the printer, negative-stock flags and, for supervisors,
+the returns to review (over-returns, returns the sale's counter did not confirm).
+Refreshed every few seconds while shown, on the POLL lane. Times are the store's
+(``Context.now``)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from tillmesh.ui.screens.widgets import (
     table,
 )
 
-PEER_HEADERS = ("Counter", "Live", "State", "Lag", "Heard", "Clock")
+PEER_HEADERS = ("Counter", "Live", "State", "Lag", "Heard", "Clock", "Release")
 EXCEPTION_HEADERS = ("Document", "ERPNext says", "Tries", "State")
 STOCK_HEADERS = ("Item", "On hand", "Invoice")
 REVIEW_HEADERS = ("Return", "Of sale", "Counter", "Why")
@@ -166,7 +167,8 @@ class StatusScreen(QWidget):
     def _peers(self, peers: Any) -> None:
         rows = peer_rows(peers)
         self.peers_note.setText("" if rows else "No other counter known yet")
-        fill(self.peers, [(r.node, r.reach, r.state, r.lag, r.heard, r.skew) for r in rows])
+        fill(self.peers, [(r.node, r.reach, r.state, r.lag, r.heard, r.skew, r.release)
+                          for r in rows])
 
     def _erpnext(self, status: Any) -> None:
         self._erpnext_status = dict(status)

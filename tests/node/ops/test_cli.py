@@ -387,11 +387,11 @@ def test_the_unit_runs_the_node_as_its_own_user_in_a_private_state_dir() -> None
         if "=" in line and not line.startswith("#"):
             key, value = line.split("=", 1)
             unit.setdefault(key.strip(), []).append(value.strip())
-    exec_start = "/opt/tillmesh/.venv/bin/tillmesh --data-dir /var/lib/tillmesh run"
+    exec_start = "/opt/tillmesh/current/bin/tillmesh --data-dir /var/lib/tillmesh run"
     assert unit["ExecStart"] == [exec_start]
     assert unit["User"] == ["tillmesh"] and unit["Restart"] == ["always"]
     assert unit["StateDirectory"] == ["tillmesh"] and unit["StateDirectoryMode"] == ["0700"]
     for key, value in (("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
                        ("ProtectHome", "yes"), ("PrivateTmp", "yes"),
-                       ("ReadWritePaths", "/var/lib/tillmesh")):
+                       ("ReadWritePaths", "/var/lib/tillmesh -/run/tillmesh")):
         assert unit[key] == [value], key

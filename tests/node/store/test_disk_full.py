@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.proc import Nodes, demo_barcodes, network, sell_one
 from tillmesh.node.errors import DiskFull, StoreError
-from tillmesh.node.membership.replicate import Throttled
+from tillmesh.node.ops.logs import Throttled
 from tillmesh.node.store.event_log import DISK_FULL, not_recorded
 
 SMALL_FS = "24m"  # room for the demo counter (~2 MiB) and its WAL, little more

@@ -1,0 +1,91 @@
+"""The node's log lines (issue 13, point 4): under systemd each line carries its syslog
+priority for journald (``<3>`` an error), a repeating problem is said once per interval
+with its count and a stable ``code=`` that monitoring matches on; elsewhere the plain
+timestamped lines as before."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tillmesh.node.ops import logs
+from tillmesh.node.ops.logs import JournalFormatter, PlainFormatter, Throttled
+
+
+def record(level: int, msg: str, **extra: object) -> logging.LogRecord:
+    made = logging.LogRecord("tillmesh.replication", level, __file__, 1, msg, (), None)
+    made.__dict__.update(extra)
+    return made
+
+
+@given(st.integers(0, 60))
+def test_every_level_has_the_syslog_priority_journald_reads(level):
+    expected = (2 if level >= logging.CRITICAL else 3 if level >= logging.ERROR
+                else 4 if level >= logging.WARNING else 6 if level >= logging.INFO else 7)
+    assert logs.priority(level) == expected
+
+
+def test_a_journal_line_has_its_priority_and_fields_and_no_time_of_its_own():
+    line = JournalFormatter().format(record(logging.ERROR, "recording failed: disk full",
+                                            code="replication.store_failed", count=12))
+    assert line == ("<3>tillmesh.replication: recording failed: disk full "
+                    "code=replication.store_failed count=12")
+    assert JournalFormatter().format(record(logging.INFO, "ready")) == \
+        "<6>tillmesh.replication: ready"
+
+
+def test_each_line_of_a_traceback_keeps_the_records_priority():
+    try:
+        raise ValueError("bad")
+    except ValueError:
+        failed = record(logging.ERROR, "tick failed")
+        failed.exc_info = sys.exc_info()
+    lines = JournalFormatter().format(failed).splitlines()
+    assert len(lines) > 2 and all(line.startswith("<3>") for line in lines)
+    assert lines[-1] == "<3>ValueError: bad"
+
+
+def test_a_plain_line_keeps_its_time_and_level_and_gains_the_fields():
+    line = PlainFormatter(logs.LOG_FORMAT).format(record(logging.WARNING, "x", code="a.b"))
+    assert line.endswith(" WARNING tillmesh.replication: x code=a.b")
+
+
+def test_only_the_stream_journal_stream_names_is_the_journal(tmp_path):
+    stream = os.stat(tmp_path)
+    assert logs.journal_stream(f"{stream.st_dev}:{stream.st_ino}", stream)
+    assert not logs.journal_stream(f"{stream.st_dev}:{stream.st_ino + 1}", stream)
+    assert not logs.journal_stream(None, stream)
+    assert not logs.journal_stream("8:x", stream)
+
+
+def test_a_repeating_error_is_said_once_per_interval_with_its_count(caplog):
+    throttled, log = Throttled(60.0), logging.getLogger("tillmesh.test")
+    with caplog.at_level(logging.ERROR, logger="tillmesh.test"):
+        for second in (0.0, 1.0, 2.0, 30.0, 61.0):
+            throttled.say(log, logging.ERROR, "replication.store_failed", second,
+                          "recording failed: %s", "disk full")
+    said = [(r.getMessage(), r.code, r.count) for r in caplog.records]  # type: ignore[attr-defined]
+    assert said == [
+        ("recording failed: disk full (1 time(s) since last said)", "replication.store_failed", 1),
+        ("recording failed: disk full (4 time(s) since last said)", "replication.store_failed", 4)]
+
+
+def test_under_systemd_the_node_writes_journal_lines():
+    """A process whose stderr is the stream $JOURNAL_STREAM names, as systemd starts the
+    unit, logs with priority prefixes (elsewhere plainly: the formatter tests above)."""
+    program = ("import logging; from tillmesh.node.ops import logs; logs.setup(); "
+               "logging.getLogger('tillmesh.x').error('boom', extra={'code': 'x.failed'})")
+    read, write = os.pipe()
+    stream = os.fstat(write)
+    try:
+        subprocess.run([sys.executable, "-c", program], stderr=write, check=True, timeout=60,
+                       env={**os.environ, "JOURNAL_STREAM": f"{stream.st_dev}:{stream.st_ino}"})
+        assert os.read(read, 4096).decode() == "<3>tillmesh.x: boom code=x.failed\n"
+    finally:
+        os.close(read)
+        os.close(write)
