@@ -7,6 +7,13 @@ syslog priority instead, ``<4>tillmesh.replication: text``: journald takes the `
 prefix as the priority (sd-daemon(3)), so ``journalctl -p err -u tillmesh`` shows the
 errors alone, and it stamps the time itself.
 
+When journald's native socket is there too, each record goes to it as a datagram of
+fields (systemd.journal-fields(7)) instead: ``MESSAGE``, ``PRIORITY``, ``CODE_FILE`` /
+``CODE_LINE`` / ``CODE_FUNC``, ``SYSLOG_IDENTIFIER=tillmesh`` and the record's own
+``TILLMESH_LOGGER``, ``TILLMESH_CODE``, ``TILLMESH_COUNT``, so monitoring can select on
+them (``journalctl -u tillmesh TILLMESH_CODE=replication.store_failed``). A datagram the
+socket does not take falls back to the prefixed line on standard error.
+
 A problem that repeats (a full disk fails every replication drain, many a second) is
 said once per interval with how often it came (:class:`Throttled`), and its line ends
 in stable ``key=value`` fields, ``code=replication.store_failed count=12``: the text may
@@ -19,7 +26,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
+import struct
 import sys
+from pathlib import Path
 from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -71,14 +81,69 @@ def journal_stream(value: str | None, stream: os.stat_result) -> bool:
     return (int(device), int(inode)) == (stream.st_dev, stream.st_ino)
 
 
-def setup(level: int = logging.INFO) -> None:
-    """The root logger writes to standard error, as the journal reads it or plainly."""
+JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
+IDENTIFIER = "tillmesh"
+MAX_DATAGRAM = 200_000  # bytes; journald takes bigger ones only through a memfd
+
+
+def journal_fields(record: logging.LogRecord, message: str) -> bytes:
+    """``record`` in journald's native protocol: ``KEY=value`` lines, and a value with a
+    newline (a traceback) as ``KEY``, its length (64-bit little-endian) and the bytes."""
+    pairs = [("MESSAGE", message), ("PRIORITY", str(priority(record.levelno))),
+             ("SYSLOG_IDENTIFIER", IDENTIFIER), ("TILLMESH_LOGGER", record.name),
+             ("CODE_FILE", record.pathname), ("CODE_LINE", str(record.lineno)),
+             ("CODE_FUNC", record.funcName or "")]
+    pairs += [(f"TILLMESH_{name.upper()}", str(getattr(record, name))) for name in FIELDS
+              if getattr(record, name, None) is not None]
+    out = bytearray()
+    for key, value in pairs:
+        if not value:  # a record made by hand may lack its function's name
+            continue
+        data = value.encode("utf-8", "replace")
+        if b"\n" in data:
+            out += key.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
+        else:
+            out += key.encode() + b"=" + data + b"\n"
+    return bytes(out)
+
+
+class JournalHandler(logging.Handler):
+    """Records as field datagrams to journald's socket; the prefixed line on ``fallback``
+    when the socket does not take one (gone, full, too big)."""
+
+    def __init__(self, path: Path, fallback: logging.Handler) -> None:
+        super().__init__()
+        self.path = path
+        self.fallback = fallback
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.setFormatter(PlainFormatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        datagram = journal_fields(record, self.format(record))
+        try:
+            if len(datagram) > MAX_DATAGRAM:
+                raise OSError("too big for one datagram")
+            self.sock.sendto(datagram, str(self.path))
+        except OSError:
+            self.fallback.handle(record)
+
+    def close(self) -> None:
+        self.sock.close()
+        super().close()
+
+
+def setup(level: int = logging.INFO, journal_socket: Path = JOURNAL_SOCKET) -> None:
+    """The root logger writes to journald (fields) or standard error (as the journal reads
+    it, or plainly)."""
     try:
         journal = journal_stream(os.environ.get("JOURNAL_STREAM"), os.fstat(sys.stderr.fileno()))
     except (OSError, ValueError):  # no real stderr (a test's capture): plain lines
         journal = False
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JournalFormatter() if journal else PlainFormatter(LOG_FORMAT))
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(JournalFormatter() if journal else PlainFormatter(LOG_FORMAT))
+    handler: logging.Handler = stream
+    if journal and journal_socket.is_socket():
+        handler = JournalHandler(journal_socket, stream)
     logging.basicConfig(level=level, handlers=[handler])
 
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import struct
 import subprocess
 import sys
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -78,14 +81,75 @@ def test_a_repeating_error_is_said_once_per_interval_with_its_count(caplog):
 def test_under_systemd_the_node_writes_journal_lines():
     """A process whose stderr is the stream $JOURNAL_STREAM names, as systemd starts the
     unit, logs with priority prefixes (elsewhere plainly: the formatter tests above)."""
-    program = ("import logging; from tillmesh.node.ops import logs; logs.setup(); "
+    assert under_systemd(Path("/nonexistent/journal/socket")) == \
+        "<3>tillmesh.x: boom code=x.failed\n"
+
+
+def under_systemd(journal_socket: Path) -> str:
+    """What a process started as systemd starts the unit (stderr the stream
+    $JOURNAL_STREAM names) writes to stderr when it logs an error, with a traceback."""
+    program = ("import logging; from pathlib import Path; from tillmesh.node.ops import logs; "
+               f"logs.setup(journal_socket=Path({str(journal_socket)!r})); "
                "logging.getLogger('tillmesh.x').error('boom', extra={'code': 'x.failed'})")
     read, write = os.pipe()
     stream = os.fstat(write)
     try:
         subprocess.run([sys.executable, "-c", program], stderr=write, check=True, timeout=60,
                        env={**os.environ, "JOURNAL_STREAM": f"{stream.st_dev}:{stream.st_ino}"})
-        assert os.read(read, 4096).decode() == "<3>tillmesh.x: boom code=x.failed\n"
-    finally:
-        os.close(read)
         os.close(write)
+        write = -1
+        with os.fdopen(read, "rb") as out:
+            read = -1
+            return out.read().decode()
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+
+
+def parse_fields(datagram: bytes) -> dict[str, str]:
+    """journald's native protocol, read back: KEY=value lines, or KEY, length, bytes."""
+    found, rest = {}, datagram
+    while rest:
+        line, _, after = rest.partition(b"\n")
+        if b"=" in line:
+            key, _, value = line.partition(b"=")
+            found[key.decode()], rest = value.decode(), after
+        else:
+            size = struct.unpack("<Q", after[:8])[0]
+            found[line.decode()], rest = after[8:8 + size].decode(), after[8 + size + 1:]
+    return found
+
+
+def test_with_journalds_socket_each_record_is_a_datagram_of_fields(tmp_path):
+    path = tmp_path / "journal.socket"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as journal:
+        journal.bind(str(path))
+        journal.settimeout(30)
+        assert under_systemd(path) == ""  # nothing on stderr: it went to the journal
+        got = parse_fields(journal.recv(65536))
+    assert got["MESSAGE"] == "boom code=x.failed" and got["PRIORITY"] == "3"
+    assert got["SYSLOG_IDENTIFIER"] == "tillmesh" and got["TILLMESH_LOGGER"] == "tillmesh.x"
+    assert got["TILLMESH_CODE"] == "x.failed" and "TILLMESH_COUNT" not in got
+
+
+def test_a_traceback_travels_whole_in_one_field():
+    try:
+        raise ValueError("line one\nline two")
+    except ValueError:
+        made = logging.LogRecord("tillmesh.x", logging.ERROR, __file__, 7, "failed", (),
+                                 sys.exc_info())
+    handler = logs.JournalHandler(Path("/nonexistent"), logging.NullHandler())
+    try:
+        got = parse_fields(logs.journal_fields(made, handler.format(made)))
+    finally:
+        handler.close()
+    assert got["MESSAGE"].startswith("failed\nTraceback") and "line two" in got["MESSAGE"]
+    assert got["CODE_LINE"] == "7"
+
+
+def test_when_the_journal_does_not_take_a_record_the_line_goes_to_stderr(tmp_path):
+    path = tmp_path / "journal.socket"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as gone:
+        gone.bind(str(path))  # the socket file stays; nobody reads it any more
+    assert under_systemd(path) == "<3>tillmesh.x: boom code=x.failed\n"
