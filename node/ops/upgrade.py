@@ -118,6 +118,14 @@ class Migrate:
 
 
 @dataclass(frozen=True)
+class ReadSettings:
+    """The release reads this counter's ``tillmesh.toml``: an older one refuses a setting
+    added after it, and would not start."""
+
+    release: str
+
+
+@dataclass(frozen=True)
 class Switch:
     current: str
     previous: str | None  # None: no previous release
@@ -136,7 +144,7 @@ class Check:
     back: bool = False  # going back to the release that ran: given at least the default time
 
 
-Step = Install | Migrate | Switch | Restart | Check
+Step = Install | Migrate | ReadSettings | Switch | Restart | Check
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ def plan_rollback(now: Situation) -> Plan:
     if now.current is None or now.previous is None:
         raise UpgradeRefused("nothing to roll back to: there is no previous release")
     return Plan(f"rollback to {now.previous}",
-                (Switch(now.previous, now.current), Restart(),
+                (ReadSettings(now.previous), Switch(now.previous, now.current), Restart(),
                  Check(now.previous, now.peers, now.test_print)), (), None)
 
 
@@ -202,6 +210,8 @@ def describe(step: Step) -> str:
         return f"install {step.release} from {step.source}"
     if isinstance(step, Migrate):
         return f"migrate a copy of the store with {step.release}"
+    if isinstance(step, ReadSettings):
+        return f"{step.release} reads this counter's settings"
     if isinstance(step, Switch):
         after = f" (previous: {step.previous})" if step.previous else ""
         return f"switch current to {step.current}{after}"
@@ -314,6 +324,18 @@ class Layout:
         os.replace(new, link)
 
 
+# Run by a release's own Python: every release has this loader; its refusal in one line.
+READ_SETTINGS = """
+import sys
+from pathlib import Path
+from tillmesh.node.ops.config import load
+try:
+    load(Path(sys.argv[1]))
+except Exception as exc:
+    sys.exit(getattr(exc, "message", None) or str(exc))
+"""
+
+
 def _run(command: Sequence[str | Path], what: str, timeout: float) -> str:
     """Run ``command`` (umask 022: the release is read by the service user; in /, so no
     tillmesh of the caller's directory is imported); its output, or StepFailed with the
@@ -350,6 +372,10 @@ class Machine:
             said = self._migrate(step)
             self.timeout_s += time.monotonic() - started  # the live store does it again
             return f"{said} ({time.monotonic() - started:.1f} s)"
+        elif isinstance(step, ReadSettings):
+            _run([self.layout.bin(step.release) / "python", "-c", READ_SETTINGS,
+                  self.config.data_dir], f"{step.release} reading tillmesh.toml",
+                 INSTALL_TIMEOUT_S)
         elif isinstance(step, Switch):
             self.layout.point(self.layout.previous, step.previous)
             self.layout.point(self.layout.current, step.current)

@@ -54,7 +54,7 @@ from tests.proc import (
 from tillmesh.node.api.client import Client
 from tillmesh.node.errors import NodeUnavailable, NotFoundError, PermissionDenied
 from tillmesh.node.ops.cli import main
-from tillmesh.node.ops.config import load
+from tillmesh.node.ops.config import CONFIG_NAME, load
 from tillmesh.node.store.schema import SCHEMA_VERSION
 from tillmesh.replication.const import PROTOCOL_VERSION
 
@@ -473,6 +473,19 @@ def test_two_releases_replicate_and_a_counter_is_upgraded_and_rolled_back(
     assert os.readlink(prefix / "current") == f"releases/{r.new}"
     assert os.readlink(prefix / "previous") == f"releases/{r.old}"
     arrives(c2, sells(c1, first))
+
+    # Not to a release that cannot read this counter's settings (one added after it).
+    settings = c1_dir / CONFIG_NAME
+    kept = settings.read_text()
+    settings.write_text('api_group = ""\n' + kept)
+    refused = tillmesh(c1_dir, "rollback", "--prefix", str(prefix), "--restart-command",
+                       c1.restart_command, "--timeout", HEALTH_S, "--no-test-print")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr == (f"tillmesh: rollback to {r.old} failed: {r.old} reading "
+                              f"tillmesh.toml failed: {settings}: unknown setting(s) "
+                              "api_group; nothing was switched\n"), refused.stderr
+    assert os.readlink(prefix / "current") == f"releases/{r.new}"
+    settings.write_text(kept)
 
     # And back to the previous release by hand.
     back = ok(tillmesh(c1_dir, "rollback", "--prefix", str(prefix), "--restart-command",

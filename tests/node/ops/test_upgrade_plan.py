@@ -24,6 +24,7 @@ from tillmesh.node.ops.upgrade import (
     Install,
     Migrate,
     Plan,
+    ReadSettings,
     Restart,
     Situation,
     StepFailed,
@@ -163,7 +164,8 @@ def test_an_upgrade_is_refused_before_anything_is_done(situation, why):
 
 def test_a_rollback_swaps_current_and_previous():
     plan = plan_rollback(now())
-    assert plan.steps == (Switch("0.0.9", "0.1.0"), Restart(), Check("0.0.9", True, False))
+    assert plan.steps == (ReadSettings("0.0.9"), Switch("0.0.9", "0.1.0"), Restart(),
+                          Check("0.0.9", True, False))
     with pytest.raises(UpgradeRefused, match="no previous release"):
         plan_rollback(now(previous=None))
 
@@ -226,6 +228,15 @@ def test_when_going_back_fails_too_both_reasons_are_said():
     with pytest.raises(UpgradeFailed, match="no answer; going back to 0.1.0 failed too: no "
                                             "answer either"):
         carry_out(plan, run, lambda line: None)
+
+
+def test_a_rollback_to_a_release_that_cannot_read_the_settings_switches_nothing():
+    plan: Plan = plan_rollback(now())
+    run, done = fake({plan.steps[0]: "unknown setting(s) api_group"})
+    with pytest.raises(UpgradeFailed, match="^rollback to 0.0.9 failed: unknown setting.s. "
+                                            "api_group; nothing was switched$"):
+        carry_out(plan, run, lambda line: None)
+    assert not any(isinstance(step, Switch) for step in done)
 
 
 def test_a_rollback_that_fails_its_check_says_so():
