@@ -303,7 +303,7 @@ def multicast_verdict(mdns: bool, chosen: Sequence[str], interfaces: Sequence[In
 def erpnext_verdict(outcome: str, detail: str) -> Verdict:
     """``outcome``: "ok" (detail: the API user), "none" (not set up), "unread" (the
     settings cannot be read here), "auth" (refused), "down" (not reachable)."""
-    setup = "tillmesh erpnext setup --url URL --key KEY --secret SECRET"
+    setup = "tillmesh erpnext setup --url URL --key KEY  (the secret is asked)"
     if outcome == "ok":
         return Verdict("erpnext", OK, f"reachable, logged in as {detail}")
     if outcome == "none":

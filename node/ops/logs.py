@@ -116,6 +116,8 @@ class JournalHandler(logging.Handler):
         self.path = path
         self.fallback = fallback
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        # A stalled journald must never stall the node: a full queue is a fallback line.
+        self.sock.setblocking(False)
         self.setFormatter(PlainFormatter("%(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import stat
-import time
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +87,7 @@ def test_an_unknown_api_group_stops_the_node_with_one_clear_line(shared: Any) ->
     data_dir = nodes.copy(node.data_dir)  # the running node's: only its config is read
     _share(data_dir, nodes.tmp() / "api.sock", "no-such-group-here")
     refused = nodes.spawn(data_dir)
-    deadline = time.monotonic() + EXIT_DEADLINE_S
-    while refused.running and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert refused.wait() == 1
+    assert refused.wait(EXIT_DEADLINE_S) == 1
     err = refused.stderr()
     assert "Traceback" not in err
     assert err.splitlines()[-1] == (

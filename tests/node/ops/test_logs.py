@@ -11,6 +11,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from hypothesis import given
@@ -153,3 +154,28 @@ def test_when_the_journal_does_not_take_a_record_the_line_goes_to_stderr(tmp_pat
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as gone:
         gone.bind(str(path))  # the socket file stays; nobody reads it any more
     assert under_systemd(path) == "<3>tillmesh.x: boom code=x.failed\n"
+
+
+def test_a_journal_that_reads_nothing_never_blocks_the_node(tmp_path):
+    path = tmp_path / "journal.socket"
+    lines: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record)
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as stalled:
+        stalled.bind(str(path))  # bound, never read: its queue fills up
+        handler = logs.JournalHandler(path, Keep())
+
+        def log_many() -> None:
+            for n in range(2000):
+                handler.emit(record(logging.WARNING, f"line {n}"))
+
+        node = threading.Thread(target=log_many, daemon=True)
+        node.start()
+        node.join(30)
+        blocked = node.is_alive()  # a blocking socket waits here until the reader goes
+    handler.close()
+    assert not blocked
+    assert lines and lines[-1].getMessage() == "line 1999"  # the rest fell back to stderr
