@@ -444,7 +444,10 @@ restore_counter() {  # restore_counter FILE NO_PEERS: exits with tillmesh's stat
 }
 
 configure_counter() {  # the counter's API socket in $RUN_DIR, for group $APP_GROUP
-    "$R$PREFIX/current/bin/python" - "$R$DATA_DIR" "$API_SOCKET" "$APP_GROUP" <<'PY'
+    # As the service user: root never writes in its directory, where it may plant a link.
+    local python=("$R$PREFIX/current/bin/python")
+    [[ -n "$R" ]] || python=(runuser -u "$SERVICE_USER" -- "${python[@]}")
+    "${python[@]}" - "$R$DATA_DIR" "$API_SOCKET" "$APP_GROUP" <<'PY'
 import json, os, re, sys
 from pathlib import Path
 
@@ -475,7 +478,6 @@ def main() -> None:
         st = path.stat()
         new = path.with_name(CONFIG_NAME + ".install")
         new.write_text("\n".join(lines) + "\n")
-        os.chown(new, st.st_uid, st.st_gid)
         os.chmod(new, st.st_mode & 0o777)
         os.replace(new, path)
         try:
@@ -491,6 +493,7 @@ try:
 except (OSError, ConfigError) as exc:  # one line, like every tillmesh error
     sys.exit(f"install.sh: {getattr(exc, 'message', exc)}")
 PY
+    give_data_dir
 }
 
 # ---- ports ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ opaque bytes here: replication moves events, the node gives them meaning.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -67,3 +68,17 @@ class Event:
         return self.prev_hash == prev_hash and self.hash == chain_hash(
             prev_hash, self.origin, self.seq, self.hlc, self.wall_us, self.kind, self.body
         )
+
+
+def first_break(events: Iterable[Event], genesis: bytes = GENESIS) -> tuple[int, str | None]:
+    """Events checked, and where the first chain breaks (its id, "C02:17") or None. Given in
+    (origin, seq) order, each origin's events must be 1..n, each naming its predecessor's
+    hash and hashing to its own: a changed, lost or inserted event breaks it."""
+    count, origin, seq, prev = 0, None, 0, genesis
+    for event in events:
+        if event.origin != origin:
+            origin, seq, prev = event.origin, 0, genesis
+        if event.seq != seq + 1 or not event.verify(prev):
+            return count, event.id
+        seq, prev, count = event.seq, event.hash, count + 1
+    return count, None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
 from tillmesh.node.domain.authority import RELEASES
-from tillmesh.node.domain.releases import allows, check_releases
+from tillmesh.node.domain.releases import allows, check_releases, stranding
 from tillmesh.node.domain.roles import Action, Role
 from tillmesh.node.errors import AuthError, ConfigError, ValidationError
 from tillmesh.node.membership import invite, release
@@ -223,13 +223,18 @@ def _releases(node: Node) -> dict[str, Any]:
 
 
 @api_method(roles=(Role.ADMIN,))
-def releases_allow(node: Node, caller: Caller, releases: list[str]) -> dict[str, Any]:
+def releases_allow(node: Node, caller: Caller, releases: list[str],
+                   force: bool = False) -> dict[str, Any]:
     """Hold the store at these releases; [] lets any release sell (admins).
 
     A counter running another release stops selling until IT installs an allowed one, and
     replicates on. Every counter judges the change as it judges a change to users: made
-    by an admin of the moment, the latest one stands."""
+    by an admin of the moment, the latest one stands. A list without this counter's
+    release or a connected counter's is refused unless ``force``."""
     wanted = check_releases(releases)
+    running = [release.RELEASE, *(p.get("release") for p in node.peer_view() if p.get("live"))]
+    if not force and (why := stranding(wanted, running)):
+        raise ValidationError(why)
     with node.write() as tx:
         auth = node.authorize(tx.session, caller, Action.SETTINGS)
         tx.append(RELEASES, {"releases": list(wanted), "by": caller.user,

@@ -14,7 +14,7 @@ Releases are compared as written (``0.2.0`` is not ``0.2``): the version pip ins
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from tillmesh.node.errors import ValidationError
@@ -52,6 +52,20 @@ def check_releases(values: object) -> tuple[str, ...]:
 def allows(hold: Hold | None, release: str) -> bool:
     """Whether a counter running ``release`` may sell under ``hold``."""
     return hold is None or not hold.releases or release in hold.releases
+
+
+def stranding(wanted: Sequence[str], running: Iterable[str | None]) -> str | None:
+    """Why holding the store at ``wanted`` is refused without ``force``, or None: a list that
+    leaves out every release running now (this counter's, each connected counter's; None:
+    one that does not say it, which may run one of them) stops every counter mid-trading,
+    which is a typo (``0.2`` for ``0.2.0``) far more often than a plan."""
+    seen = list(dict.fromkeys(running))
+    known = [r for r in seen if r is not None]
+    if not wanted or not known or None in seen or any(r in wanted for r in known):
+        return None
+    return (f"none of {names(wanted)} runs on this counter or a connected one (they run "
+            f"{names(known)}): every counter would stop selling; check the spelling, or "
+            "give --force")
 
 
 def names(releases: Iterable[str]) -> str:

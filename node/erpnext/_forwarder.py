@@ -1,7 +1,9 @@
 """The forwarder: delivers the store's outbox to ERPNext, exactly once, from one counter.
 
 Every counter runs one; only the elected one (``replication.election``: the lowest live
-counter that reaches ERPNext, sticky) sends. Each cycle takes the next documents whose
+counter that reaches ERPNext, sticky) sends. A counter restored from a backup that has
+not caught up yet (``store.backup_restored``) stands down: it says it does not reach
+ERPNext, so it is not elected. Each cycle takes the next documents whose
 prerequisites ERPNext already holds (``node.outbox.next_due``), forms each from the events
 behind it (``_documents``, pure), sends it (``_delivery``) and records the result as an
 event:
@@ -82,7 +84,9 @@ class Forwarder:
         reachable, so this counter can stand in when the forwarder fails."""
         while True:
             try:
-                if elected():
+                if self.node.log.held is not None:
+                    await self._stand_down(said_reachable)
+                elif elected():
                     self._maybe_pull()
                     sent = await self.cycle(elected)
                     self._reached(True, said_reachable)
@@ -105,6 +109,16 @@ class Forwarder:
             except Exception:  # a bug must not stop forwarding for good
                 log.exception("forwarder cycle failed")
                 await asyncio.sleep(FORWARD_IDLE_S)
+
+    async def _stand_down(self, said: Callable[[bool], None]) -> None:
+        """Restored from a backup and not caught up, this counter records nothing, an ack
+        neither, and the acks lost with the backup make documents look due again: it
+        neither forwards nor stands for the role (the election takes only counters that
+        say they reach ERPNext) until it records again, then checks ERPNext anew."""
+        if self.reachable is not None:
+            self.reachable = None
+            said(False)
+        await asyncio.sleep(FORWARD_IDLE_S)
 
     def _maybe_pull(self) -> None:
         """The forwarder also keeps every counter's master data and stock fresh."""

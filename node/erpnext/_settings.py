@@ -29,7 +29,7 @@ from tillmesh.node.erpnext.const import SETTINGS_FILE
 from tillmesh.node.errors import ConfigError, StoreError
 from tillmesh.node.ops.config import Config
 from tillmesh.node.store import sealing
-from tillmesh.node.store.ownership import own
+from tillmesh.node.store.ownership import create
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,7 @@ def save(config: Config, settings: ErpNextSettings) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # also when an older tmp file had looser permissions
-        own(fd, config.data_dir)  # `sudo tillmesh erpnext setup`: the node reads it
+        fd = create(tmp, config.data_dir)  # `sudo tillmesh erpnext setup`: the node reads it
         with os.fdopen(fd, "w") as fh:
             fh.write(settings.to_toml())
             fh.flush()

@@ -13,7 +13,7 @@ from pathlib import Path
 import zmq
 
 from tillmesh.node.errors import StoreError
-from tillmesh.node.store.ownership import own
+from tillmesh.node.store.ownership import create
 from tillmesh.node.store.sealing import PLAIN, held, read_secret
 from tillmesh.replication.signing import SEED_BYTES, Signer
 
@@ -73,8 +73,7 @@ def _rewrite(path: Path, text: str) -> None:
     """Replace the key file whole (write beside it, fsync, rename): a crash leaves the old
     file or the new one, never half of one."""
     partial = path.with_suffix(".new")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    own(fd, path.parent)  # rewritten by a root-run command: the service reads it
+    fd = create(partial, path.parent)  # rewritten by a root-run command: the service reads it
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
         fh.flush()

@@ -128,6 +128,8 @@ class Replication:
         self._refused_ms: int | None = None  # since when every other counter refuses us
         self._inbox: list[tuple[str, Message]] = []
         self._seeded: dict[str, counters.Member] = {}
+        # restored, not caught up: the most of its own events each peer held when linked
+        self._restore_seen: dict[str, int] = {}
         self._answers: dict[str, asyncio.Future[ReturnAnswer | None]] = {}  # by ask id
         self._store_failures = Throttled(STORE_FAILURE_LOG_S)  # a full disk, once a minute
         self._tick_failures = Throttled(STORE_FAILURE_LOG_S)
@@ -430,14 +432,20 @@ class Replication:
             self._refused_ms = _now_ms()
 
     def _catch_up(self) -> None:
-        """A counter restored from a backup records again once the peers it is linked to
-        hold no more of its own events than it has got back (``store.backup_restored``)."""
+        """A counter restored from a backup records again once every other member has been
+        linked to it and none held more of its own events than it has got back
+        (``store.backup_restored``)."""
         if self.node.log.held is None:
             return
-        mine = self.node.node_id
-        linked = [p.vector.get(mine, 0) for p in self.engine.peers()
-                  if p.state is PeerState.READY and p.live]
-        if restored.caught_up(self.node.log.vector().get(mine, 0), linked):
+        mine, seen = self.node.node_id, self._restore_seen
+        for p in self.engine.peers():
+            # linked, and all it holds is here: members enrolled or revoked since the
+            # backup among it, so the members waited for are the store's
+            if p.state is PeerState.READY and p.live and p.behind == 0:
+                seen[p.peer] = max(seen.get(p.peer, 0), p.vector.get(mine, 0))
+        if self._refresh_members:
+            self._sync_members()
+        if restored.caught_up(self.node.log.vector().get(mine, 0), self._others(), seen):
             got = restored.release(self.node.log)
             log.warning("restored from a backup: %d event(s) of this counter recorded after "
                         "the backup came back from peers; it records again", got)

@@ -12,8 +12,9 @@
               was revoked while it was away, or never let in; what it sells could never
               reach the store, so it stops selling as a revoked counter does (a refusal
               is an answer from the holder of the peer's key, never a silence)
-    catching_up  restored from a backup: it records nothing until another counter has
-              given back what it recorded after the backup (``store.backup_restored``)
+    catching_up  restored from a backup: it records nothing until every other counter has
+              linked to it and given back what it recorded after the backup
+              (``store.backup_restored``); one every other counter refuses is refused
     release_not_allowed  the store's allowed releases (an admin's ``tillmesh releases
               allow``, ``domain.releases``) leave out the release it runs: it does not go
               live, so it sells nothing, and still replicates to hear when that changes
@@ -106,16 +107,18 @@ def judge(revocation: Revocation | None, link: Link | None, now: datetime,
     if revocation is not None:
         return Standing(State.REVOKED, revoked_reason(revocation), revocation.at, revocation,
                         link.refusing if link else ())
+    refusing = tuple(n for n in link.known if n in link.refusing) if link else ()
+    # refused before held, as ``check_selling``: a revoked counter restored from a backup
+    # made before it heard so would otherwise say "catching up" for ever
+    if link and link.refused_since is not None and now - link.refused_since >= stop_after:
+        return Standing(State.REFUSED, refused_reason(refusing), link.refused_since,
+                        refused_by=refusing)
     if held is not None:
         return Standing(State.CATCHING_UP, held, None)
     if unallowed is not None:
         return Standing(State.NOT_ALLOWED, *unallowed, refused_by=link.refusing if link else ())
     if link is None:
         return Standing(State.ACTIVE, "", None)
-    refusing = tuple(n for n in link.known if n in link.refusing)
-    if link.refused_since is not None and now - link.refused_since >= stop_after:
-        return Standing(State.REFUSED, refused_reason(refusing), link.refused_since,
-                        refused_by=refusing)
     if link.paused_at is not None:
         return Standing(State.PAUSED, "An admin paused replication on this counter: it "
                         "sells on its own and shares its sales when replication is "
@@ -156,8 +159,9 @@ def check_selling(session: Session, node: str, refused_since: datetime | None,
                                "while away?): it cannot sell any more",
                                counter_state=State.REFUSED.value)
     if held is not None:
-        raise PermissionDenied("This counter was restored from a backup and waits for another "
-                               "counter to give back its later sales: it cannot sell yet",
+        raise PermissionDenied("This counter was restored from a backup and waits for "
+                               "every other counter to link and give back its later sales: "
+                               "it cannot sell yet",
                                counter_state=State.CATCHING_UP.value)
     hold = allowed_releases(session)
     if hold is not None and not allows(hold, RELEASE):

@@ -11,10 +11,11 @@ after the backup.
     restore FILE   into an empty data dir only: the settings, the secrets (in plain text,
                    0600: the old machine's seal cannot be opened here, so seal them
                    again) and the store, checked again. When the store has other
-                   counters, the restored one records nothing until one of them has
-                   given back what it recorded after the backup
+                   counters, the restored one records nothing until every one of them
+                   has linked to it and given back what it recorded after the backup
                    (``store.backup_restored``); ``--no-peers`` says none holds more. A
-                   restore that fails leaves the data dir as it found it.
+                   restore that fails leaves the data dir as it found it. Run as root,
+                   the data dir must exist already (the service user's).
     restore --confirm-alone
                    the node stopped: a restored counter still waiting records again
                    without what it recorded after the backup (IT says no counter holds it).
@@ -121,6 +122,11 @@ def restore(data_dir: Path, source: Path, passphrase: Callable[[], str], *,
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise ConfigError(f"{data_dir} is not empty: a backup is restored only into an empty "
                           "data dir (a new disk, or move the old one aside first)")
+    if os.geteuid() == 0 and not data_dir.exists():
+        # Made here it would be root's, and the service could not open its store.
+        raise ConfigError(f"{data_dir} does not exist: create it as the service user's first "
+                          f"(install -d -o tillmesh -g tillmesh -m 0700 {data_dir}), or use "
+                          f"`deploy/install.sh --restore {source}`")
     with backup_file.Reader(source) as reader:
         made_at = _made_at(reader)
         manifest = reader.unlock(passphrase())
@@ -214,10 +220,11 @@ def _said(config: Config, events: int, made_at: datetime, others: list[str],
         lines.append("--no-peers: it records at once; anything it recorded after the backup "
                      "that another counter still holds can never join the store again")
     else:
-        lines.append(f"once started, it records nothing until another counter ("
-                     f"{', '.join(others)}) has given back what it recorded after the backup "
-                     "(`tillmesh status` says where it stands); if none of them holds more, "
-                     f"stop it and run `tillmesh{where} restore --confirm-alone`")
+        lines.append(f"once started, it records nothing until every other counter ("
+                     f"{', '.join(others)}) has linked to it and given back what it recorded "
+                     "after the backup (`tillmesh status` says where it stands); if one is "
+                     "gone for good and none holds more, stop it and run "
+                     f"`tillmesh{where} restore --confirm-alone`")
     lines.append(f"its secrets lie in plain text: run `sudo tillmesh{where} seal --systemd` "
                  "(or --passphrase) before starting it")
     return lines

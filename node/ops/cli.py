@@ -354,11 +354,9 @@ def cmd_api(args: argparse.Namespace) -> int:
             token = result.get("token") if isinstance(result, dict) else None
             if not isinstance(token, str):
                 raise ApiError("the node's login reply carries no session token")
-            fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # also when an older file had looser permissions
-            from tillmesh.node.store.ownership import own
+            from tillmesh.node.store.ownership import create
 
-            own(fd, cfg.data_dir)  # run as root: still the service user's to read
+            fd = create(token_path, cfg.data_dir)  # run as root: still the service user's
             with os.fdopen(fd, "w") as fh:
                 fh.write(token)
         else:

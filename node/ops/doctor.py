@@ -151,29 +151,6 @@ def integrity_verdict(rows: Sequence[str]) -> Verdict:
                    REPAIR)
 
 
-@dataclass(frozen=True)
-class ChainLink:
-    """An event as the chain check needs it (ordered by origin, then seq)."""
-
-    origin: str
-    seq: int
-    intact: Callable[[bytes], bool]  # Event.verify: intact and after this previous hash
-    hash: bytes
-
-
-def first_break(links: Iterable[ChainLink], genesis: bytes) -> tuple[int, str | None]:
-    """Events checked, and where the first chain breaks ("C02:17") or None. Each origin's
-    events must be 1..n, each naming its predecessor's hash and hashing to its own."""
-    count, origin, seq, prev = 0, None, 0, genesis
-    for link in links:
-        if link.origin != origin:
-            origin, seq, prev = link.origin, 0, genesis
-        if link.seq != seq + 1 or not link.intact(prev):
-            return count, f"{link.origin}:{link.seq}"
-        seq, prev, count = link.seq, link.hash, count + 1
-    return count, None
-
-
 def chains_verdict(checked: int, broken: str | None, unsigned: Sequence[str]) -> Verdict:
     if broken is not None:
         return Verdict("chains", FAIL, f"event {broken} does not chain to the one before it "
@@ -416,7 +393,7 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
 
     from tillmesh.node.projections import counters, deliveries, outbox
     from tillmesh.node.store import EventRow, open_engine, read_key_file
-    from tillmesh.node.store.event_codec import GENESIS, Event
+    from tillmesh.node.store.event_codec import Event
     from tillmesh.replication import hlc
     from tillmesh.replication.signing import signed_by
 
@@ -444,7 +421,7 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
             recent = s.scalar(select(func.count()).select_from(EventRow).where(
                 EventRow.hlc >= hlc.pack(since_ms, 0))) or 0
             keys = {node: t.signing_key for node, t in counters.trust(s).items()}
-            checked, broken, heads = _chains(s, Event, GENESIS)
+            checked, broken, heads = _chains(s, Event)
             unsigned = [origin for origin, head in sorted(heads.items())
                         if keys.get(origin) and not signed_by(head, keys[origin] or b"")]
             if running.erpnext is None:
@@ -465,22 +442,23 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
                         deliveries_verdict(pending, late, failed))
 
 
-def _chains(session: Any, event_type: Any, genesis: bytes) -> tuple[int, str | None,
-                                                                    dict[str, Any]]:
+def _chains(session: Any, event_type: Any) -> tuple[int, str | None, dict[str, Any]]:
     """Every event in (origin, seq) order through ``first_break``; and each origin's
     last event (its signature vouches for the chain before it)."""
+    from tillmesh.node.store.event_codec import first_break
+
     heads: dict[str, Any] = {}
 
-    def links() -> Iterable[ChainLink]:
+    def events() -> Iterable[Any]:
         result = session.connection().exec_driver_sql(
             "SELECT origin, seq, hlc, wall_us, kind, body, prev_hash, hash, coalesce(sig, x'')"
             " FROM events ORDER BY origin, seq")
         for row in result:
             event = event_type(*row)
             heads[event.origin] = event
-            yield ChainLink(event.origin, event.seq, event.verify, event.hash)
+            yield event
 
-    checked, broken = first_break(links(), genesis)
+    checked, broken = first_break(events())
     return checked, broken, heads
 
 

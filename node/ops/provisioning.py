@@ -57,7 +57,7 @@ from tillmesh.node.projections.users import USER_UPSERTED
 from tillmesh.node.projections.users import list_users as _list_users
 from tillmesh.node.store import create_key_file, open_engine, read_key_file, snapshot_check
 from tillmesh.node.store.event_log import EventLog
-from tillmesh.node.store.ownership import own
+from tillmesh.node.store.ownership import open_lock
 
 logger = logging.getLogger("tillmesh.setup")
 
@@ -215,12 +215,9 @@ def _node_stopped(config: Config) -> Iterator[None]:
             raise running
         yield
         return
+    # made by root (rebuild): the node must still take it; never through a planted link
+    fd = open_lock(Path(path + ".lock"), config.data_dir)
     try:
-        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise StoreError(f"cannot open the node lock {path}.lock: {exc.strerror}") from exc
-    try:
-        own(fd, config.data_dir)  # made by root (rebuild): the node must still take it
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -13,7 +13,7 @@ from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import Config
 from tillmesh.node.store import read_key_file, sealing
-from tillmesh.node.store.ownership import own
+from tillmesh.node.store.ownership import create
 
 HOW_HELD = {sealing.PLAIN: "plain text", sealing.SERVICE: "opened by systemd for the service",
             sealing.SYSTEMD: "sealed to this machine (systemd-creds)",
@@ -61,10 +61,8 @@ def _write_beside(config: Config, path: Path, data: bytes) -> Path:
     """``data`` in ``path``.new (0600, owned as the data dir is, fsynced): renamed over
     ``path`` once the caller has checked it."""
     partial = path.with_name(path.name + ".new")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = create(partial, config.data_dir)  # root seals; the service user reads a .sealed file
     with os.fdopen(fd, "wb") as fh:
-        os.fchmod(fd, 0o600)  # also when an older partial file had looser permissions
-        own(fd, config.data_dir)  # root seals; the service user reads a .sealed file
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

@@ -13,9 +13,11 @@ first one)::
 1. refuses, before anything changes, a release the store does not allow (``tillmesh
    releases``), one that runs already, and a counter with a printer but no ``--user`` to
    print the test page with (or ``--no-test-print``);
-2. installs the release into ``releases/<release>``: from a wheelhouse offline with its
-   dependencies, from a single wheel with those of the package index (pip's own settings,
-   such as ``PIP_INDEX_URL``, apply);
+2. installs the release with its ``printer`` extra (USB and serial printers) into
+   ``releases/<release>``: from a wheelhouse offline with its dependencies, from a single
+   wheel with those of the package index (pip's own settings, such as ``PIP_INDEX_URL``,
+   apply); a release directory there already (``previous`` may point to it) is kept aside
+   and comes back if the install fails;
 3. migrates a copy of the store with it: an online copy (the node sells on), opened and
    rebuilt by the new release's ``tillmesh rebuild``; a release that cannot read this store
    fails here, and nothing live has changed;
@@ -27,7 +29,9 @@ first one)::
 6. on any failure after the switch: switches back, restarts, checks the old release and
    says so in one line with the reason (exit 1).
 
-``tillmesh rollback`` swaps ``current`` and ``previous`` by hand (restart, check).
+``tillmesh rollback`` swaps ``current`` and ``previous`` by hand: the previous release
+reads the settings and migrates a copy of the store first (it rebuilds its projections at
+its first start), then switch, restart, check, and back as in 6. if that fails.
 
 The plans (``plan_upgrade``, ``plan_rollback``) and how a plan is carried out and undone
 (``carry_out``) are pure: the steps that touch the machine are given to them. ``--dry-run``
@@ -84,6 +88,7 @@ RESTART_TIMEOUT_S = 120.0  # seconds for the restart command (systemd stops the 
 POLL_S = 0.25  # seconds between two looks at the restarted node
 ROOM_FACTOR = 2  # free space asked for the copy: the store once, and as much again for the
 #   rebuild's pages and WAL
+EXTRAS = "printer"  # pyproject's extras a counter runs with, as deploy/install.sh installs
 WHEEL = re.compile(r"tillmesh-(?P<release>[^-]+)-[^-]+-[^-]+-[^-]+\.whl")
 
 
@@ -193,16 +198,26 @@ def plan_upgrade(release: str, source: Path, now: Situation) -> Plan:
     return Plan(f"upgrade to {release}",
                 (Install(release, source), Migrate(release), Switch(release, now.current),
                  Restart(), Check(release, now.peers, now.test_print)),
-                (Switch(now.current, now.previous), Restart(),
-                 Check(now.current, now.peers, False, back=True)), now.current)
+                _way_back(now), now.current)
 
 
 def plan_rollback(now: Situation) -> Plan:
     if now.current is None or now.previous is None:
         raise UpgradeRefused("nothing to roll back to: there is no previous release")
+    # The older release rebuilds its projections at its first start: migrating a copy
+    # first proves it reads this store and gives the check the time that takes.
     return Plan(f"rollback to {now.previous}",
-                (ReadSettings(now.previous), Switch(now.previous, now.current), Restart(),
-                 Check(now.previous, now.peers, now.test_print)), (), None)
+                (ReadSettings(now.previous), Migrate(now.previous),
+                 Switch(now.previous, now.current), Restart(),
+                 Check(now.previous, now.peers, now.test_print)),
+                _way_back(now), now.current)
+
+
+def _way_back(now: Situation) -> tuple[Step, ...]:
+    """Back to the release running now, after a failure once ``current`` was switched."""
+    assert now.current is not None
+    return (Switch(now.current, now.previous), Restart(),
+            Check(now.current, now.peers, False, back=True))
 
 
 def describe(step: Step) -> str:
@@ -389,7 +404,25 @@ class Machine:
         self.layout.releases.mkdir(parents=True, exist_ok=True)
         self.layout.releases.chmod(0o755)
         venv = self.layout.releases / step.release
-        shutil.rmtree(venv, ignore_errors=True)  # what an earlier try left
+        # A release installed before (``previous`` may point to it) waits aside until the
+        # new one is in: a virtualenv cannot be moved into place (its scripts name their
+        # Python by path), so the old one is moved out of the way instead.
+        aside = venv.with_name(f".{step.release}.old")
+        if aside.exists():  # an earlier try was cut off: venv is its half-done install
+            shutil.rmtree(venv, ignore_errors=True)
+            aside.rename(venv)
+        if venv.exists():
+            venv.rename(aside)
+        try:
+            self._install_into(venv, step)
+        except BaseException:
+            shutil.rmtree(venv, ignore_errors=True)
+            if aside.exists():
+                aside.rename(venv)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def _install_into(self, venv: Path, step: Install) -> None:
         python = venv / "bin" / "python"
         # This release's pip installs into the new one (no pip of its own: seconds less);
         # a release without pip gives the new one its own.
@@ -399,9 +432,10 @@ class Machine:
         pip: list[str | Path] = ([sys.executable, "-m", "pip", "--python", python] if ours
                                  else [python, "-m", "pip"])
         source = step.source
+        # The extra as install.sh installs it: USB and serial printers keep working.
         wanted: list[str | Path] = (
-            ["--no-index", "--find-links", source, f"tillmesh=={step.release}"]
-            if source.is_dir() else ["--find-links", source.parent, source])
+            ["--no-index", "--find-links", source, f"tillmesh[{EXTRAS}]=={step.release}"]
+            if source.is_dir() else ["--find-links", source.parent, f"{source}[{EXTRAS}]"])
         _run([*pip, "install", "--quiet", "--disable-pip-version-check", *wanted],
              f"installing {step.release}", INSTALL_TIMEOUT_S)
         said = _run([python, "-I", "-c",
@@ -602,10 +636,13 @@ def cmd_rollback(data_dir: DataDir, args: argparse.Namespace) -> int:
 def cmd_releases(data_dir: DataDir, args: argparse.Namespace) -> int:
     if args.allow is None and (args.releases or args.any):
         raise ValidationError("`tillmesh releases allow RELEASE…` (or `allow --any`)")
+    if args.force and args.allow is None:
+        raise ValidationError("--force goes with `tillmesh releases allow RELEASE…`")
     if args.allow is not None and bool(args.releases) == bool(args.any):
         raise ValidationError("name the releases the store allows, or --any for every one")
     if args.allow is not None:
-        answer = _as_user(args, "releases_allow", releases=list(args.releases))
+        answer = _as_user(args, "releases_allow", releases=list(args.releases),
+                          force=args.force)
     else:
         config = config_mod.load(data_dir(args))
         with Client(config.api_endpoint, timeout=API_TIMEOUT_S) as client:
@@ -668,5 +705,7 @@ def add_commands(sub: Any, data_dir: DataDir) -> None:
     p.add_argument("releases", nargs="*", metavar="RELEASE",
                    help="e.g. 0.1.0 0.2.0: counters running another release stop selling")
     p.add_argument("--any", action="store_true", help="with allow: every release may sell")
+    p.add_argument("--force", action="store_true", help="with allow: releases that neither "
+                   "this counter nor a connected one runs (every counter stops selling)")
     _login_options(p)
     p.set_defaults(fn=lambda args: cmd_releases(data_dir, args))

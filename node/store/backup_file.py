@@ -53,9 +53,8 @@ from nacl.pwhash import argon2id
 from tillmesh.node.errors import StoreError
 from tillmesh.node.store._engine import _connect
 from tillmesh.node.store.const import REBUILD_BATCH
-from tillmesh.node.store.event_codec import GENESIS, Event
+from tillmesh.node.store.event_codec import Event, first_break
 from tillmesh.node.store.sealing import PassphraseKey, derive
-from tillmesh.replication.stores import extending
 
 FORMAT, VERSION = "tillmesh-backup", 1
 CHUNK_BYTES = 1 << 20  # bytes of the store per frame: small next to memory, few frames
@@ -103,19 +102,21 @@ def check(db_path: Path, key: bytes) -> dict[str, int]:
 
 
 def _chains(conn: Any, where: Path) -> dict[str, int]:
-    heads: dict[str, tuple[int, bytes]] = {}
-    cursor = conn.execute("SELECT origin, seq, hlc, wall_us, kind, body, prev_hash, hash,"
-                          " coalesce(sig, x'') FROM events ORDER BY origin, seq")
-    while rows := cursor.fetchmany(REBUILD_BATCH):
-        batch = [Event(*row) for row in rows]
-        good = extending(batch, lambda origin: heads.get(origin, (0, GENESIS)))
-        if len(good) != len(batch):
-            kept = {(e.origin, e.seq) for e in good}
-            bad = next(e for e in batch if (e.origin, e.seq) not in kept)
-            raise StoreError(f"{where}: the events of {bad.origin} do not chain at {bad.seq}")
-        for event in good:
-            heads[event.origin] = (event.seq, event.hash)
-    return {origin: seq for origin, (seq, _) in heads.items()}
+    heads: dict[str, int] = {}
+
+    def events() -> Iterator[Event]:
+        cursor = conn.execute("SELECT origin, seq, hlc, wall_us, kind, body, prev_hash, hash,"
+                              " coalesce(sig, x'') FROM events ORDER BY origin, seq")
+        while rows := cursor.fetchmany(REBUILD_BATCH):
+            for row in rows:
+                event = Event(*row)
+                heads[event.origin] = event.seq
+                yield event
+
+    _, broken = first_break(events())
+    if broken is not None:
+        raise StoreError(f"{where}: the events do not chain at {broken}")
+    return heads
 
 
 # --- the file -----------------------------------------------------------------------------

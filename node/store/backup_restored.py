@@ -9,17 +9,19 @@ log records no event of its own (``EventLog.held`` says why, the cashier sees it
 counter's standing) and the replication gate takes this counter's own events from peers,
 signed with its key, which it refuses at any other time.
 
-The mark goes (``release``) once a peer it is linked to holds no more of its events than
-it does (``caught_up``: every linked peer, at least one), or when IT says no counter
-holds more (``tillmesh restore --confirm-alone``). Releasing moves the invoice, shift and
-customer numbers past those its events got back used, and its clock past their stamps,
-so what it records next follows them.
+The mark goes (``release``) once every other enrolled, unrevoked counter has been linked
+to it since it started, holding nothing it lacks, and none held more of its events than it
+does (``caught_up``): one peer holding no more proves nothing, as a counter away since the
+backup holds less than the restored one while another, offline, holds what it recorded
+after it. Or when IT says no counter holds more (``tillmesh restore --confirm-alone``).
+Releasing moves the invoice, shift and customer numbers past those its events got back
+used, and its clock past their stamps, so what it records next follows them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -65,17 +67,20 @@ def reason(session: Session) -> str | None:
         return None
     made = datetime.fromisoformat(restored.backup_at)
     return (f"This counter was restored from a backup of {made:%Y-%m-%d %H:%M} UTC: it "
-            "records nothing (no sale, no login) until another counter of the store has "
-            "given back what it recorded after the backup, so no invoice number is used "
-            "twice. Start another counter; if none holds more, IT runs `tillmesh restore "
-            "--confirm-alone` with the node stopped.")
+            "records nothing (no sale, no login) until every other counter of the store "
+            "has linked to it and given back what it recorded after the backup, so no "
+            "invoice number is used twice. Start the other counters; if one is gone for "
+            "good and none holds more, IT runs `tillmesh restore --confirm-alone` with the "
+            "node stopped.")
 
 
-def caught_up(have: int, linked: Iterable[int]) -> bool:
-    """Whether a restored counter holding its events 1..``have`` has caught up, given how
-    many of them each peer it is linked to holds: at least one peer, none holding more."""
-    peers = list(linked)
-    return bool(peers) and max(peers) <= have
+def caught_up(have: int, members: Iterable[str], linked: Mapping[str, int]) -> bool:
+    """Whether a restored counter holding its events 1..``have`` has caught up: every one
+    of ``members`` (the store's other enrolled, unrevoked counters; at least one) is in
+    ``linked`` (the most of its events each counter linked since the restore was seen to
+    hold) and none held more than ``have``."""
+    others = set(members)
+    return bool(others) and all(node in linked and linked[node] <= have for node in others)
 
 
 def numbers_used(events: Iterable[Event]) -> dict[str, int]:

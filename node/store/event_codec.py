@@ -15,9 +15,10 @@ from typing import Any
 import msgpack
 
 from tillmesh.node.errors import StoreError
-from tillmesh.replication.event import GENESIS, Event
+from tillmesh.replication.event import GENESIS, Event, first_break
 
-__all__ = ["GENESIS", "Event", "data", "make_event", "pack_body", "unpack_body"]
+__all__ = ["GENESIS", "Event", "data", "first_break", "make_event", "pack_body",
+           "unpack_body"]
 
 
 def _default(obj: object) -> object:

@@ -35,7 +35,7 @@ from tillmesh.node.projections import projection_tables, shape
 from tillmesh.node.store import EventRow, snapshot_check
 from tillmesh.node.store._engine import _connect
 from tillmesh.node.store.const import KEY_BYTES, TICKET_BYTES, TICKET_S
-from tillmesh.node.store.event_codec import GENESIS, Event
+from tillmesh.node.store.event_codec import Event, first_break
 
 log = logging.getLogger("tillmesh.snapshot")
 
@@ -169,16 +169,10 @@ def _shape_of(conn: Any) -> str | None:
 
 def _check_chains(conn: Any) -> int:
     """Every origin's events are 1..n and each names its predecessor's hash."""
-    count, origin, seq, prev = 0, None, 0, GENESIS
     rows = conn.execute(f"SELECT origin, seq, hlc, wall_us, kind, body, prev_hash, hash "
                         f"FROM {_ALIAS}.events ORDER BY origin, seq")
-    for row in rows:
-        event = Event(*row)
-        if event.origin != origin:
-            origin, seq, prev = event.origin, 0, GENESIS
-        if event.seq != seq + 1 or not event.verify(prev):
-            raise ValidationError(f"the snapshot's events of {origin} do not chain at "
-                                  f"{event.seq}: pulling events instead")
-        seq, prev = event.seq, event.hash
-        count += 1
+    count, broken = first_break(Event(*row) for row in rows)
+    if broken is not None:
+        raise ValidationError(f"the snapshot's events do not chain at {broken}: pulling "
+                              "events instead")
     return count

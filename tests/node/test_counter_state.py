@@ -21,7 +21,7 @@ from tests.nodekit import Till, make_node, sync
 from tests.proc import Nodes, network, ok, tillmesh
 from tillmesh.node.errors import PermissionDenied
 from tillmesh.node.membership.const import CUT_OFF_S
-from tillmesh.node.membership.standing import Link, State, judge
+from tillmesh.node.membership.standing import Link, State, check_selling, judge
 from tillmesh.node.projections.membership import Revocation
 
 WINE, BOOK = "4000000000044", "4000000000082"
@@ -158,6 +158,21 @@ def test_refused_by_every_other_counter_for_long_enough_it_stops_selling():
                                      "counter's key")
     revocation = Revocation("C02", "admin", "C01", NOW, 7)
     assert judge(revocation, everyone, NOW + stop, stop_after=stop).state is State.REVOKED
+
+
+def test_a_restored_counter_every_other_counter_refuses_says_refused_not_catching_up(tmp_path):
+    """A backup restored after the counter was revoked elsewhere: it would wait to catch up
+    for ever; the cashier and the selling guard both say it is refused."""
+    since = NOW - timedelta(minutes=5)
+    everyone = link(refusing=("C01", "C03"), refused_since=since)
+    stop, held = timedelta(seconds=60), "This counter was restored from a backup"
+    refused = judge(None, everyone, NOW, stop_after=stop, held=held)
+    assert (refused.state, refused.selling) == (State.REFUSED, False)
+    assert judge(None, link(), NOW, stop_after=stop, held=held).state is State.CATCHING_UP
+    node = make_node(tmp_path / "c", "C02")
+    with node.read() as s, pytest.raises(PermissionDenied) as guard:
+        check_selling(s, "C02", since, NOW, stop, held)
+    assert guard.value.details["counter_state"] == refused.state.value == "refused"
 
 
 # --- real counters ------------------------------------------------------------------------------

@@ -52,8 +52,8 @@ def counter_banner(state: Mapping[str, Any]) -> tuple[str, str] | None:
         return ("Every other counter refuses this one: it cannot sell — see Store",
                 "error")
     if kind == "catching_up":
-        return ("Restored from a backup: no selling until another counter gives back its "
-                "later sales — see Store", "error")
+        return ("Restored from a backup: no selling until every other counter has linked "
+                "— see Store", "error")
     if kind == "release_not_allowed":
         return (f"Release {_text(state.get('release'))} is not allowed in this store: this "
                 "counter cannot sell — see Store", "error")

@@ -275,6 +275,37 @@ def test_erpnext_down_records_nothing_and_says_so(tmp_path, erpnext):
         assert deliveries.states(s) == {}
 
 
+def test_a_restored_counter_leaves_forwarding_to_others_until_it_records_again(
+        tmp_path, erpnext):
+    """Restored from a backup, not caught up: it records nothing, an ack neither, so it
+    sends nothing and tells the election it is no candidate; once released it forwards."""
+    node = demo_node(tmp_path / "c1")
+    _, invoices = sell_day(node, sales=1)
+    node.log.held = "restored from a backup"  # as the log reads the mark
+    fwd = forwarder(node, erpnext)
+    fwd.reachable = True  # it was a candidate, maybe the forwarder, before
+    said: list[bool] = []
+
+    async def until(check) -> None:
+        for _ in range(250):
+            if check():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("not within 5 s")
+
+    async def restored_then_released() -> None:
+        task = asyncio.create_task(fwd.run(lambda: True, said.append))
+        try:
+            await until(lambda: said)
+            assert said == [False] and names(erpnext, INVOICE) == []
+            node.log.held = None  # caught up: it records again
+            await until(lambda: set(invoices) <= set(names(erpnext, INVOICE)))
+            await until(lambda: said == [False, True])
+        finally:
+            task.cancel()
+    asyncio.run(restored_then_released())
+
+
 def test_a_failed_consolidation_is_an_exception_and_a_retry_reruns_it(tmp_path):
     from datetime import datetime
 

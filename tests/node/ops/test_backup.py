@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from nacl.pwhash import argon2id
 from sqlalchemy import func, select
 
@@ -163,13 +165,36 @@ def test_an_online_copy_taken_while_a_counter_sells_is_the_store_as_one_commit_l
 # --- the hold of a restored counter ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(("have", "linked", "caught"), [
-    (5, [], False),  # nobody to ask: it waits
-    (5, [5], True), (5, [3, 5], True),  # a peer holding less never holds it back
-    (5, [5, 7], False),  # one linked peer holds more: pull it first
+OTHERS = ("C01", "C03", "C04")
+
+
+@pytest.mark.parametrize(("have", "members", "linked", "caught"), [
+    (120, OTHERS[:2], {}, False),  # nobody linked yet: it waits
+    (120, (), {}, False),  # no other counter left to ask (all revoked): --confirm-alone
+    # C01 was off since the backup (it holds less); C03, offline, may hold 121..150
+    (120, OTHERS[:2], {"C01": 100}, False),
+    (120, OTHERS[:2], {"C01": 100, "C03": 150}, False),  # C03 holds more: pull it first
+    (150, OTHERS[:2], {"C01": 100, "C03": 150}, True),  # every other counter linked
+    (150, OTHERS[:2], {"C01": 150, "C03": 150, "C04": 170}, True),  # C04 was revoked
 ])
-def test_a_restored_counter_has_caught_up_when_no_linked_peer_holds_more(have, linked, caught):
-    assert backup_restored.caught_up(have, linked) is caught
+def test_a_restored_counter_has_caught_up_only_once_every_other_counter_was_linked(
+        have, members, linked, caught):
+    assert backup_restored.caught_up(have, members, linked) is caught
+
+
+@given(have=st.integers(0, 200), members=st.sets(st.sampled_from(OTHERS)),
+       holds=st.fixed_dictionaries({n: st.integers(0, 200) for n in OTHERS}),
+       linked=st.sets(st.sampled_from(OTHERS)))
+def test_a_released_counter_records_no_event_another_counter_holds(have, members, holds,
+                                                                   linked):
+    """``holds``: how many of its events each counter really holds; ``linked``: those it
+    has been linked to since the restore (it saw what they hold)."""
+    seen = {n: holds[n] for n in linked}
+    released = backup_restored.caught_up(have, members, seen)
+    if released:  # its next event, have + 1, is no member's: no fork, no number used twice
+        assert all(holds[n] <= have for n in members)
+    if members and members <= linked and all(holds[n] <= have for n in members):
+        assert released  # and it does not wait once every member has shown it holds no more
 
 
 def test_a_restored_counter_records_nothing_until_released_and_then_numbers_go_on(tmp_path):
@@ -191,8 +216,8 @@ def test_a_restored_counter_records_nothing_until_released_and_then_numbers_go_o
 
     state = node.call("counter_state")
     assert (state["state"], state["selling"]) == ("catching_up", False)
-    assert counter_banner(state) == ("Restored from a backup: no selling until another "
-                                     "counter gives back its later sales — see Store", "error")
+    assert counter_banner(state) == ("Restored from a backup: no selling until every other "
+                                     "counter has linked — see Store", "error")
     with pytest.raises(PermissionDenied) as refused:
         ann("cart_new")
     assert refused.value.details["counter_state"] == "catching_up"
@@ -270,6 +295,7 @@ def test_a_backup_taken_while_selling_restores_every_sale_acknowledged_before_it
     assert PHRASE.encode() not in out.read_bytes()
 
     restored = nodes.tmp() / "d"
+    restored.mkdir(mode=0o700)  # as install.sh makes it (root must not: test below)
     monkeypatch.delenv(sealing.PASSPHRASE_FILE_ENV)  # a new machine: only the backup's
     said = ok(tillmesh(restored, "restore", str(out), stdin=PHRASE + "\n"))
     assert "store's only counter" in said and "seal --systemd" in said
@@ -294,6 +320,16 @@ def test_a_backup_taken_while_selling_restores_every_sale_acknowledged_before_it
     for path in (config.db_path, config.key_path, config.node_key_path,
                  restored / "tillmesh.toml"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the data dir made by root: run as root")
+def test_restore_as_root_refuses_a_data_dir_that_does_not_exist_in_one_line(counter):
+    nodes, _ = counter
+    missing = nodes.tmp() / "not-made-yet"
+    one_clear_line(tillmesh(missing, "restore", "/nonexistent", stdin=PHRASE + "\n"),
+                   "does not exist", f"install -d -o tillmesh -g tillmesh -m 0700 {missing}",
+                   "deploy/install.sh --restore")
+    assert not missing.exists()  # not made as root: the service could not open it
 
 
 def test_restore_refuses_a_data_dir_that_is_not_empty_in_one_line(counter):

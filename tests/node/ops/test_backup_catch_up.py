@@ -50,8 +50,9 @@ def test_a_restored_counter_sells_again_only_after_getting_its_later_sales_back(
         c01.stop()  # away while C02 comes back: C02 must wait
 
         data_dir = nodes.tmp() / "d"
+        data_dir.mkdir(mode=0o700)  # as install.sh makes it for the service user
         said = ok(tillmesh(data_dir, "restore", str(backup), stdin=PHRASE + "\n"))
-        assert "records nothing until another counter (C01) has given back" in said
+        assert "records nothing until every other counter (C01) has linked to it" in said
         c02 = nodes.start(data_dir)
         with c02.client() as c:
             state = c.call("counter_state")

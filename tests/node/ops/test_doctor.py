@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -27,14 +26,12 @@ from tillmesh.node.ops.doctor import (
     OK,
     UNKNOWN,
     WARN,
-    ChainLink,
     FileFact,
     Interface,
     PrinterFacts,
     Verdict,
 )
 from tillmesh.node.store import open_engine, read_key_file
-from tillmesh.replication.event import GENESIS, Event
 
 RANK = {OK: 0, UNKNOWN: 0, WARN: 1, FAIL: 2}
 DIR, FILE = stat.S_IFDIR, stat.S_IFREG
@@ -99,35 +96,6 @@ def test_disk_says_days_left_at_the_stores_growth():
     verdict = doctor.disk_verdict(10 * 2**30, 100 * 2**20)
     assert verdict.level == OK
     assert verdict.what == "10.0 GiB free; the store grows ~100.0 MiB a day (~102 days left)"
-
-
-def _chain(origin: str, count: int) -> list[Event]:
-    events, prev = [], GENESIS
-    for seq in range(1, count + 1):
-        event = Event.make(origin, seq, seq, datetime(2026, 5, 1, tzinfo=UTC), "k", b"x", prev)
-        events.append(event)
-        prev = event.hash
-    return events
-
-
-def _links(events: list[Event]) -> list[ChainLink]:
-    return [ChainLink(e.origin, e.seq, e.verify, e.hash) for e in events]
-
-
-@given(st.integers(1, 6), st.integers(1, 6), st.data())
-def test_the_first_break_of_any_chain_is_found(a, b, data):
-    events = _chain("C01", a) + _chain("C02", b)
-    assert doctor.first_break(_links(events), GENESIS) == (a + b, None)
-    where = data.draw(st.integers(0, a + b - 1))
-    tampered = list(events)
-    tampered[where] = Event(**{**vars(events[where]), "body": b"changed"})
-    checked, broken = doctor.first_break(_links(tampered), GENESIS)
-    assert (checked, broken) == (where, events[where].id)
-    gap = events[:where] + events[where + 1:]  # a lost event breaks its successor's link
-    lost = events[where]
-    checked, broken = doctor.first_break(_links(gap), GENESIS)
-    after = [e for e in events[where + 1:] if e.origin == lost.origin]
-    assert broken == (after[0].id if after else None)
 
 
 def test_chains_fail_on_a_break_or_an_unsigned_head():

@@ -454,8 +454,15 @@ def test_two_releases_replicate_and_a_counter_is_upgraded_and_rolled_back(
     arrives(c2, sells(c1, second))
     arrives(c1, sells(c2, first))
 
-    # A hold set on C01 reaches C02, which stops selling; lifted on C02, it reaches C01.
-    allow_releases(c1, r.old)
+    # A hold that no counter connected runs is a typo, refused; forced, it holds. Set on
+    # C01, it reaches C02, which stops selling; lifted on C02, it reaches C01.
+    allow_old = ["releases", "allow", r.old, "--user", "admin"]
+    one_clear_line(tillmesh(c1_dir, *allow_old, stdin=f"{DEMO_ADMIN_PIN}\n"),
+                   f"none of {r.old} runs on this counter or a connected one (they run "
+                   f"{r.new}): every counter would stop selling")
+    with c1.client() as c:
+        assert c.call("releases")["allowed"] == [r.old, r.new]  # as it was
+    ok(tillmesh(c1_dir, *allow_old, "--force", stdin=f"{DEMO_ADMIN_PIN}\n"))
     state_of(c2, "release_not_allowed")
     allow_releases(c2)  # any
     state_of(c1, "active")
@@ -491,6 +498,7 @@ def test_two_releases_replicate_and_a_counter_is_upgraded_and_rolled_back(
     back = ok(tillmesh(c1_dir, "rollback", "--prefix", str(prefix), "--restart-command",
                        c1.restart_command, "--timeout", HEALTH_S, "--no-test-print"))
     assert f"rollback to {r.old} on C01" in back
+    assert f"migrate a copy of the store with {r.old}: " in back  # it reads the store
     assert os.readlink(prefix / "current") == f"releases/{r.old}"
     assert os.readlink(prefix / "previous") == f"releases/{r.new}"
     peer_row(c2, "C01", old_says)

@@ -16,12 +16,15 @@ from hypothesis import strategies as st
 
 from tillmesh.node.domain.authority import ENROLLED, RELEASES, USER_UPSERTED, Change, fold
 from tillmesh.node.domain.credentials import hash_secret
-from tillmesh.node.domain.releases import Hold, allows, check_releases, refusal
+from tillmesh.node.domain.releases import Hold, allows, check_releases, refusal, stranding
 from tillmesh.node.errors import ValidationError
 from tillmesh.node.membership.standing import State, judge
+from tillmesh.node.ops import upgrade
 from tillmesh.node.ops.upgrade import (
     Check,
     Install,
+    Layout,
+    Machine,
     Migrate,
     Plan,
     ReadSettings,
@@ -64,6 +67,23 @@ def test_the_order_and_repeats_of_the_list_change_nothing(held, rnd):
     for release in {*held, "9.9.9"}:
         assert allows(hold(*check_releases(shuffled)), release) == allows(hold(*held), release)
     assert len(check_releases(shuffled)) == len(set(held))
+
+
+@given(st.lists(RELEASE_TEXT, max_size=4), st.lists(st.none() | RELEASE_TEXT, max_size=4))
+def test_a_hold_is_refused_only_when_it_stops_every_release_known_to_run(wanted, running):
+    why = stranding(wanted, running)
+    known = {r for r in running if r}
+    assert (why is None) == (not wanted or not known or None in running
+                             or bool(known & set(wanted)))
+    if why is not None:
+        assert "\n" not in why and "--force" in why and all(r in why for r in known)
+
+
+def test_a_typo_in_the_release_is_refused_with_what_runs():
+    assert stranding(["0.2"], ["0.2.0", "0.1.0", "0.2.0"]) == (
+        "none of 0.2 runs on this counter or a connected one (they run 0.2.0 or 0.1.0): "
+        "every counter would stop selling; check the spelling, or give --force")
+    assert stranding(["0.2"], ["0.2.0", None]) is None  # one does not say what it runs
 
 
 def test_the_refusal_says_what_runs_what_is_allowed_and_what_to_do():
@@ -162,10 +182,13 @@ def test_an_upgrade_is_refused_before_anything_is_done(situation, why):
         plan_upgrade("0.2.0", WHEEL, situation)
 
 
-def test_a_rollback_swaps_current_and_previous():
+def test_a_rollback_swaps_current_and_previous_and_knows_the_way_back():
     plan = plan_rollback(now())
-    assert plan.steps == (ReadSettings("0.0.9"), Switch("0.0.9", "0.1.0"), Restart(),
-                          Check("0.0.9", True, False))
+    assert plan.steps == (ReadSettings("0.0.9"), Migrate("0.0.9"), Switch("0.0.9", "0.1.0"),
+                          Restart(), Check("0.0.9", True, False))
+    assert plan.undo == (Switch("0.1.0", "0.0.9"), Restart(),
+                         Check("0.1.0", peers=True, test_print=False, back=True))
+    assert plan.back_to == "0.1.0"
     with pytest.raises(UpgradeRefused, match="no previous release"):
         plan_rollback(now(previous=None))
 
@@ -239,11 +262,48 @@ def test_a_rollback_to_a_release_that_cannot_read_the_settings_switches_nothing(
     assert not any(isinstance(step, Switch) for step in done)
 
 
-def test_a_rollback_that_fails_its_check_says_so():
+def test_a_rollback_that_fails_its_check_goes_back_and_says_so():
     plan: Plan = plan_rollback(now())
-    run, _ = fake({plan.steps[-1]: "no answer"})
-    with pytest.raises(UpgradeFailed, match="^rollback to 0.0.9 failed: no answer$"):
+    run, done = fake({plan.steps[-1]: "no answer"})
+    with pytest.raises(UpgradeFailed, match="^rollback to 0.0.9 failed: no answer; rolled "
+                                            "back to 0.1.0, which runs again$"):
         carry_out(plan, run, lambda line: None)
+    assert done == [*plan.steps, *plan.undo]
+
+
+def test_a_rollback_to_a_release_that_cannot_read_the_store_switches_nothing():
+    plan: Plan = plan_rollback(now())
+    run, done = fake({Migrate("0.0.9"): "0.0.9 migrating a copy of the store failed: boom"})
+    with pytest.raises(UpgradeFailed, match="boom; nothing was switched$"):
+        carry_out(plan, run, lambda line: None)
+    assert done == [ReadSettings("0.0.9"), Migrate("0.0.9")]
+
+
+@pytest.mark.parametrize(("source", "wanted"), [
+    ("wheelhouse", "tillmesh[printer]==0.2.0"),
+    ("tillmesh-0.2.0-py3-none-any.whl", "tillmesh-0.2.0-py3-none-any.whl[printer]"),
+])
+def test_a_failed_install_of_the_printer_extra_leaves_the_release_there_before_as_it_was(
+        tmp_path, monkeypatch, source, wanted):
+    layout = Layout(tmp_path)
+    kept = layout.releases / "0.2.0"
+    kept.mkdir(parents=True)
+    (kept / "mark").write_text("0.2.0 as installed before")
+    layout.point(layout.previous, "0.2.0")
+    (tmp_path / "wheelhouse").mkdir()  # empty; the wheel is missing
+    commands: list[list[str]] = []
+    real = upgrade._run
+
+    def recorded(command, what, timeout):
+        commands.append([str(c) for c in command])
+        return real(command, what, timeout)
+    monkeypatch.setattr(upgrade, "_run", recorded)
+    machine = Machine(None, layout, "true", 1.0, None)  # type: ignore[arg-type]
+    with pytest.raises(StepFailed, match="^installing 0.2.0 failed: "):
+        machine.run(Install("0.2.0", tmp_path / source))
+    assert commands[-1][-1].endswith(wanted)  # as deploy/install.sh installs it
+    assert (layout.previous / "mark").read_text() == "0.2.0 as installed before"
+    assert sorted(p.name for p in layout.releases.iterdir()) == ["0.2.0"]
 
 
 # --- health ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Files a command run as root creates for the counter (issue 13: after `seal --systemd`
 IT works as root) belong to the data dir's owner, the node's service user, so the node
 can still open them: the node's lock, the session token, the ERPNext settings, a
-rewritten key, the database's -wal and -shm. Root only (CI runs as root)."""
+rewritten key, the database's -wal and -shm; and never a file of root's a link the
+service user planted there points at. Root only (CI runs as root)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import os
 from pathlib import Path
 
 import pytest
+from nacl.pwhash import argon2id
 
-from tests.proc import Nodes, network, ok, tillmesh
+from tests.proc import Nodes, network, ok, one_clear_line, tillmesh
 from tillmesh.node.erpnext import ErpNextSettings, load_settings, save_settings
+from tillmesh.node.erpnext._settings import settings_path
+from tillmesh.node.errors import StoreError
 from tillmesh.node.ops.config import load
-from tillmesh.node.store import ownership
+from tillmesh.node.ops.seal import seal_passphrase
+from tillmesh.node.store import ownership, sealing
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="giving files away needs root")
 SERVICE = 65534  # nobody: the service user of these tests
@@ -46,6 +51,11 @@ def test_a_file_made_as_root_goes_to_the_data_dirs_owner_and_nothing_else_moves(
     link.symlink_to(target)
     ownership.own(link, data_dir)  # the link itself, never what it points to
     assert target.stat().st_uid == 0 and link.lstat().st_uid == SERVICE
+    hard = data_dir / "hard"
+    hard.hardlink_to(target)  # the service user's, where protected_hardlinks is off
+    with pytest.raises(StoreError, match="may be an attack"):
+        ownership.own(hard, data_dir)
+    assert target.stat().st_uid == 0
     monkeypatch.setattr(os, "geteuid", lambda: 1000)  # not root: never chown
     assert ownership.owner_of(data_dir) is None
 
@@ -66,6 +76,50 @@ def test_commands_run_as_root_leave_every_file_to_the_service_user():
         assert (data_dir / "api.sock.lock").exists()  # rebuild held the node's lock
 
         node = nodes.start(data_dir)  # as root here: only the token is looked at
+        target = _roots_file(data_dir.parent)
+        (data_dir / ".session").symlink_to(target)  # planted by the service user
         ok(tillmesh(data_dir, "api", "login", "--json", '{"user": "admin"}', stdin="1234\n"))
-        assert (data_dir / ".session").stat().st_uid == SERVICE
+        assert (data_dir / ".session").lstat().st_uid == SERVICE
+        assert (data_dir / ".session").is_file() and not (data_dir / ".session").is_symlink()
+        _untouched(target)
         node.stop()
+
+
+def _roots_file(folder: Path) -> Path:
+    """A file of root's that a link the service user plants points at (/etc/shadow)."""
+    target = folder / "shadow"
+    target.write_text("root's secret\n")
+    target.chmod(0o600)
+    return target
+
+
+def _untouched(target: Path) -> None:
+    st = target.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 0, 0o600)
+    assert target.read_text() == "root's secret\n"
+
+
+def test_a_link_the_service_user_plants_never_hands_root_a_file_to_it():
+    with Nodes() as nodes:
+        data_dir = nodes.init(*network(), node="C01")
+        _service_owned(data_dir)
+        target = _roots_file(data_dir.parent)
+        lock = data_dir / "api.sock.lock"
+        lock.symlink_to(target)
+        one_clear_line(tillmesh(data_dir, "rebuild"), str(lock), "may be an attack")
+        _untouched(target)
+        assert lock.is_symlink()  # refused, left for IT to look at
+
+        config = load(data_dir)
+        settings = settings_path(config)
+        settings.with_name(settings.name + ".tmp").symlink_to(target)
+        save_settings(config, ErpNextSettings("https://erp.example.com", "k", "s", "Demo POS"))
+        assert settings.stat().st_uid == SERVICE and load_settings(config).api_key == "k"
+        _untouched(target)
+
+        sealed = sealing.sealed_path(config.key_path)
+        sealed.with_name(sealed.name + ".new").symlink_to(target)
+        seal_passphrase(config, "the counter's own passphrase", argon2id.OPSLIMIT_MIN,
+                        argon2id.MEMLIMIT_MIN)
+        assert sealed.stat().st_uid == SERVICE
+        _untouched(target)
