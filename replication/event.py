@@ -10,7 +10,7 @@ opaque bytes here: replication moves events, the node gives them meaning.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -70,14 +70,27 @@ class Event:
         )
 
 
-def first_break(events: Iterable[Event], genesis: bytes = GENESIS) -> tuple[int, str | None]:
+def first_break(events: Iterable[Event],
+                starts: Mapping[str, tuple[int, bytes]] | None = None) -> tuple[int, str | None]:
     """Events checked, and where the first chain breaks (its id, "C02:17") or None. Given in
-    (origin, seq) order, each origin's events must be 1..n, each naming its predecessor's
-    hash and hashing to its own: a changed, lost or inserted event breaks it."""
-    count, origin, seq, prev = 0, None, 0, genesis
+    (origin, seq) order, each origin's events must be n+1, n+2 …, each naming its
+    predecessor's hash and hashing to its own, where ``starts`` gives an origin's (n, hash)
+    of the last event before them (an archived prefix) and (0, GENESIS) otherwise: a
+    changed, lost or inserted event breaks it. Events at or below a start (the few an
+    archive leaves live) must hash to themselves, and the one at the start to its hash."""
+    starts = starts or {}
+    count, origin, seq, prev = 0, None, 0, GENESIS
+    start = (0, GENESIS)
     for event in events:
         if event.origin != origin:
-            origin, seq, prev = event.origin, 0, genesis
+            origin = event.origin
+            seq, prev = start = starts.get(origin, (0, GENESIS))
+        if event.seq <= start[0]:
+            if not event.verify(event.prev_hash) or (
+                    event.seq == start[0] and event.hash != start[1]):
+                return count, event.id
+            count += 1
+            continue
         if event.seq != seq + 1 or not event.verify(prev):
             return count, event.id
         seq, prev, count = event.seq, event.hash, count + 1

@@ -41,7 +41,12 @@ class Signer:
         return bytes(self._key)
 
     def sign(self, event: Event) -> Event:
-        return dataclasses.replace(event, sig=self._key.sign(event.hash).signature)
+        return dataclasses.replace(event, sig=self.sign_digest(event.hash))
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """The signature of a digest this counter vouches for (an event's hash, or a
+        checkpoint's)."""
+        return bytes(self._key.sign(digest).signature)
 
 
 @lru_cache(maxsize=1024)  # a store has tens of counters; building a key costs a third of a check
@@ -52,10 +57,15 @@ def _verify_key(public: bytes) -> VerifyKey:
 def signed_by(event: Event, public: bytes) -> bool:
     """True when ``event.sig`` is ``public``'s signature of the event's hash (the caller
     checks the hash itself against the chain)."""
-    if len(event.sig) != SIGNATURE_BYTES or len(public) != PUBLIC_BYTES:
+    return digest_signed_by(event.hash, event.sig, public)
+
+
+def digest_signed_by(digest: bytes, sig: bytes, public: bytes) -> bool:
+    """True when ``sig`` is ``public``'s signature of ``digest``."""
+    if len(sig) != SIGNATURE_BYTES or len(public) != PUBLIC_BYTES:
         return False
     try:
-        _verify_key(public).verify(event.hash, event.sig)
+        _verify_key(public).verify(digest, sig)
     except (BadSignatureError, NaclValueError):
         return False
     return True

@@ -12,6 +12,7 @@
     roles          roles, actions and the permission matrix
     credentials    PIN/password hashing, lockout after failed logins, the session book
     releases       the releases of Tillmesh the store lets sell (an admin's hold)
+    retention      how long events stay live, and how far the archive may move
 
 May import only the standard library, ``argon2`` (credentials) and
 ``tillmesh.node.errors``. Everything here is tested without a store.

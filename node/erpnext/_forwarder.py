@@ -362,7 +362,7 @@ def _form(item: Due, source: dict[str, Any], site: documents.Site, modes: list[s
 
 
 def _body(session: Any, origin: str, seq: int) -> dict[str, Any]:
-    row = raw(session).one("SELECT body FROM events WHERE origin = ? AND seq = ?",
+    row = raw(session).one("SELECT body FROM every_event WHERE origin = ? AND seq = ?",
                            (origin, seq))
     if row is None:
         raise TillmeshError(f"event {origin}:{seq} is not held here")

@@ -44,7 +44,15 @@ from tillmesh.node.ops.config import CONFIG_NAME, Config
 from tillmesh.node.ops.provisioning import _made_by_join, _node_stopped, _remove, node_running
 from tillmesh.node.ops.seal import _secrets as counter_secrets
 from tillmesh.node.projections import counters
-from tillmesh.node.store import backup_file, backup_restored, open_engine, read_key_file, sealing
+from tillmesh.node.store import (
+    backup_file,
+    backup_restored,
+    checkpoint,
+    open_engine,
+    read_key_file,
+    sealing,
+)
+from tillmesh.node.store._engine import archive_path
 from tillmesh.node.store.const import MAX_DRIFT_MS
 from tillmesh.node.store.event_log import EventLog
 from tillmesh.node.store.ownership import own
@@ -78,22 +86,54 @@ def backup(config: Config, out: Path, passphrase: str, limits: Limits = LIMITS
     key = sealing.new_key(passphrase, *limits)
     began = datetime.now(UTC)  # every sale acknowledged before this is in the copy
     # Beside the backup, not in the data dir: a counter's disk may be nearly full.
-    copy = out.with_name(f".{out.name}.store-{secrets.token_hex(4)}")
+    tag = secrets.token_hex(4)
+    copies = {part: out.with_name(f".{out.name}.{part}-{tag}") for part in _PARTS}
     try:
-        backup_file.copy_online(config.db_path, db_key, copy)
-        vector = backup_file.check(copy, db_key)
+        vector = _copy_parts(config, db_key, copies)
         head = backup_file.header(key, node=config.node_id, cluster=config.cluster,
                                    created_at=began.isoformat(), events=sum(vector.values()))
-        manifest = {"config": settings, "vector": vector, "store_bytes": copy.stat().st_size,
+        held = [part for part in _PARTS if copies[part].exists()]
+        manifest = {"config": settings, "vector": vector,
+                    "store_bytes": copies["store"].stat().st_size,
+                    "files": {part: copies[part].stat().st_size for part in held},
                     "secrets": {name: base64.b64encode(data).decode()
                                 for name, data in held_secrets.items()}}
         with backup_file.partial_file(out) as fh:
-            backup_file.write(fh, key, head, manifest, copy)
+            backup_file.write(fh, key, head, manifest, [copies[part] for part in held])
     finally:
-        for leftover in ("", "-journal", "-wal", "-shm"):
-            copy.with_name(copy.name + leftover).unlink(missing_ok=True)
+        for copy in copies.values():
+            for leftover in ("", "-journal", "-wal", "-shm"):
+                copy.with_name(copy.name + leftover).unlink(missing_ok=True)
     return {"file": str(out), "node": config.node_id, "events": sum(vector.values()),
             "bytes": out.stat().st_size, "seconds": time.monotonic() - started}
+
+
+# The files a backup carries, in the order it carries them: the store, and once events
+# were archived, the checkpoint at its floor and the archive (``store.archive``).
+_PARTS = ("store", "checkpoint", "archive")
+_COPY_TRIES = 3  # an archiving run that moves the floor between two copies: copy again
+
+
+def _copy_parts(config: Config, db_key: bytes, copies: dict[str, Path]) -> dict[str, int]:
+    """Consistent copies of the store and, if it archived events, of its checkpoint (at
+    the copy's floor: copied again if a run moved it meanwhile) and archive (taken last,
+    it holds at least what the floor says); the store's vector."""
+    for _ in range(_COPY_TRIES):
+        for copy in copies.values():
+            copy.unlink(missing_ok=True)
+        backup_file.copy_online(config.db_path, db_key, copies["store"])
+        vector = backup_file.check(copies["store"], db_key)
+        floor = backup_file.floor(copies["store"], db_key)
+        if not floor:
+            return vector
+        backup_file.copy_online(checkpoint.checkpoint_path(config.db_path), db_key,
+                                copies["checkpoint"])
+        seal = checkpoint.read_seal(copies["checkpoint"], db_key)
+        if seal is not None and seal.at(floor):
+            backup_file.copy_online(archive_path(config.db_path), db_key, copies["archive"])
+            return vector
+    raise StoreError("the archive kept moving while the backup copied it: run the backup "
+                     "again when `tillmesh archive run` is done")
 
 
 def _secrets_of(config: Config) -> dict[str, bytes]:
@@ -165,16 +205,19 @@ def _restore_into(data_dir: Path, reader: backup_file.Reader, manifest: dict[str
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"{reader.where}: its manifest is incomplete ({exc})") from exc
     db_key = read_key_file(config.key_path)
-    partial_db = config.db_path.with_name(config.db_path.name + ".restoring")
-    fd = os.open(partial_db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        for chunk in reader.store():
-            fh.write(chunk)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if partial_db.stat().st_size != size:
-        raise StoreError(f"{reader.where}: the store in it is not the size its manifest says")
-    os.replace(partial_db, config.db_path)
+    sizes = dict(manifest.get("files") or {"store": size})
+    places = {"store": config.db_path, "archive": archive_path(config.db_path),
+              "checkpoint": checkpoint.checkpoint_path(config.db_path)}
+    held = [part for part in _PARTS if part in sizes]
+    for part, chunks in zip(held, reader.split([int(sizes[p]) for p in held]), strict=True):
+        partial = places[part].with_name(places[part].name + ".restoring")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(partial, places[part])
     if backup_file.check(config.db_path, db_key) != vector:
         raise StoreError(f"{reader.where}: the store in it holds other events than its "
                          "manifest says")

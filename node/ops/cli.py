@@ -529,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tillmesh.node.ops.backup import add_commands as add_backup_commands
 
     add_backup_commands(sub, _data_dir)
+    from tillmesh.node.ops.archive import add_commands as add_archive_commands
+
+    add_archive_commands(sub, _data_dir)
 
     p = sub.add_parser("api", help="call a local API method and print JSON")
     p.add_argument("method", help="e.g. login, cart_new, sale_submit; `methods` lists all")

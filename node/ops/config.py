@@ -27,6 +27,7 @@ from tillmesh.node.domain.const import (
     PIN_MIN_DIGITS_SUPERVISOR,
     SESSION_HOURS,
 )
+from tillmesh.node.domain.retention import DEFAULT_FISCAL_START, DEFAULT_KEEP_YEARS, fiscal_start
 from tillmesh.node.errors import ConfigError
 from tillmesh.node.ops.const import (
     JOIN_PORT,
@@ -108,6 +109,9 @@ class Config:
     #   this counter's clock is refused until the clocks agree (a bad clock, or poison)
     refused_stop_s: int = REFUSED_STOP_S  # every other counter refusing this one's key for
     #   this long: it stops selling (its sales could never reach the store)
+    # --- how long events stay live (``domain.retention``; ``tillmesh archive``) ---
+    keep_fiscal_years: int = DEFAULT_KEEP_YEARS  # the current fiscal year and the one before
+    fiscal_year_start: str = DEFAULT_FISCAL_START  # MM-DD, as ERPNext's Fiscal Year starts
     printer: PrinterConfig = field(default_factory=PrinterConfig)  # a [printer] table
 
     @property
@@ -232,6 +236,13 @@ def validate(config: Config) -> Config:
         raise ConfigError("api_group shares the local API socket with a group: api_socket "
                           "must then lie outside the data directory, which stays private "
                           "(e.g. /run/tillmesh/api.sock)")
+    if config.keep_fiscal_years < 1:
+        raise ConfigError("keep_fiscal_years must be at least 1 (the current fiscal year); "
+                          f"{DEFAULT_KEEP_YEARS} keeps the previous one live too")
+    try:
+        fiscal_start(config.fiscal_year_start)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     _validate_printer(config.printer)
     return config
 

@@ -393,7 +393,7 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
 
     from tillmesh.node.projections import counters, deliveries, outbox
     from tillmesh.node.store import EventRow, open_engine, read_key_file
-    from tillmesh.node.store.event_codec import Event
+    from tillmesh.node.store.archive import live_chains
     from tillmesh.replication import hlc
     from tillmesh.replication.signing import signed_by
 
@@ -421,8 +421,9 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
             recent = s.scalar(select(func.count()).select_from(EventRow).where(
                 EventRow.hlc >= hlc.pack(since_ms, 0))) or 0
             keys = {node: t.signing_key for node, t in counters.trust(s).items()}
-            checked, broken, heads = _chains(s, Event)
-            unsigned = [origin for origin, head in sorted(heads.items())
+            chains = live_chains(s.connection().connection.driver_connection)
+            checked, broken = chains.checked, chains.broken
+            unsigned = [origin for origin, head in sorted(chains.heads.items())
                         if keys.get(origin) and not signed_by(head, keys[origin] or b"")]
             if running.erpnext is None:
                 owed, late = outbox.owed_counts(s)
@@ -440,26 +441,6 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
     return _StoreChecks(disk_verdict(free, growth), integrity_verdict(rows),
                         chains_verdict(checked, broken, unsigned),
                         deliveries_verdict(pending, late, failed))
-
-
-def _chains(session: Any, event_type: Any) -> tuple[int, str | None, dict[str, Any]]:
-    """Every event in (origin, seq) order through ``first_break``; and each origin's
-    last event (its signature vouches for the chain before it)."""
-    from tillmesh.node.store.event_codec import first_break
-
-    heads: dict[str, Any] = {}
-
-    def events() -> Iterable[Any]:
-        result = session.connection().exec_driver_sql(
-            "SELECT origin, seq, hlc, wall_us, kind, body, prev_hash, hash, coalesce(sig, x'')"
-            " FROM events ORDER BY origin, seq")
-        for row in result:
-            event = event_type(*row)
-            heads[event.origin] = event
-            yield event
-
-    checked, broken = first_break(events())
-    return checked, broken, heads
 
 
 def _file_facts(config: Config) -> list[FileFact]:

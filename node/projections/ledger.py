@@ -22,7 +22,7 @@ Built only from events (``shift.opened``, ``shift.closed``, ``sale.submitted``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -43,7 +43,7 @@ from tillmesh.node.domain.totals import RateTotals, recorded_due, vat_per_rate_o
 from tillmesh.node.errors import NotFoundError, ShiftError
 from tillmesh.node.projections import projector
 from tillmesh.node.projections.deliveries import ACKED
-from tillmesh.node.store.base import PROJECTION, Base, EventRow
+from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.raw import Raw, raw
 from tillmesh.node.store.types import UtcDateTime, utc_text
@@ -269,7 +269,7 @@ def _carried(session: Session, event: Event, body: dict[str, Any]) -> None:
         sql.run("INSERT INTO delivered_closings (closing, event) VALUES (?, ?)",
                 (body["name"], body["event"]))
         origin, _, seq = str(body["event"]).rpartition(":")
-        row = sql.one("SELECT hlc, body FROM events WHERE origin = ? AND seq = ?",
+        row = sql.one("SELECT hlc, body FROM every_event WHERE origin = ? AND seq = ?",
                       (origin, int(seq)))
         if row is not None and (closed := unpack_body(row[1])).get("covers") is not None:
             _close(sql, (int(row[0]), origin), row[1], closed, True)  # it came first
@@ -380,8 +380,7 @@ def _move(sql: Raw, origin: str, seq: int, old: str | None, new: str) -> None:
     """A sale's stock from slot ``old`` to ``new`` (found late, or reconciled)."""
     if old is None or old == new:
         return
-    row = sql.one("SELECT body FROM events WHERE origin = ? AND seq = ?", (origin, seq))
-    body = unpack_body(row[0])
+    body = unpack_body(_body_of(sql, origin, seq))
     _count_stock(sql, body, origin, old, sign=-1)
     _count_stock(sql, body, origin, new)
 
@@ -453,14 +452,36 @@ def returned_qty(session: Session, row: str) -> Decimal:
 
 
 def recorded_sale(session: Session, invoice: str) -> tuple[SaleRow, dict[str, Any]]:
-    """A recorded sale or return: its ledger row and the body of the event behind it."""
+    """A recorded sale or return: its ledger row and the body of the event behind it
+    (live, or in the archive)."""
     row = session.get(SaleRow, invoice)
     if row is None:
         raise NotFoundError(f"No invoice {invoice!r} on this counter")
-    raw = session.scalar(select(EventRow.body).where(EventRow.origin == row.origin,
-                                                      EventRow.seq == row.seq))
-    assert raw is not None  # a projection row always has its event
-    return row, unpack_body(raw)
+    return row, unpack_body(_body_of(raw(session), row.origin, row.seq))
+
+
+def _body_of(sql: Raw, origin: str, seq: int) -> bytes:
+    found = sql.one("SELECT body FROM every_event WHERE origin = ? AND seq = ?", (origin, seq))
+    if found is None:  # a projection row always has its event, live or archived
+        raise NotFoundError(f"event {origin}:{seq} is not held on this counter")
+    return bytes(found[0])
+
+
+def first_unconsolidated(session: Session, within: Mapping[str, tuple[int, int]]
+                         ) -> dict[str, int]:
+    """Per origin, the first sale or return with seq in ``within`` (after, upto] whose
+    ERPNext entry (``_slot``) has not consolidated yet by the latest stock readings: Bin
+    does not include it, so its events stay live."""
+    sql = raw(session)
+    done = {str(row[0]) for row in sql.run("SELECT DISTINCT shift FROM stock_base_shifts")}
+    first: dict[str, int] = {}
+    for origin, seq, shift, invoice, late in sql.run(
+            "SELECT origin, seq, shift, invoice, late FROM sales ORDER BY origin, seq"):
+        after, upto = within.get(origin, (0, 0))
+        if after < seq <= upto and origin not in first and (
+                _slot(sql, shift, invoice, bool(late)) not in done):
+            first[origin] = int(seq)
+    return first
 
 
 def carried(session: Session, invoices: Iterable[str]) -> dict[str, str]:

@@ -122,7 +122,7 @@ def rebuild(session: Session) -> None:
     sql.many("INSERT INTO membership_changes (origin, seq, hlc, kind, body, signed) VALUES"
              " (?, ?, ?, ?, ?, ?)",
              [(origin, seq, hlc, kind, body, int(bool(sig))) for origin, seq, hlc, kind, body,
-              sig in sql.run(f"SELECT origin, seq, hlc, kind, body, sig FROM events WHERE kind"
+              sig in sql.run(f"SELECT origin, seq, hlc, kind, body, sig FROM every_event WHERE kind"
                              f" IN ({marks})", KINDS)])
     _refold(session)
 

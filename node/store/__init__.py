@@ -4,6 +4,7 @@
     sealing      the counter's secrets at rest: plain, or sealed to the machine (systemd)
                  or to a passphrase, and reading them however they are held
     ownership    a file a root-run command creates belongs to the data dir's owner
+    tables       projection tables copied between stores and digested
     snapshot_check  the tables a snapshot brought, checked against its events in the
                  background (a tampered one is reported and rebuilt)
     const        sizes, timeouts and batches, with units and reasons
@@ -12,6 +13,10 @@
     raw          a thin raw-SQL helper for hot paths
     event_log    ``EventLog``: appends, transactions, group commit, replay, listeners
     event_codec  event bodies as msgpack (money as strings)
+    archive      events that left the live store, sealed per month; the floor; the
+                 ``every_event`` view over both
+    checkpoint   the projection tables at the floor, signed: where a rebuild or a
+                 joining counter starts
     snapshot     a whole store in one encrypted file, for a joining counter
     backup_file  a consistent online copy of the live store, and the encrypted backup
                  file carrying it with the counter's settings and secrets

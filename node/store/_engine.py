@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +81,54 @@ def _connect(path: Path, key: bytes) -> Any:
     return conn
 
 
-def open_engine(path: Path, key: bytes) -> Engine:
-    """One shared connection: the node is the only writer, so no pool is needed."""
+def archive_path(path: Path) -> Path:
+    """Where the store at ``path`` keeps the events that left it (``archive``)."""
+    return path.with_name(f"{path.stem}-archive{path.suffix}")
+
+
+def connect_store(path: Path, key: bytes, archive: Path | None = None) -> Any:
+    """A DB-API connection to the store with its archive attached (``open_engine``'s)."""
+    from tillmesh.node.store.archive import attach  # the archive's schema lives there
+
+    conn = _connect(path, key)
+    try:
+        attach(conn, archive or archive_path(path), key)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@dataclass(frozen=True)
+class StoreFiles:
+    """What an engine was opened on: the store, its key, the archive attached to it."""
+
+    path: Path
+    key: bytes
+    archive: Path
+
+
+_FILES: weakref.WeakKeyDictionary[Engine, StoreFiles] = weakref.WeakKeyDictionary()
+
+
+def store_files(engine: Engine) -> StoreFiles:
+    return _FILES[engine]
+
+
+def open_engine(path: Path, key: bytes, archive: Path | None = None) -> Engine:
+    """One shared connection: the node is the only writer, so no pool is needed. The
+    archive (``archive_path(path)`` unless given: a checkpoint reads the store's) is
+    attached to it as schema ``archive``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _connect(path, key).close()  # fail fast, before SQLAlchemy wraps errors
+    archive = archive or archive_path(path)
+    connect_store(path, key, archive).close()  # fail fast, before SQLAlchemy wraps errors
     engine = create_engine(
         "sqlite://",
         module=sqlcipher3.dbapi2,  # so SQLAlchemy maps sqlcipher's exceptions
-        creator=lambda: _connect(path, key),
+        creator=lambda: connect_store(path, key, archive),
         poolclass=StaticPool,
     )
+    _FILES[engine] = StoreFiles(path, key, archive)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:

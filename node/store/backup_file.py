@@ -32,7 +32,7 @@ import contextlib
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,8 +52,8 @@ from nacl.pwhash import argon2id
 
 from tillmesh.node.errors import StoreError
 from tillmesh.node.store._engine import _connect
+from tillmesh.node.store.archive import live_chains
 from tillmesh.node.store.const import REBUILD_BATCH
-from tillmesh.node.store.event_codec import Event, first_break
 from tillmesh.node.store.sealing import PassphraseKey, derive
 
 FORMAT, VERSION = "tillmesh-backup", 1
@@ -101,22 +101,23 @@ def check(db_path: Path, key: bytes) -> dict[str, int]:
         conn.close()
 
 
+def floor(db_path: Path, key: bytes) -> dict[str, tuple[int, bytes]]:
+    """The floor of a store copy: where its live events start (``archive``)."""
+    conn = _connect(db_path, key)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'event_floor'").fetchone():
+            return {}
+        return {str(o): (int(s), bytes(h)) for o, s, h in conn.execute(
+            "SELECT origin, seq, hash FROM event_floor")}
+    finally:
+        conn.close()
+
+
 def _chains(conn: Any, where: Path) -> dict[str, int]:
-    heads: dict[str, int] = {}
-
-    def events() -> Iterator[Event]:
-        cursor = conn.execute("SELECT origin, seq, hlc, wall_us, kind, body, prev_hash, hash,"
-                              " coalesce(sig, x'') FROM events ORDER BY origin, seq")
-        while rows := cursor.fetchmany(REBUILD_BATCH):
-            for row in rows:
-                event = Event(*row)
-                heads[event.origin] = event.seq
-                yield event
-
-    _, broken = first_break(events())
-    if broken is not None:
-        raise StoreError(f"{where}: the events do not chain at {broken}")
-    return heads
+    chains = live_chains(conn, batch=REBUILD_BATCH)
+    if chains.broken is not None:
+        raise StoreError(f"{where}: the events do not chain at {chains.broken}")
+    return {origin: head.seq for origin, head in chains.heads.items()}
 
 
 # --- the file -----------------------------------------------------------------------------
@@ -130,9 +131,10 @@ def header(key: PassphraseKey, **fields: Any) -> dict[str, Any]:
 
 
 def write(out: IO[bytes], key: PassphraseKey, head: dict[str, Any],
-          manifest: dict[str, Any], store: Path) -> None:
+          manifest: dict[str, Any], files: Sequence[Path]) -> None:
     """The backup file into ``out``: ``head`` in the clear, ``manifest`` and the database
-    file ``store`` encrypted, frame by frame."""
+    ``files`` (the store, then its archive and checkpoint if it has them; their sizes in
+    the manifest) encrypted, one after the other, frame by frame."""
     line = json.dumps(head, separators=(",", ":")).encode() + b"\n"
     state = crypto_secretstream_xchacha20poly1305_state()
     out.write(line + crypto_secretstream_xchacha20poly1305_init_push(state, key.key))
@@ -142,9 +144,10 @@ def write(out: IO[bytes], key: PassphraseKey, head: dict[str, Any],
         out.write(_LENGTH.pack(len(sealed)) + sealed)
 
     frame(json.dumps(manifest).encode(), line)
-    with store.open("rb") as db:
-        while chunk := db.read(CHUNK_BYTES):
-            frame(chunk)
+    for path in files:
+        with path.open("rb") as db:
+            while chunk := db.read(CHUNK_BYTES):
+                frame(chunk)
     frame(b"", tag=_FINAL)
 
 
@@ -208,8 +211,27 @@ class Reader:
             raise StoreError(f"{self.where}: its manifest is unreadable")
         return manifest
 
+    def split(self, sizes: Sequence[int]) -> Iterator[Iterator[bytes]]:
+        """The files ``store`` carries one after the other, each ``sizes[i]`` bytes, chunk
+        by chunk; StoreError if the stream holds more or less."""
+        stream = self.store()
+        left = b""
+        for size in sizes:
+            def one(size: int = size) -> Iterator[bytes]:
+                nonlocal left
+                while size > 0:
+                    chunk = left or next(stream, b"")
+                    if not chunk:
+                        raise StoreError(f"{self.where} holds less than its manifest says")
+                    left, chunk = chunk[size:], chunk[:size]
+                    size -= len(chunk)
+                    yield chunk
+            yield one()
+        if left or next(stream, b""):
+            raise StoreError(f"{self.where} holds more than its manifest says")
+
     def store(self) -> Iterator[bytes]:
-        """The database file, chunk by chunk (after ``unlock``); ends only at the FINAL
+        """The database files, chunk by chunk (after ``unlock``); ends only at the FINAL
         frame."""
         while True:
             try:

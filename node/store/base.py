@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from tillmesh.node.store.types import DecimalText
 
 PROJECTION: dict[str, Any] = {"projection": True}
+PROJECTIONS_KEY = "projection_shape"  # meta: the shape of the tables the events built
 
 
 class Base(DeclarativeBase):
@@ -38,6 +39,16 @@ class EventRow(Base):
 
     # (hlc, origin, seq) is the replay order; the index makes each page of it a seek.
     __table_args__ = (Index("ix_events_order", "hlc", "origin", "seq"),)
+
+
+class EventFloor(Base):
+    """Per origin, the last event that left the live store for the archive (``archive``):
+    the live events of that origin start at ``seq + 1`` and chain from ``hash``."""
+
+    __tablename__ = "event_floor"
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Meta(Base):

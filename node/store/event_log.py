@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node import projections
 from tillmesh.node.errors import DiskFull, StoreError, ValidationError
-from tillmesh.node.store import backup_restored
-from tillmesh.node.store._engine import DURABLE_OPTION, WRITE_OPTION
-from tillmesh.node.store.base import Base, EventRow, Meta
+from tillmesh.node.store import archive, backup_restored, checkpoint
+from tillmesh.node.store._engine import DURABLE_OPTION, WRITE_OPTION, store_files
+from tillmesh.node.store.base import PROJECTIONS_KEY, Base, EventRow, Meta
 from tillmesh.node.store.const import MAX_DRIFT_MS, REBUILD_BATCH, SQLITE_FULL
 from tillmesh.node.store.event_codec import GENESIS, Event, make_event
 from tillmesh.node.store.raw import raw
@@ -45,7 +45,6 @@ _INSERT_EVENT = ("INSERT INTO events (origin, seq, hlc, wall_us, kind, body, pre
 _COLUMNS = (EventRow.origin, EventRow.seq, EventRow.hlc, EventRow.wall_us, EventRow.kind,
             EventRow.body, EventRow.prev_hash, EventRow.hash,
             func.coalesce(EventRow.sig, b""))
-PROJECTIONS_KEY = "projection_shape"  # meta: the shape of the tables the events built
 
 Clock = Callable[[], datetime]
 
@@ -145,8 +144,11 @@ class EventLog:
             rows = s.execute(
                 select(EventRow.origin, func.max(EventRow.seq)).group_by(EventRow.origin)
             ).all()
-            heads = {}
+            # An origin whose events all went to the archive goes on from its floor.
+            heads = {o: _Head(seq, digest) for o, (seq, digest) in self.floors(s).items()}
             for origin, seq in rows:
+                if seq <= heads.get(origin, _Head(0, GENESIS)).seq:
+                    continue  # only events the archive left live (``archive.KEPT``)
                 digest = s.scalar(
                     select(EventRow.hash).where(EventRow.origin == origin, EventRow.seq == seq)
                 )
@@ -304,21 +306,57 @@ class EventLog:
                 yield s
 
     def range(self, origin: str, first: int, last: int) -> list[Event]:
-        """One origin's events ``first..last`` inclusive (what a peer asks for)."""
+        """One origin's events ``first..last`` inclusive (what a peer asks for), from the
+        live store or the archive."""
         with self.reading() as s:
-            q = (
-                select(*_COLUMNS)
-                .where(EventRow.origin == origin, EventRow.seq.between(first, last))
-                .order_by(EventRow.seq)
-            )
-            return [Event(*r) for r in s.execute(q)]  # plain rows: no ORM objects
+            rows = raw(s).run(f"SELECT {archive.READ} FROM every_event WHERE origin = ?"
+                              " AND seq BETWEEN ? AND ? ORDER BY seq", (origin, first, last))
+            return [Event(*r) for r in rows]
 
-    def rebuild(self) -> int:
-        """Empty every projection and replay the whole log; returns the events replayed."""
+    def floors(self, session: Session | None = None) -> dict[str, tuple[int, bytes]]:
+        """Per origin, the (seq, hash) of its last event in the archive (``archive``)."""
+        with self._maybe(session) as s:
+            return {str(o): (int(q), bytes(h)) for o, q, h in raw(s).run(archive.FLOORS)}
+
+    def rebuild(self, trusted: Mapping[str, bytes] | None = None) -> int:
+        """Empty every projection and replay the log; returns the events replayed. With
+        events archived, the tables start from the checkpoint at the floor (signed by a
+        counter of ``trusted``, else of the store's enrolled keys) and only the live events
+        are replayed; a checkpoint of another release's tables is built again from the
+        archive first."""
+        floors = self.floors()
+        if not floors:
+            return self._replay(None)
+        files = store_files(self.engine)
+        path = checkpoint.checkpoint_path(files.path)
+        try:
+            checkpoint.check(path, files.key, floors, trusted or self.enrolled_keys())
+        except checkpoint.Reshaped:
+            if self.signer is None:
+                raise
+            checkpoint.from_archive(files.path, files.key, floors, self.signer, self.origin,
+                                    self.clock().isoformat())
+        with checkpoint.attached(self.engine, path, files.key):
+            return self._replay(checkpoint.load)
+
+    def enrolled_keys(self) -> dict[str, bytes]:
+        """Each enrolled, unrevoked counter's Ed25519 key, this one's own included."""
+        with self.reading() as s:
+            keys = {str(n): bytes(k) for n, k in raw(s).run(checkpoint.ENROLLED_KEYS)}
+        if self.signer is not None:
+            keys[self.origin] = self.signer.public
+        return keys
+
+    def _replay(self, start: Callable[[Session], None] | None) -> int:
+        floors = self.floors()
         with self.transaction() as tx:
             projections.reset(tx.session)
+            if start is not None:
+                start(tx.session)
             count = 0
             for event in self.events(tx.session):
+                if event.seq <= floors.get(event.origin, (0, b""))[0]:
+                    continue  # left live by the archive; the checkpoint holds it
                 projections.apply(tx.session, event)
                 count += 1
                 if count % REBUILD_BATCH == 0:

@@ -32,10 +32,12 @@ from sqlalchemy import Table
 
 from tillmesh.node.errors import StoreError, ValidationError
 from tillmesh.node.projections import projection_tables, shape
-from tillmesh.node.store import EventRow, snapshot_check
+from tillmesh.node.store import EventRow, checkpoint, snapshot_check
 from tillmesh.node.store._engine import _connect
+from tillmesh.node.store.archive import live_chains
+from tillmesh.node.store.base import EventFloor
 from tillmesh.node.store.const import KEY_BYTES, TICKET_BYTES, TICKET_S
-from tillmesh.node.store.event_codec import Event, first_break
+from tillmesh.node.store.tables import columns
 
 log = logging.getLogger("tillmesh.snapshot")
 
@@ -63,7 +65,8 @@ def new_ticket(node: str, folder: Path) -> tuple[str, Ticket]:
 
 
 def _copied_tables() -> list[Table]:
-    return [EventRow.__table__, *projection_tables()]  # type: ignore[list-item]
+    return [EventRow.__table__, EventFloor.__table__,  # type: ignore[list-item]
+            *projection_tables()]
 
 
 @contextlib.contextmanager
@@ -91,9 +94,15 @@ def export(db_path: Path, key: bytes, ticket: Ticket) -> int:
     snapshot of the database (WAL), so the node goes on selling meanwhile.
     """
     ticket.path.unlink(missing_ok=True)
+    carried = checkpoint.checkpoint_path(db_path)
     with _attached(db_path, key, ticket.path, ticket.key) as conn:
+        if carried.exists():  # events were archived: the tables they left go along
+            conn.execute(f"ATTACH DATABASE ? AS {checkpoint.ALIAS} KEY ?",
+                         (str(carried), f"x'{key.hex()}'"))
         conn.execute("BEGIN")  # one read snapshot for every table
         try:
+            if carried.exists():
+                checkpoint.export_into(conn, _ALIAS)
             for table in _copied_tables():
                 create = conn.execute("SELECT sql FROM main.sqlite_master WHERE name = ?",
                                       (table.name,)).fetchone()
@@ -101,7 +110,7 @@ def export(db_path: Path, key: bytes, ticket: Ticket) -> int:
                     raise StoreError(f"snapshot: table {table.name} missing")
                 conn.execute(re.sub(rf'TABLE\s+"?{table.name}"?', f"TABLE {_ALIAS}.{table.name}",
                                     create[0], count=1))
-                cols = _columns(conn, "main", table.name)
+                cols = columns(conn, "main", table.name)
                 conn.execute(f"INSERT INTO {_ALIAS}.{table.name} ({cols}) "
                              f"SELECT {cols} FROM main.{table.name}")
             # Equal columns may hold rows of another format: the installer compares this.
@@ -112,16 +121,6 @@ def export(db_path: Path, key: bytes, ticket: Ticket) -> int:
     ticket.path.chmod(0o600)
     ticket.size = ticket.path.stat().st_size
     return ticket.size
-
-
-def _columns(conn: Any, schema: str, table: str) -> str:
-    names = [row[1] for row in conn.execute(f"PRAGMA {schema}.table_info({table})")]
-    # FTS5 tables keep their row ids apart from their columns: copy them too.
-    virtual = conn.execute(f"SELECT sql FROM {schema}.sqlite_master WHERE name = ?",
-                           (table,)).fetchone()
-    if virtual and "VIRTUAL TABLE" in (virtual[0] or "").upper():
-        names = ["rowid", *names]
-    return ", ".join(names)
 
 
 def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> int:
@@ -136,17 +135,24 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
         if conn.execute("SELECT 1 FROM main.events LIMIT 1").fetchone():
             raise ValidationError("this counter already holds events: no snapshot needed")
         for table in _copied_tables():
-            if _columns(conn, "main", table.name) != _columns(conn, _ALIAS, table.name):
+            if columns(conn, "main", table.name) != columns(conn, _ALIAS, table.name):
                 raise ValidationError(f"the snapshot's {table.name} has another shape "
                                       "(another release): pulling events instead")
         if _shape_of(conn) != shape():
             raise ValidationError("the snapshot's tables have another format (another "
                                   "release): pulling events instead")
         count = _check_chains(conn)
+        floor = {str(o): (int(s), bytes(h)) for o, s, h in conn.execute(
+            f"SELECT origin, seq, hash FROM {_ALIAS}.event_floor")}
+        seal = checkpoint.carried(conn, _ALIAS)
+        if floor and (seal is None or not seal.at(floor)):
+            raise ValidationError("the snapshot's events start after an archived part, and "
+                                  "the checkpoint it carries is not at that point: pulling "
+                                  "events instead")
         conn.execute("BEGIN IMMEDIATE")
         try:
             for table in _copied_tables():
-                cols = _columns(conn, "main", table.name)
+                cols = columns(conn, "main", table.name)
                 conn.execute(f"DELETE FROM main.{table.name}")
                 conn.execute(f"INSERT INTO main.{table.name} ({cols}) "
                              f"SELECT {cols} FROM {_ALIAS}.{table.name}")
@@ -155,6 +161,8 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+    if seal is not None and floor:
+        checkpoint.install_from(snapshot, snapshot_key, db_path, key, seal)
     return count
 
 
@@ -168,11 +176,10 @@ def _shape_of(conn: Any) -> str | None:
 
 
 def _check_chains(conn: Any) -> int:
-    """Every origin's events are 1..n and each names its predecessor's hash."""
-    rows = conn.execute(f"SELECT origin, seq, hlc, wall_us, kind, body, prev_hash, hash "
-                        f"FROM {_ALIAS}.events ORDER BY origin, seq")
-    count, broken = first_break(Event(*row) for row in rows)
-    if broken is not None:
-        raise ValidationError(f"the snapshot's events do not chain at {broken}: pulling "
-                              "events instead")
-    return count
+    """Every origin's events follow from its floor (1 when none was archived) and each
+    names its predecessor's hash."""
+    chains = live_chains(conn, _ALIAS)
+    if chains.broken is not None:
+        raise ValidationError(f"the snapshot's events do not chain at {chains.broken}: "
+                              "pulling events instead")
+    return chains.checked

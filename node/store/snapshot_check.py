@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import json
 import logging
 import os
@@ -31,21 +30,22 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from tillmesh.node.projections import projection_tables, shape
-from tillmesh.node.store import open_engine, read_key_file
-from tillmesh.node.store._engine import _connect
+from tillmesh.node.errors import StoreError
+from tillmesh.node.projections import shape
+from tillmesh.node.store import archive, checkpoint, open_engine, read_key_file
+from tillmesh.node.store._engine import _connect, connect_store
 from tillmesh.node.store.base import Meta
 from tillmesh.node.store.const import KEY_BYTES, REBUILD_BATCH
 from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.event_log import EventLog
+from tillmesh.node.store.tables import digests
 
 if TYPE_CHECKING:
     from tillmesh.node.api import Node
@@ -56,30 +56,6 @@ KEY = "snapshot_check"  # meta: the installed snapshot's digests, extent and out
 PENDING, VERIFIED, TAMPERED = "pending", "verified", "tampered"
 REBUILT = "rebuilt"  # a release changed the tables before the check: rebuilt from events
 SCRATCH = "snapshot-check"  # the scratch store's folder in the data dir (0700)
-_ROWS = 5000  # rows fetched and hashed at a time
-
-
-def table_digest(conn: Any, table: Table, schema: str = "main") -> str:
-    """SHA-256 of ``table``'s rows in primary-key order, each row as its ``repr``.
-
-    ``repr`` of a row of SQLite values (None, int, float, str, bytes) names each cell's
-    type and escapes every quote and line break, so one row per line is unambiguous. A
-    table without a primary key (the FTS5 search index) is ordered by, and includes, its
-    rowid: the snapshot copies it and searches join on it.
-    """
-    keys = [c.name for c in table.primary_key.columns] or ["rowid"]
-    cols = ([] if table.primary_key.columns else ["rowid"]) + [c.name for c in table.columns]
-    digest = hashlib.sha256(f"{table.name}({','.join(cols)})\n".encode())
-    cursor = conn.execute(f"SELECT {', '.join(cols)} FROM {schema}.{table.name} "
-                          f"ORDER BY {', '.join(keys)}")
-    while rows := cursor.fetchmany(_ROWS):
-        digest.update("".join(f"{row!r}\n" for row in rows).encode())
-    return digest.hexdigest()
-
-
-def digests(conn: Any, schema: str = "main") -> dict[str, str]:
-    """Every projection table's digest, by name."""
-    return {t.name: table_digest(conn, t, schema) for t in projection_tables()}
 
 
 def record(conn: Any) -> None:
@@ -108,21 +84,34 @@ def outcome(session: Session) -> dict[str, Any] | None:
     return {k: v for k, v in check.items() if k not in ("vector", "shape", "digests")}
 
 
-def replay_digests(db_path: Path, key: bytes, vector: dict[str, int],
-                   scratch_dir: Path) -> dict[str, str]:
+def replay_digests(db_path: Path, key: bytes, vector: dict[str, int], scratch_dir: Path,
+                   trusted: Mapping[str, bytes] | None = None) -> dict[str, str]:
     """The digests of the tables that exactly the events within ``vector`` build, replayed
-    in log order into a scratch store (its own random key) in ``scratch_dir``, removed
-    after. Reads the live store on a connection of its own, a short read at a time."""
+    in log order into a scratch store in ``scratch_dir``, removed after. Reads the live
+    store on a connection of its own, a short read at a time. With events archived, the
+    scratch store starts from the checkpoint at the floor, checked first (signed by a
+    counter of ``trusted``: StoreError if not) and only the live events are replayed."""
     shutil.rmtree(scratch_dir, ignore_errors=True)  # a check a stop cut short
     scratch_dir.mkdir(mode=0o700, parents=True)
     try:
         path = scratch_dir / "scratch.db"
-        # SQLite gives its -wal and -shm files the database file's mode.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        scratch_key = secrets.token_bytes(KEY_BYTES)
-        scratch = EventLog(open_engine(path, scratch_key), "scratch")
+        conn = connect_store(db_path, key)
         try:
-            for batch in _installed_events(db_path, key, vector):
+            floor = archive.floors(conn)
+        finally:
+            conn.close()
+        if floor:
+            checkpoint.check(checkpoint.checkpoint_path(db_path), key, floor, trusted or {})
+            checkpoint.copy(checkpoint.checkpoint_path(db_path), path, key)
+            scratch_key = key
+        else:
+            # SQLite gives its -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            scratch_key = secrets.token_bytes(KEY_BYTES)
+        scratch = EventLog(open_engine(path, scratch_key,
+                                       archive=scratch_dir / "scratch-archive.db"), "scratch")
+        try:
+            for batch in _installed_events(db_path, key, vector, floor):
                 with scratch.transaction() as tx:
                     tx.receive_many(batch)
         finally:
@@ -136,10 +125,10 @@ def replay_digests(db_path: Path, key: bytes, vector: dict[str, int],
         shutil.rmtree(scratch_dir, ignore_errors=True)
 
 
-def _installed_events(db_path: Path, key: bytes, vector: dict[str, int]
-                      ) -> Iterator[list[Event]]:
-    """The events within ``vector`` in log order (hlc, origin, seq), in batches; events
-    that came after the install are skipped."""
+def _installed_events(db_path: Path, key: bytes, vector: dict[str, int],
+                      floor: Mapping[str, tuple[int, bytes]]) -> Iterator[list[Event]]:
+    """The events within ``vector`` and above the floor in log order (hlc, origin, seq),
+    in batches; events that came after the install are skipped."""
     conn = _connect(db_path, key)
     try:
         last: tuple[int, str, int] = (-1, "", 0)
@@ -152,7 +141,8 @@ def _installed_events(db_path: Path, key: bytes, vector: dict[str, int]
                 return
             events = [Event(*row) for row in rows]
             last = (events[-1].hlc, events[-1].origin, events[-1].seq)
-            yield [e for e in events if e.seq <= vector.get(e.origin, 0)]
+            yield [e for e in events if floor.get(e.origin, (0, b""))[0] < e.seq
+                   <= vector.get(e.origin, 0)]
     finally:
         conn.close()
 
@@ -169,20 +159,27 @@ def start(node: Node) -> threading.Thread | None:
             tx.session.merge(Meta(key=KEY, value=json.dumps(
                 {**check, "state": REBUILT, "verified_at": _now(), "seconds": 0})))
         return None
-    worker = threading.Thread(target=_verify, args=(node, asyncio.get_running_loop(), check),
+    trusted = node.log.enrolled_keys()  # read here: the store is the loop's
+    worker = threading.Thread(target=_verify, args=(node, asyncio.get_running_loop(), check,
+                                                    trusted),
                               name="tillmesh-snapshot-check", daemon=True)
     worker.start()
     return worker
 
 
-def _verify(node: Node, loop: asyncio.AbstractEventLoop, check: dict[str, Any]) -> None:
+def _verify(node: Node, loop: asyncio.AbstractEventLoop, check: dict[str, Any],
+            trusted: Mapping[str, bytes]) -> None:
     # Lowest CPU priority for this thread only (Linux: a thread is a task of its own);
     # its SQLite work releases the GIL, so the loop's requests go first.
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     started = time.perf_counter()
     try:
         built = replay_digests(node.config.db_path, read_key_file(node.config.key_path),
-                               check["vector"], node.config.data_dir / SCRATCH)
+                               check["vector"], node.config.data_dir / SCRATCH, trusted)
+    except StoreError as exc:  # the checkpoint it carried is forged: nothing to rebuild from
+        log.error("SECURITY: the snapshot this counter joined with carried a checkpoint "
+                  "that fails its check (%s): join this counter again", exc)
+        return
     except Exception:  # a bug or a full disk: say so; the next start checks again
         log.exception("could not verify the snapshot this counter joined with")
         return

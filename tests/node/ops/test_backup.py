@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.pwhash import argon2id
 from sqlalchemy import func, select
@@ -56,7 +56,7 @@ def _write(tmp_path: Path, store: bytes, phrase: str = PHRASE) -> Path:
     out = tmp_path / "counter.backup"
     with out.open("wb") as fh:
         backup_file.write(fh, key, backup_file.header(key, node="C01"), {"config": "x = 1"},
-                     tmp_path / "store")
+                          [tmp_path / "store"])
     return out
 
 
@@ -64,6 +64,32 @@ def _read(path: Path, phrase: str = PHRASE) -> tuple[dict, bytes]:
     with backup_file.Reader(path) as reader:
         manifest = reader.unlock(phrase)
         return manifest, b"".join(reader.store())
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.binary(max_size=3000), min_size=1, max_size=4), st.integers(-2, 2))
+def test_the_files_a_backup_carries_come_back_apart_byte_for_byte(tmp_path_factory, files,
+                                                                  off):
+    """Store, checkpoint and archive ride one stream; the manifest's sizes part them, and a
+    size that does not add up is refused, never written as a short or long file."""
+    tmp = tmp_path_factory.mktemp("parts")
+    paths = []
+    for i, data in enumerate(files):
+        paths.append(tmp / f"part{i}")
+        paths[-1].write_bytes(data)
+    key = sealing.new_key(PHRASE, *FAST)
+    out = tmp / "counter.backup"
+    with out.open("wb") as fh:
+        backup_file.write(fh, key, backup_file.header(key, node="C01"), {}, paths)
+    sizes = [len(data) for data in files]
+    with backup_file.Reader(out) as reader:
+        reader.unlock(PHRASE)
+        assert [b"".join(part) for part in reader.split(sizes)] == files
+    if off and sizes[-1] + off >= 0:
+        with backup_file.Reader(out) as reader, pytest.raises(StoreError, match="manifest"):
+            reader.unlock(PHRASE)
+            for part in reader.split([*sizes[:-1], sizes[-1] + off]):
+                b"".join(part)
 
 
 @pytest.mark.parametrize("size", [0, 1, backup_file.CHUNK_BYTES, 2 * backup_file.CHUNK_BYTES + 7])

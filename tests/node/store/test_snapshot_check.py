@@ -26,13 +26,12 @@ from tillmesh.node.store.snapshot_check import (
     KEY,
     PENDING,
     REBUILT,
-    digests,
     held,
     outcome,
     replay_digests,
     start,
-    table_digest,
 )
+from tillmesh.node.store.tables import digests, table_digest
 
 _PRICES = Table("prices", MetaData(), Column("name", String, primary_key=True),
                 Column("rate", String), Column("qty", Integer), Column("data", LargeBinary))

@@ -1,0 +1,315 @@
+"""``tillmesh archive run | status | verify | export``: old events leave the live store.
+
+``run`` moves the events the retention policy lets go (``domain.retention``: older than
+the fiscal years kept, their documents in ERPNext and consolidated) into the archive
+beside the store (``store.archive``), brings the checkpoint up to the new floor
+(``store.checkpoint``), then raises the floor and deletes the live copies in small
+transactions, so the node sells on while it runs (a systemd timer runs it nightly). A run
+cut anywhere is finished by the next one. ``verify`` checks every seal and chain of the
+archive and the checkpoint's signature and tables; ``export`` writes months of the
+archive as JSON lines for an auditor, with every hash and signature to check them by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tillmesh.node.domain import retention
+from tillmesh.node.errors import StoreError, ValidationError
+from tillmesh.node.membership.keys import read_keypair_file
+from tillmesh.node.ops import config as config_mod
+from tillmesh.node.ops.config import Config
+from tillmesh.node.projections import ledger
+from tillmesh.node.store import archive, checkpoint, open_engine, read_key_file
+from tillmesh.node.store._engine import archive_path, connect_store
+from tillmesh.node.store.const import REBUILD_BATCH
+from tillmesh.node.store.event_codec import Event, unpack_body
+from tillmesh.node.store.ownership import create
+from tillmesh.replication import hlc
+from tillmesh.replication.signing import Signer
+
+DataDir = Callable[[argparse.Namespace], Path]
+LOWER_BATCH = 2000  # events deleted per transaction: a sale waits at most a few ms for one
+APPEND_BATCH = 50_000  # events copied into the archive per transaction (bounded WAL)
+Floor = dict[str, tuple[int, bytes]]
+
+
+@dataclass(frozen=True)
+class Moved:
+    events: int
+    segments: int
+    floor: dict[str, int]
+    cutoff: datetime
+    seconds: float
+
+
+def run(config: Config, now: datetime, signer: Signer) -> Moved:
+    """Move what the policy lets go; safe while the node runs and after a cut run."""
+    start = time.perf_counter()
+    key = read_key_file(config.key_path)
+    cut = retention.cutoff(now, config.tz, retention.fiscal_start(config.fiscal_year_start),
+                           config.keep_fiscal_years)
+    conn = connect_store(config.db_path, key)
+    try:
+        _finish(conn, config.db_path, key)
+        target = _plan(config.db_path, key, hlc.pack(int(cut.timestamp() * 1000), 0))
+        if not target:
+            return Moved(0, 0, {}, cut, time.perf_counter() - start)
+        before = archive.floors(conn)
+        events, segments = _append(conn, before, target, now.isoformat(), config.node_id)
+        floor = {**before, **_hashes(conn, target)}
+        checkpoint.advance(config.db_path, key, floor, signer, config.node_id, now.isoformat())
+        _lower(conn, before, floor)
+    finally:
+        conn.close()
+    return Moved(events, segments, {o: s for o, (s, _) in floor.items()}, cut,
+                 time.perf_counter() - start)
+
+
+def _plan(db_path: Path, key: bytes, cutoff_hlc: int) -> dict[str, int]:
+    """Per origin, the floor the policy allows now (only those that move)."""
+    engine = open_engine(db_path, key)
+    try:
+        with Session(engine) as session:
+            cursor: Any = session.connection().connection.driver_connection
+            floor = {o: s for o, (s, _) in archive.floors(cursor).items()}
+            older = {str(o): int(s) for o, s in cursor.execute(
+                "SELECT origin, max(seq) FROM main.events WHERE hlc < ? GROUP BY origin",
+                (cutoff_hlc,))}
+            owed = {str(o): int(s) for o, s in cursor.execute(
+                "SELECT origin, min(seq) FROM outbox WHERE settled = 0 GROUP BY origin")}
+            within = {o: (floor.get(o, 0), s) for o, s in older.items()}
+            for origin, seq in ledger.first_unconsolidated(session, within).items():
+                owed[origin] = min(seq, owed.get(origin, seq))
+            return retention.next_floor(floor, older, owed)
+    finally:
+        engine.dispose()
+
+
+def _append(conn: Any, before: Floor, target: dict[str, int], made_at: str,
+            made_by: str) -> tuple[int, int]:
+    """Copy each origin's events (floor, target] into the archive; (events, segments)."""
+    events = segments = 0
+    for origin in sorted(target):
+        first = before.get(origin, (0, b""))[0] + 1
+        while first <= target[origin]:
+            last = min(target[origin], first + APPEND_BATCH - 1)
+            conn.execute("BEGIN")  # deferred: only the archive is written, never main
+            try:
+                batch = [Event(*row) for row in conn.execute(
+                    f"SELECT {archive.READ} FROM main.events WHERE origin = ? AND seq"
+                    " BETWEEN ? AND ? ORDER BY seq", (origin, first, last))]
+                if len(batch) != last - first + 1:
+                    raise StoreError(f"the live store lacks events of {origin} between "
+                                     f"{first} and {last}: not archived")
+                made = archive.append(conn, batch, made_at, made_by)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            events += sum(s.events for s in made)
+            segments += len(made)
+            first = last + 1
+    return events, segments
+
+
+def _hashes(conn: Any, target: dict[str, int]) -> Floor:
+    out = {}
+    for origin, seq in target.items():
+        row = conn.execute("SELECT hash FROM archive.events WHERE origin = ? AND seq = ?",
+                           (origin, seq)).fetchone()
+        if row is None:
+            raise StoreError(f"the archive lacks {origin}:{seq}")
+        out[origin] = (seq, bytes(row[0]))
+    return out
+
+
+def _lower(conn: Any, before: Floor, floor: Floor) -> None:
+    """Raise the floor to ``floor`` and delete the live copies below it, a few thousand
+    events per transaction; the kept kinds and each origin's floor event stay live."""
+    kept = ", ".join("?" * len(archive.KEPT))
+    for origin, (upto, _) in sorted(floor.items()):
+        at = before.get(origin, (0, b""))[0]
+        while at < upto:
+            step = min(upto, at + LOWER_BATCH)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT hash FROM archive.events WHERE origin = ? AND"
+                                   " seq = ?", (origin, step)).fetchone()
+                conn.execute(f"DELETE FROM main.events WHERE origin = ? AND seq >= ? AND"
+                             f" seq < ? AND kind NOT IN ({kept})",
+                             (origin, at, step, *archive.KEPT))
+                conn.execute("INSERT OR REPLACE INTO main.event_floor (origin, seq, hash)"
+                             " VALUES (?, ?, ?)", (origin, step, row[0]))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            at = step
+
+
+def _finish(conn: Any, db_path: Path, key: bytes) -> None:
+    """A run cut after its checkpoint: lower the floor to where the checkpoint stands."""
+    seal = checkpoint.read_seal(checkpoint.checkpoint_path(db_path), key)
+    floor = archive.floors(conn)
+    if seal is None or seal.at(floor):
+        return
+    ahead = {o: s for o, s in seal.vector.items() if s > floor.get(o, (0, b""))[0]}
+    if any(s < floor.get(o, (0, b""))[0] for o, s in seal.vector.items()):
+        raise StoreError("the checkpoint stands behind the archive's floor: run `tillmesh "
+                         "archive verify`")
+    _lower(conn, floor, {**floor, **_hashes(conn, ahead)})
+
+
+# --- status, verify, export ---------------------------------------------------------------
+
+
+def status(config: Config) -> dict[str, Any]:
+    key = read_key_file(config.key_path)
+    conn = connect_store(config.db_path, key)
+    try:
+        floor = archive.floors(conn)
+        segments = archive.read_segments(conn)
+        live = conn.execute("SELECT count(*) FROM main.events").fetchone()[0]
+    finally:
+        conn.close()
+    seal = checkpoint.read_seal(checkpoint.checkpoint_path(config.db_path), key)
+    months = sorted({s.month for s, _ in segments})
+    return {"live_events": live, "archived_events": sum(s.events for s, _ in segments),
+            "months": months, "floor": {o: s for o, (s, _) in floor.items()},
+            "checkpoint": None if seal is None else {"vector": seal.vector,
+                                                     "made_by": seal.made_by,
+                                                     "made_at": seal.made_at},
+            "bytes": {name: _size(path) for name, path in (
+                ("store", config.db_path), ("archive", archive_path(config.db_path)),
+                ("checkpoint", checkpoint.checkpoint_path(config.db_path)))}}
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def verify(config: Config) -> list[str]:
+    """Every seal, chain and the checkpoint; lines saying what holds. StoreError at the
+    first thing that fails."""
+    key = read_key_file(config.key_path)
+    conn = connect_store(config.db_path, key)
+    try:
+        checked = archive.verify(conn, REBUILD_BATCH)
+        floor = archive.floors(conn)
+        trusted = {str(n): bytes(k) for n, k in conn.execute(checkpoint.ENROLLED_KEYS)}
+    finally:
+        conn.close()
+    lines = [f"archive: {checked.segments} segments, {checked.events:,} events, every seal "
+             "and chain holds; the live store starts where it ends"]
+    if floor:
+        trusted[config.node_id] = read_keypair_file(config.node_key_path).signer.public
+        seal = checkpoint.check(checkpoint.checkpoint_path(config.db_path), key, floor,
+                                trusted)
+        lines.append(f"checkpoint: at the floor, signed by {seal.made_by} "
+                     f"({seal.made_at}), its {len(seal.digests)} tables as sealed")
+    return lines
+
+
+def export(config: Config, first: str, last: str, out: Path) -> int:
+    """Months ``first``..``last`` of the archive as JSON lines into ``out`` (0600, the
+    data dir owner's when run as root): one line per segment, then its events, each with
+    its body decoded and as stored (base64), hash, previous hash and signature. Events."""
+    key = read_key_file(config.key_path)
+    conn = connect_store(config.db_path, key)
+    count = 0
+    try:
+        segments = archive.read_segments(conn, (first, last))
+        if not segments:
+            raise ValidationError(f"the archive holds no month from {first} to {last}")
+        fd = create(out, out.parent)
+        with open(fd, "w", encoding="utf-8") as fh:
+            for segment, seal in segments:
+                fh.write(json.dumps({"segment": segment.month, "ranges": segment.ranges,
+                                     "heads": segment.heads, "prev_seal": segment.prev_seal,
+                                     "seal": seal, "made_by": segment.made_by,
+                                     "made_at": segment.made_at}) + "\n")
+                for event in archive.segment_events(conn, segment, REBUILD_BATCH):
+                    fh.write(json.dumps(_exported(event), default=str) + "\n")
+                    count += 1
+    finally:
+        conn.close()
+    return count
+
+
+def _exported(event: Event) -> dict[str, Any]:
+    return {"id": event.id, "origin": event.origin, "seq": event.seq, "hlc": event.hlc,
+            "wall": event.wall.isoformat(), "kind": event.kind,
+            "body": unpack_body(event.body), "body_msgpack": base64.b64encode(
+                event.body).decode(), "prev_hash": event.prev_hash.hex(),
+            "hash": event.hash.hex(), "sig": event.sig.hex()}
+
+
+# --- the commands -------------------------------------------------------------------------
+
+
+def cmd_run(data_dir: DataDir, args: argparse.Namespace) -> int:
+    config = config_mod.load(data_dir(args))
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValidationError("--now needs a time zone, e.g. 2027-02-01T00:00:00+01:00")
+    signer = read_keypair_file(config.node_key_path).signer
+    moved = run(config, now, signer)
+    kept = moved.cutoff.strftime("%Y-%m-%d")
+    if not moved.events and not moved.floor:
+        print(f"nothing to archive: every event from before {kept} is archived already, "
+              "or still owed to ERPNext or not consolidated there")
+    else:
+        print(f"archived {moved.events:,} events in {moved.segments} segments in "
+              f"{moved.seconds:.1f} s; the live store keeps what came from {kept} on")
+    return 0
+
+
+def cmd_status(data_dir: DataDir, args: argparse.Namespace) -> int:
+    print(json.dumps(status(config_mod.load(data_dir(args))), indent=2))
+    return 0
+
+
+def cmd_verify(data_dir: DataDir, args: argparse.Namespace) -> int:
+    for line in verify(config_mod.load(data_dir(args))):
+        print(line)
+    return 0
+
+
+def cmd_export(data_dir: DataDir, args: argparse.Namespace) -> int:
+    config = config_mod.load(data_dir(args))
+    count = export(config, args.first, args.last or args.first, args.out)
+    print(f"{count:,} events of {args.first}..{args.last or args.first} written to {args.out}")
+    return 0
+
+
+def add_commands(sub: Any, data_dir: DataDir) -> None:
+    """``archive run | status | verify | export`` on the ``tillmesh`` parser."""
+    top = sub.add_parser("archive", help="move old events out of the live store, check and "
+                         "export the archive")
+    inner = top.add_subparsers(dest="archive_cmd", required=True)
+    p = inner.add_parser("run", help="archive what the retention policy lets go (the node "
+                         "may run)")
+    p.add_argument("--now", help="the time to judge the policy at (ISO 8601 with zone)")
+    p.set_defaults(fn=partial(cmd_run, data_dir))
+    p = inner.add_parser("status", help="live and archived events, months, floor, sizes")
+    p.set_defaults(fn=partial(cmd_status, data_dir))
+    p = inner.add_parser("verify", help="check every seal and chain and the checkpoint")
+    p.set_defaults(fn=partial(cmd_verify, data_dir))
+    p = inner.add_parser("export", help="months of the archive as JSON lines, for an auditor")
+    p.add_argument("first", help="the first month, YYYY-MM")
+    p.add_argument("last", nargs="?", help="the last month (default: the first)")
+    p.add_argument("--out", type=Path, required=True, help="the file to write")
+    p.set_defaults(fn=partial(cmd_export, data_dir))
+

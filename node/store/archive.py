@@ -1,0 +1,320 @@
+"""The archive: events that left the live store, sealed month by month.
+
+Once ERPNext holds a document and it is older than the store's retention window
+(``domain.retention``), the events behind it move from the live store into
+``<store>-archive.db`` beside it: SQLCipher under the same key, attached to every
+connection of the store as schema ``archive``. Per origin, ``event_floor`` in the live
+store says up to which seq the archive holds its events; the live ones start after it and
+chain from its hash. The temporary view ``every_event`` is the live events plus the
+archived ones up to the floor (each event exactly once, whatever step of a move was cut
+by a crash): a body looked up by (origin, seq) is found wherever it lies, and a peer that
+asks for an old range is answered from the archive.
+
+The archive is sealed in segments, one per month an archiving run touched: a segment
+lists, per origin, the seq range it holds and its last event's hash; its seal is the
+SHA-256 of that and of the previous segment's seal. Events chain per origin across
+segments, so ``verify`` checking every event, every seal and the live floor against the
+last segment finds a changed, lost or inserted event or segment.
+
+A move is three steps, each safe to repeat: append the events and their segments to the
+archive (one transaction there), bring the checkpoint up to the new floor (``checkpoint``),
+then raise the floor and delete the live copies in small transactions (sales go on).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tillmesh.node.domain import authority
+from tillmesh.node.errors import StoreError
+from tillmesh.node.store.ownership import own
+from tillmesh.replication.event import GENESIS, Event, first_break
+
+ALIAS = "archive"
+COLUMNS = "origin, seq, hlc, wall_us, kind, body, prev_hash, hash, sig"
+READ = "origin, seq, hlc, wall_us, kind, body, prev_hash, hash, coalesce(sig, x'')"  # Event(*row)
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS archive.events (origin VARCHAR(32) NOT NULL,"
+    " seq BIGINT NOT NULL, hlc BIGINT NOT NULL, wall_us BIGINT NOT NULL,"
+    " kind VARCHAR(64) NOT NULL, body BLOB NOT NULL, prev_hash BLOB NOT NULL,"
+    " hash BLOB NOT NULL, sig BLOB, PRIMARY KEY (origin, seq))",
+    "CREATE TABLE IF NOT EXISTS archive.segments (id INTEGER PRIMARY KEY,"
+    " month TEXT NOT NULL, ranges TEXT NOT NULL, heads TEXT NOT NULL, events INTEGER NOT NULL,"
+    " made_at TEXT NOT NULL, made_by TEXT NOT NULL, prev_seal TEXT NOT NULL,"
+    " seal TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS archive.ix_segments_month ON segments (month)",
+    "CREATE INDEX IF NOT EXISTS archive.ix_archive_order ON events (hlc, origin, seq)",
+)
+# The live store keeps, below its floor, the events the store's membership is folded from
+# (``KEPT``) and each origin's last archived event (its signed head): a joining counter
+# gets them with the live ones. Archived rows count only below the floor and when not
+# kept: each event shows once, also when a run was cut between its steps (the floor and
+# the deletes move together).
+KEPT = authority.KINDS
+_KEPT = ", ".join(f"'{kind}'" for kind in KEPT)
+_VIEW = (f"CREATE TEMP VIEW IF NOT EXISTS every_event AS SELECT {COLUMNS} FROM main.events"
+         f" UNION ALL SELECT a.origin, a.seq, a.hlc, a.wall_us, a.kind, a.body, a.prev_hash,"
+         f" a.hash, a.sig FROM archive.events a JOIN main.event_floor f"
+         f" ON f.origin = a.origin AND a.seq < f.seq AND a.kind NOT IN ({_KEPT})")
+_FLOOR = ("CREATE TABLE IF NOT EXISTS main.event_floor (origin VARCHAR(32) NOT NULL,"
+          " seq BIGINT NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (origin))")
+NO_SEAL = "0" * 64  # the "previous seal" of the first segment
+
+
+def attach(conn: Any, path: Path, key: bytes) -> None:
+    """Attach the archive at ``path`` (made empty if missing) to the DB-API connection
+    ``conn`` of a store under ``key``, with the ``every_event`` view. A new archive is
+    private (0600) and, made by root, the data dir owner's, as the store is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        try:
+            own(fd, path.parent)
+        finally:
+            os.close(fd)
+    conn.execute(f"ATTACH DATABASE ? AS {ALIAS} KEY ?", (str(path), f"x'{key.hex()}'"))
+    conn.execute(f"PRAGMA {ALIAS}.journal_mode = WAL").fetchone()
+    for statement in (*_SCHEMA, _FLOOR, _VIEW):
+        conn.execute(statement)
+
+
+# --- the live chains -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chains:
+    checked: int
+    broken: str | None  # the first event that does not chain ("C02:17"), or None
+    heads: dict[str, Event]  # per origin, its last live event (whose signature vouches)
+
+
+def live_chains(cursor: Any, schema: str = "main", batch: int = 5000) -> Chains:
+    """Every live event of the store (``schema``: a snapshot or backup attached) through
+    ``first_break``, from the floor the archive left (none in a store of an earlier
+    release)."""
+    has_floor = cursor.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE name ="
+                               " 'event_floor'").fetchone()
+    starts = {} if not has_floor else {str(o): (int(s), bytes(h)) for o, s, h in cursor.execute(
+        f"SELECT origin, seq, hash FROM {schema}.event_floor")}
+    heads: dict[str, Event] = {}
+
+    def events() -> Iterator[Event]:
+        rows = cursor.execute(f"SELECT {READ} FROM {schema}.events ORDER BY origin, seq")
+        while chunk := rows.fetchmany(batch):
+            for row in chunk:
+                event = Event(*row)
+                heads[event.origin] = event
+                yield event
+
+    checked, broken = first_break(events(), starts)
+    return Chains(checked, broken, heads)
+
+
+# --- segments and seals (pure) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One month of one archiving run: per origin the seq range held and its last hash."""
+
+    month: str  # "2025-01", UTC, of the events' HLC time
+    ranges: dict[str, tuple[int, int]]
+    heads: dict[str, str]  # origin -> hex hash of its last event here
+    events: int
+    made_at: str
+    made_by: str
+    prev_seal: str
+
+    @property
+    def seal(self) -> str:
+        return seal_of(self.month, self.ranges, self.heads, self.prev_seal)
+
+
+def seal_of(month: str, ranges: Mapping[str, tuple[int, int]], heads: Mapping[str, str],
+            prev_seal: str) -> str:
+    """What a segment commits to: its month, ranges and heads (each head's hash covers its
+    origin's whole chain) and the segment before it."""
+    content = json.dumps({"month": month, "ranges": {o: list(r) for o, r in ranges.items()},
+                          "heads": dict(heads), "prev": prev_seal}, sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def month_of(event: Event) -> str:
+    """The UTC month of an event's HLC time (monotone per origin, unlike its wall time)."""
+    return datetime.fromtimestamp((event.hlc >> 16) / 1000, UTC).strftime("%Y-%m")
+
+
+def segments_for(events: list[Event], prev_seal: str, made_at: str,
+                 made_by: str) -> list[Segment]:
+    """The segments that seal ``events`` (in (origin, seq) order), one per month, chained
+    after ``prev_seal``."""
+    months: dict[str, dict[str, list[Event]]] = {}
+    for event in events:
+        months.setdefault(month_of(event), {}).setdefault(event.origin, []).append(event)
+    out: list[Segment] = []
+    for month in sorted(months):
+        by_origin = months[month]
+        segment = Segment(month, {o: (e[0].seq, e[-1].seq) for o, e in by_origin.items()},
+                          {o: e[-1].hash.hex() for o, e in by_origin.items()},
+                          sum(len(e) for e in by_origin.values()), made_at, made_by,
+                          prev_seal)
+        out.append(segment)
+        prev_seal = segment.seal
+    return out
+
+
+# --- reading and writing ------------------------------------------------------------------
+
+
+FLOORS = "SELECT origin, seq, hash FROM main.event_floor"
+
+
+def floors(cursor: Any) -> dict[str, tuple[int, bytes]]:
+    """Per origin, the (seq, hash) of its last archived event (none: nothing archived)."""
+    return {str(o): (int(s), bytes(h)) for o, s, h in cursor.execute(FLOORS)}
+
+
+def in_order(cursor: Any, after: Mapping[str, tuple[int, bytes]],
+             upto: Mapping[str, tuple[int, bytes]], batch: int) -> Iterator[Event]:
+    """The archived events after ``after`` up to ``upto`` (per origin), in HLC order: the
+    order a replay applies them in. The walk starts at the earliest of them, so it reads
+    what one run moved, not the whole archive."""
+    firsts = [cursor.execute("SELECT hlc FROM archive.events WHERE origin = ? AND seq = ?",
+                             (o, after.get(o, (0, b""))[0] + 1)).fetchone() for o in upto]
+    stamps = [int(row[0]) for row in firsts if row is not None]
+    if not stamps:
+        return
+    last: tuple[int, str, int] = (min(stamps) - 1, "", 0)
+    while True:
+        rows = cursor.execute(
+            f"SELECT {READ} FROM archive.events WHERE (hlc, origin, seq) > (?, ?, ?)"
+            " ORDER BY hlc, origin, seq LIMIT ?", (*last, batch)).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            origin, seq = str(row[0]), int(row[1])
+            if after.get(origin, (0, b""))[0] < seq <= upto.get(origin, (0, b""))[0]:
+                yield Event(*row)
+        last = (int(rows[-1][2]), str(rows[-1][0]), int(rows[-1][1]))
+
+
+def last_seal(cursor: Any) -> str:
+    row = cursor.execute("SELECT seal FROM archive.segments ORDER BY id DESC LIMIT 1").fetchone()
+    return NO_SEAL if row is None else str(row[0])
+
+
+def archived_heads(cursor: Any) -> dict[str, tuple[int, bytes]]:
+    """Per origin, the last archived event's (seq, hash), whatever the floor says."""
+    return {str(o): (int(s), bytes(h)) for o, s, h in cursor.execute(
+        "SELECT e.origin, e.seq, e.hash FROM archive.events e JOIN (SELECT origin,"
+        " max(seq) AS seq FROM archive.events GROUP BY origin) m"
+        " ON m.origin = e.origin AND m.seq = e.seq")}
+
+
+def append(cursor: Any, events: list[Event], made_at: str, made_by: str) -> list[Segment]:
+    """Add ``events`` (each origin's next ones after what the archive holds, in (origin,
+    seq) order) and their segments, in the caller's transaction. Events the archive holds
+    already (a run repeated after a crash) are left out."""
+    held = archived_heads(cursor)
+    new = [e for e in events if e.seq > held.get(e.origin, (0, GENESIS))[0]]
+    if not new:
+        return []
+    cursor.executemany(f"INSERT INTO archive.events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+                       " ?)", [(e.origin, e.seq, e.hlc, e.wall_us, e.kind, e.body, e.prev_hash,
+                               e.hash, e.sig or None) for e in new])
+    segments = segments_for(new, last_seal(cursor), made_at, made_by)
+    cursor.executemany(
+        "INSERT INTO archive.segments (month, ranges, heads, events, made_at, made_by,"
+        " prev_seal, seal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(s.month, json.dumps(s.ranges), json.dumps(s.heads), s.events, s.made_at,
+          s.made_by, s.prev_seal, s.seal) for s in segments])
+    return segments
+
+
+def read_segments(cursor: Any, months: tuple[str, str] | None = None
+                  ) -> list[tuple[Segment, str]]:
+    """The archive's segments in order, each with the seal stored beside it (``months``:
+    only those from..to, inclusive)."""
+    where, params = ("", ()) if months is None else ("WHERE month BETWEEN ? AND ?", months)
+    return [(Segment(str(m), {o: (int(r[0]), int(r[1])) for o, r in json.loads(rg).items()},
+                     json.loads(hd), int(n), str(at), str(by), str(prev)), str(seal))
+            for m, rg, hd, n, at, by, prev, seal in cursor.execute(
+                "SELECT month, ranges, heads, events, made_at, made_by, prev_seal, seal"
+                f" FROM archive.segments {where} ORDER BY id", params).fetchall()]
+
+
+def _events(cursor: Any, origin: str, first: int, last: int, batch: int) -> Iterator[Event]:
+    while first <= last:
+        rows = cursor.execute(
+            f"SELECT {READ} FROM archive.events WHERE origin = ? AND seq BETWEEN ? AND ?"
+            " ORDER BY seq", (origin, first, min(last, first + batch - 1))).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield Event(*row)
+        first = int(rows[-1][1]) + 1
+
+
+def segment_events(cursor: Any, segment: Segment, batch: int) -> Iterator[Event]:
+    """A segment's events, in (origin, seq) order."""
+    for origin in sorted(segment.ranges):
+        first, last = segment.ranges[origin]
+        yield from _events(cursor, origin, first, last, batch)
+
+
+@dataclass(frozen=True)
+class Verified:
+    segments: int
+    events: int
+    heads: dict[str, tuple[int, bytes]]  # per origin, the last archived (seq, hash)
+
+
+def verify(cursor: Any, batch: int) -> Verified:
+    """Every segment's seal and every archived event's chain, and the live floor against
+    them; StoreError saying the first thing that fails."""
+    heads: dict[str, tuple[int, bytes]] = {}
+    prev, count, segments = NO_SEAL, 0, read_segments(cursor)
+    for number, (segment, stored) in enumerate(segments, 1):
+        if segment.prev_seal != prev or segment.seal != stored:
+            raise StoreError(f"archive segment {number} ({segment.month}) is not the one "
+                             "sealed after the segment before it: the archive was altered")
+        for origin in sorted(segment.ranges):
+            first, last = segment.ranges[origin]
+            seq, digest = heads.get(origin, (0, GENESIS))
+            if first != seq + 1:
+                raise StoreError(f"archive segment {number} ({segment.month}) starts "
+                                 f"{origin} at {first}, after {seq}: a gap or an overlap")
+            for event in _events(cursor, origin, first, last, batch):
+                if event.seq != seq + 1 or not event.verify(digest):
+                    raise StoreError(f"archived event {event.id} does not chain to "
+                                     f"{origin}:{seq} (segment {number}, {segment.month})")
+                seq, digest = event.seq, event.hash
+                count += 1
+            if seq != last or digest.hex() != segment.heads.get(origin):
+                raise StoreError(f"archive segment {number} ({segment.month}) lacks "
+                                 f"{origin}:{seq + 1}..{last}")
+            heads[origin] = (seq, digest)
+        prev = segment.seal
+    extra = cursor.execute("SELECT count(*) FROM archive.events").fetchone()[0] - count
+    if extra:
+        raise StoreError(f"the archive holds {extra} events no segment seals")
+    for origin, (seq, digest) in floors(cursor).items():
+        if heads.get(origin, (0, GENESIS))[0] < seq or (
+                seq and _archived_hash(cursor, origin, seq) != digest):
+            raise StoreError(f"the live store's floor {origin}:{seq} is not in the archive")
+    return Verified(len(segments), count, heads)
+
+
+def _archived_hash(cursor: Any, origin: str, seq: int) -> bytes | None:
+    row = cursor.execute("SELECT hash FROM archive.events WHERE origin = ? AND seq = ?",
+                         (origin, seq)).fetchone()
+    return None if row is None else bytes(row[0])

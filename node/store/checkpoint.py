@@ -1,0 +1,308 @@
+"""A checkpoint: the projection tables as the archived events leave them.
+
+Archived events are not replayed again: ``rebuild`` starts from the checkpoint at the
+floor and applies only the live events, so its cost follows the retention window, not
+the store's age. Projections are pure functions of the event set whatever the order of
+origins, so the tables at the floor plus the live events equal a replay of every event
+(tested).
+
+``<store>-checkpoint.db`` (SQLCipher, the store's key) holds every table of the store's
+schema, the projection tables filled, ``event_floor`` set to the vector it stands at (so a
+handler looking up an earlier event's body finds it in the attached archive), and in
+``meta`` its seal: that vector and each origin's head hash there, the tables' shape and
+digests, the seal of the checkpoint before it, who made it and when, and that counter's
+Ed25519 signature of it all. It is checked the way events are: its heads must be the
+archive's last events, its digests its tables', its signature a counter's the store
+enrolled. Each archiving run makes the next one from the last plus the events it moved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from tillmesh.node import projections
+from tillmesh.node.errors import StoreError
+from tillmesh.node.store import archive
+from tillmesh.node.store._engine import _connect, archive_path, open_engine
+from tillmesh.node.store.base import PROJECTIONS_KEY, Base, Meta
+from tillmesh.node.store.const import REBUILD_BATCH
+from tillmesh.node.store.tables import columns, digests
+from tillmesh.replication.signing import Signer, digest_signed_by
+
+KEY = "checkpoint"  # meta, in the checkpoint file: its seal
+ALIAS = "ckpt"
+NONE = "0" * 64  # the "previous" of the first checkpoint
+
+Floor = Mapping[str, tuple[int, bytes]]
+# Whose signature a checkpoint may carry: the store's enrolled, unrevoked counters.
+ENROLLED_KEYS = ("SELECT node, signing_key FROM members WHERE signing_key IS NOT NULL"
+                 " AND NOT revoked")
+
+
+def checkpoint_path(db_path: Path) -> Path:
+    return db_path.with_name(f"{db_path.stem}-checkpoint{db_path.suffix}")
+
+
+@dataclass(frozen=True)
+class Seal:
+    vector: dict[str, int]
+    heads: dict[str, str]  # origin -> hex hash of its event at ``vector``
+    shape: str  # ``projections.shape()`` of the release that built the tables
+    digests: dict[str, str]  # projection table -> ``tables.table_digest``
+    prev: str  # the digest of the checkpoint this one was built from (NONE: from nothing)
+    made_by: str
+    made_at: str
+    sig: str = ""  # hex Ed25519 signature of ``digest`` by ``made_by``
+
+    @property
+    def digest(self) -> bytes:
+        content = {k: v for k, v in asdict(self).items() if k != "sig"}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).digest()
+
+    def at(self, floor: Floor) -> bool:
+        """True when it stands exactly at ``floor`` (seqs and hashes)."""
+        return self.vector == {o: s for o, (s, _) in floor.items()} and self.heads == {
+            o: h.hex() for o, (_, h) in floor.items()}
+
+
+class Reshaped(StoreError):
+    """The checkpoint's tables were built by a release with other tables: this release
+    builds them again from the archive."""
+
+
+def read_seal(path: Path, key: bytes) -> Seal | None:
+    """The seal of the checkpoint at ``path``; None when there is none."""
+    if not path.exists():
+        return None
+    conn = _connect(path, key)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (KEY,)).fetchone()
+    except Exception as exc:
+        raise StoreError(f"cannot read the checkpoint {path}: {exc}") from exc
+    finally:
+        conn.close()
+    return None if row is None else Seal(**json.loads(row[0]))
+
+
+def check(path: Path, key: bytes, floor: Floor, trusted: Mapping[str, bytes]) -> Seal:
+    """The checkpoint at ``path``, checked: it stands at ``floor``, a counter of
+    ``trusted`` (counter -> public signing key) signed it, its tables are what it sealed,
+    and this release built them (else ``Reshaped``). StoreError saying what fails."""
+    seal = read_seal(path, key)
+    if seal is None:
+        raise StoreError(f"no checkpoint at {path}: the archived events cannot be skipped")
+    if not seal.at(floor):
+        raise StoreError(f"the checkpoint stands at {seal.vector}, the archive at "
+                         f"{ {o: s for o, (s, _) in floor.items()} }: run `tillmesh archive "
+                         "run` to finish the last move")
+    public = trusted.get(seal.made_by)
+    if public is None or not digest_signed_by(seal.digest, bytes.fromhex(seal.sig), public):
+        raise StoreError(f"the checkpoint is not signed by {seal.made_by}'s enrolled key: "
+                         "refused")
+    if seal.shape != projections.shape():
+        raise Reshaped("the checkpoint's tables are another release's")
+    conn = _connect(path, key)
+    try:
+        found = digests(conn)
+    finally:
+        conn.close()
+    changed = sorted(t for t in found if found[t] != seal.digests.get(t))
+    if changed:
+        raise StoreError(f"the checkpoint's tables differ from what was sealed "
+                         f"({', '.join(changed)}): it was altered")
+    return seal
+
+
+def advance(db_path: Path, key: bytes, floor: Floor, signer: Signer, made_by: str,
+            made_at: str) -> Seal:
+    """The next checkpoint, at ``floor``: the last one with the archived events between
+    its floor and ``floor`` applied in HLC order."""
+    before = read_seal(checkpoint_path(db_path), key)
+    after = {} if before is None else {o: (s, bytes.fromhex(before.heads[o]))
+                                       for o, s in before.vector.items()}
+    return _build(db_path, key, after, floor, signer, made_by, made_at, before)
+
+
+def from_archive(db_path: Path, key: bytes, floor: Floor, signer: Signer, made_by: str,
+                 made_at: str) -> Seal:
+    """A checkpoint at ``floor`` built from nothing by every archived event (a release
+    whose tables differ from the last checkpoint's: the one replay of the archive)."""
+    return _build(db_path, key, {}, floor, signer, made_by, made_at, None)
+
+
+def _build(db_path: Path, key: bytes, after: Floor, floor: Floor, signer: Signer,
+           made_by: str, made_at: str, before: Seal | None) -> Seal:
+    """``before``'s tables (or empty ones) with the archived events after ``after`` up to
+    ``floor``. Built beside and renamed over the old file once sealed and on disk: a
+    failure leaves the old one."""
+    path = checkpoint_path(db_path)
+    fresh = path.with_name(f".{path.name}.new")
+    fresh.unlink(missing_ok=True)
+    if before is not None:
+        copy(path, fresh, key)
+    engine = open_engine(fresh, key, archive=archive_path(db_path))
+    try:
+        Base.metadata.create_all(engine)
+        with Session(engine) as session, session.begin():
+            conn: Any = session.connection().connection.driver_connection
+            conn.execute("DELETE FROM event_floor")
+            conn.executemany("INSERT INTO event_floor (origin, seq, hash) VALUES (?, ?, ?)",
+                             [(o, s, h) for o, (s, h) in floor.items()])
+            moved = archive.in_order(conn, after, floor, REBUILD_BATCH)
+            for count, event in enumerate(moved, 1):
+                projections.apply(session, event)
+                if count % REBUILD_BATCH == 0:
+                    session.flush()
+        # Sealed once committed: a projection may hold rows back until the commit (search).
+        with Session(engine) as session, session.begin():
+            conn = session.connection().connection.driver_connection
+            seal = Seal({o: s for o, (s, _) in floor.items()},
+                        {o: h.hex() for o, (_, h) in floor.items()}, projections.shape(),
+                        digests(conn), NONE if before is None else before.digest.hex(),
+                        made_by, made_at)
+            seal = Seal(**{**asdict(seal), "sig": signer.sign_digest(seal.digest).hex()})
+            session.merge(Meta(key=KEY, value=json.dumps(asdict(seal))))
+            # A store opened on a copy of it (a snapshot's check) finds its tables current.
+            session.merge(Meta(key=PROJECTIONS_KEY, value=seal.shape))
+    finally:
+        engine.dispose()
+    _put(fresh, path, key)
+    return seal
+
+
+def _put(fresh: Path, path: Path, key: bytes) -> None:
+    """``fresh`` in the place of ``path``, whole and on disk first."""
+    _settle(fresh, key)
+    os.replace(fresh, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename too
+    finally:
+        os.close(directory)
+
+
+# --- carried in a snapshot, for a joining counter -----------------------------------------
+
+PREFIX = "ckpt__"  # a checkpoint table's name in a snapshot file
+SEAL_TABLE = "ckpt_seal"
+
+
+def export_into(conn: Any, schema: str) -> None:
+    """Inside a snapshot's export (its read transaction, the checkpoint attached as
+    ``ALIAS``): the checkpoint's tables and seal into the snapshot attached as ``schema``."""
+    for table in projections.projection_tables():
+        create = conn.execute(f"SELECT sql FROM {ALIAS}.sqlite_master WHERE name = ?",
+                              (table.name,)).fetchone()
+        conn.execute(re.sub(rf'TABLE\s+"?{table.name}"?',
+                            f"TABLE {schema}.{PREFIX}{table.name}", create[0], count=1))
+        cols = columns(conn, ALIAS, table.name)
+        conn.execute(f"INSERT INTO {schema}.{PREFIX}{table.name} ({cols}) SELECT {cols} "
+                     f"FROM {ALIAS}.{table.name}")
+    conn.execute(f"CREATE TABLE {schema}.{SEAL_TABLE} (value TEXT NOT NULL)")
+    conn.execute(f"INSERT INTO {schema}.{SEAL_TABLE} SELECT value FROM {ALIAS}.meta"
+                 " WHERE key = ?", (KEY,))
+
+
+def carried(conn: Any, schema: str) -> Seal | None:
+    """The seal of the checkpoint a snapshot attached as ``schema`` carries (None: none)."""
+    if not conn.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE name = ?",
+                        (SEAL_TABLE,)).fetchone():
+        return None
+    row = conn.execute(f"SELECT value FROM {schema}.{SEAL_TABLE}").fetchone()
+    return None if row is None else Seal(**json.loads(row[0]))
+
+
+def install_from(snapshot: Path, snapshot_key: bytes, db_path: Path, key: bytes,
+                 seal: Seal) -> None:
+    """This counter's checkpoint from the one a snapshot carries (its tables as sealed;
+    ``check`` judges them, and who signed them, before anything relies on them)."""
+    path = checkpoint_path(db_path)
+    fresh = path.with_name(f".{path.name}.new")
+    fresh.unlink(missing_ok=True)
+    engine = open_engine(fresh, key, archive=archive_path(db_path))
+    try:
+        Base.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    conn = _connect(fresh, key)
+    try:
+        conn.execute(f"ATTACH DATABASE ? AS {ALIAS} KEY ?", (str(snapshot),
+                                                             f"x'{snapshot_key.hex()}'"))
+        conn.execute("BEGIN IMMEDIATE")
+        for table in projections.projection_tables():
+            cols = columns(conn, "main", table.name)
+            conn.execute(f"INSERT INTO main.{table.name} ({cols}) SELECT {cols} "
+                         f"FROM {ALIAS}.{PREFIX}{table.name}")
+        conn.executemany("INSERT INTO main.event_floor (origin, seq, hash) VALUES (?, ?, ?)",
+                         [(o, s, bytes.fromhex(seal.heads[o])) for o, s in seal.vector.items()])
+        conn.executemany("INSERT OR REPLACE INTO main.meta (key, value) VALUES (?, ?)",
+                         [(KEY, json.dumps(asdict(seal))), (PROJECTIONS_KEY, seal.shape)])
+        conn.execute("COMMIT")
+        conn.execute(f"DETACH DATABASE {ALIAS}")
+    finally:
+        conn.close()
+    _put(fresh, path, key)
+
+
+def copy(source: Path, dest: Path, key: bytes) -> None:
+    """A whole copy of a checkpoint file (one read snapshot)."""
+    src = _connect(source, key)
+    try:
+        target = _connect(dest, key)
+        try:
+            src.backup(target)
+        finally:
+            target.close()
+    finally:
+        src.close()
+
+
+def _settle(path: Path, key: bytes) -> None:
+    """Fold the WAL into the file and make it durable before it replaces the old one."""
+    conn = _connect(path, key)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE").fetchone()
+    finally:
+        conn.close()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def attached(engine: Engine, path: Path, key: bytes) -> Iterator[None]:
+    """The checkpoint attached to the engine's connection as ``ckpt`` (outside any
+    transaction, as SQLite requires)."""
+    raw_conn = engine.raw_connection()
+    try:
+        driver: Any = raw_conn.driver_connection
+        driver.execute(f"ATTACH DATABASE ? AS {ALIAS} KEY ?", (str(path), f"x'{key.hex()}'"))
+        try:
+            yield
+        finally:
+            driver.execute(f"DETACH DATABASE {ALIAS}")
+    finally:
+        raw_conn.close()
+
+
+def load(session: Session) -> None:
+    """Inside the rebuild's transaction, the projection tables emptied: fill them from the
+    attached checkpoint."""
+    conn: Any = session.connection().connection.driver_connection
+    for table in projections.projection_tables():
+        cols = columns(conn, "main", table.name)
+        conn.execute(f"INSERT INTO main.{table.name} ({cols}) SELECT {cols} "
+                     f"FROM {ALIAS}.{table.name}")

@@ -1,0 +1,255 @@
+"""Issue 14, points 1 and 2: a store's old events leave for the archive once ERPNext holds
+them, and the store goes on exactly as before: the same tables, every event still found
+(by a return against an archived invoice, by a peer asking for an old range), ``rebuild``
+from the checkpoint equal to a replay of everything, and a changed archive or checkpoint
+refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from nacl.pwhash import argon2id
+
+from tests.node.erpnext.test_forwarder import drain, forwarder, sell_day
+from tests.nodekit import FakeClock, Till, approver, make_node
+from tillmesh.lab.demo_data import POS_PROFILE, demo_master_docs
+from tillmesh.lab.erpnext_simulator import Simulator
+from tillmesh.node.erpnext import ErpNextClient, setup
+from tillmesh.node.erpnext._forwarder import consolidated_shifts
+from tillmesh.node.erpnext._pull import Direct, pull
+from tillmesh.node.errors import StoreError
+from tillmesh.node.membership.keys import read_keypair_file
+from tillmesh.node.ops import archive as archive_ops
+from tillmesh.node.ops.backup import backup, restore
+from tillmesh.node.ops.config import load
+from tillmesh.node.projections.master_data import upserted_body
+from tillmesh.node.store import (
+    checkpoint,
+    create_key_file,
+    open_engine,
+    read_key_file,
+    snapshot,
+    snapshot_check,
+)
+from tillmesh.node.store._engine import connect_store
+from tillmesh.node.store.archive import KEPT
+from tillmesh.node.store.event_log import EventLog
+from tillmesh.node.store.tables import digests
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # keeps 2025 and 2026 live
+
+
+def _tables(node) -> dict[str, str]:
+    conn = connect_store(node.config.db_path, _key(node))
+    try:
+        return digests(conn)
+    finally:
+        conn.close()
+
+
+def _key(node) -> bytes:
+    from tillmesh.node.store import read_key_file
+
+    return read_key_file(node.config.key_path)
+
+
+def _live(node) -> list[tuple[str, int, str]]:
+    conn = connect_store(node.config.db_path, _key(node))
+    try:
+        return [(o, s, k) for o, s, k in conn.execute(
+            "SELECT origin, seq, kind FROM main.events ORDER BY origin, seq")]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A counter that sold in 2024 (two shifts, a return) and in 2026 (one shift), with
+    every document in the simulated ERPNext and every closing consolidated there."""
+    with Simulator(seed="demo", job_delay=None) as sim:
+        with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
+            setup(client, POS_PROFILE, lambda check: None)
+        node = _demo_node(tmp_path / "c1", datetime(2024, 3, 4, 9, 0, tzinfo=UTC))
+        old = [sell_day(node, sales=4), sell_day(node, sales=3)]
+        fwd = forwarder(node, sim)
+        drain(fwd, sim)
+        node.clock.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+        new = sell_day(node, sales=2)
+        drain(fwd, sim)
+        with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
+            pull(client, Direct(node.log), POS_PROFILE,
+                 consolidated=lambda: consolidated_shifts(client, POS_PROFILE))
+        fwd.close()
+        yield node, old, new
+
+
+def _demo_node(folder, since: datetime):
+    """``demo_node`` whose store begins at ``since`` (the HLC never goes back)."""
+    clock = FakeClock()
+    clock.now = since
+    node = make_node(folder, "C01", clock=clock, profile=POS_PROFILE)
+    with node.log.transaction() as tx:
+        for doctype, doc in demo_master_docs():
+            tx.append("master.upserted", upserted_body(doctype, doc))
+    return node
+
+
+def _signer(node):
+    return read_keypair_file(node.config.node_key_path).signer
+
+
+def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store):
+    node, old, new = store
+    tables, vector = _tables(node), node.log.vector()
+    everything = node.log.range("C01", 1, vector["C01"])
+    before = len(_live(node))
+
+    moved = archive_ops.run(node.config, NOW, _signer(node))
+
+    assert moved.cutoff == datetime(2025, 1, 1, tzinfo=node.config.tz)
+    assert moved.events > 0 and moved.floor["C01"] < vector["C01"]
+    live = _live(node)
+    below = [(s, k) for o, s, k in live if s <= moved.floor["C01"]]
+    assert all(k in KEPT for s, k in below if s != moved.floor["C01"])  # only the store's members
+    assert len(live) < before - moved.events + len(below) + 1
+    assert node.log.vector() == vector and _tables(node) == tables
+    assert node.log.range("C01", 1, vector["C01"]) == everything  # a peer asking gets it all
+    assert archive_ops.run(node.config, NOW, _signer(node)).events == 0  # nothing twice
+    lines = archive_ops.verify(node.config)
+    assert "every seal and chain holds" in lines[0] and "signed by C01" in lines[1]
+
+    # rebuild starts from the checkpoint and equals the store built event by event
+    log = EventLog(node.log.engine, "C01", clock=node.clock)
+    replayed = log.rebuild(trusted={"C01": _signer(node).public})
+    assert replayed < len(everything) and _tables(node) == tables
+
+    # a return against a 2024 invoice: its sale's body comes from the archive
+    ann = Till(node, "ann")
+    ann("shift_open", opening={"Cash": "100.00"})
+    invoice = old[1][1][1]
+    back = ann("return_create", invoice=invoice, approver=approver("sup"),
+               lines=[{"row": f"{invoice}-1", "qty": "1"}])
+    assert back["invoice"].startswith("C01-")
+
+
+def test_a_changed_archive_or_checkpoint_is_refused(store):
+    node = store[0]
+    archive_ops.run(node.config, NOW, _signer(node))
+    key = _key(node)
+    conn = connect_store(node.config.db_path, key)
+    try:
+        conn.execute("UPDATE archive.events SET body = x'80' WHERE origin = 'C01' AND seq = 5")
+    finally:
+        conn.close()
+    with pytest.raises(StoreError, match="C01:5 does not chain"):
+        archive_ops.verify(node.config)
+
+    cp = connect_store(checkpoint.checkpoint_path(node.config.db_path), key)
+    try:
+        cp.execute("UPDATE main.sales SET grand_total = '0.01'")
+    finally:
+        cp.close()
+    log = EventLog(node.log.engine, "C01", clock=node.clock)
+    with pytest.raises(StoreError, match="altered"):
+        log.rebuild(trusted={"C01": _signer(node).public})
+    with pytest.raises(StoreError, match="not signed by C01"):
+        log.rebuild(trusted={"C01": b"\x01" * 32})
+
+
+def test_a_run_cut_after_its_checkpoint_is_finished_by_the_next(store, monkeypatch):
+    node = store[0]
+    tables = _tables(node)
+    real = archive_ops._lower
+
+    def cut(conn, before, floor):
+        real(conn, before, {o: (s, h) for o, (s, h) in before.items()})
+        raise KeyboardInterrupt  # the power goes after the checkpoint, before the floor
+
+    monkeypatch.setattr(archive_ops, "_lower", cut)
+    with pytest.raises(KeyboardInterrupt):
+        archive_ops.run(node.config, NOW, _signer(node))
+    monkeypatch.setattr(archive_ops, "_lower", real)
+    log = EventLog(node.log.engine, "C01", clock=node.clock)
+    assert _tables(node) == tables  # nothing lost meanwhile: the live copies are all there
+    archive_ops.run(node.config, NOW, _signer(node))
+    seal = checkpoint.read_seal(checkpoint.checkpoint_path(node.config.db_path), _key(node))
+    assert seal is not None and seal.at(log.floors())
+    log.rebuild(trusted={"C01": _signer(node).public})
+    assert _tables(node) == tables
+
+
+def test_nothing_owed_to_erpnext_leaves(tmp_path):
+    """A store whose ERPNext never answered keeps its shifts and sales live, however old
+    (the master data before them may go)."""
+    node = _demo_node(tmp_path / "c1", datetime(2023, 5, 1, tzinfo=UTC))
+    sell_day(node, sales=2)
+    owed = [(s, k) for _, s, k in _live(node) if k.startswith(("shift.", "sale."))]
+    moved = archive_ops.run(node.config, NOW, _signer(node))
+    assert moved.floor == {"C01": owed[0][0] - 1}  # up to the first document owed
+    assert [(s, k) for _, s, k in _live(node) if k.startswith(("shift.", "sale."))] == owed
+    assert archive_ops.run(node.config, NOW, _signer(node)).events == 0
+
+
+def test_a_new_counter_joins_from_the_checkpoint_and_equals_a_full_replay(store, tmp_path):
+    """The snapshot carries the live events and the checkpoint, not the archive: the new
+    counter's tables, a rebuild of them and the background check of them all equal the
+    inviting counter's, built event by event."""
+    node = store[0]
+    archive_ops.run(node.config, NOW, _signer(node))
+    tables, vector = _tables(node), node.log.vector()
+    name, ticket = snapshot.new_ticket("C09", tmp_path / "snapshots")
+    snapshot.export(node.config.db_path, _key(node), ticket)
+
+    (tmp_path / "new").mkdir()
+    db, key = tmp_path / "new" / "db", create_key_file(tmp_path / "new" / "key")
+    log = EventLog(open_engine(db, key), "C09")
+    copied = snapshot.install(db, key, ticket.path, ticket.key)
+    log.reload()
+    assert copied < sum(vector.values())  # the archived events stayed with C01
+    assert log.vector() == vector
+    joined = connect_store(db, key)
+    try:
+        assert digests(joined) == tables
+    finally:
+        joined.close()
+    trusted = {"C01": _signer(node).public}
+    with log.reading() as s:
+        check = snapshot_check.held(s)
+    assert check is not None
+    assert snapshot_check.replay_digests(db, key, check["vector"], tmp_path / "scratch",
+                                         trusted) == check["digests"] == tables
+    log.rebuild(trusted=trusted)
+    joined = connect_store(db, key)
+    try:
+        assert digests(joined) == tables
+    finally:
+        joined.close()
+    with pytest.raises(StoreError, match="not signed by C01"):
+        snapshot_check.replay_digests(db, key, check["vector"], tmp_path / "scratch",
+                                      {"C01": b"\x02" * 32})
+
+
+def test_a_backup_carries_the_archive_and_the_checkpoint(store, tmp_path):
+    """A counter restored from the backup of a store that archived reads, rebuilds and
+    verifies as the one backed up."""
+    node = store[0]
+    archive_ops.run(node.config, NOW, _signer(node))
+    tables = _tables(node)
+    (node.config.data_dir / "tillmesh.toml").write_text(node.config.to_toml())
+    backup(node.config, tmp_path / "c1.backup", "a long backup passphrase",
+           (argon2id.OPSLIMIT_MIN, argon2id.MEMLIMIT_MIN))
+    (tmp_path / "back").mkdir(mode=0o700)
+    restore(tmp_path / "back", tmp_path / "c1.backup", lambda: "a long backup passphrase",
+            no_peers=True)
+    config = load(tmp_path / "back")
+    assert "every seal and chain holds" in archive_ops.verify(config)[0]
+    key = read_key_file(config.key_path)
+    log = EventLog(open_engine(config.db_path, key), "C01")
+    log.rebuild(trusted={"C01": _signer(node).public})
+    conn = connect_store(config.db_path, key)
+    try:
+        assert digests(conn) == tables
+    finally:
+        conn.close()
+    log.engine.dispose()
