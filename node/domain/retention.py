@@ -11,11 +11,12 @@ goes back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DEFAULT_KEEP_YEARS = 2  # the current fiscal year and the previous one
 DEFAULT_FISCAL_START = "01-01"  # MM-DD in the store's zone: ERPNext's Fiscal Year start
+DEFAULT_ARCHIVE_AT = "03:30"  # HH:MM in the store's zone: the node archives then, daily
 _NO_LEAP = 2023  # a fiscal year cannot start on a day that most years lack
 
 
@@ -52,3 +53,25 @@ def next_floor(floor: Mapping[str, int], older: Mapping[str, int],
         if upto > floor.get(origin, 0):
             moved[origin] = upto
     return moved
+
+
+def archive_time(text: str) -> time:
+    """The time of day of "HH:MM"; ValueError saying what is wrong."""
+    hours, _, minutes = text.partition(":")
+    if len(hours) == len(minutes) == 2 and f"{hours}{minutes}".isdigit() and (
+            int(hours) < 24 and int(minutes) < 60):
+        return time(int(hours), int(minutes))
+    raise ValueError(f"archive_at {text!r} is not a time of day as HH:MM (e.g. 03:30)")
+
+
+def next_run(now: datetime, tz: ZoneInfo, at: time) -> datetime:
+    """The next moment after ``now`` whose wall time in the store's zone is ``at`` (on a
+    day the clocks skip it, the moment they jump)."""
+    local = now.astimezone(tz)
+    day = local.date()
+    while True:
+        wanted = datetime.combine(day, at, tzinfo=tz)
+        moment = wanted.astimezone(tz)  # normalises a skipped wall time forwards
+        if moment > local:
+            return moment
+        day += timedelta(days=1)

@@ -27,7 +27,13 @@ from tillmesh.node.domain.const import (
     PIN_MIN_DIGITS_SUPERVISOR,
     SESSION_HOURS,
 )
-from tillmesh.node.domain.retention import DEFAULT_FISCAL_START, DEFAULT_KEEP_YEARS, fiscal_start
+from tillmesh.node.domain.retention import (
+    DEFAULT_ARCHIVE_AT,
+    DEFAULT_FISCAL_START,
+    DEFAULT_KEEP_YEARS,
+    archive_time,
+    fiscal_start,
+)
 from tillmesh.node.errors import ConfigError
 from tillmesh.node.ops.const import (
     JOIN_PORT,
@@ -112,6 +118,7 @@ class Config:
     # --- how long events stay live (``domain.retention``; ``tillmesh archive``) ---
     keep_fiscal_years: int = DEFAULT_KEEP_YEARS  # the current fiscal year and the one before
     fiscal_year_start: str = DEFAULT_FISCAL_START  # MM-DD, as ERPNext's Fiscal Year starts
+    archive_at: str = DEFAULT_ARCHIVE_AT  # HH:MM store time: the node archives daily then
     printer: PrinterConfig = field(default_factory=PrinterConfig)  # a [printer] table
 
     @property
@@ -241,6 +248,7 @@ def validate(config: Config) -> Config:
                           f"{DEFAULT_KEEP_YEARS} keeps the previous one live too")
     try:
         fiscal_start(config.fiscal_year_start)
+        archive_time(config.archive_at)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     _validate_printer(config.printer)

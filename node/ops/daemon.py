@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import signal
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api import Node
@@ -95,6 +96,7 @@ async def serve(config: Config) -> None:
     link = _erpnext_link(node, replication)
     link.reload()  # forwards when `tillmesh erpnext setup` was run; `setup` reloads it later
     snapshot_check.start(node)  # the tables a snapshot brought, checked in the background
+    archiver = asyncio.create_task(_archive_daily(node)) if node.keypair is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -108,6 +110,8 @@ async def serve(config: Config) -> None:
     try:
         await stop.wait()
     finally:
+        if archiver is not None:
+            archiver.cancel()
         await link.close()
         if join is not None:
             await join.close()
@@ -117,6 +121,29 @@ async def serve(config: Config) -> None:
         node.print_service.close()  # receipts still queued stay in the spool for next time
         node.log.engine.dispose()
         log.info("counter %s stopped", node.node_id)
+
+
+async def _archive_daily(node: Node) -> None:
+    """``tillmesh archive run`` at ``archive_at`` every day, in a worker thread on its own
+    connections (the node sells on; each of its writes is a short transaction)."""
+    from tillmesh.node.domain import retention
+    from tillmesh.node.ops import archive
+
+    config = node.config
+    at = retention.archive_time(config.archive_at)
+    while True:
+        now = datetime.now(UTC)
+        await asyncio.sleep((retention.next_run(now, config.tz, at) - now).total_seconds())
+        assert node.keypair is not None
+        try:
+            moved = await asyncio.to_thread(archive.run, config, node.clock(),
+                                            node.keypair.signer)
+        except Exception:  # a full disk, a damaged archive: said; tried again tomorrow
+            log.exception("archiving old events failed; `tillmesh archive verify` says why")
+            continue
+        if moved.events:
+            log.info("archived %d events in %.1f s (live from %s)", moved.events,
+                     moved.seconds, moved.cutoff.date())
 
 
 def _share_api_socket(config: Config) -> None:

@@ -6,7 +6,8 @@ refused."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from nacl.pwhash import argon2id
@@ -15,12 +16,14 @@ from tests.node.erpnext.test_forwarder import drain, forwarder, sell_day
 from tests.nodekit import FakeClock, Till, approver, make_node
 from tillmesh.lab.demo_data import POS_PROFILE, demo_master_docs
 from tillmesh.lab.erpnext_simulator import Simulator
+from tillmesh.node.domain import retention
 from tillmesh.node.erpnext import ErpNextClient, setup
 from tillmesh.node.erpnext._forwarder import consolidated_shifts
 from tillmesh.node.erpnext._pull import Direct, pull
 from tillmesh.node.errors import StoreError
 from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.ops import archive as archive_ops
+from tillmesh.node.ops import daemon
 from tillmesh.node.ops.backup import backup, restore
 from tillmesh.node.ops.config import load
 from tillmesh.node.projections.master_data import upserted_body
@@ -253,3 +256,24 @@ def test_a_backup_carries_the_archive_and_the_checkpoint(store, tmp_path):
     finally:
         conn.close()
     log.engine.dispose()
+
+
+def test_the_running_node_archives_at_the_time_set(store, monkeypatch):
+    """The daemon's daily task runs the same move on its own connections."""
+    node = store[0]
+    monkeypatch.setattr(retention, "next_run",
+                        lambda now, tz, at: now + timedelta(milliseconds=50))
+
+    async def until_archived() -> dict:
+        task = asyncio.create_task(daemon._archive_daily(node))
+        try:
+            for _ in range(200):
+                if node.log.floors():
+                    return node.log.floors()
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+        return {}
+
+    floors = asyncio.run(until_archived())
+    assert floors and floors["C01"][0] < node.log.vector()["C01"]
