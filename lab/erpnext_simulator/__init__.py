@@ -8,7 +8,8 @@ its stock, payment and return rules, consolidation in and out of the request wit
 refusals ERPNext makes there, Frappe's error shapes, and gunicorn's limit on request
 lines. Switches make it a release whose ``/api/resource`` drops client-chosen names, or
 one without API v2. It serves on 127.0.0.1 only, with fault injection for the forwarder's
-exactly-once tests::
+exactly-once tests, and a throttle (``Throttle``) that holds it to a measured ERPNext's
+pace for the chain benchmark::
 
     with Simulator(seed="demo") as sim:
         client = httpx.Client(base_url=sim.url,
@@ -22,14 +23,17 @@ from tillmesh.lab.erpnext_simulator._clock import Clock, ManualClock, SiteClock
 from tillmesh.lab.erpnext_simulator._faults import Faults
 from tillmesh.lab.erpnext_simulator._seeds import SEEDS
 from tillmesh.lab.erpnext_simulator._simulator import LoggedRequest, Simulator, State
+from tillmesh.lab.erpnext_simulator._throttle import Costs, Throttle
 
 __all__ = [
     "SEEDS",
     "Clock",
+    "Costs",
     "Faults",
     "LoggedRequest",
     "ManualClock",
     "Simulator",
     "SiteClock",
     "State",
+    "Throttle",
 ]

@@ -44,6 +44,7 @@ from tillmesh.lab.erpnext_simulator._errors import (
 )
 from tillmesh.lab.erpnext_simulator._faults import Faults
 from tillmesh.lab.erpnext_simulator._site import Site
+from tillmesh.lab.erpnext_simulator._throttle import Throttle
 from tillmesh.lab.erpnext_simulator._txn import Txn
 
 _METHOD = "/api/method/"
@@ -105,8 +106,10 @@ def parse_route(path: str, *, api_v2: bool) -> Route | None:
 class Api:
     def __init__(self, site: Site, lock: threading.RLock, faults: Faults, *, api_key: str,
                  api_secret: str, on_jobs: Callable[[list[str]], None],
-                 keep_resource_names: bool = True, api_v2: bool = True) -> None:
+                 keep_resource_names: bool = True, api_v2: bool = True,
+                 throttle: Throttle | None = None) -> None:
         self._site = site
+        self._throttle = throttle
         self._lock = lock
         self._faults = faults
         self._token = f"{api_key}:{api_secret}"
@@ -140,6 +143,9 @@ class Api:
             return _error(guest, v2=v2)
         txn: Txn | None = None
         try:
+            if self._throttle is not None and request.method == "POST" and route.doctype \
+                    and not route.name:  # a document created: ERPNext's time, out of the lock
+                self._throttle.document(route.doctype, _body(request))
             with self._lock:
                 txn = self._site.begin()
                 key, result = self._route(txn, request, route)

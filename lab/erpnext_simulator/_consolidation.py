@@ -119,7 +119,7 @@ def merged_invoice(invoices: list[Doc], *, is_return: bool, posting_date: str,
     doc["payments"] = _payments(invoices)
     for key in ("rounded_total", "rounding_adjustment"):
         doc[key] = money(sum(flt(inv.get(key)) for inv in invoices))
-    _set_totals(doc, round_total, write_off_limit)
+    set_totals(doc, round_total, write_off_limit)
     return doc
 
 
@@ -174,12 +174,12 @@ def _payments(invoices: list[Doc]) -> list[Doc]:
     return list(rows.values())
 
 
-def _set_totals(doc: Doc, round_total: RoundTotal, write_off_limit: float) -> None:
+def set_totals(doc: Doc, round_total: RoundTotal, write_off_limit: float) -> None:
     """A consolidated invoice's ``calculate_taxes_and_totals``: its rows are not repriced."""
-    items = doc["items"]
+    items = doc.get("items") or []
     net = money(sum(flt(r.get("net_amount")) for r in items))
     running = net
-    for tax in doc["taxes"]:
+    for tax in doc.get("taxes") or []:
         tax["tax_amount"] = tax["tax_amount_after_discount_amount"] = money(tax["tax_amount"])
         running = tax["total"] = money(running + tax["tax_amount"])
         tax.update(base_tax_amount=tax["tax_amount"], base_total=tax["total"],
@@ -187,14 +187,15 @@ def _set_totals(doc: Doc, round_total: RoundTotal, write_off_limit: float) -> No
     grand = running
     doc.update(total_qty=sum(flt(r.get("qty")) for r in items), total=net, net_total=net,
                total_taxes_and_charges=money(grand - net), grand_total=grand)
-    if not doc["rounding_adjustment"]:  # a merged adjustment is kept as it is
+    if not flt(doc.get("rounding_adjustment")):  # a merged adjustment is kept as it is
         rounded = round_total(grand) if round_total else 0.0
         doc["rounded_total"] = rounded
         doc["rounding_adjustment"] = money(rounded - grand) if rounded else 0.0
-    due = doc["rounded_total"] or grand
-    paid = money(sum(flt(p.get("amount")) for p in doc["payments"]))
-    change = money(paid - due) if not doc["is_return"] and paid > due and any(
-        p.get("type") == "Cash" for p in doc["payments"]) else 0.0
+    due = flt(doc.get("rounded_total")) or grand
+    paid = money(flt(doc["paid_amount"])) if doc.get("paid_amount") is not None else \
+        money(sum(flt(p.get("amount")) for p in doc.get("payments") or []))
+    change = money(paid - due) if not cint(doc.get("is_return")) and paid > due and any(
+        p.get("type") == "Cash" for p in doc.get("payments") or []) else 0.0
     outstanding, write_off = money(due - paid + change), 0.0
     if write_off_limit and abs(outstanding) <= write_off_limit:  # written off automatically
         doc["write_off_outstanding_amount_automatically"] = 1

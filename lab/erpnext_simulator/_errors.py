@@ -301,7 +301,7 @@ def error_body_v2(err: FrappeError) -> dict[str, Any]:
     if err.status != 404:
         error["exception"] = _traceback(err)
     messages = printed(err)
-    exc_id = messages[-1].get("__frappe_exc_id") if err.raise_message else None
+    exc_id = messages[-1].get("__frappe_exc_id") if err.raise_message and messages else None
     linked = next((m for m in messages if m.get("__frappe_exc_id") == exc_id), None)
     if linked is not None:
         messages.remove(linked)

@@ -62,6 +62,23 @@ def item_price(txn: Txn, item_code: str, price_list: str | None, uom: str | None
     return None
 
 
+
+def party_defaults(txn: Txn, doc: Doc, profile: Doc) -> Doc:
+    """What an invoice takes from its profile, company and customer when not sent (as
+    ERPNext's ``set_missing_values``); the company."""
+    doc.setdefault("company", profile.get("company"))
+    company = txn.get("Company", doc.get("company")) or {}
+    customer = txn.get("Customer", doc.get("customer")) or {}
+    for key in ("customer_name", "customer_group", "territory"):
+        doc.setdefault(key, customer.get(key))
+    doc.setdefault("title", doc.get("customer_name"))
+    doc.setdefault("currency", profile.get("currency") or company.get("default_currency"))
+    doc.setdefault("price_list_currency", doc["currency"])
+    doc.setdefault("selling_price_list", profile.get("selling_price_list"))
+    doc.setdefault("conversion_rate", 1.0)
+    doc.setdefault("plc_conversion_rate", 1.0)
+    return company
+
 class PosInvoice(Controller):
     def before_links(self, txn: Txn, doc: Doc) -> None:
         # ERPNext loads each Item before Frappe validates links: an unknown one is a 404.
@@ -72,18 +89,8 @@ class PosInvoice(Controller):
 
     def fill(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
         profile = txn.get("POS Profile", doc.get("pos_profile")) or {}
-        doc.setdefault("company", profile.get("company"))
-        company = txn.get("Company", doc.get("company")) or {}
         doc.setdefault("customer", profile.get("customer"))
-        customer = txn.get("Customer", doc.get("customer")) or {}
-        for key in ("customer_name", "customer_group", "territory"):
-            doc.setdefault(key, customer.get(key))
-        doc.setdefault("title", doc.get("customer_name"))
-        doc.setdefault("currency", profile.get("currency") or company.get("default_currency"))
-        doc.setdefault("price_list_currency", doc["currency"])
-        doc.setdefault("selling_price_list", profile.get("selling_price_list"))
-        doc.setdefault("conversion_rate", 1.0)
-        doc.setdefault("plc_conversion_rate", 1.0)
+        company = party_defaults(txn, doc, profile)
         # ERPNext's set_pos_fields; not the profile's taxes_and_charges, which a REST
         # insert never gets (recorded in erpnext-15.71-v2.jsonl: no template, no taxes)
         for key in ("write_off_account", "write_off_cost_center", "apply_discount_on"):
@@ -154,7 +161,7 @@ class PosInvoice(Controller):
                 f"No open POS Opening Entry found for POS Profile <strong>{profile_name}"
                 "</strong>.", title="POS Opening Entry Missing", erpnext=True)
         _pos_payments.require_rows(doc)
-        _validate_whole_numbers(txn, doc)
+        validate_whole_numbers(txn, doc)
         if cint(doc.get("is_return")):
             self._validate_positive_rows(doc)
         elif doc.get("docstatus") == 1 or cint((txn.get("POS Profile", profile_name) or {})
@@ -242,7 +249,7 @@ def _validate_not_zero(doc: Doc) -> None:
                                   "</strong> cannot be zero.", title="Invalid Quantity")
 
 
-def _validate_whole_numbers(txn: Txn, doc: Doc) -> None:
+def validate_whole_numbers(txn: Txn, doc: Doc) -> None:
     """``validate_uom_is_integer``: the stock quantities first, then the sold ones."""
     for uom_field, qty_field in (("stock_uom", "stock_qty"), ("uom", "qty")):
         for idx, row in enumerate(doc.get("items") or [], 1):

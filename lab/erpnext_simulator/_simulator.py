@@ -21,6 +21,7 @@ from tillmesh.lab.erpnext_simulator._seeds import build
 from tillmesh.lab.erpnext_simulator._site import Site
 from tillmesh.lab.erpnext_simulator._stock import reconcile
 from tillmesh.lab.erpnext_simulator._store import Doc
+from tillmesh.lab.erpnext_simulator._throttle import Throttle
 
 _IDLE_WAIT_S = 1.0  # seconds the job thread sleeps when nothing is queued (then rechecks)
 
@@ -45,6 +46,9 @@ class Simulator:
     consolidation runs by itself (None: only :meth:`run_jobs` runs it). ``clock``: where
     site-local time comes from (a :class:`ManualClock` for replays).
 
+    ``throttle``: make it as slow as a measured ERPNext (``_throttle``): documents created
+    and queued consolidations wait for their share of its time.
+
     Where Frappe releases differ for Tillmesh: ``drop_resource_names`` makes a
     ``/api/resource`` insert ignore the client's ``name`` and child row names, as upstream
     Frappe 15 (after frappe/frappe#32327 was reverted) and Frappe 16 do, so a repeated POST
@@ -56,8 +60,10 @@ class Simulator:
     def __init__(self, seed: str = "demo", *, job_delay: float | None = JOB_DELAY_S,
                  clock: Clock | None = None, api_key: str | None = None,
                  api_secret: str | None = None, rng_seed: int | None = None,
-                 drop_resource_names: bool = False, api_v2: bool = True) -> None:
+                 drop_resource_names: bool = False, api_v2: bool = True,
+                 throttle: Throttle | None = None) -> None:
         plan = build(seed)
+        self.throttle = throttle
         self.api_key = api_key or secrets.token_hex(8)
         self.api_secret = api_secret or secrets.token_hex(8)
         self.user = plan.user
@@ -87,7 +93,8 @@ class Simulator:
                 raise RuntimeError("a stopped simulator cannot be restarted")
             api = Api(self._site, self._lock, self.faults, api_key=self.api_key,
                       api_secret=self.api_secret, on_jobs=self._jobs.enqueue,
-                      keep_resource_names=not self.drop_resource_names, api_v2=self.api_v2)
+                      keep_resource_names=not self.drop_resource_names, api_v2=self.api_v2,
+                      throttle=self.throttle)
             self._server = Server(api, self._record, port)
             self._thread = threading.Thread(target=self._server.serve_forever,
                                             kwargs={"poll_interval": 0.05}, daemon=True,
@@ -192,6 +199,9 @@ class Simulator:
             self._log.append(LoggedRequest(method, path, status))
 
     def _run_job(self, name: str) -> None:
+        if self.throttle is not None:  # the merge takes ERPNext's time, as its worker's
+            closing = self.get("POS Closing Entry", name) or {}
+            self.throttle.merge(len(closing.get("pos_transactions") or []))
         with self._lock:
             self._site.run_job(name)
 

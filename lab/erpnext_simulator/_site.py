@@ -41,6 +41,7 @@ from tillmesh.lab.erpnext_simulator._pos import (
     make_sales_return,
     stock_availability,
 )
+from tillmesh.lab.erpnext_simulator._sales_invoice import SalesInvoice
 from tillmesh.lab.erpnext_simulator._shift import (
     PosClosingEntry,
     PosOpeningEntry,
@@ -53,7 +54,8 @@ from tillmesh.lab.erpnext_simulator._txn import Txn
 CONTROLLERS: dict[str, Controller] = {
     "POS Invoice": PosInvoice(), "POS Opening Entry": PosOpeningEntry(),
     "POS Closing Entry": PosClosingEntry(), "Stock Entry": StockEntry(), "Item": Item(),
-    "Item Price": ItemPrice(), "Custom Field": CustomField(), **TREES,
+    "Item Price": ItemPrice(), "Custom Field": CustomField(), "Sales Invoice": SalesInvoice(),
+    **TREES,
 }
 _POS = "erpnext.accounts.doctype.pos_invoice.pos_invoice."
 _CLOSING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry."
@@ -111,7 +113,15 @@ class Site:
         for field in meta.fields.values():  # after the name, as Frappe's database does
             if field.unique and doc.get(field.name) and txn.find(doctype, field.name,
                                                                  doc[field.name]):
-                raise UniqueValidationError(f"{field.label or field.name} must be unique")
+                # Frappe prints the label's message, then raises with MariaDB's words
+                # (recorded in tests/lab/recorded/erpnext-15.71-per-shift.jsonl)
+                err = UniqueValidationError(
+                    f"{field.label or field.name} must be unique",
+                    notes=[f"{field.label or field.name} must be unique"],
+                    exception=f"('{doctype}', '{doc['name']}', IntegrityError(1062, \"Duplicate"
+                              f" entry '{doc[field.name]}' for key '{field.name}'\"))")
+                err.raise_message = False
+                raise err
         self._save(txn, meta, ctrl, doc, None, chosen_name=bool(chosen))
         return doc
 

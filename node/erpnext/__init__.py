@@ -18,6 +18,7 @@ forwarder.
     _pull_job  the running counter's pull: one at a time, in a worker thread, with progress
     _state     the puller's local watermarks; what the store already holds
     _documents what the forwarder sends: events -> ERPNext documents (pure)
+    _per_shift per-shift delivery: a shift's sales -> consolidated Sales Invoices (pure)
     _delivery  what the forwarder does in ERPNext with one document: once, under its name
     _forwarder the forwarder: the outbox to ERPNext, exactly once, in order
     _link      the running counter's forwarder, restarted when `setup` saves new settings

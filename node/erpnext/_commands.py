@@ -29,7 +29,13 @@ from tillmesh.node.erpnext._pull import Direct, pull
 from tillmesh.node.erpnext._rest import check_url
 from tillmesh.node.erpnext._setup import setup
 from tillmesh.node.erpnext._text import printable
-from tillmesh.node.erpnext.const import PROGRESS_EVERY_S, STATUS_TIMEOUT_S
+from tillmesh.node.erpnext.const import (
+    DELIVERIES,
+    PER_SALE,
+    PER_SHIFT,
+    PROGRESS_EVERY_S,
+    STATUS_TIMEOUT_S,
+)
 from tillmesh.node.errors import ConfigError, ErpNextError, from_wire
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import Config
@@ -45,27 +51,37 @@ def cmd_setup(data_dir: DataDir, args: argparse.Namespace) -> int:
     verify: _settings.Verify = False if args.insecure else \
         str(Path(args.verify).resolve()) if args.verify else True
     profile = args.pos_profile or config.pos_profile
-    settings = _settings.ErpNextSettings(check_url(args.url), args.key, secret, profile, verify,
-                                         _saved_limits(config))
+    saved = _saved(config)
+    delivery = args.delivery or (saved.delivery if saved else PER_SALE)
+    settings = _settings.ErpNextSettings(
+        check_url(args.url), args.key, secret, profile, verify,
+        saved.limits if saved else Limits(), delivery,
+        delivery == PER_SHIFT or bool(saved and saved.reads_shift_invoices))
     with settings.client() as client:  # a bad URL or CA file fails here, before saving
         path = _settings.save(config, settings)
         print(f"saved {path} (mode 0600)")
         if profile != config.pos_profile:
             print(f"note: this counter sells with POS Profile {config.pos_profile!r}"
                   f" (tillmesh.toml); set pos_profile = {profile!r} there as well")
-        ready = setup(client, profile, lambda check: print(check.line(), flush=True))
+        ready = setup(client, profile, lambda check: print(check.line(), flush=True),
+                      per_shift=settings.per_shift)
+    print(f"delivery     {settings.delivery}: " + (
+        "one consolidated Sales Invoice and credit note per shift and customer; set it"
+        " alike on every counter of the store" if settings.per_shift else
+        "a POS Invoice per sale, a POS Closing Entry per shift"))
     print("ERPNext is ready for Tillmesh" if ready else
           "fix what is MISSING above, then run `tillmesh erpnext setup` again")
     _reload_running(config)
     return 0 if ready else 1
 
 
-def _saved_limits(config: Config) -> Limits:
-    """The limits saved before (widened for a slow site): running setup again keeps them."""
+def _saved(config: Config) -> _settings.ErpNextSettings | None:
+    """The settings saved before: running setup again keeps their limits (widened for a
+    slow site) and delivery unless told otherwise."""
     try:
-        return _settings.load(config).limits
+        return _settings.load(config)
     except ConfigError:  # none saved yet, or unusable: const's
-        return Limits()
+        return None
 
 
 def _reload_running(config: Config) -> None:
@@ -87,7 +103,7 @@ def cmd_status(data_dir: DataDir, args: argparse.Namespace) -> int:
     config = config_mod.load(data_dir(args))
     settings = _settings.load(config)
     print(f"url          {settings.url}\npos profile  {settings.pos_profile}\n"
-          f"security     {settings.security()}")
+          f"security     {settings.security()}\ndelivery     {settings.delivery}")
     brief = dataclasses.replace(settings.limits, request_deadline_s=STATUS_TIMEOUT_S)
     try:
         with settings.client(max_attempts=1, limits=brief) as client:
@@ -202,6 +218,10 @@ def add_commands(sub: Any, data_dir: DataDir) -> None:
     tls.add_argument("--insecure", action="store_true", help="labs only: do not verify TLS,"
                      " and accept a plain http:// URL (the key and secret then cross the"
                      " network in clear)")
+    p.add_argument("--delivery", choices=DELIVERIES, help="how sales reach ERPNext:"
+                   f" {PER_SALE} (a POS Invoice each, the default) or {PER_SHIFT} (one"
+                   " consolidated Sales Invoice per shift, for a site that cannot keep up;"
+                   " README). Default: as saved before")
     p.set_defaults(fn=partial(cmd_setup, data_dir))
 
     commands.add_parser("status", help="settings, reachability, the last pull per doctype"

@@ -13,6 +13,9 @@
   (``erpnext/NOTES.md``); with 10+ invoices ERPNext consolidates in the background
   (Queued), so it is delivered only once Submitted; Failed is refused, and a supervisor's
   retry asks ERPNext to ``run_method=retry`` it.
+- ``insert_shift``: a shift delivered per shift, its consolidated Sales Invoices one after
+  another, each as ``insert`` does it; the last one, which names the shift, only once
+  the others are in.
 - ``check_settled_elsewhere``: a document that names something a supervisor resolved
   outside Tillmesh (the sale a return is against, a shift's opening) is sent only when
   ERPNext holds that under the name the document gives; otherwise it is held back with
@@ -25,10 +28,11 @@ through (the forwarder backs off and records nothing).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tillmesh.node.erpnext._per_shift import SALES_INVOICE, ShiftDocument
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient, name_not_kept
 from tillmesh.node.erpnext._setup import ORIGIN_FIELD
 from tillmesh.node.erpnext._text import plain_text, printable
@@ -75,6 +79,8 @@ class Outcome:
     acked: str | None = None  # ERPNext's name
     waiting: bool = False  # a consolidation still running: look again later
     origin_event: str | None = None  # for a closing: the event ERPNext's copy was made from
+    documents: tuple[str, ...] = ()  # per shift: the Sales Invoices that carry the shift
+    along: tuple[tuple[Key, str], ...] = ()  # per shift: what they carry -> where it went
 
 
 def insert(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -> Outcome:
@@ -94,6 +100,20 @@ def insert(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -
             return found
         raise Refused.of(exc, "insert") from exc
     return Outcome(acked=str(answer["name"]))
+
+
+def insert_shift(client: ErpNextClient, documents: Sequence[ShiftDocument], *,
+                 opening: Key, look_first: bool) -> Outcome:
+    """Create a shift's consolidated Sales Invoices once each, in order; delivered when
+    all are in. A refusal stops there: those already in are found again (409) on the
+    retry, so none is booked twice."""
+    names = tuple(insert(client, SALES_INVOICE, d.doc, look_first=look_first).acked or d.name
+                  for d in documents)
+    last = names[-1] if names else None
+    along = ((opening, last or ""),
+             *(((INVOICE, invoice), name) for d, name in zip(documents, names, strict=True)
+               for invoice in d.invoices))
+    return Outcome(acked=last, documents=names, along=along)
 
 
 def _held(client: ErpNextClient, doctype: str, doc: Doc) -> Outcome | None:

@@ -30,12 +30,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tillmesh.node.domain.money import ZERO
-from tillmesh.node.erpnext._setup import CASHIER_FIELD, CUSTOM_FIELDS, ORIGIN_FIELD
+from tillmesh.node.erpnext._setup import (
+    CASHIER_FIELD,
+    CUSTOM_FIELDS,
+    ORIGIN_FIELD,
+    SHIFT_CUSTOM_FIELDS,
+)
 from tillmesh.node.errors import ValidationError
 
 Doc = dict[str, Any]
 
-_CUSTOM = frozenset((field.doctype, field.fieldname) for field in CUSTOM_FIELDS)
+_CUSTOM = frozenset((field.doctype, field.fieldname)
+                    for field in (*CUSTOM_FIELDS, *SHIFT_CUSTOM_FIELDS))
 
 _CUSTOMER = ("customer_name", "customer_type", "customer_group", "territory", "mobile_no",
              "email_id")  # mobile and e-mail make ERPNext create the customer's Contact
@@ -248,15 +254,9 @@ def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
     carried = list(carried)
     rows = sorted([*transactions, *map(transaction, carried)],
                   key=lambda t: (_posted(t), t.invoice))
-    end = _local(closed["closed_at"], site)
-    if rows:
-        end = max(end, _posted(rows[-1]))
-    elsewhere, brought = takings(left_out), takings(carried)
+    end = _end(closed, rows, site)
     opening = _amounts(opened["opening"])
-    expected, counted = (
-        {m: amounts.get(m, ZERO) - elsewhere.get(m, ZERO) + brought.get(m, ZERO)
-         for m in amounts.keys() | brought.keys()}
-        for amounts in (_amounts(closed["expected"]), _amounts(closed["counted"])))
+    expected, counted = drawer(closed, left_out, carried)
     return {
         "name": name or str(opened["shift"]), "docstatus": 0,
         "pos_opening_entry": opening_name or str(opened["shift"]), "company": site.company,
@@ -281,6 +281,45 @@ def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
         **_custom("POS Closing Entry", {ORIGIN_FIELD: origin_event,
                                         CASHIER_FIELD: opened.get("cashier")}),
     }
+
+
+def _end(closed: Mapping[str, Any], rows: Sequence[Transaction], site: Site) -> datetime:
+    """When a shift's documents are posted: its close, or its last sale's time if a
+    counter's clock put that later (no sale is after the document that books it)."""
+    end = _local(closed["closed_at"], site)
+    return max(end, *(_posted(t) for t in rows)) if rows else end
+
+
+def shift_end(closed: Mapping[str, Any], bodies: Iterable[Mapping[str, Any]],
+              site: Site) -> datetime:
+    """``_end`` of a shift's ``shift.closed`` body and the sale bodies it books."""
+    return _end(closed, [transaction(b) for b in bodies], site)
+
+
+def drawer(closed: Mapping[str, Any], left_out: Iterable[Mapping[str, Any]] = (),
+           carried: Iterable[Mapping[str, Any]] = ()
+           ) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """The expected and counted amounts per mode of a closing, without what ``left_out``
+    took and with what ``carried`` took (see ``closing_entry``)."""
+    elsewhere, brought = takings(left_out), takings(carried)
+    expected, counted = (
+        {m: amounts.get(m, ZERO) - elsewhere.get(m, ZERO) + brought.get(m, ZERO)
+         for m in amounts.keys() | brought.keys()}
+        for amounts in (_amounts(closed["expected"]), _amounts(closed["counted"])))
+    return expected, counted
+
+
+def counted_note(opened: Mapping[str, Any], closed: Mapping[str, Any],
+                 left_out: Iterable[Mapping[str, Any]] = ()) -> str:
+    """The drawer count of a shift in words, for documents that have no field for it
+    (per-shift delivery books no POS Closing Entry): "Cash: float 100.00, expected
+    412.30, counted 411.80, difference -0.50"."""
+    opening = _amounts(opened.get("opening") or {})
+    expected, counted = drawer(closed, left_out)
+    return "; ".join(
+        f"{m}: float {opening.get(m, ZERO)}, expected {expected.get(m, ZERO)}, counted"
+        f" {counted.get(m, ZERO)}, difference {counted.get(m, ZERO) - expected.get(m, ZERO)}"
+        for m in sorted(opening.keys() | expected.keys() | counted.keys()))
 
 
 def takings(bodies: Iterable[Mapping[str, Any]]) -> dict[str, Decimal]:

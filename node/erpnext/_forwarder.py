@@ -16,6 +16,12 @@ event:
 - network errors, 5xx, 429 (after the client's own retries), 401/403: nothing is
   recorded, the counter says it does not reach ERPNext (another one takes over) and
   tries again later.
+
+A store that delivers per shift (``erpnext.toml`` ``delivery = "per-shift"``) sends a
+closed shift as its consolidated Sales Invoices (``_per_shift``) in place of its closing
+(``outbox.by_shift``); once all are in, one transaction acks the closing, the opening and
+every sale they carry, each sale with the name of its invoice. A refusal holds the shift
+whole, as ``forward.failed`` of its closing.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from typing import TYPE_CHECKING, Any
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.erpnext import _delivery as delivery
 from tillmesh.node.erpnext import _documents as documents
+from tillmesh.node.erpnext import _per_shift as whole_shift
 from tillmesh.node.erpnext._delivery import SUBMITTED, TRANSIENT, Outcome, Refused
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
 from tillmesh.node.erpnext._settings import ErpNextSettings
+from tillmesh.node.erpnext._setup import SHIFT_FIELD
 from tillmesh.node.erpnext.const import (
     CLOSING_RECHECK_S,
     FORWARD_BACKOFF_S,
@@ -155,8 +163,8 @@ class Forwarder:
         keeps FORWARD_IN_FLIGHT requests to work on. Once ERPNext is found away, nothing
         more is started."""
         began, counted = time.monotonic(), 0
-        results: list[tuple[str, Due, dict[str, Any]]] = []
-        running: dict[asyncio.Task[tuple[str, dict[str, Any]] | None], Due] = {}
+        results: list[tuple[str, Key, dict[str, Any]]] = []
+        running: dict[asyncio.Task[list[tuple[str, Key, dict[str, Any]]] | None], Due] = {}
         seen: set[Key] = set()  # planned in this cycle: never twice
         away: BaseException | None = None
         try:
@@ -176,8 +184,7 @@ class Forwarder:
                     except TRANSIENT as exc:
                         away = away or exc
                         continue
-                    if result is not None:
-                        results.append((result[0], item, result[1]))
+                    results.extend(result or ())
                 if not queue and away is None and time.monotonic() - began < FORWARD_CYCLE_S:
                     counted += await self._commit(results)  # what go_on and the plan read
                     results = []
@@ -195,7 +202,8 @@ class Forwarder:
         """What is due and not yet planned in this cycle (nor a consolidation that is
         looked at again later); adds it to ``seen``."""
         with self.node.read() as s:
-            due, states = outbox.due(s, FORWARD_BATCH + len(seen))
+            due, states = outbox.due(s, FORWARD_BATCH + len(seen),
+                                     per_shift=self.settings.per_shift)
             context = self.node.context(s)
         now = time.monotonic()
         due = [d for d in due if (d.doctype, d.name) not in seen
@@ -205,22 +213,23 @@ class Forwarder:
             self._erp()  # one session for the requests' threads (made here, not in a race)
         return due, states, context
 
-    async def _commit(self, results: list[tuple[str, Due, dict[str, Any]]]) -> int:
+    async def _commit(self, results: list[tuple[str, Key, dict[str, Any]]]) -> int:
         self._record(results)
         await self.node.log.flush()  # durable, and announced to peers, before going on
         return len(results)
 
     async def _deliver(self, item: Due, states: Mapping[Key, State], company: str,
-                       modes: list[str]) -> tuple[str, dict[str, Any]] | None:
-        """One document: the kind and body of the event to record for it, or None while
-        ERPNext consolidates it. Whatever goes wrong with it but ERPNext being away is
-        its own ``forward.failed``: the rest of the cycle goes on."""
+                       modes: list[str]) -> list[tuple[str, Key, dict[str, Any]]] | None:
+        """One document: the kind, key and body of the events to record for it (a shift
+        delivered per shift acks its opening and sales along with its closing), or None
+        while ERPNext consolidates it. Whatever goes wrong with it but ERPNext being away
+        is its own ``forward.failed``: the rest of the cycle goes on."""
         key = (item.doctype, item.name)
         state = states.get(key)
         try:
             try:
                 with self.node.read() as s:  # the store is read on the loop, not in a thread
-                    source = _source(s, item, states)
+                    source = _source(s, item, states, per_shift=self.settings.per_shift)
             except Exception as exc:
                 raise _unformable(item, exc) from exc
             outcome = await asyncio.to_thread(
@@ -228,17 +237,17 @@ class Forwarder:
                 retrying=state is not None and state.failures > 0,
                 resolved=_settled_elsewhere(item, states))
         except Refused as refused:
-            return deliveries.FAILED, refused.report()
+            return [(deliveries.FAILED, key, refused.report())]
         except TRANSIENT:
             raise
         except ErpNextError as exc:  # an answer the steps did not expect: ERPNext's words
-            return deliveries.FAILED, Refused.of(exc, "send").report()
+            return [(deliveries.FAILED, key, Refused.of(exc, "send").report())]
         except Exception as exc:  # a bug here must hold back this document only
             log.exception("forwarding %s %s failed", item.doctype, item.name)
-            return deliveries.FAILED, Refused(
+            return [(deliveries.FAILED, key, Refused(
                 f"Tillmesh failed on it ({type(exc).__name__}: {exc}); see the counter's"
                 " log, and retry once fixed", stage="internal",
-                exc_type=type(exc).__name__).report()
+                exc_type=type(exc).__name__).report())]
         if outcome.waiting:
             self._recheck[key] = time.monotonic() + CLOSING_RECHECK_S
             return None
@@ -246,9 +255,14 @@ class Forwarder:
         carried = {"carried": [b["invoice"] for b in source["carried"]]} \
             if source.get("carried") else {}
         event = {"event": outcome.origin_event} if outcome.origin_event else {}
-        return deliveries.ACKED, {"erpnext_name": outcome.acked, **carried, **event}
+        shift = {"documents": list(outcome.documents), "per_shift": True} \
+            if item.per_shift else {}
+        return [(deliveries.ACKED, key, {"erpnext_name": outcome.acked, **carried, **event,
+                                         **shift}),
+                *((deliveries.ACKED, along, {"erpnext_name": name, "per_shift": True})
+                  for along, name in outcome.along)]
 
-    def _record(self, results: list[tuple[str, Due, dict[str, Any]]]) -> None:
+    def _record(self, results: list[tuple[str, Key, dict[str, Any]]]) -> None:
         """One transaction for a cycle's results: a forwarder killed before it commits
         only makes the next one find in ERPNext what this one sent (409, or a look-up by
         name and origin event), never book a second copy."""
@@ -256,8 +270,8 @@ class Forwarder:
             return
         at = datetime.now(UTC).isoformat()
         with self.node.write() as tx:
-            for kind, item, fields in results:
-                tx.append(kind, {"doctype": item.doctype, "name": item.name,
+            for kind, (doctype, name), fields in results:
+                tx.append(kind, {"doctype": doctype, "name": name,
                                  "by": self.node.node_id, "at": at, **fields})
         if any(kind == deliveries.ACKED for kind, _, _ in results):
             self.last_delivery = at
@@ -270,6 +284,14 @@ class Forwarder:
         client = self._erp()
         site = documents.Site(company=company, pos_profile=self.settings.pos_profile,
                               user=self._erp_user(), timezone=self.node.config.timezone)
+        if item.per_shift:
+            try:
+                shift_docs = _form_shift(item, source, site)
+            except Exception as exc:
+                raise _unformable(item, exc) from exc
+            delivery.check_settled_elsewhere(client, item.doctype, resolved)
+            return delivery.insert_shift(client, shift_docs, opening=(OPENING, item.name),
+                                         look_first=retrying)
         try:
             doc = _form(item, source, site, modes)
         except Exception as exc:
@@ -296,9 +318,11 @@ class Forwarder:
         self._user = None  # look again next time: the probe is the check
 
 
-def consolidated_shifts(client: ErpNextClient, pos_profile: str) -> list[str]:
+def consolidated_shifts(client: ErpNextClient, pos_profile: str, *,
+                        shift_invoices: bool = False) -> list[str]:
     """Shifts, and late sales' entry pairs, whose POS Closing Entry ERPNext has
-    consolidated: their sales are in Bin.
+    consolidated: their sales are in Bin; with ``shift_invoices`` also those delivered
+    per shift, whose last Sales Invoice (the one naming the shift) ERPNext holds.
 
     The pull reads this before and after Bin (``node.stock``), so the base it records
     names exactly the entries it already includes; the stock slots carry the same names
@@ -306,7 +330,13 @@ def consolidated_shifts(client: ErpNextClient, pos_profile: str) -> list[str]:
     """
     rows = client.get_list(CLOSING, fields=["name"], page_length=0, filters=[
         ["status", "=", SUBMITTED], ["pos_profile", "=", pos_profile]])
-    return sorted(str(r["name"]) for r in rows)
+    names = {str(r["name"]) for r in rows}
+    if shift_invoices:
+        names |= {str(r[SHIFT_FIELD]) for r in client.get_list(
+            whole_shift.SALES_INVOICE, fields=[SHIFT_FIELD], page_length=0, filters=[
+                [SHIFT_FIELD, "is", "set"], ["docstatus", "=", 1],
+                ["pos_profile", "=", pos_profile]])}
+    return sorted(names)
 
 
 def _unformable(item: Due, exc: Exception) -> Refused:
@@ -326,8 +356,10 @@ def _settled_elsewhere(item: Due, states: Mapping[Key, State]) -> list[Key]:
             and not (item.doctype == CLOSING and key[0] in (INVOICE, CLOSING))]
 
 
-def _source(session: Any, item: Due, states: Mapping[Key, State]) -> dict[str, Any]:
-    """The records ``item`` is formed from, read from the store (forming is pure)."""
+def _source(session: Any, item: Due, states: Mapping[Key, State], *,
+            per_shift: bool = False) -> dict[str, Any]:
+    """The records ``item`` is formed from, read from the store (forming is pure);
+    ``per_shift``: the store's delivery (``item.per_shift`` when its shift goes so)."""
     body = _body(session, item.origin, item.seq)
     if item.doctype == CUSTOMER:
         return {"body": body}
@@ -338,7 +370,16 @@ def _source(session: Any, item: Due, states: Mapping[Key, State]) -> dict[str, A
                 "over_returned": "; ".join(o.reason for o in over)}
     resolved = {name for (doctype, name), state in states.items()
                 if doctype == INVOICE and state.delivery is Delivery.RESOLVED}
-    return _shift_records(session, item, body, resolved)
+    if item.per_shift:  # its sales are not in ``states``: ask for those of the closing
+        listed = [(INVOICE, str(i)) for i in body.get("invoices", [])]
+        resolved |= {name for (_, name), state in deliveries.states(session, listed).items()
+                     if state.delivery is Delivery.RESOLVED}
+    records = _shift_records(session, item, body, resolved, per_shift=per_shift)
+    if item.per_shift:
+        returns = [b["invoice"] for b in records["listed"] if b.get("is_return")]
+        records["over_returned"] = "; ".join(
+            o.reason for o in refunds.over_returns(session, returns))
+    return records
 
 
 def _form(item: Due, source: dict[str, Any], site: documents.Site, modes: list[str]) -> Doc:
@@ -361,6 +402,20 @@ def _form(item: Due, source: dict[str, Any], site: documents.Site, modes: list[s
         left_out=source["left_out"], carried=source["carried"])
 
 
+def _form_shift(item: Due, source: dict[str, Any], site: documents.Site
+                ) -> list[whole_shift.ShiftDocument]:
+    """A shift's consolidated Sales Invoices (pure: ``_per_shift`` does the mapping)."""
+    if source["over_returned"]:  # two counters refunded one sale: a person must look
+        raise ValidationError(f"{item.name} holds a return of more than was sold (another"
+                              f" counter refunded it while cut off): {source['over_returned']}"
+                              "; resolve that return, then retry")
+    closed, listed = source["closed"], source["listed"]
+    return whole_shift.shift_documents(
+        listed, entry=item.name, end=documents.shift_end(closed, listed, site), site=site,
+        origin_event=f"{item.origin}:{item.seq}", cashier=source["opened"].get("cashier"),
+        note=documents.counted_note(source["opened"], closed, source["left_out"]))
+
+
 def _body(session: Any, origin: str, seq: int) -> dict[str, Any]:
     row = raw(session).one("SELECT body FROM every_event WHERE origin = ? AND seq = ?",
                            (origin, seq))
@@ -371,7 +426,7 @@ def _body(session: Any, origin: str, seq: int) -> dict[str, Any]:
 
 
 def _shift_records(session: Any, item: Due, body: dict[str, Any],
-                   resolved: set[str]) -> dict[str, Any]:
+                   resolved: set[str], *, per_shift: bool = False) -> dict[str, Any]:
     """What an opening or closing entry is made of: the shift's opening, and for a
     closing its ``shift.closed`` (or ``shift.late_reconciled``: ``body``), the sales it
     lists and those it leaves out (``resolved``: settled outside Tillmesh).
@@ -401,15 +456,16 @@ def _shift_records(session: Any, item: Due, body: dict[str, Any],
     return {**out, "closed": body,
             "listed": [_body(session, *c) for i, c in sales if c and i not in elsewhere],
             "left_out": [_body(session, *c) for i, c in sales if c and i in elsewhere],
-            "carried": [_body(session, *c) for sale in _to_carry(session, entry)
-                        if (c := outbox.source(session, INVOICE, sale))]}
+            "carried": [] if item.per_shift else [
+                _body(session, *c) for sale in _to_carry(session, entry, per_shift)
+                if (c := outbox.source(session, INVOICE, sale))]}
 
 
-def _to_carry(session: Any, closing: str) -> list[str]:
+def _to_carry(session: Any, closing: str, per_shift: bool) -> list[str]:
     """Sales of other shifts that ``closing`` consolidates along with their returns in
     it (``outbox.consolidation_order``), but for those whose own closing or another
     carrying one is in ERPNext by now, or that a supervisor settled outside Tillmesh."""
-    plan = outbox.consolidation_order(outbox.pending(session), outbox.crossings(session))
+    plan = outbox.plan(session, per_shift=per_shift)
     sales = sorted(sale for sale in plan.carries.get(closing, ())
                    if not _settled(deliveries.get(session, INVOICE, sale), Delivery.RESOLVED))
     taken = ledger.carried(session, sales)

@@ -214,6 +214,9 @@ def stock_changes(rows: Iterable[Mapping[str, Any]], held: Mapping[str, HeldStoc
     needs no new reading: on-hand would come out the same.
     """
     shifts = frozenset(consolidated)
+    # Each held set of shifts (one per reading, shared by its items: ``held_stock``) is
+    # compared once, not once per item: it holds every closing consolidated so far.
+    same: dict[int, bool] = {}
     out: dict[str, Decimal] = {}
     errors = []
     for row in rows:
@@ -222,7 +225,10 @@ def stock_changes(rows: Iterable[Mapping[str, Any]], held: Mapping[str, HeldStoc
         except ErpNextError as exc:
             errors.append(exc.message)
             continue
-        if held.get(item) != (nano(qty), shifts):
+        base = held.get(item)
+        if base is not None and id(base[1]) not in same:
+            same[id(base[1])] = base[1] == shifts
+        if base is None or base[0] != nano(qty) or not same[id(base[1])]:
             out[item] = qty
     return out, errors
 

@@ -105,7 +105,9 @@ class PullJob:
             with settings.client() as client:
                 report: PullReport = pull(
                     client, store, settings.pos_profile, progress=self._progress,
-                    consolidated=lambda: consolidated_shifts(client, settings.pos_profile))
+                    consolidated=lambda: consolidated_shifts(
+                        client, settings.pos_profile,
+                        shift_invoices=settings.reads_shift_invoices))
             outcome = {"state": PullState.DONE.value, "report": report.as_dict()}
         except TillmeshError as exc:
             log.error("ERPNext pull failed: %s", exc.message)

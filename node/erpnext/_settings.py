@@ -11,6 +11,12 @@ A plain ``http://`` URL is refused, saved or loaded, unless the settings say
 secret would cross the network in clear. Loopback is no exception, so there is one rule.
 A ``[limits]`` table, written only when it differs from ``const``'s, widens the caps and
 deadlines of ``_limits.Limits`` for a slow site (or narrows them in tests).
+
+``delivery`` says how sales reach ERPNext: ``per-sale`` (default) or ``per-shift``
+(``_per_shift``). It is a store's choice: set it alike on every counter that may forward
+(each forwards in the mode its own file names). ``shift_invoices`` stays true once a
+counter delivered per shift, so the pull keeps reading those shifts' Sales Invoices (their
+stock is in Bin) after a return to per-sale.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from urllib.parse import urlsplit
 
 from tillmesh.node.erpnext._limits import Limits
 from tillmesh.node.erpnext._rest import ErpNextClient, Verify, check_url
-from tillmesh.node.erpnext.const import SETTINGS_FILE
+from tillmesh.node.erpnext.const import DELIVERIES, PER_SALE, PER_SHIFT, SETTINGS_FILE
 from tillmesh.node.errors import ConfigError, StoreError
 from tillmesh.node.ops.config import Config
 from tillmesh.node.store import sealing
@@ -40,13 +46,27 @@ class ErpNextSettings:
     pos_profile: str
     verify: Verify = True  # True, False (--insecure) or the path of a private CA
     limits: Limits = field(default_factory=Limits)
+    delivery: str = PER_SALE  # or PER_SHIFT
+    shift_invoices: bool = False  # delivered per shift once: the pull reads those too
 
     def __post_init__(self) -> None:
+        if self.delivery not in DELIVERIES:
+            raise ConfigError(f"ERPNext delivery {self.delivery!r} is neither of"
+                              f" {', '.join(DELIVERIES)}")
         if urlsplit(self.url).scheme == "http" and not self.insecure:
             raise ConfigError(
                 f"ERPNext URL {self.url} is plain http: the API key and secret would cross"
                 " the network in clear. Use https://, or `tillmesh erpnext setup … --insecure`"
                 " for a lab")
+
+    @property
+    def per_shift(self) -> bool:
+        return self.delivery == PER_SHIFT
+
+    @property
+    def reads_shift_invoices(self) -> bool:
+        """The pull reads per-shift Sales Invoices: now, or once delivered that way."""
+        return self.per_shift or self.shift_invoices
 
     @property
     def insecure(self) -> bool:
@@ -71,7 +91,7 @@ class ErpNextSettings:
     def public(self) -> dict[str, Any]:
         """What may be shown: everything but the secret."""
         return {"url": self.url, "api_key": self.api_key, "pos_profile": self.pos_profile,
-                "verify": self.verify, "insecure": self.insecure}
+                "verify": self.verify, "insecure": self.insecure, "delivery": self.delivery}
 
     def to_toml(self) -> str:
         verify = self.verify if isinstance(self.verify, str) else str(self.verify).lower()
@@ -80,6 +100,10 @@ class ErpNextSettings:
                  f"api_secret = {_quoted(self.api_secret)}",
                  f"pos_profile = {_quoted(self.pos_profile)}",
                  f"verify = {_quoted(verify) if isinstance(self.verify, str) else verify}"]
+        if self.per_shift:
+            lines.append(f"delivery = {_quoted(self.delivery)}")
+        elif self.shift_invoices:
+            lines.append("shift_invoices = true")
         # Only what differs from const: a later release's defaults then apply to the rest.
         changed = [f"{f.name} = {getattr(self.limits, f.name)!r}" for f in fields(Limits)
                    if getattr(self.limits, f.name) != getattr(Limits(), f.name)]
@@ -127,8 +151,13 @@ def load(config: Config) -> ErpNextSettings:
     needed = ("url", "api_key", "api_secret", "pos_profile")
     missing = [f for f in needed if not isinstance(data.get(f), str) or not data[f]]
     verify, limits = data.get("verify", True), data.get("limits", {})
+    delivery, shift_invoices = data.get("delivery", PER_SALE), data.get("shift_invoices", False)
     if not isinstance(verify, bool | str):
         missing.append("verify")
+    if delivery not in DELIVERIES:
+        missing.append("delivery")
+    if not isinstance(shift_invoices, bool):
+        missing.append("shift_invoices")
     if not isinstance(limits, dict) or not limits.keys() <= {f.name for f in fields(Limits)}:
         missing.append("limits")
     if missing:
@@ -136,6 +165,7 @@ def load(config: Config) -> ErpNextSettings:
                           " run `tillmesh erpnext setup` again")
     try:
         return ErpNextSettings(check_url(data["url"]), data["api_key"], data["api_secret"],
-                               data["pos_profile"], verify, Limits(**limits))
+                               data["pos_profile"], verify, Limits(**limits), delivery,
+                               shift_invoices or delivery == PER_SHIFT)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}") from exc

@@ -32,6 +32,7 @@ from tillmesh.node.errors import (
 
 ORIGIN_FIELD = "tillmesh_origin_event"  # the event a document comes from: unique
 CASHIER_FIELD = "tillmesh_cashier"  # who sold or ran the shift (ERPNext's user is ours)
+SHIFT_FIELD = "tillmesh_shift"  # per-shift delivery: the shift a Sales Invoice carries
 
 
 class CustomField(NamedTuple):
@@ -50,6 +51,14 @@ CUSTOM_FIELDS: tuple[CustomField, ...] = tuple(
     for field in (CustomField(dt, ORIGIN_FIELD, "Tillmesh Origin Event", first, True),
                   CustomField(dt, CASHIER_FIELD, "Tillmesh Cashier", ORIGIN_FIELD, False))
     if dt != "Customer" or field.fieldname == ORIGIN_FIELD
+)
+# Per-shift delivery's consolidated Sales Invoices also say which shift they carry (the
+# pull reads it: their stock is in Bin). Made only when that delivery is chosen: adding a
+# column to a big site's Sales Invoice table is an ALTER TABLE of its largest table.
+SHIFT_CUSTOM_FIELDS: tuple[CustomField, ...] = (
+    CustomField("Sales Invoice", ORIGIN_FIELD, "Tillmesh Origin Event", "pos_profile", True),
+    CustomField("Sales Invoice", CASHIER_FIELD, "Tillmesh Cashier", ORIGIN_FIELD, False),
+    CustomField("Sales Invoice", SHIFT_FIELD, "Tillmesh Shift", CASHIER_FIELD, False),
 )
 # What the forwarder reads and creates, and what the pull reads.
 WRITTEN = ("POS Invoice", "POS Opening Entry", "POS Closing Entry", "Customer")
@@ -154,8 +163,8 @@ def _customer(client: ErpNextClient, name: object) -> Check:
     return Check("default customer", True, str(name))
 
 
-def _permissions(client: ErpNextClient) -> Iterator[Check]:
-    for doctype in WRITTEN:
+def _permissions(client: ErpNextClient, written: tuple[str, ...]) -> Iterator[Check]:
+    for doctype in written:
         read, create = _may_read(client, doctype), _may_create(client, doctype)
         missing = [p for p, ok in (("read", read), ("create", create)) if ok is False]
         detail = f"may not {' or '.join(missing)}: {_ROLE_HINT}" if missing else \
@@ -193,8 +202,9 @@ def _api(client: ErpNextClient) -> Check:
                  " under a name of ERPNext's own is held back as an exception")
 
 
-def _custom_fields(client: ErpNextClient) -> Iterator[Check]:
-    for field in CUSTOM_FIELDS:
+def _custom_fields(client: ErpNextClient, wanted: tuple[CustomField, ...]
+                   ) -> Iterator[Check]:
+    for field in wanted:
         what = f"custom field {field.doctype}.{field.fieldname}"
         kind = "a unique Data field" if field.unique else "a Data field"
         try:
@@ -240,10 +250,13 @@ def _make_unique(client: ErpNextClient, what: str, name: str) -> Check:
 
 
 def check_all(client: ErpNextClient, pos_profile: str,
-              report: Callable[[Check], None]) -> list[Check]:
+              report: Callable[[Check], None], *, per_shift: bool = False) -> list[Check]:
     """Run every check, reporting each as it completes; stops after the first if ERPNext
-    cannot be reached or refuses the key (nothing else could be checked)."""
+    cannot be reached or refuses the key (nothing else could be checked). ``per_shift``:
+    the store delivers a Sales Invoice per shift, which needs that doctype too."""
     checks: list[Check] = []
+    written = (*WRITTEN, "Sales Invoice") if per_shift else WRITTEN
+    wanted = (*CUSTOM_FIELDS, *SHIFT_CUSTOM_FIELDS) if per_shift else CUSTOM_FIELDS
 
     def add(check: Check) -> None:
         checks.append(check)
@@ -252,17 +265,18 @@ def check_all(client: ErpNextClient, pos_profile: str,
     add(_connection(client))
     if checks[0].ok:
         add(_api(client))
-        for step in (_profile_checks(client, pos_profile), _permissions(client),
-                     _custom_fields(client)):
+        for step in (_profile_checks(client, pos_profile), _permissions(client, written),
+                     _custom_fields(client, wanted)):
             for check in step:
                 add(check)
     return checks
 
 
-def setup(client: ErpNextClient, pos_profile: str, report: Callable[[Check], None]) -> bool:
+def setup(client: ErpNextClient, pos_profile: str, report: Callable[[Check], None], *,
+          per_shift: bool = False) -> bool:
     """Every check, each reported as it completes; True when nothing is missing."""
     try:
-        checks = check_all(client, pos_profile, report)
+        checks = check_all(client, pos_profile, report, per_shift=per_shift)
     except ErpNextError as exc:  # ERPNext went away or failed in the middle
         kind = "unreachable" if isinstance(exc, ErpNextUnreachable) else "failed"
         report(Check("ERPNext", False, f"{kind} during setup: {exc.message}"))

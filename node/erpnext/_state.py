@@ -82,14 +82,19 @@ def held(session: Session, doctype: str) -> dict[str, Held]:
 
 
 def held_stock(session: Session, warehouse: str) -> dict[str, HeldStock]:
-    """{item: (base qty in nano units, shifts that base includes)} for one warehouse."""
+    """{item: (base qty in nano units, shifts that base includes)} for one warehouse.
+
+    The items of one reading share its set of shifts (one object): a reading names every
+    closing ERPNext ever consolidated, so a set per item would take 100,000 x the store's
+    closings (gigabytes after a year)."""
     sql = raw(session)
     shifts: dict[str, set[str]] = {}
     for reading, shift in sql.run(
             "SELECT s.reading, s.shift FROM stock_base_shifts s WHERE s.reading IN"
             " (SELECT reading FROM stock_base WHERE warehouse = ?)", (warehouse,)):
         shifts.setdefault(reading, set()).add(shift)
-    return {item: (qty, frozenset(shifts.get(reading, ())))
+    shared = {reading: frozenset(names) for reading, names in shifts.items()}
+    return {item: (qty, shared.get(reading, frozenset()))
             for item, qty, reading in sql.run(
                 "SELECT item_code, qty_nano, reading FROM stock_base WHERE warehouse = ?",
                 (warehouse,))}

@@ -85,3 +85,8 @@ MAX_REPORTED_ERRORS = 20  # messages kept in a pull's report; the counts are com
 
 # --- setup -----------------------------------------------------------------------------
 SETTINGS_FILE = "erpnext.toml"  # in the node's secrets directory, mode 0600
+# How sales reach ERPNext (``delivery`` in erpnext.toml, ``erpnext setup --delivery``): a POS
+# Invoice per sale and a POS Closing Entry per shift (ERPNext's own POS flow), or one
+# consolidated Sales Invoice (and credit note) per shift and customer (``_per_shift``).
+PER_SALE, PER_SHIFT = "per-sale", "per-shift"
+DELIVERIES = (PER_SALE, PER_SHIFT)

@@ -10,7 +10,9 @@ Built only from events (``shift.opened``, ``shift.closed``, ``sale.submitted``,
   (``reconciliation_name``);
 - returned quantities accumulate per original invoice row, so a return may arrive
   before the sale it returns;
-- stock is a PN-counter: one delta per (item, warehouse, origin, slot), summed on read.
+- stock is a PN-counter: one delta per (item, warehouse, origin, slot), and per item
+  the sum of the slots its stock base does not include (``stock_pending``, read by
+  ``stock``), so on-hand is read from one row however long the item's history.
   The slot is the ERPNext entry whose consolidation moves Bin for the sale: its shift, its
   late sales' entry pair once reconciled, or ``<shift>-L`` while it waits for that
   (never consolidated), or another shift's closing that carried it along with its return
@@ -22,12 +24,13 @@ Built only from events (``shift.opened``, ``shift.closed``, ``sale.submitted``,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, LargeBinary, String, select
+from sqlalchemy import BigInteger, Index, LargeBinary, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.domain.money import FLOAT_PRECISION, flt
@@ -56,7 +59,9 @@ NANO = Decimal(10) ** 9
 
 class ShiftRow(Base):
     __tablename__ = "shifts"
-    __table_args__ = {"info": PROJECTION}
+    # Open shifts (a counter's, or every counter's for the supervisor's list) are found
+    # among the open ones, not among every shift the store ever had.
+    __table_args__ = (Index("ix_shifts_status", "status", "counter"), {"info": PROJECTION})
     shift: Mapped[str] = mapped_column(String(40), primary_key=True)
     counter: Mapped[str | None] = mapped_column(String(32))
     pos_profile: Mapped[str | None] = mapped_column(String(140))
@@ -91,8 +96,9 @@ class SaleRow(Base):
     summary: Mapped[bytes] = mapped_column(LargeBinary)  # SaleSummary fields, msgpack
     __table_args__ = (
         Index("ix_sales_shift", "shift"),
-        Index("ix_sales_hlc", "hlc"),
-        Index("ix_sales_return_against", "return_against"),  # the outbox's crossings
+        Index("ix_sales_hlc", "hlc", "origin", "invoice"),  # the latest first: invoice_list
+        # A shift's returns (the outbox's crossings) among its sales, indexing returns only.
+        Index("ix_sales_returns", "shift", sqlite_where=text("return_against IS NOT NULL")),
         # Bump "format" when ``_sale`` writes a summary an earlier release's lacks or reads
         # otherwise (the columns stay): a store it built is rebuilt at the first start.
         # 2: vat and line_discount.
@@ -169,6 +175,22 @@ class StockDeltaRow(Base):
     warehouse: Mapped[str] = mapped_column(String(140), primary_key=True)
     origin: Mapped[str] = mapped_column(String(32), primary_key=True)
     shift: Mapped[str] = mapped_column(String(40), primary_key=True)
+    qty_nano: Mapped[int] = mapped_column(BigInteger)  # see NANO
+    # A new stock reading reads the slots of the entries it adds to (or drops from) the
+    # base, not every slot of its items (``stock._base``).
+    __table_args__ = (Index("ix_stock_deltas_slot", "warehouse", "shift"),
+                      {"info": PROJECTION})
+
+
+class StockPendingRow(Base):
+    """Per item and warehouse, the sum of the slots its current base reading does not
+    include (``stock``): on-hand is the base plus this, one row however many shifts the
+    item sold in. Kept up to date by every slot's change here and by every reading that
+    replaces an item's base (``stock._base``); no row when it is zero."""
+
+    __tablename__ = "stock_pending"
+    item_code: Mapped[str] = mapped_column(String(140), primary_key=True)
+    warehouse: Mapped[str] = mapped_column(String(140), primary_key=True)
     qty_nano: Mapped[int] = mapped_column(BigInteger)  # see NANO
     __table_args__ = {"info": PROJECTION}
 
@@ -345,6 +367,17 @@ def _cash(session: Session, event: Event, body: dict[str, Any]) -> None:
 _STOCK = ("INSERT INTO stock_deltas (item_code, warehouse, origin, shift, qty_nano)"
           " VALUES (?, ?, ?, ?, ?)"
           " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
+# A slot's change counts in its item's pending sum unless the item's current base
+# reading (``stock``) includes the slot's entry.
+_PENDING = ("INSERT INTO stock_pending (item_code, warehouse, qty_nano) SELECT ?1, ?2, ?3"
+            " WHERE NOT EXISTS (SELECT 1 FROM stock_base b JOIN stock_base_shifts s"
+            " ON s.reading = b.reading AND s.shift = ?4"
+            " WHERE b.item_code = ?1 AND b.warehouse = ?2)"
+            " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
+ADD_PENDING = ("INSERT INTO stock_pending (item_code, warehouse, qty_nano) VALUES (?, ?, ?)"
+               " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
+DROP_PENDING = ("DELETE FROM stock_pending WHERE item_code = ? AND warehouse = ?"
+                " AND qty_nano = 0")
 _RETURNED = ("INSERT INTO returned_qty (row, qty_nano) VALUES (?, ?)"
              " ON CONFLICT DO UPDATE SET qty_nano = qty_nano + excluded.qty_nano")
 
@@ -369,11 +402,17 @@ def _slot(sql: Raw, shift: str, invoice: str, late: bool) -> str:
 
 def _count_stock(sql: Raw, body: dict[str, Any], origin: str, slot: str,
                  sign: int = 1) -> None:
-    """Count what a sale or return moved in ``slot`` (``sign`` -1 takes it out again)."""
-    sql.many(_STOCK, [(i["item_code"], body["warehouse"], origin, slot,
-                       -sign * nano(Decimal(i["stock_qty"]))) for i in body["items"]])
-    sql.run("DELETE FROM stock_deltas WHERE warehouse = ? AND origin = ? AND shift = ?"
-            " AND qty_nano = 0", (body["warehouse"], origin, slot))
+    """Count what a sale or return moved in ``slot`` (``sign`` -1 takes it out again),
+    and in the items' pending sums unless their base already includes the slot. Only the
+    rows moved can have come to zero: each is dropped by its key, never by a scan."""
+    moved = [(i["item_code"], body["warehouse"], origin, slot,
+              -sign * nano(Decimal(i["stock_qty"]))) for i in body["items"]]
+    sql.many(_STOCK, moved)
+    sql.many(_PENDING, [(item, warehouse, qty, shift)
+                        for item, warehouse, _, shift, qty in moved])
+    sql.many("DELETE FROM stock_deltas WHERE item_code = ? AND warehouse = ? AND origin = ?"
+             " AND shift = ? AND qty_nano = 0", [m[:4] for m in moved])
+    sql.many(DROP_PENDING, [m[:2] for m in moved])
 
 
 def _move(sql: Raw, origin: str, seq: int, old: str | None, new: str) -> None:
@@ -485,11 +524,11 @@ def first_unconsolidated(session: Session, within: Mapping[str, tuple[int, int]]
 
 
 def carried(session: Session, invoices: Iterable[str]) -> dict[str, str]:
-    """Which of ``invoices`` an acked closing carried: invoice -> that closing (the table
-    holds only sales returned in another shift, a few a day)."""
-    wanted = set(invoices)
-    return {str(invoice): str(closing) for invoice, closing
-            in raw(session).run("SELECT invoice, closing FROM carried") if invoice in wanted}
+    """Which of ``invoices`` an acked closing carried: invoice -> that closing (looked up
+    by invoice: the table keeps every such sale the store ever had)."""
+    return {str(invoice): str(closing) for invoice, closing in raw(session).run(
+        "SELECT invoice, closing FROM carried WHERE invoice IN"
+        " (SELECT value FROM json_each(?))", (json.dumps(sorted(set(invoices))),))}
 
 
 def is_late(session: Session, invoice: str) -> bool:

@@ -12,7 +12,8 @@ in the outbox (its shift's closing never lists it) until a supervisor reconciles
 is then delivered with a closing of its own (``shift.late_reconciled``).
 
 What has been delivered is ``node.deliveries``; the pure choice of what to send next is
-``next_due``.
+``next_due``. A store that delivers per shift (``erpnext.toml`` ``delivery``) owes the same
+rows, planned by ``by_shift``: a shift's closing then stands for the whole shift.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.projections import deliveries, projector
 from tillmesh.node.projections.deliveries import Delivery, State
-from tillmesh.node.projections.ledger import reconciled_by, reconciliation_name
+from tillmesh.node.projections.ledger import reconciled_by, reconciliation_name, shift_of
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import raw
@@ -140,14 +141,19 @@ class Due:
     seq: int
     shift: str | None
     after: tuple[Key, ...] = ()
+    # Per-shift delivery: this closing carries its whole shift (opening and sales) to
+    # ERPNext as consolidated Sales Invoices (``by_shift``).
+    per_shift: bool = False
 
 
 # A late sale waits for its reconciliation (its shift's closing does not list it).
 _AWAITING_RECONCILIATION = (
     "coalesce(s.late, 0) AND NOT EXISTS"
     " (SELECT 1 FROM late_reconciled r WHERE r.invoice = o.name)")
+# ``settled = 0``, not ``NOT settled``: an equality is what lets ix_outbox_owed find the
+# rows still owed without reading every document ever delivered.
 _OWED = ("FROM outbox o LEFT JOIN sales s ON o.doctype = 'POS Invoice' AND s.invoice = o.name"
-         " WHERE NOT o.settled")
+         " WHERE o.settled = 0")
 
 
 def pending(session: Session) -> list[Due]:
@@ -256,22 +262,72 @@ def _cycles(waits: Mapping[str, set[str]], nodes: set[str]) -> list[set[str]]:
 
 def crossings(session: Session) -> list[tuple[str, str, str]]:
     """(the return's closing, the sale, the sale's closing) for every return booked in
-    another shift than the sale it returns."""
-    return [(str(a), str(b), str(c)) for a, b, c in raw(session).run(
-        "SELECT ro.shift, s.return_against, so.shift FROM sales s"
-        f" JOIN outbox ro ON ro.doctype = '{INVOICE}' AND ro.name = s.invoice"
-        f" JOIN outbox so ON so.doctype = '{INVOICE}' AND so.name = s.return_against"
-        " WHERE s.return_against IS NOT NULL AND ro.shift != so.shift")]
+    another shift than the sale it returns, whose closing is still owed: only those
+    order closings (``consolidation_order``). Read per owed closing, from the returns
+    of its shift (ix_sales_returns), never from every return the store ever took."""
+    sql = raw(session)
+    out: list[tuple[str, str, str]] = []
+    for (closing,) in sql.run(f"SELECT name FROM outbox WHERE settled = 0 AND doctype = "
+                              f"'{CLOSING}'"):
+        out += [(str(a), str(b), str(c)) for a, b, c in sql.run(
+            "SELECT ro.shift, s.return_against, so.shift FROM sales s"
+            f" JOIN outbox ro ON ro.doctype = '{INVOICE}' AND ro.name = s.invoice"
+            f" JOIN outbox so ON so.doctype = '{INVOICE}' AND so.name = s.return_against"
+            " WHERE s.shift = ? AND s.return_against IS NOT NULL AND ro.shift = ?"
+            " AND ro.shift != so.shift", (shift_of(str(closing)), closing))]
+    return out
+
+
+def by_shift(pending: list[Due], opened: Mapping[Key, State]) -> list[Due]:
+    """The plan of a store that delivers per shift; pure. ``opened`` holds the delivery
+    states of the shifts' opening entries.
+
+    A shift's opening entry and sales are not sent: its closing is, marked ``per_shift``,
+    once the customers its sales name are in ERPNext (nothing else: its sales carry no
+    link to another shift's). A shift whose opening entry ERPNext already holds (delivered
+    per sale before the store changed its mode, or settled by a supervisor) goes on per
+    sale, so no shift is ever booked both ways."""
+    def per_sale(shift: str | None) -> bool:
+        state = opened.get((OPENING, shift)) if shift else None
+        return state is not None and state.delivery in (Delivery.ACKED, Delivery.RESOLVED)
+
+    customers: dict[str, set[Key]] = {}
+    for item in pending:
+        if item.doctype == INVOICE and item.shift and not per_sale(item.shift):
+            customers.setdefault(item.shift, set()).update(
+                k for k in item.after if k[0] == CUSTOMER)
+    out = []
+    for item in pending:
+        if item.doctype in (OPENING, INVOICE) and item.shift and not per_sale(item.shift):
+            continue  # the shift's closing carries it
+        if item.doctype == CLOSING and not per_sale(item.name):
+            item = replace(item, after=tuple(sorted(customers.get(item.name, ()))),
+                           per_shift=True)
+        out.append(item)
+    return out
+
+
+def plan(session: Session, *, per_shift: bool = False) -> Consolidation:
+    """What is owed, in delivery order, with the waits and carries of rule B among the
+    closings delivered per sale (``consolidation_order``); ``per_shift`` as ``by_shift``."""
+    items, crossed = pending(session), crossings(session)
+    if per_shift:
+        shifts = {(OPENING, item.shift) for item in items if item.shift}
+        items = by_shift(items, deliveries.states(session, shifts))
+        whole = {item.name for item in items if item.per_shift}
+        crossed = [c for c in crossed if c[0] not in whole and c[2] not in whole]
+    return consolidation_order(items, crossed)
 
 
 def owed(session: Session) -> set[Key]:
     return {(d, n) for d, n in raw(session).run("SELECT doctype, name FROM outbox")}
 
 
-def due(session: Session, limit: int) -> tuple[list[Due], dict[Key, State]]:
+def due(session: Session, limit: int, *, per_shift: bool = False
+        ) -> tuple[list[Due], dict[Key, State]]:
     """``next_due`` over what is still owed, reading the delivery state of those rows
     and of what they need only; and those states (the forwarder's input)."""
-    items = consolidation_order(pending(session), crossings(session)).pending
+    items = plan(session, per_shift=per_shift).pending
     keys = {(p.doctype, p.name) for p in items} | {k for p in items for k in p.after}
     states = deliveries.states(session, keys)
     customers = {k for k in keys if k[0] == CUSTOMER and source(session, *k) is not None}

@@ -19,13 +19,14 @@ same in any arrival order.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.domain.money import FLOAT_PRECISION, flt
@@ -76,7 +77,10 @@ class ReservationRow(Base):
     invoice: Mapped[str] = mapped_column(String(40))
     qty_nano: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    __table_args__ = {"info": PROJECTION}
+    # The promises of one invoice to one counter (``open_promises``, at every ask), not
+    # every promise the store ever made.
+    __table_args__ = (Index("ix_return_reservations_invoice", "invoice", "counter"),
+                      {"info": PROJECTION})
 
 
 class ReservationEndRow(Base):
@@ -203,14 +207,17 @@ class OverReturn:
 
 
 def over_returns(session: Session, invoices: Iterable[str] | None = None) -> list[OverReturn]:
-    """The over-returns held here (of ``invoices`` only, when given), by return and row."""
-    rows = raw(session).run(
-        "SELECT invoice, against, row, sold_nano, returned_nano, qty_nano, origin"
-        " FROM over_returns ORDER BY invoice, row")
-    wanted = None if invoices is None else set(invoices)
+    """The over-returns held here (of ``invoices`` only, when given: looked up by invoice,
+    as the forwarder asks for each return it forms), by return and row."""
+    columns = "invoice, against, row, sold_nano, returned_nano, qty_nano, origin"
+    sql = raw(session)
+    rows = (sql.run(f"SELECT {columns} FROM over_returns ORDER BY invoice, row")
+            if invoices is None else
+            sql.run(f"SELECT {columns} FROM over_returns WHERE invoice IN"
+                    " (SELECT value FROM json_each(?)) ORDER BY invoice, row",
+                    (json.dumps(sorted(set(invoices))),)))
     return [OverReturn(inv, against, row, _qty(sold), _qty(returned), _qty(qty), origin)
-            for inv, against, row, sold, returned, qty, origin in rows
-            if wanted is None or inv in wanted]
+            for inv, against, row, sold, returned, qty, origin in rows]
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,9 @@ class Unconfirmed:
 
 def unconfirmed_returns(session: Session) -> list[Unconfirmed]:
     """Returns made without the sale's counter's agreement, oldest first."""
+    # By the index on ``unconfirmed``, named: left to itself the planner groups along the
+    # primary key and reads every return line the store ever had (``status`` asks this).
     return [Unconfirmed(*r) for r in raw(session).run(
         "SELECT invoice, against, origin, MIN(unconfirmed) FROM return_lines"
-        " WHERE unconfirmed IS NOT NULL GROUP BY invoice ORDER BY MIN(hlc), invoice")]
+        " INDEXED BY ix_return_lines_unconfirmed WHERE unconfirmed IS NOT NULL"
+        " GROUP BY invoice ORDER BY MIN(hlc), invoice")]

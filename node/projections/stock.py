@@ -11,33 +11,41 @@ warehouse) wins.
 
     on hand = base qty + sum(deltas of entries not in the base's watermark)
 
+The sum is kept per item (``ledger.stock_pending``): a slot's change adds to it unless
+the item's base includes the slot, and a reading that replaces an item's base moves the
+slots of the entries the two watermarks do not share in or out of it. Reading on-hand
+costs one row, not one per shift the item ever sold in.
+
 Selling into negative stock is allowed offline; the sale's answer and ``negative()``
 flag it for the supervisor.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.projections import projector
-from tillmesh.node.projections.ledger import NANO, nano
+from tillmesh.node.projections.ledger import ADD_PENDING, DROP_PENDING, NANO, nano
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event
-from tillmesh.node.store.raw import raw
+from tillmesh.node.store.raw import Raw, raw
 
 BASE = "stock.base"
 
 
 class StockBaseRow(Base):
     __tablename__ = "stock_base"
-    __table_args__ = {"info": PROJECTION}
+    # Whether any item still stands on a reading (``_base`` drops the watermark of one
+    # that no item does).
+    __table_args__ = (Index("ix_stock_base_reading", "reading"), {"info": PROJECTION})
     item_code: Mapped[str] = mapped_column(String(140), primary_key=True)
     warehouse: Mapped[str] = mapped_column(String(140), primary_key=True)
     qty_nano: Mapped[int] = mapped_column(BigInteger)
@@ -47,10 +55,14 @@ class StockBaseRow(Base):
 
 
 class StockBaseShiftRow(Base):
-    """The watermark of one reading: a shift whose sales the base already includes."""
+    """The watermark of one reading: a shift whose sales the base already includes. Kept
+    while some item's base is that reading: each reading names every closing ERPNext
+    ever consolidated, so the watermarks of readings no item stands on any more would
+    grow with the square of the store's age."""
 
     __tablename__ = "stock_base_shifts"
-    __table_args__ = {"info": PROJECTION}
+    # 2: only the watermarks of readings some item's base stands on.
+    __table_args__ = {"info": {**PROJECTION, "format": 2}}
     reading: Mapped[str] = mapped_column(String(48), primary_key=True)
     shift: Mapped[str] = mapped_column(String(40), primary_key=True)
 
@@ -64,9 +76,21 @@ def base_body(warehouse: str, quantities: dict[str, Decimal], consolidated: list
 
 @projector(BASE)
 def _base(session: Session, event: Event, body: dict[str, Any]) -> None:
-    sql = raw(session)
+    sql, warehouse = raw(session), body["warehouse"]
+    watermark = set(body["consolidated_shifts"])
     sql.many("INSERT OR IGNORE INTO stock_base_shifts (reading, shift) VALUES (?, ?)",
-             [(event.id, shift) for shift in body["consolidated_shifts"]])
+             [(event.id, shift) for shift in watermark])
+    held = {item: (hlc, origin, reading) for item, hlc, origin, reading in sql.run(
+        "SELECT item_code, hlc, origin, reading FROM stock_base WHERE warehouse = ?"
+        " AND item_code IN (SELECT value FROM json_each(?))",
+        (warehouse, json.dumps(list(body["items"]))))}
+    replaced: dict[str | None, list[str]] = defaultdict(list)  # old reading -> items
+    for item in body["items"]:
+        old = held.get(item)
+        if old is None or (event.hlc, event.origin) > (old[0], old[1]):
+            replaced[None if old is None else old[2]].append(item)
+    for old_reading, items in replaced.items():
+        _rebase(sql, warehouse, items, old_reading, watermark)
     rows = []
     for item_code, qty in body["items"].items():
         rows.append((item_code, body["warehouse"], nano(to_decimal(qty, "stock qty")),
@@ -77,6 +101,33 @@ def _base(session: Session, event: Event, body: dict[str, Any]) -> None:
         " hlc = excluded.hlc, origin = excluded.origin, reading = excluded.reading"
         " WHERE (excluded.hlc, excluded.origin) > (stock_base.hlc, stock_base.origin)",
         rows)
+    # The same rows in any order: a watermark is kept exactly while a base stands on it.
+    sql.many("DELETE FROM stock_base_shifts WHERE reading = ?1 AND NOT EXISTS"
+             " (SELECT 1 FROM stock_base WHERE reading = ?1)",
+             [(r,) for r in {event.id, *(r for r in replaced if r is not None)}])
+
+
+def _rebase(sql: Raw, warehouse: str, items: list[str], old_reading: str | None,
+            watermark: set[str]) -> None:
+    """``items``' base moves from ``old_reading`` (None: they had none) to a reading of
+    ``watermark``: the slots of entries only the new one includes leave their pending
+    sums, those of entries only the old one included come back. Reads the slots of
+    those entries only (a day's closings, for the pull's next reading)."""
+    before = set() if old_reading is None else {shift for (shift,) in sql.run(
+        "SELECT shift FROM stock_base_shifts WHERE reading = ?", (old_reading,))}
+    sign = {**{shift: -1 for shift in watermark - before},
+            **{shift: 1 for shift in before - watermark}}
+    if not sign:
+        return
+    wanted, change = set(items), defaultdict[str, int](int)
+    for item, shift, qty in sql.run(
+            "SELECT item_code, shift, qty_nano FROM stock_deltas WHERE warehouse = ?"
+            " AND shift IN (SELECT value FROM json_each(?))", (warehouse, json.dumps(list(sign)))):
+        if item in wanted:
+            change[item] += sign[shift] * qty
+    moved = [(item, warehouse, qty) for item, qty in change.items() if qty]
+    sql.many(ADD_PENDING, moved)
+    sql.many(DROP_PENDING, [m[:2] for m in moved])
 
 
 @dataclass(frozen=True)
@@ -93,41 +144,31 @@ class OnHand:
 
 
 _ON_HAND = """
-SELECT b.qty_nano, (
-    SELECT coalesce(sum(d.qty_nano), 0) FROM stock_deltas d
-    WHERE d.item_code = :item AND d.warehouse = :wh AND d.shift NOT IN (
-        SELECT s.shift FROM stock_base_shifts s WHERE s.reading = b.reading))
-FROM (SELECT :item AS item) AS i
+SELECT b.qty_nano, p.qty_nano FROM (SELECT :item AS item) AS i
 LEFT JOIN stock_base b ON b.item_code = :item AND b.warehouse = :wh
+LEFT JOIN stock_pending p ON p.item_code = :item AND p.warehouse = :wh
 """
+
+
+def _on_hand(item_code: str, warehouse: str, base_nano: int | None,
+             pending_nano: int | None) -> OnHand:
+    base = Decimal(base_nano or 0) / NANO
+    pending = Decimal(pending_nano or 0) / NANO
+    return OnHand(item_code, warehouse, base, pending, base + pending)
 
 
 def on_hand(session: Session, item_code: str, warehouse: str) -> OnHand:
     row = raw(session).one(_ON_HAND, {"item": item_code, "wh": warehouse})
-    base = Decimal(row[0] or 0) / NANO
-    pending = Decimal(row[1] or 0) / NANO
-    return OnHand(item_code, warehouse, base, pending, base + pending)
+    return _on_hand(item_code, warehouse, row[0], row[1])
 
 
 def negative(session: Session, warehouse: str) -> list[OnHand]:
     """Every item of the warehouse whose on-hand quantity is below zero."""
     sql = raw(session)
-    base = {i: (q, r) for i, q, r in sql.run(
-        "SELECT item_code, qty_nano, reading FROM stock_base WHERE warehouse = ?", (warehouse,))}
-    included: dict[str, set[str]] = defaultdict(set)
-    for reading, shift in sql.run("SELECT reading, shift FROM stock_base_shifts"):
-        included[reading].add(shift)
-    pending: dict[str, int] = defaultdict(int)
-    for item, shift, qty in sql.run(
-            "SELECT item_code, shift, qty_nano FROM stock_deltas WHERE warehouse = ?",
-            (warehouse,)):
-        reading = base.get(item, (0, ""))[1]
-        if shift not in included.get(reading, ()):
-            pending[item] += qty
-    out = []
-    for item in sorted(set(base) | set(pending)):
-        b = Decimal(base.get(item, (0, ""))[0]) / NANO
-        p = Decimal(pending.get(item, 0)) / NANO
-        if b + p < 0:
-            out.append(OnHand(item, warehouse, b, p, b + p))
-    return out
+    base = dict(sql.run("SELECT item_code, qty_nano FROM stock_base WHERE warehouse = ?",
+                        (warehouse,)))
+    pending = dict(sql.run("SELECT item_code, qty_nano FROM stock_pending WHERE warehouse = ?",
+                           (warehouse,)))
+    levels = (_on_hand(item, warehouse, base.get(item), pending.get(item))
+              for item in sorted(set(base) | set(pending)))
+    return [level for level in levels if level.negative]

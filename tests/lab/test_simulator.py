@@ -108,8 +108,9 @@ def close_shift(api: httpx.Client, sim: Simulator, opening: str, names: list[str
 
 # -- package surface ----------------------------------------------------------------------
 def test_public_names_are_exported() -> None:
-    assert set(simulator.__all__) == {"Clock", "Faults", "LoggedRequest", "ManualClock",
-                                      "SEEDS", "SiteClock", "Simulator", "State"}
+    assert set(simulator.__all__) == {"Clock", "Costs", "Faults", "LoggedRequest",
+                                      "ManualClock", "SEEDS", "SiteClock", "Simulator",
+                                      "State", "Throttle"}
 
 
 def test_compact_doctypes_agree_with_erpnext_json() -> None:

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.nodekit import USERS, FakeClock, Till, make_node
-from tillmesh.lab.erpnext_simulator import Simulator
+from tillmesh.lab.erpnext_simulator import Simulator, Throttle
 from tillmesh.node.api import Node
 from tillmesh.node.domain.credentials import SecretKind, new_credential
 from tillmesh.node.domain.pos_context import PosContext
@@ -42,6 +42,7 @@ from tillmesh.node.erpnext import (
     setup,
 )
 from tillmesh.node.erpnext._forwarder import Forwarder, consolidated_shifts
+from tillmesh.node.erpnext.const import PER_SALE, PER_SHIFT
 from tillmesh.node.errors import NotFoundError
 from tillmesh.node.projections import catalog, deliveries, stock
 from tillmesh.node.projections.master_data import get_doc
@@ -62,6 +63,7 @@ class Site:
     client: ErpNextClient  # reads documents back, as the API user
     checks: list[Check]  # what setup reported when the module began
     simulator: Simulator | None = None  # None for a real ERPNext
+    per_shift: bool = False  # the store delivers a consolidated Sales Invoice per shift
 
     def get(self, doctype: str, name: str) -> dict[str, Any]:
         return self.client.get_doc(doctype, name, missing_ok=True) or {}
@@ -73,16 +75,19 @@ class Site:
         # The simulator (or a lab site the environment names) over plain http is set up
         # --insecure, as its operator would have to.
         settings = ErpNextSettings(self.url, self.key, self.secret, self.pos_profile,
-                                   verify=urlsplit(self.url).scheme != "http")
+                                   verify=urlsplit(self.url).scheme != "http",
+                                   delivery=PER_SHIFT if self.per_shift else PER_SALE)
         return Forwarder(node, settings, client=lambda: settings.client(transport=transport))
 
 
 @contextlib.contextmanager
-def open_site(kind: str) -> Iterator[Site]:
-    """The simulator (``kind`` "simulator") or the real ERPNext the environment names."""
+def open_site(kind: str, *, per_shift: bool = False,
+              throttle: Throttle | None = None) -> Iterator[Site]:
+    """The simulator (``kind`` "simulator", held to a pace by ``throttle``) or the real
+    ERPNext the environment names; set up for per-shift delivery with ``per_shift``."""
     names = ("URL", "KEY", "SECRET", "POS_PROFILE")
     url, key, secret, profile = (os.environ.get(ENV + name, "") for name in names)
-    sim = Simulator(seed="demo") if kind == "simulator" else None
+    sim = Simulator(seed="demo", throttle=throttle) if kind == "simulator" else None
     if sim is not None:
         url, key, secret, profile = sim.start(), sim.api_key, sim.api_secret, "Demo POS"
     elif not (url and key and secret and profile):
@@ -91,8 +96,8 @@ def open_site(kind: str) -> Iterator[Site]:
     try:
         with ErpNextClient(url, key, secret) as client:
             checks: list[Check] = []
-            setup(client, profile, checks.append)
-            yield Site(url, key, secret, profile, timezone, client, checks, sim)
+            setup(client, profile, checks.append, per_shift=per_shift)
+            yield Site(url, key, secret, profile, timezone, client, checks, sim, per_shift)
     finally:
         if sim is not None:
             sim.stop()
@@ -122,7 +127,8 @@ def blank_counter(site: Site, tmp: Path) -> Node:
 
 def pull_into(site: Site, node: Node) -> PullReport:
     return pull(site.client, Direct(node.log), site.pos_profile,
-                consolidated=lambda: consolidated_shifts(site.client, site.pos_profile))
+                consolidated=lambda: consolidated_shifts(site.client, site.pos_profile,
+                                                         shift_invoices=site.per_shift))
 
 
 def pulled_counter(site: Site, tmp: Path) -> Node:

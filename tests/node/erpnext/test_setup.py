@@ -256,6 +256,28 @@ def test_plain_http_needs_insecure_and_limits_are_saved_only_when_changed(tmp_pa
         load(config)
 
 
+def test_the_delivery_mode_is_saved_and_setup_keeps_it(site, data_dir, capsys):
+    """``--delivery per-shift`` is saved, kept by a later setup that does not name it,
+    and after a return to per-sale the pull still reads the shifts' Sales Invoices."""
+    sim, url = site
+    base = ["--data-dir", str(data_dir), "erpnext", "setup", "--url", url, "--key",
+            sim.api_key, "--secret", sim.api_secret, "--insecure"]
+    config = Config(data_dir=data_dir)
+    assert main([*base, "--delivery", "per-shift"]) == 0
+    out = capsys.readouterr().out
+    assert "created, unique" in out and "custom field Sales Invoice.tillmesh_shift" in out
+    assert "delivery     per-shift" in out
+    assert 'delivery = "per-shift"' in settings_path(config).read_text()
+    assert main(base) == 0 and load(config).per_shift
+    assert main([*base, "--delivery", "per-sale"]) == 0
+    back = load(config)
+    assert (back.delivery, back.reads_shift_invoices) == ("per-sale", True)
+    settings_path(config).write_text(settings_path(config).read_text()
+                                     + 'delivery = "per-day"\n')
+    with pytest.raises(ConfigError, match="delivery missing or malformed"):
+        load(config)
+
+
 # --- the command line ---------------------------------------------------------------------
 
 

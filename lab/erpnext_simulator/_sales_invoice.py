@@ -1,0 +1,125 @@
+"""Sales Invoice posted over REST: a consolidated POS invoice, as per-shift delivery sends it.
+
+ERPNext's own merge makes these (``_merging``); Tillmesh's per-shift delivery posts them
+itself (``node/erpnext/_per_shift.py``): ``is_pos``, ``is_consolidated``, ``update_stock``,
+rows carrying their amounts, Actual tax rows, payments by mode. What ERPNext 15.71 does
+with one (``sales_invoice.py``, ``taxes_and_totals.py``; recorded in
+``tests/lab/recorded/erpnext-15.71-per-shift.jsonl``): it fills accounts, warehouse and
+customer details; keeps each row's rate and amounts (``calculate_item_values`` returns
+early for a consolidated invoice) and a non-zero ``rounding_adjustment`` as sent; sums the
+totals; checks payments' signs, a return's refund against its total (``validate_pos``),
+whole-number UOMs and, on submit, stock at the posting time (NegativeStockError), then
+books the stock. A Sales Invoice that is not a consolidated POS invoice is not simulated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tillmesh.lab.erpnext_simulator._clock import posting_moment
+from tillmesh.lab.erpnext_simulator._consolidation import check_credit_note, set_totals
+from tillmesh.lab.erpnext_simulator._controller import Controller
+from tillmesh.lab.erpnext_simulator._errors import ServerTypeError, ValidationError
+from tillmesh.lab.erpnext_simulator._meta import cint, flt
+from tillmesh.lab.erpnext_simulator._money import dec, round_to_fraction
+from tillmesh.lab.erpnext_simulator._pos import party_defaults, validate_whole_numbers
+from tillmesh.lab.erpnext_simulator._pos_payments import check_refund_covered, invoice_total
+from tillmesh.lab.erpnext_simulator._stock import Move, post
+from tillmesh.lab.erpnext_simulator._store import Doc
+from tillmesh.lab.erpnext_simulator._txn import Txn
+
+
+class SalesInvoice(Controller):
+    def fill(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
+        if not (cint(doc.get("is_pos")) and cint(doc.get("is_consolidated"))):
+            raise ValidationError("the simulator books only consolidated POS Sales Invoices"
+                                  " (is_pos and is_consolidated)")
+        profile = txn.get("POS Profile", doc.get("pos_profile")) or {}
+        company = party_defaults(txn, doc, profile)
+        doc.setdefault("set_warehouse", profile.get("warehouse"))
+        doc.setdefault("debit_to", company.get("default_receivable_account"))
+        doc.setdefault("account_for_change_amount", company.get("default_cash_account"))
+        if not cint(doc.get("set_posting_time")):
+            doc["posting_date"], doc["posting_time"] = txn.today, txn.time
+        doc.setdefault("due_date", doc.get("posting_date"))
+        for row in doc.get("items") or []:
+            _fill_row(txn, doc, row, profile, company)
+        for payment in doc.get("payments") or []:
+            mode = txn.get("Mode of Payment", payment.get("mode_of_payment")) or {}
+            payment.setdefault("type", mode.get("type"))
+            payment["account"] = payment.get("account") or next(
+                (a.get("default_account") for a in mode.get("accounts") or []
+                 if a.get("company") == doc.get("company")), None)
+            payment["base_amount"] = payment.get("amount")
+        # A consolidated invoice keeps the paid amount it was given (only a non-consolidated
+        # return has it recomputed); unsent, the payments' sum.
+        doc.setdefault("paid_amount", sum(flt(p.get("amount")) for p in doc.get("payments")
+                                          or []))
+        if flt(doc.get("rounding_adjustment")) and doc.get("base_rounded_total") is None:
+            # kept as sent, so never converted: set_total_in_words fails on it (recorded)
+            raise ServerTypeError("bad operand type for abs(): 'NoneType'")
+        set_totals(doc, _rounding(txn, doc, profile), flt(profile.get("write_off_limit")))
+        doc["status"] = "Draft"
+
+    def validate(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
+        is_return = cint(doc.get("is_return"))
+        if is_return:
+            check_refund_covered(flt(doc.get("paid_amount")), flt(doc.get("write_off_amount")),
+                                 invoice_total(doc))
+            if doc.get("return_against"):
+                for note in check_credit_note(doc, txn.get("Sales Invoice",
+                                                           doc["return_against"])):
+                    txn.notes.append({"message": note, "title": "Message"})
+        validate_whole_numbers(txn, doc)
+        for idx, row in enumerate(doc.get("payments") or [], 1):
+            amount = flt(row.get("amount"))
+            if amount < 0 and not is_return:
+                raise ValidationError(f"Row #{idx} (Payment Table): Amount must be positive",
+                                      erpnext=True)
+            if amount > 0 and is_return:
+                raise ValidationError(f"Row #{idx} (Payment Table): Amount must be negative",
+                                      erpnext=True)
+
+    def on_submit(self, txn: Txn, doc: Doc, *, chosen_name: bool) -> None:
+        if not doc.get("payments") and flt(doc.get("grand_total")) > 0:
+            raise ValidationError("At least one mode of payment is required for POS invoice.",
+                                  erpnext=True)
+        moves = []
+        outgoing = not cint(doc.get("is_return"))
+        for row in doc.get("items") or []:
+            item = txn.get("Item", row.get("item_code")) or {}
+            if cint(doc.get("update_stock")) and cint(item.get("is_stock_item", 1)) \
+                    and row.get("warehouse"):
+                qty = abs(flt(row.get("stock_qty")))
+                moves.append(Move(row["item_code"], row["warehouse"],
+                                  -qty if outgoing else qty, row.get("name")))
+        post(txn, "Sales Invoice", doc["name"], moves,
+             posting_moment(doc["posting_date"], doc["posting_time"]), doc.get("company"))
+        # The insert answers "Draft" (recorded): ERPNext sets the status after it built
+        # the answer's document. The stored one reads Paid, or Return.
+        txn.after_commit.append(lambda: doc.update(status="Paid" if outgoing else "Return"))
+
+
+def _fill_row(txn: Txn, doc: Doc, row: Doc, profile: Doc, company: Doc) -> None:
+    item = txn.get("Item", row.get("item_code")) or {}
+    for key in ("item_name", "description", "item_group", "stock_uom"):
+        row.setdefault(key, item.get(key))
+    row.setdefault("uom", item.get("stock_uom"))
+    row.setdefault("conversion_factor", 1.0)
+    row["stock_qty"] = flt(row.get("qty")) * flt(row["conversion_factor"])
+    row.setdefault("warehouse", doc.get("set_warehouse"))
+    row.setdefault("income_account", company.get("default_income_account"))
+    row.setdefault("expense_account", company.get("default_expense_account"))
+    row.setdefault("cost_center", profile.get("cost_center") or company.get("cost_center"))
+    for key in ("rate", "amount"):  # kept as sent: a consolidated invoice is not repriced
+        row.setdefault(f"net_{key}", row.get(key))
+        row.setdefault(f"base_{key}", row.get(key))
+        row.setdefault(f"base_net_{key}", row.get(key))
+
+
+def _rounding(txn: Txn, doc: Doc, profile: Doc) -> Any:
+    if cint(profile.get("disable_rounded_total")) or cint(doc.get("disable_rounded_total")):
+        return None
+    currency = txn.get("Currency", doc.get("currency")) or {}
+    fraction = dec(currency.get("smallest_currency_fraction_value", "0.01"))
+    return lambda value: round_to_fraction(value, fraction)

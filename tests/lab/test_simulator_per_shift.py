@@ -1,0 +1,54 @@
+"""Replay what ERPNext 15.71 answered to per-shift delivery's consolidated Sales Invoices
+(``tests/lab/recorded/erpnext-15.71-per-shift.jsonl``, made by ``record_per_shift.py``).
+
+It covers a shift's sales invoice keeping its rows' amounts and a non-zero rounding
+adjustment as sent (and the 500 when that adjustment comes without its ``base_`` amounts),
+one without an adjustment rounded by ERPNext, the insert answering status Draft while the
+stored one reads Paid or Return, a repeat refused 409 and a second copy of an origin event
+417, a credit note against nothing, a refund above its total, a sale beyond the stock, a
+negative payment on a sale, and the pull's list of the shifts held. The harness rebuilds
+the lab site (``lab_site``), adds the custom fields ``erpnext setup --delivery per-shift``
+makes, and gives the cheese the stock the lab had (the recorded shortfall says how much).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.lab import lab_site
+from tests.lab.replay import Replay, assert_replays, records
+from tests.paths import LAB_RECORDED
+from tillmesh.node.erpnext._setup import SHIFT_CUSTOM_FIELDS
+
+RECORDING = LAB_RECORDED / "erpnext-15.71-per-shift.jsonl"
+LAB_USER = "tillmesh-api@lab.example.com"  # whose API key the recorder used
+BEYOND = "PS a shift selling beyond the stock: 417"
+SOLD = 100000  # what that sale asked for
+
+
+class PerShiftSession(Replay):
+    def __init__(self) -> None:
+        super().__init__(lab_site.START, aliases={LAB_USER: "Administrator"})
+
+    def setup(self) -> None:
+        lab_site.build(self.sim, self.client)
+        for field in SHIFT_CUSTOM_FIELDS:
+            answer = self.client.post("/api/resource/Custom Field", json={
+                "dt": field.doctype, "fieldname": field.fieldname, "label": field.label,
+                "fieldtype": "Data", "insert_after": field.after, "no_copy": 1,
+                "unique": int(field.unique)})
+            assert answer.status_code == 200, answer.text
+        recorded = records(RECORDING)
+        at = next(i for i, r in enumerate(recorded) if r["label"] == BEYOND)
+        short = re.search(r"<strong>([\d.]+)</strong> units", json.dumps(recorded[at]["resp"]))
+        assert short is not None
+        sold_before = sum(row["qty"] for r in recorded[:at] if r["method"] == "POST"
+                          and r["status"] == 200 and not r["body"]["is_return"]
+                          for row in r["body"]["items"] if row["item_code"] == "O2-CHEESE")
+        self.sim.set_bin("O2-CHEESE", lab_site.WAREHOUSE,
+                         SOLD - float(short.group(1)) + sold_before)
+
+
+def test_replay_matches_the_recorded_per_shift_answers() -> None:
+    assert_replays(PerShiftSession(), records(RECORDING))
