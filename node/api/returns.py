@@ -134,8 +134,11 @@ def _record(node: Node, caller: Caller, invoice: str, lines: list[dict[str, Any]
         body = as_return(sale_body(cart=d.cart, totals=totals, tenders=d.tenders, ctx=d.ctx,
                                    invoice=number, shift=d.shift, cashier=caller.user,
                                    posted_at=now), invoice)
-        for item, original_row in zip(body["items"], d.rows, strict=True):
+        for item, original_row, sold in zip(body["items"], d.rows, d.sold, strict=True):
             item["pos_invoice_item"] = original_row
+            # What the row sold: every counter judges over-returns by it, whether or not
+            # it holds the sale (archived, or older than its history).
+            item["sold_qty"] = str(sold)
         body.update(said)
         event = tx.append("sale.returned", body)
         node.audit(tx, "return", auth, invoice=number, return_against=invoice,
@@ -155,6 +158,7 @@ class _Draft:
     owner: str  # the counter that made the sale
     cart: Cart
     rows: list[str]  # the sold row of each cart line
+    sold: list[Decimal]  # what each of those rows sold
     ctx: PosContext
     shift: str
     due: Decimal
@@ -190,7 +194,8 @@ def _draft(node: Node, s: Session, invoice: str, lines: list[dict[str, Any]] | N
         raise ValidationError(f"Refund payments must add up to {due}")
     for t in tenders:
         ctx.mode(t.mode_of_payment)
-    return _Draft(row.origin, cart, rows, ctx, shift, due, tenders)
+    sold = {item["name"]: Decimal(item["qty"]) for item in original["items"]}
+    return _Draft(row.origin, cart, rows, [sold[r] for r in rows], ctx, shift, due, tenders)
 
 
 def _refund_mode(original: dict[str, Any], ctx: PosContext) -> str:

@@ -54,12 +54,14 @@ class Moved:
     seconds: float
 
 
-def run(config: Config, now: datetime, signer: Signer) -> Moved:
-    """Move what the policy lets go; safe while the node runs and after a cut run."""
+def run(config: Config, now: datetime, signer: Signer, cut: datetime | None = None) -> Moved:
+    """Move what the policy lets go (or what is older than ``cut``, for a benchmark's
+    shorter window); safe while the node runs and after a cut run."""
     start = time.perf_counter()
     key = read_key_file(config.key_path)
-    cut = retention.cutoff(now, config.tz, retention.fiscal_start(config.fiscal_year_start),
-                           config.keep_fiscal_years)
+    cut = cut or retention.cutoff(now, config.tz,
+                                  retention.fiscal_start(config.fiscal_year_start),
+                                  config.keep_fiscal_years)
     conn = connect_store(config.db_path, key)
     try:
         _finish(conn, config.db_path, key)

@@ -46,11 +46,15 @@ class ReturnLineRow(Base):
     row: Mapped[str] = mapped_column(String(48), primary_key=True)  # the sold row
     against: Mapped[str] = mapped_column(String(40), index=True)  # the sale
     qty_nano: Mapped[int] = mapped_column(BigInteger)  # see ledger.NANO
+    # What the sold row sold, as the return carries it (None: a return recorded before
+    # returns carried it; then the sale's own event says).
+    sold_nano: Mapped[int | None] = mapped_column(BigInteger)
     hlc: Mapped[int] = mapped_column(BigInteger)
     origin: Mapped[str] = mapped_column(String(32))
     # Why the sale's counter could not be asked, when the return went ahead without it.
     unconfirmed: Mapped[str | None] = mapped_column(String(512), index=True)
-    __table_args__ = {"info": PROJECTION}
+    # 2: sold_nano.
+    __table_args__ = {"info": {**PROJECTION, "format": 2}}
 
 
 class OverReturnRow(Base):
@@ -115,11 +119,12 @@ def _returned(session: Session, event: Event, body: dict[str, Any]) -> None:
     if body.get("reservation"):
         sql.run(_END, (body["reservation"], event.id))
     against = body["return_against"]
-    sql.many("INSERT INTO return_lines (invoice, row, against, qty_nano, hlc, origin,"
-             " unconfirmed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    sql.many("INSERT INTO return_lines (invoice, row, against, qty_nano, sold_nano, hlc,"
+             " origin, unconfirmed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
              [(body["invoice"], item["pos_invoice_item"], against, -nano(Decimal(item["qty"])),
+               None if item.get("sold_qty") is None else nano(Decimal(item["sold_qty"])),
                event.hlc, event.origin, body.get("unconfirmed")) for item in body["items"]])
-    _judge(sql, against, _sold_items(sql, against))
+    _judge(sql, against)
 
 
 @projector("sale.submitted")
@@ -130,23 +135,31 @@ def _sold(session: Session, event: Event, body: dict[str, Any]) -> None:
 
 
 def _sold_items(sql: Raw, invoice: str) -> list[dict[str, Any]] | None:
-    found = sql.one("SELECT e.body FROM sales s JOIN events e ON e.origin = s.origin"
+    found = sql.one("SELECT e.body FROM sales s JOIN every_event e ON e.origin = s.origin"
                     " AND e.seq = s.seq WHERE s.invoice = ? AND s.is_return = 0", (invoice,))
     return None if found is None else list(unpack_body(found[0])["items"])
 
 
-def _judge(sql: Raw, against: str, items: list[dict[str, Any]] | None) -> None:
+def _judge(sql: Raw, against: str, items: list[dict[str, Any]] | None = None) -> None:
     """Flag again, from every return row held, the returns of ``against`` that gave back
-    more than it sold (nothing until the sale itself is held)."""
+    more than it sold. What a row sold is what its returns carry, so every counter judges
+    alike whether it holds the sale or not (archived, or before its history began); for
+    rows whose returns predate that, the sale's event (``items``, else looked up): such a
+    row is not judged until the sale is held."""
     sql.run("DELETE FROM over_returns WHERE against = ?", (against,))
-    if items is None:
-        return
-    sold = {item["name"]: nano(Decimal(item["qty"])) for item in items}
+    lines = sql.run("SELECT invoice, row, qty_nano, sold_nano, origin FROM return_lines"
+                    " WHERE against = ? ORDER BY hlc, origin, invoice", (against,))
+    sold = {row: int(s) for _, row, _, s, _ in lines if s is not None}
+    held = False  # whether the sale's own rows are known
+    if any(row not in sold for _, row, _, _, _ in lines):
+        found = items if items is not None else _sold_items(sql, against)
+        if found is not None:
+            sold, held = {item["name"]: nano(Decimal(item["qty"])) for item in found} | sold, True
     total: dict[str, int] = {}
     flagged = []
-    for invoice, row, qty, origin in sql.run(
-            "SELECT invoice, row, qty_nano, origin FROM return_lines WHERE against = ?"
-            " ORDER BY hlc, origin, invoice", (against,)):
+    for invoice, row, qty, _, origin in lines:
+        if row not in sold and not held:
+            continue  # neither its returns nor the sale say what it sold: not yet judged
         total[row] = total.get(row, 0) + qty
         if total[row] > sold.get(row, 0):
             flagged.append((invoice, row, against, sold.get(row, 0), total[row], qty, origin))
