@@ -52,6 +52,7 @@ class Moved:
     floor: dict[str, int]
     cutoff: datetime
     seconds: float
+    sales: int = 0  # sales rows that left the live ledger with their events
 
 
 def run(config: Config, now: datetime, signer: Signer, cut: datetime | None = None) -> Moved:
@@ -65,6 +66,7 @@ def run(config: Config, now: datetime, signer: Signer, cut: datetime | None = No
     conn = connect_store(config.db_path, key)
     try:
         _finish(conn, config.db_path, key)
+        _compact(conn, config.db_path, key)
         target = _plan(config.db_path, key, hlc.pack(int(cut.timestamp() * 1000), 0))
         if not target:
             return Moved(0, 0, {}, cut, time.perf_counter() - start)
@@ -73,10 +75,11 @@ def run(config: Config, now: datetime, signer: Signer, cut: datetime | None = No
         floor = {**before, **_hashes(conn, target)}
         checkpoint.advance(config.db_path, key, floor, signer, config.node_id, now.isoformat())
         _lower(conn, before, floor)
+        sales = _compact(conn, config.db_path, key)
     finally:
         conn.close()
     return Moved(events, segments, {o: s for o, (s, _) in floor.items()}, cut,
-                 time.perf_counter() - start)
+                 time.perf_counter() - start, sales)
 
 
 def _plan(db_path: Path, key: bytes, cutoff_hlc: int) -> dict[str, int]:
@@ -159,6 +162,47 @@ def _lower(conn: Any, before: Floor, floor: Floor) -> None:
                 conn.execute("ROLLBACK")
                 raise
             at = step
+
+
+# The live tables whose rows of archived documents a checkpoint lets go (``ledger.compact``,
+# ``outbox.forget``), each with what must hold before a row may go here.
+_COMPACTED = {"sales": "invoice IN (SELECT invoice FROM archive.sales)",  # copied there
+              "outbox": "settled = 1"}
+
+
+def _compact(conn: Any, db_path: Path, key: bytes) -> int:
+    """Delete the live rows of archived documents that the checkpoint let go (those at or
+    below its floor it no longer holds), a few thousand per transaction; how many sales."""
+    path = checkpoint.checkpoint_path(db_path)
+    if not path.exists():
+        return 0
+    ckpt = checkpoint.ALIAS
+    conn.execute(f"ATTACH DATABASE ? AS {ckpt} KEY ?", (str(path), f"x'{key.hex()}'"))
+    try:
+        floor = conn.execute(f"SELECT origin, seq FROM {ckpt}.event_floor").fetchall()
+        gone = {table: [row for origin, upto in floor for row in conn.execute(
+            f"SELECT rowid FROM main.{table} t WHERE origin = ? AND seq <= ? AND {must}"
+            f" AND NOT EXISTS (SELECT 1 FROM {ckpt}.{table} c WHERE {_same(conn, table)})",
+            (origin, upto)).fetchall()] for table, must in _COMPACTED.items()}
+    finally:
+        conn.execute(f"DETACH DATABASE {ckpt}")
+    for table, rows in gone.items():
+        for at in range(0, len(rows), LOWER_BATCH):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(f"DELETE FROM main.{table} WHERE rowid = ?",
+                                 rows[at:at + LOWER_BATCH])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+    return len(gone["sales"])
+
+
+def _same(conn: Any, table: str) -> str:
+    """``c`` (the checkpoint's row) has ``t``'s primary key."""
+    keys = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})") if row[5]]
+    return " AND ".join(f"c.{k} = t.{k}" for k in keys)
 
 
 def _finish(conn: Any, db_path: Path, key: bytes) -> None:
@@ -273,7 +317,8 @@ def cmd_run(data_dir: DataDir, args: argparse.Namespace) -> int:
         print(f"nothing to archive: every event from before {kept} is archived already, "
               "or still owed to ERPNext or not consolidated there")
     else:
-        print(f"archived {moved.events:,} events in {moved.segments} segments in "
+        print(f"archived {moved.events:,} events in {moved.segments} segments (and"
+              f" {moved.sales:,} sales rows of the ledger) in "
               f"{moved.seconds:.1f} s; the live store keeps what came from {kept} on")
     return 0
 

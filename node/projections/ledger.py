@@ -46,6 +46,7 @@ from tillmesh.node.domain.totals import RateTotals, recorded_due, vat_per_rate_o
 from tillmesh.node.errors import NotFoundError, ShiftError
 from tillmesh.node.projections import projector
 from tillmesh.node.projections.deliveries import ACKED
+from tillmesh.node.store.archive import SALE_COLUMNS
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.raw import Raw, raw
@@ -96,6 +97,7 @@ class SaleRow(Base):
     summary: Mapped[bytes] = mapped_column(LargeBinary)  # SaleSummary fields, msgpack
     __table_args__ = (
         Index("ix_sales_shift", "shift"),
+        Index("ix_sales_event", "origin", "seq"),  # by event: a closing's late ones, ``compact``
         Index("ix_sales_hlc", "hlc", "origin", "invoice"),  # the latest first: invoice_list
         # A shift's returns (the outbox's crossings) among its sales, indexing returns only.
         Index("ix_sales_returns", "shift", sqlite_where=text("return_against IS NOT NULL")),
@@ -459,11 +461,12 @@ def summary_of(raw: bytes) -> SaleSummary:
 
 
 def shift_sales(session: Session, shift: str, *, late: bool | None = None) -> list[SaleSummary]:
-    """A shift's sales in stamp order; ``late=True``: only those its closing missed."""
-    q = select(SaleRow.summary).where(SaleRow.shift == shift).order_by(SaleRow.hlc)
-    if late is not None:
-        q = q.where(SaleRow.late.is_(late))
-    return [summary_of(raw) for raw in session.scalars(q)]
+    """A shift's sales in stamp order, live or archived (``compact``); ``late=True``: only
+    those its closing missed."""
+    rows = raw(session).run(
+        "SELECT summary FROM every_sale WHERE shift = ?"
+        + ("" if late is None else f" AND late = {int(late)}") + " ORDER BY hlc", (shift,))
+    return [summary_of(row[0]) for row in rows]
 
 
 def unreconciled_late(session: Session, shift: str) -> list[SaleSummary]:
@@ -493,7 +496,9 @@ def returned_qty(session: Session, row: str) -> Decimal:
 def recorded_sale(session: Session, invoice: str) -> tuple[SaleRow, dict[str, Any]]:
     """A recorded sale or return: its ledger row and the body of the event behind it
     (live, or in the archive)."""
-    row = session.get(SaleRow, invoice)
+    row = session.get(SaleRow, invoice) or session.scalars(
+        select(SaleRow).from_statement(text("SELECT * FROM every_sale WHERE invoice = :i")),
+        {"i": invoice}).first()
     if row is None:
         raise NotFoundError(f"No invoice {invoice!r} on this counter")
     return row, unpack_body(_body_of(raw(session), row.origin, row.seq))
@@ -521,6 +526,38 @@ def first_unconsolidated(session: Session, within: Mapping[str, tuple[int, int]]
                 _slot(sql, shift, invoice, bool(late)) not in done):
             first[origin] = int(seq)
     return first
+
+
+def compact(session: Session, batch: int = 5000) -> list[str]:
+    """Move the rows of sales that left with their events into the archive's ``sales``
+    (read through ``every_sale``); the invoices moved. A row leaves when its sale is at or
+    below this store's floor, not late, carried by no other closing, and its shift's
+    closing that ERPNext holds is below the floor too: no event still to come changes it
+    (that closing stands, and ERPNext consolidates a sale once). So a checkpoint that
+    let them go, plus the live events, equals the live tables that let them go."""
+    sql = raw(session)
+    floor = {str(o): int(s) for o, s in sql.run("SELECT origin, seq FROM event_floor")}
+    settled = set()
+    for closing, event in sql.run("SELECT closing, event FROM delivered_closings"):
+        origin, _, seq = str(event).rpartition(":")
+        if int(seq) <= floor.get(origin, 0):
+            settled.add(str(closing))
+    leaving = [str(invoice) for origin, upto in sorted(floor.items())
+               for invoice, shift, late in sql.run(
+                   "SELECT invoice, shift, late FROM sales WHERE origin = ? AND seq <= ?",
+                   (origin, upto))
+               if not late and shift in settled]
+    carried = {str(i) for (i,) in sql.run(
+        "SELECT invoice FROM carried WHERE invoice IN (SELECT value FROM json_each(?))",
+        (json.dumps(leaving),))}
+    leaving = [i for i in leaving if i not in carried]
+    for at in range(0, len(leaving), batch):
+        chunk = json.dumps(leaving[at:at + batch])
+        sql.run(f"INSERT OR REPLACE INTO archive.sales ({SALE_COLUMNS}) SELECT {SALE_COLUMNS}"
+                " FROM main.sales WHERE invoice IN (SELECT value FROM json_each(?))", (chunk,))
+        sql.run("DELETE FROM main.sales WHERE invoice IN (SELECT value FROM json_each(?))",
+                (chunk,))
+    return leaving
 
 
 def carried(session: Session, invoices: Iterable[str]) -> dict[str, str]:

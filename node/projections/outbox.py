@@ -18,6 +18,7 @@ rows, planned by ``by_shift``: a shift's closing then stands for the whole shift
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -317,6 +318,13 @@ def plan(session: Session, *, per_shift: bool = False) -> Consolidation:
         whole = {item.name for item in items if item.per_shift}
         crossed = [c for c in crossed if c[0] not in whole and c[2] not in whole]
     return consolidation_order(items, crossed)
+
+
+def forget(session: Session, invoices: list[str]) -> None:
+    """The rows of delivered invoices whose sales left the ledger (``ledger.compact``):
+    nothing will be owed for them again (an invoice has one event)."""
+    raw(session).run(f"DELETE FROM outbox WHERE doctype = '{INVOICE}' AND settled = 1 AND name"
+                     " IN (SELECT value FROM json_each(?))", (json.dumps(invoices),))
 
 
 def owed(session: Session) -> set[Key]:

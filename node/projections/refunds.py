@@ -135,7 +135,7 @@ def _sold(session: Session, event: Event, body: dict[str, Any]) -> None:
 
 
 def _sold_items(sql: Raw, invoice: str) -> list[dict[str, Any]] | None:
-    found = sql.one("SELECT e.body FROM sales s JOIN every_event e ON e.origin = s.origin"
+    found = sql.one("SELECT e.body FROM every_sale s JOIN every_event e ON e.origin = s.origin"
                     " AND e.seq = s.seq WHERE s.invoice = ? AND s.is_return = 0", (invoice,))
     return None if found is None else list(unpack_body(found[0])["items"])
 

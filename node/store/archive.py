@@ -8,7 +8,9 @@ store says up to which seq the archive holds its events; the live ones start aft
 chain from its hash. The temporary view ``every_event`` is the live events plus the
 archived ones up to the floor (each event exactly once, whatever step of a move was cut
 by a crash): a body looked up by (origin, seq) is found wherever it lies, and a peer that
-asks for an old range is answered from the archive.
+asks for an old range is answered from the archive. The archive also keeps the ledger's
+rows of the sales that left (``sales``, moved by ``projections.ledger.compact``); the
+view ``every_sale`` reads them with the live ones.
 
 The archive is sealed in segments, one per month an archiving run touched: a segment
 lists, per origin, the seq range it holds and its last event's hash; its seal is the
@@ -51,7 +53,18 @@ _SCHEMA = (
     " seal TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS archive.ix_segments_month ON segments (month)",
     "CREATE INDEX IF NOT EXISTS archive.ix_archive_order ON events (hlc, origin, seq)",
+    # The ledger's rows of sales that left with their events (``ledger.compact``): the
+    # columns of ``sales`` (a test holds them equal).
+    "CREATE TABLE IF NOT EXISTS archive.sales (invoice VARCHAR(40) NOT NULL PRIMARY KEY,"
+    " origin VARCHAR(32) NOT NULL, seq BIGINT NOT NULL, hlc BIGINT NOT NULL,"
+    " shift VARCHAR(40) NOT NULL, is_return BOOLEAN NOT NULL, return_against VARCHAR(40),"
+    " posted_at VARCHAR NOT NULL, customer VARCHAR(140) NOT NULL,"
+    " cashier VARCHAR(140) NOT NULL, grand_total VARCHAR NOT NULL, late BOOLEAN NOT NULL,"
+    " summary BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS archive.ix_archived_sales_shift ON sales (shift)",
 )
+SALE_COLUMNS = ("invoice, origin, seq, hlc, shift, is_return, return_against, posted_at,"
+                " customer, cashier, grand_total, late, summary")
 # The live store keeps, below its floor, the events the store's membership is folded from
 # (``KEPT``) and each origin's last archived event (its signed head): a joining counter
 # gets them with the live ones. Archived rows count only below the floor and when not
@@ -63,6 +76,10 @@ _VIEW = (f"CREATE TEMP VIEW IF NOT EXISTS every_event AS SELECT {COLUMNS} FROM m
          f" UNION ALL SELECT a.origin, a.seq, a.hlc, a.wall_us, a.kind, a.body, a.prev_hash,"
          f" a.hash, a.sig FROM archive.events a JOIN main.event_floor f"
          f" ON f.origin = a.origin AND a.seq < f.seq AND a.kind NOT IN ({_KEPT})")
+# Every sale the ledger holds, live or archived (a row being moved shows once).
+_SALES = (f"CREATE TEMP VIEW IF NOT EXISTS every_sale AS SELECT {SALE_COLUMNS} FROM main.sales"
+          f" UNION ALL SELECT {SALE_COLUMNS} FROM archive.sales a WHERE NOT EXISTS"
+          f" (SELECT 1 FROM main.sales m WHERE m.invoice = a.invoice)")
 _FLOOR = ("CREATE TABLE IF NOT EXISTS main.event_floor (origin VARCHAR(32) NOT NULL,"
           " seq BIGINT NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (origin))")
 NO_SEAL = "0" * 64  # the "previous seal" of the first segment
@@ -83,7 +100,7 @@ def attach(conn: Any, path: Path, key: bytes) -> None:
             os.close(fd)
     conn.execute(f"ATTACH DATABASE ? AS {ALIAS} KEY ?", (str(path), f"x'{key.hex()}'"))
     conn.execute(f"PRAGMA {ALIAS}.journal_mode = WAL").fetchone()
-    for statement in (*_SCHEMA, _FLOOR, _VIEW):
+    for statement in (*_SCHEMA, _FLOOR, _VIEW, _SALES):
         conn.execute(statement)
 
 

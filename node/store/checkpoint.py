@@ -13,7 +13,9 @@ handler looking up an earlier event's body finds it in the attached archive), an
 digests, the seal of the checkpoint before it, who made it and when, and that counter's
 Ed25519 signature of it all. It is checked the way events are: its heads must be the
 archive's last events, its digests its tables', its signature a counter's the store
-enrolled. Each archiving run makes the next one from the last plus the events it moved.
+enrolled. Each archiving run makes the next one from the last plus the events it moved,
+then lets the ledger's rows of the sales that left go to the archive (``ledger.compact``);
+the live store deletes the same rows after it (``ops.archive``), so the two stay equal.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node import projections
 from tillmesh.node.errors import StoreError
+from tillmesh.node.projections import ledger, outbox
 from tillmesh.node.store import archive
 from tillmesh.node.store._engine import _connect, archive_path, open_engine
 from tillmesh.node.store.base import PROJECTIONS_KEY, Base, Meta
@@ -164,6 +167,9 @@ def _build(db_path: Path, key: bytes, after: Floor, floor: Floor, signer: Signer
                 projections.apply(session, event)
                 if count % REBUILD_BATCH == 0:
                     session.flush()
+            session.flush()
+            # The rows of sales that left, and of their delivery: the store drops the same.
+            outbox.forget(session, ledger.compact(session))
         # Sealed once committed: a projection may hold rows back until the commit (search).
         with Session(engine) as session, session.begin():
             conn = session.connection().connection.driver_connection

@@ -26,6 +26,7 @@ from tillmesh.node.ops import archive as archive_ops
 from tillmesh.node.ops import daemon
 from tillmesh.node.ops.backup import backup, restore
 from tillmesh.node.ops.config import load
+from tillmesh.node.projections import ledger, outbox
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import (
     checkpoint,
@@ -55,6 +56,19 @@ def _key(node) -> bytes:
     from tillmesh.node.store import read_key_file
 
     return read_key_file(node.config.key_path)
+
+
+def _every_sale(node) -> list[tuple]:
+    """The ledger's sales, live and archived, as a report of an old shift reads them."""
+    conn = connect_store(node.config.db_path, _key(node))
+    try:
+        return conn.execute("SELECT * FROM every_sale ORDER BY invoice").fetchall()
+    finally:
+        conn.close()
+
+
+def _but_compacted(tables: dict[str, str]) -> dict[str, str]:
+    return {name: digest for name, digest in tables.items() if name not in ("sales", "outbox")}
 
 
 def _live(node) -> list[tuple[str, int, str]]:
@@ -104,9 +118,12 @@ def _signer(node):
 
 def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store):
     node, old, new = store
-    tables, vector = _tables(node), node.log.vector()
+    tables, vector, sales = _tables(node), node.log.vector(), _every_sale(node)
     everything = node.log.range("C01", 1, vector["C01"])
     before = len(_live(node))
+    with node.log.reading() as s:
+        report = ledger.shift_sales(s, old[0][0])
+        owed_before = len(outbox.owed(s))
 
     moved = archive_ops.run(node.config, NOW, _signer(node))
 
@@ -116,7 +133,14 @@ def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store):
     below = [(s, k) for o, s, k in live if s <= moved.floor["C01"]]
     assert all(k in KEPT for s, k in below if s != moved.floor["C01"])  # only the store's members
     assert len(live) < before - moved.events + len(below) + 1
-    assert node.log.vector() == vector and _tables(node) == tables
+    # The 2024 sales' ledger rows left with their events; every sale still reads the same.
+    assert moved.sales == len([r for r in sales if r[2] <= moved.floor["C01"]]) > 0
+    assert node.log.vector() == vector and _every_sale(node) == sales
+    assert _but_compacted(_tables(node)) == _but_compacted(tables)
+    with node.log.reading() as s:
+        assert ledger.shift_sales(s, old[0][0]) == report  # an old shift's report
+        assert len(outbox.owed(s)) == owed_before - moved.sales  # their delivery rows too
+    tables = _tables(node)
     assert node.log.range("C01", 1, vector["C01"]) == everything  # a peer asking gets it all
     assert archive_ops.run(node.config, NOW, _signer(node)).events == 0  # nothing twice
     lines = archive_ops.verify(node.config)
@@ -150,7 +174,7 @@ def test_a_changed_archive_or_checkpoint_is_refused(store):
 
     cp = connect_store(checkpoint.checkpoint_path(node.config.db_path), key)
     try:
-        cp.execute("UPDATE main.sales SET grand_total = '0.01'")
+        cp.execute("UPDATE main.shifts SET closed_by = 'mallory'")
     finally:
         cp.close()
     log = EventLog(node.log.engine, "C01", clock=node.clock)
@@ -162,7 +186,7 @@ def test_a_changed_archive_or_checkpoint_is_refused(store):
 
 def test_a_run_cut_after_its_checkpoint_is_finished_by_the_next(store, monkeypatch):
     node = store[0]
-    tables = _tables(node)
+    tables, sales = _tables(node), _every_sale(node)
     real = archive_ops._lower
 
     def cut(conn, before, floor):
@@ -178,6 +202,8 @@ def test_a_run_cut_after_its_checkpoint_is_finished_by_the_next(store, monkeypat
     archive_ops.run(node.config, NOW, _signer(node))
     seal = checkpoint.read_seal(checkpoint.checkpoint_path(node.config.db_path), _key(node))
     assert seal is not None and seal.at(log.floors())
+    assert _but_compacted(_tables(node)) == _but_compacted(tables) and _every_sale(node) == sales
+    tables = _tables(node)
     log.rebuild(trusted={"C01": _signer(node).public})
     assert _tables(node) == tables
 
@@ -277,3 +303,15 @@ def test_the_running_node_archives_at_the_time_set(store, monkeypatch):
 
     floors = asyncio.run(until_archived())
     assert floors and floors["C01"][0] < node.log.vector()["C01"]
+
+
+def test_the_archive_keeps_sales_rows_as_the_ledger_does(tmp_path):
+    """The archive's ``sales`` has the ledger's columns, so a row moves whole."""
+    node = _demo_node(tmp_path / "c1", datetime(2026, 1, 5, tzinfo=UTC))
+    conn = connect_store(node.config.db_path, _key(node))
+    try:
+        live, archived = ([tuple(r[1:4]) for r in conn.execute(
+            f"PRAGMA {schema}.table_info(sales)")] for schema in ("main", "archive"))
+    finally:
+        conn.close()
+    assert live == archived
