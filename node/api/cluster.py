@@ -108,7 +108,8 @@ async def snapshot_chunk(node: Node, request: SnapshotAsk) -> dict[str, Any]:
     async with ticket.lock:
         if ticket.size < 0:
             key = read_key_file(node.config.key_path)
-            await asyncio.to_thread(snapshot.export, node.config.db_path, key, ticket)
+            await asyncio.to_thread(snapshot.export, node.config.db_path, key, ticket,
+                                    from_checkpoint=node.config.join_from_checkpoint)
             await node.log.flush()
     with open(ticket.path, "rb") as fh:
         fh.seek(request.offset)

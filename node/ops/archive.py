@@ -17,7 +17,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -52,52 +52,67 @@ class Moved:
     floor: dict[str, int]
     cutoff: datetime
     seconds: float
-    sales: int = 0  # sales rows that left the live ledger with their events
+    sales: int = 0  # sales rows that left the live ledger
+    checkpoint: dict[str, int] = field(default_factory=dict)  # where it stands now
 
 
 def run(config: Config, now: datetime, signer: Signer, cut: datetime | None = None) -> Moved:
-    """Move what the policy lets go (or what is older than ``cut``, for a benchmark's
-    shorter window); safe while the node runs and after a cut run."""
+    """Bring the checkpoint to what ERPNext holds and move what the policy lets go (or
+    what is older than ``cut``, for a benchmark's shorter window); safe while the node
+    runs and after a cut run."""
     start = time.perf_counter()
     key = read_key_file(config.key_path)
     cut = cut or retention.cutoff(now, config.tz,
                                   retention.fiscal_start(config.fiscal_year_start),
                                   config.keep_fiscal_years)
+    path = checkpoint.checkpoint_path(config.db_path)
     conn = connect_store(config.db_path, key)
     try:
-        _finish(conn, config.db_path, key)
+        _finish(conn)
         _compact(conn, config.db_path, key)
-        target = _plan(config.db_path, key, hlc.pack(int(cut.timestamp() * 1000), 0))
-        if not target:
-            return Moved(0, 0, {}, cut, time.perf_counter() - start)
+        stands = dict(checkpoint.standing(conn, path, key) or {})
+        sales = 0
+        ahead = _plan(config.db_path, key, None, {o: s for o, (s, _) in stands.items()})
+        if ahead:  # the checkpoint first: the floor never passes it
+            stands |= _hashes(conn, ahead, "every_event")
+            checkpoint.advance(config.db_path, key, stands, signer, config.node_id,
+                               now.isoformat())
+            sales = _compact(conn, config.db_path, key)
         before = archive.floors(conn)
-        events, segments = _append(conn, before, target, now.isoformat(), config.node_id)
-        floor = {**before, **_hashes(conn, target)}
-        checkpoint.advance(config.db_path, key, floor, signer, config.node_id, now.isoformat())
-        _lower(conn, before, floor)
-        sales = _compact(conn, config.db_path, key)
+        target = {o: min(s, stands[o][0]) for o, s in _plan(
+            config.db_path, key, hlc.pack(int(cut.timestamp() * 1000), 0),
+            {o: s for o, (s, _) in before.items()}).items() if o in stands}
+        target = {o: s for o, s in target.items() if s > before.get(o, (0, b""))[0]}
+        events = segments = 0
+        if target:
+            events, segments = _append(conn, before, target, now.isoformat(), config.node_id)
+            _lower(conn, before, {**before, **_hashes(conn, target, "archive.events")})
+        floor = archive.floors(conn)
     finally:
         conn.close()
     return Moved(events, segments, {o: s for o, (s, _) in floor.items()}, cut,
-                 time.perf_counter() - start, sales)
+                 time.perf_counter() - start, sales, {o: s for o, (s, _) in stands.items()})
 
 
-def _plan(db_path: Path, key: bytes, cutoff_hlc: int) -> dict[str, int]:
-    """Per origin, the floor the policy allows now (only those that move)."""
+def _plan(db_path: Path, key: bytes, cutoff_hlc: int | None, base: dict[str, int]
+          ) -> dict[str, int]:
+    """Per origin, how far past ``base`` the policy lets go now (only those that move):
+    up to the first event whose document is owed or unconsolidated, and (``cutoff_hlc``)
+    older than the window."""
     engine = open_engine(db_path, key)
     try:
         with Session(engine) as session:
             cursor: Any = session.connection().connection.driver_connection
-            floor = {o: s for o, (s, _) in archive.floors(cursor).items()}
             older = {str(o): int(s) for o, s in cursor.execute(
-                "SELECT origin, max(seq) FROM main.events WHERE hlc < ? GROUP BY origin",
-                (cutoff_hlc,))}
+                "SELECT origin, max(seq) FROM main.events"
+                + ("" if cutoff_hlc is None else " WHERE hlc < ?") + " GROUP BY origin",
+                () if cutoff_hlc is None else (cutoff_hlc,))}
             owed = {str(o): int(s) for o, s in cursor.execute(
                 "SELECT origin, min(seq) FROM outbox WHERE settled = 0 GROUP BY origin")}
-            within = {o: (floor.get(o, 0), s) for o, s in older.items()}
+            within = {o: (base.get(o, 0), s) for o, s in older.items()}
             for origin, seq in ledger.first_unconsolidated(session, within).items():
                 owed[origin] = min(seq, owed.get(origin, seq))
-            return retention.next_floor(floor, older, owed)
+            return retention.next_floor(base, older, owed)
     finally:
         engine.dispose()
 
@@ -129,13 +144,13 @@ def _append(conn: Any, before: Floor, target: dict[str, int], made_at: str,
     return events, segments
 
 
-def _hashes(conn: Any, target: dict[str, int]) -> Floor:
+def _hashes(conn: Any, target: dict[str, int], table: str) -> Floor:
     out = {}
     for origin, seq in target.items():
-        row = conn.execute("SELECT hash FROM archive.events WHERE origin = ? AND seq = ?",
+        row = conn.execute(f"SELECT hash FROM {table} WHERE origin = ? AND seq = ?",
                            (origin, seq)).fetchone()
         if row is None:
-            raise StoreError(f"the archive lacks {origin}:{seq}")
+            raise StoreError(f"the store lacks {origin}:{seq}")
         out[origin] = (seq, bytes(row[0]))
     return out
 
@@ -205,17 +220,13 @@ def _same(conn: Any, table: str) -> str:
     return " AND ".join(f"c.{k} = t.{k}" for k in keys)
 
 
-def _finish(conn: Any, db_path: Path, key: bytes) -> None:
-    """A run cut after its checkpoint: lower the floor to where the checkpoint stands."""
-    seal = checkpoint.read_seal(checkpoint.checkpoint_path(db_path), key)
+def _finish(conn: Any) -> None:
+    """A run cut after it archived: the floor goes up to the archive's last events."""
     floor = archive.floors(conn)
-    if seal is None or seal.at(floor):
-        return
-    ahead = {o: s for o, s in seal.vector.items() if s > floor.get(o, (0, b""))[0]}
-    if any(s < floor.get(o, (0, b""))[0] for o, s in seal.vector.items()):
-        raise StoreError("the checkpoint stands behind the archive's floor: run `tillmesh "
-                         "archive verify`")
-    _lower(conn, floor, {**floor, **_hashes(conn, ahead)})
+    ahead = {o: h for o, h in archive.archived_heads(conn).items()
+             if h[0] > floor.get(o, (0, b""))[0]}
+    if ahead:
+        _lower(conn, floor, {**floor, **ahead})
 
 
 # --- status, verify, export ---------------------------------------------------------------
@@ -253,18 +264,21 @@ def verify(config: Config) -> list[str]:
     conn = connect_store(config.db_path, key)
     try:
         checked = archive.verify(conn, REBUILD_BATCH)
-        floor = archive.floors(conn)
+        path = checkpoint.checkpoint_path(config.db_path)
+        at = checkpoint.standing(conn, path, key)
         trusted = {str(n): bytes(k) for n, k in conn.execute(checkpoint.ENROLLED_KEYS)}
     finally:
         conn.close()
     lines = [f"archive: {checked.segments} segments, {checked.events:,} events, every seal "
              "and chain holds; the live store starts where it ends"]
-    if floor:
+    if at is None and checked.events:
+        raise StoreError(f"events were archived but {path} is missing")
+    if at is not None:
         trusted[config.node_id] = read_keypair_file(config.node_key_path).signer.public
-        seal = checkpoint.check(checkpoint.checkpoint_path(config.db_path), key, floor,
-                                trusted)
-        lines.append(f"checkpoint: at the floor, signed by {seal.made_by} "
-                     f"({seal.made_at}), its {len(seal.digests)} tables as sealed")
+        seal = checkpoint.check(path, key, at, trusted)
+        lines.append(f"checkpoint: at {sum(seal.vector.values()):,} events, signed by "
+                     f"{seal.made_by} ({seal.made_at}), its {len(seal.digests)} tables as"
+                     " sealed")
     return lines
 
 
@@ -313,12 +327,13 @@ def cmd_run(data_dir: DataDir, args: argparse.Namespace) -> int:
     signer = read_keypair_file(config.node_key_path).signer
     moved = run(config, now, signer)
     kept = moved.cutoff.strftime("%Y-%m-%d")
-    if not moved.events and not moved.floor:
+    print(f"checkpoint at {sum(moved.checkpoint.values()):,} events (what ERPNext holds);"
+          f" {moved.sales:,} sales rows of the ledger moved to the archive")
+    if not moved.events:
         print(f"nothing to archive: every event from before {kept} is archived already, "
               "or still owed to ERPNext or not consolidated there")
     else:
-        print(f"archived {moved.events:,} events in {moved.segments} segments (and"
-              f" {moved.sales:,} sales rows of the ledger) in "
+        print(f"archived {moved.events:,} events in {moved.segments} segments in "
               f"{moved.seconds:.1f} s; the live store keeps what came from {kept} on")
     return 0
 

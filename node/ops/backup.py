@@ -45,6 +45,7 @@ from tillmesh.node.ops.provisioning import _made_by_join, _node_stopped, _remove
 from tillmesh.node.ops.seal import _secrets as counter_secrets
 from tillmesh.node.projections import counters
 from tillmesh.node.store import (
+    archive,
     backup_file,
     backup_restored,
     checkpoint,
@@ -52,7 +53,7 @@ from tillmesh.node.store import (
     read_key_file,
     sealing,
 )
-from tillmesh.node.store._engine import archive_path
+from tillmesh.node.store._engine import archive_path, connect_store
 from tillmesh.node.store.const import MAX_DRIFT_MS
 from tillmesh.node.store.event_log import EventLog
 from tillmesh.node.store.ownership import own
@@ -89,7 +90,7 @@ def backup(config: Config, out: Path, passphrase: str, limits: Limits = LIMITS
     tag = secrets.token_hex(4)
     copies = {part: out.with_name(f".{out.name}.{part}-{tag}") for part in _PARTS}
     try:
-        vector = _copy_parts(config, db_key, copies)
+        vector = copy_parts(config, db_key, copies)
         head = backup_file.header(key, node=config.node_id, cluster=config.cluster,
                                    created_at=began.isoformat(), events=sum(vector.values()))
         held = [part for part in _PARTS if copies[part].exists()]
@@ -108,29 +109,37 @@ def backup(config: Config, out: Path, passphrase: str, limits: Limits = LIMITS
             "bytes": out.stat().st_size, "seconds": time.monotonic() - started}
 
 
-# The files a backup carries, in the order it carries them: the store, and once events
-# were archived, the checkpoint at its floor and the archive (``store.archive``).
+# The files a backup carries, in the order it carries them: the store, and once it has a
+# checkpoint, the checkpoint and the archive (``store.checkpoint``, ``store.archive``).
 _PARTS = ("store", "checkpoint", "archive")
 _COPY_TRIES = 3  # an archiving run that moves the floor between two copies: copy again
 
 
-def _copy_parts(config: Config, db_key: bytes, copies: dict[str, Path]) -> dict[str, int]:
-    """Consistent copies of the store and, if it archived events, of its checkpoint (at
-    the copy's floor: copied again if a run moved it meanwhile) and archive (taken last,
-    it holds at least what the floor says); the store's vector."""
+def copy_parts(config: Config, db_key: bytes, copies: dict[str, Path]) -> dict[str, int]:
+    """Consistent copies of the store and, once it has a checkpoint, of the checkpoint and
+    the archive (taken last); copied again if an archiving run moved things between the
+    copies (the checkpoint must stand on the copied events, the archive hold at least
+    what the copied floor says); the store's vector."""
+    ckpt = checkpoint.checkpoint_path(config.db_path)
     for _ in range(_COPY_TRIES):
         for copy in copies.values():
             copy.unlink(missing_ok=True)
         backup_file.copy_online(config.db_path, db_key, copies["store"])
         vector = backup_file.check(copies["store"], db_key)
-        floor = backup_file.floor(copies["store"], db_key)
-        if not floor:
+        if not ckpt.exists():
+            if backup_file.floor(copies["store"], db_key):
+                raise StoreError(f"events were archived but {ckpt} is missing")
             return vector
-        backup_file.copy_online(checkpoint.checkpoint_path(config.db_path), db_key,
-                                copies["checkpoint"])
-        seal = checkpoint.read_seal(copies["checkpoint"], db_key)
-        if seal is not None and seal.at(floor):
-            backup_file.copy_online(archive_path(config.db_path), db_key, copies["archive"])
+        backup_file.copy_online(ckpt, db_key, copies["checkpoint"])
+        backup_file.copy_online(archive_path(config.db_path), db_key, copies["archive"])
+        conn = connect_store(copies["store"], db_key, archive=copies["archive"])
+        try:
+            whole = checkpoint.stands_on(conn, copies["checkpoint"], db_key) and all(
+                archive.archived_heads(conn).get(o, (0, b""))[0] >= seq
+                for o, (seq, _) in archive.floors(conn).items())
+        finally:
+            conn.close()
+        if whole:
             return vector
     raise StoreError("the archive kept moving while the backup copied it: run the backup "
                      "again when `tillmesh archive run` is done")

@@ -119,6 +119,10 @@ class Config:
     keep_fiscal_years: int = DEFAULT_KEEP_YEARS  # the current fiscal year and the one before
     fiscal_year_start: str = DEFAULT_FISCAL_START  # MM-DD, as ERPNext's Fiscal Year starts
     archive_at: str = DEFAULT_ARCHIVE_AT  # HH:MM store time: the node archives daily then
+    # A counter this one invites starts from the checkpoint (seconds, however old the
+    # store) instead of copying the live events too; it then holds no history before the
+    # checkpoint, and a release that changes tables cannot rebuild it (join it again).
+    join_from_checkpoint: bool = False
     printer: PrinterConfig = field(default_factory=PrinterConfig)  # a [printer] table
 
     @property

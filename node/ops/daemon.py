@@ -141,9 +141,9 @@ async def _archive_daily(node: Node) -> None:
         except Exception:  # a full disk, a damaged archive: said; tried again tomorrow
             log.exception("archiving old events failed; `tillmesh archive verify` says why")
             continue
-        if moved.events:
-            log.info("archived %d events in %.1f s (live from %s)", moved.events,
-                     moved.seconds, moved.cutoff.date())
+        log.info("checkpoint at %d events, %d sales rows to the archive, %d events"
+                 " archived (live from %s) in %.1f s", sum(moved.checkpoint.values()),
+                 moved.sales, moved.events, moved.cutoff.date(), moved.seconds)
 
 
 def _share_api_socket(config: Config) -> None:

@@ -63,13 +63,14 @@ from tillmesh.node.domain.authority import KINDS, Change, fold
 from tillmesh.node.domain.releases import RELEASE, Hold, allows, names
 from tillmesh.node.errors import ConfigError, NodeUnavailable, TillmeshError, ValidationError
 from tillmesh.node.ops import config as config_mod
+from tillmesh.node.ops.backup import copy_parts
 from tillmesh.node.ops.cli import _as_user, _login_options, _read_pin, _refuse_pin
 from tillmesh.node.ops.config import CONFIG_NAME, Config
 from tillmesh.node.ops.const import API_TIMEOUT_S, PING_TIMEOUT_S
 from tillmesh.node.ops.provisioning import node_running
 from tillmesh.node.store import read_key_file
-from tillmesh.node.store._engine import _connect
-from tillmesh.node.store.backup_file import copy_online
+from tillmesh.node.store._engine import _connect, archive_path
+from tillmesh.node.store.checkpoint import checkpoint_path
 from tillmesh.node.store.event_codec import unpack_body
 
 DataDir = Callable[[argparse.Namespace], Path]
@@ -451,14 +452,21 @@ class Machine:
             store, api = work / "store", work / "api"
             store.mkdir(mode=0o700)
             api.mkdir(mode=0o700)
-            size = sum(p.stat().st_size for p in config.db_path.parent.glob(
-                config.db_path.name + "*") if p.is_file())
+            # The store with its checkpoint and archive: a rebuild starts from the one and
+            # (a release with other tables) reads the other.
+            copied = store / "tillmesh.db"
+            copies = {"store": copied, "checkpoint": checkpoint_path(copied),
+                      "archive": archive_path(copied)}
+            size = sum(p.stat().st_size for part in (config.db_path,
+                                                     checkpoint_path(config.db_path),
+                                                     archive_path(config.db_path))
+                       for p in part.parent.glob(part.name + "*") if p.is_file())
             free = shutil.disk_usage(work).free
             if free < ROOM_FACTOR * size:
                 raise StepFailed(f"{work.parent} has {free / 2**20:,.0f} MiB free; the copy "
                                  f"of the store needs {ROOM_FACTOR * size / 2**20:,.0f} MiB")
             try:
-                copy_online(config.db_path, read_key_file(config.key_path), store / "tillmesh.db")
+                copy_parts(config, read_key_file(config.key_path), copies)
             except TillmeshError as exc:
                 raise StepFailed(exc.message) from exc
             # Its own socket (never the live node's lock), the live keys, the copy's file.

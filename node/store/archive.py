@@ -71,11 +71,11 @@ SALE_COLUMNS = ("invoice, origin, seq, hlc, shift, is_return, return_against, po
 # kept: each event shows once, also when a run was cut between its steps (the floor and
 # the deletes move together).
 KEPT = authority.KINDS
-_KEPT = ", ".join(f"'{kind}'" for kind in KEPT)
+KEPT_SQL = ", ".join(f"'{kind}'" for kind in KEPT)
 _VIEW = (f"CREATE TEMP VIEW IF NOT EXISTS every_event AS SELECT {COLUMNS} FROM main.events"
          f" UNION ALL SELECT a.origin, a.seq, a.hlc, a.wall_us, a.kind, a.body, a.prev_hash,"
          f" a.hash, a.sig FROM archive.events a JOIN main.event_floor f"
-         f" ON f.origin = a.origin AND a.seq < f.seq AND a.kind NOT IN ({_KEPT})")
+         f" ON f.origin = a.origin AND a.seq < f.seq AND a.kind NOT IN ({KEPT_SQL})")
 # Every sale the ledger holds, live or archived (a row being moved shows once).
 _SALES = (f"CREATE TEMP VIEW IF NOT EXISTS every_sale AS SELECT {SALE_COLUMNS} FROM main.sales"
           f" UNION ALL SELECT {SALE_COLUMNS} FROM archive.sales a WHERE NOT EXISTS"
@@ -200,30 +200,6 @@ def floors(cursor: Any) -> dict[str, tuple[int, bytes]]:
     return {str(o): (int(s), bytes(h)) for o, s, h in cursor.execute(FLOORS)}
 
 
-def in_order(cursor: Any, after: Mapping[str, tuple[int, bytes]],
-             upto: Mapping[str, tuple[int, bytes]], batch: int) -> Iterator[Event]:
-    """The archived events after ``after`` up to ``upto`` (per origin), in HLC order: the
-    order a replay applies them in. The walk starts at the earliest of them, so it reads
-    what one run moved, not the whole archive."""
-    firsts = [cursor.execute("SELECT hlc FROM archive.events WHERE origin = ? AND seq = ?",
-                             (o, after.get(o, (0, b""))[0] + 1)).fetchone() for o in upto]
-    stamps = [int(row[0]) for row in firsts if row is not None]
-    if not stamps:
-        return
-    last: tuple[int, str, int] = (min(stamps) - 1, "", 0)
-    while True:
-        rows = cursor.execute(
-            f"SELECT {READ} FROM archive.events WHERE (hlc, origin, seq) > (?, ?, ?)"
-            " ORDER BY hlc, origin, seq LIMIT ?", (*last, batch)).fetchall()
-        if not rows:
-            return
-        for row in rows:
-            origin, seq = str(row[0]), int(row[1])
-            if after.get(origin, (0, b""))[0] < seq <= upto.get(origin, (0, b""))[0]:
-                yield Event(*row)
-        last = (int(rows[-1][2]), str(rows[-1][0]), int(rows[-1][1]))
-
-
 def last_seal(cursor: Any) -> str:
     row = cursor.execute("SELECT seal FROM archive.segments ORDER BY id DESC LIMIT 1").fetchone()
     return NO_SEAL if row is None else str(row[0])
@@ -269,10 +245,13 @@ def read_segments(cursor: Any, months: tuple[str, str] | None = None
                 f" FROM archive.segments {where} ORDER BY id", params).fetchall()]
 
 
-def _events(cursor: Any, origin: str, first: int, last: int, batch: int) -> Iterator[Event]:
+def events_of(cursor: Any, table: str, origin: str, first: int, last: int, batch: int
+              ) -> Iterator[Event]:
+    """``origin``'s events ``first``..``last`` in ``table`` (``archive.events``, or the
+    ``every_event`` view), in seq order, ``batch`` per read."""
     while first <= last:
         rows = cursor.execute(
-            f"SELECT {READ} FROM archive.events WHERE origin = ? AND seq BETWEEN ? AND ?"
+            f"SELECT {READ} FROM {table} WHERE origin = ? AND seq BETWEEN ? AND ?"
             " ORDER BY seq", (origin, first, min(last, first + batch - 1))).fetchall()
         if not rows:
             return
@@ -285,7 +264,7 @@ def segment_events(cursor: Any, segment: Segment, batch: int) -> Iterator[Event]
     """A segment's events, in (origin, seq) order."""
     for origin in sorted(segment.ranges):
         first, last = segment.ranges[origin]
-        yield from _events(cursor, origin, first, last, batch)
+        yield from events_of(cursor, "archive.events", origin, first, last, batch)
 
 
 @dataclass(frozen=True)
@@ -310,7 +289,7 @@ def verify(cursor: Any, batch: int) -> Verified:
             if first != seq + 1:
                 raise StoreError(f"archive segment {number} ({segment.month}) starts "
                                  f"{origin} at {first}, after {seq}: a gap or an overlap")
-            for event in _events(cursor, origin, first, last, batch):
+            for event in events_of(cursor, "archive.events", origin, first, last, batch):
                 if event.seq != seq + 1 or not event.verify(digest):
                     raise StoreError(f"archived event {event.id} does not chain to "
                                      f"{origin}:{seq} (segment {number}, {segment.month})")

@@ -1,27 +1,34 @@
-"""A checkpoint: the projection tables as the archived events leave them.
+"""A checkpoint: the projection tables as the events up to a point left them.
 
-Archived events are not replayed again: ``rebuild`` starts from the checkpoint at the
-floor and applies only the live events, so its cost follows the retention window, not
-the store's age. Projections are pure functions of the event set whatever the order of
-origins, so the tables at the floor plus the live events equal a replay of every event
-(tested).
+Events before the checkpoint are not replayed again: ``rebuild`` starts from it and
+applies only the events after it, and a joining counter gets it with those events only,
+so their cost follows what happened since the last night, not the store's age.
+Projections are pure functions of the event set whatever the order of origins, so the
+tables at the checkpoint plus the later events equal a replay of every event (tested).
+
+Each archiving run (``ops.archive``) brings it forward, to the frontier of what ERPNext
+holds: per origin, up to the first event whose document is still owed or not
+consolidated (a counter holding only later events could not deliver it). The archive's
+floor (``event_floor``) never passes it: the live store holds every event after the
+floor, the checkpoint stands at or after the floor.
 
 ``<store>-checkpoint.db`` (SQLCipher, the store's key) holds every table of the store's
-schema, the projection tables filled, ``event_floor`` set to the vector it stands at (so a
-handler looking up an earlier event's body finds it in the attached archive), and in
-``meta`` its seal: that vector and each origin's head hash there, the tables' shape and
+schema, the projection tables filled, ``event_floor`` set to the vector it stands at,
+and in ``meta`` its seal: that vector and each origin's hash there, the tables' shape and
 digests, the seal of the checkpoint before it, who made it and when, and that counter's
-Ed25519 signature of it all. It is checked the way events are: its heads must be the
-archive's last events, its digests its tables', its signature a counter's the store
-enrolled. Each archiving run makes the next one from the last plus the events it moved,
-then lets the ledger's rows of the sales that left go to the archive (``ledger.compact``);
-the live store deletes the same rows after it (``ops.archive``), so the two stay equal.
+Ed25519 signature of it all. It is checked the way events are: its hashes must be the
+store's own events there (``standing``), its digests its tables', its signature a
+counter's the store enrolled. Each run makes the next one from the last plus the events
+between, then lets the ledger's rows of archived-for-good sales go to the archive
+(``ledger.compact``); the live store deletes the same rows after it (``ops.archive``), so
+the two stay equal.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import json
 import os
 import re
@@ -37,10 +44,11 @@ from tillmesh.node import projections
 from tillmesh.node.errors import StoreError
 from tillmesh.node.projections import ledger, outbox
 from tillmesh.node.store import archive
-from tillmesh.node.store._engine import _connect, archive_path, open_engine
+from tillmesh.node.store._engine import _connect, archive_path, connect_store, open_engine
 from tillmesh.node.store.base import PROJECTIONS_KEY, Base, Meta
 from tillmesh.node.store.const import REBUILD_BATCH
 from tillmesh.node.store.tables import columns, digests
+from tillmesh.replication.event import Event
 from tillmesh.replication.signing import Signer, digest_signed_by
 
 KEY = "checkpoint"  # meta, in the checkpoint file: its seal
@@ -99,16 +107,15 @@ def read_seal(path: Path, key: bytes) -> Seal | None:
 
 
 def check(path: Path, key: bytes, floor: Floor, trusted: Mapping[str, bytes]) -> Seal:
-    """The checkpoint at ``path``, checked: it stands at ``floor``, a counter of
+    """The checkpoint at ``path``, checked: it stands at ``floor`` (``standing``), a counter of
     ``trusted`` (counter -> public signing key) signed it, its tables are what it sealed,
     and this release built them (else ``Reshaped``). StoreError saying what fails."""
     seal = read_seal(path, key)
     if seal is None:
         raise StoreError(f"no checkpoint at {path}: the archived events cannot be skipped")
     if not seal.at(floor):
-        raise StoreError(f"the checkpoint stands at {seal.vector}, the archive at "
-                         f"{ {o: s for o, (s, _) in floor.items()} }: run `tillmesh archive "
-                         "run` to finish the last move")
+        raise StoreError(f"the checkpoint stands at {seal.vector}, but this store's "
+                         "events there are not the ones it sealed: refused")
     public = trusted.get(seal.made_by)
     if public is None or not digest_signed_by(seal.digest, bytes.fromhex(seal.sig), public):
         raise StoreError(f"the checkpoint is not signed by {seal.made_by}'s enrolled key: "
@@ -127,27 +134,73 @@ def check(path: Path, key: bytes, floor: Floor, trusted: Mapping[str, bytes]) ->
     return seal
 
 
-def advance(db_path: Path, key: bytes, floor: Floor, signer: Signer, made_by: str,
+def standing(conn: Any, path: Path, key: bytes) -> Floor | None:
+    """Where the checkpoint at ``path`` stands, with the hash of the store's own event
+    at each seq there (``conn``: the store's, archive attached; empty when the store does
+    not hold it); None when there is no checkpoint."""
+    seal = read_seal(path, key)
+    if seal is None:
+        return None
+    held = {}
+    for origin, seq in seal.vector.items():
+        row = conn.execute("SELECT hash FROM every_event WHERE origin = ? AND seq = ?",
+                           (origin, seq)).fetchone()
+        held[origin] = (seq, b"" if row is None else bytes(row[0]))
+    return held
+
+
+def stands_on(conn: Any, path: Path, key: bytes) -> bool:
+    """Whether the checkpoint at ``path`` stands on this store's own events (``conn``)."""
+    seal, at = read_seal(path, key), standing(conn, path, key)
+    return seal is not None and at is not None and seal.at(at)
+
+
+def advance(db_path: Path, key: bytes, upto: Floor, signer: Signer, made_by: str,
             made_at: str) -> Seal:
-    """The next checkpoint, at ``floor``: the last one with the archived events between
-    its floor and ``floor`` applied in HLC order."""
+    """The next checkpoint, at ``upto``: the last one with the store's events between
+    its vector and ``upto`` applied in HLC order."""
     before = read_seal(checkpoint_path(db_path), key)
-    after = {} if before is None else {o: (s, bytes.fromhex(before.heads[o]))
-                                       for o, s in before.vector.items()}
-    return _build(db_path, key, after, floor, signer, made_by, made_at, before)
+    after = {} if before is None else dict(before.vector)
+    return _build(db_path, key, after, upto, signer, made_by, made_at, before)
 
 
-def from_archive(db_path: Path, key: bytes, floor: Floor, signer: Signer, made_by: str,
-                 made_at: str) -> Seal:
-    """A checkpoint at ``floor`` built from nothing by every archived event (a release
-    whose tables differ from the last checkpoint's: the one replay of the archive)."""
-    return _build(db_path, key, {}, floor, signer, made_by, made_at, None)
+def from_events(db_path: Path, key: bytes, upto: Floor, signer: Signer, made_by: str,
+                made_at: str) -> Seal:
+    """A checkpoint at ``upto`` built from nothing by every event up to it (a release
+    whose tables differ from the last checkpoint's: the one replay of the history).
+    StoreError when the store does not hold them all (it joined from a checkpoint)."""
+    conn = connect_store(db_path, key)
+    try:
+        for origin, (seq, _) in upto.items():
+            held = conn.execute("SELECT count(*) FROM every_event WHERE origin = ? AND"
+                                " seq <= ?", (origin, seq)).fetchone()[0]
+            if held != seq:
+                raise StoreError(
+                    f"this counter holds {held} of {origin}'s first {seq} events (it "
+                    "joined from a checkpoint): this release's tables can be built only "
+                    "from them all; join it again from a counter of this release")
+    finally:
+        conn.close()
+    return _build(db_path, key, {}, upto, signer, made_by, made_at, None)
 
 
-def _build(db_path: Path, key: bytes, after: Floor, floor: Floor, signer: Signer,
+def _between(db_path: Path, key: bytes, after: Mapping[str, int], upto: Floor
+             ) -> Iterator[Event]:
+    """The store's events after ``after`` up to ``upto`` (per origin), live or archived,
+    in HLC order: each origin's run is in seq order, which is its HLC order."""
+    conn = connect_store(db_path, key)
+    try:
+        runs = [archive.events_of(conn, "every_event", origin, after.get(origin, 0) + 1,
+                                  seq, REBUILD_BATCH) for origin, (seq, _) in upto.items()]
+        yield from heapq.merge(*runs, key=lambda e: (e.hlc, e.origin, e.seq))
+    finally:
+        conn.close()
+
+
+def _build(db_path: Path, key: bytes, after: Mapping[str, int], upto: Floor, signer: Signer,
            made_by: str, made_at: str, before: Seal | None) -> Seal:
-    """``before``'s tables (or empty ones) with the archived events after ``after`` up to
-    ``floor``. Built beside and renamed over the old file once sealed and on disk: a
+    """``before``'s tables (or empty ones) with the store's events after ``after`` up to
+    ``upto``. Built beside and renamed over the old file once sealed and on disk: a
     failure leaves the old one."""
     path = checkpoint_path(db_path)
     fresh = path.with_name(f".{path.name}.new")
@@ -161,9 +214,8 @@ def _build(db_path: Path, key: bytes, after: Floor, floor: Floor, signer: Signer
             conn: Any = session.connection().connection.driver_connection
             conn.execute("DELETE FROM event_floor")
             conn.executemany("INSERT INTO event_floor (origin, seq, hash) VALUES (?, ?, ?)",
-                             [(o, s, h) for o, (s, h) in floor.items()])
-            moved = archive.in_order(conn, after, floor, REBUILD_BATCH)
-            for count, event in enumerate(moved, 1):
+                             [(o, s, h) for o, (s, h) in upto.items()])
+            for count, event in enumerate(_between(db_path, key, after, upto), 1):
                 projections.apply(session, event)
                 if count % REBUILD_BATCH == 0:
                     session.flush()
@@ -173,8 +225,8 @@ def _build(db_path: Path, key: bytes, after: Floor, floor: Floor, signer: Signer
         # Sealed once committed: a projection may hold rows back until the commit (search).
         with Session(engine) as session, session.begin():
             conn = session.connection().connection.driver_connection
-            seal = Seal({o: s for o, (s, _) in floor.items()},
-                        {o: h.hex() for o, (_, h) in floor.items()}, projections.shape(),
+            seal = Seal({o: s for o, (s, _) in upto.items()},
+                        {o: h.hex() for o, (_, h) in upto.items()}, projections.shape(),
                         digests(conn), NONE if before is None else before.digest.hex(),
                         made_by, made_at)
             seal = Seal(**{**asdict(seal), "sig": signer.sign_digest(seal.digest).hex()})

@@ -307,11 +307,15 @@ class EventLog:
 
     def range(self, origin: str, first: int, last: int) -> list[Event]:
         """One origin's events ``first..last`` inclusive (what a peer asks for), from the
-        live store or the archive."""
+        live store or the archive; only the run of them held from ``first`` on (a counter
+        that joined from a checkpoint holds none before it: a peer asking gets nothing,
+        and asks another counter)."""
         with self.reading() as s:
             rows = raw(s).run(f"SELECT {archive.READ} FROM every_event WHERE origin = ?"
                               " AND seq BETWEEN ? AND ? ORDER BY seq", (origin, first, last))
-            return [Event(*r) for r in rows]
+        held = [Event(*r) for r in rows]
+        run = next((i for i, e in enumerate(held) if e.seq != first + i), len(held))
+        return held[:run]
 
     def floors(self, session: Session | None = None) -> dict[str, tuple[int, bytes]]:
         """Per origin, the (seq, hash) of its last event in the archive (``archive``)."""
@@ -319,25 +323,29 @@ class EventLog:
             return {str(o): (int(q), bytes(h)) for o, q, h in raw(s).run(archive.FLOORS)}
 
     def rebuild(self, trusted: Mapping[str, bytes] | None = None) -> int:
-        """Empty every projection and replay the log; returns the events replayed. With
-        events archived, the tables start from the checkpoint at the floor (signed by a
-        counter of ``trusted``, else of the store's enrolled keys) and only the live events
-        are replayed; a checkpoint of another release's tables is built again from the
-        archive first."""
-        floors = self.floors()
-        if not floors:
-            return self._replay(None)
+        """Empty every projection and replay the log; returns the events replayed. With a
+        checkpoint, the tables start from it (signed by a counter of ``trusted``, else of
+        the store's enrolled keys) and only the events after it are replayed; a
+        checkpoint of another release's tables is built again from the events first."""
         files = store_files(self.engine)
         path = checkpoint.checkpoint_path(files.path)
+        with self.reading() as s:
+            at = checkpoint.standing(s.connection().connection.driver_connection, path,
+                                     files.key)
+        if at is None:
+            if self.floors():
+                raise StoreError(f"events were archived but {path} is missing: restore it "
+                                 "from a backup")
+            return self._replay(None, {})
         try:
-            checkpoint.check(path, files.key, floors, trusted or self.enrolled_keys())
+            checkpoint.check(path, files.key, at, trusted or self.enrolled_keys())
         except checkpoint.Reshaped:
             if self.signer is None:
                 raise
-            checkpoint.from_archive(files.path, files.key, floors, self.signer, self.origin,
-                                    self.clock().isoformat())
+            checkpoint.from_events(files.path, files.key, at, self.signer, self.origin,
+                                   self.clock().isoformat())
         with checkpoint.attached(self.engine, path, files.key):
-            return self._replay(checkpoint.load)
+            return self._replay(checkpoint.load, {o: s for o, (s, _) in at.items()})
 
     def enrolled_keys(self) -> dict[str, bytes]:
         """Each enrolled, unrevoked counter's Ed25519 key, this one's own included."""
@@ -347,16 +355,16 @@ class EventLog:
             keys[self.origin] = self.signer.public
         return keys
 
-    def _replay(self, start: Callable[[Session], None] | None) -> int:
-        floors = self.floors()
+    def _replay(self, start: Callable[[Session], None] | None,
+                after: Mapping[str, int]) -> int:
         with self.transaction() as tx:
             projections.reset(tx.session)
             if start is not None:
                 start(tx.session)
             count = 0
             for event in self.events(tx.session):
-                if event.seq <= floors.get(event.origin, (0, b""))[0]:
-                    continue  # left live by the archive; the checkpoint holds it
+                if event.seq <= after.get(event.origin, 0):
+                    continue  # the checkpoint holds it
                 projections.apply(tx.session, event)
                 count += 1
                 if count % REBUILD_BATCH == 0:

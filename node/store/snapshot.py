@@ -34,7 +34,7 @@ from tillmesh.node.errors import StoreError, ValidationError
 from tillmesh.node.projections import projection_tables, shape
 from tillmesh.node.store import EventRow, checkpoint, snapshot_check
 from tillmesh.node.store._engine import _connect
-from tillmesh.node.store.archive import live_chains
+from tillmesh.node.store.archive import KEPT_SQL, live_chains
 from tillmesh.node.store.base import EventFloor
 from tillmesh.node.store.const import KEY_BYTES, TICKET_BYTES, TICKET_S
 from tillmesh.node.store.tables import columns
@@ -87,8 +87,25 @@ def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def export(db_path: Path, key: bytes, ticket: Ticket) -> int:
+# Starting from the checkpoint, the new counter gets the events after it (and, before it,
+# the store's membership and each origin's event there, its chains' start), and the
+# checkpoint's vector as its floor; not the events the checkpoint holds.
+_AFTER_CHECKPOINT = (
+    f"main.events e WHERE NOT EXISTS (SELECT 1 FROM {checkpoint.ALIAS}.event_floor f"
+    f" WHERE f.origin = e.origin AND e.seq < f.seq) OR e.kind IN ({KEPT_SQL})")
+
+
+def _source(from_checkpoint: bool, table: str) -> str:
+    if not from_checkpoint:
+        return f"main.{table}"
+    return {"events": _AFTER_CHECKPOINT,
+            "event_floor": f"{checkpoint.ALIAS}.event_floor"}.get(table, f"main.{table}")
+
+
+def export(db_path: Path, key: bytes, ticket: Ticket, *, from_checkpoint: bool = False) -> int:
     """Write the store's events and projections to ``ticket.path``; its size in bytes.
+    With a checkpoint, it goes along; ``from_checkpoint``: only the events after it too
+    (``config.join_from_checkpoint``), else every live event.
 
     Blocking (seconds for a big store): run it in a thread. Its own connection reads one
     snapshot of the database (WAL), so the node goes on selling meanwhile.
@@ -112,7 +129,8 @@ def export(db_path: Path, key: bytes, ticket: Ticket) -> int:
                                     create[0], count=1))
                 cols = columns(conn, "main", table.name)
                 conn.execute(f"INSERT INTO {_ALIAS}.{table.name} ({cols}) "
-                             f"SELECT {cols} FROM main.{table.name}")
+                             f"SELECT {cols} FROM "
+                             f"{_source(from_checkpoint and carried.exists(), table.name)}")
             # Equal columns may hold rows of another format: the installer compares this.
             conn.execute(f"CREATE TABLE {_ALIAS}.{_SHAPE} (shape TEXT NOT NULL)")
             conn.execute(f"INSERT INTO {_ALIAS}.{_SHAPE} VALUES (?)", (shape(),))
@@ -145,9 +163,9 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
         floor = {str(o): (int(s), bytes(h)) for o, s, h in conn.execute(
             f"SELECT origin, seq, hash FROM {_ALIAS}.event_floor")}
         seal = checkpoint.carried(conn, _ALIAS)
-        if floor and (seal is None or not seal.at(floor)):
+        if (floor and seal is None) or (seal is not None and not _stands(conn, seal)):
             raise ValidationError("the snapshot's events start after an archived part, and "
-                                  "the checkpoint it carries is not at that point: pulling "
+                                  "the checkpoint it carries does not stand on them: pulling "
                                   "events instead")
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -161,9 +179,20 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    if seal is not None and floor:
+    if seal is not None:
         checkpoint.install_from(snapshot, snapshot_key, db_path, key, seal)
     return count
+
+
+def _stands(conn: Any, seal: checkpoint.Seal) -> bool:
+    """Whether the snapshot holds each origin's event where the checkpoint stands, as it
+    sealed it (the checkpoint is then what those events and all before them built)."""
+    for origin, seq in seal.vector.items():
+        row = conn.execute(f"SELECT hash FROM {_ALIAS}.events WHERE origin = ? AND seq = ?",
+                           (origin, seq)).fetchone()
+        if row is None or bytes(row[0]).hex() != seal.heads[origin]:
+            return False
+    return True
 
 
 def _shape_of(conn: Any) -> str | None:

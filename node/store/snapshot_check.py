@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node.errors import StoreError
 from tillmesh.node.projections import shape
-from tillmesh.node.store import archive, checkpoint, open_engine, read_key_file
+from tillmesh.node.store import checkpoint, open_engine, read_key_file
 from tillmesh.node.store._engine import _connect, connect_store
 from tillmesh.node.store.base import Meta
 from tillmesh.node.store.const import KEY_BYTES, REBUILD_BATCH
@@ -88,16 +88,16 @@ def replay_digests(db_path: Path, key: bytes, vector: dict[str, int], scratch_di
                    trusted: Mapping[str, bytes] | None = None) -> dict[str, str]:
     """The digests of the tables that exactly the events within ``vector`` build, replayed
     in log order into a scratch store in ``scratch_dir``, removed after. Reads the live
-    store on a connection of its own, a short read at a time. With events archived, the
-    scratch store starts from the checkpoint at the floor, checked first (signed by a
-    counter of ``trusted``: StoreError if not) and only the live events are replayed."""
+    store on a connection of its own, a short read at a time. With a checkpoint, the
+    scratch store starts from it, checked first (signed by a counter of ``trusted``:
+    StoreError if not) and only the events after it are replayed."""
     shutil.rmtree(scratch_dir, ignore_errors=True)  # a check a stop cut short
     scratch_dir.mkdir(mode=0o700, parents=True)
     try:
         path = scratch_dir / "scratch.db"
         conn = connect_store(db_path, key)
         try:
-            floor = archive.floors(conn)
+            floor = checkpoint.standing(conn, checkpoint.checkpoint_path(db_path), key) or {}
         finally:
             conn.close()
         if floor:
@@ -127,8 +127,8 @@ def replay_digests(db_path: Path, key: bytes, vector: dict[str, int], scratch_di
 
 def _installed_events(db_path: Path, key: bytes, vector: dict[str, int],
                       floor: Mapping[str, tuple[int, bytes]]) -> Iterator[list[Event]]:
-    """The events within ``vector`` and above the floor in log order (hlc, origin, seq),
-    in batches; events that came after the install are skipped."""
+    """The events within ``vector`` and after the checkpoint (``floor``) in log order
+    (hlc, origin, seq), in batches; events that came after the install are skipped."""
     conn = _connect(db_path, key)
     try:
         last: tuple[int, str, int] = (-1, "", 0)
