@@ -126,10 +126,9 @@ def opening_entry(opened: Mapping[str, Any], *, counter: str, site: Site, origin
 def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
                 original: Mapping[str, Any] | None = None) -> Doc:
     """A submitted POS Invoice from a ``sale.submitted`` or ``sale.returned`` body; a
-    return needs its ``original`` (the ``sale.submitted`` body it returns against)."""
+    return recorded before returns carried their sold rows' net rates needs its
+    ``original`` (the ``sale.submitted`` body it returns against)."""
     if body.get("is_return"):
-        if original is None:
-            raise ValidationError(f"return {body['invoice']} is formed with its original sale")
         return restated_return(body, original, site=site, origin_event=origin_event)
     totals = body["totals"]
     doc: Doc = {
@@ -157,8 +156,8 @@ def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
     return doc
 
 
-def restated_return(body: Mapping[str, Any], original: Mapping[str, Any], *, site: Site,
-                    origin_event: str) -> Doc:
+def restated_return(body: Mapping[str, Any], original: Mapping[str, Any] | None, *,
+                    site: Site, origin_event: str) -> Doc:
     """A return as ERPNext consolidates it (NOTES.md "Consolidation", rules C and D).
 
     ERPNext's merge books each sold row at its ``net_rate`` and refuses a returned row
@@ -168,16 +167,24 @@ def restated_return(body: Mapping[str, Any], original: Mapping[str, Any], *, sit
     at the original row's net rate, no inclusive tax and no discount, one Actual tax row
     per account carrying the rest of the refund. The customer's refund stays exact; the
     split between revenue and tax may move by a cent against the counter's own figures.
+    Each row carries its sold row's net rate (``sold_net_rate``); a return recorded
+    before rows carried it reads it from ``original``.
     """
-    sold = {row["name"]: row for row in original["items"]}
+    sold = {row["name"]: row for row in (original or {}).get("items", ())}
     items: list[Doc] = []
     net = ZERO
     for row in body["items"]:
-        origin = sold.get(row.get("pos_invoice_item"))
-        if origin is None:
-            raise ValidationError(f"return {body['invoice']}: row {row.get('name')} names"
-                                  f" no row of {original['invoice']}")
-        rate, qty = Decimal(origin["net_rate"]), Decimal(row["qty"])
+        rate = row.get("sold_net_rate")
+        if rate is None:
+            if original is None:
+                raise ValidationError(f"return {body['invoice']} is formed with its original"
+                                      " sale, which this counter does not hold")
+            origin = sold.get(row.get("pos_invoice_item"))
+            if origin is None:
+                raise ValidationError(f"return {body['invoice']}: row {row.get('name')} names"
+                                      f" no row of {original['invoice']}")
+            rate = origin["net_rate"]
+        rate, qty = Decimal(rate), Decimal(row["qty"])
         net += _cents(rate * qty)
         items.append({**_present(row, ("name", "item_code", "item_name", "uom", "stock_uom",
                                        "warehouse", "item_tax_template", "pos_invoice_item")),

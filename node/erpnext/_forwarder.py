@@ -356,6 +356,17 @@ def _settled_elsewhere(item: Due, states: Mapping[Key, State]) -> list[Key]:
             and not (item.doctype == CLOSING and key[0] in (INVOICE, CLOSING))]
 
 
+def _original(session: Any, body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The sale a return of an earlier release is restated from (its rows did not carry
+    their net rates yet), live or archived; None for a sale, or when none is needed."""
+    against = body.get("return_against")
+    if not against or all("sold_net_rate" in row for row in body["items"]):
+        return None
+    sold = raw(session).one("SELECT origin, seq FROM every_sale WHERE invoice = ?",
+                            (str(against),))
+    return None if sold is None else _body(session, str(sold[0]), int(sold[1]))
+
+
 def _source(session: Any, item: Due, states: Mapping[Key, State], *,
             per_shift: bool = False) -> dict[str, Any]:
     """The records ``item`` is formed from, read from the store (forming is pure);
@@ -364,9 +375,8 @@ def _source(session: Any, item: Due, states: Mapping[Key, State], *,
     if item.doctype == CUSTOMER:
         return {"body": body}
     if item.doctype == INVOICE:  # a return is restated from the sale it returns
-        sold = outbox.source(session, INVOICE, str(body.get("return_against") or ""))
         over = refunds.over_returns(session, [item.name]) if body.get("is_return") else []
-        return {"body": body, "original": _body(session, *sold) if sold else None,
+        return {"body": body, "original": _original(session, body),
                 "over_returned": "; ".join(o.reason for o in over)}
     resolved = {name for (doctype, name), state in states.items()
                 if doctype == INVOICE and state.delivery is Delivery.RESOLVED}
