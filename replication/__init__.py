@@ -2,8 +2,9 @@
 anti-entropy, the ZeroMQ transport and mDNS discovery.
 
 Knows nothing about sales: it moves opaque events and merges state, and carries a
-counter's question to the counter that made a sale (``ReturnAsk``, may these rows be
-refunded?) and its answer, which the node decides (``asks.ReturnDesk``).
+counter's questions to the counter that made a sale (``ReturnAsk``, may these rows be
+refunded?; ``SaleAsk``, send me that sale, which I do not hold) and their answers,
+which the node decides (``asks.ReturnDesk``).
 """
 
 from tillmesh.replication.event import Event

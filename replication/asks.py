@@ -1,10 +1,11 @@
-"""Asking one peer and hearing its answer, sans-IO: ReturnAsk / ReturnAnswer.
+"""Asking one peer and hearing its answer, sans-IO: ReturnAsk / ReturnAnswer (may I
+refund this sale of yours?) and SaleAsk / SaleAnswer (send me this sale of yours).
 
 Replication carries the asks and knows nothing of what they mean: the node's
-``ReturnDesk`` decides a peer's ask and hears the outcome of its own. ``Asks`` is the
+``ReturnDesk`` answers a peer's ask and hears the outcome of its own. ``Asks`` is the
 engine's book of the asks it sent: each one settles exactly once, with the peer's answer
-or with None (no answer within ASK_TIMEOUT_MS, or the link or the peer's session ended,
-so an answer can no longer come).
+of the same kind or with None (no answer within ASK_TIMEOUT_MS, or the link or the
+peer's session ended, so an answer can no longer come).
 """
 
 from __future__ import annotations
@@ -14,20 +15,28 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tillmesh.replication.const import ASK_TIMEOUT_MS
-from tillmesh.replication.protocol import ReturnAnswer, ReturnAsk
+from tillmesh.replication.protocol import ReturnAnswer, ReturnAsk, SaleAnswer, SaleAsk
 
 log = logging.getLogger(__name__)
 
+Ask = ReturnAsk | SaleAsk
+Answer = ReturnAnswer | SaleAnswer
+
 
 class ReturnDesk(Protocol):
-    """The node's side of ReturnAsk / ReturnAnswer. Called from inside the engine's
-    methods: never call the engine back from here."""
+    """The node's side of the asks. Called from inside the engine's methods: never call
+    the engine back from here."""
 
     def decide(self, peer: str, ask: ReturnAsk) -> ReturnAnswer | None:
         """The answer to a peer's ask (None: this node does not answer it)."""
         ...
 
-    def settled(self, ask_id: str, answer: ReturnAnswer | None) -> None:
+    def lend(self, peer: str, ask: SaleAsk) -> SaleAnswer | None:
+        """A sale of this node for a peer that does not hold it, or why not (None: this
+        node does not answer)."""
+        ...
+
+    def settled(self, ask_id: str, answer: Answer | None) -> None:
         """The outcome of our ask ``ask_id``: the answer, or None when none came."""
         ...
 
@@ -38,7 +47,10 @@ class NoDesk:
     def decide(self, peer: str, ask: ReturnAsk) -> ReturnAnswer | None:
         return None
 
-    def settled(self, ask_id: str, answer: ReturnAnswer | None) -> None:
+    def lend(self, peer: str, ask: SaleAsk) -> SaleAnswer | None:
+        return None
+
+    def settled(self, ask_id: str, answer: Answer | None) -> None:
         return None
 
 
@@ -46,6 +58,7 @@ class NoDesk:
 class _Pending:
     peer: str
     deadline_ms: int
+    answer: type[Answer]  # the kind that answers it
 
 
 class Asks:
@@ -55,16 +68,17 @@ class Asks:
         self.desk = desk
         self._pending: dict[str, _Pending] = {}
 
-    def sent(self, ask: ReturnAsk, peer: str, now_ms: int) -> None:
-        self._pending[ask.ask_id] = _Pending(peer, now_ms + ASK_TIMEOUT_MS)
+    def sent(self, ask: Ask, peer: str, now_ms: int) -> None:
+        kind = SaleAnswer if isinstance(ask, SaleAsk) else ReturnAnswer
+        self._pending[ask.ask_id] = _Pending(peer, now_ms + ASK_TIMEOUT_MS, kind)
 
-    def answered(self, peer: str, answer: ReturnAnswer) -> None:
-        """``peer``'s answer: settles our ask, unless it was not asked of ``peer`` or
-        has settled already (a late or duplicated answer is dropped)."""
+    def answered(self, peer: str, answer: Answer) -> None:
+        """``peer``'s answer: settles our ask, unless it was not asked of ``peer``, is
+        of another kind, or has settled already (a late or duplicated answer is dropped)."""
         pending = self._pending.get(answer.ask_id)
-        if pending is None or pending.peer != peer:
-            log.info("dropped %s's answer to ask %s: not awaited (late or duplicate)", peer,
-                     answer.ask_id)
+        if pending is None or pending.peer != peer or not isinstance(answer, pending.answer):
+            log.info("dropped %s's answer to ask %s: not awaited (late, duplicate or of"
+                     " another kind)", peer, answer.ask_id)
             return
         del self._pending[answer.ask_id]
         self.desk.settled(answer.ask_id, answer)

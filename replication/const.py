@@ -15,11 +15,16 @@ PROTOCOL_VERSION = 5  # the wire format this code speaks (2: Vector says whether
 #                       ReturnAsk / ReturnAnswer, so a sale is refunded at most once;
 #                       4: every event carries its origin's signature; 5: Hello says the
 #                       sender's release and store schema, so every counter shows what
-#                       each of the others runs)
+#                       each of the others runs; and SaleAsk / SaleAnswer, so a counter
+#                       that does not hold a sale gets it from the counter that made it)
 SIGNED_PROTOCOL_VERSION = 4  # the first version whose events carry a signature
 RELEASE_PROTOCOL_VERSION = 5  # the first version whose Hello says release and schema
 ASK_PROTOCOL_VERSION = 3  # the first version that answers a ReturnAsk: an older peer drops
 #                       the frame unread, so it is never asked (it counts as unreachable)
+SALE_PROTOCOL_VERSION = 5  # the first version that answers a SaleAsk (likewise never
+#                       sent to an older peer). 5 had not reached a store when SaleAsk joined
+#                       it (the last release speaks 4), so it needed no version of its own,
+#                       which would have cut this release off from that one (VERSION_WINDOW)
 FIRST_PROTOCOL_VERSION = 1  # no peer can speak an older one: version 0 never existed
 VERSION_WINDOW = 1  # talk to peers this many versions older or newer (staged rollouts)
 MAX_VERSION_NUMBER = 2**16 - 1  # a version field above this is garbage, not a future release

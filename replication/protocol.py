@@ -11,6 +11,8 @@ Every frame is one msgpack array ``[version, tag, field, ...]``:
     Bye     [v, 5, node, reason]                                   refusal or shutdown
     ReturnAsk    [v, 6, node, ask_id, invoice, {row: qty}, holds]  (3) may I refund these?
     ReturnAnswer [v, 7, node, ask_id, granted, reason]             (3) the sale's counter says
+    SaleAsk      [v, 8, node, ask_id, invoice]                     (5) send me your sale
+    SaleAnswer   [v, 9, node, ask_id, event or nil, reason]        (5) its event, or why not
 
 Evolution rules: a frame from a *newer* version may append fields to any of these arrays
 and an older decoder ignores them; fields are never removed or retyped within the
@@ -19,7 +21,7 @@ so a node can always read who a peer is and why it was refused; a Hello from wit
 window and from version 5 on also says the sender's release (``0.2.0``) and store schema,
 which a protocol-4 node takes as a newer peer's appended fields and ignores. Any other
 message from a version outside the window is a ProtocolError, and so is a message from a
-version that did not have it yet (a ReturnAsk stamped 2).
+version that did not have it yet (a ReturnAsk stamped 2, a SaleAsk stamped 4).
 
 ``decode`` validates everything a peer could get wrong (sizes, types, id syntax, int
 ranges, hash lengths, Pull spans) and raises ProtocolError, never anything else;
@@ -58,6 +60,7 @@ from tillmesh.replication.const import (
     MAX_VERSION_NUMBER,
     PROTOCOL_VERSION,
     RELEASE_PROTOCOL_VERSION,
+    SALE_PROTOCOL_VERSION,
     SIGNATURE_BYTES,
     SIGNED_PROTOCOL_VERSION,
     VERSION_WINDOW,
@@ -74,6 +77,8 @@ __all__ = [
     "Pull",
     "ReturnAnswer",
     "ReturnAsk",
+    "SaleAnswer",
+    "SaleAsk",
     "StreamDecoder",
     "Vector",
     "check_event",
@@ -89,7 +94,7 @@ ASK_ID = re.compile(rf"[A-Za-z0-9_\-]{{1,{MAX_ASK_ID_CHARS}}}")  # e.g. "C02-5f1
 # A quantity as ERPNext keeps it: at most 9 decimals; 15 integer digits is far beyond a till.
 QTY = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")
 
-_HELLO, _VECTOR, _PULL, _EVENTS, _BYE, _ASK, _ANSWER = 1, 2, 3, 4, 5, 6, 7
+_HELLO, _VECTOR, _PULL, _EVENTS, _BYE, _ASK, _ANSWER, _SALE_ASK, _SALE_ANSWER = range(1, 10)
 _EVENT_FIELDS = 8  # of an event before protocol 4; then its signature as well
 
 
@@ -193,7 +198,28 @@ class ReturnAnswer:
     reason: str = ""
 
 
-Message = Hello | Vector | Pull | Events | Bye | ReturnAsk | ReturnAnswer
+@dataclass(frozen=True)
+class SaleAsk:
+    """(protocol 5) Send the sender the event of ``invoice``, a sale or return of the
+    receiver's that the sender does not hold (it joined from a later checkpoint)."""
+
+    node: str
+    ask_id: str
+    invoice: str
+
+
+@dataclass(frozen=True)
+class SaleAnswer:
+    """(protocol 5) The answer to the SaleAsk ``ask_id``: the sale's event as recorded,
+    or None and ``reason`` saying why not. The asker checks the event before using it."""
+
+    node: str
+    ask_id: str
+    event: Event | None
+    reason: str = ""
+
+
+Message = Hello | Vector | Pull | Events | Bye | ReturnAsk | ReturnAnswer | SaleAsk | SaleAnswer
 
 
 # --- versions ---------------------------------------------------------------------------
@@ -318,9 +344,16 @@ def _rows(value: object) -> dict[str, Decimal]:
     return rows
 
 
-def _asks_from(version: int, tag: int) -> None:
-    if version < ASK_PROTOCOL_VERSION:
-        name = "ReturnAsk" if tag == _ASK else "ReturnAnswer"
+_SINCE = {_ASK: ("ReturnAsk", ASK_PROTOCOL_VERSION),
+          _ANSWER: ("ReturnAnswer", ASK_PROTOCOL_VERSION),
+          _SALE_ASK: ("SaleAsk", SALE_PROTOCOL_VERSION),
+          _SALE_ANSWER: ("SaleAnswer", SALE_PROTOCOL_VERSION)}
+
+
+def _since(version: int, tag: int) -> None:
+    """Refuse a message stamped with a version that did not have it yet."""
+    name, first = _SINCE[tag]
+    if version < first:
         raise ProtocolError(f"{name} is not part of protocol {version}")
 
 
@@ -375,17 +408,30 @@ def _parse(frame: object) -> Message:
         return Events(_node_id(node, "node"), tuple(_event(e, version, newer)
                                                           for e in events))
     if tag == _ASK:
-        _asks_from(version, tag)
+        _since(version, tag)
         node, ask_id, invoice, rows, holds = _fields(frame[2:], "ReturnAsk", 5, newer)
         return ReturnAsk(_node_id(node, "node"), _ask_id(ask_id), _name(invoice, "invoice"),
                          _rows(rows), _int(holds, "ReturnAsk holds"))
     if tag == _ANSWER:
-        _asks_from(version, tag)
+        _since(version, tag)
         node, ask_id, granted, reason = _fields(frame[2:], "ReturnAnswer", 4, newer)
         if type(granted) is not bool:
             raise _fail("ReturnAnswer granted", "must be a boolean", granted)
         return ReturnAnswer(_node_id(node, "node"), _ask_id(ask_id), granted,
                             _text(reason, "ReturnAnswer reason", MAX_REASON_CHARS))
+    if tag == _SALE_ASK:
+        _since(version, tag)
+        node, ask_id, invoice = _fields(frame[2:], "SaleAsk", 3, newer)
+        return SaleAsk(_node_id(node, "node"), _ask_id(ask_id), _name(invoice, "invoice"))
+    if tag == _SALE_ANSWER:
+        _since(version, tag)
+        node, ask_id, event, reason = _fields(frame[2:], "SaleAnswer", 4, newer)
+        reason = _text(reason, "SaleAnswer reason", MAX_REASON_CHARS)
+        if (event is None) == (not reason):  # the event, or why not: exactly one
+            raise _fail("SaleAnswer", "must carry either its event or a reason",
+                        [event, reason])
+        return SaleAnswer(_node_id(node, "node"), _ask_id(ask_id),
+                          None if event is None else _event(event, version, newer), reason)
     raise _fail("message type", "is unknown", frame[1])
 
 
@@ -425,6 +471,11 @@ def _wire(msg: Message) -> list[Any]:
         return [v, _ASK, msg.node, msg.ask_id, msg.invoice, rows, msg.holds]
     if isinstance(msg, ReturnAnswer):
         return [v, _ANSWER, msg.node, msg.ask_id, msg.granted, msg.reason]
+    if isinstance(msg, SaleAsk):
+        return [v, _SALE_ASK, msg.node, msg.ask_id, msg.invoice]
+    if isinstance(msg, SaleAnswer):
+        event = msg.event if msg.event is None else _event_wire(msg.event)
+        return [v, _SALE_ANSWER, msg.node, msg.ask_id, event, msg.reason]
     raise ProtocolError(f"not a replication message: {type(msg).__name__}")
 
 

@@ -27,10 +27,12 @@ in ms and sends each returned ``(peer_id, message)``. What it does:
   events pull them, so A and C converge through B alone. Pushes of local events are a
   latency optimisation; heartbeats (HEARTBEAT_MS) make everything else eventual.
 - Asks (protocol 3): ``ask`` sends a ReturnAsk to one READY, live peer that speaks
-  ASK_PROTOCOL_VERSION (``cannot_ask`` says why another cannot be asked); its outcome
-  reaches the node's ``ReturnDesk.settled`` exactly once: the peer's ReturnAnswer, or
-  None when none came within ASK_TIMEOUT_MS or the link or the peer's session ended.
-  A peer's ReturnAsk goes to ``ReturnDesk.decide``, whose answer is sent back.
+  ASK_PROTOCOL_VERSION, or a SaleAsk (protocol 5) to one that speaks
+  SALE_PROTOCOL_VERSION (``cannot_ask`` says why another cannot be asked); its outcome
+  reaches the node's ``ReturnDesk.settled`` exactly once: the peer's answer of that
+  kind, or None when none came within ASK_TIMEOUT_MS or the link or the peer's session
+  ended. A peer's ReturnAsk goes to ``ReturnDesk.decide`` and its SaleAsk to
+  ``ReturnDesk.lend``, whose answer is sent back.
 
 The log it reads and extends is an ``EventStore`` (``replication.stores``).
 """
@@ -43,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from tillmesh.replication import const
-from tillmesh.replication.asks import Asks, NoDesk, ReturnDesk
+from tillmesh.replication.asks import Ask, Asks, NoDesk, ReturnDesk
 from tillmesh.replication.election import elect
 from tillmesh.replication.event import Event
 from tillmesh.replication.protocol import (
@@ -56,6 +58,8 @@ from tillmesh.replication.protocol import (
     Pull,
     ReturnAnswer,
     ReturnAsk,
+    SaleAnswer,
+    SaleAsk,
     Vector,
     check_event,
     version_refusal,
@@ -126,6 +130,14 @@ class PeerView:
     proto: int = 0  # the protocol its Hello spoke (0: no Hello accepted yet)
     release: str = ""  # the release it said ("": it did not say, protocol 4 or older)
     schema: int = 0  # the store schema it said (0: likewise)
+
+
+# The first protocol that answers each kind of ask (an older peer drops the frame unread,
+# so it is never asked), and what it could not do, for ``cannot_ask``.
+_ASKS: dict[type[Ask], tuple[int, str]] = {
+    ReturnAsk: (const.ASK_PROTOCOL_VERSION, "agree returns"),
+    SaleAsk: (const.SALE_PROTOCOL_VERSION, "send old sales"),
+}
 
 
 def _sendable(event: Event) -> bool:
@@ -233,7 +245,12 @@ class Replicator:
         if isinstance(msg, ReturnAsk):
             answer = self.desk.decide(peer_id, msg)
             return out + ([(peer_id, answer)] if answer is not None else [])
-        if isinstance(msg, ReturnAnswer):
+        if isinstance(msg, SaleAsk):
+            lent = self.desk.lend(peer_id, msg)
+            if lent is not None and lent.event is not None and not _sendable(lent.event):
+                lent = replace(lent, event=None, reason=f"{msg.invoice} cannot be sent")
+            return out + ([(peer_id, lent)] if lent is not None else [])
+        if isinstance(msg, ReturnAnswer | SaleAnswer):
             self._asks.answered(peer_id, msg)
             return out
         return out + self._on_events(peer, msg, now_ms)
@@ -280,8 +297,9 @@ class Replicator:
         peer = self._peers.get(peer_id)
         return None if peer is None else peer.state
 
-    def cannot_ask(self, peer_id: str) -> str | None:
-        """Why ``peer_id`` cannot be sent a ReturnAsk now, in words; None when it can."""
+    def cannot_ask(self, peer_id: str, kind: type[Ask] = ReturnAsk) -> str | None:
+        """Why ``peer_id`` cannot be sent an ask of ``kind`` now, in words; None when it
+        can."""
         peer = self._peers.get(peer_id)
         if peer is None or peer.state is PeerState.GREETING:
             return f"{peer_id} is not connected"
@@ -289,15 +307,16 @@ class Replicator:
             return f"{peer_id} refused the link ({peer.reason})"
         if not peer.live:
             return f"{peer_id} has not been heard for {const.PEER_TIMEOUT_MS // 1000} s"
-        if peer.proto < const.ASK_PROTOCOL_VERSION:
+        first, what = _ASKS[kind]
+        if peer.proto < first:
             return (f"{peer_id} runs an older release (replication protocol {peer.proto}),"
-                    " which cannot agree returns")
+                    f" which cannot {what}")
         return None
 
-    def ask(self, peer_id: str, ask: ReturnAsk, now_ms: int) -> list[Outgoing]:
+    def ask(self, peer_id: str, ask: Ask, now_ms: int) -> list[Outgoing]:
         """Send ``ask`` to ``peer_id``; its outcome comes through ``desk.settled`` (at once,
         None, when ``cannot_ask`` gives a reason)."""
-        if self.cannot_ask(peer_id) is not None:
+        if self.cannot_ask(peer_id, type(ask)) is not None:
             self.desk.settled(ask.ask_id, None)
             return []
         self._asks.sent(ask, peer_id, now_ms)

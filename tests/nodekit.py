@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tillmesh.node.api import Node
-from tillmesh.node.api._agreement import decide
+from tillmesh.node.api._agreement import decide, lend
 from tillmesh.node.api.dispatch import new_node
 from tillmesh.node.domain.credentials import Credential, SecretKind, new_credential
 from tillmesh.node.membership.keys import create_keypair_file
@@ -21,7 +21,8 @@ from tillmesh.node.projections._registry import projection_tables
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import create_key_file, open_engine
 from tillmesh.node.store.event_log import EventLog
-from tillmesh.replication.protocol import ReturnAnswer, ReturnAsk
+from tillmesh.replication.asks import Ask
+from tillmesh.replication.protocol import ReturnAnswer, ReturnAsk, SaleAnswer, SaleAsk
 
 MODIFIED = "2026-11-01 09:00:00.000000"
 PROFILE = "Test POS"
@@ -167,11 +168,14 @@ class DirectLink:
                  up: Callable[[str], bool] = lambda owner: True) -> None:
         self.node, self.peers, self.up = node, dict(peers), up
 
-    def unreachable(self, owner: str) -> str | None:
+    def unreachable(self, owner: str, kind: type[Ask] = ReturnAsk) -> str | None:
         return None if owner in self.peers and self.up(owner) else f"{owner} is not connected"
 
     async def ask(self, owner: str, ask: ReturnAsk) -> ReturnAnswer | None:
         return decide(self.peers[owner], self.node.node_id, ask)
+
+    async def fetch(self, owner: str, ask: SaleAsk) -> SaleAnswer | None:
+        return lend(self.peers[owner], self.node.node_id, ask)
 
 
 def link(*nodes: Node) -> None:

@@ -7,7 +7,8 @@
     _methods     ``@api_method``: a method's name, who may call it, its docstring
     _service     ``Node``: what every method is given, and ``Node.call``
     _inputs      checks of quantities, amounts and payments a till sends
-    _agreement   a return of another counter's sale agreed with that counter first
+    _agreement   a return of another counter's sale agreed with that counter first, and
+                 a sale this counter does not hold fetched from it
     auth         login, sessions, users, the audit trail
     checkout     catalog look-ups, carts, payment (``sale_submit``)
     display      the customer display's answer, and the tender typed for it (in memory)

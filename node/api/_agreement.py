@@ -20,24 +20,44 @@ it, so when the owner holds every event the asker had recorded when it asked (``
 the asker's earlier promises for that invoice that no return named are dead: the owner
 releases them, and a cashier asking again after a lost answer is not refused by their
 own earlier ask.
+
+The owner always holds its sales, live or archived; a counter that joined from a later
+checkpoint does not. Such a counter asks the owner for the sale's event (``sale_of``, a
+``SaleAsk`` on the wire; the owner answers with ``lend``), checks it (the owner's
+enrolled signature over a hash of its fields, a sale or return, the invoice asked) and
+uses it as if held, for one call: it is not this counter's history, so it is never
+recorded here. What was returned of it comes from this counter's tables as ever.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tillmesh.node.api.const import ASK_ID_BYTES, PROMISE_MINUTES
 from tillmesh.node.domain.roles import Action, Authorization
 from tillmesh.node.domain.sale import returnable
-from tillmesh.node.errors import ReturnError, ReturnUnconfirmed, ValidationError
-from tillmesh.node.projections import ledger, refunds
+from tillmesh.node.domain.totals import recorded_due
+from tillmesh.node.errors import (
+    NotFoundError,
+    ReturnError,
+    ReturnUnconfirmed,
+    StoreError,
+    ValidationError,
+)
+from tillmesh.node.projections import counters, ledger, refunds
+from tillmesh.node.store.event_codec import unpack_body
+from tillmesh.replication.asks import Ask
 from tillmesh.replication.const import ASK_TIMEOUT_MS
-from tillmesh.replication.protocol import ReturnAnswer, ReturnAsk
+from tillmesh.replication.event import Event
+from tillmesh.replication.protocol import ReturnAnswer, ReturnAsk, SaleAnswer, SaleAsk
+from tillmesh.replication.signing import signed_by
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,25 +65,41 @@ if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
 
 
+log = logging.getLogger(__name__)
+
+SALE_KINDS = ("sale.submitted", "sale.returned")  # what a SaleAsk may be answered with
+# An invoice's number names the counter that made it (``_inputs.invoice_number``); the
+# bounds keep what a caller typed within a SaleAsk's.
+INVOICE = re.compile(r"([A-Za-z0-9]{1,8})-[0-9]{4}-[0-9]{1,12}")
+
+
 class OwnerLink(Protocol):
     """How this counter reaches the owners of other counters' sales."""
 
-    def unreachable(self, owner: str) -> str | None:
-        """Why ``owner`` cannot be asked now, in words; None when it can."""
+    def unreachable(self, owner: str, kind: type[Ask] = ReturnAsk) -> str | None:
+        """Why ``owner`` cannot be sent an ask of ``kind`` now, in words; None when it
+        can."""
         ...
 
     async def ask(self, owner: str, ask: ReturnAsk) -> ReturnAnswer | None:
         """``owner``'s answer; None when none came in time (on the daemon's loop)."""
         ...
 
+    async def fetch(self, owner: str, ask: SaleAsk) -> SaleAnswer | None:
+        """Likewise, for a sale of ``owner``'s that this counter does not hold."""
+        ...
+
 
 class NoLink:
     """A counter that reaches no other (no replication): no owner can be asked."""
 
-    def unreachable(self, owner: str) -> str | None:
+    def unreachable(self, owner: str, kind: type[Ask] = ReturnAsk) -> str | None:
         return "this counter is not linked to the other counters"
 
     async def ask(self, owner: str, ask: ReturnAsk) -> ReturnAnswer | None:
+        return None
+
+    async def fetch(self, owner: str, ask: SaleAsk) -> SaleAnswer | None:
         return None
 
 
@@ -107,7 +143,101 @@ def _check(node: Node, s: Session, asker: str, ask: ReturnAsk) -> list[str]:
     return releases
 
 
+def lend(node: Node, asker: str, ask: SaleAsk) -> SaleAnswer:
+    """The owner's answer to ``asker``, which does not hold ``ask.invoice``: the event of
+    that sale or return of this counter's (live or archived, as recorded and signed), or
+    why not."""
+    with node.read() as s:
+        try:
+            row = ledger.recorded_sale(s, ask.invoice)[0]
+        except NotFoundError as exc:
+            return SaleAnswer(node.node_id, ask.ask_id, None, exc.message)
+    if row.origin != node.node_id:
+        return SaleAnswer(node.node_id, ask.ask_id, None,
+                          f"{ask.invoice} is not a sale of {node.node_id}")
+    (event,) = node.log.range(row.origin, row.seq, row.seq)
+    return SaleAnswer(node.node_id, ask.ask_id, event)
+
+
 # --- the asking counter's side ------------------------------------------------------------
+
+
+def _ask_id(node: Node) -> str:
+    return f"{node.node_id}-{secrets.token_hex(ASK_ID_BYTES)}"
+
+
+async def sale_of(node: Node, invoice: str) -> tuple[ledger.SaleRow, dict[str, Any]]:
+    """A sale or return as recorded, its ledger row and body (``ledger.recorded_sale``):
+    held here, or else fetched from the counter that made it and checked. A fetched one
+    is used for this call only (the row is never added to a session)."""
+    with node.read() as s:
+        try:
+            return ledger.recorded_sale(s, invoice)
+        except NotFoundError as exc:
+            missing = exc
+        found = INVOICE.fullmatch(invoice)
+        maker = found[1] if found and found[1] != node.node_id else None
+        trust = None if maker is None else counters.trust(s).get(maker)
+    if maker is None or trust is None:  # no other counter of the store made it
+        raise missing
+    event = await _fetch(node, maker, invoice, trust)
+    body = unpack_body(event.body)
+    with node.read() as s:
+        # A late sale's ledger row never leaves the live tables (``ledger.compact``), so
+        # this counter holds it when the sale is late, and only its event is fetched.
+        late = ledger.is_late(s, invoice)
+    return ledger.SaleRow(
+        invoice=invoice, origin=event.origin, seq=event.seq, hlc=event.hlc,
+        shift=body["shift"], is_return=event.kind == "sale.returned",
+        return_against=body.get("return_against"),
+        posted_at=datetime.fromisoformat(body["posted_at"]), customer=body["customer"],
+        cashier=body["cashier"], grand_total=Decimal(recorded_due(body["totals"])),
+        late=late), body
+
+
+async def _fetch(node: Node, maker: str, invoice: str, trust: counters.Trust) -> Event:
+    """``invoice``'s event from ``maker``, checked; NotFoundError saying why not."""
+    why = f"{maker} was revoked" if trust.revoked else node.owners.unreachable(maker, SaleAsk)
+    if why is None:
+        answer = await node.owners.fetch(maker, SaleAsk(node.node_id, _ask_id(node), invoice))
+        if answer is not None and answer.event is not None:
+            refused = lent_refusal(answer.event, maker, invoice, trust.signing_key)
+            if refused is None:
+                return answer.event
+            log.warning("refused %s's answer for %s: %s", maker, invoice, refused)
+            raise NotFoundError(f"{invoice} is not held on this counter, and what {maker}"
+                                f" sent for it is refused: {refused}", counter=maker,
+                                invoice=invoice, reason=refused)
+        if answer is not None:
+            raise NotFoundError(f"{invoice} is not held on this counter, and {maker} does not"
+                                f" send it: {answer.reason}", counter=maker, invoice=invoice,
+                                reason=answer.reason)
+        why = (node.owners.unreachable(maker, SaleAsk)
+               or f"it did not answer within {ASK_TIMEOUT_MS / 1000:g} s")
+    raise NotFoundError(f"{invoice} is not held on this counter; {maker}, which made it,"
+                        f" holds it but cannot be asked now: {why}", counter=maker,
+                        invoice=invoice, reason=why)
+
+
+def lent_refusal(event: Event, maker: str, invoice: str, key: bytes | None) -> str | None:
+    """Why the event ``maker`` sent for ``invoice`` must not be used; None when it may:
+    it must be ``maker``'s, hash to its fields, carry ``maker``'s enrolled signature
+    (``key``), and be the sale or return ``invoice``."""
+    if event.origin != maker:
+        return f"it sent {event.id}, an event of {event.origin}"
+    if not event.verify(event.prev_hash):
+        return f"{event.id} does not hash to its fields"
+    if key is None or not signed_by(event, key):
+        return f"{event.id} is not signed by {maker}'s enrolled key"
+    if event.kind not in SALE_KINDS:
+        return f"{event.id} is a {event.kind}, not a sale or return"
+    try:
+        named = unpack_body(event.body).get("invoice")
+    except StoreError:
+        named = None
+    if named != invoice:
+        return f"{event.id} is invoice {named!r}, not {invoice}"
+    return None
 
 
 def unconfirmed_error(owner: str, invoice: str, why: str) -> ReturnUnconfirmed:
@@ -144,8 +274,8 @@ async def agree(node: Node, caller: Caller, owner: str, invoice: str,
     """
     why = node.owners.unreachable(owner)
     if why is None:
-        ask = ReturnAsk(node.node_id, f"{node.node_id}-{secrets.token_hex(ASK_ID_BYTES)}",
-                        invoice, dict(rows), node.log.vector().get(node.node_id, 0))
+        ask = ReturnAsk(node.node_id, _ask_id(node), invoice, dict(rows),
+                        node.log.vector().get(node.node_id, 0))
         answer = await node.owners.ask(owner, ask)
         if answer is not None and answer.granted:
             return {"reservation": ask.ask_id}, None

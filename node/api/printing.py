@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tillmesh.node.api import _agreement as agreement
 from tillmesh.node.api._methods import api_method
 from tillmesh.node.domain.roles import Action
 from tillmesh.node.printing import sale_receipt, self_test_receipt, shift_receipt
@@ -31,15 +32,19 @@ def _printed_before(session: Session, sale: ledger.SaleRow) -> bool:
 
 
 @api_method(action=Action.REPRINT)
-def receipt_print(node: Node, caller: Caller, invoice: str) -> dict[str, Any]:
+async def receipt_print(node: Node, caller: Caller, invoice: str) -> dict[str, Any]:
     """Print the receipt of any sale or return held here; every print but the one
-    original is marked COPY (audited)."""
+    original is marked COPY (audited).
+
+    One this counter does not hold (it joined later) is fetched from the counter that
+    made it, as ``invoice_get`` does.
+    """
     service = node.print_service
     service.require()  # before anything is recorded
+    row, body = await agreement.sale_of(node, str(invoice))
     with node.write() as tx:
         s = tx.session
         auth = node.authorize(s, caller, Action.REPRINT)
-        row, body = ledger.recorded_sale(s, str(invoice))
         # The original comes from the counter that sold: by itself (auto_print), else
         # at the first request there. Any other print is a copy, so a second
         # "original" can never back a second refund.

@@ -1,6 +1,8 @@
 """API methods for returns: find any counter's sale, give back some or all of it, refund.
 
-A return of another counter's sale is agreed with that counter first (``_agreement``).
+A return of another counter's sale is agreed with that counter first (``_agreement``),
+and a sale this counter does not hold (it joined from a later checkpoint) is fetched from
+that counter (``_agreement.sale_of``).
 """
 
 
@@ -36,12 +38,18 @@ from tillmesh.node.projections import ledger, refunds
 if TYPE_CHECKING:
     from tillmesh.node.api import Caller, Node
 
+Sale = tuple[ledger.SaleRow, dict[str, Any]]  # as recorded: its ledger row and body
+
 
 @api_method()
-def invoice_get(node: Node, caller: Caller, invoice: str) -> dict[str, Any]:
-    """A sale or return as recorded, with what has been returned of each row."""
+async def invoice_get(node: Node, caller: Caller, invoice: str) -> dict[str, Any]:
+    """A sale or return as recorded, with what has been returned of each row.
+
+    One this counter does not hold (it joined later) is fetched from the counter that
+    made it; NotFoundError says why when it cannot be.
+    """
+    row, body = await agreement.sale_of(node, str(invoice))
     with node.read() as s:
-        row, body = ledger.recorded_sale(s, str(invoice))
         for item in body["items"]:
             item["returned_qty"] = str(ledger.returned_qty(s, item["name"]))
         # A return's own over-return rows; for a sale, those of its returns.
@@ -85,19 +93,23 @@ async def return_create(node: Node, caller: Caller, invoice: str,
     Another counter's sale is agreed with that counter first, so it is refunded once.
     When that counter cannot confirm, ReturnUnconfirmed says why; the same call with
     ``unconfirmed: true`` and a supervisor (``return_unconfirmed``) records it flagged.
+    A sale this counter does not hold is fetched from that counter first; when it cannot
+    be, NotFoundError says why (nothing to return it against here).
     """
     invoice = str(invoice)
     if lines is not None:
         lines = inputs.lines(lines, "lines", '{"row": ..., "qty": ...}')
     with node.read() as s:
         node.check_selling(s)  # before a PIN or an ask (and again when recording)
-        owner = ledger.recorded_sale(s, invoice)[0].origin
+    sale = await agreement.sale_of(node, invoice)
+    owner = sale[0].origin
+    with node.read() as s:
         if owner == node.node_id:  # its own sale: the write transaction decides
             auth = node.authorize(s, caller, Action.RETURN, approver=approver)
         else:
-            draft = _draft(node, s, invoice, lines, payments, caller.user)
+            draft = _draft(node, s, sale, lines, payments, caller.user)
     if owner == node.node_id:
-        return _record(node, caller, invoice, lines, payments, auth, {}, None)
+        return _record(node, caller, sale, lines, payments, auth, {}, None)
     why = node.owners.unreachable(owner)
     if why is not None and not unconfirmed:  # before the PIN: one prompt approves both
         raise agreement.unconfirmed_error(owner, invoice, why)
@@ -107,7 +119,7 @@ async def return_create(node: Node, caller: Caller, invoice: str,
         said, risk = await agreement.agree(node, caller, owner, invoice, draft.quantities,
                                            unconfirmed=unconfirmed, approver=approver)
         # Exactly the rows agreed, checked again against this counter's view.
-        return _record(node, caller, invoice, draft.lines, payments, auth, said, risk)
+        return _record(node, caller, sale, draft.lines, payments, auth, said, risk)
 
 
 @api_method(roles=(Role.SUPERVISOR, Role.ADMIN))
@@ -120,14 +132,15 @@ def returns_flagged(node: Node, caller: Caller) -> dict[str, Any]:
                                 for u in refunds.unconfirmed_returns(s)]}
 
 
-def _record(node: Node, caller: Caller, invoice: str, lines: list[dict[str, Any]] | None,
+def _record(node: Node, caller: Caller, sale: Sale, lines: list[dict[str, Any]] | None,
             payments: list[dict[str, Any]] | None, auth: Authorization,
             said: dict[str, Any], risk: Authorization | None) -> dict[str, Any]:
     """Check the return again in the write transaction and record it with its audit."""
+    invoice = sale[0].invoice
     with node.write() as tx:
         s = tx.session
         node.check_selling(s)
-        d = _draft(node, s, invoice, lines, payments, caller.user)
+        d = _draft(node, s, sale, lines, payments, caller.user)
         totals = price(d.cart, d.ctx, d.due)
         now = node.clock().astimezone(node.config.tz)
         number = inputs.invoice_number(node, s, now)
@@ -136,9 +149,10 @@ def _record(node: Node, caller: Caller, invoice: str, lines: list[dict[str, Any]
                                    posted_at=now), invoice)
         for item, original_row, sold in zip(body["items"], d.rows, d.sold, strict=True):
             item["pos_invoice_item"] = original_row
-            # What the row sold: every counter judges over-returns by it, whether or not
-            # it holds the sale (archived, or older than its history).
-            item["sold_qty"] = str(sold)
+            # What the row sold and at what net rate: every counter judges over-returns
+            # by the one and the forwarder restates the return at the other, whether or
+            # not it holds the sale (archived, or older than its history).
+            item["sold_qty"], item["sold_net_rate"] = str(sold["qty"]), str(sold["net_rate"])
         body.update(said)
         event = tx.append("sale.returned", body)
         node.audit(tx, "return", auth, invoice=number, return_against=invoice,
@@ -158,7 +172,7 @@ class _Draft:
     owner: str  # the counter that made the sale
     cart: Cart
     rows: list[str]  # the sold row of each cart line
-    sold: list[Decimal]  # what each of those rows sold
+    sold: list[dict[str, Any]]  # each of those rows as sold
     ctx: PosContext
     shift: str
     due: Decimal
@@ -173,11 +187,11 @@ class _Draft:
         return [{"row": row, "qty": str(qty)} for row, qty in self.quantities.items()]
 
 
-def _draft(node: Node, s: Session, invoice: str, lines: list[dict[str, Any]] | None,
+def _draft(node: Node, s: Session, sale: Sale, lines: list[dict[str, Any]] | None,
            payments: list[dict[str, Any]] | None, cashier: str) -> _Draft:
-    row, original = ledger.recorded_sale(s, invoice)
+    row, original = sale
     if row.is_return:
-        raise ReturnError(f"{invoice} is itself a return")
+        raise ReturnError(f"{row.invoice} is itself a return")
     ctx = node.context(s)
     shift = ledger.open_shift(s, node.node_id)
     now = node.clock()
@@ -194,7 +208,7 @@ def _draft(node: Node, s: Session, invoice: str, lines: list[dict[str, Any]] | N
         raise ValidationError(f"Refund payments must add up to {due}")
     for t in tenders:
         ctx.mode(t.mode_of_payment)
-    sold = {item["name"]: Decimal(item["qty"]) for item in original["items"]}
+    sold = {item["name"]: item for item in original["items"]}
     return _Draft(row.origin, cart, rows, [sold[r] for r in rows], ctx, shift, due, tenders)
 
 

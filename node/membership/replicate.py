@@ -11,9 +11,10 @@ last heard, whether an admin paused replication) is what ``membership.standing``
 this counter's standing from; ``peers`` never shows as live a counter that refuses us.
 
 Returns of other counters' sales: this is the node's ``OwnerLink`` (a ReturnAsk to the
-sale's counter, awaited on the loop) and the engine's ``ReturnDesk`` (a peer's ask is
-decided by ``api._agreement.decide`` inside the drain's transaction, so the answer goes
-out only once the promise it grants is durable).
+sale's counter, or a SaleAsk for a sale this counter does not hold, awaited on the loop)
+and the engine's ``ReturnDesk`` (a peer's ask is decided by ``api._agreement.decide``
+inside the drain's transaction, so the answer goes out only once the promise it grants
+is durable; a peer's SaleAsk is answered by ``api._agreement.lend``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tillmesh.node.api._agreement import decide
+from tillmesh.node.api._agreement import decide, lend
 from tillmesh.node.api._node import Node
 from tillmesh.node.api.cluster import advertised
 from tillmesh.node.errors import ConfigError, StoreError
@@ -47,6 +48,7 @@ from tillmesh.node.ops.logs import Throttled
 from tillmesh.node.projections import counters
 from tillmesh.node.store import backup_restored as restored
 from tillmesh.node.store.schema import SCHEMA_VERSION
+from tillmesh.replication.asks import Answer, Ask
 from tillmesh.replication.const import ASK_TIMEOUT_MS, MAX_BATCH_EVENTS
 from tillmesh.replication.event import Event
 from tillmesh.replication.protocol import (
@@ -56,6 +58,8 @@ from tillmesh.replication.protocol import (
     ProtocolError,
     ReturnAnswer,
     ReturnAsk,
+    SaleAnswer,
+    SaleAsk,
     decode,
     encode,
 )
@@ -130,7 +134,7 @@ class Replication:
         self._seeded: dict[str, counters.Member] = {}
         # restored, not caught up: the most of its own events each peer held when linked
         self._restore_seen: dict[str, int] = {}
-        self._answers: dict[str, asyncio.Future[ReturnAnswer | None]] = {}  # by ask id
+        self._answers: dict[str, asyncio.Future[Answer | None]] = {}  # by ask id
         self._store_failures = Throttled(STORE_FAILURE_LOG_S)  # a full disk, once a minute
         self._tick_failures = Throttled(STORE_FAILURE_LOG_S)
 
@@ -307,13 +311,13 @@ class Replication:
 
     # --- returns agreed with the sale's counter --------------------------------------------
 
-    def unreachable(self, owner: str) -> str | None:
-        """Why ``owner`` cannot be asked now (``OwnerLink``). A link that is up while the
-        two counters greet each other (a restart, a redial) is no reason: ``ask`` waits
-        for the greeting."""
+    def unreachable(self, owner: str, kind: type[Ask] = ReturnAsk) -> str | None:
+        """Why ``owner`` cannot be sent an ask of ``kind`` now (``OwnerLink``). A link
+        that is up while the two counters greet each other (a restart, a redial) is no
+        reason: ``ask`` waits for the greeting."""
         if self.paused:
             return "this counter is cut off from the others (replication paused)"
-        why = self.engine.cannot_ask(owner)
+        why = self.engine.cannot_ask(owner, kind)
         if why is not None and self._greeting(owner):
             return None
         return why
@@ -324,6 +328,17 @@ class Replication:
 
     async def ask(self, owner: str, ask: ReturnAsk) -> ReturnAnswer | None:
         """``owner``'s answer to ``ask``, or None when none came in time (``OwnerLink``)."""
+        answer = await self._asked(owner, ask)
+        return answer if isinstance(answer, ReturnAnswer) else None
+
+    async def fetch(self, owner: str, ask: SaleAsk) -> SaleAnswer | None:
+        """Likewise for a sale this counter does not hold (``OwnerLink``)."""
+        answer = await self._asked(owner, ask)
+        return answer if isinstance(answer, SaleAnswer) else None
+
+    async def _asked(self, owner: str, ask: Ask) -> Answer | None:
+        """``owner``'s answer to ``ask`` (the engine settles it with one of its kind), or
+        None when none came in time."""
         loop = asyncio.get_running_loop()
         greeted_by = loop.time() + ASK_TIMEOUT_MS / 1000
         while self._greeting(owner):  # Hellos cross in milliseconds on a LAN
@@ -344,7 +359,11 @@ class Replication:
         """A peer's ask about a sale of ours (``ReturnDesk``; in the drain's batch)."""
         return decide(self.node, peer, ask)
 
-    def settled(self, ask_id: str, answer: ReturnAnswer | None) -> None:
+    def lend(self, peer: str, ask: SaleAsk) -> SaleAnswer | None:
+        """A peer's ask for a sale of ours it does not hold (``ReturnDesk``)."""
+        return lend(self.node, peer, ask)
+
+    def settled(self, ask_id: str, answer: Answer | None) -> None:
         """The outcome of our ask (``ReturnDesk``); one that nobody waits for is dropped."""
         waiting = self._answers.get(ask_id)
         if waiting is not None and not waiting.done():

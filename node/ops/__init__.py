@@ -8,7 +8,8 @@
     doctor        ``tillmesh doctor``: every check a line, with its fix (pure verdicts)
     logs          log lines plain or for journald, a repeating problem said with its count
     backup        ``tillmesh backup | restore``: a counter back on a new machine
-    archive       ``tillmesh archive run | status | verify | export``: old events out
+    archiving     ``tillmesh archive run | status | verify | export``: the checkpoint
+                  forward, old events out
     config        ``tillmesh.toml``: every setting with its default
     const         timeouts, ports and limits of the command and the daemon, with units
 

@@ -529,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tillmesh.node.ops.backup import add_commands as add_backup_commands
 
     add_backup_commands(sub, _data_dir)
-    from tillmesh.node.ops.archive import add_commands as add_archive_commands
+    from tillmesh.node.ops.archiving import add_commands as add_archive_commands
 
     add_archive_commands(sub, _data_dir)
 

@@ -127,7 +127,7 @@ async def _archive_daily(node: Node) -> None:
     """``tillmesh archive run`` at ``archive_at`` every day, in a worker thread on its own
     connections (the node sells on; each of its writes is a short transaction)."""
     from tillmesh.node.domain import retention
-    from tillmesh.node.ops import archive
+    from tillmesh.node.ops import archiving as archive
 
     config = node.config
     at = retention.archive_time(config.archive_at)

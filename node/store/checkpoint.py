@@ -6,7 +6,7 @@ so their cost follows what happened since the last night, not the store's age.
 Projections are pure functions of the event set whatever the order of origins, so the
 tables at the checkpoint plus the later events equal a replay of every event (tested).
 
-Each archiving run (``ops.archive``) brings it forward, to the frontier of what ERPNext
+Each archiving run (``ops.archiving``) brings it forward, to the frontier of what ERPNext
 holds: per origin, up to the first event whose document is still owed or not
 consolidated (a counter holding only later events could not deliver it). The archive's
 floor (``event_floor``) never passes it: the live store holds every event after the
@@ -20,7 +20,7 @@ Ed25519 signature of it all. It is checked the way events are: its hashes must b
 store's own events there (``standing``), its digests its tables', its signature a
 counter's the store enrolled. Each run makes the next one from the last plus the events
 between, then lets the ledger's rows of archived-for-good sales go to the archive
-(``ledger.compact``); the live store deletes the same rows after it (``ops.archive``), so
+(``ledger.compact``); the live store deletes the same rows after it (``ops.archiving``), so
 the two stay equal.
 """
 

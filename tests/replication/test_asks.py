@@ -1,10 +1,12 @@
-"""ReturnAsk / ReturnAnswer between Replicators, sans-IO: every frame is encoded and
-decoded, time is a number the test moves. Each ask settles exactly once: with the
-owner's answer, or with None when none can come (lost, timed out, link or session gone,
-an owner of protocol 2 that would drop the frame unread)."""
+"""ReturnAsk / ReturnAnswer and SaleAsk / SaleAnswer between Replicators, sans-IO: every
+frame is encoded and decoded, time is a number the test moves. Each ask settles exactly
+once: with the owner's answer of its kind, or with None when none can come (lost, timed
+out, link or session gone, an owner of an older protocol that would drop the frame
+unread)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -15,13 +17,20 @@ from tillmesh.replication.const import (
     HEARTBEAT_MS,
     PEER_TIMEOUT_MS,
     PROTOCOL_VERSION,
+    SALE_PROTOCOL_VERSION,
 )
+from tillmesh.replication.event import GENESIS, Event
 from tillmesh.replication.protocol import (
     Bye,
     Hello,
     ReturnAnswer,
     ReturnAsk,
+    SaleAnswer,
+    SaleAsk,
 )
+
+SOLD = Event.make("A", 42, 7, datetime(2024, 3, 4, tzinfo=UTC), "sale.submitted", b"\x80",
+                  GENESIS)  # A's sale, long archived
 
 
 class Desk:
@@ -29,14 +38,18 @@ class Desk:
 
     def __init__(self, node_id: str, refuse: str = "") -> None:
         self.node_id, self.refuse = node_id, refuse
-        self.asked: list[tuple[str, ReturnAsk]] = []
-        self.outcomes: dict[str, ReturnAnswer | None] = {}
+        self.asked: list[tuple[str, ReturnAsk | SaleAsk]] = []
+        self.outcomes: dict[str, ReturnAnswer | SaleAnswer | None] = {}
 
     def decide(self, peer: str, ask: ReturnAsk) -> ReturnAnswer | None:
         self.asked.append((peer, ask))
         return ReturnAnswer(self.node_id, ask.ask_id, not self.refuse, self.refuse)
 
-    def settled(self, ask_id: str, answer: ReturnAnswer | None) -> None:
+    def lend(self, peer: str, ask: SaleAsk) -> SaleAnswer | None:
+        self.asked.append((peer, ask))
+        return SaleAnswer(self.node_id, ask.ask_id, None if self.refuse else SOLD, self.refuse)
+
+    def settled(self, ask_id: str, answer: ReturnAnswer | SaleAnswer | None) -> None:
         assert ask_id not in self.outcomes, f"{ask_id} settled twice"
         self.outcomes[ask_id] = answer
 
@@ -141,3 +154,70 @@ def test_a_claimed_sender_other_than_the_link_is_dropped():
     net, desks = linked("A", "B")
     assert net.nodes["A"].received("B", ask(node="C"), net.now) == []
     assert desks["A"].asked == []
+
+
+# --- a sale the asker does not hold -------------------------------------------------------
+
+
+def sale_ask(ask_id: str = "B-9") -> SaleAsk:
+    return SaleAsk("B", ask_id, "A-2024-000042")
+
+
+def test_a_sale_ask_is_answered_with_the_owners_event_as_recorded():
+    net, desks = linked("A", "B")
+    assert net.nodes["B"].cannot_ask("A", SaleAsk) is None
+    net.send("B", net.nodes["B"].ask("A", sale_ask(), net.now))
+    net.run()
+    assert desks["A"].asked == [("B", sale_ask())]
+    assert desks["B"].outcomes == {"B-9": SaleAnswer("A", "B-9", SOLD)}
+
+
+def test_a_sale_ask_refused_carries_the_reason_and_an_unanswered_one_settles_as_none():
+    net, desks = linked("A", "B", refuse="No invoice 'A-2024-000042' on this counter")
+    net.send("B", net.nodes["B"].ask("A", sale_ask(), net.now))
+    net.run()
+    assert desks["B"].outcomes["B-9"] == SaleAnswer(
+        "A", "B-9", None, "No invoice 'A-2024-000042' on this counter")
+    net.send("B", net.nodes["B"].ask("A", sale_ask("B-10"), net.now))
+    net.queue.clear()  # lost
+    net.tick(ASK_TIMEOUT_MS)
+    assert desks["B"].outcomes["B-10"] is None
+
+
+def test_an_owner_of_an_older_protocol_is_never_sent_a_sale_ask():
+    """A protocol-4 counter would drop the frame unread: it is not sent, the ask settles
+    at once, and the reason says so. It is still asked about returns."""
+    net, desks = linked("A", "B")
+    b = net.nodes["B"]
+    older = SALE_PROTOCOL_VERSION - 1
+    b.received("A", Hello(older, "shop", "A", {}, net.now), net.now)  # A runs 0.1
+    assert b.cannot_ask("A", SaleAsk) == (f"A runs an older release (replication protocol"
+                                          f" {older}), which cannot send old sales")
+    net.sent.clear()
+    assert b.ask("A", sale_ask(), net.now) == []
+    assert desks["B"].outcomes == {"B-9": None}
+    assert b.cannot_ask("A") is None  # a ReturnAsk it does answer
+    net.send("B", b.ask("A", ask(), net.now))
+    assert [type(m) for _, _, m in net.sent] == [ReturnAsk]
+
+
+def test_an_answer_of_the_other_kind_settles_nothing():
+    net, desks = linked("A", "B")
+    b = net.nodes["B"]
+    net.send("B", b.ask("A", sale_ask("B-1"), net.now))
+    net.queue.clear()
+    b.received("A", ReturnAnswer("A", "B-1", True), net.now)  # B asked for a sale
+    assert desks["B"].outcomes == {}
+    b.received("A", SaleAnswer("A", "B-1", SOLD), net.now)
+    assert desks["B"].outcomes == {"B-1": SaleAnswer("A", "B-1", SOLD)}
+
+
+def test_an_event_the_wire_cannot_carry_is_answered_with_a_reason_instead():
+    net, desks = linked("A", "B")
+    desks["A"].lend = lambda peer, ask: SaleAnswer(  # type: ignore[method-assign]
+        "A", ask.ask_id, Event.make("A", 42, 7, datetime(2024, 3, 4, tzinfo=UTC), "k" * 65,
+                                    b"\x80", GENESIS))
+    net.send("B", net.nodes["B"].ask("A", sale_ask(), net.now))
+    net.run()
+    assert desks["B"].outcomes == {"B-9": SaleAnswer("A", "B-9", None,
+                                                     "A-2024-000042 cannot be sent")}

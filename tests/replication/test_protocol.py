@@ -18,6 +18,7 @@ from tillmesh.replication.const import (
     MAX_MESSAGE_BYTES,
     MAX_ORIGINS,
     PROTOCOL_VERSION,
+    SALE_PROTOCOL_VERSION,
 )
 from tillmesh.replication.event import GENESIS, Event, chain_hash
 from tillmesh.replication.protocol import (
@@ -29,6 +30,8 @@ from tillmesh.replication.protocol import (
     Pull,
     ReturnAnswer,
     ReturnAsk,
+    SaleAnswer,
+    SaleAsk,
     StreamDecoder,
     Vector,
     compatible,
@@ -48,7 +51,8 @@ vectors = st.dictionaries(node_ids, int64, max_size=8)
 hashes = st.binary(min_size=32, max_size=32)
 kinds = st.from_regex(r"[a-z][a-z0-9_]{0,10}(\.[a-z_:-]{1,12}){0,2}", fullmatch=True)
 events = st.builds(Event, node_ids, seqs, int64, int64, kinds, st.binary(max_size=64),
-                   hashes, hashes)
+                   hashes, hashes, st.sampled_from([b"", b"s" * 64]))
+reasons = st.text(min_size=1, max_size=512)
 names = st.text(min_size=1, max_size=140)
 ask_ids = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
 # Positive quantities with at most 15 integer digits and 9 decimals, as ERPNext keeps them.
@@ -66,6 +70,9 @@ messages: st.SearchStrategy[Message] = st.one_of(
     st.builds(ReturnAsk, node_ids, ask_ids, names,
               st.dictionaries(names, quantities, min_size=1, max_size=5), int64),
     st.builds(ReturnAnswer, node_ids, ask_ids, st.booleans(), st.text(max_size=512)),
+    st.builds(SaleAsk, node_ids, ask_ids, names),
+    st.builds(SaleAnswer, node_ids, ask_ids, events),  # the sale's event, signed or not
+    st.builds(SaleAnswer, node_ids, ask_ids, st.none(), reasons),  # or why not
 )
 
 
@@ -104,7 +111,10 @@ def test_one_of_each_round_trips_with_real_events():
                           {"C01-2026-000042-1": Decimal("1.000"),
                            "C01-2026-000042-2": Decimal("0.125")}, 57),
                 ReturnAnswer("C01", "C02-5f1c9a0e2b7d4c11", True),
-                ReturnAnswer("C01", "C02-5f1c9a0e2b7d4c11", False, "returned already")):
+                ReturnAnswer("C01", "C02-5f1c9a0e2b7d4c11", False, "returned already"),
+                SaleAsk("C09", "C09-5f1c9a0e2b7d4c11", "C01-2024-000042"),
+                SaleAnswer("C01", "C09-5f1c9a0e2b7d4c11", event(42)),
+                SaleAnswer("C01", "C09-5f1c9a0e2b7d4c11", None, "No invoice on this counter")):
         assert decode(encode(msg)) == msg
         assert decode(bytearray(encode(msg))) == msg
 
@@ -173,7 +183,7 @@ BAD = [
     ("version bool", frame(True, 2, "C01", {}, 1), "must be an integer"),
     ("version negative", frame(-1, 2, "C01", {}, 1), "within"),
     ("version huge", frame(2**20, 1, "s", "C01", {}, 1, False), "within"),
-    ("unknown type", frame(V, 9, "C01"), "message type is unknown"),
+    ("unknown type", frame(V, 10, "C01"), "message type is unknown"),
     ("type as bool", frame(V, True, "s", "C01", {}, 1, False), "message type is unknown"),
     ("type as str", frame(V, "hello"), "message type is unknown"),
     ("too few fields", frame(V, 3, "C01", "C01", 1), "must have 4 fields"),
@@ -241,6 +251,25 @@ BAD = [
     ("answer reason long", frame(V, 7, "C01", "a1", False, "r" * 513), "reason"),
     ("answer from protocol 2", frame(2, 7, "C01", "a1", True, ""),
      "speaks replication protocol 2"),
+    ("sale ask invoice empty", frame(V, 8, "C09", "a1", ""), "invoice must not be empty"),
+    ("sale ask invoice bytes", frame(V, 8, "C09", "a1", b"C01-1"), "invoice must be"),
+    ("sale ask id space", frame(V, 8, "C09", "a 1", "C01-1"), "ask_id must be"),
+    ("sale ask too few fields", frame(V, 8, "C09", "a1"), "SaleAsk must have 3"),
+    ("sale ask from protocol 4", frame(SALE_PROTOCOL_VERSION - 1, 8, "C09", "a1", "C01-1"),
+     f"SaleAsk is not part of protocol {SALE_PROTOCOL_VERSION - 1}"),
+    ("sale answer neither", frame(V, 9, "C01", "a1", None, ""), "either its event or a reason"),
+    ("sale answer both", frame(V, 9, "C01", "a1", wire_event(), "why"),
+     "either its event or a reason"),
+    ("sale answer event a map", frame(V, 9, "C01", "a1", {"seq": 1}, ""), "event must be an array"),
+    ("sale answer short hash", frame(V, 9, "C01", "a1", wire_event(hash=b"\x00" * 31), ""),
+     "event hash must be 32 bytes"),
+    ("sale answer bad sig", frame(V, 9, "C01", "a1", wire_event(sig=b"s" * 63), ""),
+     "event signature must be empty or 64 bytes"),
+    ("sale answer reason long", frame(V, 9, "C01", "a1", None, "r" * 513), "SaleAnswer reason"),
+    ("sale answer reason int", frame(V, 9, "C01", "a1", None, 7), "SaleAnswer reason"),
+    ("sale answer too few", frame(V, 9, "C01", "a1", None), "SaleAnswer must have 4"),
+    ("sale answer from protocol 4", frame(SALE_PROTOCOL_VERSION - 1, 9, "C01", "a1", None, "x"),
+     f"SaleAnswer is not part of protocol {SALE_PROTOCOL_VERSION - 1}"),
     ("bye reason int", frame(V, 5, "C01", 3), "Bye reason"),
     ("bye reason long", frame(V, 5, "C01", "r" * 513), "Bye reason"),
     ("trailing bytes", frame(V, 5, "C01", "r") + b"\x00", "not valid msgpack"),
@@ -274,6 +303,25 @@ def test_a_newer_peer_may_append_fields_to_an_ask_and_its_answer():
     assert decode(frame(V + 1, 7, "C01", "a1", True, "", "new")) == ReturnAnswer(
         "C01", "a1", True)
     assert encode(ask) == frame(V, 6, "C02", "a1", "C01-1", {"r": "2.5"}, 3)  # plain digits
+
+
+def test_a_newer_peer_may_append_fields_to_a_sale_ask_its_answer_and_the_event():
+    assert decode(frame(V + 1, 8, "C09", "a1", "C01-1", "new")) == SaleAsk("C09", "a1", "C01-1")
+    got = decode(frame(V + 1, 9, "C01", "a1", wire_event(sig=b"s" * 64) + ["new"], "", "new"))
+    assert isinstance(got, SaleAnswer) and got.event is not None
+    assert (got.event.seq, got.event.sig, got.reason) == (1, b"s" * 64, "")
+    with pytest.raises(ProtocolError, match="SaleAsk must have 3 fields"):
+        decode(frame(V, 8, "C09", "a1", "C01-1", "new"))  # same version: exact
+
+
+def test_a_sale_answer_carries_the_event_as_events_do():
+    sale = event(42, body=b"\x81\xa7invoice\xafC01-2024-000042")
+    wire = msgpack.unpackb(encode(SaleAnswer("C01", "a1", sale)))
+    assert wire[4] == msgpack.unpackb(encode(Events("C01", (sale,))))[3][0]
+    with pytest.raises(ProtocolError, match="either its event or a reason"):
+        encode(SaleAnswer("C01", "a1", sale, "and a reason"))
+    with pytest.raises(ProtocolError, match="event body must be at most"):
+        encode(SaleAnswer("C01", "a1", event(body=b"x" * (MAX_EVENT_BODY_BYTES + 1))))
 
 
 def test_events_batches_and_bodies_are_bounded():
@@ -333,7 +381,7 @@ plain = st.recursive(
 
 
 @settings(max_examples=200)
-@given(st.integers(-1, 4), st.integers(0, 8), st.lists(plain, max_size=8))
+@given(st.integers(-1, 6), st.integers(0, 10), st.lists(plain, max_size=8))
 def test_arbitrary_msgpack_structures_only_ever_raise_protocol_error(version, tag, fields):
     _decodes_or_refuses(msgpack.packb([version, tag, *fields], use_bin_type=True))
 
@@ -403,7 +451,7 @@ def test_a_stream_fed_one_byte_at_a_time_yields_each_message_once_complete(msgs)
 
 def test_a_stream_refuses_garbage_and_oversized_input():
     with pytest.raises(ProtocolError):
-        StreamDecoder().feed(frame(V, 9, "C01"))
+        StreamDecoder().feed(frame(V, 10, "C01"))
     with pytest.raises(ProtocolError):
         StreamDecoder().feed(b"\xc1")
     stream, fed = StreamDecoder(), 0

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.nodekit import DirectLink, FakeClock, Till, approver, dump, link, make_node, sync
+from tillmesh.node import projections
 from tillmesh.node.api import Node
 from tillmesh.node.api._agreement import decide
-from tillmesh.node import projections
 from tillmesh.node.projections import refunds
 from tillmesh.node.store import create_key_file, open_engine
 from tillmesh.node.store.event_codec import Event, unpack_body

@@ -22,7 +22,7 @@ from tillmesh.node.erpnext._forwarder import consolidated_shifts
 from tillmesh.node.erpnext._pull import Direct, pull
 from tillmesh.node.errors import StoreError
 from tillmesh.node.membership.keys import read_keypair_file
-from tillmesh.node.ops import archive as archive_ops
+from tillmesh.node.ops import archiving as archive_ops
 from tillmesh.node.ops import daemon
 from tillmesh.node.ops.backup import backup, restore
 from tillmesh.node.ops.config import load
