@@ -33,6 +33,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,24 @@ def erpnext_verdict(outcome: str, detail: str) -> Verdict:
                    "check the network and the URL (tillmesh erpnext status)")
 
 
+CHECKPOINT_STALE_H = 48  # the nightly run brings it forward every day: two missed is a fault
+
+
+def checkpoint_verdict(made_at: datetime | None, behind: int, now: datetime) -> Verdict:
+    """The checkpoint a rebuild and a joining counter start from (``store.checkpoint``):
+    made by the nightly run; ``behind`` events came after it."""
+    if made_at is None:
+        return Verdict("checkpoint", OK, "none yet: the nightly run at archive_at makes it "
+                       "(rebuild and joining replay every event until then)")
+    hours = (now - made_at).total_seconds() / 3600
+    what = f"made {hours:.0f} h ago; {behind:,} event(s) after it"
+    if hours > CHECKPOINT_STALE_H:
+        return Verdict("checkpoint", WARN, f"{what}: the nightly run has not brought it "
+                       "forward", "sudo tillmesh archive run (the log says why the nightly "
+                       "run failed); rebuild and joining replay everything after it")
+    return Verdict("checkpoint", OK, what)
+
+
 def deliveries_verdict(pending: int | None, late: int, failed: int) -> Verdict:
     if pending is None:
         return Verdict("deliveries", UNKNOWN, "unknown (the store could not be read)")
@@ -382,6 +401,7 @@ class _StoreChecks:
     disk: Verdict
     store: Verdict
     chains: Verdict
+    checkpoint: Verdict
     deliveries: Verdict
 
 
@@ -392,7 +412,7 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
     from sqlalchemy.orm import Session
 
     from tillmesh.node.projections import counters, deliveries, outbox
-    from tillmesh.node.store import EventRow, open_engine, read_key_file
+    from tillmesh.node.store import EventRow, checkpoint, open_engine, read_key_file
     from tillmesh.node.store.archive import live_chains
     from tillmesh.replication import hlc
     from tillmesh.replication.signing import signed_by
@@ -402,14 +422,14 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
     if not config.db_path.exists():
         return _StoreChecks(disk_verdict(free, None), Verdict(
             "store", FAIL, f"no database at {config.db_path}", "tillmesh init or join"),
-            unread, deliveries_verdict(None, 0, 0))
+            unread, _UNREAD_CHECKPOINT, deliveries_verdict(None, 0, 0))
     try:
         engine = open_engine(config.db_path, read_key_file(config.key_path))
     except TillmeshError as exc:
         return _StoreChecks(disk_verdict(free, None), Verdict(
             "store", UNKNOWN, f"cannot open the store: {exc.message}",
             "run doctor as root (sudo) where the key is sealed to this machine"),
-            unread, deliveries_verdict(None, 0, 0))
+            unread, _UNREAD_CHECKPOINT, deliveries_verdict(None, 0, 0))
     try:
         with Session(engine) as s:
             rows = [str(r[0]) for r in s.connection().exec_driver_sql(
@@ -438,9 +458,18 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
     size = sum(p.stat().st_size for p in (config.db_path, Path(f"{config.db_path}-wal"))
                if p.exists())
     growth = growth_per_day(size, total, recent, (now_ms - since_ms) / 86_400_000)
+    seal = checkpoint.read_seal(checkpoint.checkpoint_path(config.db_path),
+                                read_key_file(config.key_path))
+    made = None if seal is None else datetime.fromisoformat(seal.made_at)
+    behind = sum(e.seq for e in chains.heads.values()) - (
+        0 if seal is None else sum(seal.vector.values()))
     return _StoreChecks(disk_verdict(free, growth), integrity_verdict(rows),
                         chains_verdict(checked, broken, unsigned),
+                        checkpoint_verdict(made, behind, datetime.now(UTC)),
                         deliveries_verdict(pending, late, failed))
+
+
+_UNREAD_CHECKPOINT = Verdict("checkpoint", UNKNOWN, "not checked: the store could not be read")
 
 
 def _file_facts(config: Config) -> list[FileFact]:
@@ -590,7 +619,7 @@ def diagnose(config: Config) -> list[Verdict]:
     return [node_verdict(node.running, node.state),
             clock_verdict(skews, _ntp(), max_skew_ms=config.max_skew_ms,
                           max_ahead_s=config.max_clock_ahead_s),
-            store.disk, store.store, store.chains,
+            store.disk, store.store, store.chains, store.checkpoint,
             files_verdict(facts, _user(facts[0].uid) if facts else "?", config.data_dir),
             secrets_verdict(secrets_held(config), secret_warnings(config)),
             *printer_verdicts(_printer_facts(config)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -191,10 +192,11 @@ def test_doctor_on_a_real_counter_running_then_stopped_then_broken():
         lines = result.stdout.splitlines()
         print(result.stdout)  # what IT sees (pytest -s)
         checks = [line.split()[1] for line in lines]
-        assert checks == ["node", "clock", "disk", "store", "chains", "files", "secrets",
-                          "printer", "drawer", "multicast", "erpnext", "deliveries",
-                          "releases"]
+        assert checks == ["node", "clock", "disk", "store", "chains", "checkpoint", "files",
+                          "secrets", "printer", "drawer", "multicast", "erpnext",
+                          "deliveries", "releases"]
         by_check = {line.split()[1]: line for line in lines}
+        assert by_check["checkpoint"].startswith("ok ") and "none yet" in by_check["checkpoint"]
         assert by_check["node"].startswith("ok   node       running")
         assert by_check["chains"].startswith("ok ") and "hash chain intact" in by_check["chains"]
         assert by_check["store"].startswith("ok ")
@@ -280,3 +282,12 @@ def test_a_device_the_service_user_may_not_write_is_said(tmp_path):
     assert not usable and "nobody may not write it" in why and "add nobody to its group" in why
     os.chown(device, 65534, 65534)
     assert doctor._device_usable(device, 65534)[0]
+
+
+def test_a_checkpoint_the_nightly_run_left_behind_is_a_warning_with_its_fix():
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    fresh = doctor.checkpoint_verdict(now - timedelta(hours=5), 1200, now)
+    assert fresh.level == OK and fresh.what == "made 5 h ago; 1,200 event(s) after it"
+    stale = doctor.checkpoint_verdict(now - timedelta(days=3), 90_000, now)
+    assert stale.level == WARN and "tillmesh archive run" in stale.fix
+    assert doctor.checkpoint_verdict(None, 5000, now).level == OK  # a young store: none yet
