@@ -10,6 +10,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from nacl.pwhash import argon2id
 
 from tests.node.erpnext.test_forwarder import drain, forwarder, sell_day
@@ -369,3 +371,63 @@ def test_the_archive_keeps_sales_rows_as_the_ledger_does(tmp_path):
     finally:
         conn.close()
     assert live == archived
+
+
+STEPS = ("sell", "deliver", "pull", "archive", "return", "months")
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@example(["sell", "deliver", "pull", "archive"])  # sales rows leave, no event is old enough
+@example(["sell", "sell", "deliver", "pull", "months", "months", "archive", "return",
+          "deliver", "pull", "archive"])  # events archived; a return of an archived sale
+@given(st.lists(st.sampled_from(STEPS), min_size=6, max_size=14))
+def test_any_mix_of_trade_delivery_and_archiving_keeps_the_store_whole(tmp_path_factory, steps):
+    """Whatever the order of selling, delivering, reading ERPNext's stock, archiving,
+    returning old sales and months passing: every sale is still found, the archive
+    verifies, and a rebuild from the checkpoint gives the tables the store holds."""
+    with Simulator(seed="demo", job_delay=None) as sim, ErpNextClient(
+            sim.url, sim.api_key, sim.api_secret) as client:
+        setup(client, POS_PROFILE, lambda check: None)
+        node = _demo_node(tmp_path_factory.mktemp("mix") / "c1",
+                          datetime(2024, 3, 4, 9, 0, tzinfo=UTC))
+        fwd, made, returnable = forwarder(node, sim), [], []
+        try:
+            for step in steps:
+                if step == "sell":
+                    invoices = sell_day(node, sales=3)[1]  # the first comes back that day
+                    made += invoices
+                    returnable += invoices[1:-1]
+                elif step == "deliver":
+                    drain(fwd, sim)
+                elif step == "pull":
+                    pull(client, Direct(node.log), POS_PROFILE,
+                         consolidated=lambda: consolidated_shifts(client, POS_PROFILE))
+                elif step == "archive":
+                    archive_ops.run(node.config, node.clock.now, _signer(node))
+                elif step == "return" and returnable:
+                    made.append(_return_oldest(node, returnable))
+                elif step == "months":
+                    node.clock.advance(days=400)
+            tables = _tables(node)
+            assert "every seal and chain holds" in archive_ops.verify(node.config)[0]
+            EventLog(node.log.engine, "C01", clock=node.clock).rebuild(
+                trusted={"C01": _signer(node).public})
+            assert _tables(node) == tables
+            assert sorted(r[0] for r in _every_sale(node)) == sorted(made)
+            with node.log.reading() as s:
+                assert all(ledger.recorded_sale(s, i)[1]["invoice"] == i for i in made)
+        finally:
+            fwd.close()
+
+
+def _return_oldest(node, returnable: list[str]) -> str:
+    """The oldest sale not returned yet comes back whole, in a shift of its own; the
+    return's invoice."""
+    ann = Till(node, "ann")
+    shift = ann("shift_open", opening={"Cash": "100.00"})["shift"]
+    node.clock.advance(minutes=1)
+    back = ann("return_create", invoice=returnable.pop(0), approver=approver("sup"))
+    node.clock.advance(minutes=1)
+    ann("shift_close", shift_id=shift, counted={"Cash": "100.00", "Card": "0"})
+    return str(back["invoice"])
