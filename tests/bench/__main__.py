@@ -6,8 +6,9 @@ commit, and the rebuild of 200,000 events. Timings are medians and p99 of wall t
 this machine (printed in the header); ERPNext 15's own figures on the same kind of
 machine are in ../shared/erpnext/NOTES.md (19 ms per barcode, 125 ms per invoice).
 
-``--only year [--days N]`` is a store's history of N days (default a year) and what the
-counter costs at its end (tests/bench/year.py): an hour and more, so never by default.
+``--only year [--days N] [--keep-days N]`` is a store's history of N days (default a
+year) and what the counter costs at its end, before and after archiving all but its last
+days (tests/bench/year.py): an hour and more, so never by default.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.bench.year import restamp
+from tests.bench.year import KEEP_DAYS, restamp
 from tests.proc import Nodes
 from tillmesh.lab.demo_data import bulk_items, demo_master_docs
 from tillmesh.node.domain.barcode import rules_from_config
@@ -190,6 +191,9 @@ def main() -> None:
                         help="run only these parts of the table (repeatable)")
     parser.add_argument("--days", type=int, default=365,
                         help="days of the store's history (--only year)")
+    parser.add_argument("--keep-days", type=int, default=KEEP_DAYS,
+                        help="days of the history the live store keeps when the year "
+                        "benchmark archives (--only year)")
     parser.add_argument("--quick", action="store_true",
                         help="a tenth of the replication, ERPNext and UI load")
     args = parser.parse_args()
@@ -217,7 +221,7 @@ def main() -> None:
     if "year" in parts:
         from tests.bench import year
 
-        rows += year.run(args.days)
+        rows += year.run(args.days, keep_days=args.keep_days)
     print(f"\nTillmesh counter benchmarks - {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -23,8 +23,11 @@ The table (``run``) is made by parts, each a function of the ``Run`` (both store
 probes) that returns its rows, in ``PARTS``: generation, size on disk, the SQLite VM
 steps of each hot path (``flat``: structural, asserted in CI by
 tests/node/test_flat_hot_paths.py), the hot paths through a real ``tillmesh run`` on the
-history's store and on a fresh one (median and p99), join of a new counter, rebuild. A
-new figure (archive, checkpoint) is one more function in ``PARTS``.
+history's store and on a fresh one (median and p99), join of a new counter, rebuild; then
+the archive (``archiving.run`` with the live window cut to the history's last
+``keep_days`` days: the default policy keeps two fiscal years, so nothing of a year would
+move) and ``tillmesh archive verify``, the files and biggest tables after it, and join,
+rebuild and the hot paths again on the archived store.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from tests.proc import Nodes, free_port, tillmesh
 from tillmesh.lab.demo_data import POS_PROFILE, WAREHOUSE, bulk_items, demo_master_docs
 from tillmesh.node.api import Node
 from tillmesh.node.api import _inputs as inputs
-from tillmesh.node.api._agreement import decide
+from tillmesh.node.api._agreement import decide, lend
 from tillmesh.node.api.auth import user_body
 from tillmesh.node.api.checkout import _make_line
 from tillmesh.node.api.cluster import enrol
@@ -74,18 +77,22 @@ from tillmesh.node.membership.invite import decode
 from tillmesh.node.membership.join import Enrolment
 from tillmesh.node.membership.keys import Keypair, create_keypair_file
 from tillmesh.node.membership.trust import Gate
-from tillmesh.node.ops.config import CONFIG_NAME, Config
-from tillmesh.node.projections import catalog, outbox
+from tillmesh.node.ops import archiving
+from tillmesh.node.ops.config import CONFIG_NAME, Config, load
+from tillmesh.node.projections import catalog, outbox, projection_tables
 from tillmesh.node.projections.counters import ENROLLED
 from tillmesh.node.projections.deliveries import ACKED
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.projections.outbox import CLOSING, Due
 from tillmesh.node.projections.stock import BASE
 from tillmesh.node.projections.users import USER_UPSERTED
-from tillmesh.node.store import create_key_file, open_engine
+from tillmesh.node.store import create_key_file, open_engine, read_key_file
+from tillmesh.node.store._engine import archive_path, connect_store
+from tillmesh.node.store.checkpoint import checkpoint_path
 from tillmesh.node.store.event_codec import Event, make_event, unpack_body
 from tillmesh.node.store.event_log import EventLog, Transaction
-from tillmesh.replication.protocol import ReturnAnswer, ReturnAsk
+from tillmesh.replication.asks import Ask
+from tillmesh.replication.protocol import ReturnAnswer, ReturnAsk, SaleAnswer, SaleAsk
 from tillmesh.replication.signing import Signer
 from tillmesh.replication.stores import EventLogStore
 
@@ -211,12 +218,15 @@ class Owners:
     def __init__(self, year: Year, asker: str) -> None:
         self.year, self.asker = year, asker
 
-    def unreachable(self, owner: str) -> str | None:
+    def unreachable(self, owner: str, kind: type[Ask] = ReturnAsk) -> str | None:
         return None if owner in self.year.counters else f"{owner} is not a counter here"
 
     async def ask(self, owner: str, ask: ReturnAsk) -> ReturnAnswer | None:
         with self.year.playing(owner):
             return decide(self.year.counters[owner].node, self.asker, ask)
+
+    async def fetch(self, owner: str, ask: SaleAsk) -> SaleAnswer | None:
+        return lend(self.year.counters[owner].node, self.asker, ask)
 
 
 class Year:
@@ -698,6 +708,19 @@ def ack_body(item: Due, at: str) -> dict[str, Any]:
 
 API_SALES = 300  # sales through a real ``tillmesh run`` per store measured
 LATENCY = ("scan", "search_items", "cart_scan", "sale_submit")
+KEEP_DAYS = 7  # days of the history the live store keeps after the archive part
+AFTER = " after archive"  # the label of the parts measured again on the archived store
+BIGGEST = 6  # tables listed after the archive
+
+
+@dataclass(frozen=True)
+class Archived:
+    """What the archive part did: its run, the events in the live store before and after
+    it, and what ``tillmesh archive verify`` said."""
+
+    moved: archiving.Moved
+    live: tuple[int, int]
+    verified: str
 
 
 @dataclass
@@ -711,21 +734,24 @@ class Run:
     fresh: Year
     year: Year
     api_sales: int = API_SALES
+    keep_days: int = KEEP_DAYS
     steps: dict[str, dict[str, collections.Counter[str]]] = field(default_factory=dict)
     latency: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    archived: Archived | None = None
+    replayed: dict[str, int] = field(default_factory=dict)  # by ``rebuild``, per label
 
 
 Part = Callable[[Run], list[Row]]
 
 
 def run(days: int, shape: Shape = STORE, parts: list[Part] | None = None,
-        api_sales: int = API_SALES) -> list[Row]:
+        api_sales: int = API_SALES, keep_days: int = KEEP_DAYS) -> list[Row]:
     """Write the stores, then every part of the table (``PARTS``) in turn."""
     with Nodes() as nodes:
         fresh = Year(nodes.tmp() / "d", shape, days=0)
         year = Year(nodes.tmp() / "d", shape, days=days)
         year.trade(days, _progress)
-        r = Run(nodes, days, fresh, year, api_sales)
+        r = Run(nodes, days, fresh, year, api_sales, keep_days)
         for label, y in (("fresh", fresh), ("year", year)):
             r.steps[label] = probe(y)
             y.log.engine.dispose()  # stopped: a real counter runs on it next
@@ -753,8 +779,29 @@ def generation(r: Run) -> list[Row]:
 
 def store_size(data_dir: Path) -> int:
     """Bytes of a counter's store on disk: the database and its WAL."""
-    db = Config(data_dir=data_dir).db_path
+    return file_size(Config(data_dir=data_dir).db_path)
+
+
+def file_size(db: Path) -> int:
+    """Bytes of an SQLite file and its WAL."""
     return sum(f.stat().st_size for f in (db, db.with_name(db.name + "-wal")) if f.exists())
+
+
+@contextmanager
+def connected(data_dir: Path) -> Iterator[Any]:
+    """A DB-API connection to a stopped counter's store, its archive attached."""
+    config = Config(data_dir=data_dir)
+    conn = connect_store(config.db_path, read_key_file(config.key_path))
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def live_events(data_dir: Path) -> int:
+    """Events in a counter's live store (not those in its archive)."""
+    with connected(data_dir) as conn:
+        return int(conn.execute("SELECT count(*) FROM main.events").fetchone()[0])
 
 
 def size(r: Run) -> list[Row]:
@@ -769,18 +816,20 @@ def size(r: Run) -> list[Row]:
     return rows
 
 
-def hot_paths(r: Run) -> list[Row]:
+def hot_paths(r: Run, after: str = "") -> list[Row]:
     """The hot paths through a real ``tillmesh run`` on each store: a cashier sells
     ``Run.api_sales`` sales of three best sellers, scanned, after a look-up by barcode and
-    a search; median and p99 of each call's wall time, the year's next to the fresh one's."""
-    for label, y in (("fresh", r.fresh), ("year", r.year)):
+    a search, and closes the shift; median and p99 of each call's wall time, the year's
+    next to the fresh one's (measured again each time: the machine's load varies)."""
+    fresh_key, year_key = f"fresh{after}", f"year{after}"
+    for label, y in ((fresh_key, r.fresh), (year_key, r.year)):
         r.latency[label] = _latency(r.nodes, y, r.api_sales)
-    rows = [("tillmesh run: start until the API answers", "1 start",
-             f"fresh: {r.latency['fresh']['start'][0]:.1f} s",
-             f"day {r.days}: {r.latency['year']['start'][0]:.1f} s")]
+    fresh_s, year_s = r.latency[fresh_key], r.latency[year_key]
+    rows = [(f"tillmesh run{after}: start until the API answers", "1 start",
+             f"fresh: {fresh_s['start'][0]:.1f} s", f"day {r.days}: {year_s['start'][0]:.1f} s")]
     for op in LATENCY:
-        fresh, year = _stats(r.latency["fresh"][op]), _stats(r.latency["year"][op])
-        rows.append((f"{op} via API (tillmesh run)", f"{len(r.latency['year'][op])} calls",
+        fresh, year = _stats(fresh_s[op]), _stats(year_s[op])
+        rows.append((f"{op} via API (tillmesh run){after}", f"{len(year_s[op])} calls",
                      f"fresh: median {fresh[0]:.2f} / p99 {fresh[1]:.2f} ms",
                      f"day {r.days}: median {year[0]:.2f} / p99 {year[1]:.2f} ms"
                      f" ({100 * (year[1] / fresh[1] - 1):+.0f} % p99)"))
@@ -809,7 +858,7 @@ def _latency(nodes: Nodes, y: Year, sales: int) -> dict[str, list[float]]:
     try:
         with proc.client(timeout=30) as c:
             c.login(CASHIER, PINS[CASHIER])
-            c.shift_open({"Cash": str(FLOAT)})
+            shift = c.shift_open({"Cash": str(FLOAT)})["shift"]
             rng = random.Random(3)
             for _ in range(sales):
                 codes = rng.sample(picks, 3)
@@ -820,6 +869,9 @@ def _latency(nodes: Nodes, y: Year, sales: int) -> dict[str, list[float]]:
                     view = timed("cart_scan", c.cart_scan, cart, code)
                 timed("sale_submit", c.sale_submit, cart,
                       [{"mode_of_payment": "Card", "amount": view["due"]}])
+            # Closed as counted, so that the store can be measured again.
+            expected = c.shift_report()["report"]["expected"]
+            c.shift_close(shift, {mode: expected.get(mode, "0") for mode in y.context.modes})
     finally:
         proc.stop()
     return samples
@@ -833,9 +885,10 @@ def flat(r: Run) -> list[Row]:
              f"day {r.days}: {sum(r.steps['year'][op].values()):,}") for op in HOT_PATHS]
 
 
-def join(r: Run) -> list[Row]:
+def join(r: Run, node: str = "C09", after: str = "") -> list[Row]:
     """A new counter joins the year's store (``tillmesh join``: the snapshot, then what
     replication brings), from a running C01."""
+    events = live_events(r.year.data_dir)
     proc = r.nodes.start(r.year.data_dir, deadline_s=600)
     try:
         with proc.client(timeout=60) as c:
@@ -843,7 +896,7 @@ def join(r: Run) -> list[Row]:
             code = c.call("invite_create")["code"]
         joined = r.nodes.tmp() / "d"
         start = time.perf_counter()
-        result = tillmesh(joined, "join", "--node", "C09", "--listen",
+        result = tillmesh(joined, "join", "--node", node, "--listen",
                           f"tcp://127.0.0.1:{free_port()}", "--join-listen",
                           f"tcp://127.0.0.1:{free_port()}", "--advertise", "127.0.0.1",
                           "--no-mdns", stdin=code + "\n", timeout=3600)
@@ -851,21 +904,112 @@ def join(r: Run) -> list[Row]:
     finally:
         proc.stop()
     assert result.returncode == 0, result.stderr
-    events = sum(r.year.log.vector().values())
-    return [("join a new counter (tillmesh join, snapshot)",
-             f"{store_size(joined) / 2**30:.2f} GiB store",
-             f"{seconds:.1f} s", f"{events / seconds:,.0f} events/s")]
+    copied = live_events(joined)
+    return [(f"join a new counter{after} (tillmesh join, snapshot)",
+             f"{store_size(joined) / 2**30:.2f} GiB store", f"{seconds:.1f} s",
+             f"{copied:,} of {events:,} live events" + (" and the checkpoint" if after
+                                                        else f", {events / seconds:,.0f}/s"))]
 
 
-def rebuild(r: Run) -> list[Row]:
-    """``tillmesh rebuild`` of the year's store (every projection from every event)."""
+def rebuild(r: Run, after: str = "") -> list[Row]:
+    """``tillmesh rebuild`` of the year's store: every projection from every event, or,
+    once archived, from the checkpoint and the live events."""
     start = time.perf_counter()
     result = tillmesh(r.year.data_dir, "rebuild", timeout=6 * 3600)
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
-    count = int(result.stdout.split(" from ")[1].split()[0])
-    return [(f"rebuild {count:,} events (tillmesh rebuild)", "1 run", f"{seconds:.1f} s",
-             f"{count / seconds:,.0f} events/s")]
+    count = r.replayed[after] = int(result.stdout.split(" from ")[1].split()[0])
+    return [(f"rebuild{after}: {count:,} events replayed (tillmesh rebuild)", "1 run",
+             f"{seconds:.1f} s", "from the checkpoint" if after
+             else f"{count / seconds:,.0f} events/s")]
 
 
-PARTS: list[Part] = [generation, size, flat, hot_paths, join, rebuild]
+def archive(r: Run) -> list[Row]:
+    """``archiving.run`` (what ``tillmesh archive run`` and the node's nightly run do) on
+    the stopped year store, keeping the history's last ``Run.keep_days`` days live, then
+    ``tillmesh archive verify``."""
+    y = r.year
+    day = y.first_day + timedelta(days=r.days - r.keep_days)  # the first day kept
+    cut = datetime(day.year, day.month, day.day, tzinfo=y.config.tz)
+    before = live_events(y.data_dir)
+    moved = archiving.run(y.config, datetime.now(UTC), y.counters[FORWARDER].signer, cut)
+    after = live_events(y.data_dir)
+    start = time.perf_counter()
+    result = tillmesh(y.data_dir, "archive", "verify", timeout=6 * 3600)
+    seconds = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr
+    r.archived = Archived(moved, (before, after), result.stdout)
+    return [(f"archive the events before {cut:%Y-%m-%d} (the last {r.keep_days} days stay)",
+             f"{moved.events:,} events, {moved.segments} segments", f"{moved.seconds:.1f} s",
+             f"{moved.events / max(moved.seconds, 1e-9):,.0f} events/s"),
+            ("tillmesh archive verify (seals, chains, checkpoint)", "1 run",
+             f"{seconds:.1f} s", f"{moved.events / seconds:,.0f} events/s")]
+
+
+def size_after_archive(r: Run) -> list[Row]:
+    """The three files after the archive, and the live store's biggest tables: what is
+    left in it that grows with history."""
+    data_dir, db = r.year.data_dir, Config(data_dir=r.year.data_dir).db_path
+    with connected(data_dir) as conn:
+        live = int(conn.execute("SELECT count(*) FROM main.events").fetchone()[0])
+        archived = int(conn.execute("SELECT count(*) FROM archive.events").fetchone()[0])
+        page = int(conn.execute("PRAGMA main.page_size").fetchone()[0])
+        pages = int(conn.execute("PRAGMA main.page_count").fetchone()[0])
+        free = int(conn.execute("PRAGMA main.freelist_count").fetchone()[0])
+        tables = table_bytes(conn)
+    used = (pages - free) * page
+    live_bytes, archive_bytes = store_size(data_dir), file_size(archive_path(db))
+    # Deleted events leave free pages, which later events reuse: the file keeps its size.
+    rows = [(f"live store{AFTER} (db + wal)", f"{live:,} events held live",
+             f"{live_bytes / 2**30:.2f} GiB, {free * page / 2**30:.2f} GiB of it free pages",
+             f"{live_bytes / max(live, 1) / 1024:.2f} KiB/event held live"
+             f" ({used / max(live, 1) / 1024:.2f} KiB in used pages)"),
+            ("archive file", f"{archived:,} events", f"{archive_bytes / 2**30:.2f} GiB",
+             f"{archive_bytes / archived / 1024:.2f} KiB/event archived" if archived else ""),
+            ("checkpoint file", "the projection tables at the floor",
+             f"{file_size(checkpoint_path(db)) / 2**30:.2f} GiB", "")]
+    for name, count, size_ in sorted(tables, key=lambda t: -t[2])[:BIGGEST]:
+        rows.append((f"  table {name} (estimate: its cells' bytes, no index)",
+                     f"{count:,} rows", f"{size_ / 2**20:,.0f} MiB",
+                     f"{100 * size_ / used:.0f} % of the live store's used pages"))
+    return rows
+
+
+def table_bytes(conn: Any) -> list[tuple[str, int, int]]:
+    """(table, rows, bytes) of the live events and every projection table; bytes are the
+    sum of each cell's length as a blob (SQLCipher has no ``dbstat``): an estimate without
+    indexes and page overhead."""
+    out = []
+    for name in ["events", *(t.name for t in projection_tables())]:
+        cols = [c[1] for c in conn.execute(f"PRAGMA main.table_info({name})")]
+        cells = " + ".join(f'coalesce(sum(length(CAST("{c}" AS BLOB))), 0)' for c in cols)
+        count, size_ = conn.execute(f"SELECT count(*), {cells} FROM main.{name}").fetchone()
+        out.append((name, int(count), int(size_)))
+    return out
+
+
+def join_after_archive(r: Run) -> list[Row]:
+    """The snapshot carries the checkpoint and the live events, not the archive."""
+    return join(r, "C10", AFTER)
+
+
+def join_from_checkpoint(r: Run) -> list[Row]:
+    """C01 set to ``join_from_checkpoint = true``: the snapshot carries the checkpoint and
+    only the events after it, not the live events the checkpoint holds."""
+    (r.year.data_dir / CONFIG_NAME).write_text(
+        replace(load(r.year.data_dir), join_from_checkpoint=True).to_toml())
+    return join(r, "C11", f"{AFTER}, from the checkpoint")
+
+
+def rebuild_after_archive(r: Run) -> list[Row]:
+    return rebuild(r, AFTER)
+
+
+def hot_paths_after_archive(r: Run) -> list[Row]:
+    return hot_paths(r, AFTER)
+
+
+PARTS: list[Part] = [generation, size, flat, hot_paths, join, rebuild, archive,
+                     size_after_archive, join_after_archive, join_from_checkpoint,
+                     rebuild_after_archive,
+                     hot_paths_after_archive]

@@ -8,7 +8,9 @@ so a seek costs the same in a small B-tree as in a big one, and only rows read c
 query left to read history fails it (shown by taking away an index a hot path needs).
 The generator itself is checked too: its store is what its events build, every event
 chained and signed by its counter, with the day's mix in it; and the benchmark's table
-comes out whole on a one-day store.
+comes out whole on a one-day store, archived down to nothing of its day: events leave the
+live store, the archive verifies, a counter joins it and its rebuild from the checkpoint
+gives the same tables.
 """
 
 from __future__ import annotations
@@ -21,13 +23,28 @@ from decimal import Decimal
 
 import pytest
 
-from tests.bench.year import HOT_PATHS, SMALL, Year, probe, restamp, run
+from tests.bench.year import (
+    AFTER,
+    HOT_PATHS,
+    PARTS,
+    SMALL,
+    Part,
+    Row,
+    Run,
+    Year,
+    connected,
+    probe,
+    rebuild_after_archive,
+    restamp,
+    run,
+)
 from tests.nodekit import dump
 from tillmesh.node.domain.sale import sale_body
 from tillmesh.node.projections import counters, outbox
 from tillmesh.node.store.base import Base
 from tillmesh.node.store.event_codec import first_break, unpack_body
 from tillmesh.node.store.event_log import EventLog
+from tillmesh.node.store.tables import digests
 from tillmesh.replication.signing import signed_by
 
 DAYS = 7
@@ -154,9 +171,42 @@ def test_a_restamped_body_is_what_sale_body_makes(week):
 
 @pytest.mark.slow
 def test_the_benchmark_table_comes_out_whole_on_a_one_day_store():
-    rows = run(1, SMALL, api_sales=5)
+    """With nothing of the day kept live (``keep_days=0``), so that the archive parts
+    have something to move."""
+    seen: dict[str, dict[str, str]] = {}
+    runs: list[Run] = []
+
+    def tables(when: str) -> Part:  # no rows: the year store's tables, to compare
+        def part(r: Run) -> list[Row]:
+            with connected(r.year.data_dir) as conn:
+                seen[when] = digests(conn)
+            runs.append(r)
+            return []
+        return part
+
+    at = PARTS.index(rebuild_after_archive)
+    parts = [*PARTS[:at], tables("before"), rebuild_after_archive, tables("after"),
+             *PARTS[at + 1:]]
+    rows = run(1, SMALL, parts, api_sales=5, keep_days=0)
     labels = [row[0] for row in rows]
     for part in ("write 1 days", "store on disk", "VM steps: sale_submit",
-                 "sale_submit via API", "join a new counter", "rebuild"):
+                 "sale_submit via API", "join a new counter", "rebuild", "archive the events",
+                 "tillmesh archive verify", "live store after archive", "archive file",
+                 "checkpoint file", "  table ", f"join a new counter{AFTER}",
+                 f"join a new counter{AFTER}, from the checkpoint",
+                 f"rebuild{AFTER}", f"sale_submit via API (tillmesh run){AFTER}"):
         assert any(label.startswith(part) for label in labels), (part, labels)
     assert all(len(row) == 4 and row[2] for row in rows)
+
+    r = runs[0]
+    assert r.archived is not None
+    (before, after), moved = r.archived.live, r.archived.moved
+    assert moved.events > 0 and after < before
+    assert "every seal and chain holds" in r.archived.verified
+    assert "checkpoint: at " in r.archived.verified and "signed by C01" in r.archived.verified
+    copied = {row[0]: int(row[3].split(" of ")[0].replace(",", "")) for row in rows
+              if row[0].startswith(f"join a new counter{AFTER}")}
+    window, fast = sorted(copied.values(), reverse=True)
+    assert fast < window  # from the checkpoint: only the events after it
+    assert seen["after"] == seen["before"]  # the rebuild from the checkpoint
+    assert r.replayed[AFTER] < r.replayed[""]  # ... replayed only the live events
