@@ -41,6 +41,8 @@ from tillmesh.replication.signing import Signer
 
 DataDir = Callable[[argparse.Namespace], Path]
 LOWER_BATCH = 2000  # events deleted per transaction: a sale waits at most a few ms for one
+VACUUM_PAGES = 4096  # pages given back to the disk per transaction (16 MiB of 4 KiB pages)
+INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 APPEND_BATCH = 50_000  # events copied into the archive per transaction (bounded WAL)
 Floor = dict[str, tuple[int, bytes]]
 
@@ -87,6 +89,7 @@ def run(config: Config, now: datetime, signer: Signer, cut: datetime | None = No
         if target:
             events, segments = _append(conn, before, target, now.isoformat(), config.node_id)
             _lower(conn, before, {**before, **_hashes(conn, target, "archive.events")})
+        _give_back(conn)
         floor = archive.floors(conn)
     finally:
         conn.close()
@@ -218,6 +221,15 @@ def _same(conn: Any, table: str) -> str:
     """``c`` (the checkpoint's row) has ``t``'s primary key."""
     keys = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})") if row[5]]
     return " AND ".join(f"c.{k} = t.{k}" for k in keys)
+
+
+def _give_back(conn: Any) -> None:
+    """Return the pages the run freed to the disk, a few MiB per transaction (the node's
+    writes wait at most for one); nothing in a store made without ``auto_vacuum``."""
+    while int(conn.execute("PRAGMA main.freelist_count").fetchone()[0]):
+        if int(conn.execute("PRAGMA main.auto_vacuum").fetchone()[0]) != INCREMENTAL:
+            return
+        conn.execute(f"PRAGMA main.incremental_vacuum({VACUUM_PAGES})").fetchall()
 
 
 def _finish(conn: Any) -> None:

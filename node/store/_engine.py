@@ -67,6 +67,10 @@ def _connect(path: Path, key: bytes) -> Any:
         # Reading the schema is the first access that needs the key: it fails right here
         # on a wrong key or a corrupted header.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        # A new store keeps the pages archived events free for giving back to the disk
+        # (``ops.archiving``); set before anything is written (a store made before keeps
+        # its pages, which later events fill).
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
         conn.execute("PRAGMA synchronous = FULL")
         # Every page read from disk is decrypted: a bigger cache keeps the hot catalog and

@@ -69,6 +69,17 @@ def _every_sale(node) -> list[tuple]:
         conn.close()
 
 
+def _pages(node) -> tuple[int, int]:
+    """The store's pages, and how many of them are free."""
+    conn = connect_store(node.config.db_path, _key(node))
+    try:
+        pages, free = (int(conn.execute(f"PRAGMA main.{p}").fetchone()[0])
+                       for p in ("page_count", "freelist_count"))
+        return pages, free
+    finally:
+        conn.close()
+
+
 def _count(node, table: str) -> int:
     conn = connect_store(node.config.db_path, _key(node))
     try:
@@ -138,8 +149,11 @@ def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store):
     with node.log.reading() as s:
         report = ledger.shift_sales(s, old[0][0])
         owed_before = len(outbox.owed(s))
+    pages = _pages(node)
 
     moved = archive_ops.run(node.config, NOW, _signer(node))
+    # The pages the archived events and rows held go back to the disk.
+    assert _pages(node)[0] < pages[0] and _pages(node)[1] == 0
 
     assert moved.cutoff == datetime(2025, 1, 1, tzinfo=node.config.tz)
     assert moved.events > 0 and moved.floor["C01"] < vector["C01"]
