@@ -966,7 +966,7 @@ def size_after_archive(r: Run) -> list[Row]:
              f" ({used / max(live, 1) / 1024:.2f} KiB in used pages)"),
             ("archive file", f"{archived:,} events", f"{archive_bytes / 2**30:.2f} GiB",
              f"{archive_bytes / archived / 1024:.2f} KiB/event archived" if archived else ""),
-            ("checkpoint file", "the projection tables at the floor",
+            ("checkpoint file", "the projection tables at what ERPNext holds",
              f"{file_size(checkpoint_path(db)) / 2**30:.2f} GiB", "")]
     for name, count, size_ in sorted(tables, key=lambda t: -t[2])[:BIGGEST]:
         rows.append((f"  table {name} (estimate: its cells' bytes, no index)",
