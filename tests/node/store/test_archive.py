@@ -390,7 +390,7 @@ def test_the_archive_keeps_sales_rows_as_the_ledger_does(tmp_path):
 STEPS = ("sell", "deliver", "pull", "archive", "return", "months")
 
 
-@settings(max_examples=8, deadline=None,
+@settings(max_examples=3, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @example(["sell", "deliver", "pull", "archive"])  # sales rows leave, no event is old enough
 @example(["sell", "sell", "deliver", "pull", "months", "months", "archive", "return",
