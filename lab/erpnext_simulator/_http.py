@@ -120,13 +120,14 @@ class _Handler(BaseHTTPRequestHandler):
                 f"    <h1><p>{reason}</p></h1>\n    "
                 f"{html.escape(f'Request Line is too large ({length} > {MAX_REQUEST_LINE})')}"
                 "\n  </body>\n</html>\n")
+        # Logged before the answer leaves: a client that has it finds it in the log.
+        method, _, rest = self.raw_requestline.decode("latin-1").partition(" ")
+        self.server.log(method, unquote(rest.partition("?")[0]), HTTPStatus.BAD_REQUEST.value)
         self.wfile.write(f"HTTP/1.1 400 {reason}\r\nConnection: close\r\nContent-Type: "
                          f"text/html\r\nContent-Length: {len(page)}\r\n\r\n{page}"
                          .encode("latin-1"))
         self.wfile.flush()
         self.close_connection = True
-        method, _, rest = self.raw_requestline.decode("latin-1").partition(" ")
-        self.server.log(method, unquote(rest.partition("?")[0]), HTTPStatus.BAD_REQUEST.value)
 
     def do_GET(self) -> None:
         self._serve()
@@ -170,6 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply, path: str) -> None:
         payload = json.dumps(reply.body).encode()
+        self.server.log(self.command, path, reply.status)  # before the client can have it
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -177,7 +179,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
-        self.server.log(self.command, path, reply.status)
 
     def _drop(self, path: str) -> None:
         self.close_connection = True
