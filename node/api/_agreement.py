@@ -36,14 +36,13 @@ import re
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tillmesh.node.api.const import ASK_ID_BYTES, PROMISE_MINUTES
 from tillmesh.node.domain.roles import Action, Authorization
 from tillmesh.node.domain.sale import returnable
-from tillmesh.node.domain.totals import recorded_due
 from tillmesh.node.errors import (
     NotFoundError,
     ReturnError,
@@ -186,13 +185,7 @@ async def sale_of(node: Node, invoice: str) -> tuple[ledger.SaleRow, dict[str, A
         # A late sale's ledger row never leaves the live tables (``ledger.compact``), so
         # this counter holds it when the sale is late, and only its event is fetched.
         late = ledger.is_late(s, invoice)
-    return ledger.SaleRow(
-        invoice=invoice, origin=event.origin, seq=event.seq, hlc=event.hlc,
-        shift=body["shift"], is_return=event.kind == "sale.returned",
-        return_against=body.get("return_against"),
-        posted_at=datetime.fromisoformat(body["posted_at"]), customer=body["customer"],
-        cashier=body["cashier"], grand_total=Decimal(recorded_due(body["totals"])),
-        late=late), body
+    return ledger.SaleRow(**ledger.sale_fields(event, body), late=late), body
 
 
 async def _fetch(node: Node, maker: str, invoice: str, trust: counters.Trust) -> Event:

@@ -195,15 +195,12 @@ def _compact(conn: Any, db_path: Path, key: bytes) -> int:
     if not path.exists():
         return 0
     ckpt = checkpoint.ALIAS
-    conn.execute(f"ATTACH DATABASE ? AS {ckpt} KEY ?", (str(path), f"x'{key.hex()}'"))
-    try:
+    with checkpoint.attached_to(conn, path, key):
         floor = conn.execute(f"SELECT origin, seq FROM {ckpt}.event_floor").fetchall()
         gone = {table: [row for origin, upto in floor for row in conn.execute(
             f"SELECT rowid FROM main.{table} t WHERE origin = ? AND seq <= ? AND {must}"
             f" AND NOT EXISTS (SELECT 1 FROM {ckpt}.{table} c WHERE {_same(conn, table)})",
             (origin, upto)).fetchall()] for table, must in _COMPACTED.items()}
-    finally:
-        conn.execute(f"DETACH DATABASE {ckpt}")
     for table, rows in gone.items():
         for at in range(0, len(rows), LOWER_BATCH):
             conn.execute("BEGIN IMMEDIATE")

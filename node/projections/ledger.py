@@ -341,18 +341,31 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
     }
     sql = raw(session)
     late = _is_late(sql, body["shift"], event.origin, event.seq)
+    row = sale_fields(event, body)
     sql.run(
         "INSERT INTO sales (invoice, origin, seq, hlc, shift, is_return, return_against,"
         " posted_at, customer, cashier, grand_total, late, summary)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (body["invoice"], event.origin, event.seq, event.hlc, body["shift"], int(is_return),
-         body.get("return_against"), utc_text(datetime.fromisoformat(body["posted_at"])),
-         body["customer"], body["cashier"], str(grand), int(late), pack_body(summary)),
+        (*(row[k] for k in ("invoice", "origin", "seq", "hlc", "shift")), int(is_return),
+         row["return_against"], utc_text(row["posted_at"]), row["customer"], row["cashier"],
+         str(grand), int(late), pack_body(summary)),
     )
     _count_stock(sql, body, event.origin, _slot(sql, body["shift"], body["invoice"], late))
     if is_return:
         sql.many(_RETURNED, [(i["pos_invoice_item"], -nano(Decimal(i["qty"])))
                              for i in body["items"]])
+
+
+def sale_fields(event: Event, body: dict[str, Any]) -> dict[str, Any]:
+    """The ledger's columns of a sale or return as its event gives them (``late`` and the
+    summary apart): what ``_sale`` records, and what a sale fetched from its counter is
+    read as."""
+    return {"invoice": body["invoice"], "origin": event.origin, "seq": event.seq,
+            "hlc": event.hlc, "shift": body["shift"], "is_return": event.kind == "sale.returned",
+            "return_against": body.get("return_against"),
+            "posted_at": datetime.fromisoformat(body["posted_at"]),
+            "customer": body["customer"], "cashier": body["cashier"],
+            "grand_total": recorded_due(body["totals"])}
 
 
 @projector("cash.moved")

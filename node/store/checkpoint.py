@@ -31,7 +31,6 @@ import hashlib
 import heapq
 import json
 import os
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,7 +46,7 @@ from tillmesh.node.store import archive
 from tillmesh.node.store._engine import _connect, archive_path, connect_store, open_engine
 from tillmesh.node.store.base import PROJECTIONS_KEY, Base, Meta
 from tillmesh.node.store.const import REBUILD_BATCH
-from tillmesh.node.store.tables import columns, digests
+from tillmesh.node.store.tables import copy_rows, create_like, digests
 from tillmesh.replication.event import Event
 from tillmesh.replication.signing import Signer, digest_signed_by
 
@@ -260,13 +259,9 @@ def export_into(conn: Any, schema: str) -> None:
     """Inside a snapshot's export (its read transaction, the checkpoint attached as
     ``ALIAS``): the checkpoint's tables and seal into the snapshot attached as ``schema``."""
     for table in projections.projection_tables():
-        create = conn.execute(f"SELECT sql FROM {ALIAS}.sqlite_master WHERE name = ?",
-                              (table.name,)).fetchone()
-        conn.execute(re.sub(rf'TABLE\s+"?{table.name}"?',
-                            f"TABLE {schema}.{PREFIX}{table.name}", create[0], count=1))
-        cols = columns(conn, ALIAS, table.name)
-        conn.execute(f"INSERT INTO {schema}.{PREFIX}{table.name} ({cols}) SELECT {cols} "
-                     f"FROM {ALIAS}.{table.name}")
+        dest = f"{schema}.{PREFIX}{table.name}"
+        create_like(conn, table.name, dest, schema=ALIAS)
+        copy_rows(conn, table.name, f"{ALIAS}.{table.name}", dest, schema=ALIAS)
     conn.execute(f"CREATE TABLE {schema}.{SEAL_TABLE} (value TEXT NOT NULL)")
     conn.execute(f"INSERT INTO {schema}.{SEAL_TABLE} SELECT value FROM {ALIAS}.meta"
                  " WHERE key = ?", (KEY,))
@@ -295,19 +290,17 @@ def install_from(snapshot: Path, snapshot_key: bytes, db_path: Path, key: bytes,
         engine.dispose()
     conn = _connect(fresh, key)
     try:
-        conn.execute(f"ATTACH DATABASE ? AS {ALIAS} KEY ?", (str(snapshot),
-                                                             f"x'{snapshot_key.hex()}'"))
-        conn.execute("BEGIN IMMEDIATE")
-        for table in projections.projection_tables():
-            cols = columns(conn, "main", table.name)
-            conn.execute(f"INSERT INTO main.{table.name} ({cols}) SELECT {cols} "
-                         f"FROM {ALIAS}.{PREFIX}{table.name}")
-        conn.executemany("INSERT INTO main.event_floor (origin, seq, hash) VALUES (?, ?, ?)",
-                         [(o, s, bytes.fromhex(seal.heads[o])) for o, s in seal.vector.items()])
-        conn.executemany("INSERT OR REPLACE INTO main.meta (key, value) VALUES (?, ?)",
-                         [(KEY, json.dumps(asdict(seal))), (PROJECTIONS_KEY, seal.shape)])
-        conn.execute("COMMIT")
-        conn.execute(f"DETACH DATABASE {ALIAS}")
+        with attached_to(conn, snapshot, snapshot_key):
+            conn.execute("BEGIN IMMEDIATE")
+            for table in projections.projection_tables():
+                copy_rows(conn, table.name, f"{ALIAS}.{PREFIX}{table.name}",
+                          f"main.{table.name}")
+            conn.executemany(
+                "INSERT INTO main.event_floor (origin, seq, hash) VALUES (?, ?, ?)",
+                [(o, s, bytes.fromhex(seal.heads[o])) for o, s in seal.vector.items()])
+            conn.executemany("INSERT OR REPLACE INTO main.meta (key, value) VALUES (?, ?)",
+                             [(KEY, json.dumps(asdict(seal))), (PROJECTIONS_KEY, seal.shape)])
+            conn.execute("COMMIT")
     finally:
         conn.close()
     _put(fresh, path, key)
@@ -341,17 +334,23 @@ def _settle(path: Path, key: bytes) -> None:
 
 
 @contextlib.contextmanager
+def attached_to(conn: Any, path: Path, key: bytes) -> Iterator[None]:
+    """The checkpoint file at ``path`` (or a snapshot carrying one) attached to the DB-API
+    connection ``conn`` as ``ckpt``, outside any transaction, as SQLite requires."""
+    conn.execute(f"ATTACH DATABASE ? AS {ALIAS} KEY ?", (str(path), f"x'{key.hex()}'"))
+    try:
+        yield
+    finally:
+        conn.execute(f"DETACH DATABASE {ALIAS}")
+
+
+@contextlib.contextmanager
 def attached(engine: Engine, path: Path, key: bytes) -> Iterator[None]:
-    """The checkpoint attached to the engine's connection as ``ckpt`` (outside any
-    transaction, as SQLite requires)."""
+    """The checkpoint attached to the engine's connection (``attached_to``)."""
     raw_conn = engine.raw_connection()
     try:
-        driver: Any = raw_conn.driver_connection
-        driver.execute(f"ATTACH DATABASE ? AS {ALIAS} KEY ?", (str(path), f"x'{key.hex()}'"))
-        try:
+        with attached_to(raw_conn.driver_connection, path, key):
             yield
-        finally:
-            driver.execute(f"DETACH DATABASE {ALIAS}")
     finally:
         raw_conn.close()
 
@@ -361,6 +360,4 @@ def load(session: Session) -> None:
     attached checkpoint."""
     conn: Any = session.connection().connection.driver_connection
     for table in projections.projection_tables():
-        cols = columns(conn, "main", table.name)
-        conn.execute(f"INSERT INTO main.{table.name} ({cols}) SELECT {cols} "
-                     f"FROM {ALIAS}.{table.name}")
+        copy_rows(conn, table.name, f"{ALIAS}.{table.name}", f"main.{table.name}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from tillmesh.node.store._engine import _connect
 from tillmesh.node.store.archive import KEPT_SQL, live_chains
 from tillmesh.node.store.base import EventFloor
 from tillmesh.node.store.const import KEY_BYTES, TICKET_BYTES, TICKET_S
-from tillmesh.node.store.tables import columns
+from tillmesh.node.store.tables import columns, copy_rows, create_like
 
 log = logging.getLogger("tillmesh.snapshot")
 
@@ -112,25 +111,18 @@ def export(db_path: Path, key: bytes, ticket: Ticket, *, from_checkpoint: bool =
     """
     ticket.path.unlink(missing_ok=True)
     carried = checkpoint.checkpoint_path(db_path)
-    with _attached(db_path, key, ticket.path, ticket.key) as conn:
-        if carried.exists():  # events were archived: the tables they left go along
-            conn.execute(f"ATTACH DATABASE ? AS {checkpoint.ALIAS} KEY ?",
-                         (str(carried), f"x'{key.hex()}'"))
+    with _attached(db_path, key, ticket.path, ticket.key) as conn, (
+            checkpoint.attached_to(conn, carried, key) if carried.exists()
+            else contextlib.nullcontext()):  # a checkpoint goes along
         conn.execute("BEGIN")  # one read snapshot for every table
         try:
             if carried.exists():
                 checkpoint.export_into(conn, _ALIAS)
             for table in _copied_tables():
-                create = conn.execute("SELECT sql FROM main.sqlite_master WHERE name = ?",
-                                      (table.name,)).fetchone()
-                if create is None:
-                    raise StoreError(f"snapshot: table {table.name} missing")
-                conn.execute(re.sub(rf'TABLE\s+"?{table.name}"?', f"TABLE {_ALIAS}.{table.name}",
-                                    create[0], count=1))
-                cols = columns(conn, "main", table.name)
-                conn.execute(f"INSERT INTO {_ALIAS}.{table.name} ({cols}) "
-                             f"SELECT {cols} FROM "
-                             f"{_source(from_checkpoint and carried.exists(), table.name)}")
+                create_like(conn, table.name, f"{_ALIAS}.{table.name}")
+                copy_rows(conn, table.name,
+                          _source(from_checkpoint and carried.exists(), table.name),
+                          f"{_ALIAS}.{table.name}")
             # Equal columns may hold rows of another format: the installer compares this.
             conn.execute(f"CREATE TABLE {_ALIAS}.{_SHAPE} (shape TEXT NOT NULL)")
             conn.execute(f"INSERT INTO {_ALIAS}.{_SHAPE} VALUES (?)", (shape(),))
@@ -170,10 +162,8 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
         conn.execute("BEGIN IMMEDIATE")
         try:
             for table in _copied_tables():
-                cols = columns(conn, "main", table.name)
                 conn.execute(f"DELETE FROM main.{table.name}")
-                conn.execute(f"INSERT INTO main.{table.name} ({cols}) "
-                             f"SELECT {cols} FROM {_ALIAS}.{table.name}")
+                copy_rows(conn, table.name, f"{_ALIAS}.{table.name}", f"main.{table.name}")
             snapshot_check.record(conn)  # the running node checks the tables against events
             conn.execute("COMMIT")
         except BaseException:

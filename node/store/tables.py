@@ -1,13 +1,16 @@
-"""Projection tables as whole things: their columns for copying between stores, and their
-digests for checking that a copy is what it claims (snapshots, checkpoints)."""
+"""Projection tables as whole things: made and copied between stores attached to one
+connection, and their digests for checking that a copy is what it claims (snapshots,
+checkpoints)."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from sqlalchemy import Table
 
+from tillmesh.node.errors import StoreError
 from tillmesh.node.projections import projection_tables
 
 _ROWS = 5000  # rows fetched and hashed at a time
@@ -21,6 +24,22 @@ def columns(conn: Any, schema: str, table: str) -> str:
     if virtual and "VIRTUAL TABLE" in (virtual[0] or "").upper():
         names = ["rowid", *names]
     return ", ".join(names)
+
+
+def create_like(conn: Any, table: str, dest: str, *, schema: str = "main") -> None:
+    """A new empty table ``dest`` (schema-qualified) made as ``table`` is in ``schema``."""
+    create = conn.execute(f"SELECT sql FROM {schema}.sqlite_master WHERE name = ?",
+                          (table,)).fetchone()
+    if create is None:
+        raise StoreError(f"table {table} missing in {schema}")
+    conn.execute(re.sub(rf'TABLE\s+"?{table}"?', f"TABLE {dest}", create[0], count=1))
+
+
+def copy_rows(conn: Any, table: str, source: str, dest: str, *, schema: str = "main") -> None:
+    """Every row of ``source`` (a schema-qualified table, or a FROM clause) into ``dest``,
+    by the columns ``table`` has in ``schema``."""
+    cols = columns(conn, schema, table)
+    conn.execute(f"INSERT INTO {dest} ({cols}) SELECT {cols} FROM {source}")
 
 
 def table_digest(conn: Any, table: Table, schema: str = "main") -> str:

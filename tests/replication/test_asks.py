@@ -58,6 +58,10 @@ def ask(ask_id: str = "B-1", node: str = "B") -> ReturnAsk:
     return ReturnAsk(node, ask_id, "A-2026-000001", {"A-2026-000001-1": Decimal("1.000")}, 7)
 
 
+def sale_ask(ask_id: str = "B-9") -> SaleAsk:
+    return SaleAsk("B", ask_id, "A-2024-000042")
+
+
 def linked(*ids: str, refuse: str = "") -> tuple[Net, dict[str, Desk]]:
     desks = {i: Desk(i, refuse) for i in ids}
     net = Net(*ids, desks=desks)
@@ -67,13 +71,18 @@ def linked(*ids: str, refuse: str = "") -> tuple[Net, dict[str, Desk]]:
     return net, desks
 
 
-def test_the_owner_decides_and_the_asker_hears_the_answer_once():
+@pytest.mark.parametrize(("sent", "answer"), [
+    (ask(), ReturnAnswer("A", "B-1", True)),  # may I refund? yes
+    (sale_ask(), SaleAnswer("A", "B-9", SOLD)),  # send me that sale: the owner's event
+], ids=["return", "sale"])
+def test_the_owner_answers_and_the_asker_hears_the_answer_once(
+        sent: ReturnAsk | SaleAsk, answer: ReturnAnswer | SaleAnswer) -> None:
     net, desks = linked("A", "B")
-    assert net.nodes["B"].cannot_ask("A") is None
-    net.send("B", net.nodes["B"].ask("A", ask(), net.now))
+    assert net.nodes["B"].cannot_ask("A", type(sent)) is None
+    net.send("B", net.nodes["B"].ask("A", sent, net.now))
     net.run()
-    assert desks["A"].asked == [("B", ask())]
-    assert desks["B"].outcomes == {"B-1": ReturnAnswer("A", "B-1", True)}
+    assert desks["A"].asked == [("B", sent)]
+    assert desks["B"].outcomes == {sent.ask_id: answer}
 
 
 def test_a_refusal_carries_the_owners_reason():
@@ -157,19 +166,6 @@ def test_a_claimed_sender_other_than_the_link_is_dropped():
 
 
 # --- a sale the asker does not hold -------------------------------------------------------
-
-
-def sale_ask(ask_id: str = "B-9") -> SaleAsk:
-    return SaleAsk("B", ask_id, "A-2024-000042")
-
-
-def test_a_sale_ask_is_answered_with_the_owners_event_as_recorded():
-    net, desks = linked("A", "B")
-    assert net.nodes["B"].cannot_ask("A", SaleAsk) is None
-    net.send("B", net.nodes["B"].ask("A", sale_ask(), net.now))
-    net.run()
-    assert desks["A"].asked == [("B", sale_ask())]
-    assert desks["B"].outcomes == {"B-9": SaleAnswer("A", "B-9", SOLD)}
 
 
 def test_a_sale_ask_refused_carries_the_reason_and_an_unanswered_one_settles_as_none():
