@@ -162,6 +162,15 @@ def test_the_app_imports_only_the_client_and_the_error_tree() -> None:
     assert found <= allowed
 
 
+def test_the_app_starts_without_loading_the_counters_store() -> None:
+    # The app talks to its node through the client: the store, projections, SQLAlchemy and
+    # the ERPNext link are the node's, and loading them cost the app a second at every start.
+    loaded = _imports_in_fresh_interpreter("tillmesh.ui.app")
+    heavy = ("sqlalchemy", "tillmesh.node.store", "tillmesh.node.projections._registry",
+             "tillmesh.node.erpnext", "tillmesh.node.api._node")
+    assert sorted(m for m in loaded if m.startswith(heavy)) == []
+
+
 def test_a_counter_at_run_time_never_loads_the_lab() -> None:
     loaded = _imports_in_fresh_interpreter("tillmesh.node.ops.daemon")
     assert {m for m in loaded if m.startswith("tillmesh.lab")} == set()

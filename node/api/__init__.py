@@ -27,8 +27,23 @@ This package re-exports only what needs no area: the clients, ``Node``, ``Caller
 decorator.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from tillmesh.node.api._methods import Auth, MethodSpec, api_method
-from tillmesh.node.api._node import Caller, Node
 from tillmesh.node.api.client import AsyncClient, Client
 
+if TYPE_CHECKING:
+    from tillmesh.node.api._node import Caller, Node
+
 __all__ = ["AsyncClient", "Auth", "Caller", "Client", "MethodSpec", "Node", "api_method"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``Node`` imports the whole counter (store, projections, ERPNext): loaded when first
+    # asked for, so that the app and the shell commands that only call the API start fast.
+    if name in ("Caller", "Node"):
+        from tillmesh.node.api import _node
+        return getattr(_node, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

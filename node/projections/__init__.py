@@ -20,12 +20,26 @@ May import ``tillmesh.node.domain``, ``tillmesh.node.store`` (tables, codec) and
 ``tillmesh.replication`` (the event type); never ``api`` or anything above it.
 """
 
-from tillmesh.node.projections._registry import (
-    apply,
-    projection_tables,
-    projector,
-    reset,
-    shape,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tillmesh.node.projections._registry import (
+        apply,
+        projection_tables,
+        projector,
+        reset,
+        shape,
+    )
 
 __all__ = ["apply", "projection_tables", "projector", "reset", "shape"]
+
+
+def __getattr__(name: str) -> Any:
+    # The registry imports every projection (and SQLAlchemy): loaded when first asked for,
+    # so that a module needing only ``projections.const`` (the API client) stays light.
+    if name in __all__:
+        from tillmesh.node.projections import _registry
+        return getattr(_registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
