@@ -28,6 +28,7 @@ from datetime import datetime
 from tillmesh.node.domain.authority import ENROLLED, REVOKED, SIGNING_KEY
 from tillmesh.node.errors import StoreError
 from tillmesh.node.projections import counters, membership
+from tillmesh.node.store import snapshot, snapshot_check
 from tillmesh.node.store.event_codec import Event, data
 from tillmesh.node.store.event_log import EventLog
 from tillmesh.replication import hlc
@@ -141,6 +142,17 @@ def announce_key(log: EventLog, public: bytes) -> bool:
     with log.transaction() as tx:
         tx.append(SIGNING_KEY, {"node": log.origin, "key": public})
     return True
+
+
+def adopt_snapshot(log: EventLog, installed: snapshot.Installed) -> None:
+    """After ``snapshot.install``: the store's members and heads checked from its events
+    (``check_snapshot``) and, when it carried a checkpoint, the tables built from that
+    (checked: signed by one of those members) and the events after it. StoreError: the
+    store holds the snapshot but cannot be trusted."""
+    log.reload()
+    check_snapshot(log)
+    if not installed.tables:
+        snapshot_check.built(log, log.rebuild)
 
 
 def check_snapshot(log: EventLog) -> None:

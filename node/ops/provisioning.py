@@ -37,7 +37,7 @@ from tillmesh.node.errors import (
 from tillmesh.node.membership import release
 from tillmesh.node.membership.invite import InviteCode
 from tillmesh.node.membership.keys import Keypair, create_keypair_file, read_keypair_file
-from tillmesh.node.membership.trust import check_snapshot
+from tillmesh.node.membership.trust import adopt_snapshot
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import CONFIG_NAME, Config
 from tillmesh.node.ops.const import (
@@ -249,22 +249,20 @@ def _install_snapshot(config: Config, code: InviteCode, keypair: Keypair, log: E
     from tillmesh.node.store import snapshot
 
     path = config.data_dir / "snapshot.db"
-    installed = False
+    installed = None
     try:
         fetch_snapshot(code, keypair, str(ticket["ticket"]), path,
                        lambda have, want: progress("snapshot", have, want))
-        snapshot.install(config.db_path, read_key_file(config.key_path), path,
-                         bytes(ticket["key"]))
-        log.reload()
-        installed = True
+        installed = snapshot.install(config.db_path, read_key_file(config.key_path), path,
+                                     bytes(ticket["key"]))
     except (TillmeshError, KeyError, TypeError, OSError) as exc:
         message = exc.message if isinstance(exc, TillmeshError) else repr(exc)
         logger.warning("no snapshot (%s): pulling the events instead", message)
     finally:
         path.unlink(missing_ok=True)
-    if installed:
+    if installed is not None:
         try:
-            check_snapshot(log)
+            adopt_snapshot(log, installed)
         except StoreError as exc:  # installed already: this store cannot be used
             raise StoreError(f"{exc.message}: this counter's store cannot be trusted; delete "
                              f"{config.data_dir} and join through another counter") from exc

@@ -11,6 +11,12 @@ records their digests and the running node verifies them in the background
 (``snapshot_check``). A counter whose tables have another shape or format
 (``projections.shape``: another release) refuses the file and pulls events instead.
 
+A store that has a checkpoint sends it instead of its projection tables: the new counter
+checks it (signed by a counter the store enrolled, its tables' digests as sealed) and
+builds its tables from it and the events after it (``EventLog.rebuild``), as a rebuild
+would; the file then holds the projection tables once, not twice, and nothing is left to
+check in the background.
+
 Local tables (carts, invites, login counters, meta) never leave the inviting counter.
 """
 
@@ -63,9 +69,18 @@ def new_ticket(node: str, folder: Path) -> tuple[str, Ticket]:
                         time.monotonic() + TICKET_S)
 
 
-def _copied_tables() -> list[Table]:
+def _copied_tables(with_projections: bool = True) -> list[Table]:
     return [EventRow.__table__, EventFloor.__table__,  # type: ignore[list-item]
-            *projection_tables()]
+            *(projection_tables() if with_projections else [])]
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What ``install`` copied: the events, and whether the projection tables came too
+    (False: the snapshot carried a checkpoint instead, to build them from)."""
+
+    events: int
+    tables: bool
 
 
 @contextlib.contextmanager
@@ -103,8 +118,8 @@ def _source(from_checkpoint: bool, table: str) -> str:
 
 def export(db_path: Path, key: bytes, ticket: Ticket, *, from_checkpoint: bool = False) -> int:
     """Write the store's events and projections to ``ticket.path``; its size in bytes.
-    With a checkpoint, it goes along; ``from_checkpoint``: only the events after it too
-    (``config.join_from_checkpoint``), else every live event.
+    With a checkpoint, it goes instead of the projection tables; ``from_checkpoint``: with
+    only the events after it (``config.join_from_checkpoint``), else every live event.
 
     Blocking (seconds for a big store): run it in a thread. Its own connection reads one
     snapshot of the database (WAL), so the node goes on selling meanwhile.
@@ -118,7 +133,7 @@ def export(db_path: Path, key: bytes, ticket: Ticket, *, from_checkpoint: bool =
         try:
             if carried.exists():
                 checkpoint.export_into(conn, _ALIAS)
-            for table in _copied_tables():
+            for table in _copied_tables(with_projections=not carried.exists()):
                 create_like(conn, table.name, f"{_ALIAS}.{table.name}")
                 copy_rows(conn, table.name,
                           _source(from_checkpoint and carried.exists(), table.name),
@@ -133,18 +148,23 @@ def export(db_path: Path, key: bytes, ticket: Ticket, *, from_checkpoint: bool =
     return ticket.size
 
 
-def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> int:
-    """Copy a snapshot's events and projections into this (empty) store; events copied.
+def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> Installed:
+    """Copy a snapshot's events and projections (or the checkpoint it carries instead)
+    into this (empty) store.
 
-    The copied tables' digests are kept for the check against the events (``snapshot_check``).
-    Refused (ValidationError, nothing written) when this store already holds events, when
-    a table has another shape or the tables another format (or the file does not say
-    theirs: an older exporter), or when an origin's events do not chain.
+    Copied tables' digests are kept for the check against the events (``snapshot_check``).
+    With a checkpoint, this store's tables stay empty: build them (``EventLog.rebuild``)
+    once its members are known from the events (``trust.check_snapshot``). Refused
+    (ValidationError, nothing written) when this store already holds events, when a table
+    has another shape or the tables another format (or the file does not say theirs: an
+    older exporter), or when an origin's events do not chain.
     """
     with _attached(db_path, key, snapshot, snapshot_key) as conn:
         if conn.execute("SELECT 1 FROM main.events LIMIT 1").fetchone():
             raise ValidationError("this counter already holds events: no snapshot needed")
-        for table in _copied_tables():
+        seal = checkpoint.carried(conn, _ALIAS)
+        copied = _copied_tables(with_projections=seal is None)
+        for table in copied:
             if columns(conn, "main", table.name) != columns(conn, _ALIAS, table.name):
                 raise ValidationError(f"the snapshot's {table.name} has another shape "
                                       "(another release): pulling events instead")
@@ -154,7 +174,6 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
         count = _check_chains(conn)
         floor = {str(o): (int(s), bytes(h)) for o, s, h in conn.execute(
             f"SELECT origin, seq, hash FROM {_ALIAS}.event_floor")}
-        seal = checkpoint.carried(conn, _ALIAS)
         if (floor and seal is None) or (seal is not None and not _stands(conn, seal)):
             raise ValidationError("the snapshot's events start after an archived part, and "
                                   "the checkpoint it carries does not stand on them: pulling "
@@ -163,15 +182,17 @@ def install(db_path: Path, key: bytes, snapshot: Path, snapshot_key: bytes) -> i
         try:
             for table in _copied_tables():
                 conn.execute(f"DELETE FROM main.{table.name}")
+            for table in copied:
                 copy_rows(conn, table.name, f"{_ALIAS}.{table.name}", f"main.{table.name}")
-            snapshot_check.record(conn)  # the running node checks the tables against events
+            if seal is None:
+                snapshot_check.record(conn)  # the running node checks the tables
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
     if seal is not None:
         checkpoint.install_from(snapshot, snapshot_key, db_path, key, seal)
-    return count
+    return Installed(count, tables=seal is None)
 
 
 def _stands(conn: Any, seal: checkpoint.Seal) -> bool:

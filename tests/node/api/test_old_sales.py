@@ -32,7 +32,7 @@ from tillmesh.node.erpnext._pull import Direct, pull
 from tillmesh.node.errors import NotFoundError, ReturnError
 from tillmesh.node.membership.keys import create_keypair_file
 from tillmesh.node.membership.replicate import Replication
-from tillmesh.node.membership.trust import announce_key
+from tillmesh.node.membership.trust import adopt_snapshot, announce_key
 from tillmesh.node.ops import archiving as archive_ops
 from tillmesh.node.ops.config import Config, PrinterConfig
 from tillmesh.node.printing import spool_key
@@ -97,8 +97,7 @@ def _join(c01: Node, folder: Path) -> Node:
     clock = FakeClock()
     log = EventLog(open_engine(config.db_path, key), "C09", clock=clock,
                    signer=keypair.signer)
-    snapshot.install(config.db_path, key, ticket.path, ticket.key)
-    log.reload()
+    adopt_snapshot(log, snapshot.install(config.db_path, key, ticket.path, ticket.key))
     with c01.log.transaction() as tx:
         tx.append("node.enrolled", {"node": "C09", "public_key": keypair.public.decode(),
                                     "cluster": CLUSTER, "signing_key": keypair.signer.public,

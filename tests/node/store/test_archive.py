@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -24,6 +25,7 @@ from tillmesh.node.erpnext._forwarder import consolidated_shifts
 from tillmesh.node.erpnext._pull import Direct, pull
 from tillmesh.node.errors import StoreError
 from tillmesh.node.membership.keys import read_keypair_file
+from tillmesh.node.membership.trust import adopt_snapshot, announce_key
 from tillmesh.node.ops import archiving as archive_ops
 from tillmesh.node.ops import daemon
 from tillmesh.node.ops.backup import backup, restore
@@ -38,20 +40,17 @@ from tillmesh.node.store import (
     snapshot,
     snapshot_check,
 )
-from tillmesh.node.store._engine import connect_store
+from tillmesh.node.store._engine import _connect, connect_store
 from tillmesh.node.store.archive import KEPT
 from tillmesh.node.store.event_log import EventLog
 from tillmesh.node.store.tables import digests
+from tillmesh.replication.signing import Signer
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # keeps 2025 and 2026 live
 
 
 def _tables(node) -> dict[str, str]:
-    conn = connect_store(node.config.db_path, _key(node))
-    try:
-        return digests(conn)
-    finally:
-        conn.close()
+    return _digests_of(node.config.db_path, _key(node))
 
 
 def _key(node) -> bytes:
@@ -277,21 +276,25 @@ def test_a_new_counter_joins_from_the_checkpoint_and_equals_a_full_replay(
     The new counter's tables, a rebuild of them and the background check of them all
     equal the inviting counter's, built event by event."""
     node = store[0]
+    _signing(node)
     moved = archive_ops.run(node.config, now, _signer(node))
     assert moved.checkpoint["C01"] > moved.floor.get("C01", 0)
     tables, vector = _tables(node), node.log.vector()
     name, ticket = snapshot.new_ticket("C09", tmp_path / "snapshots")
     snapshot.export(node.config.db_path, _key(node), ticket, from_checkpoint=from_checkpoint)
 
+    assert not _has_table(ticket.path, ticket.key, "sales")  # the checkpoint's tables only
+
     (tmp_path / "new").mkdir()
     db, key = tmp_path / "new" / "db", create_key_file(tmp_path / "new" / "key")
     log = EventLog(open_engine(db, key), "C09")
-    copied = snapshot.install(db, key, ticket.path, ticket.key)
-    log.reload()
+    installed = snapshot.install(db, key, ticket.path, ticket.key)
+    assert not installed.tables
+    adopt_snapshot(log, installed)
     after = [e for e in _live(node) if e[1] >= moved.checkpoint["C01"] or e[2] in KEPT
              or not from_checkpoint]
-    assert _live_in(db, key) == after and copied == len(after)
-    assert copied < sum(vector.values()) // (4 if from_checkpoint else 1)
+    assert _live_in(db, key) == after and installed.events == len(after)
+    assert installed.events < sum(vector.values()) // (4 if from_checkpoint else 1)
     assert log.vector() == vector
     # A peer asking it for events before the checkpoint gets the run it holds (the
     # store's first members) and none past the first it lacks (the kept ones after it
@@ -303,26 +306,54 @@ def test_a_new_counter_joins_from_the_checkpoint_and_equals_a_full_replay(
     assert log.range("C01", len(early) + 1, start - 1) == []
     assert log.range("C01", point, vector["C01"]) == node.log.range("C01", point,
                                                                      vector["C01"])
-    joined = connect_store(db, key)
-    try:
-        assert digests(joined) == tables
-    finally:
-        joined.close()
-    trusted = {"C01": _signer(node).public}
+    # Built from the checkpoint and the events after it, checked once, at the install.
+    assert _digests_of(db, key) == tables
     with log.reading() as s:
-        check = snapshot_check.held(s)
-    assert check is not None
-    assert snapshot_check.replay_digests(db, key, check["vector"], tmp_path / "scratch",
-                                         trusted) == check["digests"] == tables
-    log.rebuild(trusted=trusted)
-    joined = connect_store(db, key)
+        check = snapshot_check.outcome(s)
+    assert check is not None and check["state"] == snapshot_check.VERIFIED
+    assert check["replayed"] == len([e for e in after if e[1] > point])
+    log.rebuild()
+    assert _digests_of(db, key) == tables
+
+
+def test_a_checkpoint_signed_by_no_counter_of_the_store_is_refused_at_the_join(
+        store, tmp_path):
+    """A snapshot whose checkpoint a counter the store never enrolled signed: the new
+    counter refuses to build from it (its store cannot be trusted: join again)."""
+    node = store[0]
+    _signing(node)
+    archive_ops.run(node.config, NOW, Signer.generate())
+    _, ticket = snapshot.new_ticket("C09", tmp_path / "snapshots")
+    snapshot.export(node.config.db_path, _key(node), ticket, from_checkpoint=True)
+    (tmp_path / "new").mkdir()
+    db, key = tmp_path / "new" / "db", create_key_file(tmp_path / "new" / "key")
+    log = EventLog(open_engine(db, key), "C09")
+    with pytest.raises(StoreError, match="not signed by"):
+        adopt_snapshot(log, snapshot.install(db, key, ticket.path, ticket.key))
+
+
+def _signing(node) -> None:
+    """The store's counter signs from now on and announces its key (as one made before
+    events were signed does): a joining counter trusts checkpoints signed with it."""
+    node.log.signer = _signer(node)
+    assert announce_key(node.log, node.log.signer.public)
+
+
+def _digests_of(db: Path, key: bytes) -> dict[str, str]:
+    conn = connect_store(db, key)
     try:
-        assert digests(joined) == tables
+        return digests(conn)
     finally:
-        joined.close()
-    with pytest.raises(StoreError, match="not signed by C01"):
-        snapshot_check.replay_digests(db, key, check["vector"], tmp_path / "scratch",
-                                      {"C01": b"\x02" * 32})
+        conn.close()
+
+
+def _has_table(path: Path, key: bytes, table: str) -> bool:
+    conn = _connect(path, key)
+    try:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
+                            (table,)).fetchone() is not None
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("now", [NOW, datetime(2025, 6, 1, tzinfo=UTC)],

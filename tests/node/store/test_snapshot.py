@@ -45,9 +45,9 @@ def inviter(tmp_path_factory: pytest.TempPathFactory):
 def test_an_installed_snapshot_equals_the_inviting_counter(inviter, tmp_path: Path):
     n1, ticket = inviter
     log, db, key = _store(tmp_path / "new", "C09")
-    count = snapshot.install(db, key, ticket.path, ticket.key)
+    installed = snapshot.install(db, key, ticket.path, ticket.key)
     log.reload()
-    assert count == sum(n1.log.vector().values())
+    assert installed == snapshot.Installed(sum(n1.log.vector().values()), tables=True)
     assert log.vector() == n1.log.vector()
     assert list(log.events()) == list(n1.log.events())
     expected = dump(n1.log)
