@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from tillmesh.node.errors import StoreError, ValidationError
 from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import Config
+from tillmesh.node.ops.provisioning import _node_stopped
 from tillmesh.node.projections import ledger
 from tillmesh.node.store import archive, checkpoint, open_engine, read_key_file
 from tillmesh.node.store._engine import archive_path, connect_store
@@ -229,6 +231,32 @@ def _give_back(conn: Any) -> None:
         conn.execute(f"PRAGMA main.incremental_vacuum({VACUUM_PAGES})").fetchall()
 
 
+def vacuum(config: Config) -> tuple[int, int]:
+    """A store made before stores kept their freed pages apart (``auto_vacuum``) is
+    rewritten once so that it does, with the node stopped: the pages archived events
+    left are given back to the disk, now and after every later run. The store's bytes on
+    disk (database and WAL) before and after. Refused when the disk has not room for the
+    copy SQLite writes meanwhile."""
+    before = _on_disk(config.db_path)
+    free = shutil.disk_usage(config.db_path.parent).free
+    if free < before:
+        raise StoreError(f"{before / 2**30:.2f} GiB free are needed beside the store to "
+                         f"rewrite it ({free / 2**30:.2f} GiB are): free some space first")
+    with _node_stopped(config):
+        conn = connect_store(config.db_path, read_key_file(config.key_path))
+        try:
+            conn.execute("PRAGMA main.auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM main")
+            conn.execute("PRAGMA main.wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.close()
+    return before, _on_disk(config.db_path)
+
+
+def _on_disk(db: Path) -> int:
+    return sum(f.stat().st_size for f in (db, db.with_name(db.name + "-wal")) if f.exists())
+
+
 def _finish(conn: Any) -> None:
     """A run cut after it archived: the floor goes up to the archive's last events."""
     floor = archive.floors(conn)
@@ -347,6 +375,13 @@ def cmd_run(data_dir: DataDir, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vacuum(data_dir: DataDir, args: argparse.Namespace) -> int:
+    before, after = vacuum(config_mod.load(data_dir(args)))
+    print(f"the store took {before / 2**30:.2f} GiB, now {after / 2**30:.2f} GiB; each "
+          "archive run gives what it frees back to the disk from now on")
+    return 0
+
+
 def cmd_status(data_dir: DataDir, args: argparse.Namespace) -> int:
     print(json.dumps(status(config_mod.load(data_dir(args))), indent=2))
     return 0
@@ -366,7 +401,7 @@ def cmd_export(data_dir: DataDir, args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any, data_dir: DataDir) -> None:
-    """``archive run | status | verify | export`` on the ``tillmesh`` parser."""
+    """``archive run | vacuum | status | verify | export`` on the ``tillmesh`` parser."""
     top = sub.add_parser("archive", help="move old events out of the live store, check and "
                          "export the archive")
     inner = top.add_subparsers(dest="archive_cmd", required=True)
@@ -374,6 +409,9 @@ def add_commands(sub: Any, data_dir: DataDir) -> None:
                          "may run)")
     p.add_argument("--now", help="the time to judge the policy at (ISO 8601 with zone)")
     p.set_defaults(fn=partial(cmd_run, data_dir))
+    p = inner.add_parser("vacuum", help="rewrite a store made before this release once, so "
+                         "that archiving gives its pages back to the disk (node stopped)")
+    p.set_defaults(fn=partial(cmd_vacuum, data_dir))
     p = inner.add_parser("status", help="live and archived events, months, floor, sizes")
     p.set_defaults(fn=partial(cmd_status, data_dir))
     p = inner.add_parser("verify", help="check every seal and chain and the checkpoint")

@@ -7,6 +7,7 @@ refused."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +30,8 @@ from tillmesh.node.membership.trust import adopt_snapshot, announce_key
 from tillmesh.node.ops import archiving as archive_ops
 from tillmesh.node.ops import daemon
 from tillmesh.node.ops.backup import backup, restore
-from tillmesh.node.ops.config import load
+from tillmesh.node.ops.cli import main
+from tillmesh.node.ops.config import CONFIG_NAME, load
 from tillmesh.node.projections import ledger, outbox
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import (
@@ -196,6 +198,41 @@ def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store):
     assert booked["docstatus"] == 1 and booked["return_against"] == invoice
     with node.log.reading() as s:
         assert not outbox.pending(s)
+
+
+def test_a_store_made_before_gives_its_pages_back_after_one_vacuum(store, capsys, monkeypatch):
+    """A store made before stores kept freed pages apart keeps an archive run's pages as
+    free pages; `tillmesh archive vacuum` (node stopped) rewrites it once: smaller, the
+    same sales, and the next runs give their pages back themselves."""
+    node = store[0]
+    node.log.engine.dispose()
+    conn = connect_store(node.config.db_path, _key(node))
+    try:  # as a store of an earlier release was made
+        conn.execute("PRAGMA main.auto_vacuum = NONE")
+        conn.execute("VACUUM main")
+    finally:
+        conn.close()
+    sales = _every_sale(node)
+    archive_ops.run(node.config, NOW, _signer(node))
+    pages, free = _pages(node)
+    assert free > 0
+    tables = _tables(node)
+
+    (node.config.data_dir / CONFIG_NAME).write_text(node.config.to_toml())
+    with monkeypatch.context() as m:  # no room for SQLite's copy: refused, nothing changed
+        m.setattr(archive_ops.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(1, 1, 0))
+        with pytest.raises(StoreError, match="free some space first"):
+            archive_ops.vacuum(node.config)
+    assert _pages(node) == (pages, free)
+    assert main(["--data-dir", str(node.config.data_dir), "archive", "vacuum"]) == 0
+    assert "each archive run gives what it frees back" in capsys.readouterr().out
+    assert _pages(node) == (pages - free, 0)
+    assert _every_sale(node) == sales and _tables(node) == tables
+    conn = connect_store(node.config.db_path, _key(node))
+    try:
+        assert int(conn.execute("PRAGMA main.auto_vacuum").fetchone()[0]) == 2
+    finally:
+        conn.close()
 
 
 def test_a_changed_archive_or_checkpoint_is_refused(store):
