@@ -203,6 +203,13 @@ def _compact(conn: Any, db_path: Path, key: bytes) -> int:
             f"SELECT rowid FROM main.{table} t WHERE origin = ? AND seq <= ? AND {must}"
             f" AND NOT EXISTS (SELECT 1 FROM {ckpt}.{table} c WHERE {_same(conn, table)})",
             (origin, upto)).fetchall()] for table, must in _COMPACTED.items()}
+        # Stock slots: those the archive holds and the checkpoint let go (no event moves
+        # them again, ``ledger._slot_final``).
+        gone["stock_deltas"] = conn.execute(
+            "SELECT rowid FROM main.stock_deltas t WHERE EXISTS (SELECT 1 FROM"
+            f" archive.stock_deltas a WHERE {_same(conn, 'stock_deltas', 'a')}) AND NOT EXISTS"
+            f" (SELECT 1 FROM {ckpt}.stock_deltas c WHERE {_same(conn, 'stock_deltas')})"
+        ).fetchall()
     for table, rows in gone.items():
         for at in range(0, len(rows), LOWER_BATCH):
             conn.execute("BEGIN IMMEDIATE")
@@ -216,10 +223,10 @@ def _compact(conn: Any, db_path: Path, key: bytes) -> int:
     return len(gone["sales"])
 
 
-def _same(conn: Any, table: str) -> str:
-    """``c`` (the checkpoint's row) has ``t``'s primary key."""
+def _same(conn: Any, table: str, other: str = "c") -> str:
+    """``other`` (the checkpoint's row, by default) has ``t``'s primary key."""
     keys = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})") if row[5]]
-    return " AND ".join(f"c.{k} = t.{k}" for k in keys)
+    return " AND ".join(f"{other}.{k} = t.{k}" for k in keys)
 
 
 def _give_back(conn: Any) -> None:

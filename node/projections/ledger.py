@@ -46,7 +46,7 @@ from tillmesh.node.domain.totals import RateTotals, recorded_due, vat_per_rate_o
 from tillmesh.node.errors import NotFoundError, ShiftError
 from tillmesh.node.projections import projector
 from tillmesh.node.projections.deliveries import ACKED
-from tillmesh.node.store.archive import SALE_COLUMNS
+from tillmesh.node.store.archive import SALE_COLUMNS, SLOT_COLUMNS
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.raw import Raw, raw
@@ -543,11 +543,13 @@ def first_unconsolidated(session: Session, within: Mapping[str, tuple[int, int]]
 
 def compact(session: Session, batch: int = 5000) -> list[str]:
     """Move the rows of sales that left with their events into the archive's ``sales``
-    (read through ``every_sale``); the invoices moved. A row leaves when its sale is at or
-    below this store's floor, not late, carried by no other closing, and its shift's
-    closing that ERPNext holds is below the floor too: no event still to come changes it
-    (that closing stands, and ERPNext consolidates a sale once). So a checkpoint that
-    let them go, plus the live events, equals the live tables that let them go."""
+    (read through ``every_sale``), and the stock slots of the shifts they emptied into
+    its ``stock_deltas`` (``every_stock_delta``); the invoices moved. A row leaves when
+    its sale is at or below this store's floor, not late, carried by no other closing,
+    and its shift's closing that ERPNext holds is below the floor too: no event still to
+    come changes it (that closing stands, and ERPNext consolidates a sale once); a slot,
+    when ``_slot_final``. So a checkpoint that let them go, plus the live events, equals
+    the live tables that let them go."""
     sql = raw(session)
     floor = {str(o): int(s) for o, s in sql.run("SELECT origin, seq FROM event_floor")}
     settled = set()
@@ -570,7 +572,31 @@ def compact(session: Session, batch: int = 5000) -> list[str]:
                 " FROM main.sales WHERE invoice IN (SELECT value FROM json_each(?))", (chunk,))
         sql.run("DELETE FROM main.sales WHERE invoice IN (SELECT value FROM json_each(?))",
                 (chunk,))
+    emptied = json.dumps(sorted(
+        str(s) for (s,) in sql.run("SELECT DISTINCT shift FROM main.stock_deltas")
+        if s in settled and _slot_final(sql, str(s), floor)))
+    sql.run(f"INSERT OR REPLACE INTO archive.stock_deltas ({SLOT_COLUMNS}) SELECT"
+            f" {SLOT_COLUMNS} FROM main.stock_deltas WHERE shift IN"
+            " (SELECT value FROM json_each(?))", (emptied,))
+    sql.run("DELETE FROM main.stock_deltas WHERE shift IN (SELECT value FROM json_each(?))",
+            (emptied,))
     return leaving
+
+
+def _slot_final(sql: Raw, shift: str, floor: Mapping[str, int]) -> bool:
+    """Whether no event still to come moves the stock slot of ``shift``, whose closing
+    ERPNext holds and consolidated: every sale that closing covers is held and left the
+    ledger, and so did every sale of another shift it carried. A late sale counts in
+    its own entry and a return in its own shift's; a shift with a late sale keeps it live."""
+    row = sql.one("SELECT covers FROM shifts WHERE shift = ?", (shift,))
+    if row is None or row[0] is None:
+        return False
+    if any(seq > floor.get(origin, 0) for origin, seq in unpack_body(row[0]).items()):
+        return False
+    if sql.one("SELECT 1 FROM main.sales WHERE shift = ? LIMIT 1", (shift,)) is not None:
+        return False
+    return sql.one("SELECT 1 FROM carried c WHERE c.closing = ? AND NOT EXISTS (SELECT 1"
+                   " FROM archive.sales a WHERE a.invoice = c.invoice)", (shift,)) is None
 
 
 def carried(session: Session, invoices: Iterable[str]) -> dict[str, str]:

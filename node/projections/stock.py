@@ -121,7 +121,7 @@ def _rebase(sql: Raw, warehouse: str, items: list[str], old_reading: str | None,
         return
     wanted, change = set(items), defaultdict[str, int](int)
     for item, shift, qty in sql.run(
-            "SELECT item_code, shift, qty_nano FROM stock_deltas WHERE warehouse = ?"
+            "SELECT item_code, shift, qty_nano FROM every_stock_delta WHERE warehouse = ?"
             " AND shift IN (SELECT value FROM json_each(?))", (warehouse, json.dumps(list(sign)))):
         if item in wanted:
             change[item] += sign[shift] * qty

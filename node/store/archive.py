@@ -9,8 +9,9 @@ chain from its hash. The temporary view ``every_event`` is the live events plus 
 archived ones up to the floor (each event exactly once, whatever step of a move was cut
 by a crash): a body looked up by (origin, seq) is found wherever it lies, and a peer that
 asks for an old range is answered from the archive. The archive also keeps the ledger's
-rows of the sales that left (``sales``, moved by ``projections.ledger.compact``); the
-view ``every_sale`` reads them with the live ones.
+rows of the sales that left (``sales``, moved by ``projections.ledger.compact``) and the
+stock slots of the shifts they emptied (``stock_deltas``); the views ``every_sale`` and
+``every_stock_delta`` read them with the live ones.
 
 The archive is sealed in segments, one per month an archiving run touched: a segment
 lists, per origin, the seq range it holds and its last event's hash; its seal is the
@@ -62,6 +63,13 @@ _SCHEMA = (
     " cashier VARCHAR(140) NOT NULL, grand_total VARCHAR NOT NULL, late BOOLEAN NOT NULL,"
     " summary BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS archive.ix_archived_sales_shift ON sales (shift)",
+    # The stock slots of the shifts whose sales all left (``ledger.compact``): the columns
+    # of ``stock_deltas``. No event changes them again; a stock reading that drops such a
+    # shift from ERPNext's base (a closing cancelled there) reads them back.
+    "CREATE TABLE IF NOT EXISTS archive.stock_deltas (item_code VARCHAR(140) NOT NULL,"
+    " warehouse VARCHAR(140) NOT NULL, origin VARCHAR(32) NOT NULL, shift VARCHAR(40) NOT NULL,"
+    " qty_nano BIGINT NOT NULL, PRIMARY KEY (item_code, warehouse, origin, shift))",
+    "CREATE INDEX IF NOT EXISTS archive.ix_archived_slots ON stock_deltas (warehouse, shift)",
 )
 SALE_COLUMNS = ("invoice, origin, seq, hlc, shift, is_return, return_against, posted_at,"
                 " customer, cashier, grand_total, late, summary")
@@ -80,6 +88,13 @@ _VIEW = (f"CREATE TEMP VIEW IF NOT EXISTS every_event AS SELECT {COLUMNS} FROM m
 _SALES = (f"CREATE TEMP VIEW IF NOT EXISTS every_sale AS SELECT {SALE_COLUMNS} FROM main.sales"
           f" UNION ALL SELECT {SALE_COLUMNS} FROM archive.sales a WHERE NOT EXISTS"
           f" (SELECT 1 FROM main.sales m WHERE m.invoice = a.invoice)")
+SLOT_COLUMNS = "item_code, warehouse, origin, shift, qty_nano"
+# Every stock slot, live or archived (a slot being moved shows once).
+_SLOTS = (f"CREATE TEMP VIEW IF NOT EXISTS every_stock_delta AS SELECT {SLOT_COLUMNS} FROM"
+          f" main.stock_deltas UNION ALL SELECT {SLOT_COLUMNS} FROM archive.stock_deltas a"
+          " WHERE NOT EXISTS (SELECT 1 FROM main.stock_deltas m WHERE m.item_code ="
+          " a.item_code AND m.warehouse = a.warehouse AND m.origin = a.origin"
+          " AND m.shift = a.shift)")
 _FLOOR = ("CREATE TABLE IF NOT EXISTS main.event_floor (origin VARCHAR(32) NOT NULL,"
           " seq BIGINT NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (origin))")
 NO_SEAL = "0" * 64  # the "previous seal" of the first segment
@@ -100,7 +115,7 @@ def attach(conn: Any, path: Path, key: bytes) -> None:
             os.close(fd)
     conn.execute(f"ATTACH DATABASE ? AS {ALIAS} KEY ?", (str(path), f"x'{key.hex()}'"))
     conn.execute(f"PRAGMA {ALIAS}.journal_mode = WAL").fetchone()
-    for statement in (*_SCHEMA, _FLOOR, _VIEW, _SALES):
+    for statement in (*_SCHEMA, _FLOOR, _VIEW, _SALES, _SLOTS):
         conn.execute(statement)
 
 

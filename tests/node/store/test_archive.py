@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from nacl.pwhash import argon2id
 
-from tests.node.erpnext.test_forwarder import drain, forwarder, sell_day
+from tests.node.erpnext.test_forwarder import MILK, SOAP, drain, forwarder, sell_day
 from tests.nodekit import FakeClock, Till, approver, make_node
-from tillmesh.lab.demo_data import POS_PROFILE, demo_master_docs
+from tillmesh.lab.demo_data import POS_PROFILE, WAREHOUSE, demo_master_docs
 from tillmesh.lab.erpnext_simulator import Simulator
 from tillmesh.node.domain import retention
 from tillmesh.node.erpnext import ErpNextClient, setup
@@ -32,7 +33,7 @@ from tillmesh.node.ops import daemon
 from tillmesh.node.ops.backup import backup, restore
 from tillmesh.node.ops.cli import main
 from tillmesh.node.ops.config import CONFIG_NAME, load
-from tillmesh.node.projections import ledger, outbox
+from tillmesh.node.projections import ledger, outbox, stock
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import (
     checkpoint,
@@ -89,8 +90,11 @@ def _count(node, table: str) -> int:
         conn.close()
 
 
+COMPACTED = ("sales", "outbox", "stock_deltas")  # rows leave for the archive, or for good
+
+
 def _but_compacted(tables: dict[str, str]) -> dict[str, str]:
-    return {name: digest for name, digest in tables.items() if name not in ("sales", "outbox")}
+    return {name: digest for name, digest in tables.items() if name not in COMPACTED}
 
 
 def _live(node) -> list[tuple[str, int, str]]:
@@ -198,6 +202,46 @@ def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store):
     assert booked["docstatus"] == 1 and booked["return_against"] == invoice
     with node.log.reading() as s:
         assert not outbox.pending(s)
+
+
+def test_archived_shifts_stock_slots_leave_and_count_again_if_erpnext_drops_them(store):
+    """The stock slots of the shifts whose sales left the ledger (all three: ERPNext
+    consolidated them) leave the live store too; on-hand stays. A later reading of
+    ERPNext's stock that no longer includes the 2024 shifts (their closings cancelled
+    there) counts their sales again, from the archive; a rebuild from the checkpoint
+    agrees."""
+    node, _, new, _ = store
+    slots = _slots(node, "main.stock_deltas")
+    levels = _levels(node)
+    archive_ops.run(node.config, NOW, _signer(node))
+    assert _slots(node, "archive.stock_deltas") == slots != {}
+    assert _slots(node, "main.stock_deltas") == {}
+    assert _levels(node) == levels
+
+    with node.log.transaction() as tx:  # ERPNext's base: 10 of each, the 2026 shift only
+        tx.append(stock.BASE, stock.base_body(WAREHOUSE, {MILK: Decimal(10), SOAP: Decimal(10)},
+                                              [new[0]], "2026-11-26T09:00:00+00:00"))
+    moved = {item: sum(q for (i, shift), q in slots.items() if i == item and shift != new[0])
+             for item in (MILK, SOAP)}
+    assert _levels(node) == {item: 10 + Decimal(q) / ledger.NANO for item, q in moved.items()}
+    assert all(moved.values())
+    tables = _tables(node)
+    node.log.rebuild(trusted={"C01": _signer(node).public})
+    assert _tables(node) == tables
+
+
+def _slots(node, table: str) -> dict[tuple[str, str], int]:
+    conn = connect_store(node.config.db_path, _key(node))
+    try:
+        return {(i, s): int(q) for i, s, q in conn.execute(
+            f"SELECT item_code, shift, qty_nano FROM {table} WHERE warehouse = ?", (WAREHOUSE,))}
+    finally:
+        conn.close()
+
+
+def _levels(node) -> dict[str, Decimal]:
+    with node.log.reading() as s:
+        return {item: stock.on_hand(s, item, WAREHOUSE).on_hand for item in (MILK, SOAP)}
 
 
 def test_a_store_made_before_gives_its_pages_back_after_one_vacuum(store, capsys, monkeypatch):
