@@ -487,13 +487,15 @@ def test_the_running_node_archives_at_the_time_set(store, monkeypatch):
     assert floors and floors["C01"][0] < node.log.vector()["C01"]
 
 
-def test_the_archive_keeps_sales_rows_as_the_ledger_does(tmp_path):
-    """The archive's ``sales`` has the ledger's columns, so a row moves whole."""
+@pytest.mark.parametrize("table", ["sales", "stock_deltas"])
+def test_the_archive_keeps_rows_as_the_ledger_does(tmp_path, table):
+    """The archive's ``sales`` and ``stock_deltas`` have the ledger's columns and keys, so
+    a row moves whole."""
     node = _demo_node(tmp_path / "c1", datetime(2026, 1, 5, tzinfo=UTC))
     conn = connect_store(node.config.db_path, _key(node))
     try:
-        live, archived = ([tuple(r[1:4]) for r in conn.execute(
-            f"PRAGMA {schema}.table_info(sales)")] for schema in ("main", "archive"))
+        live, archived = ([tuple(r[1:]) for r in conn.execute(
+            f"PRAGMA {schema}.table_info({table})")] for schema in ("main", "archive"))
     finally:
         conn.close()
     assert live == archived
