@@ -152,7 +152,7 @@ def adopt_snapshot(log: EventLog, installed: snapshot.Installed) -> None:
     log.reload()
     check_snapshot(log)
     if not installed.tables:
-        snapshot_check.built(log, log.rebuild)
+        snapshot_check.built(log)
 
 
 def check_snapshot(log: EventLog) -> None:

@@ -232,9 +232,9 @@ def _same(conn: Any, table: str, other: str = "c") -> str:
 def _give_back(conn: Any) -> None:
     """Return the pages the run freed to the disk, a few MiB per transaction (the node's
     writes wait at most for one); nothing in a store made without ``auto_vacuum``."""
+    if int(conn.execute("PRAGMA main.auto_vacuum").fetchone()[0]) != INCREMENTAL:
+        return
     while int(conn.execute("PRAGMA main.freelist_count").fetchone()[0]):
-        if int(conn.execute("PRAGMA main.auto_vacuum").fetchone()[0]) != INCREMENTAL:
-            return
         conn.execute(f"PRAGMA main.incremental_vacuum({VACUUM_PAGES})").fetchall()
 
 
@@ -244,7 +244,7 @@ def vacuum(config: Config) -> tuple[int, int]:
     left are given back to the disk, now and after every later run. The store's bytes on
     disk (database and WAL) before and after. Refused when the disk has not room for the
     copy SQLite writes meanwhile."""
-    before = _on_disk(config.db_path)
+    before = _size(config.db_path)
     free = shutil.disk_usage(config.db_path.parent).free
     if free < before:
         raise StoreError(f"{before / 2**30:.2f} GiB free are needed beside the store to "
@@ -257,11 +257,7 @@ def vacuum(config: Config) -> tuple[int, int]:
             conn.execute("PRAGMA main.wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             conn.close()
-    return before, _on_disk(config.db_path)
-
-
-def _on_disk(db: Path) -> int:
-    return sum(f.stat().st_size for f in (db, db.with_name(db.name + "-wal")) if f.exists())
+    return before, _size(config.db_path)
 
 
 def _finish(conn: Any) -> None:

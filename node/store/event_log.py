@@ -370,7 +370,6 @@ class EventLog:
                     tx.session.flush()
             return count
 
-
     def _after(self, session: Session, after: Mapping[str, int]) -> Iterator[Event]:
         """The live events after ``after`` (per origin; all of one it does not name), in
         HLC order. Each origin's run is read by its key from where the checkpoint stands:

@@ -33,7 +33,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,15 +71,16 @@ def record(conn: Any) -> None:
                  (KEY, json.dumps(pending)))
 
 
-def built(event_log: EventLog, build: Callable[[], int]) -> None:
-    """A snapshot that carried a checkpoint: ``build`` makes the tables from it (checked
-    first: signed by an enrolled counter, its digests as sealed) and the events after it,
-    here; so they are verified once built, with nothing left for the background."""
+def built(event_log: EventLog) -> None:
+    """A snapshot that carried a checkpoint: the tables are made from it (``rebuild``
+    checks it first: signed by an enrolled counter, its digests as sealed) and the events
+    after it, here; so they are verified once built, with nothing left for the background."""
     started = time.perf_counter()
-    replayed = build()
+    replayed = event_log.rebuild()
+    now = _now()
     with event_log.transaction() as tx:
         tx.session.merge(Meta(key=KEY, value=json.dumps(
-            {"state": VERIFIED, "installed_at": _now(), "verified_at": _now(),
+            {"state": VERIFIED, "installed_at": now, "verified_at": now,
              "events": sum(event_log.vector().values()), "replayed": replayed,
              "built_from": "checkpoint", "seconds": round(time.perf_counter() - started, 2)})))
 
