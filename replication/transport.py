@@ -198,7 +198,6 @@ class _Peer:
     monitor: zmq.asyncio.Socket
     connected: bool = False
     failing: bool = False  # a failed handshake was logged; quiet until one succeeds
-    refused: bool = False  # its last handshake failed on our key (ZAP): not a member there
 
 
 class Transport:
@@ -224,6 +223,9 @@ class Transport:
         self._members: dict[str, bytes] = {}
         self._node_by_key: dict[bytes, str] = {}
         self._peers: dict[str, _Peer] = {}
+        # peers whose last handshake failed on our key (ZAP): kept across a redial, which
+        # is a new socket but the same answer until the peer gives another
+        self._refused_by: set[str] = set()
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
@@ -318,6 +320,7 @@ class Transport:
             if keys.get(peer_id) != peer.server_key:
                 log.info("closing our connection to %s: no longer a member", peer_id)
                 self._drop_peer(peer_id, linger_ms=PARTING_LINGER_MS)
+                self._refused_by.discard(peer_id)
         if left and self.state is TransportState.RUNNING:
             self._spawn(self._reopen(), "reopen")
 
@@ -357,7 +360,7 @@ class Transport:
     def refusing(self) -> set[str]:
         """Peers that answer but refused our key at their last handshake: they do not
         count this node as a member (it was revoked, or they have not heard of it yet)."""
-        return {peer_id for peer_id, peer in self._peers.items() if peer.refused}
+        return self._refused_by & self._peers.keys()
 
     async def send(self, peer_id: str, data: bytes) -> bool:
         """Queue ``data`` for ``peer_id`` without waiting. False if the peer was never
@@ -457,18 +460,23 @@ class Transport:
             except zmq.ZMQError:
                 return
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                peer.connected, peer.failing, peer.refused = True, False, False
+                peer.connected, peer.failing = True, False
+                self._refused_by.discard(peer.node_id)
                 log.info("connected to %s at %s", peer.node_id, peer.endpoint)
             elif event == zmq.EVENT_DISCONNECTED:
                 if peer.connected:
                     log.info("lost the connection to %s at %s", peer.node_id, peer.endpoint)
                 peer.connected = False
             else:
-                peer.refused = event == zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                refused = event == zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                if refused:
+                    self._refused_by.add(peer.node_id)
+                else:
+                    self._refused_by.discard(peer.node_id)
                 if not peer.failing:
                     peer.failing = True
                     why = ("it refused our key (is this counter enrolled there?)"
-                           if peer.refused else "wrong server key, or not a Tillmesh node")
+                           if refused else "wrong server key, or not a Tillmesh node")
                     log.warning("handshake with %s at %s failed: %s", peer.node_id,
                                 peer.endpoint, why)
 

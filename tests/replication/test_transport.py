@@ -158,6 +158,11 @@ def test_revoking_a_member_tells_it_then_cuts_it_off_and_it_knows(
         # (refusing), rather than talking on an old connection nobody answers.
         await until(lambda: b.t.refusing() == {"C01"})
         assert b.t.connected() == set()
+        # Dialled afresh (a redial), it is still known to refuse us until it answers
+        # otherwise: a new socket is not a new answer.
+        b.t.disconnect("C01")
+        assert b.t.connect("C01", a.t.endpoint, a.public)
+        assert b.t.refusing() == {"C01"}
         await b.t.send("C01", b"after")
         await asyncio.sleep(QUIET_S)
         assert a.inbox == [("C02", b"before")]
