@@ -2,13 +2,15 @@
 ``MemoryStore`` its in-memory twin for fast tests, ``EventLogStore`` the adapter of the
 node's SQLite EventLog (typed against ``ReplicatedLog``, so replication never imports
 node). ``extending`` is the one rule of what a store accepts: events that continue
-their origin's hash chain.
+their origin's hash chain; ``anchored`` the one rule of what it accepts below the chain it
+holds (history a counter that joined from a checkpoint fetches): events whose hashes the
+held chain names, down from its lowest event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,6 +30,15 @@ class EventStore(Protocol):
         """Apply the events that extend each origin's prefix (one transaction), skip
         those already held, stop an origin at a gap or bad hash; return how many were
         new. Never raises because of what a peer sent."""
+        ...
+    def history_gaps(self) -> Mapping[str, int]:
+        """Per origin whose history the store lacks: the lowest seq from which it holds
+        that origin's events up to its head (events 1 .. that - 1 are wanted)."""
+        ...
+    def backfill(self, events: Sequence[Event]) -> int:
+        """Store the events of one origin that are ``anchored`` below its gap (one
+        transaction), without applying them: what they did is in the tables already.
+        Return how many; 0 when none chain. Never raises because of what a peer sent."""
         ...
 
 
@@ -51,6 +62,29 @@ def extending(events: Iterable[Event], head: Callable[[str], tuple[int, bytes]]
                 out.append(event)
                 seq, digest = event.seq, event.hash
     return out
+
+
+def anchored(events: Iterable[Event], origin: str, low: int, prev: bytes) -> list[Event]:
+    """Of ``events``, ``origin``'s run that ends right below ``low`` (the lowest event
+    held, which names ``prev`` as its predecessor's hash), in seq order. Walked down from
+    ``low - 1``: each event must have the hash the one above it names and hash to its
+    own content, and event 1 must follow GENESIS; the run ends at the first that does
+    not. The held chain vouches for every hash below it, so no forged event gets in."""
+    by_seq: dict[int, list[Event]] = {}
+    for event in events:
+        if event.origin == origin and event.seq < low:
+            by_seq.setdefault(event.seq, []).append(event)
+    run: list[Event] = []
+    seq, want = low - 1, prev
+    while seq >= 1:
+        found = next((e for e in by_seq.get(seq, ()) if e.hash == want
+                      and e.verify(e.prev_hash)), None)
+        if found is None or (seq == 1 and found.prev_hash != GENESIS):
+            break
+        run.append(found)
+        seq, want = seq - 1, found.prev_hash
+    run.reverse()
+    return run
 
 
 @dataclass(frozen=True)
@@ -81,30 +115,59 @@ def forks(events: Iterable[Event], head: Callable[[str], tuple[int, bytes]]) -> 
 
 
 class MemoryStore:
-    """In-memory twin of the node's log for fast tests: origin -> events 1..n."""
+    """In-memory twin of the node's log for fast tests: origin -> its events from
+    ``starts[origin]`` (1 unless ``forget_before`` dropped its history) up to its head."""
 
     def __init__(self) -> None:
         self.logs: dict[str, list[Event]] = {}
+        self.starts: dict[str, int] = {}
 
     def append(self, origin: str, kind: str = "test.event", body: bytes = b"") -> Event:
         """Record the next event of ``origin`` (a node's own event, in tests)."""
         chain = self.logs.setdefault(origin, [])
         prev = chain[-1].hash if chain else GENESIS
-        seq = len(chain) + 1
+        seq = self.vector().get(origin, 0) + 1
         event = Event(origin, seq, seq, seq, kind, body, prev,
                       chain_hash(prev, origin, seq, seq, seq, kind, body))
         chain.append(event)
         return event
 
+    def forget_before(self, origin: str, seq: int) -> None:
+        """Hold ``origin``'s events from ``seq`` on only (a counter joined from a
+        checkpoint there)."""
+        start = self.starts.get(origin, 1)
+        self.logs[origin] = self.logs[origin][seq - start:]
+        self.starts[origin] = seq
+
     def vector(self) -> VersionVector:
-        return {origin: len(chain) for origin, chain in self.logs.items() if chain}
+        return {origin: self.starts.get(origin, 1) + len(chain) - 1
+                for origin, chain in self.logs.items() if chain}
 
     def range(self, origin: str, first: int, last: int) -> list[Event]:
-        return list(self.logs.get(origin, [])[max(first, 1) - 1:max(last, 0)])
+        start = self.starts.get(origin, 1)
+        if first < start:  # the run held from ``first``: none
+            return []
+        return list(self.logs.get(origin, [])[first - start:max(last - start + 1, 0)])
 
     def _head(self, origin: str) -> tuple[int, bytes]:
         chain = self.logs.get(origin)
-        return (len(chain), chain[-1].hash) if chain else (0, GENESIS)
+        return (self.vector()[origin], chain[-1].hash) if chain else (0, GENESIS)
+
+    def history_gaps(self) -> dict[str, int]:
+        return {o: s for o, s in self.starts.items() if s > 1 and self.logs.get(o)}
+
+    def backfill(self, events: Sequence[Event]) -> int:
+        if not events:
+            return 0
+        origin = events[0].origin
+        low = self.history_gaps().get(origin)
+        if low is None:
+            return 0
+        run = anchored(events, origin, low, self.logs[origin][0].prev_hash)
+        if run:
+            self.logs[origin][:0] = run
+            self.starts[origin] = run[0].seq
+        return len(run)
 
     def receive(self, events: Sequence[Event]) -> int:
         new = extending(events, self._head)
@@ -123,6 +186,8 @@ class ReplicatedLog(Protocol):
     def vector(self) -> VersionVector: ...
     def range(self, origin: str, first: int, last: int) -> list[Event]: ...
     def transaction(self) -> AbstractContextManager[LogTransaction]: ...
+    def history_gaps(self) -> dict[str, tuple[int, bytes]]: ...
+    def backfill(self, run: list[Event]) -> int: ...
 
 
 Gate = Callable[[Sequence[Event]], tuple[list[Event], list[tuple[Event, str]]]]
@@ -154,6 +219,24 @@ class EventLogStore:
 
     def range(self, origin: str, first: int, last: int) -> list[Event]:
         return self.log.range(origin, first, last)
+
+    def history_gaps(self) -> dict[str, int]:
+        return {origin: low for origin, (low, _) in self.log.history_gaps().items()}
+
+    def backfill(self, events: Sequence[Event]) -> int:
+        if not events:
+            return 0
+        origin = events[0].origin
+        gap = self.log.history_gaps().get(origin)
+        run = [] if gap is None else anchored(events, origin, *gap)
+        if not run:
+            return 0
+        try:
+            return self.log.backfill(run)
+        except Exception as exc:  # the boundary for peers' data: never crash the node
+            log.error("could not store %s's history %d..%d: %s", origin, run[0].seq,
+                      run[-1].seq, exc)
+            return 0
 
     def _head(self, origin: str) -> tuple[int, bytes]:
         seq = self.log.vector().get(origin, 0)

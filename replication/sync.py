@@ -21,6 +21,13 @@ in ms and sends each returned ``(peer_id, message)``. What it does:
   with unusable events are asked last. A Pull is done when its answer arrives, when we
   already hold its range, when the peer's Vector shows it lacks the range, or after
   PULL_TIMEOUT_MS. Ranges are asked again from the new ``have + 1``.
+- History: an origin whose first events the store lacks (``history_gaps``: it joined
+  from a checkpoint) is fetched backwards when no forward Pull is outstanding, one Pull
+  at a time, of the ``batch`` events right below the lowest held; its answer goes to
+  ``store.backfill``, which keeps what chains to the held events. A peer that does not
+  answer within PULL_TIMEOUT_MS or answers with events that do not chain lacks that
+  history: it is asked again after HISTORY_RETRY_MS, others first. An answer cut by the
+  byte budget makes later Pulls of that origin as small as it was.
 - Answers: a Pull gets the prefix of the range we hold, within ANSWER_BUDGET_BYTES,
   and our Vector when we hold less than asked (so the asker stops asking us).
 - Relay: after applying anything, a Vector to every READY peer; peers that lack the
@@ -194,6 +201,10 @@ class Replicator:
         # (origin, first) -> an outstanding Pull. One origin's Pulls are consecutive ranges
         # asked of one peer, whose answers arrive in order on its one connection.
         self._pulls: dict[tuple[str, int], _Pull] = {}
+        self._history: _Pull | None = None  # the one outstanding Pull of history
+        self._history_take: dict[str, int] = {}  # origin -> events one answer holds
+        self._lacks: dict[tuple[str, str], int] = {}  # (peer, origin) -> ask again after
+        self._gaps: tuple[int, Mapping[str, int]] | None = None  # (read at, history_gaps)
         self.desk: ReturnDesk = desk or NoDesk()
         self._asks = Asks(self.desk)  # our ReturnAsks awaiting their answers
 
@@ -340,6 +351,8 @@ class Replicator:
             elif peer.state is PeerState.CLOSED and _due(peer.hello_at_ms, now_ms,
                                                          const.REGREET_MS):
                 out.append(self._hello(peer, now_ms, reply=False))
+        if self._history is not None and now_ms >= self._history.deadline_ms:
+            self._lacking(self._history, now_ms)
         for key, pull in list(self._pulls.items()):
             if now_ms >= pull.deadline_ms:
                 del self._pulls[key]
@@ -357,6 +370,7 @@ class Replicator:
             self._asks.lost(peer_id)
         self._peers.clear()
         self._pulls.clear()
+        self._history = None
         return out
 
     def peers(self) -> list[PeerView]:
@@ -417,6 +431,11 @@ class Replicator:
         return out
 
     def _on_events(self, peer: _Peer, msg: Events, now_ms: int) -> list[Outgoing]:
+        history = self._history
+        if (history is not None and history.peer == peer.id and msg.events
+                and (msg.events[0].origin, msg.events[0].seq) == (history.origin,
+                                                                   history.first)):
+            return self._on_history(history, msg, now_ms)
         for event in msg.events:
             if event.seq > peer.vector.get(event.origin, 0):
                 peer.vector[event.origin] = event.seq
@@ -450,6 +469,51 @@ class Replicator:
                     p.vector_due = True
         return out + self._plan(now_ms)
 
+    def _on_history(self, pull: _Pull, msg: Events, now_ms: int) -> list[Outgoing]:
+        self._history = None
+        events = [e for e in msg.events if e.origin == pull.origin]
+        size = sum(const.EVENT_OVERHEAD_BYTES + len(e.body) for e in events)
+        if events[-1].seq < pull.last and (const.ANSWER_BUDGET_BYTES - size
+                                           < const.EVENT_OVERHEAD_BYTES
+                                           + const.MAX_EVENT_BODY_BYTES):
+            # cut by the byte budget (any event fits in the room left otherwise, and the
+            # run it holds ends there): ask for that many
+            self._history_take[pull.origin] = len(events)
+            log.info("%s's history from %s comes %d events at a time", pull.origin,
+                     pull.peer, len(events))
+        elif self.store.backfill(events):
+            self._gaps = None  # read them again
+        else:
+            log.warning("%s answered %s's history %d..%d with events that do not chain",
+                        pull.peer, pull.origin, pull.first, pull.last)
+            self._lacking(pull, now_ms)
+        return self._plan(now_ms)
+
+    def _lacking(self, pull: _Pull, now_ms: int) -> None:
+        """``pull.peer`` does not serve ``pull.origin``'s history: others first."""
+        self._history = None
+        self._lacks[(pull.peer, pull.origin)] = now_ms + const.HISTORY_RETRY_MS
+
+    def _plan_history(self, now_ms: int) -> list[Outgoing]:
+        """The next Pull of history, when nothing else is being pulled."""
+        if self._history is not None or self._pulls:
+            return []
+        if self._gaps is None or now_ms - self._gaps[0] >= const.HEARTBEAT_MS:
+            self._gaps = (now_ms, self.store.history_gaps())  # a query: once a heartbeat
+        for origin, low in sorted(self._gaps[1].items()):
+            able = [p for p in self._ready() if p.live and p.vector.get(origin, 0) >= low]
+            if not able:
+                continue
+            peer = min(able, key=lambda p: (self._lacks.get((p.id, origin), 0) > now_ms,
+                                            p.suspect_until_ms > now_ms, p.id))
+            if self._lacks.get((peer.id, origin), 0) > now_ms:
+                continue
+            first = max(1, low - self._history_take.get(origin, self.batch))
+            self._history = _Pull(peer.id, origin, first, low - 1,
+                                  now_ms + const.PULL_TIMEOUT_MS)
+            return [(peer.id, Pull(self.node_id, origin, first, low - 1))]
+        return []
+
     # --- helpers ------------------------------------------------------------------------
 
     def _ready(self) -> list[_Peer]:
@@ -481,6 +545,8 @@ class Replicator:
         for key, pull in list(self._pulls.items()):
             if pull.peer == peer_id:
                 del self._pulls[key]
+        if self._history is not None and self._history.peer == peer_id:
+            self._history = None
 
     def _plan(self, now_ms: int) -> list[Outgoing]:
         """Pull the next ranges peers have: per origin up to ``pipeline`` consecutive
@@ -521,4 +587,4 @@ class Replicator:
                 self._pulls[(origin, first)] = _Pull(peer.id, origin, first, last, deadline)
                 out.append((peer.id, Pull(self.node_id, origin, first, last)))
                 first = last + 1
-        return out
+        return out + self._plan_history(now_ms)

@@ -311,6 +311,10 @@ def verify(config: Config) -> list[str]:
         conn.close()
     lines = [f"archive: {checked.segments} segments, {checked.events:,} events, every seal "
              "and chain holds; the live store starts where it ends"]
+    if checked.starts:
+        held = ", ".join(f"{o} from event {s:,}" for o, s in sorted(checked.starts.items()))
+        lines.append(f"history: this counter joined from a checkpoint and holds {held};"
+                     " the earlier events come from the other counters in the background")
     if at is None and checked.events:
         raise StoreError(f"events were archived but {path} is missing")
     if at is not None:

@@ -30,7 +30,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -233,7 +233,19 @@ def append(cursor: Any, events: list[Event], made_at: str, made_by: str) -> list
     seq) order) and their segments, in the caller's transaction. Events the archive holds
     already (a run repeated after a crash) are left out."""
     held = archived_heads(cursor)
-    new = [e for e in events if e.seq > held.get(e.origin, (0, GENESIS))[0]]
+    return _insert(cursor, [e for e in events if e.seq > held.get(e.origin, (0, GENESIS))[0]],
+                   made_at, made_by)
+
+
+def prepend(cursor: Any, run: list[Event], made_at: str, made_by: str) -> list[Segment]:
+    """Add ``run``, one origin's events right below the lowest the archive holds of it
+    (history a counter that joined from a checkpoint fetched from its peers), and their
+    segments, in the caller's transaction. Its segments come after the others: ``verify``
+    puts each origin's ranges in seq order, whatever order they were sealed in."""
+    return _insert(cursor, run, made_at, made_by)
+
+
+def _insert(cursor: Any, new: list[Event], made_at: str, made_by: str) -> list[Segment]:
     if not new:
         return []
     cursor.executemany(f"INSERT INTO archive.events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
@@ -287,42 +299,60 @@ class Verified:
     segments: int
     events: int
     heads: dict[str, tuple[int, bytes]]  # per origin, the last archived (seq, hash)
+    # per origin whose first events this counter does not hold (it joined from a
+    # checkpoint and fetches them from peers): the seq its history starts at
+    starts: dict[str, int] = field(default_factory=dict)
 
 
 def verify(cursor: Any, batch: int) -> Verified:
-    """Every segment's seal and every archived event's chain, and the live floor against
-    them; StoreError saying the first thing that fails."""
-    heads: dict[str, tuple[int, bytes]] = {}
-    prev, count, segments = NO_SEAL, 0, read_segments(cursor)
+    """Every segment's seal, and every archived event's chain in each origin's ranges put
+    in seq order (history fetched later is sealed after what was archived above it), and
+    the live floor against them; StoreError saying the first thing that fails. An origin
+    whose archive starts after its first event is a counter that joined from a
+    checkpoint and has not fetched all its history yet: said in ``starts``."""
+    prev, segments = NO_SEAL, read_segments(cursor)
+    spans: dict[str, list[tuple[int, int, int]]] = {}  # origin -> (first, last, segment)
     for number, (segment, stored) in enumerate(segments, 1):
         if segment.prev_seal != prev or segment.seal != stored:
             raise StoreError(f"archive segment {number} ({segment.month}) is not the one "
                              "sealed after the segment before it: the archive was altered")
-        for origin in sorted(segment.ranges):
-            first, last = segment.ranges[origin]
-            seq, digest = heads.get(origin, (0, GENESIS))
+        for origin, (first, last) in segment.ranges.items():
+            spans.setdefault(origin, []).append((first, last, number))
+        prev = segment.seal
+    heads: dict[str, tuple[int, bytes]] = {}
+    starts: dict[str, int] = {}
+    count = 0
+    for origin in sorted(spans):
+        ranges = sorted(spans[origin])
+        seq, digest = ranges[0][0] - 1, GENESIS if ranges[0][0] == 1 else None
+        for first, last, number in ranges:
+            segment = segments[number - 1][0]
             if first != seq + 1:
                 raise StoreError(f"archive segment {number} ({segment.month}) starts "
                                  f"{origin} at {first}, after {seq}: a gap or an overlap")
             for event in events_of(cursor, "archive.events", origin, first, last, batch):
-                if event.seq != seq + 1 or not event.verify(digest):
+                # the first event of a history held from its middle vouches for itself
+                if event.seq != seq + 1 or not event.verify(digest or event.prev_hash):
                     raise StoreError(f"archived event {event.id} does not chain to "
                                      f"{origin}:{seq} (segment {number}, {segment.month})")
                 seq, digest = event.seq, event.hash
                 count += 1
-            if seq != last or digest.hex() != segment.heads.get(origin):
+            if seq != last or digest is None or digest.hex() != segment.heads.get(origin):
                 raise StoreError(f"archive segment {number} ({segment.month}) lacks "
                                  f"{origin}:{seq + 1}..{last}")
-            heads[origin] = (seq, digest)
-        prev = segment.seal
+        assert digest is not None
+        heads[origin] = (seq, digest)
+        if ranges[0][0] > 1:
+            starts[origin] = ranges[0][0]
     extra = cursor.execute("SELECT count(*) FROM archive.events").fetchone()[0] - count
     if extra:
         raise StoreError(f"the archive holds {extra} events no segment seals")
     for origin, (seq, digest) in floors(cursor).items():
-        if heads.get(origin, (0, GENESIS))[0] < seq or (
-                seq and _archived_hash(cursor, origin, seq) != digest):
+        if origin not in heads:  # nothing archived here: history starts at the floor
+            starts[origin] = seq
+        elif heads[origin][0] < seq or _archived_hash(cursor, origin, seq) != digest:
             raise StoreError(f"the live store's floor {origin}:{seq} is not in the archive")
-    return Verified(len(segments), count, heads)
+    return Verified(len(segments), count, heads, {o: s for o, s in starts.items() if s > 1})
 
 
 def _archived_hash(cursor: Any, origin: str, seq: int) -> bytes | None:

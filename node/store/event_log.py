@@ -37,12 +37,22 @@ from tillmesh.replication import hlc
 from tillmesh.replication.hlc import HybridClock
 from tillmesh.replication.protocol import ProtocolError, check_event
 from tillmesh.replication.signing import Signer
+from tillmesh.replication.stores import anchored
 from tillmesh.replication.vector import VersionVector
 
 logger = logging.getLogger("tillmesh.eventlog")
 
 _INSERT_EVENT = ("INSERT INTO events (origin, seq, hlc, wall_us, kind, body, prev_hash, hash,"
                  " sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+# Per origin with a floor: the lowest seq held (the archive's lowest, else the floor
+# event, which stays live) and the hash that event names before it. Every heartbeat: one
+# index seek per origin (min() per origin, not over a GROUP BY, which reads every row).
+_HISTORY_GAPS = (
+    "SELECT f.origin, coalesce(a.seq, f.seq), coalesce(a.prev_hash, e.prev_hash)"
+    " FROM main.event_floor f"
+    " LEFT JOIN archive.events a ON a.origin = f.origin"
+    " AND a.seq = (SELECT min(seq) FROM archive.events WHERE origin = f.origin)"
+    " LEFT JOIN main.events e ON e.origin = f.origin AND e.seq = f.seq")
 _COLUMNS = (EventRow.origin, EventRow.seq, EventRow.hlc, EventRow.wall_us, EventRow.kind,
             EventRow.body, EventRow.prev_hash, EventRow.hash,
             func.coalesce(EventRow.sig, b""))
@@ -317,6 +327,38 @@ class EventLog:
         held = [Event(*r) for r in rows]
         run = next((i for i, e in enumerate(held) if e.seq != first + i), len(held))
         return held[:run]
+
+    def history_gaps(self) -> dict[str, tuple[int, bytes]]:
+        """Per origin whose first events this counter does not hold (it joined from a
+        checkpoint, or after an archive run of the counter it copied): the lowest seq it
+        holds from on, and the hash that event names as its predecessor's. The archive
+        holds a contiguous run per origin (runs append above it, backfill below it), so
+        that seq is the archive's lowest or, with none archived, the floor event's."""
+        with self.reading() as s:
+            rows = raw(s).run(_HISTORY_GAPS)
+        return {str(o): (int(low), bytes(prev)) for o, low, prev in rows
+                if low > 1 and prev is not None}
+
+    def backfill(self, run: list[Event]) -> int:
+        """Store ``run``, one origin's events right below the lowest it holds and chained
+        to it (``replication.stores.anchored``), in the archive with their segment (one
+        transaction), the floor event with them if the archive held none of that origin.
+        Not applied: the tables hold what they did (the checkpoint the counter joined
+        from). StoreError when they do not chain there (nothing stored)."""
+        origin = run[0].origin
+        gap = self.history_gaps().get(origin)
+        if gap is None or len(anchored(run, origin, *gap)) != len(run):
+            raise StoreError(f"{origin}'s history {run[0].seq}..{run[-1].seq} does not "
+                             "chain to the events this counter holds")
+        made_at = self.clock().isoformat()
+        with self.transaction() as tx:
+            conn: Any = tx.session.connection().connection.driver_connection
+            low = gap[0]
+            if not conn.execute("SELECT 1 FROM archive.events WHERE origin = ? AND seq = ?",
+                                (origin, low)).fetchone():  # the floor event, live only
+                run = run + list(archive.events_of(conn, "main.events", origin, low, low, 1))
+            archive.prepend(conn, run, made_at, self.origin)
+        return len(run)
 
     def floors(self, session: Session | None = None) -> dict[str, tuple[int, bytes]]:
         """Per origin, the (seq, hash) of its last event in the archive (``archive``)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,7 @@ from tillmesh.node.ops.config import CONFIG_NAME, load
 from tillmesh.node.projections import ledger, outbox, stock
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import (
+    archive,
     checkpoint,
     create_key_file,
     open_engine,
@@ -48,6 +50,7 @@ from tillmesh.node.store.archive import KEPT
 from tillmesh.node.store.event_log import EventLog
 from tillmesh.node.store.tables import digests
 from tillmesh.replication.signing import Signer
+from tillmesh.replication.stores import EventLogStore
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # keeps 2025 and 2026 live
 
@@ -395,6 +398,56 @@ def test_a_new_counter_joins_from_the_checkpoint_and_equals_a_full_replay(
     assert check["replayed"] == len([e for e in after if e[1] > point])
     log.rebuild()
     assert _digests_of(db, key) == tables
+
+
+def test_a_counter_joined_from_the_checkpoint_fetches_its_history_and_can_rebuild_it(
+        store, tmp_path):
+    """The new counter holds no event before the checkpoint: its history comes from a
+    counter that has it, backwards, a batch at a time, into its archive, checked against
+    the events it holds (a changed one is refused, nothing stored). Whole, its archive
+    verifies from event 1, it serves old ranges, and a release that reshapes the tables
+    can build them from every event again (it could not before)."""
+    node = store[0]
+    _signing(node)
+    moved = archive_ops.run(node.config, NOW, _signer(node))
+    point = moved.checkpoint["C01"]
+    _, ticket = snapshot.new_ticket("C09", tmp_path / "snapshots")
+    snapshot.export(node.config.db_path, _key(node), ticket, from_checkpoint=True)
+    (tmp_path / "new").mkdir()
+    db, key = tmp_path / "new" / "db", create_key_file(tmp_path / "new" / "key")
+    log = EventLog(open_engine(db, key), "C09")
+    adopt_snapshot(log, snapshot.install(db, key, ticket.path, ticket.key))
+    peer = EventLogStore(log)
+    assert peer.history_gaps() == {"C01": point}
+    assert _verified(db, key).starts == {"C01": point}
+    at = {"C01": (point, node.log.range("C01", point, point)[0].hash)}
+    with pytest.raises(StoreError, match="joined from a checkpoint"):
+        checkpoint.from_events(db, key, at, Signer.generate(), "C09", NOW.isoformat())
+
+    below = node.log.range("C01", point - 10, point - 1)
+    changed = [*below[:-1], replace(below[-1], body=below[-1].body + b" ")]
+    assert peer.backfill(changed) == 0
+    assert peer.history_gaps() == {"C01": point}
+    while gap := peer.history_gaps():
+        low = gap["C01"]
+        assert peer.backfill(node.log.range("C01", max(1, low - 10), low - 1)) > 0
+
+    everything = node.log.range("C01", 1, node.log.vector()["C01"])
+    assert log.range("C01", 1, log.vector()["C01"]) == everything
+    assert _verified(db, key).starts == {}
+    signer = Signer.generate()  # C09's
+    checkpoint.from_events(db, key, at, signer, "C09", NOW.isoformat())
+    tables = _tables(node)
+    log.rebuild({"C09": signer.public})
+    assert _digests_of(db, key) == tables
+
+
+def _verified(db: Path, key: bytes) -> archive.Verified:
+    conn = connect_store(db, key)
+    try:
+        return archive.verify(conn, 100)
+    finally:
+        conn.close()
 
 
 def test_a_checkpoint_signed_by_no_counter_of_the_store_is_refused_at_the_join(
