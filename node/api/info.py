@@ -24,7 +24,9 @@ def status(node: Node, caller: Caller) -> dict[str, Any]:
     """Node id, events held per origin, open shift, modes of payment, returns to review.
 
     Also where the counter stands (``standing``, as ``counter_state`` says it), the
-    store's time zone, and this counter's release, protocol and schema.
+    store's time zone, and this counter's release, protocol and schema; ``history_from``:
+    per origin whose first events this counter does not hold yet (it joined from a
+    checkpoint; they come from the other counters), the event it holds from.
 
     ``returns_flagged`` counts the returns a supervisor should look at (listed by the
     method of that name): over-returns and returns the sale's counter did not confirm.
@@ -51,6 +53,7 @@ def status(node: Node, caller: Caller) -> dict[str, Any]:
             "modes_of_payment": modes, "database": str(node.config.db_path),
             "sessions": len(node.sessions), "returns_flagged": flagged,
             "timezone": node.config.timezone, "standing": stands.to_wire(),
+            "history_from": {o: low for o, (low, _) in node.log.history_gaps().items()},
             **release.identity(), "allowed_releases": allowed}
 
 

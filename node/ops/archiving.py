@@ -279,12 +279,14 @@ def status(config: Config) -> dict[str, Any]:
         floor = archive.floors(conn)
         segments = archive.read_segments(conn)
         live = conn.execute("SELECT count(*) FROM main.events").fetchone()[0]
+        history = {o: low for o, (low, _) in archive.history_gaps(conn).items()}
     finally:
         conn.close()
     seal = checkpoint.read_seal(checkpoint.checkpoint_path(config.db_path), key)
     months = sorted({s.month for s, _ in segments})
     return {"live_events": live, "archived_events": sum(s.events for s, _ in segments),
             "months": months, "floor": {o: s for o, (s, _) in floor.items()},
+            "history_from": history,  # origins whose first events are still to come
             "checkpoint": None if seal is None else {"vector": seal.vector,
                                                      "made_by": seal.made_by,
                                                      "made_at": seal.made_at},

@@ -119,10 +119,11 @@ class Config:
     keep_fiscal_years: int = DEFAULT_KEEP_YEARS  # the current fiscal year and the one before
     fiscal_year_start: str = DEFAULT_FISCAL_START  # MM-DD, as ERPNext's Fiscal Year starts
     archive_at: str = DEFAULT_ARCHIVE_AT  # HH:MM store time: the node archives daily then
-    # A counter this one invites starts from the checkpoint (seconds, however old the
-    # store) instead of copying the live events too; it then holds no history before the
-    # checkpoint, and a release that changes tables cannot rebuild it (join it again).
-    join_from_checkpoint: bool = False
+    # A counter this one invites starts from the checkpoint and the events after it
+    # (the days since the last archive run, however old the store), and fetches the
+    # events before it from the other counters in the background (``history_from`` in
+    # its status until it holds them all); false: it copies every live event too.
+    join_from_checkpoint: bool = True
     printer: PrinterConfig = field(default_factory=PrinterConfig)  # a [printer] table
 
     @property

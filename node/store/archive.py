@@ -215,6 +215,24 @@ def floors(cursor: Any) -> dict[str, tuple[int, bytes]]:
     return {str(o): (int(s), bytes(h)) for o, s, h in cursor.execute(FLOORS)}
 
 
+# Per origin with a floor: the lowest seq held (the archive's lowest, else the floor
+# event, which stays live) and the hash that event names before it. Every heartbeat: one
+# index seek per origin (min() per origin, not over a GROUP BY, which reads every row).
+_HISTORY_GAPS = (
+    "SELECT f.origin, coalesce(a.seq, f.seq), coalesce(a.prev_hash, e.prev_hash)"
+    " FROM main.event_floor f"
+    " LEFT JOIN archive.events a ON a.origin = f.origin"
+    " AND a.seq = (SELECT min(seq) FROM archive.events WHERE origin = f.origin)"
+    " LEFT JOIN main.events e ON e.origin = f.origin AND e.seq = f.seq")
+
+
+def history_gaps(cursor: Any) -> dict[str, tuple[int, bytes]]:
+    """Per origin whose first events the store does not hold (``EventLog.history_gaps``):
+    the lowest seq held, and the hash that event names before it."""
+    return {str(o): (int(low), bytes(prev)) for o, low, prev in cursor.execute(_HISTORY_GAPS)
+            if low > 1 and prev is not None}
+
+
 def last_seal(cursor: Any) -> str:
     row = cursor.execute("SELECT seal FROM archive.segments ORDER BY id DESC LIMIT 1").fetchone()
     return NO_SEAL if row is None else str(row[0])

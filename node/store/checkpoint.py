@@ -177,7 +177,9 @@ def from_events(db_path: Path, key: bytes, upto: Floor, signer: Signer, made_by:
                 raise StoreError(
                     f"this counter holds {held} of {origin}'s first {seq} events (it "
                     "joined from a checkpoint): this release's tables can be built only "
-                    "from them all; join it again from a counter of this release")
+                    "from them all; let it fetch them from the other counters first "
+                    "(`tillmesh status` shows history_from until it holds them), or join "
+                    "it again from a counter of this release")
     finally:
         conn.close()
     return _build(db_path, key, {}, upto, signer, made_by, made_at, None)

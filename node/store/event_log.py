@@ -44,15 +44,6 @@ logger = logging.getLogger("tillmesh.eventlog")
 
 _INSERT_EVENT = ("INSERT INTO events (origin, seq, hlc, wall_us, kind, body, prev_hash, hash,"
                  " sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-# Per origin with a floor: the lowest seq held (the archive's lowest, else the floor
-# event, which stays live) and the hash that event names before it. Every heartbeat: one
-# index seek per origin (min() per origin, not over a GROUP BY, which reads every row).
-_HISTORY_GAPS = (
-    "SELECT f.origin, coalesce(a.seq, f.seq), coalesce(a.prev_hash, e.prev_hash)"
-    " FROM main.event_floor f"
-    " LEFT JOIN archive.events a ON a.origin = f.origin"
-    " AND a.seq = (SELECT min(seq) FROM archive.events WHERE origin = f.origin)"
-    " LEFT JOIN main.events e ON e.origin = f.origin AND e.seq = f.seq")
 _COLUMNS = (EventRow.origin, EventRow.seq, EventRow.hlc, EventRow.wall_us, EventRow.kind,
             EventRow.body, EventRow.prev_hash, EventRow.hash,
             func.coalesce(EventRow.sig, b""))
@@ -335,9 +326,7 @@ class EventLog:
         holds a contiguous run per origin (runs append above it, backfill below it), so
         that seq is the archive's lowest or, with none archived, the floor event's."""
         with self.reading() as s:
-            rows = raw(s).run(_HISTORY_GAPS)
-        return {str(o): (int(low), bytes(prev)) for o, low, prev in rows
-                if low > 1 and prev is not None}
+            return archive.history_gaps(s.connection().connection.driver_connection)
 
     def backfill(self, run: list[Event]) -> int:
         """Store ``run``, one origin's events right below the lowest it holds and chained
