@@ -299,9 +299,17 @@ def erpnext_verdict(outcome: str, detail: str) -> Verdict:
 CHECKPOINT_STALE_H = 48  # the nightly run brings it forward every day: two missed is a fault
 
 
-def checkpoint_verdict(made_at: datetime | None, behind: int, now: datetime) -> Verdict:
+def checkpoint_verdict(made_at: datetime | None, behind: int, now: datetime,
+                       history_from: Mapping[str, int] | None = None) -> Verdict:
     """The checkpoint a rebuild and a joining counter start from (``store.checkpoint``):
-    made by the nightly run; ``behind`` events came after it."""
+    made by the nightly run; ``behind`` events came after it. ``history_from``: the
+    counters whose first events this one (joined from a checkpoint) has still to fetch,
+    with the event it holds from: until then a reshaping upgrade cannot rebuild it."""
+    if history_from:
+        held = ", ".join(f"{o} from event {s:,}" for o, s in sorted(history_from.items()))
+        return Verdict("checkpoint", WARN, f"joined from a checkpoint: history held {held}",
+                       "leave it linked to the other counters: it fetches the earlier "
+                       "events in the background (an upgrade that rebuilds waits for it)")
     if made_at is None:
         return Verdict("checkpoint", OK, "none yet: the nightly run at archive_at makes it "
                        "(rebuild and joining replay every event until then)")
@@ -412,8 +420,7 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
     from sqlalchemy.orm import Session
 
     from tillmesh.node.projections import counters, deliveries, outbox
-    from tillmesh.node.store import EventRow, checkpoint, open_engine, read_key_file
-    from tillmesh.node.store.archive import live_chains
+    from tillmesh.node.store import EventRow, archive, checkpoint, open_engine, read_key_file
     from tillmesh.replication import hlc
     from tillmesh.replication.signing import signed_by
 
@@ -441,7 +448,9 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
             recent = s.scalar(select(func.count()).select_from(EventRow).where(
                 EventRow.hlc >= hlc.pack(since_ms, 0))) or 0
             keys = {node: t.signing_key for node, t in counters.trust(s).items()}
-            chains = live_chains(s.connection().connection.driver_connection)
+            chains = archive.live_chains(s.connection().connection.driver_connection)
+            history = {o: low for o, (low, _) in archive.history_gaps(
+                s.connection().connection.driver_connection).items()}
             checked, broken = chains.checked, chains.broken
             unsigned = [origin for origin, head in sorted(chains.heads.items())
                         if keys.get(origin) and not signed_by(head, keys[origin] or b"")]
@@ -465,7 +474,7 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
         0 if seal is None else sum(seal.vector.values()))
     return _StoreChecks(disk_verdict(free, growth), integrity_verdict(rows),
                         chains_verdict(checked, broken, unsigned),
-                        checkpoint_verdict(made, behind, datetime.now(UTC)),
+                        checkpoint_verdict(made, behind, datetime.now(UTC), history),
                         deliveries_verdict(pending, late, failed))
 
 

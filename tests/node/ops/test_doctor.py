@@ -291,3 +291,5 @@ def test_a_checkpoint_the_nightly_run_left_behind_is_a_warning_with_its_fix():
     stale = doctor.checkpoint_verdict(now - timedelta(days=3), 90_000, now)
     assert stale.level == WARN and "tillmesh archive run" in stale.fix
     assert doctor.checkpoint_verdict(None, 5000, now).level == OK  # a young store: none yet
+    joined = doctor.checkpoint_verdict(now - timedelta(hours=5), 1200, now, {"C01": 90_001})
+    assert joined.level == WARN and "C01 from event 90,001" in joined.what
