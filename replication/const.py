@@ -68,6 +68,9 @@ PULL_TIMEOUT_MS = 5_000  # an unanswered Pull is given up and asked again, from 
 #                          peer if one has the range; a 1000-event answer takes ~100 ms
 REGREET_MS = 30_000  # a refused peer (or one that said Bye) is greeted again this often:
 #                     it may have been upgraded or reconfigured without reconnecting
+HISTORY_BATCH_EVENTS = 250  # events per Pull of history (a counter joined from a checkpoint
+#                          fetching what came before it): each answer is stored in one
+#                          transaction on the node's loop, so a sale never waits long behind one
 HISTORY_RETRY_MS = 60_000  # a peer that did not serve an origin's history (it joined from
 #                          a checkpoint too, or lost its archive) is asked again this late
 SUSPECT_MS = 10_000  # after a Pull to a peer timed out, ask others first for this long

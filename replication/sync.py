@@ -23,7 +23,7 @@ in ms and sends each returned ``(peer_id, message)``. What it does:
   PULL_TIMEOUT_MS. Ranges are asked again from the new ``have + 1``.
 - History: an origin whose first events the store lacks (``history_gaps``: it joined
   from a checkpoint) is fetched backwards when no forward Pull is outstanding, one Pull
-  at a time, of the ``batch`` events right below the lowest held; its answer goes to
+  at a time, of the HISTORY_BATCH_EVENTS right below the lowest held; its answer goes to
   ``store.backfill``, which keeps what chains to the held events. A peer that does not
   answer within PULL_TIMEOUT_MS or answers with events that do not chain lacks that
   history: it is asked again after HISTORY_RETRY_MS, others first. An answer cut by the
@@ -508,7 +508,8 @@ class Replicator:
                                             p.suspect_until_ms > now_ms, p.id))
             if self._lacks.get((peer.id, origin), 0) > now_ms:
                 continue
-            first = max(1, low - self._history_take.get(origin, self.batch))
+            take = self._history_take.get(origin, min(self.batch, const.HISTORY_BATCH_EVENTS))
+            first = max(1, low - take)
             self._history = _Pull(peer.id, origin, first, low - 1,
                                   now_ms + const.PULL_TIMEOUT_MS)
             return [(peer.id, Pull(self.node_id, origin, first, low - 1))]
