@@ -78,7 +78,8 @@ class Work:
 def books_complete(work: Iterable[Work]) -> float:
     """When a work-conserving server that starts each piece once it arrived has done all:
     the latest of (an arrival + everything that arrives from then on)."""
-    items = sorted(work, key=lambda w: w.at)
+    # by arrival, then size: the sums come out the same however the work is listed
+    items = sorted(work, key=lambda w: (w.at, w.seconds))
     end, later = 0.0, 0.0
     for w in reversed(items):
         later += w.seconds
