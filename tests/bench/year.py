@@ -37,6 +37,7 @@ import bisect
 import collections
 import contextlib
 import functools
+import gc
 import itertools
 import random
 import re
@@ -255,9 +256,9 @@ class Year:
         self._catalogue()
         with self.log.reading() as s:
             self.context = self.counters[FORWARDER].node.context(s)  # every counter's
-        # A new connection: the driver's statement cache keeps its most used statements for
-        # good once full, and the founding's would leave none of the days' cached (each
-        # prepared again at every use, a fifth of the days' time).
+        # A new connection for the days: the driver's statement cache, once full, keeps its
+        # most used statements (the founding's) for good and drops each new one at the next
+        # miss, so the days' statements were prepared again at every use (a fifth of a day).
         self.log.engine.dispose()
         self.tally.founded = (sum(self.log.vector().values()), time.perf_counter() - started)
 
@@ -369,14 +370,20 @@ class Year:
 
     def trade(self, days: int, progress: Callable[[Year], None] | None = None) -> None:
         """``days`` more days of the store's history."""
-        for _ in range(days):
-            started, before = time.perf_counter(), sum(self.log.vector().values())
-            self._one_day()
-            self.day += 1
-            self.tally.events += sum(self.log.vector().values()) - before
-            self.tally.seconds += time.perf_counter() - started
-            if progress is not None:
-                progress(self)
+        try:
+            for _ in range(days):
+                # What is held from day to day (catalogue, carts, sales kept for returns)
+                # out of the collector's sight: its full collections were 7 % of a day.
+                gc.freeze()
+                started, before = time.perf_counter(), sum(self.log.vector().values())
+                self._one_day()
+                self.day += 1
+                self.tally.events += sum(self.log.vector().values()) - before
+                self.tally.seconds += time.perf_counter() - started
+                if progress is not None:
+                    progress(self)
+        finally:
+            gc.unfreeze()
 
     def _one_day(self) -> None:
         self._today = len(self.sold)  # where today's sales start in ``sold``
@@ -386,9 +393,10 @@ class Year:
             self.open_shift(c)
         self.forward()
         for _, moments in itertools.groupby(self._moments(counters), lambda m: m[0].hour):
-            # An hour of the store in one transaction (the API's own ones are savepoints);
-            # sales write in it straight: not in a savepoint open all hour, whose journal
-            # (every page the hour changed, a list SQLite walks) each statement's end rewinds.
+            # An hour of the store in one transaction (the API's own ones are savepoints in
+            # it); sales append in it straight (nothing listens to this log). In a savepoint
+            # open all hour, each statement's end walked that savepoint's journal, every page
+            # the hour had changed (a fifth of a day).
             with self.log.batch(), self.log.reading() as session:
                 tx = Transaction(self.log, session)
                 for when, what in moments:
@@ -467,14 +475,7 @@ class Year:
             return rng.choice(self.carts)
         with self.log.reading() as s:
             lines = [self._line(s, *item) for item in self._picks()]
-        due = amount_due(price(self._cart(c, lines), self.context))
-        if rng.random() < 0.45:
-            tender = Tender("Card", due)
-        else:  # cash, with the next note up, or exact
-            step = rng.choice((Decimal("0.01"), Decimal(5), Decimal(10), Decimal(20)))
-            tender = Tender("Cash", max(due, (due / step).to_integral_value(
-                rounding="ROUND_CEILING") * step))
-        template = self._priced(c, lines, tender)
+        template = self._priced(c, lines, self._tender)
         if len(self.carts) < shape.carts:
             self.carts.append(template)
         else:
@@ -485,10 +486,23 @@ class Year:
         return Cart(cart_id="year", cashier=c.cashier, customer=self.context.customer,
                     lines=tuple(lines))
 
-    def _priced(self, c: Counter, lines: list[Line], tender: Tender) -> Template:
-        """The cart priced and paid as ``checkout._priced`` does it, as a template."""
+    def _tender(self, due: Decimal) -> Tender:
+        """A card for ``due``, or cash: the next note up, or exact."""
+        rng = self.rng
+        if rng.random() < 0.45:
+            return Tender("Card", due)
+        step = rng.choice((Decimal("0.01"), Decimal(5), Decimal(10), Decimal(20)))
+        return Tender("Cash", max(due, (due / step).to_integral_value(
+            rounding="ROUND_CEILING") * step))
+
+    def _priced(self, c: Counter, lines: list[Line],
+                pay: Callable[[Decimal], Tender]) -> Template:
+        """The cart priced and paid (``pay``: the tender for what is due) as
+        ``checkout._priced`` does it, as a template."""
         cart = self._cart(c, lines)
-        paid = check_payments([tender], self.context, amount_due(price(cart, self.context)))
+        due = amount_due(price(cart, self.context))
+        tender = pay(due)
+        paid = check_payments([tender], self.context, due)
         totals = price(cart, self.context, paid)
         return Template(cart, [tender], totals, sale_body(
             cart=cart, totals=totals, tenders=[tender], ctx=self.context, invoice=PROTO,
@@ -528,7 +542,7 @@ class Year:
         origin = c.node.node_id
         with self.log.reading() as s:
             template = self._priced(c, [self._line(s, *p, qty=Decimal(1)) for p in picks],
-                                    Tender("Cash", Decimal(1000)))
+                                    lambda due: Tender("Cash", Decimal(1000)))
         seq = self.log.vector().get(origin, 0)
         prev = self.log.range(origin, seq, seq)[0].hash
         events = []
