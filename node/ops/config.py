@@ -106,7 +106,7 @@ class Config:
     listen: str = f"tcp://0.0.0.0:{REPLICATION_PORT}"  # where peers reach this counter (ROUTER)
     advertise: str = ""  # host peers should dial (mDNS A record); empty = this host's IP
     join_listen: str = f"tcp://0.0.0.0:{JOIN_PORT}"  # where a new counter presents its invite code
-    peers: list[str] = field(default_factory=list)  # static "host:port", for no multicast
+    peers: list[str] = field(default_factory=list)  # static "NODE@host:port", no multicast
     mdns: bool = True  # announce and find counters with mDNS on the LAN
     mdns_interfaces: list[str] = field(default_factory=list)  # empty: every interface
     mdns_port: int = 5353  # the mDNS port (tests use another one)

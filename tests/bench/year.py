@@ -731,6 +731,8 @@ API_SALES = 300  # sales through a real ``tillmesh run`` per store measured
 LATENCY = ("scan", "search_items", "cart_scan", "sale_submit")
 KEEP_DAYS = 7  # days of the history the live store keeps after the archive part
 AFTER = " after archive"  # the label of the parts measured again on the archived store
+BACKFILL_DEADLINE_S = 3 * 3600  # a joined counter fetching a year's history: hours at most
+POLL_S = 0.5  # how often the benchmark asks the joined counter whether its history is whole
 BIGGEST = 6  # tables listed after the archive
 
 
@@ -760,6 +762,7 @@ class Run:
     latency: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     archived: Archived | None = None
     replayed: dict[str, int] = field(default_factory=dict)  # by ``rebuild``, per label
+    joined: dict[str, Path] = field(default_factory=dict)  # by ``join``: counter -> data dir
 
 
 Part = Callable[[Run], list[Row]]
@@ -925,6 +928,7 @@ def join(r: Run, node: str = "C09", after: str = "") -> list[Row]:
     finally:
         proc.stop()
     assert result.returncode == 0, result.stderr
+    r.joined[node] = joined
     copied = live_events(joined)
     return [(f"join a new counter{after} (tillmesh join, snapshot)",
              f"{store_size(joined) / 2**30:.2f} GiB store", f"{seconds:.1f} s",
@@ -1010,16 +1014,58 @@ def table_bytes(conn: Any) -> list[tuple[str, int, int]]:
 
 
 def join_after_archive(r: Run) -> list[Row]:
-    """The snapshot carries the checkpoint and the live events, not the archive."""
-    return join(r, "C10", AFTER)
+    """C01 set to ``join_from_checkpoint = false``: the snapshot carries the checkpoint and
+    every live event, not the archive."""
+    _join_from_checkpoint(r, False)
+    return join(r, "C10", f"{AFTER}, with every live event")
 
 
 def join_from_checkpoint(r: Run) -> list[Row]:
-    """C01 set to ``join_from_checkpoint = true``: the snapshot carries the checkpoint and
-    only the events after it, not the live events the checkpoint holds."""
-    (r.year.data_dir / CONFIG_NAME).write_text(
-        replace(load(r.year.data_dir), join_from_checkpoint=True).to_toml())
+    """As a counter invites by default: the snapshot carries the checkpoint and only the
+    events after it, not the live events the checkpoint holds."""
+    _join_from_checkpoint(r, True)
     return join(r, "C11", f"{AFTER}, from the checkpoint")
+
+
+def _join_from_checkpoint(r: Run, yes: bool) -> None:
+    _configure(r.year.data_dir, join_from_checkpoint=yes)
+
+
+def _configure(data_dir: Path, **settings: Any) -> None:
+    (data_dir / CONFIG_NAME).write_text(replace(load(data_dir), **settings).to_toml())
+
+
+def history_backfill(r: Run) -> list[Row]:
+    """The counter that joined from the checkpoint (C11) runs beside C01 and fetches the
+    events before the checkpoint from it (history backfill) until its status shows no
+    ``history_from``; then ``tillmesh archive verify`` on it checks them from event 1."""
+    joined = r.joined["C11"]
+    port = free_port()  # C01 listens where C11 dials it (no mDNS here)
+    _configure(r.year.data_dir, listen=f"tcp://127.0.0.1:{port}")
+    _configure(joined, peers=[f"C01@127.0.0.1:{port}"])
+    source = r.nodes.start(r.year.data_dir, deadline_s=600)
+    try:
+        start = time.perf_counter()
+        proc = r.nodes.start(joined, deadline_s=600)
+        try:
+            with proc.client(timeout=60) as c:
+                c.login(ADMIN, PINS[ADMIN])
+                before = c.call("status")["history_from"]
+                while c.call("status")["history_from"]:
+                    assert time.perf_counter() - start < BACKFILL_DEADLINE_S, before
+                    time.sleep(POLL_S)
+            seconds = time.perf_counter() - start
+        finally:
+            proc.stop()
+    finally:
+        source.stop()
+    result = tillmesh(joined, "archive", "verify", timeout=3600)
+    assert result.returncode == 0 and "history:" not in result.stdout, result.stdout
+    with connected(joined) as conn:
+        fetched = int(conn.execute("SELECT count(*) FROM archive.events").fetchone()[0])
+    return [("history backfill of the counter joined from the checkpoint (its start to"
+             " whole; archive verify after)", f"{fetched:,} events, {len(before)} counters",
+             f"{seconds:.1f} s", f"{fetched / seconds:,.0f} events/s")]
 
 
 def rebuild_after_archive(r: Run) -> list[Row]:
@@ -1032,5 +1078,5 @@ def hot_paths_after_archive(r: Run) -> list[Row]:
 
 PARTS: list[Part] = [generation, size, flat, hot_paths, join, rebuild, archive,
                      size_after_archive, join_after_archive, join_from_checkpoint,
-                     rebuild_after_archive,
+                     history_backfill, rebuild_after_archive,
                      hot_paths_after_archive]

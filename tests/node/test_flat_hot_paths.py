@@ -9,8 +9,9 @@ query left to read history fails it (shown by taking away an index a hot path ne
 The generator itself is checked too: its store is what its events build, every event
 chained and signed by its counter, with the day's mix in it; and the benchmark's table
 comes out whole on a one-day store, archived down to nothing of its day: events leave the
-live store, the archive verifies, a counter joins it and its rebuild from the checkpoint
-gives the same tables.
+live store, the archive verifies, a counter joins it from the checkpoint and fetches the
+history before it from a running counter, and its rebuild from the checkpoint gives the
+same tables.
 """
 
 from __future__ import annotations
@@ -192,8 +193,8 @@ def test_the_benchmark_table_comes_out_whole_on_a_one_day_store():
     for part in ("write 1 days", "store on disk", "VM steps: sale_submit",
                  "sale_submit via API", "join a new counter", "rebuild", "archive the events",
                  "tillmesh archive verify", "live store after archive", "archive file",
-                 "checkpoint file", "  table ", f"join a new counter{AFTER}",
-                 f"join a new counter{AFTER}, from the checkpoint",
+                 "checkpoint file", "  table ", f"join a new counter{AFTER}, with every",
+                 f"join a new counter{AFTER}, from the checkpoint", "history backfill",
                  f"rebuild{AFTER}", f"sale_submit via API (tillmesh run){AFTER}"):
         assert any(label.startswith(part) for label in labels), (part, labels)
     assert all(len(row) == 4 and row[2] for row in rows)
@@ -208,5 +209,9 @@ def test_the_benchmark_table_comes_out_whole_on_a_one_day_store():
               if row[0].startswith(f"join a new counter{AFTER}")}
     window, fast = sorted(copied.values(), reverse=True)
     assert fast < window  # from the checkpoint: only the events after it
+    # ... and then every event before it, from C01, checked (archive verify in the part)
+    fetched = next(int(row[1].split()[0].replace(",", "")) for row in rows
+                   if row[0].startswith("history backfill"))
+    assert fetched == sum(moved.checkpoint.values())  # every counter's, up to its floor
     assert seen["after"] == seen["before"]  # the rebuild from the checkpoint
     assert r.replayed[AFTER] < r.replayed[""]  # ... replayed only the live events
