@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 from tillmesh.node.errors import StoreError, WrongKeyError
-from tillmesh.node.store.const import BUSY_TIMEOUT_MS, CACHE_KIB, KEY_BYTES, STATEMENT_CACHE
+from tillmesh.node.store.const import BUSY_TIMEOUT_MS, CACHE_KIB, KEY_BYTES
 from tillmesh.node.store.sealing import read_secret
 
 WRITE_OPTION = "tillmesh_write"  # execution option marking a write transaction
@@ -59,8 +59,7 @@ def _quiet(conn: Any) -> None:
 
 
 def _connect(path: Path, key: bytes) -> Any:
-    conn = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None,
-                              cached_statements=STATEMENT_CACHE)
+    conn = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None)
     _quiet(conn)
     try:
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")

@@ -7,10 +7,6 @@ from __future__ import annotations
 KEY_BYTES = 32  # bytes; AES-256 raw key, no passphrase derivation needed (the file is
 #                 the secret)
 BUSY_TIMEOUT_MS = 5000  # ms; a CLI reading while the node writes waits this long, then fails
-# Prepared statements a connection keeps: the driver's 128 fill up with a counter's first
-# statements, which then stay for good while every later one is prepared again at each use
-# (a sale through the API 8.7 against 6.7 ms on a fresh connection, tests/bench/year.py's store).
-STATEMENT_CACHE = 1024
 CACHE_KIB = 65536  # KiB (64 MiB) of page cache: a 100,000-item catalog stays in memory
 
 # --- the event log ------------------------------------------------------------------------
