@@ -496,12 +496,14 @@ class Replicator:
 
     def _plan_history(self, now_ms: int) -> list[Outgoing]:
         """The next Pull of history, when nothing else is being pulled."""
-        if self._history is not None or self._pulls:
-            return []
+        sources = [p for p in self._ready() if p.live]
+        if self._history is not None or self._pulls or not sources:
+            return []  # nobody to ask: the store is not read (a joining counter installs
+            #            its snapshot meanwhile, on the same connection)
         if self._gaps is None or now_ms - self._gaps[0] >= const.HEARTBEAT_MS:
             self._gaps = (now_ms, self.store.history_gaps())  # a query: once a heartbeat
         for origin, low in sorted(self._gaps[1].items()):
-            able = [p for p in self._ready() if p.live and p.vector.get(origin, 0) >= low]
+            able = [p for p in sources if p.vector.get(origin, 0) >= low]
             if not able:
                 continue
             peer = min(able, key=lambda p: (self._lacks.get((p.id, origin), 0) > now_ms,

@@ -173,6 +173,8 @@ def store_status(config: Config) -> dict[str, Any]:
         # say them), else this code's: what `tillmesh run` would start.
         said = status.get("counter") if running else release.identity()
         status.update({key: (said or {}).get(key) for key in ("release", "protocol", "schema")})
+        # per counter whose first events it has still to fetch (joined from a checkpoint)
+        status["history_from"] = {o: low for o, (low, _) in log.history_gaps().items()}
         with log.reading() as s:
             status["snapshot"] = snapshot = snapshot_check.outcome(s)  # a joiner's tables
             hold = allowed_releases(s)

@@ -39,6 +39,7 @@ import contextlib
 import functools
 import gc
 import itertools
+import json
 import random
 import re
 import shutil
@@ -1031,6 +1032,13 @@ def _join_from_checkpoint(r: Run, yes: bool) -> None:
     _configure(r.year.data_dir, join_from_checkpoint=yes)
 
 
+def _said(data_dir: Path) -> dict[str, Any]:
+    """``tillmesh status`` of a stopped counter."""
+    result = tillmesh(data_dir, "status", timeout=600)
+    assert result.returncode == 0, result.stderr
+    return cast(dict[str, Any], json.loads(result.stdout))
+
+
 def _configure(data_dir: Path, **settings: Any) -> None:
     (data_dir / CONFIG_NAME).write_text(replace(load(data_dir), **settings).to_toml())
 
@@ -1040,6 +1048,8 @@ def history_backfill(r: Run) -> list[Row]:
     events before the checkpoint from it (history backfill) until its status shows no
     ``history_from``; then ``tillmesh archive verify`` on it checks them from event 1."""
     joined = r.joined["C11"]
+    waiting = _said(joined)["history_from"]  # what IT reads with `tillmesh status`
+    assert waiting, "the counter joined from the checkpoint should lack the history before it"
     port = free_port()  # C01 listens where C11 dials it (no mDNS here)
     _configure(r.year.data_dir, listen=f"tcp://127.0.0.1:{port}")
     _configure(joined, peers=[f"C01@127.0.0.1:{port}"])
@@ -1050,21 +1060,21 @@ def history_backfill(r: Run) -> list[Row]:
         try:
             with proc.client(timeout=60) as c:
                 c.login(ADMIN, PINS[ADMIN])
-                before = c.call("status")["history_from"]
                 while c.call("status")["history_from"]:
-                    assert time.perf_counter() - start < BACKFILL_DEADLINE_S, before
+                    assert time.perf_counter() - start < BACKFILL_DEADLINE_S, waiting
                     time.sleep(POLL_S)
             seconds = time.perf_counter() - start
         finally:
             proc.stop()
     finally:
         source.stop()
+    assert _said(joined)["history_from"] == {}
     result = tillmesh(joined, "archive", "verify", timeout=3600)
     assert result.returncode == 0 and "history:" not in result.stdout, result.stdout
     with connected(joined) as conn:
         fetched = int(conn.execute("SELECT count(*) FROM archive.events").fetchone()[0])
     return [("history backfill of the counter joined from the checkpoint (its start to"
-             " whole; archive verify after)", f"{fetched:,} events, {len(before)} counters",
+             " whole; archive verify after)", f"{fetched:,} events, {len(waiting)} counters",
              f"{seconds:.1f} s", f"{fetched / seconds:,.0f} events/s")]
 
 

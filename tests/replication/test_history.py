@@ -238,3 +238,27 @@ def test_history_arrives_whole_and_true_through_lost_duplicated_and_reordered_fr
         assert held.logs["A"] == truth[held.starts.get("A", 1) - 1:]
     run_until_whole(net, "N", ticks=400)
     assert net.stores["N"].logs["A"] == truth
+
+
+def test_the_store_is_not_read_for_history_while_nobody_could_be_asked() -> None:
+    """A joining counter installs its snapshot on the store's one connection while its
+    replication ticks with nobody linked: the engine must not read the store then."""
+    reads = []
+
+    class Counting(MemoryStore):
+        def history_gaps(self) -> dict[str, int]:
+            reads.append(1)
+            return super().history_gaps()
+
+    net = Net("A", "B")
+    net.stores["B"] = Counting()
+    net.nodes["B"].store = net.stores["B"]
+    for _ in range(20):
+        net.stores["A"].append("A")
+    joined(net, "B", "A", "A", 10)
+    for _ in range(5):
+        net.tick()
+    assert reads == []
+    net.link("A", "B")
+    run_until_whole(net, "B")
+    assert reads and net.stores["B"].logs["A"] == net.stores["A"].logs["A"]
