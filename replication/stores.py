@@ -186,8 +186,8 @@ class ReplicatedLog(Protocol):
     def vector(self) -> VersionVector: ...
     def range(self, origin: str, first: int, last: int) -> list[Event]: ...
     def transaction(self) -> AbstractContextManager[LogTransaction]: ...
-    def history_gaps(self) -> dict[str, tuple[int, bytes]]: ...
-    def backfill(self, run: list[Event]) -> int: ...
+    def history_from(self) -> dict[str, int]: ...
+    def backfill(self, events: list[Event]) -> int: ...
 
 
 Gate = Callable[[Sequence[Event]], tuple[list[Event], list[tuple[Event, str]]]]
@@ -221,21 +221,16 @@ class EventLogStore:
         return self.log.range(origin, first, last)
 
     def history_gaps(self) -> dict[str, int]:
-        return {origin: low for origin, (low, _) in self.log.history_gaps().items()}
+        return self.log.history_from()
 
     def backfill(self, events: Sequence[Event]) -> int:
         if not events:
             return 0
-        origin = events[0].origin
-        gap = self.log.history_gaps().get(origin)
-        run = [] if gap is None else anchored(events, origin, *gap)
-        if not run:
-            return 0
         try:
-            return self.log.backfill(run)
+            return self.log.backfill(list(events))  # it keeps only what is ``anchored``
         except Exception as exc:  # the boundary for peers' data: never crash the node
-            log.error("could not store %s's history %d..%d: %s", origin, run[0].seq,
-                      run[-1].seq, exc)
+            log.error("could not store %s's history %d..%d: %s", events[0].origin,
+                      events[0].seq, events[-1].seq, exc)
             return 0
 
     def _head(self, origin: str) -> tuple[int, bytes]:

@@ -53,7 +53,7 @@ def status(node: Node, caller: Caller) -> dict[str, Any]:
             "modes_of_payment": modes, "database": str(node.config.db_path),
             "sessions": len(node.sessions), "returns_flagged": flagged,
             "timezone": node.config.timezone, "standing": stands.to_wire(),
-            "history_from": {o: low for o, (low, _) in node.log.history_gaps().items()},
+            "history_from": node.log.history_from(),
             **release.identity(), "allowed_releases": allowed}
 
 

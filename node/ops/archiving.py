@@ -279,7 +279,7 @@ def status(config: Config) -> dict[str, Any]:
         floor = archive.floors(conn)
         segments = archive.read_segments(conn)
         live = conn.execute("SELECT count(*) FROM main.events").fetchone()[0]
-        history = {o: low for o, (low, _) in archive.history_gaps(conn).items()}
+        history = archive.history_from(conn)
     finally:
         conn.close()
     seal = checkpoint.read_seal(checkpoint.checkpoint_path(config.db_path), key)
@@ -314,8 +314,8 @@ def verify(config: Config) -> list[str]:
     lines = [f"archive: {checked.segments} segments, {checked.events:,} events, every seal "
              "and chain holds; the live store starts where it ends"]
     if checked.starts:
-        held = ", ".join(f"{o} from event {s:,}" for o, s in sorted(checked.starts.items()))
-        lines.append(f"history: this counter joined from a checkpoint and holds {held};"
+        lines.append(f"history: this counter joined from a checkpoint and holds"
+                     f" {archive.held_from(checked.starts)};"
                      " the earlier events come from the other counters in the background")
     if at is None and checked.events:
         raise StoreError(f"events were archived but {path} is missing")

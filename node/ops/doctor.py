@@ -306,8 +306,10 @@ def checkpoint_verdict(made_at: datetime | None, behind: int, now: datetime,
     counters whose first events this one (joined from a checkpoint) has still to fetch,
     with the event it holds from: until then a reshaping upgrade cannot rebuild it."""
     if history_from:
-        held = ", ".join(f"{o} from event {s:,}" for o, s in sorted(history_from.items()))
-        return Verdict("checkpoint", WARN, f"joined from a checkpoint: history held {held}",
+        from tillmesh.node.store.archive import held_from
+
+        return Verdict("checkpoint", WARN, "joined from a checkpoint: history held "
+                       f"{held_from(history_from)}",
                        "leave it linked to the other counters: it fetches the earlier "
                        "events in the background (an upgrade that rebuilds waits for it)")
     if made_at is None:
@@ -448,9 +450,9 @@ def _store_checks(config: Config, running: _Running) -> _StoreChecks:
             recent = s.scalar(select(func.count()).select_from(EventRow).where(
                 EventRow.hlc >= hlc.pack(since_ms, 0))) or 0
             keys = {node: t.signing_key for node, t in counters.trust(s).items()}
-            chains = archive.live_chains(s.connection().connection.driver_connection)
-            history = {o: low for o, (low, _) in archive.history_gaps(
-                s.connection().connection.driver_connection).items()}
+            conn = s.connection().connection.driver_connection
+            chains = archive.live_chains(conn)
+            history = archive.history_from(conn)
             checked, broken = chains.checked, chains.broken
             unsigned = [origin for origin, head in sorted(chains.heads.items())
                         if keys.get(origin) and not signed_by(head, keys[origin] or b"")]

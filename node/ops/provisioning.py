@@ -174,7 +174,7 @@ def store_status(config: Config) -> dict[str, Any]:
         said = status.get("counter") if running else release.identity()
         status.update({key: (said or {}).get(key) for key in ("release", "protocol", "schema")})
         # per counter whose first events it has still to fetch (joined from a checkpoint)
-        status["history_from"] = {o: low for o, (low, _) in log.history_gaps().items()}
+        status["history_from"] = log.history_from()
         with log.reading() as s:
             status["snapshot"] = snapshot = snapshot_check.outcome(s)  # a joiner's tables
             hold = allowed_releases(s)

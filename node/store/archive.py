@@ -227,10 +227,23 @@ _HISTORY_GAPS = (
 
 
 def history_gaps(cursor: Any) -> dict[str, tuple[int, bytes]]:
-    """Per origin whose first events the store does not hold (``EventLog.history_gaps``):
-    the lowest seq held, and the hash that event names before it."""
+    """Per origin whose first events the store does not hold (it joined from a checkpoint,
+    or copied the live events of an archived store): the lowest seq held, and the hash
+    that event names before it. The archive holds a contiguous run per origin (runs
+    append above it, backfill below it), so that seq is the archive's lowest or, with
+    none archived, the floor event's."""
     return {str(o): (int(low), bytes(prev)) for o, low, prev in cursor.execute(_HISTORY_GAPS)
             if low > 1 and prev is not None}
+
+
+def history_from(cursor: Any) -> dict[str, int]:
+    """``history_gaps`` as shown: per origin, the event this store's history starts at."""
+    return {origin: low for origin, (low, _) in history_gaps(cursor).items()}
+
+
+def held_from(starts: Mapping[str, int]) -> str:
+    """``history_from`` in words: "C01 from event 90,001, C02 from event 7"."""
+    return ", ".join(f"{o} from event {s:,}" for o, s in sorted(starts.items()))
 
 
 def last_seal(cursor: Any) -> str:

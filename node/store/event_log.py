@@ -319,33 +319,30 @@ class EventLog:
         run = next((i for i, e in enumerate(held) if e.seq != first + i), len(held))
         return held[:run]
 
-    def history_gaps(self) -> dict[str, tuple[int, bytes]]:
-        """Per origin whose first events this counter does not hold (it joined from a
-        checkpoint, or after an archive run of the counter it copied): the lowest seq it
-        holds from on, and the hash that event names as its predecessor's. The archive
-        holds a contiguous run per origin (runs append above it, backfill below it), so
-        that seq is the archive's lowest or, with none archived, the floor event's."""
+    def history_from(self) -> dict[str, int]:
+        """Per origin whose first events this counter does not hold yet (``archive.
+        history_gaps``), the event it holds from."""
         with self.reading() as s:
-            return archive.history_gaps(s.connection().connection.driver_connection)
+            return archive.history_from(s.connection().connection.driver_connection)
 
-    def backfill(self, run: list[Event]) -> int:
-        """Store ``run``, one origin's events right below the lowest it holds and chained
-        to it (``replication.stores.anchored``), in the archive with their segment (one
-        transaction), the floor event with them if the archive held none of that origin.
-        Not applied: the tables hold what they did (the checkpoint the counter joined
-        from). StoreError when they do not chain there (nothing stored)."""
-        origin = run[0].origin
-        gap = self.history_gaps().get(origin)
-        if gap is None or len(anchored(run, origin, *gap)) != len(run):
-            raise StoreError(f"{origin}'s history {run[0].seq}..{run[-1].seq} does not "
-                             "chain to the events this counter holds")
+    def backfill(self, events: list[Event]) -> int:
+        """Of a peer's answer for one origin's history, the run that chains right below the
+        lowest event held (``replication.stores.anchored``) goes into the archive with its
+        segment, in one transaction (with the floor event if the archive held none of that
+        origin); how many events that stored (0: none chain). Not applied: the tables hold
+        what they did (the checkpoint the counter joined from)."""
+        origin = events[0].origin
         made_at = self.clock().isoformat()
         with self.transaction() as tx:
             conn: Any = tx.session.connection().connection.driver_connection
+            gap = archive.history_gaps(conn).get(origin)
+            run = [] if gap is None else anchored(events, origin, *gap)
+            if gap is None or not run:
+                return 0
             low = gap[0]
             if not conn.execute("SELECT 1 FROM archive.events WHERE origin = ? AND seq = ?",
                                 (origin, low)).fetchone():  # the floor event, live only
-                run = run + list(archive.events_of(conn, "main.events", origin, low, low, 1))
+                run += archive.events_of(conn, "main.events", origin, low, low, 1)
             archive.prepend(conn, run, made_at, self.origin)
         return len(run)
 

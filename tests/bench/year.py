@@ -55,7 +55,7 @@ from typing import Any, cast
 import zmq
 
 from tests.nodekit import run_now
-from tests.proc import Nodes, free_port, tillmesh
+from tests.proc import Nodes, free_port, ok, tillmesh
 from tillmesh.lab.demo_data import POS_PROFILE, WAREHOUSE, bulk_items, demo_master_docs
 from tillmesh.node.api import Node
 from tillmesh.node.api import _inputs as inputs
@@ -1017,26 +1017,20 @@ def table_bytes(conn: Any) -> list[tuple[str, int, int]]:
 def join_after_archive(r: Run) -> list[Row]:
     """C01 set to ``join_from_checkpoint = false``: the snapshot carries the checkpoint and
     every live event, not the archive."""
-    _join_from_checkpoint(r, False)
+    _configure(r.year.data_dir, join_from_checkpoint=False)
     return join(r, "C10", f"{AFTER}, with every live event")
 
 
 def join_from_checkpoint(r: Run) -> list[Row]:
     """As a counter invites by default: the snapshot carries the checkpoint and only the
     events after it, not the live events the checkpoint holds."""
-    _join_from_checkpoint(r, True)
+    _configure(r.year.data_dir, join_from_checkpoint=True)
     return join(r, "C11", f"{AFTER}, from the checkpoint")
-
-
-def _join_from_checkpoint(r: Run, yes: bool) -> None:
-    _configure(r.year.data_dir, join_from_checkpoint=yes)
 
 
 def _said(data_dir: Path) -> dict[str, Any]:
     """``tillmesh status`` of a stopped counter."""
-    result = tillmesh(data_dir, "status", timeout=600)
-    assert result.returncode == 0, result.stderr
-    return cast(dict[str, Any], json.loads(result.stdout))
+    return cast(dict[str, Any], json.loads(ok(tillmesh(data_dir, "status", timeout=600))))
 
 
 def _configure(data_dir: Path, **settings: Any) -> None:
