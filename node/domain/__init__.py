@@ -13,6 +13,7 @@
     credentials    PIN/password hashing, lockout after failed logins, the session book
     releases       the releases of Tillmesh the store lets sell (an admin's hold)
     retention      how long events stay live, and how far the archive may move
+    invoice_ranges invoice numbers as ranges: what left the live store for good
 
 May import only the standard library, ``argon2`` (credentials) and
 ``tillmesh.node.errors``. Everything here is tested without a store.

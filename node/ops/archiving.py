@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -26,13 +27,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tillmesh.node.domain import retention
+from tillmesh.node.domain import invoice_ranges, retention
 from tillmesh.node.errors import StoreError, ValidationError
 from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.ops import config as config_mod
 from tillmesh.node.ops.config import Config
 from tillmesh.node.ops.provisioning import _node_stopped
-from tillmesh.node.projections import ledger
+from tillmesh.node.projections import deliveries, ledger
 from tillmesh.node.store import archive, checkpoint, open_engine, read_key_file
 from tillmesh.node.store._engine import archive_path, connect_store
 from tillmesh.node.store.const import REBUILD_BATCH
@@ -168,8 +169,7 @@ def _lower(conn: Any, before: Floor, floor: Floor) -> None:
         at = before.get(origin, (0, b""))[0]
         while at < upto:
             step = min(upto, at + LOWER_BATCH)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 row = conn.execute("SELECT hash FROM archive.events WHERE origin = ? AND"
                                    " seq = ?", (origin, step)).fetchone()
                 conn.execute(f"DELETE FROM main.events WHERE origin = ? AND seq >= ? AND"
@@ -177,10 +177,6 @@ def _lower(conn: Any, before: Floor, floor: Floor) -> None:
                              (origin, at, step, *archive.KEPT))
                 conn.execute("INSERT OR REPLACE INTO main.event_floor (origin, seq, hash)"
                              " VALUES (?, ?, ?)", (origin, step, row[0]))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             at = step
 
 
@@ -210,17 +206,47 @@ def _compact(conn: Any, db_path: Path, key: bytes) -> int:
             f" archive.stock_deltas a WHERE {_same(conn, 'stock_deltas', 'a')}) AND NOT EXISTS"
             f" (SELECT 1 FROM {ckpt}.stock_deltas c WHERE {_same(conn, 'stock_deltas')})"
         ).fetchall()
+        gone["deliveries"] = _delivered_for_good(conn)
     for table, rows in gone.items():
         for at in range(0, len(rows), LOWER_BATCH):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 conn.executemany(f"DELETE FROM main.{table} WHERE rowid = ?",
                                  rows[at:at + LOWER_BATCH])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
     return len(gone["sales"])
+
+
+def _delivered_for_good(conn: Any) -> list[tuple[int]]:
+    """The checkpoint's ranges of invoices delivered for good, copied into the live store
+    (first: a late event about one of them already changes nothing there), and the live
+    rows of delivery they cover that the checkpoint let go (``deliveries.compact``)."""
+    ckpt, columns = checkpoint.ALIAS, "series, lo, hi"
+    with _immediate(conn):
+        conn.execute("DELETE FROM main.delivered_for_good")
+        conn.execute(f"INSERT INTO main.delivered_for_good ({columns}) SELECT {columns}"
+                     f" FROM {ckpt}.delivered_for_good")
+    ranges: dict[str, list[invoice_ranges.Range]] = {}
+    for series, lo, hi in conn.execute(f"SELECT {columns} FROM main.delivered_for_good"
+                                       " ORDER BY series, lo"):
+        ranges.setdefault(str(series), []).append((int(lo), int(hi)))
+    rows = conn.execute(
+        "SELECT rowid, name FROM main.deliveries t WHERE doctype = ? AND NOT EXISTS"
+        f" (SELECT 1 FROM {ckpt}.deliveries c WHERE {_same(conn, 'deliveries')})",
+        (deliveries.INVOICE,)).fetchall()
+    return [(rowid,) for rowid, name in rows
+            if (split := invoice_ranges.split(str(name))) is not None
+            and invoice_ranges.covered(ranges.get(split[0], []), split[1])]
+
+
+@contextlib.contextmanager
+def _immediate(conn: Any) -> Iterator[None]:
+    """One write transaction on the DB-API connection ``conn``: committed, or rolled back."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _same(conn: Any, table: str, other: str = "c") -> str:

@@ -9,8 +9,9 @@ chain from its hash. The temporary view ``every_event`` is the live events plus 
 archived ones up to the floor (each event exactly once, whatever step of a move was cut
 by a crash): a body looked up by (origin, seq) is found wherever it lies, and a peer that
 asks for an old range is answered from the archive. The archive also keeps the ledger's
-rows of the sales that left (``sales``, moved by ``projections.ledger.compact``) and the
-stock slots of the shifts they emptied (``stock_deltas``); the views ``every_sale`` and
+rows of the sales that left (``sales``, moved by ``projections.ledger.compact``), the
+stock slots of the shifts they emptied (``stock_deltas``) and their rows of delivery
+(``deliveries``, moved by ``projections.deliveries.compact``); the views ``every_sale`` and
 ``every_stock_delta`` read them with the live ones.
 
 The archive is sealed in segments, one per month an archiving run touched: a segment
@@ -70,6 +71,15 @@ _SCHEMA = (
     " warehouse VARCHAR(140) NOT NULL, origin VARCHAR(32) NOT NULL, shift VARCHAR(40) NOT NULL,"
     " qty_nano BIGINT NOT NULL, PRIMARY KEY (item_code, warehouse, origin, shift))",
     "CREATE INDEX IF NOT EXISTS archive.ix_archived_slots ON stock_deltas (warehouse, shift)",
+    # The acked rows of the invoices whose sales left (``deliveries.compact``): the columns
+    # of ``deliveries``; the live store keeps them as ranges (``delivered_for_good``).
+    "CREATE TABLE IF NOT EXISTS archive.deliveries (doctype VARCHAR(64) NOT NULL,"
+    " name VARCHAR(140) NOT NULL, acked BOOLEAN NOT NULL, erpnext_name VARCHAR(140),"
+    " acked_at VARCHAR(40), resolved BOOLEAN NOT NULL, failed_hlc BIGINT NOT NULL,"
+    " failed_origin VARCHAR(32) NOT NULL, retried_hlc BIGINT NOT NULL,"
+    " failures INTEGER NOT NULL, status INTEGER, exc_type VARCHAR(140), message TEXT,"
+    " stage VARCHAR(32), note TEXT, note_hlc BIGINT NOT NULL, note_origin VARCHAR(32) NOT NULL,"
+    " PRIMARY KEY (doctype, name))",
 )
 SALE_COLUMNS = ("invoice, origin, seq, hlc, shift, is_return, return_against, posted_at,"
                 " customer, cashier, grand_total, late, summary")

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node import projections
 from tillmesh.node.errors import StoreError
-from tillmesh.node.projections import ledger, outbox
+from tillmesh.node.projections import deliveries, ledger, outbox
 from tillmesh.node.store import archive
 from tillmesh.node.store._engine import _connect, archive_path, connect_store, open_engine
 from tillmesh.node.store.base import PROJECTIONS_KEY, Base, Meta
@@ -222,7 +222,9 @@ def _build(db_path: Path, key: bytes, after: Mapping[str, int], upto: Floor, sig
                     session.flush()
             session.flush()
             # The rows of sales that left, and of their delivery: the store drops the same.
-            outbox.forget(session, ledger.compact(session))
+            left = ledger.compact(session)
+            outbox.forget(session, left)
+            deliveries.compact(session, left)
         # Sealed once committed: a projection may hold rows back until the commit (search).
         with Session(engine) as session, session.begin():
             conn = session.connection().connection.driver_connection

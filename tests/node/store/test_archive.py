@@ -34,7 +34,8 @@ from tillmesh.node.ops import daemon
 from tillmesh.node.ops.backup import backup, restore
 from tillmesh.node.ops.cli import main
 from tillmesh.node.ops.config import CONFIG_NAME, load
-from tillmesh.node.projections import ledger, outbox, stock
+from tillmesh.node.projections import deliveries, ledger, outbox, stock
+from tillmesh.node.projections.deliveries import INVOICE, Delivery
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import (
     archive,
@@ -48,6 +49,7 @@ from tillmesh.node.store import (
 from tillmesh.node.store._engine import _connect, connect_store
 from tillmesh.node.store.archive import KEPT
 from tillmesh.node.store.event_log import EventLog
+from tillmesh.node.store.raw import raw
 from tillmesh.node.store.tables import digests
 from tillmesh.replication.signing import Signer
 from tillmesh.replication.stores import EventLogStore
@@ -74,6 +76,10 @@ def _every_sale(node) -> list[tuple]:
         conn.close()
 
 
+def _invoices(s, table: str, column: str = "name") -> set[str]:
+    return {str(name) for (name,) in raw(s).run(f"SELECT {column} FROM {table}")}
+
+
 def _pages(node) -> tuple[int, int]:
     """The store's pages, and how many of them are free."""
     conn = connect_store(node.config.db_path, _key(node))
@@ -93,7 +99,8 @@ def _count(node, table: str) -> int:
         conn.close()
 
 
-COMPACTED = ("sales", "outbox", "stock_deltas")  # rows leave for the archive, or for good
+COMPACTED = ("sales", "outbox", "stock_deltas", "deliveries",  # rows leave for the archive,
+             "delivered_for_good")  # or for good; and the ranges that stand for them
 
 
 def _but_compacted(tables: dict[str, str]) -> dict[str, str]:
@@ -179,6 +186,14 @@ def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store):
     with node.log.reading() as s:
         assert ledger.shift_sales(s, old[0][0]) == report  # an old shift's report
         assert len(outbox.owed(s)) == owed_before - moved.sales  # their delivery rows too
+        # and what ERPNext said of them: a few ranges of invoice numbers stand for them
+        left = _invoices(s, "archive.sales", "invoice")
+        assert len(left) == moved.sales and _invoices(s, "archive.deliveries") == left
+        assert not left & _invoices(s, "main.deliveries")
+        ranges = raw(s).run("SELECT series, lo, hi FROM delivered_for_good")
+        assert len(ranges) == 2 and left == {  # 2024's and 2026's numbers, one range each
+            f"{series}-{n:06d}" for series, lo, hi in ranges for n in range(lo, hi + 1)}
+        assert all(deliveries.get(s, INVOICE, i).delivery is Delivery.ACKED for i in left)
     tables = _tables(node)
     assert node.log.range("C01", 1, vector["C01"]) == everything  # a peer asking gets it all
     assert archive_ops.run(node.config, NOW, _signer(node)).events == 0  # nothing twice
@@ -398,6 +413,13 @@ def test_a_new_counter_joins_from_the_checkpoint_and_equals_a_full_replay(
     assert check["replayed"] == len([e for e in after if e[1] > point])
     log.rebuild()
     assert _digests_of(db, key) == tables
+    # Without the inviting counter's archive it knows the sales that left as delivered
+    # for good (ERPNext holds them): a return of one of them is sent when it comes.
+    with node.log.reading() as s:
+        left = _invoices(s, "archive.deliveries")
+    with log.reading() as s:
+        assert left and not _invoices(s, "archive.deliveries")
+        assert all(deliveries.is_settled(s, INVOICE, i) for i in left)
 
 
 def test_a_counter_joined_from_the_checkpoint_fetches_its_history_and_can_rebuild_it(
@@ -540,10 +562,10 @@ def test_the_running_node_archives_at_the_time_set(store, monkeypatch):
     assert floors and floors["C01"][0] < node.log.vector()["C01"]
 
 
-@pytest.mark.parametrize("table", ["sales", "stock_deltas"])
+@pytest.mark.parametrize("table", ["sales", "stock_deltas", "deliveries"])
 def test_the_archive_keeps_rows_as_the_ledger_does(tmp_path, table):
-    """The archive's ``sales`` and ``stock_deltas`` have the ledger's columns and keys, so
-    a row moves whole."""
+    """The archive's ``sales``, ``stock_deltas`` and ``deliveries`` have the live tables'
+    columns and keys, so a row moves whole."""
     node = _demo_node(tmp_path / "c1", datetime(2026, 1, 5, tzinfo=UTC))
     conn = connect_store(node.config.db_path, _key(node))
     try:
@@ -598,6 +620,10 @@ def test_any_mix_of_trade_delivery_and_archiving_keeps_the_store_whole(tmp_path_
             assert sorted(r[0] for r in _every_sale(node)) == sorted(made)
             with node.log.reading() as s:
                 assert all(ledger.recorded_sale(s, i)[1]["invoice"] == i for i in made)
+            drain(fwd, sim)  # returns of archived sales too
+            with node.log.reading() as s:
+                assert not outbox.pending(s)
+            assert all(sim.get("POS Invoice", i)["docstatus"] == 1 for i in made)
         finally:
             fwd.close()
 
