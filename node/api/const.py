@@ -46,12 +46,13 @@ METHOD_RE = re.compile(r"[a-z_][a-z0-9_.]{0,63}")
 # --- returns agreed with the sale's counter (returns.py, _agreement.py) -------------------
 ASK_ID_BYTES = 8  # random bytes of a ReturnAsk's id (16 hex characters after the counter's
 #   id): unique among the asks of every counter of a store
-PROMISE_MINUTES = 5  # minutes a sale's counter keeps rows promised to a return on another
-#   counter when no return names the promise: that counter records its return at once
-#   (milliseconds), so this only frees rows whose return never came (the asking counter
-#   stopped, or its answer was lost and it was not asked again); a return that reaches
-#   the sale's counter later than this (cut off right after the promise) may meet a
-#   second refund, which is then flagged as an over-return
+PROMISE_MINUTES = 5  # minutes after which a sale's counter may free rows promised to a
+#   return on another counter when no return names the promise: that counter records its
+#   return at once (milliseconds), so this frees rows whose return never came (the
+#   asking counter stopped, or its answer was lost and it was not asked again), and only
+#   once the sale's counter holds an event the asking counter recorded after that time
+#   (or it was revoked): one cut off right after the promise may have refunded it, and a
+#   second refund would follow (``refunds.reserved``)
 
 # --- the customer display (display.py) -----------------------------------------------------
 DISPLAY_LINES = 12  # the cart's last lines one answer carries: a customer display fits

@@ -177,12 +177,27 @@ def _qty(value: int) -> Decimal:
 def reserved(session: Session, row: str, now: datetime, ignoring: Iterable[str] = ()
              ) -> Decimal:
     """What of ``row`` is promised to returns in progress on other counters at ``now``
-    (the promises ``ignoring`` names left out)."""
-    found = raw(session).run(
-        "SELECT ask_id, qty_nano FROM return_reservations WHERE row = ? AND expires_at > ?"
-        " AND ask_id NOT IN (SELECT ask_id FROM reservation_ends)", (row, utc_text(now)))
-    left_out = set(ignoring)
-    return _qty(sum(qty for ask_id, qty in found if ask_id not in left_out))
+    (the promises ``ignoring`` names left out). A promise past its time still counts
+    until this counter holds an event its asker recorded after that time (or the asker is
+    revoked): an asker cut off right after the promise may well have refunded it, and its
+    return has not come yet. Released earlier, a second refund would follow."""
+    sql = raw(session)
+    found = sql.run(
+        "SELECT ask_id, qty_nano, counter, expires_at FROM return_reservations WHERE row = ?"
+        " AND ask_id NOT IN (SELECT ask_id FROM reservation_ends)", (row,))
+    left_out, at = set(ignoring), utc_text(now)
+    return _qty(sum(qty for ask_id, qty, counter, expires in found if ask_id not in left_out
+                    and (expires > at or not _heard_since(sql, str(counter), str(expires)))))
+
+
+def _heard_since(sql: Raw, counter: str, when: str) -> bool:
+    """Whether ``counter`` recorded an event after ``when`` that this counter holds, or
+    left the store (its return will never come)."""
+    latest = sql.one("SELECT wall_us FROM events WHERE origin = ? ORDER BY seq DESC LIMIT 1",
+                     (counter,))
+    if latest is not None and int(latest[0]) > datetime.fromisoformat(when).timestamp() * 1e6:
+        return True
+    return sql.one("SELECT 1 FROM members WHERE node = ? AND revoked", (counter,)) is not None
 
 
 def open_promises(session: Session, counter: str, invoice: str) -> list[str]:

@@ -17,6 +17,7 @@ from tillmesh.node.api._agreement import decide
 from tillmesh.node.api.const import PROMISE_MINUTES
 from tillmesh.node.errors import PermissionDenied, ReturnError, ReturnUnconfirmed
 from tillmesh.node.projections import refunds
+from tillmesh.node.store.raw import raw
 from tillmesh.replication.protocol import ReturnAsk
 
 D = Decimal
@@ -107,11 +108,27 @@ def test_the_sale_s_own_counter_counts_its_promises_too(store):
     assert [i["pos_invoice_item"] for i in got["items"]] == [f"{store.sale}-2"]  # the book
 
 
-def test_a_promise_whose_return_never_came_lapses(store):
+def test_a_promise_whose_return_never_came_lapses_once_its_counter_is_heard_from(store):
     ask = ReturnAsk("C02", "C02-lost", store.sale, {store.wine: D(2)}, 0)
     assert decide(store.c1, "C02", ask).granted  # C02 stopped before it used the answer
     with pytest.raises(ReturnError, match="promised"):
         store.give_back(store.c3)
+    store.c1.clock.advance(minutes=PROMISE_MINUTES)
+    # Past its time, but C02 may have refunded it and be cut off since: it still counts.
+    with pytest.raises(ReturnError, match="promised"):
+        store.give_back(store.c3)
+    store.c2.clock.advance(minutes=PROMISE_MINUTES + 1)
+    store.till(store.c2, "sup")  # C02 is back: an event of its after that time
+    sync(store.c2.log, store.c1.log)
+    assert store.give_back(store.c3)["unconfirmed"] is None
+
+
+def test_a_promise_to_a_revoked_counter_lapses_at_its_time(store):
+    assert decide(store.c1, "C02", ReturnAsk("C02", "C02-lost", store.sale,
+                                             {store.wine: D(2)}, 0)).granted
+    with store.c1.write() as tx:  # as ``counters.REVOKED`` leaves it (C02 enrolled by hand)
+        raw(tx.session).run("INSERT INTO members (node, public_key, hlc, revoked) VALUES"
+                            " ('C02', 'key', 1, 1)")
     store.c1.clock.advance(minutes=PROMISE_MINUTES)
     assert store.give_back(store.c3)["unconfirmed"] is None
 
