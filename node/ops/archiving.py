@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tillmesh.node import projections
 from tillmesh.node.domain import invoice_ranges, retention
 from tillmesh.node.errors import StoreError, ValidationError
 from tillmesh.node.membership.keys import read_keypair_file
@@ -71,6 +72,11 @@ def run(config: Config, now: datetime, signer: Signer, cut: datetime | None = No
                                   retention.fiscal_start(config.fiscal_year_start),
                                   config.keep_fiscal_years)
     path = checkpoint.checkpoint_path(config.db_path)
+    held = checkpoint.read_seal(path, key)
+    if held is not None and held.shape != projections.shape():
+        # Brought forward, its tables would be part another release's, sealed as this one's.
+        raise StoreError("the checkpoint holds another release's tables: start the node "
+                         "once (it builds them again from the events), then archive")
     conn = connect_store(config.db_path, key)
     try:
         _finish(conn)

@@ -22,6 +22,7 @@ from tests.node.erpnext.test_forwarder import MILK, SOAP, drain, forwarder, sell
 from tests.nodekit import FakeClock, Till, approver, make_node
 from tillmesh.lab.demo_data import POS_PROFILE, WAREHOUSE, demo_master_docs
 from tillmesh.lab.erpnext_simulator import Simulator
+from tillmesh.node import projections
 from tillmesh.node.domain import retention
 from tillmesh.node.erpnext import ErpNextClient, setup
 from tillmesh.node.erpnext._forwarder import consolidated_shifts
@@ -350,6 +351,17 @@ def test_a_run_cut_after_its_checkpoint_is_finished_by_the_next(store, monkeypat
     tables = _tables(node)
     log.rebuild(trusted={"C01": _signer(node).public})
     assert _tables(node) == tables
+
+
+def test_an_upgraded_store_archives_only_once_its_checkpoint_is_built_again(store,
+                                                                            monkeypatch):
+    """After an upgrade that changed the tables, ``archive run`` before the node started
+    would bring the old release's checkpoint forward: refused, saying what to do."""
+    node = store[0]
+    archive_ops.run(node.config, NOW, _signer(node))
+    monkeypatch.setattr(projections, "shape", lambda: "the next release's tables")
+    with pytest.raises(StoreError, match="start the node once"):
+        archive_ops.run(node.config, NOW, _signer(node))
 
 
 def test_nothing_owed_to_erpnext_leaves(tmp_path):
