@@ -324,10 +324,13 @@ def copy(source: Path, dest: Path, key: bytes) -> None:
 
 
 def _settle(path: Path, key: bytes) -> None:
-    """Fold the WAL into the file and make it durable before it replaces the old one."""
+    """Fold the WAL into the file, give back the pages the rows that left freed, and make
+    it durable before it replaces the old one (each checkpoint is the last one copied:
+    unvacuumed, a month's archiving doubled the file with free pages)."""
     conn = _connect(path, key)
     try:
         conn.execute("PRAGMA journal_mode = DELETE").fetchone()
+        conn.execute("VACUUM")
     finally:
         conn.close()
     fd = os.open(path, os.O_RDONLY)
