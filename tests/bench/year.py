@@ -23,10 +23,12 @@ The table (``run``) is made by parts, each a function of the ``Run`` (both store
 probes) that returns its rows, in ``PARTS``: generation, size on disk, the SQLite VM
 steps of each hot path (``flat``: structural, asserted in CI by
 tests/node/test_flat_hot_paths.py), the hot paths through a real ``tillmesh run`` on the
-history's store and on a fresh one (median and p99), join of a new counter, rebuild; then
-the archive (``archiving.run`` with the live window cut to the history's last
-``keep_days`` days: the default policy keeps two fiscal years, so nothing of a year would
-move) and ``tillmesh archive verify``, the files and biggest tables after it, and join,
+history's store and on a fresh one (median and p99), join of a new counter, rebuild (a
+store that never ran its nightly job); the nightly job with the default policy, which
+keeps two fiscal years live, so nothing of a year moves, but brings the checkpoint to
+what ERPNext holds, and join and rebuild again after it (a store as it runs); then the
+archive (``archiving.run`` with the live window cut to the history's last ``keep_days``
+days) and ``tillmesh archive verify``, the files and biggest tables after it, and join,
 rebuild and the hot paths again on the archived store.
 """
 
@@ -744,6 +746,7 @@ API_SALES = 300  # sales through a real ``tillmesh run`` per store measured
 LATENCY = ("scan", "search_items", "cart_scan", "sale_submit")
 KEEP_DAYS = 7  # days of the history the live store keeps after the archive part
 AFTER = " after archive"  # the label of the parts measured again on the archived store
+NIGHTLY = " with the nightly checkpoint"  # the label of those measured after the nightly job
 BACKFILL_DEADLINE_S = 3 * 3600  # a joined counter fetching a year's history: hours at most
 POLL_S = 0.5  # how often the benchmark asks the joined counter whether its history is whole
 BIGGEST = 6  # tables listed after the archive
@@ -962,6 +965,29 @@ def rebuild(r: Run, after: str = "") -> list[Row]:
              else f"{count / seconds:,.0f} events/s")]
 
 
+def nightly(r: Run) -> list[Row]:
+    """The node's nightly job as a store runs it by default (``archiving.run`` with the
+    default policy: two fiscal years stay live, so nothing of the history moves). It
+    brings the checkpoint to what ERPNext holds, which a joining counter and ``rebuild``
+    then start from: the store's every night but its first, which the parts before this
+    one measure."""
+    y = r.year
+    moved = archiving.run(y.config, datetime.now(UTC), y.counters[FORWARDER].signer)
+    assert moved.events == 0 and moved.checkpoint
+    held = sum(moved.checkpoint.values())
+    return [("nightly job, default policy (tillmesh archive run: the checkpoint, no event"
+             " moves)", f"checkpoint at {held:,} events", f"{moved.seconds:.1f} s",
+             f"{held / moved.seconds:,.0f} events/s (the first night: every event)")]
+
+
+def join_nightly(r: Run) -> list[Row]:
+    return join(r, "C12", NIGHTLY)
+
+
+def rebuild_nightly(r: Run) -> list[Row]:
+    return rebuild(r, NIGHTLY)
+
+
 def archive(r: Run) -> list[Row]:
     """``archiving.run`` (what ``tillmesh archive run`` and the node's nightly run do) on
     the stopped year store, keeping the history's last ``Run.keep_days`` days live, then
@@ -1092,7 +1118,8 @@ def hot_paths_after_archive(r: Run) -> list[Row]:
     return hot_paths(r, AFTER)
 
 
-PARTS: list[Part] = [generation, size, flat, hot_paths, join, rebuild, archive,
+PARTS: list[Part] = [generation, size, flat, hot_paths, join, rebuild, nightly, join_nightly,
+                     rebuild_nightly, archive,
                      size_after_archive, join_after_archive, join_from_checkpoint,
                      history_backfill, rebuild_after_archive,
                      hot_paths_after_archive]

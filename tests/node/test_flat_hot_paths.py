@@ -27,6 +27,7 @@ import pytest
 from tests.bench.year import (
     AFTER,
     HOT_PATHS,
+    NIGHTLY,
     PARTS,
     SMALL,
     Part,
@@ -191,7 +192,8 @@ def test_the_benchmark_table_comes_out_whole_on_a_one_day_store():
     rows = run(1, SMALL, parts, api_sales=5, keep_days=0)
     labels = [row[0] for row in rows]
     for part in ("write 1 days", "store on disk", "VM steps: sale_submit",
-                 "sale_submit via API", "join a new counter", "rebuild", "archive the events",
+                 "sale_submit via API", "join a new counter", "rebuild", "nightly job",
+                 f"join a new counter{NIGHTLY}", f"rebuild{NIGHTLY}", "archive the events",
                  "tillmesh archive verify", "live store after archive", "archive file",
                  "checkpoint file", "  table ", f"join a new counter{AFTER}, with every",
                  f"join a new counter{AFTER}, from the checkpoint", "history backfill",
@@ -215,3 +217,8 @@ def test_the_benchmark_table_comes_out_whole_on_a_one_day_store():
     assert fetched == sum(moved.checkpoint.values())  # every counter's, up to its floor
     assert seen["after"] == seen["before"]  # the rebuild from the checkpoint
     assert r.replayed[AFTER] < r.replayed[""]  # ... replayed only the live events
+    # After the nightly job (nothing archived): the checkpoint and the events after it.
+    first = {row[0].split(" (")[0]: int(row[3].split(" of ")[0].replace(",", ""))
+             for row in rows if row[0].startswith("join a new counter") and AFTER not in row[0]}
+    assert first[f"join a new counter{NIGHTLY}"] < first["join a new counter"]
+    assert r.replayed[NIGHTLY] < r.replayed[""]
