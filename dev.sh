@@ -24,10 +24,11 @@ setup() {
     # counter gets (deploy/app-packages.txt). The app's tests also run it in a real X
     # server: Xvfb, openbox as the window manager, xdotool to type and touch, xprop to see
     # the window manager is up. install.sh's --open-firewall is tried on a real nftables
-    # ruleset in a network namespace (nftables, iproute2).
+    # ruleset in a network namespace (nftables, iproute2). The install scripts are held to
+    # shellcheck (without it that test would skip, as it did in CI).
     local wanted
     mapfile -t wanted < <(grep -v '^#' deploy/app-packages.txt)
-    wanted+=(xvfb openbox xdotool x11-utils nftables iproute2)
+    wanted+=(xvfb openbox xdotool x11-utils nftables iproute2 shellcheck)
     local missing=()
     for pkg in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
