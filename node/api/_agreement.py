@@ -22,11 +22,13 @@ releases them, and a cashier asking again after a lost answer is not refused by 
 own earlier ask.
 
 The owner always holds its sales, live or archived; a counter that joined from a later
-checkpoint does not. Such a counter asks the owner for the sale's event (``sale_of``, a
-``SaleAsk`` on the wire; the owner answers with ``lend``), checks it (the owner's
-enrolled signature over a hash of its fields, a sale or return, the invoice asked) and
-uses it as if held, for one call: it is not this counter's history, so it is never
-recorded here. What was returned of it comes from this counter's tables as ever.
+checkpoint does not until it has fetched the history before it (``EventLog.backfill``
+brings the ledger's rows of those sales too). Meanwhile it asks the owner for the sale's
+event (``sale_of``, a ``SaleAsk`` on the wire; the owner answers with ``lend``), checks
+it (the owner's enrolled signature over a hash of its fields, a sale or return, the
+invoice asked) and uses it as if held, for one call: it is not this counter's history,
+so it is never recorded here. What was returned of it comes from this counter's tables
+as ever.
 """
 
 from __future__ import annotations

@@ -52,6 +52,9 @@ from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.raw import Raw, raw
 from tillmesh.node.store.types import UtcDateTime, utc_text
 
+SUBMITTED, RETURNED = "sale.submitted", "sale.returned"
+_SALE_VALUES = ", ".join("?" for _ in SALE_COLUMNS.split(","))
+
 _EMPTY = pack_body({})
 # Counters are integers of 1e-9 units, so SQLite adds them exactly in one upsert; ERPNext
 # keeps quantities to at most 9 decimals, and 2**63 nano-units is 9.2 billion units.
@@ -314,9 +317,21 @@ def _reslot(sql: Raw, invoice: str, record: str, *values: Any) -> None:
         _move(sql, sale[2], sale[3], before, _slot(sql, sale[0], invoice, bool(sale[1])))
 
 
-@projector("sale.submitted", "sale.returned")
+@projector(SUBMITTED, RETURNED)
 def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
-    is_return = event.kind == "sale.returned"
+    sql = raw(session)
+    late = _is_late(sql, body["shift"], event.origin, event.seq)
+    sql.run(f"INSERT INTO sales ({SALE_COLUMNS}) VALUES ({_SALE_VALUES})",
+            _sale_row(event, body, late))
+    _count_stock(sql, body, event.origin, _slot(sql, body["shift"], body["invoice"], late))
+    if event.kind == RETURNED:
+        sql.many(_RETURNED, [(i["pos_invoice_item"], -nano(Decimal(i["qty"])))
+                             for i in body["items"]])
+
+
+def _sale_row(event: Event, body: dict[str, Any], late: bool) -> tuple[Any, ...]:
+    """The ledger's row of a sale or return (``SALE_COLUMNS``), its summary included."""
+    is_return = event.kind == RETURNED
     t = body["totals"]
     grand = recorded_due(t)
     summary = {
@@ -339,21 +354,26 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
         "vat": [[str(r.rate), str(r.net), str(r.tax), str(r.gross)]
                 for r in vat_per_rate_of(body)],
     }
-    sql = raw(session)
-    late = _is_late(sql, body["shift"], event.origin, event.seq)
     row = sale_fields(event, body)
-    sql.run(
-        "INSERT INTO sales (invoice, origin, seq, hlc, shift, is_return, return_against,"
-        " posted_at, customer, cashier, grand_total, late, summary)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*(row[k] for k in ("invoice", "origin", "seq", "hlc", "shift")), int(is_return),
-         row["return_against"], utc_text(row["posted_at"]), row["customer"], row["cashier"],
-         str(grand), int(late), pack_body(summary)),
-    )
-    _count_stock(sql, body, event.origin, _slot(sql, body["shift"], body["invoice"], late))
-    if is_return:
-        sql.many(_RETURNED, [(i["pos_invoice_item"], -nano(Decimal(i["qty"])))
-                             for i in body["items"]])
+    return (*(row[k] for k in ("invoice", "origin", "seq", "hlc", "shift")), int(is_return),
+            row["return_against"], utc_text(row["posted_at"]), row["customer"],
+            row["cashier"], str(grand), int(late), pack_body(summary))
+
+
+def from_history(cursor: Any, events: Iterable[Event]) -> None:
+    """The ledger's rows of the sales and returns among ``events`` (history fetched by a
+    counter that joined from a checkpoint: the ones its ledger lacks left with their
+    events before it joined, so none is late) into the archive's ``sales``, where every
+    sale looks them up (a return of one, an old shift's report) as on the counters that
+    were there then."""
+    sold = [e for e in events if e.kind in (SUBMITTED, RETURNED)]
+    held = {str(i) for (i,) in cursor.execute(
+        "SELECT invoice FROM main.sales WHERE invoice IN (SELECT value FROM json_each(?))",
+        (json.dumps([unpack_body(e.body)["invoice"] for e in sold]),))}
+    cursor.executemany(
+        f"INSERT OR IGNORE INTO archive.sales ({SALE_COLUMNS}) VALUES ({_SALE_VALUES})",
+        [row for row in (_sale_row(e, unpack_body(e.body), False) for e in sold)
+         if row[0] not in held])
 
 
 def sale_fields(event: Event, body: dict[str, Any]) -> dict[str, Any]:
@@ -361,7 +381,7 @@ def sale_fields(event: Event, body: dict[str, Any]) -> dict[str, Any]:
     summary apart): what ``_sale`` records, and what a sale fetched from its counter is
     read as."""
     return {"invoice": body["invoice"], "origin": event.origin, "seq": event.seq,
-            "hlc": event.hlc, "shift": body["shift"], "is_return": event.kind == "sale.returned",
+            "hlc": event.hlc, "shift": body["shift"], "is_return": event.kind == RETURNED,
             "return_against": body.get("return_against"),
             "posted_at": datetime.fromisoformat(body["posted_at"]),
             "customer": body["customer"], "cashier": body["cashier"],

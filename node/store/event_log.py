@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node import projections
 from tillmesh.node.errors import DiskFull, StoreError, ValidationError
+from tillmesh.node.projections import ledger
 from tillmesh.node.store import archive, backup_restored, checkpoint
 from tillmesh.node.store._engine import DURABLE_OPTION, WRITE_OPTION, store_files
 from tillmesh.node.store.base import PROJECTIONS_KEY, Base, EventRow, Meta
@@ -330,7 +331,8 @@ class EventLog:
         lowest event held (``replication.stores.anchored``) goes into the archive with its
         segment, in one transaction (with the floor event if the archive held none of that
         origin); how many events that stored (0: none chain). Not applied: the tables hold
-        what they did (the checkpoint the counter joined from)."""
+        what they did (the checkpoint the counter joined from); but the ledger's rows of the
+        sales among them go to the archive, as a counter that was there holds them."""
         origin = events[0].origin
         made_at = self.clock().isoformat()
         with self.transaction() as tx:
@@ -344,6 +346,7 @@ class EventLog:
                                 (origin, low)).fetchone():  # the floor event, live only
                 run += archive.events_of(conn, "main.events", origin, low, low, 1)
             archive.prepend(conn, run, made_at, self.origin)
+            ledger.from_history(conn, run)
         return len(run)
 
     def floors(self, session: Session | None = None) -> dict[str, tuple[int, bytes]]:
