@@ -151,14 +151,13 @@ def compact(session: Session, invoices: Iterable[str]) -> None:
     acked (settled by hand) or not named by a counter stays."""
     sql = raw(session)
     names = json.dumps(sorted(set(invoices)))
-    leaving = [str(n) for (n,) in sql.run(
-        "SELECT name FROM deliveries WHERE doctype = ? AND acked = 1 AND name IN"
-        " (SELECT value FROM json_each(?))", (INVOICE, names))
-        if invoice_ranges.split(str(n)) is not None]
+    leaving: list[str] = []
     by_series: dict[str, list[int]] = {}
-    for name in leaving:
-        series, number = invoice_ranges.split(name) or ("", 0)
-        by_series.setdefault(series, []).append(number)
+    for (name,) in sql.run("SELECT name FROM deliveries WHERE doctype = ? AND acked = 1 AND"
+                           " name IN (SELECT value FROM json_each(?))", (INVOICE, names)):
+        if (split := invoice_ranges.split(str(name))) is not None:
+            leaving.append(str(name))
+            by_series.setdefault(split[0], []).append(split[1])
     for series, numbers in sorted(by_series.items()):
         held = sql.run("SELECT lo, hi FROM delivered_for_good WHERE series = ?", (series,))
         sql.run("DELETE FROM delivered_for_good WHERE series = ?", (series,))

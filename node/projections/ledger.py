@@ -366,14 +366,13 @@ def from_history(cursor: Any, events: Iterable[Event]) -> None:
     events before it joined, so none is late) into the archive's ``sales``, where every
     sale looks them up (a return of one, an old shift's report) as on the counters that
     were there then."""
-    sold = [e for e in events if e.kind in (SUBMITTED, RETURNED)]
+    sold = [(e, unpack_body(e.body)) for e in events if e.kind in (SUBMITTED, RETURNED)]
     held = {str(i) for (i,) in cursor.execute(
         "SELECT invoice FROM main.sales WHERE invoice IN (SELECT value FROM json_each(?))",
-        (json.dumps([unpack_body(e.body)["invoice"] for e in sold]),))}
+        (json.dumps([body["invoice"] for _, body in sold]),))}
     cursor.executemany(
         f"INSERT OR IGNORE INTO archive.sales ({SALE_COLUMNS}) VALUES ({_SALE_VALUES})",
-        [row for row in (_sale_row(e, unpack_body(e.body), False) for e in sold)
-         if row[0] not in held])
+        [_sale_row(e, body, False) for e, body in sold if body["invoice"] not in held])
 
 
 def sale_fields(event: Event, body: dict[str, Any]) -> dict[str, Any]:
