@@ -204,9 +204,12 @@ def test_revoked_counters_at_work_and_away_are_never_shown_linked():
         c3 = nodes.start(away_dir)
         converge([c1, c2, c3])
         c3.stop()  # away while it is revoked: nobody can tell it
-        config = away_dir / "tillmesh.toml"  # a store that lets a refused counter sell 5 s
+        # A store that lets a refused counter sell 15 s: long enough for the checks of its
+        # cut-off state below (two CLI starts; with 5 s, a loaded CI machine saw it
+        # already stopped), short for a test.
+        config = away_dir / "tillmesh.toml"
         config.write_text(config.read_text().replace("refused_stop_s = 60",
-                                                     "refused_stop_s = 5"))
+                                                     "refused_stop_s = 15"))
         with admin(c1) as api:
             api.call("node_revoke", node_id="C02")
             api.call("node_revoke", node_id="C03")
@@ -227,8 +230,8 @@ def test_revoked_counters_at_work_and_away_are_never_shown_linked():
         assert ok(tillmesh(away_dir, "peers")).startswith("C01      refuses us")  # for IT
         assert json.loads(ok(tillmesh(away_dir, "status")))["counter"]["state"] == "cut_off"
 
-        # Every other counter refused it for refused_stop_s (here 5 s): it stops selling.
-        state = _until(lambda: (s := _state(c3))["state"] == "refused" and s)
+        # Every other counter refused it for refused_stop_s (here 15 s): it stops selling.
+        state = _until(lambda: (s := _state(c3))["state"] == "refused" and s, 30.0)
         assert state["selling"] is False and "C01" in state["refused_by"]
         with admin(c3) as api, pytest.raises(PermissionDenied, match="refuses this counter"):
             api.call("cart_new")
