@@ -293,3 +293,10 @@ def sell_one(client: Client, barcode: str) -> dict[str, Any]:
     due = client.cart_scan(cart, barcode)["due"]
     sale: dict[str, Any] = client.sale_submit(cart, [{"mode_of_payment": "Cash", "amount": due}])
     return sale
+
+
+def with_printer(data_dir: Path, **settings: object) -> None:
+    """Add a [printer] table to a stopped node's tillmesh.toml."""
+    lines = [f"{k} = {v!r}".replace("'", '"') for k, v in settings.items()]
+    with open(data_dir / "tillmesh.toml", "a") as toml:
+        toml.write("\n[printer]\n" + "\n".join(lines) + "\n")

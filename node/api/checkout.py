@@ -30,6 +30,7 @@ from tillmesh.node.domain.sale import (
     check_payments,
     plain,
     price,
+    price_paid,
     sale_body,
 )
 from tillmesh.node.domain.totals import InvoiceTotals, amount_due, vat_per_rate
@@ -96,11 +97,11 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
          "uom": ln.uom, "barcode": ln.barcode}
         for i, (ln, t) in enumerate(zip(cart.lines, totals.lines, strict=True))
     ]
-    head = plain(totals)
-    head.pop("lines")
-    taxes = head.pop("taxes")
-    return {**base, "lines": lines, "taxes": taxes, "vat": plain(vat_per_rate(totals)),
-            "totals": head, "due": str(amount_due(totals))}
+    head = plain(replace(totals, lines=(), taxes=()))  # the lines are plain above
+    del head["lines"], head["taxes"]
+    return {**base, "lines": lines, "taxes": plain(totals.taxes),
+            "vat": plain(vat_per_rate(totals)), "totals": head,
+            "due": str(amount_due(totals))}
 
 
 async def _shown(node: Node, cart: Cart, ctx: PosContext) -> dict[str, Any]:
@@ -119,26 +120,36 @@ def _still(session: Session, cart: Cart) -> None:
 async def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
                approver: dict[str, Any] | None = None, stated: Decimal = ZERO,
                audit: tuple[str, Authorization] | None = None, held_too: bool = False,
-               ) -> dict[str, Any]:
+               selling: bool = False) -> dict[str, Any]:
     """Load, change, re-price (refusing what ERPNext would refuse), allow the discount
     the change leaves for the caller (``discount.settle``: ``stated`` is the percentage a
     discount change names), save. Only an open cart changes, unless ``held_too``
-    (holding and resuming)."""
+    (holding and resuming); a change that adds to the cart (``selling``) not on a counter
+    that may not sell."""
+    def settled(s: Session, new: Cart, given: discount.Discount | None,
+                ) -> tuple[Cart, tuple[Authorization, discount.Discount] | None]:
+        if given is None:
+            return new, None
+        new, granted = discount.settle(new, given, _grant(node, s, caller, approver),
+                                       stated, common=node.matrix.common_discount_percent)
+        return new, (granted, given) if granted is not None and granted.override else None
+
     with node.read() as s:
+        if selling:
+            node.check_selling(s)
         cart = cart_store.load(s, cart_id)
         if cart.status is not CartStatus.OPEN and not held_too:
             raise ValidationError("This cart is held: resume it first")
         ctx = node.context(s)
         new = change(s, ctx, cart)
-    view, given = await node.off_loop(lambda: (_view(new, ctx), _judged(cart, new, ctx, stated)),
-                                      len(new.lines))
-    approved: tuple[Authorization, discount.Discount] | None = None
-    if given is not None:
+        if len(new.lines) <= LOOP_SLICE_LINES:  # priced here at once: one read for all of it
+            view, given = _view(new, ctx), _judged(cart, new, ctx, stated)
+            new, approved = settled(s, new, given)
+    if len(new.lines) > LOOP_SLICE_LINES:
+        view, given = await node.off_loop(
+            lambda: (_view(new, ctx), _judged(cart, new, ctx, stated)), len(new.lines))
         with node.read() as s:
-            new, granted = discount.settle(new, given, _grant(node, s, caller, approver),
-                                           stated, common=node.matrix.common_discount_percent)
-        if granted is not None and granted.override:
-            approved = granted, given
+            new, approved = settled(s, new, given)
     with node.write(durable=audit is not None or approved is not None) as tx:
         _still(tx.session, cart)
         cart_store.save(tx.session, new, node.clock())
@@ -268,11 +279,9 @@ async def cart_scan(node: Node, caller: Caller, cart_id: str, code: str,
     with ``approver``) when it takes the cart's effective discount above the caller's
     limit (``domain.discount``).
     """
-    with node.read() as s:
-        node.check_selling(s)
     return await edit(node, caller, cart_id,
                       lambda s, ctx, cart: cart.add(_scanned(node, s, ctx, str(code))),
-                      approver=approver)
+                      approver=approver, selling=True)
 
 
 @api_method()
@@ -281,10 +290,8 @@ async def cart_add(node: Node, caller: Caller, cart_id: str, item_code: str, qty
                    ) -> dict[str, Any]:
     """Add an item by code (from search), with qty and UOM; not on a revoked counter."""
     amount = inputs.quantity(node, qty)
-    with node.read() as s:
-        node.check_selling(s)
     return await edit(node, caller, cart_id, lambda s, ctx, cart: cart.add(
-        _make_line(s, ctx, str(item_code), amount, uom)), approver=approver)
+        _make_line(s, ctx, str(item_code), amount, uom)), approver=approver, selling=True)
 
 
 @api_method()
@@ -431,8 +438,8 @@ def cart_void(node: Node, caller: Caller, cart_id: str,
 
 def _priced(cart: Cart, ctx: PosContext, tenders: list[Tender]) -> InvoiceTotals:
     """The cart priced with what the customer handed over, once that is checked. Pure."""
-    paid = check_payments(tenders, ctx, amount_due(price(cart, ctx)))
-    return price(cart, ctx, paid)
+    unpaid = price(cart, ctx)
+    return price_paid(cart, ctx, unpaid, check_payments(tenders, ctx, amount_due(unpaid)))
 
 
 async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], *,

@@ -27,7 +27,7 @@ from tillmesh.node.api.const import (
 from tillmesh.node.domain.cart import Cart, CartStatus
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
-from tillmesh.node.domain.sale import Tender, check_payments, price
+from tillmesh.node.domain.sale import Tender, check_payments, price, price_paid
 from tillmesh.node.domain.totals import amount_due, recorded_due
 from tillmesh.node.errors import PaymentError, ValidationError
 from tillmesh.node.store import cart_store
@@ -138,7 +138,7 @@ def _shown(cart: Cart, ctx: PosContext, draft: Sequence[Tender]) -> dict[str, An
         except PaymentError:
             pass  # not a sale yet: what is paid shows, no change
         else:
-            totals = price(cart, ctx, paid)
+            totals = price_paid(cart, ctx, totals, paid)
             change = totals.change_amount
     last = zip(cart.lines[-DISPLAY_LINES:], totals.lines[-DISPLAY_LINES:], strict=True)
     return {"lines": [{"name": ln.item_name, "qty": str(t.qty), "uom": ln.uom,

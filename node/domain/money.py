@@ -20,7 +20,8 @@ _QUANTUM = {p: Decimal(1).scaleb(-p) for p in range(0, 10)}
 
 def flt(value: Decimal | int | str, precision: int = CURRENCY_PRECISION) -> Decimal:
     """Round ``value`` half to even to ``precision`` decimals, like frappe.utils.flt."""
-    return Decimal(value).quantize(_QUANTUM[precision], rounding=ROUND_HALF_EVEN)
+    exact = value if type(value) is Decimal else Decimal(value)
+    return exact.quantize(_QUANTUM[precision], rounding=ROUND_HALF_EVEN)
 
 
 def to_decimal(value: object, field: str = "amount") -> Decimal:

@@ -20,22 +20,35 @@ from tillmesh.node.domain.const import MAX_PAYMENT_ROWS
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.totals import Cart as TotalsCart
-from tillmesh.node.domain.totals import CartLine, InvoiceTotals, compute_totals
+from tillmesh.node.domain.totals import CartLine, InvoiceTotals, compute_totals, with_payments
 from tillmesh.node.errors import PaymentError, ReturnError, ValidationError
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's field names, once per class
+_AS_IS = frozenset({str, int, bool, type(None)})
 
 
 def plain(value: Any) -> Any:
     """Decimals to strings, enums to values, dataclasses to maps, recursively.
 
     Event bodies and API answers are plain data; unlike ``dataclasses.asdict`` this
-    copies nothing it does not convert (it runs several times per scan).
+    copies nothing it does not convert. It runs over every line's totals at every scan
+    and sale, so the common types are told apart by their exact type first.
     """
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is Decimal:
+        return str(value)
+    names = _FIELD_NAMES.get(kind)
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, Enum):
         return value.value
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+        _FIELD_NAMES[kind] = tuple(f.name for f in fields(value))
+        return plain(value)
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -44,6 +57,17 @@ def plain(value: Any) -> Any:
 
 
 def price(cart: Cart, ctx: PosContext, paid: Decimal | None = None) -> InvoiceTotals:
+    return compute_totals(_totals_cart(cart, ctx, paid), ctx.settings)
+
+
+def price_paid(cart: Cart, ctx: PosContext, unpaid: InvoiceTotals,
+               paid: Decimal) -> InvoiceTotals:
+    """``price(cart, ctx, paid)`` from ``unpaid = price(cart, ctx)``, without pricing the
+    cart again."""
+    return with_payments(_totals_cart(cart, ctx, paid), unpaid, ctx.settings)
+
+
+def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None) -> TotalsCart:
     lines = [
         CartLine(
             item_code=ln.item_code,
@@ -62,8 +86,7 @@ def price(cart: Cart, ctx: PosContext, paid: Decimal | None = None) -> InvoiceTo
         )
         for ln in cart.lines
     ]
-    return compute_totals(
-        TotalsCart(
+    return TotalsCart(
             lines=lines,
             taxes=ctx.taxes,
             additional_discount_percentage=cart.additional_discount_percentage,
@@ -71,8 +94,6 @@ def price(cart: Cart, ctx: PosContext, paid: Decimal | None = None) -> InvoiceTo
             apply_discount_on=ctx.apply_discount_on,
             payments=None if paid is None else (paid,),
             allow_partial_payment=ctx.allow_partial_payment,
-        ),
-        ctx.settings,
     )
 
 

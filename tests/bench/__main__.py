@@ -27,8 +27,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tests.bench.floors import Floors, measure
+from tests.bench.table import Latency, Row, rate_row, render
 from tests.bench.year import KEEP_DAYS, restamp
-from tests.proc import Nodes
+from tests.proc import Nodes, with_printer
 from tillmesh.lab.demo_data import bulk_items, demo_master_docs
 from tillmesh.node.domain.barcode import rules_from_config
 from tillmesh.node.projections import catalog
@@ -43,12 +45,6 @@ LONG = ("year",)  # only when named with --only
 
 def _tmp() -> Path:
     return Path(tempfile.mkdtemp(prefix="tmb", dir="/tmp"))
-
-
-def _stats(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return statistics.median(ordered) * 1000, p99 * 1000
 
 
 def _time_each(fn: Callable[[Any], object], args: Iterable[Any]) -> list[float]:
@@ -79,13 +75,33 @@ def _load(log: EventLog, docs: Iterable[tuple[str, dict[str, Any]]]) -> int:
     return count
 
 
-def bench_catalog(n_items: int, rows: list[tuple[str, str, str, str]]) -> EventLog:
+def sample_sale() -> dict[str, Any]:
+    """One real sale's body, priced by a node: sale events as big as real ones."""
+    from tests.nodekit import Till, make_node
+
+    till = Till(make_node(_tmp()), "ann")
+    till("shift_open", opening={"Cash": "0"})
+    sale = till.sell("4000000000044", "4000000000082")
+    body = till("invoice_get", invoice=sale["invoice"])
+    for key in ("is_return", "late", "origin", "event", "unconfirmed", "over_returns"):
+        body.pop(key)
+    for item in body["items"]:
+        item.pop("returned_qty")
+    return body
+
+
+def _chunks(samples: list[float], runs: int) -> list[list[float]]:
+    size = max(1, len(samples) // runs)
+    return [samples[i:i + size] for i in range(0, size * runs, size)]
+
+
+def bench_catalog(n_items: int, rows: list[Row], runs: int) -> EventLog:
     tmp = _tmp()
     log = EventLog(open_engine(tmp / "db", create_key_file(tmp / "key")), "C01")
     start = time.perf_counter()
     events = _load(log, list(demo_master_docs()) + list(bulk_items(n_items)))
-    rows.append(("load items as events", f"{events:,} events",
-                 f"{time.perf_counter() - start:.1f} s total", ""))
+    rows.append(Row("load items as events", f"{events:,} events",
+                    f"{time.perf_counter() - start:.1f} s total"))
     with log.reading() as s:
         barcodes = list(s.scalars(
             select(catalog.CatalogBarcode.barcode)
@@ -100,17 +116,21 @@ def bench_catalog(n_items: int, rows: list[tuple[str, str, str, str]]) -> EventL
         words = [rng.choice(rng.choice(names).split())[:4] for _ in range(2000)]
         text = _time_each(lambda w: catalog.search(s, w, 20), words)
     for label, samples in (("barcode scan", scan), ("text search (20 hits)", text)):
-        med, p99 = _stats(samples)
-        rows.append((f"{label}, {n_items:,} items", f"{len(samples)} look-ups",
-                     f"median {med:.3f} ms", f"p99 {p99:.3f} ms"))
+        measured = Latency(_chunks(samples, runs))  # the look-ups in ``runs`` slices
+        rows.append(Row(f"{label} in the store, {n_items:,} items", measured.samples(),
+                        measured.figure(), "", measured.spread(), "p99 < 2 ms"))
     return log
 
 
-def bench_api(rows: list[tuple[str, str, str, str]], sales: int) -> None:
-    nodes = Nodes()
-    try:
-        data = nodes.init()
-        proc = nodes.start(data)
+SCANS_PER_SALE = 5
+
+
+def _api_run(sales: int, seed: int) -> tuple[list[float], list[float], list[float]]:
+    """One counter process: ``sales`` sales of 5 scans each through the local API."""
+    with Nodes() as nodes:
+        data_dir = nodes.init()
+        with_printer(data_dir, kind="file", file="receipt.bin")  # a receipt per sale
+        proc = nodes.start(data_dir)
         codes = [doc["barcodes"][0]["barcode"] for doctype, doc in demo_master_docs()
                  if doctype == "Item" and doc.get("barcodes") and not doc.get("disabled")
                  and doc["stock_uom"] == "Nos"][:50]
@@ -118,11 +138,11 @@ def bench_api(rows: list[tuple[str, str, str, str]], sales: int) -> None:
             c.login("cashier", "1111")
             c.shift_open({"Cash": "100.00"})
             scan_t, submit_t, whole_t = [], [], []
-            rng = random.Random(2)
+            rng = random.Random(seed)
             for _ in range(sales):
                 t0 = time.perf_counter()
                 cart = c.cart_new()["cart_id"]
-                for code in rng.sample(codes, 3):
+                for code in rng.sample(codes, SCANS_PER_SALE):
                     t1 = time.perf_counter()
                     view = c.cart_scan(cart, code)
                     scan_t.append(time.perf_counter() - t1)
@@ -130,35 +150,28 @@ def bench_api(rows: list[tuple[str, str, str, str]], sales: int) -> None:
                 c.sale_submit(cart, [{"mode_of_payment": "Cash", "amount": view["due"]}])
                 submit_t.append(time.perf_counter() - t2)
                 whole_t.append(time.perf_counter() - t0)
-        for label, samples in (("cart_scan via API (re-priced cart)", scan_t),
-                               ("sale_submit via API, durable", submit_t),
-                               ("whole sale: new + 3 scans + submit", whole_t)):
-            med, p99 = _stats(samples)
-            rows.append((label, f"{len(samples)} calls", f"median {med:.3f} ms",
-                         f"p99 {p99:.3f} ms"))
-    finally:
-        nodes.close()
+    return scan_t, submit_t, whole_t
 
 
-def bench_rebuild(rows: list[tuple[str, str, str, str]], n_events: int) -> None:
+def bench_api(rows: list[Row], floors: Floors, sales: int, runs: int) -> None:
+    """A real ``tillmesh run`` per run, with a file printer as a store has one."""
+    results = [_api_run(sales, seed) for seed in range(runs)]
+    scans, submits, wholes = (Latency([r[k] for r in results]) for k in range(3))
+    rows.append(scans.row("cart_scan via API (re-priced cart)", floors.ipc_ms, "IPC",
+                          ""))
+    rows.append(submits.row("sale_submit via API, durable", floors.commit_ms, "commit",
+                            "median < 5x commit, p99 < 5 ms"))
+    rows.append(wholes.row(f"whole sale: new + {SCANS_PER_SALE} scans + submit",
+                           floors.commit_ms, "commit", "p99 < 10 ms"))
+
+
+def bench_rebuild(rows: list[Row], floors: Floors, n_events: int, runs: int,
+                  body: dict[str, Any]) -> None:
     """Half master data, half sales: 200,000 events in all by default."""
     tmp = _tmp()
     log = EventLog(open_engine(tmp / "db", create_key_file(tmp / "key")), "C01")
     n_items = n_events // 4
     loaded = _load(log, bulk_items(n_items))  # an Item and an Item Price each
-    from tests.nodekit import Till, make_node
-
-    # One real sale, priced by the node, then replayed with new numbers: sale events as big
-    # as real ones without paying the API for each.
-    demo = make_node(_tmp())
-    till = Till(demo, "ann")
-    till("shift_open", opening={"Cash": "0"})
-    sale = till.sell("4000000000044", "4000000000082")
-    body = till("invoice_get", invoice=sale["invoice"])
-    for key in ("is_return", "late", "origin", "event", "unconfirmed", "over_returns"):
-        body.pop(key)
-    for item in body["items"]:
-        item.pop("returned_qty")
     posted_at = datetime.fromisoformat(body["posted_at"])
     remaining = n_events - loaded
     with log.transaction() as tx:
@@ -166,7 +179,7 @@ def bench_rebuild(rows: list[tuple[str, str, str, str]], n_events: int) -> None:
                                    "cashier": "ann", "opened_at": body["posted_at"],
                                    "opening": {"Cash": "0"}})
     done = 1
-    while done < remaining:
+    while done < remaining:  # the one sale replayed with new numbers
         with log.transaction() as tx:
             for _ in range(min(BATCH, remaining - done)):
                 tx.append("sale.submitted", restamp(
@@ -174,19 +187,26 @@ def bench_rebuild(rows: list[tuple[str, str, str, str]], n_events: int) -> None:
                     cashier=body["cashier"], posted_at=posted_at))
                 done += 1
     total = sum(log.vector().values())
-    start = time.perf_counter()
-    replayed = log.rebuild()
-    seconds = time.perf_counter() - start
-    assert replayed == total
-    rows.append((f"rebuild {total:,} events ({loaded:,} master, {done:,} sales/shift)",
-                 "1 run", f"{seconds:.1f} s", f"{total / seconds:,.0f} events/s"))
+    rates = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        replayed = log.rebuild()
+        rates.append(total / (time.perf_counter() - start))
+        assert replayed == total
+    per_event_ms = 1000 / statistics.median(rates)
+    rows.append(rate_row(
+        f"rebuild {total:,} events ({loaded:,} master, {done:,} sales/shift)",
+        f"{total:,} events", rates, "events/s", ">= 20,000 events/s",
+        f"{per_event_ms / floors.codec_ms:.1f}x codec per event"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--sales", type=int, default=1000)
+    parser.add_argument("--sales", type=int, default=1000, help="sales per API run")
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3,
+                        help="runs of each repeated part; its median and spread are shown")
     parser.add_argument("--only", choices=PARTS + LONG, action="append",
                         help="run only these parts of the table (repeatable)")
     parser.add_argument("--days", type=int, default=365,
@@ -198,35 +218,34 @@ def main() -> None:
                         help="a tenth of the replication, ERPNext and UI load")
     args = parser.parse_args()
     parts = args.only or PARTS
-    rows: list[tuple[str, str, str, str]] = []
+    body = sample_sale()
+    floors = measure(body)
+    rows: list[Row] = []
     if "counter" in parts:
-        bench_catalog(args.items, rows)
-        bench_api(rows, args.sales)
-        bench_rebuild(rows, args.events)
+        bench_catalog(args.items, rows, args.runs)
+        bench_api(rows, floors, args.sales, args.runs)
+        bench_rebuild(rows, floors, args.events, args.runs, body)
     if "replication" in parts:
         from tests.bench.replication import run_all
 
-        run_all(rows, _stats, quick=args.quick)
+        run_all(rows, floors, runs=args.runs, quick=args.quick)
     if "erpnext" in parts:
         from tests.bench import erpnext_forward, erpnext_in_flight, erpnext_pull
 
-        rows += [(what, "", figure, target) for what, figure, target in
-                 erpnext_pull.run(args.quick) + erpnext_forward.run(args.quick)
-                 + erpnext_in_flight.run(args.quick)]
+        rows += [Row.of(r) for r in erpnext_pull.run(args.quick)
+                 + erpnext_forward.run(args.quick) + erpnext_in_flight.run(args.quick)]
     if "ui" in parts:
         from tests.bench import ui_scan
 
-        rows += [(what, "", figure, target) for what, figure, target in
-                 ui_scan.run(args.quick)]
+        rows += [Row.of(r) for r in ui_scan.run(args.quick)]
     if "year" in parts:
         from tests.bench import year
 
-        rows += year.run(args.days, keep_days=args.keep_days)
-    print(f"\nTillmesh counter benchmarks - {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}")
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        rows += [Row.of(r) for r in year.run(args.days, keep_days=args.keep_days)]
+    print("\n" + render(
+        f"Tillmesh counter benchmarks - {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}",
+        floors, rows))
 
 
 if __name__ == "__main__":

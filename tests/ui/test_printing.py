@@ -5,24 +5,16 @@ printer banner. (The ESC/POS bytes themselves are node.printing's tests.)"""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from tests.proc import free_port
+from tests.proc import free_port, with_printer
 from tests.ui.driver import CASHIER, SUPERVISOR, client, ensure_shift
 from tillmesh.ui.models.money import with_symbol
 
 MILK = "4250100000011"
 RECEIPT_FILE = "receipts.bin"
-
-
-def with_printer(data_dir: Path, **settings: object) -> None:
-    """Add a [printer] table to a stopped node's tillmesh.toml."""
-    lines = [f"{k} = {v!r}".replace("'", '"') for k, v in settings.items()]
-    with open(data_dir / "tillmesh.toml", "a") as toml:
-        toml.write("\n[printer]\n" + "\n".join(lines) + "\n")
 
 
 def cashier_at_a_file_printer(open_app, nodes):

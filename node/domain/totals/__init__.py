@@ -6,7 +6,7 @@ ERPNext refuses, with its messages, is in ``_checks``; the totals regrouped per 
 (net, tax, gross of each rate, for receipts and shift reports) are in ``_rates``.
 """
 
-from tillmesh.node.domain.totals._calc import compute_totals
+from tillmesh.node.domain.totals._calc import compute_totals, with_payments
 from tillmesh.node.domain.totals._model import (
     NET_TOTAL,
     Cart,
@@ -48,4 +48,5 @@ __all__ = [
     "recorded_due",
     "vat_per_rate",
     "vat_per_rate_of",
+    "with_payments",
 ]

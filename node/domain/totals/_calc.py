@@ -38,7 +38,8 @@ percentage ``float_precision``; a line's ``discount_percentage`` 2 (fixed in the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from tillmesh.node.domain.money import flt
@@ -47,6 +48,7 @@ from tillmesh.node.domain.totals._checks import (
     check_settings,
     number,
     validate_invoice,
+    validate_payments,
     validate_taxes,
 )
 from tillmesh.node.domain.totals._model import (
@@ -63,6 +65,7 @@ from tillmesh.node.domain.totals._model import (
     TaxRow,
     TaxTotals,
     TotalsSettings,
+    amount_due,
 )
 from tillmesh.node.errors import TotalsError
 
@@ -90,12 +93,36 @@ def compute_totals(cart: Cart, settings: TotalsSettings = _DEFAULT_SETTINGS) -> 
     return totals
 
 
+def with_payments(cart: Cart, unpaid: InvoiceTotals,
+                  settings: TotalsSettings = _DEFAULT_SETTINGS) -> InvoiceTotals:
+    """``compute_totals(cart, settings)`` from ``unpaid``, the same cart's totals without
+    payments: only the paid amount and the change depend on them, so a sale is priced
+    once to learn what is due and not again once the customer has paid it."""
+    paid, change = _paid_and_change(amount_due(unpaid), cart.payments,
+                                    settings.currency_precision)
+    money = settings.currency_precision
+    totals = replace(unpaid, paid_amount=_round(paid, money),
+                     change_amount=_round(change, money))
+    validate_payments(cart, totals, settings)
+    return totals
+
+
+def _paid_and_change(due: Decimal, payments: Sequence[Decimal] | None,
+                     money: int) -> tuple[Decimal, Decimal]:
+    paid = due if payments is None else sum(payments, ZERO)
+    # POS Invoice.validate_change_amount: change only when more than the due was paid.
+    return paid, _round(paid - due, money) if paid > due else ZERO
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+_SCRUB = {p: Decimal(1).scaleb(-(p + 12)) for p in range(10)}
 
 
 def _round(value: Decimal, precision: int) -> Decimal:
     """``frappe.utils.flt(value, precision)`` under Banker's Rounding (see module doc)."""
-    scrubbed = value.quantize(Decimal(1).scaleb(-(precision + 12)), rounding=ROUND_HALF_EVEN)
+    scrubbed = value.quantize(_SCRUB[precision], rounding=ROUND_HALF_EVEN)
     return flt(scrubbed, precision)
 
 
@@ -548,10 +575,8 @@ class _Calc:
     # ----------------------------------------------------------------- result
 
     def result(self) -> InvoiceTotals:
-        due = self.rounded_total or self.grand_total
-        paid = due if self.payments is None else sum(self.payments, ZERO)
-        # POS Invoice.validate_change_amount: change only when more than the due was paid.
-        change = _round(paid - due, self.money) if paid > due else ZERO
+        paid, change = _paid_and_change(self.rounded_total or self.grand_total,
+                                        self.payments, self.money)
         m = self._money
         return InvoiceTotals(
             lines=tuple(self._line(item) for item in self.items),

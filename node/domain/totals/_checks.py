@@ -165,8 +165,7 @@ def validate_invoice(cart: Cart, totals: InvoiceTotals, settings: TotalsSettings
             raise TotalsError(NEGATIVE_GRAND_TOTAL)
     if cart.is_return and cart.return_against is not None:
         _validate_return(cart.return_against, cart.lines, totals.lines, settings.float_precision)
-    if cart.payments is not None and not cart.payments:
-        raise PaymentError("At least one mode of payment is required for POS invoice.")
+    _require_payment(cart)
     _validate_whole_numbers(cart.lines, totals.lines, settings.float_precision)
     if cart.is_return:
         for idx, line in enumerate(totals.lines, start=1):
@@ -176,6 +175,18 @@ def validate_invoice(cart: Cart, totals: InvoiceTotals, settings: TotalsSettings
                     f"Please remove item {line.item_code} to complete the return."
                 )
     _validate_payments(cart, totals, settings.currency_precision)
+
+
+def validate_payments(cart: Cart, totals: InvoiceTotals, settings: TotalsSettings) -> None:
+    """Refuse the payments where ERPNext refuses them (the only checks that depend on
+    them: the rest hold for the same cart unpaid)."""
+    _require_payment(cart)
+    _validate_payments(cart, totals, settings.currency_precision)
+
+
+def _require_payment(cart: Cart) -> None:
+    if cart.payments is not None and not cart.payments:
+        raise PaymentError("At least one mode of payment is required for POS invoice.")
 
 
 def _validate_return(

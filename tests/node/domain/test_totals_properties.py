@@ -19,8 +19,9 @@ from tillmesh.node.domain.totals import (
     TotalsSettings,
     amount_due,
     compute_totals,
+    with_payments,
 )
-from tillmesh.node.errors import PaymentError, TotalsError
+from tillmesh.node.errors import PaymentError, ReturnError, TotalsError
 
 CENT = Decimal("0.01")
 VAT19 = "VAT 19"
@@ -381,3 +382,28 @@ def test_a_whole_return_is_the_sale_negated(cart: Cart, fraction: Decimal) -> No
         for name in TAX_MONEY:
             assert getattr(ours_tax, name) == -getattr(sale_tax, name), name
         assert ours_tax.item_wise_tax_detail == _negated(sale_tax.item_wise_tax_detail)
+
+
+def _outcome(price: Any) -> Any:
+    """The totals, or what was refused and ERPNext's words for it."""
+    try:
+        return price()
+    except (PaymentError, TotalsError, ReturnError) as exc:
+        return type(exc), str(exc)
+
+
+payment_rows = st.one_of(st.none(), st.lists(cents(-5_000_000, 5_000_000), max_size=3)
+                         .map(tuple))
+
+
+@given(carts(), totals_settings, st.booleans(), st.booleans(), payment_rows)
+def test_paying_a_priced_cart_is_pricing_it_again_with_the_payments(
+        cart: Cart, config: TotalsSettings, draft: bool, returned: bool,
+        payments: tuple[Decimal, ...] | None) -> None:
+    # A sale is priced once for what is due; the payments then only settle it.
+    unpaid_cart = dataclasses.replace(_returned(cart) if returned else cart, payments=None,
+                                      draft=draft)
+    unpaid = priced(unpaid_cart, config)
+    paid_cart = dataclasses.replace(unpaid_cart, payments=payments)
+    assert _outcome(lambda: with_payments(paid_cart, unpaid, config)) == _outcome(
+        lambda: compute_totals(paid_cart, config))

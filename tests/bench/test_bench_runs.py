@@ -1,0 +1,25 @@
+"""A CI-sized run of ``./dev.sh bench``'s counter part: it runs and prints its one table
+with the floors and the multiples of them. Timings are never asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_counter_benchmark_prints_its_table_with_the_floors() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--only", "counter", "--items", "300",
+         "--sales", "3", "--events", "600", "--runs", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert any(line.startswith("floors: durable SQLite commit") for line in lines)
+    rows = {line.split("  ")[0]: line for line in lines}
+    assert "x commit" in rows["sale_submit via API, durable"]
+    assert "x IPC" in rows["cart_scan via API (re-priced cart)"]
+    assert "2 runs:" in rows["whole sale: new + 5 scans + submit"]
+    assert "events/s" in next(v for k, v in rows.items() if k.startswith("rebuild "))
