@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 from tillmesh.node.errors import StoreError, WrongKeyError
-from tillmesh.node.store.const import BUSY_TIMEOUT_MS, CACHE_KIB, KEY_BYTES
+from tillmesh.node.store.const import BUSY_TIMEOUT_MS, CACHE_KIB, KEY_BYTES, STATEMENT_CACHE
 from tillmesh.node.store.sealing import read_secret
 
 WRITE_OPTION = "tillmesh_write"  # execution option marking a write transaction
@@ -58,8 +58,22 @@ def _quiet(conn: Any) -> None:
         conn.execute("PRAGMA cipher_log_level = NONE")
 
 
+class _Connection(sqlcipher3.Connection):
+    """The driver's connection, whose ``rollback()`` leaves other cursors be.
+
+    The driver's own marks every cursor of the connection as reset, so a long read still
+    being fetched (chains checked a batch at a time, a snapshot sent in chunks) failed
+    with "Cursor needed to be reset" when any other read on the connection ended, which
+    SQLAlchemy does with ``rollback()``. SQLite itself lets such reads go on."""
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self.execute("ROLLBACK")
+
+
 def _connect(path: Path, key: bytes) -> Any:
-    conn = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None)
+    conn = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None,
+                              cached_statements=STATEMENT_CACHE, factory=_Connection)
     _quiet(conn)
     try:
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")

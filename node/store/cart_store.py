@@ -31,20 +31,38 @@ class CartRow(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+# The carts last saved or read, by their stored bytes: a scan reads its cart twice (to
+# change it, then to see nobody else did meanwhile) and the next scan reads what this one
+# saved, so most reads decode nothing. Carts are immutable; the bytes say all they hold.
+_DECODED: dict[bytes, Cart] = {}
+_DECODED_MAX = 64
+
+
+def _remember(data: bytes, cart: Cart) -> Cart:
+    if len(_DECODED) >= _DECODED_MAX:
+        _DECODED.clear()
+    _DECODED[data] = cart
+    return cart
+
+
 def load(session: Session, cart_id: object) -> Cart:
     row = raw(session).one("SELECT data FROM carts WHERE cart_id = ?", (str(cart_id),))
     if row is None:
         raise NotFoundError(f"No cart {cart_id!r} (sold, voided or never opened)")
-    return from_data(msgpack.unpackb(row[0], raw=False))
+    data = bytes(row[0])
+    known = _DECODED.get(data)
+    return known if known is not None else _remember(
+        data, from_data(msgpack.unpackb(data, raw=False)))
 
 
 def save(session: Session, cart: Cart, now: datetime) -> None:
+    data = msgpack.packb(to_data(cart), use_bin_type=True)
     raw(session).run(
         "INSERT OR REPLACE INTO carts (cart_id, cashier, status, updated_at, data)"
         " VALUES (?, ?, ?, ?, ?)",
-        (cart.cart_id, cart.cashier, cart.status.value, utc_text(now),
-         msgpack.packb(to_data(cart), use_bin_type=True)),
+        (cart.cart_id, cart.cashier, cart.status.value, utc_text(now), data),
     )
+    _remember(data, cart)
 
 
 def drop(session: Session, cart_id: str) -> None:

@@ -8,6 +8,11 @@ KEY_BYTES = 32  # bytes; AES-256 raw key, no passphrase derivation needed (the f
 #                 the secret)
 BUSY_TIMEOUT_MS = 5000  # ms; a CLI reading while the node writes waits this long, then fails
 CACHE_KIB = 65536  # KiB (64 MiB) of page cache: a 100,000-item catalog stays in memory
+# Prepared statements a connection keeps. The driver's 128 are fewer than a counter's
+# statements: once full, it keeps its most used ones for good and prepares every other
+# one again at each use (a rebuild ran at half speed, tests/bench: 5,200 against 10,400
+# events/s on 20,000 events).
+STATEMENT_CACHE = 1024
 
 # --- the event log ------------------------------------------------------------------------
 

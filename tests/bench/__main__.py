@@ -1,10 +1,15 @@
 """Counter benchmarks: ``./dev.sh bench`` (or ``python -m tests.bench [--items N]``).
 
-Prints one table: item look-up by barcode and by text over N items (default 100,000),
-a sale through the local API of a real ``tillmesh run`` process including the durable
-commit, and the rebuild of 200,000 events. Timings are medians and p99 of wall time on
-this machine (printed in the header); ERPNext 15's own figures on the same kind of
-machine are in ../shared/erpnext/NOTES.md (19 ms per barcode, 125 ms per invoice).
+Prints one table. Its header gives the machine and the floors measured in the same run
+(tests/bench/floors.py: a durable SQLite commit, a ZeroMQ IPC round trip, msgpack of a
+sale), and each latency is also given as a multiple of its floor, so that figures from
+machines that differ by 2x still compare. Parts: item look-up by barcode and by text over
+N items (default 100,000); a cashier's sale through the local API of a real ``tillmesh
+run`` process with a file printer, including the durable commit; the rebuild of 200,000
+events; ``sale_submit`` idle and at a busy till (tests/bench/under_load.py); replication,
+ERPNext and the app. A part with runs is run ``--runs`` times (default 3): the median of
+the runs' figures and their range (the spread). ERPNext 15's own figures on the same kind
+of machine are in ../shared/erpnext/NOTES.md (19 ms per barcode, 125 ms per invoice).
 
 ``--only year [--days N] [--keep-days N]`` is a store's history of N days (default a
 year) and what the counter costs at its end, before and after archiving all but its last
@@ -39,7 +44,7 @@ from tillmesh.node.store import create_key_file, open_engine
 from tillmesh.node.store.event_log import EventLog
 
 BATCH = 5000  # events per transaction while loading
-PARTS = ("counter", "replication", "erpnext", "ui")  # the default table
+PARTS = ("counter", "load", "replication", "erpnext", "ui")  # the default table
 LONG = ("year",)  # only when named with --only
 
 
@@ -225,6 +230,10 @@ def main() -> None:
         bench_catalog(args.items, rows, args.runs)
         bench_api(rows, floors, args.sales, args.runs)
         bench_rebuild(rows, floors, args.events, args.runs, body)
+    if "load" in parts:
+        from tests.bench import under_load
+
+        under_load.run(rows, floors, 30 if args.quick else 300, args.runs)
     if "replication" in parts:
         from tests.bench.replication import run_all
 

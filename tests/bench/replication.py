@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.bench.floors import Floors
 from tests.bench.table import Latency, Row, rate_row
@@ -39,8 +40,13 @@ def _admin(proc: NodeProcess) -> Client:
     return client
 
 
-def _cluster(nodes: Nodes, count: int) -> list[NodeProcess]:
-    first = nodes.start(nodes.init(*network(), node="C01"))
+def _cluster(nodes: Nodes, count: int,
+             prepare: Callable[[Path], None] | None = None) -> list[NodeProcess]:
+    """``count`` counters; ``prepare`` sees the first one's data dir before it starts."""
+    data_dir = nodes.init(*network(), node="C01")
+    if prepare is not None:
+        prepare(data_dir)
+    first = nodes.start(data_dir)
     procs = [first]
     with _admin(first) as c:
         for i in range(2, count + 1):
