@@ -120,3 +120,22 @@ def test_a_batch_commits_once_and_a_failing_part_costs_only_itself(store, tmp_pa
     assert log.vector() == {"C02": 1, "C01": 1}
     assert announced == [evs[0].id, "C01:1"]
     assert [e.id for e in log.events()] == [evs[0].id, "C01:1"]
+
+
+def test_a_long_read_goes_on_while_the_counter_sells_on_the_same_connection(tmp_path):
+    # A snapshot sent in chunks or chains checked a batch at a time read on while sales
+    # and their reads end; the driver's rollback() used to cut such a read off.
+    from tests.nodekit import Till, make_node
+
+    node = make_node(tmp_path)
+    till = Till(node, "ann")
+    till("shift_open", opening={"Cash": "0"})
+    for _ in range(3):
+        till.sell("4000000000044")
+    with node.log.engine.connect() as c:
+        conn = c.connection.dbapi_connection  # the node's one connection
+    before = sum(node.log.vector().values())
+    rows = conn.execute("SELECT origin, seq FROM events ORDER BY origin, seq")
+    first = rows.fetchmany(5)
+    till.sell("4000000000082")  # reads and a write begin and end meanwhile
+    assert len(first) + len(rows.fetchall()) >= before
