@@ -142,12 +142,15 @@ async def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
             raise ValidationError("This cart is held: resume it first")
         ctx = node.context(s)
         new = change(s, ctx, cart)
-        if len(new.lines) <= LOOP_SLICE_LINES:  # priced here at once: one read for all of it
-            view, given = _view(new, ctx), _judged(cart, new, ctx, stated)
+
+        def priced() -> tuple[dict[str, Any], discount.Discount | None]:
+            return _view(new, ctx), _judged(cart, new, ctx, stated)
+        small = len(new.lines) <= LOOP_SLICE_LINES
+        if small:  # priced here at once: one read for all of it
+            view, given = priced()
             new, approved = settled(s, new, given)
-    if len(new.lines) > LOOP_SLICE_LINES:
-        view, given = await node.off_loop(
-            lambda: (_view(new, ctx), _judged(cart, new, ctx, stated)), len(new.lines))
+    if not small:
+        view, given = await node.off_loop(priced, len(new.lines))
         with node.read() as s:
             new, approved = settled(s, new, given)
     with node.write(durable=audit is not None or approved is not None) as tx:

@@ -87,13 +87,13 @@ def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None) -> TotalsCar
         for ln in cart.lines
     ]
     return TotalsCart(
-            lines=lines,
-            taxes=ctx.taxes,
-            additional_discount_percentage=cart.additional_discount_percentage,
-            discount_amount=cart.discount_amount,
-            apply_discount_on=ctx.apply_discount_on,
-            payments=None if paid is None else (paid,),
-            allow_partial_payment=ctx.allow_partial_payment,
+        lines=lines,
+        taxes=ctx.taxes,
+        additional_discount_percentage=cart.additional_discount_percentage,
+        discount_amount=cart.discount_amount,
+        apply_discount_on=ctx.apply_discount_on,
+        payments=None if paid is None else (paid,),
+        allow_partial_payment=ctx.allow_partial_payment,
     )
 
 

@@ -108,7 +108,3 @@ def codec_floor(sale_body: dict[str, Any], tries: int = TRIES * 4) -> float:
 def measure(sale_body: dict[str, Any]) -> Floors:
     directory = Path(tempfile.mkdtemp(prefix="tmfloor", dir="/tmp"))  # where stores live
     return Floors(commit_floor(directory), ipc_floor(directory), codec_floor(sale_body))
-
-
-def times(value_ms: float, floor_ms: float) -> str:
-    return f"{value_ms / floor_ms:.1f}x"

@@ -98,9 +98,8 @@ def with_payments(cart: Cart, unpaid: InvoiceTotals,
     """``compute_totals(cart, settings)`` from ``unpaid``, the same cart's totals without
     payments: only the paid amount and the change depend on them, so a sale is priced
     once to learn what is due and not again once the customer has paid it."""
-    paid, change = _paid_and_change(amount_due(unpaid), cart.payments,
-                                    settings.currency_precision)
     money = settings.currency_precision
+    paid, change = _paid_and_change(amount_due(unpaid), cart.payments, money)
     totals = replace(unpaid, paid_amount=_round(paid, money),
                      change_amount=_round(change, money))
     validate_payments(cart, totals, settings)
