@@ -2,25 +2,32 @@
 
 ``submit_receipt`` and ``submit_kick`` return at once: they put the job in memory, write a
 receipt to the spool (``_spool``: one small sealed file per job in the data directory,
-local, never replicated) and wake the worker. One worker thread prints, one job at a time:
-drawer kicks first (a customer is waiting for change), then receipts, oldest first. Each try
-runs in a helper thread that the worker waits for at most ``attempt_timeout_s``, so even
-a device file stuck in its driver cannot hang the queue. A failed try leaves the job
-where it was and the next one comes after a growing pause (1 s, 2 s, 4 s … 60 s); new
-work or ``retry_now`` (the cashier's "printer is back" button) tries again at once.
+local, never replicated) and wake the worker. ``submit_layout`` (a sale's receipt) leaves
+the laying out and the spooling to the worker too, so the thread that recorded the sale
+(the event loop, while the cashier waits for the answer) does neither.
+
+One worker thread prints, one job at a time: drawer kicks first (a customer is waiting for
+change), then receipts, oldest first. Each try runs in the device thread (one, kept for
+every try: starting a thread per try cost more than laying out the receipt), which the
+worker waits for at most ``attempt_timeout_s``, so even a device file stuck in its driver
+cannot hang the queue. A failed try leaves the job where it was and the next one comes
+after a growing pause (1 s, 2 s, 4 s … 60 s); new work or ``retry_now`` (the cashier's
+"printer is back" button) tries again at once.
 
 What may be lost, and why that is safe: the sale itself is in the event log before a job
-exists. A kick that could not reach the printer within ``KICK_MAX_AGE_S`` is dropped (a
-drawer springing open minutes later is worse than one opened with the key). A job in
-flight when the node stops prints again after the restart (paper at least once). A spool
-file half written by a power cut is set aside as ``.bad``; the receipt is reprinted with
-``receipt_print``.
+exists. A receipt submitted as its layout is spooled a moment after the sale was answered:
+a hard stop within that moment loses its printout (``receipt_print`` prints it). A kick
+that could not reach the printer within ``KICK_MAX_AGE_S`` is dropped (a drawer springing
+open minutes later is worse than one opened with the key). A job in flight when the node
+stops prints again after the restart (paper at least once). A spool file half written by a
+power cut is set aside as ``.bad``; the receipt is reprinted with ``receipt_print``.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -81,6 +88,7 @@ class Job:
     title: str
     created_at: datetime
     receipt: Receipt | None = None
+    layout: Callable[[], Receipt] | None = None  # a receipt the worker lays out first
     attempts: int = 0
     last_error: str | None = None
 
@@ -136,7 +144,9 @@ class PrintQueue:
         self._last_error: tuple[str, datetime] | None = None
         self._last_printed_at: datetime | None = None
         self._dropped: deque[dict[str, Any]] = deque(maxlen=DROPS_KEPT)
-        self._hung: threading.Thread | None = None  # a try that never came back
+        self._hung: threading.Event | None = None  # set once a try that timed out comes back
+        self._tries: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._device_thread: threading.Thread | None = None
         self._jobs: list[Job] = spool.load(_spooled_job)
         self._worker = threading.Thread(target=self._run, name="tillmesh-printer",
                                         daemon=True)  # the spool outlives a hard stop
@@ -150,13 +160,23 @@ class PrintQueue:
         job = Job(self._new_id(), JobKind.RECEIPT, receipt.title, self.clock(), receipt)
         with self._cond:
             self._spool_write(job)
-            self._jobs.append(job)
-            receipts = [j for j in self._jobs if j.kind is JobKind.RECEIPT]
-            for old in receipts[:max(0, len(receipts) - MAX_PENDING_JOBS)]:
-                self._drop(old, f"{old.title} was dropped: more than {MAX_PENDING_JOBS} "
-                                "receipts were waiting (reprint it with receipt_print)")
-            self._wake()
+            self._add_receipt(job)
         return job
+
+    def submit_layout(self, title: str, layout: Callable[[], Receipt]) -> Job:
+        """A receipt that the worker lays out (``layout()``) and spools before printing it."""
+        job = Job(self._new_id(), JobKind.RECEIPT, title, self.clock(), layout=layout)
+        with self._cond:
+            self._add_receipt(job)
+        return job
+
+    def _add_receipt(self, job: Job) -> None:
+        self._jobs.append(job)
+        receipts = [j for j in self._jobs if j.kind is JobKind.RECEIPT]
+        for old in receipts[:max(0, len(receipts) - MAX_PENDING_JOBS)]:
+            self._drop(old, f"{old.title} was dropped: more than {MAX_PENDING_JOBS} "
+                            "receipts were waiting (reprint it with receipt_print)")
+        self._wake()
 
     def submit_kick(self, title: str) -> Job:
         job = Job(self._new_id(), JobKind.KICK, title, self.clock())
@@ -191,6 +211,7 @@ class PrintQueue:
             self._cond.notify_all()
         if self._worker.is_alive():
             self._worker.join(timeout_s)
+        self._tries.put(None)  # the device thread ends after a try in flight
 
     def _wake(self) -> None:
         self._next_try = 0.0  # new work is tried at once; failures still grow the pause
@@ -204,8 +225,23 @@ class PrintQueue:
 
     def _run(self) -> None:
         while (job := self._next_job()) is not None:
-            error = self._attempt(job)
+            error = self._lay_out(job) or self._attempt(job)
             self._finish(job, error)
+
+    def _lay_out(self, job: Job) -> Exception | None:
+        """Lay out and spool a job submitted as its layout; the error that stops it (a bug
+        in the layout: ``_finish`` drops it and says so)."""
+        if job.layout is None:
+            return None
+        try:
+            receipt = job.layout()
+        except Exception as exc:  # noqa: BLE001  (handed to _finish, which reports it)
+            return exc
+        with self._cond:
+            job.receipt, job.layout = receipt, None
+            if job in self._jobs:  # not dropped meanwhile (too many waiting)
+                self._spool_write(job)
+        return None
 
     def _next_job(self) -> Job | None:
         with self._cond:
@@ -214,7 +250,7 @@ class PrintQueue:
                 wait = IDLE_WAIT_S
                 if self._jobs:
                     wait = self._next_try - time.monotonic()
-                    if self._hung is not None and self._hung.is_alive():
+                    if self._hung is not None and not self._hung.is_set():
                         wait = max(wait, self.backoff.first_s)
                     elif wait <= 0:
                         self._state = QueueState.PRINTING
@@ -224,6 +260,7 @@ class PrintQueue:
 
     def _attempt(self, job: Job) -> BaseException | None:
         outcome: list[BaseException | None] = []
+        done = threading.Event()
 
         def run() -> None:
             try:
@@ -235,15 +272,26 @@ class PrintQueue:
                 outcome.append(exc)
             else:
                 outcome.append(None)
+            finally:
+                done.set()
 
-        helper = threading.Thread(target=run, name=f"tillmesh-print-{job.id}", daemon=True)
-        helper.start()
-        helper.join(self.attempt_timeout_s)
-        if helper.is_alive():
-            self._hung = helper  # no new try while it hangs: it holds the device
+        self._hand_to_device(run)
+        if not done.wait(self.attempt_timeout_s):
+            self._hung = done  # no new try while it hangs: it holds the device
             return PrinterError(f"The printer ({self.device.describe()}) did not take "
                                 f"{job.title} within {self.attempt_timeout_s:g} s")
         return outcome[0]
+
+    def _hand_to_device(self, run: Callable[[], None]) -> None:
+        if self._device_thread is None:
+            self._device_thread = threading.Thread(target=self._serve_device, daemon=True,
+                                                   name="tillmesh-print-device")
+            self._device_thread.start()  # a daemon: a stuck driver never holds up an exit
+        self._tries.put(run)
+
+    def _serve_device(self) -> None:
+        while (run := self._tries.get()) is not None:
+            run()
 
     def _finish(self, job: Job, error: BaseException | None) -> None:
         now = self.clock()

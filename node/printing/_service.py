@@ -119,8 +119,9 @@ class PrintService:
         if any(_is_cash(p["mode_of_payment"], p.get("type")) and Decimal(p["amount"])
                for p in body["payments"]):
             queue.submit_kick(body["invoice"])
-        if self.settings.auto_print:
-            queue.submit_receipt(sale_receipt(body, self.style, counter=event.origin))
+        if self.settings.auto_print:  # laid out by the printer's thread: the cashier waits
+            queue.submit_layout(body["invoice"],
+                                lambda: sale_receipt(body, self.style, counter=event.origin))
 
     def _cash_moved(self, event: Event, body: dict[str, Any]) -> None:
         mode = body["mode_of_payment"]

@@ -339,6 +339,31 @@ def test_a_drawer_kick_that_cannot_reach_the_printer_expires(tmp_path):
         q.close()
 
 
+def test_a_receipt_laid_out_by_the_printer_thread_is_spooled_and_a_layout_bug_is_reported(
+        tmp_path):
+    spool = tmp_path / "spool"
+    off = FlakyDevice(broken=True)
+    first = queue(off, spool)
+
+    def bug() -> Receipt:
+        raise KeyError("invoice")
+
+    first.submit_layout("BAD", bug)
+    first.submit_layout("R1", lambda: receipt("R1"))
+    wait_for(lambda: len(list(spool.glob("*"))) == 1, "the laid-out receipt in the spool")
+    wait_for(lambda: first.status().dropped, "the layout bug to be reported")
+    [dropped] = first.status().dropped
+    assert dropped["title"] == "BAD" and "internal error" in dropped["why"]
+    first.close()
+
+    on = FlakyDevice()  # the counter restarts with its printer back: R1 still prints
+    second = queue(on, spool)
+    try:
+        assert second.wait_idle(WAIT_S) and on.printed == ["R1"]
+    finally:
+        second.close()
+
+
 def test_a_job_that_cannot_be_drawn_is_dropped_and_the_rest_print(tmp_path):
     device = FlakyDevice()
     real_print = device.print
