@@ -31,6 +31,7 @@ from tillmesh.node.api._methods import Auth, MethodSpec
 from tillmesh.node.api.const import LOOP_SLICE_LINES, MAX_TENDER_DRAFTS
 from tillmesh.node.domain.barcode import EmbeddedRules, rules_from_config
 from tillmesh.node.domain.credentials import (
+    Grant,
     LockoutPolicy,
     LockoutState,
     SessionBook,
@@ -57,6 +58,7 @@ from tillmesh.node.membership.standing import Link
 from tillmesh.node.ops.config import Config
 from tillmesh.node.printing import PrintService
 from tillmesh.node.projections import logins, users
+from tillmesh.node.projections.membership import FoldCache
 from tillmesh.node.projections.pos_profile import ContextCache
 from tillmesh.node.store.event_log import Clock, EventLog, Transaction, utc_now
 from tillmesh.node.store.raw import raw
@@ -144,6 +146,7 @@ class Node:
         self.lockout = LockoutPolicy(config.lockout_failures, config.lockout,
                                      timedelta(minutes=config.lockout_max_minutes))
         self.context_cache = ContextCache(config.pos_profile)
+        self.fold = FoldCache()  # the users' grants and this counter's standing, as read
         self.barcode_rules: EmbeddedRules = rules_from_config(config.embedded_barcodes)
         self._methods = methods
         self._login_events: list[tuple[str, dict[str, Any]]] = []
@@ -237,17 +240,20 @@ class Node:
     def check_selling(self, session: Session) -> None:
         """Refuse selling and moving money on a revoked counter, one every other counter
         refuses, or one restored that has not caught up (``membership.standing``)."""
-        standing.check_selling(session, self.node_id, self.refused_since(), self.clock(),
+        fold = self.fold.get("selling", lambda: standing.selling_fold(session, self.node_id))
+        standing.check_selling(fold, self.refused_since(), self.clock(),
                                timedelta(seconds=self.config.refused_stop_s), self.log.held)
 
     def recheck(self, token: str, user_id: str) -> Role:
         """The session's user's role now; the session ends (SessionExpired, saying why) if
         the user was disabled, given another role or a new PIN since logging in. Read at
         every call: such a change made on another counter reaches this one only as a
-        replicated ``user.upserted`` applied to the users table."""
-        with self.read() as s:
-            current = users.grant_of(s, user_id)
-        return self.sessions.recheck(token, current).role
+        replicated ``user.upserted`` applied to the users table (``fold``: read again once
+        the table changed)."""
+        def read() -> Grant | None:
+            with self.read() as s:
+                return users.grant_of(s, user_id)
+        return self.sessions.recheck(token, self.fold.get(("grant", user_id), read)).role
 
     # --- shared helpers for the desks ---------------------------------------------------
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tillmesh.node.domain.releases import allows, short_refusal
+from tillmesh.node.domain.releases import Hold, allows, short_refusal
 from tillmesh.node.errors import PermissionDenied
 from tillmesh.node.membership.const import CUT_OFF_S
 from tillmesh.node.membership.release import RELEASE
@@ -144,12 +144,25 @@ def refused_reason(refusing: tuple[str, ...]) -> str:
             "never reach the store; IT: `tillmesh peers` on another counter.")
 
 
-def check_selling(session: Session, node: str, refused_since: datetime | None,
-                  now: datetime, stop_after: timedelta, held: str | None = None) -> None:
+@dataclass(frozen=True)
+class SellingFold:
+    """What the membership fold says of this counter's selling: its revocation, and the
+    releases the store allows (None: any)."""
+
+    revocation: Revocation | None
+    hold: Hold | None
+
+
+def selling_fold(session: Session, node: str) -> SellingFold:
+    return SellingFold(revocation_of(session, node), allowed_releases(session))
+
+
+def check_selling(fold: SellingFold, refused_since: datetime | None, now: datetime,
+                  stop_after: timedelta, held: str | None = None) -> None:
     """Refuse a new cart, sale, refund or drawer movement on a revoked, refused or
     catching-up counter, or one whose release the store does not allow (PermissionDenied,
     saying why; short: it shows in the message line, the reason on the Store screen)."""
-    revocation = revocation_of(session, node)
+    revocation = fold.revocation
     if revocation is not None:
         raise PermissionDenied(f"This counter was revoked by {revocation.by or 'an admin'} "
                                f"(on {revocation.counter}): it cannot sell any more",
@@ -163,7 +176,7 @@ def check_selling(session: Session, node: str, refused_since: datetime | None,
                                "every other counter to link and give back its later sales: "
                                "it cannot sell yet",
                                counter_state=State.CATCHING_UP.value)
-    hold = allowed_releases(session)
+    hold = fold.hold
     if hold is not None and not allows(hold, RELEASE):
         raise PermissionDenied(short_refusal(hold, RELEASE),
                                counter_state=State.NOT_ALLOWED.value)

@@ -7,14 +7,17 @@ counter's chain goes on), never applied.
 
 Such changes are rare (tens a day), so folding them all again is cheap and keeps the
 tables a pure function of the event set, whatever the order of arrival. ``revocation_of``
-says who revoked a counter and when (the revocation the fold applied).
+says who revoked a counter and when (the revocation the fold applied). ``FoldCache`` keeps
+what every API call reads of the fold (the caller's grant, whether this counter may sell)
+until the next refold.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -26,6 +29,10 @@ from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.raw import raw
 from tillmesh.replication.hlc import physical_ms
+
+T = TypeVar("T")
+
+_generation = 0  # bumped at every refold, by any store of this process
 
 
 class ChangeRow(Base):
@@ -71,6 +78,8 @@ def _changed(session: Session, event: Event, body: dict[str, Any]) -> None:
 
 
 def _refold(session: Session) -> None:
+    global _generation
+    _generation += 1  # before the tables change: no cache keeps what they held
     sql = raw(session)
     store = fold(Change(hlc, origin, seq, kind, unpack_body(body), bool(signed))
                  for origin, seq, hlc, kind, body, signed in sql.run(
@@ -95,6 +104,24 @@ def _refold(session: Session) -> None:
     sql.many("INSERT INTO refused_changes (origin, seq, kind, hlc, reason) VALUES"
              " (?, ?, ?, ?, ?)", [(r.origin, r.seq, r.kind, r.hlc, r.reason[:300])
                                   for r in store.refused])
+
+
+class FoldCache:
+    """Values read from the fold's tables (users, members, allowed releases), each read
+    once until the next refold. For reads between transactions on the node's one thread,
+    which sees a refold's tables only once it committed or rolled back."""
+
+    def __init__(self) -> None:
+        self._generation = -1
+        self._values: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, read: Callable[[], T]) -> T:
+        if self._generation != _generation:
+            self._generation, self._values = _generation, {}
+        if key not in self._values:
+            self._values[key] = read()
+        value: T = self._values[key]
+        return value
 
 
 def allowed_releases(session: Session) -> Hold | None:

@@ -21,7 +21,13 @@ from tests.nodekit import Till, make_node, sync
 from tests.proc import Nodes, network, ok, tillmesh
 from tillmesh.node.errors import PermissionDenied
 from tillmesh.node.membership.const import CUT_OFF_S
-from tillmesh.node.membership.standing import Link, State, check_selling, judge
+from tillmesh.node.membership.standing import (
+    Link,
+    State,
+    check_selling,
+    judge,
+    selling_fold,
+)
 from tillmesh.node.projections.membership import Revocation
 
 WINE, BOOK = "4000000000044", "4000000000082"
@@ -171,7 +177,7 @@ def test_a_restored_counter_every_other_counter_refuses_says_refused_not_catchin
     assert judge(None, link(), NOW, stop_after=stop, held=held).state is State.CATCHING_UP
     node = make_node(tmp_path / "c", "C02")
     with node.read() as s, pytest.raises(PermissionDenied) as guard:
-        check_selling(s, "C02", since, NOW, stop, held)
+        check_selling(selling_fold(s, "C02"), since, NOW, stop, held)
     assert guard.value.details["counter_state"] == refused.state.value == "refused"
 
 
