@@ -66,3 +66,4 @@ MAX_CART_LINES = 500  # lines of one cart, sale or return: a big weekly shop is 
 #   this bounds what one request costs the counter
 EMBEDDED_ITEM_DIGITS = 5  # digits of the item ref (PLU) in a weighed or priced label, when
 #                           a rule names none: the usual layout of German shop scales
+PRICED_KEPT = 16  # carts whose last pricing is kept (``sale.price``): a few tills' worth

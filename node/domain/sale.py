@@ -8,6 +8,7 @@ nothing has to be looked up again when the counter is back online.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from enum import Enum
 from typing import Any
 
 from tillmesh.node.domain.cart import Cart
-from tillmesh.node.domain.const import MAX_PAYMENT_ROWS
+from tillmesh.node.domain.const import MAX_PAYMENT_ROWS, PRICED_KEPT
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.totals import Cart as TotalsCart
@@ -56,8 +57,21 @@ def plain(value: Any) -> Any:
     return value
 
 
+# The carts priced last, with what they were priced in: a cart is priced for its view at
+# each scan, then again for its payment and by the customer display. Both are immutable,
+# so the same two objects price the same; kept here, their ids are never reused.
+_PRICED: deque[tuple[Cart, PosContext, InvoiceTotals]] = deque(maxlen=PRICED_KEPT)
+
+
 def price(cart: Cart, ctx: PosContext, paid: Decimal | None = None) -> InvoiceTotals:
-    return compute_totals(_totals_cart(cart, ctx, paid), ctx.settings)
+    if paid is not None:
+        return compute_totals(_totals_cart(cart, ctx, paid), ctx.settings)
+    for known, known_ctx, totals in tuple(_PRICED):  # a copy: the pricing thread appends
+        if known is cart and known_ctx is ctx:
+            return totals
+    totals = compute_totals(_totals_cart(cart, ctx, None), ctx.settings)
+    _PRICED.append((cart, ctx, totals))
+    return totals
 
 
 def price_paid(cart: Cart, ctx: PosContext, unpaid: InvoiceTotals,

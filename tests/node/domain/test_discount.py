@@ -11,7 +11,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -314,3 +314,22 @@ class CashierAtTheTill(RuleBasedStateMachine):
 TestCashierAtTheTill = CashierAtTheTill.TestCase
 TestCashierAtTheTill.settings = settings(max_examples=200, stateful_step_count=30,
                                          deadline=None)
+
+
+@settings(max_examples=60)
+@given(st.lists(st.tuples(st.sampled_from(sorted(CATALOG)), st.integers(1, 5),
+                          st.booleans()), min_size=1, max_size=12))
+def test_a_cart_priced_again_costs_what_it_cost_and_every_change_is_priced_anew(
+        scans: list[tuple[str, int, bool]]) -> None:
+    # Each scan prices the whole cart for its view; the payment and the customer display
+    # price it again (sale.price keeps the last carts' totals). A copy of a cart is priced
+    # from scratch, so any pricing kept for the wrong cart or context shows here.
+    contexts, c = (CTX, context(included=False)), cart()
+    for item, qty, other_context in scans:
+        c = c.add(line(item, str(qty)))
+        ctx = contexts[other_context]
+        first = price(c, ctx)
+        assert price(c, ctx) is first
+        assert price(replace(c), ctx) == first
+        other = contexts[not other_context]
+        assert price(replace(c), other) == price(c, other)
