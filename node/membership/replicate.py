@@ -378,12 +378,16 @@ class Replication:
             current = {m.node: m for m in counters.members(s)} or dict(self._seeded)
             me = counters.trust(s).get(self.node.node_id)
         self._revoked = me is not None and me.revoked
-        self.transport.set_members({n: m.public_key.encode() for n, m in current.items()})
-        for gone in set(self._members) - set(current):
+        # A revoked counter links to nobody: the store refuses what it would send, and
+        # another counter revoked while away (whose revocation this one may never have
+        # heard) must not find a link here and think itself part of the store.
+        admitted = {} if self._revoked else current
+        self.transport.set_members({n: m.public_key.encode() for n, m in admitted.items()})
+        for gone in set(self._members) - set(admitted):
             self.transport.disconnect(gone)
             self.engine.disconnected(gone)
         self._members = current
-        for member in current.values():
+        for member in admitted.values():
             if member.node != self.node.node_id:
                 self._dial(member)
 
@@ -393,7 +397,7 @@ class Replication:
         that have not yet heard of its enrolment ("it refused our key")."""
         endpoint = (self._found.get(member.node) or self._static.get(member.node)
                     or member.endpoint)
-        if endpoint is None or self.paused:
+        if endpoint is None or self.paused or self._revoked:
             return
         if self.transport.connect(member.node, endpoint, member.public_key.encode()):
             self._dialled_at[member.node] = time.monotonic()
@@ -426,8 +430,11 @@ class Replication:
     def link(self) -> Link:
         """What this counter knows of the others now (``membership.standing``)."""
         refused_since = self.refused_since()
-        live = tuple(p.peer for p in self.engine.peers() if p.live)
-        return Link(self._others(), () if self._revoked else live, self._refusing(),
+        refusing = self._refusing()
+        # A counter that refuses our key is no link to the store, even if it was heard
+        # (what it sent before it knew, delivered as we came back): as ``peer_view`` says.
+        live = tuple(p.peer for p in self.engine.peers() if p.live and p.peer not in refusing)
+        return Link(self._others(), live, refusing,
                     datetime.fromtimestamp(self._heard_ms / 1000, UTC), self._paused_at,
                     refused_since)
 
