@@ -381,9 +381,10 @@ class Replication:
         # A revoked counter links to nobody: the store refuses what it would send, and
         # another counter revoked while away (whose revocation this one may never have
         # heard) must not find a link here and think itself part of the store.
+        # Its peers stay in view (``peer_view``: refused), for IT to see why.
         admitted = {} if self._revoked else current
         self.transport.set_members({n: m.public_key.encode() for n, m in admitted.items()})
-        for gone in set(self._members) - set(admitted):
+        for gone in set(self._members) - set(current):
             self.transport.disconnect(gone)
             self.engine.disconnected(gone)
         self._members = current
