@@ -50,6 +50,7 @@ from tillmesh.node.erpnext.const import (
     FORWARD_IN_FLIGHT,
     PROBE_EVERY_S,
     PULL_EVERY_S,
+    RECORD_SLICE,
 )
 from tillmesh.node.errors import ErpNextError, TillmeshError, ValidationError
 from tillmesh.node.projections import deliveries, ledger, outbox, refunds
@@ -214,7 +215,10 @@ class Forwarder:
         return due, states, context
 
     async def _commit(self, results: list[tuple[str, Key, dict[str, Any]]]) -> int:
-        self._record(results)
+        for start in range(0, len(results), RECORD_SLICE):
+            if start:
+                await asyncio.sleep(0)  # the till's requests go first between slices
+            self._record(results[start:start + RECORD_SLICE])
         await self.node.log.flush()  # durable, and announced to peers, before going on
         return len(results)
 
@@ -263,9 +267,10 @@ class Forwarder:
                   for along, name in outcome.along)]
 
     def _record(self, results: list[tuple[str, Key, dict[str, Any]]]) -> None:
-        """One transaction for a cycle's results: a forwarder killed before it commits
-        only makes the next one find in ERPNext what this one sent (409, or a look-up by
-        name and origin event), never book a second copy."""
+        """One transaction for a slice of a cycle's results (``RECORD_SLICE``, so the loop
+        is never held long): a forwarder killed before it commits only makes the next one
+        find in ERPNext what this one sent (409, or a look-up by name and origin event),
+        never book a second copy."""
         if not results:
             return
         at = datetime.now(UTC).isoformat()

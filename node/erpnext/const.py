@@ -71,6 +71,8 @@ FORWARD_IN_FLIGHT = 4  # requests at once: a real ERPNext 15 (4 web workers) tak
 #                        twice the invoices/s it takes one at a time (tests/bench)
 FORWARD_CYCLE_S = 30.0  # seconds a cycle goes on planning more while still elected: the
 #                         forwarder's pull and its look at the election come between cycles
+RECORD_SLICE = 10  # documents whose outcome one transaction records (~0.2 ms each): the
+#                   requests of the till run between slices
 FORWARD_IDLE_S = 1.0  # seconds between cycles with nothing to send (or while not elected)
 FORWARD_BACKOFF_S = (2.0, 5.0, 15.0, 30.0, 60.0)  # seconds to wait after ERPNext was
 #                     unreachable, by attempt (the last one repeats)

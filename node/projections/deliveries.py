@@ -136,7 +136,8 @@ def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
 
 
 def _for_good(sql: Raw, doctype: str, name: str) -> bool:
-    """Whether the invoice's row left the live store for good (``compact``)."""
+    """Whether the invoice's row left the live store for good (``compact``); for many at
+    once, ``_gone_for_good``."""
     split = invoice_ranges.split(name) if doctype == INVOICE else None
     if split is None:
         return False
@@ -207,11 +208,34 @@ def states(session: Session, keys: Iterable[tuple[str, str]] | None = None,
            ) -> dict[tuple[str, str], State]:
     """What forwarders reported, by (doctype, name): on ``keys`` only (an invoice delivered
     for good reads as acked), or on every row the live store holds (not for hot paths)."""
+    sql = raw(session)
     if keys is None:
         return {(s.doctype, s.name): s for s in map(
-            _state, raw(session).run(f"SELECT {_COLUMNS} FROM deliveries"))}
-    found = (get(session, doctype, name) for doctype, name in keys)
-    return {(s.doctype, s.name): s for s in found if s is not None}
+            _state, sql.run(f"SELECT {_COLUMNS} FROM deliveries"))}
+    # In one read, not one per key: the forwarder plans over everything still owed.
+    wanted = sorted(set(keys))
+    found = {(s.doctype, s.name): s for s in map(_state, sql.run(
+        f"SELECT {_COLUMNS} FROM deliveries WHERE (doctype, name) IN (SELECT"
+        " json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))",
+        (json.dumps(wanted),)))}
+    missing = [(d, n) for d, n in wanted if (d, n) not in found]
+    gone = _gone_for_good(sql, [n for d, n in missing if d == INVOICE])
+    found.update((key, _archived(sql, *key)) for key in missing if key[1] in gone)
+    return found
+
+
+def _gone_for_good(sql: Raw, invoices: list[str]) -> set[str]:
+    """Those of ``invoices`` whose rows left the live store for good (``compact``)."""
+    numbered = [(name, split) for name in invoices
+                if (split := invoice_ranges.split(name)) is not None]
+    ranges: dict[str, list[invoice_ranges.Range]] = {}
+    for series, lo, hi in sql.run(
+            "SELECT series, lo, hi FROM delivered_for_good WHERE series IN"
+            " (SELECT value FROM json_each(?)) ORDER BY series, lo",
+            (json.dumps(sorted({series for _, (series, _) in numbered})),)):
+        ranges.setdefault(str(series), []).append((int(lo), int(hi)))
+    return {name for name, (series, number) in numbered
+            if invoice_ranges.covered(ranges.get(series, ()), number)}
 
 
 def is_settled(session: Session, doctype: str, name: str) -> bool:
@@ -235,7 +259,12 @@ def get(session: Session, doctype: str, name: str) -> State | None:
         return _state(tuple(row))
     if not _for_good(sql, doctype, name):
         return None
-    # Its row is in the archive where the counter holds it (not when it joined later).
+    return _archived(sql, doctype, name)
+
+
+def _archived(sql: Raw, doctype: str, name: str) -> State:
+    """A document delivered for good: acked; its row is in the archive where the counter
+    holds it (not when it joined later)."""
     kept = sql.one("SELECT erpnext_name FROM archive.deliveries WHERE doctype = ? AND"
                    " name = ?", (doctype, name))
     return State(doctype, name, Delivery.ACKED, None if kept is None else kept[0], 0, None,
