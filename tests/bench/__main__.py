@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tests.bench import cashier
 from tests.bench.floors import Floors, measure
 from tests.bench.table import Latency, Row, rate_row, render
 from tests.bench.year import KEEP_DAYS, restamp
@@ -130,38 +131,19 @@ def bench_catalog(n_items: int, rows: list[Row], runs: int) -> EventLog:
 SCANS_PER_SALE = 5
 
 
-def _api_run(sales: int, seed: int) -> tuple[list[float], list[float], list[float]]:
+def _api_run(sales: int, seed: int) -> cashier.Timed:
     """One counter process: ``sales`` sales of 5 scans each through the local API."""
     with Nodes() as nodes:
         data_dir = nodes.init()
         with_printer(data_dir, kind="file", file="receipt.bin")  # a receipt per sale
-        proc = nodes.start(data_dir)
-        codes = [doc["barcodes"][0]["barcode"] for doctype, doc in demo_master_docs()
-                 if doctype == "Item" and doc.get("barcodes") and not doc.get("disabled")
-                 and doc["stock_uom"] == "Nos"][:50]
-        with proc.client() as c:
-            c.login("cashier", "1111")
-            c.shift_open({"Cash": "100.00"})
-            scan_t, submit_t, whole_t = [], [], []
-            rng = random.Random(seed)
-            for _ in range(sales):
-                t0 = time.perf_counter()
-                cart = c.cart_new()["cart_id"]
-                for code in rng.sample(codes, SCANS_PER_SALE):
-                    t1 = time.perf_counter()
-                    view = c.cart_scan(cart, code)
-                    scan_t.append(time.perf_counter() - t1)
-                t2 = time.perf_counter()
-                c.sale_submit(cart, [{"mode_of_payment": "Cash", "amount": view["due"]}])
-                submit_t.append(time.perf_counter() - t2)
-                whole_t.append(time.perf_counter() - t0)
-    return scan_t, submit_t, whole_t
+        return cashier.sales(nodes.start(data_dir).endpoint, sales, seed, SCANS_PER_SALE)
 
 
 def bench_api(rows: list[Row], floors: Floors, sales: int, runs: int) -> None:
     """A real ``tillmesh run`` per run, with a file printer as a store has one."""
     results = [_api_run(sales, seed) for seed in range(runs)]
-    scans, submits, wholes = (Latency([r[k] for r in results]) for k in range(3))
+    scans, submits, wholes = (Latency([getattr(r, k) for r in results])
+                              for k in ("scans", "submits", "wholes"))
     rows.append(scans.row("cart_scan via API (re-priced cart)", floors.ipc_ms, "IPC",
                           ""))
     rows.append(submits.row("sale_submit via API, durable", floors.commit_ms, "commit",

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.bench import cashier
 from tests.bench.floors import Floors
 from tests.bench.table import Latency, Row, rate_row
 from tests.proc import NodeProcess, Nodes, network, tillmesh
@@ -75,11 +76,7 @@ def _sale(client: Client, i: int) -> dict[str, object]:
 def _cart_sale(client: Client, i: int) -> dict[str, object]:
     """A cashier's sale: a new cart, 5-10 scans, the payment of what is due."""
     rng = random.Random(i)
-    cart = client.call("cart_new")["cart_id"]
-    for code in rng.sample(CODES, rng.randint(5, 10)):
-        view = client.call("cart_scan", cart_id=cart, code=code)
-    return client.call("sale_submit", cart_id=cart,
-                       payments=[{"mode_of_payment": "Cash", "amount": view["due"]}])
+    return cashier.sale(client, rng.sample(CODES, rng.randint(5, 10)))
 
 
 def _wait(clients: list[Client], origin: str, seq: int, timeout_s: float = 30) -> float:
