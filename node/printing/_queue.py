@@ -212,6 +212,9 @@ class PrintQueue:
         if self._worker.is_alive():
             self._worker.join(timeout_s)
         self._tries.put(None)  # the device thread ends after a try in flight
+        for job in [j for j in self._jobs if j.layout is not None]:  # kept for the restart
+            if (error := self._lay_out(job)) is not None:
+                log.error("cannot print %s", job.title, exc_info=error)
 
     def _wake(self) -> None:
         self._next_try = 0.0  # new work is tried at once; failures still grow the pause
@@ -225,16 +228,20 @@ class PrintQueue:
 
     def _run(self) -> None:
         while (job := self._next_job()) is not None:
-            error = self._lay_out(job) or self._attempt(job)
-            self._finish(job, error)
+            if job.layout is not None:  # spooled first, while earlier jobs wait their turn
+                if (error := self._lay_out(job)) is not None:
+                    self._finish(job, error)
+                continue
+            self._finish(job, self._attempt(job))
 
     def _lay_out(self, job: Job) -> Exception | None:
         """Lay out and spool a job submitted as its layout; the error that stops it (a bug
         in the layout: ``_finish`` drops it and says so)."""
-        if job.layout is None:
+        layout = job.layout
+        if layout is None:  # laid out meanwhile (a worker still busy at ``close``)
             return None
         try:
-            receipt = job.layout()
+            receipt = layout()
         except Exception as exc:  # noqa: BLE001  (handed to _finish, which reports it)
             return exc
         with self._cond:
@@ -247,6 +254,9 @@ class PrintQueue:
         with self._cond:
             while self._state is not QueueState.CLOSED:
                 self._drop_stale_kicks()
+                unspooled = next((j for j in self._jobs if j.layout is not None), None)
+                if unspooled is not None:  # whatever is due: a restart must find it
+                    return unspooled
                 wait = IDLE_WAIT_S
                 if self._jobs:
                     wait = self._next_try - time.monotonic()
