@@ -37,6 +37,11 @@ def p99(samples: Sequence[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+def median_p99_ms(samples: Sequence[float]) -> tuple[float, float]:
+    """(median, p99) of samples in seconds, in ms."""
+    return statistics.median(samples) * 1000, p99(samples) * 1000
+
+
 @dataclass(frozen=True)
 class Latency:
     """Per-call seconds from each of several runs."""

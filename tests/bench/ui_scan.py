@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.bench.table import median_p99_ms
 from tests.paths import REPO
 from tillmesh.ui.const import SEARCH_DEBOUNCE_MS
 
@@ -65,13 +65,6 @@ def _load_catalog(data_dir: Path, items: int) -> None:
         log.engine.dispose()
 
 
-def _stats(samples: list[float]) -> tuple[float, float]:
-    """(median, p99) in ms."""
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return statistics.median(ordered) * 1000, p99 * 1000
-
-
 def _search_words(rng: random.Random) -> list[str]:
     """Four-letter starts of words of real item names: what a cashier types."""
     from tillmesh.lab.demo_data import bulk_items
@@ -105,13 +98,13 @@ def _run_here(quick: bool, real_x: bool) -> list[tuple[str, str, str]]:
         samples = _time_scans(window, codes, real_x)
         searched = [] if real_x else _time_searches(sell, _search_words(rng))
         window.close()
-    median, p99 = _stats(samples)
+    median, p99 = median_p99_ms(samples)
     if real_x:
         return [(f"app in a real X server (Xvfb {XVFB_SCREEN}, xdotool as the scanner): "
                  f"scan Enter -> line painted, {FULL_ITEMS:,} items ({scans} scans, none "
                  "lost)", f"median {median:.1f} ms, p99 {p99:.1f} ms",
                  f"p99 < {TARGET_P99_MS:.0f} ms")]
-    search_median, search_p99 = _stats(searched)
+    search_median, search_p99 = median_p99_ms(searched)
     return [
         (f"app: scan Enter -> line painted in the cart, {FULL_ITEMS:,} items "
          f"({scans} scans, carts of up to {LINES_PER_CART} lines)",

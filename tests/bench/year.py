@@ -57,6 +57,7 @@ from typing import Any, cast
 import zmq
 from sqlalchemy.orm import Session
 
+from tests.bench.table import median_p99_ms
 from tests.nodekit import run_now
 from tests.proc import Nodes, free_port, ok, tillmesh
 from tillmesh.lab.demo_data import POS_PROFILE, WAREHOUSE, bulk_items, demo_master_docs
@@ -868,18 +869,12 @@ def hot_paths(r: Run, after: str = "") -> list[Row]:
     rows = [(f"tillmesh run{after}: start until the API answers", "1 start",
              f"fresh: {fresh_s['start'][0]:.1f} s", f"day {r.days}: {year_s['start'][0]:.1f} s")]
     for op in LATENCY:
-        fresh, year = _stats(fresh_s[op]), _stats(year_s[op])
+        fresh, year = median_p99_ms(fresh_s[op]), median_p99_ms(year_s[op])
         rows.append((f"{op} via API (tillmesh run){after}", f"{len(year_s[op])} calls",
                      f"fresh: median {fresh[0]:.2f} / p99 {fresh[1]:.2f} ms",
                      f"day {r.days}: median {year[0]:.2f} / p99 {year[1]:.2f} ms"
                      f" ({100 * (year[1] / fresh[1] - 1):+.0f} % p99)"))
     return rows
-
-
-def _stats(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return ordered[len(ordered) // 2] * 1000, p99 * 1000
 
 
 def _latency(nodes: Nodes, y: Year, sales: int) -> dict[str, list[float]]:
