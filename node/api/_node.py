@@ -57,8 +57,8 @@ from tillmesh.node.membership.keys import Keypair
 from tillmesh.node.membership.standing import Link
 from tillmesh.node.ops.config import Config
 from tillmesh.node.printing import PrintService
-from tillmesh.node.projections import logins, users
-from tillmesh.node.projections.membership import FoldCache
+from tillmesh.node.projections import logins, membership, users
+from tillmesh.node.projections.cached import Cached
 from tillmesh.node.projections.pos_profile import ContextCache
 from tillmesh.node.store.event_log import Clock, EventLog, Transaction, utc_now
 from tillmesh.node.store.raw import raw
@@ -146,7 +146,8 @@ class Node:
         self.lockout = LockoutPolicy(config.lockout_failures, config.lockout,
                                      timedelta(minutes=config.lockout_max_minutes))
         self.context_cache = ContextCache(config.pos_profile)
-        self.fold = FoldCache()  # the users' grants and this counter's standing, as read
+        # the users' grants and this counter's standing, as read until the next refold
+        self.fold = Cached(membership.generation)
         self.barcode_rules: EmbeddedRules = rules_from_config(config.embedded_barcodes)
         self._methods = methods
         self._login_events: list[tuple[str, dict[str, Any]]] = []

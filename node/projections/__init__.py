@@ -2,6 +2,7 @@
 
     _registry    ``@projector(kind)``, ``apply``, ``reset``, the table shape
     const        search and batch sizes, list limits, with units and reasons
+    cached       reads kept until the projector of their tables says they changed
     ledger       shifts, sales and returns, cash movements
     refunds      promises made to returns on other counters, over-returns flagged
     catalog      items, barcodes, prices, the search index

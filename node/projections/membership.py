@@ -7,17 +7,16 @@ counter's chain goes on), never applied.
 
 Such changes are rare (tens a day), so folding them all again is cheap and keeps the
 tables a pure function of the event set, whatever the order of arrival. ``revocation_of``
-says who revoked a counter and when (the revocation the fold applied). ``FoldCache`` keeps
-what every API call reads of the fold (the caller's grant, whether this counter may sell)
-until the next refold.
+says who revoked a counter and when (the revocation the fold applied). ``generation``
+moves at every refold, so what every API call reads of the fold (the caller's grant,
+whether this counter may sell) is kept until then (``cached.Cached``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -29,8 +28,6 @@ from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.raw import raw
 from tillmesh.replication.hlc import physical_ms
-
-T = TypeVar("T")
 
 _generation = 0  # bumped at every refold, by any store of this process
 
@@ -106,22 +103,9 @@ def _refold(session: Session) -> None:
                                   for r in store.refused])
 
 
-class FoldCache:
-    """Values read from the fold's tables (users, members, allowed releases), each read
-    once until the next refold. For reads between transactions on the node's one thread,
-    which sees a refold's tables only once it committed or rolled back."""
-
-    def __init__(self) -> None:
-        self._generation = -1
-        self._values: dict[Hashable, Any] = {}
-
-    def get(self, key: Hashable, read: Callable[[], T]) -> T:
-        if self._generation != _generation:
-            self._generation, self._values = _generation, {}
-        if key not in self._values:
-            self._values[key] = read()
-        value: T = self._values[key]
-        return value
+def generation() -> int:
+    """Moves at every refold (``cached.Cached``)."""
+    return _generation
 
 
 def allowed_releases(session: Session) -> Hold | None:

@@ -16,6 +16,7 @@ from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
 from tillmesh.node.domain.totals import TaxRow, TotalsSettings
 from tillmesh.node.errors import ConfigError
+from tillmesh.node.projections.cached import Cached
 from tillmesh.node.projections.master_data import get_doc, indexer
 
 _generation = 0  # bumped whenever a doctype the context depends on changes
@@ -92,12 +93,15 @@ def _settings(session: Session, currency: str) -> TotalsSettings:
     )
 
 
+def generation() -> int:
+    """Moves whenever a doctype the context depends on changes (``cached.Cached``)."""
+    return _generation
+
+
 class ContextCache:
     def __init__(self, profile: str) -> None:
         self.profile = profile
-        self._cached: tuple[int, PosContext] | None = None
+        self._cached = Cached(generation)
 
     def get(self, session: Session) -> PosContext:
-        if self._cached is None or self._cached[0] != _generation:
-            self._cached = (_generation, load_context(session, self.profile))
-        return self._cached[1]
+        return self._cached.get(self.profile, lambda: load_context(session, self.profile))

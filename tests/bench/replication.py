@@ -23,16 +23,14 @@ from tests.bench import cashier
 from tests.bench.floors import Floors
 from tests.bench.table import Latency, Row, rate_row
 from tests.proc import NodeProcess, Nodes, network, tillmesh
-from tillmesh.lab.demo_data import bulk_items, demo_master_docs
+from tillmesh.lab.demo_data import bulk_items
 from tillmesh.node.api.client import Client
 from tillmesh.node.ops.config import load
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import open_engine, read_key_file
 from tillmesh.node.store.event_log import EventLog
 
-CODES = [doc["barcodes"][0]["barcode"] for doctype, doc in demo_master_docs()
-         if doctype == "Item" and doc.get("barcodes") and not doc.get("disabled")
-         and doc["stock_uom"] == "Nos"][:20]
+CODES = cashier.CODES[:20]
 
 
 def _admin(proc: NodeProcess) -> Client:
@@ -60,11 +58,7 @@ def _cluster(nodes: Nodes, count: int,
 
 
 def _seller(proc: NodeProcess) -> Client:
-    client = proc.client(timeout=30)
-    client.login("cashier", "1111")
-    if client.call("shift_current") is None:
-        client.call("shift_open", opening={"Cash": "0"})
-    return client
+    return cashier.logged_in(proc.endpoint)
 
 
 def _sale(client: Client, i: int) -> dict[str, object]:

@@ -52,7 +52,7 @@ def _their_sale(client: Client, i: int) -> None:
 
 
 def _busy(till: str, others: list[Client], sales: int, seed: int, rate: float | None,
-          cpus: frozenset[int] | None) -> tuple[list[float], int]:
+          cpus: frozenset[int]) -> tuple[list[float], int]:
     """The till's timed sales while ``others`` sell, ``rate`` sales/s in all (None: without
     pause); (samples, their sales)."""
     stop = threading.Event()
@@ -123,15 +123,13 @@ def _one_run(seed: int, sales: int) -> Loaded:
         samples, sold, forwarded = {}, {}, {}
         try:
             for phase, rate, shared in PHASES:
-                apart = None if shared or cores is None else cores
+                mine, theirs = (everywhere, everywhere) if shared or not cores else cores
                 for proc in procs:
-                    cashier.pin(proc.pid, everywhere if apart is None else
-                                apart[0] if proc is procs[0] else apart[1])
-                cashier.pin(os.getpid(), everywhere if apart is None else apart[1])
+                    cashier.pin(proc.pid, mine if proc is procs[0] else theirs)
+                cashier.pin(os.getpid(), theirs)  # the simulator and the other sellers
                 before = len(sim.docs(INVOICE))
                 samples[phase], sold[phase] = _busy(till, others if rate != 0 else [], sales,
-                                                    seed, rate,
-                                                    None if apart is None else apart[0])
+                                                    seed, rate, mine)
                 forwarded[phase] = len(sim.docs(INVOICE)) - before
         finally:
             cashier.pin(os.getpid(), everywhere)
