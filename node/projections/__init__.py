@@ -1,6 +1,7 @@
 """Tables that are pure functions of the replicated events, one module per subject.
 
-    _registry    ``@projector(kind)``, ``apply``, ``reset``, the table shape
+    _registry    ``@projector(kind)``, ``apply_all``, ``reset``, the table shape
+    deferred     rows that only add up, written many events at once
     const        search and batch sizes, list limits, with units and reasons
     cached       reads kept until the projector of their tables says they changed
     ledger       shifts, sales and returns, cash movements
@@ -27,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tillmesh.node.projections._registry import (
-        apply,
+        apply_all,
         projection_tables,
         projector,
         reset,
         shape,
     )
 
-__all__ = ["apply", "projection_tables", "projector", "reset", "shape"]
+__all__ = ["apply_all", "projection_tables", "projector", "reset", "shape"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,7 @@
 """Projections: tables that are pure functions of the event set.
 
 Each domain module registers a handler per event kind with ``@projector(kind)``. The
-event log calls ``apply`` in the same transaction as the event's insert, and ``rebuild``
+event log calls ``apply_all`` in the same transaction as the event's insert, and ``rebuild``
 empties every projection table and replays the whole log.
 
 Handlers must give the same tables whatever the order of events across origins (each
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from tillmesh.node.projections import deferred
 from tillmesh.node.store.base import Base
 from tillmesh.node.store.event_codec import Event, unpack_body
 
@@ -43,12 +44,20 @@ def _handlers_for(kind: str) -> list[Handler]:
     return _HANDLERS.get(kind, []) + _HANDLERS.get(family, [])
 
 
-def apply(session: Session, event: Event) -> None:
-    handlers = _handlers_for(event.kind)
-    if handlers:
-        body = unpack_body(event.body)
-        for handler in handlers:
-            handler(session, event, body)
+def apply_all(session: Session, events: Iterable[Event]) -> int:
+    """Apply ``events`` in order; how many. Rows that only add up are written many
+    events at once (``deferred``), and all of them before this returns."""
+    count = 0
+    for event in events:
+        handlers = _handlers_for(event.kind)
+        if handlers:
+            deferred.before(session, event.kind)
+            body = unpack_body(event.body)
+            for handler in handlers:
+                handler(session, event, body)
+        count += 1
+    deferred.flush_all(session)
+    return count
 
 
 def projection_tables() -> list[Table]:

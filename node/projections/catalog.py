@@ -32,7 +32,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Index, String, Table, event
+from sqlalchemy import Column, Index, String, Table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.schema import CreateTable
@@ -55,6 +55,7 @@ from tillmesh.node.projections.const import (
     MIN_BARCODE_PREFIX,
     SEARCH_WINDOW,
 )
+from tillmesh.node.projections.deferred import Deferred
 from tillmesh.node.projections.master_data import indexer
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.raw import Raw, raw
@@ -305,36 +306,27 @@ def index_item(session: Session, name: str, doc: dict[str, Any] | None) -> None:
     _queue_search(session, item_id, None if disabled else item_name)
 
 
-_PENDING = "catalog.search_pending"  # session.info key: {item id: name, None = remove}
+def _write_search(session: Session, pending: dict[int, str | None]) -> None:
+    sql = raw(session)
+    rows = sorted(pending.items())  # FTS5 flushes whenever a rowid is below the last
+    sql.many("DELETE FROM catalog_search WHERE rowid = ?",
+             [(i,) for i, name in rows if name is None])
+    sql.many("INSERT OR REPLACE INTO catalog_search (rowid, item_name) VALUES (?, ?)",
+             [(i, name) for i, name in rows if name is not None])
+
+
+# {item id: name, None = remove}; only ``search`` reads the table, and flushes it first.
+_SEARCH = Deferred("catalog.search", _write_search, FTS_BATCH, kept_across=None)
 
 
 def _queue_search(session: Session, item_id: int, item_name: str | None) -> None:
-    pending = session.info.setdefault(_PENDING, {})
-    pending[item_id] = item_name
-    if len(pending) >= FTS_BATCH:
-        flush_search(session)
+    _SEARCH.rows(session)[item_id] = item_name
+    _SEARCH.check(session)
 
 
 def flush_search(session: Session) -> None:
     """Write the queued search rows (done before every commit and every search)."""
-    pending: dict[int, str | None] = session.info.pop(_PENDING, None) or {}
-    if pending:
-        sql = raw(session)
-        rows = sorted(pending.items())  # FTS5 flushes whenever a rowid is below the last
-        sql.many("DELETE FROM catalog_search WHERE rowid = ?",
-                 [(i,) for i, name in rows if name is None])
-        sql.many("INSERT OR REPLACE INTO catalog_search (rowid, item_name) VALUES (?, ?)",
-                 [(i, name) for i, name in rows if name is not None])
-
-
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    flush_search(session)
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    _SEARCH.flush(session)
 
 
 @indexer("Item Price")

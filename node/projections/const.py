@@ -20,6 +20,13 @@ MIN_BARCODE_PREFIX = 4  # digits typed before barcodes are searched by prefix
 DEFAULT_SEARCH_HITS = 20  # hits of an item or customer search when the caller names no
 #                           limit: a screenful, the cashier types on rather than scrolls
 
+# --- the stock counters -------------------------------------------------------------------
+
+# A run of sales and returns (a rebuild, a peer's batch) adds its stock moves up per
+# (item, warehouse, counter, slot) and writes each sum once: 4 statements per run instead
+# of 4 per sale. At most this many sums are held before they are written.
+STOCK_MOVES_HELD = 5000  # (item, warehouse, counter, slot) sums, a few hundred KiB
+
 # --- lists --------------------------------------------------------------------------------
 
 DEFAULT_AUDIT_ROWS = 100  # entries of the audit trail (newest first) when the caller names

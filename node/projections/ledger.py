@@ -45,6 +45,8 @@ from tillmesh.node.domain.shift_totals import (
 from tillmesh.node.domain.totals import RateTotals, recorded_due, vat_per_rate_of
 from tillmesh.node.errors import NotFoundError, ShiftError
 from tillmesh.node.projections import projector
+from tillmesh.node.projections.const import STOCK_MOVES_HELD
+from tillmesh.node.projections.deferred import Deferred
 from tillmesh.node.projections.deliveries import ACKED
 from tillmesh.node.store.archive import SALE_COLUMNS, SLOT_COLUMNS
 from tillmesh.node.store.base import PROJECTION, Base
@@ -237,14 +239,15 @@ def _closed(session: Session, event: Event, body: dict[str, Any]) -> None:
                         (body["shift"],))
     if delivered is not None and delivered[0] != event.id:
         return  # ERPNext holds another closing of this shift: that one stands
-    _close(sql, (event.hlc, event.origin), event.body, body, delivered is not None)
+    _close(session, (event.hlc, event.origin), event.body, body, delivered is not None)
 
 
-def _close(sql: Raw, stamp: tuple[int, str], packed: bytes, body: dict[str, Any],
+def _close(session: Session, stamp: tuple[int, str], packed: bytes, body: dict[str, Any],
            delivered: bool) -> None:
     """The ``shift.closed`` ``body`` (``packed``, stamped (hlc, origin)) becomes the
     shift's closing if it is the earliest of two made while cut apart, or the one that
     ERPNext holds (``delivered``); the sales it does not cover are late."""
+    sql = raw(session)
     shift, covers = body["shift"], body["covers"]
     sql.run(_ENSURE_SHIFT, (shift, _EMPTY, ShiftStatus.OPEN.value))
     current = sql.one("SELECT closed_hlc, closed_origin FROM shifts WHERE shift = ?", (shift,))
@@ -263,7 +266,7 @@ def _close(sql: Raw, stamp: tuple[int, str], packed: bytes, body: dict[str, Any]
         if now_late != bool(late):
             sql.run("UPDATE sales SET late = ? WHERE origin = ? AND seq = ?",
                     (int(now_late), origin, seq))
-            _move(sql, origin, seq, _slot(sql, shift, invoice, bool(late)),
+            _move(session, origin, seq, _slot(sql, shift, invoice, bool(late)),
                   _slot(sql, shift, invoice, now_late))
 
 
@@ -278,7 +281,7 @@ def _late_reconciled(session: Session, event: Event, body: dict[str, Any]) -> No
     for invoice in body["invoices"]:
         now = sql.one("SELECT hlc, origin FROM late_reconciled WHERE invoice = ?", (invoice,))
         if now is None or (event.hlc, event.origin) < (now[0], now[1]):
-            _reslot(sql, invoice, "INSERT OR REPLACE INTO late_reconciled (invoice,"
+            _reslot(session, invoice, "INSERT OR REPLACE INTO late_reconciled (invoice,"
                     " reconciliation, hlc, origin) VALUES (?, ?, ?, ?)",
                     event.id, event.hlc, event.origin)
 
@@ -299,22 +302,23 @@ def _carried(session: Session, event: Event, body: dict[str, Any]) -> None:
         row = sql.one("SELECT hlc, body FROM every_event WHERE origin = ? AND seq = ?",
                       (origin, int(seq)))
         if row is not None and (closed := unpack_body(row[1])).get("covers") is not None:
-            _close(sql, (int(row[0]), origin), row[1], closed, True)  # it came first
+            _close(session, (int(row[0]), origin), row[1], closed, True)  # it came first
     for invoice in body.get("carried") or ():  # ERPNext consolidates a sale only once
         if not sql.one("SELECT 1 FROM carried WHERE invoice = ?", (invoice,)):
-            _reslot(sql, str(invoice), "INSERT INTO carried (invoice, closing) VALUES (?, ?)",
+            _reslot(session, str(invoice), "INSERT INTO carried (invoice, closing) VALUES (?, ?)",
                     str(body["name"]))
 
 
-def _reslot(sql: Raw, invoice: str, record: str, *values: Any) -> None:
+def _reslot(session: Session, invoice: str, record: str, *values: Any) -> None:
     """Record where ``invoice`` is consolidated now (``record`` with (invoice, *values)),
     and move its stock there if the sale is held (else its own projector counts it
     where it now belongs)."""
+    sql = raw(session)
     sale = sql.one("SELECT shift, late, origin, seq FROM sales WHERE invoice = ?", (invoice,))
     before = None if sale is None else _slot(sql, sale[0], invoice, bool(sale[1]))
     sql.run(record, (invoice, *values))
     if sale is not None:
-        _move(sql, sale[2], sale[3], before, _slot(sql, sale[0], invoice, bool(sale[1])))
+        _move(session, sale[2], sale[3], before, _slot(sql, sale[0], invoice, bool(sale[1])))
 
 
 @projector(SUBMITTED, RETURNED)
@@ -323,7 +327,7 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
     late = _is_late(sql, body["shift"], event.origin, event.seq)
     sql.run(f"INSERT INTO sales ({SALE_COLUMNS}) VALUES ({_SALE_VALUES})",
             _sale_row(event, body, late))
-    _count_stock(sql, body, event.origin, _slot(sql, body["shift"], body["invoice"], late))
+    _count_stock(session, body, event.origin, _slot(sql, body["shift"], body["invoice"], late))
     if event.kind == RETURNED:
         sql.many(_RETURNED, [(i["pos_invoice_item"], -nano(Decimal(i["qty"])))
                              for i in body["items"]])
@@ -434,28 +438,44 @@ def _slot(sql: Raw, shift: str, invoice: str, late: bool) -> str:
     return f"{shift}{_AWAITING}"
 
 
-def _count_stock(sql: Raw, body: dict[str, Any], origin: str, slot: str,
+def _count_stock(session: Session, body: dict[str, Any], origin: str, slot: str,
                  sign: int = 1) -> None:
-    """Count what a sale or return moved in ``slot`` (``sign`` -1 takes it out again),
-    and in the items' pending sums unless their base already includes the slot. Only the
-    rows moved can have come to zero: each is dropped by its key, never by a scan."""
-    moved = [(i["item_code"], body["warehouse"], origin, slot,
-              -sign * nano(Decimal(i["stock_qty"]))) for i in body["items"]]
-    sql.many(_STOCK, moved)
+    """Count what a sale or return moved in ``slot`` (``sign`` -1 takes it out again).
+    Held until the run of sales and returns ends (``_MOVES``): they only add up."""
+    moved = _MOVES.rows(session)
+    warehouse = body["warehouse"]
+    for i in body["items"]:
+        key = (i["item_code"], warehouse, origin, slot)
+        moved[key] = moved.get(key, 0) - sign * nano(Decimal(i["stock_qty"]))
+    _MOVES.check(session)
+
+
+def _write_moves(session: Session, moved: dict[tuple[str, str, str, str], int]) -> None:
+    """The slots' changes, and the items' pending sums unless their base already includes
+    the slot. Only the rows moved can have come to zero: each is dropped by its key,
+    never by a scan."""
+    sql = raw(session)
+    rows = [(*key, qty) for key, qty in moved.items() if qty]
+    sql.many(_STOCK, rows)
     sql.many(_PENDING, [(item, warehouse, qty, shift)
-                        for item, warehouse, _, shift, qty in moved])
+                        for item, warehouse, _, shift, qty in rows])
     sql.many("DELETE FROM stock_deltas WHERE item_code = ? AND warehouse = ? AND origin = ?"
-             " AND shift = ? AND qty_nano = 0", [m[:4] for m in moved])
-    sql.many(DROP_PENDING, [m[:2] for m in moved])
+             " AND shift = ? AND qty_nano = 0", [r[:4] for r in rows])
+    sql.many(DROP_PENDING, list({r[:2] for r in rows}))
 
 
-def _move(sql: Raw, origin: str, seq: int, old: str | None, new: str) -> None:
+# No handler of a sale or return reads the stock tables; every other kind's may.
+_MOVES = Deferred("ledger.stock", _write_moves, STOCK_MOVES_HELD,
+                  kept_across=(SUBMITTED, RETURNED))
+
+
+def _move(session: Session, origin: str, seq: int, old: str | None, new: str) -> None:
     """A sale's stock from slot ``old`` to ``new`` (found late, or reconciled)."""
     if old is None or old == new:
         return
-    body = unpack_body(_body_of(sql, origin, seq))
-    _count_stock(sql, body, origin, old, sign=-1)
-    _count_stock(sql, body, origin, new)
+    body = unpack_body(_body_of(raw(session), origin, seq))
+    _count_stock(session, body, origin, old, sign=-1)
+    _count_stock(session, body, origin, new)
 
 
 # --- reads -------------------------------------------------------------------------

@@ -216,11 +216,7 @@ def _build(db_path: Path, key: bytes, after: Mapping[str, int], upto: Floor, sig
             conn.execute("DELETE FROM event_floor")
             conn.executemany("INSERT INTO event_floor (origin, seq, hash) VALUES (?, ?, ?)",
                              [(o, s, h) for o, (s, h) in upto.items()])
-            for count, event in enumerate(_between(db_path, key, after, upto), 1):
-                projections.apply(session, event)
-                if count % REBUILD_BATCH == 0:
-                    session.flush()
-            session.flush()
+            projections.apply_all(session, _between(db_path, key, after, upto))
             # The rows of sales that left, and of their delivery: the store drops the same.
             left = ledger.compact(session)
             outbox.forget(session, left)

@@ -393,13 +393,7 @@ class EventLog:
             projections.reset(tx.session)
             if start is not None:
                 start(tx.session)
-            count = 0
-            for event in self._after(tx.session, after):
-                projections.apply(tx.session, event)
-                count += 1
-                if count % REBUILD_BATCH == 0:
-                    tx.session.flush()
-            return count
+            return projections.apply_all(tx.session, self._after(tx.session, after))
 
     def _after(self, session: Session, after: Mapping[str, int]) -> Iterator[Event]:
         """The live events after ``after`` (per origin; all of one it does not name), in
@@ -501,7 +495,7 @@ class Transaction:
              e.sig or None) for e in events])
         for event in events:
             self.log._heads[event.origin] = _Head(event.seq, event.hash)
-            projections.apply(self.session, event)
+        projections.apply_all(self.session, events)
         self.recorded += events
         # Handlers write raw SQL: objects the ORM loaded earlier in this transaction
         # must be re-read.

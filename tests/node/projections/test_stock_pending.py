@@ -92,6 +92,17 @@ def held(log: EventLog) -> dict[tuple[str, str], int]:
             "SELECT item_code, warehouse, qty_nano FROM stock_pending")}
 
 
+def _arriving() -> tuple[dict[str, list[Event]], EventLog, dict[str, list[tuple]]]:
+    """The scenario's events per origin, a counter with none of them, and the tables
+    every counter must end with."""
+    events, expected = scenario()
+    queues: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        queues[event.origin].append(event)
+    tmp = Path(tempfile.mkdtemp(prefix="tmsp", dir="/tmp"))
+    return queues, EventLog(open_engine(tmp / "db", create_key_file(tmp / "key")), "C09"), expected
+
+
 def test_the_scenario_moves_stock_both_ways():
     events, tables = scenario()
     assert sum(e.kind == "stock.base" for e in events) == 4
@@ -101,12 +112,7 @@ def test_the_scenario_moves_stock_both_ways():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.randoms(use_true_random=False))
 def test_pending_is_the_sum_by_definition_in_any_order(rng: random.Random):
-    events, expected = scenario()
-    queues: dict[str, list[Event]] = defaultdict(list)
-    for event in events:
-        queues[event.origin].append(event)
-    tmp = Path(tempfile.mkdtemp(prefix="tmsp", dir="/tmp"))
-    log = EventLog(open_engine(tmp / "db", create_key_file(tmp / "key")), "C09")
+    queues, log, expected = _arriving()
     while queues:
         origin = rng.choice(sorted(queues))
         with log.transaction() as tx:
@@ -114,4 +120,24 @@ def test_pending_is_the_sum_by_definition_in_any_order(rng: random.Random):
         if not queues[origin]:
             del queues[origin]
         assert held(log) == pending_by_definition(log)  # after every single event
+    assert dump(log) == expected
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False))
+def test_pending_is_the_same_when_runs_of_events_arrive_at_once(rng: random.Random):
+    """A peer's batch (and a rebuild) applies many events at once, and adds the stock
+    moves of a run of sales and returns up before writing them: with stock readings,
+    closings and returns inside the batches, the tables are those of one event at a
+    time."""
+    queues, log, expected = _arriving()
+    while queues:
+        origin = rng.choice(sorted(queues))
+        take = rng.randint(1, 8)
+        batch, queues[origin] = queues[origin][:take], queues[origin][take:]
+        with log.transaction() as tx:
+            assert tx.receive_many(batch) == len(batch)
+        if not queues[origin]:
+            del queues[origin]
+        assert held(log) == pending_by_definition(log)
     assert dump(log) == expected
