@@ -86,6 +86,9 @@ HEARTBEAT_IVL_MS = 2_000  # ms; ZMTP PING interval, finds a peer whose TCP went 
 HEARTBEAT_TIMEOUT_MS = 6_000  # ms; no traffic for this long (3 pings) drops the connection
 HEARTBEAT_TTL_MS = 6_000  # ms; asks the remote side to drop us after this much silence
 HANDSHAKE_IVL_MS = 5_000  # ms; a CURVE handshake not done by then is dropped (slowloris)
+# s; a key not (yet) a member waits this long for a member list on its way (a joining
+# counter's, ``expect_members``) before it is refused: well inside HANDSHAKE_IVL_MS.
+MEMBERS_AWAITED_S = 3.0
 RECONNECT_IVL_MS = 250  # ms; first retry after a lost connection: a restarted till is
 #   back within a second
 RECONNECT_IVL_MAX_MS = 5_000  # ms; backoff ceiling for a peer that stays away
@@ -222,6 +225,7 @@ class Transport:
         self._endpoint: str | None = None
         self._members: dict[str, bytes] = {}
         self._node_by_key: dict[bytes, str] = {}
+        self._expected: asyncio.Event | None = None  # set when the awaited members come
         self._peers: dict[str, _Peer] = {}
         # peers whose last handshake failed on our key (ZAP): kept across a redial, which
         # is a new socket but the same answer until the peer gives another
@@ -323,6 +327,16 @@ class Transport:
                 self._refused_by.discard(peer_id)
         if left and self.state is TransportState.RUNNING:
             self._spawn(self._reopen(), "reopen")
+        if self._expected is not None:
+            self._expected.set()
+            self._expected = None
+
+    def expect_members(self) -> None:
+        """The member list is on its way (a joining counter's, from the inviting counter,
+        while the others already dial it): until ``set_members`` brings it, a handshake
+        from a key not listed waits for it, at most ``MEMBERS_AWAITED_S``, instead of
+        being refused (and logged as a refusal) a moment too early."""
+        self._expected = asyncio.Event()
 
     def connect(self, peer_id: str, endpoint: str, peer_public_key: bytes | str) -> bool:
         """Dial a member; True when this call (re)dialled it, so the caller greets it.
@@ -487,6 +501,10 @@ class Transport:
             try:
                 request = await zap.recv_multipart()
                 reply, node, reason = zap_reply(request, self._node_by_key)
+                if node is None and self._expected is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._expected.wait(), MEMBERS_AWAITED_S)
+                    reply, node, reason = zap_reply(request, self._node_by_key)
                 await zap.send_multipart(reply)
             except zmq.ZMQError as exc:
                 raise TransportError(f"the ZAP handler failed: {exc}") from exc

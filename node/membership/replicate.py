@@ -413,12 +413,16 @@ class Replication:
 
     # --- joining ----------------------------------------------------------------------------
 
-    def seed_members(self, members: list[dict[str, Any]]) -> None:
-        """Members as the inviting counter named them, before our log holds them."""
+    def seed_members(self, members: list[dict[str, Any]], *, complete: bool = True) -> None:
+        """Members as the inviting counter named them, before our log holds them;
+        ``complete=False``: more are on their way, and the handshakes of keys not yet
+        known wait for them (``Transport.expect_members``)."""
         self._seeded = {m["node"]: counters.Member(m["node"], m["public_key"], False,
                                                   m.get("endpoint"))
                         for m in members}
         self._sync_members()
+        if not complete:
+            self.transport.expect_members()
 
     def progress(self, peer: str) -> tuple[int, int]:
         """Events we hold and events ``peer`` holds (0 until it has said Hello)."""

@@ -341,10 +341,13 @@ async def _bootstrap(config: Config, code: InviteCode, log: EventLog, keypair: K
     replication = Replication(node)
     # Listen first, so the enrolment names the address peers can really dial us at, and
     # admit the inviting counter's key (from the code): it dials us as soon as we enrol.
+    # The others dial us as soon as they hear of it, which may be before the inviting
+    # counter's answer names them: their handshakes wait for that answer.
     # Quiet until the snapshot is in: it needs a store without events.
     replication.paused = True
     await replication.start()
-    replication.seed_members([{"node": code.issuer, "public_key": code.issuer_key}])
+    replication.seed_members([{"node": code.issuer, "public_key": code.issuer_key}],
+                             complete=False)
     try:
         answer = await asyncio.to_thread(request_join, code, config.node_id, keypair,
                                          node.replication_endpoint)

@@ -138,6 +138,54 @@ def test_a_key_that_is_not_a_member_is_refused(caplog: pytest.LogCaptureFixture)
     assert "it refused our key" in caplog.text
 
 
+def test_a_member_that_dials_a_joining_counter_before_it_knows_the_members_is_let_in(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A joining counter knows the inviting counter only, until its answer names the
+    others; a member that heard of the enrolment first and dials at once is let in when
+    that answer comes, not refused (the refusal was printed by `tillmesh join`)."""
+    async def scenario() -> None:
+        joiner, member = Peer("C03"), Peer("C02")
+        joiner.t.set_members(members(joiner))
+        joiner.t.expect_members()
+        member.t.set_members(members(joiner, member))
+        await joiner.t.start()
+        await member.t.start()
+        assert member.t.connect("C03", joiner.t.endpoint, joiner.public)
+        await member.t.send("C03", b"welcome")
+        await asyncio.sleep(0.2)  # its handshake waits at the joiner
+        joiner.t.set_members(members(joiner, member))  # the inviting counter's answer
+        await joiner.expect("C02", b"welcome")
+        await close(joiner, member)
+
+    with caplog.at_level(logging.INFO, logger="tillmesh.replication.transport"):
+        run(scenario())
+    assert "refused" not in caplog.text
+
+
+def test_a_stranger_is_still_refused_by_a_counter_waiting_for_its_members(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("tillmesh.replication.transport.MEMBERS_AWAITED_S", 0.2)
+
+    async def scenario() -> None:
+        joiner, stranger = Peer("C03"), Peer("C09")
+        joiner.t.set_members(members(joiner))
+        joiner.t.expect_members()  # and the list never comes
+        stranger.t.set_members(members(joiner, stranger))
+        await joiner.t.start()
+        await stranger.t.start()
+        assert stranger.t.connect("C03", joiner.t.endpoint, joiner.public)
+        await stranger.t.send("C03", b"let me in")
+        await until(lambda: "it refused our key" in caplog.text)
+        assert joiner.inbox == []
+        await close(joiner, stranger)
+
+    with caplog.at_level(logging.INFO, logger="tillmesh.replication.transport"):
+        run(scenario())
+    assert "refused a peer connection from 127.0.0.1" in caplog.text
+
+
 def test_revoking_a_member_tells_it_then_cuts_it_off_and_it_knows(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
