@@ -35,6 +35,8 @@ from types import TracebackType
 from typing import IO, Any
 
 from tillmesh.lab.demo_data import demo_master_docs
+from tillmesh.lab.processes import free_port as free_port  # the tests import them from here
+from tillmesh.lab.processes import network as network
 from tillmesh.node.api.client import Client
 from tillmesh.node.errors import NodeUnavailable
 from tillmesh.node.ops.config import load
@@ -52,25 +54,11 @@ ADMIN_PIN = "246810"  # the first admin of a real (non-demo) test store: 6 digit
 CLIENT_TIMEOUT_S = 5.0  # seconds a test client waits for an answer
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def free_udp_port() -> int:
     """A UDP port on 127.0.0.1 for an isolated mDNS (never the real 5353)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def network(*extra: str) -> tuple[str, ...]:
-    """Loopback replication settings with fixed ports (peers must know where to dial)."""
-    return ("--listen", f"tcp://127.0.0.1:{free_port()}",
-            "--join-listen", f"tcp://127.0.0.1:{free_port()}", "--advertise", "127.0.0.1",
-            "--no-mdns", *extra)
 
 
 class NodeFailed(AssertionError):

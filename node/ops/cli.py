@@ -170,6 +170,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tillmesh.node.ops.daemon import run
     from tillmesh.node.ops.provisioning import initialise
 
+    if args.counters > 1:
+        from tillmesh.lab import demo_store
+
+        return demo_store.run(args.counters, headless=args.headless, keep=args.keep,
+                              say=lambda line: print(line, flush=True), pace_s=args.pace)
     data_dir = Path(args.data_dir or DEMO_DIR)
     if not (data_dir / config_mod.CONFIG_NAME).exists():
         # One demo counter on this machine: replication listens on loopback only.
@@ -479,6 +484,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-erpnext", action="store_true", help="no ERPNext simulator")
     p.add_argument("--erpnext-port", type=int, default=SIMULATOR_PORT,
                    help="the simulator's port")
+    p.add_argument("--counters", type=int, default=1, metavar="N",
+                   help="a store of N counters (2-9) and the simulator, in a new folder, "
+                   "through a scripted day (sales, a return at another counter, a partition "
+                   "and its heal, a remote close, ERPNext down and back) and its report")
+    p.add_argument("--headless", action="store_true",
+                   help="with --counters: no app, a live summary only")
+    p.add_argument("--keep", action="store_true",
+                   help="with --counters: keep the counters' folders and logs")
+    p.add_argument("--pace", type=float, default=5.0, metavar="SECONDS",
+                   help="with --counters and the app: seconds between the day's steps")
     p.set_defaults(fn=cmd_demo)
     sub.add_parser("status", help="what the store holds").set_defaults(fn=cmd_status)
     sub.add_parser("users", help="list users and roles").set_defaults(fn=cmd_users)

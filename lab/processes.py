@@ -1,0 +1,82 @@
+"""``tillmesh`` commands and ``tillmesh run`` processes of demo counters, on this machine.
+
+Loopback only: replication on 127.0.0.1 with kernel-chosen ports, no mDNS. A counter's
+output goes to ``run.log`` beside its data dir, which the caller names in any error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tillmesh.node.api.client import Client
+from tillmesh.node.errors import NodeUnavailable
+from tillmesh.node.ops.config import load
+
+START_DEADLINE_S = 30.0  # seconds for `tillmesh run` to answer (a loaded 2-core machine)
+PING_TIMEOUT_S = 0.25  # seconds per readiness ping
+STOP_TIMEOUT_S = 10.0  # seconds between SIGTERM and SIGKILL
+LOOPBACK = ("--listen", "tcp://127.0.0.1:0", "--join-listen", "tcp://127.0.0.1:0",
+            "--advertise", "127.0.0.1", "--no-mdns")  # one counter: nobody dials it
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def network(*extra: str) -> tuple[str, ...]:
+    """Loopback replication settings with fixed ports: the other counters dial the port
+    a counter's enrolment names, which must stay the same across its restarts."""
+    return ("--listen", f"tcp://127.0.0.1:{free_port()}",
+            "--join-listen", f"tcp://127.0.0.1:{free_port()}", "--advertise", "127.0.0.1",
+            "--no-mdns", *extra)
+
+
+def tillmesh(*args: str) -> list[str]:
+    """The command line of ``tillmesh ARGS`` with this Python."""
+    return [sys.executable, "-m", "tillmesh.node.ops.cli", *args]
+
+
+class CounterProcess:
+    """``tillmesh run`` on ``data_dir``: ``start`` returns once its local API answers."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.log = data_dir.parent / f"{data_dir.name}-run.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return load(self.data_dir).api_endpoint
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(tillmesh("--data-dir", str(self.data_dir), "run"),
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + START_DEADLINE_S
+        with Client(self.endpoint, timeout=PING_TIMEOUT_S) as client:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"the counter in {self.data_dir} exited; see {self.log}")
+                with contextlib.suppress(NodeUnavailable):
+                    client.call("methods")
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the counter in {self.data_dir} did not answer in "
+                                       f"{START_DEADLINE_S} s; see {self.log}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
