@@ -249,6 +249,12 @@ class Context(QObject):
         def got(state: Any) -> None:
             self._state_out = False
             self.set_counter_state(state)
+            # A supervisor closed (or opened) this counter's shift from elsewhere: the
+            # shift panel and the header follow within a poll, not at the next payment.
+            held = (self.shift or {}).get("shift")
+            if "open_shift" in state and state["open_shift"] != held \
+                    and self.state.phase is Phase.ACTIVE:
+                self.call("shift_current", None, self.set_shift)
 
         # With the health ping: as cheap and login-free, it must neither keep a test's
         # or a screen's "busy" up nor, slow once, mark the node down on its own.

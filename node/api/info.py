@@ -68,14 +68,20 @@ def standing(node: Node, session: Session) -> Standing:
 def counter_state(node: Node) -> dict[str, Any]:
     """Where this counter stands: active, revoked, refused, paused or cut off, and why.
 
-    With the store's time zone, and this counter's release, protocol and schema and the
-    releases the store allows ([]: any). No login: the app asks on every screen, also
-    before anyone logged in, and a poll must not keep a session awake."""
+    With the store's time zone, this counter's release, protocol and schema and the
+    releases the store allows ([]: any), and its open shift (``open_shift``, or None): a
+    supervisor may open or close it from elsewhere, and the app follows. No login: the app
+    asks on every screen, also before anyone logged in, and a poll must not keep a session
+    awake."""
     with node.read() as s:
         stands = standing(node, s)
         allowed = release.allowed(s)
+        try:
+            shift: str | None = ledger.open_shift(s, node.node_id)
+        except ShiftError:
+            shift = None
     return {"node": node.node_id, "timezone": node.config.timezone, **stands.to_wire(),
-            **release.identity(), "allowed_releases": allowed}
+            **release.identity(), "allowed_releases": allowed, "open_shift": shift}
 
 
 @api_method(auth=Auth.NONE)

@@ -165,6 +165,22 @@ def test_the_shift_panel_says_no_shift_is_open_after_the_close(app, node):
     assert shifts.open_here.isVisible()
 
 
+def test_a_shift_closed_from_elsewhere_leaves_the_till_within_a_poll(app, node):
+    """A supervisor closes the cashier's shift from another till (here, another session):
+    the cashier's header says so at the next poll (every COUNTER_STATE_MS), with nobody
+    touching the till, not only at the payment."""
+    shift = ensure_shift(node)
+    app.login(*CASHIER)
+    header = app.window.who
+    app.wait(lambda: shift in header.text())
+    with client(node, SUPERVISOR) as api:
+        api.shift_close(shift, {"Cash": "0", "Card": "0"})
+    app.wait(lambda: "no open shift" in header.text())
+    assert app.ctx.shift is None
+    opened = ensure_shift(node)  # and one opened from elsewhere shows up the same way
+    app.wait(lambda: opened in header.text())
+
+
 def test_the_lockout_says_the_stores_time_whatever_the_tills_zone(till_in_utc, open_app, node):
     with client(node) as api:
         api.user_create("tzuser", "Zone Test", "cashier", pin="4321")
