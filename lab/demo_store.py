@@ -37,7 +37,7 @@ from typing import Any
 from tillmesh.lab.demo_data import POS_PROFILE, demo_master_docs
 from tillmesh.lab.erpnext_simulator import Simulator
 from tillmesh.lab.processes import CounterProcess, network, tillmesh
-from tillmesh.node.api.client import Client
+from tillmesh.node.api.client import DEFAULT_TIMEOUT_S, Client
 from tillmesh.node.erpnext import ErpNextClient, ErpNextSettings, save_settings, setup
 from tillmesh.node.errors import TillmeshError
 from tillmesh.node.ops.config import load
@@ -62,15 +62,17 @@ Say = Callable[[str], None]
 
 @dataclass
 class Till:
-    """One counter of the demo: its process and its staff's logged-in clients."""
+    """One counter of the demo: its process and its staff's logged-in clients (an answer
+    not come within ``timeout_s`` is NodeUnavailable)."""
 
     name: str
     counter: CounterProcess
+    timeout_s: float = DEFAULT_TIMEOUT_S
     clients: dict[str, Client] = field(default_factory=dict)
 
     def as_user(self, user: tuple[str, str]) -> Client:
         if user[0] not in self.clients:
-            client = Client(self.counter.endpoint)
+            client = Client(self.counter.endpoint, timeout=self.timeout_s)
             client.login(*user)
             self.clients[user[0]] = client
         return self.clients[user[0]]
@@ -130,7 +132,7 @@ class DemoStore:
         self.tills = [Till(f"C{n:02d}", CounterProcess(self.root / f"C{n:02d}"))
                       for n in range(1, counters + 1)]
         self.sold: dict[str, list[str]] = {t.name: [] for t in self.tills}
-        self.codes = _barcodes()
+        self.codes = barcodes()
 
     # --- the store ---------------------------------------------------------------------------
 
@@ -222,11 +224,8 @@ class DemoStore:
 
     def agree(self, deadline_s: float = AGREE_S) -> float:
         """Seconds until every counter holds the same events."""
-        def alike() -> bool:
-            vectors = self.vectors()
-            return all(v == vectors[0] for v in vectors)
-
-        return _until(alike, deadline_s, "the counters did not come to hold the same events")
+        return until(lambda: alike(self.vectors()), deadline_s,
+                     "the counters did not come to hold the same events")
 
     def delivered(self) -> bool:
         states = [t.as_user(ADMIN).call("erpnext_status") for t in self.tills]
@@ -267,14 +266,14 @@ class DemoStore:
         self.step("ERPNext is down; every counter sells on")
         for till in self.tills[1:]:
             self.sell(till)
-        _until(lambda: any(t.as_user(ADMIN).call("erpnext_status")["reachable"] is False
+        until(lambda: any(t.as_user(ADMIN).call("erpnext_status")["reachable"] is False
                            for t in self.tills), NOTICE_S, "no counter found ERPNext down")
         self.simulator.faults.down = False
         self.step("ERPNext is back")
         for till in self.tills[1:]:
             self.close_shift(till, till, short=Decimal("0.50") if till is last else Decimal(0))
         self.agree()
-        took = _until(self.delivered, DELIVER_S, "the counters did not deliver everything")
+        took = until(self.delivered, DELIVER_S, "the counters did not deliver everything")
         self.step(f"every shift closed; everything delivered {took:.1f} s after the last close")
         return healed
 
@@ -287,29 +286,53 @@ class DemoStore:
         """What the day left, read from the counters and ERPNext; the counters stop."""
         answered = [i for invoices in self.sold.values() for i in invoices]
         lost = [f"{i} missing on {t.name}" for t in self.tills for i in answered
-                if not _holds(t.as_user(CASHIER), i)]
-        docs = self.simulator.docs(INVOICE)
-        names = Counter(str(d["name"]) for d in docs)
-        origins = Counter(str(d.get(ORIGIN_FIELD)) for d in docs)
-        lost += [f"{i} not in ERPNext" for i in answered if i not in names]
-        duplicated = ([f"invoice {i} answered {n} times" for i, n in
-                       Counter(answered).items() if n > 1]
-                      + [f"{o} in ERPNext {n} times" for o, n in origins.items() if n > 1])
-        closings = [d for d in self.simulator.docs(CLOSING) if d.get("docstatus") == 1]
-        undelivered = [f"{t.name}'s shift closed but not consolidated"
-                       for t in self.tills if not any(
-                           str(c.get("pos_opening_entry", "")).startswith(t.name)
-                           for c in closings)]
-        erpnext = {"POS Invoices": len(docs),
-                   "returns": sum(1 for d in docs if d.get("is_return")),
-                   "consolidated": sum(1 for d in docs if d.get("status") == "Consolidated"),
-                   "openings": len(self.simulator.docs(OPENING)), "closings": len(closings)}
+                if not holds(t.as_user(CASHIER), i)]
+        held_by_erpnext = books(answered, self.simulator.docs, [t.name for t in self.tills])
+        # ERPNext stops first: its answers (acks, stock readings) are events too, and the
+        # counters must be compared holding the same ones.
+        self.simulator.stop()
+        self.agree()
         for till in self.tills:
             till.logout()
             till.counter.stop()
-        held = {t.name: _digests(t.counter.data_dir) for t in self.tills}
-        return Report(dict(self.sold), erpnext, lost, duplicated, divergent(held),
-                      len(projection_tables()), healed, undelivered)
+        return Report(dict(self.sold), held_by_erpnext.counts, lost + held_by_erpnext.lost,
+                      held_by_erpnext.duplicated,
+                      divergent({t.name: digests(t.counter.data_dir) for t in self.tills}),
+                      len(projection_tables()), healed, held_by_erpnext.undelivered)
+
+
+@dataclass(frozen=True)
+class Books:
+    """What ERPNext holds of the store's answers."""
+
+    counts: dict[str, int]  # documents by kind
+    lost: list[str]  # answered, not in ERPNext
+    duplicated: list[str]  # answered twice, or one event booked twice
+    undelivered: list[str]  # a shift opened in ERPNext and not closed, a counter never closed
+
+
+def books(answered: list[str], docs: Callable[[str], list[dict[str, Any]]],
+          counters: list[str]) -> Books:
+    """``answered``: every invoice number an answer named (sales and returns);
+    ``docs(doctype)``: ERPNext's documents of that doctype."""
+    invoices = docs(INVOICE)
+    names = Counter(str(d["name"]) for d in invoices)
+    origins = Counter(str(d.get(ORIGIN_FIELD)) for d in invoices)
+    closings = [d for d in docs(CLOSING) if d.get("docstatus") == 1]
+    closed = {str(c.get("pos_opening_entry")) for c in closings}
+    openings = docs(OPENING)
+    return Books(
+        {"POS Invoices": len(invoices),
+         "returns": sum(1 for d in invoices if d.get("is_return")),
+         "consolidated": sum(1 for d in invoices if d.get("status") == "Consolidated"),
+         "openings": len(openings), "closings": len(closings)},
+        [f"{i} not in ERPNext" for i in answered if i not in names],
+        [f"invoice {i} answered {n} times" for i, n in Counter(answered).items() if n > 1]
+        + [f"{o} in ERPNext {n} times" for o, n in origins.items() if n > 1],
+        [f"shift {o['name']} opened in ERPNext, never closed" for o in openings
+         if str(o["name"]) not in closed]
+        + [f"no shift of {c} closed in ERPNext" for c in counters
+           if not any(name.startswith(c) for name in closed)])
 
 
 def divergent(held: dict[str, dict[str, str]]) -> list[str]:
@@ -322,7 +345,8 @@ def divergent(held: dict[str, dict[str, str]]) -> list[str]:
             if digests.get(table) != first.get(table)]
 
 
-def _digests(data_dir: Path) -> dict[str, str]:
+def digests(data_dir: Path) -> dict[str, str]:
+    """Each projection table's digest, and the events', in a stopped counter's store."""
     config = load(data_dir)
     engine = open_engine(config.db_path, read_key_file(config.key_path))
     try:
@@ -336,7 +360,8 @@ def _digests(data_dir: Path) -> dict[str, str]:
         engine.dispose()
 
 
-def _holds(client: Client, invoice: str) -> bool:
+def holds(client: Client, invoice: str) -> bool:
+    """Whether the counter of ``client`` holds ``invoice``."""
     try:
         client.invoice_get(invoice)
     except TillmeshError:
@@ -344,7 +369,13 @@ def _holds(client: Client, invoice: str) -> bool:
     return True
 
 
-def _until(done: Callable[[], bool], deadline_s: float, failure: str) -> float:
+def alike(vectors: list[dict[str, int]]) -> bool:
+    """Whether every counter holds the same events."""
+    return all(v == vectors[0] for v in vectors)
+
+
+def until(done: Callable[[], bool], deadline_s: float, failure: str) -> float:
+    """Seconds until ``done()``; TimeoutError naming ``failure`` after ``deadline_s``."""
     start = time.monotonic()
     while not done():
         if time.monotonic() - start > deadline_s:
@@ -360,7 +391,7 @@ def _run(command: list[str], stdin: str) -> None:
         raise RuntimeError(f"{' '.join(command[2:])} failed: {result.stderr.strip()}")
 
 
-def _barcodes() -> list[str]:
+def barcodes() -> list[str]:
     """EAN-13 codes of enabled demo items sold per piece."""
     priced = {doc["item_code"] for doctype, doc in demo_master_docs()
               if doctype == "Item Price" and doc["uom"] == "Nos"}

@@ -45,10 +45,12 @@ def tillmesh(*args: str) -> list[str]:
 
 
 class CounterProcess:
-    """``tillmesh run`` on ``data_dir``: ``start`` returns once its local API answers."""
+    """``tillmesh run`` on ``data_dir``: ``start`` returns once its local API answers.
+    ``prefix`` runs it inside something, e.g. ``ip netns exec HOST`` (a test's host)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, prefix: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
+        self.prefix = prefix
         self.log = data_dir.parent / f"{data_dir.name}-run.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -58,7 +60,8 @@ class CounterProcess:
 
     def start(self) -> None:
         with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen(tillmesh("--data-dir", str(self.data_dir), "run"),
+            self.proc = subprocess.Popen([*self.prefix, *tillmesh("--data-dir", str(self.data_dir),
+                                                                  "run")],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + START_DEADLINE_S
         with Client(self.endpoint, timeout=PING_TIMEOUT_S) as client:

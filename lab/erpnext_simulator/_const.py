@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-HOST = "127.0.0.1"  # never another address: the simulator is a test double, not a service
+# The default, and the only address but one inside a network namespace a test made (the
+# fault suite's ERPNext host): the simulator is a test double, not a service.
+HOST = "127.0.0.1"
 SITE_TIMEZONE = "Europe/Berlin"  # ERPNext answers `modified` etc. in site-local time
 
 DEFAULT_PAGE_LENGTH = 20  # rows; Frappe's get_list default when no limit is sent

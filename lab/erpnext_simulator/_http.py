@@ -36,13 +36,13 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # close() joins the tracked threads itself, with a timeout
 
-    def __init__(self, api: Api, log: Any, port: int = 0) -> None:
+    def __init__(self, api: Api, log: Any, port: int = 0, host: str = HOST) -> None:
         self.api = api
         self.log = log  # callable(method, path, status) recording each request
         self.stopping = threading.Event()
         self._open: dict[socket.socket, threading.Thread] = {}
         self._open_lock = threading.Lock()
-        super().__init__((HOST, port), _Handler)
+        super().__init__((host, port), _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(target=self.process_request_thread,

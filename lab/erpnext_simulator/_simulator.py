@@ -14,7 +14,12 @@ from types import TracebackType
 from tillmesh.lab import demo_data
 from tillmesh.lab.erpnext_simulator._api import Api
 from tillmesh.lab.erpnext_simulator._clock import Clock, SiteClock, parse_datetime
-from tillmesh.lab.erpnext_simulator._const import JOB_DELAY_S, OPENING_STOCK_AT, STOP_JOIN_S
+from tillmesh.lab.erpnext_simulator._const import (
+    HOST,
+    JOB_DELAY_S,
+    OPENING_STOCK_AT,
+    STOP_JOIN_S,
+)
 from tillmesh.lab.erpnext_simulator._faults import Faults
 from tillmesh.lab.erpnext_simulator._http import Server
 from tillmesh.lab.erpnext_simulator._seeds import build
@@ -84,8 +89,9 @@ class Simulator:
             self._book_stock(plan.stock)
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self, port: int = 0) -> str:
-        """Serve in a background thread; returns ``http://127.0.0.1:<port>``."""
+    def start(self, port: int = 0, host: str = HOST) -> str:
+        """Serve in a background thread; returns ``http://<host>:<port>`` (127.0.0.1, or
+        an address of a test's network namespace)."""
         with self._lock:
             if self.state is State.RUNNING:
                 return self.url
@@ -95,7 +101,7 @@ class Simulator:
                       api_secret=self.api_secret, on_jobs=self._jobs.enqueue,
                       keep_resource_names=not self.drop_resource_names, api_v2=self.api_v2,
                       throttle=self.throttle)
-            self._server = Server(api, self._record, port)
+            self._server = Server(api, self._record, port, host)
             self._thread = threading.Thread(target=self._server.serve_forever,
                                             kwargs={"poll_interval": 0.05}, daemon=True,
                                             name="erpnext-sim-server")

@@ -1,0 +1,28 @@
+"""The fault suite's short form (CI): three counters and ERPNext on hosts of their own, a
+seeded schedule of faults beside the workload; nothing lost, duplicated, divergent or
+undelivered. The long form: ``python -m tests.faults`` (see there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.faults import lan
+from tests.faults.store import run
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(lan.unavailable() is not None,
+                                 reason=f"{lan.unavailable()}: cannot make hosts here")]
+
+SEED = 16
+ROUNDS = 8
+
+
+def test_a_store_through_a_seeded_schedule_of_faults_loses_nothing(tmp_path: Path) -> None:
+    said: list[str] = []
+    result = run(SEED, ROUNDS, harsh=False, root=tmp_path, say=said.append)
+    print("\n" + result.table())
+    assert result.whole, result.table()
+    assert result.outcomes["sale ok"] >= ROUNDS, result.table()
+    assert sum(result.faults.values()) == ROUNDS
