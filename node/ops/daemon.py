@@ -82,6 +82,12 @@ async def serve(config: Config) -> None:
         from tillmesh.node.membership.replicate import Replication
 
         replication = Replication(node)
+    # Before replication starts (mDNS probing takes a second or two), while the API already
+    # answers: `tillmesh erpnext setup` run meanwhile reaches the link. It forwards only
+    # once elected, and a counter that just started elects nobody for a while.
+    link = _erpnext_link(node, replication)
+    link.reload()  # forwards when `tillmesh erpnext setup` was run; `setup` reloads it later
+    if replication is not None and node.keypair is not None:
         shutil.rmtree(config.data_dir / "snapshots", ignore_errors=True)  # a stop's leftovers
         join = JoinListener(config.join_listen, node.keypair,
                             functools.partial(join_request, node))
@@ -91,10 +97,9 @@ async def serve(config: Config) -> None:
                 node.join_endpoint = advertised(join.endpoint, config.advertise)
             await replication.start()  # mDNS probing takes a second or two
         except BaseException:
+            await link.close()
             await server.close()
             raise
-    link = _erpnext_link(node, replication)
-    link.reload()  # forwards when `tillmesh erpnext setup` was run; `setup` reloads it later
     snapshot_check.start(node)  # the tables a snapshot brought, checked in the background
     archiver = asyncio.create_task(_archive_daily(node)) if node.keypair is not None else None
     stop = asyncio.Event()
