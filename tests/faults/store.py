@@ -19,6 +19,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,8 @@ SIM_START_S = 30.0
 AGREE_S = 120.0  # seconds for the healed store to hold the same events everywhere
 DELIVER_S = 180.0  # seconds for everything to reach ERPNext once all is healed
 RETURN_CHANCE = 0.3  # of a round having a return of another counter's sale
-FAULTS = ("cut one", "split", "bridge", "loss", "kill", "stop", "erpnext down")
+FAULTS = ("cut one", "split", "bridge", "loss", "kill", "stop", "erpnext down",
+          "closed away")
 
 
 @dataclass
@@ -240,7 +242,38 @@ class FaultStore:
         elif fault == "stop" and victim.state == "up":
             self._signal(victim, signal.SIGSTOP, "stopped")
             return lambda: self._resume(victim)
+        elif fault == "closed away" and victim.state == "up":
+            return self._close_away(victim)
         return self.lan.heal
+
+    def _close_away(self, victim: CounterHost) -> Callable[[], None]:
+        """``victim`` is cut off and a supervisor elsewhere closes its shift, while it
+        sells on: those sales are late. After the heal a supervisor reconciles them and
+        the cashier opens a new shift."""
+        others = [c for c in self.running() if c is not victim]
+        if not others:
+            return self.lan.heal
+        self.lan.cut([victim.name], [c.name for c in others])
+        closer = self.rng.choice(others)
+        supervisor = closer.as_user(SUPERVISOR)
+        shift = next((s["shift"] for s in supervisor.shift_list("open")
+                      if s["counter"] == victim.name), None)
+        if shift is not None:
+            expected = supervisor.shift_report(shift)["report"]["expected"]
+            self._call("remote close", lambda: supervisor.shift_close(
+                shift, {"Cash": "0", "Card": "0", **expected}))
+
+        def undo() -> None:
+            self.lan.heal()
+            self.agree()
+            for closed in supervisor.shift_list("closed"):
+                if closed.get("late_unreconciled"):
+                    self._call("late reconciled", partial(
+                        supervisor.call, "shift_reconcile", shift_id=closed["shift"],
+                        counted={"Cash": "0", "Card": "0"}))
+            if victim.as_user(CASHIER).shift_current() is None:
+                victim.as_user(CASHIER).shift_open({"Cash": "100.00"})
+        return undo
 
     def _signal(self, till: CounterHost, sig: signal.Signals, state: str) -> None:
         assert till.counter.proc is not None
@@ -260,8 +293,14 @@ class FaultStore:
         till.state = "up"
 
     def rounds(self, count: int, harsh: bool) -> None:
+        """The first ``len(FAULTS)`` rounds take every kind once, in a seeded order (a
+        short run covers them all); then at random."""
+        first = self.rng.sample(FAULTS, len(FAULTS))
         for number in range(1, count + 1):
             faults = self.rng.sample(FAULTS, 2 if harsh else 1)
+            if number <= len(first):
+                faults[0] = first[number - 1]
+                faults = list(dict.fromkeys(faults))  # not the same kind twice at once
             undo = [self.apply(f) for f in faults]
             for till in self.running():
                 self.sell(till)
