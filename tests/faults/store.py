@@ -345,10 +345,22 @@ class FaultStore:
         self.close()
         docs = json.loads(self.dump.read_text())
         held = books(answered, lambda doctype: list(docs.get(doctype, [])), list(COUNTERS))
+        tables = {c.name: digests(c.counter.data_dir) for c in self.counters.values()}
         return Result(self.outcomes, self.faults, lost + held.lost + alive, held.duplicated,
-                      divergent({c.name: digests(c.counter.data_dir)
-                                 for c in self.counters.values()}),
+                      divergent(tables) + self._rebuilt_otherwise(tables),
                       held.undelivered, agreed, held.counts)
+
+    def _rebuilt_otherwise(self, tables: dict[str, dict[str, str]]) -> list[str]:
+        """`tillmesh rebuild` on each stopped counter: the tables it builds from the
+        events must be the ones the counter kept as it ran."""
+        differ = []
+        for till in self.counters.values():
+            self._command(till, ["rebuild"], "")
+            again = digests(till.counter.data_dir)
+            differ += [f"{table} differs after rebuild on {till.name}"
+                       for table, digest in tables[till.name].items()
+                       if again.get(table) != digest]
+        return differ
 
 
 def run(seed: int, rounds: int, harsh: bool, root: Path,
