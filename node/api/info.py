@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tillmesh.node.api._methods import Auth, api_method
-from tillmesh.node.errors import ShiftError, TillmeshError
+from tillmesh.node.errors import TillmeshError
 from tillmesh.node.membership import release
 from tillmesh.node.membership.standing import Standing, judge
 from tillmesh.node.projections import ledger, refunds
@@ -32,10 +32,7 @@ def status(node: Node, caller: Caller) -> dict[str, Any]:
     method of that name): over-returns and returns the sale's counter did not confirm.
     """
     with node.read() as s:
-        try:
-            shift: str | None = ledger.open_shift(s, node.node_id)
-        except ShiftError:
-            shift = None
+        shift = ledger.open_shift_or_none(s, node.node_id)
         try:
             modes = [{"name": m.name, "type": m.type, "is_cash": m.is_cash}
                      for m in node.context(s).modes.values()]
@@ -76,10 +73,7 @@ def counter_state(node: Node) -> dict[str, Any]:
     with node.read() as s:
         stands = standing(node, s)
         allowed = release.allowed(s)
-        try:
-            shift: str | None = ledger.open_shift(s, node.node_id)
-        except ShiftError:
-            shift = None
+        shift = ledger.open_shift_or_none(s, node.node_id)
     return {"node": node.node_id, "timezone": node.config.timezone, **stands.to_wire(),
             **release.identity(), "allowed_releases": allowed, "open_shift": shift}
 

@@ -89,10 +89,7 @@ def shift_open(node: Node, caller: Caller, opening: dict[str, Any]) -> dict[str,
         s = tx.session
         node.check_selling(s)
         float_ = _amounts(node, s, opening, "opening")
-        try:
-            current: str | None = ledger.open_shift(s, node.node_id)
-        except ShiftError:
-            current = None
+        current = ledger.open_shift_or_none(s, node.node_id)
         if current is not None:
             raise ShiftError(f"Shift {current} is already open on this counter")
         node.authorize(s, caller, Action.SHIFT_OPEN)

@@ -483,12 +483,18 @@ def _move(session: Session, origin: str, seq: int, old: str | None, new: str) ->
 
 def open_shift(session: Session, counter: str) -> str:
     """The id of the counter's open shift; ShiftError when none is open."""
+    shift = open_shift_or_none(session, counter)
+    if shift is None:
+        raise ShiftError("No open shift on this counter: open a shift first")
+    return shift
+
+
+def open_shift_or_none(session: Session, counter: str) -> str | None:
+    """The id of the counter's open shift, or None."""
     row = raw(session).one(
         "SELECT shift FROM shifts WHERE counter = ? AND status = ? LIMIT 1",
         (counter, ShiftStatus.OPEN.value))
-    if row is None:
-        raise ShiftError("No open shift on this counter: open a shift first")
-    return str(row[0])
+    return None if row is None else str(row[0])
 
 
 def summary_of(raw: bytes) -> SaleSummary:

@@ -266,6 +266,7 @@ class FaultStore:
         def undo() -> None:
             self.lan.heal()
             self.agree()
+            supervisor = closer.as_user(SUPERVISOR)  # fault may have restarted the closer
             for closed in supervisor.shift_list("closed"):
                 if closed.get("late_unreconciled"):
                     self._call("late reconciled", partial(
