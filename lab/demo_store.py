@@ -331,6 +331,8 @@ def books(answered: list[str], docs: Callable[[str], list[dict[str, Any]]],
         + [f"{o} in ERPNext {n} times" for o, n in origins.items() if n > 1],
         [f"shift {o['name']} opened in ERPNext, never closed" for o in openings
          if str(o["name"]) not in closed]
+        + [f"{d['name']} in ERPNext, not consolidated ({d.get('status')})" for d in invoices
+           if d.get("status") != "Consolidated"]
         + [f"no shift of {c} closed in ERPNext" for c in counters
            if not any(name.startswith(c) for name in closed)])
 

@@ -1,15 +1,23 @@
 """Serve a simulated ERPNext in the foreground until Ctrl-C or SIGTERM, printing its URL,
 API key and secret: ``python -m tillmesh.lab.erpnext_simulator --port N [--host ADDR]
-[--items N] [--seed demo] [--drop-resource-names] [--no-api-v2] [--dump PATH]``.
+[--items N] [--seed demo] [--drop-resource-names] [--no-api-v2] [--dump PATH] [--control]``.
 
 ``--dump`` writes the POS documents it holds to PATH as JSON when it stops: what a test
-that runs it on a host of its own (a network namespace) checks the books against."""
+that runs it on a host of its own (a network namespace) checks the books against.
+
+``--control`` takes faults on stdin, one command a line, for a test that cannot reach
+into the process: ``hold SECONDS TEXT`` (the next request whose ``METHOD /path`` contains
+TEXT is committed, then its answer withheld SECONDS and the connection dropped: the
+client never learns it was booked) and ``clear`` (a healthy server again). Each withheld
+answer is told on stdout as ``held CLIENT-ADDRESS METHOD /path`` when it starts."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import queue
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -27,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"url:    {url}\nkey:    {sim.api_key}\nsecret: {sim.api_secret}\nuser:   {sim.user}",
           flush=True)
     stop = threading.Event()
+    if args.control:
+        _control(sim, stop)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(_POLL_S):
@@ -40,6 +50,33 @@ def main(argv: list[str] | None = None) -> None:
                 {doctype: sim.docs(doctype) for doctype in DUMPED}, default=str))
 
 
+def _control(sim: Simulator, stop: threading.Event) -> None:
+    """Take faults from stdin and tell withheld answers on stdout, in two threads."""
+    def take() -> None:
+        for line in sys.stdin:
+            command, _, rest = line.strip().partition(" ")
+            seconds, _, text = rest.partition(" ")
+            if command == "clear":
+                sim.faults.clear()
+            elif command == "hold" and text and seconds.replace(".", "", 1).isdigit():
+                sim.faults.only_paths = text
+                sim.faults.timeout_after_commit_next(1, hang_s=float(seconds))
+            else:
+                print(f"error: not a command: {line.strip()!r} (hold SECONDS TEXT, clear)",
+                      flush=True)
+
+    def tell() -> None:
+        while not stop.is_set():
+            try:
+                client, method, path = sim.held.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+            print(f"held {client} {method} {path}", flush=True)
+
+    for target in (take, tell):
+        threading.Thread(target=target, daemon=True, name=f"control-{target.__name__}").start()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tillmesh.lab.erpnext_simulator",
                                      description=__doc__)
@@ -49,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
                         "namespace a test made")
     parser.add_argument("--dump", metavar="PATH",
                         help="write the POS documents held to PATH (JSON) on stopping")
+    parser.add_argument("--control", action="store_true",
+                        help="take faults on stdin (hold SECONDS TEXT, clear), tell "
+                             "withheld answers on stdout")
     parser.add_argument("--items", type=int, default=0, help="bulk items to add")
     parser.add_argument("--seed", choices=SEEDS, default="demo")
     parser.add_argument("--drop-resource-names", action="store_true",

@@ -36,9 +36,11 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # close() joins the tracked threads itself, with a timeout
 
-    def __init__(self, api: Api, log: Any, port: int = 0, host: str = HOST) -> None:
+    def __init__(self, api: Api, log: Any, port: int = 0, host: str = HOST,
+                 on_hold: Any = None) -> None:
         self.api = api
         self.log = log  # callable(method, path, status) recording each request
+        self.on_hold = on_hold  # callable(client address, method, path): an answer withheld
         self.stopping = threading.Event()
         self._open: dict[socket.socket, threading.Thread] = {}
         self._open_lock = threading.Lock()
@@ -164,6 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop(path)
             return
         if reply.hang_s is not None:
+            if self.server.on_hold is not None:
+                self.server.on_hold(self.client_address[0], self.command, path)
             self.server.stopping.wait(reply.hang_s)
             self._drop(path)
             return

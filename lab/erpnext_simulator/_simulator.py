@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import queue
 import random
 import secrets
 import threading
@@ -81,6 +82,9 @@ class Simulator:
                           rng=random.Random(rng_seed))
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
+        # (client address, method, path) of each answer withheld after its commit, in
+        # order: whoever faces the simulator from outside learns who is waiting on it.
+        self.held: queue.Queue[tuple[str, str, str]] = queue.Queue()
         self._jobs = _Jobs(self._run_job, job_delay)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -101,7 +105,8 @@ class Simulator:
                       api_secret=self.api_secret, on_jobs=self._jobs.enqueue,
                       keep_resource_names=not self.drop_resource_names, api_v2=self.api_v2,
                       throttle=self.throttle)
-            self._server = Server(api, self._record, port, host)
+            self._server = Server(api, self._record, port, host,
+                                  on_hold=lambda *held: self.held.put(held))
             self._thread = threading.Thread(target=self._server.serve_forever,
                                             kwargs={"poll_interval": 0.05}, daemon=True,
                                             name="erpnext-sim-server")

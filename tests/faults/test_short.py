@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import lan
-from tests.faults.store import FAULTS, run
+from tests.faults.store import FAULTS, run, unavailable
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(lan.unavailable() is not None,
-                                 reason=f"{lan.unavailable()}: cannot make hosts here")]
+              pytest.mark.skipif(unavailable() is not None,
+                                 reason=f"{unavailable()}: cannot make hosts and disks here")]
 
 SEED = 16
 ROUNDS = len(FAULTS)  # every kind of fault once
@@ -26,3 +25,5 @@ def test_a_store_through_a_seeded_schedule_of_faults_loses_nothing(tmp_path: Pat
     assert result.whole, result.table()
     assert result.outcomes["sale ok"] >= ROUNDS, result.table()
     assert set(result.faults) == set(FAULTS), result.table()
+    assert any(o.endswith("its forwarder killed") for o in result.outcomes), result.table()
+    assert result.outcomes["join ok"] == 1, result.table()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -674,3 +676,33 @@ def test_timeout_after_commit_is_exactly_once_material(sim: Simulator) -> None:
         assert (sim.get("POS Invoice", "C01-2026-000042") or {})["docstatus"] == 1
         repeat = api.post("/api/resource/POS Invoice", json=body)
         assert (repeat.status_code, repeat.json()["exc_type"]) == (409, "DuplicateEntryError")
+
+
+def test_a_simulator_in_its_own_process_withholds_a_booked_answer_on_command() -> None:
+    # What the fault suite does to the simulator on a host of its own: the next opening is
+    # booked, its answer never comes, and the command line says who was left waiting.
+    sim = subprocess.Popen([sys.executable, "-m", "tillmesh.lab.erpnext_simulator",
+                            "--control"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    assert sim.stdin is not None and sim.stdout is not None
+    try:
+        said = dict(sim.stdout.readline().split(":", 1) for _ in range(4))
+        url, token = said["url"].strip(), f"{said['key'].strip()}:{said['secret'].strip()}"
+        sim.stdin.write("bogus\nhold 0.2 POST /api/resource/POS Opening Entry\n")
+        sim.stdin.flush()
+        assert sim.stdout.readline().startswith("error: not a command: 'bogus'")
+        with httpx.Client(base_url=url, timeout=10.0,
+                          headers={"Authorization": f"token {token}"}) as api:
+            body = {"company": COMPANY, "pos_profile": PROFILE, "user": said["user"].strip(),
+                    "period_start_date": "2026-11-26 08:00:00", "posting_date": "2026-11-26",
+                    "balance_details": [{"mode_of_payment": "Cash", "opening_amount": 100}],
+                    "docstatus": 1, "name": "C01-OPEN-1"}
+            with pytest.raises(httpx.RemoteProtocolError):
+                api.post("/api/resource/POS Opening Entry", json=body)
+            assert sim.stdout.readline().split() == [
+                "held", "127.0.0.1", "POST", "/api/resource/POS", "Opening", "Entry"]
+            booked = api.get("/api/resource/POS Opening Entry/C01-OPEN-1")
+            assert booked.json()["data"]["status"] == "Open"
+    finally:
+        sim.terminate()
+        sim.wait(10)
