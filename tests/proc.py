@@ -91,11 +91,11 @@ def _tail(path: Path, chars: int = 4000) -> str:
 class NodeProcess:
     """One running ``tillmesh run``; made by :meth:`Nodes.start`."""
 
-    def __init__(self, data_dir: Path, number: int) -> None:
+    def __init__(self, data_dir: Path, number: int, logs: Path | None = None) -> None:
         self.data_dir = data_dir
         self.endpoint = load(data_dir).api_endpoint
-        self.out_path = data_dir / f"run-{number}.out"
-        self.err_path = data_dir / f"run-{number}.err"
+        self.out_path = (logs or data_dir) / f"run-{number}.out"
+        self.err_path = (logs or data_dir) / f"run-{number}.err"
         self._out: IO[bytes] = open(self.out_path, "wb")  # noqa: SIM115 (closed in wait)
         self._err: IO[bytes] = open(self.err_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -199,16 +199,18 @@ class Nodes:
         target.chmod(data_dir.stat().st_mode & 0o777)
         return target
 
-    def spawn(self, data_dir: Path) -> NodeProcess:
-        """``tillmesh run`` without waiting for it (for tests of refusals)."""
+    def spawn(self, data_dir: Path, logs: Path | None = None) -> NodeProcess:
+        """``tillmesh run`` without waiting for it (for tests of refusals); its output in
+        ``logs`` (a folder), or in the data dir."""
         self._runs += 1
-        node = NodeProcess(data_dir, self._runs)
+        node = NodeProcess(data_dir, self._runs, logs)
         self.processes.append(node)
         return node
 
-    def start(self, data_dir: Path, deadline_s: float = START_DEADLINE_S) -> NodeProcess:
+    def start(self, data_dir: Path, deadline_s: float = START_DEADLINE_S,
+              logs: Path | None = None) -> NodeProcess:
         """``tillmesh run`` on ``data_dir``; returns once its local API answers."""
-        node = self.spawn(data_dir)
+        node = self.spawn(data_dir, logs)
         node.wait_ready(deadline_s)
         return node
 

@@ -11,17 +11,25 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import sqlcipher3
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
-from tillmesh.node.errors import StoreError, WrongKeyError
-from tillmesh.node.store.const import BUSY_TIMEOUT_MS, CACHE_KIB, KEY_BYTES, STATEMENT_CACHE
+from tillmesh.node.errors import DiskFull, StoreError, WrongKeyError
+from tillmesh.node.store.const import (
+    BUSY_TIMEOUT_MS,
+    CACHE_KIB,
+    FULL_BELOW_BYTES,
+    KEY_BYTES,
+    SQLITE_FULL,
+    STATEMENT_CACHE,
+)
 from tillmesh.node.store.sealing import read_secret
 
 WRITE_OPTION = "tillmesh_write"  # execution option marking a write transaction
@@ -71,6 +79,20 @@ class _Connection(sqlcipher3.Connection):
             self.execute("ROLLBACK")
 
 
+def disk_full(path: Path, what: str) -> DiskFull | None:
+    """``what`` failed because the disk holding ``path`` is full, said so; None when it
+    has room. SQLite says a full disk in several ways when it opens a store (a WAL left
+    by a crash, its memory-mapped index): "disk I/O error" among them."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return None
+    if free >= FULL_BELOW_BYTES:
+        return None
+    return DiskFull(f"{what}: the disk holding {path.parent} is full ({free} bytes free): "
+                    "free space or call IT; nothing recorded is lost")
+
+
 def _connect(path: Path, key: bytes) -> Any:
     conn = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None,
                               cached_statements=STATEMENT_CACHE, factory=_Connection)
@@ -80,11 +102,13 @@ def _connect(path: Path, key: bytes) -> Any:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         # Reading the schema is the first access that needs the key: it fails right here
         # on a wrong key or a corrupted header.
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        # A new store keeps the pages archived events free for giving back to the disk
-        # (``ops.archiving``); set before anything is written (a store made before keeps
-        # its pages, which later events fill).
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if not tables:
+            # A new store keeps the pages archived events free for giving back to the
+            # disk (``ops.archiving``); set before anything is written (a store made
+            # before keeps its pages, which later events fill). Only then: on a store
+            # with a WAL it writes, and a counter restarted on a full disk could not open.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
         conn.execute("PRAGMA synchronous = FULL")
         # Every page read from disk is decrypted: a bigger cache keeps the hot catalog and
@@ -93,6 +117,9 @@ def _connect(path: Path, key: bytes) -> Any:
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlcipher3.DatabaseError as exc:
         conn.close()
+        full = disk_full(path, f"cannot open {path}")
+        if full is not None or getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL:
+            raise full or DiskFull(f"cannot open {path}: the disk is full") from exc
         raise WrongKeyError(
             f"cannot open {path}: wrong database key or not a Tillmesh database ({exc})"
         ) from exc
@@ -129,8 +156,14 @@ class StoreFiles:
 _FILES: weakref.WeakKeyDictionary[Engine, StoreFiles] = weakref.WeakKeyDictionary()
 
 
-def store_files(engine: Engine) -> StoreFiles:
-    return _FILES[engine]
+@overload
+def store_files(engine: Engine) -> StoreFiles: ...
+@overload
+def store_files(engine: Engine, *, missing_ok: bool) -> StoreFiles | None: ...
+def store_files(engine: Engine, *, missing_ok: bool = False) -> StoreFiles | None:
+    """What ``engine`` was opened on; None with ``missing_ok`` for an engine not made by
+    ``open_engine`` (a test's in-memory one)."""
+    return _FILES.get(engine) if missing_ok else _FILES[engine]
 
 
 def open_engine(path: Path, key: bytes, archive: Path | None = None) -> Engine:
@@ -139,11 +172,14 @@ def open_engine(path: Path, key: bytes, archive: Path | None = None) -> Engine:
     attached to it as schema ``archive``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     archive = archive or archive_path(path)
-    connect_store(path, key, archive).close()  # fail fast, before SQLAlchemy wraps errors
+    # Opened here to fail fast, before SQLAlchemy wraps errors, and kept as the engine's
+    # connection: closing it would checkpoint the WAL, which on a full disk fails half-way
+    # and left the store unopenable ("disk I/O error") until there was room.
+    opened = [connect_store(path, key, archive)]
     engine = create_engine(
         "sqlite://",
         module=sqlcipher3.dbapi2,  # so SQLAlchemy maps sqlcipher's exceptions
-        creator=lambda: connect_store(path, key, archive),
+        creator=lambda: opened.pop() if opened else connect_store(path, key, archive),
         poolclass=StaticPool,
     )
     _FILES[engine] = StoreFiles(path, key, archive)

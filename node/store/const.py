@@ -29,4 +29,5 @@ TICKET_BYTES = 16  # random bytes of a ticket: unguessable, like the invite secr
 
 CART_DIGEST_BYTES = 8  # bytes of a cart's content digest (cart_store.newest_open): tells a
 #   cart's versions apart for a poller, not a seal against anyone
+FULL_BELOW_BYTES = 1024 * 1024  # a disk with less free is full: SQLite grows files by pages
 SQLITE_FULL = 13  # SQLite's result code for "database or disk is full" (sqlite3.h)

@@ -29,7 +29,7 @@ from tillmesh.node import projections
 from tillmesh.node.errors import DiskFull, StoreError, ValidationError
 from tillmesh.node.projections import ledger
 from tillmesh.node.store import archive, backup_restored, checkpoint
-from tillmesh.node.store._engine import DURABLE_OPTION, WRITE_OPTION, store_files
+from tillmesh.node.store._engine import DURABLE_OPTION, WRITE_OPTION, disk_full, store_files
 from tillmesh.node.store.base import PROJECTIONS_KEY, Base, EventRow, Meta
 from tillmesh.node.store.const import MAX_DRIFT_MS, REBUILD_BATCH, SQLITE_FULL
 from tillmesh.node.store.event_codec import GENESIS, Event, make_event
@@ -96,7 +96,10 @@ class EventLog:
                 # backup and not caught up yet (``backup_restored``).
                 self.held: str | None = backup_restored.reason(s)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read the event log: {exc}") from exc
+            what = "cannot read the event log"
+            files = store_files(engine, missing_ok=True)
+            full = disk_full(files.path, what) if files is not None else None
+            raise full or StoreError(f"{what}: {exc}") from exc
         self.hlc = HybridClock(last)
         # Called once events are durable (own or received), with them: replication pushes
         # them to peers. Never called for a rolled-back transaction.

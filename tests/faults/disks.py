@@ -48,8 +48,10 @@ class Disks:
         with open(image, "wb") as f:  # sparse: it takes the machine's disk only as used
             f.truncate(size_mb * 1024 * 1024)
         # -m 0: no blocks kept back for root (the counters run as root: they would not
-        # see the disk full until those were gone too)
-        command("mkfs.ext4", "-q", "-F", "-m", "0", str(image),
+        # see the disk full until those were gone too). -b 4096, as on a till's disk: a
+        # small image gets 1 KiB blocks, and SQLite, which allocates its memory-mapped
+        # -shm file by writing one byte per 4 KiB page, then died of SIGBUS on a full disk.
+        command("mkfs.ext4", "-q", "-F", "-m", "0", "-b", "4096", str(image),
                 timeout_s=COMMAND_TIMEOUT_S)
         path.mkdir(parents=True, exist_ok=True)
         command("mount", "-o", "loop", str(image), str(path),

@@ -368,19 +368,24 @@ class FaultStore:
         return self.lan.heal
 
     def _skew(self, victim: CounterHost) -> Callable[[], None]:
-        """``victim``'s clock goes wrong while it sells, then is put right. A stamp too far
-        ahead must be refused by the others, and said so to their admins (looked at when
-        nothing else in the round keeps them apart)."""
+        """``victim``'s clock goes wrong while it sells, then is put right. Looked at when
+        nothing else in the round keeps the counters apart: ``victim`` warns that every
+        other counter's clock is off from its own; a stamp too far ahead is refused by the
+        others, and said so to their admins."""
         skew = self.rng.choice(SKEWS_S)
         self.clocks.set(victim.name, skew)
 
         def undo() -> None:
-            if skew > MAX_AHEAD_S and victim.state == "up" and len(self.round) == 1:
+            if victim.state == "up" and len(self.round) == 1:
                 self.sell(victim)
                 others = [c for c in self.running() if c is not victim]
-                self._call("stamps ahead refused, shown", lambda: until(
-                    lambda: all(self._refuses_ahead(c, victim) for c in others),
-                    AGREE_S, "the others did not show the refusal"))
+                self._call("clock off, warned", lambda: until(
+                    lambda: self._warns_of(victim, others), AGREE_S,
+                    f"{victim.name} did not warn of its clock"))
+                if skew > MAX_AHEAD_S:
+                    self._call("stamps ahead refused, shown", lambda: until(
+                        lambda: all(self._refuses_ahead(c, victim) for c in others),
+                        AGREE_S, "the others did not show the refusal"))
             self.clocks.set(victim.name, 0)
         return undo
 
@@ -389,6 +394,11 @@ class FaultStore:
         refused = till.as_user(ADMIN).call("security_status")["refused_events"]
         return any(r["origin"] == of.name and "ahead of this counter's clock" in r["why"]
                    for r in refused)
+
+    @staticmethod
+    def _warns_of(till: CounterHost, others: list[CounterHost]) -> bool:
+        peers = {p["node"]: p for p in till.as_user(ADMIN).call("peers")}
+        return all(peers.get(c.name, {}).get("skew_warning") for c in others)
 
     def _kill_forwarder(self) -> Callable[[], None]:
         """ERPNext books the next POS document a forwarder sends and withholds its answer;

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 
+from tests.faults import disks as small_disks
 from tests.proc import Nodes, demo_barcodes, network, sell_one
 from tillmesh.node.errors import DiskFull, StoreError
 from tillmesh.node.ops.logs import Throttled
@@ -96,3 +97,35 @@ def test_a_full_disk_refuses_a_sale_in_one_sentence_and_selling_comes_back(small
             assert [i["invoice"] for i in client.call("invoice_list")][:2] == [second, first]
         node.stop()
         assert "Background on this error" not in node.stderr()
+
+
+@pytest.mark.skipif(small_disks.unavailable() is not None,
+                    reason=f"{small_disks.unavailable()}: no ext4 disk of its own")
+def test_a_counter_killed_on_a_full_disk_starts_again_and_sells_once_there_is_room(
+        tmp_path):
+    # A frustrated cashier power-cycles a till whose disk is full: it must come back and
+    # say why it cannot take a login (one sentence), not die opening its own store. On
+    # ext4 with 4 KiB blocks, as a till's disk is (SQLite's memory-mapped -shm index is
+    # then whole on disk; on a tmpfs, whose pages come when touched, it cannot start).
+    with Nodes() as nodes, small_disks.Disks() as disks:
+        disk = disks.disk(tmp_path / "disk", 64)
+        counter = disk / "c01"
+        shutil.copytree(nodes.init(*network(), node="C01"), counter)
+        node = nodes.start(counter, logs=tmp_path)  # a till logs to journald, not its disk
+        with node.client() as client:
+            client.login("cashier", "1111")
+            client.shift_open({"Cash": "100.00"})
+            first = sell_one(client, demo_barcodes(1)[0])["invoice"]
+            disks.fill(disk)
+        node.kill()
+        node = nodes.start(counter, logs=tmp_path)
+        with node.client() as client:
+            with pytest.raises(DiskFull) as caught:  # a login is audited: not recorded
+                client.login("cashier", "1111")
+            assert caught.value.message == DISK_FULL
+            disks.free(disk)  # no restart: the counter that runs takes the login now
+            client.login("cashier", "1111")
+            assert client.invoice_get(first)["invoice"] == first
+            second = sell_one(client, demo_barcodes(1)[0])["invoice"]
+            assert [i["invoice"] for i in client.call("invoice_list")][:2] == [second, first]
+        node.stop()
