@@ -25,10 +25,13 @@ setup() {
     # server: Xvfb, openbox as the window manager, xdotool to type and touch, xprop to see
     # the window manager is up. install.sh's --open-firewall is tried on a real nftables
     # ruleset in a network namespace (nftables, iproute2). The install scripts are held to
-    # shellcheck (without it that test would skip, as it did in CI).
+    # shellcheck (without it that test would skip, as it did in CI). The fault suite puts
+    # each counter's data dir on an ext4 image of its own (e2fsprogs, mount) and gives it
+    # a wrong clock with a small C library it builds (gcc, libc6-dev).
     local wanted
     mapfile -t wanted < <(grep -v '^#' deploy/app-packages.txt)
-    wanted+=(xvfb openbox xdotool x11-utils nftables iproute2 shellcheck)
+    wanted+=(xvfb openbox xdotool x11-utils nftables iproute2 shellcheck e2fsprogs mount gcc
+             libc6-dev)
     local missing=()
     for pkg in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
