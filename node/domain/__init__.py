@@ -4,6 +4,7 @@
     money          Decimal helpers with ERPNext's rounding (``flt``)
     barcode        EAN/UPC check digits and weight/price labels
     totals/        ERPNext 15's POS totals and taxes, to the cent
+    pricing_rules  ERPNext 15's Pricing Rules for a POS line: which apply, what they do
     pos_context    what a counter sells under: profile, taxes, modes of payment
     cart           a cart being rung up, and what may be done to it
     sale           a cart priced and paid: the body of a ``sale.submitted`` event

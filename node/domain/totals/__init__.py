@@ -8,6 +8,7 @@ ERPNext refuses, with its messages, is in ``_checks``; the totals regrouped per 
 
 from tillmesh.node.domain.totals._calc import compute_totals, with_payments
 from tillmesh.node.domain.totals._model import (
+    NEGATIVE_GRAND_TOTAL,
     NET_TOTAL,
     Cart,
     CartLine,
@@ -30,6 +31,7 @@ from tillmesh.node.domain.totals._rates import (
 )
 
 __all__ = [
+    "NEGATIVE_GRAND_TOTAL",
     "NET_TOTAL",
     "Cart",
     "CartLine",

@@ -142,8 +142,10 @@ class _Item:
     discount_amount: Decimal
     item_tax_template: str | None
     tax_map: dict[str, Decimal]
+    pricing_rules: tuple[str, ...] = ()
     margin_type: str = ""
     margin_rate_or_amount: Decimal = ZERO
+    rate_with_margin: Decimal = ZERO
     amount: Decimal = ZERO
     net_rate: Decimal = ZERO
     net_amount: Decimal = ZERO
@@ -231,7 +233,10 @@ class _Calc:
         )
         if percentage > HUNDRED:
             raise TotalsError(f"{where}: discount_percentage must not exceed 100: {percentage}")
-        rate = ZERO if line.rate is None else number(line.rate, f"{where} rate")
+        # A rule's amount off may take a line below zero: ERPNext keeps it so (the
+        # invoice's grand total must not be); a counter's own price may not.
+        rate = ZERO if line.rate is None else number(line.rate, f"{where} rate",
+                                                     allow_negative=bool(line.pricing_rules))
         tax_map = {
             str(account): number(value, f"{where} item tax rate for {account}")
             for account, value in line.item_tax_rates.items()
@@ -253,6 +258,11 @@ class _Calc:
             ),
             item_tax_template=line.item_tax_template,
             tax_map=tax_map,
+            pricing_rules=tuple(line.pricing_rules),
+            margin_type=line.margin_type if line.pricing_rules else "",
+            margin_rate_or_amount=_round(
+                number(line.margin_rate_or_amount, f"{where} margin_rate_or_amount"),
+                self.floats) if line.pricing_rules else ZERO,
         )
 
     def _tax(self, idx: int, row: TaxRow) -> _Tax:
@@ -295,24 +305,45 @@ class _Calc:
 
     def calculate_item_values(self) -> None:
         for item in self.items:
-            if item.discount_percentage == HUNDRED:
+            percentage, listed = item.discount_percentage, item.price_list_rate
+            if percentage == HUNDRED:
                 item.rate = ZERO
-            elif item.price_list_rate and not item.rate:
-                # No counter price (0 counts as none, as in ERPNext): list price less discount.
-                item.rate = _round(
-                    item.price_list_rate * (1 - item.discount_percentage / HUNDRED), self.money
-                )
-            # calculate_margin: a counter price above the list price is a margin of type
-            # Amount; the margin's rate_with_margin is never returned, so it stays 0.
-            if item.price_list_rate and item.rate > item.price_list_rate:
-                item.margin_type = "Amount"
-                item.margin_rate_or_amount = _round(item.rate - item.price_list_rate, self.floats)
-            if item.price_list_rate > 0:
+            elif listed and (not item.rate or (item.pricing_rules and percentage > 0)):
+                # No counter price (0 counts as none, as in ERPNext), or a rule's percentage:
+                # list price less discount.
+                item.rate = _round(listed * (1 - percentage / HUNDRED), self.money)
+            elif listed and item.discount_amount and item.pricing_rules:
+                item.rate = listed - item.discount_amount  # a rule's amount off: unrounded
+            margined = self._rate_with_margin(item)
+            if margined > 0:
+                item.rate_with_margin = margined
+                item.rate = _round(margined * (1 - percentage / HUNDRED), self.money)
+                if item.discount_amount and not percentage:
+                    item.rate = margined - item.discount_amount
+                else:
+                    item.discount_amount = margined - item.rate
+            elif listed > 0:
                 # Overwrites any discount_amount sent: it is always list price minus rate.
-                item.discount_amount = item.price_list_rate - item.rate
+                item.discount_amount = listed - item.rate
             item.net_rate = item.rate
             item.amount = _round(item.rate * item.qty, self.money)
             item.net_amount = item.amount
+
+    def _rate_with_margin(self, item: _Item) -> Decimal:
+        """``calculate_margin``: a rule's margin on the list price; without rules, a
+        counter price above the list price is a margin of type Amount, whose
+        rate_with_margin is never returned, so it stays 0."""
+        listed = item.price_list_rate
+        if not listed:
+            return ZERO
+        if not item.pricing_rules and item.rate > listed:
+            item.margin_type = "Amount"
+            item.margin_rate_or_amount = _round(item.rate - listed, self.floats)
+            return ZERO
+        if item.margin_type and item.margin_rate_or_amount:
+            return listed + (item.margin_rate_or_amount if item.margin_type == "Amount"
+                             else listed * item.margin_rate_or_amount / HUNDRED)
+        return ZERO
 
     # ----------------------------------------------------------------- taxes
 
@@ -613,7 +644,7 @@ class _Calc:
             discount_amount=m(item.discount_amount),
             margin_type=item.margin_type,
             margin_rate_or_amount=item.margin_rate_or_amount,
-            rate_with_margin=m(ZERO),
+            rate_with_margin=m(item.rate_with_margin),
             rate=m(item.rate),
             amount=m(item.amount),
             net_rate=m(item.net_rate),

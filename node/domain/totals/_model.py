@@ -60,6 +60,11 @@ class CartLine:
     whole_number_uom: bool = False  # uom must be a whole number (UOM.must_be_whole_number)
     whole_number_stock_uom: bool = False  # the same for stock_uom, checked on stock_qty
     return_row: str | None = None  # a return's line: the original row (pos_invoice_item)
+    # Priced by Pricing Rules (``pricing_rules``): the rules' names, and the margin they
+    # set; ERPNext then derives the rate from the discount (and margin) as such a line's.
+    pricing_rules: tuple[str, ...] = ()
+    margin_type: str = ""  # Percentage, Amount
+    margin_rate_or_amount: Decimal = ZERO
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,316 @@
+"""ERPNext 15's Pricing Rules for a POS line, offline: which rules apply, and what they do
+to the line's price. Pure.
+
+Follows ``erpnext/accounts/doctype/pricing_rule/`` (``get_pricing_rules``,
+``filter_pricing_rules``, ``apply_price_discount_rule``) for price rules on items, item
+groups and brands: customer, customer group, territory, company, warehouse, price list and
+validity conditions; quantity and amount breaks (in the rule's UOM); priorities; rules
+that stack (``apply_multiple_pricing_rules``, also on the discounted rate); margins. Two
+rules that tie are refused as ERPNext refuses them (``PricingConflict``). What ERPNext does
+with the result (the line's rate, amount, taxes) is ``totals``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from tillmesh.node.domain.money import ZERO
+from tillmesh.node.errors import ValidationError
+
+HUNDRED = Decimal(100)
+APPLY_ON = ("Item Code", "Item Group", "Brand")  # the order ERPNext looks in
+_TARGETS = {"Item Code": ("items", "item_code"), "Item Group": ("item_groups", "item_group"),
+            "Brand": ("brands", "brand")}
+EARLIEST, LATEST = date(2000, 1, 1), date(2500, 12, 31)  # ERPNext's open validity ends
+
+
+class PricingConflict(ValidationError):
+    """Two rules apply to a line at the same priority (ERPNext's
+    MultiplePricingRuleConflict): a person must give one a priority."""
+
+    code = "pricing_conflict"
+
+
+@dataclass(frozen=True)
+class PricingRule:
+    """A Pricing Rule as ERPNext stores it, the fields a POS line's price depends on."""
+
+    name: str
+    title: str
+    apply_on: str  # Item Code, Item Group, Brand (Transaction: not a line's)
+    targets: tuple[tuple[str, str], ...]  # (item code / group / brand, its UOM or "")
+    price_or_product_discount: str = "Price"
+    selling: bool = True
+    disabled: bool = False
+    rate_or_discount: str = ""  # Rate, Discount Percentage, Discount Amount
+    rate: Decimal = ZERO
+    discount_percentage: Decimal = ZERO
+    discount_amount: Decimal = ZERO
+    apply_discount_on_rate: bool = False
+    apply_multiple: bool = False
+    priority: str = ""  # ERPNext keeps it as text: "1".."20", or empty
+    has_priority: bool = False
+    min_qty: Decimal = ZERO
+    max_qty: Decimal = ZERO
+    min_amt: Decimal = ZERO
+    max_amt: Decimal = ZERO
+    valid_from: date | None = None
+    valid_upto: date | None = None
+    company: str = ""
+    customer: str = ""
+    customer_group: str = ""
+    territory: str = ""
+    warehouse: str = ""
+    for_price_list: str = ""
+    currency: str = ""
+    margin_type: str = ""  # Percentage, Amount
+    margin_rate_or_amount: Decimal = ZERO
+    coupon_code_based: bool = False
+    unsupported: str = ""  # why the counter cannot price with it (conditions it lacks)
+
+    @property
+    def priority_number(self) -> int:
+        return int(self.priority) if self.priority.strip().isdigit() else 0
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> PricingRule:
+        """From ERPNext's document (``GET /api/resource/Pricing Rule/<name>``)."""
+        apply_on = str(doc.get("apply_on") or "")
+        table, key = _TARGETS.get(apply_on, ("", ""))
+        targets = tuple((str(row.get(key) or ""), str(row.get("uom") or ""))
+                        for row in doc.get(table) or ())
+        unsupported = [why for why, present in (
+            ("a Python condition", doc.get("condition")),
+            ("mixed conditions", doc.get("mixed_conditions")),
+            ("cumulative quantities", doc.get("is_cumulative")),
+            ("a rule on other items", doc.get("apply_rule_on_other")),
+            ("a campaign", doc.get("campaign")), ("a sales partner", doc.get("sales_partner")),
+            ("a supplier", doc.get("supplier") or doc.get("supplier_group")),
+        ) if present]
+        return cls(
+            name=str(doc["name"]), title=str(doc.get("title") or doc["name"]),
+            apply_on=apply_on, targets=targets,
+            price_or_product_discount=str(doc.get("price_or_product_discount") or "Price"),
+            selling=bool(doc.get("selling")), disabled=bool(doc.get("disable")),
+            rate_or_discount=str(doc.get("rate_or_discount") or ""),
+            rate=_dec(doc.get("rate")), discount_percentage=_dec(doc.get("discount_percentage")),
+            discount_amount=_dec(doc.get("discount_amount")),
+            apply_discount_on_rate=bool(doc.get("apply_discount_on_rate")),
+            apply_multiple=bool(doc.get("apply_multiple_pricing_rules")),
+            priority=str(doc.get("priority") or ""), has_priority=bool(doc.get("has_priority")),
+            min_qty=_dec(doc.get("min_qty")), max_qty=_dec(doc.get("max_qty")),
+            min_amt=_dec(doc.get("min_amt")), max_amt=_dec(doc.get("max_amt")),
+            valid_from=_day(doc.get("valid_from")), valid_upto=_day(doc.get("valid_upto")),
+            company=str(doc.get("company") or ""), customer=str(doc.get("customer") or ""),
+            customer_group=str(doc.get("customer_group") or ""),
+            territory=str(doc.get("territory") or ""),
+            warehouse=str(doc.get("warehouse") or ""),
+            for_price_list=str(doc.get("for_price_list") or ""),
+            currency=str(doc.get("currency") or ""),
+            margin_type=str(doc.get("margin_type") or ""),
+            margin_rate_or_amount=_dec(doc.get("margin_rate_or_amount")),
+            coupon_code_based=bool(doc.get("coupon_code_based")),
+            unsupported=", ".join(unsupported))
+
+
+@dataclass(frozen=True)
+class Selling:
+    """What a sale is priced under: ``*_groups`` are the customer's group and territory
+    and the warehouse, each with its ancestors (ERPNext's trees), nearest first."""
+
+    company: str
+    price_list: str
+    currency: str
+    on: date
+    customer: str = ""
+    customer_groups: tuple[str, ...] = ()
+    territories: tuple[str, ...] = ()
+    warehouses: tuple[str, ...] = ()
+    coupon_rules: frozenset[str] = frozenset()  # rules the sale's coupon codes name
+
+
+@dataclass(frozen=True)
+class Line:
+    """A cart line as the rules see it: ``item_groups`` with ancestors, nearest first;
+    ``price_list_rate`` per ``uom``."""
+
+    item_code: str
+    qty: Decimal
+    uom: str
+    conversion_factor: Decimal
+    price_list_rate: Decimal
+    item_groups: tuple[str, ...] = ()
+    brand: str = ""
+    variant_of: str = ""
+
+    @property
+    def stock_qty(self) -> Decimal:
+        return self.qty * self.conversion_factor
+
+
+@dataclass(frozen=True)
+class Priced:
+    """What the rules make of a line, as ERPNext sets it on the invoice row."""
+
+    price_list_rate: Decimal
+    discount_percentage: Decimal = ZERO
+    discount_amount: Decimal = ZERO
+    margin_type: str = ""
+    margin_rate_or_amount: Decimal = ZERO
+    pricing_rules: tuple[str, ...] = ()
+    applied: tuple[PricingRule, ...] = field(default=(), compare=False)
+
+
+def price_line(rules: Iterable[PricingRule], line: Line, selling: Selling) -> Priced:
+    """The line priced by the rules that apply to it; raises PricingConflict on a tie."""
+    chosen = select(rules, line, selling)
+    if not chosen:
+        return Priced(line.price_list_rate)
+    return apply(chosen, line, selling)
+
+
+def select(rules: Iterable[PricingRule], line: Line, selling: Selling) -> list[PricingRule]:
+    """``get_pricing_rules``: the rules that apply to ``line``, in the order applied."""
+    pool = [r for r in rules if r.selling and not r.disabled
+            and r.price_or_product_discount == "Price"]
+    found: list[PricingRule] = []
+    for apply_on in APPLY_ON:
+        found.extend(_matching(pool, apply_on, line, selling))
+        if found and found[0].has_priority:
+            continue
+        if found and not all(r.apply_multiple for r in found):
+            break
+    found = [r for r in found if not r.coupon_code_based or r.name in selling.coupon_rules]
+    if not found:
+        return []
+    if all(r.apply_multiple for r in found):
+        stacked: dict[int, list[PricingRule]] = {}
+        for candidate in found:
+            kept = _filter(line, selling, [candidate])
+            if kept is not None and kept.apply_multiple:
+                stacked.setdefault(kept.priority_number or 1, []).append(kept)
+        return [r for key in sorted(stacked) for r in stacked[key]]
+    best = _filter(line, selling, found)
+    return [best] if best is not None else []
+
+
+def apply(chosen: Sequence[PricingRule], line: Line, selling: Selling) -> Priced:
+    """``apply_price_discount_rule`` for each rule in turn."""
+    list_rate = line.price_list_rate
+    percentage, amount = ZERO, ZERO
+    margin_type, margin = "", ZERO
+    for rule in chosen:
+        # ERPNext stores "Percentage" on rules without a margin too; calculate_margin
+        # keeps a margin only where the rule has one.
+        if rule.margin_rate_or_amount and (rule.margin_type == "Percentage" or (
+                rule.margin_type == "Amount" and rule.currency == selling.currency)):
+            margin_type = rule.margin_type
+            margin = margin + rule.margin_rate_or_amount if rule.apply_multiple else \
+                rule.margin_rate_or_amount
+        if rule.rate_or_discount == "Rate":
+            if rule.rate and rule.currency == selling.currency:
+                uom_blank = _rule_uom(rule, line) != line.uom
+                list_rate = rule.rate * (line.conversion_factor if uom_blank else 1)
+            percentage = ZERO
+        elif rule.rate_or_discount == "Discount Percentage":
+            if rule.apply_discount_on_rate and percentage:
+                percentage += (HUNDRED - percentage) * (rule.discount_percentage / HUNDRED)
+            elif line.price_list_rate:
+                amount += line.price_list_rate * (rule.discount_percentage / HUNDRED)
+                percentage = amount / line.price_list_rate * HUNDRED
+            else:
+                percentage += rule.discount_percentage
+        elif rule.rate_or_discount == "Discount Amount":
+            amount += rule.discount_amount
+    return Priced(list_rate, percentage, amount, margin_type, margin,
+                  tuple(r.name for r in chosen), tuple(chosen))
+
+
+def _matching(pool: list[PricingRule], apply_on: str, line: Line,
+              selling: Selling) -> list[PricingRule]:
+    """``_get_pricing_rules``: rules on ``apply_on`` whose conditions the sale meets, by
+    priority (as text, as ERPNext's SQL orders it) then name, both descending."""
+    out = []
+    for rule in pool:
+        if rule.apply_on != apply_on or not _targets(rule, line) or not _conditions(
+                rule, selling):
+            continue
+        out.append(rule)
+    return sorted(out, key=lambda r: (r.priority, r.name), reverse=True)
+
+
+def _targets(rule: PricingRule, line: Line) -> bool:
+    for value, uom in rule.targets:
+        if rule.apply_on == "Item Code":
+            if value in (line.item_code, line.variant_of) and value and uom in ("", line.uom):
+                return True
+        elif rule.apply_on == "Item Group":
+            if value in line.item_groups and uom in ("", line.uom):
+                return True
+        elif rule.apply_on == "Brand" and value and value == line.brand:
+            return True
+    return False
+
+
+def _conditions(rule: PricingRule, selling: Selling) -> bool:
+    """``get_other_conditions`` and the warehouse's: each set on the rule must match."""
+    return (rule.company in ("", selling.company)
+            and rule.customer in ("", selling.customer)
+            and (not rule.customer_group or rule.customer_group in selling.customer_groups)
+            and (not rule.territory or rule.territory in selling.territories)
+            and (not rule.warehouse or rule.warehouse in selling.warehouses)
+            and rule.for_price_list in ("", selling.price_list)
+            and (rule.valid_from or EARLIEST) <= selling.on <= (rule.valid_upto or LATEST))
+
+
+def _filter(line: Line, selling: Selling, rules: list[PricingRule]) -> PricingRule | None:
+    """``filter_pricing_rules``: the one rule of ``rules`` for this line's quantity and
+    amount, the highest priority winning; None when none is within its breaks."""
+    amount = line.price_list_rate * line.qty
+    kept = [r for r in rules if _within(r, line, line.stock_qty, amount)]
+    if len(kept) > 1:
+        kept = [r for r in kept if r.currency == selling.currency] or kept
+    if kept:
+        top = max(r.priority_number for r in kept)
+        if top:
+            kept = [r for r in kept if r.priority_number == top]
+    if len(kept) > 1 and {r.rate_or_discount for r in kept} == {"Discount Percentage"}:
+        kept = [r for r in kept if r.for_price_list == selling.price_list] or kept
+    if len(kept) > 1:
+        raise PricingConflict(
+            "Multiple Price Rules exists with same criteria, please resolve conflict by "
+            f"assigning priority. Price Rules: {chr(10).join(r.name for r in kept)}")
+    return kept[0] if kept else None
+
+
+def _within(rule: PricingRule, line: Line, stock_qty: Decimal, amount: Decimal) -> bool:
+    """``filter_pricing_rules_for_qty_amount``: breaks in the rule's UOM (its factor to the
+    stock UOM); the amount's in the line's UOM when the rule's is the line's."""
+    uom = _rule_uom(rule, line)
+    factor = line.conversion_factor if uom and uom == line.uom else Decimal(1)
+    if stock_qty < rule.min_qty * factor or (rule.max_qty and stock_qty > rule.max_qty * factor):
+        return False
+    if uom and uom == line.uom:
+        factor = Decimal(1)
+    return not (amount < rule.min_amt * factor or (rule.max_amt
+                                                   and amount > rule.max_amt * factor))
+
+
+def _rule_uom(rule: PricingRule, line: Line) -> str:
+    """The UOM of the rule's row that matched ``line`` (``update_pricing_rule_uom``)."""
+    for value, uom in rule.targets:
+        if value in (line.item_code, line.brand, *line.item_groups):
+            return uom
+    return ""
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else ZERO
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(str(value)[:10]) if value else None

@@ -1,0 +1,156 @@
+"""Pricing Rules priced offline as a real ERPNext 15 prices them: every cart of
+``tests/lab/recorded/pricing-cases.json`` (recorded by ``record_pricing.py`` on the lab,
+ERPNext 15.71.1), each row's rules, list price, discount, margin and rate, and the cart's
+grand total, to the cent; a tie between two rules refused as ERPNext refuses it."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tillmesh.node.domain.pricing_rules import (
+    Line,
+    Priced,
+    PricingConflict,
+    PricingRule,
+    Selling,
+    price_line,
+)
+from tillmesh.node.domain.totals import (
+    NEGATIVE_GRAND_TOTAL,
+    Cart,
+    CartLine,
+    ChargeType,
+    TaxRow,
+    compute_totals,
+)
+from tillmesh.node.errors import TillmeshError, TotalsError
+
+CASES = Path(__file__).parents[2] / "lab" / "recorded" / "pricing-cases.json"
+DATA: dict[str, Any] = json.loads(CASES.read_text())
+RULES = [PricingRule.from_doc(doc) for doc in DATA["rules"]]
+
+
+def dec(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def ancestors(tree: dict[str, str], node: str | None, root: str) -> tuple[str, ...]:
+    chain = []
+    while node:
+        chain.append(node)
+        node = tree.get(node)
+    return (*chain, root) if root not in chain else tuple(chain)
+
+
+def selling_for(request: dict[str, Any]) -> Selling:
+    customer = request["customer"]
+    return Selling(company=DATA["company"], price_list=DATA["price_list"],
+                   currency=DATA["currency"], on=date.fromisoformat(DATA["recorded_on"]),
+                   customer=customer,
+                   customer_groups=ancestors(DATA["customer_groups"],
+                                             DATA["customers"][customer],
+                                             "All Customer Groups"),
+                   warehouses=(DATA["warehouse"],))
+
+
+def line_for(row: dict[str, Any]) -> Line:
+    group, brand, _, uoms = DATA["items"][row["item_code"]]
+    uom = row.get("uom") or "Nos"
+    return Line(item_code=row["item_code"], qty=dec(row["qty"]), uom=uom,
+                conversion_factor=dec(uoms[uom][0]) if uom != "Nos" else Decimal(1),
+                price_list_rate=dec(row["price_list_rate"]),
+                item_groups=ancestors(DATA["item_groups"], group, "All Item Groups"),
+                brand=brand or "")
+
+
+def cart_line(line: Line, priced: Priced) -> CartLine:
+    """The row a counter sends: a rule's amount off sets the rate, as ERPNext's
+    ``get_item_details`` does; a percentage leaves it to the totals."""
+    rate = None
+    if priced.discount_amount and not priced.discount_percentage:
+        rate = priced.price_list_rate - priced.discount_amount
+    return CartLine(item_code=line.item_code, qty=line.qty, uom=line.uom,
+                    conversion_factor=line.conversion_factor,
+                    price_list_rate=priced.price_list_rate, rate=rate,
+                    discount_percentage=priced.discount_percentage,
+                    discount_amount=priced.discount_amount,
+                    pricing_rules=priced.pricing_rules, margin_type=priced.margin_type,
+                    margin_rate_or_amount=priced.margin_rate_or_amount)
+
+
+def taxes() -> tuple[TaxRow, ...]:
+    return tuple(TaxRow(charge_type=ChargeType(t["charge_type"]), account_head=t["account_head"],
+                        description=t.get("description") or t["account_head"],
+                        rate=dec(t["rate"]), included_in_print_rate=bool(
+                            t["included_in_print_rate"])) for t in DATA["taxes"]["taxes"])
+
+
+def rules_named(recorded: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(recorded)) if recorded else ()
+
+
+@pytest.mark.parametrize("case", [c for c in DATA["cases"] if not c["rejected"]],
+                         ids=lambda c: f"{c['id']} {c['about']}")
+def test_a_cart_is_priced_as_erpnext_priced_it(case: dict[str, Any]) -> None:
+    selling = selling_for(case["request"])
+    lines = [line_for(row) for row in case["request"]["items"]]
+    priced = [price_line(RULES, line, selling) for line in lines]
+    result = compute_totals(Cart(lines=tuple(cart_line(li, p) for li, p in zip(
+        lines, priced, strict=True)), taxes=taxes()))
+    for ours, row, theirs in zip(priced, result.lines, case["result"]["items"], strict=True):
+        assert ours.pricing_rules == rules_named(theirs["pricing_rules"])
+        assert ours.price_list_rate == dec(theirs["price_list_rate"])
+        assert round(ours.discount_percentage, 3) == round(dec(theirs["discount_percentage"]), 3)
+        assert (ours.margin_type or None) == (theirs["margin_type"] or None)
+        assert ours.margin_rate_or_amount == dec(theirs["margin_rate_or_amount"])
+        assert row.rate == round(dec(theirs["rate"]), 2)
+        assert row.amount == dec(theirs["amount"])
+    assert result.grand_total == dec(case["result"]["grand_total"])
+
+
+@pytest.mark.parametrize("case", [c for c in DATA["cases"] if c["rejected"]],
+                         ids=lambda c: f"{c['id']} {c['about']}")
+def test_a_cart_erpnext_refused_is_refused_with_its_message(case: dict[str, Any]) -> None:
+    # Two rules that tie; a rule's amount off that takes the whole cart below zero.
+    selling = selling_for(case["request"])
+    with pytest.raises(TillmeshError) as refused:
+        lines = [line_for(row) for row in case["request"]["items"]]
+        priced = [price_line(RULES, line, selling) for line in lines]
+        compute_totals(Cart(lines=tuple(cart_line(li, p) for li, p in zip(
+            lines, priced, strict=True)), taxes=taxes()))
+    assert refused.value.message == case["error"]["message"]
+    expected = PricingConflict if case["error"]["exc_type"] == "MultiplePricingRuleConflict" \
+        else TotalsError
+    assert isinstance(refused.value, expected)
+
+
+@given(qty=st.integers(min_value=1, max_value=500),
+       list_rate=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(999), places=2))
+def test_a_discount_rule_never_prices_above_the_list(qty: int, list_rate: Decimal) -> None:
+    # Every discount rule of the recording on any quantity and list price (but PR-11's tie
+    # and PR-12's margin): the rate is the list price (a rule's own rate for PR-03) less
+    # what the rules take off, to the cent; below zero only by a rule's amount off, and
+    # then the cart is refused unless other lines carry it (as ERPNext does).
+    selling = selling_for({"customer": "Walk-in Customer"})
+    for code in DATA["items"]:
+        if code in ("PR-11", "PR-12"):
+            continue
+        line = line_for({"item_code": code, "qty": qty, "price_list_rate": str(list_rate)})
+        priced = price_line(RULES, line, selling)
+        off = (priced.price_list_rate * priced.discount_percentage / 100
+               if priced.discount_percentage else priced.discount_amount)
+        try:
+            row = compute_totals(Cart(lines=(cart_line(line, priced),))).lines[0]
+        except TotalsError as refused:
+            assert refused.message == NEGATIVE_GRAND_TOTAL and priced.discount_amount > list_rate
+            continue
+        assert row.rate <= priced.price_list_rate, code
+        assert abs(row.rate - (priced.price_list_rate - off)) <= Decimal("0.005"), code
