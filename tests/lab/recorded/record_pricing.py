@@ -56,6 +56,7 @@ ITEMS: dict[str, tuple[str, str | None, float, dict[str, tuple[float, float | No
     "PR-13": ("PR Snacks", "PR Brand A", 2.22, {"Box": (12, None)}),
     "PR-14": ("PR Juice", "PR Brand B", 3.33, {}),
     "PR-15": ("PR Snacks", None, 0.30, {}),
+    "PR-16": ("PR Snacks", None, 0.50, {}),
 }
 YESTERDAY, TOMORROW = str(TODAY - timedelta(days=1)), str(TODAY + timedelta(days=1))
 MONTH_AGO = str(TODAY - timedelta(days=30))
@@ -75,7 +76,8 @@ def rule(title: str, apply_on: str, on: list[str], **fields: Any) -> dict[str, A
 RULES = [
     rule("PR 10% off PR-01", "Item Code", ["PR-01"], rate_or_discount="Discount Percentage",
          discount_percentage=10),
-    rule("PR 0.50 off PR-02", "Item Code", ["PR-02", "PR-15"], rate_or_discount="Discount Amount",
+    rule("PR 0.50 off PR-02", "Item Code", ["PR-02", "PR-15", "PR-16"],
+         rate_or_discount="Discount Amount",
          discount_amount=0.5),
     rule("PR PR-03 at 0.79", "Item Code", ["PR-03"], rate_or_discount="Rate", rate=0.79),
     rule("PR juice 5%", "Item Group", ["PR Juice"], rate_or_discount="Discount Percentage",
@@ -156,6 +158,7 @@ CARTS: list[tuple[str, str, Cart]] = [
                                       ("PR-12", 2)]),
     ("amount off above the list price", WALK_IN, [("PR-15", 2)]),
     ("a line below zero in a cart above it", WALK_IN, [("PR-15", 1), ("PR-01", 1)]),
+    ("amount off equal to the list price", WALK_IN, [("PR-16", 2), ("PR-01", 1)]),
     ("fractions that round", WALK_IN, [("PR-02", 7), ("PR-09", 7), ("PR-10", 7),
                                       ("PR-12", 7)]),
 ]
@@ -279,7 +282,27 @@ def price(site: Site, number: int, about: str, customer: str, cart: Cart) -> dic
     case["rejected"] = False
     case["result"] = {**{k: doc.get(k) for k in TOTAL_FIELDS},
                       "items": [{k: row.get(k) for k in ROW_FIELDS} for row in doc["items"]]}
+    case["forwarded"] = forwarded(site, request, doc)
     return case
+
+
+def forwarded(site: Site, request: dict[str, Any], priced: dict[str, Any]) -> dict[str, Any]:
+    """The same cart sent as a counter forwards it, every row as priced (list price,
+    discount, margin, rate, the rules' names): ERPNext re-applies the named rules and must
+    come to the same rows and total."""
+    rows = [{k: row.get(k) for k in ("item_code", "qty", "uom", "price_list_rate",
+                                 "discount_percentage", "discount_amount", "rate",
+                                 "margin_type", "margin_rate_or_amount", "pricing_rules")}
+            for row in priced["items"]]
+    response = site.client.post(f"{V1}POS Invoice", json={**request, "items": rows})
+    body = response.json()
+    if response.status_code != 200:
+        return {"status": response.status_code, "exc_type": body.get("exc_type"),
+                "message": _message(body)}
+    doc = body["data"]
+    return {"status": 200, "grand_total": doc["grand_total"],
+            "rates": [row["rate"] for row in doc["items"]],
+            "pricing_rules": [row.get("pricing_rules") for row in doc["items"]]}
 
 
 def list_price(code: str, uom: str) -> float:

@@ -1,7 +1,8 @@
 """Pricing Rules priced offline as a real ERPNext 15 prices them: every cart of
 ``tests/lab/recorded/pricing-cases.json`` (recorded by ``record_pricing.py`` on the lab,
 ERPNext 15.71.1), each row's rules, list price, discount, margin and rate, and the cart's
-grand total, to the cent; a tie between two rules refused as ERPNext refuses it."""
+grand total, to the cent, also as ERPNext books the cart a counter forwards; a tie
+between two rules, and a cart a rule takes below zero, refused as ERPNext refuses them."""
 
 from __future__ import annotations
 
@@ -114,6 +115,11 @@ def test_a_cart_is_priced_as_erpnext_priced_it(case: dict[str, Any]) -> None:
         assert row.rate == round(dec(theirs["rate"]), 2)
         assert row.amount == dec(theirs["amount"])
     assert result.grand_total == dec(case["result"]["grand_total"])
+    # The cart sent as the counter forwards it (rows as priced, the rules named): ERPNext
+    # re-applies the named rules and books what the customer was charged.
+    assert dec(case["forwarded"]["grand_total"]) == result.grand_total
+    assert [round(dec(r), 2) for r in case["forwarded"]["rates"]] == [row.rate for row in
+                                                                      result.lines]
 
 
 @pytest.mark.parametrize("case", [c for c in DATA["cases"] if c["rejected"]],
@@ -153,4 +159,9 @@ def test_a_discount_rule_never_prices_above_the_list(qty: int, list_rate: Decima
             assert refused.message == NEGATIVE_GRAND_TOTAL and priced.discount_amount > list_rate
             continue
         assert row.rate <= priced.price_list_rate, code
+        if off == priced.price_list_rate and not priced.discount_percentage:
+            # ERPNext's own: a rate of 0 is "no rate", so the list price is charged
+            # (recorded: "amount off equal to the list price").
+            assert row.rate == priced.price_list_rate, code
+            continue
         assert abs(row.rate - (priced.price_list_rate - off)) <= Decimal("0.005"), code
