@@ -13,12 +13,12 @@ with the result (the line's rate, amount, taxes) is ``totals``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from tillmesh.node.domain.money import ZERO
+from tillmesh.node.domain.money import ZERO, to_decimal
 from tillmesh.node.errors import ValidationError
 
 HUNDRED = Decimal(100)
@@ -97,13 +97,13 @@ class PricingRule:
             price_or_product_discount=str(doc.get("price_or_product_discount") or "Price"),
             selling=bool(doc.get("selling")), disabled=bool(doc.get("disable")),
             rate_or_discount=str(doc.get("rate_or_discount") or ""),
-            rate=_dec(doc.get("rate")), discount_percentage=_dec(doc.get("discount_percentage")),
-            discount_amount=_dec(doc.get("discount_amount")),
+            rate=_dec(doc, "rate"), discount_percentage=_dec(doc, "discount_percentage"),
+            discount_amount=_dec(doc, "discount_amount"),
             apply_discount_on_rate=bool(doc.get("apply_discount_on_rate")),
             apply_multiple=bool(doc.get("apply_multiple_pricing_rules")),
             priority=str(doc.get("priority") or ""), has_priority=bool(doc.get("has_priority")),
-            min_qty=_dec(doc.get("min_qty")), max_qty=_dec(doc.get("max_qty")),
-            min_amt=_dec(doc.get("min_amt")), max_amt=_dec(doc.get("max_amt")),
+            min_qty=_dec(doc, "min_qty"), max_qty=_dec(doc, "max_qty"),
+            min_amt=_dec(doc, "min_amt"), max_amt=_dec(doc, "max_amt"),
             valid_from=_day(doc.get("valid_from")), valid_upto=_day(doc.get("valid_upto")),
             company=str(doc.get("company") or ""), customer=str(doc.get("customer") or ""),
             customer_group=str(doc.get("customer_group") or ""),
@@ -112,7 +112,7 @@ class PricingRule:
             for_price_list=str(doc.get("for_price_list") or ""),
             currency=str(doc.get("currency") or ""),
             margin_type=str(doc.get("margin_type") or ""),
-            margin_rate_or_amount=_dec(doc.get("margin_rate_or_amount")),
+            margin_rate_or_amount=_dec(doc, "margin_rate_or_amount"),
             coupon_code_based=bool(doc.get("coupon_code_based")),
             unsupported=", ".join(unsupported))
 
@@ -162,15 +162,11 @@ class Priced:
     margin_type: str = ""
     margin_rate_or_amount: Decimal = ZERO
     pricing_rules: tuple[str, ...] = ()
-    applied: tuple[PricingRule, ...] = field(default=(), compare=False)
 
 
 def price_line(rules: Iterable[PricingRule], line: Line, selling: Selling) -> Priced:
     """The line priced by the rules that apply to it; raises PricingConflict on a tie."""
-    chosen = select(rules, line, selling)
-    if not chosen:
-        return Priced(line.price_list_rate)
-    return apply(chosen, line, selling)
+    return apply(select(rules, line, selling), line, selling)
 
 
 def select(rules: Iterable[PricingRule], line: Line, selling: Selling) -> list[PricingRule]:
@@ -190,9 +186,8 @@ def select(rules: Iterable[PricingRule], line: Line, selling: Selling) -> list[P
     if all(r.apply_multiple for r in found):
         stacked: dict[int, list[PricingRule]] = {}
         for candidate in found:
-            kept = _filter(line, selling, [candidate])
-            if kept is not None and kept.apply_multiple:
-                stacked.setdefault(kept.priority_number or 1, []).append(kept)
+            if _filter(line, selling, [candidate]) is not None:
+                stacked.setdefault(candidate.priority_number or 1, []).append(candidate)
         return [r for key in sorted(stacked) for r in stacked[key]]
     best = _filter(line, selling, found)
     return [best] if best is not None else []
@@ -227,20 +222,16 @@ def apply(chosen: Sequence[PricingRule], line: Line, selling: Selling) -> Priced
         elif rule.rate_or_discount == "Discount Amount":
             amount += rule.discount_amount
     return Priced(list_rate, percentage, amount, margin_type, margin,
-                  tuple(r.name for r in chosen), tuple(chosen))
+                  tuple(r.name for r in chosen))
 
 
 def _matching(pool: list[PricingRule], apply_on: str, line: Line,
               selling: Selling) -> list[PricingRule]:
     """``_get_pricing_rules``: rules on ``apply_on`` whose conditions the sale meets, by
     priority (as text, as ERPNext's SQL orders it) then name, both descending."""
-    out = []
-    for rule in pool:
-        if rule.apply_on != apply_on or not _targets(rule, line) or not _conditions(
-                rule, selling):
-            continue
-        out.append(rule)
-    return sorted(out, key=lambda r: (r.priority, r.name), reverse=True)
+    matching = [r for r in pool if r.apply_on == apply_on and _targets(r, line)
+                and _conditions(r, selling)]
+    return sorted(matching, key=lambda r: (r.priority, r.name), reverse=True)
 
 
 def _targets(rule: PricingRule, line: Line) -> bool:
@@ -270,8 +261,7 @@ def _conditions(rule: PricingRule, selling: Selling) -> bool:
 def _filter(line: Line, selling: Selling, rules: list[PricingRule]) -> PricingRule | None:
     """``filter_pricing_rules``: the one rule of ``rules`` for this line's quantity and
     amount, the highest priority winning; None when none is within its breaks."""
-    amount = line.price_list_rate * line.qty
-    kept = [r for r in rules if _within(r, line, line.stock_qty, amount)]
+    kept = [r for r in rules if _within(r, line)]
     if len(kept) > 1:
         kept = [r for r in kept if r.currency == selling.currency] or kept
     if kept:
@@ -287,17 +277,15 @@ def _filter(line: Line, selling: Selling, rules: list[PricingRule]) -> PricingRu
     return kept[0] if kept else None
 
 
-def _within(rule: PricingRule, line: Line, stock_qty: Decimal, amount: Decimal) -> bool:
-    """``filter_pricing_rules_for_qty_amount``: breaks in the rule's UOM (its factor to the
-    stock UOM); the amount's in the line's UOM when the rule's is the line's."""
-    uom = _rule_uom(rule, line)
-    factor = line.conversion_factor if uom and uom == line.uom else Decimal(1)
-    if stock_qty < rule.min_qty * factor or (rule.max_qty and stock_qty > rule.max_qty * factor):
-        return False
-    if uom and uom == line.uom:
-        factor = Decimal(1)
-    return not (amount < rule.min_amt * factor or (rule.max_amt
-                                                   and amount > rule.max_amt * factor))
+def _within(rule: PricingRule, line: Line) -> bool:
+    """``filter_pricing_rules_for_qty_amount``: quantity breaks in the rule's UOM (its
+    factor to the stock UOM). ERPNext scales amount breaks by that factor too, but back to
+    1 when the rule's UOM is the line's, and otherwise the factor is 1 here: the amount
+    (list price x qty, in the line's UOM) is compared as it stands."""
+    factor = line.conversion_factor if _rule_uom(rule, line) == line.uom else Decimal(1)
+    qty, amount = line.stock_qty, line.price_list_rate * line.qty
+    return (rule.min_qty * factor <= qty and not (rule.max_qty and qty > rule.max_qty * factor)
+            and rule.min_amt <= amount and not (rule.max_amt and amount > rule.max_amt))
 
 
 def _rule_uom(rule: PricingRule, line: Line) -> str:
@@ -308,8 +296,11 @@ def _rule_uom(rule: PricingRule, line: Line) -> str:
     return ""
 
 
-def _dec(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else ZERO
+def _dec(doc: Mapping[str, Any], key: str) -> Decimal:
+    """A number field of a rule (empty: 0); a malformed one refused, named."""
+    value = doc.get(key)
+    return to_decimal(value, f"Pricing Rule {doc.get('name')} {key}") if value not in (
+        None, "") else ZERO
 
 
 def _day(value: Any) -> date | None:
