@@ -14,6 +14,9 @@ SITE_DOCTYPES: dict[str, tuple[str, str]] = {
         parent_account|L|Account|Parent~Account account_type|S tax_rate|F freeze_account|S
         balance_must_be|S lft|I rgt|I old_parent|X disabled|C
     """),
+    "Brand": ("naming=field:brand sort=modified order=desc", """
+        brand|X!||Brand~Name description|X
+    """),
     "Company": ("naming=field:company_name sort=modified order=desc", """
         company_name|X!||Company abbr|X!||Abbr default_currency|X country|X is_group|C
         lft|I rgt|I old_parent|X create_chart_of_accounts_based_on|X chart_of_accounts|X
@@ -77,6 +80,39 @@ SITE_DOCTYPES: dict[str, tuple[str, str]] = {
     "Price List": ("naming=field:price_list_name sort=name order=asc", """
         price_list_name|X!||Price~List~Name enabled|C|||1 currency|L!|Currency|Currency
         buying|C selling|C price_not_uom_dependent|C
+    """),
+    "Pricing Rule": ("naming=series:PRLE-.#### sort=modified order=desc", """
+        title|X!||Title disable|C|||0 apply_on|S!||Apply~On|Item~Code
+        price_or_product_discount|S!||Price~or~Product~Discount|Price
+        warehouse|L|Warehouse|Warehouse items|T|Pricing~Rule~Item~Code|Apply~Rule~On~Item~Code
+        item_groups|T|Pricing~Rule~Item~Group|Apply~Rule~On~Item~Group
+        brands|T|Pricing~Rule~Brand|Apply~Rule~On~Brand mixed_conditions|C|||0
+        is_cumulative|C|||0 coupon_code_based|C|||0 apply_rule_on_other|S
+        other_item_code|L|Item|Item~Code other_item_group|L|Item~Group|Item~Group
+        other_brand|L|Brand|Brand selling|C|||0 buying|C|||0 applicable_for|S
+        customer|L|Customer|Customer customer_group|L|Customer~Group|Customer~Group
+        territory|L|Territory|Territory sales_partner|X campaign|X supplier|X
+        supplier_group|X min_qty|F max_qty|F min_amt|F|||0
+        max_amt|F|||0 valid_from|D|||Today valid_upto|D company|L|Company|Company
+        currency|L!|Currency|Currency margin_type|S|||Percentage margin_rate_or_amount|F|||0
+        rate_or_discount|S|||Discount~Percentage apply_discount_on|S|||Grand~Total rate|F|||0
+        discount_amount|F|||0 discount_percentage|F for_price_list|L|Price~List|For~Price~List
+        same_item|C|||0 free_item|L|Item|Free~Item free_qty|F|||0 free_item_uom|L|UOM|UOM
+        free_item_rate|F threshold_percentage|F priority|S apply_multiple_pricing_rules|C|||0
+        apply_discount_on_rate|C|||0 validate_applied_rule|C|||0 rule_description|X
+        promotional_scheme_id|X promotional_scheme|X
+        condition|X is_recursive|C|||0 naming_series|S|||PRLE-.#### round_free_qty|C|||0
+        recurse_for|F apply_recursion_over|F|||0 has_priority|C|||0
+        dont_enforce_free_item_qty|C|||0
+    """),
+    "Pricing Rule Brand": ("naming=hash sort=modified order=desc table", """
+        brand|L|Brand|Brand uom|L|UOM|UOM
+    """),
+    "Pricing Rule Item Code": ("naming=hash sort=modified order=desc table", """
+        item_code|L|Item|Item~Code uom|L|UOM|UOM
+    """),
+    "Pricing Rule Item Group": ("naming=hash sort=modified order=desc table", """
+        item_group|L|Item~Group|Item~Group uom|L|UOM|UOM
     """),
     "Stock Entry": ("naming=series:MAT-STE-.YYYY.- sort=modified order=desc submittable", """
         naming_series|S|||MAT-STE-.YYYY.- stock_entry_type|X!||Stock~Entry~Type purpose|S

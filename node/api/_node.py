@@ -269,7 +269,7 @@ class Node:
             yield s
 
     def context(self, session: Session) -> PosContext:
-        return self.context_cache.get(session)
+        return self.context_cache.get(session, self.clock().astimezone(self.config.tz).date())
 
     async def off_loop(self, work: Callable[[], T], lines: int) -> T:
         """``work()``, pure (pricing ``lines`` cart lines: no store, no node state), run in

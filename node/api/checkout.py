@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -37,6 +38,7 @@ from tillmesh.node.domain.totals import InvoiceTotals, amount_due, vat_per_rate
 from tillmesh.node.errors import NotFoundError, ValidationError
 from tillmesh.node.projections import catalog, ledger, stock
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
+from tillmesh.node.projections.master_data import get_doc
 from tillmesh.node.projections.pos_profile import item_tax_rates
 from tillmesh.node.store import cart_store
 from tillmesh.node.store.event_log import Transaction
@@ -52,6 +54,8 @@ def _make_line(session: Session, ctx: PosContext, item_code: str, qty: Decimal,
     info = catalog.get_item(session, item_code)
     uom = uom or info.stock_uom
     factor, whole = info.uom(uom)
+    # Brand and template only matter to Pricing Rules: read only in a store that has some.
+    item = (get_doc(session, "Item", info.item_code) or {}) if ctx.pricing.rules else {}
     return Line(
         item_code=info.item_code,
         item_name=info.item_name,
@@ -66,7 +70,28 @@ def _make_line(session: Session, ctx: PosContext, item_code: str, qty: Decimal,
         item_tax_rates=item_tax_rates(session, info.item_tax_template),
         barcode=barcode,
         weighed=weighed,
+        item_group=info.item_group,
+        brand=str(item.get("brand") or ""),
+        variant_of=str(item.get("variant_of") or ""),
     )
+
+
+def _new_cart(session: Session, ctx: PosContext, cart_id: str, cashier: str,
+              customer: object) -> Cart:
+    """An empty cart for ``customer``, else the profile's (walk-in) customer."""
+    cart = Cart(cart_id=cart_id, cashier=cashier, customer=ctx.customer)
+    if customer:
+        return _with_customer(session, cart, str(customer))
+    if ctx.pricing.rules:  # a rule may be for the walk-in customer's group
+        with contextlib.suppress(NotFoundError):  # the profile's customer not pulled (yet)
+            return _with_customer(session, cart, ctx.customer)
+    return cart
+
+
+def _with_customer(session: Session, cart: Cart, name: str) -> Cart:
+    """The cart sold to an enabled customer, with what Pricing Rules judge them on."""
+    info = catalog.get_customer(session, name)
+    return cart.with_customer(info.name, info.customer_group or "", info.territory or "")
 
 
 def _price_embedded(line: Line, amount: Decimal) -> Line:
@@ -94,7 +119,8 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
     totals = price(cart, ctx)
     lines = [
         {**plain(t), "line": i, "item_code": ln.item_code, "item_name": ln.item_name,
-         "uom": ln.uom, "barcode": ln.barcode}
+         "uom": ln.uom, "barcode": ln.barcode,
+         "promotions": ctx.pricing.titles(t.pricing_rules)}
         for i, (ln, t) in enumerate(zip(cart.lines, totals.lines, strict=True))
     ]
     head = plain(replace(totals, lines=(), taxes=()))  # the lines are plain above
@@ -257,10 +283,8 @@ def cart_new(node: Node, caller: Caller, customer: str | None = None) -> dict[st
     with node.write(durable=False) as tx:
         node.check_selling(tx.session)  # a revoked counter sells no more
         ctx = node.context(tx.session)
-        cart = Cart(cart_id=secrets.token_hex(CART_ID_BYTES), cashier=caller.user,
-                    customer=ctx.customer)
-        if customer:
-            cart = cart.with_customer(catalog.get_customer(tx.session, str(customer)).name)
+        cart = _new_cart(tx.session, ctx, secrets.token_hex(CART_ID_BYTES), caller.user,
+                         customer)
         cart_store.save(tx.session, cart, node.clock())
         return _view(cart, ctx)
 
@@ -399,8 +423,8 @@ async def cart_remove(node: Node, caller: Caller, cart_id: str, line: int,
 async def cart_set_customer(node: Node, caller: Caller, cart_id: str, customer: str,
                             ) -> dict[str, Any]:
     """Sell to a known customer."""
-    return await edit(node, caller, cart_id, lambda s, ctx, c: c.with_customer(
-        catalog.get_customer(s, str(customer)).name))
+    return await edit(node, caller, cart_id, lambda s, ctx, c: _with_customer(
+        s, c, str(customer)))
 
 
 @api_method()
@@ -525,9 +549,7 @@ async def _direct_cart(node: Node, caller: Caller, items: list[dict[str, Any]],
     slice at a time with the loop free in between (replication, the other tills)."""
     with node.read() as s:
         ctx = node.context(s)
-        cart = Cart(cart_id="direct", cashier=caller.user, customer=ctx.customer)
-        if customer:
-            cart = cart.with_customer(catalog.get_customer(s, str(customer)).name)
+        cart = _new_cart(s, ctx, "direct", caller.user, customer)
         for item in items[:LOOP_SLICE_LINES]:
             cart = cart.add(_line_from(node, s, ctx, item))
     for start in range(LOOP_SLICE_LINES, len(items), LOOP_SLICE_LINES):

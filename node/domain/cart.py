@@ -41,6 +41,16 @@ class Line:
     discount_amount: Decimal = ZERO
     barcode: str | None = None
     weighed: bool = False  # qty came from the scale: never merged with another scan
+    # What Pricing Rules are judged on besides the item code (``domain.pricing_rules``)
+    item_group: str = ""
+    brand: str = ""
+    variant_of: str = ""
+
+    @property
+    def priced_by_hand(self) -> bool:
+        """A rate or a discount the cashier gave (or a label price): Pricing Rules leave
+        such a line as it is, and ERPNext books it as sent (``ignore_pricing_rule``)."""
+        return self.rate is not None or bool(self.discount_percentage or self.discount_amount)
 
     def mergeable(self, other: Line) -> bool:
         return (
@@ -48,10 +58,8 @@ class Line:
             and not other.weighed
             and self.item_code == other.item_code
             and self.uom == other.uom
-            and self.rate is None
-            and other.rate is None
-            and not self.discount_percentage
-            and not self.discount_amount
+            and not self.priced_by_hand
+            and not other.priced_by_hand
         )
 
 
@@ -77,6 +85,8 @@ class Cart:
     status: CartStatus = CartStatus.OPEN
     note: str = ""
     approval: Approval | None = None
+    customer_group: str = ""  # the customer's, for Pricing Rules
+    territory: str = ""
 
     def line(self, index: int) -> Line:
         if not isinstance(index, int) or not 0 <= index < len(self.lines):
@@ -123,8 +133,9 @@ class Cart:
         self.line(index)
         return replace(self, lines=self.lines[:index] + self.lines[index + 1 :])
 
-    def with_customer(self, customer: str) -> Cart:
-        return replace(self, customer=customer)
+    def with_customer(self, customer: str, customer_group: str = "", territory: str = "") -> Cart:
+        return replace(self, customer=customer, customer_group=customer_group,
+                       territory=territory)
 
     def hold(self, note: str) -> Cart:
         if not self.lines:
@@ -167,6 +178,8 @@ def to_data(cart: Cart) -> dict[str, Any]:
         "discount_amount": str(cart.discount_amount),
         "status": cart.status.value,
         "note": cart.note,
+        "customer_group": cart.customer_group,
+        "territory": cart.territory,
         "approval": None if cart.approval is None else {
             "approver": cart.approval.approver, "percent": str(cart.approval.percent),
             "off": str(cart.approval.off), "digest": cart.approval.digest},
@@ -183,6 +196,8 @@ def from_data(d: dict[str, Any]) -> Cart:
         discount_amount=Decimal(d["discount_amount"]),
         status=CartStatus(d["status"]),
         note=d["note"],
+        customer_group=d.get("customer_group", ""),  # none in carts of older releases
+        territory=d.get("territory", ""),
         approval=_approval_from_data(d.get("approval")),  # none in carts of older releases
     )
 

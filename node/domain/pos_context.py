@@ -6,9 +6,11 @@ Plain values, read from replicated master data by ``projections.pos_profile``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from tillmesh.node.domain.money import to_decimal
+from tillmesh.node.domain.pricing_rules import StorePricing
 from tillmesh.node.domain.totals import ChargeType, TaxRow, TotalsSettings
 from tillmesh.node.errors import ConfigError, PaymentError
 
@@ -38,6 +40,8 @@ class PosContext:
     allow_partial_payment: bool
     apply_discount_on: str
     settings: TotalsSettings
+    pricing: StorePricing = StorePricing()  # none when the profile ignores Pricing Rules
+    today: date | None = None  # the store's date the cart is priced on (rules' validity)
 
     def mode(self, name: str) -> Mode:
         if name not in self.modes:

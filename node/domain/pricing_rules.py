@@ -13,7 +13,7 @@ with the result (the line's rate, amount, taxes) is ``totals``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -70,7 +70,17 @@ class PricingRule:
     margin_type: str = ""  # Percentage, Amount
     margin_rate_or_amount: Decimal = ZERO
     coupon_code_based: bool = False
+    validate_only: bool = False  # ERPNext's validate_applied_rule: checked, never applied
     unsupported: str = ""  # why the counter cannot price with it (conditions it lacks)
+
+    @property
+    def applicable(self) -> bool:
+        """Whether a counter applies it to a line: a selling price rule it can judge.
+        ERPNext applies neither a disabled rule nor one that only checks
+        (``validate_applied_rule``); product rules (free items) are not priced here."""
+        return (self.selling and not self.disabled and not self.validate_only
+                and self.price_or_product_discount == "Price" and not self.unsupported
+                and self.apply_on in APPLY_ON)
 
     @property
     def priority_number(self) -> int:
@@ -90,6 +100,8 @@ class PricingRule:
             ("a rule on other items", doc.get("apply_rule_on_other")),
             ("a campaign", doc.get("campaign")), ("a sales partner", doc.get("sales_partner")),
             ("a supplier", doc.get("supplier") or doc.get("supplier_group")),
+            ("free items", doc.get("price_or_product_discount") == "Product"),
+            ("the whole transaction", apply_on == "Transaction"),
         ) if present]
         return cls(
             name=str(doc["name"]), title=str(doc.get("title") or doc["name"]),
@@ -114,7 +126,45 @@ class PricingRule:
             margin_type=str(doc.get("margin_type") or ""),
             margin_rate_or_amount=_dec(doc, "margin_rate_or_amount"),
             coupon_code_based=bool(doc.get("coupon_code_based")),
+            validate_only=bool(doc.get("validate_applied_rule")),
             unsupported=", ".join(unsupported))
+
+
+@dataclass(frozen=True)
+class StorePricing:
+    """The store's Pricing Rules as a counter holds them, and the trees ERPNext judges
+    their conditions in (each name to its parent)."""
+
+    rules: tuple[PricingRule, ...] = ()  # those a counter applies (``applicable``)
+    beyond: tuple[PricingRule, ...] = ()  # selling rules it cannot apply, ``unsupported`` says why
+    item_groups: Mapping[str, str] = field(default_factory=dict)
+    customer_groups: Mapping[str, str] = field(default_factory=dict)
+    territories: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rules: Iterable[PricingRule], *, item_groups: Mapping[str, str],
+           customer_groups: Mapping[str, str], territories: Mapping[str, str]) -> StorePricing:
+        selling = [r for r in rules if r.selling and not r.disabled and not r.validate_only]
+        return cls(rules=tuple(r for r in selling if r.applicable),
+                   beyond=tuple(r for r in selling if not r.applicable),
+                   item_groups=dict(item_groups), customer_groups=dict(customer_groups),
+                   territories=dict(territories))
+
+
+    def titles(self, names: Iterable[str]) -> list[str]:
+        """What the cashier and the customer read for the rules that priced a line."""
+        by_name = {r.name: r.title for r in self.rules}
+        return [by_name.get(name, name) for name in names]
+
+
+def ancestors(tree: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """``name`` and its parents up to the root, nearest first (ERPNext's ``get_parent_*``
+    for item groups, customer groups and territories). A cycle ends the walk."""
+    chain: list[str] = []
+    while name and name not in chain:
+        chain.append(name)
+        name = tree.get(name, "")
+    return tuple(chain)
 
 
 @dataclass(frozen=True)
@@ -163,6 +213,14 @@ class Priced:
     margin_rate_or_amount: Decimal = ZERO
     pricing_rules: tuple[str, ...] = ()
 
+    @property
+    def rate(self) -> Decimal | None:
+        """The rate ERPNext's ``get_item_details`` sets on the row: the list price less a
+        rule's amount off; None leaves it to the totals (a percentage, or no rule)."""
+        if self.discount_amount and not self.discount_percentage:
+            return self.price_list_rate - self.discount_amount
+        return None
+
 
 def price_line(rules: Iterable[PricingRule], line: Line, selling: Selling) -> Priced:
     """The line priced by the rules that apply to it; raises PricingConflict on a tie."""
@@ -171,8 +229,7 @@ def price_line(rules: Iterable[PricingRule], line: Line, selling: Selling) -> Pr
 
 def select(rules: Iterable[PricingRule], line: Line, selling: Selling) -> list[PricingRule]:
     """``get_pricing_rules``: the rules that apply to ``line``, in the order applied."""
-    pool = [r for r in rules if r.selling and not r.disabled
-            and r.price_or_product_discount == "Price"]
+    pool = [r for r in rules if r.applicable]
     found: list[PricingRule] = []
     for apply_on in APPLY_ON:
         found.extend(_matching(pool, apply_on, line, selling))

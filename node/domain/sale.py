@@ -16,10 +16,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from tillmesh.node.domain.cart import Cart
+from tillmesh.node.domain.cart import Cart, Line
 from tillmesh.node.domain.const import MAX_PAYMENT_ROWS, PRICED_KEPT
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
+from tillmesh.node.domain.pricing_rules import Line as RulesLine
+from tillmesh.node.domain.pricing_rules import Selling, StorePricing, ancestors, price_line
 from tillmesh.node.domain.totals import Cart as TotalsCart
 from tillmesh.node.domain.totals import CartLine, InvoiceTotals, compute_totals, with_payments
 from tillmesh.node.errors import PaymentError, ReturnError, ValidationError
@@ -82,24 +84,30 @@ def price_paid(cart: Cart, ctx: PosContext, unpaid: InvoiceTotals,
 
 
 def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None) -> TotalsCart:
-    lines = [
-        CartLine(
+    selling = _selling(cart, ctx)
+    lines = []
+    for ln in cart.lines:
+        priced = None if selling is None or ln.priced_by_hand else price_line(
+            ctx.pricing.rules, _rules_line(ln, ctx.pricing), selling)
+        lines.append(CartLine(
             item_code=ln.item_code,
             qty=ln.qty,
-            price_list_rate=ln.price_list_rate,
+            price_list_rate=ln.price_list_rate if priced is None else priced.price_list_rate,
             uom=ln.uom,
             stock_uom=ln.stock_uom,
             conversion_factor=ln.conversion_factor,
-            rate=ln.rate,
-            discount_percentage=ln.discount_percentage,
-            discount_amount=ln.discount_amount,
+            rate=ln.rate if priced is None else priced.rate,
+            discount_percentage=ln.discount_percentage if priced is None
+            else priced.discount_percentage,
+            discount_amount=ln.discount_amount if priced is None else priced.discount_amount,
             item_tax_template=ln.item_tax_template,
             item_tax_rates=dict(ln.item_tax_rates),
             whole_number_uom=ln.whole_number,
             whole_number_stock_uom=ln.stock_whole_number,
-        )
-        for ln in cart.lines
-    ]
+            pricing_rules=() if priced is None else priced.pricing_rules,
+            margin_type="" if priced is None else priced.margin_type,
+            margin_rate_or_amount=ZERO if priced is None else priced.margin_rate_or_amount,
+        ))
     return TotalsCart(
         lines=lines,
         taxes=ctx.taxes,
@@ -109,6 +117,26 @@ def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None) -> TotalsCar
         payments=None if paid is None else (paid,),
         allow_partial_payment=ctx.allow_partial_payment,
     )
+
+
+def _selling(cart: Cart, ctx: PosContext) -> Selling | None:
+    """What the store's Pricing Rules judge the cart on; None when none apply."""
+    if not ctx.pricing.rules or ctx.today is None:
+        return None
+    pricing = ctx.pricing
+    return Selling(company=ctx.company, price_list=ctx.price_list, currency=ctx.currency,
+                   on=ctx.today, customer=cart.customer,
+                   customer_groups=ancestors(pricing.customer_groups, cart.customer_group),
+                   territories=ancestors(pricing.territories, cart.territory),
+                   warehouses=(ctx.warehouse,))
+
+
+def _rules_line(line: Line, pricing: StorePricing) -> RulesLine:
+    return RulesLine(item_code=line.item_code, qty=line.qty, uom=line.uom,
+                     conversion_factor=line.conversion_factor,
+                     price_list_rate=line.price_list_rate,
+                     item_groups=ancestors(pricing.item_groups, line.item_group),
+                     brand=line.brand, variant_of=line.variant_of)
 
 
 @dataclass(frozen=True)

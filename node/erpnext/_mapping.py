@@ -67,6 +67,20 @@ class Spec:
 _TAX_ROW = ("charge_type", "row_id", "account_head", "description", "rate",
             "included_in_print_rate", "cost_center", "tax_amount")
 
+# Every field a counter prices with, and those that tell it a rule is beyond it.
+_PRICING_RULE = (
+    "title", "disable", "apply_on", "price_or_product_discount", "selling", "buying",
+    "rate_or_discount", "rate", "discount_percentage", "discount_amount",
+    "apply_discount_on_rate", "apply_multiple_pricing_rules", "priority", "has_priority",
+    "min_qty", "max_qty", "min_amt", "max_amt", "valid_from", "valid_upto", "company",
+    "customer", "customer_group", "territory", "warehouse", "for_price_list", "currency",
+    "margin_type", "margin_rate_or_amount", "coupon_code_based", "validate_applied_rule",
+    "mixed_conditions", "is_cumulative", "apply_rule_on_other", "condition", "campaign",
+    "sales_partner", "supplier", "supplier_group", "applicable_for", "same_item",
+    "free_item", "free_qty", "free_item_uom", "free_item_rate", "is_recursive",
+    "recurse_for", "apply_recursion_over", "round_free_qty", "dont_enforce_free_item_qty",
+    "promotional_scheme")
+
 # In dependency order: a counter that has the Items already has their UOMs and groups.
 SPECS: tuple[Spec, ...] = (
     Spec("UOM", ("uom_name", "enabled", "must_be_whole_number")),
@@ -79,6 +93,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("Sales Taxes and Charges Template",
          ("title", "company", "is_default", "disabled", "tax_category"),
          (Child("taxes", "Sales Taxes and Charges", _TAX_ROW),), scoped=("company", "company")),
+    Spec("Customer Group", ("customer_group_name", "is_group", "parent_customer_group")),
+    Spec("Territory", ("territory_name", "is_group", "parent_territory")),
     Spec("Customer", ("customer_name", "customer_type", "customer_group", "territory",
                       "mobile_no", "email_id", "tax_id", "default_price_list", "disabled")),
     Spec("Item", ("item_code", "item_name", "item_group", "stock_uom", "disabled",
@@ -91,6 +107,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("Item Price", ("item_code", "uom", "price_list", "price_list_rate", "currency",
                         "selling", "buying", "customer", "supplier", "batch_no",
                         "valid_from", "valid_upto"), scoped=("price_list", "selling_price_list")),
+    Spec("Pricing Rule", _PRICING_RULE, (
+        Child("items", "Pricing Rule Item Code", ("item_code", "uom")),
+        Child("item_groups", "Pricing Rule Item Group", ("item_group", "uom")),
+        Child("brands", "Pricing Rule Brand", ("brand", "uom")))),
 )
 PULLED_DOCTYPES = ("POS Profile", "Currency", "Global Defaults", *(s.doctype for s in SPECS))
 CHILD_BOOKKEEPING = ("name", "parent", "idx", "modified")  # asked for with every child row

@@ -82,3 +82,10 @@ def get_doc(session: Session, doctype: str, name: str) -> dict[str, Any] | None:
         "SELECT data FROM master_docs WHERE doctype = ? AND name = ? AND deleted = 0",
         (doctype, name))
     return None if row is None else unpack_body(row[0])
+
+
+def all_docs(session: Session, doctype: str) -> list[dict[str, Any]]:
+    """Every live document of a (small) doctype: rules and trees, not items."""
+    rows = raw(session).run("SELECT data FROM master_docs WHERE doctype = ? AND deleted = 0"
+                            " ORDER BY name", (doctype,))
+    return [unpack_body(row[0]) for row in rows]

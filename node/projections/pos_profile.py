@@ -2,11 +2,15 @@
 
 POS Profile (company, warehouse, price list, tax template, modes of payment, partial
 payment), Mode of Payment (type and account for the company), Sales Taxes and Charges
-Template rows and Item Tax Template rates. Cached until one of those doctypes changes.
+Template rows, Item Tax Template rates, and the Pricing Rules with the trees they are
+judged in (unless the profile ignores them). Cached until one of those doctypes changes.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,15 +18,21 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
+from tillmesh.node.domain.pricing_rules import PricingRule, StorePricing
 from tillmesh.node.domain.totals import TaxRow, TotalsSettings
-from tillmesh.node.errors import ConfigError
+from tillmesh.node.errors import ConfigError, ValidationError
 from tillmesh.node.projections.cached import Cached
-from tillmesh.node.projections.master_data import get_doc, indexer
+from tillmesh.node.projections.master_data import all_docs, get_doc, indexer
+
+log = logging.getLogger(__name__)
 
 _generation = 0  # bumped whenever a doctype the context depends on changes
 
 _WATCHED = ("POS Profile", "Mode of Payment", "Sales Taxes and Charges Template",
-            "Item Tax Template", "Global Defaults", "Currency")
+            "Item Tax Template", "Global Defaults", "Currency", "Pricing Rule", "Item Group",
+            "Customer Group", "Territory")
+_TREES = (("Item Group", "parent_item_group"), ("Customer Group", "parent_customer_group"),
+          ("Territory", "parent_territory"))
 
 
 def _bump(session: Session, name: str, doc: dict[str, Any] | None) -> None:
@@ -78,7 +88,26 @@ def load_context(session: Session, profile: str) -> PosContext:
         allow_partial_payment=bool(doc.get("allow_partial_payment")),
         apply_discount_on=doc.get("apply_discount_on") or "Grand Total",
         settings=_settings(session, doc.get("currency") or "EUR"),
+        pricing=StorePricing() if doc.get("ignore_pricing_rule") else _pricing(session),
     )
+
+
+def _pricing(session: Session) -> StorePricing:
+    """The store's Pricing Rules; one a counter cannot read is kept aside with the reason
+    (it is shown, never applied), as are those it cannot price (``unsupported``)."""
+    rules = []
+    for rule in all_docs(session, "Pricing Rule"):
+        try:
+            rules.append(PricingRule.from_doc(rule))
+        except ValidationError as exc:
+            log.error("Pricing Rule %s cannot be read: %s", rule.get("name"), exc.message)
+            rules.append(PricingRule(name=str(rule.get("name")), title=str(rule.get("title")),
+                                     apply_on="", targets=(), unsupported=exc.message))
+    item_groups, customer_groups, territories = (
+        {str(d["name"]): str(d.get(parent) or "") for d in all_docs(session, doctype)}
+        for doctype, parent in _TREES)
+    return StorePricing.of(rules, item_groups=item_groups, customer_groups=customer_groups,
+                           territories=territories)
 
 
 def _settings(session: Session, currency: str) -> TotalsSettings:
@@ -103,5 +132,7 @@ class ContextCache:
         self.profile = profile
         self._cached = Cached(generation)
 
-    def get(self, session: Session) -> PosContext:
-        return self._cached.get(self.profile, lambda: load_context(session, self.profile))
+    def get(self, session: Session, today: date) -> PosContext:
+        """The context a cart is priced in on ``today`` (the store's date)."""
+        return self._cached.get((self.profile, today), lambda: replace(
+            load_context(session, self.profile), today=today))

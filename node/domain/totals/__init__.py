@@ -9,6 +9,7 @@ ERPNext refuses, with its messages, is in ``_checks``; the totals regrouped per 
 from tillmesh.node.domain.totals._calc import compute_totals, with_payments
 from tillmesh.node.domain.totals._model import (
     NEGATIVE_GRAND_TOTAL,
+    NEGATIVE_RATE,
     NET_TOTAL,
     Cart,
     CartLine,
@@ -32,6 +33,7 @@ from tillmesh.node.domain.totals._rates import (
 
 __all__ = [
     "NEGATIVE_GRAND_TOTAL",
+    "NEGATIVE_RATE",
     "NET_TOTAL",
     "Cart",
     "CartLine",

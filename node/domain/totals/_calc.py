@@ -55,6 +55,7 @@ from tillmesh.node.domain.totals._model import (
     DISCOUNT_PERCENTAGE_PRECISION,
     GRAND_TOTAL,
     HUNDRED,
+    NEGATIVE_RATE,
     NET_TOTAL,
     ZERO,
     Cart,
@@ -233,10 +234,13 @@ class _Calc:
         )
         if percentage > HUNDRED:
             raise TotalsError(f"{where}: discount_percentage must not exceed 100: {percentage}")
-        # A rule's amount off may take a line below zero: ERPNext keeps it so (the
-        # invoice's grand total must not be); a counter's own price may not.
-        rate = ZERO if line.rate is None else number(line.rate, f"{where} rate",
-                                                     allow_negative=bool(line.pricing_rules))
+        # A rule's amount off may take a line below zero. ERPNext takes such a POS
+        # Invoice, but its consolidation then fails for the whole shift (NEGATIVE_RATE,
+        # seen on ERPNext 15.71): the line is refused here instead, naming the rules.
+        if line.rate is not None and line.rate < 0 and line.pricing_rules:
+            raise TotalsError(NEGATIVE_RATE.format(item=line.item_code, rate=line.rate,
+                                                   rules=", ".join(line.pricing_rules)))
+        rate = ZERO if line.rate is None else number(line.rate, f"{where} rate")
         tax_map = {
             str(account): number(value, f"{where} item tax rate for {account}")
             for account, value in line.item_tax_rates.items()
@@ -652,6 +656,7 @@ class _Calc:
             distributed_discount_amount=m(item.distributed_discount_amount),
             item_tax_template=item.item_tax_template,
             item_tax_rate=dict(item.tax_map),
+            pricing_rules=item.pricing_rules,
         )
 
     def _tax_result(self, tax: _Tax) -> TaxTotals:

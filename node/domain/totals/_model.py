@@ -21,6 +21,9 @@ DISCOUNT_PERCENTAGE_PRECISION = 2
 GRAND_TOTAL = "Grand Total"
 NET_TOTAL = "Net Total"
 NEGATIVE_GRAND_TOTAL = "Incorrect value:Grand Total (Company Currency) must be >= 0.0"
+NEGATIVE_RATE = ("{item}: Pricing Rule {rules} takes its price below zero ({rate}). ERPNext "
+                 "cannot consolidate a shift with a negative rate ('For item {item}, rate must "
+                 "be a positive number'): the rule must be corrected in ERPNext")
 
 
 class ChargeType(StrEnum):
@@ -135,6 +138,7 @@ class LineTotals:
     distributed_discount_amount: Decimal
     item_tax_template: str | None
     item_tax_rate: dict[str, Decimal]
+    pricing_rules: tuple[str, ...] = ()  # the Pricing Rules that priced it
 
 
 @dataclass(frozen=True)
