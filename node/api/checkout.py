@@ -29,6 +29,8 @@ from tillmesh.node.domain.roles import Action, Authorization
 from tillmesh.node.domain.sale import (
     Tender,
     check_payments,
+    free_item_name,
+    not_applied,
     plain,
     price,
     price_paid,
@@ -120,8 +122,13 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
     lines = [
         {**plain(t), "line": i, "item_code": ln.item_code, "item_name": ln.item_name,
          "uom": ln.uom, "barcode": ln.barcode,
-         "promotions": ctx.pricing.titles(t.pricing_rules)}
-        for i, (ln, t) in enumerate(zip(cart.lines, totals.lines, strict=True))
+         "promotions": ctx.pricing.titles(t.pricing_rules),
+         "not_applied": not_applied(ln, ctx)}
+        for i, (ln, t) in enumerate(zip(cart.lines, totals.lines, strict=False))
+    ] + [  # a product rule's free items: not lines of the cart, none to edit
+        {**plain(t), "line": None, "item_name": free_item_name(cart, ctx, t.item_code),
+         "barcode": None, "promotions": ctx.pricing.titles(t.pricing_rules)}
+        for t in totals.lines[len(cart.lines):]
     ]
     head = plain(replace(totals, lines=(), taxes=()))  # the lines are plain above
     del head["lines"], head["taxes"]

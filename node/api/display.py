@@ -27,7 +27,7 @@ from tillmesh.node.api.const import (
 from tillmesh.node.domain.cart import Cart, CartStatus
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
-from tillmesh.node.domain.sale import Tender, check_payments, price, price_paid
+from tillmesh.node.domain.sale import Tender, check_payments, free_item_name, price, price_paid
 from tillmesh.node.domain.totals import amount_due, recorded_due
 from tillmesh.node.errors import PaymentError, ValidationError
 from tillmesh.node.store import cart_store
@@ -140,10 +140,12 @@ def _shown(cart: Cart, ctx: PosContext, draft: Sequence[Tender]) -> dict[str, An
         else:
             totals = price_paid(cart, ctx, totals, paid)
             change = totals.change_amount
-    last = zip(cart.lines[-DISPLAY_LINES:], totals.lines[-DISPLAY_LINES:], strict=True)
-    return {"lines": [{"name": ln.item_name, "qty": str(t.qty), "uom": ln.uom,
-                       "amount": str(t.amount)} for ln, t in last],
-            "line_count": len(cart.lines), "total": str(amount_due(totals)),
+    names = [ln.item_name for ln in cart.lines] + [  # then a product rule's free items
+        free_item_name(cart, ctx, t.item_code) for t in totals.lines[len(cart.lines):]]
+    last = zip(names[-DISPLAY_LINES:], totals.lines[-DISPLAY_LINES:], strict=True)
+    return {"lines": [{"name": name, "qty": str(t.qty), "uom": t.uom,
+                       "amount": str(t.amount)} for name, t in last],
+            "line_count": len(totals.lines), "total": str(amount_due(totals)),
             "paid": str(flt(_sum(draft))) if draft else None,
             "change": None if change is None else str(change)}
 

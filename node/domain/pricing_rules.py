@@ -5,9 +5,11 @@ Follows ``erpnext/accounts/doctype/pricing_rule/`` (``get_pricing_rules``,
 ``filter_pricing_rules``, ``apply_price_discount_rule``) for price rules on items, item
 groups and brands: customer, customer group, territory, company, warehouse, price list and
 validity conditions; quantity and amount breaks (in the rule's UOM); priorities; rules
-that stack (``apply_multiple_pricing_rules``, also on the discounted rate); margins. Two
+that stack (``apply_multiple_pricing_rules``, also on the discounted rate); margins; and
+product rules (``get_product_discount_rule``: free items, also per so many bought). Two
 rules that tie are refused as ERPNext refuses them (``PricingConflict``). What ERPNext does
-with the result (the line's rate, amount, taxes) is ``totals``.
+with the result (the line's rate, amount, taxes) is ``totals``; ``StorePricing`` is what a
+counter holds of the store's rules.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from tillmesh.node.domain.money import ZERO, to_decimal
@@ -70,6 +73,17 @@ class PricingRule:
     margin_type: str = ""  # Percentage, Amount
     margin_rate_or_amount: Decimal = ZERO
     coupon_code_based: bool = False
+    # A product rule's free item (``get_product_discount_rule``): the line's own item
+    # (``same_item``) or another, so many per rule, or per ``recurse_for`` bought
+    free_item: str = ""
+    same_item: bool = False
+    free_qty: Decimal = ZERO
+    free_item_uom: str = ""
+    free_item_rate: Decimal = ZERO
+    is_recursive: bool = False
+    recurse_for: Decimal = ZERO
+    apply_recursion_over: Decimal = ZERO
+    round_free_qty: bool = False
     validate_only: bool = False  # ERPNext's validate_applied_rule: checked, never applied
     unsupported: str = ""  # why the counter cannot price with it (conditions it lacks)
 
@@ -77,12 +91,12 @@ class PricingRule:
     def applicable(self) -> bool:
         """Whether a counter applies it to a line: a selling price rule it can judge.
         ERPNext applies neither a disabled rule nor one that only checks
-        (``validate_applied_rule``); product rules (free items) are not priced here."""
+        (``validate_applied_rule``)."""
         return (self.selling and not self.disabled and not self.validate_only
-                and self.price_or_product_discount == "Price" and not self.unsupported
-                and self.apply_on in APPLY_ON)
+                and self.price_or_product_discount in ("Price", "Product")
+                and not self.unsupported and self.apply_on in APPLY_ON)
 
-    @property
+    @cached_property
     def priority_number(self) -> int:
         return int(self.priority) if self.priority.strip().isdigit() else 0
 
@@ -100,7 +114,8 @@ class PricingRule:
             ("a rule on other items", doc.get("apply_rule_on_other")),
             ("a campaign", doc.get("campaign")), ("a sales partner", doc.get("sales_partner")),
             ("a supplier", doc.get("supplier") or doc.get("supplier_group")),
-            ("free items", doc.get("price_or_product_discount") == "Product"),
+            ("a free item it does not name", doc.get("price_or_product_discount") == "Product"
+             and not doc.get("free_item") and not doc.get("same_item")),
             ("the whole transaction", apply_on == "Transaction"),
         ) if present]
         return cls(
@@ -126,8 +141,26 @@ class PricingRule:
             margin_type=str(doc.get("margin_type") or ""),
             margin_rate_or_amount=_dec(doc, "margin_rate_or_amount"),
             coupon_code_based=bool(doc.get("coupon_code_based")),
+            free_item=str(doc.get("free_item") or ""), same_item=bool(doc.get("same_item")),
+            free_qty=_dec(doc, "free_qty"), free_item_uom=str(doc.get("free_item_uom") or ""),
+            free_item_rate=_dec(doc, "free_item_rate"),
+            is_recursive=bool(doc.get("is_recursive")), recurse_for=_dec(doc, "recurse_for"),
+            apply_recursion_over=_dec(doc, "apply_recursion_over"),
+            round_free_qty=bool(doc.get("round_free_qty")),
             validate_only=bool(doc.get("validate_applied_rule")),
             unsupported=", ".join(unsupported))
+
+
+@dataclass(frozen=True)
+class ItemDetails:
+    """What the row of a rule's free item needs that the rule does not say."""
+
+    item_name: str
+    stock_uom: str
+    factors: Mapping[str, Decimal]  # UOM -> conversion factor to the stock UOM
+    whole: frozenset[str] = frozenset()  # its UOMs that must be whole numbers
+    item_tax_template: str | None = None
+    item_tax_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,16 +173,38 @@ class StorePricing:
     item_groups: Mapping[str, str] = field(default_factory=dict)
     customer_groups: Mapping[str, str] = field(default_factory=dict)
     territories: Mapping[str, str] = field(default_factory=dict)
+    free_items: Mapping[str, ItemDetails] = field(default_factory=dict)  # rules name them
+    # (apply_on, item code / group / brand) -> the rules on it: a line's few candidates
+    # are found by its item, groups and brand, not by trying every rule of the store
+    index: Mapping[tuple[str, str], tuple[PricingRule, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, rules: Iterable[PricingRule], *, item_groups: Mapping[str, str],
-           customer_groups: Mapping[str, str], territories: Mapping[str, str]) -> StorePricing:
+           customer_groups: Mapping[str, str], territories: Mapping[str, str],
+           free_items: Mapping[str, ItemDetails] | None = None) -> StorePricing:
         selling = [r for r in rules if r.selling and not r.disabled and not r.validate_only]
-        return cls(rules=tuple(r for r in selling if r.applicable),
-                   beyond=tuple(r for r in selling if not r.applicable),
+        applied = tuple(r for r in selling if r.applicable)
+        index: dict[tuple[str, str], list[PricingRule]] = {}
+        for rule in applied:
+            for value in dict.fromkeys(value for value, _ in rule.targets):
+                index.setdefault((rule.apply_on, value), []).append(rule)
+        return cls(rules=applied, beyond=tuple(r for r in selling if not r.applicable),
                    item_groups=dict(item_groups), customer_groups=dict(customer_groups),
-                   territories=dict(territories))
+                   territories=dict(territories), free_items=dict(free_items or {}),
+                   index={key: tuple(found) for key, found in index.items()})
 
+    def candidates(self, line: Line) -> list[PricingRule]:
+        """The rules that name this line's item, its template, one of its groups or its
+        brand: the only ones ``select`` can choose for it."""
+        keys = [("Item Code", line.item_code), ("Item Code", line.variant_of),
+                *(("Item Group", group) for group in line.item_groups), ("Brand", line.brand)]
+        found = [rule for key in keys for rule in self.index.get(key, ())]
+        return list({id(rule): rule for rule in found}.values()) if len(found) > 1 else found
+
+    def not_applied(self, line: Line) -> list[str]:
+        """The rules on this line's item that this counter cannot apply, and why."""
+        return [f"{r.title} ({r.unsupported})" for r in self.beyond
+                if r.unsupported and r.apply_on in APPLY_ON and _targets(r, line)]
 
     def titles(self, names: Iterable[str]) -> list[str]:
         """What the cashier and the customer read for the rules that priced a line."""
@@ -203,6 +258,18 @@ class Line:
 
 
 @dataclass(frozen=True)
+class FreeItem:
+    """A row a product rule adds to the invoice (``is_free_item``): ``uom`` empty for
+    the item's stock UOM; ``rate`` is its price list rate and rate both."""
+
+    item_code: str
+    qty: Decimal
+    uom: str
+    rate: Decimal
+    rule: str
+
+
+@dataclass(frozen=True)
 class Priced:
     """What the rules make of a line, as ERPNext sets it on the invoice row."""
 
@@ -212,6 +279,7 @@ class Priced:
     margin_type: str = ""
     margin_rate_or_amount: Decimal = ZERO
     pricing_rules: tuple[str, ...] = ()
+    free: tuple[FreeItem, ...] = ()
 
     @property
     def rate(self) -> Decimal | None:
@@ -255,7 +323,11 @@ def apply(chosen: Sequence[PricingRule], line: Line, selling: Selling) -> Priced
     list_rate = line.price_list_rate
     percentage, amount = ZERO, ZERO
     margin_type, margin = "", ZERO
+    free: list[FreeItem] = []
     for rule in chosen:
+        if rule.price_or_product_discount == "Product":
+            free.extend(_free_item(rule, line))
+            continue
         # ERPNext stores "Percentage" on rules without a margin too; calculate_margin
         # keeps a margin only where the rule has one.
         if rule.margin_rate_or_amount and (rule.margin_type == "Percentage" or (
@@ -278,8 +350,29 @@ def apply(chosen: Sequence[PricingRule], line: Line, selling: Selling) -> Priced
                 percentage += rule.discount_percentage
         elif rule.rate_or_discount == "Discount Amount":
             amount += rule.discount_amount
+    # ERPNext adds the free items only when the last rule applied is a product rule
+    # (``apply_pricing_rule_on_items`` goes by the last rule's kind): a price rule
+    # stacked after one drops them (recorded: pricing-045, pricing-046).
+    last_gives_items = bool(chosen) and chosen[-1].price_or_product_discount == "Product"
     return Priced(list_rate, percentage, amount, margin_type, margin,
-                  tuple(r.name for r in chosen))
+                  tuple(r.name for r in chosen), tuple(free) if last_gives_items else ())
+
+
+def _free_item(rule: PricingRule, line: Line) -> list[FreeItem]:
+    """``get_product_discount_rule``: the free quantity, by each ``recurse_for`` bought
+    past ``apply_recursion_over`` for a recursive rule (rounded down to whole multiples
+    with ``round_free_qty``), else the rule's ``free_qty`` (1 when unset)."""
+    qty = rule.free_qty or Decimal(1)
+    if rule.is_recursive:
+        bought = line.qty - rule.apply_recursion_over
+        recurse_for = rule.recurse_for or Decimal(1)  # ERPNext saves 0 as 1
+        if bought > 0:
+            qty = (bought // recurse_for) * (rule.free_qty or 1) if rule.round_free_qty \
+                else bought * qty / recurse_for
+    if not qty:
+        return []
+    code = line.item_code if rule.same_item else rule.free_item
+    return [FreeItem(code, qty, rule.free_item_uom, rule.free_item_rate, rule.name)]
 
 
 def _matching(pool: list[PricingRule], apply_on: str, line: Line,

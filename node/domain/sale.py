@@ -20,8 +20,15 @@ from tillmesh.node.domain.cart import Cart, Line
 from tillmesh.node.domain.const import MAX_PAYMENT_ROWS, PRICED_KEPT
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
+from tillmesh.node.domain.pricing_rules import (
+    FreeItem,
+    Priced,
+    Selling,
+    StorePricing,
+    ancestors,
+    price_line,
+)
 from tillmesh.node.domain.pricing_rules import Line as RulesLine
-from tillmesh.node.domain.pricing_rules import Selling, StorePricing, ancestors, price_line
 from tillmesh.node.domain.totals import Cart as TotalsCart
 from tillmesh.node.domain.totals import CartLine, InvoiceTotals, compute_totals, with_payments
 from tillmesh.node.errors import PaymentError, ReturnError, ValidationError
@@ -85,10 +92,11 @@ def price_paid(cart: Cart, ctx: PosContext, unpaid: InvoiceTotals,
 
 def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None) -> TotalsCart:
     selling = _selling(cart, ctx)
-    lines = []
+    # A product rule's free items follow the cart's lines, as in ERPNext.
+    lines: list[CartLine] = []
+    free: list[CartLine] = []
     for ln in cart.lines:
-        priced = None if selling is None or ln.priced_by_hand else price_line(
-            ctx.pricing.rules, _rules_line(ln, ctx.pricing), selling)
+        priced = None if selling is None or ln.priced_by_hand else _by_rules(ln, ctx, selling)
         lines.append(CartLine(
             item_code=ln.item_code,
             qty=ln.qty,
@@ -108,8 +116,10 @@ def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None) -> TotalsCar
             margin_type="" if priced is None else priced.margin_type,
             margin_rate_or_amount=ZERO if priced is None else priced.margin_rate_or_amount,
         ))
+        free.extend(_free_line(item, ln, ctx.pricing) for item in (
+            () if priced is None else priced.free))
     return TotalsCart(
-        lines=lines,
+        lines=lines + free,
         taxes=ctx.taxes,
         additional_discount_percentage=cart.additional_discount_percentage,
         discount_amount=cart.discount_amount,
@@ -117,6 +127,51 @@ def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None) -> TotalsCar
         payments=None if paid is None else (paid,),
         allow_partial_payment=ctx.allow_partial_payment,
     )
+
+
+def _free_line(item: FreeItem, bought: Line, pricing: StorePricing) -> CartLine:
+    """The row of a rule's free item (``get_product_discount_rule``): the bought line's
+    own item, or the item the rule names, in the rule's UOM (else the stock UOM), at the
+    rule's rate (else 0)."""
+    own = item.item_code == bought.item_code
+    details = None if own else pricing.free_items.get(item.item_code)
+    if details is None and not own:
+        raise ValidationError(f"Pricing Rule {item.rule} gives {item.item_code}, which is not"
+                              " in this counter's catalog: pull master data, or correct the"
+                              " rule in ERPNext")
+    stock_uom = bought.stock_uom if details is None else details.stock_uom
+    uom = item.uom or stock_uom
+    factors = {bought.uom: bought.conversion_factor, stock_uom: Decimal(1)} if details is None \
+        else details.factors
+    whole = {u for u, w in ((bought.uom, bought.whole_number),
+                            (bought.stock_uom, bought.stock_whole_number)) if w} \
+        if details is None else details.whole
+    if uom not in factors:
+        raise ValidationError(f"Pricing Rule {item.rule} gives {item.item_code} in {uom}, "
+                              "a UOM this counter does not know for it")
+    return CartLine(
+        item_code=item.item_code, qty=item.qty, price_list_rate=item.rate, uom=uom,
+        stock_uom=stock_uom, conversion_factor=factors[uom],
+        item_tax_template=bought.item_tax_template if details is None
+        else details.item_tax_template,
+        item_tax_rates=dict(bought.item_tax_rates if details is None else details.item_tax_rates),
+        whole_number_uom=uom in whole, whole_number_stock_uom=stock_uom in whole,
+        pricing_rules=(item.rule,), is_free_item=True)
+
+
+def not_applied(line: Line, ctx: PosContext) -> list[str]:
+    """Promotions on the line's item this counter cannot apply, for the cashier to see."""
+    if not ctx.pricing.beyond:
+        return []
+    return ctx.pricing.not_applied(_rules_line(line, ctx.pricing))
+
+
+def free_item_name(cart: Cart, ctx: PosContext, item_code: str) -> str:
+    """What a free item's row is called: the item the rule names, or the bought one."""
+    details = ctx.pricing.free_items.get(item_code)
+    if details is not None:
+        return details.item_name
+    return next((ln.item_name for ln in cart.lines if ln.item_code == item_code), item_code)
 
 
 def _selling(cart: Cart, ctx: PosContext) -> Selling | None:
@@ -129,6 +184,13 @@ def _selling(cart: Cart, ctx: PosContext) -> Selling | None:
                    customer_groups=ancestors(pricing.customer_groups, cart.customer_group),
                    territories=ancestors(pricing.territories, cart.territory),
                    warehouses=(ctx.warehouse,))
+
+
+def _by_rules(line: Line, ctx: PosContext, selling: Selling) -> Priced | None:
+    """The line as the store's rules price it; None when no rule names its item."""
+    seen = _rules_line(line, ctx.pricing)
+    candidates = ctx.pricing.candidates(seen)
+    return price_line(candidates, seen, selling) if candidates else None
 
 
 def _rules_line(line: Line, pricing: StorePricing) -> RulesLine:
@@ -175,20 +237,20 @@ def check_payments(tenders: Sequence[Tender], ctx: PosContext, due: Decimal) -> 
 
 
 def _items(cart: Cart, totals: InvoiceTotals, invoice: str, ctx: PosContext) -> list[dict]:
+    """The invoice's rows: the cart's lines, then the free items rules added."""
     items = []
-    for idx, (line, t) in enumerate(zip(cart.lines, totals.lines, strict=True), start=1):
+    for idx, t in enumerate(totals.lines, start=1):
         row = plain(t)
-        row.update(
-            name=f"{invoice}-{idx}",
-            idx=idx,
-            item_code=line.item_code,
-            item_name=line.item_name,
-            uom=line.uom,
-            stock_uom=line.stock_uom,
-            item_tax_template=line.item_tax_template,
-            barcode=line.barcode,
-            warehouse=ctx.warehouse,
-        )
+        row.update(name=f"{invoice}-{idx}", idx=idx, warehouse=ctx.warehouse)
+        if idx <= len(cart.lines):
+            line = cart.lines[idx - 1]
+            row.update(item_code=line.item_code, item_name=line.item_name, uom=line.uom,
+                       stock_uom=line.stock_uom, item_tax_template=line.item_tax_template,
+                       barcode=line.barcode)
+        else:
+            row.update(item_name=free_item_name(cart, ctx, t.item_code), barcode=None)
+        if t.pricing_rules:  # what the receipt names (the forwarder leaves it out)
+            row["promotions"] = ctx.pricing.titles(t.pricing_rules)
         items.append(row)
     return items
 

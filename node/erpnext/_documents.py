@@ -374,7 +374,8 @@ def _item(row: Mapping[str, Any]) -> Doc:
     rates = {account: float(rate) for account, rate in (row.get("item_tax_rate") or {}).items()}
     # ERPNext keeps item_tax_rate as JSON text, {"account": rate}
     return {**_present(row, _ITEM_TEXT), **_numbers(row, _ITEM_NUMBERS),
-            "item_tax_rate": json.dumps(rates)}
+            "item_tax_rate": json.dumps(rates),
+            **({"is_free_item": 1} if row.get("is_free_item") else {})}
 
 
 def _tax(row: Mapping[str, Any]) -> Doc:

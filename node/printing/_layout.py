@@ -230,6 +230,8 @@ def _item(b: _Blocks, item: Mapping[str, Any]) -> None:
     qty, amount = Decimal(item["qty"]), Decimal(item["amount"])
     rate, listed_rate = Decimal(item["rate"]), Decimal(item.get("price_list_rate") or 0)
     uom = clean(item.get("uom") or "")
+    for promotion in item.get("promotions") or ():  # the Pricing Rules that priced it
+        b.text(f"{INDENT}{clean(promotion)}")
     if listed_rate <= rate:  # no discount (or a margin): the recorded line as it is
         b.pair(f"{number(qty)} {uom} x {money(rate)}", money(amount), indent=INDENT)
         return

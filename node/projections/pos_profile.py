@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
-from tillmesh.node.domain.pricing_rules import PricingRule, StorePricing
+from tillmesh.node.domain.pricing_rules import ItemDetails, PricingRule, StorePricing
 from tillmesh.node.domain.totals import TaxRow, TotalsSettings
-from tillmesh.node.errors import ConfigError, ValidationError
+from tillmesh.node.errors import ConfigError, NotFoundError, ValidationError
+from tillmesh.node.projections import catalog
 from tillmesh.node.projections.cached import Cached
 from tillmesh.node.projections.master_data import all_docs, get_doc, indexer
 
@@ -106,8 +107,18 @@ def _pricing(session: Session) -> StorePricing:
     item_groups, customer_groups, territories = (
         {str(d["name"]): str(d.get(parent) or "") for d in all_docs(session, doctype)}
         for doctype, parent in _TREES)
+    free_items = {}
+    for code in {rule.free_item for rule in rules if rule.free_item}:
+        try:
+            item = catalog.get_item(session, code)
+        except NotFoundError:  # the rule says so when it would add it
+            continue
+        free_items[code] = ItemDetails(
+            item.item_name, item.stock_uom, {u.uom: u.conversion_factor for u in item.uoms},
+            frozenset(u.uom for u in item.uoms if u.must_be_whole_number),
+            item.item_tax_template, item_tax_rates(session, item.item_tax_template))
     return StorePricing.of(rules, item_groups=item_groups, customer_groups=customer_groups,
-                           territories=territories)
+                           territories=territories, free_items=free_items)
 
 
 def _settings(session: Session, currency: str) -> TotalsSettings:

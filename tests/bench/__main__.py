@@ -7,7 +7,8 @@ machines that differ by 2x still compare. Parts: item look-up by barcode and by 
 N items (default 100,000); a cashier's sale through the local API of a real ``tillmesh
 run`` process with a file printer, including the durable commit; the rebuild of 200,000
 events; ``sale_submit`` idle and at a busy till (tests/bench/under_load.py); replication,
-ERPNext and the app. A part with runs is run ``--runs`` times (default 3): the median of
+ERPNext, the app, and the pricing of a big cart under the store's Pricing Rules
+(tests/bench/pricing.py). A part with runs is run ``--runs`` times (default 3): the median of
 the runs' figures and their range (the spread). ERPNext 15's own figures on the same kind
 of machine are in ../shared/erpnext/NOTES.md (19 ms per barcode, 125 ms per invoice).
 
@@ -45,7 +46,7 @@ from tillmesh.node.store import create_key_file, open_engine
 from tillmesh.node.store.event_log import EventLog
 
 BATCH = 5000  # events per transaction while loading
-PARTS = ("counter", "load", "replication", "erpnext", "ui")  # the default table
+PARTS = ("counter", "pricing", "load", "replication", "erpnext", "ui")  # the default table
 LONG = ("year",)  # only when named with --only
 
 
@@ -212,6 +213,10 @@ def main() -> None:
         bench_catalog(args.items, rows, args.runs)
         bench_api(rows, floors, args.sales, args.runs)
         bench_rebuild(rows, floors, args.events, args.runs, body)
+    if "pricing" in parts:
+        from tests.bench import pricing
+
+        pricing.run(rows, args.runs, 200 if args.quick else 2000)
     if "load" in parts:
         from tests.bench import under_load
 

@@ -23,3 +23,13 @@ def test_the_counter_benchmark_prints_its_table_with_the_floors() -> None:
     assert "x IPC" in rows["cart_scan via API (re-priced cart)"]
     assert "2 runs:" in rows["whole sale: new + 5 scans + submit"]
     assert "events/s" in next(v for k, v in rows.items() if k.startswith("rebuild "))
+
+
+def test_the_pricing_benchmark_prints_rules_next_to_no_rules() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--only", "pricing", "--runs", "2", "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {line.split("  ")[0]: line for line in run.stdout.splitlines()}
+    assert "x no rules" in rows["price a 30-line cart, 20 Pricing Rules"]
+    assert "2 runs:" in rows["price the same cart, no rules"]

@@ -92,6 +92,19 @@ def test_cart_columns_show_qty_without_trailing_zeros_and_blank_zero_discount():
     assert cells[1] == ["Apples Elstar", "1.25", "Kg", "2.24", "10", "2.80"]
 
 
+def test_a_promotion_is_named_on_its_line_and_a_free_item_is_not_a_cart_line():
+    promoted = {**CART["lines"][0], "promotions": ["Milk 10%"],
+                "not_applied": ["Dairy bundle (mixed conditions)"]}
+    free = {**CART["lines"][0], "line": None, "promotions": ["Milk 2+1"], "rate": "0.00",
+            "amount": "0.00"}
+    view = CartView.from_api({**CART, "lines": [promoted, free]})
+    cells = [[c.text(ln) for c in COLUMNS] for ln in view.lines]
+    assert cells[0][0] == ("Alpenhof Whole Milk 1l · Milk 10% · not applied here: Dairy "
+                           "bundle (mixed conditions)")
+    assert cells[1][0] == "Alpenhof Whole Milk 1l · Milk 2+1"
+    assert [ln.free for ln in view.lines] == [False, True]
+
+
 def test_empty_cart_answer():
     view = CartView.from_api({"cart_id": "x", "lines": [], "totals": {}, "due": "0.00"})
     assert view.empty and view.due == 0 and view.summary() == [("Subtotal", "0.00")]

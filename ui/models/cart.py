@@ -27,7 +27,7 @@ def looks_scanned(text: str) -> bool:
 
 @dataclass(frozen=True)
 class CartLine:
-    index: int  # the node's line number, what cart_set_qty & co. take
+    index: int  # the node's line number, what cart_set_qty & co. take; -1 for a free item
     item_code: str
     item_name: str
     qty: Decimal
@@ -36,11 +36,13 @@ class CartLine:
     rate: Decimal
     discount_percentage: Decimal
     amount: Decimal
+    promotions: tuple[str, ...] = ()  # the Pricing Rules that priced it
+    not_applied: tuple[str, ...] = ()  # rules on the item this counter cannot apply
 
     @classmethod
     def from_api(cls, row: Mapping[str, Any]) -> CartLine:
         return cls(
-            index=int(row.get("line", 0)),
+            index=-1 if row.get("line") is None else int(row["line"]),
             item_code=str(row.get("item_code", "")),
             item_name=str(row.get("item_name") or row.get("item_code", "")),
             qty=dec(row.get("qty")),
@@ -49,7 +51,21 @@ class CartLine:
             rate=dec(row.get("rate")),
             discount_percentage=dec(row.get("discount_percentage")),
             amount=dec(row.get("amount")),
+            promotions=tuple(str(p) for p in row.get("promotions") or ()),
+            not_applied=tuple(str(p) for p in row.get("not_applied") or ()),
         )
+
+    @property
+    def free(self) -> bool:
+        """Added by a promotion (a product rule), not a line of the cart."""
+        return self.index < 0
+
+    @property
+    def described(self) -> str:
+        """The item's name, the promotions that priced it, and those this counter
+        cannot apply."""
+        return " · ".join((self.item_name, *self.promotions,
+                           *(f"not applied here: {p}" for p in self.not_applied)))
 
     @property
     def discounted(self) -> bool:
@@ -146,7 +162,7 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("Item", False, lambda ln: ln.item_name),
+    Column("Item", False, lambda ln: ln.described),
     Column("Qty", True, lambda ln: qty(ln.qty)),
     Column("UOM", False, lambda ln: ln.uom),
     Column("Price", True, lambda ln: money(ln.rate)),

@@ -193,11 +193,16 @@ class SellScreen(QWidget):
         return rows[0].row() if rows else None
 
     def selected_line(self, required: bool = True) -> CartLine | None:
-        """The line selected in the table; tells the cashier when ``required`` and none is."""
+        """The line selected in the table; tells the cashier when ``required`` and none is,
+        and when it is a promotion's free item (None: it cannot be changed)."""
         selected = self.selected_row()
         line = None if selected is None else self.model.line(selected)
         if line is None and required:
             self.ctx.notify("Select a line first", "warn")
+        if line is not None and line.free:
+            self.ctx.notify(f"{line.item_name} is free by a promotion: change the line it "
+                            "comes with", "warn")
+            return None
         return line
 
     def _edit(self, method: str, params: dict[str, Any]) -> None:
@@ -346,6 +351,8 @@ class SellScreen(QWidget):
 
     def discount(self) -> None:
         line = self.selected_line(required=False)
+        if line is None and self.selected_row() is not None:
+            return  # a promotion's free item: selected_line said so
         dialog = DiscountDialog(self, line.item_name if line else None)
 
         def chosen(whole: bool, percent: bool, value: Any) -> None:

@@ -146,6 +146,7 @@ class _Item:
     pricing_rules: tuple[str, ...] = ()
     margin_type: str = ""
     margin_rate_or_amount: Decimal = ZERO
+    is_free_item: bool = False
     rate_with_margin: Decimal = ZERO
     amount: Decimal = ZERO
     net_rate: Decimal = ZERO
@@ -267,6 +268,7 @@ class _Calc:
             margin_rate_or_amount=_round(
                 number(line.margin_rate_or_amount, f"{where} margin_rate_or_amount"),
                 self.floats) if line.pricing_rules else ZERO,
+            is_free_item=line.is_free_item,
         )
 
     def _tax(self, idx: int, row: TaxRow) -> _Tax:
@@ -657,6 +659,7 @@ class _Calc:
             item_tax_template=item.item_tax_template,
             item_tax_rate=dict(item.tax_map),
             pricing_rules=item.pricing_rules,
+            is_free_item=item.is_free_item,
         )
 
     def _tax_result(self, tax: _Tax) -> TaxTotals:

@@ -68,6 +68,7 @@ class CartLine:
     pricing_rules: tuple[str, ...] = ()
     margin_type: str = ""  # Percentage, Amount
     margin_rate_or_amount: Decimal = ZERO
+    is_free_item: bool = False  # added by a product rule (ERPNext's is_free_item)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class LineTotals:
     item_tax_template: str | None
     item_tax_rate: dict[str, Decimal]
     pricing_rules: tuple[str, ...] = ()  # the Pricing Rules that priced it
+    is_free_item: bool = False
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,16 @@ ITEMS: dict[str, tuple[str, str | None, float, dict[str, tuple[float, float | No
     "PR-14": ("PR Juice", "PR Brand B", 3.33, {}),
     "PR-15": ("PR Snacks", None, 0.30, {}),
     "PR-16": ("PR Snacks", None, 0.50, {}),
+    # free items (product rules)
+    "PR-17": ("PR Snacks", None, 1.49, {}),
+    "PR-18": ("PR Snacks", None, 6.99, {}),
+    "PR-19": ("PR Snacks", None, 0.99, {"Box": (6, 4.99)}),
+    "PR-20": ("PR Snacks", None, 2.10, {}),
+    "PR-21": ("PR Snacks", None, 3.00, {}),
+    "PR-22": ("PR Snacks", None, 4.20, {}),
+    "PR-23": ("PR Juice", None, 2.80, {}),
+    "PR-24": ("PR Snacks", None, 2.80, {}),
+    "PR-25": ("PR Snacks", None, 3.60, {}),
 }
 
 
@@ -42,6 +52,11 @@ def rule(title: str, apply_on: str, on: list[str], **fields: Any) -> dict[str, A
     return {"title": title, "apply_on": apply_on, table: [{key: x} for x in on],
             "price_or_product_discount": "Price", "selling": 1, "buying": 0,
             "currency": "EUR", **fields}
+
+
+def free(title: str, on: list[str], **fields: Any) -> dict[str, Any]:
+    """A product rule on items: free items rather than a price."""
+    return {**rule(title, "Item Code", on, **fields), "price_or_product_discount": "Product"}
 
 
 def rules(company: str, today: date) -> list[dict[str, Any]]:
@@ -97,6 +112,28 @@ def rules(company: str, today: date) -> list[dict[str, Any]]:
              for_price_list=OTHER_PRICE_LIST),
         rule("PR member PR-05 rate", "Item Code", ["PR-05"], rate_or_discount="Rate", rate=0.99,
              applicable_for="Customer", customer=MEMBER, priority="5"),
+        free("PR PR-17 buy 2 get 1", ["PR-17"], same_item=1, min_qty=2),
+        free("PR PR-18 with a free PR-19", ["PR-18"], free_item="PR-19", free_qty=2),
+        free("PR PR-18 from 3: a Box of PR-19", ["PR-18"], free_item="PR-19",
+             free_item_uom="Box", min_qty=3, priority="2"),
+        free("PR PR-20 every 3rd free", ["PR-20"], same_item=1, is_recursive=1,
+             recurse_for=3, free_qty=1, round_free_qty=1, min_qty=3),
+        free("PR PR-21 1 per 2 unrounded", ["PR-21"], same_item=1, is_recursive=1,
+             recurse_for=2, free_qty=1, min_qty=2),
+        free("PR PR-22 second at 1.00", ["PR-22"], same_item=1, min_qty=2, free_item_rate=1),
+        free("PR PR-23 free PR-17 stacks", ["PR-23"], free_item="PR-17",
+             apply_multiple_pricing_rules=1, priority="1"),
+        rule("PR PR-23 5% stacks", "Item Code", ["PR-23"], rate_or_discount="Discount Percentage",
+             discount_percentage=5, apply_multiple_pricing_rules=1, priority="2"),
+        free("PR PR-24 free PR-17 stacks", ["PR-24"], free_item="PR-17",
+             apply_multiple_pricing_rules=1, priority="1"),
+        rule("PR PR-24 5% stacks", "Item Code", ["PR-24"], rate_or_discount="Discount Percentage",
+             discount_percentage=5, apply_multiple_pricing_rules=1, priority="2"),
+        rule("PR PR-25 5% stacks first", "Item Code", ["PR-25"],
+             rate_or_discount="Discount Percentage", discount_percentage=5,
+             apply_multiple_pricing_rules=1, priority="1"),
+        free("PR PR-25 free PR-17 stacks last", ["PR-25"], free_item="PR-17",
+             apply_multiple_pricing_rules=1, priority="2"),
     ]]
 
 
@@ -139,6 +176,24 @@ CARTS: list[tuple[str, str, Cart]] = [
     ("amount off equal to the list price", WALK_IN, [("PR-16", 2), ("PR-01", 1)]),
     ("fractions that round", WALK_IN, [("PR-02", 7), ("PR-09", 7), ("PR-10", 7),
                                       ("PR-12", 7)]),
+    ("buy 1 of a buy-2-get-1: no free item", WALK_IN, [("PR-17", 1)]),
+    ("buy 2 get 1 of the same item", WALK_IN, [("PR-17", 2)]),
+    ("buy 5 of a buy-2-get-1 (not recursive)", WALK_IN, [("PR-17", 5)]),
+    ("another item free, 2 of it", WALK_IN, [("PR-18", 1)]),
+    ("from 3: a Box of the free item instead", WALK_IN, [("PR-18", 3)]),
+    ("every 3rd free: 2 bought", WALK_IN, [("PR-20", 2)]),
+    ("every 3rd free: 3 bought", WALK_IN, [("PR-20", 3)]),
+    ("every 3rd free: 8 bought", WALK_IN, [("PR-20", 8)]),
+    ("1 per 2 unrounded: 5 bought", WALK_IN, [("PR-21", 5)]),
+    ("second at 1.00", WALK_IN, [("PR-22", 2)]),
+    ("stacking rules and a group rule that does not stack: the top priority only", WALK_IN,
+     [("PR-23", 2)]),
+    ("a free item, then a discount stacked: the last rule's kind (a price) decides", WALK_IN,
+     [("PR-24", 2)]),
+    ("a discount, then a free item stacked: the last rule's kind (free items) decides",
+     WALK_IN, [("PR-25", 2)]),
+    ("free items beside priced lines", MEMBER, [("PR-17", 2), ("PR-08", 1), ("PR-18", 1),
+                                               ("PR-01", 3)]),
 ]
 
 

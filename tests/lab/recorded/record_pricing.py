@@ -131,14 +131,15 @@ def price(site: Site, number: int, about: str, customer: str, cart: Cart) -> dic
 
 
 def forwarded(site: Site, request: dict[str, Any], priced: dict[str, Any]) -> dict[str, Any]:
-    """The same cart sent as a counter forwards it, every row as priced (list price,
-    discount, margin, rate, the rules' names): ERPNext re-applies the named rules and must
-    come to the same rows and total."""
+    """The same cart sent as a counter forwards it: every row as priced (list price,
+    discount, margin, rate; a free item's row marked so) but the rules not named, and
+    the invoice ``ignore_pricing_rule``. ERPNext must book the same rows and total."""
     rows = [{k: row.get(k) for k in ("item_code", "qty", "uom", "price_list_rate",
                                  "discount_percentage", "discount_amount", "rate",
-                                 "margin_type", "margin_rate_or_amount", "pricing_rules")}
+                                 "margin_type", "margin_rate_or_amount", "is_free_item")}
             for row in priced["items"]]
-    response = site.client.post(f"{V1}POS Invoice", json={**request, "items": rows})
+    response = site.client.post(f"{V1}POS Invoice", json={
+        **request, "items": rows, "ignore_pricing_rule": 1})
     body = response.json()
     if response.status_code != 200:
         return {"status": response.status_code, "exc_type": body.get("exc_type"),
@@ -146,7 +147,7 @@ def forwarded(site: Site, request: dict[str, Any], priced: dict[str, Any]) -> di
     doc = body["data"]
     return {"status": 200, "grand_total": doc["grand_total"],
             "rates": [row["rate"] for row in doc["items"]],
-            "pricing_rules": [row.get("pricing_rules") for row in doc["items"]]}
+            "amounts": [row["amount"] for row in doc["items"]]}
 
 
 def list_price(code: str, uom: str) -> float:

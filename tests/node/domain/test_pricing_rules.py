@@ -7,6 +7,7 @@ between two rules, and a cart a rule takes below zero, refused as ERPNext refuse
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -16,19 +17,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tillmesh.node.domain.cart import Cart as CounterCart
+from tillmesh.node.domain.cart import Line as CounterLine
+from tillmesh.node.domain.pos_context import Mode, PosContext
 from tillmesh.node.domain.pricing_rules import (
+    ItemDetails,
     Line,
     Priced,
     PricingConflict,
     PricingRule,
     Selling,
+    StorePricing,
     price_line,
 )
+from tillmesh.node.domain.sale import price
 from tillmesh.node.domain.totals import (
     Cart,
     CartLine,
     ChargeType,
     TaxRow,
+    TotalsSettings,
     compute_totals,
 )
 from tillmesh.node.errors import TillmeshError, TotalsError
@@ -36,6 +44,8 @@ from tillmesh.node.errors import TillmeshError, TotalsError
 CASES = Path(__file__).parents[2] / "lab" / "recorded" / "pricing-cases.json"
 DATA: dict[str, Any] = json.loads(CASES.read_text())
 RULES = [PricingRule.from_doc(doc) for doc in DATA["rules"]]
+WALK_IN = "Walk-in Customer"
+WHOLE = frozenset({"Nos", "Box"})  # the lab's UOMs that must be whole numbers
 
 
 def dec(value: Any) -> Decimal:
@@ -94,7 +104,46 @@ def taxes() -> tuple[TaxRow, ...]:
 
 
 def rules_named(recorded: str | None) -> tuple[str, ...]:
-    return tuple(json.loads(recorded)) if recorded else ()
+    """A row's ``pricing_rules``: a JSON list, or one name on a free item's row."""
+    if not recorded:
+        return ()
+    return tuple(json.loads(recorded)) if recorded.startswith("[") else (recorded,)
+
+
+def context() -> PosContext:
+    """The lab's POS Profile as a counter holds it, with the recorded store's rules."""
+    groups = {**DATA["item_groups"], "All Item Groups": ""}
+    free_items = {code: ItemDetails(f"Pricing {code}", "Nos", {"Nos": Decimal(1), **{
+        uom: dec(factor) for uom, (factor, _) in uoms.items()}}, whole=WHOLE)
+        for code, (_, _, _, uoms) in DATA["items"].items()}
+    return PosContext(
+        profile="Lab POS", company=DATA["company"], warehouse=DATA["warehouse"],
+        price_list=DATA["price_list"], currency=DATA["currency"], customer=WALK_IN,
+        taxes_and_charges=DATA["taxes"]["name"], taxes=taxes(),
+        modes={"Cash": Mode("Cash", "Cash", None)}, allow_partial_payment=False,
+        apply_discount_on="Grand Total", settings=TotalsSettings(),
+        pricing=StorePricing.of(RULES, item_groups=groups,
+                                customer_groups=DATA["customer_groups"], territories={},
+                                free_items=free_items),
+        today=date.fromisoformat(DATA["recorded_on"]))
+
+
+def cart_for(request: dict[str, Any]) -> CounterCart:
+    """The recorded cart as a counter holds it, line for line (a counter merges repeat
+    scans of an item; these lines are as recorded)."""
+    lines = []
+    for row in request["items"]:
+        group, brand, _, uoms = DATA["items"][row["item_code"]]
+        uom = row.get("uom") or "Nos"
+        lines.append(CounterLine(
+            item_code=row["item_code"], item_name=f"Pricing {row['item_code']}",
+            qty=dec(row["qty"]), uom=uom, stock_uom="Nos", whole_number=uom in WHOLE,
+            stock_whole_number=True,
+            conversion_factor=dec(uoms[uom][0]) if uom != "Nos" else Decimal(1),
+            price_list_rate=dec(row["price_list_rate"]), item_group=group, brand=brand or ""))
+    customer = request["customer"]
+    return CounterCart(cart_id="case", cashier="ann", customer=customer, lines=tuple(lines),
+                       customer_group=DATA["customers"][customer] or "")
 
 
 def below_zero(case: dict[str, Any]) -> bool:
@@ -108,40 +157,42 @@ def below_zero(case: dict[str, Any]) -> bool:
                                   and not below_zero(c)],
                          ids=lambda c: f"{c['id']} {c['about']}")
 def test_a_cart_is_priced_as_erpnext_priced_it(case: dict[str, Any]) -> None:
-    selling = selling_for(case["request"])
-    lines = [line_for(row) for row in case["request"]["items"]]
-    priced = [price_line(RULES, line, selling) for line in lines]
-    result = compute_totals(Cart(lines=tuple(cart_line(li, p) for li, p in zip(
-        lines, priced, strict=True)), taxes=taxes()))
-    for ours, row, theirs in zip(priced, result.lines, case["result"]["items"], strict=True):
-        assert ours.pricing_rules == rules_named(theirs["pricing_rules"])
-        assert ours.price_list_rate == dec(theirs["price_list_rate"])
-        assert round(ours.discount_percentage, 3) == round(dec(theirs["discount_percentage"]), 3)
-        assert (ours.margin_type or None) == (theirs["margin_type"] or None)
-        assert ours.margin_rate_or_amount == dec(theirs["margin_rate_or_amount"])
+    # The counter's own pricing of a cart (sale.price: the rules, the free items, the
+    # totals) against ERPNext's draft of the same cart, row by row.
+    result = price(cart_for(case["request"]), context())
+    recorded = case["result"]["items"]
+    assert len(result.lines) == len(recorded)
+    for row, theirs in zip(result.lines, recorded, strict=True):
+        assert row.item_code == theirs["item_code"]
+        assert row.is_free_item == bool(theirs["is_free_item"])
+        assert row.pricing_rules == rules_named(theirs["pricing_rules"])
+        assert (row.qty, row.uom) == (dec(theirs["qty"]), theirs["uom"])
+        assert row.price_list_rate == dec(theirs["price_list_rate"])
+        assert round(row.discount_percentage, 3) == round(dec(theirs["discount_percentage"]), 3)
+        assert (row.margin_type or None) == (theirs["margin_type"] or None)
+        assert row.margin_rate_or_amount == dec(theirs["margin_rate_or_amount"])
         assert row.rate == round(dec(theirs["rate"]), 2)
         assert row.amount == dec(theirs["amount"])
     assert result.grand_total == dec(case["result"]["grand_total"])
-    # The cart sent with every row as priced and the rules named: ERPNext re-applies the
-    # named rules and books what the customer was charged. (A counter does not name them:
-    # a consolidated Sales Invoice then loses the rows' rates, test_contract_pricing.)
-    assert dec(case["forwarded"]["grand_total"]) == result.grand_total
-    assert [round(dec(r), 2) for r in case["forwarded"]["rates"]] == [row.rate for row in
-                                                                      result.lines]
+    # The cart sent as a counter forwards it (rows as priced, the rules not named, the
+    # invoice ignore_pricing_rule): ERPNext books the same rows and total.
+    forwarded = case["forwarded"]
+    assert dec(forwarded["grand_total"]) == result.grand_total
+    assert [(round(dec(rate), 2), dec(amount)) for rate, amount in zip(
+        forwarded["rates"], forwarded["amounts"], strict=True)] == [
+        (row.rate, row.amount) for row in result.lines]
 
 
 @pytest.mark.parametrize("case", [c for c in DATA["cases"] if c["rejected"]],
                          ids=lambda c: f"{c['id']} {c['about']}")
 def test_a_cart_erpnext_refused_is_refused_with_its_message(case: dict[str, Any]) -> None:
-    # Two rules that tie; a rule's amount off that takes the whole cart below zero.
-    selling = selling_for(case["request"])
+    # Two rules that tie; a rule's amount off that takes the whole cart below zero; a
+    # free quantity that is a fraction of a whole-number UOM.
     with pytest.raises(TillmeshError) as refused:
-        lines = [line_for(row) for row in case["request"]["items"]]
-        priced = [price_line(RULES, line, selling) for line in lines]
-        compute_totals(Cart(lines=tuple(cart_line(li, p) for li, p in zip(
-            lines, priced, strict=True)), taxes=taxes()))
+        price(cart_for(case["request"]), context())
+    theirs = re.sub(r"</?strong>", "", case["error"]["message"])
     # A line below zero is refused before the cart's total is (NEGATIVE_RATE).
-    assert refused.value.message == case["error"]["message"] or (
+    assert refused.value.message == theirs or (
         "takes its price below zero" in refused.value.message)
     expected = PricingConflict if case["error"]["exc_type"] == "MultiplePricingRuleConflict" \
         else TotalsError
@@ -187,3 +238,31 @@ def test_a_rule_that_takes_a_line_below_zero_is_refused_naming_it(case: dict[str
     with pytest.raises(TotalsError, match=r"PR-15: Pricing Rule \S+ takes its price below zero"):
         compute_totals(Cart(lines=tuple(cart_line(li, p) for li, p in zip(
             lines, priced, strict=True)), taxes=taxes()))
+
+
+@given(bought=st.integers(min_value=1, max_value=200), over=st.integers(min_value=0, max_value=5),
+       every=st.integers(min_value=1, max_value=12), each=st.integers(min_value=1, max_value=3),
+       rounded=st.booleans(), rate=st.sampled_from([Decimal(0), Decimal("0.50")]))
+def test_a_free_item_rule_gives_so_many_per_so_many_bought(
+        bought: int, over: int, every: int, each: int, rounded: bool, rate: Decimal) -> None:
+    # get_product_discount_rule: a recursive rule gives `each` per `every` bought past
+    # `over` (whole multiples only when rounded); the free row is charged at the rule's
+    # rate and the bought line keeps its price.
+    rule = PricingRule(name="PRLE-9", title="free", apply_on="Item Code",
+                       targets=(("X", ""),), price_or_product_discount="Product",
+                       selling=True, same_item=True, is_recursive=True,
+                       recurse_for=Decimal(every), free_qty=Decimal(each),
+                       apply_recursion_over=Decimal(over), round_free_qty=rounded,
+                       min_qty=Decimal(over + 1), free_item_rate=rate)
+    line = Line(item_code="X", qty=Decimal(bought), uom="Nos", conversion_factor=Decimal(1),
+                price_list_rate=Decimal("2.10"))
+    priced = price_line([rule], line, selling_for({"customer": WALK_IN}))
+    if bought < over + 1:
+        assert priced == Priced(Decimal("2.10"))
+        return
+    past = Decimal(bought - over)
+    expected = (past // every) * each if rounded else past * each / every
+    assert [(f.item_code, f.qty, f.rate) for f in priced.free] == (
+        [("X", expected, rate)] if expected else [])
+    assert (priced.price_list_rate, priced.discount_percentage, priced.rate) == (
+        Decimal("2.10"), 0, None)

@@ -1,9 +1,9 @@
 """Pricing Rules end to end (issue 15): a store with the rules and items of
 ``tests/lab/recorded/pricing_store.py``; a counter pulls them, rings up every recorded
 cart, closes the shift and forwards. Each cart is priced as ERPNext priced it when it was
-recorded (``pricing-cases.json``), a tie between two rules is refused at the scan, and
-ERPNext books every sale at the counter's rows and total and consolidates it into a Sales
-Invoice whose rows keep those rates.
+recorded (``pricing-cases.json``: free items included), a cart ERPNext refuses is refused
+at the scan, and ERPNext books every sale at the counter's rows and total and
+consolidates it into Sales Invoices that carry the counter's quantities and amounts.
 
 Against the simulator always; against a real ERPNext 15 when TILLMESH_ERPNEXT_* is set.
 The rules are enabled for the module and disabled again after it (a real site is shared)."""
@@ -11,6 +11,7 @@ The rules are enabled for the module and disabled again after it (a real site is
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -78,8 +79,10 @@ def test_a_store_with_pricing_rules_is_priced_booked_and_consolidated_as_the_cou
                 ring_up(ann, customer, cart)
             continue
         if case["rejected"]:  # a cart ERPNext refuses: the counter refuses it as well
-            with pytest.raises(TotalsError, match="Grand Total|below zero"):
+            with pytest.raises(TotalsError) as refused:
                 ring_up(ann, customer, cart)
+            assert refused.value.message == re.sub(r"</?strong>", "", case["error"]["message"]) \
+                or "takes its price below zero" in refused.value.message, about
             continue
         if any(D(str(row["rate"])) < 0 for row in case["result"]["items"]):
             # ERPNext took this one as a POS Invoice, then failed the whole shift's
@@ -89,11 +92,12 @@ def test_a_store_with_pricing_rules_is_priced_booked_and_consolidated_as_the_cou
             continue
         cart_id = ring_up(ann, customer, cart)
         view = ann("cart_get", cart_id=cart_id)
-        if len(view["lines"]) == len(cart):  # a repeat of one item is one line here
+        if len({(code, *uom) for code, _, *uom in cart}) == len(cart):  # no line merged
             assert D(view["totals"]["grand_total"]) == D(str(case["result"]["grand_total"])), about
-            assert sorted((line["item_code"], D(line["rate"])) for line in view["lines"]) == \
-                sorted((row["item_code"], round(D(str(row["rate"])), 2))
-                       for row in case["result"]["items"]), about
+            assert sorted((line["item_code"], D(line["rate"]), D(line["qty"]),
+                           line["is_free_item"]) for line in view["lines"]) == sorted(
+                (row["item_code"], round(D(str(row["rate"])), 2), D(str(row["qty"])),
+                 bool(row["is_free_item"])) for row in case["result"]["items"]), about
         sale = ann("sale_submit", cart_id=cart_id, payments=[
             {"mode_of_payment": ctx.cash_mode, "amount": view["due"]}])
         sales.append({**sale, "lines": view["lines"]})
@@ -114,8 +118,11 @@ def test_a_store_with_pricing_rules_is_priced_booked_and_consolidated_as_the_cou
     # the counter's quantity and net amount of that item.
     for name, its_sales in merged.items():
         invoice = site.get("Sales Invoice", name)
-        assert D(str(invoice["grand_total"])) == sum(
-            D(sale["totals"]["grand_total"]) for sale in its_sales), name
+        # Its grand total is ERPNext's sum of net and tax, which can be a cent off the
+        # sum of the invoices' own (NOTES.md, consolidation); net and tax are exact.
+        for field in ("net_total", "total_taxes_and_charges"):
+            assert D(str(invoice[field])) == sum(
+                D(sale["totals"][field]) for sale in its_sales), (name, field)
         assert sums(invoice["items"], "amount") == sums(
             [line for sale in its_sales for line in sale["lines"]], "net_amount"), name
 
