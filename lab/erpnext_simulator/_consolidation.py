@@ -102,6 +102,18 @@ def credit_note_groups(returns: list[Doc], consolidated_into: Callable[[Any], An
     return {against: docs for against, docs in groups.items() if docs}
 
 
+def check_rates(doc: Doc) -> None:
+    """``StatusUpdater.validate_qty``: no row below zero unless Selling Settings allow
+    negative rates (they do not here)."""
+    for row in doc.get("items") or []:
+        if flt(row.get("rate")) < 0:
+            raise ValidationError(
+                f"For item <strong>{row.get('item_code')}</strong>, rate must be a positive "
+                "number. To Allow negative rates, enable <strong>`Allow Negative rates for "
+                'Items`</strong> in <a href="/app/selling-settings/Selling%20Settings">'
+                "Selling Settings</a>")
+
+
 def merged_invoice(invoices: list[Doc], *, is_return: bool, posting_date: str,
                    posting_time: str, sales_item: Callable[[Doc, Doc], str | None],
                    round_total: RoundTotal, write_off_limit: float) -> Doc:
@@ -129,6 +141,12 @@ def _row(invoice: Doc, row: Doc, sales_item: Callable[[Doc, Doc], str | None] | 
                base_rate=row.get("net_rate"), base_amount=row.get("net_amount"),
                price_list_rate=0.0, base_price_list_rate=0.0, pos_invoice=invoice["name"],
                pos_invoice_item=row.get("name"))
+    if row.get("pricing_rules"):
+        # The merged invoice ignores pricing rules, and its submit takes the rules a row
+        # names off it, with its rate and discount; the amount stays (recorded:
+        # tests/lab/recorded/erpnext-15.71-pricing-consolidation.jsonl).
+        out.update(rate=0.0, base_rate=0.0, discount_percentage=0.0, discount_amount=0.0,
+                   pricing_rules="")
     if sales_item is not None:
         out["sales_invoice_item"] = sales_item(invoice, row)
     return out

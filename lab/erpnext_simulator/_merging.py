@@ -24,6 +24,7 @@ from tillmesh.lab.erpnext_simulator._consolidation import (
     batches,
     check_credit_note,
     check_invoices,
+    check_rates,
     credit_note_groups,
     merge_log,
     merged_invoice,
@@ -120,6 +121,7 @@ def _merge(txn: Txn, closing: Doc, batch: Batch) -> None:
         last = batch.sales[-1]
         sales = merged_invoice(batch.sales, is_return=False, posting_date=last["posting_date"],
                                posting_time=last["posting_time"], **settings)
+        check_rates(sales)
         sales_name = _book(txn, sales, txn.next_in_series(prefix), outgoing=True)
     credit_notes: dict[str, str] = {}  # return -> its credit note
     last_credit: str | None = None

@@ -124,7 +124,8 @@ def _settings(txn: Txn, doc: Doc) -> TotalsSettings:
     fraction = MONEY if currency is None else dec(
         currency.get("smallest_currency_fraction_value"))
     return TotalsSettings(disable_rounded_total=bool(cint(defaults.get(
-        "disable_rounded_total"))), smallest_currency_fraction=fraction)
+        "disable_rounded_total"))), smallest_currency_fraction=fraction,
+        allow_negative_rate=True)  # refused by the consolidation (_consolidation.py)
 
 
 def _write_back(doc: Doc, totals: InvoiceTotals, sign: int) -> None:

@@ -241,7 +241,8 @@ class _Calc:
         if line.rate is not None and line.rate < 0 and line.pricing_rules:
             raise TotalsError(NEGATIVE_RATE.format(item=line.item_code, rate=line.rate,
                                                    rules=", ".join(line.pricing_rules)))
-        rate = ZERO if line.rate is None else number(line.rate, f"{where} rate")
+        rate = ZERO if line.rate is None else number(
+            line.rate, f"{where} rate", allow_negative=self.settings.allow_negative_rate)
         tax_map = {
             str(account): number(value, f"{where} item tax rate for {account}")
             for account, value in line.item_tax_rates.items()

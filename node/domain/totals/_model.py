@@ -114,6 +114,9 @@ class TotalsSettings:
     float_precision: int = FLOAT_PRECISION
     disable_rounded_total: bool = False
     smallest_currency_fraction: Decimal = Decimal("0.01")
+    # ERPNext takes a POS Invoice row below zero (its consolidation then fails); a
+    # counter never prices one. Only the ERPNext simulator says yes.
+    allow_negative_rate: bool = False
 
 
 @dataclass(frozen=True)
