@@ -6,6 +6,7 @@ a Box UOM and stock, the Pricing Rules, and the carts. ``make`` sets it up on a 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -195,6 +196,26 @@ CARTS: list[tuple[str, str, Cart]] = [
     ("free items beside priced lines", MEMBER, [("PR-17", 2), ("PR-08", 1), ("PR-18", 1),
                                                ("PR-01", 3)]),
 ]
+
+
+def mixed_carts(count: int, seed: int) -> list[tuple[str, str, Cart]]:
+    """Carts as a till rings them up: 1-6 lines of the store's items (but those whose own
+    cases show a refusal), 1-12 of each, now and then in a Box, for a walk-in customer or
+    a member; the same every run."""
+    rng = random.Random(seed)
+    codes = [code for code in ITEMS if code not in ("PR-11", "PR-15", "PR-16", "PR-21")]
+    carts: list[tuple[str, str, Cart]] = []
+    for n in range(1, count + 1):
+        lines: Cart = []
+        for code in rng.sample(codes, rng.randint(1, 6)):
+            boxed = "Box" in ITEMS[code][3] and rng.random() < 0.3
+            lines.append((code, rng.randint(1, 3), "Box") if boxed
+                         else (code, rng.randint(1, 12)))
+        carts.append((f"mixed cart {n}", MEMBER if rng.random() < 0.3 else WALK_IN, lines))
+    return carts
+
+
+CARTS += mixed_carts(110, seed=15)
 
 
 
