@@ -29,11 +29,11 @@ from tillmesh.node.domain.roles import Action, Authorization
 from tillmesh.node.domain.sale import (
     Tender,
     check_payments,
-    free_item_name,
     not_applied,
     plain,
     price,
     price_paid,
+    row_names,
     sale_body,
 )
 from tillmesh.node.domain.totals import InvoiceTotals, amount_due, vat_per_rate
@@ -119,17 +119,12 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
         return {**base, "lines": [], "taxes": [], "vat": [], "totals": _EMPTY_TOTALS,
                 "due": "0.00"}
     totals = price(cart, ctx)
-    lines = [
-        {**plain(t), "line": i, "item_code": ln.item_code, "item_name": ln.item_name,
-         "uom": ln.uom, "barcode": ln.barcode,
-         "promotions": ctx.pricing.titles(t.pricing_rules),
-         "not_applied": not_applied(ln, ctx)}
-        for i, (ln, t) in enumerate(zip(cart.lines, totals.lines, strict=False))
-    ] + [  # a product rule's free items: not lines of the cart, none to edit
-        {**plain(t), "line": None, "item_name": free_item_name(cart, ctx, t.item_code),
-         "barcode": None, "promotions": ctx.pricing.titles(t.pricing_rules)}
-        for t in totals.lines[len(cart.lines):]
-    ]
+    lines = [{**plain(t), "item_name": name, "promotions": ctx.pricing.titles(t.pricing_rules),
+              "line": None, "barcode": None}  # a product rule's free item: none to edit
+             for t, name in zip(totals.lines, row_names(cart, totals, ctx), strict=True)]
+    for i, (ln, row) in enumerate(zip(cart.lines, lines, strict=False)):
+        row.update(line=i, item_code=ln.item_code, uom=ln.uom, barcode=ln.barcode,
+                   not_applied=not_applied(ln, ctx))
     head = plain(replace(totals, lines=(), taxes=()))  # the lines are plain above
     del head["lines"], head["taxes"]
     return {**base, "lines": lines, "taxes": plain(totals.taxes),

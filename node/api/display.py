@@ -27,7 +27,7 @@ from tillmesh.node.api.const import (
 from tillmesh.node.domain.cart import Cart, CartStatus
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
-from tillmesh.node.domain.sale import Tender, check_payments, free_item_name, price, price_paid
+from tillmesh.node.domain.sale import Tender, check_payments, price, price_paid, row_names
 from tillmesh.node.domain.totals import amount_due, recorded_due
 from tillmesh.node.errors import PaymentError, ValidationError
 from tillmesh.node.store import cart_store
@@ -140,8 +140,7 @@ def _shown(cart: Cart, ctx: PosContext, draft: Sequence[Tender]) -> dict[str, An
         else:
             totals = price_paid(cart, ctx, totals, paid)
             change = totals.change_amount
-    names = [ln.item_name for ln in cart.lines] + [  # then a product rule's free items
-        free_item_name(cart, ctx, t.item_code) for t in totals.lines[len(cart.lines):]]
+    names = row_names(cart, totals, ctx)
     last = zip(names[-DISPLAY_LINES:], totals.lines[-DISPLAY_LINES:], strict=True)
     return {"lines": [{"name": name, "qty": str(t.qty), "uom": t.uom,
                        "amount": str(t.amount)} for name, t in last],

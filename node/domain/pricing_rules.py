@@ -208,8 +208,11 @@ class StorePricing:
 
     def titles(self, names: Iterable[str]) -> list[str]:
         """What the cashier and the customer read for the rules that priced a line."""
-        by_name = {r.name: r.title for r in self.rules}
-        return [by_name.get(name, name) for name in names]
+        return [self._titles.get(name, name) for name in names]
+
+    @cached_property
+    def _titles(self) -> dict[str, str]:
+        return {r.name: r.title for r in self.rules}
 
 
 def ancestors(tree: Mapping[str, str], name: str) -> tuple[str, ...]:

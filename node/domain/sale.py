@@ -22,6 +22,7 @@ from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.pricing_rules import (
     FreeItem,
+    ItemDetails,
     Priced,
     Selling,
     StorePricing,
@@ -133,30 +134,33 @@ def _free_line(item: FreeItem, bought: Line, pricing: StorePricing) -> CartLine:
     """The row of a rule's free item (``get_product_discount_rule``): the bought line's
     own item, or the item the rule names, in the rule's UOM (else the stock UOM), at the
     rule's rate (else 0)."""
-    own = item.item_code == bought.item_code
-    details = None if own else pricing.free_items.get(item.item_code)
-    if details is None and not own:
+    details = _details(bought) if item.item_code == bought.item_code \
+        else pricing.free_items.get(item.item_code)
+    if details is None:
         raise ValidationError(f"Pricing Rule {item.rule} gives {item.item_code}, which is not"
                               " in this counter's catalog: pull master data, or correct the"
                               " rule in ERPNext")
-    stock_uom = bought.stock_uom if details is None else details.stock_uom
-    uom = item.uom or stock_uom
-    factors = {bought.uom: bought.conversion_factor, stock_uom: Decimal(1)} if details is None \
-        else details.factors
-    whole = {u for u, w in ((bought.uom, bought.whole_number),
-                            (bought.stock_uom, bought.stock_whole_number)) if w} \
-        if details is None else details.whole
-    if uom not in factors:
+    uom = item.uom or details.stock_uom
+    if uom not in details.factors:
         raise ValidationError(f"Pricing Rule {item.rule} gives {item.item_code} in {uom}, "
                               "a UOM this counter does not know for it")
     return CartLine(
         item_code=item.item_code, qty=item.qty, price_list_rate=item.rate, uom=uom,
-        stock_uom=stock_uom, conversion_factor=factors[uom],
-        item_tax_template=bought.item_tax_template if details is None
-        else details.item_tax_template,
-        item_tax_rates=dict(bought.item_tax_rates if details is None else details.item_tax_rates),
-        whole_number_uom=uom in whole, whole_number_stock_uom=stock_uom in whole,
+        stock_uom=details.stock_uom, conversion_factor=details.factors[uom],
+        item_tax_template=details.item_tax_template,
+        item_tax_rates=dict(details.item_tax_rates), whole_number_uom=uom in details.whole,
+        whole_number_stock_uom=details.stock_uom in details.whole,
         pricing_rules=(item.rule,), is_free_item=True)
+
+
+def _details(line: Line) -> ItemDetails:
+    """What a cart line knows of its item, as a free row of the same item needs it."""
+    return ItemDetails(
+        line.item_name, line.stock_uom,
+        {line.uom: line.conversion_factor, line.stock_uom: Decimal(1)},
+        frozenset(u for u, whole in ((line.uom, line.whole_number),
+                                     (line.stock_uom, line.stock_whole_number)) if whole),
+        line.item_tax_template, line.item_tax_rates)
 
 
 def not_applied(line: Line, ctx: PosContext) -> list[str]:
@@ -166,12 +170,15 @@ def not_applied(line: Line, ctx: PosContext) -> list[str]:
     return ctx.pricing.not_applied(_rules_line(line, ctx.pricing))
 
 
-def free_item_name(cart: Cart, ctx: PosContext, item_code: str) -> str:
-    """What a free item's row is called: the item the rule names, or the bought one."""
-    details = ctx.pricing.free_items.get(item_code)
-    if details is not None:
-        return details.item_name
-    return next((ln.item_name for ln in cart.lines if ln.item_code == item_code), item_code)
+def row_names(cart: Cart, totals: InvoiceTotals, ctx: PosContext) -> list[str]:
+    """The item name of every row of the priced cart: its lines, then the free items
+    rules added (the item a rule names, or the bought one)."""
+    names = [ln.item_name for ln in cart.lines]
+    bought = dict(zip((ln.item_code for ln in cart.lines), names, strict=True))
+    for t in totals.lines[len(cart.lines):]:
+        details = ctx.pricing.free_items.get(t.item_code)
+        names.append(details.item_name if details else bought.get(t.item_code, t.item_code))
+    return names
 
 
 def _selling(cart: Cart, ctx: PosContext) -> Selling | None:
@@ -239,16 +246,15 @@ def check_payments(tenders: Sequence[Tender], ctx: PosContext, due: Decimal) -> 
 def _items(cart: Cart, totals: InvoiceTotals, invoice: str, ctx: PosContext) -> list[dict]:
     """The invoice's rows: the cart's lines, then the free items rules added."""
     items = []
+    names = row_names(cart, totals, ctx)
     for idx, t in enumerate(totals.lines, start=1):
         row = plain(t)
-        row.update(name=f"{invoice}-{idx}", idx=idx, warehouse=ctx.warehouse)
+        row.update(name=f"{invoice}-{idx}", idx=idx, warehouse=ctx.warehouse,
+                   item_name=names[idx - 1], barcode=None)
         if idx <= len(cart.lines):
             line = cart.lines[idx - 1]
-            row.update(item_code=line.item_code, item_name=line.item_name, uom=line.uom,
-                       stock_uom=line.stock_uom, item_tax_template=line.item_tax_template,
-                       barcode=line.barcode)
-        else:
-            row.update(item_name=free_item_name(cart, ctx, t.item_code), barcode=None)
+            row.update(item_code=line.item_code, uom=line.uom, stock_uom=line.stock_uom,
+                       item_tax_template=line.item_tax_template, barcode=line.barcode)
         if t.pricing_rules:  # what the receipt names (the forwarder leaves it out)
             row["promotions"] = ctx.pricing.titles(t.pricing_rules)
         items.append(row)
