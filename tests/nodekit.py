@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -25,6 +25,7 @@ from tillmesh.replication.asks import Ask
 from tillmesh.replication.protocol import ReturnAnswer, ReturnAsk, SaleAnswer, SaleAsk
 
 MODIFIED = "2026-11-01 09:00:00.000000"
+NEWER = "2026-11-02 09:00:00.000000"  # master data saved in ERPNext after the seed's
 PROFILE = "Test POS"
 
 USERS = {"admin": ("admin", "1234"), "sup": ("supervisor", "2222"),
@@ -182,6 +183,21 @@ def link(*nodes: Node) -> None:
     """Every node asks the others directly about their sales (replication, in process)."""
     for node in nodes:
         node.owners = DirectLink(node, {n.node_id: n for n in nodes if n is not node})
+
+
+def pull_newer(node: Node, docs: Iterable[tuple[str, dict[str, Any]]],
+               modified: str = NEWER) -> None:
+    """What a pull of these documents, saved in ERPNext after the seed's, writes."""
+    with node.log.transaction() as tx:
+        for doctype, doc in docs:
+            tx.append("master.upserted", upserted_body(doctype, doc, modified))
+
+
+def till_with_shift(node: Node, user: str = "ann") -> Till:
+    """``user`` logged in at ``node``, with a shift open (100.00 cash)."""
+    till = Till(node, user)
+    till("shift_open", opening={"Cash": "100.00", "Card": "0"})
+    return till
 
 
 def approver(user: str) -> dict[str, str]:

@@ -35,6 +35,11 @@ SITE_DOCTYPES: dict[str, tuple[str, str]] = {
         default_inventory_account|X stock_adjustment_account|X
         stock_received_but_not_billed|X expenses_included_in_valuation|X
     """),
+    "Coupon Code": ("naming=field:coupon_name sort=modified order=desc", """
+        coupon_name|X!||Coupon~Name coupon_type|S!||Coupon~Type|Promotional
+        customer|L|Customer|Customer coupon_code|X pricing_rule|L!|Pricing~Rule|Pricing~Rule
+        valid_from|D valid_upto|D maximum_use|I used|I|||0 description|X
+    """),
     "Cost Center": ("naming=cost_center sort=lft order=asc", """
         cost_center_name|X!||Cost~Center~Name cost_center_number|X
         parent_cost_center|L|Cost~Center|Parent~Cost~Center company|L!|Company|Company

@@ -5,8 +5,9 @@ the posting date *as sent*, so a backdated sale before the price's ``valid_from`
 at 0), every amount recomputed from the lines as ERPNext does (``_pos_totals``: the totals
 a client sends are not kept), the order of checks and their exact messages, the payment
 rules (``_pos_payments``), the stock check against Bin minus unconsolidated POS sales (per
-row, without a lock), and returns limited per original row through ``pos_invoice_item``.
-Left out: pricing rules, loyalty, serial and batch numbers, other currencies.
+row, without a lock), and returns limited per original row through ``pos_invoice_item``;
+coupons (``_coupons``). Left out: pricing rules, loyalty, serial and batch numbers,
+other currencies.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from tillmesh.lab.erpnext_simulator import _pos_payments
 from tillmesh.lab.erpnext_simulator._const import QTY_EPSILON
 from tillmesh.lab.erpnext_simulator._controller import Controller
+from tillmesh.lab.erpnext_simulator._coupons import check_coupon, count_use
 from tillmesh.lab.erpnext_simulator._documents import expand
 from tillmesh.lab.erpnext_simulator._errors import (
     DoesNotExistError,
@@ -168,6 +170,8 @@ class PosInvoice(Controller):
                                               .get("validate_stock_on_save")):
             self._validate_stock(txn, doc)
         _pos_payments.validate(txn, doc)
+        if doc.get("coupon_code"):
+            check_coupon(txn, doc)
 
     @staticmethod
     def _validate_return(txn: Txn, doc: Doc) -> None:
@@ -239,6 +243,8 @@ class PosInvoice(Controller):
     def on_submit(self, txn: Txn, doc: Doc, *, chosen_name: bool) -> None:
         # Recorded: the original keeps status Paid when a return is submitted against it.
         doc["status"] = "Return" if cint(doc.get("is_return")) else "Paid"
+        if doc.get("coupon_code"):
+            count_use(txn, doc)
 
 
 def _validate_not_zero(doc: Doc) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from tillmesh.lab.erpnext_simulator._clock import Clock, stored_time
 from tillmesh.lab.erpnext_simulator._controller import BASE, Controller
+from tillmesh.lab.erpnext_simulator._coupons import CouponCode
 from tillmesh.lab.erpnext_simulator._documents import (
     check_links,
     check_mandatory,
@@ -55,6 +56,7 @@ CONTROLLERS: dict[str, Controller] = {
     "POS Invoice": PosInvoice(), "POS Opening Entry": PosOpeningEntry(),
     "POS Closing Entry": PosClosingEntry(), "Stock Entry": StockEntry(), "Item": Item(),
     "Item Price": ItemPrice(), "Custom Field": CustomField(), "Sales Invoice": SalesInvoice(),
+    "Coupon Code": CouponCode(),
     **TREES,
 }
 _POS = "erpnext.accounts.doctype.pos_invoice.pos_invoice."

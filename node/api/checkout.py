@@ -20,7 +20,7 @@ from tillmesh.node.api.const import (
     MAX_HOLD_NOTE,
     MAX_SEARCH_HITS,
 )
-from tillmesh.node.domain import discount
+from tillmesh.node.domain import coupons, discount
 from tillmesh.node.domain.cart import Cart, CartStatus, Line
 from tillmesh.node.domain.const import MAX_NAME_CHARS
 from tillmesh.node.domain.money import FLOAT_PRECISION, ZERO, flt, to_decimal
@@ -37,8 +37,9 @@ from tillmesh.node.domain.sale import (
     sale_body,
 )
 from tillmesh.node.domain.totals import InvoiceTotals, amount_due, vat_per_rate
-from tillmesh.node.errors import NotFoundError, ValidationError
+from tillmesh.node.errors import BarcodeError, NotFoundError, ValidationError
 from tillmesh.node.projections import catalog, ledger, stock
+from tillmesh.node.projections import coupons as coupon_uses
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
 from tillmesh.node.projections.master_data import get_doc
 from tillmesh.node.projections.pos_profile import item_tax_rates
@@ -114,7 +115,7 @@ _EMPTY_TOTALS = {"total_qty": "0", "total": "0.00", "net_total": "0.00",
 
 def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
     base = {"cart_id": cart.cart_id, "status": cart.status.value, "customer": cart.customer,
-            "cashier": cart.cashier, "note": cart.note}
+            "cashier": cart.cashier, "note": cart.note, "coupon": _coupon_view(cart, ctx)}
     if not cart.lines:
         return {**base, "lines": [], "taxes": [], "vat": [], "totals": _EMPTY_TOTALS,
                 "due": "0.00"}
@@ -130,6 +131,39 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
     return {**base, "lines": lines, "taxes": plain(totals.taxes),
             "vat": plain(vat_per_rate(totals)), "totals": head,
             "due": str(amount_due(totals))}
+
+
+def _coupon_view(cart: Cart, ctx: PosContext) -> dict[str, Any] | None:
+    """The coupon on the cart: its code, and the promotion it is for."""
+    coupon = ctx.coupons.get(cart.coupon) if cart.coupon else None
+    if coupon is None:
+        return None
+    return {"name": coupon.name, "code": coupon.code,
+            "promotion": ctx.pricing.titles([coupon.pricing_rule])[0]}
+
+
+def _with_coupon(session: Session, ctx: PosContext, cart: Cart, typed: str) -> Cart:
+    """The cart with the coupon the cashier typed or scanned, if the till takes it."""
+    if ctx.ignores_pricing_rules:  # ERPNext's POS says so too
+        raise coupons.CouponError("Ignore Pricing Rule is enabled. Cannot apply coupon code.")
+    coupon = coupons.find(ctx.coupons, typed)
+    if coupon is None:
+        raise NotFoundError(f"No coupon {typed!r} at this store (one made in ERPNext just "
+                            "now arrives with the next pull)")
+    _check_coupon(session, ctx, replace(cart, coupon=coupon.name))
+    return cart.with_coupon(coupon.name)
+
+
+def _check_coupon(session: Session, ctx: PosContext, cart: Cart) -> None:
+    """Refuse the cart's coupon when the till would not take it now: before or after its
+    validity, used up across the store, someone else's gift card, its promotion gone."""
+    coupon = ctx.coupons.get(cart.coupon) if cart.coupon else None
+    if cart.coupon and coupon is None:
+        raise coupons.CouponError(f"Coupon {cart.coupon} is no longer at this store: remove "
+                                  "it from the cart")
+    if coupon is not None and ctx.today is not None:
+        coupons.check(coupon, on=ctx.today, uses=coupon_uses.uses(session, coupon).total,
+                      customer=cart.customer, pricing=ctx.pricing)
 
 
 async def _shown(node: Node, cart: Cart, ctx: PosContext) -> dict[str, Any]:
@@ -308,9 +342,15 @@ async def cart_scan(node: Node, caller: Caller, cart_id: str, code: str,
     with ``approver``) when it takes the cart's effective discount above the caller's
     limit (``domain.discount``).
     """
-    return await edit(node, caller, cart_id,
-                      lambda s, ctx, cart: cart.add(_scanned(node, s, ctx, str(code))),
-                      approver=approver, selling=True)
+    def change(s: Session, ctx: PosContext, cart: Cart) -> Cart:
+        try:
+            return cart.add(_scanned(node, s, ctx, str(code)))
+        except BarcodeError:
+            if coupons.find(ctx.coupons, str(code)) is None:
+                raise
+            return _with_coupon(s, ctx, cart, str(code))  # the customer's coupon, scanned
+
+    return await edit(node, caller, cart_id, change, approver=approver, selling=True)
 
 
 @api_method()
@@ -430,6 +470,22 @@ async def cart_set_customer(node: Node, caller: Caller, cart_id: str, customer: 
 
 
 @api_method()
+async def cart_set_coupon(node: Node, caller: Caller, cart_id: str, code: str,
+                          ) -> dict[str, Any]:
+    """Take the customer's coupon (its code, as printed): the cart is priced with its
+    promotion. One per sale; a second replaces the first. Refused, in ERPNext's words,
+    before or after its validity or once used up across the store."""
+    return await edit(node, caller, cart_id,
+                      lambda s, ctx, c: _with_coupon(s, ctx, c, str(code)))
+
+
+@api_method()
+async def cart_remove_coupon(node: Node, caller: Caller, cart_id: str) -> dict[str, Any]:
+    """Take the coupon off the cart."""
+    return await edit(node, caller, cart_id, lambda s, ctx, c: c.with_coupon(""))
+
+
+@api_method()
 async def cart_hold(node: Node, caller: Caller, cart_id: str, note: str = "") -> dict[str, Any]:
     """Park the cart (customer fetches something); resume it later on this counter."""
     return await edit(node, caller, cart_id, lambda s, ctx, c: c.hold(str(note)[:MAX_HOLD_NOTE]),
@@ -505,6 +561,7 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
         if kept:
             _still(s, cart)
             cart_store.drop(s, cart.cart_id)
+        _check_coupon(s, ctx, cart)  # here: the sales of this counter count one by one
         shift = ledger.open_shift(s, node.node_id)
         now = node.clock().astimezone(node.config.tz)
         invoice = inputs.invoice_number(node, s, now)

@@ -225,6 +225,12 @@ class _Base(Generic[R]):
     def cart_set_customer(self, cart_id: str, customer: str) -> R:
         return self._send("cart_set_customer", cart_id=cart_id, customer=customer)
 
+    def cart_set_coupon(self, cart_id: str, code: str) -> R:
+        return self._send("cart_set_coupon", cart_id=cart_id, code=code)
+
+    def cart_remove_coupon(self, cart_id: str) -> R:
+        return self._send("cart_remove_coupon", cart_id=cart_id)
+
     def cart_hold(self, cart_id: str, note: str = "") -> R:
         return self._send("cart_hold", cart_id=cart_id, note=note)
 

@@ -87,6 +87,7 @@ class Cart:
     approval: Approval | None = None
     customer_group: str = ""  # the customer's, for Pricing Rules
     territory: str = ""
+    coupon: str = ""  # the Coupon Code the customer handed over, by its name in ERPNext
 
     def line(self, index: int) -> Line:
         if not isinstance(index, int) or not 0 <= index < len(self.lines):
@@ -137,6 +138,10 @@ class Cart:
         return replace(self, customer=customer, customer_group=customer_group,
                        territory=territory)
 
+    def with_coupon(self, coupon: str) -> Cart:
+        """The cart with this coupon (one per sale, as on a POS Invoice), or none."""
+        return replace(self, coupon=coupon)
+
     def hold(self, note: str) -> Cart:
         if not self.lines:
             raise ValidationError("An empty cart cannot be held")
@@ -180,6 +185,7 @@ def to_data(cart: Cart) -> dict[str, Any]:
         "note": cart.note,
         "customer_group": cart.customer_group,
         "territory": cart.territory,
+        "coupon": cart.coupon,
         "approval": None if cart.approval is None else {
             "approver": cart.approval.approver, "percent": str(cart.approval.percent),
             "off": str(cart.approval.off), "digest": cart.approval.digest},
@@ -198,6 +204,7 @@ def from_data(d: dict[str, Any]) -> Cart:
         note=d["note"],
         customer_group=d.get("customer_group", ""),  # none in carts of older releases
         territory=d.get("territory", ""),
+        coupon=d.get("coupon", ""),
         approval=_approval_from_data(d.get("approval")),  # none in carts of older releases
     )
 

@@ -5,10 +5,12 @@ Plain values, read from replicated master data by ``projections.pos_profile``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from tillmesh.node.domain.coupons import Coupon
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pricing_rules import StorePricing
 from tillmesh.node.domain.totals import ChargeType, TaxRow, TotalsSettings
@@ -42,6 +44,8 @@ class PosContext:
     settings: TotalsSettings
     pricing: StorePricing = StorePricing()  # none when the profile ignores Pricing Rules
     today: date | None = None  # the store's date the cart is priced on (rules' validity)
+    coupons: Mapping[str, Coupon] = field(default_factory=dict)  # by name
+    ignores_pricing_rules: bool = False  # the profile's ignore_pricing_rule
 
     def mode(self, name: str) -> Mode:
         if name not in self.modes:

@@ -131,7 +131,7 @@ class PricingRule:
             priority=str(doc.get("priority") or ""), has_priority=bool(doc.get("has_priority")),
             min_qty=_dec(doc, "min_qty"), max_qty=_dec(doc, "max_qty"),
             min_amt=_dec(doc, "min_amt"), max_amt=_dec(doc, "max_amt"),
-            valid_from=_day(doc.get("valid_from")), valid_upto=_day(doc.get("valid_upto")),
+            valid_from=doc_date(doc.get("valid_from")), valid_upto=doc_date(doc.get("valid_upto")),
             company=str(doc.get("company") or ""), customer=str(doc.get("customer") or ""),
             customer_group=str(doc.get("customer_group") or ""),
             territory=str(doc.get("territory") or ""),
@@ -308,7 +308,6 @@ def select(rules: Iterable[PricingRule], line: Line, selling: Selling) -> list[P
             continue
         if found and not all(r.apply_multiple for r in found):
             break
-    found = [r for r in found if not r.coupon_code_based or r.name in selling.coupon_rules]
     if not found:
         return []
     if all(r.apply_multiple for r in found):
@@ -316,9 +315,13 @@ def select(rules: Iterable[PricingRule], line: Line, selling: Selling) -> list[P
         for candidate in found:
             if _filter(line, selling, [candidate]) is not None:
                 stacked.setdefault(candidate.priority_number or 1, []).append(candidate)
-        return [r for key in sorted(stacked) for r in stacked[key]]
-    best = _filter(line, selling, found)
-    return [best] if best is not None else []
+        chosen = [r for key in sorted(stacked) for r in stacked[key]]
+    else:
+        best = _filter(line, selling, found)
+        chosen = [best] if best is not None else []
+    # A coupon rule is chosen (or ties) like any other; only then does ERPNext drop it
+    # without its coupon, and the line gets nothing from it (recorded: coupon-005/-009/-012).
+    return [r for r in chosen if not r.coupon_code_based or r.name in selling.coupon_rules]
 
 
 def apply(chosen: Sequence[PricingRule], line: Line, selling: Selling) -> Priced:
@@ -456,5 +459,6 @@ def _dec(doc: Mapping[str, Any], key: str) -> Decimal:
         None, "") else ZERO
 
 
-def _day(value: Any) -> date | None:
+def doc_date(value: Any) -> date | None:
+    """A date field of a document (empty: None)."""
     return date.fromisoformat(str(value)[:10]) if value else None

@@ -186,11 +186,13 @@ def _selling(cart: Cart, ctx: PosContext) -> Selling | None:
     if not ctx.pricing.rules or ctx.today is None:
         return None
     pricing = ctx.pricing
+    coupon = ctx.coupons.get(cart.coupon) if cart.coupon else None
     return Selling(company=ctx.company, price_list=ctx.price_list, currency=ctx.currency,
                    on=ctx.today, customer=cart.customer,
                    customer_groups=ancestors(pricing.customer_groups, cart.customer_group),
                    territories=ancestors(pricing.territories, cart.territory),
-                   warehouses=(ctx.warehouse,))
+                   warehouses=(ctx.warehouse,),
+                   coupon_rules=frozenset((coupon.pricing_rule,)) if coupon else frozenset())
 
 
 def _by_rules(line: Line, ctx: PosContext, selling: Selling) -> Priced | None:
@@ -311,7 +313,16 @@ def sale_body(
             for t in tenders
         ],
         "cash_mode": ctx.cash_mode,
+        **_coupon(cart, ctx),
     }
+
+
+def _coupon(cart: Cart, ctx: PosContext) -> dict[str, Any]:
+    """The coupon the sale took: its name for ERPNext, its code for the receipt."""
+    coupon = ctx.coupons.get(cart.coupon) if cart.coupon else None
+    if coupon is None:
+        return {}
+    return {"coupon_code": coupon.name, "coupon": coupon.code}
 
 
 # --- returns ---------------------------------------------------------------------------
@@ -351,6 +362,9 @@ def as_return(body: dict[str, Any], return_against: str) -> dict[str, Any]:
     """Turn a priced positive body into ERPNext's negative return invoice."""
     out = dict(body)
     out["is_return"] = 1
+    # ERPNext gives a coupon's use back only when its sale is cancelled, not on a return
+    # (recorded); a return naming it would count a use more.
+    out.pop("coupon_code", None)
     out["return_against"] = return_against
     out["items"] = [_neg(i, _NEG_LINE) for i in body["items"]]
     taxes = []

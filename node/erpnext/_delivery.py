@@ -9,6 +9,9 @@
   origin event under a name of ERPNext's own (a Frappe that drops client names): held
   back with that reason, never acked, since every return and closing names it. A
   document retried after a refusal is looked up first, so no retry books another copy.
+- ``insert_sale``: a sale as ``insert`` does it; refused for the coupon it names (used
+  up by counters cut off from each other, expired by ERPNext's date), sent once more
+  without the coupon and delivered, the refusal noted on its ack (``domain.coupons``).
 - ``close``: a POS Closing Entry is inserted as a draft and submitted with a PUT
   (``erpnext/NOTES.md``); with 10+ invoices ERPNext consolidates in the background
   (Queued), so it is delivered only once Submitted; Failed is refused, and a supervisor's
@@ -29,9 +32,11 @@ through (the forwarder backs off and records nothing).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from tillmesh.node.domain import coupons
+from tillmesh.node.erpnext._documents import without_coupon
 from tillmesh.node.erpnext._per_shift import SALES_INVOICE, ShiftDocument
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient, name_not_kept
 from tillmesh.node.erpnext._setup import ORIGIN_FIELD
@@ -81,6 +86,7 @@ class Outcome:
     origin_event: str | None = None  # for a closing: the event ERPNext's copy was made from
     documents: tuple[str, ...] = ()  # per shift: the Sales Invoices that carry the shift
     along: tuple[tuple[Key, str], ...] = ()  # per shift: what they carry -> where it went
+    coupon_refused: str | None = None  # a sale delivered without its coupon: ERPNext's words
 
 
 def insert(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -> Outcome:
@@ -100,6 +106,20 @@ def insert(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -
             return found
         raise Refused.of(exc, "insert") from exc
     return Outcome(acked=str(answer["name"]))
+
+
+def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome:
+    """A sale: ``insert``; refused for the coupon it names, inserted once more without it
+    (a refused insert leaves nothing behind: ERPNext rolls the request back)."""
+    try:
+        return insert(client, INVOICE, doc, look_first=look_first)
+    except Refused as refused:
+        if not doc.get("coupon_code") or refused.stage != "insert" \
+                or not coupons.refused_link(refused.message):
+            raise
+        outcome = insert(client, INVOICE, without_coupon(doc, refused.message),
+                         look_first=False)
+        return replace(outcome, coupon_refused=refused.message)
 
 
 def insert_shift(client: ErpNextClient, documents: Sequence[ShiftDocument], *,

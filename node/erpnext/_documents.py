@@ -141,7 +141,7 @@ def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
         "set_warehouse": body["warehouse"], "apply_discount_on": body["apply_discount_on"],
         # the counter priced the sale; a pricing rule must not change what was charged
         "ignore_pricing_rule": 1,
-        **_present(body, ("taxes_and_charges",)),
+        **_present(body, ("taxes_and_charges", "coupon_code")),
         **_numbers(totals, _TOTALS),
         # without paid_amount ERPNext fails (500); without base_paid_amount it stores 0
         "base_paid_amount": Decimal(totals["paid_amount"]),
@@ -154,6 +154,17 @@ def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
                                   CASHIER_FIELD: body.get("cashier")}),
     }
     return doc
+
+
+def without_coupon(doc: Doc, refusal: str) -> Doc:
+    """The sale as ERPNext takes it when it refuses the coupon the sale names (used up by
+    counters cut off from each other, expired by ERPNext's date, no maximum use set): as
+    the counter priced it, the coupon named in the remarks instead (recorded: run-03/04/06)."""
+    coupon = doc["coupon_code"]
+    out = {k: v for k, v in doc.items() if k != "coupon_code"}
+    out["remarks"] = (f"Coupon {coupon} was taken at the till; ERPNext refused to count it: "
+                      f"{refusal}")
+    return out
 
 
 def restated_return(body: Mapping[str, Any], original: Mapping[str, Any] | None, *,

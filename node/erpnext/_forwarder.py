@@ -27,8 +27,11 @@ whole, as ``forward.failed`` of its closing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -54,6 +57,7 @@ from tillmesh.node.erpnext.const import (
 )
 from tillmesh.node.errors import ErpNextError, TillmeshError, ValidationError
 from tillmesh.node.projections import deliveries, ledger, outbox, refunds
+from tillmesh.node.projections.coupons import unlinked_note
 from tillmesh.node.projections.deliveries import Delivery, State
 from tillmesh.node.projections.ledger import shift_of
 from tillmesh.node.projections.outbox import CLOSING, CUSTOMER, INVOICE, OPENING, Due, Key
@@ -84,6 +88,9 @@ class Forwarder:
         self.last_delivery: str | None = None  # ISO time of the last ack by this counter
         self.last_error: str | None = None
         self._failures = 0
+        # Two sales naming one coupon, sent side by side, both save its count in ERPNext
+        # and one is refused (recorded: coupon-cases.json "concurrent"): one at a time.
+        self._coupons: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
     # --- the loop --------------------------------------------------------------------
 
@@ -261,8 +268,11 @@ class Forwarder:
         event = {"event": outcome.origin_event} if outcome.origin_event else {}
         shift = {"documents": list(outcome.documents), "per_shift": True} \
             if item.per_shift else {}
+        coupon = {"coupon_unlinked": True, "note": unlinked_note(
+            str(source["body"].get("coupon_code")), outcome.coupon_refused)} \
+            if outcome.coupon_refused else {}
         return [(deliveries.ACKED, key, {"erpnext_name": outcome.acked, **carried, **event,
-                                         **shift}),
+                                         **shift, **coupon}),
                 *((deliveries.ACKED, along, {"erpnext_name": name, "per_shift": True})
                   for along, name in outcome.along)]
 
@@ -304,6 +314,10 @@ class Forwarder:
         delivery.check_settled_elsewhere(client, item.doctype, resolved)
         if item.doctype == CLOSING:
             return delivery.close(client, doc, retrying=retrying, retried=self._retried)
+        if item.doctype == INVOICE:
+            coupon = doc.get("coupon_code")
+            with self._coupons[str(coupon)] if coupon else contextlib.nullcontext():
+                return delivery.insert_sale(client, doc, look_first=retrying)
         return delivery.insert(client, item.doctype, doc, look_first=retrying)
 
     # --- ERPNext session -------------------------------------------------------------

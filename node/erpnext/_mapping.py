@@ -111,6 +111,8 @@ SPECS: tuple[Spec, ...] = (
         Child("items", "Pricing Rule Item Code", ("item_code", "uom")),
         Child("item_groups", "Pricing Rule Item Group", ("item_group", "uom")),
         Child("brands", "Pricing Rule Brand", ("brand", "uom")))),
+    Spec("Coupon Code", ("coupon_name", "coupon_code", "coupon_type", "customer",
+                         "pricing_rule", "valid_from", "valid_upto", "maximum_use", "used")),
 )
 PULLED_DOCTYPES = ("POS Profile", "Currency", "Global Defaults", *(s.doctype for s in SPECS))
 CHILD_BOOKKEEPING = ("name", "parent", "idx", "modified")  # asked for with every child row

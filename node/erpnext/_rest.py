@@ -453,7 +453,8 @@ class ErpNextClient:
                     asked = retry_after_s(response.headers.get("Retry-After"), self._now())
                     failure = error_from_answer(response.status_code, answer, method=method,
                                                 path=path, retry_after=asked)
-                    retryable = response.status_code >= 500 or response.status_code == 429
+                    retryable = response.status_code >= 500 or response.status_code == 429 \
+                        or failure.exc_type in const.RETRIED_CONFLICTS
                     if response.is_redirect:
                         where = printable(response.headers.get("Location", ""))
                         failure = ErpNextError(f"ERPNext redirects {path} to {where}: use that"

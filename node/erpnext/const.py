@@ -15,6 +15,10 @@ BACKOFF_CAP_S = 8.0  # no single wait grows beyond this; 5 tries give up within 
 # A Retry-After longer than this is not waited for inside one call: the call fails with
 # ErpNextServerError (``retry_after`` in its details) and the caller schedules the retry.
 MAX_RETRY_AFTER_S = 60.0
+# Refusals that say two requests saved one document at once, rolled back and worth
+# trying again: two sales naming one coupon, delivered side by side, both save the
+# Coupon Code's count (recorded on ERPNext 15.71: coupon-cases.json "concurrent").
+RETRIED_CONFLICTS = frozenset({"TimestampMismatchError"})
 ERROR_TEXT_CHARS = 300  # of a non-Frappe error page (a proxy's HTML) kept in a message
 USER_AGENT = "tillmesh-erpnext/1"
 

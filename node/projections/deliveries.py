@@ -68,7 +68,9 @@ class DeliveryRow(Base):
     exc_type: Mapped[str | None] = mapped_column(String(140))
     message: Mapped[str | None] = mapped_column(Text)  # ERPNext's own words
     stage: Mapped[str | None] = mapped_column(String(32))  # "insert", "consolidation" …
-    note: Mapped[str | None] = mapped_column(Text)  # the supervisor's, on resolve
+    # The supervisor's, on resolve; the forwarder's on an ack of a sale that went without
+    # its coupon (``coupons.unlinked_note``).
+    note: Mapped[str | None] = mapped_column(Text)
     note_hlc: Mapped[int] = mapped_column(BigInteger, default=0)  # latest resolve; earliest ack
     note_origin: Mapped[str] = mapped_column(String(32), default="")
 

@@ -3,7 +3,8 @@
 POS Profile (company, warehouse, price list, tax template, modes of payment, partial
 payment), Mode of Payment (type and account for the company), Sales Taxes and Charges
 Template rows, Item Tax Template rates, and the Pricing Rules with the trees they are
-judged in (unless the profile ignores them). Cached until one of those doctypes changes.
+judged in and the Coupon Codes that name them (unless the profile ignores them). Cached
+until one of those doctypes changes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tillmesh.node.domain.coupons import Coupon
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
 from tillmesh.node.domain.pricing_rules import ItemDetails, PricingRule, StorePricing
@@ -31,7 +33,7 @@ _generation = 0  # bumped whenever a doctype the context depends on changes
 
 _WATCHED = ("POS Profile", "Mode of Payment", "Sales Taxes and Charges Template",
             "Item Tax Template", "Global Defaults", "Currency", "Pricing Rule", "Item Group",
-            "Customer Group", "Territory")
+            "Customer Group", "Territory", "Coupon Code")
 _TREES = (("Item Group", "parent_item_group"), ("Customer Group", "parent_customer_group"),
           ("Territory", "parent_territory"))
 
@@ -76,6 +78,7 @@ def load_context(session: Session, profile: str) -> PosContext:
     if template:
         tdoc = get_doc(session, "Sales Taxes and Charges Template", template)
         taxes = tax_rows(template, tdoc.get("taxes", [])) if tdoc else ()
+    ignored = bool(doc.get("ignore_pricing_rule"))
     return PosContext(
         profile=profile,
         company=company,
@@ -89,8 +92,21 @@ def load_context(session: Session, profile: str) -> PosContext:
         allow_partial_payment=bool(doc.get("allow_partial_payment")),
         apply_discount_on=doc.get("apply_discount_on") or "Grand Total",
         settings=_settings(session, doc.get("currency") or "EUR"),
-        pricing=StorePricing() if doc.get("ignore_pricing_rule") else _pricing(session),
+        pricing=StorePricing() if ignored else _pricing(session),
+        coupons={} if ignored else _coupons(session),
+        ignores_pricing_rules=ignored,
     )
+
+
+def _coupons(session: Session) -> dict[str, Coupon]:
+    """The store's Coupon Codes; one a counter cannot read is left out, logged."""
+    coupons = {}
+    for doc in all_docs(session, "Coupon Code"):
+        try:
+            coupons[str(doc["name"])] = Coupon.from_doc(doc)
+        except (KeyError, ValueError) as exc:
+            log.error("Coupon Code %s cannot be read: %s", doc.get("name"), exc)
+    return coupons
 
 
 def _pricing(session: Session) -> StorePricing:

@@ -12,6 +12,7 @@ from tillmesh.node.projections import (  # noqa: F401  (tables and handlers regi
     audit,
     catalog,
     counters,
+    coupons,
     deliveries,
     ledger,
     logins,

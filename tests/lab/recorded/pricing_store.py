@@ -43,6 +43,15 @@ ITEMS: dict[str, tuple[str, str | None, float, dict[str, tuple[float, float | No
     "PR-23": ("PR Juice", None, 2.80, {}),
     "PR-24": ("PR Snacks", None, 2.80, {}),
     "PR-25": ("PR Snacks", None, 3.60, {}),
+    # coupons (coupon_store)
+    "PR-26": ("PR Snacks", None, 5.00, {}),
+    "PR-27": ("PR Snacks", None, 8.40, {}),
+    "PR-28": ("PR Juice", None, 2.65, {}),
+    "PR-29": ("PR Snacks", None, 12.50, {}),
+    "PR-30": ("PR Snacks", None, 3.99, {}),
+    "PR-31": ("PR Snacks", None, 6.00, {}),
+    "PR-32": ("PR Snacks", None, 4.00, {}),
+    "PR-33": ("PR Snacks", None, 9.00, {}),
 }
 
 
@@ -203,7 +212,8 @@ def mixed_carts(count: int, seed: int) -> list[tuple[str, str, Cart]]:
     cases show a refusal), 1-12 of each, now and then in a Box, for a walk-in customer or
     a member; the same every run."""
     rng = random.Random(seed)
-    codes = [code for code in ITEMS if code not in ("PR-11", "PR-15", "PR-16", "PR-21")]
+    codes = [code for code in ITEMS if code not in ("PR-11", "PR-15", "PR-16", "PR-21")
+             and code <= "PR-25"]  # PR-26 on are the coupons' (coupon_store)
     carts: list[tuple[str, str, Cart]] = []
     for n in range(1, count + 1):
         lines: Cart = []

@@ -189,19 +189,23 @@ def main() -> None:
         disable(site, stored)
         site.client.post("/api/method/frappe.client.cancel",
                          json={"doctype": "POS Opening Entry", "name": shift})
+    json.dump({**store(site), "rules": stored, "cases": cases}, sys.stdout, indent=1,
+              default=str)
+    sys.stdout.write("\n")
+
+
+def store(site: Site) -> dict[str, Any]:
+    """What a recording was made in: the site's version and date, the company, its items,
+    trees, customers and taxes (the tests build a counter's context from these)."""
     version = site.client.get("/api/method/frappe.utils.change_log.get_versions").json()
     walk_in = site.get("Customer", WALK_IN) or {}
-    json.dump({"erpnext_version": version.get("message", {}).get("erpnext", {}),
-               "recorded_on": str(TODAY), "company": COMPANY, "price_list": PRICE_LIST,
-               "currency": "EUR", "warehouse": WAREHOUSE, "items": ITEMS,
-               "item_groups": GROUPS,
-               "customers": {MEMBER: MEMBERS, WALK_IN: walk_in.get("customer_group")},
-               "customer_groups": {MEMBERS: "All Customer Groups",
-                                   walk_in.get("customer_group"): "All Customer Groups"},
-               "taxes": site.get("Sales Taxes and Charges Template",
-                                 f"DE VAT 19% incl - {ABBR}"),
-               "rules": stored, "cases": cases}, sys.stdout, indent=1, default=str)
-    sys.stdout.write("\n")
+    return {"erpnext_version": version.get("message", {}).get("erpnext", {}),
+            "recorded_on": str(TODAY), "company": COMPANY, "price_list": PRICE_LIST,
+            "currency": "EUR", "warehouse": WAREHOUSE, "items": ITEMS, "item_groups": GROUPS,
+            "customers": {MEMBER: MEMBERS, WALK_IN: walk_in.get("customer_group")},
+            "customer_groups": {MEMBERS: "All Customer Groups",
+                                walk_in.get("customer_group"): "All Customer Groups"},
+            "taxes": site.get("Sales Taxes and Charges Template", f"DE VAT 19% incl - {ABBR}")}
 
 
 if __name__ == "__main__":

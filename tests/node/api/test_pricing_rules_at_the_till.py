@@ -11,14 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.nodekit import MASTER, Till, approver
+from tests.nodekit import MASTER, Till, approver, pull_newer, till_with_shift
 from tillmesh.node.api import Node
 from tillmesh.node.erpnext import _documents as documents
-from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store.event_codec import unpack_body
 
 D = Decimal
-LATER = "2026-11-02 09:00:00.000000"  # after nodekit's master data
 PROFILE = next(doc for doctype, doc in MASTER if doctype == "POS Profile")
 
 
@@ -49,18 +47,10 @@ RULES = [
 ]
 
 
-def pull(node: Node, docs: list[tuple[str, dict[str, Any]]]) -> None:
-    with node.log.transaction() as tx:
-        for doctype, doc in docs:
-            tx.append("master.upserted", upserted_body(doctype, doc, LATER))
-
-
 @pytest.fixture
 def ann(node: Node) -> Till:
-    pull(node, RULES)
-    till = Till(node, "ann")
-    till("shift_open", opening={"Cash": "100.00", "Card": "0"})
-    return till
+    pull_newer(node, RULES)
+    return till_with_shift(node)
 
 
 def line_of(view: dict[str, Any], code: str, free: bool = False) -> dict[str, Any]:
@@ -103,7 +93,7 @@ def test_a_line_priced_by_hand_keeps_the_cashiers_price(ann: Till) -> None:
 
 def test_a_profile_that_ignores_pricing_rules_sells_at_the_list_price(node: Node,
                                                                        ann: Till) -> None:
-    pull(node, [("POS Profile", {**PROFILE, "ignore_pricing_rule": 1})])
+    pull_newer(node, [("POS Profile", {**PROFILE, "ignore_pricing_rule": 1})])
     cart = ann("cart_new")["cart_id"]
     view = ann("cart_scan", cart_id=cart, code="4000000000082")
     assert (D(line_of(view, "BOOK")["rate"]), line_of(view, "BOOK")["promotions"]) == (

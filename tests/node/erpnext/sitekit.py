@@ -17,16 +17,18 @@ import string
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from tests.lab.recorded.pricing_store import make
 from tests.nodekit import USERS, FakeClock, Till, make_node
 from tillmesh.lab.erpnext_simulator import Simulator, Throttle
 from tillmesh.node.api import Node
@@ -101,6 +103,38 @@ def open_site(kind: str, *, per_shift: bool = False,
     finally:
         if sim is not None:
             sim.stop()
+
+
+@contextlib.contextmanager
+def pricing_store_site(kind: str) -> Iterator[tuple[Site, str, date]]:
+    """``open_site(kind)`` with the items of the recorded pricing store
+    (``tests/lab/recorded/pricing_store.py``) made once; with its company, and the
+    site's date."""
+    with open_site(kind) as opened:
+        profile = opened.get("POS Profile", opened.pos_profile)
+        today = datetime.now(ZoneInfo(opened.timezone)).date()
+        make(opened.client.insert, opened.client.exists, company=profile["company"],
+             price_list=profile["selling_price_list"], warehouse=profile["warehouse"],
+             today=today)
+        yield opened, str(profile["company"]), today
+
+
+@contextlib.contextmanager
+def rules_enabled(client: ErpNextClient, bodies: list[dict[str, Any]]
+                  ) -> Iterator[dict[str, dict[str, Any]]]:
+    """These Pricing Rules enabled (made once, found again by title), as ERPNext stores
+    them, by title; disabled again after (a real site is shared)."""
+    enabled = {}
+    for body in bodies:
+        found = client.get_list("Pricing Rule", filters=[["title", "=", body["title"]]])
+        enabled[body["title"]] = client.update("Pricing Rule", found[0]["name"],
+                                               {**body, "disable": 0}) \
+            if found else client.insert("Pricing Rule", body)
+    try:
+        yield enabled
+    finally:
+        for doc in enabled.values():
+            client.update("Pricing Rule", doc["name"], {"disable": 1})
 
 
 class WallClock(FakeClock):

@@ -14,6 +14,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from tests.paths import LAB_RECORDED
 from tests.paths import RECORDED as RECORDINGS
 from tillmesh.node.erpnext import _rest as client_mod
 from tillmesh.node.erpnext import const
@@ -242,6 +243,19 @@ def test_client_errors_are_not_retried():
         with pytest.raises(cls):
             fake.client().get_list("Item")
         assert len(fake.requests) == 1 and fake.sleeps == []
+
+
+def test_a_document_saved_by_two_requests_at_once_is_tried_again():
+    # Recorded on ERPNext 15.71: two sales naming one coupon, submitted side by side, both
+    # save the coupon's count; the later save is refused (rolled back) and goes through
+    # when tried again.
+    race = json.loads((LAB_RECORDED / "coupon-cases.json").read_text())["concurrent"]
+    body = {k: race[k] for k in ("exc_type", "exception", "_server_messages")}
+    fake = Fake(v2_here(), ok(body, race["status"]), ok({"data": {"name": "TILL1-000042"}}))
+    assert fake.client().insert("POS Invoice", {"name": "TILL1-000042"})["name"] == \
+        "TILL1-000042"
+    assert [r.method for r in fake.requests] == ["GET", "POST", "POST"]
+    assert fake.sleeps == [0.5]
 
 
 def test_retry_after_in_seconds_is_honoured():

@@ -13,16 +13,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.lab.recorded.pricing_store import CARTS, MEMBER, make, rules
-from tests.node.erpnext.sitekit import Site, close, context, drain, open_site, pulled_counter
+from tests.lab.recorded.pricing_store import CARTS, MEMBER, rules
+from tests.node.erpnext.sitekit import (
+    Site,
+    close,
+    context,
+    drain,
+    pricing_store_site,
+    pulled_counter,
+    rules_enabled,
+)
 from tests.nodekit import Till
 from tillmesh.node.domain.pricing_rules import PricingConflict
 from tillmesh.node.errors import TotalsError
@@ -35,23 +41,9 @@ RECORDED = json.loads((Path(__file__).parents[2] / "lab" / "recorded"
 
 @pytest.fixture(scope="module", params=["simulator", "erpnext"])
 def site(request: pytest.FixtureRequest) -> Iterator[Site]:
-    with open_site(request.param) as opened:
-        profile = opened.get("POS Profile", opened.pos_profile)
-        today = datetime.now(ZoneInfo(opened.timezone)).date()
-        client = opened.client
-        make(client.insert, client.exists, company=profile["company"],
-             price_list=profile["selling_price_list"], warehouse=profile["warehouse"],
-             today=today)
-        enabled = []
-        for body in rules(profile["company"], today):
-            found = client.get_list("Pricing Rule", filters=[["title", "=", body["title"]]])
-            enabled.append(client.update("Pricing Rule", found[0]["name"], {**body, "disable": 0})
-                           if found else client.insert("Pricing Rule", body))
-        try:
-            yield opened
-        finally:
-            for doc in enabled:
-                client.update("Pricing Rule", doc["name"], {"disable": 1})
+    with pricing_store_site(request.param) as (opened, company, today), \
+            rules_enabled(opened.client, rules(company, today)):
+        yield opened
 
 
 def ring_up(till: Till, customer: str, cart: list[Any]) -> str:
