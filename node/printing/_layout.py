@@ -5,9 +5,10 @@ normal text holds at most ``width`` characters, a big (double width and height) 
 most ``width // 2``; the ESC/POS adapter only styles and sends what is here.
 
 A sale receipt, top to bottom: logo, store header, REFUND / COPY marks, invoice number,
-date and time (store time), cashier, counter; each item (its name wrapped, then
-qty x price = amount, then its discount); subtotal, invoice discount, every tax row not
-included in the prices (they add up to the total), grand total, the rounding adjustment
+date and time (store time), cashier, counter; each item (its name wrapped, the
+promotions that priced it, then qty x price = amount, then its discount); the customer's
+coupon; subtotal, invoice discount, every tax row not included in the prices (they add
+up to the total), grand total, the rounding adjustment
 and rounded total if any, the total due in big letters, then the VAT per rate (rate, net,
 tax, gross: ``node.domain.totals.vat_per_rate_of``, whose gross adds up to the total due);
 the payments per mode of payment; the change; a QR code of the invoice number; the
@@ -211,6 +212,8 @@ def sale_receipt(body: Mapping[str, Any], style: ReceiptStyle, *, counter: str,
     b.rule()
     for item in body["items"]:
         _item(b, item)
+    if body.get("coupon"):  # its promotion is named on the lines it priced
+        b.field("Coupon", body["coupon"])
     b.rule()
     _totals(b, body)
     b.rule()

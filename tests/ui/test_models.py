@@ -105,6 +105,14 @@ def test_a_promotion_is_named_on_its_line_and_a_free_item_is_not_a_cart_line():
     assert [ln.free for ln in view.lines] == [False, True]
 
 
+def test_a_coupon_shows_with_its_promotion_and_a_malformed_one_not_at_all():
+    view = CartView.from_api({**CART, "coupon": {"name": "Milk week", "code": "MILK10",
+                                                 "promotion": "Milk 10%"}})
+    assert view.coupon == "MILK10 · Milk 10%"
+    assert CartView.from_api({**CART, "coupon": None}).coupon == ""
+    assert CartView.from_api({**CART, "coupon": "MILK10"}).coupon == ""
+
+
 def test_empty_cart_answer():
     view = CartView.from_api({"cart_id": "x", "lines": [], "totals": {}, "due": "0.00"})
     assert view.empty and view.due == 0 and view.summary() == [("Subtotal", "0.00")]

@@ -114,10 +114,12 @@ class CartView:
     rounding: Decimal
     due: Decimal
     total_qty: Decimal
+    coupon: str = ""  # the customer's coupon and the promotion it is for, as shown
 
     @classmethod
     def from_api(cls, cart: Mapping[str, Any]) -> CartView:
         totals = cart.get("totals") or {}
+        coupon = cart.get("coupon")
         return cls(
             cart_id=str(cart.get("cart_id", "")),
             status=str(cart.get("status", "open")),
@@ -133,6 +135,8 @@ class CartView:
             rounding=dec(totals.get("rounding_adjustment")),
             due=dec(cart.get("due")),
             total_qty=dec(totals.get("total_qty")),
+            coupon=f"{coupon.get('code')} · {coupon.get('promotion')}"
+            if isinstance(coupon, Mapping) else "",
         )
 
     @property

@@ -248,7 +248,8 @@ class HelpDialog(Dialog):
         self.body.addWidget(label("Del   remove the selected line", ""))
         self.body.addWidget(label("Ctrl+Del   void the whole sale (asks first)", ""))
         self.body.addWidget(label("Esc   back / close", ""))
-        self.body.addWidget(label("Scanning a barcode always adds it to the cart.", "muted"))
+        self.body.addWidget(label("Scanning a barcode always adds it to the cart; scanning "
+                                  "(or typing) a coupon's code takes the coupon.", "muted"))
         self._cancel.hide()
         self.finish_layout()
 

@@ -99,14 +99,19 @@ class SellScreen(QWidget):
 
         self.shift_note = label("", "subtitle", wrap=True)
         self.customer = label("", "subtitle", wrap=True)
+        # A coupon is scanned (or typed) in the scan field; it shows here until taken off.
+        self.coupon = label("", "subtitle", wrap=True)
+        self.coupon.setObjectName("coupon")
+        self.coupon_off = button("Remove coupon", self.remove_coupon)
+        self.coupon_off.setObjectName("removeCoupon")
         self.summary = Pairs()
         self.total = label(with_symbol(ZERO), "big")
         self.total.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.pay_button = button("Pay  F10", self.start_payment, kind="primary")
         self.pay_button.setMinimumHeight(BIG_BUTTON_PX)
         right = card(self.shift_note, self.customer, button("Customer  F5", self.pick_customer),
-                     STRETCH, self.summary, label("Total", "bigLabel"), self.total,
-                     self.pay_button,
+                     self.coupon, self.coupon_off, STRETCH, self.summary,
+                     label("Total", "bigLabel"), self.total, self.pay_button,
                      row(button("Hold  F6", self.hold), button("Resume  F7", self.resume)),
                      button("Void sale  Ctrl+Del", self.void, kind="danger"))
         right.setMinimumWidth(380)
@@ -182,6 +187,9 @@ class SellScreen(QWidget):
             self.table.selectRow(target)
             self.table.scrollTo(self.model.index(target, 0))
         self.customer.setText(f"Customer: {view.customer}")
+        self.coupon.setText(f"Coupon: {view.coupon}" if view.coupon else "")
+        self.coupon.setVisible(bool(view.coupon))
+        self.coupon_off.setVisible(bool(view.coupon))
         self.summary.set_rows(view.summary())
         self.total.setText(with_symbol(view.due))
         waiting, self._waiting = self._waiting, []
@@ -374,6 +382,9 @@ class SellScreen(QWidget):
         dialog = CustomerDialog(self, self.ctx)
         dialog.chosen.connect(lambda name: self._edit("cart_set_customer", {"customer": name}))
         dialogs.show(self.ctx, dialog)
+
+    def remove_coupon(self) -> None:
+        self._edit("cart_remove_coupon", {})
 
     def hold(self) -> None:
         if self.model.view.empty:

@@ -113,6 +113,16 @@ def test_a_sale_receipt_says_everything_in_order():
     assert next(b for b in blocks if isinstance(b, Text) and b.text.startswith("Change")).bold
 
 
+def test_a_coupon_prints_under_the_items_and_its_promotion_on_the_line():
+    wine = {**sale()["items"][0], "promotions": ["Wine week 10%"]}
+    text = lines(sale_receipt(sale(items=[wine], coupon="WINE10", coupon_code="Wine week"),
+                              style(32), counter="C01"))
+    start = text.index("Red Wine 0.75l")
+    assert text[start:start + 6] == [
+        "Red Wine 0.75l", "  Wine week 10%", "  2 Nos x 19.99            39.98",
+        "  Discount 10%             -4.00", "Coupon    WINE10", RULE * 32]
+
+
 def test_a_return_prints_as_a_refund_of_the_original():
     body = sale(invoice="C01-2026-000002", is_return=1, return_against="C01-2026-000001",
                 items=[item("Apples", "-0.754", "2.49", "-1.88", uom="Kg", net="-1.76")],

@@ -2,7 +2,8 @@
 (milk: buy 2, get 1 free; water: 10 % off), a scanner's second milk brings a free milk
 row named after its promotion, the water line names its discount, both readable at the
 till's size; touching the free row and pressing F3 (quantity) changes nothing and says
-why."""
+why. A customer's coupon (butter week: 20 % off butter), scanned, shows on the cart and
+prices the butter; touching "Remove coupon" takes it off again."""
 
 from __future__ import annotations
 
@@ -33,7 +34,13 @@ def rule(name: str, title: str, item: str, **fields: Any) -> dict[str, Any]:
 RULES = [rule("PRLE-0001", "Milk 2+1", "DAI-0001", price_or_product_discount="Product",
               same_item=1, min_qty=2, free_qty=1),
          rule("PRLE-0002", "Water 10%", "BEV-0002", rate_or_discount="Discount Percentage",
-              discount_percentage=10)]
+              discount_percentage=10),
+         rule("PRLE-0003", "Butter week 20%", "DAI-0003", coupon_code_based=1,
+              rate_or_discount="Discount Percentage", discount_percentage=20)]
+COUPON = {"name": "Butter week", "coupon_name": "Butter week", "coupon_code": "BUTTER20",
+          "coupon_type": "Promotional", "pricing_rule": "PRLE-0003", "maximum_use": 500,
+          "used": 0}
+BUTTER = "4250100000035"  # DAI-0003, 2.29
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +51,7 @@ def node(nodes: Nodes) -> NodeProcess:
     with log.transaction() as tx:
         for doc in RULES:
             tx.append("master.upserted", upserted_body("Pricing Rule", doc, MODIFIED))
+        tx.append("master.upserted", upserted_body("Coupon Code", COUPON, MODIFIED))
     log.engine.dispose()
     return nodes.start(data_dir)
 
@@ -75,3 +83,29 @@ def test_promotions_show_on_their_lines_and_a_free_row_is_not_edited(desk: Desk,
         ("BEV-0002", 1, False), ("DAI-0001", 2, False), ("DAI-0001", 1, True)]
     desk.idle()
     assert_fits(desk.window)
+
+
+def test_a_scanned_coupon_prices_its_item_shows_on_the_cart_and_comes_off_by_touch(
+        desk: Desk, node: NodeProcess):
+    ensure_shift(node)
+    desk.login(*CASHIER)
+    sell = desk.window.sell
+    desk.wait(lambda: sell.cart_id is not None)
+    desk.scan(BUTTER)
+    desk.wait(lambda: sell.model.view.lines[0].rate == Decimal("2.29"))  # not without it
+    assert not sell.coupon_off.isVisible()
+    desk.scanner("BUTTER20")  # the coupon's barcode: no line, the coupon
+    desk.wait(lambda: sell.model.view.coupon == "BUTTER20 · Butter week 20%")
+    assert sell.coupon.isVisible() and sell.coupon.text() == "Coupon: BUTTER20 · Butter week 20%"
+    butter = sell.model.view.lines[0]
+    assert (len(sell.model.view.lines), butter.rate) == (1, Decimal("1.83"))
+    assert butter.described.endswith("· Butter week 20%")
+    desk.idle()
+    assert_fits(desk.window)
+    with client(node, CASHIER) as api:
+        assert api.cart_get(str(sell.cart_id))["coupon"]["name"] == "Butter week"
+    desk.touch(sell.coupon_off)
+    desk.wait(lambda: sell.model.view.coupon == "" and not sell.coupon_off.isVisible())
+    assert sell.model.view.lines[0].rate == Decimal("2.29")
+    with client(node, CASHIER) as api:
+        assert api.cart_get(str(sell.cart_id))["coupon"] is None
