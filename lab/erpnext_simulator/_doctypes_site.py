@@ -82,6 +82,14 @@ SITE_DOCTYPES: dict[str, tuple[str, str]] = {
         tax_category|L|Tax~Category|Tax~Category valid_from|D minimum_net_rate|F
         maximum_net_rate|F
     """),
+    "Loyalty Point Entry": ("naming=hash sort=modified order=desc", """
+        loyalty_program|L|Loyalty~Program|Loyalty~Program loyalty_program_tier|X
+        customer|L|Customer|Customer redeem_against|X loyalty_points|I purchase_amount|F
+        expiry_date|D posting_date|D company|L|Company|Company invoice_type|X invoice|X
+    """),
+    "Loyalty Program Collection": ("naming=hash sort=modified order=desc table", """
+        tier_name|X!||Tier~Name min_spent|F collection_factor|F!||Collection~Factor
+    """),
     "Price List": ("naming=field:price_list_name sort=name order=asc", """
         price_list_name|X!||Price~List~Name enabled|C|||1 currency|L!|Currency|Currency
         buying|C selling|C price_not_uom_dependent|C

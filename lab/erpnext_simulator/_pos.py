@@ -6,8 +6,8 @@ at 0), every amount recomputed from the lines as ERPNext does (``_pos_totals``: 
 a client sends are not kept), the order of checks and their exact messages, the payment
 rules (``_pos_payments``), the stock check against Bin minus unconsolidated POS sales (per
 row, without a lock), and returns limited per original row through ``pos_invoice_item``;
-coupons (``_coupons``). Left out: pricing rules, loyalty, serial and batch numbers,
-other currencies.
+coupons (``_coupons``); loyalty points earned (``_loyalty``). Left out: pricing rules,
+redeeming loyalty points, serial and batch numbers, other currencies.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tillmesh.lab.erpnext_simulator import _loyalty as loyalty
 from tillmesh.lab.erpnext_simulator import _pos_payments
 from tillmesh.lab.erpnext_simulator._const import QTY_EPSILON
 from tillmesh.lab.erpnext_simulator._controller import Controller
@@ -92,6 +93,7 @@ class PosInvoice(Controller):
     def fill(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
         profile = txn.get("POS Profile", doc.get("pos_profile")) or {}
         doc.setdefault("customer", profile.get("customer"))
+        loyalty.fill_program(txn, doc)
         company = party_defaults(txn, doc, profile)
         # ERPNext's set_pos_fields; not the profile's taxes_and_charges, which a REST
         # insert never gets (recorded in erpnext-15.71-v2.jsonl: no template, no taxes)
@@ -245,6 +247,7 @@ class PosInvoice(Controller):
         doc["status"] = "Return" if cint(doc.get("is_return")) else "Paid"
         if doc.get("coupon_code"):
             count_use(txn, doc)
+        loyalty.on_submit(txn, doc)
 
 
 def _validate_not_zero(doc: Doc) -> None:

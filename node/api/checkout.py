@@ -38,7 +38,7 @@ from tillmesh.node.domain.sale import (
 )
 from tillmesh.node.domain.totals import InvoiceTotals, amount_due, vat_per_rate
 from tillmesh.node.errors import BarcodeError, NotFoundError, ValidationError
-from tillmesh.node.projections import catalog, ledger, stock
+from tillmesh.node.projections import catalog, ledger, loyalty, stock
 from tillmesh.node.projections import coupons as coupon_uses
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
 from tillmesh.node.projections.master_data import get_doc
@@ -113,9 +113,12 @@ _EMPTY_TOTALS = {"total_qty": "0", "total": "0.00", "net_total": "0.00",
                  "grand_total": "0.00", "rounding_adjustment": "0.00", "rounded_total": "0.00"}
 
 
-def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
+def _view(cart: Cart, ctx: PosContext, points: dict[str, Any] | None = None,
+          ) -> dict[str, Any]:
+    """The cart as the till shows it; ``points``: the customer's (``_points``)."""
     base = {"cart_id": cart.cart_id, "status": cart.status.value, "customer": cart.customer,
-            "cashier": cart.cashier, "note": cart.note, "coupon": _coupon_view(cart, ctx)}
+            "cashier": cart.cashier, "note": cart.note, "coupon": _coupon_view(cart, ctx),
+            "loyalty": points}
     if not cart.lines:
         return {**base, "lines": [], "taxes": [], "vat": [], "totals": _EMPTY_TOTALS,
                 "due": "0.00"}
@@ -131,6 +134,14 @@ def _view(cart: Cart, ctx: PosContext) -> dict[str, Any]:
     return {**base, "lines": lines, "taxes": plain(totals.taxes),
             "vat": plain(vat_per_rate(totals)), "totals": head,
             "due": str(amount_due(totals))}
+
+
+def _points(session: Session, ctx: PosContext, customer: str) -> dict[str, Any] | None:
+    """The customer's loyalty program and points today, if they are enrolled."""
+    member = loyalty.member(session, customer, ctx.loyalty_programs)
+    if member is None or ctx.today is None:
+        return None
+    return {"program": member.program.name, "points": member.balance(ctx.today)}
 
 
 def _coupon_view(cart: Cart, ctx: PosContext) -> dict[str, Any] | None:
@@ -166,9 +177,10 @@ def _check_coupon(session: Session, ctx: PosContext, cart: Cart) -> None:
                       customer=cart.customer, pricing=ctx.pricing)
 
 
-async def _shown(node: Node, cart: Cart, ctx: PosContext) -> dict[str, Any]:
+async def _shown(node: Node, cart: Cart, ctx: PosContext,
+                 points: dict[str, Any] | None) -> dict[str, Any]:
     """The cart's view, priced off the loop when it is big."""
-    return await node.off_loop(lambda: _view(cart, ctx), len(cart.lines))
+    return await node.off_loop(lambda: _view(cart, ctx, points), len(cart.lines))
 
 
 def _still(session: Session, cart: Cart) -> None:
@@ -204,9 +216,10 @@ async def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
             raise ValidationError("This cart is held: resume it first")
         ctx = node.context(s)
         new = change(s, ctx, cart)
+        points = _points(s, ctx, new.customer)
 
         def priced() -> tuple[dict[str, Any], discount.Discount | None]:
-            return _view(new, ctx), _judged(cart, new, ctx, stated)
+            return _view(new, ctx, points), _judged(cart, new, ctx, stated)
         small = len(new.lines) <= LOOP_SLICE_LINES
         if small:  # priced here at once: one read for all of it
             view, given = priced()
@@ -322,7 +335,7 @@ def cart_new(node: Node, caller: Caller, customer: str | None = None) -> dict[st
         cart = _new_cart(tx.session, ctx, secrets.token_hex(CART_ID_BYTES), caller.user,
                          customer)
         cart_store.save(tx.session, cart, node.clock())
-        return _view(cart, ctx)
+        return _view(cart, ctx, _points(tx.session, ctx, cart.customer))
 
 
 @api_method()
@@ -330,7 +343,8 @@ async def cart_get(node: Node, caller: Caller, cart_id: str) -> dict[str, Any]:
     """A cart with its lines, taxes and totals as ERPNext will book them."""
     with node.read() as s:
         cart, ctx = cart_store.load(s, cart_id), node.context(s)
-    return await _shown(node, cart, ctx)
+        points = _points(s, ctx, cart.customer)
+    return await _shown(node, cart, ctx, points)
 
 
 @api_method()
@@ -566,8 +580,8 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
         now = node.clock().astimezone(node.config.tz)
         invoice = inputs.invoice_number(node, s, now)
         body = sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
-                         invoice=invoice, shift=shift, cashier=caller.user,
-                         posted_at=now)
+                         invoice=invoice, shift=shift, cashier=caller.user, posted_at=now,
+                         member=loyalty.member(s, cart.customer, ctx.loyalty_programs))
         event = tx.append("sale.submitted", body)
         if granted is not None and granted.override:
             _audit_discount(node, tx, granted, given, cart, invoice=invoice)
@@ -577,7 +591,7 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
     node.tender_drafts.drop(cart.cart_id)  # paid now: the display shows the sale
     return {"invoice": invoice, "event": event.id, "totals": body["totals"],
             "payments": body["payments"], "change": body["totals"]["change_amount"],
-            "negative_stock": short}
+            "negative_stock": short, "loyalty": body.get("loyalty")}
 
 
 @api_method()

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from tillmesh.node.domain.coupons import Coupon
+from tillmesh.node.domain.loyalty import LoyaltyProgram
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pricing_rules import StorePricing
 from tillmesh.node.domain.totals import ChargeType, TaxRow, TotalsSettings
@@ -46,6 +47,7 @@ class PosContext:
     today: date | None = None  # the store's date the cart is priced on (rules' validity)
     coupons: Mapping[str, Coupon] = field(default_factory=dict)  # by name
     ignores_pricing_rules: bool = False  # the profile's ignore_pricing_rule
+    loyalty_programs: Mapping[str, LoyaltyProgram] = field(default_factory=dict)  # by name
 
     def mode(self, name: str) -> Mode:
         if name not in self.modes:

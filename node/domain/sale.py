@@ -18,6 +18,7 @@ from typing import Any
 
 from tillmesh.node.domain.cart import Cart, Line
 from tillmesh.node.domain.const import MAX_PAYMENT_ROWS, PRICED_KEPT
+from tillmesh.node.domain.loyalty import Member
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.pricing_rules import (
@@ -280,8 +281,10 @@ def sale_body(
     shift: str,
     cashier: str,
     posted_at: datetime,
+    member: Member | None = None,
 ) -> dict[str, Any]:
-    """The ``sale.submitted`` body: a POS Invoice as ERPNext will receive it."""
+    """The ``sale.submitted`` body: a POS Invoice as ERPNext will receive it; a
+    ``member``'s sale says what it earns (ERPNext enters the points itself)."""
     return {
         "invoice": invoice,
         "shift": shift,
@@ -314,6 +317,7 @@ def sale_body(
         ],
         "cash_mode": ctx.cash_mode,
         **_coupon(cart, ctx),
+        **({"loyalty": member.on_sale(totals.grand_total, posted_at.date())} if member else {}),
     }
 
 
@@ -365,6 +369,7 @@ def as_return(body: dict[str, Any], return_against: str) -> dict[str, Any]:
     # ERPNext gives a coupon's use back only when its sale is cancelled, not on a return
     # (recorded); a return naming it would count a use more.
     out.pop("coupon_code", None)
+    out.pop("loyalty", None)  # ERPNext enters the sale's points again, less the return
     out["return_against"] = return_against
     out["items"] = [_neg(i, _NEG_LINE) for i in body["items"]]
     taxes = []

@@ -95,8 +95,20 @@ SPECS: tuple[Spec, ...] = (
          (Child("taxes", "Sales Taxes and Charges", _TAX_ROW),), scoped=("company", "company")),
     Spec("Customer Group", ("customer_group_name", "is_group", "parent_customer_group")),
     Spec("Territory", ("territory_name", "is_group", "parent_territory")),
+    Spec("Loyalty Program", ("loyalty_program_name", "loyalty_program_type", "from_date",
+                             "to_date", "customer_group", "customer_territory", "auto_opt_in",
+                             "conversion_factor", "expiry_duration", "expense_account",
+                             "cost_center", "company"), (
+        Child("collection_rules", "Loyalty Program Collection",
+              ("tier_name", "min_spent", "collection_factor")),), scoped=("company", "company")),
     Spec("Customer", ("customer_name", "customer_type", "customer_group", "territory",
-                      "mobile_no", "email_id", "tax_id", "default_price_list", "disabled")),
+                      "mobile_no", "email_id", "tax_id", "default_price_list", "disabled",
+                      "loyalty_program", "loyalty_program_tier")),
+    # every customer's points (their balance at the till), as ERPNext entered them
+    Spec("Loyalty Point Entry", ("loyalty_program", "loyalty_program_tier", "customer",
+                                 "redeem_against", "loyalty_points", "purchase_amount",
+                                 "expiry_date", "posting_date", "company", "invoice_type",
+                                 "invoice"), scoped=("company", "company")),
     Spec("Item", ("item_code", "item_name", "item_group", "stock_uom", "disabled",
                   "is_stock_item", "is_sales_item", "has_variants", "variant_of",
                   "has_batch_no", "has_serial_no", "brand", "max_discount"), (

@@ -11,10 +11,11 @@ coupon; subtotal, invoice discount, every tax row not included in the prices (th
 up to the total), grand total, the rounding adjustment
 and rounded total if any, the total due in big letters, then the VAT per rate (rate, net,
 tax, gross: ``node.domain.totals.vat_per_rate_of``, whose gross adds up to the total due);
-the payments per mode of payment; the change; a QR code of the invoice number; the
-footer. Every amount is the recorded one (the invoice body as ERPNext receives it),
-formatted with two decimals, never recomputed; only an item's list-price line and
-discount line are derived, and those two add up to the item's recorded amount.
+the payments per mode of payment; the change; a member's points earned and balance; a QR
+code of the invoice number; the footer. Every amount is the recorded one (the invoice
+body as ERPNext receives it), formatted with two decimals, never recomputed; only an
+item's list-price line and discount line are derived, and those two add up to the item's
+recorded amount.
 Discounts print as negative amounts, on receipts and shift reports alike.
 
 A shift report: sales, returns (negative), the total, the VAT per rate, net and VAT, line
@@ -222,6 +223,10 @@ def sale_receipt(body: Mapping[str, Any], style: ReceiptStyle, *, counter: str,
     change = Decimal(body["totals"].get("change_amount") or 0)
     if change:
         b.pair("Change", money(change), bold=True)
+    loyalty = body.get("loyalty")
+    if loyalty:  # a member's sale: what it earns, as ERPNext will enter it
+        b.pair("Points earned", str((loyalty.get("earned") or {}).get("points", 0)))
+        b.pair("Points balance", str(loyalty.get("balance", 0)))
     _foot(b, style, qr=body["invoice"])
     if copy:
         b.big_center("COPY")

@@ -3,8 +3,8 @@
 POS Profile (company, warehouse, price list, tax template, modes of payment, partial
 payment), Mode of Payment (type and account for the company), Sales Taxes and Charges
 Template rows, Item Tax Template rates, and the Pricing Rules with the trees they are
-judged in and the Coupon Codes that name them (unless the profile ignores them). Cached
-until one of those doctypes changes.
+judged in and the Coupon Codes that name them (unless the profile ignores them), and the
+company's Loyalty Programs. Cached until one of those doctypes changes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tillmesh.node.domain.coupons import Coupon
+from tillmesh.node.domain.loyalty import LoyaltyProgram
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
 from tillmesh.node.domain.pricing_rules import ItemDetails, PricingRule, StorePricing
@@ -33,7 +34,7 @@ _generation = 0  # bumped whenever a doctype the context depends on changes
 
 _WATCHED = ("POS Profile", "Mode of Payment", "Sales Taxes and Charges Template",
             "Item Tax Template", "Global Defaults", "Currency", "Pricing Rule", "Item Group",
-            "Customer Group", "Territory", "Coupon Code")
+            "Customer Group", "Territory", "Coupon Code", "Loyalty Program")
 _TREES = (("Item Group", "parent_item_group"), ("Customer Group", "parent_customer_group"),
           ("Territory", "parent_territory"))
 
@@ -95,7 +96,22 @@ def load_context(session: Session, profile: str) -> PosContext:
         pricing=StorePricing() if ignored else _pricing(session),
         coupons={} if ignored else _coupons(session),
         ignores_pricing_rules=ignored,
+        loyalty_programs=_loyalty_programs(session, company),
     )
+
+
+def _loyalty_programs(session: Session, company: str) -> dict[str, LoyaltyProgram]:
+    """The company's Loyalty Programs; one a counter cannot read is left out, logged."""
+    programs = {}
+    for doc in all_docs(session, "Loyalty Program"):
+        try:
+            program = LoyaltyProgram.from_doc(doc)
+        except (KeyError, ValueError, ValidationError) as exc:
+            log.error("Loyalty Program %s cannot be read: %s", doc.get("name"), exc)
+            continue
+        if program.company in ("", company):
+            programs[program.name] = program
+    return programs
 
 
 def _coupons(session: Session) -> dict[str, Coupon]:

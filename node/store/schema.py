@@ -16,6 +16,7 @@ from tillmesh.node.projections import (  # noqa: F401  (tables and handlers regi
     deliveries,
     ledger,
     logins,
+    loyalty,
     master_data,
     membership,
     outbox,

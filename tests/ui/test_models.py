@@ -113,6 +113,12 @@ def test_a_coupon_shows_with_its_promotion_and_a_malformed_one_not_at_all():
     assert CartView.from_api({**CART, "coupon": "MILK10"}).coupon == ""
 
 
+def test_a_members_points_show_and_a_non_members_do_not():
+    assert CartView.from_api({**CART, "loyalty": {"program": "P", "points": 42}}).points == 42
+    assert CartView.from_api({**CART, "loyalty": None}).points is None
+    assert CartView.from_api({**CART, "loyalty": {"points": "42"}}).points is None
+
+
 def test_empty_cart_answer():
     view = CartView.from_api({"cart_id": "x", "lines": [], "totals": {}, "due": "0.00"})
     assert view.empty and view.due == 0 and view.summary() == [("Subtotal", "0.00")]

@@ -115,11 +115,12 @@ class CartView:
     due: Decimal
     total_qty: Decimal
     coupon: str = ""  # the customer's coupon and the promotion it is for, as shown
+    points: int | None = None  # a member's loyalty points (None: not a member)
 
     @classmethod
     def from_api(cls, cart: Mapping[str, Any]) -> CartView:
         totals = cart.get("totals") or {}
-        coupon = cart.get("coupon")
+        coupon, loyalty = cart.get("coupon"), cart.get("loyalty")
         return cls(
             cart_id=str(cart.get("cart_id", "")),
             status=str(cart.get("status", "open")),
@@ -137,6 +138,8 @@ class CartView:
             total_qty=dec(totals.get("total_qty")),
             coupon=f"{coupon.get('code')} · {coupon.get('promotion')}"
             if isinstance(coupon, Mapping) else "",
+            points=int(loyalty["points"]) if isinstance(loyalty, Mapping)
+            and isinstance(loyalty.get("points"), int) else None,
         )
 
     @property

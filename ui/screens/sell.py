@@ -186,7 +186,8 @@ class SellScreen(QWidget):
         if target is not None:
             self.table.selectRow(target)
             self.table.scrollTo(self.model.index(target, 0))
-        self.customer.setText(f"Customer: {view.customer}")
+        points = "" if view.points is None else f"  ·  {view.points} points"
+        self.customer.setText(f"Customer: {view.customer}{points}")
         self.coupon.setText(f"Coupon: {view.coupon}" if view.coupon else "")
         self.coupon.setVisible(bool(view.coupon))
         self.coupon_off.setVisible(bool(view.coupon))

@@ -1,0 +1,78 @@
+"""Loyalty points a POS Invoice earns (recorded on ERPNext 15.71:
+``tests/lab/recorded/loyalty-cases.json``).
+
+The invoice's program is always the customer's (``fetch_from``). Submitting a sale of an
+enrolled customer enters its points (``make_loyalty_point_entry``): the grand total less
+the redeemed worth in whole units, per the tier's collection factor, truncated; the tier
+from the highest minimum spent down, kept unless the spend with this sale is at most a
+lower tier's minimum; the points keep the program's expiry duration. A return against a
+sale enters the sale's points again, less what was returned. Left out: redeeming points.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from tillmesh.lab.erpnext_simulator._meta import cint, flt
+from tillmesh.lab.erpnext_simulator._money import money
+from tillmesh.lab.erpnext_simulator._store import Doc
+from tillmesh.lab.erpnext_simulator._txn import Txn
+
+ENTRY = "Loyalty Point Entry"
+
+
+def fill_program(txn: Txn, invoice: Doc) -> None:
+    customer = txn.get("Customer", invoice.get("customer")) or {}
+    invoice["loyalty_program"] = customer.get("loyalty_program") or None
+
+
+def on_submit(txn: Txn, invoice: Doc) -> None:
+    if not invoice.get("loyalty_program"):
+        return
+    if not cint(invoice.get("is_return")):
+        _enter(txn, invoice)
+    elif invoice.get("return_against"):
+        sold = txn.get("POS Invoice", invoice["return_against"])
+        if sold is not None:
+            for old in txn.find(ENTRY, "invoice", sold["name"]):
+                txn.delete(ENTRY, old["name"])
+            _enter(txn, sold, returned=abs(flt(invoice.get("grand_total"))) + sum(
+                abs(flt(r.get("grand_total"))) for r in txn.all("POS Invoice")
+                if r.get("docstatus") == 1 and cint(r.get("is_return"))
+                and r.get("return_against") == sold["name"] and r["name"] != invoice["name"]))
+
+
+def _enter(txn: Txn, invoice: Doc, returned: float = 0.0) -> None:
+    program = txn.get("Loyalty Program", invoice["loyalty_program"]) or {}
+    posted = _day(invoice.get("posting_date"))
+    if _day(program.get("from_date") or "2000-01-01") > posted or (
+            program.get("to_date") and _day(program["to_date"]) < posted):
+        return
+    current = flt(invoice.get("grand_total")) - cint(invoice.get("loyalty_amount"))
+    spent = sum(flt(e.get("purchase_amount")) for e in txn.find(ENTRY, "customer",
+                                                                   invoice["customer"])
+                if e.get("loyalty_program") == program.get("name")
+                and _day(e.get("posting_date")) <= posted)
+    tier: Doc = {}
+    for i, rule in enumerate(sorted(program.get("collection_rules") or (),
+                                    key=lambda r: flt(r.get("min_spent")), reverse=True)):
+        if i == 0 or spent + current <= flt(rule.get("min_spent")):
+            tier = rule
+        else:
+            break
+    eligible = current - returned
+    txn.create(ENTRY, {
+        "company": invoice.get("company"), "loyalty_program": program.get("name"),
+        "loyalty_program_tier": tier.get("tier_name"), "customer": invoice["customer"],
+        "invoice_type": "POS Invoice", "invoice": invoice["name"],
+        "loyalty_points": cint(eligible / (flt(tier.get("collection_factor")) or 1.0)),
+        "purchase_amount": money(eligible),
+        "expiry_date": (posted + timedelta(days=cint(program.get("expiry_duration"))))
+        .isoformat(), "posting_date": posted.isoformat()})
+    customer = txn.edit("Customer", invoice["customer"])
+    customer["loyalty_program_tier"] = tier.get("tier_name")
+    txn.touch("Customer", customer)
+
+
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
