@@ -57,6 +57,7 @@ TABLE_ROW_PX = 44  # a table row a finger can pick
 CART_ROW_PX = 46  # a cart line, picked by finger all day to change or remove it
 COMPACT_ROW_PX = 32  # the shift comparison is read, not touched: rows need not be finger-sized
 SCROLL_GAP_PX = 8  # between a scrolling report's right-aligned amounts and its scroll bar
+POINTS_FIELD_PX = 110  # the loyalty points typed on the payment screen: five digits
 DIALOG_PX = 620  # width of a prompt: a node's reason (a sentence or three) in a few lines
 APPROVAL_PX = 900  # a supervisor's approval: the reason beside the PIN pad
 DIALOG_MARGIN_PX = 40  # a prompt never touches the screen's edges

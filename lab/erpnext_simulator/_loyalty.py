@@ -6,13 +6,17 @@ enrolled customer enters its points (``make_loyalty_point_entry``): the grand to
 the redeemed worth in whole units, per the tier's collection factor, truncated; the tier
 from the highest minimum spent down, kept unless the spend with this sale is at most a
 lower tier's minimum; the points keep the program's expiry duration. A return against a
-sale enters the sale's points again, less what was returned. Left out: redeeming points.
+sale enters the sale's points again, less what was returned, and is refused when the
+sale's points were redeemed since. Points redeemed are refused beyond the customer's
+balance on the site's date or the sale's total (``validate_loyalty_points``), and taken
+from the POS Invoices' entries that expire first (``apply_loyalty_points``).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+from tillmesh.lab.erpnext_simulator._errors import ValidationError
 from tillmesh.lab.erpnext_simulator._meta import cint, flt
 from tillmesh.lab.erpnext_simulator._money import money
 from tillmesh.lab.erpnext_simulator._store import Doc
@@ -26,15 +30,47 @@ def fill_program(txn: Txn, invoice: Doc) -> None:
     invoice["loyalty_program"] = customer.get("loyalty_program") or None
 
 
+def check_redemption(txn: Txn, invoice: Doc) -> None:
+    points = cint(invoice.get("loyalty_points"))
+    if not (cint(invoice.get("redeem_loyalty_points")) and invoice.get("loyalty_program")
+            and points):
+        return
+    program = txn.get("Loyalty Program", invoice["loyalty_program"]) or {}
+    if program.get("company") != invoice.get("company"):
+        raise ValidationError("The Loyalty Program isn't valid for the selected company",
+                              erpnext=True)
+    today = _day(txn.now)
+    held = sum(cint(e.get("loyalty_points")) for e in _entries(txn, invoice)
+               if _day(e.get("expiry_date")) >= today and _day(e.get("posting_date")) <= today)
+    if points > held:
+        raise ValidationError("You don't have enough Loyalty Points to redeem", erpnext=True)
+    worth = flt(points * flt(program.get("conversion_factor")))
+    if worth > (flt(invoice.get("rounded_total")) or flt(invoice.get("grand_total"))):
+        raise ValidationError("You can't redeem Loyalty Points having more value than the "
+                              "Total Amount.", erpnext=True)
+    if not flt(invoice.get("loyalty_amount")):
+        invoice["loyalty_amount"] = worth
+
+
 def on_submit(txn: Txn, invoice: Doc) -> None:
     if not invoice.get("loyalty_program"):
         return
     if not cint(invoice.get("is_return")):
         _enter(txn, invoice)
+        if cint(invoice.get("redeem_loyalty_points")) and cint(invoice.get("loyalty_points")):
+            _redeem(txn, invoice)
     elif invoice.get("return_against"):
         sold = txn.get("POS Invoice", invoice["return_against"])
         if sold is not None:
-            for old in txn.find(ENTRY, "invoice", sold["name"]):
+            mine = txn.find(ENTRY, "invoice", sold["name"])
+            spent_by = sorted({str(e.get("invoice")) for e in txn.all(ENTRY)
+                               if mine and e.get("redeem_against") == mine[0]["name"]})
+            if spent_by:
+                raise ValidationError(
+                    "POS Invoice can't be cancelled since the Loyalty Points earned has "
+                    f"been redeemed. First cancel the POS Invoice No {', '.join(spent_by)}",
+                    erpnext=True)
+            for old in mine:
                 txn.delete(ENTRY, old["name"])
             _enter(txn, sold, returned=abs(flt(invoice.get("grand_total"))) + sum(
                 abs(flt(r.get("grand_total"))) for r in txn.all("POS Invoice")
@@ -72,6 +108,37 @@ def _enter(txn: Txn, invoice: Doc, returned: float = 0.0) -> None:
     customer = txn.edit("Customer", invoice["customer"])
     customer["loyalty_program_tier"] = tier.get("tier_name")
     txn.touch("Customer", customer)
+
+
+def _redeem(txn: Txn, invoice: Doc) -> None:
+    """``apply_loyalty_points``: from the POS Invoices' entries that expire first."""
+    left = cint(invoice.get("loyalty_points"))
+    today = _day(txn.now)
+    for earned in sorted((e for e in _entries(txn, invoice) if cint(e.get("loyalty_points")) > 0
+                          and _day(e.get("expiry_date")) >= today
+                          and e.get("invoice_type") == "POS Invoice"
+                          and e.get("invoice") != invoice["name"]),
+                         key=lambda e: _day(e.get("expiry_date"))):
+        taken = -sum(cint(e.get("loyalty_points")) for e in txn.all(ENTRY)
+                     if e.get("redeem_against") == earned["name"])
+        points = min(cint(earned.get("loyalty_points")) - taken, left)
+        txn.create(ENTRY, {
+            "company": invoice.get("company"), "loyalty_program": invoice["loyalty_program"],
+            "loyalty_program_tier": earned.get("loyalty_program_tier"),
+            "customer": invoice["customer"], "invoice_type": "POS Invoice",
+            "invoice": invoice["name"], "redeem_against": earned["name"],
+            "loyalty_points": -points, "purchase_amount": flt(invoice.get("grand_total")),
+            "expiry_date": earned.get("expiry_date"),
+            "posting_date": _day(invoice.get("posting_date")).isoformat()})
+        left -= points
+        if left < 1:
+            break
+
+
+def _entries(txn: Txn, invoice: Doc) -> list[Doc]:
+    """The customer's entries in the invoice's program."""
+    return [e for e in txn.find(ENTRY, "customer", invoice.get("customer"))
+            if e.get("loyalty_program") == invoice.get("loyalty_program")]
 
 
 def _day(value: object) -> date:

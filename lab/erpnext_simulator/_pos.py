@@ -6,8 +6,8 @@ at 0), every amount recomputed from the lines as ERPNext does (``_pos_totals``: 
 a client sends are not kept), the order of checks and their exact messages, the payment
 rules (``_pos_payments``), the stock check against Bin minus unconsolidated POS sales (per
 row, without a lock), and returns limited per original row through ``pos_invoice_item``;
-coupons (``_coupons``); loyalty points earned (``_loyalty``). Left out: pricing rules,
-redeeming loyalty points, serial and batch numbers, other currencies.
+coupons (``_coupons``); loyalty points earned and redeemed (``_loyalty``). Left out:
+pricing rules, serial and batch numbers, other currencies.
 """
 
 from __future__ import annotations
@@ -171,6 +171,9 @@ class PosInvoice(Controller):
         elif doc.get("docstatus") == 1 or cint((txn.get("POS Profile", profile_name) or {})
                                               .get("validate_stock_on_save")):
             self._validate_stock(txn, doc)
+        # ERPNext: validate_payment_amount, validate_loyalty_transaction, then
+        # validate_full_payment; the simulator's payment checks go together after it
+        loyalty.check_redemption(txn, doc)
         _pos_payments.validate(txn, doc)
         if doc.get("coupon_code"):
             check_coupon(txn, doc)

@@ -44,6 +44,22 @@ def money(node: Node, value: object, field: str) -> Decimal:
     return amount
 
 
+def points(value: object, field: str) -> int:
+    """A number of loyalty points: a whole number, 0 or more (none when left out)."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError(f"{field} must be a whole number of points (got {value!r})")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValidationError(f"{field} must be a whole number of points (got {value!r})") \
+            from None
+    if number < 0:
+        raise ValidationError(f"{field} cannot be negative (got {number})")
+    return number
+
+
 def invoice_number(node: Node, session: Session, when: datetime) -> str:
     """Per counter, never colliding across counters: ``C01-2026-000042``."""
     n = node.next_number(session, "invoice_seq")

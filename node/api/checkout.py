@@ -23,6 +23,7 @@ from tillmesh.node.api.const import (
 from tillmesh.node.domain import coupons, discount
 from tillmesh.node.domain.cart import Cart, CartStatus, Line
 from tillmesh.node.domain.const import MAX_NAME_CHARS
+from tillmesh.node.domain.loyalty import LoyaltyError, Member, check_redemption
 from tillmesh.node.domain.money import FLOAT_PRECISION, ZERO, flt, to_decimal
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.roles import Action, Authorization
@@ -38,8 +39,7 @@ from tillmesh.node.domain.sale import (
 )
 from tillmesh.node.domain.totals import InvoiceTotals, amount_due, vat_per_rate
 from tillmesh.node.errors import BarcodeError, NotFoundError, ValidationError
-from tillmesh.node.projections import catalog, ledger, loyalty, stock
-from tillmesh.node.projections import coupons as coupon_uses
+from tillmesh.node.projections import catalog, coupon_uses, ledger, loyalty_ledger, stock
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
 from tillmesh.node.projections.master_data import get_doc
 from tillmesh.node.projections.pos_profile import item_tax_rates
@@ -138,10 +138,11 @@ def _view(cart: Cart, ctx: PosContext, points: dict[str, Any] | None = None,
 
 def _points(session: Session, ctx: PosContext, customer: str) -> dict[str, Any] | None:
     """The customer's loyalty program and points today, if they are enrolled."""
-    member = loyalty.member(session, customer, ctx.loyalty_programs)
+    member = loyalty_ledger.member(session, customer, ctx.loyalty_programs)
     if member is None or ctx.today is None:
         return None
-    return {"program": member.program.name, "points": member.balance(ctx.today)}
+    return {"program": member.program.name, "points": member.balance(ctx.today),
+            "point_value": str(member.program.conversion_factor)}
 
 
 def _coupon_view(cart: Cart, ctx: PosContext) -> dict[str, Any] | None:
@@ -535,14 +536,34 @@ def cart_void(node: Node, caller: Caller, cart_id: str,
     return {"voided": cart.cart_id}
 
 
-def _priced(cart: Cart, ctx: PosContext, tenders: list[Tender]) -> InvoiceTotals:
-    """The cart priced with what the customer handed over, once that is checked. Pure."""
+def _priced(cart: Cart, ctx: PosContext, tenders: list[Tender], member: Member | None,
+            redeem: int) -> InvoiceTotals:
+    """The cart priced with what the customer handed over and the points they redeem,
+    once both are checked. Pure."""
     unpaid = price(cart, ctx)
-    return price_paid(cart, ctx, unpaid, check_payments(tenders, ctx, amount_due(unpaid)))
+    due = amount_due(unpaid)
+    worth = _redeemable(cart, ctx, member, redeem, due)
+    return price_paid(cart, ctx, unpaid, check_payments(tenders, ctx, due - worth), worth)
+
+
+def _redeemable(cart: Cart, ctx: PosContext, member: Member | None, points: int,
+                due: Decimal) -> Decimal:
+    """The worth of ``points`` redeemed on a sale of ``due``, within the member's
+    balance as the store knows it."""
+    if not points:
+        return ZERO
+    if member is None or ctx.today is None:
+        raise LoyaltyError(f"{cart.customer} has no loyalty points at this store")
+    worth = check_redemption(member.program, points, available=member.balance(ctx.today),
+                             due=due)
+    if worth == due:  # a POS Invoice needs a payment row of its own
+        raise LoyaltyError("Points pay part of a sale, not all of it: redeem fewer points")
+    return worth
 
 
 async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], *,
-                 kept: bool, approver: dict[str, Any] | None = None) -> dict[str, Any]:
+                 kept: bool, approver: dict[str, Any] | None = None,
+                 redeem: int = 0) -> dict[str, Any]:
     """Price and check a sale (off the loop when big), then number and record it; a
     ``kept`` cart (one of the store's) goes, unless another request changed it meanwhile.
 
@@ -559,13 +580,16 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
     if len(cart.lines) <= LOOP_SLICE_LINES:  # priced here at once: one read for all of it
         with node.read() as s:
             ctx = node.context(s)
-            totals, given = _priced(cart, ctx, tenders), discount.effective(cart, ctx)
+            member = loyalty_ledger.member(s, cart.customer, ctx.loyalty_programs)
+            totals = _priced(cart, ctx, tenders, member, redeem)
+            given = discount.effective(cart, ctx)
             granted = settled(s)
     else:
         with node.read() as s:
             ctx = node.context(s)
+            member = loyalty_ledger.member(s, cart.customer, ctx.loyalty_programs)
         totals, given = await node.off_loop(
-            lambda: (_priced(cart, ctx, tenders), discount.effective(cart, ctx)),
+            lambda: (_priced(cart, ctx, tenders, member, redeem), discount.effective(cart, ctx)),
             len(cart.lines))
         with node.read() as s:
             granted = settled(s)
@@ -576,12 +600,14 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
             _still(s, cart)
             cart_store.drop(s, cart.cart_id)
         _check_coupon(s, ctx, cart)  # here: the sales of this counter count one by one
+        member = loyalty_ledger.member(s, cart.customer, ctx.loyalty_programs)  # and redeem so
+        _redeemable(cart, ctx, member, redeem, amount_due(totals))
         shift = ledger.open_shift(s, node.node_id)
         now = node.clock().astimezone(node.config.tz)
         invoice = inputs.invoice_number(node, s, now)
         body = sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
                          invoice=invoice, shift=shift, cashier=caller.user, posted_at=now,
-                         member=loyalty.member(s, cart.customer, ctx.loyalty_programs))
+                         member=member, redeemed=redeem)
         event = tx.append("sale.submitted", body)
         if granted is not None and granted.override:
             _audit_discount(node, tx, granted, given, cart, invoice=invoice)
@@ -596,12 +622,17 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
 
 @api_method()
 async def sale_submit(node: Node, caller: Caller, cart_id: str, payments: list[dict[str, Any]],
-                      approver: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Take payment and record the sale durably; returns the invoice and the change."""
+                      approver: dict[str, Any] | None = None,
+                      loyalty_points: Any = 0) -> dict[str, Any]:
+    """Take payment and record the sale durably; returns the invoice and the change. A
+    member may pay part with ``loyalty_points`` (their worth counts as paid), within the
+    balance the store knows."""
     tenders = inputs.tenders(node, payments)
+    redeem = inputs.points(loyalty_points, "loyalty_points")
     with node.read() as s:
         cart = cart_store.load(s, cart_id)
-    return await submit(node, caller, cart, tenders, kept=True, approver=approver)
+    return await submit(node, caller, cart, tenders, kept=True, approver=approver,
+                        redeem=redeem)
 
 
 @api_method()

@@ -243,8 +243,10 @@ class _Base(Generic[R]):
     def cart_void(self, cart_id: str, approver: Approver | None = None) -> R:
         return self._send("cart_void", cart_id=cart_id, approver=approver)
 
-    def sale_submit(self, cart_id: str, payments: Sequence[Mapping[str, Any]]) -> R:
-        return self._send("sale_submit", cart_id=cart_id, payments=list(payments))
+    def sale_submit(self, cart_id: str, payments: Sequence[Mapping[str, Any]],
+                    loyalty_points: int = 0) -> R:
+        return self._send("sale_submit", cart_id=cart_id, payments=list(payments),
+                          **({"loyalty_points": loyalty_points} if loyalty_points else {}))
 
     def cart_tender_draft(self, cart_id: str, payments: Sequence[Mapping[str, Any]]) -> R:
         return self._send("cart_tender_draft", cart_id=cart_id, payments=list(payments))

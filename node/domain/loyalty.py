@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from tillmesh.node.domain.money import ZERO, to_decimal
+from tillmesh.node.domain.money import ZERO, flt, to_decimal
 from tillmesh.node.domain.pricing_rules import doc_date
 from tillmesh.node.errors import ValidationError
 
@@ -112,7 +112,8 @@ class LoyaltyProgram:
                       on + timedelta(days=self.expiry_days))
 
     def worth(self, points: int) -> Decimal:
-        return points * self.conversion_factor
+        """What ``points`` pay, to the cent (``loyalty_amount``)."""
+        return flt(points * self.conversion_factor)
 
 
 @dataclass(frozen=True)
@@ -125,16 +126,18 @@ class Member:
     def balance(self, on: date) -> int:
         return balance(self.entries, on)
 
-    def on_sale(self, grand_total: Decimal, on: date) -> dict[str, Any]:
+    def on_sale(self, grand_total: Decimal, on: date, redeemed: int = 0) -> dict[str, Any]:
         """What a sale records of the member's points (``sale.submitted`` ``loyalty``):
-        what it earns as ERPNext will enter it, and the balance after it."""
-        earned = self.program.earned(grand_total=grand_total, redeemed_worth=ZERO,
+        the points it ``redeemed``, what it earns as ERPNext will enter it, and the
+        balance after it."""
+        earned = self.program.earned(grand_total=grand_total,
+                                     redeemed_worth=self.program.worth(redeemed),
                                      spent_before=spent(self.entries), on=on)
-        return {"program": self.program.name,
+        return {"program": self.program.name, "redeemed": redeemed,
                 "earned": None if earned is None else {
                     "points": earned.points, "purchase_amount": str(earned.purchase_amount),
                     "tier": earned.tier, "expiry_date": earned.expiry_date.isoformat()},
-                "balance": self.balance(on) + (earned.points if earned else 0)}
+                "balance": self.balance(on) - redeemed + (earned.points if earned else 0)}
 
 
 def balance(entries: Iterable[Entry], on: date) -> int:

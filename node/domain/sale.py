@@ -86,13 +86,14 @@ def price(cart: Cart, ctx: PosContext, paid: Decimal | None = None) -> InvoiceTo
 
 
 def price_paid(cart: Cart, ctx: PosContext, unpaid: InvoiceTotals,
-               paid: Decimal) -> InvoiceTotals:
+               paid: Decimal, loyalty_amount: Decimal = ZERO) -> InvoiceTotals:
     """``price(cart, ctx, paid)`` from ``unpaid = price(cart, ctx)``, without pricing the
-    cart again."""
-    return with_payments(_totals_cart(cart, ctx, paid), unpaid, ctx.settings)
+    cart again; ``loyalty_amount``: the worth of the points redeemed, paid beside."""
+    return with_payments(_totals_cart(cart, ctx, paid, loyalty_amount), unpaid, ctx.settings)
 
 
-def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None) -> TotalsCart:
+def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None,
+                 loyalty_amount: Decimal = ZERO) -> TotalsCart:
     selling = _selling(cart, ctx)
     # A product rule's free items follow the cart's lines, as in ERPNext.
     lines: list[CartLine] = []
@@ -127,6 +128,7 @@ def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None) -> TotalsCar
         discount_amount=cart.discount_amount,
         apply_discount_on=ctx.apply_discount_on,
         payments=None if paid is None else (paid,),
+        loyalty_amount=loyalty_amount,
         allow_partial_payment=ctx.allow_partial_payment,
     )
 
@@ -282,9 +284,11 @@ def sale_body(
     cashier: str,
     posted_at: datetime,
     member: Member | None = None,
+    redeemed: int = 0,
 ) -> dict[str, Any]:
     """The ``sale.submitted`` body: a POS Invoice as ERPNext will receive it; a
-    ``member``'s sale says what it earns (ERPNext enters the points itself)."""
+    ``member``'s sale says what it earns (ERPNext enters the points itself) and the
+    points it ``redeemed`` (``totals`` counts their worth as paid)."""
     return {
         "invoice": invoice,
         "shift": shift,
@@ -317,8 +321,18 @@ def sale_body(
         ],
         "cash_mode": ctx.cash_mode,
         **_coupon(cart, ctx),
-        **({"loyalty": member.on_sale(totals.grand_total, posted_at.date())} if member else {}),
+        **_loyalty(member, totals, posted_at, redeemed),
     }
+
+
+def _loyalty(member: Member | None, totals: InvoiceTotals, posted_at: datetime,
+             redeemed: int) -> dict[str, Any]:
+    if member is None:
+        return {}
+    worth = member.program.worth(redeemed)
+    return {"loyalty": member.on_sale(totals.grand_total, posted_at.date(), redeemed),
+            **({"redeem_loyalty_points": 1, "loyalty_points": redeemed,
+                "loyalty_amount": str(worth)} if redeemed else {})}
 
 
 def _coupon(cart: Cart, ctx: PosContext) -> dict[str, Any]:

@@ -11,7 +11,8 @@
   document retried after a refusal is looked up first, so no retry books another copy.
 - ``insert_sale``: a sale as ``insert`` does it; refused for the coupon it names (used
   up by counters cut off from each other, expired by ERPNext's date), sent once more
-  without the coupon and delivered, the refusal noted on its ack (``domain.coupons``).
+  without the coupon and delivered, the refusal noted on its ack (``domain.coupons``);
+  refused for redeeming more points than ERPNext holds, held with what to do.
 - ``close``: a POS Closing Entry is inserted as a draft and submitted with a PUT
   (``erpnext/NOTES.md``); with 10+ invoices ERPNext consolidates in the background
   (Queued), so it is delivered only once Submitted; Failed is refused, and a supervisor's
@@ -108,12 +109,22 @@ def insert(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -
     return Outcome(acked=str(answer["name"]))
 
 
+_OVERSPENT = "You don't have enough Loyalty Points to redeem"  # ERPNext 15's words
+
+
 def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome:
     """A sale: ``insert``; refused for the coupon it names, inserted once more without it
     (a refused insert leaves nothing behind: ERPNext rolls the request back)."""
     try:
         return insert(client, INVOICE, doc, look_first=look_first)
     except Refused as refused:
+        if doc.get("redeem_loyalty_points") and _OVERSPENT in refused.message:
+            raise Refused(f"{refused.message}: {doc.get('customer')}'s points were redeemed"
+                          " here for more than ERPNext holds (counters cut off from each"
+                          " other redeemed the same points, or a sale that earned them was"
+                          " refused): collect the points' worth from the customer or book"
+                          " it otherwise, then resolve", stage=refused.stage,
+                          status=refused.status, exc_type=refused.exc_type) from refused
         if not doc.get("coupon_code") or refused.stage != "insert" \
                 or not coupons.refused_link(refused.message):
             raise

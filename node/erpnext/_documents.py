@@ -143,6 +143,11 @@ def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
         "ignore_pricing_rule": 1,
         **_present(body, ("taxes_and_charges", "coupon_code")),
         **_numbers(totals, _TOTALS),
+        # points redeemed: their worth is in paid_amount, beside the payment rows (as
+        # ERPNext's own tests send it); ERPNext fills the program in from the customer
+        **({"redeem_loyalty_points": 1, "loyalty_points": int(body["loyalty_points"]),
+            "loyalty_amount": Decimal(body["loyalty_amount"])}
+           if body.get("redeem_loyalty_points") else {}),
         # without paid_amount ERPNext fails (500); without base_paid_amount it stores 0
         "base_paid_amount": Decimal(totals["paid_amount"]),
         "items": [_item(row) for row in body["items"]],

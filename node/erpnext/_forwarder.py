@@ -57,7 +57,7 @@ from tillmesh.node.erpnext.const import (
 )
 from tillmesh.node.errors import ErpNextError, TillmeshError, ValidationError
 from tillmesh.node.projections import deliveries, ledger, outbox, refunds
-from tillmesh.node.projections.coupons import unlinked_note
+from tillmesh.node.projections.coupon_uses import unlinked_note
 from tillmesh.node.projections.deliveries import Delivery, State
 from tillmesh.node.projections.ledger import shift_of
 from tillmesh.node.projections.outbox import CLOSING, CUSTOMER, INVOICE, OPENING, Due, Key

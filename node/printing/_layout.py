@@ -8,14 +8,14 @@ A sale receipt, top to bottom: logo, store header, REFUND / COPY marks, invoice 
 date and time (store time), cashier, counter; each item (its name wrapped, the
 promotions that priced it, then qty x price = amount, then its discount); the customer's
 coupon; subtotal, invoice discount, every tax row not included in the prices (they add
-up to the total), grand total, the rounding adjustment
-and rounded total if any, the total due in big letters, then the VAT per rate (rate, net,
-tax, gross: ``node.domain.totals.vat_per_rate_of``, whose gross adds up to the total due);
-the payments per mode of payment; the change; a member's points earned and balance; a QR
-code of the invoice number; the footer. Every amount is the recorded one (the invoice
-body as ERPNext receives it), formatted with two decimals, never recomputed; only an
-item's list-price line and discount line are derived, and those two add up to the item's
-recorded amount.
+up to the total), grand total, the rounding adjustment and rounded total if any, the
+total due in big letters, then the VAT per rate (rate, net, tax, gross:
+``node.domain.totals.vat_per_rate_of``, whose gross adds up to the total due); the
+payments per mode of payment and in points; the change; a member's points earned and
+balance; a QR code of the invoice number; the footer. Every amount is the recorded one
+(the invoice body as ERPNext receives it), formatted with two decimals, never
+recomputed; only an item's list-price line and discount line are derived, and those two
+add up to the item's recorded amount.
 Discounts print as negative amounts, on receipts and shift reports alike.
 
 A shift report: sales, returns (negative), the total, the VAT per rate, net and VAT, line
@@ -220,6 +220,8 @@ def sale_receipt(body: Mapping[str, Any], style: ReceiptStyle, *, counter: str,
     b.rule()
     for payment in body["payments"]:
         b.pair(payment["mode_of_payment"], money(payment["amount"]))
+    if body.get("redeem_loyalty_points"):  # points paid part of it
+        b.pair(f"{body['loyalty_points']} points", money(body["loyalty_amount"]))
     change = Decimal(body["totals"].get("change_amount") or 0)
     if change:
         b.pair("Change", money(change), bold=True)

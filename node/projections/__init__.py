@@ -6,8 +6,8 @@
     cached       reads kept until the projector of their tables says they changed
     ledger       shifts, sales and returns, cash movements
     refunds      promises made to returns on other counters, over-returns flagged
-    coupons      the store's uses of each Coupon Code, by what their delivery made of it
-    loyalty      every customer's loyalty points: ERPNext's entries and the sales' own
+    coupon_uses  the store's uses of each Coupon Code, by what their delivery made of it
+    loyalty_ledger  every customer's loyalty points: ERPNext's entries and the sales' own
     catalog      items, barcodes, prices, the search index
     master_data  ERPNext's documents as replicated, last writer by ``modified``
     pos_profile  the POS Profile and its modes of payment, taxes and settings

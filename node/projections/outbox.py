@@ -36,6 +36,10 @@ from tillmesh.node.store.raw import raw
 
 CUSTOMER, OPENING, INVOICE, CLOSING = ("Customer", "POS Opening Entry", "POS Invoice",
                                        "POS Closing Entry")
+# Not a document: a sale that redeems loyalty points waits for every earlier sale of the
+# customer still owed (ERPNext counts the points they earn only once it holds them, and
+# refused a redemption delivered beside them: "You don't have enough Loyalty Points").
+EARLIER_SALES = "earlier sales of"
 Key = tuple[str, str]  # (doctype, name)
 
 
@@ -99,6 +103,8 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
     after: list[Key] = [(OPENING, shift), (CUSTOMER, str(body["customer"]))]
     if body.get("return_against"):
         after.append((INVOICE, str(body["return_against"])))
+    if body.get("redeem_loyalty_points"):
+        after.append((EARLIER_SALES, str(body["customer"])))
     _put(session, event, INVOICE, invoice, shift, after)
 
 
@@ -187,11 +193,19 @@ def next_due(pending: list[Due], states: Mapping[Key, State], owed: set[Key],
         return key[0] == CUSTOMER and key not in owed
 
     out: list[Due] = []
+    owing: set[str] = set()  # customers with a sale owed before this point (HLC order)
     for item in pending:
         state = states.get((item.doctype, item.name))
+        waits = [k for k in item.after if k[0] != EARLIER_SALES]
+        if item.doctype == INVOICE:
+            buyer = {name for kind, name in item.after if kind == CUSTOMER}
+            ready = not any(k[0] == EARLIER_SALES and k[1] in owing for k in item.after)
+            owing |= buyer
+        else:
+            ready = True
         if state is not None and state.delivery is not Delivery.PENDING:
             continue  # failed: waits for a supervisor; later documents go on
-        if all(settled(k) for k in item.after):
+        if ready and all(settled(k) for k in waits):
             out.append(item)
             if len(out) == limit:
                 break

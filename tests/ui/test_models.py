@@ -19,6 +19,7 @@ from tillmesh.ui.models import (
     Outcome,
     Payment,
     Phase,
+    Points,
     SessionState,
     User,
     compare,
@@ -187,6 +188,30 @@ def test_change_is_paid_minus_due(due, cash, card):
     else:
         assert pay.change == 0 and pay.remaining == due - pay.paid > 0
     assert sum(Decimal(p["amount"]) for p in pay.payments()) == pay.paid
+
+
+def test_points_pay_part_of_the_due_and_the_rest_is_paid_in_money():
+    member = Points(available=143, value=Decimal("0.1"))
+    pay = Payment(Decimal("12.95"), MODES, member=member).redeem(25)
+    assert (pay.points_worth, pay.in_money) == (Decimal("2.50"), Decimal("10.45"))
+    assert pay.problem == "Enter what the customer pays"
+    pay = pay.rest_to("Cash")
+    assert (pay.amount("Cash"), pay.change, pay.ready) == (Decimal("10.45"), 0, True)
+    assert pay.redeem(144).problem == "Only 143 points to redeem"
+    assert Payment(Decimal("12.95"), MODES).redeem(1).problem == "Only 0 points to redeem"
+    whole = Payment(Decimal("10.00"), MODES, member=member).redeem(100).set("Cash", Decimal(1))
+    assert whole.problem == "Points pay part of the sale, not all of it: redeem fewer points"
+
+
+@given(due=money_st, points=st.integers(0, 500), cash=money_st)
+def test_with_points_the_change_is_what_was_paid_beyond_the_money_due(due, points, cash):
+    pay = Payment(due, MODES, member=Points(500, Decimal("0.05"))).redeem(points).set(
+        "Cash", cash)
+    assert pay.points_worth + pay.in_money == due
+    if pay.ready:
+        assert pay.in_money > 0 and pay.change == cash - pay.in_money >= 0
+    elif pay.in_money > 0 and pay.problem and "still to pay" in pay.problem:
+        assert pay.remaining == pay.in_money - cash > 0
 
 
 def test_modes_come_from_the_node_when_it_reports_them():

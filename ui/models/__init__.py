@@ -6,7 +6,7 @@ does I/O or talks to the node.
 
 from tillmesh.ui.models.cart import COLUMNS, EMPTY_CART, CartLine, CartView, selection_after
 from tillmesh.ui.models.count import CountRow, DenominationCount, compare
-from tillmesh.ui.models.payment import Mode, Payment, modes_from, new_payment, quick_cash
+from tillmesh.ui.models.payment import Mode, Payment, Points, modes_from, new_payment, quick_cash
 from tillmesh.ui.models.returns import Invoice, ReturnLine, invoice_from_scan, return_lines
 from tillmesh.ui.models.session import Link, Outcome, Phase, SessionState, User
 
@@ -23,6 +23,7 @@ __all__ = [
     "Outcome",
     "Payment",
     "Phase",
+    "Points",
     "ReturnLine",
     "SessionState",
     "User",

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from tillmesh.ui.const import BARCODE_LENGTHS
-from tillmesh.ui.models.money import dec, money, qty
+from tillmesh.ui.models.money import ZERO, dec, money, qty
 
 
 def looks_scanned(text: str) -> bool:
@@ -116,6 +116,7 @@ class CartView:
     total_qty: Decimal
     coupon: str = ""  # the customer's coupon and the promotion it is for, as shown
     points: int | None = None  # a member's loyalty points (None: not a member)
+    point_value: Decimal = ZERO  # what one of them pays
 
     @classmethod
     def from_api(cls, cart: Mapping[str, Any]) -> CartView:
@@ -140,6 +141,8 @@ class CartView:
             if isinstance(coupon, Mapping) else "",
             points=int(loyalty["points"]) if isinstance(loyalty, Mapping)
             and isinstance(loyalty.get("points"), int) else None,
+            point_value=dec(loyalty.get("point_value")) if isinstance(loyalty, Mapping)
+            else ZERO,
         )
 
     @property

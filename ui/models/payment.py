@@ -4,7 +4,9 @@ The due amount is the node's (``cart_get``'s ``due``: the rounded grand total); 
 change the cashier sees before pressing Pay is ``paid - due`` here, and the node's own
 ``change`` from ``sale_submit`` is shown once the sale is recorded. The rules mirror the
 node's ``check_payments`` so the Pay button is only enabled for what the node accepts:
-every amount positive with at most 2 decimals, enough paid, change only out of cash.
+every amount positive with at most 2 decimals, enough paid, change only out of cash. A
+member may pay part in loyalty points: their worth comes off what is paid in money, within
+the balance the till was told, and never all of it (a sale needs a payment of its own).
 """
 
 from __future__ import annotations
@@ -65,12 +67,36 @@ def quick_cash(due: Decimal) -> tuple[Decimal, ...]:
 
 
 @dataclass(frozen=True)
+class Points:
+    """A member's loyalty points as the cart showed them: the balance, and what one is
+    worth."""
+
+    available: int
+    value: Decimal  # money per point
+
+
+@dataclass(frozen=True)
 class Payment:
-    """What the customer hands over, per mode, against the amount due."""
+    """What the customer hands over, per mode and in points, against the amount due."""
 
     due: Decimal
     modes: tuple[Mode, ...]
     tendered: tuple[tuple[str, Decimal], ...] = ()
+    member: Points | None = None
+    points: int = 0  # redeemed
+
+    def redeem(self, points: int) -> Payment:
+        return replace(self, points=points)
+
+    @property
+    def points_worth(self) -> Decimal:
+        value = self.member.value if self.member else ZERO
+        return (self.points * value).quantize(CENT)
+
+    @property
+    def in_money(self) -> Decimal:
+        """What is paid in money: the due less the points' worth."""
+        return self.due - self.points_worth
 
     def amount(self, mode: str) -> Decimal:
         return dict(self.tendered).get(mode, ZERO)
@@ -88,7 +114,7 @@ class Payment:
     def rest_to(self, mode: str) -> Payment:
         """``mode`` pays whatever is still due after the other modes (card pays the rest)."""
         others = self.paid - self.amount(mode)
-        return self.set(mode, max(self.due - others, ZERO))
+        return self.set(mode, max(self.in_money - others, ZERO))
 
     def _is_cash(self, mode: str) -> bool:
         return any(m.is_cash for m in self.modes if m.name == mode)
@@ -104,17 +130,17 @@ class Payment:
     @property
     def remaining(self) -> Decimal:
         """Still to pay (0 once enough is tendered)."""
-        return max(self.due - self.paid, ZERO)
+        return max(self.in_money - self.paid, ZERO)
 
     @property
     def change(self) -> Decimal:
         """Cash to give back: paid - due once enough is tendered, else 0."""
-        return max(self.paid - self.due, ZERO)
+        return max(self.paid - self.in_money, ZERO)
 
     @property
     def _card_change(self) -> bool:
         """Change would come out of a non-cash mode: the node refuses that."""
-        return self.non_cash > self.due
+        return self.non_cash > self.in_money
 
     def _not_money(self) -> tuple[str, Decimal] | None:
         """The first (mode, amount) that is no amount of money: negative, or below a cent."""
@@ -125,9 +151,13 @@ class Payment:
         """Why the node would refuse these payments, or None when Pay can go ahead."""
         if (bad := self._not_money()) is not None:
             return f"{bad[0]}: {bad[1]} is not an amount of money"
+        if self.points and (self.member is None or self.points > self.member.available):
+            return f"Only {self.member.available if self.member else 0} points to redeem"
+        if self.points < 0 or (self.points and self.in_money <= 0):
+            return "Points pay part of the sale, not all of it: redeem fewer points"
         if not self.tendered:
             return "Enter what the customer pays"
-        if self.paid < self.due:
+        if self.paid < self.in_money:
             return f"{money(self.remaining)} still to pay"
         if self._card_change:
             return "Change can only be given in cash: lower the card amount"
@@ -152,5 +182,5 @@ class Payment:
         return [] if self._card_change else self.payments()
 
 
-def new_payment(due: object, modes: tuple[Mode, ...]) -> Payment:
-    return Payment(dec(due), modes)
+def new_payment(due: object, modes: tuple[Mode, ...], member: Points | None = None) -> Payment:
+    return Payment(dec(due), modes, member=member)

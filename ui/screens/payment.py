@@ -23,6 +23,7 @@ from tillmesh.node.errors import NodeUnavailable, NotFoundError, TillmeshError
 from tillmesh.ui.bridge import Lane
 from tillmesh.ui.const import (
     BIG_BUTTON_PX,
+    POINTS_FIELD_PX,
     PRINT_METHOD,
     QUICK_CASH_COLUMNS,
     RECHECK_MS,
@@ -32,7 +33,7 @@ from tillmesh.ui.const import (
 from tillmesh.ui.context import Context
 from tillmesh.ui.models.cart import EMPTY_CART, CartView, looks_scanned
 from tillmesh.ui.models.money import dec, editable, parse_amount, with_symbol
-from tillmesh.ui.models.payment import Payment, new_payment, quick_cash
+from tillmesh.ui.models.payment import Payment, Points, new_payment, quick_cash
 from tillmesh.ui.screens.widgets import STRETCH, Keypad, button, card, clear_layout, label, row
 
 
@@ -58,6 +59,16 @@ class PaymentScreen(QWidget):
         self._draft_timer.timeout.connect(self._send_draft)
 
         self.due = label("", "big")
+        # A member pays part in points: how many, typed (the balance shows beside).
+        self.points_label = label("", "subtitle")
+        self.points_field = QLineEdit()
+        self.points_field.setObjectName("points")
+        self.points_field.setPlaceholderText("0")
+        self.points_field.textChanged.connect(self.set_points)
+        self.points_field.returnPressed.connect(self.submit)
+        self.points_field.setMaximumWidth(POINTS_FIELD_PX)
+        # beside "Amount due": a till's screen has no height to spare for a row of its own
+        self.points_row = row(self.points_label, self.points_field)
         self.modes_box = QWidget()
         self.modes_grid = QGridLayout(self.modes_box)
         self.quick_box = QWidget()
@@ -74,8 +85,8 @@ class PaymentScreen(QWidget):
         self.pay_button.setMinimumHeight(BIG_BUTTON_PX)
         entry = QWidget()
         layout = QHBoxLayout(entry)
-        layout.addWidget(card(label("Amount due", "bigLabel"), self.due,
-                              label("Payments", "subtitle"), self.modes_box,
+        layout.addWidget(card(row(label("Amount due", "bigLabel"), self.points_row),
+                              self.due, label("Payments", "subtitle"), self.modes_box,
                               label("Quick cash", "subtitle"), self.quick_box, STRETCH,
                               self.paid, self.remaining, self.problem), 3)
         layout.addWidget(card(self.keypad, label("Change", "bigLabel"), self.change,
@@ -108,10 +119,15 @@ class PaymentScreen(QWidget):
     def start(self, view: CartView) -> None:
         """A new payment of ``view``'s due amount over the profile's modes."""
         self.view, self.sale = view, None
-        self.payment = new_payment(view.due, self.ctx.modes)
+        member = None if view.points is None else Points(view.points, view.point_value)
+        self.payment = new_payment(view.due, self.ctx.modes, member)
+        self._syncing = True
+        self.points_field.clear()
+        self._syncing = False
+        self.points_row.setVisible(member is not None and member.available > 0)
+
         self._draft_sent = []  # a new cart, or changed: the node dropped its draft
         self.pages.setCurrentIndex(0)
-        self.due.setText(with_symbol(view.due))
         self._quick_base = None
         self._build_modes()
         self._refresh()
@@ -167,6 +183,18 @@ class PaymentScreen(QWidget):
         self.payment = self.payment.set(mode, amount)
         self._refresh()
 
+    def set_points(self, text: str) -> None:
+        """The member pays this many points: what is left is paid in money."""
+        if self._syncing:
+            return
+        text = text.strip()
+        if text and not text.isdigit():
+            self.problem.setText(f"Points: {text!r} is not a whole number of points")
+            self.pay_button.setEnabled(False)
+            return
+        self.payment = self.payment.redeem(int(text or 0))
+        self._refresh()
+
     def quick(self, mode: str, amount: Decimal) -> None:
         """The customer handed over this much cash (other modes keep their amounts)."""
         self.payment = self.payment.set(mode, amount)
@@ -183,7 +211,12 @@ class PaymentScreen(QWidget):
                 amount = self.payment.amount(mode)
                 field.setText(editable(amount) if amount else "")
             self._syncing = False
-        base = self.payment.due - self.payment.non_cash
+        base = self.payment.in_money - self.payment.non_cash
+        member, worth = self.payment.member, self.payment.points_worth
+        self.due.setText(with_symbol(self.payment.in_money))  # in money: points come off
+        if member is not None:
+            self.points_label.setText(f"Points ({member.available})"
+                                      + (f": −{with_symbol(worth)}" if worth else ""))
         if base != self._quick_base:
             self._build_quick(base)
         self.paid.setText(f"Paid  {with_symbol(self.payment.paid)}")
@@ -217,8 +250,9 @@ class PaymentScreen(QWidget):
             return
         self.pay_button.setEnabled(False)  # one submit: sale_submit must not run twice
         self._draft_timer.stop()  # the sale itself shows next
+        points = {"loyalty_points": self.payment.points} if self.payment.points else {}
         self.ctx.call("sale_submit", {"cart_id": self.view.cart_id,
-                                      "payments": self.payment.payments()},
+                                      "payments": self.payment.payments(), **points},
                       self._recorded, on_error=self._refused)
 
     def _send_draft(self, draft: list[dict[str, str]] | None = None) -> None:

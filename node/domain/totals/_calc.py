@@ -100,7 +100,8 @@ def with_payments(cart: Cart, unpaid: InvoiceTotals,
     payments: only the paid amount and the change depend on them, so a sale is priced
     once to learn what is due and not again once the customer has paid it."""
     money = settings.currency_precision
-    paid, change = _paid_and_change(amount_due(unpaid), cart.payments, money)
+    paid, change = _paid_and_change(amount_due(unpaid), cart.payments, money,
+                                    cart.loyalty_amount)
     totals = replace(unpaid, paid_amount=_round(paid, money),
                      change_amount=_round(change, money))
     validate_payments(cart, totals, settings)
@@ -108,8 +109,8 @@ def with_payments(cart: Cart, unpaid: InvoiceTotals,
 
 
 def _paid_and_change(due: Decimal, payments: Sequence[Decimal] | None,
-                     money: int) -> tuple[Decimal, Decimal]:
-    paid = due if payments is None else sum(payments, ZERO)
+                     money: int, loyalty: Decimal = ZERO) -> tuple[Decimal, Decimal]:
+    paid = due if payments is None else sum(payments, ZERO) + loyalty
     # POS Invoice.validate_change_amount: change only when more than the due was paid.
     return paid, _round(paid - due, money) if paid > due else ZERO
 
@@ -210,6 +211,7 @@ class _Calc:
             ]
         )
 
+        self.loyalty_amount = _round(number(cart.loyalty_amount, "loyalty_amount"), self.money)
         self.discount_amount_applied = False
         self.total_qty = self.total = self.net_total = ZERO
         self.grand_total = self.total_taxes_and_charges = ZERO
@@ -613,7 +615,7 @@ class _Calc:
 
     def result(self) -> InvoiceTotals:
         paid, change = _paid_and_change(self.rounded_total or self.grand_total,
-                                        self.payments, self.money)
+                                        self.payments, self.money, self.loyalty_amount)
         m = self._money
         return InvoiceTotals(
             lines=tuple(self._line(item) for item in self.items),

@@ -100,6 +100,8 @@ class Cart:
     # The amount of each payment row (negative on a return); None = one row paying exactly
     # the amount due.
     payments: Sequence[Decimal] | None = None
+    # The worth of the loyalty points redeemed: paid, beside the rows (calculate_paid_amount).
+    loyalty_amount: Decimal = ZERO
     is_return: bool = False
     return_against: ReturnAgainst | None = None
     # ERPNext checks full payment only when the invoice is submitted, never on a draft,

@@ -16,7 +16,7 @@ from tests.nodekit import MASTER, Till, approver, make_node, pull_newer, sync, t
 from tillmesh.node.api import Node
 from tillmesh.node.erpnext import _documents as documents
 from tillmesh.node.errors import TillmeshError
-from tillmesh.node.projections import coupons as coupon_uses
+from tillmesh.node.projections import coupon_uses
 from tillmesh.node.store.event_codec import unpack_body
 
 D = Decimal

@@ -40,7 +40,7 @@ from tillmesh.node.api import Node
 from tillmesh.node.domain.coupons import CouponError
 from tillmesh.node.domain.pricing_rules import PricingConflict
 from tillmesh.node.errors import NotFoundError
-from tillmesh.node.projections import coupons as coupon_uses
+from tillmesh.node.projections import coupon_uses
 from tillmesh.node.projections.outbox import INVOICE
 
 D = Decimal

@@ -1,9 +1,11 @@
 """Loyalty points end to end (issue 15): a store with the loyalty programs of
 ``tests/lab/recorded/loyalty_store.py`` and a new member. A counter pulls them, sells to
-the member offline and says on each sale what it earns; ERPNext, once the day is
-forwarded, enters exactly those points for each sale; a return makes ERPNext enter the
-sale's points again, less the return; and after the next pull the counter's balance for
-the member is ERPNext's, each sale counted once.
+the member offline (once paying part in points) and says on each sale what it earns;
+ERPNext, once the day is forwarded (the sale that redeems after the sales whose points it
+spends), enters exactly those points for each sale and takes the points redeemed; a
+return makes ERPNext enter the sale's points again, less the return; every sale is
+consolidated; and after the next pull the counter's balance for the member is ERPNext's,
+each sale counted once.
 
 Against the simulator always; against a real ERPNext 15 when TILLMESH_ERPNEXT_* is set."""
 
@@ -21,14 +23,16 @@ import pytest
 from tests.lab.recorded.loyalty_store import TIERS, make, member
 from tests.node.erpnext.sitekit import (
     Site,
+    blank_counter,
     close,
     context,
+    delivery,
     drain,
     pricing_store_site,
     pull_into,
     pulled_counter,
 )
-from tests.nodekit import Till, approver
+from tests.nodekit import Till, approver, sync
 
 D = Decimal
 
@@ -51,12 +55,15 @@ def site(request: pytest.FixtureRequest) -> Iterator[tuple[Site, str]]:
         yield opened, str(customer)
 
 
-def sell(till: Till, customer: str, *lines: tuple[str, int]) -> dict[str, Any]:
+def sell(till: Till, customer: str, *lines: tuple[str, int], redeem: int = 0,
+         ) -> dict[str, Any]:
     cart = till("cart_new", customer=customer)["cart_id"]
     for code, qty in lines:
         view = till("cart_add", cart_id=cart, item_code=code, qty=str(qty))
-    sale = till("sale_submit", cart_id=cart, payments=[
-        {"mode_of_payment": context(till.node).cash_mode, "amount": view["due"]}])
+    program = context(till.node).loyalty_programs[view["loyalty"]["program"]]
+    cash = D(view["due"]) - program.worth(redeem)
+    sale = till("sale_submit", cart_id=cart, loyalty_points=redeem, payments=[
+        {"mode_of_payment": context(till.node).cash_mode, "amount": str(cash)}])
     return {**sale, "points_before": view["loyalty"]["points"]}
 
 
@@ -77,31 +84,76 @@ def test_a_member_earns_offline_what_erpnext_enters_and_the_balance_is_counted_o
     ann = Till(counter, "ann")
     shift = ann("shift_open", opening={context(counter).cash_mode: "100.00"})["shift"]
     sales = [sell(ann, customer, ("PR-01", 10)), sell(ann, customer, ("PR-10", 12)),
+             # points pay part of a sale: the rest is paid in cash, and it earns on the rest
+             sell(ann, customer, ("PR-12", 2), redeem=55),
              sell(ann, customer, ("PR-02", 3), ("PR-05", 2))]
     # offline: each sale says what it earns, and the next starts from the balance after it
-    assert [s["points_before"] for s in sales] == [0, sales[0]["loyalty"]["balance"],
-                                                  sales[1]["loyalty"]["balance"]]
+    assert [s["points_before"] for s in sales] == [0, *(s["loyalty"]["balance"]
+                                                       for s in sales[:-1])]
     assert all(s["loyalty"]["earned"]["points"] > 0 for s in sales)
-    back = ann("return_create", invoice=sales[1]["invoice"], approver=approver("sup"),
-               lines=[{"row": f"{sales[1]['invoice']}-1", "qty": "5"}])
+    redeemed = sales[2]
+    assert (redeemed["payments"][0]["amount"], redeemed["totals"]["paid_amount"]) == (
+        str(D(redeemed["totals"]["grand_total"]) - D("5.50")), redeemed["totals"]["grand_total"])
+    assert redeemed["loyalty"]["balance"] == sales[1]["loyalty"]["balance"] - 55 + redeemed[
+        "loyalty"]["earned"]["points"]
+    # a return of a sale whose points no redemption took (ERPNext refuses one whose points
+    # were redeemed: loyalty-07; which earlier sale's points a redemption takes is
+    # ERPNext's choice among entries expiring the same day)
+    back = ann("return_create", invoice=sales[3]["invoice"], approver=approver("sup"),
+               lines=[{"row": f"{sales[3]['invoice']}-1", "qty": "2"}])
     close(ann, shift)
     drain(opened.forwarder(counter))
     entered = erpnext_entries(opened, customer)
-    for sale in (sales[0], sales[2]):
+    for sale in (sales[0], sales[1], sales[2]):
         theirs, ours = entered[sale["invoice"]], sale["loyalty"]["earned"]
         assert [(int(e["loyalty_points"]), D(str(e["purchase_amount"])),
-                 e["loyalty_program_tier"], str(e["expiry_date"])) for e in theirs] == [
+                 e["loyalty_program_tier"], str(e["expiry_date"])) for e in theirs
+                if int(e["loyalty_points"]) > 0] == [
             (ours["points"], D(ours["purchase_amount"]), ours["tier"], ours["expiry_date"])]
+    assert -sum(int(e["loyalty_points"]) for e in entered[redeemed["invoice"]]
+                if int(e["loyalty_points"]) < 0) == 55
+    booked = opened.get("POS Invoice", redeemed["invoice"])
+    assert (booked["status"], booked["redeem_loyalty_points"], booked["loyalty_points"],
+            D(str(booked["loyalty_amount"]))) == ("Consolidated", 1, 55, D("5.50"))
     # the returned sale: entered again, less the return (ERPNext's own arithmetic)
     returned = -D(back["totals"]["grand_total"])
-    again = entered[sales[1]["invoice"]]
+    again = entered[sales[3]["invoice"]]
     assert [D(str(e["purchase_amount"])) for e in again] == [
-        D(sales[1]["loyalty"]["earned"]["purchase_amount"]) - returned]
+        D(sales[3]["loyalty"]["earned"]["purchase_amount"]) - returned]
     total = sum(int(e["loyalty_points"]) for rows in entered.values() for e in rows
                 if date.fromisoformat(str(e["expiry_date"])) >= date.today())
     # before the pull the counter counts its own sales' points (not the return: ERPNext
     # enters that); after it, ERPNext's entries stand in for them, each sale once
     view = ann("cart_new", customer=customer)
-    assert view["loyalty"]["points"] == sales[2]["loyalty"]["balance"]
+    assert view["loyalty"]["points"] == sales[3]["loyalty"]["balance"]
     assert pull_into(opened, counter).errors == []
     assert ann("cart_new", customer=customer)["loyalty"]["points"] == total
+
+
+def test_points_spent_twice_by_cut_off_counters_hold_the_second_sale_with_what_to_do(
+        site: tuple[Site, str], tmp_path: Path) -> None:
+    opened, _ = site
+    customer = str(opened.client.insert("Customer", member(TIERS, secrets.token_hex(4)))["name"])
+    b = pulled_counter(opened, tmp_path)
+    c = blank_counter(opened, tmp_path)
+    sync(b.log, c.log)
+    first = Till(b, "ann")
+    shift = first("shift_open", opening={context(b).cash_mode: "0"})["shift"]
+    earned = sell(first, customer, ("PR-10", 3))["loyalty"]["balance"]  # 29 points
+    close(first, shift)
+    sync(b.log, c.log)  # then the two lose each other
+    spent = []
+    for node in (b, c):
+        till = Till(node, "ann")
+        shift = till("shift_open", opening={context(node).cash_mode: "0"})["shift"]
+        spent.append(sell(till, customer, ("PR-01", 2), redeem=earned))
+        close(till, shift)
+    sync(c.log, b.log)
+    drain(opened.forwarder(b))
+    states = [delivery(b, "POS Invoice", sale["invoice"]) for sale in spent]
+    assert sorted(s.delivery.value for s in states) == ["acked", "failed"]
+    held = next(s for s in states if s.delivery.value == "failed")
+    assert held.message is not None and held.message.startswith(
+        "You don't have enough Loyalty Points to redeem")
+    assert "collect the points' worth from the customer" in held.message
+    assert Till(b, "ann")("cart_new", customer=customer)["loyalty"]["points"] < 0

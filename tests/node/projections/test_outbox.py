@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.nodekit import Till, approver, make_node, sync
+from tests.nodekit import Till, approver, make_node, pull_newer, sync
 from tillmesh.node.projections import deliveries, outbox
 from tillmesh.node.projections.deliveries import Delivery
 from tillmesh.node.projections.outbox import CLOSING, CUSTOMER, INVOICE, OPENING
@@ -87,6 +88,33 @@ def test_a_refused_invoice_waits_for_a_supervisor_and_holds_back_only_what_needs
     with node.read() as s:
         assert deliveries.exceptions(s) == []
         assert deliveries.get(s, INVOICE, first).failures == 2
+
+
+def test_a_sale_that_redeems_points_waits_for_the_members_earlier_sales_only(tmp_path):
+    node = make_node(tmp_path / "c1", "C01")
+    pull_newer(node, [("Loyalty Program", {
+        "name": "Points", "company": "Test Co", "from_date": "2020-01-01",
+        "conversion_factor": "0.1", "expiry_duration": 30,
+        "collection_rules": [{"tier_name": "All", "min_spent": 0, "collection_factor": 1}]}),
+        ("Customer", {"name": "Mia", "customer_name": "Mia", "loyalty_program": "Points"})])
+    ann = Till(node, "ann")
+    shift = ann("shift_open", opening={"Cash": "100"})["shift"]
+
+    def sell(redeem: int = 0, customer: str = "Mia") -> str:
+        cart = ann("cart_new", customer=customer)["cart_id"]
+        due = ann("cart_scan", cart_id=cart, code="4000000000044")["due"]  # 19.99
+        cash = str(Decimal(due) - Decimal(redeem) / 10)
+        return str(ann("sale_submit", cart_id=cart, loyalty_points=redeem, payments=[
+            {"mode_of_payment": "Cash", "amount": cash}])["invoice"])
+
+    earned, walk_in, redeems, after = sell(), sell(customer="Walk-in Customer"), sell(15), sell()
+    _ack(node, (OPENING, shift))
+    # the redemption waits for Mia's earlier sale; the others go side by side
+    assert _due(node) == [(INVOICE, earned), (INVOICE, walk_in), (INVOICE, after)]
+    _report(node, deliveries.FAILED, INVOICE, earned, status=417, message="x", stage="insert")
+    assert (INVOICE, redeems) not in _due(node)  # still owed: its points may be those
+    _ack(node, (INVOICE, earned), (INVOICE, walk_in))
+    assert _due(node) == [(INVOICE, redeems), (INVOICE, after)]
 
 
 def test_a_late_sale_waits_for_its_reconciliation_and_gets_an_entry_pair_of_its_own(tmp_path):

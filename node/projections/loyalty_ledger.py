@@ -23,6 +23,7 @@ from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import raw
 
 _SALE = "sale:"  # the name of a sale's own entry: "sale:<invoice>"
+_NEVER = "9999-12-31"
 
 
 class LoyaltyEntryRow(Base):
@@ -58,13 +59,22 @@ def _entered(session: Session, name: str, doc: dict[str, Any] | None) -> None:
 @projector("sale.submitted")
 def _sold(session: Session, event: Event, body: dict[str, Any]) -> None:
     loyalty = body.get("loyalty")
-    if not loyalty or not loyalty.get("earned"):
+    if not loyalty:
         return
-    earned = loyalty["earned"]
-    raw(session).run(_INSERT, (
-        _SALE + str(body["invoice"]), str(body["customer"]), str(loyalty["program"]),
-        str(body["invoice"]), int(earned["points"]), str(earned["purchase_amount"]),
-        str(body["posting_date"]), str(earned["expiry_date"]), 1))
+    sql, invoice = raw(session), str(body["invoice"])
+    own = (str(body["customer"]), str(loyalty["program"]), invoice)
+    if loyalty.get("earned"):
+        earned = loyalty["earned"]
+        sql.run(_INSERT, (_SALE + invoice, *own, int(earned["points"]),
+                          str(earned["purchase_amount"]), str(body["posting_date"]),
+                          str(earned["expiry_date"]), 1))
+    if loyalty.get("redeemed"):
+        # ERPNext takes redeemed points from the earliest to expire, and counts the
+        # sale's grand total as spent with them; until its entries arrive, one of our own
+        # that never expires (the balance is then never more than ERPNext's)
+        sql.run(_INSERT, (f"{_SALE}{invoice}:redeemed", *own, -int(loyalty["redeemed"]),
+                          str(body["totals"]["grand_total"]), str(body["posting_date"]),
+                          _NEVER, 1))
 
 
 def entries(session: Session, customer: str, program: str) -> list[Entry]:
