@@ -31,7 +31,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -90,7 +89,7 @@ class Forwarder:
         self._failures = 0
         # Two sales naming one coupon, sent side by side, both save its count in ERPNext
         # and one is refused (recorded: coupon-cases.json "concurrent"): one at a time.
-        self._coupons: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._coupons: dict[str, threading.Lock] = {}
 
     # --- the loop --------------------------------------------------------------------
 
@@ -316,7 +315,10 @@ class Forwarder:
             return delivery.close(client, doc, retrying=retrying, retried=self._retried)
         if item.doctype == INVOICE:
             coupon = doc.get("coupon_code")
-            with self._coupons[str(coupon)] if coupon else contextlib.nullcontext():
+            # setdefault, not a defaultdict: one lock per coupon even when two threads ask
+            lock = self._coupons.setdefault(str(coupon), threading.Lock()) if coupon \
+                else contextlib.nullcontext()
+            with lock:
                 return delivery.insert_sale(client, doc, look_first=retrying)
         return delivery.insert(client, item.doctype, doc, look_first=retrying)
 
