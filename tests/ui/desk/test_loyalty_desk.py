@@ -56,7 +56,7 @@ def test_a_member_pays_part_in_points_and_the_rest_in_cash(desk: Desk, node: Nod
     desk.wait(lambda: sell.model.view.lines[0].qty == 5)
     desk.key(Qt.Key.Key_F5)
     dialog = desk.dialog(CustomerDialog)
-    desk.type("Mia")
+    desk.type_into(dialog.search, "Mia")  # once the dialog has the keyboard
     desk.wait(lambda: dialog.search.text() == "Mia" and "Mia Member" in dialog.names)
     dialog.results.setCurrentRow(dialog.names.index("Mia Member"))
     desk.touch(dialog.ok)
