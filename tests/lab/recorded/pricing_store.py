@@ -52,6 +52,11 @@ ITEMS: dict[str, tuple[str, str | None, float, dict[str, tuple[float, float | No
     "PR-31": ("PR Snacks", None, 6.00, {}),
     "PR-32": ("PR Snacks", None, 4.00, {}),
     "PR-33": ("PR Snacks", None, 9.00, {}),
+    # promotional schemes (scheme_store)
+    "PR-34": ("PR Snacks", None, 2.35, {}),
+    "PR-35": ("PR Snacks", None, 11.90, {}),
+    "PR-36": ("PR Snacks", None, 1.65, {}),
+    "PR-37": ("PR Snacks", None, 9.99, {}),
 }
 
 
