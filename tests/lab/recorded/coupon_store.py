@@ -78,8 +78,9 @@ def coupons(today: date) -> dict[str, tuple[str, dict[str, Any]]]:
         "PRC-EXPIRED": ("PRC PR-31 1.00 off coupon", {"maximum_use": 1000,
                                                        "valid_upto": yesterday}),
         "PRC-SOON": ("PRC PR-31 1.00 off coupon", {"maximum_use": 1000, "valid_from": tomorrow}),
-        "PRC-TWICE": ("PRC PR-31 1.00 off coupon", {"maximum_use": 2, "valid_from": str(today),
-                                                     "valid_upto": str(today)}),
+        # three days: a run that crosses the site's midnight keeps it valid
+        "PRC-TWICE": ("PRC PR-31 1.00 off coupon", {"maximum_use": 2, "valid_from": yesterday,
+                                                     "valid_upto": tomorrow}),
         "PRC-UNLIMITED": ("PRC PR-32 25% coupon", {"maximum_use": 0}),
         "PRC-GIFT": ("PRC PR-33 2.00 off coupon", {"coupon_type": "Gift Card",
                                                     "customer": MEMBER}),

@@ -131,10 +131,12 @@ def test_a_run_of_sales_uses_a_coupon_up_as_erpnext_counts_it(step: dict[str, An
 
 
 def test_a_coupon_is_taken_from_its_first_day_to_its_last_only() -> None:
-    twice = CTX.coupons["PRC-TWICE"]  # valid on the recording's day only
-    coupons.check(twice, on=TODAY, uses=0, customer=WALK_IN, pricing=CTX.pricing)
-    for day, words in ((TODAY - timedelta(days=1), "has not started"),
-                       (TODAY + timedelta(days=1), "has expired")):
+    twice = CTX.coupons["PRC-TWICE"]  # valid for a day or three around the recording's
+    assert twice.valid_from is not None and twice.valid_upto is not None
+    for day in (twice.valid_from, TODAY, twice.valid_upto):
+        coupons.check(twice, on=day, uses=0, customer=WALK_IN, pricing=CTX.pricing)
+    for day, words in ((twice.valid_from - timedelta(days=1), "has not started"),
+                       (twice.valid_upto + timedelta(days=1), "has expired")):
         with pytest.raises(CouponError, match=words):
             coupons.check(twice, on=day, uses=0, customer=WALK_IN, pricing=CTX.pricing)
 
