@@ -236,7 +236,9 @@ CARTS += mixed_carts(110, seed=15)
 
 def make(insert: Callable[[str, dict[str, Any]], Any], exists: Callable[[str, str], bool], *,
          company: str, price_list: str, warehouse: str, today: date) -> None:
-    """Everything but the rules, made once on a site (what exists is left as it is)."""
+    """Everything but the rules, made once on a site (what exists is left as it is), and
+    stock: 1000 of each new item (dated before any sale), 1000 more of each item there
+    already (a site that runs the contract tests day after day sells its stock out)."""
     def ensure(doctype: str, name: str, body: dict[str, Any]) -> None:
         if not exists(doctype, name):
             insert(doctype, body)
@@ -252,9 +254,10 @@ def make(insert: Callable[[str, dict[str, Any]], Any], exists: Callable[[str, st
                                 "customer_type": "Individual"})
     ensure("Price List", OTHER_PRICE_LIST, {"price_list_name": OTHER_PRICE_LIST,
                                             "currency": "EUR", "selling": 1, "enabled": 1})
-    stocked = []
+    stocked, topped = [], []
     for code, (item_group, brand, price, uoms) in ITEMS.items():
         if exists("Item", code):
+            topped.append(code)
             continue
         insert("Item", {
             "item_code": code, "item_name": f"Pricing {code}", "item_group": item_group,
@@ -266,11 +269,12 @@ def make(insert: Callable[[str, dict[str, Any]], Any], exists: Callable[[str, st
         for uom, rate in prices.items():
             insert("Item Price", {"item_code": code, "price_list": price_list, "uom": uom,
                                   "price_list_rate": rate, "valid_from": "2020-01-01"})
-    if stocked:
-        insert("Stock Entry", {
-            "company": company, "stock_entry_type": "Material Receipt",
-            "purpose": "Material Receipt", "docstatus": 1,
-            "posting_date": str(today - timedelta(days=2)), "set_posting_time": 1,
-            "items": [{"item_code": c, "t_warehouse": warehouse, "qty": 1000,
-                       "basic_rate": 0.5, "uom": "Nos", "conversion_factor": 1}
-                      for c in stocked]})
+    for codes, dated in ((stocked, {"posting_date": str(today - timedelta(days=2)),
+                                    "set_posting_time": 1}), (topped, {})):
+        if codes:
+            insert("Stock Entry", {
+                "company": company, "stock_entry_type": "Material Receipt",
+                "purpose": "Material Receipt", "docstatus": 1, **dated,
+                "items": [{"item_code": c, "t_warehouse": warehouse, "qty": 1000,
+                           "basic_rate": 0.5, "uom": "Nos", "conversion_factor": 1}
+                          for c in codes]})
