@@ -55,6 +55,11 @@ def fmt_datetime(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def getdate(value: object) -> date:
+    """Frappe's getdate: a stored date (or a datetime's text) as a date."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
 def fmt_date(when: datetime | date) -> str:
     return when.strftime("%Y-%m-%d")
 

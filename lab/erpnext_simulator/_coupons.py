@@ -11,8 +11,7 @@ when the count would pass the maximum, which is every time for a coupon without 
 
 from __future__ import annotations
 
-from datetime import date
-
+from tillmesh.lab.erpnext_simulator._clock import getdate
 from tillmesh.lab.erpnext_simulator._controller import Controller
 from tillmesh.lab.erpnext_simulator._errors import ValidationError
 from tillmesh.lab.erpnext_simulator._meta import cint
@@ -40,11 +39,11 @@ def check_coupon(txn: Txn, invoice: Doc) -> None:
     coupon = txn.get("Coupon Code", invoice.get("coupon_code"))
     if coupon is None:
         return  # the link check refused it already
-    today = _day(txn.now)  # the site's date
-    if coupon.get("valid_from") and _day(coupon["valid_from"]) > today:
+    today = getdate(txn.now)  # the site's date
+    if coupon.get("valid_from") and getdate(coupon["valid_from"]) > today:
         raise ValidationError("Sorry, this coupon code's validity has not started",
                               erpnext=True)
-    if coupon.get("valid_upto") and _day(coupon["valid_upto"]) < today:
+    if coupon.get("valid_upto") and getdate(coupon["valid_upto"]) < today:
         raise ValidationError("Sorry, this coupon code's validity has expired", erpnext=True)
     if cint(coupon.get("maximum_use")) and cint(coupon.get("used")) >= cint(
             coupon.get("maximum_use")):
@@ -61,6 +60,3 @@ def count_use(txn: Txn, invoice: Doc) -> None:
     coupon["used"] = used + 1
     txn.touch("Coupon Code", coupon)
 
-
-def _day(value: object) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])

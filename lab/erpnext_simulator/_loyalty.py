@@ -14,8 +14,9 @@ from the POS Invoices' entries that expire first (``apply_loyalty_points``).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from tillmesh.lab.erpnext_simulator._clock import getdate
 from tillmesh.lab.erpnext_simulator._errors import ValidationError
 from tillmesh.lab.erpnext_simulator._meta import cint, flt
 from tillmesh.lab.erpnext_simulator._money import money
@@ -39,9 +40,9 @@ def check_redemption(txn: Txn, invoice: Doc) -> None:
     if program.get("company") != invoice.get("company"):
         raise ValidationError("The Loyalty Program isn't valid for the selected company",
                               erpnext=True)
-    today = _day(txn.now)
+    today = getdate(txn.now)
     held = sum(cint(e.get("loyalty_points")) for e in _entries(txn, invoice)
-               if _day(e.get("expiry_date")) >= today and _day(e.get("posting_date")) <= today)
+               if getdate(e.get("posting_date")) <= today <= getdate(e.get("expiry_date")))
     if points > held:
         raise ValidationError("You don't have enough Loyalty Points to redeem", erpnext=True)
     worth = flt(points * flt(program.get("conversion_factor")))
@@ -80,15 +81,15 @@ def on_submit(txn: Txn, invoice: Doc) -> None:
 
 def _enter(txn: Txn, invoice: Doc, returned: float = 0.0) -> None:
     program = txn.get("Loyalty Program", invoice["loyalty_program"]) or {}
-    posted = _day(invoice.get("posting_date"))
-    if _day(program.get("from_date") or "2000-01-01") > posted or (
-            program.get("to_date") and _day(program["to_date"]) < posted):
+    posted = getdate(invoice.get("posting_date"))
+    if getdate(program.get("from_date") or "2000-01-01") > posted or (
+            program.get("to_date") and getdate(program["to_date"]) < posted):
         return
     current = flt(invoice.get("grand_total")) - cint(invoice.get("loyalty_amount"))
     spent = sum(flt(e.get("purchase_amount")) for e in txn.find(ENTRY, "customer",
                                                                    invoice["customer"])
                 if e.get("loyalty_program") == program.get("name")
-                and _day(e.get("posting_date")) <= posted)
+                and getdate(e.get("posting_date")) <= posted)
     tier: Doc = {}
     for i, rule in enumerate(sorted(program.get("collection_rules") or (),
                                     key=lambda r: flt(r.get("min_spent")), reverse=True)):
@@ -113,12 +114,12 @@ def _enter(txn: Txn, invoice: Doc, returned: float = 0.0) -> None:
 def _redeem(txn: Txn, invoice: Doc) -> None:
     """``apply_loyalty_points``: from the POS Invoices' entries that expire first."""
     left = cint(invoice.get("loyalty_points"))
-    today = _day(txn.now)
+    today = getdate(txn.now)
     for earned in sorted((e for e in _entries(txn, invoice) if cint(e.get("loyalty_points")) > 0
-                          and _day(e.get("expiry_date")) >= today
+                          and getdate(e.get("expiry_date")) >= today
                           and e.get("invoice_type") == "POS Invoice"
                           and e.get("invoice") != invoice["name"]),
-                         key=lambda e: _day(e.get("expiry_date"))):
+                         key=lambda e: getdate(e.get("expiry_date"))):
         taken = -sum(cint(e.get("loyalty_points")) for e in txn.all(ENTRY)
                      if e.get("redeem_against") == earned["name"])
         points = min(cint(earned.get("loyalty_points")) - taken, left)
@@ -129,7 +130,7 @@ def _redeem(txn: Txn, invoice: Doc) -> None:
             "invoice": invoice["name"], "redeem_against": earned["name"],
             "loyalty_points": -points, "purchase_amount": flt(invoice.get("grand_total")),
             "expiry_date": earned.get("expiry_date"),
-            "posting_date": _day(invoice.get("posting_date")).isoformat()})
+            "posting_date": getdate(invoice.get("posting_date")).isoformat()})
         left -= points
         if left < 1:
             break
@@ -140,6 +141,3 @@ def _entries(txn: Txn, invoice: Doc) -> list[Doc]:
     return [e for e in txn.find(ENTRY, "customer", invoice.get("customer"))
             if e.get("loyalty_program") == invoice.get("loyalty_program")]
 
-
-def _day(value: object) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
