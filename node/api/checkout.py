@@ -7,12 +7,14 @@ import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from tillmesh.node.api import _inputs as inputs
+from tillmesh.node.api import batch_lines
 from tillmesh.node.api._methods import api_method
 from tillmesh.node.api.const import (
     CART_ID_BYTES,
@@ -39,7 +41,7 @@ from tillmesh.node.domain.sale import (
 )
 from tillmesh.node.domain.totals import InvoiceTotals, amount_due, vat_per_rate
 from tillmesh.node.errors import BarcodeError, NotFoundError, ValidationError
-from tillmesh.node.projections import catalog, coupon_uses, ledger, loyalty_ledger, stock
+from tillmesh.node.projections import catalog, coupon_uses, ledger, loyalty_ledger, stock, tracking
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
 from tillmesh.node.projections.master_data import get_doc
 from tillmesh.node.projections.pos_profile import item_tax_rates
@@ -77,6 +79,11 @@ def _make_line(session: Session, ctx: PosContext, item_code: str, qty: Decimal,
         brand=str(item.get("brand") or ""),
         variant_of=str(item.get("variant_of") or ""),
     )
+
+
+def _today(node: Node) -> date:
+    """The store's date now: batches expire by it."""
+    return node.clock().astimezone(node.config.tz).date()
 
 
 def _new_cart(session: Session, ctx: PosContext, cart_id: str, cashier: str,
@@ -128,7 +135,8 @@ def _view(cart: Cart, ctx: PosContext, points: dict[str, Any] | None = None,
              for t, name in zip(totals.lines, row_names(cart, totals, ctx), strict=True)]
     for i, (ln, row) in enumerate(zip(cart.lines, lines, strict=False)):
         row.update(line=i, item_code=ln.item_code, uom=ln.uom, barcode=ln.barcode,
-                   not_applied=not_applied(ln, ctx))
+                   not_applied=not_applied(ln, ctx), batch_no=ln.batch_no or None,
+                   batch_expiry=ln.batch_expiry or None, serial_no=ln.serial_no or None)
     head = plain(replace(totals, lines=(), taxes=()))  # the lines are plain above
     del head["lines"], head["taxes"]
     return {**base, "lines": lines, "taxes": plain(totals.taxes),
@@ -217,6 +225,7 @@ async def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
             raise ValidationError("This cart is held: resume it first")
         ctx = node.context(s)
         new = change(s, ctx, cart)
+        batch_lines.check(s, ctx.warehouse, new, _today(node))
         points = _points(s, ctx, new.customer)
 
         def priced() -> tuple[dict[str, Any], discount.Discount | None]:
@@ -359,8 +368,13 @@ async def cart_scan(node: Node, caller: Caller, cart_id: str, code: str,
     """
     def change(s: Session, ctx: PosContext, cart: Cart) -> Cart:
         try:
-            return cart.add(_scanned(node, s, ctx, str(code)))
+            return cart.add(_scanned(node, s, ctx, cart, str(code)))
         except BarcodeError:
+            item = tracking.serial_item(s, str(code).strip())
+            if item is not None:  # a serial number's label: that unit
+                return cart.add(batch_lines.tracked(
+                    s, ctx.warehouse, cart, _make_line(s, ctx, item, Decimal(1), None),
+                    _today(node), serial_no=str(code).strip()))
             if coupons.find(ctx.coupons, str(code)) is None:
                 raise
             return _with_coupon(s, ctx, cart, str(code))  # the customer's coupon, scanned
@@ -371,11 +385,45 @@ async def cart_scan(node: Node, caller: Caller, cart_id: str, code: str,
 @api_method()
 async def cart_add(node: Node, caller: Caller, cart_id: str, item_code: str, qty: Any = "1",
                    uom: str | None = None, approver: dict[str, Any] | None = None,
+                   batch_no: str | None = None, serial_no: str | None = None,
                    ) -> dict[str, Any]:
-    """Add an item by code (from search), with qty and UOM; not on a revoked counter."""
+    """Add an item by code (from search), with qty and UOM; not on a revoked counter. A
+    batch-tracked item sells from ``batch_no`` if given, else from the batch that expires
+    first; a serial-tracked item needs ``serial_no`` (one per line for several units)."""
     amount = inputs.quantity(node, qty)
-    return await edit(node, caller, cart_id, lambda s, ctx, cart: cart.add(
-        _make_line(s, ctx, str(item_code), amount, uom)), approver=approver, selling=True)
+    return await edit(node, caller, cart_id, lambda s, ctx, cart: cart.add(batch_lines.tracked(
+        s, ctx.warehouse, cart, _make_line(s, ctx, str(item_code), amount, uom), _today(node),
+        batch_no=_text(batch_no), serial_no=_text(serial_no))), approver=approver,
+        selling=True)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@api_method()
+async def cart_set_batch(node: Node, caller: Caller, cart_id: str, line: int,
+                         batch_no: str) -> dict[str, Any]:
+    """Sell a line from another batch (the one in the customer's hand, say)."""
+    def change(s: Session, ctx: PosContext, cart: Cart) -> Cart:
+        old = cart.line(line)
+        if not old.batch_no:
+            raise ValidationError(f"Line {line} ({old.item_name}) is not sold by batch")
+        others = replace(cart, lines=cart.lines[:line] + cart.lines[line + 1:])
+        chosen = batch_lines.tracked(s, ctx.warehouse, others, replace(old, batch_no=""),
+                                     _today(node), batch_no=str(batch_no))
+        return cart.set_batch(line, chosen.batch_no, chosen.batch_expiry)
+
+    return await edit(node, caller, cart_id, change, selling=True)
+
+
+@api_method()
+def item_tracking(node: Node, caller: Caller, item_code: str) -> dict[str, Any]:
+    """An item's batches (expiry, what is left, whether it may be sold) first expiry
+    first, and its serial numbers in stock (at most ``MAX_SEARCH_HITS``)."""
+    with node.read() as s:
+        return batch_lines.options(s, str(item_code), node.context(s).warehouse,
+                                   _today(node), MAX_SEARCH_HITS)
 
 
 @api_method()
@@ -600,6 +648,7 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
             _still(s, cart)
             cart_store.drop(s, cart.cart_id)
         _check_coupon(s, ctx, cart)  # here: the sales of this counter count one by one
+        batch_lines.check(s, ctx.warehouse, cart, _today(node))  # another till's sale too
         member = loyalty_ledger.member(s, cart.customer, ctx.loyalty_programs)  # and redeem so
         _redeemable(cart, ctx, member, redeem, amount_due(totals))
         shift = ledger.open_shift(s, node.node_id)
@@ -655,24 +704,29 @@ async def _direct_cart(node: Node, caller: Caller, items: list[dict[str, Any]],
         ctx = node.context(s)
         cart = _new_cart(s, ctx, "direct", caller.user, customer)
         for item in items[:LOOP_SLICE_LINES]:
-            cart = cart.add(_line_from(node, s, ctx, item))
+            cart = cart.add(_line_from(node, s, ctx, cart, item))
     for start in range(LOOP_SLICE_LINES, len(items), LOOP_SLICE_LINES):
         await asyncio.sleep(0)
         with node.read() as s:
             for item in items[start:start + LOOP_SLICE_LINES]:
-                cart = cart.add(_line_from(node, s, ctx, item))
+                cart = cart.add(_line_from(node, s, ctx, cart, item))
     return cart
 
 
-def _line_from(node: Node, s: Session, ctx: PosContext, item: dict[str, Any]) -> Line:
+def _line_from(node: Node, s: Session, ctx: PosContext, cart: Cart,
+               item: dict[str, Any]) -> Line:
     if "code" in item:
-        return _scanned(node, s, ctx, str(item["code"]))
-    return _make_line(s, ctx, str(item.get("item_code")),
-                      inputs.quantity(node, item.get("qty", "1")), item.get("uom"))
+        return _scanned(node, s, ctx, cart, str(item["code"]))
+    return batch_lines.tracked(
+        s, ctx.warehouse, cart, _make_line(s, ctx, str(item.get("item_code")),
+                                           inputs.quantity(node, item.get("qty", "1")),
+                                           item.get("uom")),
+        _today(node), batch_no=_text(item.get("batch_no")), serial_no=_text(item.get("serial_no")))
 
 
-def _scanned(node: Node, s: Session, ctx: PosContext, code: str) -> Line:
+def _scanned(node: Node, s: Session, ctx: PosContext, cart: Cart, code: str) -> Line:
     hit = catalog.scan(s, code, node.barcode_rules)
     line = _make_line(s, ctx, hit.item_code, hit.qty or Decimal(1), hit.uom, hit.barcode,
                       weighed=hit.qty is not None)
-    return _price_embedded(line, hit.amount) if hit.amount is not None else line
+    line = _price_embedded(line, hit.amount) if hit.amount is not None else line
+    return batch_lines.tracked(s, ctx.warehouse, cart, line, _today(node))

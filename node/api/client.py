@@ -176,9 +176,29 @@ class _Base(Generic[R]):
         return self._send("cart_scan", cart_id=cart_id, code=code)
 
     def cart_add(
-        self, cart_id: str, item_code: str, qty: Number = "1", uom: str | None = None
+        self,
+        cart_id: str,
+        item_code: str,
+        qty: Number = "1",
+        uom: str | None = None,
+        batch_no: str | None = None,
+        serial_no: str | None = None,
     ) -> R:
-        return self._send("cart_add", cart_id=cart_id, item_code=item_code, qty=qty, uom=uom)
+        return self._send(
+            "cart_add",
+            cart_id=cart_id,
+            item_code=item_code,
+            qty=qty,
+            uom=uom,
+            batch_no=batch_no,
+            serial_no=serial_no,
+        )
+
+    def cart_set_batch(self, cart_id: str, line: int, batch_no: str) -> R:
+        return self._send("cart_set_batch", cart_id=cart_id, line=line, batch_no=batch_no)
+
+    def item_tracking(self, item_code: str) -> R:
+        return self._send("item_tracking", item_code=item_code)
 
     def cart_set_qty(self, cart_id: str, line: int, qty: Number) -> R:
         return self._send("cart_set_qty", cart_id=cart_id, line=line, qty=qty)

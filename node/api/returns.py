@@ -20,6 +20,7 @@ from tillmesh.node.api import _agreement as agreement
 from tillmesh.node.api import _inputs as inputs
 from tillmesh.node.api._methods import api_method
 from tillmesh.node.api.const import DEFAULT_INVOICE_ROWS, MAX_LIST_ROWS
+from tillmesh.node.domain.batches import serial_numbers, serial_text
 from tillmesh.node.domain.cart import Cart, Line
 from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
@@ -184,7 +185,9 @@ class _Draft:
 
     @property
     def lines(self) -> list[dict[str, Any]]:
-        return [{"row": row, "qty": str(qty)} for row, qty in self.quantities.items()]
+        return [{"row": row, "qty": str(line.qty),
+                 **({"serial_no": line.serial_no} if line.serial_no else {})}
+                for row, line in zip(self.rows, self.cart.lines, strict=True)]
 
 
 def _draft(node: Node, s: Session, sale: Sale, lines: list[dict[str, Any]] | None,
@@ -216,6 +219,22 @@ def _refund_mode(original: dict[str, Any], ctx: PosContext) -> str:
     """Refund in cash if the customer paid any cash, else in their first mode."""
     modes = [p["mode_of_payment"] for p in original["payments"]]
     return ctx.cash_mode if ctx.cash_mode in modes else modes[0]
+
+
+def _serials_back(item: dict[str, Any], qty: Decimal, named: Any) -> str:
+    """The serial numbers a return of ``qty`` units of a sold row gives back: those named
+    (each sold on the row), or all of the row's when the whole row comes back."""
+    sold = serial_numbers(str(item.get("serial_no") or ""))
+    if not sold:
+        return ""
+    back = serial_numbers(str(named or "")) or (sold if qty == len(sold) else ())
+    if not back:
+        raise ReturnError(f"Name the serial numbers of {item['item_name']} given back"
+                          f" ({', '.join(sold)} were sold)")
+    if len(back) != qty or not set(back) <= set(sold) or len(set(back)) != len(back):
+        raise ReturnError(f"{qty} of {item['item_name']} come back with {qty} of the serial"
+                          f" numbers sold on the row ({', '.join(sold)}), once each")
+    return serial_text(back)
 
 
 def _return_cart(node: Node, s: Session, original: dict[str, Any],
@@ -250,6 +269,8 @@ def _return_cart(node: Node, s: Session, original: dict[str, Any],
             price_list_rate=Decimal(item["price_list_rate"]), rate=rate,
             item_tax_template=item.get("item_tax_template"),
             item_tax_rates={a: Decimal(r) for a, r in (item.get("item_tax_rate") or {}).items()},
+            batch_no=item.get("batch_no") or "", batch_expiry=item.get("batch_expiry") or "",
+            serial_no=_serials_back(item, qty, w.get("serial_no")),
         ))
         rows.append(name)
     cart = Cart(cart_id="return", cashier=cashier, customer=original["customer"],

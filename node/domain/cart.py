@@ -45,6 +45,12 @@ class Line:
     item_group: str = ""
     brand: str = ""
     variant_of: str = ""
+    # Batch- and serial-tracked items (``domain.batches``): the batch the line sells from
+    # and its expiry (ISO date, for the till and receipt), or its serial numbers, one per
+    # unit, as ERPNext's ``serial_no`` holds them (one per line)
+    batch_no: str = ""
+    batch_expiry: str = ""
+    serial_no: str = ""
 
     @property
     def priced_by_hand(self) -> bool:
@@ -58,6 +64,9 @@ class Line:
             and not other.weighed
             and self.item_code == other.item_code
             and self.uom == other.uom
+            and self.batch_no == other.batch_no
+            and not self.serial_no  # a serial number is a unit of its own
+            and not other.serial_no
             and not self.priced_by_hand
             and not other.priced_by_hand
         )
@@ -119,6 +128,10 @@ class Cart:
             replace(line, uom=uom, conversion_factor=factor, price_list_rate=price,
                     whole_number=whole, rate=None),
         )
+
+    def set_batch(self, index: int, batch_no: str, expiry: str) -> Cart:
+        return self._with_line(index, replace(self.line(index), batch_no=batch_no,
+                                              batch_expiry=expiry))
 
     def set_rate(self, index: int, rate: Decimal) -> Cart:
         return self._with_line(index, replace(self.line(index), rate=rate))

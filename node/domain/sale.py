@@ -260,6 +260,10 @@ def _items(cart: Cart, totals: InvoiceTotals, invoice: str, ctx: PosContext) -> 
             line = cart.lines[idx - 1]
             row.update(item_code=line.item_code, uom=line.uom, stock_uom=line.stock_uom,
                        item_tax_template=line.item_tax_template, barcode=line.barcode)
+            if line.batch_no:
+                row.update(batch_no=line.batch_no, batch_expiry=line.batch_expiry or None)
+            if line.serial_no:
+                row["serial_no"] = line.serial_no
         if t.pricing_rules:  # what the receipt names (the forwarder leaves it out)
             row["promotions"] = ctx.pricing.titles(t.pricing_rules)
         items.append(row)

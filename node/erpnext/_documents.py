@@ -46,7 +46,8 @@ _CUSTOM = frozenset((field.doctype, field.fieldname)
 _CUSTOMER = ("customer_name", "customer_type", "customer_group", "territory", "mobile_no",
              "email_id")  # mobile and e-mail make ERPNext create the customer's Contact
 _ITEM_TEXT = ("name", "item_code", "item_name", "uom", "stock_uom", "warehouse",
-              "item_tax_template", "barcode", "margin_type", "pos_invoice_item")
+              "item_tax_template", "barcode", "margin_type", "pos_invoice_item", "batch_no",
+              "serial_no")
 _ITEM_NUMBERS = ("qty", "stock_qty", "conversion_factor", "price_list_rate",
                  "discount_percentage", "discount_amount", "margin_rate_or_amount",
                  "rate_with_margin", "rate", "amount", "net_rate", "net_amount",
@@ -203,7 +204,8 @@ def restated_return(body: Mapping[str, Any], original: Mapping[str, Any] | None,
         rate, qty = Decimal(rate), Decimal(row["qty"])
         net += _cents(rate * qty)
         items.append({**_present(row, ("name", "item_code", "item_name", "uom", "stock_uom",
-                                       "warehouse", "item_tax_template", "pos_invoice_item")),
+                                       "warehouse", "item_tax_template", "pos_invoice_item",
+                                       "batch_no", "serial_no")), **_tracked(row),
                       "qty": qty, "stock_qty": Decimal(row["stock_qty"]),
                       "conversion_factor": Decimal(row["conversion_factor"]),
                       "price_list_rate": Decimal(row["price_list_rate"]), "rate": rate})
@@ -390,8 +392,15 @@ def _item(row: Mapping[str, Any]) -> Doc:
     rates = {account: float(rate) for account, rate in (row.get("item_tax_rate") or {}).items()}
     # ERPNext keeps item_tax_rate as JSON text, {"account": rate}
     return {**_present(row, _ITEM_TEXT), **_numbers(row, _ITEM_NUMBERS),
-            "item_tax_rate": json.dumps(rates),
+            "item_tax_rate": json.dumps(rates), **_tracked(row),
             **({"is_free_item": 1} if row.get("is_free_item") else {})}
+
+
+def _tracked(row: Mapping[str, Any]) -> Doc:
+    """ERPNext 15 takes a row's batch and serial numbers from these fields only with the
+    flag: a return without it failed with a 500 (recorded: batch-cases.json)."""
+    return {"use_serial_batch_fields": 1} if row.get("batch_no") or row.get("serial_no") \
+        else {}
 
 
 def _tax(row: Mapping[str, Any]) -> Doc:

@@ -30,6 +30,7 @@ from tillmesh.node.errors import ErpNextError
 from tillmesh.node.projections.ledger import nano
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.projections.stock import base_body
+from tillmesh.node.projections.stock_keys import SERIAL, batch_key, serial_key
 
 Doc = dict[str, Any]
 Held = tuple[str, bool]  # (modified, deleted) of the winning document in the store
@@ -116,6 +117,10 @@ SPECS: tuple[Spec, ...] = (
         Child("uoms", "UOM Conversion Detail", ("uom", "conversion_factor")),
         Child("taxes", "Item Tax", ("item_tax_template", "tax_category", "valid_from",
                                     "minimum_net_rate", "maximum_net_rate")))),
+    # batches (their expiry) and serial numbers of the items sold by them; what the
+    # warehouse holds of each is read with Bin (``Puller._bins``)
+    Spec("Batch", ("batch_id", "item", "expiry_date", "disabled")),
+    Spec("Serial No", ("item_code", "batch_no")),
     Spec("Item Price", ("item_code", "uom", "price_list", "price_list_rate", "currency",
                         "selling", "buying", "customer", "supplier", "batch_no",
                         "valid_from", "valid_upto"), scoped=("price_list", "selling_price_list")),
@@ -129,6 +134,9 @@ SPECS: tuple[Spec, ...] = (
 PULLED_DOCTYPES = ("POS Profile", "Currency", "Global Defaults", *(s.doctype for s in SPECS))
 CHILD_BOOKKEEPING = ("name", "parent", "idx", "modified")  # asked for with every child row
 BIN_FIELDS = ("name", "item_code", "warehouse", "actual_qty", "modified")
+# A warehouse's batches, as its stock ledger holds them (moved by consolidated closings,
+# like Bin; with ``item_code`` ERPNext would also take unconsolidated POS Invoices off)
+BATCH_QTY_METHOD = "erpnext.stock.doctype.batch.batch.get_batch_qty"
 DELETED_FIELDS = ("name", "deleted_doctype", "deleted_name", "creation")
 
 
@@ -238,6 +246,18 @@ def _qty(row: Mapping[str, Any]) -> tuple[str, Decimal]:
     if qty is None or not qty.is_finite():
         raise ErpNextError(f"Bin of {item}: actual_qty {value!r} is not a number")
     return item, qty
+
+
+def tracked_stock(batches: Iterable[Mapping[str, Any]], serials: Iterable[str],
+                  held: Iterable[str]) -> list[dict[str, Any]]:
+    """Bin-shaped rows of a warehouse's batches (``BATCH_QTY_METHOD``'s answer) and serial
+    numbers (those in the warehouse: 1; any other the store held: 0, it left)."""
+    rows = [{"item_code": batch_key(_name(b.get("batch_no"), "batch")),
+             "actual_qty": b.get("qty")} for b in batches]
+    present = {serial_key(s) for s in serials}
+    gone = {key for key in held if key.startswith(SERIAL)} - present
+    return [*rows, *({"item_code": key, "actual_qty": 1} for key in sorted(present)),
+            *({"item_code": key, "actual_qty": 0} for key in sorted(gone))]
 
 
 def stock_changes(rows: Iterable[Mapping[str, Any]], held: Mapping[str, HeldStock],

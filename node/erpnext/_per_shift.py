@@ -155,12 +155,13 @@ def _row_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     return (str(row["item_code"]), str(row.get("uom") or ""),
             str(Decimal(row.get("conversion_factor") or 1).normalize()),
             str(row.get("warehouse") or ""), str(row.get("item_tax_template") or ""),
-            json.dumps(rates, sort_keys=True))
+            json.dumps(rates, sort_keys=True), str(row.get("batch_no") or ""))
 
 
 def aggregate_rows(bodies: Iterable[Mapping[str, Any]]) -> list[Doc]:
-    """One row per item, UOM, warehouse and item tax: the sum of the lines' quantities and
-    net amounts (revenue after every discount, before tax), in order of first sale."""
+    """One row per item, UOM, warehouse, item tax and batch: the sum of the lines'
+    quantities and net amounts (revenue after every discount, before tax), in order of
+    first sale, with their serial numbers."""
     rows: dict[tuple[str, ...], Doc] = {}
     for body in bodies:
         for line in body["items"]:
@@ -175,7 +176,13 @@ def aggregate_rows(bodies: Iterable[Mapping[str, Any]]) -> list[Doc]:
                     "warehouse": line.get("warehouse") or body["warehouse"],
                     "item_tax_rate": json.dumps(rates), "qty": ZERO, "stock_qty": ZERO,
                     "amount": ZERO, **({"item_tax_template": line["item_tax_template"]}
-                                       if line.get("item_tax_template") else {})}
+                                       if line.get("item_tax_template") else {}),
+                    **({"batch_no": line["batch_no"], "use_serial_batch_fields": 1}
+                       if line.get("batch_no") else {})}
+            if line.get("serial_no"):
+                row["serial_no"] = "\n".join(filter(None, (row.get("serial_no"),
+                                                           line["serial_no"])))
+                row["use_serial_batch_fields"] = 1
             row["qty"] += Decimal(line["qty"])
             row["stock_qty"] += Decimal(line["stock_qty"])
             row["amount"] += Decimal(line["net_amount"])

@@ -36,6 +36,7 @@ from typing import Any, Protocol, TypeVar
 from tillmesh.node.erpnext import _state as state
 from tillmesh.node.erpnext import const
 from tillmesh.node.erpnext._mapping import (
+    BATCH_QTY_METHOD,
     BIN_FIELDS,
     CHILD_BOOKKEEPING,
     DELETED_FIELDS,
@@ -51,6 +52,7 @@ from tillmesh.node.erpnext._mapping import (
     single,
     stock_bodies,
     stock_changes,
+    tracked_stock,
     upserts,
 )
 from tillmesh.node.erpnext._paging import (
@@ -400,6 +402,7 @@ class Puller:
             rows = [r for page in self._scan("Bin", BIN_FIELDS,
                                              [["warehouse", "=", warehouse]], "modified",
                                              start(None)) for r in page]
+            rows += self._tracked(warehouse)
             shifts = frozenset(self.consolidated())
             if shifts == before:
                 break
@@ -413,6 +416,21 @@ class Puller:
         # ERPNext touching anything this pull would see).
         self._emit(f"Bin@{warehouse}", None, len(rows), len(problems),
                    [(BASE, b) for b in stock_bodies(warehouse, changes, shifts, read_at)])
+
+
+    def _tracked(self, warehouse: str) -> list[dict[str, Any]]:
+        """The warehouse's batches and serial numbers as Bin-shaped rows, read only in a
+        store that holds some (``tracked_stock``)."""
+        held = self.known.held
+        batches = self.client.call_method(BATCH_QTY_METHOD, {
+            "warehouse": warehouse, "for_stock_levels": 1}) if held.get("Batch") else []
+        serials = [str(r["name"]) for page in self._scan(
+            "Serial No", ("name", "modified"), [["warehouse", "=", warehouse]], "modified",
+            start(None)) for r in page] if held.get("Serial No") else []
+        if not isinstance(batches, list):
+            raise ErpNextError(f"{BATCH_QTY_METHOD} answered {type(batches).__name__}, not a"
+                               " list of batches")
+        return tracked_stock(batches, serials, self.known.stock)
 
 
 def pull(client: ErpNextClient, store: StoreAccess, profile: str, *,

@@ -14,7 +14,9 @@
     users        users and their PIN hashes
     logins       failed logins across the store, for one lockout on every counter
     counters     the store's counters: enrolled and revoked keys
-    stock        on-hand per item: ERPNext's Bin plus what was sold since
+    stock        on-hand per item, batch and serial number: ERPNext's Bin plus what was
+                 sold since (``stock_keys``: the keys of batches and serial numbers)
+    tracking     items sold by batch or serial number, their batches and serial numbers
     outbox       what the store owes ERPNext, in delivery order
     deliveries   what reached ERPNext or was refused (the exceptions queue)
     audit        the audit trail of sensitive actions

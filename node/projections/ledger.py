@@ -44,7 +44,7 @@ from tillmesh.node.domain.shift_totals import (
 )
 from tillmesh.node.domain.totals import RateTotals, recorded_due, vat_per_rate_of
 from tillmesh.node.errors import NotFoundError, ShiftError
-from tillmesh.node.projections import projector
+from tillmesh.node.projections import projector, stock_keys
 from tillmesh.node.projections.const import STOCK_MOVES_HELD
 from tillmesh.node.projections.deferred import Deferred
 from tillmesh.node.projections.deliveries import ACKED
@@ -445,8 +445,12 @@ def _count_stock(session: Session, body: dict[str, Any], origin: str, slot: str,
     moved = _MOVES.rows(session)
     warehouse = body["warehouse"]
     for i in body["items"]:
-        key = (i["item_code"], warehouse, origin, slot)
-        moved[key] = moved.get(key, 0) - sign * nano(Decimal(i["stock_qty"]))
+        stock_qty = Decimal(i["stock_qty"])
+        # Returns give batches and serial numbers back only once consolidated (``stock``).
+        taken = {i["item_code"]: stock_qty, **(stock_keys.sold(i) if stock_qty > 0 else {})}
+        for name, qty in taken.items():
+            key = (name, warehouse, origin, slot)
+            moved[key] = moved.get(key, 0) - sign * nano(qty)
     _MOVES.check(session)
 
 

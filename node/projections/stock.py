@@ -18,6 +18,16 @@ costs one row, not one per shift the item ever sold in.
 
 Selling into negative stock is allowed offline; the sale's answer and ``negative()``
 flag it for the supervisor.
+
+Batches and serial numbers are counted the same way, under keys of their own in the
+item column (``stock_keys``: an item code never starts with a control
+character, Frappe strips names): ERPNext's stock ledger per batch and its Serial Nos
+move when a closing consolidates, as Bin does, so a reading of them carries the same
+watermark. Only sales count against them until then: ERPNext gives a batch's units or a
+serial number back for a return only once the return is consolidated (recorded:
+``batch-cases.json``), so ``ledger`` leaves returns out of these keys. A serial number
+is 1 in stock, 0 sold; below 0 it was sold twice (counters cut off from each other), and
+``oversold`` names it.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.projections import projector
 from tillmesh.node.projections.ledger import ADD_PENDING, DROP_PENDING, NANO, nano
+from tillmesh.node.projections.stock_keys import BATCH, SERIAL, TRACKED
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import Raw, raw
@@ -162,8 +173,18 @@ def on_hand(session: Session, item_code: str, warehouse: str) -> OnHand:
     return _on_hand(item_code, warehouse, row[0], row[1])
 
 
-def negative(session: Session, warehouse: str) -> list[OnHand]:
-    """Every item of the warehouse whose on-hand quantity is below zero."""
+def levels(session: Session, keys: list[str], warehouse: str) -> dict[str, Decimal]:
+    """On hand of each of ``keys`` (items, ``batch_key`` or ``serial_key``), in one read."""
+    rows = raw(session).run(
+        "SELECT k.value, b.qty_nano, p.qty_nano FROM json_each(?) k"
+        " LEFT JOIN stock_base b ON b.item_code = k.value AND b.warehouse = ?"
+        " LEFT JOIN stock_pending p ON p.item_code = k.value AND p.warehouse = ?",
+        (json.dumps(keys), warehouse, warehouse))
+    return {key: _on_hand(key, warehouse, base, pending).on_hand
+            for key, base, pending in rows}
+
+
+def _below_zero(session: Session, warehouse: str) -> list[OnHand]:
     sql = raw(session)
     base = dict(sql.run("SELECT item_code, qty_nano FROM stock_base WHERE warehouse = ?",
                         (warehouse,)))
@@ -172,3 +193,22 @@ def negative(session: Session, warehouse: str) -> list[OnHand]:
     levels = (_on_hand(item, warehouse, base.get(item), pending.get(item))
               for item in sorted(set(base) | set(pending)))
     return [level for level in levels if level.negative]
+
+
+def negative(session: Session, warehouse: str) -> list[OnHand]:
+    """Every item of the warehouse whose on-hand quantity is below zero."""
+    return [level for level in _below_zero(session, warehouse)
+            if not level.item_code.startswith(TRACKED)]
+
+
+def oversold(session: Session, warehouse: str) -> dict[str, list[str]]:
+    """Batches sold beyond what they held and serial numbers sold more than once (by
+    counters cut off from each other): ERPNext will refuse the sale delivered last,
+    which then waits in the exceptions queue with ERPNext's reason."""
+    out: dict[str, list[str]] = {"batches": [], "serial_numbers": []}
+    for level in _below_zero(session, warehouse):
+        if level.item_code.startswith(SERIAL):
+            out["serial_numbers"].append(level.item_code.removeprefix(SERIAL))
+        elif level.item_code.startswith(BATCH):
+            out["batches"].append(level.item_code.removeprefix(BATCH))
+    return out

@@ -23,6 +23,7 @@ from tillmesh.node.projections import (  # noqa: F401  (tables and handlers regi
     pos_profile,
     refunds,
     stock,
+    tracking,
     users,
 )
 from tillmesh.node.store import cart_store  # noqa: F401

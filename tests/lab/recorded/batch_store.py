@@ -26,6 +26,7 @@ BATCHES: dict[str, tuple[str, int | None, int]] = {
     "BT-02-A": (FLOUR, None, 20),
     "BT-02-B": (FLOUR, None, 20),
 }
+GROUP = "BT Tracked"
 SERIALS = 8  # of the phone: SN-01-0001 ... received
 
 
@@ -40,11 +41,13 @@ def serial(number: int, suffix: str) -> str:
 def make(insert: Callable[[str, dict[str, Any]], Any], exists: Callable[[str, str], bool], *,
          company: str, price_list: str, warehouse: str, today: date, suffix: str) -> None:
     """The items (once), this run's batches and serial numbers, and their stock."""
+    if not exists("Item Group", GROUP):
+        insert("Item Group", {"item_group_name": GROUP, "parent_item_group": "All Item Groups"})
     for code, (name, price, expiry, batched, serialised) in ITEMS.items():
         if exists("Item", code):
             continue
         insert("Item", {
-            "item_code": code, "item_name": name, "item_group": "Products", "stock_uom": "Nos",
+            "item_code": code, "item_name": name, "item_group": GROUP, "stock_uom": "Nos",
             "is_stock_item": 1, "has_batch_no": int(batched), "has_expiry_date": int(expiry),
             "has_serial_no": int(serialised), "create_new_batch": 0,
             "uoms": [{"uom": "Nos", "conversion_factor": 1}]})

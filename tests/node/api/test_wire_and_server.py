@@ -531,7 +531,8 @@ def test_typed_methods_send_their_params_without_nones(server):
 TYPED_SURFACE = [
     "login", "logout", "lock", "unlock", "whoami", "status",
     "scan", "search_items", "item", "search_customers", "create_customer",
-    "cart_new", "cart_get", "cart_scan", "cart_add", "cart_set_qty", "cart_set_uom",
+    "cart_new", "cart_get", "cart_scan", "cart_add", "cart_set_batch", "item_tracking",
+    "cart_set_qty", "cart_set_uom",
     "cart_line_discount", "cart_set_rate", "cart_discount", "cart_remove",
     "cart_set_customer", "cart_set_coupon", "cart_remove_coupon", "cart_hold", "cart_held",
     "cart_resume", "cart_void",

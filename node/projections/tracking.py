@@ -1,0 +1,133 @@
+"""Which items are sold by batch or by serial number, their batches (with expiry) and
+serial numbers, from the pulled Item, Batch and Serial No documents; and the batches and
+serial numbers a till may sell now, with the store's stock of each (``stock``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Boolean, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tillmesh.node.domain.batches import Batch
+from tillmesh.node.projections import stock
+from tillmesh.node.projections.master_data import indexer
+from tillmesh.node.projections.stock_keys import batch_key, serial_key
+from tillmesh.node.store.base import PROJECTION, Base
+from tillmesh.node.store.raw import raw
+
+
+class TrackedItemRow(Base):
+    """An item sold by batch or by serial number (no row: neither)."""
+
+    __tablename__ = "tracked_items"
+    __table_args__ = {"info": PROJECTION}
+    item_code: Mapped[str] = mapped_column(String(140), primary_key=True)
+    has_batch_no: Mapped[bool] = mapped_column(Boolean)
+    has_serial_no: Mapped[bool] = mapped_column(Boolean)
+
+
+class BatchRow(Base):
+    __tablename__ = "batches"
+    __table_args__ = {"info": PROJECTION}
+    name: Mapped[str] = mapped_column(String(140), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(140), index=True)
+    expiry_date: Mapped[str | None] = mapped_column(String(10))  # ISO date, or none
+    disabled: Mapped[bool] = mapped_column(Boolean)
+
+
+class SerialNumberRow(Base):
+    __tablename__ = "serial_numbers"
+    __table_args__ = {"info": PROJECTION}
+    name: Mapped[str] = mapped_column(String(140), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(140), index=True)
+
+
+def _flag(value: Any) -> bool:
+    return bool(value) and value not in ("0", 0)
+
+
+@indexer("Item")
+def _item(session: Session, name: str, doc: dict[str, Any] | None) -> None:
+    batched = doc is not None and _flag(doc.get("has_batch_no"))
+    serialised = doc is not None and _flag(doc.get("has_serial_no"))
+    sql = raw(session)
+    if batched or serialised:
+        sql.run("INSERT OR REPLACE INTO tracked_items (item_code, has_batch_no, has_serial_no)"
+                " VALUES (?, ?, ?)", (name, int(batched), int(serialised)))
+    else:
+        sql.run("DELETE FROM tracked_items WHERE item_code = ?", (name,))
+
+
+@indexer("Batch")
+def _batch(session: Session, name: str, doc: dict[str, Any] | None) -> None:
+    sql = raw(session)
+    if doc is None or not doc.get("item"):
+        sql.run("DELETE FROM batches WHERE name = ?", (name,))
+        return
+    expiry = str(doc["expiry_date"])[:10] if doc.get("expiry_date") else None
+    sql.run("INSERT OR REPLACE INTO batches (name, item_code, expiry_date, disabled)"
+            " VALUES (?, ?, ?, ?)", (name, str(doc["item"]), expiry,
+                                     int(_flag(doc.get("disabled")))))
+
+
+@indexer("Serial No")
+def _serial(session: Session, name: str, doc: dict[str, Any] | None) -> None:
+    sql = raw(session)
+    if doc is None or not doc.get("item_code"):
+        sql.run("DELETE FROM serial_numbers WHERE name = ?", (name,))
+        return
+    sql.run("INSERT OR REPLACE INTO serial_numbers (name, item_code) VALUES (?, ?)",
+            (name, str(doc["item_code"])))
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def tracking(session: Session, item_code: str) -> tuple[bool, bool]:
+    """(sold by batch, sold by serial number) for an item."""
+    row = raw(session).one("SELECT has_batch_no, has_serial_no FROM tracked_items"
+                           " WHERE item_code = ?", (item_code,))
+    return (False, False) if row is None else (bool(row[0]), bool(row[1]))
+
+
+def batches(session: Session, item_code: str, warehouse: str) -> list[Batch]:
+    """Every batch of the item, with what the store holds of it in ``warehouse``."""
+    rows = raw(session).run("SELECT name, expiry_date, disabled FROM batches"
+                            " WHERE item_code = ? ORDER BY name", (item_code,))
+    held = stock.levels(session, [batch_key(name) for name, _, _ in rows], warehouse)
+    return [Batch(name, item_code, date.fromisoformat(expiry) if expiry else None,
+                  bool(disabled), held[batch_key(name)]) for name, expiry, disabled in rows]
+
+
+def batch(session: Session, name: str, warehouse: str) -> Batch | None:
+    row = raw(session).one("SELECT item_code FROM batches WHERE name = ?", (name,))
+    if row is None:
+        return None
+    return next(b for b in batches(session, str(row[0]), warehouse) if b.name == name)
+
+
+def serial_item(session: Session, serial_no: str) -> str | None:
+    """The item a serial number belongs to, if the store knows it."""
+    row = raw(session).one("SELECT item_code FROM serial_numbers WHERE name = ?", (serial_no,))
+    return None if row is None else str(row[0])
+
+
+def serials(session: Session, names: Sequence[str], warehouse: str,
+            ) -> tuple[dict[str, Any], dict[str, str]]:
+    """({serial: what the store holds of it}, {serial: its item}) of ``names``."""
+    owner = dict(raw(session).run(
+        "SELECT name, item_code FROM serial_numbers WHERE name IN"
+        f" ({', '.join('?' * len(names))})", list(names))) if names else {}
+    held = stock.levels(session, [serial_key(n) for n in names], warehouse)
+    return {n: held[serial_key(n)] for n in names}, owner
+
+
+def in_stock(session: Session, item_code: str, warehouse: str, limit: int) -> list[str]:
+    """Serial numbers of the item the store holds, by name (for a till to offer)."""
+    names = [str(n) for (n,) in raw(session).run(
+        "SELECT name FROM serial_numbers WHERE item_code = ? ORDER BY name", (item_code,))]
+    held = stock.levels(session, [serial_key(n) for n in names], warehouse)
+    return [n for n in names if held[serial_key(n)] >= 1][:limit]
