@@ -4,7 +4,8 @@ It answers what Tillmesh asks of ERPNext as the recorded real ERPNext 15.71 did
 (``shared/erpnext/recorded``, ``tests/lab/recorded``): Frappe's REST list and document API
 (v1 and v2), naming series and client-chosen names, mandatory and link checks, POS
 Opening/Closing Entry, POS Invoice with its totals recomputed as ERPNext computes them and
-its stock, payment and return rules, consolidation in and out of the request with the
+its stock, payment and return rules, batch- and serial-tracked items (Batch, Serial No,
+``get_batch_qty``), consolidation in and out of the request with the
 refusals ERPNext makes there, Frappe's error shapes, and gunicorn's limit on request
 lines. Switches make it a release whose ``/api/resource`` drops client-chosen names, or
 one without API v2. It serves on 127.0.0.1 only, with fault injection for the forwarder's

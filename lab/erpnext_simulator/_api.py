@@ -147,7 +147,7 @@ class Api:
                     and not route.name:  # a document created: ERPNext's time, out of the lock
                 self._throttle.document(route.doctype, _body(request))
             with self._lock:
-                txn = self._site.begin()
+                txn = self._site.begin(_host_url(request))
                 key, result = self._route(txn, request, route)
                 txn.commit()
             if txn.jobs:
@@ -216,6 +216,12 @@ def _token(header: str) -> str | None:
         except (binascii.Error, UnicodeDecodeError):
             return ""
     return None
+
+
+def _host_url(request: Request) -> str:
+    """Frappe's ``get_url`` in a request: the address the client used."""
+    host = request.headers.get("host")
+    return f"http://{host}" if host else ""
 
 
 def _body(request: Request) -> dict[str, Any]:

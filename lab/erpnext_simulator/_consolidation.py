@@ -1,7 +1,8 @@
 """Merging a shift's POS Invoices into consolidated Sales Invoices, as pure functions.
 
 As ERPNext 15.71's POS Invoice Merge Log does it (``pos_invoice_merge_log.py``): one merge
-per customer, in the order customers first appear in ``pos_transactions``, its invoices
+per customer, in the order customers first appear in ``pos_transactions`` (the originals of
+returns of serial or batch numbers before it, one each: :func:`split`), its invoices
 checked before anything of it is merged (:func:`check_invoices`, rule B of
 ``erpnext/NOTES.md``). The customer's sales become one Sales Invoice posted at the posting
 time of the last sale in the list; its returns one credit note per Sales Invoice their
@@ -45,7 +46,7 @@ RoundTotal = Callable[[float], float] | None  # cash rounding; None: rounded tot
 
 @dataclass
 class Batch:
-    """The invoices of one customer, in the closing's order: one merge log."""
+    """Invoices of one customer, in the closing's order: one merge log."""
 
     customer: str
     invoices: list[Doc] = field(default_factory=list)
@@ -67,6 +68,24 @@ def batches(transactions: list[Doc], invoices: Mapping[str, Doc]) -> list[Batch]
         customer = str(invoice.get("customer"))
         by_customer.setdefault(customer, Batch(customer)).invoices.append(invoice)
     return list(by_customer.values())
+
+
+def split(batch: Batch, consolidated: Callable[[str], bool]) -> list[Batch]:
+    """``split_invoices``: the original of each return giving back serial or batch numbers
+    (ERPNext: a row with a bundle), in this merge and not consolidated yet, is merged
+    first on its own, so that its stock is out before the return brings it back; then the
+    rest (recorded: batch-cases.json's closing made three Sales Invoices)."""
+    names = {inv["name"] for inv in batch.invoices}
+    first: list[str] = []
+    for doc in batch.returns:
+        original = str(doc.get("return_against") or "")
+        if original in names and original not in first and not consolidated(original) and any(
+                row.get("serial_no") or row.get("batch_no") for row in doc.get("items") or []):
+            first.append(original)
+    alone = [Batch(batch.customer, [inv for inv in batch.invoices if inv["name"] == name])
+             for name in first]
+    return [*alone, Batch(batch.customer, [inv for inv in batch.invoices
+                                           if inv["name"] not in first])]
 
 
 def check_invoices(batch: Batch, status: Callable[[str], Any]) -> None:

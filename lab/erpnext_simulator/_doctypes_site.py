@@ -14,6 +14,13 @@ SITE_DOCTYPES: dict[str, tuple[str, str]] = {
         parent_account|L|Account|Parent~Account account_type|S tax_rate|F freeze_account|S
         balance_must_be|S lft|I rgt|I old_parent|X disabled|C
     """),
+    "Batch": ("naming=field:batch_id sort=modified order=desc", """
+        disabled|C|||0 batch_id|X!||Batch~ID item|L!|Item|Item parent_batch|L|Batch|Parent~Batch
+        manufacturing_date|D|||Today expiry_date|D supplier|L|Supplier|Supplier
+        reference_doctype|X reference_name|X description|X item_name|X batch_qty|F
+        stock_uom|L|UOM|Batch~UOM qty_to_produce|F produced_qty|F
+        use_batchwise_valuation|C|||0
+    """),
     "Brand": ("naming=field:brand sort=modified order=desc", """
         brand|X!||Brand~Name description|X
     """),
@@ -127,6 +134,13 @@ SITE_DOCTYPES: dict[str, tuple[str, str]] = {
     "Pricing Rule Item Group": ("naming=hash sort=modified order=desc table", """
         item_group|L|Item~Group|Item~Group uom|L|UOM|UOM
     """),
+    "Serial No": ("naming=field:serial_no sort=modified order=desc", """
+        serial_no|X!||Serial~No item_code|L!|Item|Item~Code item_name|X description|X
+        item_group|L|Item~Group|Item~Group brand|L|Brand|Brand warranty_period|I
+        warranty_expiry_date|D amc_expiry_date|D company|L!|Company|Company
+        warehouse|L|Warehouse|Warehouse batch_no|L|Batch|Batch~No purchase_rate|F status|S
+        purchase_document_no|X customer|L|Customer|Customer
+    """),
     "Stock Entry": ("naming=series:MAT-STE-.YYYY.- sort=modified order=desc submittable", """
         naming_series|S|||MAT-STE-.YYYY.- stock_entry_type|X!||Stock~Entry~Type purpose|S
         add_to_transit|C company|L!|Company|Company posting_date|D|||Today
@@ -148,7 +162,8 @@ SITE_DOCTYPES: dict[str, tuple[str, str]] = {
         stock_uom|L!|UOM|Stock~UOM conversion_factor|F!||Conversion~Factor
         sample_quantity|I basic_rate|F additional_cost|F valuation_rate|F
         allow_zero_valuation_rate|C set_basic_rate_manually|C basic_amount|F amount|F
-        use_serial_batch_fields|C expense_account|L|Account|Difference~Account
+        use_serial_batch_fields|C serial_no|X batch_no|L|Batch|Batch~No
+        expense_account|L|Account|Difference~Account
         cost_center|L|Cost~Center|Cost~Center actual_qty|F transferred_qty|F
         allow_alternative_item|C
     """),
@@ -157,7 +172,7 @@ SITE_DOCTYPES: dict[str, tuple[str, str]] = {
         posting_time|M posting_datetime|Z is_adjustment_entry|C voucher_type|X voucher_no|X
         voucher_detail_no|X actual_qty|F qty_after_transaction|F incoming_rate|F
         valuation_rate|F stock_value|F stock_value_difference|F company|L|Company|Company
-        stock_uom|X is_cancelled|C
+        stock_uom|X is_cancelled|C batch_no|X serial_no|X
     """),
     "Stock Settings": ("naming=single sort=modified order=desc single", """
         item_naming_by|X valuation_method|X default_warehouse|X stock_uom|X

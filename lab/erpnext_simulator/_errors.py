@@ -12,6 +12,10 @@
     │   ├── UOMMustBeIntegerError   417, a fraction of a whole-number UOM
     │   ├── StockOverReturnError    417, a return gives back more than was sold
     │   ├── NegativeStockError      417, stock would go below zero when it is booked
+    │   ├── BatchExpiredError       417, a sale from a batch past its expiry date
+    │   ├── BundleError             417, a row's Serial and Batch Bundle refused:
+    │   │   ├── BatchNegativeStockError     a sale of more than its batch holds
+    │   │   └── SerialNoWarehouseError      a serial number not (or no longer) in the warehouse
     │   └── ItemPriceDuplicateItem  417, a second Item Price for the same item and list
     ├── DuplicateEntryError         409, a document with that name exists
     ├── DoesNotExistError           404, no such document or doctype
@@ -23,7 +27,10 @@
     ├── TooManyRequests             429, an injected rate limit
     ├── ServerError                 500, an injected fault (status chosen by the test)
     ├── JSONDecodeError             500, malformed JSON in a query parameter
-    ├── ServerTypeError             500, ERPNext's TypeError on a POS Invoice without paid_amount
+    ├── ServerPythonError           500, a Python error inside ERPNext itself:
+    │   ├── ServerTypeError             its TypeError on a POS Invoice without paid_amount
+    │   └── ServerAttributeError        its AttributeError on a batch return row without
+    │                                   use_serial_batch_fields
     └── UnhandledError              500, a bug in the simulator, answered as Frappe answers one
 
 Bodies of ``/api/resource`` and ``/api/method`` have three shapes, as recorded: most carry
@@ -157,6 +164,27 @@ class NegativeStockError(ValidationError):
     erpnext = True
 
 
+class BatchExpiredError(ValidationError):
+    exc_type = "BatchExpiredError"
+    module = "erpnext.controllers.stock_controller"
+    erpnext = True
+
+
+class BundleError(ValidationError):
+    """Raised by ERPNext's Serial and Batch Bundle of a row."""
+
+    module = "erpnext.stock.doctype.serial_and_batch_bundle.serial_and_batch_bundle"
+    erpnext = True
+
+
+class BatchNegativeStockError(BundleError):
+    exc_type = "BatchNegativeStockError"
+
+
+class SerialNoWarehouseError(BundleError):
+    exc_type = "SerialNoWarehouseError"
+
+
 class ItemPriceDuplicateItem(ValidationError):
     exc_type = "ItemPriceDuplicateItem"
     module = "erpnext.stock.doctype.item_price.item_price"
@@ -255,12 +283,19 @@ class JSONDecodeError(FrappeError):
     without_messages = True
 
 
-class ServerTypeError(FrappeError):
+class ServerPythonError(FrappeError):
     status = 500
-    exc_type = "TypeError"
-    module = ""
+    module = ""  # a builtin exception: `exception` starts with its bare name
     erpnext = True
     without_messages = True
+
+
+class ServerTypeError(ServerPythonError):
+    exc_type = "TypeError"
+
+
+class ServerAttributeError(ServerPythonError):
+    exc_type = "AttributeError"
 
 
 class UnhandledError(FrappeError):

@@ -28,6 +28,7 @@ from tillmesh.lab.erpnext_simulator._consolidation import (
     credit_note_groups,
     merge_log,
     merged_invoice,
+    split,
 )
 from tillmesh.lab.erpnext_simulator._const import BACKGROUND_CONSOLIDATION_FROM
 from tillmesh.lab.erpnext_simulator._documents import row_missing
@@ -76,7 +77,8 @@ def consolidate(txn: Txn, closing: Doc, *, chosen_name: bool = False) -> None:
             raise MandatoryError(message, notes=[message], erpnext=True,
                                  exception="[POS Invoice Merge Log, None]: parent")
         for batch in batches(rows, invoices):
-            _merge(txn, closing, batch)
+            for part in split(batch, lambda name: _status(txn, name) == "Consolidated"):
+                _merge(txn, closing, part)
     except FrappeError as err:
         message = _take_last_message(txn, err)
         name = closing["name"]
@@ -110,7 +112,7 @@ def _mark_failed(txn: Txn, name: str, message: str) -> None:
 
 def _merge(txn: Txn, closing: Doc, batch: Batch) -> None:
     """One customer's merge log: checked, then its Sales Invoice and credit notes."""
-    check_invoices(batch, lambda name: (txn.get("POS Invoice", name) or {}).get("status"))
+    check_invoices(batch, lambda name: _status(txn, name))
     prefix = series_prefix(SALES_INVOICE_SERIES, txn.moment)
     profile = txn.get("POS Profile", closing.get("pos_profile")) or {}
     settings: dict[str, Any] = {"round_total": _rounding(txn, profile, batch),
@@ -150,6 +152,10 @@ def _merge(txn: Txn, closing: Doc, batch: Batch) -> None:
         txn.touch("POS Invoice", edited)
 
 
+def _status(txn: Txn, invoice: str) -> Any:
+    return (txn.get("POS Invoice", invoice) or {}).get("status")
+
+
 def _rounding(txn: Txn, profile: Doc, batch: Batch) -> RoundTotal:
     """The merged invoice's cash rounding: the POS Profile may disable it."""
     if cint(profile.get("disable_rounded_total")):
@@ -178,8 +184,7 @@ def _book(txn: Txn, invoice: Doc, name: str, *, outgoing: bool) -> str:
         item = txn.get("Item", row.get("item_code")) or {}
         if cint(item.get("is_stock_item", 1)) and row.get("warehouse"):
             qty = abs(flt(row.get("stock_qty")))
-            moves.append(Move(row["item_code"], row["warehouse"], -qty if outgoing else qty,
-                              row.get("name")))
+            moves.append(Move.of_row(row, row["warehouse"], -qty if outgoing else qty))
     post(txn, "Sales Invoice", name, moves,
          posting_moment(doc["posting_date"], doc["posting_time"]), doc.get("company"))
     return name

@@ -6,8 +6,8 @@ at 0), every amount recomputed from the lines as ERPNext does (``_pos_totals``: 
 a client sends are not kept), the order of checks and their exact messages, the payment
 rules (``_pos_payments``), the stock check against Bin minus unconsolidated POS sales (per
 row, without a lock), and returns limited per original row through ``pos_invoice_item``;
-coupons (``_coupons``); loyalty points earned and redeemed (``_loyalty``). Left out:
-pricing rules, serial and batch numbers, other currencies.
+coupons (``_coupons``); loyalty points earned and redeemed (``_loyalty``); batch and
+serial numbers (``_pos_batches``). Left out: pricing rules, other currencies.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import copy
 from typing import Any
 
 from tillmesh.lab.erpnext_simulator import _loyalty as loyalty
-from tillmesh.lab.erpnext_simulator import _pos_payments
+from tillmesh.lab.erpnext_simulator import _pos_batches, _pos_payments
 from tillmesh.lab.erpnext_simulator._const import QTY_EPSILON
 from tillmesh.lab.erpnext_simulator._controller import Controller
 from tillmesh.lab.erpnext_simulator._coupons import check_coupon, count_use
@@ -149,6 +149,7 @@ class PosInvoice(Controller):
                     * flt(row["conversion_factor"])
             row["price_list_rate"] = money(price)
         row["actual_qty"] = bin_qty(txn, row["item_code"], row.get("warehouse") or "")
+        _pos_batches.pick(txn, doc, row)
 
     def validate(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
         if not cint(doc.get("is_pos")):
@@ -158,6 +159,7 @@ class PosInvoice(Controller):
             _validate_not_zero(doc)
         if cint(doc.get("is_return")):
             self._validate_return(txn, doc)
+        _pos_batches.check_expiry(txn, doc)
         profile_name = doc.get("pos_profile")
         if not any(e.get("pos_profile") == profile_name and e.get("status") == "Open"
                    and e.get("docstatus") == 1 for e in txn.all("POS Opening Entry")):
@@ -248,6 +250,7 @@ class PosInvoice(Controller):
     def on_submit(self, txn: Txn, doc: Doc, *, chosen_name: bool) -> None:
         # Recorded: the original keeps status Paid when a return is submitted against it.
         doc["status"] = "Return" if cint(doc.get("is_return")) else "Paid"
+        _pos_batches.check_on_submit(txn, doc)
         if doc.get("coupon_code"):
             count_use(txn, doc)
         loyalty.on_submit(txn, doc)

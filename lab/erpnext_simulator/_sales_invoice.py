@@ -91,8 +91,7 @@ class SalesInvoice(Controller):
             if cint(doc.get("update_stock")) and cint(item.get("is_stock_item", 1)) \
                     and row.get("warehouse"):
                 qty = abs(flt(row.get("stock_qty")))
-                moves.append(Move(row["item_code"], row["warehouse"],
-                                  -qty if outgoing else qty, row.get("name")))
+                moves.append(Move.of_row(row, row["warehouse"], -qty if outgoing else qty))
         post(txn, "Sales Invoice", doc["name"], moves,
              posting_moment(doc["posting_date"], doc["posting_time"]), doc.get("company"))
         # The insert answers "Draft" (recorded): ERPNext sets the status after it built

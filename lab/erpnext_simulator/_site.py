@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from tillmesh.lab.erpnext_simulator._batches import Batch, get_batch_qty
 from tillmesh.lab.erpnext_simulator._clock import Clock, stored_time
 from tillmesh.lab.erpnext_simulator._controller import BASE, Controller
 from tillmesh.lab.erpnext_simulator._coupons import CouponCode
@@ -56,11 +57,12 @@ CONTROLLERS: dict[str, Controller] = {
     "POS Invoice": PosInvoice(), "POS Opening Entry": PosOpeningEntry(),
     "POS Closing Entry": PosClosingEntry(), "Stock Entry": StockEntry(), "Item": Item(),
     "Item Price": ItemPrice(), "Custom Field": CustomField(), "Sales Invoice": SalesInvoice(),
-    "Coupon Code": CouponCode(),
+    "Coupon Code": CouponCode(), "Batch": Batch(),
     **TREES,
 }
 _POS = "erpnext.accounts.doctype.pos_invoice.pos_invoice."
 _CLOSING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry."
+_BATCH = "erpnext.stock.doctype.batch.batch."
 # Links Frappe does not hold against a delete (ERPNext removes or tolerates these rows).
 _IGNORED_ON_DELETE = ("Deleted Document", "Stock Ledger Entry", "Bin")
 Method = Callable[["Site", Txn, dict[str, Any]], Any]
@@ -76,12 +78,14 @@ class Site:
         self._last = datetime.min
         self.lister = Lister(self.store, self.registry)
 
-    def begin(self) -> Txn:
+    def begin(self, host_url: str = "") -> Txn:
         """A unit of work at the next site-local moment (strictly after the previous one,
-        so that ``modified`` orders every change)."""
+        so that ``modified`` orders every change); ``host_url``: where the request came
+        in, which Frappe's links in messages name."""
         now = self.clock.now()
         self._last = now if now > self._last else self._last + timedelta(microseconds=1)
-        return Txn(self.store, self.registry, now=self._last, user=self.user, rng=self.rng)
+        return Txn(self.store, self.registry, now=self._last, user=self.user, rng=self.rng,
+                   host_url=host_url)
 
     def controller(self, doctype: str) -> Controller:
         return CONTROLLERS.get(doctype, BASE)
@@ -289,6 +293,7 @@ METHODS: dict[str, Method] = {
     _POS + "make_sales_return": lambda site, txn, a: make_sales_return(
         txn, str(a.get("source_name"))),
     _CLOSING + "get_pos_invoices": lambda site, txn, a: get_pos_invoices(txn, a),
+    _BATCH + "get_batch_qty": lambda site, txn, a: get_batch_qty(txn, a),
     "frappe.client.cancel": _cancel,
     "frappe.auth.get_logged_user": lambda site, txn, a: txn.user,
 }

@@ -5,7 +5,9 @@ sum of all rows. A voucher booked at moment T is checked against the stock at T 
 or before T) and against every later row, as ERPNext's ``update_entries_after`` does: a
 row that would take the quantity below zero is recorded as a shortfall and not applied,
 and the error names the largest single shortfall. That is why a consolidation of six
-one-unit sales with three in stock reads "1.0 units … needed" (as recorded).
+one-unit sales with three in stock reads "1.0 units … needed" (as recorded). A move may
+name a batch and serial numbers; their rows carry them, and ``_batches`` restates the
+batches and serial numbers a booking or cancellation touched.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from tillmesh.lab.erpnext_simulator._batches import restate, serial_list
 from tillmesh.lab.erpnext_simulator._clock import (
     fmt_date,
     fmt_datetime,
@@ -43,6 +46,14 @@ class Move:
     warehouse: str
     qty: float  # stock UOM; negative: out of the warehouse
     detail: str | None = None  # the voucher row it comes from
+    batch_no: str | None = None
+    serial_nos: tuple[str, ...] = ()
+
+    @classmethod
+    def of_row(cls, row: Doc, warehouse: str, qty: float) -> Move:
+        """A voucher row's move, with the batch and serial numbers the row names."""
+        return cls(row["item_code"], warehouse, qty, row.get("name"),
+                   row.get("batch_no") or None, tuple(serial_list(row.get("serial_no"))))
 
 
 def shortfalls(before: float, moves: Iterable[float], later: Iterable[float]) -> list[float]:
@@ -86,7 +97,7 @@ def _desk_link(doctype: str, name: str, title: str | None = None) -> str:
     return f'<a href="/app/Form/{doctype}/{name}" style="font-weight: bold;">{text}</a>'
 
 
-def _negative_stock_allowed(txn: Txn, item_code: str) -> bool:
+def negative_stock_allowed(txn: Txn, item_code: str) -> bool:
     settings = txn.get("Stock Settings", "Stock Settings") or {}
     item = txn.get("Item", item_code) or {}
     return bool(cint(settings.get("allow_negative_stock")) or
@@ -105,23 +116,26 @@ def post(txn: Txn, voucher_type: str, voucher_no: str, moves: list[Move], at: da
         before = sum(flt(r["actual_qty"]) for r in rows if r["posting_datetime"] <= stamp)
         later = [r for r in rows if r["posting_datetime"] > stamp]
         found = shortfalls(before, (m.qty for m in group), (flt(r["actual_qty"]) for r in later))
-        if found and not _negative_stock_allowed(txn, item_code):
+        if found and not negative_stock_allowed(txn, item_code):
             item = txn.get("Item", item_code) or {}
             raise NegativeStockError(
                 f"<strong>{abs(min(found))}</strong> units of "
                 f"{_desk_link('Item', item_code, item.get('item_name'))} needed in "
                 f"{_desk_link('Warehouse', warehouse)} to complete this transaction.")
+    entries = []
     for move in moves:
         item = txn.get("Item", move.item_code) or {}
-        txn.create("Stock Ledger Entry", {
+        entries.append(txn.create("Stock Ledger Entry", {
             "item_code": move.item_code, "warehouse": move.warehouse,
             "posting_date": fmt_date(at), "posting_time": fmt_time(at),
             "posting_datetime": stamp, "voucher_type": voucher_type, "voucher_no": voucher_no,
             "voucher_detail_no": move.detail, "actual_qty": move.qty, "company": company,
-            "stock_uom": item.get("stock_uom"), "is_cancelled": 0})
+            "stock_uom": item.get("stock_uom"), "is_cancelled": 0,
+            "batch_no": move.batch_no, "serial_no": "\n".join(move.serial_nos) or None}))
         add_to_bin(txn, move.item_code, move.warehouse, move.qty)
     for item_code, warehouse in groups:
         _restate(txn, item_code, warehouse)
+    restate(txn, entries)
 
 
 def _restate(txn: Txn, item_code: str, warehouse: str) -> None:
@@ -148,6 +162,7 @@ def add_to_bin(txn: Txn, item_code: str, warehouse: str, qty: float) -> None:
 
 def unpost(txn: Txn, voucher_type: str, voucher_no: str) -> None:
     """Cancel a voucher's ledger rows (ERPNext marks them cancelled) and undo the Bins."""
+    cancelled = []
     for row in list(txn.all("Stock Ledger Entry")):
         if (row.get("voucher_type"), row.get("voucher_no")) != (voucher_type, voucher_no) \
                 or row.get("is_cancelled"):
@@ -155,6 +170,8 @@ def unpost(txn: Txn, voucher_type: str, voucher_no: str) -> None:
         txn.edit("Stock Ledger Entry", row["name"])["is_cancelled"] = 1
         add_to_bin(txn, row["item_code"], row["warehouse"], -flt(row["actual_qty"]))
         _restate(txn, row["item_code"], row["warehouse"])
+        cancelled.append(row)
+    restate(txn, cancelled)
 
 
 def reconcile(txn: Txn, item_code: str, warehouse: str, qty: float, at: datetime) -> None:
@@ -167,7 +184,8 @@ def reconcile(txn: Txn, item_code: str, warehouse: str, qty: float, at: datetime
 
 
 class StockEntry(Controller):
-    """Material Receipt, Issue and Transfer; stock moves when the entry is submitted."""
+    """Material Receipt, Issue and Transfer; stock moves when the entry is submitted, with
+    the batch or serial numbers its rows name (``use_serial_batch_fields``)."""
 
     def fill(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
         doc.setdefault("purpose", doc.get("stock_entry_type"))
@@ -212,9 +230,9 @@ class StockEntry(Controller):
         for row in doc.get("items") or []:
             qty = flt(row.get("transfer_qty"))
             if row.get("s_warehouse"):
-                moves.append(Move(row["item_code"], row["s_warehouse"], -qty, row.get("name")))
+                moves.append(Move.of_row(row, row["s_warehouse"], -qty))
             if row.get("t_warehouse"):
-                moves.append(Move(row["item_code"], row["t_warehouse"], qty, row.get("name")))
+                moves.append(Move.of_row(row, row["t_warehouse"], qty))
         at = posting_moment(doc["posting_date"], doc["posting_time"])
         post(txn, "Stock Entry", doc["name"], moves, at, doc.get("company"))
 

@@ -31,7 +31,7 @@ from tillmesh.lab.erpnext_simulator._store import Doc, Store
 
 class Txn:
     def __init__(self, store: Store, registry: Registry, *, now: datetime, user: str,
-                 rng: random.Random) -> None:
+                 rng: random.Random, host_url: str = "") -> None:
         self.store = store
         self.registry = registry
         self.moment = now
@@ -40,6 +40,7 @@ class Txn:
         self.time = fmt_time(now)
         self.user = user
         self.rng = rng
+        self.host_url = host_url  # how the client reached the site: links in messages
         self.notes: list[dict[str, Any]] = []  # Frappe's msgprints, for _server_messages
         self.jobs: list[str] = []  # POS Closing Entries to consolidate in the background
         self.after_commit: list[Callable[[], None]] = []  # effects outside the store
