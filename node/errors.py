@@ -111,6 +111,20 @@ class PaymentError(ValidationError):
     code = "payment"
 
 
+class BatchError(ValidationError):
+    """A batch or serial number a sale cannot take (``domain.batches``); the message says
+    what to do."""
+
+    code = "batch_refused"
+
+
+class SerialNeeded(ValidationError):
+    """A serial-tracked item was scanned or added without its serial number: the till
+    asks for it (``item_code`` and ``item_name`` in the details)."""
+
+    code = "serial_needed"
+
+
 class ReturnError(ValidationError):
     code = "return"
 

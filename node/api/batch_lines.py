@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tillmesh.node.domain import batches
-from tillmesh.node.domain.batches import BatchError, SerialNeeded
 from tillmesh.node.domain.cart import Cart, Line
+from tillmesh.node.errors import BatchError, SerialNeeded
 from tillmesh.node.projections import tracking
 
 

@@ -22,20 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from tillmesh.node.errors import ValidationError
-
-
-class BatchError(ValidationError):
-    """A batch or serial number this sale cannot take; the message says what to do."""
-
-    code = "batch_refused"
-
-
-class SerialNeeded(ValidationError):
-    """A serial-tracked item was scanned or added without its serial number: the till
-    asks for it (``item_code`` and ``item_name`` in the details)."""
-
-    code = "serial_needed"
+from tillmesh.node.errors import BatchError
 
 
 @dataclass(frozen=True)

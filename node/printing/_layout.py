@@ -6,11 +6,12 @@ most ``width // 2``; the ESC/POS adapter only styles and sends what is here.
 
 A sale receipt, top to bottom: logo, store header, REFUND / COPY marks, invoice number,
 date and time (store time), cashier, counter; each item (its name wrapped, the
-promotions that priced it, then qty x price = amount, then its discount); the customer's
-coupon; subtotal, invoice discount, every tax row not included in the prices (they add
-up to the total), grand total, the rounding adjustment and rounded total if any, the
-total due in big letters, then the VAT per rate (rate, net, tax, gross:
-``node.domain.totals.vat_per_rate_of``, whose gross adds up to the total due); the
+promotions that priced it, its batch and expiry or serial numbers, then qty x price =
+amount, then its discount); the customer's coupon; subtotal, invoice discount, every
+tax row not included in the prices (they add up to the total), grand total, the
+rounding adjustment and rounded total if any, the total due in big letters, then the
+VAT per rate (rate, net, tax, gross: ``node.domain.totals.vat_per_rate_of``, whose
+gross adds up to the total due); the
 payments per mode of payment and in points; the change; a member's points earned and
 balance; a QR code of the invoice number; the footer. Every amount is the recorded one
 (the invoice body as ERPNext receives it), formatted with two decimals, never
@@ -32,7 +33,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -242,6 +243,13 @@ def _item(b: _Blocks, item: Mapping[str, Any]) -> None:
     uom = clean(item.get("uom") or "")
     for promotion in item.get("promotions") or ():  # the Pricing Rules that priced it
         b.text(f"{INDENT}{clean(promotion)}")
+    if item.get("batch_no"):  # a pharmacy's recall names the batch
+        b.text(f"{INDENT}Batch {clean(item['batch_no'])}")
+        if item.get("batch_expiry"):
+            expiry = date.fromisoformat(str(item["batch_expiry"]))
+            b.text(f"{INDENT}Exp. {expiry.strftime('%d.%m.%Y')}")
+    for serial in str(item.get("serial_no") or "").split():
+        b.text(f"{INDENT}S/N {clean(serial)}")
     if listed_rate <= rate:  # no discount (or a margin): the recorded line as it is
         b.pair(f"{number(qty)} {uom} x {money(rate)}", money(amount), indent=INDENT)
         return

@@ -106,6 +106,17 @@ def test_a_promotion_is_named_on_its_line_and_a_free_item_is_not_a_cart_line():
     assert [ln.free for ln in view.lines] == [False, True]
 
 
+def test_a_lines_batch_with_its_expiry_or_its_serial_numbers_show_after_its_name():
+    batch = {**CART["lines"][0], "batch_no": "M-118", "batch_expiry": "2026-12-24",
+             "promotions": ["Milk 10%"]}
+    loose = {**CART["lines"][0], "batch_no": "M-200", "batch_expiry": None}
+    phone = {**CART["lines"][0], "item_name": "Phone X1", "serial_no": "P-1\nP-2"}
+    view = CartView.from_api({**CART, "lines": [batch, loose, phone]})
+    assert [COLUMNS[0].text(ln) for ln in view.lines] == [
+        "Alpenhof Whole Milk 1l · batch M-118, best before 24.12.2026 · Milk 10%",
+        "Alpenhof Whole Milk 1l · batch M-200", "Phone X1 · S/N P-1, P-2"]
+
+
 def test_a_coupon_shows_with_its_promotion_and_a_malformed_one_not_at_all():
     view = CartView.from_api({**CART, "coupon": {"name": "Milk week", "code": "MILK10",
                                                  "promotion": "Milk 10%"}})

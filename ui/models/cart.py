@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from tillmesh.ui.const import BARCODE_LENGTHS
 from tillmesh.ui.models.money import ZERO, dec, money, qty
+
+
+def shown_date(iso: str) -> str:
+    """An ISO date as the store reads dates (31.12.2026)."""
+    return date.fromisoformat(iso[:10]).strftime("%d.%m.%Y")
 
 
 def looks_scanned(text: str) -> bool:
@@ -38,6 +44,9 @@ class CartLine:
     amount: Decimal
     promotions: tuple[str, ...] = ()  # the Pricing Rules that priced it
     not_applied: tuple[str, ...] = ()  # rules on the item this counter cannot apply
+    batch_no: str = ""  # the batch the line sells from
+    batch_expiry: str = ""  # its expiry date (ISO), if it has one
+    serial_no: str = ""  # its serial numbers, one per line
 
     @classmethod
     def from_api(cls, row: Mapping[str, Any]) -> CartLine:
@@ -53,6 +62,9 @@ class CartLine:
             amount=dec(row.get("amount")),
             promotions=tuple(str(p) for p in row.get("promotions") or ()),
             not_applied=tuple(str(p) for p in row.get("not_applied") or ()),
+            batch_no=str(row.get("batch_no") or ""),
+            batch_expiry=str(row.get("batch_expiry") or ""),
+            serial_no=str(row.get("serial_no") or ""),
         )
 
     @property
@@ -61,10 +73,20 @@ class CartLine:
         return self.index < 0
 
     @property
+    def tracked(self) -> str:
+        """Its batch and expiry date, or its serial numbers, as the line shows them."""
+        if self.serial_no:
+            return "S/N " + ", ".join(self.serial_no.split())
+        if not self.batch_no:
+            return ""
+        expiry = self.batch_expiry and f", best before {shown_date(self.batch_expiry)}"
+        return f"batch {self.batch_no}{expiry}"
+
+    @property
     def described(self) -> str:
-        """The item's name, the promotions that priced it, and those this counter
-        cannot apply."""
-        return " · ".join((self.item_name, *self.promotions,
+        """The item's name, its batch or serial numbers, the promotions that priced it,
+        and those this counter cannot apply."""
+        return " · ".join((self.item_name, *filter(None, (self.tracked,)), *self.promotions,
                            *(f"not applied here: {p}" for p in self.not_applied)))
 
     @property

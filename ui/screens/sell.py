@@ -34,7 +34,13 @@ from tillmesh.ui.const import (
     SEARCH_LIMIT,
 )
 from tillmesh.ui.context import Context
-from tillmesh.ui.models.cart import CartLine, CartView, looks_scanned, selection_after
+from tillmesh.ui.models.cart import (
+    CartLine,
+    CartView,
+    looks_scanned,
+    selection_after,
+    shown_date,
+)
 from tillmesh.ui.models.money import ZERO, dec, money, qty, with_symbol
 from tillmesh.ui.screens import dialogs
 from tillmesh.ui.screens.cart_table import CartTableModel
@@ -88,6 +94,7 @@ class SellScreen(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
         line_buttons = row(button("Qty  F3", self.change_qty), button("UOM", self.change_uom),
+                           button("Batch", self.change_batch),
                            button("Discount  F4", self.discount),
                            button("Remove  Del", self.remove_line, kind="danger"))
         left = QVBoxLayout()
@@ -218,8 +225,22 @@ class SellScreen(QWidget):
         # Any change of the lines may take the cart's effective discount above the
         # cashier's limit: the node then asks for a supervisor's PIN.
         self.ctx.call(method, {"cart_id": self.cart_id, **params}, self.apply,
-                      approvable=True)
+                      approvable=True, on_error=self._ask_serial)
         self.focus_scan()
+
+    def _ask_serial(self, exc: TillmeshError) -> bool:
+        """A serial-tracked item came without its serial number: ask for it (typed, or
+        scanned from the unit's label into the dialog's field), then add that unit."""
+        if exc.code != "serial_needed":
+            return False
+        code, name = str(exc.details.get("item_code")), str(exc.details.get("item_name"))
+        dialog = dialogs.EntryDialog(self, "Serial number",
+                                     f"Scan or type the serial number of {name}", kind="text")
+        dialog.setObjectName("serialDialog")
+        dialog.chosen.connect(lambda serial: self._edit(
+            "cart_add", {"item_code": code, "serial_no": serial}))
+        dialogs.show(self.ctx, dialog)
+        return True
 
     # --- scanning and searching -------------------------------------------------------------
 
@@ -241,6 +262,8 @@ class SellScreen(QWidget):
         self.focus_scan()
 
     def _scan_refused(self, exc: TillmeshError) -> bool:
+        if self._ask_serial(exc):
+            return True
         self._scan_error = exc.message
         return False  # the sink shows it
 
@@ -357,6 +380,31 @@ class SellScreen(QWidget):
             dialogs.show(self.ctx, dialog)
 
         self.ctx.call("item", {"item_code": line.item_code}, offer)
+
+    def change_batch(self) -> None:
+        """Sell the selected line from another batch: those that may sell it, first
+        expiry first, with what each has left."""
+        line = self.selected_line()
+        if line is None:
+            return
+        if not line.batch_no:
+            self.ctx.notify(f"{line.item_name} is not sold by batch", "warn")
+            return
+
+        def offer(tracking: Any) -> None:
+            choices = [(f"{b['batch_no']}   best before "
+                        f"{shown_date(b['expiry_date']) if b['expiry_date'] else '-'}   "
+                        f"{qty(dec(b['available']))} left", b["batch_no"])
+                       for b in tracking["batches"] if not b["expired"] and not b["disabled"]
+                       and dec(b["available"]) > 0 and b["batch_no"] != line.batch_no]
+            dialog = dialogs.ChoiceDialog(self, f"Sell {line.item_name} from batch", choices,
+                                          empty="No other batch of it may be sold")
+            dialog.setObjectName("batchDialog")
+            dialog.chosen.connect(lambda batch: self._edit(
+                "cart_set_batch", {"line": line.index, "batch_no": batch}))
+            dialogs.show(self.ctx, dialog)
+
+        self.ctx.call("item_tracking", {"item_code": line.item_code}, offer)
 
     def discount(self) -> None:
         line = self.selected_line(required=False)

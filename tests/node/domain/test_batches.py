@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 from tillmesh.node.domain.batches import (
     Batch,
-    BatchError,
     check,
     check_serials,
     pick,
     serial_numbers,
     serial_text,
 )
+from tillmesh.node.errors import BatchError
 
 D = Decimal
 TODAY = date(2026, 12, 5)

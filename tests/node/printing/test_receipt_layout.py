@@ -123,6 +123,16 @@ def test_a_coupon_prints_under_the_items_and_its_promotion_on_the_line():
         "  Discount 10%             -4.00", "Coupon    WINE10", RULE * 32]
 
 
+def test_a_batch_with_its_expiry_and_serial_numbers_print_on_their_lines():
+    wine = {**sale()["items"][0], "batch_no": "W-2026-11", "batch_expiry": "2027-03-31"}
+    phone = {**sale()["items"][0], "item_name": "Phone X1", "serial_no": "P-1\nP-2"}
+    text = lines(sale_receipt(sale(items=[wine, phone]), style(32), counter="C01"))
+    start = text.index("Red Wine 0.75l")
+    assert text[start:start + 3] == ["Red Wine 0.75l", "  Batch W-2026-11", "  Exp. 31.03.2027"]
+    start = text.index("Phone X1")
+    assert text[start:start + 3] == ["Phone X1", "  S/N P-1", "  S/N P-2"]
+
+
 def test_a_return_prints_as_a_refund_of_the_original():
     body = sale(invoice="C01-2026-000002", is_return=1, return_against="C01-2026-000001",
                 items=[item("Apples", "-0.754", "2.49", "-1.88", uom="Kg", net="-1.76")],
