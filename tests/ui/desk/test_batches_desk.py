@@ -7,6 +7,7 @@ Both readable at the till's size."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -46,8 +47,9 @@ STORE: list[tuple[str, dict[str, Any]]] = [
     ("Batch", {"name": "SY-1299", "item": "SYRUP", "expiry_date": "2099-12-31"}),
     ("Serial No", {"name": "PX1-000417", "item_code": "PHONE"}),
 ]
-HELD = {"SYRUP": 30, batch_key("SY-OLD"): 5, batch_key("SY-0924"): 5,
-        batch_key("SY-1299"): 20, "PHONE": 1, serial_key("PX1-000417"): 1}
+HELD = {key: Decimal(qty) for key, qty in (
+    ("SYRUP", 30), (batch_key("SY-OLD"), 5), (batch_key("SY-0924"), 5),
+    (batch_key("SY-1299"), 20), ("PHONE", 1), (serial_key("PX1-000417"), 1))}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,7 @@ def node(nodes: Nodes) -> NodeProcess:
     with log.transaction() as tx:
         for doctype, doc in STORE:
             tx.append("master.upserted", upserted_body(doctype, doc, MODIFIED))
-        tx.append(BASE, base_body(WAREHOUSE, {k: v for k, v in HELD.items()}, [],
+        tx.append(BASE, base_body(WAREHOUSE, HELD, [],
                                   "2026-12-05T08:00:00+00:00"))
     log.engine.dispose()
     return nodes.start(data_dir)
