@@ -61,11 +61,14 @@ def batch_stock(txn: Txn, batch_no: str) -> dict[str, float]:
     return {warehouse: quantity(qty) for warehouse, qty in found.items()}
 
 
-def _serial_place(txn: Txn, item_code: str, serial: str) -> str | None:
-    """The warehouse a serial number's live ledger rows leave it in, if any."""
+def serial_place(txn: Txn, item_code: str, serial: str, as_of: str | None = None) -> str | None:
+    """The warehouse a serial number's live ledger rows leave it in, if any; ``as_of`` a
+    posting datetime, only the rows posted up to it (what ERPNext checks a sale against:
+    a row posted later does not count, even if it was booked before)."""
     count: dict[str, int] = {}
     for row in txn.find(LEDGER, "item_code", item_code):
-        if not row.get("is_cancelled") and serial in serial_list(row.get("serial_no")):
+        if not row.get("is_cancelled") and serial in serial_list(row.get("serial_no")) \
+                and (as_of is None or row["posting_datetime"] <= as_of):
             count[row["warehouse"]] = count.get(row["warehouse"], 0) + (
                 1 if flt(row["actual_qty"]) > 0 else -1)
     return next((warehouse for warehouse, n in count.items() if n > 0), None)
@@ -82,7 +85,7 @@ def restate(txn: Txn, entries: Iterable[Doc]) -> None:
         txn.touch("Batch", batch)
     for entry in entries:
         for serial in serial_list(entry.get("serial_no")):
-            warehouse = _serial_place(txn, entry["item_code"], serial)
+            warehouse = serial_place(txn, entry["item_code"], serial)
             state = {"warehouse": warehouse, "status": "Active" if warehouse else "Delivered"}
             if txn.exists("Serial No", serial):
                 txn.edit("Serial No", serial).update(state)  # modified stays (recorded)

@@ -250,7 +250,7 @@ class PosInvoice(Controller):
     def on_submit(self, txn: Txn, doc: Doc, *, chosen_name: bool) -> None:
         # Recorded: the original keeps status Paid when a return is submitted against it.
         doc["status"] = "Return" if cint(doc.get("is_return")) else "Paid"
-        _pos_batches.check_on_submit(txn, doc)
+        _pos_batches.check_on_submit(txn, doc, chosen_name=chosen_name)
         if doc.get("coupon_code"):
             count_use(txn, doc)
         loyalty.on_submit(txn, doc)

@@ -28,7 +28,7 @@ from tillmesh.node.domain.const import MAX_NAME_CHARS
 from tillmesh.node.domain.loyalty import LoyaltyError, Member, check_redemption
 from tillmesh.node.domain.money import FLOAT_PRECISION, ZERO, flt, to_decimal
 from tillmesh.node.domain.pos_context import PosContext
-from tillmesh.node.domain.roles import Action, Authorization
+from tillmesh.node.domain.roles import Action, Authorization, Role
 from tillmesh.node.domain.sale import (
     Tender,
     check_payments,
@@ -415,6 +415,16 @@ async def cart_set_batch(node: Node, caller: Caller, cart_id: str, line: int,
         return cart.set_batch(line, chosen.batch_no, chosen.batch_expiry)
 
     return await edit(node, caller, cart_id, change, selling=True)
+
+
+@api_method(roles=(Role.SUPERVISOR, Role.ADMIN))
+def stock_flagged(node: Node, caller: Caller) -> dict[str, Any]:
+    """What the store sold beyond its stock, for a supervisor to settle in ERPNext: serial
+    numbers sold more often than taken back (with the sales; ERPNext may have taken both),
+    and batches sold beyond what they held (until ERPNext's next reading)."""
+    with node.read() as s:
+        over = stock.oversold(s, node.context(s).warehouse)
+        return {"serial_numbers": tracking.sold_twice(s), "batches": over["batches"]}
 
 
 @api_method()

@@ -200,6 +200,9 @@ class _Base(Generic[R]):
     def item_tracking(self, item_code: str) -> R:
         return self._send("item_tracking", item_code=item_code)
 
+    def stock_flagged(self) -> R:
+        return self._send("stock_flagged")
+
     def cart_set_qty(self, cart_id: str, line: int, qty: Number) -> R:
         return self._send("cart_set_qty", cart_id=cart_id, line=line, qty=qty)
 

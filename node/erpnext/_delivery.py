@@ -112,6 +112,16 @@ def insert(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -
 
 
 _OVERSPENT = "You don't have enough Loyalty Points to redeem"  # ERPNext 15's words
+# ERPNext 15's refusals of a unit or a batch already sold (recorded: batch-cases.json),
+# and what a supervisor does about them
+_SOLD_OUT = {
+    "SerialNoWarehouseError": "this serial number was sold twice (counters cut off from each"
+    " other, or it left the warehouse in ERPNext): check the unit the customer took, sell"
+    " that serial number in ERPNext or correct its stock there, then retry or resolve",
+    "BatchNegativeStockError": "this batch was sold beyond what ERPNext holds (counters cut off"
+    " from each other, or stock moved in ERPNext): book the units from the batch they came"
+    " from in ERPNext (or receive the missing stock), then retry or resolve",
+}
 
 
 def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome:
@@ -127,6 +137,10 @@ def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome
                           " refused): collect the points' worth from the customer or book"
                           " it otherwise, then resolve", stage=refused.stage,
                           status=refused.status, exc_type=refused.exc_type) from refused
+        if refused.exc_type in _SOLD_OUT:
+            raise Refused(f"{refused.message}: {_SOLD_OUT[refused.exc_type]}",
+                          stage=refused.stage, status=refused.status,
+                          exc_type=refused.exc_type) from refused
         if not doc.get("coupon_code") or refused.stage != "insert" \
                 or not coupons.refused_link(refused.message):
             raise

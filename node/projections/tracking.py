@@ -1,6 +1,13 @@
 """Which items are sold by batch or by serial number, their batches (with expiry) and
-serial numbers, from the pulled Item, Batch and Serial No documents; and the batches and
-serial numbers a till may sell now, with the store's stock of each (``stock``)."""
+serial numbers, from the pulled Item, Batch and Serial No documents; the batches and
+serial numbers a till may sell now, with the store's stock of each (``stock``); and the
+serial numbers the store sold more often than it took them back.
+
+A serial number sold by two counters cut off from each other is flagged for good, not
+only while the stock count is below zero: ERPNext 15 may take both sales (recorded: a
+sale delivered after another counter's closing consolidated the same unit, but posted
+before it, passed ERPNext's check as of its own posting time), and once both closings
+are consolidated the stock count reads 0 again."""
 
 from __future__ import annotations
 
@@ -8,14 +15,16 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from tillmesh.node.domain.batches import Batch
-from tillmesh.node.projections import stock
+from tillmesh.node.domain.batches import Batch, serial_numbers
+from tillmesh.node.projections import projector, stock
+from tillmesh.node.projections.ledger import RETURNED, SUBMITTED
 from tillmesh.node.projections.master_data import indexer
 from tillmesh.node.projections.stock_keys import batch_key, serial_key
 from tillmesh.node.store.base import PROJECTION, Base
+from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import raw
 
 
@@ -38,6 +47,17 @@ class BatchRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean)
 
 
+class SerialSaleRow(Base):
+    """A serial number on a sale (+1) or a return (-1)."""
+
+    __tablename__ = "serial_sales"
+    __table_args__ = {"info": PROJECTION}
+    serial_no: Mapped[str] = mapped_column(String(140), primary_key=True)
+    invoice: Mapped[str] = mapped_column(String(40), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(140))
+    way: Mapped[int] = mapped_column(Integer)
+
+
 class SerialNumberRow(Base):
     __tablename__ = "serial_numbers"
     __table_args__ = {"info": PROJECTION}
@@ -47,6 +67,16 @@ class SerialNumberRow(Base):
 
 def _flag(value: Any) -> bool:
     return bool(value) and value not in ("0", 0)
+
+
+@projector(SUBMITTED, RETURNED)
+def _serials_sold(session: Session, event: Event, body: dict[str, Any]) -> None:
+    way = -1 if event.kind == RETURNED else 1
+    rows = [(serial, str(body["invoice"]), str(row["item_code"]), way)
+            for row in body["items"] for serial in serial_numbers(str(row.get("serial_no") or ""))]
+    if rows:
+        raw(session).many("INSERT OR IGNORE INTO serial_sales (serial_no, invoice, item_code,"
+                          " way) VALUES (?, ?, ?, ?)", rows)
 
 
 @indexer("Item")
@@ -131,3 +161,19 @@ def in_stock(session: Session, item_code: str, warehouse: str, limit: int) -> li
         "SELECT name FROM serial_numbers WHERE item_code = ? ORDER BY name", (item_code,))]
     held = stock.levels(session, [serial_key(n) for n in names], warehouse)
     return [n for n in names if held[serial_key(n)] >= 1][:limit]
+
+
+def sold_twice(session: Session) -> list[dict[str, Any]]:
+    """Serial numbers the store sold more often than it took them back, with the sales."""
+    sql = raw(session)
+    flagged = [str(s) for (s,) in sql.run(
+        "SELECT serial_no FROM serial_sales GROUP BY serial_no HAVING sum(way) > 1"
+        " ORDER BY serial_no")]
+    out = []
+    for serial in flagged:
+        rows = sql.run("SELECT invoice, item_code, way FROM serial_sales WHERE serial_no = ?"
+                       " ORDER BY invoice", (serial,))
+        out.append({"serial_no": serial, "item_code": rows[0][1],
+                    "sales": [str(r[0]) for r in rows if r[2] > 0],
+                    "returns": [str(r[0]) for r in rows if r[2] < 0]})
+    return out

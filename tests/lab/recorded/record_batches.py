@@ -13,7 +13,9 @@ shift, and submits the ``STEPS`` one after another as a counter forwards them (r
 ``batch_no`` / ``serial_no``, the list price, paid exactly; a return names its sold rows
 by ``pos_invoice_item``). Then it reads the stock of every batch and serial number of the
 warehouse, closes the shift with ERPNext's own closing entry (which consolidates it) and
-reads them again, with the consolidated Sales Invoice's rows.
+reads them again, with the consolidated Sales Invoice's rows. Last, a sale under a
+name of the counter's, submitted in the request that creates it and as a draft then
+submitted (``named``): ERPNext 15.71 takes only the second.
 """
 
 from __future__ import annotations
@@ -163,6 +165,25 @@ def give_back(site: Site, customer: str, sold: dict[str, Any],
             "items": [{k: r.get(k) for k in ROW} for r in doc["items"]]}
 
 
+def named(site: Site, customer: str, suffix: str) -> dict[str, Any]:
+    """A sale of a batch under a name of the counter's (as the forwarder sends it), in one
+    request submitted, and as a draft then submitted with a PUT."""
+    out: dict[str, Any] = {}
+    for way, docstatus in (("submitted in one request", 1), ("draft, then submitted", 0)):
+        name = f"BT-NAMED-{suffix}-{docstatus}"
+        body = {**_invoice(customer, [_row(SYRUP, 1, "BT-01-LATE", None, suffix)], 4.5,
+                           docstatus), "name": name}
+        status, answer = _post(site, body)
+        if status == 200 and docstatus == 0:
+            response = site.client.put(f"{V1}POS Invoice/{name}", json={"docstatus": 1})
+            status, answer = response.status_code, response.json()
+        out[way] = {"name": name, "status": status,
+                    **({"docstatus": answer["data"]["docstatus"],
+                        "batch_no": answer["data"]["items"][0]["batch_no"]} if status == 200
+                       else {"error": _refusal(answer)})}
+    return out
+
+
 def readings(site: Site, suffix: str) -> dict[str, Any]:
     """The warehouse's batches as ``get_batch_qty`` gives them (the whole warehouse, and
     per item), and this run's serial numbers as Serial No holds them."""
@@ -259,6 +280,7 @@ def main() -> None:
         for number, (about, rows) in enumerate(AFTER_CLOSING, len(steps) + 1):
             steps.append({"id": f"batch-{number:02d}", "about": about,
                           **sell(site, customer, rows, suffix)})
+        under_our_name = named(site, customer, suffix)
     finally:
         site.client.post("/api/method/frappe.client.cancel",
                          json={"doctype": "POS Opening Entry", "name": shift})
@@ -268,6 +290,7 @@ def main() -> None:
                "items": ITEMS, "batches": {batch(n, suffix): site.get("Batch", batch(n, suffix))
                                            for n in BATCHES},
                "steps": steps, "before_closing": before, "closing": closing,
+               "named": under_our_name,
                "after_closing": after,
                "expired_on": str(TODAY + timedelta(days=BATCHES["BT-01-EXPIRED"][1] or 0))},
               sys.stdout, indent=1, default=str)

@@ -27,7 +27,7 @@ from tests.nodekit import (
 from tillmesh.node.api import Node
 from tillmesh.node.erpnext import _documents as documents
 from tillmesh.node.errors import TillmeshError
-from tillmesh.node.projections import stock
+from tillmesh.node.projections import ledger, stock
 from tillmesh.node.projections.stock import BASE, base_body
 from tillmesh.node.projections.stock_keys import batch_key, serial_key
 from tillmesh.node.store.event_codec import unpack_body
@@ -185,3 +185,16 @@ def test_a_serial_number_sold_by_two_cut_off_counters_is_named(tmp_path: Any) ->
     with c1.read() as s:
         assert stock.oversold(s, WAREHOUSE) == {"batches": [], "serial_numbers": ["P-2"]}
         assert [x.item_code for x in stock.negative(s, WAREHOUSE)] == []
+    flagged = Till(c1, "sup")("stock_flagged")
+    assert [(f["serial_no"], len(f["sales"]), f["returns"]) for f in flagged["serial_numbers"]
+            ] == [("P-2", 2, [])]
+    # once ERPNext consolidated both (it may take both), its reading says 0: still flagged
+    with c1.log.transaction() as tx:
+        tx.append(BASE, base_body(WAREHOUSE, {serial_key("P-2"): D(0)},
+                                  [ledger.open_shift(tx.session, n) for n in ("C01", "C02")],
+                                  "2026-11-26T20:00:00+00:00"))
+    with c1.read() as s:
+        assert stock.oversold(s, WAREHOUSE)["serial_numbers"] == []
+    assert [f["serial_no"] for f in Till(c1, "sup")("stock_flagged")["serial_numbers"]] == [
+        "P-2"]
+    assert "permission" in refused(Till(c1, "ann"), "stock_flagged").code

@@ -532,6 +532,7 @@ TYPED_SURFACE = [
     "login", "logout", "lock", "unlock", "whoami", "status",
     "scan", "search_items", "item", "search_customers", "create_customer",
     "cart_new", "cart_get", "cart_scan", "cart_add", "cart_set_batch", "item_tracking",
+    "stock_flagged",
     "cart_set_qty", "cart_set_uom",
     "cart_line_discount", "cart_set_rate", "cart_discount", "cart_remove",
     "cart_set_customer", "cart_set_coupon", "cart_remove_coupon", "cart_hold", "cart_held",

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from lab.demo_data import WAREHOUSE
 from tests.proc import NodeProcess, Nodes
 from tests.ui.desk.desk import Desk
 from tests.ui.desk.fit import assert_fits
 from tests.ui.driver import CASHIER, ensure_shift
+from tillmesh.lab.demo_data import WAREHOUSE
 from tillmesh.node.ops.config import load
 from tillmesh.node.ops.provisioning import _open
 from tillmesh.node.projections.master_data import upserted_body
