@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tillmesh.node.domain import batches
 from tillmesh.node.domain.cart import Cart, Line
+from tillmesh.node.domain.const import MAX_SERIALS_PER_LINE
 from tillmesh.node.errors import BatchError, SerialNeeded
 from tillmesh.node.projections import tracking
 
@@ -43,6 +44,8 @@ def tracked(s: Session, warehouse: str, cart: Cart, line: Line, on: date, *,
                          item_code=line.item_code)
     if serialised:
         serials = batches.serial_numbers(serial_no or "")
+        if len(serials) > MAX_SERIALS_PER_LINE:
+            raise BatchError(f"At most {MAX_SERIALS_PER_LINE} serial numbers on a line")
         if not serials:
             raise SerialNeeded(f"Scan or type the serial number of {line.item_name}",
                                item_code=line.item_code, item_name=line.item_name)

@@ -64,6 +64,9 @@ MAX_CART_LINES = 500  # lines of one cart, sale or return: a big weekly shop is 
 #   100 lines and a cash-and-carry trolley a few hundred (a repeat scan of an item adds to
 #   its line), while every change of a cart reprices all of its lines (~0.1 ms a line):
 #   this bounds what one request costs the counter
+# Serial numbers on one cart line: a pallet of phones scanned one by one, far below
+# SQLite's limit of bound values in the one query that checks them.
+MAX_SERIALS_PER_LINE = 500
 EMBEDDED_ITEM_DIGITS = 5  # digits of the item ref (PLU) in a weighed or priced label, when
 #                           a rule names none: the usual layout of German shop scales
 PRICED_KEPT = 16  # carts whose last pricing is kept (``sale.price``): a few tills' worth

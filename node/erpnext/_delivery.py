@@ -13,8 +13,9 @@
   up by counters cut off from each other, expired by ERPNext's date), sent once more
   without the coupon and delivered, the refusal noted on its ack (``domain.coupons``);
   refused for redeeming more points than ERPNext holds, held with what to do. A sale
-  with batch or serial rows is inserted as a draft and submitted with a PUT, as a
-  closing is (ERPNext 15 cannot submit those rows under our name in one request).
+  (or a shift's Sales Invoice: ``create``) with batch or serial rows is inserted as a
+  draft and submitted with a PUT, as a closing is (ERPNext 15 cannot submit those rows
+  under our name in one request).
 - ``close``: a POS Closing Entry is inserted as a draft and submitted with a PUT
   (``erpnext/NOTES.md``); with 10+ invoices ERPNext consolidates in the background
   (Queued), so it is delivered only once Submitted; Failed is refused, and a supervisor's
@@ -128,7 +129,7 @@ def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome
     """A sale: ``insert``; refused for the coupon it names, inserted once more without it
     (a refused insert leaves nothing behind: ERPNext rolls the request back)."""
     try:
-        return _create_sale(client, doc, look_first=look_first)
+        return create(client, INVOICE, doc, look_first=look_first)
     except Refused as refused:
         if doc.get("redeem_loyalty_points") and _OVERSPENT in refused.message:
             raise Refused(f"{refused.message}: {doc.get('customer')}'s points were redeemed"
@@ -144,25 +145,26 @@ def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome
         if not doc.get("coupon_code") or refused.stage != "insert" \
                 or not coupons.refused_link(refused.message):
             raise
-        outcome = _create_sale(client, without_coupon(doc, refused.message), look_first=False)
+        outcome = create(client, INVOICE, without_coupon(doc, refused.message),
+                         look_first=False)
         return replace(outcome, coupon_refused=refused.message)
 
 
-def _create_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome:
-    """A sale created once. One with batch or serial rows goes as a draft, then is
-    submitted: ERPNext 15 fails to submit such rows in the request that creates the
-    invoice under a name of ours ("Serial and Batch Entry Row #1: Value missing for:
-    parent", recorded on 15.71 through /api/resource and API v2 alike)."""
+def create(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -> Outcome:
+    """A submitted invoice created once: ``insert``. One with batch or serial rows goes as
+    a draft, then is submitted: ERPNext 15 fails to submit such rows in the request that
+    creates the invoice under a name of ours ("Serial and Batch Entry Row #1: Value
+    missing for: parent", recorded on 15.71 through /api/resource and API v2 alike)."""
     if not any(row.get("batch_no") or row.get("serial_no") for row in doc["items"]):
-        return insert(client, INVOICE, doc, look_first=look_first)
+        return insert(client, doctype, doc, look_first=look_first)
     name = str(doc["name"])
-    current = client.get_doc(INVOICE, name, missing_ok=True)
+    current = client.get_doc(doctype, name, missing_ok=True)
     if current is None:
-        insert(client, INVOICE, {**doc, "docstatus": 0}, look_first=look_first)
-        current = client.get_doc(INVOICE, name) or {}
+        insert(client, doctype, {**doc, "docstatus": 0}, look_first=look_first)
+        current = client.get_doc(doctype, name) or {}
     if int(current.get("docstatus") or 0) == 0:
         try:
-            client.update(INVOICE, name, {"docstatus": 1})
+            client.update(doctype, name, {"docstatus": 1})
         except TRANSIENT:
             raise
         except ErpNextError as exc:
@@ -175,7 +177,7 @@ def insert_shift(client: ErpNextClient, documents: Sequence[ShiftDocument], *,
     """Create a shift's consolidated Sales Invoices once each, in order; delivered when
     all are in. A refusal stops there: those already in are found again (409) on the
     retry, so none is booked twice."""
-    names = tuple(insert(client, SALES_INVOICE, d.doc, look_first=look_first).acked or d.name
+    names = tuple(create(client, SALES_INVOICE, d.doc, look_first=look_first).acked or d.name
                   for d in documents)
     last = names[-1] if names else None
     along = ((opening, last or ""),

@@ -30,7 +30,7 @@ from tillmesh.node.errors import ErpNextError
 from tillmesh.node.projections.ledger import nano
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.projections.stock import base_body
-from tillmesh.node.projections.stock_keys import SERIAL, batch_key, serial_key
+from tillmesh.node.projections.stock_keys import TRACKED, batch_key, serial_key
 
 Doc = dict[str, Any]
 Held = tuple[str, bool]  # (modified, deleted) of the winning document in the store
@@ -250,14 +250,15 @@ def _qty(row: Mapping[str, Any]) -> tuple[str, Decimal]:
 
 def tracked_stock(batches: Iterable[Mapping[str, Any]], serials: Iterable[str],
                   held: Iterable[str]) -> list[dict[str, Any]]:
-    """Bin-shaped rows of a warehouse's batches (``BATCH_QTY_METHOD``'s answer) and serial
-    numbers (those in the warehouse: 1; any other the store held: 0, it left)."""
+    """Bin-shaped rows of a warehouse's batches (``BATCH_QTY_METHOD``'s answer, which
+    leaves out a batch it holds none of) and serial numbers (those in the warehouse: 1);
+    a batch or serial number the store held that the answers leave out: 0."""
     rows = [{"item_code": batch_key(_name(b.get("batch_no"), "batch")),
              "actual_qty": b.get("qty")} for b in batches]
-    present = {serial_key(s) for s in serials}
-    gone = {key for key in held if key.startswith(SERIAL)} - present
-    return [*rows, *({"item_code": key, "actual_qty": 1} for key in sorted(present)),
-            *({"item_code": key, "actual_qty": 0} for key in sorted(gone))]
+    rows += [{"item_code": serial_key(s), "actual_qty": 1} for s in serials]
+    listed = {row["item_code"] for row in rows}
+    return [*rows, *({"item_code": key, "actual_qty": 0} for key in sorted(held)
+                     if key.startswith(TRACKED) and key not in listed)]
 
 
 def stock_changes(rows: Iterable[Mapping[str, Any]], held: Mapping[str, HeldStock],

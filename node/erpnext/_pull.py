@@ -417,7 +417,6 @@ class Puller:
         self._emit(f"Bin@{warehouse}", None, len(rows), len(problems),
                    [(BASE, b) for b in stock_bodies(warehouse, changes, shifts, read_at)])
 
-
     def _tracked(self, warehouse: str) -> list[dict[str, Any]]:
         """The warehouse's batches and serial numbers as Bin-shaped rows, read only in a
         store that holds some (``tracked_stock``)."""

@@ -20,14 +20,14 @@ Selling into negative stock is allowed offline; the sale's answer and ``negative
 flag it for the supervisor.
 
 Batches and serial numbers are counted the same way, under keys of their own in the
-item column (``stock_keys``: an item code never starts with a control
-character, Frappe strips names): ERPNext's stock ledger per batch and its Serial Nos
+item column (``stock_keys``: an item code never starts with a control character, Frappe
+strips names): ERPNext's stock ledger per batch and its Serial Nos
 move when a closing consolidates, as Bin does, so a reading of them carries the same
 watermark. Only sales count against them until then: ERPNext gives a batch's units or a
 serial number back for a return only once the return is consolidated (recorded:
 ``batch-cases.json``), so ``ledger`` leaves returns out of these keys. A serial number
 is 1 in stock, 0 sold; below 0 it was sold twice (counters cut off from each other), and
-``oversold`` names it.
+``oversold`` names it until ERPNext's next reading.
 """
 
 from __future__ import annotations
@@ -203,8 +203,9 @@ def negative(session: Session, warehouse: str) -> list[OnHand]:
 
 def oversold(session: Session, warehouse: str) -> dict[str, list[str]]:
     """Batches sold beyond what they held and serial numbers sold more than once (by
-    counters cut off from each other): ERPNext will refuse the sale delivered last,
-    which then waits in the exceptions queue with ERPNext's reason."""
+    counters cut off from each other), until ERPNext's next reading: ERPNext refuses the
+    sale delivered last (it waits in the exceptions queue with ERPNext's reason) or, for
+    a serial number, may book both (``tracking.sold_twice`` keeps those)."""
     out: dict[str, list[str]] = {"batches": [], "serial_numbers": []}
     for level in _below_zero(session, warehouse):
         if level.item_code.startswith(SERIAL):

@@ -11,6 +11,7 @@ are consolidated the stock count reads 0 again."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -150,7 +151,7 @@ def serials(session: Session, names: Sequence[str], warehouse: str,
     """({serial: what the store holds of it}, {serial: its item}) of ``names``."""
     owner = dict(raw(session).run(
         "SELECT name, item_code FROM serial_numbers WHERE name IN"
-        f" ({', '.join('?' * len(names))})", list(names))) if names else {}
+        " (SELECT value FROM json_each(?))", (json.dumps(list(names)),)))
     held = stock.levels(session, [serial_key(n) for n in names], warehouse)
     return {n: held[serial_key(n)] for n in names}, owner
 

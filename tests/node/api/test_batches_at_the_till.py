@@ -122,6 +122,9 @@ def test_a_serial_item_asks_for_its_serial_number_which_sells_once(ann: Till) ->
     assert "scan each unit" in refused(ann, "cart_set_qty", cart_id=cart, line=0,
                                        qty="2").message
     assert ann("item_tracking", item_code="PHONE")["serial_numbers"] == ["P-1", "P-2"]
+    pallet = "\n".join(f"P-{n}" for n in range(1, 502))
+    assert "At most 500" in refused(ann, "cart_add", cart_id=cart, item_code="PHONE",
+                                    serial_no=pallet).message
 
 
 def sell(till: Till, *codes: str) -> dict[str, Any]:

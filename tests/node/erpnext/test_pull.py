@@ -32,6 +32,7 @@ from tillmesh.node.errors import (
 from tillmesh.node.projections import catalog
 from tillmesh.node.projections.master_data import get_doc
 from tillmesh.node.projections.stock import on_hand
+from tillmesh.node.projections.stock_keys import batch_key, serial_key
 from tillmesh.node.store.event_codec import data
 
 PROFILE = "Demo POS"
@@ -502,3 +503,16 @@ def test_the_watermark_overlap_and_modified_text():
     for bad in (None, 5, "yesterday", "2026-11-26T16:11:37+00:00"):
         with pytest.raises(ErpNextError):
             paging.normalise_modified(bad)
+
+
+def test_a_batch_or_serial_number_erpnext_no_longer_lists_reads_as_none_left() -> None:
+    """``get_batch_qty`` leaves out a batch the warehouse holds none of, and the Serial Nos
+    of the warehouse leave out a unit sold: the store's reading must say 0 for them, or
+    it would go on selling from what ERPNext no longer holds."""
+    held = [batch_key("B-SOLD-OUT"), batch_key("B-LEFT"), serial_key("S-SOLD"),
+            serial_key("S-HERE"), "AN-ITEM"]
+    rows = mapping.tracked_stock([{"batch_no": "B-LEFT", "qty": 4.0}], ["S-HERE", "S-NEW"],
+                                 held)
+    assert {r["item_code"]: r["actual_qty"] for r in rows} == {
+        batch_key("B-LEFT"): 4.0, serial_key("S-HERE"): 1, serial_key("S-NEW"): 1,
+        batch_key("B-SOLD-OUT"): 0, serial_key("S-SOLD"): 0}

@@ -1,7 +1,10 @@
 """A store's day lands in ERPNext whole and right (issue 10): three counters sell all day
-with ERPNext down (invoice discounts, Box UOMs, partial and cross-counter returns, cash in
-and out, a supervisor on one counter closing another's shift, a counted cash difference),
-then ERPNext comes back and one forwarder delivers everything.
+with ERPNext down (invoice discounts, Box UOMs, items priced by Pricing Rules, a coupon,
+a loyalty member's sales, batch items sold first expiry first out, phones by serial
+number, partial and cross-counter returns, cash in and out, a supervisor
+on one counter closing another's shift, a counted cash difference), the counters
+replicating to each other as they sell; then ERPNext comes back and one forwarder
+delivers everything.
 
 Each in both delivery modes: a POS Invoice per sale (ERPNext's own POS flow), and per
 shift (one consolidated Sales Invoice and credit note per shift and customer, issue 14):
@@ -15,16 +18,37 @@ is 100). The test prints what it delivered and how fast, next to the time ERPNex
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import secrets
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.lab.recorded.batch_store import (
+    BATCHES,
+    FLOUR,
+    PHONE,
+    SERIALS,
+    SYRUP,
+    batch,
+    make,
+    serial,
+)
+from tests.lab.recorded.coupon_store import rules as coupon_rules
+from tests.lab.recorded.loyalty_store import TIERS
+from tests.lab.recorded.loyalty_store import make as make_programs
+from tests.lab.recorded.loyalty_store import member as loyalty_member
+from tests.lab.recorded.pricing_store import make as make_priced
+from tests.lab.recorded.pricing_store import rules as pricing_rules
 from tests.node.erpnext.sitekit import (
     Site,
     blank_counter,
@@ -32,6 +56,7 @@ from tests.node.erpnext.sitekit import (
     drain,
     open_site,
     pull_into,
+    rules_enabled,
     sellable,
 )
 from tests.nodekit import Till, approver, link, sync
@@ -39,6 +64,7 @@ from tillmesh.node.api import Node
 from tillmesh.node.domain.totals import recorded_due
 from tillmesh.node.erpnext import _documents as documents
 from tillmesh.node.erpnext._forwarder import _body
+from tillmesh.node.erpnext._mapping import BATCH_QTY_METHOD
 from tillmesh.node.erpnext._per_shift import SALES_INVOICE
 from tillmesh.node.erpnext.const import PER_SALE, PER_SHIFT
 from tillmesh.node.projections import deliveries, outbox
@@ -76,13 +102,77 @@ def box_uoms(node: Node, codes: list[str]) -> dict[str, str]:
     return found
 
 
-def ring_up(till: Till, rng: random.Random, codes: list[str], boxes: dict[str, str]
-            ) -> dict[str, Any]:
-    cart = till("cart_new")["cart_id"]
+@dataclass(frozen=True)
+class Promotions:
+    """What the day's store runs besides its plain items: Pricing Rules on some items,
+    a coupon, and a loyalty member (``enabled`` for the day: a real site is shared)."""
+
+    member: str
+    units: list[str]  # this day's phones, by serial number
+    batches: set[str]  # this day's batches
+
+
+PROMOTED = ("PR-01", "PR-04", "PR-06", "PR-27")  # items the enabled rules price
+PRICED_BY = ("PR 10% off PR-01", "PR juice 5%", "PR PR-06 from 3: 20%", "PR PR-06 from 6: 30%")
+COUPON, COUPON_RULE = "PRC-VIP20", "PRC PR-27 20% coupon"
+
+
+@contextlib.contextmanager
+def promotions(site: Site) -> Iterator[Promotions]:
+    """The pricing store's items with four of its rules and a coupon rule enabled and its
+    coupon, a loyalty program with a new member, and this day's batches and phones."""
+    profile = site.get("POS Profile", site.pos_profile)
+    company, today = str(profile["company"]), datetime.now(ZoneInfo(site.timezone)).date()
+    where = {"company": company, "price_list": profile["selling_price_list"],
+             "warehouse": profile["warehouse"], "today": today}
+    make_priced(site.client.insert, site.client.exists, **where)
+    suffix = secrets.token_hex(3)
+    make(site.client.insert, site.client.exists, **where, suffix=suffix)
+    account = site.client.get_list("Account", filters=[
+        ["root_type", "=", "Expense"], ["is_group", "=", 0], ["company", "=", company]],
+        page_length=1)
+    expense = account[0]["name"] if account else site.get("Company", company)[
+        "write_off_account"]
+    centre = site.client.get_list("Cost Center", filters=[
+        ["is_group", "=", 0], ["company", "=", company]], page_length=1)[0]["name"]
+    make_programs(site.client.insert, site.client.exists, company=company,
+                  expense_account=expense, cost_center=centre)
+    member = str(site.client.insert("Customer", loyalty_member(TIERS, suffix))["name"])
+    bodies = [r for r in [*pricing_rules(company, today), *coupon_rules(company)]
+              if r["title"] in (*PRICED_BY, COUPON_RULE)]
+    with rules_enabled(site.client, bodies) as enabled:
+        coupon = {"coupon_name": COUPON, "coupon_code": COUPON, "coupon_type": "Promotional",
+                  "pricing_rule": enabled[COUPON_RULE]["name"], "maximum_use": 100_000}
+        # (ERPNext refuses a coupon without a maximum use at submit: coupon-cases.json)
+        if site.client.exists("Coupon Code", COUPON):
+            site.client.update("Coupon Code", COUPON, coupon)
+        else:
+            site.client.insert("Coupon Code", coupon)
+        yield Promotions(member, [serial(n, suffix) for n in range(1, SERIALS + 1)],
+                         {batch(name, suffix) for name in BATCHES})
+
+
+def ring_up(till: Till, rng: random.Random, codes: list[str], boxes: dict[str, str],
+            units: list[str], member: str) -> dict[str, Any]:
+    """A sale of 1-3 items, now and then to the loyalty member; now and then an item a
+    rule prices, with the coupon; a batch item (first expiry first out); one of
+    ``units``, the phones this counter sells (every counter its own: cut off from each
+    other, two selling one unit is the flagged case of test_contract_batches)."""
+    cart = till("cart_new", **({"customer": member} if rng.random() < 0.2 else {}))["cart_id"]
+    if rng.random() < 0.4:
+        code = rng.choice(PROMOTED)
+        till("cart_add", cart_id=cart, item_code=code, qty=str(rng.randint(1, 6)))
+        if code == "PR-27":
+            till("cart_set_coupon", cart_id=cart, code=COUPON)
     for code in rng.sample(codes, rng.randint(1, 3)):
         uom = boxes.get(code) if rng.random() < 0.2 else None
         till("cart_add", cart_id=cart, item_code=code, qty=str(rng.randint(1, 3)),
              **({"uom": uom} if uom else {}))
+    if rng.random() < 0.3:
+        till("cart_add", cart_id=cart, item_code=rng.choice((SYRUP, FLOUR)),
+             qty=str(rng.randint(1, 2)))
+    if units and rng.random() < 0.15:
+        till("cart_add", cart_id=cart, item_code=PHONE, serial_no=units.pop())
     if rng.random() < 0.3:  # an invoice discount within the cashier's limit
         till("cart_discount", cart_id=cart, percent=str(rng.choice((2, 3.3, 5, 10))))
     due = D(till("cart_get", cart_id=cart)["due"])
@@ -164,7 +254,27 @@ def shift_books(site: Site, node: Node, invoices: list[str], shifts: dict[str, s
     return problems
 
 
+def batch_stock(site: Site, warehouse: str, batches: set[str]) -> dict[str, D]:
+    return {str(b["batch_no"]): D(str(b["qty"])) for b in site.client.call_method(
+        BATCH_QTY_METHOD, {"warehouse": warehouse, "for_stock_levels": 1})
+            if b["batch_no"] in batches}
+
+
+def batches_moved(bodies: list[dict[str, Any]]) -> dict[str, D]:
+    moved: dict[str, D] = {}
+    for body in bodies:
+        for row in body["items"]:
+            if row.get("batch_no"):
+                moved[row["batch_no"]] = moved.get(row["batch_no"], D(0)) + D(row["stock_qty"])
+    return moved
+
+
 def test_a_stores_day_lands_in_erpnext_whole_and_right(site: Site, tmp_path: Path) -> None:
+    with promotions(site) as day:
+        a_stores_day(site, tmp_path, day)
+
+
+def a_stores_day(site: Site, tmp_path: Path, day: Promotions) -> None:
     rng = random.Random(1510)
     c01 = blank_counter(site, tmp_path)
     assert pull_into(site, c01).errors == []
@@ -177,7 +287,10 @@ def test_a_stores_day_lands_in_erpnext_whole_and_right(site: Site, tmp_path: Pat
     codes = sellable(c01, 12, more_than=50 if SALES <= 20 else 8 * SALES)
     boxes = box_uoms(c01, codes)
     ctx = context(c01)
-    stock_before = bins(site, codes, ctx.warehouse)
+    tracked = [SYRUP, FLOUR, PHONE, *(c for c in PROMOTED if c not in codes)]
+    stock_before = bins(site, [*codes, *tracked], ctx.warehouse)
+    batches_before = batch_stock(site, ctx.warehouse, day.batches)
+    units = {node.node_id: day.units[i::3] for i, node in enumerate((c01, c02, c03))}
 
     # The day, ERPNext down: nobody forwards.
     tills = {n.node_id: Till(n, "ann") for n in counters}
@@ -186,8 +299,10 @@ def test_a_stores_day_lands_in_erpnext_whole_and_right(site: Site, tmp_path: Pat
     sold: dict[str, dict[str, Any]] = {}
     for _ in range(SALES):
         for node in counters:
-            answer = ring_up(tills[node.node_id], rng, codes, boxes)
+            answer = ring_up(tills[node.node_id], rng, codes, boxes, units[node.node_id],
+                             day.member)
             sold[answer["invoice"]] = answer
+            mesh(*counters)  # the store's LAN: each sees what the others sold (a batch)
     c01_sales = [i for i in sold if i.startswith(c01.node_id)]
     returns = []
     # A partial return on its own counter, and whole and partial returns of C01's sales
@@ -236,9 +351,17 @@ def test_a_stores_day_lands_in_erpnext_whole_and_right(site: Site, tmp_path: Pat
     with c01.read() as s:
         problems += [f"refused {d.doctype} {d.name}: {d.message}"
                      for d in deliveries.exceptions(s)]
+    with c01.read() as s:
+        bodies = [_body(s, *(outbox.source(s, INVOICE, i) or ("", 0)))
+                  for i in [*sold, *(r["invoice"] for r in returns)]]
+    batches_after = batch_stock(site, ctx.warehouse, day.batches)
+    for name, qty in batches_moved(bodies).items():
+        if batches_before[name] - batches_after.get(name, D(0)) != qty:
+            problems.append(f"batch {name} moved by "
+                            f"{batches_before[name] - batches_after.get(name, D(0))}, sold {qty}")
     if site.per_shift:
         problems += shift_books(site, c01, [*sold, *(r["invoice"] for r in returns)],
-                                shifts, codes, stock_before)
+                                shifts, [*codes, *tracked], stock_before)
         assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems)
         return
     moved: dict[str, D] = {}
@@ -267,8 +390,8 @@ def test_a_stores_day_lands_in_erpnext_whole_and_right(site: Site, tmp_path: Pat
             if r["mode_of_payment"] == ctx.cash_mode]
     if not cash or D(str(cash[0]["difference"])) != D("-0.50"):
         problems.append(f"the counted cash difference is not -0.50 in ERPNext: {cash}")
-    stock_after = bins(site, codes, ctx.warehouse)
-    for code in codes:
+    stock_after = bins(site, [*codes, *tracked], ctx.warehouse)
+    for code in [*codes, *tracked]:
         if stock_before[code] - stock_after[code] != moved.get(code, D(0)):
             problems.append(f"Bin of {code} moved by {stock_before[code] - stock_after[code]},"
                             f" sold net {moved.get(code, D(0))}")
