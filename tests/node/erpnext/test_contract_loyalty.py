@@ -103,6 +103,8 @@ def test_a_member_earns_offline_what_erpnext_enters_and_the_balance_is_counted_o
                lines=[{"row": f"{sales[3]['invoice']}-1", "qty": "2"}])
     close(ann, shift)
     drain(opened.forwarder(counter))
+    # everything delivered: a refusal would show here in ERPNext's words
+    assert [(e["id"], e["message"]) for e in Till(counter, "sup")("exceptions_list")] == []
     entered = erpnext_entries(opened, customer)
     for sale in (sales[0], sales[1], sales[2]):
         theirs, ours = entered[sale["invoice"]], sale["loyalty"]["earned"]
