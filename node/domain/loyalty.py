@@ -150,6 +150,15 @@ def spent(entries: Iterable[Entry]) -> Decimal:
     return sum((e.purchase_amount for e in entries), ZERO)
 
 
+def points_left(earned_on: Decimal, returned: Iterable[Decimal], factor: Decimal,
+                ) -> tuple[Decimal, int]:
+    """(purchase amount, points) of a sale that earned on ``earned_on`` at ``factor``
+    money per point, once the ``returned`` amounts came back: ERPNext's re-entry of the
+    sale, on its grand total less what its returns refunded (never below nothing)."""
+    amount = max(earned_on - sum(returned, ZERO), ZERO)
+    return amount, int(_whole(amount / factor))
+
+
 def check_redemption(program: LoyaltyProgram, points: int, *, available: int,
                      due: Decimal) -> Decimal:
     """The worth of ``points`` redeemed on a sale of ``due``; refused beyond the balance

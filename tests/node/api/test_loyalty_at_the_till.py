@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.nodekit import Till, make_node, pull_newer, sync, till_with_shift
+from tests.nodekit import Till, link, make_node, pull_newer, sync, till_with_shift
 from tillmesh.node.api import Node
 from tillmesh.node.errors import TillmeshError
 from tillmesh.node.printing._layout import ReceiptStyle, Text, sale_receipt
@@ -170,3 +170,49 @@ def test_two_cut_off_counters_can_spend_the_same_points_and_the_store_then_shows
         assert points == 30 - 30 - 30 + 2 * 9  # each sale earned 9 (12.95 - 3.00)
         with pytest.raises(TillmeshError, match="enough Loyalty Points"):
             pay_with_points(till, "Mia", 1)
+
+
+def points(till: Till, to: str = "Mia") -> int:
+    return int(till("cart_new", customer=to)["loyalty"]["points"])
+
+
+def test_a_return_at_the_till_takes_its_points_back_at_once(node: Node, ann: Till) -> None:
+    """Bought, earned, brought back: the points of what came back are gone before the
+    sale reaches ERPNext, so they cannot be redeemed at another till meanwhile."""
+    cart = ann("cart_new", customer="Mia")["cart_id"]
+    ann("cart_scan", cart_id=cart, code=BOOK)
+    view = ann("cart_scan", cart_id=cart, code=BOOK)  # 25.90: 25 points at Gold
+    sale = ann("sale_submit", cart_id=cart, payments=[
+        {"mode_of_payment": "Cash", "amount": view["due"]}])
+    assert points(ann) == 30 + 25
+    row = sale["invoice"] + "-1"
+    ann("return_create", invoice=sale["invoice"], approver={"user": "sup", "pin": "2222"},
+        lines=[{"row": row, "qty": "1"}])
+    assert points(ann) == 30 + 12  # as ERPNext enters it again: on 25.90 - 12.95
+    ann("return_create", invoice=sale["invoice"], approver={"user": "sup", "pin": "2222"},
+        lines=[{"row": row, "qty": "1"}])
+    assert points(ann) == 30
+
+
+def test_a_return_that_arrives_before_its_sale_counts_the_same(
+        node: Node, ann: Till, tmp_path: Any) -> None:
+    """Another counter took the return; a third hears of the return first."""
+    sale = sell_book(ann, "Mia")
+    other = make_node(tmp_path / "c02", "C02")
+    pull_newer(other, STORE)
+    sync(node.log, other.log)
+    link(node, other)  # C02 agrees the return with C01
+    bob = till_with_shift(other)
+    bob("return_create", invoice=sale["invoice"], approver={"user": "sup", "pin": "2222"})
+    third = make_node(tmp_path / "c03", "C03")
+    pull_newer(third, STORE)
+    sync(other.log, third.log)  # the return (and C01's sale with it: C02 holds both)
+    late = make_node(tmp_path / "c04", "C04")
+    pull_newer(late, STORE)
+    for origin in ("C02", "C01"):  # C02's return first, then C01's sale
+        with late.log.transaction() as tx:
+            for event in other.log.range(origin, 1, other.log.vector()[origin]):
+                tx.receive(event)
+    sync(other.log, node.log)
+    for till in (ann, bob, till_with_shift(third), till_with_shift(late)):
+        assert points(till) == 30

@@ -22,6 +22,7 @@ from tillmesh.node.domain.loyalty import (
     Tier,
     balance,
     check_redemption,
+    points_left,
     spent,
 )
 
@@ -127,3 +128,22 @@ def test_a_balance_counts_an_entry_from_its_posting_day_to_its_expiry_day(
                                     (day - timedelta(days=9), day - timedelta(days=1), False)):
         more = [*entries, Entry(extra, Decimal(0), posted, expires)]
         assert balance(more, day) == held + (extra if counts else 0)
+
+
+money_st = st.decimals(min_value=0, max_value=10_000, places=2)
+
+
+@given(money_st, st.lists(money_st, max_size=4),
+       st.sampled_from([Decimal(1), Decimal(2), Decimal("0.5"), Decimal("2.5")]))
+def test_a_return_leaves_the_points_of_what_was_kept(earned_on: Decimal,
+                                                     returned: list[Decimal],
+                                                     factor: Decimal) -> None:
+    """What ERPNext enters again for a sale once returns come back: the points of the
+    amount kept, whole, never below none, never more than before a return."""
+    amount, left = points_left(earned_on, returned, factor)
+    _, before = points_left(earned_on, [], factor)
+    assert amount == max(earned_on - sum(returned, Decimal(0)), Decimal(0))
+    assert 0 <= left <= before and left == int(amount // factor)
+    if returned:
+        _, fewer = points_left(earned_on, returned[:-1], factor)
+        assert left <= fewer
