@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, String
@@ -129,15 +130,25 @@ def batches(session: Session, item_code: str, warehouse: str) -> list[Batch]:
     rows = raw(session).run("SELECT name, expiry_date, disabled FROM batches"
                             " WHERE item_code = ? ORDER BY name", (item_code,))
     held = stock.levels(session, [batch_key(name) for name, _, _ in rows], warehouse)
-    return [Batch(name, item_code, date.fromisoformat(expiry) if expiry else None,
-                  bool(disabled), held[batch_key(name)]) for name, expiry, disabled in rows]
+    return [_as_batch(name, item_code, expiry, disabled, held[batch_key(name)])
+            for name, expiry, disabled in rows]
+
+
+def _as_batch(name: str, item_code: str, expiry: str | None, disabled: int,
+              available: Decimal) -> Batch:
+    return Batch(name, item_code, date.fromisoformat(expiry) if expiry else None,
+                 bool(disabled), available)
 
 
 def batch(session: Session, name: str, warehouse: str) -> Batch | None:
-    row = raw(session).one("SELECT item_code FROM batches WHERE name = ?", (name,))
+    """One batch, with what the store holds of it in ``warehouse``."""
+    row = raw(session).one("SELECT item_code, expiry_date, disabled FROM batches"
+                           " WHERE name = ?", (name,))
     if row is None:
         return None
-    return next(b for b in batches(session, str(row[0]), warehouse) if b.name == name)
+    key = batch_key(name)
+    return _as_batch(name, str(row[0]), row[1], row[2],
+                     stock.levels(session, [key], warehouse)[key])
 
 
 def serial_item(session: Session, serial_no: str) -> str | None:
