@@ -9,6 +9,8 @@
     _inputs      checks of quantities, amounts and payments a till sends
     _agreement   a return of another counter's sale agreed with that counter first, and
                  a sale this counter does not hold fetched from it
+    _batch_lines cart lines of batch and serial items: the batch first to expire, the
+                 serial numbers, the check of every cart and sale
     auth         login, sessions, users, the audit trail
     checkout     catalog look-ups, carts, payment (``sale_submit``)
     display      the customer display's answer, and the tender typed for it (in memory)
@@ -21,8 +23,9 @@
     erpnext      the ERPNext pull and status, the exceptions queue
     dispatch     the table of every area's methods; the only module that imports them all
 
-An area module imports ``_methods``, ``_service`` (for types), ``_inputs``, ``_agreement``
-and the layers below (domain, store, projections, erpnext, printing), never another area.
+An area module imports ``_methods``, ``_service`` (for types), ``_inputs``,
+``_agreement``, ``_batch_lines`` and the layers below (domain, store, projections,
+erpnext, printing), never another area.
 This package re-exports only what needs no area: the clients, ``Node``, ``Caller`` and the
 decorator.
 """

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from tillmesh.node.api import _batch_lines as batch_lines
 from tillmesh.node.api import _inputs as inputs
-from tillmesh.node.api import batch_lines
 from tillmesh.node.api._methods import api_method
 from tillmesh.node.api.const import (
     CART_ID_BYTES,

@@ -9,6 +9,10 @@
     cart           a cart being rung up, and what may be done to it
     sale           a cart priced and paid: the body of a ``sale.submitted`` event
     discount       a cart's effective discount against the role limit, and its approval
+    coupons        Coupon Codes at the till: which one a code names, whether it may be used
+    loyalty        Loyalty Programs: points earned, redeemed, given back by a return
+    batches        batches with expiry and serial numbers: which batch a scan sells, what
+                   a sale of them may not do
     shift_totals   what the drawer should hold; the X and Z report
     roles          roles, actions and the permission matrix
     credentials    PIN/password hashing, lockout after failed logins, the session book
