@@ -38,7 +38,10 @@ CUSTOMER, OPENING, INVOICE, CLOSING = ("Customer", "POS Opening Entry", "POS Inv
                                        "POS Closing Entry")
 # Not a document: a sale that redeems loyalty points waits for every earlier sale of the
 # customer still owed (ERPNext counts the points they earn only once it holds them, and
-# refused a redemption delivered beside them: "You don't have enough Loyalty Points").
+# refused a redemption delivered beside them: "You don't have enough Loyalty Points"); and
+# the customer's later sales and returns wait for it (ERPNext takes the points from any
+# entry it holds by then: delivered first, a later sale's were taken, and its return was
+# refused, "the Loyalty Points earned has been redeemed").
 EARLIER_SALES = "earlier sales of"
 Key = tuple[str, str]  # (doctype, name)
 
@@ -194,13 +197,17 @@ def next_due(pending: list[Due], states: Mapping[Key, State], owed: set[Key],
 
     out: list[Due] = []
     owing: set[str] = set()  # customers with a sale owed before this point (HLC order)
+    redeeming: set[str] = set()  # those with a redemption owed and not refused before it
     for item in pending:
         state = states.get((item.doctype, item.name))
         waits = [k for k in item.after if k[0] != EARLIER_SALES]
         if item.doctype == INVOICE:
             buyer = {name for kind, name in item.after if kind == CUSTOMER}
-            ready = not any(k[0] == EARLIER_SALES and k[1] in owing for k in item.after)
+            redeems = any(k[0] == EARLIER_SALES for k in item.after)
+            ready = not (redeems and buyer & owing) and not buyer & redeeming
             owing |= buyer
+            if redeems and (state is None or state.delivery is Delivery.PENDING):
+                redeeming |= buyer
         else:
             ready = True
         if state is not None and state.delivery is not Delivery.PENDING:
