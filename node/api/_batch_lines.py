@@ -82,19 +82,16 @@ def check(s: Session, warehouse: str, cart: Cart, on: date) -> None:
         if held is None:
             raise BatchError(f"Batch {name} is no longer known in this store", batch_no=name)
         batches.check(held, qty, on)
-    serials: list[str] = []
-    for line in cart.lines:
-        if line.serial_no:
-            mine = batches.serial_numbers(line.serial_no)
-            if line.qty * line.conversion_factor != len(mine):
-                raise BatchError(f"{line.item_name} is sold by serial number: scan each unit"
-                                 " to sell more, remove the line to sell fewer")
-            serials += mine
+    by_line = [(line, batches.serial_numbers(line.serial_no))
+               for line in cart.lines if line.serial_no]
+    for line, mine in by_line:
+        if line.qty * line.conversion_factor != len(mine):
+            raise BatchError(f"{line.item_name} is sold by serial number: scan each unit"
+                             " to sell more, remove the line to sell fewer")
+    serials = [serial for _, mine in by_line for serial in mine]
     held_serials, owner = tracking.serials(s, serials, warehouse)
-    for line in cart.lines:
-        if line.serial_no:
-            batches.check_serials(line.item_code, batches.serial_numbers(line.serial_no),
-                                  line.qty, held_serials, owner)
+    for line, mine in by_line:
+        batches.check_serials(line.item_code, mine, line.qty, held_serials, owner)
     if len(set(serials)) != len(serials):
         raise BatchError("A serial number is on two lines of this cart")
 
@@ -105,7 +102,7 @@ def options(s: Session, item_code: str, warehouse: str, on: date,
     be sold), first expiry first; and serial numbers in stock."""
     batched, serialised = tracking.tracking(s, item_code)
     found = sorted(tracking.batches(s, item_code, warehouse) if batched else [],
-                   key=lambda b: (b.expiry or date.max, b.name))
+                   key=batches.expiry_order)
     return {"item_code": item_code, "has_batch_no": batched, "has_serial_no": serialised,
             "batches": [{"batch_no": b.name, "expiry_date": _expiry(b) or None,
                          "available": str(b.available), "expired": b.expired(on),

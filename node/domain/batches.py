@@ -38,6 +38,11 @@ class Batch:
         return self.expiry is not None and self.expiry < on
 
 
+def expiry_order(batch: Batch) -> tuple[date, str]:
+    """First expiry first (a batch that never expires last), ties by name."""
+    return batch.expiry or date.max, batch.name
+
+
 def _shown(day: date) -> str:
     return day.strftime("%d.%m.%Y")
 
@@ -62,8 +67,7 @@ def pick(batches: Iterable[Batch], stock_qty: Decimal, on: date) -> Batch:
     """The batch to sell ``stock_qty`` from: first expiry first out among those that may
     sell it (a batch without expiry last; ties by name); BatchError when none may."""
     usable = [b for b in batches if not b.disabled and not b.expired(on)]
-    held = sorted((b for b in usable if b.available >= stock_qty),
-                  key=lambda b: (b.expiry or date.max, b.name))
+    held = sorted((b for b in usable if b.available >= stock_qty), key=expiry_order)
     if held:
         return held[0]
     item = next(iter(b.item_code for b in batches), "")

@@ -158,10 +158,7 @@ def create(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -
     if not any(row.get("batch_no") or row.get("serial_no") for row in doc["items"]):
         return insert(client, doctype, doc, look_first=look_first)
     name = str(doc["name"])
-    current = client.get_doc(doctype, name, missing_ok=True)
-    if current is None:
-        insert(client, doctype, {**doc, "docstatus": 0}, look_first=look_first)
-        current = client.get_doc(doctype, name) or {}
+    current = _draft(client, doctype, {**doc, "docstatus": 0}, look_first=look_first)
     if int(current.get("docstatus") or 0) == 0:
         try:
             client.update(doctype, name, {"docstatus": 1})
@@ -201,15 +198,22 @@ def _held(client: ErpNextClient, doctype: str, doc: Doc) -> Outcome | None:
     return None
 
 
+def _draft(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -> Doc:
+    """ERPNext's copy of ``doc`` (a draft), inserted first if it has none (a 409 on the
+    insert: inserted a moment ago), to be submitted with a PUT."""
+    current = client.get_doc(doctype, str(doc["name"]), missing_ok=True)
+    if current is None:
+        insert(client, doctype, doc, look_first=look_first)
+        current = client.get_doc(doctype, str(doc["name"])) or {}
+    return current
+
+
 def close(client: ErpNextClient, doc: Doc, *, retrying: bool, retried: set[str]) -> Outcome:
     """Insert the draft closing if ERPNext has none, submit it, follow its consolidation.
     ``retried`` (the forwarder's) names closings asked to re-run whose outcome is not yet
     seen: a supervisor's retry re-runs a Failed consolidation once."""
     name = str(doc["name"])
-    current = client.get_doc(CLOSING, name, missing_ok=True)
-    if current is None:
-        insert(client, CLOSING, doc, look_first=retrying)  # 409: inserted a moment ago
-        current = client.get_doc(CLOSING, name) or {}
+    current = _draft(client, CLOSING, doc, look_first=retrying)
     try:
         if int(current.get("docstatus") or 0) == 0:
             current = client.update(CLOSING, name, {"docstatus": 1})
