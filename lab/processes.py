@@ -7,6 +7,7 @@ output goes to ``run.log`` beside its data dir, which the caller names in any er
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import subprocess
 import sys
@@ -24,11 +25,41 @@ LOOPBACK = ("--listen", "tcp://127.0.0.1:0", "--join-listen", "tcp://127.0.0.1:0
             "--advertise", "127.0.0.1", "--no-mdns")  # one counter: nobody dials it
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_PORTS_GIVEN: set[tuple[int, int]] = set()  # (socket kind, port) handed out by this process
+_FIXED_PORTS_FROM = 10000  # the kernel never hands out a port below its ephemeral range
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that nothing uses now and that the kernel will not give away.
+
+    A port the kernel picked for ``bind(0)`` lies in its ephemeral range, so between the
+    choice and the counter's own bind an outgoing connection of any process may take it
+    as its local port (CI saw "Address already in use" so). Ports below that range are
+    only ever taken by name; each is given out once per process, picked at random so
+    that concurrent test processes rarely meet, and checked free by binding it.
+    """
+    first_ephemeral = _ephemeral_range_start()
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(_FIXED_PORTS_FROM, first_ephemeral)
+        if (kind, port) in _PORTS_GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add((kind, port))
+        return port
+    raise RuntimeError(f"no free port between {_FIXED_PORTS_FROM} and {first_ephemeral}")
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    return max(low, _FIXED_PORTS_FROM + 1000)
 
 
 def network(*extra: str) -> tuple[str, ...]:

@@ -56,9 +56,7 @@ CLIENT_TIMEOUT_S = 5.0  # seconds a test client waits for an answer
 
 def free_udp_port() -> int:
     """A UDP port on 127.0.0.1 for an isolated mDNS (never the real 5353)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port(socket.SOCK_DGRAM)
 
 
 class NodeFailed(AssertionError):

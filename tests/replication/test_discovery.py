@@ -20,6 +20,7 @@ import zeroconf._core as zc_core
 import zeroconf._utils.net as zc_net
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from tillmesh.lab.processes import free_port
 from tillmesh.replication.discovery import (
     MDNS_PORT,
     SERVICE_TYPE,
@@ -58,9 +59,7 @@ async def until(predicate: Callable[[], bool], timeout: float = FIND_S) -> None:
 @pytest.fixture
 def mdns_port() -> int:
     """A free UDP port on loopback for this test's mDNS (not 5353)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port(socket.SOCK_DGRAM)
     assert port != MDNS_PORT
     return port
 

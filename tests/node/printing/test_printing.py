@@ -17,6 +17,7 @@ import pytest
 from escpos.printer import Usb
 
 from tests.nodekit import FakeClock, Till, approver, make_node, sync
+from tillmesh.lab.processes import free_port
 from tillmesh.node.api import Node
 from tillmesh.node.errors import ConfigError, PermissionDenied, PrinterError
 from tillmesh.node.ops.config import CONFIG_NAME, PrinterConfig, load
@@ -84,12 +85,6 @@ class TcpPrinter:
         self.stopped.set()
         self.thread.join(WAIT_S)
         self.sock.close()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -200,7 +195,7 @@ def test_usb_without_pyusb_says_what_to_install(tmp_path):
 
 
 def test_an_unreachable_printer_never_blocks_or_loses_a_sale(printing_nodes, tmp_path):
-    port = closed_port()
+    port = free_port()  # nothing listens there: the printer is off
     node = counter(printing_nodes, tmp_path, kind="network", host="127.0.0.1", port=port,
                    timeout_seconds=1)
     ann = cashier(node)
