@@ -23,12 +23,12 @@ from tests.node.printing.test_printing import (
     FlakyDevice,
     TcpPrinter,
     cashier,
-    closed_port,
     counter,
     queue,
     receipt,
     wait_for,
 )
+from tillmesh.lab.processes import free_port
 from tillmesh.node.ops.daemon import open_node
 from tillmesh.node.printing import Receipt, Spool, Text, spool_key
 from tillmesh.node.printing._layout import to_plain
@@ -57,7 +57,7 @@ def secret_receipt(title: str) -> Receipt:
 
 def test_a_pending_receipt_is_sealed_on_disk_and_printed_after_a_restart(
         printing_nodes, tmp_path):
-    port = closed_port()  # the printer is off while the counter sells
+    port = free_port()  # nothing listens there: the printer is off while the counter sells
     node = counter(printing_nodes, tmp_path, kind="network", host="127.0.0.1", port=port,
                    timeout_seconds=1)
     sale = cashier(node).sell("4000000000044", "4000000000082", mode="Card")
