@@ -40,7 +40,7 @@ from tillmesh.node.domain.sale import (
     sale_body,
 )
 from tillmesh.node.domain.totals import InvoiceTotals, amount_due, vat_per_rate
-from tillmesh.node.errors import BarcodeError, NotFoundError, ValidationError
+from tillmesh.node.errors import BarcodeError, NotFoundError, PaymentError, ValidationError
 from tillmesh.node.projections import catalog, coupon_uses, ledger, loyalty_ledger, stock, tracking
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
 from tillmesh.node.projections.master_data import get_doc
@@ -141,7 +141,14 @@ def _view(cart: Cart, ctx: PosContext, points: dict[str, Any] | None = None,
     del head["lines"], head["taxes"]
     return {**base, "lines": lines, "taxes": plain(totals.taxes),
             "vat": plain(vat_per_rate(totals)), "totals": head,
-            "due": str(amount_due(totals))}
+            "due": str(amount_due(totals)),
+            # rules on the whole sale: the one that gave its discount, those that only
+            # check the cashier gave theirs (ERPNext: "User has not applied rule"), and
+            # those this counter cannot apply (with why)
+            "invoice_promotions": ctx.pricing.titles(totals.invoice_pricing_rules),
+            "not_applied": [*(f"{title} (give its discount on the whole sale by hand)"
+                              for title in ctx.pricing.titles(totals.invoice_rules_short_of)),
+                            *ctx.pricing.not_applied_to_sales()]}
 
 
 def _points(session: Session, ctx: PosContext, customer: str) -> dict[str, Any] | None:
@@ -601,6 +608,10 @@ def _priced(cart: Cart, ctx: PosContext, tenders: list[Tender], member: Member |
     unpaid = price(cart, ctx)
     due = amount_due(unpaid)
     worth = _redeemable(cart, ctx, member, redeem, due)
+    if worth and worth == due:  # ERPNext takes it with a payment row of 0 (loyalty-10)
+        if tenders:
+            raise PaymentError("The points pay the whole sale: take no other payment")
+        return price_paid(cart, ctx, unpaid, ZERO, worth)
     return price_paid(cart, ctx, unpaid, check_payments(tenders, ctx, due - worth), worth)
 
 
@@ -612,11 +623,8 @@ def _redeemable(cart: Cart, ctx: PosContext, member: Member | None, points: int,
         return ZERO
     if member is None or ctx.today is None:
         raise LoyaltyError(f"{cart.customer} has no loyalty points at this store")
-    worth = check_redemption(member.program, points, available=member.balance(ctx.today),
-                             due=due)
-    if worth == due:  # a POS Invoice needs a payment row of its own
-        raise LoyaltyError("Points pay part of a sale, not all of it: redeem fewer points")
-    return worth
+    return check_redemption(member.program, points, available=member.balance(ctx.today),
+                            due=due)
 
 
 async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], *,
@@ -664,7 +672,9 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
         shift = ledger.open_shift(s, node.node_id)
         now = node.clock().astimezone(node.config.tz)
         invoice = inputs.invoice_number(node, s, now)
-        body = sale_body(cart=cart, totals=totals, tenders=tenders, ctx=ctx,
+        # paid in points alone: a row of 0 in cash, as ERPNext wants one row
+        body = sale_body(cart=cart, totals=totals, ctx=ctx,
+                         tenders=tenders or [Tender(ctx.cash_mode, ZERO)],
                          invoice=invoice, shift=shift, cashier=caller.user, posted_at=now,
                          member=member, redeemed=redeem)
         event = tx.append("sale.submitted", body)

@@ -275,7 +275,8 @@ def _return_cart(node: Node, s: Session, original: dict[str, Any],
         rows.append(name)
     cart = Cart(cart_id="return", cashier=cashier, customer=original["customer"],
                 lines=tuple(lines),
-                additional_discount_percentage=Decimal(original["additional_discount_percentage"]))
+                additional_discount_percentage=Decimal(original["additional_discount_percentage"]),
+                sold_discount_on=original["apply_discount_on"])
     discount = Decimal(original["discount_amount_input"])
     if discount and not cart.additional_discount_percentage:
         total = Decimal(original["totals"]["total"])

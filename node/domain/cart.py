@@ -97,6 +97,9 @@ class Cart:
     customer_group: str = ""  # the customer's, for Pricing Rules
     territory: str = ""
     coupon: str = ""  # the Coupon Code the customer handed over, by its name in ERPNext
+    # A return's: the base of its sale's invoice discount, which it keeps (ERPNext's
+    # return copies it, and prices with no rules); empty on a sale
+    sold_discount_on: str = ""
 
     def line(self, index: int) -> Line:
         if not isinstance(index, int) or not 0 <= index < len(self.lines):
@@ -199,6 +202,7 @@ def to_data(cart: Cart) -> dict[str, Any]:
         "customer_group": cart.customer_group,
         "territory": cart.territory,
         "coupon": cart.coupon,
+        "sold_discount_on": cart.sold_discount_on,
         "approval": None if cart.approval is None else {
             "approver": cart.approval.approver, "percent": str(cart.approval.percent),
             "off": str(cart.approval.off), "digest": cart.approval.digest},
@@ -218,6 +222,7 @@ def from_data(d: dict[str, Any]) -> Cart:
         customer_group=d.get("customer_group", ""),  # none in carts of older releases
         territory=d.get("territory", ""),
         coupon=d.get("coupon", ""),
+        sold_discount_on=d.get("sold_discount_on", ""),
         approval=_approval_from_data(d.get("approval")),  # none in carts of older releases
     )
 

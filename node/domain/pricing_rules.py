@@ -7,15 +7,17 @@ groups and brands: customer, customer group, territory, company, warehouse, pric
 validity conditions; quantity and amount breaks (in the rule's UOM); priorities; rules
 that stack (``apply_multiple_pricing_rules``, also on the discounted rate); margins; and
 product rules (``get_product_discount_rule``: free items, also per so many bought). Two
-rules that tie are refused as ERPNext refuses them (``PricingConflict``). What ERPNext does
-with the result (the line's rate, amount, taxes) is ``totals``; ``StorePricing`` is what a
-counter holds of the store's rules.
+rules that tie are refused as ERPNext refuses them (``PricingConflict``). Rules on the
+whole transaction set the invoice's own discount or add free items
+(``apply_pricing_rule_on_transaction``, ``price_transaction``). What ERPNext does with the
+result (the line's rate, amount, taxes) is ``totals``; ``StorePricing`` is what a counter
+holds of the store's rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -26,6 +28,7 @@ from tillmesh.node.errors import ValidationError
 
 HUNDRED = Decimal(100)
 APPLY_ON = ("Item Code", "Item Group", "Brand")  # the order ERPNext looks in
+TRANSACTION = "Transaction"
 _TARGETS = {"Item Code": ("items", "item_code"), "Item Group": ("item_groups", "item_group"),
             "Brand": ("brands", "brand")}
 EARLIEST, LATEST = date(2000, 1, 1), date(2500, 12, 31)  # ERPNext's open validity ends
@@ -44,7 +47,7 @@ class PricingRule:
 
     name: str
     title: str
-    apply_on: str  # Item Code, Item Group, Brand (Transaction: not a line's)
+    apply_on: str  # Item Code, Item Group, Brand, or Transaction (the whole invoice's)
     targets: tuple[tuple[str, str], ...]  # (item code / group / brand, its UOM or "")
     price_or_product_discount: str = "Price"
     selling: bool = True
@@ -85,6 +88,7 @@ class PricingRule:
     apply_recursion_over: Decimal = ZERO
     round_free_qty: bool = False
     validate_only: bool = False  # ERPNext's validate_applied_rule: checked, never applied
+    apply_discount_on: str = ""  # a transaction rule's: Grand Total or Net Total
     unsupported: str = ""  # why the counter cannot price with it (conditions it lacks)
 
     @property
@@ -95,6 +99,15 @@ class PricingRule:
         return (self.selling and not self.disabled and not self.validate_only
                 and self.price_or_product_discount in ("Price", "Product")
                 and not self.unsupported and self.apply_on in APPLY_ON)
+
+    @property
+    def on_transaction(self) -> bool:
+        """Whether a counter applies it to the whole sale: an enabled selling rule on the
+        transaction it can judge (one that only checks included: on the transaction
+        ERPNext lowers a larger discount to it)."""
+        return (self.selling and not self.disabled and self.apply_on == TRANSACTION
+                and self.price_or_product_discount in ("Price", "Product")
+                and not self.unsupported)
 
     @cached_property
     def priority_number(self) -> int:
@@ -115,8 +128,11 @@ class PricingRule:
             ("a campaign", doc.get("campaign")), ("a sales partner", doc.get("sales_partner")),
             ("a supplier", doc.get("supplier") or doc.get("supplier_group")),
             ("a free item it does not name", doc.get("price_or_product_discount") == "Product"
-             and not doc.get("free_item") and not doc.get("same_item")),
-            ("the whole transaction", apply_on == "Transaction"),
+             and not doc.get("free_item") and (apply_on == TRANSACTION
+                                               or not doc.get("same_item"))),
+            # ERPNext 15 fails on every invoice such a rule matches (it looks for a line)
+            ("free items by quantity on the whole transaction", apply_on == TRANSACTION
+             and doc.get("price_or_product_discount") == "Product" and doc.get("is_recursive")),
         ) if present]
         return cls(
             name=str(doc["name"]), title=str(doc.get("title") or doc["name"]),
@@ -148,6 +164,7 @@ class PricingRule:
             apply_recursion_over=_dec(doc, "apply_recursion_over"),
             round_free_qty=bool(doc.get("round_free_qty")),
             validate_only=bool(doc.get("validate_applied_rule")),
+            apply_discount_on=str(doc.get("apply_discount_on") or ""),
             unsupported=", ".join(unsupported))
 
 
@@ -170,6 +187,9 @@ class StorePricing:
 
     rules: tuple[PricingRule, ...] = ()  # those a counter applies (``applicable``)
     beyond: tuple[PricingRule, ...] = ()  # selling rules it cannot apply, ``unsupported`` says why
+    # rules on the whole transaction (``on_transaction``), by name: ERPNext's SQL reads
+    # them in primary-key order and applies each in turn
+    transaction: tuple[PricingRule, ...] = ()
     item_groups: Mapping[str, str] = field(default_factory=dict)
     customer_groups: Mapping[str, str] = field(default_factory=dict)
     territories: Mapping[str, str] = field(default_factory=dict)
@@ -182,13 +202,16 @@ class StorePricing:
     def of(cls, rules: Iterable[PricingRule], *, item_groups: Mapping[str, str],
            customer_groups: Mapping[str, str], territories: Mapping[str, str],
            free_items: Mapping[str, ItemDetails] | None = None) -> StorePricing:
+        rules = list(rules)
         selling = [r for r in rules if r.selling and not r.disabled and not r.validate_only]
         applied = tuple(r for r in selling if r.applicable)
+        whole = tuple(sorted((r for r in rules if r.on_transaction), key=lambda r: r.name))
         index: dict[tuple[str, str], list[PricingRule]] = {}
         for rule in applied:
             for value in dict.fromkeys(value for value, _ in rule.targets):
                 index.setdefault((rule.apply_on, value), []).append(rule)
-        return cls(rules=applied, beyond=tuple(r for r in selling if not r.applicable),
+        return cls(rules=applied, transaction=whole,
+                   beyond=tuple(r for r in selling if not r.applicable and not r.on_transaction),
                    item_groups=dict(item_groups), customer_groups=dict(customer_groups),
                    territories=dict(territories), free_items=dict(free_items or {}),
                    index={key: tuple(found) for key, found in index.items()})
@@ -206,13 +229,18 @@ class StorePricing:
         return [f"{r.title} ({r.unsupported})" for r in self.beyond
                 if r.unsupported and r.apply_on in APPLY_ON and _targets(r, line)]
 
+    def not_applied_to_sales(self) -> list[str]:
+        """The rules on the whole transaction this counter cannot apply, and why."""
+        return [f"{r.title} ({r.unsupported})" for r in self.beyond
+                if r.unsupported and r.apply_on == TRANSACTION]
+
     def titles(self, names: Iterable[str]) -> list[str]:
         """What the cashier and the customer read for the rules that priced a line."""
         return [self._titles.get(name, name) for name in names]
 
     @cached_property
     def _titles(self) -> dict[str, str]:
-        return {r.name: r.title for r in self.rules}
+        return {r.name: r.title for r in (*self.rules, *self.transaction)}
 
 
 def ancestors(tree: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -362,6 +390,134 @@ def apply(chosen: Sequence[PricingRule], line: Line, selling: Selling) -> Priced
     last_gives_items = bool(chosen) and chosen[-1].price_or_product_discount == "Product"
     return Priced(list_rate, percentage, amount, margin_type, margin,
                   tuple(r.name for r in chosen), tuple(free) if last_gives_items else ())
+
+
+@dataclass(frozen=True)
+class InvoiceDiscount:
+    """A sale's own discount as ERPNext keeps it on the invoice (a percentage wins over an
+    amount, which is then ERPNext's to work out), and what rules on the whole
+    transaction made of it: the rule that gave the
+    discount the customer gets (``rules``), the free items they add, the rules that only
+    check and found the discount short (``short_of``: ERPNext says "User has not applied
+    rule"), and whether ERPNext drops the free rows of the lines' rules
+    (``remove_free_item``: rules on the transaction exist for the sale, none is met)."""
+
+    additional_discount_percentage: Decimal = ZERO
+    discount_amount: Decimal = ZERO
+    apply_discount_on: str = ""
+    rules: tuple[str, ...] = ()
+    free: tuple[FreeItem, ...] = ()
+    short_of: tuple[str, ...] = ()
+    drops_free_items: bool = False
+
+
+# (apply_discount_on, percentage) -> the amount ERPNext sets for that percentage off the
+# sale's grand or net total before any invoice discount (``set_discount_amount``)
+DiscountOf = Callable[[str, Decimal], Decimal]
+
+
+def price_transaction(rules: Sequence[PricingRule], selling: Selling, *, total_qty: Decimal,
+                      total: Decimal, given: InvoiceDiscount,
+                      discount_of: DiscountOf) -> InvoiceDiscount:
+    """``apply_pricing_rule_on_transaction``: the rules on the whole transaction, in
+    order, on a sale of ``total_qty`` units (in the lines' UOMs, free rows too) and
+    ``total`` (the lines' amounts), over the cashier's ``given`` discount.
+
+    ERPNext works on the invoice as priced so far: a percentage has already set its
+    amount, and after each rule the invoice is priced again. So each matching price rule
+    sets its percentage or amount (and the base it is taken from), the last one winning;
+    one that only checks (``validate_applied_rule``) keeps a smaller discount and lowers
+    a larger one to its own; a coupon rule without its coupon sets the discount to 0 (an
+    amount a percentage set stays), with it applies and ends the walk. ERPNext looks at
+    neither the rules' validity dates here (a POS Invoice has no ``transaction_date``)
+    nor their price list, warehouse or currency (recorded: transaction-cases.json).
+    """
+    matching = [r for r in rules if r.on_transaction and _whole_sale_conditions(r, selling)]
+    if not matching:
+        return given
+    met = [r for r in matching if _within_sale(r, total_qty, total)]
+    if not met:
+        return replace(given, drops_free_items=True)
+    walk = _Walk(given, discount_of)
+    free, short = list(given.free), list(given.short_of)
+    for rule in met:
+        if rule.price_or_product_discount == "Product":
+            free.append(FreeItem(rule.free_item, rule.free_qty or Decimal(1),
+                                 rule.free_item_uom, rule.free_item_rate, rule.name))
+            continue
+        walk.base = rule.apply_discount_on or walk.base
+        coupon_met = False
+        for key, value in (("percentage", rule.discount_percentage),
+                           ("amount", rule.discount_amount)):
+            if not value:
+                continue
+            if rule.validate_only and walk.current(key) < value:
+                short.append(rule.name)
+                continue
+            coupon_met = rule.coupon_code_based and rule.name in selling.coupon_rules
+            walk.set(key, value if coupon_met or not rule.coupon_code_based else ZERO,
+                     rule.name)
+            if coupon_met:
+                break
+        walk.priced_again()
+        if coupon_met:
+            break
+    return InvoiceDiscount(walk.percentage, walk.amount, walk.base, walk.given_by(),
+                           tuple(free), tuple(dict.fromkeys(short)))
+
+
+class _Walk:
+    """The invoice's discount while ERPNext walks the rules. A percentage sets the amount
+    each time the invoice is priced; that amount is worked out only when it matters (a
+    rule checks it, or the percentage goes back to 0 and the amount stays), since the
+    final pricing works it out anyway."""
+
+    def __init__(self, given: InvoiceDiscount, discount_of: DiscountOf) -> None:
+        self.percentage, self.amount = (given.additional_discount_percentage,
+                                        given.discount_amount)
+        self.base = given.apply_discount_on
+        self.discount_of = discount_of
+        self.set_by: dict[str, str] = {}  # the rule that set each, where a rule did
+        self.priced: tuple[str, Decimal] | None = None
+        self.priced_again()
+
+    def priced_again(self) -> None:
+        self.priced = (self.base, self.percentage) if self.percentage else None
+
+    def current(self, key: str) -> Decimal:
+        if key == "percentage":
+            return self.percentage
+        return self.discount_of(*self.priced) if self.priced else self.amount
+
+    def set(self, key: str, value: Decimal, rule: str) -> None:
+        if key == "percentage":
+            if not value and self.priced:  # the amount the percentage set stays
+                self.amount = self.discount_of(*self.priced)
+            self.percentage = value
+        else:
+            self.amount = value
+        self.set_by[key] = rule
+
+    def given_by(self) -> tuple[str, ...]:
+        """The rule that gave what the customer gets (a percentage wins over an amount)."""
+        key = "percentage" if self.percentage else "amount"
+        value = self.percentage if self.percentage else self.amount
+        return (self.set_by[key],) if value and key in self.set_by else ()
+
+
+def _whole_sale_conditions(rule: PricingRule, selling: Selling) -> bool:
+    """``get_other_conditions`` on the invoice: company, customer, customer group and
+    territory (no dates, price list, warehouse or currency)."""
+    return (rule.company in ("", selling.company)
+            and rule.customer in ("", selling.customer)
+            and (not rule.customer_group or rule.customer_group in selling.customer_groups)
+            and (not rule.territory or rule.territory in selling.territories))
+
+
+def _within_sale(rule: PricingRule, total_qty: Decimal, total: Decimal) -> bool:
+    """``filter_pricing_rules_for_qty_amount`` on the invoice's quantity and total."""
+    return (rule.min_qty <= total_qty and not (rule.max_qty and total_qty > rule.max_qty)
+            and rule.min_amt <= total and not (rule.max_amt and total > rule.max_amt))
 
 
 def _free_item(rule: PricingRule, line: Line) -> list[FreeItem]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -23,17 +23,28 @@ from tillmesh.node.domain.money import ZERO, flt
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.pricing_rules import (
     FreeItem,
+    InvoiceDiscount,
     ItemDetails,
     Priced,
     Selling,
     StorePricing,
     ancestors,
     price_line,
+    price_transaction,
 )
 from tillmesh.node.domain.pricing_rules import Line as RulesLine
+from tillmesh.node.domain.totals import (
+    GRAND_TOTAL,
+    NEGATIVE_GRAND_TOTAL,
+    CartLine,
+    InvoiceTotals,
+    compute_totals,
+    percentage_discount,
+    quantity_and_total,
+    with_payments,
+)
 from tillmesh.node.domain.totals import Cart as TotalsCart
-from tillmesh.node.domain.totals import CartLine, InvoiceTotals, compute_totals, with_payments
-from tillmesh.node.errors import PaymentError, ReturnError, ValidationError
+from tillmesh.node.errors import PaymentError, ReturnError, TotalsError, ValidationError
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's field names, once per class
 _AS_IS = frozenset({str, int, bool, type(None)})
@@ -76,11 +87,11 @@ _PRICED: deque[tuple[Cart, PosContext, InvoiceTotals]] = deque(maxlen=PRICED_KEP
 
 def price(cart: Cart, ctx: PosContext, paid: Decimal | None = None) -> InvoiceTotals:
     if paid is not None:
-        return compute_totals(_totals_cart(cart, ctx, paid), ctx.settings)
+        return _computed(cart, ctx, paid)
     for known, known_ctx, totals in tuple(_PRICED):  # a copy: the pricing thread appends
         if known is cart and known_ctx is ctx:
             return totals
-    totals = compute_totals(_totals_cart(cart, ctx, None), ctx.settings)
+    totals = _computed(cart, ctx, None)
     _PRICED.append((cart, ctx, totals))
     return totals
 
@@ -89,11 +100,46 @@ def price_paid(cart: Cart, ctx: PosContext, unpaid: InvoiceTotals,
                paid: Decimal, loyalty_amount: Decimal = ZERO) -> InvoiceTotals:
     """``price(cart, ctx, paid)`` from ``unpaid = price(cart, ctx)``, without pricing the
     cart again; ``loyalty_amount``: the worth of the points redeemed, paid beside."""
-    return with_payments(_totals_cart(cart, ctx, paid, loyalty_amount), unpaid, ctx.settings)
+    return with_payments(_totals_cart(cart, ctx, paid, loyalty_amount)[0], unpaid,
+                         ctx.settings)
+
+
+def _computed(cart: Cart, ctx: PosContext, paid: Decimal | None) -> InvoiceTotals:
+    """The cart priced by its lines' rules, then by the rules on the whole sale, judged
+    on its quantity and total as the lines leave them (ERPNext prices the invoice,
+    applies them, and prices it again)."""
+    priced, selling = _totals_cart(cart, ctx, paid)
+    if selling is None or not ctx.pricing.transaction or cart.sold_discount_on:
+        return _compute(priced, ctx)
+    got = _on_transaction(priced, ctx, selling)
+    rows = list(priced.lines)
+    if got.drops_free_items:
+        rows = [ln for ln in rows if not ln.is_free_item]
+    rows += [_free_line(item, ctx.pricing) for item in got.free]
+    totals = _compute(replace(
+        priced, lines=rows, additional_discount_percentage=got.additional_discount_percentage,
+        discount_amount=got.discount_amount, apply_discount_on=got.apply_discount_on), ctx, got)
+    return replace(totals, invoice_pricing_rules=got.rules, invoice_rules_short_of=got.short_of)
+
+
+def _compute(priced: TotalsCart, ctx: PosContext,
+             by_rules: InvoiceDiscount | None = None) -> InvoiceTotals:
+    try:
+        return compute_totals(priced, ctx.settings)
+    except TotalsError as exc:  # ERPNext's words, and the promotion that caused them
+        if exc.message != NEGATIVE_GRAND_TOTAL or by_rules is None or not by_rules.rules:
+            raise
+        promotion = ", ".join(ctx.pricing.titles(by_rules.rules))
+        raise TotalsError(f"{exc.message}: the promotion {promotion} takes "
+                          f"{by_rules.discount_amount} off the whole sale, more than it"
+                          " comes to. Add to the sale, or have the promotion changed in"
+                          " ERPNext") from exc
 
 
 def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None,
-                 loyalty_amount: Decimal = ZERO) -> TotalsCart:
+                 loyalty_amount: Decimal = ZERO) -> tuple[TotalsCart, Selling | None]:
+    """The cart's lines priced by their rules (free rows after them), the cashier's
+    invoice discount; and what the store's rules judge the sale on (None: no rules)."""
     selling = _selling(cart, ctx)
     # A product rule's free items follow the cart's lines, as in ERPNext.
     lines: list[CartLine] = []
@@ -119,25 +165,45 @@ def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None,
             margin_type="" if priced is None else priced.margin_type,
             margin_rate_or_amount=ZERO if priced is None else priced.margin_rate_or_amount,
         ))
-        free.extend(_free_line(item, ln, ctx.pricing) for item in (
+        free.extend(_free_line(item, ctx.pricing, ln) for item in (
             () if priced is None else priced.free))
     return TotalsCart(
         lines=lines + free,
         taxes=ctx.taxes,
         additional_discount_percentage=cart.additional_discount_percentage,
         discount_amount=cart.discount_amount,
-        apply_discount_on=ctx.apply_discount_on,
+        apply_discount_on=cart.sold_discount_on or ctx.apply_discount_on,
         payments=None if paid is None else (paid,),
         loyalty_amount=loyalty_amount,
         allow_partial_payment=ctx.allow_partial_payment,
-    )
+    ), selling
 
 
-def _free_line(item: FreeItem, bought: Line, pricing: StorePricing) -> CartLine:
+def _on_transaction(priced: TotalsCart, ctx: PosContext, selling: Selling) -> InvoiceDiscount:
+    """The store's rules on the whole transaction over the cashier's discount, judged on
+    the sale as its lines price it. A percentage's amount is worked out (on the sale
+    priced without an invoice discount) only where the rules need it."""
+    total_qty, total = quantity_and_total(priced, ctx.settings)
+    bases: list[InvoiceTotals] = []
+
+    def discount_of(on: str, percentage: Decimal) -> Decimal:
+        if not bases:
+            bases.append(compute_totals(replace(priced, additional_discount_percentage=ZERO,
+                                                discount_amount=ZERO), ctx.settings))
+        base = bases[0].grand_total if on == GRAND_TOTAL else bases[0].net_total
+        return percentage_discount(base, percentage, ctx.settings.currency_precision)
+
+    given = InvoiceDiscount(priced.additional_discount_percentage, priced.discount_amount,
+                            priced.apply_discount_on)
+    return price_transaction(ctx.pricing.transaction, selling, total_qty=total_qty,
+                             total=total, given=given, discount_of=discount_of)
+
+
+def _free_line(item: FreeItem, pricing: StorePricing, bought: Line | None = None) -> CartLine:
     """The row of a rule's free item (``get_product_discount_rule``): the bought line's
     own item, or the item the rule names, in the rule's UOM (else the stock UOM), at the
     rule's rate (else 0)."""
-    details = _details(bought) if item.item_code == bought.item_code \
+    details = _details(bought) if bought is not None and item.item_code == bought.item_code \
         else pricing.free_items.get(item.item_code)
     if details is None:
         raise ValidationError(f"Pricing Rule {item.rule} gives {item.item_code}, which is not"
@@ -186,7 +252,7 @@ def row_names(cart: Cart, totals: InvoiceTotals, ctx: PosContext) -> list[str]:
 
 def _selling(cart: Cart, ctx: PosContext) -> Selling | None:
     """What the store's Pricing Rules judge the cart on; None when none apply."""
-    if not ctx.pricing.rules or ctx.today is None:
+    if not (ctx.pricing.rules or ctx.pricing.transaction) or ctx.today is None:
         return None
     pricing = ctx.pricing
     coupon = ctx.coupons.get(cart.coupon) if cart.coupon else None
@@ -308,10 +374,15 @@ def sale_body(
         "warehouse": ctx.warehouse,
         "selling_price_list": ctx.price_list,
         "taxes_and_charges": ctx.taxes_and_charges,
-        "apply_discount_on": ctx.apply_discount_on,
-        "additional_discount_percentage": str(cart.additional_discount_percentage),
-        "discount_amount_input": str(cart.discount_amount),
+        # the invoice discount as ERPNext keeps it: the cashier's, or a rule's on the
+        # whole transaction (a return gives the same back)
+        "apply_discount_on": totals.apply_discount_on,
+        "additional_discount_percentage": str(totals.additional_discount_percentage),
+        "discount_amount_input": str(totals.discount_amount if not
+                                     totals.additional_discount_percentage
+                                     else cart.discount_amount),
         "items": _items(cart, totals, invoice, ctx),
+        "invoice_promotions": ctx.pricing.titles(totals.invoice_pricing_rules),
         "taxes": [plain(t) for t in totals.taxes],
         "totals": _totals(totals),
         "payments": [

@@ -80,7 +80,7 @@ _PRICING_RULE = (
     "sales_partner", "supplier", "supplier_group", "applicable_for", "same_item",
     "free_item", "free_qty", "free_item_uom", "free_item_rate", "is_recursive",
     "recurse_for", "apply_recursion_over", "round_free_qty", "dont_enforce_free_item_qty",
-    "promotional_scheme")
+    "promotional_scheme", "apply_discount_on")
 
 # In dependency order: a counter that has the Items already has their UOMs and groups.
 SPECS: tuple[Spec, ...] = (

@@ -220,8 +220,9 @@ def sale_receipt(body: Mapping[str, Any], style: ReceiptStyle, *, counter: str,
     _totals(b, body)
     b.rule()
     for payment in body["payments"]:
-        b.pair(payment["mode_of_payment"], money(payment["amount"]))
-    if body.get("redeem_loyalty_points"):  # points paid part of it
+        if Decimal(payment["amount"]) or not body.get("redeem_loyalty_points"):
+            b.pair(payment["mode_of_payment"], money(payment["amount"]))  # not points' 0 row
+    if body.get("redeem_loyalty_points"):  # points paid part of it, or all
         b.pair(f"{body['loyalty_points']} points", money(body["loyalty_amount"]))
     change = Decimal(body["totals"].get("change_amount") or 0)
     if change:
@@ -268,6 +269,8 @@ def _totals(b: _Blocks, body: Mapping[str, Any]) -> None:
     if discount:
         percent = Decimal(totals.get("additional_discount_percentage") or 0)
         b.pair(f"Discount {number(percent)}%" if percent else "Discount", money(-discount))
+    for promotion in body.get("invoice_promotions") or ():  # rules on the whole sale
+        b.text(f"{INDENT}{clean(promotion)}")
     for tax in body.get("taxes", []):
         if not tax.get("included_in_print_rate"):  # added to the total: part of the sum
             b.pair(_tax_label(tax), money(tax["tax_amount_after_discount_amount"]))

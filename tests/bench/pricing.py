@@ -44,6 +44,16 @@ def rules() -> tuple[PricingRule, ...]:
     return tuple(made)
 
 
+def on_the_whole_sale() -> tuple[PricingRule, ...]:
+    """Three rules on the transaction, all met by the bench cart: the last one wins."""
+    return tuple(PricingRule(
+        name=f"PRLE-9{n:03d}", title=f"Basket {n}", apply_on="Transaction", targets=(),
+        selling=True, rate_or_discount="Discount Percentage" if n != 1 else "Discount Amount",
+        discount_percentage=Decimal(5 + n), discount_amount=Decimal(2),
+        min_amt=Decimal(50 * n), min_qty=Decimal(n), apply_discount_on="Grand Total",
+        currency="EUR") for n in range(3))
+
+
 def context(pricing: StorePricing) -> PosContext:
     taxes = (TaxRow(charge_type=ChargeType.ON_NET_TOTAL, account_head="VAT 19%",
                     description="VAT 19%", rate=Decimal(19), included_in_print_rate=True),)
@@ -88,3 +98,9 @@ def run(rows: list[Row], runs: int, calls: int = 2000) -> None:
                           plain.median_ms, "no rules", "p99 < 2 ms"))
     rows.append(Row("price the same cart, no rules", plain.samples(), plain.figure(), "",
                     plain.spread()))
+    mixed = context(StorePricing.of(rules()[:RULES - 3] + on_the_whole_sale(),
+                                    item_groups=GROUPS, customer_groups={}, territories={}))
+    assert price(base, mixed).invoice_pricing_rules == ("PRLE-9002",)
+    whole = Latency([_timed(base, mixed, calls) for _ in range(runs)])
+    rows.append(whole.row(f"price it, {RULES} rules of which 3 on the whole sale",
+                          plain.median_ms, "no rules", "p99 < 2 ms"))

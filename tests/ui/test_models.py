@@ -210,8 +210,12 @@ def test_points_pay_part_of_the_due_and_the_rest_is_paid_in_money():
     assert (pay.amount("Cash"), pay.change, pay.ready) == (Decimal("10.45"), 0, True)
     assert pay.redeem(144).problem == "Only 143 points to redeem"
     assert Payment(Decimal("12.95"), MODES).redeem(1).problem == "Only 0 points to redeem"
-    whole = Payment(Decimal("10.00"), MODES, member=member).redeem(100).set("Cash", Decimal(1))
-    assert whole.problem == "Points pay part of the sale, not all of it: redeem fewer points"
+    whole = Payment(Decimal("10.00"), MODES, member=member).redeem(100)
+    assert (whole.problem, whole.payments(), whole.change) == (None, [], 0)
+    assert whole.set("Cash", Decimal(1)).problem == ("The points pay the whole sale: take no"
+                                                     " money")
+    assert whole.redeem(101).problem == ("The points are worth more than the sale: redeem"
+                                         " fewer points")
 
 
 @given(due=money_st, points=st.integers(0, 500), cash=money_st)

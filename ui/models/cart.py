@@ -139,6 +139,8 @@ class CartView:
     coupon: str = ""  # the customer's coupon and the promotion it is for, as shown
     points: int | None = None  # a member's loyalty points (None: not a member)
     point_value: Decimal = ZERO  # what one of them pays
+    promotions: tuple[str, ...] = ()  # rules on the whole sale that gave its discount
+    not_applied: tuple[str, ...] = ()  # rules on the whole sale this counter cannot apply
 
     @classmethod
     def from_api(cls, cart: Mapping[str, Any]) -> CartView:
@@ -165,6 +167,8 @@ class CartView:
             and isinstance(loyalty.get("points"), int) else None,
             point_value=dec(loyalty.get("point_value")) if isinstance(loyalty, Mapping)
             else ZERO,
+            promotions=tuple(str(p) for p in cart.get("invoice_promotions") or ()),
+            not_applied=tuple(str(p) for p in cart.get("not_applied") or ()),
         )
 
     @property
@@ -175,7 +179,8 @@ class CartView:
         """(label, amount) rows under the cart, in receipt order; zero rows left out."""
         rows = [("Subtotal", money(self.total))]
         if self.discount:
-            rows.append(("Discount", f"−{money(self.discount)}"))
+            rows.append((" · ".join(("Discount", *self.promotions)), f"−{money(self.discount)}"))
+        rows += [(f"not applied here: {p}", "") for p in self.not_applied]
         incl = "incl. " if self.included else ""
         rows += [(f"{incl}{v.title} (net {money(v.net)})", money(v.tax)) for v in self.vat]
         if self.rounding:

@@ -153,8 +153,10 @@ class Payment:
             return f"{bad[0]}: {bad[1]} is not an amount of money"
         if self.points and (self.member is None or self.points > self.member.available):
             return f"Only {self.member.available if self.member else 0} points to redeem"
-        if self.points < 0 or (self.points and self.in_money <= 0):
-            return "Points pay part of the sale, not all of it: redeem fewer points"
+        if self.points < 0 or (self.points and self.in_money < 0):
+            return "The points are worth more than the sale: redeem fewer points"
+        if self.points and self.in_money == 0:  # the points pay it all
+            return "The points pay the whole sale: take no money" if self.paid else None
         if not self.tendered:
             return "Enter what the customer pays"
         if self.paid < self.in_money:

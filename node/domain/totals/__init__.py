@@ -6,8 +6,14 @@ ERPNext refuses, with its messages, is in ``_checks``; the totals regrouped per 
 (net, tax, gross of each rate, for receipts and shift reports) are in ``_rates``.
 """
 
-from tillmesh.node.domain.totals._calc import compute_totals, with_payments
+from tillmesh.node.domain.totals._calc import (
+    compute_totals,
+    percentage_discount,
+    quantity_and_total,
+    with_payments,
+)
 from tillmesh.node.domain.totals._model import (
+    GRAND_TOTAL,
     NEGATIVE_GRAND_TOTAL,
     NEGATIVE_RATE,
     NET_TOTAL,
@@ -32,6 +38,7 @@ from tillmesh.node.domain.totals._rates import (
 )
 
 __all__ = [
+    "GRAND_TOTAL",
     "NEGATIVE_GRAND_TOTAL",
     "NEGATIVE_RATE",
     "NET_TOTAL",
@@ -49,6 +56,8 @@ __all__ = [
     "add_rates",
     "amount_due",
     "compute_totals",
+    "percentage_discount",
+    "quantity_and_total",
     "recorded_due",
     "vat_per_rate",
     "vat_per_rate_of",

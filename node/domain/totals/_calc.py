@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from tillmesh.node.domain.money import flt
+from tillmesh.node.domain.money import CURRENCY_PRECISION, flt
 from tillmesh.node.domain.totals._checks import (
     check_quantities,
     check_settings,
@@ -94,6 +94,19 @@ def compute_totals(cart: Cart, settings: TotalsSettings = _DEFAULT_SETTINGS) -> 
     return totals
 
 
+def quantity_and_total(cart: Cart, settings: TotalsSettings = _DEFAULT_SETTINGS
+                       ) -> tuple[Decimal, Decimal]:
+    """The cart's ``total_qty`` and ``total`` (its rows' amounts) as ERPNext prices them:
+    what rules on the whole transaction are judged on, without pricing taxes."""
+    check_settings(settings)
+    with localcontext() as ctx:
+        ctx.prec = 50
+        calc = _Calc(cart, settings)
+        calc.calculate_item_values()
+        calc.calculate_net_total()
+        return calc.total_qty, calc.total
+
+
 def with_payments(cart: Cart, unpaid: InvoiceTotals,
                   settings: TotalsSettings = _DEFAULT_SETTINGS) -> InvoiceTotals:
     """``compute_totals(cart, settings)`` from ``unpaid``, the same cart's totals without
@@ -125,6 +138,13 @@ def _round(value: Decimal, precision: int) -> Decimal:
     """``frappe.utils.flt(value, precision)`` under Banker's Rounding (see module doc)."""
     scrubbed = value.quantize(_SCRUB[precision], rounding=ROUND_HALF_EVEN)
     return flt(scrubbed, precision)
+
+
+def percentage_discount(base: Decimal, percentage: Decimal,
+                        precision: int = CURRENCY_PRECISION) -> Decimal:
+    """The invoice discount ERPNext sets for ``percentage`` off ``base`` (the grand or net
+    total before it: ``set_discount_amount``)."""
+    return _round(base * percentage / HUNDRED, precision)
 
 
 # --------------------------------------------------------------------------- working rows
@@ -558,9 +578,8 @@ class _Calc:
     def set_discount_amount(self) -> None:
         if self.additional_discount_percentage:
             base = self.grand_total if self.apply_discount_on == GRAND_TOTAL else self.net_total
-            self.discount_amount = _round(
-                base * self.additional_discount_percentage / HUNDRED, self.money
-            )
+            self.discount_amount = percentage_discount(
+                base, self.additional_discount_percentage, self.money)
 
     def apply_discount_amount(self) -> None:
         if not self.discount_amount:

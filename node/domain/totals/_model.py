@@ -183,6 +183,11 @@ class InvoiceTotals:
     change_amount: Decimal
     # A POS Invoice never computes it (it must be paid in full to submit): always 0.
     outstanding_amount: Decimal
+    # The Pricing Rules on the whole transaction that gave the invoice discount, and
+    # those that only check it and found it short: ERPNext keeps no record of either,
+    # the cashier (and the receipt) are told. Set by the caller that applied them.
+    invoice_pricing_rules: tuple[str, ...] = ()
+    invoice_rules_short_of: tuple[str, ...] = ()
 
 
 def amount_due(totals: InvoiceTotals) -> Decimal:

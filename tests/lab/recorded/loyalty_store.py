@@ -54,6 +54,8 @@ RUNS: dict[str, list[tuple[str, Cart, int, int]]] = {
         ("the first sale returned whole", [], 0, 6),
         ("all points left redeemed on a big sale", [("PR-12", 15)], -1, 0),
         ("a sale with nothing left to redeem", [("PR-02", 3)], 0, 0),
+        ("points pay the whole sale (1.00), a cash row of 0", [("PR-16", 2)], 10, 0),
+        ("points pay the whole sale (2.00), a cash row of 0", [("PR-16", 4)], 20, 0),
     ],
     SINGLE: [
         ("a single-tier sale", [("PR-02", 7)], 0, 0),

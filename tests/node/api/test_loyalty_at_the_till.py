@@ -144,16 +144,29 @@ def test_points_beyond_the_balance_or_for_a_non_member_are_refused_and_nothing_i
     assert [e.kind for e in list(node.log.events())[before:]] == []  # no sale
 
 
-def test_points_worth_more_than_the_sale_or_all_of_it_are_refused(node: Node,
-                                                                   ann: Till) -> None:
+def test_points_worth_more_than_the_sale_are_refused_and_points_may_pay_all_of_it(
+        node: Node, ann: Till) -> None:
     pull_newer(node, [program("Fives"), customer("Zoe", "Fives"),
                       ("Loyalty Point Entry", {**entry("LPE-9", 500, "ERP-9", "500.00")[1],
                                                "customer": "Zoe", "loyalty_program": "Fives"})])
     with pytest.raises(TillmeshError, match="more value than the Total Amount"):
         pay_with_points(ann, "Zoe", 300, cash="0.01")  # 15.00 for 12.95
-    # 259 points are 12.95 at 0.05 a point: a POS Invoice needs a payment row of its own
-    with pytest.raises(TillmeshError, match="Points pay part of a sale, not all of it"):
+    # 259 points are 12.95 at 0.05 a point: with money beside them, a typo
+    with pytest.raises(TillmeshError, match="The points pay the whole sale"):
         pay_with_points(ann, "Zoe", 259, cash="0.01")
+    # alone they pay it: ERPNext takes a cash row of 0 beside them (loyalty-10)
+    cart = ann("cart_new", customer="Zoe")["cart_id"]
+    ann("cart_scan", cart_id=cart, code=BOOK)
+    sold = ann("sale_submit", cart_id=cart, loyalty_points=259, payments=[])
+    assert sold["payments"] == [{"mode_of_payment": "Cash", "amount": "0", "type": "Cash",
+                                 "account": sold["payments"][0]["account"]}]
+    assert (sold["totals"]["paid_amount"], sold["change"]) == ("12.95", "0.00")
+    assert points(ann, "Zoe") == 500 - 259
+    body = next(unpack_body(e.body) for e in node.log.events() if e.id == sold["event"])
+    text = [b.text for b in sale_receipt(body, ReceiptStyle(width=32, tz=node.config.tz),
+                                         counter="C01").blocks if isinstance(b, Text)]
+    assert "259 points" + " " * 17 + "12.95" in text
+    assert "Cash" + " " * 24 + "0.00" not in text  # the row of 0 is for ERPNext only
 
 
 def test_two_cut_off_counters_can_spend_the_same_points_and_the_store_then_shows_it(

@@ -63,7 +63,8 @@ def sell(till: Till, customer: str, *lines: tuple[str, int], redeem: int = 0,
     program = context(till.node).loyalty_programs[view["loyalty"]["program"]]
     cash = D(view["due"]) - program.worth(redeem)
     sale = till("sale_submit", cart_id=cart, loyalty_points=redeem, payments=[
-        {"mode_of_payment": context(till.node).cash_mode, "amount": str(cash)}])
+        {"mode_of_payment": context(till.node).cash_mode, "amount": str(cash)}] if cash
+                else [])  # the points pay it all
     return {**sale, "points_before": view["loyalty"]["points"]}
 
 
@@ -101,6 +102,9 @@ def test_a_member_earns_offline_what_erpnext_enters_and_the_balance_is_counted_o
     # ERPNext's choice among entries expiring the same day)
     back = ann("return_create", invoice=sales[3]["invoice"], approver=approver("sup"),
                lines=[{"row": f"{sales[3]['invoice']}-1", "qty": "2"}])
+    # points pay a whole sale: ERPNext takes it with a cash row of 0 (loyalty-10)
+    whole = sell(ann, customer, ("PR-16", 4), redeem=20)
+    assert [D(p["amount"]) for p in whole["payments"]] == [D(0)]
     close(ann, shift)
     drain(opened.forwarder(counter))
     # everything delivered: a refusal would show here in ERPNext's words
@@ -117,6 +121,11 @@ def test_a_member_earns_offline_what_erpnext_enters_and_the_balance_is_counted_o
     booked = opened.get("POS Invoice", redeemed["invoice"])
     assert (booked["status"], booked["redeem_loyalty_points"], booked["loyalty_points"],
             D(str(booked["loyalty_amount"]))) == ("Consolidated", 1, 55, D("5.50"))
+    booked = opened.get("POS Invoice", whole["invoice"])
+    assert (booked["status"], booked["loyalty_points"], D(str(booked["loyalty_amount"])),
+            D(str(booked["paid_amount"])), D(str(booked["grand_total"]))) == (
+        "Consolidated", 20, D("2.00"), D("2.00"), D("2.00"))
+    assert sum(int(e["loyalty_points"]) for e in entered[whole["invoice"]]) == -20
     # the returned sale: entered again, less the return (ERPNext's own arithmetic)
     returned = -D(back["totals"]["grand_total"])
     again = entered[sales[3]["invoice"]]

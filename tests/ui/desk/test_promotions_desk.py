@@ -43,17 +43,22 @@ COUPON = {"name": "Butter week", "coupon_name": "Butter week", "coupon_code": "B
 BUTTER = "4250100000035"  # DAI-0003, 2.29
 
 
-@pytest.fixture(scope="module")
-def node(nodes: Nodes) -> NodeProcess:
-    """The demo counter, with the two rules pulled before it starts."""
+def demo_with(nodes: Nodes, docs: list[tuple[str, dict[str, Any]]]) -> NodeProcess:
+    """The demo counter, with ``docs`` (doctype, document) pulled before it starts."""
     data_dir = nodes.init()
     log = _open(load(data_dir))
     with log.transaction() as tx:
-        for doc in RULES:
-            tx.append("master.upserted", upserted_body("Pricing Rule", doc, MODIFIED))
-        tx.append("master.upserted", upserted_body("Coupon Code", COUPON, MODIFIED))
+        for doctype, doc in docs:
+            tx.append("master.upserted", upserted_body(doctype, doc, MODIFIED))
     log.engine.dispose()
     return nodes.start(data_dir)
+
+
+@pytest.fixture(scope="module")
+def node(nodes: Nodes) -> NodeProcess:
+    """The demo counter, with the rules and the coupon."""
+    return demo_with(nodes, [*(("Pricing Rule", doc) for doc in RULES),
+                             ("Coupon Code", COUPON)])
 
 
 def test_promotions_show_on_their_lines_and_a_free_row_is_not_edited(desk: Desk,
