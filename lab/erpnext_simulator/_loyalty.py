@@ -53,33 +53,33 @@ def check_redemption(txn: Txn, invoice: Doc) -> None:
         invoice["loyalty_amount"] = worth
 
 
-def on_submit(txn: Txn, invoice: Doc) -> None:
+def on_submit(txn: Txn, invoice: Doc, doctype: str = "POS Invoice") -> None:
     if not invoice.get("loyalty_program"):
         return
     if not cint(invoice.get("is_return")):
-        _enter(txn, invoice)
+        _enter(txn, invoice, doctype)
         if cint(invoice.get("redeem_loyalty_points")) and cint(invoice.get("loyalty_points")):
-            _redeem(txn, invoice)
+            _redeem(txn, invoice, doctype)
     elif invoice.get("return_against"):
-        sold = txn.get("POS Invoice", invoice["return_against"])
+        sold = txn.get(doctype, invoice["return_against"])
         if sold is not None:
             mine = txn.find(ENTRY, "invoice", sold["name"])
             spent_by = sorted({str(e.get("invoice")) for e in txn.all(ENTRY)
                                if mine and e.get("redeem_against") == mine[0]["name"]})
             if spent_by:
                 raise ValidationError(
-                    "POS Invoice can't be cancelled since the Loyalty Points earned has "
-                    f"been redeemed. First cancel the POS Invoice No {', '.join(spent_by)}",
+                    f"{doctype} can't be cancelled since the Loyalty Points earned has "
+                    f"been redeemed. First cancel the {doctype} No {', '.join(spent_by)}",
                     erpnext=True)
             for old in mine:
                 txn.delete(ENTRY, old["name"])
-            _enter(txn, sold, returned=abs(flt(invoice.get("grand_total"))) + sum(
-                abs(flt(r.get("grand_total"))) for r in txn.all("POS Invoice")
+            _enter(txn, sold, doctype, returned=abs(flt(invoice.get("grand_total"))) + sum(
+                abs(flt(r.get("grand_total"))) for r in txn.all(doctype)
                 if r.get("docstatus") == 1 and cint(r.get("is_return"))
                 and r.get("return_against") == sold["name"] and r["name"] != invoice["name"]))
 
 
-def _enter(txn: Txn, invoice: Doc, returned: float = 0.0) -> None:
+def _enter(txn: Txn, invoice: Doc, doctype: str, returned: float = 0.0) -> None:
     program = txn.get("Loyalty Program", invoice["loyalty_program"]) or {}
     posted = getdate(invoice.get("posting_date"))
     if getdate(program.get("from_date") or "2000-01-01") > posted or (
@@ -101,7 +101,7 @@ def _enter(txn: Txn, invoice: Doc, returned: float = 0.0) -> None:
     txn.create(ENTRY, {
         "company": invoice.get("company"), "loyalty_program": program.get("name"),
         "loyalty_program_tier": tier.get("tier_name"), "customer": invoice["customer"],
-        "invoice_type": "POS Invoice", "invoice": invoice["name"],
+        "invoice_type": doctype, "invoice": invoice["name"],
         "loyalty_points": cint(eligible / (flt(tier.get("collection_factor")) or 1.0)),
         "purchase_amount": money(eligible),
         "expiry_date": (posted + timedelta(days=cint(program.get("expiry_duration"))))
@@ -111,13 +111,14 @@ def _enter(txn: Txn, invoice: Doc, returned: float = 0.0) -> None:
     txn.touch("Customer", customer)
 
 
-def _redeem(txn: Txn, invoice: Doc) -> None:
-    """``apply_loyalty_points``: from the POS Invoices' entries that expire first."""
+def _redeem(txn: Txn, invoice: Doc, doctype: str) -> None:
+    """``apply_loyalty_points``: from the entries of invoices of the same doctype that
+    expire first."""
     left = cint(invoice.get("loyalty_points"))
     today = getdate(txn.now)
     for earned in sorted((e for e in _entries(txn, invoice) if cint(e.get("loyalty_points")) > 0
                           and getdate(e.get("expiry_date")) >= today
-                          and e.get("invoice_type") == "POS Invoice"
+                          and e.get("invoice_type") == doctype
                           and e.get("invoice") != invoice["name"]),
                          key=lambda e: getdate(e.get("expiry_date"))):
         taken = -sum(cint(e.get("loyalty_points")) for e in txn.all(ENTRY)
@@ -126,7 +127,7 @@ def _redeem(txn: Txn, invoice: Doc) -> None:
         txn.create(ENTRY, {
             "company": invoice.get("company"), "loyalty_program": invoice["loyalty_program"],
             "loyalty_program_tier": earned.get("loyalty_program_tier"),
-            "customer": invoice["customer"], "invoice_type": "POS Invoice",
+            "customer": invoice["customer"], "invoice_type": doctype,
             "invoice": invoice["name"], "redeem_against": earned["name"],
             "loyalty_points": -points, "purchase_amount": flt(invoice.get("grand_total")),
             "expiry_date": earned.get("expiry_date"),

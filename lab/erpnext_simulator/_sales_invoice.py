@@ -9,20 +9,27 @@ customer details; keeps each row's rate and amounts (``calculate_item_values`` r
 early for a consolidated invoice) and a non-zero ``rounding_adjustment`` as sent; sums the
 totals; checks payments' signs, a return's refund against its total (``validate_pos``),
 whole-number UOMs and, on submit, stock at the posting time (NegativeStockError), then
-books the stock. A Sales Invoice that is not a consolidated POS invoice is not simulated.
+books the stock. A POS Sales Invoice that is not consolidated (a loyalty member's sale
+or return, per-shift delivery sends each on its own: erpnext-15.71-per-shift-loyalty.jsonl)
+is priced and checked as a POS Invoice is, with no shift to open, books its stock at
+submit, and enters, redeems and takes back loyalty points as Sales Invoice entries
+(ERPNext redeems a Sales Invoice's points only from Sales Invoices' entries). Other
+Sales Invoices are not simulated.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tillmesh.lab.erpnext_simulator import _loyalty as loyalty
+from tillmesh.lab.erpnext_simulator import _pos_payments
 from tillmesh.lab.erpnext_simulator._clock import posting_moment
 from tillmesh.lab.erpnext_simulator._consolidation import check_credit_note, set_totals
 from tillmesh.lab.erpnext_simulator._controller import Controller
 from tillmesh.lab.erpnext_simulator._errors import ServerTypeError, ValidationError
 from tillmesh.lab.erpnext_simulator._meta import cint, flt
 from tillmesh.lab.erpnext_simulator._money import dec, round_to_fraction
-from tillmesh.lab.erpnext_simulator._pos import party_defaults, validate_whole_numbers
+from tillmesh.lab.erpnext_simulator._pos import PosInvoice, party_defaults, validate_whole_numbers
 from tillmesh.lab.erpnext_simulator._pos_payments import check_refund_covered, invoice_total
 from tillmesh.lab.erpnext_simulator._stock import Move, post
 from tillmesh.lab.erpnext_simulator._store import Doc
@@ -31,9 +38,17 @@ from tillmesh.lab.erpnext_simulator._txn import Txn
 
 class SalesInvoice(Controller):
     def fill(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
-        if not (cint(doc.get("is_pos")) and cint(doc.get("is_consolidated"))):
-            raise ValidationError("the simulator books only consolidated POS Sales Invoices"
-                                  " (is_pos and is_consolidated)")
+        if not cint(doc.get("is_pos")):
+            raise ValidationError("the simulator books only POS Sales Invoices (is_pos)")
+        if not cint(doc.get("is_consolidated")):
+            # set_pos_fields: the profile's taxes where the invoice names none (unlike a
+            # POS Invoice's REST insert); a payment row of 0 is dropped (both recorded)
+            profile = txn.get("POS Profile", doc.get("pos_profile")) or {}
+            if not doc.get("taxes_and_charges") and profile.get("taxes_and_charges"):
+                doc["taxes_and_charges"] = profile["taxes_and_charges"]
+            doc["payments"] = [p for p in doc.get("payments") or [] if flt(p.get("amount"))]
+            PosInvoice().fill(txn, doc, old)  # priced as a POS Invoice is
+            return
         profile = txn.get("POS Profile", doc.get("pos_profile")) or {}
         company = party_defaults(txn, doc, profile)
         doc.setdefault("set_warehouse", profile.get("warehouse"))
@@ -62,6 +77,21 @@ class SalesInvoice(Controller):
         doc["status"] = "Draft"
 
     def validate(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
+        if not cint(doc.get("is_consolidated")):
+            if cint(doc.get("is_return")) and doc.get("return_against"):
+                txn.notes.extend({"message": note, "title": "Message"} for note in
+                                 check_credit_note(doc, txn.get("Sales Invoice",
+                                                                doc["return_against"])))
+            validate_whole_numbers(txn, doc)
+            loyalty.check_redemption(txn, doc)
+            _pos_payments.validate(txn, doc)
+            if doc.get("docstatus") == 1 and flt(doc.get("change_amount")) \
+                    and not flt(doc.get("base_change_amount")):
+                # the change's ledger entry comes out at 0 (recorded)
+                raise ValidationError(
+                    f"Sales Invoice {doc.get('name')}: Either debit or credit amount is "
+                    f"required for {doc.get('debit_to')}", erpnext=True)
+            return
         is_return = cint(doc.get("is_return"))
         if is_return:
             check_refund_covered(flt(doc.get("paid_amount")), flt(doc.get("write_off_amount")),
@@ -81,7 +111,9 @@ class SalesInvoice(Controller):
                                       erpnext=True)
 
     def on_submit(self, txn: Txn, doc: Doc, *, chosen_name: bool) -> None:
-        if not doc.get("payments") and flt(doc.get("grand_total")) > 0:
+        # what points pay needs no row (recorded: a sale they pay whole, its row of 0 dropped)
+        if not doc.get("payments") and flt(doc.get("grand_total")) \
+                - flt(doc.get("loyalty_amount")) > 0:
             raise ValidationError("At least one mode of payment is required for POS invoice.",
                                   erpnext=True)
         moves = []
@@ -94,6 +126,8 @@ class SalesInvoice(Controller):
                 moves.append(Move.of_row(row, row["warehouse"], -qty if outgoing else qty))
         post(txn, "Sales Invoice", doc["name"], moves,
              posting_moment(doc["posting_date"], doc["posting_time"]), doc.get("company"))
+        if not cint(doc.get("is_consolidated")):
+            loyalty.on_submit(txn, doc, doctype="Sales Invoice")
         # The insert answers "Draft" (recorded): ERPNext sets the status after it built
         # the answer's document. The stored one reads Paid, or Return.
         txn.after_commit.append(lambda: doc.update(status="Paid" if outgoing else "Return"))

@@ -155,6 +155,8 @@ def _record(node: Node, caller: Caller, sale: Sale, lines: list[dict[str, Any]] 
             # not it holds the sale (archived, or older than its history).
             item["sold_qty"], item["sold_net_rate"] = str(sold["qty"]), str(sold["net_rate"])
         body.update(said)
+        if sale[1].get("loyalty") or sale[1].get("redeem_loyalty_points"):
+            body["member_return"] = 1  # delivered per shift, it goes against the sale's own
         event = tx.append("sale.returned", body)
         node.audit(tx, "return", auth, invoice=number, return_against=invoice,
                    amount=str(d.due))

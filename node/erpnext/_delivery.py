@@ -131,13 +131,7 @@ def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome
     try:
         return create(client, INVOICE, doc, look_first=look_first)
     except Refused as refused:
-        if doc.get("redeem_loyalty_points") and _OVERSPENT in refused.message:
-            raise Refused(f"{refused.message}: {doc.get('customer')}'s points were redeemed"
-                          " here for more than ERPNext holds (counters cut off from each"
-                          " other redeemed the same points, or a sale that earned them was"
-                          " refused): collect the points' worth from the customer or book"
-                          " it otherwise, then resolve", stage=refused.stage,
-                          status=refused.status, exc_type=refused.exc_type) from refused
+        _overspent(refused, doc)
         if refused.exc_type in _SOLD_OUT:
             raise Refused(f"{refused.message}: {_SOLD_OUT[refused.exc_type]}",
                           stage=refused.stage, status=refused.status,
@@ -169,18 +163,38 @@ def create(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -
     return Outcome(acked=name)
 
 
+def _overspent(refused: Refused, doc: Doc) -> None:
+    """Raise ``refused`` with what to do when ERPNext refused the points a sale redeems."""
+    if doc.get("redeem_loyalty_points") and _OVERSPENT in refused.message:
+        raise Refused(f"{refused.message}: {doc.get('customer')}'s points were redeemed in"
+                      f" {doc['name']} for more than ERPNext holds (counters cut off from"
+                      " each other redeemed the same points, or a sale that earned them was"
+                      " refused): collect the points' worth from the customer or book it"
+                      " otherwise, then resolve", stage=refused.stage,
+                      status=refused.status, exc_type=refused.exc_type) from refused
+
+
 def insert_shift(client: ErpNextClient, documents: Sequence[ShiftDocument], *,
                  opening: Key, look_first: bool) -> Outcome:
-    """Create a shift's consolidated Sales Invoices once each, in order; delivered when
-    all are in. A refusal stops there: those already in are found again (409) on the
-    retry, so none is booked twice."""
-    names = tuple(create(client, SALES_INVOICE, d.doc, look_first=look_first).acked or d.name
-                  for d in documents)
+    """Create a shift's Sales Invoices once each, in order; delivered when all are in. A
+    refusal stops there: those already in are found again (409) on the retry, so none
+    is booked twice."""
+    names = tuple(_shift_document(client, d, look_first=look_first) for d in documents)
     last = names[-1] if names else None
     along = ((opening, last or ""),
              *(((INVOICE, invoice), name) for d, name in zip(documents, names, strict=True)
                for invoice in d.invoices))
     return Outcome(acked=last, documents=names, along=along)
+
+
+def _shift_document(client: ErpNextClient, document: ShiftDocument, *,
+                    look_first: bool) -> str:
+    try:
+        return create(client, SALES_INVOICE, document.doc, look_first=look_first).acked \
+            or document.name
+    except Refused as refused:  # a member's sale of its own: what to do about its points
+        _overspent(refused, document.doc)
+        raise
 
 
 def _held(client: ErpNextClient, doctype: str, doc: Doc) -> Outcome | None:

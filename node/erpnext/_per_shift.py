@@ -42,7 +42,7 @@ from typing import Any
 
 from tillmesh.node.domain.money import ZERO
 from tillmesh.node.domain.totals import recorded_due
-from tillmesh.node.erpnext._documents import Doc, Site, _custom, _profile, takings
+from tillmesh.node.erpnext._documents import Doc, Site, _custom, _profile, pos_invoice, takings
 from tillmesh.node.erpnext._setup import CASHIER_FIELD, ORIGIN_FIELD, SHIFT_FIELD
 from tillmesh.node.errors import ValidationError
 
@@ -83,11 +83,17 @@ def shift_documents(bodies: Iterable[Mapping[str, Any]], *, entry: str, end: dat
     count, which no field of a Sales Invoice holds) goes into its remarks."""
     ordered = sorted(bodies, key=lambda b: (str(b["posting_date"]), _clock(b),
                                             str(b["invoice"])))
+    # A loyalty member's sales and their returns go one by one, as they happened: ERPNext
+    # enters, redeems and takes back points only on a Sales Invoice of the sale's own.
+    out = [ShiftDocument(member_invoice(body, site=site,
+                                        origin_event=f"{origin_event}/{body['invoice']}"),
+                         (str(body["invoice"]),))
+           for body in ordered if of_member(body)]
     by_customer: dict[str, list[Mapping[str, Any]]] = {}
     for body in ordered:
-        by_customer.setdefault(str(body["customer"]), []).append(body)
+        if not of_member(body):
+            by_customer.setdefault(str(body["customer"]), []).append(body)
     posting = (end.date().isoformat(), end.time().isoformat(timespec="microseconds"))
-    out: list[ShiftDocument] = []
     for is_return in (True, False):
         for customer, group in by_customer.items():
             chosen = [b for b in group if bool(b.get("is_return")) == is_return]
@@ -109,6 +115,31 @@ def shift_documents(bodies: Iterable[Mapping[str, Any]], *, entry: str, end: dat
         if note:
             out[-1].doc["remarks"] += f". Drawer: {note}"
     return out
+
+
+def of_member(body: Mapping[str, Any]) -> bool:
+    """A sale that earns or redeems loyalty points, or the return of one."""
+    return bool(body.get("loyalty") or body.get("redeem_loyalty_points")
+                or body.get("member_return"))
+
+
+def member_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str) -> Doc:
+    """A member's sale (or its return, against the sale's own invoice) as a submitted
+    Sales Invoice of its own, named by the sale's number, priced as the POS Invoice of a
+    per-sale store: ERPNext fills the program in and enters the points, redeems those
+    the sale spends, and takes back a returned sale's (recorded:
+    erpnext-15.71-per-shift-loyalty.jsonl)."""
+    doc = pos_invoice(body, site=site, origin_event=origin_event)
+    doc["items"] = [{**{k: v for k, v in row.items() if k != "pos_invoice_item"},
+                     **({"sales_invoice_item": row["pos_invoice_item"]}
+                        if row.get("pos_invoice_item") else {})} for row in doc["items"]]
+    doc.update(due_date=doc["posting_date"], remarks=f"Tillmesh {body['invoice']}",
+               # without it ERPNext books the change at 0 and refuses the sale ("Either
+               # debit or credit amount is required for Debtors", recorded)
+               base_change_amount=doc.get("change_amount") or ZERO,
+               **_custom(SALES_INVOICE, {ORIGIN_FIELD: origin_event,
+                                         CASHIER_FIELD: body.get("cashier")}))
+    return doc
 
 
 def consolidated(bodies: Sequence[Mapping[str, Any]], *, name: str, is_return: bool,

@@ -201,13 +201,13 @@ def next_due(pending: list[Due], states: Mapping[Key, State], owed: set[Key],
     for item in pending:
         state = states.get((item.doctype, item.name))
         waits = [k for k in item.after if k[0] != EARLIER_SALES]
-        if item.doctype == INVOICE:
+        if item.doctype == INVOICE or item.per_shift:  # a sale, or a shift's sales
             buyer = {name for kind, name in item.after if kind == CUSTOMER}
-            redeems = any(k[0] == EARLIER_SALES for k in item.after)
-            ready = not (redeems and buyer & owing) and not buyer & redeeming
+            redeemer = {name for kind, name in item.after if kind == EARLIER_SALES}
+            ready = not redeemer & owing and not buyer & redeeming
             owing |= buyer
-            if redeems and (state is None or state.delivery is Delivery.PENDING):
-                redeeming |= buyer
+            if state is None or state.delivery is Delivery.PENDING:
+                redeeming |= redeemer
         else:
             ready = True
         if state is not None and state.delivery is not Delivery.PENDING:
@@ -305,19 +305,20 @@ def by_shift(pending: list[Due], opened: Mapping[Key, State]) -> list[Due]:
     states of the shifts' opening entries.
 
     A shift's opening entry and sales are not sent: its closing is, marked ``per_shift``,
-    once the customers its sales name are in ERPNext (nothing else: its sales carry no
-    link to another shift's). A shift whose opening entry ERPNext already holds (delivered
+    once the customers its sales name are in ERPNext (its sales carry no link to another
+    shift's), and in the order ``next_due`` keeps for a member's points, as a sale's. A
+    shift whose opening entry ERPNext already holds (delivered
     per sale before the store changed its mode, or settled by a supervisor) goes on per
     sale, so no shift is ever booked both ways."""
     def per_sale(shift: str | None) -> bool:
         state = opened.get((OPENING, shift)) if shift else None
         return state is not None and state.delivery in (Delivery.ACKED, Delivery.RESOLVED)
 
-    customers: dict[str, set[Key]] = {}
+    customers: dict[str, set[Key]] = {}  # and the customers whose points a sale redeems
     for item in pending:
         if item.doctype == INVOICE and item.shift and not per_sale(item.shift):
             customers.setdefault(item.shift, set()).update(
-                k for k in item.after if k[0] == CUSTOMER)
+                k for k in item.after if k[0] in (CUSTOMER, EARLIER_SALES))
     out = []
     for item in pending:
         if item.doctype in (OPENING, INVOICE) and item.shift and not per_sale(item.shift):

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from tests.lab import lab_site
+from tests.lab.recorded.loyalty_store import make as make_programs
+from tests.lab.recorded.pricing_store import make as make_priced
 from tests.lab.replay import Replay, assert_replays, records
 from tests.paths import LAB_RECORDED
 from tillmesh.node.erpnext._setup import SHIFT_CUSTOM_FIELDS
@@ -52,3 +55,34 @@ class PerShiftSession(Replay):
 
 def test_replay_matches_the_recorded_per_shift_answers() -> None:
     assert_replays(PerShiftSession(), records(RECORDING))
+
+
+LOYALTY_RECORDING = LAB_RECORDED / "erpnext-15.71-per-shift-loyalty.jsonl"
+
+
+class MemberSalesSession(PerShiftSession):
+    """A loyalty member's sales as Sales Invoices of their own (per-shift delivery sends
+    them so): the items of the pricing store and the loyalty programs made first."""
+
+    def setup(self) -> None:
+        super().setup()
+
+        def insert(doctype: str, body: dict[str, Any]) -> Any:
+            answer = self.client.post(f"/api/resource/{doctype}", json=body)
+            assert answer.status_code == 200, answer.text
+            return answer.json()["data"]
+
+        def exists(doctype: str, name: str) -> bool:
+            return self.client.get(f"/api/resource/{doctype}/{name}").status_code == 200
+
+        company, abbr = lab_site.COMPANY, lab_site.ABBR
+        make_priced(insert, exists, company=company, price_list="Standard Selling",
+                    warehouse=lab_site.WAREHOUSE, today=lab_site.START.date())
+        make_programs(insert, exists, company=company, expense_account=f"Cash - {abbr}",
+                      cost_center=f"Main - {abbr}")
+
+
+def test_replay_matches_what_erpnext_did_with_a_members_own_sales_invoices() -> None:
+    # the points entered, redeemed (from Sales Invoices' entries), paying a sale whole,
+    # a return refused once its points were redeemed, change refused without its base
+    assert_replays(MemberSalesSession(), records(LOYALTY_RECORDING))

@@ -106,11 +106,12 @@ def open_site(kind: str, *, per_shift: bool = False,
 
 
 @contextlib.contextmanager
-def pricing_store_site(kind: str) -> Iterator[tuple[Site, str, date]]:
-    """``open_site(kind)`` with the items of the recorded pricing store
-    (``tests/lab/recorded/pricing_store.py``) made once; with its company, and the
+def pricing_store_site(kind: str, *, per_shift: bool = False
+                       ) -> Iterator[tuple[Site, str, date]]:
+    """``open_site(kind, per_shift=per_shift)`` with the items of the recorded pricing
+    store (``tests/lab/recorded/pricing_store.py``) made once; with its company, and the
     site's date."""
-    with open_site(kind) as opened:
+    with open_site(kind, per_shift=per_shift) as opened:
         profile = opened.get("POS Profile", opened.pos_profile)
         today = datetime.now(ZoneInfo(opened.timezone)).date()
         make(opened.client.insert, opened.client.exists, company=profile["company"],

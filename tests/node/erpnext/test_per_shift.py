@@ -237,3 +237,32 @@ def test_a_shift_is_planned_whole_unless_it_began_per_sale() -> None:
         (INVOICE, "B-1", False), (CLOSING, "A", True), (CLOSING, "B", False)]
     assert plan[1].after == ((CUSTOMER, "Erika"),)  # A's closing needs only its customers
     assert plan[2].after == pending[4].after
+
+
+def test_a_members_sales_and_returns_go_first_each_as_a_sales_invoice_of_its_own() -> None:
+    # ERPNext enters, redeems and takes back points only on a Sales Invoice of the sale's
+    # own (recorded: erpnext-15.71-per-shift-loyalty.jsonl)
+    rounding = TotalsSettings()
+    walk_in = body(1, [(0, 2, False, D(0))], D(0), "Cash", ZERO, "Walk-in", rounding)
+    member = {**body(2, [(3, 1, False, D(0))], D(0), "Cash", D(20), "Erika Muster",
+                     rounding), "apply_discount_on": "Grand Total",
+              "loyalty": {"program": "Points", "redeemed": 0}}
+    back = {**a_return(3, member, [(3, 1, False, D(0))], D(0), rounding),
+            "apply_discount_on": "Grand Total", "member_return": 1}
+    for row, sold in zip(back["items"], member["items"], strict=True):
+        row.update(pos_invoice_item=sold["name"], sold_net_rate=sold["net_rate"])
+    docs = shift_documents([back, walk_in, member], entry="C01-SH-000001",
+                           end=datetime(2026, 12, 1, 21), site=SITE, origin_event="C01:9")
+    assert [d.invoices for d in docs] == [(member["invoice"],), (back["invoice"],),
+                                          (walk_in["invoice"],)]
+    sale, credit = docs[0].doc, docs[1].doc
+    assert (sale["name"], sale["is_pos"], sale.get("is_consolidated", 0)) == (
+        member["invoice"], 1, 0)
+    assert sale["base_change_amount"] == sale["change_amount"] == D(member["totals"][
+        "change_amount"]) > 0  # ERPNext books change at 0 without its base (recorded)
+    assert sale["posting_time"] == member["posting_time"]  # as it happened, not at the close
+    assert (credit["is_return"], credit["return_against"]) == (1, member["invoice"])
+    assert [r.get("sales_invoice_item") for r in credit["items"]] == [
+        r["name"] for r in member["items"]] and not any(
+        "pos_invoice_item" in r for r in credit["items"])
+    assert docs[2].doc["is_consolidated"] == 1 and docs[-1].doc.get(SHIFT_FIELD)

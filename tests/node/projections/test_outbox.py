@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from tests.nodekit import Till, approver, make_node, pull_newer, sync
 from tillmesh.node.projections import deliveries, outbox
 from tillmesh.node.projections.deliveries import Delivery
-from tillmesh.node.projections.outbox import CLOSING, CUSTOMER, INVOICE, OPENING
+from tillmesh.node.projections.outbox import (
+    CLOSING,
+    CUSTOMER,
+    EARLIER_SALES,
+    INVOICE,
+    OPENING,
+    Due,
+    Key,
+    next_due,
+)
 from tillmesh.node.store import create_key_file, open_engine
 from tillmesh.node.store.event_log import EventLog
 from tillmesh.node.store.raw import raw
@@ -211,3 +220,20 @@ def test_what_is_owed_is_the_same_whether_the_ack_or_the_sale_arrives_first(tmp_
     with c2.read() as s2, c3.read() as s3:
         assert outbox.pending(s3) == outbox.pending(s2)
     assert _due(c3) == _due(c2)
+
+
+def test_a_shift_that_redeems_a_members_points_waits_for_the_shifts_with_their_sales() -> None:
+    # per shift the unit is the closing: the member's earlier sales, their redemption and
+    # their later sales reach ERPNext in that order, as a sale's do per sale
+    def closing(n: int, *after: Key) -> Due:
+        return Due(CLOSING, f"C0{n}-SH-000001", f"C0{n}", n, f"C0{n}-SH-000001",
+                   (*after, (CUSTOMER, "Mia")), per_shift=True)
+    earns = closing(1)
+    redeems = closing(2, (EARLIER_SALES, "Mia"))
+    later = closing(3)
+    other = Due(CLOSING, "C04-SH-000001", "C04", 4, "C04-SH-000001",
+                ((CUSTOMER, "Bo"),), per_shift=True)
+    plan = [earns, redeems, later, other]
+    assert next_due(plan, {}, set(), 10) == [earns, other]
+    assert next_due(plan[1:], {}, set(), 10) == [redeems, other]
+    assert next_due(plan[2:], {}, set(), 10) == [later, other]
