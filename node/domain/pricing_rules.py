@@ -4,7 +4,8 @@ to the line's price. Pure.
 Follows ``erpnext/accounts/doctype/pricing_rule/`` (``get_pricing_rules``,
 ``filter_pricing_rules``, ``apply_price_discount_rule``) for price rules on items, item
 groups and brands: customer, customer group, territory, company, warehouse, price list and
-validity conditions; quantity and amount breaks (in the rule's UOM); priorities; rules
+validity conditions; quantity and amount breaks (in the rule's UOM, or over the sale's
+lines of the rule's items together: mixed conditions); priorities; rules
 that stack (``apply_multiple_pricing_rules``, also on the discounted rate); margins; and
 product rules (``get_product_discount_rule``: free items, also per so many bought). Two
 rules that tie are refused as ERPNext refuses them (``PricingConflict``). Rules on the
@@ -89,6 +90,9 @@ class PricingRule:
     round_free_qty: bool = False
     validate_only: bool = False  # ERPNext's validate_applied_rule: checked, never applied
     apply_discount_on: str = ""  # a transaction rule's: Grand Total or Net Total
+    # mixed conditions: the breaks are judged on all the sale's lines of the rule's
+    # items, groups or brand together ("any 4 of these")
+    mixed: bool = False
     unsupported: str = ""  # why the counter cannot price with it (conditions it lacks)
 
     @property
@@ -122,7 +126,6 @@ class PricingRule:
                         for row in doc.get(table) or ())
         unsupported = [why for why, present in (
             ("a Python condition", doc.get("condition")),
-            ("mixed conditions", doc.get("mixed_conditions")),
             ("cumulative quantities", doc.get("is_cumulative")),
             ("a rule on other items", doc.get("apply_rule_on_other")),
             ("a campaign", doc.get("campaign")), ("a sales partner", doc.get("sales_partner")),
@@ -165,6 +168,7 @@ class PricingRule:
             round_free_qty=bool(doc.get("round_free_qty")),
             validate_only=bool(doc.get("validate_applied_rule")),
             apply_discount_on=str(doc.get("apply_discount_on") or ""),
+            mixed=bool(doc.get("mixed_conditions")),
             unsupported=", ".join(unsupported))
 
 
@@ -237,6 +241,11 @@ class StorePricing:
     def titles(self, names: Iterable[str]) -> list[str]:
         """What the cashier and the customer read for the rules that priced a line."""
         return [self._titles.get(name, name) for name in names]
+
+    @cached_property
+    def mixed(self) -> bool:
+        """Whether a rule judges the sale's lines together (mixed conditions)."""
+        return any(r.mixed for r in self.rules)
 
     @cached_property
     def _titles(self) -> dict[str, str]:
@@ -321,12 +330,15 @@ class Priced:
         return None
 
 
-def price_line(rules: Iterable[PricingRule], line: Line, selling: Selling) -> Priced:
-    """The line priced by the rules that apply to it; raises PricingConflict on a tie."""
-    return apply(select(rules, line, selling), line, selling)
+def price_line(rules: Iterable[PricingRule], line: Line, selling: Selling,
+               basket: Sequence[Line] = ()) -> Priced:
+    """The line priced by the rules that apply to it, among the sale's lines ``basket``
+    (rules with mixed conditions judge them together); raises PricingConflict on a tie."""
+    return apply(select(rules, line, selling, basket), line, selling)
 
 
-def select(rules: Iterable[PricingRule], line: Line, selling: Selling) -> list[PricingRule]:
+def select(rules: Iterable[PricingRule], line: Line, selling: Selling,
+           basket: Sequence[Line] = ()) -> list[PricingRule]:
     """``get_pricing_rules``: the rules that apply to ``line``, in the order applied."""
     pool = [r for r in rules if r.applicable]
     found: list[PricingRule] = []
@@ -341,11 +353,11 @@ def select(rules: Iterable[PricingRule], line: Line, selling: Selling) -> list[P
     if all(r.apply_multiple for r in found):
         stacked: dict[int, list[PricingRule]] = {}
         for candidate in found:
-            if _filter(line, selling, [candidate]) is not None:
+            if _filter(line, selling, [candidate], basket) is not None:
                 stacked.setdefault(candidate.priority_number or 1, []).append(candidate)
         chosen = [r for key in sorted(stacked) for r in stacked[key]]
     else:
-        best = _filter(line, selling, found)
+        best = _filter(line, selling, found, basket)
         chosen = [best] if best is not None else []
     # A coupon rule is chosen (or ties) like any other; only then does ERPNext drop it
     # without its coupon, and the line gets nothing from it (recorded: coupon-005/-009/-012).
@@ -382,7 +394,10 @@ def apply(chosen: Sequence[PricingRule], line: Line, selling: Selling) -> Priced
                 percentage = amount / line.price_list_rate * HUNDRED
             else:
                 percentage += rule.discount_percentage
-        elif rule.rate_or_discount == "Discount Amount":
+        # ERPNext 15 names a mixed rule on a group or brand on the row but takes no
+        # amount off (recorded: mixed-012, mixed-024); on items it does (mixed-022)
+        elif rule.rate_or_discount == "Discount Amount" and not (
+                rule.mixed and rule.apply_on != "Item Code"):
             amount += rule.discount_amount
     # ERPNext adds the free items only when the last rule applied is a product rule
     # (``apply_pricing_rule_on_items`` goes by the last rule's kind): a price rule
@@ -570,10 +585,17 @@ def _conditions(rule: PricingRule, selling: Selling) -> bool:
             and (rule.valid_from or EARLIEST) <= selling.on <= (rule.valid_upto or LATEST))
 
 
-def _filter(line: Line, selling: Selling, rules: list[PricingRule]) -> PricingRule | None:
+def _filter(line: Line, selling: Selling, rules: list[PricingRule],
+            basket: Sequence[Line] = ()) -> PricingRule | None:
     """``filter_pricing_rules``: the one rule of ``rules`` for this line's quantity and
-    amount, the highest priority winning; None when none is within its breaks."""
-    kept = [r for r in rules if _within(r, line)]
+    amount, the highest priority winning; None when none is within its breaks. When the
+    first rule has mixed conditions, every rule is judged on the quantity and amount of
+    the sale's lines of that rule's items together (ERPNext decides by the first)."""
+    if rules and rules[0].mixed and basket:
+        qty, amount = _together(rules[0], line, basket)
+    else:
+        qty, amount = line.stock_qty, line.price_list_rate * line.qty
+    kept = [r for r in rules if _within(r, line, qty, amount)]
     if len(kept) > 1:
         kept = [r for r in kept if r.currency == selling.currency] or kept
     if kept:
@@ -589,13 +611,30 @@ def _filter(line: Line, selling: Selling, rules: list[PricingRule]) -> PricingRu
     return kept[0] if kept else None
 
 
-def _within(rule: PricingRule, line: Line) -> bool:
+def _together(rule: PricingRule, line: Line, basket: Sequence[Line]) -> tuple[Decimal, Decimal]:
+    """``get_qty_and_rate_for_mixed_conditions``: the stock quantity and the amount of the
+    sale's lines of the rule's items, groups or brand; a line of the priced line's item
+    counts at the priced line's quantity and price (as ERPNext counts it)."""
+    qty = amount = ZERO
+    for row in basket:
+        # a row without a brand (or group) counts as the priced line's (ERPNext's
+        # ``row.get(apply_on) or args.get(apply_on)``; recorded: mixed-033)
+        seen = replace(row, brand=row.brand or line.brand,
+                       item_groups=row.item_groups or line.item_groups)
+        if not _targets(rule, seen):
+            continue
+        qty += row.stock_qty
+        amount += (line.qty * line.price_list_rate if row.item_code == line.item_code
+                   else row.qty * row.price_list_rate)
+    return qty, amount
+
+
+def _within(rule: PricingRule, line: Line, qty: Decimal, amount: Decimal) -> bool:
     """``filter_pricing_rules_for_qty_amount``: quantity breaks in the rule's UOM (its
     factor to the stock UOM). ERPNext scales amount breaks by that factor too, but back to
     1 when the rule's UOM is the line's, and otherwise the factor is 1 here: the amount
     (list price x qty, in the line's UOM) is compared as it stands."""
     factor = line.conversion_factor if _rule_uom(rule, line) == line.uom else Decimal(1)
-    qty, amount = line.stock_qty, line.price_list_rate * line.qty
     return (rule.min_qty * factor <= qty and not (rule.max_qty and qty > rule.max_qty * factor)
             and rule.min_amt <= amount and not (rule.max_amt and amount > rule.max_amt))
 

@@ -143,9 +143,13 @@ def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None,
     selling = _selling(cart, ctx)
     # A product rule's free items follow the cart's lines, as in ERPNext.
     lines: list[CartLine] = []
-    free: list[CartLine] = []
-    for ln in cart.lines:
-        priced = None if selling is None or ln.priced_by_hand else _by_rules(ln, ctx, selling)
+    free: dict[tuple[str, tuple[str, ...]], CartLine] = {}
+    # every line as the rules see it, where a rule with mixed conditions judges them all
+    basket = tuple(_rules_line(ln, ctx.pricing) for ln in cart.lines) \
+        if selling is not None and ctx.pricing.mixed else ()
+    for i, ln in enumerate(cart.lines):
+        priced = None if selling is None or ln.priced_by_hand else _by_rules(
+            basket[i] if basket else _rules_line(ln, ctx.pricing), ctx, selling, basket)
         lines.append(CartLine(
             item_code=ln.item_code,
             qty=ln.qty,
@@ -165,10 +169,13 @@ def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None,
             margin_type="" if priced is None else priced.margin_type,
             margin_rate_or_amount=ZERO if priced is None else priced.margin_rate_or_amount,
         ))
-        free.extend(_free_line(item, ctx.pricing, ln) for item in (
-            () if priced is None else priced.free))
+        for item in () if priced is None else priced.free:
+            row = _free_line(item, ctx.pricing, ln)
+            # one row per free item and rule, as ERPNext keeps it (the last line's
+            # quantity): a rule with mixed conditions gives it once for all its lines
+            free[(row.item_code, row.pricing_rules)] = row
     return TotalsCart(
-        lines=lines + free,
+        lines=lines + list(free.values()),
         taxes=ctx.taxes,
         additional_discount_percentage=cart.additional_discount_percentage,
         discount_amount=cart.discount_amount,
@@ -264,11 +271,11 @@ def _selling(cart: Cart, ctx: PosContext) -> Selling | None:
                    coupon_rules=frozenset((coupon.pricing_rule,)) if coupon else frozenset())
 
 
-def _by_rules(line: Line, ctx: PosContext, selling: Selling) -> Priced | None:
+def _by_rules(seen: RulesLine, ctx: PosContext, selling: Selling,
+              basket: tuple[RulesLine, ...]) -> Priced | None:
     """The line as the store's rules price it; None when no rule names its item."""
-    seen = _rules_line(line, ctx.pricing)
     candidates = ctx.pricing.candidates(seen)
-    return price_line(candidates, seen, selling) if candidates else None
+    return price_line(candidates, seen, selling, basket) if candidates else None
 
 
 def _rules_line(line: Line, pricing: StorePricing) -> RulesLine:

@@ -85,10 +85,11 @@ def setup(site: Site) -> None:
          company=COMPANY, price_list=PRICE_LIST, warehouse=WAREHOUSE, today=TODAY)
 
 
-def rules(site: Site) -> list[dict[str, Any]]:
-    """Every rule of RULES enabled (made once, kept as ERPNext stores it)."""
+def rules(site: Site, bodies: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every rule of ``bodies`` (the pricing store's) enabled (made once, kept as ERPNext
+    stores it)."""
     stored = []
-    for body in pricing_rules(COMPANY, TODAY):
+    for body in pricing_rules(COMPANY, TODAY) if bodies is None else bodies:
         found = site.find("Pricing Rule", [["title", "=", body["title"]]])
         if found:
             doc = site.update("Pricing Rule", found[0]["name"], {**body, "disable": 0})
@@ -103,10 +104,18 @@ def disable(site: Site, stored: list[dict[str, Any]]) -> None:
         site.update("Pricing Rule", doc["name"], {"disable": 1})
 
 
-def price(site: Site, number: int, about: str, customer: str, cart: Cart) -> dict[str, Any]:
+def price(site: Site, number: int, about: str, customer: str, cart: Cart, *,
+          pos_rows: bool = False) -> dict[str, Any]:
+    """``pos_rows``: each row also says its quantity in the stock UOM, its item group and
+    brand, as ERPNext's own POS sends a row (ERPNext judges a rule with mixed conditions
+    on the rows' stock_qty, item_group and brand, and counts a row without them as the
+    row being priced)."""
     items = [{"item_code": line[0], "qty": line[1], **({"uom": line[2]} if len(line) > 2
                                                         else {}),
-              "price_list_rate": list_price(line[0], line[2] if len(line) > 2 else "Nos")}
+              "price_list_rate": list_price(line[0], line[2] if len(line) > 2 else "Nos"),
+              **({"stock_qty": line[1] * factor(line), "conversion_factor": factor(line),
+                  "item_group": ITEMS[line[0]][0], "brand": ITEMS[line[0]][1]}
+                 if pos_rows else {})}
              for line in cart]
     request = {"is_pos": 1, "update_stock": 1, "pos_profile": PROFILE, "company": COMPANY,
                "customer": customer, "docstatus": 0, "items": items,
@@ -150,6 +159,11 @@ def forwarded(site: Site, request: dict[str, Any], priced: dict[str, Any]) -> di
             "amounts": [row["amount"] for row in doc["items"]]}
 
 
+def factor(line: tuple[Any, ...]) -> float:
+    """A cart line's UOM conversion factor to the stock UOM (Nos)."""
+    return ITEMS[line[0]][3][line[2]][0] if len(line) > 2 and line[2] != "Nos" else 1.0
+
+
 def list_price(code: str, uom: str) -> float:
     """The Item Price a counter holds for ``code`` in ``uom``: its own, else the stock
     UOM's times the factor (as ERPNext falls back)."""
@@ -178,13 +192,21 @@ def opening(site: Site) -> str:
 
 
 def main() -> None:
+    record(pricing_rules(COMPANY, TODAY), CARTS)
+
+
+def record(bodies: list[dict[str, Any]], carts: list[tuple[str, str, Cart]], *,
+           prefix: str = "pricing", pos_rows: bool = False) -> None:
+    """Price ``carts`` under the rules ``bodies`` (enabled meanwhile) and write the cases,
+    numbered ``<prefix>-001``..."""
     site = Site()
     setup(site)
-    stored = rules(site)
+    stored = rules(site, bodies)
     shift = opening(site)
     try:
-        cases = [price(site, n, about, customer, cart)
-                 for n, (about, customer, cart) in enumerate(CARTS, 1)]
+        cases = [{**price(site, n, about, customer, cart, pos_rows=pos_rows),
+                  "id": f"{prefix}-{n:03d}"}
+                 for n, (about, customer, cart) in enumerate(carts, 1)]
     finally:
         disable(site, stored)
         site.client.post("/api/method/frappe.client.cancel",

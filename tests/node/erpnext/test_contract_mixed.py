@@ -1,0 +1,71 @@
+"""Contract test of Pricing Rules with mixed conditions (issue 15): the store of
+``tests/lab/recorded/mixed_store.py`` (rules judged on the cart's lines of their items,
+group or brand together) on the simulator always, and on a real ERPNext 15 when
+TILLMESH_ERPNEXT_* is set. A counter pulls the rules, rings up every recorded cart, is
+priced as ERPNext priced it (``mixed-cases.json``), sells, closes and forwards; ERPNext
+books every sale at the counter's rates and totals and consolidates it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lab.recorded.mixed_store import ALL_CARTS, rules
+from tests.node.erpnext.sitekit import (
+    Site,
+    close,
+    context,
+    drain,
+    pricing_store_site,
+    pulled_counter,
+    rules_enabled,
+)
+from tests.node.erpnext.test_contract_pricing import ring_up
+from tests.nodekit import Till
+from tillmesh.node.projections.outbox import INVOICE
+
+D = Decimal
+RECORDED = json.loads((Path(__file__).parents[2] / "lab" / "recorded"
+                       / "mixed-cases.json").read_text())["cases"]
+
+
+@pytest.fixture(scope="module", params=["simulator", "erpnext"])
+def site(request: pytest.FixtureRequest) -> Iterator[Site]:
+    with pricing_store_site(request.param) as (opened, company, _), \
+            rules_enabled(opened.client, rules(company)):
+        yield opened
+
+
+def test_mixed_conditions_are_priced_booked_and_consolidated_as_the_counter_priced(
+        site: Site, tmp_path: Path) -> None:
+    counter = pulled_counter(site, tmp_path)
+    ctx = context(counter)
+    assert sum(rule.mixed for rule in ctx.pricing.rules) == len(rules("")), ctx.pricing.beyond
+    ann = Till(counter, "ann")
+    shift = ann("shift_open", opening={ctx.cash_mode: "100.00"})["shift"]
+    sales: list[dict[str, Any]] = []
+    for (about, customer, cart), case in zip(ALL_CARTS, RECORDED, strict=True):
+        cart_id = ring_up(ann, customer, cart)
+        view = ann("cart_get", cart_id=cart_id)
+        if len({(code, *uom) for code, _, *uom in cart}) == len(cart):  # no line merged
+            assert D(view["totals"]["grand_total"]) == D(str(case["result"]["grand_total"])), about
+            assert sorted((line["item_code"], D(line["rate"]), D(line["qty"]))
+                          for line in view["lines"]) == sorted(
+                (row["item_code"], round(D(str(row["rate"])), 2), D(str(row["qty"])))
+                for row in case["result"]["items"]), about
+        sale = ann("sale_submit", cart_id=cart_id, payments=[
+            {"mode_of_payment": ctx.cash_mode, "amount": view["due"]}])
+        sales.append({**sale, "lines": view["lines"]})
+    close(ann, shift)
+    drain(site.forwarder(counter))
+    for sale in sales:
+        booked = site.get(INVOICE, sale["invoice"])
+        assert (booked["status"], D(str(booked["grand_total"]))) == (
+            "Consolidated", D(sale["totals"]["grand_total"])), sale["invoice"]
+        assert [(row["item_code"], D(str(row["rate"]))) for row in booked["items"]] == [
+            (line["item_code"], D(line["rate"])) for line in sale["lines"]], sale["invoice"]
