@@ -410,12 +410,12 @@ def apply(chosen: Sequence[PricingRule], line: Line, selling: Selling) -> Priced
 @dataclass(frozen=True)
 class InvoiceDiscount:
     """A sale's own discount as ERPNext keeps it on the invoice (a percentage wins over an
-    amount, which is then ERPNext's to work out), and what rules on the whole
-    transaction made of it: the rule that gave the
-    discount the customer gets (``rules``), the free items they add, the rules that only
-    check and found the discount short (``short_of``: ERPNext says "User has not applied
-    rule"), and whether ERPNext drops the free rows of the lines' rules
-    (``remove_free_item``: rules on the transaction exist for the sale, none is met)."""
+    amount, which is then ERPNext's to work out), and what rules on the whole transaction
+    made of it: the rule that gave the discount the customer gets (``rules``), the free
+    items they add, the rules that only check and found the discount short
+    (``short_of``: ERPNext says "User has not applied rule"), and whether ERPNext drops
+    the free rows of the lines' rules (``remove_free_item``: rules on the transaction
+    exist for the sale, none is met)."""
 
     additional_discount_percentage: Decimal = ZERO
     discount_amount: Decimal = ZERO
@@ -454,7 +454,8 @@ def price_transaction(rules: Sequence[PricingRule], selling: Selling, *, total_q
     if not met:
         return replace(given, drops_free_items=True)
     walk = _Walk(given, discount_of)
-    free, short = list(given.free), list(given.short_of)
+    free: list[FreeItem] = []
+    short: list[str] = []
     for rule in met:
         if rule.price_or_product_discount == "Product":
             free.append(FreeItem(rule.free_item, rule.free_qty or Decimal(1),
@@ -522,7 +523,7 @@ class _Walk:
 
 def _whole_sale_conditions(rule: PricingRule, selling: Selling) -> bool:
     """``get_other_conditions`` on the invoice: company, customer, customer group and
-    territory (no dates, price list, warehouse or currency)."""
+    territory (a line's rules also look at the warehouse, price list and dates)."""
     return (rule.company in ("", selling.company)
             and rule.customer in ("", selling.customer)
             and (not rule.customer_group or rule.customer_group in selling.customer_groups)
@@ -576,10 +577,7 @@ def _targets(rule: PricingRule, line: Line) -> bool:
 
 def _conditions(rule: PricingRule, selling: Selling) -> bool:
     """``get_other_conditions`` and the warehouse's: each set on the rule must match."""
-    return (rule.company in ("", selling.company)
-            and rule.customer in ("", selling.customer)
-            and (not rule.customer_group or rule.customer_group in selling.customer_groups)
-            and (not rule.territory or rule.territory in selling.territories)
+    return (_whole_sale_conditions(rule, selling)
             and (not rule.warehouse or rule.warehouse in selling.warehouses)
             and rule.for_price_list in ("", selling.price_list)
             and (rule.valid_from or EARLIEST) <= selling.on <= (rule.valid_upto or LATEST))
