@@ -23,7 +23,9 @@ from tests.node.domain.recorded_store import (
     load,
     taxes,
 )
+from tillmesh.node.domain import coupons
 from tillmesh.node.domain.cart import Cart
+from tillmesh.node.domain.coupons import Coupon
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.pricing_rules import (
     InvoiceDiscount,
@@ -119,6 +121,15 @@ def test_a_rule_that_only_checks_says_so_where_erpnext_said_so() -> None:
     for case in PRICED:
         said = any("User has not applied rule" in m for m in case["said"])
         assert bool(priced(case).invoice_rules_short_of) == said, case["id"]
+
+
+def test_the_till_takes_the_coupon_of_a_rule_on_the_whole_sale() -> None:
+    case = next(c for c in PRICED if c["coupon"])
+    coupon = Coupon.from_doc(DATA["coupons"][0])
+    pricing = ctx_for(case).pricing
+    coupons.check(coupon, on=date.fromisoformat(DATA["recorded_on"]), uses=0,
+                  customer=case["customer"], pricing=pricing)  # not refused
+    assert pricing.titles([coupon.pricing_rule]) == ["PRT 15% coupon"]
 
 
 def test_every_scenario_was_recorded_and_most_carts_get_a_rule() -> None:
