@@ -95,13 +95,13 @@ def test_cart_columns_show_qty_without_trailing_zeros_and_blank_zero_discount():
 
 def test_a_promotion_is_named_on_its_line_and_a_free_item_is_not_a_cart_line():
     promoted = {**CART["lines"][0], "promotions": ["Milk 10%"],
-                "not_applied": ["Dairy bundle (mixed conditions)"]}
+                "not_applied": ["Dairy bundle (cumulative quantities)"]}
     free = {**CART["lines"][0], "line": None, "promotions": ["Milk 2+1"], "rate": "0.00",
             "amount": "0.00"}
     view = CartView.from_api({**CART, "lines": [promoted, free]})
     cells = [[c.text(ln) for c in COLUMNS] for ln in view.lines]
     assert cells[0][0] == ("Alpenhof Whole Milk 1l · Milk 10% · not applied here: Dairy "
-                           "bundle (mixed conditions)")
+                           "bundle (cumulative quantities)")
     assert cells[1][0] == "Alpenhof Whole Milk 1l · Milk 2+1"
     assert [ln.free for ln in view.lines] == [False, True]
 

@@ -41,8 +41,8 @@ RULES = [
     rule("PRLE-0003", "Apples 2+1", items=[{"item_code": "APPLE"}], priority="3",
          price_or_product_discount="Product", same_item=1, is_recursive=1, recurse_for=2,
          free_qty=1, round_free_qty=1, min_qty=2),
-    # a rule with mixed conditions, beyond this counter
-    rule("PRLE-0004", "Mixed wine deal", items=[{"item_code": "WINE"}], mixed_conditions=1,
+    # a rule on quantities bought over time, beyond this counter
+    rule("PRLE-0004", "Wine club deal", items=[{"item_code": "WINE"}], is_cumulative=1,
          rate_or_discount="Discount Percentage", discount_percentage=50),
 ]
 
@@ -73,7 +73,7 @@ def test_a_quantity_break_is_judged_again_as_the_quantity_changes(ann: Till) -> 
     # below the break: the list price. ERPNext looks no further than the rules on the
     # item itself once it has found one (the group rule is not tried).
     assert (D(wine["rate"]), wine["promotions"]) == (D("19.99"), [])
-    assert wine["not_applied"] == ["Mixed wine deal (mixed conditions)"]
+    assert wine["not_applied"] == ["Wine club deal (cumulative quantities)"]
     view = ann("cart_set_qty", cart_id=cart, line=0, qty="3")
     wine = line_of(view, "WINE")
     assert (D(wine["rate"]), wine["promotions"]) == (D("17.99"), ["Wine from 3"])
