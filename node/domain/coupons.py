@@ -109,8 +109,7 @@ def check(coupon: Coupon, *, on: date, uses: int, customer: str,
     if coupon.gift_card_for and coupon.gift_card_for != customer:
         raise CouponError(f"Gift card {coupon.code} belongs to {coupon.gift_card_for}: sell to"
                           " that customer to take it")
-    rule = next((r for r in (*pricing.rules, *pricing.transaction)
-                 if r.name == coupon.pricing_rule), None)
+    rule = pricing.named(coupon.pricing_rule)
     if rule is None:
         beyond = next((r for r in pricing.beyond if r.name == coupon.pricing_rule), None)
         why = f"which this counter cannot apply ({beyond.unsupported})" if beyond else \

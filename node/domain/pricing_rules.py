@@ -238,9 +238,13 @@ class StorePricing:
         return [f"{r.title} ({r.unsupported})" for r in self.beyond
                 if r.unsupported and r.apply_on == TRANSACTION]
 
+    def named(self, name: str) -> PricingRule | None:
+        """The rule of that name this counter applies, to a line or to the whole sale."""
+        return self._by_name.get(name)
+
     def titles(self, names: Iterable[str]) -> list[str]:
         """What the cashier and the customer read for the rules that priced a line."""
-        return [self._titles.get(name, name) for name in names]
+        return [rule.title if (rule := self.named(name)) else name for name in names]
 
     @cached_property
     def mixed(self) -> bool:
@@ -248,8 +252,8 @@ class StorePricing:
         return any(r.mixed for r in self.rules)
 
     @cached_property
-    def _titles(self) -> dict[str, str]:
-        return {r.name: r.title for r in (*self.rules, *self.transaction)}
+    def _by_name(self) -> dict[str, PricingRule]:
+        return {r.name: r for r in (*self.rules, *self.transaction)}
 
 
 def ancestors(tree: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ import os
 import secrets
 import string
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -118,6 +118,16 @@ def pricing_store_site(kind: str, *, per_shift: bool = False
              price_list=profile["selling_price_list"], warehouse=profile["warehouse"],
              today=today)
         yield opened, str(profile["company"]), today
+
+
+@contextlib.contextmanager
+def site_with_rules(kind: str, bodies: Callable[[str, date], list[dict[str, Any]]]
+                    ) -> Iterator[Site]:
+    """``pricing_store_site(kind)`` with the Pricing Rules ``bodies(company, today)``
+    enabled for as long as it is open."""
+    with pricing_store_site(kind) as (opened, company, today), \
+            rules_enabled(opened.client, bodies(company, today)):
+        yield opened
 
 
 @contextlib.contextmanager

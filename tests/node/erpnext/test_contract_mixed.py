@@ -7,7 +7,6 @@ books every sale at the counter's rates and totals and consolidates it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,28 +15,19 @@ from typing import Any
 import pytest
 
 from tests.lab.recorded.mixed_store import ALL_CARTS, rules
-from tests.node.erpnext.sitekit import (
-    Site,
-    close,
-    context,
-    drain,
-    pricing_store_site,
-    pulled_counter,
-    rules_enabled,
-)
-from tests.node.erpnext.test_contract_pricing import ring_up
+from tests.node.domain.recorded_store import load
+from tests.node.erpnext.sitekit import Site, close, context, drain, pulled_counter, site_with_rules
+from tests.node.erpnext.test_contract_pricing import sell_as_recorded
 from tests.nodekit import Till
 from tillmesh.node.projections.outbox import INVOICE
 
 D = Decimal
-RECORDED = json.loads((Path(__file__).parents[2] / "lab" / "recorded"
-                       / "mixed-cases.json").read_text())["cases"]
+RECORDED = load("mixed-cases.json")["cases"]
 
 
 @pytest.fixture(scope="module", params=["simulator", "erpnext"])
 def site(request: pytest.FixtureRequest) -> Iterator[Site]:
-    with pricing_store_site(request.param) as (opened, company, _), \
-            rules_enabled(opened.client, rules(company)):
+    with site_with_rules(request.param, lambda company, _: rules(company)) as opened:
         yield opened
 
 
@@ -50,17 +40,7 @@ def test_mixed_conditions_are_priced_booked_and_consolidated_as_the_counter_pric
     shift = ann("shift_open", opening={ctx.cash_mode: "100.00"})["shift"]
     sales: list[dict[str, Any]] = []
     for (about, customer, cart), case in zip(ALL_CARTS, RECORDED, strict=True):
-        cart_id = ring_up(ann, customer, cart)
-        view = ann("cart_get", cart_id=cart_id)
-        if len({(code, *uom) for code, _, *uom in cart}) == len(cart):  # no line merged
-            assert D(view["totals"]["grand_total"]) == D(str(case["result"]["grand_total"])), about
-            assert sorted((line["item_code"], D(line["rate"]), D(line["qty"]))
-                          for line in view["lines"]) == sorted(
-                (row["item_code"], round(D(str(row["rate"])), 2), D(str(row["qty"])))
-                for row in case["result"]["items"]), about
-        sale = ann("sale_submit", cart_id=cart_id, payments=[
-            {"mode_of_payment": ctx.cash_mode, "amount": view["due"]}])
-        sales.append({**sale, "lines": view["lines"]})
+        sales.append(sell_as_recorded(ann, ctx.cash_mode, customer, cart, case, about))
     close(ann, shift)
     drain(site.forwarder(counter))
     for sale in sales:

@@ -10,7 +10,6 @@ The rules are enabled for the module and disabled again after it (a real site is
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,14 +19,14 @@ from typing import Any
 import pytest
 
 from tests.lab.recorded.pricing_store import CARTS, MEMBER, rules
+from tests.node.domain.recorded_store import load
 from tests.node.erpnext.sitekit import (
     Site,
     close,
     context,
     drain,
-    pricing_store_site,
     pulled_counter,
-    rules_enabled,
+    site_with_rules,
 )
 from tests.nodekit import Till
 from tillmesh.node.domain.pricing_rules import PricingConflict
@@ -35,14 +34,12 @@ from tillmesh.node.errors import TotalsError
 from tillmesh.node.projections.outbox import INVOICE
 
 D = Decimal
-RECORDED = json.loads((Path(__file__).parents[2] / "lab" / "recorded"
-                       / "pricing-cases.json").read_text())["cases"]
+RECORDED = load("pricing-cases.json")["cases"]
 
 
 @pytest.fixture(scope="module", params=["simulator", "erpnext"])
 def site(request: pytest.FixtureRequest) -> Iterator[Site]:
-    with pricing_store_site(request.param) as (opened, company, today), \
-            rules_enabled(opened.client, rules(company, today)):
+    with site_with_rules(request.param, rules) as opened:
         yield opened
 
 
@@ -55,6 +52,23 @@ def ring_up(till: Till, customer: str, cart: list[Any]) -> str:
         till("cart_add", cart_id=cart_id, item_code=code, qty=str(qty),
              **({"uom": uom[0]} if uom else {}))
     return str(cart_id)
+
+
+def sell_as_recorded(till: Till, cash: str, customer: str, cart: list[Any],
+                     case: dict[str, Any], about: str) -> dict[str, Any]:
+    """The recorded cart rung up, priced as ERPNext priced it (where the counter merged no
+    lines), and sold: the sale, with the lines it was priced with."""
+    cart_id = ring_up(till, customer, cart)
+    view = till("cart_get", cart_id=cart_id)
+    if len({(code, *uom) for code, _, *uom in cart}) == len(cart):  # no line merged
+        assert D(view["totals"]["grand_total"]) == D(str(case["result"]["grand_total"])), about
+        assert sorted((line["item_code"], D(line["rate"]), D(line["qty"]),
+                       line["is_free_item"]) for line in view["lines"]) == sorted(
+            (row["item_code"], round(D(str(row["rate"])), 2), D(str(row["qty"])),
+             bool(row["is_free_item"])) for row in case["result"]["items"]), about
+    sale = till("sale_submit", cart_id=cart_id, payments=[
+        {"mode_of_payment": cash, "amount": view["due"]}])
+    return {**sale, "lines": view["lines"]}
 
 
 def test_a_store_with_pricing_rules_is_priced_booked_and_consolidated_as_the_counter_priced(
@@ -82,17 +96,7 @@ def test_a_store_with_pricing_rules_is_priced_booked_and_consolidated_as_the_cou
             with pytest.raises(TotalsError, match="takes its price below zero"):
                 ring_up(ann, customer, cart)
             continue
-        cart_id = ring_up(ann, customer, cart)
-        view = ann("cart_get", cart_id=cart_id)
-        if len({(code, *uom) for code, _, *uom in cart}) == len(cart):  # no line merged
-            assert D(view["totals"]["grand_total"]) == D(str(case["result"]["grand_total"])), about
-            assert sorted((line["item_code"], D(line["rate"]), D(line["qty"]),
-                           line["is_free_item"]) for line in view["lines"]) == sorted(
-                (row["item_code"], round(D(str(row["rate"])), 2), D(str(row["qty"])),
-                 bool(row["is_free_item"])) for row in case["result"]["items"]), about
-        sale = ann("sale_submit", cart_id=cart_id, payments=[
-            {"mode_of_payment": ctx.cash_mode, "amount": view["due"]}])
-        sales.append({**sale, "lines": view["lines"]})
+        sales.append(sell_as_recorded(ann, ctx.cash_mode, customer, cart, case, about))
     close(ann, shift)
     drain(site.forwarder(counter))
     merged: dict[str, list[dict[str, Any]]] = {}
