@@ -14,7 +14,9 @@ of machine are in ../shared/erpnext/NOTES.md (19 ms per barcode, 125 ms per invo
 
 ``--only year [--days N] [--keep-days N]`` is a store's history of N days (default a
 year) and what the counter costs at its end, before and after archiving all but its last
-days (tests/bench/year.py): an hour and more, so never by default.
+days (tests/bench/year.py): an hour and more, so never by default. ``--year-without PART``
+leaves a part of it out (at a year, ``join`` and ``rebuild`` of a store that never ran its
+nightly job replay every event and take most of an hour each).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from tests.bench import cashier
 from tests.bench.floors import Floors, measure
 from tests.bench.table import Latency, Row, rate_row, render
 from tests.bench.year import KEEP_DAYS, restamp
+from tests.bench.year import PARTS as YEAR_PARTS
 from tests.proc import Nodes, with_printer
 from tillmesh.lab.demo_data import bulk_items, demo_master_docs
 from tillmesh.node.domain.barcode import rules_from_config
@@ -202,6 +205,11 @@ def main() -> None:
     parser.add_argument("--keep-days", type=int, default=KEEP_DAYS,
                         help="days of the history the live store keeps when the year "
                         "benchmark archives (--only year)")
+    parser.add_argument("--year-without", action="append", default=[],
+                        choices=[part.__name__ for part in YEAR_PARTS],
+                        help="leave this part out of the year benchmark (repeatable); "
+                        "e.g. join and rebuild of a store that never ran its nightly "
+                        "job, which replay every event of the history")
     parser.add_argument("--quick", action="store_true",
                         help="a tenth of the replication, ERPNext and UI load")
     args = parser.parse_args()
@@ -237,7 +245,8 @@ def main() -> None:
     if "year" in parts:
         from tests.bench import year
 
-        rows += [Row.of(r) for r in year.run(args.days, keep_days=args.keep_days)]
+        rows += [Row.of(r) for r in year.run(args.days, keep_days=args.keep_days,
+                                                   without=frozenset(args.year_without))]
     print("\n" + render(
         f"Tillmesh counter benchmarks - {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}",

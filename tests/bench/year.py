@@ -786,8 +786,11 @@ Part = Callable[[Run], list[Row]]
 
 
 def run(days: int, shape: Shape = STORE, parts: list[Part] | None = None,
-        api_sales: int = API_SALES, keep_days: int = KEEP_DAYS) -> list[Row]:
-    """Write the stores, then every part of the table (``PARTS``) in turn."""
+        api_sales: int = API_SALES, keep_days: int = KEEP_DAYS,
+        without: frozenset[str] = frozenset()) -> list[Row]:
+    """Write the stores, then every part of the table (``PARTS``) but those named in
+    ``without`` in turn, printing each part's rows as it ends: a year's run takes hours,
+    and what it measured is kept in its log even if a later part fails."""
     with Nodes() as nodes:
         fresh = Year(nodes.tmp() / "d", shape, days=0)
         year = Year(nodes.tmp() / "d", shape, days=days)
@@ -796,7 +799,16 @@ def run(days: int, shape: Shape = STORE, parts: list[Part] | None = None,
         for label, y in (("fresh", fresh), ("year", year)):
             r.steps[label] = probe(y)
             y.log.engine.dispose()  # stopped: a real counter runs on it next
-        return [row for part in (parts or PARTS) for row in part(r)]
+        rows: list[Row] = []
+        for part in parts or PARTS:
+            if part.__name__ in without:
+                continue
+            start = time.perf_counter()
+            done = part(r)
+            print(f"  [{part.__name__}, {time.perf_counter() - start:.0f} s]"
+                  + "".join(f"\n    {' | '.join(row)}" for row in done), flush=True)
+            rows += done
+        return rows
 
 
 def _progress(year: Year) -> None:
