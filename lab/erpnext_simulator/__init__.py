@@ -8,7 +8,11 @@ its stock, payment and return rules, batch- and serial-tracked items (Batch, Ser
 ``get_batch_qty``), consolidation in and out of the request with the
 refusals ERPNext makes there, Frappe's error shapes, and gunicorn's limit on request
 lines. Switches make it a release whose ``/api/resource`` drops client-chosen names, or
-one without API v2. It serves on 127.0.0.1 only, with fault injection for the forwarder's
+one without API v2; ``release=ERPNEXT_16`` (``replace(ERPNEXT_16, invoice_type="POS
+Invoice")`` for an upgraded site) answers as ERPNext 16.12 does where it was recorded to
+differ (``_doctypes_v16``: closings list ``pos_invoices``; one Open opening per POS
+Profile and per user; a sale needs the newest opening started today; Sales Invoice mode
+refuses POS Invoices). It serves on 127.0.0.1 only, with fault injection for the forwarder's
 exactly-once tests, and a throttle (``Throttle``) that holds it to a measured ERPNext's
 pace for the chain benchmark::
 
@@ -22,17 +26,23 @@ Run one in the foreground with ``python -m tillmesh.lab.erpnext_simulator --port
 
 from tillmesh.lab.erpnext_simulator._clock import Clock, ManualClock, SiteClock
 from tillmesh.lab.erpnext_simulator._faults import Faults
+from tillmesh.lab.erpnext_simulator._meta import V15 as ERPNEXT_15
+from tillmesh.lab.erpnext_simulator._meta import V16 as ERPNEXT_16
+from tillmesh.lab.erpnext_simulator._meta import Release
 from tillmesh.lab.erpnext_simulator._seeds import SEEDS
 from tillmesh.lab.erpnext_simulator._simulator import LoggedRequest, Simulator, State
 from tillmesh.lab.erpnext_simulator._throttle import Costs, Throttle
 
 __all__ = [
+    "ERPNEXT_15",
+    "ERPNEXT_16",
     "SEEDS",
     "Clock",
     "Costs",
     "Faults",
     "LoggedRequest",
     "ManualClock",
+    "Release",
     "Simulator",
     "SiteClock",
     "State",

@@ -46,8 +46,15 @@ BACKGROUND_NOTE = {"message": "POS Invoices will be consolidated in a background
 CLOSING = "POS Closing Entry"
 
 
+def closing_rows(closing: Doc) -> list[Doc]:
+    """The POS Invoices a closing lists: in ``pos_transactions`` on ERPNext 15, in
+    ``pos_invoices`` on 16 (a site stores only the field its release defines, so a v15
+    body on 16 lists none, as recorded)."""
+    return list(closing.get("pos_invoices") or closing.get("pos_transactions") or [])
+
+
 def consolidate_or_queue(txn: Txn, closing: Doc, *, chosen_name: bool = False) -> None:
-    if len(closing.get("pos_transactions") or []) >= BACKGROUND_CONSOLIDATION_FROM:
+    if len(closing_rows(closing)) >= BACKGROUND_CONSOLIDATION_FROM:
         closing["status"] = "Queued"
         txn.touch(CLOSING, closing)
         txn.jobs.append(closing["name"])
@@ -67,7 +74,7 @@ def run_consolidation_job(txn: Txn, name: str) -> None:
 def consolidate(txn: Txn, closing: Doc, *, chosen_name: bool = False) -> None:
     """Merge the closing's invoices, book their stock, close the shift; or raise, with the
     closing marked Failed after the rollback."""
-    rows = closing.get("pos_transactions") or []
+    rows = closing_rows(closing)
     invoices = {r["pos_invoice"]: txn.require("POS Invoice", r["pos_invoice"]) for r in rows}
     try:
         if chosen_name:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tillmesh.lab.erpnext_simulator._doctypes_site import SITE_DOCTYPES
 from tillmesh.lab.erpnext_simulator._doctypes_v15 import V15_DOCTYPES
+from tillmesh.lab.erpnext_simulator._doctypes_v16 import V16_CHANGES, V16_DOCTYPES
 from tillmesh.lab.erpnext_simulator._errors import DoesNotExistError
 
 LINK, TABLE, CHECK, INT, FLOAT, DATE, TIME, DATETIME, SELECT, OTHER = "LTCIFDMZSX"
@@ -121,9 +122,11 @@ def parse_spec(doctype: str, header: str, body: str) -> DocMeta:
         single="single" in flags), [_field(token) for token in body.split()])
 
 
-def with_fields(meta: DocMeta, new: list[Field]) -> DocMeta:
-    """``meta`` with ``new`` fields added (or replaced), derived mappings rebuilt."""
-    fields = {**meta.fields, **{f.name: f for f in new}}
+def with_fields(meta: DocMeta, new: list[Field], gone: tuple[str, ...] = ()) -> DocMeta:
+    """``meta`` with ``new`` fields added (or replaced) and ``gone`` ones dropped, derived
+    mappings rebuilt."""
+    fields = {name: f for name, f in {**meta.fields, **{f.name: f for f in new}}.items()
+              if name not in gone}
     return replace(meta, fields=fields,
                    tables={f.name: f.options for f in fields.values() if f.kind == TABLE},
                    defaults={f.name: f.read_default for f in fields.values()})
@@ -131,13 +134,40 @@ def with_fields(meta: DocMeta, new: list[Field]) -> DocMeta:
 
 _BUILTIN = {name: parse_spec(name, *spec) for name, spec in {**V15_DOCTYPES,
                                                             **SITE_DOCTYPES}.items()}
+_V16 = {**_BUILTIN,
+        **{name: with_fields(_BUILTIN[name], [_field(t) for t in added.split()], gone)
+           for name, (gone, added) in V16_CHANGES.items()},
+        **{name: parse_spec(name, *spec) for name, spec in V16_DOCTYPES.items()}}
+
+
+@dataclass(frozen=True)
+class Release:
+    """The ERPNext and Frappe a simulated site runs, and its POS invoice mode (POS
+    Settings' ``invoice_type``, ERPNext 16 only)."""
+
+    frappe: str = "15.72.4"
+    erpnext: str = "15.71.1"
+    invoice_type: str = "POS Invoice"
+
+    @property
+    def major(self) -> int:
+        return int(self.erpnext.split(".")[0])
+
+    @property
+    def sales_invoice_mode(self) -> bool:
+        return self.major >= 16 and self.invoice_type == "Sales Invoice"
+
+
+V15 = Release()
+V16 = Release(frappe="16.13.0", erpnext="16.12.0", invoice_type="Sales Invoice")
 
 
 class Registry:
-    """The doctypes of one simulated site."""
+    """The doctypes of one simulated site, as its release defines them."""
 
-    def __init__(self) -> None:
-        self._metas: dict[str, DocMeta] = dict(_BUILTIN)
+    def __init__(self, release: Release = V15) -> None:
+        self.release = release
+        self._metas: dict[str, DocMeta] = dict(_BUILTIN if release.major < 16 else _V16)
 
     def get(self, doctype: str) -> DocMeta | None:
         return self._metas.get(doctype)

@@ -31,6 +31,7 @@ from tillmesh.lab.erpnext_simulator._errors import (
 from tillmesh.lab.erpnext_simulator._meta import cint, flt
 from tillmesh.lab.erpnext_simulator._money import money, quantity
 from tillmesh.lab.erpnext_simulator._pos_totals import recompute
+from tillmesh.lab.erpnext_simulator._shift import newest_open_opening
 from tillmesh.lab.erpnext_simulator._stock import bin_qty
 from tillmesh.lab.erpnext_simulator._store import Doc
 from tillmesh.lab.erpnext_simulator._txn import Txn
@@ -161,11 +162,20 @@ class PosInvoice(Controller):
             self._validate_return(txn, doc)
         _pos_batches.check_expiry(txn, doc)
         profile_name = doc.get("pos_profile")
-        if not any(e.get("pos_profile") == profile_name and e.get("status") == "Open"
-                   and e.get("docstatus") == 1 for e in txn.all("POS Opening Entry")):
+        opening = newest_open_opening(txn, profile_name)
+        if opening is None:
             raise ValidationError(
                 f"No open POS Opening Entry found for POS Profile <strong>{profile_name}"
                 "</strong>.", title="POS Opening Entry Missing", erpnext=True)
+        if txn.registry.release.major >= 16 and \
+                str(opening.get("period_start_date"))[:10] != txn.today:
+            raise ValidationError(
+                f"POS Opening Entry - {opening['name']} is outdated. Please close the POS and"
+                " create a new POS Opening Entry.", title="Outdated POS Opening Entry",
+                erpnext=True)
+        if txn.registry.release.sales_invoice_mode:  # validate_is_pos_using_sales_invoice
+            raise ValidationError("Sales Invoice mode is activated in POS. Please create Sales"
+                                  " Invoice instead.", erpnext=True)
         _pos_payments.require_rows(doc)
         validate_whole_numbers(txn, doc)
         if cint(doc.get("is_return")):

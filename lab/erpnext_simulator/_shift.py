@@ -14,6 +14,7 @@ from tillmesh.lab.erpnext_simulator._controller import Controller
 from tillmesh.lab.erpnext_simulator._documents import expand
 from tillmesh.lab.erpnext_simulator._errors import NotPermitted, ValidationError
 from tillmesh.lab.erpnext_simulator._merging import (
+    closing_rows,
     consolidate_or_queue,
     set_opening,
     unconsolidate,
@@ -36,9 +37,33 @@ class PosOpeningEntry(Controller):
         if profile and profile.get("company") != doc.get("company"):
             raise ValidationError(f"POS Profile {profile['name']} does not belong to company "
                                   f"{doc.get('company')}", erpnext=True)
+        if txn.registry.release.major >= 16:
+            _one_open(txn, doc)
 
     def on_submit(self, txn: Txn, doc: Doc, *, chosen_name: bool) -> None:
         doc["status"] = "Open"
+
+
+def _one_open(txn: Txn, doc: Doc) -> None:
+    """ERPNext 16: one Open opening per POS Profile (``check_open_pos_exists``) and per
+    user (``check_user_already_assigned``)."""
+    open_ = [e for e in txn.all("POS Opening Entry")
+             if e.get("status") == "Open" and e.get("name") != doc.get("name")]
+    if any(e.get("pos_profile") == doc.get("pos_profile") for e in open_):
+        raise ValidationError(
+            f"<strong>{doc.get('pos_profile')}</strong> is open. Close the POS or cancel the"
+            " existing POS Opening Entry to create a new POS Opening Entry.",
+            title="POS Opening Entry Exists", erpnext=True)
+    if any(e.get("user") == doc.get("user") for e in open_):
+        raise ValidationError("Cashier is currently assigned to another POS.",
+                              title="Cannot Assign Cashier", erpnext=True)
+
+
+def newest_open_opening(txn: Txn, profile: object) -> Doc | None:
+    """The Open opening of ``profile`` that started last (ERPNext 16 sells against it)."""
+    found = [e for e in txn.all("POS Opening Entry") if e.get("pos_profile") == profile
+             and e.get("status") == "Open" and e.get("docstatus") == 1]
+    return max(found, key=lambda e: str(e.get("period_start_date")), default=None)
 
 
 class PosClosingEntry(Controller):
@@ -46,13 +71,15 @@ class PosClosingEntry(Controller):
         opening = txn.get("POS Opening Entry", doc.get("pos_opening_entry")) or {}
         if opening.get("period_start_date"):  # recorded: the opening's start wins
             doc["period_start_date"] = opening["period_start_date"]
-        for row in doc.get("pos_transactions") or []:
+        for row in closing_rows(doc):
             invoice = txn.get("POS Invoice", row.get("pos_invoice")) or {}
             for key in ("customer", "posting_date", "grand_total", "is_return",
                         "return_against"):
                 row.setdefault(key, invoice.get(key))
         for row in doc.get("payment_reconciliation") or []:
             row["difference"] = flt(row.get("closing_amount")) - flt(row.get("expected_amount"))
+        if txn.registry.release.major >= 16:  # set_posting_date_and_time: the server's now
+            doc["posting_date"], doc["posting_time"] = txn.today, txn.time
         doc["status"] = "Draft"
 
     def validate(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
@@ -61,7 +88,7 @@ class PosClosingEntry(Controller):
             raise ValidationError("Selected POS Opening Entry should be open.",
                                   title="Invalid Opening Entry", erpnext=True)
         problems: list[str] = []
-        for idx, row in enumerate(doc.get("pos_transactions") or [], 1):
+        for idx, row in enumerate(closing_rows(doc), 1):
             invoice = txn.get("POS Invoice", row.get("pos_invoice")) or {}
             if invoice.get("consolidated_invoice"):
                 problems.append(f"Row #{idx}: POS Invoice is already consolidated")

@@ -23,6 +23,8 @@ from tillmesh.lab.erpnext_simulator._const import (
 )
 from tillmesh.lab.erpnext_simulator._faults import Faults
 from tillmesh.lab.erpnext_simulator._http import Server
+from tillmesh.lab.erpnext_simulator._merging import closing_rows
+from tillmesh.lab.erpnext_simulator._meta import V15, Release
 from tillmesh.lab.erpnext_simulator._seeds import build
 from tillmesh.lab.erpnext_simulator._site import Site
 from tillmesh.lab.erpnext_simulator._stock import reconcile
@@ -67,7 +69,7 @@ class Simulator:
                  clock: Clock | None = None, api_key: str | None = None,
                  api_secret: str | None = None, rng_seed: int | None = None,
                  drop_resource_names: bool = False, api_v2: bool = True,
-                 throttle: Throttle | None = None) -> None:
+                 throttle: Throttle | None = None, release: Release = V15) -> None:
         plan = build(seed)
         self.throttle = throttle
         self.api_key = api_key or secrets.token_hex(8)
@@ -79,7 +81,7 @@ class Simulator:
         self.state = State.CREATED
         self._lock = threading.RLock()
         self._site = Site(clock=clock or SiteClock(), user=plan.user,
-                          rng=random.Random(rng_seed))
+                          rng=random.Random(rng_seed), release=release)
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         # (client address, method, path) of each answer withheld after its commit, in
@@ -89,6 +91,9 @@ class Simulator:
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._load(plan.docs)
+        if release.major >= 16:  # ERPNext 16's POS Settings say which invoices a POS makes
+            self._load([("POS Settings", {"name": "POS Settings",
+                                          "invoice_type": release.invoice_type})])
         if plan.stock:
             self._book_stock(plan.stock)
 
@@ -212,7 +217,7 @@ class Simulator:
     def _run_job(self, name: str) -> None:
         if self.throttle is not None:  # the merge takes ERPNext's time, as its worker's
             closing = self.get("POS Closing Entry", name) or {}
-            self.throttle.merge(len(closing.get("pos_transactions") or []))
+            self.throttle.merge(len(closing_rows(closing)))
         with self._lock:
             self._site.run_job(name)
 

@@ -37,7 +37,7 @@ from tillmesh.lab.erpnext_simulator._errors import (
 from tillmesh.lab.erpnext_simulator._lists import Lister
 from tillmesh.lab.erpnext_simulator._masters import TREES, CustomField, Item, ItemPrice
 from tillmesh.lab.erpnext_simulator._merging import run_consolidation_job
-from tillmesh.lab.erpnext_simulator._meta import TIME, DocMeta, Registry, cint
+from tillmesh.lab.erpnext_simulator._meta import TIME, V15, DocMeta, Registry, Release, cint
 from tillmesh.lab.erpnext_simulator._pos import (
     PosInvoice,
     make_sales_return,
@@ -69,8 +69,9 @@ Method = Callable[["Site", Txn, dict[str, Any]], Any]
 
 
 class Site:
-    def __init__(self, *, clock: Clock, user: str, rng: random.Random) -> None:
-        self.registry = Registry()
+    def __init__(self, *, clock: Clock, user: str, rng: random.Random,
+                 release: Release = V15) -> None:
+        self.registry = Registry(release)
         self.store = Store()
         self.clock = clock
         self.user = user
@@ -282,6 +283,16 @@ def _dynamic_defaults(txn: Txn, meta: DocMeta, doc: Doc) -> None:
             doc[field.name] = doc[field.default.strip("{}")]
 
 
+def _versions(release: Release) -> dict[str, dict[str, str]]:
+    """``get_versions`` as a site without git checkouts answers it (the branch is
+    whatever the bench says; Tillmesh reads only the versions)."""
+    return {"frappe": {"title": "Frappe Framework", "description": "Full stack web framework",
+                       "branch": f"version-{release.frappe.split('.')[0]}",
+                       "version": release.frappe},
+            "erpnext": {"title": "ERPNext", "description": "ERP made simple",
+                        "branch": f"version-{release.major}", "version": release.erpnext}}
+
+
 def _cancel(site: Site, txn: Txn, args: dict[str, Any]) -> Doc:
     doctype, name = str(args.get("doctype")), str(args.get("name"))
     return site.answer(doctype, site.cancel(txn, doctype, name), nulls=True)
@@ -296,4 +307,6 @@ METHODS: dict[str, Method] = {
     _BATCH + "get_batch_qty": lambda site, txn, a: get_batch_qty(txn, a),
     "frappe.client.cancel": _cancel,
     "frappe.auth.get_logged_user": lambda site, txn, a: txn.user,
+    "frappe.utils.change_log.get_versions": lambda site, txn, a: _versions(
+        site.registry.release),
 }

@@ -6,8 +6,11 @@ forwarder.
                bidi overrides, before they reach a log, a screen or the exceptions list
     _limits    Limits: the byte cap of an answer and the deadlines of a request and a
                pull, held to on every socket operation (a trickle fails at the deadline)
+    _release   which ERPNext (15, 16) and POS invoice mode a site runs, and what that
+               changes in what is sent: the one place release differences live (pure)
     _rest      ErpNextClient: REST calls with retries, typed errors, Decimal numbers;
-               documents created through API v2 where the site has it, names checked
+               documents created through API v2 where the site has it, names checked;
+               the site's release (``release()``)
     _settings  ErpNextSettings: URL, key, secret, POS Profile in secrets/erpnext.toml;
                plain http only with --insecure
     _setup     setup(): one Check per requirement, the custom fields Tillmesh needs

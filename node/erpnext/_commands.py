@@ -65,10 +65,8 @@ def cmd_setup(data_dir: DataDir, args: argparse.Namespace) -> int:
                   f" (tillmesh.toml); set pos_profile = {profile!r} there as well")
         ready = setup(client, profile, lambda check: print(check.line(), flush=True),
                       per_shift=settings.per_shift)
-    print(f"delivery     {settings.delivery}: " + (
-        "one consolidated Sales Invoice and credit note per shift and customer; set it"
-        " alike on every counter of the store" if settings.per_shift else
-        "a POS Invoice per sale, a POS Closing Entry per shift"))
+    print(f"delivery     {settings.delivery}" + (
+        ": set it alike on every counter of the store" if settings.per_shift else ""))
     print("ERPNext is ready for Tillmesh" if ready else
           "fix what is MISSING above, then run `tillmesh erpnext setup` again")
     _reload_running(config)

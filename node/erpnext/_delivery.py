@@ -42,6 +42,7 @@ from typing import Any
 from tillmesh.node.domain import coupons
 from tillmesh.node.erpnext._documents import without_coupon
 from tillmesh.node.erpnext._per_shift import SALES_INVOICE, ShiftDocument
+from tillmesh.node.erpnext._release import V15, Capabilities
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient, name_not_kept
 from tillmesh.node.erpnext._setup import ORIGIN_FIELD
 from tillmesh.node.erpnext._text import plain_text, printable
@@ -222,14 +223,17 @@ def _draft(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -
     return current
 
 
-def close(client: ErpNextClient, doc: Doc, *, retrying: bool, retried: set[str]) -> Outcome:
-    """Insert the draft closing if ERPNext has none, submit it, follow its consolidation.
-    ``retried`` (the forwarder's) names closings asked to re-run whose outcome is not yet
-    seen: a supervisor's retry re-runs a Failed consolidation once."""
+def close(client: ErpNextClient, doc: Doc, *, retrying: bool, retried: set[str],
+          caps: Capabilities = V15) -> Outcome:
+    """Insert the draft closing if ERPNext has none, check it lists the invoices sent,
+    submit it, follow its consolidation. ``retried`` (the forwarder's) names closings
+    asked to re-run whose outcome is not yet seen: a supervisor's retry re-runs a Failed
+    consolidation once."""
     name = str(doc["name"])
     current = _draft(client, CLOSING, doc, look_first=retrying)
     try:
         if int(current.get("docstatus") or 0) == 0:
+            _check_listed(client, doc, current, caps)
             current = client.update(CLOSING, name, {"docstatus": 1})
         elif current.get("status") == FAILED and retrying and name not in retried:
             client.run_doc_method(CLOSING, name, "retry")
@@ -251,6 +255,31 @@ def close(client: ErpNextClient, doc: Doc, *, retrying: bool, retried: set[str])
         raise Refused(plain_text(str(current.get("error_message") or "consolidation failed")),
                       stage="consolidation", exc_type="ConsolidationFailed")
     return Outcome(waiting=True)  # Queued: the background job runs
+
+
+def _listed(closing: Doc, caps: Capabilities) -> list[str]:
+    return sorted(str(row.get(caps.closing_link)) for row in closing.get(caps.closing_rows)
+                  or [] if isinstance(row, dict))
+
+
+def _check_listed(client: ErpNextClient, doc: Doc, draft: Doc, caps: Capabilities) -> None:
+    """Refused unless ERPNext's draft lists exactly the invoices ``doc`` lists. A draft
+    an earlier attempt left with another list is given this one first. A site that keeps
+    none of them names the list otherwise (ERPNext 16 answers a v15 body 200 and drops
+    its ``pos_transactions``): submitted, the closing would end the shift in ERPNext and
+    consolidate nothing, so it is not submitted."""
+    sent = _listed(doc, caps)
+    if _listed(draft, caps) == sent:
+        return
+    draft = client.update(CLOSING, str(doc["name"]), {caps.closing_rows: doc[caps.closing_rows]})
+    held = _listed(draft, caps)
+    if held != sent:
+        raise Refused(
+            f"ERPNext keeps {len(held)} of the {len(sent)} invoices this closing lists in"
+            f" {caps.closing_rows} (it may call that list otherwise: run `tillmesh erpnext"
+            " setup` to see which release it runs), so it was not submitted: submitted, it"
+            " would end the shift in ERPNext and consolidate only those",
+            stage="submit", exc_type="InvoicesNotListed")
 
 
 def check_settled_elsewhere(client: ErpNextClient, doctype: str,

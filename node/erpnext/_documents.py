@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tillmesh.node.domain.money import ZERO
+from tillmesh.node.erpnext._release import V15, Capabilities
 from tillmesh.node.erpnext._setup import (
     CASHIER_FIELD,
     CUSTOM_FIELDS,
@@ -65,6 +66,7 @@ class Site:
     pos_profile: str
     user: str  # the forwarder's ERPNext user: owner of opening and closing entries
     timezone: str = "Europe/Berlin"  # the store's, for ERPNext's site-local dates and times
+    caps: Capabilities = V15  # what the site's release takes (``_release``)
 
 
 @dataclass(frozen=True)
@@ -259,7 +261,8 @@ def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
     bodies (``shift``, ``closed_at``, ``counted``, ``expected`` are read from the latter)
     and the invoices it consolidates; the forwarder submits it with a PUT.
 
-    ``pos_transactions`` are sorted by posting time: the consolidated Sales Invoice is
+    Its invoices (``pos_transactions``; ``pos_invoices`` on ERPNext 16, ``site.caps``)
+    are sorted by posting time: the consolidated Sales Invoice is
     booked at the last one's time, and stock is checked then (unsorted, a backdated
     invoice made a real closing fail). The closing is posted at ``closed_at``, or at the
     last invoice if a counter's clock put one later, so no invoice is after its closing.
@@ -292,8 +295,8 @@ def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
         "grand_total": sum((t.grand_total for t in rows), ZERO),
         "net_total": sum((t.net_total for t in rows), ZERO),
         "total_quantity": sum((t.total_qty for t in rows), ZERO),
-        "pos_transactions": [
-            {"pos_invoice": t.invoice, "posting_date": t.posting_date,
+        site.caps.closing_rows: [
+            {site.caps.closing_link: t.invoice, "posting_date": t.posting_date,
              "grand_total": t.grand_total, "customer": t.customer,
              "is_return": int(t.is_return), "return_against": t.return_against}
             for t in rows],

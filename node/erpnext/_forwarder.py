@@ -40,6 +40,7 @@ from tillmesh.node.erpnext import _delivery as delivery
 from tillmesh.node.erpnext import _documents as documents
 from tillmesh.node.erpnext import _per_shift as whole_shift
 from tillmesh.node.erpnext._delivery import SUBMITTED, TRANSIENT, Outcome, Refused
+from tillmesh.node.erpnext._release import Capabilities, Release, capabilities
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
 from tillmesh.node.erpnext._settings import ErpNextSettings
 from tillmesh.node.erpnext._setup import SHIFT_FIELD
@@ -53,6 +54,7 @@ from tillmesh.node.erpnext.const import (
     PROBE_EVERY_S,
     PULL_EVERY_S,
     RECORD_SLICE,
+    RELEASE_RECHECK_S,
 )
 from tillmesh.node.errors import ErpNextError, TillmeshError, ValidationError
 from tillmesh.node.projections import deliveries, ledger, outbox, refunds
@@ -81,6 +83,8 @@ class Forwarder:
         self._new_client = client or settings.client
         self._client: ErpNextClient | None = None
         self._user: str | None = None
+        self.release: Release | None = None  # what the site said it runs, and when
+        self._release_at = -RELEASE_RECHECK_S
         self._recheck: dict[tuple[str, str], float] = {}  # closing -> monotonic time
         self._retried: set[str] = set()  # closings re-queued, their outcome not yet seen
         self.reachable: bool | None = None  # None until the first call
@@ -176,11 +180,13 @@ class Forwarder:
         away: BaseException | None = None
         try:
             queue, states, context = self._plan(seen)
+            if queue:
+                caps = await asyncio.to_thread(self._capabilities)
             while queue or running:
                 while queue and len(running) < FORWARD_IN_FLIGHT and away is None:
                     item = queue.pop(0)
                     running[asyncio.create_task(self._deliver(
-                        item, states, context.company, list(context.modes)))] = item
+                        item, states, context.company, list(context.modes), caps))] = item
                 if not running:
                     break
                 finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -229,7 +235,8 @@ class Forwarder:
         return len(results)
 
     async def _deliver(self, item: Due, states: Mapping[Key, State], company: str,
-                       modes: list[str]) -> list[tuple[str, Key, dict[str, Any]]] | None:
+                       modes: list[str], caps: Capabilities
+                       ) -> list[tuple[str, Key, dict[str, Any]]] | None:
         """One document: the kind, key and body of the events to record for it (a shift
         delivered per shift acks its opening and sales along with its closing), or None
         while ERPNext consolidates it. Whatever goes wrong with it but ERPNext being away
@@ -243,7 +250,7 @@ class Forwarder:
             except Exception as exc:
                 raise _unformable(item, exc) from exc
             outcome = await asyncio.to_thread(
-                self._send, item, source, company, modes,
+                self._send, item, source, company, modes, caps,
                 retrying=state is not None and state.failures > 0,
                 resolved=_settled_elsewhere(item, states))
         except Refused as refused:
@@ -292,12 +299,13 @@ class Forwarder:
 
     # --- documents -------------------------------------------------------------------
 
-    def _send(self, item: Due, source: dict[str, Any], company: str, modes: list[str], *,
-              retrying: bool, resolved: list[Key]) -> Outcome:
+    def _send(self, item: Due, source: dict[str, Any], company: str, modes: list[str],
+              caps: Capabilities, *, retrying: bool, resolved: list[Key]) -> Outcome:
         """In a thread: form ``item`` from its records, check what it names, send it."""
         client = self._erp()
         site = documents.Site(company=company, pos_profile=self.settings.pos_profile,
-                              user=self._erp_user(), timezone=self.node.config.timezone)
+                              user=self._erp_user(), timezone=self.node.config.timezone,
+                              caps=caps)
         if item.per_shift:
             try:
                 shift_docs = _form_shift(item, source, site)
@@ -312,7 +320,8 @@ class Forwarder:
             raise _unformable(item, exc) from exc
         delivery.check_settled_elsewhere(client, item.doctype, resolved)
         if item.doctype == CLOSING:
-            return delivery.close(client, doc, retrying=retrying, retried=self._retried)
+            return delivery.close(client, doc, retrying=retrying, retried=self._retried,
+                                  caps=caps)
         if item.doctype == INVOICE:
             coupon = doc.get("coupon_code")
             # setdefault, not a defaultdict: one lock per coupon even when two threads ask
@@ -328,6 +337,17 @@ class Forwarder:
         if self._client is None:
             self._client = self._new_client()
         return self._client
+
+    def _capabilities(self) -> Capabilities:
+        """In a thread: what the site's release takes, asked again every
+        RELEASE_RECHECK_S (IT may upgrade ERPNext, or switch its POS invoice mode, while
+        the store trades)."""
+        if self.release is None or time.monotonic() - self._release_at >= RELEASE_RECHECK_S:
+            release = self._erp().release()
+            if release != self.release:
+                log.info("ERPNext says it is %s", release)
+            self.release, self._release_at = release, time.monotonic()
+        return capabilities(self.release)
 
     def _erp_user(self) -> str:
         if self._user is None:

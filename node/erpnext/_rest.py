@@ -66,6 +66,7 @@ import httpx
 
 from tillmesh.node.erpnext import const
 from tillmesh.node.erpnext._limits import Deadline, Limits, bounded_transport, read_answer
+from tillmesh.node.erpnext._release import INVOICE_TYPE_SINCE, Release, release_of
 from tillmesh.node.erpnext._text import plain_text, printable
 from tillmesh.node.errors import (
     ConfigError,
@@ -94,6 +95,8 @@ _MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )")  # "frappe.
 # Asked once per client to learn whether the site has API v2 (Frappe 15 and later): a
 # method every API user may call, answering 200 there and 404 on a site without v2.
 _V2_PROBE = "/api/v2/method/frappe.auth.get_logged_user"
+# Every app's version, for any logged-in user (Frappe 15 and 16).
+_VERSIONS = "frappe.utils.change_log.get_versions"
 
 
 DEFAULT_LIMITS = Limits()  # const's
@@ -388,6 +391,21 @@ class ErpNextClient:
             else:
                 self._v2 = True
         return self._v2
+
+    def release(self) -> Release:
+        """The site's ERPNext and Frappe releases and POS invoice mode
+        (``_release.release_of``); ErpNextError if the site does not say (a garbled
+        answer is an ErpNextServerError naming what was wrong)."""
+        versions = self.call_method(_VERSIONS)
+        try:
+            release = release_of(versions if isinstance(versions, dict) else {}, None)
+            if release.major < INVOICE_TYPE_SINCE:
+                return release
+            # ERPNext 16's POS Settings say which invoices a POS makes
+            return release_of(versions, self.get_doc("POS Settings", "POS Settings",
+                                                     missing_ok=True))
+        except ValueError as exc:
+            raise ErpNextServerError(str(exc), path=_VERSIONS) from exc
 
     def insert(self, doctype: str, doc: Mapping[str, Any]) -> Doc:
         """Create a document (``docstatus: 1`` in it submits it too) under the ``name`` it

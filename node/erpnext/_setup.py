@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tillmesh.node.erpnext._mapping import SPECS
+from tillmesh.node.erpnext._release import capabilities, must_allow, sends, unknown
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
 from tillmesh.node.erpnext._text import printable
 from tillmesh.node.errors import (
@@ -202,6 +203,49 @@ def _api(client: ErpNextClient) -> Check:
                  " under a name of ERPNext's own is held back as an exception")
 
 
+def _release_checks(client: ErpNextClient, *, per_shift: bool) -> Iterator[Check]:
+    """Which ERPNext the site runs, in one line each: what this store's counters will
+    send it, and what it must allow (``_release``). Per-sale delivery to ERPNext 16 is
+    missing: its one open POS Opening Entry per POS Profile and per user, and its
+    openings that go stale at midnight, do not fit a store whose counters keep their own
+    shifts yet (``NOTES-v16.md``); per-shift delivery books no opening entry at all."""
+    try:
+        release = client.release()
+    except (ErpNextAuthError, ErpNextNotFound) as exc:
+        yield Check("ERPNext release", False, f"{exc.message}: {_ROLE_HINT} call"
+                    " frappe.utils.change_log.get_versions and read POS Settings")
+        return
+    caps = capabilities(release)
+    yield Check("ERPNext release", True, f"{release}" + (
+        f" ({note})" if (note := unknown(release)) else ""))
+    if caps.one_open_shift and not per_shift:
+        yield Check("per-sale delivery", False, f"not yet to ERPNext {release.major}: it"
+                    " holds one open POS Opening Entry per POS Profile and per user, and"
+                    " refuses a sale once its opening entry is from an earlier day, which a"
+                    " store's counters with their own shifts do not fit yet: deliver per shift"
+                    " (`tillmesh erpnext setup --delivery per-shift` on every counter)")
+        return
+    yield Check("the counters send", True, sends(caps, per_shift=per_shift))
+    yield Check("the site must allow", True, must_allow(caps, per_shift=per_shift))
+    if per_shift or caps.stock_checked_at_submit:
+        yield _negative_stock(client)
+
+
+def _negative_stock(client: ErpNextClient) -> Check:
+    """ERPNext books the stock of these invoices when they arrive, and refuses one that
+    would take it below zero: a sale made offline beyond what ERPNext knew waits then."""
+    try:
+        settings = client.get_doc("Stock Settings", "Stock Settings", missing_ok=True) or {}
+    except ErpNextAuthError:
+        return Check("negative stock", True, "not known (may not read Stock Settings): a sale"
+                     " beyond ERPNext's stock waits in the exceptions list until it has it")
+    if settings.get("allow_negative_stock"):
+        return Check("negative stock", True, "allowed: a sale beyond ERPNext's stock is booked")
+    return Check("negative stock", True, "not allowed (Stock Settings > Allow Negative"
+                 " Stock): a sale beyond ERPNext's stock waits in the exceptions list until"
+                 " ERPNext has the stock, then a supervisor retries it")
+
+
 def _custom_fields(client: ErpNextClient, wanted: tuple[CustomField, ...]
                    ) -> Iterator[Check]:
     for field in wanted:
@@ -265,7 +309,8 @@ def check_all(client: ErpNextClient, pos_profile: str,
     add(_connection(client))
     if checks[0].ok:
         add(_api(client))
-        for step in (_profile_checks(client, pos_profile), _permissions(client, written),
+        for step in (_release_checks(client, per_shift=per_shift),
+                     _profile_checks(client, pos_profile), _permissions(client, written),
                      _custom_fields(client, wanted)):
             for check in step:
                 add(check)

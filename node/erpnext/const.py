@@ -82,6 +82,7 @@ FORWARD_BACKOFF_S = (2.0, 5.0, 15.0, 30.0, 60.0)  # seconds to wait after ERPNex
 #                     unreachable, by attempt (the last one repeats)
 CLOSING_RECHECK_S = 2.0  # seconds; a Queued consolidation is looked at again this often
 PULL_EVERY_S = 300.0  # seconds; master data and stock are pulled this often by the forwarder
+RELEASE_RECHECK_S = 600.0  # seconds; the forwarder asks the site's release this often
 PROBE_EVERY_S = 15.0  # seconds; a standby counter checks it still reaches ERPNext this often:
 #                       every counter calling every second would be a load of its own
 

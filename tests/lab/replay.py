@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from tillmesh.lab.erpnext_simulator import ManualClock, Simulator
+from tillmesh.lab.erpnext_simulator import ERPNEXT_15, ManualClock, Release, Simulator
 from tillmesh.lab.erpnext_simulator._clock import parse_datetime, parse_time, posting_moment
 
 TIMEOUT_S = 30.0  # per request; the longest replayed request takes well under a second
@@ -112,9 +112,11 @@ def assert_replays(replay: Replay, recorded: list[dict[str, Any]],
 
 
 class Replay:
-    def __init__(self, start: datetime, *, aliases: Mapping[str, str] | None = None) -> None:
+    def __init__(self, start: datetime, *, aliases: Mapping[str, str] | None = None,
+                 release: Release = ERPNEXT_15) -> None:
         self.clock = ManualClock(start)
-        self.sim = Simulator(seed="recorded", job_delay=None, clock=self.clock, rng_seed=1)
+        self.sim = Simulator(seed="recorded", job_delay=None, clock=self.clock, rng_seed=1,
+                             release=release)
         self.names: dict[str, str] = dict(aliases or {})  # recorded -> the simulator's
         self.answers: dict[int, Any] = {}  # line -> the simulator's JSON answer
         self.problems: list[str] = []

@@ -110,9 +110,9 @@ def close_shift(api: httpx.Client, sim: Simulator, opening: str, names: list[str
 
 # -- package surface ----------------------------------------------------------------------
 def test_public_names_are_exported() -> None:
-    assert set(simulator.__all__) == {"Clock", "Costs", "Faults", "LoggedRequest",
-                                      "ManualClock", "SEEDS", "SiteClock", "Simulator",
-                                      "State", "Throttle"}
+    assert set(simulator.__all__) == {"Clock", "Costs", "ERPNEXT_15", "ERPNEXT_16", "Faults",
+                                      "LoggedRequest", "ManualClock", "Release", "SEEDS",
+                                      "SiteClock", "Simulator", "State", "Throttle"}
 
 
 def test_compact_doctypes_agree_with_erpnext_json() -> None:

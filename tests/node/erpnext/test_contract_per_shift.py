@@ -50,7 +50,8 @@ from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
 D = Decimal
 
 
-@pytest.fixture(scope="module", params=["simulator", "erpnext"])
+@pytest.fixture(scope="module", params=["simulator", "simulator-16", "simulator-16-si",
+                                        "erpnext"])
 def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     with open_site(request.param, per_shift=True) as opened:
         yield opened

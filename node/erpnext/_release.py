@@ -1,0 +1,155 @@
+"""Which ERPNext a store delivers to, and what that changes in what its counters send. Pure.
+
+Everything that differs between the ERPNext releases this counter knows is here and only
+here: ``Release`` is what ``tillmesh erpnext setup`` and the forwarder learn from the site
+(Frappe's and ERPNext's versions from ``frappe.utils.change_log.get_versions``, and POS
+Settings' ``invoice_type``, which ERPNext 15 does not have); ``capabilities`` turns it into
+the one ``Capabilities`` every other module reads. Observed on the real releases:
+``shared/erpnext/NOTES.md`` (15.71) and ``NOTES-v16.md`` (16.12).
+
+- ERPNext 15 books a POS sale as a POS Invoice; a POS Closing Entry lists them in
+  ``pos_transactions`` and consolidates them into Sales Invoices.
+- ERPNext 16 renamed that list ``pos_invoices`` (a body naming ``pos_transactions`` is
+  answered 200 with no rows: submitted, it closes the shift and consolidates nothing) and
+  holds one Open POS Opening Entry per POS Profile and per user; a sale needs the newest
+  Open one to have started on the server's today.
+- ERPNext 16 in Sales Invoice mode (POS Settings, the default of a new site) refuses POS
+  Invoices: a POS sale is a Sales Invoice ``is_created_using_pos``, stock is checked when
+  it is submitted, a closing lists them in ``sales_invoices``, nothing consolidates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+POS_INVOICE = "POS Invoice"
+SALES_INVOICE = "Sales Invoice"
+INVOICE_TYPES = (POS_INVOICE, SALES_INVOICE)  # POS Settings' invoice_type (ERPNext 16)
+KNOWN_MAJORS = (15, 16)  # ERPNext releases whose answers were recorded and are copied
+INVOICE_TYPE_SINCE = 16  # the first ERPNext whose POS Settings have an invoice type
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class Release:
+    """An ERPNext site as it says it is."""
+
+    frappe: tuple[int, int, int]
+    erpnext: tuple[int, int, int]
+    invoice_type: str = POS_INVOICE  # ERPNext 15 has only POS Invoices
+
+    @property
+    def major(self) -> int:
+        return self.erpnext[0]
+
+    def __str__(self) -> str:
+        mode = f", {self.invoice_type} mode" if self.major >= 16 else ""
+        return f"ERPNext {_dotted(self.erpnext)} on Frappe {_dotted(self.frappe)}{mode}"
+
+
+def version(text: object) -> tuple[int, int, int]:
+    """(major, minor, patch) of "15.71.1" (a suffix such as "-dev" is ignored);
+    ValueError saying what is wrong."""
+    found = _VERSION.match(str(text).strip())
+    if not found:
+        raise ValueError(f"{text!r} is not a release number such as 15.71.1")
+    return int(found[1]), int(found[2]), int(found[3])
+
+
+def release_of(versions: Mapping[str, Any], pos_settings: Mapping[str, Any] | None
+               ) -> Release:
+    """The release from ``get_versions``' answer (``{app: {"version": …}}``) and the POS
+    Settings document (None where the site has none); ValueError saying what is missing."""
+    numbers = {}
+    for app in ("frappe", "erpnext"):
+        entry = versions.get(app)
+        if not isinstance(entry, Mapping) or not entry.get("version"):
+            raise ValueError(f"the site does not say which {app} it runs (get_versions"
+                             f" answered without {app}'s version)")
+        numbers[app] = version(entry["version"])
+    invoice_type = str((pos_settings or {}).get("invoice_type") or POS_INVOICE)
+    if invoice_type not in INVOICE_TYPES:
+        raise ValueError(f"POS Settings' invoice type {invoice_type!r} is neither of"
+                         f" {', '.join(INVOICE_TYPES)}")
+    return Release(numbers["frappe"], numbers["erpnext"], invoice_type)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a site takes, as the forwarder and setup need it."""
+
+    sale_doctype: str  # the doctype a POS sale (and a till return) is booked as
+    closing_rows: str  # the POS Closing Entry's table that lists the shift's invoices
+    closing_link: str  # the field of that table's row naming the invoice
+    return_link: str  # the field of a return's row naming the row it returns
+    invoices_method: str  # the method ERPNext's POS asks for a shift's invoices
+    one_open_shift: bool  # one Open POS Opening Entry per POS Profile and per user
+    opening_today: bool  # a sale needs the newest Open opening started on the server's today
+    consolidates: bool  # a closing merges its invoices into Sales Invoices
+    stock_checked_at_submit: bool  # an oversold sale is refused when it is booked
+
+
+_CLOSING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry"
+V15 = Capabilities(sale_doctype=POS_INVOICE, closing_rows="pos_transactions",
+                   closing_link="pos_invoice", return_link="pos_invoice_item",
+                   invoices_method=f"{_CLOSING}.get_pos_invoices", one_open_shift=False,
+                   opening_today=False, consolidates=True, stock_checked_at_submit=False)
+V16_POS_INVOICE = Capabilities(
+    sale_doctype=POS_INVOICE, closing_rows="pos_invoices", closing_link="pos_invoice",
+    return_link="pos_invoice_item", invoices_method=f"{_CLOSING}.get_invoices",
+    one_open_shift=True, opening_today=True, consolidates=True,
+    stock_checked_at_submit=False)
+V16_SALES_INVOICE = Capabilities(
+    sale_doctype=SALES_INVOICE, closing_rows="sales_invoices", closing_link="sales_invoice",
+    return_link="sales_invoice_item", invoices_method=f"{_CLOSING}.get_invoices",
+    one_open_shift=True, opening_today=True, consolidates=False,
+    stock_checked_at_submit=True)
+
+
+def capabilities(release: Release) -> Capabilities:
+    """What ``release`` takes. A release newer than 16 is taken as 16 (the nearest one
+    recorded); ``unknown`` says so to whoever runs setup."""
+    if release.major <= 15:
+        return V15
+    return V16_SALES_INVOICE if release.invoice_type == SALES_INVOICE else V16_POS_INVOICE
+
+
+def unknown(release: Release) -> str | None:
+    """What to tell IT of a release whose answers this counter has not been checked
+    against, or None."""
+    if release.major in KNOWN_MAJORS:
+        return None
+    nearest = min(KNOWN_MAJORS, key=lambda m: abs(m - release.major))
+    return (f"this counter was checked against ERPNext {' and '.join(map(str, KNOWN_MAJORS))}"
+            f" only; it sends what ERPNext {nearest} takes: try a store's day on a copy of"
+            " the site before trading on it")
+
+
+def sends(caps: Capabilities, *, per_shift: bool) -> str:
+    """One line: what this store's counters send to ERPNext."""
+    if per_shift:
+        return ("each closed shift as consolidated Sales Invoices (one per customer and"
+                " sort of sale), booked at once; no POS Opening or Closing Entry")
+    return (f"each sale and till return as a {caps.sale_doctype}; each shift as a POS"
+            " Opening Entry and a POS Closing Entry listing its invoices in"
+            f" {caps.closing_rows}"
+            + (", which ERPNext consolidates into Sales Invoices" if caps.consolidates
+               else ""))
+
+
+def must_allow(caps: Capabilities, *, per_shift: bool) -> str:
+    """One line: what the site must allow for those documents to be taken."""
+    needs = ["the API user may create them (checked below)"]
+    if per_shift or caps.stock_checked_at_submit:
+        needs.append("their stock is booked as they arrive: allow negative stock, or a sale"
+                     " made offline beyond ERPNext's stock waits for it")
+    else:
+        needs.append("their stock is booked when a closing consolidates them")
+    return "; ".join(needs)
+
+
+def _dotted(numbers: tuple[int, ...]) -> str:
+    return ".".join(map(str, numbers))
