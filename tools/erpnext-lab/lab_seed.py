@@ -1,7 +1,9 @@
-"""Seed a fresh ERPNext 15 site for Tillmesh's contract tests (run by `erpnext-lab up`).
+"""Seed a fresh ERPNext 15 or 16 site for Tillmesh's contract tests (run by `erpnext-lab up`).
 
 Runs inside the lab's venv, from the sites directory:
-    python lab_seed.py --site SITE --sites SITES --url URL --env-file PATH
+    python lab_seed.py --site SITE --sites SITES --url URL --env-file PATH [--invoice-type T]
+    python lab_seed.py --site SITE --sites SITES --invoice-type-only [--invoice-type T]
+The second form only shows (or sets) POS Settings' invoice_type (`erpnext-lab invoice-type`).
 
 Every step looks first and only creates what is missing, so it can be run again. The
 configuration mirrors the ERPNext 15.71 lab described in shared/erpnext (NOTES.md,
@@ -9,6 +11,12 @@ totals-cases*.json): company "POS Lab GmbH" (PLG) in EUR/Germany/Europe/Berlin, 
 Rounding, POS Profile "Lab POS" on Standard Selling with Cash and Credit Card, inclusive
 19 % VAT on the profile, 7 % item tax templates, the oracles' items with their prices,
 UOMs and item taxes, plus generated items with EAN-13 barcodes, all in stock.
+
+ERPNext 16 renamed a few things the seed sets; it asks the running site's meta which name or
+option exists instead of guessing from the version: Item Barcode type "EAN-13" (15: only the
+generic "EAN"), POS Profile `set_grand_total_to_default_mop` = 1 (15:
+`disable_grand_total_to_default_mop` = 0, the same behaviour), POS Settings `invoice_type`
+(16 only; a new 16 site has "Sales Invoice", --invoice-type changes it).
 """
 
 from __future__ import annotations
@@ -519,6 +527,9 @@ def generated_items(n: int) -> dict[str, tuple]:
 
 def items(catalog: dict[str, tuple]) -> None:
     group, made = item_group(), 0
+    # 16 renamed the option "EAN-12" to "EAN-13"; 15 has only the generic "EAN" for it.
+    barcode_types = frappe.get_meta("Item Barcode").get_options("barcode_type").split("\n")
+    ean_type = "EAN-13" if "EAN-13" in barcode_types else "EAN"
     for code, (name, stock_uom, uoms, _prices, template, barcodes) in catalog.items():
         if exists("Item", code):
             continue
@@ -540,7 +551,7 @@ def items(catalog: dict[str, tuple]) -> None:
                 "barcodes": [
                     {
                         "barcode": b,
-                        "barcode_type": "EAN" if b.startswith("2") else "",
+                        "barcode_type": ean_type if b.startswith("2") else "",
                         "uom": stock_uom,
                     }
                     for b in barcodes
@@ -692,6 +703,9 @@ def pos_profile(wh: str, accounts_by_mode: dict[str, str]) -> None:
         "update_stock": 1,
         "disabled": 0,
         "hide_unavailable_items": 0,
+        # the grand total goes to the default mode of payment: 15 names it negatively, 16 not
+        "disable_grand_total_to_default_mop": 0,
+        "set_grand_total_to_default_mop": 1,
     }
     if exists("POS Profile", PROFILE):
         doc = frappe.get_doc("POS Profile", PROFILE)
@@ -720,6 +734,55 @@ def pos_profile(wh: str, accounts_by_mode: dict[str, str]) -> None:
     frappe.db.commit()
 
 
+def invoice_type(value: str | None) -> str | None:
+    """Show POS Settings' invoice_type (16+) or set it to `value`; None on 15 (no such field)."""
+    if not frappe.get_meta("POS Settings").has_field("invoice_type"):
+        if value:
+            raise SystemExit(
+                f"ERPNext {erpnext_version()} has no POS Settings invoice_type: it knows only "
+                "POS Invoices (--invoice-type needs ERPNext 16)"
+            )
+        return None
+    current = frappe.db.get_single_value("POS Settings", "invoice_type")
+    if not value or value == current:
+        if value:
+            log(f"POS Settings invoice_type: {current} (unchanged)")
+        return current
+    doc = frappe.get_single("POS Settings")
+    doc.invoice_type = value
+    try:
+        doc.save(ignore_permissions=True)
+    except frappe.ValidationError as e:
+        frappe.db.rollback()
+        opened = frappe.get_all(
+            "POS Opening Entry",
+            filters={"docstatus": 1, "status": "Open"},
+            fields=["name", "pos_profile", "user", "period_start_date"],
+        )
+        listed = "; ".join(
+            f"{o.name} ({o.pos_profile}, {o.user}, since {o.period_start_date})" for o in opened
+        )
+        hint = (
+            f"\nOpen POS Opening Entries: {listed}. Close them (POS Closing Entry) or cancel "
+            "them first."
+            if opened
+            else ""
+        )
+        raise SystemExit(
+            f"ERPNext refused to switch POS Settings invoice_type from {current!r} to {value!r}: "
+            f"{frappe.utils.strip_html(str(e))}{hint}"
+        ) from None
+    frappe.db.commit()
+    log(f"POS Settings invoice_type: {current} -> {value}")
+    return value
+
+
+def erpnext_version() -> str:
+    import erpnext
+
+    return getattr(erpnext, "__version__", "?")
+
+
 def write_env(path: str, url: str, key: str, secret: str) -> str:
     values = {
         "TILLMESH_ERPNEXT_URL": url,
@@ -729,6 +792,8 @@ def write_env(path: str, url: str, key: str, secret: str) -> str:
     }
     line = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in values.items()) + "\n"
     with open(path, "w") as f:
+        # for humans only: the Tillmesh node finds the release itself
+        f.write(f"# erpnext-lab: ERPNext {erpnext_version()}, Frappe {frappe.__version__}\n")
         f.write(line)
     os.chmod(path, 0o600)
     return line
@@ -738,15 +803,26 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--site", required=True)
     p.add_argument("--sites", default=".")
-    p.add_argument("--url", required=True)
-    p.add_argument("--env-file", required=True)
+    p.add_argument("--url")
+    p.add_argument("--env-file")
+    p.add_argument("--invoice-type", choices=("POS Invoice", "Sales Invoice"))
+    p.add_argument("--invoice-type-only", action="store_true")
     args = p.parse_args()
+    if not args.invoice_type_only and not (args.url and args.env_file):
+        p.error("--url and --env-file are needed to seed")
     t0 = time.monotonic()
     frappe.init(site=args.site, sites_path=args.sites)
     frappe.connect()
     try:
         frappe.set_user("Administrator")
         frappe.flags.mute_emails = True
+        if args.invoice_type_only:
+            if invoice_type(args.invoice_type) is None:
+                print(f"ERPNext {erpnext_version()}: POS Invoices only (no invoice_type)")
+            else:
+                print(frappe.db.get_single_value("POS Settings", "invoice_type"))
+            return
+        log(f"ERPNext {erpnext_version()}, Frappe {frappe.__version__}")
         today = getdate(nowdate())
         setup_wizard(today)
         fiscal_years(today)
@@ -764,6 +840,9 @@ def main() -> None:
         stock(catalog, wh, today)
         key, secret = api_user()
         pos_profile(wh, by_mode)
+        mode = invoice_type(args.invoice_type)
+        if mode and not args.invoice_type:
+            log(f"POS Settings invoice_type: {mode}")
         frappe.db.commit()
         write_env(args.env_file, args.url, key, secret)
         log(
