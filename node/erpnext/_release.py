@@ -90,23 +90,25 @@ class Capabilities:
     opening_today: bool  # a sale needs the newest Open opening started on the server's today
     consolidates: bool  # a closing merges its invoices into Sales Invoices
     stock_checked_at_submit: bool  # an oversold sale is refused when it is booked
+    batches_need_enabling: bool  # batch and serial numbers only with Stock Settings' leave
 
 
 _CLOSING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry"
 V15 = Capabilities(sale_doctype=POS_INVOICE, closing_rows="pos_transactions",
                    closing_link="pos_invoice", return_link="pos_invoice_item",
                    invoices_method=f"{_CLOSING}.get_pos_invoices", one_open_shift=False,
-                   opening_today=False, consolidates=True, stock_checked_at_submit=False)
+                   opening_today=False, consolidates=True, stock_checked_at_submit=False,
+                   batches_need_enabling=False)
 V16_POS_INVOICE = Capabilities(
     sale_doctype=POS_INVOICE, closing_rows="pos_invoices", closing_link="pos_invoice",
     return_link="pos_invoice_item", invoices_method=f"{_CLOSING}.get_invoices",
     one_open_shift=True, opening_today=True, consolidates=True,
-    stock_checked_at_submit=False)
+    stock_checked_at_submit=False, batches_need_enabling=True)
 V16_SALES_INVOICE = Capabilities(
     sale_doctype=SALES_INVOICE, closing_rows="sales_invoices", closing_link="sales_invoice",
     return_link="sales_invoice_item", invoices_method=f"{_CLOSING}.get_invoices",
     one_open_shift=True, opening_today=True, consolidates=False,
-    stock_checked_at_submit=True)
+    stock_checked_at_submit=True, batches_need_enabling=True)
 
 
 def capabilities(release: Release) -> Capabilities:

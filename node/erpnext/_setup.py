@@ -227,16 +227,42 @@ def _release_checks(client: ErpNextClient, *, per_shift: bool) -> Iterator[Check
         return
     yield Check("the counters send", True, sends(caps, per_shift=per_shift))
     yield Check("the site must allow", True, must_allow(caps, per_shift=per_shift))
+    settings = _stock_settings(client)
     if per_shift or caps.stock_checked_at_submit:
-        yield _negative_stock(client)
+        yield _negative_stock(settings)
+    if caps.batches_need_enabling:
+        yield _batches(client, settings)
 
 
-def _negative_stock(client: ErpNextClient) -> Check:
+def _stock_settings(client: ErpNextClient) -> Doc | None:
+    """Stock Settings, or None where the API user may not read them."""
+    try:
+        return client.get_doc("Stock Settings", "Stock Settings", missing_ok=True) or {}
+    except ErpNextAuthError:
+        return None
+
+
+def _batches(client: ErpNextClient, settings: Doc | None) -> Check:
+    """ERPNext 16 books no batch or serial number, so refuses every sale and return of
+    such an item, unless Stock Settings allow them (``validate_allow_to_set_serial_batch``,
+    seen on 16.12 in the store day)."""
+    what = "batches and serial numbers"
+    if settings is not None and settings.get("enable_serial_and_batch_no_for_item"):
+        return Check(what, True, "enabled in Stock Settings")
+    tracked = any(client.get_list("Item", filters=[[flag, "=", 1], ["disabled", "=", 0]],
+                                  page_length=1) for flag in ("has_batch_no", "has_serial_no"))
+    if not tracked:
+        return Check(what, True, "no item tracks them")
+    return Check(what, False, "items track them, and ERPNext refuses every sale of one"
+                 " unless Stock Settings > Enable Serial and Batch No for Item is ticked:"
+                 " tick it" + ("" if settings is not None else " (may not read Stock"
+                               " Settings: check it by hand)"))
+
+
+def _negative_stock(settings: Doc | None) -> Check:
     """ERPNext books the stock of these invoices when they arrive, and refuses one that
     would take it below zero: a sale made offline beyond what ERPNext knew waits then."""
-    try:
-        settings = client.get_doc("Stock Settings", "Stock Settings", missing_ok=True) or {}
-    except ErpNextAuthError:
+    if settings is None:
         return Check("negative stock", True, "not known (may not read Stock Settings): a sale"
                      " beyond ERPNext's stock waits in the exceptions list until it has it")
     if settings.get("allow_negative_stock"):

@@ -342,6 +342,9 @@ def site_settings() -> None:
         "EUR",
         {"enabled": 1, "smallest_currency_fraction_value": 0.01, "number_format": "#,###.##"},
     )
+    # ERPNext 16 books no batch or serial number without it (tillmesh erpnext setup says so)
+    if frappe.get_meta("Stock Settings").has_field("enable_serial_and_batch_no_for_item"):
+        frappe.db.set_single_value("Stock Settings", "enable_serial_and_batch_no_for_item", 1)
     log("settings: Banker's Rounding, float precision 3, #.###,##, rounded totals on")
 
 
