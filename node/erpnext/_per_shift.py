@@ -6,7 +6,10 @@ Invoice per customer carrying its sales, and one credit note per customer carryi
 returns, instead of a POS Opening Entry, a POS Invoice per sale and a POS Closing Entry.
 The documents are shaped as ERPNext's own POS Invoice Merge Log shapes the ones it makes
 (``merge_pos_invoice_into``): ``is_pos``, ``is_consolidated``, ``update_stock``; tax rows
-of an account summed into one Actual row of their after-discount amounts; payments summed
+of an account summed into one Actual row of their after-discount amounts, marked
+``dont_recompute_tax`` (ERPNext 16 keys its per-item tax detail on that flag, no longer on
+``is_consolidated``: without it 16.12 spread each row over the items anew and refused a
+shift whose items carry other rates, "Item Wise Tax Details do not match"); payments summed
 by mode; no invoice discount; no pricing rules. Two differences, both for exactness and
 size:
 
@@ -244,7 +247,8 @@ def tax_rows(bodies: Iterable[Mapping[str, Any]]) -> list[Doc]:
                 row = rows[account] = {"charge_type": "Actual", "account_head": account,
                                        "description": tax.get("description") or account,
                                        "rate": ZERO, "included_in_print_rate": 0,
-                                       "tax_amount": ZERO, "detail": {}}
+                                       "dont_recompute_tax": 1, "tax_amount": ZERO,
+                                       "detail": {}}
             row["tax_amount"] += amount
             for code, pair in (tax.get("item_wise_tax_detail") or {}).items():
                 rate, part = (Decimal(str(pair[0])), Decimal(str(pair[1])))
