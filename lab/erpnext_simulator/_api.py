@@ -16,6 +16,8 @@ frappe/frappe#32327 was reverted, and Frappe 16, draw their own, so a repeat boo
 document) and ``api_v2`` (off: no v2 routes, a 404 as for any unknown path). A v2 insert
 always keeps the client's names. Token auth as Frappe: ``Authorization: token
 <key>:<secret>`` (or Basic of the same); a wrong one is 401, none reads as the Guest user.
+On Frappe 16 (the release's) a v2 list says ``has_next_page``, and neither a wrong token
+nor the Guest is shown a traceback.
 """
 
 from __future__ import annotations
@@ -72,6 +74,14 @@ class Reply:
     delay_s: float = 0.0
     hang_s: float | None = None  # withhold the reply this long, then drop the connection
     drop: bool = False  # close the connection without a reply
+
+
+@dataclass(frozen=True)
+class Page:
+    """A list answered with whether more rows follow (Frappe 16's v2 ``has_next_page``)."""
+
+    rows: list[Any]
+    has_next_page: bool
 
 
 @dataclass(frozen=True)
@@ -133,14 +143,13 @@ class Api:
     def _authorized(self, request: Request, route: Route | None) -> Reply:
         v2 = route is not None and route.v2
         token = _token(request.headers.get("authorization", ""))
+        frappe_16 = self._site.registry.release.frappe_major >= 16
         if token is not None and token != self._token:
-            return _error(AuthenticationError(), v2=v2)
+            return _error(_untraced(AuthenticationError(), frappe_16), v2=v2)
         if route is None or not (route.method or route.doctype):
             return _error(NoRoute(), v2=v2)
         if token is None:
-            guest = GuestNotPermitted(route.doctype) if route.doctype else NotPermitted(
-                "Not permitted: login or send an API token")
-            return _error(guest, v2=v2)
+            return _error(_untraced(_guest(route, frappe_16), frappe_16), v2=v2)
         txn: Txn | None = None
         try:
             if self._throttle is not None and request.method == "POST" and route.doctype \
@@ -175,6 +184,9 @@ class Api:
                 raise NotPermitted(f"Not permitted: {method} {request.path}")
             return "message", site.run_method(txn, doctype, name,
                                               route.method or params["run_method"])
+        if not name and method == "GET" and route.v2 and \
+                site.registry.release.frappe_major >= 16:
+            return "data", Page(*site.list_page(doctype, params))
         if not name and method == "GET":
             return "data", site.list_rows(doctype, params, v2=route.v2)
         if not name and method == "POST":
@@ -196,6 +208,8 @@ def _envelope(route: Route, key: str, result: Any,
     """Frappe's answer around ``result`` (left out when None; v2 calls every key ``data``)
     and what was printed: v1 ``_server_messages`` (JSON text), v2 ``messages``."""
     body: dict[str, Any] = {}
+    if isinstance(result, Page):
+        body["has_next_page"], result = result.has_next_page, result.rows
     if result is not None:
         body["data" if route.v2 else key] = result
     if notes:
@@ -204,6 +218,23 @@ def _envelope(route: Route, key: str, result: Any,
         else:
             body["_server_messages"] = server_messages(notes)
     return body
+
+
+def _guest(route: Route, frappe_16: bool) -> FrappeError:
+    """A request without a token, read as the Guest user's."""
+    if not route.doctype:
+        return NotPermitted("Not permitted: login or send an API token")
+    if frappe_16:  # Frappe 16 refuses the list itself, printing why
+        return NotPermitted(f"Insufficient Permission for <strong>{route.doctype}</strong>",
+                            title="Message")
+    return GuestNotPermitted(route.doctype)
+
+
+def _untraced(err: FrappeError, frappe_16: bool) -> FrappeError:
+    """Frappe 16 shows a traceback to system users only (``is_traceback_allowed``): not to
+    the Guest, nor to a wrong token."""
+    err.traceback_shown = not frappe_16
+    return err
 
 
 def _token(header: str) -> str | None:

@@ -8,6 +8,7 @@
     │   ├── UpdateAfterSubmitError  417, a submitted document was edited
     │   ├── LinkExistsError         417, a document to delete is still linked from another
     │   ├── PartialPaymentValidationError  417, a POS Invoice paid less than its total
+    │   │   └── SalesInvoicePartialPaymentError  the same, raised as ERPNext 16 does
     │   ├── InvalidQtyError         417, a sale's row of quantity 0
     │   ├── UOMMustBeIntegerError   417, a fraction of a whole-number UOM
     │   ├── StockOverReturnError    417, a return gives back more than was sold
@@ -67,6 +68,7 @@ class FrappeError(Exception):
     title = "Message"
     erpnext = False  # raised in ERPNext code: the body names its source
     messages_only = False  # 404: no exception/exc keys
+    traceback_shown = True  # False: no exception/exc keys (Frappe 16, to a non-system user)
     without_messages = False  # Python errors: no _server_messages
     raise_message = True  # False: Frappe raised without printing the error itself
     bare = False  # raised as a class, no text: `exception` names the class only
@@ -132,6 +134,13 @@ class PartialPaymentValidationError(ValidationError):
     exc_type = "PartialPaymentValidationError"
     module = "erpnext.accounts.doctype.pos_invoice.pos_invoice"
     erpnext = True
+
+
+class SalesInvoicePartialPaymentError(PartialPaymentValidationError):
+    """ERPNext 16 raises it from the Sales Invoice (a POS Invoice's check is the Sales
+    Invoice's there)."""
+
+    module = "erpnext.accounts.doctype.sales_invoice.sales_invoice"
 
 
 class InvalidQtyError(ValidationError):
@@ -312,12 +321,13 @@ class UnhandledError(FrappeError):
 def error_body(err: FrappeError) -> dict[str, Any]:
     """The JSON body Frappe answers ``err`` with."""
     body: dict[str, Any] = {}
-    if not err.messages_only:
+    traced = err.traceback_shown and not err.messages_only
+    if traced:
         body["exception"] = err.exception
     body["exc_type"] = err.exc_type
-    if err.erpnext and not err.messages_only:
+    if err.erpnext and traced:
         body["_exc_source"] = ERPNEXT_SOURCE
-    if not err.messages_only:
+    if traced:
         body["exc"] = json.dumps([_traceback(err)])
     messages = printed(err)
     if messages:  # Frappe leaves the key out when nothing was printed
@@ -333,7 +343,7 @@ def error_body_v2(err: FrappeError) -> dict[str, Any]:
     error's id (a message printed without an id when the error has none), the rest as
     ``messages``."""
     error: dict[str, Any] = {"type": err.exc_type}
-    if err.status != 404:
+    if err.status != 404 and err.traceback_shown:
         error["exception"] = _traceback(err)
     messages = printed(err)
     exc_id = messages[-1].get("__frappe_exc_id") if err.raise_message and messages else None

@@ -77,7 +77,7 @@ def consolidate(txn: Txn, closing: Doc, *, chosen_name: bool = False) -> None:
     rows = closing_rows(closing)
     invoices = {r["pos_invoice"]: txn.require("POS Invoice", r["pos_invoice"]) for r in rows}
     try:
-        if chosen_name:
+        if chosen_name and rows:
             # Recorded (v1 and v2): a chosen name with docstatus 1 in one POST leaves the
             # merge log's invoice rows without a parent; as a draft, then a submit, it works.
             message = row_missing("POS Invoice Reference", 1, "parent")
@@ -124,7 +124,8 @@ def _merge(txn: Txn, closing: Doc, batch: Batch) -> None:
     profile = txn.get("POS Profile", closing.get("pos_profile")) or {}
     settings: dict[str, Any] = {"round_total": _rounding(txn, profile, batch),
                                 "write_off_limit": flt(profile.get("write_off_limit")),
-                                "sales_item": lambda inv, row: _sales_item(txn, inv, row)}
+                                "sales_item": lambda inv, row: sales_invoice_item(
+                                    txn, inv.get("return_against"), row.get("pos_invoice_item"))}
     sales_name: str | None = None
     if batch.sales:
         last = batch.sales[-1]
@@ -172,9 +173,9 @@ def _rounding(txn: Txn, profile: Doc, batch: Batch) -> RoundTotal:
     return lambda value: round_to_fraction(value, fraction)
 
 
-def _sales_item(txn: Txn, invoice: Doc, row: Doc) -> str | None:
-    """``get_sales_invoice_item``: the consolidated row of the original's sold row."""
-    original, sold = invoice.get("return_against"), row.get("pos_invoice_item")
+def sales_invoice_item(txn: Txn, original: Any, sold: Any) -> str | None:
+    """``get_sales_invoice_item``: the row of the Sales Invoice the POS Invoice
+    ``original`` went into that its row ``sold`` became."""
     for sales in txn.all("Sales Invoice"):
         if cint(sales.get("is_return")) or sales.get("docstatus") == 2:
             continue
@@ -185,6 +186,7 @@ def _sales_item(txn: Txn, invoice: Doc, row: Doc) -> str | None:
 
 
 def _book(txn: Txn, invoice: Doc, name: str, *, outgoing: bool) -> str:
+    txn.saving.add(("Sales Invoice", name))  # ERPNext saves it, then submits it
     doc = txn.create("Sales Invoice", invoice, name=name)
     moves = []
     for row in doc.get("items") or []:

@@ -142,8 +142,8 @@ _V16 = {**_BUILTIN,
 
 @dataclass(frozen=True)
 class Release:
-    """The ERPNext and Frappe a simulated site runs, and its POS invoice mode (POS
-    Settings' ``invoice_type``, ERPNext 16 only)."""
+    """The ERPNext and Frappe a simulated site runs, and the POS invoice mode it starts in
+    (POS Settings' ``invoice_type``, ERPNext 16 only; the site may switch it)."""
 
     frappe: str = "15.72.4"
     erpnext: str = "15.71.1"
@@ -154,8 +154,8 @@ class Release:
         return int(self.erpnext.split(".")[0])
 
     @property
-    def sales_invoice_mode(self) -> bool:
-        return self.major >= 16 and self.invoice_type == "Sales Invoice"
+    def frappe_major(self) -> int:
+        return int(self.frappe.split(".")[0])
 
 
 V15 = Release()

@@ -27,6 +27,7 @@ _TEMPLATE_DOCTYPES = ("Item Tax Template", "Sales Taxes and Charges Template")
 @dataclass(frozen=True)
 class Fixed:
     name: str
+    note: str = ""  # what ERPNext prints about the name it chose
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,10 @@ def name_rule(meta: DocMeta, doc: Mapping[str, Any], abbr: Callable[[str], str],
     """How a new ``meta.name`` document without a chosen name gets its name."""
     rule = meta.naming
     if meta.name == "Customer":  # ERPNext's default "Customer Naming By: Customer Name"
-        return Fixed(_unique(_required(doc, "customer_name", "Customer Name"), exists))
+        wanted = _required(doc, "customer_name", "Customer Name")
+        name = _unique(wanted, exists)
+        return Fixed(name, "" if name == wanted else
+                     f"Changed customer name to '{name}' as '{wanted}' already exists.")
     if meta.name in _TEMPLATE_DOCTYPES:
         return Fixed(f"{_required(doc, 'title', 'Title')} - {abbr(doc.get('company') or '')}")
     if rule == "hash":

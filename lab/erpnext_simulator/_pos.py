@@ -8,6 +8,12 @@ rules (``_pos_payments``), the stock check against Bin minus unconsolidated POS 
 row, without a lock), and returns limited per original row through ``pos_invoice_item``;
 coupons (``_coupons``); loyalty points earned and redeemed (``_loyalty``); batch and
 serial numbers (``_pos_batches``). Left out: pricing rules, other currencies.
+
+ERPNext 16 (``txn.registry.release``): the opening must be the only one and of today
+(``_shift.validate_pos_opening``), a sale is refused in Sales Invoice mode but a return is
+not, and is then booked at once as a return Sales Invoice (``return_sales_invoice``); the
+stock and full-payment checks are worded anew, a return's refund is not checked there,
+and payment rows of 0 are dropped on submit.
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ from tillmesh.lab.erpnext_simulator._errors import (
     UOMMustBeIntegerError,
     ValidationError,
 )
+from tillmesh.lab.erpnext_simulator._merging import sales_invoice_item
 from tillmesh.lab.erpnext_simulator._meta import cint, flt
 from tillmesh.lab.erpnext_simulator._money import money, quantity
+from tillmesh.lab.erpnext_simulator._pos_settings import SALES_INVOICE, invoice_type
 from tillmesh.lab.erpnext_simulator._pos_totals import recompute
-from tillmesh.lab.erpnext_simulator._shift import newest_open_opening
-from tillmesh.lab.erpnext_simulator._stock import bin_qty
+from tillmesh.lab.erpnext_simulator._shift import validate_pos_opening
+from tillmesh.lab.erpnext_simulator._stock import bin_qty, negative_stock_allowed
 from tillmesh.lab.erpnext_simulator._store import Doc
 from tillmesh.lab.erpnext_simulator._txn import Txn
 
@@ -46,12 +54,16 @@ def pos_reserved_qty(txn: Txn, item_code: str, warehouse: str) -> float:
 
 
 def stock_availability(txn: Txn, item_code: str, warehouse: str) -> list[Any]:
-    """ERPNext's ``get_stock_availability``: [Bin - unconsolidated POS qty, is_stock_item]."""
+    """ERPNext's ``get_stock_availability``: [Bin - unconsolidated POS qty, is_stock_item],
+    and on 16 whether the item may go below zero."""
     item = txn.get("Item", item_code) or {}
     if not cint(item.get("is_stock_item", 1)):
-        return [0, False]
-    return [bin_qty(txn, item_code, warehouse) - pos_reserved_qty(txn, item_code, warehouse),
-            True]
+        found: list[Any] = [0, False, False]
+    else:
+        found = [bin_qty(txn, item_code, warehouse)
+                 - pos_reserved_qty(txn, item_code, warehouse), True,
+                 negative_stock_allowed(txn, item_code)]
+    return found if txn.registry.release.major >= 16 else found[:2]
 
 
 def item_price(txn: Txn, item_code: str, price_list: str | None, uom: str | None,
@@ -159,27 +171,18 @@ class PosInvoice(Controller):
         if not cint(doc.get("is_return")):
             _validate_not_zero(doc)
         if cint(doc.get("is_return")):
-            self._validate_return(txn, doc)
+            validate_returned_items(txn, doc, "POS Invoice")
         _pos_batches.check_expiry(txn, doc)
         profile_name = doc.get("pos_profile")
-        opening = newest_open_opening(txn, profile_name)
-        if opening is None:
-            raise ValidationError(
-                f"No open POS Opening Entry found for POS Profile <strong>{profile_name}"
-                "</strong>.", title="POS Opening Entry Missing", erpnext=True)
-        if txn.registry.release.major >= 16 and \
-                str(opening.get("period_start_date"))[:10] != txn.today:
-            raise ValidationError(
-                f"POS Opening Entry - {opening['name']} is outdated. Please close the POS and"
-                " create a new POS Opening Entry.", title="Outdated POS Opening Entry",
-                erpnext=True)
-        if txn.registry.release.sales_invoice_mode:  # validate_is_pos_using_sales_invoice
+        validate_pos_opening(txn, profile_name)
+        # validate_is_pos_using_sales_invoice (ERPNext 16): returns of POS Invoices still go
+        if not cint(doc.get("is_return")) and invoice_type(txn) == SALES_INVOICE:
             raise ValidationError("Sales Invoice mode is activated in POS. Please create Sales"
                                   " Invoice instead.", erpnext=True)
         _pos_payments.require_rows(doc)
         validate_whole_numbers(txn, doc)
         if cint(doc.get("is_return")):
-            self._validate_positive_rows(doc)
+            self._validate_positive_rows(txn, doc)
         elif doc.get("docstatus") == 1 or cint((txn.get("POS Profile", profile_name) or {})
                                               .get("validate_stock_on_save")):
             self._validate_stock(txn, doc)
@@ -191,68 +194,42 @@ class PosInvoice(Controller):
             check_coupon(txn, doc)
 
     @staticmethod
-    def _validate_return(txn: Txn, doc: Doc) -> None:
-        """``validate_returned_items``: each linked row within what is left to return (a
-        return against nothing is not checked at all)."""
-        if not doc.get("return_against"):
-            return
-        against = txn.get("POS Invoice", doc.get("return_against")) or {}
-        original = {(r.get("item_code"), r.get("name")): r for r in against.get("items") or []}
-        for idx, row in enumerate(doc.get("items") or [], 1):
-            code, ref = row.get("item_code"), row.get("pos_invoice_item")
-            if (code, ref) not in original:
-                message = (f"Row # {idx}: Returned Item {code} does not exist in POS Invoice "
-                           f"{doc.get('return_against')}")
-                if ref:  # a link to no row of the original is refused, no link is not
-                    raise ValidationError(message, erpnext=True)
-                txn.notes.append({"message": message, "title": "Message"})
-                continue
-            sold = abs(flt(original[(code, ref)].get("stock_qty")))
-            returned = sum(abs(flt(r.get("stock_qty"))) for ret in txn.all("POS Invoice")
-                           if ret.get("docstatus") == 1 and cint(ret.get("is_return"))
-                           and ret.get("return_against") == against.get("name")
-                           and ret.get("name") != doc.get("name")
-                           for r in ret.get("items") or [] if r.get("pos_invoice_item") == ref)
-            left, qty = quantity(sold - returned), flt(row.get("stock_qty"))
-            if qty > 0:
-                raise ValidationError("Stock Qty must be negative in return document",
-                                      erpnext=True)
-            if returned >= sold and qty >= 0:
-                raise StockOverReturnError(f"Item {code} has already been returned")
-            if abs(qty) > left + QTY_EPSILON:
-                raise StockOverReturnError(f"Row # {idx}: Cannot return more than {left} for "
-                                           f"Item {code}")
-
-    @staticmethod
-    def _validate_positive_rows(doc: Doc) -> None:
+    def _validate_positive_rows(txn: Txn, doc: Doc) -> None:
+        spelt = "positive" if txn.registry.release.major >= 16 else "postive"  # (sic) on 15
         for idx, row in enumerate(doc.get("items") or [], 1):
             if flt(row.get("qty")) > 0:
                 raise ValidationError(
-                    f"Row #{idx}: You cannot add postive quantities in a return invoice. "
+                    f"Row #{idx}: You cannot add {spelt} quantities in a return invoice. "
                     f"Please remove item <strong>{row.get('item_code')}</strong> to complete "
                     "the return.", title="Invalid Item", erpnext=True)
 
     @staticmethod
     def _validate_stock(txn: Txn, doc: Doc) -> None:
-        settings = txn.get("Stock Settings", "Stock Settings") or {}
+        """``validate_stock_availablility``, worded as each release words it."""
+        v16 = txn.registry.release.major >= 16
         for idx, row in enumerate(doc.get("items") or [], 1):
-            item = txn.get("Item", row.get("item_code")) or {}
-            if cint(settings.get("allow_negative_stock")) or cint(
-                    item.get("allow_negative_stock")):
-                return
+            if negative_stock_allowed(txn, row.get("item_code")):
+                if v16:
+                    continue
+                return  # ERPNext 15 stops checking at the first such item
             available, is_stock = stock_availability(txn, row["item_code"],
-                                                     row.get("warehouse") or "")
+                                                     row.get("warehouse") or "")[:2]
             code = f"<strong>{row['item_code']}</strong>"
             warehouse = f"<strong>{row.get('warehouse')}</strong>"
             if is_stock and available <= QTY_EPSILON:
-                raise ValidationError(f"Row #{idx}: Item Code: {code} is not available under "
-                                      f"warehouse {warehouse}.", title="Item Unavailable",
-                                      erpnext=True)
+                raise ValidationError(
+                    f"Row #{idx}: Item {code} has no stock in warehouse {warehouse}." if v16
+                    else f"Row #{idx}: Item Code: {code} is not available under warehouse "
+                         f"{warehouse}.",
+                    title="Item Out of Stock" if v16 else "Item Unavailable", erpnext=True)
             if is_stock and available + QTY_EPSILON < flt(row.get("stock_qty")):
                 raise ValidationError(
-                    f"Row #{idx}: Stock quantity not enough for Item Code: {code} under "
-                    f"warehouse {warehouse}. Available quantity {float(available)}.",
-                    title="Item Unavailable", erpnext=True)
+                    f"Row #{idx}: Item {code} in warehouse {warehouse}: Available <strong>"
+                    f"{money(available)}</strong>, Needed <strong>{money(row.get('stock_qty'))}"
+                    "</strong>." if v16
+                    else f"Row #{idx}: Stock quantity not enough for Item Code: {code} under "
+                         f"warehouse {warehouse}. Available quantity {float(available)}.",
+                    title="Insufficient Stock" if v16 else "Item Unavailable", erpnext=True)
 
     def before_save(self, txn: Txn, doc: Doc) -> None:
         _pos_payments.before_save(txn, doc)
@@ -264,6 +241,96 @@ class PosInvoice(Controller):
         if doc.get("coupon_code"):
             count_use(txn, doc)
         loyalty.on_submit(txn, doc)
+        if txn.registry.release.major < 16:
+            return
+        total, paid = _pos_payments.invoice_total(doc), flt(doc.get("paid_amount"))
+        doc["outstanding_amount"] = money(total - paid) if total > paid else 0.0
+        # clear_unallocated_mode_of_payments
+        doc["payments"] = [p for p in doc.get("payments") or [] if flt(p.get("amount"))]
+        if cint(doc.get("is_return")) and invoice_type(txn) == SALES_INVOICE:
+            # create_and_add_consolidated_sales_invoice: the return is booked at once, as a
+            # Sales Invoice against the one its original went into
+            txn.put("POS Invoice", doc)  # in the database when ERPNext maps it
+            credit = txn.save_and_submit("Sales Invoice", return_sales_invoice(txn, doc))
+            doc["consolidated_invoice"], doc["status"] = credit["name"], "Consolidated"
+
+
+# What mapping a POS return onto a Sales Invoice leaves behind: its name and what is its
+# own (no_copy on a Sales Invoice), and the rows, mapped one by one.
+_UNMAPPED = ("name", "naming_series", "status", "title", "consolidated_invoice",
+             "amended_from", "outstanding_amount", "items", "taxes", "payments")
+
+
+def return_sales_invoice(txn: Txn, pos_return: Doc) -> Doc:
+    """``create_return_sales_invoice``: a submitted POS return mapped onto a Sales Invoice
+    made by the POS and against the one its original went into, each row linked to the
+    POS row and to that invoice's row of the original."""
+    def mapped(row: Doc) -> Doc:
+        return {k: v for k, v in row.items() if k not in ("name", "idx")}
+
+    original = txn.get("POS Invoice", pos_return.get("return_against")) or {}
+    return {
+        **{k: v for k, v in pos_return.items() if k not in _UNMAPPED},
+        "is_pos": 1, "is_return": 1, "is_created_using_pos": 1, "is_consolidated": 1,
+        "return_against": original.get("consolidated_invoice"),
+        "items": [{**mapped(row), "pos_invoice": pos_return["name"],
+                   "pos_invoice_item": row["name"],
+                   "sales_invoice_item": sales_invoice_item(
+                       txn, original.get("name"), row.get("pos_invoice_item"))}
+                  for row in pos_return.get("items") or []],
+        "taxes": [mapped(row) for row in pos_return.get("taxes") or []],
+        "payments": [mapped(row) for row in pos_return.get("payments") or []]}
+
+
+_RETURN_LINK = {"POS Invoice": "pos_invoice_item", "Sales Invoice": "sales_invoice_item"}
+
+
+def returned_qty(txn: Txn, doctype: str, against: Any, row: Any, field: str, *,
+                 but: Any = None) -> float:
+    """How much of the row ``row`` of ``against`` submitted returns (but ``but``) gave
+    back, in ``field`` (qty or stock_qty)."""
+    return sum(abs(flt(r.get(field))) for ret in txn.all(doctype)
+               if ret.get("docstatus") == 1 and cint(ret.get("is_return"))
+               and ret.get("return_against") == against and ret.get("name") != but
+               for r in ret.get("items") or [] if r.get(_RETURN_LINK[doctype]) == row)
+
+
+def validate_returned_items(txn: Txn, doc: Doc, doctype: str) -> None:
+    """``validate_returned_items`` of a POS Invoice or Sales Invoice return: each row
+    linked to a row of the original (``pos_invoice_item``, ``sales_invoice_item``) within
+    what is left to return of it, and on a Sales Invoice at no higher rate; a row without a
+    link is let through with a message (one whose link names no row of the original is
+    refused). A return against nothing is not checked at all."""
+    if not doc.get("return_against"):
+        return
+    link = _RETURN_LINK[doctype]
+    against = txn.get(doctype, doc.get("return_against")) or {}
+    original = {(r.get("item_code"), r.get("name")): r for r in against.get("items") or []}
+    for idx, row in enumerate(doc.get("items") or [], 1):
+        code, ref = row.get("item_code"), row.get(link)
+        if (code, ref) not in original:
+            message = (f"Row # {idx}: Returned Item {code} does not exist in {doctype} "
+                       f"{doc.get('return_against')}")
+            if ref:  # a link to no row of the original is refused, no link is not
+                raise ValidationError(message, erpnext=True)
+            txn.notes.append({"message": message, "title": "Message"})
+            continue
+        sold = abs(flt(original[(code, ref)].get("stock_qty")))
+        returned = returned_qty(txn, doctype, against.get("name"), ref, "stock_qty",
+                                but=doc.get("name"))
+        left, qty = quantity(sold - returned), flt(row.get("stock_qty"))
+        if qty > 0:
+            raise ValidationError("Stock Qty must be negative in return document",
+                                  erpnext=True)
+        if returned >= sold and qty >= 0:
+            raise StockOverReturnError(f"Item {code} has already been returned")
+        if abs(qty) > left + QTY_EPSILON:
+            raise StockOverReturnError(f"Row # {idx}: Cannot return more than {left} for "
+                                       f"Item {code}")
+        rate = flt(original[(code, ref)].get("rate"))
+        if doctype == "Sales Invoice" and rate and flt(row.get("rate")) > rate:
+            raise ValidationError(f"Row # {idx}: Rate cannot be greater than the rate used in "
+                                  f"Sales Invoice {against.get('name')}", erpnext=True)
 
 
 def _validate_not_zero(doc: Doc) -> None:
@@ -288,7 +355,8 @@ def validate_whole_numbers(txn: Txn, doc: Doc) -> None:
 
 
 def make_sales_return(txn: Txn, source_name: str) -> Doc:
-    """ERPNext's mapper: an unsaved return of every row not yet returned, linked by row."""
+    """ERPNext's mapper (``make_return_doc``): an unsaved return of what is left to return
+    of each row, linked by row, its totals computed (the paid amount is the original's)."""
     source = txn.require("POS Invoice", source_name)
     meta = txn.meta("POS Invoice")
     doc = copy.deepcopy(source)
@@ -300,17 +368,16 @@ def make_sales_return(txn: Txn, source_name: str) -> Doc:
                select_print_heading="Credit Note", change_amount=0.0, base_change_amount=0.0)
     for row in doc.get("items") or []:
         row["pos_invoice_item"] = row.pop("name", None)
-    for key in ("qty", "stock_qty", "amount", "net_amount", "base_amount", "base_net_amount"):
-        for row in doc.get("items") or []:
-            row[key] = _negative(row.get(key))
+        for key in ("qty", "stock_qty"):
+            row[key] = _negative(abs(flt(row.get(key))) - returned_qty(
+                txn, "POS Invoice", source_name, row["pos_invoice_item"], key))
     for row in doc.get("payments") or []:
         row.pop("name", None)
         row["amount"] = row["base_amount"] = _negative(row.get("amount"))
-    for key in ("total_qty", "total", "net_total", "total_taxes_and_charges", "grand_total",
-                "rounded_total", "paid_amount"):
-        for name in (key, f"base_{key}"):
-            if name in doc:
-                doc[name] = _negative(doc[name])
+    for key in ("paid_amount", "base_paid_amount"):
+        if key in doc:
+            doc[key] = _negative(doc[key])
+    recompute(txn, doc)  # calculate_taxes_and_totals, on what is left
     out = expand(doc, meta, txn.registry, nulls=False)
     for key in ("name", "creation", "modified", "modified_by"):
         out.pop(key, None)

@@ -9,7 +9,8 @@ early), then the change (``validate_change_amount``), a return refunding no more
 total, write-off included (``validate_pos``, which the consolidated credit note runs too:
 rule D of ``erpnext/NOTES.md``), the sign of each row and a submitted return's rows
 against its total (``validate_payment_amount``), and a submitted invoice paid in full, a
-return exactly (``validate_full_payment``) unless the POS Profile allows partial payment.
+return exactly (``validate_full_payment``) unless the POS Profile allows partial payment;
+ERPNext 16 checks sales only there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from decimal import Decimal
 
 from tillmesh.lab.erpnext_simulator._errors import (
     PartialPaymentValidationError,
+    SalesInvoicePartialPaymentError,
     ServerTypeError,
     ValidationError,
 )
@@ -75,28 +77,54 @@ def check_refund_covered(paid: float, write_off: float, total: float) -> None:
 
 def validate(txn: Txn, doc: Doc) -> None:
     """The checks ERPNext makes after stock and returns, in its order."""
-    is_return, total = cint(doc.get("is_return")), invoice_total(doc)
+    is_return = cint(doc.get("is_return"))
     if is_return:
         check_refund_covered(flt(doc.get("paid_amount")), flt(doc.get("write_off_amount")),
-                             total)
+                             invoice_total(doc))
+    check_signs(doc)
+    if is_return and doc.get("docstatus") != 0:
+        check_return_rows(doc)
+    check_full_payment(txn, doc)
+
+
+def check_signs(doc: Doc) -> None:
+    """Each payment row positive on a sale, negative on a return."""
+    is_return = cint(doc.get("is_return"))
     for idx, row in enumerate(doc.get("payments") or [], 1):
         amount = flt(row.get("amount"))
         if amount < 0 and not is_return or amount > 0 and is_return:
             sign = "negative" if is_return else "positive"
             raise ValidationError(f"Row #{idx} (Payment Table): Amount must be {sign}",
                                   erpnext=True)
-    if is_return and doc.get("docstatus") != 0:
-        rows = money(sum(flt(r.get("amount")) for r in doc.get("payments") or []))
-        if rows and rows < total:
-            raise ValidationError(f"Total payments amount can't be greater than {-total}",
-                                  erpnext=True)
+
+
+def check_return_rows(doc: Doc) -> None:
+    """A return's payment rows refund no more than its total."""
+    total = invoice_total(doc)
+    rows = money(sum(flt(r.get("amount")) for r in doc.get("payments") or []))
+    if rows and rows < total:
+        raise ValidationError(f"Total payments amount can't be greater than {-total}",
+                              erpnext=True)
+
+
+def check_full_payment(txn: Txn, doc: Doc) -> None:
+    """``validate_full_payment`` of a submitted invoice, unless its POS Profile allows
+    partial payment: ERPNext 15's POS Invoice wants a return's refund exact; 16's (the
+    Sales Invoice's, for both doctypes) checks sales only."""
     profile = txn.get("POS Profile", doc.get("pos_profile")) or {}
     if doc.get("docstatus") != 1 or cint(profile.get("allow_partial_payment")):
         return
-    paid = doc.get("paid_amount")
-    if is_return and (paid is None or dec(paid) != dec(total)):
-        raise PartialPaymentValidationError("Partial Payment in POS Invoice is not allowed.")
+    total, paid = invoice_total(doc), doc.get("paid_amount")
+    if txn.registry.release.major >= 16:
+        if cint(doc.get("is_return")):
+            return
+        refused: PartialPaymentValidationError = SalesInvoicePartialPaymentError(
+            "Partial Payment in POS Transactions are not allowed.")
+    else:
+        refused = PartialPaymentValidationError("Partial Payment in POS Invoice is not allowed.")
+        if cint(doc.get("is_return")) and (paid is None or dec(paid) != dec(total)):
+            raise refused
     if paid is None:  # ERPNext compares None < float
         raise ServerTypeError("'<' not supported between instances of 'NoneType' and 'float'")
     if dec(paid) < dec(total):
-        raise PartialPaymentValidationError("Partial Payment in POS Invoice is not allowed.")
+        raise refused

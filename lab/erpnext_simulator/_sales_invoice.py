@@ -15,6 +15,16 @@ is priced and checked as a POS Invoice is, with no shift to open, books its stoc
 submit, and enters, redeems and takes back loyalty points as Sales Invoice entries
 (ERPNext redeems a Sales Invoice's points only from Sales Invoices' entries). Other
 Sales Invoices are not simulated.
+
+On ERPNext 16 such a Sales Invoice is what a POS makes in Sales Invoice mode (recorded in
+``erpnext-16.12-requests.jsonl``): with ``is_created_using_pos`` it needs the POS Profile's
+only opening, of today, and full payment, and is refused in POS Invoice mode unless it is
+a return; a return is held to what is left of each row it names by
+``sales_invoice_item``, at no higher rate; the checks run in 16's order
+(``_validate_pos_16``). Submitting books the stock (refused below zero, so concurrent sales
+of the last units are served in turn) and needs an account on each payment row (its ledger
+entry); the status is then set on the invoice the ledger books against: a return's
+original ("Credit Note Issued"; the return inserted submitted keeps "Draft"), else this one.
 """
 
 from __future__ import annotations
@@ -29,8 +39,15 @@ from tillmesh.lab.erpnext_simulator._controller import Controller
 from tillmesh.lab.erpnext_simulator._errors import ServerTypeError, ValidationError
 from tillmesh.lab.erpnext_simulator._meta import cint, flt
 from tillmesh.lab.erpnext_simulator._money import dec, round_to_fraction
-from tillmesh.lab.erpnext_simulator._pos import PosInvoice, party_defaults, validate_whole_numbers
+from tillmesh.lab.erpnext_simulator._pos import (
+    PosInvoice,
+    party_defaults,
+    validate_returned_items,
+    validate_whole_numbers,
+)
 from tillmesh.lab.erpnext_simulator._pos_payments import check_refund_covered, invoice_total
+from tillmesh.lab.erpnext_simulator._pos_settings import POS_INVOICE, invoice_type
+from tillmesh.lab.erpnext_simulator._shift import validate_pos_opening
 from tillmesh.lab.erpnext_simulator._stock import Move, post
 from tillmesh.lab.erpnext_simulator._store import Doc
 from tillmesh.lab.erpnext_simulator._txn import Txn
@@ -40,7 +57,7 @@ class SalesInvoice(Controller):
     def fill(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
         if not cint(doc.get("is_pos")):
             raise ValidationError("the simulator books only POS Sales Invoices (is_pos)")
-        if not cint(doc.get("is_consolidated")):
+        if _priced_as_pos(doc):
             # set_pos_fields: the profile's taxes where the invoice names none (unlike a
             # POS Invoice's REST insert); a payment row of 0 is dropped (both recorded)
             profile = txn.get("POS Profile", doc.get("pos_profile")) or {}
@@ -77,6 +94,11 @@ class SalesInvoice(Controller):
         doc["status"] = "Draft"
 
     def validate(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
+        if old is not None:  # set_status: a save sets it, an insert (is_new) does not
+            doc["status"] = invoice_status(txn, doc)
+        if _priced_as_pos(doc) and txn.registry.release.major >= 16:
+            _validate_pos_16(txn, doc)
+            return
         if not cint(doc.get("is_consolidated")):
             if cint(doc.get("is_return")) and doc.get("return_against"):
                 txn.notes.extend({"message": note, "title": "Message"} for note in
@@ -125,12 +147,72 @@ class SalesInvoice(Controller):
                 qty = abs(flt(row.get("stock_qty")))
                 moves.append(Move.of_row(row, row["warehouse"], -qty if outgoing else qty))
         post(txn, "Sales Invoice", doc["name"], moves,
-             posting_moment(doc["posting_date"], doc["posting_time"]), doc.get("company"))
+             posting_moment(doc["posting_date"], doc["posting_time"]), doc.get("company"),
+             title=doc.get("title"))
+        for row in doc.get("payments") or []:  # its ledger entry: GL Entry's mandatory account
+            if flt(row.get("base_amount")) and not row.get("account"):
+                raise ValidationError("Account is required", erpnext=True)
         if not cint(doc.get("is_consolidated")):
             loyalty.on_submit(txn, doc, doctype="Sales Invoice")
-        # The insert answers "Draft" (recorded): ERPNext sets the status after it built
-        # the answer's document. The stored one reads Paid, or Return.
-        txn.after_commit.append(lambda: doc.update(status="Paid" if outgoing else "Return"))
+        # update_voucher_outstanding sets the status of the invoice the ledger books against:
+        # a return's original, else this one, whose answer is built before (recorded: the
+        # insert answers "Draft", what is stored reads Paid)
+        if not outgoing and doc.get("return_against"):
+            txn.put("Sales Invoice", doc)  # in the database when the ledger reads it
+            original = txn.edit("Sales Invoice", doc["return_against"])
+            original["status"] = invoice_status(txn, original)
+        else:
+            txn.after_commit.append(lambda: doc.update(status=invoice_status(txn, doc)))
+
+
+def invoice_status(txn: Txn, doc: Doc) -> str:
+    """``SalesInvoice.set_status``, for invoices not yet overdue nor discounted."""
+    if doc.get("docstatus") != 1:
+        return "Cancelled" if doc.get("docstatus") == 2 else "Draft"
+    outstanding = flt(doc.get("outstanding_amount"))
+    if 0 < outstanding < invoice_total(doc):
+        return "Partly Paid"
+    if outstanding > 0:
+        return "Unpaid"
+    if not cint(doc.get("is_return")) and any(
+            ret.get("return_against") == doc["name"] and ret.get("docstatus") == 1
+            and cint(ret.get("is_return")) for ret in txn.all("Sales Invoice")):
+        return "Credit Note Issued"
+    return "Return" if cint(doc.get("is_return")) else "Paid"
+
+
+def _priced_as_pos(doc: Doc) -> bool:
+    """Priced and checked as a POS Invoice: a Sales Invoice not merged from POS Invoices,
+    and one a POS made (ERPNext 16; the return a POS return becomes in Sales Invoice mode
+    is consolidated, but keeps the POS return's rates, which its repricing gives back)."""
+    return not cint(doc.get("is_consolidated")) or bool(cint(doc.get("is_created_using_pos")))
+
+
+def _validate_pos_16(txn: Txn, doc: Doc) -> None:
+    """``SalesInvoice.validate`` of ERPNext 16, in its order: the returned rows, a return's
+    refund (``validate_pos_return``, ``validate_pos``), and for an invoice a POS made
+    (``is_created_using_pos``) the mode, the shift and the full payment; then the payments'
+    signs. No full payment is asked of any other Sales Invoice."""
+    is_return = cint(doc.get("is_return"))
+    if is_return:
+        validate_returned_items(txn, doc, "Sales Invoice")
+        if not cint(doc.get("is_consolidated")):
+            _pos_payments.check_return_rows(doc)
+    validate_whole_numbers(txn, doc)
+    if is_return:
+        check_refund_covered(flt(doc.get("paid_amount")), flt(doc.get("write_off_amount")),
+                             invoice_total(doc))
+    if cint(doc.get("is_created_using_pos")):
+        if not doc.get("pos_profile"):
+            raise ValidationError("POS Profile is mandatory to mark this invoice as POS "
+                                  "Transaction.", erpnext=True)
+        if not is_return and invoice_type(txn) == POS_INVOICE:
+            raise ValidationError("Transactions using Sales Invoice in POS are disabled.",
+                                  erpnext=True)
+        validate_pos_opening(txn, doc.get("pos_profile"))
+        _pos_payments.check_full_payment(txn, doc)
+    _pos_payments.check_signs(doc)
+    loyalty.check_redemption(txn, doc)
 
 
 def _fill_row(txn: Txn, doc: Doc, row: Doc, profile: Doc, company: Doc) -> None:

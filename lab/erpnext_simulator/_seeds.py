@@ -4,7 +4,9 @@
 (company, chart of accounts, cost centers, warehouses, price lists, customer groups,
 territories, the API user) and 100 units of every item in stock. ``recorded``: the site the
 recorded session ran against ("POS Lab GmbH"), rebuilt from its answers, before the
-session created its warehouse, items and profile. ``empty``: only the API user.
+session created its warehouse, items and profile. ``recorded-16``: the fresh ERPNext 16.12
+site of ``erpnext-16.12-requests.jsonl``, the same company set up anew, likewise rebuilt.
+``empty``: only the API user.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from tillmesh.lab import demo_data
 from tillmesh.lab.erpnext_simulator._const import DEMO_USER, OPENING_STOCK_QTY, RECORDED_USER
 
 Doc = dict[str, Any]
-SEEDS = ("demo", "recorded", "empty")
+SEEDS = ("demo", "recorded", "recorded-16", "empty")
 
 
 @dataclass
@@ -31,6 +33,8 @@ def build(kind: str) -> Seed:
         return _demo()
     if kind == "recorded":
         return _recorded()
+    if kind == "recorded-16":
+        return _recorded_16()
     if kind == "empty":
         return Seed(DEMO_USER, [("User", _user(DEMO_USER, "POS"))])
     raise ValueError(f"unknown seed {kind!r}: one of {', '.join(SEEDS)}")
@@ -216,3 +220,24 @@ def _recorded() -> Seed:
         ("Stock Settings", dict(_RECORDED_STOCK_SETTINGS)),
     ]
     return Seed(RECORDED_USER, docs)
+
+
+def _recorded_16() -> Seed:
+    """``recorded`` as ERPNext 16.12 set it up on 2026-12-02: the chart's groups the
+    session posts its tax and card accounts under, and both modes of payment a new company
+    gets (only Cash with an account; the session gives Credit Card one)."""
+    cash_set = "2026-12-02 00:40:49.892406"
+    groups = [{"name": f"{n} - PLG", "account_name": n, "is_group": 1, "root_type": root,
+               "company": "POS Lab GmbH", "parent_account": "", "modified": cash_set}
+              for n, root in (("Duties and Taxes", "Liability"), ("Bank Accounts", "Asset"))]
+    kept = [(dt, d) for dt, d in _recorded().docs if dt != "Mode of Payment"]
+    return Seed(RECORDED_USER, [
+        *kept, *(("Account", g) for g in groups),
+        ("Mode of Payment", {
+            "name": "Cash", "modified": cash_set,
+            "mode_of_payment": "Cash", "enabled": 1, "type": "Cash",
+            "accounts": [{"name": "3gi1tkf8j7", "company": "POS Lab GmbH",
+                          "default_account": "Cash - PLG"}]}),
+        ("Mode of Payment", {"name": "Credit Card", "modified": "2026-12-02 00:40:44.244460",
+                             "mode_of_payment": "Credit Card", "enabled": 1, "type": "Bank"}),
+    ])

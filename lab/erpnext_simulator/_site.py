@@ -16,6 +16,7 @@ from typing import Any
 
 from tillmesh.lab.erpnext_simulator._batches import Batch, get_batch_qty
 from tillmesh.lab.erpnext_simulator._clock import Clock, stored_time
+from tillmesh.lab.erpnext_simulator._const import DEFAULT_PAGE_LENGTH
 from tillmesh.lab.erpnext_simulator._controller import BASE, Controller
 from tillmesh.lab.erpnext_simulator._coupons import CouponCode
 from tillmesh.lab.erpnext_simulator._documents import (
@@ -43,10 +44,12 @@ from tillmesh.lab.erpnext_simulator._pos import (
     make_sales_return,
     stock_availability,
 )
+from tillmesh.lab.erpnext_simulator._pos_settings import PosSettings
 from tillmesh.lab.erpnext_simulator._sales_invoice import SalesInvoice
 from tillmesh.lab.erpnext_simulator._shift import (
     PosClosingEntry,
     PosOpeningEntry,
+    get_invoices,
     get_pos_invoices,
 )
 from tillmesh.lab.erpnext_simulator._stock import StockEntry
@@ -57,12 +60,15 @@ CONTROLLERS: dict[str, Controller] = {
     "POS Invoice": PosInvoice(), "POS Opening Entry": PosOpeningEntry(),
     "POS Closing Entry": PosClosingEntry(), "Stock Entry": StockEntry(), "Item": Item(),
     "Item Price": ItemPrice(), "Custom Field": CustomField(), "Sales Invoice": SalesInvoice(),
-    "Coupon Code": CouponCode(), "Batch": Batch(),
+    "Coupon Code": CouponCode(), "Batch": Batch(), "POS Settings": PosSettings(),
     **TREES,
 }
 _POS = "erpnext.accounts.doctype.pos_invoice.pos_invoice."
 _CLOSING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry."
 _BATCH = "erpnext.stock.doctype.batch.batch."
+# Whitelisted methods one release's module has and the other's lacks.
+_ONLY_IN_15 = (_CLOSING + "get_pos_invoices",)
+_ONLY_IN_16 = (_CLOSING + "get_invoices",)
 # Links Frappe does not hold against a delete (ERPNext removes or tolerates these rows).
 _IGNORED_ON_DELETE = ("Deleted Document", "Stock Ledger Entry", "Bin")
 Method = Callable[["Site", Txn, dict[str, Any]], Any]
@@ -85,8 +91,12 @@ class Site:
         in, which Frappe's links in messages name."""
         now = self.clock.now()
         self._last = now if now > self._last else self._last + timedelta(microseconds=1)
-        return Txn(self.store, self.registry, now=self._last, user=self.user, rng=self.rng,
-                   host_url=host_url)
+        txn = Txn(self.store, self.registry, now=self._last, user=self.user, rng=self.rng,
+                  host_url=host_url)
+        txn.save_and_submit = lambda doctype, body: self.update(
+            txn, doctype, self.insert(txn, doctype, {**body, "docstatus": 0})["name"],
+            {"docstatus": 1})
+        return txn
 
     def controller(self, doctype: str) -> Controller:
         return CONTROLLERS.get(doctype, BASE)
@@ -106,6 +116,8 @@ class Site:
             for table in meta.tables:
                 for row in doc.get(table) or []:
                     row.pop("name", None)
+        if chosen:
+            txn.saving.add((doctype, chosen))  # named before Frappe records it as saving
         ctrl.before_links(txn, doc)
         check_links(doc, meta, self.registry, txn.exists)
         _dynamic_defaults(txn, meta, doc)
@@ -136,6 +148,7 @@ class Site:
         meta = txn.meta(doctype)
         ctrl = self.controller(doctype)
         old = txn.require(doctype, name)
+        txn.saving.add((doctype, name))
         changes = normalize(body, meta, self.registry)
         changes.pop("name", None)
         status = cint(changes.pop("docstatus", old.get("docstatus")))
@@ -262,8 +275,19 @@ class Site:
                   v2: bool = False) -> list[Doc]:
         return self.lister.rows(doctype, params, v2=v2)
 
+    def list_page(self, doctype: str, params: Mapping[str, str]) -> tuple[list[Doc], bool]:
+        """Frappe 16's v2 list: a page of ``limit`` rows (20 unless sent, 0 is no row) and
+        whether more follow (it reads one row more to know)."""
+        limit = cint(params.get("limit", DEFAULT_PAGE_LENGTH))
+        rows = self.lister.rows(doctype, {**params, "limit": str(limit + 1)}, v2=True)
+        return rows[:limit], len(rows) > limit
+
     # -- whitelisted methods -------------------------------------------------------------
     def call(self, txn: Txn, method: str, args: dict[str, Any]) -> Any:
+        if method in (_ONLY_IN_15 if self.registry.release.major >= 16 else _ONLY_IN_16):
+            module, _, attribute = method.rpartition(".")
+            raise ValidationError(f"Failed to get method for command {method} with module "
+                                  f"'{module}' has no attribute '{attribute}'")
         handler = METHODS.get(method)
         if handler is None:
             raise NotPermitted(f"Function {method} is not whitelisted.")
@@ -293,6 +317,12 @@ def _versions(release: Release) -> dict[str, dict[str, str]]:
                         "branch": f"version-{release.major}", "version": release.erpnext}}
 
 
+def _single_value(txn: Txn, args: dict[str, Any]) -> Any:
+    """``frappe.client.get_single_value``: one field of a Single doctype."""
+    doctype = str(args.get("doctype"))
+    return txn.meta(doctype).value(txn.get(doctype, doctype) or {}, str(args.get("field")))
+
+
 def _cancel(site: Site, txn: Txn, args: dict[str, Any]) -> Doc:
     doctype, name = str(args.get("doctype")), str(args.get("name"))
     return site.answer(doctype, site.cancel(txn, doctype, name), nulls=True)
@@ -304,8 +334,10 @@ METHODS: dict[str, Method] = {
     _POS + "make_sales_return": lambda site, txn, a: make_sales_return(
         txn, str(a.get("source_name"))),
     _CLOSING + "get_pos_invoices": lambda site, txn, a: get_pos_invoices(txn, a),
+    _CLOSING + "get_invoices": lambda site, txn, a: get_invoices(txn, a),
     _BATCH + "get_batch_qty": lambda site, txn, a: get_batch_qty(txn, a),
     "frappe.client.cancel": _cancel,
+    "frappe.client.get_single_value": lambda site, txn, a: _single_value(txn, a),
     "frappe.auth.get_logged_user": lambda site, txn, a: txn.user,
     "frappe.utils.change_log.get_versions": lambda site, txn, a: _versions(
         site.registry.release),

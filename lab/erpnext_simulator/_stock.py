@@ -7,14 +7,18 @@ row that would take the quantity below zero is recorded as a shortfall and not a
 and the error names the largest single shortfall. That is why a consolidation of six
 one-unit sales with three in stock reads "1.0 units … needed" (as recorded). A move may
 name a batch and serial numbers; their rows carry them, and ``_batches`` restates the
-batches and serial numbers a booking or cancellation touched.
+batches and serial numbers a booking or cancellation touched. The refusal names the
+voucher and its posting time unless the voucher is being saved under its name (Frappe's
+``currently_saving``: a merge's invoice, a submitted draft, a client-named insert).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from tillmesh.lab.erpnext_simulator._batches import restate, serial_list
 from tillmesh.lab.erpnext_simulator._clock import (
@@ -22,6 +26,7 @@ from tillmesh.lab.erpnext_simulator._clock import (
     fmt_datetime,
     fmt_time,
     posting_moment,
+    stored_time,
 )
 from tillmesh.lab.erpnext_simulator._const import QTY_EPSILON
 from tillmesh.lab.erpnext_simulator._controller import Controller
@@ -38,6 +43,7 @@ from tillmesh.lab.erpnext_simulator._txn import Txn
 
 RECONCILIATION_SERIES = "MAT-RECO-.YYYY.-"  # vouchers of set_bin / opening stock
 _PURPOSES = ("Material Receipt", "Material Issue", "Material Transfer")
+_STYLED_LINK = re.compile(r'<a href="([^"]*)" style="[^"]*">')
 
 
 @dataclass(frozen=True)
@@ -92,9 +98,40 @@ def bin_qty(txn: Txn, item_code: str, warehouse: str) -> float:
     return flt(doc.get("actual_qty")) if doc else 0.0
 
 
-def _desk_link(doctype: str, name: str, title: str | None = None) -> str:
-    text = f"{doctype} {name}: {title}" if title and title != name else f"{doctype} {name}"
-    return f'<a href="/app/Form/{doctype}/{name}" style="font-weight: bold;">{text}</a>'
+def _desk_link(txn: Txn, doctype: str, name: str, title: str | None = None, *,
+               with_name: bool = True) -> str:
+    """``frappe.get_desk_link`` (``with_name``: ``show_title_with_name``); Frappe 16 links
+    ``/desk/<doctype slug>/<quoted name>``."""
+    if not with_name:
+        text = f"{doctype} {title or name}"
+    else:
+        text = f"{doctype} {name}: {title}" if title and title != name else f"{doctype} {name}"
+    href = (f"/desk/{doctype.lower().replace(' ', '-')}/{quote(name)}"
+            if txn.registry.release.frappe_major >= 16 else f"/app/Form/{doctype}/{name}")
+    return f'<a href="{href}" style="font-weight: bold;">{text}</a>'
+
+
+def _printed(txn: Txn, html: str) -> str:
+    """A message as ``msgprint`` prints it: Frappe 16 cleans it (nh3), so a link keeps its
+    href, loses its style and gains rel."""
+    if txn.registry.release.frappe_major < 16:
+        return html
+    return _STYLED_LINK.sub(r'<a href="\1" rel="noopener noreferrer">', html)
+
+
+def _shortfall(txn: Txn, deficiency: float, item_code: str, warehouse: str,
+               voucher: tuple[str, str, str | None], at: datetime) -> NegativeStockError:
+    """``raise_exceptions``: a voucher being saved under its name is the transaction; one
+    inserted (Frappe records it nameless) is named, with its posting time."""
+    item = txn.get("Item", item_code) or {}
+    where = (f"{_desk_link(txn, 'Item', item_code, item.get('item_name'))} needed in "
+             f"{_desk_link(txn, 'Warehouse', warehouse)}")
+    voucher_type, voucher_no, title = voucher
+    if (voucher_type, voucher_no) not in txn.saving:
+        where += (f" on {fmt_date(at)} {stored_time(fmt_time(at))} for "
+                  f"{_desk_link(txn, voucher_type, voucher_no, title, with_name=False)}")
+    text = f"<strong>{abs(deficiency)}</strong> units of {where} to complete this transaction."
+    return NegativeStockError(_printed(txn, text), exception=text)
 
 
 def negative_stock_allowed(txn: Txn, item_code: str) -> bool:
@@ -105,8 +142,9 @@ def negative_stock_allowed(txn: Txn, item_code: str) -> bool:
 
 
 def post(txn: Txn, voucher_type: str, voucher_no: str, moves: list[Move], at: datetime,
-         company: str | None) -> None:
-    """Book ``moves`` at ``at``, or refuse with NegativeStockError and book nothing."""
+         company: str | None, title: str | None = None) -> None:
+    """Book ``moves`` at ``at``, or refuse with NegativeStockError and book nothing
+    (``title``: the voucher's, which the refusal names)."""
     groups: dict[tuple[str, str], list[Move]] = {}
     for move in moves:
         groups.setdefault((move.item_code, move.warehouse), []).append(move)
@@ -117,11 +155,8 @@ def post(txn: Txn, voucher_type: str, voucher_no: str, moves: list[Move], at: da
         later = [r for r in rows if r["posting_datetime"] > stamp]
         found = shortfalls(before, (m.qty for m in group), (flt(r["actual_qty"]) for r in later))
         if found and not negative_stock_allowed(txn, item_code):
-            item = txn.get("Item", item_code) or {}
-            raise NegativeStockError(
-                f"<strong>{abs(min(found))}</strong> units of "
-                f"{_desk_link('Item', item_code, item.get('item_name'))} needed in "
-                f"{_desk_link('Warehouse', warehouse)} to complete this transaction.")
+            raise _shortfall(txn, min(found), item_code, warehouse,
+                             (voucher_type, voucher_no, title), at)
     entries = []
     for move in moves:
         item = txn.get("Item", move.item_code) or {}

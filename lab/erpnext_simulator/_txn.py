@@ -47,6 +47,12 @@ class Txn:
         # Writes ERPNext commits after rolling a failed request back (a closing marked
         # Failed): each runs in a fresh transaction, see Site.rolled_back.
         self.after_rollback: list[Callable[[Txn], None]] = []
+        # ERPNext's ``doc.save(); doc.submit()`` of a document a controller makes: its
+        # whole life cycle, as a client's insert and submit (the site sets it).
+        self.save_and_submit: Callable[[str, Doc], Doc] = _no_site
+        # Frappe's ``currently_saving``: documents saved under their name (an insert is
+        # recorded before it has one); a stock refusal words itself by it.
+        self.saving: set[tuple[str, str]] = set()
         self._writes: dict[tuple[str, str], Doc | None] = {}
         self._series: dict[str, int] = {}
 
@@ -121,6 +127,9 @@ class Txn:
     def new_name(self, meta: DocMeta, doc: Doc) -> str:
         rule = self.rule(meta, doc)
         if isinstance(rule, Fixed):
+            if rule.note:
+                self.notes.append({"message": rule.note, "title": "Note",
+                                   "indicator": "yellow"})
             return rule.name
         if isinstance(rule, Series):
             return self.next_in_series(rule.prefix)
@@ -149,3 +158,7 @@ class Txn:
         self._series.clear()
         for effect in self.after_commit:
             effect()
+
+
+def _no_site(doctype: str, doc: Doc) -> Doc:
+    raise AssertionError(f"a {doctype} is saved only inside a site's transaction")

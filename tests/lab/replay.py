@@ -4,11 +4,13 @@ A recording (``shared/erpnext/recorded/*.jsonl``, ``tests/lab/recorded/*.jsonl``
 JSON object a line: label, method, path, params, body, status, resp, and the headers sent
 instead of the token if any (a line with ``"raw": true`` was sent byte for byte on a socket
 of its own and ``resp`` is the answer's body).
-:class:`Replay` sends each to a simulator on a manual clock set to the recorded server time,
-and checks that the answer has the recorded status and agrees on what matters: an error's
-type, exception and messages (v1 and v2 shapes); a document's name, docstatus, status and
-the fields listed in MATTER; every field a list asked for (timestamps aside); method
-answers. Names ERPNext drew at random (10-character hashes) are learnt from the answers and
+:class:`Replay` sends each to a simulator on a manual clock set to the recorded server time
+(from the answer's document, or the posting time a stock refusal names), and checks that
+the answer has the recorded status and agrees on what matters: an error's type, exception
+and messages (v1 and v2 shapes); a document's name, docstatus, status and the fields listed
+in MATTER; every field a list asked for (timestamps aside, and ``get_invoices``' posting
+moments to the second: one request may take the server's clock twice); method answers.
+Names ERPNext drew at random (10-character hashes) are learnt from the answers and
 substituted in later requests and expectations, as are the ``aliases`` a harness gives
 (the recorded API user as the simulator's). A harness subclasses it to supply what its
 recording leaves out (``before``, ``rebuild``).
@@ -20,7 +22,7 @@ import json
 import math
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,10 @@ TIMEOUT_S = 30.0  # per request; the longest replayed request takes well under a
 STEP = timedelta(milliseconds=1)  # the clock's move between requests that show no time
 
 HASH = re.compile(r"^[0-9a-v]{10}$")  # a name Frappe drew at random
+_SHOWN_AT = re.compile(r" on (\d{4}-\d\d-\d\d) (\d+:\d\d:\d\d(?:\.\d+)?) for ")
+# A time the server's clock wrote inside a request: the replay sets its clock once per
+# request, so such a time agrees to this much.
+WITHIN_REQUEST = timedelta(seconds=1)
 ELIDED = re.compile(r"^\.\.\. (\d+) more elided$")
 IGNORED = {"creation", "modified", "idx", "lft", "rgt", "owner", "modified_by",
            "__unsaved", "__islocal", "__onload", "doctype"}
@@ -60,7 +66,8 @@ MATTER: dict[str, tuple[list[str], dict[str, list[str]]]] = {
                        "posting_date", "posting_time", "total_qty", "total", "net_total",
                        "total_taxes_and_charges", "grand_total", "rounded_total",
                        "rounding_adjustment", "paid_amount", "change_amount",
-                       "write_off_amount", "outstanding_amount", "discount_amount"],
+                       "write_off_amount", "outstanding_amount", "discount_amount",
+                       "is_created_using_pos", "pos_closing_entry"],
                       {"items": ["item_code", "qty", "rate", "amount", "net_rate",
                                  "net_amount", "price_list_rate", "pos_invoice",
                                  "pos_invoice_item", "sales_invoice_item", "warehouse"],
@@ -74,8 +81,11 @@ MATTER: dict[str, tuple[list[str], dict[str, list[str]]]] = {
                           {"payment_reconciliation": ["mode_of_payment", "opening_amount",
                                                       "expected_amount", "closing_amount",
                                                       "difference"],
-                           "pos_transactions": ["pos_invoice", "customer", "grand_total",
-                                                "is_return", "return_against"]}),
+                           **{table: ["pos_invoice", "customer", "grand_total", "is_return",
+                                      "return_against"]
+                              for table in ("pos_transactions", "pos_invoices")},
+                           "sales_invoices": ["sales_invoice", "customer", "grand_total",
+                                              "is_return", "return_against"]}),
     "Item": (["item_code", "item_name", "item_group", "stock_uom", "is_stock_item", "disabled",
               "valuation_rate", "description", "naming_series"], {}),
     "Item Price": (["item_code", "price_list", "price_list_rate", "uom", "currency",
@@ -113,10 +123,14 @@ def assert_replays(replay: Replay, recorded: list[dict[str, Any]],
 
 class Replay:
     def __init__(self, start: datetime, *, aliases: Mapping[str, str] | None = None,
-                 release: Release = ERPNEXT_15) -> None:
+                 release: Release = ERPNEXT_15, seed: str = "recorded",
+                 drop_resource_names: bool = False, posted_now: Collection[str] = ()) -> None:
+        """``posted_now``: doctypes whose posting date and time the server sets to its
+        clock whatever is sent (ERPNext 16's closing): their answers show the time."""
+        self.posted_now = frozenset(posted_now)
         self.clock = ManualClock(start)
-        self.sim = Simulator(seed="recorded", job_delay=None, clock=self.clock, rng_seed=1,
-                             release=release)
+        self.sim = Simulator(seed=seed, job_delay=None, clock=self.clock, rng_seed=1,
+                             release=release, drop_resource_names=drop_resource_names)
         self.names: dict[str, str] = dict(aliases or {})  # recorded -> the simulator's
         self.answers: dict[int, Any] = {}  # line -> the simulator's JSON answer
         self.problems: list[str] = []
@@ -201,8 +215,13 @@ class Replay:
         if not isinstance(doc, dict):
             doc = resp.get("message") if isinstance(resp, dict) else None
         when = self.clock.now() + STEP
+        shown = _SHOWN_AT.search(str(resp.get("exception") or "")) \
+            if isinstance(resp, dict) else None
+        if shown:  # a stock refusal names the posting time of what it refused
+            when = posting_moment(shown.group(1), shown.group(2))
         if isinstance(doc, dict) and record["method"] in ("POST", "PUT") and doc.get("name"):
-            if doc.get("set_posting_time") == 0 and doc.get("posting_time"):
+            if doc.get("posting_time") and (doc.get("set_posting_time") == 0
+                                            or doc.get("doctype") in self.posted_now):
                 when = posting_moment(doc["posting_date"], doc["posting_time"])
             elif doc.get("modified") and record["method"] == "PUT" or (
                     record["path"].endswith("frappe.client.cancel")):
@@ -304,6 +323,9 @@ class Replay:
         method = record["path"].rsplit(".", 1)[-1]
         if method == "get_pos_invoices":
             self._compare_rows(where, record, recorded, mine, doctype="POS Invoice")
+        elif method == "get_invoices" and isinstance(mine, dict):  # rows in three lists
+            for key, rows in recorded.items():
+                self._compare_rows(f"{where} {key}", record, rows, mine.get(key))
         elif method in ("make_sales_return",):
             self._compare_doc(where, "POS Invoice", recorded, mine)
         elif method == "cancel":
@@ -364,6 +386,9 @@ class Replay:
             recorded = self._mapped_text(recorded)
         if field == "posting_time" and recorded and mine:
             return parse_time(str(recorded)) == parse_time(str(mine))
+        if field == "timestamp" and recorded and mine:  # get_invoices' posting moments
+            return abs(parse_datetime(str(recorded)) - parse_datetime(str(mine))) \
+                < WITHIN_REQUEST
         return _same(recorded, mine)
 
     def _compare_rows(self, where: str, record: dict[str, Any], recorded: list[Any],
