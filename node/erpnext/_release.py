@@ -84,31 +84,25 @@ class Capabilities:
     sale_doctype: str  # the doctype a POS sale (and a till return) is booked as
     closing_rows: str  # the POS Closing Entry's table that lists the shift's invoices
     closing_link: str  # the field of that table's row naming the invoice
-    return_link: str  # the field of a return's row naming the row it returns
-    invoices_method: str  # the method ERPNext's POS asks for a shift's invoices
-    one_open_shift: bool  # one Open POS Opening Entry per POS Profile and per user
-    opening_today: bool  # a sale needs the newest Open opening started on the server's today
+    # one Open POS Opening Entry per POS Profile and per user, and a sale needs the newest
+    # to have started on the server's today
+    one_open_shift: bool
     consolidates: bool  # a closing merges its invoices into Sales Invoices
     stock_checked_at_submit: bool  # an oversold sale is refused when it is booked
     batches_need_enabling: bool  # batch and serial numbers only with Stock Settings' leave
 
 
-_CLOSING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry"
 V15 = Capabilities(sale_doctype=POS_INVOICE, closing_rows="pos_transactions",
-                   closing_link="pos_invoice", return_link="pos_invoice_item",
-                   invoices_method=f"{_CLOSING}.get_pos_invoices", one_open_shift=False,
-                   opening_today=False, consolidates=True, stock_checked_at_submit=False,
-                   batches_need_enabling=False)
+                   closing_link="pos_invoice", one_open_shift=False, consolidates=True,
+                   stock_checked_at_submit=False, batches_need_enabling=False)
 V16_POS_INVOICE = Capabilities(
     sale_doctype=POS_INVOICE, closing_rows="pos_invoices", closing_link="pos_invoice",
-    return_link="pos_invoice_item", invoices_method=f"{_CLOSING}.get_invoices",
-    one_open_shift=True, opening_today=True, consolidates=True,
-    stock_checked_at_submit=False, batches_need_enabling=True)
+    one_open_shift=True, consolidates=True, stock_checked_at_submit=False,
+    batches_need_enabling=True)
 V16_SALES_INVOICE = Capabilities(
     sale_doctype=SALES_INVOICE, closing_rows="sales_invoices", closing_link="sales_invoice",
-    return_link="sales_invoice_item", invoices_method=f"{_CLOSING}.get_invoices",
-    one_open_shift=True, opening_today=True, consolidates=False,
-    stock_checked_at_submit=True, batches_need_enabling=True)
+    one_open_shift=True, consolidates=False, stock_checked_at_submit=True,
+    batches_need_enabling=True)
 
 
 def capabilities(release: Release) -> Capabilities:

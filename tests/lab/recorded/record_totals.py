@@ -15,7 +15,9 @@ source's master data (the lab seeds the same items, templates and profile:
 ERPNext answered: ``result`` (the stored document, read back, in the fields the source
 case recorded) or ``error``. Each case's global context (rounded totals, EUR's smallest
 fraction) is set on the site before it and restored after the run. A return's original is
-submitted first under its recorded name (kept: a second run finds it). Drafts are deleted.
+submitted first under its recorded name (kept: a second run finds it), in an opening of
+today that the run leaves Open (close it from ERPNext's POS before switching the site's
+invoice mode). Drafts are deleted.
 ERPNext 16 keeps a tax row's per-item detail in the invoice's ``item_wise_tax_details``
 table; it is written back into each row's ``item_wise_tax_detail`` as ERPNext 15 wrote
 it (``{item_code: [rate, amount]}``, amounts of one item summed), so one engine test reads
