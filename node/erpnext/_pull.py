@@ -7,6 +7,8 @@ others, so counters without internet get the data from their peers.
 
     POS Profile (named in the settings) -> its company, price list, warehouse, currency
     Currency, Global Defaults           -> read whole (rounding of the totals engine)
+    the release (get_versions, POS      -> "ERPNext Release", when it changed (the totals
+      Settings, System Settings)           engine copies that release)
     each Spec of _mapping.SPECS         -> incremental by ``modified`` from the watermark
     Deleted Document                    -> ``master.deleted`` for documents held here
     Bin of the profile's warehouse      -> ``stock.base`` for changed quantities
@@ -56,6 +58,7 @@ from tillmesh.node.erpnext._mapping import (
     upserts,
 )
 from tillmesh.node.erpnext._paging import (
+    MODIFIED_FORMAT,
     Cursor,
     advance,
     last_key,
@@ -66,12 +69,16 @@ from tillmesh.node.erpnext._paging import (
 from tillmesh.node.erpnext._rest import ErpNextClient
 from tillmesh.node.erpnext._text import printable
 from tillmesh.node.errors import (
+    ErpNextAuthError,
     ErpNextError,
+    ErpNextNotFound,
     ErpNextServerError,
     ErpNextUnreachable,
+    ErpNextValidation,
     ValidationError,
 )
 from tillmesh.node.projections.master_data import DELETED, UPSERTED
+from tillmesh.node.projections.pos_profile import RELEASE
 from tillmesh.node.projections.stock import BASE
 from tillmesh.node.store.event_log import EventLog
 
@@ -189,6 +196,7 @@ class Puller:
             self._scope("Currency", partial(self._whole, "Currency", currency))
         self._scope("Global Defaults", partial(self._whole, "Global Defaults",
                                                "Global Defaults"))
+        self._scope(RELEASE, self._release)
         for spec in SPECS:
             self._scope(spec.scope(profile), partial(self._list, spec, profile))
         self._scope("Deleted Document", self._deletions)
@@ -309,6 +317,25 @@ class Puller:
             self._emit(doctype, None, 0, 0, [])
         else:
             self._singles(doctype, [single(doctype, doc)])
+
+    def _release(self) -> None:
+        """The site's release and number format (``pos_profile.RELEASE``), recorded when
+        they changed: the counters price as that release does. The number format is
+        System Settings'; where the API user may not read it, the currency's holds."""
+        release = self.client.release()
+        try:
+            number_format = self.client.call_method("frappe.client.get_single_value", {
+                "doctype": "System Settings", "field": "number_format"})
+        except (ErpNextAuthError, ErpNextNotFound, ErpNextValidation):
+            number_format = None
+        record = {"erpnext": ".".join(map(str, release.erpnext)),
+                  "frappe": ".".join(map(str, release.frappe)),
+                  "invoice_type": release.invoice_type,
+                  "number_format": str(number_format) if number_format else None}
+        held = self.known.release or {}
+        fresh = [] if all(held.get(k) == v for k, v in record.items()) else [
+            {"name": RELEASE, "modified": self.clock().strftime(MODIFIED_FORMAT), **record}]
+        self._emit(RELEASE, None, 1, 0, self._upserts(RELEASE, fresh))
 
     def _list(self, spec: Spec, profile: Doc) -> None:
         scope = spec.scope(profile)

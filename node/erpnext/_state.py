@@ -14,11 +14,14 @@ costs requests, not events.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.erpnext._mapping import Held, HeldStock
+from tillmesh.node.projections.master_data import get_doc
+from tillmesh.node.projections.pos_profile import RELEASE
 from tillmesh.node.store.base import Base
 from tillmesh.node.store.raw import raw
 
@@ -108,8 +111,10 @@ class Snapshot:
     watermarks: dict[str, str | None]
     held: dict[str, dict[str, Held]]  # doctype -> name -> (modified, deleted)
     stock: dict[str, HeldStock]  # item -> base of the profile's warehouse
+    release: dict[str, Any] | None  # the site's release, as last recorded
 
 
 def snapshot(session: Session, doctypes: tuple[str, ...], warehouse: str) -> Snapshot:
     return Snapshot({s.scope: s.watermark for s in states(session)},
-                    {d: held(session, d) for d in doctypes}, held_stock(session, warehouse))
+                    {d: held(session, d) for d in doctypes}, held_stock(session, warehouse),
+                    get_doc(session, RELEASE, RELEASE))

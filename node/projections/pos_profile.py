@@ -22,7 +22,7 @@ from tillmesh.node.domain.loyalty import LoyaltyProgram
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
 from tillmesh.node.domain.pricing_rules import ItemDetails, PricingRule, StorePricing
-from tillmesh.node.domain.totals import TaxRow, TotalsSettings
+from tillmesh.node.domain.totals import RELEASES, TaxRow, TotalsSettings
 from tillmesh.node.errors import ConfigError, NotFoundError, ValidationError
 from tillmesh.node.projections import catalog
 from tillmesh.node.projections.cached import Cached
@@ -32,9 +32,13 @@ log = logging.getLogger(__name__)
 
 _generation = 0  # bumped whenever a doctype the context depends on changes
 
+# What the pull records of the site's release (``erpnext._pull``): a record of Tillmesh's
+# own among the master data, "erpnext" and "frappe" release numbers, "invoice_type" and
+# the site's "number_format"; the totals engine copies that release's arithmetic and words.
+RELEASE = "ERPNext Release"
 _WATCHED = ("POS Profile", "Mode of Payment", "Sales Taxes and Charges Template",
             "Item Tax Template", "Global Defaults", "Currency", "Pricing Rule", "Item Group",
-            "Customer Group", "Territory", "Coupon Code", "Loyalty Program")
+            "Customer Group", "Territory", "Coupon Code", "Loyalty Program", RELEASE)
 _TREES = (("Item Group", "parent_item_group"), ("Customer Group", "parent_customer_group"),
           ("Territory", "parent_territory"))
 
@@ -159,10 +163,28 @@ def _settings(session: Session, currency: str) -> TotalsSettings:
     defaults = get_doc(session, "Global Defaults", "Global Defaults") or {}
     cur = get_doc(session, "Currency", currency) or {}
     fraction = cur.get("smallest_currency_fraction_value") or "0.01"
+    site = get_doc(session, RELEASE, RELEASE) or {}
     return TotalsSettings(
         disable_rounded_total=bool(defaults.get("disable_rounded_total")),
         smallest_currency_fraction=to_decimal(fraction, "smallest_currency_fraction_value"),
+        release=priced_release(site),
+        currency_symbol=str(cur.get("symbol") or ""),
+        number_format=str(site.get("number_format") or cur.get("number_format")
+                          or TotalsSettings.number_format),
     )
+
+
+def priced_release(site: dict[str, Any]) -> int:
+    """The recorded release the engine copies: its major, the nearest one it knows (a
+    store not pulled yet, or a site older than 15, prices as 15; one newer than 16, as
+    16, which setup names as not checked)."""
+    try:
+        major = int(str(site.get("erpnext") or RELEASES[0]).split(".")[0])
+    except ValueError:
+        log.error("ERPNext release %r cannot be read: priced as %s", site.get("erpnext"),
+                  RELEASES[0])
+        return RELEASES[0]
+    return min(max(major, RELEASES[0]), RELEASES[-1])
 
 
 def generation() -> int:

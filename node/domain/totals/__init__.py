@@ -1,4 +1,6 @@
-"""ERPNext 15's POS totals, to the cent: ``compute_totals(cart, settings)``, pure.
+"""ERPNext's POS totals, to the cent: ``compute_totals(cart, settings)``, pure. As ERPNext
+15 computes them, or 16 where it differs (``TotalsSettings.release``: how an invoice
+discount is spread over inclusive-tax lines, its discount refusal, a few messages).
 
 The data going in and out is in ``_model``; the port of ``calculate_taxes_and_totals``
 is in ``_calc`` (its docstring says which ERPNext function each part mirrors); what
@@ -17,6 +19,7 @@ from tillmesh.node.domain.totals._model import (
     NEGATIVE_GRAND_TOTAL,
     NEGATIVE_RATE,
     NET_TOTAL,
+    RELEASES,
     Cart,
     CartLine,
     ChargeType,
@@ -42,6 +45,7 @@ __all__ = [
     "NEGATIVE_GRAND_TOTAL",
     "NEGATIVE_RATE",
     "NET_TOTAL",
+    "RELEASES",
     "Cart",
     "CartLine",
     "ChargeType",

@@ -44,6 +44,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from tillmesh.node.domain.money import CURRENCY_PRECISION, flt
 from tillmesh.node.domain.totals._checks import (
+    check_discount,
     check_quantities,
     check_settings,
     number,
@@ -203,7 +204,8 @@ class _Calc:
         self.floats = settings.float_precision
         self.is_return = cart.is_return
         self.items = [self._item(i, line) for i, line in enumerate(cart.lines, start=1)]
-        check_quantities([(item.item_code, item.qty) for item in self.items], self.is_return)
+        check_quantities([(item.item_code, item.qty) for item in self.items], self.is_return,
+                         self.settings.release)
         self.taxes = [self._tax(i, row) for i, row in enumerate(cart.taxes, start=1)]
         validate_taxes(self.taxes)
 
@@ -534,6 +536,9 @@ class _Calc:
         # ERPNext sets grand_total_diff either way: a difference beyond five cents (or none)
         # also drops what a Grand Total discount left in calculate_taxes.
         self.grand_total_diff = diff if abs(diff) <= 5 / Decimal(10) ** self.money else ZERO
+        if self.settings.release >= 16 and not self.discount_amount_applied:
+            # 16 spreads a Grand Total discount over the total with this difference in it
+            self.grand_total_for_distributing_discount += self.grand_total_diff
 
     # ----------------------------------------------------------------- totals
 
@@ -580,6 +585,7 @@ class _Calc:
             base = self.grand_total if self.apply_discount_on == GRAND_TOTAL else self.net_total
             self.discount_amount = percentage_discount(
                 base, self.additional_discount_percentage, self.money)
+        check_discount(self.discount_amount, self.grand_total, self.settings)
 
     def apply_discount_amount(self) -> None:
         if not self.discount_amount:

@@ -28,6 +28,7 @@ from typing import Protocol
 from tillmesh.node.domain.money import flt
 from tillmesh.node.domain.totals._model import (
     NEGATIVE_GRAND_TOTAL,
+    RELEASES,
     Cart,
     CartLine,
     ChargeType,
@@ -39,6 +40,7 @@ from tillmesh.node.domain.totals._model import (
 )
 from tillmesh.node.errors import PaymentError, ReturnError, TotalsError
 
+POSITIVE = ("postive", "positive")  # ERPNext 15's spelling, then 16's
 _PREVIOUS_ROW = (ChargeType.ON_PREVIOUS_ROW_AMOUNT, ChargeType.ON_PREVIOUS_ROW_TOTAL)
 _NO_ROW_ID = (ChargeType.ACTUAL, ChargeType.ON_NET_TOTAL)  # "On Paid Amount" is not a sales type
 
@@ -63,6 +65,10 @@ def check_settings(settings: TotalsSettings) -> None:
         if not 0 <= precision <= 9:
             raise TotalsError(f"settings.{name} must be between 0 and 9, not {precision}")
     number(settings.smallest_currency_fraction, "settings.smallest_currency_fraction")
+    if settings.release not in RELEASES:
+        raise TotalsError(f"settings.release must be one of {RELEASES}, not"
+                          f" {settings.release!r}")
+    _separators(settings.number_format)
 
 
 def _float_text(value: Decimal) -> str:
@@ -71,21 +77,61 @@ def _float_text(value: Decimal) -> str:
     return text if "." in text else f"{text}.0"
 
 
-def _comma_and(items: Sequence[str]) -> str:
-    """``frappe.utils.comma_and``: one item bare, several quoted and joined with "and"."""
+def _comma_and(items: Sequence[str], release: int) -> str:
+    """``frappe.utils.comma_and``: one item bare, several quoted and joined with "and";
+    Frappe 16 takes the locale's list pattern, English's with a comma before "and"."""
     if len(items) == 1:
         return items[0]
     quoted = [f"'{item}'" for item in items]
-    return f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    return f"{', '.join(quoted[:-1])}{',' if release >= 16 else ''} and {quoted[-1]}"
 
 
-def check_quantities(codes_and_qtys: Sequence[tuple[str, Decimal]], is_return: bool) -> None:
+def _separators(number_format: str) -> tuple[str, str]:
+    """(thousands, decimal) separators of a Frappe number format: "#,###.##" (",", "."),
+    "#.###,##" (".", ","), "# ###.##", "#'###.##", "#,###" (",", ""): a single mark
+    before three digits groups them, else the last mark is the decimal one."""
+    marks = [(at, c) for at, c in enumerate(number_format) if c != "#"]
+    if not marks or not number_format.startswith("#") or \
+            any(c not in " ,.'" for _, c in marks):
+        raise TotalsError(f"settings.number_format {number_format!r} is not a Frappe number"
+                          " format such as #,###.##")
+    last_at, last = marks[-1]
+    if len(marks) == 1 and len(number_format) - last_at == 4:
+        return last, ""
+    return (marks[0][1] if len(marks) > 1 else ""), last
+
+
+def formatted_money(amount: Decimal, settings: TotalsSettings) -> str:
+    """``doc.get_formatted`` of a currency field: symbol, a space, the amount in the
+    site's number format ("€ 2,37")."""
+    thousands, decimal = _separators(settings.number_format)
+    places = settings.currency_precision if decimal else 0
+    whole, _, fraction = f"{abs(amount):.{places}f}".partition(".")
+    groups = f"{int(whole):,}".replace(",", thousands)
+    text = f"{'-' if amount < 0 else ''}{groups}{decimal + fraction if fraction else ''}"
+    return f"{settings.currency_symbol} {text}" if settings.currency_symbol else text
+
+
+def check_discount(discount: Decimal, grand_total: Decimal, settings: TotalsSettings) -> None:
+    """ERPNext 16's ``set_discount_amount``: the invoice discount no larger than the total
+    before it (a return's, no smaller; the discounts of the original's earlier returns,
+    which ERPNext adds, are not known to a cart)."""
+    if settings.release < 16:
+        return
+    if discount > grand_total >= 0 or discount < grand_total < 0:
+        raise TotalsError(
+            f"Additional Discount Amount ({formatted_money(discount, settings)}) cannot exceed"
+            f" the total before such discount ({formatted_money(grand_total, settings)})")
+
+
+def check_quantities(codes_and_qtys: Sequence[tuple[str, Decimal]], is_return: bool,
+                     release: int = 15) -> None:
     """No line may have a zero quantity (lines numbered from 1)."""
     zero = [idx for idx, (_, qty) in enumerate(codes_and_qtys, start=1) if not qty]
     if not zero:
         return
     if is_return:
-        rows = _comma_and([f"#{idx}" for idx in zero])
+        rows = _comma_and([f"#{idx}" for idx in zero], release)
         raise TotalsError(
             "For Return Invoices with Stock effect, '0' qty Items are not allowed. "
             f"Following rows are affected: {rows}"
@@ -171,17 +217,18 @@ def validate_invoice(cart: Cart, totals: InvoiceTotals, settings: TotalsSettings
         for idx, line in enumerate(totals.lines, start=1):
             if line.qty > 0:
                 raise ReturnError(
-                    f"Row #{idx}: You cannot add postive quantities in a return invoice. "
-                    f"Please remove item {line.item_code} to complete the return."
+                    f"Row #{idx}: You cannot add {POSITIVE[settings.release >= 16]} quantities"
+                    f" in a return invoice. Please remove item {line.item_code} to complete"
+                    " the return."
                 )
-    _validate_payments(cart, totals, settings.currency_precision)
+    _validate_payments(cart, totals, settings)
 
 
 def validate_payments(cart: Cart, totals: InvoiceTotals, settings: TotalsSettings) -> None:
     """Refuse the payments where ERPNext refuses them (the only checks that depend on
     them: the rest hold for the same cart unpaid)."""
     _require_payment(cart)
-    _validate_payments(cart, totals, settings.currency_precision)
+    _validate_payments(cart, totals, settings)
 
 
 def _require_payment(cart: Cart) -> None:
@@ -235,8 +282,8 @@ def _validate_whole_numbers(
                 )
 
 
-def _validate_payments(cart: Cart, totals: InvoiceTotals, precision: int) -> None:
-    due = amount_due(totals)
+def _validate_payments(cart: Cart, totals: InvoiceTotals, settings: TotalsSettings) -> None:
+    due, precision = amount_due(totals), settings.currency_precision
     paid = totals.paid_amount
     # validate_pos tolerates a tenth of the smallest unit (1 / 10 ** (precision + 1)).
     if cart.is_return and abs(paid) - abs(due) > Decimal(1).scaleb(-(precision + 1)):
@@ -250,7 +297,11 @@ def _validate_payments(cart: Cart, totals: InvoiceTotals, precision: int) -> Non
     # validate_pos above already refused a refund beyond the total.
     if cart.draft or cart.allow_partial_payment:
         return
-    if paid < due or (cart.is_return and paid != due):
+    if settings.release >= 16:  # validate_full_payment moved to Sales Invoice: not a return
+        if not cart.is_return and paid < due:
+            raise PaymentError("Partial Payment in POS Transactions are not allowed.",
+                               due=str(due), paid=str(paid))
+    elif paid < due or (cart.is_return and paid != due):
         raise PaymentError(
             "Partial Payment in POS Invoice is not allowed.", due=str(due), paid=str(paid)
         )

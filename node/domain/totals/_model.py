@@ -21,6 +21,7 @@ DISCOUNT_PERCENTAGE_PRECISION = 2
 GRAND_TOTAL = "Grand Total"
 NET_TOTAL = "Net Total"
 NEGATIVE_GRAND_TOTAL = "Incorrect value:Grand Total (Company Currency) must be >= 0.0"
+RELEASES = (15, 16)  # the ERPNext majors whose totals were recorded (shared/erpnext, tests/lab)
 NEGATIVE_RATE = ("{item}: Pricing Rule {rules} takes its price below zero ({rate}). ERPNext "
                  "cannot consolidate a shift with a negative rate ('For item {item}, rate must "
                  "be a positive number'): the rule must be corrected in ERPNext")
@@ -119,6 +120,12 @@ class TotalsSettings:
     # ERPNext takes a POS Invoice row below zero (its consolidation then fails); a
     # counter never prices one. Only the ERPNext simulator says yes.
     allow_negative_rate: bool = False
+    # The ERPNext major release whose arithmetic and words are copied (RELEASES)
+    release: int = 15
+    # How ERPNext 16 writes an amount into its discount refusal: the currency's symbol and
+    # the site's number format (System Settings)
+    currency_symbol: str = ""
+    number_format: str = "#,###.##"
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,13 @@ from hypothesis import strategies as st
 from tests.node.erpnext.sitekit import (
     SIMULATED,
     Site,
+    blank_counter,
     close,
+    context,
     delivery,
     drain,
+    open_site,
+    pull_into,
     pulled_counter,
     sell,
     sellable,
@@ -38,7 +42,9 @@ from tillmesh.node.erpnext._release import (
     version,
 )
 from tillmesh.node.projections.deliveries import Delivery
+from tillmesh.node.projections.master_data import all_docs
 from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
+from tillmesh.node.projections.pos_profile import RELEASE, priced_release
 
 FRAPPE_15, ERPNEXT_15 = (15, 72, 4), (15, 71, 1)
 
@@ -164,3 +170,28 @@ def test_a_closing_erpnext_keeps_without_its_invoices_is_not_submitted(
         assert site.get(INVOICE, sold)["status"] == "Consolidated"
         assert fwd.release == replace(taken_for_15, frappe=(16, 13, 0), erpnext=(16, 12, 0),
                                       invoice_type="POS Invoice")
+
+
+@pytest.mark.parametrize(("kind", "priced_as"), [("simulator", 15), ("simulator-16", 16),
+                                                ("simulator-16-si", 16)])
+def test_the_pull_records_the_release_the_counters_price_as(kind: str, priced_as: int,
+                                                            tmp_path: Path) -> None:
+    with open_site(kind) as site:
+        counter = blank_counter(site, tmp_path)
+        pull_into(site, counter)
+        assert context(counter).settings.release == priced_as
+        assert context(counter).settings.currency_symbol  # EUR's, for 16's refusals
+        with counter.read() as s:
+            first = list(all_docs(s, RELEASE))
+        pull_into(site, counter)  # the same release: nothing new recorded
+        with counter.read() as s:
+            assert list(all_docs(s, RELEASE)) == first
+    assert [d["erpnext"] for d in first] == ["15.71.1" if priced_as == 15 else "16.12.0"]
+
+
+@pytest.mark.parametrize(("recorded", "priced_as"), [
+    ({}, 15), ({"erpnext": "14.0.2"}, 15), ({"erpnext": "15.71.1"}, 15),
+    ({"erpnext": "16.12.0"}, 16), ({"erpnext": "17.0.0"}, 16), ({"erpnext": "next"}, 15)])
+def test_a_counter_prices_as_the_nearest_release_it_knows(recorded: dict[str, str],
+                                                          priced_as: int) -> None:
+    assert priced_release(recorded) == priced_as
