@@ -6,7 +6,7 @@ forwarder.
                bidi overrides, before they reach a log, a screen or the exceptions list
     _limits    Limits: the byte cap of an answer and the deadlines of a request and a
                pull, held to on every socket operation (a trickle fails at the deadline)
-    _release   which ERPNext (15, 16) and POS invoice mode a site runs, and what that
+    _site_release which ERPNext (15, 16) and POS invoice mode a site runs, and what that
                changes in what is sent: the one place release differences live (pure)
     _rest      ErpNextClient: REST calls with retries, typed errors, Decimal numbers;
                documents created through API v2 where the site has it, names checked;

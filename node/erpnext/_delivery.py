@@ -42,9 +42,9 @@ from typing import Any
 from tillmesh.node.domain import coupons
 from tillmesh.node.erpnext._documents import without_coupon
 from tillmesh.node.erpnext._per_shift import SALES_INVOICE, ShiftDocument
-from tillmesh.node.erpnext._release import V15, Capabilities
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient, name_not_kept
 from tillmesh.node.erpnext._setup import ORIGIN_FIELD
+from tillmesh.node.erpnext._site_release import V15, Capabilities
 from tillmesh.node.erpnext._text import plain_text, printable
 from tillmesh.node.errors import (
     ErpNextAuthError,

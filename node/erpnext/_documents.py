@@ -30,13 +30,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tillmesh.node.domain.money import ZERO
-from tillmesh.node.erpnext._release import V15, Capabilities
 from tillmesh.node.erpnext._setup import (
     CASHIER_FIELD,
     CUSTOM_FIELDS,
     ORIGIN_FIELD,
     SHIFT_CUSTOM_FIELDS,
 )
+from tillmesh.node.erpnext._site_release import V15, Capabilities
 from tillmesh.node.errors import ValidationError
 
 Doc = dict[str, Any]
@@ -66,7 +66,7 @@ class Site:
     pos_profile: str
     user: str  # the forwarder's ERPNext user: owner of opening and closing entries
     timezone: str = "Europe/Berlin"  # the store's, for ERPNext's site-local dates and times
-    caps: Capabilities = V15  # what the site's release takes (``_release``)
+    caps: Capabilities = V15  # what the site's release takes (``_site_release``)
 
 
 @dataclass(frozen=True)

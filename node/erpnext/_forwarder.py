@@ -40,10 +40,10 @@ from tillmesh.node.erpnext import _delivery as delivery
 from tillmesh.node.erpnext import _documents as documents
 from tillmesh.node.erpnext import _per_shift as whole_shift
 from tillmesh.node.erpnext._delivery import SUBMITTED, TRANSIENT, Outcome, Refused
-from tillmesh.node.erpnext._release import Capabilities, Release, capabilities
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
 from tillmesh.node.erpnext._settings import ErpNextSettings
 from tillmesh.node.erpnext._setup import SHIFT_FIELD
+from tillmesh.node.erpnext._site_release import Capabilities, Release, capabilities
 from tillmesh.node.erpnext.const import (
     CLOSING_RECHECK_S,
     FORWARD_BACKOFF_S,

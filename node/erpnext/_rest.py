@@ -66,7 +66,7 @@ import httpx
 
 from tillmesh.node.erpnext import const
 from tillmesh.node.erpnext._limits import Deadline, Limits, bounded_transport, read_answer
-from tillmesh.node.erpnext._release import INVOICE_TYPE_SINCE, Release, release_of
+from tillmesh.node.erpnext._site_release import INVOICE_TYPE_SINCE, Release, release_of
 from tillmesh.node.erpnext._text import plain_text, printable
 from tillmesh.node.errors import (
     ConfigError,
@@ -394,7 +394,7 @@ class ErpNextClient:
 
     def release(self) -> Release:
         """The site's ERPNext and Frappe releases and POS invoice mode
-        (``_release.release_of``); ErpNextError if the site does not say (a garbled
+        (``_site_release.release_of``); ErpNextError if the site does not say (a garbled
         answer is an ErpNextServerError naming what was wrong)."""
         versions = self.call_method(_VERSIONS)
         try:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tillmesh.node.erpnext._mapping import SPECS
-from tillmesh.node.erpnext._release import capabilities, must_allow, sends, unknown
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
+from tillmesh.node.erpnext._site_release import capabilities, must_allow, sends, unknown
 from tillmesh.node.erpnext._text import printable
 from tillmesh.node.errors import (
     ErpNextAuthError,
@@ -205,7 +205,7 @@ def _api(client: ErpNextClient) -> Check:
 
 def _release_checks(client: ErpNextClient, *, per_shift: bool) -> Iterator[Check]:
     """Which ERPNext the site runs, in one line each: what this store's counters will
-    send it, and what it must allow (``_release``). Per-sale delivery to ERPNext 16 is
+    send it, and what it must allow (``_site_release``). Per-sale delivery to ERPNext 16 is
     missing: its one open POS Opening Entry per POS Profile and per user, and its
     openings that go stale at midnight, do not fit a store whose counters keep their own
     shifts yet (``NOTES-v16.md``); per-shift delivery books no opening entry at all."""

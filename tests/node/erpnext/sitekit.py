@@ -44,7 +44,7 @@ from tillmesh.node.erpnext import (
     setup,
 )
 from tillmesh.node.erpnext._forwarder import Forwarder, consolidated_shifts
-from tillmesh.node.erpnext._release import Release, capabilities
+from tillmesh.node.erpnext._site_release import Release, capabilities
 from tillmesh.node.erpnext.const import PER_SALE, PER_SHIFT
 from tillmesh.node.errors import NotFoundError
 from tillmesh.node.projections import catalog, deliveries, stock

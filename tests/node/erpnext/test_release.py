@@ -30,7 +30,7 @@ from tests.node.erpnext.sitekit import (
 from tests.nodekit import Till
 from tillmesh.lab.erpnext_simulator import Simulator
 from tillmesh.node.erpnext import Check, ErpNextClient, setup
-from tillmesh.node.erpnext._release import (
+from tillmesh.node.erpnext._site_release import (
     V15,
     V16_POS_INVOICE,
     V16_SALES_INVOICE,
