@@ -22,8 +22,8 @@ from tillmesh.node.domain.loyalty import LoyaltyProgram
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
 from tillmesh.node.domain.pricing_rules import ItemDetails, PricingRule, StorePricing
-from tillmesh.node.domain.totals import RELEASES, TaxRow, TotalsSettings
-from tillmesh.node.errors import ConfigError, NotFoundError, ValidationError
+from tillmesh.node.domain.totals import RELEASES, TaxRow, TotalsSettings, check_settings
+from tillmesh.node.errors import ConfigError, NotFoundError, TotalsError, ValidationError
 from tillmesh.node.projections import catalog
 from tillmesh.node.projections.cached import Cached
 from tillmesh.node.projections.master_data import all_docs, get_doc, indexer
@@ -164,7 +164,7 @@ def _settings(session: Session, currency: str) -> TotalsSettings:
     cur = get_doc(session, "Currency", currency) or {}
     fraction = cur.get("smallest_currency_fraction_value") or "0.01"
     site = get_doc(session, RELEASE, RELEASE) or {}
-    return TotalsSettings(
+    settings = TotalsSettings(
         disable_rounded_total=bool(defaults.get("disable_rounded_total")),
         smallest_currency_fraction=to_decimal(fraction, "smallest_currency_fraction_value"),
         release=priced_release(site),
@@ -172,6 +172,13 @@ def _settings(session: Session, currency: str) -> TotalsSettings:
         number_format=str(site.get("number_format") or cur.get("number_format")
                           or TotalsSettings.number_format),
     )
+    try:
+        check_settings(settings)
+    except TotalsError as exc:  # a site's odd number format must not stop the till
+        log.error("%s: amounts in ERPNext's words are written as %s", exc.message,
+                  TotalsSettings.number_format)
+        return replace(settings, number_format=TotalsSettings.number_format)
+    return settings
 
 
 def priced_release(site: dict[str, Any]) -> int:

@@ -9,6 +9,7 @@ ERPNext refuses, with its messages, is in ``_checks``; the totals regrouped per 
 """
 
 from tillmesh.node.domain.totals._calc import (
+    check_settings,
     compute_totals,
     percentage_discount,
     quantity_and_total,
@@ -59,6 +60,7 @@ __all__ = [
     "TotalsSettings",
     "add_rates",
     "amount_due",
+    "check_settings",
     "compute_totals",
     "percentage_discount",
     "quantity_and_total",

@@ -125,7 +125,7 @@ def check_discount(discount: Decimal, grand_total: Decimal, settings: TotalsSett
 
 
 def check_quantities(codes_and_qtys: Sequence[tuple[str, Decimal]], is_return: bool,
-                     release: int = 15) -> None:
+                     release: int) -> None:
     """No line may have a zero quantity (lines numbered from 1)."""
     zero = [idx for idx, (_, qty) in enumerate(codes_and_qtys, start=1) if not qty]
     if not zero:

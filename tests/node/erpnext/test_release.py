@@ -42,7 +42,7 @@ from tillmesh.node.erpnext._site_release import (
     version,
 )
 from tillmesh.node.projections.deliveries import Delivery
-from tillmesh.node.projections.master_data import all_docs
+from tillmesh.node.projections.master_data import all_docs, upserted_body
 from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
 from tillmesh.node.projections.pos_profile import RELEASE, priced_release
 
@@ -195,3 +195,16 @@ def test_the_pull_records_the_release_the_counters_price_as(kind: str, priced_as
 def test_a_counter_prices_as_the_nearest_release_it_knows(recorded: dict[str, str],
                                                           priced_as: int) -> None:
     assert priced_release(recorded) == priced_as
+
+
+def test_a_number_format_it_cannot_read_leaves_the_till_selling(tmp_path: Path) -> None:
+    """A site's odd number format only changes how 16's refusals write amounts."""
+    with open_site("simulator-16") as site:
+        counter = blank_counter(site, tmp_path)
+        pull_into(site, counter)
+        with counter.log.transaction() as tx:
+            tx.append("master.upserted", upserted_body(RELEASE, {
+                "name": RELEASE, "modified": "2999-01-01 00:00:00.000000",
+                "erpnext": "16.12.0", "number_format": "0.00"}))
+        settings = context(counter).settings
+    assert (settings.release, settings.number_format) == (16, "#,###.##")
