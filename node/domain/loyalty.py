@@ -70,9 +70,10 @@ class LoyaltyProgram:
     tiers: tuple[Tier, ...]
     from_date: date | None = None
     to_date: date | None = None
+    release: int = 15  # the ERPNext major whose choice of tier is copied (``tier``)
 
     @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> LoyaltyProgram:
+    def from_doc(cls, doc: Mapping[str, Any], release: int = 15) -> LoyaltyProgram:
         name = str(doc["name"])
         return cls(
             name=name, company=str(doc.get("company") or ""),
@@ -81,7 +82,8 @@ class LoyaltyProgram:
             tiers=tuple(Tier(str(r.get("tier_name") or ""), _dec(r, "min_spent", name),
                              _dec(r, "collection_factor", name))
                         for r in doc.get("collection_rules") or ()),
-            from_date=doc_date(doc.get("from_date")), to_date=doc_date(doc.get("to_date")))
+            from_date=doc_date(doc.get("from_date")), to_date=doc_date(doc.get("to_date")),
+            release=release)
 
     def active(self, on: date) -> bool:
         return (self.from_date is None or self.from_date <= on) and (
@@ -89,10 +91,15 @@ class LoyaltyProgram:
 
     def tier(self, spent: Decimal) -> Tier | None:
         """The tier ERPNext earns at for a customer who has spent ``spent``, this sale
-        included."""
+        included (``get_loyalty_program_details_with_points``). ERPNext 15 walks down from
+        the highest minimum while the spent is at most the minimum, so a new member earns
+        at the highest tier (recorded); 16 walks up while the spent reaches the minimum,
+        so the highest tier reached."""
+        upward = self.release >= 16
         chosen = None
-        for i, tier in enumerate(sorted(self.tiers, key=lambda t: t.min_spent, reverse=True)):
-            if i == 0 or spent <= tier.min_spent:
+        for i, tier in enumerate(sorted(self.tiers, key=lambda t: t.min_spent,
+                                        reverse=not upward)):
+            if i == 0 or (spent >= tier.min_spent if upward else spent <= tier.min_spent):
                 chosen = tier
             else:
                 break

@@ -105,11 +105,13 @@ def load_context(session: Session, profile: str) -> PosContext:
 
 
 def _loyalty_programs(session: Session, company: str) -> dict[str, LoyaltyProgram]:
-    """The company's Loyalty Programs; one a counter cannot read is left out, logged."""
+    """The company's Loyalty Programs, earning as the site's release does; one a counter
+    cannot read is left out, logged."""
     programs = {}
+    release = priced_release(get_doc(session, RELEASE, RELEASE) or {})
     for doc in all_docs(session, "Loyalty Program"):
         try:
-            program = LoyaltyProgram.from_doc(doc)
+            program = LoyaltyProgram.from_doc(doc, release)
         except (KeyError, ValueError, ValidationError) as exc:
             log.error("Loyalty Program %s cannot be read: %s", doc.get("name"), exc)
             continue

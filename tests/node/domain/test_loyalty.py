@@ -147,3 +147,22 @@ def test_a_return_leaves_the_points_of_what_was_kept(earned_on: Decimal,
     if returned:
         _, fewer = points_left(earned_on, returned[:-1], factor)
         assert left <= fewer
+
+
+@given(tiers=st.lists(st.tuples(st.decimals(0, 5_000, places=0), st.decimals(1, 5, places=0)),
+                      min_size=1, max_size=4, unique_by=lambda t: t[0]),
+       spent=st.decimals(0, 10_000, places=2))
+def test_erpnext_16_earns_at_the_highest_tier_the_spent_reaches(
+        tiers: list[tuple[Decimal, Decimal]], spent: Decimal) -> None:
+    """16.12 entered a new member's first sale at its lowest tier where 15 enters the
+    highest (the store day's loyalty contract against the real 16: 12 points, Silver, where
+    the counter had counted 24, Gold, as 15 enters them)."""
+    rules = tuple(Tier(f"T{int(least)}", least, factor) for least, factor in tiers)
+    on_16 = LoyaltyProgram("P", "C", Decimal("0.1"), 30, rules, release=16).tier(spent)
+    reached = [t for t in rules if spent >= t.min_spent]
+    lowest = min(rules, key=lambda t: t.min_spent)
+    assert on_16 == (max(reached, key=lambda t: t.min_spent) if reached else lowest)
+    on_15 = LoyaltyProgram("P", "C", Decimal("0.1"), 30, rules).tier(spent)
+    highest = max(rules, key=lambda t: t.min_spent)
+    assert on_15 is not None
+    assert on_15.min_spent >= spent or on_15 == highest  # 15 walks down from the top
