@@ -25,10 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tillmesh.node.domain.totals import ERPNEXT_RELEASES, nearest_release
+
 POS_INVOICE = "POS Invoice"
 SALES_INVOICE = "Sales Invoice"
 INVOICE_TYPES = (POS_INVOICE, SALES_INVOICE)  # POS Settings' invoice_type (ERPNext 16)
-KNOWN_MAJORS = (15, 16)  # ERPNext releases whose answers were recorded and are copied
 INVOICE_TYPE_SINCE = 16  # the first ERPNext whose POS Settings have an invoice type
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
@@ -108,7 +109,7 @@ V16_SALES_INVOICE = Capabilities(
 def capabilities(release: Release) -> Capabilities:
     """What ``release`` takes. A release newer than 16 is taken as 16 (the nearest one
     recorded); ``unknown`` says so to whoever runs setup."""
-    if release.major <= 15:
+    if nearest_release(release.major) == ERPNEXT_RELEASES[0]:
         return V15
     return V16_SALES_INVOICE if release.invoice_type == SALES_INVOICE else V16_POS_INVOICE
 
@@ -116,12 +117,12 @@ def capabilities(release: Release) -> Capabilities:
 def unknown(release: Release) -> str | None:
     """What to tell IT of a release whose answers this counter has not been checked
     against, or None."""
-    if release.major in KNOWN_MAJORS:
+    if release.major in ERPNEXT_RELEASES:
         return None
-    nearest = min(KNOWN_MAJORS, key=lambda m: abs(m - release.major))
-    return (f"this counter was checked against ERPNext {' and '.join(map(str, KNOWN_MAJORS))}"
-            f" only; it sends what ERPNext {nearest} takes: try a store's day on a copy of"
-            " the site before trading on it")
+    return (f"this counter was checked against ERPNext"
+            f" {' and '.join(map(str, ERPNEXT_RELEASES))} only; it sends what ERPNext"
+            f" {nearest_release(release.major)} takes: try a store's day on a copy of the"
+            " site before trading on it")
 
 
 def sends(caps: Capabilities, *, per_shift: bool) -> str:

@@ -22,7 +22,13 @@ from tillmesh.node.domain.loyalty import LoyaltyProgram
 from tillmesh.node.domain.money import to_decimal
 from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
 from tillmesh.node.domain.pricing_rules import ItemDetails, PricingRule, StorePricing
-from tillmesh.node.domain.totals import RELEASES, TaxRow, TotalsSettings, check_settings
+from tillmesh.node.domain.totals import (
+    ERPNEXT_RELEASES,
+    TaxRow,
+    TotalsSettings,
+    check_settings,
+    nearest_release,
+)
 from tillmesh.node.errors import ConfigError, NotFoundError, TotalsError, ValidationError
 from tillmesh.node.projections import catalog
 from tillmesh.node.projections.cached import Cached
@@ -187,13 +193,14 @@ def priced_release(site: dict[str, Any]) -> int:
     """The recorded release the engine copies: its major, the nearest one it knows (a
     store not pulled yet, or a site older than 15, prices as 15; one newer than 16, as
     16, which setup names as not checked)."""
+    oldest = ERPNEXT_RELEASES[0]
     try:
-        major = int(str(site.get("erpnext") or RELEASES[0]).split(".")[0])
+        major = int(str(site.get("erpnext") or oldest).split(".")[0])
     except ValueError:
         log.error("ERPNext release %r cannot be read: priced as %s", site.get("erpnext"),
-                  RELEASES[0])
-        return RELEASES[0]
-    return min(max(major, RELEASES[0]), RELEASES[-1])
+                  oldest)
+        return oldest
+    return nearest_release(major)
 
 
 def generation() -> int:

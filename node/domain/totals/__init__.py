@@ -16,11 +16,11 @@ from tillmesh.node.domain.totals._calc import (
     with_payments,
 )
 from tillmesh.node.domain.totals._model import (
+    ERPNEXT_RELEASES,
     GRAND_TOTAL,
     NEGATIVE_GRAND_TOTAL,
     NEGATIVE_RATE,
     NET_TOTAL,
-    RELEASES,
     Cart,
     CartLine,
     ChargeType,
@@ -32,6 +32,7 @@ from tillmesh.node.domain.totals._model import (
     TaxTotals,
     TotalsSettings,
     amount_due,
+    nearest_release,
     recorded_due,
 )
 from tillmesh.node.domain.totals._rates import (
@@ -42,11 +43,11 @@ from tillmesh.node.domain.totals._rates import (
 )
 
 __all__ = [
+    "ERPNEXT_RELEASES",
     "GRAND_TOTAL",
     "NEGATIVE_GRAND_TOTAL",
     "NEGATIVE_RATE",
     "NET_TOTAL",
-    "RELEASES",
     "Cart",
     "CartLine",
     "ChargeType",
@@ -62,6 +63,7 @@ __all__ = [
     "amount_due",
     "check_settings",
     "compute_totals",
+    "nearest_release",
     "percentage_discount",
     "quantity_and_total",
     "recorded_due",

@@ -21,14 +21,15 @@ float (``0.5``, ``2.0``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Protocol
 
 from tillmesh.node.domain.money import flt
 from tillmesh.node.domain.totals._model import (
+    ERPNEXT_RELEASES,
     NEGATIVE_GRAND_TOTAL,
-    RELEASES,
     Cart,
     CartLine,
     ChargeType,
@@ -65,8 +66,8 @@ def check_settings(settings: TotalsSettings) -> None:
         if not 0 <= precision <= 9:
             raise TotalsError(f"settings.{name} must be between 0 and 9, not {precision}")
     number(settings.smallest_currency_fraction, "settings.smallest_currency_fraction")
-    if settings.release not in RELEASES:
-        raise TotalsError(f"settings.release must be one of {RELEASES}, not"
+    if settings.release not in ERPNEXT_RELEASES:
+        raise TotalsError(f"settings.release must be one of {ERPNEXT_RELEASES}, not"
                           f" {settings.release!r}")
     _separators(settings.number_format)
 
@@ -86,6 +87,7 @@ def _comma_and(items: Sequence[str], release: int) -> str:
     return f"{', '.join(quoted[:-1])}{',' if release >= 16 else ''} and {quoted[-1]}"
 
 
+@functools.cache  # read at every pricing: a store has one format
 def _separators(number_format: str) -> tuple[str, str]:
     """(thousands, decimal) separators of a Frappe number format: "#,###.##" (",", "."),
     "#.###,##" (".", ","), "# ###.##", "#'###.##", "#,###" (",", ""): a single mark

@@ -21,7 +21,14 @@ DISCOUNT_PERCENTAGE_PRECISION = 2
 GRAND_TOTAL = "Grand Total"
 NET_TOTAL = "Net Total"
 NEGATIVE_GRAND_TOTAL = "Incorrect value:Grand Total (Company Currency) must be >= 0.0"
-RELEASES = (15, 16)  # the ERPNext majors whose totals were recorded (shared/erpnext, tests/lab)
+# The ERPNext majors whose answers were recorded and are copied (shared/erpnext, tests/lab)
+ERPNEXT_RELEASES = (15, 16)
+
+
+def nearest_release(major: int) -> int:
+    """The recorded ERPNext release a site of ``major`` is taken for: older than 15 as 15,
+    newer than 16 as 16."""
+    return min(max(major, ERPNEXT_RELEASES[0]), ERPNEXT_RELEASES[-1])
 NEGATIVE_RATE = ("{item}: Pricing Rule {rules} takes its price below zero ({rate}). ERPNext "
                  "cannot consolidate a shift with a negative rate ('For item {item}, rate must "
                  "be a positive number'): the rule must be corrected in ERPNext")
@@ -120,7 +127,7 @@ class TotalsSettings:
     # ERPNext takes a POS Invoice row below zero (its consolidation then fails); a
     # counter never prices one. Only the ERPNext simulator says yes.
     allow_negative_rate: bool = False
-    # The ERPNext major release whose arithmetic and words are copied (RELEASES)
+    # The ERPNext major release whose arithmetic and words are copied (ERPNEXT_RELEASES)
     release: int = 15
     # How ERPNext 16 writes an amount into its discount refusal: the currency's symbol and
     # the site's number format (System Settings)

@@ -13,20 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.node.erpnext.sitekit import (
-    SIMULATED,
-    Site,
-    blank_counter,
-    close,
-    context,
-    delivery,
-    drain,
-    open_site,
-    pull_into,
-    pulled_counter,
-    sell,
-    sellable,
-)
+from tests.node.erpnext import sitekit as kit
 from tests.nodekit import Till
 from tillmesh.lab.erpnext_simulator import Simulator
 from tillmesh.node.erpnext import Check, ErpNextClient, setup
@@ -99,7 +86,7 @@ def test_a_release_never_recorded_is_named_as_such() -> None:
 @contextlib.contextmanager
 def simulated(kind: str, *, per_shift: bool = False) -> Iterator[tuple[Simulator, list[Check],
                                                                         bool]]:
-    with Simulator(seed="demo", job_delay=None, release=SIMULATED[kind]) as sim, \
+    with Simulator(seed="demo", job_delay=None, release=kit.SIMULATED[kind]) as sim, \
             ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
         checks: list[Check] = []
         ready = setup(client, "Demo POS", checks.append, per_shift=per_shift)
@@ -140,21 +127,21 @@ def test_a_closing_erpnext_keeps_without_its_invoices_is_not_submitted(
     site keeps the draft with no invoices. Submitted, it would end the shift there and
     consolidate nothing: it waits in the exceptions list instead, and goes right once the
     forwarder knows the release."""
-    with Simulator(seed="demo", job_delay=None, release=SIMULATED["simulator-16"]) as sim, \
+    with Simulator(seed="demo", job_delay=None, release=kit.SIMULATED["simulator-16"]) as sim, \
             ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
-        site = Site(sim.url, sim.api_key, sim.api_secret, "Demo POS", "Europe/Berlin", client,
+        site = kit.Site(sim.url, sim.api_key, sim.api_secret, "Demo POS", "Europe/Berlin", client,
                     [], sim)
-        counter = pulled_counter(site, tmp_path)
+        counter = kit.pulled_counter(site, tmp_path)
         ann, sup = Till(counter, "ann"), Till(counter, "sup")
         shift = ann("shift_open", opening={"Cash": "100.00"})["shift"]
-        sold = sell(ann, (sellable(counter, 1)[0], 1))["invoice"]
-        close(ann, shift)
+        sold = kit.sell(ann, (kit.sellable(counter, 1)[0], 1))["invoice"]
+        kit.close(ann, shift)
         taken_for_15 = Release(FRAPPE_15, ERPNEXT_15)
         monkeypatch.setattr(ErpNextClient, "release", lambda self: taken_for_15)
         fwd = site.forwarder(counter)
-        drain(fwd)
+        kit.drain(fwd)
 
-        refused = delivery(counter, CLOSING, shift)
+        refused = kit.delivery(counter, CLOSING, shift)
         assert refused.delivery is Delivery.FAILED
         assert "keeps 0 of the 1 invoices this closing lists in pos_transactions" in (
             refused.message or "")
@@ -164,8 +151,8 @@ def test_a_closing_erpnext_keeps_without_its_invoices_is_not_submitted(
         monkeypatch.undo()
         fwd.release = None  # learnt again at the next cycle, as after RELEASE_RECHECK_S
         sup("exception_retry", id=f"{CLOSING}/{shift}")
-        drain(fwd)
-        assert delivery(counter, CLOSING, shift).delivery is Delivery.ACKED
+        kit.drain(fwd)
+        assert kit.delivery(counter, CLOSING, shift).delivery is Delivery.ACKED
         assert [r["pos_invoice"] for r in site.get(CLOSING, shift)["pos_invoices"]] == [sold]
         assert site.get(INVOICE, sold)["status"] == "Consolidated"
         assert fwd.release == replace(taken_for_15, frappe=(16, 13, 0), erpnext=(16, 12, 0),
@@ -176,14 +163,14 @@ def test_a_closing_erpnext_keeps_without_its_invoices_is_not_submitted(
                                                 ("simulator-16-si", 16)])
 def test_the_pull_records_the_release_the_counters_price_as(kind: str, priced_as: int,
                                                             tmp_path: Path) -> None:
-    with open_site(kind) as site:
-        counter = blank_counter(site, tmp_path)
-        pull_into(site, counter)
-        assert context(counter).settings.release == priced_as
-        assert context(counter).settings.currency_symbol  # EUR's, for 16's refusals
+    with kit.open_site(kind) as site:
+        counter = kit.blank_counter(site, tmp_path)
+        kit.pull_into(site, counter)
+        assert kit.context(counter).settings.release == priced_as
+        assert kit.context(counter).settings.currency_symbol  # EUR's, for 16's refusals
         with counter.read() as s:
             first = list(all_docs(s, RELEASE))
-        pull_into(site, counter)  # the same release: nothing new recorded
+        kit.pull_into(site, counter)  # the same release: nothing new recorded
         with counter.read() as s:
             assert list(all_docs(s, RELEASE)) == first
     assert [d["erpnext"] for d in first] == ["15.71.1" if priced_as == 15 else "16.12.0"]
@@ -199,12 +186,12 @@ def test_a_counter_prices_as_the_nearest_release_it_knows(recorded: dict[str, st
 
 def test_a_number_format_it_cannot_read_leaves_the_till_selling(tmp_path: Path) -> None:
     """A site's odd number format only changes how 16's refusals write amounts."""
-    with open_site("simulator-16") as site:
-        counter = blank_counter(site, tmp_path)
-        pull_into(site, counter)
+    with kit.open_site("simulator-16") as site:
+        counter = kit.blank_counter(site, tmp_path)
+        kit.pull_into(site, counter)
         with counter.log.transaction() as tx:
             tx.append("master.upserted", upserted_body(RELEASE, {
                 "name": RELEASE, "modified": "2999-01-01 00:00:00.000000",
                 "erpnext": "16.12.0", "number_format": "0.00"}))
-        settings = context(counter).settings
+        settings = kit.context(counter).settings
     assert (settings.release, settings.number_format) == (16, "#,###.##")
