@@ -16,12 +16,15 @@ of machine are in ../shared/erpnext/NOTES.md (19 ms per barcode, 125 ms per invo
 year) and what the counter costs at its end, before and after archiving all but its last
 days (tests/bench/year.py): an hour and more, so never by default. ``--year-without PART``
 leaves a part of it out (at a year, ``join`` and ``rebuild`` of a store that never ran its
-nightly job replay every event and take most of an hour each).
+nightly job replay every event and take most of an hour each). A year takes longer than
+one sitting: ``--year-dir DIR --stop-after MINUTES`` keeps the stores and figures in DIR
+and stops at the end of a day or part after MINUTES; the same command goes on from there.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import random
@@ -210,6 +213,12 @@ def main() -> None:
                         help="leave this part out of the year benchmark (repeatable); "
                         "e.g. join and rebuild of a store that never ran its nightly "
                         "job, which replay every event of the history")
+    parser.add_argument("--year-dir", type=Path,
+                        help="keep the year's stores and figures here; run again with the "
+                        "same dir, the benchmark goes on where it stopped (--only year)")
+    parser.add_argument("--stop-after", type=float, default=math.inf, metavar="MINUTES",
+                        help="stop the year benchmark at the end of the day or part that "
+                        "ends after this many minutes (with --year-dir)")
     parser.add_argument("--quick", action="store_true",
                         help="a tenth of the replication, ERPNext and UI load")
     args = parser.parse_args()
@@ -245,8 +254,10 @@ def main() -> None:
     if "year" in parts:
         from tests.bench import year
 
-        rows += [Row.of(r) for r in year.run(args.days, keep_days=args.keep_days,
-                                                   without=frozenset(args.year_without))]
+        done = year.run(args.days, keep_days=args.keep_days,
+                        without=frozenset(args.year_without), home=args.year_dir,
+                        stop_after_s=60 * args.stop_after)
+        rows += [Row.of(r) for r in done or ()]  # None: stopped, to go on later
     print("\n" + render(
         f"Tillmesh counter benchmarks - {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}",

@@ -42,6 +42,9 @@ import functools
 import gc
 import itertools
 import json
+import math
+import os
+import pickle
 import random
 import re
 import shutil
@@ -103,6 +106,10 @@ from tillmesh.replication.signing import Signer
 from tillmesh.replication.stores import EventLogStore
 
 Row = tuple[str, str, str, str]
+# What ``Year.save`` keeps of the generator (with the clock, the counters' cashiers and
+# the store's version vector).
+KEPT = ("shape", "rng", "first_day", "tally", "day", "sold", "returned", "bin",
+        "consolidated", "carts", "_lines", "items", "weights", "keypairs")
 # The forwarder plans FORWARD_BATCH documents at a time; acking up to ACK_ROUND of what is
 # due at once gives the same acks in the same order, in fewer reads of the outbox.
 ACK_ROUND = 100 * FORWARD_BATCH
@@ -265,6 +272,8 @@ class Year:
         self.consolidated: list[str] = []  # closings acked so far
         self.carts: list[Template] = []
         self._lines: dict[str, Line] = {}
+        self.keypairs: dict[str, Keypair] = {}  # each counter's (C02's on are only here)
+        self.saved: dict[str, int] = {}  # the store's version vector at the last ``save``
         started = time.perf_counter()
         self.config, self.log, keypair = self._found()
         self.counters = {FORWARDER: self._counter(FORWARDER, keypair, CASHIER)}
@@ -313,6 +322,7 @@ class Year:
                          session_hours=24)
         node = OwnNumbers(config, self.log, METHODS, clock=self.clock, keypair=keypair)
         counter = Counter(node, keypair.signer, cashier)
+        self.keypairs[node_id] = keypair
         counter.node.owners = Owners(self, node_id)
         return counter
 
@@ -376,6 +386,43 @@ class Year:
             yield
         finally:
             log.origin, log.signer = before
+
+    # --- a history written over several runs -----------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """What the generator holds between days (the store holds the rest), so that a
+        later run goes on after the last whole day (``resume``): a year takes longer
+        than one sitting."""
+        state = {name: getattr(self, name) for name in KEPT}
+        state |= {"now": self.clock.now, "vector": self.log.vector(),
+                  "cashiers": {node: c.cashier for node, c in self.counters.items()}}
+        part = path.with_name(path.name + ".part")
+        part.write_bytes(pickle.dumps(state))
+        self.saved = state["vector"]
+        os.replace(part, path)  # a run killed while saving keeps the last whole state
+
+    @classmethod
+    def resume(cls, data_dir: Path, path: Path, shape: Shape) -> Year:
+        """The generator as ``save`` left it, on the store in ``data_dir``;
+        ``Year.saved``: the store's version vector then (it must not have gone on if
+        more days are to be written)."""
+        state = pickle.loads(path.read_bytes())
+        if state["shape"] != shape:
+            raise SystemExit(f"{path} was written for {state['shape']}, not {shape}")
+        year = cls.__new__(cls)
+        for name in KEPT:
+            setattr(year, name, state[name])
+        year.data_dir, year.saved = data_dir, state["vector"]
+        year.clock, year._today = SimClock(state["now"]), len(year.sold)
+        year.config = load(data_dir)
+        year.log = EventLog(open_engine(year.config.db_path,
+                                        read_key_file(year.config.key_path)),
+                            FORWARDER, clock=year.clock, signer=year.keypairs[FORWARDER].signer)
+        year.counters = {node: year._counter(node, year.keypairs[node], cashier)
+                         for node, cashier in state["cashiers"].items()}
+        with year.log.reading() as s:
+            year.context = year.counters[FORWARDER].node.context(s)
+        return year
 
     # --- a day of trading -------------------------------------------------------------------
 
@@ -751,6 +798,7 @@ NIGHTLY = " with the nightly checkpoint"  # the label of those measured after th
 BACKFILL_DEADLINE_S = 3 * 3600  # a joined counter fetching a year's history: hours at most
 POLL_S = 0.5  # how often the benchmark asks the joined counter whether its history is whole
 BIGGEST = 6  # tables listed after the archive
+BACKFILLED = "C11"  # the counter joined from the checkpoint that then fetches the history
 
 
 @dataclass(frozen=True)
@@ -770,6 +818,7 @@ class Run:
     (``probe``, taken right after writing them)."""
 
     nodes: Nodes
+    home: Path  # where the run keeps its stores (``Kept``) and joined counters
     days: int
     fresh: Year
     year: Year
@@ -780,6 +829,10 @@ class Run:
     archived: Archived | None = None
     replayed: dict[str, int] = field(default_factory=dict)  # by ``rebuild``, per label
     joined: dict[str, Path] = field(default_factory=dict)  # by ``join``: counter -> data dir
+    done: dict[str, list[Row]] = field(default_factory=dict)  # each part's rows, by name
+
+
+RUN_KEPT = ("steps", "latency", "archived", "replayed", "joined", "done")  # ``Kept.keep``
 
 
 Part = Callable[[Run], list[Row]]
@@ -787,28 +840,93 @@ Part = Callable[[Run], list[Row]]
 
 def run(days: int, shape: Shape = STORE, parts: list[Part] | None = None,
         api_sales: int = API_SALES, keep_days: int = KEEP_DAYS,
-        without: frozenset[str] = frozenset()) -> list[Row]:
+        without: frozenset[str] = frozenset(), home: Path | None = None,
+        stop_after_s: float = math.inf) -> list[Row] | None:
     """Write the stores, then every part of the table (``PARTS``) but those named in
     ``without`` in turn, printing each part's rows as it ends: a year's run takes hours,
-    and what it measured is kept in its log even if a later part fails."""
+    and what it measured is kept in its log even if a later part fails.
+
+    With ``home`` (``--year-dir``) the stores and what the parts measured stay there, and
+    a run stops once ``stop_after_s`` have passed, at the end of a day or of a part: run
+    again with the same ``home``, it goes on from there (the rows of the parts done are
+    printed again). None when it stopped before the end."""
+    deadline = time.monotonic() + stop_after_s
     with Nodes() as nodes:
-        fresh = Year(nodes.tmp() / "d", shape, days=0)
-        year = Year(nodes.tmp() / "d", shape, days=days)
-        year.trade(days, _progress)
-        r = Run(nodes, days, fresh, year, api_sales, keep_days)
-        for label, y in (("fresh", fresh), ("year", year)):
-            r.steps[label] = probe(y)
+        kept = Kept(home or nodes.tmp())
+        fresh, year = kept.year("fresh", shape, 0), kept.year("year", shape, days)
+        if year.day < days and year.log.vector() != year.saved:
+            raise SystemExit(f"{year.data_dir} went on after day {year.day} (a run stopped"
+                             " mid-day): write the history again in a new --year-dir")
+        while year.day < days:
+            if time.monotonic() + 2 * year.tally.seconds / max(year.day, 1) > deadline:
+                print(f"  stopped after day {year.day} of {days}: run again with the same"
+                      f" --year-dir {kept.home} to go on", flush=True)
+                return None
+            year.trade(1, _progress)
+            kept.save(year)
+        r = kept.run(nodes, days, fresh, year, api_sales, keep_days)
+        if not r.steps:
+            for label, y in (("fresh", fresh), ("year", year)):
+                r.steps[label] = probe(y)
+                kept.save(y)
+            kept.keep(r)
+        for y in (fresh, year):
             y.log.engine.dispose()  # stopped: a real counter runs on it next
         rows: list[Row] = []
         for part in parts or PARTS:
             if part.__name__ in without:
                 continue
-            start = time.perf_counter()
-            done = part(r)
-            print(f"  [{part.__name__}, {time.perf_counter() - start:.0f} s]"
-                  + "".join(f"\n    {' | '.join(row)}" for row in done), flush=True)
+            done = r.done.get(part.__name__)
+            if done is None:
+                if time.monotonic() > deadline:
+                    print(f"  stopped before {part.__name__}: run again with the same"
+                          f" --year-dir {kept.home} to go on", flush=True)
+                    return None
+                start = time.perf_counter()
+                done = r.done[part.__name__] = part(r)
+                kept.keep(r)
+                print(f"  [{part.__name__}, {time.perf_counter() - start:.0f} s]"
+                      + "".join(f"\n    {' | '.join(row)}" for row in done), flush=True)
             rows += done
         return rows
+
+
+class Kept:
+    """Where a run keeps its two stores (``fresh/d``, ``year/d``), each generator's state
+    (``Year.save``) and what the parts measured (``run.state``): a temporary directory,
+    or one a later run goes on in."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+
+    def year(self, label: str, shape: Shape, days: int) -> Year:
+        """The store ``label``, made for ``days`` of history, or as a run left it."""
+        state, data_dir = self.home / f"{label}.state", self.home / label / "d"
+        if state.exists():
+            return Year.resume(data_dir, state, shape)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)  # a making that did not finish
+        data_dir.parent.mkdir()
+        year = Year(data_dir, shape, days=days)
+        self.save(year)
+        return year
+
+    def save(self, year: Year) -> None:
+        year.save(self.home / f"{year.data_dir.parent.name}.state")
+
+    def run(self, nodes: Nodes, days: int, fresh: Year, year: Year, api_sales: int,
+            keep_days: int) -> Run:
+        r = Run(nodes, self.home, days, fresh, year, api_sales, keep_days)
+        saved = self.home / "run.state"
+        if saved.exists():
+            for name, value in pickle.loads(saved.read_bytes()).items():
+                setattr(r, name, value)
+        return r
+
+    def keep(self, r: Run) -> None:
+        part = self.home / "run.state.part"
+        part.write_bytes(pickle.dumps({name: getattr(r, name) for name in RUN_KEPT}))
+        os.replace(part, self.home / "run.state")
 
 
 def _progress(year: Year) -> None:
@@ -941,7 +1059,9 @@ def join(r: Run, node: str = "C09", after: str = "") -> list[Row]:
         with proc.client(timeout=60) as c:
             c.login(ADMIN, PINS[ADMIN])
             code = c.call("invite_create")["code"]
-        joined = r.nodes.tmp() / "d"
+        joined = r.home / "joined" / node / "d"
+        shutil.rmtree(joined.parent, ignore_errors=True)  # a join that did not finish
+        joined.parent.mkdir(parents=True)
         start = time.perf_counter()
         result = tillmesh(joined, "join", "--node", node, "--listen",
                           f"tcp://127.0.0.1:{free_port()}", "--join-listen",
@@ -951,10 +1071,13 @@ def join(r: Run, node: str = "C09", after: str = "") -> list[Row]:
     finally:
         proc.stop()
     assert result.returncode == 0, result.stderr
-    r.joined[node] = joined
-    copied = live_events(joined)
+    copied, size_ = live_events(joined), store_size(joined)
+    if node == BACKFILLED:
+        r.joined[node] = joined
+    else:  # a year's copy is as big as the store: the disk holds few of them
+        shutil.rmtree(joined.parent)
     return [(f"join a new counter{after} (tillmesh join, snapshot)",
-             f"{store_size(joined) / 2**30:.2f} GiB store", f"{seconds:.1f} s",
+             f"{size_ / 2**30:.2f} GiB store", f"{seconds:.1f} s",
              f"{copied:,} of {events:,} live events" + (" and the checkpoint" if after
                                                         else f", {events / seconds:,.0f}/s"))]
 
@@ -1070,7 +1193,7 @@ def join_from_checkpoint(r: Run) -> list[Row]:
     """As a counter invites by default: the snapshot carries the checkpoint and only the
     events after it, not the live events the checkpoint holds."""
     _configure(r.year.data_dir, join_from_checkpoint=True)
-    return join(r, "C11", f"{AFTER}, from the checkpoint")
+    return join(r, BACKFILLED, f"{AFTER}, from the checkpoint")
 
 
 def _said(data_dir: Path) -> dict[str, Any]:
@@ -1086,7 +1209,7 @@ def history_backfill(r: Run) -> list[Row]:
     """The counter that joined from the checkpoint (C11) runs beside C01 and fetches the
     events before the checkpoint from it (history backfill) until its status shows no
     ``history_from``; then ``tillmesh archive verify`` on it checks them from event 1."""
-    joined = r.joined["C11"]
+    joined = r.joined[BACKFILLED]
     waiting = _said(joined)["history_from"]  # what IT reads with `tillmesh status`
     assert waiting, "the counter joined from the checkpoint should lack the history before it"
     port = free_port()  # C01 listens where C11 dials it (no mDNS here)
