@@ -292,8 +292,10 @@ def crossings(session: Session) -> list[tuple[str, str, str]]:
     for (closing,) in sql.run(f"SELECT name FROM outbox WHERE settled = 0 AND doctype = "
                               f"'{CLOSING}'"):
         out += [(str(a), str(b), str(c)) for a, b, c in sql.run(
-            "SELECT ro.shift, s.return_against, so.shift FROM sales s"
-            f" JOIN outbox ro ON ro.doctype = '{INVOICE}' AND ro.name = s.invoice"
+            # Named: with no statistics SQLite started from every invoice in the outbox
+            # (a year's store: seconds per closing, in every cycle until it is in).
+            "SELECT ro.shift, s.return_against, so.shift FROM sales s INDEXED BY"
+            f" ix_sales_returns JOIN outbox ro ON ro.doctype = '{INVOICE}' AND ro.name = s.invoice"
             f" JOIN outbox so ON so.doctype = '{INVOICE}' AND so.name = s.return_against"
             " WHERE s.shift = ? AND s.return_against IS NOT NULL AND ro.shift = ?"
             " AND ro.shift != so.shift", (shift_of(str(closing)), closing))]

@@ -686,6 +686,7 @@ class Year:
 
 HOT_PATHS = ("forwarder cycle, nothing due", "scan", "search_items", "cart_new",
              "cart_scan", "cart_get", "sale_submit", "replication batch",
+             "forwarder plan, two shifts closed",
              # what the till's screens ask again and again
              "status", "shift_list", "invoice_list")
 PROBE_EVENTS = 20  # events of another counter in the replication batch probed
@@ -696,7 +697,7 @@ def probe(year: Year) -> dict[str, collections.Counter[str]]:
     same inputs at any point of the history: C02's cashier sells three best sellers
     (scanned, searched, paid) and looks at the screens that poll, C01 receives a batch of
     C03's sales and runs a forwarder cycle with nothing due. The probe's own shifts are
-    closed and forwarded after."""
+    closed and planned (what the forwarder's every cycle plans then), then forwarded."""
     steps, first = Steps(year.log), year.counters[FORWARDER]
     seller, sender = year.counters["C02"], year.counters["C03"]
     picks = [i for i in year.items if i[1] == "Nos" and i[2]][:3]
@@ -741,6 +742,8 @@ def probe(year: Year) -> dict[str, collections.Counter[str]]:
         assert measure("replication batch", lambda: store.receive(events)) == len(events)
     for c in (seller, sender):
         year.close_shift(c)
+    with year.log.reading() as s:  # what each cycle plans until their closings are in
+        measure("forwarder plan, two shifts closed", outbox.due, s, FORWARD_BATCH)
     year.forward()
     return out
 
