@@ -92,6 +92,8 @@ class Outcome:
     documents: tuple[str, ...] = ()  # per shift: the Sales Invoices that carry the shift
     along: tuple[tuple[Key, str], ...] = ()  # per shift: what they carry -> where it went
     coupon_refused: str | None = None  # a sale delivered without its coupon: ERPNext's words
+    listed: tuple[str, ...] = ()  # a closing: the invoices ERPNext's copy lists
+    opening: str | None = None  # a closing: the opening entry it closed
 
 
 def insert(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -> Outcome:
@@ -249,7 +251,8 @@ def close(client: ErpNextClient, doc: Doc, *, retrying: bool, retried: set[str],
         # A supervisor's second closing of the shift may have come in since the draft was
         # posted: ERPNext's copy says which one it holds.
         return Outcome(acked=name, origin_event=str(current.get(ORIGIN_FIELD)
-                                                    or doc.get(ORIGIN_FIELD) or "") or None)
+                                                    or doc.get(ORIGIN_FIELD) or "") or None,
+                       listed=tuple(_listed(current, caps)))
     if status == FAILED:
         retried.discard(name)  # failed again: back to the supervisor
         raise Refused(plain_text(str(current.get("error_message") or "consolidation failed")),

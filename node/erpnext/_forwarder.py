@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ from tillmesh.node.erpnext import _documents as documents
 from tillmesh.node.erpnext import _per_shift as whole_shift
 from tillmesh.node.erpnext._delivery import SUBMITTED, TRANSIENT, Outcome, Refused
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
+from tillmesh.node.erpnext._sessions import Sessions, gone
 from tillmesh.node.erpnext._settings import ErpNextSettings
 from tillmesh.node.erpnext._setup import SHIFT_FIELD
 from tillmesh.node.erpnext._site_release import Capabilities, Release, capabilities
@@ -57,7 +59,7 @@ from tillmesh.node.erpnext.const import (
     RELEASE_RECHECK_S,
 )
 from tillmesh.node.errors import ErpNextError, TillmeshError, ValidationError
-from tillmesh.node.projections import deliveries, ledger, outbox, refunds
+from tillmesh.node.projections import awaiting_closing, deliveries, ledger, outbox, refunds
 from tillmesh.node.projections.coupon_uses import unlinked_note
 from tillmesh.node.projections.deliveries import Delivery, State
 from tillmesh.node.projections.ledger import shift_of
@@ -87,6 +89,7 @@ class Forwarder:
         self._release_at = -RELEASE_RECHECK_S
         self._recheck: dict[tuple[str, str], float] = {}  # closing -> monotonic time
         self._retried: set[str] = set()  # closings re-queued, their outcome not yet seen
+        self._sessions = Sessions()  # ERPNext 16's one open opening entry (per sale)
         self.reachable: bool | None = None  # None until the first call
         self.last_delivery: str | None = None  # ISO time of the last ack by this counter
         self.last_error: str | None = None
@@ -181,12 +184,23 @@ class Forwarder:
         try:
             queue, states, context = self._plan(seen)
             if queue:
+                planned = self._by_session()
                 caps = await asyncio.to_thread(self._capabilities)
+                if self._by_session() != planned:  # the site's release was not known yet
+                    seen.clear()
+                    queue, states, context = self._plan(seen)
             while queue or running:
                 while queue and len(running) < FORWARD_IN_FLIGHT and away is None:
+                    if self._alone(queue[0]) and running:
+                        break  # a closing lists what the requests running deliver: after them
                     item = queue.pop(0)
+                    if self._alone(item):  # ... recorded first, and nothing sent beside it
+                        counted += await self._commit(results)
+                        results = []
                     running[asyncio.create_task(self._deliver(
                         item, states, context.company, list(context.modes), caps))] = item
+                    if self._alone(item):
+                        break
                 if not running:
                     break
                 finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -211,12 +225,25 @@ class Forwarder:
             raise away
         return counted
 
+    def _by_session(self) -> bool:
+        """Whether sales go under the one opening entry the forwarder keeps open for the
+        store (``_sessions``): per sale, to a site that holds one per POS Profile."""
+        return (self.release is not None and not self.settings.per_shift
+                and capabilities(self.release).one_open_shift)
+
+    def _alone(self, item: Due) -> bool:
+        """A closing that lists every invoice delivered under the open opening entry
+        (``by_session``) is formed once those sent before it are recorded, and nothing is
+        sent beside it, so none is left out of it unlisted."""
+        return item.doctype == CLOSING and self._by_session()
+
     def _plan(self, seen: set[Key]) -> tuple[list[Due], Mapping[Key, State], PosContext]:
         """What is due and not yet planned in this cycle (nor a consolidation that is
         looked at again later); adds it to ``seen``."""
         with self.node.read() as s:
             due, states = outbox.due(s, FORWARD_BATCH + len(seen),
-                                     per_shift=self.settings.per_shift)
+                                     per_shift=self.settings.per_shift,
+                                     sessions=self._by_session())
             context = self.node.context(s)
         now = time.monotonic()
         due = [d for d in due if (d.doctype, d.name) not in seen
@@ -246,7 +273,8 @@ class Forwarder:
         try:
             try:
                 with self.node.read() as s:  # the store is read on the loop, not in a thread
-                    source = _source(s, item, states, per_shift=self.settings.per_shift)
+                    source = _source(s, item, states, per_shift=self.settings.per_shift,
+                                     sessions=self._by_session())
             except Exception as exc:
                 raise _unformable(item, exc) from exc
             outcome = await asyncio.to_thread(
@@ -271,6 +299,17 @@ class Forwarder:
         self._recheck.pop(key, None)
         carried = {"carried": [b["invoice"] for b in source["carried"]]} \
             if source.get("carried") else {}
+        session: dict[str, Any] = {}
+        along = [(shift_key, {"erpnext_name": name, "per_shift": True})
+                 for shift_key, name in outcome.along]
+        if self._by_session() and item.doctype == INVOICE:
+            session = {"entry": item.shift}  # the closing that is its own
+        elif self._by_session() and item.doctype == CLOSING:
+            # What ERPNext's copy lists besides the shift's own (``awaiting_closing``);
+            # the shift's opening entry was never sent: it went under the store's one.
+            own = {str(i) for i in source["closed"].get("invoices", [])}
+            carried = {"carried": [i for i in outcome.listed if i not in own]}
+            along = [((OPENING, item.name), {"erpnext_name": outcome.opening})]
         event = {"event": outcome.origin_event} if outcome.origin_event else {}
         shift = {"documents": list(outcome.documents), "per_shift": True} \
             if item.per_shift else {}
@@ -278,9 +317,8 @@ class Forwarder:
             str(source["body"].get("coupon_code")), outcome.coupon_refused)} \
             if outcome.coupon_refused else {}
         return [(deliveries.ACKED, key, {"erpnext_name": outcome.acked, **carried, **event,
-                                         **shift, **coupon}),
-                *((deliveries.ACKED, along, {"erpnext_name": name, "per_shift": True})
-                  for along, name in outcome.along)]
+                                         **shift, **coupon, **session}),
+                *((deliveries.ACKED, key_, fields) for key_, fields in along)]
 
     def _record(self, results: list[tuple[str, Key, dict[str, Any]]]) -> None:
         """One transaction for a slice of a cycle's results (``RECORD_SLICE``, so the loop
@@ -314,21 +352,38 @@ class Forwarder:
             delivery.check_settled_elsewhere(client, item.doctype, resolved)
             return delivery.insert_shift(client, shift_docs, opening=(OPENING, item.name),
                                          look_first=retrying)
+        by_session = self._by_session()
+        # A closing closes the store's one open opening entry, whichever it is now.
+        opening = self._sessions.current(client, site, modes, self.node.clock()) \
+            if by_session and item.doctype == CLOSING else None
         try:
-            doc = _form(item, source, site, modes)
+            doc = _form(item, source, site, modes, opening=opening)
         except Exception as exc:
             raise _unformable(item, exc) from exc
         delivery.check_settled_elsewhere(client, item.doctype, resolved)
         if item.doctype == CLOSING:
-            return delivery.close(client, doc, retrying=retrying, retried=self._retried,
-                                  caps=caps)
+            outcome = delivery.close(client, doc, retrying=retrying, retried=self._retried,
+                                     caps=caps)
+            if by_session:
+                self._sessions.forget()  # closed, or closing: the next sale looks again
+            return replace(outcome, opening=opening)
         if item.doctype == INVOICE:
             coupon = doc.get("coupon_code")
             # setdefault, not a defaultdict: one lock per coupon even when two threads ask
             lock = self._coupons.setdefault(str(coupon), threading.Lock()) if coupon \
                 else contextlib.nullcontext()
             with lock:
-                return delivery.insert_sale(client, doc, look_first=retrying)
+                if not by_session:
+                    return delivery.insert_sale(client, doc, look_first=retrying)
+                self._sessions.current(client, site, modes, self.node.clock())
+                try:
+                    return delivery.insert_sale(client, doc, look_first=retrying)
+                except Refused as refused:
+                    if not gone(refused):
+                        raise
+                    self._sessions.forget()  # midnight, or closed meanwhile: another one
+                    self._sessions.current(client, site, modes, self.node.clock())
+                    return delivery.insert_sale(client, doc, look_first=True)
         return delivery.insert(client, item.doctype, doc, look_first=retrying)
 
     # --- ERPNext session -------------------------------------------------------------
@@ -409,9 +464,10 @@ def _original(session: Any, body: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _source(session: Any, item: Due, states: Mapping[Key, State], *,
-            per_shift: bool = False) -> dict[str, Any]:
+            per_shift: bool = False, sessions: bool = False) -> dict[str, Any]:
     """The records ``item`` is formed from, read from the store (forming is pure);
-    ``per_shift``: the store's delivery (``item.per_shift`` when its shift goes so)."""
+    ``per_shift``: the store's delivery (``item.per_shift`` when its shift goes so);
+    ``sessions``: a closing lists every invoice delivered since the last one."""
     body = _body(session, item.origin, item.seq)
     if item.doctype == CUSTOMER:
         return {"body": body}
@@ -425,7 +481,8 @@ def _source(session: Any, item: Due, states: Mapping[Key, State], *,
         listed = [(INVOICE, str(i)) for i in body.get("invoices", [])]
         resolved |= {name for (_, name), state in deliveries.states(session, listed).items()
                      if state.delivery is Delivery.RESOLVED}
-    records = _shift_records(session, item, body, resolved, per_shift=per_shift)
+    records = _shift_records(session, item, body, resolved, per_shift=per_shift,
+                             sessions=sessions)
     if item.per_shift:
         returns = [b["invoice"] for b in records["listed"] if b.get("is_return")]
         records["over_returned"] = "; ".join(
@@ -433,8 +490,10 @@ def _source(session: Any, item: Due, states: Mapping[Key, State], *,
     return records
 
 
-def _form(item: Due, source: dict[str, Any], site: documents.Site, modes: list[str]) -> Doc:
-    """The document to send for ``item`` (pure: ``_documents`` does the mapping)."""
+def _form(item: Due, source: dict[str, Any], site: documents.Site, modes: list[str], *,
+          opening: str | None = None) -> Doc:
+    """The document to send for ``item`` (pure: ``_documents`` does the mapping); a
+    closing closes ``opening`` (the store's one, ``by_session``), or its shift's own."""
     origin_event = f"{item.origin}:{item.seq}"
     if item.doctype == CUSTOMER:
         return documents.customer(source["body"], origin_event=origin_event)
@@ -449,7 +508,7 @@ def _form(item: Due, source: dict[str, Any], site: documents.Site, modes: list[s
                                        origin_event=origin_event, name=item.name, modes=modes)
     return documents.closing_entry(
         source["opened"], source["closed"], [documents.transaction(b) for b in source["listed"]],
-        site=site, origin_event=origin_event, opening_name=item.name, name=item.name,
+        site=site, origin_event=origin_event, opening_name=opening or item.name, name=item.name,
         left_out=source["left_out"], carried=source["carried"])
 
 
@@ -477,7 +536,8 @@ def _body(session: Any, origin: str, seq: int) -> dict[str, Any]:
 
 
 def _shift_records(session: Any, item: Due, body: dict[str, Any],
-                   resolved: set[str], *, per_shift: bool = False) -> dict[str, Any]:
+                   resolved: set[str], *, per_shift: bool = False,
+                   sessions: bool = False) -> dict[str, Any]:
     """What an opening or closing entry is made of: the shift's opening, and for a
     closing its ``shift.closed`` (or ``shift.late_reconciled``: ``body``), the sales it
     lists and those it leaves out (``resolved``: settled outside Tillmesh).
@@ -508,8 +568,16 @@ def _shift_records(session: Any, item: Due, body: dict[str, Any],
             "listed": [_body(session, *c) for i, c in sales if c and i not in elsewhere],
             "left_out": [_body(session, *c) for i, c in sales if c and i in elsewhere],
             "carried": [] if item.per_shift else [
-                _body(session, *c) for sale in _to_carry(session, entry, per_shift)
+                _body(session, *c) for sale in (
+                    _awaiting_others(session, entry) if sessions
+                    else _to_carry(session, entry, per_shift))
                 if (c := outbox.source(session, INVOICE, sale))]}
+
+
+def _awaiting_others(session: Any, entry: str) -> list[str]:
+    """The other shifts' invoices delivered under the store's one opening entry that no
+    closing has listed yet: ``entry``'s closing lists them (``by_session``)."""
+    return [invoice for invoice, own in awaiting_closing.awaiting(session) if own != entry]
 
 
 def _to_carry(session: Any, closing: str, per_shift: bool) -> list[str]:

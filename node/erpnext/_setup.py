@@ -205,10 +205,9 @@ def _api(client: ErpNextClient) -> Check:
 
 def _release_checks(client: ErpNextClient, *, per_shift: bool) -> Iterator[Check]:
     """Which ERPNext the site runs, in one line each: what this store's counters will
-    send it, and what it must allow (``_site_release``). Per-sale delivery to ERPNext 16 is
-    missing: its one open POS Opening Entry per POS Profile and per user, and its
-    openings that go stale at midnight, do not fit a store whose counters keep their own
-    shifts yet (``NOTES-v16.md``); per-shift delivery books no opening entry at all."""
+    send it, and what it must allow (``_site_release``). Per-sale delivery to ERPNext 16
+    in Sales Invoice mode is missing (its POS sales are Sales Invoices, stock checked as
+    each arrives); per-shift delivery books no opening entry at all."""
     try:
         release = client.release()
     except (ErpNextAuthError, ErpNextNotFound) as exc:
@@ -218,12 +217,12 @@ def _release_checks(client: ErpNextClient, *, per_shift: bool) -> Iterator[Check
     caps = capabilities(release)
     yield Check("ERPNext release", True, f"{release}" + (
         f" ({note})" if (note := unknown(release)) else ""))
-    if caps.one_open_shift and not per_shift:
-        yield Check("per-sale delivery", False, f"not yet to ERPNext {release.major}: it"
-                    " holds one open POS Opening Entry per POS Profile and per user, and"
-                    " refuses a sale once its opening entry is from an earlier day, which a"
-                    " store's counters with their own shifts do not fit yet: deliver per shift"
-                    " (`tillmesh erpnext setup --delivery per-shift` on every counter)")
+    if not (caps.per_sale or per_shift):
+        yield Check("per-sale delivery", False, f"not yet to ERPNext {release.major} in"
+                    f" {release.invoice_type} mode: its POS sales are Sales Invoices whose"
+                    " stock is booked as each arrives, which Tillmesh sends only per shift"
+                    " so far: deliver per shift (`tillmesh erpnext setup --delivery"
+                    " per-shift` on every counter), or switch POS Settings to POS Invoice")
         return
     yield Check("the counters send", True, sends(caps, per_shift=per_shift))
     yield Check("the site must allow", True, must_allow(caps, per_shift=per_shift))

@@ -89,20 +89,21 @@ class Capabilities:
     # to have started on the server's today
     one_open_shift: bool
     consolidates: bool  # a closing merges its invoices into Sales Invoices
+    per_sale: bool  # Tillmesh delivers each sale (else only per shift: ``_setup``)
     stock_checked_at_submit: bool  # an oversold sale is refused when it is booked
     batches_need_enabling: bool  # batch and serial numbers only with Stock Settings' leave
 
 
 V15 = Capabilities(sale_doctype=POS_INVOICE, closing_rows="pos_transactions",
                    closing_link="pos_invoice", one_open_shift=False, consolidates=True,
-                   stock_checked_at_submit=False, batches_need_enabling=False)
+                   per_sale=True, stock_checked_at_submit=False, batches_need_enabling=False)
 V16_POS_INVOICE = Capabilities(
     sale_doctype=POS_INVOICE, closing_rows="pos_invoices", closing_link="pos_invoice",
-    one_open_shift=True, consolidates=True, stock_checked_at_submit=False,
+    one_open_shift=True, consolidates=True, per_sale=True, stock_checked_at_submit=False,
     batches_need_enabling=True)
 V16_SALES_INVOICE = Capabilities(
     sale_doctype=SALES_INVOICE, closing_rows="sales_invoices", closing_link="sales_invoice",
-    one_open_shift=True, consolidates=False, stock_checked_at_submit=True,
+    one_open_shift=True, consolidates=False, per_sale=False, stock_checked_at_submit=True,
     batches_need_enabling=True)
 
 
@@ -130,11 +131,17 @@ def sends(caps: Capabilities, *, per_shift: bool) -> str:
     if per_shift:
         return ("each closed shift as consolidated Sales Invoices (one per customer and"
                 " sort of sale), booked at once; no POS Opening or Closing Entry")
+    consolidated = ", which ERPNext consolidates into Sales Invoices" if caps.consolidates \
+        else ""
+    if caps.one_open_shift:
+        return (f"each sale and till return as a {caps.sale_doctype}, under the one POS"
+                " Opening Entry the forwarder keeps open for the store (opened on the"
+                " server's day, closed by each shift's close); each shift's close as a POS"
+                " Closing Entry with the shift's count, listing every invoice delivered"
+                f" since the last one in {caps.closing_rows}{consolidated}")
     return (f"each sale and till return as a {caps.sale_doctype}; each shift as a POS"
             " Opening Entry and a POS Closing Entry listing its invoices in"
-            f" {caps.closing_rows}"
-            + (", which ERPNext consolidates into Sales Invoices" if caps.consolidates
-               else ""))
+            f" {caps.closing_rows}{consolidated}")
 
 
 def must_allow(caps: Capabilities, *, per_shift: bool) -> str:

@@ -19,6 +19,8 @@
     tracking     items sold by batch or serial number, their batches and serial numbers
     outbox       what the store owes ERPNext, in delivery order
     deliveries   what reached ERPNext or was refused (the exceptions queue)
+    awaiting_closing  invoices ERPNext holds that no closing consolidated yet, where
+                 each closing lists all of them (ERPNext 16)
     audit        the audit trail of sensitive actions
 
 Every handler gives the same tables whatever order events of different origins arrive in.

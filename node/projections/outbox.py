@@ -332,10 +332,26 @@ def by_shift(pending: list[Due], opened: Mapping[Key, State]) -> list[Due]:
     return out
 
 
-def plan(session: Session, *, per_shift: bool = False) -> Consolidation:
+def by_session(pending: list[Due]) -> list[Due]:
+    """The plan of a store that delivers per sale to an ERPNext that holds one open POS
+    Opening Entry per POS Profile (16); pure. The forwarder keeps that one open for the
+    whole store (``erpnext._sessions``): a shift's opening entry is not sent (its closing
+    acks it), its sales need only their customer and what they return, and a closing
+    lists every invoice delivered since the last closing, so rule B holds without the
+    waits and carries of ``consolidation_order``."""
+    return [replace(item, after=tuple(k for k in item.after if k[0] != OPENING))
+            for item in pending if item.doctype != OPENING]
+
+
+def plan(session: Session, *, per_shift: bool = False, sessions: bool = False
+         ) -> Consolidation:
     """What is owed, in delivery order, with the waits and carries of rule B among the
-    closings delivered per sale (``consolidation_order``); ``per_shift`` as ``by_shift``."""
-    items, crossed = pending(session), crossings(session)
+    closings delivered per sale (``consolidation_order``); ``per_shift`` as ``by_shift``,
+    ``sessions`` (and not per shift) as ``by_session``."""
+    items = pending(session)
+    if sessions and not per_shift:
+        return Consolidation(by_session(items), {})
+    crossed = crossings(session)
     if per_shift:
         shifts = {(OPENING, item.shift) for item in items if item.shift}
         items = by_shift(items, deliveries.states(session, shifts))
@@ -355,11 +371,11 @@ def owed(session: Session) -> set[Key]:
     return {(d, n) for d, n in raw(session).run("SELECT doctype, name FROM outbox")}
 
 
-def due(session: Session, limit: int, *, per_shift: bool = False
+def due(session: Session, limit: int, *, per_shift: bool = False, sessions: bool = False
         ) -> tuple[list[Due], dict[Key, State]]:
-    """``next_due`` over what is still owed, reading the delivery state of those rows
-    and of what they need only; and those states (the forwarder's input)."""
-    items = plan(session, per_shift=per_shift).pending
+    """``next_due`` over what is still owed (``plan``), reading the delivery state of
+    those rows and of what they need only; and those states (the forwarder's input)."""
+    items = plan(session, per_shift=per_shift, sessions=sessions).pending
     keys = {(p.doctype, p.name) for p in items} | {k for p in items for k in p.after}
     states = deliveries.states(session, keys)
     customers = {k for k in keys if k[0] == CUSTOMER and source(session, *k) is not None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from tillmesh.node.membership import invite  # noqa: F401
 from tillmesh.node.projections import (  # noqa: F401  (tables and handlers register on import)
     audit,
+    awaiting_closing,
     catalog,
     counters,
     coupon_uses,

@@ -44,7 +44,7 @@ from tillmesh.node.erpnext import (
     setup,
 )
 from tillmesh.node.erpnext._forwarder import Forwarder, consolidated_shifts
-from tillmesh.node.erpnext._site_release import Release, capabilities
+from tillmesh.node.erpnext._site_release import V15, Capabilities, Release, capabilities
 from tillmesh.node.erpnext.const import PER_SALE, PER_SHIFT
 from tillmesh.node.errors import NotFoundError
 from tillmesh.node.projections import catalog, deliveries, stock
@@ -71,12 +71,28 @@ class Site:
 
     @property
     def takes_per_sale(self) -> bool:
-        """Whether Tillmesh delivers per sale to this release (not to ERPNext 16 yet:
-        ``_setup._release_checks``)."""
-        return self.release is None or not capabilities(self.release).one_open_shift
+        """Whether Tillmesh delivers per sale to this release (not to ERPNext 16 in Sales
+        Invoice mode yet: ``_setup._release_checks``)."""
+        return self.release is None or capabilities(self.release).per_sale
 
     def get(self, doctype: str, name: str) -> dict[str, Any]:
         return self.client.get_doc(doctype, name, missing_ok=True) or {}
+
+    @property
+    def caps(self) -> Capabilities:
+        return V15 if self.release is None else capabilities(self.release)
+
+    def opening_of(self, closing: str) -> dict[str, Any]:
+        """The POS Opening Entry a closing closed: its shift's own on ERPNext 15, the one
+        the forwarder keeps open for the store on 16 (``_sessions``)."""
+        return self.get("POS Opening Entry",
+                        str(self.get("POS Closing Entry", closing).get("pos_opening_entry")))
+
+    def listed(self, closing: str) -> list[str]:
+        """The invoices a closing lists, in the release's table."""
+        caps = self.caps
+        return [str(r[caps.closing_link]) for r in
+                self.get("POS Closing Entry", closing).get(caps.closing_rows) or []]
 
     def count(self, doctype: str, name: str) -> int:
         return len(self.client.get_list(doctype, filters=[["name", "=", name]], page_length=0))

@@ -111,14 +111,22 @@ def test_setup_says_which_release_and_what_the_counters_send() -> None:
         assert _said(checks, "negative stock").detail.startswith("not allowed")
 
 
-@pytest.mark.parametrize("kind", ["simulator-16", "simulator-16-si"])
-def test_setup_says_per_sale_delivery_to_erpnext_16_is_missing_and_what_to_do(
-        kind: str) -> None:
-    with simulated(kind) as (_, checks, ready):
+def test_setup_says_per_sale_delivery_to_erpnext_16_in_sales_invoice_mode_is_missing(
+        ) -> None:
+    with simulated("simulator-16-si") as (_, checks, ready):
         assert not ready
         missing = _said(checks, "per-sale delivery")
         assert not missing.ok
         assert "--delivery per-shift" in missing.detail and "ERPNext 16" in missing.detail
+        assert "POS Invoice" in missing.detail  # the other way: the site's own mode
+
+
+def test_setup_says_per_sale_to_erpnext_16_goes_under_one_opening_entry() -> None:
+    with simulated("simulator-16") as (_, checks, ready):
+        assert ready, [c.line() for c in checks]
+        sends = _said(checks, "the counters send").detail
+        assert "under the one POS Opening Entry the forwarder keeps open" in sends
+        assert "in pos_invoices, which ERPNext consolidates" in sends
 
 
 def test_a_closing_erpnext_keeps_without_its_invoices_is_not_submitted(

@@ -411,8 +411,9 @@ def a_stores_day(site: Site, tmp_path: Path, day: Promotions) -> None:
             moved[row["item_code"]] = moved.get(row["item_code"], D(0)) + D(
                 str(row["stock_qty"]))
     for counter_id, shift in shifts.items():
-        for doctype, want in ((OPENING, "Closed"), (CLOSING, "Submitted")):
-            status = site.get(doctype, shift).get("status")
+        for doctype, want, doc in ((OPENING, "Closed", site.opening_of(shift)),
+                                   (CLOSING, "Submitted", site.get(CLOSING, shift))):
+            status = doc.get("status")
             if status != want:
                 problems.append(f"{doctype} {shift} of {counter_id}: {status}, not {want}")
     short = site.get(CLOSING, shifts[c01.node_id])

@@ -1,0 +1,164 @@
+"""Per-sale delivery to ERPNext 16 (POS Invoice mode) under the one POS Opening Entry the
+forwarder keeps open for the store (``_sessions``, ``outbox.by_session``): through
+midnight, a forwarder's restart, and an opening entry someone else left open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.node.erpnext.test_forwarder import MILK, SOAP, demo_node, drain, forwarder
+from tests.nodekit import Till, make_node
+from tillmesh.lab.demo_data import POS_PROFILE
+from tillmesh.lab.erpnext_simulator import ERPNEXT_16, Simulator
+from tillmesh.node.erpnext import ErpNextClient, setup
+from tillmesh.node.projections import awaiting_closing, deliveries
+from tillmesh.node.projections.deliveries import ACKED, Delivery
+from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
+
+BERLIN = ZoneInfo("Europe/Berlin")
+POS_INVOICE_MODE = replace(ERPNEXT_16, invoice_type="POS Invoice")
+
+
+class SameClock:
+    """The site's clock is the counter's (site-local and naive, as ERPNext's)."""
+
+    def __init__(self, node) -> None:
+        self.node = node
+
+    def now(self) -> datetime:
+        return self.node.clock.now.astimezone(BERLIN).replace(tzinfo=None)
+
+
+def sell(node, item: str) -> str:
+    ann = Till(node, "ann")
+    node.clock.advance(minutes=1)
+    cart = ann("cart_new")["cart_id"]
+    ann("cart_add", cart_id=cart, item_code=item, qty="1")
+    due = ann("cart_get", cart_id=cart)["due"]
+    return str(ann("sale_submit", cart_id=cart, payments=[
+        {"mode_of_payment": "Cash", "amount": due}])["invoice"])
+
+
+@contextmanager
+def site16(node) -> Iterator[Simulator]:
+    with Simulator(seed="demo", job_delay=None, clock=SameClock(node),
+                   release=POS_INVOICE_MODE) as sim:
+        with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
+            assert setup(client, POS_PROFILE, lambda check: None)
+        yield sim
+
+
+def openings(sim: Simulator) -> dict[str, str]:
+    return {str(d["name"]): str(d["status"]) for d in sim.docs(OPENING)
+            if d.get("docstatus") == 1}
+
+
+def state(node, doctype: str, name: str) -> deliveries.State:
+    with node.read() as s:
+        found = deliveries.get(s, doctype, name)
+    assert found is not None, (doctype, name)
+    return found
+
+
+def test_a_day_that_runs_past_midnight_goes_under_an_opening_of_each_day(tmp_path):
+    node = demo_node(tmp_path / "c1")
+    node.clock.now = datetime(2026, 11, 26, 22, 40, tzinfo=UTC)  # 23:40 in the store
+    with site16(node) as sim:
+        ann = Till(node, "ann")
+        shift = ann("shift_open", opening={"Cash": "100.00"})["shift"]
+        before = sell(node, MILK)
+        fwd = forwarder(node, sim)
+        drain(fwd, sim)
+        [first] = openings(sim)
+        assert first.startswith("TM-20261126-") and sim.get(INVOICE, before)
+
+        node.clock.advance(minutes=30)  # 00:11: ERPNext refuses sales under yesterday's
+        after = sell(node, SOAP)
+        node.clock.advance(minutes=5)
+        Till(node, "ann")("shift_close", shift_id=shift, counted={"Cash": "103.00",
+                                                                  "Card": "0"})
+        drain(fwd, sim)
+
+        second = next(name for name in openings(sim) if name != first)
+        assert openings(sim) == {first: "Closed", second: "Closed"}
+        assert second.startswith("TM-20261127-")
+        ended = sim.get(CLOSING, f"{first}-END")  # closed with nothing: the sale waited
+        assert ended["docstatus"] == 1 and ended["pos_invoices"] == []
+        closing = sim.get(CLOSING, shift)
+        assert closing["pos_opening_entry"] == second and closing["status"] == "Submitted"
+        assert sorted(r["pos_invoice"] for r in closing["pos_invoices"]) == sorted([before,
+                                                                                   after])
+        assert {sim.get(INVOICE, i)["status"] for i in (before, after)} == {"Consolidated"}
+        assert state(node, OPENING, shift).erpnext_name == second
+        with node.read() as s:
+            assert awaiting_closing.awaiting(s) == []
+
+
+def test_a_forwarder_started_again_goes_on_under_the_opening_it_left_open(tmp_path):
+    node = demo_node(tmp_path / "c1")
+    with site16(node) as sim:
+        ann = Till(node, "ann")
+        shift = ann("shift_open", opening={"Cash": "100.00"})["shift"]
+        sales = [sell(node, MILK)]
+        drain(forwarder(node, sim), sim)
+        sales.append(sell(node, SOAP))
+        ann("shift_close", shift_id=shift, counted={"Cash": "105.00", "Card": "0"})
+        drain(forwarder(node, sim), sim)  # a new process: it knows no opening yet
+        [opening] = openings(sim)
+        assert sim.get(CLOSING, shift)["pos_opening_entry"] == opening
+        assert sorted(r["pos_invoice"] for r in sim.get(CLOSING, shift)["pos_invoices"]) \
+            == sorted(sales)
+
+
+def test_an_opening_entry_someone_else_left_open_is_named_in_the_exceptions(tmp_path):
+    node = demo_node(tmp_path / "c1")
+    with site16(node) as sim:
+        today = SameClock(node).now()
+        sim.put_doc(OPENING, {"name": "POS-OPE-0001", "docstatus": 1, "status": "Open",
+                              "pos_profile": POS_PROFILE, "user": "till@example.com",
+                              "period_start_date": today.isoformat(sep=" "),
+                              "company": "Demo Store GmbH", "balance_details": []})
+        Till(node, "ann")("shift_open", opening={"Cash": "100.00"})
+        sale = sell(node, MILK)
+        drain(forwarder(node, sim), sim)
+        refused = state(node, INVOICE, sale)
+        assert refused.delivery is Delivery.FAILED and refused.exc_type == "ProfileOpenElsewhere"
+        assert "POS-OPE-0001 of till@example.com" in (refused.message or "")
+        assert sim.get(INVOICE, sale) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.permutations(range(4)))
+def test_what_awaits_a_closing_is_the_same_whatever_order_the_acks_came_in(tmp_path_factory,
+                                                                          order):
+    """Two sales of shift A and one of B delivered, then A's closing listing all three:
+    nothing awaits a closing on any counter, whichever ack it held first."""
+    acks = [("C01", {"doctype": INVOICE, "name": "A-1", "entry": "A"}),
+            ("C01", {"doctype": INVOICE, "name": "A-2", "entry": "A"}),
+            ("C02", {"doctype": INVOICE, "name": "B-1", "entry": "B"}),
+            ("C02", {"doctype": CLOSING, "name": "A", "carried": ["B-1"]})]
+    node = make_node(tmp_path_factory.mktemp("acks"))
+    for k in order:
+        origin, body = acks[k]
+        with node.log.transaction() as tx:
+            tx.append(ACKED, {**body, "by": origin, "at": "2026-11-26T10:00:00+00:00",
+                              "erpnext_name": body["name"]})
+    with node.read() as s:
+        assert awaiting_closing.awaiting(s) == []
+
+
+def test_before_their_closing_the_sales_await_it_with_their_own_entry(tmp_path):
+    node = make_node(tmp_path)
+    with node.log.transaction() as tx:
+        for name, entry in (("A-1", "A"), ("B-1", "B")):
+            tx.append(ACKED, {"doctype": INVOICE, "name": name, "entry": entry, "by": "C01",
+                              "at": "2026-11-26T10:00:00+00:00", "erpnext_name": name})
+    with node.read() as s:
+        assert awaiting_closing.awaiting(s) == [("A-1", "A"), ("B-1", "B")]
