@@ -5,8 +5,13 @@ A Promotional coupon without a code gets one from its name (its letters, 8 at mo
 capitals); a Gift Card is for one customer and one use. A POS Invoice naming a coupon is
 refused, drafts too, before the coupon's validity starts, after it ends (by the site's
 date), or once its uses reach its maximum; submitting it counts a use, and is refused
-when the count would pass the maximum, which is every time for a coupon without one
-(``update_coupon_code_count`` compares ``used < maximum_use``).
+when the count would pass the maximum, which on 15 is every time for a coupon without one
+(``update_coupon_code_count`` compares ``used < maximum_use``; 16 counts such a coupon).
+
+ERPNext 16 also validates and counts the coupon of a Sales Invoice: a consolidated one
+takes the coupon of the last sale merged into it (``map_doc``), so a coupon used up by its
+POS Invoices fails the consolidation, and one that is not is counted once more (read in
+16.12's ``sales_invoice.py``; ``_merging``).
 """
 
 from __future__ import annotations
@@ -53,8 +58,8 @@ def check_coupon(txn: Txn, invoice: Doc) -> None:
 def count_use(txn: Txn, invoice: Doc) -> None:
     """``update_coupon_code_count(..., "used")`` on submit."""
     coupon = txn.edit("Coupon Code", str(invoice["coupon_code"]))
-    used = cint(coupon.get("used"))
-    if used >= cint(coupon.get("maximum_use")):
+    used, most = cint(coupon.get("used")), cint(coupon.get("maximum_use"))
+    if used >= most and (most or txn.registry.release.major < 16):
         raise ValidationError(f"{coupon.get('coupon_code')} Coupon used are {used}. Allowed "
                               "quantity is exhausted", erpnext=True)
     coupon["used"] = used + 1

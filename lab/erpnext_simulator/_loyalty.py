@@ -5,7 +5,8 @@ The invoice's program is always the customer's (``fetch_from``). Submitting a sa
 enrolled customer enters its points (``make_loyalty_point_entry``): the grand total less
 the redeemed worth in whole units, per the tier's collection factor, truncated; the tier
 from the highest minimum spent down, kept unless the spend with this sale is at most a
-lower tier's minimum; the points keep the program's expiry duration. A return against a
+lower tier's minimum (16: from the lowest up, the highest the spend reaches, read in
+16.12's ``loyalty_program.py``); the points keep the program's expiry duration. A return against a
 sale enters the sale's points again, less what was returned, and is refused when the
 sale's points were redeemed since. Points redeemed are refused beyond the customer's
 balance on the site's date or the sale's total (``validate_loyalty_points``), and taken
@@ -91,9 +92,11 @@ def _enter(txn: Txn, invoice: Doc, doctype: str, returned: float = 0.0) -> None:
                 if e.get("loyalty_program") == program.get("name")
                 and getdate(e.get("posting_date")) <= posted)
     tier: Doc = {}
+    upward = txn.registry.release.major >= 16  # 16: the highest tier the spent reaches
     for i, rule in enumerate(sorted(program.get("collection_rules") or (),
-                                    key=lambda r: flt(r.get("min_spent")), reverse=True)):
-        if i == 0 or spent + current <= flt(rule.get("min_spent")):
+                                    key=lambda r: flt(r.get("min_spent")), reverse=not upward)):
+        total, least = spent + current, flt(rule.get("min_spent"))
+        if i == 0 or (total >= least if upward else total <= least):
             tier = rule
         else:
             break

@@ -31,6 +31,7 @@ from tillmesh.lab.erpnext_simulator._consolidation import (
     split,
 )
 from tillmesh.lab.erpnext_simulator._const import BACKGROUND_CONSOLIDATION_FROM
+from tillmesh.lab.erpnext_simulator._coupons import check_coupon, count_use
 from tillmesh.lab.erpnext_simulator._documents import row_missing
 from tillmesh.lab.erpnext_simulator._errors import FrappeError, MandatoryError
 from tillmesh.lab.erpnext_simulator._meta import cint, flt
@@ -132,6 +133,10 @@ def _merge(txn: Txn, closing: Doc, batch: Batch) -> None:
         sales = merged_invoice(batch.sales, is_return=False, posting_date=last["posting_date"],
                                posting_time=last["posting_time"], **settings)
         check_rates(sales)
+        if txn.registry.release.major >= 16 and last.get("coupon_code"):
+            sales["coupon_code"] = last["coupon_code"]  # 16: validated and counted again
+            check_coupon(txn, sales)
+            count_use(txn, sales)
         sales_name = _book(txn, sales, txn.next_in_series(prefix), outgoing=True)
     credit_notes: dict[str, str] = {}  # return -> its credit note
     last_credit: str | None = None

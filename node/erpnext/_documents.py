@@ -161,17 +161,22 @@ def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
         **_custom("POS Invoice", {ORIGIN_FIELD: origin_event,
                                   CASHIER_FIELD: body.get("cashier")}),
     }
+    if doc.get("coupon_code") and not site.caps.coupon_on_pos_invoice:
+        return without_coupon(doc, "ERPNext 16 would count it again when it consolidates this"
+                              " invoice (Tillmesh counts the store's uses)", refused=False)
     return doc
 
 
-def without_coupon(doc: Doc, refusal: str) -> Doc:
+def without_coupon(doc: Doc, reason: str, *, refused: bool = True) -> Doc:
     """The sale as ERPNext takes it when it refuses the coupon the sale names (used up by
     counters cut off from each other, expired by ERPNext's date, no maximum use set): as
-    the counter priced it, the coupon named in the remarks instead (recorded: run-03/04/06)."""
+    the counter priced it, the coupon named in the remarks instead (recorded: run-03/04/06).
+    ``refused`` False: ERPNext is not asked, for ``reason``."""
     coupon = doc["coupon_code"]
     out = {k: v for k, v in doc.items() if k != "coupon_code"}
     out["remarks"] = (f"Coupon {coupon} was taken at the till; ERPNext refused to count it: "
-                      f"{refusal}")
+                      f"{reason}" if refused else
+                      f"Coupon {coupon} was taken at the till; not named here: {reason}")
     return out
 
 

@@ -353,9 +353,10 @@ class Forwarder:
             return delivery.insert_shift(client, shift_docs, opening=(OPENING, item.name),
                                          look_first=retrying)
         by_session = self._by_session()
-        # A closing closes the store's one open opening entry, whichever it is now.
-        opening = self._sessions.current(client, site, modes, self.node.clock()) \
-            if by_session and item.doctype == CLOSING else None
+        opening = None
+        if by_session and item.doctype == CLOSING:
+            # It closes the store's one open opening entry, whichever it is now.
+            opening = self._sessions.current(client, site, modes, self.node.clock())
         try:
             doc = _form(item, source, site, modes, opening=opening)
         except Exception as exc:

@@ -36,12 +36,15 @@ from tillmesh.node.store.raw import raw
 
 CUSTOMER, OPENING, INVOICE, CLOSING = ("Customer", "POS Opening Entry", "POS Invoice",
                                        "POS Closing Entry")
-# Not a document: a sale that redeems loyalty points waits for every earlier sale of the
-# customer still owed (ERPNext counts the points they earn only once it holds them, and
-# refused a redemption delivered beside them: "You don't have enough Loyalty Points"); and
-# the customer's later sales and returns wait for it (ERPNext takes the points from any
-# entry it holds by then: delivered first, a later sale's were taken, and its return was
-# refused, "the Loyalty Points earned has been redeemed").
+# Not a document: a member's sale waits for every earlier sale of the customer still owed,
+# and the customer's later sales and returns wait for it. ERPNext counts the points they
+# earn only once it holds them, and refused a redemption delivered beside them ("You don't
+# have enough Loyalty Points"); it takes redeemed points from any entry it holds by then
+# (delivered first, a later sale's were taken, and its return was refused, "the Loyalty
+# Points earned has been redeemed"); and the tier a sale earns at follows what the
+# customer spent in the sales ERPNext entered before it (16 takes the highest tier
+# reached: a sale delivered before an earlier one earned at Gold what the till counted
+# at Silver).
 EARLIER_SALES = "earlier sales of"
 Key = tuple[str, str]  # (doctype, name)
 
@@ -106,7 +109,7 @@ def _sale(session: Session, event: Event, body: dict[str, Any]) -> None:
     after: list[Key] = [(OPENING, shift), (CUSTOMER, str(body["customer"]))]
     if body.get("return_against"):
         after.append((INVOICE, str(body["return_against"])))
-    if body.get("redeem_loyalty_points"):
+    if body.get("redeem_loyalty_points") or body.get("loyalty"):
         after.append((EARLIER_SALES, str(body["customer"])))
     _put(session, event, INVOICE, invoice, shift, after)
 
@@ -338,9 +341,19 @@ def by_session(pending: list[Due]) -> list[Due]:
     whole store (``erpnext._sessions``): a shift's opening entry is not sent (its closing
     acks it), its sales need only their customer and what they return, and a closing
     lists every invoice delivered since the last closing, so rule B holds without the
-    waits and carries of ``consolidation_order``."""
-    return [replace(item, after=tuple(k for k in item.after if k[0] != OPENING))
-            for item in pending if item.doctype != OPENING]
+    waits and carries of ``consolidation_order``. Closings go one after another: one
+    formed while the one before is being consolidated (or before its ack is recorded)
+    would list that one's invoices again, and ERPNext refuses them as consolidated."""
+    out: list[Due] = []
+    before: Key | None = None  # the closing owed before this one
+    for item in pending:
+        if item.doctype == OPENING:
+            continue
+        after = tuple(k for k in item.after if k[0] != OPENING)
+        if item.doctype == CLOSING:
+            after, before = after + ((before,) if before else ()), (CLOSING, item.name)
+        out.append(replace(item, after=after))
+    return out
 
 
 def plan(session: Session, *, per_shift: bool = False, sessions: bool = False

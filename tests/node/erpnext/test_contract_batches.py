@@ -40,7 +40,7 @@ from tillmesh.node.projections import tracking
 D = Decimal
 
 
-@pytest.fixture(scope="module", params=["simulator", "erpnext"])
+@pytest.fixture(scope="module", params=["simulator", "simulator-16", "erpnext"])
 def site(request: pytest.FixtureRequest) -> Iterator[tuple[Site, str, date]]:
     """The site with this run's batches and serial numbers, received two weeks back."""
     with open_site(request.param) as opened:

@@ -37,9 +37,11 @@ from tests.nodekit import Till, approver, sync
 D = Decimal
 
 
-@pytest.fixture(scope="module", params=[("simulator", False), ("erpnext", False),
-                                        ("simulator", True), ("erpnext", True)],
-                ids=["simulator", "erpnext", "simulator per shift", "erpnext per shift"])
+@pytest.fixture(scope="module", params=[("simulator", False), ("simulator-16", False),
+                                        ("erpnext", False), ("simulator", True),
+                                        ("erpnext", True)],
+                ids=["simulator", "simulator-16", "erpnext", "simulator per shift",
+                     "erpnext per shift"])
 def site(request: pytest.FixtureRequest) -> Iterator[tuple[Site, str]]:
     """The site, with the programs, and a member of the two-tier program made now; per
     sale, or per shift (a member's sales then go as Sales Invoices of their own)."""

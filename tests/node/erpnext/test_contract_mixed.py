@@ -25,7 +25,7 @@ D = Decimal
 RECORDED = load("mixed-cases.json")["cases"]
 
 
-@pytest.fixture(scope="module", params=["simulator", "erpnext"])
+@pytest.fixture(scope="module", params=["simulator", "simulator-16", "erpnext"])
 def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     with site_with_rules(request.param, lambda company, _: rules(company)) as opened:
         yield opened

@@ -37,7 +37,7 @@ D = Decimal
 RECORDED = load("pricing-cases.json")["cases"]
 
 
-@pytest.fixture(scope="module", params=["simulator", "erpnext"])
+@pytest.fixture(scope="module", params=["simulator", "simulator-16", "erpnext"])
 def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     with site_with_rules(request.param, rules) as opened:
         yield opened

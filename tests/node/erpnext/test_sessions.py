@@ -20,7 +20,7 @@ from tillmesh.lab.erpnext_simulator import ERPNEXT_16, Simulator
 from tillmesh.node.erpnext import ErpNextClient, setup
 from tillmesh.node.projections import awaiting_closing, deliveries
 from tillmesh.node.projections.deliveries import ACKED, Delivery
-from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
+from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING, Due, by_session
 
 BERLIN = ZoneInfo("Europe/Berlin")
 POS_INVOICE_MODE = replace(ERPNEXT_16, invoice_type="POS Invoice")
@@ -162,3 +162,14 @@ def test_before_their_closing_the_sales_await_it_with_their_own_entry(tmp_path):
                               "at": "2026-11-26T10:00:00+00:00", "erpnext_name": name})
     with node.read() as s:
         assert awaiting_closing.awaiting(s) == [("A-1", "A"), ("B-1", "B")]
+
+
+def test_the_plan_sends_no_shift_openings_and_one_closing_after_another():
+    pending = [Due(OPENING, "A", "C01", 1, "A"), Due(OPENING, "B", "C02", 1, "B"),
+               Due(INVOICE, "A-1", "C01", 2, "A", ((OPENING, "A"), ("Customer", "Walk-in"))),
+               Due(CLOSING, "B", "C02", 2, "B", ((OPENING, "B"),)),
+               Due(CLOSING, "A", "C01", 3, "A", ((OPENING, "A"), (INVOICE, "A-1")))]
+    assert [(d.doctype, d.name, d.after) for d in by_session(pending)] == [
+        (INVOICE, "A-1", (("Customer", "Walk-in"),)),
+        (CLOSING, "B", ()),
+        (CLOSING, "A", ((INVOICE, "A-1"), (CLOSING, "B")))]
