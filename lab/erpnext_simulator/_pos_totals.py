@@ -70,7 +70,32 @@ def recompute(txn: Txn, doc: Doc) -> None:
         totals = compute_totals(cart, _settings(txn, doc))
     except TotalsError as exc:  # the port words ERPNext's refusals of a priced cart
         raise ValidationError(str(exc)) from exc
+    if txn.registry.release.major >= 16:
+        check_item_wise_tax(totals)
     _write_back(doc, totals, sign)
+    if txn.registry.release.major >= 16:  # ``validate_taxes_and_charges``: kept as 0, so a
+        for row in doc.get("taxes") or []:  # later save rates items without a template 0
+            if row.get("charge_type") == ChargeType.ACTUAL:
+                row["rate"] = 0.0
+
+
+def check_item_wise_tax(totals: InvoiceTotals) -> None:
+    """ERPNext 16's ``adjust_rounding_in_item_wise_tax_details``: each tax row's per-item
+    amounts must come within 0.5 of the row's amount after the discount. An item at rate
+    0 of an Actual row is left out of that sum, so an Actual row over items of which only
+    some have a rate for its account (their item tax template) is refused."""
+    wrong = []
+    for idx, tax in enumerate(totals.taxes, start=1):
+        counted = [amount for rate, amount in tax.item_wise_tax_detail.values()
+                   if not (tax.charge_type == ChargeType.ACTUAL and rate == 0)]
+        if not counted:
+            continue
+        diff = tax.tax_amount_after_discount_amount - sum(counted, Decimal(0))
+        if abs(diff) > Decimal("0.5"):
+            wrong.append(f"Row {idx} (Difference: {float(diff)})")
+    if wrong:
+        raise ValidationError("Item Wise Tax Details do not match with Taxes and Charges at"
+                              " the following rows:<br>" + "<br>".join(wrong))
 
 
 def _line(txn: Txn, row: Doc, sign: int) -> CartLine:

@@ -156,9 +156,15 @@ def create(client: ErpNextClient, doctype: str, doc: Doc, *, look_first: bool) -
         return insert(client, doctype, doc, look_first=look_first)
     name = str(doc["name"])
     current = _draft(client, doctype, {**doc, "docstatus": 0}, look_first=look_first)
+    # ERPNext clears an Actual row's rate when it saves the draft, and the submit then
+    # rates the items without a tax template of their own at 0 (16 refused a restated
+    # return: "Item Wise Tax Details do not match"): the rows go again with the submit.
+    actual = {"taxes": doc["taxes"]} if any(
+        t.get("charge_type") == "Actual" and t.get("rate") for t in doc.get("taxes") or ()) \
+        else {}
     if int(current.get("docstatus") or 0) == 0:
         try:
-            client.update(doctype, name, {"docstatus": 1})
+            client.update(doctype, name, {"docstatus": 1, **actual})
         except TRANSIENT:
             raise
         except ErpNextError as exc:

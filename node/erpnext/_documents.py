@@ -239,16 +239,24 @@ def restated_return(body: Mapping[str, Any], original: Mapping[str, Any] | None,
 
 def _actual_tax_rows(taxes: Sequence[Mapping[str, Any]], total: Decimal) -> list[Doc]:
     """One Actual row per tax account, in the counter's proportions, summing to ``total``
-    (the cent that rounding moves goes to the largest row)."""
+    (the cent that rounding moves goes to the largest row).
+
+    Each carries its account's rate on the sale: ERPNext 16 checks that a row's amount
+    is what its per-item amounts add up to, leaving out items at rate 0, and an item
+    without an item tax template of its own takes the row's rate (an Actual row at 0
+    over a return of such items and others was refused: "Item Wise Tax Details do not
+    match"). An Actual row's amount does not depend on its rate."""
     by_account: dict[str, Decimal] = {}
+    rates: dict[str, Decimal] = {}
     for row in taxes:
         amount = Decimal(row.get("tax_amount_after_discount_amount") or row["tax_amount"])
         by_account[row["account_head"]] = by_account.get(row["account_head"], ZERO) + amount
+        rates.setdefault(row["account_head"], Decimal(row.get("rate") or ZERO))
     if not by_account or not total:
         return []
     largest = max(by_account, key=lambda account: abs(by_account[account]))
     by_account[largest] += total - sum(by_account.values(), ZERO)
-    return [{"charge_type": "Actual", "account_head": account,
+    return [{"charge_type": "Actual", "account_head": account, "rate": rates[account],
              "description": f"{account} (return)", "tax_amount": amount}
             for account, amount in by_account.items() if amount]
 
