@@ -355,8 +355,11 @@ class Forwarder:
         by_session = self._by_session()
         opening = None
         if by_session and item.doctype == CLOSING:
-            # It closes the store's one open opening entry, whichever it is now.
-            opening = self._sessions.current(client, site, modes, self.node.clock())
+            # It closes the store's one open opening entry, whichever it is now; looked
+            # at again (consolidating, or sent before a restart), the one it named then.
+            held = client.get_doc(CLOSING, item.name, missing_ok=True)
+            opening = str(held["pos_opening_entry"]) if held else \
+                self._sessions.current(client, site, modes, self.node.clock())
         try:
             doc = _form(item, source, site, modes, opening=opening)
         except Exception as exc:

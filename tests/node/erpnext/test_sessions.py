@@ -4,6 +4,7 @@ midnight, a forwarder's restart, and an opening entry someone else left open."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -173,3 +174,30 @@ def test_the_plan_sends_no_shift_openings_and_one_closing_after_another():
         (INVOICE, "A-1", (("Customer", "Walk-in"),)),
         (CLOSING, "B", ()),
         (CLOSING, "A", ((INVOICE, "A-1"), (CLOSING, "B")))]
+
+
+def test_a_closing_consolidated_in_the_background_is_acked_with_the_opening_it_closed(
+        tmp_path):
+    """11 invoices: ERPNext 16 consolidates them in the background (Queued); the closing
+    is looked at again until then, and no other opening entry is made meanwhile."""
+    node = demo_node(tmp_path / "c1")
+    with site16(node) as sim:
+        ann = Till(node, "ann")
+        shift = ann("shift_open", opening={"Cash": "100.00"})["shift"]
+        sales = [sell(node, MILK if i % 2 else SOAP) for i in range(11)]
+        Till(node, "ann")("shift_close", shift_id=shift, counted={"Cash": "0", "Card": "0"})
+        fwd = forwarder(node, sim)
+
+        async def cycles(n: int) -> None:
+            for _ in range(n):
+                await fwd.cycle()
+                fwd._recheck.clear()
+        asyncio.run(cycles(4))
+        assert sim.get(CLOSING, shift)["status"] == "Queued"
+        sim.run_jobs()
+        asyncio.run(cycles(2))
+        [opening] = openings(sim)
+        assert state(node, CLOSING, shift).delivery is Delivery.ACKED
+        assert state(node, OPENING, shift).erpnext_name == opening
+        assert sim.get(CLOSING, shift)["pos_opening_entry"] == opening
+        assert {sim.get(INVOICE, i)["status"] for i in sales} == {"Consolidated"}
