@@ -387,7 +387,12 @@ class Forwarder:
                         raise
                     self._sessions.forget()  # midnight, or closed meanwhile: another one
                     self._sessions.current(client, site, modes, self.node.clock())
-                    return delivery.insert_sale(client, doc, look_first=True)
+                    try:
+                        return delivery.insert_sale(client, doc, look_first=True)
+                    except Refused as again:
+                        if gone(again):  # the site's midnight is not the counter's yet
+                            return Outcome(waiting=True)
+                        raise
         return delivery.insert(client, item.doctype, doc, look_first=retrying)
 
     # --- ERPNext session -------------------------------------------------------------

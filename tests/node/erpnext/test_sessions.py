@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -47,9 +47,16 @@ def sell(node, item: str) -> str:
         {"mode_of_payment": "Cash", "amount": due}])["invoice"])
 
 
+class Ahead(SameClock):
+    """A site whose clock is two minutes ahead of the counter's."""
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(minutes=2)
+
+
 @contextmanager
-def site16(node) -> Iterator[Simulator]:
-    with Simulator(seed="demo", job_delay=None, clock=SameClock(node),
+def site16(node, clock: SameClock | None = None) -> Iterator[Simulator]:
+    with Simulator(seed="demo", job_delay=None, clock=clock or SameClock(node),
                    release=POS_INVOICE_MODE) as sim:
         with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
             assert setup(client, POS_PROFILE, lambda check: None)
@@ -100,6 +107,27 @@ def test_a_day_that_runs_past_midnight_goes_under_an_opening_of_each_day(tmp_pat
         assert state(node, OPENING, shift).erpnext_name == second
         with node.read() as s:
             assert awaiting_closing.awaiting(s) == []
+
+
+def test_a_sale_the_site_refuses_past_its_midnight_waits_for_the_counter_s_midnight(
+        tmp_path):
+    """The site two minutes ahead: at 23:59 on the counter it is the next day there. The
+    sale is not sent under an opening the site calls outdated, and is not an exception:
+    it goes once the counter's day has turned too."""
+    node = demo_node(tmp_path / "c1")
+    node.clock.now = datetime(2026, 11, 26, 22, 58, tzinfo=UTC)  # 23:58 in the store
+    with site16(node, Ahead(node)) as sim:
+        Till(node, "ann")("shift_open", opening={"Cash": "100.00"})
+        sale = sell(node, MILK)
+        fwd = forwarder(node, sim)
+        drain(fwd, sim, rounds=3)
+        with node.read() as s:
+            assert deliveries.get(s, INVOICE, sale) is None  # nothing recorded: not failed
+        assert sim.get(INVOICE, sale) is None
+        node.clock.advance(minutes=5)
+        drain(fwd, sim)
+        assert state(node, INVOICE, sale).delivery is Delivery.ACKED
+        assert any(name.startswith("TM-20261127-") for name in openings(sim))
 
 
 def test_a_forwarder_started_again_goes_on_under_the_opening_it_left_open(tmp_path):
