@@ -594,9 +594,10 @@ def compact(session: Session, batch: int = 5000) -> list[str]:
     """Move the rows of sales that left with their events into the archive's ``sales``
     (read through ``every_sale``), and the stock slots of the shifts they emptied into
     its ``stock_deltas`` (``every_stock_delta``); the invoices moved. A row leaves when
-    its sale is at or below this store's floor, not late, carried by no other closing,
-    and its shift's closing that ERPNext holds is below the floor too: no event still to
-    come changes it (that closing stands, and ERPNext consolidates a sale once); a slot,
+    its sale is at or below this store's floor, not late, and its shift's closing that
+    ERPNext holds is below the floor too, and so is the closing that carried it if
+    another did: no event still to come changes it (that closing stands, and ERPNext
+    consolidates a sale once); a slot,
     when ``_slot_final``. So a checkpoint that let them go, plus the live events, equals
     the live tables that let them go."""
     sql = raw(session)
@@ -611,10 +612,13 @@ def compact(session: Session, batch: int = 5000) -> list[str]:
                    "SELECT invoice, shift, late FROM sales WHERE origin = ? AND seq <= ?",
                    (origin, upto))
                if not late and shift in settled]
-    carried = {str(i) for (i,) in sql.run(
-        "SELECT invoice FROM carried WHERE invoice IN (SELECT value FROM json_each(?))",
+    carried = {str(i): str(by) for i, by in sql.run(
+        "SELECT invoice, closing FROM carried WHERE invoice IN (SELECT value FROM json_each(?))",
         (json.dumps(leaving),))}
-    leaving = [i for i in leaving if i not in carried]
+    # A carried sale is final once the closing that carried it is below the floor too
+    # (ERPNext consolidates a sale once): most sales, where each closing lists every
+    # invoice delivered since the last one (ERPNext 16, ``outbox.by_session``).
+    leaving = [i for i in leaving if i not in carried or carried[i] in settled]
     for at in range(0, len(leaving), batch):
         chunk = json.dumps(leaving[at:at + batch])
         sql.run(f"INSERT OR REPLACE INTO archive.sales ({SALE_COLUMNS}) SELECT {SALE_COLUMNS}"

@@ -110,6 +110,25 @@ _FLOOR = ("CREATE TABLE IF NOT EXISTS main.event_floor (origin VARCHAR(32) NOT N
 NO_SEAL = "0" * 64  # the "previous seal" of the first segment
 
 
+def see_store_up_to(conn: Any, store: Path, key: bytes) -> None:
+    """Make ``every_event`` of ``conn`` (a checkpoint being built: its ``event_floor``
+    holds the vector it is built up to) the events of the store at ``store`` up to that
+    vector, live or archived. The projectors that read another event than the one they
+    apply (a carried sale's body, when its stock moves to the closing that carried it)
+    find it there as they would on the store itself; the checkpoint's own file holds no
+    events, and the archive only those below the store's floor."""
+    conn.execute("ATTACH DATABASE ? AS live KEY ?", (str(store), f"x'{key.hex()}'"))
+    conn.execute("DROP VIEW IF EXISTS temp.every_event")
+    conn.execute(
+        f"CREATE TEMP VIEW every_event AS SELECT l.origin, l.seq, l.hlc, l.wall_us, l.kind,"
+        f" l.body, l.prev_hash, l.hash, l.sig FROM live.events l JOIN main.event_floor u"
+        f" ON u.origin = l.origin AND l.seq <= u.seq"
+        f" UNION ALL SELECT a.origin, a.seq, a.hlc, a.wall_us, a.kind, a.body, a.prev_hash,"
+        f" a.hash, a.sig FROM {ALIAS}.events a JOIN live.event_floor f ON f.origin = a.origin"
+        f" AND a.seq < f.seq AND a.kind NOT IN ({KEPT_SQL}) JOIN main.event_floor u"
+        f" ON u.origin = a.origin AND a.seq <= u.seq")
+
+
 def attach(conn: Any, path: Path, key: bytes) -> None:
     """Attach the archive at ``path`` (made empty if missing) to the DB-API connection
     ``conn`` of a store under ``key``, with the ``every_event`` view. A new archive is

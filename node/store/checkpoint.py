@@ -216,6 +216,7 @@ def _build(db_path: Path, key: bytes, after: Mapping[str, int], upto: Floor, sig
             conn.execute("DELETE FROM event_floor")
             conn.executemany("INSERT INTO event_floor (origin, seq, hash) VALUES (?, ?, ?)",
                              [(o, s, h) for o, (s, h) in upto.items()])
+            archive.see_store_up_to(conn, db_path, key)
             projections.apply_all(session, _between(db_path, key, after, upto))
             # The rows of sales that left, and of their delivery: the store drops the same.
             left = ledger.compact(session)

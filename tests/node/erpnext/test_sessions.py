@@ -15,13 +15,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.node.erpnext.test_forwarder import MILK, SOAP, demo_node, drain, forwarder
-from tests.nodekit import Till, make_node
+from tests.node.store.test_archive import (
+    NOW,
+    _count,
+    _demo_node,
+    _every_sale,
+    _signer,
+    _tables,
+)
+from tests.nodekit import FakeClock, Till, make_node, sync
 from tillmesh.lab.demo_data import POS_PROFILE
 from tillmesh.lab.erpnext_simulator import ERPNEXT_16, Simulator
 from tillmesh.node.erpnext import ErpNextClient, setup
+from tillmesh.node.erpnext._forwarder import consolidated_shifts
+from tillmesh.node.erpnext._pull import Direct, pull
+from tillmesh.node.ops import archiving as archive_ops
 from tillmesh.node.projections import awaiting_closing, deliveries
 from tillmesh.node.projections.deliveries import ACKED, Delivery
 from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING, Due, by_session
+from tillmesh.node.store.event_log import EventLog
 
 BERLIN = ZoneInfo("Europe/Berlin")
 POS_INVOICE_MODE = replace(ERPNEXT_16, invoice_type="POS Invoice")
@@ -229,3 +241,43 @@ def test_a_closing_consolidated_in_the_background_is_acked_with_the_opening_it_c
         assert state(node, OPENING, shift).erpnext_name == opening
         assert sim.get(CLOSING, shift)["pos_opening_entry"] == opening
         assert {sim.get(INVOICE, i)["status"] for i in sales} == {"Consolidated"}
+
+
+def test_sales_a_closing_carried_leave_the_live_store_with_the_rest(tmp_path):
+    """Two counters' shifts of 2024 under the store's one opening entry: C02's close
+    lists C01's sales too (carried). Archived two years on, every sale's row leaves the
+    live store, the carried ones too (else a store delivering this way keeps a row for
+    most of its sales for ever), and every sale reads the same."""
+    c1 = _demo_node(tmp_path / "c1", datetime(2024, 3, 4, 9, 0, tzinfo=UTC))
+    clock = FakeClock()
+    clock.now = c1.clock.now  # from its first event: an HLC never goes back
+    c2 = make_node(tmp_path / "c2", "C02", clock=clock, profile=POS_PROFILE)
+    sync(c1.log, c2.log)
+    with site16(c1) as sim:
+        shifts = {}
+        for node in (c1, c2):
+            shifts[node] = Till(node, "ann")("shift_open", opening={"Cash": "0"})["shift"]
+            for item in (MILK, SOAP):
+                sell(node, item)
+        sync(c1.log, c2.log)
+        sync(c2.log, c1.log)
+        for node in (c2, c1):
+            Till(node, "ann")("shift_close", shift_id=shifts[node], counted={
+                "Cash": "0", "Card": "0"})
+            sync(c2.log, c1.log)
+            drain(forwarder(c1, sim), sim)
+        listed = [r["pos_invoice"] for r in sim.get(CLOSING, shifts[c2])["pos_invoices"]]
+        assert len(listed) == 4  # C02's close listed C01's sales as well
+        with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
+            pull(client, Direct(c1.log), POS_PROFILE,  # Bin, with the closings it includes
+                 consolidated=lambda: consolidated_shifts(client, POS_PROFILE))
+        sales = _every_sale(c1)
+        moved = archive_ops.run(c1.config, NOW, _signer(c1))
+        assert moved.sales == 4 and _count(c1, "main.sales") == 0
+        assert _every_sale(c1) == sales
+        # the checkpoint (built with the carried sales' stock moved) and the live events
+        # give what the store holds
+        tables = _tables(c1)
+        EventLog(c1.log.engine, "C01", clock=c1.clock).rebuild(trusted={
+            "C01": _signer(c1).public, "C02": _signer(c2).public})
+        assert _tables(c1) == tables
