@@ -4,13 +4,13 @@ forwarder for the whole store when it delivers per sale (``outbox.by_session``).
 ERPNext 16 takes a sale only while its POS Profile has exactly one Open opening entry,
 started on the server's today ("POS Opening Entry - X is outdated…" otherwise), and holds
 one per user: a store's counters cannot each have theirs under one profile and one API
-user. So the forwarder opens one when a sale needs it, named ``TM-<local time>-<random>-
-<profile>``
-by its ERPNext user, and sales of every counter go under it; each shift's closing closes
-it (``_forwarder``: a closing lists every invoice delivered since the last one). One left
-from an earlier day is closed with an empty closing before today's is opened. One found
-open in ERPNext (opened by another forwarder, or by this one before a restart) is used
-if it is Tillmesh's user's; one of another user is refused with what to do.
+user. So the forwarder opens one when a sale needs it (``TM-<local time>-<random>-
+<profile>``, by its ERPNext user), and sales of every counter go under it; each shift's
+closing closes it (``_forwarder``: a closing lists every invoice delivered since the
+last one). One left from an earlier day is closed with an empty closing before today's
+is opened. One found open in ERPNext (opened by another forwarder, or by this one before
+a restart) is used if it is Tillmesh's user's; one of another user is refused with what
+to do.
 
 Tillmesh's shifts stay its own: the cash is counted per shift, and each shift's closing
 carries that count (``documents.closing_entry``).
