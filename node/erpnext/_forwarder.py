@@ -353,6 +353,10 @@ class Forwarder:
             return delivery.insert_shift(client, shift_docs, opening=(OPENING, item.name),
                                          look_first=retrying)
         by_session = self._by_session()
+        if by_session and item.doctype == OPENING:
+            # Never sent (the store's one opening stands for it), and its closing was
+            # settled outside Tillmesh: nothing more is owed for it.
+            return Outcome()
         opening = None
         if by_session and item.doctype == CLOSING:
             # It closes the store's one open opening entry, whichever it is now; looked

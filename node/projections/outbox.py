@@ -339,15 +339,19 @@ def by_session(pending: list[Due]) -> list[Due]:
     """The plan of a store that delivers per sale to an ERPNext that holds one open POS
     Opening Entry per POS Profile (16); pure. The forwarder keeps that one open for the
     whole store (``erpnext._sessions``): a shift's opening entry is not sent (its closing
-    acks it), its sales need only their customer and what they return, and a closing
-    lists every invoice delivered since the last closing, so rule B holds without the
-    waits and carries of ``consolidation_order``. Closings go one after another: one
-    formed while the one before is being consolidated (or before its ack is recorded)
-    would list that one's invoices again, and ERPNext refuses them as consolidated."""
+    acks it, or it waits for its closing to be settled), its sales need only their
+    customer and what they return, and a closing lists every invoice delivered since the
+    last closing, so rule B holds without the waits and carries of
+    ``consolidation_order``. Closings go one after another: one formed while the one
+    before is being consolidated (or before its ack is recorded) would list that one's
+    invoices again, and ERPNext refuses them as consolidated."""
     out: list[Due] = []
     before: Key | None = None  # the closing owed before this one
     for item in pending:
         if item.doctype == OPENING:
+            # Acked along with its closing; due on its own only once a supervisor settled
+            # that closing outside Tillmesh (then acked with nothing sent).
+            out.append(replace(item, after=((CLOSING, item.name),)))
             continue
         after = tuple(k for k in item.after if k[0] != OPENING)
         if item.doctype == CLOSING:

@@ -30,7 +30,7 @@ from tillmesh.node.erpnext import ErpNextClient, setup
 from tillmesh.node.erpnext._forwarder import consolidated_shifts
 from tillmesh.node.erpnext._pull import Direct, pull
 from tillmesh.node.ops import archiving as archive_ops
-from tillmesh.node.projections import awaiting_closing, deliveries
+from tillmesh.node.projections import awaiting_closing, deliveries, outbox
 from tillmesh.node.projections.deliveries import ACKED, Delivery
 from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING, Due, by_session
 from tillmesh.node.store.event_log import EventLog
@@ -211,9 +211,33 @@ def test_the_plan_sends_no_shift_openings_and_one_closing_after_another():
                Due(CLOSING, "B", "C02", 2, "B", ((OPENING, "B"),)),
                Due(CLOSING, "A", "C01", 3, "A", ((OPENING, "A"), (INVOICE, "A-1")))]
     assert [(d.doctype, d.name, d.after) for d in by_session(pending)] == [
+        (OPENING, "A", ((CLOSING, "A"),)),  # acked with its closing, or once it is settled
+        (OPENING, "B", ((CLOSING, "B"),)),
         (INVOICE, "A-1", (("Customer", "Walk-in"),)),
         (CLOSING, "B", ()),
         (CLOSING, "A", ((INVOICE, "A-1"), (CLOSING, "B")))]
+
+
+def test_a_shift_whose_closing_a_supervisor_settled_owes_nothing_more(tmp_path):
+    """ERPNext refused the closing; a supervisor booked it by hand and resolved it: the
+    shift's opening (never sent: the store's one stood for it) is owed no more, so it
+    holds neither the forwarder nor the archive."""
+    node = demo_node(tmp_path / "c1")
+    with site16(node) as sim:
+        ann = Till(node, "ann")
+        shift = ann("shift_open", opening={"Cash": "100.00"})["shift"]
+        sell(node, MILK)
+        Till(node, "ann")("shift_close", shift_id=shift, counted={"Cash": "101.09",
+                                                                  "Card": "0"})
+        sim.faults.only_paths = "POS Closing Entry"
+        sim.faults.fail_next(1, status=417)
+        drain(forwarder(node, sim), sim)
+        assert state(node, CLOSING, shift).delivery is Delivery.FAILED
+        Till(node, "sup")("exception_resolve", id=f"{CLOSING}/{shift}", note="by hand")
+        drain(forwarder(node, sim), sim)
+        assert state(node, OPENING, shift).delivery is Delivery.ACKED
+        with node.read() as s:
+            assert outbox.pending(s) == []
 
 
 def test_a_closing_consolidated_in_the_background_is_acked_with_the_opening_it_closed(
