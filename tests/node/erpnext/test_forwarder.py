@@ -64,6 +64,15 @@ def forwarder(node, sim, **client_options) -> Forwarder:
     return Forwarder(node, settings, client=lambda: settings.client(**client_options))
 
 
+def cycles(fwd: Forwarder, n: int) -> None:
+    """``n`` forwarder cycles, a queued consolidation looked at again at each."""
+    async def go() -> None:
+        for _ in range(n):
+            await fwd.cycle()
+            fwd._recheck.clear()  # no waiting between looks in tests
+    asyncio.run(go())
+
+
 def drain(fwd: Forwarder, sim: Simulator, rounds: int = 20) -> None:
     """Cycles until nothing is due (running ERPNext's queued jobs in between)."""
     async def go() -> None:
@@ -321,27 +330,22 @@ def test_a_failed_consolidation_is_an_exception_and_a_retry_reruns_it(tmp_path):
         node = demo_node(tmp_path / "c1")
         shift, invoices = sell_day(node, sales=11)  # 10+ invoices: consolidated in the background
         fwd = forwarder(node, sim)
-
-        async def cycles(n: int) -> None:
-            for _ in range(n):
-                await fwd.cycle()
-                fwd._recheck.clear()
-        asyncio.run(cycles(5))
+        cycles(fwd, 5)
         assert sim.get(CLOSING, shift)["status"] == "Queued"
         sim.set_bin(SOAP, WAREHOUSE, 0)  # someone booked the soap out, back in the morning
         sim.run_jobs()
-        asyncio.run(cycles(2))
+        cycles(fwd, 2)
         failed = state(node, CLOSING, shift)
         assert (failed.delivery, failed.stage) == (Delivery.FAILED, "consolidation")
         assert SOAP in failed.message and "<" not in failed.message  # ERPNext's words, as text
-        asyncio.run(cycles(2))
+        cycles(fwd, 2)
         assert [r for r in sim.requests if "run_method" in r.path] == []  # waits for a person
         sim.set_bin(SOAP, WAREHOUSE, 500)  # the stock is put right (as of the morning)
         Till(node, "sup")("exception_retry", id=f"{CLOSING}/{shift}")
-        asyncio.run(cycles(1))
+        cycles(fwd, 1)
         assert sim.get(CLOSING, shift)["status"] == "Queued"  # ERPNext runs it again
         sim.run_jobs()
-        asyncio.run(cycles(2))
+        cycles(fwd, 2)
         assert state(node, CLOSING, shift).delivery is Delivery.ACKED
         assert {sim.get(INVOICE, i)["status"] for i in invoices} == {"Consolidated"}
 

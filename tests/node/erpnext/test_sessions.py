@@ -4,7 +4,6 @@ midnight, a forwarder's restart, and an opening entry someone else left open."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -14,7 +13,14 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.node.erpnext.test_forwarder import MILK, SOAP, demo_node, drain, forwarder
+from tests.node.erpnext.test_forwarder import (
+    MILK,
+    SOAP,
+    cycles,
+    demo_node,
+    drain,
+    forwarder,
+)
 from tests.node.store.test_archive import (
     NOW,
     _count,
@@ -251,15 +257,10 @@ def test_a_closing_consolidated_in_the_background_is_acked_with_the_opening_it_c
         sales = [sell(node, MILK if i % 2 else SOAP) for i in range(11)]
         Till(node, "ann")("shift_close", shift_id=shift, counted={"Cash": "0", "Card": "0"})
         fwd = forwarder(node, sim)
-
-        async def cycles(n: int) -> None:
-            for _ in range(n):
-                await fwd.cycle()
-                fwd._recheck.clear()
-        asyncio.run(cycles(4))
+        cycles(fwd, 4)
         assert sim.get(CLOSING, shift)["status"] == "Queued"
         sim.run_jobs()
-        asyncio.run(cycles(2))
+        cycles(fwd, 2)
         [opening] = openings(sim)
         assert state(node, CLOSING, shift).delivery is Delivery.ACKED
         assert state(node, OPENING, shift).erpnext_name == opening
