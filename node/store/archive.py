@@ -90,10 +90,24 @@ SALE_COLUMNS = ("invoice, origin, seq, hlc, shift, is_return, return_against, po
 # the deletes move together).
 KEPT = authority.KINDS
 KEPT_SQL = ", ".join(f"'{kind}'" for kind in KEPT)
-_VIEW = (f"CREATE TEMP VIEW IF NOT EXISTS every_event AS SELECT {COLUMNS} FROM main.events"
-         f" UNION ALL SELECT a.origin, a.seq, a.hlc, a.wall_us, a.kind, a.body, a.prev_hash,"
-         f" a.hash, a.sig FROM archive.events a JOIN main.event_floor f"
-         f" ON f.origin = a.origin AND a.seq < f.seq AND a.kind NOT IN ({KEPT_SQL})")
+
+
+def _every_event(store: str, upto: str = "") -> str:
+    """The ``every_event`` view: the events of the store attached as ``store``, and the
+    archived ones below its floor but the kept kinds; with ``upto`` (a schema whose
+    ``event_floor`` holds a vector) only those up to that vector."""
+    def within(alias: str) -> str:
+        return (f" JOIN {upto}.event_floor u ON u.origin = {alias}.origin"
+                f" AND {alias}.seq <= u.seq") if upto else ""
+    def cols(alias: str) -> str:
+        return ", ".join(f"{alias}.{column}" for column in COLUMNS.split(", "))
+    return (f"CREATE TEMP VIEW IF NOT EXISTS every_event AS SELECT {cols('l')} FROM"
+            f" {store}.events l{within('l')} UNION ALL SELECT {cols('a')} FROM"
+            f" {ALIAS}.events a JOIN {store}.event_floor f ON f.origin = a.origin"
+            f" AND a.seq < f.seq AND a.kind NOT IN ({KEPT_SQL}){within('a')}")
+
+
+_VIEW = _every_event("main")
 # Every sale the ledger holds, live or archived (a row being moved shows once).
 _SALES = (f"CREATE TEMP VIEW IF NOT EXISTS every_sale AS SELECT {SALE_COLUMNS} FROM main.sales"
           f" UNION ALL SELECT {SALE_COLUMNS} FROM archive.sales a WHERE NOT EXISTS"
@@ -119,14 +133,7 @@ def see_store_up_to(conn: Any, store: Path, key: bytes) -> None:
     events, and the archive only those below the store's floor."""
     conn.execute("ATTACH DATABASE ? AS live KEY ?", (str(store), f"x'{key.hex()}'"))
     conn.execute("DROP VIEW IF EXISTS temp.every_event")
-    conn.execute(
-        f"CREATE TEMP VIEW every_event AS SELECT l.origin, l.seq, l.hlc, l.wall_us, l.kind,"
-        f" l.body, l.prev_hash, l.hash, l.sig FROM live.events l JOIN main.event_floor u"
-        f" ON u.origin = l.origin AND l.seq <= u.seq"
-        f" UNION ALL SELECT a.origin, a.seq, a.hlc, a.wall_us, a.kind, a.body, a.prev_hash,"
-        f" a.hash, a.sig FROM {ALIAS}.events a JOIN live.event_floor f ON f.origin = a.origin"
-        f" AND a.seq < f.seq AND a.kind NOT IN ({KEPT_SQL}) JOIN main.event_floor u"
-        f" ON u.origin = a.origin AND a.seq <= u.seq")
+    conn.execute(_every_event("live", upto="main"))
 
 
 def attach(conn: Any, path: Path, key: bytes) -> None:
