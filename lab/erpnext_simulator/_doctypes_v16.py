@@ -7,8 +7,8 @@ in ``pos_invoices`` (v15's ``pos_transactions`` is gone, so a v15 body is stored
 rows) and Sales Invoices in ``sales_invoices``; POS Settings gained ``invoice_type``; a POS
 Profile sets the grand total to the default mode of payment unless told not to; a
 Sales Invoice says it was made by a POS (``is_created_using_pos``) and which closing listed
-it; Stock Settings gained switches (all off on a new site). ``V16_DOCTYPES`` are the
-doctypes 16 added.
+it, and names a coupon (validated and counted as a POS Invoice's is); Stock Settings
+gained switches (all off on a new site). ``V16_DOCTYPES`` are the doctypes 16 added.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ V16_CHANGES: dict[str, tuple[tuple[str, ...], str]] = {
     "POS Settings": ((), "invoice_type|S|||Sales~Invoice post_change_gl_entries|C|||0"),
     "Sales Invoice": ((), """
         is_created_using_pos|C|||0 pos_closing_entry|L|POS~Closing~Entry|POS~Closing~Entry
+        coupon_code|L|Coupon~Code|Coupon~Code
         """),
     "Stock Settings": ((), """
         validate_material_transfer_warehouses|C|||0 enable_serial_and_batch_no_for_item|C|||0

@@ -36,6 +36,7 @@ from tillmesh.lab.erpnext_simulator import _pos_payments
 from tillmesh.lab.erpnext_simulator._clock import posting_moment
 from tillmesh.lab.erpnext_simulator._consolidation import check_credit_note, set_totals
 from tillmesh.lab.erpnext_simulator._controller import Controller
+from tillmesh.lab.erpnext_simulator._coupons import check_coupon, count_use
 from tillmesh.lab.erpnext_simulator._errors import ServerTypeError, ValidationError
 from tillmesh.lab.erpnext_simulator._meta import cint, flt
 from tillmesh.lab.erpnext_simulator._money import dec, round_to_fraction
@@ -96,6 +97,8 @@ class SalesInvoice(Controller):
     def validate(self, txn: Txn, doc: Doc, old: Doc | None) -> None:
         if old is not None:  # set_status: a save sets it, an insert (is_new) does not
             doc["status"] = invoice_status(txn, doc)
+        if txn.registry.release.major >= 16 and doc.get("coupon_code"):
+            check_coupon(txn, doc)  # 16 validates a Sales Invoice's coupon, before the POS
         if _priced_as_pos(doc) and txn.registry.release.major >= 16:
             _validate_pos_16(txn, doc)
             return
@@ -152,6 +155,8 @@ class SalesInvoice(Controller):
         for row in doc.get("payments") or []:  # its ledger entry: GL Entry's mandatory account
             if flt(row.get("base_amount")) and not row.get("account"):
                 raise ValidationError("Account is required", erpnext=True)
+        if txn.registry.release.major >= 16 and doc.get("coupon_code"):
+            count_use(txn, doc)  # ``update_coupon_code_count`` in 16's on_submit
         if not cint(doc.get("is_consolidated")):
             loyalty.on_submit(txn, doc, doctype="Sales Invoice")
         # update_voucher_outstanding sets the status of the invoice the ledger books against:

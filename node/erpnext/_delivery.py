@@ -125,14 +125,20 @@ _SOLD_OUT = {
     "BatchNegativeStockError": "this batch was sold beyond what ERPNext holds (counters cut off"
     " from each other, or stock moved in ERPNext): book the units from the batch they came"
     " from in ERPNext (or receive the missing stock), then retry or resolve",
+    # ERPNext 16 in Sales Invoice mode books a sale's stock as it arrives
+    "NegativeStockError": "this sale was made beyond what ERPNext holds in the warehouse (sold"
+    " offline, or stock not yet received in ERPNext): receive the stock in ERPNext (or allow"
+    " negative stock in Stock Settings), then retry",
 }
 
 
-def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome:
-    """A sale: ``insert``; refused for the coupon it names, inserted once more without it
-    (a refused insert leaves nothing behind: ERPNext rolls the request back)."""
+def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool,
+                doctype: str = INVOICE) -> Outcome:
+    """A sale as a ``doctype`` (the site's: ``Capabilities.sale_doctype``): ``insert``;
+    refused for the coupon it names, inserted once more without it (a refused insert
+    leaves nothing behind: ERPNext rolls the request back)."""
     try:
-        return create(client, INVOICE, doc, look_first=look_first)
+        return create(client, doctype, doc, look_first=look_first)
     except Refused as refused:
         _overspent(refused, doc)
         if refused.exc_type in _SOLD_OUT:
@@ -142,7 +148,7 @@ def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool) -> Outcome
         if not doc.get("coupon_code") or refused.stage != "insert" \
                 or not coupons.refused_link(refused.message):
             raise
-        outcome = create(client, INVOICE, without_coupon(doc, refused.message),
+        outcome = create(client, doctype, without_coupon(doc, refused.message),
                          look_first=False)
         return replace(outcome, coupon_refused=refused.message)
 
@@ -292,15 +298,17 @@ def _check_listed(client: ErpNextClient, doc: Doc, draft: Doc, caps: Capabilitie
 
 
 def check_settled_elsewhere(client: ErpNextClient, doctype: str,
-                            resolved: Iterable[Key]) -> None:
+                            resolved: Iterable[Key], caps: Capabilities = V15) -> None:
     """Refused unless ERPNext holds, under its name, each of ``resolved``: what a
-    ``doctype`` document names that a supervisor resolved outside Tillmesh."""
+    ``doctype`` document names that a supervisor resolved outside Tillmesh (a sale as
+    the site books POS sales, ``caps``)."""
     for other_type, other in resolved:
+        other_type = caps.sale_doctype if other_type == INVOICE else other_type
         if client.exists(other_type, other):
             continue  # entered in ERPNext by hand under its own name: go on
-        if doctype == INVOICE and other_type == INVOICE:
+        if doctype == INVOICE and other_type == caps.sale_doctype:
             what = (f"the sale it returns, {other}, was settled outside Tillmesh and ERPNext"
-                    f" holds no POS Invoice {other}, so this return cannot be booked against"
+                    f" holds no {other_type} {other}, so this return cannot be booked against"
                     " it: refund it the way that sale was settled and resolve this, or retry"
                     f" once {other} is in ERPNext under that name")
         else:

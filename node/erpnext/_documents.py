@@ -1,7 +1,8 @@
 """Tillmesh's records as the ERPNext documents the forwarder posts. Pure: no I/O.
 
 ``customer.created`` -> Customer, ``shift.opened`` -> POS Opening Entry (submitted),
-``sale.submitted`` / ``sale.returned`` -> POS Invoice (submitted), ``shift.closed`` -> POS
+``sale.submitted`` / ``sale.returned`` -> POS Invoice (submitted; a Sales Invoice on
+ERPNext 16 in Sales Invoice mode), ``shift.closed`` -> POS
 Closing Entry (a draft: ERPNext refuses a chosen name with ``docstatus: 1`` in one POST, so
 the forwarder PUTs ``{"docstatus": 1}`` after it; ``erpnext/NOTES.md``).
 
@@ -36,7 +37,7 @@ from tillmesh.node.erpnext._setup import (
     ORIGIN_FIELD,
     SHIFT_CUSTOM_FIELDS,
 )
-from tillmesh.node.erpnext._site_release import V15, Capabilities
+from tillmesh.node.erpnext._site_release import POS_INVOICE, SALES_INVOICE, V15, Capabilities
 from tillmesh.node.errors import ValidationError
 
 Doc = dict[str, Any]
@@ -130,12 +131,49 @@ def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
                 original: Mapping[str, Any] | None = None) -> Doc:
     """A submitted POS Invoice from a ``sale.submitted`` or ``sale.returned`` body; a
     return recorded before returns carried their sold rows' net rates needs its
-    ``original`` (the ``sale.submitted`` body it returns against)."""
+    ``original`` (the ``sale.submitted`` body it returns against). On a site that books
+    POS sales as Sales Invoices (ERPNext 16 in Sales Invoice mode) the same sale as one:
+    ``sales_invoice``."""
+    if site.caps.sale_doctype == SALES_INVOICE:
+        return sales_invoice(body, site=site, origin_event=origin_event)
+    return as_pos_invoice(body, site=site, origin_event=origin_event, original=original)
+
+
+def as_pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
+                   original: Mapping[str, Any] | None = None) -> Doc:
+    """``pos_invoice``'s POS Invoice whatever the site books POS sales as: a return is
+    restated (``restated_return``)."""
     if body.get("is_return"):
         return restated_return(body, original, site=site, origin_event=origin_event)
+    return _as_priced(body, site=site, origin_event=origin_event)
+
+
+def sales_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str) -> Doc:
+    """A sale or return as ERPNext 16 books a POS sale in Sales Invoice mode: a submitted
+    Sales Invoice ``is_created_using_pos`` (it needs the profile's open opening entry and
+    full payment then), as the counter priced it. A return is not restated: nothing is
+    merged, so ERPNext checks its rows against the sold rows' rates as sent (the partial
+    return with inclusive tax and an invoice discount was taken with the exact refund,
+    NOTES-v16.md); its rows name the sold rows by ``sales_invoice_item``."""
+    doc = _as_priced(body, site=site, origin_event=origin_event, doctype=SALES_INVOICE)
+    doc["items"] = [{**{k: v for k, v in row.items() if k != "pos_invoice_item"},
+                     **({"sales_invoice_item": row["pos_invoice_item"]}
+                        if row.get("pos_invoice_item") else {})} for row in doc["items"]]
+    # without base_change_amount ERPNext books the change at 0 and refuses the sale
+    # ("Either debit or credit amount is required for Debtors", recorded on 15.71)
+    doc.update(is_created_using_pos=1, due_date=doc["posting_date"],
+               base_change_amount=doc.get("change_amount") or ZERO)
+    return doc
+
+
+def _as_priced(body: Mapping[str, Any], *, site: Site, origin_event: str,
+               doctype: str = POS_INVOICE) -> Doc:
+    """A sale (or a return, where nothing restates it) as the counter priced it."""
     totals = body["totals"]
     doc: Doc = {
         "name": str(body["invoice"]), "docstatus": 1, "is_pos": 1, "update_stock": 1,
+        **({"is_return": 1, "return_against": str(body["return_against"])}
+           if body.get("is_return") else {}),
         # the offline time of the sale, not the moment it reaches ERPNext
         "set_posting_time": 1, "posting_date": body["posting_date"],
         "posting_time": body["posting_time"], "company": site.company,
@@ -158,8 +196,7 @@ def pos_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str,
         "payments": [{"mode_of_payment": p["mode_of_payment"], "amount": Decimal(p["amount"]),
                       "base_amount": Decimal(p["amount"]), **_present(p, ("account",))}
                      for p in body["payments"]],
-        **_custom("POS Invoice", {ORIGIN_FIELD: origin_event,
-                                  CASHIER_FIELD: body.get("cashier")}),
+        **_custom(doctype, {ORIGIN_FIELD: origin_event, CASHIER_FIELD: body.get("cashier")}),
     }
     if doc.get("coupon_code") and not site.caps.coupon_on_pos_invoice:
         return without_coupon(doc, "ERPNext 16 would count it again when it consolidates this"

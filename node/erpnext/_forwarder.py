@@ -368,7 +368,7 @@ class Forwarder:
             doc = _form(item, source, site, modes, opening=opening)
         except Exception as exc:
             raise _unformable(item, exc) from exc
-        delivery.check_settled_elsewhere(client, item.doctype, resolved)
+        delivery.check_settled_elsewhere(client, item.doctype, resolved, caps)
         if item.doctype == CLOSING:
             outcome = delivery.close(client, doc, retrying=retrying, retried=self._retried,
                                      caps=caps)
@@ -382,17 +382,20 @@ class Forwarder:
                 else contextlib.nullcontext()
             with lock:
                 if not by_session:
-                    return delivery.insert_sale(client, doc, look_first=retrying)
+                    return delivery.insert_sale(client, doc, look_first=retrying,
+                                                doctype=caps.sale_doctype)
                 self._sessions.current(client, site, modes, self.node.clock())
                 try:
-                    return delivery.insert_sale(client, doc, look_first=retrying)
+                    return delivery.insert_sale(client, doc, look_first=retrying,
+                                                doctype=caps.sale_doctype)
                 except Refused as refused:
                     if not gone(refused):
                         raise
                     self._sessions.forget()  # midnight, or closed meanwhile: another one
                     self._sessions.current(client, site, modes, self.node.clock())
                     try:
-                        return delivery.insert_sale(client, doc, look_first=True)
+                        return delivery.insert_sale(client, doc, look_first=True,
+                                                    doctype=caps.sale_doctype)
                     except Refused as again:
                         if gone(again):  # the site's midnight is not the counter's yet
                             return Outcome(waiting=True)
@@ -446,6 +449,17 @@ def consolidated_shifts(client: ErpNextClient, pos_profile: str, *,
                 [SHIFT_FIELD, "is", "set"], ["docstatus", "=", 1],
                 ["pos_profile", "=", pos_profile]])}
     return sorted(names)
+
+
+def unclosed_sales(client: ErpNextClient, pos_profile: str) -> list[str]:
+    """The sales and returns a POS made as Sales Invoices under ``pos_profile`` that no
+    submitted closing lists yet: ERPNext 16 in Sales Invoice mode books their stock as
+    each arrives, so Bin holds them though no consolidated entry names them (the pull
+    adds back what they took, ``ledger.booked_unclosed``)."""
+    return sorted(str(r["name"]) for r in client.get_list(
+        whole_shift.SALES_INVOICE, fields=["name"], page_length=0, filters=[
+            ["pos_profile", "=", pos_profile], ["docstatus", "=", 1],
+            ["is_created_using_pos", "=", 1], ["pos_closing_entry", "is", "not set"]]))
 
 
 def _unformable(item: Due, exc: Exception) -> Refused:

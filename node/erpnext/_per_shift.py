@@ -45,7 +45,14 @@ from typing import Any
 
 from tillmesh.node.domain.money import ZERO
 from tillmesh.node.domain.totals import recorded_due
-from tillmesh.node.erpnext._documents import Doc, Site, _custom, _profile, pos_invoice, takings
+from tillmesh.node.erpnext._documents import (
+    Doc,
+    Site,
+    _custom,
+    _profile,
+    as_pos_invoice,
+    takings,
+)
 from tillmesh.node.erpnext._setup import CASHIER_FIELD, ORIGIN_FIELD, SHIFT_FIELD
 from tillmesh.node.errors import ValidationError
 
@@ -132,7 +139,7 @@ def member_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str) ->
     per-sale store: ERPNext fills the program in and enters the points, redeems those
     the sale spends, and takes back a returned sale's (recorded:
     erpnext-15.71-per-shift-loyalty.jsonl)."""
-    doc = pos_invoice(body, site=site, origin_event=origin_event)
+    doc = as_pos_invoice(body, site=site, origin_event=origin_event)
     doc["items"] = [{**{k: v for k, v in row.items() if k != "pos_invoice_item"},
                      **({"sales_invoice_item": row["pos_invoice_item"]}
                         if row.get("pos_invoice_item") else {})} for row in doc["items"]]

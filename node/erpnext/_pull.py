@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -77,6 +78,7 @@ from tillmesh.node.errors import (
     ErpNextValidation,
     ValidationError,
 )
+from tillmesh.node.projections import ledger
 from tillmesh.node.projections.master_data import DELETED, UPSERTED
 from tillmesh.node.projections.pos_profile import RELEASE
 from tillmesh.node.projections.stock import BASE
@@ -87,6 +89,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Progress = Callable[[str, int, int], None]  # (scope, rows read, events recorded)
 Consolidated = Callable[[], Collection[str]]  # shifts whose closing ERPNext consolidated
+# Sales and returns whose stock ERPNext booked, though no closing it holds lists them yet
+Unclosed = Callable[[], Collection[str]]
 
 
 class StoreAccess(Protocol):
@@ -105,6 +109,11 @@ class Direct:
 
 def no_consolidated_shifts() -> Collection[str]:
     """Until the forwarder reads POS Closing Entries: Bin includes no Tillmesh shift."""
+    return ()
+
+
+def none_unclosed() -> Collection[str]:
+    """Where ERPNext books a sale's stock only when a closing consolidates it."""
     return ()
 
 
@@ -149,6 +158,30 @@ def _snapshot(doctypes: tuple[str, ...],
     return work
 
 
+def _booked_unclosed(invoices: Collection[str], warehouse: str
+                     ) -> Callable[[EventLog], dict[str, Decimal]]:
+    def work(event_log: EventLog) -> dict[str, Decimal]:
+        with event_log.transaction() as tx:
+            return ledger.booked_unclosed(tx.session, invoices, warehouse)
+    return work
+
+
+def _added(rows: list[dict[str, Any]], booked: dict[str, Decimal]) -> list[dict[str, Any]]:
+    """Bin's rows with ``booked`` added to each key's quantity (a row ``stock_changes``
+    finds malformed is left as it is, to be reported)."""
+    left = dict(booked)
+    out = []
+    for row in rows:
+        add = left.pop(row["item_code"], None) if isinstance(row.get("item_code"), str) \
+            else None
+        try:
+            out.append({**row, "actual_qty": Decimal(str(row["actual_qty"])) + add}
+                       if add else row)
+        except (InvalidOperation, KeyError):
+            out.append(row)
+    return out + [{"item_code": key, "actual_qty": qty} for key, qty in left.items()]
+
+
 class Puller:
     """One pull of the master data of one POS Profile.
 
@@ -162,10 +195,11 @@ class Puller:
 
     def __init__(self, client: ErpNextClient, store: StoreAccess, profile: str, *,
                  consolidated: Consolidated = no_consolidated_shifts,
+                 unclosed: Unclosed = none_unclosed,
                  progress: Progress | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.client, self.store, self.profile_name = client, store, profile
-        self.consolidated = consolidated
+        self.consolidated, self.unclosed = consolidated, unclosed
         self.progress: Progress = progress or (lambda scope, read, emitted: None)
         self.clock = clock
         self.report = PullReport()
@@ -421,20 +455,27 @@ class Puller:
     # --- stock ----------------------------------------------------------------------------
 
     def _bins(self, warehouse: str) -> None:
-        """Bin between two readings of the consolidated shifts (see ``node.stock``)."""
+        """Bin between two readings of the consolidated shifts, and of the invoices whose
+        stock ERPNext booked before a closing listed them (see ``node.stock``): what
+        those took, as the counters count it, is added back, since their slots are not
+        in the reading's watermark (``ledger.booked_unclosed``)."""
         if not warehouse:
             raise ErpNextError(f"POS Profile {self.profile_name} names no warehouse")
         for _ in range(const.BIN_READ_ATTEMPTS):
-            before = frozenset(self.consolidated())
+            before = frozenset(self.consolidated()), frozenset(self.unclosed())
             rows = [r for page in self._scan("Bin", BIN_FIELDS,
                                              [["warehouse", "=", warehouse]], "modified",
                                              start(None)) for r in page]
             rows += self._tracked(warehouse)
-            shifts = frozenset(self.consolidated())
-            if shifts == before:
+            shifts, unclosed = frozenset(self.consolidated()), frozenset(self.unclosed())
+            if (shifts, unclosed) == before:
                 break
         else:
-            raise ErpNextError("POS Closing Entries kept consolidating while Bin was read")
+            raise ErpNextError("POS Closing Entries kept consolidating, or invoices kept"
+                               " being booked, while Bin was read")
+        if unclosed:
+            rows = _added(rows, self._writer.submit(
+                self.store, _booked_unclosed(unclosed, warehouse)).result())
         changes, problems = stock_changes(rows, self.known.stock, shifts)
         for problem in problems:
             self._error(problem)
@@ -461,9 +502,10 @@ class Puller:
 
 def pull(client: ErpNextClient, store: StoreAccess, profile: str, *,
          consolidated: Consolidated = no_consolidated_shifts,
+         unclosed: Unclosed = none_unclosed,
          progress: Progress | None = None) -> PullReport:
     """Pull the master data and stock of POS Profile ``profile`` into the store, within
     the client's ``pull_deadline_s``."""
     with client.within(client.limits.pull_deadline_s, "the pull"):
-        return Puller(client, store, profile, consolidated=consolidated,
+        return Puller(client, store, profile, consolidated=consolidated, unclosed=unclosed,
                       progress=progress).run()

@@ -15,13 +15,15 @@ import concurrent.futures
 import enum
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tillmesh.node.erpnext import _settings
-from tillmesh.node.erpnext._forwarder import consolidated_shifts
-from tillmesh.node.erpnext._pull import Direct, PullReport, StoreAccess, pull
+from tillmesh.node.erpnext._forwarder import consolidated_shifts, unclosed_sales
+from tillmesh.node.erpnext._pull import Direct, PullReport, StoreAccess, Unclosed, pull
+from tillmesh.node.erpnext._rest import ErpNextClient
+from tillmesh.node.erpnext._site_release import capabilities
 from tillmesh.node.erpnext.const import STORE_STEP_TIMEOUT_S
 from tillmesh.node.errors import StoreError, TillmeshError
 from tillmesh.node.ops.config import Config
@@ -107,7 +109,8 @@ class PullJob:
                     client, store, settings.pos_profile, progress=self._progress,
                     consolidated=lambda: consolidated_shifts(
                         client, settings.pos_profile,
-                        shift_invoices=settings.reads_shift_invoices))
+                        shift_invoices=settings.reads_shift_invoices),
+                    unclosed=unclosed_of(client, settings))
             outcome = {"state": PullState.DONE.value, "report": report.as_dict()}
         except TillmeshError as exc:
             log.error("ERPNext pull failed: %s", exc.message)
@@ -119,6 +122,21 @@ class PullJob:
         with self._lock:
             self.state = PullState(outcome["state"])
             self._view.update(outcome, finished_at=_now())
+
+
+def unclosed_of(client: ErpNextClient, settings: _settings.ErpNextSettings) -> Unclosed:
+    """What the pull asks for the sales whose stock ERPNext booked before a closing
+    listed them: per sale to a site that books stock as each sale arrives (ERPNext 16
+    in Sales Invoice mode), ``unclosed_sales``; else nothing (the site's release is read
+    once, when Bin is)."""
+    def unclosed() -> Collection[str]:
+        if settings.per_shift:
+            return ()
+        if not asked:
+            asked.append(capabilities(client.release()).stock_checked_at_submit)
+        return unclosed_sales(client, settings.pos_profile) if asked[0] else ()
+    asked: list[bool] = []
+    return unclosed
 
 
 def _now() -> str:

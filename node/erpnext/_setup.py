@@ -20,7 +20,14 @@ from typing import Any, NamedTuple
 
 from tillmesh.node.erpnext._mapping import SPECS
 from tillmesh.node.erpnext._rest import Doc, ErpNextClient
-from tillmesh.node.erpnext._site_release import capabilities, must_allow, sends, unknown
+from tillmesh.node.erpnext._site_release import (
+    SALES_INVOICE,
+    Capabilities,
+    capabilities,
+    must_allow,
+    sends,
+    unknown,
+)
 from tillmesh.node.erpnext._text import printable
 from tillmesh.node.errors import (
     ErpNextAuthError,
@@ -203,11 +210,10 @@ def _api(client: ErpNextClient) -> Check:
                  " under a name of ERPNext's own is held back as an exception")
 
 
-def _release_checks(client: ErpNextClient, *, per_shift: bool) -> Iterator[Check]:
+def _release_checks(client: ErpNextClient, *, per_shift: bool,
+                    found: list[Capabilities]) -> Iterator[Check]:
     """Which ERPNext the site runs, in one line each: what this store's counters will
-    send it, and what it must allow (``_site_release``). Per-sale delivery to ERPNext 16
-    in Sales Invoice mode is missing (its POS sales are Sales Invoices, stock checked as
-    each arrives); per-shift delivery books no opening entry at all."""
+    send it, and what it must allow (``_site_release``)."""
     try:
         release = client.release()
     except (ErpNextAuthError, ErpNextNotFound) as exc:
@@ -215,15 +221,9 @@ def _release_checks(client: ErpNextClient, *, per_shift: bool) -> Iterator[Check
                     " frappe.utils.change_log.get_versions and read POS Settings")
         return
     caps = capabilities(release)
+    found.append(caps)
     yield Check("ERPNext release", True, f"{release}" + (
         f" ({note})" if (note := unknown(release)) else ""))
-    if not (caps.per_sale or per_shift):
-        yield Check("per-sale delivery", False, f"not yet to ERPNext {release.major} in"
-                    f" {release.invoice_type} mode: its POS sales are Sales Invoices whose"
-                    " stock is booked as each arrives, which Tillmesh sends only per shift"
-                    " so far: deliver per shift (`tillmesh erpnext setup --delivery"
-                    " per-shift` on every counter), or switch POS Settings to POS Invoice")
-        return
     yield Check("the counters send", True, sends(caps, per_shift=per_shift))
     yield Check("the site must allow", True, must_allow(caps, per_shift=per_shift))
     settings = _stock_settings(client)
@@ -324,22 +324,37 @@ def check_all(client: ErpNextClient, pos_profile: str,
     cannot be reached or refuses the key (nothing else could be checked). ``per_shift``:
     the store delivers a Sales Invoice per shift, which needs that doctype too."""
     checks: list[Check] = []
-    written = (*WRITTEN, "Sales Invoice") if per_shift else WRITTEN
-    wanted = (*CUSTOM_FIELDS, *SHIFT_CUSTOM_FIELDS) if per_shift else CUSTOM_FIELDS
+    found: list[Capabilities] = []  # the site's, once its release is read
 
     def add(check: Check) -> None:
         checks.append(check)
         report(check)
 
+    def writes_sales_invoices() -> bool:
+        return per_shift or any(caps.sale_doctype == SALES_INVOICE for caps in found)
+
     add(_connection(client))
     if checks[0].ok:
         add(_api(client))
-        for step in (_release_checks(client, per_shift=per_shift),
-                     _profile_checks(client, pos_profile), _permissions(client, written),
-                     _custom_fields(client, wanted)):
-            for check in step:
+        for step in (lambda: _release_checks(client, per_shift=per_shift, found=found),
+                     lambda: _profile_checks(client, pos_profile),
+                     lambda: _permissions(client, (*WRITTEN, SALES_INVOICE)
+                                          if writes_sales_invoices() else WRITTEN),
+                     lambda: _custom_fields(client, _wanted(
+                         per_shift=per_shift, sales_invoices=writes_sales_invoices()))):
+            for check in step():
                 add(check)
     return checks
+
+
+def _wanted(*, per_shift: bool, sales_invoices: bool) -> tuple[CustomField, ...]:
+    """The custom fields a store's delivery fills: per shift the shift's too (its Sales
+    Invoices name it), per sale as Sales Invoices the origin and cashier on those."""
+    if per_shift:
+        return (*CUSTOM_FIELDS, *SHIFT_CUSTOM_FIELDS)
+    if sales_invoices:
+        return (*CUSTOM_FIELDS, *(f for f in SHIFT_CUSTOM_FIELDS if f.fieldname != SHIFT_FIELD))
+    return CUSTOM_FIELDS
 
 
 def setup(client: ErpNextClient, pos_profile: str, report: Callable[[Check], None], *,

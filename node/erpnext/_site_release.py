@@ -89,7 +89,6 @@ class Capabilities:
     # to have started on the server's today
     one_open_shift: bool
     consolidates: bool  # a closing merges its invoices into Sales Invoices
-    per_sale: bool  # Tillmesh delivers each sale (else only per shift: ``_setup``)
     # a POS Invoice names its coupon: ERPNext 16 validates and counts it again on the
     # Sales Invoice it is consolidated into (refused once used up, counted twice else)
     coupon_on_pos_invoice: bool
@@ -99,15 +98,15 @@ class Capabilities:
 
 V15 = Capabilities(sale_doctype=POS_INVOICE, closing_rows="pos_transactions",
                    closing_link="pos_invoice", one_open_shift=False, consolidates=True,
-                   per_sale=True, coupon_on_pos_invoice=True, stock_checked_at_submit=False,
+                   coupon_on_pos_invoice=True, stock_checked_at_submit=False,
                    batches_need_enabling=False)
 V16_POS_INVOICE = Capabilities(
     sale_doctype=POS_INVOICE, closing_rows="pos_invoices", closing_link="pos_invoice",
-    one_open_shift=True, consolidates=True, per_sale=True, coupon_on_pos_invoice=False,
+    one_open_shift=True, consolidates=True, coupon_on_pos_invoice=False,
     stock_checked_at_submit=False, batches_need_enabling=True)
 V16_SALES_INVOICE = Capabilities(
     sale_doctype=SALES_INVOICE, closing_rows="sales_invoices", closing_link="sales_invoice",
-    one_open_shift=True, consolidates=False, per_sale=False, coupon_on_pos_invoice=True,
+    one_open_shift=True, consolidates=False, coupon_on_pos_invoice=True,
     stock_checked_at_submit=True, batches_need_enabling=True)
 
 

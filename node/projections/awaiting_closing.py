@@ -1,5 +1,6 @@
-"""Invoices ERPNext holds and no POS Closing Entry has consolidated yet, where closings
-list every invoice delivered since the last one (ERPNext 16, ``outbox.by_session``).
+"""Invoices ERPNext holds and no POS Closing Entry has consolidated (or, in Sales Invoice
+mode, listed) yet, where closings list every invoice delivered since the last one
+(ERPNext 16, ``outbox.by_session``).
 
 ERPNext 16 holds one open POS Opening Entry per POS Profile, so the forwarder keeps one
 open for the whole store and each shift's closing lists whatever was delivered under it:

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, LargeBinary, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from tillmesh.node.domain.money import FLOAT_PRECISION, flt
+from tillmesh.node.domain.money import FLOAT_PRECISION, ZERO, flt
 from tillmesh.node.domain.shift_totals import (
     CashMove,
     Direction,
@@ -444,14 +444,43 @@ def _count_stock(session: Session, body: dict[str, Any], origin: str, slot: str,
     Held until the run of sales and returns ends (``_MOVES``): they only add up."""
     moved = _MOVES.rows(session)
     warehouse = body["warehouse"]
+    for name, qty in taken(body).items():
+        key = (name, warehouse, origin, slot)
+        moved[key] = moved.get(key, 0) - sign * nano(qty)
+    _MOVES.check(session)
+
+
+def taken(body: Mapping[str, Any]) -> dict[str, Decimal]:
+    """What a sale (or, negative, a return) takes from its warehouse's on-hand, per stock
+    key, as this ledger counts it: returns give batches and serial numbers back only once
+    consolidated (``stock``), so they are left out of those keys."""
+    out: dict[str, Decimal] = {}
     for i in body["items"]:
         stock_qty = Decimal(i["stock_qty"])
-        # Returns give batches and serial numbers back only once consolidated (``stock``).
-        taken = {i["item_code"]: stock_qty, **(stock_keys.sold(i) if stock_qty > 0 else {})}
-        for name, qty in taken.items():
-            key = (name, warehouse, origin, slot)
-            moved[key] = moved.get(key, 0) - sign * nano(qty)
-    _MOVES.check(session)
+        for name, qty in {i["item_code"]: stock_qty,
+                          **(stock_keys.sold(i) if stock_qty > 0 else {})}.items():
+            out[name] = out.get(name, ZERO) + qty
+    return out
+
+
+def booked_unclosed(session: Session, invoices: Iterable[str], warehouse: str
+                    ) -> dict[str, Decimal]:
+    """What ``invoices`` (sales and returns ERPNext booked the stock of, though no closing
+    ERPNext holds lists them yet: ERPNext 16 in Sales Invoice mode books each as it
+    arrives) took from ``warehouse``, as this ledger counts it, per stock key. Their slots
+    are not in a Bin reading's watermark, so a reading adds this back to Bin: on-hand is
+    then Bin less only what ERPNext has not booked (``erpnext._pull``). Invoices not held
+    here are left out."""
+    out: dict[str, Decimal] = {}
+    for (body,) in raw(session).run(
+            "SELECT e.body FROM every_sale s JOIN every_event e ON e.origin = s.origin"
+            " AND e.seq = s.seq WHERE s.invoice IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(invoices)),)):
+        sale = unpack_body(body)
+        if sale["warehouse"] == warehouse:
+            for name, qty in taken(sale).items():
+                out[name] = out.get(name, ZERO) + qty
+    return out
 
 
 def _write_moves(session: Session, moved: dict[tuple[str, str, str, str], int]) -> None:

@@ -44,6 +44,7 @@ from tillmesh.node.erpnext import (
     setup,
 )
 from tillmesh.node.erpnext._forwarder import Forwarder, consolidated_shifts
+from tillmesh.node.erpnext._pull_job import unclosed_of
 from tillmesh.node.erpnext._site_release import V15, Capabilities, Release, capabilities
 from tillmesh.node.erpnext.const import PER_SALE, PER_SHIFT
 from tillmesh.node.errors import NotFoundError
@@ -69,14 +70,26 @@ class Site:
     per_shift: bool = False  # the store delivers a consolidated Sales Invoice per shift
     release: Release | None = None  # what the site said it runs
 
-    @property
-    def takes_per_sale(self) -> bool:
-        """Whether Tillmesh delivers per sale to this release (not to ERPNext 16 in Sales
-        Invoice mode yet: ``_setup._release_checks``)."""
-        return self.release is None or capabilities(self.release).per_sale
-
     def get(self, doctype: str, name: str) -> dict[str, Any]:
         return self.client.get_doc(doctype, name, missing_ok=True) or {}
+
+    @property
+    def sale_doctype(self) -> str:
+        """What the site books a POS sale as: a POS Invoice, or a Sales Invoice (16)."""
+        return self.caps.sale_doctype
+
+    def sale(self, invoice: str) -> dict[str, Any]:
+        """ERPNext's copy of a sale or return of the counter's, as the site books it."""
+        return self.get(self.sale_doctype, invoice)
+
+    def closed(self, doc: dict[str, Any]) -> bool:
+        """Whether a closing took ``doc`` (a ``sale``): consolidated into a Sales
+        Invoice, or, in ERPNext 16's Sales Invoice mode, listed by a submitted closing."""
+        if self.caps.consolidates:
+            return (doc.get("docstatus"), doc.get("status")) == (1, "Consolidated")
+        closing = doc.get("pos_closing_entry")
+        return doc.get("docstatus") == 1 and bool(closing) and \
+            self.get("POS Closing Entry", str(closing)).get("status") == "Submitted"
 
     @property
     def caps(self) -> Capabilities:
@@ -98,8 +111,6 @@ class Site:
         return len(self.client.get_list(doctype, filters=[["name", "=", name]], page_length=0))
 
     def forwarder(self, node: Node, transport: httpx.BaseTransport | None = None) -> Forwarder:
-        if not (self.per_shift or self.takes_per_sale):
-            pytest.skip(f"{self.release} takes a store's sales per shift only")
         # The simulator (or a lab site the environment names) over plain http is set up
         # --insecure, as its operator would have to.
         settings = ErpNextSettings(self.url, self.key, self.secret, self.pos_profile,
@@ -207,9 +218,13 @@ def blank_counter(site: Site, tmp: Path) -> Node:
 
 
 def pull_into(site: Site, node: Node) -> PullReport:
+    settings = ErpNextSettings(site.url, site.key, site.secret, site.pos_profile,
+                               verify=urlsplit(site.url).scheme != "http",
+                               delivery=PER_SHIFT if site.per_shift else PER_SALE)
     return pull(site.client, Direct(node.log), site.pos_profile,
                 consolidated=lambda: consolidated_shifts(site.client, site.pos_profile,
-                                                         shift_invoices=site.per_shift))
+                                                         shift_invoices=site.per_shift),
+                unclosed=unclosed_of(site.client, settings))
 
 
 def pulled_counter(site: Site, tmp: Path) -> Node:

@@ -51,7 +51,8 @@ HONOURED_HERE = {"coupon-003": D("9.00")}
 LIMITED = ("PRC-TWICE", "PRC-GIFT")  # used up by the runs below, not by the carts
 
 
-@pytest.fixture(scope="module", params=["simulator", "simulator-16", "erpnext"])
+@pytest.fixture(scope="module", params=["simulator", "simulator-16", "simulator-16-si",
+                                                 "erpnext"])
 def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     with pricing_store_site(request.param) as (opened, company, today), \
             rules_enabled(opened.client, rules(company)) as enabled:
@@ -123,9 +124,9 @@ def test_a_store_with_coupons_is_priced_counted_booked_and_consolidated(
     assert "modified after you have opened it" not in caplog.text
     unlimited = 0
     for sale in sales:
-        booked = site.get(INVOICE, sale["invoice"])
-        assert (booked["status"], D(str(booked["grand_total"]))) == (
-            "Consolidated", D(sale["totals"]["grand_total"])), sale["invoice"]
+        booked = site.sale(sale["invoice"])
+        assert (site.closed(booked), D(str(booked["grand_total"]))) == (
+            True, D(sale["totals"]["grand_total"])), sale["invoice"]
         assert [D(str(row["rate"])) for row in booked["items"]] == [
             D(line["rate"]) for line in sale["lines"]], sale["invoice"]
         if sale["coupon"] and not site.caps.coupon_on_pos_invoice:  # 16 would count twice
@@ -133,8 +134,9 @@ def test_a_store_with_coupons_is_priced_counted_booked_and_consolidated(
             assert f"Coupon {sale['coupon']} was taken at the till; not named here" in \
                 booked["remarks"]
             unlimited += sale["coupon"] == "PRC-UNLIMITED"
-        elif sale["coupon"] == "PRC-UNLIMITED":
-            # ERPNext refuses to count a coupon without a maximum use: booked without it
+        elif sale["coupon"] == "PRC-UNLIMITED" and site.release is not None \
+                and site.release.major < 16:
+            # ERPNext 15 refuses to count a coupon without a maximum use: booked without it
             unlimited += 1
             assert booked.get("coupon_code") is None
             assert "PRC-UNLIMITED" in booked["remarks"]
@@ -142,7 +144,7 @@ def test_a_store_with_coupons_is_priced_counted_booked_and_consolidated(
                 delivery_note(counter, sale["invoice"]))
         else:
             assert booked.get("coupon_code") == sale["coupon"], sale["invoice"]
-    assert unlimited > 0
+    assert unlimited > 0 or site.caps.sale_doctype == "Sales Invoice"  # 16 counts it
     counted = {name: sum(s["coupon"] == name for s in sales) for name in ctx.coupons
                if name.startswith("PRC-")}
     for name, count in counted.items():
@@ -169,8 +171,8 @@ def test_counters_cut_off_from_each_other_use_a_coupon_once_too_often(
     sync(c.log, b.log)
     sync(b.log, c.log)
     drain(site.forwarder(b))
-    booked = [site.get(INVOICE, sale["invoice"]) for sale in sold]
-    assert [d["status"] for d in booked] == ["Consolidated"] * 3
+    booked = [site.sale(sale["invoice"]) for sale in sold]
+    assert [site.closed(d) for d in booked] == [True] * 3
     for node in (b, c):  # the store counts three, and takes it no more
         assert uses(node, "PRC-TWICE") == 3
         till = Till(node, "ann")

@@ -111,14 +111,20 @@ def test_setup_says_which_release_and_what_the_counters_send() -> None:
         assert _said(checks, "negative stock").detail.startswith("not allowed")
 
 
-def test_setup_says_per_sale_delivery_to_erpnext_16_in_sales_invoice_mode_is_missing(
+def test_setup_says_per_sale_to_erpnext_16_in_sales_invoice_mode_sends_sales_invoices(
         ) -> None:
     with simulated("simulator-16-si") as (_, checks, ready):
-        assert not ready
-        missing = _said(checks, "per-sale delivery")
-        assert not missing.ok
-        assert "--delivery per-shift" in missing.detail and "ERPNext 16" in missing.detail
-        assert "POS Invoice" in missing.detail  # the other way: the site's own mode
+        assert ready, [c.line() for c in checks]
+        sends = _said(checks, "the counters send").detail
+        assert sends.startswith("each sale and till return as a Sales Invoice, under the one"
+                                " POS Opening Entry the forwarder keeps open")
+        assert sends.endswith("in sales_invoices") and "consolidates" not in sends
+        assert "allow negative stock" in _said(checks, "the site must allow").detail
+        assert _said(checks, "negative stock").detail.startswith("not allowed")
+        # the sales carry their origin and cashier: the fields are made on Sales Invoice
+        made = {c.what for c in checks if c.what.startswith("custom field Sales Invoice")}
+        assert made == {"custom field Sales Invoice.tillmesh_origin_event",
+                        "custom field Sales Invoice.tillmesh_cashier"}, made
 
 
 def test_setup_says_per_sale_to_erpnext_16_goes_under_one_opening_entry() -> None:

@@ -1,6 +1,7 @@
-"""Per-sale delivery to ERPNext 16 (POS Invoice mode) under the one POS Opening Entry the
-forwarder keeps open for the store (``_sessions``, ``outbox.by_session``): through
-midnight, a forwarder's restart, and an opening entry someone else left open."""
+"""Per-sale delivery to ERPNext 16 under the one POS Opening Entry the forwarder keeps open
+for the store (``_sessions``, ``outbox.by_session``): through midnight, a forwarder's
+restart, and an opening entry someone else left open; in Sales Invoice mode, the stock
+ERPNext books as each sale arrives."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.node.erpnext.test_cross_shift_returns import bin_qty
 from tests.node.erpnext.test_forwarder import (
     MILK,
     SOAP,
@@ -30,19 +33,23 @@ from tests.node.store.test_archive import (
     _tables,
 )
 from tests.nodekit import FakeClock, Till, make_node, sync
-from tillmesh.lab.demo_data import POS_PROFILE
+from tillmesh.lab.demo_data import POS_PROFILE, WAREHOUSE
 from tillmesh.lab.erpnext_simulator import ERPNEXT_16, Simulator
 from tillmesh.node.erpnext import ErpNextClient, setup
 from tillmesh.node.erpnext._forwarder import consolidated_shifts
 from tillmesh.node.erpnext._pull import Direct, pull
+from tillmesh.node.erpnext._pull_job import unclosed_of
+from tillmesh.node.erpnext._settings import ErpNextSettings
+from tillmesh.node.erpnext._site_release import SALES_INVOICE, Release
 from tillmesh.node.ops import archiving as archive_ops
-from tillmesh.node.projections import awaiting_closing, deliveries, outbox
+from tillmesh.node.projections import awaiting_closing, deliveries, outbox, stock
 from tillmesh.node.projections.deliveries import ACKED, Delivery
 from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING, Due, by_session
 from tillmesh.node.store.event_log import EventLog
 
 BERLIN = ZoneInfo("Europe/Berlin")
 POS_INVOICE_MODE = replace(ERPNEXT_16, invoice_type="POS Invoice")
+SALES_INVOICE_MODE = replace(ERPNEXT_16, invoice_type="Sales Invoice")
 
 
 class SameClock:
@@ -73,9 +80,10 @@ class Ahead(SameClock):
 
 
 @contextmanager
-def site16(node, clock: SameClock | None = None) -> Iterator[Simulator]:
+def site16(node, clock: SameClock | None = None,
+           release: Release = POS_INVOICE_MODE) -> Iterator[Simulator]:
     with Simulator(seed="demo", job_delay=None, clock=clock or SameClock(node),
-                   release=POS_INVOICE_MODE) as sim:
+                   release=release) as sim:
         with ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
             assert setup(client, POS_PROFILE, lambda check: None)
         yield sim
@@ -306,3 +314,39 @@ def test_sales_a_closing_carried_leave_the_live_store_with_the_rest(tmp_path):
         EventLog(c1.log.engine, "C01", clock=c1.clock).rebuild(trusted={
             "C01": _signer(c1).public, "C02": _signer(c2).public})
         assert _tables(c1) == tables
+
+
+def test_in_sales_invoice_mode_stock_erpnext_booked_before_the_closing_counts_once(tmp_path):
+    """ERPNext 16 in Sales Invoice mode books a sale's stock as it arrives, long before
+    the shift's closing (the slot a Bin reading's watermark names): a pull in between
+    must not take the delivered sales off twice, once in Bin and once as pending."""
+    node = demo_node(tmp_path / "c1")
+    node.clock.now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    with site16(node, release=SALES_INVOICE_MODE) as sim, \
+            ErpNextClient(sim.url, sim.api_key, sim.api_secret) as client:
+        settings = ErpNextSettings(sim.url, sim.api_key, sim.api_secret, POS_PROFILE,
+                                   verify=False)
+
+        def pulled() -> tuple[D, D]:
+            report = pull(client, Direct(node.log), POS_PROFILE,
+                          consolidated=lambda: consolidated_shifts(client, POS_PROFILE),
+                          unclosed=unclosed_of(client, settings))
+            assert report.errors == []
+            with node.read() as s:
+                held = stock.on_hand(s, MILK, WAREHOUSE)
+            return held.on_hand, bin_qty(sim, MILK)
+
+        start, in_bin = pulled()
+        assert start == in_bin
+        ann = Till(node, "ann")
+        shift = ann("shift_open", opening={"Cash": "0"})["shift"]
+        sold = [sell(node, MILK) for _ in range(2)]
+        drain(forwarder(node, sim), sim)
+        assert [sim.get(SALES_INVOICE, i)["docstatus"] for i in sold] == [1, 1]
+        assert pulled() == (start - 2, start - 2)  # booked in Bin, not closed: once
+        sell(node, MILK)  # not delivered yet: pending on the counter only
+        assert pulled() == (start - 3, start - 2)
+        ann("shift_close", shift_id=shift, counted={"Cash": "0", "Card": "0"})
+        drain(forwarder(node, sim), sim)
+        assert sim.get(CLOSING, shift)["status"] == "Submitted"
+        assert pulled() == (start - 3, start - 3)
