@@ -18,6 +18,7 @@ forwarder.
     _paging    keyset paging by (modified, name) and the pull's watermark (pure)
     _mapping   what is pulled and how rows become events (pure)
     _pull      pull(): ERPNext's master data and Bin into master.* / stock.base events
+    _booking   StockBooking: sales being booked and the pull's reading of Bin kept apart
     _pull_job  the running counter's pull: one at a time, in a worker thread, with progress
     _state     the puller's local watermarks; what the store already holds
     _documents what the forwarder sends: events -> ERPNext documents (pure)

@@ -38,6 +38,7 @@ from typing import Any, Protocol, TypeVar
 
 from tillmesh.node.erpnext import _state as state
 from tillmesh.node.erpnext import const
+from tillmesh.node.erpnext._booking import StockBooking
 from tillmesh.node.erpnext._mapping import (
     BATCH_QTY_METHOD,
     BIN_FIELDS,
@@ -196,10 +197,12 @@ class Puller:
     def __init__(self, client: ErpNextClient, store: StoreAccess, profile: str, *,
                  consolidated: Consolidated = no_consolidated_shifts,
                  unclosed: Unclosed = none_unclosed,
+                 booking: StockBooking | None = None,
                  progress: Progress | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.client, self.store, self.profile_name = client, store, profile
         self.consolidated, self.unclosed = consolidated, unclosed
+        self.booking = booking or StockBooking()  # the forwarder's, on a running counter
         self.progress: Progress = progress or (lambda scope, read, emitted: None)
         self.clock = clock
         self.report = PullReport()
@@ -461,18 +464,19 @@ class Puller:
         in the reading's watermark (``ledger.booked_unclosed``)."""
         if not warehouse:
             raise ErpNextError(f"POS Profile {self.profile_name} names no warehouse")
-        for _ in range(const.BIN_READ_ATTEMPTS):
-            before = frozenset(self.consolidated()), frozenset(self.unclosed())
-            rows = [r for page in self._scan("Bin", BIN_FIELDS,
-                                             [["warehouse", "=", warehouse]], "modified",
-                                             start(None)) for r in page]
-            rows += self._tracked(warehouse)
-            shifts, unclosed = frozenset(self.consolidated()), frozenset(self.unclosed())
-            if (shifts, unclosed) == before:
-                break
-        else:
-            raise ErpNextError("POS Closing Entries kept consolidating, or invoices kept"
-                               " being booked, while Bin was read")
+        with self.booking.reading():  # this counter's forwarder books no sale meanwhile
+            for _ in range(const.BIN_READ_ATTEMPTS):
+                before = frozenset(self.consolidated()), frozenset(self.unclosed())
+                rows = [r for page in self._scan("Bin", BIN_FIELDS,
+                                                 [["warehouse", "=", warehouse]], "modified",
+                                                 start(None)) for r in page]
+                rows += self._tracked(warehouse)
+                shifts, unclosed = frozenset(self.consolidated()), frozenset(self.unclosed())
+                if (shifts, unclosed) == before:
+                    break
+            else:
+                raise ErpNextError("POS Closing Entries kept consolidating, or invoices kept"
+                                   " being booked, while Bin was read")
         if unclosed:
             rows = _added(rows, self._writer.submit(
                 self.store, _booked_unclosed(unclosed, warehouse)).result())
@@ -502,10 +506,11 @@ class Puller:
 
 def pull(client: ErpNextClient, store: StoreAccess, profile: str, *,
          consolidated: Consolidated = no_consolidated_shifts,
-         unclosed: Unclosed = none_unclosed,
+         unclosed: Unclosed = none_unclosed, booking: StockBooking | None = None,
          progress: Progress | None = None) -> PullReport:
     """Pull the master data and stock of POS Profile ``profile`` into the store, within
-    the client's ``pull_deadline_s``."""
+    the client's ``pull_deadline_s``; Bin is read while no sale is being booked through
+    ``booking`` (this counter's forwarder's)."""
     with client.within(client.limits.pull_deadline_s, "the pull"):
         return Puller(client, store, profile, consolidated=consolidated, unclosed=unclosed,
-                      progress=progress).run()
+                      booking=booking, progress=progress).run()

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tillmesh.node.erpnext import _settings
+from tillmesh.node.erpnext._booking import StockBooking
 from tillmesh.node.erpnext._forwarder import consolidated_shifts, unclosed_sales
 from tillmesh.node.erpnext._pull import Direct, PullReport, StoreAccess, Unclosed, pull
 from tillmesh.node.erpnext._rest import ErpNextClient
@@ -75,6 +76,7 @@ class PullJob:
         self.state = PullState.IDLE
         self._lock = threading.Lock()
         self._view: dict[str, Any] = {"state": PullState.IDLE.value}
+        self.booking = StockBooking()  # the forwarder books no sale while Bin is read
 
     def start(self) -> dict[str, Any]:
         with self._lock:
@@ -110,7 +112,7 @@ class PullJob:
                     consolidated=lambda: consolidated_shifts(
                         client, settings.pos_profile,
                         shift_invoices=settings.reads_shift_invoices),
-                    unclosed=unclosed_of(client, settings))
+                    unclosed=unclosed_of(client, settings), booking=self.booking)
             outcome = {"state": PullState.DONE.value, "report": report.as_dict()}
         except TillmeshError as exc:
             log.error("ERPNext pull failed: %s", exc.message)
