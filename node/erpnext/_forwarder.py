@@ -380,8 +380,10 @@ class Forwarder:
             # setdefault, not a defaultdict: one lock per coupon even when two threads ask
             lock = self._coupons.setdefault(str(coupon), threading.Lock()) if coupon \
                 else contextlib.nullcontext()
-            # not while this counter's pull reads Bin (``_booking``)
-            with lock, self.node.pull_job.booking.booking():
+            # where ERPNext books its stock now, not while this counter's pull reads Bin
+            booking = self.node.pull_job.booking.booking() if caps.stock_checked_at_submit \
+                else contextlib.nullcontext()
+            with lock, booking:
                 if not by_session:
                     return delivery.insert_sale(client, doc, look_first=retrying,
                                                 doctype=caps.sale_doctype)
