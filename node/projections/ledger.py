@@ -25,7 +25,7 @@ Built only from events (``shift.opened``, ``shift.closed``, ``sale.submitted``,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -444,23 +444,21 @@ def _count_stock(session: Session, body: dict[str, Any], origin: str, slot: str,
     Held until the run of sales and returns ends (``_MOVES``): they only add up."""
     moved = _MOVES.rows(session)
     warehouse = body["warehouse"]
-    for name, qty in taken(body).items():
+    for name, qty in taken(body):
         key = (name, warehouse, origin, slot)
         moved[key] = moved.get(key, 0) - sign * nano(qty)
     _MOVES.check(session)
 
 
-def taken(body: Mapping[str, Any]) -> dict[str, Decimal]:
-    """What a sale (or, negative, a return) takes from its warehouse's on-hand, per stock
-    key, as this ledger counts it: returns give batches and serial numbers back only once
-    consolidated (``stock``), so they are left out of those keys."""
-    out: dict[str, Decimal] = {}
+def taken(body: Mapping[str, Any]) -> Iterator[tuple[str, Decimal]]:
+    """What each row of a sale (or, negative, of a return) takes from its warehouse's
+    on-hand, per stock key, as this ledger counts it: returns give batches and serial
+    numbers back only once consolidated (``stock``), so they are left out of those
+    keys."""
     for i in body["items"]:
         stock_qty = Decimal(i["stock_qty"])
-        for name, qty in {i["item_code"]: stock_qty,
-                          **(stock_keys.sold(i) if stock_qty > 0 else {})}.items():
-            out[name] = out.get(name, ZERO) + qty
-    return out
+        yield from {i["item_code"]: stock_qty,
+                    **(stock_keys.sold(i) if stock_qty > 0 else {})}.items()
 
 
 def booked_unclosed(session: Session, invoices: Iterable[str], warehouse: str
@@ -478,7 +476,7 @@ def booked_unclosed(session: Session, invoices: Iterable[str], warehouse: str
             (json.dumps(sorted(invoices)),)):
         sale = unpack_body(body)
         if sale["warehouse"] == warehouse:
-            for name, qty in taken(sale).items():
+            for name, qty in taken(sale):
                 out[name] = out.get(name, ZERO) + qty
     return out
 
