@@ -33,6 +33,7 @@ from typing import Any
 
 from tillmesh.lab.erpnext_simulator import _loyalty as loyalty
 from tillmesh.lab.erpnext_simulator import _pos_payments
+from tillmesh.lab.erpnext_simulator._batches import serial_list, serial_place
 from tillmesh.lab.erpnext_simulator._clock import posting_moment
 from tillmesh.lab.erpnext_simulator._consolidation import check_credit_note, set_totals
 from tillmesh.lab.erpnext_simulator._controller import Controller
@@ -143,6 +144,8 @@ class SalesInvoice(Controller):
                                   erpnext=True)
         moves = []
         outgoing = not cint(doc.get("is_return"))
+        if outgoing and txn.registry.release.major >= 16:
+            _check_serials_here(txn, doc)
         for row in doc.get("items") or []:
             item = txn.get("Item", row.get("item_code")) or {}
             if cint(doc.get("update_stock")) and cint(item.get("is_stock_item", 1)) \
@@ -168,6 +171,21 @@ class SalesInvoice(Controller):
             original["status"] = invoice_status(txn, original)
         else:
             txn.after_commit.append(lambda: doc.update(status=invoice_status(txn, doc)))
+
+
+def _check_serials_here(txn: Txn, doc: Doc) -> None:
+    """ERPNext 16's ``validate_serial_no_status`` of the bundle a sold row makes: each
+    serial number where the row takes it from now, whatever the sale's posting time (a
+    unit another counter's sale took is refused, a plain ValidationError, recorded on a
+    real 16.12 in Sales Invoice mode)."""
+    for row in doc.get("items") or []:
+        gone = [s for s in serial_list(row.get("serial_no"))
+                if serial_place(txn, row["item_code"], s) != row.get("warehouse")]
+        if gone:
+            raise ValidationError(
+                f"You cannot outward following {'Serial Nos' if len(gone) > 1 else 'Serial No'}"
+                " as either they are Delivered, Inactive or located in a different"
+                f" warehouse.<hr>{', '.join(gone)}", erpnext=True)
 
 
 def invoice_status(txn: Txn, doc: Doc) -> str:

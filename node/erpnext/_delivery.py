@@ -130,6 +130,8 @@ _SOLD_OUT = {
     " offline, or stock not yet received in ERPNext): receive the stock in ERPNext (or allow"
     " negative stock in Stock Settings), then retry",
 }
+# ... and refuses a serial number sold twice as a plain ValidationError, in these words
+_SOLD_OUT_WORDS = {"You cannot outward following Serial No": "SerialNoWarehouseError"}
 
 
 def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool,
@@ -141,8 +143,11 @@ def insert_sale(client: ErpNextClient, doc: Doc, *, look_first: bool,
         return create(client, doctype, doc, look_first=look_first)
     except Refused as refused:
         _overspent(refused, doc)
-        if refused.exc_type in _SOLD_OUT:
-            raise Refused(f"{refused.message}: {_SOLD_OUT[refused.exc_type]}",
+        sold_out = refused.exc_type if refused.exc_type in _SOLD_OUT else next(
+            (kind for words, kind in _SOLD_OUT_WORDS.items() if words in refused.message),
+            None)
+        if sold_out is not None:
+            raise Refused(f"{refused.message}: {_SOLD_OUT[sold_out]}",
                           stage=refused.stage, status=refused.status,
                           exc_type=refused.exc_type) from refused
         if not doc.get("coupon_code") or refused.stage != "insert" \
