@@ -156,14 +156,20 @@ def sales_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str) -> 
     return with inclusive tax and an invoice discount was taken with the exact refund,
     NOTES-v16.md); its rows name the sold rows by ``sales_invoice_item``."""
     doc = _as_priced(body, site=site, origin_event=origin_event, doctype=SALES_INVOICE)
-    doc["items"] = [{**{k: v for k, v in row.items() if k != "pos_invoice_item"},
-                     **({"sales_invoice_item": row["pos_invoice_item"]}
-                        if row.get("pos_invoice_item") else {})} for row in doc["items"]]
+    doc["items"] = sales_invoice_rows(doc["items"])
     # without base_change_amount ERPNext books the change at 0 and refuses the sale
     # ("Either debit or credit amount is required for Debtors", recorded on 15.71)
     doc.update(is_created_using_pos=1, due_date=doc["posting_date"],
                base_change_amount=doc.get("change_amount") or ZERO)
     return doc
+
+
+def sales_invoice_rows(items: Iterable[Mapping[str, Any]]) -> list[Doc]:
+    """POS Invoice rows as a Sales Invoice's: a returned row names its sold row by
+    ``sales_invoice_item`` instead of ``pos_invoice_item``."""
+    return [{**{k: v for k, v in row.items() if k != "pos_invoice_item"},
+             **({"sales_invoice_item": row["pos_invoice_item"]}
+                if row.get("pos_invoice_item") else {})} for row in items]
 
 
 def _as_priced(body: Mapping[str, Any], *, site: Site, origin_event: str,

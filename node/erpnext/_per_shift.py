@@ -51,6 +51,7 @@ from tillmesh.node.erpnext._documents import (
     _custom,
     _profile,
     as_pos_invoice,
+    sales_invoice_rows,
     takings,
 )
 from tillmesh.node.erpnext._setup import CASHIER_FIELD, ORIGIN_FIELD, SHIFT_FIELD
@@ -140,9 +141,7 @@ def member_invoice(body: Mapping[str, Any], *, site: Site, origin_event: str) ->
     the sale spends, and takes back a returned sale's (recorded:
     erpnext-15.71-per-shift-loyalty.jsonl)."""
     doc = as_pos_invoice(body, site=site, origin_event=origin_event)
-    doc["items"] = [{**{k: v for k, v in row.items() if k != "pos_invoice_item"},
-                     **({"sales_invoice_item": row["pos_invoice_item"]}
-                        if row.get("pos_invoice_item") else {})} for row in doc["items"]]
+    doc["items"] = sales_invoice_rows(doc["items"])
     doc.update(due_date=doc["posting_date"], remarks=f"Tillmesh {body['invoice']}",
                # without it ERPNext books the change at 0 and refuses the sale ("Either
                # debit or credit amount is required for Debtors", recorded)
