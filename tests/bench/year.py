@@ -1136,11 +1136,15 @@ def archive(r: Run) -> list[Row]:
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     r.archived = Archived(moved, (before, after), result.stdout)
+    with connected(y.data_dir) as conn:
+        held = int(conn.execute("SELECT count(*) FROM archive.events").fetchone()[0])
+    # A run cut (a sitting's end) is finished by the next, which moves only the rest.
+    finished = "" if held == moved.events else f" ({held:,} in the archive: it finished a cut run)"
     return [(f"archive the events before {cut:%Y-%m-%d} (the last {r.keep_days} days stay)",
-             f"{moved.events:,} events, {moved.segments} segments", f"{moved.seconds:.1f} s",
-             f"{moved.events / max(moved.seconds, 1e-9):,.0f} events/s"),
+             f"{moved.events:,} events, {moved.segments} segments{finished}",
+             f"{moved.seconds:.1f} s", f"{moved.events / max(moved.seconds, 1e-9):,.0f} events/s"),
             ("tillmesh archive verify (seals, chains, checkpoint)", "1 run",
-             f"{seconds:.1f} s", f"{moved.events / seconds:,.0f} events/s")]
+             f"{seconds:.1f} s", f"{held / seconds:,.0f} events/s")]
 
 
 def size_after_archive(r: Run) -> list[Row]:
