@@ -46,6 +46,7 @@ from tillmesh.replication.signing import Signer
 DataDir = Callable[[argparse.Namespace], Path]
 LOWER_BATCH = 2000  # events deleted per transaction: a sale waits at most a few ms for one
 INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
+GIVE_BACK_AT_ONCE = 65_536  # free pages a run gives back in one commit (256 MiB of 4 KiB)
 APPEND_BATCH = 50_000  # events copied into the archive per transaction (bounded WAL)
 Floor = dict[str, tuple[int, bytes]]
 
@@ -59,6 +60,7 @@ class Moved:
     seconds: float
     sales: int = 0  # sales rows that left the live ledger
     checkpoint: dict[str, int] = field(default_factory=dict)  # where it stands now
+    kept_free: int = 0  # bytes of free pages the store keeps (``_giving_back``)
 
 
 def run(config: Config, now: datetime, signer: Signer, cut: datetime | None = None) -> Moved:
@@ -101,10 +103,14 @@ def run(config: Config, now: datetime, signer: Signer, cut: datetime | None = No
             with _giving_back(conn):
                 _lower(conn, before, {**before, **_hashes(conn, target, "archive.events")})
         floor = archive.floors(conn)
+        free = _free_pages(conn)
+        kept_free = free * int(conn.execute("PRAGMA main.page_size").fetchone()[0]) \
+            if free > GIVE_BACK_AT_ONCE else 0
     finally:
         conn.close()
     return Moved(events, segments, {o: s for o, (s, _) in floor.items()}, cut,
-                 time.perf_counter() - start, sales, {o: s for o, (s, _) in stands.items()})
+                 time.perf_counter() - start, sales, {o: s for o, (s, _) in stands.items()},
+                 kept_free)
 
 
 def _plan(db_path: Path, key: bytes, cutoff_hlc: int | None, base: dict[str, int]
@@ -271,9 +277,12 @@ def _giving_back(conn: Any) -> Iterator[None]:
     (SQLite looks each page at the file's end up in the free list): a year's store gave
     back 128 pages/s that way, 30 s per transaction, while FULL gives back a commit's
     pages at once from a free list that stays short. First, what the store freed since
-    the last run. A store made without ``auto_vacuum`` keeps its pages for later events
-    (``vacuum``)."""
-    if int(conn.execute("PRAGMA main.auto_vacuum").fetchone()[0]) != INCREMENTAL:
+    the last run. A store made without ``auto_vacuum``, or holding more free pages than
+    ``GIVE_BACK_AT_ONCE`` (one archived by a release that gave them back afterwards: a
+    commit writes a WAL frame per free page, 17 GiB for a year's), keeps them for later
+    events until ``vacuum``."""
+    if int(conn.execute("PRAGMA main.auto_vacuum").fetchone()[0]) != INCREMENTAL \
+            or _free_pages(conn) > GIVE_BACK_AT_ONCE:
         yield
         return
     conn.execute("PRAGMA main.auto_vacuum = FULL")
@@ -285,12 +294,16 @@ def _giving_back(conn: Any) -> Iterator[None]:
         conn.execute("PRAGMA main.auto_vacuum = INCREMENTAL")
 
 
+def _free_pages(conn: Any) -> int:
+    return int(conn.execute("PRAGMA main.freelist_count").fetchone()[0])
+
+
 def vacuum(config: Config) -> tuple[int, int]:
-    """A store made before stores kept their freed pages apart (``auto_vacuum``) is
-    rewritten once so that it does, with the node stopped: the pages archived events
-    left are given back to the disk, now and after every later run. The store's bytes on
-    disk (database and WAL) before and after. Refused when the disk has not room for the
-    copy SQLite writes meanwhile."""
+    """A store made before stores kept their freed pages apart (``auto_vacuum``), or
+    holding more than a run gives back at once, is rewritten once, with the node
+    stopped: the pages archived events left are given back to the disk, now and after
+    every later run. The store's bytes on disk (database and WAL) before and after.
+    Refused when the disk has not room for the copy SQLite writes meanwhile."""
     before = _size(config.db_path)
     free = shutil.disk_usage(config.db_path.parent).free
     if free < before:
@@ -428,6 +441,10 @@ def cmd_run(data_dir: DataDir, args: argparse.Namespace) -> int:
     else:
         print(f"archived {moved.events:,} events in {moved.segments} segments in "
               f"{moved.seconds:.1f} s; the live store keeps what came from {kept} on")
+    if moved.kept_free:
+        print(f"the store keeps {moved.kept_free / 2**30:.2f} GiB of free pages, which later "
+              "events fill: with the node stopped, `sudo tillmesh archive vacuum` gives them "
+              "back to the disk")
     return 0
 
 
