@@ -628,12 +628,8 @@ def compact(session: Session, batch: int = 5000) -> list[str]:
     when ``_slot_final``. So a checkpoint that let them go, plus the live events, equals
     the live tables that let them go."""
     sql = raw(session)
-    floor = {str(o): int(s) for o, s in sql.run("SELECT origin, seq FROM event_floor")}
-    settled = set()
-    for closing, event in sql.run("SELECT closing, event FROM delivered_closings"):
-        origin, _, seq = str(event).rpartition(":")
-        if int(seq) <= floor.get(origin, 0):
-            settled.add(str(closing))
+    floor = _floor(sql)
+    settled = _held_below(sql, floor)
     leaving = [str(invoice) for origin, upto in sorted(floor.items())
                for invoice, shift, late in sql.run(
                    "SELECT invoice, shift, late FROM sales WHERE origin = ? AND seq <= ?",
@@ -661,6 +657,29 @@ def compact(session: Session, batch: int = 5000) -> list[str]:
     sql.run("DELETE FROM main.stock_deltas WHERE shift IN (SELECT value FROM json_each(?))",
             (emptied,))
     return leaving
+
+
+def final_shifts(session: Session, candidates: Iterable[str]) -> list[str]:
+    """Those of ``candidates`` that no event still to come changes (``_slot_final``),
+    their closing that ERPNext holds below the floor: nothing is owed for them any more."""
+    sql = raw(session)
+    floor = _floor(sql)
+    held = _held_below(sql, floor)
+    return sorted(s for s in set(candidates) if s in held and _slot_final(sql, s, floor))
+
+
+def _floor(sql: Raw) -> dict[str, int]:
+    return {str(o): int(s) for o, s in sql.run("SELECT origin, seq FROM event_floor")}
+
+
+def _held_below(sql: Raw, floor: Mapping[str, int]) -> set[str]:
+    """The shifts whose closing ERPNext holds, delivered by an event at or below the floor."""
+    held = set()
+    for closing, event in sql.run("SELECT closing, event FROM delivered_closings"):
+        origin, _, seq = str(event).rpartition(":")
+        if int(seq) <= floor.get(origin, 0):
+            held.add(str(closing))
+    return held
 
 
 def _slot_final(sql: Raw, shift: str, floor: Mapping[str, int]) -> bool:

@@ -29,7 +29,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.projections import deliveries, projector
 from tillmesh.node.projections.deliveries import Delivery, State
-from tillmesh.node.projections.ledger import reconciled_by, reconciliation_name, shift_of
+from tillmesh.node.projections.ledger import (
+    final_shifts,
+    reconciled_by,
+    reconciliation_name,
+    shift_of,
+)
 from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import raw
@@ -382,6 +387,18 @@ def forget(session: Session, invoices: list[str]) -> None:
     nothing will be owed for them again (an invoice has one event)."""
     raw(session).run(f"DELETE FROM outbox WHERE doctype = '{INVOICE}' AND settled = 1 AND name"
                      " IN (SELECT value FROM json_each(?))", (json.dumps(invoices),))
+
+
+def forget_shifts(session: Session) -> None:
+    """The rows of the openings and closings of shifts nothing is owed for any more
+    (``ledger.final_shifts``): each closing's row names every invoice of its shift (tens
+    of KiB), so kept for good they grew the store by every day of its age."""
+    sql = raw(session)
+    named = [str(n) for (n,) in sql.run(f"SELECT DISTINCT name FROM outbox WHERE settled = 1"
+                                        f" AND doctype IN ('{OPENING}', '{CLOSING}')")]
+    sql.run(f"DELETE FROM outbox WHERE settled = 1 AND doctype IN ('{OPENING}', '{CLOSING}')"
+            " AND name IN (SELECT value FROM json_each(?))",
+            (json.dumps(final_shifts(session, named)),))
 
 
 def owed(session: Session) -> set[Key]:

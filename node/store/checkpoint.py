@@ -20,8 +20,9 @@ Ed25519 signature of it all. It is checked the way events are: its hashes must b
 store's own events there (``standing``), its digests its tables', its signature a
 counter's the store enrolled. Each run makes the next one from the last plus the events
 between, then lets the ledger's rows of archived-for-good sales go to the archive
-(``ledger.compact``); the live store deletes the same rows after it (``ops.archiving``), so
-the two stay equal.
+(``ledger.compact``), and the outbox's rows of the shifts nothing is owed for any more
+(``outbox.forget_shifts``); the live store deletes the same rows after it
+(``ops.archiving``), so the two stay equal.
 """
 
 from __future__ import annotations
@@ -221,6 +222,7 @@ def _build(db_path: Path, key: bytes, after: Mapping[str, int], upto: Floor, sig
             # The rows of sales that left, and of their delivery: the store drops the same.
             left = ledger.compact(session)
             outbox.forget(session, left)
+            outbox.forget_shifts(session)
             deliveries.compact(session, left)
         # Sealed once committed: a projection may hold rows back until the commit (search).
         with Session(engine) as session, session.begin():
