@@ -149,7 +149,7 @@ def cmd_pull(data_dir: DataDir, args: argparse.Namespace) -> int:
         report = job["report"]
     else:
         settings = _settings.load(config)
-        with _node_stopped(config):
+        with _node_stopped(config, "erpnext pull"):
             log = _open(config)
             try:
                 with settings.client() as client:

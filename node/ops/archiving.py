@@ -271,8 +271,9 @@ def _same(conn: Any, table: str, other: str = "c") -> str:
 @contextlib.contextmanager
 def _giving_back(conn: Any) -> Iterator[None]:
     """While the run deletes, each of its transactions gives the pages it freed back to
-    the disk as it commits (``auto_vacuum`` FULL for that while; the store stays
-    INCREMENTAL otherwise, so a sale never does that work). Giving them back afterwards
+    the disk as it commits (``auto_vacuum`` FULL for that while, and for the node's own
+    commits meanwhile, which free a page or two; INCREMENTAL again after, or at the next
+    run if the power went, so a sale does no such work otherwise). Giving them back afterwards
     with ``incremental_vacuum`` costs time that grows with the square of the pages freed
     (SQLite looks each page at the file's end up in the free list): a year's store gave
     back 128 pages/s that way, 30 s per transaction, while FULL gives back a commit's
@@ -309,7 +310,7 @@ def vacuum(config: Config) -> tuple[int, int]:
     if free < before:
         raise StoreError(f"{before / 2**30:.2f} GiB free are needed beside the store to "
                          f"rewrite it ({free / 2**30:.2f} GiB are): free some space first")
-    with _node_stopped(config):
+    with _node_stopped(config, "archive vacuum"):
         conn = connect_store(config.db_path, read_key_file(config.key_path))
         try:
             conn.execute("PRAGMA main.auto_vacuum = INCREMENTAL")

@@ -288,7 +288,7 @@ def confirm_alone(config: Config) -> list[str]:
     if node_running(config):
         raise StoreError("the node is running: stop it (systemctl stop tillmesh), then run "
                          "`tillmesh restore --confirm-alone` again")
-    with _node_stopped(config):
+    with _node_stopped(config, "restore --confirm-alone"):
         log = EventLog(open_engine(config.db_path, read_key_file(config.key_path)),
                        config.node_id)
         try:

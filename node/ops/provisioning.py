@@ -204,13 +204,14 @@ def list_users(config: Config) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def _node_stopped(config: Config) -> Iterator[None]:
+def _node_stopped(config: Config, command: str) -> Iterator[None]:
     """Hold the node's endpoint lock (``tillmesh.node.api._server``): no node runs or
-    starts meanwhile.
+    starts meanwhile; refused, saying to stop it and run ``tillmesh <command>`` again.
 
     A ping cannot prove a node is down (a busy node answers late), the kernel's flock can.
     """
-    running = StoreError("the node is running: stop it (systemctl stop tillmesh) and rebuild")
+    running = StoreError("the node is running: stop it (systemctl stop tillmesh), then run "
+                         f"`tillmesh {command}` again")
     path = ipc_path(config.api_endpoint)
     if path is None:  # no lock file to take for a TCP endpoint: ask instead
         if node_running(config):
@@ -230,7 +231,7 @@ def _node_stopped(config: Config) -> Iterator[None]:
 
 
 def rebuild(config: Config) -> tuple[int, float]:
-    with _node_stopped(config):
+    with _node_stopped(config, "rebuild"):
         log = _open(config)
         try:
             start = time.perf_counter()

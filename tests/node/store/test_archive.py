@@ -32,7 +32,7 @@ from tillmesh.node.errors import StoreError
 from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.membership.trust import adopt_snapshot, announce_key
 from tillmesh.node.ops import archiving as archive_ops
-from tillmesh.node.ops import daemon
+from tillmesh.node.ops import daemon, provisioning
 from tillmesh.node.ops.backup import backup, restore
 from tillmesh.node.ops.cli import main
 from tillmesh.node.ops.config import CONFIG_NAME, load
@@ -299,6 +299,9 @@ def test_a_store_made_before_gives_its_pages_back_after_one_vacuum(store, capsys
         with pytest.raises(StoreError, match="free some space first"):
             archive_ops.vacuum(node.config)
     assert _pages(node) == (pages, free)
+    running = provisioning._node_stopped(node.config, "serve")  # its lock, as a node holds it
+    with running, pytest.raises(StoreError, match="then run `tillmesh archive vacuum` again"):
+        archive_ops.vacuum(node.config)
     assert main(["--data-dir", str(node.config.data_dir), "archive", "vacuum"]) == 0
     assert "each archive run gives what it frees back" in capsys.readouterr().out
     assert _pages(node) == (pages - free, 0)
