@@ -38,9 +38,11 @@ from tillmesh.node.domain.totals import (
     NEGATIVE_GRAND_TOTAL,
     CartLine,
     InvoiceTotals,
+    as_recorded,
     compute_totals,
     percentage_discount,
     quantity_and_total,
+    vat_per_rate,
     with_payments,
 )
 from tillmesh.node.domain.totals import Cart as TotalsCart
@@ -391,6 +393,9 @@ def sale_body(
         "items": _items(cart, totals, invoice, ctx),
         "invoice_promotions": ctx.pricing.titles(totals.invoice_pricing_rules),
         "taxes": [plain(t) for t in totals.taxes],
+        # VAT per rate as the receipt prints it: every counter's reports read it from
+        # here rather than working it out again (``totals.vat_per_rate_of``)
+        "vat": as_recorded(vat_per_rate(totals)),
         "totals": _totals(totals),
         "payments": [
             {
@@ -453,9 +458,13 @@ def _neg(data: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
     out = dict(data)
     for name in names:
         if out.get(name) not in (None, ""):
-            value = -Decimal(out[name])
-            out[name] = str(value if value else abs(value))  # no "-0.00"
+            out[name] = _negated(out[name])
     return out
+
+
+def _negated(text: str) -> str:
+    value = -Decimal(text)
+    return str(value if value else abs(value))  # no "-0.00"
 
 
 def as_return(body: dict[str, Any], return_against: str) -> dict[str, Any]:
@@ -479,4 +488,6 @@ def as_return(body: dict[str, Any], return_against: str) -> dict[str, Any]:
     out["taxes"] = taxes
     out["totals"] = _neg(body["totals"], _NEG_HEAD)
     out["payments"] = [_neg(p, ("amount",)) for p in body["payments"]]
+    if "vat" in body:  # each rate's amounts negated, as worked out from the rows
+        out["vat"] = [[rate, *map(_negated, amounts)] for rate, *amounts in body["vat"]]
     return out

@@ -42,7 +42,12 @@ from tillmesh.node.domain.shift_totals import (
     ShiftStatus,
     line_discount,
 )
-from tillmesh.node.domain.totals import RateTotals, recorded_due, vat_per_rate_of
+from tillmesh.node.domain.totals import (
+    RateTotals,
+    as_recorded,
+    recorded_due,
+    vat_per_rate_of,
+)
 from tillmesh.node.errors import NotFoundError, ShiftError
 from tillmesh.node.projections import projector, stock_keys
 from tillmesh.node.projections.const import STOCK_MOVES_HELD
@@ -355,8 +360,7 @@ def _sale_row(event: Event, body: dict[str, Any], late: bool) -> tuple[Any, ...]
         "line_discount": str(sum((line_discount(
             Decimal(i["qty"]), Decimal(i.get("price_list_rate") or 0), Decimal(i["rate"]),
             Decimal(i["amount"])) for i in body["items"]), Decimal(0))),
-        "vat": [[str(r.rate), str(r.net), str(r.tax), str(r.gross)]
-                for r in vat_per_rate_of(body)],
+        "vat": as_recorded(vat_per_rate_of(body)),
     }
     row = sale_fields(event, body)
     return (*(row[k] for k in ("invoice", "origin", "seq", "hlc", "shift")), int(is_return),

@@ -24,7 +24,9 @@ from tillmesh.node.domain.totals import (
     TaxRow,
     TotalsSettings,
     amount_due,
+    as_recorded,
     compute_totals,
+    vat_from_rows,
     vat_per_rate,
     vat_per_rate_of,
 )
@@ -134,10 +136,29 @@ def test_a_sales_rates_add_up_to_what_is_paid(case):
     cart, settings, split = case
     totals = priced(cart, settings)
     vat = check_adds_up(totals, cart, split)
-    body = body_of(totals)
+    body = body_of(totals)  # as recorded before sales carried their rates
     assert vat_per_rate_of(body) == vat  # the receipt says what the cart said
     back = vat_per_rate_of(as_return(body, "X"))  # a whole return: the exact negation
     assert back == tuple(RateTotals(r.rate, -r.net, -r.tax, -r.gross) for r in vat)
+    # as a sale records its rates now: read as recorded, the same as worked out
+    recorded = {**body, "vat": as_recorded(vat)}
+    assert vat_per_rate_of(recorded) == vat == vat_from_rows(recorded)
+    assert vat_per_rate_of(as_return(recorded, "X")) == back
+
+
+@pytest.mark.parametrize("vat", [
+    "19", [["19", "10.00", "1.90"]], [[19, "10.00", "1.90", "11.90"]],
+    [["19", "ten", "1.90", "11.90"]], [["19", "10.00", "1.90", "11.91"]],
+    [["7", "1.00", "0.07", "1.07"], ["19", "10.00", "1.90", "11.90"]],  # not highest first
+    [["19", "NaN", "NaN", "NaN"]], [["19", "Infinity", "0", "Infinity"]]])
+def test_rates_a_body_records_that_are_not_rates_are_worked_out_from_its_rows(vat):
+    """A peer's sale whose recorded rates do not hold together (a bug, a tampered body)
+    is read from its rows: a report never adds up what does not add up."""
+    cart = Cart([CartLine(item_code="19-0", qty=D(1), price_list_rate=D("11.90"))],
+                rows(False, True))
+    body = body_of(compute_totals(cart, TotalsSettings()))
+    assert vat_per_rate_of({**body, "vat": vat}) == vat_from_rows(body) == (
+        RateTotals(FULL, D("10.00"), D("1.90"), D("11.90")),)
 
 
 @given(carts(is_return=True))
@@ -237,16 +258,19 @@ def test_the_x_and_z_reports_show_rates_discounts_and_change_as_an_auditor_reads
     assert sum(D(r["gross"]) for r in view["vat"]) == D(view["due"])
     sale = ann("sale_submit", cart_id=cart,
                payments=[{"mode_of_payment": "Cash", "amount": "60.00"}])
+    body = ann("invoice_get", invoice=sale["invoice"])
     assert [(r["rate"], r["gross"]) for r in view["vat"]] == [
-        (str(r.rate), str(r.gross)) for r in vat_per_rate_of(ann("invoice_get",
-                                                                 invoice=sale["invoice"]))]
+        (str(r.rate), str(r.gross)) for r in vat_per_rate_of(body)]
+    # the sale records its rates (the counters read them), as its rows work them out
+    assert body["vat"] == as_recorded(vat_from_rows(body))
     x = ann("shift_report")["report"]
     assert (x["line_discounts"], x["invoice_discounts"], x["discounts"]) == (
         "3.18", "0.69", "3.87")  # 1.59 off each book, and 0.69 off the whole
     assert x["change_given"] == str(D("60.00") - D(view["due"]))
-    ann("return_create", invoice=sale["invoice"], lines=[{"row": f"{sale['invoice']}-2",
-                                                          "qty": "1"}],
-        approver=approver("sup"))
+    back = ann("return_create", invoice=sale["invoice"],
+               lines=[{"row": f"{sale['invoice']}-2", "qty": "1"}], approver=approver("sup"))
+    returned = ann("invoice_get", invoice=back["invoice"])
+    assert "vat" in returned and vat_per_rate_of(returned) == vat_from_rows(returned)
     z = Till(node, "sup")("shift_close", shift_id=ann("shift_current")["shift"],
                           counted={"Cash": "0", "Card": "0"})["report"]
     assert z["returns_count"] == 1 and D(z["returns_total"]) < 0

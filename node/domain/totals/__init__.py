@@ -38,6 +38,8 @@ from tillmesh.node.domain.totals._model import (
 from tillmesh.node.domain.totals._rates import (
     RateTotals,
     add_rates,
+    as_recorded,
+    vat_from_rows,
     vat_per_rate,
     vat_per_rate_of,
 )
@@ -61,12 +63,14 @@ __all__ = [
     "TotalsSettings",
     "add_rates",
     "amount_due",
+    "as_recorded",
     "check_settings",
     "compute_totals",
     "nearest_release",
     "percentage_discount",
     "quantity_and_total",
     "recorded_due",
+    "vat_from_rows",
     "vat_per_rate",
     "vat_per_rate_of",
     "with_payments",
