@@ -150,7 +150,8 @@ def test_a_sales_rates_add_up_to_what_is_paid(case):
     "19", [["19", "10.00", "1.90"]], [[19, "10.00", "1.90", "11.90"]],
     [["19", "ten", "1.90", "11.90"]], [["19", "10.00", "1.90", "11.91"]],
     [["7", "1.00", "0.07", "1.07"], ["19", "10.00", "1.90", "11.90"]],  # not highest first
-    [["19", "NaN", "NaN", "NaN"]], [["19", "Infinity", "0", "Infinity"]]])
+    [["19", "NaN", "NaN", "NaN"]], [["19", "Infinity", "0", "Infinity"]],
+    [], [["19", "10.00", "1.80", "11.80"]]])  # not what was due
 def test_rates_a_body_records_that_are_not_rates_are_worked_out_from_its_rows(vat):
     """A peer's sale whose recorded rates do not hold together (a bug, a tampered body)
     is read from its rows: a report never adds up what does not add up."""

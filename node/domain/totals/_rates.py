@@ -84,11 +84,13 @@ def vat_per_rate_of(body: Mapping[str, Any]) -> tuple[RateTotals, ...]:
     """The rates of a recorded sale or return (a ``sale.submitted``/``returned`` body):
     as its counter recorded them with it (``vat``, what its receipt printed), or, for a
     body without them (recorded before sales carried them) or with rates that do not
-    hold together, worked out from its rows (``vat_from_rows``). Every counter then
-    reads a sale's rates as its receipt showed them, and none works them out again at
-    each replay (a fifth of a rebuild's time)."""
+    hold together or add up to what was due, worked out from its rows
+    (``vat_from_rows``). Every counter then reads a sale's rates as its receipt showed
+    them, and none works them out again at each replay (a fifth of a rebuild's time)."""
     recorded = _recorded(body.get("vat"))
-    return recorded if recorded is not None else vat_from_rows(body)
+    if recorded is None or sum((r.gross for r in recorded), ZERO) != _due(body):
+        return vat_from_rows(body)
+    return recorded
 
 
 def as_recorded(rates: Iterable[RateTotals]) -> list[list[str]]:
@@ -96,9 +98,14 @@ def as_recorded(rates: Iterable[RateTotals]) -> list[list[str]]:
     return [[str(r.rate), str(r.net), str(r.tax), str(r.gross)] for r in rates]
 
 
+def _due(body: Mapping[str, Any]) -> Decimal:
+    return _dec(recorded_due(body.get("totals") or {}))
+
+
 def _recorded(value: object) -> tuple[RateTotals, ...] | None:
     """A body's recorded rates, if they are rates: distinct, highest first, each
-    ``net + tax == gross``; else None."""
+    ``net + tax == gross`` (``vat_per_rate_of`` checks they add up to the amount due);
+    else None."""
     if not isinstance(value, list | tuple):
         return None
     out: list[RateTotals] = []
@@ -126,7 +133,7 @@ def vat_from_rows(body: Mapping[str, Any]) -> tuple[RateTotals, ...]:
                  bool(t.get("included_in_print_rate")),
                  _dec(t.get("tax_amount_after_discount_amount")), _detail(t))
             for t in body.get("taxes") or ()]
-    return _per_rate(lines, rows, _dec(recorded_due(body.get("totals") or {})))
+    return _per_rate(lines, rows, _due(body))
 
 
 def add_rates(groups: Iterable[Iterable[RateTotals]]) -> tuple[RateTotals, ...]:
