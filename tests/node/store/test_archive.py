@@ -304,7 +304,10 @@ def test_a_store_made_before_gives_its_pages_back_after_one_vacuum(store, capsys
         archive_ops.vacuum(node.config)
     assert main(["--data-dir", str(node.config.data_dir), "archive", "vacuum"]) == 0
     assert "each archive run gives what it frees back" in capsys.readouterr().out
-    assert _pages(node) == (pages - free, 0)
+    # the used pages alone, packed, and the pointer-map page (one per 819 pages) the
+    # store keeps from now on to give pages back as it frees them
+    after, free_after = _pages(node)
+    assert free_after == 0 and after <= pages - free + 1
     assert _every_sale(node) == sales and _tables(node) == tables
     conn = connect_store(node.config.db_path, _key(node))
     try:
