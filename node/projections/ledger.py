@@ -668,18 +668,23 @@ def final_shifts(session: Session, candidates: Iterable[str]) -> list[str]:
     their closing that ERPNext holds below the floor: nothing is owed for them any more."""
     sql = raw(session)
     floor = _floor(sql)
-    held = _held_below(sql, floor)
-    return sorted(s for s in set(candidates) if s in held and _slot_final(sql, s, floor))
+    held = _held_below(sql, floor, sorted(set(candidates)))
+    return sorted(s for s in held if _slot_final(sql, s, floor))
 
 
 def _floor(sql: Raw) -> dict[str, int]:
     return {str(o): int(s) for o, s in sql.run("SELECT origin, seq FROM event_floor")}
 
 
-def _held_below(sql: Raw, floor: Mapping[str, int]) -> set[str]:
-    """The shifts whose closing ERPNext holds, delivered by an event at or below the floor."""
+def _held_below(sql: Raw, floor: Mapping[str, int], among: list[str] | None = None
+                ) -> set[str]:
+    """The shifts (of ``among``, else of every closing ever delivered) whose closing
+    ERPNext holds, delivered by an event at or below the floor."""
     held = set()
-    for closing, event in sql.run("SELECT closing, event FROM delivered_closings"):
+    for closing, event in sql.run(
+            "SELECT closing, event FROM delivered_closings" if among is None else
+            "SELECT closing, event FROM delivered_closings WHERE closing IN"
+            " (SELECT value FROM json_each(?))", () if among is None else (json.dumps(among),)):
         origin, _, seq = str(event).rpartition(":")
         if int(seq) <= floor.get(origin, 0):
             held.add(str(closing))
