@@ -17,6 +17,7 @@ from types import TracebackType
 
 START_DEADLINE_S = 20.0  # Xvfb and openbox start in well under a second; a loaded box more
 POLL_S = 0.05  # between looks at whether the window manager is up
+OPENBOX_STARTS = 3
 STOP_TIMEOUT_S = 5.0
 PROGRAMS = ("Xvfb", "openbox", "xdotool", "xprop")
 
@@ -99,18 +100,24 @@ class XServer:
         self.display = f":{number}"
 
     def _start_openbox(self) -> None:
-        log = self._log("openbox")
-        try:
-            self._procs.append(subprocess.Popen(
-                ["openbox", "--sm-disable"], env=self.env, stdout=log, stderr=log,
-                stdin=subprocess.DEVNULL))
-        finally:
-            os.close(log)
+        # A loaded machine once had openbox fail to open a display Xvfb had just announced
+        # (it exits at once): start it again rather than wait out the deadline for nothing.
         deadline = time.monotonic() + START_DEADLINE_S
-        while not self._wm_running():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"openbox did not start: {self._tail('openbox')}")
-            time.sleep(POLL_S)  # nothing to wait on but the root window's property
+        for _ in range(OPENBOX_STARTS):
+            log = self._log("openbox")
+            try:
+                openbox = subprocess.Popen(["openbox", "--sm-disable"], env=self.env,
+                                           stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            finally:
+                os.close(log)
+            self._procs.append(openbox)
+            while openbox.poll() is None and time.monotonic() < deadline:
+                if self._wm_running():
+                    return
+                time.sleep(POLL_S)  # nothing to wait on but the root window's property
+            if openbox.poll() is None:
+                break
+        raise RuntimeError(f"openbox did not start: {self._tail('openbox')}")
 
     def _wm_running(self) -> bool:
         """An EWMH window manager announces itself on the root window."""
