@@ -91,7 +91,7 @@ def test_with_the_app_the_demo_opens_a_window_and_reports_once_it_is_closed(
 
 def _close_with_alt_f4(env: dict[str, str], window: str) -> None:
     """Alt+F4 on the window, pressed again while the window stays: on a loaded machine the
-    window manager let a press go by once in about 40 runs, the app idle with its window
+    window manager let a press go by once in some 60 runs, the app idle with its window
     up (the demo then waited for ever). A person presses again; an app that ignored the
     close would still fail here, with what the window manager and the window said."""
     def shown() -> bool:
