@@ -680,11 +680,11 @@ def _held_below(sql: Raw, floor: Mapping[str, int], among: list[str] | None = No
                 ) -> set[str]:
     """The shifts (of ``among``, else of every closing ever delivered) whose closing
     ERPNext holds, delivered by an event at or below the floor."""
+    rows = sql.run("SELECT closing, event FROM delivered_closings") if among is None else \
+        sql.run("SELECT closing, event FROM delivered_closings WHERE closing IN"
+                " (SELECT value FROM json_each(?))", (json.dumps(among),))
     held = set()
-    for closing, event in sql.run(
-            "SELECT closing, event FROM delivered_closings" if among is None else
-            "SELECT closing, event FROM delivered_closings WHERE closing IN"
-            " (SELECT value FROM json_each(?))", () if among is None else (json.dumps(among),)):
+    for closing, event in rows:
         origin, _, seq = str(event).rpartition(":")
         if int(seq) <= floor.get(origin, 0):
             held.add(str(closing))

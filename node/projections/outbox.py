@@ -394,10 +394,9 @@ def forget_shifts(session: Session) -> None:
     (``ledger.final_shifts``): each closing's row names every invoice of its shift (tens
     of KiB), so kept for good they grew the store by every day of its age."""
     sql = raw(session)
-    named = [str(n) for (n,) in sql.run(f"SELECT DISTINCT name FROM outbox WHERE settled = 1"
-                                        f" AND doctype IN ('{OPENING}', '{CLOSING}')")]
-    sql.run(f"DELETE FROM outbox WHERE settled = 1 AND doctype IN ('{OPENING}', '{CLOSING}')"
-            " AND name IN (SELECT value FROM json_each(?))",
+    settled = f"settled = 1 AND doctype IN ('{OPENING}', '{CLOSING}')"
+    named = [str(n) for (n,) in sql.run(f"SELECT DISTINCT name FROM outbox WHERE {settled}")]
+    sql.run(f"DELETE FROM outbox WHERE {settled} AND name IN (SELECT value FROM json_each(?))",
             (json.dumps(final_shifts(session, named)),))
 
 
