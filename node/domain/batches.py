@@ -92,6 +92,8 @@ def _qty(value: Decimal) -> str:
 def serial_numbers(text: str) -> tuple[str, ...]:
     """A row's serial numbers as ERPNext reads its ``serial_no`` text: one per line (or
     separated by commas), blanks dropped."""
+    if not text:  # most rows: every sale's projection asks of each
+        return ()
     return tuple(s.strip() for s in text.replace(",", "\n").splitlines() if s.strip())
 
 

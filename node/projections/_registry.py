@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 from tillmesh.node.projections import deferred
 from tillmesh.node.store.base import Base
 from tillmesh.node.store.event_codec import Event, unpack_body
+from tillmesh.node.store.raw import raw
 
 Handler = Callable[[Session, Event, dict[str, Any]], None]
 
 _HANDLERS: dict[str, list[Handler]] = defaultdict(list)
+_FOR_KIND: dict[str, tuple[Handler, ...]] = {}  # ``_handlers_for``'s answers so far
 
 
 def projector(*kinds: str) -> Callable[[Handler], Handler]:
@@ -34,14 +36,18 @@ def projector(*kinds: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         for kind in kinds:
             _HANDLERS[kind].append(fn)
+        _FOR_KIND.clear()
         return fn
 
     return register
 
 
-def _handlers_for(kind: str) -> list[Handler]:
-    family = kind.split(".", 1)[0] + ".*"
-    return _HANDLERS.get(kind, []) + _HANDLERS.get(family, [])
+def _handlers_for(kind: str) -> tuple[Handler, ...]:
+    found = _FOR_KIND.get(kind)
+    if found is None:  # once per kind: every event asks
+        family = kind.split(".", 1)[0] + ".*"
+        found = _FOR_KIND[kind] = (*_HANDLERS.get(kind, ()), *_HANDLERS.get(family, ()))
+    return found
 
 
 def apply_all(session: Session, events: Iterable[Event]) -> int:
@@ -72,7 +78,16 @@ def reset(session: Session) -> None:
     """
     tables = projection_tables()
     connection = session.connection()
-    Base.metadata.drop_all(connection, tables=tables)
+    sql = raw(session)
+    (zeroing,) = sql.one("PRAGMA secure_delete")
+    # SQLCipher zeroes every freed page (secure_delete on): for these tables, whose rows
+    # the replay writes again from the events the store keeps, that hides nothing and
+    # cost a rebuild of the bench's 200,000 events 0.4 s of its 11.
+    sql.run("PRAGMA secure_delete = FAST")
+    try:
+        Base.metadata.drop_all(connection, tables=tables)
+    finally:
+        sql.run(f"PRAGMA secure_delete = {int(zeroing)}")
     Base.metadata.create_all(connection, tables=tables)
 
 

@@ -331,18 +331,26 @@ def flush_search(session: Session) -> None:
 
 @indexer("Item Price")
 def index_item_price(session: Session, name: str, doc: dict[str, Any] | None) -> None:
-    sql = raw(session)
-    sql.run("DELETE FROM catalog_prices WHERE name = ?", (name,))
-    if doc is None or doc.get("customer") or doc.get("supplier") or doc.get("batch_no"):
-        return  # gone, or a price for one customer, supplier or batch: not a shelf price
+    row = None if doc is None else _shelf_price(name, doc)
+    if row is None:
+        raw(session).run("DELETE FROM catalog_prices WHERE name = ?", (name,))
+    else:  # one statement, also for a new price (every price, during a rebuild)
+        raw(session).run("INSERT OR REPLACE INTO catalog_prices (name, item_code, uom,"
+                         " price_list, price_list_rate, valid_from, valid_upto)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+
+
+def _shelf_price(name: str, doc: dict[str, Any]) -> tuple[str | None, ...] | None:
+    """The catalog's row of an Item Price that is a shelf price, with a rate, an item and
+    a price list; None for a price for one customer, supplier or batch."""
+    if doc.get("customer") or doc.get("supplier") or doc.get("batch_no"):
+        return None
     rate = _number(doc.get("price_list_rate"), f"price_list_rate of Item Price {name}")
     item_code, price_list = _str(doc.get("item_code")), _str(doc.get("price_list"))
-    if rate is not None and item_code and price_list:
-        sql.run("INSERT INTO catalog_prices (name, item_code, uom, price_list, price_list_rate,"
-                " valid_from, valid_upto) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, item_code, _str(doc.get("uom")), price_list, str(rate),
-                 _str(doc.get("valid_from"))[:10] or None,
-                 _str(doc.get("valid_upto"))[:10] or None))
+    if rate is None or not item_code or not price_list:
+        return None
+    return (name, item_code, _str(doc.get("uom")), price_list, str(rate),
+            _str(doc.get("valid_from"))[:10] or None, _str(doc.get("valid_upto"))[:10] or None)
 
 
 @indexer("UOM")

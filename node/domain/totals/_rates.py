@@ -109,16 +109,19 @@ def _recorded(value: object) -> tuple[RateTotals, ...] | None:
     if not isinstance(value, list | tuple):
         return None
     out: list[RateTotals] = []
-    for entry in value:
-        if not isinstance(entry, list | tuple) or len(entry) != 4 \
-                or not all(isinstance(x, str) for x in entry):
+    for entry in value:  # written out: every sale's projection runs this, on every counter
+        if not isinstance(entry, list | tuple) or len(entry) != 4:
+            return None
+        r, n, t, g = entry
+        if not (isinstance(r, str) and isinstance(n, str) and isinstance(t, str)
+                and isinstance(g, str)):
             return None
         try:
-            rate, net, tax, gross = (Decimal(x) for x in entry)
+            rate, net, tax, gross = Decimal(r), Decimal(n), Decimal(t), Decimal(g)
         except InvalidOperation:
             return None
-        if not all(d.is_finite() for d in (rate, net, tax, gross)) or net + tax != gross \
-                or (out and rate >= out[-1].rate):
+        if not (rate.is_finite() and net.is_finite() and tax.is_finite()
+                and gross.is_finite()) or net + tax != gross or (out and rate >= out[-1].rate):
             return None
         out.append(RateTotals(rate, net, tax, gross))
     return tuple(out)

@@ -326,6 +326,18 @@ def test_an_item_price_may_move_to_another_uom(log):
         price_for(log, "COLA", "Nos")
 
 
+@pytest.mark.parametrize("change", [{"customer": "Anna Schmidt"}, {"supplier": "Teahouse"},
+                                    {"batch_no": "B-7"}, {"price_list_rate": "four"},
+                                    {"item_code": ""}])
+def test_a_shelf_price_that_becomes_another_kind_or_unreadable_leaves_the_shelf(log, change):
+    upsert(log, "Item", item("TEA", "Tea", "4006381333931"))
+    upsert(log, "Item Price", price("P-TEA", "TEA", "4.20"))
+    assert price_for(log, "TEA", "Nos") == Decimal("4.20")
+    upsert(log, "Item Price", {**price("P-TEA", "TEA", "4.20"), **change}, LATER)
+    with pytest.raises(NotFoundError, match="^No price for TEA in Standard Selling$"):
+        price_for(log, "TEA", "Nos")
+
+
 def test_prices_follow_their_validity_dates(log):
     upsert(log, "Item", item("TEA", "Tea", "4006381333931"))
     upsert(log, "Item Price", price("OLD", "TEA", "4.20", valid_from="2026-01-01"))

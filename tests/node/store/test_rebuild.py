@@ -8,10 +8,12 @@ import random
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 from tests.nodekit import FakeClock, Till, approver, dump, link, make_node, sync
@@ -21,6 +23,7 @@ from tillmesh.node.projections._registry import shape
 from tillmesh.node.projections.ledger import SaleRow
 from tillmesh.node.projections.master_data import upserted_body
 from tillmesh.node.store import Meta, create_key_file, open_engine
+from tillmesh.node.store.base import Base
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.event_log import PROJECTIONS_KEY, EventLog
 
@@ -117,6 +120,37 @@ def test_a_rebuild_runs_without_the_cycle_collector_and_turns_it_back_on(
         assert log.rebuild() == len(events)
     assert collecting == [False] and gc.isenabled()
     assert dump(log) == expected
+
+
+@pytest.mark.parametrize("zeroing", [1, 0])
+def test_a_rebuild_drops_its_tables_unzeroed_and_leaves_the_stores_zeroing_as_it_was(
+    zeroing: int,
+) -> None:
+    """SQLCipher zeroes freed pages (``secure_delete``, on by default): the tables a
+    rebuild drops, whose rows it writes again from the events, are not zeroed (0.4 s of a
+    rebuild of 200,000 events); everything else is, as before."""
+    events, expected = scenario()
+    log = _fresh()
+    with log.transaction() as tx:
+        for event in events:
+            tx.receive(event)
+    with log.reading() as s:
+        assert s.execute(text("PRAGMA secure_delete")).scalar() == 1  # SQLCipher's own
+        s.execute(text(f"PRAGMA secure_delete = {zeroing}"))
+    at_drop: list[int] = []
+
+    def dropping(target: object, connection: Any, **_: object) -> None:
+        at_drop.append(connection.exec_driver_sql("PRAGMA secure_delete").scalar())
+
+    sa_event.listen(Base.metadata, "before_drop", dropping)
+    try:
+        assert log.rebuild() == len(events)
+    finally:
+        sa_event.remove(Base.metadata, "before_drop", dropping)
+    assert at_drop == [2]  # FAST: a freed page is zeroed only where that costs no write
+    assert dump(log) == expected
+    with log.reading() as s:
+        assert s.execute(text("PRAGMA secure_delete")).scalar() == zeroing
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
