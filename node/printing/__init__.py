@@ -3,6 +3,8 @@
     const     widths, retry timings, queue bounds, with units and reasons
     _layout   pure: a recorded sale, return or shift report -> a Receipt (lines that fit)
     _escpos   the python-escpos adapter: Receipt -> ESC/POS bytes -> the printer
+    _helper   the printer's own process, where _escpos runs (but for ``dummy``): drawing
+              and writing a job never hold the node's interpreter; a stuck job is killed
     _queue    the print queue: off the request path, retried with backoff, spooled to disk
     _spool    the spool on disk: one file per pending receipt, sealed with a key derived
               from the database key (spool_key), 0600 in a 0700 directory
@@ -38,45 +40,48 @@ them a job fails with a PrinterError that says so, and waits in the queue.
 
 from __future__ import annotations
 
-from tillmesh.node.printing._layout import (
-    Align,
-    Logo,
-    Qr,
-    Receipt,
-    ReceiptStyle,
-    Text,
-    sale_receipt,
-    self_test_receipt,
-    shift_receipt,
-)
-from tillmesh.node.printing._queue import (
-    Backoff,
-    Job,
-    JobKind,
-    PrintQueue,
-    QueueState,
-    QueueStatus,
-)
-from tillmesh.node.printing._service import PrintService
-from tillmesh.node.printing._spool import Spool, spool_key
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "Align",
-    "Backoff",
-    "Job",
-    "JobKind",
-    "Logo",
-    "PrintQueue",
-    "PrintService",
-    "Qr",
-    "QueueState",
-    "QueueStatus",
-    "Receipt",
-    "ReceiptStyle",
-    "Spool",
-    "Text",
-    "sale_receipt",
-    "self_test_receipt",
-    "shift_receipt",
-    "spool_key",
-]
+if TYPE_CHECKING:
+    from tillmesh.node.printing._layout import (
+        Align,
+        Logo,
+        Qr,
+        Receipt,
+        ReceiptStyle,
+        Text,
+        sale_receipt,
+        self_test_receipt,
+        shift_receipt,
+    )
+    from tillmesh.node.printing._queue import (
+        Backoff,
+        Job,
+        JobKind,
+        PrintQueue,
+        QueueState,
+        QueueStatus,
+    )
+    from tillmesh.node.printing._service import PrintService
+    from tillmesh.node.printing._spool import Spool, spool_key
+
+_WHERE = {
+    **dict.fromkeys(("Align", "Logo", "Qr", "Receipt", "ReceiptStyle", "Text", "sale_receipt",
+                     "self_test_receipt", "shift_receipt"), "_layout"),
+    **dict.fromkeys(("Backoff", "Job", "JobKind", "PrintQueue", "QueueState", "QueueStatus"),
+                    "_queue"),
+    "PrintService": "_service",
+    **dict.fromkeys(("Spool", "spool_key"), "_spool"),
+}
+__all__ = ["Align", "Backoff", "Job", "JobKind", "Logo", "PrintQueue", "PrintService", "Qr",
+           "QueueState", "QueueStatus", "Receipt", "ReceiptStyle", "Spool", "Text",
+           "sale_receipt", "self_test_receipt", "shift_receipt", "spool_key"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded when first asked for: the printer helper process imports only the adapter
+    # and the layout, not the service (the node's projections and SQLAlchemy).
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from tillmesh.node.errors import PrinterError
 from tillmesh.node.ops.config import PrinterConfig
+from tillmesh.node.printing._helper import describe
 from tillmesh.node.printing._layout import Logo, Qr, Receipt, Text
 from tillmesh.node.printing.const import LOGO_MAX_PX, MS_PER_S, PAPER_KEPT, QR_DOT_SIZE
 
@@ -131,13 +132,7 @@ class EscposDevice:
         return self.settings.kind
 
     def describe(self) -> str:
-        """Where the printer is, for the status banner: "network 10.0.0.9:9100"."""
-        s = self.settings
-        where = {"network": f"{s.host}:{s.port}",
-                 "usb": f"{s.usb_vendor:04x}:{s.usb_product:04x}",
-                 "serial": f"{s.serial_device} @ {s.baudrate}",
-                 "file": str(self.data_dir / s.file)}.get(s.kind, "")
-        return f"{s.kind} {where}".strip()
+        return describe(self.settings, self.data_dir)
 
     def print(self, receipt: Receipt) -> None:
         self._send(self._draw(lambda: self.renderer.receipt(receipt)))

@@ -29,10 +29,16 @@ from typing import TYPE_CHECKING, Any
 from tillmesh.node.domain.pos_context import Mode
 from tillmesh.node.domain.sale import plain
 from tillmesh.node.errors import PrinterError
+from tillmesh.node.printing._helper import PrinterHelper, describe
 from tillmesh.node.printing._layout import Receipt, ReceiptStyle, sale_receipt, shift_receipt
 from tillmesh.node.printing._queue import Device, PrintQueue, QueueStatus
 from tillmesh.node.printing._spool import Spool
-from tillmesh.node.printing.const import ATTEMPT_TIMEOUTS, AUTO_PRINT_MAX_AGE_S, SPOOL_DIR
+from tillmesh.node.printing.const import (
+    ATTEMPT_TIMEOUTS,
+    AUTO_PRINT_MAX_AGE_S,
+    HELPER_START_S,
+    SPOOL_DIR,
+)
 from tillmesh.node.projections import ledger
 from tillmesh.node.store.event_codec import Event, unpack_body
 
@@ -53,13 +59,21 @@ class PrintService:
                                   logo=bool(settings.logo), qr=settings.qr)
         self.queue: PrintQueue | None = None  # once the spool is open (open_spool)
         self.device: Device | None = None
+        self.helper: PrinterHelper | None = None
         self.where = "none"
-        if settings.kind != "none":
+        self.attempt_timeout_s: float = settings.timeout_seconds * ATTEMPT_TIMEOUTS
+        if settings.kind == "dummy":  # keeps its paper in this process, for tests to read
             # Imported here: python-escpos, PIL and qrcode take ~0.2 s to load, which a
             # counter without a printer (and every CLI command) need not pay.
             from tillmesh.node.printing._escpos import EscposDevice
 
             self.device = EscposDevice(settings, node.config.data_dir)
+        elif settings.kind != "none":
+            self.device = self.helper = PrinterHelper(
+                settings, node.config.data_dir, describe(settings, node.config.data_dir),
+                deadline_s=self.attempt_timeout_s)
+            self.attempt_timeout_s += HELPER_START_S  # it stops a stuck job itself first
+        if self.device is not None:
             self.where = self.device.describe()
 
     def start(self) -> None:
@@ -75,13 +89,14 @@ class PrintService:
             return
         spool = Spool(self.node.config.data_dir / SPOOL_DIR, key)
         self.queue = PrintQueue(self.device, spool, clock=self.node.clock,
-                                attempt_timeout_s=self.settings.timeout_seconds
-                                * ATTEMPT_TIMEOUTS)
+                                attempt_timeout_s=self.attempt_timeout_s)
         self.queue.start()
 
     def close(self) -> None:
         if self.queue is not None:
             self.queue.close()
+        if self.helper is not None:
+            self.helper.close()
 
     def require(self) -> PrintQueue:
         if self.device is None:

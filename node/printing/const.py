@@ -45,6 +45,10 @@ MAX_PENDING_JOBS = 500
 PAPER_KEPT = 50  # jobs a "dummy" printer keeps in memory (tests, demo)
 DROPS_KEPT = 20  # jobs given up on that the status lists, so the UI can say which
 CLOSE_TIMEOUT_S = 5.0  # seconds to let a job in flight finish at shutdown
+# Seconds the printer helper process may take to start (Python, python-escpos, PIL: about
+# 0.4 s here); a try waits this much longer than the printer's own timeouts allow.
+HELPER_START_S = 10.0
+MAX_FRAME_BYTES = 16 * 1024 * 1024  # bytes; a frame from the helper is a short answer
 
 # --- ESC/POS ----------------------------------------------------------------------------
 
