@@ -95,11 +95,15 @@ Unclosed = Callable[[], Collection[str]]
 
 
 class StoreAccess(Protocol):
+    events_per_step: int  # events a step records in one transaction
+
     def __call__(self, work: Callable[[EventLog], T]) -> T: ...
 
 
 class Direct:
     """Store access right where it is asked for (the node is not running)."""
+
+    events_per_step = const.EVENTS_PER_TRANSACTION  # nobody waits: big transactions
 
     def __init__(self, log: EventLog) -> None:
         self.log = log
@@ -261,8 +265,9 @@ class Puller:
         tally = _Tally(scope, watermark, seen, errors, self.clock().isoformat())
         self._tallies.append(tally)
         self.progress(scope, seen, 0)
-        for i in range(0, len(events), const.EVENTS_PER_TRANSACTION):
-            chunk = events[i:i + const.EVENTS_PER_TRANSACTION]
+        step = self.store.events_per_step
+        for i in range(0, len(events), step):
+            chunk = events[i:i + step]
             self._write(partial(self._append, chunk=chunk, tally=tally))
         self._write(partial(self._record, tally=tally))
 

@@ -25,7 +25,7 @@ from tillmesh.node.erpnext._forwarder import consolidated_shifts, unclosed_sales
 from tillmesh.node.erpnext._pull import Direct, PullReport, StoreAccess, Unclosed, pull
 from tillmesh.node.erpnext._rest import ErpNextClient
 from tillmesh.node.erpnext._site_release import capabilities
-from tillmesh.node.erpnext.const import STORE_STEP_TIMEOUT_S
+from tillmesh.node.erpnext.const import EVENTS_PER_STEP_ON_LOOP, STORE_STEP_TIMEOUT_S
 from tillmesh.node.errors import StoreError, TillmeshError
 from tillmesh.node.ops.config import Config
 from tillmesh.node.store.event_log import EventLog
@@ -42,7 +42,10 @@ class PullState(enum.Enum):
 
 
 class OnLoop:
-    """Store access from a worker thread: each step runs on the node's event loop."""
+    """Store access from a worker thread: each step runs on the node's event loop, small
+    enough that a cashier's call waiting behind it is not kept long."""
+
+    events_per_step = EVENTS_PER_STEP_ON_LOOP
 
     def __init__(self, event_log: EventLog, loop: asyncio.AbstractEventLoop) -> None:
         self.log, self.loop = event_log, loop

@@ -48,21 +48,29 @@ def open_node(config: Config) -> Node:
     return node
 
 
+async def answer(node: Node, request: Request) -> Any:
+    """The node's answer to a local API request, once what the call recorded is on disk
+    (one fsync is shared by every request waiting at that moment: group commit). A call
+    that recorded nothing does not wait for others' commits: a scan while a pull wrote
+    waited for the pull's fsyncs (a whole sale took 130 ms instead of 10)."""
+    before = node.log.committed
+    try:
+        result = node.call(request.method, dict(request.params), request.token)
+        if inspect.isawaitable(result):  # a method that waits for another counter
+            result = await result
+        return result
+    finally:
+        if node.log.committed != before:  # also when the call failed after recording
+            await node.log.flush()
+
+
 async def serve(config: Config) -> None:
     node: Node | None = None
 
     async def handle(request: Request) -> Any:
         if node is None:  # not reachable: the loop first runs after the store is open
             raise NodeUnavailable("the node is still opening its store; try again")
-        try:
-            result = node.call(request.method, dict(request.params), request.token)
-            if inspect.isawaitable(result):  # a method that waits for another counter
-                result = await result
-            return result
-        finally:
-            # Answer only once what the call recorded is on disk (one fsync is shared by
-            # every request waiting at that moment: group commit).
-            await node.log.flush()
+        return await answer(node, request)
 
     # Take the endpoint's one-node lock before touching the store, so a second
     # `tillmesh run` (or one started during `tillmesh rebuild`) refuses without opening it.

@@ -245,6 +245,11 @@ class EventLog:
         for listener in self.listeners:
             listener(events)
 
+    @property
+    def committed(self) -> int:
+        """Commits so far that recorded events (each durable once ``flush`` returns)."""
+        return self._committed
+
     async def flush(self) -> None:
         """Wait until every commit made so far is durable (group commit; on the loop)."""
         target = self._committed

@@ -246,6 +246,8 @@ def main() -> None:
         from tests.bench import erpnext_forward, erpnext_in_flight, erpnext_pull
 
         rows += [Row.of(r) for r in erpnext_pull.run(args.quick)
+                 + erpnext_pull.run_while_selling(args.quick)
+                 + erpnext_pull.run_while_selling(args.quick, every_s=0)
                  + erpnext_forward.run(args.quick) + erpnext_in_flight.run(args.quick)]
     if "ui" in parts:
         from tests.bench import ui_scan

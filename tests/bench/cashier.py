@@ -9,11 +9,12 @@ as the other counters of a store are other machines.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import random
 from dataclasses import dataclass, field
-from time import perf_counter
+from time import perf_counter, sleep, time
 
 from tillmesh.lab.demo_data import demo_master_docs
 from tillmesh.node.api.client import Client
@@ -31,6 +32,7 @@ class Timed:
     scans: list[float] = field(default_factory=list)
     submits: list[float] = field(default_factory=list)
     wholes: list[float] = field(default_factory=list)
+    ended: list[float] = field(default_factory=list)  # time.time() as each sale was answered
 
 
 def logged_in(endpoint: str) -> Client:
@@ -57,30 +59,39 @@ def sale(client: Client, codes: list[str], timed: Timed | None = None) -> dict[s
         payments=[{"mode_of_payment": "Cash", "amount": view["due"]}])
     timed.submits.append(perf_counter() - paying)
     timed.wholes.append(perf_counter() - start)
+    timed.ended.append(time())
     return answer
 
 
-def sales(endpoint: str, count: int, seed: int, scans: int) -> Timed:
-    """``count`` sales of ``scans`` scans each, in this process."""
+def sales(endpoint: str, count: int, seed: int, scans: int,
+          seconds: float = math.inf, every_s: float = 0.0) -> Timed:
+    """``count`` sales of ``scans`` scans each, in this process, one starting every
+    ``every_s`` seconds at most (0: back to back); fewer if ``seconds`` run out first."""
     timed, rng = Timed(), random.Random(seed)
+    until = perf_counter() + seconds
     with logged_in(endpoint) as client:
         for _ in range(count):
+            started = perf_counter()
+            if started >= until:
+                break
             sale(client, rng.sample(CODES, scans), timed)
+            sleep(max(0.0, started + every_s - perf_counter()))
     return timed
 
 
 def _sales_on(endpoint: str, count: int, seed: int, scans: int,
-              cpus: frozenset[int] | None) -> Timed:
+              cpus: frozenset[int] | None, seconds: float, every_s: float) -> Timed:
     if cpus is not None:
         pin(os.getpid(), cpus)
-    return sales(endpoint, count, seed, scans)
+    return sales(endpoint, count, seed, scans, seconds, every_s)
 
 
 def apart(endpoint: str, count: int, seed: int, scans: int,
-          cpus: frozenset[int] | None = None) -> Timed:
+          cpus: frozenset[int] | None = None, seconds: float = math.inf,
+          every_s: float = 0.0) -> Timed:
     """``sales`` in a process of its own (on ``cpus``, if given)."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_sales_on, (endpoint, count, seed, scans, cpus))
+        return pool.apply(_sales_on, (endpoint, count, seed, scans, cpus, seconds, every_s))
 
 
 def pin(pid: int, cpus: frozenset[int]) -> None:

@@ -33,3 +33,13 @@ def test_the_pricing_benchmark_prints_rules_next_to_no_rules() -> None:
     rows = {line.split("  ")[0]: line for line in run.stdout.splitlines()}
     assert "x no rules" in rows["price a 30-line cart, 20 Pricing Rules"]
     assert "2 runs:" in rows["price the same cart, no rules"]
+
+
+def test_the_pull_on_a_selling_counter_gives_its_time_and_the_sales_during_it() -> None:
+    from tests.bench import erpnext_pull
+
+    pull, during, without = erpnext_pull.run_while_selling(True, items=500, sell_s=20)
+    assert pull[0] == ("ERPNext pull, 500 items, on a running counter whose cashier sells"
+                       " meanwhile (a sale every 0.5 s)") and "answered meanwhile" in pull[1]
+    assert during[0].startswith("whole sale (new + 5 scans + submit) while that pull runs")
+    assert without[1].startswith("median") and "sales" in without[1]

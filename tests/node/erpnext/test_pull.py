@@ -293,6 +293,8 @@ def test_the_daemon_path_pulls_in_a_thread_and_writes_on_the_loop(site, counter)
 
     sim, url = site
     save(counter.config, ErpNextSettings(url, sim.api_key, sim.api_secret, PROFILE, False))
+    recorded: list[int] = []  # events per transaction: each holds the loop while it runs
+    counter.log.listeners.append(lambda events: recorded.append(len(events)))
 
     async def main():
         started = counter.call("erpnext_pull")
@@ -311,6 +313,8 @@ def test_the_daemon_path_pulls_in_a_thread_and_writes_on_the_loop(site, counter)
     assert any(s["scope"] == "Item" and s["emitted"] > 250 for s in status["scopes"])
     with counter.read() as s:
         assert catalog.scan(s, MILK, RULES).item_code == "DAI-0001"
+    assert max(recorded) == const.EVENTS_PER_STEP_ON_LOOP  # small steps: a cashier waits little
+    assert sum(recorded) >= sum(s["emitted"] for s in status["scopes"])
 
 
 def test_without_an_event_loop_the_api_pull_runs_to_its_end(site, counter):

@@ -1,0 +1,74 @@
+"""When the daemon answers a request: once what the call recorded is on disk, and without
+waiting for what others recorded (a pull's steps, another till's sale)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.nodekit import make_node
+from tillmesh.node.api._wire import Request
+from tillmesh.node.ops import daemon
+from tillmesh.node.store import event_log
+
+HELD_S = 0.5  # the disk is held this long in each case
+
+
+@pytest.fixture
+def slow_disk(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """fsync waits until the returned event is set."""
+    let_go = threading.Event()
+    fsync = event_log._fsync
+
+    def held(path: Path) -> None:
+        let_go.wait(10)
+        fsync(path)
+
+    monkeypatch.setattr(event_log, "_fsync", held)
+    return let_go
+
+
+def test_a_call_that_recorded_nothing_does_not_wait_for_others_fsync(tmp_path, slow_disk):
+    node = make_node(tmp_path)
+    node.log.enable_group_commit(node.config.db_path)
+
+    async def main() -> tuple[float, bool]:
+        with node.log.transaction() as tx:  # another writer's commit, not durable yet
+            tx.append("memo.noted", {"n": 1})
+        others = asyncio.ensure_future(node.log.flush())
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        methods = await asyncio.wait_for(daemon.answer(node, Request(1, "methods")), 5)
+        took = loop.time() - started
+        slow_disk.set()
+        await others
+        return took, "methods" in methods
+
+    took, answered = asyncio.run(main())
+    assert answered and took < HELD_S
+
+
+def test_a_call_that_recorded_an_event_answers_once_it_is_on_disk(tmp_path, slow_disk,
+                                                                   monkeypatch):
+    node = make_node(tmp_path)
+    node.log.enable_group_commit(node.config.db_path)
+
+    def records(method: str, params: dict[str, Any], token: str | None) -> str:
+        with node.log.transaction() as tx:
+            tx.append("memo.noted", {"n": 2})
+        return "recorded"
+
+    monkeypatch.setattr(node, "call", records)
+
+    async def main() -> tuple[bool, str]:
+        answering = asyncio.ensure_future(daemon.answer(node, Request(2, "anything")))
+        await asyncio.sleep(HELD_S)
+        waited = not answering.done()
+        slow_disk.set()
+        return waited, await asyncio.wait_for(answering, 5)
+
+    assert asyncio.run(main()) == (True, "recorded")
