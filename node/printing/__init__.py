@@ -40,48 +40,59 @@ them a job fails with a PrinterError that says so, and waits in the queue.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from tillmesh.node.printing._layout import (
-        Align,
-        Logo,
-        Qr,
-        Receipt,
-        ReceiptStyle,
-        Text,
-        sale_receipt,
-        self_test_receipt,
-        shift_receipt,
-    )
-    from tillmesh.node.printing._queue import (
-        Backoff,
-        Job,
-        JobKind,
-        PrintQueue,
-        QueueState,
-        QueueStatus,
-    )
-    from tillmesh.node.printing._service import PrintService
-    from tillmesh.node.printing._spool import Spool, spool_key
+from tillmesh.node.printing._layout import (
+    Align,
+    Logo,
+    Qr,
+    Receipt,
+    ReceiptStyle,
+    Text,
+    sale_receipt,
+    self_test_receipt,
+    shift_receipt,
+)
+from tillmesh.node.printing._queue import (
+    Backoff,
+    Job,
+    JobKind,
+    PrintQueue,
+    QueueState,
+    QueueStatus,
+)
+from tillmesh.node.printing._spool import Spool, spool_key
 
-_WHERE = {
-    **dict.fromkeys(("Align", "Logo", "Qr", "Receipt", "ReceiptStyle", "Text", "sale_receipt",
-                     "self_test_receipt", "shift_receipt"), "_layout"),
-    **dict.fromkeys(("Backoff", "Job", "JobKind", "PrintQueue", "QueueState", "QueueStatus"),
-                    "_queue"),
-    "PrintService": "_service",
-    **dict.fromkeys(("Spool", "spool_key"), "_spool"),
-}
-__all__ = ["Align", "Backoff", "Job", "JobKind", "Logo", "PrintQueue", "PrintService", "Qr",
-           "QueueState", "QueueStatus", "Receipt", "ReceiptStyle", "Spool", "Text",
-           "sale_receipt", "self_test_receipt", "shift_receipt", "spool_key"]
+if TYPE_CHECKING:
+    from tillmesh.node.printing._service import PrintService
+
+__all__ = [
+    "Align",
+    "Backoff",
+    "Job",
+    "JobKind",
+    "Logo",
+    "PrintQueue",
+    "PrintService",
+    "Qr",
+    "QueueState",
+    "QueueStatus",
+    "Receipt",
+    "ReceiptStyle",
+    "Spool",
+    "Text",
+    "sale_receipt",
+    "self_test_receipt",
+    "shift_receipt",
+    "spool_key",
+]
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded when first asked for: the printer helper process imports only the adapter
-    # and the layout, not the service (the node's projections and SQLAlchemy).
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    # The service (the node's projections, SQLAlchemy) is loaded when first asked for: the
+    # printer helper process imports this package for the adapter and the layout only.
+    if name == "PrintService":
+        from tillmesh.node.printing._service import PrintService
+
+        return PrintService
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -52,11 +52,10 @@ def describe(s: PrinterConfig, data_dir: Path) -> str:
 class PrinterHelper:
     """The configured printer, driven through a helper process started on first use."""
 
-    def __init__(self, settings: PrinterConfig, data_dir: Path, where: str,
-                 deadline_s: float) -> None:
+    def __init__(self, settings: PrinterConfig, data_dir: Path, deadline_s: float) -> None:
         self.settings = settings
         self.data_dir = data_dir
-        self.where = where
+        self.where = describe(settings, data_dir)
         self.deadline_s = deadline_s
         self._process: subprocess.Popen[bytes] | None = None
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from tillmesh.node.domain.pos_context import Mode
 from tillmesh.node.domain.sale import plain
 from tillmesh.node.errors import PrinterError
-from tillmesh.node.printing._helper import PrinterHelper, describe
+from tillmesh.node.printing._helper import PrinterHelper
 from tillmesh.node.printing._layout import Receipt, ReceiptStyle, sale_receipt, shift_receipt
 from tillmesh.node.printing._queue import Device, PrintQueue, QueueStatus
 from tillmesh.node.printing._spool import Spool
@@ -69,9 +69,8 @@ class PrintService:
 
             self.device = EscposDevice(settings, node.config.data_dir)
         elif settings.kind != "none":
-            self.device = self.helper = PrinterHelper(
-                settings, node.config.data_dir, describe(settings, node.config.data_dir),
-                deadline_s=self.attempt_timeout_s)
+            self.device = self.helper = PrinterHelper(settings, node.config.data_dir,
+                                                      deadline_s=self.attempt_timeout_s)
             self.attempt_timeout_s += HELPER_START_S  # it stops a stuck job itself first
         if self.device is not None:
             self.where = self.device.describe()

@@ -11,7 +11,6 @@ starts) while its cashier sells, from a process of its own, as at a till.
 from __future__ import annotations
 
 import concurrent.futures
-import statistics
 import tempfile
 import time
 from datetime import datetime
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import cashier
+from tests.bench.table import median_p99_ms
 from tests.proc import Nodes, ok, tillmesh
 from tillmesh.lab.demo_data import POS_PROFILE, bulk_barcode, bulk_item_code
 from tillmesh.node.api.client import Client
@@ -123,9 +123,8 @@ def _pull_of(client: Client, deadline: float) -> dict[str, Any]:
 def _ms(samples: list[float]) -> str:
     if not samples:
         return "no sales"
-    ranked = sorted(samples)
-    return (f"median {statistics.median(ranked) * 1000:.1f} ms, p99"
-            f" {ranked[int(len(ranked) * 0.99)] * 1000:.1f} ms, {len(ranked):,} sales")
+    median, worst = median_p99_ms(samples)
+    return f"median {median:.1f} ms, p99 {worst:.1f} ms, {len(samples):,} sales"
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def test_a_printer_that_is_off_is_a_printer_error_and_a_job_it_cannot_draw_a_bug
 
 def test_closing_the_service_ends_its_helper(tmp_path: Path) -> None:
     settings = PrinterConfig(kind="file", file="receipts.bin")
-    helper = PrinterHelper(settings, tmp_path, "file", deadline_s=WAIT_S)
+    helper = PrinterHelper(settings, tmp_path, deadline_s=WAIT_S)
     helper.print(Receipt("R1", 42, (Text("hello"),)))
     pid = helper.pid
     assert pid is not None and b"hello" in (tmp_path / "receipts.bin").read_bytes()
