@@ -79,22 +79,38 @@ class Spool:
             raise ValueError(f"a spool key has {SecretBox.KEY_SIZE} bytes, not {len(key)}")
         self.path = path
         self._key = key
+        self._made = False  # the directory made and its mode set, by this spool
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Seal ``record`` into its file, whole or not at all; OSError if the disk
         refuses."""
-        self.path.mkdir(parents=True, exist_ok=True, mode=SPOOL_DIR_MODE)
-        self.path.chmod(SPOOL_DIR_MODE)  # made by an earlier release, or under a umask
+        if not self._made:
+            self._make()
         path = self._file(record["id"], SEALED)
         tmp = path.with_suffix(TMP)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-        with os.fdopen(os.open(tmp, flags, SPOOL_FILE_MODE), "wb") as fh:
-            os.fchmod(fh.fileno(), SPOOL_FILE_MODE)  # exact, even for a leftover .tmp
-            fh.write(seal(self._key, record))
+        blob = seal(self._key, record)
+        try:
+            self._create(tmp, blob)
+        except FileNotFoundError:  # the directory was removed meanwhile
+            self._make()
+            self._create(tmp, blob)
         # Renamed whole, so a crash leaves the old state or the new, never half a job
         # (and a file the disk lost in part fails its check at load). Not fsynced: a
         # power cut may cost a pending printout, never a sale.
         os.replace(tmp, path)
+
+    def _make(self) -> None:
+        # once, not at every receipt: a receipt is written while the next sale is scanned
+        self.path.mkdir(parents=True, exist_ok=True, mode=SPOOL_DIR_MODE)
+        self.path.chmod(SPOOL_DIR_MODE)  # made by an earlier release, or under a umask
+        self._made = True
+
+    @staticmethod
+    def _create(tmp: Path, blob: bytes) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+        with os.fdopen(os.open(tmp, flags, SPOOL_FILE_MODE), "wb") as fh:
+            os.fchmod(fh.fileno(), SPOOL_FILE_MODE)  # exact, even for a leftover .tmp
+            fh.write(blob)
 
     def remove(self, record_id: str) -> None:
         for suffix in (SEALED, LEGACY):  # LEGACY: a plain file that could not be resealed

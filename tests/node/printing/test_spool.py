@@ -105,6 +105,23 @@ def test_spool_files_are_0600_in_a_0700_directory_whatever_the_umask(
         q.close()
 
 
+def test_a_spool_directory_removed_while_the_counter_runs_is_made_again(tmp_path, umask):
+    os.umask(0o022)
+    spool = tmp_path / "spool"
+    q = queue(FlakyDevice(broken=True), spool)
+    try:
+        q.submit_receipt(receipt("R1"))
+        for path in spool.iterdir():
+            path.unlink()
+        spool.rmdir()
+        q.submit_receipt(receipt("R2"))  # the directory is made once, and again if gone
+        [spooled] = spool.iterdir()
+        assert unseal(KEY, spooled.read_bytes())["id"] == spooled.stem
+        assert mode(spool) == 0o700 and mode(spooled) == 0o600
+    finally:
+        q.close()
+
+
 def test_a_tampered_file_is_set_aside_and_the_rest_print(tmp_path, caplog):
     spool = tmp_path / "spool"
     first = queue(FlakyDevice(broken=True), spool)
