@@ -4,9 +4,10 @@ The node owns the printer (DESIGN.md); the UI only calls the API methods
 (``tillmesh.node.api.printing``), and none of them waits for the printer: they queue a
 job and answer (``printer_status`` says how it went).
 
-Automatic printing hangs on the event log's listeners, which run once events are durable
-(``EventLog.listeners``; with group commit, after the shared fsync). For an event that
-this counter recorded:
+Automatic printing hangs on the event log's ``afterwards`` listeners, which run once
+events are durable (with group commit, after the shared fsync, and once the requests that
+waited for it have answered: a sale's answer does not wait for its receipt). For an event
+that this counter recorded:
 
     sale.submitted, sale.returned   the receipt (``printer.auto_print``), and a drawer kick
                                     when any payment or refund was in a Cash-type mode
@@ -78,7 +79,7 @@ class PrintService:
     def start(self) -> None:
         """Print recorded events by themselves, once the spool is open."""
         if self.device is not None:
-            self.node.log.listeners.append(self.on_recorded)
+            self.node.log.afterwards.append(self.on_recorded)
 
     def open_spool(self, key: bytes) -> None:
         """Start the queue on its spool, sealed with ``key`` (``spool_key`` of the database

@@ -105,7 +105,10 @@ class EventLog:
         self.hlc = HybridClock(last)
         # Called once events are durable (own or received), with them: replication pushes
         # them to peers. Never called for a rolled-back transaction.
+        # Told of the events each commit recorded, once durable; ``afterwards`` only
+        # once the requests that waited for them have answered (the printer).
         self.listeners: list[Callable[[list[Event]], None]] = []
+        self.afterwards: list[Callable[[list[Event]], None]] = []
         # Group commit (the daemon turns it on): commits skip their own fsync and
         # ``flush`` makes everything committed so far durable with one fsync of the WAL,
         # shared by every request that waits for it. Off: each commit fsyncs (FULL).
@@ -115,6 +118,8 @@ class EventLog:
         self._committed = 0  # durable-needing commits so far
         self._synced = 0  # of those, how many are known durable
         self._syncing: asyncio.Task[None] | None = None
+        self._later: list[Event] = []  # durable, ``afterwards`` not told yet
+        self._waiting = 0  # ``flush`` calls waiting for a fsync
         self._batch: Transaction | None = None  # the open ``batch()``, if any
         self._rebuild_if_reshaped()
 
@@ -190,7 +195,8 @@ class EventLog:
             self._unsynced += tx.recorded  # durable (and announced) at the next flush
             self._committed += 1
             return
-        self._announce(tx.recorded)
+        self._tell(self.listeners, tx.recorded)
+        self._tell(self.afterwards, tx.recorded)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -241,8 +247,9 @@ class EventLog:
         self.wal_path = Path(f"{db_path}-wal")
         self.group_commit = True
 
-    def _announce(self, events: list[Event]) -> None:
-        for listener in self.listeners:
+    @staticmethod
+    def _tell(listeners: list[Callable[[list[Event]], None]], events: list[Event]) -> None:
+        for listener in listeners:
             listener(events)
 
     @property
@@ -253,10 +260,21 @@ class EventLog:
     async def flush(self) -> None:
         """Wait until every commit made so far is durable (group commit; on the loop)."""
         target = self._committed
-        while self._synced < target:
-            if self._syncing is None:
-                self._syncing = asyncio.get_running_loop().create_task(self._sync())
-            await asyncio.shield(self._syncing)
+        self._waiting += 1
+        try:
+            while self._synced < target:
+                if self._syncing is None:
+                    self._syncing = asyncio.get_running_loop().create_task(self._sync())
+                await asyncio.shield(self._syncing)
+        finally:
+            self._waiting -= 1
+        if self._later:  # told after this waiter goes on: its answer leaves first
+            asyncio.get_running_loop().call_soon(self._tell_later)
+
+    def _tell_later(self) -> None:
+        events, self._later = self._later, []
+        if events:  # each waiter of the fsync calls this; the first tells
+            self._tell(self.afterwards, events)
 
     async def _sync(self) -> None:
         target, events, self._unsynced = self._committed, self._unsynced, []
@@ -268,7 +286,13 @@ class EventLog:
                              ) from exc
         finally:
             self._syncing = None
-        self._announce(events)
+        self._tell(self.listeners, events)
+        # ``afterwards`` once the first waiter goes on (``flush``), at once if none is
+        # left: a sale's answer waited for its receipt's queueing, and for the printer's
+        # thread taking the interpreter, 0.3 ms.
+        self._later += events
+        if not self._waiting:
+            self._tell_later()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -72,3 +72,53 @@ def test_a_call_that_recorded_an_event_answers_once_it_is_on_disk(tmp_path, slow
         return waited, await asyncio.wait_for(answering, 5)
 
     assert asyncio.run(main()) == (True, "recorded")
+
+
+def _recording(node: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def records(method: str, params: dict[str, Any], token: str | None) -> str:
+        with node.log.transaction() as tx:
+            tx.append("memo.noted", {"n": 3})
+        return "recorded"
+
+    monkeypatch.setattr(node, "call", records)
+
+
+def test_the_answer_leaves_before_the_printer_hears_of_the_sale(tmp_path, monkeypatch):
+    node = make_node(tmp_path)
+    node.log.enable_group_commit(node.config.db_path)
+    _recording(node, monkeypatch)
+    told: list[str] = []
+    node.log.listeners.append(lambda events: told.append("replication"))
+    node.log.afterwards.append(lambda events: told.append("printer"))
+
+    async def main() -> tuple[list[str], list[str]]:
+        await daemon.answer(node, Request(3, "anything"))
+        when_answered = list(told)
+        await asyncio.sleep(0)  # the loop's next turn
+        return when_answered, told
+
+    when_answered, later = asyncio.run(main())
+    assert when_answered == ["replication"]  # durable: peers may have it at once
+    assert later == ["replication", "printer"]
+
+
+def test_the_printer_hears_of_a_sale_whose_request_went_away(tmp_path, slow_disk,
+                                                               monkeypatch):
+    node = make_node(tmp_path)
+    node.log.enable_group_commit(node.config.db_path)
+    _recording(node, monkeypatch)
+    told: list[int] = []
+    node.log.afterwards.append(lambda events: told.append(len(events)))
+
+    async def main() -> list[int]:
+        answering = asyncio.ensure_future(daemon.answer(node, Request(4, "anything")))
+        await asyncio.sleep(0.05)  # recorded, waiting for the held disk
+        answering.cancel()  # the client gave up; its sale is recorded all the same
+        slow_disk.set()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 5
+        while not told and loop.time() < until:
+            await asyncio.sleep(0.01)
+        return told
+
+    assert asyncio.run(main()) == [1]
