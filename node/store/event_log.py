@@ -181,10 +181,13 @@ class EventLog:
             return
         session = Session(self.engine, expire_on_commit=False)
         fsync_now = durable and not self.group_commit
-        session.connection(execution_options={WRITE_OPTION: True, DURABLE_OPTION: fsync_now})
         tx = Transaction(self, session, durable)
         try:
             with self._undone_on_error(session.rollback):
+                # BEGIN IMMEDIATE: a store another process holds past the busy timeout
+                # is a clear "could not record", like any failed write
+                session.connection(execution_options={WRITE_OPTION: True,
+                                                      DURABLE_OPTION: fsync_now})
                 yield tx
                 session.commit()
         finally:

@@ -139,3 +139,24 @@ def test_a_long_read_goes_on_while_the_counter_sells_on_the_same_connection(tmp_
     first = rows.fetchmany(5)
     till.sell("4000000000082")  # reads and a write begin and end meanwhile
     assert len(first) + len(rows.fetchall()) >= before
+
+
+def test_a_write_while_another_process_holds_the_store_fails_clearly_and_records_nothing(
+        store):
+    tmp, engine = store
+    log = EventLog(engine, "C01")
+    with engine.connect() as conn:  # not the 5 s a CLI waits
+        conn.exec_driver_sql("PRAGMA busy_timeout = 50")
+    other = open_engine(tmp / "db", read_key_file(tmp / "key"))  # as `tillmesh` CLI would
+    with other.connect() as conn:
+        holder = conn.connection.driver_connection
+        holder.execute("BEGIN IMMEDIATE")
+        with (pytest.raises(StoreError, match="could not record: database is locked"),
+              log.transaction() as tx):
+            tx.append("x.test", {})
+        holder.execute("ROLLBACK")
+    assert log.vector() == {}
+    with log.transaction() as tx:  # once the other lets go
+        tx.append("x.test", {})
+    assert log.vector() == {"C01": 1}
+    other.dispose()
