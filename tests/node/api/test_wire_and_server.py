@@ -680,6 +680,41 @@ def test_many_concurrent_clients_get_their_own_replies(server):
     assert failures == []
 
 
+def test_requests_that_arrive_while_replies_go_out_are_all_answered(endpoint):
+    """The server reads its socket when the loop says it may have input and sends replies
+    at once: a send can take the signal for input that came meanwhile. Eight clients
+    pipeline at once, so requests keep arriving while replies go out."""
+    running = ServerThread(endpoint, workers=2)
+    socks = [zmq.Context.instance().socket(zmq.DEALER) for _ in range(8)]
+    try:
+        for sock in socks:
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(endpoint)
+
+        def pipeline(number: int, sock: zmq.Socket[bytes], got: list[object]) -> None:
+            for n in range(100):
+                sock.send_multipart([b"", encode_request(Request(n + 1, "echo", {
+                    "client": number, "n": n}))])
+            for _ in range(100):
+                if not sock.poll(10_000):
+                    return
+                got.append(decode_reply(sock.recv_multipart()[-1]).result)
+
+        answers: list[list[object]] = [[] for _ in socks]
+        threads = [threading.Thread(target=pipeline, args=(i, sock, answers[i]))
+                   for i, sock in enumerate(socks)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        for sock in socks:
+            sock.close()
+        running.stop()
+    for number, got in enumerate(answers):
+        assert got == [{"client": number, "n": n} for n in range(100)]
+
+
 def test_requests_are_handled_one_at_a_time_in_arrival_order(endpoint):
     order: list[int] = []
     active = 0
