@@ -346,9 +346,8 @@ def _items(cart: Cart, totals: InvoiceTotals, invoice: str, ctx: PosContext) -> 
 
 
 def _totals(totals: InvoiceTotals) -> dict[str, Any]:
-    data = plain(totals)
-    data.pop("lines", None)
-    data.pop("taxes", None)
+    data = plain(replace(totals, lines=(), taxes=()))  # they are laid out on their own
+    del data["lines"], data["taxes"]
     return data
 
 
