@@ -66,7 +66,7 @@ class Renderer:
                 printer.set(align=block.align.value, font=font, bold=block.bold,
                             normal_textsize=not block.big, double_width=block.big,
                             double_height=block.big)
-                printer.textln(block.text)
+                _text_line(printer, block.text)
             elif isinstance(block, Qr):
                 native = self.settings.qr_native
                 printer.set(align="center")
@@ -101,6 +101,16 @@ class Renderer:
             logo.thumbnail(_logo_box(profile))
             self._logo = logo
         return self._logo
+
+
+def _text_line(printer: Dummy, text: str) -> None:
+    """``printer.textln(text)``, the same bytes. python-escpos picks a code page for each
+    character (three-quarters of a receipt's drawing); once one is chosen, ASCII goes out
+    as itself in every code page, which is what its own encoder then writes."""
+    if printer.magic.encoding is None or not text.isascii():
+        printer.textln(text)  # the first text chooses the code page; the rest look it up
+        return
+    printer._raw(f"{text}\n".encode("ascii"))
 
 
 def _font_for(profile: BaseProfile, width: int) -> int:

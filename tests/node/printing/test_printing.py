@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from escpos.printer import Usb
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.nodekit import FakeClock, Till, approver, make_node, sync
 from tillmesh.lab.processes import free_port
@@ -28,6 +30,8 @@ from tillmesh.node.printing import (
     Receipt,
     ReceiptStyle,
     Spool,
+    Text,
+    _escpos,
     sale_receipt,
     spool_key,
 )
@@ -175,6 +179,25 @@ def test_the_renderer_draws_the_qr_natively_or_as_an_image(tmp_path):
     assert GS_K in native and GS_V0 not in native
     assert GS_V0 in image and GS_K not in image
     assert Renderer(PrinterConfig(drawer_pin=5), tmp_path).kick() == b"\x1bp\x0122"
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.tuples(st.text(st.characters(codec="utf-8",
+                                                       exclude_categories=("Cs",)),
+                                         max_size=20),
+                                 st.booleans()), max_size=6),
+       profile=st.sampled_from(["default", "TM-T88V"]))
+def test_text_is_drawn_as_python_escpos_draws_it(tmp_path_factory, texts, profile):
+    """ASCII once a code page is chosen skips python-escpos's per-character search:
+    the bytes are what its own ``textln`` gives, whatever the text (umlauts, the euro
+    sign, scripts no code page has) and wherever in the receipt it comes."""
+    receipt = Receipt("R", 42, tuple(Text(text, bold=bold) for text, bold in texts))
+    renderer = Renderer(PrinterConfig(kind="dummy", profile=profile),
+                        tmp_path_factory.mktemp("r"))
+    fast = renderer.receipt(receipt)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_escpos, "_text_line", lambda printer, text: printer.textln(text))
+        assert renderer.receipt(receipt) == fast
 
 
 def test_an_unknown_profile_is_a_printer_error_not_a_crash(tmp_path):
