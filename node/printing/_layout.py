@@ -108,7 +108,10 @@ class ReceiptStyle:
 
 def clean(text: object) -> str:
     """Printable text only: control characters and line breaks become spaces."""
-    return "".join(ch if ch.isprintable() else " " for ch in str(text))
+    plain = str(text)
+    if plain.isprintable():  # nearly always: checked at C speed
+        return plain
+    return "".join(ch if ch.isprintable() else " " for ch in plain)
 
 
 def money(value: object) -> str:
@@ -131,7 +134,10 @@ def when(value: object, tz: tzinfo) -> str:
 
 
 def wrap(text: str, width: int) -> list[str]:
-    return textwrap.wrap(clean(text), width, break_on_hyphens=False) or [""]
+    line = clean(text)
+    if len(line) <= width:  # what textwrap gives a line that fits, without its search
+        return [line.rstrip(" ")] if line.strip(" ") else [""]
+    return textwrap.wrap(line, width, break_on_hyphens=False) or [""]
 
 
 class _Blocks:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,7 +24,7 @@ from tillmesh.node.printing import (
     self_test_receipt,
     shift_receipt,
 )
-from tillmesh.node.printing._layout import from_plain, money, to_plain
+from tillmesh.node.printing._layout import clean, from_plain, money, to_plain, wrap
 from tillmesh.node.printing.const import RULE
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -175,6 +176,14 @@ def test_long_names_wrap_and_control_characters_never_reach_the_printer():
     assert all(len(t) <= 32 for t in text)
     assert all(ch.isprintable() for t in text for ch in t)
     assert sum("bread" in t for t in text) == 3
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(max_size=60), width=st.integers(1, 48))
+def test_a_line_is_wrapped_as_textwrap_wraps_it(text, width):
+    """A line that fits skips textwrap's search: the lines are the same, any text."""
+    assert wrap(text, width) == (textwrap.wrap(clean(text), width, break_on_hyphens=False)
+                                 or [""])
 
 
 def report(counted: dict[str, str] | None = None) -> dict[str, Any]:
