@@ -246,7 +246,8 @@ async def edit(node: Node, caller: Caller, cart_id: str, change: Any, *,
         with node.read() as s:
             new, approved = settled(s, new, given)
     with node.write(durable=audit is not None or approved is not None) as tx:
-        _still(tx.session, cart)
+        if not small:  # a small cart went from its read to here without a pause
+            _still(tx.session, cart)
         cart_store.save(tx.session, new, node.clock())
         if audit is not None:
             what, auth = audit

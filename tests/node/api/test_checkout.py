@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
 
+from tests.node.erpnext.test_forwarder import demo_node
 from tests.nodekit import MASTER, PROFILE, Till, approver, make_node
 from tillmesh.lab.demo_data import demo_master_docs
+from tillmesh.node.api.const import LOOP_SLICE_LINES
 from tillmesh.node.errors import (
     BarcodeError,
     MalformedRequest,
@@ -282,3 +285,30 @@ def test_a_whole_sale_in_one_call_is_priced_like_a_cart(ann):
             payments=[{"mode_of_payment": "Cash", "amount": "20"}])
     with pytest.raises(ValidationError, match="items"):
         ann("sale_create", items=[], payments=[{"mode_of_payment": "Cash", "amount": "1"}])
+
+
+def test_two_changes_at_once_to_a_big_cart_one_is_refused_and_nothing_is_lost(tmp_path):
+    """A big cart is priced off the loop, so another request may change it meanwhile: the
+    change that comes second is refused with a clear message (look again, retry), never
+    written over the first."""
+    node = demo_node(tmp_path)
+    ann = Till(node, "ann")
+    ann("shift_open", opening={"Cash": "0"})
+    codes = [doc["barcodes"][0]["barcode"] for doctype, doc in demo_master_docs()
+             if doctype == "Item" and doc.get("barcodes") and not doc.get("disabled")
+             and doc["stock_uom"] == "Nos"][:LOOP_SLICE_LINES + 2]
+    cart = ann("cart_new")["cart_id"]
+    for code in codes[:LOOP_SLICE_LINES]:  # small so far: priced on the loop
+        ann("cart_scan", cart_id=cart, code=code)
+
+    async def both() -> list[object]:
+        scans = [node.call("cart_scan", {"cart_id": cart, "code": code}, ann.token)
+                 for code in codes[LOOP_SLICE_LINES:]]
+        return await asyncio.gather(*scans, return_exceptions=True)
+
+    first, second = asyncio.run(both())
+    assert isinstance(first, dict) and len(first["lines"]) == LOOP_SLICE_LINES + 1
+    assert isinstance(second, ValidationError)
+    assert "changed by another request meanwhile" in second.message
+    now = asyncio.run(node.call("cart_get", {"cart_id": cart}, ann.token))
+    assert [ln["barcode"] for ln in now["lines"]] == codes[:LOOP_SLICE_LINES + 1]
