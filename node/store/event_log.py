@@ -104,9 +104,9 @@ class EventLog:
             raise full or StoreError(f"{what}: {exc}") from exc
         self.hlc = HybridClock(last)
         # Called once events are durable (own or received), with them: replication pushes
-        # them to peers. Never called for a rolled-back transaction.
-        # Told of the events each commit recorded, once durable; ``afterwards`` only
-        # once the requests that waited for them have answered (the printer).
+        # them to peers. Never called for a rolled-back transaction. ``afterwards``: the
+        # same, but only once the requests that waited for them have answered (the
+        # printer: a sale's answer need not wait for its receipt).
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.afterwards: list[Callable[[list[Event]], None]] = []
         # Group commit (the daemon turns it on): commits skip their own fsync and
