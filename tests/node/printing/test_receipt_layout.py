@@ -14,17 +14,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tillmesh.node.printing import (
+from tillmesh.node.printing._layout import (  # the module under test, public names too
     Logo,
     Qr,
     Receipt,
     ReceiptStyle,
     Text,
+    clean,
+    from_plain,
+    money,
     sale_receipt,
     self_test_receipt,
     shift_receipt,
+    to_plain,
+    wrap,
 )
-from tillmesh.node.printing._layout import clean, from_plain, money, to_plain, wrap
 from tillmesh.node.printing.const import RULE
 
 BERLIN = ZoneInfo("Europe/Berlin")
