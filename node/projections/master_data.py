@@ -57,22 +57,24 @@ def upserted_body(doctype: str, doc: dict[str, Any], modified: str | None = None
     return {"doctype": doctype, "name": str(doc["name"]), "modified": stamp, "doc": doc}
 
 
+# The latest write by (modified, hlc, origin) wins, in one statement: a row comes back
+# only when this one did.
+_UPSERT = ("INSERT INTO master_docs (doctype, name, modified, hlc, origin, deleted, data)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doctype, name) DO UPDATE SET"
+           " modified = excluded.modified, hlc = excluded.hlc, origin = excluded.origin,"
+           " deleted = excluded.deleted, data = excluded.data"
+           " WHERE (excluded.modified, excluded.hlc, excluded.origin)"
+           " > (master_docs.modified, master_docs.hlc, master_docs.origin) RETURNING 1")
+
+
 @projector(UPSERTED, DELETED, "customer.created")
 def _apply(session: Session, event: Event, body: dict[str, Any]) -> None:
     doctype, name, modified = body["doctype"], body["name"], str(body.get("modified", ""))
     is_delete = event.kind == DELETED
-    sql = raw(session)
-    row = sql.one("SELECT modified, hlc, origin FROM master_docs WHERE doctype = ? AND name = ?",
-                  (doctype, name))
-    if row is not None and tuple(row) >= (modified, event.hlc, event.origin):
-        return  # an equal or newer write already won
     doc = None if is_delete else body["doc"]
-    sql.run(
-        "INSERT OR REPLACE INTO master_docs (doctype, name, modified, hlc, origin, deleted, data)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (doctype, name, modified, event.hlc, event.origin, int(is_delete),
-         pack_body(doc) if doc is not None else b""),
-    )
+    if not raw(session).run(_UPSERT, (doctype, name, modified, event.hlc, event.origin,
+                                      int(is_delete), b"" if doc is None else pack_body(doc))):
+        return  # an equal or newer write already won
     for fn in _INDEXERS.get(doctype, []):
         fn(session, name, doc)
 

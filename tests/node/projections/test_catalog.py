@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from tillmesh.lab.demo_data import bulk_barcode, bulk_item_code, bulk_items, demo_master_docs
+from tillmesh.node import projections
 from tillmesh.node.domain.barcode import DEFAULT_RULES, build_embedded
 from tillmesh.node.errors import BarcodeError, NotFoundError, StoreError
 from tillmesh.node.projections import catalog, projection_tables
-from tillmesh.node.projections.master_data import upserted_body
+from tillmesh.node.projections.master_data import DELETED, UPSERTED, get_doc, upserted_body
 from tillmesh.node.store import create_key_file, open_engine
+from tillmesh.node.store.event_codec import Event, pack_body
 from tillmesh.node.store.event_log import EventLog
 
 MOD = "2026-11-01 09:00:00.000000"
@@ -534,3 +536,35 @@ def test_100k_items_scan_and_search_stay_right(tmp_path):
                 assert any(t.startswith(product[:5]) for t in tokens)
         assert len(catalog.search(s, "a", limit=20)) == 20
         assert catalog.price_for(s, bulk_item_code(42), "Nos", SELLING) > 0
+
+
+# --- last writer wins, in any order -----------------------------------------------------
+
+_WRITE = st.tuples(st.sampled_from([EARLIER, MOD, LATER]), st.integers(1, 4),
+                   st.sampled_from(["C01", "C02", "C03"]), st.booleans())
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes=st.lists(_WRITE, min_size=1, max_size=8, unique_by=lambda w: w[1:3]),
+       order=st.randoms(use_true_random=False))
+def test_an_items_latest_write_wins_whatever_order_its_writes_arrive_in(tmp_path, writes, order):
+    """Writes to one item (an upsert naming it by its write, or a delete) from several
+    counters, ties on ``modified`` and on the HLC among them: the item shows the latest
+    by (modified, HLC, counter), whichever order they are applied in."""
+    events = [Event(origin, 1, hlc, 0, DELETED if gone else UPSERTED, pack_body(
+        {"doctype": "Item", "name": "TEA", "modified": modified} if gone else
+        upserted_body("Item", item("TEA", f"Tea {modified} {hlc} {origin}", "4006381333931"),
+                      modified)), b"") for modified, hlc, origin, gone in writes]
+    order.shuffle(events)
+    log = new_log(Path(tempfile.mkdtemp(dir=tmp_path)))
+    with log.transaction() as tx:
+        projections.apply_all(tx.session, events)
+    modified, hlc, origin, gone = max(writes, key=lambda w: w[:3])
+    with log.reading() as s:
+        doc = get_doc(s, "Item", "TEA")
+    if gone:
+        assert doc is None and search(log, "tea") == []
+    else:
+        assert doc is not None and doc["item_name"] == f"Tea {modified} {hlc} {origin}"
+        assert scan(log, "4006381333931").item_code == "TEA" and search(log, "tea") == ["TEA"]
