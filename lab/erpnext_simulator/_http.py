@@ -112,7 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             handler()
             self.wfile.flush()
-        except TimeoutError:  # a read or write timed out: drop the connection
+        except (TimeoutError, ConnectionError):
+            # A read or write timed out, or the client hung up mid-request (a counter
+            # stopped): drop the connection quietly, as gunicorn does.
             self.close_connection = True
 
     def _refuse_line(self, length: int) -> None:

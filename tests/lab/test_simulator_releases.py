@@ -9,8 +9,12 @@ v2 answers 404 there. Before any of that, gunicorn refuses request lines over 4,
 
 from __future__ import annotations
 
+import http.client
+import socket
+import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -23,6 +27,7 @@ from tillmesh.lab.erpnext_simulator._http import request_line_length
 
 HASH_LENGTH = 10
 CLI_START_S = 20.0  # longest wait for the command line's simulator to print its URL
+JOIN_S = 10.0  # longest wait for a connection's thread to end
 
 
 @pytest.fixture
@@ -127,6 +132,29 @@ def test_request_lines_over_gunicorns_limit_are_refused_first(
         assert f"Request Line is too large ({MAX_REQUEST_LINE + 1} &gt; {MAX_REQUEST_LINE})" \
             in r.text
     assert sim.requests[-1].status == 400
+
+
+def test_a_client_hanging_up_mid_request_is_no_error(capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    """A counter stopped while it sent a request resets its connection: the simulator
+    drops it quietly, as gunicorn does, and goes on serving (it printed a traceback)."""
+    anonymous = "/api/method/frappe.auth.get_logged_user"
+    with Simulator(seed="demo", job_delay=None) as sim:
+        url = httpx.URL(sim.url)
+        conn = http.client.HTTPConnection(url.host, url.port)
+        conn.request("GET", anonymous)
+        assert conn.getresponse().read()  # answered: its thread serves the connection
+        (served,) = (t for t in threading.enumerate()
+                     if t.name == "erpnext-sim-conn" and t.is_alive())
+        assert conn.sock is not None
+        conn.sock.sendall(b"GET /api/method/frappe.auth.get_logged_user HT")
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # a reset (RST), not a FIN
+        served.join(JOIN_S)
+        assert not served.is_alive()
+        # and it goes on serving
+        assert httpx.get(f"{sim.url}{anonymous}").status_code == 403
+    assert "Traceback" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("line", "reported"), [
