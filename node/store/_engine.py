@@ -19,7 +19,6 @@ from typing import Any, overload
 
 import sqlcipher3
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from tillmesh.node.errors import DiskFull, StoreError, WrongKeyError
@@ -32,9 +31,6 @@ from tillmesh.node.store.const import (
     STATEMENT_CACHE,
 )
 from tillmesh.node.store.sealing import read_secret
-
-WRITE_OPTION = "tillmesh_write"  # execution option marking a write transaction
-DURABLE_OPTION = "tillmesh_durable"  # False: a write that need not be fsynced at commit
 
 
 def create_key_file(path: Path) -> bytes:
@@ -187,30 +183,13 @@ def open_engine(path: Path, key: bytes, archive: Path | None = None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        # A write transaction takes the write lock up front (IMMEDIATE), so it never fails
-        # half-way when a second process (the CLI) also writes; reads stay deferred.
-        options = conn.get_execution_options()
-        write = options.get(WRITE_OPTION, False)
-        if write:
-            # FULL fsyncs the WAL at commit (events); NORMAL does not (scratch state such
-            # as a cart being scanned), and a later FULL commit makes it durable too.
-            sync = "FULL" if options.get(DURABLE_OPTION, True) else "NORMAL"
-            info = conn.connection.info
-            if info.get("synchronous") != sync:
-                conn.exec_driver_sql(f"PRAGMA synchronous = {sync}")
-                info["synchronous"] = sync
-            # On the driver, as reads begin: SQLAlchemy's execution events cost a scan's
-            # write ~20 us. Its error is raised as SQLAlchemy would have raised it (a
-            # store locked past the busy timeout: "could not record").
-            try:
-                conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
-            except sqlcipher3.dbapi2.Error as exc:
-                raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc,
-                                          sqlcipher3.dbapi2.Error) from exc
-        else:
-            # Reads are most of a sale's transactions: BEGIN straight on the driver skips
-            # SQLAlchemy's execution events (~15 µs each); a deferred BEGIN takes no lock,
-            # so it has nothing to fail on.
-            conn.connection.driver_connection.execute("BEGIN")
+        # A session's transaction, when it reads or writes through the ORM: BEGIN straight
+        # on the driver skips SQLAlchemy's execution events (~15 µs each). Inside a
+        # transaction the event log began on the driver (``EventLog.transaction``,
+        # ``reading``) it joins that one; a deferred BEGIN takes no lock, so it has
+        # nothing to fail on.
+        driver = conn.connection.driver_connection
+        if not driver.in_transaction:
+            driver.execute("BEGIN")
 
     return engine

@@ -17,10 +17,9 @@ from tillmesh.node.errors import StoreError
 
 
 class Raw:
-    def __init__(self, session: Session) -> None:
-        conn = session.connection()
-        self._error: type[Exception] = conn.dialect.loaded_dbapi.Error
-        self._cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    def __init__(self, cursor: Any, error: type[Exception]) -> None:
+        self._cur = cursor
+        self._error = error  # the driver's base error class
 
     def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         try:
@@ -46,5 +45,8 @@ def raw(session: Session) -> Raw:
     """The cursor for ``session``'s transaction (cached on the session)."""
     cached = session.info.get("raw")
     if cached is None:
-        cached = session.info["raw"] = Raw(session)
+        conn = session.connection()
+        cached = session.info["raw"] = Raw(
+            conn.connection.dbapi_connection.cursor(),  # type: ignore[union-attr]
+            conn.dialect.loaded_dbapi.Error)
     return cached

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tillmesh.node.errors import StoreError, WrongKeyError
-from tillmesh.node.store import EventRow, create_key_file, open_engine, read_key_file
+from tillmesh.node.store import EventRow, Meta, create_key_file, open_engine, read_key_file
 from tillmesh.node.store.event_codec import data
 from tillmesh.node.store.event_log import EventLog
 
@@ -160,3 +160,24 @@ def test_a_write_while_another_process_holds_the_store_fails_clearly_and_records
         tx.append("x.test", {})
     assert log.vector() == {"C01": 1}
     other.dispose()
+
+
+def test_what_the_orm_writes_in_a_transaction_commits_or_rolls_back_with_its_events(store):
+    # A transaction is begun on the driver; the ORM, used inside, joins it (it does not
+    # begin one of its own, or commit apart).
+    _, engine = store
+    log = EventLog(engine, "C01")
+    with pytest.raises(RuntimeError), log.transaction() as tx:
+        tx.append("x.test", {"n": 1})
+        tx.session.merge(Meta(key="x.note", value="lost"))
+        tx.session.flush()
+        raise RuntimeError("the till lost power")
+    with log.transaction() as tx:
+        tx.session.merge(Meta(key="x.note", value="kept"))  # written before the event
+        tx.append("x.test", {"n": 2})
+    with log.reading() as s:
+        assert s.get(Meta, "x.note").value == "kept"  # the ORM reads in the same way
+        assert [data(e) for e in log.events(s)] == [{"n": 2}]
+    with log.transaction() as tx:  # the reading ended: a write begins
+        tx.append("x.test", {"n": 3})
+    assert log.vector() == {"C01": 2}
