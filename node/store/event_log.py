@@ -310,8 +310,9 @@ class EventLog:
         whose ``raw`` cursor is the driver's at once: SQLAlchemy's own transaction costs
         ~30-50 µs (a sale has 13 transactions), so it starts only when the ORM is used
         inside, and then joins this one (``_begin`` in ``_engine``). A write begins
-        IMMEDIATE: a store another process holds past the busy timeout is refused here,
-        as a clear "could not record"."""
+        IMMEDIATE, taking the write lock up front so that it never fails half-way when
+        another process (the CLI) writes too: a store held past the busy timeout is
+        refused here, as a clear "could not record"."""
         fairy = self.engine.raw_connection()
         driver: Any = fairy.driver_connection
         session = Session(self.engine, expire_on_commit=False)
