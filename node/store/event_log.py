@@ -122,6 +122,7 @@ class EventLog:
         self._later: list[Event] = []  # durable, ``afterwards`` not told yet
         self._waiting = 0  # ``flush`` calls waiting for a fsync
         self._batch: Transaction | None = None  # the open ``batch()``, if any
+        self._open: Session | None = None  # the transaction or reading open on the store
         self._rebuild_if_reshaped()
 
     def _rebuild_if_reshaped(self) -> None:
@@ -295,8 +296,10 @@ class EventLog:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        if self._batch is not None:  # one connection: read inside the open batch
-            yield self._batch.session
+        """A read transaction; inside one already open on the store (the node has one
+        connection), the same: it sees what that one wrote so far."""
+        if self._open is not None:  # one connection: read inside what is open on it
+            yield self._open
             return
         try:
             with self._on_driver(write=False) as session:
@@ -326,11 +329,13 @@ class EventLog:
                     fairy.info["synchronous"] = sync
             self._on(driver, "BEGIN IMMEDIATE" if write else "BEGIN")
             session.info["raw"] = Raw(driver.cursor(), self._error)
+            self._open = session
             yield session
             if write:
                 session.flush()  # ORM changes not written yet join the transaction now
                 self._on(driver, "COMMIT")
         finally:
+            self._open = None
             session.close()  # the ORM's part, if it joined (a rollback ends an uncommitted one)
             if driver.in_transaction:  # not committed: an error, or a read
                 driver.execute("ROLLBACK")

@@ -181,3 +181,22 @@ def test_what_the_orm_writes_in_a_transaction_commits_or_rolls_back_with_its_eve
     with log.transaction() as tx:  # the reading ended: a write begins
         tx.append("x.test", {"n": 3})
     assert log.vector() == {"C01": 2}
+
+
+def test_a_read_inside_an_open_read_or_write_reads_in_that_one(store):
+    # The node has one connection to its store: a second transaction on it cannot begin,
+    # so a read opened inside another (a helper reading for its caller) joins it.
+    _, engine = store
+    log = EventLog(engine, "C01")
+    with log.transaction() as tx:
+        tx.append("x.test", {"n": 1})
+        with log.reading() as s:  # sees the write not committed yet
+            assert s.scalar(select(func.count()).select_from(EventRow)) == 1
+    with log.reading() as outer:
+        assert outer.scalar(select(func.count()).select_from(EventRow)) == 1
+        with log.reading() as inner:
+            assert [data(e) for e in log.events(inner)] == [{"n": 1}]
+        assert outer.scalar(select(func.count()).select_from(EventRow)) == 1  # still open
+    with log.transaction() as tx:  # and everything ended: a write begins
+        tx.append("x.test", {"n": 2})
+    assert log.vector() == {"C01": 2}
