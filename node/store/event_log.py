@@ -316,6 +316,9 @@ class EventLog:
         IMMEDIATE, taking the write lock up front so that it never fails half-way when
         another process (the CLI) writes too: a store held past the busy timeout is
         refused here, as a clear "could not record"."""
+        if self._open is not None:  # only a write reaches here then: refused, touching nothing
+            raise StoreError("could not record: a write cannot begin inside another"
+                             " transaction or read of this store")
         fairy = self.engine.raw_connection()
         driver: Any = fairy.driver_connection
         session = Session(self.engine, expire_on_commit=False)

@@ -199,4 +199,10 @@ def test_a_read_inside_an_open_read_or_write_reads_in_that_one(store):
         assert outer.scalar(select(func.count()).select_from(EventRow)) == 1  # still open
     with log.transaction() as tx:  # and everything ended: a write begins
         tx.append("x.test", {"n": 2})
-    assert log.vector() == {"C01": 2}
+        # a write inside it is refused, and what it wrote so far stays to be committed
+        with pytest.raises(StoreError, match="cannot begin inside"), log.transaction():
+            pass
+        with log.reading(), pytest.raises(StoreError, match="cannot begin inside"), \
+                log.transaction():
+            pass
+    assert log.vector() == {"C01": 2} and [data(e) for e in log.events()][-1] == {"n": 2}
