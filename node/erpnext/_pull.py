@@ -289,14 +289,13 @@ class Puller:
     def _append(self, event_log: EventLog, chunk: Sequence[tuple[str, dict[str, Any]]],
                 tally: _Tally) -> None:
         with event_log.transaction() as tx:
-            for kind, body in chunk:
-                try:
-                    tx.append(kind, body)
-                    tally.emitted += 1
-                except ValidationError as exc:  # e.g. a document over the event size bound
+            for (kind, body), made in zip(chunk, tx.append_many(chunk), strict=True):
+                if isinstance(made, ValidationError):  # e.g. over the event size bound
                     tally.errors += 1
                     self._error(f"{body.get('doctype', kind)} {body.get('name', '')}:"
-                                f" not recorded: {exc.message}")
+                                f" not recorded: {made.message}")
+                else:
+                    tally.emitted += 1
         self.progress(tally.scope, tally.seen, tally.emitted)
 
     def _record(self, event_log: EventLog, tally: _Tally) -> None:

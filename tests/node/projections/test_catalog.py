@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import tempfile
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from tillmesh.node.projections.master_data import DELETED, UPSERTED, get_doc, up
 from tillmesh.node.store import create_key_file, open_engine
 from tillmesh.node.store.event_codec import Event, pack_body
 from tillmesh.node.store.event_log import EventLog
+from tillmesh.node.store.tables import digests
 
 MOD = "2026-11-01 09:00:00.000000"
 LATER = "2026-11-02 09:00:00.000000"
@@ -568,3 +569,45 @@ def test_an_items_latest_write_wins_whatever_order_its_writes_arrive_in(tmp_path
     else:
         assert doc is not None and doc["item_name"] == f"Tea {modified} {hlc} {origin}"
         assert scan(log, "4006381333931").item_code == "TEA" and search(log, "tea") == ["TEA"]
+
+
+# --- a pull's step: many events at once --------------------------------------------------
+
+_PULLED = st.tuples(st.sampled_from(["Item", "Item Price"]), st.sampled_from(["A", "B", "C"]),
+                    st.sampled_from([EARLIER, MOD, LATER]), st.booleans(),
+                    st.sampled_from(["Tea", "Green Tea", "Coffee"]))
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pulled=st.lists(_PULLED, min_size=1, max_size=12), cuts=st.sets(st.integers(1, 11)))
+def test_a_pull_recorded_a_step_at_a_time_builds_what_one_event_at_a_time_builds(
+        tmp_path, pulled, cuts):
+    """A pull records each step's events with one insert and one pass of the projections
+    (``append_many``): items and prices written, rewritten and deleted, cut into steps
+    anywhere, give the same events and every table row for row as one event at a time."""
+    entries = []
+    for doctype, code, modified, gone, name in pulled:
+        doc_name = code if doctype == "Item" else f"P-{code}"
+        entries.append(
+            ("master.deleted", {"doctype": doctype, "name": doc_name, "modified": modified})
+            if gone else ("master.upserted", upserted_body(doctype, item(
+                code, f"{name} {code}", f"200000000000{ord(code) % 10}") if doctype == "Item"
+                else price(doc_name, code, f"{len(name)}.50"), modified)))
+    at = datetime(2026, 11, 1, 9, tzinfo=UTC)  # one wall clock: the same HLC stamps on both
+    one_by_one, in_steps = (EventLog(open_engine(p / "db", create_key_file(p / "key")), "C01",
+                                     clock=lambda: at)
+                            for p in (Path(tempfile.mkdtemp(dir=tmp_path)) for _ in "12"))
+    with one_by_one.transaction() as tx:
+        for kind, body in entries:
+            tx.append(kind, body)
+    bounds = [0, *sorted(c for c in cuts if c < len(entries)), len(entries)]
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        with in_steps.transaction() as tx:
+            assert all(isinstance(e, Event) for e in tx.append_many(entries[lo:hi]))
+    assert [e.hash for e in in_steps.events()] == [e.hash for e in one_by_one.events()]
+    tables = []
+    for log_ in (one_by_one, in_steps):
+        with log_.reading() as s:
+            tables.append(digests(s.connection().connection.driver_connection))
+    assert tables[0] == tables[1]

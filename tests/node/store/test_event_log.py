@@ -7,10 +7,11 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from tillmesh.node.errors import StoreError, WrongKeyError
+from tillmesh.node.errors import StoreError, ValidationError, WrongKeyError
 from tillmesh.node.store import EventRow, Meta, create_key_file, open_engine, read_key_file
 from tillmesh.node.store.event_codec import data
 from tillmesh.node.store.event_log import EventLog
+from tillmesh.replication.const import MAX_EVENT_BODY_BYTES
 
 
 @pytest.fixture
@@ -29,6 +30,23 @@ def test_appends_number_each_origin_without_gaps_and_chain(store):
     assert b.prev_hash == a.hash and b.verify(a.hash)
     assert b.hlc > a.hlc
     assert log.vector() == {"C01": 2}
+
+
+def test_many_appends_at_once_chain_and_skip_only_what_peers_would_refuse(store):
+    _, engine = store
+    log = EventLog(engine, "C01")
+    huge = {"n": "x" * MAX_EVENT_BODY_BYTES}  # over the bound an event may travel with
+    with log.transaction() as tx:
+        made = tx.append_many([("x.test", {"n": 1}), ("x.test", huge), ("x.test", {"n": 3})])
+        with pytest.raises(ValidationError, match="^cannot record x.test: event body "):
+            tx.append("x.test", huge)
+        last = tx.append("x.test", {"n": 4})
+    first, refused, third = made
+    assert isinstance(refused, ValidationError) and "event body" in refused.message
+    assert [first.seq, third.seq, last.seq] == [1, 2, 3]
+    assert third.verify(first.hash) and last.verify(third.hash)
+    assert [data(e) for e in log.events()] == [{"n": 1}, {"n": 3}, {"n": 4}]
+    assert log.vector() == {"C01": 3}
 
 
 def test_a_failed_transaction_records_nothing_and_does_not_burn_a_seq(store):
