@@ -34,9 +34,9 @@ CATALOG_TABLES = ["catalog_items", "catalog_item_uoms", "catalog_barcodes", "cat
                   "catalog_uoms", "catalog_customers"]
 
 
-def new_log(path: Path, origin: str = "C01") -> EventLog:
+def new_log(path: Path, origin: str = "C01", **options: Any) -> EventLog:
     path.mkdir(parents=True, exist_ok=True)
-    return EventLog(open_engine(path / "db", create_key_file(path / "key")), origin)
+    return EventLog(open_engine(path / "db", create_key_file(path / "key")), origin, **options)
 
 
 def upsert(log: EventLog, doctype: str, doc: dict[str, Any], modified: str = MOD) -> None:
@@ -578,6 +578,17 @@ _PULLED = st.tuples(st.sampled_from(["Item", "Item Price"]), st.sampled_from(["A
                     st.sampled_from(["Tea", "Green Tea", "Coffee"]))
 
 
+def _pulled_entry(doctype: str, code: str, modified: str, gone: bool, name: str,
+                  ) -> tuple[str, dict[str, Any]]:
+    """An event a pull records: item ``code`` or its price written or deleted."""
+    doc_name = code if doctype == "Item" else f"P-{code}"
+    if gone:
+        return "master.deleted", {"doctype": doctype, "name": doc_name, "modified": modified}
+    doc = (item(code, f"{name} {code}", f"200000000000{ord(code) % 10}")
+           if doctype == "Item" else price(doc_name, code, f"{len(name)}.50"))
+    return "master.upserted", upserted_body(doctype, doc, modified)
+
+
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pulled=st.lists(_PULLED, min_size=1, max_size=12), cuts=st.sets(st.integers(1, 11)))
@@ -586,18 +597,10 @@ def test_a_pull_recorded_a_step_at_a_time_builds_what_one_event_at_a_time_builds
     """A pull records each step's events with one insert and one pass of the projections
     (``append_many``): items and prices written, rewritten and deleted, cut into steps
     anywhere, give the same events and every table row for row as one event at a time."""
-    entries = []
-    for doctype, code, modified, gone, name in pulled:
-        doc_name = code if doctype == "Item" else f"P-{code}"
-        entries.append(
-            ("master.deleted", {"doctype": doctype, "name": doc_name, "modified": modified})
-            if gone else ("master.upserted", upserted_body(doctype, item(
-                code, f"{name} {code}", f"200000000000{ord(code) % 10}") if doctype == "Item"
-                else price(doc_name, code, f"{len(name)}.50"), modified)))
+    entries = [_pulled_entry(*p) for p in pulled]
     at = datetime(2026, 11, 1, 9, tzinfo=UTC)  # one wall clock: the same HLC stamps on both
-    one_by_one, in_steps = (EventLog(open_engine(p / "db", create_key_file(p / "key")), "C01",
-                                     clock=lambda: at)
-                            for p in (Path(tempfile.mkdtemp(dir=tmp_path)) for _ in "12"))
+    one_by_one, in_steps = (new_log(Path(tempfile.mkdtemp(dir=tmp_path)), clock=lambda: at)
+                            for _ in range(2))  # a store of their own at every example
     with one_by_one.transaction() as tx:
         for kind, body in entries:
             tx.append(kind, body)
