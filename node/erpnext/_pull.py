@@ -83,7 +83,7 @@ from tillmesh.node.projections import ledger
 from tillmesh.node.projections.master_data import DELETED, UPSERTED
 from tillmesh.node.projections.pos_profile import RELEASE
 from tillmesh.node.projections.stock import BASE
-from tillmesh.node.store.event_log import EventLog
+from tillmesh.node.store.event_log import EventLog, collector_paused
 
 log = logging.getLogger(__name__)
 
@@ -514,7 +514,8 @@ def pull(client: ErpNextClient, store: StoreAccess, profile: str, *,
          progress: Progress | None = None) -> PullReport:
     """Pull the master data and stock of POS Profile ``profile`` into the store, within
     the client's ``pull_deadline_s``; Bin is read while no sale is being booked through
-    ``booking`` (this counter's forwarder's)."""
-    with client.within(client.limits.pull_deadline_s, "the pull"):
+    ``booking`` (this counter's forwarder's). What it reads is held until written, with
+    Python's cycle collector paused (``collector_paused``), as for a replay."""
+    with client.within(client.limits.pull_deadline_s, "the pull"), collector_paused():
         return Puller(client, store, profile, consolidated=consolidated, unclosed=unclosed,
                       booking=booking, progress=progress).run()
