@@ -12,6 +12,7 @@
     types        column types (Decimal as text, UTC datetimes)
     raw          a thin raw-SQL helper for hot paths
     event_log    ``EventLog``: appends, transactions, group commit, replay, listeners
+    wal          SQLite's WAL copied into the database file by a thread of its own
     event_codec  event bodies as msgpack (money as strings)
     archive      events that left the live store, sealed per month; the floor; the
                  ``every_event`` view over both

@@ -31,3 +31,12 @@ CART_DIGEST_BYTES = 8  # bytes of a cart's content digest (cart_store.newest_ope
 #   cart's versions apart for a poller, not a seal against anyone
 FULL_BELOW_BYTES = 1024 * 1024  # a disk with less free is full: SQLite grows files by pages
 SQLITE_FULL = 13  # SQLite's result code for "database or disk is full" (sqlite3.h)
+
+# --- the WAL (``wal``) --------------------------------------------------------------------
+
+WAL_LOOK_EVERY_S = 0.2  # seconds between looks at the WAL: a checkpoint copies at most
+#   what was written meanwhile (a pull writes ~5 MB a second)
+WAL_BACKSTOP_PAGES = 10_000  # pages (40 MB) past which the writer checkpoints itself, as
+#   SQLite does at 1,000 pages: only if the WAL thread fell behind or failed
+SQLITE_AUTOCHECKPOINT_PAGES = 1000  # SQLite's own default
+WAL_CHECKPOINT_CACHE_KIB = 256  # KiB of page cache for the WAL thread's connection
