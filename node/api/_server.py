@@ -16,6 +16,9 @@ Server behaviour (:class:`ApiServer`):
   in arrival order, because the node's store is single-writer; a slow handler delays the
   requests behind it but never stops reading. When the queue is full the node answers
   ``NodeUnavailable`` ("busy") immediately instead of growing without bound.
+* Background work on the loop (an ERPNext pull's store steps) may first wait for a lull
+  (:meth:`ApiServer.lull`): no request in hand and none answered for a few milliseconds,
+  or a bounded wait, so that a cashier's sale runs its calls without a step between them.
 * One endpoint, one node: for ``ipc://`` endpoints an exclusive ``flock`` on
   ``<socket>.lock`` is taken before binding and held until :meth:`ApiServer.close`.
   The kernel drops the lock when the holder dies (even ``kill -9``), so a held lock means
@@ -146,6 +149,8 @@ class ApiServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self._failure: BaseException | None = None
+        self._taken = 0  # requests read and not yet answered
+        self._answered_at = 0.0  # loop time of the last answer
         self.state = ServerState.UNSTARTED
 
     async def start(self) -> None:
@@ -266,6 +271,7 @@ class ApiServer:
                 continue
             try:
                 self._queue.put_nowait((envelope, request))
+                self._taken += 1
             except asyncio.QueueFull:
                 busy = NodeUnavailable(
                     f"the node is busy ({self._queue.qsize()} requests waiting); try again"
@@ -275,8 +281,25 @@ class ApiServer:
     async def _work(self) -> None:
         while True:
             envelope, request = await self._queue.get()
-            reply = await self._handle(request)
-            self._send(envelope, reply)
+            try:
+                reply = await self._handle(request)
+                self._send(envelope, reply)
+            finally:
+                self._taken -= 1
+                self._answered_at = asyncio.get_running_loop().time()
+
+    async def lull(self, quiet_s: float, at_most_s: float) -> None:
+        """Return once no request is waiting or being handled and none was answered for
+        ``quiet_s`` seconds (a cashier's next call of a sale comes within a millisecond or
+        two of the answer to the last), or after ``at_most_s``, whichever is first: what
+        background work waits for before it holds the loop."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + at_most_s
+        while (now := loop.time()) < deadline:
+            left = quiet_s if self._taken else self._answered_at + quiet_s - now
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, deadline - now))
 
     async def _handle(self, request: Request) -> Reply:
         started = time.monotonic()

@@ -15,7 +15,7 @@ import concurrent.futures
 import enum
 import logging
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -41,17 +41,25 @@ class PullState(enum.Enum):
     FAILED = "failed"
 
 
+async def at_once() -> None:
+    """A step of a pull waits for nothing (a counter whose API is not served)."""
+
+
 class OnLoop:
     """Store access from a worker thread: each step runs on the node's event loop, small
-    enough that a cashier's call waiting behind it is not kept long."""
+    enough that a cashier's call waiting behind it is not kept long, and once the
+    cashier's calls let it (``cashier_first``): a step taken in turn with each call of a
+    sale made it wait for one step per call (a whole sale of 7 calls: 90-106 ms)."""
 
     events_per_step = EVENTS_PER_STEP_ON_LOOP
 
-    def __init__(self, event_log: EventLog, loop: asyncio.AbstractEventLoop) -> None:
-        self.log, self.loop = event_log, loop
+    def __init__(self, event_log: EventLog, loop: asyncio.AbstractEventLoop,
+                 cashier_first: Callable[[], Awaitable[None]] = at_once) -> None:
+        self.log, self.loop, self.cashier_first = event_log, loop, cashier_first
 
     def __call__(self, work: Callable[[EventLog], T]) -> T:
         async def step() -> T:
+            await self.cashier_first()
             try:
                 return work(self.log)
             finally:
@@ -80,6 +88,8 @@ class PullJob:
         self._lock = threading.Lock()
         self._view: dict[str, Any] = {"state": PullState.IDLE.value}
         self.booking = StockBooking()  # the forwarder books no sale while Bin is read
+        # Set by the daemon: what each step on the loop waits for (the API's lull).
+        self.cashier_first: Callable[[], Awaitable[None]] = at_once
 
     def start(self) -> dict[str, Any]:
         with self._lock:
@@ -94,8 +104,9 @@ class PullJob:
         except RuntimeError:  # no loop in this thread: pull right here
             self._run(settings, Direct(self.log))
             return self.view()
-        threading.Thread(target=self._run, args=(settings, OnLoop(self.log, loop)),
-                         name="erpnext-pull", daemon=True).start()
+        store = OnLoop(self.log, loop, self.cashier_first)
+        threading.Thread(target=self._run, args=(settings, store), name="erpnext-pull",
+                         daemon=True).start()
         return self.view()
 
     def view(self) -> dict[str, Any]:

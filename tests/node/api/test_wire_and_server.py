@@ -7,6 +7,7 @@ Servers run in a background thread with their own asyncio loop; clients are the 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import enum
 import os
@@ -660,6 +661,35 @@ def test_serve_forever_on_the_clients_loop_returns_when_closed(endpoint):
         assert not os.path.exists(ipc_path(endpoint))
 
     asyncio.run(scenario())
+
+
+def test_background_work_waits_for_a_lull_in_the_calls_but_not_for_ever(endpoint):
+    """``lull``: what a pull's store step waits for before it holds the loop. Not while a
+    call is in hand, nor right after an answer; at most ``at_most_s`` in all."""
+    taken, release = threading.Event(), asyncio.Event()
+
+    async def handler(request: Request) -> object:
+        taken.set()
+        await release.wait()
+        return "done"
+
+    running = ServerThread(endpoint, handler)
+    try:
+        with Client(endpoint, timeout=10.0) as c, \
+                concurrent.futures.ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(c.call, "hold")
+            assert taken.wait(5)
+            lull = asyncio.run_coroutine_threadsafe(running.server.lull(0.003, 60.0),
+                                                    running.loop)
+            bounded = running.run(running.server.lull(0.003, 0.05))  # returns, held
+            with pytest.raises(concurrent.futures.TimeoutError):
+                lull.result(timeout=0.3)  # the call is still in hand
+            running.loop.call_soon_threadsafe(release.set)
+            assert answer.result(timeout=5) == "done"
+            lull.result(timeout=5)  # once the call was answered and 3 ms passed
+        assert bounded is None
+    finally:
+        running.stop()
 
 
 def test_many_concurrent_clients_get_their_own_replies(server):

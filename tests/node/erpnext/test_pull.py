@@ -326,7 +326,14 @@ def test_the_daemon_path_pulls_in_a_thread_and_writes_on_the_loop(site, counter)
     sim, url = site
     save(counter.config, ErpNextSettings(url, sim.api_key, sim.api_secret, PROFILE, False))
     recorded: list[int] = []  # events per transaction: each holds the loop while it runs
-    counter.log.listeners.append(lambda events: recorded.append(len(events)))
+    order: list[str] = []  # "w": a step waited for the cashier; "r": one recorded events
+    counter.log.listeners.append(lambda events: (recorded.append(len(events)),
+                                                 order.append("r")))
+
+    async def cashier_first() -> None:  # the daemon's: the local API's lull
+        order.append("w")
+
+    counter.pull_job.cashier_first = cashier_first
 
     async def main():
         started = counter.call("erpnext_pull")
@@ -347,6 +354,7 @@ def test_the_daemon_path_pulls_in_a_thread_and_writes_on_the_loop(site, counter)
         assert catalog.scan(s, MILK, RULES).item_code == "DAI-0001"
     assert max(recorded) == const.EVENTS_PER_STEP_ON_LOOP  # small steps: a cashier waits little
     assert sum(recorded) >= sum(s["emitted"] for s in status["scopes"])
+    assert order[0] == "w" and "rr" not in "".join(order)  # each step let the cashier first
 
 
 def test_without_an_event_loop_the_api_pull_runs_to_its_end(site, counter):
