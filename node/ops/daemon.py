@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from tillmesh.node.errors import ConfigError, NodeUnavailable
 from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.membership.trust import announce_key
 from tillmesh.node.ops.config import Config
-from tillmesh.node.ops.const import API_WORKERS
+from tillmesh.node.ops.const import API_WORKERS, SWITCH_INTERVAL_S
 from tillmesh.node.printing import spool_key
 from tillmesh.node.store import open_engine, read_key_file, snapshot_check
 from tillmesh.node.store.event_log import EventLog
@@ -205,4 +206,5 @@ def _erpnext_link(node: Node, replication: Any) -> ForwarderLink:
 
 
 def run(config: Config) -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     asyncio.run(serve(config))
