@@ -26,6 +26,7 @@ from typing import Any
 import sqlcipher3
 from sqlalchemy import Engine
 
+from tillmesh.node.errors import StoreError
 from tillmesh.node.store._engine import _connect, store_files
 from tillmesh.node.store.const import (
     SQLITE_AUTOCHECKPOINT_PAGES,
@@ -48,8 +49,8 @@ class WalCheckpoints:
         self._every_s = every_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.copied = 0  # checkpoints that copied pages, for tests and `doctor`
-        self.failure: str | None = None  # why the last one failed; None once one worked
+        self.copied = 0  # checkpoints that copied pages
+        self.failure: str | None = None  # why the last one failed (logged once), until one works
 
     def start(self) -> None:
         """The writer checkpoints only past the backstop from now on; the thread starts."""
@@ -77,7 +78,7 @@ class WalCheckpoints:
     def _run(self) -> None:
         try:
             conn = _connect(self._path, self._key)
-        except (sqlcipher3.DatabaseError, OSError) as exc:
+        except (StoreError, sqlcipher3.DatabaseError, OSError) as exc:  # a full disk…
             self._failed(exc)
             return
         try:

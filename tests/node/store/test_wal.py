@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlcipher3
 
+from tillmesh.node.errors import DiskFull
 from tillmesh.node.store import create_key_file, open_engine, read_key_file
 from tillmesh.node.store import wal as wal_module
 from tillmesh.node.store.event_log import EventLog
@@ -73,11 +74,13 @@ def test_the_writer_leaves_the_copying_to_the_thread_until_it_is_closed(
     assert db.stat().st_size > COPIED
 
 
+@pytest.mark.parametrize("error", [sqlcipher3.DatabaseError("unable to open database file"),
+                                   DiskFull("unable to open database file")])
 def test_a_thread_that_cannot_open_the_store_says_so_once_and_the_writer_goes_on(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-) -> None:
+        error: Exception) -> None:
     def refused(path: Path, key: bytes) -> None:
-        raise sqlcipher3.DatabaseError("unable to open database file")
+        raise error
 
     monkeypatch.setattr(wal_module, "_connect", refused)
     db, log = _store(tmp_path)
