@@ -16,6 +16,7 @@ import heapq
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,6 +120,10 @@ class EventLog:
         self._committed = 0  # durable-needing commits so far
         self._synced = 0  # of those, how many are known durable
         self._syncing: asyncio.Task[None] | None = None
+        # The fsyncs' own thread (started at the first): in the loop's shared threads a
+        # sale's fsync queued behind the forwarder's requests to ERPNext, each of which
+        # holds one of those (6 on 2 cores) for as long as ERPNext takes to answer.
+        self._syncer = ThreadPoolExecutor(1, thread_name_prefix="tillmesh-fsync")
         self._later: list[Event] = []  # durable, ``afterwards`` not told yet
         self._waiting = 0  # ``flush`` calls waiting for a fsync
         self._batch: Transaction | None = None  # the open ``batch()``, if any
@@ -277,7 +282,8 @@ class EventLog:
     async def _sync(self) -> None:
         target, events, self._unsynced = self._committed, self._unsynced, []
         try:
-            await asyncio.to_thread(_fsync, self.wal_path)
+            await asyncio.get_running_loop().run_in_executor(self._syncer, _fsync,
+                                                             self.wal_path)
             self._synced = target
         except OSError as exc:  # committed, but not known durable: say so, never hide it
             raise StoreError(f"could not make the record durable (fsync failed: {exc})"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -224,3 +227,28 @@ def test_a_read_inside_an_open_read_or_write_reads_in_that_one(store):
                 log.transaction():
             pass
     assert log.vector() == {"C01": 2} and [data(e) for e in log.events()][-1] == {"n": 2}
+
+
+def test_a_group_commit_does_not_wait_behind_the_loops_shared_threads(store):
+    """The forwarder's requests to ERPNext and the local API's big requests run in
+    threads; a sale waits for its fsync, which has a thread of its own. Here the loop's
+    shared threads are all held, as a slow ERPNext would hold them."""
+    tmp, engine = store
+    log = EventLog(engine, "C01")
+    log.enable_group_commit(tmp / "db")
+    held = threading.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(1))
+        holding = loop.run_in_executor(None, held.wait)
+        with log.transaction() as tx:
+            tx.append("x.test", {"n": 1})
+        try:
+            await asyncio.wait_for(log.flush(), 5)
+        finally:
+            held.set()
+            await holding
+
+    asyncio.run(main())
+    assert log.committed == 1
