@@ -32,9 +32,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.erpnext import _delivery as delivery
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
     from tillmesh.node.api._node import Node
 
 log = logging.getLogger("tillmesh.forwarder")
+T = TypeVar("T")
 
 
 class Forwarder:
@@ -97,6 +100,10 @@ class Forwarder:
         # Two sales naming one coupon, sent side by side, both save its count in ERPNext
         # and one is refused (recorded: coupon-cases.json "concurrent"): one at a time.
         self._coupons: dict[str, threading.Lock] = {}
+        # Its requests to ERPNext run in threads of its own, not the loop's shared ones
+        # (6 on 2 cores), which the local API's big requests need at once (made again
+        # after ``close``, as the client is).
+        self._requests: ThreadPoolExecutor | None = None
 
     # --- the loop --------------------------------------------------------------------
 
@@ -116,7 +123,7 @@ class Forwarder:
                 else:  # a standby: a cheap call now and then is enough to stand in
                     if time.monotonic() - self._probed_at >= PROBE_EVERY_S:
                         self._probed_at = time.monotonic()
-                        await asyncio.to_thread(self._probe)
+                        await self._off_loop(self._probe)
                         self._reached(True, said_reachable)
                     await asyncio.sleep(FORWARD_IDLE_S)  # looks at the election every second
             except TRANSIENT as exc:
@@ -158,7 +165,17 @@ class Forwarder:
             self.reachable = ok
             said(ok)
 
+    async def _off_loop(self, call: Callable[[], T]) -> T:
+        """``call()``, a request to ERPNext, in one of the forwarder's threads."""
+        if self._requests is None:
+            self._requests = ThreadPoolExecutor(FORWARD_IN_FLIGHT,
+                                                thread_name_prefix="tillmesh-erpnext")
+        return await asyncio.get_running_loop().run_in_executor(self._requests, call)
+
     def close(self) -> None:
+        if self._requests is not None:
+            self._requests.shutdown(wait=False)
+            self._requests = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -185,7 +202,7 @@ class Forwarder:
             queue, states, context = self._plan(seen)
             if queue:
                 planned = self._by_session()
-                caps = await asyncio.to_thread(self._capabilities)
+                caps = await self._off_loop(self._capabilities)
                 if self._by_session() != planned:  # the site's release was not known yet
                     seen.clear()
                     queue, states, context = self._plan(seen)
@@ -277,10 +294,10 @@ class Forwarder:
                                      sessions=self._by_session())
             except Exception as exc:
                 raise _unformable(item, exc) from exc
-            outcome = await asyncio.to_thread(
+            outcome = await self._off_loop(partial(
                 self._send, item, source, company, modes, caps,
                 retrying=state is not None and state.failures > 0,
-                resolved=_settled_elsewhere(item, states))
+                resolved=_settled_elsewhere(item, states)))
         except Refused as refused:
             return [(deliveries.FAILED, key, refused.report())]
         except TRANSIENT:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
@@ -147,6 +148,28 @@ class Overlap(httpx.HTTPTransport):
         finally:
             with self.lock:
                 self.now -= 1
+
+
+def test_the_forwarder_sends_from_threads_of_its_own(tmp_path, erpnext):
+    """Not the loop's shared threads, which a sale's fsync and the local API need too:
+    here they are all held, and the forwarder delivers the day all the same."""
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=3)
+    fwd = forwarder(node, erpnext)
+    held = threading.Event()
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(1))
+        holding = loop.run_in_executor(None, held.wait)
+        try:
+            return await asyncio.wait_for(fwd.cycle(go_on=lambda: True), 30)
+        finally:
+            held.set()
+            await holding
+
+    asyncio.run(main())
+    assert names(erpnext, OPENING) == [shift] and names(erpnext, INVOICE) == sorted(invoices)
 
 
 def test_one_cycle_keeps_several_requests_in_flight_and_erpnexts_order(tmp_path, erpnext):
