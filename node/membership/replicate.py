@@ -250,17 +250,20 @@ class Replication:
         self._redial({peer for peer, _ in inbox}, after_s=REDIAL_HEARD_S)
 
     def _recorded(self, events: list[Event]) -> None:
-        """After each commit: push our own new events; re-read members on node.* events."""
-        if any(e.kind.startswith("node.") for e in events):
-            self._refresh_members = True
+        """After each commit: push our own new events; re-read members on node.* events,
+        once those are pushed. A revocation must reach the counter it revokes before our
+        link to it closes: re-read first (by whatever else looked at the members before
+        the push ran), the revoked counter never heard it, and showed only that it was
+        refused."""
+        members_changed = any(e.kind.startswith("node.") for e in events)
         own = [e for e in events if e.origin == self.node.node_id]
         out = self.engine.local_events(own, _now_ms())
-        if out or self._refresh_members:
-            asyncio.get_running_loop().create_task(self._after_commit(out))
+        if out or members_changed or self._refresh_members:
+            asyncio.get_running_loop().create_task(self._after_commit(out, members_changed))
 
-    async def _after_commit(self, out: list[Outgoing]) -> None:
+    async def _after_commit(self, out: list[Outgoing], members_changed: bool) -> None:
         await self._send(out)
-        if self._refresh_members:
+        if members_changed or self._refresh_members:
             self._sync_members()
 
     def _on_discovery(self, change: Any) -> None:
