@@ -15,13 +15,13 @@ ZERO = Decimal(0)
 CURRENCY_PRECISION = 2  # decimals of EUR money fields (ERPNext number format #.###,##)
 FLOAT_PRECISION = 3  # decimals of qty, percentage and float fields (System Settings)
 
-_QUANTUM = {p: Decimal(1).scaleb(-p) for p in range(0, 10)}
+QUANTUM = {p: Decimal(1).scaleb(-p) for p in range(0, 10)}  # by decimals: 2 -> 0.01
 
 
 def flt(value: Decimal | int | str, precision: int = CURRENCY_PRECISION) -> Decimal:
     """Round ``value`` half to even to ``precision`` decimals, like frappe.utils.flt."""
     exact = value if type(value) is Decimal else Decimal(value)
-    return exact.quantize(_QUANTUM[precision], rounding=ROUND_HALF_EVEN)
+    return exact.quantize(QUANTUM[precision], rounding=ROUND_HALF_EVEN)
 
 
 def to_decimal(value: object, field: str = "amount") -> Decimal:

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from tillmesh.node.domain.money import CURRENCY_PRECISION, flt
+from tillmesh.node.domain.money import CURRENCY_PRECISION, QUANTUM
 from tillmesh.node.domain.totals._checks import (
     check_discount,
     check_quantities,
@@ -137,8 +137,9 @@ _SCRUB = {p: Decimal(1).scaleb(-(p + 12)) for p in range(10)}
 
 def _round(value: Decimal, precision: int) -> Decimal:
     """``frappe.utils.flt(value, precision)`` under Banker's Rounding (see module doc)."""
-    scrubbed = value.quantize(_SCRUB[precision], rounding=ROUND_HALF_EVEN)
-    return flt(scrubbed, precision)
+    # ``flt``'s quantize inlined: a 30-line cart is rounded ~500 times per pricing.
+    return value.quantize(_SCRUB[precision], rounding=ROUND_HALF_EVEN).quantize(
+        QUANTUM[precision], rounding=ROUND_HALF_EVEN)
 
 
 def percentage_discount(base: Decimal, percentage: Decimal,
