@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,7 +44,7 @@ from tillmesh.node.domain.credentials import (
 from tillmesh.node.domain.pos_context import PosContext
 from tillmesh.node.domain.roles import Action, Authorization, PermissionMatrix, Role, authorize
 from tillmesh.node.domain.sale import Tender
-from tillmesh.node.erpnext._pull_job import PullJob
+from tillmesh.node.erpnext._pull_job import PullJob, at_once
 from tillmesh.node.errors import (
     LoginFailed,
     MalformedRequest,
@@ -185,7 +185,11 @@ class Node:
         # The printer's queue and the hook that prints recorded sales by themselves.
         self.print_service = PrintService(self)
         self.print_service.start()
-        self.pull_job = PullJob(config, log)  # the ERPNext pull in the background
+        # Set by the daemon: what background work (an ERPNext pull's store steps, the
+        # forwarder's) waits for before each step it takes on the loop: a lull in the
+        # cashier's calls (``ApiServer.lull``).
+        self.cashier_first: Callable[[], Awaitable[None]] = at_once
+        self.pull_job = PullJob(config, log, lambda: self.cashier_first())  # in the background
         # Prices big carts off the event loop. One thread: pricing holds the GIL, so a
         # second one would only take turns with the first.
         self._pricing = ThreadPoolExecutor(1, thread_name_prefix="tillmesh-pricing")

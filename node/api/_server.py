@@ -16,7 +16,8 @@ Server behaviour (:class:`ApiServer`):
   in arrival order, because the node's store is single-writer; a slow handler delays the
   requests behind it but never stops reading. When the queue is full the node answers
   ``NodeUnavailable`` ("busy") immediately instead of growing without bound.
-* Background work on the loop (an ERPNext pull's store steps) may first wait for a lull
+* Background work on the loop (an ERPNext pull's store steps, the forwarder's) may first
+  wait for a lull
   (:meth:`ApiServer.lull`): no request in hand and none answered for a few milliseconds,
   or a bounded wait, so that a cashier's sale runs its calls without a step between them.
 * One endpoint, one node: for ``ipc://`` endpoints an exclusive ``flock`` on

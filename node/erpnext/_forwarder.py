@@ -199,13 +199,13 @@ class Forwarder:
         seen: set[Key] = set()  # planned in this cycle: never twice
         away: BaseException | None = None
         try:
-            queue, states, context = self._plan(seen)
+            queue, states, context = await self._plan(seen)
             if queue:
                 planned = self._by_session()
                 caps = await self._off_loop(self._capabilities)
                 if self._by_session() != planned:  # the site's release was not known yet
                     seen.clear()
-                    queue, states, context = self._plan(seen)
+                    queue, states, context = await self._plan(seen)
             while queue or running:
                 while queue and len(running) < FORWARD_IN_FLIGHT and away is None:
                     if self._alone(queue[0]) and running:
@@ -233,7 +233,7 @@ class Forwarder:
                     counted += await self._commit(results)  # what go_on and the plan read
                     results = []
                     if go_on():
-                        queue, states, context = self._plan(seen)
+                        queue, states, context = await self._plan(seen)
         finally:  # also when ERPNext went away mid-cycle: what it took is recorded
             for task in running:  # only a cancelled cycle leaves requests running
                 task.cancel()
@@ -254,9 +254,11 @@ class Forwarder:
         sent beside it, so none is left out of it unlisted."""
         return item.doctype == CLOSING and self._by_session()
 
-    def _plan(self, seen: set[Key]) -> tuple[list[Due], Mapping[Key, State], PosContext]:
+    async def _plan(self, seen: set[Key]
+                    ) -> tuple[list[Due], Mapping[Key, State], PosContext]:
         """What is due and not yet planned in this cycle (nor a consolidation that is
         looked at again later); adds it to ``seen``."""
+        await self.node.cashier_first()
         with self.node.read() as s:
             due, states = outbox.due(s, FORWARD_BATCH + len(seen),
                                      per_shift=self.settings.per_shift,
@@ -272,8 +274,7 @@ class Forwarder:
 
     async def _commit(self, results: list[tuple[str, Key, dict[str, Any]]]) -> int:
         for start in range(0, len(results), RECORD_SLICE):
-            if start:
-                await asyncio.sleep(0)  # the till's requests go first between slices
+            await self.node.cashier_first()
             self._record(results[start:start + RECORD_SLICE])
         await self.node.log.flush()  # durable, and announced to peers, before going on
         return len(results)
@@ -289,6 +290,7 @@ class Forwarder:
         state = states.get(key)
         try:
             try:
+                await self.node.cashier_first()
                 with self.node.read() as s:  # the store is read on the loop, not in a thread
                     source = _source(s, item, states, per_shift=self.settings.per_shift,
                                      sessions=self._by_session())

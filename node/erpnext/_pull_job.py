@@ -42,7 +42,7 @@ class PullState(enum.Enum):
 
 
 async def at_once() -> None:
-    """A step of a pull waits for nothing (a counter whose API is not served)."""
+    """Background work waits for nothing (a counter whose API is not served)."""
 
 
 class OnLoop:
@@ -82,14 +82,14 @@ class OnLoop:
 class PullJob:
     """The node's one pull at a time, and what the last one did."""
 
-    def __init__(self, config: Config, event_log: EventLog) -> None:
+    def __init__(self, config: Config, event_log: EventLog,
+                 cashier_first: Callable[[], Awaitable[None]] = at_once) -> None:
         self.config, self.log = config, event_log
+        self.cashier_first = cashier_first  # what each step on the loop waits for
         self.state = PullState.IDLE
         self._lock = threading.Lock()
         self._view: dict[str, Any] = {"state": PullState.IDLE.value}
         self.booking = StockBooking()  # the forwarder books no sale while Bin is read
-        # Set by the daemon: what each step on the loop waits for (the API's lull).
-        self.cashier_first: Callable[[], Awaitable[None]] = at_once
 
     def start(self) -> dict[str, Any]:
         with self._lock:

@@ -64,12 +64,14 @@ EVENTS_PER_TRANSACTION = 2000  # events per store transaction: ~0.2 s of writing
 # a cashier waits behind the one running: 2000 events held it ~0.3 s, and a sale of 7
 # calls took up to 2 s while 100,000 items were pulled; 100 hold it ~15 ms.
 EVENTS_PER_STEP_ON_LOOP = 100
-# Each of those steps first waits for the cashier (``ApiServer.lull``): until no call was
-# answered for this long (a sale's next call comes within a millisecond or two) ...
-PULL_STEP_QUIET_S = 0.003
+# Each of those steps, and each the forwarder takes on the loop (reading what is due,
+# recording what ERPNext answered), first waits for the cashier (``ApiServer.lull``):
+# until no call was answered for this long (a sale's next call comes within a
+# millisecond or two) ...
+LULL_QUIET_S = 0.003
 # ... but never longer than this, so that a till selling back to back still lets the
 # pull write about two thirds of the time.
-PULL_STEP_WAITS_AT_MOST_S = 0.010
+LULL_WAITS_AT_MOST_S = 0.010
 BIN_ITEMS_PER_EVENT = 5000  # items per stock.base body: ~150 kB, far below the 1 MiB bound
 # Bin is read between two readings of the consolidated shifts; if they differ a POS
 # Closing Entry consolidated meanwhile, and the read is repeated up to this many times.

@@ -20,7 +20,7 @@ from tillmesh.node.api import Node
 from tillmesh.node.api._server import ApiServer, ipc_path
 from tillmesh.node.api._wire import Request
 from tillmesh.node.api.dispatch import new_node
-from tillmesh.node.erpnext.const import PULL_STEP_QUIET_S, PULL_STEP_WAITS_AT_MOST_S
+from tillmesh.node.erpnext.const import LULL_QUIET_S, LULL_WAITS_AT_MOST_S
 from tillmesh.node.errors import ConfigError, NodeUnavailable
 from tillmesh.node.membership.keys import read_keypair_file
 from tillmesh.node.membership.trust import announce_key
@@ -96,8 +96,7 @@ async def serve(config: Config) -> None:
     # Before replication starts (mDNS probing takes a second or two), while the API already
     # answers: `tillmesh erpnext setup` run meanwhile reaches the link. It forwards only
     # once elected, and a counter that just started elects nobody for a while.
-    node.pull_job.cashier_first = functools.partial(
-        server.lull, PULL_STEP_QUIET_S, PULL_STEP_WAITS_AT_MOST_S)
+    node.cashier_first = functools.partial(server.lull, LULL_QUIET_S, LULL_WAITS_AT_MOST_S)
     link = _erpnext_link(node, replication)
     link.reload()  # forwards when `tillmesh erpnext setup` was run; `setup` reloads it later
     if replication is not None and node.keypair is not None:

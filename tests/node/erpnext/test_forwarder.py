@@ -172,6 +172,44 @@ def test_the_forwarder_sends_from_threads_of_its_own(tmp_path, erpnext):
     assert names(erpnext, OPENING) == [shift] and names(erpnext, INVOICE) == sorted(invoices)
 
 
+def test_each_step_the_forwarder_takes_in_the_store_lets_the_cashier_go_first(tmp_path,
+                                                                            erpnext):
+    """Reading what is due, reading a document's records, recording what ERPNext said:
+    each first waits for a lull in the cashier's calls (the daemon's ``cashier_first``).
+    Without it, at a till selling ten sales a second, forwarding each sale as it was made
+    took the sale's payment from p99 5 ms to 12 ms."""
+    node = demo_node(tmp_path / "c1")
+    shift, invoices = sell_day(node, sales=3)
+    order: list[str] = []  # "w": waited for the cashier; "r", "x": read, wrote the store
+
+    async def cashier_first() -> None:
+        order.append("w")
+
+    def noted(step, mark):
+        def use(*args, **kwargs):
+            order.append(mark)
+            return step(*args, **kwargs)
+        return use
+
+    node.cashier_first = cashier_first
+    node.read, node.write = noted(node.read, "r"), noted(node.write, "x")
+    fwd = forwarder(node, erpnext)
+
+    async def day() -> None:  # ``drain`` without its own look at the store
+        for _ in range(10):
+            sent = await fwd.cycle()
+            erpnext.run_jobs()
+            fwd._recheck.clear()
+            if not sent:
+                return
+
+    asyncio.run(day())
+    assert names(erpnext, INVOICE) == sorted(invoices) and names(erpnext, CLOSING) == [shift]
+    steps = "".join(order)
+    assert "r" in steps and "x" in steps
+    assert steps.replace("wr", "").replace("wx", "") == ""  # each right after its wait
+
+
 def test_one_cycle_keeps_several_requests_in_flight_and_erpnexts_order(tmp_path, erpnext):
     node = demo_node(tmp_path / "c1")
     shift, invoices = sell_day(node, sales=12)

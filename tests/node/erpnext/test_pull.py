@@ -333,7 +333,7 @@ def test_the_daemon_path_pulls_in_a_thread_and_writes_on_the_loop(site, counter)
     async def cashier_first() -> None:  # the daemon's: the local API's lull
         order.append("w")
 
-    counter.pull_job.cashier_first = cashier_first
+    counter.cashier_first = cashier_first
 
     async def main():
         started = counter.call("erpnext_pull")
