@@ -3,7 +3,9 @@ counters sell at a peak rate and then flat out (their events replicated to this 
 this counter forwards to ERPNext (the simulator on 127.0.0.1, in this process).
 
 Three counters as real ``tillmesh run`` processes; C01 is set up with the simulator and
-its cashier, in a process of its own (``cashier.apart``), sells carts of 5 scans,
+its cashier, in a process of its own (``cashier.apart``), sells carts of 5 scans, one
+started every ``TILL_EVERY_S`` (ten sales a second: many times the fastest cashier, yet
+with the moments between calls a till has, which its background work waits for),
 ``sale_submit`` timed; C02 and C03 sell 8-line sales through two lanes each while C01's
 sales are timed: at ``PEAK_SALES_S`` in all (a busy supermarket sells about 8,000 a day,
 0.2 a second, so this is a peak many times over), then without pause (a stress).
@@ -39,6 +41,7 @@ LANES = 2  # per busy counter
 PEAK_SALES_S = 10.0  # sales per second the other counters make together at the peak
 LINES = 8  # lines of each of their sales
 SCANS = 5  # of each of the till's sales
+TILL_EVERY_S = 0.1  # a sale of the till started every ... seconds
 # (phase, the others' sales per second: 0 none, None flat out, every process on both cores)
 PHASES: tuple[tuple[str, float | None, bool], ...] = (
     ("idle", 0.0, False), ("peak", PEAK_SALES_S, False), ("flat out", None, False),
@@ -72,7 +75,8 @@ def _busy(till: str, others: list[Client], sales: int, seed: int, rate: float | 
     for t in threads:
         t.start()
     try:
-        return cashier.apart(till, sales, seed, SCANS, cpus).submits, sum(counts)
+        return (cashier.apart(till, sales, seed, SCANS, cpus, every_s=TILL_EVERY_S).submits,
+                sum(counts))
     finally:
         stop.set()
         for t in threads:
@@ -146,6 +150,7 @@ def run(rows: list[Row], floors: Floors, sales: int, runs: int) -> None:
         done = (f"{sum(r.sold[phase] for r in results):,} sales replicated in, "
                 f"{sum(r.forwarded[phase] for r in results):,} invoices forwarded")
         rows.append(Latency([r.samples[phase] for r in results]).row(
-            f"sale_submit via API {what} (3 counters, ERPNext linked; "
+            f"sale_submit via API, a sale every {TILL_EVERY_S:g} s, {what} (3 counters, "
+            "ERPNext linked; "
             f"{'every process on both cores' if shared else where}; {done})",
             floors.commit_ms, "commit", "" if rate is None else "p99 < 5 ms"))
