@@ -17,9 +17,9 @@ Server behaviour (:class:`ApiServer`):
   requests behind it but never stops reading. When the queue is full the node answers
   ``NodeUnavailable`` ("busy") immediately instead of growing without bound.
 * Background work on the loop (an ERPNext pull's store steps, the forwarder's) may first
-  wait for a lull
-  (:meth:`ApiServer.lull`): no request in hand and none answered for a few milliseconds,
-  or a bounded wait, so that a cashier's sale runs its calls without a step between them.
+  wait for a lull (:meth:`ApiServer.lull`): no request in hand and none answered for a
+  few milliseconds, or a bounded wait, so that a cashier's sale runs its calls without a
+  step between them.
 * One endpoint, one node: for ``ipc://`` endpoints an exclusive ``flock`` on
   ``<socket>.lock`` is taken before binding and held until :meth:`ApiServer.close`.
   The kernel drops the lock when the holder dies (even ``kill -9``), so a held lock means

@@ -70,7 +70,7 @@ EVENTS_PER_STEP_ON_LOOP = 100
 # millisecond or two) ...
 LULL_QUIET_S = 0.003
 # ... but never longer than this, so that a till selling back to back still lets the
-# pull write about two thirds of the time.
+# pull and the forwarder work (the pull wrote about two thirds of the time).
 LULL_WAITS_AT_MOST_S = 0.010
 BIN_ITEMS_PER_EVENT = 5000  # items per stock.base body: ~150 kB, far below the 1 MiB bound
 # Bin is read between two readings of the consolidated shifts; if they differ a POS
