@@ -19,12 +19,12 @@ rows, planned by ``by_shift``: a shift's closing then stands for the whole shift
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import msgpack
-from sqlalchemy import BigInteger, Index, LargeBinary, String
+from sqlalchemy import BigInteger, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.projections import deliveries, projector
@@ -66,7 +66,13 @@ class OutboxRow(Base):
     # Acked or resolved (node.deliveries keeps it up to date): the forwarder reads only
     # the rows still owed, not every document the store ever delivered.
     settled: Mapped[bool] = mapped_column(default=False)
-    __table_args__ = (Index("ix_outbox_owed", "settled", "hlc"), {"info": PROJECTION})
+    __table_args__ = (
+        Index("ix_outbox_owed", "settled", "hlc"),
+        # The closings still owed, whose waits every plan reads (``closing_order``):
+        # neither among every invoice owed nor among the closings settled but kept.
+        Index("ix_outbox_closings_owed", "hlc",
+              sqlite_where=text(f"settled = 0 AND doctype = '{CLOSING}'")),
+        {"info": PROJECTION})
 
 
 _UPSERT = ("INSERT INTO outbox (doctype, name, hlc, origin, seq, shift, after, settled)"
@@ -174,14 +180,44 @@ _OWED = ("FROM outbox o LEFT JOIN sales s ON o.doctype = 'POS Invoice' AND s.inv
          " WHERE o.settled = 0")
 
 
+_COLUMNS = "o.hlc, o.origin, o.doctype, o.name, o.seq, o.shift, o.after"
+_SENDABLE = f"{_OWED} AND NOT ({_AWAITING_RECONCILIATION})"
+_IN_ORDER = "ORDER BY o.hlc, o.origin, o.doctype, o.name"
+# The plan reads what is owed a page at a time, the first as long as the batch asked
+# for, each next one twice as long up to this: the forwarder plans a batch of 50 every
+# few dozen requests, and a store back from a day offline owes thousands (reading all of
+# them each time was 54 ms on the loop at 4,000). Sales held back (their opening entry
+# refused, say) are read past, a few pages.
+PAGE_MOST = 1000
+
+
+def _as_due(rows: Iterable[tuple[Any, ...]]) -> list[Due]:
+    return [Due(d, n, o, s, sh, tuple((str(a), str(b)) for a, b in _unpack(af)))
+            for _, o, d, n, s, sh, af in rows]
+
+
 def pending(session: Session) -> list[Due]:
     """Outbox rows not yet delivered or settled (failed ones included), in HLC order,
     but for late sales that wait for a supervisor's reconciliation."""
-    rows = raw(session).run(
-        f"SELECT o.doctype, o.name, o.origin, o.seq, o.shift, o.after {_OWED}"
-        f" AND NOT ({_AWAITING_RECONCILIATION}) ORDER BY o.hlc, o.origin")
-    return [Due(d, n, o, s, sh, tuple((str(a), str(b)) for a, b in _unpack(af)))
-            for d, n, o, s, sh, af in rows]
+    return _as_due(raw(session).run(f"SELECT {_COLUMNS} {_SENDABLE} {_IN_ORDER}"))
+
+
+def _pages(session: Session, size: int) -> Iterator[list[Due]]:
+    """``pending``, ``size`` rows first, twice as many each page up to PAGE_MOST, read
+    as they are asked for."""
+    sql, last = raw(session), None
+    while True:
+        # The range on hlc is what ix_outbox_owed seeks to; the row value skips the rows
+        # of that hlc already read (one event may carry two documents).
+        rows = sql.run(f"SELECT {_COLUMNS} {_SENDABLE}" + (
+            "" if last is None else " AND o.hlc >= ? AND (o.hlc, o.origin, o.doctype,"
+            " o.name) > (?, ?, ?, ?)") + f" {_IN_ORDER} LIMIT ?",
+            (*(() if last is None else (last[0], *last)), size))
+        if rows:
+            yield _as_due(rows)
+        if len(rows) < size:
+            return
+        last, size = tuple(rows[-1][:4]), min(2 * size, PAGE_MOST)
 
 
 def owed_counts(session: Session) -> tuple[dict[str, int], int]:
@@ -192,11 +228,13 @@ def owed_counts(session: Session) -> tuple[dict[str, int], int]:
     return {str(d): int(n) for d, n, _ in rows}, sum(int(late or 0) for _, _, late in rows)
 
 
-def next_due(pending: list[Due], states: Mapping[Key, State], owed: set[Key],
+def next_due(pending: Iterable[Due], states: Mapping[Key, State], owed: set[Key],
              limit: int) -> list[Due]:
     """The next documents to send, pure: not failed, and everything they need is in
-    ERPNext. ``owed`` is every key in the outbox: a customer that is not ours to create
-    (it came from ERPNext) is no prerequisite; an opening entry always is."""
+    ERPNext; ``pending`` is read only as far as the ``limit``-th (``due`` reads it from
+    the store as it goes, and ``states`` and ``owed`` with it). ``owed`` is every key in
+    the outbox: a customer that is not ours to create (it came from ERPNext) is no
+    prerequisite; an opening entry always is."""
     def settled(key: Key) -> bool:
         state = states.get(key)
         if state is not None and state.delivery in (Delivery.ACKED, Delivery.RESOLVED):
@@ -251,7 +289,16 @@ def consolidation_order(pending: list[Due], crossings: Iterable[tuple[str, str, 
     (``ledger.carried``). A counter that does not yet hold all of such closings waits,
     so a sale is never listed by two closings.
     """
-    position = {d.name: i for i, d in enumerate(pending) if d.doctype == CLOSING}
+    waits, carries = _closing_waits([d.name for d in pending if d.doctype == CLOSING],
+                                    crossings)
+    return Consolidation(_with_waits(pending, waits), carries)
+
+
+def _closing_waits(closings: list[str], crossings: Iterable[tuple[str, str, str]]
+                   ) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """``consolidation_order`` over the owed closings alone, in delivery order: which
+    other closings each waits for, and which sales each carries."""
+    position = {name: i for i, name in enumerate(closings)}
     waits: dict[str, set[str]] = {}
     returned: dict[tuple[str, str], set[str]] = {}  # (closing, sale's closing) -> sales
     for returned_in, sale, sold_in in crossings:
@@ -269,9 +316,12 @@ def consolidation_order(pending: list[Due], crossings: Iterable[tuple[str, str, 
                     carries.setdefault(closing, set()).update(sales)
                     taken |= sales
             waits.setdefault(closing, set()).update(ordered[:i])
-    return Consolidation(
-        [replace(d, after=d.after + tuple((CLOSING, c) for c in sorted(waits[d.name])))
-         if d.doctype == CLOSING and waits.get(d.name) else d for d in pending], carries)
+    return waits, carries
+
+
+def _with_waits(items: list[Due], waits: Mapping[str, set[str]]) -> list[Due]:
+    return [replace(d, after=d.after + tuple((CLOSING, c) for c in sorted(waits[d.name])))
+            if d.doctype == CLOSING and waits.get(d.name) else d for d in items]
 
 
 def _cycles(waits: Mapping[str, set[str]], nodes: set[str]) -> list[set[str]]:
@@ -290,15 +340,15 @@ def _cycles(waits: Mapping[str, set[str]], nodes: set[str]) -> list[set[str]]:
     return [set(g) for g in groups if len(g) > 1]
 
 
-def crossings(session: Session) -> list[tuple[str, str, str]]:
+def crossings(session: Session, closings: Iterable[str]) -> list[tuple[str, str, str]]:
     """(the return's closing, the sale, the sale's closing) for every return booked in
-    another shift than the sale it returns, whose closing is still owed: only those
-    order closings (``consolidation_order``). Read per owed closing, from the returns
-    of its shift (ix_sales_returns), never from every return the store ever took."""
+    another shift than the sale it returns, whose closing is one of ``closings`` (those
+    still owed): only those order closings (``consolidation_order``). Read per closing,
+    from the returns of its shift (ix_sales_returns), never from every return the store
+    ever took."""
     sql = raw(session)
     out: list[tuple[str, str, str]] = []
-    for (closing,) in sql.run(f"SELECT name FROM outbox WHERE settled = 0 AND doctype = "
-                              f"'{CLOSING}'"):
+    for closing in closings:
         out += [(str(a), str(b), str(c)) for a, b, c in sql.run(
             # Named: with no statistics SQLite started from every invoice in the outbox
             # (a year's store: seconds per closing, in every cycle until it is in).
@@ -320,24 +370,27 @@ def by_shift(pending: list[Due], opened: Mapping[Key, State]) -> list[Due]:
     shift whose opening entry ERPNext already holds (delivered
     per sale before the store changed its mode, or settled by a supervisor) goes on per
     sale, so no shift is ever booked both ways."""
-    def per_sale(shift: str | None) -> bool:
-        state = opened.get((OPENING, shift)) if shift else None
-        return state is not None and state.delivery in (Delivery.ACKED, Delivery.RESOLVED)
-
     customers: dict[str, set[Key]] = {}  # and the customers whose points a sale redeems
     for item in pending:
-        if item.doctype == INVOICE and item.shift and not per_sale(item.shift):
+        if item.doctype == INVOICE and item.shift and not _per_sale(opened, item.shift):
             customers.setdefault(item.shift, set()).update(
                 k for k in item.after if k[0] in (CUSTOMER, EARLIER_SALES))
     out = []
     for item in pending:
-        if item.doctype in (OPENING, INVOICE) and item.shift and not per_sale(item.shift):
+        if item.doctype in (OPENING, INVOICE) and item.shift and not _per_sale(opened, item.shift):
             continue  # the shift's closing carries it
-        if item.doctype == CLOSING and not per_sale(item.name):
+        if item.doctype == CLOSING and not _per_sale(opened, item.name):
             item = replace(item, after=tuple(sorted(customers.get(item.name, ()))),
                            per_shift=True)
         out.append(item)
     return out
+
+
+def _per_sale(opened: Mapping[Key, State], shift: str | None) -> bool:
+    """Whether ``shift`` goes per sale in a store that delivers per shift: ERPNext holds
+    its opening entry (``by_shift``; ``opened``: the openings' delivery states)."""
+    state = opened.get((OPENING, shift)) if shift else None
+    return state is not None and state.delivery in (Delivery.ACKED, Delivery.RESOLVED)
 
 
 def by_session(pending: list[Due]) -> list[Due]:
@@ -350,36 +403,58 @@ def by_session(pending: list[Due]) -> list[Due]:
     ``consolidation_order``. Closings go one after another: one formed while the one
     before is being consolidated (or before its ack is recorded) would list that one's
     invoices again, and ERPNext refuses them as consolidated."""
-    out: list[Due] = []
+    return [item for items in _by_session_pages([pending]) for item in items]
+
+
+def _by_session_pages(pages: Iterable[list[Due]]) -> Iterator[list[Due]]:
+    """``by_session`` over ``pending`` read a page at a time."""
     before: Key | None = None  # the closing owed before this one
-    for item in pending:
-        if item.doctype == OPENING:
-            # Acked along with its closing; due on its own only once a supervisor settled
-            # that closing outside Tillmesh (then acked with nothing sent).
-            out.append(replace(item, after=((CLOSING, item.name),)))
-            continue
-        after = tuple(k for k in item.after if k[0] != OPENING)
-        if item.doctype == CLOSING:
-            after, before = after + ((before,) if before else ()), (CLOSING, item.name)
-        out.append(replace(item, after=after))
-    return out
+    for items in pages:
+        out: list[Due] = []
+        for item in items:
+            if item.doctype == OPENING:
+                # Acked along with its closing; due on its own only once a supervisor
+                # settled that closing outside Tillmesh (then acked with nothing sent).
+                out.append(replace(item, after=((CLOSING, item.name),)))
+                continue
+            after = tuple(k for k in item.after if k[0] != OPENING)
+            if item.doctype == CLOSING:
+                after, before = after + ((before,) if before else ()), (CLOSING, item.name)
+            out.append(replace(item, after=after))
+        yield out
+
+
+def closing_order(session: Session, *, per_shift: bool = False
+                  ) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The waits and carries of rule B among the owed closings delivered per sale
+    (``consolidation_order``), read from those closings and their returns alone; with
+    ``per_shift``, a shift delivered whole (``by_shift``) is in none of them."""
+    closings = [str(n) for (n,) in raw(session).run(
+        # Named: with no statistics SQLite reads every row owed by ix_outbox_owed.
+        "SELECT o.name FROM outbox o INDEXED BY ix_outbox_closings_owed WHERE"
+        f" o.settled = 0 AND o.doctype = '{CLOSING}' {_IN_ORDER}")]
+    crossed = crossings(session, closings)
+    if per_shift:
+        opened = deliveries.states(session, {(OPENING, c) for c in closings})
+        whole = {c for c in closings if not _per_sale(opened, c)}
+        crossed = [c for c in crossed if c[0] not in whole and c[2] not in whole]
+    return _closing_waits(closings, crossed)
 
 
 def plan(session: Session, *, per_shift: bool = False, sessions: bool = False
          ) -> Consolidation:
     """What is owed, in delivery order, with the waits and carries of rule B among the
     closings delivered per sale (``consolidation_order``); ``per_shift`` as ``by_shift``,
-    ``sessions`` (and not per shift) as ``by_session``."""
+    ``sessions`` (and not per shift) as ``by_session``. All of it: ``due`` reads only as
+    far as the next documents to send."""
     items = pending(session)
     if sessions and not per_shift:
         return Consolidation(by_session(items), {})
-    crossed = crossings(session)
     if per_shift:
         shifts = {(OPENING, item.shift) for item in items if item.shift}
         items = by_shift(items, deliveries.states(session, shifts))
-        whole = {item.name for item in items if item.per_shift}
-        crossed = [c for c in crossed if c[0] not in whole and c[2] not in whole]
-    return consolidation_order(items, crossed)
+    waits, carries = closing_order(session, per_shift=per_shift)
+    return Consolidation(_with_waits(items, waits), carries)
 
 
 def forget(session: Session, invoices: list[str]) -> None:
@@ -404,15 +479,33 @@ def owed(session: Session) -> set[Key]:
     return {(d, n) for d, n in raw(session).run("SELECT doctype, name FROM outbox")}
 
 
-def due(session: Session, limit: int, *, per_shift: bool = False, sessions: bool = False
-        ) -> tuple[list[Due], dict[Key, State]]:
-    """``next_due`` over what is still owed (``plan``), reading the delivery state of
-    those rows and of what they need only; and those states (the forwarder's input)."""
-    items = plan(session, per_shift=per_shift, sessions=sessions).pending
-    keys = {(p.doctype, p.name) for p in items} | {k for p in items for k in p.after}
-    states = deliveries.states(session, keys)
-    customers = {k for k in keys if k[0] == CUSTOMER and source(session, *k) is not None}
-    return next_due(items, states, customers, limit), states
+def due(session: Session, limit: int, *, per_shift: bool = False, sessions: bool = False,
+        page: int | None = None) -> tuple[list[Due], dict[Key, State]]:
+    """``next_due`` over what is still owed (``plan``), read a page at a time (the first
+    of ``page`` rows, or ``limit``) up to the ``limit``-th document to send, and the
+    delivery states of those rows and of what they need only; and those states (the
+    forwarder's input). A store that delivers per shift reads all of it (a shift's
+    closing names the customers of all its sales)."""
+    states: dict[Key, State] = {}
+    customers: set[Key] = set()  # the customers owed: ours to create first
+
+    def read(items: list[Due]) -> list[Due]:
+        keys = {(p.doctype, p.name) for p in items} | {k for p in items for k in p.after}
+        states.update(deliveries.states(session, keys))
+        customers.update(k for k in keys if k[0] == CUSTOMER and source(session, *k))
+        return items
+
+    if per_shift:
+        return next_due(read(plan(session, per_shift=True).pending), states, customers,
+                        limit), states
+    pages = _pages(session, max(1, page or limit))
+    if sessions:
+        pages = _by_session_pages(pages)
+    else:
+        waits = closing_order(session)[0]
+        pages = (_with_waits(items, waits) for items in pages)
+    return next_due((item for items in pages for item in read(items)), states, customers,
+                    limit), states
 
 
 def source(session: Session, doctype: str, name: str) -> tuple[str, int] | None:

@@ -93,6 +93,7 @@ class EventLog:
         try:
             Base.metadata.create_all(engine)
             _add_signature_column(engine)
+            _add_new_indexes(engine)
             last = self._latest_stamp()
             self._heads = self._load_heads()
             with Session(engine) as s:
@@ -509,6 +510,15 @@ def _add_signature_column(engine: Engine) -> None:
         columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(events)")}
         if "sig" not in columns:
             conn.exec_driver_sql("ALTER TABLE events ADD COLUMN sig BLOB")
+
+
+def _add_new_indexes(engine: Engine) -> None:
+    """An index a release adds to a table the store already holds (``create_all`` makes
+    only the missing tables): without it, a query planned around it reads the table."""
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 def _fsync(path: Path) -> None:

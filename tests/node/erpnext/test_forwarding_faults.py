@@ -25,7 +25,7 @@ from tillmesh.node.erpnext import Direct, ErpNextClient, pull, setup
 from tillmesh.node.erpnext._forwarder import consolidated_shifts
 from tillmesh.node.erpnext._setup import ORIGIN_FIELD
 from tillmesh.node.errors import ReturnError
-from tillmesh.node.projections import outbox, stock
+from tillmesh.node.projections import deliveries, outbox, stock
 from tillmesh.node.projections.outbox import CLOSING, INVOICE, OPENING
 
 ITEMS = (MILK, SOAP)
@@ -225,6 +225,22 @@ class ForwardingUnderFaults(RuleBasedStateMachine):
             assert {(doctype, h) for h in held} <= owed, doctype
             origins = [d[ORIGIN_FIELD] for d in docs]  # one event, one document
             assert len(origins) == len(set(origins)), doctype
+
+    @invariant()
+    def the_plan_read_a_page_at_a_time_is_the_plan_read_whole(self) -> None:
+        """The forwarder reads what is owed only as far as the documents it sends next
+        (``outbox.due``): pages of one row and of two, ending anywhere (between the
+        entry pair of one reconciliation, say), plan what all of it read at once does."""
+        for node in self.nodes:
+            with node.read() as s:
+                states, owed = deliveries.states(s), outbox.owed(s)
+                for sessions in (False, True):
+                    whole = outbox.plan(s, sessions=sessions).pending
+                    for limit in (1, 2, 3, 100):
+                        expected = outbox.next_due(whole, states, owed, limit)
+                        for page in (1, 2, None):
+                            due, _ = outbox.due(s, limit, sessions=sessions, page=page)
+                            assert due == expected, (sessions, limit, page)
 
     @invariant()
     def no_consolidation_ever_failed(self) -> None:

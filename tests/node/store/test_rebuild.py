@@ -19,6 +19,7 @@ from sqlalchemy import text
 from tests.nodekit import FakeClock, Till, approver, dump, link, make_node, sync
 from tillmesh.node import projections
 from tillmesh.node.api.dispatch import new_node
+from tillmesh.node.projections import outbox
 from tillmesh.node.projections._registry import shape
 from tillmesh.node.projections.ledger import SaleRow
 from tillmesh.node.projections.master_data import upserted_body
@@ -201,6 +202,19 @@ def test_a_store_opened_by_a_release_with_other_projection_tables_rebuilds_them(
     assert dump(reopened) == expected  # the outbox owes ERPNext the old events again
     with reopened.reading() as s:
         assert s.get(Meta, PROJECTIONS_KEY).value == shape()
+
+
+def test_a_store_of_a_release_before_an_index_was_added_gets_it_when_opened():
+    # The forwarder's plan names the index its every cycle reads owed closings by: a
+    # store without it would fail that read, not only scan.
+    log = _fresh()
+    with log.transaction() as tx:
+        tx.session.execute(text("DROP INDEX ix_outbox_closings_owed"))
+    reopened = EventLog(log.engine, "C09")
+    with reopened.reading() as s:
+        assert outbox.closing_order(s) == ({}, {})
+        assert s.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'index' AND"
+                              " name = 'ix_outbox_closings_owed'")).scalar() == 1
 
 
 def test_sales_an_older_release_summed_up_otherwise_are_rebuilt_and_the_shift_adds_up(
