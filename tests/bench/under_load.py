@@ -43,9 +43,9 @@ LINES = 8  # lines of each of their sales
 SCANS = 5  # of each of the till's sales
 TILL_EVERY_S = 0.1  # a sale of the till started every ... seconds
 # (phase, the others' sales per second: 0 none, None flat out, every process on both cores)
-# The stress goes last: the forwarder does not keep up with it, and the thousands of
-# invoices it leaves owed would weigh on whichever phase came after (``outbox.due`` reads
-# every one at each plan).
+# The stress goes last: the forwarder does not keep up with it (the simulator answers from
+# this process, beside the sellers), and the phase after it would measure the thousands of
+# invoices it left owed being forwarded.
 PHASES: tuple[tuple[str, float | None, bool], ...] = (
     ("idle", 0.0, False), ("peak", PEAK_SALES_S, False),
     ("peak, shared", PEAK_SALES_S, True), ("flat out", None, False))
