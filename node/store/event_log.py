@@ -514,7 +514,8 @@ def _add_signature_column(engine: Engine) -> None:
 
 def _add_new_indexes(engine: Engine) -> None:
     """An index a release adds to a table the store already holds (``create_all`` makes
-    only the missing tables): without it, a query planned around it reads the table."""
+    only the missing tables): without it, a query planned around it reads the whole
+    table, or fails where it names the index (``INDEXED BY``)."""
     with engine.begin() as conn:
         for table in Base.metadata.sorted_tables:
             for index in table.indexes:

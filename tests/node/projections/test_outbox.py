@@ -243,7 +243,7 @@ def test_a_shift_that_redeems_a_members_points_waits_for_the_shifts_with_their_s
 def test_planning_the_next_batch_reads_as_much_with_a_day_owed_as_with_an_hour(tmp_path):
     """A store back from a day offline owes thousands of sales: the forwarder plans its
     next batch from the first of them on the loop the cashier's calls share, not by
-    reading all of them (at 4,000 that was 54 ms). Counted in SQLite VM steps, which
+    reading all of them (at 4,000, 44-54 ms). Counted in SQLite VM steps, which
     grow with the rows read, never in time."""
     node = make_node(tmp_path / "c1", "C01")
     ann = Till(node, "ann")
