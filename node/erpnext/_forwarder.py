@@ -633,7 +633,7 @@ def _to_carry(session: Any, closing: str, per_shift: bool) -> list[str]:
     """Sales of other shifts that ``closing`` consolidates along with their returns in
     it (``outbox.consolidation_order``), but for those whose own closing or another
     carrying one is in ERPNext by now, or that a supervisor settled outside Tillmesh."""
-    carries = outbox.closing_order(session, per_shift=per_shift)[1]
+    carries = outbox.closing_order(session, per_shift=per_shift).carries
     sales = sorted(sale for sale in carries.get(closing, ())
                    if not _settled(deliveries.get(session, INVOICE, sale), Delivery.RESOLVED))
     taken = ledger.carried(session, sales)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 from sqlalchemy import BigInteger, Index, LargeBinary, String, text
@@ -424,8 +424,12 @@ def _by_session_pages(pages: Iterable[list[Due]]) -> Iterator[list[Due]]:
         yield out
 
 
-def closing_order(session: Session, *, per_shift: bool = False
-                  ) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+class ClosingOrder(NamedTuple):
+    waits: dict[str, set[str]]  # closing -> the other closings it waits for
+    carries: dict[str, set[str]]  # closing -> other shifts' sales it consolidates too
+
+
+def closing_order(session: Session, *, per_shift: bool = False) -> ClosingOrder:
     """The waits and carries of rule B among the owed closings delivered per sale
     (``consolidation_order``), read from those closings and their returns alone; with
     ``per_shift``, a shift delivered whole (``by_shift``) is in none of them."""
@@ -438,7 +442,7 @@ def closing_order(session: Session, *, per_shift: bool = False
         opened = deliveries.states(session, {(OPENING, c) for c in closings})
         whole = {c for c in closings if not _per_sale(opened, c)}
         crossed = [c for c in crossed if c[0] not in whole and c[2] not in whole]
-    return _closing_waits(closings, crossed)
+    return ClosingOrder(*_closing_waits(closings, crossed))
 
 
 def plan(session: Session, *, per_shift: bool = False, sessions: bool = False
@@ -453,8 +457,8 @@ def plan(session: Session, *, per_shift: bool = False, sessions: bool = False
     if per_shift:
         shifts = {(OPENING, item.shift) for item in items if item.shift}
         items = by_shift(items, deliveries.states(session, shifts))
-    waits, carries = closing_order(session, per_shift=per_shift)
-    return Consolidation(_with_waits(items, waits), carries)
+    order = closing_order(session, per_shift=per_shift)
+    return Consolidation(_with_waits(items, order.waits), order.carries)
 
 
 def forget(session: Session, invoices: list[str]) -> None:
@@ -502,7 +506,7 @@ def due(session: Session, limit: int, *, per_shift: bool = False, sessions: bool
     if sessions:
         pages = _by_session_pages(pages)
     else:
-        waits = closing_order(session)[0]
+        waits = closing_order(session).waits
         pages = (_with_waits(items, waits) for items in pages)
     return next_due((item for items in pages for item in read(items)), states, customers,
                     limit), states

@@ -516,10 +516,13 @@ def _add_new_indexes(engine: Engine) -> None:
     """An index a release adds to a table the store already holds (``create_all`` makes
     only the missing tables): without it, a query planned around it reads the whole
     table, or fails where it names the index (``INDEXED BY``)."""
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # one read of what is held, not a look per index
+        held = {str(n) for (n,) in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
         for table in Base.metadata.sorted_tables:
             for index in table.indexes:
-                index.create(conn, checkfirst=True)
+                if index.name not in held:
+                    index.create(conn)
 
 
 def _fsync(path: Path) -> None:
