@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtWidgets import QPushButton
+from pytestqt.exceptions import TimeoutError as WaitTimedOut
 
 from tests.proc import NodeProcess, Nodes, demo_barcodes
 from tests.ui.desk.desk import Desk
@@ -61,8 +62,12 @@ def test_a_revoked_counter_keeps_its_banner_and_refuses_a_scan(open_desk, pair):
     banner = desk.window.counter_banner
     # C01 may refuse C02's events before C02 holds its revocation: the banner first says
     # that ("Refused by C01: sales stay on this counter"), then the revocation
-    desk.wait(lambda: banner.isVisible()
-              and banner.text().startswith("Revoked by admin: this counter cannot sell"))
+    try:
+        desk.wait(lambda: banner.isVisible()
+                  and banner.text().startswith("Revoked by admin: this counter cannot sell"))
+    except WaitTimedOut:  # seen twice on CI, never here: what each counter logged
+        pytest.fail(f"banner: {banner.text()!r}\n--- C01:\n{c1.stderr()[-2500:]}\n"
+                    f"--- C02:\n{c2.stderr()[-2500:]}")
     assert banner.property("level") == "error"
     desk.scanner(second)
     message = desk.window.message
