@@ -195,6 +195,8 @@ class Replicator:
         self.release, self.schema = release, schema  # said in every Hello
         self.erpnext = False  # we reach ERPNext: said in every Vector (set_erpnext)
         self._forwarder: str | None = None
+        # Revoked, still linked until they hold their revocation: never elected.
+        self.parting: frozenset[str] = frozenset()
         self._started_ms: int | None = None  # first link or tick: the election settles after
         self._settled = False
         self._peers: dict[str, _Peer] = {}
@@ -296,7 +298,8 @@ class Replicator:
         was_me = self._forwarder == self.node_id
         self._forwarder = elect(
             self.node_id, self.erpnext,
-            ((p.id, p.live and p.erpnext, p.forwarding) for p in self._ready()),
+            ((p.id, p.live and p.erpnext, p.forwarding) for p in self._ready()
+             if p.id not in self.parting),
             self._forwarder, settled=self._settled)
         if was_me != (self._forwarder == self.node_id):
             for peer in self._peers.values():  # peers hear it with the next tick

@@ -42,6 +42,9 @@ STORE_FAILURE_LOG_S = 60.0  # seconds between log lines of a store that fails ev
 #   (a full disk), or of a replication tick that fails every tick: once a minute, with
 #   how often, not one line per drain or tick
 REDIAL_S = 5.0  # seconds; how often members we are not connected to are dialled afresh
+PARTING_S = 30.0  # seconds a counter revoked while linked here is still heard and served,
+#   until it holds its revocation: the push that tells it can be lost (its link down a
+#   moment, a gap before it), and once cut off it can never ask for it again
 REDIAL_HEARD_S = 1.0  # seconds; a member that talks to us while our link to it is down is
 #   dialled afresh at once, but not again within this (a handshake on a LAN takes ms)
 ASK_WAIT_MARGIN_S = 1.0  # seconds a return waits for the sale's counter beyond the

@@ -4,7 +4,8 @@ transport, mDNS discovery and the event log. All of it runs on the daemon's loop
 Who is dialled: every enrolled, unrevoked counter whose address is known, from mDNS
 (the freshest), the static ``peers`` setting (``NODE@host:port``) or the address it
 enrolled with. Who is heard: only keys of those counters (the transport's Ironhouse
-check). Membership is re-read whenever a ``node.*`` event is recorded.
+check), and a counter revoked while linked here until it holds its revocation
+(``PARTING_S`` at most). Membership is re-read whenever a ``node.*`` event is recorded.
 
 What it knows of the others (``link``: who is live, who refuses our key, when one was
 last heard, whether an admin paused replication) is what ``membership.standing`` judges
@@ -27,7 +28,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
+
+from sqlalchemy.orm import Session
 
 from tillmesh.node.api._agreement import decide, lend
 from tillmesh.node.api._node import Node
@@ -35,6 +38,7 @@ from tillmesh.node.api.cluster import advertised
 from tillmesh.node.errors import ConfigError, StoreError
 from tillmesh.node.membership.const import (
     ASK_WAIT_MARGIN_S,
+    PARTING_S,
     REDIAL_HEARD_S,
     REDIAL_S,
     STORE_FAILURE_LOG_S,
@@ -46,6 +50,7 @@ from tillmesh.node.membership.trust import Gate
 from tillmesh.node.ops.config import Config
 from tillmesh.node.ops.logs import Throttled
 from tillmesh.node.projections import counters
+from tillmesh.node.projections.membership import revocation_of
 from tillmesh.node.store import backup_restored as restored
 from tillmesh.node.store.schema import SCHEMA_VERSION
 from tillmesh.replication.asks import Answer, Ask
@@ -107,6 +112,16 @@ def coalesce(inbox: list[tuple[str, Message]]) -> list[tuple[str, Message]]:
     return out
 
 
+class _Parting(NamedTuple):
+    """A counter revoked while linked here, heard and served until it holds its
+    revocation: the ``seq``-th event of ``origin`` or later (``_end_partings``)."""
+
+    member: counters.Member
+    until: float  # monotonic: cut off then, whether it holds it or not
+    origin: str
+    seq: int
+
+
 class Replication:
     def __init__(self, node: Node) -> None:
         if node.keypair is None:
@@ -122,6 +137,7 @@ class Replication:
         self.discovery: Any = None  # replication.discovery.Discovery when mDNS is on
         self._found: dict[str, str] = {}  # node -> endpoint seen on mDNS
         self._members: dict[str, counters.Member] = {}
+        self._parting: dict[str, _Parting] = {}
         self._dialled_at: dict[str, float] = {}  # node -> monotonic time of our last dial
         self._task: asyncio.Task[None] | None = None
         self._refresh_members = True
@@ -283,6 +299,7 @@ class Replication:
             await asyncio.sleep(TICK_S)
             try:
                 self._note_refusals()
+                self._end_partings()
                 self._catch_up()
                 await self._send(self.engine.tick(_now_ms()))
                 if time.monotonic() - last_redial > REDIAL_S:
@@ -359,12 +376,13 @@ class Replication:
             del self._answers[ask.ask_id]
 
     def decide(self, peer: str, ask: ReturnAsk) -> ReturnAnswer | None:
-        """A peer's ask about a sale of ours (``ReturnDesk``; in the drain's batch)."""
-        return decide(self.node, peer, ask)
+        """A peer's ask about a sale of ours (``ReturnDesk``; in the drain's batch); none
+        for a revoked counter still linked here (``_start_partings``)."""
+        return None if peer in self._parting else decide(self.node, peer, ask)
 
     def lend(self, peer: str, ask: SaleAsk) -> SaleAnswer | None:
         """A peer's ask for a sale of ours it does not hold (``ReturnDesk``)."""
-        return lend(self.node, peer, ask)
+        return None if peer in self._parting else lend(self.node, peer, ask)
 
     def settled(self, ask_id: str, answer: Answer | None) -> None:
         """The outcome of our ask (``ReturnDesk``); one that nobody waits for is dropped."""
@@ -380,20 +398,65 @@ class Replication:
             # The inviting counter's list only until our own log holds the members.
             current = {m.node: m for m in counters.members(s)} or dict(self._seeded)
             me = counters.trust(s).get(self.node.node_id)
-        self._revoked = me is not None and me.revoked
+            self._revoked = me is not None and me.revoked
+            if self._revoked:
+                self._parting.clear()
+            else:
+                self._start_partings(s, current)
+        self.engine.parting = frozenset(self._parting)
         # A revoked counter links to nobody: the store refuses what it would send, and
         # another counter revoked while away (whose revocation this one may never have
         # heard) must not find a link here and think itself part of the store.
         # Its peers stay in view (``peer_view``: refused), for IT to see why.
-        admitted = {} if self._revoked else current
+        dialled = {} if self._revoked else current
+        admitted = {**dialled, **{n: p.member for n, p in self._parting.items()}}
         self.transport.set_members({n: m.public_key.encode() for n, m in admitted.items()})
-        for gone in set(self._members) - set(current):
+        for gone in set(self._members) - set(current) - set(self._parting):
             self.transport.disconnect(gone)
             self.engine.disconnected(gone)
         self._members = current
-        for member in admitted.values():
+        for member in dialled.values():
             if member.node != self.node.node_id:
                 self._dial(member)
+
+    def _start_partings(self, session: Session, current: dict[str, counters.Member]
+                        ) -> None:
+        """Members revoked since the last look that are linked here stay linked until they
+        hold their revocation (PARTING_S at most): the push that tells one goes out once,
+        and is lost if its link is down a moment or it lacks an event before it; cut off
+        then, it could never fetch it, and would show only that it is refused. Never
+        elected meanwhile (``Replicator.parting``), its asks unanswered, and what it
+        records after the revocation refused by the store as from any revoked counter."""
+        linked = {p.peer for p in self.engine.peers() if p.state is PeerState.READY}
+        held = self.node.log.vector()
+        for node, member in self._members.items():
+            if node in current or node in self._parting or node not in linked:
+                continue
+            revocation = revocation_of(session, node)
+            if revocation is not None:
+                self._parting[node] = _Parting(member, time.monotonic() + PARTING_S,
+                                               revocation.counter,
+                                               held.get(revocation.counter, 0))
+
+    def _end_partings(self) -> None:
+        """Cut off each parting counter that holds its revocation, or refuses our key
+        (it knows: a revoked counter links to nobody), or whose time is up."""
+        if not self._parting:
+            return
+        now = time.monotonic()
+        vectors = {p.peer: p.vector for p in self.engine.peers()}
+        refusing = self.transport.refusing()
+        done = [node for node, p in self._parting.items()
+                if now >= p.until or node in refusing
+                or vectors.get(node, {}).get(p.origin, 0) >= p.seq]
+        if not done:
+            return
+        for node in done:
+            del self._parting[node]
+        log.info("cut off %s: revoked, and told so or out of time", ", ".join(done))
+        self._sync_members()  # drops their keys, and our links to them
+        for node in done:
+            self.engine.disconnected(node)
 
     def _dial(self, member: counters.Member) -> None:
         """Connect to ``member``, unless paused: what we would send is dropped anyway, and
@@ -494,7 +557,7 @@ class Replication:
     def peer_view(self) -> list[dict[str, Any]]:
         now = _now_ms()
         views = []
-        refusing = set(self._refusing())
+        refusing = set(self._refusing()) | set(self._parting)  # revoked, still linked
         for p in self.engine.peers():
             skew = p.skew_ms
             refused = p.peer in refusing  # what it says no longer reaches the store

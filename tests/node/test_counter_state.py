@@ -202,6 +202,30 @@ def _until(check, deadline_s: float = 20.0):
 
 
 @pytest.mark.slow
+def test_a_counter_that_missed_the_push_of_its_revocation_still_learns_it():
+    """The revocation goes out once, as a push: here C02's replication is paused at that
+    moment (a link down a moment), so it drops it. It still learns it when it hears
+    C01 again, instead of finding every counter refusing it for good; C01 never shows it
+    live meanwhile."""
+    with Nodes() as nodes:
+        c1 = nodes.start(nodes.init(*network(), node="C01"))
+        c2 = nodes.start(join(nodes, invite(c1), "C02"))
+        converge([c1, c2])
+        with admin(c2) as api:
+            api.call("replication_pause", paused=True)
+        with admin(c1) as api:
+            api.call("node_revoke", node_id="C02")
+        assert not _peers(c1).get("C02", {}).get("live")  # refused: never shown live
+        with admin(c2) as api:
+            api.call("replication_pause", paused=False)
+
+        state = _until(lambda: (s := _state(c2))["state"] == "revoked" and s)
+        assert REVOKED_BY in state["reason"]
+        # Told: C01 lets it go (it links to nobody now)
+        _until(lambda: "C02" not in _peers(c1) or _peers(c1)["C02"]["state"] != "ready")
+
+
+@pytest.mark.slow
 def test_revoked_counters_at_work_and_away_are_never_shown_linked():
     with Nodes() as nodes:
         c1 = nodes.start(nodes.init(*network(), node="C01"))

@@ -95,6 +95,23 @@ def test_a_silent_forwarder_is_replaced():
     assert net.nodes["C02"].forwarder() == "C02"
 
 
+def test_a_forwarder_revoked_and_still_linked_while_it_parts_is_not_followed():
+    """A revoked counter stays linked a moment to hear its revocation (``parting``): it
+    may still say it forwards, but the others elect among themselves."""
+    net = Net("C01", "C02")
+    net.link("C01", "C02")
+    net.run()
+    net.tick(ELECTION_SETTLE_MS)
+    net.run()
+    for n in net.nodes.values():
+        n.set_erpnext(True)
+    net.tick(HEARTBEAT_MS)
+    net.run()
+    assert net.nodes["C02"].forwarder() == "C01"
+    net.nodes["C02"].parting = frozenset({"C01"})
+    assert net.nodes["C02"].forwarder() == "C02"
+
+
 class Store(Net):
     """Counters that all reach ERPNext, polled every second as the daemon polls them,
     with links that can be cut and counters that can be restarted."""
