@@ -399,7 +399,9 @@ class Replication:
             current = {m.node: m for m in counters.members(s)} or dict(self._seeded)
             me = counters.trust(s).get(self.node.node_id)
             self._revoked = me is not None and me.revoked
-            if self._revoked:
+            if self._revoked:  # it links to nobody: those it was parting with too
+                for node in self._parting:
+                    self.engine.disconnected(node)
                 self._parting.clear()
             else:
                 self._start_partings(s, current)
