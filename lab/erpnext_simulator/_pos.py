@@ -19,6 +19,7 @@ and payment rows of 0 are dropped on submit.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 from tillmesh.lab.erpnext_simulator import _loyalty as loyalty
@@ -47,10 +48,14 @@ from tillmesh.lab.erpnext_simulator._txn import Txn
 
 def pos_reserved_qty(txn: Txn, item_code: str, warehouse: str) -> float:
     """Stock sold (less returned) by submitted POS Invoices not yet consolidated."""
-    return sum(flt(row.get("stock_qty")) for inv in txn.all("POS Invoice")
-               if inv.get("docstatus") == 1 and not inv.get("consolidated_invoice")
-               for row in inv.get("items") or []
-               if row.get("item_code") == item_code and row.get("warehouse") == warehouse)
+    return txn.sum_of("POS Invoice", "reserved", _reserved, (item_code, warehouse))
+
+
+def _reserved(inv: Doc) -> Iterator[tuple[tuple[Any, Any], float]]:
+    """What a POS Invoice holds back of each (item, warehouse) until it is consolidated."""
+    if inv.get("docstatus") == 1 and not inv.get("consolidated_invoice"):
+        for row in inv.get("items") or []:
+            yield (row.get("item_code"), row.get("warehouse")), flt(row.get("stock_qty"))
 
 
 def stock_availability(txn: Txn, item_code: str, warehouse: str) -> list[Any]:

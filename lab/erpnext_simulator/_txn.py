@@ -26,7 +26,7 @@ from tillmesh.lab.erpnext_simulator._naming import (
     name_rule,
     series_name,
 )
-from tillmesh.lab.erpnext_simulator._store import Doc, Store
+from tillmesh.lab.erpnext_simulator._store import Doc, Parts, Store
 
 
 class Txn:
@@ -80,6 +80,18 @@ class Txn:
             if doc["name"] not in pending:
                 yield doc
         yield from (d for d in pending.values() if d is not None)
+
+    def sum_of(self, doctype: str, name: str, parts: Parts, key: Any) -> float:
+        """``Store.sum_of`` as this transaction sees the documents (its writes in place of
+        what they replace)."""
+        total = self.store.sum_of(doctype, name, parts, key)
+        for (dt, doc_name), doc in self._writes.items():
+            if dt != doctype:
+                continue
+            for sign, seen in ((-1, self.store.get(doctype, doc_name)), (1, doc)):
+                if seen is not None:
+                    total += sign * sum(v for k, v in parts(seen) if k == key)
+        return round(total, 9)  # what running float sums leave (1e-15s) goes, as in SQL
 
     def find(self, doctype: str, field: str, value: Any) -> list[Doc]:
         pending = {n: d for (dt, n), d in self._writes.items() if dt == doctype}
