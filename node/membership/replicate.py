@@ -429,14 +429,18 @@ class Replication:
         then, it could never fetch it, and would show only that it is refused. Never
         elected meanwhile (``Replicator.parting``), its asks unanswered, and what it
         records after the revocation refused by the store as from any revoked counter."""
+        left = [n for n in self._members if n not in current and n not in self._parting]
+        if not left:  # the common case: every node.* event re-reads the members
+            return
         linked = {p.peer for p in self.engine.peers() if p.state is PeerState.READY}
         held = self.node.log.vector()
-        for node, member in self._members.items():
-            if node in current or node in self._parting or node not in linked:
+        for node in left:
+            if node not in linked:
                 continue
             revocation = revocation_of(session, node)
             if revocation is not None:
-                self._parting[node] = _Parting(member, time.monotonic() + PARTING_S,
+                self._parting[node] = _Parting(self._members[node],
+                                               time.monotonic() + PARTING_S,
                                                revocation.counter,
                                                held.get(revocation.counter, 0))
 

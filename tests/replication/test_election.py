@@ -79,7 +79,8 @@ def test_counters_agree_through_their_vectors_and_hand_over_when_erpnext_fails()
     assert {n.forwarder() for n in net.nodes.values()} == {"C01"}
 
 
-def test_a_silent_forwarder_is_replaced():
+def _two_reaching_erpnext() -> Net:
+    """C01 and C02, linked, both reaching ERPNext, the election settled on C01."""
     net = Net("C01", "C02")
     net.link("C01", "C02")
     net.run()
@@ -90,6 +91,11 @@ def test_a_silent_forwarder_is_replaced():
     net.tick(HEARTBEAT_MS)
     net.run()
     assert net.nodes["C02"].forwarder() == "C01"
+    return net
+
+
+def test_a_silent_forwarder_is_replaced():
+    net = _two_reaching_erpnext()
     now = net.now + PEER_TIMEOUT_MS + 1  # C01 goes quiet (killed, cut off)
     net.nodes["C02"].tick(now)
     assert net.nodes["C02"].forwarder() == "C02"
@@ -98,16 +104,7 @@ def test_a_silent_forwarder_is_replaced():
 def test_a_forwarder_revoked_and_still_linked_while_it_parts_is_not_followed():
     """A revoked counter stays linked a moment to hear its revocation (``parting``): it
     may still say it forwards, but the others elect among themselves."""
-    net = Net("C01", "C02")
-    net.link("C01", "C02")
-    net.run()
-    net.tick(ELECTION_SETTLE_MS)
-    net.run()
-    for n in net.nodes.values():
-        n.set_erpnext(True)
-    net.tick(HEARTBEAT_MS)
-    net.run()
-    assert net.nodes["C02"].forwarder() == "C01"
+    net = _two_reaching_erpnext()
     net.nodes["C02"].parting = frozenset({"C01"})
     assert net.nodes["C02"].forwarder() == "C02"
 
