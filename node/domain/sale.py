@@ -9,12 +9,12 @@ nothing has to be looked up again when the counter is back online.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from tillmesh.node.domain.cart import Cart, Line
 from tillmesh.node.domain.const import MAX_PAYMENT_ROWS, PRICED_KEPT
@@ -38,16 +38,18 @@ from tillmesh.node.domain.totals import (
     NEGATIVE_GRAND_TOTAL,
     CartLine,
     InvoiceTotals,
+    Subtotals,
     as_recorded,
     compute_totals,
+    compute_totals_discounted,
     percentage_discount,
-    quantity_and_total,
     vat_per_rate,
     with_payments,
 )
 from tillmesh.node.domain.totals import Cart as TotalsCart
 from tillmesh.node.errors import PaymentError, ReturnError, TotalsError, ValidationError
 
+T = TypeVar("T")
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's field names, once per class
 _AS_IS = frozenset({str, int, bool, type(None)})
 
@@ -112,23 +114,37 @@ def _computed(cart: Cart, ctx: PosContext, paid: Decimal | None) -> InvoiceTotal
     applies them, and prices it again)."""
     priced, selling = _totals_cart(cart, ctx, paid)
     if selling is None or not ctx.pricing.transaction or cart.sold_discount_on:
-        return _compute(priced, ctx)
-    got = _on_transaction(priced, ctx, selling)
-    rows = list(priced.lines)
-    if got.drops_free_items:
-        rows = [ln for ln in rows if not ln.is_free_item]
-    rows += [_free_line(item, ctx.pricing) for item in got.free]
-    totals = _compute(replace(
-        priced, lines=rows, additional_discount_percentage=got.additional_discount_percentage,
-        discount_amount=got.discount_amount, apply_discount_on=got.apply_discount_on), ctx, got)
+        return _compute(lambda: compute_totals(priced, ctx.settings), ctx)
+    judged: list[InvoiceDiscount] = []
+
+    def discount_of(subtotals: Subtotals) -> tuple[Decimal, Decimal, str] | None:
+        got = _on_transaction(subtotals, priced, ctx, selling)
+        judged.append(got)
+        if got.free or (got.drops_free_items and any(ln.is_free_item for ln in priced.lines)):
+            return None  # other rows: priced below
+        return got.additional_discount_percentage, got.discount_amount, got.apply_discount_on
+
+    totals = _compute(lambda: compute_totals_discounted(priced, ctx.settings, discount_of),
+                      ctx, judged)
+    got = judged[0]
+    if totals is None:
+        rows = [ln for ln in priced.lines if not (got.drops_free_items and ln.is_free_item)]
+        rows += [_free_line(item, ctx.pricing) for item in got.free]
+        totals = _compute(lambda: compute_totals(replace(
+            priced, lines=rows, additional_discount_percentage=got.additional_discount_percentage,
+            discount_amount=got.discount_amount, apply_discount_on=got.apply_discount_on),
+            ctx.settings), ctx, judged)
     return replace(totals, invoice_pricing_rules=got.rules, invoice_rules_short_of=got.short_of)
 
 
-def _compute(priced: TotalsCart, ctx: PosContext,
-             by_rules: InvoiceDiscount | None = None) -> InvoiceTotals:
+def _compute(work: Callable[[], T], ctx: PosContext, judged: Sequence[InvoiceDiscount] = (),
+             ) -> T:
+    """``work()``, a pricing; a grand total below zero because of the rules on the whole
+    sale (``judged``) is refused naming them."""
     try:
-        return compute_totals(priced, ctx.settings)
+        return work()
     except TotalsError as exc:  # ERPNext's words, and the promotion that caused them
+        by_rules = judged[0] if judged else None
         if exc.message != NEGATIVE_GRAND_TOTAL or by_rules is None or not by_rules.rules:
             raise
         promotion = ", ".join(ctx.pricing.titles(by_rules.rules))
@@ -188,24 +204,18 @@ def _totals_cart(cart: Cart, ctx: PosContext, paid: Decimal | None,
     ), selling
 
 
-def _on_transaction(priced: TotalsCart, ctx: PosContext, selling: Selling) -> InvoiceDiscount:
+def _on_transaction(subtotals: Subtotals, priced: TotalsCart, ctx: PosContext,
+                    selling: Selling) -> InvoiceDiscount:
     """The store's rules on the whole transaction over the cashier's discount, judged on
-    the sale as its lines price it. A percentage's amount is worked out (on the sale
-    priced without an invoice discount) only where the rules need it."""
-    total_qty, total = quantity_and_total(priced, ctx.settings)
-    bases: list[InvoiceTotals] = []
-
+    the sale as its lines price it (``subtotals``: before any invoice discount)."""
     def discount_of(on: str, percentage: Decimal) -> Decimal:
-        if not bases:
-            bases.append(compute_totals(replace(priced, additional_discount_percentage=ZERO,
-                                                discount_amount=ZERO), ctx.settings))
-        base = bases[0].grand_total if on == GRAND_TOTAL else bases[0].net_total
+        base = subtotals.grand_total if on == GRAND_TOTAL else subtotals.net_total
         return percentage_discount(base, percentage, ctx.settings.currency_precision)
 
     given = InvoiceDiscount(priced.additional_discount_percentage, priced.discount_amount,
                             priced.apply_discount_on)
-    return price_transaction(ctx.pricing.transaction, selling, total_qty=total_qty,
-                             total=total, given=given, discount_of=discount_of)
+    return price_transaction(ctx.pricing.transaction, selling, total_qty=subtotals.total_qty,
+                             total=subtotals.total, given=given, discount_of=discount_of)
 
 
 def _free_line(item: FreeItem, pricing: StorePricing, bought: Line | None = None) -> CartLine:

@@ -9,10 +9,12 @@ ERPNext refuses, with its messages, is in ``_checks``; the totals regrouped per 
 """
 
 from tillmesh.node.domain.totals._calc import (
+    InvoiceDiscountOf,
+    Subtotals,
     check_settings,
     compute_totals,
+    compute_totals_discounted,
     percentage_discount,
-    quantity_and_total,
     with_payments,
 )
 from tillmesh.node.domain.totals._model import (
@@ -53,11 +55,13 @@ __all__ = [
     "Cart",
     "CartLine",
     "ChargeType",
+    "InvoiceDiscountOf",
     "InvoiceTotals",
     "LineTotals",
     "OriginalRow",
     "RateTotals",
     "ReturnAgainst",
+    "Subtotals",
     "TaxRow",
     "TaxTotals",
     "TotalsSettings",
@@ -66,9 +70,9 @@ __all__ = [
     "as_recorded",
     "check_settings",
     "compute_totals",
+    "compute_totals_discounted",
     "nearest_release",
     "percentage_discount",
-    "quantity_and_total",
     "recorded_due",
     "vat_from_rows",
     "vat_per_rate",

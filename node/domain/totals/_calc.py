@@ -38,7 +38,7 @@ percentage ``float_precision``; a line's ``discount_percentage`` 2 (fixed in the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
@@ -80,11 +80,7 @@ def compute_totals(cart: Cart, settings: TotalsSettings = _DEFAULT_SETTINGS) -> 
     Raises where ERPNext refuses the invoice, with its message: TotalsError (prices, taxes,
     quantities), ReturnError (a return against its original), PaymentError (payments).
     """
-    check_settings(settings)
-    if not cart.lines:
-        raise TotalsError("the cart has no lines")
-    if cart.return_against is not None and not cart.is_return:
-        raise TotalsError("return_against is set on a cart that is not a return")
+    _check_cart(cart, settings)
     with localcontext() as ctx:
         # Enough digits that exact Decimal arithmetic never rounds before ERPNext does.
         ctx.prec = 50
@@ -95,17 +91,53 @@ def compute_totals(cart: Cart, settings: TotalsSettings = _DEFAULT_SETTINGS) -> 
     return totals
 
 
-def quantity_and_total(cart: Cart, settings: TotalsSettings = _DEFAULT_SETTINGS
-                       ) -> tuple[Decimal, Decimal]:
-    """The cart's ``total_qty`` and ``total`` (its rows' amounts) as ERPNext prices them:
-    what rules on the whole transaction are judged on, without pricing taxes."""
-    check_settings(settings)
+@dataclass(frozen=True)
+class Subtotals:
+    """A cart priced before any invoice discount: what the rules on the whole sale are
+    judged on (its quantity and total) and take a percentage of (its net or grand total)."""
+
+    total_qty: Decimal
+    total: Decimal
+    net_total: Decimal
+    grand_total: Decimal
+
+
+# (additional_discount_percentage, discount_amount, apply_discount_on), or None
+InvoiceDiscountOf = Callable[[Subtotals], tuple[Decimal, Decimal, str] | None]
+
+
+def compute_totals_discounted(cart: Cart, settings: TotalsSettings,
+                              discount_of: InvoiceDiscountOf) -> InvoiceTotals | None:
+    """``compute_totals`` of ``cart`` with the invoice discount that ``discount_of`` gives
+    for its subtotals before any invoice discount (the cart's own is replaced), as ERPNext
+    prices an invoice, applies the rules on the whole sale, and goes on pricing it. The
+    lines are priced once: a first pass does not depend on the invoice discount. None
+    when ``discount_of`` gives None (the rules change the lines: price those instead)."""
+    _check_cart(cart, settings)
     with localcontext() as ctx:
         ctx.prec = 50
         calc = _Calc(cart, settings)
-        calc.calculate_item_values()
-        calc.calculate_net_total()
-        return calc.total_qty, calc.total
+        calc._calculate()  # the first pass, before any invoice discount
+        decided = discount_of(Subtotals(calc.total_qty, calc.total, calc.net_total,
+                                        calc.grand_total))
+        if decided is None:
+            return None
+        percentage, amount, on = decided
+        calc.set_invoice_discount(percentage, amount, on)
+        calc.set_discount_amount()
+        calc.apply_discount_amount()
+        totals = calc.result()
+    validate_invoice(replace(cart, additional_discount_percentage=percentage,
+                             discount_amount=amount, apply_discount_on=on), totals, settings)
+    return totals
+
+
+def _check_cart(cart: Cart, settings: TotalsSettings) -> None:
+    check_settings(settings)
+    if not cart.lines:
+        raise TotalsError("the cart has no lines")
+    if cart.return_against is not None and not cart.is_return:
+        raise TotalsError("return_against is set on a cart that is not a return")
 
 
 def with_payments(cart: Cart, unpaid: InvoiceTotals,
@@ -212,21 +244,8 @@ class _Calc:
         self.taxes = [self._tax(i, row) for i, row in enumerate(cart.taxes, start=1)]
         validate_taxes(self.taxes)
 
-        if cart.apply_discount_on not in (GRAND_TOTAL, NET_TOTAL):
-            raise TotalsError(
-                f"apply_discount_on must be {GRAND_TOTAL!r} or {NET_TOTAL!r}, "
-                f"not {cart.apply_discount_on!r}"
-            )
-        self.apply_discount_on = cart.apply_discount_on
-        self.additional_discount_percentage = _round(
-            number(cart.additional_discount_percentage, "additional_discount_percentage"),
-            self.floats,
-        )
-        # A return's discount is negative, like its quantities.
-        self.discount_amount = _round(
-            number(cart.discount_amount, "discount_amount", allow_negative=self.is_return),
-            self.money,
-        )
+        self.set_invoice_discount(cart.additional_discount_percentage, cart.discount_amount,
+                                  cart.apply_discount_on)
         self.payments = (
             None
             if cart.payments is None
@@ -245,6 +264,17 @@ class _Calc:
         self.grand_total_for_distributing_discount = ZERO
 
     # ----------------------------------------------------------------- input
+
+    def set_invoice_discount(self, percentage: Decimal, amount: Decimal, on: str) -> None:
+        if on not in (GRAND_TOTAL, NET_TOTAL):
+            raise TotalsError(
+                f"apply_discount_on must be {GRAND_TOTAL!r} or {NET_TOTAL!r}, not {on!r}")
+        self.apply_discount_on = on
+        self.additional_discount_percentage = _round(
+            number(percentage, "additional_discount_percentage"), self.floats)
+        # A return's discount is negative, like its quantities.
+        self.discount_amount = _round(
+            number(amount, "discount_amount", allow_negative=self.is_return), self.money)
 
     def _item(self, idx: int, line: CartLine) -> _Item:
         where = f"line {idx} ({line.item_code})"
@@ -466,29 +496,28 @@ class _Calc:
                 )
                 tax.grand_total_for_current_item = previous + current
 
-        if self.apply_discount_on == GRAND_TOTAL and (
-            self.discount_amount_applied
-            or self.discount_amount
-            or self.additional_discount_percentage
-        ):
+        if not self.discount_amount_applied:
+            # The base a Grand Total discount is spread on: the grand total before the
+            # inclusive-tax adjustment, with the per-row amounts not yet rounded. ERPNext
+            # works it out on the first pass of a cart with such a discount; here on every
+            # first pass, which the discount may be decided after
+            # (``compute_totals_discounted``). The totals are worked out again below.
             for i, tax in enumerate(self.taxes):
-                if self.discount_amount_applied:
-                    tax.tax_amount_after_discount_amount = _round(
-                        tax.tax_amount_after_discount_amount, self.money
-                    )
                 self._set_cumulative_total(i, tax)
-            if not self.discount_amount_applied:
-                # The base the discount is spread on: the grand total before the
-                # inclusive-tax adjustment, with the per-row amounts not yet rounded.
-                self.grand_total_for_distributing_discount = self.taxes[-1].total
-            else:
-                # The cents lost spreading a Grand Total discount go into grand_total.
-                self.grand_total_diff = _round(
-                    self.grand_total_for_distributing_discount
-                    - self.discount_amount
-                    - self.taxes[-1].total,
-                    self.money,
+            self.grand_total_for_distributing_discount = self.taxes[-1].total
+        elif self.apply_discount_on == GRAND_TOTAL:
+            for i, tax in enumerate(self.taxes):
+                tax.tax_amount_after_discount_amount = _round(
+                    tax.tax_amount_after_discount_amount, self.money
                 )
+                self._set_cumulative_total(i, tax)
+            # The cents lost spreading a Grand Total discount go into grand_total.
+            self.grand_total_diff = _round(
+                self.grand_total_for_distributing_discount
+                - self.discount_amount
+                - self.taxes[-1].total,
+                self.money,
+            )
 
         for i, tax in enumerate(self.taxes):
             # round_off_totals

@@ -11,14 +11,19 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tillmesh.node.domain.totals import (
+    ERPNEXT_RELEASES,
+    GRAND_TOTAL,
+    NET_TOTAL,
     Cart,
     CartLine,
     ChargeType,
     InvoiceTotals,
+    Subtotals,
     TaxRow,
     TotalsSettings,
     amount_due,
     compute_totals,
+    compute_totals_discounted,
     with_payments,
 )
 from tillmesh.node.errors import PaymentError, ReturnError, TotalsError
@@ -407,3 +412,43 @@ def test_paying_a_priced_cart_is_pricing_it_again_with_the_payments(
     paid_cart = dataclasses.replace(unpaid_cart, payments=payments)
     assert _outcome(lambda: with_payments(paid_cart, unpaid, config)) == _outcome(
         lambda: compute_totals(paid_cart, config))
+
+
+@given(carts(), totals_settings, st.sampled_from(ERPNEXT_RELEASES), st.booleans(), st.data())
+def test_a_discount_decided_on_the_subtotals_prices_as_that_discount_given_at_once(
+        cart: Cart, config: TotalsSettings, release: int, returned: bool,
+        data: st.DataObject) -> None:
+    # Rules on the whole sale decide the invoice discount on the cart priced without one;
+    # pricing the lines once for both must give what pricing the discounted cart gives.
+    config = dataclasses.replace(config, release=release)
+    cart = _returned(cart) if returned else cart
+    seen: list[Subtotals] = []
+    decided: list[tuple[Decimal, Decimal, str]] = []
+
+    def discount_of(subtotals: Subtotals) -> tuple[Decimal, Decimal, str]:
+        seen.append(subtotals)
+        percentage = data.draw(st.one_of(st.just(Decimal(0)),
+                                         percentages.filter(lambda p: p <= 50)))
+        amount = data.draw(st.one_of(st.just(Decimal(0)), cents(1, 500)))
+        decided.append((percentage, -amount if returned else amount,
+                        data.draw(st.sampled_from([GRAND_TOTAL, NET_TOTAL]))))
+        return decided[0]
+
+    got = _outcome(lambda: compute_totals_discounted(cart, config, discount_of))
+    undiscounted = _outcome(lambda: compute_totals(dataclasses.replace(
+        cart, additional_discount_percentage=Decimal(0), discount_amount=Decimal(0)), config))
+    if not seen:  # refused before any discount: as the cart without one is
+        assert got == undiscounted
+        return
+    if isinstance(undiscounted, InvoiceTotals):
+        assert seen == [Subtotals(undiscounted.total_qty, undiscounted.total,
+                                  undiscounted.net_total, undiscounted.grand_total)]
+    percentage, amount, on = decided[0]
+    assert got == _outcome(lambda: compute_totals(dataclasses.replace(
+        cart, additional_discount_percentage=percentage, discount_amount=amount,
+        apply_discount_on=on), config))
+
+
+def test_a_discount_that_comes_with_other_rows_prices_nothing() -> None:
+    cart = Cart(lines=(CartLine(item_code="A", qty=Decimal(1), price_list_rate=Decimal(5)),))
+    assert compute_totals_discounted(cart, DEFAULT_SETTINGS, lambda subtotals: None) is None
