@@ -9,10 +9,12 @@ checkpoint (``join_from_checkpoint``), so the 2024 sale comes from C01's archive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,7 @@ from tillmesh.node.store import create_key_file, open_engine, snapshot
 from tillmesh.node.store.event_codec import pack_body, unpack_body
 from tillmesh.node.store.event_log import EventLog
 from tillmesh.replication.event import Event
-from tillmesh.replication.protocol import SaleAnswer, SaleAsk
+from tillmesh.replication.protocol import ReturnAsk, SaleAnswer, SaleAsk
 from tillmesh.replication.signing import Signer
 
 
@@ -274,29 +276,65 @@ def test_an_answer_that_is_not_the_makers_sale_is_refused_and_nothing_used(store
                             f" sent for it is refused: .*{why}")
 
 
-def test_between_running_counters_the_ask_and_its_answer_travel_over_replication(store):
-    """The same fetch between two replication engines on ZeroMQ over 127.0.0.1, wired as
-    the daemon wires them: C09's SaleAsk reaches C01, which answers from its archive."""
+@contextlib.asynccontextmanager
+async def _replicating(store: Store) -> AsyncIterator[tuple[Replication, Replication]]:
+    """C01's and C09's replication engines on ZeroMQ over 127.0.0.1, wired as the daemon
+    wires them, once C09 can ask C01."""
     c01, c09 = store.c01, store.c09
     ports = {"C01": free_port(), "C09": free_port()}
     for node, other in ((c01, "C09"), (c09, "C01")):
         node.config = replace(node.config, listen=f"tcp://127.0.0.1:{ports[node.node_id]}",
                               mdns=False, peers=[f"{other}@127.0.0.1:{ports[other]}"])
-    token = Till(c09, "ann").token
-    expected = Till(c01, "ann")("invoice_get", invoice=store.sale)
+    running = (Replication(c01), Replication(c09))
+    for replication in running:
+        await replication.start()
+    try:
+        await _within(lambda: running[1].engine.cannot_ask("C01", SaleAsk) is None,
+                      lambda: running[1].engine.cannot_ask("C01", SaleAsk))
+        yield running
+    finally:
+        for replication in running:
+            await replication.close()
+
+
+async def _within(done: Callable[[], bool], why: Callable[[], object],
+                  deadline_s: float = 20.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not done():
+        assert time.monotonic() < deadline, why()
+        await asyncio.sleep(0.05)
+
+
+def test_between_running_counters_the_ask_and_its_answer_travel_over_replication(store):
+    """The same fetch between two running replication engines: C09's SaleAsk reaches
+    C01, which answers from its archive."""
+    token = Till(store.c09, "ann").token
+    expected = Till(store.c01, "ann")("invoice_get", invoice=store.sale)
 
     async def over_replication() -> object:
-        running = [Replication(c01), Replication(c09)]
-        for replication in running:
-            await replication.start()
-        try:
-            deadline = time.monotonic() + 20
-            while running[1].engine.cannot_ask("C01", SaleAsk) is not None:
-                assert time.monotonic() < deadline, running[1].engine.cannot_ask("C01", SaleAsk)
-                await asyncio.sleep(0.05)
-            return await c09.call("invoice_get", {"invoice": store.sale}, token)
-        finally:
-            for replication in running:
-                await replication.close()
+        async with _replicating(store):
+            return await store.c09.call("invoice_get", {"invoice": store.sale}, token)
 
     assert asyncio.run(over_replication()) == expected
+
+
+def test_a_counter_revoked_while_linked_is_answered_nothing_while_it_parts(store):
+    """C01 revokes C09, which is linked and has not heard it yet: C01 keeps the link until
+    C09 holds its revocation, and meanwhile answers none of its asks (a sale it would
+    lend, a return it would agree to)."""
+    lent = SaleAsk("C09", "p1", store.newer)
+    agreed = ReturnAsk("C09", "p2", store.newer, {f"{store.newer}-1": Decimal(1)}, 0)
+
+    async def revoked() -> tuple[object, ...]:
+        async with _replicating(store) as (c01, c09):
+            before = (c01.lend("C09", lent), c01.decide("C09", agreed))
+            c09.pause(True)  # it hears nothing more: not its revocation either
+            with store.c01.log.transaction() as tx:
+                tx.append("node.revoked", {"node": "C09", "by": "admin",
+                                           "last_seq": store.c09.log.vector()["C09"]})
+            await _within(lambda: "C09" in c01.engine.parting, lambda: c01.engine.parting)
+            return (*before, c01.lend("C09", lent), c01.decide("C09", agreed))
+
+    lent_before, agreed_before, lent_after, agreed_after = asyncio.run(revoked())
+    assert lent_before.event is not None and agreed_before.ask_id == "p2"  # answered
+    assert (lent_after, agreed_after) == (None, None)
