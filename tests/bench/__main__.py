@@ -31,7 +31,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -226,6 +226,17 @@ def main() -> None:
     body = sample_sale()
     floors = measure(body)
     rows: list[Row] = []
+    try:
+        _parts(args, parts, body, floors, rows)
+    finally:  # a part that fails still leaves the table of those before it
+        print("\n" + render(
+            f"Tillmesh counter benchmarks - {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}",
+            floors, rows))
+
+
+def _parts(args: argparse.Namespace, parts: Sequence[str], body: dict[str, Any],
+           floors: Floors, rows: list[Row]) -> None:
     if "counter" in parts:
         bench_catalog(args.items, rows, args.runs)
         bench_api(rows, floors, args.sales, args.runs)
@@ -245,10 +256,13 @@ def main() -> None:
     if "erpnext" in parts:
         from tests.bench import erpnext_forward, erpnext_in_flight, erpnext_pull
 
-        rows += [Row.of(r) for r in erpnext_pull.run(args.quick)
-                 + erpnext_pull.run_while_selling(args.quick)
-                 + erpnext_pull.run_while_selling(args.quick, every_s=0)
-                 + erpnext_forward.run(args.quick) + erpnext_in_flight.run(args.quick)]
+        for erpnext_part in (
+                lambda: erpnext_pull.run(args.quick),
+                lambda: erpnext_pull.run_while_selling(args.quick),
+                lambda: erpnext_pull.run_while_selling(args.quick, every_s=0),
+                lambda: erpnext_forward.run(args.quick),
+                lambda: erpnext_in_flight.run(args.quick)):
+            rows += [Row.of(r) for r in erpnext_part()]  # each in the table as it ends
     if "ui" in parts:
         from tests.bench import ui_scan
 
@@ -260,10 +274,6 @@ def main() -> None:
                         without=frozenset(args.year_without), home=args.year_dir,
                         stop_after_s=60 * args.stop_after)
         rows += [Row.of(r) for r in done or ()]  # None: stopped, to go on later
-    print("\n" + render(
-        f"Tillmesh counter benchmarks - {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}",
-        floors, rows))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,3 +45,20 @@ def test_the_pull_on_a_selling_counter_gives_its_time_and_the_sales_during_it() 
                        " meanwhile (a sale every 0.5 s)") and "answered meanwhile" in pull[1]
     assert during[0].startswith("whole sale (new + 5 scans + submit) while that pull runs")
     assert without[1].startswith("median") and "sales" in without[1]
+
+
+def test_a_part_that_fails_leaves_the_table_of_those_before_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.bench import __main__ as bench
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(bench, "bench_rebuild", broken)
+    monkeypatch.setattr(sys, "argv", ["bench", "--only", "counter", "--items", "300",
+                                      "--sales", "3", "--events", "600", "--runs", "2"])
+    with pytest.raises(RuntimeError, match="the disk went away"):
+        bench.main()
+    out = capsys.readouterr().out
+    assert "floors: durable SQLite commit" in out
+    assert "sale_submit via API, durable" in out  # measured before the rebuild failed
