@@ -10,16 +10,17 @@ hears a real mDNS responder on this machine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import zeroconf._core as zc_core
 import zeroconf._utils.net as zc_net
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from tests import waits
 from tillmesh.lab.processes import free_port
 from tillmesh.replication.discovery import (
     MDNS_PORT,
@@ -48,12 +49,7 @@ def run(coro: object, timeout: float = 25.0) -> object:
     return asyncio.run(bounded())
 
 
-async def until(predicate: Callable[[], bool], timeout: float = FIND_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
+until = functools.partial(waits.until, timeout_s=FIND_S)
 
 
 @pytest.fixture

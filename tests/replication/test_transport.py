@@ -4,15 +4,17 @@ attribution by key, restart, clean close, and the one-way latency on loopback.""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import pytest
 import zmq
 import zmq.asyncio
 
+from tests import waits
 from tillmesh.replication.const import MAX_MESSAGE_BYTES
 from tillmesh.replication.transport import (
     ZAP_DOMAIN,
@@ -37,12 +39,7 @@ def run(coro: Awaitable[object], timeout: float = 20.0) -> object:
     return asyncio.run(bounded())
 
 
-async def until(predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
+until = functools.partial(waits.until, timeout_s=WAIT_S)
 
 
 class Peer:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from tests.node.erpnext.test_forwarder import MILK, SOAP, drain, forwarder
 from tests.node.store.test_archive import NOW, _demo_node, _key, _signer
 from tests.nodekit import CLUSTER, DirectLink, FakeClock, Till, approver, link, sync
 from tests.proc import free_port
+from tests.waits import until
 from tillmesh.lab.demo_data import POS_PROFILE
 from tillmesh.lab.erpnext_simulator import Simulator
 from tillmesh.node.api import Node
@@ -45,6 +45,8 @@ from tillmesh.node.store.event_log import EventLog
 from tillmesh.replication.event import Event
 from tillmesh.replication.protocol import ReturnAsk, SaleAnswer, SaleAsk
 from tillmesh.replication.signing import Signer
+
+LINK_S = 20.0  # for two counters on 127.0.0.1 to link, and a revocation to be heard
 
 
 @dataclass
@@ -289,20 +291,12 @@ async def _replicating(store: Store) -> AsyncIterator[tuple[Replication, Replica
     for replication in running:
         await replication.start()
     try:
-        await _within(lambda: running[1].engine.cannot_ask("C01", SaleAsk) is None,
-                      lambda: running[1].engine.cannot_ask("C01", SaleAsk))
+        await until(lambda: running[1].engine.cannot_ask("C01", SaleAsk) is None, LINK_S,
+                    lambda: running[1].engine.cannot_ask("C01", SaleAsk))
         yield running
     finally:
         for replication in running:
             await replication.close()
-
-
-async def _within(done: Callable[[], bool], why: Callable[[], object],
-                  deadline_s: float = 20.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not done():
-        assert time.monotonic() < deadline, why()
-        await asyncio.sleep(0.05)
 
 
 def test_between_running_counters_the_ask_and_its_answer_travel_over_replication(store):
@@ -332,7 +326,7 @@ def test_a_counter_revoked_while_linked_is_answered_nothing_while_it_parts(store
             with store.c01.log.transaction() as tx:
                 tx.append("node.revoked", {"node": "C09", "by": "admin",
                                            "last_seq": store.c09.log.vector()["C09"]})
-            await _within(lambda: "C09" in c01.engine.parting, lambda: c01.engine.parting)
+            await until(lambda: "C09" in c01.engine.parting, LINK_S, lambda: c01.engine.parting)
             return (*before, c01.lend("C09", lent), c01.decide("C09", agreed))
 
     lent_before, agreed_before, lent_after, agreed_after = asyncio.run(revoked())
