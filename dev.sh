@@ -27,11 +27,12 @@ setup() {
     # ruleset in a network namespace (nftables, iproute2). The install scripts are held to
     # shellcheck (without it that test would skip, as it did in CI). The fault suite puts
     # each counter's data dir on an ext4 image of its own (e2fsprogs, mount) and gives it
-    # a wrong clock with a small C library it builds (gcc, libc6-dev).
+    # a wrong clock with a small C library it builds (gcc, libc6-dev). The benchmark counts
+    # the instructions of a sale with valgrind (its smoke run is a test).
     local wanted
     mapfile -t wanted < <(grep -v '^#' deploy/app-packages.txt)
     wanted+=(xvfb openbox xdotool x11-utils nftables iproute2 shellcheck e2fsprogs mount gcc
-             libc6-dev)
+             libc6-dev valgrind)
     local missing=()
     for pkg in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

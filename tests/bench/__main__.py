@@ -6,11 +6,13 @@ sale), and each latency is also given as a multiple of its floor, so that figure
 machines that differ by 2x still compare. Parts: item look-up by barcode and by text over
 N items (default 100,000); a cashier's sale through the local API of a real ``tillmesh
 run`` process with a file printer, including the durable commit; the rebuild of 200,000
-events; ``sale_submit`` idle and at a busy till (tests/bench/under_load.py); replication,
-ERPNext, the app, and the pricing of a big cart under the store's Pricing Rules
-(tests/bench/pricing.py). A part with runs is run ``--runs`` times (default 3): the median of
-the runs' figures and their range (the spread). ERPNext 15's own figures on the same kind
-of machine are in ../shared/erpnext/NOTES.md (19 ms per barcode, 125 ms per invoice).
+events; the CPU work of a sale in instructions, which do not move with the machine's
+minute as times do (tests/bench/work.py); ``sale_submit`` idle and at a busy till
+(tests/bench/under_load.py); replication, ERPNext, the app, and the pricing of a big cart
+under the store's Pricing Rules (tests/bench/pricing.py). A part with runs is run
+``--runs`` times (default 3): the median of the runs' figures and their range (the
+spread). ERPNext 15's own figures on the same kind of machine are in
+../shared/erpnext/NOTES.md (19 ms per barcode, 125 ms per invoice).
 
 ``--only year [--days N] [--keep-days N]`` is a store's history of N days (default a
 year) and what the counter costs at its end, before and after archiving all but its last
@@ -52,7 +54,7 @@ from tillmesh.node.store import create_key_file, open_engine
 from tillmesh.node.store.event_log import EventLog
 
 BATCH = 5000  # events per transaction while loading
-PARTS = ("counter", "pricing", "load", "replication", "erpnext", "ui")  # the default table
+PARTS = ("counter", "work", "pricing", "load", "replication", "erpnext", "ui")  # the default table
 LONG = ("year",)  # only when named with --only
 
 
@@ -241,6 +243,10 @@ def _parts(args: argparse.Namespace, parts: Sequence[str], body: dict[str, Any],
         bench_catalog(args.items, rows, args.runs)
         bench_api(rows, floors, args.sales, args.runs)
         bench_rebuild(rows, floors, args.events, args.runs, body)
+    if "work" in parts:
+        from tests.bench import work
+
+        rows += [Row.of(r) for r in work.run(args.quick)]
     if "pricing" in parts:
         from tests.bench import pricing
 

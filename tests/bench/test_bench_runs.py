@@ -37,6 +37,25 @@ def test_the_pricing_benchmark_prints_rules_next_to_no_rules() -> None:
     assert "2 runs:" in rows["price the same cart, no rules"]
 
 
+def test_the_work_of_a_sale_and_of_each_of_its_calls_is_counted() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--only", "work", "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {line.split("  ")[0]: line for line in run.stdout.splitlines()}
+
+    def millions(what: str) -> float:
+        return float(rows[what].split(" M instructions")[0].split()[-1])
+
+    # a payment does more than a scan, which does more than opening a cart: each counted
+    # span is its own (a switch that missed its call counts nothing, or the next one's)
+    assert 0 < millions("of which: cart_new") < millions(
+        "of which: one cart_scan (the mean of 5)") < millions("of which: sale_submit")
+    assert millions("CPU work of a whole sale (new + 5 scans + submit), in instructions") > 1
+    split = rows["a whole sale's instructions by library"]
+    assert all(name in split for name in ("the interpreter", "SQLite", "OpenSSL"))
+
+
 def test_the_pull_on_a_selling_counter_gives_its_time_and_the_sales_during_it() -> None:
     from tests.bench import erpnext_pull
 

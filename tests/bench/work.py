@@ -1,0 +1,183 @@
+"""Benchmark: the CPU work of a cashier's sale, counted in instructions.
+
+Times on this kind of machine move by tens of per cent from one minute to the next (the
+other parts show it in their spreads), so a change that saves 5 % of a sale cannot be
+told from the noise by timing it. Instructions can: ``valgrind --tool=callgrind`` counts
+those a process executes in user space (the interpreter, SQLite, SQLCipher's OpenSSL,
+mpdecimal, msgpack), the same for the same code and data on any machine, in any minute.
+
+A counter is opened in a process of its own as the daemon opens it (the demo store,
+``daemon.open_node``, no printer: receipts are drawn off the cashier's path, by another
+thread and process), and the demo cashier's calls go through ``Node.call``. Only the
+calls are counted: valgrind's instrumentation is switched on around them with
+``callgrind_control``, whose own cost (measured with nothing between on and off) is taken
+off. Waiting is no instruction: an fsync, a page read from disk or another process's turn
+on the core cost none here; the other parts time those.
+
+Rows: instructions per whole sale (a new cart, 5 scans, the payment) and per
+``cart_new``, ``cart_scan`` and ``sale_submit``; and where a whole sale's instructions
+go, by library.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+SCANS = 5
+WARM_SALES = 5  # sold before counting: caches filled, code paths taken once
+SALES, QUICK_SALES = 20, 3
+# Where a sale's instructions go: each library valgrind names, by the start of its file name.
+LIBRARIES = (("libpython", "the interpreter"), ("libcrypto", "OpenSSL (SQLCipher's pages)"),
+             ("_sqlite3", "SQLite"), ("libc.", "libc"), ("_decimal", "mpdecimal (Decimal)"),
+             ("_cmsgpack", "msgpack"), ("_sodium", "libsodium (signatures)"))
+_COLLECTED = re.compile(r"^totals: (\d+)$", re.MULTILINE)
+
+
+def run(quick: bool) -> list[tuple[str, str, str, str]]:
+    """The rows: (what, samples, figure, more)."""
+    sales = QUICK_SALES if quick else SALES
+    # Instrumentation goes on as each sale starts and off after the last call counted:
+    # the new cart alone, the cart and its scans, or the whole sale. One switch on and
+    # off with nothing between is counted too, and taken off.
+    switching = _count("nothing", sales)[0] / sales
+    new, scanned, (whole, libraries) = (
+        _count("cart_new", sales)[0], _count("cart_scan", sales)[0], _count("sale", sales))
+    per_sale = {span: (n - sales * switching) / sales
+                for span, n in (("new", new), ("scanned", scanned), ("whole", whole))}
+    mine = sum(libraries.values())
+    return [
+        (f"CPU work of a whole sale (new + {SCANS} scans + submit), in instructions",
+         f"{sales} sales", _millions(per_sale["whole"]),
+         "callgrind; the same code counts the same on any machine"),
+        ("of which: cart_new", f"{sales} calls", _millions(per_sale["new"]), ""),
+        ("of which: one cart_scan (the mean of 5)", f"{sales * SCANS} calls",
+         _millions((per_sale["scanned"] - per_sale["new"]) / SCANS), ""),
+        ("of which: sale_submit", f"{sales} calls",
+         _millions(per_sale["whole"] - per_sale["scanned"]), ""),
+        ("a whole sale's instructions by library", f"{sales} sales",
+         ", ".join(f"{name} {100 * n / mine:.0f} %" for name, n in
+                   _named(libraries).most_common() if n >= mine / 200), ""),
+    ]
+
+
+def _millions(instructions: float) -> str:
+    return f"{instructions / 1e6:.2f} M instructions"
+
+
+def _named(by_object: Counter[str]) -> Counter[str]:
+    named: Counter[str] = Counter()
+    for obj, n in by_object.items():
+        base = obj.rsplit("/", 1)[-1]
+        named[next((name for start, name in LIBRARIES if base.startswith(start)),
+                   "other")] += n
+    return named
+
+
+def _count(what: str, sales: int) -> tuple[int, Counter[str]]:
+    """Instructions counted by a child selling ``sales`` sales, each counted up to the end
+    of ``what`` (``cart_new``, the last ``cart_scan``, the ``sale``; or ``nothing``: a
+    switch on and off), and their split by library (self cost per object file)."""
+    out = Path(tempfile.mkdtemp(prefix="tmwork", dir="/tmp")) / "callgrind.out"
+    child = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+         sys.executable, "-m", "tests.bench.work", what, str(sales)],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"}, check=False)
+    if child.returncode != 0 or not out.exists():
+        raise RuntimeError(f"counting {what} failed: {child.stderr[-2000:]}")
+    text = out.read_text()
+    found = _COLLECTED.search(text)
+    if found is None:
+        raise RuntimeError(f"callgrind wrote no summary for {what}")
+    return int(found.group(1)), by_object(text)
+
+
+def by_object(text: str) -> Counter[str]:
+    """Each object file's own instructions in a callgrind output (calls' inclusive costs,
+    the line after each ``calls=``, left out)."""
+    names: dict[str, str] = {}
+    costs: Counter[str] = Counter()
+    obj, after_call = "?", False
+    for line in text.splitlines():
+        if after_call:
+            after_call = False
+        elif line.startswith("ob="):
+            obj = _compressed(names, line[3:])
+        elif line.startswith("cob="):  # a callee's object: may name an id first
+            _compressed(names, line[4:])
+        elif line.startswith("calls="):
+            after_call = True
+        elif line[:1].isdigit() or line[:1] in "+-*":
+            cells = line.split()
+            if len(cells) > 1:
+                costs[obj] += int(cells[1])
+    return costs
+
+
+def _compressed(names: dict[str, str], field: str) -> str:
+    """``(3) /lib/x.so`` names id 3; a later ``(3)`` means it (callgrind's compression)."""
+    found = re.match(r"\((\d+)\)\s*(.*)", field.strip())
+    if found is None:
+        return field.strip()
+    if found.group(2):
+        names[found.group(1)] = found.group(2)
+    return names.get(found.group(1), "?")
+
+
+def _child(what: str, sales: int) -> None:
+    """In valgrind: the demo counter, its cashier's sales, ``what`` counted."""
+    from tests.bench.cashier import CODES
+    from tests.nodekit import run_now
+    from tests.proc import Nodes
+    from tillmesh.node.ops import daemon
+    from tillmesh.node.ops.config import load
+
+    def switch(on: bool) -> None:
+        subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+                       check=True, stdout=subprocess.DEVNULL)
+
+    with Nodes() as nodes:
+        node = daemon.open_node(load(nodes.init()))
+        token = node.call("login", {"user": "cashier", "pin": "1111"}, None)["token"]
+
+        def call(method: str, **params: Any) -> Any:
+            return run_now(node.call(method, params, token))
+
+        call("shift_open", opening={"Cash": "0"})
+        rng = random.Random(1)
+
+        def sale(counted: bool) -> None:
+            if counted:
+                switch(True)
+            cart = call("cart_new")["cart_id"]
+            if counted and what == "cart_new":
+                switch(False)
+            for code in rng.sample(CODES, SCANS):
+                view = call("cart_scan", cart_id=cart, code=code)
+            if counted and what == "cart_scan":
+                switch(False)
+            call("sale_submit", cart_id=cart,
+                 payments=[{"mode_of_payment": "Cash", "amount": view["due"]}])
+            if counted and what == "sale":
+                switch(False)
+
+        for _ in range(WARM_SALES):
+            sale(False)
+        for _ in range(sales):
+            if what == "nothing":
+                switch(True)
+                switch(False)
+            sale(what != "nothing")
+        node.print_service.close()
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], int(sys.argv[2]))
