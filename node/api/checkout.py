@@ -68,7 +68,8 @@ def _make_line(session: Session, ctx: PosContext, item_code: str, qty: Decimal,
         uom=uom,
         stock_uom=info.stock_uom,
         conversion_factor=factor,
-        price_list_rate=catalog.price_for(session, info.item_code, uom, ctx.price_list),
+        price_list_rate=catalog.price_for(session, info.item_code, uom, ctx.price_list,
+                                          on=_priced_on(ctx)),
         whole_number=whole,
         stock_whole_number=info.uom(info.stock_uom)[1],
         item_tax_template=info.item_tax_template,
@@ -84,6 +85,15 @@ def _make_line(session: Session, ctx: PosContext, item_code: str, qty: Decimal,
 def _today(node: Node) -> date:
     """The store's date now: batches expire by it."""
     return node.clock().astimezone(node.config.tz).date()
+
+
+def _priced_on(ctx: PosContext) -> date:
+    """The store's date a line's list price must be valid on: the context's, which
+    ``node.context`` dates by the node's clock in the store's zone, as ERPNext's site
+    dates a sale (not this machine's own date)."""
+    if ctx.today is None:  # not reachable at the till: each context it prices in is dated
+        raise ValidationError("The store's date is not known: no price can be chosen")
+    return ctx.today
 
 
 def _new_cart(session: Session, ctx: PosContext, cart_id: str, cashier: str,
@@ -307,7 +317,8 @@ def item(node: Node, caller: Caller, item_code: str) -> dict[str, Any]:
         prices = {}
         for uom in info.uom_names():
             try:
-                prices[uom] = str(catalog.price_for(s, info.item_code, uom, ctx.price_list))
+                prices[uom] = str(catalog.price_for(s, info.item_code, uom, ctx.price_list,
+                                                    on=_today(node)))
             except NotFoundError:
                 continue
         stock_now = stock.on_hand(s, info.item_code, ctx.warehouse)

@@ -450,8 +450,9 @@ def get_item(session: Session, item_code: str) -> ItemInfo:
 
 
 def price_for(session: Session, item_code: str, uom: str, price_list: str, *,
-              on: date | None = None) -> Decimal:
-    """The list price of one ``uom`` of the item on day ``on`` (default today).
+              on: date) -> Decimal:
+    """The list price of one ``uom`` of the item on the store's day ``on`` (the node's
+    clock in the store's zone, as ERPNext's site dates it: not this machine's date).
 
     ERPNext's rule: the UOM's own Item Price, else the stock UOM's price times the UOM's
     conversion factor (unrounded: the totals engine rounds as ERPNext does). Among valid
@@ -459,7 +460,7 @@ def price_for(session: Session, item_code: str, uom: str, price_list: str, *,
     """
     sql = raw(session)
     stock_uom = _enabled_item(sql, item_code)[3]
-    day = (on or date.today()).isoformat()
+    day = on.isoformat()
     rows = sql.run("SELECT uom, price_list_rate FROM catalog_prices"
                    " WHERE item_code = ? AND price_list = ? AND coalesce(valid_from, '') <= ?"
                    " AND coalesce(valid_upto, '9999') >= ? AND uom IN (?, ?, '')"

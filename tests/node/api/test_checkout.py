@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from tests.node.erpnext.test_forwarder import demo_node
-from tests.nodekit import MASTER, PROFILE, Till, approver, make_node
+from tests.nodekit import (
+    MASTER,
+    PROFILE,
+    FakeClock,
+    Till,
+    approver,
+    make_node,
+    price,
+    pull_newer,
+)
 from tillmesh.lab.demo_data import demo_master_docs
 from tillmesh.node.api.const import LOOP_SLICE_LINES
 from tillmesh.node.errors import (
@@ -228,6 +238,28 @@ def test_malformed_calls_are_clear(ann):
         ann("cart_add")
     with pytest.raises(ValidationError, match="payments"):
         ann("sale_submit", cart_id="x", payments="lots")
+
+
+def test_the_list_price_is_the_one_valid_on_the_stores_date(tmp_path):
+    """A new Item Price valid from 1 December applies from midnight in the store's zone
+    (Europe/Berlin), as ERPNext's site dates the sale, by the counter's clock: not by this
+    machine's date or zone."""
+    clock = FakeClock()
+    clock.now = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)  # 23:30 in Berlin: 30 November
+    node = make_node(tmp_path, clock=clock)
+    pull_newer(node, [("Item Price", {**price("BOOK", "12.95"), "valid_from": "2026-01-01"}),
+                      ("Item Price", {**price("BOOK", "13.50"), "name": "P-BOOK-DEC",
+                                      "valid_from": "2026-12-01"})])
+    ann = Till(node, "ann")
+    ann("shift_open", opening={"Cash": "0"})
+    cart = ann("cart_new")["cart_id"]
+    assert ann("cart_add", cart_id=cart, item_code="BOOK")["lines"][0]["rate"] == "12.95"
+    assert ann("item", item_code="BOOK")["prices"] == {"Nos": "12.95"}
+    clock.advance(hours=1)  # 00:30 in Berlin, 23:30 UTC: 1 December in the store
+    ann = Till(node, "ann")  # her session locked meanwhile
+    cart = ann("cart_new")["cart_id"]
+    assert ann("cart_add", cart_id=cart, item_code="BOOK")["lines"][0]["rate"] == "13.50"
+    assert ann("item", item_code="BOOK")["prices"] == {"Nos": "13.50"}
 
 
 def test_partial_payment_only_where_the_pos_profile_allows_it(node, ann):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+from datetime import date
 from decimal import Decimal
 
 import httpx
@@ -41,6 +42,8 @@ WAREHOUSE = "Stores - DS"
 MILK = "4250100000011"  # DAI-0001, Alpenhof Whole Milk 1l, 1.09 EUR
 WATER_BOX = "4250200001222"  # BEV-0002 by the Box of 12, 6.37 EUR
 RULES = rules_from_config([])
+SELLING = "Standard Selling"
+DAY = date(2026, 11, 26)  # the test counter's date (nodekit.FakeClock)
 
 
 @pytest.fixture
@@ -82,10 +85,10 @@ def test_a_full_pull_fills_the_catalog_the_selling_context_and_stock(site, count
     with counter.read() as s:
         hit = catalog.scan(s, MILK, RULES)
         assert hit.item_code == "DAI-0001"
-        assert catalog.price_for(s, "DAI-0001", "Nos", "Standard Selling") == Decimal("1.09")
+        assert catalog.price_for(s, "DAI-0001", "Nos", SELLING, on=DAY) == Decimal("1.09")
         box = catalog.scan(s, WATER_BOX, RULES)
         assert (box.item_code, box.uom) == ("BEV-0002", "Box")
-        assert catalog.price_for(s, "BEV-0002", "Box", "Standard Selling") == Decimal("6.37")
+        assert catalog.price_for(s, "BEV-0002", "Box", SELLING, on=DAY) == Decimal("6.37")
         assert catalog.get_item(s, "DAI-0001").item_tax_template == "VAT 7% - DS"
         ctx = counter.context(s)
         assert ctx.warehouse == WAREHOUSE and set(ctx.modes) == {"Cash", "Card"}
@@ -116,7 +119,7 @@ def test_after_a_price_change_only_that_price_is_recorded_again(site, counter):
         ("master.upserted", "Item Price", doc["name"])]
     assert report.emitted == 1
     with counter.read() as s:
-        assert catalog.price_for(s, "DAI-0001", "Nos", "Standard Selling") == Decimal("1.19")
+        assert catalog.price_for(s, "DAI-0001", "Nos", SELLING, on=DAY) == Decimal("1.19")
 
 
 def test_a_deleted_document_is_deleted_on_the_counter(site, counter):
@@ -129,7 +132,7 @@ def test_a_deleted_document_is_deleted_on_the_counter(site, counter):
     events = recorded(counter, before)
     assert [(k, b["name"]) for k, b in events] == [("master.deleted", doc["name"])]
     with counter.read() as s, pytest.raises(NotFoundError, match="No price"):
-        catalog.price_for(s, "DAI-0002", "Nos", "Standard Selling")
+        catalog.price_for(s, "DAI-0002", "Nos", SELLING, on=DAY)
     before = own_seq(counter)
     run_pull(site, counter)  # the deletion is not recorded twice
     assert own_seq(counter) == before
@@ -190,7 +193,7 @@ def test_pulled_master_data_replicates_to_a_counter_without_internet(site, count
     sync(counter.log, other.log)
     with other.read() as s:
         assert catalog.scan(s, MILK, RULES).item_code == "DAI-0001"
-        assert catalog.price_for(s, "DAI-0001", "Nos", "Standard Selling") == Decimal("1.09")
+        assert catalog.price_for(s, "DAI-0001", "Nos", SELLING, on=DAY) == Decimal("1.09")
         assert other.context(s).warehouse == WAREHOUSE
     # a counter that takes over pulling records nothing it already has
     before = own_seq(other)

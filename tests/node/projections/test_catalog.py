@@ -30,6 +30,7 @@ MOD = "2026-11-01 09:00:00.000000"
 LATER = "2026-11-02 09:00:00.000000"
 EARLIER = "2026-10-01 09:00:00.000000"
 SELLING = "Standard Selling"
+DAY = date(2026, 11, 26)  # a day on which the prices without validity dates hold
 CATALOG_TABLES = ["catalog_items", "catalog_item_uoms", "catalog_barcodes", "catalog_prices",
                   "catalog_uoms", "catalog_customers"]
 
@@ -87,9 +88,9 @@ def search(log: EventLog, text_: str, limit: int = 20) -> list[str]:
         return [hit.item_code for hit in catalog.search(s, text_, limit)]
 
 
-def price_for(log: EventLog, code: str, uom: str, **kw: Any) -> Decimal:
+def price_for(log: EventLog, code: str, uom: str, on: date = DAY) -> Decimal:
     with log.reading() as s:
-        return catalog.price_for(s, code, uom, SELLING, **kw)
+        return catalog.price_for(s, code, uom, SELLING, on=on)
 
 
 # --- the demo store, as its docstring tells a tester ----------------------------------------
@@ -177,7 +178,7 @@ def test_prices_own_uom_else_stock_price_times_factor_else_a_clear_error(demo):
         price_for(demo, "DAI-0001", "Box")
     with demo.reading() as s, pytest.raises(NotFoundError,
                                             match="^No price for DAI-0001 in Other List$"):
-        catalog.price_for(s, "DAI-0001", "Nos", "Other List")
+        catalog.price_for(s, "DAI-0001", "Nos", "Other List", on=DAY)
     with pytest.raises(NotFoundError, match="^Item BEV-0001 is disabled$"):
         price_for(demo, "BEV-0001", "Nos")
 
@@ -387,7 +388,7 @@ def test_malformed_documents_are_indexed_as_far_as_they_make_sense(log):
         info = catalog.get_item(s, "ODD")
         assert (info.item_name, info.stock_uom, info.uom_names()) == ("ODD", "Nos", ["Nos"])
         with pytest.raises(NotFoundError):
-            catalog.price_for(s, "ODD", "Nos", SELLING)
+            catalog.price_for(s, "ODD", "Nos", SELLING, on=DAY)
         assert catalog.get_customer(s, "C-1").customer_name == "C-1"
 
 
@@ -536,7 +537,7 @@ def test_100k_items_scan_and_search_stay_right(tmp_path):
                 assert any(t.startswith(brand) for t in tokens)
                 assert any(t.startswith(product[:5]) for t in tokens)
         assert len(catalog.search(s, "a", limit=20)) == 20
-        assert catalog.price_for(s, bulk_item_code(42), "Nos", SELLING) > 0
+        assert catalog.price_for(s, bulk_item_code(42), "Nos", SELLING, on=DAY) > 0
 
 
 # --- last writer wins, in any order -----------------------------------------------------
