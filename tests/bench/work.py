@@ -52,19 +52,19 @@ def run(quick: bool) -> list[tuple[str, str, str, str]]:
         _count("cart_new", sales)[0], _count("cart_scan", sales)[0], _count("sale", sales))
     per_sale = {span: (n - sales * switching) / sales
                 for span, n in (("new", new), ("scanned", scanned), ("whole", whole))}
-    mine = sum(libraries.values())
+    counted = sum(libraries.values())
     return [
         (f"CPU work of a whole sale (new + {SCANS} scans + submit), in instructions",
          f"{sales} sales", _millions(per_sale["whole"]),
          "callgrind; the same code counts the same on any machine"),
         ("of which: cart_new", f"{sales} calls", _millions(per_sale["new"]), ""),
-        ("of which: one cart_scan (the mean of 5)", f"{sales * SCANS} calls",
+        (f"of which: one cart_scan (the mean of {SCANS})", f"{sales * SCANS} calls",
          _millions((per_sale["scanned"] - per_sale["new"]) / SCANS), ""),
         ("of which: sale_submit", f"{sales} calls",
          _millions(per_sale["whole"] - per_sale["scanned"]), ""),
         ("a whole sale's instructions by library", f"{sales} sales",
-         ", ".join(f"{name} {100 * n / mine:.0f} %" for name, n in
-                   _named(libraries).most_common() if n >= mine / 200), ""),
+         ", ".join(f"{name} {100 * n / counted:.0f} %" for name, n in
+                   _named(libraries).most_common() if n >= counted / 200), ""),
     ]
 
 
@@ -85,15 +85,17 @@ def _count(what: str, sales: int) -> tuple[int, Counter[str]]:
     """Instructions counted by a child selling ``sales`` sales, each counted up to the end
     of ``what`` (``cart_new``, the last ``cart_scan``, the ``sale``; or ``nothing``: a
     switch on and off), and their split by library (self cost per object file)."""
-    out = Path(tempfile.mkdtemp(prefix="tmwork", dir="/tmp")) / "callgrind.out"
-    child = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-         sys.executable, "-m", "tests.bench.work", what, str(sales)],
-        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"}, check=False)
-    if child.returncode != 0 or not out.exists():
-        raise RuntimeError(f"counting {what} failed: {child.stderr[-2000:]}")
-    text = out.read_text()
+    with tempfile.TemporaryDirectory(prefix="tmwork", dir="/tmp") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        child = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+             f"--callgrind-out-file={out}", sys.executable, "-m", "tests.bench.work", what,
+             str(sales)],
+            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"}, check=False)
+        if child.returncode != 0 or not out.exists():
+            raise RuntimeError(f"counting {what} failed: {child.stderr[-2000:]}")
+        text = out.read_text()
     found = _COLLECTED.search(text)
     if found is None:
         raise RuntimeError(f"callgrind wrote no summary for {what}")
