@@ -28,7 +28,7 @@ setup() {
     # shellcheck (without it that test would skip, as it did in CI). The fault suite puts
     # each counter's data dir on an ext4 image of its own (e2fsprogs, mount) and gives it
     # a wrong clock with a small C library it builds (gcc, libc6-dev). The benchmark counts
-    # the instructions of a sale with valgrind (its smoke run is a test).
+    # the instructions of a sale with valgrind (its small run is one of the tests).
     local wanted
     mapfile -t wanted < <(grep -v '^#' deploy/app-packages.txt)
     wanted+=(xvfb openbox xdotool x11-utils nftables iproute2 shellcheck e2fsprogs mount gcc
