@@ -318,7 +318,7 @@ def item(node: Node, caller: Caller, item_code: str) -> dict[str, Any]:
         for uom in info.uom_names():
             try:
                 prices[uom] = str(catalog.price_for(s, info.item_code, uom, ctx.price_list,
-                                                    on=_today(node)))
+                                                    on=_priced_on(ctx)))
             except NotFoundError:
                 continue
         stock_now = stock.on_hand(s, info.item_code, ctx.warehouse)
