@@ -44,7 +44,6 @@ from tillmesh.node.errors import BarcodeError, NotFoundError, PaymentError, Vali
 from tillmesh.node.projections import catalog, coupon_uses, ledger, loyalty_ledger, stock, tracking
 from tillmesh.node.projections.const import DEFAULT_SEARCH_HITS
 from tillmesh.node.projections.master_data import get_doc
-from tillmesh.node.projections.pos_profile import item_tax_rates
 from tillmesh.node.store import cart_store
 from tillmesh.node.store.event_log import Transaction
 
@@ -68,12 +67,12 @@ def _make_line(session: Session, ctx: PosContext, item_code: str, qty: Decimal,
         uom=uom,
         stock_uom=info.stock_uom,
         conversion_factor=factor,
-        price_list_rate=catalog.price_for(session, info.item_code, uom, ctx.price_list,
+        price_list_rate=catalog.price_for(session, info, uom, ctx.price_list,
                                           on=_priced_on(ctx)),
         whole_number=whole,
         stock_whole_number=info.uom(info.stock_uom)[1],
         item_tax_template=info.item_tax_template,
-        item_tax_rates=item_tax_rates(session, info.item_tax_template),
+        item_tax_rates=ctx.item_tax_rates(info.item_tax_template),
         barcode=barcode,
         weighed=weighed,
         item_group=info.item_group,
@@ -317,12 +316,13 @@ def item(node: Node, caller: Caller, item_code: str) -> dict[str, Any]:
         prices = {}
         for uom in info.uom_names():
             try:
-                prices[uom] = str(catalog.price_for(s, info.item_code, uom, ctx.price_list,
+                prices[uom] = str(catalog.price_for(s, info, uom, ctx.price_list,
                                                     on=_priced_on(ctx)))
             except NotFoundError:
                 continue
         stock_now = stock.on_hand(s, info.item_code, ctx.warehouse)
-        return {**plain(info), "prices": prices, "stock": plain(stock_now),
+        return {**plain(info), "barcodes": list(catalog.barcodes_of(s, info.item_code)),
+                "prices": prices, "stock": plain(stock_now),
                 "negative_stock": stock_now.negative}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from tillmesh.node.domain.coupons import Coupon
@@ -48,12 +49,19 @@ class PosContext:
     coupons: Mapping[str, Coupon] = field(default_factory=dict)  # by name
     ignores_pricing_rules: bool = False  # the profile's ignore_pricing_rule
     loyalty_programs: Mapping[str, LoyaltyProgram] = field(default_factory=dict)  # by name
+    # the enabled Item Tax Templates' rates (account -> rate), by template
+    item_taxes: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
 
     def mode(self, name: str) -> Mode:
         if name not in self.modes:
             allowed = ", ".join(self.modes)
             raise PaymentError(f"Mode of payment {name!r} is not in this POS profile ({allowed})")
         return self.modes[name]
+
+    def item_tax_rates(self, template: str | None) -> dict[str, Decimal]:
+        """An item's tax rates by account: its template's, none for a disabled or unknown
+        template (ERPNext then taxes the item at the invoice's rates)."""
+        return dict(self.item_taxes.get(template, {})) if template else {}
 
     @property
     def cash_mode(self) -> str:

@@ -180,7 +180,6 @@ class ItemInfo:
     is_stock_item: bool
     item_tax_template: str | None
     uoms: tuple[UomInfo, ...]  # the stock UOM first
-    barcodes: tuple[str, ...]
 
     def uom(self, name: str) -> tuple[Decimal, bool]:
         """(conversion factor, must be whole number) of one of the item's UOMs."""
@@ -437,19 +436,25 @@ def get_item(session: Session, item_code: str) -> ItemInfo:
     """A sellable item with its UOMs; NotFoundError if unknown or disabled."""
     sql = raw(session)
     code, name, group, stock_uom, _, is_stock, template = _enabled_item(sql, item_code)
-    rows = sql.run("SELECT ?, '1' UNION ALL SELECT uom, conversion_factor FROM"
-                   " catalog_item_uoms WHERE item_code = ?", (stock_uom, item_code))
-    whole = dict(sql.run("SELECT name, must_be_whole_number FROM catalog_uoms WHERE name IN"
-                         f" ({', '.join('?' * len(rows))})", [r[0] for r in rows]))
-    uoms = [UomInfo(u, Decimal(f), bool(whole.get(u))) for u, f in rows]
-    uoms[1:] = sorted(uoms[1:], key=lambda u: (u.conversion_factor, u.uom))
-    barcodes = sql.run("SELECT barcode FROM catalog_barcodes WHERE item_code = ?"
-                       " ORDER BY barcode", (item_code,))
-    return ItemInfo(code, name, group, stock_uom, bool(is_stock), template, tuple(uoms),
-                    tuple(b for (b,) in barcodes))
+    # the stock UOM first (factor 1), then the item's own UOMs, each with its UOM's flag
+    rows = sql.run("SELECT u.uom, u.factor, w.must_be_whole_number FROM (SELECT 0 AS own,"
+                   " ? AS uom, '1' AS factor UNION ALL SELECT 1, uom, conversion_factor FROM"
+                   " catalog_item_uoms WHERE item_code = ?) AS u"
+                   " LEFT JOIN catalog_uoms w ON w.name = u.uom ORDER BY u.own",
+                   (stock_uom, item_code))
+    stock, *own = [UomInfo(u, Decimal(f), bool(whole)) for u, f, whole in rows]
+    return ItemInfo(code, name, group, stock_uom, bool(is_stock), template,
+                    (stock, *sorted(own, key=lambda u: (u.conversion_factor, u.uom))))
 
 
-def price_for(session: Session, item_code: str, uom: str, price_list: str, *,
+def barcodes_of(session: Session, item_code: str) -> tuple[str, ...]:
+    """The item's barcodes, in order (the item call shows them; a scan needs none)."""
+    return tuple(b for (b,) in raw(session).run(
+        "SELECT barcode FROM catalog_barcodes WHERE item_code = ? ORDER BY barcode",
+        (item_code,)))
+
+
+def price_for(session: Session, item: ItemInfo, uom: str, price_list: str, *,
               on: date) -> Decimal:
     """The list price of one ``uom`` of the item on the store's day ``on`` (the node's
     clock in the store's zone, as ERPNext's site dates it: not this machine's date).
@@ -459,7 +464,7 @@ def price_for(session: Session, item_code: str, uom: str, price_list: str, *,
     prices the latest ``valid_from`` wins, as in ERPNext's ``get_item_price``.
     """
     sql = raw(session)
-    stock_uom = _enabled_item(sql, item_code)[3]
+    item_code, stock_uom = item.item_code, item.stock_uom
     day = on.isoformat()
     rows = sql.run("SELECT uom, price_list_rate FROM catalog_prices"
                    " WHERE item_code = ? AND price_list = ? AND coalesce(valid_from, '') <= ?"

@@ -58,13 +58,11 @@ for _doctype in _WATCHED:
     indexer(_doctype)(_bump)
 
 
-def item_tax_rates(session: Session, template: str | None) -> dict[str, Decimal]:
-    if not template:
-        return {}
-    doc = get_doc(session, "Item Tax Template", template)
-    if doc is None or doc.get("disabled"):
-        return {}
-    return {t["tax_type"]: to_decimal(t.get("tax_rate") or 0) for t in doc.get("taxes", [])}
+def _item_taxes(session: Session) -> dict[str, dict[str, Decimal]]:
+    """The enabled Item Tax Templates' rates (account -> rate), by template."""
+    return {str(doc["name"]): {t["tax_type"]: to_decimal(t.get("tax_rate") or 0)
+                               for t in doc.get("taxes", [])}
+            for doc in all_docs(session, "Item Tax Template") if not doc.get("disabled")}
 
 
 def load_context(session: Session, profile: str) -> PosContext:
@@ -90,6 +88,7 @@ def load_context(session: Session, profile: str) -> PosContext:
         tdoc = get_doc(session, "Sales Taxes and Charges Template", template)
         taxes = tax_rows(template, tdoc.get("taxes", [])) if tdoc else ()
     ignored = bool(doc.get("ignore_pricing_rule"))
+    item_taxes = _item_taxes(session)
     return PosContext(
         profile=profile,
         company=company,
@@ -103,10 +102,11 @@ def load_context(session: Session, profile: str) -> PosContext:
         allow_partial_payment=bool(doc.get("allow_partial_payment")),
         apply_discount_on=doc.get("apply_discount_on") or "Grand Total",
         settings=_settings(session, doc.get("currency") or "EUR"),
-        pricing=StorePricing() if ignored else _pricing(session),
+        pricing=StorePricing() if ignored else _pricing(session, item_taxes),
         coupons={} if ignored else _coupons(session),
         ignores_pricing_rules=ignored,
         loyalty_programs=_loyalty_programs(session, company),
+        item_taxes=item_taxes,
     )
 
 
@@ -137,7 +137,7 @@ def _coupons(session: Session) -> dict[str, Coupon]:
     return coupons
 
 
-def _pricing(session: Session) -> StorePricing:
+def _pricing(session: Session, item_taxes: dict[str, dict[str, Decimal]]) -> StorePricing:
     """The store's Pricing Rules; one a counter cannot read is kept aside with the reason
     (it is shown, never applied), as are those it cannot price (``unsupported``)."""
     rules = []
@@ -160,7 +160,7 @@ def _pricing(session: Session) -> StorePricing:
         free_items[code] = ItemDetails(
             item.item_name, item.stock_uom, {u.uom: u.conversion_factor for u in item.uoms},
             frozenset(u.uom for u in item.uoms if u.must_be_whole_number),
-            item.item_tax_template, item_tax_rates(session, item.item_tax_template))
+            item.item_tax_template, dict(item_taxes.get(item.item_tax_template or "", {})))
     return StorePricing.of(rules, item_groups=item_groups, customer_groups=customer_groups,
                            territories=territories, free_items=free_items)
 

@@ -262,6 +262,22 @@ def test_the_list_price_is_the_one_valid_on_the_stores_date(tmp_path):
     assert ann("item", item_code="BOOK")["prices"] == {"Nos": "13.50"}
 
 
+def test_the_item_call_shows_its_uoms_list_prices_barcodes_and_stock(ann):
+    """What the cashier's item look-up shows: the stock UOM first, a Box of 6 priced at six
+    bottles (no Box price of its own), the barcode, the stock sales moved."""
+    cart = ann("cart_new")["cart_id"]
+    ann("cart_scan", cart_id=cart, code="4000000000044")
+    ann("sale_submit", cart_id=cart, payments=[{"mode_of_payment": "Cash", "amount": "19.99"}])
+    wine = ann("item", item_code="WINE")
+    assert [(u["uom"], u["conversion_factor"]) for u in wine["uoms"]] == [("Nos", "1"),
+                                                                          ("Box", "6")]
+    assert wine["prices"] == {"Nos": "19.99", "Box": "119.94"}
+    assert wine["barcodes"] == ["4000000000044"]
+    assert wine["stock"]["pending"] == "-1"  # the sale, not yet in ERPNext's count
+    with pytest.raises(NotFoundError, match="disabled"):
+        ann("item", item_code="GONE")
+
+
 def test_partial_payment_only_where_the_pos_profile_allows_it(node, ann):
     cart = ann("cart_new")["cart_id"]
     ann("cart_add", cart_id=cart, item_code="WINE")

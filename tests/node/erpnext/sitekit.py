@@ -250,8 +250,8 @@ def sellable(node: Node, n: int, more_than: int = 2) -> list[str]:
                     or stock.on_hand(s, item.item_code, ctx.warehouse).on_hand <= more_than):
                 continue
             with contextlib.suppress(NotFoundError):
-                if catalog.price_for(s, item.item_code, item.stock_uom, ctx.price_list,
-                                     on=ctx.today) > 0:
+                info = catalog.get_item(s, item.item_code)
+                if catalog.price_for(s, info, item.stock_uom, ctx.price_list, on=ctx.today) > 0:
                     found.append(item.item_code)
             if len(found) == n:
                 return found

@@ -51,6 +51,11 @@ def counter(tmp_path):
     return make_node(tmp_path / "c01", seeded=False, profile=PROFILE)
 
 
+def _price(s, item_code: str, uom: str) -> Decimal:
+    """The item's list price in the Standard Selling list on the counter's date."""
+    return catalog.price_for(s, catalog.get_item(s, item_code), uom, SELLING, on=DAY)
+
+
 def run_pull(site, node, client_options=None, **kw):
     sim, url = site
     with ErpNextClient(url, sim.api_key, sim.api_secret, **(client_options or {})) as client:
@@ -85,10 +90,10 @@ def test_a_full_pull_fills_the_catalog_the_selling_context_and_stock(site, count
     with counter.read() as s:
         hit = catalog.scan(s, MILK, RULES)
         assert hit.item_code == "DAI-0001"
-        assert catalog.price_for(s, "DAI-0001", "Nos", SELLING, on=DAY) == Decimal("1.09")
+        assert _price(s, "DAI-0001", "Nos") == Decimal("1.09")
         box = catalog.scan(s, WATER_BOX, RULES)
         assert (box.item_code, box.uom) == ("BEV-0002", "Box")
-        assert catalog.price_for(s, "BEV-0002", "Box", SELLING, on=DAY) == Decimal("6.37")
+        assert _price(s, "BEV-0002", "Box") == Decimal("6.37")
         assert catalog.get_item(s, "DAI-0001").item_tax_template == "VAT 7% - DS"
         ctx = counter.context(s)
         assert ctx.warehouse == WAREHOUSE and set(ctx.modes) == {"Cash", "Card"}
@@ -119,7 +124,7 @@ def test_after_a_price_change_only_that_price_is_recorded_again(site, counter):
         ("master.upserted", "Item Price", doc["name"])]
     assert report.emitted == 1
     with counter.read() as s:
-        assert catalog.price_for(s, "DAI-0001", "Nos", SELLING, on=DAY) == Decimal("1.19")
+        assert _price(s, "DAI-0001", "Nos") == Decimal("1.19")
 
 
 def test_a_deleted_document_is_deleted_on_the_counter(site, counter):
@@ -132,7 +137,7 @@ def test_a_deleted_document_is_deleted_on_the_counter(site, counter):
     events = recorded(counter, before)
     assert [(k, b["name"]) for k, b in events] == [("master.deleted", doc["name"])]
     with counter.read() as s, pytest.raises(NotFoundError, match="No price"):
-        catalog.price_for(s, "DAI-0002", "Nos", SELLING, on=DAY)
+        _price(s, "DAI-0002", "Nos")
     before = own_seq(counter)
     run_pull(site, counter)  # the deletion is not recorded twice
     assert own_seq(counter) == before
@@ -193,7 +198,7 @@ def test_pulled_master_data_replicates_to_a_counter_without_internet(site, count
     sync(counter.log, other.log)
     with other.read() as s:
         assert catalog.scan(s, MILK, RULES).item_code == "DAI-0001"
-        assert catalog.price_for(s, "DAI-0001", "Nos", SELLING, on=DAY) == Decimal("1.09")
+        assert _price(s, "DAI-0001", "Nos") == Decimal("1.09")
         assert other.context(s).warehouse == WAREHOUSE
     # a counter that takes over pulling records nothing it already has
     before = own_seq(other)

@@ -90,7 +90,7 @@ def search(log: EventLog, text_: str, limit: int = 20) -> list[str]:
 
 def price_for(log: EventLog, code: str, uom: str, on: date = DAY) -> Decimal:
     with log.reading() as s:
-        return catalog.price_for(s, code, uom, SELLING, on=on)
+        return catalog.price_for(s, catalog.get_item(s, code), uom, SELLING, on=on)
 
 
 # --- the demo store, as its docstring tells a tester ----------------------------------------
@@ -157,12 +157,13 @@ def test_get_item_tells_uoms_factors_whole_numbers_and_tax_template(demo):
         water = catalog.get_item(s, "BEV-0002")
         milk = catalog.get_item(s, "DAI-0001")
         apples = catalog.get_item(s, "FRU-0101")
+        water_codes = catalog.barcodes_of(s, "BEV-0002")
     assert water.uoms == (catalog.UomInfo("Nos", Decimal(1), True),
                           catalog.UomInfo("Box", Decimal(12), True))
     assert water.uom("Box") == (Decimal(12), True)
     assert water.uom_names() == ["Nos", "Box"]
     assert water.item_tax_template is None  # drinks take the profile's 19%
-    assert water.barcodes == ("4250100001223", "4250200001222")
+    assert water_codes == ("4250100001223", "4250200001222")
     assert milk.item_tax_template == "VAT 7% - DS"
     assert (milk.item_name, milk.item_group, milk.stock_uom) == ("Alpenhof Whole Milk 1l",
                                                                  "Dairy", "Nos")
@@ -178,7 +179,7 @@ def test_prices_own_uom_else_stock_price_times_factor_else_a_clear_error(demo):
         price_for(demo, "DAI-0001", "Box")
     with demo.reading() as s, pytest.raises(NotFoundError,
                                             match="^No price for DAI-0001 in Other List$"):
-        catalog.price_for(s, "DAI-0001", "Nos", "Other List", on=DAY)
+        catalog.price_for(s, catalog.get_item(s, "DAI-0001"), "Nos", "Other List", on=DAY)
     with pytest.raises(NotFoundError, match="^Item BEV-0001 is disabled$"):
         price_for(demo, "BEV-0001", "Nos")
 
@@ -388,7 +389,7 @@ def test_malformed_documents_are_indexed_as_far_as_they_make_sense(log):
         info = catalog.get_item(s, "ODD")
         assert (info.item_name, info.stock_uom, info.uom_names()) == ("ODD", "Nos", ["Nos"])
         with pytest.raises(NotFoundError):
-            catalog.price_for(s, "ODD", "Nos", SELLING, on=DAY)
+            catalog.price_for(s, catalog.get_item(s, "ODD"), "Nos", SELLING, on=DAY)
         assert catalog.get_customer(s, "C-1").customer_name == "C-1"
 
 
@@ -537,7 +538,8 @@ def test_100k_items_scan_and_search_stay_right(tmp_path):
                 assert any(t.startswith(brand) for t in tokens)
                 assert any(t.startswith(product[:5]) for t in tokens)
         assert len(catalog.search(s, "a", limit=20)) == 20
-        assert catalog.price_for(s, bulk_item_code(42), "Nos", SELLING, on=DAY) > 0
+        item = catalog.get_item(s, bulk_item_code(42))
+        assert catalog.price_for(s, item, "Nos", SELLING, on=DAY) > 0
 
 
 # --- last writer wins, in any order -----------------------------------------------------
