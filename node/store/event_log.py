@@ -217,17 +217,28 @@ class EventLog:
 
     @contextmanager
     def _savepoint(self, outer: Transaction) -> Iterator[Transaction]:
+        """A transaction inside the batch: a SQLite savepoint, begun and ended on the
+        driver. SQLAlchemy's nested transaction cost a fifth of applying a peer's sale
+        (~90 us of 0.45 ms a received event: the ORM joining, then its SAVEPOINT and
+        RELEASE); the ORM's changes are flushed on either side of this one instead, and
+        what it holds is let go when it rolls back."""
         recorded = len(outer.recorded)
-        nested = outer.session.begin_nested()
-        outer.session.connection()  # SAVEPOINT now: handlers write through raw cursors
+        session = outer.session
+        session.flush()  # the ORM's changes so far go before the savepoint
+        sql = raw(session)
+        sql.run("SAVEPOINT batched")
 
         def rollback() -> None:
-            nested.rollback()
             del outer.recorded[recorded:]
+            session.expunge_all()  # what the ORM wrote or read inside is undone or stale
+            if sql.in_transaction:  # some errors (a full disk) end the whole transaction
+                sql.run("ROLLBACK TO batched")
+                sql.run("RELEASE batched")
 
         with self._undone_on_error(rollback):
             yield outer
-            nested.commit()
+            session.flush()  # the ORM's changes inside belong to this savepoint
+            sql.run("RELEASE batched")
 
     @contextmanager
     def _undone_on_error(self, rollback: Callable[[], None] | None = None) -> Iterator[None]:

@@ -34,6 +34,11 @@ class Raw:
         except self._error as exc:
             raise StoreError(f"store: {exc}") from exc
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the connection's transaction is still open."""
+        return bool(self._cur.connection.in_transaction)
+
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         try:
             self._cur.executemany(sql, rows)
