@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -173,15 +174,19 @@ def on_hand(session: Session, item_code: str, warehouse: str) -> OnHand:
     return _on_hand(item_code, warehouse, row[0], row[1])
 
 
-def levels(session: Session, keys: list[str], warehouse: str) -> dict[str, Decimal]:
+def on_hand_of(session: Session, keys: Iterable[str], warehouse: str) -> list[OnHand]:
     """On hand of each of ``keys`` (items, ``batch_key`` or ``serial_key``), in one read."""
     rows = raw(session).run(
         "SELECT k.value, b.qty_nano, p.qty_nano FROM json_each(?) k"
         " LEFT JOIN stock_base b ON b.item_code = k.value AND b.warehouse = ?"
-        " LEFT JOIN stock_pending p ON p.item_code = k.value AND p.warehouse = ?",
-        (json.dumps(keys), warehouse, warehouse))
-    return {key: _on_hand(key, warehouse, base, pending).on_hand
-            for key, base, pending in rows}
+        " LEFT JOIN stock_pending p ON p.item_code = k.value AND p.warehouse = ?"
+        " ORDER BY k.key", (json.dumps(list(keys)), warehouse, warehouse))
+    return [_on_hand(key, warehouse, base, pending) for key, base, pending in rows]
+
+
+def levels(session: Session, keys: list[str], warehouse: str) -> dict[str, Decimal]:
+    """On hand of each of ``keys`` by key, in one read."""
+    return {level.item_code: level.on_hand for level in on_hand_of(session, keys, warehouse)}
 
 
 def _below_zero(session: Session, warehouse: str) -> list[OnHand]:

@@ -53,8 +53,12 @@ def test_selling_into_negative_stock_is_allowed_and_flagged(node, ann):
     assert first["negative_stock"] == []
     second = ann.sell("4000000000044")
     assert [(s["item_code"], s["on_hand"]) for s in second["negative_stock"]] == [("WINE", "-1")]
+    # each item of the sale that went below zero, by item code (no base: from 0)
+    third = ann.sell("4000000000044", "4000000000082", "4000000000082")
+    assert [(s["item_code"], s["on_hand"]) for s in third["negative_stock"]] == [
+        ("BOOK", "-2"), ("WINE", "-2")]
     with node.log.reading() as s:
-        assert [x.item_code for x in stock.negative(s, WH)] == ["WINE"]
+        assert [x.item_code for x in stock.negative(s, WH)] == ["BOOK", "WINE"]
 
 
 @settings(max_examples=20, deadline=None)
