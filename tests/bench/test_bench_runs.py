@@ -51,7 +51,11 @@ def test_the_work_of_a_sale_and_of_each_of_its_calls_is_counted() -> None:
     # span is its own (a switch that missed its call counts nothing, or the next one's)
     assert 0 < millions("of which: cart_new") < millions(
         "of which: one cart_scan (the mean of 5)") < millions("of which: sale_submit")
-    assert millions("CPU work of a whole sale (new + 5 scans + submit), in instructions") > 1
+    whole = millions("CPU work of a whole sale (new + 5 scans + submit), in instructions")
+    assert whole > 1
+    # another counter records and projects the sale, without pricing or looking it up
+    assert 0 < millions("another counter applying that sale (checked, recorded, projected)"
+                        ) < millions("of which: sale_submit")
     split = rows["a whole sale's instructions by library"]
     assert all(name in split for name in ("the interpreter", "SQLite", "OpenSSL"))
 
