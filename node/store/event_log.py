@@ -224,14 +224,15 @@ class EventLog:
         instead, and what it holds is let go when it rolls back."""
         recorded = len(outer.recorded)
         session = outer.session
-        session.flush()  # the ORM's changes so far go before the savepoint
         sql = raw(session)
+        _still_open(sql.in_transaction)  # a part that failed earlier may have ended it
+        session.flush()  # the ORM's changes so far go before the savepoint
         sql.run("SAVEPOINT batched")
 
         def rollback() -> None:
             del outer.recorded[recorded:]
             session.expunge_all()  # what the ORM wrote or read inside is undone or stale
-            if sql.in_transaction:  # some errors (a full disk) end the whole transaction
+            if sql.in_transaction:  # SQLite ends the whole one on some errors (a full disk)
                 sql.run("ROLLBACK TO batched")
                 sql.run("RELEASE batched")
 
@@ -353,6 +354,7 @@ class EventLog:
             self._open = session
             yield session
             if write:
+                _still_open(driver.in_transaction)  # else the flush would write on its own
                 session.flush()  # ORM changes not written yet join the transaction now
                 self._on(driver, "COMMIT")
         finally:
@@ -534,6 +536,14 @@ def _add_new_indexes(engine: Engine) -> None:
             for index in table.indexes:
                 if index.name not in held:
                     index.create(conn)
+
+
+def _still_open(in_transaction: bool) -> None:
+    """Refuse to write once SQLite has rolled the transaction back by itself (it does on a
+    full disk): a statement then would commit on its own, outside the batch that failed."""
+    if not in_transaction:
+        raise StoreError("could not record: the store's transaction was rolled back by an"
+                         " earlier error (a full disk?); nothing of it was recorded")
 
 
 def _fsync(path: Path) -> None:

@@ -173,6 +173,48 @@ def test_what_the_orm_wrote_in_a_failing_part_of_a_batch_is_undone_with_it(store
     assert log.vector() == {}
 
 
+def test_a_part_of_a_batch_that_fills_the_disk_leaves_nothing_of_the_batch(store, tmp_path):
+    """On a full disk SQLite rolls the whole transaction back by itself, not only the part
+    that failed: what replication applies after it in the same batch (it retries event
+    by event) must not be written on its own, outside any transaction."""
+    _, engine = store
+    other = EventLog(open_engine(tmp_path / "db2", create_key_file(tmp_path / "key2")), "C02")
+    with other.transaction() as tx:
+        small = tx.append("x.test", {"n": 1})
+    third = EventLog(open_engine(tmp_path / "db3", create_key_file(tmp_path / "key3")), "C03")
+    with third.transaction() as tx:
+        big = tx.append("x.test", {"blob": "ab" * 60_000})
+    log = EventLog(engine, "C01")
+    with engine.connect() as conn:  # room for a few pages more: the big event does not fit
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+        conn.exec_driver_sql(f"PRAGMA max_page_count = {pages + 12}")
+    refused = []
+    with pytest.raises(StoreError, match="rolled back by an earlier error"), log.batch():
+        with log.transaction() as tx:
+            tx.receive(small)
+        for part in ({"big": big}, {"own": None}):  # the second as a retry would come
+            try:
+                with log.transaction() as tx:
+                    if "big" in part:
+                        tx.receive(big)
+                    else:
+                        tx.append("x.test", {"n": "own"})
+            except StoreError as exc:
+                refused.append(exc.message)
+    assert refused[0].endswith("database or disk is full")
+    assert "rolled back by an earlier error" in refused[1]
+    assert log.vector() == {}
+    with log.reading() as s:
+        assert s.scalar(select(func.count()).select_from(EventRow)) == 0
+    with engine.connect() as conn:  # IT makes room: the same events go in
+        conn.exec_driver_sql("PRAGMA max_page_count = 1073741823")
+    with log.batch():
+        for event in (small, big):
+            with log.transaction() as tx:
+                tx.receive(event)
+    assert log.vector() == {"C02": 1, "C03": 1}
+
+
 def test_a_long_read_goes_on_while_the_counter_sells_on_the_same_connection(tmp_path):
     # A snapshot sent in chunks or chains checked a batch at a time read on while sales
     # and their reads end; the driver's rollback() used to cut such a read off.
