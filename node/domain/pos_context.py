@@ -59,9 +59,8 @@ class PosContext:
         return self.modes[name]
 
     def item_tax_rates(self, template: str | None) -> dict[str, Decimal]:
-        """An item's tax rates by account: its template's, none for a disabled or unknown
-        template (ERPNext then taxes the item at the invoice's rates)."""
-        return dict(self.item_taxes.get(template, {})) if template else {}
+        """An item's tax rates by account, from this store's templates."""
+        return template_rates(self.item_taxes, template)
 
     @property
     def cash_mode(self) -> str:
@@ -70,6 +69,14 @@ class PosContext:
             if mode.is_cash:
                 return mode.name
         return next(iter(self.modes))
+
+
+def template_rates(item_taxes: Mapping[str, Mapping[str, Decimal]],
+                   template: str | None) -> dict[str, Decimal]:
+    """An item's tax rates by account: its template's (``item_taxes``: the enabled Item Tax
+    Templates' rates), none for a disabled or unknown template (ERPNext then taxes the
+    item at the invoice's rates)."""
+    return dict(item_taxes.get(template, {})) if template else {}
 
 
 def tax_rows(template: str, rows: list[dict[str, Any]]) -> tuple[TaxRow, ...]:

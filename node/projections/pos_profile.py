@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from tillmesh.node.domain.coupons import Coupon
 from tillmesh.node.domain.loyalty import LoyaltyProgram
 from tillmesh.node.domain.money import to_decimal
-from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows
+from tillmesh.node.domain.pos_context import Mode, PosContext, tax_rows, template_rates
 from tillmesh.node.domain.pricing_rules import ItemDetails, PricingRule, StorePricing
 from tillmesh.node.domain.totals import (
     ERPNEXT_RELEASES,
@@ -160,7 +160,7 @@ def _pricing(session: Session, item_taxes: dict[str, dict[str, Decimal]]) -> Sto
         free_items[code] = ItemDetails(
             item.item_name, item.stock_uom, {u.uom: u.conversion_factor for u in item.uoms},
             frozenset(u.uom for u in item.uoms if u.must_be_whole_number),
-            item.item_tax_template, dict(item_taxes.get(item.item_tax_template or "", {})))
+            item.item_tax_template, template_rates(item_taxes, item.item_tax_template))
     return StorePricing.of(rules, item_groups=item_groups, customer_groups=customer_groups,
                            territories=territories, free_items=free_items)
 

@@ -155,13 +155,6 @@ class OnHand:
         return self.on_hand < 0
 
 
-_ON_HAND = """
-SELECT b.qty_nano, p.qty_nano FROM (SELECT :item AS item) AS i
-LEFT JOIN stock_base b ON b.item_code = :item AND b.warehouse = :wh
-LEFT JOIN stock_pending p ON p.item_code = :item AND p.warehouse = :wh
-"""
-
-
 def _on_hand(item_code: str, warehouse: str, base_nano: int | None,
              pending_nano: int | None) -> OnHand:
     base = Decimal(base_nano or 0) / NANO
@@ -170,8 +163,7 @@ def _on_hand(item_code: str, warehouse: str, base_nano: int | None,
 
 
 def on_hand(session: Session, item_code: str, warehouse: str) -> OnHand:
-    row = raw(session).one(_ON_HAND, {"item": item_code, "wh": warehouse})
-    return _on_hand(item_code, warehouse, row[0], row[1])
+    return on_hand_of(session, [item_code], warehouse)[0]
 
 
 def on_hand_of(session: Session, keys: Iterable[str], warehouse: str) -> list[OnHand]:
