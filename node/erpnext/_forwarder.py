@@ -68,6 +68,7 @@ from tillmesh.node.projections.ledger import shift_of
 from tillmesh.node.projections.outbox import CLOSING, CUSTOMER, INVOICE, OPENING, Due, Key
 from tillmesh.node.store.event_codec import unpack_body
 from tillmesh.node.store.raw import raw
+from tillmesh.node.store.reader import Reader
 
 if TYPE_CHECKING:
     from tillmesh.node.api._node import Node
@@ -104,6 +105,8 @@ class Forwarder:
         # (6 on 2 cores), which the local API's big requests need at once (made again
         # after ``close``, as the client is).
         self._requests: ThreadPoolExecutor | None = None
+        # What is due is read on a connection of its own, off the loop (``_plan``).
+        self._reader = Reader(node.log.engine, "tillmesh-forwarder-plan")
 
     # --- the loop --------------------------------------------------------------------
 
@@ -173,6 +176,7 @@ class Forwarder:
         return await asyncio.get_running_loop().run_in_executor(self._requests, call)
 
     def close(self) -> None:
+        self._reader.close()
         if self._requests is not None:
             self._requests.shutdown(wait=False)
             self._requests = None
@@ -258,11 +262,13 @@ class Forwarder:
                     ) -> tuple[list[Due], Mapping[Key, State], PosContext]:
         """What is due and not yet planned in this cycle (nor a consolidation that is
         looked at again later); adds it to ``seen``."""
+        # Off the loop: when the first documents owed wait (an opening entry refused, a
+        # store delivering per shift before its closings), the plan reads every one.
+        due, states = await self._reader.read(partial(
+            outbox.due, limit=FORWARD_BATCH + len(seen), per_shift=self.settings.per_shift,
+            sessions=self._by_session()))
         await self.node.cashier_first()
         with self.node.read() as s:
-            due, states = outbox.due(s, FORWARD_BATCH + len(seen),
-                                     per_shift=self.settings.per_shift,
-                                     sessions=self._by_session())
             context = self.node.context(s)
         now = time.monotonic()
         due = [d for d in due if (d.doctype, d.name) not in seen

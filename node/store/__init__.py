@@ -13,6 +13,8 @@
     raw          a thin raw-SQL helper for hot paths
     event_log    ``EventLog``: appends, transactions, group commit, replay, listeners
     wal          SQLite's WAL copied into the database file by a thread of its own
+    reader       long reads of what was committed, on a connection and a thread of
+                 their own (the forwarder's plan), off the event loop
     event_codec  event bodies as msgpack (money as strings)
     archive      events that left the live store, sealed per month; the floor; the
                  ``every_event`` view over both
