@@ -105,7 +105,8 @@ class Forwarder:
         # (6 on 2 cores), which the local API's big requests need at once (made again
         # after ``close``, as the client is).
         self._requests: ThreadPoolExecutor | None = None
-        # What is due is read on a connection of its own, off the loop (``_plan``).
+        # What is due, and what each document is formed from, are read on a connection
+        # of its own, off the loop (``_plan``, ``_deliver``).
         self._reader = Reader(node.log.engine, "tillmesh-forwarder-plan")
 
     # --- the loop --------------------------------------------------------------------
@@ -295,11 +296,10 @@ class Forwarder:
         key = (item.doctype, item.name)
         state = states.get(key)
         try:
-            try:
-                await self.node.cashier_first()
-                with self.node.read() as s:  # the store is read on the loop, not in a thread
-                    source = _source(s, item, states, per_shift=self.settings.per_shift,
-                                     sessions=self._by_session())
+            try:  # off the loop too: a closing reads every sale of its shift
+                source = await self._reader.read(partial(
+                    _source, item=item, states=states, per_shift=self.settings.per_shift,
+                    sessions=self._by_session()))
             except Exception as exc:
                 raise _unformable(item, exc) from exc
             outcome = await self._off_loop(partial(
