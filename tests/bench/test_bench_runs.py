@@ -70,14 +70,16 @@ def test_the_pull_on_a_selling_counter_gives_its_time_and_the_sales_during_it() 
     assert without[1].startswith("median") and "sales" in without[1]
 
 
-def test_the_refused_opening_row_gives_the_loops_wait_beside_the_plan_on_it() -> None:
+def test_the_forwarders_long_reads_give_the_loops_wait_beside_the_read_on_it() -> None:
     from tests.bench import erpnext_forward
 
     rows: list[tuple[str, str, str]] = []
-    erpnext_forward.bench_refused_opening(30, rows)
-    (what, figure, _), = rows
-    assert what.startswith("30 sales owed behind their refused opening entry")
-    assert "the cashier's loop waits at most" in figure and "plan read on it" in figure
+    erpnext_forward.bench_reads_off_the_loop(30, rows)
+    (plan, plan_waits, _), (closing, closing_waits, _) = rows
+    assert plan.startswith("30 sales owed behind their refused opening entry")
+    assert "the cashier's loop waits at most" in plan_waits and "plan read on it" in plan_waits
+    assert closing.startswith("the shift closed: forming its closing entry reads the 30")
+    assert "the cashier's loop waits at most" in closing_waits and "read on it" in closing_waits
 
 
 def test_a_part_that_fails_leaves_the_table_of_those_before_it(
