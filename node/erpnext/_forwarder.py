@@ -264,7 +264,10 @@ class Forwarder:
         """What is due and not yet planned in this cycle (nor a consolidation that is
         looked at again later); adds it to ``seen``."""
         # Off the loop: when the first documents owed wait (an opening entry refused, a
-        # store delivering per shift before its closings), the plan reads every one.
+        # store delivering per shift before its closings), the plan reads every one. It
+        # starts in a lull all the same: a short one is then over before the next call,
+        # instead of taking turns with it for the interpreter.
+        await self.node.cashier_first()
         due, states = await self._reader.read(partial(
             outbox.due, limit=FORWARD_BATCH + len(seen), per_shift=self.settings.per_shift,
             sessions=self._by_session()))
@@ -296,7 +299,8 @@ class Forwarder:
         key = (item.doctype, item.name)
         state = states.get(key)
         try:
-            try:  # off the loop too: a closing reads every sale of its shift
+            try:  # off the loop too (a closing reads every sale of its shift), in a lull
+                await self.node.cashier_first()
                 source = await self._reader.read(partial(
                     _source, item=item, states=states, per_shift=self.settings.per_shift,
                     sessions=self._by_session()))
