@@ -277,6 +277,15 @@ def close(client: ErpNextClient, doc: Doc, *, retrying: bool, retried: set[str],
     return Outcome(waiting=True)  # Queued: the background job runs
 
 
+def consolidating(client: ErpNextClient, name: str) -> bool:
+    """Whether ERPNext still consolidates the closing ``name`` (submitted, Queued): its
+    status alone, where ``close`` reads the whole closing, every invoice it lists."""
+    rows = client.get_list(CLOSING, fields=("docstatus", "status"), filters=[["name", "=", name]],
+                           page_length=1)
+    return bool(rows) and int(rows[0].get("docstatus") or 0) == 1 \
+        and rows[0].get("status") not in (SUBMITTED, FAILED)
+
+
 def _listed(closing: Doc, caps: Capabilities) -> list[str]:
     return sorted(str(row.get(caps.closing_link)) for row in closing.get(caps.closing_rows)
                   or [] if isinstance(row, dict))

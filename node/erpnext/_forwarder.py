@@ -289,6 +289,16 @@ class Forwarder:
         await self.node.log.flush()  # durable, and announced to peers, before going on
         return len(results)
 
+    async def _consolidating(self, closing: str) -> bool:
+        """Whether ERPNext still consolidates ``closing``; on an answer not expected, no
+        (the whole look that follows says what it is)."""
+        try:
+            return await self._off_loop(partial(delivery.consolidating, self._erp(), closing))
+        except TRANSIENT:
+            raise
+        except ErpNextError:
+            return False
+
     async def _deliver(self, item: Due, states: Mapping[Key, State], company: str,
                        modes: list[str], caps: Capabilities
                        ) -> list[tuple[str, Key, dict[str, Any]]] | None:
@@ -298,6 +308,13 @@ class Forwarder:
         is its own ``forward.failed``: the rest of the cycle goes on."""
         key = (item.doctype, item.name)
         state = states.get(key)
+        if item.doctype == CLOSING and not item.per_shift and key in self._recheck \
+                and await self._consolidating(item.name):
+            # Looked at again while ERPNext consolidates it (minutes for a big shift):
+            # its status alone, not every sale of the shift read, the closing formed
+            # and ERPNext's copy of it with every invoice fetched, each time.
+            self._recheck[key] = time.monotonic() + CLOSING_RECHECK_S
+            return None
         try:
             try:  # off the loop too (a closing reads every sale of its shift), in a lull
                 await self.node.cashier_first()

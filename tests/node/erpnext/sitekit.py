@@ -294,7 +294,8 @@ def drain(fwd: Forwarder) -> int:
         while True:
             sent = await fwd.cycle()
             waiting, total = bool(fwd._recheck), total + sent  # waiting: a Queued closing
-            fwd._recheck.clear()
+            for key in fwd._recheck:  # looked at again after the sleep below, by its status
+                fwd._recheck[key] = 0
             if not sent and not waiting:
                 return total
             if sent:  # a real site's one worker merges big closings one after another
