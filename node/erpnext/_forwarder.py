@@ -107,7 +107,7 @@ class Forwarder:
         self._requests: ThreadPoolExecutor | None = None
         # What is due, and what each document is formed from, are read on a connection
         # of its own, off the loop (``_plan``, ``_deliver``).
-        self._reader = Reader(node.log.engine, "tillmesh-forwarder-plan")
+        self._reader = Reader(node.log.engine, "tillmesh-forwarder-reads")
 
     # --- the loop --------------------------------------------------------------------
 

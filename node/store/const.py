@@ -40,3 +40,7 @@ WAL_BACKSTOP_PAGES = 10_000  # pages (40 MB) past which the writer checkpoints i
 #   SQLite does at 1,000 pages: only if the WAL thread fell behind or failed
 SQLITE_AUTOCHECKPOINT_PAGES = 1000  # SQLite's own default
 WAL_CHECKPOINT_CACHE_KIB = 256  # KiB of page cache for the WAL thread's connection
+# KiB of page cache for a reader's connection (``reader``): what one read reads again. In
+# WAL mode a connection drops its cache whenever another wrote, so a bigger one would
+# only hold memory between reads at a counter that sells.
+READER_CACHE_KIB = 8192

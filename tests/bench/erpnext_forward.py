@@ -6,6 +6,9 @@
    is looked at again every ``CLOSING_RECHECK_S``: that wait is in the total).
 2. Catch-up after a day offline: 3 counters sell 5,000 sales (quick: 500) in 10 shifts
    while ERPNext is unreachable, sync with each other, then one forwarder delivers all.
+3. The forwarder's long reads of the store (``bench_reads_off_the_loop``): 5,000 sales
+   (quick: 500) behind their refused opening entry, then their shift's closing formed;
+   how long the counter's loop, which answers the cashier, waits meanwhile.
 
 Selling is not timed. The simulator runs in this process (its threads share the 2 cores)
 and answers far faster than a real ERPNext 15, which tops out at ~10 invoices/s
