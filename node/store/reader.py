@@ -49,14 +49,10 @@ class Reader:
             self._thread, self._read, work)
 
     def _read(self, work: Callable[[Session], T]) -> T:
-        opened = self._engine is None
         if self._engine is None:
-            files = self._files
-            self._engine = open_engine(files.path, files.key, files.archive)
+            self._engine = self._open()
         fairy = self._engine.raw_connection()
         driver: Any = fairy.driver_connection
-        if opened:
-            driver.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
         session = Session(self._engine)
         try:
             driver.execute("BEGIN")
@@ -70,6 +66,17 @@ class Reader:
             if driver.in_transaction:
                 driver.execute("ROLLBACK")  # a read: nothing to keep, the snapshot let go
             fairy.close()
+
+    def _open(self) -> Engine:
+        files = self._files
+        engine = open_engine(files.path, files.key, files.archive)
+        fairy = engine.raw_connection()
+        try:
+            driver: Any = fairy.driver_connection
+            driver.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
+        finally:
+            fairy.close()
+        return engine
 
     def close(self) -> None:
         """After the read under way, if any: the thread ends, the connection closes."""

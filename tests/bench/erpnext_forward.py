@@ -70,7 +70,20 @@ def _sell_shift(node: Node, till: Till, sales: int, gap_s: float, items: list[st
                 rng: random.Random) -> None:
     """A shift of ``sales`` sales (the first returned in part), ``gap_s`` apart, closed."""
     shift = till("shift_open", opening={"Cash": "100.00"})["shift"]
-    cash, first = Decimal("100.00"), ""
+    first, takings = _sell(node, till, sales, gap_s, items, rng)
+    cash = Decimal("100.00") + takings
+    node.clock.advance(seconds=gap_s)
+    till("return_create", invoice=first, approver=approver("sup"),
+         lines=[{"row": f"{first}-1", "qty": "1"}])
+    node.clock.advance(minutes=2)
+    till("shift_close", shift_id=shift, counted={"Cash": str(cash), "Card": "0"})
+    node.clock.advance(minutes=5)  # the next cashier takes over
+
+
+def _sell(node: Node, till: Till, sales: int, gap_s: float, items: list[str],
+          rng: random.Random) -> tuple[str, Decimal]:
+    """``sales`` sales of 1-3 items, ``gap_s`` apart, paid in cash: (the first, the cash)."""
+    cash, first = Decimal(0), ""
     for _ in range(sales):
         node.clock.advance(seconds=gap_s)
         cart = till("cart_new")["cart_id"]
@@ -80,12 +93,7 @@ def _sell_shift(node: Node, till: Till, sales: int, gap_s: float, items: list[st
         invoice = till("sale_submit", cart_id=cart,
                        payments=[{"mode_of_payment": "Cash", "amount": due}])["invoice"]
         first, cash = first or invoice, cash + Decimal(due)
-    node.clock.advance(seconds=gap_s)
-    till("return_create", invoice=first, approver=approver("sup"),
-         lines=[{"row": f"{first}-1", "qty": "1"}])
-    node.clock.advance(minutes=2)
-    till("shift_close", shift_id=shift, counted={"Cash": str(cash), "Card": "0"})
-    node.clock.advance(minutes=5)  # the next cashier takes over
+    return first, cash
 
 
 def _simulator(items: list[str]) -> Simulator:
@@ -203,12 +211,7 @@ def bench_reads_off_the_loop(sales: int, rows: list[tuple[str, str, str]]) -> No
     node = demo_node(tmp / "c01")
     till = Till(node, "ann")
     shift = till("shift_open", opening={"Cash": "100.00"})["shift"]
-    for _ in range(sales):
-        node.clock.advance(seconds=5)
-        cart = till("cart_new")["cart_id"]
-        till("cart_add", cart_id=cart, item_code=rng.choice(items), qty="1")
-        till("sale_submit", cart_id=cart, payments=[
-            {"mode_of_payment": "Cash", "amount": till("cart_get", cart_id=cart)["due"]}])
+    _sell(node, till, sales, 5, items, rng)
     with _simulator(items) as sim:
         fwd = forwarder(node, sim)
         sim.faults.only_paths = "Opening"  # the opening entry refused, the rest answered
