@@ -8,7 +8,8 @@
   sale is durable on every counter;
 - bootstrap: `tillmesh join` of a new counter into a store of 100,000 items and
   200,000 events;
-- partition: two halves sell apart, then reconnect; time until they agree.
+- partition: two halves sell apart, then reconnect; time until they agree, and what a
+  cashier selling on one of them meanwhile waited for each whole sale.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tillmesh.node.store import open_engine, read_key_file
 from tillmesh.node.store.event_log import EventLog
 
 CODES = cashier.CODES[:20]
+SCANS = 5  # of each sale of the cashier who sells while the halves agree
 
 
 def _admin(proc: NodeProcess) -> Client:
@@ -195,15 +197,31 @@ def partition(rows: list[Row], sales_per_side: int) -> None:
         for t in threads:
             t.join()
         vectors = [a.call("status")["vector"] for a in admins]
+        till, agreed, timed = cashier.logged_in(procs[0].endpoint), threading.Event(), \
+            cashier.Timed()
+
+        def sell() -> None:  # while C01 takes in C02's sales (one sale at least)
+            rng = random.Random(7)
+            while not (timed.wholes and agreed.is_set()):
+                cashier.sale(till, rng.sample(CODES, SCANS), timed)
+
+        selling = threading.Thread(target=sell)
         start = time.perf_counter()
         for a in admins:
             a.call("replication_pause", paused=False)
+        selling.start()
         for origin in ("C01", "C02"):
             seq = max(v.get(origin, 0) for v in vectors)
             _wait(admins, origin, seq, timeout_s=300)
         elapsed = time.perf_counter() - start
+        agreed.set()
+        selling.join()
         rows.append(Row(f"partition heal, {sales_per_side:,} sales on each side",
                         f"{2 * sales_per_side:,} sales", f"{elapsed:.2f} s to converge"))
+        waits = Latency([timed.wholes])
+        rows.append(Row(f"whole sale (new + {SCANS} scans + submit) on one side while it"
+                        " takes in the other's", f"{len(timed.wholes):,} sales",
+                        f"{waits.figure()}, longest {max(timed.wholes) * 1000:.1f} ms"))
 
 
 def run_all(rows: list[Row], floors: Floors, *, runs: int, quick: bool = False) -> None:

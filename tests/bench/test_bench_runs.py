@@ -82,6 +82,17 @@ def test_the_forwarders_long_reads_give_the_loops_wait_beside_the_read_on_it() -
     assert "the cashier's loop waits at most" in closing_waits and "read on it" in closing_waits
 
 
+def test_the_partition_heal_gives_its_time_and_the_cashiers_sales_meanwhile() -> None:
+    from tests.bench import replication
+
+    rows: list = []
+    replication.partition(rows, 200)
+    heal, selling = rows
+    assert heal.what == "partition heal, 200 sales on each side" and "to converge" in heal.figure
+    assert selling.what.startswith("whole sale (new + 5 scans + submit) on one side while")
+    assert selling.figure.startswith("median") and "longest" in selling.figure
+
+
 def test_a_part_that_fails_leaves_the_table_of_those_before_it(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from tests.bench import __main__ as bench
