@@ -16,7 +16,8 @@ in ms and sends each returned ``(peer_id, message)``. What it does:
   Vector is the truth at that moment) and rises with every event it sends us (a node
   holds a contiguous prefix, so an event ``(o, n)`` proves it holds ``o:1..n``).
 - Pulls: for each origin some READY, live peer has beyond us, one Pull at a time
-  (never the same range from two peers), at most ``batch`` events, at most
+  (never the same range from two peers), at most ``batch`` events (also the most a push
+  or an answer to a peer's Pull carries), at most
   ``max_inflight`` outstanding per peer; peers whose last Pull timed out or was answered
   with unusable events are asked last. A Pull is done when its answer arrives, when we
   already hold its range, when the peer's Vector shows it lacks the range, or after
@@ -270,13 +271,13 @@ class Replicator:
 
     def local_events(self, events: Sequence[Event], now_ms: int) -> list[Outgoing]:
         """The node recorded ``events`` (one group commit): push them to live peers, in as
-        few messages as the wire bounds allow (only to save latency)."""
+        few messages as the wire bounds and ``batch`` allow (only to save latency)."""
         batches: list[tuple[Event, ...]] = []
         batch: list[Event] = []
         size = 0
         for event in filter(_sendable, events):
             size += const.EVENT_OVERHEAD_BYTES + len(event.body)
-            if batch and (len(batch) == const.MAX_BATCH_EVENTS
+            if batch and (len(batch) == self.batch
                           or size > const.ANSWER_BUDGET_BYTES):
                 batches.append(tuple(batch))
                 batch, size = [], const.EVENT_OVERHEAD_BYTES + len(event.body)

@@ -38,7 +38,9 @@ from tillmesh.node.api.cluster import advertised
 from tillmesh.node.errors import ConfigError, StoreError
 from tillmesh.node.membership.const import (
     ASK_WAIT_MARGIN_S,
+    DRAIN_SLICE_S,
     PARTING_S,
+    PULL_EVENTS,
     REDIAL_HEARD_S,
     REDIAL_S,
     STORE_FAILURE_LOG_S,
@@ -54,7 +56,7 @@ from tillmesh.node.projections.membership import revocation_of
 from tillmesh.node.store import backup_restored as restored
 from tillmesh.node.store.schema import SCHEMA_VERSION
 from tillmesh.replication.asks import Answer, Ask
-from tillmesh.replication.const import ASK_TIMEOUT_MS, MAX_BATCH_EVENTS
+from tillmesh.replication.const import ASK_TIMEOUT_MS
 from tillmesh.replication.event import Event
 from tillmesh.replication.protocol import (
     PROTOCOL_VERSION,
@@ -99,13 +101,13 @@ def static_peers(entries: Sequence[str], cluster: str) -> dict[str, str]:
 
 
 def coalesce(inbox: list[tuple[str, Message]]) -> list[tuple[str, Message]]:
-    """Runs of ``Events`` from one peer become one message (within the batch bound)."""
+    """Runs of ``Events`` from one peer become one message (of PULL_EVENTS at most)."""
     out: list[tuple[str, Message]] = []
     for peer, msg in inbox:
         if out and isinstance(msg, Events):
             last_peer, last = out[-1]
             if (last_peer == peer and isinstance(last, Events)
-                    and len(last.events) + len(msg.events) <= MAX_BATCH_EVENTS):
+                    and len(last.events) + len(msg.events) <= PULL_EVENTS):
                 out[-1] = (peer, replace(last, events=last.events + msg.events))
                 continue
         out.append((peer, msg))
@@ -131,7 +133,7 @@ class Replication:
         self.store = EventLogStore(node.log, Gate(node.log, node.config.max_clock_ahead_s,
                                                   node.clock))
         self.engine = Replicator(self.store, node.node_id, node.config.cluster, desk=self,
-                                 release=RELEASE, schema=SCHEMA_VERSION)
+                                 batch=PULL_EVENTS, release=RELEASE, schema=SCHEMA_VERSION)
         self.transport = Transport(node.node_id, node.keypair.public, node.keypair.secret,
                                    node.config.listen, self._on_message)
         self.discovery: Any = None  # replication.discovery.Discovery when mDNS is on
@@ -147,6 +149,7 @@ class Replication:
         self._revoked = False  # this counter's own log says it was revoked
         self._refused_ms: int | None = None  # since when every other counter refuses us
         self._inbox: list[tuple[str, Message]] = []
+        self._draining = False  # a drain is scheduled or running: it takes what comes
         self._seeded: dict[str, counters.Member] = {}
         # restored, not caught up: the most of its own events each peer held when linked
         self._restore_seen: dict[str, int] = {}
@@ -236,34 +239,51 @@ class Replication:
             log.warning("dropped a message from %s: %s", peer, exc)
             return
         self._inbox.append((peer, msg))
-        if len(self._inbox) == 1:  # the first since the last drain: schedule one
+        if not self._draining:  # the first since the last drain: schedule one
+            self._draining = True
             asyncio.get_running_loop().call_soon(self._schedule_drain)
 
     def _schedule_drain(self) -> None:
         asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
-        """Handle what arrived since the last drain: one transaction (one fsync) for all of
-        it, from every peer (``EventLog.batch``)."""
-        inbox, self._inbox = self._inbox, []
+        """Handle what arrived, in order, a slice at a time until nothing waits: what
+        arrives meanwhile joins the inbox of this drain, never a second one beside it."""
+        try:
+            while self._inbox:
+                await self._slice()
+                if self._inbox:  # a counter catching up: its cashier first
+                    await asyncio.sleep(0)  # a call that came meanwhile is taken in
+                    await self.node.cashier_first()
+        finally:
+            self._draining = False
+
+    async def _slice(self) -> None:
+        """Handle the inbox from its start for DRAIN_SLICE_S, from every peer: one
+        transaction (one fsync) for all of it (``EventLog.batch``); the rest waits."""
+        inbox, self._inbox = coalesce(self._inbox), []
         out: list[Outgoing] = []
-        now = _now_ms()
+        now, started, taken = _now_ms(), time.monotonic(), 0
         try:
             with self.node.log.batch():  # one commit for everything received from all peers
-                for peer, msg in coalesce(inbox):
+                for peer, msg in inbox:
+                    taken += 1
                     try:
                         out += self.engine.received(peer, msg, now)
                     except Exception:  # one message must not cost the rest of the inbox
                         log.exception("handling %s from %s failed", type(msg).__name__, peer)
+                    if time.monotonic() - started >= DRAIN_SLICE_S:
+                        break
         except StoreError as exc:  # nothing recorded: peers' vectors bring it back
             self._store_failures.say(log, logging.ERROR, "replication.store_failed",
                                      time.monotonic(), "recording what peers sent failed: %s",
                                      exc.message)
+        self._inbox[:0] = inbox[taken:]  # before what arrives while this one is flushed
         await self.node.log.flush()  # announce received events only once they are durable
         await self._send(out)
         if self._refresh_members:
             self._sync_members()
-        self._redial({peer for peer, _ in inbox}, after_s=REDIAL_HEARD_S)
+        self._redial({peer for peer, _ in inbox[:taken]}, after_s=REDIAL_HEARD_S)
 
     def _recorded(self, events: list[Event]) -> None:
         """After each commit: push our own new events; re-read members on node.* events,
