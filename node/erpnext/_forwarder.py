@@ -268,15 +268,16 @@ class Forwarder:
         # starts in a lull all the same: a short one is then over before the next call,
         # instead of taking turns with it for the interpreter.
         await self.node.cashier_first()
+        now = time.monotonic()
+        # read only as far as the batch: what the cycle planned, sent and recorded is no
+        # longer owed, and what it planned still owed is skipped, not read past each time
+        skip = seen | {key for key, at in self._recheck.items() if at > now}
         due, states = await self._reader.read(partial(
-            outbox.due, limit=FORWARD_BATCH + len(seen), per_shift=self.settings.per_shift,
-            sessions=self._by_session()))
+            outbox.due, limit=FORWARD_BATCH, per_shift=self.settings.per_shift,
+            sessions=self._by_session(), skip=skip))
         await self.node.cashier_first()
         with self.node.read() as s:
             context = self.node.context(s)
-        now = time.monotonic()
-        due = [d for d in due if (d.doctype, d.name) not in seen
-               and self._recheck.get((d.doctype, d.name), 0) <= now][:FORWARD_BATCH]
         seen.update((d.doctype, d.name) for d in due)
         if due:
             self._erp()  # one session for the requests' threads (made here, not in a race)

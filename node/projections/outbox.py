@@ -19,7 +19,7 @@ rows, planned by ``by_shift``: a shift's closing then stands for the whole shift
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -229,12 +229,13 @@ def owed_counts(session: Session) -> tuple[dict[str, int], int]:
 
 
 def next_due(pending: Iterable[Due], states: Mapping[Key, State], owed: set[Key],
-             limit: int) -> list[Due]:
+             limit: int, skip: Collection[Key] = frozenset()) -> list[Due]:
     """The next documents to send, pure: not failed, and everything they need is in
     ERPNext; ``pending`` is read only as far as the ``limit``-th (``due`` reads it from
     the store as it goes, and ``states`` and ``owed`` with it). ``owed`` is every key in
     the outbox: a customer that is not ours to create (it came from ERPNext) is no
-    prerequisite; an opening entry always is."""
+    prerequisite; an opening entry always is. Those of ``skip`` (being sent, or looked at
+    again later) are not counted nor given, though they still hold back what needs them."""
     def settled(key: Key) -> bool:
         state = states.get(key)
         if state is not None and state.delivery in (Delivery.ACKED, Delivery.RESOLVED):
@@ -258,7 +259,7 @@ def next_due(pending: Iterable[Due], states: Mapping[Key, State], owed: set[Key]
             ready = True
         if state is not None and state.delivery is not Delivery.PENDING:
             continue  # failed: waits for a supervisor; later documents go on
-        if ready and all(settled(k) for k in waits):
+        if ready and all(settled(k) for k in waits) and (item.doctype, item.name) not in skip:
             out.append(item)
             if len(out) == limit:
                 break
@@ -484,12 +485,13 @@ def owed(session: Session) -> set[Key]:
 
 
 def due(session: Session, limit: int, *, per_shift: bool = False, sessions: bool = False,
-        page: int | None = None) -> tuple[list[Due], dict[Key, State]]:
+        page: int | None = None, skip: Collection[Key] = frozenset(),
+        ) -> tuple[list[Due], dict[Key, State]]:
     """``next_due`` over what is still owed (``plan``), read a page at a time (the first
-    of ``page`` rows, or ``limit``) up to the ``limit``-th document to send, and the
-    delivery states of those rows and of what they need only; and those states (the
-    forwarder's input). A store that delivers per shift reads all of it (a shift's
-    closing names the customers of all its sales)."""
+    of ``page`` rows, or ``limit``) up to the ``limit``-th document to send but for those
+    of ``skip``, and the delivery states of those rows and of what they need only; and
+    those states (the forwarder's input). A store that delivers per shift reads all of it
+    (a shift's closing names the customers of all its sales)."""
     states: dict[Key, State] = {}
     customers: set[Key] = set()  # the customers owed: ours to create first
 
@@ -501,7 +503,7 @@ def due(session: Session, limit: int, *, per_shift: bool = False, sessions: bool
 
     if per_shift:
         return next_due(read(plan(session, per_shift=True).pending), states, customers,
-                        limit), states
+                        limit, skip), states
     pages = _pages(session, max(1, page or limit))
     if sessions:
         pages = _by_session_pages(pages)
@@ -509,7 +511,7 @@ def due(session: Session, limit: int, *, per_shift: bool = False, sessions: bool
         waits = closing_order(session).waits
         pages = (_with_waits(items, waits) for items in pages)
     return next_due((item for items in pages for item in read(items)), states, customers,
-                    limit), states
+                    limit, skip), states
 
 
 def source(session: Session, doctype: str, name: str) -> tuple[str, int] | None:

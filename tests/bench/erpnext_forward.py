@@ -127,7 +127,7 @@ def _deliver(fwd: Forwarder, node: Node) -> tuple[float, float, int]:
     async def go() -> tuple[float, int]:
         started, cycles = time.perf_counter(), 0
         while True:
-            sent = await fwd.cycle()
+            sent = await fwd.cycle(lambda: True)  # as ``Forwarder.run``, elected throughout
             cycles += 1
             if not sent and not _left(node):  # idle: done, or a consolidation runs
                 return time.perf_counter() - started, cycles

@@ -230,17 +230,24 @@ class ForwardingUnderFaults(RuleBasedStateMachine):
     def the_plan_read_a_page_at_a_time_is_the_plan_read_whole(self) -> None:
         """The forwarder reads what is owed only as far as the documents it sends next
         (``outbox.due``): pages of one row and of two, ending anywhere (between the
-        entry pair of one reconciliation, say), plan what all of it read at once does."""
+        entry pair of one reconciliation, say), plan what all of it read at once does;
+        and skipping what a cycle already planned, what is left of that plan."""
         for node in self.nodes:
             with node.read() as s:
                 states, owed = deliveries.states(s), outbox.owed(s)
                 for sessions in (False, True):
                     whole = outbox.plan(s, sessions=sessions).pending
+                    every = outbox.next_due(whole, states, owed, len(whole) + 1)
                     for limit in (1, 2, 3, 100):
                         expected = outbox.next_due(whole, states, owed, limit)
                         for page in (1, 2, None):
                             due, _ = outbox.due(s, limit, sessions=sessions, page=page)
                             assert due == expected, (sessions, limit, page)
+                        for skip in ({(d.doctype, d.name) for d in every[:1]},
+                                     {(d.doctype, d.name) for d in every[::2]}):
+                            due, _ = outbox.due(s, limit, sessions=sessions, page=1, skip=skip)
+                            assert due == [d for d in every if (d.doctype, d.name)
+                                           not in skip][:limit], (sessions, limit, skip)
 
     @invariant()
     def no_consolidation_ever_failed(self) -> None:
