@@ -199,11 +199,15 @@ def partition(rows: list[Row], sales_per_side: int) -> None:
         vectors = [a.call("status")["vector"] for a in admins]
         till, agreed, timed = cashier.logged_in(procs[0].endpoint), threading.Event(), \
             cashier.Timed()
+        failed: list[BaseException] = []
 
         def sell() -> None:  # while C01 takes in C02's sales (one sale at least)
             rng = random.Random(7)
-            while not (timed.wholes and agreed.is_set()):
-                cashier.sale(till, rng.sample(CODES, SCANS), timed)
+            try:
+                while not (timed.wholes and agreed.is_set()):
+                    cashier.sale(till, rng.sample(CODES, SCANS), timed)
+            except BaseException as exc:  # said by the bench's thread, not lost in this one
+                failed.append(exc)
 
         selling = threading.Thread(target=sell)
         start = time.perf_counter()
@@ -216,6 +220,9 @@ def partition(rows: list[Row], sales_per_side: int) -> None:
         elapsed = time.perf_counter() - start
         agreed.set()
         selling.join()
+        till.close()
+        if failed:
+            raise failed[0]
         rows.append(Row(f"partition heal, {sales_per_side:,} sales on each side",
                         f"{2 * sales_per_side:,} sales", f"{elapsed:.2f} s to converge"))
         waits = Latency([timed.wholes])
