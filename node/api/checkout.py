@@ -656,7 +656,8 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
         return discount.settle(cart, given, _grant(node, s, caller, approver),
                                common=node.matrix.common_discount_percent)[1]
 
-    if len(cart.lines) <= LOOP_SLICE_LINES:  # priced here at once: one read for all of it
+    small = len(cart.lines) <= LOOP_SLICE_LINES
+    if small:  # priced here at once: one read for all of it
         with node.read() as s:
             ctx = node.context(s)
             member = loyalty_ledger.member(s, cart.customer, ctx.loyalty_programs)
@@ -676,7 +677,8 @@ async def submit(node: Node, caller: Caller, cart: Cart, tenders: list[Tender], 
         s = tx.session
         node.check_selling(s)
         if kept:
-            _still(s, cart)
+            if not small:  # a small one came from its read to here without a pause
+                _still(s, cart)
             cart_store.drop(s, cart.cart_id)
         _check_coupon(s, ctx, cart)  # here: the sales of this counter count one by one
         batch_lines.check(s, ctx.warehouse, cart, _today(node))  # another till's sale too
