@@ -56,6 +56,10 @@ def test_the_work_of_a_sale_and_of_each_of_its_calls_is_counted() -> None:
     # another counter records and projects the sale, without pricing or looking it up
     assert 0 < millions("another counter applying that sale (checked, recorded, projected)"
                         ) < millions("of which: sale_submit")
+    # the API server's own part of a call is counted in its process: less than a scan
+    api = rows["the local API's own work for one call (read, decode, queue, encode, send)"]
+    per_call = float(api.split(" k instructions")[0].split()[-1]) / 1e3
+    assert 0 < per_call < millions("of which: one cart_scan (the mean of 5)")
     split = rows["a whole sale's instructions by library"]
     assert all(name in split for name in ("the interpreter", "SQLite", "OpenSSL"))
 

@@ -20,7 +20,9 @@ library; and what each other counter of the store spends on that sale: another s
 (a copy of the demo counter's from before its sales, opened as counter C02) receives the
 sales' events as replication hands them on, one at a time, checked by the membership's
 gate, recorded, projected and flushed (the transport's decoding and the protocol's
-messages are left out).
+messages are left out). And what the local API's server adds to each call, in a process
+of its own whose method answers at once with a cart-sized map: a client here calls it
+500 and 2,500 times, and the difference of the two counts is 2,000 calls.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ from typing import Any
 SCANS = 5
 WARM_SALES = 5  # sold before counting: caches filled, code paths taken once
 SALES, QUICK_SALES = 20, 3
+# Calls of the local API counted in its server's process: two runs, the shorter one's
+# count taken from the longer's, so that starting and stopping the process cancel out.
+API_CALLS, QUICK_API_CALLS = (500, 2500), (20, 60)
+API_WAIT_S = 120.0  # a server under valgrind takes ~10 s to start
+API_LAST_ANSWER_S = 0.5
 # Where a sale's instructions go: each library valgrind names, by the start of its file name.
 LIBRARIES = (("libpython", "the interpreter"), ("libcrypto", "OpenSSL (SQLCipher's pages)"),
              ("_sqlite3", "SQLite"), ("libc.", "libc"), ("_decimal", "mpdecimal (Decimal)"),
@@ -73,7 +80,70 @@ def run(quick: bool) -> list[tuple[str, str, str, str]]:
                    _named(libraries).most_common() if n >= counted / 200), ""),
         ("another counter applying that sale (checked, recorded, projected)",
          f"{sales} sales", _millions(per_sale["applied"]), "replication's store path"),
+        _api_row(QUICK_API_CALLS if quick else API_CALLS),
     ]
+
+
+def _api_row(runs: tuple[int, int]) -> tuple[str, str, str, str]:
+    """What the local API's server spends on a call besides its method: reading it,
+    decoding, queueing, encoding and sending the answer (a method that answers at once
+    with a cart-sized map), counted in the server's process."""
+    short, long = (_served(calls) for calls in runs)
+    per_call = (long - short) / (runs[1] - runs[0])
+    return ("the local API's own work for one call (read, decode, queue, encode, send)",
+            f"{runs[1] - runs[0]:,} calls", f"{per_call / 1e3:.0f} k instructions",
+            "a server process; its method answers at once")
+
+
+def _served(calls: int) -> int:
+    """Instructions of a server process (under callgrind) that answers ``calls`` calls
+    made from here, then stops."""
+    from tillmesh.node.api.client import Client
+
+    with tempfile.TemporaryDirectory(prefix="tmwork", dir="/tmp") as tmp:
+        out, endpoint = Path(tmp) / "callgrind.out", f"ipc://{tmp}/api.sock"
+        server = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+             "-m", "tests.bench.work", "serve", endpoint, str(calls)],
+            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        try:
+            with Client(endpoint, timeout=API_WAIT_S) as client:  # queued until it binds
+                for _ in range(calls):
+                    client.call("cart_scan", cart_id="0123456789abcdef", code="4006381333931")
+            _, errors = server.communicate(timeout=API_WAIT_S)
+        finally:
+            server.kill()
+        found = _COLLECTED.search(out.read_text()) if out.exists() else None
+        if server.returncode != 0 or found is None:
+            raise RuntimeError(f"counting the API server failed: {errors[-2000:]}")
+        return int(found.group(1))
+
+
+def _serve(endpoint: str, calls: int) -> None:
+    """In valgrind: a local API server whose method answers at once, for ``calls``."""
+    import asyncio
+
+    from tillmesh.node.api._server import ApiServer
+
+    line = {"item_code": "DAI-0001", "item_name": "Milk 1 l", "qty": "1", "rate": "1.25",
+            "amount": "1.25", "net_amount": "1.25", "uom": "Nos", "promotions": []}
+    answer = {"cart_id": "0123456789abcdef", "lines": [line] * SCANS, "due": "6.25",
+              "totals": {"total": "6.25", "grand_total": "6.25", "rounded_total": "6.25"}}
+
+    async def main() -> None:
+        done, answered = asyncio.Event(), [0]
+
+        async def method(request: object) -> dict[str, Any]:
+            answered[0] += 1
+            if answered[0] == calls:
+                done.set()
+            return answer
+
+        async with ApiServer(endpoint, method):
+            await done.wait()
+            await asyncio.sleep(API_LAST_ANSWER_S)  # the last answer leaves before the close
+    asyncio.run(main())
 
 
 def _millions(instructions: float) -> str:
@@ -233,4 +303,7 @@ def _apply_elsewhere(log: Any, peer: Any, warm: dict[str, int],
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], int(sys.argv[2]))
+    if sys.argv[1] == "serve":
+        _serve(sys.argv[2], int(sys.argv[3]))
+    else:
+        _child(sys.argv[1], int(sys.argv[2]))
