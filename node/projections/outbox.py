@@ -259,7 +259,7 @@ def next_due(pending: Iterable[Due], states: Mapping[Key, State], owed: set[Key]
             ready = True
         if state is not None and state.delivery is not Delivery.PENDING:
             continue  # failed: waits for a supervisor; later documents go on
-        if ready and all(settled(k) for k in waits) and (item.doctype, item.name) not in skip:
+        if ready and (item.doctype, item.name) not in skip and all(settled(k) for k in waits):
             out.append(item)
             if len(out) == limit:
                 break

@@ -102,11 +102,7 @@ def _served(calls: int) -> int:
 
     with tempfile.TemporaryDirectory(prefix="tmwork", dir="/tmp") as tmp:
         out, endpoint = Path(tmp) / "callgrind.out", f"ipc://{tmp}/api.sock"
-        server = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
-             "-m", "tests.bench.work", "serve", endpoint, str(calls)],
-            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        server = _callgrind(out, "serve", endpoint, str(calls))
         try:
             with Client(endpoint, timeout=API_WAIT_S) as client:  # queued until it binds
                 for _ in range(calls):
@@ -114,10 +110,9 @@ def _served(calls: int) -> int:
             _, errors = server.communicate(timeout=API_WAIT_S)
         finally:
             server.kill()
-        found = _COLLECTED.search(out.read_text()) if out.exists() else None
-        if server.returncode != 0 or found is None:
+        if server.returncode != 0 or not out.exists():
             raise RuntimeError(f"counting the API server failed: {errors[-2000:]}")
-        return int(found.group(1))
+        return _total(out.read_text(), "the API server")
 
 
 def _serve(endpoint: str, calls: int) -> None:
@@ -166,19 +161,30 @@ def _count(what: str, sales: int) -> tuple[int, Counter[str]]:
     their split by library (self cost per object file)."""
     with tempfile.TemporaryDirectory(prefix="tmwork", dir="/tmp") as tmp:
         out = Path(tmp) / "callgrind.out"
-        child = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-             f"--callgrind-out-file={out}", sys.executable, "-m", "tests.bench.work", what,
-             str(sales)],
-            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
-            env={**os.environ, "PYTHONHASHSEED": "0"}, check=False)
+        child = _callgrind(out, what, str(sales), at_start=False)
+        _, errors = child.communicate()
         if child.returncode != 0 or not out.exists():
-            raise RuntimeError(f"counting {what} failed: {child.stderr[-2000:]}")
+            raise RuntimeError(f"counting {what} failed: {errors[-2000:]}")
         text = out.read_text()
+    return _total(text, what), by_object(text)
+
+
+def _callgrind(out: Path, *args: str, at_start: bool = True) -> subprocess.Popen[str]:
+    """This module run with ``args`` under callgrind, which writes its count to ``out``
+    (counting from the start, or only between ``callgrind_control`` switches)."""
+    return subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--instr-atstart={'yes' if at_start else 'no'}",
+         f"--callgrind-out-file={out}", sys.executable, "-m", "tests.bench.work", *args],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+
+
+def _total(text: str, what: str) -> int:
+    """The instructions a callgrind output counted in all."""
     found = _COLLECTED.search(text)
     if found is None:
         raise RuntimeError(f"callgrind wrote no summary for {what}")
-    return int(found.group(1)), by_object(text)
+    return int(found.group(1))
 
 
 def by_object(text: str) -> Counter[str]:
