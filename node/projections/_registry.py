@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -50,15 +50,19 @@ def _handlers_for(kind: str) -> tuple[Handler, ...]:
     return found
 
 
-def apply_all(session: Session, events: Iterable[Event]) -> int:
+def apply_all(session: Session, events: Iterable[Event],
+              known: Sequence[dict[str, Any] | None] = ()) -> int:
     """Apply ``events`` in order; how many. Rows that only add up are written many
-    events at once (``deferred``), and all of them before this returns."""
+    events at once (``deferred``), and all of them before this returns. ``known``: the
+    first events' bodies as ``unpack_body`` gives them, where the one who made them has
+    them (``event_codec.pack_known``; None: decode it). Handlers read a body, never
+    change it: every handler of the event is given the same one, and so is its maker."""
     count = 0
     for event in events:
         handlers = _handlers_for(event.kind)
         if handlers:
             deferred.before(session, event.kind)
-            body = unpack_body(event.body)
+            body = (known[count] if count < len(known) else None) or unpack_body(event.body)
             for handler in handlers:
                 handler(session, event, body)
         count += 1

@@ -15,7 +15,7 @@ import gc
 import heapq
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +34,7 @@ from tillmesh.node.store import archive, backup_restored, checkpoint
 from tillmesh.node.store._engine import disk_full, store_files
 from tillmesh.node.store.base import PROJECTIONS_KEY, Base, EventRow, Meta
 from tillmesh.node.store.const import MAX_DRIFT_MS, REBUILD_BATCH, SQLITE_FULL
-from tillmesh.node.store.event_codec import GENESIS, Event, make_event
+from tillmesh.node.store.event_codec import GENESIS, Event, pack_known
 from tillmesh.node.store.raw import Raw, raw
 from tillmesh.replication import hlc
 from tillmesh.replication.hlc import HybridClock
@@ -266,6 +266,12 @@ class EventLog:
         answers a request that recorded events)."""
         self.wal_path = Path(f"{db_path}-wal")
         self.group_commit = True
+
+    def close(self) -> None:
+        """Let the fsync thread end and close the store's connections (at a stop: the
+        log is not used after)."""
+        self._syncer.shutdown(wait=True)  # an fsync under way ends first
+        self.engine.dispose()
 
     @staticmethod
     def _tell(listeners: list[Callable[[list[Event]], None]], events: list[Event]) -> None:
@@ -588,10 +594,12 @@ class Transaction:
             raise StoreError(log.held)
         head = log._heads.get(log.origin) or _Head(0, GENESIS)
         made: list[Event | ValidationError] = []
+        known: list[dict[str, Any] | None] = []  # each event's body, where plain (pack_known)
         for kind, body in entries:
             wall = log.clock()
             stamp = log.hlc.now(int(wall.timestamp() * 1000))
-            event = make_event(log.origin, head.seq + 1, stamp, wall, kind, body, head.hash)
+            packed, plain = pack_known(body)
+            event = Event.make(log.origin, head.seq + 1, stamp, wall, kind, packed, head.hash)
             if log.signer is not None:
                 event = log.signer.sign(event)
             try:
@@ -602,9 +610,10 @@ class Transaction:
                 made.append(refused)
                 continue
             made.append(event)
+            known.append(plain)
             head = _Head(event.seq, event.hash)
         if recorded := [e for e in made if isinstance(e, Event)]:
-            self._insert(recorded)
+            self._insert(recorded, known)
         return made
 
     def receive(self, event: Event) -> bool:
@@ -639,7 +648,8 @@ class Transaction:
         self._insert(new)
         return len(new)
 
-    def _insert(self, events: list[Event]) -> None:
+    def _insert(self, events: list[Event],
+                known: Sequence[dict[str, Any] | None] = ()) -> None:
         if not self.durable:
             raise StoreError("an event can only be recorded in a durable transaction")
         if not events:
@@ -650,7 +660,7 @@ class Transaction:
              e.sig or None) for e in events])
         for event in events:
             self.log._heads[event.origin] = _Head(event.seq, event.hash)
-        projections.apply_all(self.session, events)
+        projections.apply_all(self.session, events, known)
         self.recorded += events
         # Handlers write raw SQL: objects the ORM loaded earlier in this transaction
         # must be re-read.
