@@ -283,6 +283,13 @@ class Node:
             return work()
         return await asyncio.get_running_loop().run_in_executor(self._pricing, work)
 
+    def close(self) -> None:
+        """At a stop, once no request is served: the printer's queue (receipts still
+        queued stay in the spool for next time), the pricing thread and the store."""
+        self.print_service.close()
+        self._pricing.shutdown(wait=True)
+        self.log.close()
+
     def next_number(self, session: Session, key: str) -> int:
         """A local counter (invoice, shift) incremented inside the caller's transaction."""
         row = raw(session).one(

@@ -137,9 +137,8 @@ async def serve(config: Config) -> None:
         if replication is not None:
             await replication.close()
         await server.close()
-        node.print_service.close()  # receipts still queued stay in the spool for next time
         wal.close()
-        node.log.engine.dispose()
+        node.close()
         log.info("counter %s stopped", node.node_id)
 
 

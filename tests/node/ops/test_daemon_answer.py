@@ -18,18 +18,27 @@ from tillmesh.node.store import event_log
 HELD_S = 0.5  # the disk is held this long in each case
 
 
+class SlowDisk:
+    """The store's fsync, held until ``set``; ``under_way`` says one is held."""
+
+    def __init__(self) -> None:
+        self.under_way, self._let_go = threading.Event(), threading.Event()
+        self._fsync = event_log._fsync
+
+    def set(self) -> None:
+        self._let_go.set()
+
+    def fsync(self, path: Path) -> None:
+        self.under_way.set()
+        self._let_go.wait(10)
+        self._fsync(path)
+
+
 @pytest.fixture
-def slow_disk(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """fsync waits until the returned event is set."""
-    let_go = threading.Event()
-    fsync = event_log._fsync
-
-    def held(path: Path) -> None:
-        let_go.wait(10)
-        fsync(path)
-
-    monkeypatch.setattr(event_log, "_fsync", held)
-    return let_go
+def slow_disk(monkeypatch: pytest.MonkeyPatch) -> SlowDisk:
+    disk = SlowDisk()
+    monkeypatch.setattr(event_log, "_fsync", disk.fsync)
+    return disk
 
 
 def test_a_call_that_recorded_nothing_does_not_wait_for_others_fsync(tmp_path, slow_disk):
@@ -122,3 +131,29 @@ def test_the_printer_hears_of_a_sale_whose_request_went_away(tmp_path, slow_disk
         return told
 
     assert asyncio.run(main()) == [1]
+
+
+def test_a_stopped_node_leaves_no_thread_of_its_own_behind(tmp_path, slow_disk):
+    """A stop ends the pricing and fsync threads, the latter once the fsync it was doing
+    is over (the record is on disk before the store closes)."""
+    before = set(threading.enumerate())  # other tests' nodes, never closed, may have some
+    node = make_node(tmp_path)
+    node.log.enable_group_commit(node.config.db_path)
+
+    def its_threads() -> set[str]:
+        return {t.name.rsplit("_", 1)[0] for t in threading.enumerate() if t not in before}
+
+    async def main() -> None:
+        await node.off_loop(lambda: None, 10_000)  # a big cart's pricing: its thread starts
+        with node.log.transaction() as tx:
+            tx.append("memo.noted", {"n": 1})
+        syncing = asyncio.ensure_future(node.log.flush())
+        assert await asyncio.to_thread(slow_disk.under_way.wait, 10)
+        assert {"tillmesh-pricing", "tillmesh-fsync"} <= its_threads()
+        closing = asyncio.ensure_future(asyncio.to_thread(node.close))
+        slow_disk.set()
+        await closing
+        await syncing
+
+    asyncio.run(main())
+    assert its_threads() & {"tillmesh-pricing", "tillmesh-fsync"} == set()
