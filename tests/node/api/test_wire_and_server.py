@@ -40,7 +40,7 @@ from tillmesh.node.api._wire import (
     to_wire_value,
 )
 from tillmesh.node.api.client import AsyncClient, Client
-from tillmesh.node.api.const import MAX_REQUEST_BYTES
+from tillmesh.node.api.const import INLINE_DECODE_BYTES, MAX_REQUEST_BYTES
 from tillmesh.node.domain.roles import Role
 from tillmesh.node.errors import (
     ApiError,
@@ -774,6 +774,34 @@ def test_requests_are_handled_one_at_a_time_in_arrival_order(endpoint):
         running.stop()
     assert order == list(range(1, 51))
     assert [r.result for r in replies] == list(range(1, 51))
+
+
+def test_a_big_request_decoded_aside_keeps_its_place_among_the_requests_after_it(endpoint):
+    """A request past ``INLINE_DECODE_BYTES`` is decoded in a thread; the requests that
+    came after it wait for it and are handled after it, in the order they came."""
+    order: list[int] = []
+
+    async def record(request: Request) -> object:
+        order.append(request.params["n"])
+        return request.params["n"]
+
+    running = ServerThread(endpoint, record)
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    big = ["0"] * INLINE_DECODE_BYTES  # a value a byte at least: past the bound
+    try:
+        for n in range(1, 13):
+            params = {"n": n, "codes": big} if n in (3, 9) else {"n": n}
+            sock.send_multipart([b"", encode_request(Request(n, "echo", params))])
+        replies = []
+        for _ in range(12):
+            assert sock.poll(5000)
+            replies.append(decode_reply(sock.recv_multipart()[-1]).result)
+    finally:
+        sock.close()
+        running.stop()
+    assert order == replies == list(range(1, 13))
 
 
 def test_a_slow_handler_does_not_stop_reading(server, raw):
