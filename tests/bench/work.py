@@ -45,7 +45,7 @@ SALES, QUICK_SALES = 20, 3
 # count taken from the longer's, so that starting and stopping the process cancel out.
 API_CALLS, QUICK_API_CALLS = (500, 2500), (20, 60)
 API_WAIT_S = 120.0  # a server under valgrind takes ~10 s to start
-API_LAST_ANSWER_S = 0.5
+STOP = "stop"  # the request after the last call: the server process ends
 # Where a sale's instructions go: each library valgrind names, by the start of its file name.
 LIBRARIES = (("libpython", "the interpreter"), ("libcrypto", "OpenSSL (SQLCipher's pages)"),
              ("_sqlite3", "SQLite"), ("libc.", "libc"), ("_decimal", "mpdecimal (Decimal)"),
@@ -98,28 +98,38 @@ def _api_row(runs: tuple[int, int]) -> tuple[str, str, str, str]:
 def _served(calls: int) -> int:
     """Instructions of a server process (under callgrind) that answers ``calls`` calls
     made from here, then stops."""
+    import zmq
+
+    from tillmesh.node.api._wire import Request, encode_request
     from tillmesh.node.api.client import Client
 
     with tempfile.TemporaryDirectory(prefix="tmwork", dir="/tmp") as tmp:
         out, endpoint = Path(tmp) / "callgrind.out", f"ipc://{tmp}/api.sock"
-        server = _callgrind(out, "serve", endpoint, str(calls))
+        server = _callgrind(out, "serve", endpoint)
+        stop = zmq.Context.instance().socket(zmq.DEALER)
         try:
             with Client(endpoint, timeout=API_WAIT_S) as client:  # queued until it binds
                 for _ in range(calls):
                     client.call("cart_scan", cart_id="0123456789abcdef", code="4006381333931")
+            # Sent once the last answer is here: the server may then stop at once. Never
+            # answered; the same in both runs, so the difference leaves it out.
+            stop.connect(endpoint)
+            stop.send_multipart([b"", encode_request(Request(calls + 1, STOP, {}))])
             _, errors = server.communicate(timeout=API_WAIT_S)
         finally:
+            stop.close(linger=0)
             server.kill()
         if server.returncode != 0 or not out.exists():
             raise RuntimeError(f"counting the API server failed: {errors[-2000:]}")
         return _total(out.read_text(), "the API server")
 
 
-def _serve(endpoint: str, calls: int) -> None:
-    """In valgrind: a local API server whose method answers at once, for ``calls``."""
+def _serve(endpoint: str) -> None:
+    """In valgrind: a local API server whose method answers at once, until asked to stop."""
     import asyncio
 
     from tillmesh.node.api._server import ApiServer
+    from tillmesh.node.api._wire import Request
 
     line = {"item_code": "DAI-0001", "item_name": "Milk 1 l", "qty": "1", "rate": "1.25",
             "amount": "1.25", "net_amount": "1.25", "uom": "Nos", "promotions": []}
@@ -127,17 +137,16 @@ def _serve(endpoint: str, calls: int) -> None:
               "totals": {"total": "6.25", "grand_total": "6.25", "rounded_total": "6.25"}}
 
     async def main() -> None:
-        done, answered = asyncio.Event(), [0]
+        done = asyncio.Event()
 
-        async def method(request: object) -> dict[str, Any]:
-            answered[0] += 1
-            if answered[0] == calls:
+        async def method(request: Request) -> dict[str, Any]:
+            if request.method == STOP:
                 done.set()
+                await asyncio.get_running_loop().create_future()  # cancelled by the close
             return answer
 
         async with ApiServer(endpoint, method):
             await done.wait()
-            await asyncio.sleep(API_LAST_ANSWER_S)  # the last answer leaves before the close
     asyncio.run(main())
 
 
@@ -310,6 +319,6 @@ def _apply_elsewhere(log: Any, peer: Any, warm: dict[str, int],
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        _serve(sys.argv[2], int(sys.argv[3]))
+        _serve(sys.argv[2])
     else:
         _child(sys.argv[1], int(sys.argv[2]))
