@@ -209,28 +209,26 @@ def _compact(conn: Any, db_path: Path, key: bytes) -> int:
     with checkpoint.attached_to(conn, path, key):
         floor = conn.execute(f"SELECT origin, seq FROM {ckpt}.event_floor").fetchall()
         gone = {table: [row for origin, upto in floor for row in conn.execute(
-            f"SELECT {_key(conn, table)} FROM main.{table} t WHERE origin = ? AND seq <= ?"
-            f" AND {must} AND NOT EXISTS (SELECT 1 FROM {ckpt}.{table} c WHERE"
-            f" {_same(conn, table)})", (origin, upto)).fetchall()]
-            for table, must in _COMPACTED.items()}
+            f"SELECT rowid FROM main.{table} t WHERE origin = ? AND seq <= ? AND {must}"
+            f" AND NOT EXISTS (SELECT 1 FROM {ckpt}.{table} c WHERE {_same(conn, table)})",
+            (origin, upto)).fetchall()] for table, must in _COMPACTED.items()}
         # Stock slots: those the archive holds and the checkpoint let go (no event moves
         # them again, ``ledger._slot_final``).
         gone["stock_deltas"] = conn.execute(
-            f"SELECT {_key(conn, 'stock_deltas')} FROM main.stock_deltas t WHERE EXISTS"
-            f" (SELECT 1 FROM archive.stock_deltas a WHERE {_same(conn, 'stock_deltas', 'a')})"
-            f" AND NOT EXISTS (SELECT 1 FROM {ckpt}.stock_deltas c WHERE"
-            f" {_same(conn, 'stock_deltas')})").fetchall()
+            "SELECT rowid FROM main.stock_deltas t WHERE EXISTS (SELECT 1 FROM"
+            f" archive.stock_deltas a WHERE {_same(conn, 'stock_deltas', 'a')}) AND NOT EXISTS"
+            f" (SELECT 1 FROM {ckpt}.stock_deltas c WHERE {_same(conn, 'stock_deltas')})"
+        ).fetchall()
         gone["deliveries"] = _delivered_for_good(conn)
     for table, rows in gone.items():
-        by_key = " AND ".join(f"{k} = ?" for k in _key_columns(conn, table))
         for at in range(0, len(rows), LOWER_BATCH):
             with _immediate(conn):
-                conn.executemany(f"DELETE FROM main.{table} WHERE {by_key}",
+                conn.executemany(f"DELETE FROM main.{table} WHERE rowid = ?",
                                  rows[at:at + LOWER_BATCH])
     return len(gone["sales"])
 
 
-def _delivered_for_good(conn: Any) -> list[tuple[Any, ...]]:
+def _delivered_for_good(conn: Any) -> list[tuple[int]]:
     """The checkpoint's ranges of invoices delivered for good, copied into the live store
     (first: a late event about one of them already changes nothing there), and the live
     rows of delivery they cover that the checkpoint let go (``deliveries.compact``)."""
@@ -244,10 +242,10 @@ def _delivered_for_good(conn: Any) -> list[tuple[Any, ...]]:
                                        " ORDER BY series, lo"):
         ranges.setdefault(str(series), []).append((int(lo), int(hi)))
     rows = conn.execute(
-        f"SELECT t.name, {_key(conn, 'deliveries')} FROM main.deliveries t WHERE doctype = ?"
-        f" AND NOT EXISTS (SELECT 1 FROM {ckpt}.deliveries c WHERE {_same(conn, 'deliveries')})",
+        "SELECT rowid, name FROM main.deliveries t WHERE doctype = ? AND NOT EXISTS"
+        f" (SELECT 1 FROM {ckpt}.deliveries c WHERE {_same(conn, 'deliveries')})",
         (deliveries.INVOICE,)).fetchall()
-    return [tuple(key) for name, *key in rows
+    return [(rowid,) for rowid, name in rows
             if (split := invoice_ranges.split(str(name))) is not None
             and invoice_ranges.covered(ranges.get(split[0], []), split[1])]
 
@@ -264,20 +262,10 @@ def _immediate(conn: Any) -> Iterator[None]:
         raise
 
 
-def _key_columns(conn: Any, table: str) -> list[str]:
-    """``table``'s primary key, in its order (rows are deleted by it: a table kept
-    ``WITHOUT ROWID`` has no rowid)."""
-    keyed = [(row[5], row[1]) for row in conn.execute(f"PRAGMA main.table_info({table})")]
-    return [name for at, name in sorted(keyed) if at]
-
-
-def _key(conn: Any, table: str) -> str:
-    return ", ".join(f"t.{k}" for k in _key_columns(conn, table))
-
-
 def _same(conn: Any, table: str, other: str = "c") -> str:
     """``other`` (the checkpoint's row, by default) has ``t``'s primary key."""
-    return " AND ".join(f"{other}.{k} = t.{k}" for k in _key_columns(conn, table))
+    keys = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})") if row[5]]
+    return " AND ".join(f"{other}.{k} = t.{k}" for k in keys)
 
 
 @contextlib.contextmanager

@@ -57,7 +57,7 @@ from tillmesh.node.projections.const import (
 )
 from tillmesh.node.projections.deferred import Deferred
 from tillmesh.node.projections.master_data import indexer
-from tillmesh.node.store.base import KEYED, PROJECTION, Base
+from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.raw import Raw, raw
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class CatalogItemUom(Base):
     """UOMs other than the stock UOM (whose factor is 1 and needs no row)."""
 
     __tablename__ = "catalog_item_uoms"
-    __table_args__ = {"info": PROJECTION, **KEYED}
+    __table_args__ = {"info": PROJECTION}
     item_code: Mapped[str] = mapped_column(String(140), primary_key=True)
     uom: Mapped[str] = mapped_column(String(140), primary_key=True)
     conversion_factor: Mapped[Decimal]
@@ -99,8 +99,7 @@ class CatalogBarcode(Base):
     # Keyed by (barcode, item), not by barcode alone: while a barcode moves from one
     # item to another, the two Item documents may arrive in either order.
     __tablename__ = "catalog_barcodes"
-    __table_args__ = (Index("ix_catalog_barcodes_item", "item_code"),
-                      {"info": PROJECTION, **KEYED})
+    __table_args__ = (Index("ix_catalog_barcodes_item", "item_code"), {"info": PROJECTION})
     barcode: Mapped[str] = mapped_column(String(140), primary_key=True)
     item_code: Mapped[str] = mapped_column(String(140), primary_key=True)
     barcode_type: Mapped[str] = mapped_column(String(32))

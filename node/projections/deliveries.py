@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tillmesh.node.domain import invoice_ranges
 from tillmesh.node.projections import projector
-from tillmesh.node.store.base import KEYED, PROJECTION, Base
+from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import Raw, raw
 
@@ -53,7 +53,7 @@ class DeliveryRow(Base):
     __tablename__ = "deliveries"
     # The exceptions queue reads the unsettled few among every document ever delivered.
     __table_args__ = (Index("ix_deliveries_unsettled", "acked", "resolved"),
-                      {"info": PROJECTION, **KEYED})
+                      {"info": PROJECTION})
     doctype: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(140), primary_key=True)
     acked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -54,7 +54,7 @@ from tillmesh.node.projections.const import STOCK_MOVES_HELD
 from tillmesh.node.projections.deferred import Deferred
 from tillmesh.node.projections.deliveries import ACKED
 from tillmesh.node.store.archive import SALE_COLUMNS, SLOT_COLUMNS
-from tillmesh.node.store.base import KEYED, PROJECTION, Base
+from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event, pack_body, unpack_body
 from tillmesh.node.store.raw import Raw, raw
 from tillmesh.node.store.types import UtcDateTime, utc_text
@@ -114,7 +114,7 @@ class SaleRow(Base):
         # Bump "format" when ``_sale`` writes a summary an earlier release's lacks or reads
         # otherwise (the columns stay): a store it built is rebuilt at the first start.
         # 2: vat and line_discount.
-        {"info": {**PROJECTION, "format": 2}, **KEYED},
+        {"info": {**PROJECTION, "format": 2}},
     )
 
 
@@ -191,7 +191,7 @@ class StockDeltaRow(Base):
     # A new stock reading reads the slots of the entries it adds to (or drops from) the
     # base, not every slot of its items (``stock._base``).
     __table_args__ = (Index("ix_stock_deltas_slot", "warehouse", "shift"),
-                      {"info": PROJECTION, **KEYED})
+                      {"info": PROJECTION})
 
 
 class StockPendingRow(Base):
@@ -204,7 +204,7 @@ class StockPendingRow(Base):
     item_code: Mapped[str] = mapped_column(String(140), primary_key=True)
     warehouse: Mapped[str] = mapped_column(String(140), primary_key=True)
     qty_nano: Mapped[int] = mapped_column(BigInteger)  # see NANO
-    __table_args__ = {"info": PROJECTION, **KEYED}
+    __table_args__ = {"info": PROJECTION}
 
 
 _ENSURE_SHIFT = "INSERT OR IGNORE INTO shifts (shift, opening, status) VALUES (?, ?, ?)"

@@ -35,7 +35,7 @@ from tillmesh.node.projections.ledger import (
     reconciliation_name,
     shift_of,
 )
-from tillmesh.node.store.base import KEYED, PROJECTION, Base
+from tillmesh.node.store.base import PROJECTION, Base
 from tillmesh.node.store.event_codec import Event
 from tillmesh.node.store.raw import raw
 
@@ -72,7 +72,7 @@ class OutboxRow(Base):
         # neither among every invoice owed nor among the closings settled but kept.
         Index("ix_outbox_closings_owed", "hlc",
               sqlite_where=text(f"settled = 0 AND doctype = '{CLOSING}'")),
-        {"info": PROJECTION, **KEYED})
+        {"info": PROJECTION})
 
 
 _UPSERT = ("INSERT INTO outbox (doctype, name, hlc, origin, seq, shift, after, settled)"

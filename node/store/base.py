@@ -16,13 +16,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from tillmesh.node.store.types import DecimalText
 
 PROJECTION: dict[str, Any] = {"projection": True}
-# A projection table whose rows are small and found by their own key (text, often
-# composite) is kept in one b-tree ordered by that key (SQLite's WITHOUT ROWID) instead
-# of a table and an index of its key: a commit writing a row writes one page fewer (a
-# payment 22 -> 18 pages, each encrypted and HMACed) and a lookup reads one b-tree. Not
-# in ``projections.shape``: the rows are the same either way, so a store made before
-# keeps its tables as they are until they are next rebuilt. No code reads their rowid.
-KEYED: dict[str, Any] = {"sqlite_with_rowid": False}
 PROJECTIONS_KEY = "projection_shape"  # meta: the shape of the tables the events built
 
 

@@ -162,57 +162,8 @@ def _signer(node):
     return read_keypair_file(node.config.node_key_path).signer
 
 
-def _keyed_tables(node) -> set[str]:
-    """The projection tables kept in one b-tree by their key (``base.KEYED``; not FTS5's
-    own)."""
-    conn = connect_store(node.config.db_path, _key(node))
-    try:
-        return {name for name, sql in conn.execute("SELECT name, sql FROM sqlite_master"
-                                                   " WHERE type = 'table'")
-                if name in _PROJECTIONS and sql.rstrip().upper().endswith("WITHOUT ROWID")}
-    finally:
-        conn.close()
-
-
-def _as_made_before_keyed(node) -> None:
-    """The keyed tables as a store made before ``base.KEYED`` holds them: with a rowid
-    and an index of their key (the same rows and secondary indexes)."""
-    conn = connect_store(node.config.db_path, _key(node))
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        for table in _KEYED:
-            create, = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?",
-                                   (table,)).fetchone()
-            indexes = [sql for (sql,) in conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
-                " AND sql IS NOT NULL", (table,))]
-            conn.execute(f"CREATE TEMP TABLE kept AS SELECT * FROM main.{table}")
-            conn.execute(f"DROP TABLE main.{table}")
-            conn.execute(create.rstrip().removesuffix("WITHOUT ROWID"))
-            conn.execute(f"INSERT INTO main.{table} SELECT * FROM kept")
-            conn.execute("DROP TABLE kept")
-            for sql in indexes:
-                conn.execute(sql)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-
-
-_PROJECTIONS = {t.name for t in projections.projection_tables()}
-_KEYED = {t.name for t in projections.projection_tables()
-          if t.dialect_options["sqlite"]["with_rowid"] is False}
-
-
-@pytest.mark.parametrize("made_before_keyed", [False, True], ids=["keyed", "made-before"])
-def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store,
-                                                                     made_before_keyed):
-    """Also on a store made before its tables were keyed: archiving deletes their rows
-    by key, and the rebuild keys them."""
+def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store):
     node, old, new, sim = store
-    assert {"sales", "outbox", "stock_deltas", "deliveries"} <= _KEYED == _keyed_tables(node)
-    if made_before_keyed:
-        _as_made_before_keyed(node)
-        assert not _keyed_tables(node)
     tables, vector, sales = _tables(node), node.log.vector(), _every_sale(node)
     everything = node.log.range("C01", 1, vector["C01"])
     before = len(_live(node))
@@ -266,7 +217,6 @@ def test_old_events_move_to_the_archive_and_the_store_reads_the_same(store,
     log = EventLog(node.log.engine, "C01", clock=node.clock)
     replayed = log.rebuild(trusted={"C01": _signer(node).public})
     assert replayed < len(everything) and _tables(node) == tables
-    assert _keyed_tables(node) == _KEYED
 
     # a return against a 2024 invoice: its sale's body comes from the archive, and the
     # return reaches ERPNext though the sale's ledger and outbox rows left with it
